@@ -1,0 +1,100 @@
+# Shared build helpers.  Every module uses these so warnings, sanitizers and
+# test registration stay uniform.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+set(PN_WARNINGS -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
+    -Wmissing-prototypes -Wno-unused-parameter -Wno-sign-conversion)
+if(PN_WERROR)
+  list(APPEND PN_WARNINGS -Werror)
+endif()
+add_compile_options(-fno-strict-aliasing -D_GNU_SOURCE)
+if(PN_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+if(PN_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PN_FUZZ needs clang (CC=clang)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# pkg-config imported targets for the dependency set of the brief.
+pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
+pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle hogweed)
+pkg_check_modules(NGTCP2 REQUIRED IMPORTED_TARGET libngtcp2 libngtcp2_crypto_gnutls)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables libmnl)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+find_library(WSLAY_LIB wslay REQUIRED)
+find_path(WSLAY_INCLUDE wslay/wslay.h REQUIRED)
+add_library(PN::wslay INTERFACE IMPORTED)
+target_link_libraries(PN::wslay INTERFACE ${WSLAY_LIB})
+target_include_directories(PN::wslay INTERFACE ${WSLAY_INCLUDE})
+
+# pn_library(name SOURCES ... DEPS ...): static library pn_<name>, headers
+# included as "<module>/<file>.h" from src/.
+function(pn_library name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(pn_${name} STATIC ${A_SOURCES})
+  target_include_directories(pn_${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_compile_options(pn_${name} PRIVATE ${PN_WARNINGS})
+  target_link_libraries(pn_${name} PUBLIC ${A_DEPS})
+endfunction()
+
+# pn_unit_test(name SOURCES ... DEPS ... [TIMEOUT s]): a cmocka test binary,
+# registered with ctest under label "unit".
+function(pn_unit_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_compile_options(${name} PRIVATE ${PN_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT ${A_TIMEOUT})
+endfunction()
+
+# pn_integration_test(name SCRIPT file [TIMEOUT s]): a shell test run as
+# `bash file <build-dir>` with label "integration" (needs root: netns).
+# Integration tests run serially (RESOURCE_LOCK netns) so their namespaces
+# and CPU use do not collide.
+function(pn_integration_test name)
+  cmake_parse_arguments(A "" "SCRIPT;TIMEOUT" "" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND bash ${A_SCRIPT} ${CMAKE_BINARY_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${A_TIMEOUT}
+    RESOURCE_LOCK netns ENVIRONMENT "PN_BIN=${CMAKE_BINARY_DIR}/src/app/postern;PN_SRC=${CMAKE_SOURCE_DIR}")
+endfunction()
+
+# pn_fuzzer(name SOURCES ... DEPS ... CORPUS dir): libFuzzer binary plus a
+# short smoke run registered with label "fuzz" (PN_FUZZ_SECONDS, default 20).
+function(pn_fuzzer name)
+  cmake_parse_arguments(A "" "CORPUS" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  if(NOT DEFINED ENV{PN_FUZZ_SECONDS})
+    set(secs 20)
+  else()
+    set(secs $ENV{PN_FUZZ_SECONDS})
+  endif()
+  set(work ${CMAKE_BINARY_DIR}/fuzz-corpus/${name})
+  file(MAKE_DIRECTORY ${work})
+  set(corpus_args ${work})
+  if(A_CORPUS)
+    list(APPEND corpus_args ${A_CORPUS})
+  endif()
+  add_test(NAME ${name} COMMAND ${name} -max_total_time=${secs} -rss_limit_mb=2048 -print_final_stats=1 ${corpus_args})
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 600)
+endfunction()

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Install everything Postern needs to build, test, demo and benchmark, from
+# Debian packages.  Idempotent: installs only what is missing.
+#   scripts/deps.sh            build + test dependencies
+#   scripts/deps.sh --bench    also the peers the benchmark compares with
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  libuv1-dev libgnutls28-dev nettle-dev gnutls-bin
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev
+  libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
+  libsqlite3-dev sqlite3 libpq-dev libnftables-dev libmnl-dev libcmocka-dev
+  iproute2 nftables curl openssl haproxy python3 procps psmisc
+)
+BENCH_PKGS=(iperf3 nebula wireguard-go wireguard-tools stunnel4 coturn)
+[ "${1:-}" = "--bench" ] && PKGS+=("${BENCH_PKGS[@]}")
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts packaged daemons on install where it can; Postern's tests start
+# their own instances in namespaces, so stop any that came up on the host.
+for svc in haproxy coturn stunnel4; do
+  $SUDO service "$svc" stop >/dev/null 2>&1 || true
+done
+echo "deps: done"

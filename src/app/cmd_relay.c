@@ -1,0 +1,15 @@
+/* Placeholder until the relay role lands: prints usage, refuses to run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/cmds.h"
+
+int pn_cmd_relay(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: postern relay [options]\n\n(not implemented yet)\n");
+		return 0;
+	}
+	fprintf(stderr, "postern relay: not implemented yet\n");
+	return 1;
+}

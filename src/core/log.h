@@ -1,0 +1,56 @@
+#ifndef PN_CORE_LOG_H
+#define PN_CORE_LOG_H
+/*
+ * Leveled, structured logging.  A record is (level, module, event, fields):
+ *
+ *   PN_LOG_INFO("relay", "session_open", "sid=%016llx client=%s", sid, id);
+ *
+ * prints, in text format,
+ *   2026-11-22T03:40:00.123Z INFO relay session_open sid=... client=...
+ * and in JSON format one object per line with "ts", "level", "module",
+ * "event" and one member per key=value field (values quoted by the
+ * formatter; a value with spaces must be written as key="a b").
+ *
+ * Never log per packet.  Protocol cores return codes and do not log.
+ * Thread-safe: one write(2) per record.
+ */
+#include <stdarg.h>
+
+enum pn_log_level {
+	PN_LOG_ERROR = 0,
+	PN_LOG_WARN = 1,
+	PN_LOG_INFO = 2,
+	PN_LOG_DEBUG = 3,
+	PN_LOG_TRACE = 4,
+};
+
+enum pn_log_format { PN_LOG_TEXT = 0, PN_LOG_JSON = 1 };
+
+/* Global default level, output format and fd (default: INFO, text, 2). */
+void pn_log_setup(enum pn_log_level level, enum pn_log_format fmt, int fd);
+/*
+ * Per-module overrides from a spec such as "info,relay=debug,tunnel=trace"
+ * (the first bare level sets the default).  Returns 0 or PN_E_CONFIG.
+ */
+int pn_log_set_spec(const char *spec);
+/* Parse "error|warn|info|debug|trace"; returns the level or -1. */
+int pn_log_level_parse(const char *s);
+/* Would a record at this level for this module be written? */
+int pn_log_enabled(enum pn_log_level level, const char *module);
+
+void pn_log_write(enum pn_log_level level, const char *module, const char *event,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event,
+		   const char *fmt, va_list ap);
+
+#define PN_LOG_(lvl, mod, ev, ...)                                     \
+	do {                                                           \
+		if (pn_log_enabled(lvl, mod))                          \
+			pn_log_write(lvl, mod, ev, __VA_ARGS__);       \
+	} while (0)
+#define PN_LOG_ERROR(mod, ev, ...) PN_LOG_(PN_LOG_ERROR, mod, ev, __VA_ARGS__)
+#define PN_LOG_WARN(mod, ev, ...) PN_LOG_(PN_LOG_WARN, mod, ev, __VA_ARGS__)
+#define PN_LOG_INFO(mod, ev, ...) PN_LOG_(PN_LOG_INFO, mod, ev, __VA_ARGS__)
+#define PN_LOG_DEBUG(mod, ev, ...) PN_LOG_(PN_LOG_DEBUG, mod, ev, __VA_ARGS__)
+#define PN_LOG_TRACE(mod, ev, ...) PN_LOG_(PN_LOG_TRACE, mod, ev, __VA_ARGS__)
+#endif
