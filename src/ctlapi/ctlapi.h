@@ -1,0 +1,198 @@
+#ifndef PN_CTLAPI_CTLAPI_H
+#define PN_CTLAPI_CTLAPI_H
+/*
+ * ctlapi: how connectors, relays and clients talk to the controller.
+ *
+ * Everything goes over HTTPS (libcurl, GnuTLS) to the controller's API,
+ * always verifying the controller's certificate against the pinned Postern
+ * CA (never the system store), and, once a component holds a credential,
+ * authenticating with it by mutual TLS.
+ *
+ * A component keeps its state in one directory (created 0700):
+ *
+ *   controller.json  {"url": "https://ctl.example:8443", "type": "connector",
+ *                     "id": "<hex id>", "name": "..."}
+ *   ca.crt           the Postern CA certificate (PEM), pinned at enrollment
+ *   key.pem          the component's Ed25519 private key (PEM, 0600); it is
+ *                    generated here and never leaves the machine
+ *   cert.pem         the current short-lived credential (PEM)
+ *   acl.bin          the current CA-signed access list (trust/acl.h format)
+ *   relays.json      [{"id":..,"name":..,"udp":"h:p","tls":"h:p","ws":"url"}]
+ *
+ * Files are replaced atomically (write tmp, fsync, rename), so a reader
+ * never sees a half-written file.
+ *
+ * Blocking calls (enroll, login, renew, report) do network I/O: call them
+ * from a thread or at startup, never on an event loop.  The subscription
+ * runs its own thread and delivers events to a libuv loop via uv_async.
+ *
+ * Errors: 0 or negative.  -ENOMEM, -EINVAL (bad argument), -EIO / PN_E_IO
+ * (file system), PN_E_CTL_CONNECT (controller unreachable / TLS failure),
+ * PN_E_CTL_PIN (CA fingerprint in the token does not match the controller's
+ * CA), PN_E_CTL_AUTH (401/403: bad, used or expired token; revoked
+ * credential), PN_E_CTL_NOTFOUND (404), PN_E_CTL_REJECTED (other 4xx; the
+ * controller's message is logged), PN_E_CTL_SERVER (5xx or unparsable
+ * reply), PN_E_MALFORMED (bad token text).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define PN_CTLAPI_URL_MAX 512
+#define PN_CTLAPI_ID_HEX 32 /* 16-byte ids, hex */
+#define PN_CTLAPI_FP_HEX 64 /* SHA-256 fingerprints, hex */
+
+/* Must be called once per process before any other ctlapi call (wraps
+ * curl_global_init).  0 or PN_E_INTERNAL. */
+int pn_ctlapi_global_init(void);
+
+/*
+ * Enrollment token text (printed by `postern ctl connector add` etc.):
+ *
+ *   pnt1.<CA fingerprint, 64 hex>.<secret, 64 hex>.<controller URL>
+ *
+ * The CA fingerprint is SHA-256 over the CA certificate's
+ * SubjectPublicKeyInfo DER; the secret is 32 random bytes (the controller
+ * stores only SHA-256 of it).
+ */
+struct pn_ctlapi_token {
+	char url[PN_CTLAPI_URL_MAX];
+	char ca_fp_hex[PN_CTLAPI_FP_HEX + 1];
+	char secret_hex[64 + 1];
+};
+/* Parse token text (surrounding whitespace ignored).  0 or PN_E_MALFORMED. */
+int pn_ctlapi_token_parse(const char *text, struct pn_ctlapi_token *out);
+
+/*
+ * Enroll a connector or relay with a one-time token: fetch the controller's
+ * CA certificate, check its fingerprint against the token (PN_E_CTL_PIN on
+ * mismatch), generate key.pem in state_dir, send a CSR with the token, and
+ * write ca.crt, cert.pem, acl.bin (connectors), relays.json and
+ * controller.json.  state_dir is created if missing.  Consuming the token
+ * is atomic on the controller: of any number of concurrent enrollments
+ * with one token exactly one succeeds, the others get PN_E_CTL_AUTH.
+ */
+int pn_ctlapi_enroll(const char *state_dir, const char *token_text);
+
+/*
+ * Headless client login with a service-account API key: verifies the
+ * controller against ca_file (PEM; pinned), generates key.pem if state_dir
+ * has none, sends a CSR and writes ca.crt, cert.pem, acl.bin (the client
+ * access list; it names the connector ids serving each remote network),
+ * relays.json and controller.json.
+ */
+int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
+		    const char *api_key);
+
+/* A component's handle on an enrolled state directory. */
+struct pn_ctlapi;
+
+/* Load controller.json, ca.crt, key.pem, cert.pem from state_dir.
+ * -ENOENT if the directory is not enrolled. */
+int pn_ctlapi_open(const char *state_dir, struct pn_ctlapi **out);
+void pn_ctlapi_free(struct pn_ctlapi *c); /* NULL-safe */
+
+/* Component type as recorded at enrollment: "connector", "relay" or
+ * "client"; and its id (hex).  Valid while c lives. */
+const char *pn_ctlapi_type(const struct pn_ctlapi *c);
+const char *pn_ctlapi_id(const struct pn_ctlapi *c);
+
+/*
+ * Renew over mutual TLS with the current credential: sends a CSR for the
+ * same key and rewrites cert.pem, acl.bin and relays.json.  Fails with
+ * PN_E_CTL_AUTH if the credential was revoked or has expired (then the
+ * component must re-enroll).  Reloads the handle's credential on success.
+ */
+int pn_ctlapi_renew(struct pn_ctlapi *c);
+
+/* Fetch (mutual TLS) the current access list and relay list into acl.bin
+ * and relays.json without renewing the credential. */
+int pn_ctlapi_fetch(struct pn_ctlapi *c);
+
+/* One flow record, as reported by connectors (architecture §6). */
+struct pn_ctlapi_flow {
+	char flow_id[PN_CTLAPI_ID_HEX + 1];   /* hex, both ends log it */
+	char client_id[PN_CTLAPI_ID_HEX + 1]; /* credential id of the client */
+	char user[128];                       /* user / service account name */
+	char resource_id[PN_CTLAPI_ID_HEX + 1];
+	char dest[256]; /* name or address as requested */
+	uint16_t port;
+	char proto[8];    /* "tcp" | "udp" | "icmp" */
+	char path[16];    /* "direct" | "relay-udp" | "relay-tls" | "relay-ws" */
+	char verdict[8];  /* "allow" | "deny" */
+	char reason[128]; /* deny reason, or "" */
+	char event[8];    /* "start" | "end" */
+	uint64_t bytes_up, bytes_down;
+	int64_t ts_ms; /* unix ms of the event */
+};
+/* Report up to 256 flow events in one request (mutual TLS). */
+int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev, size_t n);
+
+/* ---- push channel ---- */
+
+enum pn_ctlapi_event_kind {
+	PN_CTLAPI_EV_POLICY = 1,   /* new policy version (acl may be set) */
+	PN_CTLAPI_EV_CONNECTED = 2,  /* channel (re)connected; a POLICY event follows */
+	PN_CTLAPI_EV_DISCONNECTED = 3, /* channel lost; reconnecting with backoff */
+};
+
+/* A client whose access list changed (delivered to connectors). */
+struct pn_ctlapi_client_acl {
+	char client_id[PN_CTLAPI_ID_HEX + 1];
+	const uint8_t *acl; /* CA-signed client access list (trust/acl.h) */
+	size_t acl_len;
+};
+
+/* Something revoked: a credential by serial and/or every credential of a holder. */
+struct pn_ctlapi_revocation {
+	char serial[64];                      /* hex serial, or "" */
+	char holder_id[PN_CTLAPI_ID_HEX + 1]; /* credential id, or "" */
+};
+
+/*
+ * One event.  Pointers are valid only during the callback.  For
+ * PN_CTLAPI_EV_POLICY, version is the controller's policy version (strictly
+ * increasing across events of one subscription, also across reconnects);
+ * acl/acl_len is this component's new CA-signed access list (already
+ * written to acl.bin; NULL for relays), client_acls are the current access
+ * lists of clients that may use this connector (connectors only; complete
+ * set, so a client absent from it has no grant here any more), revoked
+ * lists revoked credentials (complete set of unexpired revocations),
+ * relays_json is the relay list (already written to relays.json).
+ * Subscribers must verify acl bytes with pn_acl_verify before use: ctlapi
+ * only transports them.
+ */
+struct pn_ctlapi_event {
+	enum pn_ctlapi_event_kind kind;
+	uint64_t version;
+	const uint8_t *acl;
+	size_t acl_len;
+	const struct pn_ctlapi_client_acl *client_acls;
+	size_t n_client_acls;
+	const struct pn_ctlapi_revocation *revoked;
+	size_t n_revoked;
+	const char *relays_json;
+};
+
+typedef void (*pn_ctlapi_event_cb)(const struct pn_ctlapi_event *ev, void *arg);
+
+struct pn_ctlapi_sub;
+
+/*
+ * Subscribe to the push channel (server-sent events over mutual TLS).  A
+ * background thread keeps the channel open, reconnecting with exponential
+ * backoff (0.25 s .. 10 s, jittered) and resuming from the last version
+ * seen; the controller then sends the latest state.  cb runs on `loop`'s
+ * thread (via uv_async).  `c` must outlive the subscription.
+ */
+int pn_ctlapi_subscribe(struct pn_ctlapi *c, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg,
+			struct pn_ctlapi_sub **out);
+/*
+ * Stop: joins the thread (at most ~1 s; the transfer is aborted) and closes
+ * the uv_async handle; `closed` (may be NULL) runs on the loop once the
+ * handle is closed, after which nothing refers to arg.  Call on the loop's
+ * thread.
+ */
+void pn_ctlapi_sub_stop(struct pn_ctlapi_sub *s, void (*closed)(void *arg));
+#endif
