@@ -1,0 +1,134 @@
+/*
+ * The static shape of every stored object kind.  Generic CRUD in the back
+ * ends builds SQL only from these tables, never from request input.  The
+ * SQL DDL lives with each back end's migrations (store_migrate_sqlite.c);
+ * keep both in step.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include <gnutls/crypto.h>
+
+#include "controller/store.h"
+#include "core/err.h"
+#include "core/secret.h"
+
+#define R PN_COL_REQUIRED
+#define S PN_COL_SECRET
+#define M PN_COL_MUTABLE
+#define T PN_COL_TEXT
+#define I PN_COL_INT
+#define N(a) (unsigned)(sizeof(a) / sizeof(a[0]))
+
+static const struct pn_col network_cols[] = {
+	{"id", T, R}, {"name", T, R | M}, {"created", I, R},
+};
+static const struct pn_col resource_cols[] = {
+	{"id", T, R},	   {"name", T, R | M},	    {"network_id", T, R},
+	{"address", T, R | M}, {"protocols", T, R | M}, {"created", I, R},
+};
+static const struct pn_col group_cols[] = {
+	{"id", T, R}, {"name", T, R | M}, {"created", I, R},
+};
+static const struct pn_col user_cols[] = {
+	{"id", T, R}, {"name", T, R | M}, {"email", T, M}, {"disabled", I, R | M}, {"created", I, R},
+};
+static const struct pn_col sa_cols[] = {
+	{"id", T, R}, {"name", T, R | M}, {"disabled", I, R | M}, {"created", I, R},
+};
+static const struct pn_col membership_cols[] = {
+	{"id", T, R},
+	{"group_id", T, R},
+	{"user_id", T, 0},
+	{"service_account_id", T, 0},
+	{"created", I, R},
+};
+static const struct pn_col policy_cols[] = {
+	{"id", T, R}, {"group_id", T, R}, {"resource_id", T, R}, {"created", I, R},
+};
+static const struct pn_col connector_cols[] = {
+	{"id", T, R},	    {"name", T, R | M}, {"network_id", T, R},
+	{"enrolled", I, R | M}, {"revoked", I, R | M}, {"created", I, R},
+};
+static const struct pn_col relay_cols[] = {
+	{"id", T, R},	  {"name", T, R | M},	  {"udp", T, M},     {"tls", T, M},
+	{"ws", T, M},	  {"enrolled", I, R | M}, {"revoked", I, R | M}, {"created", I, R},
+};
+static const struct pn_col admin_key_cols[] = {
+	{"id", T, R},	    {"name", T, R},	 {"role", T, R},
+	{"hash", T, R | S}, {"revoked", I, R | M}, {"created", I, R},
+};
+static const struct pn_col sa_key_cols[] = {
+	{"id", T, R},	    {"service_account_id", T, R}, {"hash", T, R | S},
+	{"revoked", I, R | M}, {"created", I, R},
+};
+static const struct pn_col credential_cols[] = {
+	{"serial", T, R},     {"cred_id", T, R},   {"type", T, R},	  {"holder_kind", T, R},
+	{"holder_id", T, R},  {"name", T, R},	   {"key_fp", T, R},	  {"not_after", I, R},
+	{"revoked", I, R | M}, {"issued", I, R},
+};
+static const struct pn_col token_cols[] = {
+	{"hash", T, R | S}, {"kind", T, R},    {"target_id", T, R},
+	{"expires", I, R},  {"used", I, R | M}, {"created", I, R},
+};
+
+static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
+	[PN_OBJ_NETWORK] = {"networks", "id", "name", network_cols, N(network_cols)},
+	[PN_OBJ_RESOURCE] = {"resources", "id", "name", resource_cols, N(resource_cols)},
+	[PN_OBJ_GROUP] = {"groups", "id", "name", group_cols, N(group_cols)},
+	[PN_OBJ_USER] = {"users", "id", "name", user_cols, N(user_cols)},
+	[PN_OBJ_SERVICE_ACCOUNT] = {"service_accounts", "id", "name", sa_cols, N(sa_cols)},
+	[PN_OBJ_MEMBERSHIP] = {"memberships", "id", "created", membership_cols,
+			       N(membership_cols)},
+	[PN_OBJ_POLICY] = {"policies", "id", "created", policy_cols, N(policy_cols)},
+	[PN_OBJ_CONNECTOR] = {"connectors", "id", "name", connector_cols, N(connector_cols)},
+	[PN_OBJ_RELAY] = {"relays", "id", "name", relay_cols, N(relay_cols)},
+	[PN_OBJ_ADMIN_KEY] = {"admin_keys", "id", "created", admin_key_cols, N(admin_key_cols)},
+	[PN_OBJ_SA_KEY] = {"sa_keys", "id", "created", sa_key_cols, N(sa_key_cols)},
+	[PN_OBJ_CREDENTIAL] = {"credentials", "serial", "issued", credential_cols,
+			       N(credential_cols)},
+	[PN_OBJ_ENROLL_TOKEN] = {"enroll_tokens", "hash", "created", token_cols, N(token_cols)},
+};
+
+const struct pn_objdesc *pn_store_desc(enum pn_obj kind)
+{
+	if ((unsigned)kind >= PN_OBJ_COUNT_)
+		return NULL;
+	return &descs[kind];
+}
+
+json_t *pn_store_public_row(enum pn_obj kind, const json_t *row)
+{
+	const struct pn_objdesc *d = pn_store_desc(kind);
+	json_t *out = json_deep_copy(row);
+
+	if (!out || !d)
+		return out;
+	for (unsigned i = 0; i < d->ncols; i++)
+		if (d->cols[i].flags & PN_COL_SECRET)
+			json_object_del(out, d->cols[i].name);
+	return out;
+}
+
+int pn_store_new_id(char out[33])
+{
+	uint8_t b[16];
+	int r = pn_random(b, sizeof(b));
+
+	if (r)
+		return r;
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int pn_store_hash_hex(const void *data, size_t len, char out[65])
+{
+	uint8_t h[32];
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, h) < 0)
+		return PN_E_CRYPTO;
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	return 0;
+}
