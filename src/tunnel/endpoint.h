@@ -1,0 +1,313 @@
+#ifndef PN_TUNNEL_ENDPOINT_H
+#define PN_TUNNEL_ENDPOINT_H
+/*
+ * Tunnel endpoint: the libuv driver that binds QUIC connection cores
+ * (tunnel/conn.h) to paths (tunnel/path.h) and timers, and exposes FLOWS to
+ * role glue.  One endpoint per component and loop.
+ *
+ *   client glue (SOCKS5, port-forward, transparent) ── pn_flow_open()
+ *        │ pn_tunnel  (one QUIC connection per connector, many flows)
+ *        │   paths: direct UDP socket | relay session (relay/rclient.h)
+ *   connector glue ── ops.flow_request() → check policy → pn_flow_respond()
+ *
+ * Client side
+ *   pn_tunnel_open() starts a tunnel to one connector id (pinned: the
+ *   handshake fails unless the peer proves that id with a credential from
+ *   the pinned CA) and sends the client's signed access list first, on the
+ *   control stream.  Flows may be opened at once; they wait for the
+ *   handshake.  Each flow: pn_flow_open() → ops.status (OK or a reason
+ *   code from tunnel/flowproto.h) → bytes both ways → ops.closed.
+ *
+ * Connector side
+ *   ops.tunnel_new (peer's verified client credential) → ops.acl (the
+ *   client's access list; the glue verifies it with trust) → for every
+ *   flow ops.flow_request; the glue answers each with pn_flow_respond()
+ *   (OK after it has connected to the resource, or a denial with reason).
+ *
+ * Backpressure, both directions, bounded memory:
+ *   - sending: pn_flow_write() copies into the flow's send ring (bounded,
+ *     kept until the peer acknowledges) and returns how much it took; when
+ *     it took less than offered, ops.writable fires once there is room.
+ *   - receiving: ops.data hands out bytes; the glue calls
+ *     pn_flow_consumed(f, n) once it has passed n bytes on (e.g. in its
+ *     uv_write callback).  Until then the peer gets no more QUIC flow-control
+ *     credit, so at most `stream_window` bytes per flow are ever in flight
+ *     towards the glue.  "Pause" = do not call pn_flow_consumed; "resume" =
+ *     call it.
+ *
+ * Lifetimes (libuv style): handles are owned by the endpoint.  A flow is
+ * valid until its ops.closed returns or until the glue calls
+ * pn_flow_close(); a tunnel until ops.tunnel_closed returns or
+ * pn_tunnel_close().  No callback fires for a handle after the glue closed
+ * it.  Closing a tunnel closes its flows (each gets ops.closed, code
+ * PN_FLOW_RESET, unless the glue closed it first).
+ *
+ * Everything runs on the loop thread; no call blocks; callbacks may call
+ * any function here (including closing the handle they were called for).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "trust/cred.h"
+#include "tunnel/flowproto.h"
+
+struct pn_tep;     /* endpoint */
+struct pn_tunnel;  /* one QUIC connection between a client and a connector */
+struct pn_flow;    /* one flow (a stream; for UDP also its datagrams) */
+struct pn_rsession; /* relay/rclient.h */
+
+enum pn_tep_role {
+	PN_TEP_CLIENT = 1,
+	PN_TEP_CONNECTOR = 2,
+};
+
+/* Defaults and limits of the tunables in pn_tep_config. */
+#define PN_TEP_SNDBUF_DEFAULT (4u << 20)   /* per-flow send ring */
+#define PN_TEP_WINDOW_DEFAULT (4u << 20)   /* per-flow receive window */
+#define PN_TEP_CONN_WINDOW_DEFAULT (16u << 20)
+#define PN_TEP_MAX_FLOWS_DEFAULT 1024      /* concurrent flows per tunnel */
+#define PN_TEP_IDLE_MS_DEFAULT 30000
+#define PN_TEP_MAX_TUNNELS_DEFAULT 4096    /* connector: concurrent tunnels */
+
+/* ---------------------------------------------------------------- flows -- */
+
+struct pn_flow_ops {
+	/* Client: the connector's answer.  st->code == PN_FLOW_OK: the flow is
+	 * open (for DNS flows st->addr[] holds the answer and the flow closes
+	 * right after).  Any other code: denied or failed, st->text says why;
+	 * ops.closed follows with the same code. */
+	void (*status)(struct pn_flow *f, const struct pn_flow_status *st, void *user);
+	/* Bytes from the peer, in order.  `p` is valid only during the call;
+	 * call pn_flow_consumed(f, n) when they have been passed on. */
+	void (*data)(struct pn_flow *f, const uint8_t *p, size_t n, void *user);
+	/* The peer finished sending (TCP half-close).  No more data follows. */
+	void (*eof)(struct pn_flow *f, void *user);
+	/* The send ring has room again after pn_flow_write took less than offered. */
+	void (*writable)(struct pn_flow *f, void *user);
+	/* UDP flows: one datagram payload from the peer (valid during the call). */
+	void (*datagram)(struct pn_flow *f, const uint8_t *p, size_t n, void *user);
+	/* Final.  code: PN_FLOW_OK after a clean end (both sides finished and
+	 * everything sent was acknowledged), else why (PN_FLOW_RESET,
+	 * PN_FLOW_REVOKED, PN_FLOW_DENIED, ...).  f is freed after this returns. */
+	void (*closed)(struct pn_flow *f, int code, void *user);
+};
+
+/* Which flow to open.  hdr.flow_id == 0: the endpoint draws a random one
+ * (read it back with pn_flow_id() and log it: the connector logs it too). */
+struct pn_flow_req {
+	struct pn_flow_hdr hdr;
+};
+
+/*
+ * Client: open a flow on tunnel t.  The header is validated
+ * (PN_E_INVAL if pn_flow_hdr_encode would refuse it) and queued; it is
+ * sent as soon as the tunnel is up and has stream credit.  Data may be
+ * written at once (it follows the header; the connector holds it until
+ * it has accepted the flow).  Returns 0 and *out, PN_E_INVAL, PN_E_CLOSED
+ * (tunnel closing), PN_E_TUN_LIMIT (too many flows), -ENOMEM.
+ */
+int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
+		 const struct pn_flow_ops *ops, void *user, struct pn_flow **out);
+
+/*
+ * Copy up to n bytes into the flow's send ring.  Returns the number taken
+ * (0..n; fewer than n means "full": wait for ops.writable), or PN_E_CLOSED
+ * (flow ending / write side shut), PN_E_INVAL (UDP/DNS flow).
+ */
+ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n);
+
+/* Finish the write side (FIN after the buffered bytes).  0 or PN_E_CLOSED. */
+int pn_flow_shutdown(struct pn_flow *f);
+
+/* The glue has passed on n more received bytes: grant the peer credit. */
+void pn_flow_consumed(struct pn_flow *f, size_t n);
+
+/*
+ * UDP flows: send one datagram payload (<= PN_FLOW_DGRAM_PAYLOAD_MAX).
+ * Unreliable by design.  Returns 0 (queued), -EAGAIN (queue full: dropped),
+ * PN_E_TOOBIG, PN_E_INVAL (not an open UDP flow), PN_E_CLOSED.
+ */
+int pn_flow_send_datagram(struct pn_flow *f, const void *p, size_t n);
+
+/*
+ * Abort the flow: reset both directions with `code` (a pn_flow_code, e.g.
+ * PN_FLOW_RESET or PN_FLOW_REVOKED), which the peer sees in ops.closed.
+ * No callback fires for f afterwards; f is invalid on return.
+ */
+void pn_flow_close(struct pn_flow *f, int code);
+
+/*
+ * Connector: answer a flow request.  st->flow_id is filled in by the
+ * endpoint.  st->code == PN_FLOW_OK: the flow goes live with `ops`/`user`
+ * (buffered early bytes are delivered through ops.data).  Otherwise the
+ * status is sent, the stream is finished, and the flow is released: no
+ * callback fires for f afterwards and f is invalid on return.  DNS flows:
+ * answer with OK + addresses; the flow is released likewise.
+ * Returns 0, PN_E_INVAL (already answered / bad status), PN_E_CLOSED.
+ */
+int pn_flow_respond(struct pn_flow *f, const struct pn_flow_status *st,
+		    const struct pn_flow_ops *ops, void *user);
+
+uint64_t pn_flow_id(const struct pn_flow *f);
+const struct pn_flow_hdr *pn_flow_hdr(const struct pn_flow *f);
+struct pn_tunnel *pn_flow_tunnel(const struct pn_flow *f);
+void *pn_flow_user(const struct pn_flow *f);
+void pn_flow_set_user(struct pn_flow *f, void *user);
+/* Bytes written by this side / received from the peer so far. */
+void pn_flow_bytes(const struct pn_flow *f, uint64_t *tx, uint64_t *rx);
+
+/* -------------------------------------------------------------- tunnels -- */
+
+enum pn_tunnel_state {
+	PN_TUNNEL_CONNECTING = 1, /* handshake / waiting for ACL verdict */
+	PN_TUNNEL_UP = 2,         /* authenticated both ways, ACL accepted */
+	PN_TUNNEL_CLOSED = 3,
+};
+
+enum pn_path_kind {
+	PN_PATH_NONE = 0,
+	PN_PATH_DIRECT = 1,    /* direct UDP socket */
+	PN_PATH_RELAY_UDP = 2, /* relay session over UDP */
+	PN_PATH_RELAY_TLS = 3, /* relay session over TCP/TLS */
+	PN_PATH_RELAY_WS = 4,  /* relay session over WebSocket */
+	PN_PATH_MEMORY = 5,    /* in-memory (tests) */
+};
+/* "direct", "relay-udp", "relay-tls", "relay-ws", "memory", "none". */
+const char *pn_path_kind_name(enum pn_path_kind k);
+
+struct pn_tunnel_ops {
+	/* Client: state changes.  UP: flows are being served.  CLOSED: err says
+	 * why (PN_E_TUN_* / PN_E_UNTRUSTED / PN_E_EXPIRED / a pn_flow_code
+	 * from the connector's control-stream ERROR as PN_E_TUN_REFUSED ...);
+	 * the tunnel is freed after this returns (all its flows got closed). */
+	void (*state)(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *user);
+};
+
+struct pn_tunnel_config {
+	uint8_t connector_id[PN_ID_LEN]; /* pinned peer id (from the client ACL) */
+	const uint8_t *acl;              /* client's CA-signed access list (copied) */
+	size_t acl_len;
+	/* Initial path: exactly one of these. */
+	const struct sockaddr *udp_peer; /* direct UDP to the connector */
+	struct pn_rsession *relay;       /* a ready relay session (client mode) */
+	const struct pn_tunnel_ops *ops;
+	void *user;
+};
+
+/*
+ * Client: start a tunnel to a connector.  Returns 0 and *out (state
+ * CONNECTING; ops.state reports UP or CLOSED later), PN_E_INVAL, -ENOMEM,
+ * -errno (socket).
+ */
+int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
+		   struct pn_tunnel **out);
+
+/*
+ * Move the tunnel to another path (QUIC connection migration; open flows
+ * survive).  The old path is kept until the new one is validated.
+ * Returns 0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM, -errno.
+ */
+int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer);
+int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s);
+
+/* Client: send a newer access list (after renewal) on the control stream.
+ * 0, PN_E_TOOBIG, PN_E_CLOSED, -ENOMEM. */
+int pn_tunnel_update_acl(struct pn_tunnel *t, const uint8_t *acl, size_t len);
+
+/*
+ * Close the tunnel with `code` (a pn_flow_code, sent to the peer as QUIC
+ * application error PN_FLOW_APP_ERR_BASE + code; PN_FLOW_OK for a normal
+ * close).  Open flows get ops.closed(code, or PN_FLOW_RESET for OK) during
+ * this call; unanswered requests get flow_cancelled.  No tunnel callback
+ * fires afterwards; t is invalid on return.
+ */
+void pn_tunnel_close(struct pn_tunnel *t, int code);
+
+struct pn_tunnel_info {
+	enum pn_tunnel_state state;
+	enum pn_path_kind path;
+	uint8_t peer_id[PN_ID_LEN];
+	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx;
+	uint64_t lost_packets;
+	unsigned flows;
+	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
+};
+void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
+/* Connector: the peer's verified client credential (valid while t lives). */
+const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t);
+void *pn_tunnel_user(const struct pn_tunnel *t);
+void pn_tunnel_set_user(struct pn_tunnel *t, void *user);
+
+/* ------------------------------------------------------------- endpoint -- */
+
+struct pn_tep_server_ops {
+	/* A client completed the handshake with a credential verified against
+	 * the pinned CA.  Return PN_FLOW_OK to continue, or a pn_flow_code to
+	 * refuse (e.g. PN_FLOW_CRED for a revoked credential): the tunnel is
+	 * closed with that code. */
+	int (*tunnel_new)(struct pn_tunnel *t, const struct pn_cred_info *peer, void *user);
+	/* The client's access list arrived (first, and on every update).
+	 * Verify it (signature, expiry, version gate, binding to the peer's
+	 * credential) and return PN_FLOW_OK or a code with `why` filled in
+	 * (sent to the client; the tunnel is closed for the first list, the
+	 * update is refused for later ones). */
+	int (*acl)(struct pn_tunnel *t, const uint8_t *acl, size_t len, char *why,
+		   size_t whysz, void *user);
+	/* A flow request on a tunnel whose ACL was accepted.  The glue must
+	 * answer with pn_flow_respond() exactly once, now or later (after DNS
+	 * and connect).  If the flow dies before that (client reset, tunnel
+	 * closed), ops.flow_cancelled fires instead and f becomes invalid. */
+	void (*flow_request)(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h,
+			     void *user);
+	/* A requested flow died before the glue answered it (client reset it,
+	 * tunnel closed).  f is invalid after this returns. */
+	void (*flow_cancelled)(struct pn_flow *f, void *user);
+	/* A tunnel ended (err: why).  Its open flows got ops.closed first. */
+	void (*tunnel_closed)(struct pn_tunnel *t, int err, void *user);
+};
+
+struct pn_tep_config {
+	uv_loop_t *loop;
+	enum pn_tep_role role;
+	const struct pn_anchor *anchor; /* pinned CA; borrowed, must outlive ep */
+	const struct pn_key *key;       /* own key; borrowed, must outlive ep */
+	const char *cert_pem;           /* own credential (copied) */
+	const struct pn_tep_server_ops *server_ops; /* connector only */
+	void *user;                     /* passed to server_ops */
+	/* Tunables; 0 = default. */
+	size_t stream_sndbuf, stream_window, conn_window;
+	unsigned max_flows, max_tunnels;
+	uint32_t idle_ms;
+	uint32_t clock_skew_s; /* credential validity tolerance (trust default) */
+};
+
+/* Create an endpoint.  0, PN_E_INVAL, PN_E_MALFORMED (credential), PN_E_CRYPTO, -ENOMEM. */
+int pn_tep_new(const struct pn_tep_config *cfg, struct pn_tep **out);
+
+/* Replace the own credential for tunnels opened from now on (renewal). */
+int pn_tep_set_credential(struct pn_tep *ep, const struct pn_key *key, const char *cert_pem);
+
+/*
+ * Open a UDP socket bound to `addr` (UDP GSO/GRO when the kernel has them).
+ * Connector: accepts tunnels there (also the hole-punching socket later).
+ * Client: direct tunnels send from it instead of an ephemeral socket.
+ * 0, -errno.  The bound address: pn_tep_udp_addr().
+ */
+int pn_tep_listen_udp(struct pn_tep *ep, const struct sockaddr *addr);
+int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
+
+/* Connector: a relay session from a client (rclient ops.session_new): the
+ * endpoint takes it over as a path; datagrams on it go to pn_tep_relay_input. */
+int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s);
+/* Hand a datagram received on relay session s to the endpoint (call from
+ * rclient ops.datagram; both roles). */
+void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n);
+/* A relay session closed (rclient ops.session_closed): its paths are dropped. */
+void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
+
+/* Close every tunnel and socket, then free ep and call cb(arg) from the loop. */
+void pn_tep_close(struct pn_tep *ep, void (*cb)(void *arg), void *arg);
+#endif
