@@ -1,0 +1,1052 @@
+/*
+ * Configuration loader: a prepass that rejects hostile bytes, a tokenizer
+ * that tracks lines, a recursive-descent parser for the line grammar, and
+ * typed conversion against the caller's schema.  The first error stops
+ * everything and leaves one message in the caller's buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/secret.h"
+
+struct value {
+	bool set; /* assigned in the file */
+	bool has; /* set or defaulted */
+	int line;
+	int64_t i; /* INT, DURATION (ms), BOOL, ENUM index */
+	char *s;   /* STR, ENUM */
+	char **list;
+	size_t nlist;
+};
+
+struct pn_cfg {
+	char *name;
+	const struct pn_cfg_key *schema;
+	size_t n;
+	struct value *v; /* one per schema entry */
+};
+
+enum tk { TK_EOF, TK_NL, TK_LBRACK, TK_RBRACK, TK_EQ, TK_COMMA, TK_STR, TK_WORD };
+
+struct parser {
+	const char *name;
+	const char *p, *end;
+	int line;
+	char *err;
+	size_t errsz;
+	bool failed;
+	struct pn_cfg *cfg;
+	const char *section; /* current section ("" before any header) */
+	int *sec_line;       /* per schema index: line of its section header */
+	int nkeys;
+	enum tk kind;        /* last token */
+	int tok_line;        /* line of the last token */
+	size_t toklen;
+	char tok[PN_CFG_MAX_LINE + 1]; /* decoded text of the last STR/WORD */
+};
+
+/* ---- messages ---- */
+
+static const char *type_name(enum pn_cfg_type t)
+{
+	switch (t) {
+	case PN_CFG_STR: return "string";
+	case PN_CFG_INT: return "integer";
+	case PN_CFG_BOOL: return "boolean";
+	case PN_CFG_DURATION: return "duration";
+	case PN_CFG_ENUM: return "choice";
+	case PN_CFG_LIST: return "list";
+	}
+	return "?";
+}
+
+/* Quote untrusted text for a message: escapes, and at most ~48 bytes. */
+static void quote(char *out, size_t outsz, const char *s, size_t n)
+{
+	size_t o = 0;
+	if (outsz < 8) {
+		if (outsz)
+			out[0] = '\0';
+		return;
+	}
+	out[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == 48 || o + 8 >= outsz) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+static void key_name(char *out, size_t outsz, const struct pn_cfg_key *k)
+{
+	if (k->section[0])
+		snprintf(out, outsz, "%s.%s", k->section, k->key);
+	else
+		snprintf(out, outsz, "%s", k->key);
+}
+
+/* "<name>:<line>: [key '<k>': ]<msg>"; line 0 omits the line. */
+static void vformat_error(char *err, size_t errsz, const char *name, int line,
+			  const struct pn_cfg_key *k, const char *fmt, va_list ap)
+{
+	char kn[2 * PN_CFG_MAX_NAME + 2];
+	size_t o = 0;
+	int r;
+
+	if (!err || !errsz)
+		return;
+	if (line > 0)
+		r = snprintf(err, errsz, "%s:%d: ", name, line);
+	else
+		r = snprintf(err, errsz, "%s: ", name);
+	if (r > 0)
+		o = (size_t)r < errsz ? (size_t)r : errsz - 1;
+	if (k) {
+		key_name(kn, sizeof(kn), k);
+		r = snprintf(err + o, errsz - o, "key '%s': ", kn);
+		if (r > 0)
+			o = o + (size_t)r < errsz ? o + (size_t)r : errsz - 1;
+	}
+	vsnprintf(err + o, errsz - o, fmt, ap);
+}
+
+static int __attribute__((format(printf, 4, 5)))
+fail(struct parser *ps, int line, const struct pn_cfg_key *k, const char *fmt, ...)
+{
+	va_list ap;
+	if (!ps->failed) {
+		va_start(ap, fmt);
+		vformat_error(ps->err, ps->errsz, ps->name, line, k, fmt, ap);
+		va_end(ap);
+		ps->failed = true;
+	}
+	return PN_E_CONFIG;
+}
+
+/* ---- scalars ---- */
+
+static int parse_int(const char *s, size_t n, int64_t *out)
+{
+	bool neg = false;
+	uint64_t v = 0, lim;
+	unsigned base = 10;
+	size_t i = 0;
+
+	if (n && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i++;
+	}
+	if (n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		base = 16;
+		i += 2;
+	}
+	if (i == n)
+		return PN_E_MALFORMED;
+	/* Magnitude limit: INT64_MAX, or one more for a negative number. */
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < n; i++) {
+		unsigned d;
+		char c = s[i];
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (base == 16 && c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return PN_E_MALFORMED;
+		if (v > (lim - d) / base)
+			return PN_E_TOOBIG;
+		v = v * base + d;
+	}
+	if (neg)
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	else
+		*out = (int64_t)v;
+	return 0;
+}
+
+int pn_cfg_parse_duration(const char *s, size_t len, int64_t *ms)
+{
+	int64_t total = 0;
+	size_t i = 0;
+
+	if (len == 1 && s[0] == '0') {
+		*ms = 0;
+		return 0;
+	}
+	if (len == 0)
+		return PN_E_MALFORMED;
+	while (i < len) {
+		uint64_t num = 0;
+		int64_t mult, part;
+		size_t d0 = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			/* Bounded so num * 86400000 below cannot overflow either. */
+			if (num > (uint64_t)INT64_MAX / 10)
+				return PN_E_TOOBIG;
+			num = num * 10 + (uint64_t)(s[i++] - '0');
+		}
+		if (i == d0 || i == len)
+			return PN_E_MALFORMED; /* no digits, or no unit */
+		if (len - i >= 2 && s[i] == 'm' && s[i + 1] == 's') {
+			mult = 1;
+			i += 2;
+		} else if (s[i] == 's') {
+			mult = 1000;
+			i++;
+		} else if (s[i] == 'm') {
+			mult = 60 * 1000;
+			i++;
+		} else if (s[i] == 'h') {
+			mult = 3600 * 1000;
+			i++;
+		} else if (s[i] == 'd') {
+			mult = 86400 * 1000;
+			i++;
+		} else {
+			return PN_E_MALFORMED;
+		}
+		if (num > (uint64_t)(INT64_MAX / mult))
+			return PN_E_TOOBIG;
+		part = (int64_t)num * mult;
+		if (total > INT64_MAX - part)
+			return PN_E_TOOBIG;
+		total += part;
+	}
+	*ms = total;
+	return 0;
+}
+
+/* Shortest exact rendering of a millisecond count: 90000 -> "90s". */
+static void fmt_ms(char *out, size_t outsz, int64_t ms)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} u[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (ms != 0 && ms % u[i].ms == 0) {
+			snprintf(out, outsz, "%" PRId64 "%s", ms / u[i].ms, u[i].unit);
+			return;
+		}
+	snprintf(out, outsz, "%" PRId64 "%s", ms, ms ? "ms" : "");
+}
+
+static bool bounded(const struct pn_cfg_key *k)
+{
+	return k->min != 0 || k->max != 0;
+}
+
+/* Find word s[0..n) in "a|b|c"; its index or -1. */
+static int enum_index(const char *choices, const char *s, size_t n)
+{
+	int idx = 0;
+	const char *c = choices;
+	for (;;) {
+		const char *bar = strchr(c, '|');
+		size_t l = bar ? (size_t)(bar - c) : strlen(c);
+		if (l == n && memcmp(c, s, n) == 0)
+			return idx;
+		if (!bar)
+			return -1;
+		c = bar + 1;
+		idx++;
+	}
+}
+
+/* ---- prepass: bytes no line may contain ---- */
+
+static int prepass(struct parser *ps)
+{
+	const char *p = ps->p, *ls = p;
+	int line = 1;
+
+	/* A UTF-8 byte order mark is harmless; skip it. */
+	if (ps->end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		ps->p = ls = p = p + 3;
+	for (; p < ps->end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((size_t)(p - ls) >= PN_CFG_MAX_LINE && c != '\n' && c != '\r')
+			return fail(ps, line, NULL, "line too long (limit %d bytes)", PN_CFG_MAX_LINE);
+		if (c == '\n') {
+			line++;
+			ls = p + 1;
+		} else if (c == '\r') {
+			if (p + 1 == ps->end || p[1] != '\n')
+				return fail(ps, line, NULL, "stray carriage return");
+		} else if (c == 0) {
+			return fail(ps, line, NULL, "NUL byte in file");
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			return fail(ps, line, NULL, "control character 0x%02x in file", c);
+		}
+	}
+	return 0;
+}
+
+/* ---- tokenizer ---- */
+
+static bool word_char(char c)
+{
+	return !strchr(" \t\r\n#=[],\"'", c);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A "..." string with escapes, decoded into ps->tok (never longer than the source). */
+static int lex_string(struct parser *ps)
+{
+	const char *p = ps->p + 1;
+	size_t o = 0;
+
+	for (;;) {
+		char c;
+		if (p == ps->end || *p == '\n' || *p == '\r')
+			return fail(ps, ps->line, NULL, "unterminated string");
+		c = *p++;
+		if (c == '"')
+			break;
+		if (c != '\\') {
+			ps->tok[o++] = c;
+			continue;
+		}
+		if (p == ps->end)
+			return fail(ps, ps->line, NULL, "unterminated string");
+		c = *p++;
+		switch (c) {
+		case '"': ps->tok[o++] = '"'; break;
+		case '\\': ps->tok[o++] = '\\'; break;
+		case '/': ps->tok[o++] = '/'; break;
+		case 'n': ps->tok[o++] = '\n'; break;
+		case 't': ps->tok[o++] = '\t'; break;
+		case 'r': ps->tok[o++] = '\r'; break;
+		case 'u': {
+			unsigned cp = 0;
+			for (int i = 0; i < 4; i++) {
+				int h = p < ps->end ? hexval(*p) : -1;
+				if (h < 0)
+					return fail(ps, ps->line, NULL, "invalid \\u escape (need 4 hex digits)");
+				cp = cp << 4 | (unsigned)h;
+				p++;
+			}
+			/* NUL would truncate C strings; lone surrogates are not characters. */
+			if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+				return fail(ps, ps->line, NULL, "invalid \\u escape (U+%04X not allowed)", cp);
+			/* 6 source bytes become at most 3, so tok cannot overflow. */
+			if (cp < 0x80) {
+				ps->tok[o++] = (char)cp;
+			} else if (cp < 0x800) {
+				ps->tok[o++] = (char)(0xc0 | cp >> 6);
+				ps->tok[o++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				ps->tok[o++] = (char)(0xe0 | cp >> 12);
+				ps->tok[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				ps->tok[o++] = (char)(0x80 | (cp & 0x3f));
+			}
+			break;
+		}
+		default:
+			if ((unsigned char)c >= 0x20 && c != 0x7f)
+				return fail(ps, ps->line, NULL, "invalid escape '\\%c' in string", c);
+			return fail(ps, ps->line, NULL, "invalid escape in string");
+		}
+	}
+	ps->tok[o] = '\0';
+	ps->toklen = o;
+	ps->p = p;
+	ps->kind = TK_STR;
+	return 0;
+}
+
+/* A '...' literal string: no escapes. */
+static int lex_literal(struct parser *ps)
+{
+	const char *p = ps->p + 1, *s = p;
+	while (p < ps->end && *p != '\'' && *p != '\n' && *p != '\r')
+		p++;
+	if (p == ps->end || *p != '\'')
+		return fail(ps, ps->line, NULL, "unterminated string");
+	ps->toklen = (size_t)(p - s); /* the prepass bounds lines, so this fits tok */
+	memcpy(ps->tok, s, ps->toklen);
+	ps->tok[ps->toklen] = '\0';
+	ps->p = p + 1;
+	ps->kind = TK_STR;
+	return 0;
+}
+
+static int lex(struct parser *ps)
+{
+	const char *p = ps->p;
+
+	while (p < ps->end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < ps->end && *p == '#')
+		while (p < ps->end && *p != '\n')
+			p++;
+	ps->p = p;
+	ps->tok_line = ps->line;
+	if (p == ps->end) {
+		ps->kind = TK_EOF;
+		return 0;
+	}
+	switch (*p) {
+	case '\r': /* the prepass guarantees '\n' follows */
+		p++;
+		/* fall through */
+	case '\n':
+		ps->p = p + 1;
+		ps->line++;
+		ps->kind = TK_NL;
+		return 0;
+	case '[': ps->kind = TK_LBRACK; ps->p++; return 0;
+	case ']': ps->kind = TK_RBRACK; ps->p++; return 0;
+	case '=': ps->kind = TK_EQ; ps->p++; return 0;
+	case ',': ps->kind = TK_COMMA; ps->p++; return 0;
+	case '"': return lex_string(ps);
+	case '\'': return lex_literal(ps);
+	default:
+		break;
+	}
+	while (p < ps->end && word_char(*p))
+		p++;
+	ps->toklen = (size_t)(p - ps->p);
+	memcpy(ps->tok, ps->p, ps->toklen);
+	ps->tok[ps->toklen] = '\0';
+	ps->p = p;
+	ps->kind = TK_WORD;
+	return 0;
+}
+
+static const char *tk_desc(struct parser *ps)
+{
+	switch (ps->kind) {
+	case TK_EOF: return "end of file";
+	case TK_NL: return "end of line";
+	case TK_LBRACK: return "'['";
+	case TK_RBRACK: return "']'";
+	case TK_EQ: return "'='";
+	case TK_COMMA: return "','";
+	case TK_STR: return "a string";
+	case TK_WORD: return "a word";
+	}
+	return "?";
+}
+
+/* ---- values ---- */
+
+static void value_clear(struct value *v)
+{
+	if (v->s) {
+		pn_wipe(v->s, strlen(v->s));
+		free(v->s);
+	}
+	for (size_t i = 0; i < v->nlist; i++) {
+		pn_wipe(v->list[i], strlen(v->list[i]));
+		free(v->list[i]);
+	}
+	free(v->list);
+	memset(v, 0, sizeof(*v));
+}
+
+static char *dupn(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* Convert the scalar in ps->tok for key k into v. */
+static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+{
+	char got[64], lo[32], hi[32];
+	const char *t = ps->tok;
+	size_t n = ps->toklen;
+	int line = ps->tok_line;
+	int r;
+
+	quote(got, sizeof(got), t, n);
+	switch (k->type) {
+	case PN_CFG_STR:
+		if (bounded(k) && ((int64_t)n < k->min || (int64_t)n > k->max))
+			return fail(ps, line, k, "expected string of %" PRId64 "..%" PRId64
+				    " bytes, got %zu bytes", k->min, k->max, n);
+		if (memchr(t, 0, n)) /* cannot happen (prepass, \u0000 refused); belt and braces */
+			return fail(ps, line, k, "NUL in string");
+		if (!(v->s = dupn(t, n)))
+			return -ENOMEM;
+		return 0;
+	case PN_CFG_INT:
+		r = parse_int(t, n, &v->i);
+		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
+			return 0;
+		if (bounded(k))
+			return fail(ps, line, k, "expected integer %" PRId64 "..%" PRId64 ", got %s",
+				    k->min, k->max, got);
+		return fail(ps, line, k, "expected integer%s, got %s",
+			    r == PN_E_TOOBIG ? " (64-bit range)" : "", got);
+	case PN_CFG_BOOL:
+		if ((n == 4 && !memcmp(t, "true", 4)) || (n == 3 && !memcmp(t, "yes", 3)) ||
+		    (n == 2 && !memcmp(t, "on", 2))) {
+			v->i = 1;
+			return 0;
+		}
+		if ((n == 5 && !memcmp(t, "false", 5)) || (n == 2 && !memcmp(t, "no", 2)) ||
+		    (n == 3 && !memcmp(t, "off", 3))) {
+			v->i = 0;
+			return 0;
+		}
+		return fail(ps, line, k, "expected true or false, got %s", got);
+	case PN_CFG_DURATION:
+		r = pn_cfg_parse_duration(t, n, &v->i);
+		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
+			return 0;
+		if (bounded(k)) {
+			fmt_ms(lo, sizeof(lo), k->min);
+			fmt_ms(hi, sizeof(hi), k->max);
+			return fail(ps, line, k, "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s",
+				    lo, hi, got);
+		}
+		return fail(ps, line, k, "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
+			    r == PN_E_TOOBIG ? " in range" : "", got);
+	case PN_CFG_ENUM:
+		if ((r = enum_index(k->choices, t, n)) < 0)
+			return fail(ps, line, k, "expected one of %s, got %s", k->choices, got);
+		v->i = r;
+		if (!(v->s = dupn(t, n)))
+			return -ENOMEM;
+		return 0;
+	case PN_CFG_LIST:
+		return fail(ps, line, k, "expected a list like [\"a\", \"b\"], got %s", got);
+	}
+	return fail(ps, line, k, "unknown schema type");
+}
+
+static int parse_list(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+{
+	int line = ps->tok_line, r;
+	size_t cap = 0;
+
+	for (;;) {
+		if ((r = lex(ps)) != 0)
+			return r;
+		if (ps->kind == TK_RBRACK)
+			break; /* empty list, or trailing comma */
+		if (ps->kind != TK_STR && ps->kind != TK_WORD)
+			return fail(ps, line, k, "expected a string or ']' in list, got %s%s",
+				    tk_desc(ps), ps->kind == TK_NL || ps->kind == TK_EOF ?
+				    " (a list must fit on one line)" : "");
+		if (v->nlist == PN_CFG_MAX_LIST)
+			return fail(ps, line, k, "list too long (limit %d elements)", PN_CFG_MAX_LIST);
+		if (v->nlist == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			char **nl = realloc(v->list, ncap * sizeof(*nl));
+			if (!nl)
+				return -ENOMEM;
+			v->list = nl;
+			cap = ncap;
+		}
+		if (!(v->list[v->nlist] = dupn(ps->tok, ps->toklen)))
+			return -ENOMEM;
+		v->nlist++;
+		if ((r = lex(ps)) != 0)
+			return r;
+		if (ps->kind == TK_RBRACK)
+			break;
+		if (ps->kind != TK_COMMA)
+			return fail(ps, line, k, "expected ',' or ']' in list, got %s%s", tk_desc(ps),
+				    ps->kind == TK_NL || ps->kind == TK_EOF ?
+				    " (a list must fit on one line)" : "");
+	}
+	if (bounded(k) && ((int64_t)v->nlist < k->min || (int64_t)v->nlist > k->max))
+		return fail(ps, line, k, "expected %" PRId64 "..%" PRId64 " list elements, got %zu",
+			    k->min, k->max, v->nlist);
+	return 0;
+}
+
+/* value := string | word | '[' list ']' */
+static int parse_value(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+{
+	int r;
+	if ((r = lex(ps)) != 0)
+		return r;
+	switch (ps->kind) {
+	case TK_STR:
+	case TK_WORD:
+		return convert_scalar(ps, k, v);
+	case TK_LBRACK:
+		if (k->type != PN_CFG_LIST)
+			return fail(ps, ps->tok_line, k, "expected %s, got a list", type_name(k->type));
+		return parse_list(ps, k, v);
+	case TK_NL:
+	case TK_EOF:
+		return fail(ps, ps->tok_line, k, "missing value after '='");
+	default:
+		return fail(ps, ps->tok_line, k, "expected a value, got %s", tk_desc(ps));
+	}
+}
+
+/* ---- the grammar ---- */
+
+static bool valid_name(const char *s, size_t n, bool dots)
+{
+	if (n == 0 || n > PN_CFG_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || (dots && c == '.')))
+			return false;
+	}
+	return true;
+}
+
+static int expect_eol(struct parser *ps, const char *after)
+{
+	int r;
+	if ((r = lex(ps)) != 0)
+		return r;
+	if (ps->kind != TK_NL && ps->kind != TK_EOF)
+		return fail(ps, ps->tok_line, NULL, "expected end of line after %s, got %s", after,
+			    tk_desc(ps));
+	return 0;
+}
+
+static int parse_section(struct parser *ps)
+{
+	char got[64];
+	int line = ps->tok_line, r;
+	size_t i;
+
+	if ((r = lex(ps)) != 0)
+		return r;
+	if (ps->kind != TK_WORD)
+		return fail(ps, line, NULL, "expected a section name after '[', got %s", tk_desc(ps));
+	quote(got, sizeof(got), ps->tok, ps->toklen);
+	if (!valid_name(ps->tok, ps->toklen, true))
+		return fail(ps, line, NULL, "invalid section name %s", got);
+	for (i = 0; i < ps->cfg->n; i++)
+		if (!strcmp(ps->cfg->schema[i].section, ps->tok))
+			break;
+	if (i == ps->cfg->n)
+		return fail(ps, line, NULL, "unknown section [%s]", ps->tok);
+	if (ps->sec_line[i])
+		return fail(ps, line, NULL, "duplicate section [%s] (first at line %d)", ps->tok,
+			    ps->sec_line[i]);
+	ps->sec_line[i] = line;
+	ps->section = ps->cfg->schema[i].section;
+	if ((r = lex(ps)) != 0)
+		return r;
+	if (ps->kind != TK_RBRACK)
+		return fail(ps, line, NULL, "expected ']' after section name, got %s", tk_desc(ps));
+	return expect_eol(ps, "section header");
+}
+
+static int parse_assignment(struct parser *ps)
+{
+	char got[64];
+	const struct pn_cfg_key *k = NULL;
+	struct value *v;
+	int line = ps->tok_line, r;
+	size_t i;
+
+	quote(got, sizeof(got), ps->tok, ps->toklen);
+	if (!valid_name(ps->tok, ps->toklen, false))
+		return fail(ps, line, NULL, "invalid key name %s (letters, digits, '_' and '-')", got);
+	for (i = 0; i < ps->cfg->n; i++)
+		if (!strcmp(ps->cfg->schema[i].section, ps->section) &&
+		    !strcmp(ps->cfg->schema[i].key, ps->tok)) {
+			k = &ps->cfg->schema[i];
+			break;
+		}
+	if (!k) {
+		if (ps->section[0])
+			return fail(ps, line, NULL, "unknown key '%s.%s'", ps->section, ps->tok);
+		return fail(ps, line, NULL, "unknown key '%s'%s", ps->tok,
+			    " (top level; is a [section] header missing?)");
+	}
+	if ((r = lex(ps)) != 0)
+		return r;
+	if (ps->kind != TK_EQ)
+		return fail(ps, line, k, "expected '=' after the key, got %s", tk_desc(ps));
+	v = &ps->cfg->v[i];
+	if (v->set)
+		return fail(ps, line, k, "duplicate key (first set at line %d)", v->line);
+	if (++ps->nkeys > PN_CFG_MAX_KEYS)
+		return fail(ps, line, NULL, "too many keys (limit %d)", PN_CFG_MAX_KEYS);
+	value_clear(v); /* drop the default */
+	if ((r = parse_value(ps, k, v)) != 0)
+		return r;
+	v->set = v->has = true;
+	v->line = line;
+	return expect_eol(ps, "value");
+}
+
+static int parse_file(struct parser *ps)
+{
+	int r;
+	if ((r = prepass(ps)) != 0)
+		return r;
+	for (;;) {
+		if ((r = lex(ps)) != 0)
+			return r;
+		switch (ps->kind) {
+		case TK_EOF:
+			return 0;
+		case TK_NL:
+			continue;
+		case TK_LBRACK:
+			r = parse_section(ps);
+			break;
+		case TK_WORD:
+			r = parse_assignment(ps);
+			break;
+		case TK_STR:
+			return fail(ps, ps->tok_line, NULL, "expected a key or [section], got a string"
+				    " (keys are not quoted)");
+		default:
+			return fail(ps, ps->tok_line, NULL, "expected a key or [section], got %s",
+				    tk_desc(ps));
+		}
+		if (r)
+			return r;
+	}
+}
+
+/* ---- schema ---- */
+
+static int schema_error(char *err, size_t errsz, const struct pn_cfg_key *k, const char *why)
+{
+	char kn[2 * PN_CFG_MAX_NAME + 2] = "?";
+	if (k && k->section && k->key)
+		key_name(kn, sizeof(kn), k);
+	if (err && errsz)
+		snprintf(err, errsz, "schema: key '%s': %s", kn, why);
+	return PN_E_INVAL;
+}
+
+static int check_schema(const struct pn_cfg_key *schema, size_t n, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pn_cfg_key *k = &schema[i];
+		if (!k->section || !k->key)
+			return schema_error(err, errsz, NULL, "NULL section or key");
+		if ((k->section[0] && !valid_name(k->section, strlen(k->section), true)) ||
+		    !valid_name(k->key, strlen(k->key), false))
+			return schema_error(err, errsz, k, "invalid name");
+		if (k->type < PN_CFG_STR || k->type > PN_CFG_LIST)
+			return schema_error(err, errsz, k, "invalid type");
+		if (k->required && k->def)
+			return schema_error(err, errsz, k, "required key with a default");
+		if (k->min > k->max)
+			return schema_error(err, errsz, k, "min > max");
+		if (k->type == PN_CFG_ENUM && (!k->choices || !k->choices[0]))
+			return schema_error(err, errsz, k, "enum without choices");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(schema[j].section, k->section) && !strcmp(schema[j].key, k->key))
+				return schema_error(err, errsz, k, "listed twice");
+	}
+	return 0;
+}
+
+/* Defaults are parsed with the file's own value grammar (STR/ENUM literally). */
+static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
+{
+	struct parser *ps;
+	int r = 0;
+
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n && r == 0; i++) {
+		const struct pn_cfg_key *k = &cfg->schema[i];
+		struct value *v = &cfg->v[i];
+		size_t dl;
+		if (!k->def)
+			continue;
+		dl = strlen(k->def);
+		if (dl > PN_CFG_MAX_LINE) {
+			r = schema_error(err, errsz, k, "default too long");
+			break;
+		}
+		memset(ps, 0, offsetof(struct parser, tok));
+		ps->name = "schema default";
+		ps->line = 0; /* no line numbers in messages about defaults */
+		ps->err = err;
+		ps->errsz = errsz;
+		if (k->type == PN_CFG_STR || k->type == PN_CFG_ENUM) {
+			memcpy(ps->tok, k->def, dl + 1);
+			ps->toklen = dl;
+			r = convert_scalar(ps, k, v);
+		} else {
+			ps->p = k->def;
+			ps->end = k->def + dl;
+			if ((r = prepass(ps)) == 0 && (r = parse_value(ps, k, v)) == 0)
+				r = expect_eol(ps, "value");
+		}
+		if (r == PN_E_CONFIG)
+			r = PN_E_INVAL; /* a bad default is the programmer's error */
+		v->has = r == 0;
+	}
+	free(ps);
+	return r;
+}
+
+/* ---- public ---- */
+
+int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, size_t len,
+		    const struct pn_cfg_key *schema, size_t n, char *err, size_t errsz)
+{
+	struct pn_cfg *cfg = NULL;
+	struct parser *ps = NULL;
+	int r;
+
+	*out = NULL;
+	if (err && errsz)
+		err[0] = '\0';
+	if (!name)
+		name = "<config>";
+	if ((r = check_schema(schema, n, err, errsz)) != 0)
+		goto out;
+	if (len > PN_CFG_MAX_FILE) {
+		if (err && errsz)
+			snprintf(err, errsz, "%s: file too large (limit %d bytes)", name, PN_CFG_MAX_FILE);
+		r = PN_E_CONFIG;
+		goto out;
+	}
+	r = -ENOMEM;
+	if (!(cfg = calloc(1, sizeof(*cfg))) || !(cfg->name = strdup(name)) ||
+	    !(cfg->v = calloc(n ? n : 1, sizeof(*cfg->v))) || !(ps = calloc(1, sizeof(*ps))) ||
+	    !(ps->sec_line = calloc(n ? n : 1, sizeof(int))))
+		goto out;
+	cfg->schema = schema;
+	cfg->n = n;
+	if ((r = apply_defaults(cfg, err, errsz)) != 0)
+		goto out;
+	ps->name = name;
+	ps->p = text;
+	ps->end = text + len;
+	ps->line = 1;
+	ps->err = err;
+	ps->errsz = errsz;
+	ps->cfg = cfg;
+	ps->section = "";
+	if ((r = parse_file(ps)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (schema[i].required && !cfg->v[i].set) {
+			if (schema[i].section[0])
+				r = fail(ps, 0, &schema[i], "required but not set (add it under [%s])",
+					 schema[i].section);
+			else
+				r = fail(ps, 0, &schema[i], "required but not set");
+			goto out;
+		}
+	*out = cfg;
+	cfg = NULL;
+	r = 0;
+out:
+	if (r == -ENOMEM && err && errsz && !err[0])
+		snprintf(err, errsz, "%s: out of memory", name);
+	if (ps) {
+		free(ps->sec_line);
+		pn_wipe(ps->tok, sizeof(ps->tok)); /* may have held a secret value */
+		free(ps);
+	}
+	pn_cfg_free(cfg);
+	return r;
+}
+
+int pn_cfg_load_file(struct pn_cfg **out, const char *path, const struct pn_cfg_key *schema,
+		     size_t n, char *err, size_t errsz)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		goto io_err;
+	}
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto io_err;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto io_err;
+	}
+	/* Read at most one byte past the limit: enough to know it is too big. */
+	if (!(text = malloc(PN_CFG_MAX_FILE + 1))) {
+		r = -ENOMEM;
+		goto io_err;
+	}
+	while (len < PN_CFG_MAX_FILE + 1) {
+		ssize_t got = read(fd, text + len, PN_CFG_MAX_FILE + 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			goto io_err;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	fd = -1;
+	r = pn_cfg_load_mem(out, path, text, len, schema, n, err, errsz);
+	goto out;
+io_err:
+	if (err && errsz)
+		snprintf(err, errsz, "%s: cannot read: %s", path, pn_strerror(r));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (text) {
+		pn_wipe(text, len);
+		free(text);
+	}
+	return r;
+}
+
+void pn_cfg_free(struct pn_cfg *cfg)
+{
+	if (!cfg)
+		return;
+	if (cfg->v)
+		for (size_t i = 0; i < cfg->n; i++)
+			value_clear(&cfg->v[i]);
+	free(cfg->v);
+	free(cfg->name);
+	free(cfg);
+}
+
+static const struct value *find(const struct pn_cfg *cfg, const char *section, const char *key,
+				enum pn_cfg_type type, const struct pn_cfg_key **kp)
+{
+	if (!cfg || !section || !key)
+		return NULL;
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct pn_cfg_key *k = &cfg->schema[i];
+		if (!strcmp(k->section, section) && !strcmp(k->key, key)) {
+			if (type && k->type != type)
+				return NULL;
+			if (kp)
+				*kp = k;
+			return &cfg->v[i];
+		}
+	}
+	return NULL;
+}
+
+const char *pn_cfg_str(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_STR, NULL);
+	return v && v->has ? v->s : NULL;
+}
+
+int64_t pn_cfg_int(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_INT, NULL);
+	return v && v->has ? v->i : 0;
+}
+
+bool pn_cfg_bool(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_BOOL, NULL);
+	return v && v->has && v->i;
+}
+
+int64_t pn_cfg_duration_ms(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_DURATION, NULL);
+	return v && v->has ? v->i : 0;
+}
+
+const char *pn_cfg_enum(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
+	return v && v->has ? v->s : NULL;
+}
+
+int pn_cfg_enum_index(const struct pn_cfg *cfg, const char *section, const char *key)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
+	return v && v->has ? (int)v->i : -1;
+}
+
+size_t pn_cfg_list(const struct pn_cfg *cfg, const char *section, const char *key,
+		   const char *const **items)
+{
+	const struct value *v = find(cfg, section, key, PN_CFG_LIST, NULL);
+	if (items)
+		*items = v ? (const char *const *)v->list : NULL;
+	return v ? v->nlist : 0;
+}
+
+int pn_cfg_lookup(const struct pn_cfg *cfg, const char *section, const char *key, int *line)
+{
+	const struct value *v = find(cfg, section, key, 0, NULL);
+	if (!v)
+		return -ENOENT;
+	if (line)
+		*line = v->set ? v->line : 0;
+	return v->set ? 1 : 0;
+}
+
+const char *pn_cfg_name(const struct pn_cfg *cfg)
+{
+	return cfg ? cfg->name : NULL;
+}
+
+int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key, char *err,
+		  size_t errsz, const char *fmt, ...)
+{
+	const struct pn_cfg_key *k = NULL;
+	const struct value *v = find(cfg, section, key, 0, &k);
+	struct pn_cfg_key tmp = {.section = section ? section : "", .key = key ? key : "?"};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vformat_error(err, errsz, cfg && cfg->name ? cfg->name : "<config>",
+		      v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
+	va_end(ap);
+	return PN_E_CONFIG;
+}
