@@ -1,0 +1,176 @@
+#!/bin/bash
+# Postern beside its peers, in one run, on one topology (needs root):
+#
+#   pnb-c 10.204.1.1/24 ---veth--- 10.204.1.2/24 pnb-r 10.204.2.2/24 ---veth--- 10.204.2.1/24 pnb-s
+#   (client side)                  (router; Postern relay)                    (server side: iperf3 :5201,
+#                                                                              TCP echo :7777; Postern connector)
+#
+# Every path carries the same traffic from pnb-c to services in pnb-s:
+#   raw        routed underlay, no tunnel (the ceiling)
+#   wireguard  wireguard-go, userspace WireGuard over UDP
+#   nebula     nebula, userspace Noise over UDP
+#   stunnel    stunnel4 TLS client proxy -> TLS server proxy (per-connection TLS over TCP)
+#   postern-*  client port-forward in pnb-c -> relay in pnb-r (UDP, or TCP/TLS) -> connector in pnb-s
+# Metrics per path:
+#   tput_gbps       iperf3 single TCP stream, $SECS seconds
+#   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
+#   newflow_p50_us  connect + one 64-byte round trip + close, over an already-warm tunnel
+#   coldstart_ms    from launching the tunnel's processes to the first echoed byte
+# Output: a table, then `metric: value` lines, then ratios of Postern to each peer.
+#
+#   scripts/bench.sh            (env: SECS=5 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel")
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECS=${SECS:-5}
+RR=${RR:-2000}
+NEWFLOW=${NEWFLOW:-200}
+PEERS=${PEERS:-"raw wg nebula stunnel"}
+BUILD=${BUILD:-$ROOT/out/bench}
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
+
+"$ROOT/scripts/deps.sh" --bench >&2 || exit 1
+
+W=$(mktemp -d /tmp/pnb.XXXXXX)
+chmod 755 "$W"
+C="ip netns exec pnb-c"
+R="ip netns exec pnb-r"
+S="ip netns exec pnb-s"
+PROBE="python3 $ROOT/bench/peers/probe.py"
+PIDS=()     # processes of the path under test
+SVC_PIDS=() # services for the whole run
+
+bg() { "$@" >>"$W/bg.log" 2>&1 & PIDS+=($!); }
+stop_pids() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	PIDS=()
+}
+cleanup() {
+	stop_pids
+	local p n
+	for p in "${SVC_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${SVC_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for n in pnb-c pnb-r pnb-s; do
+		for p in $(ip netns pids $n 2>/dev/null); do kill "$p" 2>/dev/null; done
+		ip netns del $n 2>/dev/null
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+topology() {
+	local n
+	for n in pnb-c pnb-r pnb-s; do
+		ip netns del $n 2>/dev/null
+		ip netns add $n
+		ip -n $n link set lo up
+	done
+	ip link add pnbc0 netns pnb-c type veth peer name pnbr0 netns pnb-r
+	ip link add pnbs0 netns pnb-s type veth peer name pnbr1 netns pnb-r
+	ip -n pnb-c addr add 10.204.1.1/24 dev pnbc0
+	ip -n pnb-r addr add 10.204.1.2/24 dev pnbr0
+	ip -n pnb-r addr add 10.204.2.2/24 dev pnbr1
+	ip -n pnb-s addr add 10.204.2.1/24 dev pnbs0
+	ip -n pnb-c link set pnbc0 up
+	ip -n pnb-r link set pnbr0 up
+	ip -n pnb-r link set pnbr1 up
+	ip -n pnb-s link set pnbs0 up
+	ip -n pnb-c route add default via 10.204.1.2
+	ip -n pnb-s route add default via 10.204.2.2
+	$R sysctl -qw net.ipv4.ip_forward=1
+}
+
+services() {
+	$S iperf3 -s -p 5201 >>"$W/bg.log" 2>&1 &
+	SVC_PIDS+=($!)
+	$S $PROBE echo 7777 >>"$W/bg.log" 2>&1 &
+	SVC_PIDS+=($!)
+	$S $PROBE udp-echo 7777 >>"$W/bg.log" 2>&1 &
+	SVC_PIDS+=($!)
+	sleep 0.5
+}
+
+iperf_gbps() { # host port
+	$C iperf3 -c "$1" -p "$2" -t "$SECS" -J 2>/dev/null |
+		python3 -c 'import json,sys
+try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))
+except Exception: print("fail")'
+}
+field() { sed -n "s/^$1: //p" | head -1; }
+
+declare -A RES
+ROWS=()
+measure() { # name
+	local name=$1 host tport eport t0 out
+	"peer_${name}_prep" || { echo "bench: $name: prep failed" >&2; return; }
+	read -r host tport eport < <("peer_${name}_target")
+	# The probe starts first and blocks on the fifo, so interpreter start-up
+	# is not counted: the clock starts when t0 is written.
+	rm -f "$W/t0"
+	mkfifo "$W/t0"
+	exec 3<>"$W/t0"
+	$C $PROBE firstbyte "$host" "$eport" - 20 <&3 >"$W/fb.out" &
+	local fbpid=$!
+	sleep 0.3
+	t0=$(date +%s.%N)
+	echo "$t0" >&3
+	"peer_${name}_start"
+	wait $fbpid
+	exec 3>&-
+	out=$(cat "$W/fb.out")
+	RES[$name.coldstart_ms]=$(echo "$out" | field ms)
+	if [ "${RES[$name.coldstart_ms]}" = timeout ]; then
+		echo "bench: $name: no first byte within 20 s; skipped" >&2
+		stop_pids
+		return
+	fi
+	RES[$name.tput_gbps]=$(iperf_gbps "$host" "$tport")
+	out=$($C $PROBE rr "$host" "$eport" "$RR" 2>&1)
+	RES[$name.rr_p50_us]=$(echo "$out" | field p50_us)
+	RES[$name.rr_p99_us]=$(echo "$out" | field p99_us)
+	out=$($C $PROBE newflow "$host" "$eport" "$NEWFLOW" 2>&1)
+	RES[$name.newflow_p50_us]=$(echo "$out" | field p50_us)
+	RES[$name.newflow_p99_us]=$(echo "$out" | field p99_us)
+	ROWS+=("$name")
+	stop_pids
+	echo "bench: $name done" >&2
+}
+
+source "$ROOT/bench/peers/peers.sh"
+source "$ROOT/bench/peers/postern.sh"
+
+topology
+services
+for p in $PEERS; do measure "$p"; done
+postern_rows # adds postern-relay-udp / postern-relay-tcp when they can run
+
+METRICS="tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms"
+echo
+echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream, rr $RR round trips, newflow $NEWFLOW flows"
+echo
+printf '| %-18s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------------------- ----------- ----------- ----------- ---------------- ---------------- --------------
+for r in "${ROWS[@]}"; do
+	printf '| %-18s | %9s | %9s | %9s | %14s | %14s | %12s |\n' "$r" "${RES[$r.tput_gbps]:--}" \
+		"${RES[$r.rr_p50_us]:--}" "${RES[$r.rr_p99_us]:--}" "${RES[$r.newflow_p50_us]:--}" \
+		"${RES[$r.newflow_p99_us]:--}" "${RES[$r.coldstart_ms]:--}"
+done
+echo
+for r in "${ROWS[@]}"; do
+	for m in $METRICS; do echo "$m.$r: ${RES[$r.$m]:--}"; done
+done
+ratio() { python3 -c "import sys
+try: print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print('-')" "$1" "$2"; }
+for r in "${ROWS[@]}"; do
+	case $r in postern*) ;; *) continue ;; esac
+	for p in "${ROWS[@]}"; do
+		case $p in postern*) continue ;; esac
+		# tput: >1 means Postern is faster; latencies: <1 means Postern is faster.
+		for m in tput_gbps rr_p50_us newflow_p50_us coldstart_ms; do
+			echo "ratio.$m.$r/$p: $(ratio "${RES[$r.$m]:-}" "${RES[$p.$m]:-}")"
+		done
+	done
+done
