@@ -92,8 +92,9 @@ int pn_buf_get_view(struct pn_buf *b, size_t n, const uint8_t **p)
 {
 	if (n > b->wpos - b->rpos)
 		return PN_E_TRUNCATED;
+	/* An empty buffer may have no storage: never form NULL + offset. */
 	if (p)
-		*p = b->data + b->rpos;
+		*p = b->data ? b->data + b->rpos : (const uint8_t *)"";
 	b->rpos += n;
 	return 0;
 }
@@ -161,10 +162,11 @@ int pn_buf_get_u64(struct pn_buf *b, uint64_t *v)
 static int get_lv(struct pn_buf *b, unsigned w, size_t max, const uint8_t **p, size_t *n)
 {
 	size_t avail = b->wpos - b->rpos, len;
-	const uint8_t *s = b->data + b->rpos;
+	const uint8_t *s;
 
 	if (avail < w)
 		return PN_E_TRUNCATED;
+	s = b->data + b->rpos; /* avail >= w > 0, so data is not NULL */
 	len = w == 1 ? s[0] : w == 2 ? pn_load_be16(s) : pn_load_be32(s);
 	/* Check the declared length against the caller's cap before the data. */
 	if (len > max)
@@ -254,7 +256,8 @@ int pn_buf_reserve(struct pn_buf *b, size_t n, uint8_t **p)
 		b->data = nd;
 		b->cap = ncap;
 	}
-	*p = b->data + b->wpos;
+	/* A zero-length reserve on a storage-less dyn buffer: no NULL + offset. */
+	*p = b->data ? b->data + b->wpos : NULL;
 	b->wpos += n;
 	return 0;
 }

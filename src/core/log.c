@@ -1,7 +1,9 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,21 +21,50 @@
 static struct {
 	pthread_mutex_t lock;
 	int level, format, fd, nmod;
+	int journal; /* -1: not yet checked; 0/1: fd is (not) the journal */
 	struct {
 		char name[LOG_MODULE_NAME];
 		int level;
 	} mod[LOG_MAX_MODULES];
-} g_log = {PTHREAD_MUTEX_INITIALIZER, PN_LOG_INFO, PN_LOG_TEXT, 2, 0, {{"", 0}}};
+} g_log = {PTHREAD_MUTEX_INITIALIZER, PN_LOG_INFO, PN_LOG_TEXT, 2, 0, -1, {{"", 0}}};
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+/* syslog(3) priorities for the journal's "<N>" prefix: err, warning, info, debug, debug. */
+static const int level_prio[] = {3, 4, 6, 7, 7};
+
+int pn_log_fd_is_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	/* systemd sets JOURNAL_STREAM="<device>:<inode>" of the stream it connected. */
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void pn_log_setup(enum pn_log_level level, enum pn_log_format fmt, int fd)
 {
+	int journal = pn_log_fd_is_journal(fd);
 	pthread_mutex_lock(&g_log.lock);
 	g_log.level = level;
 	g_log.format = fmt;
 	g_log.fd = fd;
+	g_log.journal = journal;
 	pthread_mutex_unlock(&g_log.lock);
+}
+
+int pn_log_format_parse(const char *s)
+{
+	if (!strcasecmp(s, "text"))
+		return PN_LOG_TEXT;
+	if (!strcasecmp(s, "json"))
+		return PN_LOG_JSON;
+	return -1;
 }
 
 int pn_log_level_parse(const char *s)
@@ -95,10 +126,14 @@ int pn_log_enabled(enum pn_log_level level, const char *module)
 	return (int)level <= lv;
 }
 
-/* Append a JSON string body (no quotes) for s[0..n), escaping as needed. */
+/*
+ * Append a JSON string body (no quotes) for s[0..n), escaping as needed.
+ * Stops early rather than overflow, always leaving 2 bytes of `cap` free so
+ * the caller can close the string.
+ */
 static size_t json_escape(char *out, size_t off, size_t cap, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && off + 7 < cap; i++) {
+	for (size_t i = 0; i < n && off + 9 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
 			out[off++] = '\\';
@@ -129,8 +164,7 @@ static size_t json_fields(char *out, size_t off, size_t cap, const char *s)
 		if (*s != '=') {
 			off += (size_t)snprintf(out + off, cap - off, ",\"msg\":\"");
 			off = json_escape(out, off, cap, k, kl);
-			if (off + 2 < cap)
-				out[off++] = '"';
+			out[off++] = '"'; /* json_escape left room */
 			continue;
 		}
 		s++;
@@ -147,19 +181,34 @@ static size_t json_fields(char *out, size_t off, size_t cap, const char *s)
 				s++;
 			vl = (size_t)(s - v);
 		}
-		if (off + 4 >= cap)
+		/* Room for the whole key escaped (<= 6 bytes per byte) plus ,"":"": else stop. */
+		if (off + 6 * kl + 16 >= cap)
 			break;
 		out[off++] = ',';
 		out[off++] = '"';
 		off = json_escape(out, off, cap, k, kl);
-		if (off + 4 >= cap)
-			break;
 		out[off++] = '"';
 		out[off++] = ':';
 		out[off++] = '"';
 		off = json_escape(out, off, cap, v, vl);
-		if (off + 2 < cap)
-			out[off++] = '"';
+		out[off++] = '"'; /* json_escape left room */
+	}
+	return off;
+}
+
+/* Text format: copy s, escaping control bytes so a value cannot forge a line. */
+static size_t text_escape(char *out, size_t off, size_t cap, const char *s)
+{
+	for (; *s && off + 5 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n') {
+			out[off++] = '\\';
+			out[off++] = 'n';
+		} else if (c < 0x20 || c == 0x7f) {
+			off += (size_t)snprintf(out + off, cap - off, "\\x%02x", c);
+		} else {
+			out[off++] = (char)c;
+		}
 	}
 	return off;
 }
@@ -168,12 +217,17 @@ void pn_log_vwrite(enum pn_log_level level, const char *module, const char *even
 		   const char *fmt, va_list ap)
 {
 	char fields[LOG_LINE], line[LOG_LINE * 2], ts[80];
+	const size_t cap = sizeof(line) - 2; /* room for '}' and '\n' */
 	struct timespec now;
 	struct tm tm;
-	size_t off;
-	int fd, format;
+	size_t off = 0;
+	int fd, format, journal;
 	ssize_t wr;
 
+	if ((int)level < PN_LOG_ERROR)
+		level = PN_LOG_ERROR;
+	if ((int)level > PN_LOG_TRACE)
+		level = PN_LOG_TRACE;
 	vsnprintf(fields, sizeof(fields), fmt, ap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
@@ -181,23 +235,37 @@ void pn_log_vwrite(enum pn_log_level level, const char *module, const char *even
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 now.tv_nsec / 1000000);
 	pthread_mutex_lock(&g_log.lock);
+	if (g_log.journal < 0) /* first record without pn_log_setup: check stderr once */
+		g_log.journal = pn_log_fd_is_journal(g_log.fd);
 	fd = g_log.fd;
 	format = g_log.format;
+	journal = g_log.journal;
 	pthread_mutex_unlock(&g_log.lock);
 
+	/* The journal reads "<N>" as the record's priority and stamps its own time. */
+	if (journal)
+		off = (size_t)snprintf(line, cap, "<%d>", level_prio[level]);
 	if (format == PN_LOG_JSON) {
-		off = (size_t)snprintf(line, sizeof(line),
-				       "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"%s\",\"event\":\"%s\"",
-				       ts, level_names[level], module, event);
-		if (off >= sizeof(line))
-			off = sizeof(line) - 3;
-		off = json_fields(line, off, sizeof(line) - 3, fields);
+		off += (size_t)snprintf(line + off, cap - off, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"",
+					ts, level_names[level]);
+		off = json_escape(line, off, cap, module, strlen(module));
+		off += (size_t)snprintf(line + off, cap - off, "\",\"event\":\"");
+		off = json_escape(line, off, cap, event, strlen(event));
+		line[off++] = '"';
+		off = json_fields(line, off, cap, fields);
 		line[off++] = '}';
 	} else {
-		off = (size_t)snprintf(line, sizeof(line) - 2, "%s %s %s %s %s", ts,
-				       level_names[level], module, event, fields);
-		if (off > sizeof(line) - 3)
-			off = sizeof(line) - 3;
+		if (journal)
+			off += (size_t)snprintf(line + off, cap - off, "%s %s %s ", level_names[level],
+						module, event);
+		else
+			off += (size_t)snprintf(line + off, cap - off, "%s %s %s %s ", ts,
+						level_names[level], module, event);
+		if (off > cap - 8)
+			off = cap - 8;
+		off = text_escape(line, off, cap, fields);
+		while (off > 0 && line[off - 1] == ' ')
+			off--;
 	}
 	line[off++] = '\n';
 	wr = write(fd, line, off);

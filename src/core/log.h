@@ -12,7 +12,14 @@
  * formatter; a value with spaces must be written as key="a b").
  *
  * Never log per packet.  Protocol cores return codes and do not log.
- * Thread-safe: one write(2) per record.
+ * Thread-safe: one write(2) per record.  Records are cut at ~2 KiB; text
+ * output escapes control bytes in fields (\n, \xNN) so no value can forge a
+ * log line, JSON output is always one valid object per line.
+ *
+ * journald: when the output fd is the stream systemd connected to the
+ * journal (JOURNAL_STREAM="<dev>:<ino>" matches fstat(fd)), each record is
+ * prefixed with the syslog priority "<N>" (ERROR=3, WARN=4, INFO=6,
+ * DEBUG/TRACE=7) and the text format drops its own timestamp.
  */
 #include <stdarg.h>
 
@@ -26,8 +33,15 @@ enum pn_log_level {
 
 enum pn_log_format { PN_LOG_TEXT = 0, PN_LOG_JSON = 1 };
 
-/* Global default level, output format and fd (default: INFO, text, 2). */
+/*
+ * Global default level, output format and fd (default: INFO, text, 2).
+ * Also decides whether fd is the journal (see above).
+ */
 void pn_log_setup(enum pn_log_level level, enum pn_log_format fmt, int fd);
+/* 1 if fd is the journal stream named by $JOURNAL_STREAM, else 0. */
+int pn_log_fd_is_journal(int fd);
+/* Parse "text|json"; returns the format or -1. */
+int pn_log_format_parse(const char *s);
 /*
  * Per-module overrides from a spec such as "info,relay=debug,tunnel=trace"
  * (the first bare level sets the default).  Returns 0 or PN_E_CONFIG.

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,13 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+
+/* Under ASan, let malloc return NULL so the -ENOMEM paths can be tested. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
 
 static void test_roundtrip(void **state)
 {
@@ -155,6 +163,227 @@ static void test_strerror(void **state)
 	assert_string_equal(pn_strerror(0), "success");
 }
 
+/* Every getter on too little input: PN_E_TRUNCATED and nothing consumed. */
+static void test_every_getter_truncates(void **state)
+{
+	const uint8_t in[7] = {1, 2, 3, 4, 5, 6, 7};
+	struct pn_buf r, sub;
+	uint8_t u8, out[8];
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64;
+	const uint8_t *p;
+	size_t n;
+	char s[8];
+
+	(void)state;
+	pn_buf_init_ro(&r, in, 0);
+	assert_int_equal(pn_buf_get_u8(&r, &u8), PN_E_TRUNCATED);
+	pn_buf_init_ro(&r, in, 1);
+	assert_int_equal(pn_buf_get_u16(&r, &u16), PN_E_TRUNCATED);
+	pn_buf_init_ro(&r, in, 3);
+	assert_int_equal(pn_buf_get_u32(&r, &u32), PN_E_TRUNCATED);
+	pn_buf_init_ro(&r, in, 7);
+	assert_int_equal(pn_buf_get_u64(&r, &u64), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_get_bytes(&r, out, 8), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_skip(&r, 8), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_skip(&r, SIZE_MAX), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_get_view(&r, 8, &p), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_get_sub(&r, 8, &sub), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_len(&r), 7);
+	/* lv: prefix itself missing. */
+	pn_buf_init_ro(&r, in, 0);
+	assert_int_equal(pn_buf_get_lv8(&r, 10, &p, &n), PN_E_TRUNCATED);
+	pn_buf_init_ro(&r, in, 1);
+	assert_int_equal(pn_buf_get_lv16(&r, 10, &p, &n), PN_E_TRUNCATED);
+	pn_buf_init_ro(&r, in, 3);
+	assert_int_equal(pn_buf_get_lv32(&r, 10, &p, &n), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_len(&r), 3);
+	pn_buf_init_ro(&r, in, 1);
+	assert_int_equal(pn_buf_get_str16(&r, s, sizeof(s)), PN_E_TRUNCATED);
+	/* lv: body short. in[0] = 1: lv8 needs 1 byte after the prefix. */
+	pn_buf_init_ro(&r, in, 1);
+	assert_int_equal(pn_buf_get_lv8(&r, 10, &p, &n), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_get_str8(&r, s, sizeof(s)), PN_E_TRUNCATED);
+	assert_int_equal(pn_buf_len(&r), 1);
+	/* Zero-length reads succeed even on an empty, storage-less buffer. */
+	pn_buf_init_ro(&r, NULL, 0);
+	assert_int_equal(pn_buf_get_view(&r, 0, &p), 0);
+	assert_non_null(p);
+	assert_int_equal(pn_buf_get_bytes(&r, out, 0), 0);
+	assert_int_equal(pn_buf_expect_end(&r), 0);
+	assert_non_null(pn_buf_ptr(&r));
+}
+
+static void test_lv32_and_str16(void **state)
+{
+	const uint8_t big32[] = {0x00, 0x01, 0x00, 0x00, 'x'};
+	const uint8_t ok32[] = {0, 0, 0, 2, 'h', 'i', 9};
+	const uint8_t str16[] = {0, 3, 'a', 'b', 'c'};
+	const uint8_t nul16[] = {0, 2, 'a', 0};
+	struct pn_buf r;
+	const uint8_t *p;
+	size_t n;
+	char s[4];
+
+	(void)state;
+	pn_buf_init_ro(&r, big32, sizeof(big32));
+	assert_int_equal(pn_buf_get_lv32(&r, 65535, &p, &n), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_len(&r), sizeof(big32));
+	pn_buf_init_ro(&r, ok32, sizeof(ok32));
+	assert_int_equal(pn_buf_get_lv32(&r, 2, &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(p, "hi", 2);
+	assert_int_equal(pn_buf_len(&r), 1);
+	pn_buf_init_ro(&r, str16, sizeof(str16));
+	assert_int_equal(pn_buf_get_str16(&r, s, 3), PN_E_TOOBIG); /* needs 4 with the NUL */
+	assert_int_equal(pn_buf_get_str16(&r, s, 0), PN_E_INVAL);
+	assert_int_equal(pn_buf_get_str8(&r, s, 0), PN_E_INVAL);
+	assert_int_equal(pn_buf_len(&r), sizeof(str16));
+	assert_int_equal(pn_buf_get_str16(&r, s, sizeof(s)), 0);
+	assert_string_equal(s, "abc");
+	pn_buf_init_ro(&r, nul16, sizeof(nul16));
+	assert_int_equal(pn_buf_get_str16(&r, s, sizeof(s)), PN_E_MALFORMED);
+	assert_int_equal(pn_buf_len(&r), sizeof(nul16));
+}
+
+/* Every putter on a full fixed writer: PN_E_NOSPACE and nothing written. */
+static void test_every_putter_full(void **state)
+{
+	uint8_t st[8], *p;
+	struct pn_buf w;
+
+	(void)state;
+	memset(st, 0xee, sizeof(st));
+	pn_buf_init_wr(&w, st, sizeof(st));
+	assert_int_equal(pn_buf_put_bytes(&w, "1234567", 7), 0);
+	assert_int_equal(pn_buf_put_u16(&w, 1), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_u32(&w, 1), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_u64(&w, 1), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_bytes(&w, "ab", 2), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_lv8(&w, "a", 1), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_lv16(&w, "", 0), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_lv32(&w, "", 0), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_str8(&w, "a"), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_str16(&w, ""), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_reserve(&w, 2, &p), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_reserve(&w, SIZE_MAX, &p), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_len(&w), 7);
+	assert_int_equal(st[7], 0xee); /* untouched */
+	assert_int_equal(pn_buf_put_lv8(&w, "", 0), 0);
+	assert_int_equal(st[7], 0);
+	assert_int_equal(pn_buf_avail(&w), 0);
+	/* Reset makes a writer reusable; compact keeps unread bytes. */
+	pn_buf_reset(&w);
+	assert_int_equal(pn_buf_len(&w), 0);
+	assert_int_equal(pn_buf_avail(&w), 8);
+	assert_int_equal(pn_buf_put_u32(&w, 0x01020304), 0);
+	assert_int_equal(pn_buf_skip(&w, 3), 0);
+	pn_buf_compact(&w);
+	assert_int_equal(pn_buf_len(&w), 1);
+	assert_int_equal(pn_buf_ptr(&w)[0], 4);
+	assert_int_equal(pn_buf_avail(&w), 7);
+}
+
+static void test_length_prefix_limits(void **state)
+{
+	static uint8_t big[70000];
+	char str[300];
+	uint8_t st[16];
+	struct pn_buf w, d;
+
+	(void)state;
+	memset(str, 'a', sizeof(str) - 1);
+	str[sizeof(str) - 1] = '\0';
+	assert_int_equal(pn_buf_init_dyn(&d, 0, 1 << 20), 0);
+	assert_int_equal(pn_buf_put_lv8(&d, big, 256), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_put_lv16(&d, big, 65536), PN_E_TOOBIG);
+	/* The length check comes before any read of the source. */
+	assert_int_equal(pn_buf_put_lv32(&d, big, (size_t)UINT32_MAX + 1), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_put_str8(&d, str), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_len(&d), 0);
+	assert_int_equal(pn_buf_put_lv8(&d, big, 255), 0);
+	assert_int_equal(pn_buf_put_lv16(&d, big, 65535), 0);
+	assert_int_equal(pn_buf_put_str16(&d, str), 0);
+	assert_int_equal(pn_buf_len(&d), 256 + 65537 + 301);
+	pn_buf_fini(&d);
+	pn_buf_init_wr(&w, st, sizeof(st));
+	assert_int_equal(pn_buf_put_lv16(&w, big, 15), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_lv16(&w, big, 14), 0);
+}
+
+static void test_readonly_everything(void **state)
+{
+	const uint8_t in[4] = {1, 2, 3, 4};
+	struct pn_buf r;
+	uint8_t *p;
+	uint16_t v;
+
+	(void)state;
+	pn_buf_init_ro(&r, in, sizeof(in));
+	assert_int_equal(pn_buf_avail(&r), 0);
+	assert_int_equal(pn_buf_put_u16(&r, 1), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_put_bytes(&r, "", 0), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_reserve(&r, 0, &p), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_get_u16(&r, &v), 0);
+	pn_buf_compact(&r); /* no-op on read-only storage */
+	assert_int_equal(pn_buf_len(&r), 2);
+	assert_int_equal(pn_buf_ptr(&r)[0], 3);
+	pn_buf_reset(&r); /* a reader's reset consumes everything */
+	assert_int_equal(pn_buf_len(&r), 0);
+	assert_int_equal(pn_buf_expect_end(&r), 0);
+	assert_int_equal(in[0], 1);
+}
+
+static void test_dynamic_edges(void **state)
+{
+	struct pn_buf d;
+	uint8_t *p;
+
+	(void)state;
+	/* initial > max is clamped to max. */
+	assert_int_equal(pn_buf_init_dyn(&d, 100, 10), 0);
+	assert_int_equal(pn_buf_avail(&d), 10);
+	assert_int_equal(pn_buf_put_bytes(&d, "0123456789", 10), 0);
+	assert_int_equal(pn_buf_put_u8(&d, 1), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_reserve(&d, SIZE_MAX, &p), PN_E_TOOBIG);
+	pn_buf_fini(&d);
+	/* No initial storage: empty reads and zero-length writes are fine. */
+	assert_int_equal(pn_buf_init_dyn(&d, 0, 16), 0);
+	assert_int_equal(pn_buf_len(&d), 0);
+	assert_non_null(pn_buf_ptr(&d));
+	assert_int_equal(pn_buf_reserve(&d, 0, &p), 0);
+	assert_int_equal(pn_buf_put_u64(&d, 7), 0);
+	assert_int_equal(pn_buf_put_u64(&d, 8), 0);
+	assert_int_equal(pn_buf_put_u8(&d, 9), PN_E_TOOBIG);
+	assert_int_equal(pn_buf_len(&d), 16);
+	pn_buf_fini(&d);
+	/* Allocation failure: -ENOMEM, buffer unchanged and still usable. */
+	assert_int_equal(pn_buf_init_dyn(&d, SIZE_MAX / 2, SIZE_MAX), -ENOMEM);
+	assert_int_equal(pn_buf_init_dyn(&d, 0, SIZE_MAX), 0);
+	assert_int_equal(pn_buf_put_u8(&d, 1), 0);
+	assert_int_equal(pn_buf_reserve(&d, SIZE_MAX / 2, &p), -ENOMEM);
+	assert_int_equal(pn_buf_len(&d), 1);
+	assert_int_equal(pn_buf_put_u8(&d, 2), 0);
+	assert_int_equal(pn_buf_ptr(&d)[1], 2);
+	pn_buf_fini(&d);
+}
+
+static void test_be_helpers(void **state)
+{
+	uint8_t b[8];
+	(void)state;
+	pn_store_be16(b, 0xa1b2);
+	assert_int_equal(b[0], 0xa1);
+	assert_int_equal(pn_load_be16(b), 0xa1b2);
+	pn_store_be32(b, 0xa1b2c3d4);
+	assert_int_equal(b[3], 0xd4);
+	assert_int_equal(pn_load_be32(b), 0xa1b2c3d4);
+	pn_store_be64(b, 0xa1b2c3d4e5f60718ull);
+	assert_int_equal(b[7], 0x18);
+	assert_true(pn_load_be64(b) == 0xa1b2c3d4e5f60718ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +395,13 @@ int main(void)
 		cmocka_unit_test(test_dynamic_growth_and_cap),
 		cmocka_unit_test(test_sub_buffer),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_every_getter_truncates),
+		cmocka_unit_test(test_lv32_and_str16),
+		cmocka_unit_test(test_every_putter_full),
+		cmocka_unit_test(test_length_prefix_limits),
+		cmocka_unit_test(test_readonly_everything),
+		cmocka_unit_test(test_dynamic_edges),
+		cmocka_unit_test(test_be_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
