@@ -108,7 +108,8 @@ static void key_name(char *out, size_t outsz, const struct pn_cfg_key *k)
 }
 
 /* "<name>:<line>: [key '<k>': ]<msg>"; line 0 omits the line. */
-static void vformat_error(char *err, size_t errsz, const char *name, int line,
+static void __attribute__((format(printf, 6, 0)))
+vformat_error(char *err, size_t errsz, const char *name, int line,
 			  const struct pn_cfg_key *k, const char *fmt, va_list ap)
 {
 	char kn[2 * PN_CFG_MAX_NAME + 2];

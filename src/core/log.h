@@ -55,7 +55,7 @@ int pn_log_enabled(enum pn_log_level level, const char *module);
 void pn_log_write(enum pn_log_level level, const char *module, const char *event,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event,
-		   const char *fmt, va_list ap);
+		   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 #define PN_LOG_(lvl, mod, ev, ...)                                     \
 	do {                                                           \
