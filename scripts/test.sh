@@ -1,48 +1,103 @@
 #!/bin/bash
 # The test command (README): installs dependencies, builds, and runs every
 # test three ways:
-#   1. release build: unit + integration tests
-#   2. ASan+UBSan build (gcc): unit + integration tests
-#   3. libFuzzer build (clang): a short run of every fuzz target
-# Ends with one line "N passed, N failed".
+#   1. release build (gcc):        unit + integration tests
+#   2. ASan+UBSan build (gcc):     unit + integration tests
+#   3. libFuzzer build (clang):    a short run of every fuzz target
+# and ends with one line "N passed, N failed".  Exits non-zero if any test
+# fails, any stage fails to configure or build, or ctest itself errors.
+#
+# Environment:
+#   PN_FUZZ_SECONDS   seconds per fuzz target (default 15)
+#   PN_TEST_STAGES    stages to run (default "release sanitize fuzz")
+#   PN_TEST_JOBS      build/ctest parallelism (default: nproc)
+#   PN_SKIP_DEPS=1    do not run scripts/deps.sh
+# Integration tests (label "integration") create network namespaces and
+# need root; run as root (CI does).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-JOBS=$(nproc)
+JOBS=${PN_TEST_JOBS:-$(nproc)}
+STAGES=${PN_TEST_STAGES:-release sanitize fuzz}
 export PN_FUZZ_SECONDS=${PN_FUZZ_SECONDS:-15}
+# Sanitizers: fail hard, with stacks; leaks are failures too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+if [ "${PN_SKIP_DEPS:-0}" != 1 ]; then
+  scripts/deps.sh || { echo "deps.sh failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "WARNING: not root: integration tests (network namespaces) will fail"
+fi
 
 pass=0; fail=0
-stage() { # name builddir cmake-args... -- ctest-args...
-  local name=$1 dir=$2; shift 2
-  local cargs=() targs=()
+summary=()
+
+# stage NAME BUILD-DIR EMPTY-OK CMAKE-ARGS... -- CTEST-ARGS...
+# EMPTY-OK=1: a stage that selects no tests (e.g. no fuzz targets yet)
+# passes with 0 tests; otherwise finding no tests is a failure.
+stage() {
+  local name=$1 dir=$2 empty_ok=$3; shift 3
+  local cargs=() targs=() t0=$SECONDS
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargs+=("$1"); shift; done
-  [ $# -gt 0 ] && shift; targs=("$@")
+  [ $# -gt 0 ] && shift
+  targs=("$@")
+  mkdir -p "$dir"
   echo "=== $name: configure + build ($dir)"
-  if ! cmake -S "$ROOT" -B "$dir" "${cargs[@]}" >"$dir.configure.log" 2>&1 ||
-     ! cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1; then
-    tail -40 "$dir.configure.log" "$dir.build.log" 2>/dev/null
-    echo "=== $name: BUILD FAILED"; fail=$((fail + 1)); return
+  if ! cmake -S "$ROOT" -B "$dir" "${cargs[@]}" >"$dir.configure.log" 2>&1; then
+    tail -40 "$dir.configure.log"
+    echo "=== $name: CONFIGURE FAILED (log: $dir.configure.log)"
+    fail=$((fail + 1)); summary+=("$name: configure failed"); return
   fi
+  if ! cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1; then
+    grep -E 'error|Error' "$dir.build.log" | head -40
+    echo "=== $name: BUILD FAILED (log: $dir.build.log)"
+    fail=$((fail + 1)); summary+=("$name: build failed"); return
+  fi
+  local noempty=error
+  [ "$empty_ok" = 1 ] && noempty=ignore
   echo "=== $name: ctest ${targs[*]}"
-  ctest --test-dir "$dir" --output-on-failure "${targs[@]}" 2>&1 | tee "$dir.ctest.log"
-  local p f
-  p=$(grep -Eo '[0-9]+ tests passed|[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$dir.ctest.log" | tail -1)
-  local total failed
-  total=$(grep -Eo 'tests failed out of [0-9]+' "$dir.ctest.log" | tail -1 | grep -Eo '[0-9]+$')
-  failed=$(grep -Eo '[0-9]+ tests failed out of' "$dir.ctest.log" | tail -1 | grep -Eo '^[0-9]+')
-  total=${total:-0}; failed=${failed:-0}
-  if [ "$total" = 0 ] && ! grep -q "No tests were found" "$dir.ctest.log"; then
-    fail=$((fail + 1)); return
+  ctest --test-dir "$dir" --output-on-failure --no-tests="$noempty" -j"$JOBS" \
+    "${targs[@]}" 2>&1 | tee "$dir.ctest.log"
+  local rc=${PIPESTATUS[0]}
+  # ctest's summary: "NN% tests passed, F tests failed out of T"
+  local line total failed
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir.ctest.log" | tail -1)
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  failed=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+  if [ -z "$line" ]; then
+    if [ "$empty_ok" = 1 ] && [ "$rc" = 0 ] && grep -q "No tests were found" "$dir.ctest.log"; then
+      summary+=("$name: no tests (ok)"); return
+    fi
+    echo "=== $name: ctest produced no summary (rc=$rc)"
+    fail=$((fail + 1)); summary+=("$name: ctest error rc=$rc"); return
   fi
   pass=$((pass + total - failed)); fail=$((fail + failed))
+  # ctest failing for another reason (e.g. a bad argument) with 0 test failures
+  if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+    fail=$((fail + 1)); summary+=("$name: ctest rc=$rc")
+  fi
+  summary+=("$name: $((total - failed)) passed, $failed failed ($((SECONDS - t0))s)")
 }
 
 mkdir -p "$ROOT/out"
-stage release "$ROOT/out/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE fuzz
-stage sanitize "$ROOT/out/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON -- -LE "fuzz|bench"
-stage fuzz "$ROOT/out/build-fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_FUZZ=ON -- -L fuzz
+for s in $STAGES; do
+  case $s in
+  release)
+    stage release "$ROOT/out/build" 0 -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE 'fuzz|bench' ;;
+  sanitize)
+    stage sanitize "$ROOT/out/build-asan" 0 -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON \
+      -- -LE 'fuzz|bench' ;;
+  fuzz)
+    stage fuzz "$ROOT/out/build-fuzz" 1 -DCMAKE_C_COMPILER=clang \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_FUZZ=ON -- -L fuzz ;;
+  *)
+    echo "unknown stage $s"; fail=$((fail + 1)) ;;
+  esac
+done
 
+echo "=== summary"
+printf '  %s\n' "${summary[@]}"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
