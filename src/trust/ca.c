@@ -78,6 +78,20 @@ static int ca_make_cert(struct pn_ca *ca, uint64_t now)
 	if (gnutls_x509_crt_export2(ca->crt, GNUTLS_X509_FMT_PEM, &d) < 0)
 		goto out;
 	r = pn_trust_datum_to_str(&d, &ca->pem, &ca->pem_len);
+	if (r < 0)
+		goto out;
+	/* Re-parse what we will publish: a freshly built crt object keeps
+	 * stale raw-DN caches, and issuers must see exactly ca.crt. */
+	gnutls_x509_crt_deinit(ca->crt);
+	ca->crt = NULL;
+	r = -ENOMEM;
+	if (gnutls_x509_crt_init(&ca->crt) < 0) {
+		ca->crt = NULL;
+		goto out;
+	}
+	d.data = (unsigned char *)ca->pem;
+	d.size = (unsigned)ca->pem_len;
+	r = gnutls_x509_crt_import(ca->crt, &d, GNUTLS_X509_FMT_PEM) < 0 ? PN_E_CRYPTO : 0;
 out:
 	if (pub)
 		gnutls_pubkey_deinit(pub);

@@ -28,9 +28,16 @@
 #include "trust/ca.h"
 #include "trust/key.h"
 
-/* Postern credential extension: 2.25.<UUID e0a7efd3-0186-410f-a546-90e30d095a15>
- * (ITU-T X.667 UUID arc: no registration needed, globally unique). */
-#define PN_CRED_EXT_OID "2.25.298619048844705823315505548600803940885"
+/*
+ * Postern credential extension OID.  Under IANA's Private Enterprise arc,
+ * PEN 32473 is the number RFC 5612 reserves for documentation and
+ * examples: we use it until Postern has its own PEN.  Changing it is a
+ * one-constant change (credentials are short-lived, so a switch-over only
+ * needs verifiers to accept both for one credential lifetime).
+ * (A 2.25.<UUID> arc was the first choice, but libtasn1 - hence GnuTLS -
+ * cannot encode 128-bit arcs: it silently writes 2.25.LONG_MAX.)
+ */
+#define PN_CRED_EXT_OID "1.3.6.1.4.1.32473.1.1"
 #define PN_CRED_SAN_SUFFIX ".postern.invalid"
 
 #define PN_ID_LEN 16         /* random holder id */
