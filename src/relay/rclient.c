@@ -1,0 +1,876 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/idmap.h"
+#include "relay/rclient.h"
+#include "relay/server.h"
+#include "relay/stream.h"
+#include "relay/udpmsg.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#define TICK_MS 250
+#define BIND_RETRY_MS 300
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 15000
+#define OPEN_TIMEOUT_MS (2 * PN_RELAY_HANDSHAKE_MS)
+#define UDP_BATCH 16
+
+enum sess_state { SS_PENDING, SS_OPENING, SS_READY };
+
+struct pn_rsession {
+	uint8_t sid[PN_RELAY_SID_LEN]; /* idmap key */
+	struct pn_rrelay *r;
+	struct pn_rsession *next, *prev; /* r->pending (before OPENED) */
+	enum sess_state st;
+	uint32_t tag;
+	uint8_t peer_id[PN_RELAY_ID_LEN];
+	uint8_t secret[PN_RELAY_SECRET_LEN];
+	uint8_t *acl;
+	size_t acl_len;
+	uint64_t deadline;	  /* OPEN timeout */
+	uint64_t bind_counter;	  /* last BIND sent */
+	uint64_t next_bind;	  /* when to send the next BIND */
+	uint64_t last_bind_ok;	  /* 0: never */
+	uint32_t bind_tries;
+	int udp;		  /* datagrams go over UDP */
+	void *user;
+};
+
+struct pn_rrelay {
+	struct pn_rclient *rc;
+	struct pn_rrelay *next;
+	char name[64];
+	unsigned allowed;
+	int has_tls, has_udp, has_ws;
+	struct sockaddr_storage tls_ss, udp_ss, ws_ss;
+	char ws_host[80], ws_path[128];
+	enum pn_rrelay_state st;
+	struct pn_rstream *s;
+	int s_is_ws;
+	int attempt; /* 0: direct TLS, 1: WebSocket */
+	uint64_t retry_at, backoff;
+	uint64_t last_ping, ping_sent;
+	unsigned rtt;
+	int udp_fd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct pn_idmap sessions; /* sid -> session, opened ones */
+	struct pn_rsession *pending;
+	uint32_t next_tag;
+	int registered;
+};
+
+struct pn_rclient {
+	uv_loop_t *loop;
+	enum pn_rclient_mode mode;
+	const struct pn_rclient_ops *ops;
+	void *user;
+	struct pn_anchor *anchor;
+	struct pn_key *key;
+	char *cert_pem;
+	gnutls_certificate_credentials_t cred;
+	struct pn_rrelay *relays;
+	struct pn_rclient_stats st;
+	int closing, handles;
+	void (*close_cb)(void *);
+	void *close_arg;
+	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
+	uint8_t udpbuf[UDP_BATCH][PN_RELAY_MAX_DATAGRAM + 64];
+};
+
+static void relay_connect(struct pn_rrelay *r);
+
+/* ---- credential ---- */
+
+static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	struct pn_key *key = NULL;
+	char *cert = NULL;
+	int r;
+
+	if (!cert_pem || !key_pem)
+		return PN_E_INVAL;
+	if ((r = pn_key_load_pem_mem(key_pem, strlen(key_pem), &key)))
+		goto out;
+	if (!(cert = strdup(cert_pem))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = pn_cred_tls_credentials(key, cert, rc->anchor, &cred)))
+		goto out;
+	/* Existing streams keep the old credentials object until they close;
+	 * GnuTLS sessions reference it, so the old one is leaked only until
+	 * pn_rclient_close (rare: once per renewal). */
+	if (rc->cred && !rc->relays)
+		gnutls_certificate_free_credentials(rc->cred);
+	pn_key_free(rc->key);
+	free(rc->cert_pem);
+	rc->cred = cred;
+	rc->key = key;
+	rc->cert_pem = cert;
+	return 0;
+out:
+	pn_key_free(key);
+	free(cert);
+	return r;
+}
+
+int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct pn_rclient **out)
+{
+	struct pn_rclient *rc;
+	int r;
+
+	if (!cfg || !cfg->ops || !cfg->ca_pem ||
+	    (cfg->mode != PN_RCLIENT_CLIENT && cfg->mode != PN_RCLIENT_CONNECTOR))
+		return PN_E_INVAL;
+	if (cfg->mode == PN_RCLIENT_CLIENT && !cfg->ops->session_ready)
+		return PN_E_INVAL;
+	if (cfg->mode == PN_RCLIENT_CONNECTOR && !cfg->ops->session_new)
+		return PN_E_INVAL;
+	if (!(rc = calloc(1, sizeof(*rc))))
+		return -ENOMEM;
+	rc->loop = loop;
+	rc->mode = cfg->mode;
+	rc->ops = cfg->ops;
+	rc->user = cfg->user;
+	if ((r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
+	    (r = load_cred(rc, cfg->cert_pem, cfg->key_pem))) {
+		pn_anchor_free(rc->anchor);
+		free(rc);
+		return r;
+	}
+	*out = rc;
+	return 0;
+}
+
+int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
+{
+	return load_cred(rc, cert_pem, key_pem);
+}
+
+/* ---- sessions ---- */
+
+static void session_free(struct pn_rsession *s)
+{
+	free(s->acl);
+	pn_wipe(s, sizeof(*s));
+	free(s);
+}
+
+static void pending_unlink(struct pn_rsession *s)
+{
+	struct pn_rrelay *r = s->r;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (r->pending == s)
+		r->pending = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
+{
+	uint8_t tmp[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+	struct pn_buf b;
+
+	if (!r->s || !pn_rstream_ready(r->s))
+		return;
+	pn_buf_init_wr(&b, tmp, sizeof(tmp));
+	if (pn_relay_msg_encode(m, &b) == 0)
+		pn_rstream_send(r->s, tmp, pn_buf_len(&b), 0);
+}
+
+static void send_open(struct pn_rsession *s)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = s->tag, .acl = s->acl, .acl_len = s->acl_len};
+
+	memcpy(m.id, s->peer_id, PN_RELAY_ID_LEN);
+	send_msg(s->r, &m);
+	s->st = SS_OPENING;
+}
+
+static void send_bind(struct pn_rsession *s, uint64_t now)
+{
+	struct pn_rrelay *r = s->r;
+	uint8_t b[PN_RELAY_BIND_LEN];
+
+	if (r->udp_fd < 0)
+		return;
+	pn_relay_bind_encode(b, s->sid,
+			     r->rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT : PN_RELAY_SIDE_CONNECTOR,
+			     ++s->bind_counter, s->secret);
+	(void)send(r->udp_fd, b, sizeof(b), MSG_DONTWAIT);
+	s->bind_tries++;
+	/* Quick retries until the first BIND_OK, then the NAT keepalive pace. */
+	s->next_bind = now + (s->last_bind_ok ? PN_RELAY_BIND_REFRESH_MS : BIND_RETRY_MS);
+}
+
+static void session_ready(struct pn_rsession *s, uint64_t now)
+{
+	struct pn_rrelay *r = s->r;
+
+	s->st = SS_READY;
+	free(s->acl);
+	s->acl = NULL;
+	if (r->udp_fd >= 0 && (r->allowed & PN_RT_UDP))
+		send_bind(s, now);
+}
+
+/* A ready session ends: tell the user unless it is a local close. */
+static void session_end(struct pn_rsession *s, int reason, int notify)
+{
+	struct pn_rrelay *r = s->r;
+
+	pn_idmap_del(&r->sessions, s);
+	if (notify && r->rc->ops->session_closed && !r->rc->closing)
+		r->rc->ops->session_closed(s, reason, r->rc->user);
+	session_free(s);
+}
+
+/* A pending open fails. */
+static void open_fail(struct pn_rsession *s, int reason)
+{
+	struct pn_rclient *rc = s->r->rc;
+
+	pending_unlink(s);
+	if (!rc->closing)
+		rc->ops->session_ready(s, reason, rc->user);
+	session_free(s);
+}
+
+int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r, const uint8_t connector_id[PN_RELAY_ID_LEN],
+		    const uint8_t *acl, size_t acl_len, void *session_user, struct pn_rsession **out)
+{
+	struct pn_rsession *s;
+
+	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL || rc->closing)
+		return PN_E_INVAL;
+	if (!(s = calloc(1, sizeof(*s))) || !(s->acl = malloc(acl_len))) {
+		free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->acl, acl, acl_len);
+	s->acl_len = acl_len;
+	memcpy(s->peer_id, connector_id, PN_RELAY_ID_LEN);
+	s->r = r;
+	s->user = session_user;
+	s->tag = ++r->next_tag ? r->next_tag : ++r->next_tag; /* tag 0 means "the connection" */
+	s->deadline = uv_now(rc->loop) + OPEN_TIMEOUT_MS;
+	s->st = SS_PENDING;
+	s->next = r->pending;
+	if (r->pending)
+		r->pending->prev = s;
+	r->pending = s;
+	if (r->st == PN_RRELAY_READY)
+		send_open(s);
+	*out = s;
+	return 0;
+}
+
+int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
+{
+	struct pn_rrelay *r = s->r;
+	struct pn_rclient *rc = r->rc;
+	int e;
+
+	if (n == 0 || n > PN_RELAY_MAX_PAYLOAD)
+		return PN_E_TOOBIG;
+	if (s->st != SS_READY)
+		return PN_E_CLOSED;
+	if (s->udp) {
+		uint8_t hdr[PN_RELAY_DATA_HDR];
+		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)p, n}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		hdr[0] = PN_RELAY_UDP_DATA;
+		memcpy(hdr + 1, s->sid, PN_RELAY_SID_LEN);
+		if (sendmsg(r->udp_fd, &mh, MSG_DONTWAIT) < 0) {
+			rc->st.tx_drops++;
+			return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : -errno;
+		}
+	} else {
+		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
+		if (!r->s)
+			return PN_E_CLOSED;
+		pn_relay_data_frame_hdr(hdr, s->sid, n);
+		if ((e = pn_rstream_send2(r->s, hdr, sizeof(hdr), p, n, 1))) {
+			rc->st.tx_drops++;
+			return e;
+		}
+	}
+	rc->st.tx_packets++;
+	rc->st.tx_bytes += n;
+	return 0;
+}
+
+void pn_rsession_close(struct pn_rsession *s)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
+
+	if (s->st == SS_READY) {
+		memcpy(m.sid, s->sid, PN_RELAY_SID_LEN);
+		send_msg(s->r, &m);
+		session_end(s, 0, 0);
+		return;
+	}
+	/* Still opening: forget it; a late OPENED is answered with CLOSE. */
+	pending_unlink(s);
+	session_free(s);
+}
+
+void pn_rsession_set_user(struct pn_rsession *s, void *user)
+{
+	s->user = user;
+}
+void *pn_rsession_user(const struct pn_rsession *s)
+{
+	return s->user;
+}
+struct pn_rrelay *pn_rsession_relay(const struct pn_rsession *s)
+{
+	return s->r;
+}
+unsigned pn_rsession_transport(const struct pn_rsession *s)
+{
+	if (s->udp)
+		return PN_RT_UDP;
+	return s->r->s_is_ws ? PN_RT_WS : PN_RT_TLS;
+}
+const uint8_t *pn_rsession_peer_id(const struct pn_rsession *s)
+{
+	return s->peer_id;
+}
+const uint8_t *pn_rsession_sid(const struct pn_rsession *s)
+{
+	return s->sid;
+}
+
+/* ---- frames from the relay ---- */
+
+static struct pn_rsession *pending_by_tag(struct pn_rrelay *r, uint32_t tag)
+{
+	for (struct pn_rsession *s = r->pending; s; s = s->next)
+		if (s->tag == tag)
+			return s;
+	return NULL;
+}
+
+static void deliver(struct pn_rsession *s, const uint8_t *p, size_t n)
+{
+	struct pn_rclient *rc = s->r->rc;
+
+	rc->st.rx_packets++;
+	rc->st.rx_bytes += n;
+	if (rc->ops->datagram)
+		rc->ops->datagram(s, p, n, rc->user);
+}
+
+static int on_opened(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
+{
+	struct pn_rsession *s = pending_by_tag(r, m->tag);
+
+	if (!s || s->st != SS_OPENING) {
+		/* Abandoned by a local close: release it at the relay. */
+		struct pn_relay_msg c = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
+		memcpy(c.sid, m->sid, PN_RELAY_SID_LEN);
+		send_msg(r, &c);
+		return 0;
+	}
+	pending_unlink(s);
+	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
+	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
+	if (pn_idmap_get(&r->sessions, s->sid) || pn_idmap_put(&r->sessions, s)) {
+		r->rc->ops->session_ready(s, PN_E_RELAY_PROTOCOL, r->rc->user);
+		session_free(s);
+		return PN_E_RELAY_PROTOCOL;
+	}
+	session_ready(s, now);
+	r->rc->ops->session_ready(s, 0, r->rc->user);
+	return 0;
+}
+
+static int on_session(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
+{
+	struct pn_rsession *s;
+
+	if (r->rc->mode != PN_RCLIENT_CONNECTOR || pn_idmap_get(&r->sessions, m->sid))
+		return PN_E_RELAY_PROTOCOL;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->r = r;
+	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
+	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
+	memcpy(s->peer_id, m->id, PN_RELAY_ID_LEN);
+	if (pn_idmap_put(&r->sessions, s)) {
+		session_free(s);
+		return -ENOMEM;
+	}
+	session_ready(s, now);
+	r->rc->ops->session_new(s, m->id, r->rc->user);
+	return 0;
+}
+
+static void set_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err)
+{
+	if (r->st == st)
+		return;
+	r->st = st;
+	if (r->rc->ops->relay_state && !r->rc->closing)
+		r->rc->ops->relay_state(r, st, err, r->rc->user);
+}
+
+static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, void *user)
+{
+	struct pn_rrelay *r = user;
+	uint64_t now = uv_now(r->rc->loop);
+	struct pn_relay_msg m;
+	struct pn_rsession *s;
+	int e;
+
+	if ((e = pn_relay_msg_decode(f, &m)))
+		return e;
+	switch (m.type) {
+	case PN_RELAY_F_DATA:
+		if ((s = pn_idmap_get(&r->sessions, m.sid)))
+			deliver(s, m.payload, m.payload_len);
+		return 0;
+	case PN_RELAY_F_REGISTERED:
+		r->registered = 1;
+		r->backoff = 0;
+		set_state(r, PN_RRELAY_READY, 0);
+		return 0;
+	case PN_RELAY_F_OPENED:
+		e = on_opened(r, &m, now);
+		break;
+	case PN_RELAY_F_SESSION:
+		e = on_session(r, &m, now);
+		break;
+	case PN_RELAY_F_CLOSE:
+		if ((s = pn_idmap_get(&r->sessions, m.sid)))
+			session_end(s, m.code, 1);
+		return 0;
+	case PN_RELAY_F_ERROR:
+		if (m.tag && (s = pending_by_tag(r, m.tag)))
+			open_fail(s, m.code);
+		else if (!m.tag)
+			PN_LOG_WARN("relay", "relay_error", "relay=%s err=%s", r->name, pn_errname(m.code));
+		return 0;
+	case PN_RELAY_F_PING:
+		m.type = PN_RELAY_F_PONG;
+		send_msg(r, &m);
+		return 0;
+	case PN_RELAY_F_PONG:
+		if (m.opaque == r->ping_sent) {
+			unsigned sample = (unsigned)(now - r->ping_sent);
+			r->rtt = r->rtt ? (r->rtt * 7 + sample) / 8 : (sample ? sample : 1);
+		}
+		return 0;
+	default:
+		return PN_E_RELAY_PROTOCOL;
+	}
+	pn_wipe(m.secret, sizeof(m.secret));
+	return e;
+}
+
+static int c_on_ready(struct pn_rstream *st, void *user)
+{
+	struct pn_rrelay *r = user;
+	struct pn_relay_msg m = {.type = PN_RELAY_F_REGISTER};
+	struct pn_cred_info info;
+	int e;
+
+	/* The relay must prove a relay credential of our CA. */
+	e = pn_cred_verify_session(r->rc->anchor, pn_rstream_tls(st), PN_CRED_RELAY, (uint64_t)pn_wall_s(),
+				   PN_TRUST_DEFAULT_SKEW, &info);
+	if (e) {
+		PN_LOG_WARN("relay", "relay_refused", "relay=%s err=%s", r->name, pn_errname(e));
+		return e;
+	}
+	r->s_is_ws = pn_rstream_is_ws(st);
+	r->last_ping = uv_now(r->rc->loop);
+	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
+	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
+		send_msg(r, &m);
+		return 0;
+	}
+	r->backoff = 0;
+	set_state(r, PN_RRELAY_READY, 0);
+	for (struct pn_rsession *s = r->pending; s; s = s->next)
+		if (s->st == SS_PENDING)
+			send_open(s);
+	return 0;
+}
+
+static void maybe_finish_close(struct pn_rclient *rc);
+
+static void c_on_close(struct pn_rstream *st, int err, void *user)
+{
+	struct pn_rrelay *r = user;
+	struct pn_rsession *s;
+	size_t pos = 0;
+	int was_ready = r->st == PN_RRELAY_READY || r->registered;
+
+	r->s = NULL;
+	r->registered = 0;
+	if (r->rc->closing) {
+		maybe_finish_close(r->rc);
+		return;
+	}
+	/* The relay dropped our sessions with the connection. */
+	while ((s = pn_idmap_next(&r->sessions, &pos))) {
+		session_end(s, PN_E_CLOSED, 1);
+		pos--;
+	}
+	for (s = r->pending; s; s = s->next)
+		s->st = SS_PENDING; /* re-sent after reconnecting, until their deadline */
+	/* Fallback: direct TLS failed before it was ever up -> try WebSocket. */
+	if (!was_ready && r->attempt == 0 && r->has_ws && (r->allowed & PN_RT_WS)) {
+		r->attempt = 1;
+		relay_connect(r);
+		return;
+	}
+	r->attempt = 0;
+	r->backoff = r->backoff ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2) : BACKOFF_MIN_MS;
+	r->retry_at = uv_now(r->rc->loop) + r->backoff;
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name, pn_errname(err),
+		    (unsigned long long)r->backoff);
+	set_state(r, PN_RRELAY_DOWN, err);
+}
+
+static const struct pn_rstream_ops rstream_ops = {
+	.on_ready = c_on_ready,
+	.on_frame = c_on_frame,
+	.on_close = c_on_close,
+};
+
+static void relay_connect(struct pn_rrelay *r)
+{
+	struct pn_rclient *rc = r->rc;
+	struct pn_rstream_config cfg = {0};
+	const struct sockaddr *to;
+	int e;
+
+	r->retry_at = 0;
+	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
+		r->attempt = 1;
+	cfg.cred = rc->cred;
+	cfg.rxbuf = rc->rxbuf;
+	cfg.plainbuf = rc->plainbuf;
+	if (r->attempt == 1) {
+		cfg.ws = 1;
+		cfg.ws_host = r->ws_host;
+		cfg.ws_req_path = r->ws_path;
+		to = (const struct sockaddr *)&r->ws_ss;
+	} else {
+		to = (const struct sockaddr *)&r->tls_ss;
+	}
+	set_state(r, PN_RRELAY_CONNECTING, 0);
+	if ((e = pn_rstream_connect(rc->loop, to, &cfg, &rstream_ops, r, &r->s))) {
+		r->s = NULL;
+		r->backoff = BACKOFF_MAX_MS;
+		r->retry_at = uv_now(rc->loop) + r->backoff;
+		set_state(r, PN_RRELAY_DOWN, e);
+	}
+}
+
+/* ---- UDP ---- */
+
+static void on_udp(uv_poll_t *h, int status, int events)
+{
+	struct pn_rrelay *r = h->data;
+	struct pn_rclient *rc = r->rc;
+	struct mmsghdr mm[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	uint64_t now = uv_now(rc->loop);
+	int n, rounds = 0;
+
+	if (status < 0)
+		return;
+	while (rounds++ < 8) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			iov[i].iov_base = rc->udpbuf[i];
+			iov[i].iov_len = sizeof(rc->udpbuf[i]);
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(r->udp_fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n && !rc->closing; i++) {
+			const uint8_t *p = rc->udpbuf[i];
+			size_t len = mm[i].msg_len;
+			struct pn_rsession *s;
+			int kind = pn_relay_udp_classify(p, len);
+
+			if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK)
+				continue;
+			if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
+				continue;
+			if (kind == PN_RELAY_KIND_DATA) {
+				deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
+			} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
+				/* Connected socket: only the relay can answer; the counter
+				 * ties the answer to one of our BINDs. */
+				s->last_bind_ok = now;
+				s->bind_tries = 0;
+				s->udp = 1;
+				if (s->next_bind < now + BIND_RETRY_MS)
+					s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
+			}
+		}
+		if (n < UDP_BATCH)
+			break;
+	}
+}
+
+static int udp_open(struct pn_rrelay *r)
+{
+	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(r->udp_ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int sz = 4 << 20;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* Connected: the kernel filters out every source but the relay. */
+	if (connect(fd, (struct sockaddr *)&r->udp_ss, len) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	r->udp_fd = fd;
+	return 0;
+}
+
+/* ---- timer: reconnects, keepalives, BIND refresh, open deadlines ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+	struct pn_rrelay *r = t->data;
+	uint64_t now = uv_now(r->rc->loop);
+	struct pn_rsession *s, *nx;
+	size_t pos = 0;
+
+	if (!r->s && r->retry_at && now >= r->retry_at)
+		relay_connect(r);
+	if (r->s && pn_rstream_ready(r->s) && now - r->last_ping >= PN_RELAY_KEEPALIVE_MS) {
+		struct pn_relay_msg m = {.type = PN_RELAY_F_PING, .opaque = now};
+		r->last_ping = r->ping_sent = now;
+		send_msg(r, &m);
+	}
+	for (s = r->pending; s; s = nx) {
+		nx = s->next;
+		if (now >= s->deadline)
+			open_fail(s, PN_E_TIMEOUT);
+	}
+	while ((s = pn_idmap_next(&r->sessions, &pos))) {
+		if (r->udp_fd < 0 || !(r->allowed & PN_RT_UDP))
+			continue;
+		/* UDP stopped answering: fall back to the stream. */
+		if (s->udp && now - s->last_bind_ok > 2 * PN_RELAY_BIND_REFRESH_MS + 2000)
+			s->udp = 0;
+		/* Before the first BIND_OK, retry for a while, then keep probing slowly. */
+		if (!s->last_bind_ok && s->bind_tries * BIND_RETRY_MS > PN_RELAY_UDP_BIND_TIMEOUT_MS)
+			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS, s->bind_tries = 0;
+		if (now >= s->next_bind)
+			send_bind(s, now);
+	}
+}
+
+/* ---- relays ---- */
+
+static int parse_ws_url(struct pn_rrelay *r, const char *url)
+{
+	const char *hp, *slash;
+	char hostport[80];
+	size_t n;
+
+	if (strncmp(url, "ws://", 5))
+		return PN_E_CONFIG;
+	hp = url + 5;
+	slash = strchr(hp, '/');
+	n = slash ? (size_t)(slash - hp) : strlen(hp);
+	if (n == 0 || n >= sizeof(hostport) || (slash && strlen(slash) >= sizeof(r->ws_path)))
+		return PN_E_CONFIG;
+	memcpy(hostport, hp, n);
+	hostport[n] = '\0';
+	strcpy(r->ws_host, hostport);
+	strcpy(r->ws_path, slash ? slash : "/");
+	return pn_relay_parse_addr(hostport, &r->ws_ss);
+}
+
+int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg, struct pn_rrelay **out)
+{
+	struct pn_rrelay *r;
+	int e;
+
+	if (!cfg || rc->closing)
+		return PN_E_INVAL;
+	if (!(r = calloc(1, sizeof(*r))))
+		return -ENOMEM;
+	r->rc = rc;
+	r->udp_fd = -1;
+	r->allowed = cfg->transports ? cfg->transports : PN_RT_ALL;
+	snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : cfg->tls_addr ? cfg->tls_addr : "relay");
+	if ((cfg->tls_addr && (e = pn_relay_parse_addr(cfg->tls_addr, &r->tls_ss))) ||
+	    (cfg->udp_addr && (e = pn_relay_parse_addr(cfg->udp_addr, &r->udp_ss))) ||
+	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url)))) {
+		free(r);
+		return e;
+	}
+	r->has_tls = !!cfg->tls_addr;
+	r->has_udp = !!cfg->udp_addr;
+	r->has_ws = !!cfg->ws_url;
+	/* A control stream is needed in every mode: TLS or WebSocket. */
+	if (!((r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))) || (r->has_ws && (r->allowed & PN_RT_WS)))) {
+		free(r);
+		return PN_E_CONFIG;
+	}
+	if ((e = pn_idmap_init(&r->sessions, offsetof(struct pn_rsession, sid), PN_RELAY_SID_LEN, 16))) {
+		free(r);
+		return e;
+	}
+	if (r->has_udp && (r->allowed & PN_RT_UDP) && (e = udp_open(r))) {
+		/* No UDP socket: the streams still work. */
+		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
+	}
+	uv_timer_init(rc->loop, &r->timer);
+	r->timer.data = r;
+	rc->handles++;
+	if (r->udp_fd >= 0) {
+		uv_poll_init(rc->loop, &r->poll, r->udp_fd);
+		r->poll.data = r;
+		uv_poll_start(&r->poll, UV_READABLE, on_udp);
+		rc->handles++;
+	}
+	uv_timer_start(&r->timer, on_tick, TICK_MS, TICK_MS);
+	r->next = rc->relays;
+	rc->relays = r;
+	relay_connect(r);
+	*out = r;
+	return 0;
+}
+
+enum pn_rrelay_state pn_rrelay_state(const struct pn_rrelay *r)
+{
+	return r->st;
+}
+
+const char *pn_rrelay_name(const struct pn_rrelay *r)
+{
+	return r->name;
+}
+
+unsigned pn_rrelay_transport(const struct pn_rrelay *r)
+{
+	struct pn_rsession *s;
+	size_t pos = 0;
+
+	if (r->st != PN_RRELAY_READY)
+		return 0;
+	while ((s = pn_idmap_next(&r->sessions, &pos)))
+		if (s->udp)
+			return PN_RT_UDP;
+	return r->s_is_ws ? PN_RT_WS : PN_RT_TLS;
+}
+
+int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!r->has_udp)
+		return PN_E_INVAL;
+	*ss = r->udp_ss;
+	*len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	return 0;
+}
+
+unsigned pn_rrelay_rtt_ms(const struct pn_rrelay *r)
+{
+	return r->rtt;
+}
+
+void pn_rclient_stats(const struct pn_rclient *rc, struct pn_rclient_stats *st)
+{
+	*st = rc->st;
+}
+
+/* ---- close ---- */
+
+static void maybe_finish_close(struct pn_rclient *rc)
+{
+	struct pn_rrelay *r, *nx;
+	void (*cb)(void *);
+	void *arg;
+
+	if (!rc->closing || rc->handles)
+		return;
+	for (r = rc->relays; r; r = r->next)
+		if (r->s)
+			return;
+	for (r = rc->relays; r; r = nx) {
+		struct pn_rsession *s;
+		size_t pos = 0;
+		nx = r->next;
+		while ((s = pn_idmap_next(&r->sessions, &pos)))
+			session_free(s);
+		pn_idmap_fini(&r->sessions);
+		while ((s = r->pending)) {
+			r->pending = s->next;
+			session_free(s);
+		}
+		if (r->udp_fd >= 0)
+			close(r->udp_fd);
+		free(r);
+	}
+	cb = rc->close_cb;
+	arg = rc->close_arg;
+	if (rc->cred)
+		gnutls_certificate_free_credentials(rc->cred);
+	pn_key_free(rc->key);
+	free(rc->cert_pem);
+	pn_anchor_free(rc->anchor);
+	free(rc);
+	if (cb)
+		cb(arg);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct pn_rrelay *r = h->data;
+	struct pn_rclient *rc = r->rc;
+
+	rc->handles--;
+	maybe_finish_close(rc);
+}
+
+void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
+{
+	if (rc->closing)
+		return;
+	rc->closing = 1;
+	rc->close_cb = cb;
+	rc->close_arg = arg;
+	for (struct pn_rrelay *r = rc->relays; r; r = r->next) {
+		if (r->s)
+			pn_rstream_close(r->s, PN_E_CLOSED, 0);
+		uv_close((uv_handle_t *)&r->timer, handle_closed);
+		if (r->udp_fd >= 0)
+			uv_close((uv_handle_t *)&r->poll, handle_closed);
+	}
+	if (!rc->relays) {
+		/* Nothing to wait for; still complete from the loop, as promised. */
+		maybe_finish_close(rc);
+	}
+}

@@ -1,0 +1,756 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "relay/auth.h"
+#include "relay/idmap.h"
+#include "relay/server.h"
+#include "relay/stream.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#define SWEEP_MS 2000
+#define SLOT_SMALL 2048 /* receive slot without GRO */
+#define MAX_SEND (PN_RELAY_BATCH * 4)
+
+struct ipcount {
+	uint8_t ip[16];
+	uint32_t n;
+};
+
+struct conn {
+	struct pn_relay_server *srv;
+	struct pn_rstream *s;
+	struct pn_relay_peer *peer; /* after authentication */
+	struct ipcount *ipc;	    /* while pending */
+	struct conn *next, *prev;
+	struct pn_cred_info info;
+};
+
+/* One outgoing UDP message: several equal segments to one address with GSO. */
+struct out {
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	const uint8_t *p;
+	size_t len, seg;
+	unsigned nseg;
+	int closed; /* a short segment ended it */
+};
+
+struct pn_relay_server {
+	uv_loop_t *loop;
+	struct pn_relay_server_config cfg;
+	struct pn_relay_core *core;
+	gnutls_certificate_credentials_t cred;
+	uv_tcp_t tcp;
+	uv_poll_t poll;
+	int udp_fd, gro, gso, handles;
+	uv_timer_t sweep, stats;
+	uv_signal_t sigusr1;
+	struct conn *conns;
+	uint32_t npending, nconns;
+	struct pn_idmap ipmap;
+	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
+	struct pn_rstream_config scfg;
+	uint64_t now_ms;
+	/* UDP batch state */
+	uint8_t *slots;
+	size_t slot_size;
+	struct mmsghdr rmsg[PN_RELAY_BATCH];
+	struct iovec riov[PN_RELAY_BATCH];
+	struct sockaddr_storage raddr[PN_RELAY_BATCH];
+	uint8_t rctl[PN_RELAY_BATCH][64];
+	struct out out[MAX_SEND];
+	unsigned nout;
+	uint8_t replies[MAX_SEND][PN_RELAY_REPLY_MAX];
+	unsigned nreplies;
+	struct mmsghdr smsg[MAX_SEND];
+	struct iovec siov[MAX_SEND];
+	uint8_t sctl[MAX_SEND][CMSG_SPACE(sizeof(uint16_t))];
+	/* glue counters */
+	uint64_t tx_pkts, tx_bytes, tx_drops, refused_pending, refused_auth, gso_sends;
+	void (*close_cb)(void *);
+	void *close_arg;
+	int closing;
+};
+
+int pn_relay_parse_addr(const char *str, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon;
+	size_t hl;
+	long port;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!str)
+		return PN_E_CONFIG;
+	if (str[0] == '[') {
+		const char *rb = strchr(str, ']');
+		if (!rb || rb[1] != ':')
+			return PN_E_CONFIG;
+		hl = (size_t)(rb - str - 1);
+		if (hl >= sizeof(host))
+			return PN_E_CONFIG;
+		memcpy(host, str + 1, hl);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(str, ':');
+		if (!colon)
+			return PN_E_CONFIG;
+		hl = (size_t)(colon - str);
+		if (hl >= sizeof(host))
+			return PN_E_CONFIG;
+		memcpy(host, str, hl);
+	}
+	host[hl] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || end == colon + 1)
+		return PN_E_CONFIG;
+	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return PN_E_CONFIG;
+}
+
+void pn_relay_server_config_default(struct pn_relay_server_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	pn_relay_limits_default(&c->limits);
+	c->max_pending = PN_RELAY_MAX_PENDING;
+	c->max_pending_per_ip = PN_RELAY_MAX_PENDING_PER_IP;
+	c->max_conns = PN_RELAY_MAX_CONNS;
+	c->stats_ms = PN_RELAY_STATS_MS;
+}
+
+/* ---- core ops ---- */
+
+static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
+{
+	struct conn *cn = c;
+	return pn_rstream_send(cn->s, p, n, 0);
+}
+
+static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n, void *user)
+{
+	struct conn *cn = c;
+	return pn_rstream_send2(cn->s, hdr, hn, p, n, 1);
+}
+
+static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt, void *user)
+{
+	struct pn_relay_server *srv = user;
+	struct sockaddr_storage ss;
+	struct msghdr mh = {0};
+	ssize_t r;
+
+	mh.msg_name = &ss;
+	mh.msg_namelen = pn_relay_addr_to_sa(to, &ss);
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)iovcnt;
+	r = sendmsg(srv->udp_fd, &mh, MSG_DONTWAIT);
+	if (r < 0) {
+		srv->tx_drops++;
+		return -errno;
+	}
+	srv->tx_pkts++;
+	srv->tx_bytes += (uint64_t)r;
+	return 0;
+}
+
+static void op_kick(void *c, int err, void *user)
+{
+	struct conn *cn = c;
+	pn_rstream_close(cn->s, err, 1);
+}
+
+static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len, uint64_t now,
+			void *user)
+{
+	struct conn *cn = c;
+	return pn_relay_auth_open(cn->srv->cfg.anchor, &cn->info, cid, acl, len, (uint64_t)pn_wall_s());
+}
+
+static const struct pn_relay_core_ops core_ops = {
+	.send_frame = op_send_frame,
+	.send_data = op_send_data,
+	.send_udp = op_send_udp,
+	.kick = op_kick,
+	.authorize = op_authorize,
+};
+
+/* ---- UDP data path ---- */
+
+static void flush_out(struct pn_relay_server *srv)
+{
+	unsigned i, n = srv->nout, done = 0;
+
+	for (i = 0; i < n; i++) {
+		struct out *o = &srv->out[i];
+		struct msghdr *mh = &srv->smsg[i].msg_hdr;
+
+		memset(mh, 0, sizeof(*mh));
+		srv->siov[i].iov_base = (void *)o->p;
+		srv->siov[i].iov_len = o->len;
+		mh->msg_name = &o->to;
+		mh->msg_namelen = o->tolen;
+		mh->msg_iov = &srv->siov[i];
+		mh->msg_iovlen = 1;
+		if (o->nseg > 1) {
+			struct cmsghdr *cm;
+			mh->msg_control = srv->sctl[i];
+			mh->msg_controllen = sizeof(srv->sctl[i]);
+			cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			*(uint16_t *)CMSG_DATA(cm) = (uint16_t)o->seg;
+			srv->gso_sends++;
+		}
+	}
+	while (done < n) {
+		int r = sendmmsg(srv->udp_fd, srv->smsg + done, n - done, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Socket buffer full (or an unreachable peer): drop this one, go on. */
+			srv->tx_drops += srv->out[done].nseg;
+			done++;
+			continue;
+		}
+		for (int k = 0; k < r; k++) {
+			srv->tx_pkts += srv->out[done + k].nseg;
+			srv->tx_bytes += srv->out[done + k].len;
+		}
+		done += (unsigned)r;
+	}
+	srv->nout = 0;
+	srv->nreplies = 0;
+}
+
+static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p, size_t n)
+{
+	struct out *o = srv->nout ? &srv->out[srv->nout - 1] : NULL;
+	struct pn_relay_addr last;
+
+	/* Extend the previous message (GSO) when contiguous, same size, same peer. */
+	if (o && srv->gso && !o->closed && o->nseg < PN_RELAY_GSO_MAX_SEGS && o->p + o->len == p && n <= o->seg &&
+	    o->len + n <= 65000) {
+		pn_relay_addr_from_sa(&last, (struct sockaddr *)&o->to);
+		if (pn_relay_addr_eq(&last, to)) {
+			o->len += n;
+			o->nseg++;
+			if (n < o->seg)
+				o->closed = 1;
+			return;
+		}
+	}
+	if (srv->nout == MAX_SEND)
+		flush_out(srv);
+	o = &srv->out[srv->nout++];
+	o->tolen = pn_relay_addr_to_sa(to, &o->to);
+	o->p = p;
+	o->len = o->seg = n;
+	o->nseg = 1;
+	o->closed = 0;
+}
+
+static size_t gro_size(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			return (size_t)v;
+		}
+	return 0;
+}
+
+static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from, const struct sockaddr *sa,
+			const uint8_t *p, size_t n)
+{
+	struct pn_relay_route rt;
+	uint8_t *reply;
+
+	/* Room for this segment's entry and reply, so nothing flushes under it. */
+	if (srv->nreplies == MAX_SEND || srv->nout == MAX_SEND)
+		flush_out(srv);
+	reply = srv->replies[srv->nreplies];
+	pn_relay_core_udp(srv->core, from, sa, p, n, srv->now_ms, reply, &rt);
+	switch (rt.kind) {
+	case PN_RELAY_ROUTE_UDP:
+		queue_udp(srv, &rt.to, p, n);
+		break;
+	case PN_RELAY_ROUTE_STREAM: {
+		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
+		pn_relay_data_frame_hdr(hdr, p + 1, n - PN_RELAY_DATA_HDR);
+		if (op_send_data(rt.conn, hdr, sizeof(hdr), p + PN_RELAY_DATA_HDR, n - PN_RELAY_DATA_HDR, srv))
+			pn_relay_core_stats_mut(srv->core)->drop_queue++;
+		break;
+	}
+	case PN_RELAY_ROUTE_REPLY:
+		srv->nreplies++;
+		queue_udp(srv, from, reply, rt.reply_len);
+		srv->out[srv->nout - 1].closed = 1; /* replies never coalesce */
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_udp(uv_poll_t *h, int status, int events)
+{
+	struct pn_relay_server *srv = h->data;
+	int rounds = 0, n;
+
+	if (status < 0)
+		return;
+	srv->now_ms = uv_now(srv->loop);
+	/* Bounded work per wake-up so streams and timers get their turn. */
+	while (rounds++ < 16) {
+		for (int i = 0; i < PN_RELAY_BATCH; i++) {
+			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
+			srv->riov[i].iov_base = srv->slots + (size_t)i * srv->slot_size;
+			srv->riov[i].iov_len = srv->slot_size;
+			mh->msg_name = &srv->raddr[i];
+			mh->msg_namelen = sizeof(srv->raddr[i]);
+			mh->msg_iov = &srv->riov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = srv->rctl[i];
+			mh->msg_controllen = sizeof(srv->rctl[i]);
+			mh->msg_flags = 0;
+		}
+		n = recvmmsg(srv->udp_fd, srv->rmsg, PN_RELAY_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
+			const uint8_t *p = srv->riov[i].iov_base;
+			size_t len = srv->rmsg[i].msg_len, seg = srv->gro ? gro_size(mh) : 0;
+			struct pn_relay_addr from;
+
+			pn_relay_addr_from_sa(&from, (struct sockaddr *)&srv->raddr[i]);
+			if (mh->msg_flags & MSG_TRUNC) {
+				pn_relay_core_stats_mut(srv->core)->drop_malformed++;
+				continue;
+			}
+			if (!seg || seg > len)
+				seg = len;
+			for (size_t off = 0; off < len; off += seg)
+				udp_segment(srv, &from, (struct sockaddr *)&srv->raddr[i], p + off,
+					    len - off < seg ? len - off : seg);
+		}
+		/* The receive slots are reused next round: send what points into them. */
+		flush_out(srv);
+		if (n < PN_RELAY_BATCH)
+			break;
+	}
+}
+
+static int udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss)
+{
+	int fd, one = 1, sz = 8 << 20;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!srv->cfg.no_gso) {
+		srv->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+		/* GSO is per send (cmsg); probe that the kernel knows the option. */
+		int seg = 0;
+		srv->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	}
+	srv->slot_size = srv->gro ? PN_RELAY_GRO_BUF : SLOT_SMALL;
+	srv->slots = malloc(srv->slot_size * PN_RELAY_BATCH);
+	if (!srv->slots) {
+		close(fd);
+		return -ENOMEM;
+	}
+	srv->udp_fd = fd;
+	return 0;
+}
+
+/* ---- streams ---- */
+
+static void conn_unlink(struct pn_relay_server *srv, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+static void release_pending(struct pn_relay_server *srv, struct conn *c)
+{
+	if (!c->ipc)
+		return;
+	srv->npending--;
+	if (--c->ipc->n == 0) {
+		pn_idmap_del(&srv->ipmap, c->ipc);
+		free(c->ipc);
+	}
+	c->ipc = NULL;
+}
+
+static int s_on_ready(struct pn_rstream *s, void *user)
+{
+	struct conn *c = user;
+	struct pn_relay_server *srv = c->srv;
+	char hex[PN_ID_HEX_LEN + 1];
+	int r;
+
+	r = pn_cred_verify_session(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY, (uint64_t)pn_wall_s(),
+				   PN_TRUST_DEFAULT_SKEW, &c->info);
+	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
+		r = PN_E_WRONG_TYPE;
+	release_pending(srv, c);
+	if (r) {
+		srv->refused_auth++;
+		PN_LOG_INFO("relay", "peer_refused", "err=%s", pn_errname(r));
+		return r;
+	}
+	if (srv->nconns >= srv->cfg.max_conns) {
+		srv->refused_auth++;
+		return PN_E_RELAY_LIMIT;
+	}
+	c->peer = pn_relay_core_attach(srv->core, c,
+				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT : PN_RELAY_ROLE_CONNECTOR,
+				       c->info.id);
+	if (!c->peer)
+		return -ENOMEM;
+	srv->nconns++;
+	pn_id_hex(c->info.id, hex);
+	PN_LOG_INFO("relay", "peer_up", "role=%s id=%s ws=%d", pn_cred_type_name(c->info.type), hex,
+		    pn_rstream_is_ws(s));
+	return 0;
+}
+
+static int s_on_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
+{
+	struct conn *c = user;
+	return pn_relay_core_frame(c->srv->core, c->peer, f, uv_now(c->srv->loop));
+}
+
+static void maybe_finish_close(struct pn_relay_server *srv);
+
+static void s_on_close(struct pn_rstream *s, int err, void *user)
+{
+	struct conn *c = user;
+	struct pn_relay_server *srv = c->srv;
+
+	release_pending(srv, c);
+	if (c->peer) {
+		char hex[PN_ID_HEX_LEN + 1];
+		pn_id_hex(c->info.id, hex);
+		PN_LOG_INFO("relay", "peer_down", "role=%s id=%s err=%s", pn_cred_type_name(c->info.type), hex,
+			    pn_errname(err));
+		pn_relay_core_detach(srv->core, c->peer);
+		srv->nconns--;
+	}
+	conn_unlink(srv, c);
+	free(c);
+	maybe_finish_close(srv);
+}
+
+static const struct pn_rstream_ops stream_ops = {
+	.on_ready = s_on_ready,
+	.on_frame = s_on_frame,
+	.on_close = s_on_close,
+};
+
+static void refused_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void refuse(uv_stream_t *server)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+
+	if (!t)
+		return;
+	uv_tcp_init(server->loop, t);
+	if (uv_accept(server, (uv_stream_t *)t) == 0) {
+		/* RST instead of FIN: no TIME_WAIT state for refused floods. */
+		uv_tcp_close_reset(t, refused_closed);
+		return;
+	}
+	uv_close((uv_handle_t *)t, refused_closed);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct pn_relay_server *srv = server->data;
+	struct sockaddr_storage ss;
+	struct pn_relay_addr a;
+	struct ipcount *ipc;
+	struct conn *c;
+	int len = sizeof(ss);
+
+	if (status < 0 || srv->closing)
+		return;
+	if (srv->npending >= srv->cfg.max_pending) {
+		srv->refused_pending++;
+		refuse(server);
+		return;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		refuse(server);
+		return;
+	}
+	c->srv = srv;
+	if (pn_rstream_accept(server, &srv->scfg, &stream_ops, c, &c->s)) {
+		free(c);
+		return;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	/* Per-source cap on unauthenticated connections (IPv4 as v4-mapped). */
+	memcpy(&ss, pn_rstream_peer_addr(c->s), sizeof(ss));
+	(void)len;
+	pn_relay_addr_from_sa(&a, (struct sockaddr *)&ss);
+	ipc = pn_idmap_get(&srv->ipmap, a.ip);
+	if (ipc && ipc->n >= srv->cfg.max_pending_per_ip) {
+		srv->refused_pending++;
+		pn_rstream_close(c->s, PN_E_RELAY_LIMIT, 0);
+		return;
+	}
+	if (!ipc) {
+		if (!(ipc = calloc(1, sizeof(*ipc))) ||
+		    (memcpy(ipc->ip, a.ip, 16), pn_idmap_put(&srv->ipmap, ipc))) {
+			free(ipc);
+			pn_rstream_close(c->s, -ENOMEM, 0);
+			return;
+		}
+	}
+	ipc->n++;
+	c->ipc = ipc;
+	srv->npending++;
+}
+
+/* ---- timers, stats ---- */
+
+void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, size_t n)
+{
+	const struct pn_relay_stats *st = pn_relay_core_stats(srv->core);
+
+	snprintf(buf, n,
+		 "sessions=%llu peers=%llu connectors=%llu pending=%u opened=%llu closed=%llu denied=%llu "
+		 "udp_rx_pkts=%llu udp_rx_bytes=%llu fwd_pkts=%llu fwd_bytes=%llu tx_pkts=%llu tx_bytes=%llu "
+		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu drop_malformed=%llu drop_no_session=%llu "
+		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu tx_drops=%llu refused_pending=%llu "
+		 "refused_auth=%llu gro=%d gso=%d",
+		 (unsigned long long)st->sessions, (unsigned long long)st->peers, (unsigned long long)st->connectors,
+		 srv->npending, (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
+		 (unsigned long long)st->opens_denied, (unsigned long long)st->udp_rx_pkts,
+		 (unsigned long long)st->udp_rx_bytes, (unsigned long long)st->fwd_pkts,
+		 (unsigned long long)st->fwd_bytes, (unsigned long long)srv->tx_pkts, (unsigned long long)srv->tx_bytes,
+		 (unsigned long long)srv->gso_sends, (unsigned long long)st->stun, (unsigned long long)st->binds_ok,
+		 (unsigned long long)st->binds_bad, (unsigned long long)st->drop_malformed,
+		 (unsigned long long)st->drop_no_session, (unsigned long long)st->drop_addr,
+		 (unsigned long long)st->drop_queue, (unsigned long long)st->drop_amplification,
+		 (unsigned long long)srv->tx_drops, (unsigned long long)srv->refused_pending,
+		 (unsigned long long)srv->refused_auth, srv->gro, srv->gso);
+}
+
+static void log_stats(struct pn_relay_server *srv)
+{
+	char line[1024];
+	pn_relay_server_stats_line(srv, line, sizeof(line));
+	PN_LOG_INFO("relay", "stats", "%s", line);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+	log_stats(t->data);
+}
+
+static void on_sigusr1(uv_signal_t *h, int sig)
+{
+	log_stats(h->data);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct pn_relay_server *srv = t->data;
+	uint64_t now = uv_now(srv->loop);
+
+	pn_relay_core_tick(srv->core, now);
+	/* Authenticated streams must show life (PING) within the idle limit. */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->peer && now - pn_rstream_last_rx(c->s) > PN_RELAY_CONN_IDLE_MS)
+			pn_rstream_close(c->s, PN_E_TIMEOUT, 0);
+}
+
+/* ---- lifecycle ---- */
+
+int pn_relay_server_udp_port(const struct pn_relay_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (srv->udp_fd < 0 || getsockname(srv->udp_fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int pn_relay_server_tls_port(const struct pn_relay_server *srv)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (!srv->cfg.tls_addr || uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&ss, &len))
+		return -1;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void free_server(struct pn_relay_server *srv)
+{
+	struct ipcount *ipc;
+	size_t pos = 0;
+
+	while ((ipc = pn_idmap_next(&srv->ipmap, &pos)))
+		free(ipc);
+	pn_idmap_fini(&srv->ipmap);
+	pn_relay_core_free(srv->core);
+	if (srv->cred)
+		gnutls_certificate_free_credentials(srv->cred);
+	if (srv->udp_fd >= 0)
+		close(srv->udp_fd);
+	free(srv->slots);
+	free(srv);
+}
+
+int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg, struct pn_relay_server **out)
+{
+	struct pn_relay_server *srv;
+	struct sockaddr_storage ss;
+	struct pn_cred_info self;
+	int r;
+
+	if (!cfg->anchor || !cfg->key || !cfg->cert_pem || (!cfg->udp_addr && !cfg->tls_addr))
+		return PN_E_CONFIG;
+	/* Refuse to serve with anything but a relay credential of the pinned CA. */
+	if ((r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_RELAY,
+				(uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &self)))
+		return r;
+	if (!(srv = calloc(1, sizeof(*srv))))
+		return -ENOMEM;
+	srv->loop = loop;
+	srv->cfg = *cfg;
+	srv->udp_fd = -1;
+	if ((r = pn_relay_core_new(&cfg->limits, &core_ops, srv, &srv->core)))
+		goto out;
+	if ((r = pn_idmap_init(&srv->ipmap, offsetof(struct ipcount, ip), 16, 64)))
+		goto out;
+	if ((r = pn_cred_tls_credentials(cfg->key, cfg->cert_pem, cfg->anchor, &srv->cred)))
+		goto out;
+	srv->scfg.server = 1;
+	srv->scfg.cred = srv->cred;
+	srv->scfg.rxbuf = srv->rxbuf;
+	srv->scfg.plainbuf = srv->plainbuf;
+	srv->scfg.ws_path = cfg->ws_path;
+	if (cfg->udp_addr) {
+		if ((r = pn_relay_parse_addr(cfg->udp_addr, &ss)) || (r = udp_open(srv, &ss)))
+			goto out;
+	}
+	if (cfg->tls_addr && (r = pn_relay_parse_addr(cfg->tls_addr, &ss)))
+		goto out;
+
+	/* From here on handles exist: failures go through close. */
+	uv_tcp_init(loop, &srv->tcp);
+	srv->tcp.data = srv;
+	uv_timer_init(loop, &srv->sweep);
+	uv_timer_init(loop, &srv->stats);
+	uv_signal_init(loop, &srv->sigusr1);
+	srv->sweep.data = srv->stats.data = srv->sigusr1.data = srv;
+	srv->handles = 4;
+	if (srv->udp_fd >= 0) {
+		uv_poll_init(loop, &srv->poll, srv->udp_fd);
+		srv->poll.data = srv;
+		srv->handles++;
+		uv_poll_start(&srv->poll, UV_READABLE, on_udp);
+	}
+	if (cfg->tls_addr) {
+		if ((r = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&ss, 0)) ||
+		    (r = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection))) {
+			pn_relay_server_close(srv, NULL, NULL);
+			return r;
+		}
+	}
+	uv_timer_start(&srv->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+	if (cfg->stats_ms)
+		uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
+	uv_signal_start(&srv->sigusr1, on_sigusr1, SIGUSR1);
+	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d", cfg->udp_addr ? cfg->udp_addr : "-",
+		    cfg->tls_addr ? cfg->tls_addr : "-", cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso);
+	*out = srv;
+	return 0;
+out:
+	free_server(srv);
+	return r;
+}
+
+static void maybe_finish_close(struct pn_relay_server *srv)
+{
+	if (!srv->closing || srv->handles || srv->conns)
+		return;
+	void (*cb)(void *) = srv->close_cb;
+	void *arg = srv->close_arg;
+	free_server(srv);
+	if (cb)
+		cb(arg);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct pn_relay_server *srv = h->data;
+	srv->handles--;
+	maybe_finish_close(srv);
+}
+
+void pn_relay_server_close(struct pn_relay_server *srv, void (*cb)(void *arg), void *arg)
+{
+	if (srv->closing)
+		return;
+	srv->closing = 1;
+	srv->close_cb = cb;
+	srv->close_arg = arg;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		pn_rstream_close(c->s, PN_E_CLOSED, 0);
+	uv_close((uv_handle_t *)&srv->tcp, handle_closed);
+	uv_close((uv_handle_t *)&srv->sweep, handle_closed);
+	uv_close((uv_handle_t *)&srv->stats, handle_closed);
+	uv_close((uv_handle_t *)&srv->sigusr1, handle_closed);
+	if (srv->udp_fd >= 0)
+		uv_close((uv_handle_t *)&srv->poll, handle_closed);
+}

@@ -1,0 +1,55 @@
+#ifndef PN_RELAY_SERVER_H
+#define PN_RELAY_SERVER_H
+/*
+ * The relay daemon (libuv glue around relay/core.h): one UDP socket
+ * (recvmmsg/sendmmsg, UDP GRO/GSO where the kernel has them) for DATA,
+ * BIND and STUN; one TCP listener for TLS and WebSocket streams.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "relay/core.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+struct pn_relay_server;
+
+struct pn_relay_server_config {
+	const char *udp_addr; /* "ip:port", NULL: no UDP */
+	const char *tls_addr; /* "ip:port", NULL: no stream listener */
+	const char *ws_path;  /* accepted WebSocket path, NULL: no upgrades */
+	/* The relay's credential (PN_CRED_RELAY) and the pinned CA.  Borrowed. */
+	const struct pn_anchor *anchor;
+	const struct pn_key *key;
+	const char *cert_pem;
+	struct pn_relay_limits limits;
+	uint32_t max_pending, max_pending_per_ip, max_conns;
+	uint32_t stats_ms; /* 0: no periodic stats line */
+	int no_gso;	   /* 1: never use UDP GSO/GRO (benchmarks, old kernels) */
+};
+
+/* Defaults from relay/wire.h for everything but addresses and credential. */
+void pn_relay_server_config_default(struct pn_relay_server_config *c);
+
+/*
+ * Create and start listening.  0, PN_E_CONFIG (address), PN_E_UNTRUSTED /
+ * PN_E_WRONG_TYPE (own certificate not a relay credential of this CA),
+ * PN_E_CRYPTO, -errno (bind), -ENOMEM.
+ */
+int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg, struct pn_relay_server **out);
+
+/* One "key=value ..." line of counters (for logs and SIGUSR1). */
+void pn_relay_server_stats_line(const struct pn_relay_server *s, char *buf, size_t n);
+
+/* The bound UDP / TCP ports (useful with port 0). */
+int pn_relay_server_udp_port(const struct pn_relay_server *s);
+int pn_relay_server_tls_port(const struct pn_relay_server *s);
+
+/* Stop: close every connection and handle, then free and call cb. */
+void pn_relay_server_close(struct pn_relay_server *s, void (*cb)(void *arg), void *arg);
+
+/* Parse "ip:port" / "[v6]:port" into a sockaddr.  0 or PN_E_CONFIG. */
+int pn_relay_parse_addr(const char *s, struct sockaddr_storage *ss);
+#endif

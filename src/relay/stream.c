@@ -1,0 +1,765 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/crypto.h>
+#include <nettle/base64.h>
+#include <wslay/wslay.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/secret.h"
+#include "relay/stream.h"
+#include "relay/wire.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+#define GRACE_MS 2000
+#define TLS_CHUNK 16384
+
+enum st {
+	ST_CONNECTING, /* client: TCP connect in progress */
+	ST_SNIFF,      /* server: waiting for the first byte */
+	ST_HTTP,       /* server: reading the upgrade request; client: the 101 answer */
+	ST_TLS,	       /* TLS handshake */
+	ST_READY,
+	ST_CLOSED,
+};
+
+struct pn_rstream {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_prepare_t prep;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	struct pn_rstream_config cfg;
+	const struct pn_rstream_ops *ops;
+	void *user;
+	enum st st;
+	int is_ws, writing, handles, close_err, closing, graceful;
+	int silent; /* failed before the owner got it: no on_close */
+	gnutls_session_t tls;
+	wslay_event_context_ptr ws;
+	char ws_key[32]; /* client: our Sec-WebSocket-Key */
+	const uint8_t *in_p;
+	size_t in_n; /* bytes being fed to TLS / wslay */
+	struct pn_buf http; /* upgrade request / response head */
+	struct pn_buf rx;   /* partial frame */
+	struct pn_buf ptx;  /* plaintext waiting for TLS */
+	struct pn_buf out[2];
+	int cur; /* out[cur] accumulates; out[!cur] is being written */
+	uint64_t last_rx;
+	struct sockaddr_storage peer;
+};
+
+static void close_now(struct pn_rstream *s, int err);
+static void kick_write(struct pn_rstream *s);
+static void flush_cb(uv_prepare_t *h);
+
+/* ---- raw socket output ---- */
+
+static int raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	int r = pn_buf_put_bytes(&s->out[s->cur], p, n);
+	if (r == 0)
+		kick_write(s);
+	return r;
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct pn_rstream *s = req->data;
+
+	s->writing = 0;
+	pn_buf_reset(&s->out[!s->cur]);
+	if (status < 0) {
+		close_now(s, status == UV_ECANCELED ? PN_E_CLOSED : PN_E_IO);
+		return;
+	}
+	if (s->st == ST_CLOSED)
+		return;
+	kick_write(s);
+	/* Egress drained below the bound: let the flush move more plaintext. */
+	if (pn_buf_len(&s->ptx))
+		uv_prepare_start(&s->prep, flush_cb);
+	if (s->graceful && !s->writing && !pn_buf_len(&s->ptx))
+		close_now(s, s->close_err);
+}
+
+static void kick_write(struct pn_rstream *s)
+{
+	uv_buf_t b;
+	struct pn_buf *o;
+	int r;
+
+	if (s->writing || s->st == ST_CLOSED || s->st == ST_CONNECTING)
+		return;
+	o = &s->out[s->cur];
+	if (!pn_buf_len(o))
+		return;
+	b = uv_buf_init((char *)pn_buf_ptr(o), (unsigned)pn_buf_len(o));
+	s->wreq.data = s;
+	if ((r = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, on_written))) {
+		close_now(s, PN_E_IO);
+		return;
+	}
+	s->writing = 1;
+	s->cur = !s->cur;
+}
+
+/* ---- WebSocket (wslay) ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
+	struct pn_rstream *s = user;
+	size_t n = len < s->in_n ? len : s->in_n;
+
+	if (!n) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	memcpy(buf, s->in_p, n);
+	s->in_p += n;
+	s->in_n -= n;
+	return (ssize_t)n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
+	struct pn_rstream *s = user;
+
+	if (raw_append(s, data, len)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
+{
+	return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) ? -1 : 0;
+}
+
+static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n);
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+	struct pn_rstream *s = user;
+	const uint8_t *save_p = s->in_p;
+	size_t save_n = s->in_n;
+
+	if (arg->opcode != WSLAY_BINARY_FRAME)
+		return; /* close/ping/pong are handled by wslay; text is ignored */
+	/* The message carries TLS bytes; feed them, then resume the raw input. */
+	tls_input(s, arg->msg, arg->msg_length);
+	s->in_p = save_p;
+	s->in_n = save_n;
+}
+
+static int ws_start(struct pn_rstream *s)
+{
+	struct wslay_event_callbacks cb = {
+		.recv_callback = ws_recv_cb,
+		.send_callback = ws_send_cb,
+		.genmask_callback = ws_genmask_cb,
+		.on_msg_recv_callback = ws_msg_cb,
+	};
+	int r = s->cfg.server ? wslay_event_context_server_init(&s->ws, &cb, s)
+			      : wslay_event_context_client_init(&s->ws, &cb, s);
+
+	if (r)
+		return -ENOMEM;
+	/* A message carries at most one TLS record burst; bound reassembly. */
+	wslay_event_config_set_max_recv_msg_length(s->ws, PN_RELAY_MAX_WS_MESSAGE);
+	s->is_ws = 1;
+	return 0;
+}
+
+static void ws_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	s->in_p = p;
+	s->in_n = n;
+	if (wslay_event_recv(s->ws) != 0 || !wslay_event_want_read(s->ws)) {
+		s->in_n = 0;
+		close_now(s, PN_E_CLOSED);
+		return;
+	}
+	s->in_n = 0;
+	if (s->st != ST_CLOSED && wslay_event_send(s->ws) != 0)
+		close_now(s, PN_E_IO);
+}
+
+/* ---- TLS ---- */
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct pn_rstream *s = ptr;
+	size_t n = len < s->in_n ? len : s->in_n;
+
+	if (!n) {
+		gnutls_transport_set_errno(s->tls, EAGAIN);
+		return -1;
+	}
+	memcpy(buf, s->in_p, n);
+	s->in_p += n;
+	s->in_n -= n;
+	return (ssize_t)n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	struct pn_rstream *s = ptr;
+	int r;
+
+	if (s->is_ws) {
+		struct wslay_event_msg m = {.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = len};
+		r = wslay_event_queue_msg(s->ws, &m) ? -ENOMEM : 0;
+		if (r == 0 && wslay_event_send(s->ws))
+			r = PN_E_IO;
+	} else {
+		r = raw_append(s, buf, len);
+	}
+	if (r) {
+		gnutls_transport_set_errno(s->tls, ENOBUFS);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static int tls_start(struct pn_rstream *s)
+{
+	static const gnutls_datum_t alpn = {(unsigned char *)PN_RELAY_ALPN, sizeof(PN_RELAY_ALPN) - 1};
+	int r;
+
+	if (gnutls_init(&s->tls, (s->cfg.server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS))
+		return PN_E_CRYPTO;
+	if ((r = gnutls_priority_set_direct(s->tls, TLS_PRIORITY, NULL)) ||
+	    (r = gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE, s->cfg.cred)) ||
+	    (r = gnutls_alpn_set_protocols(s->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY)))
+		return PN_E_CRYPTO;
+	if (s->cfg.server)
+		gnutls_certificate_server_set_request(s->tls, GNUTLS_CERT_REQUIRE);
+	gnutls_transport_set_ptr(s->tls, s);
+	gnutls_transport_set_pull_function(s->tls, tls_pull);
+	gnutls_transport_set_push_function(s->tls, tls_push);
+	s->st = ST_TLS;
+	return 0;
+}
+
+static int deliver(struct pn_rstream *s, const uint8_t *p, size_t n, size_t *used)
+{
+	struct pn_relay_frame f;
+	size_t off = 0, u;
+	int r;
+
+	while (s->st == ST_READY && !s->closing) {
+		r = pn_relay_frame_next(p + off, n - off, &f, &u);
+		if (r == PN_E_TRUNCATED)
+			break;
+		if (r)
+			return r;
+		if ((r = s->ops->on_frame(s, &f, s->user)))
+			return r;
+		off += u;
+	}
+	*used = off;
+	return 0;
+}
+
+/* Decrypted bytes: frames straight from the buffer, a partial one kept. */
+static int plain_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	size_t used;
+	int r;
+
+	if (pn_buf_len(&s->rx)) {
+		/* Complete the partial frame first (bounded by the frame size). */
+		if ((r = pn_buf_put_bytes(&s->rx, p, n)))
+			return r;
+		if ((r = deliver(s, pn_buf_ptr(&s->rx), pn_buf_len(&s->rx), &used)))
+			return r;
+		pn_buf_skip(&s->rx, used);
+		pn_buf_compact(&s->rx);
+		return 0;
+	}
+	if ((r = deliver(s, p, n, &used)))
+		return r;
+	if (used < n && s->st == ST_READY)
+		return pn_buf_put_bytes(&s->rx, p + used, n - used);
+	return 0;
+}
+
+static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	ssize_t got;
+	int r;
+
+	s->in_p = p;
+	s->in_n = n;
+	if (s->st == ST_TLS) {
+		r = gnutls_handshake(s->tls);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			goto done;
+		if (r < 0) {
+			close_now(s, PN_E_UNTRUSTED);
+			goto done;
+		}
+		s->st = ST_READY;
+		uv_timer_stop(&s->timer);
+		if ((r = s->ops->on_ready(s, s->user))) {
+			close_now(s, r);
+			goto done;
+		}
+	}
+	while (s->st == ST_READY && !s->closing) {
+		got = gnutls_record_recv(s->tls, s->cfg.plainbuf, PN_RSTREAM_RXBUF);
+		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
+			break;
+		if (got == 0) {
+			close_now(s, PN_E_CLOSED);
+			break;
+		}
+		if (got < 0) {
+			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED : PN_E_MALFORMED);
+			break;
+		}
+		if ((r = plain_input(s, s->cfg.plainbuf, (size_t)got))) {
+			close_now(s, r);
+			break;
+		}
+	}
+done:
+	s->in_n = 0;
+}
+
+/* ---- HTTP upgrade ---- */
+
+static void ws_accept_value(const char *key, char out[29])
+{
+	uint8_t d[20];
+	char tmp[128];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", key, WS_GUID);
+	gnutls_hash_fast(GNUTLS_DIG_SHA1, tmp, strlen(tmp), d);
+	base64_encode_raw(out, sizeof(d), d);
+	out[28] = '\0';
+}
+
+/* Find header `name` in a NUL-terminated head; copy its trimmed value. */
+static int header(const char *head, const char *name, char *val, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *l = strstr(head, "\r\n");
+
+	while (l && l[2] != '\r') {
+		const char *h = l + 2, *e = strstr(h, "\r\n");
+		if (!e)
+			break;
+		if ((size_t)(e - h) > nl && !strncasecmp(h, name, nl) && h[nl] == ':') {
+			const char *v = h + nl + 1;
+			size_t vl;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			vl = (size_t)(e - v);
+			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+				vl--;
+			if (vl >= cap)
+				return PN_E_TOOBIG;
+			memcpy(val, v, vl);
+			val[vl] = '\0';
+			return 0;
+		}
+		l = e;
+	}
+	return PN_E_MALFORMED;
+}
+
+static int http_server(struct pn_rstream *s, const char *head)
+{
+	char path[256], v[128], accept[29], resp[256];
+	int n;
+
+	/* "GET <path> HTTP/1.1" with the configured path, then the upgrade headers. */
+	if (!s->cfg.ws_path || sscanf(head, "GET %255s HTTP/1.1\r\n", path) != 1 || strcmp(path, s->cfg.ws_path))
+		return PN_E_MALFORMED;
+	if (header(head, "Upgrade", v, sizeof(v)) || strcasecmp(v, "websocket"))
+		return PN_E_MALFORMED;
+	if (header(head, "Connection", v, sizeof(v)) || !strcasestr(v, "upgrade"))
+		return PN_E_MALFORMED;
+	if (header(head, "Sec-WebSocket-Version", v, sizeof(v)) || strcmp(v, "13"))
+		return PN_E_MALFORMED;
+	/* The key is 16 random bytes in base64: exactly 24 characters. */
+	if (header(head, "Sec-WebSocket-Key", v, sizeof(v)) || strlen(v) != 24)
+		return PN_E_MALFORMED;
+	ws_accept_value(v, accept);
+	n = snprintf(resp, sizeof(resp),
+		     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Accept: %s\r\n\r\n",
+		     accept);
+	if (raw_append(s, (const uint8_t *)resp, (size_t)n))
+		return -ENOMEM;
+	return ws_start(s);
+}
+
+static int http_client(struct pn_rstream *s, const char *head)
+{
+	char v[128], accept[29];
+	int code;
+
+	if (sscanf(head, "HTTP/1.1 %d", &code) != 1 || code != 101)
+		return PN_E_RELAY_UNREACHABLE;
+	ws_accept_value(s->ws_key, accept);
+	if (header(head, "Sec-WebSocket-Accept", v, sizeof(v)) || strcmp(v, accept))
+		return PN_E_MALFORMED;
+	return ws_start(s);
+}
+
+static void http_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	const uint8_t *end;
+	size_t head_len, rest;
+	int r;
+
+	/* The head is bounded by PN_RELAY_MAX_HTTP_REQUEST (buffer max). */
+	if ((r = pn_buf_put_bytes(&s->http, p, n))) {
+		close_now(s, PN_E_TOOBIG);
+		return;
+	}
+	end = memmem(pn_buf_ptr(&s->http), pn_buf_len(&s->http), "\r\n\r\n", 4);
+	if (!end)
+		return;
+	head_len = (size_t)(end - pn_buf_ptr(&s->http)) + 4;
+	rest = pn_buf_len(&s->http) - head_len;
+	{
+		char head[PN_RELAY_MAX_HTTP_REQUEST + 1];
+		memcpy(head, pn_buf_ptr(&s->http), head_len);
+		head[head_len] = '\0';
+		if (memchr(head, '\0', head_len)) {
+			close_now(s, PN_E_MALFORMED);
+			return;
+		}
+		r = s->cfg.server ? http_server(s, head) : http_client(s, head);
+	}
+	if (r == 0 && !s->cfg.server)
+		r = tls_start(s) ?: (gnutls_handshake(s->tls), 0);
+	if (r == 0 && s->cfg.server)
+		r = tls_start(s);
+	if (r) {
+		close_now(s, r);
+		return;
+	}
+	/* Bytes after the head already belong to the WebSocket. */
+	if (rest) {
+		uint8_t tmp[PN_RELAY_MAX_HTTP_REQUEST];
+		memcpy(tmp, pn_buf_ptr(&s->http) + head_len, rest);
+		pn_buf_fini(&s->http);
+		ws_input(s, tmp, rest);
+	} else {
+		pn_buf_fini(&s->http);
+	}
+}
+
+/* ---- libuv plumbing ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct pn_rstream *s = h->data;
+	*buf = uv_buf_init((char *)s->cfg.rxbuf, PN_RSTREAM_RXBUF);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pn_rstream *s = h->data;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t n = (size_t)nread;
+
+	if (nread < 0) {
+		close_now(s, nread == UV_EOF ? PN_E_CLOSED : PN_E_IO);
+		return;
+	}
+	if (nread == 0 || s->st == ST_CLOSED)
+		return;
+	s->last_rx = uv_now(h->loop);
+	if (s->st == ST_SNIFF) {
+		if (p[0] == 0x16) { /* TLS handshake record */
+			if (tls_start(s)) {
+				close_now(s, PN_E_CRYPTO);
+				return;
+			}
+		} else if (p[0] == 'G' && s->cfg.ws_path) {
+			s->st = ST_HTTP;
+			if (pn_buf_init_dyn(&s->http, 512, PN_RELAY_MAX_HTTP_REQUEST)) {
+				close_now(s, -ENOMEM);
+				return;
+			}
+		} else {
+			close_now(s, PN_E_MALFORMED);
+			return;
+		}
+	}
+	if (s->st == ST_HTTP)
+		http_input(s, p, n);
+	else if (s->is_ws)
+		ws_input(s, p, n);
+	else
+		tls_input(s, p, n);
+}
+
+static void flush_cb(uv_prepare_t *h)
+{
+	struct pn_rstream *s = h->data;
+	ssize_t r;
+
+	uv_prepare_stop(h);
+	if (s->st != ST_READY)
+		return;
+	while (pn_buf_len(&s->ptx)) {
+		/* Ciphertext bound: stop until the socket drains (on_written re-arms). */
+		if (pn_buf_len(&s->out[s->cur]) > s->cfg.max_egress)
+			return;
+		size_t n = pn_buf_len(&s->ptx) < TLS_CHUNK ? pn_buf_len(&s->ptx) : TLS_CHUNK;
+		r = gnutls_record_send(s->tls, pn_buf_ptr(&s->ptx), n);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			return;
+		if (r < 0) {
+			close_now(s, PN_E_IO);
+			return;
+		}
+		pn_buf_skip(&s->ptx, (size_t)r);
+	}
+	pn_buf_reset(&s->ptx);
+	if (s->graceful && !s->writing)
+		close_now(s, s->close_err);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct pn_rstream *s = t->data;
+	close_now(s, s->graceful ? s->close_err : PN_E_TIMEOUT);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct pn_rstream *s = h->data;
+
+	if (--s->handles)
+		return;
+	if (!s->silent)
+		s->ops->on_close(s, s->close_err, s->user);
+	if (s->tls)
+		gnutls_deinit(s->tls);
+	if (s->ws)
+		wslay_event_context_free(s->ws);
+	pn_buf_fini(&s->http);
+	pn_buf_fini(&s->rx);
+	pn_buf_fini(&s->ptx);
+	pn_buf_fini(&s->out[0]);
+	pn_buf_fini(&s->out[1]);
+	free(s);
+}
+
+static void close_now(struct pn_rstream *s, int err)
+{
+	if (s->st == ST_CLOSED)
+		return;
+	if (!s->close_err)
+		s->close_err = err ? err : PN_E_CLOSED;
+	s->st = ST_CLOSED;
+	s->closing = 1;
+	s->handles = 3;
+	uv_close((uv_handle_t *)&s->tcp, handle_closed);
+	uv_close((uv_handle_t *)&s->timer, handle_closed);
+	uv_close((uv_handle_t *)&s->prep, handle_closed);
+}
+
+void pn_rstream_close(struct pn_rstream *s, int err, int graceful)
+{
+	if (s->st == ST_CLOSED || s->closing)
+		return;
+	s->close_err = err ? err : PN_E_CLOSED;
+	if (!graceful || s->st != ST_READY) {
+		close_now(s, err);
+		return;
+	}
+	/* Write what is queued (ERROR frames), then close; bounded by a timer. */
+	s->closing = 1;
+	s->graceful = 1;
+	uv_timer_start(&s->timer, timer_cb, GRACE_MS, 0);
+	uv_prepare_start(&s->prep, flush_cb);
+}
+
+static struct pn_rstream *stream_new(uv_loop_t *loop, const struct pn_rstream_config *cfg,
+				     const struct pn_rstream_ops *ops, void *user)
+{
+	struct pn_rstream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	if (!s->cfg.max_egress)
+		s->cfg.max_egress = PN_RELAY_MAX_EGRESS;
+	if (!s->cfg.handshake_ms)
+		s->cfg.handshake_ms = PN_RELAY_HANDSHAKE_MS;
+	s->ops = ops;
+	s->user = user;
+	/* Buffers start empty and grow to their bounds only when used. */
+	pn_buf_init_dyn(&s->rx, 0, PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY + PN_RSTREAM_RXBUF);
+	pn_buf_init_dyn(&s->ptx, 0, s->cfg.max_egress + PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY);
+	pn_buf_init_dyn(&s->out[0], 0, 2 * s->cfg.max_egress + 4 * TLS_CHUNK);
+	pn_buf_init_dyn(&s->out[1], 0, 2 * s->cfg.max_egress + 4 * TLS_CHUNK);
+	uv_tcp_init(loop, &s->tcp);
+	uv_timer_init(loop, &s->timer);
+	uv_prepare_init(loop, &s->prep);
+	s->tcp.data = s->timer.data = s->prep.data = s;
+	s->last_rx = uv_now(loop);
+	return s;
+}
+
+int pn_rstream_accept(uv_stream_t *server, const struct pn_rstream_config *cfg,
+		      const struct pn_rstream_ops *ops, void *user, struct pn_rstream **out)
+{
+	struct pn_rstream *s = stream_new(server->loop, cfg, ops, user);
+	int len = (int)sizeof(struct sockaddr_storage), r;
+
+	if (!s)
+		return -ENOMEM;
+	if ((r = uv_accept(server, (uv_stream_t *)&s->tcp)) ||
+	    (r = uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer, &len))) {
+		s->silent = 1;
+		close_now(s, PN_E_IO);
+		return r;
+	}
+	uv_tcp_nodelay(&s->tcp, 1);
+	s->st = ST_SNIFF;
+	uv_timer_start(&s->timer, timer_cb, s->cfg.handshake_ms, 0);
+	uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+	*out = s;
+	return 0;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct pn_rstream *s = req->data;
+	uint8_t key[16];
+	char head[512];
+	int n;
+
+	if (s->st == ST_CLOSED)
+		return;
+	if (status < 0) {
+		close_now(s, PN_E_RELAY_UNREACHABLE);
+		return;
+	}
+	uv_tcp_nodelay(&s->tcp, 1);
+	uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+	if (s->cfg.ws) {
+		s->st = ST_HTTP;
+		if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof(key)) ||
+		    pn_buf_init_dyn(&s->http, 256, PN_RELAY_MAX_HTTP_REQUEST)) {
+			close_now(s, PN_E_CRYPTO);
+			return;
+		}
+		base64_encode_raw(s->ws_key, sizeof(key), key);
+		s->ws_key[24] = '\0';
+		n = snprintf(head, sizeof(head),
+			     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			     s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
+		if (n <= 0 || (size_t)n >= sizeof(head) || raw_append(s, (const uint8_t *)head, (size_t)n))
+			close_now(s, PN_E_INVAL);
+		return;
+	}
+	if (tls_start(s)) {
+		close_now(s, PN_E_CRYPTO);
+		return;
+	}
+	gnutls_handshake(s->tls); /* sends the ClientHello */
+}
+
+int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr, const struct pn_rstream_config *cfg,
+		       const struct pn_rstream_ops *ops, void *user, struct pn_rstream **out)
+{
+	struct pn_rstream *s = stream_new(loop, cfg, ops, user);
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	memcpy(&s->peer, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	s->st = ST_CONNECTING;
+	s->creq.data = s;
+	if ((r = uv_tcp_connect(&s->creq, &s->tcp, addr, connect_cb))) {
+		s->silent = 1;
+		close_now(s, PN_E_RELAY_UNREACHABLE);
+		return r;
+	}
+	uv_timer_start(&s->timer, timer_cb, s->cfg.handshake_ms, 0);
+	*out = s;
+	return 0;
+}
+
+int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int is_data)
+{
+	size_t q;
+
+	if (s->st != ST_READY || s->closing)
+		return PN_E_CLOSED;
+	q = pn_buf_len(&s->ptx) + pn_buf_len(&s->out[s->cur]);
+	/* Bounded queue: DATA is dropped (like UDP), never queued without limit. */
+	if (is_data && q + an + bn > s->cfg.max_egress)
+		return -EAGAIN;
+	if (pn_buf_avail(&s->ptx) < an + bn) {
+		/* A control frame that does not fit: the reader is far too slow. */
+		pn_buf_compact(&s->ptx);
+		if (pn_buf_avail(&s->ptx) < an + bn) {
+			close_now(s, PN_E_TIMEOUT);
+			return PN_E_CLOSED;
+		}
+	}
+	if (pn_buf_put_bytes(&s->ptx, a, an) || (bn && pn_buf_put_bytes(&s->ptx, b, bn))) {
+		close_now(s, -ENOMEM);
+		return PN_E_CLOSED;
+	}
+	uv_prepare_start(&s->prep, flush_cb);
+	return 0;
+}
+
+int pn_rstream_send(struct pn_rstream *s, const uint8_t *p, size_t n, int is_data)
+{
+	return pn_rstream_send2(s, p, n, NULL, 0, is_data);
+}
+
+size_t pn_rstream_queued(const struct pn_rstream *s)
+{
+	return pn_buf_len(&s->ptx) + pn_buf_len(&s->out[0]) + pn_buf_len(&s->out[1]);
+}
+
+gnutls_session_t pn_rstream_tls(const struct pn_rstream *s)
+{
+	return s->tls;
+}
+
+int pn_rstream_is_ws(const struct pn_rstream *s)
+{
+	return s->is_ws;
+}
+
+int pn_rstream_ready(const struct pn_rstream *s)
+{
+	return s->st == ST_READY && !s->closing;
+}
+
+uint64_t pn_rstream_last_rx(const struct pn_rstream *s)
+{
+	return s->last_rx;
+}
+
+const struct sockaddr_storage *pn_rstream_peer_addr(const struct pn_rstream *s)
+{
+	return &s->peer;
+}
+
+void pn_rstream_set_user(struct pn_rstream *s, void *user)
+{
+	s->user = user;
+}

@@ -1,0 +1,86 @@
+#include <string.h>
+
+#include <nettle/hmac.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/secret.h"
+#include "relay/udpmsg.h"
+
+int pn_relay_udp_classify(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return PN_E_MALFORMED;
+	switch (p[0]) {
+	case PN_RELAY_UDP_DATA:
+		if (n <= PN_RELAY_DATA_HDR)
+			return PN_E_MALFORMED;
+		if (n > PN_RELAY_MAX_DATAGRAM)
+			return PN_E_TOOBIG;
+		return PN_RELAY_KIND_DATA;
+	case PN_RELAY_UDP_BIND:
+		return n == PN_RELAY_BIND_LEN ? PN_RELAY_KIND_BIND : PN_E_MALFORMED;
+	case PN_RELAY_UDP_BIND_OK:
+		return n == PN_RELAY_BIND_OK_LEN ? PN_RELAY_KIND_BIND_OK : PN_E_MALFORMED;
+	default:
+		break;
+	}
+	/* STUN: top two bits zero, 20-byte header, magic cookie (RFC 8489 §5). */
+	if ((p[0] & 0xc0) == 0 && n >= PN_STUN_HDR && pn_load_be32(p + 4) == PN_STUN_MAGIC)
+		return PN_RELAY_KIND_STUN;
+	return PN_E_MALFORMED;
+}
+
+static void bind_mac(const uint8_t *msg, const uint8_t secret[PN_RELAY_SECRET_LEN],
+		     uint8_t mac[PN_RELAY_MAC_LEN])
+{
+	struct hmac_sha256_ctx h;
+
+	hmac_sha256_set_key(&h, PN_RELAY_SECRET_LEN, secret);
+	hmac_sha256_update(&h, sizeof(PN_RELAY_BIND_LABEL) - 1, (const uint8_t *)PN_RELAY_BIND_LABEL);
+	/* sid, side, counter: everything between the type byte and the MAC. */
+	hmac_sha256_update(&h, PN_RELAY_SID_LEN + 1 + 8, msg + 1);
+	hmac_sha256_digest(&h, PN_RELAY_MAC_LEN, mac);
+	pn_wipe(&h, sizeof(h));
+}
+
+void pn_relay_bind_encode(uint8_t out[PN_RELAY_BIND_LEN], const uint8_t sid[PN_RELAY_SID_LEN],
+			  enum pn_relay_side side, uint64_t counter,
+			  const uint8_t secret[PN_RELAY_SECRET_LEN])
+{
+	out[0] = PN_RELAY_UDP_BIND;
+	memcpy(out + 1, sid, PN_RELAY_SID_LEN);
+	out[1 + PN_RELAY_SID_LEN] = (uint8_t)side;
+	pn_store_be64(out + 2 + PN_RELAY_SID_LEN, counter);
+	bind_mac(out, secret, out + PN_RELAY_BIND_LEN - PN_RELAY_MAC_LEN);
+}
+
+void pn_relay_bind_fields(const uint8_t p[PN_RELAY_BIND_LEN], uint8_t *side, uint64_t *counter)
+{
+	*side = p[1 + PN_RELAY_SID_LEN];
+	*counter = pn_load_be64(p + 2 + PN_RELAY_SID_LEN);
+}
+
+int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN], const uint8_t secret[PN_RELAY_SECRET_LEN])
+{
+	uint8_t mac[PN_RELAY_MAC_LEN];
+	int r;
+
+	bind_mac(p, secret, mac);
+	r = pn_ct_memcmp(mac, p + PN_RELAY_BIND_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN) ? PN_E_SIGNATURE : 0;
+	pn_wipe(mac, sizeof(mac));
+	return r;
+}
+
+void pn_relay_bind_ok_encode(uint8_t out[PN_RELAY_BIND_OK_LEN], const uint8_t sid[PN_RELAY_SID_LEN],
+			     uint64_t counter)
+{
+	out[0] = PN_RELAY_UDP_BIND_OK;
+	memcpy(out + 1, sid, PN_RELAY_SID_LEN);
+	pn_store_be64(out + 1 + PN_RELAY_SID_LEN, counter);
+}
+
+uint64_t pn_relay_bind_ok_counter(const uint8_t p[PN_RELAY_BIND_OK_LEN])
+{
+	return pn_load_be64(p + 1 + PN_RELAY_SID_LEN);
+}
