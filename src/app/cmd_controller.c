@@ -1,15 +1,107 @@
-/* Placeholder until the controller role lands: prints usage, refuses to run. */
+/*
+ * postern controller init --data DIR [--api-listen host:port] [--hostname n1,n2]
+ * postern controller run  --data DIR [--api-listen host:port]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/cmds.h"
+#include "controller/controller.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: postern controller init --data DIR [--api-listen HOST:PORT] "
+		   "[--hostname NAME[,NAME...]]\n"
+		   "       postern controller run --data DIR [--api-listen HOST:PORT] "
+		   "[--log SPEC]\n\n"
+		   "init creates DIR (0700) with the network CA, the API's TLS certificate\n"
+		   "(SAN = the host names/addresses given), the database, and prints one\n"
+		   "bootstrap admin API key.  It refuses an existing DIR.\n"
+		   "run serves the HTTPS API until SIGINT/SIGTERM.  Default listen\n"
+		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n");
+}
 
 int pn_cmd_controller(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: postern controller [options]\n\n(not implemented yet)\n");
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'd'},	    {"api-listen", required_argument, NULL, 'l'},
+		{"hostname", required_argument, NULL, 'H'}, {"log", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *listen = NULL, *hostnames = NULL, *sub;
+	int c;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'H': hostnames = optarg; break;
+		case 'L':
+			if (pn_log_set_spec(optarg)) {
+				fprintf(stderr, "postern controller: bad --log spec\n");
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !data) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(sub, "init")) {
+		struct pn_controller_init_opts o = {data, listen, hostnames};
+		char key[PN_CONTROLLER_KEY_MAX];
+		int rc = pn_controller_init(&o, key);
+
+		if (rc) {
+			fprintf(stderr, "postern controller init: %s\n", pn_strerror(rc));
+			return rc == PN_E_CONFIG || rc == -EEXIST ? 2 : 1;
+		}
+		printf("Controller data directory created: %s\n"
+		       "Bootstrap admin API key (shown once, store it now):\n%s\n",
+		       data, key);
+		pn_wipe(key, sizeof(key));
 		return 0;
 	}
-	fprintf(stderr, "postern controller: not implemented yet\n");
-	return 1;
+	if (!strcmp(sub, "run")) {
+		struct pn_controller *ctl = NULL;
+		sigset_t set;
+		int sig = 0, rc;
+
+		/* Block the stop signals before any thread starts so only sigwait sees them. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		rc = pn_controller_start(data, listen, &ctl);
+		if (rc) {
+			fprintf(stderr, "postern controller run: %s\n", pn_strerror(rc));
+			return rc == PN_E_CONFIG ? 2 : 1;
+		}
+		printf("url=%s\n", pn_controller_url(ctl));
+		fflush(stdout);
+		sigwait(&set, &sig);
+		PN_LOG_INFO("controller", "stopping", "signal=%d", sig);
+		pn_controller_stop(ctl);
+		return 0;
+	}
+	fprintf(stderr, "postern controller: unknown subcommand '%s'\n", sub);
+	usage(stderr);
+	return 2;
 }

@@ -1,0 +1,139 @@
+#ifndef PN_CONTROLLER_API_H
+#define PN_CONTROLLER_API_H
+/*
+ * Internal interfaces of the controller's HTTPS API: the request object the
+ * HTTP layer (http.c) hands to the router (router.c), the handler groups
+ * (api_*.c, enroll.c, push.c) and the shared controller context.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "controller/store.h"
+#include "trust/ca.h"
+#include "trust/cred.h"
+
+#define PN_API_BODY_MAX (64 * 1024) /* request bodies above this get 413 */
+#define PN_API_NAME_MAX 64
+#define PN_API_LIST_MAX 1000
+#define PN_TOKEN_TTL_DEFAULT 3600 /* enrollment tokens: 1 hour */
+#define PN_CRED_TTL_DEFAULT 3600  /* component credentials: 1 hour */
+#define PN_CLIENT_CRED_TTL_DEFAULT 3600
+#define PN_ACL_TTL_DEFAULT 3600
+
+struct pn_push;
+
+/* Everything a request handler may use; owned by the controller. */
+struct pn_ctl {
+	struct pn_store *store;
+	struct pn_ca *ca;
+	struct pn_anchor *anchor;
+	struct pn_push *push;
+	char url[512]; /* the API's base URL, embedded in tokens */
+	uint32_t token_ttl, cred_ttl, acl_ttl;
+};
+
+/* Who is calling (decided by auth.c before the handler runs). */
+enum pn_principal {
+	PN_P_NONE = 0,
+	PN_P_ADMIN,      /* admin API key, role admin */
+	PN_P_READONLY,   /* admin API key, role readonly */
+	PN_P_SERVICE,    /* service-account API key */
+	PN_P_COMPONENT,  /* mutual TLS with a valid, unrevoked credential */
+};
+
+/* Access a route requires. */
+enum pn_access {
+	PN_A_PUBLIC = 0, /* anyone (CA certificate, enrollment by token) */
+	PN_A_READ,       /* admin or readonly admin key */
+	PN_A_ADMIN,      /* admin key with role admin */
+	PN_A_SERVICE,    /* service-account key */
+	PN_A_COMPONENT,  /* component credential (mTLS) */
+};
+
+struct pn_req {
+	struct pn_ctl *ctl;
+	void *conn; /* struct MHD_Connection */
+	const char *method;
+	const char *path;
+	const char *seg[8]; /* path segments after /v1/ (pointers into segbuf) */
+	unsigned nseg;
+	char segbuf[512];
+	json_t *body; /* parsed JSON object, or NULL when the request had none */
+
+	enum pn_principal who;
+	char actor[96];        /* for the audit log: "admin-key:<id>", ... */
+	char principal_id[40]; /* admin key id, service account id, cred id */
+	struct pn_cred_info peer; /* valid when who == PN_P_COMPONENT */
+	char peer_serial[64];
+	char holder_kind[24]; /* component: connector|relay|service_account|user */
+
+	/* Response: either JSON (resp) or raw text (raw, raw_type). */
+	unsigned status;
+	json_t *resp;
+	char *raw;
+	const char *raw_type;
+	const void *route_ctx; /* set by the router for the handler */
+	int stream; /* the handler set up a push stream (push.c) */
+	void *stream_ctx;
+};
+
+/* ---- responses (api_util.c) ---- */
+/* Set a JSON error response {"error":{"code":..,"message":..}}; returns 0. */
+int pn_api_error(struct pn_req *r, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Set a JSON response (steals body). */
+int pn_api_ok(struct pn_req *r, unsigned status, json_t *body);
+/* Map a store error to a response (404/409/503/500). */
+int pn_api_store_error(struct pn_req *r, int err);
+/* Query-string argument (NULL if absent). */
+const char *pn_api_query(struct pn_req *r, const char *key);
+
+/* ---- validation (validate.c) ---- */
+/* Check body has only the allowed keys (NULL-terminated list); 400 otherwise. */
+int pn_api_only_fields(struct pn_req *r, const char *const *allowed);
+/* A required (or optional if !required) string field, 1..max bytes,
+ * printable ASCII (or a name charset when name != 0).  *out borrowed. */
+int pn_api_str(struct pn_req *r, const char *field, int required, size_t max, int name,
+	       const char **out);
+/* Normalise a protocols list ["tcp/5432","udp/53-54","icmp","tcp"] into a
+ * canonical JSON array text; 0 or sets a 400 and returns -EINVAL. */
+int pn_api_protocols(struct pn_req *r, const json_t *v, char **out_text);
+/* Validate and normalise a resource address (trust dest pattern). */
+int pn_api_address(struct pn_req *r, const char *in, char *out, size_t outsz);
+/* host:port (host: name, IPv4, [IPv6]) and ws(s):// URLs for relays. */
+int pn_api_hostport(struct pn_req *r, const char *field, const char *v);
+int pn_api_wsurl(struct pn_req *r, const char *field, const char *v);
+
+/* ---- helpers shared by handlers ---- */
+/* Resolve an id or unique name of kind into the row (new ref).  Sets a 404
+ * (or 400 for a bad reference) and returns nonzero on failure.  Must be
+ * called inside a store transaction. */
+int pn_api_resolve(struct pn_req *r, enum pn_obj kind, const char *ref, json_t **row);
+/* Record an admin change and bump the policy version (inside the write
+ * transaction).  *version may be NULL. */
+int pn_api_changed(struct pn_req *r, const char *action, const char *kind, const char *id,
+		   const json_t *detail, uint64_t *version);
+/* Commit and, on success, wake push subscribers. */
+int pn_api_commit(struct pn_req *r);
+int64_t pn_now(void);
+int64_t pn_now_ms(void);
+
+/* ---- handler groups ---- */
+typedef int (*pn_handler_fn)(struct pn_req *r);
+int pn_api_objects_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/* Route: find the handler for r (404/405 set on failure and nonzero returned). */
+int pn_router_dispatch(struct pn_req *r);
+/* Authenticate (auth.c): fills r->who etc. from the Authorization header or
+ * the TLS client certificate. */
+int pn_auth_identify(struct pn_req *r);
+
+/* Issue an enrollment token for (kind, target id); *text: heap string. */
+int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, char **text);
+/* Make a random API key "<prefix><64 hex>" and its hash. */
+int pn_api_new_key(const char *prefix, char key[80], char hash[65]);
+#endif

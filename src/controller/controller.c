@@ -1,0 +1,335 @@
+/* Controller lifecycle: create a data directory, load it, serve. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "controller/api.h"
+#include "controller/apicert.h"
+#include "controller/controller.h"
+#include "controller/http.h"
+#include "controller/push.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "trust/key.h"
+
+#define API_CERT_LIFETIME (397ull * 24 * 3600)
+#define MAX_HOSTNAMES 16
+
+struct pn_controller {
+	struct pn_ctl ctl;
+	struct pn_http *http;
+	uint16_t port;
+};
+
+/* "host:port" / "[v6]:port" -> host (no brackets), port. */
+static int parse_listen(const char *s, char *host, size_t hostsz, uint16_t *port)
+{
+	const char *colon;
+	char *end;
+	unsigned long p;
+	size_t n;
+
+	if (!s)
+		return PN_E_CONFIG;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return PN_E_CONFIG;
+		n = (size_t)(rb - s - 1);
+		if (n >= hostsz)
+			return PN_E_CONFIG;
+		memcpy(host, s + 1, n);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return PN_E_CONFIG;
+		n = (size_t)(colon - s);
+		if (n == 0 || n >= hostsz)
+			return PN_E_CONFIG;
+		memcpy(host, s, n);
+	}
+	host[n] = '\0';
+	p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || p > 65535)
+		return PN_E_CONFIG;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *data, mode_t mode)
+{
+	char path[4096];
+	int fd, rc = 0;
+	size_t len = strlen(data), off = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!rc && fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static char *read_file(const char *dir, const char *name, size_t max)
+{
+	char path[4096], *buf;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	buf = malloc(max + 1);
+	n = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max) { /* refuse oversized files */
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void remove_dir(const char *dir)
+{
+	static const char *const files[] = {"ca.key", "ca.crt", "api.key", "api.crt",
+					    "controller.db", "controller.db-wal",
+					    "controller.db-shm", "config.json", NULL};
+	char path[4096];
+
+	for (size_t i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static int bootstrap_key(struct pn_store *s, char key_out[PN_CONTROLLER_KEY_MAX])
+{
+	char hash[65], id[33];
+	json_t *row;
+	int rc;
+
+	if ((rc = pn_api_new_key("pnak_", key_out, hash)) || (rc = pn_store_new_id(id)))
+		return rc;
+	row = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "id", id, "name", "bootstrap", "role", "admin",
+			"hash", hash, "revoked", 0, "created", (json_int_t)pn_now());
+	if (!row)
+		return -ENOMEM;
+	if ((rc = pn_store_begin(s)) == 0) {
+		rc = pn_store_insert(s, PN_OBJ_ADMIN_KEY, row);
+		if (!rc)
+			rc = s->ops->audit_append(s->be, pn_now(), "init", "create", "admin_key", id,
+						  NULL);
+		if (rc)
+			pn_store_rollback(s);
+		else
+			rc = pn_store_commit(s);
+	}
+	json_decref(row);
+	return rc;
+}
+
+int pn_controller_init(const struct pn_controller_init_opts *o,
+		       char key_out[PN_CONTROLLER_KEY_MAX])
+{
+	const char *listen = o->listen ? o->listen : "127.0.0.1:8443";
+	char host[256], *names_buf = NULL, *pem = NULL, *kpem = NULL, path[4096];
+	const char *names[MAX_HOSTNAMES];
+	unsigned nnames = 0;
+	uint16_t port;
+	struct pn_ca *ca = NULL;
+	struct pn_key *key = NULL;
+	struct pn_store *store = NULL;
+	json_t *cfg = NULL, *arr;
+	char *cfg_text = NULL;
+	int rc, created = 0;
+
+	key_out[0] = '\0';
+	if ((rc = parse_listen(listen, host, sizeof(host), &port)))
+		return rc;
+	names_buf = strdup(o->hostnames ? o->hostnames : host);
+	if (!names_buf)
+		return -ENOMEM;
+	for (char *save = NULL, *t = strtok_r(names_buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		if (nnames == MAX_HOSTNAMES) {
+			rc = PN_E_CONFIG;
+			goto out;
+		}
+		names[nnames++] = t;
+	}
+	if (!nnames) {
+		rc = PN_E_CONFIG;
+		goto out;
+	}
+	if (mkdir(o->data_dir, 0700)) {
+		rc = -errno; /* -EEXIST: never overwrite a network's data */
+		goto out;
+	}
+	created = 1;
+	if ((rc = pn_ca_init_dir(o->data_dir, (uint64_t)pn_now())) ||
+	    (rc = pn_ca_load(o->data_dir, &ca)) || (rc = pn_key_generate(&key)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/api.key", o->data_dir);
+	if ((rc = pn_key_save_pem_file(key, path)) ||
+	    (rc = pn_apicert_issue(ca, key, names, nnames, (uint64_t)pn_now(), API_CERT_LIFETIME,
+				   &pem)) ||
+	    (rc = write_file(o->data_dir, "api.crt", pem, 0644)))
+		goto out;
+	arr = json_array();
+	for (unsigned i = 0; arr && i < nnames; i++)
+		json_array_append_new(arr, json_string(names[i]));
+	cfg = json_pack("{s:s,s:o}", "listen", listen, "hostnames", arr);
+	cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+	if (!cfg_text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = write_file(o->data_dir, "config.json", cfg_text, 0600)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/controller.db", o->data_dir);
+	if ((rc = pn_store_open_sqlite(path, &store)) || (rc = bootstrap_key(store, key_out)))
+		goto out;
+	PN_LOG_INFO("controller", "initialized", "dir=%s ca=%s", o->data_dir,
+		    pn_ca_fingerprint_hex(ca));
+out:
+	pn_store_close(store);
+	if (rc) {
+		pn_wipe(key_out, PN_CONTROLLER_KEY_MAX);
+		key_out[0] = '\0';
+		if (created)
+			remove_dir(o->data_dir);
+	}
+	pn_ca_free(ca);
+	pn_key_free(key);
+	free(pem);
+	free(kpem);
+	free(names_buf);
+	free(cfg_text);
+	json_decref(cfg);
+	return rc;
+}
+
+int pn_controller_start(const char *data_dir, const char *listen_override,
+			struct pn_controller **out)
+{
+	struct pn_controller *c = calloc(1, sizeof(*c));
+	char *cfg_text = NULL, *key_pem = NULL, *cert_pem = NULL, host[256], path[4096];
+	const char *listen, *first;
+	json_t *cfg = NULL;
+	struct stat st;
+	uint16_t port;
+	uint64_t v = 0;
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->ctl.token_ttl = PN_TOKEN_TTL_DEFAULT;
+	c->ctl.cred_ttl = PN_CRED_TTL_DEFAULT;
+	c->ctl.acl_ttl = PN_ACL_TTL_DEFAULT;
+	if (stat(data_dir, &st)) {
+		rc = -errno;
+		goto fail;
+	}
+	if (st.st_mode & 077) {
+		PN_LOG_ERROR("controller", "data_dir_mode", "dir=%s mode=%o (want 0700)", data_dir,
+			     st.st_mode & 0777);
+		rc = PN_E_CONFIG;
+		goto fail;
+	}
+	cfg_text = read_file(data_dir, "config.json", 64 * 1024);
+	key_pem = read_file(data_dir, "api.key", 64 * 1024);
+	cert_pem = read_file(data_dir, "api.crt", 64 * 1024);
+	cfg = cfg_text ? json_loads(cfg_text, 0, NULL) : NULL;
+	if (!cfg || !key_pem || !cert_pem) {
+		rc = PN_E_CONFIG;
+		goto fail;
+	}
+	listen = listen_override ? listen_override
+				 : json_string_value(json_object_get(cfg, "listen"));
+	first = json_string_value(json_array_get(json_object_get(cfg, "hostnames"), 0));
+	if (!first || (rc = parse_listen(listen, host, sizeof(host), &port)))
+		goto fail_cfg;
+	if ((rc = pn_ca_load(data_dir, &c->ctl.ca)) ||
+	    (rc = pn_anchor_from_ca(c->ctl.ca, &c->ctl.anchor)))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/controller.db", data_dir);
+	if ((rc = pn_store_open_sqlite(path, &c->ctl.store)) ||
+	    (rc = pn_push_new(&c->ctl, &c->ctl.push)))
+		goto fail;
+	if ((rc = pn_store_read(c->ctl.store)) == 0) {
+		c->ctl.store->ops->version_get(c->ctl.store->be, &v);
+		pn_store_rollback(c->ctl.store);
+	}
+	pn_push_notify(c->ctl.push, v);
+	if ((rc = pn_http_start(&c->ctl, host, port, key_pem, cert_pem,
+				pn_ca_cert_pem(c->ctl.ca), &c->http)))
+		goto fail;
+	c->port = pn_http_port(c->http);
+	snprintf(c->ctl.url, sizeof(c->ctl.url), strchr(first, ':') ? "https://[%s]:%u"
+								      : "https://%s:%u",
+		 first, c->port);
+	PN_LOG_INFO("controller", "listening", "url=%s listen=%s port=%u policy_version=%llu",
+		    c->ctl.url, host, c->port, (unsigned long long)v);
+	rc = 0;
+	*out = c;
+	c = NULL;
+	goto out;
+fail_cfg:
+	rc = PN_E_CONFIG;
+fail:
+	pn_controller_stop(c);
+out:
+	free(cfg_text);
+	if (key_pem)
+		pn_wipe(key_pem, strlen(key_pem));
+	free(key_pem);
+	free(cert_pem);
+	json_decref(cfg);
+	return rc;
+}
+
+const char *pn_controller_url(const struct pn_controller *c)
+{
+	return c->ctl.url;
+}
+
+uint16_t pn_controller_port(const struct pn_controller *c)
+{
+	return c->port;
+}
+
+void pn_controller_stop(struct pn_controller *c)
+{
+	if (!c)
+		return;
+	pn_push_shutdown(c->ctl.push);
+	pn_http_stop(c->http);
+	pn_push_free(c->ctl.push);
+	pn_store_close(c->ctl.store);
+	pn_anchor_free(c->ctl.anchor);
+	pn_ca_free(c->ctl.ca);
+	free(c);
+}

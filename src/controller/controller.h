@@ -1,0 +1,46 @@
+#ifndef PN_CONTROLLER_CONTROLLER_H
+#define PN_CONTROLLER_CONTROLLER_H
+/*
+ * The controller role: data directory creation and the running service.
+ *
+ * Data directory (mode 0700):
+ *   ca.key, ca.crt     the network CA (trust lib; ca.key 0600)
+ *   api.key, api.crt   the API's TLS key (0600) and CA-signed certificate
+ *   controller.db      SQLite store (+ -wal/-shm while running)
+ *   config.json        {"listen": "host:port", "hostnames": [...]}
+ */
+#include <stdint.h>
+
+#define PN_CONTROLLER_KEY_MAX 80 /* "pnak_" + 64 hex + NUL */
+
+struct pn_controller_init_opts {
+	const char *data_dir;
+	const char *listen;    /* "host:port" (IPv6 as [addr]:port); default 127.0.0.1:8443 */
+	const char *hostnames; /* comma list for the API cert SAN; first = URL host */
+};
+
+/*
+ * Create a new data directory: refuses an existing path (-EEXIST), creates
+ * it 0700, the CA, the API key + certificate, the database (migrated), and
+ * one bootstrap admin API key returned in key_out (shown once; only its
+ * hash is stored).  On failure the partially created directory is removed.
+ * 0, -EEXIST, -errno, PN_E_CONFIG (bad listen/hostnames), store/trust errors.
+ */
+int pn_controller_init(const struct pn_controller_init_opts *o,
+		       char key_out[PN_CONTROLLER_KEY_MAX]);
+
+struct pn_controller;
+
+/*
+ * Load the data directory and start serving HTTPS (own threads).
+ * listen_override: NULL or "host:port" replacing config.json's listen
+ * (port 0 = any free port).  Refuses a data dir readable by group/others.
+ */
+int pn_controller_start(const char *data_dir, const char *listen_override,
+			struct pn_controller **out);
+/* The base URL in use ("https://host:port"). */
+const char *pn_controller_url(const struct pn_controller *c);
+uint16_t pn_controller_port(const struct pn_controller *c);
+/* Stop: push streams end, connections close, store closes.  NULL-safe. */
+void pn_controller_stop(struct pn_controller *c);
+#endif

@@ -1,0 +1,308 @@
+/*
+ * The HTTPS front of the controller: libmicrohttpd with GnuTLS, one thread
+ * per connection (handlers may block on the store and the push stream may
+ * wait on a condition variable), TLS 1.3 only, bounded request bodies,
+ * connection and per-IP limits, and an idle timeout against slow clients.
+ *
+ * Each request is collected here (headers, then at most PN_API_BODY_MAX
+ * bytes of body), parsed as JSON, authenticated (auth.c) and routed
+ * (router.c); the handler fills a pn_req whose response is sent from here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "controller/api.h"
+#include "controller/http.h"
+#include "controller/push.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define HTTP_IDLE_TIMEOUT_S 10   /* slowloris: a connection idle this long is closed */
+#define HTTP_CONN_LIMIT 512      /* global connection cap */
+#define HTTP_PER_IP_LIMIT 128    /* per-source cap */
+#define HTTP_THREAD_STACK (256 * 1024)
+
+struct pn_http {
+	struct MHD_Daemon *d;
+	struct pn_ctl *ctl;
+	uint16_t port;
+};
+
+/* Per-request state kept across MHD's calls for one request. */
+struct conctx {
+	char *body;
+	size_t len;
+	int too_big;
+};
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+				  const char *msg)
+{
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	enum MHD_Result ret;
+
+	if (!j)
+		return MHD_NO;
+	ret = send_json(c, status, j);
+	json_decref(j);
+	return ret;
+}
+
+/* Split "/v1/a/b" into segments; 0 or -EINVAL for anything odd. */
+static int split_path(struct pn_req *r, const char *url)
+{
+	size_t n = strlen(url);
+	char *p;
+
+	if (n < 4 || n >= sizeof(r->segbuf) || strncmp(url, "/v1/", 4))
+		return -EINVAL;
+	memcpy(r->segbuf, url + 4, n - 4 + 1);
+	p = r->segbuf;
+	while (*p) {
+		char *slash = strchr(p, '/');
+
+		if (r->nseg == sizeof(r->seg) / sizeof(r->seg[0]))
+			return -EINVAL;
+		if (slash)
+			*slash = '\0';
+		if (!*p) /* empty segment: "//" or a trailing slash */
+			return -EINVAL;
+		r->seg[r->nseg++] = p;
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (!*p)
+			return -EINVAL;
+	}
+	return r->nseg ? 0 : -EINVAL;
+}
+
+static int is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	return ct && !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';');
+}
+
+static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, const char *url,
+			      const char *method, struct conctx *cx)
+{
+	struct pn_req r;
+	enum MHD_Result ret;
+	json_error_t jerr;
+
+	memset(&r, 0, sizeof(r));
+	r.ctl = h->ctl;
+	r.conn = c;
+	r.method = method;
+	r.path = url;
+	if (cx->too_big)
+		return send_error(c, 413, "body_too_large", "request body exceeds 65536 bytes");
+	if (split_path(&r, url))
+		return send_error(c, 404, "not_found", "no such endpoint");
+	if (cx->len) {
+		if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							      "Content-Type")))
+			return send_error(c, 415, "unsupported_media_type",
+					  "request body must be application/json");
+		r.body = json_loadb(cx->body, cx->len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!r.body)
+			return send_error(c, 400, "malformed_json", jerr.text);
+		if (!json_is_object(r.body)) {
+			json_decref(r.body);
+			return send_error(c, 400, "malformed_json", "body must be a JSON object");
+		}
+	}
+	pn_auth_identify(&r);
+	pn_router_dispatch(&r);
+	if (r.stream) {
+		struct MHD_Response *resp = pn_push_response(&r);
+
+		if (!resp) {
+			ret = send_error(c, 500, "internal", "cannot open stream");
+		} else {
+			/* A subscriber's channel is long-lived: it is kept alive
+			 * by periodic comments, so give it a longer idle limit. */
+			MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+						  (unsigned)PN_PUSH_IDLE_TIMEOUT_S);
+			ret = MHD_queue_response(c, 200, resp);
+			MHD_destroy_response(resp);
+		}
+	} else if (r.raw) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			strlen(r.raw), r.raw, MHD_RESPMEM_MUST_FREE);
+
+		if (!resp) {
+			free(r.raw);
+			ret = MHD_NO;
+		} else {
+			MHD_add_response_header(resp, "Content-Type", r.raw_type);
+			ret = MHD_queue_response(c, r.status ? r.status : 200, resp);
+			MHD_destroy_response(resp);
+		}
+	} else {
+		if (!r.resp) {
+			r.status = 500;
+			r.resp = json_pack("{s:{s:s,s:s}}", "error", "code", "internal",
+					   "message", "handler produced no response");
+		}
+		ret = r.resp ? send_json(c, r.status, r.resp) : MHD_NO;
+	}
+	json_decref(r.resp);
+	json_decref(r.body);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct pn_http *h = cls;
+	struct conctx *cx = *con_cls;
+
+	if (!cx) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		cx = calloc(1, sizeof(*cx));
+		if (!cx)
+			return MHD_NO;
+		*con_cls = cx;
+		/* Refuse an announced oversized body before reading any of it. */
+		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX) {
+			cx->too_big = 1;
+			return send_error(c, 413, "body_too_large",
+					  "request body exceeds 65536 bytes");
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* Chunked or lying sender: stop buffering at the cap, keep
+		 * draining, answer 413 at the end. */
+		if (!cx->too_big && cx->len + *upload_size <= PN_API_BODY_MAX) {
+			char *nb = realloc(cx->body, cx->len + *upload_size + 1);
+
+			if (!nb)
+				return MHD_NO;
+			cx->body = nb;
+			memcpy(cx->body + cx->len, upload_data, *upload_size);
+			cx->len += *upload_size;
+			cx->body[cx->len] = '\0';
+		} else {
+			cx->too_big = 1;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return finish(h, c, url, method, cx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conctx *cx = *con_cls;
+
+	if (cx) {
+		free(cx->body);
+		free(cx);
+	}
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	PN_LOG_DEBUG("controller", "http", "msg=\"%s\"", msg);
+}
+
+int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const char *key_pem,
+		  const char *cert_pem, const char *ca_pem, struct pn_http **out)
+{
+	struct pn_http *h = calloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	const union MHD_DaemonInfo *info;
+
+	if (!h)
+		return -ENOMEM;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		free(h);
+		return PN_E_CONFIG;
+	}
+	h->ctl = ctl;
+	h->d = MHD_start_daemon(
+		flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		/* Setting a trust list makes MHD ask for (not require) a client
+		 * certificate; auth.c verifies it against the pinned CA. */
+		MHD_OPTION_HTTPS_MEM_TRUST, ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
+		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
+		(size_t)HTTP_THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+	if (!h->d) {
+		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
+			     port, errno);
+		free(h);
+		return PN_E_IO;
+	}
+	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : port;
+	*out = h;
+	return 0;
+}
+
+uint16_t pn_http_port(const struct pn_http *h)
+{
+	return h->port;
+}
+
+void pn_http_stop(struct pn_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}

@@ -1,0 +1,35 @@
+#ifndef PN_CONTROLLER_PUSH_H
+#define PN_CONTROLLER_PUSH_H
+/*
+ * Push channel: server-sent events over the API's HTTPS with mutual TLS.
+ * GET /v1/ctl/stream?since=V opens a stream; the controller immediately
+ * sends the subscriber's current state if the policy version is > V, then
+ * one event per new policy version (changes are coalesced: a subscriber
+ * always receives the latest state), and a comment line every
+ * PN_PUSH_KEEPALIVE_S seconds.  Committed changes wake subscribers through
+ * pn_push_notify; a 1 s poll of the stored version also picks up changes
+ * made by other controller processes sharing the database.
+ */
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct pn_ctl;
+struct pn_req;
+struct pn_push;
+struct MHD_Response;
+
+#define PN_PUSH_KEEPALIVE_S 10
+#define PN_PUSH_IDLE_TIMEOUT_S 45
+
+int pn_push_new(struct pn_ctl *ctl, struct pn_push **out);
+/* Wake every stream (blocks none); streams end; NULL-safe. */
+void pn_push_shutdown(struct pn_push *p);
+void pn_push_free(struct pn_push *p);
+/* A change with this policy version was committed. */
+void pn_push_notify(struct pn_push *p, uint64_t version);
+/* The streaming response for a request the stream handler accepted. */
+struct MHD_Response *pn_push_response(struct pn_req *r);
+/* Handler for GET /v1/ctl/stream (component). */
+int pn_push_handle_stream(struct pn_req *r);
+#endif
