@@ -3,6 +3,9 @@
 # Debian packages.  Idempotent: installs only what is missing.
 #   scripts/deps.sh            build + test dependencies
 #   scripts/deps.sh --bench    also the peers the benchmark compares with
+#   scripts/deps.sh --list     print the package list (one per line) and exit
+# scripts/check-deps.sh checks that this list covers every dependency the
+# CMake files ask for.
 set -euo pipefail
 
 PKGS=(
@@ -14,7 +17,10 @@ PKGS=(
   iproute2 nftables curl openssl haproxy python3 procps psmisc
 )
 BENCH_PKGS=(iperf3 nebula wireguard-go wireguard-tools stunnel4 coturn)
-[ "${1:-}" = "--bench" ] && PKGS+=("${BENCH_PKGS[@]}")
+case "${1:-}" in
+--bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+--list) printf '%s\n' "${PKGS[@]}"; exit 0 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
