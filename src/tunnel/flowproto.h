@@ -31,7 +31,7 @@
  *   DATAGRAM      u64 flow id | payload (0 .. PN_FLOW_DGRAM_PAYLOAD_MAX)
  *   control msg   u8 type | u32 body length (<= PN_CTL_BODY_MAX) | body
  *     ACL:        the access-list document bytes (verified by trust)
- *     ACL_OK:     u64 accepted policy version
+ *     ACL_OK:     empty
  *     ERROR:      u8 code (enum pn_flow_code) | u8 text len + text
  *
  * A UDP flow is opened like a TCP flow (kind UDP); its OK status authorizes
@@ -58,7 +58,7 @@
 #define PN_FLOW_RESOURCE_ID_LEN 16   /* random resource id from the ACL */
 #define PN_FLOW_DGRAM_HDR_LEN 8      /* u64 flow id */
 #define PN_FLOW_DGRAM_PAYLOAD_MAX 1350 /* fits a 1452-byte QUIC packet */
-#define PN_CTL_BODY_MAX 65536        /* a signed access list */
+#define PN_CTL_BODY_MAX (4u << 20)   /* a signed access list (PN_ACL_MAX_BYTES) */
 #define PN_CTL_PREFIX_LEN 5          /* u8 type + u32 length */
 
 enum pn_flow_kind {

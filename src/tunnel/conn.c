@@ -1,0 +1,1078 @@
+/*
+ * QUIC connection core over ngtcp2 0.12.1 + GnuTLS.  See conn.h.
+ * API notes from the quic-spike (pitfalls 1-11) are referenced as [Pn].
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "core/err.h"
+#include "core/secret.h"
+#include "tunnel/conn.h"
+#include "tunnel/flowproto.h"
+
+#define DEF_SNDBUF (4u << 20)
+#define DEF_WINDOW (4u << 20)
+#define DEF_CONN_WINDOW (16u << 20)
+#define DEF_MAX_STREAMS 1024
+#define DEF_IDLE_MS 30000
+#define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
+#define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
+
+/* A stream this side knows: send ring + scheduling links. */
+struct tstream {
+	int64_t sid;
+	void *user;
+	uint8_t *ring;
+	size_t cap;
+	uint64_t acked, sent, written; /* stream offsets */
+	int fin_wanted, fin_sent, blocked, in_queue, was_full;
+	struct tstream *next_q; /* send queue */
+	struct tstream *next_all, **pprev_all;
+};
+
+struct dgram {
+	uint16_t len;
+	uint8_t data[PN_FLOW_DGRAM_HDR_LEN + PN_FLOW_DGRAM_PAYLOAD_MAX];
+};
+
+struct pn_tconn {
+	struct pn_tconn_config cfg;
+	ngtcp2_crypto_conn_ref ref;
+	ngtcp2_conn *q;
+	gnutls_session_t tls;
+	struct pn_path *path0;
+	ngtcp2_connection_close_error lasterr;
+	int closed, hs_done, verify_err, close_reason;
+	struct pn_cred_info peer;
+	/* send scheduling */
+	struct tstream *q_head, *q_tail, *all;
+	/* datagram queue (ring) */
+	struct dgram *dq;
+	size_t dq_head, dq_count;
+	uint64_t dgram_drops;
+	/* a packet that did not fit the last GSO batch */
+	uint8_t pending[PENDING_MAX];
+	size_t pending_len;
+	struct pn_path *pending_path;
+	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
+};
+
+/* ------------------------------------------------------------- helpers -- */
+
+static int map_liberr(int rv)
+{
+	switch (rv) {
+	case NGTCP2_ERR_DRAINING:
+	case NGTCP2_ERR_CLOSING:
+		return PN_E_CLOSED;
+	case NGTCP2_ERR_IDLE_CLOSE:
+		return PN_E_TUN_IDLE;
+	case NGTCP2_ERR_NOMEM:
+		return -ENOMEM;
+	case NGTCP2_ERR_CRYPTO:
+	case NGTCP2_ERR_CALLBACK_FAILURE:
+		return PN_E_TUN_HANDSHAKE;
+	default:
+		return PN_E_TUN_QUIC;
+	}
+}
+
+static void set_close_liberr(struct pn_tconn *c, int rv)
+{
+	if (rv == NGTCP2_ERR_CRYPTO)
+		ngtcp2_connection_close_error_set_transport_error_tls_alert(
+			&c->lasterr, ngtcp2_conn_get_tls_alert(c->q), NULL, 0);
+	else
+		ngtcp2_connection_close_error_set_transport_error_liberr(&c->lasterr, rv, NULL, 0);
+}
+
+static struct tstream *stream_get(struct pn_tconn *c, int64_t sid)
+{
+	for (struct tstream *s = c->all; s; s = s->next_all)
+		if (s->sid == sid)
+			return s;
+	return NULL;
+}
+
+static struct tstream *stream_new(struct pn_tconn *c, int64_t sid, void *user)
+{
+	struct tstream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->sid = sid;
+	s->user = user;
+	s->next_all = c->all;
+	if (c->all)
+		c->all->pprev_all = &s->next_all;
+	s->pprev_all = &c->all;
+	c->all = s;
+	return s;
+}
+
+static void queue_remove(struct pn_tconn *c, struct tstream *s)
+{
+	struct tstream **pp = &c->q_head, *prev = NULL;
+
+	if (!s->in_queue)
+		return;
+	for (; *pp; prev = *pp, pp = &(*pp)->next_q)
+		if (*pp == s) {
+			*pp = s->next_q;
+			if (c->q_tail == s)
+				c->q_tail = prev;
+			break;
+		}
+	s->next_q = NULL;
+	s->in_queue = 0;
+}
+
+static void queue_add(struct pn_tconn *c, struct tstream *s)
+{
+	if (s->in_queue || s->blocked)
+		return;
+	s->next_q = NULL;
+	if (c->q_tail)
+		c->q_tail->next_q = s;
+	else
+		c->q_head = s;
+	c->q_tail = s;
+	s->in_queue = 1;
+}
+
+static void stream_free(struct pn_tconn *c, struct tstream *s)
+{
+	queue_remove(c, s);
+	*s->pprev_all = s->next_all;
+	if (s->next_all)
+		s->next_all->pprev_all = s->pprev_all;
+	free(s->ring);
+	free(s);
+}
+
+static int stream_has_work(const struct tstream *s)
+{
+	return s->sent < s->written || (s->fin_wanted && !s->fin_sent);
+}
+
+/* --------------------------------------------------------------- TLS ---- */
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+	return ((struct pn_tconn *)ref->user_data)->q;
+}
+
+/* The one place a peer is authenticated: trust checks the leaf against the
+ * pinned CA, its validity window and type; the client also pins the id. */
+static int verify_cb(gnutls_session_t session)
+{
+	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+	struct pn_tconn *c = ref->user_data;
+	enum pn_cred_type want =
+		c->cfg.role == PN_TCONN_CLIENT ? PN_CRED_CONNECTOR : PN_CRED_CLIENT;
+	uint64_t now = c->cfg.unix_now(c->cfg.user);
+	int r;
+
+	r = pn_cred_verify_session(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
+				   &c->peer);
+	if (r == 0 && c->cfg.role == PN_TCONN_CLIENT &&
+	    memcmp(c->peer.id, c->cfg.pinned_id, PN_ID_LEN) != 0)
+		r = PN_E_TUN_PEER_ID;
+	if (r != 0) {
+		c->verify_err = r;
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	return 0;
+}
+
+static const char tls_prio[] = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3";
+
+static int tls_setup(struct pn_tconn *c)
+{
+	int server = c->cfg.role == PN_TCONN_SERVER;
+	gnutls_datum_t alpn = {(unsigned char *)PN_FLOW_ALPN, sizeof(PN_FLOW_ALPN) - 1};
+
+	/* [P3] QUIC needs NO_END_OF_EARLY_DATA (RFC 9001 8.3). */
+	if (gnutls_init(&c->tls, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
+					 GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) != 0)
+		return PN_E_CRYPTO;
+	if ((server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
+		    : ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0)
+		return PN_E_CRYPTO;
+	if (gnutls_priority_set_direct(c->tls, tls_prio, NULL) != 0)
+		return PN_E_CRYPTO;
+	c->ref.get_conn = get_conn;
+	c->ref.user_data = c;
+	gnutls_session_set_ptr(c->tls, &c->ref);
+	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cfg.cred) != 0)
+		return PN_E_CRYPTO;
+	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1,
+				      GNUTLS_ALPN_MANDATORY |
+					      (server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0)) != 0)
+		return PN_E_CRYPTO;
+	gnutls_session_set_verify_function(c->tls, verify_cb);
+	if (server) {
+		/* [P11] a missing client certificate fails the handshake */
+		gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
+	} else {
+		char sni[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)];
+		pn_id_hex(c->cfg.pinned_id, sni);
+		strcat(sni, PN_CRED_SAN_SUFFIX);
+		gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
+	}
+	ngtcp2_conn_set_tls_native_handle(c->q, c->tls);
+	return 0;
+}
+
+/* ---------------------------------------------------- ngtcp2 callbacks -- */
+
+static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+	(void)ctx;
+	gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int new_cid_cb(ngtcp2_conn *q, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+		      void *ud)
+{
+	struct pn_tconn *c = ud;
+
+	/* All our CIDs share the connection's key prefix: O(1) demux. */
+	if (cidlen < PN_TCONN_CID_KEY_LEN)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	memcpy(cid->data, c->cfg.cid_key, PN_TCONN_CID_KEY_LEN);
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data + PN_TCONN_CID_KEY_LEN,
+		       cidlen - PN_TCONN_CID_KEY_LEN) != 0 ||
+	    gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	cid->datalen = cidlen;
+	return 0;
+}
+
+static int hs_done_cb(ngtcp2_conn *q, void *ud)
+{
+	struct pn_tconn *c = ud;
+
+	c->hs_done = 1;
+	if (c->cfg.cbs->handshake_done)
+		c->cfg.cbs->handshake_done(c, &c->peer, c->cfg.user);
+	return 0;
+}
+
+static int stream_open_cb(ngtcp2_conn *q, int64_t sid, void *ud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s;
+
+	/* Only client-initiated bidirectional streams exist in our protocol. */
+	if (c->cfg.role != PN_TCONN_SERVER || (sid & 0x3) != 0) {
+		ngtcp2_conn_shutdown_stream(q, sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_BAD_REQUEST);
+		return 0;
+	}
+	if (!(s = stream_new(c, sid, NULL)))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	ngtcp2_conn_set_stream_user_data(q, sid, s);
+	if (c->cfg.cbs->stream_open && c->cfg.cbs->stream_open(c, sid, c->cfg.user) != 0)
+		ngtcp2_conn_shutdown_stream(q, sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_LIMIT);
+	return 0;
+}
+
+static int recv_data_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t off,
+			const uint8_t *data, size_t len, void *ud, void *sud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s = sud;
+	int fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
+
+	c->bytes_rx += len;
+	if (!s || !c->cfg.cbs->stream_data) {
+		/* Nobody reads it: credit it back so the connection is not starved. */
+		ngtcp2_conn_extend_max_stream_offset(q, sid, len);
+		ngtcp2_conn_extend_max_offset(q, len);
+		return 0;
+	}
+	if (c->cfg.cbs->stream_data(c, sid, data, len, fin, c->cfg.user, s->user) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int acked_cb(ngtcp2_conn *q, int64_t sid, uint64_t off, uint64_t len, void *ud,
+		    void *sud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s = sud;
+
+	if (!s)
+		return 0;
+	if (off + len > s->acked && off + len <= s->sent)
+		s->acked = off + len;
+	if (s->was_full && s->written - s->acked < s->cap) {
+		s->was_full = 0;
+		if (c->cfg.cbs->stream_writable)
+			c->cfg.cbs->stream_writable(c, sid, c->cfg.user, s->user);
+	}
+	return 0;
+}
+
+static int ext_stream_data_cb(ngtcp2_conn *q, int64_t sid, uint64_t max, void *ud, void *sud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s = sud;
+
+	if (s && s->blocked) {
+		s->blocked = 0;
+		if (stream_has_work(s))
+			queue_add(c, s);
+	}
+	return 0;
+}
+
+static int stream_close_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t app_err,
+			   void *ud, void *sud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s = sud;
+	int has = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) != 0;
+
+	if (c->cfg.cbs->stream_close)
+		c->cfg.cbs->stream_close(c, sid, has, app_err, c->cfg.user, s ? s->user : NULL);
+	if (s)
+		stream_free(c, s);
+	return 0;
+}
+
+static int stream_reset_cb(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_t app_err,
+			   void *ud, void *sud)
+{
+	struct pn_tconn *c = ud;
+	struct tstream *s = sud;
+
+	if (c->cfg.cbs->stream_reset)
+		c->cfg.cbs->stream_reset(c, sid, app_err, c->cfg.user, s ? s->user : NULL);
+	return 0;
+}
+
+static int stop_sending_cb(ngtcp2_conn *q, int64_t sid, uint64_t app_err, void *ud, void *sud)
+{
+	return stream_reset_cb(q, sid, 0, app_err, ud, sud);
+}
+
+static int recv_dgram_cb(ngtcp2_conn *q, uint32_t flags, const uint8_t *data, size_t len,
+			 void *ud)
+{
+	struct pn_tconn *c = ud;
+
+	if (c->cfg.cbs->datagram)
+		c->cfg.cbs->datagram(c, data, len, c->cfg.user);
+	return 0;
+}
+
+static int ext_bidi_cb(ngtcp2_conn *q, uint64_t max, void *ud)
+{
+	struct pn_tconn *c = ud;
+
+	if (c->cfg.cbs->streams_available)
+		c->cfg.cbs->streams_available(c, c->cfg.user);
+	return 0;
+}
+
+static int path_validation_cb(ngtcp2_conn *q, uint32_t flags, const ngtcp2_path *path,
+			      ngtcp2_path_validation_result res, void *ud)
+{
+	struct pn_tconn *c = ud;
+
+	if (c->cfg.cbs->path_validated)
+		c->cfg.cbs->path_validated(c, path->user_data,
+					   res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS,
+					   c->cfg.user);
+	return 0;
+}
+
+static void log_cb(void *ud, const char *fmt, ...)
+{
+	va_list ap;
+	(void)ud;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void fill_callbacks(ngtcp2_callbacks *cb, int server)
+{
+	/* [P1] positional in examples: zero and set by name.  [P2] required set. */
+	memset(cb, 0, sizeof(*cb));
+	if (server) {
+		cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+	} else {
+		cb->client_initial = ngtcp2_crypto_client_initial_cb;
+		cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+		cb->extend_max_local_streams_bidi = ext_bidi_cb;
+	}
+	cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+	cb->encrypt = ngtcp2_crypto_encrypt_cb;
+	cb->decrypt = ngtcp2_crypto_decrypt_cb;
+	cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+	cb->update_key = ngtcp2_crypto_update_key_cb;
+	cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+	cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+	cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+	cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+	cb->rand = rand_cb;
+	cb->get_new_connection_id = new_cid_cb;
+	cb->handshake_completed = hs_done_cb;
+	cb->stream_open = stream_open_cb;
+	cb->recv_stream_data = recv_data_cb;
+	cb->acked_stream_data_offset = acked_cb;
+	cb->extend_max_stream_data = ext_stream_data_cb;
+	cb->stream_close = stream_close_cb;
+	cb->stream_reset = stream_reset_cb;
+	cb->stream_stop_sending = stop_sending_cb;
+	cb->recv_datagram = recv_dgram_cb;
+	cb->path_validation = path_validation_cb;
+}
+
+static void fill_settings(const struct pn_tconn *c, ngtcp2_settings *s,
+			  ngtcp2_transport_params *tp, uint64_t now)
+{
+	const struct pn_tconn_config *k = &c->cfg;
+
+	ngtcp2_settings_default(s);
+	s->initial_ts = now;
+	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	/* [P5] full-size packets from the start; [P6] lower initial RTT so
+	   pacing does not hold the handshake back on a LAN. */
+	s->max_tx_udp_payload_size = PN_PATH_MAX_UDP_PAYLOAD;
+	s->no_tx_udp_payload_size_shaping = 1;
+	s->no_pmtud = 1;
+	s->initial_rtt = 50 * NGTCP2_MILLISECONDS;
+	s->max_window = k->conn_window;
+	s->max_stream_window = k->stream_window;
+	if (k->debug_log)
+		s->log_printf = log_cb;
+	ngtcp2_transport_params_default(tp);
+	tp->initial_max_streams_bidi = k->role == PN_TCONN_SERVER ? k->max_streams : 0;
+	tp->initial_max_streams_uni = 0;
+	tp->initial_max_stream_data_bidi_local = k->stream_window;
+	tp->initial_max_stream_data_bidi_remote = k->stream_window;
+	tp->initial_max_data = k->conn_window;
+	tp->max_idle_timeout = (uint64_t)k->idle_ms * NGTCP2_MILLISECONDS;
+	tp->max_udp_payload_size = 65527;
+	tp->max_datagram_frame_size = PN_FLOW_DGRAM_HDR_LEN + PN_FLOW_DGRAM_PAYLOAD_MAX;
+	tp->active_connection_id_limit = 4;
+}
+
+static ngtcp2_path mk_path(struct pn_path *p)
+{
+	ngtcp2_path np = {{(struct sockaddr *)&p->local, p->local_len},
+			  {(struct sockaddr *)&p->remote, p->remote_len},
+			  p};
+	return np;
+}
+
+static int conn_alloc(const struct pn_tconn_config *cfg, struct pn_path *path,
+		      struct pn_tconn **out)
+{
+	struct pn_tconn *c;
+
+	if (!cfg || !cfg->cred || !cfg->anchor || !cfg->cbs || !cfg->unix_now || !path)
+		return PN_E_INVAL;
+	if (!(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
+	c->cfg = *cfg;
+	if (!c->cfg.stream_sndbuf)
+		c->cfg.stream_sndbuf = DEF_SNDBUF;
+	if (!c->cfg.stream_window)
+		c->cfg.stream_window = DEF_WINDOW;
+	if (!c->cfg.conn_window)
+		c->cfg.conn_window = DEF_CONN_WINDOW;
+	if (!c->cfg.max_streams)
+		c->cfg.max_streams = DEF_MAX_STREAMS;
+	if (!c->cfg.idle_ms)
+		c->cfg.idle_ms = DEF_IDLE_MS;
+	if (!c->cfg.clock_skew_s)
+		c->cfg.clock_skew_s = PN_TRUST_DEFAULT_SKEW;
+	c->path0 = path;
+	ngtcp2_connection_close_error_default(&c->lasterr);
+	if (!(c->dq = malloc(sizeof(struct dgram) * PN_TCONN_DGRAM_QUEUE))) {
+		free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path, uint64_t now,
+			struct pn_tconn **out)
+{
+	struct pn_tconn *c = NULL;
+	ngtcp2_callbacks cb;
+	ngtcp2_settings s;
+	ngtcp2_transport_params tp;
+	ngtcp2_cid dcid, scid;
+	ngtcp2_path np;
+	int r;
+
+	if ((r = conn_alloc(cfg, path, &c)) != 0)
+		return r;
+	dcid.datalen = scid.datalen = PN_TCONN_CID_LEN;
+	memcpy(scid.data, c->cfg.cid_key, PN_TCONN_CID_KEY_LEN);
+	if (pn_random(dcid.data, dcid.datalen) != 0 ||
+	    pn_random(scid.data + PN_TCONN_CID_KEY_LEN, PN_TCONN_CID_LEN - PN_TCONN_CID_KEY_LEN)) {
+		r = PN_E_CRYPTO;
+		goto out;
+	}
+	fill_callbacks(&cb, 0);
+	fill_settings(c, &s, &tp, now);
+	np = mk_path(path);
+	if (ngtcp2_conn_client_new(&c->q, &dcid, &scid, &np, NGTCP2_PROTO_VER_V1, &cb, &s, &tp,
+				   NULL, c) != 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = tls_setup(c)) != 0)
+		goto out;
+	*out = c;
+	c = NULL; /* transferred */
+out:
+	pn_tconn_free(c);
+	return r;
+}
+
+int pn_tconn_accept_check(const uint8_t *pkt, size_t len)
+{
+	ngtcp2_pkt_hd hd;
+
+	return ngtcp2_accept(&hd, pkt, len) == 0 ? 0 : PN_E_MALFORMED;
+}
+
+int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
+			const uint8_t *pkt, size_t len, uint64_t now, struct pn_tconn **out)
+{
+	struct pn_tconn *c = NULL;
+	ngtcp2_callbacks cb;
+	ngtcp2_settings s;
+	ngtcp2_transport_params tp;
+	ngtcp2_pkt_hd hd;
+	ngtcp2_cid scid;
+	ngtcp2_path np;
+	int r;
+
+	if (ngtcp2_accept(&hd, pkt, len) != 0)
+		return PN_E_MALFORMED;
+	if ((r = conn_alloc(cfg, path, &c)) != 0)
+		return r;
+	fill_callbacks(&cb, 1);
+	fill_settings(c, &s, &tp, now);
+	/* [P4] no accept helper: original dcid + our stateless reset token */
+	tp.original_dcid = hd.dcid;
+	tp.stateless_reset_token_present = 1;
+	scid.datalen = PN_TCONN_CID_LEN;
+	memcpy(scid.data, c->cfg.cid_key, PN_TCONN_CID_KEY_LEN);
+	if (pn_random(tp.stateless_reset_token, sizeof(tp.stateless_reset_token)) != 0 ||
+	    pn_random(scid.data + PN_TCONN_CID_KEY_LEN, PN_TCONN_CID_LEN - PN_TCONN_CID_KEY_LEN)) {
+		r = PN_E_CRYPTO;
+		goto out;
+	}
+	np = mk_path(path);
+	if (ngtcp2_conn_server_new(&c->q, &hd.scid, &scid, &np, hd.version, &cb, &s, &tp, NULL,
+				   c) != 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = tls_setup(c)) != 0)
+		goto out;
+	*out = c;
+	c = NULL; /* transferred */
+out:
+	pn_tconn_free(c);
+	return r;
+}
+
+void pn_tconn_free(struct pn_tconn *c)
+{
+	if (!c)
+		return;
+	while (c->all)
+		stream_free(c, c->all);
+	if (c->q)
+		ngtcp2_conn_del(c->q);
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	free(c->dq);
+	pn_wipe(c, sizeof(*c));
+	free(c);
+}
+
+/* --------------------------------------------------------------- input -- */
+
+static int fail(struct pn_tconn *c, int rv)
+{
+	int r = map_liberr(rv);
+
+	if (r == PN_E_CLOSED) {
+		if (!c->close_reason)
+			c->close_reason = PN_E_TUN_PEER_CLOSED;
+		c->closed = 1;
+		return r;
+	}
+	if (rv == NGTCP2_ERR_CRYPTO || rv == NGTCP2_ERR_CALLBACK_FAILURE) {
+		if (c->verify_err)
+			r = c->verify_err;
+	}
+	if (!c->close_reason)
+		c->close_reason = r;
+	set_close_liberr(c, rv);
+	return r;
+}
+
+int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, size_t len,
+		  uint64_t now)
+{
+	ngtcp2_path np = mk_path(path);
+	ngtcp2_pkt_info pi = {0};
+	int rv;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	c->pkts_rx++;
+	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
+	if (rv == 0)
+		return 0;
+	return fail(c, rv);
+}
+
+/* -------------------------------------------------------------- output -- */
+
+/* Append one packet of n bytes (already at tx->buf + tx->len) to the batch,
+ * or park it when it cannot join (other path, bigger than the segment). */
+static int batch_add(struct pn_tconn *c, struct pn_tconn_tx *tx, struct pn_path *p, size_t n)
+{
+	if (tx->npkts > 0 && (p != tx->path || n > tx->seg)) {
+		memcpy(c->pending, tx->buf + tx->len, n);
+		c->pending_len = n;
+		c->pending_path = p;
+		return 1; /* batch complete */
+	}
+	if (tx->npkts == 0) {
+		tx->path = p;
+		tx->seg = n;
+	}
+	tx->len += n;
+	tx->npkts++;
+	c->pkts_tx++;
+	c->bytes_tx += n;
+	/* A short packet ends a GSO batch [P10]. */
+	return n < tx->seg || tx->npkts >= (p->max_segments ? p->max_segments : 1);
+}
+
+/* Pick the next stream with something to send (round robin). */
+static struct tstream *next_stream(struct pn_tconn *c)
+{
+	while (c->q_head && !stream_has_work(c->q_head)) {
+		struct tstream *s = c->q_head;
+		queue_remove(c, s);
+	}
+	return c->q_head;
+}
+
+static void rotate(struct pn_tconn *c, struct tstream *s)
+{
+	queue_remove(c, s);
+	if (stream_has_work(s))
+		queue_add(c, s);
+}
+
+int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_pkt_info pi;
+	size_t maxudp;
+	int r = 0;
+
+	tx->len = tx->seg = tx->npkts = 0;
+	tx->path = NULL;
+	if (c->closed)
+		return PN_E_CLOSED;
+	if (c->pending_len) {
+		memcpy(tx->buf, c->pending, c->pending_len);
+		size_t n = c->pending_len;
+		c->pending_len = 0;
+		batch_add(c, tx, c->pending_path, n);
+	}
+	maxudp = ngtcp2_conn_get_max_tx_udp_payload_size(c->q);
+	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
+		maxudp = PN_PATH_MAX_UDP_PAYLOAD;
+	ngtcp2_path_storage_zero(&ps);
+	for (int guard = 0; guard < MAX_PKTS_PER_WRITE * 4; guard++) {
+		uint8_t *dst = tx->buf + tx->len;
+		ngtcp2_ssize nw, nd = -1;
+		struct tstream *s;
+
+		if (tx->len + maxudp > PN_TCONN_TX_BUF)
+			break;
+		if (c->dq_count > 0) {
+			struct dgram *d = &c->dq[c->dq_head];
+			ngtcp2_vec v = {d->data, d->len};
+			int accepted = 0;
+			nw = ngtcp2_conn_writev_datagram(c->q, &ps.path, &pi, dst, maxudp, &accepted,
+							 NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1,
+							 now);
+			if (nw < 0) {
+				r = fail(c, (int)nw);
+				goto out;
+			}
+			if (nw == 0)
+				break; /* congestion / pacing limited */
+			if (!accepted)
+				c->dgram_drops++; /* does not fit any packet: drop */
+			c->dq_head = (c->dq_head + 1) % PN_TCONN_DGRAM_QUEUE;
+			c->dq_count--;
+			if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
+				break;
+			continue;
+		}
+		s = next_stream(c);
+		if (s) {
+			ngtcp2_vec v[2];
+			size_t vcnt = 0;
+			uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+			uint64_t from = s->sent, to = s->written;
+			if (from < to) {
+				size_t pos = (size_t)(from % s->cap), n = (size_t)(to - from);
+				size_t first = n < s->cap - pos ? n : s->cap - pos;
+				v[vcnt++] = (ngtcp2_vec){s->ring + pos, first};
+				if (first < n)
+					v[vcnt++] = (ngtcp2_vec){s->ring, n - first};
+			}
+			if (s->fin_wanted)
+				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+			nw = ngtcp2_conn_writev_stream(c->q, &ps.path, &pi, dst, maxudp, &nd, flags,
+						       s->sid, v, vcnt, now);
+			if (nd >= 0) {
+				s->sent += (uint64_t)nd;
+				if (s->fin_wanted && s->sent == s->written)
+					s->fin_sent = 1;
+			}
+			if (nw == NGTCP2_ERR_WRITE_MORE) {
+				rotate(c, s);
+				continue;
+			}
+			if (nw == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
+				s->blocked = 1;
+				queue_remove(c, s);
+				continue;
+			}
+			if (nw == NGTCP2_ERR_STREAM_SHUT_WR || nw == NGTCP2_ERR_STREAM_NOT_FOUND) {
+				s->sent = s->written;
+				s->fin_sent = 1;
+				queue_remove(c, s);
+				continue;
+			}
+			if (nd >= 0)
+				rotate(c, s);
+		} else {
+			nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, dst, maxudp, now);
+		}
+		if (nw < 0) {
+			r = fail(c, (int)nw);
+			goto out;
+		}
+		if (nw == 0)
+			break;
+		if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
+			break;
+	}
+	/* [P6] pace only once the handshake is done */
+	if (tx->npkts && c->hs_done)
+		ngtcp2_conn_update_pkt_tx_time(c->q, now);
+out:
+	return r;
+}
+
+uint64_t pn_tconn_expiry(const struct pn_tconn *c)
+{
+	if (c->closed)
+		return UINT64_MAX;
+	return ngtcp2_conn_get_expiry(c->q);
+}
+
+int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now)
+{
+	int rv;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	/* [P9] the expiry includes the pacing deadline: only act once due */
+	if (ngtcp2_conn_get_expiry(c->q) > now)
+		return 0;
+	rv = ngtcp2_conn_handle_expiry(c->q, now);
+	if (rv == 0)
+		return 0;
+	if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+		c->closed = 1;
+		c->close_reason = PN_E_TUN_IDLE;
+		return PN_E_TUN_IDLE;
+	}
+	return fail(c, rv);
+}
+
+void pn_tconn_close(struct pn_tconn *c, uint64_t app_err, const char *reason, uint64_t now,
+		    struct pn_tconn_tx *tx)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_pkt_info pi;
+	ngtcp2_ssize nw;
+
+	tx->len = tx->seg = tx->npkts = 0;
+	tx->path = NULL;
+	if (c->closed || ngtcp2_conn_is_in_closing_period(c->q) ||
+	    ngtcp2_conn_is_in_draining_period(c->q)) {
+		c->closed = 1;
+		return;
+	}
+	if (c->lasterr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+	    c->lasterr.error_code == NGTCP2_NO_ERROR)
+		ngtcp2_connection_close_error_set_application_error(
+			&c->lasterr, app_err, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+	ngtcp2_path_storage_zero(&ps);
+	nw = ngtcp2_conn_write_connection_close(c->q, &ps.path, &pi, tx->buf,
+						PN_PATH_MAX_UDP_PAYLOAD, &c->lasterr, now);
+	if (nw > 0) {
+		tx->len = tx->seg = (size_t)nw;
+		tx->npkts = 1;
+		tx->path = ps.path.user_data ? ps.path.user_data : c->path0;
+	}
+	c->closed = 1;
+	if (!c->close_reason)
+		c->close_reason = PN_E_CLOSED;
+}
+
+int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err)
+{
+	ngtcp2_connection_close_error e;
+
+	if (app_err)
+		*app_err = 0;
+	if (c->close_reason == PN_E_TUN_PEER_CLOSED && app_err) {
+		ngtcp2_conn_get_connection_close_error(c->q, &e);
+		if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
+			*app_err = e.error_code;
+		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+			 e.error_code != NGTCP2_NO_ERROR)
+			return PN_E_TUN_HANDSHAKE;
+	}
+	return c->close_reason;
+}
+
+int pn_tconn_is_closed(const struct pn_tconn *c)
+{
+	return c->closed;
+}
+
+int pn_tconn_handshake_done(const struct pn_tconn *c)
+{
+	return c->hs_done;
+}
+
+const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c)
+{
+	return c->hs_done ? &c->peer : NULL;
+}
+
+/* ------------------------------------------------------------- streams -- */
+
+int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid)
+{
+	struct tstream *s;
+	int rv;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	rv = ngtcp2_conn_open_bidi_stream(c->q, sid, NULL);
+	if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
+		return -EAGAIN;
+	if (rv != 0)
+		return map_liberr(rv);
+	if (!(s = stream_new(c, *sid, stream_user))) {
+		ngtcp2_conn_shutdown_stream(c->q, *sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL);
+		return -ENOMEM;
+	}
+	ngtcp2_conn_set_stream_user_data(c->q, *sid, s);
+	return 0;
+}
+
+void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user)
+{
+	struct tstream *s = stream_get(c, sid);
+
+	if (s)
+		s->user = stream_user;
+}
+
+ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n)
+{
+	struct tstream *s = stream_get(c, sid);
+	size_t room, take, pos, first;
+
+	if (c->closed || !s || s->fin_wanted)
+		return PN_E_CLOSED;
+	if (!s->ring) {
+		/* allocated on first write: peers' request-only streams cost nothing */
+		if (!(s->ring = malloc(c->cfg.stream_sndbuf)))
+			return -ENOMEM;
+		s->cap = c->cfg.stream_sndbuf;
+	}
+	room = s->cap - (size_t)(s->written - s->acked);
+	take = n < room ? n : room;
+	if (take < n)
+		s->was_full = 1;
+	if (take == 0)
+		return 0;
+	pos = (size_t)(s->written % s->cap);
+	first = take < s->cap - pos ? take : s->cap - pos;
+	memcpy(s->ring + pos, p, first);
+	if (first < take)
+		memcpy(s->ring, (const uint8_t *)p + first, take - first);
+	s->written += take;
+	queue_add(c, s);
+	return (ssize_t)take;
+}
+
+int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid)
+{
+	struct tstream *s = stream_get(c, sid);
+
+	if (c->closed || !s)
+		return PN_E_CLOSED;
+	if (!s->fin_wanted) {
+		s->fin_wanted = 1;
+		queue_add(c, s);
+	}
+	return 0;
+}
+
+size_t pn_tconn_stream_buffered(struct pn_tconn *c, int64_t sid)
+{
+	struct tstream *s = stream_get(c, sid);
+
+	return s ? (size_t)(s->written - s->acked) : 0;
+}
+
+void pn_tconn_stream_consumed(struct pn_tconn *c, int64_t sid, size_t n)
+{
+	if (c->closed || n == 0)
+		return;
+	ngtcp2_conn_extend_max_stream_offset(c->q, sid, n);
+	ngtcp2_conn_extend_max_offset(c->q, n);
+}
+
+void pn_tconn_conn_consumed(struct pn_tconn *c, uint64_t n)
+{
+	if (!c->closed && n)
+		ngtcp2_conn_extend_max_offset(c->q, n);
+}
+
+void pn_tconn_stream_reset(struct pn_tconn *c, int64_t sid, uint64_t app_err)
+{
+	struct tstream *s = stream_get(c, sid);
+
+	if (c->closed)
+		return;
+	if (s) {
+		queue_remove(c, s);
+		s->blocked = 1; /* nothing more goes out */
+	}
+	ngtcp2_conn_shutdown_stream(c->q, sid, app_err);
+}
+
+int pn_tconn_datagram(struct pn_tconn *c, const void *p, size_t n)
+{
+	struct dgram *d;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	if (n > sizeof(d->data))
+		return PN_E_TOOBIG;
+	if (c->dq_count == PN_TCONN_DGRAM_QUEUE) {
+		c->dgram_drops++;
+		return -EAGAIN;
+	}
+	d = &c->dq[(c->dq_head + c->dq_count) % PN_TCONN_DGRAM_QUEUE];
+	memcpy(d->data, p, n);
+	d->len = (uint16_t)n;
+	c->dq_count++;
+	return 0;
+}
+
+/* ----------------------------------------------------------- migration -- */
+
+int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now)
+{
+	ngtcp2_path np = mk_path(path);
+	int rv;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	if (c->cfg.role != PN_TCONN_CLIENT || !c->hs_done)
+		return PN_E_INVAL;
+	rv = ngtcp2_conn_initiate_migration(c->q, &np, now);
+	return rv == 0 ? 0 : PN_E_TUN_QUIC;
+}
+
+struct pn_path *pn_tconn_path(const struct pn_tconn *c)
+{
+	const ngtcp2_path *p = ngtcp2_conn_get_path(c->q);
+
+	return p && p->user_data ? p->user_data : c->path0;
+}
+
+int pn_tconn_dcid_key(const uint8_t *pkt, size_t len, uint8_t key[PN_TCONN_CID_KEY_LEN],
+		      int *is_long)
+{
+	ngtcp2_version_cid vc;
+
+	if (len == 0)
+		return PN_E_MALFORMED;
+	*is_long = (pkt[0] & 0x80) != 0;
+	if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PN_TCONN_CID_LEN) != 0)
+		return PN_E_MALFORMED;
+	/* Too short to carry one of our keys (e.g. a client-chosen 8-byte DCID
+	 * is fine, shorter is not ours). */
+	if (vc.dcidlen < PN_TCONN_CID_KEY_LEN)
+		return PN_E_MALFORMED;
+	memcpy(key, vc.dcid, PN_TCONN_CID_KEY_LEN);
+	return 0;
+}
+
+int pn_tconn_owns_dcid(const struct pn_tconn *c, const uint8_t *pkt, size_t len)
+{
+	uint8_t key[PN_TCONN_CID_KEY_LEN];
+	int lng;
+
+	return pn_tconn_dcid_key(pkt, len, key, &lng) == 0 &&
+	       memcmp(key, c->cfg.cid_key, PN_TCONN_CID_KEY_LEN) == 0;
+}
+
+void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st)
+{
+	ngtcp2_conn_stat cs;
+
+	memset(st, 0, sizeof(*st));
+	ngtcp2_conn_get_conn_stat(c->q, &cs);
+	st->rtt_us = cs.smoothed_rtt / 1000;
+	st->cwnd = cs.cwnd;
+	st->bytes_tx = c->bytes_tx;
+	st->bytes_rx = c->bytes_rx;
+	st->pkts_tx = c->pkts_tx;
+	st->pkts_rx = c->pkts_rx;
+	st->dgram_drops = c->dgram_drops;
+}

@@ -1,0 +1,193 @@
+#ifndef PN_TUNNEL_CONN_H
+#define PN_TUNNEL_CONN_H
+/*
+ * pn_tconn: the sans-I/O QUIC connection core (ngtcp2 0.12 + GnuTLS).
+ *
+ * Bytes and a clock in (pn_tconn_read), packets and deadlines out
+ * (pn_tconn_write, pn_tconn_expiry); events through callbacks invoked from
+ * inside read/write/expiry handling.  No sockets, no timers, no logging.
+ *
+ * Security: TLS 1.3 only, ALPN PN_FLOW_ALPN mandatory, mutual
+ * authentication.  In the GnuTLS verify callback the peer's leaf
+ * certificate is checked with trust (pn_cred_verify_session) against the
+ * pinned anchor: a client accepts only a CONNECTOR credential whose id is
+ * the pinned connector id; a server accepts only CLIENT credentials (and
+ * asks for them with GNUTLS_CERT_REQUIRE; GnuTLS lists the pinned CA, so
+ * certificates from another CA are never even sent).
+ *
+ * Streams: ngtcp2 does not copy stream data, so every stream this side
+ * writes has a send ring (cfg.stream_sndbuf bytes, allocated on first
+ * write) holding bytes from the first unacknowledged one to the last
+ * written; pn_tconn_stream_write copies in what fits and returns that
+ * count (backpressure).  Received data is credited back to the peer only
+ * through pn_tconn_stream_consumed (bounded receive memory).
+ *
+ * Paths: see tunnel/path.h.  Packets are returned in batches for one path
+ * with one segment size (UDP GSO); the caller sends each batch with
+ * path->ops->send.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gnutls/gnutls.h>
+
+#include "trust/cred.h"
+#include "tunnel/path.h"
+
+#define PN_TCONN_CID_LEN 18
+#define PN_TCONN_CID_KEY_LEN 8 /* every CID of a connection starts with its key */
+#define PN_TCONN_DGRAM_QUEUE 256 /* outgoing datagrams queued, then dropped */
+#define PN_TCONN_TX_BUF (PN_PATH_MAX_SEGMENTS * PN_PATH_MAX_UDP_PAYLOAD)
+
+struct pn_tconn;
+
+enum pn_tconn_role { PN_TCONN_CLIENT = 1, PN_TCONN_SERVER = 2 };
+
+struct pn_tconn_cbs {
+	/* Handshake complete; the peer's credential was verified (*peer). */
+	void (*handshake_done)(struct pn_tconn *c, const struct pn_cred_info *peer, void *user);
+	/* Server: the peer opened stream sid.  Return 0, or non-zero to reset it. */
+	int (*stream_open)(struct pn_tconn *c, int64_t sid, void *user);
+	/* In-order stream data (n may be 0 with fin).  Return 0 or a negative
+	 * error to close the connection. */
+	int (*stream_data)(struct pn_tconn *c, int64_t sid, const uint8_t *p, size_t n, int fin,
+			   void *user, void *stream_user);
+	/* The peer reset its sending side (RESET_STREAM) or asked us to stop
+	 * (STOP_SENDING); app_err as sent. */
+	void (*stream_reset)(struct pn_tconn *c, int64_t sid, uint64_t app_err, void *user,
+			     void *stream_user);
+	/* The stream is gone (both directions finished or reset).  has_err:
+	 * app_err is meaningful. */
+	void (*stream_close)(struct pn_tconn *c, int64_t sid, int has_err, uint64_t app_err,
+			     void *user, void *stream_user);
+	/* Room in the send ring again (after a short pn_tconn_stream_write). */
+	void (*stream_writable)(struct pn_tconn *c, int64_t sid, void *user, void *stream_user);
+	/* A DATAGRAM frame payload. */
+	void (*datagram)(struct pn_tconn *c, const uint8_t *p, size_t n, void *user);
+	/* Client: more bidirectional streams may be opened now. */
+	void (*streams_available)(struct pn_tconn *c, void *user);
+	/* A path validation ended (migration): ok or not. */
+	void (*path_validated)(struct pn_tconn *c, struct pn_path *path, int ok, void *user);
+};
+
+struct pn_tconn_config {
+	enum pn_tconn_role role;
+	gnutls_certificate_credentials_t cred; /* own cert+key, CA trust (borrowed) */
+	const struct pn_anchor *anchor;       /* pinned CA (borrowed) */
+	uint8_t pinned_id[PN_ID_LEN];         /* client: the connector id */
+	uint64_t (*unix_now)(void *user);     /* wall clock for validity checks */
+	uint32_t clock_skew_s;
+	const struct pn_tconn_cbs *cbs;
+	void *user;
+	size_t stream_sndbuf, stream_window, conn_window;
+	unsigned max_streams;
+	uint32_t idle_ms;
+	uint8_t cid_key[PN_TCONN_CID_KEY_LEN]; /* prefix of every local CID */
+	int debug_log;                         /* ngtcp2 debug output to stderr */
+};
+
+/* Client: a new connection on `path` (the first flight is produced by
+ * pn_tconn_write).  now: monotonic ns.  0, PN_E_INVAL, PN_E_CRYPTO, -ENOMEM. */
+int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path, uint64_t now,
+			struct pn_tconn **out);
+
+/*
+ * Server: is this datagram a client Initial that may start a connection?
+ * Fills *dcid_key-independent info: returns 0 if acceptable, else an error
+ * (the datagram must be dropped silently).  Costs O(1), allocates nothing.
+ */
+int pn_tconn_accept_check(const uint8_t *pkt, size_t len);
+/* Server: a connection for that Initial (then feed it with pn_tconn_read).
+ * 0, PN_E_MALFORMED, PN_E_CRYPTO, -ENOMEM. */
+int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
+			const uint8_t *pkt, size_t len, uint64_t now, struct pn_tconn **out);
+
+/* Frees everything (streams, rings, TLS).  NULL-safe.  No callbacks. */
+void pn_tconn_free(struct pn_tconn *c);
+
+/*
+ * Feed one received datagram that arrived on `path`.  Returns 0,
+ * PN_E_CLOSED (the connection is closing/draining/closed: call
+ * pn_tconn_close_reason), or another negative error after which the
+ * connection must be closed with pn_tconn_close.
+ */
+int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, size_t len,
+		  uint64_t now);
+
+/* One batch of packets for one path (UDP GSO: all `seg` bytes but the last). */
+struct pn_tconn_tx {
+	uint8_t *buf; /* caller's storage, >= PN_TCONN_TX_BUF bytes */
+	size_t len, seg, npkts;
+	struct pn_path *path;
+};
+
+/*
+ * Produce the next batch (stream data, datagrams, ACKs, control frames).
+ * tx->len == 0: nothing to send now (see pn_tconn_expiry).  Returns 0,
+ * PN_E_CLOSED, or an error after which the connection must be closed.
+ */
+int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx);
+
+/* Next deadline (monotonic ns; UINT64_MAX if none). */
+uint64_t pn_tconn_expiry(const struct pn_tconn *c);
+/* Call once now >= expiry.  0, PN_E_TUN_IDLE, PN_E_CLOSED, or an error. */
+int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now);
+
+/*
+ * Close: writes one CONNECTION_CLOSE into tx (send it) with application
+ * error `app_err` (or a transport error if the handshake failed) and a
+ * short reason.  After this the connection only needs freeing.
+ */
+void pn_tconn_close(struct pn_tconn *c, uint64_t app_err, const char *reason, uint64_t now,
+		    struct pn_tconn_tx *tx);
+/* Why the connection ended: 0 (still open), PN_E_TUN_IDLE, PN_E_TUN_PEER_CLOSED
+ * (peer closed; *app_err set if it gave an application error),
+ * PN_E_TUN_HANDSHAKE, a trust error from our verification (PN_E_UNTRUSTED,
+ * PN_E_EXPIRED, PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID, ...), PN_E_TUN_QUIC. */
+int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err);
+int pn_tconn_is_closed(const struct pn_tconn *c);
+int pn_tconn_handshake_done(const struct pn_tconn *c);
+const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c);
+
+/* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
+ * wait for cbs.streams_available), PN_E_CLOSED. */
+int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid);
+/* Attach user data to a (peer-opened) stream. */
+void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user);
+/* Copy up to n bytes into the stream's ring; returns bytes taken or
+ * PN_E_CLOSED / -ENOMEM. */
+ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
+/* FIN after everything written so far.  0 or PN_E_CLOSED. */
+int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid);
+/* Bytes accepted by stream_write but not yet acknowledged. */
+size_t pn_tconn_stream_buffered(struct pn_tconn *c, int64_t sid);
+/* Grant the peer n more bytes of credit (stream and connection). */
+void pn_tconn_stream_consumed(struct pn_tconn *c, int64_t sid, size_t n);
+/* Grant n bytes of connection-level credit only (for a stream that is gone). */
+void pn_tconn_conn_consumed(struct pn_tconn *c, uint64_t n);
+/* Reset both directions with app_err; the stream closes (stream_close). */
+void pn_tconn_stream_reset(struct pn_tconn *c, int64_t sid, uint64_t app_err);
+
+/* Queue a DATAGRAM frame payload (copied).  0, -EAGAIN (queue full),
+ * PN_E_TOOBIG (larger than the peer accepts), PN_E_CLOSED. */
+int pn_tconn_datagram(struct pn_tconn *c, const void *p, size_t n);
+
+/* Client: migrate to `path` (validated first; cbs.path_validated reports).
+ * 0, PN_E_INVAL, PN_E_CLOSED, or an ngtcp2 failure as PN_E_TUN_QUIC. */
+int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now);
+/* The path packets currently go out on. */
+struct pn_path *pn_tconn_path(const struct pn_tconn *c);
+/* Does this datagram's destination CID belong to this connection? */
+int pn_tconn_owns_dcid(const struct pn_tconn *c, const uint8_t *pkt, size_t len);
+
+struct pn_tconn_stats {
+	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, lost, dgram_drops;
+};
+void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st);
+
+/* The CID key of the connection a short- or long-header packet is for
+ * (first PN_TCONN_CID_KEY_LEN bytes of its DCID).  0, or PN_E_MALFORMED.
+ * *is_initial: a long-header packet whose DCID was chosen by the client. */
+int pn_tconn_dcid_key(const uint8_t *pkt, size_t len, uint8_t key[PN_TCONN_CID_KEY_LEN],
+		      int *is_long);
+#endif
