@@ -47,10 +47,22 @@ static int do_get(struct pn_buf *b, uint8_t op, uint16_t param, struct rec *rec)
 
 	rec->op = op;
 	switch (op) {
-	case 0: r = pn_buf_get_u8(b, &u8); rec->v = u8; break;
-	case 1: r = pn_buf_get_u16(b, &u16); rec->v = u16; break;
-	case 2: r = pn_buf_get_u32(b, &u32); rec->v = u32; break;
-	case 3: r = pn_buf_get_u64(b, &u64); rec->v = u64; break;
+	case 0:
+		r = pn_buf_get_u8(b, &u8);
+		rec->v = u8;
+		break;
+	case 1:
+		r = pn_buf_get_u16(b, &u16);
+		rec->v = u16;
+		break;
+	case 2:
+		r = pn_buf_get_u32(b, &u32);
+		rec->v = u32;
+		break;
+	case 3:
+		r = pn_buf_get_u64(b, &u64);
+		rec->v = u64;
+		break;
 	case 4:
 		rec->n = param & 0xff;
 		rec->p = pn_buf_ptr(b);
@@ -58,8 +70,14 @@ static int do_get(struct pn_buf *b, uint8_t op, uint16_t param, struct rec *rec)
 		if (r == 0)
 			check(memcmp(tmp, rec->p, rec->n) == 0);
 		break;
-	case 5: rec->n = param; r = pn_buf_skip(b, param); break;
-	case 6: rec->n = param; r = pn_buf_get_view(b, param, &rec->p); break;
+	case 5:
+		rec->n = param;
+		r = pn_buf_skip(b, param);
+		break;
+	case 6:
+		rec->n = param;
+		r = pn_buf_get_view(b, param, &rec->p);
+		break;
 	case 7:
 		rec->n = param;
 		r = pn_buf_get_sub(b, param, &sub);

@@ -13,18 +13,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct pn_cfg_key schema[] = {
-	PN_CFG_KEY("", "name", PN_CFG_STR, .def = "x"),
-	PN_CFG_KEY("relay", "listen", PN_CFG_STR, .required = true),
-	PN_CFG_KEY("relay", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443"),
-	PN_CFG_KEY("relay", "n", PN_CFG_INT),
-	PN_CFG_KEY("relay", "udp", PN_CFG_BOOL, .def = "yes"),
-	PN_CFG_KEY("relay", "idle", PN_CFG_DURATION, .min = 1, .max = 86400000),
-	PN_CFG_KEY("relay", "grace", PN_CFG_DURATION, .def = "1h30m"),
-	PN_CFG_KEY("relay", "peers", PN_CFG_LIST, .max = 8),
-	PN_CFG_KEY("relay", "tags", PN_CFG_LIST, .def = "[a, \"b\"]"),
-	PN_CFG_KEY("relay", "token", PN_CFG_STR, .min = 1, .max = 64),
-	PN_CFG_KEY("log", "level", PN_CFG_ENUM, .choices = "error|warn|info|debug|trace"),
-	PN_CFG_KEY("a.b", "c-d", PN_CFG_INT),
+    PN_CFG_KEY("", "name", PN_CFG_STR, .def = "x"),
+    PN_CFG_KEY("relay", "listen", PN_CFG_STR, .required = true),
+    PN_CFG_KEY("relay", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443"),
+    PN_CFG_KEY("relay", "n", PN_CFG_INT),
+    PN_CFG_KEY("relay", "udp", PN_CFG_BOOL, .def = "yes"),
+    PN_CFG_KEY("relay", "idle", PN_CFG_DURATION, .min = 1, .max = 86400000),
+    PN_CFG_KEY("relay", "grace", PN_CFG_DURATION, .def = "1h30m"),
+    PN_CFG_KEY("relay", "peers", PN_CFG_LIST, .max = 8),
+    PN_CFG_KEY("relay", "tags", PN_CFG_LIST, .def = "[a, \"b\"]"),
+    PN_CFG_KEY("relay", "token", PN_CFG_STR, .min = 1, .max = 64),
+    PN_CFG_KEY("log", "level", PN_CFG_ENUM, .choices = "error|warn|info|debug|trace"),
+    PN_CFG_KEY("a.b", "c-d", PN_CFG_INT),
 };
 
 static void check(int cond)
@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t cnt;
 		check(cfg != NULL && err[0] == '\0');
 		check(pn_cfg_str(cfg, "relay", "listen") != NULL);
-		check(pn_cfg_int(cfg, "relay", "port") >= 1 && pn_cfg_int(cfg, "relay", "port") <= 65535);
+		check(pn_cfg_int(cfg, "relay", "port") >= 1 &&
+		      pn_cfg_int(cfg, "relay", "port") <= 65535);
 		(void)pn_cfg_int(cfg, "relay", "n");
 		(void)pn_cfg_bool(cfg, "relay", "udp");
 		ms = pn_cfg_duration_ms(cfg, "relay", "idle");

@@ -302,8 +302,7 @@ static int put_lv(struct pn_buf *b, unsigned w, const void *src, size_t n)
 	uint8_t *p;
 	int r;
 
-	if ((w == 1 && n > UINT8_MAX) || (w == 2 && n > UINT16_MAX) ||
-	    (w == 4 && n > UINT32_MAX))
+	if ((w == 1 && n > UINT8_MAX) || (w == 2 && n > UINT16_MAX) || (w == 4 && n > UINT32_MAX))
 		return PN_E_TOOBIG;
 	if ((r = pn_buf_reserve(b, w + n, &p)) != 0)
 		return r;

@@ -40,7 +40,8 @@ static int arm(struct pn_deadline *d, uint64_t now);
 
 static void on_timer(uv_timer_t *t)
 {
-	struct pn_deadline *d = (struct pn_deadline *)((char *)t - offsetof(struct pn_deadline, timer));
+	struct pn_deadline *d =
+	    (struct pn_deadline *)((char *)t - offsetof(struct pn_deadline, timer));
 	uint64_t now = pn_now_ns();
 
 	if (d->deadline_ns == PN_NO_DEADLINE)
@@ -92,7 +93,8 @@ uint64_t pn_deadline_get(const struct pn_deadline *d)
 
 static void on_close(uv_handle_t *h)
 {
-	struct pn_deadline *d = (struct pn_deadline *)((char *)h - offsetof(struct pn_deadline, timer));
+	struct pn_deadline *d =
+	    (struct pn_deadline *)((char *)h - offsetof(struct pn_deadline, timer));
 	if (d->close_cb)
 		d->close_cb(d);
 }

@@ -12,8 +12,8 @@
 
 #include <uv.h>
 
-#define PN_NS_PER_MS 1000000ull
-#define PN_NS_PER_S 1000000000ull
+#define PN_NS_PER_MS   1000000ull
+#define PN_NS_PER_S    1000000000ull
 #define PN_NO_DEADLINE UINT64_MAX
 
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC; same clock as uv_hrtime()). */

@@ -46,10 +46,10 @@ struct parser {
 	bool failed;
 	struct pn_cfg *cfg;
 	const char *section; /* current section ("" before any header) */
-	int *sec_line;       /* per schema index: line of its section header */
+	int *sec_line;	     /* per schema index: line of its section header */
 	int nkeys;
-	enum tk kind;        /* last token */
-	int tok_line;        /* line of the last token */
+	enum tk kind; /* last token */
+	int tok_line; /* line of the last token */
 	size_t toklen;
 	char tok[PN_CFG_MAX_LINE + 1]; /* decoded text of the last STR/WORD */
 };
@@ -109,8 +109,8 @@ static void key_name(char *out, size_t outsz, const struct pn_cfg_key *k)
 
 /* "<name>:<line>: [key '<k>': ]<msg>"; line 0 omits the line. */
 static void __attribute__((format(printf, 6, 0)))
-vformat_error(char *err, size_t errsz, const char *name, int line,
-			  const struct pn_cfg_key *k, const char *fmt, va_list ap)
+vformat_error(char *err, size_t errsz, const char *name, int line, const struct pn_cfg_key *k,
+	      const char *fmt, va_list ap)
 {
 	char kn[2 * PN_CFG_MAX_NAME + 2];
 	size_t o = 0;
@@ -291,7 +291,8 @@ static int prepass(struct parser *ps)
 	for (; p < ps->end; p++) {
 		unsigned char c = (unsigned char)*p;
 		if ((size_t)(p - ls) >= PN_CFG_MAX_LINE && c != '\n' && c != '\r')
-			return fail(ps, line, NULL, "line too long (limit %d bytes)", PN_CFG_MAX_LINE);
+			return fail(ps, line, NULL, "line too long (limit %d bytes)",
+				    PN_CFG_MAX_LINE);
 		if (c == '\n') {
 			line++;
 			ls = p + 1;
@@ -357,13 +358,15 @@ static int lex_string(struct parser *ps)
 			for (int i = 0; i < 4; i++) {
 				int h = p < ps->end ? hexval(*p) : -1;
 				if (h < 0)
-					return fail(ps, ps->line, NULL, "invalid \\u escape (need 4 hex digits)");
+					return fail(ps, ps->line, NULL,
+						    "invalid \\u escape (need 4 hex digits)");
 				cp = cp << 4 | (unsigned)h;
 				p++;
 			}
 			/* NUL would truncate C strings; lone surrogates are not characters. */
 			if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
-				return fail(ps, ps->line, NULL, "invalid \\u escape (U+%04X not allowed)", cp);
+				return fail(ps, ps->line, NULL,
+					    "invalid \\u escape (U+%04X not allowed)", cp);
 			/* 6 source bytes become at most 3, so tok cannot overflow. */
 			if (cp < 0x80) {
 				ps->tok[o++] = (char)cp;
@@ -379,7 +382,8 @@ static int lex_string(struct parser *ps)
 		}
 		default:
 			if ((unsigned char)c >= 0x20 && c != 0x7f)
-				return fail(ps, ps->line, NULL, "invalid escape '\\%c' in string", c);
+				return fail(ps, ps->line, NULL, "invalid escape '\\%c' in string",
+					    c);
 			return fail(ps, ps->line, NULL, "invalid escape in string");
 		}
 	}
@@ -430,14 +434,25 @@ static int lex(struct parser *ps)
 		ps->line++;
 		ps->kind = TK_NL;
 		return 0;
-	case '[': ps->kind = TK_LBRACK; ps->p++; return 0;
-	case ']': ps->kind = TK_RBRACK; ps->p++; return 0;
-	case '=': ps->kind = TK_EQ; ps->p++; return 0;
-	case ',': ps->kind = TK_COMMA; ps->p++; return 0;
+	case '[':
+		ps->kind = TK_LBRACK;
+		ps->p++;
+		return 0;
+	case ']':
+		ps->kind = TK_RBRACK;
+		ps->p++;
+		return 0;
+	case '=':
+		ps->kind = TK_EQ;
+		ps->p++;
+		return 0;
+	case ',':
+		ps->kind = TK_COMMA;
+		ps->p++;
+		return 0;
 	case '"': return lex_string(ps);
 	case '\'': return lex_literal(ps);
-	default:
-		break;
+	default: break;
 	}
 	while (p < ps->end && word_char(*p))
 		p++;
@@ -503,8 +518,10 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 	switch (k->type) {
 	case PN_CFG_STR:
 		if (bounded(k) && ((int64_t)n < k->min || (int64_t)n > k->max))
-			return fail(ps, line, k, "expected string of %" PRId64 "..%" PRId64
-				    " bytes, got %zu bytes", k->min, k->max, n);
+			return fail(ps, line, k,
+				    "expected string of %" PRId64 "..%" PRId64
+				    " bytes, got %zu bytes",
+				    k->min, k->max, n);
 		if (memchr(t, 0, n)) /* cannot happen (prepass, \u0000 refused); belt and braces */
 			return fail(ps, line, k, "NUL in string");
 		if (!(v->s = dupn(t, n)))
@@ -515,8 +532,9 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
 			return 0;
 		if (bounded(k))
-			return fail(ps, line, k, "expected integer %" PRId64 "..%" PRId64 ", got %s",
-				    k->min, k->max, got);
+			return fail(ps, line, k,
+				    "expected integer %" PRId64 "..%" PRId64 ", got %s", k->min,
+				    k->max, got);
 		return fail(ps, line, k, "expected integer%s, got %s",
 			    r == PN_E_TOOBIG ? " (64-bit range)" : "", got);
 	case PN_CFG_BOOL:
@@ -538,10 +556,12 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 		if (bounded(k)) {
 			fmt_ms(lo, sizeof(lo), k->min);
 			fmt_ms(hi, sizeof(hi), k->max);
-			return fail(ps, line, k, "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s",
-				    lo, hi, got);
+			return fail(ps, line, k,
+				    "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s", lo, hi,
+				    got);
 		}
-		return fail(ps, line, k, "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
+		return fail(ps, line, k,
+			    "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
 			    r == PN_E_TOOBIG ? " in range" : "", got);
 	case PN_CFG_ENUM:
 		if ((r = enum_index(k->choices, t, n)) < 0)
@@ -568,10 +588,13 @@ static int parse_list(struct parser *ps, const struct pn_cfg_key *k, struct valu
 			break; /* empty list, or trailing comma */
 		if (ps->kind != TK_STR && ps->kind != TK_WORD)
 			return fail(ps, line, k, "expected a string or ']' in list, got %s%s",
-				    tk_desc(ps), ps->kind == TK_NL || ps->kind == TK_EOF ?
-				    " (a list must fit on one line)" : "");
+				    tk_desc(ps),
+				    ps->kind == TK_NL || ps->kind == TK_EOF
+					? " (a list must fit on one line)"
+					: "");
 		if (v->nlist == PN_CFG_MAX_LIST)
-			return fail(ps, line, k, "list too long (limit %d elements)", PN_CFG_MAX_LIST);
+			return fail(ps, line, k, "list too long (limit %d elements)",
+				    PN_CFG_MAX_LIST);
 		if (v->nlist == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			char **nl = realloc(v->list, ncap * sizeof(*nl));
@@ -588,9 +611,11 @@ static int parse_list(struct parser *ps, const struct pn_cfg_key *k, struct valu
 		if (ps->kind == TK_RBRACK)
 			break;
 		if (ps->kind != TK_COMMA)
-			return fail(ps, line, k, "expected ',' or ']' in list, got %s%s", tk_desc(ps),
-				    ps->kind == TK_NL || ps->kind == TK_EOF ?
-				    " (a list must fit on one line)" : "");
+			return fail(ps, line, k, "expected ',' or ']' in list, got %s%s",
+				    tk_desc(ps),
+				    ps->kind == TK_NL || ps->kind == TK_EOF
+					? " (a list must fit on one line)"
+					: "");
 	}
 	if (bounded(k) && ((int64_t)v->nlist < k->min || (int64_t)v->nlist > k->max))
 		return fail(ps, line, k, "expected %" PRId64 "..%" PRId64 " list elements, got %zu",
@@ -606,17 +631,15 @@ static int parse_value(struct parser *ps, const struct pn_cfg_key *k, struct val
 		return r;
 	switch (ps->kind) {
 	case TK_STR:
-	case TK_WORD:
-		return convert_scalar(ps, k, v);
+	case TK_WORD: return convert_scalar(ps, k, v);
 	case TK_LBRACK:
 		if (k->type != PN_CFG_LIST)
-			return fail(ps, ps->tok_line, k, "expected %s, got a list", type_name(k->type));
+			return fail(ps, ps->tok_line, k, "expected %s, got a list",
+				    type_name(k->type));
 		return parse_list(ps, k, v);
 	case TK_NL:
-	case TK_EOF:
-		return fail(ps, ps->tok_line, k, "missing value after '='");
-	default:
-		return fail(ps, ps->tok_line, k, "expected a value, got %s", tk_desc(ps));
+	case TK_EOF: return fail(ps, ps->tok_line, k, "missing value after '='");
+	default: return fail(ps, ps->tok_line, k, "expected a value, got %s", tk_desc(ps));
 	}
 }
 
@@ -655,7 +678,8 @@ static int parse_section(struct parser *ps)
 	if ((r = lex(ps)) != 0)
 		return r;
 	if (ps->kind != TK_WORD)
-		return fail(ps, line, NULL, "expected a section name after '[', got %s", tk_desc(ps));
+		return fail(ps, line, NULL, "expected a section name after '[', got %s",
+			    tk_desc(ps));
 	quote(got, sizeof(got), ps->tok, ps->toklen);
 	if (!valid_name(ps->tok, ps->toklen, true))
 		return fail(ps, line, NULL, "invalid section name %s", got);
@@ -686,7 +710,8 @@ static int parse_assignment(struct parser *ps)
 
 	quote(got, sizeof(got), ps->tok, ps->toklen);
 	if (!valid_name(ps->tok, ps->toklen, false))
-		return fail(ps, line, NULL, "invalid key name %s (letters, digits, '_' and '-')", got);
+		return fail(ps, line, NULL, "invalid key name %s (letters, digits, '_' and '-')",
+			    got);
 	for (i = 0; i < ps->cfg->n; i++)
 		if (!strcmp(ps->cfg->schema[i].section, ps->section) &&
 		    !strcmp(ps->cfg->schema[i].key, ps->tok)) {
@@ -725,18 +750,13 @@ static int parse_file(struct parser *ps)
 		if ((r = lex(ps)) != 0)
 			return r;
 		switch (ps->kind) {
-		case TK_EOF:
-			return 0;
-		case TK_NL:
-			continue;
-		case TK_LBRACK:
-			r = parse_section(ps);
-			break;
-		case TK_WORD:
-			r = parse_assignment(ps);
-			break;
+		case TK_EOF: return 0;
+		case TK_NL: continue;
+		case TK_LBRACK: r = parse_section(ps); break;
+		case TK_WORD: r = parse_assignment(ps); break;
 		case TK_STR:
-			return fail(ps, ps->tok_line, NULL, "expected a key or [section], got a string"
+			return fail(ps, ps->tok_line, NULL,
+				    "expected a key or [section], got a string"
 				    " (keys are not quoted)");
 		default:
 			return fail(ps, ps->tok_line, NULL, "expected a key or [section], got %s",
@@ -777,7 +797,8 @@ static int check_schema(const struct pn_cfg_key *schema, size_t n, char *err, si
 		if (k->type == PN_CFG_ENUM && (!k->choices || !k->choices[0]))
 			return schema_error(err, errsz, k, "enum without choices");
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(schema[j].section, k->section) && !strcmp(schema[j].key, k->key))
+			if (!strcmp(schema[j].section, k->section) &&
+			    !strcmp(schema[j].key, k->key))
 				return schema_error(err, errsz, k, "listed twice");
 	}
 	return 0;
@@ -844,7 +865,8 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 		goto out;
 	if (len > PN_CFG_MAX_FILE) {
 		if (err && errsz)
-			snprintf(err, errsz, "%s: file too large (limit %d bytes)", name, PN_CFG_MAX_FILE);
+			snprintf(err, errsz, "%s: file too large (limit %d bytes)", name,
+				 PN_CFG_MAX_FILE);
 		r = PN_E_CONFIG;
 		goto out;
 	}
@@ -870,7 +892,8 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 	for (size_t i = 0; i < n; i++)
 		if (schema[i].required && !cfg->v[i].set) {
 			if (schema[i].section[0])
-				r = fail(ps, 0, &schema[i], "required but not set (add it under [%s])",
+				r = fail(ps, 0, &schema[i],
+					 "required but not set (add it under [%s])",
 					 schema[i].section);
 			else
 				r = fail(ps, 0, &schema[i], "required but not set");

@@ -27,18 +27,18 @@
 
 /* Hard limits (a file exceeding one is rejected with a message saying so). */
 #define PN_CFG_MAX_FILE (1024 * 1024) /* bytes */
-#define PN_CFG_MAX_LINE 4096          /* bytes per line, without the newline */
-#define PN_CFG_MAX_KEYS 1024          /* key = value lines per file */
-#define PN_CFG_MAX_LIST 256           /* elements per list */
-#define PN_CFG_MAX_NAME 64            /* bytes in a section or key name */
+#define PN_CFG_MAX_LINE 4096	      /* bytes per line, without the newline */
+#define PN_CFG_MAX_KEYS 1024	      /* key = value lines per file */
+#define PN_CFG_MAX_LIST 256	      /* elements per list */
+#define PN_CFG_MAX_NAME 64	      /* bytes in a section or key name */
 
 enum pn_cfg_type {
-	PN_CFG_STR = 1,  /* quoted string or bare word; min/max bound its length */
-	PN_CFG_INT,      /* int64; min/max bound the value */
-	PN_CFG_BOOL,     /* true/false, yes/no, on/off */
+	PN_CFG_STR = 1,	 /* quoted string or bare word; min/max bound its length */
+	PN_CFG_INT,	 /* int64; min/max bound the value */
+	PN_CFG_BOOL,	 /* true/false, yes/no, on/off */
 	PN_CFG_DURATION, /* stored in milliseconds; min/max bound it (in ms) */
-	PN_CFG_ENUM,     /* one word out of `choices` ("a|b|c") */
-	PN_CFG_LIST,     /* ["s1", "s2", ...]; min/max bound the element count */
+	PN_CFG_ENUM,	 /* one word out of `choices` ("a|b|c") */
+	PN_CFG_LIST,	 /* ["s1", "s2", ...]; min/max bound the element count */
 };
 
 /*
@@ -61,8 +61,10 @@ struct pn_cfg_key {
  * Schema entries without -Wmissing-field-initializers noise:
  *   PN_CFG_KEY("relay", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443")
  */
+/* clang-format off */
 #define PN_CFG_KEY(sec, name, ty, ...) \
 	{ .section = (sec), .key = (name), .type = (ty), __VA_ARGS__ }
+/* clang-format on */
 
 struct pn_cfg; /* opaque: the loaded, validated configuration */
 

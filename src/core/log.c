@@ -12,7 +12,7 @@
 
 #define LOG_MAX_MODULES 32
 #define LOG_MODULE_NAME 24
-#define LOG_LINE 2048
+#define LOG_LINE	2048
 
 /*
  * Logging configuration is process-wide state by nature (like syslog);
@@ -213,8 +213,8 @@ static size_t text_escape(char *out, size_t off, size_t cap, const char *s)
 	return off;
 }
 
-void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event,
-		   const char *fmt, va_list ap)
+void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event, const char *fmt,
+		   va_list ap)
 {
 	char fields[LOG_LINE], line[LOG_LINE * 2], ts[80];
 	const size_t cap = sizeof(line) - 2; /* room for '}' and '\n' */
@@ -246,8 +246,9 @@ void pn_log_vwrite(enum pn_log_level level, const char *module, const char *even
 	if (journal)
 		off = (size_t)snprintf(line, cap, "<%d>", level_prio[level]);
 	if (format == PN_LOG_JSON) {
-		off += (size_t)snprintf(line + off, cap - off, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"",
-					ts, level_names[level]);
+		off += (size_t)snprintf(line + off, cap - off,
+					"{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"", ts,
+					level_names[level]);
 		off = json_escape(line, off, cap, module, strlen(module));
 		off += (size_t)snprintf(line + off, cap - off, "\",\"event\":\"");
 		off = json_escape(line, off, cap, event, strlen(event));
@@ -256,8 +257,8 @@ void pn_log_vwrite(enum pn_log_level level, const char *module, const char *even
 		line[off++] = '}';
 	} else {
 		if (journal)
-			off += (size_t)snprintf(line + off, cap - off, "%s %s %s ", level_names[level],
-						module, event);
+			off += (size_t)snprintf(line + off, cap - off, "%s %s %s ",
+						level_names[level], module, event);
 		else
 			off += (size_t)snprintf(line + off, cap - off, "%s %s %s %s ", ts,
 						level_names[level], module, event);
@@ -272,8 +273,8 @@ void pn_log_vwrite(enum pn_log_level level, const char *module, const char *even
 	(void)wr; /* nowhere to report a failed log write */
 }
 
-void pn_log_write(enum pn_log_level level, const char *module, const char *event,
-		  const char *fmt, ...)
+void pn_log_write(enum pn_log_level level, const char *module, const char *event, const char *fmt,
+		  ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

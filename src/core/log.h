@@ -52,19 +52,19 @@ int pn_log_level_parse(const char *s);
 /* Would a record at this level for this module be written? */
 int pn_log_enabled(enum pn_log_level level, const char *module);
 
-void pn_log_write(enum pn_log_level level, const char *module, const char *event,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event,
-		   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+void pn_log_write(enum pn_log_level level, const char *module, const char *event, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
+void pn_log_vwrite(enum pn_log_level level, const char *module, const char *event, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 4, 0)));
 
-#define PN_LOG_(lvl, mod, ev, ...)                                     \
-	do {                                                           \
-		if (pn_log_enabled(lvl, mod))                          \
-			pn_log_write(lvl, mod, ev, __VA_ARGS__);       \
+#define PN_LOG_(lvl, mod, ev, ...)                                                                 \
+	do {                                                                                       \
+		if (pn_log_enabled(lvl, mod))                                                      \
+			pn_log_write(lvl, mod, ev, __VA_ARGS__);                                   \
 	} while (0)
 #define PN_LOG_ERROR(mod, ev, ...) PN_LOG_(PN_LOG_ERROR, mod, ev, __VA_ARGS__)
-#define PN_LOG_WARN(mod, ev, ...) PN_LOG_(PN_LOG_WARN, mod, ev, __VA_ARGS__)
-#define PN_LOG_INFO(mod, ev, ...) PN_LOG_(PN_LOG_INFO, mod, ev, __VA_ARGS__)
+#define PN_LOG_WARN(mod, ev, ...)  PN_LOG_(PN_LOG_WARN, mod, ev, __VA_ARGS__)
+#define PN_LOG_INFO(mod, ev, ...)  PN_LOG_(PN_LOG_INFO, mod, ev, __VA_ARGS__)
 #define PN_LOG_DEBUG(mod, ev, ...) PN_LOG_(PN_LOG_DEBUG, mod, ev, __VA_ARGS__)
 #define PN_LOG_TRACE(mod, ev, ...) PN_LOG_(PN_LOG_TRACE, mod, ev, __VA_ARGS__)
 #endif

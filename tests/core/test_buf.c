@@ -387,21 +387,21 @@ static void test_be_helpers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_truncation_consumes_nothing),
-		cmocka_unit_test(test_lv_limits),
-		cmocka_unit_test(test_fixed_writer_full),
-		cmocka_unit_test(test_readonly_rejects_writes),
-		cmocka_unit_test(test_dynamic_growth_and_cap),
-		cmocka_unit_test(test_sub_buffer),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test(test_every_getter_truncates),
-		cmocka_unit_test(test_lv32_and_str16),
-		cmocka_unit_test(test_every_putter_full),
-		cmocka_unit_test(test_length_prefix_limits),
-		cmocka_unit_test(test_readonly_everything),
-		cmocka_unit_test(test_dynamic_edges),
-		cmocka_unit_test(test_be_helpers),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_truncation_consumes_nothing),
+	    cmocka_unit_test(test_lv_limits),
+	    cmocka_unit_test(test_fixed_writer_full),
+	    cmocka_unit_test(test_readonly_rejects_writes),
+	    cmocka_unit_test(test_dynamic_growth_and_cap),
+	    cmocka_unit_test(test_sub_buffer),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_every_getter_truncates),
+	    cmocka_unit_test(test_lv32_and_str16),
+	    cmocka_unit_test(test_every_putter_full),
+	    cmocka_unit_test(test_length_prefix_limits),
+	    cmocka_unit_test(test_readonly_everything),
+	    cmocka_unit_test(test_dynamic_edges),
+	    cmocka_unit_test(test_be_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,11 +150,11 @@ static void test_deadline_disarm_and_replace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_monotonic),
-		cmocka_unit_test(test_wall),
-		cmocka_unit_test(test_timeout_ms),
-		cmocka_unit_test(test_deadline_rearm),
-		cmocka_unit_test(test_deadline_disarm_and_replace),
+	    cmocka_unit_test(test_monotonic),
+	    cmocka_unit_test(test_wall),
+	    cmocka_unit_test(test_timeout_ms),
+	    cmocka_unit_test(test_deadline_rearm),
+	    cmocka_unit_test(test_deadline_disarm_and_replace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

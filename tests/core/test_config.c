@@ -16,48 +16,46 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct pn_cfg_key schema[] = {
-	PN_CFG_KEY("", "name", PN_CFG_STR, .def = "postern"),
-	PN_CFG_KEY("relay", "listen", PN_CFG_STR, .required = true),
-	PN_CFG_KEY("relay", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443"),
-	PN_CFG_KEY("relay", "offset", PN_CFG_INT),
-	PN_CFG_KEY("relay", "udp", PN_CFG_BOOL, .def = "true"),
-	PN_CFG_KEY("relay", "idle", PN_CFG_DURATION, .min = 1000, .max = 3600000, .def = "30s"),
-	PN_CFG_KEY("relay", "grace", PN_CFG_DURATION),
-	PN_CFG_KEY("relay", "peers", PN_CFG_LIST, .max = 4),
-	PN_CFG_KEY("relay", "tags", PN_CFG_LIST, .def = "[\"x\", y]"),
-	PN_CFG_KEY("relay", "token", PN_CFG_STR, .min = 1, .max = 8),
-	PN_CFG_KEY("log", "level", PN_CFG_ENUM, .choices = "error|warn|info|debug", .def = "info"),
-	PN_CFG_KEY("log", "format", PN_CFG_ENUM, .choices = "text|json"),
-	PN_CFG_KEY("a.b-c_d", "k", PN_CFG_INT),
+    PN_CFG_KEY("", "name", PN_CFG_STR, .def = "postern"),
+    PN_CFG_KEY("relay", "listen", PN_CFG_STR, .required = true),
+    PN_CFG_KEY("relay", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443"),
+    PN_CFG_KEY("relay", "offset", PN_CFG_INT),
+    PN_CFG_KEY("relay", "udp", PN_CFG_BOOL, .def = "true"),
+    PN_CFG_KEY("relay", "idle", PN_CFG_DURATION, .min = 1000, .max = 3600000, .def = "30s"),
+    PN_CFG_KEY("relay", "grace", PN_CFG_DURATION),
+    PN_CFG_KEY("relay", "peers", PN_CFG_LIST, .max = 4),
+    PN_CFG_KEY("relay", "tags", PN_CFG_LIST, .def = "[\"x\", y]"),
+    PN_CFG_KEY("relay", "token", PN_CFG_STR, .min = 1, .max = 8),
+    PN_CFG_KEY("log", "level", PN_CFG_ENUM, .choices = "error|warn|info|debug", .def = "info"),
+    PN_CFG_KEY("log", "format", PN_CFG_ENUM, .choices = "text|json"),
+    PN_CFG_KEY("a.b-c_d", "k", PN_CFG_INT),
 };
 
 static int load(const char *text, struct pn_cfg **cfg, char *err, size_t errsz)
 {
-	return pn_cfg_load_mem(cfg, "test.conf", text, strlen(text), schema, N(schema), err,
-			       errsz);
+	return pn_cfg_load_mem(cfg, "test.conf", text, strlen(text), schema, N(schema), err, errsz);
 }
 
 static void test_good_file(void **state)
 {
-	const char *text =
-		"\xef\xbb\xbf# a comment\n"
-		"name = 'lit\\eral'   # top-level key, literal string\n"
-		"\n"
-		"[relay]\r\n"
-		"  listen = \"0.0.0.0:443\\t\\\"q\\\" \\u00e9\\u20ac\\/\"\n"
-		"port=0x1bb\n"
-		"offset = -9223372036854775808\n"
-		"udp = off\n"
-		"idle = 45m30s\n"
-		"grace = 250ms\n"
-		"peers = [ \"a:1\", b:2, 'c',]\n"
-		"tags = []\n"
-		"token = \"s3cret\"\n"
-		"[ log ]\n"
-		"level = debug\n"
-		"format = \"json\"\n"
-		"[a.b-c_d]\n"
-		"k = +7";
+	const char *text = "\xef\xbb\xbf# a comment\n"
+			   "name = 'lit\\eral'   # top-level key, literal string\n"
+			   "\n"
+			   "[relay]\r\n"
+			   "  listen = \"0.0.0.0:443\\t\\\"q\\\" \\u00e9\\u20ac\\/\"\n"
+			   "port=0x1bb\n"
+			   "offset = -9223372036854775808\n"
+			   "udp = off\n"
+			   "idle = 45m30s\n"
+			   "grace = 250ms\n"
+			   "peers = [ \"a:1\", b:2, 'c',]\n"
+			   "tags = []\n"
+			   "token = \"s3cret\"\n"
+			   "[ log ]\n"
+			   "level = debug\n"
+			   "format = \"json\"\n"
+			   "[a.b-c_d]\n"
+			   "k = +7";
 	struct pn_cfg *cfg;
 	char err[256];
 	const char *const *items;
@@ -127,71 +125,109 @@ static void test_defaults(void **state)
 static const struct {
 	const char *text, *msg;
 } bad[] = {
-	/* syntax */
-	{"[relay\nlisten=x", "test.conf:1: expected ']' after section name, got end of line"},
-	{"[]\n", "test.conf:1: expected a section name after '[', got ']'"},
-	{"[relay] x\n", "test.conf:1: expected end of line after section header, got a word"},
-	{"[re$lay]\n", "test.conf:1: invalid section name \"re$lay\""},
-	{"[relay]\nlisten\n", "test.conf:2: key 'relay.listen': expected '=' after the key, got end of line"},
-	{"[relay]\nlisten =\n", "test.conf:2: key 'relay.listen': missing value after '='"},
-	{"[relay]\nlisten = = x\n", "test.conf:2: key 'relay.listen': expected a value, got '='"},
-	{"[relay]\nlisten = a b\n", "test.conf:2: expected end of line after value, got a word"},
-	{"[relay]\nlisten = \"abc\n", "test.conf:2: unterminated string"},
-	{"[relay]\nlisten = 'abc\n", "test.conf:2: unterminated string"},
-	{"[relay]\nlisten = \"a\\qb\"\n", "test.conf:2: invalid escape '\\q' in string"},
-	{"[relay]\nlisten = \"a\\u00zz\"\n", "test.conf:2: invalid \\u escape (need 4 hex digits)"},
-	{"[relay]\nlisten = \"a\\u0000\"\n", "test.conf:2: invalid \\u escape (U+0000 not allowed)"},
-	{"[relay]\nlisten = \"a\\ud800\"\n", "test.conf:2: invalid \\u escape (U+D800 not allowed)"},
-	{"[relay]\nlisten = \"a\\", "test.conf:2: unterminated string"},
-	{"= 3\n", "test.conf:1: expected a key or [section], got '='"},
-	{"\"name\" = 3\n", "test.conf:1: expected a key or [section], got a string (keys are not quoted)"},
-	{"na.me = 3\n", "test.conf:1: invalid key name \"na.me\" (letters, digits, '_' and '-')"},
-	{"[relay]\npeers = [\"a\" \"b\"]\n", "test.conf:2: key 'relay.peers': expected ',' or ']' in list, got a string"},
-	{"[relay]\npeers = [\"a\",\n\"b\"]\n", "test.conf:2: key 'relay.peers': expected a string or ']' in list, got end of line (a list must fit on one line)"},
-	{"[relay]\npeers = [,]\n", "test.conf:2: key 'relay.peers': expected a string or ']' in list, got ','"},
-	{"[relay]\npeers = [a] x\n", "test.conf:2: expected end of line after value, got a word"},
-	/* hostile bytes */
-	{"[relay]\nlisten = a\rb\n", "test.conf:2: stray carriage return"},
-	{"[relay]\nlisten = a\x01\n", "test.conf:2: control character 0x01 in file"},
-	{"[relay]\n\n\nlisten = a\x7f\n", "test.conf:4: control character 0x7f in file"},
-	/* unknown names */
-	{"[relya]\n", "test.conf:1: unknown section [relya]"},
-	{"[relay]\nprot = 1\n", "test.conf:2: unknown key 'relay.prot'"},
-	{"port = 1\n", "test.conf:1: unknown key 'port' (top level; is a [section] header missing?)"},
-	{"[log]\nlisten = x\n", "test.conf:2: unknown key 'log.listen'"},
-	/* duplicates */
-	{"[relay]\nlisten = a\nport = 1\nport = 2\n", "test.conf:4: key 'relay.port': duplicate key (first set at line 3)"},
-	{"[relay]\nlisten = a\n[log]\n[relay]\n", "test.conf:4: duplicate section [relay] (first at line 1)"},
-	/* types and ranges */
-	{"[relay]\nlisten = a\nport = abc\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"abc\""},
-	{"[relay]\nlisten = a\nport = 0\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"0\""},
-	{"[relay]\nlisten = a\nport = 65536\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"65536\""},
-	{"[relay]\nlisten = a\nport = 12x\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"12x\""},
-	{"[relay]\nlisten = a\nport = 0x\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"0x\""},
-	{"[relay]\nlisten = a\nport = -\n", "test.conf:3: key 'relay.port': expected integer 1..65535, got \"-\""},
-	{"[relay]\nlisten = a\noffset = 9223372036854775808\n", "test.conf:3: key 'relay.offset': expected integer (64-bit range), got \"9223372036854775808\""},
-	{"[relay]\nlisten = a\noffset = -9223372036854775809\n", "test.conf:3: key 'relay.offset': expected integer (64-bit range), got \"-9223372036854775809\""},
-	{"[relay]\nlisten = a\noffset = 99999999999999999999999999\n", "test.conf:3: key 'relay.offset': expected integer (64-bit range), got \"99999999999999999999999999\""},
-	{"[relay]\nlisten = a\noffset = 1.5\n", "test.conf:3: key 'relay.offset': expected integer, got \"1.5\""},
-	{"[relay]\nlisten = a\nport = [1]\n", "test.conf:3: key 'relay.port': expected integer, got a list"},
-	{"[relay]\nlisten = a\nudp = maybe\n", "test.conf:3: key 'relay.udp': expected true or false, got \"maybe\""},
-	{"[relay]\nlisten = a\nudp = TRUE\n", "test.conf:3: key 'relay.udp': expected true or false, got \"TRUE\""},
-	{"[relay]\nlisten = a\nidle = 30\n", "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"30\""},
-	{"[relay]\nlisten = a\nidle = 2h\n", "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"2h\""},
-	{"[relay]\nlisten = a\nidle = 999ms\n", "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"999ms\""},
-	{"[relay]\nlisten = a\ngrace = 5x\n", "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d), got \"5x\""},
-	{"[relay]\nlisten = a\ngrace = s\n", "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d), got \"s\""},
-	{"[relay]\nlisten = a\ngrace = 99999999999999999d\n", "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d) in range, got \"99999999999999999d\""},
-	{"[relay]\nlisten = a\ntoken = \"\"\n", "test.conf:3: key 'relay.token': expected string of 1..8 bytes, got 0 bytes"},
-	{"[relay]\nlisten = a\ntoken = 123456789\n", "test.conf:3: key 'relay.token': expected string of 1..8 bytes, got 9 bytes"},
-	{"[relay]\nlisten = [a]\n", "test.conf:2: key 'relay.listen': expected string, got a list"},
-	{"[relay]\nlisten = a\npeers = x\n", "test.conf:3: key 'relay.peers': expected a list like [\"a\", \"b\"], got \"x\""},
-	{"[relay]\nlisten = a\npeers = [a,b,c,d,e]\n", "test.conf:3: key 'relay.peers': expected 0..4 list elements, got 5"},
-	{"[relay]\nlisten = a\n[log]\nlevel = loud\n", "test.conf:4: key 'log.level': expected one of error|warn|info|debug, got \"loud\""},
-	{"[relay]\nlisten = a\n[log]\nlevel = \"in\\nfo\"\n", "test.conf:4: key 'log.level': expected one of error|warn|info|debug, got \"in\\x0afo\""},
-	/* required */
-	{"", "test.conf: key 'relay.listen': required but not set (add it under [relay])"},
-	{"[relay]\nport = 80\n", "test.conf: key 'relay.listen': required but not set (add it under [relay])"},
+    /* syntax */
+    {"[relay\nlisten=x", "test.conf:1: expected ']' after section name, got end of line"},
+    {"[]\n", "test.conf:1: expected a section name after '[', got ']'"},
+    {"[relay] x\n", "test.conf:1: expected end of line after section header, got a word"},
+    {"[re$lay]\n", "test.conf:1: invalid section name \"re$lay\""},
+    {"[relay]\nlisten\n",
+     "test.conf:2: key 'relay.listen': expected '=' after the key, got end of line"},
+    {"[relay]\nlisten =\n", "test.conf:2: key 'relay.listen': missing value after '='"},
+    {"[relay]\nlisten = = x\n", "test.conf:2: key 'relay.listen': expected a value, got '='"},
+    {"[relay]\nlisten = a b\n", "test.conf:2: expected end of line after value, got a word"},
+    {"[relay]\nlisten = \"abc\n", "test.conf:2: unterminated string"},
+    {"[relay]\nlisten = 'abc\n", "test.conf:2: unterminated string"},
+    {"[relay]\nlisten = \"a\\qb\"\n", "test.conf:2: invalid escape '\\q' in string"},
+    {"[relay]\nlisten = \"a\\u00zz\"\n", "test.conf:2: invalid \\u escape (need 4 hex digits)"},
+    {"[relay]\nlisten = \"a\\u0000\"\n", "test.conf:2: invalid \\u escape (U+0000 not allowed)"},
+    {"[relay]\nlisten = \"a\\ud800\"\n", "test.conf:2: invalid \\u escape (U+D800 not allowed)"},
+    {"[relay]\nlisten = \"a\\", "test.conf:2: unterminated string"},
+    {"= 3\n", "test.conf:1: expected a key or [section], got '='"},
+    {"\"name\" = 3\n",
+     "test.conf:1: expected a key or [section], got a string (keys are not quoted)"},
+    {"na.me = 3\n", "test.conf:1: invalid key name \"na.me\" (letters, digits, '_' and '-')"},
+    {"[relay]\npeers = [\"a\" \"b\"]\n",
+     "test.conf:2: key 'relay.peers': expected ',' or ']' in list, got a string"},
+    {"[relay]\npeers = [\"a\",\n\"b\"]\n",
+     "test.conf:2: key 'relay.peers': expected a string or ']' in list, got end of line (a list "
+     "must fit on one line)"},
+    {"[relay]\npeers = [,]\n",
+     "test.conf:2: key 'relay.peers': expected a string or ']' in list, got ','"},
+    {"[relay]\npeers = [a] x\n", "test.conf:2: expected end of line after value, got a word"},
+    /* hostile bytes */
+    {"[relay]\nlisten = a\rb\n", "test.conf:2: stray carriage return"},
+    {"[relay]\nlisten = a\x01\n", "test.conf:2: control character 0x01 in file"},
+    {"[relay]\n\n\nlisten = a\x7f\n", "test.conf:4: control character 0x7f in file"},
+    /* unknown names */
+    {"[relya]\n", "test.conf:1: unknown section [relya]"},
+    {"[relay]\nprot = 1\n", "test.conf:2: unknown key 'relay.prot'"},
+    {"port = 1\n", "test.conf:1: unknown key 'port' (top level; is a [section] header missing?)"},
+    {"[log]\nlisten = x\n", "test.conf:2: unknown key 'log.listen'"},
+    /* duplicates */
+    {"[relay]\nlisten = a\nport = 1\nport = 2\n",
+     "test.conf:4: key 'relay.port': duplicate key (first set at line 3)"},
+    {"[relay]\nlisten = a\n[log]\n[relay]\n",
+     "test.conf:4: duplicate section [relay] (first at line 1)"},
+    /* types and ranges */
+    {"[relay]\nlisten = a\nport = abc\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"abc\""},
+    {"[relay]\nlisten = a\nport = 0\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"0\""},
+    {"[relay]\nlisten = a\nport = 65536\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"65536\""},
+    {"[relay]\nlisten = a\nport = 12x\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"12x\""},
+    {"[relay]\nlisten = a\nport = 0x\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"0x\""},
+    {"[relay]\nlisten = a\nport = -\n",
+     "test.conf:3: key 'relay.port': expected integer 1..65535, got \"-\""},
+    {"[relay]\nlisten = a\noffset = 9223372036854775808\n",
+     "test.conf:3: key 'relay.offset': expected integer (64-bit range), got "
+     "\"9223372036854775808\""},
+    {"[relay]\nlisten = a\noffset = -9223372036854775809\n",
+     "test.conf:3: key 'relay.offset': expected integer (64-bit range), got "
+     "\"-9223372036854775809\""},
+    {"[relay]\nlisten = a\noffset = 99999999999999999999999999\n",
+     "test.conf:3: key 'relay.offset': expected integer (64-bit range), got "
+     "\"99999999999999999999999999\""},
+    {"[relay]\nlisten = a\noffset = 1.5\n",
+     "test.conf:3: key 'relay.offset': expected integer, got \"1.5\""},
+    {"[relay]\nlisten = a\nport = [1]\n",
+     "test.conf:3: key 'relay.port': expected integer, got a list"},
+    {"[relay]\nlisten = a\nudp = maybe\n",
+     "test.conf:3: key 'relay.udp': expected true or false, got \"maybe\""},
+    {"[relay]\nlisten = a\nudp = TRUE\n",
+     "test.conf:3: key 'relay.udp': expected true or false, got \"TRUE\""},
+    {"[relay]\nlisten = a\nidle = 30\n",
+     "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"30\""},
+    {"[relay]\nlisten = a\nidle = 2h\n",
+     "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"2h\""},
+    {"[relay]\nlisten = a\nidle = 999ms\n",
+     "test.conf:3: key 'relay.idle': expected duration 1s..1h (e.g. 30s, 5m, 2h), got \"999ms\""},
+    {"[relay]\nlisten = a\ngrace = 5x\n",
+     "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d), got \"5x\""},
+    {"[relay]\nlisten = a\ngrace = s\n",
+     "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d), got \"s\""},
+    {"[relay]\nlisten = a\ngrace = 99999999999999999d\n",
+     "test.conf:3: key 'relay.grace': expected duration (e.g. 250ms, 30s, 5m, 2h, 1d) in range, "
+     "got \"99999999999999999d\""},
+    {"[relay]\nlisten = a\ntoken = \"\"\n",
+     "test.conf:3: key 'relay.token': expected string of 1..8 bytes, got 0 bytes"},
+    {"[relay]\nlisten = a\ntoken = 123456789\n",
+     "test.conf:3: key 'relay.token': expected string of 1..8 bytes, got 9 bytes"},
+    {"[relay]\nlisten = [a]\n", "test.conf:2: key 'relay.listen': expected string, got a list"},
+    {"[relay]\nlisten = a\npeers = x\n",
+     "test.conf:3: key 'relay.peers': expected a list like [\"a\", \"b\"], got \"x\""},
+    {"[relay]\nlisten = a\npeers = [a,b,c,d,e]\n",
+     "test.conf:3: key 'relay.peers': expected 0..4 list elements, got 5"},
+    {"[relay]\nlisten = a\n[log]\nlevel = loud\n",
+     "test.conf:4: key 'log.level': expected one of error|warn|info|debug, got \"loud\""},
+    {"[relay]\nlisten = a\n[log]\nlevel = \"in\\nfo\"\n",
+     "test.conf:4: key 'log.level': expected one of error|warn|info|debug, got \"in\\x0afo\""},
+    /* required */
+    {"", "test.conf: key 'relay.listen': required but not set (add it under [relay])"},
+    {"[relay]\nport = 80\n",
+     "test.conf: key 'relay.listen': required but not set (add it under [relay])"},
 };
 
 static void test_bad_inputs(void **state)
@@ -255,7 +291,8 @@ static void test_limits(void **state)
 	assert_string_equal(err, "test.conf: file too large (limit 1048576 bytes)");
 	text[PN_CFG_MAX_FILE] = '\0';
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), PN_E_CONFIG);
-	assert_string_equal(err, "test.conf: key 'relay.listen': required but not set (add it under [relay])");
+	assert_string_equal(
+	    err, "test.conf: key 'relay.listen': required but not set (add it under [relay])");
 
 	/* List length limit. */
 	n = (size_t)sprintf(text, "[relay]\nlisten = a\ntags = [");
@@ -263,7 +300,8 @@ static void test_limits(void **state)
 		n += (size_t)sprintf(text + n, "%d,", i);
 	sprintf(text + n, "]\n");
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), PN_E_CONFIG);
-	assert_string_equal(err, "test.conf:3: key 'relay.tags': list too long (limit 256 elements)");
+	assert_string_equal(err,
+			    "test.conf:3: key 'relay.tags': list too long (limit 256 elements)");
 	free(text);
 }
 
@@ -286,7 +324,8 @@ static void test_too_many_keys(void **state)
 		big[i] = (struct pn_cfg_key)PN_CFG_KEY("", names[i], PN_CFG_INT);
 		n += (size_t)sprintf(text + n, "k%zu=1\n", i);
 	}
-	assert_int_equal(pn_cfg_load_mem(&cfg, "big", text, n, big, nk, err, sizeof(err)), PN_E_CONFIG);
+	assert_int_equal(pn_cfg_load_mem(&cfg, "big", text, n, big, nk, err, sizeof(err)),
+			 PN_E_CONFIG);
 	assert_string_equal(err, "big:1025: too many keys (limit 1024)");
 	free(text);
 	free(names);
@@ -295,28 +334,33 @@ static void test_too_many_keys(void **state)
 
 static void test_bad_schema(void **state)
 {
-	static const struct pn_cfg_key s1[] = {PN_CFG_KEY("a", "k", PN_CFG_INT, .required = true, .def = "1")};
+	static const struct pn_cfg_key s1[] = {
+	    PN_CFG_KEY("a", "k", PN_CFG_INT, .required = true, .def = "1")};
 	static const struct pn_cfg_key s2[] = {PN_CFG_KEY("a", "k", PN_CFG_INT, .def = "x")};
-	static const struct pn_cfg_key s3[] = {PN_CFG_KEY("a", "k", PN_CFG_INT), PN_CFG_KEY("a", "k", PN_CFG_STR)};
+	static const struct pn_cfg_key s3[] = {PN_CFG_KEY("a", "k", PN_CFG_INT),
+					       PN_CFG_KEY("a", "k", PN_CFG_STR)};
 	static const struct pn_cfg_key s4[] = {PN_CFG_KEY("a", "k", PN_CFG_ENUM)};
 	static const struct pn_cfg_key s5[] = {PN_CFG_KEY("a", "k k", PN_CFG_INT)};
-	static const struct pn_cfg_key s6[] = {PN_CFG_KEY("a", "k", PN_CFG_INT, .min = 5, .max = 1)};
-	static const struct pn_cfg_key s7[] = {PN_CFG_KEY("a", "k", PN_CFG_ENUM, .choices = "x|y", .def = "z")};
+	static const struct pn_cfg_key s6[] = {
+	    PN_CFG_KEY("a", "k", PN_CFG_INT, .min = 5, .max = 1)};
+	static const struct pn_cfg_key s7[] = {
+	    PN_CFG_KEY("a", "k", PN_CFG_ENUM, .choices = "x|y", .def = "z")};
 	static const struct pn_cfg_key s8[] = {PN_CFG_KEY("a", "k", (enum pn_cfg_type)99)};
 	static const struct pn_cfg_key s9[] = {PN_CFG_KEY("a", "k", PN_CFG_LIST, .def = "[a")};
 	static const struct {
 		const struct pn_cfg_key *s;
 		const char *msg;
 	} cases[] = {
-		{s1, "schema: key 'a.k': required key with a default"},
-		{s2, "schema default: key 'a.k': expected integer, got \"x\""},
-		{s3, "schema: key 'a.k': listed twice"},
-		{s4, "schema: key 'a.k': enum without choices"},
-		{s5, "schema: key 'a.k k': invalid name"},
-		{s6, "schema: key 'a.k': min > max"},
-		{s7, "schema default: key 'a.k': expected one of x|y, got \"z\""},
-		{s8, "schema: key 'a.k': invalid type"},
-		{s9, "schema default: key 'a.k': expected ',' or ']' in list, got end of file (a list must fit on one line)"},
+	    {s1, "schema: key 'a.k': required key with a default"},
+	    {s2, "schema default: key 'a.k': expected integer, got \"x\""},
+	    {s3, "schema: key 'a.k': listed twice"},
+	    {s4, "schema: key 'a.k': enum without choices"},
+	    {s5, "schema: key 'a.k k': invalid name"},
+	    {s6, "schema: key 'a.k': min > max"},
+	    {s7, "schema default: key 'a.k': expected one of x|y, got \"z\""},
+	    {s8, "schema: key 'a.k': invalid type"},
+	    {s9, "schema default: key 'a.k': expected ',' or ']' in list, got end of file (a list "
+		 "must fit on one line)"},
 	};
 	struct pn_cfg *cfg;
 	char err[160];
@@ -337,14 +381,27 @@ static void test_duration_parser(void **state)
 		int r;
 		int64_t ms;
 	} cases[] = {
-		{"0", 0, 0},       {"0s", 0, 0},           {"1ms", 0, 1},
-		{"30s", 0, 30000}, {"5m", 0, 300000},      {"2h", 0, 7200000},
-		{"1d", 0, 86400000}, {"1h30m15s", 0, 5415000}, {"1m1ms", 0, 60001},
-		{"", PN_E_MALFORMED, 0}, {"5", PN_E_MALFORMED, 0}, {"m", PN_E_MALFORMED, 0},
-		{"5y", PN_E_MALFORMED, 0}, {"-5s", PN_E_MALFORMED, 0}, {"5s3", PN_E_MALFORMED, 0},
-		{"1.5s", PN_E_MALFORMED, 0}, {"106751991168d", PN_E_TOOBIG, 0}, {"106751991167d", 0, 9223372036828800000LL},
-		{"9223372036854775807ms", 0, INT64_MAX}, {"9223372036854775807ms1ms", PN_E_TOOBIG, 0},
-		{"99999999999999999999ms", PN_E_TOOBIG, 0},
+	    {"0", 0, 0},
+	    {"0s", 0, 0},
+	    {"1ms", 0, 1},
+	    {"30s", 0, 30000},
+	    {"5m", 0, 300000},
+	    {"2h", 0, 7200000},
+	    {"1d", 0, 86400000},
+	    {"1h30m15s", 0, 5415000},
+	    {"1m1ms", 0, 60001},
+	    {"", PN_E_MALFORMED, 0},
+	    {"5", PN_E_MALFORMED, 0},
+	    {"m", PN_E_MALFORMED, 0},
+	    {"5y", PN_E_MALFORMED, 0},
+	    {"-5s", PN_E_MALFORMED, 0},
+	    {"5s3", PN_E_MALFORMED, 0},
+	    {"1.5s", PN_E_MALFORMED, 0},
+	    {"106751991168d", PN_E_TOOBIG, 0},
+	    {"106751991167d", 0, 9223372036828800000LL},
+	    {"9223372036854775807ms", 0, INT64_MAX},
+	    {"9223372036854775807ms1ms", PN_E_TOOBIG, 0},
+	    {"99999999999999999999ms", PN_E_TOOBIG, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
@@ -384,11 +441,13 @@ static void test_files(void **state)
 	pn_cfg_free(cfg);
 	unlink(path);
 
-	assert_int_equal(pn_cfg_load_file(&cfg, "/nonexistent/x.conf", schema, N(schema), err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(
+	    pn_cfg_load_file(&cfg, "/nonexistent/x.conf", schema, N(schema), err, sizeof(err)),
+	    -ENOENT);
 	assert_string_equal(err, "/nonexistent/x.conf: cannot read: No such file or directory");
 	assert_null(cfg);
-	assert_int_equal(pn_cfg_load_file(&cfg, "/tmp", schema, N(schema), err, sizeof(err)), -EISDIR);
+	assert_int_equal(pn_cfg_load_file(&cfg, "/tmp", schema, N(schema), err, sizeof(err)),
+			 -EISDIR);
 	assert_string_equal(err, "/tmp: cannot read: Is a directory");
 	/* A tiny error buffer truncates but stays terminated. */
 	assert_int_equal(pn_cfg_load_file(&cfg, "/nonexistent/x.conf", schema, N(schema), err, 8),
@@ -402,15 +461,11 @@ static void test_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_file),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_bad_inputs),
-		cmocka_unit_test(test_nul_byte),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_too_many_keys),
-		cmocka_unit_test(test_bad_schema),
-		cmocka_unit_test(test_duration_parser),
-		cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_good_file),  cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_nul_byte),
+	    cmocka_unit_test(test_limits),     cmocka_unit_test(test_too_many_keys),
+	    cmocka_unit_test(test_bad_schema), cmocka_unit_test(test_duration_parser),
+	    cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

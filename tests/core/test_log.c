@@ -54,7 +54,8 @@ static void test_text_format(void **state)
 	PN_LOG_INFO("relay", "session_open", "sid=%d client=\"%s\"", 42, "a b");
 	out = drain();
 	/* 2026-11-22T03:40:00.123Z INFO relay session_open sid=42 client="a b" */
-	assert_int_equal(strlen(out), 25 + strlen("INFO relay session_open sid=42 client=\"a b\"\n"));
+	assert_int_equal(strlen(out),
+			 25 + strlen("INFO relay session_open sid=42 client=\"a b\"\n"));
 	assert_true(out[4] == '-' && out[7] == '-' && out[10] == 'T' && out[13] == ':' &&
 		    out[19] == '.' && out[23] == 'Z' && out[24] == ' ');
 	assert_string_equal(out + 25, "INFO relay session_open sid=42 client=\"a b\"\n");
@@ -235,10 +236,10 @@ static void test_journal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_text_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_levels_and_spec, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_text_format, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_levels_and_spec, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

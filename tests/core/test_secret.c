@@ -70,9 +70,9 @@ static void test_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wipe),
-		cmocka_unit_test(test_ct_memcmp),
-		cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_wipe),
+	    cmocka_unit_test(test_ct_memcmp),
+	    cmocka_unit_test(test_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
