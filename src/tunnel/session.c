@@ -214,7 +214,7 @@ static void client_open_queued(struct pn_tunnel *t)
 			pn_tconn_stream_write(t->c, f->sid, pn_buf_ptr(&w), pn_buf_len(&w));
 		}
 		f->st = F_CL_STATUS;
-		if (f->hdr.kind == PN_FLOW_DNS)
+		if (f->hdr.kind == PN_FLOW_DNS || f->shut_wr)
 			pn_tconn_stream_fin(t->c, f->sid);
 		if (f->ops && f->ops->writable && f->hdr.kind == PN_FLOW_TCP && f->want_writable) {
 			f->want_writable = 0;
@@ -1013,8 +1013,12 @@ ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n)
 
 int pn_flow_shutdown(struct pn_flow *f)
 {
-	if (f->t->dead || f->sid < 0)
+	if (f->t->dead || f->st == F_DONE)
 		return PN_E_CLOSED;
+	if (f->sid < 0) {
+		f->shut_wr = 1; /* FIN right after the header */
+		return 0;
+	}
 	f->shut_wr = 1;
 	want_write(f->t);
 	return pn_tconn_stream_fin(f->t->c, f->sid);
