@@ -1,15 +1,276 @@
-/* Placeholder until the client role lands: prints usage, refuses to run. */
+/*
+ * postern client: login with a service-account key, run the SOCKS5 and
+ * port-forward front ends over tunnels to connectors, show status.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/cmds.h"
+#include "client/run.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "ctlapi/ctlapi.h"
+#include "relay/rclient.h"
+
+static const char usage_text[] =
+    "usage: postern client <command> [options]\n"
+    "\n"
+    "The user side of Postern: holds a short-lived credential and a signed\n"
+    "access list, and carries the traffic of local applications to the\n"
+    "resources they are granted, through one tunnel per connector.\n"
+    "\n"
+    "commands:\n"
+    "  login   obtain a client credential with a service-account API key\n"
+    "          --controller URL          controller API, e.g. https://10.0.0.1:8443\n"
+    "          --service-account-key K   the API key (or @FILE to read it from FILE)\n"
+    "          --ca FILE                 the Postern CA certificate to pin (PEM)\n"
+    "          --state DIR               state directory to create (0700)\n"
+    "  run     serve local front ends until SIGINT/SIGTERM\n"
+    "          --state DIR               state directory written by login\n"
+    "          --socks ADDR:PORT         SOCKS5 proxy (CONNECT, UDP ASSOCIATE; names\n"
+    "                                    resolved by the connector); repeatable\n"
+    "          --forward LADDR:LPORT=HOST:PORT\n"
+    "                                    local port-forward to HOST:PORT; repeatable\n"
+    "          --transport udp|tls|ws|all relay transports to use (default all:\n"
+    "                                    UDP, falling back to TLS, then WebSocket)\n"
+    "          --offline                 do not contact the controller (no renewal\n"
+    "                                    and no policy updates; until expiry)\n"
+    "          --log SPEC                log levels, e.g. info,client=debug\n"
+    "          --log-json                JSON log lines\n"
+    "  status  show the running client's tunnels: connector, path (relay over\n"
+    "          UDP/TLS/WebSocket, or direct), RTT, bytes, flows\n"
+    "          --state DIR               state directory of the running client\n"
+    "          --json                    print the raw JSON document\n"
+    "\n"
+    "Destinations outside the access list are refused locally (SOCKS reply\n"
+    "0x02 \"not allowed by ruleset\"; a reset for a forward) and the connector\n"
+    "checks every flow again.\n"
+    "\n"
+    "examples:\n"
+    "  postern client login --controller https://ctl:8443 --ca ca.crt \\\n"
+    "      --service-account-key @sa.key --state ~/.postern\n"
+    "  postern client run --state ~/.postern --socks 127.0.0.1:1080 \\\n"
+    "      --forward 127.0.0.1:15432=db.corp.example:5432\n"
+    "  curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example/\n"
+    "  postern client status --state ~/.postern\n";
+
+static int usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	return code;
+}
+
+static int is_help(const char *s)
+{
+	return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
+}
+
+#if PN_CLIENT_RUNTIME
+/* "@FILE" reads the key from a file (keeps it out of ps and shell history). */
+static char *key_arg(const char *arg)
+{
+	char buf[1024];
+	FILE *f;
+	size_t n;
+
+	if (arg[0] != '@')
+		return strdup(arg);
+	if (!(f = fopen(arg + 1, "r")))
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static int cmd_login(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"controller", required_argument, NULL, 'c'},
+	    {"service-account-key", required_argument, NULL, 'k'},
+	    {"ca", required_argument, NULL, 'a'},
+	    {"state", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *url = NULL, *ca = NULL, *state = NULL, *key = NULL;
+	char *k;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': url = optarg; break;
+		case 'k': key = optarg; break;
+		case 'a': ca = optarg; break;
+		case 's': state = optarg; break;
+		case 'h': return usage(0);
+		default: return usage(2);
+		}
+	}
+	if (!url || !key || !ca || !state) {
+		fprintf(stderr, "postern client login: --controller, --service-account-key, --ca and "
+				"--state are required\n");
+		return 2;
+	}
+	if (!(k = key_arg(key))) {
+		fprintf(stderr, "postern client login: cannot read %s\n", key + 1);
+		return 2;
+	}
+	if ((r = pn_ctlapi_global_init()) == 0)
+		r = pn_ctlapi_login(state, url, ca, k);
+	memset(k, 0, strlen(k));
+	free(k);
+	if (r != 0) {
+		fprintf(stderr, "postern client login: %s (%s)\n", pn_strerror(r), pn_errname(r));
+		return 1;
+	}
+	printf("logged in: credential, access list and relay list written to %s\n", state);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"socks", required_argument, NULL, 'S'},
+	    {"forward", required_argument, NULL, 'F'},
+	    {"transport", required_argument, NULL, 't'},
+	    {"offline", no_argument, NULL, 'o'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"log-json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pn_client_opts o;
+	int c, r;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.state_dir = optarg; break;
+		case 'S':
+			if (o.nsocks >= PN_CLIENT_MAX_LISTEN)
+				return usage(2);
+			o.socks[o.nsocks++] = optarg;
+			break;
+		case 'F':
+			if (o.nforwards >= PN_CLIENT_MAX_LISTEN || !strchr(optarg, '=')) {
+				fprintf(stderr, "postern client run: bad --forward '%s'\n", optarg);
+				return 2;
+			}
+			o.forwards[o.nforwards++] = optarg;
+			break;
+		case 't':
+			if (!strcmp(optarg, "udp"))
+				o.transports = PN_RT_UDP;
+			else if (!strcmp(optarg, "tls") || !strcmp(optarg, "tcp"))
+				o.transports = PN_RT_TLS;
+			else if (!strcmp(optarg, "ws"))
+				o.transports = PN_RT_WS;
+			else if (!strcmp(optarg, "all"))
+				o.transports = 0;
+			else
+				return usage(2);
+			break;
+		case 'o': o.offline = 1; break;
+		case 'l':
+			if (pn_log_set_spec(optarg) != 0) {
+				fprintf(stderr, "postern client run: bad --log '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j': pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
+		case 'h': return usage(0);
+		default: return usage(2);
+		}
+	}
+	if (!o.state_dir) {
+		fprintf(stderr, "postern client run: --state is required\n");
+		return 2;
+	}
+	if (o.nsocks == 0 && o.nforwards == 0) {
+		fprintf(stderr, "postern client run: give at least one --socks or --forward\n");
+		return 2;
+	}
+	if (!o.offline && pn_ctlapi_global_init() != 0)
+		return 1;
+	r = pn_client_run(&o);
+	if (r == PN_E_CONFIG || r == PN_E_MALFORMED)
+		return 2;
+	return r ? 1 : 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *state = NULL;
+	int c, json = 0, r;
+	char *doc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': return usage(0);
+		default: return usage(2);
+		}
+	}
+	if (!state) {
+		fprintf(stderr, "postern client status: --state is required\n");
+		return 2;
+	}
+	if ((r = pn_client_status_query(state, &doc)) != 0) {
+		fprintf(stderr, "postern client status: no running client for %s (%s)\n", state,
+			pn_strerror(r));
+		return 1;
+	}
+	if (json)
+		printf("%s\n", doc);
+	else
+		r = pn_client_status_print(doc, stdout);
+	free(doc);
+	return r ? 1 : 0;
+}
+#endif
+
+#if !PN_CLIENT_RUNTIME
+/* Built before the tunnel endpoint, relay client or ctlapi were in the tree
+ * (see src/client/CMakeLists.txt): say so instead of pretending. */
+static int missing(const char *what)
+{
+	fprintf(stderr, "postern client %s: this build has no client runtime (the tunnel "
+			"endpoint, relay client or ctlapi library was missing at configure time)\n",
+		what);
+	return 1;
+}
+#define cmd_login(c, v) missing("login")
+#define cmd_run(c, v) missing("run")
+#define cmd_status(c, v) missing("status")
+#endif
 
 int pn_cmd_client(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: postern client [options]\n\n(not implemented yet)\n");
-		return 0;
-	}
-	fprintf(stderr, "postern client: not implemented yet\n");
-	return 1;
+	if (argc < 2)
+		return usage(2);
+	if (is_help(argv[1]))
+		return usage(0);
+	/* getopt_long starts at argv[1] of the sub-subcommand. */
+	optind = 1;
+	if (!strcmp(argv[1], "login"))
+		return cmd_login(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return cmd_status(argc - 1, argv + 1);
+	fprintf(stderr, "postern client: unknown command '%s'\n\n", argv[1]);
+	return usage(2);
 }

@@ -1,0 +1,645 @@
+/* The headless client runtime; see run.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "client/proxy.h"
+#include "client/run.h"
+#include "client/tunnels.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "ctlapi/ctlapi.h"
+#include "relay/rclient.h"
+#include "trust/acl.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#define RENEW_RETRY_MS 10000
+#define RENEW_MIN_MS 2000
+
+struct rt {
+	uv_loop_t loop;
+	const struct pn_client_opts *o;
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct pn_anchor *anchor;
+	struct pn_key *key;
+	char *ca_pem, *key_pem, *cert_pem;
+	struct pn_cred_info cred;
+	uint64_t acl_version;
+	struct pn_ctuns *tuns;
+	struct pn_proxy *proxy;
+	struct pn_ctlapi *ctl;
+	struct pn_ctlapi_sub *sub;
+	uv_pipe_t ctlsock;
+	int ctlsock_open;
+	uv_timer_t renew_timer;
+	uv_work_t renew_work;
+	int renewing, renew_err;
+	unsigned renewals;
+	uv_signal_t sigint, sigterm;
+	int stopping;
+	int64_t started_ms;
+};
+
+static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
+{
+	char path[4096];
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd, r;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto out;
+	}
+	/* Files in the state dir are small; anything larger is not ours. */
+	if ((size_t)st.st_size > max) {
+		r = PN_E_TOOBIG;
+		goto out;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : PN_E_TRUNCATED;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	if (outlen)
+		*outlen = got;
+	buf = NULL;
+	r = 0;
+out:
+	close(fd);
+	if (buf) {
+		pn_wipe(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	return r;
+}
+
+/* Verify acl.bin-style bytes and install them if not older than what runs. */
+static int install_acl(struct rt *rt, const uint8_t *bytes, size_t len)
+{
+	struct pn_acl acl;
+	int r;
+
+	pn_acl_init(&acl, PN_ACL_CLIENT);
+	if ((r = pn_acl_verify(rt->anchor, bytes, len, (uint64_t)pn_wall_s(), &acl)) != 0 ||
+	    (r = pn_acl_check_holder(&acl, &rt->cred)) != 0)
+		goto out;
+	if (acl.kind != PN_ACL_CLIENT) {
+		r = PN_E_WRONG_TYPE;
+		goto out;
+	}
+	if (acl.version < rt->acl_version) {
+		r = PN_E_STALE_VERSION;
+		goto out;
+	}
+	rt->acl_version = acl.version;
+	r = pn_ctuns_set_acl(rt->tuns, &acl, bytes, len);
+out:
+	if (r != 0)
+		PN_LOG_WARN("client", "acl_rejected", "err=%s", pn_errname(r));
+	pn_acl_fini(&acl);
+	return r;
+}
+
+static int load_acl_file(struct rt *rt)
+{
+	char *buf;
+	size_t len;
+	int r = read_file(rt->o->state_dir, "acl.bin", PN_ACL_MAX_BYTES, &buf, &len);
+
+	if (r != 0)
+		return r;
+	r = install_acl(rt, (const uint8_t *)buf, len);
+	free(buf);
+	return r;
+}
+
+static int load_cert(struct rt *rt)
+{
+	char *pem;
+	size_t len;
+	struct pn_cred_info info;
+	int r = read_file(rt->o->state_dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &len);
+
+	if (r != 0)
+		return r;
+	r = pn_cred_verify(rt->anchor, pem, len, PN_CRED_CLIENT, (uint64_t)pn_wall_s(),
+			   PN_TRUST_DEFAULT_SKEW, &info);
+	if (r != 0) {
+		free(pem);
+		return r;
+	}
+	free(rt->cert_pem);
+	rt->cert_pem = pem;
+	rt->cred = info;
+	return 0;
+}
+
+static int load_relays(struct rt *rt)
+{
+	char *text;
+	json_t *arr, *o;
+	json_error_t jerr;
+	size_t i;
+	int r = read_file(rt->o->state_dir, "relays.json", 1u << 20, &text, NULL), n = 0;
+
+	if (r != 0)
+		return r;
+	arr = json_loads(text, 0, &jerr);
+	free(text);
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return PN_E_CONFIG;
+	}
+	json_array_foreach(arr, i, o)
+	{
+		const char *name = json_string_value(json_object_get(o, "name"));
+		const char *udp = json_string_value(json_object_get(o, "udp"));
+		const char *tls = json_string_value(json_object_get(o, "tls"));
+		const char *ws = json_string_value(json_object_get(o, "ws"));
+
+		if (!name)
+			name = json_string_value(json_object_get(o, "id"));
+		if (udp && !*udp)
+			udp = NULL;
+		if (tls && !*tls)
+			tls = NULL;
+		if (ws && !*ws)
+			ws = NULL;
+		r = pn_ctuns_add_relay(rt->tuns, name ? name : "relay", udp, tls, ws);
+		if (r != 0)
+			PN_LOG_WARN("client", "relay_skipped", "relay=%s err=%s", name ? name : "?",
+				    pn_errname(r));
+		else
+			n++;
+	}
+	json_decref(arr);
+	return n > 0 ? 0 : PN_E_CONFIG;
+}
+
+/* ------------------------------------------------------------ renewal -- */
+
+static uint64_t renewal_delay_ms(const struct rt *rt)
+{
+	int64_t now = pn_wall_s();
+	int64_t life = (int64_t)rt->cred.not_after - (int64_t)rt->cred.not_before;
+	/* Renew at two thirds of the lifetime: time enough to retry. */
+	int64_t at = (int64_t)rt->cred.not_before + life * 2 / 3;
+	int64_t ms = (at - now) * 1000;
+
+	return ms < RENEW_MIN_MS ? RENEW_MIN_MS : (uint64_t)ms;
+}
+
+static void renew_work(uv_work_t *w)
+{
+	struct rt *rt = w->data;
+
+	/* Blocking HTTPS: runs in the thread pool, never on the loop. */
+	rt->renew_err = pn_ctlapi_renew(rt->ctl);
+}
+
+static void renew_timer_cb(uv_timer_t *t);
+
+static void renew_after(uv_work_t *w, int status)
+{
+	struct rt *rt = w->data;
+	int r = status ? status : rt->renew_err;
+
+	rt->renewing = 0;
+	if (rt->stopping)
+		return;
+	if (r == 0 && (r = load_cert(rt)) == 0) {
+		rt->renewals++;
+		r = pn_ctuns_set_credential(rt->tuns, rt->cert_pem, rt->key_pem);
+		load_acl_file(rt);
+	}
+	if (r != 0) {
+		PN_LOG_WARN("client", "renew_failed", "err=%s retry_ms=%u", pn_errname(r),
+			    RENEW_RETRY_MS);
+		uv_timer_start(&rt->renew_timer, renew_timer_cb, RENEW_RETRY_MS, 0);
+		return;
+	}
+	PN_LOG_INFO("client", "credential_renewed", "not_after=%llu next_in_ms=%llu",
+		    (unsigned long long)rt->cred.not_after,
+		    (unsigned long long)renewal_delay_ms(rt));
+	uv_timer_start(&rt->renew_timer, renew_timer_cb, renewal_delay_ms(rt), 0);
+}
+
+static void renew_timer_cb(uv_timer_t *t)
+{
+	struct rt *rt = t->data;
+
+	if (rt->renewing || rt->stopping)
+		return;
+	rt->renewing = 1;
+	rt->renew_work.data = rt;
+	if (uv_queue_work(&rt->loop, &rt->renew_work, renew_work, renew_after) != 0) {
+		rt->renewing = 0;
+		uv_timer_start(&rt->renew_timer, renew_timer_cb, RENEW_RETRY_MS, 0);
+	}
+}
+
+static void on_push(const struct pn_ctlapi_event *ev, void *arg)
+{
+	struct rt *rt = arg;
+
+	if (rt->stopping)
+		return;
+	switch (ev->kind) {
+	case PN_CTLAPI_EV_CONNECTED:
+		PN_LOG_INFO("client", "controller_connected", "%s", "");
+		break;
+	case PN_CTLAPI_EV_DISCONNECTED:
+		PN_LOG_WARN("client", "controller_disconnected", "%s", "");
+		break;
+	case PN_CTLAPI_EV_POLICY:
+		if (ev->acl && ev->acl_len && ev->version != rt->acl_version)
+			install_acl(rt, ev->acl, ev->acl_len);
+		break;
+	}
+}
+
+/* ------------------------------------------------------ control socket -- */
+
+static char *status_json(struct rt *rt)
+{
+	json_t *o = json_object(), *tun = pn_ctuns_status(rt->tuns), *px = pn_proxy_status(rt->proxy);
+	char id[PN_ID_HEX_LEN + 1], *s = NULL;
+
+	if (!o || !tun || !px)
+		goto out;
+	pn_id_hex(rt->cred.id, id);
+	json_object_set_new(o, "client_id", json_string(id));
+	json_object_set_new(o, "name", json_string(rt->cred.name));
+	json_object_set_new(o, "user", json_string(rt->cred.user));
+	json_object_set_new(o, "credential_not_after", json_integer((json_int_t)rt->cred.not_after));
+	json_object_set_new(o, "renewals", json_integer(rt->renewals));
+	json_object_set_new(o, "acl_version", json_integer((json_int_t)rt->acl_version));
+	json_object_set_new(o, "uptime_s", json_integer((pn_wall_ms() - rt->started_ms) / 1000));
+	json_object_set(o, "tunnels", tun);
+	json_object_set(o, "proxy", px);
+	s = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(o);
+	json_decref(tun);
+	json_decref(px);
+	return s;
+}
+
+struct ctlconn {
+	uv_pipe_t pipe;
+	uv_write_t w;
+	char *doc;
+};
+
+static void ctlconn_closed(uv_handle_t *h)
+{
+	struct ctlconn *cc = h->data;
+
+	free(cc->doc);
+	free(cc);
+}
+
+static void ctlconn_written(uv_write_t *w, int status)
+{
+	struct ctlconn *cc = w->data;
+
+	(void)status;
+	uv_close((uv_handle_t *)&cc->pipe, ctlconn_closed);
+}
+
+static void on_ctl_connection(uv_stream_t *server, int status)
+{
+	struct rt *rt = server->data;
+	struct ctlconn *cc;
+	uv_buf_t b;
+
+	if (status < 0 || !(cc = calloc(1, sizeof(*cc))))
+		return;
+	uv_pipe_init(&rt->loop, &cc->pipe, 0);
+	cc->pipe.data = cc;
+	cc->w.data = cc;
+	if (uv_accept(server, (uv_stream_t *)&cc->pipe) != 0 || !(cc->doc = status_json(rt))) {
+		uv_close((uv_handle_t *)&cc->pipe, ctlconn_closed);
+		return;
+	}
+	/* One request, one answer: the document, then close. */
+	b = uv_buf_init(cc->doc, (unsigned)strlen(cc->doc));
+	if (uv_write(&cc->w, (uv_stream_t *)&cc->pipe, &b, 1, ctlconn_written) != 0)
+		uv_close((uv_handle_t *)&cc->pipe, ctlconn_closed);
+}
+
+static int ctlsock_start(struct rt *rt)
+{
+	int r;
+
+	unlink(rt->sock_path); /* a stale socket from a killed client */
+	if ((r = uv_pipe_init(&rt->loop, &rt->ctlsock, 0)) != 0)
+		return r;
+	rt->ctlsock.data = rt;
+	rt->ctlsock_open = 1;
+	if ((r = uv_pipe_bind(&rt->ctlsock, rt->sock_path)) != 0 ||
+	    (r = uv_listen((uv_stream_t *)&rt->ctlsock, 16, on_ctl_connection)) != 0)
+		return r;
+	/* Status shows ids and destinations: owner only. */
+	chmod(rt->sock_path, 0600);
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifetime -- */
+
+static void proxy_closed(void *arg)
+{
+	struct rt *rt = arg;
+
+	rt->proxy = NULL;
+	pn_ctuns_close(rt->tuns, NULL, NULL);
+	rt->tuns = NULL;
+}
+
+static void sub_stopped(void *arg)
+{
+	(void)arg;
+}
+
+static void stop(struct rt *rt)
+{
+	if (rt->stopping)
+		return;
+	rt->stopping = 1;
+	PN_LOG_INFO("client", "stopping", "%s", "");
+	if (rt->sub)
+		pn_ctlapi_sub_stop(rt->sub, sub_stopped);
+	rt->sub = NULL;
+	uv_close((uv_handle_t *)&rt->renew_timer, NULL);
+	uv_close((uv_handle_t *)&rt->sigint, NULL);
+	uv_close((uv_handle_t *)&rt->sigterm, NULL);
+	if (rt->ctlsock_open) {
+		uv_close((uv_handle_t *)&rt->ctlsock, NULL);
+		unlink(rt->sock_path);
+	}
+	if (rt->proxy)
+		pn_proxy_close(rt->proxy, proxy_closed, rt);
+	else if (rt->tuns)
+		proxy_closed(rt);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	stop(s->data);
+}
+
+static int start(struct rt *rt)
+{
+	const struct pn_client_opts *o = rt->o;
+	struct pn_ctuns_config tc;
+	size_t len;
+	int r;
+
+	snprintf(rt->sock_path, sizeof(rt->sock_path), "%s/%s", o->state_dir, PN_CLIENT_SOCK_NAME);
+	if ((r = read_file(o->state_dir, "ca.crt", PN_CA_CERT_PEM_MAX, &rt->ca_pem, &len)) != 0 ||
+	    (r = pn_anchor_new(rt->ca_pem, len, &rt->anchor)) != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=ca.crt err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = read_file(o->state_dir, "key.pem", 64 * 1024, &rt->key_pem, &len)) != 0 ||
+	    (r = pn_key_load_pem_mem(rt->key_pem, len, &rt->key)) != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=key.pem err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = load_cert(rt)) != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=cert.pem err=%s", pn_errname(r));
+		return r;
+	}
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = &rt->loop;
+	tc.anchor = rt->anchor;
+	tc.key = rt->key;
+	tc.ca_pem = rt->ca_pem;
+	tc.cert_pem = rt->cert_pem;
+	tc.key_pem = rt->key_pem;
+	tc.transports = o->transports;
+	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
+	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
+		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = load_acl_file(rt)) != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=acl.bin err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = load_relays(rt)) != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=relays.json err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = pn_proxy_new(&rt->loop, rt->tuns, &rt->proxy)) != 0)
+		return r;
+	for (unsigned i = 0; i < o->nsocks; i++)
+		if ((r = pn_proxy_add_socks(rt->proxy, o->socks[i])) != 0)
+			return r;
+	for (unsigned i = 0; i < o->nforwards; i++)
+		if ((r = pn_proxy_add_forward(rt->proxy, o->forwards[i])) != 0)
+			return r;
+	if ((r = ctlsock_start(rt)) != 0) {
+		PN_LOG_ERROR("client", "start_failed", "what=control_socket path=%s err=%s",
+			     rt->sock_path, uv_strerror(r));
+		return r;
+	}
+	if (!o->offline) {
+		if ((r = pn_ctlapi_open(o->state_dir, &rt->ctl)) != 0) {
+			PN_LOG_WARN("client", "controller_unconfigured",
+				    "err=%s (no renewal, no policy updates)", pn_errname(r));
+			rt->ctl = NULL;
+		} else {
+			uv_timer_start(&rt->renew_timer, renew_timer_cb, renewal_delay_ms(rt), 0);
+			if ((r = pn_ctlapi_subscribe(rt->ctl, &rt->loop, on_push, rt, &rt->sub)) != 0)
+				PN_LOG_WARN("client", "subscribe_failed", "err=%s", pn_errname(r));
+		}
+	}
+	PN_LOG_INFO("client", "started", "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u",
+		    rt->cred.name, (unsigned long long)rt->cred.not_after,
+		    (unsigned long long)rt->acl_version, o->nsocks, o->nforwards);
+	return 0;
+}
+
+int pn_client_run(const struct pn_client_opts *o)
+{
+	struct rt *rt = calloc(1, sizeof(*rt));
+	int r;
+
+	if (!rt)
+		return -ENOMEM;
+	rt->o = o;
+	rt->started_ms = pn_wall_ms();
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = uv_loop_init(&rt->loop)) != 0) {
+		free(rt);
+		return r;
+	}
+	uv_timer_init(&rt->loop, &rt->renew_timer);
+	rt->renew_timer.data = rt;
+	uv_signal_init(&rt->loop, &rt->sigint);
+	uv_signal_init(&rt->loop, &rt->sigterm);
+	rt->sigint.data = rt->sigterm.data = rt;
+	uv_signal_start(&rt->sigint, on_signal, SIGINT);
+	uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+
+	r = start(rt);
+	if (r != 0)
+		stop(rt);
+	uv_run(&rt->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&rt->loop);
+	pn_ctlapi_free(rt->ctl);
+	pn_key_free(rt->key);
+	pn_anchor_free(rt->anchor);
+	if (rt->key_pem) {
+		pn_wipe(rt->key_pem, strlen(rt->key_pem));
+		free(rt->key_pem);
+	}
+	free(rt->ca_pem);
+	free(rt->cert_pem);
+	free(rt);
+	return r;
+}
+
+/* ----------------------------------------------------------------- CLI -- */
+
+int pn_client_status_query(const char *state_dir, char **json)
+{
+	struct sockaddr_un sa;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r;
+
+	*json = NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", state_dir,
+			     PN_CLIENT_SOCK_NAME) >= sizeof(sa.sun_path))
+		return PN_E_TOOBIG;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+		if (len + 4096 + 1 > cap) {
+			char *nb;
+			if (cap >= PN_CLIENT_STATUS_MAX) {
+				r = PN_E_TOOBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 8192;
+			if (!(nb = realloc(buf, cap))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf) {
+		r = PN_E_TRUNCATED;
+		goto out;
+	}
+	buf[len] = '\0';
+	*json = buf;
+	buf = NULL;
+	r = 0;
+out:
+	close(fd);
+	free(buf);
+	return r;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+int pn_client_status_print(const char *json, FILE *out)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(json, 0, &jerr), *t, *px;
+	size_t i;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return PN_E_MALFORMED;
+	}
+	fprintf(out, "client %s (%s%s%s)  acl version %lld  credential expires in %llds  renewals %lld\n",
+		jstr(o, "client_id"), jstr(o, "name"), *jstr(o, "user") ? ", user " : "",
+		jstr(o, "user"), jint(o, "acl_version"),
+		jint(o, "credential_not_after") - (long long)pn_wall_s(), jint(o, "renewals"));
+	fprintf(out, "\n%-32s  %-10s  %-10s  %-14s  %9s  %12s  %12s  %5s  %6s\n", "connector", "state",
+		"path", "relay", "rtt_ms", "bytes_tx", "bytes_rx", "flows", "total");
+	json_array_foreach(json_object_get(o, "tunnels"), i, t)
+	{
+		char path[32], relay[64];
+		snprintf(path, sizeof(path), "%s", jstr(t, "path"));
+		snprintf(relay, sizeof(relay), "%s/%s", jstr(t, "relay"), jstr(t, "relay_transport"));
+		fprintf(out, "%-32s  %-10s  %-10s  %-14s  %9.2f  %12lld  %12lld  %5lld  %6lld\n",
+			jstr(t, "connector"), jstr(t, "state"), path,
+			*jstr(t, "relay") ? relay : "-", (double)jint(t, "rtt_us") / 1000.0,
+			jint(t, "bytes_tx"), jint(t, "bytes_rx"), jint(t, "flows"),
+			jint(t, "flows_total"));
+	}
+	if (json_array_size(json_object_get(o, "tunnels")) == 0)
+		fprintf(out, "(no tunnels yet: they open with the first flow)\n");
+	px = json_object_get(o, "proxy");
+	fprintf(out, "\n");
+	json_array_foreach(json_object_get(px, "listeners"), i, t)
+		fprintf(out, "listener %-40s accepted %lld\n", jstr(t, "listener"), jint(t, "accepted"));
+	fprintf(out, "flows ok %lld, refused %lld, failed %lld, bad SOCKS requests %lld, open connections %lld\n",
+		jint(px, "flows_ok"), jint(px, "flows_refused"), jint(px, "flows_failed"),
+		jint(px, "socks_errors"), jint(px, "connections_open"));
+	json_decref(o);
+	return 0;
+}

@@ -1,0 +1,622 @@
+/* The client's tunnels: one per connector, connector choice and failover;
+ * see tunnels.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/pick.h"
+#include "client/tunnels.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "relay/rclient.h"
+#include "trust/cred.h"
+#include "trust/dest.h"
+#include "trust/policy.h"
+
+#define MAX_RELAYS 16
+/* Requests re-dispatched after failures before giving up (failover). */
+#define MAX_DISPATCH 4
+
+/* One connector: its relay session and tunnel (at most one each). */
+struct ctun {
+	struct pn_ctuns *owner;
+	uint8_t id[PN_ID_LEN];
+	char idhex[PN_ID_HEX_LEN + 1];
+	enum pn_pick_state state;
+	unsigned nfail;
+	uint64_t retry_at_ms;
+	struct pn_rsession *sess;
+	struct pn_tunnel *tun;
+	struct pn_creq *waiting; /* FIFO of requests waiting for the tunnel */
+	uint64_t flows_total;
+	int last_err;
+	struct ctun *next;
+};
+
+struct pn_ctuns {
+	uv_loop_t *loop;
+	const struct pn_key *key;
+	struct pn_tep *tep;
+	struct pn_rclient *rc;
+	struct pn_rrelay *relays[MAX_RELAYS];
+	unsigned nrelays, transports;
+	uint32_t salt;
+	struct pn_acl acl;
+	uint8_t *acl_bytes;
+	size_t acl_len;
+	struct ctun *tuns;
+	/* close */
+	int closing, pending_closes;
+	void (*close_cb)(void *);
+	void *close_arg;
+};
+
+static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth);
+
+static struct ctun *ctun_get(struct pn_ctuns *t, const uint8_t id[PN_ID_LEN], int create)
+{
+	struct ctun *c;
+
+	for (c = t->tuns; c; c = c->next)
+		if (!memcmp(c->id, id, PN_ID_LEN))
+			return c;
+	if (!create || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->owner = t;
+	memcpy(c->id, id, PN_ID_LEN);
+	pn_id_hex(id, c->idhex);
+	c->state = PN_PICK_IDLE;
+	c->next = t->tuns;
+	t->tuns = c;
+	return c;
+}
+
+static void waiting_push(struct ctun *c, struct pn_creq *r)
+{
+	struct pn_creq **pp = &c->waiting;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	r->next = NULL;
+	r->waiting_on = c;
+	*pp = r;
+}
+
+static struct pn_creq *waiting_take_all(struct ctun *c)
+{
+	struct pn_creq *list = c->waiting;
+
+	c->waiting = NULL;
+	for (struct pn_creq *r = list; r; r = r->next)
+		r->waiting_on = NULL;
+	return list;
+}
+
+/* The tunnel to c is gone or never came up: back off.  Done before its
+ * flows are told, so that a flow retrying picks another connector. */
+static void ctun_mark_failed(struct ctun *c, int err)
+{
+	struct pn_ctuns *t = c->owner;
+
+	if (c->state == PN_PICK_FAILED && c->last_err == err)
+		return; /* already counted (session and tunnel both reported it) */
+	c->nfail++;
+	c->last_err = err;
+	c->state = PN_PICK_FAILED;
+	c->retry_at_ms = uv_now(t->loop) + pn_pick_backoff_ms(c->nfail);
+	PN_LOG_WARN("client", "tunnel_failed", "connector=%s err=%s retry_in_ms=%llu", c->idhex,
+		    pn_errname(err), (unsigned long long)pn_pick_backoff_ms(c->nfail));
+}
+
+/* Hand the requests waiting for c to another connector. */
+static void ctun_redispatch(struct ctun *c)
+{
+	struct pn_ctuns *t = c->owner;
+	struct pn_creq *list, *r, *next;
+
+	if (t->closing)
+		return;
+	list = waiting_take_all(c);
+	for (r = list; r; r = next) {
+		struct pn_flow *f = NULL;
+		int rc;
+
+		next = r->next;
+		r->next = NULL;
+		rc = dispatch(t, r, &f, 1);
+		if (rc == 0)
+			r->on_flow(r, f);
+		else if (rc < 0)
+			r->on_fail(r, rc);
+	}
+}
+
+static void ctun_fail(struct ctun *c, int err)
+{
+	ctun_mark_failed(c, err);
+	ctun_redispatch(c);
+}
+
+static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err, void *user)
+{
+	struct ctun *c = user;
+	struct pn_tunnel_info info;
+
+	if (st == PN_TUNNEL_UP) {
+		pn_tunnel_info(tun, &info);
+		c->state = PN_PICK_UP;
+		c->nfail = 0;
+		PN_LOG_INFO("client", "tunnel_up", "connector=%s path=%s", c->idhex,
+			    pn_path_kind_name(info.path));
+		return;
+	}
+	if (st != PN_TUNNEL_CLOSED)
+		return;
+	/* The endpoint frees tun after we return; its flows were closed. */
+	c->tun = NULL;
+	PN_LOG_WARN("client", "tunnel_down", "connector=%s err=%s", c->idhex, pn_errname(err));
+	if (c->sess) {
+		struct pn_rsession *s = c->sess;
+		c->sess = NULL;
+		pn_tep_relay_closed(c->owner->tep, s);
+		pn_rsession_close(s);
+	}
+	if (err == 0) {
+		/* A clean close (idle): not the connector's fault. */
+		c->state = PN_PICK_IDLE;
+		ctun_redispatch(c);
+		return;
+	}
+	ctun_fail(c, err);
+}
+
+static const struct pn_tunnel_ops tunnel_ops = {.state = tunnel_state};
+
+static struct pn_rrelay *relay_choose(struct pn_ctuns *t)
+{
+	/* A ready relay if there is one (lowest control RTT), else the first:
+	 * pn_rclient_open waits for it to connect. */
+	struct pn_rrelay *best = NULL;
+
+	for (unsigned i = 0; i < t->nrelays; i++) {
+		struct pn_rrelay *r = t->relays[i];
+		if (pn_rrelay_state(r) != PN_RRELAY_READY)
+			continue;
+		if (!best || pn_rrelay_rtt_ms(r) < pn_rrelay_rtt_ms(best))
+			best = r;
+	}
+	return best ? best : (t->nrelays ? t->relays[0] : NULL);
+}
+
+static int ctun_start(struct ctun *c)
+{
+	struct pn_ctuns *t = c->owner;
+	struct pn_rrelay *relay = relay_choose(t);
+	int r;
+
+	if (!relay)
+		return PN_E_NO_CONNECTOR;
+	r = pn_rclient_open(t->rc, relay, c->id, t->acl_bytes, t->acl_len, c, &c->sess);
+	if (r != 0) {
+		c->sess = NULL;
+		return r;
+	}
+	c->state = PN_PICK_CONNECTING;
+	PN_LOG_INFO("client", "tunnel_connecting", "connector=%s relay=%s", c->idhex,
+		    pn_rrelay_name(relay));
+	return 0;
+}
+
+static int open_on(struct ctun *c, struct pn_creq *r, struct pn_flow **out)
+{
+	struct pn_flow_req req;
+	const struct pn_acl_entry *e;
+	struct pn_dest d;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.kind = r->proto == PN_PROTO_UDP ? PN_FLOW_UDP : PN_FLOW_TCP;
+	req.hdr.port = r->port;
+	if (pn_flow_dest_parse(&req.hdr.dest, r->host) != 0 ||
+	    pn_dest_parse(r->host, strlen(r->host), &d) != 0)
+		return PN_E_MALFORMED;
+	/* The list may have changed since the request was queued. */
+	e = pn_acl_lookup(&c->owner->acl, r->proto, &d, r->port);
+	if (!e)
+		return PN_E_NOT_GRANTED;
+	memcpy(req.hdr.resource_id, e->resource_id, PN_FLOW_RESOURCE_ID_LEN);
+	rc = pn_flow_open(c->tun, &req, r->ops, r->user, out);
+	if (rc == 0) {
+		memcpy(r->connector_id, c->id, PN_ID_LEN);
+		c->flows_total++;
+	}
+	return rc;
+}
+
+static void session_ready(struct pn_rsession *s, int status, void *user)
+{
+	struct ctun *c = pn_rsession_user(s);
+	struct pn_ctuns *t = c->owner;
+	struct pn_tunnel_config tc;
+	struct pn_creq *list, *r, *next;
+	int rc;
+
+	(void)user;
+	if (status != 0) {
+		c->sess = NULL; /* already dead, no session_closed follows */
+		ctun_fail(c, status);
+		return;
+	}
+	memset(&tc, 0, sizeof(tc));
+	memcpy(tc.connector_id, c->id, PN_ID_LEN);
+	tc.acl = t->acl_bytes;
+	tc.acl_len = t->acl_len;
+	tc.relay = s;
+	tc.ops = &tunnel_ops;
+	tc.user = c;
+	rc = pn_tunnel_open(t->tep, &tc, &c->tun);
+	if (rc != 0) {
+		c->tun = NULL;
+		c->sess = NULL;
+		pn_rsession_close(s);
+		ctun_fail(c, rc);
+		return;
+	}
+	/* Flows may be opened at once: they wait for the handshake. */
+	list = waiting_take_all(c);
+	for (r = list; r; r = next) {
+		struct pn_flow *f = NULL;
+
+		next = r->next;
+		r->next = NULL;
+		rc = open_on(c, r, &f);
+		if (rc == 0)
+			r->on_flow(r, f);
+		else
+			r->on_fail(r, rc);
+	}
+}
+
+static void session_closed(struct pn_rsession *s, int reason, void *user)
+{
+	struct ctun *c = pn_rsession_user(s);
+	struct pn_ctuns *t = c->owner;
+
+	(void)user;
+	c->sess = NULL;
+	pn_tep_relay_closed(t->tep, s);
+	PN_LOG_WARN("client", "session_closed", "connector=%s reason=%s", c->idhex,
+		    pn_errname(reason));
+	ctun_mark_failed(c, PN_E_TUNNEL_LOST);
+	if (c->tun) {
+		struct pn_tunnel *tun = c->tun;
+		/* The connector (or the relay) is gone: end open flows now, with
+		 * an explicit reset, instead of waiting for the idle timeout. */
+		c->tun = NULL;
+		pn_tunnel_close(tun, PN_FLOW_RESET);
+	}
+	ctun_redispatch(c);
+}
+
+static void session_datagram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	struct pn_ctuns *t = user;
+
+	pn_tep_relay_input(t->tep, s, p, n);
+}
+
+static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
+{
+	(void)user;
+	if (st == PN_RRELAY_READY)
+		PN_LOG_INFO("client", "relay_ready", "relay=%s transport=%u", pn_rrelay_name(r),
+			    pn_rrelay_transport(r));
+	else if (st == PN_RRELAY_DOWN)
+		PN_LOG_WARN("client", "relay_down", "relay=%s err=%s", pn_rrelay_name(r),
+			    pn_errname(err));
+}
+
+static const struct pn_rclient_ops rclient_ops = {
+    .session_ready = session_ready,
+    .session_closed = session_closed,
+    .datagram = session_datagram,
+    .relay_state = relay_state,
+};
+
+int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
+{
+	struct pn_ctuns *t = NULL;
+	struct pn_tep_config tc;
+	struct pn_rclient_config rc;
+	int r;
+
+	*out = NULL;
+	if (!cfg || !cfg->loop || !cfg->anchor || !cfg->key || !cfg->cert_pem || !cfg->ca_pem ||
+	    !cfg->key_pem)
+		return PN_E_INVAL;
+	if (!(t = calloc(1, sizeof(*t))))
+		return -ENOMEM;
+	t->loop = cfg->loop;
+	t->key = cfg->key;
+	t->salt = cfg->salt;
+	t->transports = cfg->transports ? cfg->transports : PN_RT_ALL;
+	pn_acl_init(&t->acl, PN_ACL_CLIENT);
+
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = cfg->loop;
+	tc.role = PN_TEP_CLIENT;
+	tc.anchor = cfg->anchor;
+	tc.key = cfg->key;
+	tc.cert_pem = cfg->cert_pem;
+	if ((r = pn_tep_new(&tc, &t->tep)) != 0)
+		goto out;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.mode = PN_RCLIENT_CLIENT;
+	rc.ca_pem = cfg->ca_pem;
+	rc.cert_pem = cfg->cert_pem;
+	rc.key_pem = cfg->key_pem;
+	rc.ops = &rclient_ops;
+	rc.user = t;
+	if ((r = pn_rclient_new(cfg->loop, &rc, &t->rc)) != 0)
+		goto out;
+	*out = t;
+	t = NULL;
+	r = 0;
+out:
+	if (t) {
+		if (t->tep)
+			pn_tep_close(t->tep, NULL, NULL);
+		free(t);
+	}
+	return r;
+}
+
+static void close_step(void *arg)
+{
+	struct pn_ctuns *t = arg;
+
+	if (--t->pending_closes > 0)
+		return;
+	if (t->close_cb)
+		t->close_cb(t->close_arg);
+	pn_acl_fini(&t->acl);
+	free(t->acl_bytes);
+	free(t);
+}
+
+void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
+{
+	struct ctun *c, *next;
+
+	if (!t)
+		return;
+	t->closing = 1;
+	t->close_cb = cb;
+	t->close_arg = arg;
+	for (c = t->tuns; c; c = next) {
+		struct pn_creq *list = waiting_take_all(c), *r, *rn;
+
+		next = c->next;
+		if (c->tun)
+			pn_tunnel_close(c->tun, PN_FLOW_OK);
+		c->tun = NULL;
+		if (c->sess)
+			pn_rsession_close(c->sess);
+		c->sess = NULL;
+		for (r = list; r; r = rn) {
+			rn = r->next;
+			r->on_fail(r, PN_E_CLOSED);
+		}
+		free(c);
+	}
+	t->tuns = NULL;
+	t->pending_closes = 2;
+	pn_tep_close(t->tep, close_step, t);
+	pn_rclient_close(t->rc, close_step, t);
+}
+
+int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_addr,
+		       const char *tls_addr, const char *ws_url)
+{
+	struct pn_rrelay_config rc;
+	int r;
+
+	if (t->nrelays >= MAX_RELAYS)
+		return PN_E_TOOBIG;
+	memset(&rc, 0, sizeof(rc));
+	rc.name = name;
+	rc.udp_addr = (t->transports & PN_RT_UDP) ? udp_addr : NULL;
+	rc.tls_addr = tls_addr;
+	rc.ws_url = ws_url;
+	rc.transports = t->transports;
+	if ((r = pn_rclient_add_relay(t->rc, &rc, &t->relays[t->nrelays])) != 0)
+		return r;
+	t->nrelays++;
+	return 0;
+}
+
+int pn_ctuns_set_acl(struct pn_ctuns *t, struct pn_acl *acl, const uint8_t *bytes, size_t len)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, bytes, len);
+	free(t->acl_bytes);
+	t->acl_bytes = copy;
+	t->acl_len = len;
+	pn_acl_fini(&t->acl);
+	t->acl = *acl;
+	pn_acl_init(acl, PN_ACL_CLIENT); /* moved: caller's copy is empty */
+	for (struct ctun *c = t->tuns; c; c = c->next) {
+		if (!c->tun)
+			continue;
+		int r = pn_tunnel_update_acl(c->tun, copy, len);
+		if (r != 0)
+			PN_LOG_WARN("client", "acl_update_failed", "connector=%s err=%s", c->idhex,
+				    pn_errname(r));
+	}
+	PN_LOG_INFO("client", "acl_installed", "version=%llu entries=%zu networks=%zu",
+		    (unsigned long long)t->acl.version, t->acl.nentries, t->acl.nnetworks);
+	return 0;
+}
+
+int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char *key_pem)
+{
+	int r = pn_rclient_set_credential(t->rc, cert_pem, key_pem);
+
+	if (r == 0)
+		r = pn_tep_set_credential(t->tep, t->key, cert_pem);
+	return r;
+}
+
+static const struct pn_acl_entry *lookup(const struct pn_ctuns *t, unsigned proto, const char *host,
+					 uint16_t port, int *err)
+{
+	struct pn_dest d;
+	const struct pn_acl_entry *e;
+
+	if (pn_dest_parse(host, strlen(host), &d) != 0) {
+		*err = PN_E_MALFORMED;
+		return NULL;
+	}
+	e = pn_acl_lookup(&t->acl, proto, &d, port);
+	*err = e ? 0 : PN_E_NOT_GRANTED;
+	return e;
+}
+
+int pn_ctuns_check(const struct pn_ctuns *t, unsigned proto, const char *host, uint16_t port)
+{
+	int err;
+
+	lookup(t, proto, host, port, &err);
+	return err;
+}
+
+static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth)
+{
+	const struct pn_acl_entry *e;
+	const struct pn_acl_network *net;
+	struct pn_pick_cand cand[PN_ACL_MAX_CONNECTORS];
+	struct ctun *cs[PN_ACL_MAX_CONNECTORS];
+	uint64_t now = uv_now(t->loop);
+	struct ctun *c;
+	int err, i;
+
+	if (t->closing)
+		return PN_E_CLOSED;
+	if (!(e = lookup(t, r->proto, r->host, r->port, &err)))
+		return err;
+	net = pn_acl_network_find(&t->acl, e->network_id);
+	if (!net || net->nconnectors == 0)
+		return PN_E_NO_CONNECTOR;
+	for (unsigned k = 0; k < net->nconnectors && k < PN_ACL_MAX_CONNECTORS; k++) {
+		if (!(cs[k] = ctun_get(t, net->connectors[k], 1)))
+			return -ENOMEM;
+		memset(&cand[k], 0, sizeof(cand[k]));
+		cand[k].state = cs[k]->state;
+		cand[k].retry_at_ms = cs[k]->retry_at_ms;
+		if (cs[k]->tun && cs[k]->state == PN_PICK_UP) {
+			struct pn_tunnel_info info;
+			pn_tunnel_info(cs[k]->tun, &info);
+			cand[k].rtt_us = info.rtt_us;
+			cand[k].flows = info.flows;
+		}
+	}
+	if ((i = pn_pick(cand, net->nconnectors, now, t->salt)) < 0)
+		return i;
+	c = cs[i];
+	if (c->tun)
+		return open_on(c, r, out);
+	if (depth > MAX_DISPATCH)
+		return PN_E_NO_CONNECTOR;
+	if (!c->sess) {
+		int rc = ctun_start(c);
+		if (rc != 0) {
+			ctun_fail(c, rc);
+			/* ctun_fail re-dispatched nothing of ours (not queued yet):
+			 * try the next connector. */
+			return dispatch(t, r, out, depth + 1);
+		}
+	}
+	waiting_push(c, r);
+	return 1;
+}
+
+int pn_ctuns_request(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out)
+{
+	*out = NULL;
+	r->next = NULL;
+	r->waiting_on = NULL;
+	return dispatch(t, r, out, 0);
+}
+
+void pn_ctuns_cancel(struct pn_ctuns *t, struct pn_creq *r)
+{
+	struct ctun *c = r->waiting_on;
+	struct pn_creq **pp;
+
+	(void)t;
+	if (!c)
+		return;
+	for (pp = &c->waiting; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	r->next = NULL;
+	r->waiting_on = NULL;
+}
+
+static const char *state_name(enum pn_pick_state s)
+{
+	switch (s) {
+	case PN_PICK_IDLE:
+		return "idle";
+	case PN_PICK_CONNECTING:
+		return "connecting";
+	case PN_PICK_UP:
+		return "up";
+	case PN_PICK_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+static const char *transport_name(unsigned tr)
+{
+	return tr == PN_RT_UDP ? "udp" : tr == PN_RT_TLS ? "tls" : tr == PN_RT_WS ? "ws" : "none";
+}
+
+json_t *pn_ctuns_status(const struct pn_ctuns *t)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (const struct ctun *c = t->tuns; c; c = c->next) {
+		struct pn_tunnel_info info;
+		json_t *o;
+
+		memset(&info, 0, sizeof(info));
+		if (c->tun)
+			pn_tunnel_info(c->tun, &info);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+			      "connector", c->idhex, "state", state_name(c->state), "path",
+			      c->tun ? pn_path_kind_name(info.path) : "none", "relay",
+			      c->sess ? pn_rrelay_name(pn_rsession_relay(c->sess)) : "",
+			      "relay_transport",
+			      c->sess ? transport_name(pn_rsession_transport(c->sess)) : "none",
+			      "rtt_us", (json_int_t)info.rtt_us, "bytes_tx", (json_int_t)info.bytes_tx,
+			      "bytes_rx", (json_int_t)info.bytes_rx, "flows", (json_int_t)info.flows,
+			      "flows_total", (json_int_t)c->flows_total, "failures",
+			      (json_int_t)c->nfail, "last_error", c->last_err ? pn_errname(c->last_err) : "");
+		if (!o || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
