@@ -53,8 +53,8 @@ int pn_ctlapi_global_init(void);
  *   pnt1.<CA fingerprint, 64 hex>.<secret, 64 hex>.<controller URL>
  *
  * The CA fingerprint is SHA-256 over the CA certificate's
- * SubjectPublicKeyInfo DER; the secret is 32 random bytes (the controller
- * stores only SHA-256 of it).
+ * SubjectPublicKeyInfo DER; the secret is 32 random bytes in hex (the
+ * controller stores only SHA-256 of the 64-character secret text).
  */
 struct pn_ctlapi_token {
 	char url[PN_CTLAPI_URL_MAX];
@@ -135,6 +135,8 @@ enum pn_ctlapi_event_kind {
 	PN_CTLAPI_EV_POLICY = 1,   /* new policy version (acl may be set) */
 	PN_CTLAPI_EV_CONNECTED = 2,  /* channel (re)connected; a POLICY event follows */
 	PN_CTLAPI_EV_DISCONNECTED = 3, /* channel lost; reconnecting with backoff */
+	PN_CTLAPI_EV_REVOKED = 4,  /* this component's credential was revoked: the
+				    * subscription ends; re-enroll */
 };
 
 /* A client whose access list changed (delivered to connectors). */

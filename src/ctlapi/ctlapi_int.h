@@ -1,0 +1,20 @@
+#ifndef PN_CTLAPI_CTLAPI_INT_H
+#define PN_CTLAPI_CTLAPI_INT_H
+/* Internal to ctlapi: the handle's layout. */
+#include "ctlapi/ctlapi.h"
+#include "ctlapi/xfer.h"
+#include "trust/key.h"
+
+struct pn_ctlapi {
+	char dir[4096];
+	char url[PN_CTLAPI_URL_MAX];
+	char type[16];
+	char id[PN_CTLAPI_ID_HEX + 1];
+	char ca_file[4200], cert_file[4200], key_file[4200];
+	struct pn_key *key;
+};
+
+/* A request with the handle's pinned CA and client credential. */
+void pn_ctlapi_xfer_init(const struct pn_ctlapi *c, struct pn_xfer *x, const char *url,
+			 const char *method);
+#endif
