@@ -396,6 +396,7 @@ static int path_validation_cb(ngtcp2_conn *q, uint32_t flags, const ngtcp2_path 
 	return 0;
 }
 
+static void log_cb(void *ud, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_cb(void *ud, const char *fmt, ...)
 {
 	va_list ap;

@@ -43,7 +43,14 @@ int pn_flow_name_check(char *name)
 			return PN_E_BAD_NAME;
 		name[i] = (char)tolower(c);
 	}
-	return 0;
+	if (label == 0) /* "a.." after removing one dot */
+		return PN_E_BAD_NAME;
+	/* An all-digit last label reads as an address to resolvers ("10.1"):
+	   refuse it, as trust/dest.h does. */
+	for (size_t i = len - label; i < len; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return 0;
+	return PN_E_BAD_NAME;
 }
 
 int pn_flow_dest_parse(struct pn_flow_dest *d, const char *text)
@@ -229,9 +236,14 @@ int pn_flow_hdr_decode(struct pn_buf *b, struct pn_flow_hdr *h)
 	case PN_FLOW_ADDR_NAME:
 		/* str8 caps at sizeof(name)-1 = PN_FLOW_NAME_MAX and refuses NUL. */
 		r = pn_buf_get_str8(&body, h->dest.u.name, sizeof(h->dest.u.name));
-		if (r == 0 && pn_flow_name_check(h->dest.u.name) != 0) {
-			r = PN_E_BAD_NAME;
-			goto out;
+		if (r == 0) {
+			char canon[PN_FLOW_NAME_MAX + 1];
+			memcpy(canon, h->dest.u.name, sizeof(canon));
+			/* Only the canonical form is accepted: one name, one spelling. */
+			if (pn_flow_name_check(canon) != 0 || strcmp(canon, h->dest.u.name) != 0) {
+				r = PN_E_BAD_NAME;
+				goto out;
+			}
 		}
 		break;
 	case PN_FLOW_ADDR_IPV4:

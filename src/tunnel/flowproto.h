@@ -151,8 +151,10 @@ enum pn_ctl_type {
 /*
  * Validate and normalise a destination name in place: labels of letters,
  * digits, '-' and '_', 1..63 bytes each, <= 253 total, no empty label and
- * no wildcard (a flow names one concrete host); one trailing dot removed,
- * lower-cased.  Returns 0 or PN_E_BAD_NAME.
+ * no wildcard (a flow names one concrete host), last label not all
+ * digits (it would read as an address); one trailing dot removed,
+ * lower-cased.  Returns 0 or PN_E_BAD_NAME.  Decoders accept only names
+ * already in this canonical form.
  */
 int pn_flow_name_check(char *name);
 

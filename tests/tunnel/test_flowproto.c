@@ -158,6 +158,13 @@ static void test_hdr_malformed(void **st)
 	assert_int_equal(pn_buf_len(&r), 0);
 	assert_int_equal(pn_flow_dest_parse(&h.dest, "*.corp"), PN_E_BAD_NAME);
 	assert_int_equal(pn_flow_dest_parse(&h.dest, ""), PN_E_BAD_NAME);
+	assert_int_equal(pn_flow_dest_parse(&h.dest, "10.1"), PN_E_BAD_NAME);
+	assert_int_equal(pn_flow_dest_parse(&h.dest, "a.."), PN_E_BAD_NAME);
+	assert_int_equal(pn_flow_dest_parse(&h.dest, "host.1a"), 0);
+	/* non-canonical on the wire (upper case, trailing dot): refused */
+	mk_hdr(&h, PN_FLOW_TCP, "ab.cd", 80);
+	assert_int_equal(decode_patched(&h, 31, 'A'), PN_E_BAD_NAME);
+	assert_int_equal(decode_patched(&h, 35, '.'), PN_E_BAD_NAME);
 	{
 		char big[300];
 		memset(big, 'a', 64);
