@@ -58,6 +58,30 @@ void pn_log_setup(enum pn_log_level level, enum pn_log_format fmt, int fd)
 	pthread_mutex_unlock(&g_log.lock);
 }
 
+void pn_log_set_format(enum pn_log_format fmt)
+{
+	pthread_mutex_lock(&g_log.lock);
+	g_log.format = fmt;
+	pthread_mutex_unlock(&g_log.lock);
+}
+
+int pn_log_configure(const struct pn_cfg *cfg, char *err, size_t errsz)
+{
+	const char *spec = pn_cfg_str(cfg, "log", "level");
+	int fmt = pn_cfg_enum_index(cfg, "log", "format");
+
+	if (!spec || fmt < 0)
+		return pn_cfg_errorf(cfg, "log", "level", err, errsz,
+				     "schema lacks PN_LOG_CFG_KEYS");
+	if (pn_log_set_spec(spec) != 0)
+		return pn_cfg_errorf(cfg, "log", "level", err, errsz,
+				     "expected levels like \"info,relay=debug\" "
+				     "(error|warn|info|debug|trace), got \"%.64s\"",
+				     spec);
+	pn_log_set_format(fmt == 1 ? PN_LOG_JSON : PN_LOG_TEXT);
+	return 0;
+}
+
 int pn_log_format_parse(const char *s)
 {
 	if (!strcasecmp(s, "text"))

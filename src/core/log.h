@@ -22,6 +22,9 @@
  * DEBUG/TRACE=7) and the text format drops its own timestamp.
  */
 #include <stdarg.h>
+#include <stddef.h>
+
+#include "core/config.h"
 
 enum pn_log_level {
 	PN_LOG_ERROR = 0,
@@ -38,6 +41,8 @@ enum pn_log_format { PN_LOG_TEXT = 0, PN_LOG_JSON = 1 };
  * Also decides whether fd is the journal (see above).
  */
 void pn_log_setup(enum pn_log_level level, enum pn_log_format fmt, int fd);
+/* Change only the output format (keeps levels and fd), e.g. for --log-json. */
+void pn_log_set_format(enum pn_log_format fmt);
 /* 1 if fd is the journal stream named by $JOURNAL_STREAM, else 0. */
 int pn_log_fd_is_journal(int fd);
 /* Parse "text|json"; returns the format or -1. */
@@ -51,6 +56,20 @@ int pn_log_set_spec(const char *spec);
 int pn_log_level_parse(const char *s);
 /* Would a record at this level for this module be written? */
 int pn_log_enabled(enum pn_log_level level, const char *module);
+
+/*
+ * A [log] section for a role's config schema:
+ *   [log]
+ *   level  = "info,relay=debug"   # a spec as for pn_log_set_spec
+ *   format = json                 # text | json
+ * List PN_LOG_CFG_KEYS in the schema, then call pn_log_configure() after
+ * loading: 0, or PN_E_CONFIG with "<file>:<line>: key 'log.level': ..." in err.
+ * Command-line flags applied afterwards override it.
+ */
+#define PN_LOG_CFG_KEYS                                                                            \
+	PN_CFG_KEY("log", "level", PN_CFG_STR, .min = 1, .max = 511, .def = "info"),               \
+	    PN_CFG_KEY("log", "format", PN_CFG_ENUM, .choices = "text|json", .def = "text")
+int pn_log_configure(const struct pn_cfg *cfg, char *err, size_t errsz);
 
 void pn_log_write(enum pn_log_level level, const char *module, const char *event, const char *fmt,
 		  ...) __attribute__((format(printf, 4, 5)));

@@ -233,6 +233,54 @@ static void test_journal(void **state)
 	unsetenv("JOURNAL_STREAM");
 }
 
+static void test_config_section(void **state)
+{
+	static const struct pn_cfg_key schema[] = {
+	    PN_CFG_KEY("relay", "port", PN_CFG_INT),
+	    PN_LOG_CFG_KEYS,
+	};
+	static const struct pn_cfg_key no_log[] = {PN_CFG_KEY("relay", "port", PN_CFG_INT)};
+	const char *good = "[log]\nlevel = \"warn,relay=trace\"\nformat = json\n";
+	const char *bad = "[relay]\nport = 1\n[log]\nlevel = \"info,relay=loud\"\n";
+	struct pn_cfg *cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    pn_cfg_load_mem(&cfg, "r.conf", good, strlen(good), schema, 3, err, sizeof(err)), 0);
+	pn_log_setup(PN_LOG_INFO, PN_LOG_TEXT, fds[1]);
+	assert_int_equal(pn_log_configure(cfg, err, sizeof(err)), 0);
+	pn_cfg_free(cfg);
+	assert_false(pn_log_enabled(PN_LOG_INFO, "core"));
+	assert_true(pn_log_enabled(PN_LOG_TRACE, "relay"));
+	PN_LOG_WARN("core", "w", "a=1");
+	json_decref(parse_record(drain()));
+	/* Format alone can change without touching levels. */
+	pn_log_set_format(PN_LOG_TEXT);
+	assert_true(pn_log_enabled(PN_LOG_TRACE, "relay"));
+	PN_LOG_WARN("core", "w", "a=1");
+	assert_string_equal(drain() + 25, "WARN core w a=1\n");
+
+	/* Defaults: info, text. */
+	assert_int_equal(pn_cfg_load_mem(&cfg, "r.conf", "", 0, schema, 3, err, sizeof(err)), 0);
+	assert_int_equal(pn_log_configure(cfg, err, sizeof(err)), 0);
+	assert_true(pn_log_enabled(PN_LOG_INFO, "core"));
+	assert_false(pn_log_enabled(PN_LOG_DEBUG, "relay"));
+	pn_cfg_free(cfg);
+
+	assert_int_equal(
+	    pn_cfg_load_mem(&cfg, "r.conf", bad, strlen(bad), schema, 3, err, sizeof(err)), 0);
+	assert_int_equal(pn_log_configure(cfg, err, sizeof(err)), PN_E_CONFIG);
+	assert_string_equal(err, "r.conf:4: key 'log.level': expected levels like "
+				 "\"info,relay=debug\" (error|warn|info|debug|trace), got "
+				 "\"info,relay=loud\"");
+	pn_cfg_free(cfg);
+
+	assert_int_equal(pn_cfg_load_mem(&cfg, "n.conf", "", 0, no_log, 1, err, sizeof(err)), 0);
+	assert_int_equal(pn_log_configure(cfg, err, sizeof(err)), PN_E_CONFIG);
+	pn_cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +288,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_levels_and_spec, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_section, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
