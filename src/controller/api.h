@@ -18,6 +18,7 @@
 #define PN_API_NAME_MAX 64
 #define PN_API_LIST_MAX 1000
 #define PN_TOKEN_TTL_DEFAULT 3600 /* enrollment tokens: 1 hour */
+#define PN_TOKEN_TTL_MAX 86400
 #define PN_CRED_TTL_DEFAULT 3600  /* component credentials: 1 hour */
 #define PN_CLIENT_CRED_TTL_DEFAULT 3600
 #define PN_ACL_TTL_DEFAULT 3600
@@ -133,7 +134,8 @@ int pn_router_dispatch(struct pn_req *r);
 int pn_auth_identify(struct pn_req *r);
 
 /* Issue an enrollment token for (kind, target id); *text: heap string. */
-int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, char **text);
+int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,
+			char **text);
 /* Make a random API key "<prefix><64 hex>" and its hash. */
 int pn_api_new_key(const char *prefix, char key[80], char hash[65]);
 #endif

@@ -149,28 +149,30 @@ static int build_sa(struct pn_req *r, int create, json_t *row)
 	return 0;
 }
 
-static int issue_token(struct pn_req *r, const char *kind, const char *id, json_t *resp)
+static int issue_token(struct pn_req *r, const char *kind, const char *id, json_t *resp,
+		       uint32_t ttl)
 {
 	char *text = NULL;
-	int rc = pn_enroll_new_token(r, kind, id, &text);
+	int rc = pn_enroll_new_token(r, kind, id, ttl, &text);
 
 	if (rc)
 		return pn_api_store_error(r, rc), -1;
 	json_object_set_new(resp, "enrollment_token", json_string(text));
-	json_object_set_new(resp, "token_expires",
-			    json_integer(pn_now() + (int64_t)r->ctl->token_ttl));
+	json_object_set_new(resp, "token_expires", json_integer(pn_now() + (int64_t)ttl));
 	free(text);
 	return 0;
 }
 
 static int connector_after_create(struct pn_req *r, const json_t *row, json_t *resp)
 {
-	return issue_token(r, "connector", json_string_value(json_object_get(row, "id")), resp);
+	return issue_token(r, "connector", json_string_value(json_object_get(row, "id")), resp,
+			   r->ctl->token_ttl);
 }
 
 static int relay_after_create(struct pn_req *r, const json_t *row, json_t *resp)
 {
-	return issue_token(r, "relay", json_string_value(json_object_get(row, "id")), resp);
+	return issue_token(r, "relay", json_string_value(json_object_get(row, "id")), resp,
+			   r->ctl->token_ttl);
 }
 
 static int new_sa_key(struct pn_req *r, const char *sa_id, json_t *resp)
@@ -254,18 +256,30 @@ static int finish_change(struct pn_req *r, const char *action, const char *kind,
 static int h_new_token(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
-	json_t *row = NULL, *resp = json_object();
+	static const char *const allowed[] = {"ttl", NULL};
+	json_t *row = NULL, *resp = json_object(), *ttlv;
+	uint32_t ttl = r->ctl->token_ttl;
 	const char *id;
 
-	if (r->body && json_object_size(r->body))
-		return json_decref(resp), pn_api_error(r, 400, "unknown_field", "no body expected");
+	if (r->body) {
+		if (pn_api_only_fields(r, allowed))
+			return json_decref(resp), 0;
+		ttlv = json_object_get(r->body, "ttl");
+		if (ttlv && (!json_is_integer(ttlv) || json_integer_value(ttlv) < 1 ||
+			     json_integer_value(ttlv) > PN_TOKEN_TTL_MAX))
+			return json_decref(resp), pn_api_error(r, 400, "invalid_ttl",
+								"ttl must be 1..%d seconds",
+								PN_TOKEN_TTL_MAX);
+		if (ttlv)
+			ttl = (uint32_t)json_integer_value(ttlv);
+	}
 	if (begin_ref(r, &row))
 		return json_decref(resp), 0;
 	id = json_string_value(json_object_get(row, "id"));
 	if (json_integer_value(json_object_get(row, "revoked"))) {
 		pn_store_rollback(r->ctl->store);
 		pn_api_error(r, 409, "revoked", "this %s is revoked", c->singular);
-	} else if (issue_token(r, c->singular, id, resp)) {
+	} else if (issue_token(r, c->singular, id, resp, ttl)) {
 		pn_store_rollback(r->ctl->store);
 	} else {
 		json_object_set_new(resp, "id", json_string(id));

@@ -31,7 +31,8 @@
 
 #define FLOW_BATCH_MAX 256
 
-int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, char **text)
+int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,
+			char **text)
 {
 	char secret[65], hash[65], a[33], b[33];
 	json_t *row;
@@ -45,7 +46,7 @@ int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_i
 	if ((rc = pn_store_hash_hex(secret, 64, hash)))
 		goto out;
 	row = json_pack("{s:s,s:s,s:s,s:I,s:i,s:I}", "hash", hash, "kind", kind, "target_id",
-			target_id, "expires", (json_int_t)(pn_now() + r->ctl->token_ttl), "used",
+			target_id, "expires", (json_int_t)(pn_now() + ttl), "used",
 			0, "created", (json_int_t)pn_now());
 	rc = row ? pn_store_insert(r->ctl->store, PN_OBJ_ENROLL_TOKEN, row) : -ENOMEM;
 	json_decref(row);
