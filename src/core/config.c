@@ -645,6 +645,57 @@ static int parse_value(struct parser *ps, const struct pn_cfg_key *k, struct val
 
 /* ---- the grammar ---- */
 
+/* Edit distance, capped: names are <= PN_CFG_MAX_NAME bytes (checked by callers). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[PN_CFG_MAX_NAME + 1];
+
+	if (la > PN_CFG_MAX_NAME || lb > PN_CFG_MAX_NAME)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0], t;
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			t = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (t + 1 < row[j])
+				row[j] = t + 1;
+			diag = t;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * A " (did you mean 'x'?)" hint for a misspelt name: the closest section
+ * (section == NULL) or key of `section`, within 2 edits.
+ */
+static void suggest(char *out, size_t outsz, const struct pn_cfg *cfg, const char *section,
+		    const char *name)
+{
+	const char *best = NULL;
+	size_t bd = 3;
+	out[0] = '\0';
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct pn_cfg_key *k = &cfg->schema[i];
+		const char *cand = section ? k->key : k->section;
+		size_t d;
+		if ((section && strcmp(k->section, section)) || !cand[0])
+			continue;
+		if ((d = edit_distance(name, cand)) < bd) {
+			bd = d;
+			best = cand;
+		}
+	}
+	if (best)
+		snprintf(out, outsz, section ? " (did you mean '%s'?)" : " (did you mean [%s]?)",
+			 best);
+}
+
 static bool valid_name(const char *s, size_t n, bool dots)
 {
 	if (n == 0 || n > PN_CFG_MAX_NAME)
@@ -671,7 +722,7 @@ static int expect_eol(struct parser *ps, const char *after)
 
 static int parse_section(struct parser *ps)
 {
-	char got[64];
+	char got[64], hint[PN_CFG_MAX_NAME + 24];
 	int line = ps->tok_line, r;
 	size_t i;
 
@@ -686,8 +737,10 @@ static int parse_section(struct parser *ps)
 	for (i = 0; i < ps->cfg->n; i++)
 		if (!strcmp(ps->cfg->schema[i].section, ps->tok))
 			break;
-	if (i == ps->cfg->n)
-		return fail(ps, line, NULL, "unknown section [%s]", ps->tok);
+	if (i == ps->cfg->n) {
+		suggest(hint, sizeof(hint), ps->cfg, NULL, ps->tok);
+		return fail(ps, line, NULL, "unknown section [%s]%s", ps->tok, hint);
+	}
 	if (ps->sec_line[i])
 		return fail(ps, line, NULL, "duplicate section [%s] (first at line %d)", ps->tok,
 			    ps->sec_line[i]);
@@ -702,7 +755,7 @@ static int parse_section(struct parser *ps)
 
 static int parse_assignment(struct parser *ps)
 {
-	char got[64];
+	char got[64], hint[PN_CFG_MAX_NAME + 24];
 	const struct pn_cfg_key *k = NULL;
 	struct value *v;
 	int line = ps->tok_line, r;
@@ -719,10 +772,12 @@ static int parse_assignment(struct parser *ps)
 			break;
 		}
 	if (!k) {
+		suggest(hint, sizeof(hint), ps->cfg, ps->section, ps->tok);
 		if (ps->section[0])
-			return fail(ps, line, NULL, "unknown key '%s.%s'", ps->section, ps->tok);
+			return fail(ps, line, NULL, "unknown key '%s.%s'%s", ps->section, ps->tok,
+				    hint);
 		return fail(ps, line, NULL, "unknown key '%s'%s", ps->tok,
-			    " (top level; is a [section] header missing?)");
+			    hint[0] ? hint : " (top level; is a [section] header missing?)");
 	}
 	if ((r = lex(ps)) != 0)
 		return r;

@@ -159,10 +159,13 @@ static const struct {
     {"[relay]\nlisten = a\x01\n", "test.conf:2: control character 0x01 in file"},
     {"[relay]\n\n\nlisten = a\x7f\n", "test.conf:4: control character 0x7f in file"},
     /* unknown names */
-    {"[relya]\n", "test.conf:1: unknown section [relya]"},
-    {"[relay]\nprot = 1\n", "test.conf:2: unknown key 'relay.prot'"},
+    {"[relya]\n", "test.conf:1: unknown section [relya] (did you mean [relay]?)"},
+    {"[relay]\nprot = 1\n", "test.conf:2: unknown key 'relay.prot' (did you mean 'port'?)"},
     {"port = 1\n", "test.conf:1: unknown key 'port' (top level; is a [section] header missing?)"},
     {"[log]\nlisten = x\n", "test.conf:2: unknown key 'log.listen'"},
+    {"[nothing-like-it]\n", "test.conf:1: unknown section [nothing-like-it]"},
+    {"nmae = x\n", "test.conf:1: unknown key 'nmae' (did you mean 'name'?)"},
+    {"[relay]\nlisten = x\nUDP = 1\n", "test.conf:3: unknown key 'relay.UDP'"},
     /* duplicates */
     {"[relay]\nlisten = a\nport = 1\nport = 2\n",
      "test.conf:4: key 'relay.port': duplicate key (first set at line 3)"},
