@@ -67,6 +67,7 @@ struct pn_rrelay {
 	struct pn_rsession *pending;
 	uint32_t next_tag;
 	int registered;
+	int refused; /* the relay refused our credential: back off, report it */
 };
 
 struct pn_rclient {
@@ -440,6 +441,9 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 
 	if ((e = pn_relay_msg_decode(f, &m)))
 		return e;
+	/* The relay accepted us (it speaks): reconnects may be quick again. */
+	if (m.type != PN_RELAY_F_ERROR || m.tag)
+		r->backoff = 0;
 	switch (m.type) {
 	case PN_RELAY_F_DATA:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
@@ -463,8 +467,17 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 	case PN_RELAY_F_ERROR:
 		if (m.tag && (s = pending_by_tag(r, m.tag)))
 			open_fail(s, m.code);
-		else if (!m.tag)
+		else if (!m.tag) {
+			/* About the connection (our credential refused, relay full):
+			 * pending opens fail with that reason instead of a timeout. */
+			struct pn_rsession *nx;
 			PN_LOG_WARN("relay", "relay_error", "relay=%s err=%s", r->name, pn_errname(m.code));
+			r->refused = m.code;
+			for (s = r->pending; s; s = nx) {
+				nx = s->next;
+				open_fail(s, m.code);
+			}
+		}
 		return 0;
 	case PN_RELAY_F_PING:
 		m.type = PN_RELAY_F_PONG;
@@ -504,7 +517,6 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 		send_msg(r, &m);
 		return 0;
 	}
-	r->backoff = 0;
 	set_state(r, PN_RRELAY_READY, 0);
 	for (struct pn_rsession *s = r->pending; s; s = s->next)
 		if (s->st == SS_PENDING)
@@ -539,6 +551,20 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		r->attempt = 1;
 		relay_connect(r);
 		return;
+	}
+	if (err == PN_E_UNTRUSTED && !r->refused) {
+		/* Refused during the handshake: same as an ERROR about the connection. */
+		struct pn_rsession *nx;
+		for (s = r->pending; s; s = nx) {
+			nx = s->next;
+			open_fail(s, err);
+		}
+		r->refused = err;
+	}
+	if (r->refused) {
+		err = r->refused;
+		r->refused = 0;
+		r->backoff = BACKOFF_MAX_MS / 2;
 	}
 	r->attempt = 0;
 	r->backoff = r->backoff ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2) : BACKOFF_MIN_MS;

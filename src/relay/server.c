@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "relay/auth.h"
@@ -429,14 +430,20 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
 	release_pending(srv, c);
+	if (r == 0 && srv->nconns >= srv->cfg.max_conns)
+		r = PN_E_RELAY_LIMIT;
 	if (r) {
+		/* Say why (the peer's TLS finished before we checked it), then close. */
+		struct pn_relay_msg m = {.type = PN_RELAY_F_ERROR, .code = r};
+		uint8_t tmp[32];
+		struct pn_buf b;
 		srv->refused_auth++;
 		PN_LOG_INFO("relay", "peer_refused", "err=%s", pn_errname(r));
-		return r;
-	}
-	if (srv->nconns >= srv->cfg.max_conns) {
-		srv->refused_auth++;
-		return PN_E_RELAY_LIMIT;
+		pn_buf_init_wr(&b, tmp, sizeof(tmp));
+		if (pn_relay_msg_encode(&m, &b) == 0)
+			pn_rstream_send(s, tmp, pn_buf_len(&b), 0);
+		pn_rstream_close(s, r, 1);
+		return 0;
 	}
 	c->peer = pn_relay_core_attach(srv->core, c,
 				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT : PN_RELAY_ROLE_CONNECTOR,
@@ -453,6 +460,9 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 static int s_on_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
 {
 	struct conn *c = user;
+
+	if (!c->peer) /* refused, closing */
+		return PN_E_CLOSED;
 	return pn_relay_core_frame(c->srv->core, c->peer, f, uv_now(c->srv->loop));
 }
 
@@ -464,6 +474,8 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 	struct pn_relay_server *srv = c->srv;
 
 	release_pending(srv, c);
+	if (!c->peer)
+		PN_LOG_DEBUG("relay", "conn_refused", "err=%s", pn_errname(err));
 	if (c->peer) {
 		char hex[PN_ID_HEX_LEN + 1];
 		pn_id_hex(c->info.id, hex);

@@ -56,6 +56,8 @@ struct pn_rstream {
 static void close_now(struct pn_rstream *s, int err);
 static void kick_write(struct pn_rstream *s);
 static void flush_cb(uv_prepare_t *h);
+static void close_after_write(struct pn_rstream *s, int err);
+static void timer_cb(uv_timer_t *t);
 
 /* ---- raw socket output ---- */
 
@@ -302,7 +304,9 @@ static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 			goto done;
 		if (r < 0) {
-			close_now(s, PN_E_UNTRUSTED);
+			/* Tell the peer (an alert), then close once it is written. */
+			gnutls_alert_send_appropriate(s->tls, r);
+			close_after_write(s, PN_E_UNTRUSTED);
 			goto done;
 		}
 		s->st = ST_READY;
@@ -321,7 +325,11 @@ static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 			break;
 		}
 		if (got < 0) {
-			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED : PN_E_MALFORMED);
+			/* A fatal alert right after the handshake is the peer refusing
+			 * our certificate (TLS 1.3 clients finish first). */
+			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION	? PN_E_CLOSED
+				     : got == GNUTLS_E_FATAL_ALERT_RECEIVED ? PN_E_UNTRUSTED
+									    : PN_E_MALFORMED);
 			break;
 		}
 		if ((r = plain_input(s, s->cfg.plainbuf, (size_t)got))) {
@@ -571,6 +579,19 @@ static void close_now(struct pn_rstream *s, int err)
 	uv_close((uv_handle_t *)&s->tcp, handle_closed);
 	uv_close((uv_handle_t *)&s->timer, handle_closed);
 	uv_close((uv_handle_t *)&s->prep, handle_closed);
+}
+
+static void close_after_write(struct pn_rstream *s, int err)
+{
+	if (!s->close_err)
+		s->close_err = err;
+	if (!s->writing) {
+		close_now(s, err);
+		return;
+	}
+	s->closing = 1;
+	s->graceful = 1;
+	uv_timer_start(&s->timer, timer_cb, GRACE_MS, 0);
 }
 
 void pn_rstream_close(struct pn_rstream *s, int err, int graceful)

@@ -1,0 +1,460 @@
+/*
+ * pn-relay-peer: a test peer on the relay client library (relay/rclient.h).
+ *
+ *   pn-relay-peer connector --pki DIR --cred conn --relay SPEC [--relay SPEC...]
+ *       registers with every relay, echoes every datagram back on its session.
+ *   pn-relay-peer client --pki DIR --cred client --acl FILE --to conn|HEX --relay SPEC
+ *       [--count N] [--size S] [--expect ok|ERRNAME] [--expect-transport udp|tls|ws]
+ *       [--timeout S] [--sessions K]
+ *       opens K sessions to the connector and checks N echoed datagrams per session.
+ *   pn-relay-peer raw --pki DIR --cred client --tls ADDR --send garbage|oversize|truncated|badopen
+ *       sends a malformed frame after TLS and expects the relay to close the stream.
+ *
+ * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws (repeatable)
+ * Prints one result line; exit 0 when the expectation holds.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "relay/frame.h"
+#include "relay/rclient.h"
+#include "relay/stream.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#define MAX_RELAYS 4
+#define MAX_SESS 4096
+
+static uv_loop_t *loop;
+static struct pn_rclient *rc;
+static const char *pki = ".";
+static int exit_code = 1;
+static uint64_t count = 100, size = 1000, timeout_s = 15;
+static const char *expect = "ok", *expect_transport;
+static unsigned nsessions = 1;
+
+static char *slurp(const char *name, size_t *len)
+{
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, name);
+	if (!(f = fopen(path, "rb")))
+		f = fopen(name, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(2);
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		exit(2);
+	buf[n] = 0;
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+struct relay_spec {
+	char tls[64], udp[64], ws[160];
+	unsigned only;
+};
+
+static void parse_spec(const char *s, struct relay_spec *r)
+{
+	char tmp[512], *save, *tok;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(tmp, sizeof(tmp), "%s", s);
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "tls=", 4))
+			snprintf(r->tls, sizeof(r->tls), "%s", tok + 4);
+		else if (!strncmp(tok, "udp=", 4))
+			snprintf(r->udp, sizeof(r->udp), "%s", tok + 4);
+		else if (!strncmp(tok, "ws=", 3))
+			snprintf(r->ws, sizeof(r->ws), "%s", tok + 3);
+		else if (!strcmp(tok, "only=udp"))
+			r->only |= PN_RT_UDP;
+		else if (!strcmp(tok, "only=tls"))
+			r->only |= PN_RT_TLS;
+		else if (!strcmp(tok, "only=ws"))
+			r->only |= PN_RT_WS;
+	}
+}
+
+static const char *tname(unsigned t)
+{
+	return t == PN_RT_UDP ? "udp" : t == PN_RT_TLS ? "tls" : t == PN_RT_WS ? "ws" : "none";
+}
+
+/* ---- connector: echo ---- */
+
+static void c_new(struct pn_rsession *s, const uint8_t cid[PN_RELAY_ID_LEN], void *user)
+{
+	char hex[PN_ID_HEX_LEN + 1];
+	pn_id_hex(cid, hex);
+	printf("session client=%s\n", hex);
+	fflush(stdout);
+}
+
+static void c_closed(struct pn_rsession *s, int reason, void *user)
+{
+}
+
+static void c_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	pn_rsession_send(s, p, n);
+}
+
+static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
+{
+	printf("relay %s state=%d err=%s\n", pn_rrelay_name(r), st, err ? pn_errname(err) : "0");
+	fflush(stdout);
+}
+
+/* ---- client ---- */
+
+struct csess {
+	struct pn_rsession *s;
+	uint64_t sent, got, bad;
+	int ready;
+};
+static struct csess sess[MAX_SESS];
+static unsigned nready, nfailed;
+static uv_timer_t tick, deadline;
+static int sending;
+
+static void finish(int code)
+{
+	exit_code = code;
+	uv_stop(loop);
+}
+
+static void report(void)
+{
+	uint64_t sent = 0, got = 0, bad = 0;
+	unsigned tr = nready ? pn_rsession_transport(sess[0].s) : 0;
+
+	for (unsigned i = 0; i < nsessions; i++) {
+		sent += sess[i].sent;
+		got += sess[i].got;
+		bad += sess[i].bad;
+	}
+	printf("result sessions=%u ready=%u sent=%llu got=%llu bad=%llu transport=%s\n", nsessions, nready,
+	       (unsigned long long)sent, (unsigned long long)got, (unsigned long long)bad, tname(tr));
+	fflush(stdout);
+	if (bad || got < sent * 95 / 100 || got == 0)
+		finish(1);
+	else if (expect_transport && strcmp(expect_transport, tname(tr)))
+		finish(1);
+	else
+		finish(0);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seq)
+{
+	memcpy(p, &seq, 8);
+	for (size_t i = 8; i < n; i++)
+		p[i] = (uint8_t)(seq + i);
+}
+
+static void k_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	struct csess *cs = pn_rsession_user(s);
+	uint8_t tmp[PN_RELAY_MAX_PAYLOAD];
+	uint64_t seq;
+
+	if (n != size) {
+		cs->bad++;
+		return;
+	}
+	memcpy(&seq, p, 8);
+	fill(tmp, n, seq);
+	if (memcmp(tmp, p, n))
+		cs->bad++;
+	else
+		cs->got++;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	uint8_t buf[PN_RELAY_MAX_PAYLOAD];
+	int all_done = 1, all_transport = 1;
+
+	if (nready + nfailed < nsessions)
+		return;
+	if (!sending) {
+		/* Wait for the expected transport (UDP binds take a round trip). */
+		for (unsigned i = 0; i < nsessions; i++)
+			if (expect_transport && strcmp(tname(pn_rsession_transport(sess[i].s)), expect_transport))
+				all_transport = 0;
+		if (!all_transport)
+			return;
+		sending = 1;
+	}
+	for (unsigned i = 0; i < nsessions; i++) {
+		struct csess *cs = &sess[i];
+		/* A window of 32 datagrams in flight per session. */
+		while (cs->sent < count && cs->sent - cs->got < 32) {
+			fill(buf, size, cs->sent);
+			if (pn_rsession_send(cs->s, buf, size))
+				break;
+			cs->sent++;
+		}
+		if (cs->got + cs->bad < cs->sent || cs->sent < count)
+			all_done = 0;
+	}
+	if (all_done)
+		report();
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	printf("timeout\n");
+	report();
+	if (exit_code == 0)
+		exit_code = 0;
+}
+
+static void k_ready(struct pn_rsession *s, int status, void *user)
+{
+	struct csess *cs = pn_rsession_user(s);
+
+	if (status) {
+		printf("open_error %s\n", pn_errname(status));
+		fflush(stdout);
+		nfailed++;
+		cs->s = NULL;
+		if (strcmp(expect, "ok"))
+			finish(strcmp(expect, pn_errname(status)) ? 1 : 0);
+		else
+			finish(1);
+		return;
+	}
+	cs->ready = 1;
+	nready++;
+	if (strcmp(expect, "ok")) {
+		printf("open_ok (expected %s)\n", expect);
+		finish(1);
+	}
+}
+
+static const struct pn_rclient_ops conn_ops = {
+	.session_new = c_new,
+	.session_closed = c_closed,
+	.datagram = c_dgram,
+	.relay_state = relay_state,
+};
+static const struct pn_rclient_ops client_ops = {
+	.session_ready = k_ready,
+	.session_closed = c_closed,
+	.datagram = k_dgram,
+	.relay_state = relay_state,
+};
+
+/* ---- raw: malformed frames ---- */
+
+static const char *raw_kind;
+static uint8_t rx1[PN_RSTREAM_RXBUF], rx2[PN_RSTREAM_RXBUF];
+
+static int raw_ready(struct pn_rstream *s, void *user)
+{
+	uint8_t b[4096];
+	size_t n = 0;
+
+	memset(b, 0x41, sizeof(b));
+	if (!strcmp(raw_kind, "garbage")) {
+		b[0] = 0xff; /* unknown frame type */
+		b[1] = 0;
+		b[2] = 4;
+		n = 7;
+	} else if (!strcmp(raw_kind, "oversize")) {
+		b[0] = PN_RELAY_F_DATA; /* payload above PN_RELAY_MAX_PAYLOAD */
+		b[1] = (uint8_t)(3000 >> 8);
+		b[2] = (uint8_t)(3000 & 0xff);
+		n = 3003;
+	} else if (!strcmp(raw_kind, "truncated")) {
+		b[0] = PN_RELAY_F_OPEN; /* OPEN whose body is shorter than its fields */
+		b[1] = 0;
+		b[2] = 6;
+		n = 9;
+	} else if (!strcmp(raw_kind, "badopen")) {
+		b[0] = PN_RELAY_F_SESSION; /* a relay->peer frame sent by a peer */
+		b[1] = 0;
+		b[2] = 60;
+		n = 63;
+	}
+	printf("raw sent %s (%zu bytes)\n", raw_kind, n);
+	fflush(stdout);
+	return pn_rstream_send(s, b, n, 0);
+}
+
+static int raw_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
+{
+	return 0;
+}
+
+static void raw_close(struct pn_rstream *s, int err, void *user)
+{
+	printf("raw closed by relay: %s\n", pn_errname(err));
+	fflush(stdout);
+	finish(err == PN_E_CLOSED ? 0 : 1);
+}
+
+static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close};
+
+static int run_raw(const char *cred, const char *tls)
+{
+	char kname[256], cname[256];
+	char *key_pem, *cert_pem, *ca_pem = slurp("ca.crt", NULL);
+	struct pn_anchor *a;
+	struct pn_key *k;
+	gnutls_certificate_credentials_t gc;
+	struct pn_rstream_config cfg = {0};
+	struct pn_rstream *s;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	char host[64];
+	int port;
+
+	snprintf(kname, sizeof(kname), "%s.key", cred);
+	snprintf(cname, sizeof(cname), "%s.crt", cred);
+	key_pem = slurp(kname, NULL);
+	cert_pem = slurp(cname, NULL);
+	if (pn_anchor_new(ca_pem, strlen(ca_pem), &a) || pn_key_load_pem_mem(key_pem, strlen(key_pem), &k) ||
+	    pn_cred_tls_credentials(k, cert_pem, a, &gc))
+		return 2;
+	if (sscanf(tls, "%63[^:]:%d", host, &port) != 2 || uv_ip4_addr(host, port, s4))
+		return 2;
+	cfg.cred = gc;
+	cfg.rxbuf = rx1;
+	cfg.plainbuf = rx2;
+	if (pn_rstream_connect(loop, (struct sockaddr *)&ss, &cfg, &raw_ops, NULL, &s))
+		return 2;
+	uv_run(loop, UV_RUN_DEFAULT);
+	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pki", required_argument, 0, 'p'},	  {"cred", required_argument, 0, 'c'},
+		{"acl", required_argument, 0, 'a'},	  {"to", required_argument, 0, 't'},
+		{"relay", required_argument, 0, 'r'},	  {"count", required_argument, 0, 'n'},
+		{"size", required_argument, 0, 's'},	  {"expect", required_argument, 0, 'e'},
+		{"expect-transport", required_argument, 0, 'x'}, {"timeout", required_argument, 0, 'T'},
+		{"sessions", required_argument, 0, 'k'}, {"tls", required_argument, 0, 'L'},
+		{"send", required_argument, 0, 'S'},	  {0, 0, 0, 0},
+	};
+	struct relay_spec specs[MAX_RELAYS];
+	struct pn_rrelay *relays[MAX_RELAYS];
+	const char *mode, *cred = NULL, *aclf = NULL, *to = "conn", *tls = NULL;
+	int nrelays = 0, c;
+	struct pn_rclient_config cfg = {0};
+	char kname[256], cname[256];
+	uint8_t cid[PN_RELAY_ID_LEN];
+
+	if (argc < 2)
+		return 2;
+	mode = argv[1];
+	argv++;
+	argc--;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': pki = optarg; break;
+		case 'c': cred = optarg; break;
+		case 'a': aclf = optarg; break;
+		case 't': to = optarg; break;
+		case 'r':
+			if (nrelays < MAX_RELAYS)
+				parse_spec(optarg, &specs[nrelays++]);
+			break;
+		case 'n': count = strtoull(optarg, NULL, 10); break;
+		case 's': size = strtoull(optarg, NULL, 10); break;
+		case 'e': expect = optarg; break;
+		case 'x': expect_transport = optarg; break;
+		case 'T': timeout_s = strtoull(optarg, NULL, 10); break;
+		case 'k': nsessions = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'L': tls = optarg; break;
+		case 'S': raw_kind = optarg; break;
+		default: return 2;
+		}
+	}
+	if (size < 8 || size > PN_RELAY_MAX_PAYLOAD || !cred || nsessions < 1 || nsessions > MAX_SESS)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	pn_log_set_spec(getenv("PN_LOG") ? getenv("PN_LOG") : "warn");
+	loop = uv_default_loop();
+	if (!strcmp(mode, "raw")) {
+		if (!tls || !raw_kind)
+			return 2;
+		return run_raw(cred, tls);
+	}
+	snprintf(kname, sizeof(kname), "%s.key", cred);
+	snprintf(cname, sizeof(cname), "%s.crt", cred);
+	cfg.ca_pem = slurp("ca.crt", NULL);
+	cfg.cert_pem = slurp(cname, NULL);
+	cfg.key_pem = slurp(kname, NULL);
+	cfg.mode = !strcmp(mode, "connector") ? PN_RCLIENT_CONNECTOR : PN_RCLIENT_CLIENT;
+	cfg.ops = cfg.mode == PN_RCLIENT_CONNECTOR ? &conn_ops : &client_ops;
+	if ((c = pn_rclient_new(loop, &cfg, &rc))) {
+		fprintf(stderr, "rclient: %s\n", pn_strerror(c));
+		return 2;
+	}
+	for (int i = 0; i < nrelays; i++) {
+		struct pn_rrelay_config rcfg = {
+			.name = specs[i].tls[0] ? specs[i].tls : specs[i].ws,
+			.tls_addr = specs[i].tls[0] ? specs[i].tls : NULL,
+			.udp_addr = specs[i].udp[0] ? specs[i].udp : NULL,
+			.ws_url = specs[i].ws[0] ? specs[i].ws : NULL,
+			.transports = specs[i].only,
+		};
+		if ((c = pn_rclient_add_relay(rc, &rcfg, &relays[i]))) {
+			fprintf(stderr, "add_relay: %s\n", pn_strerror(c));
+			return 2;
+		}
+	}
+	if (cfg.mode == PN_RCLIENT_CONNECTOR) {
+		uv_run(loop, UV_RUN_DEFAULT);
+		return 0;
+	}
+	/* client */
+	{
+		char idname[256], *hex;
+		size_t acl_len;
+		uint8_t *acl;
+
+		if (!aclf || !nrelays)
+			return 2;
+		if (strlen(to) == PN_ID_HEX_LEN && pn_id_parse(to, cid) == 0) {
+		} else {
+			snprintf(idname, sizeof(idname), "%s.id", to);
+			hex = slurp(idname, NULL);
+			hex[PN_ID_HEX_LEN] = 0;
+			if (pn_id_parse(hex, cid))
+				return 2;
+		}
+		acl = (uint8_t *)slurp(aclf, &acl_len);
+		for (unsigned i = 0; i < nsessions; i++)
+			if (pn_rclient_open(rc, relays[0], cid, acl, acl_len, &sess[i], &sess[i].s))
+				return 2;
+	}
+	uv_timer_init(loop, &tick);
+	uv_timer_init(loop, &deadline);
+	uv_timer_start(&tick, on_tick, 5, 5);
+	uv_timer_start(&deadline, on_deadline, timeout_s * 1000, 0);
+	uv_run(loop, UV_RUN_DEFAULT);
+	return exit_code;
+}
