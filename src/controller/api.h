@@ -94,8 +94,9 @@ const char *pn_api_query(struct pn_req *r, const char *key);
 /* ---- validation (validate.c) ---- */
 /* Check body has only the allowed keys (NULL-terminated list); 400 otherwise. */
 int pn_api_only_fields(struct pn_req *r, const char *const *allowed);
-/* A required (or optional if !required) string field, 1..max bytes,
- * printable ASCII (or a name charset when name != 0).  *out borrowed. */
+/* A required (or optional if !required) string field, 1..max bytes:
+ * name 0 printable ASCII, 1 the name charset [A-Za-z0-9._@-], 2 PEM text
+ * (printable + CR/LF).  *out borrowed. */
 int pn_api_str(struct pn_req *r, const char *field, int required, size_t max, int name,
 	       const char **out);
 /* Normalise a protocols list ["tcp/5432","udp/53-54","icmp","tcp"] into a

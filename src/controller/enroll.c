@@ -172,7 +172,7 @@ static int h_enroll(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "token", 1, 1024, 0, &tok) ||
-	    pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 0, &csr) || token_secret(r, tok, secret))
+	    pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr) || token_secret(r, tok, secret))
 		return 0;
 	rc = pn_store_hash_hex(secret, 64, hash);
 	pn_wipe(secret, sizeof(secret));
@@ -241,7 +241,7 @@ static int h_login(struct pn_req *r)
 	size_t i;
 	int rc;
 
-	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 0, &csr))
+	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
 		return 0;
 	memset(&info, 0, sizeof(info));
 	info.type = PN_CRED_CLIENT;
@@ -309,7 +309,7 @@ static int h_renew(struct pn_req *r)
 	char *pem = NULL, id[PN_ID_HEX_LEN + 1];
 	int rc;
 
-	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 0, &csr))
+	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
 		return 0;
 	if ((rc = pn_store_begin(s)))
 		return pn_api_store_error(r, rc);

@@ -72,9 +72,12 @@ int pn_api_str(struct pn_req *r, const char *field, int required, size_t max, in
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (name ? !name_char((char)c) : (c < 0x20 || c > 0x7e)) {
+		int ok = name == 1 ? name_char((char)c)
+				   : (c >= 0x20 && c <= 0x7e) || (name == 2 && (c == '\n' || c == '\r'));
+
+		if (!ok) {
 			pn_api_error(r, 400, "invalid_characters",
-				     name ? "field '%s' may contain only letters, digits and -_.@"
+				     name == 1 ? "field '%s' may contain only letters, digits and -_.@"
 					  : "field '%s' must be printable ASCII",
 				     field);
 			return -1;

@@ -1,0 +1,454 @@
+/*
+ * ctlapi against a real controller: the controller runs in this process
+ * (its own HTTPS threads on 127.0.0.1, a free port), the library talks to
+ * it over real TLS 1.3 with the pinned CA and mutual TLS.
+ *
+ *   test process
+ *   +--------------------------+        HTTPS (TLS 1.3, 127.0.0.1:random)
+ *   | ctlapi (libcurl) --------+------> controller (MHD + SQLite, temp dir)
+ *   | admin calls (libcurl) ---+------>
+ *   +--------------------------+
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "controller/controller.h"
+#include "core/err.h"
+#include "ctlapi/ctlapi.h"
+#include "trust/acl.h"
+#include "trust/cred.h"
+
+static struct {
+	char dir[64], data[96], ca[128];
+	char key[PN_CONTROLLER_KEY_MAX];
+	struct pn_controller *ctl;
+	const char *url;
+} G;
+
+struct sink {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *arg)
+{
+	struct sink *s = arg;
+
+	s->p = realloc(s->p, s->n + sz * n + 1);
+	memcpy(s->p + s->n, p, sz * n);
+	s->n += sz * n;
+	s->p[s->n] = '\0';
+	return sz * n;
+}
+
+/* Admin API call; returns HTTP status, *out the JSON reply (may be NULL). */
+static long admin(const char *method, const char *path, const char *body, json_t **out)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	struct sink s = {0};
+	char url[512], auth[128];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s%s", G.url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", G.key);
+	hd = curl_slist_append(hd, auth);
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, G.ca);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (out)
+		*out = s.p ? json_loads(s.p, 0, NULL) : NULL;
+	free(s.p);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+static char *admin_str(const char *method, const char *path, const char *body, long want,
+		       const char *field)
+{
+	json_t *j = NULL;
+	char *v;
+
+	assert_int_equal(admin(method, path, body, &j), want);
+	v = strdup(json_string_value(json_object_get(j, field)));
+	json_decref(j);
+	return v;
+}
+
+static int group_setup(void **state)
+{
+	struct pn_controller_init_opts o = {0};
+
+	assert_int_equal(pn_ctlapi_global_init(), 0);
+	strcpy(G.dir, "/tmp/pn-ctlapi-XXXXXX");
+	assert_non_null(mkdtemp(G.dir));
+	snprintf(G.data, sizeof(G.data), "%s/ctl", G.dir);
+	snprintf(G.ca, sizeof(G.ca), "%s/ca.crt", G.data);
+	o.data_dir = G.data;
+	o.listen = "127.0.0.1:0";
+	o.hostnames = "localhost,127.0.0.1";
+	assert_int_equal(pn_controller_init(&o, G.key), 0);
+	/* a second init on the same directory is refused */
+	{
+		char k2[PN_CONTROLLER_KEY_MAX];
+
+		assert_int_equal(pn_controller_init(&o, k2), -EEXIST);
+	}
+	assert_int_equal(pn_controller_start(G.data, NULL, &G.ctl), 0);
+	G.url = pn_controller_url(G.ctl);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	pn_controller_stop(G.ctl);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", G.dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void state_dir(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", G.dir, name);
+}
+
+static void load_acl(const char *dir, struct pn_acl *acl)
+{
+	char path[256];
+	struct pn_anchor *a = NULL;
+	FILE *f;
+	uint8_t buf[65536];
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	assert_int_equal(pn_anchor_load_file(path, &a), 0);
+	snprintf(path, sizeof(path), "%s/acl.bin", dir);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	pn_acl_init(acl, PN_ACL_CLIENT);
+	assert_int_equal(pn_acl_verify(a, buf, n, (uint64_t)time(NULL), acl), 0);
+	pn_anchor_free(a);
+}
+
+static char *g_conn_token, *g_conn_id;
+
+static void test_setup_model(void **state)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(admin("POST", "/v1/networks", "{\"name\":\"corp\"}", NULL), 201);
+	assert_int_equal(admin("POST", "/v1/resources",
+			       "{\"name\":\"db\",\"network\":\"corp\",\"address\":\"db.corp.example\","
+			       "\"protocols\":[\"tcp/5432\"]}", NULL), 201);
+	assert_int_equal(admin("POST", "/v1/resources",
+			       "{\"name\":\"lan\",\"network\":\"corp\",\"address\":\"10.1.0.0/16\","
+			       "\"protocols\":[\"tcp\",\"udp/53\",\"icmp\"]}", NULL), 201);
+	assert_int_equal(admin("POST", "/v1/groups", "{\"name\":\"eng\"}", NULL), 201);
+	assert_int_equal(admin("POST", "/v1/policies", "{\"group\":\"eng\",\"resource\":\"db\"}",
+			       NULL), 201);
+	assert_int_equal(admin("POST", "/v1/connectors", "{\"name\":\"c1\",\"network\":\"corp\"}",
+			       &j), 201);
+	g_conn_token = strdup(json_string_value(json_object_get(j, "enrollment_token")));
+	g_conn_id = strdup(json_string_value(json_object_get(j, "id")));
+	json_decref(j);
+}
+
+static void test_enroll_connector(void **state)
+{
+	char dir[128], bad[512];
+	struct pn_acl acl;
+	struct stat st;
+
+	state_dir(dir, sizeof(dir), "conn1");
+	/* a token whose CA fingerprint is not the controller's: refused before
+	 * anything is sent */
+	snprintf(bad, sizeof(bad), "%s", g_conn_token);
+	bad[5] = bad[5] == '0' ? '1' : '0';
+	assert_int_equal(pn_ctlapi_enroll(dir, bad), PN_E_CTL_PIN);
+	assert_int_equal(pn_ctlapi_enroll(dir, "pnt1.garbage"), PN_E_MALFORMED);
+
+	assert_int_equal(pn_ctlapi_enroll(dir, g_conn_token), 0);
+	/* reuse: refused */
+	{
+		char dir2[128];
+
+		state_dir(dir2, sizeof(dir2), "conn1-again");
+		assert_int_equal(pn_ctlapi_enroll(dir2, g_conn_token), PN_E_CTL_AUTH);
+	}
+	snprintf(bad, sizeof(bad), "%s/key.pem", dir);
+	assert_int_equal(stat(bad, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	load_acl(dir, &acl);
+	assert_int_equal(acl.kind, PN_ACL_CONNECTOR);
+	/* db (tcp) + lan (tcp, udp, icmp) */
+	assert_int_equal(acl.nentries, 4);
+	pn_acl_fini(&acl);
+}
+
+struct race {
+	const char *token;
+	int idx;
+	int rc;
+};
+
+static void *enroll_one(void *arg)
+{
+	struct race *r = arg;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/race-%d", G.dir, r->idx);
+	r->rc = pn_ctlapi_enroll(dir, r->token);
+	return NULL;
+}
+
+static void test_enroll_race(void **state)
+{
+	enum { N = 50 };
+	struct race r[N];
+	pthread_t th[N];
+	char *tok, path[256];
+	int ok = 0, auth = 0;
+
+	assert_int_equal(admin("POST", "/v1/connectors", "{\"name\":\"c-race\",\"network\":\"corp\"}",
+			       NULL), 201);
+	tok = admin_str("POST", "/v1/connectors/c-race/tokens", NULL, 200, "enrollment_token");
+	for (int i = 0; i < N; i++) {
+		r[i].token = tok;
+		r[i].idx = i;
+		assert_int_equal(pthread_create(&th[i], NULL, enroll_one, &r[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		ok += r[i].rc == 0;
+		auth += r[i].rc == PN_E_CTL_AUTH;
+	}
+	printf("enrollment race: %d parallel, %d success, %d refused\n", N, ok, auth);
+	assert_int_equal(ok, 1);
+	assert_int_equal(auth, N - 1);
+	free(tok);
+	/* expired token */
+	tok = admin_str("POST", "/v1/connectors/c-race/tokens", "{\"ttl\":1}", 200,
+			"enrollment_token");
+	sleep(2);
+	snprintf(path, sizeof(path), "%s/expired", G.dir);
+	assert_int_equal(pn_ctlapi_enroll(path, tok), PN_E_CTL_AUTH);
+	free(tok);
+}
+
+static char *g_sa_key;
+
+static void test_login_client(void **state)
+{
+	char dir[128];
+	struct pn_acl acl;
+	uint8_t cid[PN_ID_LEN];
+
+	state_dir(dir, sizeof(dir), "client1");
+	g_sa_key = admin_str("POST", "/v1/service-accounts",
+			     "{\"name\":\"ci\",\"groups\":[\"eng\"]}", 201, "api_key");
+	assert_int_equal(pn_ctlapi_login(dir, G.url, G.ca, "pnsk_" "0000"), PN_E_CTL_AUTH);
+	assert_int_equal(pn_ctlapi_login(dir, G.url, G.ca, g_sa_key), 0);
+	load_acl(dir, &acl);
+	assert_int_equal(acl.kind, PN_ACL_CLIENT);
+	assert_int_equal(acl.nentries, 1); /* only db is granted */
+	assert_int_equal(acl.nnetworks, 1);
+	assert_int_equal(pn_id_parse(g_conn_id, cid), 0);
+	assert_int_equal(pn_acl_names_connector(&acl, acl.entries[0].network_id, cid), 1);
+	pn_acl_fini(&acl);
+}
+
+static void test_renew_fetch_report(void **state)
+{
+	char dir[128];
+	struct pn_ctlapi *c = NULL;
+	struct pn_ctlapi_flow f;
+	json_t *j = NULL;
+
+	state_dir(dir, sizeof(dir), "conn1");
+	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
+	assert_string_equal(pn_ctlapi_type(c), "connector");
+	assert_string_equal(pn_ctlapi_id(c), g_conn_id);
+	assert_int_equal(pn_ctlapi_renew(c), 0);
+	assert_int_equal(pn_ctlapi_fetch(c), 0);
+	memset(&f, 0, sizeof(f));
+	strcpy(f.flow_id, "00112233445566778899aabbccddeeff");
+	strcpy(f.user, "ci");
+	strcpy(f.dest, "db.corp.example");
+	f.port = 5432;
+	strcpy(f.proto, "tcp");
+	strcpy(f.verdict, "deny");
+	strcpy(f.reason, "not_in_client_acl");
+	strcpy(f.event, "end");
+	f.ts_ms = 1234;
+	assert_int_equal(pn_ctlapi_report_flows(c, &f, 1), 0);
+	assert_int_equal(admin("GET", "/v1/flow-events?verdict=deny", NULL, &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "flow_events")), 1);
+	json_decref(j);
+	pn_ctlapi_free(c);
+}
+
+/* ---- push ---- */
+
+struct subctx {
+	uv_loop_t loop;
+	uv_timer_t timer;
+	uint64_t version;
+	size_t nclients;
+	int events, connected, revoked;
+	uint64_t want_above;
+	int done;
+};
+
+static void on_event(const struct pn_ctlapi_event *ev, void *arg)
+{
+	struct subctx *s = arg;
+
+	if (ev->kind == PN_CTLAPI_EV_CONNECTED)
+		s->connected++;
+	if (ev->kind == PN_CTLAPI_EV_REVOKED)
+		s->revoked = 1;
+	if (ev->kind != PN_CTLAPI_EV_POLICY)
+		return;
+	assert_true(ev->version > s->version);
+	s->version = ev->version;
+	s->nclients = ev->n_client_acls;
+	s->events++;
+	if (ev->version > s->want_above)
+		uv_stop(&s->loop);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+/* Run the loop until an event above `above` arrives or ms pass. */
+static void run_until(struct subctx *s, uint64_t above, unsigned ms)
+{
+	s->want_above = above;
+	uv_timer_start(&s->timer, on_timeout, ms, 0);
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	uv_timer_stop(&s->timer);
+}
+
+static void test_push_grant_removal(void **state)
+{
+	char dir[128];
+	struct pn_ctlapi *c = NULL;
+	struct pn_ctlapi_sub *sub = NULL;
+	struct subctx s;
+	json_t *j = NULL;
+	uint64_t v0;
+	struct timespec t0, t1;
+
+	memset(&s, 0, sizeof(s));
+	uv_loop_init(&s.loop);
+	uv_timer_init(&s.loop, &s.timer);
+	state_dir(dir, sizeof(dir), "conn1");
+	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
+	assert_int_equal(pn_ctlapi_subscribe(c, &s.loop, on_event, &s, &sub), 0);
+	run_until(&s, 0, 5000);
+	assert_true(s.events >= 1);
+	assert_int_equal(s.nclients, 1); /* the service account's client has a grant here */
+	v0 = s.version;
+	/* remove the grant: the connector must hear of it within a second */
+	assert_int_equal(admin("GET", "/v1/policies?group=eng&resource=db", NULL, &j), 200);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/v1/policies/%s",
+			 json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "policies"), 0), "id")));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(admin("DELETE", path, NULL, NULL), 200);
+	}
+	json_decref(j);
+	run_until(&s, v0, 2000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(s.version > v0);
+	assert_int_equal(s.nclients, 0); /* the client no longer may use this connector */
+	{
+		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+
+		printf("grant removal reached subscriber in %.1f ms\n", ms);
+		assert_true(ms < 1000);
+	}
+	/* revoke the connector: the stream tells it and ends; renewal is refused */
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/v1/connectors/%s/revoke", g_conn_id);
+		assert_int_equal(admin("POST", path, NULL, NULL), 200);
+	}
+	for (int i = 0; i < 30 && !s.revoked; i++)
+		run_until(&s, UINT64_MAX, 100);
+	assert_true(s.revoked);
+	assert_int_equal(pn_ctlapi_renew(c), PN_E_CTL_AUTH);
+	pn_ctlapi_sub_stop(sub, NULL);
+	uv_close((uv_handle_t *)&s.timer, NULL);
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&s.loop), 0);
+	pn_ctlapi_free(c);
+}
+
+static void test_token_parse(void **state)
+{
+	struct pn_ctlapi_token t;
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "  pnt1.%064d.%064d.https://h:1/ \n", 0, 1);
+	assert_int_equal(pn_ctlapi_token_parse(buf, &t), 0);
+	assert_string_equal(t.url, "https://h:1/");
+	snprintf(buf, sizeof(buf), "pnt1.%064d.%064d.http://h:1", 0, 1);
+	assert_int_equal(pn_ctlapi_token_parse(buf, &t), PN_E_MALFORMED);
+	snprintf(buf, sizeof(buf), "pnt1.%063d.%065d.https://h:1", 0, 1);
+	assert_int_equal(pn_ctlapi_token_parse(buf, &t), PN_E_MALFORMED);
+	assert_int_equal(pn_ctlapi_token_parse("", &t), PN_E_MALFORMED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_token_parse),
+		cmocka_unit_test(test_setup_model),
+		cmocka_unit_test(test_enroll_connector),
+		cmocka_unit_test(test_enroll_race),
+		cmocka_unit_test(test_login_client),
+		cmocka_unit_test(test_renew_fetch_report),
+		cmocka_unit_test(test_push_grant_removal),
+	};
+	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	free(g_conn_token);
+	free(g_conn_id);
+	free(g_sa_key);
+	return rc;
+}
