@@ -85,6 +85,7 @@ static void test_key_roundtrip(void **state)
 	assert_int_equal(pn_key_export_pem(k, &pem, &len), 0);
 	assert_non_null(strstr(pem, "BEGIN PRIVATE KEY"));
 	pn_key_pem_free(pem, len);
+	pn_key_free(k2);
 	assert_int_equal(pn_key_load_pem_mem("garbage", 7, &k2 /* not overwritten on error */), PN_E_MALFORMED);
 	assert_null(k2);
 	assert_true(pn_key_load_pem_file("/nonexistent/key.pem", &k2) < 0);
