@@ -7,6 +7,8 @@
  *       [--count N] [--size S] [--expect ok|ERRNAME] [--expect-transport udp|tls|ws]
  *       [--timeout S] [--sessions K]
  *       opens K sessions to the connector and checks N echoed datagrams per session.
+ *   pn-relay-peer stun --udp ADDR [--send short]
+ *       prints the server-reflexive address (a 20-byte unpadded request must get no answer).
  *   pn-relay-peer raw --pki DIR --cred client --tls ADDR --send garbage|oversize|truncated|badopen
  *       sends a malformed frame after TLS and expects the relay to close the stream.
  *
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
 #include <uv.h>
 
 #include "core/err.h"
@@ -26,6 +29,8 @@
 #include "relay/frame.h"
 #include "relay/rclient.h"
 #include "relay/stream.h"
+#include "relay/stun.h"
+#include "relay/server.h"
 #include "trust/cred.h"
 #include "trust/key.h"
 
@@ -347,6 +352,47 @@ static int run_raw(const char *cred, const char *tls)
 	return exit_code;
 }
 
+static int run_stun(const char *udp, int short_req)
+{
+	uint8_t req[PN_STUN_REQUEST_LEN], resp[600], txid[PN_STUN_TXID_LEN];
+	struct sockaddr_storage ss, mapped;
+	struct timeval tv = {1, 0};
+	char ip[64];
+	ssize_t n;
+	int fd;
+
+	if (pn_relay_parse_addr(udp, &ss))
+		return 2;
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sizeof(ss)))
+		return 2;
+	for (int i = 0; i < 3; i++) {
+		gnutls_rnd(GNUTLS_RND_NONCE, txid, sizeof(txid));
+		pn_stun_build_request(txid, req);
+		if (short_req) { /* a bare 20-byte header: the answer would be larger */
+			req[2] = 0;
+			req[3] = 0;
+		}
+		send(fd, req, short_req ? PN_STUN_HDR : sizeof(req), 0);
+		n = recv(fd, resp, sizeof(resp), 0);
+		if (n <= 0)
+			continue;
+		if (n > (ssize_t)(short_req ? PN_STUN_HDR : sizeof(req))) {
+			printf("stun amplification: %zd bytes answered\n", n);
+			return 1;
+		}
+		if (pn_stun_parse_response(resp, (size_t)n, txid, &mapped))
+			return 1;
+		uv_ip_name((struct sockaddr *)&mapped, ip, sizeof(ip));
+		printf("stun mapped %s:%d (%zd bytes)\n", ip,
+		       ntohs(((struct sockaddr_in *)&mapped)->sin_port), n);
+		return short_req ? 1 : 0;
+	}
+	printf("stun no answer\n");
+	return short_req ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -356,7 +402,8 @@ int main(int argc, char **argv)
 		{"size", required_argument, 0, 's'},	  {"expect", required_argument, 0, 'e'},
 		{"expect-transport", required_argument, 0, 'x'}, {"timeout", required_argument, 0, 'T'},
 		{"sessions", required_argument, 0, 'k'}, {"tls", required_argument, 0, 'L'},
-		{"send", required_argument, 0, 'S'},	  {0, 0, 0, 0},
+		{"send", required_argument, 0, 'S'},	  {"udp", required_argument, 0, 'U'},
+		{0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
 	struct pn_rrelay *relays[MAX_RELAYS];
@@ -389,9 +436,12 @@ int main(int argc, char **argv)
 		case 'k': nsessions = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'L': tls = optarg; break;
 		case 'S': raw_kind = optarg; break;
+		case 'U': tls = optarg; break;
 		default: return 2;
 		}
 	}
+	if (!strcmp(mode, "stun"))
+		return tls ? run_stun(tls, raw_kind && !strcmp(raw_kind, "short")) : 2;
 	if (size < 8 || size > PN_RELAY_MAX_PAYLOAD || !cred || nsessions < 1 || nsessions > MAX_SESS)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Relay data paths in network namespaces: a client and a connector that
+# cannot reach each other exchange datagrams through the relay over UDP,
+# TCP/TLS, and WebSocket behind a real haproxy (HTTP mode); the client
+# library falls back UDP -> TLS -> WS when paths are blocked; STUN answers
+# with the reflexive address and never more bytes than asked.
+#
+#   pnr-cl (client)                pnr-rl: relay :3478/udp :4443/tcp        pnr-co (connector)
+#   10.201.1.2 ----veth---- 10.201.1.1     haproxy 10.201.1.1:8080 -> :4443   10.201.2.1 ----veth---- 10.201.2.2
+#
+. "$(dirname "$0")/lib.sh"
+topo_up
+relay_up
+connector_up
+
+cat >"$T/haproxy.cfg" <<HAP
+global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 1h
+frontend fe
+  bind 10.201.1.1:8080
+  acl ws hdr(Upgrade) -i websocket
+  use_backend relay if ws
+  default_backend nope
+backend relay
+  server r1 127.0.0.1:4443
+backend nope
+  http-request deny
+HAP
+ip netns exec pnr-rl haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+FULL=tls=10.201.1.1:4443,udp=10.201.1.1:3478,ws=ws://10.201.1.1:8080/postern
+
+check "UDP: 2000 datagrams client<->connector through the relay" \
+	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 2000 --expect-transport udp
+fwd=$(stat_of fwd_pkts)
+[ "${fwd:-0}" -ge 4000 ] && ok "relay forwarded $fwd packets" || bad "relay forwarded ${fwd:-0} packets (< 4000)"
+
+check "TCP/TLS only: 2000 datagrams" \
+	client --relay tls=10.201.1.1:4443,only=tls --count 2000 --expect-transport tls
+check "WebSocket via haproxy: 2000 datagrams" \
+	client --relay ws=ws://10.201.1.1:8080/postern,only=ws --count 2000 --expect-transport ws
+check "several sessions at once (8 x 300 over UDP)" \
+	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --sessions 8 --count 300 --expect-transport udp
+
+# Block UDP from the client: fallback to TLS.
+ip netns exec pnr-rl nft add table inet pnrf
+ip netns exec pnr-rl nft add chain inet pnrf in '{ type filter hook input priority 0; }'
+ip netns exec pnr-rl nft add rule inet pnrf in iifname pnr-rl0 udp dport 3478 drop
+check "UDP blocked: falls back to TLS" client --relay "$FULL" --count 1000 --expect-transport tls
+# Block the TLS port too: only the reverse proxy remains.
+ip netns exec pnr-rl nft add rule inet pnrf in iifname pnr-rl0 tcp dport 4443 drop
+check "UDP and TLS blocked: falls back to WebSocket via haproxy" \
+	client --relay "$FULL" --count 1000 --expect-transport ws --timeout 25
+ip netns exec pnr-rl nft delete table inet pnrf
+
+check "STUN: reflexive address of the client" ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478
+grep -q "mapped 10.201.1.2:" "$T/out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $T/out)"
+check "STUN: an unpadded 20-byte request gets no (larger) answer" \
+	ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478 --send short
+
+# The relay never learned a name: its log holds only ids.
+if grep -q "laptop\|alice\|conn1" "$T/relay.log"; then bad "relay log contains names"; else ok "relay log holds only random ids"; fi
+relay_stats
+finish
