@@ -195,6 +195,15 @@ int pn_acl_names_connector(const struct pn_acl *acl, const uint8_t network_id[PN
 	return 0;
 }
 
+int pn_acl_names_connector_any(const struct pn_acl *acl, const uint8_t connector_id[PN_ID_LEN])
+{
+	for (size_t i = 0; i < acl->nnetworks; i++)
+		for (unsigned j = 0; j < acl->networks[i].nconnectors; j++)
+			if (memcmp(acl->networks[i].connectors[j], connector_id, PN_ID_LEN) == 0)
+				return 1;
+	return 0;
+}
+
 int pn_acl_add_network(struct pn_acl *acl, const uint8_t network_id[PN_ID_LEN],
 		       const uint8_t (*connectors)[PN_ID_LEN], unsigned nconnectors)
 {

@@ -188,6 +188,10 @@ const struct pn_acl_network *pn_acl_network_find(const struct pn_acl *acl,
 /* Does the client list name connector_id as serving network_id?  1 or 0. */
 int pn_acl_names_connector(const struct pn_acl *acl, const uint8_t network_id[PN_ID_LEN],
 			   const uint8_t connector_id[PN_ID_LEN]);
+/* Does the client list name connector_id for any network?  1 or 0.  (The
+ * relay's check before it opens a session from this client to that
+ * connector: it knows no networks, only the target id.) */
+int pn_acl_names_connector_any(const struct pn_acl *acl, const uint8_t connector_id[PN_ID_LEN]);
 
 /*
  * Version gate: per (kind, holder id) the highest version accepted so far,

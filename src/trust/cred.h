@@ -126,13 +126,17 @@ int pn_anchor_verify_sig(const struct pn_anchor *a, const void *data, size_t len
  * seconds of tolerance on both ends of the validity window.  `expected` is
  * the required holder type or PN_CRED_ANY.  On success fills *info.
  * Errors (checked in this order):
- *   PN_E_MALFORMED     not a certificate / not parseable / bad extension / SAN
- *   PN_E_UNTRUSTED     not signed by the pinned CA (another CA, bad
- *                      signature, CA:true, missing Postern extension)
+ *   PN_E_MALFORMED     empty, larger than PN_CRED_PEM_MAX, or not parseable
+ *   PN_E_UNTRUSTED     signature does not verify under the pinned CA (any
+ *                      other CA, any bit changed), a CA:true or non-Ed25519
+ *                      certificate, or no Postern extension
+ *   PN_E_MALFORMED     a signed but bad Postern extension, or a SAN that is
+ *                      not exactly DNS:<hex id>.postern.invalid
  *   PN_E_NOT_YET_VALID now + skew < not_before
- *   PN_E_EXPIRED       now - skew > not_after
+ *   PN_E_EXPIRED       now > not_after + skew
  *   PN_E_WRONG_TYPE    type != expected
  *   -ENOMEM
+ * On any error *info is all zero.
  */
 int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
 		   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,

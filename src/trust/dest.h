@@ -12,9 +12,10 @@
  *     UTF-8/Unicode) are refused with PN_E_BAD_NAME.  IDNs must be given in
  *     A-label form ("xn--..."): we never apply IDNA mapping, so a U-label
  *     and its A-label cannot both be matched;
- *   - a name whose last label is all digits is refused ("10.1", "1.2.3.4."):
- *     resolvers (inet_aton) would read it as an address, so it could reach
- *     an address no address rule granted.
+ *   - a name whose last label looks numeric (all digits, or "0x" followed
+ *     by hex digits: "10.1", "1.2.3.4.", "a.0x1f") is refused: inet_aton-
+ *     style resolvers read it as an address, so it could reach an address
+ *     no address rule granted.
  * Addresses: a string that inet_pton() accepts as IPv4 or IPv6 is an
  *   address, never a name.  IPv4-mapped IPv6 (::ffff:a.b.c.d) is treated as
  *   the IPv4 address a.b.c.d (the kernel connects to that address), so a v4

@@ -235,6 +235,8 @@ static void test_acl_roundtrip(void **state)
 	assert_memory_equal(&out.networks[0], &acl.networks[0], sizeof(out.networks[0]));
 	assert_true(pn_acl_names_connector(&out, f->net, f->conn[1]));
 	assert_false(pn_acl_names_connector(&out, f->net, f->holder));
+	assert_true(pn_acl_names_connector_any(&out, f->conn[0]));
+	assert_false(pn_acl_names_connector_any(&out, f->holder));
 	assert_null(pn_acl_network_find(&out, f->holder));
 	/* the decoded form re-encodes to identical bytes */
 	{
