@@ -52,6 +52,8 @@ struct rt {
 	int64_t started_ms;
 };
 
+static void stop(struct rt *rt);
+
 static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
 {
 	char path[4096];
@@ -284,6 +286,13 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 	case PN_CTLAPI_EV_POLICY:
 		if (ev->acl && ev->acl_len && ev->version != rt->acl_version)
 			install_acl(rt, ev->acl, ev->acl_len);
+		break;
+	case PN_CTLAPI_EV_REVOKED:
+		/* Our credential is revoked: nothing may be carried any more. */
+		PN_LOG_ERROR("client", "credential_revoked", "%s", "stopping; log in again");
+		stop(rt);
+		break;
+	default:
 		break;
 	}
 }
