@@ -348,6 +348,8 @@ static int h_sa_keys(struct pn_req *r)
 			json_decref(resp);
 		} else {
 			finish_change(r, "create", "service_account_key", id, resp);
+			if (r->status == 200)
+				r->status = 201; /* a key was created */
 		}
 		json_decref(row);
 		return 0;

@@ -1,0 +1,275 @@
+#!/bin/bash
+# Controller HTTPS API integration test: a real `postern controller run` on
+# loopback, driven with curl (TLS 1.3, pinned CA) and `postern ctl`.
+#
+#   +------------------+   HTTPS 127.0.0.1:<free port>   +-------------------------+
+#   | curl, postern ctl| ------------------------------> | postern controller run  |
+#   +------------------+                                 | data dir: $TMP/ctl      |
+#                                                        +-------------------------+
+#
+# Covers: init refusals and file modes; CRUD for every object; validation
+# (types, lengths, unknown fields, addresses, ports, malformed JSON, media
+# type, oversized bodies); 401 on every endpoint without/with bad
+# credentials; 403 for read-only and service-account keys on admin
+# endpoints; SQL metacharacters; CLI exit codes; slow-client timeout;
+# kill -9 during writes -> integrity_check ok and no half-applied change.
+set -u
+BIN=${PN_BIN:-${1:-.}/src/app/postern}
+TMP=$(mktemp -d /tmp/pn-ctl-api.XXXXXX)
+PID=
+FAILS=0
+CHECKS=0
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	for p in ${WRITERS:-}; do kill "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { CHECKS=$((CHECKS + 1)); }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
+check() { # check DESCRIPTION COND...
+	local d=$1; shift
+	if "$@"; then ok; else fail "$d"; fi
+}
+
+start() {
+	"$BIN" controller run --data "$TMP/ctl" >"$TMP/run.out" 2>>"$TMP/run.err" &
+	PID=$!
+	for _ in $(seq 1 100); do
+		grep -q '^url=' "$TMP/run.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	URL=$(sed -n 's/^url=//p' "$TMP/run.out")
+	PORT=${URL##*:}
+	[ -n "$URL" ] || { echo "controller did not start"; cat "$TMP/run.err"; exit 1; }
+}
+
+# req METHOD PATH [BODY] [KEY] [CONTENT-TYPE] -> $ST (status), $BODY_OUT
+req() {
+	local m=$1 p=$2 b=${3:-} k=${4-$KEY} ct=${5:-application/json}
+	local args=(-sS --cacert "$TMP/ctl/ca.crt" --tlsv1.3 -o "$TMP/resp" -w '%{http_code}' -X "$m")
+	[ -n "$k" ] && args+=(-H "Authorization: Bearer $k")
+	[ -n "$b" ] && args+=(-H "Content-Type: $ct" --data-binary "$b")
+	ST=$(curl "${args[@]}" "$URL$p" 2>/dev/null)
+	BODY_OUT=$(cat "$TMP/resp" 2>/dev/null)
+}
+expect() { # expect STATUS METHOD PATH [BODY] [KEY] [CT]
+	local want=$1; shift
+	req "$@"
+	if [ "$ST" = "$want" ]; then ok; else fail "$* -> $ST (want $want): $BODY_OUT"; fi
+}
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1" <<<"$BODY_OUT"; }
+
+# ---- init ----
+"$BIN" controller init --data "$TMP/ctl" --api-listen 127.0.0.1:0 --hostname localhost,127.0.0.1 \
+	>"$TMP/init.out" 2>"$TMP/init.err" || { cat "$TMP/init.err"; exit 1; }
+KEY=$(tail -1 "$TMP/init.out")
+check "bootstrap key printed" grep -Eq '^pnak_[0-9a-f]{64}$' <<<"$KEY"
+"$BIN" controller init --data "$TMP/ctl" >/dev/null 2>&1
+check "init refuses an existing dir (exit 2)" test $? -eq 2
+check "data dir 0700" test "$(stat -c %a "$TMP/ctl")" = 700
+check "ca.key 0600" test "$(stat -c %a "$TMP/ctl/ca.key")" = 600
+check "api.key 0600" test "$(stat -c %a "$TMP/ctl/api.key")" = 600
+check "key stored only hashed" test "$(sqlite3 "$TMP/ctl/controller.db" .dump | grep -c "$KEY")" = 0
+start
+
+# ---- unauthenticated / bad credentials on every endpoint ----
+ENDPOINTS="GET:/v1/networks POST:/v1/networks GET:/v1/networks/x PATCH:/v1/networks/x
+DELETE:/v1/networks/x GET:/v1/resources POST:/v1/resources GET:/v1/groups POST:/v1/groups
+GET:/v1/users POST:/v1/users GET:/v1/memberships POST:/v1/memberships GET:/v1/policies
+POST:/v1/policies DELETE:/v1/policies/x GET:/v1/connectors POST:/v1/connectors
+POST:/v1/connectors/x/tokens POST:/v1/connectors/x/revoke GET:/v1/relays POST:/v1/relays
+POST:/v1/relays/x/tokens GET:/v1/service-accounts POST:/v1/service-accounts
+GET:/v1/service-accounts/x/keys POST:/v1/service-accounts/x/keys
+DELETE:/v1/service-accounts/x/keys/y POST:/v1/service-accounts/x/revoke GET:/v1/admin-keys
+POST:/v1/admin-keys DELETE:/v1/admin-keys/x GET:/v1/credentials POST:/v1/credentials/x/revoke
+GET:/v1/audit GET:/v1/flow-events GET:/v1/status POST:/v1/client/login POST:/v1/ctl/renew
+GET:/v1/ctl/state POST:/v1/ctl/flows GET:/v1/ctl/stream"
+for e in $ENDPOINTS; do
+	m=${e%%:*} p=${e#*:}
+	body=; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
+	expect 401 "$m" "$p" "$body" ""
+	expect 401 "$m" "$p" "$body" "pnak_$(printf '%064d' 0)"
+	expect 401 "$m" "$p" "$body" "garbage"
+done
+expect 200 GET /v1/ca "" ""
+
+# ---- CRUD for every object ----
+expect 201 POST /v1/networks '{"name":"corp"}'; NET=$(jget '["id"]')
+expect 200 GET /v1/networks/corp
+expect 200 GET "/v1/networks/$NET"
+expect 200 PATCH /v1/networks/corp '{"name":"corp2"}'
+expect 404 GET /v1/networks/corp
+expect 200 GET /v1/networks/corp2
+expect 409 POST /v1/networks '{"name":"corp2"}'
+expect 201 POST /v1/networks '{"name":"tmpnet"}'
+expect 200 DELETE /v1/networks/tmpnet
+expect 404 GET /v1/networks/tmpnet
+expect 404 DELETE /v1/networks/tmpnet
+
+expect 201 POST /v1/resources '{"name":"db","network":"corp2","address":"DB.Corp.Example.","protocols":["tcp/5432","tcp/5432"]}'
+check "address normalised" test "$(jget '["address"]')" = db.corp.example
+check "protocols canonical" test "$(jget '["protocols"]')" = "['tcp/5432']"
+expect 201 POST /v1/resources '{"name":"web","network":"corp2","address":"**.web.corp.example","protocols":["tcp/80","tcp/8000-8100","udp","icmp"]}'
+expect 201 POST /v1/resources '{"name":"lan6","network":"corp2","address":"fd00:1::/64","protocols":["tcp"]}'
+expect 200 GET "/v1/resources?network=corp2"
+check "3 resources listed" test "$(jget '["resources"].__len__()')" = 3
+expect 200 PATCH /v1/resources/web '{"address":"10.2.0.0/16","protocols":["udp/53"]}'
+expect 400 PATCH /v1/resources/web '{"network":"corp2"}'
+expect 409 DELETE /v1/networks/corp2   # still has resources
+expect 200 DELETE /v1/resources/lan6
+
+expect 201 POST /v1/groups '{"name":"eng"}'
+expect 200 PATCH /v1/groups/eng '{"name":"eng"}'
+expect 201 POST /v1/users '{"name":"alice","email":"alice@corp.example"}'
+expect 200 PATCH /v1/users/alice '{"disabled":true}'
+check "user disabled" test "$(jget '["disabled"]')" = True
+expect 201 POST /v1/memberships '{"group":"eng","user":"alice"}'; MEM=$(jget '["id"]')
+expect 409 POST /v1/memberships '{"group":"eng","user":"alice"}'
+expect 200 GET "/v1/memberships?group=eng"
+expect 200 DELETE "/v1/memberships/$MEM"
+expect 201 POST /v1/policies '{"group":"eng","resource":"db"}'; POL=$(jget '["id"]')
+expect 409 POST /v1/policies '{"group":"eng","resource":"db"}'
+expect 200 GET "/v1/policies?group=eng&resource=db"
+expect 200 GET "/v1/policies/$POL"
+expect 201 POST /v1/connectors '{"name":"c1","network":"corp2"}'
+check "connector token" grep -q '^pnt1\.' <<<"$(jget '["enrollment_token"]')"
+expect 200 POST /v1/connectors/c1/tokens '{"ttl":60}'
+expect 400 POST /v1/connectors/c1/tokens '{"ttl":0}'
+expect 200 PATCH /v1/connectors/c1 '{"name":"c1b"}'
+expect 200 POST /v1/connectors/c1b/revoke
+expect 409 POST /v1/connectors/c1b/tokens
+expect 200 DELETE /v1/connectors/c1b
+expect 201 POST /v1/relays '{"name":"r1","udp":"127.0.0.1:3478","tls":"[::1]:443","ws":"wss://relay.example:443/ws"}'
+expect 200 GET /v1/relays/r1
+expect 200 PATCH /v1/relays/r1 '{"udp":"relay.example:3478"}'
+expect 200 DELETE /v1/relays/r1
+expect 201 POST /v1/service-accounts '{"name":"ci","groups":["eng"]}'; SAKEY=$(jget '["api_key"]')
+check "sa key" grep -Eq '^pnsk_[0-9a-f]{64}$' <<<"$SAKEY"
+expect 201 POST /v1/service-accounts/ci/keys; KID=$(jget '["key_id"]')
+expect 200 GET /v1/service-accounts/ci/keys
+expect 200 DELETE "/v1/service-accounts/ci/keys/$KID"
+expect 200 PATCH /v1/service-accounts/ci '{"disabled":false}'
+expect 201 POST /v1/admin-keys '{"name":"auditor","role":"readonly"}'; ROKEY=$(jget '["api_key"]')
+expect 201 POST /v1/admin-keys '{"name":"tmp","role":"admin"}'; TMPK=$(jget '["id"]')
+expect 200 DELETE "/v1/admin-keys/$TMPK"
+expect 200 GET /v1/admin-keys
+expect 200 GET /v1/credentials
+expect 200 GET /v1/audit
+expect 200 GET "/v1/flow-events?format=jsonl"
+expect 200 GET /v1/status
+
+# ---- authorization: read-only and service-account keys ----
+for e in $ENDPOINTS; do
+	m=${e%%:*} p=${e#*:}
+	case "$p" in /v1/ctl/*|/v1/client/*) continue ;; esac
+	body=; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
+	if [ "$m" = GET ] && [ "$p" != /v1/admin-keys ]; then
+		req "$m" "$p" "" "$ROKEY"
+		[ "$ST" != 401 ] && [ "$ST" != 403 ] && ok || fail "readonly $m $p -> $ST"
+	else
+		expect 403 "$m" "$p" "$body" "$ROKEY"
+	fi
+	expect 403 "$m" "$p" "$body" "$SAKEY"
+done
+for p in /v1/ctl/renew /v1/ctl/flows; do expect 403 POST $p '{}' "$KEY"; done
+for p in /v1/ctl/state /v1/ctl/stream; do expect 403 GET $p "" "$KEY"; done
+expect 403 POST /v1/client/login '{}' "$KEY"
+
+# ---- validation ----
+for b in '{"name":"x y"}' '{"name":""}' '{"name":5}' "{\"name\":\"$(printf 'a%.0s' $(seq 65))\"}" \
+	'{"name":"ok","extra":1}' '{}' '{"name":"a\u0000b"}'; do
+	expect 400 POST /v1/networks "$b"
+done
+for a in 'db..corp' '10.0.0.1/8' '*a.corp' 'x.*.y' 'a b' '300.1.1.1/33' '1.2.3.4/33' '10.1'; do
+	expect 400 POST /v1/resources "{\"name\":\"bad\",\"network\":\"corp2\",\"address\":\"$a\",\"protocols\":[\"tcp\"]}"
+done
+for p in '[]' '["tcp/0"]' '["tcp/70000"]' '["tcp/5-3"]' '["sctp"]' '["tcp/"]' '["tcp/1-"]' '"tcp"' '[1]'; do
+	expect 400 POST /v1/resources "{\"name\":\"bad\",\"network\":\"corp2\",\"address\":\"a.b\",\"protocols\":$p}"
+done
+expect 404 POST /v1/resources '{"name":"bad","network":"nonet","address":"a.b","protocols":["tcp"]}'
+expect 400 POST /v1/relays '{"name":"r2","udp":"nohostport"}'
+expect 400 POST /v1/relays '{"name":"r2","ws":"http://x:1/"}'
+expect 400 POST /v1/relays '{"name":"r2"}'
+expect 400 POST /v1/memberships '{"group":"eng","user":"alice","service_account":"ci"}'
+expect 400 POST /v1/admin-keys '{"name":"k","role":"root"}'
+expect 400 POST /v1/networks '{"name":"x"'
+expect 400 POST /v1/networks '[1,2]'
+expect 400 POST /v1/networks '{"name":"a","name":"b"}'
+expect 415 POST /v1/networks '{"name":"ct"}' "$KEY" text/plain
+big=$(head -c 70000 /dev/zero | tr '\0' a)
+expect 413 POST /v1/networks "{\"name\":\"$big\"}"
+req POST /v1/networks "" # chunked oversized body
+ST=$(head -c 70000 /dev/zero | tr '\0' a | curl -sS --cacert "$TMP/ctl/ca.crt" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+	--data-binary @- "$URL/v1/networks")
+check "chunked oversized -> 413 ($ST)" test "$ST" = 413
+expect 400 GET "/v1/audit?limit=0"
+expect 400 GET "/v1/audit?after=x"
+expect 404 GET /v1/nothing
+expect 404 GET /v1//networks
+expect 405 PUT /v1/networks '{}'
+# SQL metacharacters are data, never SQL
+expect 404 GET "/v1/networks/x'%20OR%20'1'='1"
+expect 404 GET "/v1/resources?network=x'%20OR%201=1--"
+expect 400 POST /v1/users "{\"name\":\"o'brien\"}"
+expect 201 POST /v1/users "{\"name\":\"obrien\",\"email\":\"o'brien@x.example\\\"; DROP TABLE users;--\"}"
+check "tables intact" test "$(sqlite3 "$TMP/ctl/controller.db" 'SELECT COUNT(*) FROM users')" = 2
+# enrollment with garbage
+expect 401 POST /v1/enroll '{"token":"pnt1.zz","csr":"x"}' ""
+expect 401 POST /v1/enroll "{\"token\":\"$(printf '%064d' 7)\",\"csr\":\"x\"}" ""
+expect 400 POST /v1/enroll '{"token":"x"}' ""
+
+# ---- CLI exit codes ----
+export POSTERN_CONTROLLER_URL=$URL POSTERN_API_KEY=$KEY POSTERN_CA_CERT=$TMP/ctl/ca.crt
+"$BIN" ctl network list >/dev/null; check "ctl ok -> 0" test $? -eq 0
+"$BIN" ctl network show nope >/dev/null 2>&1; check "ctl not found -> 4" test $? -eq 4
+"$BIN" ctl --key "$ROKEY" network add x >/dev/null 2>&1; check "ctl forbidden -> 3" test $? -eq 3
+"$BIN" ctl --key pnak_x network list >/dev/null 2>&1; check "ctl bad key -> 3" test $? -eq 3
+"$BIN" ctl network frobnicate >/dev/null 2>&1; check "ctl usage -> 2" test $? -eq 2
+"$BIN" ctl resource add bad --network corp2 --address 'a..b' --ports tcp >/dev/null 2>&1
+check "ctl invalid -> 1" test $? -eq 1
+"$BIN" ctl resource add ssh --network corp2 --address ssh.corp.example --ports tcp/22 >/dev/null
+check "ctl resource add" test $? -eq 0
+"$BIN" ctl grant add eng ssh >/dev/null && "$BIN" ctl grant delete eng ssh >/dev/null
+check "ctl grant add/delete" test $? -eq 0
+TOK=$("$BIN" ctl connector add corp2 c9 | tail -1)
+check "ctl connector add prints token" grep -q '^pnt1\.' <<<"$TOK"
+"$BIN" ctl --json group list | python3 -c 'import json,sys; json.load(sys.stdin)'
+check "ctl --json parses" test $? -eq 0
+"$BIN" ctl audit | grep -q 'create'; check "ctl audit" test $? -eq 0
+
+# ---- slow client: a connection that never speaks is closed by the server ----
+t0=$(date +%s)
+timeout 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <&3 >/dev/null" 2>/dev/null
+t1=$(date +%s)
+check "idle connection closed within 15 s ($((t1 - t0)) s)" test $((t1 - t0)) -le 15
+
+# ---- kill -9 during writes ----
+WRITERS=
+for w in 1 2 3 4; do
+	( for i in $(seq 1 400); do
+		curl -sS --cacert "$TMP/ctl/ca.crt" -o /dev/null -H "Authorization: Bearer $KEY" \
+			-H 'Content-Type: application/json' \
+			--data-binary "{\"name\":\"sa-$w-$i\",\"groups\":[\"eng\"]}" "$URL/v1/service-accounts" 2>/dev/null
+	done ) &
+	WRITERS="$WRITERS $!"
+done
+sleep 1.5
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
+for p in $WRITERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; WRITERS=
+DB=$TMP/ctl/controller.db
+N=$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts WHERE name LIKE 'sa-%'")
+echo "kill -9 after $N committed service-account creations"
+check "some writes committed before kill" test "$N" -gt 0
+start
+check "integrity_check ok" test "$(sqlite3 "$DB" 'PRAGMA integrity_check')" = ok
+check "foreign keys ok" test -z "$(sqlite3 "$DB" 'PRAGMA foreign_key_check')"
+check "every service account has its key" test "$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM sa_keys k WHERE k.service_account_id = s.id)")" = 0
+check "every service account has its membership" test "$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.service_account_id = s.id)")" = 0
+check "every change audited and versioned" test "$(sqlite3 "$DB" "SELECT (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init')")" = 1
+expect 200 GET /v1/networks
+
+echo "api_test: $CHECKS checks, $FAILS failed"
+[ "$FAILS" -eq 0 ]
