@@ -1,0 +1,122 @@
+#!/bin/bash
+# Relay abuse and authorization: every refusal has its specific reason, no
+# unauthenticated sender gets an answer larger than its request, malformed
+# frames close only the offending stream, and slowloris / connection floods
+# are cut by the per-source cap and the handshake deadline while a
+# legitimate client keeps working and the relay's memory stays bounded.
+#
+#   pnr-cl: client 10.201.1.2, attacker 10.201.1.3     pnr-rl: relay          pnr-co: connectors conn, conn2
+#   10.201.1.2/.3 --------veth-------- 10.201.1.1 | 10.201.2.1 --------veth-------- 10.201.2.2
+#
+. "$(dirname "$0")/lib.sh"
+topo_up
+relay_up
+connector_up
+ip netns exec pnr-co "$PEER" connector --pki "$T" --cred conn2 --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
+	>"$T/conn2.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+R=tls=10.201.1.1:4443,udp=10.201.1.1:3478
+expect_err() { # description, expected error, client args...
+	local d=$1 e=$2; shift 2
+	check "$d -> $e" ip netns exec pnr-cl "$PEER" client --pki "$T" --relay $R --expect "$e" --timeout 8 "$@"
+}
+expect_err "forged access list (one signed byte flipped)" PN_E_SIGNATURE --cred client --acl client.acl.forged --to conn
+expect_err "expired access list" PN_E_EXPIRED --cred client --acl client.acl.expired --to conn
+expect_err "access list signed by another CA" PN_E_UNTRUSTED --cred client --acl evil.acl --to conn
+expect_err "connector id the list does not name" PN_E_RELAY_NOT_AUTHORIZED --cred client --acl client.acl --to conn2
+expect_err "another client's access list" PN_E_WRONG_HOLDER --cred client2 --acl client.acl --to conn
+expect_err "expired client credential" PN_E_EXPIRED --cred client-expired --acl client.acl --to conn
+expect_err "credential from another CA" PN_E_UNTRUSTED --cred evil-client --acl client.acl --to conn
+expect_err "connector credential asking for a session" PN_E_RELAY_BAD_ROLE --cred conn2 --acl client.acl --to conn
+
+# TLS without a client certificate, and TLS 1.2: no peer is ever admitted.
+up_before=$(grep -c peer_up "$T/relay.log")
+ip netns exec pnr-cl timeout 5 openssl s_client -connect 10.201.1.1:4443 -tls1_3 -alpn postern-relay/1 \
+	</dev/null >"$T/ossl13" 2>&1
+ip netns exec pnr-cl timeout 5 openssl s_client -connect 10.201.1.1:4443 -tls1_2 </dev/null >"$T/ossl12" 2>&1
+grep -q "Cipher is (NONE)\|alert protocol version\|no protocols available" "$T/ossl12" &&
+	ok "TLS 1.2 refused" || { bad "TLS 1.2 refused"; tail -5 "$T/ossl12"; }
+sleep 0.3
+[ "$(grep -c peer_up "$T/relay.log")" = "$up_before" ] && ok "no certificate: not admitted" ||
+	bad "a peer without certificate was admitted"
+
+for k in garbage oversize truncated badopen; do
+	check "stream frame '$k' closes that stream" \
+		ip netns exec pnr-cl "$PEER" raw --pki "$T" --cred client --tls 10.201.1.1:4443 --send $k
+done
+
+cat >"$T/udpflood.py" <<'PY'
+import os, socket, sys, time
+# Unauthenticated UDP: random bytes, fake BIND/DATA with random session ids,
+# STUN headers of every short length.  Count every byte the relay answers.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.201.1.3", 0)); s.setblocking(False)
+dst = ("10.201.1.1", 3478); sent = 0
+for i in range(3000):
+    k = i % 5
+    if k == 0: m = os.urandom(1 + i % 1600)
+    elif k == 1: m = b"\xd1" + os.urandom(33)                       # BIND, random sid and MAC
+    elif k == 2: m = b"\xd0" + os.urandom(8 + 1 + i % 1400)          # DATA, random sid
+    elif k == 3: m = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12)  # bare STUN request
+    else: m = b"\xd2" + os.urandom(16)                              # BIND_OK towards the relay
+    try: s.sendto(m, dst); sent += len(m)
+    except BlockingIOError: pass
+time.sleep(0.5)
+got = 0
+while True:
+    try: got += len(s.recv(65536))
+    except BlockingIOError: break
+print("sent", sent, "answered", got)
+sys.exit(0 if got == 0 else 1)
+PY
+check "unauthenticated UDP flood: 3000 datagrams, 0 bytes answered" ip netns exec pnr-cl python3 "$T/udpflood.py"
+
+cat >"$T/slowloris.py" <<'PY'
+import socket, sys, time
+# 1000 connections from one address that never finish a handshake: a byte
+# now and then.  The relay must keep at most its per-source cap pending and
+# close every one of them by its handshake deadline.
+N = 1000; socks = []
+for i in range(N):
+    s = socket.socket(); s.setblocking(False); s.bind(("10.201.1.3", 0))
+    try: s.connect(("10.201.1.1", 4443))
+    except BlockingIOError: pass
+    socks.append(s)
+time.sleep(0.5)
+for s in socks:
+    try: s.send(b"\x16")
+    except OSError: pass
+start = time.time(); alive = N
+while time.time() - start < 7.5:
+    time.sleep(1)
+    alive = 0
+    for s in socks:
+        try:
+            d = s.recv(1)
+            if d == b"": continue
+            alive += 1
+        except BlockingIOError:
+            try: s.send(b"\x03"); alive += 1
+            except OSError: pass
+        except OSError: pass
+    print("t=%.0fs alive=%d" % (time.time() - start, alive)); sys.stdout.flush()
+sys.exit(0 if alive == 0 else 1)
+PY
+rss0=$(awk '/VmRSS/ {print $2}' /proc/$RELAY_PID/status)
+ip netns exec pnr-cl python3 "$T/slowloris.py" >"$T/slow.log" 2>&1 &
+SLOW=$!
+sleep 2
+check "legitimate client works during the slowloris" client --relay $R --count 500 --expect-transport udp
+pend=$(stat_of pending)
+[ "${pend:-99}" -le 16 ] && ok "pending connections held: $pend (per-source cap 16)" || bad "pending $pend > 16"
+rss1=$(awk '/VmRSS/ {print $2}' /proc/$RELAY_PID/status)
+wait $SLOW && ok "slowloris: every connection closed by the deadline" || bad "slowloris connections survived: $(tail -2 $T/slow.log)"
+refused=$(stat_of refused_pending)
+[ "${refused:-0}" -ge 900 ] && ok "refused beyond the per-source cap: $refused" || bad "refused only ${refused:-0}"
+[ $((rss1 - rss0)) -lt 32768 ] && ok "relay RSS grew $((rss1 - rss0)) KiB under attack (< 32 MiB)" ||
+	bad "relay RSS grew $((rss1 - rss0)) KiB"
+kill -0 $RELAY_PID && ok "relay alive" || bad "relay died"
+check "legitimate client works after the attacks" client --relay $R --count 500 --expect-transport udp
+relay_stats
+finish
