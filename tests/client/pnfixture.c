@@ -7,6 +7,7 @@
  *   pnfixture DIR ca
  *   pnfixture DIR relay NAME
  *   pnfixture DIR connector NAME NET [--allow DEST PROTOS PORTS]...
+ *             [--relay NAME UDP TLS]...
  *   pnfixture DIR client NAME [--lifetime S] [--net NET CONN[,CONN...]]...
  *             [--grant NET DEST PROTOS PORTS]... [--relay NAME UDP TLS]...
  *
@@ -190,10 +191,24 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[2], "connector")) {
 		if (argc < 5)
 			return 2;
+		FILE *rj;
+		char path[4096];
+		int nrelays = 0;
+
 		k = issue(ca, argv[3], PN_CRED_CONNECTOR, lifetime, &info);
 		pn_acl_init(&acl, PN_ACL_CONNECTOR);
 		net_id(argv[4], nid);
+		snprintf(path, sizeof(path), "%s/%s/relays.json", dir, argv[3]);
+		if (!(rj = fopen(path, "w")))
+			die(path, -errno);
+		fputs("[", rj);
 		for (int i = 5; i < argc; i += 4) {
+			if (!strcmp(argv[i], "--relay") && i + 3 < argc) {
+				fprintf(rj, "%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":\"%s\"}",
+					nrelays++ ? "," : "", argv[i + 1], argv[i + 1], argv[i + 2],
+					argv[i + 3]);
+				continue;
+			}
 			if (strcmp(argv[i], "--allow") || i + 3 >= argc)
 				die("connector: expected --allow DEST PROTOS PORTS", PN_E_INVAL);
 			if ((r = pn_id_random(rid)) != 0 ||
@@ -201,6 +216,8 @@ int main(int argc, char **argv)
 						 ports_arg(argv[i + 3]))) != 0)
 				die(argv[i + 1], r);
 		}
+		fputs("]\n", rj);
+		fclose(rj);
 		sign_acl(ca, &acl, &info, lifetime, argv[3]);
 		pn_acl_fini(&acl);
 	} else if (!strcmp(argv[2], "client")) {

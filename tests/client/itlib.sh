@@ -1,0 +1,64 @@
+# Helpers for the client integration scripts (sourced after topo.sh).
+fail=0
+ok() { echo "ok   - $1"; }
+bad() {
+	echo "FAIL - $1"
+	fail=$((fail + 1))
+}
+expect() { # name needle haystack
+	if [[ "$3" == *"$2"* ]]; then ok "$1"; else bad "$1 (wanted '$2', got '${3:0:300}')"; fi
+}
+finish() {
+	if [ $fail -ne 0 ]; then
+		echo "--- logs ($W)"
+		for f in "$W"/*.log; do echo "== $f"; tail -25 "$f"; done
+		echo "$fail check(s) failed"
+		exit 1
+	fi
+	echo "all checks passed"
+	exit 0
+}
+
+# Credentials and signed access lists for: relay1; connectors conn1 (and
+# conn2 with PN_TWO_CONNECTORS=1) serving network "corp"; client alice
+# granted app/echo by name, 10.203.9.2 TCP 7/8000/8002 and UDP 7, and a
+# name the connector does not serve; secret.corp.example:8001 not granted.
+pn_pki() {
+	local F=$PN_FIXTURE D=$W/pki conns=conn1
+	$F $D ca || return 1
+	$F $D relay relay1 || return 1
+	for c in conn1 ${PN_TWO_CONNECTORS:+conn2}; do
+		$F $D connector $c corp --allow 10.203.9.2/32 tcp 7,8000 --allow 10.203.9.2/32 udp 7 --allow '**.corp.example' tcp 7,8000,8001 \
+			--relay relay1 10.203.2.2:3478 10.203.2.2:4433 || return 1
+	done
+	[ -n "${PN_TWO_CONNECTORS:-}" ] && conns=conn1,conn2
+	$F $D client alice --net corp $conns \
+		--grant corp app.corp.example tcp 8000 --grant corp echo.corp.example tcp 7 \
+		--grant corp 10.203.9.2 tcp 7,8000,8002 --grant corp 10.203.9.2 udp 7 \
+		--relay relay1 10.203.2.2:3478 10.203.2.2:4433 || return 1
+}
+pn_pki_one_connector() { pn_pki || { bad "pki fixture"; finish; }; }
+
+pn_start_relay() {
+	pn_bg relay ip netns exec pnc-relay "$PN_BIN" relay run --state "$W/pki/relay1" \
+		--udp 10.203.2.2:3478 --tls 10.203.2.2:4433
+	pn_wait_tcp pnc-cli 10.203.2.2 4433 10 || bad "relay listening"
+}
+
+pn_start_connector() { # name
+	local ns=pnc-$1
+	pn_bg "connector-$1" ip netns exec "$ns" "$PN_BIN" connector run --state "$W/pki/$1" --offline
+	# Registered once the relay logs it (or give it a moment).
+	for i in $(seq 100); do
+		grep -q "register" "$W/relay.log" 2>/dev/null && grep -c "register" "$W/relay.log" | grep -q . && break
+		sleep 0.05
+	done
+	sleep 0.3
+}
+
+pn_start_client() { # state-name args...
+	local name=$1
+	shift
+	pn_bg "client-$name" ip netns exec pnc-cli "$PN_BIN" client run --state "$W/pki/$name" --offline "$@"
+	pn_wait_file "$W/pki/$name/client.sock" 10 || bad "client $name started"
+}
