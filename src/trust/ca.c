@@ -140,6 +140,8 @@ int pn_ca_init_dir(const char *dir, uint64_t now)
 {
 	char kp[PATH_MAX], cp[PATH_MAX];
 	struct pn_ca *ca = NULL;
+	char *kpem = NULL;
+	size_t klen = 0;
 	int r;
 
 	r = ca_paths(dir, kp, cp);
@@ -151,13 +153,17 @@ int pn_ca_init_dir(const char *dir, uint64_t now)
 	r = pn_ca_new(now, &ca);
 	if (r < 0)
 		return r;
-	r = pn_key_save_pem_file(ca->key, kp);
+	r = pn_key_export_pem(ca->key, &kpem, &klen);
 	if (r < 0)
 		goto out;
-	r = pn_trust_write_file(cp, ca->pem, ca->pem_len, 0644);
+	r = pn_trust_write_file(kp, kpem, klen, 0600, 1);
+	if (r < 0)
+		goto out;
+	r = pn_trust_write_file(cp, ca->pem, ca->pem_len, 0644, 1);
 	if (r < 0)
 		unlink(kp);
 out:
+	pn_key_pem_free(kpem, klen);
 	pn_ca_free(ca);
 	return r;
 }

@@ -370,9 +370,9 @@ static int verify_crt(const struct pn_anchor *a, gnutls_x509_crt_t crt, enum pn_
 	return r;
 }
 
-int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
-		   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
-		   struct pn_cred_info *info)
+static int verify_fmt(const struct pn_anchor *a, const void *cert, size_t len,
+		      gnutls_x509_crt_fmt_t fmt, enum pn_cred_type expected, uint64_t now,
+		      uint32_t skew_s, struct pn_cred_info *info)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t d;
@@ -386,8 +386,7 @@ int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
 		return -ENOMEM;
 	d.data = (unsigned char *)(uintptr_t)cert;
 	d.size = (unsigned)len;
-	if (gnutls_x509_crt_import(crt, &d,
-				   pn_trust_is_pem(cert, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER) < 0) {
+	if (gnutls_x509_crt_import(crt, &d, fmt) < 0) {
 		r = PN_E_MALFORMED;
 		goto out;
 	}
@@ -399,6 +398,15 @@ out:
 	return r;
 }
 
+int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
+		   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+		   struct pn_cred_info *info)
+{
+	return verify_fmt(a, cert, len,
+			  pn_trust_is_pem(cert, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
+			  expected, now, skew_s, info);
+}
+
 int pn_cred_verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, unsigned ncerts,
 			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 			struct pn_cred_info *info)
@@ -406,10 +414,9 @@ int pn_cred_verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, 
 	memset(info, 0, sizeof(*info));
 	if (!certs || ncerts == 0)
 		return PN_E_UNTRUSTED;
-	/* Only the leaf: intermediates are never accepted.  DER only here. */
-	if (certs[0].size == 0 || pn_trust_is_pem(certs[0].data, certs[0].size))
-		return PN_E_MALFORMED;
-	return pn_cred_verify(a, certs[0].data, certs[0].size, expected, now, skew_s, info);
+	/* Only the leaf: intermediates are never accepted.  TLS carries DER. */
+	return verify_fmt(a, certs[0].data, certs[0].size, GNUTLS_X509_FMT_DER, expected, now,
+			  skew_s, info);
 }
 
 int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,

@@ -99,7 +99,12 @@ const char *pn_cred_type_name(enum pn_cred_type t);
 int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_cred_info *info,
 		  uint64_t lifetime_s, uint64_t now, char **out_pem, struct pn_cred_info *issued);
 
-/* The pinned trust anchor: the CA certificate every component stores. */
+/*
+ * The pinned trust anchor: the CA certificate every component stores.
+ * Immutable after creation, but GnuTLS certificate objects are not
+ * documented as safe for concurrent use: give each thread its own anchor
+ * (they are cheap) or serialise calls on a shared one.
+ */
 struct pn_anchor;
 
 /*

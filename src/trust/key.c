@@ -76,7 +76,8 @@ out:
 	return r;
 }
 
-int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
+int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode,
+			int noclobber)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, r;
@@ -107,6 +108,13 @@ int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned
 		goto out;
 	}
 	fd = -1;
+	if (noclobber) {
+		/* link(2) fails with EEXIST instead of replacing: atomic
+		 * create-if-absent for files that must never be overwritten. */
+		r = link(tmp, path) < 0 ? -errno : 0;
+		unlink(tmp);
+		return r;
+	}
 	if (rename(tmp, path) < 0) {
 		r = -errno;
 		goto out;
@@ -166,7 +174,16 @@ int pn_trust_random_serial(uint8_t out[16])
 
 int pn_trust_is_pem(const void *p, size_t len)
 {
-	return len >= 10 && memmem(p, len < 4096 ? len : 4096, "-----BEGIN", 10) != NULL;
+	const unsigned char *c = p;
+
+	/* DER certificates start with a SEQUENCE tag (0x30); PEM with text.
+	 * Decide on the first non-space byte only: a DER certificate may
+	 * legitimately contain "-----BEGIN" inside a display name. */
+	while (len > 0 && (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n')) {
+		c++;
+		len--;
+	}
+	return len >= 10 && memcmp(c, "-----BEGIN", 10) == 0;
 }
 
 void pn_fpr_hex(const uint8_t fpr[PN_FPR_LEN], char out[PN_FPR_HEX_LEN + 1])
@@ -347,7 +364,7 @@ int pn_key_save_pem_file(const struct pn_key *k, const char *path)
 	r = pn_key_export_pem(k, &pem, &len);
 	if (r < 0)
 		return r;
-	r = pn_trust_write_file(path, pem, len, 0600);
+	r = pn_trust_write_file(path, pem, len, 0600, 0);
 	pn_key_pem_free(pem, len);
 	return r;
 }

@@ -11,8 +11,10 @@
 /* Read a whole file of at most `max` bytes into a NUL-terminated heap
  * buffer.  0, -errno, PN_E_TOOBIG. */
 int pn_trust_read_file(const char *path, size_t max, char **out, size_t *outlen);
-/* Write bytes to path with `mode` atomically (tmp + fsync + rename). */
-int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode);
+/* Write bytes to path with `mode` atomically (tmp + fsync + rename); with
+ * noclobber, -EEXIST if path exists (tmp + fsync + link). */
+int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode,
+			int noclobber);
 /* SHA-256 of the DER SubjectPublicKeyInfo.  0 or PN_E_CRYPTO. */
 int pn_trust_spki_fpr(gnutls_pubkey_t pub, uint8_t out[PN_FPR_LEN]);
 /* Copy a gnutls-allocated datum into a malloc'd NUL-terminated string and
@@ -20,7 +22,7 @@ int pn_trust_spki_fpr(gnutls_pubkey_t pub, uint8_t out[PN_FPR_LEN]);
 int pn_trust_datum_to_str(gnutls_datum_t *d, char **out, size_t *outlen);
 /* 16 random bytes with the top bit clear (a positive DER INTEGER). */
 int pn_trust_random_serial(uint8_t out[16]);
-/* Is the (PEM or DER) input PEM?  Looks for "-----BEGIN". */
+/* Is the (PEM or DER) input PEM?  "-----BEGIN" after leading whitespace. */
 int pn_trust_is_pem(const void *p, size_t len);
 /* Exactly 2n hex digits then NUL into out[n].  0 or PN_E_MALFORMED. */
 int pn_trust_hex_parse(const char *hex, uint8_t *out, size_t n);

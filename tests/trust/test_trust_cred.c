@@ -195,6 +195,39 @@ static void test_issue_verify(void **state)
 	pn_ca_free(ca);
 }
 
+/* A DER credential is never mistaken for PEM, whatever its names say. */
+static void test_der_with_pem_marker(void **state)
+{
+	struct pn_ca *ca = NULL;
+	struct pn_anchor *a = NULL;
+	struct pn_cred_info in, out;
+	gnutls_x509_crt_t c;
+	gnutls_datum_t d, der;
+	char *pem;
+
+	(void)state;
+	assert_int_equal(pn_ca_new(NOW - 100, &ca), 0);
+	assert_int_equal(pn_anchor_from_ca(ca, &a), 0);
+	client_info(&in);
+	strcpy(in.name, "-----BEGIN CERTIFICATE-----");
+	pem = issue(ca, NULL, &in, 600, NOW);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)strlen(pem);
+	assert_int_equal(gnutls_x509_crt_init(&c), 0);
+	assert_int_equal(gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM), 0);
+	assert_int_equal(gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der), 0);
+	assert_int_equal(pn_cred_verify(a, der.data, der.size, PN_CRED_CLIENT, NOW, 0, &out), 0);
+	assert_int_equal(pn_cred_verify_peer(a, &der, 1, PN_CRED_CLIENT, NOW, 0, &out), 0);
+	assert_string_equal(out.name, "-----BEGIN CERTIFICATE-----");
+	/* and a PEM handed over as a TLS peer certificate is refused */
+	assert_int_equal(pn_cred_verify_peer(a, &d, 1, PN_CRED_CLIENT, NOW, 0, &out), PN_E_MALFORMED);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(c);
+	free(pem);
+	pn_anchor_free(a);
+	pn_ca_free(ca);
+}
+
 static void test_time_window_and_type(void **state)
 {
 	struct pn_ca *ca = NULL;
@@ -520,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_key_roundtrip),
 		cmocka_unit_test(test_ca_dir),
 		cmocka_unit_test(test_issue_verify),
+		cmocka_unit_test(test_der_with_pem_marker),
 		cmocka_unit_test(test_time_window_and_type),
 		cmocka_unit_test(test_other_ca_refused),
 		cmocka_unit_test(test_tampered_cert),
