@@ -1,0 +1,402 @@
+/*
+ * Unit tests: the relay's forwarding core (registrations, OPEN authorized
+ * by the real trust library, BIND, DATA routing, CLOSE, idle expiry,
+ * caps).  The ops struct is the core's I/O seam; here it records frames
+ * and datagrams instead of writing to sockets.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "relay/auth.h"
+#include "relay/core.h"
+#include "relay/stun.h"
+#include "relay/udpmsg.h"
+#include "testpki.h"
+
+#define MAXF 64
+
+struct fconn {
+	int id;
+	int kicked;
+	int nframes;
+	struct pn_relay_msg last[MAXF];
+	uint8_t store[MAXF][512];
+	int ndata;
+	struct pn_cred_info *info;
+};
+
+struct world {
+	struct pn_ca *ca;
+	struct pn_anchor *anchor;
+	struct tpki_cred client, conn, conn2;
+	uint8_t *acl;
+	size_t acl_len;
+	struct pn_relay_core *core;
+	int nudp;
+	struct pn_relay_addr udp_to;
+	uint8_t udp_buf[2048];
+	size_t udp_len;
+	uint64_t now_s;
+};
+static struct world W;
+
+static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
+{
+	struct fconn *fc = c;
+	struct pn_relay_frame f;
+	size_t used;
+	int i = fc->nframes % MAXF;
+
+	assert_true(n <= sizeof(fc->store[0]));
+	memcpy(fc->store[i], p, n);
+	assert_int_equal(pn_relay_frame_next(fc->store[i], n, &f, &used), 0);
+	assert_int_equal(pn_relay_msg_decode(&f, &fc->last[i]), 0);
+	fc->nframes++;
+	return 0;
+}
+
+static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n, void *user)
+{
+	((struct fconn *)c)->ndata++;
+	return 0;
+}
+
+static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt, void *user)
+{
+	W.nudp++;
+	W.udp_to = *to;
+	W.udp_len = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(W.udp_buf + W.udp_len, iov[i].iov_base, iov[i].iov_len);
+		W.udp_len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+static void op_kick(void *c, int err, void *user)
+{
+	((struct fconn *)c)->kicked = err;
+}
+
+static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len, uint64_t now,
+			void *user)
+{
+	return pn_relay_auth_open(W.anchor, ((struct fconn *)c)->info, cid, acl, len, W.now_s);
+}
+
+static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data, op_send_udp, op_kick, op_authorize};
+
+static const struct pn_relay_msg *last(struct fconn *c)
+{
+	assert_true(c->nframes > 0);
+	return &c->last[(c->nframes - 1) % MAXF];
+}
+
+static int setup(void **state)
+{
+	struct pn_relay_limits lim;
+
+	memset(&W, 0, sizeof(W));
+	W.now_s = (uint64_t)time(NULL);
+	assert_int_equal(pn_ca_new(W.now_s - 100, &W.ca), 0);
+	assert_int_equal(pn_anchor_from_ca(W.ca, &W.anchor), 0);
+	assert_int_equal(tpki_issue(W.ca, PN_CRED_CLIENT, "c", W.now_s - 10, 600, &W.client), 0);
+	assert_int_equal(tpki_issue(W.ca, PN_CRED_CONNECTOR, "k", W.now_s - 10, 600, &W.conn), 0);
+	assert_int_equal(tpki_issue(W.ca, PN_CRED_CONNECTOR, "k2", W.now_s - 10, 600, &W.conn2), 0);
+	assert_int_equal(tpki_client_acl(W.ca, &W.client.info, W.conn.info.id, W.now_s - 10, W.now_s + 600, &W.acl,
+					 &W.acl_len),
+			 0);
+	pn_relay_limits_default(&lim);
+	lim.max_sessions_per_conn = 3;
+	lim.max_open_per_sec = 5;
+	lim.session_idle_ms = 1000;
+	assert_int_equal(pn_relay_core_new(&lim, &ops, NULL, &W.core), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	pn_relay_core_free(W.core);
+	free(W.acl);
+	tpki_cred_free(&W.client);
+	tpki_cred_free(&W.conn);
+	tpki_cred_free(&W.conn2);
+	pn_anchor_free(W.anchor);
+	pn_ca_free(W.ca);
+	return 0;
+}
+
+static int frame(struct pn_relay_peer *p, const struct pn_relay_msg *m, uint64_t now)
+{
+	static uint8_t tmp[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+	struct pn_relay_frame f;
+	struct pn_buf b;
+	size_t used;
+
+	pn_buf_init_wr(&b, tmp, sizeof(tmp));
+	assert_int_equal(pn_relay_msg_encode(m, &b), 0);
+	assert_int_equal(pn_relay_frame_next(tmp, pn_buf_len(&b), &f, &used), 0);
+	return pn_relay_core_frame(W.core, p, &f, now);
+}
+
+static void open_req(struct pn_relay_peer *p, uint32_t tag, const uint8_t *cid, uint64_t now)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = tag, .acl = W.acl, .acl_len = W.acl_len};
+	memcpy(m.id, cid, PN_RELAY_ID_LEN);
+	assert_int_equal(frame(p, &m, now), 0);
+}
+
+static void mkaddr(struct pn_relay_addr *a, struct sockaddr_in *sa, const char *ip, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip, &sa->sin_addr);
+	pn_relay_addr_from_sa(a, (struct sockaddr *)sa);
+}
+
+static void udp(const struct pn_relay_addr *a, const struct sockaddr_in *sa, const uint8_t *p, size_t n,
+		uint64_t now, struct pn_relay_route *rt, uint8_t *reply)
+{
+	pn_relay_core_udp(W.core, a, (const struct sockaddr *)sa, p, n, now, reply, rt);
+}
+
+static void test_session_lifecycle(void **state)
+{
+	struct fconn cc = {.id = 1, .info = &W.client.info}, kc = {.id = 2, .info = &W.conn.info};
+	struct pn_relay_peer *cl, *co;
+	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER};
+	uint8_t sid[PN_RELAY_SID_LEN], csec[PN_RELAY_SECRET_LEN], ksec[PN_RELAY_SECRET_LEN];
+	uint8_t bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX], data[100];
+	struct pn_relay_addr ca, ka, xa;
+	struct sockaddr_in cs, ks, xs;
+	struct pn_relay_route rt;
+	uint64_t now = 1000;
+
+	(void)state;
+	mkaddr(&ca, &cs, "10.201.1.2", 5000);
+	mkaddr(&ka, &ks, "10.201.2.2", 6000);
+	mkaddr(&xa, &xs, "10.201.1.3", 5000);
+	co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	cl = pn_relay_core_attach(W.core, &cc, PN_RELAY_ROLE_CLIENT, W.client.info.id);
+	assert_non_null(co);
+	assert_non_null(cl);
+
+	/* Before the connector registers: authorized, but nobody to pair with. */
+	open_req(cl, 1, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_ERROR);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_NO_CONNECTOR);
+	assert_int_equal(frame(co, &reg, now), 0);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_REGISTERED);
+	/* A client cannot register. */
+	assert_int_equal(frame(cl, &reg, now), 0);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_BAD_ROLE);
+
+	open_req(cl, 2, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(last(&cc)->tag, 2);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_SESSION);
+	assert_memory_equal(last(&kc)->id, W.client.info.id, PN_RELAY_ID_LEN);
+	assert_memory_equal(last(&kc)->sid, last(&cc)->sid, PN_RELAY_SID_LEN);
+	/* Each side gets its own secret. */
+	assert_memory_not_equal(last(&kc)->secret, last(&cc)->secret, PN_RELAY_SECRET_LEN);
+	memcpy(sid, last(&cc)->sid, sizeof(sid));
+	memcpy(csec, last(&cc)->secret, sizeof(csec));
+	memcpy(ksec, last(&kc)->secret, sizeof(ksec));
+	assert_int_equal(pn_relay_core_stats(W.core)->sessions, 1);
+
+	/* DATA before any BIND: the source proved nothing, dropped. */
+	data[0] = PN_RELAY_UDP_DATA;
+	memcpy(data + 1, sid, sizeof(sid));
+	memset(data + 9, 0x77, sizeof(data) - 9);
+	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+
+	/* BIND with the other side's secret, or claiming the other side: refused. */
+	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CLIENT, 1, ksec);
+	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 1, csec);
+	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	/* The client's BIND: accepted, answered with 17 bytes. */
+	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CLIENT, 1, csec);
+	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
+	assert_true(pn_relay_bind_ok_counter(reply) == 1);
+	/* Replayed from another address: refused (counter must grow). */
+	udp(&xa, &xs, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+
+	/* Client DATA while the connector has no UDP: over its stream. */
+	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_STREAM);
+	assert_ptr_equal(rt.conn, &kc);
+	/* Same bytes from a stranger: dropped. */
+	udp(&xa, &xs, data, sizeof(data), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	assert_int_equal(pn_relay_core_stats(W.core)->drop_addr, 2); /* also the DATA before BIND */
+
+	/* The connector binds UDP: client DATA now goes to its address. */
+	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec);
+	udp(&ka, &ks, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_UDP);
+	assert_true(pn_relay_addr_eq(&rt.to, &ka));
+
+	/* A DATA frame from the connector's stream to the UDP-bound client. */
+	{
+		struct pn_relay_msg d = {.type = PN_RELAY_F_DATA, .payload = data + 9, .payload_len = 50};
+		memcpy(d.sid, sid, sizeof(sid));
+		W.nudp = 0;
+		assert_int_equal(frame(co, &d, now), 0);
+		assert_int_equal(W.nudp, 1);
+		assert_true(pn_relay_addr_eq(&W.udp_to, &ca));
+		assert_int_equal(W.udp_len, 9 + 50);
+		assert_memory_equal(W.udp_buf, data, 9 + 50); /* same header, same bytes */
+		/* A peer that is not a side of the session cannot inject. */
+		struct fconn oc = {.id = 3, .info = &W.conn2.info};
+		struct pn_relay_peer *other = pn_relay_core_attach(W.core, &oc, PN_RELAY_ROLE_CONNECTOR, W.conn2.info.id);
+		W.nudp = 0;
+		assert_int_equal(frame(other, &d, now), 0);
+		assert_int_equal(W.nudp, 0);
+		pn_relay_core_detach(W.core, other);
+	}
+
+	/* The client closes: the connector hears of it, the session is gone. */
+	{
+		struct pn_relay_msg c = {.type = PN_RELAY_F_CLOSE};
+		memcpy(c.sid, sid, sizeof(sid));
+		assert_int_equal(frame(cl, &c, now), 0);
+		assert_int_equal(last(&kc)->type, PN_RELAY_F_CLOSE);
+		assert_int_equal(pn_relay_core_stats(W.core)->sessions, 0);
+		udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
+		assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	}
+
+	/* Idle expiry tells both sides. */
+	open_req(cl, 3, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(pn_relay_core_tick(W.core, now + 500), 0);
+	assert_int_equal(pn_relay_core_tick(W.core, now + 1000), 1);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_CLOSE);
+	assert_int_equal(last(&cc)->code, PN_E_TIMEOUT);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_CLOSE);
+
+	/* Connector gone: the client's sessions close with it. */
+	open_req(cl, 4, W.conn.info.id, now + 2000);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	pn_relay_core_detach(W.core, co);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_CLOSE);
+	assert_int_equal(pn_relay_core_stats(W.core)->sessions, 0);
+	assert_int_equal(pn_relay_core_stats(W.core)->connectors, 0);
+	pn_relay_core_detach(W.core, cl);
+	assert_int_equal(pn_relay_core_stats(W.core)->peers, 0);
+}
+
+static void test_authorization_and_caps(void **state)
+{
+	struct fconn cc = {.id = 1, .info = &W.client.info}, kc = {.id = 2, .info = &W.conn.info},
+		     k2 = {.id = 3, .info = &W.conn2.info}, kdup = {.id = 4, .info = &W.conn.info};
+	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER};
+	struct pn_relay_peer *cl, *co, *co2, *dup;
+	uint64_t now = 50000;
+
+	(void)state;
+	co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	co2 = pn_relay_core_attach(W.core, &k2, PN_RELAY_ROLE_CONNECTOR, W.conn2.info.id);
+	cl = pn_relay_core_attach(W.core, &cc, PN_RELAY_ROLE_CLIENT, W.client.info.id);
+	assert_int_equal(frame(co, &reg, now), 0);
+	assert_int_equal(frame(co2, &reg, now), 0);
+	/* The list names conn, not conn2. */
+	open_req(cl, 1, W.conn2.info.id, now);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_NOT_AUTHORIZED);
+	/* A connector cannot open sessions. */
+	open_req(co2, 2, W.conn.info.id, now);
+	assert_int_equal(last(&k2)->code, PN_E_RELAY_BAD_ROLE);
+	/* Per-connection cap 3. */
+	for (uint32_t t = 10; t < 13; t++) {
+		open_req(cl, t, W.conn.info.id, now);
+		assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	}
+	open_req(cl, 13, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_LIMIT);
+	assert_int_equal(pn_relay_core_stats(W.core)->opens_denied, 3);
+	/* Rate: 5 OPENs per second; after closing sessions the cap allows more,
+	 * but the bucket is empty until the next second. */
+	{
+		struct pn_relay_msg c = {.type = PN_RELAY_F_CLOSE};
+		memcpy(c.sid, last(&kc)->sid, PN_RELAY_SID_LEN);
+		assert_int_equal(frame(cl, &c, now), 0);
+	}
+	open_req(cl, 14, W.conn.info.id, now + 10);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_LIMIT);
+	open_req(cl, 15, W.conn.info.id, now + 1000);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	/* A second registration of the same connector replaces the first. */
+	dup = pn_relay_core_attach(W.core, &kdup, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	assert_int_equal(frame(dup, &reg, now), 0);
+	assert_int_equal(kc.kicked, PN_E_RELAY_REPLACED);
+	assert_int_equal(pn_relay_core_stats(W.core)->connectors, 2);
+	/* Relay-to-peer frames from a peer are protocol errors. */
+	{
+		struct pn_relay_msg bad = {.type = PN_RELAY_F_REGISTERED};
+		assert_int_equal(frame(cl, &bad, now), PN_E_RELAY_PROTOCOL);
+	}
+	pn_relay_core_detach(W.core, cl);
+	pn_relay_core_detach(W.core, co);
+	pn_relay_core_detach(W.core, co2);
+	pn_relay_core_detach(W.core, dup);
+	assert_int_equal(pn_relay_core_stats(W.core)->sessions, 0);
+	assert_int_equal(pn_relay_core_stats(W.core)->connectors, 0);
+}
+
+static void test_stun_and_garbage(void **state)
+{
+	uint8_t req[PN_STUN_REQUEST_LEN], txid[PN_STUN_TXID_LEN] = {9}, reply[PN_RELAY_REPLY_MAX], junk[64];
+	struct pn_relay_addr a;
+	struct sockaddr_in sa;
+	struct sockaddr_storage m;
+	struct pn_relay_route rt;
+
+	(void)state;
+	mkaddr(&a, &sa, "10.201.1.2", 4444);
+	pn_stun_build_request(txid, req);
+	udp(&a, &sa, req, sizeof(req), 1, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_true(rt.reply_len <= sizeof(req));
+	assert_int_equal(pn_stun_parse_response(reply, rt.reply_len, txid, &m), 0);
+	assert_int_equal(((struct sockaddr_in *)&m)->sin_port, sa.sin_port);
+	/* The same request trimmed to its header: no answer at all. */
+	req[2] = req[3] = 0;
+	udp(&a, &sa, req, PN_STUN_HDR, 1, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	memset(junk, 0xd2, sizeof(junk));
+	udp(&a, &sa, junk, 17, 1, &rt, reply); /* BIND_OK is relay -> peer only */
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	udp(&a, &sa, junk, sizeof(junk), 1, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_session_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authorization_and_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

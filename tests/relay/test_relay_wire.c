@@ -1,0 +1,284 @@
+/* Unit tests: stream frames, UDP messages (DATA/BIND/BIND_OK), id map. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "relay/frame.h"
+#include "relay/idmap.h"
+#include "relay/udpmsg.h"
+
+static int roundtrip(const struct pn_relay_msg *in, struct pn_relay_msg *out, uint8_t *store, size_t cap)
+{
+	struct pn_buf b;
+	struct pn_relay_frame f;
+	size_t used;
+	int r;
+
+	pn_buf_init_wr(&b, store, cap);
+	if ((r = pn_relay_msg_encode(in, &b)))
+		return r;
+	if ((r = pn_relay_frame_next(pn_buf_ptr(&b), pn_buf_len(&b), &f, &used)))
+		return r;
+	assert_int_equal(used, pn_buf_len(&b));
+	return pn_relay_msg_decode(&f, out);
+}
+
+static void test_frame_roundtrip(void **state)
+{
+	static uint8_t store[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+	static uint8_t acl[PN_RELAY_MAX_ACL];
+	uint8_t payload[PN_RELAY_MAX_PAYLOAD];
+	struct pn_relay_msg m, o;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_OPEN;
+	m.tag = 77;
+	memset(m.id, 0xab, sizeof(m.id));
+	memset(acl, 0x5a, sizeof(acl));
+	m.acl = acl;
+	m.acl_len = sizeof(acl); /* the largest ACL fits one frame */
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.tag, 77);
+	assert_memory_equal(o.id, m.id, sizeof(m.id));
+	assert_int_equal(o.acl_len, sizeof(acl));
+	assert_memory_equal(o.acl, acl, sizeof(acl));
+
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_SESSION;
+	memset(m.sid, 1, sizeof(m.sid));
+	memset(m.id, 2, sizeof(m.id));
+	memset(m.secret, 3, sizeof(m.secret));
+	m.idle_ms = 1234;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_memory_equal(o.secret, m.secret, sizeof(m.secret));
+	assert_memory_equal(o.sid, m.sid, sizeof(m.sid));
+	assert_int_equal(o.idle_ms, 1234);
+
+	m.type = PN_RELAY_F_OPENED;
+	m.tag = 9;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.tag, 9);
+	assert_memory_equal(o.secret, m.secret, sizeof(m.secret));
+
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_ERROR;
+	m.tag = 5;
+	m.code = PN_E_RELAY_NOT_AUTHORIZED;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.code, PN_E_RELAY_NOT_AUTHORIZED);
+
+	m.type = PN_RELAY_F_CLOSE;
+	m.code = PN_E_TIMEOUT;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.code, PN_E_TIMEOUT);
+
+	m.type = PN_RELAY_F_PING;
+	m.opaque = 0x0102030405060708ull;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_true(o.opaque == 0x0102030405060708ull);
+
+	m.type = PN_RELAY_F_REGISTERED;
+	m.keepalive_ms = 15000;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.keepalive_ms, 15000);
+
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_DATA;
+	memset(payload, 7, sizeof(payload));
+	m.payload = payload;
+	m.payload_len = sizeof(payload);
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.payload_len, sizeof(payload));
+	m.payload_len = sizeof(payload) + 1;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+	m.payload_len = 0;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+	m.type = 0x42;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+}
+
+static void test_frame_errors(void **state)
+{
+	uint8_t b[64] = {0};
+	struct pn_relay_frame f;
+	struct pn_relay_msg m;
+	size_t used = 99;
+
+	(void)state;
+	/* Partial header, partial body: need more, nothing used. */
+	b[0] = PN_RELAY_F_PING;
+	b[2] = 8;
+	assert_int_equal(pn_relay_frame_next(b, 2, &f, &used), PN_E_TRUNCATED);
+	assert_int_equal(pn_relay_frame_next(b, 10, &f, &used), PN_E_TRUNCATED);
+	assert_int_equal(used, 99);
+	assert_int_equal(pn_relay_frame_next(b, 11, &f, &used), 0);
+	assert_int_equal(used, 11);
+	/* Unknown types kill the stream. */
+	b[0] = 0;
+	assert_int_equal(pn_relay_frame_next(b, 11, &f, &used), PN_E_MALFORMED);
+	b[0] = 0xff;
+	assert_int_equal(pn_relay_frame_next(b, 11, &f, &used), PN_E_MALFORMED);
+	/* Bodies: short, trailing, oversize, empty. */
+	f.type = PN_RELAY_F_PING;
+	f.body = b;
+	f.len = 7;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TRUNCATED);
+	f.len = 9;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	f.type = PN_RELAY_F_DATA;
+	f.len = PN_RELAY_SID_LEN;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	{
+		static uint8_t big[PN_RELAY_SID_LEN + PN_RELAY_MAX_PAYLOAD + 1];
+		f.body = big;
+		f.len = sizeof(big);
+		assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TOOBIG);
+	}
+	/* OPEN: an ACL length beyond the limit is refused before reading it. */
+	memset(b, 0, sizeof(b));
+	b[4 + PN_RELAY_ID_LEN] = 0xff;
+	b[5 + PN_RELAY_ID_LEN] = 0xff;
+	f.type = PN_RELAY_F_OPEN;
+	f.body = b;
+	f.len = sizeof(b);
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TOOBIG);
+	b[4 + PN_RELAY_ID_LEN] = 0;
+	b[5 + PN_RELAY_ID_LEN] = 0;
+	f.len = 6 + PN_RELAY_ID_LEN;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED); /* empty ACL */
+	f.type = PN_RELAY_F_REGISTER;
+	f.len = 1;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+}
+
+static void test_encode_full_buffer(void **state)
+{
+	uint8_t small[10];
+	struct pn_buf b;
+	struct pn_relay_msg m = {.type = PN_RELAY_F_PING};
+
+	(void)state;
+	pn_buf_init_wr(&b, small, sizeof(small));
+	assert_int_equal(pn_relay_msg_encode(&m, &b), PN_E_NOSPACE);
+	assert_int_equal(pn_buf_len(&b), 0); /* all or nothing */
+}
+
+static void test_udp_classify(void **state)
+{
+	uint8_t d[PN_RELAY_MAX_DATAGRAM + 1] = {0};
+
+	(void)state;
+	d[0] = PN_RELAY_UDP_DATA;
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_DATA_HDR), PN_E_MALFORMED);
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_DATA_HDR + 1), PN_RELAY_KIND_DATA);
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_MAX_DATAGRAM), PN_RELAY_KIND_DATA);
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_MAX_DATAGRAM + 1), PN_E_TOOBIG);
+	d[0] = PN_RELAY_UDP_BIND;
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_BIND_LEN), PN_RELAY_KIND_BIND);
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_BIND_LEN - 1), PN_E_MALFORMED);
+	assert_int_equal(pn_relay_udp_classify(d, PN_RELAY_BIND_LEN + 1), PN_E_MALFORMED);
+	d[0] = 0x00; /* STUN needs the cookie */
+	assert_int_equal(pn_relay_udp_classify(d, 20), PN_E_MALFORMED);
+	pn_store_be32(d + 4, PN_STUN_MAGIC);
+	assert_int_equal(pn_relay_udp_classify(d, 20), PN_RELAY_KIND_STUN);
+	assert_int_equal(pn_relay_udp_classify(d, 19), PN_E_MALFORMED);
+	d[0] = 0x55;
+	assert_int_equal(pn_relay_udp_classify(d, 20), PN_E_MALFORMED);
+	assert_int_equal(pn_relay_udp_classify(d, 0), PN_E_MALFORMED);
+}
+
+static void test_bind(void **state)
+{
+	uint8_t sid[PN_RELAY_SID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8}, secret[PN_RELAY_SECRET_LEN], other[PN_RELAY_SECRET_LEN];
+	uint8_t b[PN_RELAY_BIND_LEN], ok[PN_RELAY_BIND_OK_LEN], side;
+	uint64_t ctr;
+
+	(void)state;
+	memset(secret, 0x11, sizeof(secret));
+	memset(other, 0x12, sizeof(other));
+	pn_relay_bind_encode(b, sid, PN_RELAY_SIDE_CONNECTOR, 42, secret);
+	assert_int_equal(pn_relay_udp_classify(b, sizeof(b)), PN_RELAY_KIND_BIND);
+	assert_memory_equal(pn_relay_udp_sid(b), sid, sizeof(sid));
+	pn_relay_bind_fields(b, &side, &ctr);
+	assert_int_equal(side, PN_RELAY_SIDE_CONNECTOR);
+	assert_true(ctr == 42);
+	assert_int_equal(pn_relay_bind_verify(b, secret), 0);
+	assert_int_equal(pn_relay_bind_verify(b, other), PN_E_SIGNATURE);
+	/* Every bit of sid, side and counter is covered by the MAC. */
+	for (size_t i = 1; i < PN_RELAY_BIND_LEN; i++) {
+		b[i] ^= 0x80;
+		assert_int_equal(pn_relay_bind_verify(b, secret), PN_E_SIGNATURE);
+		b[i] ^= 0x80;
+	}
+	pn_relay_bind_ok_encode(ok, sid, 42);
+	assert_true(sizeof(ok) < sizeof(b)); /* no amplification */
+	assert_int_equal(pn_relay_udp_classify(ok, sizeof(ok)), PN_RELAY_KIND_BIND_OK);
+	assert_true(pn_relay_bind_ok_counter(ok) == 42);
+}
+
+struct obj {
+	uint64_t pad;
+	uint8_t key[8];
+	int present;
+};
+
+static void test_idmap(void **state)
+{
+	enum { N = 5000 };
+	struct obj *o = calloc(N, sizeof(*o));
+	struct pn_idmap m;
+	size_t pos = 0, seen = 0;
+	void *it;
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(pn_idmap_init(&m, offsetof(struct obj, key), 8, 4), 0);
+	for (int i = 0; i < N; i++) {
+		uint64_t k = (uint64_t)i * 2654435761u; /* clustered on purpose */
+		memcpy(o[i].key, &k, 8);
+		assert_int_equal(pn_idmap_put(&m, &o[i]), 0);
+		o[i].present = 1;
+	}
+	assert_int_equal(pn_idmap_count(&m), N);
+	/* Delete every third, then check every key against the truth. */
+	for (int i = 0; i < N; i += 3) {
+		assert_int_equal(pn_idmap_del(&m, &o[i]), 0);
+		o[i].present = 0;
+	}
+	assert_int_equal(pn_idmap_del(&m, &o[0]), PN_E_INVAL);
+	for (int i = 0; i < N; i++)
+		assert_ptr_equal(pn_idmap_get(&m, o[i].key), o[i].present ? &o[i] : NULL);
+	while ((it = pn_idmap_next(&m, &pos)))
+		seen++;
+	assert_int_equal(seen, pn_idmap_count(&m));
+	assert_int_equal(pn_idmap_count(&m), N - (N + 2) / 3);
+	/* Deleting while iterating (re-visiting the slot) removes everything. */
+	pos = 0;
+	while ((it = pn_idmap_next(&m, &pos))) {
+		pn_idmap_del(&m, it);
+		pos--;
+	}
+	assert_int_equal(pn_idmap_count(&m), 0);
+	assert_null(pn_idmap_get(&m, o[1].key));
+	pn_idmap_fini(&m);
+	assert_int_equal(pn_idmap_init(&m, 0, 0, 1), PN_E_INVAL);
+	free(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_roundtrip),	   cmocka_unit_test(test_frame_errors),
+		cmocka_unit_test(test_encode_full_buffer), cmocka_unit_test(test_udp_classify),
+		cmocka_unit_test(test_bind),		   cmocka_unit_test(test_idmap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
