@@ -10,10 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gnutls/x509.h>
+
 #include "trust/acl.h"
 #include "trust/acl_wire.h"
 #include "trust/ca.h"
 #include "trust/ext.h"
+#include "trust/key.h"
 
 static void put(const char *dir, const char *target, const char *name, const void *p, size_t n)
 {
@@ -101,6 +104,33 @@ int main(int argc, char **argv)
 		char name[16];
 		snprintf(name, sizeof(name), "d%u", i);
 		put(argv[1], "fuzz_trust_dest", name, dests[i], strlen(dests[i]));
+	}
+	/* a client credential, PEM and DER */
+	{
+		struct pn_key *k = NULL;
+		char *csr = NULL, *pem = NULL;
+		gnutls_x509_crt_t c;
+		gnutls_datum_t d, der;
+
+		memset(&info, 0, sizeof(info));
+		info.type = PN_CRED_CLIENT;
+		strcpy(info.name, "alice-laptop");
+		strcpy(info.user, "alice@corp.example");
+		if (pn_key_generate(&k) != 0 || pn_key_csr_pem(k, NULL, &csr, &n) != 0 ||
+		    pn_cred_issue(ca, csr, &info, 600, 1800000000ull, &pem, NULL) != 0)
+			return 1;
+		put(argv[1], "fuzz_trust_cert", "client_pem", pem, strlen(pem));
+		d.data = (unsigned char *)pem;
+		d.size = (unsigned)strlen(pem);
+		if (gnutls_x509_crt_init(&c) != 0 || gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM) != 0 ||
+		    gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der) != 0)
+			return 1;
+		put(argv[1], "fuzz_trust_cert", "client_der", der.data, der.size);
+		gnutls_free(der.data);
+		gnutls_x509_crt_deinit(c);
+		free(pem);
+		free(csr);
+		pn_key_free(k);
 	}
 	pn_ca_free(ca);
 	return 0;
