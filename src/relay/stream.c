@@ -12,8 +12,8 @@
 #include "core/secret.h"
 #include "relay/stream.h"
 #include "relay/wire.h"
+#include "relay/wshttp.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 #define GRACE_MS 2000
 #define TLS_CHUNK 16384
@@ -343,64 +343,15 @@ done:
 
 /* ---- HTTP upgrade ---- */
 
-static void ws_accept_value(const char *key, char out[29])
-{
-	uint8_t d[20];
-	char tmp[128];
-
-	snprintf(tmp, sizeof(tmp), "%s%s", key, WS_GUID);
-	gnutls_hash_fast(GNUTLS_DIG_SHA1, tmp, strlen(tmp), d);
-	base64_encode_raw(out, sizeof(d), d);
-	out[28] = '\0';
-}
-
-/* Find header `name` in a NUL-terminated head; copy its trimmed value. */
-static int header(const char *head, const char *name, char *val, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *l = strstr(head, "\r\n");
-
-	while (l && l[2] != '\r') {
-		const char *h = l + 2, *e = strstr(h, "\r\n");
-		if (!e)
-			break;
-		if ((size_t)(e - h) > nl && !strncasecmp(h, name, nl) && h[nl] == ':') {
-			const char *v = h + nl + 1;
-			size_t vl;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			vl = (size_t)(e - v);
-			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-				vl--;
-			if (vl >= cap)
-				return PN_E_TOOBIG;
-			memcpy(val, v, vl);
-			val[vl] = '\0';
-			return 0;
-		}
-		l = e;
-	}
-	return PN_E_MALFORMED;
-}
-
 static int http_server(struct pn_rstream *s, const char *head)
 {
-	char path[256], v[128], accept[29], resp[256];
-	int n;
+	char accept[PN_WS_ACCEPT_LEN + 1], resp[256];
+	int n, r;
 
-	/* "GET <path> HTTP/1.1" with the configured path, then the upgrade headers. */
-	if (!s->cfg.ws_path || sscanf(head, "GET %255s HTTP/1.1\r\n", path) != 1 || strcmp(path, s->cfg.ws_path))
+	if (!s->cfg.ws_path)
 		return PN_E_MALFORMED;
-	if (header(head, "Upgrade", v, sizeof(v)) || strcasecmp(v, "websocket"))
-		return PN_E_MALFORMED;
-	if (header(head, "Connection", v, sizeof(v)) || !strcasestr(v, "upgrade"))
-		return PN_E_MALFORMED;
-	if (header(head, "Sec-WebSocket-Version", v, sizeof(v)) || strcmp(v, "13"))
-		return PN_E_MALFORMED;
-	/* The key is 16 random bytes in base64: exactly 24 characters. */
-	if (header(head, "Sec-WebSocket-Key", v, sizeof(v)) || strlen(v) != 24)
-		return PN_E_MALFORMED;
-	ws_accept_value(v, accept);
+	if ((r = pn_ws_parse_request(head, s->cfg.ws_path, accept)))
+		return r;
 	n = snprintf(resp, sizeof(resp),
 		     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Accept: %s\r\n\r\n",
@@ -412,15 +363,8 @@ static int http_server(struct pn_rstream *s, const char *head)
 
 static int http_client(struct pn_rstream *s, const char *head)
 {
-	char v[128], accept[29];
-	int code;
-
-	if (sscanf(head, "HTTP/1.1 %d", &code) != 1 || code != 101)
-		return PN_E_RELAY_UNREACHABLE;
-	ws_accept_value(s->ws_key, accept);
-	if (header(head, "Sec-WebSocket-Accept", v, sizeof(v)) || strcmp(v, accept))
-		return PN_E_MALFORMED;
-	return ws_start(s);
+	int r = pn_ws_check_response(head, s->ws_key);
+	return r ? r : ws_start(s);
 }
 
 static void http_input(struct pn_rstream *s, const uint8_t *p, size_t n)
