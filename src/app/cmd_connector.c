@@ -1,15 +1,587 @@
-/* Placeholder until the connector role lands: prints usage, refuses to run. */
+/*
+ * postern connector: option parsing, file loading, signals, controller
+ * push channel and flow reports.  The work is in src/connector/.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <uv.h>
 
 #include "app/cmds.h"
+#include "connector/connector.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "ctlapi/ctlapi.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#define ACL_FILE_MAX (4u << 20)
+#define CERT_FILE_MAX 16384
+#define REPORT_QUEUE 4096 /* flow events waiting for the controller */
+#define REPORT_BATCH 256
+#define REVOKED_MAX 65536
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: postern connector run [options]\n"
+		"       postern connector enroll --token TOKEN --state DIR\n"
+		"\n"
+		"The connector sits inside a private network, accepts tunnels from\n"
+		"clients, checks every client and every flow against the client's\n"
+		"signed access list and its own, and proxies allowed flows.\n"
+		"\n"
+		"run:\n"
+		"  --state DIR          enrolled state (ca.crt, key.pem, cert.pem, acl.bin);\n"
+		"                       with controller.json: push channel + flow reports\n"
+		"  --ca FILE --cert FILE --key FILE --acl FILE\n"
+		"                       the same as separate files (instead of --state)\n"
+		"  --listen-udp ADDR:PORT  direct UDP socket for tunnels (e.g. 0.0.0.0:4433)\n"
+		"  --client-acls DIR    signed client lists (*.bin) applied on start and SIGHUP\n"
+		"                       (what the controller pushes; for tests and offline use)\n"
+		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
+		"                       or serial:HEX; applied on start and SIGHUP\n"
+		"  --window BYTES       per-flow window and send buffer (default %u)\n"
+		"  --log SPEC           log levels, e.g. info or info,tunnel=debug\n"
+		"  --log-json           JSON log lines\n"
+		"SIGHUP reloads --acl (or DIR/acl.bin), --client-acls and --revoked and\n"
+		"closes every open flow the new lists no longer allow.\n"
+		"\n"
+		"enroll: consume a one-time token from `postern ctl connector add` and\n"
+		"  write the state directory.\n",
+		PN_TEP_WINDOW_DEFAULT);
+}
+
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	if (!(buf = malloc(max + 1)))
+		goto out;
+	n = fread(buf, 1, max + 1, f);
+	if (n > max || ferror(f)) {
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+out:
+	fclose(f);
+	return buf;
+}
+
+static int parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	char host[128];
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+	int port;
+
+	if (!colon || colon == s)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	port = atoi(colon + 1);
+	if (port <= 0 || port > 65535)
+		return -1;
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return -1;
+}
+
+/* ------------------------------------------------------------ reports -- */
+
+struct reporter {
+	struct pn_ctlapi *api;
+	struct pn_ctlapi_flow *q;
+	size_t n;
+	uint64_t dropped;
+	struct pn_ctlapi_flow batch[REPORT_BATCH];
+	size_t batch_n;
+	int in_flight;
+	uv_work_t work;
+	uv_timer_t timer;
+	int rc;
+};
+
+static void hex_of(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+	out[2 * n] = '\0';
+}
+
+static void on_report(const struct pn_connector_event *ev, void *user)
+{
+	struct reporter *r = user;
+	struct pn_ctlapi_flow *f;
+
+	if (!r || !r->api)
+		return;
+	if (r->n == REPORT_QUEUE) {
+		r->dropped++; /* controller unreachable for long: the log still has it */
+		return;
+	}
+	f = &r->q[r->n++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->flow_id, sizeof(f->flow_id), "%016" PRIx64, ev->flow_id);
+	if (ev->client_id)
+		hex_of(ev->client_id, PN_ID_LEN, f->client_id);
+	snprintf(f->user, sizeof(f->user), "%s", ev->user ? ev->user : "");
+	if (ev->resource_id)
+		hex_of(ev->resource_id, PN_ID_LEN, f->resource_id);
+	snprintf(f->dest, sizeof(f->dest), "%s", ev->dest);
+	f->port = ev->port;
+	snprintf(f->proto, sizeof(f->proto), "%s", ev->proto);
+	snprintf(f->path, sizeof(f->path), "%s", ev->path);
+	snprintf(f->verdict, sizeof(f->verdict), "%s", ev->verdict);
+	snprintf(f->reason, sizeof(f->reason), "%s", ev->reason);
+	snprintf(f->event, sizeof(f->event), "%s", !strcmp(ev->event, "start") ? "start" : "end");
+	f->bytes_up = ev->bytes_up;
+	f->bytes_down = ev->bytes_down;
+	f->ts_ms = ev->ts_ms;
+}
+
+static void report_work(uv_work_t *w)
+{
+	struct reporter *r = w->data;
+
+	r->rc = pn_ctlapi_report_flows(r->api, r->batch, r->batch_n);
+}
+
+static void report_done(uv_work_t *w, int status)
+{
+	struct reporter *r = w->data;
+
+	(void)status;
+	r->in_flight = 0;
+	if (r->rc != 0)
+		PN_LOG_WARN("connector", "report_failed", "events=%zu err=%s", r->batch_n,
+			    pn_strerror(r->rc));
+}
+
+static void report_tick(uv_timer_t *t)
+{
+	struct reporter *r = t->data;
+
+	if (r->in_flight || r->n == 0)
+		return;
+	r->batch_n = r->n < REPORT_BATCH ? r->n : REPORT_BATCH;
+	memcpy(r->batch, r->q, r->batch_n * sizeof(r->batch[0]));
+	memmove(r->q, r->q + r->batch_n, (r->n - r->batch_n) * sizeof(r->q[0]));
+	r->n -= r->batch_n;
+	r->work.data = r;
+	if (uv_queue_work(t->loop, &r->work, report_work, report_done) == 0)
+		r->in_flight = 1;
+}
+
+/* ---------------------------------------------------------------- run -- */
+
+struct run_ctx {
+	uv_loop_t *loop;
+	struct pn_connector *conn;
+	uv_signal_t sigint, sigterm, sighup;
+	const char *acl_path, *client_acl_dir, *revoked_path;
+	struct pn_ctlapi *api;
+	struct pn_ctlapi_sub *sub;
+	struct reporter rep;
+	int stopping;
+};
+
+static void load_client_acls(struct run_ctx *ctx)
+{
+	DIR *d = opendir(ctx->client_acl_dir);
+	struct dirent *e;
+	uint8_t *bufs[256];
+	const uint8_t *cb[256];
+	size_t lens[256], n = 0;
+	int refused;
+
+	if (!d) {
+		PN_LOG_WARN("connector", "client_acls", "dir=%s err=%s", ctx->client_acl_dir,
+			    strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)) && n < 256) {
+		char path[1024];
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".bin"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ctx->client_acl_dir, e->d_name);
+		if ((bufs[n] = (uint8_t *)read_file(path, ACL_FILE_MAX, &lens[n]))) {
+			cb[n] = bufs[n];
+			n++;
+		}
+	}
+	closedir(d);
+	refused = pn_connector_set_client_acls(ctx->conn, cb, lens, n, 0);
+	PN_LOG_INFO("connector", "client_acls", "loaded=%zu refused=%d", n, refused);
+	for (size_t i = 0; i < n; i++)
+		free(bufs[i]);
+}
+
+static int load_revoked(struct run_ctx *ctx)
+{
+	char *text = read_file(ctx->revoked_path, 4u << 20, NULL), *save = NULL, *line;
+	const char **ids, **sers;
+	size_t ni = 0, ns = 0;
+	int r;
+
+	if (!text)
+		return -errno;
+	ids = calloc(REVOKED_MAX, sizeof(char *));
+	sers = calloc(REVOKED_MAX, sizeof(char *));
+	if (!ids || !sers) {
+		free(ids);
+		free(sers);
+		free(text);
+		return -ENOMEM;
+	}
+	for (line = strtok_r(text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (!strncmp(line, "serial:", 7) && ns < REVOKED_MAX)
+			sers[ns++] = line + 7;
+		else if (ni < REVOKED_MAX)
+			ids[ni++] = line;
+	}
+	r = pn_connector_set_revoked(ctx->conn, ids, ni, sers, ns);
+	PN_LOG_INFO("connector", "revoked", "ids=%zu serials=%zu", ni, ns);
+	free(ids);
+	free(sers);
+	free(text);
+	return r;
+}
+
+static void reload(struct run_ctx *ctx)
+{
+	size_t len;
+	uint8_t *acl = (uint8_t *)read_file(ctx->acl_path, ACL_FILE_MAX, &len);
+
+	if (acl) {
+		int r = pn_connector_set_acl(ctx->conn, acl, len);
+		if (r != 0)
+			PN_LOG_WARN("connector", "acl_reload", "file=%s err=%s", ctx->acl_path,
+				    pn_strerror(r));
+		free(acl);
+	}
+	if (ctx->client_acl_dir)
+		load_client_acls(ctx);
+	if (ctx->revoked_path)
+		load_revoked(ctx);
+}
+
+static void on_hup(uv_signal_t *h, int sig)
+{
+	(void)sig;
+	PN_LOG_INFO("connector", "reload", "signal=SIGHUP");
+	reload(h->data);
+}
+
+static void on_push(const struct pn_ctlapi_event *ev, void *arg)
+{
+	struct run_ctx *ctx = arg;
+
+	if (ev->kind != PN_CTLAPI_EV_POLICY || ctx->stopping)
+		return;
+	if (ev->acl && ev->acl_len) {
+		int r = pn_connector_set_acl(ctx->conn, ev->acl, ev->acl_len);
+		if (r != 0)
+			PN_LOG_WARN("connector", "acl_push", "err=%s", pn_strerror(r));
+	}
+	{
+		const uint8_t **acls = calloc(ev->n_client_acls + 1, sizeof(*acls));
+		size_t *lens = calloc(ev->n_client_acls + 1, sizeof(*lens));
+		if (acls && lens) {
+			for (size_t i = 0; i < ev->n_client_acls; i++) {
+				acls[i] = ev->client_acls[i].acl;
+				lens[i] = ev->client_acls[i].acl_len;
+			}
+			/* a complete set: clients absent lose their grants here */
+			pn_connector_set_client_acls(ctx->conn, acls, lens, ev->n_client_acls, 1);
+		}
+		free(acls);
+		free(lens);
+	}
+	{
+		const char **ids = calloc(ev->n_revoked + 1, sizeof(char *));
+		const char **sers = calloc(ev->n_revoked + 1, sizeof(char *));
+		size_t ni = 0, ns = 0;
+		if (ids && sers) {
+			for (size_t i = 0; i < ev->n_revoked; i++) {
+				if (ev->revoked[i].holder_id[0])
+					ids[ni++] = ev->revoked[i].holder_id;
+				if (ev->revoked[i].serial[0])
+					sers[ns++] = ev->revoked[i].serial;
+			}
+			pn_connector_set_revoked(ctx->conn, ids, ni, sers, ns);
+		}
+		free(ids);
+		free(sers);
+	}
+	PN_LOG_INFO("connector", "policy_push", "version=%" PRIu64 " clients=%zu revoked=%zu",
+		    ev->version, ev->n_client_acls, ev->n_revoked);
+}
+
+static void on_stop(uv_signal_t *h, int sig)
+{
+	struct run_ctx *ctx = h->data;
+
+	if (ctx->stopping)
+		return;
+	ctx->stopping = 1;
+	PN_LOG_INFO("connector", "stopping", "signal=%d", sig);
+	if (ctx->sub)
+		pn_ctlapi_sub_stop(ctx->sub, NULL);
+	ctx->sub = NULL;
+	pn_connector_close(ctx->conn, NULL, NULL);
+	ctx->conn = NULL;
+	uv_close((uv_handle_t *)&ctx->sigint, NULL);
+	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+	uv_close((uv_handle_t *)&ctx->sighup, NULL);
+	if (ctx->api) {
+		uv_timer_stop(&ctx->rep.timer);
+		report_tick(&ctx->rep.timer); /* last batch */
+		uv_close((uv_handle_t *)&ctx->rep.timer, NULL);
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, 0, 's'},
+		{"ca", required_argument, 0, 'C'},
+		{"cert", required_argument, 0, 'c'},
+		{"key", required_argument, 0, 'k'},
+		{"acl", required_argument, 0, 'a'},
+		{"listen-udp", required_argument, 0, 'u'},
+		{"client-acls", required_argument, 0, 'A'},
+		{"revoked", required_argument, 0, 'R'},
+		{"window", required_argument, 0, 'w'},
+		{"log", required_argument, 0, 1},
+		{"log-json", no_argument, 0, 2},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *state = NULL, *ca = NULL, *cert = NULL, *key = NULL, *acl = NULL;
+	char pa[4][1024];
+	struct sockaddr_storage udp;
+	int have_udp = 0, c, rc = 2, r;
+	struct run_ctx ctx;
+	struct pn_connector_config cfg;
+	struct pn_anchor *anchor = NULL;
+	struct pn_key *k = NULL;
+	char *cert_pem = NULL;
+	uint8_t *acl_bytes = NULL;
+	size_t acl_len = 0;
+	unsigned long window = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&cfg, 0, sizeof(cfg));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'C': ca = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'a': acl = optarg; break;
+		case 'A': ctx.client_acl_dir = optarg; break;
+		case 'R': ctx.revoked_path = optarg; break;
+		case 'w': window = strtoul(optarg, NULL, 0); break;
+		case 'u':
+			if (parse_addr(optarg, &udp) != 0) {
+				fprintf(stderr, "postern connector: bad --listen-udp %s\n", optarg);
+				return 2;
+			}
+			have_udp = 1;
+			break;
+		case 1:
+			if (pn_log_set_spec(optarg)) {
+				fprintf(stderr, "postern connector: bad --log %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 2: pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (state) {
+		snprintf(pa[0], sizeof(pa[0]), "%s/ca.crt", state);
+		snprintf(pa[1], sizeof(pa[1]), "%s/cert.pem", state);
+		snprintf(pa[2], sizeof(pa[2]), "%s/key.pem", state);
+		snprintf(pa[3], sizeof(pa[3]), "%s/acl.bin", state);
+		ca = ca ? ca : pa[0];
+		cert = cert ? cert : pa[1];
+		key = key ? key : pa[2];
+		acl = acl ? acl : pa[3];
+	}
+	if (!ca || !cert || !key || !acl) {
+		fprintf(stderr, "postern connector run: need --state DIR or --ca --cert --key --acl\n");
+		return 2;
+	}
+	if (!have_udp)
+		fprintf(stderr, "postern connector run: no --listen-udp: tunnels only via relays\n");
+	ctx.acl_path = acl;
+	if ((r = pn_anchor_load_file(ca, &anchor)) != 0) {
+		fprintf(stderr, "postern connector: CA %s: %s\n", ca, pn_strerror(r));
+		goto out;
+	}
+	if ((r = pn_key_load_pem_file(key, &k)) != 0) {
+		fprintf(stderr, "postern connector: key %s: %s\n", key, pn_strerror(r));
+		goto out;
+	}
+	if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)) ||
+	    !(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len))) {
+		fprintf(stderr, "postern connector: cannot read %s: %s\n",
+			cert_pem ? acl : cert, strerror(errno));
+		goto out;
+	}
+	ctx.loop = uv_default_loop();
+	cfg.loop = ctx.loop;
+	cfg.anchor = anchor;
+	cfg.key = k;
+	cfg.cert_pem = cert_pem;
+	cfg.acl = acl_bytes;
+	cfg.acl_len = acl_len;
+	cfg.listen_udp = have_udp ? (struct sockaddr *)&udp : NULL;
+	cfg.tunables.stream_window = window;
+	cfg.tunables.stream_sndbuf = window;
+	if (state) {
+		char cj[1100];
+		struct stat st;
+		snprintf(cj, sizeof(cj), "%s/controller.json", state);
+		if (stat(cj, &st) == 0) {
+			if (pn_ctlapi_global_init() != 0 || (r = pn_ctlapi_open(state, &ctx.api)) != 0) {
+				fprintf(stderr, "postern connector: state %s: %s\n", state,
+					pn_strerror(r));
+				goto out;
+			}
+			if (!(ctx.rep.q = calloc(REPORT_QUEUE, sizeof(*ctx.rep.q)))) {
+				rc = 1;
+				goto out;
+			}
+			ctx.rep.api = ctx.api;
+			cfg.report = on_report;
+			cfg.report_user = &ctx.rep;
+		}
+	}
+	rc = 1;
+	if ((r = pn_connector_new(&cfg, &ctx.conn)) != 0) {
+		fprintf(stderr, "postern connector: %s\n", pn_strerror(r));
+		goto out;
+	}
+	if (ctx.client_acl_dir)
+		load_client_acls(&ctx);
+	if (ctx.revoked_path && (r = load_revoked(&ctx)) != 0)
+		fprintf(stderr, "postern connector: --revoked %s: %s\n", ctx.revoked_path,
+			pn_strerror(r));
+	if (ctx.api) {
+		uv_timer_init(ctx.loop, &ctx.rep.timer);
+		ctx.rep.timer.data = &ctx.rep;
+		uv_timer_start(&ctx.rep.timer, report_tick, 1000, 1000);
+		if ((r = pn_ctlapi_subscribe(ctx.api, ctx.loop, on_push, &ctx, &ctx.sub)) != 0)
+			PN_LOG_WARN("connector", "subscribe", "err=%s", pn_strerror(r));
+	}
+	uv_signal_init(ctx.loop, &ctx.sigint);
+	uv_signal_init(ctx.loop, &ctx.sigterm);
+	uv_signal_init(ctx.loop, &ctx.sighup);
+	ctx.sigint.data = ctx.sigterm.data = ctx.sighup.data = &ctx;
+	uv_signal_start(&ctx.sigint, on_stop, SIGINT);
+	uv_signal_start(&ctx.sigterm, on_stop, SIGTERM);
+	uv_signal_start(&ctx.sighup, on_hup, SIGHUP);
+	{
+		struct sockaddr_storage ss;
+		char a[64] = "-";
+		if (pn_tep_udp_addr(pn_connector_tep(ctx.conn), &ss) == 0) {
+			int port = ss.ss_family == AF_INET
+					   ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+					   : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			snprintf(a, sizeof(a), "%d", port);
+		}
+		PN_LOG_INFO("connector", "ready", "udp_port=%s", a);
+	}
+	uv_run(ctx.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	if (ctx.api)
+		pn_ctlapi_free(ctx.api);
+	free(ctx.rep.q);
+	pn_anchor_free(anchor);
+	pn_key_free(k);
+	free(cert_pem);
+	free(acl_bytes);
+	return rc;
+}
+
+static int cmd_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"token", required_argument, 0, 't'},
+		{"state", required_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *token = NULL, *state = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': token = optarg; break;
+		case 's': state = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!token || !state) {
+		usage(stderr);
+		return 2;
+	}
+	if ((r = pn_ctlapi_global_init()) != 0 || (r = pn_ctlapi_enroll(state, token)) != 0) {
+		fprintf(stderr, "postern connector enroll: %s\n", pn_strerror(r));
+		return 1;
+	}
+	printf("enrolled: state in %s\n", state);
+	return 0;
+}
 
 int pn_cmd_connector(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: postern connector [options]\n\n(not implemented yet)\n");
-		return 0;
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
 	}
-	fprintf(stderr, "postern connector: not implemented yet\n");
-	return 1;
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "enroll"))
+		return cmd_enroll(argc - 1, argv + 1);
+	fprintf(stderr, "postern connector: unknown command %s\n", argv[1]);
+	usage(stderr);
+	return 2;
 }

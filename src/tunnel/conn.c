@@ -455,6 +455,8 @@ static void fill_settings(const struct pn_tconn *c, ngtcp2_settings *s,
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->no_pmtud = 1;
 	s->initial_rtt = 50 * NGTCP2_MILLISECONDS;
+	/* unauthenticated state must not linger */
+	s->handshake_timeout = PN_TCONN_HANDSHAKE_MS * NGTCP2_MILLISECONDS;
 	s->max_window = k->conn_window;
 	s->max_stream_window = k->stream_window;
 	if (k->debug_log)
@@ -872,6 +874,20 @@ int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err)
 			return PN_E_TUN_HANDSHAKE;
 	}
 	return c->close_reason;
+}
+
+void pn_tconn_peer_reason(const struct pn_tconn *c, char *out, size_t outsz)
+{
+	ngtcp2_connection_close_error e;
+	size_t n = 0;
+
+	if (outsz == 0)
+		return;
+	ngtcp2_conn_get_connection_close_error(c->q, &e);
+	/* untrusted text from the peer: printable ASCII only */
+	for (; e.reason && n < e.reasonlen && n + 1 < outsz; n++)
+		out[n] = (e.reason[n] >= 0x20 && e.reason[n] < 0x7f) ? (char)e.reason[n] : '?';
+	out[n] = '\0';
 }
 
 int pn_tconn_is_closed(const struct pn_tconn *c)

@@ -37,6 +37,7 @@
 #define PN_TCONN_CID_LEN 18
 #define PN_TCONN_CID_KEY_LEN 8 /* every CID of a connection starts with its key */
 #define PN_TCONN_DGRAM_QUEUE 256 /* outgoing datagrams queued, then dropped */
+#define PN_TCONN_HANDSHAKE_MS 10000 /* a handshake must finish within this */
 #define PN_TCONN_TX_BUF (PN_PATH_MAX_SEGMENTS * PN_PATH_MAX_UDP_PAYLOAD)
 
 struct pn_tconn;
@@ -146,6 +147,9 @@ void pn_tconn_close(struct pn_tconn *c, uint64_t app_err, const char *reason, ui
  * PN_E_EXPIRED, PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID, ...), PN_E_TUN_QUIC. */
 int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err);
 int pn_tconn_is_closed(const struct pn_tconn *c);
+/* The reason phrase of the peer's CONNECTION_CLOSE (printable, cut to
+ * outsz-1 bytes; "" if none). */
+void pn_tconn_peer_reason(const struct pn_tconn *c, char *out, size_t outsz);
 int pn_tconn_handshake_done(const struct pn_tconn *c);
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c);
 

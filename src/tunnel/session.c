@@ -319,6 +319,9 @@ static int client_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int f
 		/* consumed: the status bytes of this chunk (all of it if bad) */
 		size_t used = r == 0 ? (size_t)(f->msg_len - pn_buf_len(&b)) - (f->msg_len - take) : n;
 		flow_give_credit(f, used);
+		/* open before the glue hears of it: it may send at once */
+		if (s.code == PN_FLOW_OK && f->hdr.kind != PN_FLOW_DNS)
+			f->st = F_OPEN;
 		if (!f->glue_gone && f->ops->status)
 			f->ops->status(f, &s, f->user);
 		if (f->glue_gone)
@@ -768,7 +771,12 @@ static int tunnel_alloc(const struct pn_tunnel_params *p, struct pn_tunnel **out
 	t->state = PN_TUNNEL_CONNECTING;
 	t->peer_code = -1;
 	t->path_kind = p->path_kind;
-	pn_random(t->p.conn.cid_key, sizeof(t->p.conn.cid_key));
+	{
+		static const uint8_t zero[PN_TCONN_CID_KEY_LEN];
+		/* the driver may pick the key (it demuxes by it) */
+		if (!memcmp(t->p.conn.cid_key, zero, sizeof(zero)))
+			pn_random(t->p.conn.cid_key, sizeof(t->p.conn.cid_key));
+	}
 	*out = t;
 	return 0;
 }
@@ -892,6 +900,8 @@ static void conn_died(struct pn_tunnel *t)
 		t->peer_code = app_code(app);
 		r = t->peer_code == PN_FLOW_OK ? PN_E_TUN_PEER_CLOSED : PN_E_TUN_REFUSED;
 	}
+	if (r == PN_E_TUN_PEER_CLOSED || r == PN_E_TUN_REFUSED || r == PN_E_TUN_HANDSHAKE)
+		pn_tconn_peer_reason(t->c, t->end_text, sizeof(t->end_text));
 	tunnel_end(t, r, !pn_tconn_is_closed(t->c), PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL,
 		   NULL);
 }

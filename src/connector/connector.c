@@ -1,0 +1,626 @@
+/* Connector: tunnel acceptance, access-list and flow checks.  See connector.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connector/connector_int.h"
+#include "core/err.h"
+#include "core/log.h"
+
+int64_t pn_connector_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t unix_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* ------------------------------------------------------- revocations -- */
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, PN_ID_LEN);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_revoked(const struct pn_connector *c, const struct pn_cred_info *ci)
+{
+	char hex[2 * PN_SERIAL_MAX + 1], *key = hex;
+
+	if (c->n_rev_ids && bsearch(ci->id, c->rev_ids, c->n_rev_ids, PN_ID_LEN, id_cmp))
+		return 1;
+	if (!c->n_rev_serials)
+		return 0;
+	for (size_t i = 0; i < ci->serial_len && i < PN_SERIAL_MAX; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ci->serial[i]);
+	hex[2 * (ci->serial_len < PN_SERIAL_MAX ? ci->serial_len : PN_SERIAL_MAX)] = '\0';
+	return bsearch(&key, c->rev_serials, c->n_rev_serials, sizeof(char *), str_cmp) != NULL;
+}
+
+/* ------------------------------------------------------------- events -- */
+
+void pn_connector_flow_event(struct cflow *cf, const char *event, const char *verdict,
+			     const char *reason)
+{
+	struct pn_connector *c = cf->c;
+	struct pn_connector_event ev;
+	struct pn_tunnel_info ti;
+	char cid[PN_ID_HEX_LEN + 1];
+	const char *proto = cf->hdr.kind == PN_FLOW_DNS ? "dns"
+			    : cf->hdr.kind == PN_FLOW_UDP ? "udp"
+							  : "tcp";
+
+	memset(&ti, 0, sizeof(ti));
+	if (cf->ct && cf->ct->t)
+		pn_tunnel_info(cf->ct->t, &ti);
+	pn_id_hex(cf->ct ? cf->ct->peer.id : (const uint8_t[PN_ID_LEN]){0}, cid);
+	if (!strcmp(event, "deny"))
+		PN_LOG_INFO("connector", "flow_deny",
+			    "flow=%016" PRIx64 " client=%s user=%s proto=%s dest=%s port=%u "
+			    "path=%s reason=\"%s\"",
+			    cf->hdr.flow_id, cid, cf->ct ? cf->ct->peer.user : "", proto, cf->dest,
+			    cf->hdr.port, pn_path_kind_name(ti.path), reason);
+	else
+		PN_LOG_INFO("connector", !strcmp(event, "start") ? "flow_start" : "flow_end",
+			    "flow=%016" PRIx64 " client=%s user=%s proto=%s dest=%s port=%u "
+			    "path=%s verdict=%s reason=\"%s\" bytes_up=%" PRIu64
+			    " bytes_down=%" PRIu64,
+			    cf->hdr.flow_id, cid, cf->ct ? cf->ct->peer.user : "", proto, cf->dest,
+			    cf->hdr.port, pn_path_kind_name(ti.path), verdict, reason, cf->up,
+			    cf->down);
+	if (!c->cfg.report)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = event;
+	ev.flow_id = cf->hdr.flow_id;
+	ev.client_id = cf->ct ? cf->ct->peer.id : NULL;
+	ev.user = cf->ct ? cf->ct->peer.user : "";
+	ev.resource_id = cf->hdr.resource_id;
+	ev.dest = cf->dest;
+	ev.port = cf->hdr.port;
+	ev.proto = proto;
+	ev.path = pn_path_kind_name(ti.path);
+	ev.verdict = verdict;
+	ev.reason = reason;
+	ev.bytes_up = cf->up;
+	ev.bytes_down = cf->down;
+	ev.ts_ms = pn_connector_now_ms();
+	c->cfg.report(&ev, c->cfg.report_user);
+}
+
+/* ------------------------------------------------------------- policy -- */
+
+static int deny_to_code(enum pn_deny d)
+{
+	switch (d) {
+	case PN_ALLOW:
+		return PN_FLOW_OK;
+	case PN_DENY_BAD_REQUEST:
+		return PN_FLOW_BAD_REQUEST;
+	case PN_DENY_CRED_WRONG_TYPE:
+	case PN_DENY_CRED_NOT_YET_VALID:
+	case PN_DENY_CRED_EXPIRED:
+	case PN_DENY_CRED_UNTRUSTED:
+		return PN_FLOW_CRED;
+	case PN_DENY_CLIENT_ACL_WRONG_KIND:
+	case PN_DENY_WRONG_HOLDER:
+	case PN_DENY_CLIENT_ACL_EXPIRED:
+	case PN_DENY_ACL_INVALID:
+	case PN_DENY_STALE_VERSION:
+		return PN_FLOW_BAD_ACL;
+	case PN_DENY_NO_ACL:
+		return PN_FLOW_NO_ACL;
+	case PN_DENY_REVOKED:
+		return PN_FLOW_REVOKED;
+	case PN_DENY_INTERNAL:
+	case PN_DENY_CONNECTOR_ACL_WRONG_KIND:
+	case PN_DENY_CONNECTOR_ACL_EXPIRED:
+		return PN_FLOW_INTERNAL;
+	default:
+		return PN_FLOW_DENIED;
+	}
+}
+
+/* Is this flow allowed right now?  DNS queries: the name must be reachable
+ * under some (protocol, port) of a client entry that matches it. */
+static enum pn_deny check_flow(struct pn_connector *c, struct ctun *ct, const struct cflow *cf)
+{
+	uint64_t now = unix_now();
+
+	if (is_revoked(c, &ct->peer))
+		return PN_DENY_REVOKED;
+	if (!ct->acl_ok)
+		return PN_DENY_NO_ACL;
+	if (cf->hdr.kind != PN_FLOW_DNS)
+		return pn_policy_check(&ct->peer, &ct->acl, &c->acl, cf->proto, cf->dest,
+				       strlen(cf->dest), cf->hdr.port, now, NULL);
+	{
+		struct pn_dest d;
+		enum pn_deny first = PN_DENY_NOT_IN_CLIENT_ACL;
+		if (pn_dest_parse(cf->dest, strlen(cf->dest), &d) != 0)
+			return PN_DENY_BAD_REQUEST;
+		for (size_t i = 0; i < ct->acl.nentries; i++) {
+			const struct pn_acl_entry *e = &ct->acl.entries[i];
+			if (!pn_dest_match(&e->dest, &d))
+				continue;
+			for (unsigned proto = PN_PROTO_TCP; proto <= PN_PROTO_UDP; proto <<= 1) {
+				uint16_t port = e->nports ? e->ports[0].lo : 1;
+				enum pn_deny r;
+				if (!(e->protos & proto))
+					continue;
+				r = pn_policy_check_dest(&ct->peer, &ct->acl, &c->acl, proto, &d, port,
+							 now, NULL);
+				if (r == PN_ALLOW)
+					return r;
+				first = r;
+			}
+		}
+		return first;
+	}
+}
+
+void pn_cflow_unlink(struct cflow *cf)
+{
+	struct ctun *ct = cf->ct;
+
+	if (!ct)
+		return;
+	if (cf->prev)
+		cf->prev->next = cf->next;
+	else
+		ct->flows = cf->next;
+	if (cf->next)
+		cf->next->prev = cf->prev;
+	cf->next = cf->prev = NULL;
+	cf->ct = NULL;
+	cf->c->stats.flows--;
+}
+
+/* Close every flow of ct that the current lists no longer allow. */
+static void reevaluate_tunnel(struct pn_connector *c, struct ctun *ct)
+{
+	for (struct cflow *cf = ct->flows, *nx; cf; cf = nx) {
+		enum pn_deny d;
+		nx = cf->next;
+		if (cf->released)
+			continue;
+		d = check_flow(c, ct, cf);
+		if (d == PN_ALLOW)
+			continue;
+		c->stats.flows_revoked++;
+		snprintf(cf->end_reason, sizeof(cf->end_reason), "revoked:%s", pn_deny_name(d));
+		if (cf->f) {
+			struct pn_flow *f = cf->f;
+			cf->f = NULL;
+			if (cf->st == CF_OPEN) {
+				pn_flow_close(f, PN_FLOW_REVOKED);
+			} else {
+				struct pn_flow_status st;
+				pn_flow_status_set(&st, 0, deny_to_code(d), pn_deny_name(d));
+				pn_flow_respond(f, &st, NULL, NULL);
+			}
+		}
+		pn_connector_flow_event(cf, "end", "deny", cf->end_reason);
+		pn_cflow_release(cf);
+	}
+}
+
+static void free_ctun(struct pn_connector *c, struct ctun *ct);
+
+static void reevaluate_all(struct pn_connector *c)
+{
+	for (struct ctun *ct = c->tuns, *nx; ct; ct = nx) {
+		nx = ct->next;
+		if (is_revoked(c, &ct->peer)) {
+			char cid[PN_ID_HEX_LEN + 1];
+			pn_id_hex(ct->peer.id, cid);
+			PN_LOG_INFO("connector", "tunnel_revoked", "client=%s user=%s", cid,
+				    ct->peer.user);
+			reevaluate_tunnel(c, ct); /* logs each flow as revoked */
+			pn_tunnel_close(ct->t, PN_FLOW_CRED);
+			free_ctun(c, ct); /* no tunnel_closed after a local close */
+			continue;
+		}
+		reevaluate_tunnel(c, ct);
+	}
+}
+
+/* ------------------------------------------------------- tunnel hooks -- */
+
+static void free_ctun(struct pn_connector *c, struct ctun *ct)
+{
+	while (ct->flows) {
+		struct cflow *cf = ct->flows;
+		cf->f = NULL;
+		pn_cflow_release(cf); /* unlinks */
+	}
+	if (ct->prev)
+		ct->prev->next = ct->next;
+	else
+		c->tuns = ct->next;
+	if (ct->next)
+		ct->next->prev = ct->prev;
+	c->stats.tunnels--;
+	pn_acl_fini(&ct->acl);
+	free(ct);
+}
+
+static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, void *u)
+{
+	struct pn_connector *c = u;
+	struct ctun *ct = calloc(1, sizeof(*ct));
+	char cid[PN_ID_HEX_LEN + 1];
+
+	if (!ct)
+		return PN_FLOW_LIMIT;
+	ct->c = c;
+	ct->t = t;
+	ct->peer = *peer;
+	pn_acl_init(&ct->acl, PN_ACL_CLIENT);
+	ct->next = c->tuns;
+	if (c->tuns)
+		c->tuns->prev = ct;
+	c->tuns = ct;
+	c->stats.tunnels++;
+	pn_tunnel_set_user(t, ct);
+	pn_id_hex(peer->id, cid);
+	if (is_revoked(c, peer)) {
+		PN_LOG_WARN("connector", "tunnel_refused", "client=%s user=%s reason=revoked", cid,
+			    peer->user);
+		return PN_FLOW_CRED;
+	}
+	PN_LOG_INFO("connector", "tunnel_open", "client=%s user=%s name=%s", cid, peer->user,
+		    peer->name);
+	return PN_FLOW_OK;
+}
+
+static int on_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *why, size_t whysz,
+		  void *u)
+{
+	struct pn_connector *c = u;
+	struct ctun *ct = pn_tunnel_user(t);
+	struct pn_acl acl;
+	char cid[PN_ID_HEX_LEN + 1];
+	int r, named = 0;
+
+	pn_acl_init(&acl, PN_ACL_CLIENT);
+	r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), &acl);
+	if (r == 0 && acl.kind != PN_ACL_CLIENT)
+		r = PN_E_WRONG_TYPE;
+	if (r == 0)
+		r = pn_acl_check_holder(&acl, &ct->peer);
+	if (r == 0) {
+		for (size_t i = 0; i < acl.nnetworks && !named; i++)
+			named = pn_acl_names_connector(&acl, acl.networks[i].network_id, c->self.id);
+		if (!named)
+			snprintf(why, whysz, "connector_not_named");
+	}
+	if (r == 0 && named)
+		r = pn_acl_gate_check(c->gate, &acl);
+	pn_id_hex(ct->peer.id, cid);
+	if (r != 0 || !named) {
+		if (r != 0)
+			snprintf(why, whysz, "%s", pn_deny_name(pn_deny_from_err(r)));
+		PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
+			    ct->peer.user, why);
+		pn_acl_fini(&acl);
+		return PN_FLOW_BAD_ACL;
+	}
+	pn_acl_fini(&ct->acl);
+	ct->acl = acl; /* transferred */
+	PN_LOG_INFO("connector", "acl_accepted", "client=%s user=%s version=%" PRIu64, cid,
+		    ct->peer.user, ct->acl.version);
+	if (ct->acl_ok)
+		reevaluate_tunnel(c, ct);
+	ct->acl_ok = 1;
+	return PN_FLOW_OK;
+}
+
+static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h,
+			    void *u)
+{
+	struct pn_connector *c = u;
+	struct ctun *ct = pn_tunnel_user(t);
+	struct cflow *cf = calloc(1, sizeof(*cf));
+	struct pn_flow_status st;
+	enum pn_deny d;
+
+	if (!cf || !(cf->rbuf = malloc(CF_RBUF))) {
+		free(cf);
+		pn_flow_status_set(&st, 0, PN_FLOW_LIMIT, "out of memory");
+		pn_flow_respond(f, &st, NULL, NULL);
+		return;
+	}
+	cf->c = c;
+	cf->ct = ct;
+	cf->f = f;
+	cf->hdr = *h;
+	cf->start_ms = pn_connector_now_ms();
+	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP : h->kind == PN_FLOW_TCP ? PN_PROTO_TCP : 0;
+	pn_flow_dest_str(&h->dest, cf->dest, sizeof(cf->dest));
+	cf->next = ct->flows;
+	if (ct->flows)
+		ct->flows->prev = cf;
+	ct->flows = cf;
+	c->stats.flows++;
+	pn_flow_set_user(f, cf);
+	d = check_flow(c, ct, cf);
+	if (d != PN_ALLOW) {
+		c->stats.flows_denied++;
+		pn_flow_status_set(&st, 0, deny_to_code(d), pn_deny_name(d));
+		pn_flow_respond(f, &st, NULL, NULL);
+		cf->f = NULL;
+		pn_connector_flow_event(cf, "deny", "deny", pn_deny_name(d));
+		pn_cflow_release(cf);
+		return;
+	}
+	c->stats.flows_allowed++;
+	pn_cflow_start(cf);
+}
+
+static void on_flow_cancelled(struct pn_flow *f, void *u)
+{
+	struct cflow *cf = pn_flow_user(f);
+
+	(void)u;
+	if (!cf)
+		return;
+	cf->f = NULL;
+	snprintf(cf->end_reason, sizeof(cf->end_reason), "cancelled");
+	pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
+	pn_cflow_release(cf);
+}
+
+static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
+{
+	struct pn_connector *c = u;
+	struct ctun *ct = pn_tunnel_user(t);
+	char cid[PN_ID_HEX_LEN + 1];
+
+	if (!ct)
+		return;
+	pn_id_hex(ct->peer.id, cid);
+	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s reason=\"%s\"", cid,
+		    ct->peer.user, pn_strerror(err));
+	free_ctun(c, ct);
+}
+
+static const struct pn_tep_server_ops server_ops = {
+	.tunnel_new = on_tunnel_new,
+	.acl = on_acl,
+	.flow_request = on_flow_request,
+	.flow_cancelled = on_flow_cancelled,
+	.tunnel_closed = on_tunnel_closed,
+};
+
+/* ----------------------------------------------------------- lifecycle -- */
+
+static int load_own_acl(struct pn_connector *c, const uint8_t *bytes, size_t len,
+			struct pn_acl *out)
+{
+	int r;
+
+	pn_acl_init(out, PN_ACL_CONNECTOR);
+	if ((r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), out)) != 0)
+		return r;
+	if (out->kind != PN_ACL_CONNECTOR)
+		r = PN_E_WRONG_TYPE;
+	else
+		r = pn_acl_check_holder(out, &c->self);
+	if (r != 0)
+		pn_acl_fini(out);
+	return r;
+}
+
+int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector **out)
+{
+	struct pn_connector *c;
+	struct pn_tep_config tc;
+	int r;
+
+	if (!cfg || !cfg->loop || !cfg->anchor || !cfg->key || !cfg->cert_pem || !cfg->acl)
+		return PN_E_INVAL;
+	if (!(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
+	c->cfg = *cfg;
+	if (!(c->cert_pem = strdup(cfg->cert_pem))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c->cfg.cert_pem = c->cert_pem;
+	c->cfg.acl = NULL;
+	r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_CONNECTOR,
+			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
+	if (r != 0)
+		goto fail;
+	if ((r = load_own_acl(c, cfg->acl, cfg->acl_len, &c->acl)) != 0)
+		goto fail;
+	if ((r = pn_acl_gate_new(PN_CONNECTOR_GATE_SIZE, &c->gate)) != 0)
+		goto fail;
+	tc = cfg->tunables;
+	tc.loop = cfg->loop;
+	tc.role = PN_TEP_CONNECTOR;
+	tc.anchor = cfg->anchor;
+	tc.key = cfg->key;
+	tc.cert_pem = c->cert_pem;
+	tc.server_ops = &server_ops;
+	tc.user = c;
+	if ((r = pn_tep_new(&tc, &c->tep)) != 0)
+		goto fail;
+	if (cfg->listen_udp && (r = pn_tep_listen_udp(c->tep, cfg->listen_udp)) != 0) {
+		pn_tep_close(c->tep, NULL, NULL);
+		c->tep = NULL;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	pn_acl_gate_free(c->gate);
+	pn_acl_fini(&c->acl);
+	free(c->cert_pem);
+	free(c);
+	return r;
+}
+
+int pn_connector_set_acl(struct pn_connector *c, const uint8_t *acl, size_t len)
+{
+	struct pn_acl n;
+	int r;
+
+	if ((r = load_own_acl(c, acl, len, &n)) != 0)
+		return r;
+	if (n.version < c->acl.version) {
+		pn_acl_fini(&n);
+		return PN_E_STALE_VERSION;
+	}
+	pn_acl_fini(&c->acl);
+	c->acl = n; /* transferred */
+	PN_LOG_INFO("connector", "connector_acl", "version=%" PRIu64 " entries=%zu", c->acl.version,
+		    c->acl.nentries);
+	reevaluate_all(c);
+	return 0;
+}
+
+int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *acls,
+				 const size_t *lens, size_t n, int complete)
+{
+	int refused = 0;
+	uint8_t *seen = calloc(1, (size_t)c->stats.tunnels + 1);
+	size_t ti;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pn_acl acl;
+		int r;
+		pn_acl_init(&acl, PN_ACL_CLIENT);
+		r = pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &acl);
+		if (r == 0 && acl.kind != PN_ACL_CLIENT)
+			r = PN_E_WRONG_TYPE;
+		if (r == 0)
+			r = pn_acl_gate_check(c->gate, &acl);
+		if (r != 0) {
+			refused++;
+			pn_acl_fini(&acl);
+			continue;
+		}
+		/* install it in every tunnel of that holder (bound to its key) */
+		ti = 0;
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++) {
+			struct pn_acl copy;
+			if (memcmp(ct->peer.id, acl.holder_id, PN_ID_LEN) ||
+			    pn_acl_check_holder(&acl, &ct->peer) != 0)
+				continue;
+			if (seen)
+				seen[ti] = 1;
+			pn_acl_init(&copy, PN_ACL_CLIENT);
+			if (pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &copy) != 0)
+				continue;
+			pn_acl_fini(&ct->acl);
+			ct->acl = copy;
+			ct->acl_ok = 1;
+		}
+		pn_acl_fini(&acl);
+	}
+	if (complete) {
+		/* clients absent from a complete set have no grant here any more */
+		ti = 0;
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++)
+			if (!seen || !seen[ti]) {
+				pn_acl_fini(&ct->acl);
+				pn_acl_init(&ct->acl, PN_ACL_CLIENT);
+				ct->acl_ok = 0;
+			}
+	}
+	free(seen);
+	reevaluate_all(c);
+	return refused;
+}
+
+int pn_connector_set_revoked(struct pn_connector *c, const char *const *holder_ids,
+			     size_t n_ids, const char *const *serials, size_t n_serials)
+{
+	uint8_t(*ids)[PN_ID_LEN] = NULL;
+	char **sers = NULL;
+	size_t ni = 0, ns = 0;
+
+	if (n_ids > PN_CONNECTOR_MAX_REVOKED || n_serials > PN_CONNECTOR_MAX_REVOKED)
+		return PN_E_TOOBIG;
+	if ((n_ids && !(ids = calloc(n_ids, PN_ID_LEN))) ||
+	    (n_serials && !(sers = calloc(n_serials, sizeof(char *))))) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_ids; i++)
+		if (pn_id_parse(holder_ids[i], ids[ni]) == 0)
+			ni++;
+	for (size_t i = 0; i < n_serials; i++) {
+		char *s = strdup(serials[i]);
+		if (!s)
+			continue;
+		for (char *p = s; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		sers[ns++] = s;
+	}
+	qsort(ids, ni, PN_ID_LEN, id_cmp);
+	qsort(sers, ns, sizeof(char *), str_cmp);
+	free(c->rev_ids);
+	for (size_t i = 0; i < c->n_rev_serials; i++)
+		free(c->rev_serials[i]);
+	free(c->rev_serials);
+	c->rev_ids = ids;
+	c->n_rev_ids = ni;
+	c->rev_serials = sers;
+	c->n_rev_serials = ns;
+	reevaluate_all(c);
+	return 0;
+}
+
+struct pn_tep *pn_connector_tep(struct pn_connector *c)
+{
+	return c->tep;
+}
+
+void pn_connector_stats(const struct pn_connector *c, struct pn_connector_stats *st)
+{
+	*st = c->stats;
+}
+
+static void tep_closed(void *arg)
+{
+	struct pn_connector *c = arg;
+	void (*cb)(void *) = c->close_cb;
+	void *a = c->close_arg;
+
+	pn_acl_gate_free(c->gate);
+	pn_acl_fini(&c->acl);
+	free(c->rev_ids);
+	for (size_t i = 0; i < c->n_rev_serials; i++)
+		free(c->rev_serials[i]);
+	free(c->rev_serials);
+	free(c->cert_pem);
+	free(c);
+	if (cb)
+		cb(a);
+}
+
+void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg)
+{
+	c->close_cb = cb;
+	c->close_arg = arg;
+	while (c->tuns) {
+		struct ctun *ct = c->tuns;
+		pn_tunnel_close(ct->t, PN_FLOW_OK);
+		free_ctun(c, ct);
+	}
+	pn_tep_close(c->tep, tep_closed, c);
+}

@@ -1,0 +1,220 @@
+#!/bin/bash
+# Tunnel + connector end to end in network namespaces (run as root).
+#
+#   pnt-cli                    pnt-con                       pnt-res
+#   pn-tclient                 postern connector             echo servers
+#   10.202.1.2 ---veth--- 10.202.1.1 | 10.202.2.1 ---veth--- 10.202.2.2
+#                          UDP 4433 (conn), 4434 (impostor)   tcp/7 echo, udp/7 echo
+#
+# The client has no route to 10.202.2.0/24 and the connector does not
+# forward packets: the resource is reachable only through the tunnel,
+# re-originated by the connector.  Only 10.202.0.0/16 inside these
+# namespaces is used.
+#
+# Checks: sha256 of a 256 MiB echo transfer over the direct UDP path; a
+# name resolved by the connector (its own /etc/hosts); DNS flows; UDP
+# datagram flows; denials with reasons (outside the connector list, outside
+# the client list); a malformed stream header; a connector credential from
+# another CA; another client's access list; an expired client credential;
+# a grant revoked mid-transfer closes the flow within 1 s; flow ids logged
+# by both ends.
+set -u
+B=${1:?build dir}
+BIN=${PN_BIN:-$B/src/app/postern}
+TC=$B/tests/tunnel/pn-tclient
+PKI=$B/tests/tunnel/pn-tunnel-pki
+BYTES=${PN_TUNNEL_BYTES:-268435456}
+T=$(mktemp -d /tmp/pnt-test.XXXXXX)
+PIDS=()
+FAILS=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for n in pnt-cli pnt-con pnt-res; do ip netns del $n 2>/dev/null; done
+	rm -rf /etc/netns/pnt-con "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   - $*"; }
+bad() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+
+for n in pnt-cli pnt-con pnt-res; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
+ip link add pnt-cli0 netns pnt-cli type veth peer name pnt-con0 netns pnt-con
+ip link add pnt-res0 netns pnt-res type veth peer name pnt-con1 netns pnt-con
+ip -n pnt-cli addr add 10.202.1.2/24 dev pnt-cli0
+ip -n pnt-con addr add 10.202.1.1/24 dev pnt-con0
+ip -n pnt-con addr add 10.202.2.1/24 dev pnt-con1
+ip -n pnt-res addr add 10.202.2.2/24 dev pnt-res0
+for l in "pnt-cli pnt-cli0" "pnt-con pnt-con0" "pnt-con pnt-con1" "pnt-res pnt-res0"; do
+	set -- $l; ip -n $1 link set $2 up
+done
+ip netns exec pnt-con sysctl -qw net.ipv4.ip_forward=0
+# the connector resolves names on its own network: its /etc/hosts
+mkdir -p /etc/netns/pnt-con
+printf '127.0.0.1 localhost\n10.202.2.2 echo.test\n' >/etc/netns/pnt-con/hosts
+
+# Resource: TCP echo and UDP echo (python3 from Debian).
+cat >"$T/echo.py" <<'EOF'
+import socket, threading
+def tcp_client(c):
+    with c:
+        while True:
+            d = c.recv(1 << 20)
+            if not d:
+                c.shutdown(socket.SHUT_WR); return
+            c.sendall(d)
+def tcp():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("10.202.2.2", 7)); s.listen(64)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=tcp_client, args=(c,), daemon=True).start()
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("10.202.2.2", 7))
+    while True:
+        d, a = u.recvfrom(65535); u.sendto(d, a)
+threading.Thread(target=udp, daemon=True).start()
+print("echo ready", flush=True)
+tcp()
+EOF
+ip netns exec pnt-res /usr/bin/python3 "$T/echo.py" >"$T/echo.log" 2>&1 &
+PIDS+=($!)
+
+$PKI "$T" 10.202.2.2 || { echo "pki tool failed"; exit 1; }
+CONN_ID=$(cat "$T/conn/id")
+mkdir -p "$T/pushed"
+: >"$T/revoked"
+
+ip netns exec pnt-con "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
+	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.202.1.1:4433 \
+	--client-acls "$T/pushed" --revoked "$T/revoked" >"$T/conn.log" 2>&1 &
+CONN_PID=$!
+PIDS+=($CONN_PID)
+# the impostor: same connector id, credential and list from another CA
+ip netns exec pnt-con "$BIN" connector run --ca "$T/foreign/ca.crt" --cert "$T/foreign/cert.pem" \
+	--key "$T/foreign/key.pem" --acl "$T/foreign/acl.bin" --listen-udp 10.202.1.1:4434 \
+	>"$T/foreign.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 50); do
+	grep -q " ready " "$T/conn.log" && grep -q " ready " "$T/foreign.log" && grep -q ready "$T/echo.log" && break
+	sleep 0.1
+done
+grep -q " ready " "$T/conn.log" || { echo "connector did not start"; cat "$T/conn.log"; exit 1; }
+
+# tc WHO ACL PORT CMD... : run the test client in pnt-cli
+tc() {
+	local who=$1 acl=$2 port=$3; shift 3
+	ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/$who/cert.pem" --key "$T/$who/key.pem" \
+		--acl "$acl" --connector "$CONN_ID" --udp 10.202.1.1:$port --timeout 120 "$@"
+}
+
+# isolation: the client namespace cannot reach the resource directly
+if ip netns exec pnt-cli timeout 2 bash -c 'exec 3<>/dev/tcp/10.202.2.2/7' 2>/dev/null; then
+	bad "resource reachable from the client namespace"
+else
+	ok "resource not reachable from the client namespace"
+fi
+
+# 1. bulk transfer: 256 MiB through the echo, hashes equal
+out=$(tc cli "$T/cli/acl.bin" 4433 hash 10.202.2.2 7 $BYTES); rc=$?
+echo "$out" | sed 's/^/       /'
+if [ $rc -eq 0 ] && echo "$out" | grep -q "received=$BYTES "; then
+	s=$(echo "$out" | sed -n 's/.*sent_sha256=\([0-9a-f]*\).*/\1/p')
+	r=$(echo "$out" | sed -n 's/.*received_sha256=\([0-9a-f]*\).*/\1/p')
+	[ -n "$s" ] && [ "$s" = "$r" ] && ok "256 MiB echo over the direct path: sha256 equal ($s)" ||
+		bad "sha256 mismatch"
+else
+	bad "bulk transfer (rc=$rc)"
+fi
+FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
+sleep 0.3
+if [ -n "$FLOW" ] && grep -q "flow_start flow=$FLOW" "$T/conn.log" && grep -q "flow_end flow=$FLOW.*bytes_up=$BYTES bytes_down=$BYTES" "$T/conn.log"; then
+	ok "connector logged the same flow id with bytes each way ($FLOW)"
+else
+	bad "flow id $FLOW not in the connector log"; grep flow_ "$T/conn.log" | tail -3
+fi
+
+# 2. a name resolved on the connector's network
+out=$(tc cli "$T/cli/acl.bin" 4433 hash echo.test 7 1048576); rc=$?
+[ $rc -eq 0 ] && ok "name resolved by the connector (echo.test), 1 MiB echo intact" || { bad "echo.test flow (rc=$rc)"; echo "$out"; }
+
+# 3. DNS query kind
+out=$(tc cli "$T/cli/acl.bin" 4433 dns echo.test); rc=$?
+echo "$out" | grep -q "status=ok.*addr=10.202.2.2" && ok "DNS flow answered by the connector" || { bad "DNS flow"; echo "$out"; }
+
+# 4. UDP flow over DATAGRAM frames
+out=$(tc cli "$T/cli/acl.bin" 4433 udp 10.202.2.2 7 50); rc=$?
+n=$(echo "$out" | sed -n 's/.*received=\([0-9]*\).*/\1/p')
+[ $rc -eq 0 ] && [ "${n:-0}" -ge 45 ] && ok "UDP echo through datagrams ($n/50)" || { bad "UDP flow"; echo "$out"; }
+
+# 5. denials with a reason, logged with the flow id
+out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 9); rc=$?
+FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
+if [ $rc -eq 3 ] && echo "$out" | grep -q 'status=denied .*text="not_in_connector_acl"'; then
+	ok "destination outside the connector list: denied (not_in_connector_acl)"
+else
+	bad "denial outside connector list"; echo "$out"
+fi
+sleep 0.2
+grep -q "flow_deny flow=$FLOW .*reason=\"not_in_connector_acl\"" "$T/conn.log" &&
+	ok "denial logged by the connector with flow id $FLOW" || bad "denial not logged"
+out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 22); rc=$?
+[ $rc -eq 3 ] && echo "$out" | grep -q 'text="not_in_client_acl"' &&
+	ok "destination outside the client list: denied (not_in_client_acl)" || { bad "denial outside client list"; echo "$out"; }
+
+# 6. malformed stream headers
+out=$(tc cli "$T/cli/acl.bin" 4433 raw 0100050909090909); rc=$?
+echo "$out" | grep -q 'status=bad_request .*text="malformed flow header"' &&
+	ok "malformed stream header refused with a reason" || { bad "malformed header"; echo "$out"; }
+out=$(tc cli "$T/cli/acl.bin" 4433 raw 07000100); rc=$?
+echo "$out" | grep -q 'status=bad_version' &&
+	ok "unknown header version refused (bad_version)" || { bad "bad version header"; echo "$out"; }
+
+# 7. a connector credential from another CA (same id): the client refuses it
+out=$(tc cli "$T/cli/acl.bin" 4434 open 10.202.2.2 7); rc=$?
+[ $rc -eq 4 ] && echo "$out" | grep -q "tunnel=closed err=PN_E_UNTRUSTED" &&
+	ok "impostor connector (other CA) refused by the client: PN_E_UNTRUSTED" || { bad "foreign CA connector"; echo "$out"; }
+
+# 8. another client's access list
+out=$(tc cli "$T/cli2/acl.bin" 4433 open 10.202.2.2 7); rc=$?
+[ $rc -eq 4 ] && echo "$out" | grep -q 'peer_code=bad_acl text="wrong_holder"' &&
+	ok "another client's access list refused (bad_acl: wrong_holder)" || { bad "other client's list"; echo "$out"; }
+
+# 9. an expired client credential
+out=$(tc old "$T/old/acl.bin" 4433 open 10.202.2.2 7); rc=$?
+[ $rc -eq 4 ] && echo "$out" | grep -q "tunnel=closed" && ! echo "$out" | grep -q "tunnel=up" &&
+	ok "expired client credential refused in the handshake" || { bad "expired credential"; echo "$out"; }
+grep -q "tunnel_open.*user=old@test" "$T/conn.log" && bad "expired client got a tunnel" || true
+
+# 10. revoking the grant mid-transfer closes the flow within 1 s
+tc cli "$T/cli/acl.bin" 4433 hold 10.202.2.2 7 20 >"$T/hold.out" 2>&1 &
+HOLD=$!
+for i in $(seq 50); do grep -q "tunnel=up" "$T/hold.out" && break; sleep 0.1; done
+sleep 1
+cp "$T/cli/acl_revoked.bin" "$T/pushed/cli.bin"
+T0=$(date +%s.%N)
+kill -HUP $CONN_PID
+wait $HOLD
+T1=$(sed -n 's/^closed code=revoked t=\([0-9.]*\).*/\1/p' "$T/hold.out")
+if [ -n "$T1" ]; then
+	ms=$(python3 -c "print(int(($T1 - $T0) * 1000))")
+	[ "$ms" -lt 1000 ] && ok "grant revoked mid-transfer: flow closed ${ms} ms after the update" ||
+		bad "revocation took ${ms} ms"
+else
+	bad "flow not closed as revoked"; cat "$T/hold.out"
+fi
+grep -q 'flow_end .*reason="revoked:not_in_client_acl"' "$T/conn.log" &&
+	ok "revocation logged by the connector" || bad "revocation not logged"
+# and the next flow to that destination is denied
+out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 7); rc=$?
+[ $rc -eq 3 ] && echo "$out" | grep -q "status=denied" &&
+	ok "after the update: the revoked destination is denied (older list refused)" ||
+	{ echo "$out" | grep -q 'bad_acl.*stale_version' && ok "after the update: the old list is refused (stale_version)" || { bad "after revocation"; echo "$out"; }; }
+
+if [ $FAILS -ne 0 ]; then
+	echo "--- connector log (tail)"; tail -20 "$T/conn.log"
+	echo "$FAILS check(s) failed"; exit 1
+fi
+echo "all tunnel integration checks passed"
