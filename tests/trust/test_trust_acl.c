@@ -15,6 +15,7 @@
 #include "trust/ca.h"
 #include "trust/cred.h"
 #include "trust/dest.h"
+#include "trust/key.h"
 
 #define NOW 1800000000ull
 
@@ -514,6 +515,59 @@ static void test_holder_binding(void **state)
 	pn_acl_fini(&acl);
 }
 
+/* End to end with real credentials: A's list, presented by B (another key
+ * and id, validly certified by the same CA), is refused. */
+static void test_holder_binding_real_creds(void **state)
+{
+	struct fixture *f = *state;
+	struct pn_cred_info ia, ib, va, vb;
+	struct pn_key *ka = NULL, *kb = NULL;
+	char *csr = NULL, *pa = NULL, *pb = NULL;
+	struct pn_acl acl, out;
+	uint8_t *buf = NULL, rid[PN_ID_LEN] = {1};
+	size_t n, len;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.type = PN_CRED_CLIENT;
+	strcpy(ia.name, "a");
+	pn_id_random(ia.id);
+	ib = ia;
+	strcpy(ib.name, "b");
+	pn_id_random(ib.id);
+	assert_int_equal(pn_key_generate(&ka), 0);
+	assert_int_equal(pn_key_generate(&kb), 0);
+	assert_int_equal(pn_key_csr_pem(ka, NULL, &csr, &n), 0);
+	assert_int_equal(pn_cred_issue(f->ca, csr, &ia, 600, NOW, &pa, NULL), 0);
+	free(csr);
+	assert_int_equal(pn_key_csr_pem(kb, NULL, &csr, &n), 0);
+	assert_int_equal(pn_cred_issue(f->ca, csr, &ib, 600, NOW, &pb, NULL), 0);
+	free(csr);
+	assert_int_equal(pn_cred_verify(f->a, pa, strlen(pa), PN_CRED_CLIENT, NOW, 60, &va), 0);
+	assert_int_equal(pn_cred_verify(f->a, pb, strlen(pb), PN_CRED_CLIENT, NOW, 60, &vb), 0);
+
+	pn_acl_init(&acl, PN_ACL_CLIENT);
+	memcpy(acl.holder_id, va.id, PN_ID_LEN);
+	memcpy(acl.holder_fpr, va.key_fpr, PN_FPR_LEN);
+	acl.issued_at = NOW;
+	acl.expires_at = NOW + 60;
+	assert_int_equal(pn_acl_add_text(&acl, rid, f->net, "db.corp.example", "tcp", "5432"), 0);
+	assert_int_equal(pn_acl_sign(f->ca, &acl, &buf, &len), 0);
+	pn_acl_init(&out, PN_ACL_CLIENT);
+	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW, &out), 0);
+	assert_int_equal(pn_acl_check_holder(&out, &va), 0);
+	assert_int_equal(pn_acl_check_holder(&out, &vb), PN_E_WRONG_HOLDER);
+	/* B re-enrolled under A's id (same id, B's key) is refused as well */
+	memcpy(vb.id, va.id, PN_ID_LEN);
+	assert_int_equal(pn_acl_check_holder(&out, &vb), PN_E_WRONG_HOLDER);
+	free(buf);
+	free(pa);
+	free(pb);
+	pn_key_free(ka);
+	pn_key_free(kb);
+	pn_acl_fini(&acl);
+	pn_acl_fini(&out);
+}
+
 static void test_version_gate(void **state)
 {
 	struct fixture *f = *state;
@@ -566,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_acl_tampering),
 		cmocka_unit_test(test_acl_decoder_strict),
 		cmocka_unit_test(test_holder_binding),
+		cmocka_unit_test(test_holder_binding_real_creds),
 		cmocka_unit_test(test_version_gate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
