@@ -96,11 +96,11 @@ for s in $STAGES; do
     stage fuzz "$ROOT/out/build-fuzz" 1 -DCMAKE_C_COMPILER=clang \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_FUZZ=ON -- -L fuzz ;;
   *)
-    echo "unknown stage $s"; fail=$((fail + 1)) ;;
+    echo "unknown stage $s"; fail=$((fail + 1)); summary+=("$s: unknown stage") ;;
   esac
 done
 
 echo "=== summary"
-printf '  %s\n' "${summary[@]}"
+[ ${#summary[@]} -gt 0 ] && printf '  %s\n' "${summary[@]}"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
