@@ -1,4 +1,5 @@
 /* Flow authorization: client list ∩ connector list (rules: policy.h). */
+#include <errno.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -70,6 +71,30 @@ enum pn_deny pn_deny_from_err(int err)
 		return PN_DENY_NOT_IN_CLIENT_ACL;
 	default:
 		return PN_DENY_INTERNAL;
+	}
+}
+
+enum pn_deny pn_deny_from_acl_err(int err, enum pn_acl_kind kind)
+{
+	int client = kind == PN_ACL_CLIENT;
+
+	switch (err) {
+	case 0:
+		return PN_ALLOW;
+	case PN_E_EXPIRED:
+		return client ? PN_DENY_CLIENT_ACL_EXPIRED : PN_DENY_CONNECTOR_ACL_EXPIRED;
+	case PN_E_WRONG_TYPE:
+		return client ? PN_DENY_CLIENT_ACL_WRONG_KIND : PN_DENY_CONNECTOR_ACL_WRONG_KIND;
+	case PN_E_WRONG_HOLDER:
+		return PN_DENY_WRONG_HOLDER;
+	case PN_E_STALE_VERSION:
+		return PN_DENY_STALE_VERSION;
+	case -ENOMEM:
+	case PN_E_NOSPACE:
+	case PN_E_INTERNAL:
+		return PN_DENY_INTERNAL;
+	default:
+		return PN_DENY_ACL_INVALID;
 	}
 }
 

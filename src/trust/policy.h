@@ -66,10 +66,16 @@ const char *pn_deny_name(enum pn_deny r);
 /* Parse a name back; -1 if unknown. */
 int pn_deny_parse(const char *name);
 /*
- * Map an error from pn_cred_verify* / pn_acl_verify / pn_acl_check_holder /
- * pn_acl_gate_check to the deny reason to log (0 -> PN_ALLOW).
+ * Map an error to the deny reason to log (0 -> PN_ALLOW).
+ * pn_deny_from_err: from pn_cred_verify* (PN_E_EXPIRED -> cred_expired, ...)
+ * and generic codes.  pn_deny_from_acl_err: from pn_acl_verify /
+ * pn_acl_check_holder / pn_acl_gate_check on a list of `kind`
+ * (PN_E_EXPIRED -> client_acl_expired or connector_acl_expired,
+ * PN_E_WRONG_TYPE -> *_acl_wrong_kind, PN_E_WRONG_HOLDER -> wrong_holder,
+ * PN_E_STALE_VERSION -> stale_version, any other failure -> acl_invalid).
  */
 enum pn_deny pn_deny_from_err(int err);
+enum pn_deny pn_deny_from_acl_err(int err, enum pn_acl_kind kind);
 
 struct pn_policy_result {
 	enum pn_deny reason;
