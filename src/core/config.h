@@ -73,7 +73,9 @@ struct pn_cfg; /* opaque: the loaded, validated configuration */
  * configuration (free with pn_cfg_free) and 0 is returned.  On failure *out
  * is NULL, err holds one NUL-terminated message (truncated to errsz) and the
  * return is PN_E_CONFIG (content), a negative errno (open/read) or
- * PN_E_INVAL (the schema itself is invalid: a programming error).
+ * PN_E_INVAL (the schema itself is invalid: a programming error).  The
+ * configuration keeps a pointer to `schema`: it must outlive it (a static
+ * const array does).  Errors: -ENOMEM, -ENOENT/-EACCES/-EISDIR/... (read).
  */
 int pn_cfg_load_file(struct pn_cfg **out, const char *path, const struct pn_cfg_key *schema,
 		     size_t n, char *err, size_t errsz);
