@@ -35,6 +35,10 @@ static const char usage_text[] =
     "                                    local port-forward to HOST:PORT; repeatable\n"
     "          --transport udp|tls|ws|all relay transports to use (default all:\n"
     "                                    UDP, falling back to TLS, then WebSocket)\n"
+    "          --direct ID=IP:PORT       reach connector ID directly over UDP at IP:PORT\n"
+    "                                    (its --listen-udp) instead of through a relay\n"
+    "          --idle-timeout MS         end a silent tunnel after MS ms (default 30000);\n"
+    "                                    on a direct path this bounds failure detection\n"
     "          --offline                 do not contact the controller (no renewal\n"
     "                                    and no policy updates; until expiry)\n"
     "          --log SPEC                log levels, e.g. info,client=debug\n"
@@ -139,6 +143,8 @@ static int cmd_run(int argc, char **argv)
 	    {"socks", required_argument, NULL, 'S'},
 	    {"forward", required_argument, NULL, 'F'},
 	    {"transport", required_argument, NULL, 't'},
+	    {"direct", required_argument, NULL, 'd'},
+	    {"idle-timeout", required_argument, NULL, 'i'},
 	    {"offline", no_argument, NULL, 'o'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"log-json", no_argument, NULL, 'j'},
@@ -176,7 +182,22 @@ static int cmd_run(int argc, char **argv)
 			else
 				return usage(2);
 			break;
+		case 'd':
+			if (o.ndirects >= PN_CLIENT_MAX_LISTEN)
+				return usage(2);
+			o.directs[o.ndirects++] = optarg;
+			break;
 		case 'o': o.offline = 1; break;
+		case 'i': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1000 || v > 600000) {
+				fprintf(stderr, "postern client run: --idle-timeout 1000..600000 ms\n");
+				return 2;
+			}
+			o.idle_ms = (uint32_t)v;
+			break;
+		}
 		case 'l':
 			if (pn_log_set_spec(optarg) != 0) {
 				fprintf(stderr, "postern client run: bad --log '%s'\n", optarg);

@@ -434,11 +434,13 @@ static void flow_closed(struct pn_flow *f, int code, void *user)
 	if (c->closing)
 		return;
 	if (!c->status_seen) {
-		/* The tunnel died before the connector answered: try again on
-		 * the next loop turn, when the lost connector is in backoff. */
-		if (code == PN_FLOW_RESET && ++c->attempts < MAX_ATTEMPTS) {
-			PN_LOG_INFO("client", "flow_retry", "via=%s dest=%s:%u attempt=%u",
-				    c->ln->label, c->req.host, c->req.port, c->attempts + 1);
+		/* No verdict came (verdicts arrive as a status): the tunnel
+		 * died first.  Try again on the next loop turn, when the lost
+		 * connector is in backoff and another one gets the flow. */
+		if (++c->attempts < MAX_ATTEMPTS) {
+			PN_LOG_INFO("client", "flow_retry", "via=%s dest=%s:%u attempt=%u code=%s",
+				    c->ln->label, c->req.host, c->req.port, c->attempts + 1,
+				    pn_flow_code_name(code));
 			uv_timer_start(&c->retry, retry_cb, 0, 0);
 			return;
 		}

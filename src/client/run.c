@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -14,6 +15,7 @@
 
 #include "client/proxy.h"
 #include "client/run.h"
+#include "client/socks5.h"
 #include "client/tunnels.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -205,7 +207,43 @@ static int load_relays(struct rt *rt)
 			n++;
 	}
 	json_decref(arr);
-	return n > 0 ? 0 : PN_E_CONFIG;
+	return n > 0 || rt->o->ndirects > 0 ? 0 : PN_E_CONFIG;
+}
+
+static int add_directs(struct rt *rt)
+{
+	for (unsigned i = 0; i < rt->o->ndirects; i++) {
+		const char *spec = rt->o->directs[i], *eq = strchr(spec, '=');
+		char idhex[PN_ID_HEX_LEN + 1];
+		uint8_t id[PN_ID_LEN];
+		struct pn_socks5_addr a;
+		struct sockaddr_storage ss;
+		int r;
+
+		memset(&ss, 0, sizeof(ss));
+		if (!eq || eq - spec != PN_ID_HEX_LEN)
+			return PN_E_CONFIG;
+		memcpy(idhex, spec, PN_ID_HEX_LEN);
+		idhex[PN_ID_HEX_LEN] = '\0';
+		if (pn_id_parse(idhex, id) != 0 || pn_socks5_addr_parse(&a, eq + 1) != 0)
+			return PN_E_CONFIG;
+		if (a.atyp == PN_SOCKS5_ATYP_IPV4) {
+			struct sockaddr_in *in = (void *)&ss;
+			in->sin_family = AF_INET;
+			memcpy(&in->sin_addr, a.u.v4, 4);
+			in->sin_port = htons(a.port);
+		} else if (a.atyp == PN_SOCKS5_ATYP_IPV6) {
+			struct sockaddr_in6 *in6 = (void *)&ss;
+			in6->sin6_family = AF_INET6;
+			memcpy(&in6->sin6_addr, a.u.v6, 16);
+			in6->sin6_port = htons(a.port);
+		} else {
+			return PN_E_CONFIG;
+		}
+		if ((r = pn_ctuns_add_direct(rt->tuns, id, (struct sockaddr *)&ss)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ renewal -- */
@@ -313,6 +351,7 @@ static char *status_json(struct rt *rt)
 	json_object_set_new(o, "credential_not_after", json_integer((json_int_t)rt->cred.not_after));
 	json_object_set_new(o, "renewals", json_integer(rt->renewals));
 	json_object_set_new(o, "acl_version", json_integer((json_int_t)rt->acl_version));
+	json_object_set_new(o, "relay_paths", json_boolean(PN_CLIENT_RELAY_PATHS));
 	json_object_set_new(o, "uptime_s", json_integer((pn_wall_ms() - rt->started_ms) / 1000));
 	json_object_set(o, "tunnels", tun);
 	json_object_set(o, "proxy", px);
@@ -458,6 +497,7 @@ static int start(struct rt *rt)
 	tc.cert_pem = rt->cert_pem;
 	tc.key_pem = rt->key_pem;
 	tc.transports = o->transports;
+	tc.idle_ms = o->idle_ms;
 	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
 	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));
@@ -467,7 +507,11 @@ static int start(struct rt *rt)
 		PN_LOG_ERROR("client", "state_invalid", "file=acl.bin err=%s", pn_errname(r));
 		return r;
 	}
-	if ((r = load_relays(rt)) != 0) {
+	if ((r = add_directs(rt)) != 0) {
+		PN_LOG_ERROR("client", "bad_option", "what=--direct err=%s", pn_errname(r));
+		return r;
+	}
+	if ((r = load_relays(rt)) != 0 && rt->o->ndirects == 0) {
 		PN_LOG_ERROR("client", "state_invalid", "file=relays.json err=%s", pn_errname(r));
 		return r;
 	}

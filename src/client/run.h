@@ -10,6 +10,7 @@
  * answers `postern client status` on a unix socket in the state directory
  * (client.sock, mode 0600).  Runs until SIGINT or SIGTERM.
  */
+#include <stdint.h>
 #include <stdio.h>
 
 #define PN_CLIENT_MAX_LISTEN 16
@@ -22,8 +23,13 @@ struct pn_client_opts {
 	unsigned nsocks;
 	const char *forwards[PN_CLIENT_MAX_LISTEN]; /* "ip:port=host:port" */
 	unsigned nforwards;
+	/* "CONNECTOR_ID=IP:PORT": a connector's direct UDP address (its
+	 * --listen-udp), used instead of a relay session. */
+	const char *directs[PN_CLIENT_MAX_LISTEN];
+	unsigned ndirects;
 	unsigned transports; /* relay transports (PN_RT_* bits), 0 = all */
 	int offline;         /* no controller: no renewal, no push updates */
+	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 };
 
 /*

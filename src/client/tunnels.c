@@ -14,6 +14,17 @@
 #include "trust/policy.h"
 
 #define MAX_RELAYS 16
+
+/* Tunnels over relay sessions need the endpoint's relay paths; a build
+ * whose endpoint has none (src/client/CMakeLists.txt) serves direct paths
+ * only and refuses relayed tunnels with PN_E_UNSUPPORTED. */
+#if PN_CLIENT_RELAY_PATHS
+#define tep_relay_closed(ep, s) pn_tep_relay_closed(ep, s)
+#define tep_relay_input(ep, s, p, n) pn_tep_relay_input(ep, s, p, n)
+#else
+#define tep_relay_closed(ep, s) ((void)(ep), (void)(s))
+#define tep_relay_input(ep, s, p, n) ((void)(ep), (void)(s), (void)(p), (void)(n))
+#endif
 /* Requests re-dispatched after failures before giving up (failover). */
 #define MAX_DISPATCH 4
 
@@ -27,6 +38,7 @@ struct ctun {
 	uint64_t retry_at_ms;
 	struct pn_rsession *sess;
 	struct pn_tunnel *tun;
+	struct sockaddr_storage direct; /* ss_family 0: none, use a relay */
 	struct pn_creq *waiting; /* FIFO of requests waiting for the tunnel */
 	uint64_t flows_total;
 	int last_err;
@@ -158,11 +170,13 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 	if (c->sess) {
 		struct pn_rsession *s = c->sess;
 		c->sess = NULL;
-		pn_tep_relay_closed(c->owner->tep, s);
+		tep_relay_closed(c->owner->tep, s);
 		pn_rsession_close(s);
 	}
-	if (err == 0) {
-		/* A clean close (idle): not the connector's fault. */
+	if (err == 0 || (err == PN_E_TUN_IDLE && c->state == PN_PICK_UP)) {
+		/* A clean close, or a tunnel that worked timing out: not
+		 * counted against the connector; the next flow opens a new
+		 * tunnel (and a dead connector fails that handshake). */
 		c->state = PN_PICK_IDLE;
 		ctun_redispatch(c);
 		return;
@@ -188,12 +202,22 @@ static struct pn_rrelay *relay_choose(struct pn_ctuns *t)
 	return best ? best : (t->nrelays ? t->relays[0] : NULL);
 }
 
+static void tunnel_start(struct ctun *c, struct pn_rsession *s);
+
 static int ctun_start(struct ctun *c)
 {
 	struct pn_ctuns *t = c->owner;
-	struct pn_rrelay *relay = relay_choose(t);
+	struct pn_rrelay *relay;
 	int r;
 
+	if (c->direct.ss_family != 0) {
+		c->state = PN_PICK_CONNECTING;
+		PN_LOG_INFO("client", "tunnel_connecting", "connector=%s path=direct", c->idhex);
+		return 0; /* the caller queues its request, then tunnel_start */
+	}
+	if (!PN_CLIENT_RELAY_PATHS)
+		return PN_E_UNSUPPORTED;
+	relay = relay_choose(t);
 	if (!relay)
 		return PN_E_NO_CONNECTOR;
 	r = pn_rclient_open(t->rc, relay, c->id, t->acl_bytes, t->acl_len, c, &c->sess);
@@ -233,32 +257,32 @@ static int open_on(struct ctun *c, struct pn_creq *r, struct pn_flow **out)
 	return rc;
 }
 
-static void session_ready(struct pn_rsession *s, int status, void *user)
+/* Start the QUIC tunnel on a ready relay session s, or on the direct
+ * address when s is NULL; then open the waiting flows on it. */
+static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 {
-	struct ctun *c = pn_rsession_user(s);
 	struct pn_ctuns *t = c->owner;
 	struct pn_tunnel_config tc;
 	struct pn_creq *list, *r, *next;
 	int rc;
 
-	(void)user;
-	if (status != 0) {
-		c->sess = NULL; /* already dead, no session_closed follows */
-		ctun_fail(c, status);
-		return;
-	}
 	memset(&tc, 0, sizeof(tc));
 	memcpy(tc.connector_id, c->id, PN_ID_LEN);
 	tc.acl = t->acl_bytes;
 	tc.acl_len = t->acl_len;
-	tc.relay = s;
+	if (s)
+		tc.relay = s;
+	else
+		tc.udp_peer = (const struct sockaddr *)&c->direct;
 	tc.ops = &tunnel_ops;
 	tc.user = c;
+	c->state = PN_PICK_CONNECTING;
 	rc = pn_tunnel_open(t->tep, &tc, &c->tun);
 	if (rc != 0) {
 		c->tun = NULL;
 		c->sess = NULL;
-		pn_rsession_close(s);
+		if (s)
+			pn_rsession_close(s);
 		ctun_fail(c, rc);
 		return;
 	}
@@ -277,6 +301,19 @@ static void session_ready(struct pn_rsession *s, int status, void *user)
 	}
 }
 
+static void session_ready(struct pn_rsession *s, int status, void *user)
+{
+	struct ctun *c = pn_rsession_user(s);
+
+	(void)user;
+	if (status != 0) {
+		c->sess = NULL; /* already dead, no session_closed follows */
+		ctun_fail(c, status);
+		return;
+	}
+	tunnel_start(c, s);
+}
+
 static void session_closed(struct pn_rsession *s, int reason, void *user)
 {
 	struct ctun *c = pn_rsession_user(s);
@@ -284,7 +321,7 @@ static void session_closed(struct pn_rsession *s, int reason, void *user)
 
 	(void)user;
 	c->sess = NULL;
-	pn_tep_relay_closed(t->tep, s);
+	tep_relay_closed(t->tep, s);
 	PN_LOG_WARN("client", "session_closed", "connector=%s reason=%s", c->idhex,
 		    pn_errname(reason));
 	ctun_mark_failed(c, PN_E_TUNNEL_LOST);
@@ -302,7 +339,7 @@ static void session_datagram(struct pn_rsession *s, const uint8_t *p, size_t n, 
 {
 	struct pn_ctuns *t = user;
 
-	pn_tep_relay_input(t->tep, s, p, n);
+	tep_relay_input(t->tep, s, p, n);
 }
 
 static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
@@ -348,6 +385,7 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	tc.anchor = cfg->anchor;
 	tc.key = cfg->key;
 	tc.cert_pem = cfg->cert_pem;
+	tc.idle_ms = cfg->idle_ms;
 	if ((r = pn_tep_new(&tc, &t->tep)) != 0)
 		goto out;
 
@@ -433,6 +471,21 @@ int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_add
 	if ((r = pn_rclient_add_relay(t->rc, &rc, &t->relays[t->nrelays])) != 0)
 		return r;
 	t->nrelays++;
+	return 0;
+}
+
+int pn_ctuns_add_direct(struct pn_ctuns *t, const uint8_t connector_id[PN_ID_LEN],
+			const struct sockaddr *addr)
+{
+	struct ctun *c;
+
+	if (!addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return PN_E_INVAL;
+	if (!(c = ctun_get(t, connector_id, 1)))
+		return -ENOMEM;
+	memset(&c->direct, 0, sizeof(c->direct));
+	memcpy(&c->direct, addr,
+	       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	return 0;
 }
 
@@ -538,6 +591,14 @@ static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out,
 			/* ctun_fail re-dispatched nothing of ours (not queued yet):
 			 * try the next connector. */
 			return dispatch(t, r, out, depth + 1);
+		}
+		if (c->direct.ss_family != 0) {
+			/* No session to wait for: the tunnel exists at once and
+			 * the flow opens on it (it waits for the handshake). */
+			tunnel_start(c, NULL);
+			if (!c->tun)
+				return dispatch(t, r, out, depth + 1);
+			return open_on(c, r, out);
 		}
 	}
 	waiting_push(c, r);

@@ -63,6 +63,7 @@ struct pn_ctuns_config {
 	const char *ca_pem, *cert_pem, *key_pem; /* copied */
 	unsigned transports; /* relay transports allowed (PN_RT_*), 0 = all */
 	uint32_t salt;       /* spreads clients over connectors */
+	uint32_t idle_ms;    /* QUIC idle timeout (0: the endpoint's default) */
 };
 
 /* 0, PN_E_INVAL, -ENOMEM, or the errors of pn_tep_new / pn_rclient_new. */
@@ -75,6 +76,14 @@ void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg);
 /* Add a relay ("ip:port" addresses; NULL where it has none). */
 int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_addr,
 		       const char *tls_addr, const char *ws_url);
+
+/*
+ * A known direct UDP address for a connector (its --listen-udp socket),
+ * e.g. on the same network.  Tunnels to that connector then use a direct
+ * UDP path instead of a relay session.  0, PN_E_INVAL, -ENOMEM.
+ */
+int pn_ctuns_add_direct(struct pn_ctuns *t, const uint8_t connector_id[PN_ID_LEN],
+			const struct sockaddr *addr);
 
 /*
  * Install a verified access list: `acl` is moved in (left empty), `bytes`

@@ -45,15 +45,33 @@ pn_start_relay() {
 	pn_wait_tcp pnc-cli 10.203.2.2 4433 10 || bad "relay listening"
 }
 
+# Connectors listen for direct tunnels on their link address :4433 and
+# register with the relay listed in their state (relays.json).
+pn_connector_addr() { [ "$1" = conn1 ] && echo 10.203.4.2:4433 || echo 10.203.5.2:4433; }
 pn_start_connector() { # name
 	local ns=pnc-$1
-	pn_bg "connector-$1" ip netns exec "$ns" "$PN_BIN" connector run --state "$W/pki/$1" --offline
+	pn_bg "connector-$1" ip netns exec "$ns" "$PN_BIN" connector run --state "$W/pki/$1" \
+		--listen-udp "$(pn_connector_addr "$1")"
 	# Registered once the relay logs it (or give it a moment).
 	for i in $(seq 100); do
 		grep -q "register" "$W/relay.log" 2>/dev/null && grep -c "register" "$W/relay.log" | grep -q . && break
 		sleep 0.05
 	done
 	sleep 0.3
+}
+
+# "--direct" arguments reaching every connector in the pki directly.
+pn_direct_args() {
+	local c
+	for c in conn1 ${PN_TWO_CONNECTORS:+conn2}; do
+		printf -- '--direct %s=%s ' "$(cat "$W/pki/$c/id")" "$(pn_connector_addr $c)"
+	done
+}
+
+# Does this build's client carry tunnels over relays?  (status JSON)
+pn_relay_paths() { # state-name
+	ip netns exec pnc-cli "$PN_BIN" client status --json --state "$W/pki/$1" |
+		python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("relay_paths") else 1)'
 }
 
 pn_start_client() { # state-name args...

@@ -73,6 +73,8 @@ pn_resources() { # HTTP :8000 (granted) and :8001 (not granted), TCP+UDP echo :7
 	pn_bg http2 ip netns exec pnc-res python3 -m http.server 8001 --bind 0.0.0.0 --directory "$W/www"
 	pn_bg echo ip netns exec pnc-res python3 "$PN_SRC/bench/peers/probe.py" echo 7
 	pn_bg uecho ip netns exec pnc-res python3 "$PN_SRC/bench/peers/probe.py" udp-echo 7
+	pn_wait_tcp pnc-conn1 10.203.9.2 8000 10 && pn_wait_tcp pnc-conn1 10.203.9.2 8001 10 &&
+		pn_wait_tcp pnc-conn1 10.203.9.2 7 10
 }
 
 pn_wait_tcp() { # ns host port [seconds]
