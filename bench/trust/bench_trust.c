@@ -54,8 +54,8 @@ int main(int argc, char **argv)
 
 	if (secs <= 0)
 		secs = 1.0;
-	if ((r = pn_ca_new(NOW - 100, &ca)) || (r = pn_anchor_from_ca(ca, &an)) || (r = pn_key_generate(&k)) ||
-	    (r = pn_key_csr_pem(k, "bench", &csr, &n)))
+	if ((r = pn_ca_new(NOW - 100, &ca)) || (r = pn_anchor_from_ca(ca, &an)) ||
+	    (r = pn_key_generate(&k)) || (r = pn_key_csr_pem(k, "bench", &csr, &n)))
 		die("setup", r);
 	memset(&info, 0, sizeof(info));
 	info.type = PN_CRED_CLIENT;
@@ -91,17 +91,10 @@ int main(int argc, char **argv)
 	cacl.expires_at = NOW + 3600;
 	for (int i = 0; i < 100; i++) {
 		switch (i % 4) {
-		case 0:
-			snprintf(dest, sizeof(dest), "svc%d.corp.example", i);
-			break;
-		case 1:
-			snprintf(dest, sizeof(dest), "*.team%d.corp.example", i);
-			break;
-		case 2:
-			snprintf(dest, sizeof(dest), "10.%d.0.0/16", i);
-			break;
-		default:
-			snprintf(dest, sizeof(dest), "fd00:%x::/32", i);
+		case 0: snprintf(dest, sizeof(dest), "svc%d.corp.example", i); break;
+		case 1: snprintf(dest, sizeof(dest), "*.team%d.corp.example", i); break;
+		case 2: snprintf(dest, sizeof(dest), "10.%d.0.0/16", i); break;
+		default: snprintf(dest, sizeof(dest), "fd00:%x::/32", i);
 		}
 		if ((r = pn_acl_add_text(&cacl, rid, net, dest, "tcp,udp", "22,80,443,8000-8100")))
 			die("client list", r);
@@ -137,21 +130,23 @@ int main(int argc, char **argv)
 
 	/* A query mix: allowed names (late in the list), wildcard hits, CIDR
 	 * misses, denied names. */
-	static const char *queries[] = {"svc96.corp.example", "a.team97.corp.example", "10.98.1.2",
-					"fd00:63::1", "nothere.corp.example", "svc0.corp.example",
-					"10.200.0.1", "x.y.team1.corp.example"};
+	static const char *queries[] = {
+	    "svc96.corp.example", "a.team97.corp.example", "10.98.1.2",
+	    "fd00:63::1",	  "nothere.corp.example",  "svc0.corp.example",
+	    "10.200.0.1",	  "x.y.team1.corp.example"};
 	count = 0;
 	t0 = now_s();
 	do {
 		for (int i = 0; i < 1000; i++) {
 			const char *d = queries[i & 7];
-			allowed += pn_policy_check(&cred, &cacl, &nacl, PN_PROTO_TCP, d, strlen(d), 443, NOW,
-						   NULL) == PN_ALLOW;
+			allowed += pn_policy_check(&cred, &cacl, &nacl, PN_PROTO_TCP, d, strlen(d),
+						   443, NOW, NULL) == PN_ALLOW;
 		}
 		count += 1000;
 	} while ((t = now_s() - t0) < secs);
 	printf("authorizations_per_s: %.0f\n", (double)count / t);
-	printf("# authorizations: client list %zu entries, connector list %zu entries, %ld of %ld allowed\n",
+	printf("# authorizations: client list %zu entries, connector list %zu entries, %ld of %ld "
+	       "allowed\n",
 	       cacl.nentries, nacl.nentries, (long)allowed, count);
 	printf("# goals: issuance_per_s >= 2000, authorizations_per_s >= 100000\n");
 

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (pn_dest_pattern_parse(text, &p) == 0) {
-		if (pn_dest_pattern_check(&p) != 0 || pn_dest_pattern_format(&p, out, sizeof(out)) != 0 ||
+		if (pn_dest_pattern_check(&p) != 0 ||
+		    pn_dest_pattern_format(&p, out, sizeof(out)) != 0 ||
 		    pn_dest_pattern_parse(out, &p2) != 0 || memcmp(&p, &p2, sizeof(p)) != 0)
 			abort();
 	}

@@ -40,9 +40,9 @@ int main(int argc, char **argv)
 	struct pn_acl acl;
 	uint8_t ext[PN_CRED_EXT_MAX], id[PN_ID_LEN] = {1, 2, 3}, *buf = NULL, pin[PN_FPR_LEN];
 	size_t n = 0;
-	const char *dests[] = {"db.corp.example", "*.corp.example", "**.lab.corp.example",
-			       "10.0.0.0/8", "10.1.2.3", "2001:db8::/32", "::ffff:10.1.2.3",
-			       "XN--80A.Example.", "fe80::1", "a..b"};
+	const char *dests[] = {
+	    "db.corp.example", "*.corp.example",  "**.lab.corp.example", "10.0.0.0/8", "10.1.2.3",
+	    "2001:db8::/32",   "::ffff:10.1.2.3", "XN--80A.Example.",	 "fe80::1",    "a..b"};
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 	acl.issued_at = 1800000000ull;
 	acl.expires_at = 1800003600ull;
 	for (unsigned i = 0; i < 4; i++)
-		if (pn_acl_add_text(&acl, id, id, dests[i], i ? "tcp,udp" : "icmp", i ? "22,8000-8080" : NULL) != 0)
+		if (pn_acl_add_text(&acl, id, id, dests[i], i ? "tcp,udp" : "icmp",
+				    i ? "22,8000-8080" : NULL) != 0)
 			return 1;
 	if (pn_acl_add_network(&acl, id, (const uint8_t(*)[PN_ID_LEN])id, 1) != 0 ||
 	    pn_acl_encode_unsigned(&acl, pin, &buf, &n) != 0)
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
 		put(argv[1], "fuzz_trust_cert", "client_pem", pem, strlen(pem));
 		d.data = (unsigned char *)pem;
 		d.size = (unsigned)strlen(pem);
-		if (gnutls_x509_crt_init(&c) != 0 || gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM) != 0 ||
+		if (gnutls_x509_crt_init(&c) != 0 ||
+		    gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM) != 0 ||
 		    gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der) != 0)
 			return 1;
 		put(argv[1], "fuzz_trust_cert", "client_der", der.data, der.size);

@@ -10,9 +10,9 @@
 #include "trust/acl_wire.h"
 
 /* Smallest possible encodings, used to bound counts by the bytes present. */
-#define ENTRY_MIN_LEN (2 * PN_ID_LEN + 2 + 2 + 1) /* one-byte name, no ports */
+#define ENTRY_MIN_LEN	(2 * PN_ID_LEN + 2 + 2 + 1) /* one-byte name, no ports */
 #define NETWORK_MIN_LEN (PN_ID_LEN + 1 + PN_ID_LEN)
-#define TRAILER_LEN (1 + PN_SIG_LEN)
+#define TRAILER_LEN	(1 + PN_SIG_LEN)
 
 void pn_acl_init(struct pn_acl *acl, enum pn_acl_kind kind)
 {
@@ -253,8 +253,7 @@ static int put_entry(struct pn_buf *b, const struct pn_acl_entry *e)
 		if (r == 0)
 			r = pn_buf_put_u8(b, e->dest.prefix);
 		break;
-	default:
-		r = pn_buf_put_lv8(b, e->dest.name, e->dest.name_len);
+	default: r = pn_buf_put_lv8(b, e->dest.name, e->dest.name_len);
 	}
 	if (r < 0 || (r = pn_buf_put_u8(b, e->nports)) < 0)
 		return r;
@@ -311,7 +310,8 @@ int pn_acl_encode_unsigned(const struct pn_acl *acl, const uint8_t signer_fpr[PN
 		}
 		if ((r = pn_buf_put_bytes(&b, nw->network_id, PN_ID_LEN)) < 0 ||
 		    (r = pn_buf_put_u8(&b, (uint8_t)nw->nconnectors)) < 0 ||
-		    (r = pn_buf_put_bytes(&b, nw->connectors, (size_t)nw->nconnectors * PN_ID_LEN)) < 0)
+		    (r = pn_buf_put_bytes(&b, nw->connectors,
+					  (size_t)nw->nconnectors * PN_ID_LEN)) < 0)
 			goto out;
 	}
 	n = pn_buf_len(&b);
@@ -388,8 +388,7 @@ static int get_entry(struct pn_buf *b, struct pn_acl_entry *e)
 		e->dest.name[n] = '\0';
 		e->dest.name_len = (uint8_t)n;
 		break;
-	default:
-		return PN_E_MALFORMED;
+	default: return PN_E_MALFORMED;
 	}
 	if ((r = pn_buf_get_u8(b, &e->nports)) < 0)
 		return r;
@@ -587,7 +586,7 @@ out:
 
 int pn_acl_check_holder(const struct pn_acl *acl, const struct pn_cred_info *holder)
 {
-	int want = acl->kind == PN_ACL_CLIENT ? PN_CRED_CLIENT
+	int want = acl->kind == PN_ACL_CLIENT	   ? PN_CRED_CLIENT
 		   : acl->kind == PN_ACL_CONNECTOR ? PN_CRED_CONNECTOR
 						   : -1;
 

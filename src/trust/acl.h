@@ -69,16 +69,16 @@
 #include "trust/cred.h"
 #include "trust/dest.h"
 
-#define PN_ACL_MAGIC "PNAL"
-#define PN_ACL_FORMAT_VERSION 1
-#define PN_ACL_SIG_ED25519 1
-#define PN_ACL_HEADER_LEN 114         /* bytes before the entry count */
-#define PN_ACL_MAX_ENTRIES 4096       /* per list */
-#define PN_ACL_MAX_PORT_RANGES 16     /* per entry */
-#define PN_ACL_MAX_NETWORKS 256       /* per client list */
-#define PN_ACL_MAX_CONNECTORS 16      /* per network */
-#define PN_ACL_MAX_BYTES (4u << 20)   /* refuse larger documents outright */
-#define PN_ACL_MAX_FUTURE_S 300       /* issued_at may be this far ahead of now */
+#define PN_ACL_MAGIC	       "PNAL"
+#define PN_ACL_FORMAT_VERSION  1
+#define PN_ACL_SIG_ED25519     1
+#define PN_ACL_HEADER_LEN      114	  /* bytes before the entry count */
+#define PN_ACL_MAX_ENTRIES     4096	  /* per list */
+#define PN_ACL_MAX_PORT_RANGES 16	  /* per entry */
+#define PN_ACL_MAX_NETWORKS    256	  /* per client list */
+#define PN_ACL_MAX_CONNECTORS  16	  /* per network */
+#define PN_ACL_MAX_BYTES       (4u << 20) /* refuse larger documents outright */
+#define PN_ACL_MAX_FUTURE_S    300	  /* issued_at may be this far ahead of now */
 
 enum pn_acl_kind { PN_ACL_CLIENT = 1, PN_ACL_CONNECTOR = 2 };
 
@@ -93,8 +93,8 @@ struct pn_port_range {
 struct pn_acl_entry {
 	uint8_t resource_id[PN_ID_LEN];
 	uint8_t network_id[PN_ID_LEN]; /* client lists: the remote network */
-	uint8_t protos;                /* PN_PROTO_* bits, non-zero */
-	uint8_t nports;                /* 0: every port (TCP/UDP) */
+	uint8_t protos;		       /* PN_PROTO_* bits, non-zero */
+	uint8_t nports;		       /* 0: every port (TCP/UDP) */
 	struct pn_port_range ports[PN_ACL_MAX_PORT_RANGES];
 	struct pn_dest_pattern dest;
 };

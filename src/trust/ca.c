@@ -61,7 +61,8 @@ static int ca_make_cert(struct pn_ca *ca, uint64_t now)
 	/* The CN names the key so two networks' CAs are told apart in tools. */
 	snprintf(cn, sizeof(cn), "Postern network CA %.16s", ca->fpr_hex);
 	if (gnutls_pubkey_import_privkey(pub, pn_key_gnutls(ca->key), 0, 0) < 0 ||
-	    gnutls_x509_crt_set_version(ca->crt, 3) < 0 || gnutls_x509_crt_set_pubkey(ca->crt, pub) < 0 ||
+	    gnutls_x509_crt_set_version(ca->crt, 3) < 0 ||
+	    gnutls_x509_crt_set_pubkey(ca->crt, pub) < 0 ||
 	    gnutls_x509_crt_set_serial(ca->crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_dn_by_oid(ca->crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
 					  (unsigned)strlen(cn)) < 0 ||
@@ -69,11 +70,11 @@ static int ca_make_cert(struct pn_ca *ca, uint64_t now)
 	    gnutls_x509_crt_set_expiration_time(ca->crt, (time_t)(now + PN_CA_LIFETIME_S)) < 0 ||
 	    gnutls_x509_crt_set_basic_constraints(ca->crt, 1, 0) < 0 ||
 	    gnutls_x509_crt_set_key_usage(ca->crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN |
-							   GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
+						       GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
 	    gnutls_x509_crt_set_subject_key_id(ca->crt, ca->fpr, 20) < 0)
 		goto out;
-	if (gnutls_x509_crt_privkey_sign(ca->crt, ca->crt, pn_key_gnutls(ca->key), GNUTLS_DIG_UNKNOWN,
-					 0) < 0)
+	if (gnutls_x509_crt_privkey_sign(ca->crt, ca->crt, pn_key_gnutls(ca->key),
+					 GNUTLS_DIG_UNKNOWN, 0) < 0)
 		goto out;
 	if (gnutls_x509_crt_export2(ca->crt, GNUTLS_X509_FMT_PEM, &d) < 0)
 		goto out;

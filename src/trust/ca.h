@@ -19,8 +19,8 @@
 
 #include "trust/key.h"
 
-#define PN_CA_LIFETIME_S (20ull * 365 * 24 * 3600) /* the CA cert itself */
-#define PN_CA_CERT_PEM_MAX 8192                    /* refuse larger ca.crt files */
+#define PN_CA_LIFETIME_S   (20ull * 365 * 24 * 3600) /* the CA cert itself */
+#define PN_CA_CERT_PEM_MAX 8192			     /* refuse larger ca.crt files */
 
 struct pn_ca;
 

@@ -45,19 +45,16 @@ int pn_id_random(uint8_t out[PN_ID_LEN])
 const char *pn_cred_type_name(enum pn_cred_type t)
 {
 	switch (t) {
-	case PN_CRED_CLIENT:
-		return "client";
-	case PN_CRED_CONNECTOR:
-		return "connector";
-	case PN_CRED_RELAY:
-		return "relay";
-	default:
-		return "unknown";
+	case PN_CRED_CLIENT: return "client";
+	case PN_CRED_CONNECTOR: return "connector";
+	case PN_CRED_RELAY: return "relay";
+	default: return "unknown";
 	}
 }
 
 /* "<32 hex id>.postern.invalid" */
-static void san_for(const uint8_t id[PN_ID_LEN], char out[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)])
+static void san_for(const uint8_t id[PN_ID_LEN],
+		    char out[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)])
 {
 	pn_id_hex(id, out);
 	memcpy(out + PN_ID_HEX_LEN, PN_CRED_SAN_SUFFIX, sizeof(PN_CRED_SAN_SUFFIX));
@@ -132,20 +129,23 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 		goto out;
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_pubkey(crt, pub) < 0 ||
 	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
-	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, PN_ID_HEX_LEN) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, PN_ID_HEX_LEN) <
+		0 ||
 	    gnutls_x509_crt_set_activation_time(crt, (time_t)now) < 0 ||
 	    gnutls_x509_crt_set_expiration_time(crt, (time_t)(now + lifetime_s)) < 0 ||
 	    gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0 ||
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0 ||
-	    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, san, (unsigned)strlen(san),
-						 GNUTLS_FSAN_SET) < 0 ||
+	    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, san,
+						 (unsigned)strlen(san), GNUTLS_FSAN_SET) < 0 ||
 	    gnutls_x509_crt_set_subject_key_id(crt, fpr, 20) < 0 ||
 	    gnutls_x509_crt_set_authority_key_id(crt, ca_fpr, 20) < 0 ||
-	    gnutls_x509_crt_set_extension_by_oid(crt, PN_CRED_EXT_OID, ext_der.data, ext_der.size, 0) < 0)
+	    gnutls_x509_crt_set_extension_by_oid(crt, PN_CRED_EXT_OID, ext_der.data, ext_der.size,
+						 0) < 0)
 		goto out;
-	if (gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca), GNUTLS_DIG_UNKNOWN, 0) < 0)
+	if (gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca), GNUTLS_DIG_UNKNOWN,
+					 0) < 0)
 		goto out;
 	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem) < 0)
 		goto out;
@@ -220,7 +220,7 @@ int pn_anchor_new(const void *ca_pem, size_t len, struct pn_anchor **out)
 	/* Self-signed by its own key (the anchor is pinned, not chained). */
 	if (gnutls_x509_crt_verify(a->crt, &a->crt, 1,
 				   GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
-					   GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
+				       GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
 				   &status) < 0 ||
 	    status != 0) {
 		r = PN_E_SIGNATURE;
@@ -272,8 +272,8 @@ int pn_anchor_verify_sig(const struct pn_anchor *a, const void *data, size_t len
 	if (len > UINT32_MAX)
 		return PN_E_SIGNATURE;
 	return gnutls_pubkey_verify_data2(a->pub, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &s) >= 0
-		       ? 0
-		       : PN_E_SIGNATURE;
+		   ? 0
+		   : PN_E_SIGNATURE;
 }
 
 /* Reads the Postern extension; PN_E_UNTRUSTED if absent. */
@@ -333,7 +333,7 @@ static int verify_crt(const struct pn_anchor *a, gnutls_x509_crt_t crt, enum pn_
 	/* Exactly one issuer is acceptable: the pinned CA. */
 	if (gnutls_x509_crt_verify(crt, &a->crt, 1,
 				   GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
-					   GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
+				       GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
 				   &status) < 0 ||
 	    status != 0)
 		return PN_E_UNTRUSTED;
@@ -365,7 +365,8 @@ static int verify_crt(const struct pn_anchor *a, gnutls_x509_crt_t crt, enum pn_
 	info->serial_len = ssz;
 	if (gnutls_pubkey_init(&pub) < 0)
 		return -ENOMEM;
-	r = gnutls_pubkey_import_x509(pub, crt, 0) < 0 ? PN_E_MALFORMED : pn_trust_spki_fpr(pub, info->key_fpr);
+	r = gnutls_pubkey_import_x509(pub, crt, 0) < 0 ? PN_E_MALFORMED
+						       : pn_trust_spki_fpr(pub, info->key_fpr);
 	gnutls_pubkey_deinit(pub);
 	return r;
 }

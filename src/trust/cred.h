@@ -37,19 +37,19 @@
  * (A 2.25.<UUID> arc was the first choice, but libtasn1 - hence GnuTLS -
  * cannot encode 128-bit arcs: it silently writes 2.25.LONG_MAX.)
  */
-#define PN_CRED_EXT_OID "1.3.6.1.4.1.32473.1.1"
+#define PN_CRED_EXT_OID	   "1.3.6.1.4.1.32473.1.1"
 #define PN_CRED_SAN_SUFFIX ".postern.invalid"
 
-#define PN_ID_LEN 16         /* random holder id */
-#define PN_ID_HEX_LEN 32
-#define PN_NAME_MAX 64       /* display name, bytes */
-#define PN_USER_MAX 128      /* user (e.g. an email address), bytes */
-#define PN_GROUP_MAX 64      /* one group name, bytes */
-#define PN_GROUPS_MAX 32     /* groups per client credential */
-#define PN_SERIAL_MAX 20     /* RFC 5280 */
-#define PN_CRED_PEM_MAX 16384 /* refuse larger certificate inputs */
-#define PN_CRED_LIFETIME_MAX (7ull * 24 * 3600) /* issuance refuses longer */
-#define PN_TRUST_DEFAULT_SKEW 60 /* seconds of clock-skew tolerance */
+#define PN_ID_LEN	      16 /* random holder id */
+#define PN_ID_HEX_LEN	      32
+#define PN_NAME_MAX	      64		 /* display name, bytes */
+#define PN_USER_MAX	      128		 /* user (e.g. an email address), bytes */
+#define PN_GROUP_MAX	      64		 /* one group name, bytes */
+#define PN_GROUPS_MAX	      32		 /* groups per client credential */
+#define PN_SERIAL_MAX	      20		 /* RFC 5280 */
+#define PN_CRED_PEM_MAX	      16384		 /* refuse larger certificate inputs */
+#define PN_CRED_LIFETIME_MAX  (7ull * 24 * 3600) /* issuance refuses longer */
+#define PN_TRUST_DEFAULT_SKEW 60		 /* seconds of clock-skew tolerance */
 
 enum pn_cred_type {
 	PN_CRED_ANY = 0, /* only as `expected` to pn_cred_verify: accept any type */

@@ -137,8 +137,9 @@ int pn_dest_pattern_check(const struct pn_dest_pattern *p)
 		    memchr(p->name, '\0', p->name_len) || p->name[p->name_len] != '\0' ||
 		    p->prefix != 0)
 			return PN_E_BAD_NAME;
-		if (p->name[p->name_len - 1] == '.' || norm_name(p->name, p->name_len, tmp, &n) < 0 ||
-		    n != p->name_len || memcmp(tmp, p->name, n) != 0)
+		if (p->name[p->name_len - 1] == '.' ||
+		    norm_name(p->name, p->name_len, tmp, &n) < 0 || n != p->name_len ||
+		    memcmp(tmp, p->name, n) != 0)
 			return PN_E_BAD_NAME;
 		return 0;
 	case PN_DEST_IP4:
@@ -154,8 +155,7 @@ int pn_dest_pattern_check(const struct pn_dest_pattern *p)
 		if (p->prefix >= 96 && memcmp(p->addr, v4mapped, sizeof(v4mapped)) == 0)
 			return PN_E_BAD_NAME;
 		return 0;
-	default:
-		return PN_E_BAD_NAME;
+	default: return PN_E_BAD_NAME;
 	}
 }
 
@@ -263,8 +263,7 @@ int pn_dest_match(const struct pn_dest_pattern *p, const struct pn_dest *d)
 		return d->kind == PN_DEST_IP4 && prefix_match(d->addr, p->addr, p->prefix);
 	case PN_DEST_IP6:
 		return d->kind == PN_DEST_IP6 && prefix_match(d->addr, p->addr, p->prefix);
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -274,23 +273,16 @@ int pn_dest_pattern_format(const struct pn_dest_pattern *p, char *out, size_t ou
 	int n;
 
 	switch (p->kind) {
-	case PN_DEST_NAME:
-		n = snprintf(out, outsz, "%s", p->name);
-		break;
-	case PN_DEST_WILD1:
-		n = snprintf(out, outsz, "*.%s", p->name);
-		break;
-	case PN_DEST_WILDN:
-		n = snprintf(out, outsz, "**.%s", p->name);
-		break;
+	case PN_DEST_NAME: n = snprintf(out, outsz, "%s", p->name); break;
+	case PN_DEST_WILD1: n = snprintf(out, outsz, "*.%s", p->name); break;
+	case PN_DEST_WILDN: n = snprintf(out, outsz, "**.%s", p->name); break;
 	case PN_DEST_IP4:
 	case PN_DEST_IP6:
 		if (!inet_ntop(p->kind == PN_DEST_IP4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a)))
 			return PN_E_INVAL;
 		n = snprintf(out, outsz, "%s/%u", a, p->prefix);
 		break;
-	default:
-		return PN_E_INVAL;
+	default: return PN_E_INVAL;
 	}
 	return n < 0 || (size_t)n >= outsz ? PN_E_NOSPACE : 0;
 }

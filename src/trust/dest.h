@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PN_DNS_NAME_MAX 253
+#define PN_DNS_NAME_MAX	 253
 #define PN_DNS_LABEL_MAX 63
 #define PN_DEST_TEXT_MAX 300 /* longest accepted input string, any kind */
 
@@ -50,7 +50,7 @@ enum pn_dest_kind {
 
 /* A requested destination: a normalised name, or an address. */
 struct pn_dest {
-	uint8_t kind;     /* PN_DEST_NAME, PN_DEST_IP4 or PN_DEST_IP6 */
+	uint8_t kind;	  /* PN_DEST_NAME, PN_DEST_IP4 or PN_DEST_IP6 */
 	uint8_t name_len; /* NAME: strlen(name) */
 	uint8_t addr[16]; /* IP4: first 4 bytes; IP6: 16 */
 	char name[PN_DNS_NAME_MAX + 1];
@@ -59,8 +59,8 @@ struct pn_dest {
 /* What an access-list entry grants.  For wildcards `name` is the suffix
  * without "*." / "**.". */
 struct pn_dest_pattern {
-	uint8_t kind;     /* any pn_dest_kind */
-	uint8_t prefix;   /* IP4: 0..32, IP6: 0..128; 0 for names */
+	uint8_t kind;	/* any pn_dest_kind */
+	uint8_t prefix; /* IP4: 0..32, IP6: 0..128; 0 for names */
 	uint8_t name_len;
 	uint8_t addr[16];
 	char name[PN_DNS_NAME_MAX + 1];

@@ -59,7 +59,8 @@ int pn_cred_ext_encode(const struct pn_cred_info *info, uint8_t *out, size_t cap
 	    (r = pn_buf_put_u8(&b, (uint8_t)info->type)) < 0 ||
 	    (r = pn_buf_put_bytes(&b, info->id, PN_ID_LEN)) < 0 ||
 	    (r = pn_buf_put_u64(&b, info->policy_version)) < 0 ||
-	    (r = pn_buf_put_str8(&b, info->name)) < 0 || (r = pn_buf_put_str8(&b, info->user)) < 0 ||
+	    (r = pn_buf_put_str8(&b, info->name)) < 0 ||
+	    (r = pn_buf_put_str8(&b, info->user)) < 0 ||
 	    (r = pn_buf_put_u8(&b, (uint8_t)info->ngroups)) < 0)
 		return r;
 	for (unsigned i = 0; i < info->ngroups; i++)

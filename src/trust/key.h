@@ -16,9 +16,9 @@
 
 #include <gnutls/abstract.h>
 
-#define PN_FPR_LEN 32       /* SHA-256 of the SubjectPublicKeyInfo DER */
+#define PN_FPR_LEN     32   /* SHA-256 of the SubjectPublicKeyInfo DER */
 #define PN_FPR_HEX_LEN 64   /* lowercase hex, without the NUL */
-#define PN_SIG_LEN 64       /* Ed25519 signature */
+#define PN_SIG_LEN     64   /* Ed25519 signature */
 #define PN_KEY_PEM_MAX 4096 /* refuse larger key files: an Ed25519 PEM is ~120 bytes */
 
 struct pn_key;

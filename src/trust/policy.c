@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "trust/policy.h"
 
+/* clang-format off */
 static const char *const deny_names[PN_DENY__COUNT] = {
 	[PN_ALLOW] = "allowed",
 	[PN_DENY_BAD_REQUEST] = "bad_request",
@@ -26,6 +27,7 @@ static const char *const deny_names[PN_DENY__COUNT] = {
 	[PN_DENY_NO_ACL] = "no_acl",
 	[PN_DENY_INTERNAL] = "internal_error",
 };
+/* clang-format on */
 
 const char *pn_deny_name(enum pn_deny r)
 {
@@ -45,32 +47,22 @@ int pn_deny_parse(const char *name)
 enum pn_deny pn_deny_from_err(int err)
 {
 	switch (err) {
-	case 0:
-		return PN_ALLOW;
-	case PN_E_EXPIRED:
-		return PN_DENY_CRED_EXPIRED;
-	case PN_E_NOT_YET_VALID:
-		return PN_DENY_CRED_NOT_YET_VALID;
-	case PN_E_WRONG_TYPE:
-		return PN_DENY_CRED_WRONG_TYPE;
-	case PN_E_WRONG_HOLDER:
-		return PN_DENY_WRONG_HOLDER;
-	case PN_E_STALE_VERSION:
-		return PN_DENY_STALE_VERSION;
-	case PN_E_UNTRUSTED:
-		return PN_DENY_CRED_UNTRUSTED;
+	case 0: return PN_ALLOW;
+	case PN_E_EXPIRED: return PN_DENY_CRED_EXPIRED;
+	case PN_E_NOT_YET_VALID: return PN_DENY_CRED_NOT_YET_VALID;
+	case PN_E_WRONG_TYPE: return PN_DENY_CRED_WRONG_TYPE;
+	case PN_E_WRONG_HOLDER: return PN_DENY_WRONG_HOLDER;
+	case PN_E_STALE_VERSION: return PN_DENY_STALE_VERSION;
+	case PN_E_UNTRUSTED: return PN_DENY_CRED_UNTRUSTED;
 	case PN_E_SIGNATURE:
 	case PN_E_UNSIGNED:
 	case PN_E_MALFORMED:
 	case PN_E_TRUNCATED:
 	case PN_E_TOOBIG:
 	case PN_E_UNSUPPORTED:
-	case PN_E_BAD_NAME:
-		return PN_DENY_ACL_INVALID;
-	case PN_E_DENIED:
-		return PN_DENY_NOT_IN_CLIENT_ACL;
-	default:
-		return PN_DENY_INTERNAL;
+	case PN_E_BAD_NAME: return PN_DENY_ACL_INVALID;
+	case PN_E_DENIED: return PN_DENY_NOT_IN_CLIENT_ACL;
+	default: return PN_DENY_INTERNAL;
 	}
 }
 
@@ -79,22 +71,17 @@ enum pn_deny pn_deny_from_acl_err(int err, enum pn_acl_kind kind)
 	int client = kind == PN_ACL_CLIENT;
 
 	switch (err) {
-	case 0:
-		return PN_ALLOW;
+	case 0: return PN_ALLOW;
 	case PN_E_EXPIRED:
 		return client ? PN_DENY_CLIENT_ACL_EXPIRED : PN_DENY_CONNECTOR_ACL_EXPIRED;
 	case PN_E_WRONG_TYPE:
 		return client ? PN_DENY_CLIENT_ACL_WRONG_KIND : PN_DENY_CONNECTOR_ACL_WRONG_KIND;
-	case PN_E_WRONG_HOLDER:
-		return PN_DENY_WRONG_HOLDER;
-	case PN_E_STALE_VERSION:
-		return PN_DENY_STALE_VERSION;
+	case PN_E_WRONG_HOLDER: return PN_DENY_WRONG_HOLDER;
+	case PN_E_STALE_VERSION: return PN_DENY_STALE_VERSION;
 	case -ENOMEM:
 	case PN_E_NOSPACE:
-	case PN_E_INTERNAL:
-		return PN_DENY_INTERNAL;
-	default:
-		return PN_DENY_ACL_INVALID;
+	case PN_E_INTERNAL: return PN_DENY_INTERNAL;
+	default: return PN_DENY_ACL_INVALID;
 	}
 }
 
@@ -140,7 +127,8 @@ static enum pn_deny done(struct pn_policy_result *res, enum pn_deny r,
 	return r;
 }
 
-enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client, const struct pn_acl *client_acl,
+enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client,
+				  const struct pn_acl *client_acl,
 				  const struct pn_acl *connector_acl, unsigned proto,
 				  const struct pn_dest *dest, uint16_t port, uint64_t now,
 				  struct pn_policy_result *res)
@@ -185,7 +173,8 @@ enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client, const struc
 		named_miss = 1;
 	}
 	if (!ce)
-		return done(res, named_miss ? PN_DENY_CONNECTOR_NOT_NAMED : PN_DENY_NOT_IN_CLIENT_ACL,
+		return done(res,
+			    named_miss ? PN_DENY_CONNECTOR_NOT_NAMED : PN_DENY_NOT_IN_CLIENT_ACL,
 			    NULL, NULL);
 	/* 5. the connector's own list */
 	ne = pn_acl_lookup(connector_acl, proto, dest, port);

@@ -38,26 +38,26 @@
  * pn_deny_name gives the snake_case name shown in the comment.
  */
 enum pn_deny {
-	PN_ALLOW = 0,                    /* "allowed" */
-	PN_DENY_BAD_REQUEST = 1,         /* "bad_request": unparsable destination, unknown proto, port 0 */
-	PN_DENY_CRED_WRONG_TYPE = 2,     /* "cred_wrong_type": not a client credential */
-	PN_DENY_CRED_NOT_YET_VALID = 3,  /* "cred_not_yet_valid" */
-	PN_DENY_CRED_EXPIRED = 4,        /* "cred_expired" */
-	PN_DENY_CLIENT_ACL_WRONG_KIND = 5, /* "client_acl_wrong_kind" */
-	PN_DENY_WRONG_HOLDER = 6,        /* "wrong_holder": client list bound to another id/key */
-	PN_DENY_CLIENT_ACL_EXPIRED = 7,  /* "client_acl_expired" */
-	PN_DENY_CONNECTOR_ACL_WRONG_KIND = 8, /* "connector_acl_wrong_kind" */
-	PN_DENY_CONNECTOR_ACL_EXPIRED = 9, /* "connector_acl_expired" */
-	PN_DENY_NOT_IN_CLIENT_ACL = 10,  /* "not_in_client_acl" */
-	PN_DENY_CONNECTOR_NOT_NAMED = 11, /* "connector_not_named": resource's network not served by this connector */
-	PN_DENY_NOT_IN_CONNECTOR_ACL = 12, /* "not_in_connector_acl" */
-	/* Reasons produced by callers from verification errors (pn_deny_from_err): */
-	PN_DENY_CRED_UNTRUSTED = 13,     /* "cred_untrusted": certificate not from the pinned CA / malformed */
-	PN_DENY_ACL_INVALID = 14,        /* "acl_invalid": list fails signature/format checks */
-	PN_DENY_STALE_VERSION = 15,      /* "stale_version": list older than one already seen */
-	PN_DENY_REVOKED = 16,            /* "revoked": controller revoked the grant/device */
-	PN_DENY_NO_ACL = 17,             /* "no_acl": no list presented */
-	PN_DENY_INTERNAL = 18,           /* "internal_error" */
+	PN_ALLOW = 0,			      /* allowed */
+	PN_DENY_BAD_REQUEST = 1,	      /* bad_request: bad destination/proto, port 0 */
+	PN_DENY_CRED_WRONG_TYPE = 2,	      /* cred_wrong_type: not a client credential */
+	PN_DENY_CRED_NOT_YET_VALID = 3,	      /* cred_not_yet_valid */
+	PN_DENY_CRED_EXPIRED = 4,	      /* cred_expired */
+	PN_DENY_CLIENT_ACL_WRONG_KIND = 5,    /* client_acl_wrong_kind */
+	PN_DENY_WRONG_HOLDER = 6,	      /* wrong_holder: list bound to another id/key */
+	PN_DENY_CLIENT_ACL_EXPIRED = 7,	      /* client_acl_expired */
+	PN_DENY_CONNECTOR_ACL_WRONG_KIND = 8, /* connector_acl_wrong_kind */
+	PN_DENY_CONNECTOR_ACL_EXPIRED = 9,    /* connector_acl_expired */
+	PN_DENY_NOT_IN_CLIENT_ACL = 10,	      /* not_in_client_acl */
+	PN_DENY_CONNECTOR_NOT_NAMED = 11,     /* connector_not_named: network not served here */
+	PN_DENY_NOT_IN_CONNECTOR_ACL = 12,    /* not_in_connector_acl */
+	/* Produced by callers from verification errors (pn_deny_from_*err): */
+	PN_DENY_CRED_UNTRUSTED = 13, /* cred_untrusted: not from the pinned CA / malformed */
+	PN_DENY_ACL_INVALID = 14,    /* acl_invalid: list fails signature/format checks */
+	PN_DENY_STALE_VERSION = 15,  /* stale_version: older than a version already seen */
+	PN_DENY_REVOKED = 16,	     /* revoked: the controller revoked grant/device */
+	PN_DENY_NO_ACL = 17,	     /* no_acl: no list presented */
+	PN_DENY_INTERNAL = 18,	     /* internal_error */
 	PN_DENY__COUNT
 };
 
@@ -96,7 +96,8 @@ enum pn_deny pn_policy_check(const struct pn_cred_info *client, const struct pn_
 			     struct pn_policy_result *res);
 
 /* The same with an already parsed destination. */
-enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client, const struct pn_acl *client_acl,
+enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client,
+				  const struct pn_acl *client_acl,
 				  const struct pn_acl *connector_acl, unsigned proto,
 				  const struct pn_dest *dest, uint16_t port, uint64_t now,
 				  struct pn_policy_result *res);

@@ -48,9 +48,26 @@ static void test_name_normalisation(void **state)
 	assert_int_equal(dparse("a_b-c.x", &d), 0);
 	assert_int_equal(dparse("xn--bcher-kva.example", &d), 0); /* A-label accepted */
 	/* refused */
-	const char *bad[] = {"", ".", "..", "a..b", ".a", "a..", "a b.c", "a*.c", "*.c", "a%eth0",
-			     "b\xc3\xbc" "cher.example" /* U-label */, "a/b", "a:b.c", "10.1",
-			     "1.2.3.4.", "a.123", "a.0x1f", "host.0x", NULL};
+	const char *bad[] = {"",
+			     ".",
+			     "..",
+			     "a..b",
+			     ".a",
+			     "a..",
+			     "a b.c",
+			     "a*.c",
+			     "*.c",
+			     "a%eth0",
+			     "b\xc3\xbc"
+			     "cher.example" /* U-label */,
+			     "a/b",
+			     "a:b.c",
+			     "10.1",
+			     "1.2.3.4.",
+			     "a.123",
+			     "a.0x1f",
+			     "host.0x",
+			     NULL};
 	for (int i = 0; bad[i]; i++) {
 		assert_int_equal(dparse(bad[i], &d), PN_E_BAD_NAME);
 		assert_int_equal(d.kind, 0);
@@ -134,15 +151,32 @@ static void test_patterns(void **state)
 	assert_int_equal(matches("**.corp.example", "corp.example"), 0);
 	assert_int_equal(matches("**.corp.example", "a.bcorp.example"), 0);
 	/* invalid patterns */
-	const char *bad[] = {"*", "**", "*.", "**.", "a*.x", "*a.x", "x.*.y", "***.x", "*.*.x",
-			     "10.0.0.1/8" /* host bits */, "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/",
-			     "::/129", "::ffff:10.0.0.0/104" /* write it as IPv4 */,
-			     "::ffff:10.0.0.1", "a/8", "*.10", "", NULL};
+	const char *bad[] = {"*",
+			     "**",
+			     "*.",
+			     "**.",
+			     "a*.x",
+			     "*a.x",
+			     "x.*.y",
+			     "***.x",
+			     "*.*.x",
+			     "10.0.0.1/8" /* host bits */,
+			     "10.0.0.0/33",
+			     "10.0.0.0/08",
+			     "10.0.0.0/",
+			     "::/129",
+			     "::ffff:10.0.0.0/104" /* write it as IPv4 */,
+			     "::ffff:10.0.0.1",
+			     "a/8",
+			     "*.10",
+			     "",
+			     NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(pn_dest_pattern_parse(bad[i], &p), PN_E_BAD_NAME);
 	/* canonical form round trip */
-	const char *good[] = {"*.corp.example", "**.corp.example", "db.x", "10.0.0.0/8",
-			      "10.1.2.3/32", "2001:db8::/32", "::/0", "0.0.0.0/0", NULL};
+	const char *good[] = {"*.corp.example", "**.corp.example", "db.x",
+			      "10.0.0.0/8",	"10.1.2.3/32",	   "2001:db8::/32",
+			      "::/0",		"0.0.0.0/0",	   NULL};
 	for (int i = 0; good[i]; i++) {
 		assert_int_equal(pn_dest_pattern_parse(good[i], &p), 0);
 		assert_int_equal(pn_dest_pattern_check(&p), 0);
@@ -206,12 +240,14 @@ static void build_client(struct fixture *f, struct pn_acl *acl, uint64_t version
 	memset(rid, 1, sizeof(rid));
 	assert_int_equal(pn_acl_add_text(acl, rid, f->net, "db.corp.example", "tcp", "5432"), 0);
 	rid[0] = 2;
-	assert_int_equal(pn_acl_add_text(acl, rid, f->net, "**.corp.example", "tcp,udp", "80,443,8000-8100"), 0);
+	assert_int_equal(
+	    pn_acl_add_text(acl, rid, f->net, "**.corp.example", "tcp,udp", "80,443,8000-8100"), 0);
 	rid[0] = 3;
 	assert_int_equal(pn_acl_add_text(acl, rid, f->net, "10.20.0.0/16", "icmp,tcp", NULL), 0);
 	rid[0] = 4;
 	assert_int_equal(pn_acl_add_text(acl, rid, f->net, "2001:db8::/48", "all", "*"), 0);
-	assert_int_equal(pn_acl_add_network(acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 2), 0);
+	assert_int_equal(pn_acl_add_network(acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 2),
+			 0);
 }
 
 static void test_acl_roundtrip(void **state)
@@ -245,7 +281,8 @@ static void test_acl_roundtrip(void **state)
 		size_t l2 = 0;
 		assert_int_equal(pn_acl_sign(f->ca, &out, &b2, &l2), 0);
 		assert_int_equal(l2, len);
-		assert_memory_equal(b2, buf, len - 64); /* Ed25519 is deterministic, but compare the body */
+		assert_memory_equal(b2, buf,
+				    len - 64); /* Ed25519 is deterministic, but compare the body */
 		free(b2);
 	}
 	/* time: expiry is strict, issued_at may be a little ahead */
@@ -281,7 +318,8 @@ static void test_acl_builder_limits(void **state)
 	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 1),
 			 PN_E_INVAL); /* connector lists name no connectors */
 	for (unsigned i = 0; i < PN_ACL_MAX_ENTRIES; i++)
-		assert_int_equal(pn_acl_add_text(&acl, rid, NULL, "10.0.0.0/8", "tcp", "1-65535"), 0);
+		assert_int_equal(pn_acl_add_text(&acl, rid, NULL, "10.0.0.0/8", "tcp", "1-65535"),
+				 0);
 	assert_int_equal(pn_acl_add_text(&acl, rid, NULL, "10.0.0.0/8", "tcp", NULL), PN_E_TOOBIG);
 	acl.issued_at = NOW;
 	acl.expires_at = NOW;
@@ -299,9 +337,12 @@ static void test_acl_builder_limits(void **state)
 	pn_acl_fini(&acl);
 
 	pn_acl_init(&acl, PN_ACL_CLIENT);
-	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 0), PN_E_INVAL);
-	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 1), 0);
-	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 1), PN_E_INVAL);
+	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 0),
+			 PN_E_INVAL);
+	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 1),
+			 0);
+	assert_int_equal(pn_acl_add_network(&acl, f->net, (const uint8_t(*)[PN_ID_LEN])f->conn, 1),
+			 PN_E_INVAL);
 	pn_acl_fini(&acl);
 }
 
@@ -317,7 +358,7 @@ static int flip_expect(const uint8_t *buf, size_t len, size_t i, int *any_layout
 		return PN_E_UNSUPPORTED;
 	if (i == 5)
 		return (buf[5] == PN_ACL_CLIENT || buf[5] == PN_ACL_CONNECTOR) ? PN_E_SIGNATURE
-									 : PN_E_MALFORMED;
+									       : PN_E_MALFORMED;
 	if (i < 10) {
 		*any_layout = 1; /* the length field: truncated/unsigned/trailing/too big */
 		return 0;
@@ -391,7 +432,8 @@ static void test_acl_tampering(void **state)
 		r2.entries[0] = r2.entries[2];
 		r2.entries[2] = tmp;
 		assert_int_equal(pn_acl_sign(f->ca, &r2, &rb, &rl), 0);
-		assert_int_equal(pn_acl_verify(f->a, rb, rl, NOW, &out), 0); /* validly signed: fine */
+		assert_int_equal(pn_acl_verify(f->a, rb, rl, NOW, &out),
+				 0); /* validly signed: fine */
 		if (rl == len) {
 			memcpy(rb + rl - 64, buf + len - 64, 64); /* original order's signature */
 			assert_int_equal(pn_acl_verify(f->a, rb, rl, NOW, &out), PN_E_SIGNATURE);
@@ -585,7 +627,8 @@ static void test_version_gate(void **state)
 	assert_int_equal(pn_acl_gate_check(g, &a6), 0); /* equal: accepted */
 	assert_int_equal(pn_acl_gate_check(g, &a5), PN_E_STALE_VERSION);
 	assert_true(pn_acl_gate_highest(g, PN_ACL_CLIENT, f->holder) == 6);
-	assert_true(pn_acl_gate_highest(g, PN_ACL_CONNECTOR, f->holder) == 0); /* kinds are separate */
+	assert_true(pn_acl_gate_highest(g, PN_ACL_CONNECTOR, f->holder) ==
+		    0);					   /* kinds are separate */
 	assert_int_equal(pn_acl_gate_check(g, &other), 0); /* per holder */
 	other.holder_id[1] ^= 0xff;
 	assert_int_equal(pn_acl_gate_check(g, &other), PN_E_NOSPACE); /* full: fails closed */
@@ -612,16 +655,16 @@ static void test_version_gate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_normalisation),
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_patterns),
-		cmocka_unit_test(test_acl_roundtrip),
-		cmocka_unit_test(test_acl_builder_limits),
-		cmocka_unit_test(test_acl_tampering),
-		cmocka_unit_test(test_acl_decoder_strict),
-		cmocka_unit_test(test_holder_binding),
-		cmocka_unit_test(test_holder_binding_real_creds),
-		cmocka_unit_test(test_version_gate),
+	    cmocka_unit_test(test_name_normalisation),
+	    cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_patterns),
+	    cmocka_unit_test(test_acl_roundtrip),
+	    cmocka_unit_test(test_acl_builder_limits),
+	    cmocka_unit_test(test_acl_tampering),
+	    cmocka_unit_test(test_acl_decoder_strict),
+	    cmocka_unit_test(test_holder_binding),
+	    cmocka_unit_test(test_holder_binding_real_creds),
+	    cmocka_unit_test(test_version_gate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -86,7 +86,8 @@ static void test_key_roundtrip(void **state)
 	assert_non_null(strstr(pem, "BEGIN PRIVATE KEY"));
 	pn_key_pem_free(pem, len);
 	pn_key_free(k2);
-	assert_int_equal(pn_key_load_pem_mem("garbage", 7, &k2 /* not overwritten on error */), PN_E_MALFORMED);
+	assert_int_equal(pn_key_load_pem_mem("garbage", 7, &k2 /* not overwritten on error */),
+			 PN_E_MALFORMED);
 	assert_null(k2);
 	assert_true(pn_key_load_pem_file("/nonexistent/key.pem", &k2) < 0);
 	pn_key_free(k);
@@ -173,7 +174,8 @@ static void test_issue_verify(void **state)
 		assert_int_equal(gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM), 0);
 		assert_int_equal(gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der), 0);
 		assert_int_equal(pn_cred_verify_peer(a, &der, 1, PN_CRED_CLIENT, NOW, 0, &out), 0);
-		assert_int_equal(pn_cred_verify_peer(a, &der, 0, PN_CRED_CLIENT, NOW, 0, &out), PN_E_UNTRUSTED);
+		assert_int_equal(pn_cred_verify_peer(a, &der, 0, PN_CRED_CLIENT, NOW, 0, &out),
+				 PN_E_UNTRUSTED);
 		/* a certificate of ours is a TLS server/client leaf for its id */
 		assert_true(gnutls_x509_crt_check_key_purpose(c, GNUTLS_KP_TLS_WWW_SERVER, 0));
 		assert_true(gnutls_x509_crt_check_key_purpose(c, GNUTLS_KP_TLS_WWW_CLIENT, 0));
@@ -220,7 +222,8 @@ static void test_der_with_pem_marker(void **state)
 	assert_int_equal(pn_cred_verify_peer(a, &der, 1, PN_CRED_CLIENT, NOW, 0, &out), 0);
 	assert_string_equal(out.name, "-----BEGIN CERTIFICATE-----");
 	/* and a PEM handed over as a TLS peer certificate is refused */
-	assert_int_equal(pn_cred_verify_peer(a, &d, 1, PN_CRED_CLIENT, NOW, 0, &out), PN_E_MALFORMED);
+	assert_int_equal(pn_cred_verify_peer(a, &d, 1, PN_CRED_CLIENT, NOW, 0, &out),
+			 PN_E_MALFORMED);
 	gnutls_free(der.data);
 	gnutls_x509_crt_deinit(c);
 	free(pem);
@@ -241,10 +244,12 @@ static void test_time_window_and_type(void **state)
 	client_info(&in);
 	pem = issue(ca, NULL, &in, 600, NOW);
 	/* edges of [not_before - skew, not_after + skew] */
-	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 30, 30, &out), 0);
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 30, 30, &out),
+			 0);
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 31, 30, &out),
 			 PN_E_NOT_YET_VALID);
-	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 630, 30, &out), 0);
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 630, 30, &out),
+			 0);
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 631, 30, &out),
 			 PN_E_EXPIRED);
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 601, 0, &out),
@@ -342,7 +347,8 @@ static void test_issue_refusals(void **state)
 	assert_int_equal(pn_key_csr_pem(k, "x", &csr, &n), 0);
 	client_info(&in);
 	assert_int_equal(pn_cred_issue(ca, csr, &in, 0, NOW, &pem, NULL), PN_E_INVAL);
-	assert_int_equal(pn_cred_issue(ca, csr, &in, PN_CRED_LIFETIME_MAX + 1, NOW, &pem, NULL), PN_E_INVAL);
+	assert_int_equal(pn_cred_issue(ca, csr, &in, PN_CRED_LIFETIME_MAX + 1, NOW, &pem, NULL),
+			 PN_E_INVAL);
 	in.type = PN_CRED_CONNECTOR; /* user/groups only on clients */
 	assert_int_equal(pn_cred_issue(ca, csr, &in, 60, NOW, &pem, NULL), PN_E_INVAL);
 	client_info(&in);
@@ -550,16 +556,16 @@ static void test_tls13_handshake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_roundtrip),
-		cmocka_unit_test(test_ca_dir),
-		cmocka_unit_test(test_issue_verify),
-		cmocka_unit_test(test_der_with_pem_marker),
-		cmocka_unit_test(test_time_window_and_type),
-		cmocka_unit_test(test_other_ca_refused),
-		cmocka_unit_test(test_tampered_cert),
-		cmocka_unit_test(test_issue_refusals),
-		cmocka_unit_test(test_ext_codec),
-		cmocka_unit_test(test_tls13_handshake),
+	    cmocka_unit_test(test_key_roundtrip),
+	    cmocka_unit_test(test_ca_dir),
+	    cmocka_unit_test(test_issue_verify),
+	    cmocka_unit_test(test_der_with_pem_marker),
+	    cmocka_unit_test(test_time_window_and_type),
+	    cmocka_unit_test(test_other_ca_refused),
+	    cmocka_unit_test(test_tampered_cert),
+	    cmocka_unit_test(test_issue_refusals),
+	    cmocka_unit_test(test_ext_codec),
+	    cmocka_unit_test(test_tls13_handshake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,20 +76,30 @@ static void world_init(struct world *w)
 	w->cacl.issued_at = NOW - 10;
 	w->cacl.expires_at = NOW + 300;
 	id_of(rid, 1000);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "db.corp.example", "tcp", "5432"), 0);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "*.web.corp.example", "tcp", "80,443"), 0);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "**.lab.corp.example", "udp", "5000-5010"), 0);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "10.1.0.0/16", "tcp,icmp", NULL), 0);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "2001:db8:1::/48", "tcp", "22"), 0);
-	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_b, "other.corp.example", "tcp", NULL), 0);
-	assert_int_equal(pn_acl_add_network(&w->cacl, w->net_a, (const uint8_t(*)[PN_ID_LEN])w->conn, 1), 0);
-	assert_int_equal(pn_acl_add_network(&w->cacl, w->net_b, (const uint8_t(*)[PN_ID_LEN])w->other_conn, 1), 0);
+	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "db.corp.example", "tcp", "5432"),
+			 0);
+	assert_int_equal(
+	    pn_acl_add_text(&w->cacl, rid, w->net_a, "*.web.corp.example", "tcp", "80,443"), 0);
+	assert_int_equal(
+	    pn_acl_add_text(&w->cacl, rid, w->net_a, "**.lab.corp.example", "udp", "5000-5010"), 0);
+	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "10.1.0.0/16", "tcp,icmp", NULL),
+			 0);
+	assert_int_equal(pn_acl_add_text(&w->cacl, rid, w->net_a, "2001:db8:1::/48", "tcp", "22"),
+			 0);
+	assert_int_equal(
+	    pn_acl_add_text(&w->cacl, rid, w->net_b, "other.corp.example", "tcp", NULL), 0);
+	assert_int_equal(
+	    pn_acl_add_network(&w->cacl, w->net_a, (const uint8_t(*)[PN_ID_LEN])w->conn, 1), 0);
+	assert_int_equal(
+	    pn_acl_add_network(&w->cacl, w->net_b, (const uint8_t(*)[PN_ID_LEN])w->other_conn, 1),
+	    0);
 
 	pn_acl_init(&w->nacl, PN_ACL_CONNECTOR);
 	memcpy(w->nacl.holder_id, w->conn, PN_ID_LEN);
 	w->nacl.issued_at = NOW - 10;
 	w->nacl.expires_at = NOW + 300;
-	assert_int_equal(pn_acl_add_text(&w->nacl, rid, NULL, "**.corp.example", "tcp,udp", NULL), 0);
+	assert_int_equal(pn_acl_add_text(&w->nacl, rid, NULL, "**.corp.example", "tcp,udp", NULL),
+			 0);
 	assert_int_equal(pn_acl_add_text(&w->nacl, rid, NULL, "db.corp.example", "tcp", NULL), 0);
 	assert_int_equal(pn_acl_add_text(&w->nacl, rid, NULL, "10.1.2.0/24", "all", NULL), 0);
 	assert_int_equal(pn_acl_add_text(&w->nacl, rid, NULL, "2001:db8::/32", "tcp", "1-1024"), 0);
@@ -101,11 +111,12 @@ static void world_fini(struct world *w)
 	pn_acl_fini(&w->nacl);
 }
 
-static enum pn_deny q(struct world *w, unsigned proto, const char *dest, uint16_t port, uint64_t now)
+static enum pn_deny q(struct world *w, unsigned proto, const char *dest, uint16_t port,
+		      uint64_t now)
 {
 	struct pn_policy_result res;
 	enum pn_deny r = pn_policy_check(&w->client, &w->cacl, &w->nacl, proto, dest, strlen(dest),
-					  port, now, &res);
+					 port, now, &res);
 
 	assert_int_equal(res.reason, r);
 	assert_true((r == PN_ALLOW) == (res.client_entry != NULL && res.connector_entry != NULL));
@@ -120,13 +131,18 @@ static void test_rules_allow_and_intersection(void **state)
 	world_init(&w);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW), PN_ALLOW);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "DB.CORP.EXAMPLE.", 5432, NOW), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5433, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
-	assert_int_equal(q(&w, PN_PROTO_UDP, "db.corp.example", 5432, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5433, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_UDP, "db.corp.example", 5432, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "a.web.corp.example", 443, NOW), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "a.b.web.corp.example", 443, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "web.corp.example", 443, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "a.b.web.corp.example", 443, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "web.corp.example", 443, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
 	assert_int_equal(q(&w, PN_PROTO_UDP, "x.y.lab.corp.example", 5005, NOW), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_UDP, "x.y.lab.corp.example", 5011, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_UDP, "x.y.lab.corp.example", 5011, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
 	/* in the client list, but the connector forwards only 10.1.2.0/24 */
 	assert_int_equal(q(&w, PN_PROTO_TCP, "10.1.2.9", 22, NOW), PN_ALLOW);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "10.1.3.9", 22, NOW), PN_DENY_NOT_IN_CONNECTOR_ACL);
@@ -134,12 +150,14 @@ static void test_rules_allow_and_intersection(void **state)
 	assert_int_equal(q(&w, PN_PROTO_UDP, "10.1.2.9", 53, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "::ffff:10.1.2.9", 22, NOW), PN_ALLOW);
 	/* a name never matches a CIDR, an address never a name */
-	assert_int_equal(q(&w, PN_PROTO_TCP, "10.1.2.9.corp.example", 22, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "10.1.2.9.corp.example", 22, NOW),
+			 PN_DENY_NOT_IN_CLIENT_ACL);
 	/* IPv6: client allows 22 in 2001:db8:1::/48, connector 1-1024 in /32 */
 	assert_int_equal(q(&w, PN_PROTO_TCP, "2001:db8:1::5", 22, NOW), PN_ALLOW);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "2001:db8:2::5", 22, NOW), PN_DENY_NOT_IN_CLIENT_ACL);
 	/* granted, but served by another connector: the client did not name this one */
-	assert_int_equal(q(&w, PN_PROTO_TCP, "other.corp.example", 80, NOW), PN_DENY_CONNECTOR_NOT_NAMED);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "other.corp.example", 80, NOW),
+			 PN_DENY_CONNECTOR_NOT_NAMED);
 	world_fini(&w);
 }
 
@@ -154,9 +172,11 @@ static void test_rules_bad_requests(void **state)
 	assert_int_equal(q(&w, 0, "db.corp.example", 5432, NOW), PN_DENY_BAD_REQUEST);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db..corp.example", 5432, NOW), PN_DENY_BAD_REQUEST);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "", 5432, NOW), PN_DENY_BAD_REQUEST);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "d\xc3\xa9.corp.example", 5432, NOW), PN_DENY_BAD_REQUEST);
-	assert_int_equal(pn_policy_check(&w.client, &w.cacl, NULL, PN_PROTO_TCP, "x.y", 3, 1, NOW, NULL),
-			 PN_DENY_NO_ACL);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "d\xc3\xa9.corp.example", 5432, NOW),
+			 PN_DENY_BAD_REQUEST);
+	assert_int_equal(
+	    pn_policy_check(&w.client, &w.cacl, NULL, PN_PROTO_TCP, "x.y", 3, 1, NOW, NULL),
+	    PN_DENY_NO_ACL);
 	world_fini(&w);
 }
 
@@ -167,17 +187,21 @@ static void test_rules_credential_and_lists(void **state)
 	(void)state;
 	world_init(&w);
 	/* credential window, default skew 60 s */
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW - 161), PN_DENY_CRED_NOT_YET_VALID);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW - 161),
+			 PN_DENY_CRED_NOT_YET_VALID);
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW - 160), PN_ALLOW);
 	w.cacl.expires_at = w.nacl.expires_at = NOW + 10000;
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 660), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 661), PN_DENY_CRED_EXPIRED);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 661),
+			 PN_DENY_CRED_EXPIRED);
 	w.cacl.expires_at = w.nacl.expires_at = NOW + 300;
 	/* list expiry is strict */
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 299), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300), PN_DENY_CLIENT_ACL_EXPIRED);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300),
+			 PN_DENY_CLIENT_ACL_EXPIRED);
 	w.cacl.expires_at = NOW + 1000;
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300), PN_DENY_CONNECTOR_ACL_EXPIRED);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300),
+			 PN_DENY_CONNECTOR_ACL_EXPIRED);
 	w.cacl.expires_at = NOW + 300;
 	/* a client list presented with another key / for another client */
 	w.client.key_fpr[0] ^= 1;
@@ -187,14 +211,15 @@ static void test_rules_credential_and_lists(void **state)
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW), PN_DENY_WRONG_HOLDER);
 	w.client.id[3] ^= 1;
 	w.client.type = PN_CRED_CONNECTOR;
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW), PN_DENY_CRED_WRONG_TYPE);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW),
+			 PN_DENY_CRED_WRONG_TYPE);
 	w.client.type = PN_CRED_CLIENT;
 	/* lists swapped */
-	assert_int_equal(pn_policy_check(&w.client, &w.nacl, &w.cacl, PN_PROTO_TCP, "db.corp.example", 15,
-					 5432, NOW, NULL),
+	assert_int_equal(pn_policy_check(&w.client, &w.nacl, &w.cacl, PN_PROTO_TCP,
+					 "db.corp.example", 15, 5432, NOW, NULL),
 			 PN_DENY_CLIENT_ACL_WRONG_KIND);
-	assert_int_equal(pn_policy_check(&w.client, &w.cacl, &w.cacl, PN_PROTO_TCP, "db.corp.example", 15,
-					 5432, NOW, NULL),
+	assert_int_equal(pn_policy_check(&w.client, &w.cacl, &w.cacl, PN_PROTO_TCP,
+					 "db.corp.example", 15, 5432, NOW, NULL),
 			 PN_DENY_CONNECTOR_ACL_WRONG_KIND);
 	world_fini(&w);
 }
@@ -220,13 +245,18 @@ static void test_deny_names(void **state)
 	assert_int_equal(pn_deny_from_err(PN_E_UNSIGNED), PN_DENY_ACL_INVALID);
 	assert_int_equal(pn_deny_from_err(PN_E_UNTRUSTED), PN_DENY_CRED_UNTRUSTED);
 	assert_int_equal(pn_deny_from_err(0), PN_ALLOW);
-	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CLIENT), PN_DENY_CLIENT_ACL_EXPIRED);
-	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CONNECTOR), PN_DENY_CONNECTOR_ACL_EXPIRED);
-	assert_int_equal(pn_deny_from_acl_err(PN_E_STALE_VERSION, PN_ACL_CLIENT), PN_DENY_STALE_VERSION);
-	assert_int_equal(pn_deny_from_acl_err(PN_E_WRONG_HOLDER, PN_ACL_CLIENT), PN_DENY_WRONG_HOLDER);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CLIENT),
+			 PN_DENY_CLIENT_ACL_EXPIRED);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CONNECTOR),
+			 PN_DENY_CONNECTOR_ACL_EXPIRED);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_STALE_VERSION, PN_ACL_CLIENT),
+			 PN_DENY_STALE_VERSION);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_WRONG_HOLDER, PN_ACL_CLIENT),
+			 PN_DENY_WRONG_HOLDER);
 	assert_int_equal(pn_deny_from_acl_err(PN_E_SIGNATURE, PN_ACL_CLIENT), PN_DENY_ACL_INVALID);
 	assert_int_equal(pn_deny_from_acl_err(PN_E_UNTRUSTED, PN_ACL_CLIENT), PN_DENY_ACL_INVALID);
-	assert_int_equal(pn_deny_from_acl_err(PN_E_UNSIGNED, PN_ACL_CONNECTOR), PN_DENY_ACL_INVALID);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_UNSIGNED, PN_ACL_CONNECTOR),
+			 PN_DENY_ACL_INVALID);
 }
 
 /* ---------------- the naive reference ---------------- */
@@ -258,8 +288,12 @@ static int r_is_ip(const char *s, char bits[129], char *type)
 		bits[i] = (a[i / 8] >> (7 - i % 8)) & 1 ? '1' : '0';
 	bits[n * 8] = '\0';
 	/* ::ffff:a.b.c.d is a.b.c.d */
-	if (*type == '6' && strncmp(bits, "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
-					  "1111111111111111", 96) == 0) {
+	if (*type == '6' &&
+	    strncmp(
+		bits,
+		"00000000000000000000000000000000000000000000000000000000000000000000000000000000"
+		"1111111111111111",
+		96) == 0) {
 		memmove(bits, bits + 96, 33);
 		*type = '4';
 	}
@@ -296,7 +330,8 @@ static void r_parse(const char *s, struct rdest *d)
 	if (n > 0 && d->text[n - 1] == '.')
 		d->text[--n] = '\0';
 	d->type = 'b';
-	if (n == 0 || n > 253 || d->text[0] == '.' || d->text[n - 1] == '.' || strstr(d->text, ".."))
+	if (n == 0 || n > 253 || d->text[0] == '.' || d->text[n - 1] == '.' ||
+	    strstr(d->text, ".."))
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (d->text[i] != '.' && !strchr(ok, d->text[i]))
@@ -381,10 +416,8 @@ static int r_entry_match(const struct rentry *e, const char *proto, const struct
 		return 0;
 	switch (e->ptype) {
 	case '4':
-	case '6':
-		return d->type == e->ptype && strncmp(d->text, e->pbits, (size_t)e->prefix) == 0;
-	case '=':
-		return d->type == 'n' && strcmp(d->text, e->pd.text) == 0;
+	case '6': return d->type == e->ptype && strncmp(d->text, e->pbits, (size_t)e->prefix) == 0;
+	case '=': return d->type == 'n' && strcmp(d->text, e->pd.text) == 0;
 	case '1':
 	case 'N': {
 		int k = e->pd.nlabels;
@@ -401,7 +434,7 @@ static int r_entry_match(const struct rentry *e, const char *proto, const struct
 	return 0;
 }
 
-#define MAXE 8
+#define MAXE  8
 #define NNETS 4
 #define NCONN 4
 
@@ -415,7 +448,8 @@ struct rpolicy {
 	int wrong_key;
 };
 
-static int ref_check(const struct rpolicy *p, const char *proto, const char *dest, int port, uint64_t now)
+static int ref_check(const struct rpolicy *p, const char *proto, const char *dest, int port,
+		     uint64_t now)
 {
 	struct rdest d;
 	int named_miss = 0, found = 0;
@@ -546,7 +580,8 @@ static void gen_pattern(char *out)
 
 static void gen_protos(char *out)
 {
-	static const char *opts[] = {"tcp", "udp", "icmp", "tcp,udp", "tcp,icmp", "udp,icmp", "tcp,udp,icmp"};
+	static const char *opts[] = {"tcp",	 "udp",	     "icmp",	    "tcp,udp",
+				     "tcp,icmp", "udp,icmp", "tcp,udp,icmp"};
 
 	strcpy(out, opts[rnd(7)]);
 }
@@ -570,9 +605,17 @@ static void gen_ports(char *out)
 static void gen_query(char *dest, const char **proto, int *port)
 {
 	static const char *protos[] = {"tcp", "udp", "icmp"};
-	static const char *bad[] = {"a..corp.example", "d\xc3\xa9.corp.example", "10.1", "x.123",
-				    "", "a.corp.example..", "-a.0x1f", "a b.test", "::ffff:10.0.0.1.",
-				    "fe80::1%lo", "*.corp.example"};
+	static const char *bad[] = {"a..corp.example",
+				    "d\xc3\xa9.corp.example",
+				    "10.1",
+				    "x.123",
+				    "",
+				    "a.corp.example..",
+				    "-a.0x1f",
+				    "a b.test",
+				    "::ffff:10.0.0.1.",
+				    "fe80::1%lo",
+				    "*.corp.example"};
 	unsigned char a[16];
 	int k = (int)rnd(20);
 
@@ -611,15 +654,12 @@ static void gen_query_from(const struct rpolicy *p, char *dest, const char **pro
 	if (e->ports[0] && rnd(4) && sscanf(e->ports, "%d-%d", &lo, &hi) >= 1)
 		*port = lo + (hi > lo ? (int)rnd((uint32_t)(hi - lo + 1)) : 0);
 	switch (e->ptype) {
-	case '=':
-		strcpy(dest, e->pd.text);
-		break;
-	case '1':
-		snprintf(dest, 300, "%s.%.200s", labels[rnd(8)], e->pd.text);
-		break;
+	case '=': strcpy(dest, e->pd.text); break;
+	case '1': snprintf(dest, 300, "%s.%.200s", labels[rnd(8)], e->pd.text); break;
 	case 'N':
 		if (rnd(2))
-			snprintf(dest, 300, "%s.%s.%.200s", labels[rnd(8)], labels[rnd(8)], e->pd.text);
+			snprintf(dest, 300, "%s.%s.%.200s", labels[rnd(8)], labels[rnd(8)],
+				 e->pd.text);
 		else
 			snprintf(dest, 300, "%s.%.200s", labels[rnd(8)], e->pd.text);
 		break;
@@ -642,7 +682,9 @@ static void gen_query_from(const struct rpolicy *p, char *dest, const char **pro
 
 static unsigned proto_bit(const char *p)
 {
-	return strcmp(p, "tcp") == 0 ? PN_PROTO_TCP : strcmp(p, "udp") == 0 ? PN_PROTO_UDP : PN_PROTO_ICMP;
+	return strcmp(p, "tcp") == 0   ? PN_PROTO_TCP
+	       : strcmp(p, "udp") == 0 ? PN_PROTO_UDP
+				       : PN_PROTO_ICMP;
 }
 
 /* Build, sign and verify the real lists for a reference policy. */
@@ -674,10 +716,14 @@ static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const st
 	id_of(rid, 9);
 	for (int i = 0; i < p->nc; i++) {
 		id_of(net, 100 + (unsigned)p->c[i].net);
-		assert_int_equal(pn_acl_add_text(&c, rid, net, p->c[i].pattern, p->c[i].protos, p->c[i].ports), 0);
+		assert_int_equal(
+		    pn_acl_add_text(&c, rid, net, p->c[i].pattern, p->c[i].protos, p->c[i].ports),
+		    0);
 	}
 	for (int i = 0; i < p->nn; i++)
-		assert_int_equal(pn_acl_add_text(&n, rid, NULL, p->n[i].pattern, p->n[i].protos, p->n[i].ports), 0);
+		assert_int_equal(
+		    pn_acl_add_text(&n, rid, NULL, p->n[i].pattern, p->n[i].protos, p->n[i].ports),
+		    0);
 	for (int i = 0; i < NNETS; i++) {
 		unsigned k = 0;
 		if (!p->net_listed[i])
@@ -686,13 +732,15 @@ static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const st
 			if (p->net_conns[i][j])
 				id_of(conns[k++], 300 + (unsigned)j);
 		id_of(net, 100 + (unsigned)i);
-		assert_int_equal(pn_acl_add_network(&c, net, (const uint8_t(*)[PN_ID_LEN])conns, k), 0);
+		assert_int_equal(pn_acl_add_network(&c, net, (const uint8_t(*)[PN_ID_LEN])conns, k),
+				 0);
 	}
 	/* through the codec and signature, as a connector receives them */
 	assert_int_equal(pn_acl_sign(ca, &c, &buf, &len), 0);
-	assert_int_equal(pn_acl_verify(an, buf, len, NOW - 200 > c.issued_at ? NOW : c.issued_at, cacl) == 0 ||
-				 c.expires_at <= NOW,
-			 1);
+	assert_int_equal(
+	    pn_acl_verify(an, buf, len, NOW - 200 > c.issued_at ? NOW : c.issued_at, cacl) == 0 ||
+		c.expires_at <= NOW,
+	    1);
 	if (cacl->nentries == 0 && c.nentries) {
 		/* expired at NOW: decode at issue time instead */
 		assert_int_equal(pn_acl_verify(an, buf, len, c.issued_at, cacl), 0);
@@ -719,8 +767,9 @@ static void gen_policy(struct rpolicy *p)
 		r_prepare(&p->c[i]);
 	}
 	for (int i = 0; i < p->nn; i++) {
-		static const char *broad[] = {"**.corp.example", "**.test", "*.corp.example",
-					      "10.0.0.0/8", "10.0.0.0/15", "fd00::/8", "0.0.0.0/0", "::/0"};
+		static const char *broad[] = {"**.corp.example", "**.test",	"*.corp.example",
+					      "10.0.0.0/8",	 "10.0.0.0/15", "fd00::/8",
+					      "0.0.0.0/0",	 "::/0"};
 		if (rnd(2)) {
 			strcpy(p->n[i].pattern, broad[rnd(8)]);
 			strcpy(p->n[i].protos, rnd(2) ? "tcp,udp,icmp" : "tcp,udp");
@@ -785,13 +834,14 @@ static void test_differential(void **state)
 			else
 				gen_query_from(&p, dest, &proto, &port);
 			want = ref_check(&p, proto, dest, port, now);
-			got = (int)pn_policy_check(&cred, &cacl, &nacl, proto_bit(proto), dest, strlen(dest),
-						   (uint16_t)port, now, NULL);
+			got = (int)pn_policy_check(&cred, &cacl, &nacl, proto_bit(proto), dest,
+						   strlen(dest), (uint16_t)port, now, NULL);
 			if (want != got) {
 				if (mismatches++ < 10)
-					print_message("MISMATCH dest='%s' %s/%d now=%+lld: ref=%s real=%s\n", dest,
-						      proto, port, (long long)(now - NOW), pn_deny_name(want),
-						      pn_deny_name(got));
+					print_message(
+					    "MISMATCH dest='%s' %s/%d now=%+lld: ref=%s real=%s\n",
+					    dest, proto, port, (long long)(now - NOW),
+					    pn_deny_name(want), pn_deny_name(got));
 			}
 			reasons[got]++;
 			allowed += got == PN_ALLOW;
@@ -800,17 +850,19 @@ static void test_differential(void **state)
 		pn_acl_fini(&nacl);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("differential: %ld queries, %ld mismatches, %ld allowed, %.1f s\n", done, mismatches,
-		      allowed, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	print_message("differential: %ld queries, %ld mismatches, %ld allowed, %.1f s\n", done,
+		      mismatches, allowed,
+		      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	for (int i = 0; i < PN_DENY__COUNT; i++)
 		if (reasons[i])
 			print_message("  %-26s %ld\n", pn_deny_name((enum pn_deny)i), reasons[i]);
 	assert_int_equal(mismatches, 0);
 	/* the generator must exercise both outcomes and the main reasons */
 	assert_true(allowed > done / 50);
-	assert_true(reasons[PN_DENY_NOT_IN_CONNECTOR_ACL] > 0 && reasons[PN_DENY_CONNECTOR_NOT_NAMED] > 0 &&
-		    reasons[PN_DENY_BAD_REQUEST] > 0 && reasons[PN_DENY_CRED_EXPIRED] > 0 &&
-		    reasons[PN_DENY_WRONG_HOLDER] > 0 && reasons[PN_DENY_CLIENT_ACL_EXPIRED] > 0);
+	assert_true(reasons[PN_DENY_NOT_IN_CONNECTOR_ACL] > 0 &&
+		    reasons[PN_DENY_CONNECTOR_NOT_NAMED] > 0 && reasons[PN_DENY_BAD_REQUEST] > 0 &&
+		    reasons[PN_DENY_CRED_EXPIRED] > 0 && reasons[PN_DENY_WRONG_HOLDER] > 0 &&
+		    reasons[PN_DENY_CLIENT_ACL_EXPIRED] > 0);
 	pn_anchor_free(an);
 	pn_ca_free(ca);
 }
@@ -818,11 +870,11 @@ static void test_differential(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rules_allow_and_intersection),
-		cmocka_unit_test(test_rules_bad_requests),
-		cmocka_unit_test(test_rules_credential_and_lists),
-		cmocka_unit_test(test_deny_names),
-		cmocka_unit_test(test_differential),
+	    cmocka_unit_test(test_rules_allow_and_intersection),
+	    cmocka_unit_test(test_rules_bad_requests),
+	    cmocka_unit_test(test_rules_credential_and_lists),
+	    cmocka_unit_test(test_deny_names),
+	    cmocka_unit_test(test_differential),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
