@@ -12,7 +12,9 @@
  * Sending complete state (not deltas) makes coalescing and resync trivial:
  * a reconnecting subscriber passes ?since=<last id> and gets the latest
  * state at once if anything changed.  When the subscriber's own credential
- * is revoked or expires, the stream sends "event: revoked" and ends.
+ * is revoked or expires, the stream sends "event: revoked" and ends.  The
+ * state is re-sent (same version, freshly signed lists) at half the access
+ * lists' lifetime so a quiet subscriber never holds an expired list.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@ struct stream {
 	uint64_t sent, seen; /* version sent; notification version seen */
 	char *pending;
 	size_t pending_len, pending_off;
-	int64_t last_send_ms, last_poll_ms;
+	int64_t last_send_ms, last_poll_ms, last_state_ms;
 	int end;
 };
 
@@ -132,7 +134,7 @@ static int queue_text(struct stream *st, char *text)
 }
 
 /* Build the next event if the version moved; 1 if something was queued. */
-static int make_event(struct stream *st)
+static int make_event(struct stream *st, int force)
 {
 	json_t *state = NULL;
 	char *data, *ev;
@@ -151,7 +153,7 @@ static int make_event(struct stream *st)
 		v = 0;
 		rc = s->ops->version_get(s->be, &v);
 		pn_store_rollback(s);
-		if (!rc && v <= st->sent)
+		if (!rc && v <= st->sent && !force)
 			return 0;
 	}
 	rc = pn_state_build(st->p->ctl, st->holder_kind, st->holder_id, st->cred_id, st->fpr,
@@ -162,7 +164,7 @@ static int make_event(struct stream *st)
 		return 0;
 	}
 	v = (uint64_t)json_integer_value(json_object_get(state, "version"));
-	if (v <= st->sent) {
+	if (v < st->sent || (v == st->sent && !force)) {
 		json_decref(state);
 		return 0;
 	}
@@ -177,6 +179,7 @@ static int make_event(struct stream *st)
 	}
 	free(data);
 	st->sent = v;
+	st->last_state_ms = mono_ms();
 	queue_text(st, ev);
 	return 1;
 }
@@ -216,7 +219,13 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 		st->seen = p->version;
 		pthread_mutex_unlock(&p->m);
 		st->last_poll_ms = mono_ms();
-		if (make_event(st))
+		/* Access lists expire: re-send the same version, freshly signed,
+		 * at half their lifetime even when nothing changed. */
+		/* The first state always goes out, so a reconnecting subscriber
+		 * also gets freshly signed lists. */
+		if (make_event(st, !st->last_state_ms ||
+					   st->last_poll_ms - st->last_state_ms >=
+						   (int64_t)p->ctl->acl_ttl * 500))
 			continue;
 		if (mono_ms() - st->last_send_ms >= PN_PUSH_KEEPALIVE_S * 1000)
 			queue_text(st, strdup(": keepalive\n\n"));

@@ -3,7 +3,7 @@
 /*
  * Push channel: server-sent events over the API's HTTPS with mutual TLS.
  * GET /v1/ctl/stream?since=V opens a stream; the controller immediately
- * sends the subscriber's current state if the policy version is > V, then
+ * sends the subscriber's current state (policy version >= V), then
  * one event per new policy version (changes are coalesced: a subscriber
  * always receives the latest state), and a comment line every
  * PN_PUSH_KEEPALIVE_S seconds.  Committed changes wake subscribers through

@@ -100,7 +100,9 @@ const char *pn_ctlapi_id(const struct pn_ctlapi *c);
 
 /*
  * Renew over mutual TLS with the current credential: sends a CSR for the
- * same key and rewrites cert.pem, acl.bin and relays.json.  Fails with
+ * same key and rewrites cert.pem, acl.bin and relays.json.  Credentials
+ * live 1 h: call this at about half their lifetime (cert not_after is in
+ * the certificate; pn_cred_verify reports it).  Fails with
  * PN_E_CTL_AUTH if the credential was revoked or has expired (then the
  * component must re-enroll).  Reloads the handle's credential on success.
  */
@@ -154,8 +156,10 @@ struct pn_ctlapi_revocation {
 
 /*
  * One event.  Pointers are valid only during the callback.  For
- * PN_CTLAPI_EV_POLICY, version is the controller's policy version (strictly
- * increasing across events of one subscription, also across reconnects);
+ * PN_CTLAPI_EV_POLICY, version is the controller's policy version (never
+ * decreasing across events of one subscription, also across reconnects; an
+ * equal version re-delivers the same policy freshly signed, sent at half
+ * the lists' lifetime so they never expire while subscribed);
  * acl/acl_len is this component's new CA-signed access list (already
  * written to acl.bin; NULL for relays), client_acls are the current access
  * lists of clients that may use this connector (connectors only; complete

@@ -163,7 +163,8 @@ static void dispatch(struct pn_ctlapi_sub *s)
 		json_t *st = json_loadb(s->data, s->data_len, 0, NULL);
 		struct item *it = st ? decode_policy(st) : NULL;
 
-		if (it && it->ev.version > s->version) {
+		/* equal version: the same policy re-signed with a later expiry */
+		if (it && it->ev.version >= s->version) {
 			if (pn_ctlapi_save_state(s->c->dir, st))
 				PN_LOG_WARN("ctlapi", "state_save_failed", "dir=%s", s->c->dir);
 			s->version = it->ev.version;

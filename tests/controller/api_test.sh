@@ -271,5 +271,12 @@ check "every service account has its membership" test "$(sqlite3 "$DB" "SELECT C
 check "every change audited and versioned" test "$(sqlite3 "$DB" "SELECT (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init')")" = 1
 expect 200 GET /v1/networks
 
+# graceful stop; a sanitizer build reports leaks/errors on stderr here
+kill -TERM "$PID"; wait "$PID"; RC=$?; PID=
+check "controller exits 0 on SIGTERM (rc=$RC)" test "$RC" -eq 0
+if grep -q 'Sanitizer' "$TMP/run.err"; then
+	fail "sanitizer report"; grep -A30 'Sanitizer' "$TMP/run.err" | head -60 >&2
+else ok; fi
+
 echo "api_test: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]
