@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  --max-sessions N     global session cap (default %u)\n"
 		"  --max-sessions-per-conn N  sessions one client connection may hold (default %u)\n"
 		"  --session-idle S     close sessions idle this many seconds (default %u)\n"
+		"  --max-open-rate N    session requests per connection per second (default %u)\n"
 		"  --max-pending N      unauthenticated connections, global (default %u)\n"
 		"  --max-pending-per-ip N  ... per source address (default %u)\n"
 		"  --max-conns N        authenticated connections (default %u)\n"
@@ -60,7 +61,7 @@ static void usage(FILE *f)
 		"  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
 		"SIGINT/SIGTERM stop the relay.\n",
 		PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
-		PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP, PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
+		PN_RELAY_MAX_OPEN_PER_SEC, PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP, PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
 }
 
 static char *read_file(const char *path, size_t max)
@@ -131,6 +132,7 @@ static int cmd_run(int argc, char **argv)
 		{"max-conns", required_argument, 0, 6},
 		{"stats-interval", required_argument, 0, 7},
 		{"no-gso", no_argument, 0, 8},
+		{"max-open-rate", required_argument, 0, 11},
 		{"log", required_argument, 0, 9},
 		{"log-json", no_argument, 0, 10},
 		{"help", no_argument, 0, 'h'},
@@ -164,7 +166,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			cfg.ws_path = optarg;
 			break;
-		case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+		case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 11:
 			if (parse_u32(optarg, &v) || (c != 7 && v == 0)) {
 				fprintf(stderr, "postern relay: bad number '%s'\n", optarg);
 				return 2;
@@ -176,6 +178,7 @@ static int cmd_run(int argc, char **argv)
 			if (c == 5) cfg.max_pending_per_ip = v;
 			if (c == 6) cfg.max_conns = v;
 			if (c == 7) cfg.stats_ms = v * 1000;
+			if (c == 11) cfg.limits.max_open_per_sec = v;
 			break;
 		case 8: cfg.no_gso = 1; break;
 		case 9:

@@ -1,0 +1,700 @@
+/*
+ * pn-relay-bench: one load generator for the Postern relay and for coturn,
+ * so both forward the same load on the same machine in the same run.
+ *
+ *   pn-relay-bench postern --pki DIR --tls IP:P --udp IP:P --src IP
+ *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *   pn-relay-bench coturn --server IP:P --src IP --user U --pass P --realm R
+ *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *
+ * Forwarding: one sender thread blasts datagrams of S payload bytes from
+ * socket A through the relay (Postern: DATA on a session bound by BIND;
+ * coturn: ChannelData on an allocation with a channel bound to the peer)
+ * with sendmmsg (or UDP GSO, up to 64 segments per send, with --gso); one
+ * receiver thread counts what arrives at socket B (the other side).
+ * Prints "result pps=.. gbps=.. sent=.. recv=.." over T seconds after a
+ * one-second warm-up.
+ *
+ * --idle: set up K sessions (Postern: K sessions over one client and one
+ * connector TLS connection, both sides bound over UDP; coturn: K
+ * allocations from K client sockets, each with a channel bound), print
+ * "ready K" and hold them until stdin closes, so the caller can read the
+ * relay's RSS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <nettle/hmac.h>
+#include <nettle/md5.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "relay/frame.h"
+#include "relay/server.h"
+#include "relay/stream.h"
+#include "relay/udpmsg.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define BATCH 64
+
+static const char *pki = ".", *tls_addr, *udp_addr, *server, *src = "0.0.0.0", *turn_user = "u", *pass = "p",
+		  *realm = "lab";
+static unsigned nsess = 1, size = 1200, seconds = 5;
+static int use_gso, idle;
+
+static _Atomic uint64_t rx_pkts, rx_bytes, tx_pkts;
+static _Atomic int stop;
+
+static void die(const char *m)
+{
+	fprintf(stderr, "pn-relay-bench: %s (%s)\n", m, strerror(errno));
+	exit(1);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int udp_sock(struct sockaddr_in *bound)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), sz = 8 << 20;
+	socklen_t l = sizeof(*bound);
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	memset(bound, 0, sizeof(*bound));
+	bound->sin_family = AF_INET;
+	inet_pton(AF_INET, src, &bound->sin_addr);
+	if (bind(fd, (struct sockaddr *)bound, sizeof(*bound)) || getsockname(fd, (struct sockaddr *)bound, &l))
+		die("bind");
+	return fd;
+}
+
+static void set_timeout(int fd, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* ---- receiver / sender threads ---- */
+
+static int rx_fd;
+
+static void *receiver(void *arg)
+{
+	static uint8_t buf[BATCH][2048];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	int n;
+
+	set_timeout(rx_fd, 200);
+	while (!stop) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(rx_fd, mm, BATCH, MSG_WAITFORONE, NULL);
+		if (n <= 0)
+			continue;
+		uint64_t b = 0;
+		for (int i = 0; i < n; i++)
+			b += mm[i].msg_len;
+		rx_pkts += (uint64_t)n;
+		rx_bytes += b;
+	}
+	return NULL;
+}
+
+/* The sender cycles over `npk` prebuilt datagrams (one per session). */
+static int tx_fd;
+static struct sockaddr_in tx_to;
+static uint8_t **pkts;
+static size_t pkt_len;
+static unsigned npk;
+
+static void *sender(void *arg)
+{
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	unsigned k = 0;
+	static uint8_t gso_buf[64 * 2048];
+	char ctl[CMSG_SPACE(sizeof(uint16_t))];
+	/* A GSO send carries at most 64 segments and 64 KiB. */
+	unsigned segs = (unsigned)(65000 / pkt_len) < 64 ? (unsigned)(65000 / pkt_len) : 64;
+
+	while (!stop) {
+		if (use_gso) {
+			/* 64 equal segments to the same destination in one send. */
+			struct msghdr mh = {0};
+			struct iovec v = {gso_buf, segs * pkt_len};
+			struct cmsghdr *cm;
+			for (unsigned i = 0; i < segs; i++)
+				memcpy(gso_buf + (size_t)i * pkt_len, pkts[k], pkt_len);
+			k = (k + 1) % npk;
+			mh.msg_name = &tx_to;
+			mh.msg_namelen = sizeof(tx_to);
+			mh.msg_iov = &v;
+			mh.msg_iovlen = 1;
+			mh.msg_control = ctl;
+			mh.msg_controllen = sizeof(ctl);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			*(uint16_t *)CMSG_DATA(cm) = (uint16_t)pkt_len;
+			if (sendmsg(tx_fd, &mh, 0) > 0)
+				tx_pkts += segs;
+			continue;
+		}
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = pkts[k];
+			iov[i].iov_len = pkt_len;
+			k = (k + 1) % npk;
+			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
+			mm[i].msg_hdr.msg_name = &tx_to;
+			mm[i].msg_hdr.msg_namelen = sizeof(tx_to);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = sendmmsg(tx_fd, mm, BATCH, 0);
+		if (n > 0)
+			tx_pkts += (uint64_t)n;
+	}
+	return NULL;
+}
+
+static void blast(void)
+{
+	pthread_t rt, st;
+	uint64_t r0, b0, r1, b1, t0;
+	double a, b;
+
+	pthread_create(&rt, NULL, receiver, NULL);
+	pthread_create(&st, NULL, sender, NULL);
+	sleep(1); /* warm-up */
+	r0 = rx_pkts;
+	b0 = rx_bytes;
+	t0 = tx_pkts;
+	a = now_s();
+	sleep(seconds);
+	r1 = rx_pkts;
+	b1 = rx_bytes;
+	b = now_s();
+	stop = 1;
+	pthread_join(st, NULL);
+	pthread_join(rt, NULL);
+	double pps = (double)(r1 - r0) / (b - a);
+	(void)b0;
+	(void)b1;
+	/* Goodput: payload bits delivered (headers of either protocol excluded). */
+	printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu\n", pps, pps * size * 8 / 1e9, size,
+	       (unsigned long long)(tx_pkts - t0), (unsigned long long)(r1 - r0));
+	fflush(stdout);
+}
+
+static void hold(void)
+{
+	char c;
+	printf("ready %u\n", nsess);
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+}
+
+/* ---- Postern: control over TLS (the real stream glue), data over UDP ---- */
+
+static uv_loop_t loop;
+static struct pn_rstream *cs, *ks;
+static int c_ready, k_registered;
+static unsigned opened, sessions_seen, open_sent, errors;
+struct psess {
+	uint8_t sid[PN_RELAY_SID_LEN];
+	uint8_t secret[PN_RELAY_SECRET_LEN];
+};
+static struct psess *copen, *ksess;
+static uint8_t *acl;
+static size_t acl_len;
+static uint8_t conn_id[PN_RELAY_ID_LEN];
+static uint8_t rx1[PN_RSTREAM_RXBUF], rx2[PN_RSTREAM_RXBUF];
+
+static void send_msg(struct pn_rstream *s, const struct pn_relay_msg *m)
+{
+	static uint8_t tmp[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+	struct pn_buf b;
+
+	pn_buf_init_wr(&b, tmp, sizeof(tmp));
+	if (pn_relay_msg_encode(m, &b) == 0)
+		pn_rstream_send(s, tmp, pn_buf_len(&b), 0);
+}
+
+static void pump_opens(void)
+{
+	/* Keep a bounded number of OPENs in flight (the stream's egress is bounded). */
+	while (c_ready && k_registered && open_sent < nsess && open_sent - opened - errors < 128) {
+		struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = open_sent + 1, .acl = acl, .acl_len = acl_len};
+		memcpy(m.id, conn_id, sizeof(conn_id));
+		send_msg(cs, &m);
+		open_sent++;
+	}
+	if (opened + errors == nsess && sessions_seen == opened)
+		uv_stop(&loop);
+}
+
+static int s_ready(struct pn_rstream *s, void *user)
+{
+	if (user == &ks) {
+		struct pn_relay_msg m = {.type = PN_RELAY_F_REGISTER};
+		send_msg(s, &m);
+	} else {
+		c_ready = 1;
+		pump_opens();
+	}
+	return 0;
+}
+
+static int s_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
+{
+	struct pn_relay_msg m;
+
+	if (pn_relay_msg_decode(f, &m))
+		return 0;
+	if (m.type == PN_RELAY_F_REGISTERED) {
+		k_registered = 1;
+	} else if (m.type == PN_RELAY_F_OPENED && m.tag >= 1 && m.tag <= nsess) {
+		memcpy(copen[m.tag - 1].sid, m.sid, PN_RELAY_SID_LEN);
+		memcpy(copen[m.tag - 1].secret, m.secret, PN_RELAY_SECRET_LEN);
+		opened++;
+	} else if (m.type == PN_RELAY_F_SESSION && sessions_seen < nsess) {
+		memcpy(ksess[sessions_seen].sid, m.sid, PN_RELAY_SID_LEN);
+		memcpy(ksess[sessions_seen].secret, m.secret, PN_RELAY_SECRET_LEN);
+		sessions_seen++;
+	} else if (m.type == PN_RELAY_F_ERROR) {
+		if (errors++ < 3)
+			fprintf(stderr, "relay error tag=%u %s\n", m.tag, pn_errname(m.code));
+	} else if (m.type == PN_RELAY_F_PING) {
+		m.type = PN_RELAY_F_PONG;
+		send_msg(s, &m);
+	}
+	pump_opens();
+	return 0;
+}
+
+static void s_close(struct pn_rstream *s, int err, void *user)
+{
+	fprintf(stderr, "stream closed: %s\n", pn_errname(err));
+	if (!stop)
+		exit(1);
+}
+
+static const struct pn_rstream_ops sops = {s_ready, s_frame, s_close};
+
+static char *slurp(const char *name, size_t *len)
+{
+	char path[1024];
+	FILE *f;
+	long n;
+	char *b;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, name);
+	if (!(f = fopen(path, "rb")))
+		die(path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	b = malloc((size_t)n + 1);
+	if (!b || fread(b, 1, (size_t)n, f) != (size_t)n)
+		die("read");
+	b[n] = 0;
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return b;
+}
+
+static gnutls_certificate_credentials_t creds(struct pn_anchor *a, const char *base)
+{
+	char n1[64], n2[64];
+	struct pn_key *k;
+	gnutls_certificate_credentials_t c;
+	char *kp, *cp;
+
+	snprintf(n1, sizeof(n1), "%s.key", base);
+	snprintf(n2, sizeof(n2), "%s.crt", base);
+	kp = slurp(n1, NULL);
+	cp = slurp(n2, NULL);
+	if (pn_key_load_pem_mem(kp, strlen(kp), &k) || pn_cred_tls_credentials(k, cp, a, &c))
+		die("credential");
+	return c;
+}
+
+static int cmp_sid(const void *a, const void *b)
+{
+	return memcmp(a, b, PN_RELAY_SID_LEN);
+}
+
+static void *loop_thread(void *arg)
+{
+	uv_run(&loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static void keepalive_cb(uv_timer_t *t)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_PING};
+	send_msg(cs, &m);
+	send_msg(ks, &m);
+}
+
+/* BIND every session from fd as `side`; retry the unanswered ones. */
+static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss, enum pn_relay_side side)
+{
+	uint8_t b[PN_RELAY_BIND_LEN], r[64];
+	char *done = calloc(nsess, 1);
+	unsigned left = nsess;
+
+	set_timeout(fd, 300);
+	for (int round = 0; round < 20 && left; round++) {
+		for (unsigned i = 0, inflight = 0; i < nsess; i++) {
+			if (done[i])
+				continue;
+			pn_relay_bind_encode(b, ss[i].sid, side, (uint64_t)round + 1, ss[i].secret);
+			sendto(fd, b, sizeof(b), 0, (const struct sockaddr *)to, sizeof(*to));
+			/* Drain answers as we go so the socket buffer never overflows. */
+			if (++inflight % 256 == 0 || i == nsess - 1) {
+				ssize_t n;
+				while ((n = recv(fd, r, sizeof(r), inflight % 256 == 0 ? MSG_DONTWAIT : 0)) > 0) {
+					struct psess key;
+					memcpy(key.sid, r + 1, PN_RELAY_SID_LEN);
+					struct psess *hit = bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
+					if (n == PN_RELAY_BIND_OK_LEN && r[0] == PN_RELAY_UDP_BIND_OK && hit &&
+					    !done[hit - ss]) {
+						done[hit - ss] = 1;
+						left--;
+					}
+				}
+			}
+		}
+	}
+	free(done);
+	if (left) {
+		fprintf(stderr, "%u sessions not bound\n", left);
+		exit(1);
+	}
+}
+
+static int run_postern(void)
+{
+	struct pn_anchor *a;
+	struct pn_rstream_config cfg = {0};
+	struct sockaddr_storage tss, uss;
+	struct sockaddr_in A, B;
+	char *idhex, *ca;
+	uv_timer_t ka;
+	pthread_t lt;
+	int fa, fb;
+
+	ca = slurp("ca.crt", NULL);
+	if (pn_anchor_new(ca, strlen(ca), &a))
+		die("anchor");
+	acl = (uint8_t *)slurp("client.acl", &acl_len);
+	idhex = slurp("conn.id", NULL);
+	idhex[PN_ID_HEX_LEN] = 0;
+	pn_id_parse(idhex, conn_id);
+	copen = calloc(nsess, sizeof(*copen));
+	ksess = calloc(nsess, sizeof(*ksess));
+	if (pn_relay_parse_addr(tls_addr, &tss) || pn_relay_parse_addr(udp_addr, &uss))
+		die("address");
+	uv_loop_init(&loop);
+	cfg.rxbuf = rx1;
+	cfg.plainbuf = rx2;
+	cfg.max_egress = 4 << 20;
+	cfg.cred = creds(a, "conn");
+	if (pn_rstream_connect(&loop, (struct sockaddr *)&tss, &cfg, &sops, &ks, &ks))
+		die("connect");
+	cfg.cred = creds(a, "client");
+	if (pn_rstream_connect(&loop, (struct sockaddr *)&tss, &cfg, &sops, &cs, &cs))
+		die("connect");
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (errors || opened != nsess) {
+		fprintf(stderr, "opened %u of %u\n", opened, nsess);
+		return 1;
+	}
+	/* Both sides by sid, so BIND answers can be matched. */
+	qsort(copen, nsess, sizeof(*copen), cmp_sid);
+	qsort(ksess, nsess, sizeof(*ksess), cmp_sid);
+	uv_timer_init(&loop, &ka);
+	uv_timer_start(&ka, keepalive_cb, 10000, 10000);
+	pthread_create(&lt, NULL, loop_thread, NULL);
+
+	fa = udp_sock(&A);
+	fb = udp_sock(&B);
+	bind_all(fa, (struct sockaddr_in *)&uss, copen, PN_RELAY_SIDE_CLIENT);
+	bind_all(fb, (struct sockaddr_in *)&uss, ksess, PN_RELAY_SIDE_CONNECTOR);
+	fprintf(stderr, "postern: %u sessions open and bound\n", nsess);
+	if (idle) {
+		hold();
+		return 0;
+	}
+	pkt_len = PN_RELAY_DATA_HDR + size;
+	npk = nsess;
+	pkts = calloc(npk, sizeof(*pkts));
+	for (unsigned i = 0; i < npk; i++) {
+		pkts[i] = calloc(1, pkt_len);
+		pkts[i][0] = PN_RELAY_UDP_DATA;
+		memcpy(pkts[i] + 1, copen[i].sid, PN_RELAY_SID_LEN);
+	}
+	tx_fd = fa;
+	rx_fd = fb;
+	memcpy(&tx_to, &uss, sizeof(tx_to));
+	blast();
+	return 0;
+}
+
+/* ---- coturn: TURN (RFC 8656) with long-term credentials ---- */
+
+#define STUN_MAGIC 0x2112A442u
+
+struct stunb {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void st_init(struct stunb *m, uint16_t type, uint8_t txid[12])
+{
+	gnutls_rnd(GNUTLS_RND_NONCE, txid, 12);
+	pn_store_be16(m->b, type);
+	pn_store_be16(m->b + 2, 0);
+	pn_store_be32(m->b + 4, STUN_MAGIC);
+	memcpy(m->b + 8, txid, 12);
+	m->n = 20;
+}
+
+static void st_attr(struct stunb *m, uint16_t t, const void *v, size_t len)
+{
+	pn_store_be16(m->b + m->n, t);
+	pn_store_be16(m->b + m->n + 2, (uint16_t)len);
+	memcpy(m->b + m->n + 4, v, len);
+	memset(m->b + m->n + 4 + len, 0, (4 - len % 4) % 4);
+	m->n += 4 + ((len + 3) & ~(size_t)3);
+	pn_store_be16(m->b + 2, (uint16_t)(m->n - 20));
+}
+
+static uint8_t lt_key[16];
+
+/* MESSAGE-INTEGRITY: HMAC-SHA1 with MD5(user:realm:pass) over the message
+ * whose length already counts the MI attribute (RFC 8489 §14.5). */
+static void st_integrity(struct stunb *m)
+{
+	struct hmac_sha1_ctx h;
+	uint8_t mac[20];
+
+	pn_store_be16(m->b + 2, (uint16_t)(m->n - 20 + 24));
+	hmac_sha1_set_key(&h, sizeof(lt_key), lt_key);
+	hmac_sha1_update(&h, m->n, m->b);
+	hmac_sha1_digest(&h, sizeof(mac), mac);
+	st_attr(m, 0x0008, mac, sizeof(mac));
+}
+
+static const uint8_t *st_find(const uint8_t *p, size_t n, uint16_t type, size_t *len)
+{
+	size_t off = 20;
+	while (off + 4 <= n) {
+		uint16_t t = pn_load_be16(p + off), l = pn_load_be16(p + off + 2);
+		if (off + 4 + l > n)
+			return NULL;
+		if (t == type) {
+			*len = l;
+			return p + off + 4;
+		}
+		off += 4 + ((l + 3u) & ~3u);
+	}
+	return NULL;
+}
+
+static char nonce[256];
+static size_t nonce_len;
+
+static ssize_t transact(int fd, const struct sockaddr_in *to, struct stunb *m, uint8_t *resp, size_t cap)
+{
+	for (int i = 0; i < 5; i++) {
+		sendto(fd, m->b, m->n, 0, (const struct sockaddr *)to, sizeof(*to));
+		ssize_t n = recv(fd, resp, cap, 0);
+		if (n >= 20 && !memcmp(resp + 8, m->b + 8, 12))
+			return n;
+	}
+	return -1;
+}
+
+static void put_xor_addr(uint8_t out[8], const struct sockaddr_in *a)
+{
+	out[0] = 0;
+	out[1] = 1;
+	pn_store_be16(out + 2, (uint16_t)(ntohs(a->sin_port) ^ (STUN_MAGIC >> 16)));
+	pn_store_be32(out + 4, ntohl(a->sin_addr.s_addr) ^ STUN_MAGIC);
+}
+
+/* Allocate + ChannelBind(0x4000 -> peer) from fd.  0 or -1. */
+static int turn_setup(int fd, const struct sockaddr_in *srv, const struct sockaddr_in *peer)
+{
+	uint8_t txid[12], resp[1024], rt[4] = {17, 0, 0, 0}, ch[4] = {0x40, 0x00, 0, 0}, xa[8];
+	struct stunb m;
+	ssize_t n;
+	size_t l;
+	const uint8_t *v;
+
+	set_timeout(fd, 500);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		st_init(&m, 0x0003, txid);
+		st_attr(&m, 0x0019, rt, 4);
+		if (nonce_len) {
+			st_attr(&m, 0x0006, turn_user, strlen(turn_user));
+			st_attr(&m, 0x0014, realm, strlen(realm));
+			st_attr(&m, 0x0015, nonce, nonce_len);
+			st_integrity(&m);
+		}
+		if ((n = transact(fd, srv, &m, resp, sizeof(resp))) < 0)
+			return -1;
+		if (pn_load_be16(resp) == 0x0103)
+			break;
+		/* 401/438: take the nonce and retry authenticated. */
+		if (!(v = st_find(resp, (size_t)n, 0x0015, &l)) || l >= sizeof(nonce))
+			return -1;
+		memcpy(nonce, v, l);
+		nonce_len = l;
+		if (attempt == 1)
+			return -1;
+	}
+	st_init(&m, 0x0009, txid);
+	st_attr(&m, 0x000C, ch, 4);
+	put_xor_addr(xa, peer);
+	st_attr(&m, 0x0012, xa, 8);
+	st_attr(&m, 0x0006, turn_user, strlen(turn_user));
+	st_attr(&m, 0x0014, realm, strlen(realm));
+	st_attr(&m, 0x0015, nonce, nonce_len);
+	st_integrity(&m);
+	if ((n = transact(fd, srv, &m, resp, sizeof(resp))) < 0 || pn_load_be16(resp) != 0x0109)
+		return -1;
+	return 0;
+}
+
+static int run_coturn(void)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in A, B, *srv = (struct sockaddr_in *)&ss;
+	struct md5_ctx md5;
+	char kbuf[256];
+	int fb, *fds;
+	unsigned ok = 0;
+
+	if (pn_relay_parse_addr(server, &ss))
+		die("address");
+	snprintf(kbuf, sizeof(kbuf), "%s:%s:%s", turn_user, realm, pass);
+	md5_init(&md5);
+	md5_update(&md5, strlen(kbuf), (const uint8_t *)kbuf);
+	md5_digest(&md5, sizeof(lt_key), lt_key);
+	fb = udp_sock(&B);
+	fds = calloc(nsess, sizeof(int));
+	for (unsigned i = 0; i < nsess; i++) {
+		fds[i] = udp_sock(&A);
+		for (int tries = 0; tries < 3; tries++)
+			if (turn_setup(fds[i], srv, &B) == 0) {
+				ok++;
+				break;
+			}
+	}
+	if (ok != nsess) {
+		fprintf(stderr, "coturn: %u of %u allocations\n", ok, nsess);
+		return 1;
+	}
+	fprintf(stderr, "coturn: %u allocations with a channel bound\n", nsess);
+	if (idle) {
+		hold();
+		return 0;
+	}
+	/* ChannelData: channel 0x4000, length, payload (a multiple of 4 needs no padding). */
+	pkt_len = 4 + size;
+	npk = 1;
+	pkts = calloc(1, sizeof(*pkts));
+	pkts[0] = calloc(1, pkt_len);
+	pn_store_be16(pkts[0], 0x4000);
+	pn_store_be16(pkts[0] + 2, (uint16_t)size);
+	tx_fd = fds[0];
+	rx_fd = fb;
+	memcpy(&tx_to, srv, sizeof(tx_to));
+	blast();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pki", 1, 0, 'p'},	{"tls", 1, 0, 't'},	{"udp", 1, 0, 'u'}, {"server", 1, 0, 'S'},
+		{"src", 1, 0, 's'},	{"sessions", 1, 0, 'k'}, {"size", 1, 0, 'z'}, {"seconds", 1, 0, 'T'},
+		{"gso", 0, 0, 'g'},	{"idle", 0, 0, 'i'},	{"user", 1, 0, 'U'}, {"pass", 1, 0, 'P'},
+		{"realm", 1, 0, 'R'}, {0, 0, 0, 0},
+	};
+	struct rlimit rl = {65536, 65536};
+	const char *mode;
+	int c;
+
+	if (argc < 2)
+		return 2;
+	mode = argv[1];
+	argv++;
+	argc--;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': pki = optarg; break;
+		case 't': tls_addr = optarg; break;
+		case 'u': udp_addr = optarg; break;
+		case 'S': server = optarg; break;
+		case 's': src = optarg; break;
+		case 'k': nsess = (unsigned)atoi(optarg); break;
+		case 'z': size = (unsigned)atoi(optarg); break;
+		case 'T': seconds = (unsigned)atoi(optarg); break;
+		case 'g': use_gso = 1; break;
+		case 'i': idle = 1; break;
+		case 'U': turn_user = optarg; break;
+		case 'P': pass = optarg; break;
+		case 'R': realm = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!nsess || size < 16 || size > PN_RELAY_MAX_PAYLOAD)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (!strcmp(mode, "postern") && tls_addr && udp_addr)
+		return run_postern();
+	if (!strcmp(mode, "coturn") && server)
+		return run_coturn();
+	return 2;
+}

@@ -1,0 +1,96 @@
+#!/bin/bash
+# Relay benchmark: Postern relay vs coturn, same generator, same machine,
+# same run.  Usage: sudo bench/relay/run.sh BUILD_DIR [SECONDS] [IDLE_SESSIONS]
+#
+#   pnr-bg: generator (sender A, receiver B)            pnr-br: relay under test
+#   10.201.9.2 ------------------- veth ------------------- 10.201.9.1
+#                                                        postern relay :3478/udp :4443/tcp
+#                                                        coturn        :3479/udp (relay ports 49152+)
+#
+# Forwarding: A -> relay -> B at full rate for SECONDS (default 5) per row;
+# payload 1200 and 120 bytes; plain sendmmsg and UDP GSO senders.
+# Memory: relay RSS delta / sessions with IDLE_SESSIONS (default 10000)
+# idle sessions (Postern: sessions bound on both sides; coturn: allocations
+# with a channel bound).
+set -u
+B=${1:?build dir}
+SECS=${2:-5}
+IDLE=${3:-10000}
+BIN=$B/src/app/postern
+[ -x "$BIN" ] || BIN=$B/tests/relay/pn-relay-daemon
+GEN=$B/bench/relay/pn-relay-bench
+T=$(mktemp -d /tmp/pnr-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	ip netns del pnr-bg 2>/dev/null; ip netns del pnr-br 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ip netns del pnr-bg 2>/dev/null; ip netns del pnr-br 2>/dev/null
+ip netns add pnr-bg; ip netns add pnr-br
+ip link add pnr-bg0 netns pnr-bg type veth peer name pnr-br0 netns pnr-br
+ip -n pnr-bg addr add 10.201.9.2/24 dev pnr-bg0
+ip -n pnr-br addr add 10.201.9.1/24 dev pnr-br0
+for n in pnr-bg pnr-br; do ip -n $n link set lo up; done
+ip -n pnr-bg link set pnr-bg0 up; ip -n pnr-br link set pnr-br0 up
+$B/tests/relay/pn-relay-testpki "$T" >/dev/null || exit 1
+
+ip netns exec pnr-br "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	--udp 10.201.9.1:3478 --tls 10.201.9.1:4443 --max-sessions-per-conn $((IDLE + 10)) \
+	--max-open-rate 1000000 --stats-interval 0 >"$T/relay.log" 2>&1 &
+RELAY=$!; PIDS+=($RELAY)
+ip netns exec pnr-br turnserver -n --listening-ip 10.201.9.1 --relay-ip 10.201.9.1 --listening-port 3479 \
+	--user u:p --realm lab --lt-cred-mech --no-tls --no-dtls --no-cli --no-multicast-peers \
+	--pidfile "$T/turn.pid" --log-file "$T/turn.log" --simple-log >"$T/turn.out" 2>&1 &
+TURN=$!; PIDS+=($TURN)
+sleep 1.5
+kill -0 $RELAY && kill -0 $TURN || { echo "relay or coturn did not start"; cat "$T"/relay.log "$T"/turn.out; exit 1; }
+
+rss() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+gen() { ip netns exec pnr-bg "$GEN" "$@" --src 10.201.9.2 --seconds "$SECS" 2>>"$T/gen.err" | tee -a "$T/results" | sed -n 's/^result //p'; }
+val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+echo "relay forwarding, $SECS s per row, one session/allocation, 2-core machine shared by generator and relay"
+printf "%-8s %-5s %-7s %12s %9s %12s %9s %7s\n" sender size "" "postern pps" "Gbit/s" "coturn pps" "Gbit/s" ratio
+for mode in plain gso; do
+	for size in 1200 120; do
+		flag=; [ $mode = gso ] && flag=--gso
+		p=$(gen postern --pki "$T" --tls 10.201.9.1:4443 --udp 10.201.9.1:3478 --size $size $flag)
+		c=$(gen coturn --server 10.201.9.1:3479 --user u --pass p --realm lab --size $size $flag)
+		pp=$(val "$p" pps); cp=$(val "$c" pps)
+		printf "%-8s %-5s %-7s %12s %9s %12s %9s %7s\n" $mode $size "" "${pp:-fail}" "$(val "$p" gbps)" \
+			"${cp:-fail}" "$(val "$c" gbps)" \
+			"$(awk -v a="${pp:-0}" -v b="${cp:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+	done
+done
+
+idle_rss() { # name, generator args...: prints KiB per session
+	local name=$1 pid=$2; shift 2
+	local before after
+	mkfifo "$T/hold.$name"
+	before=$(rss $pid)
+	ip netns exec pnr-bg "$GEN" "$@" --src 10.201.9.2 --sessions $IDLE --idle <"$T/hold.$name" >"$T/idle.$name" 2>>"$T/gen.err" &
+	local g=$!
+	exec 9>"$T/hold.$name"
+	for i in $(seq 600); do grep -q "^ready" "$T/idle.$name" && break; kill -0 $g 2>/dev/null || break; sleep 0.2; done
+	sleep 0.5
+	after=$(rss $pid)
+	exec 9>&-
+	wait $g
+	grep -q "^ready" "$T/idle.$name" || { echo "$name: setup failed: $(tail -2 $T/gen.err)"; return; }
+	awk -v a=$after -v b=$before -v n=$IDLE -v nm=$name \
+		'BEGIN { printf "%-8s rss before %7d KiB, with %d idle sessions %7d KiB: %.2f KiB (%.0f bytes) per session\n", nm, b, n, a, (a - b) / n, (a - b) * 1024 / n }'
+}
+echo
+echo "memory per idle session ($IDLE sessions)"
+idle_rss postern $RELAY postern --pki "$T" --tls 10.201.9.1:4443 --udp 10.201.9.1:3478
+idle_rss coturn $TURN coturn --server 10.201.9.1:3479 --user u --pass p --realm lab
+kill -USR1 $RELAY; sleep 0.3
+echo; echo "postern relay counters: $(grep ' stats ' $T/relay.log | tail -1 | cut -d' ' -f5-)"
+echo "raw generator lines (sent = offered, recv = delivered):"; sed "s/^/  /" "$T/results"
+[ -s "$T/gen.err" ] && { echo "generator messages:"; sort "$T/gen.err" | uniq -c | head; }
+exit 0
