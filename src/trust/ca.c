@@ -1,6 +1,7 @@
 /* The network CA: key + self-signed Ed25519 CA certificate. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@
 #include "trust/util.h"
 
 struct pn_ca {
+	/* Serialises use of key/crt by signers: GnuTLS does not document its
+	 * key and certificate objects as safe for concurrent use, and the
+	 * controller issues from several HTTP threads. */
+	pthread_mutex_t lock;
 	struct pn_key *key;
 	gnutls_x509_crt_t crt;
 	char *pem;
@@ -33,7 +38,29 @@ void pn_ca_free(struct pn_ca *ca)
 	if (ca->crt)
 		gnutls_x509_crt_deinit(ca->crt);
 	free(ca->pem);
+	pthread_mutex_destroy(&ca->lock);
 	free(ca);
+}
+
+static struct pn_ca *ca_alloc(void)
+{
+	struct pn_ca *ca = calloc(1, sizeof(*ca));
+
+	if (ca && pthread_mutex_init(&ca->lock, NULL) != 0) {
+		free(ca);
+		return NULL;
+	}
+	return ca;
+}
+
+void pn_ca_lock(const struct pn_ca *ca)
+{
+	pthread_mutex_lock(&((struct pn_ca *)(uintptr_t)ca)->lock);
+}
+
+void pn_ca_unlock(const struct pn_ca *ca)
+{
+	pthread_mutex_unlock(&((struct pn_ca *)(uintptr_t)ca)->lock);
 }
 
 /* Self-signed CA certificate for ca->key, valid from now. */
@@ -112,7 +139,7 @@ int pn_ca_new(uint64_t now, struct pn_ca **out)
 	int r;
 
 	*out = NULL;
-	ca = calloc(1, sizeof(*ca));
+	ca = ca_alloc();
 	if (!ca)
 		return -ENOMEM;
 	r = pn_key_generate(&ca->key);
@@ -189,7 +216,7 @@ int pn_ca_load(const char *dir, struct pn_ca **out)
 	/* A CA key readable by group/others is a misconfiguration we refuse. */
 	if (st.st_mode & 077)
 		return PN_E_CONFIG;
-	ca = calloc(1, sizeof(*ca));
+	ca = ca_alloc();
 	if (!ca)
 		return -ENOMEM;
 	r = pn_key_load_pem_file(kp, &ca->key);
@@ -250,7 +277,12 @@ const char *pn_ca_fingerprint_hex(const struct pn_ca *ca)
 
 int pn_ca_sign(const struct pn_ca *ca, const void *data, size_t len, uint8_t sig[PN_SIG_LEN])
 {
-	return pn_key_sign(ca->key, data, len, sig);
+	int r;
+
+	pn_ca_lock(ca);
+	r = pn_key_sign(ca->key, data, len, sig);
+	pn_ca_unlock(ca);
+	return r;
 }
 
 gnutls_x509_crt_t pn_ca_crt(const struct pn_ca *ca)

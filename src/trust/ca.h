@@ -11,6 +11,10 @@
  * On disk (pn_ca_init_dir / pn_ca_load): <dir>/ca.key (PKCS#8 PEM, mode
  * 0600) and <dir>/ca.crt (PEM, 0644).  The CA signs credentials (cred.h)
  * and access lists (acl.h).
+ *
+ * Thread-safe: one pn_ca may be shared by threads; signing operations
+ * (pn_ca_sign, pn_cred_issue, pn_acl_sign) are serialised inside.  Code
+ * that uses pn_ca_crt/pn_ca_privkey directly must hold pn_ca_lock.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +58,11 @@ const char *pn_ca_fingerprint_hex(const struct pn_ca *ca);
 /* Ed25519 signature by the CA key (used by acl.c).  0 or PN_E_CRYPTO. */
 int pn_ca_sign(const struct pn_ca *ca, const void *data, size_t len, uint8_t sig[PN_SIG_LEN]);
 
-/* Internals for cred.c: the parsed CA certificate and its signing key. */
+/* The parsed CA certificate and its signing key, for code that builds
+ * certificates itself (e.g. the controller's HTTPS server certificate):
+ * hold pn_ca_lock while using them if other threads may sign. */
 gnutls_x509_crt_t pn_ca_crt(const struct pn_ca *ca);
 gnutls_privkey_t pn_ca_privkey(const struct pn_ca *ca);
+void pn_ca_lock(const struct pn_ca *ca);
+void pn_ca_unlock(const struct pn_ca *ca);
 #endif

@@ -1,5 +1,6 @@
 /* Credential issuance and verification against the pinned CA. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include "trust/util.h"
 
 struct pn_anchor {
+	/* Anchors are shared by threads (relay workers, the ctlapi thread);
+	 * GnuTLS objects are not documented as safe for concurrent use. */
+	pthread_mutex_t lock;
 	gnutls_x509_crt_t crt;
 	gnutls_pubkey_t pub;
 	uint8_t fpr[PN_FPR_LEN];
@@ -144,9 +148,15 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 	    gnutls_x509_crt_set_extension_by_oid(crt, PN_CRED_EXT_OID, ext_der.data, ext_der.size,
 						 0) < 0)
 		goto out;
-	if (gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca), GNUTLS_DIG_UNKNOWN,
-					 0) < 0)
+	pn_ca_lock(ca);
+	r = gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca), GNUTLS_DIG_UNKNOWN,
+					 0);
+	pn_ca_unlock(ca);
+	if (r < 0) {
+		r = PN_E_CRYPTO;
 		goto out;
+	}
+	r = PN_E_CRYPTO;
 	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem) < 0)
 		goto out;
 	r = pn_trust_datum_to_str(&pem, out_pem, NULL);
@@ -179,6 +189,7 @@ void pn_anchor_free(struct pn_anchor *a)
 		gnutls_pubkey_deinit(a->pub);
 	if (a->crt)
 		gnutls_x509_crt_deinit(a->crt);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -196,6 +207,10 @@ int pn_anchor_new(const void *ca_pem, size_t len, struct pn_anchor **out)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	if (pthread_mutex_init(&a->lock, NULL) != 0) {
+		free(a);
+		return -ENOMEM;
+	}
 	r = -ENOMEM;
 	if (gnutls_x509_crt_init(&a->crt) < 0) {
 		a->crt = NULL;
@@ -269,11 +284,14 @@ int pn_anchor_verify_sig(const struct pn_anchor *a, const void *data, size_t len
 	gnutls_datum_t d = {(unsigned char *)(uintptr_t)data, (unsigned)len};
 	gnutls_datum_t s = {(unsigned char *)(uintptr_t)sig, PN_SIG_LEN};
 
+	int r;
+
 	if (len > UINT32_MAX)
 		return PN_E_SIGNATURE;
-	return gnutls_pubkey_verify_data2(a->pub, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &s) >= 0
-		   ? 0
-		   : PN_E_SIGNATURE;
+	pthread_mutex_lock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	r = gnutls_pubkey_verify_data2(a->pub, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &s);
+	pthread_mutex_unlock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	return r >= 0 ? 0 : PN_E_SIGNATURE;
 }
 
 /* Reads the Postern extension; PN_E_UNTRUSTED if absent. */
@@ -331,11 +349,12 @@ static int verify_crt(const struct pn_anchor *a, gnutls_x509_crt_t crt, enum pn_
 
 	memset(info, 0, sizeof(*info));
 	/* Exactly one issuer is acceptable: the pinned CA. */
-	if (gnutls_x509_crt_verify(crt, &a->crt, 1,
-				   GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
-				       GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
-				   &status) < 0 ||
-	    status != 0)
+	pthread_mutex_lock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	r = gnutls_x509_crt_verify(
+	    crt, &a->crt, 1,
+	    GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS, &status);
+	pthread_mutex_unlock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	if (r < 0 || status != 0)
 		return PN_E_UNTRUSTED;
 	/* Only Ed25519 leaves (CA:false) are Postern credentials. */
 	if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) != GNUTLS_PK_EDDSA_ED25519 ||
@@ -441,6 +460,7 @@ int pn_cred_tls_credentials(const struct pn_key *key, const char *cert_pem,
 	gnutls_certificate_credentials_t c = NULL;
 	gnutls_x509_crt_t ca_crt;
 	gnutls_datum_t cd, kd;
+	int rc;
 	char *kpem = NULL;
 	size_t klen = 0, clen;
 	int r;
@@ -463,7 +483,10 @@ int pn_cred_tls_credentials(const struct pn_key *key, const char *cert_pem,
 		goto out;
 	r = PN_E_CRYPTO;
 	ca_crt = a->crt; /* GnuTLS copies it; the API just is not const */
-	if (gnutls_certificate_set_x509_trust(c, &ca_crt, 1) < 0)
+	pthread_mutex_lock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	rc = gnutls_certificate_set_x509_trust(c, &ca_crt, 1);
+	pthread_mutex_unlock(&((struct pn_anchor *)(uintptr_t)a)->lock);
+	if (rc < 0)
 		goto out;
 	*out = c;
 	c = NULL; /* transferred */

@@ -92,7 +92,8 @@ const char *pn_cred_type_name(enum pn_cred_type t);
  * (checked against the limits above; user/groups must be empty unless
  * CLIENT).  Validity is [now, now + lifetime_s], 1 <= lifetime_s <=
  * PN_CRED_LIFETIME_MAX.  *out_pem: NUL-terminated heap string, free().
- * If `issued` is not NULL it receives the full info of the new certificate.
+ * If `issued` is not NULL it receives the full info of the new certificate
+ * (it may point to the same object as `info`).
  * 0, PN_E_INVAL (bad info/lifetime), PN_E_MALFORMED (CSR), PN_E_SIGNATURE
  * (CSR self-signature), PN_E_UNSUPPORTED (non-Ed25519 key), -ENOMEM, PN_E_CRYPTO.
  */
@@ -101,9 +102,8 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 
 /*
  * The pinned trust anchor: the CA certificate every component stores.
- * Immutable after creation, but GnuTLS certificate objects are not
- * documented as safe for concurrent use: give each thread its own anchor
- * (they are cheap) or serialise calls on a shared one.
+ * Immutable after creation and thread-safe: one anchor may be shared by
+ * any number of threads (uses of the GnuTLS objects inside are serialised).
  */
 struct pn_anchor;
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -419,6 +420,67 @@ static void test_ext_codec(void **state)
 	assert_int_equal(pn_cred_ext_decode(buf, n, &out), PN_E_MALFORMED);
 }
 
+/* --- one CA and one anchor shared by threads (the controller's HTTP
+ * threads issue concurrently; relays verify from workers) --- */
+
+struct thr {
+	const struct pn_ca *ca;
+	const struct pn_anchor *a;
+	const char *csr;
+	int failures;
+};
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct pn_cred_info in, out;
+	uint8_t sig[PN_SIG_LEN];
+
+	for (int i = 0; i < 40; i++) {
+		char *pem = NULL;
+		memset(&in, 0, sizeof(in));
+		in.type = PN_CRED_CONNECTOR;
+		strcpy(in.name, "c");
+		in.id[0] = (uint8_t)i;
+		if (pn_cred_issue(t->ca, t->csr, &in, 60, NOW, &pem, NULL) != 0 ||
+		    pn_cred_verify(t->a, pem, strlen(pem), PN_CRED_CONNECTOR, NOW, 0, &out) != 0 ||
+		    out.id[0] != (uint8_t)i || pn_ca_sign(t->ca, "x", 1, sig) != 0 ||
+		    pn_anchor_verify_sig(t->a, "x", 1, sig) != 0)
+			t->failures++;
+		free(pem);
+	}
+	return NULL;
+}
+
+static void test_shared_across_threads(void **state)
+{
+	struct pn_ca *ca = NULL;
+	struct pn_anchor *a = NULL;
+	struct pn_key *k = NULL;
+	char *csr = NULL;
+	size_t n;
+	pthread_t th[4];
+	struct thr t[4];
+
+	(void)state;
+	assert_int_equal(pn_ca_new(NOW - 100, &ca), 0);
+	assert_int_equal(pn_anchor_from_ca(ca, &a), 0);
+	assert_int_equal(pn_key_generate(&k), 0);
+	assert_int_equal(pn_key_csr_pem(k, NULL, &csr, &n), 0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct thr){ca, a, csr, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, thr_main, &t[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(t[i].failures, 0);
+	}
+	free(csr);
+	pn_key_free(k);
+	pn_anchor_free(a);
+	pn_ca_free(ca);
+}
+
 /* --- TLS 1.3 handshake with our credentials, over a socketpair --- */
 
 struct side {
@@ -565,6 +627,7 @@ int main(void)
 	    cmocka_unit_test(test_tampered_cert),
 	    cmocka_unit_test(test_issue_refusals),
 	    cmocka_unit_test(test_ext_codec),
+	    cmocka_unit_test(test_shared_across_threads),
 	    cmocka_unit_test(test_tls13_handshake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
