@@ -497,13 +497,19 @@ static int sq_network_clients(void *be, const char *network_id, int64_t now, jso
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prep(s, "SELECT c.* FROM credentials c WHERE c.type = 'client' AND c.revoked = 0"
+	/* one row per (credential id, key): renewals of the same device with
+	 * the same key share one access list */
+	r = prep(s, "SELECT c.cred_id, c.key_fp, c.holder_kind, c.holder_id,"
+		    " MAX(c.not_after) AS not_after FROM credentials c"
+		    " WHERE c.type = 'client' AND c.revoked = 0"
 		    " AND c.not_after > ?2 AND EXISTS (SELECT 1 FROM memberships m"
 		    " JOIN policies p ON p.group_id = m.group_id"
 		    " JOIN resources r ON r.id = p.resource_id"
 		    " WHERE r.network_id = ?1 AND ((c.holder_kind = 'service_account'"
 		    " AND m.service_account_id = c.holder_id) OR (c.holder_kind = 'user'"
-		    " AND m.user_id = c.holder_id))) ORDER BY c.serial", &st);
+		    " AND m.user_id = c.holder_id)))"
+		    " GROUP BY c.cred_id, c.key_fp, c.holder_kind, c.holder_id ORDER BY c.cred_id",
+		 &st);
 	if (r)
 		return r;
 	sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);

@@ -314,13 +314,44 @@ static void test_renew_fetch_report(void **state)
 	pn_ctlapi_free(c);
 }
 
+static void test_relay_and_client_state(void **state)
+{
+	char dir[128], cdir[128], path[256];
+	char *tok;
+	struct pn_ctlapi *c = NULL;
+	struct stat st;
+
+	tok = admin_str("POST", "/v1/relays",
+			"{\"name\":\"r1\",\"udp\":\"127.0.0.1:3478\",\"tls\":\"127.0.0.1:4443\"}",
+			201, "enrollment_token");
+	state_dir(dir, sizeof(dir), "relay1");
+	assert_int_equal(pn_ctlapi_enroll(dir, tok), 0);
+	free(tok);
+	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
+	assert_string_equal(pn_ctlapi_type(c), "relay");
+	assert_int_equal(pn_ctlapi_fetch(c), 0);
+	assert_int_equal(pn_ctlapi_renew(c), 0);
+	pn_ctlapi_free(c);
+	snprintf(path, sizeof(path), "%s/acl.bin", dir);
+	assert_int_equal(stat(path, &st), -1); /* relays hold no access list */
+	snprintf(path, sizeof(path), "%s/relays.json", dir);
+	assert_int_equal(stat(path, &st), 0);
+	/* the logged-in client renews and fetches with its own credential */
+	state_dir(cdir, sizeof(cdir), "client1");
+	assert_int_equal(pn_ctlapi_open(cdir, &c), 0);
+	assert_string_equal(pn_ctlapi_type(c), "client");
+	assert_int_equal(pn_ctlapi_renew(c), 0);
+	assert_int_equal(pn_ctlapi_fetch(c), 0);
+	pn_ctlapi_free(c);
+}
+
 /* ---- push ---- */
 
 struct subctx {
 	uv_loop_t loop;
 	uv_timer_t timer;
 	uint64_t version;
-	size_t nclients;
+	size_t nclients, nrevoked;
 	int events, connected, revoked;
 	uint64_t want_above;
 	int done;
@@ -339,6 +370,7 @@ static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 	assert_true(ev->version >= s->version);
 	s->version = ev->version;
 	s->nclients = ev->n_client_acls;
+	s->nrevoked = ev->n_revoked;
 	s->events++;
 	if (ev->version > s->want_above)
 		uv_stop(&s->loop);
@@ -401,6 +433,19 @@ static void test_push_grant_removal(void **state)
 		printf("grant removal reached subscriber in %.1f ms\n", ms);
 		assert_true(ms < 1000);
 	}
+	/* give the grant back, then revoke the service account's credentials:
+	 * its client drops out of client_acls and shows up as revoked */
+	assert_int_equal(admin("POST", "/v1/policies", "{\"group\":\"eng\",\"resource\":\"db\"}",
+			       NULL), 201);
+	for (int i = 0; i < 20 && s.nclients == 0; i++)
+		run_until(&s, s.version, 200);
+	assert_true(s.nclients >= 1);
+	v0 = s.version;
+	assert_int_equal(admin("POST", "/v1/service-accounts/ci/revoke", NULL, NULL), 200);
+	run_until(&s, v0, 2000);
+	assert_true(s.version > v0);
+	assert_int_equal(s.nclients, 0);
+	assert_true(s.nrevoked >= 2); /* the login credential and its renewal */
 	/* revoke the connector: the stream tells it and ends; renewal is refused */
 	{
 		char path[128];
@@ -443,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_enroll_race),
 		cmocka_unit_test(test_login_client),
 		cmocka_unit_test(test_renew_fetch_report),
+		cmocka_unit_test(test_relay_and_client_state),
 		cmocka_unit_test(test_push_grant_removal),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
