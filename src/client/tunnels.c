@@ -439,8 +439,12 @@ void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
 		if (c->tun)
 			pn_tunnel_close(c->tun, PN_FLOW_OK);
 		c->tun = NULL;
-		if (c->sess)
+		if (c->sess) {
+			/* The endpoint must forget the path before the session
+			 * memory goes away. */
+			tep_relay_closed(t->tep, c->sess);
 			pn_rsession_close(c->sess);
+		}
 		c->sess = NULL;
 		for (r = list; r; r = rn) {
 			rn = r->next;
