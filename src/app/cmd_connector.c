@@ -12,13 +12,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "app/cmds.h"
 #include "connector/connector.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "ctlapi/ctlapi.h"
+#include "relay/rclient.h"
 #include "trust/cred.h"
 #include "trust/key.h"
 
@@ -27,6 +30,7 @@
 #define REPORT_QUEUE 4096 /* flow events waiting for the controller */
 #define REPORT_BATCH 256
 #define REVOKED_MAX 65536
+#define RELAYS_MAX 16
 
 static void usage(FILE *f)
 {
@@ -44,6 +48,9 @@ static void usage(FILE *f)
 		"  --ca FILE --cert FILE --key FILE --acl FILE\n"
 		"                       the same as separate files (instead of --state)\n"
 		"  --listen-udp ADDR:PORT  direct UDP socket for tunnels (e.g. 0.0.0.0:4433)\n"
+		"  --relay SPEC         register with a relay (repeatable); SPEC is a comma\n"
+		"                       list of tls=IP:PORT, udp=IP:PORT, ws=URL, name=N;\n"
+		"                       default with --state: the relays in DIR/relays.json\n"
 		"  --client-acls DIR    signed client lists (*.bin) applied on start and SIGHUP\n"
 		"                       (what the controller pushes; for tests and offline use)\n"
 		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
@@ -202,6 +209,7 @@ static void report_tick(uv_timer_t *t)
 struct run_ctx {
 	uv_loop_t *loop;
 	struct pn_connector *conn;
+	struct pn_rclient *rc;
 	uv_signal_t sigint, sigterm, sighup;
 	const char *acl_path, *client_acl_dir, *revoked_path;
 	struct pn_ctlapi *api;
@@ -358,8 +366,12 @@ static void on_stop(uv_signal_t *h, int sig)
 	if (ctx->sub)
 		pn_ctlapi_sub_stop(ctx->sub, NULL);
 	ctx->sub = NULL;
+	/* tunnels first (their CONNECTION_CLOSE may still use relay sessions) */
 	pn_connector_close(ctx->conn, NULL, NULL);
 	ctx->conn = NULL;
+	if (ctx->rc)
+		pn_rclient_close(ctx->rc, NULL, NULL);
+	ctx->rc = NULL;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
 	uv_close((uv_handle_t *)&ctx->sighup, NULL);
@@ -368,6 +380,121 @@ static void on_stop(uv_signal_t *h, int sig)
 		report_tick(&ctx->rep.timer); /* last batch */
 		uv_close((uv_handle_t *)&ctx->rep.timer, NULL);
 	}
+}
+
+/* ------------------------------------------------------------- relays -- */
+
+static void r_session_new(struct pn_rsession *s, const uint8_t cid[PN_RELAY_ID_LEN], void *user)
+{
+	struct run_ctx *ctx = user;
+	char hex[PN_ID_HEX_LEN + 1];
+
+	pn_id_hex(cid, hex);
+	if (ctx->stopping || pn_tep_accept_relay(pn_connector_tep(ctx->conn), s) != 0) {
+		pn_rsession_close(s);
+		return;
+	}
+	PN_LOG_DEBUG("connector", "relay_session", "client=%s relay=%s", hex,
+		     pn_rrelay_name(pn_rsession_relay(s)));
+}
+
+static void r_session_closed(struct pn_rsession *s, int reason, void *user)
+{
+	struct run_ctx *ctx = user;
+
+	(void)reason;
+	if (ctx->conn)
+		pn_tep_relay_closed(pn_connector_tep(ctx->conn), s);
+}
+
+static void r_datagram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	struct run_ctx *ctx = user;
+
+	if (ctx->conn)
+		pn_tep_relay_input(pn_connector_tep(ctx->conn), s, p, n);
+}
+
+static void r_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
+{
+	(void)user;
+	PN_LOG_INFO("connector", "relay_state", "relay=%s state=%s err=%s", pn_rrelay_name(r),
+		    st == PN_RRELAY_READY ? "ready" : st == PN_RRELAY_DOWN ? "down" : "connecting",
+		    err ? pn_errname(err) : "-");
+}
+
+static const struct pn_rclient_ops relay_ops = {
+	.session_new = r_session_new,
+	.session_closed = r_session_closed,
+	.datagram = r_datagram,
+	.relay_state = r_state,
+};
+
+/* "tls=IP:PORT,udp=IP:PORT,ws=URL,name=N" (strings point into buf) */
+static int parse_relay(char *buf, struct pn_rrelay_config *rc)
+{
+	char *save = NULL, *tok;
+
+	memset(rc, 0, sizeof(*rc));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "tls=", 4))
+			rc->tls_addr = tok + 4;
+		else if (!strncmp(tok, "udp=", 4))
+			rc->udp_addr = tok + 4;
+		else if (!strncmp(tok, "ws=", 3))
+			rc->ws_url = tok + 3;
+		else if (!strncmp(tok, "name=", 5))
+			rc->name = tok + 5;
+		else
+			return -1;
+	}
+	return rc->tls_addr || rc->ws_url ? 0 : -1;
+}
+
+static int start_relays(struct run_ctx *ctx, const char *ca_pem, const char *cert_pem,
+			const char *key_pem, char **specs, size_t nspecs, const char *relays_json)
+{
+	struct pn_rclient_config rc = {0};
+	json_t *root = NULL;
+	size_t added = 0;
+	int r;
+
+	rc.mode = PN_RCLIENT_CONNECTOR;
+	rc.ca_pem = ca_pem;
+	rc.cert_pem = cert_pem;
+	rc.key_pem = key_pem;
+	rc.ops = &relay_ops;
+	rc.user = ctx;
+	if ((r = pn_rclient_new(ctx->loop, &rc, &ctx->rc)) != 0)
+		return r;
+	for (size_t i = 0; i < nspecs; i++) {
+		struct pn_rrelay_config c;
+		struct pn_rrelay *rr;
+		if (parse_relay(specs[i], &c) != 0)
+			return PN_E_CONFIG;
+		if ((r = pn_rclient_add_relay(ctx->rc, &c, &rr)) != 0)
+			return r;
+		added++;
+	}
+	if (!nspecs && relays_json && (root = json_loads(relays_json, 0, NULL)) &&
+	    json_is_array(root)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(root, i, e)
+		{
+			struct pn_rrelay_config c = {0};
+			struct pn_rrelay *rr;
+			c.name = json_string_value(json_object_get(e, "name"));
+			c.udp_addr = json_string_value(json_object_get(e, "udp"));
+			c.tls_addr = json_string_value(json_object_get(e, "tls"));
+			c.ws_url = json_string_value(json_object_get(e, "ws"));
+			if (i < RELAYS_MAX && pn_rclient_add_relay(ctx->rc, &c, &rr) == 0)
+				added++;
+		}
+	}
+	json_decref(root);
+	PN_LOG_INFO("connector", "relays", "count=%zu", added);
+	return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -382,6 +509,7 @@ static int cmd_run(int argc, char **argv)
 		{"client-acls", required_argument, 0, 'A'},
 		{"revoked", required_argument, 0, 'R'},
 		{"window", required_argument, 0, 'w'},
+		{"relay", required_argument, 0, 'r'},
 		{"log", required_argument, 0, 1},
 		{"log-json", no_argument, 0, 2},
 		{"help", no_argument, 0, 'h'},
@@ -399,6 +527,8 @@ static int cmd_run(int argc, char **argv)
 	uint8_t *acl_bytes = NULL;
 	size_t acl_len = 0;
 	unsigned long window = 0;
+	char *relay_specs[RELAYS_MAX], *key_pem = NULL, *ca_pem = NULL, *relays_json = NULL;
+	size_t nrelays = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&cfg, 0, sizeof(cfg));
@@ -413,6 +543,13 @@ static int cmd_run(int argc, char **argv)
 		case 'A': ctx.client_acl_dir = optarg; break;
 		case 'R': ctx.revoked_path = optarg; break;
 		case 'w': window = strtoul(optarg, NULL, 0); break;
+		case 'r':
+			if (nrelays == RELAYS_MAX) {
+				fprintf(stderr, "postern connector: at most %d relays\n", RELAYS_MAX);
+				return 2;
+			}
+			relay_specs[nrelays++] = optarg;
+			break;
 		case 'u':
 			if (parse_addr(optarg, &udp) != 0) {
 				fprintf(stderr, "postern connector: bad --listen-udp %s\n", optarg);
@@ -445,8 +582,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "postern connector run: need --state DIR or --ca --cert --key --acl\n");
 		return 2;
 	}
-	if (!have_udp)
-		fprintf(stderr, "postern connector run: no --listen-udp: tunnels only via relays\n");
+	if (!have_udp && !nrelays && !state)
+		fprintf(stderr, "postern connector run: no --listen-udp and no --relay: no tunnels\n");
 	ctx.acl_path = acl;
 	if ((r = pn_anchor_load_file(ca, &anchor)) != 0) {
 		fprintf(stderr, "postern connector: CA %s: %s\n", ca, pn_strerror(r));
@@ -457,7 +594,9 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)) ||
-	    !(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len))) {
+	    !(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len)) ||
+	    !(key_pem = read_file(key, CERT_FILE_MAX, NULL)) ||
+	    !(ca_pem = read_file(ca, CERT_FILE_MAX, NULL))) {
 		fprintf(stderr, "postern connector: cannot read %s: %s\n",
 			cert_pem ? acl : cert, strerror(errno));
 		goto out;
@@ -494,6 +633,21 @@ static int cmd_run(int argc, char **argv)
 	rc = 1;
 	if ((r = pn_connector_new(&cfg, &ctx.conn)) != 0) {
 		fprintf(stderr, "postern connector: %s\n", pn_strerror(r));
+		goto out;
+	}
+	if (state) {
+		char rj[1100];
+		snprintf(rj, sizeof(rj), "%s/relays.json", state);
+		relays_json = read_file(rj, 1u << 20, NULL);
+	}
+	if ((nrelays || relays_json) &&
+	    (r = start_relays(&ctx, ca_pem, cert_pem, key_pem, relay_specs, nrelays, relays_json))) {
+		fprintf(stderr, "postern connector: relays: %s\n", pn_strerror(r));
+		rc = 2;
+		pn_connector_close(ctx.conn, NULL, NULL);
+		if (ctx.rc)
+			pn_rclient_close(ctx.rc, NULL, NULL);
+		uv_run(ctx.loop, UV_RUN_DEFAULT);
 		goto out;
 	}
 	if (ctx.client_acl_dir)
@@ -536,6 +690,12 @@ out:
 	pn_key_free(k);
 	free(cert_pem);
 	free(acl_bytes);
+	if (key_pem) {
+		pn_wipe(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
+	free(ca_pem);
+	free(relays_json);
 	return rc;
 }
 

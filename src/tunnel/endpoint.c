@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/rclient.h"
 #include "trust/cred.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/session.h"
@@ -37,6 +38,16 @@ struct ep_path {
 	struct pn_udp *sock;
 	struct ep_tunnel *et;
 	uint64_t last_used;
+};
+
+/* A relay session used as a path.  Lives until the session is gone AND no
+ * tunnel uses it (ngtcp2 may still name it as a path until then). */
+struct ep_rpath {
+	struct pn_path path;
+	struct pn_tep *ep;
+	struct pn_rsession *s; /* NULL once the session closed */
+	struct ep_tunnel *et;  /* tunnel using it, if any */
+	struct ep_rpath *next;
 };
 
 struct ep_tunnel {
@@ -71,6 +82,7 @@ struct pn_tep {
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint64_t drops_unknown;
+	struct ep_rpath *rpaths;
 };
 
 static uint64_t now_ns(void)
@@ -204,6 +216,7 @@ static const struct pn_tunnel_driver ep_drv = {drv_want_write, drv_dead};
 
 static void on_timer(uv_timer_t *h);
 static void ep_finish(struct pn_tep *ep);
+static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
 
 static void et_closed(uv_handle_t *h)
 {
@@ -225,6 +238,7 @@ static void et_free(struct ep_tunnel *et)
 		return;
 	et->freeing = 1;
 	hash_remove(ep, et);
+	rpaths_drop_tunnel(ep, et);
 	if (et->prev)
 		et->prev->next = et->next;
 	else
@@ -372,6 +386,81 @@ static struct ep_path *get_path(struct ep_tunnel *et, struct pn_udp *sock,
 	return lru;
 }
 
+static enum pn_path_kind relay_kind(struct pn_rsession *s)
+{
+	switch (pn_rsession_transport(s)) {
+	case PN_RT_TLS:
+		return PN_PATH_RELAY_TLS;
+	case PN_RT_WS:
+		return PN_PATH_RELAY_WS;
+	default:
+		return PN_PATH_RELAY_UDP;
+	}
+}
+
+static int relay_path_send(struct pn_path *p, const uint8_t *data, size_t len, size_t seg)
+{
+	struct ep_rpath *rp = p->ctx;
+
+	if (!rp->s)
+		return -EPIPE;
+	p->kind = relay_kind(rp->s); /* the transport may change under the session */
+	for (size_t off = 0; off < len; off += seg) {
+		size_t n = len - off < seg ? len - off : seg;
+		/* -EAGAIN: dropped like UDP; QUIC loss recovery repairs it */
+		if (pn_rsession_send(rp->s, data + off, n) == PN_E_CLOSED)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+static const struct pn_path_ops relay_path_ops = {.send = relay_path_send};
+
+static struct ep_rpath *rpath_new(struct pn_tep *ep, struct pn_rsession *s)
+{
+	struct ep_rpath *rp = calloc(1, sizeof(*rp));
+
+	if (!rp)
+		return NULL;
+	rp->ep = ep;
+	rp->s = s;
+	rp->path.ops = &relay_path_ops;
+	rp->path.kind = relay_kind(s);
+	/* relay datagrams go out one by one; batches of 8 keep the write
+	   loop efficient without GSO */
+	rp->path.max_segments = 8;
+	rp->path.ctx = rp;
+	pn_path_synth_addrs(&rp->path);
+	rp->next = ep->rpaths;
+	ep->rpaths = rp;
+	/* the endpoint owns the session's user pointer from here on */
+	pn_rsession_set_user(s, rp);
+	return rp;
+}
+
+static void rpath_unlink_free(struct pn_tep *ep, struct ep_rpath *rp)
+{
+	for (struct ep_rpath **pp = &ep->rpaths; *pp; pp = &(*pp)->next)
+		if (*pp == rp) {
+			*pp = rp->next;
+			break;
+		}
+	free(rp);
+}
+
+/* A tunnel is going away: forget it in its relay paths. */
+static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et)
+{
+	for (struct ep_rpath *rp = ep->rpaths, *nx; rp; rp = nx) {
+		nx = rp->next;
+		if (rp->et != et)
+			continue;
+		rp->et = NULL;
+		if (!rp->s)
+			rpath_unlink_free(ep, rp);
+	}
+}
+
 /* ------------------------------------------------------------ receiving -- */
 
 static void tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tunnel_params *p)
@@ -450,37 +539,53 @@ static unsigned pending_from(struct pn_tep *ep, const struct sockaddr *from)
 	return n;
 }
 
-static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
-			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
+/* Unauthenticated: O(1) checks first, bounded state (global and per
+   source caps), nothing created for anything but a valid Initial. */
+static int may_accept(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n)
 {
-	struct pn_tunnel_params tp;
-	struct ep_tunnel *et;
-	struct ep_path *path;
-
-	/* Unauthenticated: O(1) checks first, bounded state (global and per
-	   source caps), nothing created for anything but a valid Initial. */
 	if (ep->cfg.role != PN_TEP_CONNECTOR || ep->closing || pn_tconn_accept_check(p, n) != 0 ||
 	    ep->ntunnels >= ep->cfg.max_tunnels ||
-	    pending_from(ep, from) >= PN_TEP_PENDING_PER_SRC) {
+	    (from && pending_from(ep, from) >= PN_TEP_PENDING_PER_SRC)) {
 		ep->drops_unknown++;
-		return;
+		return 0;
 	}
-	if (!(et = et_new(ep)))
-		return;
+	return 1;
+}
+
+/* New server tunnel for an Initial that arrived on `path` (a UDP path of
+ * et, or a relay path). */
+static void accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
+		      const uint8_t *p, size_t n, const uint8_t *dkey)
+{
+	struct pn_tunnel_params tp;
+
 	memcpy(et->key2, dkey, PN_TCONN_CID_KEY_LEN);
 	et->has_key2 = 1;
-	memcpy(&et->src, from, fromlen);
-	path = get_path(et, sock, from, fromlen);
 	tunnel_params(ep, et, &tp);
 	tp.server_ops = ep->cfg.server_ops;
 	tp.server_user = ep->cfg.user;
-	if (pn_tunnel_new_server(&tp, &path->path, p, n, now_ns(), &et->t) != 0) {
+	tp.path_kind = path->kind;
+	if (pn_tunnel_new_server(&tp, path, p, n, now_ns(), &et->t) != 0) {
+		rpaths_drop_tunnel(ep, et);
 		et_discard(et);
 		return;
 	}
 	et_link(ep, et);
-	pn_tunnel_input(et->t, &path->path, p, n, now_ns());
+	pn_tunnel_input(et->t, path, p, n, now_ns());
 	mark_dirty(et);
+}
+
+static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
+			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
+{
+	struct ep_tunnel *et;
+	struct ep_path *path;
+
+	if (!may_accept(ep, from, p, n) || !(et = et_new(ep)))
+		return;
+	memcpy(&et->src, from, fromlen);
+	path = get_path(et, sock, from, fromlen);
+	accept_on(ep, et, &path->path, p, n, dkey);
 }
 
 static void on_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fromlen,
@@ -625,6 +730,7 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 	struct ep_tunnel *et;
 	struct pn_udp *sock;
 	struct ep_path *path;
+	struct pn_path *ppath;
 	socklen_t plen;
 	int r;
 
@@ -632,14 +738,25 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		return PN_E_INVAL;
 	if (ep->closing)
 		return PN_E_CLOSED;
-	if (cfg->relay || !cfg->udp_peer)
-		return PN_E_UNSUPPORTED; /* relay paths: see docs/tunnel.md */
-	if (cfg->udp_peer->sa_family != AF_INET && cfg->udp_peer->sa_family != AF_INET6)
+	if (!!cfg->relay == !!cfg->udp_peer)
+		return PN_E_INVAL; /* exactly one initial path */
+	if (cfg->udp_peer && cfg->udp_peer->sa_family != AF_INET &&
+	    cfg->udp_peer->sa_family != AF_INET6)
 		return PN_E_INVAL;
-	plen = cfg->udp_peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						   : sizeof(struct sockaddr_in6);
 	if (!(et = et_new(ep)))
 		return -ENOMEM;
+	if (cfg->relay) {
+		struct ep_rpath *rp = rpath_new(ep, cfg->relay);
+		if (!rp) {
+			et_discard(et);
+			return -ENOMEM;
+		}
+		rp->et = et;
+		ppath = &rp->path;
+		goto have_path;
+	}
+	plen = cfg->udp_peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						   : sizeof(struct sockaddr_in6);
 	sock = ep->sock;
 	if (!sock) {
 		struct sockaddr_storage any;
@@ -654,14 +771,18 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		sock = et->own_sock;
 	}
 	path = get_path(et, sock, cfg->udp_peer, plen);
+	ppath = &path->path;
+have_path:
 	tunnel_params(ep, et, &tp);
+	tp.path_kind = ppath->kind;
 	memcpy(tp.conn.pinned_id, cfg->connector_id, PN_ID_LEN);
 	tp.ops = cfg->ops;
 	tp.user = cfg->user;
 	tp.acl = cfg->acl;
 	tp.acl_len = cfg->acl_len;
-	if ((r = pn_tunnel_new_client(&tp, &path->path, now_ns(), &et->t)) != 0) {
+	if ((r = pn_tunnel_new_client(&tp, ppath, now_ns(), &et->t)) != 0) {
 		pn_udp_close(et->own_sock);
+		rpaths_drop_tunnel(ep, et);
 		et_discard(et);
 		return r;
 	}
@@ -683,8 +804,19 @@ int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer)
 
 	if (pn_tunnel_is_dead(t))
 		return PN_E_CLOSED;
-	if (!sock)
-		return PN_E_TUN_NO_PATH;
+	if (udp_peer->sa_family != AF_INET && udp_peer->sa_family != AF_INET6)
+		return PN_E_INVAL;
+	if (!sock) {
+		/* started on a relay: the direct path needs a socket of its own */
+		struct sockaddr_storage any;
+		memset(&any, 0, sizeof(any));
+		any.ss_family = udp_peer->sa_family;
+		r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, on_udp_recv, on_udp_writable,
+				on_udp_burst, ep, &et->own_sock);
+		if (r != 0)
+			return r;
+		sock = et->own_sock;
+	}
 	path = get_path(et, sock, udp_peer, plen);
 	r = pn_tconn_migrate(pn_tunnel_conn(t), &path->path, now_ns());
 	if (r == 0) {
@@ -696,8 +828,80 @@ int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer)
 
 int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s)
 {
-	(void)t, (void)s;
-	return PN_E_UNSUPPORTED; /* relay paths: see docs/tunnel.md */
+	struct ep_tunnel *et = pn_tunnel_drv_ctx(t);
+	struct ep_rpath *rp;
+	int r;
+
+	if (pn_tunnel_is_dead(t))
+		return PN_E_CLOSED;
+	if (!s)
+		return PN_E_INVAL;
+	if (!(rp = rpath_new(et->ep, s)))
+		return -ENOMEM;
+	rp->et = et;
+	r = pn_tconn_migrate(pn_tunnel_conn(t), &rp->path, now_ns());
+	if (r == 0)
+		mark_dirty(et);
+	return r;
+}
+
+int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s)
+{
+	if (ep->closing)
+		return PN_E_CLOSED;
+	if (ep->cfg.role != PN_TEP_CONNECTOR || !s)
+		return PN_E_INVAL;
+	return rpath_new(ep, s) ? 0 : -ENOMEM;
+}
+
+void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n)
+{
+	struct ep_rpath *rp = pn_rsession_user(s);
+	uint8_t key[PN_TCONN_CID_KEY_LEN];
+	struct ep_tunnel *et;
+	int is_long;
+
+	if (!rp || rp->ep != ep || ep->closing)
+		return;
+	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
+		ep->drops_unknown++;
+		return;
+	}
+	et = lookup(ep, key);
+	if (!et) {
+		/* the relay authenticated the session's client; the per-source
+		   cap does not apply, the global one does */
+		if (is_long && may_accept(ep, NULL, p, n) && (et = et_new(ep))) {
+			rp->et = et;
+			accept_on(ep, et, &rp->path, p, n, key);
+		} else {
+			ep->drops_unknown++;
+		}
+		return;
+	}
+	if (et->dead || et->freeing)
+		return;
+	rp->et = et;
+	pn_tunnel_input(et->t, &rp->path, p, n, now_ns());
+	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
+		flush(et);
+		return;
+	}
+	mark_dirty(et);
+}
+
+void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s)
+{
+	struct ep_rpath *rp = pn_rsession_user(s);
+
+	if (!rp || rp->ep != ep)
+		return;
+	rp->s = NULL;
+	pn_rsession_set_user(s, NULL);
+	if (!rp->et)
+		rpath_unlink_free(ep, rp);
+	/* else freed with the tunnel: sends on it fail until QUIC gives up or
+	   the glue migrates the tunnel to another path */
 }
 
 static void ep_finish(struct pn_tep *ep)
@@ -706,6 +910,13 @@ static void ep_finish(struct pn_tep *ep)
 	void *arg = ep->close_arg;
 
 	cred_unref(ep->cred);
+	while (ep->rpaths) {
+		struct ep_rpath *rp = ep->rpaths;
+		ep->rpaths = rp->next;
+		if (rp->s)
+			pn_rsession_set_user(rp->s, NULL);
+		free(rp);
+	}
 	free(ep->cert_pem);
 	free(ep->txbuf);
 	free(ep);

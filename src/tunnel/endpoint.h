@@ -299,13 +299,24 @@ int pn_tep_set_credential(struct pn_tep *ep, const struct pn_key *key, const cha
 int pn_tep_listen_udp(struct pn_tep *ep, const struct sockaddr *addr);
 int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
 
-/* Connector: a relay session from a client (rclient ops.session_new): the
- * endpoint takes it over as a path; datagrams on it go to pn_tep_relay_input. */
+/*
+ * Relay sessions as paths (relay/rclient.h).  Once a session is handed to
+ * the endpoint (pn_tep_accept_relay, pn_tunnel_config.relay,
+ * pn_tunnel_migrate_relay) the endpoint owns its user pointer
+ * (pn_rsession_set_user): the glue must not use or change it.  The glue
+ * forwards the rclient callbacks of such sessions:
+ *   ops.datagram       -> pn_tep_relay_input(ep, s, p, n)
+ *   ops.session_closed -> pn_tep_relay_closed(ep, s)
+ * and calls pn_tep_relay_closed(ep, s) itself before pn_rsession_close(s)
+ * or pn_rclient_close (which report no session_closed).  Close the
+ * endpoint before the rclient.
+ */
+/* Connector: a client opened session s to us (rclient ops.session_new).
+ * 0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM. */
 int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s);
-/* Hand a datagram received on relay session s to the endpoint (call from
- * rclient ops.datagram; both roles). */
+/* A datagram arrived on relay session s (both roles). */
 void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n);
-/* A relay session closed (rclient ops.session_closed): its paths are dropped. */
+/* Session s is gone: tunnels on it fail over only if migrated elsewhere. */
 void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
 
 /* Close every tunnel and socket, then free ep and call cb(arg) from the loop. */

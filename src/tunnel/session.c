@@ -1171,7 +1171,7 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 
 	memset(info, 0, sizeof(*info));
 	info->state = t->state;
-	info->path = t->path_kind;
+	info->path = t->c && pn_tconn_path(t->c) ? pn_tconn_path(t->c)->kind : t->path_kind;
 	info->flows = t->nflows;
 	if (t->p.conn.role == PN_TCONN_CLIENT)
 		memcpy(info->peer_id, t->p.conn.pinned_id, PN_ID_LEN);

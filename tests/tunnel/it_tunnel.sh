@@ -4,14 +4,20 @@
 #   pnt-cli                    pnt-con                       pnt-res
 #   pn-tclient                 postern connector             echo servers
 #   10.202.1.2 ---veth--- 10.202.1.1 | 10.202.2.1 ---veth--- 10.202.2.2
-#                          UDP 4433 (conn), 4434 (impostor)   tcp/7 echo, udp/7 echo
+#       |                  UDP 4433 (conn), 4434 (impostor)   tcp/7 echo, udp/7 echo
+#   10.202.3.2                           10.202.4.2
+#       |                                    |
+#       +--veth-- 10.202.3.1 | 10.202.4.1 --veth--+
+#                 pnt-rly: postern relay (UDP 3478, TLS 4443)
 #
 # The client has no route to 10.202.2.0/24 and the connector does not
 # forward packets: the resource is reachable only through the tunnel,
 # re-originated by the connector.  Only 10.202.0.0/16 inside these
 # namespaces is used.
 #
-# Checks: sha256 of a 256 MiB echo transfer over the direct UDP path; a
+# Checks: sha256 of a 256 MiB echo transfer over the direct UDP path, of
+# a transfer through the relay (the connector registered there), and of a
+# transfer that starts on the relay and migrates to the direct path; a
 # name resolved by the connector (its own /etc/hosts); DNS flows; UDP
 # datagram flows; denials with reasons (outside the connector list, outside
 # the client list); a malformed stream header; a connector credential from
@@ -32,7 +38,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for n in pnt-cli pnt-con pnt-res; do ip netns del $n 2>/dev/null; done
+	for n in pnt-cli pnt-con pnt-res pnt-rly; do ip netns del $n 2>/dev/null; done
 	rm -rf /etc/netns/pnt-con "$T"
 }
 trap cleanup EXIT
@@ -40,14 +46,21 @@ trap cleanup EXIT
 ok() { echo "ok   - $*"; }
 bad() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
 
-for n in pnt-cli pnt-con pnt-res; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
+for n in pnt-cli pnt-con pnt-res pnt-rly; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
 ip link add pnt-cli0 netns pnt-cli type veth peer name pnt-con0 netns pnt-con
 ip link add pnt-res0 netns pnt-res type veth peer name pnt-con1 netns pnt-con
+ip link add pnt-cli1 netns pnt-cli type veth peer name pnt-rly0 netns pnt-rly
+ip link add pnt-con2 netns pnt-con type veth peer name pnt-rly1 netns pnt-rly
+ip -n pnt-cli addr add 10.202.3.2/24 dev pnt-cli1
+ip -n pnt-rly addr add 10.202.3.1/24 dev pnt-rly0
+ip -n pnt-rly addr add 10.202.4.1/24 dev pnt-rly1
+ip -n pnt-con addr add 10.202.4.2/24 dev pnt-con2
 ip -n pnt-cli addr add 10.202.1.2/24 dev pnt-cli0
 ip -n pnt-con addr add 10.202.1.1/24 dev pnt-con0
 ip -n pnt-con addr add 10.202.2.1/24 dev pnt-con1
 ip -n pnt-res addr add 10.202.2.2/24 dev pnt-res0
-for l in "pnt-cli pnt-cli0" "pnt-con pnt-con0" "pnt-con pnt-con1" "pnt-res pnt-res0"; do
+for l in "pnt-cli pnt-cli0" "pnt-con pnt-con0" "pnt-con pnt-con1" "pnt-res pnt-res0" \
+	"pnt-cli pnt-cli1" "pnt-rly pnt-rly0" "pnt-rly pnt-rly1" "pnt-con pnt-con2"; do
 	set -- $l; ip -n $1 link set $2 up
 done
 ip netns exec pnt-con sysctl -qw net.ipv4.ip_forward=0
@@ -87,8 +100,14 @@ CONN_ID=$(cat "$T/conn/id")
 mkdir -p "$T/pushed"
 : >"$T/revoked"
 
+ip netns exec pnt-rly "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
+	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --stats-interval 0 \
+	>"$T/relay.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 50); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
 ip netns exec pnt-con "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.202.1.1:4433 \
+	--relay name=r1,tls=10.202.4.1:4443,udp=10.202.4.1:3478 \
 	--client-acls "$T/pushed" --revoked "$T/revoked" >"$T/conn.log" 2>&1 &
 CONN_PID=$!
 PIDS+=($CONN_PID)
@@ -188,7 +207,35 @@ out=$(tc old "$T/old/acl.bin" 4433 open 10.202.2.2 7); rc=$?
 	ok "expired client credential refused in the handshake" || { bad "expired credential"; echo "$out"; }
 grep -q "tunnel_open.*user=old@test" "$T/conn.log" && bad "expired client got a tunnel" || true
 
-# 10. revoking the grant mid-transfer closes the flow within 1 s
+# 10. through the relay (the connector registered with it), then migration
+for i in $(seq 50); do grep -q "relay_state relay=r1 state=ready" "$T/conn.log" && break; sleep 0.1; done
+RELAY="tls=10.202.3.1:4443,udp=10.202.3.1:3478"
+out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
+	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay "$RELAY" --timeout 120 \
+	hash 10.202.2.2 7 67108864); rc=$?
+FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
+echo "$out" | grep gbps | sed 's/^/       /'
+sleep 0.3
+RPATH=$(grep "flow_start flow=$FLOW " "$T/conn.log" | sed -n 's/.* path=\(relay-[a-z]*\) .*/\1/p')
+if [ $rc -eq 0 ] && [ -n "$RPATH" ]; then
+	ok "64 MiB echo through the relay (path $RPATH): sha256 equal"
+else
+	bad "transfer through the relay (rc=$rc)"; echo "$out"; grep -E "relay|flow=$FLOW" "$T/conn.log" | tail -5
+fi
+out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
+	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay "$RELAY" --timeout 120 \
+	--migrate-udp 10.202.1.1:4433 --migrate-after 300 hash 10.202.2.2 7 $BYTES); rc=$?
+FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
+echo "$out" | grep -E "gbps|migrate" | sed 's/^/       /'
+for i in $(seq 30); do grep -q "flow_end flow=$FLOW " "$T/conn.log" && break; sleep 0.1; done
+if [ $rc -eq 0 ] && echo "$out" | grep -q "migrate=started from=relay-" &&
+	grep -q "flow_end flow=$FLOW .*path=direct" "$T/conn.log"; then
+	ok "migration relay -> direct during a transfer: flow survived, sha256 equal"
+else
+	bad "migration (rc=$rc)"; echo "$out"; grep "flow=$FLOW" "$T/conn.log" | tail -3
+fi
+
+# 11. revoking the grant mid-transfer closes the flow within 1 s
 tc cli "$T/cli/acl.bin" 4433 hold 10.202.2.2 7 20 >"$T/hold.out" 2>&1 &
 HOLD=$!
 for i in $(seq 50); do grep -q "tunnel=up" "$T/hold.out" && break; sleep 0.1; done

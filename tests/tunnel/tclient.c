@@ -2,7 +2,9 @@
  * pn-tclient: a test client on the tunnel endpoint API (tunnel/endpoint.h),
  * for the namespace integration tests and the benchmark.
  *
- *   pn-tclient --ca F --cert F --key F --acl F --connector HEXID --udp IP:PORT CMD...
+ *   pn-tclient --ca F --cert F --key F --acl F --connector HEXID
+ *              (--udp IP:PORT | --relay tls=IP:PORT[,udp=IP:PORT])
+ *              [--migrate-udp IP:PORT --migrate-after MS] CMD...
  *
  *   hash DEST PORT BYTES   TCP flow through an echo server: send BYTES of a
  *                          pseudo-random pattern, half-close, read the echo;
@@ -32,6 +34,7 @@
 #include "core/err.h"
 #include "trust/cred.h"
 #include "trust/key.h"
+#include "relay/rclient.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/session.h"
 
@@ -51,8 +54,15 @@ static struct {
 	int exit_code, done, echo;
 	uint64_t t0, t_end;
 	unsigned dgrams_sent, dgrams_rcvd;
-	uv_timer_t timer;
+	uv_timer_t timer, mtimer;
 	uint64_t hold_until;
+	struct pn_rclient *rc;
+	struct pn_rsession *rs;
+	struct sockaddr_storage migrate_to;
+	int migrate;
+	unsigned migrate_after_ms;
+	struct pn_tunnel_config tc;
+	const char *ca_pem, *cert_pem, *key_pem;
 } G;
 
 static double unix_time(void)
@@ -69,6 +79,10 @@ static void finish(int code)
 	G.done = 1;
 	G.exit_code = code;
 	uv_timer_stop(&G.timer);
+	if (G.migrate) {
+		uv_timer_stop(&G.mtimer);
+		uv_close((uv_handle_t *)&G.mtimer, NULL);
+	}
 	if (G.f)
 		pn_flow_close(G.f, PN_FLOW_OK);
 	G.f = NULL;
@@ -76,7 +90,12 @@ static void finish(int code)
 		pn_tunnel_close(G.t, PN_FLOW_OK);
 	G.t = NULL;
 	uv_close((uv_handle_t *)&G.timer, NULL);
+	if (G.rs)
+		pn_tep_relay_closed(G.ep, G.rs);
 	pn_tep_close(G.ep, NULL, NULL);
+	if (G.rc)
+		pn_rclient_close(G.rc, NULL, NULL);
+	G.rc = NULL;
 }
 
 static void hex32(const uint8_t *d, char *out)
@@ -231,6 +250,63 @@ static void on_tunnel(struct pn_tunnel *t, enum pn_tunnel_state st, int err, voi
 
 static const struct pn_tunnel_ops tops = {.state = on_tunnel};
 
+static void on_migrate(uv_timer_t *h)
+{
+	struct pn_tunnel_info ti;
+	int r;
+
+	(void)h;
+	if (!G.t)
+		return;
+	r = pn_tunnel_migrate_udp(G.t, (struct sockaddr *)&G.migrate_to);
+	pn_tunnel_info(G.t, &ti);
+	printf("migrate=%s from=%s\n", r ? pn_errname(r) : "started", pn_path_kind_name(ti.path));
+	fflush(stdout);
+}
+
+static int start_cmd(void);
+
+static void r_ready(struct pn_rsession *s, int status, void *user)
+{
+	int r;
+
+	(void)user;
+	if (status != 0) {
+		printf("relay=failed err=%s\n", pn_errname(status));
+		G.rs = NULL;
+		finish(4);
+		return;
+	}
+	printf("relay=ready transport=%u\n", pn_rsession_transport(s));
+	G.tc.relay = s;
+	G.tc.udp_peer = NULL;
+	if ((r = pn_tunnel_open(G.ep, &G.tc, &G.t)) != 0) {
+		printf("tunnel=failed err=%s\n", pn_errname(r));
+		finish(4);
+		return;
+	}
+	if (start_cmd() != 0)
+		finish(2);
+}
+
+static void r_closed(struct pn_rsession *s, int reason, void *user)
+{
+	(void)user, (void)reason;
+	pn_tep_relay_closed(G.ep, s);
+	if (s == G.rs)
+		G.rs = NULL;
+}
+
+static void r_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	(void)user;
+	pn_tep_relay_input(G.ep, s, p, n);
+}
+
+static const struct pn_rclient_ops rops = {
+	.session_ready = r_ready, .session_closed = r_closed, .datagram = r_dgram,
+};
+
 static void on_timer(uv_timer_t *h)
 {
 	(void)h;
@@ -311,14 +387,15 @@ int main(int argc, char **argv)
 		{"ca", required_argument, 0, 'C'}, {"cert", required_argument, 0, 'c'},
 		{"key", required_argument, 0, 'k'}, {"acl", required_argument, 0, 'a'},
 		{"connector", required_argument, 0, 'n'}, {"udp", required_argument, 0, 'u'},
-		{"timeout", required_argument, 0, 't'}, {0, 0, 0, 0},
+		{"timeout", required_argument, 0, 't'}, {"relay", required_argument, 0, 'r'},
+		{"migrate-udp", required_argument, 0, 'm'},
+		{"migrate-after", required_argument, 0, 'M'}, {0, 0, 0, 0},
 	};
 	const char *ca = NULL, *cert = NULL, *key = NULL, *acl = NULL, *conn = NULL, *udp = NULL;
+	char *relay = NULL;
 	struct pn_anchor *anchor;
 	struct pn_key *k;
 	struct pn_tep_config cfg;
-	struct pn_tunnel_config tc;
-	struct pn_flow_req req;
 	struct sockaddr_storage peer;
 	char *cert_pem, *acl_bytes;
 	size_t acl_len;
@@ -334,10 +411,17 @@ int main(int argc, char **argv)
 		case 'n': conn = optarg; break;
 		case 'u': udp = optarg; break;
 		case 't': timeout_s = (unsigned)atoi(optarg); break;
+		case 'r': relay = optarg; break;
+		case 'm':
+			if (parse_addr(optarg, &G.migrate_to) != 0)
+				return 2;
+			G.migrate = 1;
+			break;
+		case 'M': G.migrate_after_ms = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!ca || !cert || !key || !acl || !conn || !udp || optind >= argc) {
+	if (!ca || !cert || !key || !acl || !conn || (!udp && !relay) || optind >= argc) {
 		fprintf(stderr, "usage: see the top of tests/tunnel/tclient.c\n");
 		return 2;
 	}
@@ -350,7 +434,7 @@ int main(int argc, char **argv)
 	}
 	cert_pem = slurp(cert, NULL);
 	acl_bytes = slurp(acl, &acl_len);
-	if (!cert_pem || !acl_bytes || parse_addr(udp, &peer) != 0) {
+	if (!cert_pem || !acl_bytes || (udp && parse_addr(udp, &peer) != 0)) {
 		fprintf(stderr, "pn-tclient: bad --cert/--acl/--udp\n");
 		return 2;
 	}
@@ -370,21 +454,77 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pn-tclient: endpoint: %s\n", pn_strerror(r));
 		return 2;
 	}
-	memset(&tc, 0, sizeof(tc));
-	if (pn_id_parse(conn, tc.connector_id) != 0) {
+	memset(&G.tc, 0, sizeof(G.tc));
+	if (pn_id_parse(conn, G.tc.connector_id) != 0) {
 		fprintf(stderr, "pn-tclient: bad --connector id\n");
 		return 2;
 	}
-	tc.acl = (uint8_t *)acl_bytes;
-	tc.acl_len = acl_len;
-	tc.udp_peer = (struct sockaddr *)&peer;
-	tc.ops = &tops;
-	if ((r = pn_tunnel_open(G.ep, &tc, &G.t))) {
-		fprintf(stderr, "pn-tclient: tunnel: %s\n", pn_strerror(r));
-		return 4;
-	}
+	G.tc.acl = (uint8_t *)acl_bytes;
+	G.tc.acl_len = acl_len;
+	G.tc.ops = &tops;
 	uv_timer_init(G.loop, &G.timer);
 	uv_timer_start(&G.timer, on_timer, (uint64_t)timeout_s * 1000, 0);
+	if (G.migrate) {
+		uv_timer_init(G.loop, &G.mtimer);
+		uv_timer_start(&G.mtimer, on_migrate, G.migrate_after_ms, 0);
+	}
+	if (relay) {
+		struct pn_rclient_config rcfg = {0};
+		struct pn_rrelay_config rr = {0};
+		struct pn_rrelay *rrelay;
+		char *save = NULL, *tok;
+		G.ca_pem = slurp(ca, NULL);
+		G.key_pem = slurp(key, NULL);
+		rcfg.mode = PN_RCLIENT_CLIENT;
+		rcfg.ca_pem = G.ca_pem;
+		rcfg.cert_pem = cert_pem;
+		rcfg.key_pem = G.key_pem;
+		rcfg.ops = &rops;
+		for (tok = strtok_r(relay, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (!strncmp(tok, "tls=", 4))
+				rr.tls_addr = tok + 4;
+			else if (!strncmp(tok, "udp=", 4))
+				rr.udp_addr = tok + 4;
+		}
+		rr.name = "test-relay";
+		if ((r = pn_rclient_new(G.loop, &rcfg, &G.rc)) ||
+		    (r = pn_rclient_add_relay(G.rc, &rr, &rrelay)) ||
+		    (r = pn_rclient_open(G.rc, rrelay, G.tc.connector_id, G.tc.acl, G.tc.acl_len, NULL,
+					 &G.rs))) {
+			fprintf(stderr, "pn-tclient: relay: %s\n", pn_strerror(r));
+			return 4;
+		}
+	} else {
+		G.tc.udp_peer = (struct sockaddr *)&peer;
+		if ((r = pn_tunnel_open(G.ep, &G.tc, &G.t))) {
+			fprintf(stderr, "pn-tclient: tunnel: %s\n", pn_strerror(r));
+			return 4;
+		}
+		if (start_cmd() != 0)
+			return 2;
+	}
+	uv_run(G.loop, UV_RUN_DEFAULT);
+	fflush(stdout);
+	pn_anchor_free(anchor);
+	pn_key_free(k);
+	free(cert_pem);
+	free(acl_bytes);
+	free(G.pattern);
+	free((void *)G.ca_pem);
+	free((void *)G.key_pem);
+	if (G.hs)
+		gnutls_hash_deinit(G.hs, NULL);
+	if (G.hr)
+		gnutls_hash_deinit(G.hr, NULL);
+	uv_loop_close(G.loop);
+	return G.exit_code;
+}
+
+/* Open the flow the command asks for on G.t. */
+static int start_cmd(void)
+{
+	struct pn_flow_req req;
+	int r;
 
 	memset(&req, 0, sizeof(req));
 	if (!strcmp(G.cmd, "raw") && G.nargs == 2) {
@@ -426,22 +566,10 @@ int main(int argc, char **argv)
 	}
 	if (r) {
 		fprintf(stderr, "pn-tclient: flow: %s\n", pn_strerror(r));
-		return 2;
+		return r;
 	}
 	if (G.f)
 		printf("flow_open flow=%016" PRIx64 "\n", pn_flow_id(G.f));
 	fflush(stdout);
-	uv_run(G.loop, UV_RUN_DEFAULT);
-	fflush(stdout);
-	pn_anchor_free(anchor);
-	pn_key_free(k);
-	free(cert_pem);
-	free(acl_bytes);
-	free(G.pattern);
-	if (G.hs)
-		gnutls_hash_deinit(G.hs, NULL);
-	if (G.hr)
-		gnutls_hash_deinit(G.hr, NULL);
-	uv_loop_close(G.loop);
-	return G.exit_code;
+	return 0;
 }

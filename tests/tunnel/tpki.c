@@ -12,6 +12,7 @@
  *   DIR/cli/acl_revoked.bin         newer client list without tcp 7
  *   DIR/cli2/{key.pem,cert.pem,acl.bin}        another client
  *   DIR/old/{key.pem,cert.pem,acl.bin}         client whose credential expired
+ *   DIR/relay/{key.pem,cert.pem}                a relay
  */
 #include <errno.h>
 #include <stdio.h>
@@ -124,7 +125,7 @@ static void client_acl(const char *sub, const char *name, const struct pn_cred_i
 
 int main(int argc, char **argv)
 {
-	struct pn_cred_info conn, foreign, cli, cli2, old;
+	struct pn_cred_info conn, foreign, cli, cli2, old, rly;
 	struct pn_ca *ca2;
 	struct pn_acl a;
 	uint64_t now = (uint64_t)time(NULL);
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 	ident(ca, "cli", PN_CRED_CLIENT, now - 60, 7200, NULL, &cli);
 	ident(ca, "cli2", PN_CRED_CLIENT, now - 60, 7200, NULL, &cli2);
 	ident(ca, "old", PN_CRED_CLIENT, now - 7200, 600, NULL, &old);
+	ident(ca, "relay", PN_CRED_RELAY, now - 60, 7200, NULL, &rly);
 
 	pn_acl_init(&a, PN_ACL_CONNECTOR);
 	memcpy(a.holder_id, conn.id, PN_ID_LEN);
