@@ -454,6 +454,14 @@ int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
 	return pn_cred_verify_peer(a, certs, certs ? n : 0, expected, now, skew_s, info);
 }
 
+int pn_cred_check_id(const struct pn_cred_info *info, enum pn_cred_type type,
+		     const uint8_t id[PN_ID_LEN])
+{
+	if (info->type != type)
+		return PN_E_WRONG_TYPE;
+	return memcmp(info->id, id, PN_ID_LEN) == 0 ? 0 : PN_E_WRONG_ID;
+}
+
 int pn_cred_tls_credentials(const struct pn_key *key, const char *cert_pem,
 			    const struct pn_anchor *a, gnutls_certificate_credentials_t *out)
 {

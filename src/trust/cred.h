@@ -166,6 +166,14 @@ int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
 			   struct pn_cred_info *info);
 
 /*
+ * Pinning: is this verified credential exactly the expected holder (the
+ * client checks the connector the controller named, the relay a
+ * registration's id)?  0, PN_E_WRONG_TYPE, PN_E_WRONG_ID.
+ */
+int pn_cred_check_id(const struct pn_cred_info *info, enum pn_cred_type type,
+		     const uint8_t id[PN_ID_LEN]);
+
+/*
  * Build GnuTLS certificate credentials presenting (key, cert_pem) and
  * trusting only the anchor's CA (so GnuTLS' own chain check, if used,
  * also pins it).  Callers still run pn_cred_verify_session in their verify

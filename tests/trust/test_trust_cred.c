@@ -166,6 +166,11 @@ static void test_issue_verify(void **state)
 	assert_int_equal(out.serial_len, issued.serial_len);
 	assert_memory_equal(out.serial, issued.serial, out.serial_len);
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_ANY, NOW, 0, &out), 0);
+	assert_int_equal(pn_cred_check_id(&out, PN_CRED_CLIENT, in.id), 0);
+	assert_int_equal(pn_cred_check_id(&out, PN_CRED_CONNECTOR, in.id), PN_E_WRONG_TYPE);
+	in.id[7] ^= 1;
+	assert_int_equal(pn_cred_check_id(&out, PN_CRED_CLIENT, in.id), PN_E_WRONG_ID);
+	in.id[7] ^= 1;
 
 	/* DER works as well (what a TLS peer presents). */
 	{
