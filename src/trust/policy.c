@@ -53,7 +53,8 @@ enum pn_deny pn_deny_from_err(int err)
 	case PN_E_WRONG_TYPE: return PN_DENY_CRED_WRONG_TYPE;
 	case PN_E_WRONG_HOLDER: return PN_DENY_WRONG_HOLDER;
 	case PN_E_STALE_VERSION: return PN_DENY_STALE_VERSION;
-	case PN_E_UNTRUSTED: return PN_DENY_CRED_UNTRUSTED;
+	case PN_E_UNTRUSTED:
+	case PN_E_WRONG_ID: return PN_DENY_CRED_UNTRUSTED;
 	case PN_E_SIGNATURE:
 	case PN_E_UNSIGNED:
 	case PN_E_MALFORMED:

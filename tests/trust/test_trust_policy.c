@@ -244,6 +244,7 @@ static void test_deny_names(void **state)
 	assert_int_equal(pn_deny_from_err(PN_E_WRONG_HOLDER), PN_DENY_WRONG_HOLDER);
 	assert_int_equal(pn_deny_from_err(PN_E_UNSIGNED), PN_DENY_ACL_INVALID);
 	assert_int_equal(pn_deny_from_err(PN_E_UNTRUSTED), PN_DENY_CRED_UNTRUSTED);
+	assert_int_equal(pn_deny_from_err(PN_E_WRONG_ID), PN_DENY_CRED_UNTRUSTED);
 	assert_int_equal(pn_deny_from_err(0), PN_ALLOW);
 	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CLIENT),
 			 PN_DENY_CLIENT_ACL_EXPIRED);
