@@ -82,6 +82,13 @@ client() { # run the test client in pnr-cl with args
 }
 
 finish() {
+	# Stop the relay cleanly: it must exit 0, and sanitizer builds must
+	# report no leak or error on its way out.
+	kill -TERM $RELAY_PID
+	for i in $(seq 50); do kill -0 $RELAY_PID 2>/dev/null || break; sleep 0.1; done
+	wait $RELAY_PID; local rc=$?
+	[ $rc -eq 0 ] && ok "relay stopped cleanly" || bad "relay exit status $rc"
+	if grep -q "Sanitizer" "$T/relay.log"; then bad "sanitizer report from the relay"; grep -A15 "Sanitizer" "$T/relay.log" | head -40; fi
 	if [ "$FAILS" -eq 0 ]; then echo "all passed"; exit 0; fi
 	echo "$FAILS failed"; grep -v " stats " "$T/relay.log" | tail -20; exit 1
 }

@@ -44,6 +44,7 @@ static int exit_code = 1;
 static uint64_t count = 100, size = 1000, timeout_s = 15;
 static const char *expect = "ok", *expect_transport;
 static unsigned nsessions = 1;
+static void *acl_keep, *hex_keep;
 
 static char *slurp(const char *name, size_t *len)
 {
@@ -349,6 +350,14 @@ static int run_raw(const char *cred, const char *tls)
 	if (pn_rstream_connect(loop, (struct sockaddr *)&ss, &cfg, &raw_ops, NULL, &s))
 		return 2;
 	uv_run(loop, UV_RUN_DEFAULT);
+	uv_run(loop, UV_RUN_DEFAULT); /* let the stream's handles finish closing */
+	uv_loop_close(loop);
+	gnutls_certificate_free_credentials(gc);
+	pn_key_free(k);
+	pn_anchor_free(a);
+	free(key_pem);
+	free(cert_pem);
+	free(ca_pem);
 	return exit_code;
 }
 
@@ -482,7 +491,7 @@ int main(int argc, char **argv)
 	}
 	/* client */
 	{
-		char idname[256], *hex;
+		char idname[256], *hex = NULL;
 		size_t acl_len;
 		uint8_t *acl;
 
@@ -497,6 +506,8 @@ int main(int argc, char **argv)
 				return 2;
 		}
 		acl = (uint8_t *)slurp(aclf, &acl_len);
+		acl_keep = acl;
+		hex_keep = hex;
 		for (unsigned i = 0; i < nsessions; i++)
 			if (pn_rclient_open(rc, relays[0], cid, acl, acl_len, &sess[i], &sess[i].s))
 				return 2;
@@ -506,5 +517,19 @@ int main(int argc, char **argv)
 	uv_timer_start(&tick, on_tick, 5, 5);
 	uv_timer_start(&deadline, on_deadline, timeout_s * 1000, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* Tear everything down so LSan checks the library's close path too. */
+	for (unsigned i = 0; i < nsessions; i++)
+		if (sess[i].s && sess[i].ready)
+			pn_rsession_close(sess[i].s);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_close((uv_handle_t *)&deadline, NULL);
+	pn_rclient_close(rc, NULL, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	free((void *)cfg.ca_pem);
+	free((void *)cfg.cert_pem);
+	free((void *)cfg.key_pem);
+	free(acl_keep);
+	free(hex_keep);
 	return exit_code;
 }
