@@ -59,11 +59,14 @@ relay_up() {
 }
 
 # connector_up: connector peer in pnr-co registered with the relay (UDP + TLS)
+# connector_up [extra peer args, e.g. a second --relay]: waits for every relay
 connector_up() {
+	local want=$((1 + $# / 2))
 	ip netns exec pnr-co "$PEER" connector --pki "$T" --cred conn \
-		--relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 >"$T/conn.log" 2>&1 &
-	PIDS+=($!)
-	for i in $(seq 50); do grep -q "state=1" "$T/conn.log" && return 0; sleep 0.1; done
+		--relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 "$@" >"$T/conn.log" 2>&1 &
+	CONN_PID=$!
+	PIDS+=($CONN_PID)
+	for i in $(seq 50); do [ "$(grep -c "state=1" "$T/conn.log")" -ge $want ] && return 0; sleep 0.1; done
 	echo "connector did not register"; cat "$T/conn.log" "$T/relay.log"; exit 1
 }
 

@@ -5,13 +5,20 @@
 # library falls back UDP -> TLS -> WS when paths are blocked; STUN answers
 # with the reflexive address and never more bytes than asked.
 #
-#   pnr-cl (client)                pnr-rl: relay :3478/udp :4443/tcp        pnr-co (connector)
+#   pnr-cl (client)                pnr-rl: relay :3478/udp :4443/tcp        pnr-co (connector,
+#                                          relay2 :3479/udp :4444/tcp         registered with both)
 #   10.201.1.2 ----veth---- 10.201.1.1     haproxy 10.201.1.1:8080 -> :4443   10.201.2.1 ----veth---- 10.201.2.2
 #
 . "$(dirname "$0")/lib.sh"
 topo_up
 relay_up
-connector_up
+# A second relay (other ports): the connector registers with both.
+ip netns exec pnr-rl "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0 >"$T/relay2.log" 2>&1 &
+RELAY2=$!
+PIDS+=($RELAY2)
+sleep 0.3
+connector_up --relay tls=10.201.2.1:4444,udp=10.201.2.1:3479
 
 cat >"$T/haproxy.cfg" <<HAP
 global
@@ -60,6 +67,20 @@ ip netns exec pnr-rl nft add rule inet pnrf in iifname pnr-rl0 tcp dport 4443 dr
 check "UDP and TLS blocked: falls back to WebSocket via haproxy" \
 	client --relay "$FULL" --count 1000 --expect-transport ws --timeout 25
 ip netns exec pnr-rl nft delete table inet pnrf
+
+# Several relays: the client reaches the connector through either.
+check "second relay: 500 datagrams over UDP" \
+	client --relay tls=10.201.1.1:4444,udp=10.201.1.1:3479 --count 500 --expect-transport udp
+# Kill the first relay hard and restart it: the second keeps working, and the
+# connector registers again with the restarted one.
+kill -9 $RELAY_PID; wait $RELAY_PID 2>/dev/null
+check "first relay killed: second relay still carries sessions" \
+	client --relay tls=10.201.1.1:4444,udp=10.201.1.1:3479 --count 500 --expect-transport udp
+n0=$(grep -c "state=1" "$T/conn.log")
+relay_up
+for i in $(seq 200); do [ "$(grep -c "state=1" "$T/conn.log")" -gt "$n0" ] && break; sleep 0.1; done
+check "restarted relay: the connector re-registered, sessions work again" \
+	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 500 --expect-transport udp
 
 check "STUN: reflexive address of the client" ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478
 grep -q "mapped 10.201.1.2:" "$T/out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $T/out)"
