@@ -137,12 +137,13 @@ int main(int argc, char **argv)
 	struct pn_ctlapi_sub *sub = NULL;
 	struct ctx c;
 	json_t *j = NULL;
-	double *lat;
+	double *lat, *call_ms;
 	char *tok, *sakey, cmd[256];
 
 	if (n < 1 || n > 100000 || !mkdtemp(dir))
 		return 2;
 	lat = calloc((size_t)n, sizeof(*lat));
+	call_ms = calloc((size_t)n, sizeof(*call_ms));
 	pn_ctlapi_global_init();
 	snprintf(data, sizeof(data), "%s/ctl", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", data);
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 	wait_for(&c, 0, 5000); /* initial state: no grant yet -> 0 clients */
 	for (int i = 0; i < n; i++) {
 		int add = i % 2 == 0;
-		double t0;
+		double t0, t_done;
 		long st;
 
 		c.hit = 0;
@@ -199,16 +200,21 @@ int main(int argc, char **argv)
 			fprintf(stderr, "change %d failed: HTTP %ld\n", i, st);
 			return 1;
 		}
+		t_done = now_ms();
 		if (wait_for(&c, add ? 1 : 0, 5000)) {
 			fprintf(stderr, "change %d not delivered within 5 s\n", i);
 			return 1;
 		}
 		lat[i] = c.t_event - t0;
+		call_ms[i] = t_done - t0;
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp);
+	qsort(call_ms, (size_t)n, sizeof(*call_ms), cmp);
 	printf("revocation latency (API call -> subscriber holds new version), %d changes:\n"
 	       "  p50 %.1f ms  p99 %.1f ms  max %.1f ms  (goal p99 <= 1000 ms)\n",
 	       n, lat[n / 2], lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], lat[n - 1]);
+	printf("  (of which the admin API call itself, incl. TLS handshake and commit: p50 %.1f ms)\n",
+	       call_ms[n / 2]);
 	pn_ctlapi_sub_stop(sub, NULL);
 	uv_close((uv_handle_t *)&c.timer, NULL);
 	uv_run(&c.loop, UV_RUN_DEFAULT);
@@ -219,6 +225,7 @@ int main(int argc, char **argv)
 	if (system(cmd)) {
 	}
 	free(lat);
+	free(call_ms);
 	free(tok);
 	free(sakey);
 	return 0;

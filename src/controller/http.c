@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,16 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, const
 		} else {
 			/* A subscriber's channel is long-lived: it is kept alive
 			 * by periodic comments, so give it a longer idle limit. */
+			const union MHD_ConnectionInfo *fdi =
+				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+			int one = 1;
+
 			MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
 						  (unsigned)PN_PUSH_IDLE_TIMEOUT_S);
+			/* events are small and latency-critical: no Nagle delay */
+			if (fdi)
+				setsockopt(fdi->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					   sizeof(one));
 			ret = MHD_queue_response(c, 200, resp);
 			MHD_destroy_response(resp);
 		}
