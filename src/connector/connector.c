@@ -571,8 +571,10 @@ int pn_connector_set_revoked(struct pn_connector *c, const char *const *holder_i
 			*p = (char)tolower((unsigned char)*p);
 		sers[ns++] = s;
 	}
-	qsort(ids, ni, PN_ID_LEN, id_cmp);
-	qsort(sers, ns, sizeof(char *), str_cmp);
+	if (ni)
+		qsort(ids, ni, PN_ID_LEN, id_cmp);
+	if (ns)
+		qsort(sers, ns, sizeof(char *), str_cmp);
 	free(c->rev_ids);
 	for (size_t i = 0; i < c->n_rev_serials; i++)
 		free(c->rev_serials[i]);

@@ -27,6 +27,13 @@
 set -u
 B=${1:?build dir}
 BIN=${PN_BIN:-$B/src/app/postern}
+CONN_BIN=$BIN
+RELAY_BIN=$BIN
+# the roles alone when the full binary is not built (another role mid-edit)
+if [ ! -x "$BIN" ]; then
+	CONN_BIN=$B/tests/tunnel/pn-connector-daemon
+	RELAY_BIN=$B/tests/relay/pn-relay-daemon
+fi
 TC=$B/tests/tunnel/pn-tclient
 PKI=$B/tests/tunnel/pn-tunnel-pki
 BYTES=${PN_TUNNEL_BYTES:-268435456}
@@ -100,19 +107,19 @@ CONN_ID=$(cat "$T/conn/id")
 mkdir -p "$T/pushed"
 : >"$T/revoked"
 
-ip netns exec pnt-rly "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
+ip netns exec pnt-rly "$RELAY_BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
 	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --stats-interval 0 \
 	>"$T/relay.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 50); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
-ip netns exec pnt-con "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
+ip netns exec pnt-con "$CONN_BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.202.1.1:4433 \
 	--relay name=r1,tls=10.202.4.1:4443,udp=10.202.4.1:3478 \
 	--client-acls "$T/pushed" --revoked "$T/revoked" >"$T/conn.log" 2>&1 &
 CONN_PID=$!
 PIDS+=($CONN_PID)
 # the impostor: same connector id, credential and list from another CA
-ip netns exec pnt-con "$BIN" connector run --ca "$T/foreign/ca.crt" --cert "$T/foreign/cert.pem" \
+ip netns exec pnt-con "$CONN_BIN" connector run --ca "$T/foreign/ca.crt" --cert "$T/foreign/cert.pem" \
 	--key "$T/foreign/key.pem" --acl "$T/foreign/acl.bin" --listen-udp 10.202.1.1:4434 \
 	>"$T/foreign.log" 2>&1 &
 PIDS+=($!)
@@ -259,6 +266,17 @@ out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 7); rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "status=denied" &&
 	ok "after the update: the revoked destination is denied (older list refused)" ||
 	{ echo "$out" | grep -q 'bad_acl.*stale_version' && ok "after the update: the old list is refused (stale_version)" || { bad "after revocation"; echo "$out"; }; }
+
+# clean shutdown; sanitizer builds report leaks and errors here
+kill -TERM $CONN_PID
+for i in $(seq 50); do kill -0 $CONN_PID 2>/dev/null || break; sleep 0.1; done
+if kill -0 $CONN_PID 2>/dev/null; then
+	bad "connector did not stop on SIGTERM"
+elif grep -qE "Sanitizer|runtime error" "$T/conn.log"; then
+	bad "sanitizer report in the connector log"; grep -E -A5 "Sanitizer|runtime error" "$T/conn.log" | head -30
+else
+	ok "connector stopped cleanly"
+fi
 
 if [ $FAILS -ne 0 ]; then
 	echo "--- connector log (tail)"; tail -20 "$T/conn.log"
