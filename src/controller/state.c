@@ -208,10 +208,11 @@ static int acl_b64(struct pn_ctl *ctl, const char *hk, const char *hid, const ch
 
 static int relay_list(struct pn_ctl *ctl, json_t **out)
 {
-	struct pn_filter f = {.col = "revoked", .integer = 0};
+	/* only relays that enrolled (hold a credential) and are not revoked */
+	struct pn_filter f[2] = {{.col = "revoked", .integer = 0}, {.col = "enrolled", .integer = 1}};
 	json_t *rows = NULL, *row, *arr;
 	size_t i;
-	int rc = pn_store_list(ctl->store, PN_OBJ_RELAY, &f, 1, 0, &rows);
+	int rc = pn_store_list(ctl->store, PN_OBJ_RELAY, f, 2, 0, &rows);
 
 	if (rc)
 		return rc;

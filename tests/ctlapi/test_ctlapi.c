@@ -345,6 +345,50 @@ static void test_relay_and_client_state(void **state)
 	pn_ctlapi_free(c);
 }
 
+/* A credential from another network's CA is refused (401), never honoured. */
+static void test_foreign_credential(void **state)
+{
+	struct pn_controller_init_opts o = {0};
+	struct pn_controller *other = NULL;
+	char odata[96], okey[PN_CONTROLLER_KEY_MAX], dir[128], cmd[512];
+	const char *saved_url = G.url;
+	char saved_key[PN_CONTROLLER_KEY_MAX], saved_ca[128];
+	struct pn_ctlapi *c = NULL;
+	char *tok;
+
+	snprintf(odata, sizeof(odata), "%s/other", G.dir);
+	o.data_dir = odata;
+	o.listen = "127.0.0.1:0";
+	o.hostnames = "localhost";
+	assert_int_equal(pn_controller_init(&o, okey), 0);
+	assert_int_equal(pn_controller_start(odata, NULL, &other), 0);
+	/* enroll a connector with the other controller */
+	memcpy(saved_key, G.key, sizeof(saved_key));
+	memcpy(saved_ca, G.ca, sizeof(saved_ca));
+	G.url = pn_controller_url(other);
+	memcpy(G.key, okey, sizeof(okey));
+	snprintf(G.ca, sizeof(G.ca), "%s/ca.crt", odata);
+	assert_int_equal(admin("POST", "/v1/networks", "{\"name\":\"n\"}", NULL), 201);
+	tok = admin_str("POST", "/v1/connectors", "{\"name\":\"x\",\"network\":\"n\"}", 201,
+			"enrollment_token");
+	G.url = saved_url;
+	memcpy(G.key, saved_key, sizeof(saved_key));
+	memcpy(G.ca, saved_ca, sizeof(saved_ca));
+	state_dir(dir, sizeof(dir), "foreign");
+	assert_int_equal(pn_ctlapi_enroll(dir, tok), 0);
+	free(tok);
+	/* point it at our controller, trusting our CA, presenting its foreign cert */
+	snprintf(cmd, sizeof(cmd),
+		 "cp %s %s/ca.crt && sed -i 's#\"url\": *\"[^\"]*\"#\"url\": \"%s\"#' "
+		 "%s/controller.json", G.ca, dir, G.url, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
+	assert_int_equal(pn_ctlapi_fetch(c), PN_E_CTL_AUTH);
+	assert_int_equal(pn_ctlapi_renew(c), PN_E_CTL_AUTH);
+	pn_ctlapi_free(c);
+	pn_controller_stop(other);
+}
+
 /* ---- push ---- */
 
 struct subctx {
@@ -489,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_login_client),
 		cmocka_unit_test(test_renew_fetch_report),
 		cmocka_unit_test(test_relay_and_client_state),
+		cmocka_unit_test(test_foreign_credential),
 		cmocka_unit_test(test_push_grant_removal),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
