@@ -301,11 +301,25 @@ static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 	}
 }
 
+/* The session's user pointer belongs to the endpoint once a tunnel runs
+ * on it (it keeps its path there), so sessions are found by search. */
+static struct ctun *ctun_by_session(struct pn_ctuns *t, const struct pn_rsession *s)
+{
+	for (struct ctun *c = t->tuns; c; c = c->next)
+		if (c->sess == s)
+			return c;
+	return NULL;
+}
+
 static void session_ready(struct pn_rsession *s, int status, void *user)
 {
-	struct ctun *c = pn_rsession_user(s);
+	struct ctun *c = ctun_by_session(user, s);
 
-	(void)user;
+	if (!c) { /* cannot happen: sessions are opened for a ctun */
+		if (status == 0)
+			pn_rsession_close(s);
+		return;
+	}
 	if (status != 0) {
 		c->sess = NULL; /* already dead, no session_closed follows */
 		ctun_fail(c, status);
@@ -316,12 +330,13 @@ static void session_ready(struct pn_rsession *s, int status, void *user)
 
 static void session_closed(struct pn_rsession *s, int reason, void *user)
 {
-	struct ctun *c = pn_rsession_user(s);
-	struct pn_ctuns *t = c->owner;
+	struct pn_ctuns *t = user;
+	struct ctun *c = ctun_by_session(t, s);
 
-	(void)user;
-	c->sess = NULL;
 	tep_relay_closed(t->tep, s);
+	if (!c)
+		return;
+	c->sess = NULL;
 	PN_LOG_WARN("client", "session_closed", "connector=%s reason=%s", c->idhex,
 		    pn_errname(reason));
 	ctun_mark_failed(c, PN_E_TUNNEL_LOST);

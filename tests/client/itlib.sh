@@ -9,6 +9,12 @@ expect() { # name needle haystack
 	if [[ "$3" == *"$2"* ]]; then ok "$1"; else bad "$1 (wanted '$2', got '${3:0:300}')"; fi
 }
 finish() {
+	# Stop everything gracefully, then look for sanitizer reports (ASan
+	# builds): a clean shutdown is part of the contract.
+	pn_stop_graceful
+	if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$W"/*.log 2>/dev/null; then
+		bad "sanitizer report in the logs above"
+	fi
 	if [ $fail -ne 0 ]; then
 		echo "--- logs ($W)"
 		for f in "$W"/*.log; do echo "== $f"; tail -25 "$f"; done

@@ -104,6 +104,14 @@ pn_topo_down_ns() {
 	done
 }
 
+pn_stop_graceful() { # SIGTERM, then wait up to 5 s for each process
+	local p i
+	for p in "${PN_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PN_PIDS[@]}"; do
+		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	done
+}
+
 pn_topo_down() {
 	local p
 	for p in "${PN_PIDS[@]}"; do kill "$p" 2>/dev/null; done
