@@ -622,20 +622,28 @@ static int run_coturn(void)
 	md5_digest(&md5, sizeof(lt_key), lt_key);
 	fb = udp_sock(&B);
 	fds = calloc(nsess, sizeof(int));
+	int first = -1;
 	for (unsigned i = 0; i < nsess; i++) {
-		fds[i] = udp_sock(&A);
-		for (int tries = 0; tries < 3; tries++)
+		/* A fresh socket per attempt: a half-made allocation is not retried. */
+		for (int tries = 0; tries < 3; tries++) {
+			fds[i] = udp_sock(&A);
 			if (turn_setup(fds[i], srv, &B) == 0) {
 				ok++;
+				if (first < 0)
+					first = fds[i];
 				break;
 			}
+			close(fds[i]);
+		}
 	}
-	if (ok != nsess) {
+	/* A few lost transactions must not spoil a 10k run: count what holds. */
+	if (ok == 0 || ok < nsess - nsess / 100) {
 		fprintf(stderr, "coturn: %u of %u allocations\n", ok, nsess);
 		return 1;
 	}
-	fprintf(stderr, "coturn: %u allocations with a channel bound\n", nsess);
+	fprintf(stderr, "coturn: %u allocations with a channel bound\n", ok);
 	if (idle) {
+		nsess = ok;
 		hold();
 		return 0;
 	}
@@ -646,7 +654,7 @@ static int run_coturn(void)
 	pkts[0] = calloc(1, pkt_len);
 	pn_store_be16(pkts[0], 0x4000);
 	pn_store_be16(pkts[0] + 2, (uint16_t)size);
-	tx_fd = fds[0];
+	tx_fd = first;
 	rx_fd = fb;
 	memcpy(&tx_to, srv, sizeof(tx_to));
 	blast();

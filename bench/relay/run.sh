@@ -82,7 +82,8 @@ idle_rss() { # name, generator args...: prints KiB per session
 	exec 9>&-
 	wait $g
 	grep -q "^ready" "$T/idle.$name" || { echo "$name: setup failed: $(tail -2 $T/gen.err)"; return; }
-	awk -v a=$after -v b=$before -v n=$IDLE -v nm=$name \
+	local n=$(sed -n 's/^ready //p' "$T/idle.$name")
+	awk -v a=$after -v b=$before -v n=$n -v nm=$name \
 		'BEGIN { printf "%-8s rss before %7d KiB, with %d idle sessions %7d KiB: %.2f KiB (%.0f bytes) per session\n", nm, b, n, a, (a - b) / n, (a - b) * 1024 / n }'
 }
 echo

@@ -82,6 +82,10 @@ struct pn_rclient {
 	struct pn_rrelay *relays;
 	struct pn_rclient_stats st;
 	int closing, handles;
+	struct retired {
+		struct retired *next;
+		gnutls_certificate_credentials_t cred;
+	} *retired;
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
@@ -99,8 +103,15 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	char *cert = NULL;
 	int r;
 
+	struct pn_cred_info self;
+
 	if (!cert_pem || !key_pem)
 		return PN_E_INVAL;
+	/* Our own credential must be what the mode needs, from the pinned CA. */
+	if ((r = pn_cred_verify(rc->anchor, cert_pem, strlen(cert_pem),
+				rc->mode == PN_RCLIENT_CLIENT ? PN_CRED_CLIENT : PN_CRED_CONNECTOR, (uint64_t)pn_wall_s(),
+				PN_TRUST_DEFAULT_SKEW, &self)))
+		return r;
 	if ((r = pn_key_load_pem_mem(key_pem, strlen(key_pem), &key)))
 		goto out;
 	if (!(cert = strdup(cert_pem))) {
@@ -109,11 +120,19 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	}
 	if ((r = pn_cred_tls_credentials(key, cert, rc->anchor, &cred)))
 		goto out;
-	/* Existing streams keep the old credentials object until they close;
-	 * GnuTLS sessions reference it, so the old one is leaked only until
-	 * pn_rclient_close (rare: once per renewal). */
-	if (rc->cred && !rc->relays)
-		gnutls_certificate_free_credentials(rc->cred);
+	/* Live streams keep using the old credentials object (GnuTLS sessions
+	 * reference it): retire it until pn_rclient_close. */
+	if (rc->cred) {
+		struct retired *old = calloc(1, sizeof(*old));
+		if (!old) {
+			gnutls_certificate_free_credentials(cred);
+			r = -ENOMEM;
+			goto out;
+		}
+		old->cred = rc->cred;
+		old->next = rc->retired;
+		rc->retired = old;
+	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
 	rc->cred = cred;
@@ -864,6 +883,12 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	arg = rc->close_arg;
 	if (rc->cred)
 		gnutls_certificate_free_credentials(rc->cred);
+	while (rc->retired) {
+		struct retired *o = rc->retired;
+		rc->retired = o->next;
+		gnutls_certificate_free_credentials(o->cred);
+		free(o);
+	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
 	pn_anchor_free(rc->anchor);

@@ -98,14 +98,17 @@ struct pn_rrelay_config {
 
 /*
  * Create an rclient on `loop`.  Copies the configuration (PEM strings
- * included).  Returns 0, PN_E_INVAL (bad mode/ops), PN_E_CRYPTO or
- * PN_E_MALFORMED (credential does not load), -ENOMEM.
+ * included).  The credential must verify under the CA and be of the
+ * mode's type.  Returns 0, PN_E_INVAL (bad mode/ops), PN_E_MALFORMED /
+ * PN_E_UNTRUSTED / PN_E_EXPIRED / PN_E_WRONG_TYPE (credential), PN_E_CRYPTO,
+ * -ENOMEM.
  */
 int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct pn_rclient **out);
 
 /*
  * Replace the credential used for connections made from now on (after a
- * renewal).  Returns 0 or the errors of pn_rclient_new.
+ * renewal); live connections keep theirs.  Returns 0 or the credential
+ * errors of pn_rclient_new.
  */
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem);
 

@@ -43,14 +43,21 @@ struct conn {
 };
 
 /* One outgoing UDP message: several equal segments to one address with GSO. */
+/*
+ * One outgoing UDP message: equal-size datagrams to one address, sent as
+ * one GSO message (segments gathered from several receive slots).
+ */
+#define OUT_IOV 16 /* distinct buffers per message; contiguous ones share one */
 struct out {
+	struct pn_relay_addr dst;
 	struct sockaddr_storage to;
 	socklen_t tolen;
-	const uint8_t *p;
+	struct iovec iov[OUT_IOV];
+	unsigned niov, nseg;
 	size_t len, seg;
-	unsigned nseg;
-	int closed; /* a short segment ended it */
+	int closed; /* a short segment (or a reply) ended it */
 };
+#define GSO_LOOKBACK 8
 
 struct pn_relay_server {
 	uv_loop_t *loop;
@@ -80,13 +87,17 @@ struct pn_relay_server {
 	uint8_t replies[MAX_SEND][PN_RELAY_REPLY_MAX];
 	unsigned nreplies;
 	struct mmsghdr smsg[MAX_SEND];
-	struct iovec siov[MAX_SEND];
 	uint8_t sctl[MAX_SEND][CMSG_SPACE(sizeof(uint16_t))];
 	/* glue counters */
 	uint64_t tx_pkts, tx_bytes, tx_drops, refused_pending, refused_auth, gso_sends;
 	void (*close_cb)(void *);
 	void *close_arg;
 	int closing;
+	/* Credentials replaced by a renewal: live TLS sessions still use them. */
+	struct retired {
+		struct retired *next;
+		gnutls_certificate_credentials_t cred;
+	} *retired;
 };
 
 int pn_relay_parse_addr(const char *str, struct sockaddr_storage *ss)
@@ -206,12 +217,10 @@ static void flush_out(struct pn_relay_server *srv)
 		struct msghdr *mh = &srv->smsg[i].msg_hdr;
 
 		memset(mh, 0, sizeof(*mh));
-		srv->siov[i].iov_base = (void *)o->p;
-		srv->siov[i].iov_len = o->len;
 		mh->msg_name = &o->to;
 		mh->msg_namelen = o->tolen;
-		mh->msg_iov = &srv->siov[i];
-		mh->msg_iovlen = 1;
+		mh->msg_iov = o->iov;
+		mh->msg_iovlen = o->niov;
 		if (o->nseg > 1) {
 			struct cmsghdr *cm;
 			mh->msg_control = srv->sctl[i];
@@ -244,16 +253,33 @@ static void flush_out(struct pn_relay_server *srv)
 	srv->nreplies = 0;
 }
 
+/* Can datagram (p, n) to dst join message o as one more GSO segment? */
+static int joins(const struct out *o, const struct pn_relay_addr *dst, const uint8_t *p, size_t n)
+{
+	if (o->closed || o->nseg >= PN_RELAY_GSO_MAX_SEGS || n > o->seg || o->len + n > 65000)
+		return 0;
+	if (!pn_relay_addr_eq(&o->dst, dst))
+		return 0;
+	/* Room for another buffer, unless it continues the last one in memory. */
+	return o->niov < OUT_IOV || (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
+}
+
 static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p, size_t n)
 {
-	struct out *o = srv->nout ? &srv->out[srv->nout - 1] : NULL;
-	struct pn_relay_addr last;
+	struct out *o;
 
-	/* Extend the previous message (GSO) when contiguous, same size, same peer. */
-	if (o && srv->gso && !o->closed && o->nseg < PN_RELAY_GSO_MAX_SEGS && o->p + o->len == p && n <= o->seg &&
-	    o->len + n <= 65000) {
-		pn_relay_addr_from_sa(&last, (struct sockaddr *)&o->to);
-		if (pn_relay_addr_eq(&last, to)) {
+	/* Batch equal-size datagrams to one address into GSO messages: look at
+	 * the last few messages (flows interleave); order per address holds. */
+	if (srv->gso) {
+		for (unsigned k = 0; k < GSO_LOOKBACK && k < srv->nout; k++) {
+			o = &srv->out[srv->nout - 1 - k];
+			if (!joins(o, to, p, n))
+				continue;
+			struct iovec *last = &o->iov[o->niov - 1];
+			if ((const uint8_t *)last->iov_base + last->iov_len == p)
+				last->iov_len += n;
+			else
+				o->iov[o->niov++] = (struct iovec){(void *)p, n};
 			o->len += n;
 			o->nseg++;
 			if (n < o->seg)
@@ -264,8 +290,10 @@ static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *t
 	if (srv->nout == MAX_SEND)
 		flush_out(srv);
 	o = &srv->out[srv->nout++];
+	o->dst = *to;
 	o->tolen = pn_relay_addr_to_sa(to, &o->to);
-	o->p = p;
+	o->iov[0] = (struct iovec){(void *)p, n};
+	o->niov = 1;
 	o->len = o->seg = n;
 	o->nseg = 1;
 	o->closed = 0;
@@ -656,6 +684,12 @@ static void free_server(struct pn_relay_server *srv)
 	pn_relay_core_free(srv->core);
 	if (srv->cred)
 		gnutls_certificate_free_credentials(srv->cred);
+	while (srv->retired) {
+		struct retired *r = srv->retired;
+		srv->retired = r->next;
+		gnutls_certificate_free_credentials(r->cred);
+		free(r);
+	}
 	if (srv->udp_fd >= 0)
 		close(srv->udp_fd);
 	free(srv->slots);
@@ -730,6 +764,33 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 out:
 	free_server(srv);
 	return r;
+}
+
+int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_key *key, const char *cert_pem)
+{
+	gnutls_certificate_credentials_t cred;
+	struct pn_cred_info self;
+	struct retired *old;
+	int r;
+
+	if ((r = pn_cred_verify(srv->cfg.anchor, cert_pem, strlen(cert_pem), PN_CRED_RELAY, (uint64_t)pn_wall_s(),
+				PN_TRUST_DEFAULT_SKEW, &self)))
+		return r;
+	if (!(old = calloc(1, sizeof(*old))))
+		return -ENOMEM;
+	if ((r = pn_cred_tls_credentials(key, cert_pem, srv->cfg.anchor, &cred))) {
+		free(old);
+		return r;
+	}
+	old->cred = srv->cred;
+	old->next = srv->retired;
+	srv->retired = old;
+	srv->cred = cred;
+	srv->scfg.cred = cred; /* new connections from now on */
+	srv->cfg.key = NULL;   /* the borrowed originals are no longer used */
+	srv->cfg.cert_pem = NULL;
+	PN_LOG_INFO("relay", "credential_renewed", "not_after=%llu", (unsigned long long)self.not_after);
+	return 0;
 }
 
 static void maybe_finish_close(struct pn_relay_server *srv)
