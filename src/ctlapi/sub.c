@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi_int.h"
+#include "ctlapi/sse.h"
 
 #define SSE_EVENT_MAX (32u << 20) /* one event's data: bounded */
 #define BACKOFF_MIN_MS 250
@@ -45,12 +46,8 @@ struct pn_ctlapi_sub {
 	int stop, revoked, thread_started;
 	struct item *head, *tail;
 	uint64_t version;
-	/* SSE parser state (subscription thread only) */
-	char *buf;
-	size_t len, cap;
-	char event[32];
-	char *data;
-	size_t data_len;
+	/* stream state (subscription thread only) */
+	struct pn_sse sse;
 	long status;
 	int got_data;
 	CURL *h;
@@ -154,13 +151,17 @@ fail:
 	return NULL;
 }
 
-static void dispatch(struct pn_ctlapi_sub *s)
+static int on_sse_event(const char *event, const char *data, size_t len, void *arg)
 {
-	if (!strcmp(s->event, "revoked")) {
+	struct pn_ctlapi_sub *s = arg;
+
+	if (!strcmp(event, "revoked")) {
 		PN_LOG_WARN("ctlapi", "credential_revoked", "id=%s", s->c->id);
 		s->revoked = 1;
-	} else if (!strcmp(s->event, "policy") && s->data) {
-		json_t *st = json_loadb(s->data, s->data_len, 0, NULL);
+		return 1; /* stop: the stream is over for good */
+	}
+	if (!strcmp(event, "policy")) {
+		json_t *st = json_loadb(data, len, 0, NULL);
 		struct item *it = st ? decode_policy(st) : NULL;
 
 		/* equal version: the same policy re-signed with a later expiry */
@@ -171,47 +172,10 @@ static void dispatch(struct pn_ctlapi_sub *s)
 			enqueue(s, it);
 		} else {
 			if (!it)
-				PN_LOG_WARN("ctlapi", "bad_event", "len=%zu", s->data_len);
+				PN_LOG_WARN("ctlapi", "bad_event", "len=%zu", len);
 			item_free(it);
 		}
 		json_decref(st);
-	}
-	free(s->data);
-	s->data = NULL;
-	s->data_len = 0;
-	s->event[0] = '\0';
-}
-
-static int sse_line(struct pn_ctlapi_sub *s, char *line, size_t n)
-{
-	if (n && line[n - 1] == '\r')
-		line[--n] = '\0';
-	if (n == 0) {
-		dispatch(s);
-		return 0;
-	}
-	if (line[0] == ':')
-		return 0;
-	if (!strncmp(line, "event:", 6)) {
-		const char *v = line + 6 + (line[6] == ' ');
-
-		snprintf(s->event, sizeof(s->event), "%s", v);
-	} else if (!strncmp(line, "data:", 5)) {
-		const char *v = line + 5 + (line[5] == ' ');
-		size_t vn = n - (size_t)(v - line);
-		char *nb;
-
-		if (s->data_len + vn + 1 > SSE_EVENT_MAX) /* bounded event size */
-			return -1;
-		nb = realloc(s->data, s->data_len + vn + 2);
-		if (!nb)
-			return -1;
-		s->data = nb;
-		if (s->data_len)
-			s->data[s->data_len++] = '\n';
-		memcpy(s->data + s->data_len, v, vn);
-		s->data_len += vn;
-		s->data[s->data_len] = '\0';
 	}
 	return 0;
 }
@@ -219,7 +183,7 @@ static int sse_line(struct pn_ctlapi_sub *s, char *line, size_t n)
 static size_t on_sse(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct pn_ctlapi_sub *s = arg;
-	size_t n = size * nmemb, start = 0;
+	size_t n = size * nmemb;
 
 	if (!s->got_data) {
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
@@ -228,32 +192,9 @@ static size_t on_sse(char *p, size_t size, size_t nmemb, void *arg)
 		s->got_data = 1;
 		simple_event(s, PN_CTLAPI_EV_CONNECTED);
 	}
-	if (s->len + n > SSE_EVENT_MAX + 4096)
-		return 0;
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = (s->len + n + 1) * 2;
-		char *nb = realloc(s->buf, cap);
-
-		if (!nb)
-			return 0;
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	for (size_t i = 0; i < s->len; i++) {
-		if (s->buf[i] != '\n')
-			continue;
-		s->buf[i] = '\0';
-		if (sse_line(s, s->buf + start, i - start))
-			return 0;
-		start = i + 1;
-		if (s->revoked)
-			return 0;
-	}
-	memmove(s->buf, s->buf + start, s->len - start);
-	s->len -= start;
-	return n;
+	/* any parser error (oversized event, no memory) or a revocation
+	 * aborts the transfer */
+	return pn_sse_feed(&s->sse, p, n, on_sse_event, s) ? 0 : n;
 }
 
 static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -301,16 +242,13 @@ static void *run(void *arg)
 			curl_easy_setopt(s->h, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
 			s->got_data = 0;
 			s->status = 0;
-			s->len = 0;
+			pn_sse_reset(&s->sse);
 			curl_easy_perform(s->h);
 			if (!s->got_data)
 				curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
 			curl_easy_cleanup(s->h);
 			s->h = NULL;
 		}
-		free(s->data);
-		s->data = NULL;
-		s->data_len = 0;
 		if (s->revoked) {
 			simple_event(s, PN_CTLAPI_EV_REVOKED);
 			break;
@@ -369,6 +307,7 @@ int pn_ctlapi_subscribe(struct pn_ctlapi *c, uv_loop_t *loop, pn_ctlapi_event_cb
 	if (!s)
 		return -ENOMEM;
 	s->c = c;
+	pn_sse_init(&s->sse, SSE_EVENT_MAX);
 	s->loop = loop;
 	s->cb = cb;
 	s->arg = arg;
@@ -407,8 +346,7 @@ static void on_closed(uv_handle_t *h)
 		item_free(list);
 		list = next;
 	}
-	free(s->buf);
-	free(s->data);
+	pn_sse_fini(&s->sse);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->m);
 	free(s);
