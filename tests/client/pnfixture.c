@@ -91,7 +91,12 @@ static struct pn_ca *load_ca(void)
 	struct pn_ca *ca;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/ca", dir);
+	/* PN_FIXTURE_CA: use an existing CA directory (e.g. a controller's
+	 * data directory) instead of DIR/ca. */
+	if (getenv("PN_FIXTURE_CA"))
+		snprintf(path, sizeof(path), "%s", getenv("PN_FIXTURE_CA"));
+	else
+		snprintf(path, sizeof(path), "%s/ca", dir);
 	if ((r = pn_ca_load(path, &ca)) != 0)
 		die("load CA", r);
 	return ca;
