@@ -406,6 +406,19 @@ static int run_obj(struct ctl *c, const struct objdef *o, const char *verb)
 			if ((v = opt(c, "service-account")))
 				json_object_set_new(body, "service_account", json_string(v));
 		} else {
+			char autoname[65];
+
+			/* a resource may be named after its address */
+			if (!upd && c->npos == 0 && !strcmp(o->name, "resource") &&
+			    (v = opt(c, "address"))) {
+				size_t k;
+
+				for (k = 0; v[k] && k < sizeof(autoname) - 1; k++)
+					autoname[k] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+							     "OPQRSTUVWXYZ0123456789.-_@", v[k]) ? v[k] : '_';
+				autoname[k] = '\0';
+				c->pos[c->npos++] = autoname;
+			}
 			if (c->npos != 1) {
 				ex = usage_err(upd ? "expected ID or NAME" : "expected NAME");
 				goto done;
@@ -493,7 +506,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: postern ctl [--url URL] [--key KEY] [--ca FILE] [--json] OBJECT VERB ...\n"
 		"  network         list | add NAME | show REF | update REF --name N | delete REF\n"
-		"  resource        list [--network N] | add NAME --network N --address A --ports P\n"
+		"  resource        list [--network N] | add [NAME] --network N --address A --ports P\n"
 		"                  | show | update REF [--name] [--address] [--ports] | delete\n"
 		"                  (P: tcp/5432,udp/53-54,tcp,icmp)\n"
 		"  group           list | add NAME | show | delete\n"

@@ -232,6 +232,9 @@ export POSTERN_CONTROLLER_URL=$URL POSTERN_API_KEY=$KEY POSTERN_CA_CERT=$TMP/ctl
 check "ctl invalid -> 1" test $? -eq 1
 "$BIN" ctl resource add ssh --network corp2 --address ssh.corp.example --ports tcp/22 >/dev/null
 check "ctl resource add" test $? -eq 0
+"$BIN" ctl resource add --network corp2 --address 10.9.0.0/16 --ports tcp/22,icmp >/dev/null &&
+	"$BIN" ctl resource show 10.9.0.0_16 >/dev/null
+check "ctl resource add named after its address" test $? -eq 0
 "$BIN" ctl grant add eng ssh >/dev/null && "$BIN" ctl grant delete eng ssh >/dev/null
 check "ctl grant add/delete" test $? -eq 0
 TOK=$("$BIN" ctl connector add corp2 c9 | tail -1)

@@ -477,6 +477,29 @@ static void test_push_grant_removal(void **state)
 		printf("grant removal reached subscriber in %.1f ms\n", ms);
 		assert_true(ms < 1000);
 	}
+	/* controller restart on the same port: the subscriber notices, backs
+	 * off, reconnects and resynchronizes to a version made while it was
+	 * away */
+	{
+		char listen[64];
+		uint16_t port = pn_controller_port(G.ctl);
+		int disc = s.connected;
+
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+		pn_controller_stop(G.ctl);
+		G.ctl = NULL;
+		run_until(&s, UINT64_MAX, 300);
+		assert_int_equal(pn_controller_start(G.data, listen, &G.ctl), 0);
+		G.url = pn_controller_url(G.ctl);
+		assert_int_equal(admin("POST", "/v1/groups", "{\"name\":\"while-away\"}", NULL), 201);
+		v0 = s.version;
+		for (int i = 0; i < 100 && s.version <= v0 + 0; i++)
+			run_until(&s, v0, 200);
+		assert_true(s.version > v0);
+		assert_true(s.connected > disc);
+		printf("resynchronized after controller restart: version %llu\n",
+		       (unsigned long long)s.version);
+	}
 	/* give the grant back, then revoke the service account's credentials:
 	 * its client drops out of client_acls and shows up as revoked */
 	assert_int_equal(admin("POST", "/v1/policies", "{\"group\":\"eng\",\"resource\":\"db\"}",
