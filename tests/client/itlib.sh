@@ -83,6 +83,7 @@ pn_relay_paths() { # state-name
 pn_start_client() { # state-name args...
 	local name=$1
 	shift
-	pn_bg "client-$name" ip netns exec pnc-cli "$PN_BIN" client run --state "$W/pki/$name" --offline "$@"
+	pn_bg "client-$name" ip netns exec pnc-cli "$PN_BIN" client run --state "$W/pki/$name" \
+		${PN_CLIENT_ONLINE:+--log info} ${PN_CLIENT_ONLINE:---offline} "$@"
 	pn_wait_file "$W/pki/$name/client.sock" 10 || bad "client $name started"
 }

@@ -1,0 +1,85 @@
+#!/bin/bash
+# The client with a real controller: `postern client login` with a
+# service-account key (ctlapi), `postern client run` subscribed to the
+# push channel, access-list updates applied live (a grant added -> the
+# destination becomes reachable; removed -> refused locally again), and a
+# login with a bad key refused.  Needs root (network namespaces).
+#
+#                        pnc-hub (router; controller https://10.203.0.1:8443, SQLite)
+#   pnc-cli 10.203.1.2 ---+--- 10.203.2.2 pnc-relay (relay; credential from the controller's CA)
+#   (client, SOCKS5 :1080)+--- 10.203.4.2 pnc-conn1 (connector, enrolled with a token) ---- pnc-res
+set -uo pipefail
+BUILD=${1:?build dir}
+PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
+PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+PN_FIXTURE=$BUILD/tests/client/pnfixture
+W=$(mktemp -d /tmp/pnc-it.XXXXXX)
+source "$PN_SRC/tests/client/topo.sh"
+source "$PN_SRC/tests/client/itlib.sh"
+trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
+H="ip netns exec pnc-hub"
+C="ip netns exec pnc-cli"
+CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
+
+pn_topo_up
+pn_resources || bad "resources up"
+$H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 \
+	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
+pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
+pn_wait_tcp pnc-cli 10.203.0.1 8443 10 || { bad "controller up"; finish; }
+export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
+POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
+export POSTERN_API_KEY
+CTL="$H $PN_BIN ctl"
+$CTL network add corp >/dev/null &&
+	$CTL resource add echo --network corp --address echo.corp.example --ports tcp/7 >/dev/null &&
+	$CTL resource add app --network corp --address app.corp.example --ports tcp/8000 >/dev/null &&
+	$CTL group add eng >/dev/null || bad "ctl provisioning"
+SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
+$CTL grant add eng echo >/dev/null || bad "grant echo"
+TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+mkdir -p "$W/pki"
+PN_FIXTURE_CA=$W/ctl "$PN_FIXTURE" "$W/pki" relay relay1 || bad "relay credential"
+pn_start_relay
+ip netns exec pnc-conn1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
+	bad "connector enroll"
+pn_bg connector-conn1 ip netns exec pnc-conn1 "$PN_BIN" connector run --state "$W/conn1" \
+	--relay udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1
+
+# A wrong key is refused and leaves no credential behind.
+echo "pnsk_$(printf '0%.0s' $(seq 64))" >"$W/bad.key"
+$C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
+	--service-account-key "@$W/bad.key" --state "$W/bad" >"$W/bad.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ ! -s "$W/bad/cert.pem" ] && ok "login with a wrong key refused (rc $rc)" ||
+	bad "login with a wrong key refused (rc $rc)"
+
+echo "$SA_KEY" >"$W/sa.key"
+$C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
+	--service-account-key "@$W/sa.key" --state "$W/pki/alice" >"$W/login.out" 2>&1 &&
+	ok "login with the service-account key" || bad "login ($(cat "$W/login.out"))"
+[ "$(stat -c %a "$W/pki/alice/key.pem")" = 600 ] && ok "key.pem is 0600" || bad "key.pem mode"
+grep -q udp "$W/pki/alice/relays.json" ||
+	echo '[{"name":"relay1","udp":"10.203.2.2:3478","tls":"10.203.2.2:4433"}]' >"$W/pki/alice/relays.json"
+PN_CLIENT_ONLINE=1 pn_start_client alice --socks 127.0.0.1:1080
+
+acl_count() { grep -c acl_installed "$W/client-alice.log"; }
+wait_acl() { # previous count
+	local i
+	for i in $(seq 60); do [ "$(acl_count)" -gt "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+expect "granted resource through the tunnel" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 echo.corp.example 7)"
+expect "ungranted resource refused locally" "reply: 0x02" "$($C $CHECK reply 127.0.0.1:1080 connect name app.corp.example 8000)"
+n=$(acl_count)
+$CTL grant add eng app >/dev/null
+wait_acl "$n" && ok "pushed access list installed within 3 s" || bad "pushed access list installed"
+out=$($C curl -s -m 10 --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/)
+expect "new grant usable at once" "hello from the private resource" "$out"
+n=$(acl_count)
+$CTL grant delete eng app >/dev/null
+wait_acl "$n" && ok "revoking push installed" || bad "revoking push installed"
+expect "revoked grant refused again" "reply: 0x02" "$($C $CHECK reply 127.0.0.1:1080 connect name app.corp.example 8000)"
+js=$($C "$PN_BIN" client status --json --state "$W/pki/alice")
+expect "status names the service account" '"name":"laptop"' "$js"
+finish
