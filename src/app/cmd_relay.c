@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <gnutls/x509.h>
 #include <uv.h>
 
 #include "app/cmds.h"
+#include "core/clock.h"
 #include "core/err.h"
+#include "ctlapi/ctlapi.h"
 #include "core/log.h"
 #include "relay/server.h"
 #include "trust/cred.h"
@@ -50,9 +54,14 @@ static void usage(FILE *f)
 		"  --log SPEC           log levels, e.g. info or info,relay=debug\n"
 		"  --log-json           JSON log lines\n"
 		"\n"
-		"enroll: NOT IMPLEMENTED in this build (the controller enrollment library\n"
-		"  is not linked yet); issue the relay credential with the controller and\n"
-		"  pass it with --ca/--cert/--key or put it in a --state directory.\n"
+		"enroll: enroll once with a one-time token from the controller\n"
+		"  (postern ctl relay add ...): pins the CA from the token, generates the\n"
+		"  key in DIR and stores the relay credential there.\n"
+		"  --token T            the one-time enrollment token (pnt1....)\n"
+		"  --state DIR          state directory to create/fill (mode 0700)\n"
+		"  With --state, 'run' also renews the credential with the controller\n"
+		"  (mutual TLS) at half its lifetime and presents the new one to new\n"
+		"  connections.\n"
 		"\n"
 		"Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
 		"  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
@@ -89,18 +98,109 @@ out:
 struct run_ctx {
 	struct pn_relay_server *srv;
 	uv_signal_t sigint, sigterm;
+	/* renewal (with --state) */
+	const char *state;
+	uv_timer_t renew;
+	uv_work_t work;
+	int renew_busy, renew_err, stopping;
 };
+
+/* The credential's expiry (only the validity is read; the server verifies it). */
+static uint64_t cert_not_after(const char *pem)
+{
+	gnutls_datum_t d = {(unsigned char *)(uintptr_t)pem, (unsigned)strlen(pem)};
+	gnutls_x509_crt_t crt;
+	uint64_t t = 0;
+
+	if (gnutls_x509_crt_init(&crt))
+		return 0;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == 0)
+		t = (uint64_t)gnutls_x509_crt_get_expiration_time(crt);
+	gnutls_x509_crt_deinit(crt);
+	return t;
+}
+
+static char *read_file(const char *path, size_t max);
+static void renew_cb(uv_timer_t *t);
+
+static void schedule_renew(struct run_ctx *ctx, const char *cert_pem)
+{
+	uint64_t now = (uint64_t)pn_wall_s(), end = cert_not_after(cert_pem), wait_s = 60;
+
+	/* Renew at half the remaining lifetime (credentials live minutes to days). */
+	if (end > now)
+		wait_s = (end - now) / 2;
+	if (wait_s < 30)
+		wait_s = 30;
+	PN_LOG_INFO("relay", "renew_scheduled", "in_s=%llu", (unsigned long long)wait_s);
+	uv_timer_start(&ctx->renew, renew_cb, wait_s * 1000, 0);
+}
+
+/* Thread pool: blocking HTTPS to the controller, never on the loop. */
+static void renew_work(uv_work_t *w)
+{
+	struct run_ctx *ctx = w->data;
+	struct pn_ctlapi *c = NULL;
+
+	ctx->renew_err = pn_ctlapi_open(ctx->state, &c);
+	if (!ctx->renew_err)
+		ctx->renew_err = pn_ctlapi_renew(c);
+	pn_ctlapi_free(c);
+}
+
+static void renew_done(uv_work_t *w, int status)
+{
+	struct run_ctx *ctx = w->data;
+	char path[4096];
+	char *cert = NULL;
+	struct pn_key *k = NULL;
+	int r = ctx->renew_err;
+
+	ctx->renew_busy = 0;
+	if (ctx->stopping || !ctx->srv)
+		return;
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/cert.pem", ctx->state);
+		cert = read_file(path, PN_CRED_PEM_MAX);
+		snprintf(path, sizeof(path), "%s/key.pem", ctx->state);
+		r = !cert ? -EIO : pn_key_load_pem_file(path, &k);
+		if (r == 0)
+			r = pn_relay_server_set_credential(ctx->srv, k, cert);
+	}
+	if (r) {
+		PN_LOG_WARN("relay", "renew_failed", "err=%s retry_s=60", pn_errname(r));
+		uv_timer_start(&ctx->renew, renew_cb, 60000, 0);
+	} else {
+		schedule_renew(ctx, cert);
+	}
+	pn_key_free(k);
+	free(cert);
+}
+
+static void renew_cb(uv_timer_t *t)
+{
+	struct run_ctx *ctx = t->data;
+
+	if (ctx->renew_busy || ctx->stopping)
+		return;
+	ctx->renew_busy = 1;
+	ctx->work.data = ctx;
+	if (uv_queue_work(t->loop, &ctx->work, renew_work, renew_done))
+		ctx->renew_busy = 0;
+}
 
 static void on_stop(uv_signal_t *h, int sig)
 {
 	struct run_ctx *ctx = h->data;
 
 	PN_LOG_INFO("relay", "stopping", "signal=%d", sig);
+	ctx->stopping = 1;
 	if (ctx->srv)
 		pn_relay_server_close(ctx->srv, NULL, NULL);
 	ctx->srv = NULL;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+	uv_close((uv_handle_t *)&ctx->renew, NULL);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -230,7 +330,14 @@ static int cmd_run(int argc, char **argv)
 	}
 	uv_signal_init(&loop, &ctx.sigint);
 	uv_signal_init(&loop, &ctx.sigterm);
-	ctx.sigint.data = ctx.sigterm.data = &ctx;
+	uv_timer_init(&loop, &ctx.renew);
+	ctx.sigint.data = ctx.sigterm.data = ctx.renew.data = &ctx;
+	if (state) {
+		/* Enrolled: keep the credential fresh through the controller. */
+		ctx.state = state;
+		if (pn_ctlapi_global_init() == 0)
+			schedule_renew(&ctx, cert_pem);
+	}
 	uv_signal_start(&ctx.sigint, on_stop, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_stop, SIGTERM);
 	/* Ready: a line tests and supervisors can wait for. */
@@ -247,6 +354,39 @@ out:
 	return rc;
 }
 
+static int cmd_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"token", required_argument, 0, 't'},
+		{"state", required_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *token = NULL, *state = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': token = optarg; break;
+		case 's': state = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!token || !state) {
+		fprintf(stderr, "postern relay enroll: need --token and --state\n");
+		return 2;
+	}
+	if ((r = pn_ctlapi_global_init()) || (r = pn_ctlapi_enroll(state, token))) {
+		fprintf(stderr, "postern relay enroll: %s (%s)\n", pn_strerror(r), pn_errname(r));
+		return 1;
+	}
+	printf("enrolled: credential in %s; run with: postern relay run --state %s --udp ... --tls ...\n", state,
+	       state);
+	return 0;
+}
+
 int pn_cmd_relay(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -255,11 +395,8 @@ int pn_cmd_relay(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "enroll")) {
-		fprintf(stderr, "postern relay enroll: not implemented in this build "
-				"(see 'postern relay --help')\n");
-		return 1;
-	}
+	if (!strcmp(argv[1], "enroll"))
+		return cmd_enroll(argc - 1, argv + 1);
 	fprintf(stderr, "postern relay: unknown subcommand '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;
