@@ -11,6 +11,8 @@
  *       prints the server-reflexive address (a 20-byte unpadded request must get no answer).
  *   pn-relay-peer raw --pki DIR --cred client --tls ADDR --send garbage|oversize|truncated|badopen
  *       sends a malformed frame after TLS and expects the relay to close the stream.
+ *   pn-relay-peer raw ... --send open --acl FILE --to conn --expect ERRNAME
+ *       sends OPEN without the client library's own checks; the relay must refuse it.
  *
  * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws (repeatable)
  * Prints one result line; exit 0 when the expectation holds.
@@ -273,6 +275,9 @@ static const struct pn_rclient_ops client_ops = {
 /* ---- raw: malformed frames ---- */
 
 static const char *raw_kind;
+static int raw_result = -1;
+static uint8_t *raw_acl, raw_to[PN_RELAY_ID_LEN];
+static size_t raw_acl_len;
 static uint8_t rx1[PN_RSTREAM_RXBUF], rx2[PN_RSTREAM_RXBUF];
 
 static int raw_ready(struct pn_rstream *s, void *user)
@@ -296,6 +301,18 @@ static int raw_ready(struct pn_rstream *s, void *user)
 		b[1] = 0;
 		b[2] = 6;
 		n = 9;
+	} else if (!strcmp(raw_kind, "open")) {
+		/* A well-formed OPEN: the relay itself must refuse it (expect). */
+		struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = 1, .acl = raw_acl, .acl_len = raw_acl_len};
+		struct pn_buf ob;
+		static uint8_t big[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+		memcpy(m.id, raw_to, PN_RELAY_ID_LEN);
+		pn_buf_init_wr(&ob, big, sizeof(big));
+		if (pn_relay_msg_encode(&m, &ob))
+			return PN_E_INVAL;
+		printf("raw sent OPEN\n");
+		fflush(stdout);
+		return pn_rstream_send(s, big, pn_buf_len(&ob), 0);
 	} else if (!strcmp(raw_kind, "badopen")) {
 		b[0] = PN_RELAY_F_SESSION; /* a relay->peer frame sent by a peer */
 		b[1] = 0;
@@ -309,19 +326,32 @@ static int raw_ready(struct pn_rstream *s, void *user)
 
 static int raw_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
 {
+	struct pn_relay_msg m;
+
+	if (pn_relay_msg_decode(f, &m) || m.type != PN_RELAY_F_ERROR)
+		return 0;
+	printf("relay error %s\n", pn_errname(m.code));
+	fflush(stdout);
+	raw_result = strcmp(expect, pn_errname(m.code)) ? 1 : 0;
+	pn_rstream_close(s, PN_E_CLOSED, 0);
 	return 0;
 }
 
 static void raw_close(struct pn_rstream *s, int err, void *user)
 {
-	printf("raw closed by relay: %s\n", pn_errname(err));
+	printf("raw closed: %s\n", pn_errname(err));
 	fflush(stdout);
-	finish(err == PN_E_CLOSED ? 0 : 1);
+	if (raw_result >= 0)
+		finish(raw_result);
+	else if (strcmp(expect, "ok")) /* refused in the handshake (alert) */
+		finish(strcmp(expect, pn_errname(err)) ? 1 : 0);
+	else
+		finish(err == PN_E_CLOSED ? 0 : 1);
 }
 
 static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close};
 
-static int run_raw(const char *cred, const char *tls)
+static int run_raw(const char *cred, const char *tls, const char *aclf, const char *to)
 {
 	char kname[256], cname[256];
 	char *key_pem, *cert_pem, *ca_pem = slurp("ca.crt", NULL);
@@ -335,6 +365,19 @@ static int run_raw(const char *cred, const char *tls)
 	char host[64];
 	int port;
 
+	char *idhex = NULL;
+
+	if (!strcmp(raw_kind, "open")) {
+		char idname[256];
+		if (!aclf)
+			return 2;
+		raw_acl = (uint8_t *)slurp(aclf, &raw_acl_len);
+		snprintf(idname, sizeof(idname), "%s.id", to);
+		idhex = slurp(idname, NULL);
+		idhex[PN_ID_HEX_LEN] = 0;
+		if (pn_id_parse(idhex, raw_to))
+			return 2;
+	}
 	snprintf(kname, sizeof(kname), "%s.key", cred);
 	snprintf(cname, sizeof(cname), "%s.crt", cred);
 	key_pem = slurp(kname, NULL);
@@ -358,6 +401,8 @@ static int run_raw(const char *cred, const char *tls)
 	free(key_pem);
 	free(cert_pem);
 	free(ca_pem);
+	free(raw_acl);
+	free(idhex);
 	return exit_code;
 }
 
@@ -459,7 +504,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "raw")) {
 		if (!tls || !raw_kind)
 			return 2;
-		return run_raw(cred, tls);
+		return run_raw(cred, tls, aclf, to);
 	}
 	snprintf(kname, sizeof(kname), "%s.key", cred);
 	snprintf(cname, sizeof(cname), "%s.crt", cred);
@@ -469,8 +514,12 @@ int main(int argc, char **argv)
 	cfg.mode = !strcmp(mode, "connector") ? PN_RCLIENT_CONNECTOR : PN_RCLIENT_CLIENT;
 	cfg.ops = cfg.mode == PN_RCLIENT_CONNECTOR ? &conn_ops : &client_ops;
 	if ((c = pn_rclient_new(loop, &cfg, &rc))) {
-		fprintf(stderr, "rclient: %s\n", pn_strerror(c));
-		return 2;
+		/* The library refuses a bad own credential up front. */
+		printf("local_error %s\n", pn_errname(c));
+		free((void *)cfg.ca_pem);
+		free((void *)cfg.cert_pem);
+		free((void *)cfg.key_pem);
+		return strcmp(expect, pn_errname(c)) ? 2 : 0;
 	}
 	for (int i = 0; i < nrelays; i++) {
 		struct pn_rrelay_config rcfg = {

@@ -26,9 +26,20 @@ expect_err "expired access list" PN_E_EXPIRED --cred client --acl client.acl.exp
 expect_err "access list signed by another CA" PN_E_UNTRUSTED --cred client --acl evil.acl --to conn
 expect_err "connector id the list does not name" PN_E_RELAY_NOT_AUTHORIZED --cred client --acl client.acl --to conn2
 expect_err "another client's access list" PN_E_WRONG_HOLDER --cred client2 --acl client.acl --to conn
-expect_err "expired client credential" PN_E_EXPIRED --cred client-expired --acl client.acl --to conn
-expect_err "credential from another CA" PN_E_UNTRUSTED --cred evil-client --acl client.acl --to conn
-expect_err "connector credential asking for a session" PN_E_RELAY_BAD_ROLE --cred conn2 --acl client.acl --to conn
+# Bad own credentials: the client library refuses them locally ...
+expect_err "library: expired client credential" PN_E_EXPIRED --cred client-expired --acl client.acl --to conn
+expect_err "library: credential from another CA" PN_E_UNTRUSTED --cred evil-client --acl client.acl --to conn
+expect_err "library: connector credential in client mode" PN_E_WRONG_TYPE --cred conn2 --acl client.acl --to conn
+# ... and the relay refuses them itself when a peer skips those checks.
+raw_open() { # description, expected, cred
+	check "relay: $1 -> $2" ip netns exec pnr-cl "$PEER" raw --pki "$T" --cred "$3" --tls 10.201.1.1:4443 \
+		--send open --acl client.acl --to conn --expect "$2"
+}
+raw_open "expired client credential" PN_E_EXPIRED client-expired
+raw_open "credential from another CA (TLS alert)" PN_E_UNTRUSTED evil-client
+raw_open "connector credential asking for a session" PN_E_RELAY_BAD_ROLE conn2
+check "relay: forged access list without the library -> PN_E_SIGNATURE" ip netns exec pnr-cl "$PEER" raw --pki "$T" \
+	--cred client --tls 10.201.1.1:4443 --send open --acl client.acl.forged --to conn --expect PN_E_SIGNATURE
 
 # TLS without a client certificate, and TLS 1.2: no peer is ever admitted.
 up_before=$(grep -c peer_up "$T/relay.log")
