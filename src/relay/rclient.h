@@ -173,8 +173,9 @@ void pn_rclient_stats(const struct pn_rclient *rc, struct pn_rclient_stats *st);
 
 /*
  * Close every connection and session (sessions get no session_closed),
- * then free rc and call cb (may be NULL) from the loop.  rc is invalid
- * once cb runs.
+ * then free rc and call cb (may be NULL) once every handle is closed (from
+ * the loop; immediately if no relay was ever added).  rc is invalid once
+ * cb runs.
  */
 void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg);
 #endif

@@ -82,6 +82,20 @@ for i in $(seq 200); do [ "$(grep -c "state=1" "$T/conn.log")" -gt "$n0" ] && br
 check "restarted relay: the connector re-registered, sessions work again" \
 	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 500 --expect-transport udp
 
+# IPv6 end to end (loopback inside the relay's namespace): relay, connector
+# and client all on [::1].
+ip netns exec pnr-rl "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0 >"$T/relay6.log" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+ip netns exec pnr-rl "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
+	>"$T/conn6.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 50); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
+check "IPv6: 500 datagrams over UDP" ip netns exec pnr-rl "$PEER" client --pki "$T" --cred client --acl client.acl \
+	--to conn --relay "tls=[::1]:4445,udp=[::1]:3480" --count 500 --expect-transport udp
+check "IPv6: STUN" ip netns exec pnr-rl "$PEER" stun --udp "[::1]:3480"
+
 check "STUN: reflexive address of the client" ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478
 grep -q "mapped 10.201.1.2:" "$T/out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $T/out)"
 check "STUN: an unpadded 20-byte request gets no (larger) answer" \
