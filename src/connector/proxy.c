@@ -2,10 +2,10 @@
  * Per-flow I/O at the connector: asynchronous DNS, then a TCP connection or
  * UDP socket to the resource, proxied with backpressure both ways.
  *
- *   client -> resource: flow data is written with uv_try_write; what the
- *     socket does not take goes into a ring (at most the flow's receive
- *     window, since credit is only returned via pn_flow_consumed once bytes
- *     reach the socket) and out with uv_write.
+ *   client -> resource: flow data goes into a ring (at most the flow's
+ *     receive window, since credit is only returned via pn_flow_consumed
+ *     once bytes reach the socket) and out with one uv_write at a time, so
+ *     writes batch everything that arrived while the previous one ran.
  *   resource -> client: uv_read into a per-flow buffer; when the flow's send
  *     ring is full, reading stops until ops.writable.
  */
@@ -257,20 +257,9 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	if (cf->released)
 		return;
 	cf->up += n;
-	if (cf->wlen == 0 && !cf->writing) {
-		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-		int r = uv_try_write((uv_stream_t *)&cf->io.tcp, &b, 1);
-		if (r > 0) {
-			pn_flow_consumed(f, (size_t)r);
-			p += r;
-			n -= (size_t)r;
-		} else if (r != UV_EAGAIN) {
-			abort_flow(cf, PN_FLOW_RESET, "resource_write");
-			return;
-		}
-		if (n == 0)
-			return;
-	}
+	/* No write per QUIC packet: bytes gather in the ring while one write
+	   is in flight, so each write(2) carries everything that arrived
+	   meanwhile (one per loop iteration under load). */
 	if (!cf->wbuf) {
 		/* the flow's receive window bounds what can be outstanding */
 		cf->wcap = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
