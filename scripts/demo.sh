@@ -57,21 +57,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "3. namespaces and the private resource (pnc-res: python3 -m http.server, TCP/UDP echo)"
+step "3. namespaces and the private resource ($NS_RES: python3 -m http.server, TCP/UDP echo)"
 pn_topo_up
 pn_resources
-pn_wait_tcp pnc-conn1 10.203.9.2 8000 10 && echo "   resource up at 10.203.9.2 (reachable from the connector only)"
-ip netns exec pnc-cli curl -s -m 2 http://10.203.9.2:8000/ >/dev/null 2>&1 ||
+pn_wait_tcp $NS_CONN1 10.203.9.2 8000 10 && echo "   resource up at 10.203.9.2 (reachable from the connector only)"
+ip netns exec $NS_CLI curl -s -m 2 http://10.203.9.2:8000/ >/dev/null 2>&1 ||
 	echo "   from the client's namespace, 10.203.9.2 is unreachable (as it should be)"
 
-step "4. controller (SQLite) in pnc-hub at https://10.203.0.1:8443"
-H="ip netns exec pnc-hub"
-C="ip netns exec pnc-cli"
+step "4. controller (SQLite) in $NS_HUB at https://10.203.0.1:8443"
+H="ip netns exec $NS_HUB"
+C="ip netns exec $NS_CLI"
 $H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 >"$W/init.out" 2>&1 ||
 	{ cat "$W/init.out"; exit 1; }
 grep -v '^pnak_' "$W/init.out" | sed 's/^/   /'
 pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
-pn_wait_tcp pnc-cli 10.203.0.1 8443 10 || { tail "$W/controller.log"; exit 1; }
+pn_wait_tcp $NS_CLI 10.203.0.1 8443 10 || { tail "$W/controller.log"; exit 1; }
 export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
 POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
 export POSTERN_API_KEY
@@ -93,9 +93,9 @@ CONN_TOKEN=$(grep '^pnt1\.' "$W/ctl.out")
 run_ctl relay add relay1 --udp 10.203.2.2:3478 --tls 10.203.2.2:4433
 echo "   (secret.corp.example:8001 is a resource, but no group is granted it)"
 
-step "6. relay (pnc-relay) and connector (pnc-conn1: enrolls with a one-time token, outbound connections only)"
+step "6. relay ($NS_RELAY) and connector ($NS_CONN1: enrolls with a one-time token, outbound connections only)"
 RELAY_TOKEN=$($CTL relay token relay1 2>/dev/null | grep '^pnt1\.')
-if [ -n "$RELAY_TOKEN" ] && ip netns exec pnc-relay "$PN_BIN" relay enroll --token "$RELAY_TOKEN" \
+if [ -n "$RELAY_TOKEN" ] && ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RELAY_TOKEN" \
 	--state "$W/pki/relay1" >"$W/relay-enroll.log" 2>&1; then
 	echo "   relay enrolled"
 else
@@ -106,11 +106,11 @@ else
 fi
 pn_start_relay
 RELAYS="udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1"
-ip netns exec pnc-conn1 "$PN_BIN" connector enroll --token "$CONN_TOKEN" --state "$W/conn1" 2>&1 | sed 's/^/   /'
-pn_bg connector-conn1 ip netns exec pnc-conn1 "$PN_BIN" connector run --state "$W/conn1" --relay "$RELAYS"
+ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$CONN_TOKEN" --state "$W/conn1" 2>&1 | sed 's/^/   /'
+pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" --relay "$RELAYS"
 echo "   relay pid $PID_relay, connector pid $PID_connector_conn1"
 
-step "7. client (pnc-cli): login with the service-account key, then run"
+step "7. client ($NS_CLI): login with the service-account key, then run"
 echo "   \$ postern client login --controller https://10.203.0.1:8443 --ca ca.crt --service-account-key @key --state alice"
 echo "$SA_KEY" >"$W/sa.key"
 $C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
@@ -154,6 +154,6 @@ $C "$PN_BIN" client status --state "$W/alice" | sed 's/^/   /'
 
 if [ -n "${KEEP:-}" ]; then
 	echo
-	echo "namespaces are up, e.g.: ip netns exec pnc-cli curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/"
+	echo "namespaces are up, e.g.: ip netns exec $NS_CLI curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/"
 	read -r -p "press Enter to clean up " _
 fi

@@ -17,8 +17,8 @@ W=$(mktemp -d /tmp/pnc-it.XXXXXX)
 source "$PN_SRC/tests/client/topo.sh"
 source "$PN_SRC/tests/client/itlib.sh"
 trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-H="ip netns exec pnc-hub"
-C="ip netns exec pnc-cli"
+H="ip netns exec $NS_HUB"
+C="ip netns exec $NS_CLI"
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 pn_topo_up
@@ -26,7 +26,7 @@ pn_resources || bad "resources up"
 $H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 \
 	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
 pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
-pn_wait_tcp pnc-cli 10.203.0.1 8443 10 || { bad "controller up"; finish; }
+pn_wait_tcp $NS_CLI 10.203.0.1 8443 10 || { bad "controller up"; finish; }
 export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
 POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
 export POSTERN_API_KEY
@@ -41,9 +41,9 @@ TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
 mkdir -p "$W/pki"
 PN_FIXTURE_CA=$W/ctl "$PN_FIXTURE" "$W/pki" relay relay1 || bad "relay credential"
 pn_start_relay
-ip netns exec pnc-conn1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
+ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
 	bad "connector enroll"
-pn_bg connector-conn1 ip netns exec pnc-conn1 "$PN_BIN" connector run --state "$W/conn1" \
+pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" \
 	--relay udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1
 
 # A wrong key is refused and leaves no credential behind.

@@ -26,7 +26,7 @@ pn_pki_one_connector
 pn_start_relay
 pn_start_connector conn1
 pn_start_connector conn2
-C="ip netns exec pnc-cli"
+C="ip netns exec $NS_CLI"
 # Relayed tunnels when this build has them (the relay reports the dead
 # connector at once); else direct paths, where the QUIC idle timeout
 # (shortened here to 5 s) is what notices the dead peer.
@@ -44,7 +44,7 @@ expect "flow before failure" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 10.
 # A long-lived flow, echoing every 50 ms.
 $C $CHECK hold 127.0.0.1:1080 10.203.9.2 7 40 >"$W/hold.out" 2>&1 &
 hold=$!
-pn_wait_tcp pnc-cli 127.0.0.1 1080 2
+pn_wait_tcp $NS_CLI 127.0.0.1 1080 2
 for i in $(seq 100); do grep -q "held: open" "$W/hold.out" && break; sleep 0.05; done
 expect "held flow open" "held: open" "$(cat "$W/hold.out")"
 # Which connector carries it?

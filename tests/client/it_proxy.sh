@@ -21,7 +21,7 @@ W=$(mktemp -d /tmp/pnc-it.XXXXXX)
 source "$PN_SRC/tests/client/topo.sh"
 source "$PN_SRC/tests/client/itlib.sh"
 trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-C="ip netns exec pnc-cli"
+C="ip netns exec $NS_CLI"
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 # The full set of checks against one running client.
