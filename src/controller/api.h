@@ -20,7 +20,6 @@
 #define PN_TOKEN_TTL_DEFAULT 3600 /* enrollment tokens: 1 hour */
 #define PN_TOKEN_TTL_MAX 86400
 #define PN_CRED_TTL_DEFAULT 3600  /* component credentials: 1 hour */
-#define PN_CLIENT_CRED_TTL_DEFAULT 3600
 #define PN_ACL_TTL_DEFAULT 3600
 
 struct pn_push;
@@ -32,7 +31,7 @@ struct pn_ctl {
 	struct pn_anchor *anchor;
 	struct pn_push *push;
 	char url[512]; /* the API's base URL, embedded in tokens */
-	uint32_t token_ttl, cred_ttl, acl_ttl;
+	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };
 
 /* Who is calling (decided by auth.c before the handler runs). */

@@ -1,6 +1,7 @@
 /* Controller lifecycle: create a data directory, load it, serve. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,35 @@ out:
 	return rc;
 }
 
+/* Optional lifetimes in config.json; each must be in range. */
+static int read_lifetimes(struct pn_ctl *ctl, const json_t *cfg)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		json_int_t min, max;
+	} keys[] = {
+		{"token_ttl_s", offsetof(struct pn_ctl, token_ttl), 1, PN_TOKEN_TTL_MAX},
+		{"credential_ttl_s", offsetof(struct pn_ctl, cred_ttl), 5, PN_CRED_LIFETIME_MAX},
+		{"acl_ttl_s", offsetof(struct pn_ctl, acl_ttl), 5, 86400},
+		{"push_stream_max_s", offsetof(struct pn_ctl, stream_max_s), 1, 3600},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(cfg, keys[i].key);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < keys[i].min ||
+		    json_integer_value(v) > keys[i].max) {
+			PN_LOG_ERROR("controller", "bad_config", "key=%s min=%lld max=%lld",
+				     keys[i].key, (long long)keys[i].min, (long long)keys[i].max);
+			return PN_E_CONFIG;
+		}
+		*(uint32_t *)((char *)ctl + keys[i].off) = (uint32_t)json_integer_value(v);
+	}
+	return 0;
+}
+
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
@@ -249,6 +279,7 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 	c->ctl.token_ttl = PN_TOKEN_TTL_DEFAULT;
 	c->ctl.cred_ttl = PN_CRED_TTL_DEFAULT;
 	c->ctl.acl_ttl = PN_ACL_TTL_DEFAULT;
+	c->ctl.stream_max_s = PN_PUSH_STREAM_MAX_S;
 	if (stat(data_dir, &st)) {
 		rc = -errno;
 		goto fail;
@@ -267,6 +298,8 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 		rc = PN_E_CONFIG;
 		goto fail;
 	}
+	if ((rc = read_lifetimes(&c->ctl, cfg)))
+		goto fail;
 	listen = listen_override ? listen_override
 				 : json_string_value(json_object_get(cfg, "listen"));
 	first = json_string_value(json_array_get(json_object_get(cfg, "hostnames"), 0));

@@ -7,7 +7,10 @@
  *   ca.key, ca.crt     the network CA (trust lib; ca.key 0600)
  *   api.key, api.crt   the API's TLS key (0600) and CA-signed certificate
  *   controller.db      SQLite store (+ -wal/-shm while running)
- *   config.json        {"listen": "host:port", "hostnames": [...]}
+ *   config.json        {"listen": "host:port", "hostnames": [...]} and optional
+ *                      lifetimes in seconds: "token_ttl_s" (3600),
+ *                      "credential_ttl_s" (3600), "acl_ttl_s" (3600),
+ *                      "push_stream_max_s" (600)
  */
 #include <stdint.h>
 

@@ -273,7 +273,7 @@ static int h_login(struct pn_req *r)
 		}
 		json_decref(g);
 	}
-	if (issue(r, csr, &info, PN_CLIENT_CRED_TTL_DEFAULT, &pem))
+	if (issue(r, csr, &info, r->ctl->cred_ttl, &pem))
 		goto fail;
 	{
 		char id[PN_ID_HEX_LEN + 1];
@@ -313,8 +313,7 @@ static int h_renew(struct pn_req *r)
 		return 0;
 	if ((rc = pn_store_begin(s)))
 		return pn_api_store_error(r, rc);
-	if (issue(r, csr, &info, info.type == PN_CRED_CLIENT ? PN_CLIENT_CRED_TTL_DEFAULT
-							      : r->ctl->cred_ttl, &pem))
+	if (issue(r, csr, &info, r->ctl->cred_ttl, &pem))
 		goto fail;
 	pn_id_hex(info.id, id);
 	if ((rc = record_cred(r, &info, r->holder_kind, r->principal_id)) ||

@@ -14,7 +14,9 @@
  * state at once if anything changed.  When the subscriber's own credential
  * is revoked or expires, the stream sends "event: revoked" and ends.  The
  * state is re-sent (same version, freshly signed lists) at half the access
- * lists' lifetime so a quiet subscriber never holds an expired list.
+ * lists' lifetime so a quiet subscriber never holds an expired list.  After
+ * stream_max_s (default PN_PUSH_STREAM_MAX_S) a stream sends "event: reconnect" and ends; the
+ * subscriber reconnects at once (and may renew its credential first).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,7 +49,7 @@ struct stream {
 	uint64_t sent, seen; /* version sent; notification version seen */
 	char *pending;
 	size_t pending_len, pending_off;
-	int64_t last_send_ms, last_poll_ms, last_state_ms;
+	int64_t last_send_ms, last_poll_ms, last_state_ms, opened_ms;
 	int end;
 };
 
@@ -201,6 +203,15 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		if (st->end)
 			return MHD_CONTENT_READER_END_OF_STREAM;
+		/* Streams are recycled so subscribers regularly pass through
+		 * their reconnect path (credential renewal, server rebalancing). */
+		if (mono_ms() - st->opened_ms >= (int64_t)p->ctl->stream_max_s * 1000) {
+			queue_text(st, strdup("event: reconnect\ndata: {}\n\n"));
+			st->end = 1;
+			if (st->pending)
+				continue;
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
 		/* Wait for a notification, the poll tick or the keepalive. */
 		pthread_mutex_lock(&p->m);
 		while (!p->stopping && p->version <= st->seen &&
@@ -268,6 +279,7 @@ int pn_push_handle_stream(struct pn_req *r)
 	pn_fpr_hex(r->peer.key_fpr, st->fpr);
 	st->sent = v;
 	st->last_send_ms = mono_ms();
+	st->opened_ms = st->last_send_ms;
 	st->last_poll_ms = 0; /* first call builds the state at once */
 	/* A subscriber ahead of us (restored database): resend from scratch. */
 	{

@@ -108,6 +108,16 @@ const char *pn_ctlapi_id(const struct pn_ctlapi *c);
  */
 int pn_ctlapi_renew(struct pn_ctlapi *c);
 
+/*
+ * Let the subscription thread keep the credential fresh: before each
+ * (re)connect it renews once the credential is past half its lifetime
+ * (the controller ends streams every PN_CTLAPI_STREAM_MAX_S so this check
+ * runs regularly), and flags the next POLICY event with cert_renewed.
+ * Default off (for callers that renew themselves).  Set before subscribing.
+ */
+#define PN_CTLAPI_STREAM_MAX_S 600
+void pn_ctlapi_set_auto_renew(struct pn_ctlapi *c, int on);
+
 /* Fetch (mutual TLS) the current access list and relay list into acl.bin
  * and relays.json without renewing the credential. */
 int pn_ctlapi_fetch(struct pn_ctlapi *c);
@@ -135,7 +145,8 @@ int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev,
 
 enum pn_ctlapi_event_kind {
 	PN_CTLAPI_EV_POLICY = 1,   /* new policy version (acl may be set) */
-	PN_CTLAPI_EV_CONNECTED = 2,  /* channel (re)connected; a POLICY event follows */
+	PN_CTLAPI_EV_CONNECTED = 2,  /* channel (re)connected after a loss; a POLICY
+				      * event follows (planned recycles are silent) */
 	PN_CTLAPI_EV_DISCONNECTED = 3, /* channel lost; reconnecting with backoff */
 	PN_CTLAPI_EV_REVOKED = 4,  /* this component's credential was revoked: the
 				    * subscription ends; re-enroll */
@@ -179,6 +190,9 @@ struct pn_ctlapi_event {
 	const struct pn_ctlapi_revocation *revoked;
 	size_t n_revoked;
 	const char *relays_json;
+	/* POLICY only: 1 if the subscription renewed cert.pem (auto-renew)
+	 * since the previous event; reload the credential from the state dir. */
+	int cert_renewed;
 };
 
 typedef void (*pn_ctlapi_event_cb)(const struct pn_ctlapi_event *ev, void *arg);

@@ -5,6 +5,8 @@
 #include "ctlapi/xfer.h"
 #include "trust/key.h"
 
+#include <stdint.h>
+
 struct pn_ctlapi {
 	char dir[4096];
 	char url[PN_CTLAPI_URL_MAX];
@@ -12,7 +14,11 @@ struct pn_ctlapi {
 	char id[PN_CTLAPI_ID_HEX + 1];
 	char ca_file[4200], cert_file[4200], key_file[4200];
 	struct pn_key *key;
+	int auto_renew;
 };
+
+/* Is cert.pem past half its lifetime (or unreadable)?  1 or 0. */
+int pn_ctlapi_cert_due(const struct pn_ctlapi *c, int64_t now);
 
 /* A request with the handle's pinned CA and client credential. */
 void pn_ctlapi_xfer_init(const struct pn_ctlapi *c, struct pn_xfer *x, const char *url,

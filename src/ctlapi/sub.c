@@ -44,6 +44,9 @@ struct pn_ctlapi_sub {
 	pthread_mutex_t m;
 	pthread_cond_t cv;
 	int stop, revoked, thread_started;
+	int renewed;   /* cert renewed; flag the next POLICY event */
+	int reconnect; /* the controller ended the stream on purpose */
+	int quiet;     /* the current connection follows a planned recycle */
 	struct item *head, *tail;
 	uint64_t version;
 	/* stream state (subscription thread only) */
@@ -160,6 +163,10 @@ static int on_sse_event(const char *event, const char *data, size_t len, void *a
 		s->revoked = 1;
 		return 1; /* stop: the stream is over for good */
 	}
+	if (!strcmp(event, "reconnect")) {
+		s->reconnect = 1;
+		return 1; /* planned end of stream: reconnect at once */
+	}
 	if (!strcmp(event, "policy")) {
 		json_t *st = json_loadb(data, len, 0, NULL);
 		struct item *it = st ? decode_policy(st) : NULL;
@@ -169,6 +176,8 @@ static int on_sse_event(const char *event, const char *data, size_t len, void *a
 			if (pn_ctlapi_save_state(s->c->dir, st))
 				PN_LOG_WARN("ctlapi", "state_save_failed", "dir=%s", s->c->dir);
 			s->version = it->ev.version;
+			it->ev.cert_renewed = s->renewed;
+			s->renewed = 0;
 			enqueue(s, it);
 		} else {
 			if (!it)
@@ -190,7 +199,8 @@ static size_t on_sse(char *p, size_t size, size_t nmemb, void *arg)
 		if (s->status != 200)
 			return 0;
 		s->got_data = 1;
-		simple_event(s, PN_CTLAPI_EV_CONNECTED);
+		if (!s->quiet)
+			simple_event(s, PN_CTLAPI_EV_CONNECTED);
 	}
 	/* any parser error (oversized event, no memory) or a revocation
 	 * aborts the transfer */
@@ -225,6 +235,16 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&s->m);
 		if (stop || s->revoked)
 			break;
+		if (s->c->auto_renew && pn_ctlapi_cert_due(s->c, (int64_t)time(NULL))) {
+			int rc = pn_ctlapi_renew(s->c);
+
+			PN_LOG_INFO("ctlapi", "auto_renew", "id=%s result=%s", s->c->id,
+				    pn_errname(rc));
+			if (!rc)
+				s->renewed = 1;
+		}
+		s->quiet = s->reconnect;
+		s->reconnect = 0;
 		snprintf(url, sizeof(url), "%s/v1/ctl/stream?since=%llu", s->c->url,
 			 (unsigned long long)s->version);
 		pn_ctlapi_xfer_init(s->c, &x, url, "GET");
@@ -252,6 +272,10 @@ static void *run(void *arg)
 		if (s->revoked) {
 			simple_event(s, PN_CTLAPI_EV_REVOKED);
 			break;
+		}
+		if (s->reconnect) {
+			backoff = BACKOFF_MIN_MS;
+			continue; /* planned: no event, no wait */
 		}
 		if (s->got_data) {
 			backoff = BACKOFF_MIN_MS;
