@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -122,6 +123,7 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss)
 
 struct reporter {
 	struct pn_ctlapi *api;
+	int *api_busy; /* one ctlapi call at a time: the handle is not shared-safe */
 	struct pn_ctlapi_flow *q;
 	size_t n;
 	uint64_t dropped;
@@ -184,6 +186,7 @@ static void report_done(uv_work_t *w, int status)
 
 	(void)status;
 	r->in_flight = 0;
+	*r->api_busy = 0;
 	if (r->rc != 0)
 		PN_LOG_WARN("connector", "report_failed", "events=%zu err=%s", r->batch_n,
 			    pn_strerror(r->rc));
@@ -193,7 +196,7 @@ static void report_tick(uv_timer_t *t)
 {
 	struct reporter *r = t->data;
 
-	if (r->in_flight || r->n == 0)
+	if (r->in_flight || r->n == 0 || *r->api_busy)
 		return;
 	r->batch_n = r->n < REPORT_BATCH ? r->n : REPORT_BATCH;
 	memcpy(r->batch, r->q, r->batch_n * sizeof(r->batch[0]));
@@ -201,7 +204,7 @@ static void report_tick(uv_timer_t *t)
 	r->n -= r->batch_n;
 	r->work.data = r;
 	if (uv_queue_work(t->loop, &r->work, report_work, report_done) == 0)
-		r->in_flight = 1;
+		r->in_flight = *r->api_busy = 1;
 }
 
 /* ---------------------------------------------------------------- run -- */
@@ -215,7 +218,16 @@ struct run_ctx {
 	struct pn_ctlapi *api;
 	struct pn_ctlapi_sub *sub;
 	struct reporter rep;
-	int stopping;
+	int stopping, api_busy;
+	/* credential renewal (with a controller) */
+	const char *cert_path, *state;
+	const struct pn_anchor *anchor;
+	const struct pn_key *key;
+	char *key_pem;
+	uint64_t not_before, not_after;
+	uv_timer_t renew_timer;
+	uv_work_t renew_work;
+	int renew_rc, renewing;
 };
 
 static void load_client_acls(struct run_ctx *ctx)
@@ -355,6 +367,76 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 		    ev->version, ev->n_client_acls, ev->n_revoked);
 }
 
+/* ---------------------------------------------------------- renewal -- */
+
+static void note_validity(struct run_ctx *ctx, const char *cert_pem)
+{
+	struct pn_cred_info ci;
+
+	if (pn_cred_verify(ctx->anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
+			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) == 0) {
+		ctx->not_before = ci.not_before;
+		ctx->not_after = ci.not_after;
+	}
+}
+
+static void renew_work(uv_work_t *w)
+{
+	struct run_ctx *ctx = w->data;
+
+	ctx->renew_rc = pn_ctlapi_renew(ctx->api);
+}
+
+static void renew_done(uv_work_t *w, int status)
+{
+	struct run_ctx *ctx = w->data;
+	char path[1100], *cert = NULL, *acl = NULL;
+	size_t acl_len = 0;
+	int r;
+
+	(void)status;
+	ctx->renewing = 0;
+	ctx->api_busy = 0;
+	if (ctx->stopping)
+		return;
+	if (ctx->renew_rc != 0) {
+		PN_LOG_WARN("connector", "renew_failed", "err=%s", pn_strerror(ctx->renew_rc));
+		return;
+	}
+	if (!(cert = read_file(ctx->cert_path, CERT_FILE_MAX, NULL))) {
+		PN_LOG_WARN("connector", "renew_failed", "err=cannot_read_cert");
+		return;
+	}
+	/* new tunnels (and relay connections) use the new credential */
+	if ((r = pn_tep_set_credential(pn_connector_tep(ctx->conn), ctx->key, cert)) != 0)
+		PN_LOG_WARN("connector", "renew_failed", "err=%s", pn_strerror(r));
+	if (ctx->rc)
+		pn_rclient_set_credential(ctx->rc, cert, ctx->key_pem);
+	note_validity(ctx, cert);
+	snprintf(path, sizeof(path), "%s/acl.bin", ctx->state);
+	if ((acl = read_file(path, ACL_FILE_MAX, &acl_len)) &&
+	    (r = pn_connector_set_acl(ctx->conn, (uint8_t *)acl, acl_len)) != 0)
+		PN_LOG_WARN("connector", "acl_reload", "err=%s", pn_strerror(r));
+	PN_LOG_INFO("connector", "renewed", "not_after=%" PRIu64, ctx->not_after);
+	free(cert);
+	free(acl);
+}
+
+/* Renew once two thirds of the credential's lifetime have passed. */
+static void renew_tick(uv_timer_t *t)
+{
+	struct run_ctx *ctx = t->data;
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (ctx->renewing || ctx->api_busy || ctx->stopping || ctx->not_after <= ctx->not_before)
+		return;
+	if (now < ctx->not_before + (ctx->not_after - ctx->not_before) * 2 / 3)
+		return;
+	ctx->renew_work.data = ctx;
+	if (uv_queue_work(ctx->loop, &ctx->renew_work, renew_work, renew_done) == 0)
+		ctx->renewing = ctx->api_busy = 1;
+}
+
 static void on_stop(uv_signal_t *h, int sig)
 {
 	struct run_ctx *ctx = h->data;
@@ -379,6 +461,7 @@ static void on_stop(uv_signal_t *h, int sig)
 		uv_timer_stop(&ctx->rep.timer);
 		report_tick(&ctx->rep.timer); /* last batch */
 		uv_close((uv_handle_t *)&ctx->rep.timer, NULL);
+		uv_close((uv_handle_t *)&ctx->renew_timer, NULL);
 	}
 }
 
@@ -626,6 +709,7 @@ static int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			ctx.rep.api = ctx.api;
+			ctx.rep.api_busy = &ctx.api_busy;
 			cfg.report = on_report;
 			cfg.report_user = &ctx.rep;
 		}
@@ -656,6 +740,15 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "postern connector: --revoked %s: %s\n", ctx.revoked_path,
 			pn_strerror(r));
 	if (ctx.api) {
+		ctx.state = state;
+		ctx.cert_path = cert;
+		ctx.anchor = anchor;
+		ctx.key = k;
+		ctx.key_pem = key_pem;
+		note_validity(&ctx, cert_pem);
+		uv_timer_init(ctx.loop, &ctx.renew_timer);
+		ctx.renew_timer.data = &ctx;
+		uv_timer_start(&ctx.renew_timer, renew_tick, 5000, 5000);
 		uv_timer_init(ctx.loop, &ctx.rep.timer);
 		ctx.rep.timer.data = &ctx.rep;
 		uv_timer_start(&ctx.rep.timer, report_tick, 1000, 1000);

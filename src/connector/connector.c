@@ -218,6 +218,13 @@ static void reevaluate_tunnel(struct pn_connector *c, struct ctun *ct)
 
 static void free_ctun(struct pn_connector *c, struct ctun *ct);
 
+static void reevaluate_all(struct pn_connector *c);
+
+static void on_recheck(uv_timer_t *t)
+{
+	reevaluate_all(t->data);
+}
+
 static void reevaluate_all(struct pn_connector *c)
 {
 	for (struct ctun *ct = c->tuns, *nx; ct; ct = nx) {
@@ -463,6 +470,9 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 		c->tep = NULL;
 		goto fail;
 	}
+	uv_timer_init(cfg->loop, &c->recheck);
+	c->recheck.data = c;
+	uv_timer_start(&c->recheck, on_recheck, PN_CONNECTOR_RECHECK_MS, PN_CONNECTOR_RECHECK_MS);
 	*out = c;
 	return 0;
 fail:
@@ -603,6 +613,8 @@ static void tep_closed(void *arg)
 	void (*cb)(void *) = c->close_cb;
 	void *a = c->close_arg;
 
+	if (--c->closing_handles > 0)
+		return;
 	pn_acl_gate_free(c->gate);
 	pn_acl_fini(&c->acl);
 	free(c->rev_ids);
@@ -615,6 +627,11 @@ static void tep_closed(void *arg)
 		cb(a);
 }
 
+static void timer_closed(uv_handle_t *h)
+{
+	tep_closed(h->data);
+}
+
 void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg)
 {
 	c->close_cb = cb;
@@ -624,5 +641,9 @@ void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg
 		pn_tunnel_close(ct->t, PN_FLOW_OK);
 		free_ctun(c, ct);
 	}
+	c->closing_handles = 2;
+	uv_timer_stop(&c->recheck);
+	c->recheck.data = c;
+	uv_close((uv_handle_t *)&c->recheck, timer_closed);
 	pn_tep_close(c->tep, tep_closed, c);
 }

@@ -37,6 +37,9 @@
 #define PN_CONNECTOR_UDP_IDLE_MS 120000
 #define PN_CONNECTOR_MAX_REVOKED 65536
 #define PN_CONNECTOR_GATE_SIZE 65536 /* clients tracked by the version gate */
+/* Open flows are re-checked this often, so expiring credentials and lists
+ * end access even with no update from the controller. */
+#define PN_CONNECTOR_RECHECK_MS 1000
 
 struct pn_connector;
 

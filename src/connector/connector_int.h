@@ -72,6 +72,8 @@ struct pn_connector {
 	char **rev_serials;
 	size_t n_rev_serials;
 	struct pn_connector_stats stats;
+	uv_timer_t recheck;
+	int closing_handles;
 	void (*close_cb)(void *);
 	void *close_arg;
 };

@@ -501,6 +501,10 @@ static int conn_alloc(const struct pn_tconn_config *cfg, struct pn_path *path,
 		c->cfg.max_streams = DEF_MAX_STREAMS;
 	if (!c->cfg.idle_ms)
 		c->cfg.idle_ms = DEF_IDLE_MS;
+	if (!c->cfg.keepalive_ms)
+		c->cfg.keepalive_ms = PN_TCONN_KEEPALIVE_MS;
+	if (c->cfg.keepalive_ms >= c->cfg.idle_ms)
+		c->cfg.keepalive_ms = c->cfg.idle_ms / 3;
 	if (!c->cfg.clock_skew_s)
 		c->cfg.clock_skew_s = PN_TRUST_DEFAULT_SKEW;
 	c->path0 = path;
@@ -543,6 +547,7 @@ int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 	}
 	if ((r = tls_setup(c)) != 0)
 		goto out;
+	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
 	*out = c;
 	c = NULL; /* transferred */
 out:
@@ -593,6 +598,7 @@ int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 	}
 	if ((r = tls_setup(c)) != 0)
 		goto out;
+	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
 	*out = c;
 	c = NULL; /* transferred */
 out:

@@ -38,6 +38,7 @@
 #define PN_TCONN_CID_KEY_LEN 8 /* every CID of a connection starts with its key */
 #define PN_TCONN_DGRAM_QUEUE 256 /* outgoing datagrams queued, then dropped */
 #define PN_TCONN_HANDSHAKE_MS 10000 /* a handshake must finish within this */
+#define PN_TCONN_KEEPALIVE_MS 5000   /* keeps NAT/relay mappings alive */
 #define PN_TCONN_TX_BUF (PN_PATH_MAX_SEGMENTS * PN_PATH_MAX_UDP_PAYLOAD)
 
 struct pn_tconn;
@@ -83,6 +84,7 @@ struct pn_tconn_config {
 	size_t stream_sndbuf, stream_window, conn_window;
 	unsigned max_streams;
 	uint32_t idle_ms;
+	uint32_t keepalive_ms; /* PING when quiet this long (NAT mappings); 0: default */
 	uint8_t cid_key[PN_TCONN_CID_KEY_LEN]; /* prefix of every local CID */
 	int debug_log;                         /* ngtcp2 debug output to stderr */
 };
