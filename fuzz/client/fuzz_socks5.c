@@ -53,10 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r < 0)
 			break;
 		if (r == PN_SOCKS5_EV_REQUEST) {
-			if (req.cmd != PN_SOCKS5_CMD_CONNECT && req.cmd != PN_SOCKS5_CMD_UDP_ASSOCIATE)
+			if (req.cmd != PN_SOCKS5_CMD_CONNECT &&
+			    req.cmd != PN_SOCKS5_CMD_UDP_ASSOCIATE)
 				abort();
 			if (req.dst.atyp == PN_SOCKS5_ATYP_DOMAIN) {
-				if (strnlen(req.dst.u.name, sizeof(req.dst.u.name)) >= sizeof(req.dst.u.name))
+				if (strnlen(req.dst.u.name, sizeof(req.dst.u.name)) >=
+				    sizeof(req.dst.u.name))
 					abort();
 				for (const char *q = req.dst.u.name; *q; q++)
 					if (*q >= 'A' && *q <= 'Z')

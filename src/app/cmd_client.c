@@ -116,8 +116,9 @@ static int cmd_login(int argc, char **argv)
 		}
 	}
 	if (!url || !key || !ca || !state) {
-		fprintf(stderr, "postern client login: --controller, --service-account-key, --ca and "
-				"--state are required\n");
+		fprintf(stderr,
+			"postern client login: --controller, --service-account-key, --ca and "
+			"--state are required\n");
 		return 2;
 	}
 	if (!(k = key_arg(key))) {
@@ -192,7 +193,8 @@ static int cmd_run(int argc, char **argv)
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v < 1000 || v > 600000) {
-				fprintf(stderr, "postern client run: --idle-timeout 1000..600000 ms\n");
+				fprintf(stderr,
+					"postern client run: --idle-timeout 1000..600000 ms\n");
 				return 2;
 			}
 			o.idle_ms = (uint32_t)v;
@@ -268,13 +270,14 @@ static int cmd_status(int argc, char **argv)
  * (see src/client/CMakeLists.txt): say so instead of pretending. */
 static int missing(const char *what)
 {
-	fprintf(stderr, "postern client %s: this build has no client runtime (the tunnel "
-			"endpoint, relay client or ctlapi library was missing at configure time)\n",
+	fprintf(stderr,
+		"postern client %s: this build has no client runtime (the tunnel "
+		"endpoint, relay client or ctlapi library was missing at configure time)\n",
 		what);
 	return 1;
 }
-#define cmd_login(c, v) missing("login")
-#define cmd_run(c, v) missing("run")
+#define cmd_login(c, v)	 missing("login")
+#define cmd_run(c, v)	 missing("run")
 #define cmd_status(c, v) missing("status")
 #endif
 

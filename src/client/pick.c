@@ -4,7 +4,7 @@
 #include "client/pick.h"
 #include "core/err.h"
 
-#define PICK_MAX 16
+#define PICK_MAX       16
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
 
@@ -49,9 +49,7 @@ int pn_pick(const struct pn_pick_cand *c, size_t n, uint64_t now_ms, uint32_t sa
 				break;
 			/* backoff over: as good as idle */
 			__attribute__((fallthrough));
-		case PN_PICK_IDLE:
-			idle[nidle++] = i;
-			break;
+		case PN_PICK_IDLE: idle[nidle++] = i; break;
 		}
 	}
 	if (up >= 0)

@@ -23,17 +23,17 @@
 #include <stdint.h>
 
 enum pn_pick_state {
-	PN_PICK_IDLE = 0,       /* no tunnel */
+	PN_PICK_IDLE = 0,	/* no tunnel */
 	PN_PICK_CONNECTING = 1, /* tunnel handshake under way */
-	PN_PICK_UP = 2,         /* tunnel up */
-	PN_PICK_FAILED = 3,     /* last tunnel failed/lost; retry after retry_at_ms */
+	PN_PICK_UP = 2,		/* tunnel up */
+	PN_PICK_FAILED = 3,	/* last tunnel failed/lost; retry after retry_at_ms */
 };
 
 struct pn_pick_cand {
 	enum pn_pick_state state;
 	uint64_t retry_at_ms; /* FAILED: earliest retry (same clock as now_ms) */
 	uint64_t rtt_us;      /* UP: smoothed RTT, 0 unknown */
-	unsigned flows;       /* UP: open flows */
+	unsigned flows;	      /* UP: open flows */
 };
 
 /* Backoff after the n-th consecutive failure (n >= 1): 1 s, 2 s, 4 s ... 30 s. */

@@ -288,22 +288,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static uint8_t rep_from_flow_code(int code)
 {
 	switch (code) {
-	case PN_FLOW_OK:
-		return PN_SOCKS5_REP_OK;
+	case PN_FLOW_OK: return PN_SOCKS5_REP_OK;
 	case PN_FLOW_DENIED:
 	case PN_FLOW_NO_ACL:
 	case PN_FLOW_BAD_ACL:
 	case PN_FLOW_REVOKED:
-	case PN_FLOW_CRED:
-		return PN_SOCKS5_REP_NOT_ALLOWED;
+	case PN_FLOW_CRED: return PN_SOCKS5_REP_NOT_ALLOWED;
 	case PN_FLOW_RESOLVE_FAILED:
 	case PN_FLOW_UNREACHABLE:
-	case PN_FLOW_TIMEOUT:
-		return PN_SOCKS5_REP_HOST_UNREACHABLE;
-	case PN_FLOW_REFUSED:
-		return PN_SOCKS5_REP_REFUSED;
-	default:
-		return PN_SOCKS5_REP_GENERAL_FAILURE;
+	case PN_FLOW_TIMEOUT: return PN_SOCKS5_REP_HOST_UNREACHABLE;
+	case PN_FLOW_REFUSED: return PN_SOCKS5_REP_REFUSED;
+	default: return PN_SOCKS5_REP_GENERAL_FAILURE;
 	}
 }
 

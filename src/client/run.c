@@ -28,7 +28,7 @@
 #include "trust/key.h"
 
 #define RENEW_RETRY_MS 10000
-#define RENEW_MIN_MS 2000
+#define RENEW_MIN_MS   2000
 
 struct rt {
 	uv_loop_t loop;
@@ -315,9 +315,7 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 	if (rt->stopping)
 		return;
 	switch (ev->kind) {
-	case PN_CTLAPI_EV_CONNECTED:
-		PN_LOG_INFO("client", "controller_connected", "%s", "");
-		break;
+	case PN_CTLAPI_EV_CONNECTED: PN_LOG_INFO("client", "controller_connected", "%s", ""); break;
 	case PN_CTLAPI_EV_DISCONNECTED:
 		PN_LOG_WARN("client", "controller_disconnected", "%s", "");
 		break;
@@ -330,8 +328,7 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 		PN_LOG_ERROR("client", "credential_revoked", "%s", "stopping; log in again");
 		stop(rt);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -339,7 +336,8 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 
 static char *status_json(struct rt *rt)
 {
-	json_t *o = json_object(), *tun = pn_ctuns_status(rt->tuns), *px = pn_proxy_status(rt->proxy);
+	json_t *o = json_object(), *tun = pn_ctuns_status(rt->tuns),
+	       *px = pn_proxy_status(rt->proxy);
 	char id[PN_ID_HEX_LEN + 1], *s = NULL;
 
 	if (!o || !tun || !px)
@@ -348,7 +346,8 @@ static char *status_json(struct rt *rt)
 	json_object_set_new(o, "client_id", json_string(id));
 	json_object_set_new(o, "name", json_string(rt->cred.name));
 	json_object_set_new(o, "user", json_string(rt->cred.user));
-	json_object_set_new(o, "credential_not_after", json_integer((json_int_t)rt->cred.not_after));
+	json_object_set_new(o, "credential_not_after",
+			    json_integer((json_int_t)rt->cred.not_after));
 	json_object_set_new(o, "renewals", json_integer(rt->renewals));
 	json_object_set_new(o, "acl_version", json_integer((json_int_t)rt->acl_version));
 	json_object_set_new(o, "relay_paths", json_boolean(PN_CLIENT_RELAY_PATHS));
@@ -535,13 +534,15 @@ static int start(struct rt *rt)
 			rt->ctl = NULL;
 		} else {
 			uv_timer_start(&rt->renew_timer, renew_timer_cb, renewal_delay_ms(rt), 0);
-			if ((r = pn_ctlapi_subscribe(rt->ctl, &rt->loop, on_push, rt, &rt->sub)) != 0)
+			if ((r = pn_ctlapi_subscribe(rt->ctl, &rt->loop, on_push, rt, &rt->sub)) !=
+			    0)
 				PN_LOG_WARN("client", "subscribe_failed", "err=%s", pn_errname(r));
 		}
 	}
-	PN_LOG_INFO("client", "started", "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u",
-		    rt->cred.name, (unsigned long long)rt->cred.not_after,
-		    (unsigned long long)rt->acl_version, o->nsocks, o->nforwards);
+	PN_LOG_INFO("client", "started",
+		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u", rt->cred.name,
+		    (unsigned long long)rt->cred.not_after, (unsigned long long)rt->acl_version,
+		    o->nsocks, o->nforwards);
 	return 0;
 }
 
@@ -667,17 +668,20 @@ int pn_client_status_print(const char *json, FILE *out)
 		json_decref(o);
 		return PN_E_MALFORMED;
 	}
-	fprintf(out, "client %s (%s%s%s)  acl version %lld  credential expires in %llds  renewals %lld\n",
-		jstr(o, "client_id"), jstr(o, "name"), *jstr(o, "user") ? ", user " : "",
-		jstr(o, "user"), jint(o, "acl_version"),
-		jint(o, "credential_not_after") - (long long)pn_wall_s(), jint(o, "renewals"));
-	fprintf(out, "\n%-32s  %-10s  %-10s  %-14s  %9s  %12s  %12s  %5s  %6s\n", "connector", "state",
-		"path", "relay", "rtt_ms", "bytes_tx", "bytes_rx", "flows", "total");
+	fprintf(
+	    out,
+	    "client %s (%s%s%s)  acl version %lld  credential expires in %llds  renewals %lld\n",
+	    jstr(o, "client_id"), jstr(o, "name"), *jstr(o, "user") ? ", user " : "",
+	    jstr(o, "user"), jint(o, "acl_version"),
+	    jint(o, "credential_not_after") - (long long)pn_wall_s(), jint(o, "renewals"));
+	fprintf(out, "\n%-32s  %-10s  %-10s  %-14s  %9s  %12s  %12s  %5s  %6s\n", "connector",
+		"state", "path", "relay", "rtt_ms", "bytes_tx", "bytes_rx", "flows", "total");
 	json_array_foreach(json_object_get(o, "tunnels"), i, t)
 	{
 		char path[32], relay[64];
 		snprintf(path, sizeof(path), "%s", jstr(t, "path"));
-		snprintf(relay, sizeof(relay), "%s/%s", jstr(t, "relay"), jstr(t, "relay_transport"));
+		snprintf(relay, sizeof(relay), "%s/%s", jstr(t, "relay"),
+			 jstr(t, "relay_transport"));
 		fprintf(out, "%-32s  %-10s  %-10s  %-14s  %9.2f  %12lld  %12lld  %5lld  %6lld\n",
 			jstr(t, "connector"), jstr(t, "state"), path,
 			*jstr(t, "relay") ? relay : "-", (double)jint(t, "rtt_us") / 1000.0,
@@ -688,9 +692,11 @@ int pn_client_status_print(const char *json, FILE *out)
 		fprintf(out, "(no tunnels yet: they open with the first flow)\n");
 	px = json_object_get(o, "proxy");
 	fprintf(out, "\n");
-	json_array_foreach(json_object_get(px, "listeners"), i, t)
-		fprintf(out, "listener %-40s accepted %lld\n", jstr(t, "listener"), jint(t, "accepted"));
-	fprintf(out, "flows ok %lld, refused %lld, failed %lld, bad SOCKS requests %lld, open connections %lld\n",
+	json_array_foreach(json_object_get(px, "listeners"), i, t) fprintf(
+	    out, "listener %-40s accepted %lld\n", jstr(t, "listener"), jint(t, "accepted"));
+	fprintf(out,
+		"flows ok %lld, refused %lld, failed %lld, bad SOCKS requests %lld, open "
+		"connections %lld\n",
 		jint(px, "flows_ok"), jint(px, "flows_refused"), jint(px, "flows_failed"),
 		jint(px, "socks_errors"), jint(px, "connections_open"));
 	json_decref(o);

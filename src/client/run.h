@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #define PN_CLIENT_MAX_LISTEN 16
-#define PN_CLIENT_SOCK_NAME "client.sock"
+#define PN_CLIENT_SOCK_NAME  "client.sock"
 #define PN_CLIENT_STATUS_MAX (1u << 20) /* largest status document read */
 
 struct pn_client_opts {
@@ -28,7 +28,7 @@ struct pn_client_opts {
 	const char *directs[PN_CLIENT_MAX_LISTEN];
 	unsigned ndirects;
 	unsigned transports; /* relay transports (PN_RT_* bits), 0 = all */
-	int offline;         /* no controller: no renewal, no push updates */
+	int offline;	     /* no controller: no renewal, no push updates */
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 };
 

@@ -39,7 +39,8 @@ static int name_normalize(char *name)
 		}
 		if (c >= 'A' && c <= 'Z')
 			name[i] = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+			   c == '_'))
 			return PN_E_MALFORMED;
 		if (++label > 63)
 			return PN_E_MALFORMED;
@@ -74,12 +75,8 @@ static int addr_get(struct pn_buf *b, struct pn_socks5_addr *a)
 		return r;
 	a->atyp = atyp;
 	switch (atyp) {
-	case PN_SOCKS5_ATYP_IPV4:
-		r = pn_buf_get_bytes(b, a->u.v4, 4);
-		break;
-	case PN_SOCKS5_ATYP_IPV6:
-		r = pn_buf_get_bytes(b, a->u.v6, 16);
-		break;
+	case PN_SOCKS5_ATYP_IPV4: r = pn_buf_get_bytes(b, a->u.v4, 4); break;
+	case PN_SOCKS5_ATYP_IPV6: r = pn_buf_get_bytes(b, a->u.v6, 16); break;
 	case PN_SOCKS5_ATYP_DOMAIN:
 		/* A u8 length can never exceed the 255-byte name buffer. */
 		if ((r = pn_buf_get_lv8(b, PN_SOCKS5_MAX_NAME, &p, &n)) != 0)
@@ -125,8 +122,7 @@ static int addr_put(struct pn_buf *out, const struct pn_socks5_addr *a)
 		if ((r = pn_buf_put_u8(out, a->atyp)) || (r = pn_buf_put_str8(out, a->u.name)))
 			return r;
 		break;
-	default:
-		return PN_E_INVAL;
+	default: return PN_E_INVAL;
 	}
 	return pn_buf_put_u16(out, a->port);
 }
@@ -296,42 +292,34 @@ int pn_socks5_srv_reply(struct pn_socks5_srv *s, struct pn_buf *out, uint8_t rep
 uint8_t pn_socks5_rep_from_err(int err)
 {
 	switch (err) {
-	case 0:
-		return PN_SOCKS5_REP_OK;
+	case 0: return PN_SOCKS5_REP_OK;
 	case PN_E_DENIED:
 	case PN_E_NOT_GRANTED:
 	case -EACCES:
-	case -EPERM:
-		return PN_SOCKS5_REP_NOT_ALLOWED;
+	case -EPERM: return PN_SOCKS5_REP_NOT_ALLOWED;
 	case PN_E_NO_CONNECTOR:
 	case PN_E_TUNNEL_LOST:
 	case -ENETUNREACH:
-	case -ENETDOWN:
-		return PN_SOCKS5_REP_NET_UNREACHABLE;
+	case -ENETDOWN: return PN_SOCKS5_REP_NET_UNREACHABLE;
 	case -EHOSTUNREACH:
 	case -EHOSTDOWN:
 	case -ENOENT: /* name does not resolve at the connector */
 	case -ETIMEDOUT:
-	case PN_E_TIMEOUT:
-		return PN_SOCKS5_REP_HOST_UNREACHABLE;
+	case PN_E_TIMEOUT: return PN_SOCKS5_REP_HOST_UNREACHABLE;
 	case -ECONNREFUSED:
-	case -ECONNRESET:
-		return PN_SOCKS5_REP_REFUSED;
+	case -ECONNRESET: return PN_SOCKS5_REP_REFUSED;
 	case PN_E_SOCKS_COMMAND:
-	case PN_E_UNSUPPORTED:
-		return PN_SOCKS5_REP_CMD_UNSUPPORTED;
-	case PN_E_SOCKS_ATYP:
-		return PN_SOCKS5_REP_ATYP_UNSUPPORTED;
-	default:
-		return PN_SOCKS5_REP_GENERAL_FAILURE;
+	case PN_E_UNSUPPORTED: return PN_SOCKS5_REP_CMD_UNSUPPORTED;
+	case PN_E_SOCKS_ATYP: return PN_SOCKS5_REP_ATYP_UNSUPPORTED;
+	default: return PN_SOCKS5_REP_GENERAL_FAILURE;
 	}
 }
 
 const char *pn_socks5_rep_name(uint8_t rep)
 {
 	static const char *const names[] = {
-	    "ok",		"general_failure", "not_allowed",     "net_unreachable", "host_unreachable",
-	    "refused",		"ttl_expired",	   "cmd_unsupported", "atyp_unsupported",
+	    "ok",      "general_failure", "not_allowed",     "net_unreachable",	 "host_unreachable",
+	    "refused", "ttl_expired",	  "cmd_unsupported", "atyp_unsupported",
 	};
 	return rep < sizeof(names) / sizeof(names[0]) ? names[rep] : "unknown";
 }
@@ -391,11 +379,8 @@ char *pn_socks5_addr_host(const struct pn_socks5_addr *a, char *out, size_t outs
 		inet_ntop(AF_INET6, a->u.v6, tmp, sizeof(tmp));
 		snprintf(out, outsz, "%s", tmp);
 		break;
-	case PN_SOCKS5_ATYP_DOMAIN:
-		snprintf(out, outsz, "%s", a->u.name);
-		break;
-	default:
-		snprintf(out, outsz, "?");
+	case PN_SOCKS5_ATYP_DOMAIN: snprintf(out, outsz, "%s", a->u.name); break;
+	default: snprintf(out, outsz, "?");
 	}
 	return out;
 }

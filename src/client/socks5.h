@@ -90,8 +90,8 @@ enum pn_socks5_state {
 	PN_SOCKS5_S_GREETING = 0,
 	PN_SOCKS5_S_REQUEST,
 	PN_SOCKS5_S_WAIT_REPLY, /* request handed out; awaiting pn_socks5_srv_reply */
-	PN_SOCKS5_S_OPEN,       /* success reply sent: the connection is a data pipe */
-	PN_SOCKS5_S_CLOSED,     /* failure reply sent (or nothing): close after flushing */
+	PN_SOCKS5_S_OPEN,	/* success reply sent: the connection is a data pipe */
+	PN_SOCKS5_S_CLOSED,	/* failure reply sent (or nothing): close after flushing */
 };
 
 /* Caller-owned server state; no heap, no teardown needed. */

@@ -19,10 +19,10 @@
  * whose endpoint has none (src/client/CMakeLists.txt) serves direct paths
  * only and refuses relayed tunnels with PN_E_UNSUPPORTED. */
 #if PN_CLIENT_RELAY_PATHS
-#define tep_relay_closed(ep, s) pn_tep_relay_closed(ep, s)
+#define tep_relay_closed(ep, s)	     pn_tep_relay_closed(ep, s)
 #define tep_relay_input(ep, s, p, n) pn_tep_relay_input(ep, s, p, n)
 #else
-#define tep_relay_closed(ep, s) ((void)(ep), (void)(s))
+#define tep_relay_closed(ep, s)	     ((void)(ep), (void)(s))
 #define tep_relay_input(ep, s, p, n) ((void)(ep), (void)(s), (void)(p), (void)(n))
 #endif
 /* Requests re-dispatched after failures before giving up (failover). */
@@ -39,7 +39,7 @@ struct ctun {
 	struct pn_rsession *sess;
 	struct pn_tunnel *tun;
 	struct sockaddr_storage direct; /* ss_family 0: none, use a relay */
-	struct pn_creq *waiting; /* FIFO of requests waiting for the tunnel */
+	struct pn_creq *waiting;	/* FIFO of requests waiting for the tunnel */
 	uint64_t flows_total;
 	int last_err;
 	struct ctun *next;
@@ -504,7 +504,8 @@ int pn_ctuns_add_direct(struct pn_ctuns *t, const uint8_t connector_id[PN_ID_LEN
 		return -ENOMEM;
 	memset(&c->direct, 0, sizeof(c->direct));
 	memcpy(&c->direct, addr,
-	       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
 	return 0;
 }
 
@@ -653,14 +654,10 @@ void pn_ctuns_cancel(struct pn_ctuns *t, struct pn_creq *r)
 static const char *state_name(enum pn_pick_state s)
 {
 	switch (s) {
-	case PN_PICK_IDLE:
-		return "idle";
-	case PN_PICK_CONNECTING:
-		return "connecting";
-	case PN_PICK_UP:
-		return "up";
-	case PN_PICK_FAILED:
-		return "failed";
+	case PN_PICK_IDLE: return "idle";
+	case PN_PICK_CONNECTING: return "connecting";
+	case PN_PICK_UP: return "up";
+	case PN_PICK_FAILED: return "failed";
 	}
 	return "unknown";
 }
@@ -683,16 +680,16 @@ json_t *pn_ctuns_status(const struct pn_ctuns *t)
 		memset(&info, 0, sizeof(info));
 		if (c->tun)
 			pn_tunnel_info(c->tun, &info);
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-			      "connector", c->idhex, "state", state_name(c->state), "path",
-			      c->tun ? pn_path_kind_name(info.path) : "none", "relay",
-			      c->sess ? pn_rrelay_name(pn_rsession_relay(c->sess)) : "",
-			      "relay_transport",
-			      c->sess ? transport_name(pn_rsession_transport(c->sess)) : "none",
-			      "rtt_us", (json_int_t)info.rtt_us, "bytes_tx", (json_int_t)info.bytes_tx,
-			      "bytes_rx", (json_int_t)info.bytes_rx, "flows", (json_int_t)info.flows,
-			      "flows_total", (json_int_t)c->flows_total, "failures",
-			      (json_int_t)c->nfail, "last_error", c->last_err ? pn_errname(c->last_err) : "");
+		o = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "connector",
+		    c->idhex, "state", state_name(c->state), "path",
+		    c->tun ? pn_path_kind_name(info.path) : "none", "relay",
+		    c->sess ? pn_rrelay_name(pn_rsession_relay(c->sess)) : "", "relay_transport",
+		    c->sess ? transport_name(pn_rsession_transport(c->sess)) : "none", "rtt_us",
+		    (json_int_t)info.rtt_us, "bytes_tx", (json_int_t)info.bytes_tx, "bytes_rx",
+		    (json_int_t)info.bytes_rx, "flows", (json_int_t)info.flows, "flows_total",
+		    (json_int_t)c->flows_total, "failures", (json_int_t)c->nfail, "last_error",
+		    c->last_err ? pn_errname(c->last_err) : "");
 		if (!o || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			return NULL;

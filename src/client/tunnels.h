@@ -40,8 +40,8 @@ struct pn_rrelay;
  * kind, ops, user and the two callbacks; the rest is private.
  */
 struct pn_creq {
-	unsigned proto;        /* PN_PROTO_TCP or PN_PROTO_UDP (trust/acl.h) */
-	char host[256];        /* name or address literal, NUL-terminated */
+	unsigned proto; /* PN_PROTO_TCP or PN_PROTO_UDP (trust/acl.h) */
+	char host[256]; /* name or address literal, NUL-terminated */
 	uint16_t port;
 	const struct pn_flow_ops *ops; /* given to pn_flow_open */
 	void *user;
@@ -58,12 +58,12 @@ struct pn_creq {
 
 struct pn_ctuns_config {
 	uv_loop_t *loop;
-	const struct pn_anchor *anchor; /* pinned CA; borrowed, must outlive */
-	const struct pn_key *key;       /* own key; borrowed, must outlive */
+	const struct pn_anchor *anchor;		 /* pinned CA; borrowed, must outlive */
+	const struct pn_key *key;		 /* own key; borrowed, must outlive */
 	const char *ca_pem, *cert_pem, *key_pem; /* copied */
-	unsigned transports; /* relay transports allowed (PN_RT_*), 0 = all */
-	uint32_t salt;       /* spreads clients over connectors */
-	uint32_t idle_ms;    /* QUIC idle timeout (0: the endpoint's default) */
+	unsigned transports;			 /* relay transports allowed (PN_RT_*), 0 = all */
+	uint32_t salt;				 /* spreads clients over connectors */
+	uint32_t idle_ms;			 /* QUIC idle timeout (0: the endpoint's default) */
 };
 
 /* 0, PN_E_INVAL, -ENOMEM, or the errors of pn_tep_new / pn_rclient_new. */

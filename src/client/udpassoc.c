@@ -90,7 +90,8 @@ static void uf_status(struct pn_flow *f, const struct pn_flow_status *st, void *
 	u->flow = f;
 	pn_socks5_addr_host(&u->dst, host, sizeof(host));
 	if (st->code != PN_FLOW_OK) {
-		PN_LOG_WARN("client", "flow_denied", "flow=%016llx via=socks-udp dest=%s:%u code=%s",
+		PN_LOG_WARN("client", "flow_denied",
+			    "flow=%016llx via=socks-udp dest=%s:%u code=%s",
 			    (unsigned long long)pn_flow_id(f), host, u->dst.port,
 			    pn_flow_code_name(st->code));
 		u->dead = 1;
@@ -240,7 +241,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 		return;
 	}
 	memcpy(&ua->client_addr, from,
-	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	       from->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
 	ua->have_client = 1;
 	if (!(u = uflow_get(ua, &dst)) || u->dead) {
 		ua->dropped++;

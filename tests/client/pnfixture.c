@@ -209,7 +209,9 @@ int main(int argc, char **argv)
 		fputs("[", rj);
 		for (int i = 5; i < argc; i += 4) {
 			if (!strcmp(argv[i], "--relay") && i + 3 < argc) {
-				fprintf(rj, "%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":\"%s\"}",
+				fprintf(rj,
+					"%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":"
+					"\"%s\"}",
 					nrelays++ ? "," : "", argv[i + 1], argv[i + 1], argv[i + 2],
 					argv[i + 3]);
 				continue;
@@ -246,12 +248,13 @@ int main(int argc, char **argv)
 				uint8_t conns[PN_ACL_MAX_CONNECTORS][PN_ID_LEN];
 				unsigned n = 0;
 				char *list = strdup(argv[i + 2]), *save = NULL;
-				for (char *t = strtok_r(list, ",", &save); t && n < PN_ACL_MAX_CONNECTORS;
-				     t = strtok_r(NULL, ",", &save))
+				for (char *t = strtok_r(list, ",", &save);
+				     t && n < PN_ACL_MAX_CONNECTORS; t = strtok_r(NULL, ",", &save))
 					component_id(t, conns[n++]);
 				free(list);
 				net_id(argv[i + 1], nid);
-				if ((r = pn_acl_add_network(&acl, nid, (const uint8_t(*)[PN_ID_LEN])conns, n)) != 0)
+				if ((r = pn_acl_add_network(
+					 &acl, nid, (const uint8_t(*)[PN_ID_LEN])conns, n)) != 0)
 					die("network", r);
 				i += 3;
 			} else if (!strcmp(argv[i], "--grant") && i + 4 < argc) {
@@ -262,7 +265,9 @@ int main(int argc, char **argv)
 					die(argv[i + 2], r);
 				i += 5;
 			} else if (!strcmp(argv[i], "--relay") && i + 3 < argc) {
-				fprintf(rj, "%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":\"%s\"}",
+				fprintf(rj,
+					"%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":"
+					"\"%s\"}",
 					nrelays++ ? "," : "", argv[i + 1], argv[i + 1], argv[i + 2],
 					argv[i + 3]);
 				i += 4;

@@ -35,7 +35,8 @@ static void test_reuses_connecting_tunnel(void **st)
 
 static void test_idle_spread_by_salt(void **st)
 {
-	struct pn_pick_cand c[3] = {{.state = PN_PICK_IDLE}, {.state = PN_PICK_IDLE}, {.state = PN_PICK_IDLE}};
+	struct pn_pick_cand c[3] = {
+	    {.state = PN_PICK_IDLE}, {.state = PN_PICK_IDLE}, {.state = PN_PICK_IDLE}};
 	int seen[3] = {0};
 	(void)st;
 	for (uint32_t salt = 0; salt < 9; salt++)

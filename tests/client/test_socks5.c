@@ -224,7 +224,7 @@ static void test_greeting_many_methods(void **st)
 	g[1] = 255;
 	for (int i = 0; i < 255; i++)
 		g[2 + i] = (uint8_t)(i + 1); /* 0x00 never offered ... */
-	g[256] = 0;			  /* ... until the last one */
+	g[256] = 0;			     /* ... until the last one */
 	fx_init(&f);
 	assert_int_equal(feed(&f, g, sizeof(g), &c), PN_SOCKS5_EV_NEED_MORE);
 	assert_int_equal(c, sizeof(g));
@@ -257,7 +257,7 @@ static void test_malformed_requests_general_failure(void **st)
 		const uint8_t *p;
 		size_t n;
 	} cases[] = {
-	    {bad_ver, sizeof(bad_ver)},	    {bad_rsv, sizeof(bad_rsv)},
+	    {bad_ver, sizeof(bad_ver)},	      {bad_rsv, sizeof(bad_rsv)},
 	    {empty_name, sizeof(empty_name)}, {nul_name, sizeof(nul_name)},
 	    {bad_chars, sizeof(bad_chars)},   {empty_label, sizeof(empty_label)},
 	    {port0, sizeof(port0)},
@@ -419,8 +419,7 @@ static void test_udp_malformed(void **st)
 	assert_int_equal(pn_socks5_udp_parse(atyp, sizeof(atyp), &d, &p, &n), PN_E_SOCKS_ATYP);
 	assert_int_equal(pn_socks5_udp_parse(trunc, sizeof(trunc), &d, &p, &n), PN_E_TRUNCATED);
 	assert_int_equal(pn_socks5_udp_parse(frag, 2, &d, &p, &n), PN_E_TRUNCATED);
-	assert_int_equal(pn_socks5_udp_parse(badname, sizeof(badname), &d, &p, &n),
-			 PN_E_MALFORMED);
+	assert_int_equal(pn_socks5_udp_parse(badname, sizeof(badname), &d, &p, &n), PN_E_MALFORMED);
 }
 
 static void test_addr_parse(void **st)
