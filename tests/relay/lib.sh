@@ -54,7 +54,7 @@ relay_up() {
 		>"$T/relay.log" 2>&1 &
 	RELAY_PID=$!
 	PIDS+=($RELAY_PID)
-	for i in $(seq 50); do grep -q " ready " "$T/relay.log" && return 0; sleep 0.1; done
+	for i in $(seq 150); do grep -q " ready " "$T/relay.log" && return 0; sleep 0.1; done
 	echo "relay did not start"; cat "$T/relay.log"; exit 1
 }
 
@@ -66,7 +66,7 @@ connector_up() {
 		--relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 "$@" >"$T/conn.log" 2>&1 &
 	CONN_PID=$!
 	PIDS+=($CONN_PID)
-	for i in $(seq 50); do [ "$(grep -c "state=1" "$T/conn.log")" -ge $want ] && return 0; sleep 0.1; done
+	for i in $(seq 150); do [ "$(grep -c "state=1" "$T/conn.log")" -ge $want ] && return 0; sleep 0.1; done
 	echo "connector did not register"; cat "$T/conn.log" "$T/relay.log"; exit 1
 }
 

@@ -91,7 +91,7 @@ sleep 0.3
 ip netns exec pnr-rl "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
 	>"$T/conn6.log" 2>&1 &
 PIDS+=($!)
-for i in $(seq 50); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
+for i in $(seq 150); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
 check "IPv6: 500 datagrams over UDP" ip netns exec pnr-rl "$PEER" client --pki "$T" --cred client --acl client.acl \
 	--to conn --relay "tls=[::1]:4445,udp=[::1]:3480" --count 500 --expect-transport udp
 check "IPv6: STUN" ip netns exec pnr-rl "$PEER" stun --udp "[::1]:3480"
