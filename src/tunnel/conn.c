@@ -346,6 +346,11 @@ static int stream_close_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t
 		c->cfg.cbs->stream_close(c, sid, has, app_err, c->cfg.user, s ? s->user : NULL);
 	if (s)
 		stream_free(c, s);
+	/* ngtcp2 does not return stream credit by itself: a closed peer stream
+	   frees a slot for a new one (the limit bounds concurrency, not the
+	   tunnel's lifetime total) */
+	if (c->cfg.role == PN_TCONN_SERVER && !ngtcp2_conn_is_local_stream(q, sid))
+		ngtcp2_conn_extend_max_streams_bidi(q, 1);
 	return 0;
 }
 

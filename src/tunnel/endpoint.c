@@ -370,7 +370,7 @@ static struct ep_path *get_path(struct ep_tunnel *et, struct pn_udp *sock,
 			lru = p;
 	}
 	/* Never recycle the path the connection currently uses. */
-	if (lru->sock && pn_tunnel_conn(et->t) && pn_tconn_path(pn_tunnel_conn(et->t)) == &lru->path)
+	if (lru->sock && et->t && pn_tconn_path(pn_tunnel_conn(et->t)) == &lru->path)
 		lru = lru == &et->paths[0] ? &et->paths[1] : &et->paths[0];
 	memset(lru, 0, sizeof(*lru));
 	lru->sock = sock;

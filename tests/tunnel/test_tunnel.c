@@ -341,6 +341,8 @@ static void cl_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void
 
 static const struct pn_tunnel_ops cl_tops = {.state = cl_state};
 
+static int small_limits; /* 4 concurrent flows per tunnel */
+
 static void params(struct pn_tunnel_params *p, struct ident *id, int server)
 {
 	memset(p, 0, sizeof(*p));
@@ -353,6 +355,8 @@ static void params(struct pn_tunnel_params *p, struct ident *id, int server)
 	p->conn.idle_ms = 10000;
 	p->drv = &drv;
 	p->path_kind = PN_PATH_MEMORY;
+	if (small_limits)
+		p->max_flows = 4;
 	if (server) {
 		p->server_ops = &sv_server_ops;
 	} else {
@@ -742,6 +746,33 @@ static void test_flows(void **st)
 	}
 }
 
+/* Many more flows over a tunnel's life than may be open at once: stream
+ * credit comes back as flows end. */
+static void test_many_flows(void **st)
+{
+	struct pn_mempath_faults f = {0};
+	uint8_t *acl, d[32];
+	size_t acl_len;
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.info.id, &acl, &acl_len);
+	server_ident = &con;
+	small_limits = 1;
+	start(&cli, &con, con.info.id, acl, acl_len, &f);
+	free(acl);
+	run_until(is_up, NULL, 100000);
+	for (int i = 0; i < 40; i++) {
+		struct cflow c;
+		cf_open(&c, PN_FLOW_DNS, "echo.test", 0, 0);
+		run_until(flow_done, &c, 100000);
+		assert_int_equal(c.st.code, PN_FLOW_OK);
+		sink_done(&c.sink, d);
+	}
+	small_limits = 0;
+	pn_tunnel_close(H.cl, PN_FLOW_OK);
+	finish();
+}
+
 /* ------------------------------------------------- handshake failures ---- */
 
 static void expect_fail(struct ident *client, struct ident *srv, const uint8_t *pin,
@@ -803,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_clean),
 		cmocka_unit_test(test_transfer_lossy),
 		cmocka_unit_test(test_flows),
+		cmocka_unit_test(test_many_flows),
 		cmocka_unit_test(test_foreign_ca_connector),
 		cmocka_unit_test(test_wrong_connector_pinned),
 		cmocka_unit_test(test_expired_client),
