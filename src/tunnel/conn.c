@@ -938,6 +938,16 @@ int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid)
 	return 0;
 }
 
+int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap)
+{
+	struct tstream *s = stream_get(c, sid);
+
+	if (!s || s->ring || cap == 0)
+		return PN_E_INVAL;
+	s->cap = cap;
+	return 0;
+}
+
 void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user)
 {
 	struct tstream *s = stream_get(c, sid);
@@ -955,9 +965,10 @@ ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, si
 		return PN_E_CLOSED;
 	if (!s->ring) {
 		/* allocated on first write: peers' request-only streams cost nothing */
-		if (!(s->ring = malloc(c->cfg.stream_sndbuf)))
+		if (!s->cap)
+			s->cap = c->cfg.stream_sndbuf;
+		if (!(s->ring = malloc(s->cap)))
 			return -ENOMEM;
-		s->cap = c->cfg.stream_sndbuf;
 	}
 	room = s->cap - (size_t)(s->written - s->acked);
 	take = n < room ? n : room;

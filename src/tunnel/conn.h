@@ -158,6 +158,9 @@ const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c);
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */
 int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid);
+/* Size this stream's send ring (default cfg.stream_sndbuf); only before
+ * its first write.  0 or PN_E_INVAL. */
+int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap);
 /* Attach user data to a (peer-opened) stream. */
 void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user);
 /* Copy up to n bytes into the stream's ring; returns bytes taken or

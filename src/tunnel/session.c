@@ -175,6 +175,9 @@ static void client_send_acl(struct pn_tunnel *t)
 		return;
 	}
 	t->ctl_open = 1;
+	/* the control ring holds a whole access list (pages are touched only
+	   as far as lists are actually written) */
+	pn_tconn_stream_set_sndbuf(t->c, sid, PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX);
 	pre[0] = PN_CTL_ACL;
 	pn_store_be32(pre + 1, (uint32_t)t->acl_len);
 	/* The ring holds the whole list: sndbuf >= PN_CTL_BODY_MAX is required. */
@@ -766,8 +769,6 @@ static int tunnel_alloc(const struct pn_tunnel_params *p, struct pn_tunnel **out
 		t->p.conn.stream_window = PN_TEP_WINDOW_DEFAULT;
 	if (!t->p.conn.stream_sndbuf)
 		t->p.conn.stream_sndbuf = PN_TEP_SNDBUF_DEFAULT;
-	if (t->p.conn.stream_sndbuf < PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX)
-		t->p.conn.stream_sndbuf = PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX;
 	t->state = PN_TUNNEL_CONNECTING;
 	t->peer_code = -1;
 	t->path_kind = p->path_kind;
@@ -1146,7 +1147,7 @@ int pn_tunnel_update_acl(struct pn_tunnel *t, const uint8_t *acl, size_t len)
 	if (!t->ctl_open)
 		return 0; /* sent when the control stream opens */
 	if (pn_tconn_stream_buffered(t->c, CTL_SID) + sizeof(pre) + len >
-	    t->p.conn.stream_sndbuf)
+	    PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX)
 		return -EAGAIN;
 	pre[0] = PN_CTL_ACL;
 	pn_store_be32(pre + 1, (uint32_t)len);
