@@ -19,8 +19,9 @@
 # a transfer through the relay (the connector registered there), and of a
 # transfer that starts on the relay and migrates to the direct path; a
 # name resolved by the connector (its own /etc/hosts); DNS flows; UDP
-# datagram flows; denials with reasons (outside the connector list, outside
-# the client list); a malformed stream header; a connector credential from
+# datagram flows; a lossy/reordering path (netem); denials with reasons
+# (outside the connector list, outside the client list); malformed and
+# wrong-version stream headers; a connector credential from
 # another CA; another client's access list; an expired client credential;
 # a grant revoked mid-transfer closes the flow within 1 s; flow ids logged
 # by both ends.
@@ -174,6 +175,15 @@ echo "$out" | grep -q "status=ok.*addr=10.202.2.2" && ok "DNS flow answered by t
 out=$(tc cli "$T/cli/acl.bin" 4433 udp 10.202.2.2 7 50); rc=$?
 n=$(echo "$out" | sed -n 's/.*received=\([0-9]*\).*/\1/p')
 [ $rc -eq 0 ] && [ "${n:-0}" -ge 45 ] && ok "UDP echo through datagrams ($n/50)" || { bad "UDP flow"; echo "$out"; }
+
+# 4b. a lossy, reordering, duplicating path (netem both ways): bytes intact
+ip netns exec pnt-cli tc qdisc add dev pnt-cli0 root netem delay 5ms 2ms loss 5% duplicate 1% reorder 10%
+ip netns exec pnt-con tc qdisc add dev pnt-con0 root netem delay 5ms 2ms loss 5% duplicate 1% reorder 10%
+out=$(tc cli "$T/cli/acl.bin" 4433 hash 10.202.2.2 7 4194304); rc=$?
+ip netns exec pnt-cli tc qdisc del dev pnt-cli0 root
+ip netns exec pnt-con tc qdisc del dev pnt-con0 root
+[ $rc -eq 0 ] && ok "4 MiB echo over netem loss 5% dup 1% reorder 10% (both ways): sha256 equal" ||
+	{ bad "lossy path (rc=$rc)"; echo "$out"; }
 
 # 5. denials with a reason, logged with the flow id
 out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 9); rc=$?
