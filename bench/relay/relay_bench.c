@@ -57,8 +57,8 @@
 #endif
 #define BATCH 64
 
-static const char *pki = ".", *tls_addr, *udp_addr, *server, *src = "0.0.0.0", *turn_user = "u", *pass = "p",
-		  *realm = "lab";
+static const char *pki = ".", *tls_addr, *udp_addr, *server, *src = "0.0.0.0", *turn_user = "u",
+		  *pass = "p", *realm = "lab";
 static unsigned nsess = 1, size = 1200, seconds = 5;
 static int use_gso, idle;
 
@@ -90,7 +90,8 @@ static int udp_sock(struct sockaddr_in *bound)
 	memset(bound, 0, sizeof(*bound));
 	bound->sin_family = AF_INET;
 	inet_pton(AF_INET, src, &bound->sin_addr);
-	if (bind(fd, (struct sockaddr *)bound, sizeof(*bound)) || getsockname(fd, (struct sockaddr *)bound, &l))
+	if (bind(fd, (struct sockaddr *)bound, sizeof(*bound)) ||
+	    getsockname(fd, (struct sockaddr *)bound, &l))
 		die("bind");
 	return fd;
 }
@@ -215,8 +216,9 @@ static void blast(void)
 	(void)b0;
 	(void)b1;
 	/* Goodput: payload bits delivered (headers of either protocol excluded). */
-	printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu\n", pps, pps * size * 8 / 1e9, size,
-	       (unsigned long long)(tx_pkts - t0), (unsigned long long)(r1 - r0));
+	printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu\n", pps,
+	       pps * size * 8 / 1e9, size, (unsigned long long)(tx_pkts - t0),
+	       (unsigned long long)(r1 - r0));
 	fflush(stdout);
 }
 
@@ -259,7 +261,8 @@ static void pump_opens(void)
 {
 	/* Keep a bounded number of OPENs in flight (the stream's egress is bounded). */
 	while (c_ready && k_registered && open_sent < nsess && open_sent - opened - errors < 128) {
-		struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = open_sent + 1, .acl = acl, .acl_len = acl_len};
+		struct pn_relay_msg m = {
+		    .type = PN_RELAY_F_OPEN, .tag = open_sent + 1, .acl = acl, .acl_len = acl_len};
 		memcpy(m.id, conn_id, sizeof(conn_id));
 		send_msg(cs, &m);
 		open_sent++;
@@ -374,7 +377,8 @@ static void keepalive_cb(uv_timer_t *t)
 }
 
 /* BIND every session from fd as `side`; retry the unanswered ones. */
-static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss, enum pn_relay_side side)
+static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss,
+		     enum pn_relay_side side)
 {
 	uint8_t b[PN_RELAY_BIND_LEN], r[64];
 	char *done = calloc(nsess, 1);
@@ -390,11 +394,14 @@ static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss, enu
 			/* Drain answers as we go so the socket buffer never overflows. */
 			if (++inflight % 256 == 0 || i == nsess - 1) {
 				ssize_t n;
-				while ((n = recv(fd, r, sizeof(r), inflight % 256 == 0 ? MSG_DONTWAIT : 0)) > 0) {
+				while ((n = recv(fd, r, sizeof(r),
+						 inflight % 256 == 0 ? MSG_DONTWAIT : 0)) > 0) {
 					struct psess key;
 					memcpy(key.sid, r + 1, PN_RELAY_SID_LEN);
-					struct psess *hit = bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
-					if (n == PN_RELAY_BIND_OK_LEN && r[0] == PN_RELAY_UDP_BIND_OK && hit &&
+					struct psess *hit =
+					    bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
+					if (n == PN_RELAY_BIND_OK_LEN &&
+					    r[0] == PN_RELAY_UDP_BIND_OK && hit &&
 					    !done[hit - ss]) {
 						done[hit - ss] = 1;
 						left--;
@@ -542,7 +549,8 @@ static const uint8_t *st_find(const uint8_t *p, size_t n, uint16_t type, size_t 
 static char nonce[256];
 static size_t nonce_len;
 
-static ssize_t transact(int fd, const struct sockaddr_in *to, struct stunb *m, uint8_t *resp, size_t cap)
+static ssize_t transact(int fd, const struct sockaddr_in *to, struct stunb *m, uint8_t *resp,
+			size_t cap)
 {
 	for (int i = 0; i < 5; i++) {
 		sendto(fd, m->b, m->n, 0, (const struct sockaddr *)to, sizeof(*to));
@@ -664,10 +672,11 @@ static int run_coturn(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pki", 1, 0, 'p'},	{"tls", 1, 0, 't'},	{"udp", 1, 0, 'u'}, {"server", 1, 0, 'S'},
-		{"src", 1, 0, 's'},	{"sessions", 1, 0, 'k'}, {"size", 1, 0, 'z'}, {"seconds", 1, 0, 'T'},
-		{"gso", 0, 0, 'g'},	{"idle", 0, 0, 'i'},	{"user", 1, 0, 'U'}, {"pass", 1, 0, 'P'},
-		{"realm", 1, 0, 'R'}, {0, 0, 0, 0},
+	    {"pki", 1, 0, 'p'},	   {"tls", 1, 0, 't'},	   {"udp", 1, 0, 'u'},
+	    {"server", 1, 0, 'S'}, {"src", 1, 0, 's'},	   {"sessions", 1, 0, 'k'},
+	    {"size", 1, 0, 'z'},   {"seconds", 1, 0, 'T'}, {"gso", 0, 0, 'g'},
+	    {"idle", 0, 0, 'i'},   {"user", 1, 0, 'U'},	   {"pass", 1, 0, 'P'},
+	    {"realm", 1, 0, 'R'},  {0, 0, 0, 0},
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *mode;

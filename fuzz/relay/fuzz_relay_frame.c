@@ -12,11 +12,23 @@
 #include "relay/core.h"
 #include "relay/frame.h"
 
-static int send_frame(void *c, const uint8_t *p, size_t n, void *u) { return 0; }
-static int send_data(void *c, const uint8_t *h, size_t hn, const uint8_t *p, size_t n, void *u) { return 0; }
-static int send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int cnt, void *u) { return 0; }
-static void kick(void *c, int e, void *u) {}
-static int authorize(void *c, const uint8_t *id, const uint8_t *acl, size_t n, uint64_t now, void *u)
+static int send_frame(void *c, const uint8_t *p, size_t n, void *u)
+{
+	return 0;
+}
+static int send_data(void *c, const uint8_t *h, size_t hn, const uint8_t *p, size_t n, void *u)
+{
+	return 0;
+}
+static int send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int cnt, void *u)
+{
+	return 0;
+}
+static void kick(void *c, int e, void *u)
+{
+}
+static int authorize(void *c, const uint8_t *id, const uint8_t *acl, size_t n, uint64_t now,
+		     void *u)
 {
 	return n & 1 ? 0 : -1101; /* both outcomes, decided by the input */
 }
@@ -49,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (pn_relay_msg_decode(&f, &m) == 0) {
 			pn_buf_init_wr(&b, out, sizeof(out));
-			if (pn_relay_msg_encode(&m, &b) || pn_buf_len(&b) != used || memcmp(out, data + off, used))
+			if (pn_relay_msg_encode(&m, &b) || pn_buf_len(&b) != used ||
+			    memcmp(out, data + off, used))
 				abort(); /* decode/encode must be exact inverses */
 		}
 		if (pn_relay_core_frame(core, peer[(data[0] >> (off & 7)) & 1], &f, off))

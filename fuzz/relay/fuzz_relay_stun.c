@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pn_stun_parse_request(data, size, txid, &fpr) == 0) {
 		lim = size < sizeof(resp) ? size : sizeof(resp);
-		if (pn_stun_build_response(txid, (struct sockaddr *)&from, fpr, resp, lim, &len) == 0) {
+		if (pn_stun_build_response(txid, (struct sockaddr *)&from, fpr, resp, lim, &len) ==
+		    0) {
 			if (len > size)
 				abort();
 			if (pn_stun_parse_response(resp, len, txid, &m))

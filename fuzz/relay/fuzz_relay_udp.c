@@ -32,10 +32,22 @@ static int send_frame(void *c, const uint8_t *p, size_t n, void *u)
 	((uint8_t **)c)[2] = sec[1];
 	return 0;
 }
-static int send_data(void *c, const uint8_t *h, size_t hn, const uint8_t *p, size_t n, void *u) { return 0; }
-static int send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int cnt, void *u) { return 0; }
-static void kick(void *c, int e, void *u) {}
-static int authorize(void *c, const uint8_t *id, const uint8_t *acl, size_t n, uint64_t now, void *u) { return 0; }
+static int send_data(void *c, const uint8_t *h, size_t hn, const uint8_t *p, size_t n, void *u)
+{
+	return 0;
+}
+static int send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int cnt, void *u)
+{
+	return 0;
+}
+static void kick(void *c, int e, void *u)
+{
+}
+static int authorize(void *c, const uint8_t *id, const uint8_t *acl, size_t n, uint64_t now,
+		     void *u)
+{
+	return 0;
+}
 static const struct pn_relay_core_ops ops = {send_frame, send_data, send_udp, kick, authorize};
 
 static struct pn_relay_core *core;
@@ -47,7 +59,8 @@ static void init(void)
 {
 	struct pn_relay_limits lim;
 	struct pn_relay_peer *cl, *co;
-	uint8_t id[PN_RELAY_ID_LEN] = {1}, acl[1] = {0}, tmp[256], bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX];
+	uint8_t id[PN_RELAY_ID_LEN] = {1}, acl[1] = {0}, tmp[256], bind[PN_RELAY_BIND_LEN],
+		reply[PN_RELAY_REPLY_MAX];
 	struct pn_relay_msg m = {.type = PN_RELAY_F_REGISTER};
 	struct pn_relay_frame f;
 	struct pn_relay_route rt;
@@ -58,7 +71,8 @@ static void init(void)
 	if (pn_relay_core_new(&lim, &ops, NULL, &core))
 		abort();
 	co = pn_relay_core_attach(core, cookie[1], PN_RELAY_ROLE_CONNECTOR, id);
-	cl = pn_relay_core_attach(core, cookie[0], PN_RELAY_ROLE_CLIENT, (uint8_t[PN_RELAY_ID_LEN]){2});
+	cl = pn_relay_core_attach(core, cookie[0], PN_RELAY_ROLE_CLIENT,
+				  (uint8_t[PN_RELAY_ID_LEN]){2});
 	pn_buf_init_wr(&b, tmp, sizeof(tmp));
 	pn_relay_msg_encode(&m, &b);
 	pn_relay_frame_next(tmp, pn_buf_len(&b), &f, &used);
@@ -76,8 +90,10 @@ static void init(void)
 		sa[k].sin_port = htons((uint16_t)(1000 + k));
 		sa[k].sin_addr.s_addr = htonl(0x0ac90102u + (uint32_t)k);
 		pn_relay_addr_from_sa(&addr[k], (struct sockaddr *)&sa[k]);
-		pn_relay_bind_encode(bind, cookie[k][0], (enum pn_relay_side)k, 1, cookie[k][k == 0 ? 1 : 2]);
-		pn_relay_core_udp(core, &addr[k], (struct sockaddr *)&sa[k], bind, sizeof(bind), 1, reply, &rt);
+		pn_relay_bind_encode(bind, cookie[k][0], (enum pn_relay_side)k, 1,
+				     cookie[k][k == 0 ? 1 : 2]);
+		pn_relay_core_udp(core, &addr[k], (struct sockaddr *)&sa[k], bind, sizeof(bind), 1,
+				  reply, &rt);
 	}
 }
 

@@ -23,54 +23,56 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: postern relay run [options]\n"
-		"       postern relay enroll --token T --state DIR\n"
-		"\n"
-		"The relay is the public meeting point of clients and connectors. It\n"
-		"forwards their end-to-end encrypted tunnel packets by random session\n"
-		"id without being able to read them, answers STUN Binding requests,\n"
-		"and never connects to any address a peer names.\n"
-		"\n"
-		"run: serve with a relay credential issued by the network's CA\n"
-		"  --state DIR          enrolled state directory (DIR/ca.crt, cert.pem, key.pem)\n"
-		"  --ca FILE            the pinned CA certificate (instead of --state)\n"
-		"  --cert FILE          this relay's credential (type relay)\n"
-		"  --key FILE           its private key\n"
-		"  --udp ADDR:PORT      UDP port for relayed packets and STUN (e.g. 0.0.0.0:3478)\n"
-		"  --tls ADDR:PORT      TLS 1.3 stream listener (e.g. 0.0.0.0:443); also accepts\n"
-		"                       plain HTTP/1.1 WebSocket upgrades on --ws-path\n"
-		"  --ws-path PATH       accepted WebSocket path (default: none = no upgrades;\n"
-		"                       the usual value is " PN_RELAY_WS_DEFAULT_PATH ")\n"
-		"  --max-sessions N     global session cap (default %u)\n"
-		"  --max-sessions-per-conn N  sessions one client connection may hold (default %u)\n"
-		"  --session-idle S     close sessions idle this many seconds (default %u)\n"
-		"  --max-open-rate N    session requests per connection per second (default %u)\n"
-		"  --max-pending N      unauthenticated connections, global (default %u)\n"
-		"  --max-pending-per-ip N  ... per source address (default %u)\n"
-		"  --max-conns N        authenticated connections (default %u)\n"
-		"  --stats-interval S   stats line in the log every S seconds (default %u, 0 = off)\n"
-		"  --no-gso             do not use UDP GSO/GRO\n"
-		"  --log SPEC           log levels, e.g. info or info,relay=debug\n"
-		"  --log-json           JSON log lines\n"
-		"\n"
-		"enroll: enroll once with a one-time token from the controller\n"
-		"  (postern ctl relay add ...): pins the CA from the token, generates the\n"
-		"  key in DIR and stores the relay credential there.\n"
-		"  --token T            the one-time enrollment token (pnt1....)\n"
-		"  --state DIR          state directory to create/fill (mode 0700)\n"
-		"  With --state, 'run' also renews the credential with the controller\n"
-		"  (mutual TLS) at half its lifetime and presents the new one to new\n"
-		"  connections.\n"
-		"\n"
-		"Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
-		"  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
-		"  udp_rx_bytes fwd_pkts fwd_bytes tx_pkts tx_bytes gso_sends stun binds_ok\n"
-		"  binds_bad drop_malformed drop_no_session drop_addr drop_queue\n"
-		"  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
-		"SIGINT/SIGTERM stop the relay.\n",
-		PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
-		PN_RELAY_MAX_OPEN_PER_SEC, PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP, PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
+	fprintf(
+	    f,
+	    "usage: postern relay run [options]\n"
+	    "       postern relay enroll --token T --state DIR\n"
+	    "\n"
+	    "The relay is the public meeting point of clients and connectors. It\n"
+	    "forwards their end-to-end encrypted tunnel packets by random session\n"
+	    "id without being able to read them, answers STUN Binding requests,\n"
+	    "and never connects to any address a peer names.\n"
+	    "\n"
+	    "run: serve with a relay credential issued by the network's CA\n"
+	    "  --state DIR          enrolled state directory (DIR/ca.crt, cert.pem, key.pem)\n"
+	    "  --ca FILE            the pinned CA certificate (instead of --state)\n"
+	    "  --cert FILE          this relay's credential (type relay)\n"
+	    "  --key FILE           its private key\n"
+	    "  --udp ADDR:PORT      UDP port for relayed packets and STUN (e.g. 0.0.0.0:3478)\n"
+	    "  --tls ADDR:PORT      TLS 1.3 stream listener (e.g. 0.0.0.0:443); also accepts\n"
+	    "                       plain HTTP/1.1 WebSocket upgrades on --ws-path\n"
+	    "  --ws-path PATH       accepted WebSocket path (default: none = no upgrades;\n"
+	    "                       the usual value is " PN_RELAY_WS_DEFAULT_PATH ")\n"
+	    "  --max-sessions N     global session cap (default %u)\n"
+	    "  --max-sessions-per-conn N  sessions one client connection may hold (default %u)\n"
+	    "  --session-idle S     close sessions idle this many seconds (default %u)\n"
+	    "  --max-open-rate N    session requests per connection per second (default %u)\n"
+	    "  --max-pending N      unauthenticated connections, global (default %u)\n"
+	    "  --max-pending-per-ip N  ... per source address (default %u)\n"
+	    "  --max-conns N        authenticated connections (default %u)\n"
+	    "  --stats-interval S   stats line in the log every S seconds (default %u, 0 = off)\n"
+	    "  --no-gso             do not use UDP GSO/GRO\n"
+	    "  --log SPEC           log levels, e.g. info or info,relay=debug\n"
+	    "  --log-json           JSON log lines\n"
+	    "\n"
+	    "enroll: enroll once with a one-time token from the controller\n"
+	    "  (postern ctl relay add ...): pins the CA from the token, generates the\n"
+	    "  key in DIR and stores the relay credential there.\n"
+	    "  --token T            the one-time enrollment token (pnt1....)\n"
+	    "  --state DIR          state directory to create/fill (mode 0700)\n"
+	    "  With --state, 'run' also renews the credential with the controller\n"
+	    "  (mutual TLS) at half its lifetime and presents the new one to new\n"
+	    "  connections.\n"
+	    "\n"
+	    "Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
+	    "  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
+	    "  udp_rx_bytes fwd_pkts fwd_bytes tx_pkts tx_bytes gso_sends stun binds_ok\n"
+	    "  binds_bad drop_malformed drop_no_session drop_addr drop_queue\n"
+	    "  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
+	    "SIGINT/SIGTERM stop the relay.\n",
+	    PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
+	    PN_RELAY_MAX_OPEN_PER_SEC, PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP,
+	    PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
 }
 
 static char *read_file(const char *path, size_t max)
@@ -217,26 +219,26 @@ static int parse_u32(const char *s, uint32_t *out)
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state", required_argument, 0, 's'},
-		{"ca", required_argument, 0, 'C'},
-		{"cert", required_argument, 0, 'c'},
-		{"key", required_argument, 0, 'k'},
-		{"udp", required_argument, 0, 'u'},
-		{"tls", required_argument, 0, 't'},
-		{"ws-path", required_argument, 0, 'w'},
-		{"max-sessions", required_argument, 0, 1},
-		{"max-sessions-per-conn", required_argument, 0, 2},
-		{"session-idle", required_argument, 0, 3},
-		{"max-pending", required_argument, 0, 4},
-		{"max-pending-per-ip", required_argument, 0, 5},
-		{"max-conns", required_argument, 0, 6},
-		{"stats-interval", required_argument, 0, 7},
-		{"no-gso", no_argument, 0, 8},
-		{"max-open-rate", required_argument, 0, 11},
-		{"log", required_argument, 0, 9},
-		{"log-json", no_argument, 0, 10},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"state", required_argument, 0, 's'},
+	    {"ca", required_argument, 0, 'C'},
+	    {"cert", required_argument, 0, 'c'},
+	    {"key", required_argument, 0, 'k'},
+	    {"udp", required_argument, 0, 'u'},
+	    {"tls", required_argument, 0, 't'},
+	    {"ws-path", required_argument, 0, 'w'},
+	    {"max-sessions", required_argument, 0, 1},
+	    {"max-sessions-per-conn", required_argument, 0, 2},
+	    {"session-idle", required_argument, 0, 3},
+	    {"max-pending", required_argument, 0, 4},
+	    {"max-pending-per-ip", required_argument, 0, 5},
+	    {"max-conns", required_argument, 0, 6},
+	    {"stats-interval", required_argument, 0, 7},
+	    {"no-gso", no_argument, 0, 8},
+	    {"max-open-rate", required_argument, 0, 11},
+	    {"log", required_argument, 0, 9},
+	    {"log-json", no_argument, 0, 10},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	struct pn_relay_server_config cfg;
 	const char *state = NULL, *ca = NULL, *cert = NULL, *key = NULL;
@@ -261,24 +263,40 @@ static int cmd_run(int argc, char **argv)
 		case 't': cfg.tls_addr = optarg; break;
 		case 'w':
 			if (optarg[0] != '/' || strlen(optarg) > 200 || strpbrk(optarg, " \r\n")) {
-				fprintf(stderr, "postern relay: --ws-path must be a path like /postern\n");
+				fprintf(stderr,
+					"postern relay: --ws-path must be a path like /postern\n");
 				return 2;
 			}
 			cfg.ws_path = optarg;
 			break;
-		case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 11:
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+		case 5:
+		case 6:
+		case 7:
+		case 11:
 			if (parse_u32(optarg, &v) || (c != 7 && v == 0)) {
 				fprintf(stderr, "postern relay: bad number '%s'\n", optarg);
 				return 2;
 			}
-			if (c == 1) cfg.limits.max_sessions = v;
-			if (c == 2) cfg.limits.max_sessions_per_conn = v;
-			if (c == 3) cfg.limits.session_idle_ms = v * 1000;
-			if (c == 4) cfg.max_pending = v;
-			if (c == 5) cfg.max_pending_per_ip = v;
-			if (c == 6) cfg.max_conns = v;
-			if (c == 7) cfg.stats_ms = v * 1000;
-			if (c == 11) cfg.limits.max_open_per_sec = v;
+			if (c == 1)
+				cfg.limits.max_sessions = v;
+			if (c == 2)
+				cfg.limits.max_sessions_per_conn = v;
+			if (c == 3)
+				cfg.limits.session_idle_ms = v * 1000;
+			if (c == 4)
+				cfg.max_pending = v;
+			if (c == 5)
+				cfg.max_pending_per_ip = v;
+			if (c == 6)
+				cfg.max_conns = v;
+			if (c == 7)
+				cfg.stats_ms = v * 1000;
+			if (c == 11)
+				cfg.limits.max_open_per_sec = v;
 			break;
 		case 8: cfg.no_gso = 1; break;
 		case 9:
@@ -301,7 +319,8 @@ static int cmd_run(int argc, char **argv)
 		key = key ? key : pkey;
 	}
 	if (!ca || !cert || !key || (!cfg.udp_addr && !cfg.tls_addr)) {
-		fprintf(stderr, "postern relay run: need --ca, --cert, --key (or --state) and --udp and/or --tls\n");
+		fprintf(stderr, "postern relay run: need --ca, --cert, --key (or --state) and "
+				"--udp and/or --tls\n");
 		return 2;
 	}
 	if ((r = pn_anchor_load_file(ca, &anchor))) {
@@ -357,10 +376,10 @@ out:
 static int cmd_enroll(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"token", required_argument, 0, 't'},
-		{"state", required_argument, 0, 's'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"token", required_argument, 0, 't'},
+	    {"state", required_argument, 0, 's'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *token = NULL, *state = NULL;
 	int c, r;
@@ -382,14 +401,16 @@ static int cmd_enroll(int argc, char **argv)
 		fprintf(stderr, "postern relay enroll: %s (%s)\n", pn_strerror(r), pn_errname(r));
 		return 1;
 	}
-	printf("enrolled: credential in %s; run with: postern relay run --state %s --udp ... --tls ...\n", state,
-	       state);
+	printf("enrolled: credential in %s; run with: postern relay run --state %s --udp ... --tls "
+	       "...\n",
+	       state, state);
 	return 0;
 }
 
 int pn_cmd_relay(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}

@@ -21,6 +21,6 @@
  * PN_E_RELAY_NOT_AUTHORIZED, and every error of pn_acl_verify.
  */
 int pn_relay_auth_open(const struct pn_anchor *a, const struct pn_cred_info *client,
-		       const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl, size_t acl_len,
-		       uint64_t now_s);
+		       const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl,
+		       size_t acl_len, uint64_t now_s);
 #endif

@@ -15,11 +15,11 @@ struct pn_relay_session;
 
 /* One side of a session: who it is and where its datagrams go. */
 struct side {
-	struct pn_relay_peer *peer;	   /* its control stream */
+	struct pn_relay_peer *peer;	      /* its control stream */
 	struct pn_relay_session *next, *prev; /* in peer->sessions */
-	uint64_t counter;		   /* last accepted BIND counter */
-	struct pn_relay_addr udp;	   /* bound UDP source (family 0: none) */
-	uint8_t via_udp;		   /* its latest packet came over UDP */
+	uint64_t counter;		      /* last accepted BIND counter */
+	struct pn_relay_addr udp;	      /* bound UDP source (family 0: none) */
+	uint8_t via_udp;		      /* its latest packet came over UDP */
 	uint8_t secret[PN_RELAY_SECRET_LEN];
 };
 
@@ -92,8 +92,8 @@ void pn_relay_limits_default(struct pn_relay_limits *l)
 	l->keepalive_ms = PN_RELAY_KEEPALIVE_MS;
 }
 
-int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops, void *user,
-		      struct pn_relay_core **out)
+int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops,
+		      void *user, struct pn_relay_core **out)
 {
 	struct pn_relay_core *c;
 	int r;
@@ -105,9 +105,11 @@ int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_c
 	c->lim = *lim;
 	c->ops = ops;
 	c->user = user;
-	if ((r = pn_idmap_init(&c->sessions, offsetof(struct pn_relay_session, sid), PN_RELAY_SID_LEN, 64)))
+	if ((r = pn_idmap_init(&c->sessions, offsetof(struct pn_relay_session, sid),
+			       PN_RELAY_SID_LEN, 64)))
 		goto out;
-	if ((r = pn_idmap_init(&c->connectors, offsetof(struct pn_relay_peer, id), PN_RELAY_ID_LEN, 16)))
+	if ((r = pn_idmap_init(&c->connectors, offsetof(struct pn_relay_peer, id), PN_RELAY_ID_LEN,
+			       16)))
 		goto out;
 	*out = c;
 	c = NULL;
@@ -163,7 +165,8 @@ static void send_msg(struct pn_relay_core *c, struct pn_relay_peer *p, const str
 	struct pn_buf b;
 
 	pn_buf_init_wr(&b, tmp, sizeof(tmp));
-	if (pn_relay_msg_encode(m, &b) == 0 && c->ops->send_frame(p->conn, tmp, pn_buf_len(&b), c->user))
+	if (pn_relay_msg_encode(m, &b) == 0 &&
+	    c->ops->send_frame(p->conn, tmp, pn_buf_len(&b), c->user))
 		c->ops->kick(p->conn, PN_E_CLOSED, c->user);
 	pn_wipe(tmp, sizeof(tmp));
 }
@@ -277,7 +280,8 @@ out:
 
 /* ---- peers ---- */
 
-struct pn_relay_peer *pn_relay_core_attach(struct pn_relay_core *c, void *conn, enum pn_relay_role role,
+struct pn_relay_peer *pn_relay_core_attach(struct pn_relay_core *c, void *conn,
+					   enum pn_relay_role role,
 					   const uint8_t id[PN_RELAY_ID_LEN])
 {
 	struct pn_relay_peer *p = calloc(1, sizeof(*p));
@@ -350,7 +354,8 @@ static int take_token(struct pn_relay_core *c, struct pn_relay_peer *p, uint64_t
 	return 1;
 }
 
-static int on_open(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_msg *m, uint64_t now)
+static int on_open(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_msg *m,
+		   uint64_t now)
 {
 	struct pn_relay_peer *co;
 	int r;
@@ -381,8 +386,8 @@ deny:
 }
 
 /* Forward a payload from side k of s to the other side. */
-static void forward(struct pn_relay_core *c, struct pn_relay_session *s, int k, const uint8_t *payload,
-		    size_t n, uint64_t now, struct pn_relay_route *rt)
+static void forward(struct pn_relay_core *c, struct pn_relay_session *s, int k,
+		    const uint8_t *payload, size_t n, uint64_t now, struct pn_relay_route *rt)
 {
 	struct side *o = &s->side[!k];
 
@@ -403,7 +408,8 @@ static void forward(struct pn_relay_core *c, struct pn_relay_session *s, int k, 
 	c->st.fwd_bytes += n;
 }
 
-static int on_data(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_msg *m, uint64_t now)
+static int on_data(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_msg *m,
+		   uint64_t now)
 {
 	struct pn_relay_session *s = pn_idmap_get(&c->sessions, m->sid);
 	struct pn_relay_route rt;
@@ -419,19 +425,22 @@ static int on_data(struct pn_relay_core *c, struct pn_relay_peer *p, const struc
 	forward(c, s, k, m->payload, m->payload_len, now, &rt);
 	if (rt.kind == PN_RELAY_ROUTE_UDP) {
 		uint8_t type = PN_RELAY_UDP_DATA;
-		struct iovec iov[2] = {{&type, 1}, {(void *)(m->payload - PN_RELAY_SID_LEN), PN_RELAY_SID_LEN + m->payload_len}};
+		struct iovec iov[2] = {
+		    {&type, 1},
+		    {(void *)(m->payload - PN_RELAY_SID_LEN), PN_RELAY_SID_LEN + m->payload_len}};
 		c->ops->send_udp(&rt.to, iov, 2, c->user);
 	} else if (rt.kind == PN_RELAY_ROUTE_STREAM) {
 		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
 		pn_relay_data_frame_hdr(hdr, m->sid, m->payload_len);
-		if (c->ops->send_data(rt.conn, hdr, sizeof(hdr), m->payload, m->payload_len, c->user))
+		if (c->ops->send_data(rt.conn, hdr, sizeof(hdr), m->payload, m->payload_len,
+				      c->user))
 			c->st.drop_queue++;
 	}
 	return 0;
 }
 
-int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_frame *f,
-			uint64_t now_ms)
+int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
+			const struct pn_relay_frame *f, uint64_t now_ms)
 {
 	struct pn_relay_msg m;
 	struct pn_relay_session *s;
@@ -440,12 +449,9 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p, const 
 	if ((r = pn_relay_msg_decode(f, &m)))
 		return r;
 	switch (m.type) {
-	case PN_RELAY_F_REGISTER:
-		return on_register(c, p);
-	case PN_RELAY_F_OPEN:
-		return on_open(c, p, &m, now_ms);
-	case PN_RELAY_F_DATA:
-		return on_data(c, p, &m, now_ms);
+	case PN_RELAY_F_REGISTER: return on_register(c, p);
+	case PN_RELAY_F_OPEN: return on_open(c, p, &m, now_ms);
+	case PN_RELAY_F_DATA: return on_data(c, p, &m, now_ms);
 	case PN_RELAY_F_CLOSE:
 		s = pn_idmap_get(&c->sessions, m.sid);
 		if (s && s->side[side_of(p)].peer == p)
@@ -455,8 +461,7 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p, const 
 		m.type = PN_RELAY_F_PONG;
 		send_msg(c, p, &m);
 		return 0;
-	case PN_RELAY_F_PONG:
-		return 0;
+	case PN_RELAY_F_PONG: return 0;
 	default:
 		/* REGISTERED, OPENED, SESSION, ERROR flow relay -> peer only. */
 		return PN_E_RELAY_PROTOCOL;
@@ -465,8 +470,8 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p, const 
 
 /* ---- UDP ---- */
 
-static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, const uint8_t *p, uint64_t now,
-		    uint8_t *reply, struct pn_relay_route *rt)
+static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, const uint8_t *p,
+		    uint64_t now, uint8_t *reply, struct pn_relay_route *rt)
 {
 	struct pn_relay_session *s = pn_idmap_get(&c->sessions, pn_relay_udp_sid(p));
 	uint64_t counter;
@@ -475,7 +480,8 @@ static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, c
 	pn_relay_bind_fields(p, &k, &counter);
 	/* Unknown session, bad side, replayed counter or bad MAC: silent drop,
 	 * so a scanner learns nothing and gets no bytes. */
-	if (!s || k > 1 || counter <= s->side[k].counter || pn_relay_bind_verify(p, s->side[k].secret)) {
+	if (!s || k > 1 || counter <= s->side[k].counter ||
+	    pn_relay_bind_verify(p, s->side[k].secret)) {
 		c->st.binds_bad++;
 		return;
 	}
@@ -489,9 +495,9 @@ static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, c
 	rt->reply_len = PN_RELAY_BIND_OK_LEN;
 }
 
-void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from, const struct sockaddr *from_sa,
-		       const uint8_t *p, size_t n, uint64_t now_ms, uint8_t reply[PN_RELAY_REPLY_MAX],
-		       struct pn_relay_route *rt)
+void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from,
+		       const struct sockaddr *from_sa, const uint8_t *p, size_t n, uint64_t now_ms,
+		       uint8_t reply[PN_RELAY_REPLY_MAX], struct pn_relay_route *rt)
 {
 	struct pn_relay_session *s;
 	uint8_t txid[PN_STUN_TXID_LEN];
@@ -520,16 +526,15 @@ void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from
 		s->side[k].via_udp = 1;
 		forward(c, s, k, p + PN_RELAY_DATA_HDR, n - PN_RELAY_DATA_HDR, now_ms, rt);
 		return;
-	case PN_RELAY_KIND_BIND:
-		on_bind(c, from, p, now_ms, reply, rt);
-		return;
+	case PN_RELAY_KIND_BIND: on_bind(c, from, p, now_ms, reply, rt); return;
 	case PN_RELAY_KIND_STUN:
 		if (pn_stun_parse_request(p, n, txid, &fpr)) {
 			c->st.drop_malformed++;
 			return;
 		}
 		/* No amplification: the answer must fit in the request's size. */
-		if (pn_stun_build_response(txid, from_sa, fpr, reply, n < PN_RELAY_REPLY_MAX ? n : PN_RELAY_REPLY_MAX,
+		if (pn_stun_build_response(txid, from_sa, fpr, reply,
+					   n < PN_RELAY_REPLY_MAX ? n : PN_RELAY_REPLY_MAX,
 					   &rt->reply_len)) {
 			c->st.drop_amplification++;
 			return;
@@ -537,9 +542,7 @@ void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from
 		c->st.stun++;
 		rt->kind = PN_RELAY_ROUTE_REPLY;
 		return;
-	default: /* BIND_OK is relay -> peer only; garbage */
-		c->st.drop_malformed++;
-		return;
+	default: /* BIND_OK is relay -> peer only; garbage */ c->st.drop_malformed++; return;
 	}
 }
 

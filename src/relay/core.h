@@ -52,7 +52,8 @@ struct pn_relay_core_ops {
 	int (*send_data)(void *conn, const uint8_t *hdr, size_t hdr_len, const uint8_t *p, size_t n,
 			 void *user);
 	/* Send one datagram to a UDP address (iov of 2: type byte, rest). */
-	int (*send_udp)(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt, void *user);
+	int (*send_udp)(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
+			void *user);
 	/* Ask the glue to close conn (replaced registration, broken stream).
 	 * Must not call back into the core synchronously: defer the detach. */
 	void (*kick)(void *conn, int err, void *user);
@@ -61,8 +62,8 @@ struct pn_relay_core_ops {
 	 * the key of the certificate conn presented, and name connector_id.
 	 * 0, or the reason (returned to the client in ERROR).
 	 */
-	int (*authorize)(void *conn, const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl,
-			 size_t acl_len, uint64_t now_ms, void *user);
+	int (*authorize)(void *conn, const uint8_t connector_id[PN_RELAY_ID_LEN],
+			 const uint8_t *acl, size_t acl_len, uint64_t now_ms, void *user);
 };
 
 struct pn_relay_limits {
@@ -86,8 +87,8 @@ struct pn_relay_stats {
 };
 
 /* 0, -ENOMEM, PN_E_CRYPTO, PN_E_INVAL. */
-int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops, void *user,
-		      struct pn_relay_core **out);
+int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops,
+		      void *user, struct pn_relay_core **out);
 /* Frees everything (no notifications).  NULL-safe. */
 void pn_relay_core_free(struct pn_relay_core *c);
 
@@ -95,7 +96,8 @@ void pn_relay_core_free(struct pn_relay_core *c);
  * A stream connection finished authentication as `role` with id `id`.
  * Returns the peer (owned by the core until detach), or NULL (-ENOMEM).
  */
-struct pn_relay_peer *pn_relay_core_attach(struct pn_relay_core *c, void *conn, enum pn_relay_role role,
+struct pn_relay_peer *pn_relay_core_attach(struct pn_relay_core *c, void *conn,
+					   enum pn_relay_role role,
 					   const uint8_t id[PN_RELAY_ID_LEN]);
 /* The connection is gone: closes its sessions (telling the other sides),
  * drops its registration, frees the peer.  NULL-safe. */
@@ -107,8 +109,8 @@ void pn_relay_core_detach(struct pn_relay_core *c, struct pn_relay_peer *p);
  * PN_E_TOOBIG, PN_E_TRUNCATED.  Refusals of requests (OPEN denied, ...)
  * are answered with ERROR frames and return 0.
  */
-int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p, const struct pn_relay_frame *f,
-			uint64_t now_ms);
+int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
+			const struct pn_relay_frame *f, uint64_t now_ms);
 
 /* What to do with one UDP datagram. */
 enum pn_relay_route_kind {
@@ -130,9 +132,9 @@ struct pn_relay_route {
  * the datagram it answers.  Counts drops in the stats.
  */
 #define PN_RELAY_REPLY_MAX 64
-void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from, const struct sockaddr *from_sa,
-		       const uint8_t *p, size_t n, uint64_t now_ms, uint8_t reply[PN_RELAY_REPLY_MAX],
-		       struct pn_relay_route *rt);
+void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from,
+		       const struct sockaddr *from_sa, const uint8_t *p, size_t n, uint64_t now_ms,
+		       uint8_t reply[PN_RELAY_REPLY_MAX], struct pn_relay_route *rt);
 
 /*
  * Expire idle sessions (telling both sides).  Returns the number closed.

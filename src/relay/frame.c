@@ -33,14 +33,15 @@ int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m)
 	m->type = f->type;
 	pn_buf_init_ro(&b, f->body, f->len);
 	switch (f->type) {
-	case PN_RELAY_F_REGISTER:
-		break;
+	case PN_RELAY_F_REGISTER: break;
 	case PN_RELAY_F_REGISTERED:
-		if ((r = pn_buf_get_u32(&b, &m->keepalive_ms)) || (r = pn_buf_get_u32(&b, &m->idle_ms)))
+		if ((r = pn_buf_get_u32(&b, &m->keepalive_ms)) ||
+		    (r = pn_buf_get_u32(&b, &m->idle_ms)))
 			return r;
 		break;
 	case PN_RELAY_F_OPEN:
-		if ((r = pn_buf_get_u32(&b, &m->tag)) || (r = pn_buf_get_bytes(&b, m->id, PN_RELAY_ID_LEN)))
+		if ((r = pn_buf_get_u32(&b, &m->tag)) ||
+		    (r = pn_buf_get_bytes(&b, m->id, PN_RELAY_ID_LEN)))
 			return r;
 		/* The ACL is verified later; bound it before anything looks at it. */
 		if ((r = pn_buf_get_lv16(&b, PN_RELAY_MAX_ACL, &m->acl, &m->acl_len)))
@@ -49,7 +50,8 @@ int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m)
 			return PN_E_MALFORMED;
 		break;
 	case PN_RELAY_F_OPENED:
-		if ((r = pn_buf_get_u32(&b, &m->tag)) || (r = pn_buf_get_bytes(&b, m->sid, PN_RELAY_SID_LEN)) ||
+		if ((r = pn_buf_get_u32(&b, &m->tag)) ||
+		    (r = pn_buf_get_bytes(&b, m->sid, PN_RELAY_SID_LEN)) ||
 		    (r = pn_buf_get_bytes(&b, m->secret, PN_RELAY_SECRET_LEN)) ||
 		    (r = pn_buf_get_u32(&b, &m->idle_ms)))
 			return r;
@@ -62,7 +64,8 @@ int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m)
 			return r;
 		break;
 	case PN_RELAY_F_CLOSE:
-		if ((r = pn_buf_get_bytes(&b, m->sid, PN_RELAY_SID_LEN)) || (r = pn_buf_get_u32(&b, &u)))
+		if ((r = pn_buf_get_bytes(&b, m->sid, PN_RELAY_SID_LEN)) ||
+		    (r = pn_buf_get_u32(&b, &u)))
 			return r;
 		m->code = (int32_t)u;
 		break;
@@ -87,8 +90,7 @@ int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m)
 			return PN_E_TOOBIG;
 		pn_buf_get_view(&b, m->payload_len, &m->payload);
 		break;
-	default:
-		return PN_E_MALFORMED;
+	default: return PN_E_MALFORMED;
 	}
 	return pn_buf_expect_end(&b);
 }
@@ -104,8 +106,7 @@ int pn_relay_msg_encode(const struct pn_relay_msg *m, struct pn_buf *out)
 
 	pn_buf_init_wr(&b, body, sizeof(body));
 	switch (m->type) {
-	case PN_RELAY_F_REGISTER:
-		break;
+	case PN_RELAY_F_REGISTER: break;
 	case PN_RELAY_F_REGISTERED:
 		r = pn_buf_put_u32(&b, m->keepalive_ms) ?: pn_buf_put_u32(&b, m->idle_ms);
 		break;
@@ -126,15 +127,14 @@ int pn_relay_msg_encode(const struct pn_relay_msg *m, struct pn_buf *out)
 		    pn_buf_put_bytes(&b, m->secret, PN_RELAY_SECRET_LEN) ?: pn_buf_put_u32(&b, m->idle_ms);
 		break;
 	case PN_RELAY_F_CLOSE:
-		r = pn_buf_put_bytes(&b, m->sid, PN_RELAY_SID_LEN) ?: pn_buf_put_u32(&b, (uint32_t)m->code);
+		r = pn_buf_put_bytes(&b, m->sid, PN_RELAY_SID_LEN)
+			?: pn_buf_put_u32(&b, (uint32_t)m->code);
 		break;
 	case PN_RELAY_F_ERROR:
 		r = pn_buf_put_u32(&b, m->tag) ?: pn_buf_put_u32(&b, (uint32_t)m->code);
 		break;
 	case PN_RELAY_F_PING:
-	case PN_RELAY_F_PONG:
-		r = pn_buf_put_u64(&b, m->opaque);
-		break;
+	case PN_RELAY_F_PONG: r = pn_buf_put_u64(&b, m->opaque); break;
 	case PN_RELAY_F_DATA:
 		if (m->payload_len == 0 || m->payload_len > PN_RELAY_MAX_PAYLOAD)
 			return PN_E_INVAL;
@@ -142,13 +142,14 @@ int pn_relay_msg_encode(const struct pn_relay_msg *m, struct pn_buf *out)
 		tail = m->payload;
 		tail_len = m->payload_len;
 		break;
-	default:
-		return PN_E_INVAL;
+	default: return PN_E_INVAL;
 	}
 	if (r)
 		return PN_E_INTERNAL;
-	if ((r = pn_buf_put_u8(out, m->type)) || (r = pn_buf_put_u16(out, (uint16_t)(pn_buf_len(&b) + tail_len))) ||
-	    (r = pn_buf_put_bytes(out, pn_buf_ptr(&b), pn_buf_len(&b))) || (r = pn_buf_put_bytes(out, tail, tail_len))) {
+	if ((r = pn_buf_put_u8(out, m->type)) ||
+	    (r = pn_buf_put_u16(out, (uint16_t)(pn_buf_len(&b) + tail_len))) ||
+	    (r = pn_buf_put_bytes(out, pn_buf_ptr(&b), pn_buf_len(&b))) ||
+	    (r = pn_buf_put_bytes(out, tail, tail_len))) {
 		out->wpos = save; /* all or nothing (a grown buffer keeps its storage) */
 		goto out;
 	}
@@ -157,7 +158,8 @@ out:
 	return r;
 }
 
-void pn_relay_data_frame_hdr(uint8_t out[PN_RELAY_DATA_FRAME_HDR], const uint8_t sid[PN_RELAY_SID_LEN], size_t n)
+void pn_relay_data_frame_hdr(uint8_t out[PN_RELAY_DATA_FRAME_HDR],
+			     const uint8_t sid[PN_RELAY_SID_LEN], size_t n)
 {
 	out[0] = PN_RELAY_F_DATA;
 	pn_store_be16(out + 1, (uint16_t)(PN_RELAY_SID_LEN + n));

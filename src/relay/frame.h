@@ -56,6 +56,6 @@ int pn_relay_msg_encode(const struct pn_relay_msg *m, struct pn_buf *out);
 
 /* The 11-byte header of a DATA frame carrying n payload bytes. */
 #define PN_RELAY_DATA_FRAME_HDR (PN_RELAY_FRAME_HDR + PN_RELAY_SID_LEN)
-void pn_relay_data_frame_hdr(uint8_t out[PN_RELAY_DATA_FRAME_HDR], const uint8_t sid[PN_RELAY_SID_LEN],
-			     size_t n);
+void pn_relay_data_frame_hdr(uint8_t out[PN_RELAY_DATA_FRAME_HDR],
+			     const uint8_t sid[PN_RELAY_SID_LEN], size_t n);
 #endif

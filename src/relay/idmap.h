@@ -12,7 +12,7 @@
 
 struct pn_idmap {
 	void **slot;
-	size_t mask;  /* capacity - 1 (capacity a power of two) */
+	size_t mask; /* capacity - 1 (capacity a power of two) */
 	size_t count;
 	size_t key_off; /* offset of the key inside each object */
 	size_t key_len; /* 1..32 */

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,12 +18,20 @@
 #include "trust/cred.h"
 #include "trust/key.h"
 
-#define TICK_MS 250
-#define BIND_RETRY_MS 300
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 15000
+#define TICK_MS		250
+#define BIND_RETRY_MS	300
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	15000
 #define OPEN_TIMEOUT_MS (2 * PN_RELAY_HANDSHAKE_MS)
-#define UDP_BATCH 16
+#define UDP_BATCH	16
+#define TXQ		64	    /* queued UDP datagrams per relay */
+#define RX_SLOT		(64 * 1024) /* one receive slot (UDP GRO may fill it) */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 enum sess_state { SS_PENDING, SS_OPENING, SS_READY };
 
@@ -36,12 +45,12 @@ struct pn_rsession {
 	uint8_t secret[PN_RELAY_SECRET_LEN];
 	uint8_t *acl;
 	size_t acl_len;
-	uint64_t deadline;	  /* OPEN timeout */
-	uint64_t bind_counter;	  /* last BIND sent */
-	uint64_t next_bind;	  /* when to send the next BIND */
-	uint64_t last_bind_ok;	  /* 0: never */
+	uint64_t deadline;     /* OPEN timeout */
+	uint64_t bind_counter; /* last BIND sent */
+	uint64_t next_bind;    /* when to send the next BIND */
+	uint64_t last_bind_ok; /* 0: never */
 	uint32_t bind_tries;
-	int udp;		  /* datagrams go over UDP */
+	int udp; /* datagrams go over UDP */
 	void *user;
 };
 
@@ -68,6 +77,12 @@ struct pn_rrelay {
 	uint32_t next_tag;
 	int registered;
 	int refused; /* the relay refused our credential: back off, report it */
+	/* UDP send queue, flushed once per loop iteration with sendmmsg + GSO. */
+	uv_prepare_t prep;
+	unsigned ntx;
+	uint16_t txlen[TXQ];
+	uint8_t txbuf[TXQ][PN_RELAY_MAX_DATAGRAM];
+	int gso, gro;
 };
 
 struct pn_rclient {
@@ -85,11 +100,11 @@ struct pn_rclient {
 	struct retired {
 		struct retired *next;
 		gnutls_certificate_credentials_t cred;
-	} *retired;
+	} * retired;
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
-	uint8_t udpbuf[UDP_BATCH][PN_RELAY_MAX_DATAGRAM + 64];
+	uint8_t udpbuf[UDP_BATCH][RX_SLOT];
 };
 
 static void relay_connect(struct pn_rrelay *r);
@@ -109,8 +124,8 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 		return PN_E_INVAL;
 	/* Our own credential must be what the mode needs, from the pinned CA. */
 	if ((r = pn_cred_verify(rc->anchor, cert_pem, strlen(cert_pem),
-				rc->mode == PN_RCLIENT_CLIENT ? PN_CRED_CLIENT : PN_CRED_CONNECTOR, (uint64_t)pn_wall_s(),
-				PN_TRUST_DEFAULT_SKEW, &self)))
+				rc->mode == PN_RCLIENT_CLIENT ? PN_CRED_CLIENT : PN_CRED_CONNECTOR,
+				(uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &self)))
 		return r;
 	if ((r = pn_key_load_pem_mem(key_pem, strlen(key_pem), &key)))
 		goto out;
@@ -214,7 +229,8 @@ static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
 
 static void send_open(struct pn_rsession *s)
 {
-	struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = s->tag, .acl = s->acl, .acl_len = s->acl_len};
+	struct pn_relay_msg m = {
+	    .type = PN_RELAY_F_OPEN, .tag = s->tag, .acl = s->acl, .acl_len = s->acl_len};
 
 	memcpy(m.id, s->peer_id, PN_RELAY_ID_LEN);
 	send_msg(s->r, &m);
@@ -229,7 +245,8 @@ static void send_bind(struct pn_rsession *s, uint64_t now)
 	if (r->udp_fd < 0)
 		return;
 	pn_relay_bind_encode(b, s->sid,
-			     r->rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT : PN_RELAY_SIDE_CONNECTOR,
+			     r->rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT
+							      : PN_RELAY_SIDE_CONNECTOR,
 			     ++s->bind_counter, s->secret);
 	(void)send(r->udp_fd, b, sizeof(b), MSG_DONTWAIT);
 	s->bind_tries++;
@@ -270,12 +287,14 @@ static void open_fail(struct pn_rsession *s, int reason)
 	session_free(s);
 }
 
-int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r, const uint8_t connector_id[PN_RELAY_ID_LEN],
-		    const uint8_t *acl, size_t acl_len, void *session_user, struct pn_rsession **out)
+int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
+		    const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl, size_t acl_len,
+		    void *session_user, struct pn_rsession **out)
 {
 	struct pn_rsession *s;
 
-	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL || rc->closing)
+	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL ||
+	    rc->closing)
 		return PN_E_INVAL;
 	if (!(s = calloc(1, sizeof(*s))) || !(s->acl = malloc(acl_len))) {
 		free(s);
@@ -299,6 +318,65 @@ int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r, const uint8_t co
 	return 0;
 }
 
+/* Send the queued datagrams: equal-size runs go out as one GSO message. */
+static void udp_flush(struct pn_rrelay *r)
+{
+	struct mmsghdr mm[TXQ];
+	struct iovec iov[TXQ];
+	char ctl[TXQ][CMSG_SPACE(sizeof(uint16_t))];
+	unsigned nseg[TXQ], nmsg = 0, i = 0, done = 0;
+
+	while (i < r->ntx) {
+		struct msghdr *mh = &mm[nmsg].msg_hdr;
+		unsigned j = i + 1;
+		size_t total = r->txlen[i];
+
+		/* A run: same size as the first, the last may be shorter. */
+		while (r->gso && j < r->ntx && r->txlen[j] <= r->txlen[i] &&
+		       r->txlen[j - 1] == r->txlen[i] && total + r->txlen[j] <= 65000)
+			total += r->txlen[j++];
+		memset(mh, 0, sizeof(*mh));
+		for (unsigned k = i; k < j; k++)
+			iov[k] = (struct iovec){r->txbuf[k], r->txlen[k]};
+		mh->msg_iov = &iov[i];
+		mh->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *cm;
+			mh->msg_control = ctl[nmsg];
+			mh->msg_controllen = sizeof(ctl[nmsg]);
+			cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			*(uint16_t *)CMSG_DATA(cm) = r->txlen[i];
+		}
+		nseg[nmsg++] = j - i;
+		i = j;
+	}
+	while (done < nmsg) {
+		unsigned segs = nseg[done];
+		int k = sendmmsg(r->udp_fd, mm + done, 1, MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		/* No GSO after all (old kernel, odd device): per datagram from now on. */
+		if (k < 0 && (errno == EIO || errno == EINVAL) && segs > 1)
+			r->gso = 0;
+		if (k < 0)
+			r->rc->st.tx_drops += segs;
+		done++;
+	}
+	r->ntx = 0;
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	struct pn_rrelay *r = h->data;
+
+	uv_prepare_stop(h);
+	if (r->ntx)
+		udp_flush(r);
+}
+
 int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
 {
 	struct pn_rrelay *r = s->r;
@@ -310,15 +388,18 @@ int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
 	if (s->st != SS_READY)
 		return PN_E_CLOSED;
 	if (s->udp) {
-		uint8_t hdr[PN_RELAY_DATA_HDR];
-		struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)p, n}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		hdr[0] = PN_RELAY_UDP_DATA;
-		memcpy(hdr + 1, s->sid, PN_RELAY_SID_LEN);
-		if (sendmsg(r->udp_fd, &mh, MSG_DONTWAIT) < 0) {
-			rc->st.tx_drops++;
-			return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : -errno;
-		}
+		/* Queue (one copy, no allocation); sent at the end of this loop
+		 * iteration, batched with whatever else is sent meanwhile. */
+		uint8_t *d;
+		if (r->ntx == TXQ)
+			udp_flush(r);
+		d = r->txbuf[r->ntx];
+		d[0] = PN_RELAY_UDP_DATA;
+		memcpy(d + 1, s->sid, PN_RELAY_SID_LEN);
+		memcpy(d + PN_RELAY_DATA_HDR, p, n);
+		r->txlen[r->ntx++] = (uint16_t)(PN_RELAY_DATA_HDR + n);
+		if (r->ntx == 1)
+			uv_prepare_start(&r->prep, on_prepare);
 	} else {
 		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
 		if (!r->s)
@@ -473,12 +554,8 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 		r->backoff = 0;
 		set_state(r, PN_RRELAY_READY, 0);
 		return 0;
-	case PN_RELAY_F_OPENED:
-		e = on_opened(r, &m, now);
-		break;
-	case PN_RELAY_F_SESSION:
-		e = on_session(r, &m, now);
-		break;
+	case PN_RELAY_F_OPENED: e = on_opened(r, &m, now); break;
+	case PN_RELAY_F_SESSION: e = on_session(r, &m, now); break;
 	case PN_RELAY_F_CLOSE:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
 			session_end(s, m.code, 1);
@@ -490,7 +567,8 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 			/* About the connection (our credential refused, relay full):
 			 * pending opens fail with that reason instead of a timeout. */
 			struct pn_rsession *nx;
-			PN_LOG_WARN("relay", "relay_error", "relay=%s err=%s", r->name, pn_errname(m.code));
+			PN_LOG_WARN("relay", "relay_error", "relay=%s err=%s", r->name,
+				    pn_errname(m.code));
 			r->refused = m.code;
 			for (s = r->pending; s; s = nx) {
 				nx = s->next;
@@ -508,8 +586,7 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 			r->rtt = r->rtt ? (r->rtt * 7 + sample) / 8 : (sample ? sample : 1);
 		}
 		return 0;
-	default:
-		return PN_E_RELAY_PROTOCOL;
+	default: return PN_E_RELAY_PROTOCOL;
 	}
 	pn_wipe(m.secret, sizeof(m.secret));
 	return e;
@@ -523,8 +600,8 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 	int e;
 
 	/* The relay must prove a relay credential of our CA. */
-	e = pn_cred_verify_session(r->rc->anchor, pn_rstream_tls(st), PN_CRED_RELAY, (uint64_t)pn_wall_s(),
-				   PN_TRUST_DEFAULT_SKEW, &info);
+	e = pn_cred_verify_session(r->rc->anchor, pn_rstream_tls(st), PN_CRED_RELAY,
+				   (uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &info);
 	if (e) {
 		PN_LOG_WARN("relay", "relay_refused", "relay=%s err=%s", r->name, pn_errname(e));
 		return e;
@@ -586,17 +663,19 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		r->backoff = BACKOFF_MAX_MS / 2;
 	}
 	r->attempt = 0;
-	r->backoff = r->backoff ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2) : BACKOFF_MIN_MS;
+	r->backoff = r->backoff
+			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
+			 : BACKOFF_MIN_MS;
 	r->retry_at = uv_now(r->rc->loop) + r->backoff;
-	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name, pn_errname(err),
-		    (unsigned long long)r->backoff);
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
+		    pn_errname(err), (unsigned long long)r->backoff);
 	set_state(r, PN_RRELAY_DOWN, err);
 }
 
 static const struct pn_rstream_ops rstream_ops = {
-	.on_ready = c_on_ready,
-	.on_frame = c_on_frame,
-	.on_close = c_on_close,
+    .on_ready = c_on_ready,
+    .on_frame = c_on_frame,
+    .on_close = c_on_close,
 };
 
 static void relay_connect(struct pn_rrelay *r)
@@ -637,6 +716,7 @@ static void on_udp(uv_poll_t *h, int status, int events)
 	struct pn_rclient *rc = r->rc;
 	struct mmsghdr mm[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
+	char ctl[UDP_BATCH][CMSG_SPACE(sizeof(int))];
 	uint64_t now = uv_now(rc->loop);
 	int n, rounds = 0;
 
@@ -649,30 +729,46 @@ static void on_udp(uv_poll_t *h, int status, int events)
 			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = ctl[i];
+			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
 		}
 		n = recvmmsg(r->udp_fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n && !rc->closing; i++) {
-			const uint8_t *p = rc->udpbuf[i];
-			size_t len = mm[i].msg_len;
-			struct pn_rsession *s;
-			int kind = pn_relay_udp_classify(p, len);
+			size_t total = mm[i].msg_len, seg = total, off;
+			struct cmsghdr *cm;
 
-			if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK)
-				continue;
-			if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
-				continue;
-			if (kind == PN_RELAY_KIND_DATA) {
-				deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
-			} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
-				/* Connected socket: only the relay can answer; the counter
-				 * ties the answer to one of our BINDs. */
-				s->last_bind_ok = now;
-				s->bind_tries = 0;
-				s->udp = 1;
-				if (s->next_bind < now + BIND_RETRY_MS)
-					s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
+			/* With UDP GRO one slot holds equal-size datagrams back to back. */
+			for (cm = CMSG_FIRSTHDR(&mm[i].msg_hdr); cm;
+			     cm = CMSG_NXTHDR(&mm[i].msg_hdr, cm))
+				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+					int v;
+					memcpy(&v, CMSG_DATA(cm), sizeof(v));
+					if (v > 0 && (size_t)v < total)
+						seg = (size_t)v;
+				}
+			for (off = 0; off < total && !rc->closing; off += seg) {
+				const uint8_t *p = rc->udpbuf[i] + off;
+				size_t len = total - off < seg ? total - off : seg;
+				struct pn_rsession *s;
+				int kind = pn_relay_udp_classify(p, len);
+
+				if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK)
+					continue;
+				if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
+					continue;
+				if (kind == PN_RELAY_KIND_DATA) {
+					deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
+				} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
+					/* Connected socket: only the relay can answer; the counter
+					 * ties the answer to one of our BINDs. */
+					s->last_bind_ok = now;
+					s->bind_tries = 0;
+					s->udp = 1;
+					if (s->next_bind < now + BIND_RETRY_MS)
+						s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
+				}
 			}
 		}
 		if (n < UDP_BATCH)
@@ -682,7 +778,8 @@ static void on_udp(uv_poll_t *h, int status, int events)
 
 static int udp_open(struct pn_rrelay *r)
 {
-	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							: sizeof(struct sockaddr_in);
 	int fd = socket(r->udp_ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int sz = 4 << 20;
 
@@ -696,6 +793,9 @@ static int udp_open(struct pn_rrelay *r)
 		close(fd);
 		return e;
 	}
+	int one = 1, zero = 0;
+	r->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	r->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
 	r->udp_fd = fd;
 	return 0;
 }
@@ -728,7 +828,8 @@ static void on_tick(uv_timer_t *t)
 		if (s->udp && now - s->last_bind_ok > 2 * PN_RELAY_BIND_REFRESH_MS + 2000)
 			s->udp = 0;
 		/* Before the first BIND_OK, retry for a while, then keep probing slowly. */
-		if (!s->last_bind_ok && s->bind_tries * BIND_RETRY_MS > PN_RELAY_UDP_BIND_TIMEOUT_MS)
+		if (!s->last_bind_ok &&
+		    s->bind_tries * BIND_RETRY_MS > PN_RELAY_UDP_BIND_TIMEOUT_MS)
 			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS, s->bind_tries = 0;
 		if (now >= s->next_bind)
 			send_bind(s, now);
@@ -757,7 +858,8 @@ static int parse_ws_url(struct pn_rrelay *r, const char *url)
 	return pn_relay_parse_addr(hostport, &r->ws_ss);
 }
 
-int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg, struct pn_rrelay **out)
+int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg,
+			 struct pn_rrelay **out)
 {
 	struct pn_rrelay *r;
 	int e;
@@ -769,7 +871,10 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	r->rc = rc;
 	r->udp_fd = -1;
 	r->allowed = cfg->transports ? cfg->transports : PN_RT_ALL;
-	snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : cfg->tls_addr ? cfg->tls_addr : "relay");
+	snprintf(r->name, sizeof(r->name), "%s",
+		 cfg->name	 ? cfg->name
+		 : cfg->tls_addr ? cfg->tls_addr
+				 : "relay");
 	if ((cfg->tls_addr && (e = pn_relay_parse_addr(cfg->tls_addr, &r->tls_ss))) ||
 	    (cfg->udp_addr && (e = pn_relay_parse_addr(cfg->udp_addr, &r->udp_ss))) ||
 	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url)))) {
@@ -780,11 +885,13 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	r->has_udp = !!cfg->udp_addr;
 	r->has_ws = !!cfg->ws_url;
 	/* A control stream is needed in every mode: TLS or WebSocket. */
-	if (!((r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))) || (r->has_ws && (r->allowed & PN_RT_WS)))) {
+	if (!((r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))) ||
+	      (r->has_ws && (r->allowed & PN_RT_WS)))) {
 		free(r);
 		return PN_E_CONFIG;
 	}
-	if ((e = pn_idmap_init(&r->sessions, offsetof(struct pn_rsession, sid), PN_RELAY_SID_LEN, 16))) {
+	if ((e = pn_idmap_init(&r->sessions, offsetof(struct pn_rsession, sid), PN_RELAY_SID_LEN,
+			       16))) {
 		free(r);
 		return e;
 	}
@@ -799,7 +906,9 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		uv_poll_init(rc->loop, &r->poll, r->udp_fd);
 		r->poll.data = r;
 		uv_poll_start(&r->poll, UV_READABLE, on_udp);
-		rc->handles++;
+		uv_prepare_init(rc->loop, &r->prep);
+		r->prep.data = r;
+		rc->handles += 2;
 	}
 	uv_timer_start(&r->timer, on_tick, TICK_MS, TICK_MS);
 	r->next = rc->relays;
@@ -837,7 +946,8 @@ int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, s
 	if (!r->has_udp)
 		return PN_E_INVAL;
 	*ss = r->udp_ss;
-	*len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	*len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					       : sizeof(struct sockaddr_in);
 	return 0;
 }
 
@@ -917,8 +1027,10 @@ void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
 		if (r->s)
 			pn_rstream_close(r->s, PN_E_CLOSED, 0);
 		uv_close((uv_handle_t *)&r->timer, handle_closed);
-		if (r->udp_fd >= 0)
+		if (r->udp_fd >= 0) {
 			uv_close((uv_handle_t *)&r->poll, handle_closed);
+			uv_close((uv_handle_t *)&r->prep, handle_closed);
+		}
 	}
 	if (!rc->relays) {
 		/* Nothing to wait for; still complete from the loop, as promised. */

@@ -146,8 +146,11 @@ int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
 
 /*
  * Send one datagram (1..PN_RELAY_MAX_PAYLOAD bytes) on a ready session.
- * Returns 0 (sent or queued), PN_E_TOOBIG, PN_E_CLOSED (not ready / dead),
- * -EAGAIN (socket or stream queue full: dropped, as UDP would).
+ * The bytes are copied: over UDP into a per-relay queue sent at the end of
+ * the current loop iteration (sendmmsg, equal sizes batched with UDP GSO),
+ * over a stream into its bounded egress queue.  Returns 0 (queued),
+ * PN_E_TOOBIG, PN_E_CLOSED (not ready / dead), -EAGAIN (stream queue full:
+ * dropped, as UDP would).  UDP send failures are counted in tx_drops.
  */
 int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n);
 

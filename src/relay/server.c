@@ -24,9 +24,9 @@
 #define UDP_GRO 104
 #endif
 
-#define SWEEP_MS 2000
+#define SWEEP_MS   2000
 #define SLOT_SMALL 2048 /* receive slot without GRO */
-#define MAX_SEND (PN_RELAY_BATCH * 4)
+#define MAX_SEND   (PN_RELAY_BATCH * 4)
 
 struct ipcount {
 	uint8_t ip[16];
@@ -97,7 +97,7 @@ struct pn_relay_server {
 	struct retired {
 		struct retired *next;
 		gnutls_certificate_credentials_t cred;
-	} *retired;
+	} * retired;
 };
 
 int pn_relay_parse_addr(const char *str, struct sockaddr_storage *ss)
@@ -158,13 +158,15 @@ static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
 	return pn_rstream_send(cn->s, p, n, 0);
 }
 
-static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n, void *user)
+static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
+			void *user)
 {
 	struct conn *cn = c;
 	return pn_rstream_send2(cn->s, hdr, hn, p, n, 1);
 }
 
-static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt, void *user)
+static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
+		       void *user)
 {
 	struct pn_relay_server *srv = user;
 	struct sockaddr_storage ss;
@@ -191,19 +193,20 @@ static void op_kick(void *c, int err, void *user)
 	pn_rstream_close(cn->s, err, 1);
 }
 
-static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len, uint64_t now,
-			void *user)
+static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len,
+			uint64_t now, void *user)
 {
 	struct conn *cn = c;
-	return pn_relay_auth_open(cn->srv->cfg.anchor, &cn->info, cid, acl, len, (uint64_t)pn_wall_s());
+	return pn_relay_auth_open(cn->srv->cfg.anchor, &cn->info, cid, acl, len,
+				  (uint64_t)pn_wall_s());
 }
 
 static const struct pn_relay_core_ops core_ops = {
-	.send_frame = op_send_frame,
-	.send_data = op_send_data,
-	.send_udp = op_send_udp,
-	.kick = op_kick,
-	.authorize = op_authorize,
+    .send_frame = op_send_frame,
+    .send_data = op_send_data,
+    .send_udp = op_send_udp,
+    .kick = op_kick,
+    .authorize = op_authorize,
 };
 
 /* ---- UDP data path ---- */
@@ -261,10 +264,12 @@ static int joins(const struct out *o, const struct pn_relay_addr *dst, const uin
 	if (!pn_relay_addr_eq(&o->dst, dst))
 		return 0;
 	/* Room for another buffer, unless it continues the last one in memory. */
-	return o->niov < OUT_IOV || (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
+	return o->niov < OUT_IOV ||
+	       (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
 }
 
-static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p, size_t n)
+static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p,
+		      size_t n)
 {
 	struct out *o;
 
@@ -310,8 +315,8 @@ static size_t gro_size(struct msghdr *mh)
 	return 0;
 }
 
-static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from, const struct sockaddr *sa,
-			const uint8_t *p, size_t n)
+static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from,
+			const struct sockaddr *sa, const uint8_t *p, size_t n)
 {
 	struct pn_relay_route rt;
 	uint8_t *reply;
@@ -322,13 +327,12 @@ static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr 
 	reply = srv->replies[srv->nreplies];
 	pn_relay_core_udp(srv->core, from, sa, p, n, srv->now_ms, reply, &rt);
 	switch (rt.kind) {
-	case PN_RELAY_ROUTE_UDP:
-		queue_udp(srv, &rt.to, p, n);
-		break;
+	case PN_RELAY_ROUTE_UDP: queue_udp(srv, &rt.to, p, n); break;
 	case PN_RELAY_ROUTE_STREAM: {
 		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
 		pn_relay_data_frame_hdr(hdr, p + 1, n - PN_RELAY_DATA_HDR);
-		if (op_send_data(rt.conn, hdr, sizeof(hdr), p + PN_RELAY_DATA_HDR, n - PN_RELAY_DATA_HDR, srv))
+		if (op_send_data(rt.conn, hdr, sizeof(hdr), p + PN_RELAY_DATA_HDR,
+				 n - PN_RELAY_DATA_HDR, srv))
 			pn_relay_core_stats_mut(srv->core)->drop_queue++;
 		break;
 	}
@@ -337,8 +341,7 @@ static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr 
 		queue_udp(srv, from, reply, rt.reply_len);
 		srv->out[srv->nout - 1].closed = 1; /* replies never coalesce */
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -394,7 +397,8 @@ static void on_udp(uv_poll_t *h, int status, int events)
 static int udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss)
 {
 	int fd, one = 1, sz = 8 << 20;
-	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	socklen_t len =
+	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
 	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -453,8 +457,8 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 	char hex[PN_ID_HEX_LEN + 1];
 	int r;
 
-	r = pn_cred_verify_session(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY, (uint64_t)pn_wall_s(),
-				   PN_TRUST_DEFAULT_SKEW, &c->info);
+	r = pn_cred_verify_session(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY,
+				   (uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &c->info);
 	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
 	release_pending(srv, c);
@@ -474,7 +478,8 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 		return 0;
 	}
 	c->peer = pn_relay_core_attach(srv->core, c,
-				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT : PN_RELAY_ROLE_CONNECTOR,
+				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT
+								      : PN_RELAY_ROLE_CONNECTOR,
 				       c->info.id);
 	if (!c->peer)
 		return -ENOMEM;
@@ -507,8 +512,8 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 	if (c->peer) {
 		char hex[PN_ID_HEX_LEN + 1];
 		pn_id_hex(c->info.id, hex);
-		PN_LOG_INFO("relay", "peer_down", "role=%s id=%s err=%s", pn_cred_type_name(c->info.type), hex,
-			    pn_errname(err));
+		PN_LOG_INFO("relay", "peer_down", "role=%s id=%s err=%s",
+			    pn_cred_type_name(c->info.type), hex, pn_errname(err));
 		pn_relay_core_detach(srv->core, c->peer);
 		srv->nconns--;
 	}
@@ -518,9 +523,9 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 }
 
 static const struct pn_rstream_ops stream_ops = {
-	.on_ready = s_on_ready,
-	.on_frame = s_on_frame,
-	.on_close = s_on_close,
+    .on_ready = s_on_ready,
+    .on_frame = s_on_frame,
+    .on_close = s_on_close,
 };
 
 static void refused_closed(uv_handle_t *h)
@@ -602,17 +607,23 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 	const struct pn_relay_stats *st = pn_relay_core_stats(srv->core);
 
 	snprintf(buf, n,
-		 "sessions=%llu peers=%llu connectors=%llu pending=%u opened=%llu closed=%llu denied=%llu "
-		 "udp_rx_pkts=%llu udp_rx_bytes=%llu fwd_pkts=%llu fwd_bytes=%llu tx_pkts=%llu tx_bytes=%llu "
-		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu drop_malformed=%llu drop_no_session=%llu "
-		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu tx_drops=%llu refused_pending=%llu "
+		 "sessions=%llu peers=%llu connectors=%llu pending=%u opened=%llu closed=%llu "
+		 "denied=%llu "
+		 "udp_rx_pkts=%llu udp_rx_bytes=%llu fwd_pkts=%llu fwd_bytes=%llu tx_pkts=%llu "
+		 "tx_bytes=%llu "
+		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu drop_malformed=%llu "
+		 "drop_no_session=%llu "
+		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu tx_drops=%llu "
+		 "refused_pending=%llu "
 		 "refused_auth=%llu gro=%d gso=%d",
-		 (unsigned long long)st->sessions, (unsigned long long)st->peers, (unsigned long long)st->connectors,
-		 srv->npending, (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
+		 (unsigned long long)st->sessions, (unsigned long long)st->peers,
+		 (unsigned long long)st->connectors, srv->npending,
+		 (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
 		 (unsigned long long)st->opens_denied, (unsigned long long)st->udp_rx_pkts,
 		 (unsigned long long)st->udp_rx_bytes, (unsigned long long)st->fwd_pkts,
-		 (unsigned long long)st->fwd_bytes, (unsigned long long)srv->tx_pkts, (unsigned long long)srv->tx_bytes,
-		 (unsigned long long)srv->gso_sends, (unsigned long long)st->stun, (unsigned long long)st->binds_ok,
+		 (unsigned long long)st->fwd_bytes, (unsigned long long)srv->tx_pkts,
+		 (unsigned long long)srv->tx_bytes, (unsigned long long)srv->gso_sends,
+		 (unsigned long long)st->stun, (unsigned long long)st->binds_ok,
 		 (unsigned long long)st->binds_bad, (unsigned long long)st->drop_malformed,
 		 (unsigned long long)st->drop_no_session, (unsigned long long)st->drop_addr,
 		 (unsigned long long)st->drop_queue, (unsigned long long)st->drop_amplification,
@@ -696,7 +707,8 @@ static void free_server(struct pn_relay_server *srv)
 	free(srv);
 }
 
-int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg, struct pn_relay_server **out)
+int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg,
+			struct pn_relay_server **out)
 {
 	struct pn_relay_server *srv;
 	struct sockaddr_storage ss;
@@ -757,8 +769,9 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	if (cfg->stats_ms)
 		uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
 	uv_signal_start(&srv->sigusr1, on_sigusr1, SIGUSR1);
-	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d", cfg->udp_addr ? cfg->udp_addr : "-",
-		    cfg->tls_addr ? cfg->tls_addr : "-", cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso);
+	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d",
+		    cfg->udp_addr ? cfg->udp_addr : "-", cfg->tls_addr ? cfg->tls_addr : "-",
+		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso);
 	*out = srv;
 	return 0;
 out:
@@ -766,15 +779,16 @@ out:
 	return r;
 }
 
-int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_key *key, const char *cert_pem)
+int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_key *key,
+				   const char *cert_pem)
 {
 	gnutls_certificate_credentials_t cred;
 	struct pn_cred_info self;
 	struct retired *old;
 	int r;
 
-	if ((r = pn_cred_verify(srv->cfg.anchor, cert_pem, strlen(cert_pem), PN_CRED_RELAY, (uint64_t)pn_wall_s(),
-				PN_TRUST_DEFAULT_SKEW, &self)))
+	if ((r = pn_cred_verify(srv->cfg.anchor, cert_pem, strlen(cert_pem), PN_CRED_RELAY,
+				(uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &self)))
 		return r;
 	if (!(old = calloc(1, sizeof(*old))))
 		return -ENOMEM;
@@ -789,7 +803,8 @@ int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_
 	srv->scfg.cred = cred; /* new connections from now on */
 	srv->cfg.key = NULL;   /* the borrowed originals are no longer used */
 	srv->cfg.cert_pem = NULL;
-	PN_LOG_INFO("relay", "credential_renewed", "not_after=%llu", (unsigned long long)self.not_after);
+	PN_LOG_INFO("relay", "credential_renewed", "not_after=%llu",
+		    (unsigned long long)self.not_after);
 	return 0;
 }
 

@@ -38,14 +38,16 @@ void pn_relay_server_config_default(struct pn_relay_server_config *c);
  * PN_E_WRONG_TYPE (own certificate not a relay credential of this CA),
  * PN_E_CRYPTO, -errno (bind), -ENOMEM.
  */
-int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg, struct pn_relay_server **out);
+int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg,
+			struct pn_relay_server **out);
 
 /*
  * Present a renewed relay credential to connections made from now on
  * (existing ones keep theirs).  key and cert_pem are only read during the
  * call.  0, or the errors of pn_relay_server_new's credential check.
  */
-int pn_relay_server_set_credential(struct pn_relay_server *s, const struct pn_key *key, const char *cert_pem);
+int pn_relay_server_set_credential(struct pn_relay_server *s, const struct pn_key *key,
+				   const char *cert_pem);
 
 /* One "key=value ..." line of counters (for logs and SIGUSR1). */
 void pn_relay_server_stats_line(const struct pn_relay_server *s, char *buf, size_t n);

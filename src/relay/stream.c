@@ -15,8 +15,8 @@
 #include "relay/wshttp.h"
 
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
-#define GRACE_MS 2000
-#define TLS_CHUNK 16384
+#define GRACE_MS     2000
+#define TLS_CHUNK    16384
 
 enum st {
 	ST_CONNECTING, /* client: TCP connect in progress */
@@ -43,7 +43,7 @@ struct pn_rstream {
 	wslay_event_context_ptr ws;
 	char ws_key[32]; /* client: our Sec-WebSocket-Key */
 	const uint8_t *in_p;
-	size_t in_n; /* bytes being fed to TLS / wslay */
+	size_t in_n;	    /* bytes being fed to TLS / wslay */
 	struct pn_buf http; /* upgrade request / response head */
 	struct pn_buf rx;   /* partial frame */
 	struct pn_buf ptx;  /* plaintext waiting for TLS */
@@ -112,7 +112,8 @@ static void kick_write(struct pn_rstream *s)
 
 /* ---- WebSocket (wslay) ---- */
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			  void *user)
 {
 	struct pn_rstream *s = user;
 	size_t n = len < s->in_n ? len : s->in_n;
@@ -127,7 +128,8 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 	return (ssize_t)n;
 }
 
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			  void *user)
 {
 	struct pn_rstream *s = user;
 
@@ -145,7 +147,8 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, 
 
 static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n);
 
-static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+		      void *user)
 {
 	struct pn_rstream *s = user;
 	const uint8_t *save_p = s->in_p;
@@ -162,10 +165,10 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 static int ws_start(struct pn_rstream *s)
 {
 	struct wslay_event_callbacks cb = {
-		.recv_callback = ws_recv_cb,
-		.send_callback = ws_send_cb,
-		.genmask_callback = ws_genmask_cb,
-		.on_msg_recv_callback = ws_msg_cb,
+	    .recv_callback = ws_recv_cb,
+	    .send_callback = ws_send_cb,
+	    .genmask_callback = ws_genmask_cb,
+	    .on_msg_recv_callback = ws_msg_cb,
 	};
 	int r = s->cfg.server ? wslay_event_context_server_init(&s->ws, &cb, s)
 			      : wslay_event_context_client_init(&s->ws, &cb, s);
@@ -215,7 +218,8 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	int r;
 
 	if (s->is_ws) {
-		struct wslay_event_msg m = {.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = len};
+		struct wslay_event_msg m = {
+		    .opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = len};
 		r = wslay_event_queue_msg(s->ws, &m) ? -ENOMEM : 0;
 		if (r == 0 && wslay_event_send(s->ws))
 			r = PN_E_IO;
@@ -231,10 +235,12 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 
 static int tls_start(struct pn_rstream *s)
 {
-	static const gnutls_datum_t alpn = {(unsigned char *)PN_RELAY_ALPN, sizeof(PN_RELAY_ALPN) - 1};
+	static const gnutls_datum_t alpn = {(unsigned char *)PN_RELAY_ALPN,
+					    sizeof(PN_RELAY_ALPN) - 1};
 	int r;
 
-	if (gnutls_init(&s->tls, (s->cfg.server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS))
+	if (gnutls_init(&s->tls, (s->cfg.server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
+				     GNUTLS_NO_TICKETS))
 		return PN_E_CRYPTO;
 	if ((r = gnutls_priority_set_direct(s->tls, TLS_PRIORITY, NULL)) ||
 	    (r = gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE, s->cfg.cred)) ||
@@ -327,7 +333,7 @@ static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 		if (got < 0) {
 			/* A fatal alert right after the handshake is the peer refusing
 			 * our certificate (TLS 1.3 clients finish first). */
-			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION	? PN_E_CLOSED
+			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION  ? PN_E_CLOSED
 				     : got == GNUTLS_E_FATAL_ALERT_RECEIVED ? PN_E_UNTRUSTED
 									    : PN_E_MALFORMED);
 			break;
@@ -352,10 +358,11 @@ static int http_server(struct pn_rstream *s, const char *head)
 		return PN_E_MALFORMED;
 	if ((r = pn_ws_parse_request(head, s->cfg.ws_path, accept)))
 		return r;
-	n = snprintf(resp, sizeof(resp),
-		     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		     "Sec-WebSocket-Accept: %s\r\n\r\n",
-		     accept);
+	n = snprintf(
+	    resp, sizeof(resp),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n",
+	    accept);
 	if (raw_append(s, (const uint8_t *)resp, (size_t)n))
 		return -ENOMEM;
 	return ws_start(s);
@@ -570,7 +577,8 @@ static struct pn_rstream *stream_new(uv_loop_t *loop, const struct pn_rstream_co
 	s->user = user;
 	/* Buffers start empty and grow to their bounds only when used. */
 	pn_buf_init_dyn(&s->rx, 0, PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY + PN_RSTREAM_RXBUF);
-	pn_buf_init_dyn(&s->ptx, 0, s->cfg.max_egress + PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY);
+	pn_buf_init_dyn(&s->ptx, 0,
+			s->cfg.max_egress + PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY);
 	pn_buf_init_dyn(&s->out[0], 0, 2 * s->cfg.max_egress + 4 * TLS_CHUNK);
 	pn_buf_init_dyn(&s->out[1], 0, 2 * s->cfg.max_egress + 4 * TLS_CHUNK);
 	uv_tcp_init(loop, &s->tcp);
@@ -627,11 +635,13 @@ static void connect_cb(uv_connect_t *req, int status)
 		}
 		base64_encode_raw(s->ws_key, sizeof(key), key);
 		s->ws_key[24] = '\0';
-		n = snprintf(head, sizeof(head),
-			     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-			     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-			     s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
-		if (n <= 0 || (size_t)n >= sizeof(head) || raw_append(s, (const uint8_t *)head, (size_t)n))
+		n = snprintf(
+		    head, sizeof(head),
+		    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		    s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
+		if (n <= 0 || (size_t)n >= sizeof(head) ||
+		    raw_append(s, (const uint8_t *)head, (size_t)n))
 			close_now(s, PN_E_INVAL);
 		return;
 	}
@@ -642,15 +652,18 @@ static void connect_cb(uv_connect_t *req, int status)
 	gnutls_handshake(s->tls); /* sends the ClientHello */
 }
 
-int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr, const struct pn_rstream_config *cfg,
-		       const struct pn_rstream_ops *ops, void *user, struct pn_rstream **out)
+int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr,
+		       const struct pn_rstream_config *cfg, const struct pn_rstream_ops *ops,
+		       void *user, struct pn_rstream **out)
 {
 	struct pn_rstream *s = stream_new(loop, cfg, ops, user);
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	memcpy(&s->peer, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	memcpy(&s->peer, addr,
+	       addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in));
 	s->st = ST_CONNECTING;
 	s->creq.data = s;
 	if ((r = uv_tcp_connect(&s->creq, &s->tcp, addr, connect_cb))) {
@@ -663,7 +676,8 @@ int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr, const struc
 	return 0;
 }
 
-int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int is_data)
+int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
+		     int is_data)
 {
 	size_t q;
 

@@ -42,12 +42,12 @@ struct pn_rstream_ops {
 #define PN_RSTREAM_RXBUF (64 * 1024)
 
 struct pn_rstream_config {
-	int server;			      /* 1: accept side */
+	int server;			       /* 1: accept side */
 	gnutls_certificate_credentials_t cred; /* borrowed; outlives the stream */
-	uint8_t *rxbuf;			      /* PN_RSTREAM_RXBUF bytes, shared */
-	uint8_t *plainbuf;		      /* PN_RSTREAM_RXBUF bytes, shared */
-	size_t max_egress;		      /* 0: PN_RELAY_MAX_EGRESS */
-	uint32_t handshake_ms;		      /* 0: PN_RELAY_HANDSHAKE_MS */
+	uint8_t *rxbuf;			       /* PN_RSTREAM_RXBUF bytes, shared */
+	uint8_t *plainbuf;		       /* PN_RSTREAM_RXBUF bytes, shared */
+	size_t max_egress;		       /* 0: PN_RELAY_MAX_EGRESS */
+	uint32_t handshake_ms;		       /* 0: PN_RELAY_HANDSHAKE_MS */
 	/* server: accepted WebSocket path, NULL to refuse upgrades */
 	const char *ws_path;
 	/* client: speak WebSocket first (Host header and path) */
@@ -61,8 +61,9 @@ int pn_rstream_accept(uv_stream_t *server, const struct pn_rstream_config *cfg,
 		      const struct pn_rstream_ops *ops, void *user, struct pn_rstream **out);
 /* Connect to `addr` (client config).  0 or -errno; failures later arrive
  * in on_close. */
-int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr, const struct pn_rstream_config *cfg,
-		       const struct pn_rstream_ops *ops, void *user, struct pn_rstream **out);
+int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr,
+		       const struct pn_rstream_config *cfg, const struct pn_rstream_ops *ops,
+		       void *user, struct pn_rstream **out);
 
 /* Queue a complete frame (header included).  0, -EAGAIN (egress full;
  * only for DATA), PN_E_CLOSED. */

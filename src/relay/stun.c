@@ -5,7 +5,7 @@
 #include "core/err.h"
 #include "relay/stun.h"
 
-#define FPR_XOR 0x5354554eu
+#define FPR_XOR	 0x5354554eu
 #define ATTR_HDR 4
 
 /* CRC-32 (ISO-HDLC), bitwise: STUN messages are tiny and this is off the data path. */
@@ -109,8 +109,8 @@ static void put_fpr(uint8_t *out, size_t off)
 	pn_store_be32(out + off + 4, crc32_iso(out, off) ^ FPR_XOR);
 }
 
-int pn_stun_build_response(const uint8_t txid[PN_STUN_TXID_LEN], const struct sockaddr *from, int with_fpr,
-			   uint8_t *out, size_t limit, size_t *len)
+int pn_stun_build_response(const uint8_t txid[PN_STUN_TXID_LEN], const struct sockaddr *from,
+			   int with_fpr, uint8_t *out, size_t limit, size_t *len)
 {
 	size_t alen, total;
 	uint8_t *a;
@@ -172,7 +172,8 @@ void pn_stun_build_request(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t out[PN_
 	put_fpr(out, PN_STUN_REQUEST_LEN - 8);
 }
 
-static int read_addr(const uint8_t *a, size_t len, int xored, const uint8_t *hdr, struct sockaddr_storage *ss)
+static int read_addr(const uint8_t *a, size_t len, int xored, const uint8_t *hdr,
+		     struct sockaddr_storage *ss)
 {
 	uint16_t port;
 

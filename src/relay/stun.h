@@ -18,17 +18,17 @@
 
 #include "relay/wire.h"
 
-#define PN_STUN_TXID_LEN 12
-#define PN_STUN_REQUEST_LEN 64 /* padded request: room for any of our answers */
+#define PN_STUN_TXID_LEN     12
+#define PN_STUN_REQUEST_LEN  64 /* padded request: room for any of our answers */
 #define PN_STUN_RESPONSE_MAX 52
 
-#define PN_STUN_BINDING_REQUEST 0x0001
-#define PN_STUN_BINDING_RESPONSE 0x0101
-#define PN_STUN_ATTR_MAPPED_ADDRESS 0x0001
+#define PN_STUN_BINDING_REQUEST		0x0001
+#define PN_STUN_BINDING_RESPONSE	0x0101
+#define PN_STUN_ATTR_MAPPED_ADDRESS	0x0001
 #define PN_STUN_ATTR_XOR_MAPPED_ADDRESS 0x0020
-#define PN_STUN_ATTR_PADDING 0x0026
-#define PN_STUN_ATTR_SOFTWARE 0x8022
-#define PN_STUN_ATTR_FINGERPRINT 0x8028
+#define PN_STUN_ATTR_PADDING		0x0026
+#define PN_STUN_ATTR_SOFTWARE		0x8022
+#define PN_STUN_ATTR_FINGERPRINT	0x8028
 
 /*
  * Parse a Binding request.  0 with txid (and *has_fpr if it carried a
@@ -45,8 +45,8 @@ int pn_stun_parse_request(const uint8_t *p, size_t n, uint8_t txid[PN_STUN_TXID_
  * 0 and *len, or PN_E_NOSPACE (the answer would exceed limit: drop the
  * request), PN_E_INVAL (address family).
  */
-int pn_stun_build_response(const uint8_t txid[PN_STUN_TXID_LEN], const struct sockaddr *from, int with_fpr,
-			   uint8_t *out, size_t limit, size_t *len);
+int pn_stun_build_response(const uint8_t txid[PN_STUN_TXID_LEN], const struct sockaddr *from,
+			   int with_fpr, uint8_t *out, size_t limit, size_t *len);
 
 /* A Binding request padded to PN_STUN_REQUEST_LEN bytes, with FINGERPRINT. */
 void pn_stun_build_request(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t out[PN_STUN_REQUEST_LEN]);

@@ -18,12 +18,10 @@ int pn_relay_udp_classify(const uint8_t *p, size_t n)
 		if (n > PN_RELAY_MAX_DATAGRAM)
 			return PN_E_TOOBIG;
 		return PN_RELAY_KIND_DATA;
-	case PN_RELAY_UDP_BIND:
-		return n == PN_RELAY_BIND_LEN ? PN_RELAY_KIND_BIND : PN_E_MALFORMED;
+	case PN_RELAY_UDP_BIND: return n == PN_RELAY_BIND_LEN ? PN_RELAY_KIND_BIND : PN_E_MALFORMED;
 	case PN_RELAY_UDP_BIND_OK:
 		return n == PN_RELAY_BIND_OK_LEN ? PN_RELAY_KIND_BIND_OK : PN_E_MALFORMED;
-	default:
-		break;
+	default: break;
 	}
 	/* STUN: top two bits zero, 20-byte header, magic cookie (RFC 8489 §5). */
 	if ((p[0] & 0xc0) == 0 && n >= PN_STUN_HDR && pn_load_be32(p + 4) == PN_STUN_MAGIC)
@@ -37,7 +35,8 @@ static void bind_mac(const uint8_t *msg, const uint8_t secret[PN_RELAY_SECRET_LE
 	struct hmac_sha256_ctx h;
 
 	hmac_sha256_set_key(&h, PN_RELAY_SECRET_LEN, secret);
-	hmac_sha256_update(&h, sizeof(PN_RELAY_BIND_LABEL) - 1, (const uint8_t *)PN_RELAY_BIND_LABEL);
+	hmac_sha256_update(&h, sizeof(PN_RELAY_BIND_LABEL) - 1,
+			   (const uint8_t *)PN_RELAY_BIND_LABEL);
 	/* sid, side, counter: everything between the type byte and the MAC. */
 	hmac_sha256_update(&h, PN_RELAY_SID_LEN + 1 + 8, msg + 1);
 	hmac_sha256_digest(&h, PN_RELAY_MAC_LEN, mac);
@@ -61,13 +60,16 @@ void pn_relay_bind_fields(const uint8_t p[PN_RELAY_BIND_LEN], uint8_t *side, uin
 	*counter = pn_load_be64(p + 2 + PN_RELAY_SID_LEN);
 }
 
-int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN], const uint8_t secret[PN_RELAY_SECRET_LEN])
+int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN],
+			 const uint8_t secret[PN_RELAY_SECRET_LEN])
 {
 	uint8_t mac[PN_RELAY_MAC_LEN];
 	int r;
 
 	bind_mac(p, secret, mac);
-	r = pn_ct_memcmp(mac, p + PN_RELAY_BIND_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN) ? PN_E_SIGNATURE : 0;
+	r = pn_ct_memcmp(mac, p + PN_RELAY_BIND_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN)
+		? PN_E_SIGNATURE
+		: 0;
 	pn_wipe(mac, sizeof(mac));
 	return r;
 }

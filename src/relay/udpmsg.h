@@ -43,7 +43,8 @@ void pn_relay_bind_fields(const uint8_t p[PN_RELAY_BIND_LEN], uint8_t *side, uin
  * Check a classified BIND's MAC with `secret` in constant time.
  * 0, or PN_E_SIGNATURE.
  */
-int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN], const uint8_t secret[PN_RELAY_SECRET_LEN]);
+int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN],
+			 const uint8_t secret[PN_RELAY_SECRET_LEN]);
 
 /* BIND_OK echoes the sid and counter: 17 bytes, never more than BIND. */
 void pn_relay_bind_ok_encode(uint8_t out[PN_RELAY_BIND_OK_LEN], const uint8_t sid[PN_RELAY_SID_LEN],

@@ -40,10 +40,10 @@
 #include <stdint.h>
 
 /* ---- identifiers and secrets ---- */
-#define PN_RELAY_SID_LEN 8	 /* random session id */
-#define PN_RELAY_ID_LEN 16	 /* connector / client id (from the credential) */
-#define PN_RELAY_SECRET_LEN 32	 /* per-session, per-side BIND key */
-#define PN_RELAY_MAC_LEN 16	 /* truncated HMAC-SHA256 in BIND */
+#define PN_RELAY_SID_LEN    8  /* random session id */
+#define PN_RELAY_ID_LEN	    16 /* connector / client id (from the credential) */
+#define PN_RELAY_SECRET_LEN 32 /* per-session, per-side BIND key */
+#define PN_RELAY_MAC_LEN    16 /* truncated HMAC-SHA256 in BIND */
 #define PN_RELAY_BIND_LABEL "pn-relay-bind"
 
 enum pn_relay_side {
@@ -57,11 +57,11 @@ enum pn_relay_udp_type {
 	PN_RELAY_UDP_BIND = 0xd1,
 	PN_RELAY_UDP_BIND_OK = 0xd2,
 };
-#define PN_RELAY_DATA_HDR (1 + PN_RELAY_SID_LEN)			     /* 9 */
-#define PN_RELAY_BIND_LEN (1 + PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_MAC_LEN) /* 34 */
-#define PN_RELAY_BIND_OK_LEN (1 + PN_RELAY_SID_LEN + 8)			     /* 17 */
+#define PN_RELAY_DATA_HDR    (1 + PN_RELAY_SID_LEN)			       /* 9 */
+#define PN_RELAY_BIND_LEN    (1 + PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_MAC_LEN) /* 34 */
+#define PN_RELAY_BIND_OK_LEN (1 + PN_RELAY_SID_LEN + 8)			       /* 17 */
 /* Largest opaque payload (one QUIC packet) the relay carries. */
-#define PN_RELAY_MAX_PAYLOAD 1500
+#define PN_RELAY_MAX_PAYLOAD  1500
 #define PN_RELAY_MAX_DATAGRAM (PN_RELAY_DATA_HDR + PN_RELAY_MAX_PAYLOAD)
 
 /* ---- stream frames ---- */
@@ -82,38 +82,38 @@ enum pn_relay_frame_type {
 #define PN_RELAY_MAX_FRAME_BODY 65535
 /* The client access list in OPEN; leaves room for tag + id + length. */
 #define PN_RELAY_MAX_ACL 65000
-#define PN_RELAY_ALPN "postern-relay/1"
+#define PN_RELAY_ALPN	 "postern-relay/1"
 
 /* ---- WebSocket upgrade ---- */
-#define PN_RELAY_WS_DEFAULT_PATH "/postern"
+#define PN_RELAY_WS_DEFAULT_PATH  "/postern"
 #define PN_RELAY_MAX_HTTP_REQUEST 4096 /* request line + headers */
-#define PN_RELAY_MAX_WS_MESSAGE (64 * 1024)
+#define PN_RELAY_MAX_WS_MESSAGE	  (64 * 1024)
 
 /* ---- STUN (RFC 8489) ---- */
-#define PN_STUN_MAGIC 0x2112A442u
-#define PN_STUN_HDR 20
+#define PN_STUN_MAGIC	    0x2112A442u
+#define PN_STUN_HDR	    20
 #define PN_STUN_MAX_MESSAGE 548 /* we never need more; larger is dropped */
 
 /* ---- timing (milliseconds) ---- */
-#define PN_RELAY_HANDSHAKE_MS 5000	   /* accept -> authenticated, or closed */
-#define PN_RELAY_KEEPALIVE_MS 15000	   /* PING interval on control streams */
-#define PN_RELAY_CONN_IDLE_MS 45000	   /* control stream silent this long: closed */
-#define PN_RELAY_BIND_REFRESH_MS 15000	   /* UDP BIND keepalive (NAT mappings) */
-#define PN_RELAY_SESSION_IDLE_MS 180000	   /* no data either way: session closed */
-#define PN_RELAY_UDP_BIND_TIMEOUT_MS 1500  /* no BIND_OK: client falls back to stream */
-#define PN_RELAY_STATS_MS 60000		   /* stats line in the log */
+#define PN_RELAY_HANDSHAKE_MS	     5000   /* accept -> authenticated, or closed */
+#define PN_RELAY_KEEPALIVE_MS	     15000  /* PING interval on control streams */
+#define PN_RELAY_CONN_IDLE_MS	     45000  /* control stream silent this long: closed */
+#define PN_RELAY_BIND_REFRESH_MS     15000  /* UDP BIND keepalive (NAT mappings) */
+#define PN_RELAY_SESSION_IDLE_MS     180000 /* no data either way: session closed */
+#define PN_RELAY_UDP_BIND_TIMEOUT_MS 1500   /* no BIND_OK: client falls back to stream */
+#define PN_RELAY_STATS_MS	     60000  /* stats line in the log */
 
 /* ---- default caps (the daemon's flags can change the non-protocol ones) ---- */
-#define PN_RELAY_MAX_PENDING 1024	  /* unauthenticated connections, global */
-#define PN_RELAY_MAX_PENDING_PER_IP 16	  /* ... per source address */
-#define PN_RELAY_MAX_CONNS 16384	  /* authenticated connections */
-#define PN_RELAY_MAX_SESSIONS 262144	  /* sessions, global */
-#define PN_RELAY_MAX_SESSIONS_PER_CONN 1024 /* sessions opened by one client connection */
-#define PN_RELAY_MAX_EGRESS (256 * 1024)  /* queued bytes per stream; beyond: DATA dropped */
-#define PN_RELAY_MAX_OPEN_PER_SEC 64	  /* OPEN requests per connection per second */
+#define PN_RELAY_MAX_PENDING	       1024	    /* unauthenticated connections, global */
+#define PN_RELAY_MAX_PENDING_PER_IP    16	    /* ... per source address */
+#define PN_RELAY_MAX_CONNS	       16384	    /* authenticated connections */
+#define PN_RELAY_MAX_SESSIONS	       262144	    /* sessions, global */
+#define PN_RELAY_MAX_SESSIONS_PER_CONN 1024	    /* sessions opened by one client connection */
+#define PN_RELAY_MAX_EGRESS	       (256 * 1024) /* queued bytes per stream; beyond: DATA dropped */
+#define PN_RELAY_MAX_OPEN_PER_SEC      64	    /* OPEN requests per connection per second */
 
 /* ---- UDP data path batching ---- */
-#define PN_RELAY_BATCH 32	  /* recvmmsg/sendmmsg vector */
-#define PN_RELAY_GRO_BUF 65536	  /* one receive slot with UDP GRO */
-#define PN_RELAY_GSO_MAX_SEGS 64 /* kernel UDP_MAX_SEGMENTS */
+#define PN_RELAY_BATCH	      32    /* recvmmsg/sendmmsg vector */
+#define PN_RELAY_GRO_BUF      65536 /* one receive slot with UDP GRO */
+#define PN_RELAY_GSO_MAX_SEGS 64    /* kernel UDP_MAX_SEGMENTS */
 #endif

@@ -58,7 +58,8 @@ int pn_ws_parse_request(const char *head, const char *path, char accept[PN_WS_AC
 	int r;
 
 	/* Exactly "GET <path> HTTP/1.1\r\n": no query, no absolute form. */
-	if (strncmp(head, "GET ", 4) || strncmp(head + 4, path, pl) || strncmp(head + 4 + pl, " HTTP/1.1\r\n", 11))
+	if (strncmp(head, "GET ", 4) || strncmp(head + 4, path, pl) ||
+	    strncmp(head + 4 + pl, " HTTP/1.1\r\n", 11))
 		return PN_E_MALFORMED;
 	if ((r = header(head, "Upgrade", v, sizeof(v))) || strcasecmp(v, "websocket"))
 		return r ? r : PN_E_MALFORMED;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define PN_WS_ACCEPT_LEN 28 /* base64 of a SHA-1 */
-#define PN_WS_KEY_LEN 24    /* base64 of 16 bytes */
+#define PN_WS_KEY_LEN	 24 /* base64 of 16 bytes */
 
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (out: 29 bytes, NUL-terminated). */
 void pn_ws_accept_value(const char *key, char out[PN_WS_ACCEPT_LEN + 1]);

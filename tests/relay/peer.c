@@ -14,8 +14,8 @@
  *   pn-relay-peer raw ... --send open --acl FILE --to conn --expect ERRNAME
  *       sends OPEN without the client library's own checks; the relay must refuse it.
  *
- * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws (repeatable)
- * Prints one result line; exit 0 when the expectation holds.
+ * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws
+ * (repeatable) Prints one result line; exit 0 when the expectation holds.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -37,7 +37,7 @@
 #include "trust/key.h"
 
 #define MAX_RELAYS 4
-#define MAX_SESS 4096
+#define MAX_SESS   4096
 
 static uv_loop_t *loop;
 static struct pn_rclient *rc;
@@ -160,8 +160,9 @@ static void report(void)
 		got += sess[i].got;
 		bad += sess[i].bad;
 	}
-	printf("result sessions=%u ready=%u sent=%llu got=%llu bad=%llu transport=%s\n", nsessions, nready,
-	       (unsigned long long)sent, (unsigned long long)got, (unsigned long long)bad, tname(tr));
+	printf("result sessions=%u ready=%u sent=%llu got=%llu bad=%llu transport=%s\n", nsessions,
+	       nready, (unsigned long long)sent, (unsigned long long)got, (unsigned long long)bad,
+	       tname(tr));
 	fflush(stdout);
 	if (bad || got < sent * 95 / 100 || got == 0)
 		finish(1);
@@ -206,7 +207,8 @@ static void on_tick(uv_timer_t *t)
 	if (!sending) {
 		/* Wait for the expected transport (UDP binds take a round trip). */
 		for (unsigned i = 0; i < nsessions; i++)
-			if (expect_transport && strcmp(tname(pn_rsession_transport(sess[i].s)), expect_transport))
+			if (expect_transport &&
+			    strcmp(tname(pn_rsession_transport(sess[i].s)), expect_transport))
 				all_transport = 0;
 		if (!all_transport)
 			return;
@@ -260,16 +262,16 @@ static void k_ready(struct pn_rsession *s, int status, void *user)
 }
 
 static const struct pn_rclient_ops conn_ops = {
-	.session_new = c_new,
-	.session_closed = c_closed,
-	.datagram = c_dgram,
-	.relay_state = relay_state,
+    .session_new = c_new,
+    .session_closed = c_closed,
+    .datagram = c_dgram,
+    .relay_state = relay_state,
 };
 static const struct pn_rclient_ops client_ops = {
-	.session_ready = k_ready,
-	.session_closed = c_closed,
-	.datagram = k_dgram,
-	.relay_state = relay_state,
+    .session_ready = k_ready,
+    .session_closed = c_closed,
+    .datagram = k_dgram,
+    .relay_state = relay_state,
 };
 
 /* ---- raw: malformed frames ---- */
@@ -303,7 +305,8 @@ static int raw_ready(struct pn_rstream *s, void *user)
 		n = 9;
 	} else if (!strcmp(raw_kind, "open")) {
 		/* A well-formed OPEN: the relay itself must refuse it (expect). */
-		struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = 1, .acl = raw_acl, .acl_len = raw_acl_len};
+		struct pn_relay_msg m = {
+		    .type = PN_RELAY_F_OPEN, .tag = 1, .acl = raw_acl, .acl_len = raw_acl_len};
 		struct pn_buf ob;
 		static uint8_t big[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
 		memcpy(m.id, raw_to, PN_RELAY_ID_LEN);
@@ -382,7 +385,8 @@ static int run_raw(const char *cred, const char *tls, const char *aclf, const ch
 	snprintf(cname, sizeof(cname), "%s.crt", cred);
 	key_pem = slurp(kname, NULL);
 	cert_pem = slurp(cname, NULL);
-	if (pn_anchor_new(ca_pem, strlen(ca_pem), &a) || pn_key_load_pem_mem(key_pem, strlen(key_pem), &k) ||
+	if (pn_anchor_new(ca_pem, strlen(ca_pem), &a) ||
+	    pn_key_load_pem_mem(key_pem, strlen(key_pem), &k) ||
 	    pn_cred_tls_credentials(k, cert_pem, a, &gc))
 		return 2;
 	if (sscanf(tls, "%63[^:]:%d", host, &port) != 2 || uv_ip4_addr(host, port, s4))
@@ -450,14 +454,21 @@ static int run_stun(const char *udp, int short_req)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pki", required_argument, 0, 'p'},	  {"cred", required_argument, 0, 'c'},
-		{"acl", required_argument, 0, 'a'},	  {"to", required_argument, 0, 't'},
-		{"relay", required_argument, 0, 'r'},	  {"count", required_argument, 0, 'n'},
-		{"size", required_argument, 0, 's'},	  {"expect", required_argument, 0, 'e'},
-		{"expect-transport", required_argument, 0, 'x'}, {"timeout", required_argument, 0, 'T'},
-		{"sessions", required_argument, 0, 'k'}, {"tls", required_argument, 0, 'L'},
-		{"send", required_argument, 0, 'S'},	  {"udp", required_argument, 0, 'U'},
-		{0, 0, 0, 0},
+	    {"pki", required_argument, 0, 'p'},
+	    {"cred", required_argument, 0, 'c'},
+	    {"acl", required_argument, 0, 'a'},
+	    {"to", required_argument, 0, 't'},
+	    {"relay", required_argument, 0, 'r'},
+	    {"count", required_argument, 0, 'n'},
+	    {"size", required_argument, 0, 's'},
+	    {"expect", required_argument, 0, 'e'},
+	    {"expect-transport", required_argument, 0, 'x'},
+	    {"timeout", required_argument, 0, 'T'},
+	    {"sessions", required_argument, 0, 'k'},
+	    {"tls", required_argument, 0, 'L'},
+	    {"send", required_argument, 0, 'S'},
+	    {"udp", required_argument, 0, 'U'},
+	    {0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
 	struct pn_rrelay *relays[MAX_RELAYS];
@@ -496,7 +507,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "stun"))
 		return tls ? run_stun(tls, raw_kind && !strcmp(raw_kind, "short")) : 2;
-	if (size < 8 || size > PN_RELAY_MAX_PAYLOAD || !cred || nsessions < 1 || nsessions > MAX_SESS)
+	if (size < 8 || size > PN_RELAY_MAX_PAYLOAD || !cred || nsessions < 1 ||
+	    nsessions > MAX_SESS)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	pn_log_set_spec(getenv("PN_LOG") ? getenv("PN_LOG") : "warn");
@@ -523,11 +535,11 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nrelays; i++) {
 		struct pn_rrelay_config rcfg = {
-			.name = specs[i].tls[0] ? specs[i].tls : specs[i].ws,
-			.tls_addr = specs[i].tls[0] ? specs[i].tls : NULL,
-			.udp_addr = specs[i].udp[0] ? specs[i].udp : NULL,
-			.ws_url = specs[i].ws[0] ? specs[i].ws : NULL,
-			.transports = specs[i].only,
+		    .name = specs[i].tls[0] ? specs[i].tls : specs[i].ws,
+		    .tls_addr = specs[i].tls[0] ? specs[i].tls : NULL,
+		    .udp_addr = specs[i].udp[0] ? specs[i].udp : NULL,
+		    .ws_url = specs[i].ws[0] ? specs[i].ws : NULL,
+		    .transports = specs[i].only,
 		};
 		if ((c = pn_rclient_add_relay(rc, &rcfg, &relays[i]))) {
 			fprintf(stderr, "add_relay: %s\n", pn_strerror(c));

@@ -66,13 +66,15 @@ static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
 	return 0;
 }
 
-static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n, void *user)
+static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
+			void *user)
 {
 	((struct fconn *)c)->ndata++;
 	return 0;
 }
 
-static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt, void *user)
+static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
+		       void *user)
 {
 	W.nudp++;
 	W.udp_to = *to;
@@ -89,13 +91,14 @@ static void op_kick(void *c, int err, void *user)
 	((struct fconn *)c)->kicked = err;
 }
 
-static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len, uint64_t now,
-			void *user)
+static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len,
+			uint64_t now, void *user)
 {
 	return pn_relay_auth_open(W.anchor, ((struct fconn *)c)->info, cid, acl, len, W.now_s);
 }
 
-static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data, op_send_udp, op_kick, op_authorize};
+static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data, op_send_udp, op_kick,
+					     op_authorize};
 
 static const struct pn_relay_msg *last(struct fconn *c)
 {
@@ -114,8 +117,8 @@ static int setup(void **state)
 	assert_int_equal(tpki_issue(W.ca, PN_CRED_CLIENT, "c", W.now_s - 10, 600, &W.client), 0);
 	assert_int_equal(tpki_issue(W.ca, PN_CRED_CONNECTOR, "k", W.now_s - 10, 600, &W.conn), 0);
 	assert_int_equal(tpki_issue(W.ca, PN_CRED_CONNECTOR, "k2", W.now_s - 10, 600, &W.conn2), 0);
-	assert_int_equal(tpki_client_acl(W.ca, &W.client.info, W.conn.info.id, W.now_s - 10, W.now_s + 600, &W.acl,
-					 &W.acl_len),
+	assert_int_equal(tpki_client_acl(W.ca, &W.client.info, W.conn.info.id, W.now_s - 10,
+					 W.now_s + 600, &W.acl, &W.acl_len),
 			 0);
 	pn_relay_limits_default(&lim);
 	lim.max_sessions_per_conn = 3;
@@ -152,7 +155,8 @@ static int frame(struct pn_relay_peer *p, const struct pn_relay_msg *m, uint64_t
 
 static void open_req(struct pn_relay_peer *p, uint32_t tag, const uint8_t *cid, uint64_t now)
 {
-	struct pn_relay_msg m = {.type = PN_RELAY_F_OPEN, .tag = tag, .acl = W.acl, .acl_len = W.acl_len};
+	struct pn_relay_msg m = {
+	    .type = PN_RELAY_F_OPEN, .tag = tag, .acl = W.acl, .acl_len = W.acl_len};
 	memcpy(m.id, cid, PN_RELAY_ID_LEN);
 	assert_int_equal(frame(p, &m, now), 0);
 }
@@ -166,8 +170,8 @@ static void mkaddr(struct pn_relay_addr *a, struct sockaddr_in *sa, const char *
 	pn_relay_addr_from_sa(a, (struct sockaddr *)sa);
 }
 
-static void udp(const struct pn_relay_addr *a, const struct sockaddr_in *sa, const uint8_t *p, size_t n,
-		uint64_t now, struct pn_relay_route *rt, uint8_t *reply)
+static void udp(const struct pn_relay_addr *a, const struct sockaddr_in *sa, const uint8_t *p,
+		size_t n, uint64_t now, struct pn_relay_route *rt, uint8_t *reply)
 {
 	pn_relay_core_udp(W.core, a, (const struct sockaddr *)sa, p, n, now, reply, rt);
 }
@@ -259,7 +263,8 @@ static void test_session_lifecycle(void **state)
 
 	/* A DATA frame from the connector's stream to the UDP-bound client. */
 	{
-		struct pn_relay_msg d = {.type = PN_RELAY_F_DATA, .payload = data + 9, .payload_len = 50};
+		struct pn_relay_msg d = {
+		    .type = PN_RELAY_F_DATA, .payload = data + 9, .payload_len = 50};
 		memcpy(d.sid, sid, sizeof(sid));
 		W.nudp = 0;
 		assert_int_equal(frame(co, &d, now), 0);
@@ -269,7 +274,8 @@ static void test_session_lifecycle(void **state)
 		assert_memory_equal(W.udp_buf, data, 9 + 50); /* same header, same bytes */
 		/* A peer that is not a side of the session cannot inject. */
 		struct fconn oc = {.id = 3, .info = &W.conn2.info};
-		struct pn_relay_peer *other = pn_relay_core_attach(W.core, &oc, PN_RELAY_ROLE_CONNECTOR, W.conn2.info.id);
+		struct pn_relay_peer *other =
+		    pn_relay_core_attach(W.core, &oc, PN_RELAY_ROLE_CONNECTOR, W.conn2.info.id);
 		W.nudp = 0;
 		assert_int_equal(frame(other, &d, now), 0);
 		assert_int_equal(W.nudp, 0);
@@ -366,7 +372,8 @@ static void test_authorization_and_caps(void **state)
 
 static void test_stun_and_garbage(void **state)
 {
-	uint8_t req[PN_STUN_REQUEST_LEN], txid[PN_STUN_TXID_LEN] = {9}, reply[PN_RELAY_REPLY_MAX], junk[64];
+	uint8_t req[PN_STUN_REQUEST_LEN], txid[PN_STUN_TXID_LEN] = {9}, reply[PN_RELAY_REPLY_MAX],
+					  junk[64];
 	struct pn_relay_addr a;
 	struct sockaddr_in sa;
 	struct sockaddr_storage m;
@@ -394,9 +401,9 @@ static void test_stun_and_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_session_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_authorization_and_caps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authorization_and_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,8 @@
 #include "relay/idmap.h"
 #include "relay/udpmsg.h"
 
-static int roundtrip(const struct pn_relay_msg *in, struct pn_relay_msg *out, uint8_t *store, size_t cap)
+static int roundtrip(const struct pn_relay_msg *in, struct pn_relay_msg *out, uint8_t *store,
+		     size_t cap)
 {
 	struct pn_buf b;
 	struct pn_relay_frame f;
@@ -197,7 +198,8 @@ static void test_udp_classify(void **state)
 
 static void test_bind(void **state)
 {
-	uint8_t sid[PN_RELAY_SID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8}, secret[PN_RELAY_SECRET_LEN], other[PN_RELAY_SECRET_LEN];
+	uint8_t sid[PN_RELAY_SID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8}, secret[PN_RELAY_SECRET_LEN],
+		other[PN_RELAY_SECRET_LEN];
 	uint8_t b[PN_RELAY_BIND_LEN], ok[PN_RELAY_BIND_OK_LEN], side;
 	uint64_t ctr;
 
@@ -276,9 +278,12 @@ static void test_idmap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_roundtrip),	   cmocka_unit_test(test_frame_errors),
-		cmocka_unit_test(test_encode_full_buffer), cmocka_unit_test(test_udp_classify),
-		cmocka_unit_test(test_bind),		   cmocka_unit_test(test_idmap),
+	    cmocka_unit_test(test_frame_roundtrip),
+	    cmocka_unit_test(test_frame_errors),
+	    cmocka_unit_test(test_encode_full_buffer),
+	    cmocka_unit_test(test_udp_classify),
+	    cmocka_unit_test(test_bind),
+	    cmocka_unit_test(test_idmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

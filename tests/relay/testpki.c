@@ -6,8 +6,8 @@
 #include "testpki.h"
 #include "trust/key.h"
 
-int tpki_issue(struct pn_ca *ca, enum pn_cred_type type, const char *name, uint64_t now, uint64_t lifetime,
-	       struct tpki_cred *out)
+int tpki_issue(struct pn_ca *ca, enum pn_cred_type type, const char *name, uint64_t now,
+	       uint64_t lifetime, struct tpki_cred *out)
 {
 	struct pn_cred_info info;
 	struct pn_key *k = NULL;
@@ -25,7 +25,8 @@ int tpki_issue(struct pn_ca *ca, enum pn_cred_type type, const char *name, uint6
 		snprintf(info.groups[0], sizeof(info.groups[0]), "eng");
 	}
 	info.policy_version = 1;
-	if ((r = pn_id_random(info.id)) || (r = pn_key_generate(&k)) || (r = pn_key_csr_pem(k, name, &csr, &n)) ||
+	if ((r = pn_id_random(info.id)) || (r = pn_key_generate(&k)) ||
+	    (r = pn_key_csr_pem(k, name, &csr, &n)) ||
 	    (r = pn_cred_issue(ca, csr, &info, lifetime, now, &out->cert_pem, &out->info)) ||
 	    (r = pn_key_export_pem(k, &out->key_pem, &n)))
 		goto out;
@@ -45,8 +46,9 @@ void tpki_cred_free(struct tpki_cred *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int tpki_client_acl(struct pn_ca *ca, const struct pn_cred_info *holder, const uint8_t connector[PN_ID_LEN],
-		    uint64_t issued, uint64_t expires, uint8_t **out, size_t *len)
+int tpki_client_acl(struct pn_ca *ca, const struct pn_cred_info *holder,
+		    const uint8_t connector[PN_ID_LEN], uint64_t issued, uint64_t expires,
+		    uint8_t **out, size_t *len)
 {
 	uint8_t res[PN_ID_LEN], net[PN_ID_LEN];
 	struct pn_acl acl;

@@ -14,10 +14,11 @@ struct tpki_cred {
 };
 
 /* Issue a credential of `type` valid [now, now + lifetime]; 0 or error. */
-int tpki_issue(struct pn_ca *ca, enum pn_cred_type type, const char *name, uint64_t now, uint64_t lifetime,
-	       struct tpki_cred *out);
+int tpki_issue(struct pn_ca *ca, enum pn_cred_type type, const char *name, uint64_t now,
+	       uint64_t lifetime, struct tpki_cred *out);
 void tpki_cred_free(struct tpki_cred *c);
 /* A client access list for `holder` naming `connector` (valid [issued, expires)). */
-int tpki_client_acl(struct pn_ca *ca, const struct pn_cred_info *holder, const uint8_t connector[PN_ID_LEN],
-		    uint64_t issued, uint64_t expires, uint8_t **out, size_t *len);
+int tpki_client_acl(struct pn_ca *ca, const struct pn_cred_info *holder,
+		    const uint8_t connector[PN_ID_LEN], uint64_t issued, uint64_t expires,
+		    uint8_t **out, size_t *len);
 #endif

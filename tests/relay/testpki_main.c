@@ -45,13 +45,13 @@ static void put_cred(const char *base, const struct tpki_cred *c)
 	put(n, hex, strlen(hex));
 }
 
-#define CHECK(x)                                                                    \
-	do {                                                                        \
-		int r_ = (x);                                                       \
-		if (r_) {                                                           \
-			fprintf(stderr, "%s: %s\n", #x, pn_strerror(r_));           \
-			exit(1);                                                    \
-		}                                                                   \
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		int r_ = (x);                                                                      \
+		if (r_) {                                                                          \
+			fprintf(stderr, "%s: %s\n", #x, pn_strerror(r_));                          \
+			exit(1);                                                                   \
+		}                                                                                  \
 	} while (0)
 
 int main(int argc, char **argv)
