@@ -75,6 +75,12 @@ static void on_written(uv_write_t *req, int status)
 
 	s->writing = 0;
 	pn_buf_reset(&s->out[!s->cur]);
+	/* Give back what a burst grew: idle streams hold no large buffers. */
+	if (s->out[!s->cur].cap > 4 * TLS_CHUNK) {
+		size_t max = s->out[!s->cur].max;
+		pn_buf_fini(&s->out[!s->cur]);
+		pn_buf_init_dyn(&s->out[!s->cur], 0, max);
+	}
 	if (status < 0) {
 		close_now(s, status == UV_ECANCELED ? PN_E_CLOSED : PN_E_IO);
 		return;
@@ -683,7 +689,7 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 
 	if (s->st != ST_READY || s->closing)
 		return PN_E_CLOSED;
-	q = pn_buf_len(&s->ptx) + pn_buf_len(&s->out[s->cur]);
+	q = pn_rstream_queued(s);
 	/* Bounded queue: DATA is dropped (like UDP), never queued without limit. */
 	if (is_data && q + an + bn > s->cfg.max_egress)
 		return -EAGAIN;

@@ -87,7 +87,8 @@ enum pn_relay_frame_type {
 /* ---- WebSocket upgrade ---- */
 #define PN_RELAY_WS_DEFAULT_PATH  "/postern"
 #define PN_RELAY_MAX_HTTP_REQUEST 4096 /* request line + headers */
-#define PN_RELAY_MAX_WS_MESSAGE	  (64 * 1024)
+/* One WebSocket message carries one TLS record (<= 16 KiB + overhead). */
+#define PN_RELAY_MAX_WS_MESSAGE (18 * 1024)
 
 /* ---- STUN (RFC 8489) ---- */
 #define PN_STUN_MAGIC	    0x2112A442u
