@@ -12,8 +12,12 @@
 #   PN_TEST_STAGES    stages to run (default "release sanitize fuzz")
 #   PN_TEST_JOBS      build/ctest parallelism (default: nproc)
 #   PN_SKIP_DEPS=1    do not run scripts/deps.sh
+#   PN_TEST_ISOLATE=0 run ctest in the host's network and mount namespaces
 # Integration tests (label "integration") create network namespaces and
-# need root; run as root (CI does).
+# need root; run as root (CI does).  As root, each ctest runs in a private
+# network namespace (only lo, up) with a private /run/netns, so test runs
+# on a shared machine cannot collide on namespace or interface names and
+# nothing they create outlives them.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -33,6 +37,16 @@ fi
 
 pass=0; fail=0
 summary=()
+
+ISOLATE=()
+if [ "$(id -u)" -eq 0 ] && [ "${PN_TEST_ISOLATE:-1}" = 1 ] && command -v unshare >/dev/null &&
+   unshare --mount --net --propagation private true 2>/dev/null; then
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  ISOLATE=(unshare --mount --net --propagation private -- bash -c
+    'mkdir -p /run/netns && mount -t tmpfs -o mode=755 pn-netns /run/netns &&
+     ip link set lo up && exec "$@"' isolate)
+  echo "tests run in a private network namespace (PN_TEST_ISOLATE=0 to disable)"
+fi
 
 # stage NAME BUILD-DIR EMPTY-OK CMAKE-ARGS... -- CTEST-ARGS...
 # EMPTY-OK=1: a stage that selects no tests (e.g. no fuzz targets yet)
@@ -64,7 +78,7 @@ stage() {
     fi
   fi
   echo "=== $name: ctest ${targs[*]}"
-  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
+  "${ISOLATE[@]}" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
     "${targs[@]}" 2>&1 | tee "$dir.ctest.log"
   local rc=${PIPESTATUS[0]}
   # ctest's summary: "NN% tests passed, F tests failed out of T"
