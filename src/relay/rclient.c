@@ -607,7 +607,12 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 		return e;
 	}
 	r->s_is_ws = pn_rstream_is_ws(st);
-	r->last_ping = uv_now(r->rc->loop);
+	/* A first PING right away: relay choice by RTT needs a sample early. */
+	{
+		struct pn_relay_msg ping = {.type = PN_RELAY_F_PING, .opaque = uv_now(r->rc->loop)};
+		r->last_ping = r->ping_sent = ping.opaque;
+		send_msg(r, &ping);
+	}
 	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
 	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
 		send_msg(r, &m);
