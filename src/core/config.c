@@ -1,7 +1,7 @@
 /*
- * Configuration loader: a prepass that rejects hostile bytes, a tokenizer
- * that tracks lines, a recursive-descent parser for the line grammar, and
- * typed conversion against the caller's schema.  The first error stops
+ * Configuration loader: a recursive-descent parser for the line grammar
+ * over the tokenizer in config_lex.c, and typed conversion against the
+ * caller's schema.  The first error stops
  * everything and leaves one message in the caller's buffer.
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/config_lex.h"
 #include "core/err.h"
 #include "core/secret.h"
 
@@ -35,26 +36,7 @@ struct pn_cfg {
 	struct value *v; /* one per schema entry */
 };
 
-enum tk { TK_EOF, TK_NL, TK_LBRACK, TK_RBRACK, TK_EQ, TK_COMMA, TK_STR, TK_WORD };
-
-struct parser {
-	const char *name;
-	const char *p, *end;
-	int line;
-	char *err;
-	size_t errsz;
-	bool failed;
-	struct pn_cfg *cfg;
-	const char *section; /* current section ("" before any header) */
-	int *sec_line;	     /* per schema index: line of its section header */
-	int nkeys;
-	enum tk kind; /* last token */
-	int tok_line; /* line of the last token */
-	size_t toklen;
-	char tok[PN_CFG_MAX_LINE + 1]; /* decoded text of the last STR/WORD */
-};
-
-/* ---- messages ---- */
+/* ---- scalars and messages ---- */
 
 static const char *type_name(enum pn_cfg_type t)
 {
@@ -67,83 +49,6 @@ static const char *type_name(enum pn_cfg_type t)
 	case PN_CFG_LIST: return "list";
 	}
 	return "?";
-}
-
-/* Quote untrusted text for a message: escapes, and at most ~48 bytes. */
-static void quote(char *out, size_t outsz, const char *s, size_t n)
-{
-	size_t o = 0;
-	if (outsz < 8) {
-		if (outsz)
-			out[0] = '\0';
-		return;
-	}
-	out[o++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == 48 || o + 8 >= outsz) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
-static void key_name(char *out, size_t outsz, const struct pn_cfg_key *k)
-{
-	if (k->section[0])
-		snprintf(out, outsz, "%s.%s", k->section, k->key);
-	else
-		snprintf(out, outsz, "%s", k->key);
-}
-
-/* "<name>:<line>: [key '<k>': ]<msg>"; line 0 omits the line. */
-static void __attribute__((format(printf, 6, 0)))
-vformat_error(char *err, size_t errsz, const char *name, int line, const struct pn_cfg_key *k,
-	      const char *fmt, va_list ap)
-{
-	char kn[2 * PN_CFG_MAX_NAME + 2];
-	size_t o = 0;
-	int r;
-
-	if (!err || !errsz)
-		return;
-	if (line > 0)
-		r = snprintf(err, errsz, "%s:%d: ", name, line);
-	else
-		r = snprintf(err, errsz, "%s: ", name);
-	if (r > 0)
-		o = (size_t)r < errsz ? (size_t)r : errsz - 1;
-	if (k) {
-		key_name(kn, sizeof(kn), k);
-		r = snprintf(err + o, errsz - o, "key '%s': ", kn);
-		if (r > 0)
-			o = o + (size_t)r < errsz ? o + (size_t)r : errsz - 1;
-	}
-	vsnprintf(err + o, errsz - o, fmt, ap);
-}
-
-static int __attribute__((format(printf, 4, 5)))
-fail(struct parser *ps, int line, const struct pn_cfg_key *k, const char *fmt, ...)
-{
-	va_list ap;
-	if (!ps->failed) {
-		va_start(ap, fmt);
-		vformat_error(ps->err, ps->errsz, ps->name, line, k, fmt, ap);
-		va_end(ap);
-		ps->failed = true;
-	}
-	return PN_E_CONFIG;
 }
 
 /* ---- scalars ---- */
@@ -278,207 +183,6 @@ static int enum_index(const char *choices, const char *s, size_t n)
 	}
 }
 
-/* ---- prepass: bytes no line may contain ---- */
-
-static int prepass(struct parser *ps)
-{
-	const char *p = ps->p, *ls = p;
-	int line = 1;
-
-	/* A UTF-8 byte order mark is harmless; skip it. */
-	if (ps->end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		ps->p = ls = p = p + 3;
-	for (; p < ps->end; p++) {
-		unsigned char c = (unsigned char)*p;
-		if ((size_t)(p - ls) >= PN_CFG_MAX_LINE && c != '\n' && c != '\r')
-			return fail(ps, line, NULL, "line too long (limit %d bytes)",
-				    PN_CFG_MAX_LINE);
-		if (c == '\n') {
-			line++;
-			ls = p + 1;
-		} else if (c == '\r') {
-			if (p + 1 == ps->end || p[1] != '\n')
-				return fail(ps, line, NULL, "stray carriage return");
-		} else if (c == 0) {
-			return fail(ps, line, NULL, "NUL byte in file");
-		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			return fail(ps, line, NULL, "control character 0x%02x in file", c);
-		}
-	}
-	return 0;
-}
-
-/* ---- tokenizer ---- */
-
-static bool word_char(char c)
-{
-	return !strchr(" \t\r\n#=[],\"'", c);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* A "..." string with escapes, decoded into ps->tok (never longer than the source). */
-static int lex_string(struct parser *ps)
-{
-	const char *p = ps->p + 1;
-	size_t o = 0;
-
-	for (;;) {
-		char c;
-		if (p == ps->end || *p == '\n' || *p == '\r')
-			return fail(ps, ps->line, NULL, "unterminated string");
-		c = *p++;
-		if (c == '"')
-			break;
-		if (c != '\\') {
-			ps->tok[o++] = c;
-			continue;
-		}
-		if (p == ps->end)
-			return fail(ps, ps->line, NULL, "unterminated string");
-		c = *p++;
-		switch (c) {
-		case '"': ps->tok[o++] = '"'; break;
-		case '\\': ps->tok[o++] = '\\'; break;
-		case '/': ps->tok[o++] = '/'; break;
-		case 'n': ps->tok[o++] = '\n'; break;
-		case 't': ps->tok[o++] = '\t'; break;
-		case 'r': ps->tok[o++] = '\r'; break;
-		case 'u': {
-			unsigned cp = 0;
-			for (int i = 0; i < 4; i++) {
-				int h = p < ps->end ? hexval(*p) : -1;
-				if (h < 0)
-					return fail(ps, ps->line, NULL,
-						    "invalid \\u escape (need 4 hex digits)");
-				cp = cp << 4 | (unsigned)h;
-				p++;
-			}
-			/* NUL would truncate C strings; lone surrogates are not characters. */
-			if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
-				return fail(ps, ps->line, NULL,
-					    "invalid \\u escape (U+%04X not allowed)", cp);
-			/* 6 source bytes become at most 3, so tok cannot overflow. */
-			if (cp < 0x80) {
-				ps->tok[o++] = (char)cp;
-			} else if (cp < 0x800) {
-				ps->tok[o++] = (char)(0xc0 | cp >> 6);
-				ps->tok[o++] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				ps->tok[o++] = (char)(0xe0 | cp >> 12);
-				ps->tok[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				ps->tok[o++] = (char)(0x80 | (cp & 0x3f));
-			}
-			break;
-		}
-		default:
-			if ((unsigned char)c >= 0x20 && c != 0x7f)
-				return fail(ps, ps->line, NULL, "invalid escape '\\%c' in string",
-					    c);
-			return fail(ps, ps->line, NULL, "invalid escape in string");
-		}
-	}
-	ps->tok[o] = '\0';
-	ps->toklen = o;
-	ps->p = p;
-	ps->kind = TK_STR;
-	return 0;
-}
-
-/* A '...' literal string: no escapes. */
-static int lex_literal(struct parser *ps)
-{
-	const char *p = ps->p + 1, *s = p;
-	while (p < ps->end && *p != '\'' && *p != '\n' && *p != '\r')
-		p++;
-	if (p == ps->end || *p != '\'')
-		return fail(ps, ps->line, NULL, "unterminated string");
-	ps->toklen = (size_t)(p - s); /* the prepass bounds lines, so this fits tok */
-	memcpy(ps->tok, s, ps->toklen);
-	ps->tok[ps->toklen] = '\0';
-	ps->p = p + 1;
-	ps->kind = TK_STR;
-	return 0;
-}
-
-static int lex(struct parser *ps)
-{
-	const char *p = ps->p;
-
-	while (p < ps->end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p < ps->end && *p == '#')
-		while (p < ps->end && *p != '\n')
-			p++;
-	ps->p = p;
-	ps->tok_line = ps->line;
-	if (p == ps->end) {
-		ps->kind = TK_EOF;
-		return 0;
-	}
-	switch (*p) {
-	case '\r': /* the prepass guarantees '\n' follows */
-		p++;
-		/* fall through */
-	case '\n':
-		ps->p = p + 1;
-		ps->line++;
-		ps->kind = TK_NL;
-		return 0;
-	case '[':
-		ps->kind = TK_LBRACK;
-		ps->p++;
-		return 0;
-	case ']':
-		ps->kind = TK_RBRACK;
-		ps->p++;
-		return 0;
-	case '=':
-		ps->kind = TK_EQ;
-		ps->p++;
-		return 0;
-	case ',':
-		ps->kind = TK_COMMA;
-		ps->p++;
-		return 0;
-	case '"': return lex_string(ps);
-	case '\'': return lex_literal(ps);
-	default: break;
-	}
-	while (p < ps->end && word_char(*p))
-		p++;
-	ps->toklen = (size_t)(p - ps->p);
-	memcpy(ps->tok, ps->p, ps->toklen);
-	ps->tok[ps->toklen] = '\0';
-	ps->p = p;
-	ps->kind = TK_WORD;
-	return 0;
-}
-
-static const char *tk_desc(struct parser *ps)
-{
-	switch (ps->kind) {
-	case TK_EOF: return "end of file";
-	case TK_NL: return "end of line";
-	case TK_LBRACK: return "'['";
-	case TK_RBRACK: return "']'";
-	case TK_EQ: return "'='";
-	case TK_COMMA: return "','";
-	case TK_STR: return "a string";
-	case TK_WORD: return "a word";
-	}
-	return "?";
-}
-
 /* ---- values ---- */
 
 static void value_clear(struct value *v)
@@ -506,7 +210,7 @@ static char *dupn(const char *s, size_t n)
 }
 
 /* Convert the scalar in ps->tok for key k into v. */
-static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+static int convert_scalar(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
 {
 	char got[64], lo[32], hi[32];
 	const char *t = ps->tok;
@@ -514,16 +218,16 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 	int line = ps->tok_line;
 	int r;
 
-	quote(got, sizeof(got), t, n);
+	pn_cfg_quote(got, sizeof(got), t, n);
 	switch (k->type) {
 	case PN_CFG_STR:
 		if (bounded(k) && ((int64_t)n < k->min || (int64_t)n > k->max))
-			return fail(ps, line, k,
-				    "expected string of %" PRId64 "..%" PRId64
-				    " bytes, got %zu bytes",
-				    k->min, k->max, n);
+			return pn_cfg_fail(ps, line, k,
+					   "expected string of %" PRId64 "..%" PRId64
+					   " bytes, got %zu bytes",
+					   k->min, k->max, n);
 		if (memchr(t, 0, n)) /* cannot happen (prepass, \u0000 refused); belt and braces */
-			return fail(ps, line, k, "NUL in string");
+			return pn_cfg_fail(ps, line, k, "NUL in string");
 		if (!(v->s = dupn(t, n)))
 			return -ENOMEM;
 		return 0;
@@ -532,11 +236,11 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
 			return 0;
 		if (bounded(k))
-			return fail(ps, line, k,
-				    "expected integer %" PRId64 "..%" PRId64 ", got %s", k->min,
-				    k->max, got);
-		return fail(ps, line, k, "expected integer%s, got %s",
-			    r == PN_E_TOOBIG ? " (64-bit range)" : "", got);
+			return pn_cfg_fail(ps, line, k,
+					   "expected integer %" PRId64 "..%" PRId64 ", got %s",
+					   k->min, k->max, got);
+		return pn_cfg_fail(ps, line, k, "expected integer%s, got %s",
+				   r == PN_E_TOOBIG ? " (64-bit range)" : "", got);
 	case PN_CFG_BOOL:
 		if ((n == 4 && !memcmp(t, "true", 4)) || (n == 3 && !memcmp(t, "yes", 3)) ||
 		    (n == 2 && !memcmp(t, "on", 2))) {
@@ -548,7 +252,7 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 			v->i = 0;
 			return 0;
 		}
-		return fail(ps, line, k, "expected true or false, got %s", got);
+		return pn_cfg_fail(ps, line, k, "expected true or false, got %s", got);
 	case PN_CFG_DURATION:
 		r = pn_cfg_parse_duration(t, n, &v->i);
 		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
@@ -556,45 +260,47 @@ static int convert_scalar(struct parser *ps, const struct pn_cfg_key *k, struct 
 		if (bounded(k)) {
 			fmt_ms(lo, sizeof(lo), k->min);
 			fmt_ms(hi, sizeof(hi), k->max);
-			return fail(ps, line, k,
-				    "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s", lo, hi,
-				    got);
+			return pn_cfg_fail(ps, line, k,
+					   "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s",
+					   lo, hi, got);
 		}
-		return fail(ps, line, k,
-			    "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
-			    r == PN_E_TOOBIG ? " in range" : "", got);
+		return pn_cfg_fail(ps, line, k,
+				   "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
+				   r == PN_E_TOOBIG ? " in range" : "", got);
 	case PN_CFG_ENUM:
 		if ((r = enum_index(k->choices, t, n)) < 0)
-			return fail(ps, line, k, "expected one of %s, got %s", k->choices, got);
+			return pn_cfg_fail(ps, line, k, "expected one of %s, got %s", k->choices,
+					   got);
 		v->i = r;
 		if (!(v->s = dupn(t, n)))
 			return -ENOMEM;
 		return 0;
 	case PN_CFG_LIST:
-		return fail(ps, line, k, "expected a list like [\"a\", \"b\"], got %s", got);
+		return pn_cfg_fail(ps, line, k, "expected a list like [\"a\", \"b\"], got %s", got);
 	}
-	return fail(ps, line, k, "unknown schema type");
+	return pn_cfg_fail(ps, line, k, "unknown schema type");
 }
 
-static int parse_list(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+static int parse_list(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
 {
 	int line = ps->tok_line, r;
 	size_t cap = 0;
 
 	for (;;) {
-		if ((r = lex(ps)) != 0)
+		if ((r = pn_cfg_lex(ps)) != 0)
 			return r;
 		if (ps->kind == TK_RBRACK)
 			break; /* empty list, or trailing comma */
 		if (ps->kind != TK_STR && ps->kind != TK_WORD)
-			return fail(ps, line, k, "expected a string or ']' in list, got %s%s",
-				    tk_desc(ps),
-				    ps->kind == TK_NL || ps->kind == TK_EOF
-					? " (a list must fit on one line)"
-					: "");
+			return pn_cfg_fail(ps, line, k,
+					   "expected a string or ']' in list, got %s%s",
+					   pn_cfg_tk_desc(ps),
+					   ps->kind == TK_NL || ps->kind == TK_EOF
+					       ? " (a list must fit on one line)"
+					       : "");
 		if (v->nlist == PN_CFG_MAX_LIST)
-			return fail(ps, line, k, "list too long (limit %d elements)",
-				    PN_CFG_MAX_LIST);
+			return pn_cfg_fail(ps, line, k, "list too long (limit %d elements)",
+					   PN_CFG_MAX_LIST);
 		if (v->nlist == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			char **nl = realloc(v->list, ncap * sizeof(*nl));
@@ -606,40 +312,43 @@ static int parse_list(struct parser *ps, const struct pn_cfg_key *k, struct valu
 		if (!(v->list[v->nlist] = dupn(ps->tok, ps->toklen)))
 			return -ENOMEM;
 		v->nlist++;
-		if ((r = lex(ps)) != 0)
+		if ((r = pn_cfg_lex(ps)) != 0)
 			return r;
 		if (ps->kind == TK_RBRACK)
 			break;
 		if (ps->kind != TK_COMMA)
-			return fail(ps, line, k, "expected ',' or ']' in list, got %s%s",
-				    tk_desc(ps),
-				    ps->kind == TK_NL || ps->kind == TK_EOF
-					? " (a list must fit on one line)"
-					: "");
+			return pn_cfg_fail(ps, line, k, "expected ',' or ']' in list, got %s%s",
+					   pn_cfg_tk_desc(ps),
+					   ps->kind == TK_NL || ps->kind == TK_EOF
+					       ? " (a list must fit on one line)"
+					       : "");
 	}
 	if (bounded(k) && ((int64_t)v->nlist < k->min || (int64_t)v->nlist > k->max))
-		return fail(ps, line, k, "expected %" PRId64 "..%" PRId64 " list elements, got %zu",
-			    k->min, k->max, v->nlist);
+		return pn_cfg_fail(ps, line, k,
+				   "expected %" PRId64 "..%" PRId64 " list elements, got %zu",
+				   k->min, k->max, v->nlist);
 	return 0;
 }
 
 /* value := string | word | '[' list ']' */
-static int parse_value(struct parser *ps, const struct pn_cfg_key *k, struct value *v)
+static int parse_value(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
 {
 	int r;
-	if ((r = lex(ps)) != 0)
+	if ((r = pn_cfg_lex(ps)) != 0)
 		return r;
 	switch (ps->kind) {
 	case TK_STR:
 	case TK_WORD: return convert_scalar(ps, k, v);
 	case TK_LBRACK:
 		if (k->type != PN_CFG_LIST)
-			return fail(ps, ps->tok_line, k, "expected %s, got a list",
-				    type_name(k->type));
+			return pn_cfg_fail(ps, ps->tok_line, k, "expected %s, got a list",
+					   type_name(k->type));
 		return parse_list(ps, k, v);
 	case TK_NL:
-	case TK_EOF: return fail(ps, ps->tok_line, k, "missing value after '='");
-	default: return fail(ps, ps->tok_line, k, "expected a value, got %s", tk_desc(ps));
+	case TK_EOF: return pn_cfg_fail(ps, ps->tok_line, k, "missing value after '='");
+	default:
+		return pn_cfg_fail(ps, ps->tok_line, k, "expected a value, got %s",
+				   pn_cfg_tk_desc(ps));
 	}
 }
 
@@ -709,51 +418,52 @@ static bool valid_name(const char *s, size_t n, bool dots)
 	return true;
 }
 
-static int expect_eol(struct parser *ps, const char *after)
+static int expect_eol(struct pn_cfg_parser *ps, const char *after)
 {
 	int r;
-	if ((r = lex(ps)) != 0)
+	if ((r = pn_cfg_lex(ps)) != 0)
 		return r;
 	if (ps->kind != TK_NL && ps->kind != TK_EOF)
-		return fail(ps, ps->tok_line, NULL, "expected end of line after %s, got %s", after,
-			    tk_desc(ps));
+		return pn_cfg_fail(ps, ps->tok_line, NULL, "expected end of line after %s, got %s",
+				   after, pn_cfg_tk_desc(ps));
 	return 0;
 }
 
-static int parse_section(struct parser *ps)
+static int parse_section(struct pn_cfg_parser *ps)
 {
 	char got[64], hint[PN_CFG_MAX_NAME + 24];
 	int line = ps->tok_line, r;
 	size_t i;
 
-	if ((r = lex(ps)) != 0)
+	if ((r = pn_cfg_lex(ps)) != 0)
 		return r;
 	if (ps->kind != TK_WORD)
-		return fail(ps, line, NULL, "expected a section name after '[', got %s",
-			    tk_desc(ps));
-	quote(got, sizeof(got), ps->tok, ps->toklen);
+		return pn_cfg_fail(ps, line, NULL, "expected a section name after '[', got %s",
+				   pn_cfg_tk_desc(ps));
+	pn_cfg_quote(got, sizeof(got), ps->tok, ps->toklen);
 	if (!valid_name(ps->tok, ps->toklen, true))
-		return fail(ps, line, NULL, "invalid section name %s", got);
+		return pn_cfg_fail(ps, line, NULL, "invalid section name %s", got);
 	for (i = 0; i < ps->cfg->n; i++)
 		if (!strcmp(ps->cfg->schema[i].section, ps->tok))
 			break;
 	if (i == ps->cfg->n) {
 		suggest(hint, sizeof(hint), ps->cfg, NULL, ps->tok);
-		return fail(ps, line, NULL, "unknown section [%s]%s", ps->tok, hint);
+		return pn_cfg_fail(ps, line, NULL, "unknown section [%s]%s", ps->tok, hint);
 	}
 	if (ps->sec_line[i])
-		return fail(ps, line, NULL, "duplicate section [%s] (first at line %d)", ps->tok,
-			    ps->sec_line[i]);
+		return pn_cfg_fail(ps, line, NULL, "duplicate section [%s] (first at line %d)",
+				   ps->tok, ps->sec_line[i]);
 	ps->sec_line[i] = line;
 	ps->section = ps->cfg->schema[i].section;
-	if ((r = lex(ps)) != 0)
+	if ((r = pn_cfg_lex(ps)) != 0)
 		return r;
 	if (ps->kind != TK_RBRACK)
-		return fail(ps, line, NULL, "expected ']' after section name, got %s", tk_desc(ps));
+		return pn_cfg_fail(ps, line, NULL, "expected ']' after section name, got %s",
+				   pn_cfg_tk_desc(ps));
 	return expect_eol(ps, "section header");
 }
 
-static int parse_assignment(struct parser *ps)
+static int parse_assignment(struct pn_cfg_parser *ps)
 {
 	char got[64], hint[PN_CFG_MAX_NAME + 24];
 	const struct pn_cfg_key *k = NULL;
@@ -761,10 +471,10 @@ static int parse_assignment(struct parser *ps)
 	int line = ps->tok_line, r;
 	size_t i;
 
-	quote(got, sizeof(got), ps->tok, ps->toklen);
+	pn_cfg_quote(got, sizeof(got), ps->tok, ps->toklen);
 	if (!valid_name(ps->tok, ps->toklen, false))
-		return fail(ps, line, NULL, "invalid key name %s (letters, digits, '_' and '-')",
-			    got);
+		return pn_cfg_fail(ps, line, NULL,
+				   "invalid key name %s (letters, digits, '_' and '-')", got);
 	for (i = 0; i < ps->cfg->n; i++)
 		if (!strcmp(ps->cfg->schema[i].section, ps->section) &&
 		    !strcmp(ps->cfg->schema[i].key, ps->tok)) {
@@ -774,20 +484,21 @@ static int parse_assignment(struct parser *ps)
 	if (!k) {
 		suggest(hint, sizeof(hint), ps->cfg, ps->section, ps->tok);
 		if (ps->section[0])
-			return fail(ps, line, NULL, "unknown key '%s.%s'%s", ps->section, ps->tok,
-				    hint);
-		return fail(ps, line, NULL, "unknown key '%s'%s", ps->tok,
-			    hint[0] ? hint : " (top level; is a [section] header missing?)");
+			return pn_cfg_fail(ps, line, NULL, "unknown key '%s.%s'%s", ps->section,
+					   ps->tok, hint);
+		return pn_cfg_fail(ps, line, NULL, "unknown key '%s'%s", ps->tok,
+				   hint[0] ? hint : " (top level; is a [section] header missing?)");
 	}
-	if ((r = lex(ps)) != 0)
+	if ((r = pn_cfg_lex(ps)) != 0)
 		return r;
 	if (ps->kind != TK_EQ)
-		return fail(ps, line, k, "expected '=' after the key, got %s", tk_desc(ps));
+		return pn_cfg_fail(ps, line, k, "expected '=' after the key, got %s",
+				   pn_cfg_tk_desc(ps));
 	v = &ps->cfg->v[i];
 	if (v->set)
-		return fail(ps, line, k, "duplicate key (first set at line %d)", v->line);
+		return pn_cfg_fail(ps, line, k, "duplicate key (first set at line %d)", v->line);
 	if (++ps->nkeys > PN_CFG_MAX_KEYS)
-		return fail(ps, line, NULL, "too many keys (limit %d)", PN_CFG_MAX_KEYS);
+		return pn_cfg_fail(ps, line, NULL, "too many keys (limit %d)", PN_CFG_MAX_KEYS);
 	value_clear(v); /* drop the default */
 	if ((r = parse_value(ps, k, v)) != 0)
 		return r;
@@ -796,13 +507,13 @@ static int parse_assignment(struct parser *ps)
 	return expect_eol(ps, "value");
 }
 
-static int parse_file(struct parser *ps)
+static int parse_file(struct pn_cfg_parser *ps)
 {
 	int r;
-	if ((r = prepass(ps)) != 0)
+	if ((r = pn_cfg_prepass(ps)) != 0)
 		return r;
 	for (;;) {
-		if ((r = lex(ps)) != 0)
+		if ((r = pn_cfg_lex(ps)) != 0)
 			return r;
 		switch (ps->kind) {
 		case TK_EOF: return 0;
@@ -810,12 +521,13 @@ static int parse_file(struct parser *ps)
 		case TK_LBRACK: r = parse_section(ps); break;
 		case TK_WORD: r = parse_assignment(ps); break;
 		case TK_STR:
-			return fail(ps, ps->tok_line, NULL,
-				    "expected a key or [section], got a string"
-				    " (keys are not quoted)");
+			return pn_cfg_fail(ps, ps->tok_line, NULL,
+					   "expected a key or [section], got a string"
+					   " (keys are not quoted)");
 		default:
-			return fail(ps, ps->tok_line, NULL, "expected a key or [section], got %s",
-				    tk_desc(ps));
+			return pn_cfg_fail(ps, ps->tok_line, NULL,
+					   "expected a key or [section], got %s",
+					   pn_cfg_tk_desc(ps));
 		}
 		if (r)
 			return r;
@@ -828,7 +540,7 @@ static int schema_error(char *err, size_t errsz, const struct pn_cfg_key *k, con
 {
 	char kn[2 * PN_CFG_MAX_NAME + 2] = "?";
 	if (k && k->section && k->key)
-		key_name(kn, sizeof(kn), k);
+		pn_cfg_key_name(kn, sizeof(kn), k);
 	if (err && errsz)
 		snprintf(err, errsz, "schema: key '%s': %s", kn, why);
 	return PN_E_INVAL;
@@ -862,7 +574,7 @@ static int check_schema(const struct pn_cfg_key *schema, size_t n, char *err, si
 /* Defaults are parsed with the file's own value grammar (STR/ENUM literally). */
 static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 {
-	struct parser *ps;
+	struct pn_cfg_parser *ps;
 	int r = 0;
 
 	ps = calloc(1, sizeof(*ps));
@@ -879,7 +591,7 @@ static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 			r = schema_error(err, errsz, k, "default too long");
 			break;
 		}
-		memset(ps, 0, offsetof(struct parser, tok));
+		memset(ps, 0, offsetof(struct pn_cfg_parser, tok));
 		ps->name = "schema default";
 		ps->line = 0; /* no line numbers in messages about defaults */
 		ps->err = err;
@@ -891,7 +603,7 @@ static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 		} else {
 			ps->p = k->def;
 			ps->end = k->def + dl;
-			if ((r = prepass(ps)) == 0 && (r = parse_value(ps, k, v)) == 0)
+			if ((r = pn_cfg_prepass(ps)) == 0 && (r = parse_value(ps, k, v)) == 0)
 				r = expect_eol(ps, "value");
 		}
 		if (r == PN_E_CONFIG)
@@ -908,7 +620,7 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 		    const struct pn_cfg_key *schema, size_t n, char *err, size_t errsz)
 {
 	struct pn_cfg *cfg = NULL;
-	struct parser *ps = NULL;
+	struct pn_cfg_parser *ps = NULL;
 	int r;
 
 	*out = NULL;
@@ -947,11 +659,11 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 	for (size_t i = 0; i < n; i++)
 		if (schema[i].required && !cfg->v[i].set) {
 			if (schema[i].section[0])
-				r = fail(ps, 0, &schema[i],
-					 "required but not set (add it under [%s])",
-					 schema[i].section);
+				r = pn_cfg_fail(ps, 0, &schema[i],
+						"required but not set (add it under [%s])",
+						schema[i].section);
 			else
-				r = fail(ps, 0, &schema[i], "required but not set");
+				r = pn_cfg_fail(ps, 0, &schema[i], "required but not set");
 			goto out;
 		}
 	*out = cfg;
@@ -1124,8 +836,8 @@ int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key
 	va_list ap;
 
 	va_start(ap, fmt);
-	vformat_error(err, errsz, cfg && cfg->name ? cfg->name : "<config>",
-		      v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
+	pn_cfg_vformat_error(err, errsz, cfg && cfg->name ? cfg->name : "<config>",
+			     v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
 	va_end(ap);
 	return PN_E_CONFIG;
 }

@@ -1,0 +1,50 @@
+#ifndef PN_CORE_CONFIG_LEX_H
+#define PN_CORE_CONFIG_LEX_H
+/*
+ * Internal to core/config.c: the parser state, the prepass that rejects
+ * hostile bytes, the line-tracking tokenizer and the one-message error
+ * formatter.  Not for other modules (use core/config.h).
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+
+enum pn_cfg_tk { TK_EOF, TK_NL, TK_LBRACK, TK_RBRACK, TK_EQ, TK_COMMA, TK_STR, TK_WORD };
+
+struct pn_cfg_parser {
+	const char *name;
+	const char *p, *end;
+	int line;
+	char *err;
+	size_t errsz;
+	bool failed;
+	struct pn_cfg *cfg;
+	const char *section; /* current section ("" before any header) */
+	int *sec_line;	     /* per schema index: line of its section header */
+	int nkeys;
+	enum pn_cfg_tk kind; /* last token */
+	int tok_line;	     /* line of the last token */
+	size_t toklen;
+	char tok[PN_CFG_MAX_LINE + 1]; /* decoded text of the last STR/WORD */
+};
+
+/* Quote untrusted text for a message: escaped, at most ~48 bytes shown. */
+void pn_cfg_quote(char *out, size_t outsz, const char *s, size_t n);
+/* "section.key" (or "key" at top level). */
+void pn_cfg_key_name(char *out, size_t outsz, const struct pn_cfg_key *k);
+/* "<name>:<line>: [key '<k>': ]<msg>" into err; line 0 omits the line. */
+void pn_cfg_vformat_error(char *err, size_t errsz, const char *name, int line,
+			  const struct pn_cfg_key *k, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+/* Record the first error of this parse (later ones are dropped); returns PN_E_CONFIG. */
+int pn_cfg_fail(struct pn_cfg_parser *ps, int line, const struct pn_cfg_key *k, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
+/* Reject NUL, control bytes, lone CR and over-long lines; skips a UTF-8 BOM. */
+int pn_cfg_prepass(struct pn_cfg_parser *ps);
+/* Next token into ps->kind (and ps->tok/toklen for strings and words): 0 or PN_E_CONFIG. */
+int pn_cfg_lex(struct pn_cfg_parser *ps);
+/* "end of line", "'='", "a word", ... for messages about the last token. */
+const char *pn_cfg_tk_desc(const struct pn_cfg_parser *ps);
+#endif
