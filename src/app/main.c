@@ -2,6 +2,7 @@
  * postern: one binary, one subcommand per role.  This file only dispatches;
  * each role's glue is src/app/cmd_<role>.c.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Every role writes to sockets a peer may have reset; EPIPE is an
+	 * error to handle, never a reason for the process to die. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
