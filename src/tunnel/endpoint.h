@@ -179,10 +179,15 @@ enum pn_path_kind {
 const char *pn_path_kind_name(enum pn_path_kind k);
 
 struct pn_tunnel_ops {
-	/* Client: state changes.  UP: flows are being served.  CLOSED: err says
-	 * why (PN_E_TUN_* / PN_E_UNTRUSTED / PN_E_EXPIRED / a pn_flow_code
-	 * from the connector's control-stream ERROR as PN_E_TUN_REFUSED ...);
-	 * the tunnel is freed after this returns (all its flows got closed). */
+	/* Client: state changes.  UP: the connector accepted the access list;
+	 * flows are being served.  CLOSED: err says why — our verification of
+	 * the connector (PN_E_UNTRUSTED, PN_E_EXPIRED, PN_E_WRONG_TYPE,
+	 * PN_E_TUN_PEER_ID), PN_E_TUN_HANDSHAKE (the connector refused us in
+	 * the handshake, e.g. our credential expired), PN_E_TUN_REFUSED (the
+	 * connector closed with a reason: pn_tunnel_end_reason gives its
+	 * pn_flow_code and text, e.g. bad_acl "wrong_holder"), PN_E_TUN_IDLE,
+	 * PN_E_TUN_PEER_CLOSED.  All flows got ops.closed first; the tunnel is
+	 * freed after this returns. */
 	void (*state)(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *user);
 };
 
@@ -198,9 +203,10 @@ struct pn_tunnel_config {
 };
 
 /*
- * Client: start a tunnel to a connector.  Returns 0 and *out (state
- * CONNECTING; ops.state reports UP or CLOSED later), PN_E_INVAL, -ENOMEM,
- * -errno (socket).
+ * Client: start a tunnel to a connector over exactly one initial path
+ * (udp_peer or relay).  Returns 0 and *out (state CONNECTING; ops.state
+ * reports UP or CLOSED later), PN_E_INVAL (role, no/two paths, no acl),
+ * PN_E_CLOSED (endpoint closing), -ENOMEM, -errno (socket).
  */
 int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		   struct pn_tunnel **out);
@@ -236,6 +242,10 @@ struct pn_tunnel_info {
 	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
 };
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
+/* Why the tunnel ended: 0 while alive, else the err of ops.state; the
+ * peer's pn_flow_code (or -1) and reason text ("" if none).  Valid during
+ * ops.state(CLOSED). */
+int pn_tunnel_end_reason(const struct pn_tunnel *t, int *peer_code, const char **text);
 /* Connector: the peer's verified client credential (valid while t lives). */
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t);
 void *pn_tunnel_user(const struct pn_tunnel *t);

@@ -8,6 +8,8 @@
 #include "tunnel/session.h"
 
 #define CTL_SID 0 /* the client's first bidirectional stream */
+/* Server: the client's access list must arrive this soon after the handshake. */
+#define ACL_DEADLINE_NS (10ull * 1000000000ull)
 
 enum flow_state {
 	F_CL_QUEUED = 1, /* client: waiting for a stream */
@@ -61,6 +63,7 @@ struct pn_tunnel {
 	struct pn_tconn_tx close_tx;
 	int close_pending;
 	enum pn_path_kind path_kind;
+	uint64_t acl_deadline; /* server: 0 = none */
 };
 
 static void tunnel_end(struct pn_tunnel *t, int reason, int send_close, uint64_t app_err,
@@ -626,6 +629,7 @@ static void cb_handshake(struct pn_tconn *c, const struct pn_cred_info *peer, vo
 		client_open_queued(t);
 		return;
 	}
+	t->acl_deadline = t->now + ACL_DEADLINE_NS;
 	if (t->p.server_ops->tunnel_new) {
 		int code = t->p.server_ops->tunnel_new(t, peer, t->p.server_user);
 		if (code != PN_FLOW_OK)
@@ -948,7 +952,14 @@ int pn_tunnel_output(struct pn_tunnel *t, uint64_t now, struct pn_tconn_tx *tx)
 
 uint64_t pn_tunnel_expiry(const struct pn_tunnel *t)
 {
-	return t->dead ? UINT64_MAX : pn_tconn_expiry(t->c);
+	uint64_t e;
+
+	if (t->dead)
+		return UINT64_MAX;
+	e = pn_tconn_expiry(t->c);
+	if (t->acl_deadline && !t->acl_ok && t->acl_deadline < e)
+		e = t->acl_deadline;
+	return e;
 }
 
 void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now)
@@ -958,6 +969,12 @@ void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now)
 	t->now = now;
 	if (t->dead)
 		return;
+	if (t->acl_deadline && !t->acl_ok && now >= t->acl_deadline) {
+		/* authenticated but silent: no list, no tunnel */
+		tunnel_end(t, PN_E_TIMEOUT, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_NO_ACL,
+			   "no access list");
+		return;
+	}
 	r = pn_tconn_handle_expiry(t->c, now);
 	if (r != 0)
 		conn_died(t);

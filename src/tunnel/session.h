@@ -61,9 +61,6 @@ void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now);
 
 struct pn_tconn *pn_tunnel_conn(const struct pn_tunnel *t);
 int pn_tunnel_is_dead(const struct pn_tunnel *t);
-/* Why it ended: 0 while alive, else a PN_E_* (see pn_tunnel_ops.state) and
- * the peer's pn_flow_code / text if it gave one (else -1 / ""). */
-int pn_tunnel_end_reason(const struct pn_tunnel *t, int *peer_code, const char **text);
 /* The current "now" the driver last gave (monotonic ns). */
 void pn_tunnel_set_now(struct pn_tunnel *t, uint64_t now);
 void pn_tunnel_set_path_kind(struct pn_tunnel *t, enum pn_path_kind k);

@@ -31,6 +31,7 @@ static const char *dir;
 static struct pn_ca *ca;
 static uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
 
+static void die(const char *what, int r) __attribute__((noreturn));
 static void die(const char *what, int r)
 {
 	fprintf(stderr, "pn-tunnel-pki: %s: %s\n", what, pn_strerror(r));
