@@ -225,7 +225,13 @@ static void *enroll_one(void *arg)
 	char dir[128];
 
 	snprintf(dir, sizeof(dir), "%s/race-%d", G.dir, r->idx);
-	r->rc = pn_ctlapi_enroll(dir, r->token);
+	/* like a real component, retry when the (overloaded) controller could
+	 * not be reached; the race is about what reaches it */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		r->rc = pn_ctlapi_enroll(dir, r->token);
+		if (r->rc != PN_E_CTL_CONNECT)
+			break;
+	}
 	return NULL;
 }
 
@@ -236,10 +242,12 @@ static void test_enroll_race(void **state)
 	pthread_t th[N];
 	char *tok, path[256];
 	int ok = 0, auth = 0;
+	struct timespec t0, t1;
 
 	assert_int_equal(admin("POST", "/v1/connectors", "{\"name\":\"c-race\",\"network\":\"corp\"}",
 			       NULL), 201);
 	tok = admin_str("POST", "/v1/connectors/c-race/tokens", NULL, 200, "enrollment_token");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < N; i++) {
 		r[i].token = tok;
 		r[i].idx = i;
@@ -249,8 +257,12 @@ static void test_enroll_race(void **state)
 		pthread_join(th[i], NULL);
 		ok += r[i].rc == 0;
 		auth += r[i].rc == PN_E_CTL_AUTH;
+		if (r[i].rc && r[i].rc != PN_E_CTL_AUTH)
+			printf("enrollment %d: %s\n", i, pn_errname(r[i].rc));
 	}
-	printf("enrollment race: %d parallel, %d success, %d refused\n", N, ok, auth);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("enrollment race: %d parallel, %d success, %d refused, %.0f ms\n", N, ok, auth,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	assert_int_equal(ok, 1);
 	assert_int_equal(auth, N - 1);
 	free(tok);
