@@ -24,7 +24,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-5}
 RR=${RR:-2000}
 NEWFLOW=${NEWFLOW:-200}
-PEERS=${PEERS:-"raw wg nebula stunnel"}
+PEERS=${PEERS-"raw wg nebula stunnel"}
+POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct"}
 BUILD=${BUILD:-$ROOT/out/bench}
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
 
@@ -55,7 +56,7 @@ cleanup() {
 		for p in $(ip netns pids $n 2>/dev/null); do kill "$p" 2>/dev/null; done
 		ip netns del $n 2>/dev/null
 	done
-	rm -rf "$W"
+	[ -n "${KEEP_W:-}" ] && echo "bench: work dir kept: $W" >&2 || rm -rf "$W"
 }
 trap cleanup EXIT
 
@@ -92,10 +93,13 @@ services() {
 }
 
 iperf_gbps() { # host port
-	$C iperf3 -c "$1" -p "$2" -t "$SECS" -J 2>/dev/null |
-		python3 -c 'import json,sys
-try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))
-except Exception: print("fail")'
+	$C iperf3 -c "$1" -p "$2" -t "$SECS" -J >"$W/iperf.json" 2>&1
+	python3 -c 'import json,sys
+try:
+    j = json.load(open(sys.argv[1]))
+    if j.get("error"): print("iperf3: " + j["error"], file=sys.stderr)
+    print("%.2f" % (j["end"]["sum_received"]["bits_per_second"]/1e9))
+except Exception as e: print("fail")' "$W/iperf.json"
 }
 field() { sed -n "s/^$1: //p" | head -1; }
 
@@ -126,6 +130,7 @@ measure() { # name
 		return
 	fi
 	RES[$name.tput_gbps]=$(iperf_gbps "$host" "$tport")
+	[ -n "${BENCH_DEBUG:-}" ] && ps -o pid,stat,etime,cmd -p "$(IFS=,; echo "${PIDS[*]}")" >&2
 	out=$($C $PROBE rr "$host" "$eport" "$RR" 2>&1)
 	RES[$name.rr_p50_us]=$(echo "$out" | field p50_us)
 	RES[$name.rr_p99_us]=$(echo "$out" | field p99_us)

@@ -56,12 +56,13 @@ peer_postern_direct_start() { postern_start direct; }
 peer_postern_direct_target() { echo "127.0.0.1 9201 9777"; }
 
 postern_rows() {
+	local r
 	postern_prep || return 0
-	if postern_relay_paths; then
-		measure postern_relay_udp
-		measure postern_relay_tls
-	else
-		echo "bench: postern relayed rows skipped: the tunnel endpoint in this tree has no relay paths yet" >&2
-	fi
-	measure postern_direct
+	for r in $POSTERN_ROWS; do
+		if [ "$r" != direct ] && ! postern_relay_paths; then
+			echo "bench: postern_$r skipped: the tunnel endpoint in this tree has no relay paths yet" >&2
+			continue
+		fi
+		measure "postern_$r"
+	done
 }

@@ -39,6 +39,8 @@ static const char usage_text[] =
     "                                    (its --listen-udp) instead of through a relay\n"
     "          --idle-timeout MS         end a silent tunnel after MS ms (default 30000);\n"
     "                                    on a direct path this bounds failure detection\n"
+    "          --renew-interval S        renew the credential at least every S seconds\n"
+    "                                    (default: at two thirds of its lifetime)\n"
     "          --offline                 do not contact the controller (no renewal\n"
     "                                    and no policy updates; until expiry)\n"
     "          --log SPEC                log levels, e.g. info,client=debug\n"
@@ -146,6 +148,7 @@ static int cmd_run(int argc, char **argv)
 	    {"transport", required_argument, NULL, 't'},
 	    {"direct", required_argument, NULL, 'd'},
 	    {"idle-timeout", required_argument, NULL, 'i'},
+	    {"renew-interval", required_argument, NULL, 'r'},
 	    {"offline", no_argument, NULL, 'o'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"log-json", no_argument, NULL, 'j'},
@@ -189,6 +192,16 @@ static int cmd_run(int argc, char **argv)
 			o.directs[o.ndirects++] = optarg;
 			break;
 		case 'o': o.offline = 1; break;
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 2 || v > 86400) {
+				fprintf(stderr, "postern client run: --renew-interval 2..86400 s\n");
+				return 2;
+			}
+			o.renew_s = (uint32_t)v;
+			break;
+		}
 		case 'i': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);

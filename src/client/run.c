@@ -256,6 +256,8 @@ static uint64_t renewal_delay_ms(const struct rt *rt)
 	int64_t at = (int64_t)rt->cred.not_before + life * 2 / 3;
 	int64_t ms = (at - now) * 1000;
 
+	if (rt->o->renew_s && ms > (int64_t)rt->o->renew_s * 1000)
+		ms = (int64_t)rt->o->renew_s * 1000;
 	return ms < RENEW_MIN_MS ? RENEW_MIN_MS : (uint64_t)ms;
 }
 

@@ -30,6 +30,7 @@ struct pn_client_opts {
 	unsigned transports; /* relay transports (PN_RT_* bits), 0 = all */
 	int offline;	     /* no controller: no renewal, no push updates */
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
+	uint32_t renew_s;    /* renew at least this often (0: at 2/3 of the lifetime) */
 };
 
 /*

@@ -39,13 +39,13 @@ pn_pki() {
 	$F $D ca || return 1
 	$F $D relay relay1 || return 1
 	for c in conn1 ${PN_TWO_CONNECTORS:+conn2}; do
-		$F $D connector $c corp --allow 10.203.9.2/32 tcp 7,8000 --allow 10.203.9.2/32 udp 7 --allow '**.corp.example' tcp 7,8000,8001 \
+		$F $D connector $c corp --allow 10.203.9.2/32 tcp 7,8000,5201 --allow 10.203.9.2/32 udp 7 --allow '**.corp.example' tcp 7,8000,8001 \
 			--relay relay1 10.203.2.2:3478 10.203.2.2:4433 || return 1
 	done
 	[ -n "${PN_TWO_CONNECTORS:-}" ] && conns=conn1,conn2
 	$F $D client alice --net corp $conns \
 		--grant corp app.corp.example tcp 8000 --grant corp echo.corp.example tcp 7 \
-		--grant corp 10.203.9.2 tcp 7,8000,8002 --grant corp 10.203.9.2 udp 7 \
+		--grant corp 10.203.9.2 tcp 7,8000,8002,5201 --grant corp 10.203.9.2 udp 7 \
 		--relay relay1 10.203.2.2:3478 10.203.2.2:4433 || return 1
 }
 pn_pki_one_connector() { pn_pki || { bad "pki fixture"; finish; }; }

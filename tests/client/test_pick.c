@@ -78,10 +78,10 @@ static void test_all_failed_fails_fast(void **st)
 static void test_backoff_grows_and_caps(void **st)
 {
 	(void)st;
-	assert_int_equal(pn_pick_backoff_ms(1), 1000);
-	assert_int_equal(pn_pick_backoff_ms(2), 2000);
-	assert_int_equal(pn_pick_backoff_ms(3), 4000);
-	assert_int_equal(pn_pick_backoff_ms(6), 30000);
+	assert_int_equal(pn_pick_backoff_ms(1), 250);
+	assert_int_equal(pn_pick_backoff_ms(2), 500);
+	assert_int_equal(pn_pick_backoff_ms(3), 1000);
+	assert_int_equal(pn_pick_backoff_ms(8), 30000);
 	assert_int_equal(pn_pick_backoff_ms(1000), 30000);
 }
 
