@@ -61,7 +61,7 @@ $C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.c
 [ "$(stat -c %a "$W/pki/alice/key.pem")" = 600 ] && ok "key.pem is 0600" || bad "key.pem mode"
 grep -q udp "$W/pki/alice/relays.json" ||
 	echo '[{"name":"relay1","udp":"10.203.2.2:3478","tls":"10.203.2.2:4433"}]' >"$W/pki/alice/relays.json"
-PN_CLIENT_ONLINE=1 pn_start_client alice --socks 127.0.0.1:1080
+PN_CLIENT_ONLINE=1 pn_start_client alice --socks 127.0.0.1:1080 --renew-interval 2
 
 acl_count() { grep -c acl_installed "$W/client-alice.log"; }
 wait_acl() { # previous count
@@ -82,4 +82,17 @@ wait_acl "$n" && ok "revoking push installed" || bad "revoking push installed"
 expect "revoked grant refused again" "reply: 0x02" "$($C $CHECK reply 127.0.0.1:1080 connect name app.corp.example 8000)"
 js=$($C "$PN_BIN" client status --json --state "$W/pki/alice")
 expect "status names the service account" '"name":"laptop"' "$js"
+# Renewal (forced every 2 s here): a new credential from the controller,
+# installed without disturbing service.
+serial0=$(openssl x509 -noout -serial -in "$W/pki/alice/cert.pem")
+for i in $(seq 100); do
+	grep -q credential_renewed "$W/client-alice.log" && break
+	sleep 0.1
+done
+grep -q credential_renewed "$W/client-alice.log" && ok "credential renewed" || bad "credential renewed"
+[ "$(openssl x509 -noout -serial -in "$W/pki/alice/cert.pem")" != "$serial0" ] &&
+	ok "cert.pem replaced by a new credential" || bad "cert.pem replaced"
+n=$($C "$PN_BIN" client status --json --state "$W/pki/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["renewals"])')
+[ "${n:-0}" -ge 1 ] && ok "status counts $n renewal(s)" || bad "status renewals ($n)"
+expect "service continues after renewal" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 echo.corp.example 7)"
 finish
