@@ -59,6 +59,11 @@ struct ep_tunnel {
 	struct ep_path paths[PN_TEP_PATHS];
 	uint8_t key[PN_TCONN_CID_KEY_LEN], key2[PN_TCONN_CID_KEY_LEN];
 	int has_key2, dirty, dead, freeing, blocked;
+	/* a GSO batch the socket refused (EAGAIN), resent when writable:
+	   packets ngtcp2 already counted as sent are not thrown away */
+	uint8_t *held;
+	size_t held_len, held_seg;
+	struct pn_path *held_path;
 	unsigned rx_since_flush;
 	struct ep_tunnel *hnext, *hnext2; /* demux chains */
 	struct ep_tunnel *dnext;          /* dirty list */
@@ -225,6 +230,7 @@ static void et_closed(uv_handle_t *h)
 
 	pn_tunnel_free(et->t);
 	cred_unref(et->cred);
+	free(et->held);
 	free(et);
 	if (--ep->pending_closes == 0 && ep->closing)
 		ep_finish(ep);
@@ -274,6 +280,13 @@ static void flush(struct ep_tunnel *et)
 	uint64_t now = now_ns();
 
 	et->rx_since_flush = 0;
+	if (et->held_len && !et->blocked) {
+		if (et->held_path->ops->send(et->held_path, et->held, et->held_len, et->held_seg) ==
+		    -EAGAIN)
+			et->blocked = 1;
+		else
+			et->held_len = 0;
+	}
 	for (int i = 0; i < PN_TEP_FLUSH_BUDGET; i++) {
 		int r;
 		if (et->blocked)
@@ -283,7 +296,15 @@ static void flush(struct ep_tunnel *et)
 			break;
 		r = tx.path->ops->send(tx.path, tx.buf, tx.len, tx.seg);
 		if (r == -EAGAIN) {
-			/* the batch is lost (QUIC repairs it); wait for the socket */
+			/* keep the batch for when the socket drains (one buffer per
+			   tunnel, allocated the first time); without memory it is
+			   lost and QUIC repairs it */
+			if (et->held || (et->held = malloc(PN_TCONN_TX_BUF))) {
+				memcpy(et->held, tx.buf, tx.len);
+				et->held_len = tx.len;
+				et->held_seg = tx.seg;
+				et->held_path = tx.path;
+			}
 			et->blocked = 1;
 			break;
 		}
@@ -372,6 +393,8 @@ static struct ep_path *get_path(struct ep_tunnel *et, struct pn_udp *sock,
 	/* Never recycle the path the connection currently uses. */
 	if (lru->sock && et->t && pn_tconn_path(pn_tunnel_conn(et->t)) == &lru->path)
 		lru = lru == &et->paths[0] ? &et->paths[1] : &et->paths[0];
+	if (et->held_path == &lru->path)
+		et->held_len = 0; /* its destination is being replaced */
 	memset(lru, 0, sizeof(*lru));
 	lru->sock = sock;
 	lru->et = et;
