@@ -116,6 +116,9 @@ int pn_api_resolve(struct pn_req *r, enum pn_obj kind, const char *ref, json_t *
  * transaction).  *version may be NULL. */
 int pn_api_changed(struct pn_req *r, const char *action, const char *kind, const char *id,
 		   const json_t *detail, uint64_t *version);
+/* Revoke every credential of a holder (inside the write transaction);
+ * nonzero with the response set on failure. */
+int pn_api_revoke_holder(struct pn_req *r, const char *holder_id);
 /* Commit and, on success, wake push subscribers. */
 int pn_api_commit(struct pn_req *r);
 int64_t pn_now(void);

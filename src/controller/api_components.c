@@ -38,12 +38,7 @@ static void defaults_sa(json_t *row)
 
 static int revoke_holder(struct pn_req *r, const char *holder_id)
 {
-	struct pn_store *s = r->ctl->store;
-	int n = 0, rc = s->ops->revoke_where(s->be, "holder_id", holder_id, &n);
-
-	if (rc)
-		return pn_api_store_error(r, rc), -1;
-	return 0;
+	return pn_api_revoke_holder(r, holder_id);
 }
 
 static int before_delete_holder(struct pn_req *r, const json_t *row)

@@ -154,6 +154,24 @@ static int build_policy(struct pn_req *r, int create, json_t *row)
 	return 0;
 }
 
+/* Disabling or deleting a user revokes its client credentials. */
+static int user_after_update(struct pn_req *r, const json_t *row, const json_t *set)
+{
+	if (json_integer_value(json_object_get(row, "disabled")))
+		return pn_api_revoke_holder(r, json_string_value(json_object_get(row, "id")));
+	return 0;
+}
+
+static int user_before_delete(struct pn_req *r, const json_t *row)
+{
+	return pn_api_revoke_holder(r, json_string_value(json_object_get(row, "id")));
+}
+
+static const struct pn_coll_hooks user_hooks = {
+	.after_update = user_after_update,
+	.before_delete = user_before_delete,
+};
+
 static const struct pn_filter_spec net_filter[] = {{"network", "network_id", PN_OBJ_NETWORK},
 						   {NULL, NULL, 0}};
 static const struct pn_filter_spec mem_filter[] = {
@@ -169,7 +187,7 @@ static const struct pn_coll colls[] = {
 	{"networks", PN_OBJ_NETWORK, "network", build_named, 1, NULL, NULL},
 	{"resources", PN_OBJ_RESOURCE, "resource", build_resource, 1, net_filter, NULL},
 	{"groups", PN_OBJ_GROUP, "group", build_named, 1, NULL, NULL},
-	{"users", PN_OBJ_USER, "user", build_user, 1, NULL, NULL},
+	{"users", PN_OBJ_USER, "user", build_user, 1, NULL, &user_hooks},
 	{"memberships", PN_OBJ_MEMBERSHIP, "membership", build_membership, 0, mem_filter, NULL},
 	{"policies", PN_OBJ_POLICY, "policy", build_policy, 0, pol_filter, NULL},
 };

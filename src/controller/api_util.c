@@ -155,3 +155,15 @@ int pn_api_new_key(const char *prefix, char key[80], char hash[65])
 	snprintf(key, 80, "%s%s%s", prefix, id, id2);
 	return pn_store_hash_hex(key, strlen(key), hash);
 }
+
+int pn_api_revoke_holder(struct pn_req *r, const char *holder_id)
+{
+	struct pn_store *s = r->ctl->store;
+	int n = 0, rc = s->ops->revoke_where(s->be, "holder_id", holder_id, &n);
+
+	if (rc) {
+		pn_api_store_error(r, rc);
+		return -1;
+	}
+	return 0;
+}

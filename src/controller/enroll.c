@@ -206,6 +206,10 @@ static int h_enroll(struct pn_req *r)
 		goto fail;
 	set = json_pack("{s:i}", "enrolled", 1);
 	snprintf(r->actor, sizeof(r->actor), "%s:%s", kind, target);
+	/* A new enrollment replaces the previous instance: whatever key it
+	 * held (lost or stolen machine) stops being accepted now. */
+	if (pn_api_revoke_holder(r, target))
+		goto fail;
 	if ((rc = record_cred(r, &info, kind, target)) ||
 	    (rc = pn_store_update(s, info.type == PN_CRED_RELAY ? PN_OBJ_RELAY : PN_OBJ_CONNECTOR,
 				  target, set)) ||

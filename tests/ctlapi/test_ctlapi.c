@@ -266,6 +266,26 @@ static void test_enroll_race(void **state)
 	assert_int_equal(ok, 1);
 	assert_int_equal(auth, N - 1);
 	free(tok);
+	/* enrolling the connector again replaces the winner: its credential is
+	 * revoked */
+	{
+		int winner = -1;
+		struct pn_ctlapi *c = NULL;
+
+		for (int i = 0; i < N; i++)
+			if (r[i].rc == 0)
+				winner = i;
+		snprintf(path, sizeof(path), "%s/race-%d", G.dir, winner);
+		assert_int_equal(pn_ctlapi_open(path, &c), 0);
+		assert_int_equal(pn_ctlapi_fetch(c), 0);
+		tok = admin_str("POST", "/v1/connectors/c-race/tokens", NULL, 200,
+				"enrollment_token");
+		snprintf(path, sizeof(path), "%s/race-again", G.dir);
+		assert_int_equal(pn_ctlapi_enroll(path, tok), 0);
+		free(tok);
+		assert_int_equal(pn_ctlapi_fetch(c), PN_E_CTL_AUTH);
+		pn_ctlapi_free(c);
+	}
 	/* expired token */
 	tok = admin_str("POST", "/v1/connectors/c-race/tokens", "{\"ttl\":1}", 200,
 			"enrollment_token");
