@@ -16,6 +16,7 @@
  *   udp DEST PORT N        N datagrams through a UDP echo; prints replies
  *   dns NAME               ask the connector to resolve NAME
  *   raw HEX                open a flow whose header is the given bytes
+ *   http DEST PORT PATH    HTTP/1.0 GET; prints the status line and size
  *
  * Every status line is "key=value ..." on stdout.  Exit: 0 ok, 3 flow
  * refused (status line says why), 4 tunnel failed, 5 data mismatch.
@@ -63,6 +64,8 @@ static struct {
 	unsigned migrate_after_ms;
 	struct pn_tunnel_config tc;
 	const char *ca_pem, *cert_pem, *key_pem;
+	char http_line[256];
+	size_t http_len;
 } G;
 
 static double unix_time(void)
@@ -140,6 +143,14 @@ static void on_status(struct pn_flow *f, const struct pn_flow_status *st, void *
 		return;
 	}
 	G.t0 = uv_hrtime();
+	if (!strcmp(G.cmd, "http")) {
+		char rq[512];
+		int n = snprintf(rq, sizeof(rq), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", G.args[3],
+				 G.args[1]);
+		if (n > 0 && (size_t)n < sizeof(rq) && pn_flow_write(f, rq, (size_t)n) == n)
+			pn_flow_shutdown(f);
+		return;
+	}
 	if (!strcmp(G.cmd, "open")) {
 		finish(0);
 		return;
@@ -156,6 +167,14 @@ static void on_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	(void)u;
 	if (G.echo)
 		gnutls_hash(G.hr, p, n);
+	for (size_t i = 0; !strcmp(G.cmd, "http") && i < n && G.http_len < sizeof(G.http_line) - 1;
+	     i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			G.http_len = sizeof(G.http_line) - 1; /* first line complete */
+			break;
+		}
+		G.http_line[G.http_len++] = (char)p[i];
+	}
 	G.rcvd += n;
 	pn_flow_consumed(f, n);
 }
@@ -169,6 +188,8 @@ static void on_eof(struct pn_flow *f, void *u)
 static void on_writable(struct pn_flow *f, void *u)
 {
 	(void)u;
+	if (!strcmp(G.cmd, "http"))
+		return; /* the request goes out with the status */
 	pump(f);
 }
 
@@ -201,6 +222,11 @@ static void on_closed(struct pn_flow *f, int code, void *u)
 		/* a tunnel failure is reported (exit 4) by on_tunnel */
 		if (!pn_tunnel_is_dead(pn_flow_tunnel(f)))
 			finish(3);
+		return;
+	}
+	if (!strcmp(G.cmd, "http")) {
+		printf("http_status=\"%s\" bytes=%" PRIu64 "\n", G.http_line, G.rcvd);
+		finish(!strncmp(G.http_line, "HTTP/1.", 7) ? 0 : 5);
 		return;
 	}
 	if (!strcmp(G.cmd, "hash") || !strcmp(G.cmd, "sink")) {
@@ -563,6 +589,10 @@ static int start_cmd(void)
 		}
 		if (!r && !strcmp(G.cmd, "udp"))
 			uv_timer_start(&G.timer, on_timer, 3000, 0);
+		if (!r && !strcmp(G.cmd, "http") && G.nargs != 4) {
+			fprintf(stderr, "pn-tclient: http DEST PORT PATH\n");
+			return 2;
+		}
 	} else {
 		fprintf(stderr, "pn-tclient: bad command\n");
 		return 2;
