@@ -133,7 +133,9 @@ static void flow_notify_closed(struct pn_flow *f, int code)
 	f->glue_gone = 1;
 	if (t->p.conn.role == PN_TCONN_SERVER && f->st != F_OPEN && f->st != F_DONE) {
 		/* never answered: the glue may hold it in a pending request */
-		if (f->st == F_SV_REQUESTED && t->p.server_ops->flow_cancelled)
+		int requested = f->st == F_SV_REQUESTED;
+		f->st = F_DONE; /* a late pn_flow_respond is refused */
+		if (requested && t->p.server_ops->flow_cancelled)
 			t->p.server_ops->flow_cancelled(f, t->p.server_user);
 		return;
 	}
