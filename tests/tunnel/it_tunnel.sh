@@ -203,7 +203,8 @@ NFT
 	LOSSY="nftables: 5% of the tunnel's UDP datagrams dropped (GSO/GRO batches as one; no netem in this kernel)"
 fi
 out=$(tc cli "$T/cli/acl.bin" 4433 hash 10.202.2.2 7 4194304); rc=$?
-DROPS=$(ip netns exec pnt-con nft list table inet pntloss 2>/dev/null | sed -n 's/.*packets \([0-9]*\).*/\1/p' | paste -sd+ | bc 2>/dev/null)
+DROPS=$(ip netns exec pnt-con nft list table inet pntloss 2>/dev/null |
+	awk '{for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1)} END {if (NR) print n}')
 ip netns exec pnt-cli tc qdisc del dev pnt-cli0 root 2>/dev/null
 ip netns exec pnt-con tc qdisc del dev pnt-con0 root 2>/dev/null
 ip netns exec pnt-con nft delete table inet pntloss 2>/dev/null
