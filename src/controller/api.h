@@ -130,7 +130,13 @@ int pn_api_objects_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *ac
 int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-/* Route: find the handler for r (404/405 set on failure and nonzero returned). */
+/* Find the handler and its access level for r (path and method only);
+ * nonzero with a 404/405 response set if there is none. */
+int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/* May r's principal use a route of this access level?  Nonzero with a
+ * 401/403 response set if not. */
+int pn_router_allow(struct pn_req *r, enum pn_access acc);
+/* find + allow + run the handler. */
 int pn_router_dispatch(struct pn_req *r);
 /* Authenticate (auth.c): fills r->who etc. from the Authorization header or
  * the TLS client certificate. */

@@ -38,9 +38,12 @@ struct pn_http {
 
 /* Per-request state kept across MHD's calls for one request. */
 struct conctx {
+	struct pn_req req; /* identified and routed from the headers alone */
+	pn_handler_fn fn;
 	char *body;
 	size_t len;
 	int too_big;
+	int answered; /* a response was queued from the headers alone */
 };
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
@@ -112,39 +115,36 @@ static int is_json_type(const char *ct)
 	return ct && !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';');
 }
 
-static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, const char *url,
-			      const char *method, struct conctx *cx)
+/* Send the response a handler or the router left in r. */
+static enum MHD_Result send_req(struct MHD_Connection *c, struct pn_req *r)
 {
-	struct pn_req r;
+	if (!r->resp)
+		return send_error(c, 500, "internal", "handler produced no response");
+	return send_json(c, r->status, r->resp);
+}
+
+static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struct conctx *cx)
+{
+	struct pn_req *r = &cx->req;
 	enum MHD_Result ret;
 	json_error_t jerr;
 
-	memset(&r, 0, sizeof(r));
-	r.ctl = h->ctl;
-	r.conn = c;
-	r.method = method;
-	r.path = url;
 	if (cx->too_big)
 		return send_error(c, 413, "body_too_large", "request body exceeds 65536 bytes");
-	if (split_path(&r, url))
-		return send_error(c, 404, "not_found", "no such endpoint");
 	if (cx->len) {
 		if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							      "Content-Type")))
 			return send_error(c, 415, "unsupported_media_type",
 					  "request body must be application/json");
-		r.body = json_loadb(cx->body, cx->len, JSON_REJECT_DUPLICATES, &jerr);
-		if (!r.body)
+		r->body = json_loadb(cx->body, cx->len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!r->body)
 			return send_error(c, 400, "malformed_json", jerr.text);
-		if (!json_is_object(r.body)) {
-			json_decref(r.body);
+		if (!json_is_object(r->body))
 			return send_error(c, 400, "malformed_json", "body must be a JSON object");
-		}
 	}
-	pn_auth_identify(&r);
-	pn_router_dispatch(&r);
-	if (r.stream) {
-		struct MHD_Response *resp = pn_push_response(&r);
+	cx->fn(r);
+	if (r->stream) {
+		struct MHD_Response *resp = pn_push_response(r);
 
 		if (!resp) {
 			ret = send_error(c, 500, "internal", "cannot open stream");
@@ -164,28 +164,21 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, const
 			ret = MHD_queue_response(c, 200, resp);
 			MHD_destroy_response(resp);
 		}
-	} else if (r.raw) {
+	} else if (r->raw) {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			strlen(r.raw), r.raw, MHD_RESPMEM_MUST_FREE);
+			strlen(r->raw), r->raw, MHD_RESPMEM_MUST_FREE);
 
 		if (!resp) {
-			free(r.raw);
+			free(r->raw);
 			ret = MHD_NO;
 		} else {
-			MHD_add_response_header(resp, "Content-Type", r.raw_type);
-			ret = MHD_queue_response(c, r.status ? r.status : 200, resp);
+			MHD_add_response_header(resp, "Content-Type", r->raw_type);
+			ret = MHD_queue_response(c, r->status ? r->status : 200, resp);
 			MHD_destroy_response(resp);
 		}
 	} else {
-		if (!r.resp) {
-			r.status = 500;
-			r.resp = json_pack("{s:{s:s,s:s}}", "error", "code", "internal",
-					   "message", "handler produced no response");
-		}
-		ret = r.resp ? send_json(c, r.status, r.resp) : MHD_NO;
+		ret = send_req(c, r);
 	}
-	json_decref(r.resp);
-	json_decref(r.body);
 	return ret;
 }
 
@@ -199,17 +192,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!cx) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		enum pn_access acc;
 
 		cx = calloc(1, sizeof(*cx));
 		if (!cx)
 			return MHD_NO;
 		*con_cls = cx;
-		/* Refuse an announced oversized body before reading any of it. */
-		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX) {
-			cx->too_big = 1;
+		cx->req.ctl = h->ctl;
+		cx->req.conn = c;
+		cx->req.method = method;
+		cx->req.path = url;
+		/* Everything that can be decided from the request line and the
+		 * headers is decided before any body byte is read or parsed:
+		 * unauthenticated and unauthorized requests cost O(1). */
+		cx->answered = 1; /* unless every check below passes */
+		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX)
 			return send_error(c, 413, "body_too_large",
 					  "request body exceeds 65536 bytes");
-		}
+		if (split_path(&cx->req, url))
+			return send_error(c, 404, "not_found", "no such endpoint");
+		pn_auth_identify(&cx->req);
+		if (pn_router_find(&cx->req, &cx->fn, &acc) || pn_router_allow(&cx->req, acc))
+			return send_req(c, &cx->req);
+		cx->answered = 0;
+		return MHD_YES;
+	}
+	if (cx->answered) { /* discard whatever body follows an early answer */
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -230,7 +239,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return finish(h, c, url, method, cx);
+	return finish(h, c, cx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -239,6 +248,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct conctx *cx = *con_cls;
 
 	if (cx) {
+		json_decref(cx->req.resp);
+		json_decref(cx->req.body);
 		free(cx->body);
 		free(cx);
 	}

@@ -94,6 +94,9 @@ for e in $ENDPOINTS; do
 	expect 401 "$m" "$p" "$body" "garbage"
 done
 expect 200 GET /v1/ca "" ""
+# authentication is decided from the headers: an unauthenticated body is never parsed
+expect 401 POST /v1/networks '{"name":' ""
+expect 401 POST /v1/networks "{\"name\":\"$(head -c 60000 /dev/zero | tr '\0' a)\"}" ""
 
 # ---- CRUD for every object ----
 expect 201 POST /v1/networks '{"name":"corp"}'; NET=$(jget '["id"]')
@@ -173,6 +176,7 @@ for e in $ENDPOINTS; do
 	fi
 	expect 403 "$m" "$p" "$body" "$SAKEY"
 done
+expect 403 POST /v1/networks '{"name":' "$ROKEY"   # refused before the body is parsed
 for p in /v1/ctl/renew /v1/ctl/flows; do expect 403 POST $p '{}' "$KEY"; done
 for p in /v1/ctl/state /v1/ctl/stream; do expect 403 GET $p "" "$KEY"; done
 expect 403 POST /v1/client/login '{}' "$KEY"
