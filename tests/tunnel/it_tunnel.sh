@@ -179,6 +179,16 @@ out=$(tc cli "$T/cli/acl.bin" 4433 http 10.202.2.2 8080 /index.html); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q 'http_status="HTTP/1.0 200 OK"' &&
 	ok "HTTP GET through the tunnel: 200 OK" || { bad "HTTP GET (rc=$rc)"; echo "$out"; }
 
+# 2c. ten clients at once (ten tunnels, one connector)
+for i in $(seq 10); do
+	tc cli "$T/cli/acl.bin" 4433 hash 10.202.2.2 7 4194304 >"$T/par.$i" 2>&1 &
+	PAR[$i]=$!
+done
+nok=0
+for i in $(seq 10); do wait ${PAR[$i]} && nok=$((nok + 1)); done
+[ $nok -eq 10 ] && ok "10 concurrent tunnels, 4 MiB echo each: all sha256 equal" ||
+	{ bad "concurrent tunnels: $nok/10"; tail -3 "$T"/par.* | head -30; }
+
 # 3. DNS query kind
 out=$(tc cli "$T/cli/acl.bin" 4433 dns echo.test); rc=$?
 echo "$out" | grep -q "status=ok.*addr=10.202.2.2" && ok "DNS flow answered by the connector" || { bad "DNS flow"; echo "$out"; }

@@ -158,6 +158,7 @@ struct harness {
 	int last_deny;
 	unsigned udp_echoed;
 	int slow;             /* server: do not pass data on (hold credit) */
+	int multi;            /* server: per-flow state (sfl) for TCP flows */
 	uint64_t held;        /* bytes received but not consumed */
 };
 
@@ -269,6 +270,51 @@ static void sv_closed(struct pn_flow *f, int code, void *u)
 	(void)code, (void)u;
 }
 
+/* multi mode: each server flow hashes what it gets and sends its own copy
+ * of the pattern */
+struct sflow {
+	struct sink sink;
+	uint64_t sent, total;
+	int eof;
+};
+static struct sflow sfl[16];
+static unsigned nsfl;
+
+static void m_pump(struct pn_flow *f, struct sflow *m)
+{
+	while (m->sent < m->total) {
+		size_t pos = (size_t)(m->sent % sizeof(H.pattern)), n = sizeof(H.pattern) - pos;
+		if (n > m->total - m->sent)
+			n = (size_t)(m->total - m->sent);
+		ssize_t w = pn_flow_write(f, H.pattern + pos, n);
+		if (w <= 0)
+			return;
+		m->sent += (uint64_t)w;
+	}
+	pn_flow_shutdown(f);
+}
+
+static void m_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
+{
+	struct sflow *m = u;
+	gnutls_hash(m->sink.h, p, n);
+	m->sink.n += n;
+	pn_flow_consumed(f, n);
+}
+
+static void m_eof(struct pn_flow *f, void *u)
+{
+	((struct sflow *)u)->eof = 1;
+	(void)f;
+}
+
+static void m_writable(struct pn_flow *f, void *u)
+{
+	m_pump(f, u);
+}
+
+static const struct pn_flow_ops m_ops = {.data = m_data, .eof = m_eof, .writable = m_writable};
+
 static const struct pn_flow_ops sv_ops = {
 	.data = sv_data, .eof = sv_eof, .writable = sv_writable, .datagram = sv_dgram,
 	.closed = sv_closed,
@@ -324,6 +370,14 @@ static void sv_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_f
 		st.addr[0].family = 4;
 		memcpy(st.addr[0].a, "\x0a\xca\x01\x07", 4);
 		st.ttl = 60;
+	}
+	if (H.multi && h->kind == PN_FLOW_TCP && nsfl < 16) {
+		struct sflow *m = &sfl[nsfl++];
+		sink_init(&m->sink);
+		m->total = H.sv_send_total;
+		assert_int_equal(pn_flow_respond(f, &st, &m_ops, m), 0);
+		m_pump(f, m);
+		return;
 	}
 	assert_int_equal(pn_flow_respond(f, &st, &sv_ops, NULL), 0);
 	if (h->kind == PN_FLOW_TCP) {
@@ -792,6 +846,57 @@ static void test_backpressure(void **st)
 	finish();
 }
 
+/* Eight TCP flows at once in one tunnel over a lossy, reordering path:
+ * every byte of every flow arrives in order (hash per flow, both ways). */
+static int all_done(void *a)
+{
+	struct cflow *c = a;
+	for (int i = 0; i < 8; i++)
+		if (!c[i].closed)
+			return H.cl_dead;
+	return 1;
+}
+
+static void test_concurrent_flows(void **st)
+{
+	struct pn_mempath_faults f = {.loss_pct = 3, .reorder_pct = 5, .dup_pct = 1, .seed = 7};
+	uint8_t *acl, want[32], got[32];
+	size_t acl_len;
+	static struct cflow c[8];
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.info.id, &acl, &acl_len);
+	server_ident = &con;
+	start(&cli, &con, con.info.id, acl, acl_len, &f);
+	free(acl);
+	H.multi = 1;
+	nsfl = 0;
+	H.sv_send_total = 300000;
+	for (int i = 0; i < 8; i++)
+		cf_open(&c[i], PN_FLOW_TCP, "echo.test", 7, 200000 + 10000 * (uint64_t)i);
+	run_until(all_done, c, 3000000);
+	assert_int_equal(nsfl, 8);
+	expected_hash(300000, want);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(c[i].closed_code, PN_FLOW_OK);
+		assert_true(c[i].sink.n == 300000);
+		sink_done(&c[i].sink, got);
+		assert_memory_equal(got, want, 32);
+	}
+	for (unsigned i = 0; i < nsfl; i++) {
+		/* which client flow this was: by its length */
+		uint64_t n = sfl[i].sink.n;
+		assert_true(n >= 200000 && n <= 270000 && (n - 200000) % 10000 == 0);
+		assert_true(sfl[i].eof);
+		sink_done(&sfl[i].sink, got);
+		expected_hash(n, want);
+		assert_memory_equal(got, want, 32);
+	}
+	H.multi = 0;
+	pn_tunnel_close(H.cl, PN_FLOW_OK);
+	finish();
+}
+
 /* Many more flows over a tunnel's life than may be open at once: stream
  * credit comes back as flows end. */
 static void test_many_flows(void **st)
@@ -882,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_many_flows),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_concurrent_flows),
 		cmocka_unit_test(test_foreign_ca_connector),
 		cmocka_unit_test(test_wrong_connector_pinned),
 		cmocka_unit_test(test_expired_client),
