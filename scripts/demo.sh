@@ -47,6 +47,7 @@ if "$PN_BIN" client status --state /nonexistent 2>&1 | grep -q "no client runtim
 fi
 
 W=$(mktemp -d /tmp/pnc-demo.XXXXXX)
+PN_TAG=${PN_TAG:-demo}
 source "$ROOT/tests/client/topo.sh"
 source "$ROOT/tests/client/itlib.sh"
 cleanup() {
