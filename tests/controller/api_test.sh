@@ -57,7 +57,7 @@ req() {
 expect() { # expect STATUS METHOD PATH [BODY] [KEY] [CT]
 	local want=$1; shift
 	req "$@"
-	if [ "$ST" = "$want" ]; then ok; else fail "$* -> $ST (want $want): $BODY_OUT"; fi
+	if [ "$ST" = "$want" ]; then ok; else fail "$(cut -c1-200 <<<"$*") -> $ST (want $want): $(cut -c1-300 <<<"$BODY_OUT")"; fi
 }
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1" <<<"$BODY_OUT"; }
 
@@ -96,7 +96,10 @@ done
 expect 200 GET /v1/ca "" ""
 # authentication is decided from the headers: an unauthenticated body is never parsed
 expect 401 POST /v1/networks '{"name":' ""
-expect 401 POST /v1/networks "{\"name\":\"$(head -c 60000 /dev/zero | tr '\0' a)\"}" ""
+# a large unauthenticated body is answered from the headers (the server may
+# close before curl finished sending, so look at the answer, not curl's status)
+req POST /v1/networks "{\"name\":\"$(head -c 60000 /dev/zero | tr '\0' a)\"}" ""
+check "large unauthenticated body -> 401 from headers" grep -q unauthenticated <<<"$BODY_OUT"
 
 # ---- CRUD for every object ----
 expect 201 POST /v1/networks '{"name":"corp"}'; NET=$(jget '["id"]')
