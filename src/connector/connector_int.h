@@ -43,6 +43,7 @@ struct cflow {
 	uv_shutdown_t sreq;
 	int c_eof, shut_sent;
 	uint64_t up, down;
+	uint64_t last_io; /* UDP: uv_now() of the last datagram either way */
 	int64_t start_ms;
 	char end_reason[48];
 	struct cflow *next, *prev;

@@ -308,6 +308,7 @@ static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct soc
 	(void)from, (void)flags;
 	if (n <= 0 || cf->released || !cf->f)
 		return;
+	cf->last_io = uv_now(h->loop);
 	if (pn_flow_send_datagram(cf->f, b->base, (size_t)n) == 0)
 		cf->down += (uint64_t)n;
 }
@@ -320,6 +321,7 @@ static void ops_datagram(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	(void)f;
 	if (cf->released || !cf->io_init)
 		return;
+	cf->last_io = uv_now(cf->io.udp.loop);
 	if (uv_udp_try_send(&cf->io.udp, &b, 1, NULL) >= 0)
 		cf->up += n;
 }
@@ -348,6 +350,15 @@ const struct pn_flow_ops pn_cflow_ops = {
 
 /* --------------------------------------------------------------- start -- */
 
+/* UDP has no end: a flow quiet for PN_CONNECTOR_UDP_IDLE_MS is closed. */
+static void on_udp_idle(uv_timer_t *t)
+{
+	struct cflow *cf = t->data;
+
+	if (!cf->released && uv_now(t->loop) - cf->last_io >= PN_CONNECTOR_UDP_IDLE_MS)
+		abort_flow(cf, PN_FLOW_RESET, "udp_idle");
+}
+
 static void go_open(struct cflow *cf)
 {
 	struct pn_flow_status st;
@@ -362,13 +373,23 @@ static void go_open(struct cflow *cf)
 	pn_connector_flow_event(cf, "start", "allow", "");
 	if (cf->released)
 		return;
-	if (cf->proto == PN_PROTO_TCP)
+	if (cf->proto == PN_PROTO_TCP) {
 		start_reading(cf);
-	else
-		uv_udp_recv_start(&cf->io.udp, udp_alloc, udp_recv);
+		return;
+	}
+	uv_udp_recv_start(&cf->io.udp, udp_alloc, udp_recv);
+	cf->last_io = uv_now(cf->c->cfg.loop);
+	if (!cf->ctimer_init) {
+		uv_timer_init(cf->c->cfg.loop, &cf->ctimer);
+		cf->ctimer.data = cf;
+		cf->ctimer_init = 1;
+	}
+	uv_timer_start(&cf->ctimer, on_udp_idle, PN_CONNECTOR_UDP_IDLE_MS / 4,
+		       PN_CONNECTOR_UDP_IDLE_MS / 4);
 }
 
 static void try_connect(struct cflow *cf);
+
 
 static void on_ctimer(uv_timer_t *t)
 {

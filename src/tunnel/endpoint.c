@@ -64,6 +64,7 @@ struct ep_tunnel {
 	uint8_t *held;
 	size_t held_len, held_seg;
 	struct pn_path *held_path;
+	struct pn_path *cur_path; /* last path logged */
 	unsigned rx_since_flush;
 	struct ep_tunnel *hnext, *hnext2; /* demux chains */
 	struct ep_tunnel *dnext;          /* dirty list */
@@ -314,6 +315,19 @@ static void flush(struct ep_tunnel *et)
 	if (et->dead) {
 		et_free(et);
 		return;
+	}
+	if (pn_tunnel_conn(et->t) && pn_tconn_handshake_done(pn_tunnel_conn(et->t))) {
+		struct pn_path *p = pn_tconn_path(pn_tunnel_conn(et->t));
+		if (p != et->cur_path) {
+			/* once per path change (migration), never per packet */
+			struct pn_tunnel_info ti;
+			char id[PN_ID_HEX_LEN + 1];
+			pn_tunnel_info(et->t, &ti);
+			pn_id_hex(ti.peer_id, id);
+			PN_LOG_INFO("tunnel", "path", "peer=%s path=%s%s", id, pn_path_kind_name(p->kind),
+				    et->cur_path ? " (migrated)" : "");
+			et->cur_path = p;
+		}
 	}
 	arm_timer(et);
 }

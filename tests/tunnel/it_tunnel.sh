@@ -284,6 +284,8 @@ for i in $(seq 30); do grep -q "flow_end flow=$FLOW " "$T/conn.log" && break; sl
 if [ $rc -eq 0 ] && echo "$out" | grep -q "migrate=started from=relay-" &&
 	grep -q "flow_end flow=$FLOW .*path=direct" "$T/conn.log"; then
 	ok "migration relay -> direct during a transfer: flow survived, sha256 equal"
+	grep -q "tunnel path peer=.* path=direct (migrated)" "$T/conn.log" &&
+		ok "connector logged the tunnel's move to the direct path" || bad "no path change logged"
 else
 	bad "migration (rc=$rc)"; echo "$out"; grep "flow=$FLOW" "$T/conn.log" | tail -3
 fi
