@@ -3,7 +3,7 @@
 # name resolution) and a port-forward, through a tunnel to a connector that
 # proxies to a private resource network; local and connector-side denials;
 # malformed SOCKS requests; `postern client status`.  Paths: relay over
-# UDP and over TCP/TLS, and direct UDP to the connector.  Needs root.
+# UDP, over TCP/TLS and over WebSocket, and direct UDP to the connector.  Needs root.
 #
 #                        pnc-hub (router)
 #   pnc-cli 10.203.1.2 ---+--- 10.203.2.2 pnc-relay (relay: UDP :3478, TLS :4433)
@@ -76,6 +76,11 @@ if pn_relay_paths alice; then
 	pn_start_client alice-tls --socks 127.0.0.1:1081 --forward 127.0.0.1:18001=app.corp.example:8000 \
 		--transport tls
 	checks relay-tls alice-tls 1081 18001 "relay-tls True"
+	# Relay over WebSocket (the TLS stream inside ws://relay:4433/postern).
+	cp -a "$W/pki/alice" "$W/pki/alice-ws" && rm -f "$W/pki/alice-ws/client.sock"
+	pn_start_client alice-ws --socks 127.0.0.1:1083 --forward 127.0.0.1:18003=app.corp.example:8000 \
+		--transport ws
+	checks relay-ws alice-ws 1083 18003 "relay-ws True"
 else
 	echo "SKIP - relayed paths: the tunnel endpoint in this tree has no relay paths yet"
 fi

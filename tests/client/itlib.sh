@@ -52,7 +52,7 @@ pn_pki_one_connector() { pn_pki || { bad "pki fixture"; finish; }; }
 
 pn_start_relay() {
 	pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/pki/relay1" \
-		--udp 10.203.2.2:3478 --tls 10.203.2.2:4433
+		--udp 10.203.2.2:3478 --tls 10.203.2.2:4433 --ws-path /postern
 	pn_wait_tcp $NS_CLI 10.203.2.2 4433 10 || bad "relay listening"
 }
 

@@ -159,6 +159,16 @@ static void sign_acl(struct pn_ca *ca, struct pn_acl *acl, const struct pn_cred_
 	free(bytes);
 }
 
+/* One relays.json entry; the WebSocket URL is the relay's TLS port with
+ * the default path (the relay accepts plain HTTP upgrades there). */
+static void write_relay(FILE *f, int n, const char *name, const char *udp, const char *tls)
+{
+	fprintf(f,
+		"%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":\"%s\","
+		"\"ws\":\"ws://%s/postern\"}",
+		n ? "," : "", name, name, udp, tls, tls);
+}
+
 static const char *ports_arg(const char *p)
 {
 	return strcmp(p, "*") ? p : NULL;
@@ -209,11 +219,7 @@ int main(int argc, char **argv)
 		fputs("[", rj);
 		for (int i = 5; i < argc; i += 4) {
 			if (!strcmp(argv[i], "--relay") && i + 3 < argc) {
-				fprintf(rj,
-					"%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":"
-					"\"%s\"}",
-					nrelays++ ? "," : "", argv[i + 1], argv[i + 1], argv[i + 2],
-					argv[i + 3]);
+				write_relay(rj, nrelays++, argv[i + 1], argv[i + 2], argv[i + 3]);
 				continue;
 			}
 			if (strcmp(argv[i], "--allow") || i + 3 >= argc)
@@ -265,11 +271,7 @@ int main(int argc, char **argv)
 					die(argv[i + 2], r);
 				i += 5;
 			} else if (!strcmp(argv[i], "--relay") && i + 3 < argc) {
-				fprintf(rj,
-					"%s{\"id\":\"%s\",\"name\":\"%s\",\"udp\":\"%s\",\"tls\":"
-					"\"%s\"}",
-					nrelays++ ? "," : "", argv[i + 1], argv[i + 1], argv[i + 2],
-					argv[i + 3]);
+				write_relay(rj, nrelays++, argv[i + 1], argv[i + 2], argv[i + 3]);
 				i += 4;
 			} else {
 				die(argv[i], PN_E_INVAL);
