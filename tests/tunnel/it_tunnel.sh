@@ -275,9 +275,18 @@ if [ $rc -eq 0 ] && [ -n "$RPATH" ]; then
 else
 	bad "transfer through the relay (rc=$rc)"; echo "$out"; grep -E "relay|flow=$FLOW" "$T/conn.log" | tail -5
 fi
+# (the migration needs a transfer that outlasts 150 ms on the relay)
+MBYTES=$((BYTES > 67108864 ? BYTES : 67108864))
+# the client's leg over TCP/TLS only (as from a network that blocks UDP)
+out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
+	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay tls=10.202.3.1:4443 --timeout 120 \
+	hash 10.202.2.2 7 16777216); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "relay=ready transport=2" &&
+	ok "16 MiB echo with the client's relay leg over TLS/TCP: sha256 equal" ||
+	{ bad "relay over TLS (rc=$rc)"; echo "$out"; }
 out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
 	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay "$RELAY" --timeout 120 \
-	--migrate-udp 10.202.1.1:4433 --migrate-after 300 hash 10.202.2.2 7 $BYTES); rc=$?
+	--migrate-udp 10.202.1.1:4433 --migrate-after 150 hash 10.202.2.2 7 $MBYTES); rc=$?
 FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
 echo "$out" | grep -E "gbps|migrate" | sed 's/^/       /'
 for i in $(seq 30); do grep -q "flow_end flow=$FLOW " "$T/conn.log" && break; sleep 0.1; done
