@@ -62,7 +62,7 @@ static void usage(FILE *f)
 	    "  --state DIR          state directory to create/fill (mode 0700)\n"
 	    "  With --state, 'run' also renews the credential with the controller\n"
 	    "  (mutual TLS) at half its lifetime and presents the new one to new\n"
-	    "  connections.\n"
+	    "  connections (--renew-after S: the first renewal after S seconds).\n"
 	    "\n"
 	    "Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
 	    "  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
@@ -235,6 +235,7 @@ static int cmd_run(int argc, char **argv)
 	    {"stats-interval", required_argument, 0, 7},
 	    {"no-gso", no_argument, 0, 8},
 	    {"max-open-rate", required_argument, 0, 11},
+	    {"renew-after", required_argument, 0, 12},
 	    {"log", required_argument, 0, 9},
 	    {"log-json", no_argument, 0, 10},
 	    {"help", no_argument, 0, 'h'},
@@ -247,6 +248,7 @@ static int cmd_run(int argc, char **argv)
 	struct pn_anchor *anchor = NULL;
 	struct pn_key *k = NULL;
 	struct run_ctx ctx = {0};
+	uint32_t renew_after = 0;
 	uv_loop_t loop;
 	uint32_t v;
 	int c, r, rc = 2;
@@ -277,6 +279,7 @@ static int cmd_run(int argc, char **argv)
 		case 6:
 		case 7:
 		case 11:
+		case 12:
 			if (parse_u32(optarg, &v) || (c != 7 && v == 0)) {
 				fprintf(stderr, "postern relay: bad number '%s'\n", optarg);
 				return 2;
@@ -297,6 +300,8 @@ static int cmd_run(int argc, char **argv)
 				cfg.stats_ms = v * 1000;
 			if (c == 11)
 				cfg.limits.max_open_per_sec = v;
+			if (c == 12)
+				renew_after = v;
 			break;
 		case 8: cfg.no_gso = 1; break;
 		case 9:
@@ -354,8 +359,12 @@ static int cmd_run(int argc, char **argv)
 	if (state) {
 		/* Enrolled: keep the credential fresh through the controller. */
 		ctx.state = state;
-		if (pn_ctlapi_global_init() == 0)
-			schedule_renew(&ctx, cert_pem);
+		if (pn_ctlapi_global_init() == 0) {
+			if (renew_after)
+				uv_timer_start(&ctx.renew, renew_cb, (uint64_t)renew_after * 1000, 0);
+			else
+				schedule_renew(&ctx, cert_pem);
+		}
 	}
 	uv_signal_start(&ctx.sigint, on_stop, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_stop, SIGTERM);

@@ -202,8 +202,8 @@ static void on_tick(uv_timer_t *t)
 	uint8_t buf[PN_RELAY_MAX_PAYLOAD];
 	int all_done = 1, all_transport = 1;
 
-	if (nready + nfailed < nsessions)
-		return;
+	if (nready + nfailed < nsessions || nfailed)
+		return; /* still opening, or finished with an error */
 	if (!sending) {
 		/* Wait for the expected transport (UDP binds take a round trip). */
 		for (unsigned i = 0; i < nsessions; i++)

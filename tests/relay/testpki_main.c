@@ -1,6 +1,7 @@
 /*
- * pn-relay-testpki DIR: mint a test network's credentials into DIR for the
- * relay integration tests (real CA, real certificates, real signed lists).
+ * pn-relay-testpki DIR [CA_DIR]: mint a test network's credentials into DIR
+ * for the relay integration tests (real CA, real certificates, real signed
+ * lists); with CA_DIR, under an existing CA (a controller's data directory).
  *   ca.crt; relay.{crt,key}; conn.{crt,key,id}; conn2.{crt,key,id};
  *   client.{crt,key}; client.acl (names conn); client.acl.expired;
  *   client.acl.forged (one signed byte flipped); client2.{crt,key} (another
@@ -63,12 +64,16 @@ int main(int argc, char **argv)
 	size_t len;
 	char sub[1024];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pn-relay-testpki DIR\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: pn-relay-testpki DIR [CA_DIR]\n");
 		return 2;
 	}
 	dir = argv[1];
-	CHECK(pn_ca_new(now - 7200, &ca));
+	/* With CA_DIR (a controller's data directory), issue under that CA. */
+	if (argc == 3)
+		CHECK(pn_ca_load(argv[2], &ca));
+	else
+		CHECK(pn_ca_new(now - 7200, &ca));
 	CHECK(pn_ca_new(now - 7200, &evil));
 	put("ca.crt", pn_ca_cert_pem(ca), strlen(pn_ca_cert_pem(ca)));
 	CHECK(tpki_issue(ca, PN_CRED_RELAY, "relay1", now - 60, 3600, &relay));
