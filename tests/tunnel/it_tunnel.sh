@@ -9,7 +9,7 @@
 #   10.202.3.2                           10.202.4.2
 #       |                                    |
 #       +--veth-- 10.202.3.1 | 10.202.4.1 --veth--+
-#                 pnt-rly: postern relay (UDP 3478, TLS 4443)
+#                 pnt-rly: postern relay (UDP 3478, TLS + WebSocket 4443)
 #
 # The client has no route to 10.202.2.0/24 and the connector does not
 # forward packets: the resource is reachable only through the tunnel,
@@ -115,7 +115,7 @@ mkdir -p "$T/pushed"
 : >"$T/revoked"
 
 ip netns exec pnt-rly "$RELAY_BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
-	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --stats-interval 0 \
+	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 \
 	>"$T/relay.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 50); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
@@ -284,6 +284,13 @@ out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --ke
 [ $rc -eq 0 ] && echo "$out" | grep -q "relay=ready transport=2" &&
 	ok "16 MiB echo with the client's relay leg over TLS/TCP: sha256 equal" ||
 	{ bad "relay over TLS (rc=$rc)"; echo "$out"; }
+# ... and inside a WebSocket (what a CDN or HTTPS proxy would carry)
+out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
+	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay ws=ws://10.202.3.1:4443/postern --timeout 120 \
+	hash 10.202.2.2 7 16777216); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "relay=ready transport=4" &&
+	ok "16 MiB echo with the client's relay leg over WebSocket: sha256 equal" ||
+	{ bad "relay over WebSocket (rc=$rc)"; echo "$out"; }
 out=$(ip netns exec pnt-cli "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
 	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay "$RELAY" --timeout 120 \
 	--migrate-udp 10.202.1.1:4433 --migrate-after 150 hash 10.202.2.2 7 $MBYTES); rc=$?

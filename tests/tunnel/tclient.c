@@ -3,7 +3,7 @@
  * for the namespace integration tests and the benchmark.
  *
  *   pn-tclient --ca F --cert F --key F --acl F --connector HEXID
- *              (--udp IP:PORT | --relay tls=IP:PORT[,udp=IP:PORT])
+ *              (--udp IP:PORT | --relay tls=IP:PORT[,udp=IP:PORT][,ws=URL])
  *              [--migrate-udp IP:PORT --migrate-after MS] CMD...
  *
  *   hash DEST PORT BYTES   TCP flow through an echo server: send BYTES of a
@@ -514,6 +514,8 @@ int main(int argc, char **argv)
 				rr.tls_addr = tok + 4;
 			else if (!strncmp(tok, "udp=", 4))
 				rr.udp_addr = tok + 4;
+			else if (!strncmp(tok, "ws=", 3))
+				rr.ws_url = tok + 3;
 		}
 		rr.name = "test-relay";
 		if ((r = pn_rclient_new(G.loop, &rcfg, &G.rc)) ||
