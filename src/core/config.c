@@ -628,6 +628,8 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 		err[0] = '\0';
 	if (!name)
 		name = "<config>";
+	if (!text) /* never form NULL + 0 below */
+		text = "";
 	if ((r = check_schema(schema, n, err, errsz)) != 0)
 		goto out;
 	if (len > PN_CFG_MAX_FILE) {

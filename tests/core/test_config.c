@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,12 +454,33 @@ static void test_files(void **state)
 			 -EISDIR);
 	assert_string_equal(err, "/tmp: cannot read: Is a directory");
 	/* A tiny error buffer truncates but stays terminated. */
+	/* A file past the size limit is refused after reading at most limit + 1 bytes. */
+	{
+		static char big[PN_CFG_MAX_FILE + 100];
+		char want[256];
+		memset(big, '\n', sizeof(big));
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, big, sizeof(big)), sizeof(big));
+		close(fd);
+		assert_int_equal(pn_cfg_load_file(&cfg, path, schema, N(schema), err, sizeof(err)),
+				 PN_E_CONFIG);
+		snprintf(want, sizeof(want), "%s: file too large (limit 1048576 bytes)", path);
+		assert_string_equal(err, want);
+		unlink(path);
+	}
+
 	assert_int_equal(pn_cfg_load_file(&cfg, "/nonexistent/x.conf", schema, N(schema), err, 8),
 			 -ENOENT);
 	assert_string_equal(err, "/nonexi");
 	assert_int_equal(load("[x", &cfg, err, 4), PN_E_CONFIG);
 	assert_string_equal(err, "tes");
 	assert_int_equal(load("[x", &cfg, NULL, 0), PN_E_CONFIG);
+	/* NULL text with length 0 is an empty file. */
+	assert_int_equal(pn_cfg_load_mem(&cfg, NULL, NULL, 0, schema, N(schema), err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_string_equal(
+	    err, "<config>: key 'relay.listen': required but not set (add it under [relay])");
 }
 
 int main(void)
