@@ -1,0 +1,427 @@
+/*
+ * The connector in one process on loopback: a real connector (policy,
+ * async DNS path, TCP proxy) behind a UDP socket on 127.0.0.1, a client
+ * endpoint, and a TCP echo "resource" on 127.0.0.1, all on one libuv loop.
+ *
+ *   client pn_tep --QUIC/UDP--> pn_connector --TCP--> echo (127.0.0.1:P)
+ *
+ * Steps: echo 1 MiB through the connector (hash); a destination outside
+ * the lists is denied with its reason; a newer client list without the
+ * grant closes an open flow (revoked); a revoked credential closes the
+ * tunnel (credential).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <gnutls/crypto.h>
+#include <uv.h>
+
+#include "connector/connector.h"
+#include "core/err.h"
+#include "trust/acl.h"
+#include "trust/ca.h"
+#include "trust/cred.h"
+#include "trust/key.h"
+
+#define XFER (1u << 20)
+
+static struct {
+	uv_loop_t loop;
+	uv_timer_t guard;
+	uv_tcp_t echo;
+	int echo_port;
+	struct pn_ca *ca;
+	struct pn_anchor *anchor;
+	struct pn_key *ck, *sk;
+	char *cpem, *spem;
+	struct pn_cred_info ci, si;
+	uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
+	uint8_t *cacl, *cacl2, *sacl;
+	size_t cacl_len, cacl2_len, sacl_len;
+	struct pn_connector *conn;
+	struct pn_tep *cep;
+	struct pn_tunnel *t;
+	int step, closed;
+	uint8_t pattern[65536];
+	/* current flow */
+	struct pn_flow *f;
+	uint64_t sent, rcvd;
+	gnutls_hash_hd_t h;
+	struct pn_flow_status st;
+	int code;
+	/* tunnel end */
+	int t_err, t_peer_code;
+	struct pn_connector_stats stats;
+} C;
+
+/* ------------------------------------------------------ echo resource -- */
+
+struct echo_conn {
+	uv_tcp_t tcp;
+};
+
+static void echo_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	(void)h;
+	b->base = malloc(hint);
+	b->len = b->base ? hint : 0;
+}
+
+static void echo_written(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+	free(w);
+}
+
+static void echo_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void echo_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	if (n > 0) {
+		uv_write_t *w = malloc(sizeof(*w));
+		uv_buf_t out = uv_buf_init(b->base, (unsigned)n);
+		w->data = b->base;
+		uv_write(w, s, &out, 1, echo_written);
+		return;
+	}
+	free(b->base);
+	if (n < 0)
+		uv_close((uv_handle_t *)s, echo_closed);
+}
+
+static void echo_accept(uv_stream_t *srv, int status)
+{
+	struct echo_conn *e = calloc(1, sizeof(*e));
+
+	(void)status;
+	uv_tcp_init(srv->loop, &e->tcp);
+	if (uv_accept(srv, (uv_stream_t *)&e->tcp) == 0)
+		uv_read_start((uv_stream_t *)&e->tcp, echo_alloc, echo_read);
+	else
+		uv_close((uv_handle_t *)&e->tcp, echo_closed);
+}
+
+/* ------------------------------------------------------------ identity -- */
+
+static void ident(enum pn_cred_type type, struct pn_key **k, char **pem, struct pn_cred_info *out)
+{
+	struct pn_cred_info in;
+	char *csr;
+	size_t n;
+
+	memset(&in, 0, sizeof(in));
+	in.type = type;
+	pn_id_random(in.id);
+	snprintf(in.name, sizeof(in.name), "conn-test");
+	if (type == PN_CRED_CLIENT)
+		snprintf(in.user, sizeof(in.user), "bob@test");
+	assert_int_equal(pn_key_generate(k), 0);
+	assert_int_equal(pn_key_csr_pem(*k, NULL, &csr, &n), 0);
+	assert_int_equal(pn_cred_issue(C.ca, csr, &in, 3600, (uint64_t)time(NULL) - 10, pem, out), 0);
+	free(csr);
+}
+
+static void sign_list(enum pn_acl_kind kind, const struct pn_cred_info *holder, uint64_t version,
+		      int grant, uint8_t **out, size_t *len)
+{
+	struct pn_acl a;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%d", C.echo_port);
+	pn_acl_init(&a, kind);
+	memcpy(a.holder_id, holder->id, PN_ID_LEN);
+	memcpy(a.holder_fpr, holder->key_fpr, PN_FPR_LEN);
+	a.version = version;
+	a.issued_at = (uint64_t)time(NULL) - 10;
+	a.expires_at = a.issued_at + 3600;
+	if (grant)
+		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
+	assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "10.202.99.99", "tcp", "1"), 0);
+	if (kind == PN_ACL_CLIENT)
+		assert_int_equal(pn_acl_add_network(&a, C.net, (const uint8_t(*)[PN_ID_LEN])C.si.id, 1),
+				 0);
+	assert_int_equal(pn_acl_sign(C.ca, &a, out, len), 0);
+	pn_acl_fini(&a);
+}
+
+/* ---------------------------------------------------------- the client -- */
+
+static void next_step(void);
+
+static void pump(struct pn_flow *f)
+{
+	while (C.sent < XFER) {
+		size_t pos = (size_t)(C.sent % sizeof(C.pattern)), n = sizeof(C.pattern) - pos;
+		ssize_t w = pn_flow_write(f, C.pattern + pos, n);
+		if (w <= 0)
+			return;
+		C.sent += (uint64_t)w;
+	}
+	if (C.step == 1)
+		pn_flow_shutdown(f);
+}
+
+static void f_status(struct pn_flow *f, const struct pn_flow_status *st, void *u)
+{
+	(void)f, (void)u;
+	C.st = *st;
+	if (C.step == 3 && st->code == PN_FLOW_OK) {
+		/* the flow is open: withdraw the grant (a newer client list) */
+		const uint8_t *lists[1] = {C.cacl2};
+		assert_int_equal(pn_connector_set_client_acls(C.conn, lists, &C.cacl2_len, 1, 0), 0);
+	}
+}
+
+static void f_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
+{
+	(void)u;
+	gnutls_hash(C.h, p, n);
+	C.rcvd += n;
+	pn_flow_consumed(f, n);
+}
+
+static void f_writable(struct pn_flow *f, void *u)
+{
+	(void)u;
+	pump(f);
+}
+
+static void f_closed(struct pn_flow *f, int code, void *u)
+{
+	(void)f, (void)u;
+	C.code = code;
+	C.f = NULL;
+	next_step();
+}
+
+static const struct pn_flow_ops f_ops = {
+	.status = f_status, .data = f_data, .writable = f_writable, .closed = f_closed,
+};
+
+static void open_flow(const char *dest, int port)
+{
+	struct pn_flow_req req;
+
+	memset(&req, 0, sizeof(req));
+	memset(&C.st, 0, sizeof(C.st));
+	req.hdr.kind = PN_FLOW_TCP;
+	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, dest), 0);
+	req.hdr.port = (uint16_t)port;
+	C.sent = C.rcvd = 0;
+	assert_int_equal(pn_flow_open(C.t, &req, &f_ops, NULL, &C.f), 0);
+}
+
+static void t_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *u)
+{
+	const char *text;
+
+	(void)u;
+	if (st != PN_TUNNEL_CLOSED)
+		return;
+	C.t_err = err;
+	pn_tunnel_end_reason(t, &C.t_peer_code, &text);
+	C.t = NULL;
+	next_step();
+}
+
+static const struct pn_tunnel_ops t_ops = {.state = t_state};
+
+static void finish(void)
+{
+	uv_timer_stop(&C.guard);
+	uv_close((uv_handle_t *)&C.guard, NULL);
+	uv_close((uv_handle_t *)&C.echo, NULL);
+	pn_connector_stats(C.conn, &C.stats);
+	pn_tep_close(C.cep, NULL, NULL);
+	pn_connector_close(C.conn, NULL, NULL);
+}
+
+/* The scenario, advanced from callbacks. */
+static void next_step(void)
+{
+	uint8_t got[32], want[32];
+	gnutls_hash_hd_t h;
+
+	switch (C.step++) {
+	case 0: /* start: echo through the connector */
+		gnutls_hash_init(&C.h, GNUTLS_DIG_SHA256);
+		open_flow("127.0.0.1", C.echo_port);
+		pump(C.f);
+		break;
+	case 1: /* echo done */
+		assert_int_equal(C.st.code, PN_FLOW_OK);
+		assert_int_equal(C.code, PN_FLOW_OK);
+		assert_true(C.rcvd == XFER);
+		gnutls_hash_deinit(C.h, got);
+		gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
+		for (uint64_t o = 0; o < XFER; o += sizeof(C.pattern))
+			gnutls_hash(h, C.pattern, sizeof(C.pattern));
+		gnutls_hash_deinit(h, want);
+		assert_memory_equal(got, want, 32);
+		/* in the client list, not in the connector's */
+		open_flow("10.202.99.99", 1);
+		break;
+	case 2: /* denied */
+		assert_int_equal(C.st.code, PN_FLOW_DENIED);
+		assert_string_equal(C.st.text, "not_in_connector_acl");
+		assert_int_equal(C.code, PN_FLOW_DENIED);
+		/* an open flow whose grant is withdrawn (see f_status) */
+		gnutls_hash_init(&C.h, GNUTLS_DIG_SHA256);
+		open_flow("127.0.0.1", C.echo_port);
+		break;
+	case 3: /* revoked by the newer list */
+		gnutls_hash_deinit(C.h, got);
+		assert_int_equal(C.st.code, PN_FLOW_OK);
+		assert_int_equal(C.code, PN_FLOW_REVOKED);
+		{
+			/* a credential revocation closes the whole tunnel */
+			char hex[PN_ID_HEX_LEN + 1];
+			const char *ids[1] = {hex};
+			pn_id_hex(C.ci.id, hex);
+			assert_int_equal(pn_connector_set_revoked(C.conn, ids, 1, NULL, 0), 0);
+		}
+		break;
+	case 4: /* tunnel closed with reason "credential" */
+		assert_int_equal(C.t_err, PN_E_TUN_REFUSED);
+		assert_int_equal(C.t_peer_code, PN_FLOW_CRED);
+		finish();
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_guard(uv_timer_t *t)
+{
+	(void)t;
+	fail_msg("timed out in step %d (sent %llu, received %llu)", C.step,
+		 (unsigned long long)C.sent, (unsigned long long)C.rcvd);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void start_cb(uv_timer_t *t)
+{
+	uv_close((uv_handle_t *)t, free_handle);
+	next_step();
+}
+
+static void test_connector_loopback(void **st)
+{
+	struct sockaddr_in lo;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	struct pn_connector_config cfg;
+	struct pn_tep_config cc;
+	struct pn_tunnel_config tc;
+	uv_timer_t *kick;
+
+	(void)st;
+	memset(&C, 0, sizeof(C));
+	for (size_t i = 0; i < sizeof(C.pattern); i++)
+		C.pattern[i] = (uint8_t)(i * 13 + (i >> 10));
+	assert_int_equal(uv_loop_init(&C.loop), 0);
+	/* the resource */
+	uv_tcp_init(&C.loop, &C.echo);
+	uv_ip4_addr("127.0.0.1", 0, &lo);
+	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
+	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
+	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	/* identities and lists */
+	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
+	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
+	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
+	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
+	pn_id_random(C.net);
+	pn_id_random(C.res);
+	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len);
+	sign_list(PN_ACL_CLIENT, &C.ci, 2, 0, &C.cacl2, &C.cacl2_len);
+	/* the connector may forward only to the echo server */
+	{
+		struct pn_acl a;
+		char port[8];
+		snprintf(port, sizeof(port), "%d", C.echo_port);
+		pn_acl_init(&a, PN_ACL_CONNECTOR);
+		memcpy(a.holder_id, C.si.id, PN_ID_LEN);
+		memcpy(a.holder_fpr, C.si.key_fpr, PN_FPR_LEN);
+		a.version = 1;
+		a.issued_at = (uint64_t)time(NULL) - 10;
+		a.expires_at = a.issued_at + 3600;
+		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
+		assert_int_equal(pn_acl_sign(C.ca, &a, &C.sacl, &C.sacl_len), 0);
+		pn_acl_fini(&a);
+	}
+	/* the connector */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &C.loop;
+	cfg.anchor = C.anchor;
+	cfg.key = C.sk;
+	cfg.cert_pem = C.spem;
+	cfg.acl = C.sacl;
+	cfg.acl_len = C.sacl_len;
+	cfg.listen_udp = (struct sockaddr *)&lo;
+	cfg.tunables.stream_window = 256 << 10;
+	cfg.tunables.stream_sndbuf = 256 << 10;
+	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
+	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
+	/* a connector list bound to another key is refused */
+	assert_int_equal(pn_connector_set_acl(C.conn, C.cacl, C.cacl_len), PN_E_WRONG_TYPE);
+	/* the client */
+	memset(&cc, 0, sizeof(cc));
+	cc.loop = &C.loop;
+	cc.role = PN_TEP_CLIENT;
+	cc.anchor = C.anchor;
+	cc.key = C.ck;
+	cc.cert_pem = C.cpem;
+	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	memset(&tc, 0, sizeof(tc));
+	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	tc.acl = C.cacl;
+	tc.acl_len = C.cacl_len;
+	tc.udp_peer = (struct sockaddr *)&ss;
+	tc.ops = &t_ops;
+	assert_int_equal(pn_tunnel_open(C.cep, &tc, &C.t), 0);
+
+	kick = malloc(sizeof(*kick));
+	uv_timer_init(&C.loop, kick);
+	uv_timer_start(kick, start_cb, 0, 0);
+	uv_timer_init(&C.loop, &C.guard);
+	uv_timer_start(&C.guard, on_guard, 60000, 0);
+	uv_run(&C.loop, UV_RUN_DEFAULT);
+
+	assert_int_equal(C.step, 5);
+	assert_true(C.stats.flows_allowed >= 2);
+	assert_true(C.stats.flows_denied >= 1);
+	assert_true(C.stats.flows_revoked >= 1);
+	assert_int_equal(uv_loop_close(&C.loop), 0);
+	free(C.cacl);
+	free(C.cacl2);
+	free(C.sacl);
+	free(C.cpem);
+	free(C.spem);
+	pn_key_free(C.ck);
+	pn_key_free(C.sk);
+	pn_anchor_free(C.anchor);
+	pn_ca_free(C.ca);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_connector_loopback)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
