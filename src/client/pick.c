@@ -5,7 +5,7 @@
 #include "core/err.h"
 
 #define PICK_MAX       16
-#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 30000u
 
 uint64_t pn_pick_backoff_ms(unsigned nfail)

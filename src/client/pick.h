@@ -36,9 +36,9 @@ struct pn_pick_cand {
 	unsigned flows;	      /* UP: open flows */
 };
 
-/* Backoff after the n-th consecutive failure (n >= 1): 0.25 s, 0.5 s, 1 s ...
- * 30 s.  Short at first: a connector that is restarting or not yet
- * registered at the relay is usually back within a second. */
+/* Backoff after the n-th consecutive failure (n >= 1): 50 ms, 100 ms,
+ * 200 ms ... 30 s.  Short at first: a connector that is restarting or not
+ * yet registered at the relay is usually back within a second. */
 uint64_t pn_pick_backoff_ms(unsigned nfail);
 
 /*

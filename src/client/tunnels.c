@@ -27,6 +27,11 @@
 #endif
 /* Requests re-dispatched after failures before giving up (failover). */
 #define MAX_DISPATCH 4
+/* When every connector of a network is in backoff, a request waits for
+ * the earliest retry if it is at most this far away (a connector that is
+ * restarting, or not yet registered at the relay at start-up), instead of
+ * failing at once.  Backoff doubles, so waiting ends within ~2 s. */
+#define WAIT_MAX_MS 1000
 
 /* One connector: its relay session and tunnel (at most one each). */
 struct ctun {
@@ -57,6 +62,7 @@ struct pn_ctuns {
 	uint8_t *acl_bytes;
 	size_t acl_len;
 	struct ctun *tuns;
+	uv_timer_t wake; /* retries requests waiting out a backoff */
 	/* close */
 	int closing, pending_closes;
 	void (*close_cb)(void *);
@@ -64,6 +70,7 @@ struct pn_ctuns {
 };
 
 static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth);
+static void wake_cb(uv_timer_t *h);
 
 static struct ctun *ctun_get(struct pn_ctuns *t, const uint8_t id[PN_ID_LEN], int create)
 {
@@ -141,6 +148,35 @@ static void ctun_redispatch(struct ctun *c)
 		else if (rc < 0)
 			r->on_fail(r, rc);
 	}
+}
+
+/* Arm the wake timer for the earliest backoff end among connectors that
+ * have requests waiting for them. */
+static void wake_arm(struct pn_ctuns *t)
+{
+	uint64_t now = uv_now(t->loop), best = UINT64_MAX;
+
+	for (struct ctun *c = t->tuns; c; c = c->next)
+		if (c->waiting && c->state == PN_PICK_FAILED && !c->sess && !c->tun &&
+		    c->retry_at_ms < best)
+			best = c->retry_at_ms;
+	if (best == UINT64_MAX || t->closing) {
+		uv_timer_stop(&t->wake);
+		return;
+	}
+	uv_timer_start(&t->wake, wake_cb, best > now ? best - now : 0, 0);
+}
+
+static void wake_cb(uv_timer_t *h)
+{
+	struct pn_ctuns *t = h->data;
+	uint64_t now = uv_now(t->loop);
+
+	for (struct ctun *c = t->tuns; c; c = c->next)
+		if (c->waiting && c->state == PN_PICK_FAILED && !c->sess && !c->tun &&
+		    now >= c->retry_at_ms)
+			ctun_redispatch(c);
+	wake_arm(t);
 }
 
 static void ctun_fail(struct ctun *c, int err)
@@ -375,6 +411,11 @@ static const struct pn_rclient_ops rclient_ops = {
     .relay_state = relay_state,
 };
 
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 {
 	struct pn_ctuns *t = NULL;
@@ -393,6 +434,11 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	t->salt = cfg->salt;
 	t->transports = cfg->transports ? cfg->transports : PN_RT_ALL;
 	pn_acl_init(&t->acl, PN_ACL_CLIENT);
+	if ((r = uv_timer_init(cfg->loop, &t->wake)) != 0) {
+		free(t);
+		return r;
+	}
+	t->wake.data = t;
 
 	memset(&tc, 0, sizeof(tc));
 	tc.loop = cfg->loop;
@@ -420,7 +466,8 @@ out:
 	if (t) {
 		if (t->tep)
 			pn_tep_close(t->tep, NULL, NULL);
-		free(t);
+		/* The timer handle is live: free t once libuv lets go of it. */
+		uv_close((uv_handle_t *)&t->wake, free_on_close);
 	}
 	return r;
 }
@@ -436,6 +483,11 @@ static void close_step(void *arg)
 	pn_acl_fini(&t->acl);
 	free(t->acl_bytes);
 	free(t);
+}
+
+static void wake_closed(uv_handle_t *h)
+{
+	close_step(h->data);
 }
 
 void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
@@ -468,7 +520,8 @@ void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
 		free(c);
 	}
 	t->tuns = NULL;
-	t->pending_closes = 2;
+	t->pending_closes = 3;
+	uv_close((uv_handle_t *)&t->wake, wake_closed);
 	pn_tep_close(t->tep, close_step, t);
 	pn_rclient_close(t->rc, close_step, t);
 }
@@ -597,8 +650,19 @@ static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out,
 			cand[k].flows = info.flows;
 		}
 	}
-	if ((i = pn_pick(cand, net->nconnectors, now, t->salt)) < 0)
-		return i;
+	if ((i = pn_pick(cand, net->nconnectors, now, t->salt)) < 0) {
+		/* All in backoff: wait for the earliest retry if it is near. */
+		struct ctun *soon = NULL;
+		for (unsigned k = 0; k < net->nconnectors && k < PN_ACL_MAX_CONNECTORS; k++)
+			if (cs[k]->state == PN_PICK_FAILED && !cs[k]->sess && !cs[k]->tun &&
+			    (!soon || cs[k]->retry_at_ms < soon->retry_at_ms))
+				soon = cs[k];
+		if (i != PN_E_NO_CONNECTOR || !soon || soon->retry_at_ms > now + WAIT_MAX_MS)
+			return i;
+		waiting_push(soon, r);
+		wake_arm(t);
+		return 1;
+	}
 	c = cs[i];
 	if (c->tun)
 		return open_on(c, r, out);

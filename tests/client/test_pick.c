@@ -78,10 +78,11 @@ static void test_all_failed_fails_fast(void **st)
 static void test_backoff_grows_and_caps(void **st)
 {
 	(void)st;
-	assert_int_equal(pn_pick_backoff_ms(1), 250);
-	assert_int_equal(pn_pick_backoff_ms(2), 500);
-	assert_int_equal(pn_pick_backoff_ms(3), 1000);
-	assert_int_equal(pn_pick_backoff_ms(8), 30000);
+	assert_int_equal(pn_pick_backoff_ms(1), 50);
+	assert_int_equal(pn_pick_backoff_ms(2), 100);
+	assert_int_equal(pn_pick_backoff_ms(3), 200);
+	assert_int_equal(pn_pick_backoff_ms(10), 25600);
+	assert_int_equal(pn_pick_backoff_ms(11), 30000);
 	assert_int_equal(pn_pick_backoff_ms(1000), 30000);
 }
 
