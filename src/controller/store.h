@@ -117,7 +117,8 @@ struct pn_store_ops {
 	/* Client credentials (unexpired, unrevoked) whose holder has a grant to
 	 * a resource in the network: [{credential row + "holder_kind"...}]. */
 	int (*network_clients)(void *be, const char *network_id, int64_t now, json_t **out);
-	/* Unexpired revoked credentials. */
+	/* Unexpired revoked credentials: serial, type, holder_id, not_after and
+	 * cred_id, the latter NULL while a live credential still has that id. */
 	int (*revoked_list)(void *be, int64_t now, json_t **out);
 	/* Mark credentials revoked where col == value; *n = rows changed. */
 	int (*revoke_where)(void *be, const char *col, const char *value, int *n);

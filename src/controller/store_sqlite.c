@@ -525,8 +525,14 @@ static int sq_revoked_list(void *be, int64_t now, json_t **out)
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prep(s, "SELECT serial, cred_id, type, holder_id, not_after FROM credentials"
-		    " WHERE revoked = 1 AND not_after > ? ORDER BY serial", &st);
+	/* cred_id is reported only when no live credential shares it, so a
+	 * receiver may revoke by id ("every credential of this device") without
+	 * hitting a re-enrolled or renewed instance; otherwise the serial alone. */
+	r = prep(s, "SELECT c.serial, CASE WHEN EXISTS (SELECT 1 FROM credentials l"
+		    " WHERE l.cred_id = c.cred_id AND l.revoked = 0 AND l.not_after > ?1)"
+		    " THEN NULL ELSE c.cred_id END AS cred_id, c.type, c.holder_id, c.not_after"
+		    " FROM credentials c WHERE c.revoked = 1 AND c.not_after > ?1 ORDER BY c.serial",
+		 &st);
 	if (r)
 		return r;
 	sqlite3_bind_int64(st, 1, now);

@@ -159,9 +159,11 @@ struct pn_ctlapi_client_acl {
 	size_t acl_len;
 };
 
-/* Something revoked: a credential by serial and/or every credential of a holder. */
+/* Something revoked: one credential by serial; holder_id (the credential
+ * id, hex) is set only when every credential with that id is revoked, so
+ * revoking by id never hits a renewed or re-enrolled instance. */
 struct pn_ctlapi_revocation {
-	char serial[64];                      /* hex serial, or "" */
+	char serial[64];                      /* lowercase hex serial */
 	char holder_id[PN_CTLAPI_ID_HEX + 1]; /* credential id, or "" */
 };
 

@@ -158,7 +158,7 @@ static void load_acl(const char *dir, struct pn_acl *acl)
 	pn_anchor_free(a);
 }
 
-static char *g_conn_token, *g_conn_id;
+static char *g_conn_token, *g_conn_id, *g_race_id;
 
 static void test_setup_model(void **state)
 {
@@ -244,8 +244,14 @@ static void test_enroll_race(void **state)
 	int ok = 0, auth = 0;
 	struct timespec t0, t1;
 
-	assert_int_equal(admin("POST", "/v1/connectors", "{\"name\":\"c-race\",\"network\":\"corp\"}",
-			       NULL), 201);
+	{
+		json_t *j = NULL;
+
+		assert_int_equal(admin("POST", "/v1/connectors",
+				       "{\"name\":\"c-race\",\"network\":\"corp\"}", &j), 201);
+		g_race_id = strdup(json_string_value(json_object_get(j, "id")));
+		json_decref(j);
+	}
 	tok = admin_str("POST", "/v1/connectors/c-race/tokens", NULL, 200, "enrollment_token");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < N; i++) {
@@ -432,7 +438,7 @@ struct subctx {
 	uv_timer_t timer;
 	uint64_t version;
 	size_t nclients, nrevoked;
-	int events, connected, revoked, renewed;
+	int events, connected, revoked, renewed, bad_revocation;
 	uint64_t want_above;
 	int done;
 };
@@ -451,6 +457,11 @@ static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 	s->version = ev->version;
 	s->nclients = ev->n_client_acls;
 	s->nrevoked = ev->n_revoked;
+	/* the re-enrolled race connector's old credential is revoked by serial
+	 * only: its id is live again and must never be listed as revoked */
+	for (size_t i = 0; i < ev->n_revoked; i++)
+		if (g_race_id && !strcmp(ev->revoked[i].holder_id, g_race_id))
+			s->bad_revocation = 1;
 	s->renewed += ev->cert_renewed;
 	s->events++;
 	if (ev->version > s->want_above)
@@ -491,6 +502,8 @@ static void test_push_grant_removal(void **state)
 	run_until(&s, 0, 5000);
 	assert_true(s.events >= 1);
 	assert_int_equal(s.renewed, 0);
+	assert_true(s.nrevoked >= 1); /* the race winner's replaced credential */
+	assert_int_equal(s.bad_revocation, 0);
 	assert_int_equal(s.nclients, 1); /* the service account's client has a grant here */
 	v0 = s.version;
 	/* remove the grant: the connector must hear of it within a second */
@@ -666,6 +679,7 @@ int main(void)
 
 	free(g_conn_token);
 	free(g_conn_id);
+	free(g_race_id);
 	free(g_sa_key);
 	return rc;
 }
