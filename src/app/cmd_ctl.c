@@ -492,7 +492,7 @@ static int run_audit(struct ctl *c, int flows)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%cformat=jsonl",
 			 strchr(path, '?') ? '&' : '?');
 		ex = api(c, "GET", path, NULL, &reply, &raw);
-		if (!ex)
+		if (!ex && raw) /* an empty export has no body */
 			fputs(raw, stdout);
 		free(raw);
 		return ex;

@@ -34,6 +34,7 @@ check() { # check DESCRIPTION COND...
 }
 
 start() {
+	rm -f "$TMP/run.out" # never read a previous instance's url= line
 	"$BIN" controller run --data "$TMP/ctl" >"$TMP/run.out" 2>>"$TMP/run.err" &
 	PID=$!
 	for _ in $(seq 1 100); do
@@ -249,6 +250,29 @@ check "ctl connector add prints token" grep -q '^pnt1\.' <<<"$TOK"
 "$BIN" ctl --json group list | python3 -c 'import json,sys; json.load(sys.stdin)'
 check "ctl --json parses" test $? -eq 0
 "$BIN" ctl audit | grep -q 'create'; check "ctl audit" test $? -eq 0
+# every CLI verb once: exit 0 expected
+ctl_ok() { "$BIN" ctl "$@" >"$TMP/ctl.out" 2>"$TMP/ctl.err" && ok || fail "ctl $* -> $? $(cat "$TMP/ctl.err")"; }
+ctl_ok network add n2; ctl_ok network update n2 --name n3; ctl_ok network show n3
+ctl_ok resource update ssh --ports tcp/2222 --address ssh2.corp.example; ctl_ok resource list --network corp2
+ctl_ok group add ops; ctl_ok group show ops
+ctl_ok user add bob --email bob@corp.example; ctl_ok user disable bob; ctl_ok user enable bob
+ctl_ok member add ops --user bob; ctl_ok member list --group ops
+MID=$("$BIN" ctl --json member list --group ops | python3 -c 'import json,sys; print(json.load(sys.stdin)["memberships"][0]["id"])')
+ctl_ok member delete "$MID"
+ctl_ok service-account add robot --group ops --group eng
+ctl_ok service-account keys robot; ctl_ok service-account key-add robot
+KID2=$("$BIN" ctl --json service-account keys robot | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["id"])')
+ctl_ok service-account key-revoke robot "$KID2"; ctl_ok service-account revoke robot
+ctl_ok service-account disable robot; ctl_ok service-account delete robot
+ctl_ok relay add r9 --udp 127.0.0.1:3478 --ws wss://relay.example:443/ws; ctl_ok relay token r9
+ctl_ok relay revoke r9; ctl_ok relay delete r9
+ctl_ok connector token c9; ctl_ok connector list --network corp2; ctl_ok connector revoke c9
+ctl_ok admin-key add ro2 --role readonly; ctl_ok admin-key list
+AK=$("$BIN" ctl --json admin-key list | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin)["admin_keys"] if k["name"]=="ro2"][0])')
+ctl_ok admin-key revoke "$AK"
+ctl_ok credential list; ctl_ok flows --jsonl; ctl_ok flows --verdict deny; ctl_ok status
+ctl_ok audit --after 1 --limit 5
+ctl_ok group delete ops; ctl_ok network delete n3
 
 # ---- slow client: a connection that never speaks is closed by the server ----
 t0=$(date +%s)
