@@ -400,6 +400,19 @@ static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss,
 					memcpy(key.sid, r + 1, PN_RELAY_SID_LEN);
 					struct psess *hit =
 					    bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
+					if (n == PN_RELAY_CHALLENGE_LEN &&
+					    r[0] == PN_RELAY_UDP_CHALLENGE && hit &&
+					    !done[hit - ss]) {
+						/* Return routability: echo the cookie in a CONFIRM.
+						 */
+						uint8_t cf[PN_RELAY_CONFIRM_LEN];
+						pn_relay_confirm_encode(
+						    cf, hit->sid, side,
+						    pn_relay_challenge_counter(r),
+						    pn_relay_challenge_cookie(r), hit->secret);
+						sendto(fd, cf, sizeof(cf), 0,
+						       (const struct sockaddr *)to, sizeof(*to));
+					}
 					if (n == PN_RELAY_BIND_OK_LEN &&
 					    r[0] == PN_RELAY_UDP_BIND_OK && hit &&
 					    !done[hit - ss]) {

@@ -94,6 +94,15 @@ static void init(void)
 				     cookie[k][k == 0 ? 1 : 2]);
 		pn_relay_core_udp(core, &addr[k], (struct sockaddr *)&sa[k], bind, sizeof(bind), 1,
 				  reply, &rt);
+		/* New address: answer the CHALLENGE so both sides end up bound. */
+		uint8_t cf[PN_RELAY_CONFIRM_LEN];
+		pn_relay_confirm_encode(cf, cookie[k][0], (enum pn_relay_side)k, 1,
+					pn_relay_challenge_cookie(reply),
+					cookie[k][k == 0 ? 1 : 2]);
+		pn_relay_core_udp(core, &addr[k], (struct sockaddr *)&sa[k], cf, sizeof(cf), 1,
+				  reply, &rt);
+		if (rt.kind != PN_RELAY_ROUTE_REPLY || rt.reply_len != PN_RELAY_BIND_OK_LEN)
+			abort(); /* the harness must start from a bound session */
 	}
 }
 

@@ -67,7 +67,7 @@ static void usage(FILE *f)
 	    "Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
 	    "  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
 	    "  udp_rx_bytes fwd_pkts fwd_bytes tx_pkts tx_bytes gso_sends stun binds_ok\n"
-	    "  binds_bad drop_malformed drop_no_session drop_addr drop_queue\n"
+	    "  binds_bad binds_challenged drop_malformed drop_no_session drop_addr drop_queue\n"
 	    "  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
 	    "SIGINT/SIGTERM stop the relay.\n",
 	    PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
@@ -361,7 +361,8 @@ static int cmd_run(int argc, char **argv)
 		ctx.state = state;
 		if (pn_ctlapi_global_init() == 0) {
 			if (renew_after)
-				uv_timer_start(&ctx.renew, renew_cb, (uint64_t)renew_after * 1000, 0);
+				uv_timer_start(&ctx.renew, renew_cb, (uint64_t)renew_after * 1000,
+					       0);
 			else
 				schedule_renew(&ctx, cert_pem);
 		}

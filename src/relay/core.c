@@ -48,6 +48,7 @@ struct pn_relay_core {
 	struct pn_idmap sessions;   /* sid -> session */
 	struct pn_idmap connectors; /* id -> registered peer */
 	struct pn_relay_stats st;
+	uint8_t cookie_key[PN_RELAY_SECRET_LEN]; /* BIND return-routability cookies */
 };
 
 void pn_relay_addr_from_sa(struct pn_relay_addr *a, const struct sockaddr *sa)
@@ -105,6 +106,8 @@ int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_c
 	c->lim = *lim;
 	c->ops = ops;
 	c->user = user;
+	if ((r = pn_random(c->cookie_key, sizeof(c->cookie_key))))
+		goto out;
 	if ((r = pn_idmap_init(&c->sessions, offsetof(struct pn_relay_session, sid),
 			       PN_RELAY_SID_LEN, 64)))
 		goto out;
@@ -139,6 +142,7 @@ void pn_relay_core_free(struct pn_relay_core *c)
 	/* Peers belong to connections; the glue detaches them before this. */
 	pn_idmap_fini(&c->sessions);
 	pn_idmap_fini(&c->connectors);
+	pn_wipe(c->cookie_key, sizeof(c->cookie_key));
 	free(c);
 }
 
@@ -470,10 +474,25 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
 
 /* ---- UDP ---- */
 
+static void bind_ok(struct pn_relay_core *c, struct pn_relay_session *s, int k,
+		    const struct pn_relay_addr *from, uint64_t counter, uint64_t now,
+		    uint8_t *reply, struct pn_relay_route *rt)
+{
+	s->side[k].counter = counter;
+	s->side[k].udp = *from;
+	s->side[k].via_udp = 1;
+	s->last_active_ms = now;
+	c->st.binds_ok++;
+	pn_relay_bind_ok_encode(reply, s->sid, counter);
+	rt->kind = PN_RELAY_ROUTE_REPLY;
+	rt->reply_len = PN_RELAY_BIND_OK_LEN;
+}
+
 static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, const uint8_t *p,
 		    uint64_t now, uint8_t *reply, struct pn_relay_route *rt)
 {
 	struct pn_relay_session *s = pn_idmap_get(&c->sessions, pn_relay_udp_sid(p));
+	uint8_t cookie[PN_RELAY_COOKIE_LEN];
 	uint64_t counter;
 	uint8_t k;
 
@@ -485,14 +504,42 @@ static void on_bind(struct pn_relay_core *c, const struct pn_relay_addr *from, c
 		c->st.binds_bad++;
 		return;
 	}
-	s->side[k].counter = counter;
-	s->side[k].udp = *from;
-	s->side[k].via_udp = 1;
-	s->last_active_ms = now;
-	c->st.binds_ok++;
-	pn_relay_bind_ok_encode(reply, s->sid, counter);
+	/* Same address: a keepalive, refresh at once. */
+	if (s->side[k].udp.family && pn_relay_addr_eq(&s->side[k].udp, from)) {
+		bind_ok(c, s, k, from, counter, now, reply, rt);
+		return;
+	}
+	/* A new address must show it receives there: answer with a cookie
+	 * (stateless, smaller than the BIND) and bind only on CONFIRM. */
+	pn_relay_cookie(c->cookie_key, s->sid, k, counter, from, sizeof(*from), cookie);
+	pn_relay_challenge_encode(reply, s->sid, counter, cookie);
+	c->st.binds_challenged++;
 	rt->kind = PN_RELAY_ROUTE_REPLY;
-	rt->reply_len = PN_RELAY_BIND_OK_LEN;
+	rt->reply_len = PN_RELAY_CHALLENGE_LEN;
+}
+
+static void on_confirm(struct pn_relay_core *c, const struct pn_relay_addr *from, const uint8_t *p,
+		       uint64_t now, uint8_t *reply, struct pn_relay_route *rt)
+{
+	struct pn_relay_session *s = pn_idmap_get(&c->sessions, pn_relay_udp_sid(p));
+	uint8_t want[PN_RELAY_COOKIE_LEN];
+	const uint8_t *cookie;
+	uint64_t counter;
+	uint8_t k;
+
+	pn_relay_confirm_fields(p, &k, &counter, &cookie);
+	if (!s || k > 1 || counter <= s->side[k].counter ||
+	    pn_relay_confirm_verify(p, s->side[k].secret)) {
+		c->st.binds_bad++;
+		return;
+	}
+	/* The cookie was made for this source address: it came back from there. */
+	pn_relay_cookie(c->cookie_key, s->sid, k, counter, from, sizeof(*from), want);
+	if (pn_ct_memcmp(want, cookie, PN_RELAY_COOKIE_LEN)) {
+		c->st.binds_bad++;
+		return;
+	}
+	bind_ok(c, s, k, from, counter, now, reply, rt);
 }
 
 void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from,
@@ -527,6 +574,7 @@ void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from
 		forward(c, s, k, p + PN_RELAY_DATA_HDR, n - PN_RELAY_DATA_HDR, now_ms, rt);
 		return;
 	case PN_RELAY_KIND_BIND: on_bind(c, from, p, now_ms, reply, rt); return;
+	case PN_RELAY_KIND_CONFIRM: on_confirm(c, from, p, now_ms, reply, rt); return;
 	case PN_RELAY_KIND_STUN:
 		if (pn_stun_parse_request(p, n, txid, &fpr)) {
 			c->st.drop_malformed++;

@@ -82,7 +82,7 @@ struct pn_relay_stats {
 	uint64_t udp_rx_pkts, udp_rx_bytes;
 	uint64_t fwd_pkts, fwd_bytes; /* forwarded, any carrier */
 	uint64_t stun;
-	uint64_t binds_ok, binds_bad;
+	uint64_t binds_ok, binds_bad, binds_challenged;
 	uint64_t drop_malformed, drop_no_session, drop_addr, drop_queue, drop_amplification;
 };
 

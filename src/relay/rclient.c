@@ -237,6 +237,11 @@ static void send_open(struct pn_rsession *s)
 	s->st = SS_OPENING;
 }
 
+static enum pn_relay_side my_side(const struct pn_rclient *rc)
+{
+	return rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT : PN_RELAY_SIDE_CONNECTOR;
+}
+
 static void send_bind(struct pn_rsession *s, uint64_t now)
 {
 	struct pn_rrelay *r = s->r;
@@ -759,12 +764,23 @@ static void on_udp(uv_poll_t *h, int status, int events)
 				struct pn_rsession *s;
 				int kind = pn_relay_udp_classify(p, len);
 
-				if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK)
+				if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK &&
+				    kind != PN_RELAY_KIND_CHALLENGE)
 					continue;
 				if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
 					continue;
 				if (kind == PN_RELAY_KIND_DATA) {
 					deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
+				} else if (kind == PN_RELAY_KIND_CHALLENGE) {
+					/* Our address is new to the relay: prove we receive here.
+					 */
+					uint8_t cf[PN_RELAY_CONFIRM_LEN];
+					if (pn_relay_challenge_counter(p) != s->bind_counter)
+						continue;
+					pn_relay_confirm_encode(
+					    cf, s->sid, my_side(rc), s->bind_counter,
+					    pn_relay_challenge_cookie(p), s->secret);
+					(void)send(r->udp_fd, cf, sizeof(cf), MSG_DONTWAIT);
 				} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
 					/* Connected socket: only the relay can answer; the counter
 					 * ties the answer to one of our BINDs. */

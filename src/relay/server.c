@@ -611,7 +611,8 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 "denied=%llu "
 		 "udp_rx_pkts=%llu udp_rx_bytes=%llu fwd_pkts=%llu fwd_bytes=%llu tx_pkts=%llu "
 		 "tx_bytes=%llu "
-		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu drop_malformed=%llu "
+		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu binds_challenged=%llu "
+		 "drop_malformed=%llu "
 		 "drop_no_session=%llu "
 		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu tx_drops=%llu "
 		 "refused_pending=%llu "
@@ -624,11 +625,12 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 (unsigned long long)st->fwd_bytes, (unsigned long long)srv->tx_pkts,
 		 (unsigned long long)srv->tx_bytes, (unsigned long long)srv->gso_sends,
 		 (unsigned long long)st->stun, (unsigned long long)st->binds_ok,
-		 (unsigned long long)st->binds_bad, (unsigned long long)st->drop_malformed,
-		 (unsigned long long)st->drop_no_session, (unsigned long long)st->drop_addr,
-		 (unsigned long long)st->drop_queue, (unsigned long long)st->drop_amplification,
-		 (unsigned long long)srv->tx_drops, (unsigned long long)srv->refused_pending,
-		 (unsigned long long)srv->refused_auth, srv->gro, srv->gso);
+		 (unsigned long long)st->binds_bad, (unsigned long long)st->binds_challenged,
+		 (unsigned long long)st->drop_malformed, (unsigned long long)st->drop_no_session,
+		 (unsigned long long)st->drop_addr, (unsigned long long)st->drop_queue,
+		 (unsigned long long)st->drop_amplification, (unsigned long long)srv->tx_drops,
+		 (unsigned long long)srv->refused_pending, (unsigned long long)srv->refused_auth,
+		 srv->gro, srv->gso);
 }
 
 static void log_stats(struct pn_relay_server *srv)

@@ -21,6 +21,10 @@ int pn_relay_udp_classify(const uint8_t *p, size_t n)
 	case PN_RELAY_UDP_BIND: return n == PN_RELAY_BIND_LEN ? PN_RELAY_KIND_BIND : PN_E_MALFORMED;
 	case PN_RELAY_UDP_BIND_OK:
 		return n == PN_RELAY_BIND_OK_LEN ? PN_RELAY_KIND_BIND_OK : PN_E_MALFORMED;
+	case PN_RELAY_UDP_CHALLENGE:
+		return n == PN_RELAY_CHALLENGE_LEN ? PN_RELAY_KIND_CHALLENGE : PN_E_MALFORMED;
+	case PN_RELAY_UDP_CONFIRM:
+		return n == PN_RELAY_CONFIRM_LEN ? PN_RELAY_KIND_CONFIRM : PN_E_MALFORMED;
 	default: break;
 	}
 	/* STUN: top two bits zero, 20-byte header, magic cookie (RFC 8489 §5). */
@@ -85,4 +89,90 @@ void pn_relay_bind_ok_encode(uint8_t out[PN_RELAY_BIND_OK_LEN], const uint8_t si
 uint64_t pn_relay_bind_ok_counter(const uint8_t p[PN_RELAY_BIND_OK_LEN])
 {
 	return pn_load_be64(p + 1 + PN_RELAY_SID_LEN);
+}
+
+void pn_relay_challenge_encode(uint8_t out[PN_RELAY_CHALLENGE_LEN],
+			       const uint8_t sid[PN_RELAY_SID_LEN], uint64_t counter,
+			       const uint8_t cookie[PN_RELAY_COOKIE_LEN])
+{
+	out[0] = PN_RELAY_UDP_CHALLENGE;
+	memcpy(out + 1, sid, PN_RELAY_SID_LEN);
+	pn_store_be64(out + 1 + PN_RELAY_SID_LEN, counter);
+	memcpy(out + 1 + PN_RELAY_SID_LEN + 8, cookie, PN_RELAY_COOKIE_LEN);
+}
+
+uint64_t pn_relay_challenge_counter(const uint8_t p[PN_RELAY_CHALLENGE_LEN])
+{
+	return pn_load_be64(p + 1 + PN_RELAY_SID_LEN);
+}
+
+const uint8_t *pn_relay_challenge_cookie(const uint8_t p[PN_RELAY_CHALLENGE_LEN])
+{
+	return p + 1 + PN_RELAY_SID_LEN + 8;
+}
+
+/* MAC over sid, side, counter, cookie: everything between type and MAC. */
+static void confirm_mac(const uint8_t *msg, const uint8_t secret[PN_RELAY_SECRET_LEN],
+			uint8_t mac[PN_RELAY_MAC_LEN])
+{
+	struct hmac_sha256_ctx h;
+
+	hmac_sha256_set_key(&h, PN_RELAY_SECRET_LEN, secret);
+	hmac_sha256_update(&h, sizeof(PN_RELAY_CONFIRM_LABEL) - 1,
+			   (const uint8_t *)PN_RELAY_CONFIRM_LABEL);
+	hmac_sha256_update(&h, PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_COOKIE_LEN, msg + 1);
+	hmac_sha256_digest(&h, PN_RELAY_MAC_LEN, mac);
+	pn_wipe(&h, sizeof(h));
+}
+
+void pn_relay_confirm_encode(uint8_t out[PN_RELAY_CONFIRM_LEN], const uint8_t sid[PN_RELAY_SID_LEN],
+			     enum pn_relay_side side, uint64_t counter,
+			     const uint8_t cookie[PN_RELAY_COOKIE_LEN],
+			     const uint8_t secret[PN_RELAY_SECRET_LEN])
+{
+	out[0] = PN_RELAY_UDP_CONFIRM;
+	memcpy(out + 1, sid, PN_RELAY_SID_LEN);
+	out[1 + PN_RELAY_SID_LEN] = (uint8_t)side;
+	pn_store_be64(out + 2 + PN_RELAY_SID_LEN, counter);
+	memcpy(out + 10 + PN_RELAY_SID_LEN, cookie, PN_RELAY_COOKIE_LEN);
+	confirm_mac(out, secret, out + PN_RELAY_CONFIRM_LEN - PN_RELAY_MAC_LEN);
+}
+
+void pn_relay_confirm_fields(const uint8_t p[PN_RELAY_CONFIRM_LEN], uint8_t *side,
+			     uint64_t *counter, const uint8_t **cookie)
+{
+	*side = p[1 + PN_RELAY_SID_LEN];
+	*counter = pn_load_be64(p + 2 + PN_RELAY_SID_LEN);
+	*cookie = p + 10 + PN_RELAY_SID_LEN;
+}
+
+int pn_relay_confirm_verify(const uint8_t p[PN_RELAY_CONFIRM_LEN],
+			    const uint8_t secret[PN_RELAY_SECRET_LEN])
+{
+	uint8_t mac[PN_RELAY_MAC_LEN];
+	int r;
+
+	confirm_mac(p, secret, mac);
+	r = pn_ct_memcmp(mac, p + PN_RELAY_CONFIRM_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN)
+		? PN_E_SIGNATURE
+		: 0;
+	pn_wipe(mac, sizeof(mac));
+	return r;
+}
+
+void pn_relay_cookie(const uint8_t key[PN_RELAY_SECRET_LEN], const uint8_t sid[PN_RELAY_SID_LEN],
+		     uint8_t side, uint64_t counter, const void *addr, size_t addr_len,
+		     uint8_t out[PN_RELAY_COOKIE_LEN])
+{
+	struct hmac_sha256_ctx h;
+	uint8_t c[8];
+
+	pn_store_be64(c, counter);
+	hmac_sha256_set_key(&h, PN_RELAY_SECRET_LEN, key);
+	hmac_sha256_update(&h, PN_RELAY_SID_LEN, sid);
+	hmac_sha256_update(&h, 1, &side);
+	hmac_sha256_update(&h, sizeof(c), c);
+	hmac_sha256_update(&h, addr_len, addr);
+	hmac_sha256_digest(&h, PN_RELAY_COOKIE_LEN, out);
+	pn_wipe(&h, sizeof(h));
 }

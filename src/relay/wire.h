@@ -11,12 +11,20 @@
  *      0xd0        DATA     sid[8] payload...            both directions
  *      0xd1        BIND     sid[8] side u8 counter u64 mac[16]
  *      0xd2        BIND_OK  sid[8] counter u64           (17 < 34 bytes)
+ *      0xd3        CHALLENGE sid[8] counter u64 cookie[8] (25 < 34 bytes)
+ *      0xd4        CONFIRM  sid[8] side u8 counter u64 cookie[8] mac[16]
  *    DATA is forwarded unchanged (header included) to the other side of
  *    the session, only if it came from the address bound to this side.
  *    BIND proves knowledge of the side's per-session secret:
  *      mac = HMAC-SHA256(secret, "pn-relay-bind" || sid || side || counter)[0..16)
  *    The counter must grow for every accepted BIND (no replays); a BIND
- *    also refreshes the binding (keepalive, NAT rebinding).  A bad BIND is
+ *    also refreshes the binding (keepalive, NAT rebinding).  Return
+ *    routability: a BIND from an address that is not the side's bound one
+ *    only earns a CHALLENGE whose cookie (a MAC of the relay over sid,
+ *    side, counter and the source address) must come back in a CONFIRM
+ *    from that address (mac over sid..cookie, label "pn-relay-confirm");
+ *    so a side cannot point the relay's traffic at an address it does not
+ *    receive on (no reflection through the relay).  A bad BIND is
  *    dropped silently; no unauthenticated sender ever gets a reply larger
  *    than its request.
  *
@@ -56,10 +64,17 @@ enum pn_relay_udp_type {
 	PN_RELAY_UDP_DATA = 0xd0,
 	PN_RELAY_UDP_BIND = 0xd1,
 	PN_RELAY_UDP_BIND_OK = 0xd2,
+	PN_RELAY_UDP_CHALLENGE = 0xd3,
+	PN_RELAY_UDP_CONFIRM = 0xd4,
 };
-#define PN_RELAY_DATA_HDR    (1 + PN_RELAY_SID_LEN)			       /* 9 */
-#define PN_RELAY_BIND_LEN    (1 + PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_MAC_LEN) /* 34 */
-#define PN_RELAY_BIND_OK_LEN (1 + PN_RELAY_SID_LEN + 8)			       /* 17 */
+#define PN_RELAY_DATA_HDR      (1 + PN_RELAY_SID_LEN)				 /* 9 */
+#define PN_RELAY_BIND_LEN      (1 + PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_MAC_LEN) /* 34 */
+#define PN_RELAY_BIND_OK_LEN   (1 + PN_RELAY_SID_LEN + 8)			 /* 17 */
+#define PN_RELAY_COOKIE_LEN    8
+#define PN_RELAY_CHALLENGE_LEN (1 + PN_RELAY_SID_LEN + 8 + PN_RELAY_COOKIE_LEN) /* 25 */
+#define PN_RELAY_CONFIRM_LEN                                                                       \
+	(1 + PN_RELAY_SID_LEN + 1 + 8 + PN_RELAY_COOKIE_LEN + PN_RELAY_MAC_LEN) /* 42 */
+#define PN_RELAY_CONFIRM_LABEL "pn-relay-confirm"
 /* Largest opaque payload (one QUIC packet) the relay carries. */
 #define PN_RELAY_MAX_PAYLOAD  1500
 #define PN_RELAY_MAX_DATAGRAM (PN_RELAY_DATA_HDR + PN_RELAY_MAX_PAYLOAD)

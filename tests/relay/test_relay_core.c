@@ -183,6 +183,7 @@ static void test_session_lifecycle(void **state)
 	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER};
 	uint8_t sid[PN_RELAY_SID_LEN], csec[PN_RELAY_SECRET_LEN], ksec[PN_RELAY_SECRET_LEN];
 	uint8_t bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX], data[100];
+	uint8_t confirm[PN_RELAY_CONFIRM_LEN], cookie[PN_RELAY_COOKIE_LEN];
 	struct pn_relay_addr ca, ka, xa;
 	struct sockaddr_in cs, ks, xs;
 	struct pn_relay_route rt;
@@ -234,15 +235,45 @@ static void test_session_lifecycle(void **state)
 	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 1, csec);
 	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
-	/* The client's BIND: accepted, answered with 17 bytes. */
+	/* The client's BIND from a new address: a 25-byte CHALLENGE, nothing bound yet. */
 	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CLIENT, 1, csec);
 	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
+	assert_int_equal(pn_relay_udp_classify(reply, rt.reply_len), PN_RELAY_KIND_CHALLENGE);
+	assert_true(pn_relay_challenge_counter(reply) == 1);
+	memcpy(cookie, pn_relay_challenge_cookie(reply), sizeof(cookie));
+	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	/* The cookie does not work from another address (no reflection). */
+	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CLIENT, 1, cookie, csec);
+	udp(&xa, &xs, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	/* A CONFIRM keyed with the wrong secret, or a forged cookie: refused. */
+	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CLIENT, 1, cookie, ksec);
+	udp(&ca, &cs, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	cookie[0] ^= 1;
+	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CLIENT, 1, cookie, csec);
+	udp(&ca, &cs, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	cookie[0] ^= 1;
+	/* From the address it was made for: bound, answered with 17 bytes. */
+	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CLIENT, 1, cookie, csec);
+	udp(&ca, &cs, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
 	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
 	assert_true(pn_relay_bind_ok_counter(reply) == 1);
-	/* Replayed from another address: refused (counter must grow). */
+	/* Replayed (from anywhere): refused, the counter must grow. */
+	udp(&ca, &cs, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
 	udp(&xa, &xs, bind, sizeof(bind), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
+	/* A keepalive BIND from the bound address is answered at once. */
+	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CLIENT, 2, csec);
+	udp(&ca, &cs, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
 
 	/* Client DATA while the connector has no UDP: over its stream. */
 	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
@@ -251,12 +282,18 @@ static void test_session_lifecycle(void **state)
 	/* Same bytes from a stranger: dropped. */
 	udp(&xa, &xs, data, sizeof(data), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
-	assert_int_equal(pn_relay_core_stats(W.core)->drop_addr, 2); /* also the DATA before BIND */
+	assert_int_equal(pn_relay_core_stats(W.core)->drop_addr,
+			 3); /* and the two DATA before the binding */
 
 	/* The connector binds UDP: client DATA now goes to its address. */
 	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec);
 	udp(&ka, &ks, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
+	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CONNECTOR, 7,
+				pn_relay_challenge_cookie(reply), ksec);
+	udp(&ka, &ks, confirm, sizeof(confirm), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
 	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_UDP);
 	assert_true(pn_relay_addr_eq(&rt.to, &ka));

@@ -220,6 +220,38 @@ static void test_bind(void **state)
 		assert_int_equal(pn_relay_bind_verify(b, secret), PN_E_SIGNATURE);
 		b[i] ^= 0x80;
 	}
+	/* CHALLENGE / CONFIRM: sizes (no amplification), MAC over every bit. */
+	{
+		uint8_t ch[PN_RELAY_CHALLENGE_LEN], cf[PN_RELAY_CONFIRM_LEN],
+		    ck[PN_RELAY_COOKIE_LEN];
+		uint8_t ck2[PN_RELAY_COOKIE_LEN], addr[20] = {2, 0, 1, 2, 10, 201, 1, 2};
+		const uint8_t *cp;
+		assert_true(sizeof(ch) < sizeof(b));
+		pn_relay_cookie(secret, sid, 0, 42, addr, sizeof(addr), ck);
+		addr[7] = 3; /* another source address, another cookie */
+		pn_relay_cookie(secret, sid, 0, 42, addr, sizeof(addr), ck2);
+		assert_memory_not_equal(ck, ck2, sizeof(ck));
+		pn_relay_challenge_encode(ch, sid, 42, ck);
+		assert_int_equal(pn_relay_udp_classify(ch, sizeof(ch)), PN_RELAY_KIND_CHALLENGE);
+		assert_true(pn_relay_challenge_counter(ch) == 42);
+		assert_memory_equal(pn_relay_challenge_cookie(ch), ck, sizeof(ck));
+		pn_relay_confirm_encode(cf, sid, PN_RELAY_SIDE_CLIENT, 42, ck, secret);
+		assert_int_equal(pn_relay_udp_classify(cf, sizeof(cf)), PN_RELAY_KIND_CONFIRM);
+		assert_int_equal(pn_relay_udp_classify(cf, sizeof(cf) - 1), PN_E_MALFORMED);
+		pn_relay_confirm_fields(cf, &side, &ctr, &cp);
+		assert_int_equal(side, PN_RELAY_SIDE_CLIENT);
+		assert_true(ctr == 42);
+		assert_memory_equal(cp, ck, sizeof(ck));
+		assert_int_equal(pn_relay_confirm_verify(cf, secret), 0);
+		assert_int_equal(pn_relay_confirm_verify(cf, other), PN_E_SIGNATURE);
+		for (size_t i = 1; i < PN_RELAY_CONFIRM_LEN; i++) {
+			cf[i] ^= 0x04;
+			assert_int_equal(pn_relay_confirm_verify(cf, secret), PN_E_SIGNATURE);
+			cf[i] ^= 0x04;
+		}
+		/* A BIND's MAC does not pass as a CONFIRM's (separate labels). */
+		assert_int_equal(pn_relay_bind_verify(b, secret), 0);
+	}
 	pn_relay_bind_ok_encode(ok, sid, 42);
 	assert_true(sizeof(ok) < sizeof(b)); /* no amplification */
 	assert_int_equal(pn_relay_udp_classify(ok, sizeof(ok)), PN_RELAY_KIND_BIND_OK);
