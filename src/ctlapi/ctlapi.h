@@ -101,10 +101,11 @@ const char *pn_ctlapi_id(const struct pn_ctlapi *c);
 /*
  * Renew over mutual TLS with the current credential: sends a CSR for the
  * same key and rewrites cert.pem, acl.bin and relays.json.  Credentials
- * live 1 h: call this at about half their lifetime (cert not_after is in
- * the certificate; pn_cred_verify reports it).  Fails with
+ * live 1 h by default: call this at about half their lifetime (or let the
+ * subscription do it, pn_ctlapi_set_auto_renew).  Fails with
  * PN_E_CTL_AUTH if the credential was revoked or has expired (then the
- * component must re-enroll).  Reloads the handle's credential on success.
+ * component must re-enroll).  The handle uses the new cert.pem from the
+ * next request on.
  */
 int pn_ctlapi_renew(struct pn_ctlapi *c);
 
