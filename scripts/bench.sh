@@ -12,16 +12,18 @@
 #   stunnel    stunnel4 TLS client proxy -> TLS server proxy (per-connection TLS over TCP)
 #   postern-*  client port-forward in pnb-c -> relay in pnb-r (UDP, or TCP/TLS) -> connector in pnb-s
 # Metrics per path:
-#   tput_gbps       iperf3 single TCP stream, $SECS seconds
+#   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
 #   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
 #   newflow_p50_us  connect + one 64-byte round trip + close, over an already-warm tunnel
 #   coldstart_ms    from launching the tunnel's processes to the first echoed byte
 # Output: a table, then `metric: value` lines, then ratios of Postern to each peer.
 #
-#   scripts/bench.sh            (env: SECS=5 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel")
+#   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
+#                       POSTERN_ROWS="relay_udp relay_tls direct" BUILD=out/bench KEEP_W=1)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-5}
+TPUT_RUNS=${TPUT_RUNS:-3}
 RR=${RR:-2000}
 NEWFLOW=${NEWFLOW:-200}
 PEERS=${PEERS-"raw wg nebula stunnel"}
@@ -129,7 +131,13 @@ measure() { # name
 		stop_pids
 		return
 	fi
-	RES[$name.tput_gbps]=$(iperf_gbps "$host" "$tport")
+	# Median of TPUT_RUNS iperf3 runs: the machine is shared and noisy.
+	local runs=() k
+	for k in $(seq "$TPUT_RUNS"); do runs+=("$(iperf_gbps "$host" "$tport")"); done
+	RES[$name.tput_gbps]=$(printf '%s\n' "${runs[@]}" | python3 -c 'import sys
+v = sorted(float(x) for x in sys.stdin.read().split() if x != "fail")
+print("%.2f" % v[len(v) // 2] if v else "fail")')
+	RES[$name.tput_runs]="${runs[*]}"
 	[ -n "${BENCH_DEBUG:-}" ] && ps -o pid,stat,etime,cmd -p "$(IFS=,; echo "${PIDS[*]}")" >&2
 	out=$($C $PROBE rr "$host" "$eport" "$RR" 2>&1)
 	RES[$name.rr_p50_us]=$(echo "$out" | field p50_us)
@@ -153,7 +161,7 @@ postern_rows # adds postern-relay-udp / postern-relay-tcp when they can run
 METRICS="tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms"
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
-echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream, rr $RR round trips, newflow $NEWFLOW flows"
+echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
 echo
 printf '| %-18s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------------------- ----------- ----------- ----------- ---------------- ---------------- --------------
@@ -165,6 +173,7 @@ done
 echo
 for r in "${ROWS[@]}"; do
 	for m in $METRICS; do echo "$m.$r: ${RES[$r.$m]:--}"; done
+	echo "tput_runs_gbps.$r: ${RES[$r.tput_runs]:--}"
 done
 ratio() { python3 -c "import sys
 try: print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))
