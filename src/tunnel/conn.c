@@ -15,59 +15,12 @@
 
 #include "core/err.h"
 #include "core/secret.h"
-#include "tunnel/conn.h"
+#include "tunnel/conn_int.h"
 #include "tunnel/flowproto.h"
-
-#define DEF_SNDBUF (4u << 20)
-#define DEF_WINDOW (4u << 20)
-#define DEF_CONN_WINDOW (16u << 20)
-#define DEF_MAX_STREAMS 1024
-#define DEF_IDLE_MS 30000
-#define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
-#define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
-
-/* A stream this side knows: send ring + scheduling links. */
-struct tstream {
-	int64_t sid;
-	void *user;
-	uint8_t *ring;
-	size_t cap;
-	uint64_t acked, sent, written; /* stream offsets */
-	int fin_wanted, fin_sent, blocked, in_queue, was_full;
-	struct tstream *next_q; /* send queue */
-	struct tstream *next_all, **pprev_all;
-};
-
-struct dgram {
-	uint16_t len;
-	uint8_t data[PN_FLOW_DGRAM_HDR_LEN + PN_FLOW_DGRAM_PAYLOAD_MAX];
-};
-
-struct pn_tconn {
-	struct pn_tconn_config cfg;
-	ngtcp2_crypto_conn_ref ref;
-	ngtcp2_conn *q;
-	gnutls_session_t tls;
-	struct pn_path *path0;
-	ngtcp2_connection_close_error lasterr;
-	int closed, hs_done, verify_err, close_reason;
-	struct pn_cred_info peer;
-	/* send scheduling */
-	struct tstream *q_head, *q_tail, *all;
-	/* datagram queue (ring) */
-	struct dgram *dq;
-	size_t dq_head, dq_count;
-	uint64_t dgram_drops;
-	/* a packet that did not fit the last GSO batch */
-	uint8_t pending[PENDING_MAX];
-	size_t pending_len;
-	struct pn_path *pending_path;
-	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
-};
 
 /* ------------------------------------------------------------- helpers -- */
 
-static int map_liberr(int rv)
+int pn_tconn_i_map_liberr(int rv)
 {
 	switch (rv) {
 	case NGTCP2_ERR_DRAINING:
@@ -92,75 +45,6 @@ static void set_close_liberr(struct pn_tconn *c, int rv)
 			&c->lasterr, ngtcp2_conn_get_tls_alert(c->q), NULL, 0);
 	else
 		ngtcp2_connection_close_error_set_transport_error_liberr(&c->lasterr, rv, NULL, 0);
-}
-
-static struct tstream *stream_get(struct pn_tconn *c, int64_t sid)
-{
-	for (struct tstream *s = c->all; s; s = s->next_all)
-		if (s->sid == sid)
-			return s;
-	return NULL;
-}
-
-static struct tstream *stream_new(struct pn_tconn *c, int64_t sid, void *user)
-{
-	struct tstream *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	s->sid = sid;
-	s->user = user;
-	s->next_all = c->all;
-	if (c->all)
-		c->all->pprev_all = &s->next_all;
-	s->pprev_all = &c->all;
-	c->all = s;
-	return s;
-}
-
-static void queue_remove(struct pn_tconn *c, struct tstream *s)
-{
-	struct tstream **pp = &c->q_head, *prev = NULL;
-
-	if (!s->in_queue)
-		return;
-	for (; *pp; prev = *pp, pp = &(*pp)->next_q)
-		if (*pp == s) {
-			*pp = s->next_q;
-			if (c->q_tail == s)
-				c->q_tail = prev;
-			break;
-		}
-	s->next_q = NULL;
-	s->in_queue = 0;
-}
-
-static void queue_add(struct pn_tconn *c, struct tstream *s)
-{
-	if (s->in_queue || s->blocked)
-		return;
-	s->next_q = NULL;
-	if (c->q_tail)
-		c->q_tail->next_q = s;
-	else
-		c->q_head = s;
-	c->q_tail = s;
-	s->in_queue = 1;
-}
-
-static void stream_free(struct pn_tconn *c, struct tstream *s)
-{
-	queue_remove(c, s);
-	*s->pprev_all = s->next_all;
-	if (s->next_all)
-		s->next_all->pprev_all = s->pprev_all;
-	free(s->ring);
-	free(s);
-}
-
-static int stream_has_work(const struct tstream *s)
-{
-	return s->sent < s->written || (s->fin_wanted && !s->fin_sent);
 }
 
 /* --------------------------------------------------------------- TLS ---- */
@@ -277,7 +161,7 @@ static int stream_open_cb(ngtcp2_conn *q, int64_t sid, void *ud)
 		ngtcp2_conn_shutdown_stream(q, sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_BAD_REQUEST);
 		return 0;
 	}
-	if (!(s = stream_new(c, sid, NULL)))
+	if (!(s = pn_tconn_i_stream_new(c, sid, NULL)))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	ngtcp2_conn_set_stream_user_data(q, sid, s);
 	if (c->cfg.cbs->stream_open && c->cfg.cbs->stream_open(c, sid, c->cfg.user) != 0)
@@ -329,8 +213,8 @@ static int ext_stream_data_cb(ngtcp2_conn *q, int64_t sid, uint64_t max, void *u
 
 	if (s && s->blocked) {
 		s->blocked = 0;
-		if (stream_has_work(s))
-			queue_add(c, s);
+		if (pn_tconn_i_stream_has_work(s))
+			pn_tconn_i_queue_add(c, s);
 	}
 	return 0;
 }
@@ -345,7 +229,7 @@ static int stream_close_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t
 	if (c->cfg.cbs->stream_close)
 		c->cfg.cbs->stream_close(c, sid, has, app_err, c->cfg.user, s ? s->user : NULL);
 	if (s)
-		stream_free(c, s);
+		pn_tconn_i_stream_free(c, s);
 	/* ngtcp2 does not return stream credit by itself: a closed peer stream
 	   frees a slot for a new one (the limit bounds concurrency, not the
 	   tunnel's lifetime total) */
@@ -616,7 +500,7 @@ void pn_tconn_free(struct pn_tconn *c)
 	if (!c)
 		return;
 	while (c->all)
-		stream_free(c, c->all);
+		pn_tconn_i_stream_free(c, c->all);
 	if (c->q)
 		ngtcp2_conn_del(c->q);
 	if (c->tls)
@@ -630,7 +514,7 @@ void pn_tconn_free(struct pn_tconn *c)
 
 static int fail(struct pn_tconn *c, int rv)
 {
-	int r = map_liberr(rv);
+	int r = pn_tconn_i_map_liberr(rv);
 
 	if (r == PN_E_CLOSED) {
 		if (!c->close_reason)
@@ -691,18 +575,18 @@ static int batch_add(struct pn_tconn *c, struct pn_tconn_tx *tx, struct pn_path 
 /* Pick the next stream with something to send (round robin). */
 static struct tstream *next_stream(struct pn_tconn *c)
 {
-	while (c->q_head && !stream_has_work(c->q_head)) {
+	while (c->q_head && !pn_tconn_i_stream_has_work(c->q_head)) {
 		struct tstream *s = c->q_head;
-		queue_remove(c, s);
+		pn_tconn_i_queue_remove(c, s);
 	}
 	return c->q_head;
 }
 
 static void rotate(struct pn_tconn *c, struct tstream *s)
 {
-	queue_remove(c, s);
-	if (stream_has_work(s))
-		queue_add(c, s);
+	pn_tconn_i_queue_remove(c, s);
+	if (pn_tconn_i_stream_has_work(s))
+		pn_tconn_i_queue_add(c, s);
 }
 
 int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
@@ -782,13 +666,13 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			}
 			if (nw == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
 				s->blocked = 1;
-				queue_remove(c, s);
+				pn_tconn_i_queue_remove(c, s);
 				continue;
 			}
 			if (nw == NGTCP2_ERR_STREAM_SHUT_WR || nw == NGTCP2_ERR_STREAM_NOT_FOUND) {
 				s->sent = s->written;
 				s->fin_sent = 1;
-				queue_remove(c, s);
+				pn_tconn_i_queue_remove(c, s);
 				continue;
 			}
 			if (nd >= 0)
@@ -914,142 +798,6 @@ int pn_tconn_handshake_done(const struct pn_tconn *c)
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c)
 {
 	return c->hs_done ? &c->peer : NULL;
-}
-
-/* ------------------------------------------------------------- streams -- */
-
-int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid)
-{
-	struct tstream *s;
-	int rv;
-
-	if (c->closed)
-		return PN_E_CLOSED;
-	rv = ngtcp2_conn_open_bidi_stream(c->q, sid, NULL);
-	if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
-		return -EAGAIN;
-	if (rv != 0)
-		return map_liberr(rv);
-	if (!(s = stream_new(c, *sid, stream_user))) {
-		ngtcp2_conn_shutdown_stream(c->q, *sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL);
-		return -ENOMEM;
-	}
-	ngtcp2_conn_set_stream_user_data(c->q, *sid, s);
-	return 0;
-}
-
-int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap)
-{
-	struct tstream *s = stream_get(c, sid);
-
-	if (!s || s->ring || cap == 0)
-		return PN_E_INVAL;
-	s->cap = cap;
-	return 0;
-}
-
-void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user)
-{
-	struct tstream *s = stream_get(c, sid);
-
-	if (s)
-		s->user = stream_user;
-}
-
-ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n)
-{
-	struct tstream *s = stream_get(c, sid);
-	size_t room, take, pos, first;
-
-	if (c->closed || !s || s->fin_wanted)
-		return PN_E_CLOSED;
-	if (!s->ring) {
-		/* allocated on first write: peers' request-only streams cost nothing */
-		if (!s->cap)
-			s->cap = c->cfg.stream_sndbuf;
-		if (!(s->ring = malloc(s->cap)))
-			return -ENOMEM;
-	}
-	room = s->cap - (size_t)(s->written - s->acked);
-	take = n < room ? n : room;
-	if (take < n)
-		s->was_full = 1;
-	if (take == 0)
-		return 0;
-	pos = (size_t)(s->written % s->cap);
-	first = take < s->cap - pos ? take : s->cap - pos;
-	memcpy(s->ring + pos, p, first);
-	if (first < take)
-		memcpy(s->ring, (const uint8_t *)p + first, take - first);
-	s->written += take;
-	queue_add(c, s);
-	return (ssize_t)take;
-}
-
-int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid)
-{
-	struct tstream *s = stream_get(c, sid);
-
-	if (c->closed || !s)
-		return PN_E_CLOSED;
-	if (!s->fin_wanted) {
-		s->fin_wanted = 1;
-		queue_add(c, s);
-	}
-	return 0;
-}
-
-size_t pn_tconn_stream_buffered(struct pn_tconn *c, int64_t sid)
-{
-	struct tstream *s = stream_get(c, sid);
-
-	return s ? (size_t)(s->written - s->acked) : 0;
-}
-
-void pn_tconn_stream_consumed(struct pn_tconn *c, int64_t sid, size_t n)
-{
-	if (c->closed || n == 0)
-		return;
-	ngtcp2_conn_extend_max_stream_offset(c->q, sid, n);
-	ngtcp2_conn_extend_max_offset(c->q, n);
-}
-
-void pn_tconn_conn_consumed(struct pn_tconn *c, uint64_t n)
-{
-	if (!c->closed && n)
-		ngtcp2_conn_extend_max_offset(c->q, n);
-}
-
-void pn_tconn_stream_reset(struct pn_tconn *c, int64_t sid, uint64_t app_err)
-{
-	struct tstream *s = stream_get(c, sid);
-
-	if (c->closed)
-		return;
-	if (s) {
-		queue_remove(c, s);
-		s->blocked = 1; /* nothing more goes out */
-	}
-	ngtcp2_conn_shutdown_stream(c->q, sid, app_err);
-}
-
-int pn_tconn_datagram(struct pn_tconn *c, const void *p, size_t n)
-{
-	struct dgram *d;
-
-	if (c->closed)
-		return PN_E_CLOSED;
-	if (n > sizeof(d->data))
-		return PN_E_TOOBIG;
-	if (c->dq_count == PN_TCONN_DGRAM_QUEUE) {
-		c->dgram_drops++;
-		return -EAGAIN;
-	}
-	d = &c->dq[(c->dq_head + c->dq_count) % PN_TCONN_DGRAM_QUEUE];
-	memcpy(d->data, p, n);
-	d->len = (uint16_t)n;
-	c->dq_count++;
-	return 0;
 }
 
 /* ----------------------------------------------------------- migration -- */

@@ -1,0 +1,70 @@
+#ifndef PN_TUNNEL_CONN_INT_H
+#define PN_TUNNEL_CONN_INT_H
+/* Internals shared by conn.c (QUIC/TLS, I/O) and conn_stream.c (stream
+ * rings, datagram queue). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "tunnel/conn.h"
+#include "tunnel/flowproto.h"
+
+#define DEF_SNDBUF (4u << 20)
+#define DEF_WINDOW (4u << 20)
+#define DEF_CONN_WINDOW (16u << 20)
+#define DEF_MAX_STREAMS 1024
+#define DEF_IDLE_MS 30000
+#define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
+#define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
+
+/* A stream this side knows: send ring + scheduling links. */
+struct tstream {
+	int64_t sid;
+	void *user;
+	uint8_t *ring;
+	size_t cap;
+	uint64_t acked, sent, written; /* stream offsets */
+	int fin_wanted, fin_sent, blocked, in_queue, was_full;
+	struct tstream *next_q; /* send queue */
+	struct tstream *next_all, **pprev_all;
+};
+
+struct dgram {
+	uint16_t len;
+	uint8_t data[PN_FLOW_DGRAM_HDR_LEN + PN_FLOW_DGRAM_PAYLOAD_MAX];
+};
+
+struct pn_tconn {
+	struct pn_tconn_config cfg;
+	ngtcp2_crypto_conn_ref ref;
+	ngtcp2_conn *q;
+	gnutls_session_t tls;
+	struct pn_path *path0;
+	ngtcp2_connection_close_error lasterr;
+	int closed, hs_done, verify_err, close_reason;
+	struct pn_cred_info peer;
+	/* send scheduling */
+	struct tstream *q_head, *q_tail, *all;
+	/* datagram queue (ring) */
+	struct dgram *dq;
+	size_t dq_head, dq_count;
+	uint64_t dgram_drops;
+	/* a packet that did not fit the last GSO batch */
+	uint8_t pending[PENDING_MAX];
+	size_t pending_len;
+	struct pn_path *pending_path;
+	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
+};
+
+/* conn.c */
+int pn_tconn_i_map_liberr(int rv);
+/* conn_stream.c */
+struct tstream *pn_tconn_i_stream_get(struct pn_tconn *c, int64_t sid);
+struct tstream *pn_tconn_i_stream_new(struct pn_tconn *c, int64_t sid, void *user);
+void pn_tconn_i_queue_remove(struct pn_tconn *c, struct tstream *s);
+void pn_tconn_i_queue_add(struct pn_tconn *c, struct tstream *s);
+void pn_tconn_i_stream_free(struct pn_tconn *c, struct tstream *s);
+int pn_tconn_i_stream_has_work(const struct tstream *s);
+#endif
