@@ -346,7 +346,7 @@ static gnutls_certificate_credentials_t creds(struct pn_anchor *a, const char *b
 {
 	char n1[64], n2[64];
 	struct pn_key *k;
-	gnutls_certificate_credentials_t c;
+	gnutls_certificate_credentials_t c = NULL;
 	char *kp, *cp;
 
 	snprintf(n1, sizeof(n1), "%s.key", base);
