@@ -31,7 +31,7 @@
 
 static const char *dir;
 
-static int die(const char *what, int r)
+__attribute__((noreturn)) static void die(const char *what, int r)
 {
 	fprintf(stderr, "pnfixture: %s: %s (%s)\n", what, pn_strerror(r), pn_errname(r));
 	exit(1);
