@@ -33,7 +33,7 @@
 #define UDP_GRO 104
 #endif
 
-enum sess_state { SS_PENDING, SS_OPENING, SS_READY };
+enum sess_state { SS_PENDING, SS_OPENING, SS_READY, SS_DEAD /* inside its last callback */ };
 
 struct pn_rsession {
 	uint8_t sid[PN_RELAY_SID_LEN]; /* idmap key */
@@ -276,6 +276,7 @@ static void session_end(struct pn_rsession *s, int reason, int notify)
 	struct pn_rrelay *r = s->r;
 
 	pn_idmap_del(&r->sessions, s);
+	s->st = SS_DEAD; /* a pn_rsession_close from the callback is a no-op */
 	if (notify && r->rc->ops->session_closed && !r->rc->closing)
 		r->rc->ops->session_closed(s, reason, r->rc->user);
 	session_free(s);
@@ -287,6 +288,7 @@ static void open_fail(struct pn_rsession *s, int reason)
 	struct pn_rclient *rc = s->r->rc;
 
 	pending_unlink(s);
+	s->st = SS_DEAD;
 	if (!rc->closing)
 		rc->ops->session_ready(s, reason, rc->user);
 	session_free(s);
@@ -424,6 +426,9 @@ void pn_rsession_close(struct pn_rsession *s)
 {
 	struct pn_relay_msg m = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
 
+	if (s->st == SS_DEAD)
+		return;
+
 	if (s->st == SS_READY) {
 		memcpy(m.sid, s->sid, PN_RELAY_SID_LEN);
 		send_msg(s->r, &m);
@@ -497,6 +502,7 @@ static int on_opened(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
 	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
 	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
 	if (pn_idmap_get(&r->sessions, s->sid) || pn_idmap_put(&r->sessions, s)) {
+		s->st = SS_DEAD;
 		r->rc->ops->session_ready(s, PN_E_RELAY_PROTOCOL, r->rc->user);
 		session_free(s);
 		return PN_E_RELAY_PROTOCOL;

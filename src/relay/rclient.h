@@ -155,7 +155,9 @@ int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
 int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n);
 
 /* Close a session: tells the relay, which tells the other side.  No
- * session_closed callback follows for a local close; `s` is invalid after. */
+ * session_closed callback follows for a local close; `s` is invalid after.
+ * Called on a session inside its session_closed or failed session_ready
+ * callback, it does nothing (the library frees it on return). */
 void pn_rsession_close(struct pn_rsession *s);
 
 /* Accessors. */
