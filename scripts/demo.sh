@@ -14,7 +14,8 @@
 # The client cannot reach pnc-res except through the tunnel (client ->
 # relay -> connector, end-to-end encrypted QUIC); names resolve at the
 # connector.  It shows: the controller provisioning the network (ctl), the
-# connector enrolling, the client logging in with a service-account key,
+# relay and the connector enrolling with one-time tokens, the client logging
+# in with a service-account key,
 # a request reaching the resource through SOCKS5 and through a
 # port-forward, a denied request, a grant pushed live, and
 # `postern client status`.
@@ -92,13 +93,15 @@ run_ctl grant add engineers echo
 run_ctl connector add corp conn1
 CONN_TOKEN=$(grep '^pnt1\.' "$W/ctl.out")
 run_ctl relay add relay1 --udp 10.203.2.2:3478 --tls 10.203.2.2:4433
+RELAY_TOKEN=$(grep '^pnt1\.' "$W/ctl.out")
 echo "   (secret.corp.example:8001 is a resource, but no group is granted it)"
 
 step "6. relay ($NS_RELAY) and connector ($NS_CONN1: enrolls with a one-time token, outbound connections only)"
-RELAY_TOKEN=$($CTL relay token relay1 2>/dev/null | grep '^pnt1\.')
+mkdir -p "$W/pki"
 if [ -n "$RELAY_TOKEN" ] && ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RELAY_TOKEN" \
 	--state "$W/pki/relay1" >"$W/relay-enroll.log" 2>&1; then
-	echo "   relay enrolled"
+	sed 's/^/   /' "$W/relay-enroll.log"
+	RELAY_ENROLLED=1
 else
 	mkdir -p "$W/pki"
 	PN_FIXTURE_CA=$W/ctl "$PN_FIXTURE" "$W/pki" relay relay1 || exit 1
@@ -106,9 +109,13 @@ else
 	echo "    issued from the controller's CA with tests/client/pnfixture instead)"
 fi
 pn_start_relay
-RELAYS="udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1"
 ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$CONN_TOKEN" --state "$W/conn1" 2>&1 | sed 's/^/   /'
-pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" --relay "$RELAYS"
+# An enrolled relay reaches the connector in its relay list from the
+# controller; otherwise it is named on the command line.
+RELAY_ARGS=()
+grep -q udp "$W/conn1/relays.json" 2>/dev/null ||
+	RELAY_ARGS=(--relay "udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1")
+pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" "${RELAY_ARGS[@]}"
 echo "   relay pid $PID_relay, connector pid $PID_connector_conn1"
 
 step "7. client ($NS_CLI): login with the service-account key, then run"

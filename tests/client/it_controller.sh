@@ -6,7 +6,7 @@
 # login with a bad key refused.  Needs root (network namespaces).
 #
 #                        pnc-hub (router; controller https://10.203.0.1:8443, SQLite)
-#   pnc-cli 10.203.1.2 ---+--- 10.203.2.2 pnc-relay (relay; credential from the controller's CA)
+#   pnc-cli 10.203.1.2 ---+--- 10.203.2.2 pnc-relay (relay, enrolled with a token)
 #   (client, SOCKS5 :1080)+--- 10.203.4.2 pnc-conn1 (connector, enrolled with a token) ---- pnc-res
 set -uo pipefail
 BUILD=${1:?build dir}
@@ -38,13 +38,16 @@ $CTL network add corp >/dev/null &&
 SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
 $CTL grant add eng echo >/dev/null || bad "grant echo"
 TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+RTOKEN=$($CTL relay add relay1 --udp 10.203.2.2:3478 --tls 10.203.2.2:4433 | grep '^pnt1\.')
 mkdir -p "$W/pki"
-PN_FIXTURE_CA=$W/ctl "$PN_FIXTURE" "$W/pki" relay relay1 || bad "relay credential"
+ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/pki/relay1" >>"$W/enroll.log" 2>&1 &&
+	ok "relay enrolled" || bad "relay enroll"
 pn_start_relay
 ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
 	bad "connector enroll"
-pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" \
-	--relay udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1
+grep -q 10.203.2.2 "$W/conn1/relays.json" && ok "connector got the relay list from the controller" ||
+	bad "connector relay list"
+pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1"
 
 # A wrong key is refused and leaves no credential behind.
 echo "pnsk_$(printf '0%.0s' $(seq 64))" >"$W/bad.key"
@@ -59,8 +62,8 @@ $C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.c
 	--service-account-key "@$W/sa.key" --state "$W/pki/alice" >"$W/login.out" 2>&1 &&
 	ok "login with the service-account key" || bad "login ($(cat "$W/login.out"))"
 [ "$(stat -c %a "$W/pki/alice/key.pem")" = 600 ] && ok "key.pem is 0600" || bad "key.pem mode"
-grep -q udp "$W/pki/alice/relays.json" ||
-	echo '[{"name":"relay1","udp":"10.203.2.2:3478","tls":"10.203.2.2:4433"}]' >"$W/pki/alice/relays.json"
+grep -q 10.203.2.2 "$W/pki/alice/relays.json" && ok "client got the relay list from the controller" ||
+	bad "client relay list"
 PN_CLIENT_ONLINE=1 pn_start_client alice --socks 127.0.0.1:1080 --renew-interval 2
 
 acl_count() { grep -c acl_installed "$W/client-alice.log"; }
