@@ -8,7 +8,7 @@
 #include "core/err.h"
 #include "relay/wshttp.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 void pn_ws_accept_value(const char *key, char out[PN_WS_ACCEPT_LEN + 1])
 {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "relay/frame.h"
 #include "relay/idmap.h"
 #include "relay/udpmsg.h"
+#include "relay/wshttp.h"
 
 static int roundtrip(const struct pn_relay_msg *in, struct pn_relay_msg *out, uint8_t *store,
 		     size_t cap)
@@ -307,6 +309,52 @@ static void test_idmap(void **state)
 	free(o);
 }
 
+static void test_ws_upgrade(void **state)
+{
+	/* RFC 6455 §1.3 example key and accept value. */
+	const char *req =
+	    "GET /postern HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n"
+	    "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n";
+	char acc[PN_WS_ACCEPT_LEN + 1], bad[512];
+
+	(void)state;
+	pn_ws_accept_value("dGhlIHNhbXBsZSBub25jZQ==", acc);
+	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	assert_int_equal(pn_ws_parse_request(req, "/postern", acc), 0);
+	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	/* Another path, a prefix of the path, a query: refused. */
+	assert_int_equal(pn_ws_parse_request(req, "/other", acc), PN_E_MALFORMED);
+	assert_int_equal(pn_ws_parse_request(req, "/post", acc), PN_E_MALFORMED);
+	/* Each required header missing or wrong: refused. */
+	const char *edits[][2] = {
+	    {"Upgrade: websocket", "Upgrade: h2c"}, {"keep-alive, Upgrade", "keep-alive"},
+	    {"Version: 13", "Version: 8"},	    {"dGhlIHNhbXBsZSBub25jZQ==", "short"},
+	    {"GET /postern", "POST /postern"},
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(req, edits[i][0]);
+		assert_non_null(at);
+		snprintf(bad, sizeof(bad), "%.*s%s%s", (int)(at - req), req, edits[i][1],
+			 at + strlen(edits[i][0]));
+		assert_int_equal(pn_ws_parse_request(bad, "/postern", acc), PN_E_MALFORMED);
+	}
+	assert_int_equal(
+	    pn_ws_check_response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+				 "dGhlIHNhbXBsZSBub25jZQ=="),
+	    0);
+	assert_int_equal(
+	    pn_ws_check_response("HTTP/1.1 101 Switching Protocols\r\n"
+				 "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+				 "dGhlIHNhbXBsZSBub25jZQ=="),
+	    PN_E_MALFORMED);
+	/* A proxy that refuses the upgrade is "unreachable", not malformed. */
+	assert_int_equal(
+	    pn_ws_check_response("HTTP/1.1 403 Forbidden\r\n\r\n", "dGhlIHNhbXBsZSBub25jZQ=="),
+	    PN_E_RELAY_UNREACHABLE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_encode_full_buffer),
 	    cmocka_unit_test(test_udp_classify),
 	    cmocka_unit_test(test_bind),
+	    cmocka_unit_test(test_ws_upgrade),
 	    cmocka_unit_test(test_idmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
