@@ -451,6 +451,46 @@ int pn_tconn_accept_check(const uint8_t *pkt, size_t len)
 	return ngtcp2_accept(&hd, pkt, len) == 0 ? 0 : PN_E_MALFORMED;
 }
 
+int pn_tconn_retry_check(const uint8_t secret[PN_TCONN_RETRY_SECRET_LEN],
+			 const struct sockaddr *from, socklen_t fromlen, const uint8_t *pkt,
+			 size_t len, uint64_t now, uint8_t *out, size_t outsz, size_t *outlen,
+			 struct pn_tconn_config *cfg)
+{
+	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+	ngtcp2_pkt_hd hd;
+	ngtcp2_cid scid, odcid;
+	ngtcp2_ssize n;
+
+	if (ngtcp2_accept(&hd, pkt, len) != 0)
+		return PN_E_MALFORMED;
+	if (hd.token.len == 0) {
+		scid.datalen = PN_TCONN_CID_LEN;
+		if (pn_random(scid.data, scid.datalen) != 0)
+			return PN_E_MALFORMED;
+		n = ngtcp2_crypto_generate_retry_token(token, secret, PN_TCONN_RETRY_SECRET_LEN,
+						       hd.version, from, fromlen, &scid, &hd.dcid,
+						       now);
+		if (n < 0)
+			return PN_E_MALFORMED;
+		n = ngtcp2_crypto_write_retry(out, outsz, hd.version, &hd.scid, &scid, &hd.dcid,
+					      token, (size_t)n);
+		if (n < 0 || (size_t)n >= len)
+			return PN_E_MALFORMED; /* never answer with more than was sent */
+		*outlen = (size_t)n;
+		return 1;
+	}
+	/* A token of another kind (NEW_TOKEN) is not issued by us: drop. */
+	if (ngtcp2_crypto_verify_retry_token(&odcid, hd.token.base, hd.token.len, secret,
+					     PN_TCONN_RETRY_SECRET_LEN, hd.version, from, fromlen,
+					     &hd.dcid,
+					     (uint64_t)PN_TCONN_RETRY_TOKEN_MS * NGTCP2_MILLISECONDS,
+					     now) != 0)
+		return PN_E_EXPIRED;
+	memcpy(cfg->retry_odcid, odcid.data, odcid.datalen);
+	cfg->retry_odcid_len = odcid.datalen;
+	return 0;
+}
+
 int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 			const uint8_t *pkt, size_t len, uint64_t now, struct pn_tconn **out)
 {
@@ -471,6 +511,17 @@ int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 	fill_settings(c, &s, &tp, now);
 	/* [P4] no accept helper: original dcid + our stateless reset token */
 	tp.original_dcid = hd.dcid;
+	if (cfg->retry_odcid_len) {
+		/* after a Retry: the DCID of this Initial is the one we chose */
+		if (cfg->retry_odcid_len > NGTCP2_MAX_CIDLEN) {
+			r = PN_E_MALFORMED;
+			goto out;
+		}
+		memcpy(tp.original_dcid.data, cfg->retry_odcid, cfg->retry_odcid_len);
+		tp.original_dcid.datalen = cfg->retry_odcid_len;
+		tp.retry_scid = hd.dcid;
+		tp.retry_scid_present = 1;
+	}
 	tp.stateless_reset_token_present = 1;
 	scid.datalen = PN_TCONN_CID_LEN;
 	memcpy(scid.data, c->cfg.cid_key, PN_TCONN_CID_KEY_LEN);

@@ -86,6 +86,9 @@ struct pn_tconn_config {
 	uint32_t idle_ms;
 	uint32_t keepalive_ms; /* PING when quiet this long (NAT mappings); 0: default */
 	uint8_t cid_key[PN_TCONN_CID_KEY_LEN]; /* prefix of every local CID */
+	/* Server after a Retry: the client's original DCID (from the token). */
+	uint8_t retry_odcid[20];
+	size_t retry_odcid_len; /* 0: no Retry happened */
 	int debug_log;                         /* ngtcp2 debug output to stderr */
 };
 
@@ -100,6 +103,22 @@ int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path,
  * (the datagram must be dropped silently).  Costs O(1), allocates nothing.
  */
 int pn_tconn_accept_check(const uint8_t *pkt, size_t len);
+/*
+ * Server address validation (QUIC Retry), for paths whose source address
+ * is unproven (a UDP socket anyone can send to): an Initial without a
+ * valid token is answered with a Retry packet — smaller than the Initial,
+ * so never an amplifier — and creates no state.
+ *   returns 1: *outlen bytes of Retry in out (send them back to `from`);
+ *   returns 0: valid token; cfg->retry_odcid* is filled in for
+ *              pn_tconn_server_new;
+ *   PN_E_MALFORMED / PN_E_EXPIRED: drop the datagram.
+ */
+#define PN_TCONN_RETRY_SECRET_LEN 32
+#define PN_TCONN_RETRY_TOKEN_MS 10000 /* a token is good this long */
+int pn_tconn_retry_check(const uint8_t secret[PN_TCONN_RETRY_SECRET_LEN],
+			 const struct sockaddr *from, socklen_t fromlen, const uint8_t *pkt,
+			 size_t len, uint64_t now, uint8_t *out, size_t outsz, size_t *outlen,
+			 struct pn_tconn_config *cfg);
 /* Server: a connection for that Initial (then feed it with pn_tconn_read).
  * 0, PN_E_MALFORMED, PN_E_CRYPTO, -ENOMEM. */
 int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,

@@ -87,8 +87,9 @@ struct pn_tep {
 	unsigned pending_closes;
 	void (*close_cb)(void *);
 	void *close_arg;
-	uint64_t drops_unknown;
+	uint64_t drops_unknown, retries;
 	struct ep_rpath *rpaths;
+	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
 };
 
 static uint64_t now_ns(void)
@@ -592,13 +593,18 @@ static int may_accept(struct pn_tep *ep, const struct sockaddr *from, const uint
 /* New server tunnel for an Initial that arrived on `path` (a UDP path of
  * et, or a relay path). */
 static void accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
-		      const uint8_t *p, size_t n, const uint8_t *dkey)
+		      const uint8_t *p, size_t n, const uint8_t *dkey,
+		      const struct pn_tconn_config *retry)
 {
 	struct pn_tunnel_params tp;
 
 	memcpy(et->key2, dkey, PN_TCONN_CID_KEY_LEN);
 	et->has_key2 = 1;
 	tunnel_params(ep, et, &tp);
+	if (retry) {
+		memcpy(tp.conn.retry_odcid, retry->retry_odcid, sizeof(tp.conn.retry_odcid));
+		tp.conn.retry_odcid_len = retry->retry_odcid_len;
+	}
 	tp.server_ops = ep->cfg.server_ops;
 	tp.server_user = ep->cfg.user;
 	tp.path_kind = path->kind;
@@ -617,12 +623,29 @@ static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct s
 {
 	struct ep_tunnel *et;
 	struct ep_path *path;
+	struct pn_tconn_config rc;
+	uint8_t retry[PN_PATH_MAX_UDP_PAYLOAD];
+	size_t rlen;
+	int r;
 
-	if (!may_accept(ep, from, p, n) || !(et = et_new(ep)))
+	if (!may_accept(ep, from, p, n))
 		return;
+	/* the source address must be proven (Retry) before any state exists */
+	memset(&rc, 0, sizeof(rc));
+	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, now_ns(), retry,
+				 sizeof(retry), &rlen, &rc);
+	if (r == 1) {
+		ep->retries++;
+		pn_udp_send(sock, from, fromlen, retry, rlen, rlen);
+		return;
+	}
+	if (r != 0 || !(et = et_new(ep))) {
+		ep->drops_unknown++;
+		return;
+	}
 	memcpy(&et->src, from, fromlen);
 	path = get_path(et, sock, from, fromlen);
-	accept_on(ep, et, &path->path, p, n, dkey);
+	accept_on(ep, et, &path->path, p, n, dkey, &rc);
 }
 
 static void on_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fromlen,
@@ -708,6 +731,8 @@ int pn_tep_new(const struct pn_tep_config *cfg, struct pn_tep **out)
 		goto fail;
 	}
 	if ((r = cred_new(cfg->key, cfg->cert_pem, cfg->anchor, &ep->cred)) != 0)
+		goto fail;
+	if ((r = pn_random(ep->retry_secret, sizeof(ep->retry_secret))) != 0)
 		goto fail;
 	ep->cfg.cert_pem = ep->cert_pem;
 	uv_prepare_init(cfg->loop, &ep->prep);
@@ -910,7 +935,8 @@ void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t 
 		   cap does not apply, the global one does */
 		if (is_long && may_accept(ep, NULL, p, n) && (et = et_new(ep))) {
 			rp->et = et;
-			accept_on(ep, et, &rp->path, p, n, key);
+			/* no Retry: the relay authenticated the session's client */
+			accept_on(ep, et, &rp->path, p, n, key, NULL);
 		} else {
 			ep->drops_unknown++;
 		}
@@ -941,6 +967,13 @@ void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s)
 	   the glue migrates the tunnel to another path */
 }
 
+void pn_tep_stats(const struct pn_tep *ep, struct pn_tep_stats *st)
+{
+	st->tunnels = ep->ntunnels;
+	st->retries = ep->retries;
+	st->drops_unknown = ep->drops_unknown;
+}
+
 static void ep_finish(struct pn_tep *ep)
 {
 	void (*cb)(void *) = ep->close_cb;
@@ -956,6 +989,7 @@ static void ep_finish(struct pn_tep *ep)
 	}
 	free(ep->cert_pem);
 	free(ep->txbuf);
+	pn_wipe(ep->retry_secret, sizeof(ep->retry_secret));
 	free(ep);
 	if (cb)
 		cb(arg);

@@ -329,6 +329,14 @@ void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t 
 /* Session s is gone: tunnels on it fail over only if migrated elsewhere. */
 void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
 
+struct pn_tep_stats {
+	unsigned tunnels;
+	uint64_t retries;       /* Retry packets sent (address validation) */
+	uint64_t drops_unknown; /* datagrams dropped before any state: not an
+				   acceptable Initial, bad token, caps reached */
+};
+void pn_tep_stats(const struct pn_tep *ep, struct pn_tep_stats *st);
+
 /* Close every tunnel and socket, then free ep and call cb(arg) from the loop. */
 void pn_tep_close(struct pn_tep *ep, void (*cb)(void *arg), void *arg);
 #endif

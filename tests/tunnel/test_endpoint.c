@@ -1,8 +1,9 @@
 /*
  * The libuv endpoint over real UDP sockets on loopback (127.0.0.1, ephemeral
  * ports), client and connector roles in one loop: handshake, access list,
- * a flow moving 8 MiB each way (GSO/GRO where the kernel has it), hashes
- * checked, a denial, and clean endpoint shutdown.
+ * after a Retry (address validation), a flow moving 8 MiB each way
+ * (GSO/GRO where the kernel has it), hashes checked, a denial, and clean
+ * endpoint shutdown.
  *
  *   client pn_tep --UDP 127.0.0.1--> connector pn_tep (echo-less sink+source)
  */
@@ -226,8 +227,11 @@ static void ep_closed(void *arg)
 	E.closed_eps++;
 }
 
+static struct pn_tep_stats sstats;
+
 static void close_all(void)
 {
+	pn_tep_stats(E.sep, &sstats);
 	uv_timer_stop(&E.guard);
 	uv_close((uv_handle_t *)&E.guard, NULL);
 	pn_tep_close(E.cep, ep_closed, NULL);
@@ -359,6 +363,9 @@ static void test_loopback(void **st)
 	assert_int_equal(E.d_code, PN_FLOW_DENIED);
 	assert_string_equal(E.d_text, "not_in_connector_acl");
 	assert_int_equal(E.closed_eps, 2);
+	/* the client's address was validated with a Retry before any state */
+	assert_true(sstats.retries >= 1);
+	assert_int_equal(sstats.tunnels, 1);
 	assert_int_equal(uv_loop_close(&E.loop), 0);
 
 	pn_acl_fini(&E.sacl);
