@@ -45,6 +45,30 @@ sleep 0.5
 
 FULL=tls=10.201.1.1:4443,udp=10.201.1.1:3478,ws=ws://10.201.1.1:8080/postern
 
+# The upgrade answer checked by an independent implementation (Python's
+# hashlib/base64, RFC 6455 §4.2.2), through haproxy.
+cat >"$T/wscheck.py" <<'PY'
+import base64, hashlib, os, socket, sys
+key = base64.b64encode(os.urandom(16)).decode()
+s = socket.create_connection(("10.201.1.1", 8080), timeout=5)
+s.sendall(("GET /postern HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    d = s.recv(4096)
+    if not d: break
+    head += d
+want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+# haproxy lowercases header names: compare names case-insensitively.
+lines = [l.split(b":", 1) for l in head.split(b"\r\n")[1:] if b":" in l]
+got = [v.strip().decode() for n, v in lines if n.strip().lower() == b"sec-websocket-accept"]
+ok = head.startswith(b"HTTP/1.1 101") and got == [want]
+print(head.split(b"\r\n")[0].decode(), "accept ok" if ok else "accept WRONG")
+sys.exit(0 if ok else 1)
+PY
+
+check "WebSocket upgrade answer verified by an independent implementation" \
+	ip netns exec pnr-cl python3 "$T/wscheck.py"
 check "UDP: 2000 datagrams client<->connector through the relay" \
 	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 2000 --expect-transport udp
 fwd=$(stat_of fwd_pkts)
