@@ -23,7 +23,14 @@
  * Sessions carry opaque datagrams (QUIC packets) both ways:
  * pn_rsession_send() / ops.datagram.
  *
- * Threading: everything runs on the loop thread; no call blocks.
+ * Sessions: the relay closes a session after PN_RELAY_SESSION_IDLE_MS
+ * (180 s) without a datagram either way (session_closed, PN_E_TIMEOUT);
+ * on UDP the library's BIND keepalives (every 15 s) count as activity, on
+ * streams only datagrams do, so keep the tunnel alive (QUIC PING) or
+ * reopen.  A session also ends when either side's relay connection does.
+ *
+ * Threading: everything runs on the loop thread; no call blocks.  The
+ * process should ignore SIGPIPE (libuv writes to sockets).
  * Memory: the caller owns nothing the library allocates; handles stay
  * valid until ops.session_closed (sessions) or the close callback
  * (pn_rclient_close).
