@@ -170,12 +170,27 @@ int pn_controller_init(const struct pn_controller_init_opts *o,
 	key_out[0] = '\0';
 	if ((rc = parse_listen(listen, host, sizeof(host), &port)))
 		return rc;
-	names_buf = strdup(o->hostnames ? o->hostnames : host);
+	if (o->hostnames) {
+		names_buf = strdup(o->hostnames);
+	} else if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) {
+		/* listening everywhere: name the machine, not the wildcard */
+		char hn[256] = "localhost";
+
+		gethostname(hn, sizeof(hn) - 1);
+		hn[sizeof(hn) - 1] = '\0';
+		names_buf = NULL;
+		if (asprintf(&names_buf, "%s,localhost", hn) < 0)
+			names_buf = NULL;
+	} else {
+		names_buf = strdup(host);
+	}
 	if (!names_buf)
 		return -ENOMEM;
 	for (char *save = NULL, *t = strtok_r(names_buf, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
-		if (nnames == MAX_HOSTNAMES) {
+		/* a wildcard address is not a name anyone can connect to */
+		if (nnames == MAX_HOSTNAMES || !strcmp(t, "0.0.0.0") || !strcmp(t, "::") ||
+		    strlen(t) > 253) {
 			rc = PN_E_CONFIG;
 			goto out;
 		}
