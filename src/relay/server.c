@@ -39,6 +39,7 @@ struct conn {
 	struct pn_relay_peer *peer; /* after authentication */
 	struct ipcount *ipc;	    /* while pending */
 	struct conn *next, *prev;
+	struct conn *pnext, *pprev; /* pending list, while unauthenticated */
 	struct pn_cred_info info;
 };
 
@@ -70,6 +71,7 @@ struct pn_relay_server {
 	uv_timer_t sweep, stats;
 	uv_signal_t sigusr1;
 	struct conn *conns;
+	struct conn *pend_new, *pend_old; /* pending connections, newest .. oldest */
 	uint32_t npending, nconns;
 	struct pn_idmap ipmap;
 	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
@@ -442,6 +444,15 @@ static void release_pending(struct pn_relay_server *srv, struct conn *c)
 {
 	if (!c->ipc)
 		return;
+	if (c->pprev)
+		c->pprev->pnext = c->pnext;
+	else
+		srv->pend_new = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
+	else
+		srv->pend_old = c->pprev;
+	c->pnext = c->pprev = NULL;
 	srv->npending--;
 	if (--c->ipc->n == 0) {
 		pn_idmap_del(&srv->ipmap, c->ipc);
@@ -560,9 +571,18 @@ static void on_connection(uv_stream_t *server, int status)
 	if (status < 0 || srv->closing)
 		return;
 	if (srv->npending >= srv->cfg.max_pending) {
+		/* Full: drop the oldest unfinished handshake, not the newcomer.  A
+		 * legitimate handshake takes milliseconds, so under a flood it
+		 * still completes unless the attacker refills the whole table
+		 * faster than that. */
+		struct conn *old = srv->pend_old;
 		srv->refused_pending++;
-		refuse(server);
-		return;
+		if (!old) {
+			refuse(server);
+			return;
+		}
+		release_pending(srv, old);
+		pn_rstream_close(old->s, PN_E_RELAY_LIMIT, 0);
 	}
 	if (!(c = calloc(1, sizeof(*c)))) {
 		refuse(server);
@@ -598,6 +618,12 @@ static void on_connection(uv_stream_t *server, int status)
 	ipc->n++;
 	c->ipc = ipc;
 	srv->npending++;
+	c->pnext = srv->pend_new;
+	if (srv->pend_new)
+		srv->pend_new->pprev = c;
+	else
+		srv->pend_old = c;
+	srv->pend_new = c;
 }
 
 /* ---- timers, stats ---- */

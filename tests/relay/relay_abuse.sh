@@ -3,7 +3,8 @@
 # unauthenticated sender gets an answer larger than its request, malformed
 # frames close only the offending stream, and slowloris / connection floods
 # are cut by the per-source cap and the handshake deadline while a
-# legitimate client keeps working and the relay's memory stays bounded.
+# legitimate client keeps working and the relay's memory stays bounded;
+# 10k half-open TLS connections from 100 addresses meet the global cap.
 #
 #   pnr-cl: client 10.201.1.2, attacker 10.201.1.3     pnr-rl: relay          pnr-co: connectors conn, conn2
 #   10.201.1.2/.3 --------veth-------- 10.201.1.1 | 10.201.2.1 --------veth-------- 10.201.2.2
@@ -128,6 +129,46 @@ refused=$(stat_of refused_pending)
 [ $((rss1 - rss0)) -lt 32768 ] && ok "relay RSS grew $((rss1 - rss0)) KiB under attack (< 32 MiB)" ||
 	bad "relay RSS grew $((rss1 - rss0)) KiB"
 kill -0 $RELAY_PID && ok "relay alive" || bad "relay died"
+# 10k half-open TLS connections from 100 addresses: the global pending cap
+# (1024) holds, file descriptors stay bounded, the deadline clears them.
+for i in $(seq 10 109); do ip -n pnr-cl addr add 10.201.1.$i/24 dev pnr-cl0; done
+cat >"$T/halfopen.py" <<'PY'
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+socks = []
+for a in range(10, 110):
+    for i in range(100):
+        s = socket.socket(); s.setblocking(False); s.bind(("10.201.1.%d" % a, 0))
+        try: s.connect(("10.201.1.1", 4443))
+        except BlockingIOError: pass
+        socks.append(s)
+time.sleep(1)
+for s in socks:
+    try: s.send(b"\x16\x03\x01")  # the start of a ClientHello, never finished
+    except OSError: pass
+print("opened", len(socks)); sys.stdout.flush()
+time.sleep(8)
+alive = 0
+for s in socks:
+    try:
+        if s.recv(1) != b"": alive += 1
+    except BlockingIOError: alive += 1
+    except OSError: pass
+print("alive after 8s", alive)
+sys.exit(0 if alive == 0 else 1)
+PY
+ip netns exec pnr-cl python3 "$T/halfopen.py" >"$T/half.log" 2>&1 &
+HALF=$!
+sleep 3
+pend=$(stat_of pending)
+fds=$(ls /proc/$RELAY_PID/fd | wc -l)
+[ "${pend:-9999}" -le 1024 ] && ok "10k half-open: pending held at $pend (global cap 1024)" || bad "pending $pend > 1024"
+[ "$fds" -le 1100 ] && ok "10k half-open: relay holds $fds file descriptors" || bad "relay holds $fds fds"
+check "legitimate client works during 10k half-open connections" client --relay $R --count 300 --expect-transport udp
+wait $HALF && ok "10k half-open: all closed by the deadline or refused" || bad "half-open survivors: $(tail -1 $T/half.log)"
+rss2=$(awk '/VmRSS/ {print $2}' /proc/$RELAY_PID/status)
+[ $((rss2 - rss0)) -lt 65536 ] && ok "relay RSS after 10k half-open: +$((rss2 - rss0)) KiB (< 64 MiB)" ||
+	bad "relay RSS grew $((rss2 - rss0)) KiB"
 check "legitimate client works after the attacks" client --relay $R --count 500 --expect-transport udp
 relay_stats
 finish
