@@ -23,6 +23,7 @@
 #define PN_ACL_TTL_DEFAULT 3600
 
 struct pn_push;
+struct pn_acl_cache;
 
 /* Everything a request handler may use; owned by the controller. */
 struct pn_ctl {
@@ -30,6 +31,7 @@ struct pn_ctl {
 	struct pn_ca *ca;
 	struct pn_anchor *anchor;
 	struct pn_push *push;
+	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */
 	char url[512]; /* the API's base URL, embedded in tokens */
 	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "controller/acl_cache.h"
 #include "controller/api.h"
 #include "controller/apicert.h"
 #include "controller/controller.h"
@@ -20,6 +21,7 @@
 
 #define API_CERT_LIFETIME (397ull * 24 * 3600)
 #define MAX_HOSTNAMES 16
+#define PN_ACL_CACHE_MAX 65536 /* signed lists kept in memory */
 
 struct pn_controller {
 	struct pn_ctl ctl;
@@ -325,7 +327,8 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 		goto fail;
 	snprintf(path, sizeof(path), "%s/controller.db", data_dir);
 	if ((rc = pn_store_open_sqlite(path, &c->ctl.store)) ||
-	    (rc = pn_push_new(&c->ctl, &c->ctl.push)))
+	    (rc = pn_push_new(&c->ctl, &c->ctl.push)) ||
+	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)))
 		goto fail;
 	if ((rc = pn_store_read(c->ctl.store)) == 0) {
 		c->ctl.store->ops->version_get(c->ctl.store->be, &v);
@@ -376,6 +379,7 @@ void pn_controller_stop(struct pn_controller *c)
 	pn_push_shutdown(c->ctl.push);
 	pn_http_stop(c->http);
 	pn_push_free(c->ctl.push);
+	pn_acl_cache_free(c->ctl.acl_cache);
 	pn_store_close(c->ctl.store);
 	pn_anchor_free(c->ctl.anchor);
 	pn_ca_free(c->ctl.ca);

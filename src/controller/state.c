@@ -11,11 +11,13 @@
  *                    serving it (up to PN_ACL_MAX_CONNECTORS)
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nettle/base64.h>
 
+#include "controller/acl_cache.h"
 #include "controller/state.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -189,18 +191,25 @@ static int acl_b64(struct pn_ctl *ctl, const char *hk, const char *hid, const ch
 		   const char *fpr_hex, uint64_t version, json_t *obj, const char *field)
 {
 	uint8_t id[PN_ID_LEN], fpr[PN_FPR_LEN], *bytes = NULL;
+	int64_t now = pn_now();
+	char key[256], *b64;
 	size_t len = 0;
-	char *b64;
 	int rc;
 
 	if (!cred_hex || !fpr_hex || pn_id_parse(cred_hex, id) || pn_fpr_parse(fpr_hex, fpr))
 		return PN_E_MALFORMED;
-	if ((rc = pn_state_acl(ctl, hk, hid, id, fpr, version, &bytes, &len)))
-		return rc;
-	b64 = pn_b64_encode(bytes, len);
-	free(bytes);
-	if (!b64)
-		return -ENOMEM;
+	snprintf(key, sizeof(key), "%s|%s|%s|%s", hk, hid, cred_hex, fpr_hex);
+	/* reuse a list signed at this version with at least half its life left */
+	b64 = pn_acl_cache_get(ctl->acl_cache, key, version, now, (int64_t)ctl->acl_ttl / 2);
+	if (!b64) {
+		if ((rc = pn_state_acl(ctl, hk, hid, id, fpr, version, &bytes, &len)))
+			return rc;
+		b64 = pn_b64_encode(bytes, len);
+		free(bytes);
+		if (!b64)
+			return -ENOMEM;
+		pn_acl_cache_put(ctl->acl_cache, key, version, now + (int64_t)ctl->acl_ttl, b64);
+	}
 	json_object_set_new(obj, field, json_string(b64));
 	free(b64);
 	return 0;
