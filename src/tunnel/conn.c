@@ -863,6 +863,8 @@ int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now)
 	if (c->cfg.role != PN_TCONN_CLIENT || !c->hs_done)
 		return PN_E_INVAL;
 	rv = ngtcp2_conn_initiate_migration(c->q, &np, now);
+	if (rv == NGTCP2_ERR_INVALID_STATE)
+		return PN_E_INVAL; /* handshake not confirmed yet: try once UP */
 	return rv == 0 ? 0 : PN_E_TUN_QUIC;
 }
 

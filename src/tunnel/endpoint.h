@@ -213,8 +213,9 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 
 /*
  * Move the tunnel to another path (QUIC connection migration; open flows
- * survive).  The old path is kept until the new one is validated.
- * Returns 0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM, -errno.
+ * survive).  The old path is kept until the new one is validated.  Needs
+ * a confirmed handshake (the tunnel is UP): PN_E_INVAL before that.
+ * Returns 0, PN_E_INVAL, PN_E_CLOSED, PN_E_TUN_QUIC, -ENOMEM, -errno.
  */
 int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer);
 int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s);

@@ -125,6 +125,8 @@ static void pump(struct pn_flow *f)
 		pn_flow_shutdown(f);
 }
 
+static void on_migrate(uv_timer_t *h);
+
 static void on_status(struct pn_flow *f, const struct pn_flow_status *st, void *u)
 {
 	(void)u;
@@ -143,6 +145,9 @@ static void on_status(struct pn_flow *f, const struct pn_flow_status *st, void *
 		return;
 	}
 	G.t0 = uv_hrtime();
+	/* --migrate-after counts from the flow's start (the tunnel is up) */
+	if (G.migrate)
+		uv_timer_start(&G.mtimer, on_migrate, G.migrate_after_ms, 0);
 	if (!strcmp(G.cmd, "http")) {
 		char rq[512];
 		int n = snprintf(rq, sizeof(rq), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", G.args[3],
@@ -493,10 +498,8 @@ int main(int argc, char **argv)
 	G.tc.ops = &tops;
 	uv_timer_init(G.loop, &G.timer);
 	uv_timer_start(&G.timer, on_timer, (uint64_t)timeout_s * 1000, 0);
-	if (G.migrate) {
-		uv_timer_init(G.loop, &G.mtimer);
-		uv_timer_start(&G.mtimer, on_migrate, G.migrate_after_ms, 0);
-	}
+	if (G.migrate)
+		uv_timer_init(G.loop, &G.mtimer); /* started with the flow (on_status) */
 	if (relay) {
 		struct pn_rclient_config rcfg = {0};
 		struct pn_rrelay_config rr = {0};
