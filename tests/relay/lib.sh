@@ -49,7 +49,9 @@ topo_up() {
 
 # relay_up [extra args]: relay in pnr-rl on UDP 3478, TLS 4443, WS path /postern
 relay_up() {
-	ip netns exec pnr-rl "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	# Under ASan, a small quarantine keeps RSS meaningful for the memory checks.
+	ip netns exec pnr-rl env ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
+		"$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 		--udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 "$@" \
 		>"$T/relay.log" 2>&1 &
 	RELAY_PID=$!
