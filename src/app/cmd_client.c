@@ -9,6 +9,7 @@
 
 #include "app/cmds.h"
 #include "client/run.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "ctlapi/ctlapi.h"
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "          --ca FILE                 the Postern CA certificate to pin (PEM)\n"
     "          --state DIR               state directory to create (0700)\n"
     "  run     serve local front ends until SIGINT/SIGTERM\n"
+    "          --config FILE             read these options from FILE ([client] and\n"
+    "                                    [log] sections, see below); flags given\n"
+    "                                    on the command line are added to / override it\n"
     "          --state DIR               state directory written by login\n"
     "          --socks ADDR:PORT         SOCKS5 proxy (CONNECT, UDP ASSOCIATE; names\n"
     "                                    resolved by the connector); repeatable\n"
@@ -53,6 +57,20 @@ static const char usage_text[] =
     "Destinations outside the access list are refused locally (SOCKS reply\n"
     "0x02 \"not allowed by ruleset\"; a reset for a forward) and the connector\n"
     "checks every flow again.\n"
+    "\n"
+    "config file (postern client run --config client.conf):\n"
+    "  [client]\n"
+    "  state = /var/lib/postern/client       # required\n"
+    "  socks = [\"127.0.0.1:1080\"]\n"
+    "  forward = [\"127.0.0.1:15432=db.corp.example:5432\"]\n"
+    "  transport = all                       # udp|tls|ws|all\n"
+    "  direct = []                           # [\"ID=IP:PORT\"]\n"
+    "  idle_timeout = 30s\n"
+    "  renew_interval = 0s                   # 0: at 2/3 of the lifetime\n"
+    "  offline = false\n"
+    "  [log]\n"
+    "  level = info                          # or a spec: info,client=debug\n"
+    "  format = text                         # text|json\n"
     "\n"
     "examples:\n"
     "  postern client login --controller https://ctl:8443 --ca ca.crt \\\n"
@@ -139,9 +157,77 @@ static int cmd_login(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* Schema of `postern client run --config FILE`. */
+static const struct pn_cfg_key run_schema[] = {
+    PN_CFG_KEY("client", "state", PN_CFG_STR, .required = true, .min = 1, .max = 4095),
+    PN_CFG_KEY("client", "socks", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
+    PN_CFG_KEY("client", "forward", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
+    PN_CFG_KEY("client", "direct", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
+    PN_CFG_KEY("client", "transport", PN_CFG_ENUM, .choices = "all|udp|tls|ws", .def = "all"),
+    PN_CFG_KEY("client", "idle_timeout", PN_CFG_DURATION, .min = 1000, .max = 600000,
+	       .def = "30s"),
+    PN_CFG_KEY("client", "renew_interval", PN_CFG_DURATION, .min = 0, .max = 86400000,
+	       .def = "0s"),
+    PN_CFG_KEY("client", "offline", PN_CFG_BOOL, .def = "false"),
+    PN_LOG_CFG_KEYS,
+};
+
+/*
+ * Load FILE into o (strings point into *cfg, which the caller frees after
+ * the run).  Prints one "file:line: key ..." message and returns 2 (usage)
+ * on any error.
+ */
+static int load_run_config(const char *path, struct pn_client_opts *o, struct pn_cfg **cfg)
+{
+	static const unsigned transports[] = {0, PN_RT_UDP, PN_RT_TLS, PN_RT_WS};
+	char err[512];
+	const char *const *items;
+	size_t n;
+	int64_t ms;
+
+	if (pn_cfg_load_file(cfg, path, run_schema, sizeof(run_schema) / sizeof(run_schema[0]),
+			     err, sizeof(err)) != 0 ||
+	    pn_log_configure(*cfg, err, sizeof(err)) != 0)
+		goto bad;
+	o->state_dir = pn_cfg_str(*cfg, "client", "state");
+	n = pn_cfg_list(*cfg, "client", "socks", &items);
+	for (size_t i = 0; i < n; i++)
+		o->socks[o->nsocks++] = items[i];
+	n = pn_cfg_list(*cfg, "client", "forward", &items);
+	for (size_t i = 0; i < n; i++) {
+		if (!strchr(items[i], '=')) {
+			pn_cfg_errorf(*cfg, "client", "forward", err, sizeof(err),
+				      "expected \"LADDR:LPORT=HOST:PORT\", got \"%s\"", items[i]);
+			goto bad;
+		}
+		o->forwards[o->nforwards++] = items[i];
+	}
+	n = pn_cfg_list(*cfg, "client", "direct", &items);
+	for (size_t i = 0; i < n; i++)
+		o->directs[o->ndirects++] = items[i];
+	o->transports = transports[pn_cfg_enum_index(*cfg, "client", "transport")];
+	o->idle_ms = (uint32_t)pn_cfg_duration_ms(*cfg, "client", "idle_timeout");
+	ms = pn_cfg_duration_ms(*cfg, "client", "renew_interval");
+	if (ms != 0 && ms < 2000) {
+		pn_cfg_errorf(*cfg, "client", "renew_interval", err, sizeof(err),
+			      "must be 0 (automatic) or at least 2s");
+		goto bad;
+	}
+	o->renew_s = (uint32_t)(ms / 1000);
+	o->offline = pn_cfg_bool(*cfg, "client", "offline");
+	return 0;
+bad:
+	fprintf(stderr, "postern client run: %s\n", err);
+	pn_cfg_free(*cfg);
+	*cfg = NULL;
+	return 2;
+}
+
+/* cmd_run with the loaded config owned by the caller (freed on every path). */
+static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 {
 	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'C'},
 	    {"state", required_argument, NULL, 's'},
 	    {"socks", required_argument, NULL, 'S'},
 	    {"forward", required_argument, NULL, 'F'},
@@ -159,8 +245,25 @@ static int cmd_run(int argc, char **argv)
 	int c, r;
 
 	memset(&o, 0, sizeof(o));
+	/* The file first, so that flags (parsed next) add to or override it. */
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+		if (path) {
+			if (*cfgp) {
+				fprintf(stderr, "postern client run: --config given twice\n");
+				return 2;
+			}
+			if ((r = load_run_config(path, &o, cfgp)) != 0)
+				return r;
+		}
+	}
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'C': break; /* loaded above */
 		case 's': o.state_dir = optarg; break;
 		case 'S':
 			if (o.nsocks >= PN_CLIENT_MAX_LISTEN)
@@ -238,6 +341,14 @@ static int cmd_run(int argc, char **argv)
 	if (r == PN_E_CONFIG || r == PN_E_MALFORMED)
 		return 2;
 	return r ? 1 : 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct pn_cfg *cfg = NULL;
+	int r = run_with(argc, argv, &cfg);
+	pn_cfg_free(cfg);
+	return r;
 }
 
 static int cmd_status(int argc, char **argv)
