@@ -176,7 +176,6 @@ static int recv_data_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t of
 	struct tstream *s = sud;
 	int fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
 
-	c->bytes_rx += len;
 	if (!s || !c->cfg.cbs->stream_data) {
 		/* Nobody reads it: credit it back so the connection is not starved. */
 		ngtcp2_conn_extend_max_stream_offset(q, sid, len);
@@ -593,6 +592,7 @@ int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, 
 	if (c->closed)
 		return PN_E_CLOSED;
 	c->pkts_rx++;
+	c->bytes_rx += len;
 	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
 	if (rv == 0)
 		return 0;

@@ -209,7 +209,7 @@ struct pn_path *pn_tconn_path(const struct pn_tconn *c);
 int pn_tconn_owns_dcid(const struct pn_tconn *c, const uint8_t *pkt, size_t len);
 
 struct pn_tconn_stats {
-	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, lost, dgram_drops;
+	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, dgram_drops;
 };
 void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st);
 

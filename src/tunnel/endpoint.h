@@ -237,8 +237,7 @@ struct pn_tunnel_info {
 	enum pn_tunnel_state state;
 	enum pn_path_kind path;
 	uint8_t peer_id[PN_ID_LEN];
-	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx;
-	uint64_t lost_packets;
+	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx; /* bytes: QUIC packets (UDP payload) */
 	unsigned flows;
 	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
 };
