@@ -1,6 +1,6 @@
 /*
  * postern controller init --data DIR [--api-listen host:port] [--hostname n1,n2]
- * postern controller run  --data DIR [--api-listen host:port]
+ * postern controller run  --data DIR [--api-listen host:port] [--cred-lifetime D]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 
 #include "app/cmds.h"
 #include "controller/controller.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -20,12 +21,15 @@ static void usage(FILE *f)
 	fprintf(f, "usage: postern controller init --data DIR [--api-listen HOST:PORT] "
 		   "[--hostname NAME[,NAME...]]\n"
 		   "       postern controller run --data DIR [--api-listen HOST:PORT] "
-		   "[--log SPEC]\n\n"
+		   "[--cred-lifetime DURATION] [--log SPEC]\n\n"
 		   "init creates DIR (0700) with the network CA, the API's TLS certificate\n"
 		   "(SAN = the host names/addresses given), the database, and prints one\n"
 		   "bootstrap admin API key.  It refuses an existing DIR.\n"
 		   "run serves the HTTPS API until SIGINT/SIGTERM.  Default listen\n"
-		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n");
+		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n"
+		   "--cred-lifetime: lifetime of every credential issued (enrollment,\n"
+		   "client login, renewal), e.g. 30s, 15m, 1h (default 1h, or config.json's\n"
+		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n");
 }
 
 int pn_cmd_controller(int argc, char **argv)
@@ -33,9 +37,12 @@ int pn_cmd_controller(int argc, char **argv)
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},	    {"api-listen", required_argument, NULL, 'l'},
 		{"hostname", required_argument, NULL, 'H'}, {"log", required_argument, NULL, 'L'},
+		{"cred-lifetime", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	const char *data = NULL, *listen = NULL, *hostnames = NULL, *sub;
+	uint32_t cred_ttl_s = 0;
+	int64_t ms;
 	int c;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -49,6 +56,20 @@ int pn_cmd_controller(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'H': hostnames = optarg; break;
+		case 'T':
+			/* whole seconds only: X.509 validity has 1 s resolution */
+			if (pn_cfg_parse_duration(optarg, strlen(optarg), &ms) || ms % 1000 ||
+			    ms < (int64_t)PN_CONTROLLER_CRED_TTL_MIN * 1000 ||
+			    ms > (int64_t)PN_CONTROLLER_CRED_TTL_MAX * 1000) {
+				fprintf(stderr,
+					"postern controller: bad --cred-lifetime '%s' (want a "
+					"duration of whole seconds from %us to %uh, e.g. 30m)\n",
+					optarg, PN_CONTROLLER_CRED_TTL_MIN,
+					PN_CONTROLLER_CRED_TTL_MAX / 3600);
+				return 2;
+			}
+			cred_ttl_s = (uint32_t)(ms / 1000);
+			break;
 		case 'L':
 			if (pn_log_set_spec(optarg)) {
 				fprintf(stderr, "postern controller: bad --log spec\n");
@@ -65,6 +86,11 @@ int pn_cmd_controller(int argc, char **argv)
 	}
 	if (!strcmp(sub, "init")) {
 		struct pn_controller_init_opts o = {data, listen, hostnames};
+
+		if (cred_ttl_s) {
+			fprintf(stderr, "postern controller init: --cred-lifetime is a run option\n");
+			return 2;
+		}
 		char key[PN_CONTROLLER_KEY_MAX];
 		int rc = pn_controller_init(&o, key);
 
@@ -79,6 +105,7 @@ int pn_cmd_controller(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "run")) {
+		struct pn_controller_run_opts ro = {listen, cred_ttl_s};
 		struct pn_controller *ctl = NULL;
 		sigset_t set;
 		int sig = 0, rc;
@@ -89,7 +116,7 @@ int pn_cmd_controller(int argc, char **argv)
 		sigaddset(&set, SIGTERM);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		signal(SIGPIPE, SIG_IGN);
-		rc = pn_controller_start(data, listen, &ctl);
+		rc = pn_controller_start_opts(data, &ro, &ctl);
 		if (rc) {
 			fprintf(stderr, "postern controller run: %s\n", pn_strerror(rc));
 			return rc == PN_E_CONFIG ? 2 : 1;

@@ -282,6 +282,15 @@ static int read_lifetimes(struct pn_ctl *ctl, const json_t *cfg)
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
+	struct pn_controller_run_opts o = {listen_override, 0};
+
+	return pn_controller_start_opts(data_dir, &o, out);
+}
+
+int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
+			     struct pn_controller **out)
+{
+	const char *listen_override = o->listen_override;
 	struct pn_controller *c = calloc(1, sizeof(*c));
 	char *cfg_text = NULL, *key_pem = NULL, *cert_pem = NULL, host[256], path[4096];
 	const char *listen, *first;
@@ -317,6 +326,18 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 	}
 	if ((rc = read_lifetimes(&c->ctl, cfg)))
 		goto fail;
+	if (o->cred_ttl_s) {
+		if (o->cred_ttl_s < PN_CONTROLLER_CRED_TTL_MIN ||
+		    o->cred_ttl_s > PN_CONTROLLER_CRED_TTL_MAX) {
+			rc = PN_E_CONFIG;
+			goto fail;
+		}
+		c->ctl.cred_ttl = o->cred_ttl_s;
+	}
+	/* ctlapi auto-renew checks at each stream reconnect: recycle streams
+	 * at least four times per credential lifetime. */
+	if (c->ctl.stream_max_s > c->ctl.cred_ttl / 4)
+		c->ctl.stream_max_s = c->ctl.cred_ttl / 4 ? c->ctl.cred_ttl / 4 : 1;
 	listen = listen_override ? listen_override
 				 : json_string_value(json_object_get(cfg, "listen"));
 	first = json_string_value(json_array_get(json_object_get(cfg, "hostnames"), 0));
@@ -342,8 +363,9 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 	snprintf(c->ctl.url, sizeof(c->ctl.url), strchr(first, ':') ? "https://[%s]:%u"
 								      : "https://%s:%u",
 		 first, c->port);
-	PN_LOG_INFO("controller", "listening", "url=%s listen=%s port=%u policy_version=%llu",
-		    c->ctl.url, host, c->port, (unsigned long long)v);
+	PN_LOG_INFO("controller", "listening",
+		    "url=%s listen=%s port=%u policy_version=%llu cred_lifetime_s=%u", c->ctl.url,
+		    host, c->port, (unsigned long long)v, c->ctl.cred_ttl);
 	rc = 0;
 	*out = c;
 	c = NULL;

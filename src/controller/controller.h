@@ -41,6 +41,22 @@ struct pn_controller;
  */
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out);
+/*
+ * The same with run-time options (`postern controller run`).  cred_ttl_s:
+ * lifetime of every credential issued from now on (enrollment, client
+ * login, renewal); 0 keeps config.json's "credential_ttl_s" (default 1 h);
+ * else it must be within [PN_CONTROLLER_CRED_TTL_MIN, _MAX] (PN_E_CONFIG).
+ * Push streams are recycled at least every quarter of that lifetime so
+ * ctlapi auto-renew (which checks at each reconnect) keeps up.
+ */
+#define PN_CONTROLLER_CRED_TTL_MIN 10u
+#define PN_CONTROLLER_CRED_TTL_MAX 86400u
+struct pn_controller_run_opts {
+	const char *listen_override;
+	uint32_t cred_ttl_s;
+};
+int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
+			     struct pn_controller **out);
 /* The base URL in use ("https://host:port"). */
 const char *pn_controller_url(const struct pn_controller *c);
 uint16_t pn_controller_port(const struct pn_controller *c);
