@@ -224,7 +224,11 @@ struct run_ctx {
 	const struct pn_anchor *anchor;
 	const struct pn_key *key;
 	char *key_pem;
+	uint8_t self_id[PN_ID_LEN], self_fpr[PN_FPR_LEN];
 	uint64_t not_before, not_after;
+	uint64_t next_try;    /* unix s: no renewal attempt before (after a failure) */
+	unsigned renewals;
+	int expired_logged;
 	uv_timer_t renew_timer;
 	uv_work_t renew_work;
 	int renew_rc, renewing;
@@ -322,12 +326,16 @@ static void on_hup(uv_signal_t *h, int sig)
 	reload(h->data);
 }
 
+static int adopt_cert(struct run_ctx *ctx, const char *how);
+
 static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 {
 	struct run_ctx *ctx = arg;
 
 	if (ev->kind != PN_CTLAPI_EV_POLICY || ctx->stopping)
 		return;
+	if (ev->cert_renewed)
+		adopt_cert(ctx, "push");
 	if (ev->acl && ev->acl_len) {
 		int r = pn_connector_set_acl(ctx->conn, ev->acl, ev->acl_len);
 		if (r != 0)
@@ -368,6 +376,36 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 }
 
 /* ---------------------------------------------------------- renewal -- */
+/*
+ * With a controller the credential (cert.pem) is short-lived.  Two paths
+ * renew it, both through ctlapi (the key never leaves key.pem):
+ *   - a 1 s tick renews on the thread pool once two thirds of the lifetime
+ *     have passed, retrying after a failure every tenth of the lifetime
+ *     (1..30 s);
+ *   - ctlapi auto-renew in the subscription thread renews past half-life
+ *     at each push-stream reconnect and flags the next POLICY event
+ *     (independent of the thread pool, which DNS lookups may keep busy).
+ * Either way adopt_cert() loads the new cert.pem and hands it to the
+ * endpoint (new handshakes) and the relay client (new relay connections).
+ * Tunnels already open are not touched: their peers were authenticated at
+ * the handshake.  If the credential expires anyway (controller
+ * unreachable), cred_expired is logged once, open tunnels keep being
+ * served, renewal keeps being tried, and new handshakes fail on the
+ * client's side (it refuses an expired connector credential) until a
+ * renewal succeeds.
+ */
+
+/* Valid connector credential for our own id and key: 0 and *ci. */
+static int check_cert(const struct run_ctx *ctx, const char *cert_pem, struct pn_cred_info *ci)
+{
+	int r = pn_cred_verify(ctx->anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
+			       (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, ci);
+
+	if (r == 0 && (memcmp(ci->id, ctx->self_id, PN_ID_LEN) != 0 ||
+		       memcmp(ci->key_fpr, ctx->self_fpr, PN_FPR_LEN) != 0))
+		r = PN_E_WRONG_HOLDER;
+	return r;
+}
 
 static void note_validity(struct run_ctx *ctx, const char *cert_pem)
 {
@@ -375,62 +413,109 @@ static void note_validity(struct run_ctx *ctx, const char *cert_pem)
 
 	if (pn_cred_verify(ctx->anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
 			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) == 0) {
+		memcpy(ctx->self_id, ci.id, PN_ID_LEN);
 		ctx->not_before = ci.not_before;
 		ctx->not_after = ci.not_after;
 	}
+	if (pn_key_fingerprint(ctx->key, ctx->self_fpr) != 0)
+		memset(ctx->self_fpr, 0, sizeof(ctx->self_fpr));
+}
+
+static uint64_t retry_s(const struct run_ctx *ctx)
+{
+	uint64_t s = (ctx->not_after - ctx->not_before) / 10;
+
+	return s < 1 ? 1 : s > 30 ? 30 : s;
+}
+
+/* cert.pem was rewritten by a renewal: use it if it is newer.  0 (adopted
+ * or nothing newer) or an error (logged). */
+static int adopt_cert(struct run_ctx *ctx, const char *how)
+{
+	char path[1100], *cert, *acl = NULL;
+	struct pn_cred_info ci;
+	size_t acl_len = 0;
+	int r;
+
+	if (!(cert = read_file(ctx->cert_path, CERT_FILE_MAX, NULL))) {
+		PN_LOG_WARN("connector", "renew_failed", "how=%s err=cannot_read_cert", how);
+		return -EIO;
+	}
+	if ((r = check_cert(ctx, cert, &ci)) != 0) {
+		PN_LOG_WARN("connector", "renew_failed", "how=%s err=%s", how, pn_errname(r));
+		goto out;
+	}
+	if (ci.not_after <= ctx->not_after)
+		goto out; /* the other renewal path got there first */
+	/* new tunnels (and relay connections) use the new credential */
+	if ((r = pn_tep_set_credential(pn_connector_tep(ctx->conn), ctx->key, cert)) != 0) {
+		PN_LOG_WARN("connector", "renew_failed", "how=%s err=%s", how, pn_errname(r));
+		goto out;
+	}
+	if (ctx->rc && (r = pn_rclient_set_credential(ctx->rc, cert, ctx->key_pem)) != 0)
+		PN_LOG_WARN("connector", "relay_credential", "err=%s", pn_errname(r));
+	ctx->not_before = ci.not_before;
+	ctx->not_after = ci.not_after;
+	ctx->expired_logged = 0;
+	ctx->next_try = 0;
+	ctx->renewals++;
+	/* the renewal also rewrote acl.bin (freshly signed own access list) */
+	snprintf(path, sizeof(path), "%s/acl.bin", ctx->state);
+	if ((acl = read_file(path, ACL_FILE_MAX, &acl_len)) &&
+	    (r = pn_connector_set_acl(ctx->conn, (uint8_t *)acl, acl_len)) != 0)
+		PN_LOG_WARN("connector", "acl_reload", "err=%s", pn_strerror(r));
+	r = 0;
+	PN_LOG_INFO("connector", "cred_renewed", "not_after=%" PRIu64 " how=%s renewals=%u",
+		    ctx->not_after, how, ctx->renewals);
+out:
+	free(cert);
+	free(acl);
+	return r;
 }
 
 static void renew_work(uv_work_t *w)
 {
 	struct run_ctx *ctx = w->data;
 
+	/* Blocking HTTPS: runs in the thread pool, never on the loop. */
 	ctx->renew_rc = pn_ctlapi_renew(ctx->api);
 }
 
 static void renew_done(uv_work_t *w, int status)
 {
 	struct run_ctx *ctx = w->data;
-	char path[1100], *cert = NULL, *acl = NULL;
-	size_t acl_len = 0;
-	int r;
+	int r = status ? status : ctx->renew_rc;
 
-	(void)status;
 	ctx->renewing = 0;
 	ctx->api_busy = 0;
 	if (ctx->stopping)
 		return;
-	if (ctx->renew_rc != 0) {
-		PN_LOG_WARN("connector", "renew_failed", "err=%s", pn_strerror(ctx->renew_rc));
-		return;
-	}
-	if (!(cert = read_file(ctx->cert_path, CERT_FILE_MAX, NULL))) {
-		PN_LOG_WARN("connector", "renew_failed", "err=cannot_read_cert");
-		return;
-	}
-	/* new tunnels (and relay connections) use the new credential */
-	if ((r = pn_tep_set_credential(pn_connector_tep(ctx->conn), ctx->key, cert)) != 0)
-		PN_LOG_WARN("connector", "renew_failed", "err=%s", pn_strerror(r));
-	if (ctx->rc)
-		pn_rclient_set_credential(ctx->rc, cert, ctx->key_pem);
-	note_validity(ctx, cert);
-	snprintf(path, sizeof(path), "%s/acl.bin", ctx->state);
-	if ((acl = read_file(path, ACL_FILE_MAX, &acl_len)) &&
-	    (r = pn_connector_set_acl(ctx->conn, (uint8_t *)acl, acl_len)) != 0)
-		PN_LOG_WARN("connector", "acl_reload", "err=%s", pn_strerror(r));
-	PN_LOG_INFO("connector", "renewed", "not_after=%" PRIu64, ctx->not_after);
-	free(cert);
-	free(acl);
+	if (r == 0)
+		r = adopt_cert(ctx, "timer");
+	else
+		PN_LOG_WARN("connector", "renew_failed", "how=timer err=%s retry_s=%" PRIu64,
+			    pn_errname(r), retry_s(ctx));
+	if (r != 0)
+		ctx->next_try = (uint64_t)time(NULL) + retry_s(ctx);
 }
 
-/* Renew once two thirds of the credential's lifetime have passed. */
+/* Every second: note expiry; renew once two thirds of the lifetime have passed. */
 static void renew_tick(uv_timer_t *t)
 {
 	struct run_ctx *ctx = t->data;
 	uint64_t now = (uint64_t)time(NULL);
 
-	if (ctx->renewing || ctx->api_busy || ctx->stopping || ctx->not_after <= ctx->not_before)
+	if (ctx->stopping || ctx->not_after <= ctx->not_before)
 		return;
-	if (now < ctx->not_before + (ctx->not_after - ctx->not_before) * 2 / 3)
+	if (now > ctx->not_after && !ctx->expired_logged) {
+		ctx->expired_logged = 1;
+		PN_LOG_ERROR("connector", "cred_expired",
+			     "not_after=%" PRIu64 " (renewal failing: open tunnels continue, "
+			     "clients refuse new ones until a renewal succeeds)",
+			     ctx->not_after);
+	}
+	if (ctx->renewing || ctx->api_busy || now < ctx->next_try ||
+	    now < ctx->not_before + (ctx->not_after - ctx->not_before) * 2 / 3)
 		return;
 	ctx->renew_work.data = ctx;
 	if (uv_queue_work(ctx->loop, &ctx->renew_work, renew_work, renew_done) == 0)
@@ -748,10 +833,11 @@ static int cmd_run(int argc, char **argv)
 		note_validity(&ctx, cert_pem);
 		uv_timer_init(ctx.loop, &ctx.renew_timer);
 		ctx.renew_timer.data = &ctx;
-		uv_timer_start(&ctx.renew_timer, renew_tick, 5000, 5000);
+		uv_timer_start(&ctx.renew_timer, renew_tick, 1000, 1000);
 		uv_timer_init(ctx.loop, &ctx.rep.timer);
 		ctx.rep.timer.data = &ctx.rep;
 		uv_timer_start(&ctx.rep.timer, report_tick, 1000, 1000);
+		pn_ctlapi_set_auto_renew(ctx.api, 1);
 		if ((r = pn_ctlapi_subscribe(ctx.api, ctx.loop, on_push, &ctx, &ctx.sub)) != 0)
 			PN_LOG_WARN("connector", "subscribe", "err=%s", pn_strerror(r));
 	}
