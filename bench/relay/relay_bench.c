@@ -15,6 +15,11 @@
  * Prints "result pps=.. gbps=.. sent=.. recv=.." over T seconds after a
  * one-second warm-up.
  *
+ * rclient mode (pn-relay-bench rclient --pki DIR --tls IP:P --udp IP:P
+ * [--ws URL] [--only udp|tls|ws] [--size S] [--seconds T]): the relay
+ * client library on both ends in one process and loop (client sends,
+ * connector counts): the relayed path as the tunnel sees it.
+ *
  * --idle: set up K sessions (Postern: K sessions over one client and one
  * connector TLS connection, both sides bound over UDP; coturn: K
  * allocations from K client sockets, each with a channel bound), print
@@ -46,6 +51,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "relay/frame.h"
+#include "relay/rclient.h"
 #include "relay/server.h"
 #include "relay/stream.h"
 #include "relay/udpmsg.h"
@@ -682,6 +688,132 @@ static int run_coturn(void)
 	return 0;
 }
 
+/* ---- rclient: the library path the tunnel uses (client lib -> relay -> connector lib) ---- */
+
+static const char *ws_url, *only;
+static struct pn_rclient *rk, *rcn;
+static struct pn_rsession *rs;
+static uv_idle_t pump;
+static uv_timer_t rtimer;
+static uint64_t r_sent, r_recv, r_mark_recv, r_mark_sent;
+static double r_mark_t;
+static int r_phase; /* 0 opening, 1 warm-up, 2 measuring */
+static uint8_t r_payload[PN_RELAY_MAX_PAYLOAD];
+
+static unsigned want_transport(void)
+{
+	return !only		      ? PN_RT_UDP
+	       : !strcmp(only, "tls") ? PN_RT_TLS
+	       : !strcmp(only, "ws")  ? PN_RT_WS
+				      : PN_RT_UDP;
+}
+
+static void r_pump(uv_idle_t *h)
+{
+	/* Offer a burst per loop iteration; the library batches it (GSO). */
+	for (int i = 0; i < 64; i++) {
+		if (pn_rsession_send(rs, r_payload, size))
+			break;
+		r_sent++;
+	}
+}
+
+static void r_tick(uv_timer_t *t)
+{
+	if (r_phase == 0 && rs && pn_rsession_transport(rs) == want_transport()) {
+		r_phase = 1;
+		uv_idle_start(&pump, r_pump);
+		uv_timer_start(&rtimer, r_tick, 1000, 0);
+		return;
+	}
+	if (r_phase == 1) {
+		r_phase = 2;
+		r_mark_recv = r_recv;
+		r_mark_sent = r_sent;
+		r_mark_t = now_s();
+		uv_timer_start(&rtimer, r_tick, seconds * 1000, 0);
+		return;
+	}
+	if (r_phase == 2) {
+		double dt = now_s() - r_mark_t, pps = (double)(r_recv - r_mark_recv) / dt;
+		printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu transport=%s\n",
+		       pps, pps * size * 8 / 1e9, size, (unsigned long long)(r_sent - r_mark_sent),
+		       (unsigned long long)(r_recv - r_mark_recv), only ? only : "udp");
+		fflush(stdout);
+		exit(0);
+	}
+}
+
+static void r_new(struct pn_rsession *s, const uint8_t cid[PN_RELAY_ID_LEN], void *user)
+{
+}
+static void r_ready(struct pn_rsession *s, int status, void *user)
+{
+	if (status) {
+		fprintf(stderr, "open: %s\n", pn_errname(status));
+		exit(1);
+	}
+}
+static void r_closed(struct pn_rsession *s, int reason, void *user)
+{
+	fprintf(stderr, "session closed: %s\n", pn_errname(reason));
+	exit(1);
+}
+static void r_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
+{
+	r_recv++;
+}
+static const struct pn_rclient_ops r_conn_ops = {
+    .session_new = r_new, .session_closed = r_closed, .datagram = r_dgram};
+static const struct pn_rclient_ops r_client_ops = {
+    .session_ready = r_ready, .session_closed = r_closed, .datagram = r_dgram};
+
+static int run_rclient(void)
+{
+	struct pn_rclient_config cfg = {0};
+	struct pn_rrelay_config rcfg = {0};
+	struct pn_rrelay *r1, *r2;
+	uint8_t cid[PN_RELAY_ID_LEN];
+	size_t acl_n;
+	uint8_t *a;
+	char *hex;
+
+	uv_loop_init(&loop);
+	cfg.ca_pem = slurp("ca.crt", NULL);
+	cfg.mode = PN_RCLIENT_CONNECTOR;
+	cfg.cert_pem = slurp("conn.crt", NULL);
+	cfg.key_pem = slurp("conn.key", NULL);
+	cfg.ops = &r_conn_ops;
+	if (pn_rclient_new(&loop, &cfg, &rcn))
+		die("rclient connector");
+	cfg.mode = PN_RCLIENT_CLIENT;
+	cfg.cert_pem = slurp("client.crt", NULL);
+	cfg.key_pem = slurp("client.key", NULL);
+	cfg.ops = &r_client_ops;
+	if (pn_rclient_new(&loop, &cfg, &rk))
+		die("rclient client");
+	rcfg.tls_addr = tls_addr;
+	rcfg.udp_addr = udp_addr;
+	rcfg.ws_url = ws_url;
+	rcfg.transports = want_transport() == PN_RT_UDP ? PN_RT_ALL : want_transport();
+	if (pn_rclient_add_relay(rcn, &rcfg, &r1) || pn_rclient_add_relay(rk, &rcfg, &r2))
+		die("add relay");
+	a = (uint8_t *)slurp("client.acl", &acl_n);
+	hex = slurp("conn.id", NULL);
+	hex[PN_ID_HEX_LEN] = 0;
+	pn_id_parse(hex, cid);
+	/* Open once the connector is registered. */
+	for (int i = 0; i < 100 && pn_rrelay_state(r1) != PN_RRELAY_READY; i++)
+		uv_run(&loop, UV_RUN_ONCE);
+	if (pn_rclient_open(rk, r2, cid, a, acl_n, NULL, &rs))
+		die("open");
+	uv_idle_init(&loop, &pump);
+	uv_timer_init(&loop, &rtimer);
+	uv_timer_start(&rtimer, r_tick, 50, 50);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -689,7 +821,8 @@ int main(int argc, char **argv)
 	    {"server", 1, 0, 'S'}, {"src", 1, 0, 's'},	   {"sessions", 1, 0, 'k'},
 	    {"size", 1, 0, 'z'},   {"seconds", 1, 0, 'T'}, {"gso", 0, 0, 'g'},
 	    {"idle", 0, 0, 'i'},   {"user", 1, 0, 'U'},	   {"pass", 1, 0, 'P'},
-	    {"realm", 1, 0, 'R'},  {0, 0, 0, 0},
+	    {"realm", 1, 0, 'R'},  {"ws", 1, 0, 'W'},	   {"only", 1, 0, 'O'},
+	    {0, 0, 0, 0},
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *mode;
@@ -715,6 +848,8 @@ int main(int argc, char **argv)
 		case 'U': turn_user = optarg; break;
 		case 'P': pass = optarg; break;
 		case 'R': realm = optarg; break;
+		case 'W': ws_url = optarg; break;
+		case 'O': only = optarg; break;
 		default: return 2;
 		}
 	}
@@ -724,6 +859,8 @@ int main(int argc, char **argv)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (!strcmp(mode, "postern") && tls_addr && udp_addr)
 		return run_postern();
+	if (!strcmp(mode, "rclient") && (tls_addr || ws_url))
+		return run_rclient();
 	if (!strcmp(mode, "coturn") && server)
 		return run_coturn();
 	return 2;

@@ -41,7 +41,7 @@ $B/tests/relay/pn-relay-testpki "$T" >/dev/null || exit 1
 
 ip netns exec pnr-br "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp 10.201.9.1:3478 --tls 10.201.9.1:4443 --max-sessions-per-conn $((IDLE + 10)) \
-	--max-open-rate 1000000 --stats-interval 0 >"$T/relay.log" 2>&1 &
+	--max-open-rate 1000000 --ws-path /postern --stats-interval 0 >"$T/relay.log" 2>&1 &
 RELAY=$!; PIDS+=($RELAY)
 ip netns exec pnr-br turnserver -n --listening-ip 10.201.9.1 --relay-ip 10.201.9.1 --listening-port 3479 \
 	--user u:p --realm lab --lt-cred-mech --no-tls --no-dtls --no-cli --no-multicast-peers \
@@ -66,6 +66,16 @@ for mode in plain gso; do
 			"${cp:-fail}" "$(val "$c" gbps)" \
 			"$(awk -v a="${pp:-0}" -v b="${cp:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
 	done
+done
+
+echo
+echo "relay client library end to end (client lib -> relay -> connector lib, one process), 1200 B"
+printf "%-10s %12s %9s\n" transport pps Gbit/s
+for tr in udp tls ws; do
+	r=$(ip netns exec pnr-bg "$GEN" rclient --pki "$T" --tls 10.201.9.1:4443 --udp 10.201.9.1:3478 \
+		--ws ws://10.201.9.1:4443/postern --only $tr --size 1200 --seconds "$SECS" 2>>"$T/gen.err" |
+		tee -a "$T/results" | sed -n 's/^result //p')
+	printf "%-10s %12s %9s\n" $tr "$(val "$r" pps)" "$(val "$r" gbps)"
 done
 
 idle_rss() { # name, generator args...: prints KiB per session

@@ -106,7 +106,20 @@ static void kick_write(struct pn_rstream *s)
 	o = &s->out[s->cur];
 	if (!pn_buf_len(o))
 		return;
+	/* Straight into the socket when it has room (no wait for the next loop
+	 * iteration); only what it does not take goes through uv_write. */
 	b = uv_buf_init((char *)pn_buf_ptr(o), (unsigned)pn_buf_len(o));
+	r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+	if (r > 0) {
+		pn_buf_skip(o, (size_t)r);
+		if (!pn_buf_len(o)) {
+			pn_buf_reset(o);
+			return;
+		}
+		b = uv_buf_init((char *)pn_buf_ptr(o), (unsigned)pn_buf_len(o));
+	}
+	/* EAGAIN, or an error: uv_write reports errors from the loop, after the
+	 * reads already pending (a peer's alert explains more than EPIPE). */
 	s->wreq.data = s;
 	if ((r = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, on_written))) {
 		close_now(s, PN_E_IO);
@@ -471,12 +484,11 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		tls_input(s, p, n);
 }
 
-static void flush_cb(uv_prepare_t *h)
+/* Move queued plaintext into TLS records, up to the ciphertext bound. */
+static void flush_now(struct pn_rstream *s)
 {
-	struct pn_rstream *s = h->data;
 	ssize_t r;
 
-	uv_prepare_stop(h);
 	if (s->st != ST_READY)
 		return;
 	while (pn_buf_len(&s->ptx)) {
@@ -496,6 +508,12 @@ static void flush_cb(uv_prepare_t *h)
 	pn_buf_reset(&s->ptx);
 	if (s->graceful && !s->writing)
 		close_now(s, s->close_err);
+}
+
+static void flush_cb(uv_prepare_t *h)
+{
+	uv_prepare_stop(h);
+	flush_now(h->data);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -705,7 +723,12 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 		close_now(s, -ENOMEM);
 		return PN_E_CLOSED;
 	}
-	uv_prepare_start(&s->prep, flush_cb);
+	/* A full record's worth: encrypt now rather than at the end of the loop
+	 * iteration, so a burst of reads cannot fill the queue before it moves. */
+	if (pn_buf_len(&s->ptx) >= TLS_CHUNK)
+		flush_now(s);
+	else
+		uv_prepare_start(&s->prep, flush_cb);
 	return 0;
 }
 
