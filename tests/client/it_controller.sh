@@ -64,6 +64,9 @@ $C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.c
 [ "$(stat -c %a "$W/pki/alice/key.pem")" = 600 ] && ok "key.pem is 0600" || bad "key.pem mode"
 grep -q 10.203.2.2 "$W/pki/alice/relays.json" && ok "client got the relay list from the controller" ||
 	bad "client relay list"
+# The login credential's serial, read before the client runs: renewal (every
+# 2 s below) may well happen before the checks further down get to it.
+serial0=$(openssl x509 -noout -serial -in "$W/pki/alice/cert.pem")
 PN_CLIENT_ONLINE=1 pn_start_client alice --socks 127.0.0.1:1080 --renew-interval 2
 
 acl_count() { grep -c acl_installed "$W/client-alice.log"; }
@@ -87,7 +90,6 @@ js=$($C "$PN_BIN" client status --json --state "$W/pki/alice")
 expect "status names the service account" '"name":"laptop"' "$js"
 # Renewal (forced every 2 s here): a new credential from the controller,
 # installed without disturbing service.
-serial0=$(openssl x509 -noout -serial -in "$W/pki/alice/cert.pem")
 for i in $(seq 100); do
 	grep -q credential_renewed "$W/client-alice.log" && break
 	sleep 0.1
