@@ -522,6 +522,16 @@ static void renew_tick(uv_timer_t *t)
 		ctx->renewing = ctx->api_busy = 1;
 }
 
+/* The connector (and its endpoint) has finished closing: now the relay client. */
+static void conn_closed(void *arg)
+{
+	struct run_ctx *ctx = arg;
+
+	if (ctx->rc)
+		pn_rclient_close(ctx->rc, NULL, NULL);
+	ctx->rc = NULL;
+}
+
 static void on_stop(uv_signal_t *h, int sig)
 {
 	struct run_ctx *ctx = h->data;
@@ -533,12 +543,11 @@ static void on_stop(uv_signal_t *h, int sig)
 	if (ctx->sub)
 		pn_ctlapi_sub_stop(ctx->sub, NULL);
 	ctx->sub = NULL;
-	/* tunnels first (their CONNECTION_CLOSE may still use relay sessions) */
-	pn_connector_close(ctx->conn, NULL, NULL);
+	/* Tunnels first: their CONNECTION_CLOSE may still use relay sessions,
+	   and the endpoint forgets its relay paths only when it finishes
+	   closing; the relay client (which frees the sessions) closes after. */
+	pn_connector_close(ctx->conn, conn_closed, ctx);
 	ctx->conn = NULL;
-	if (ctx->rc)
-		pn_rclient_close(ctx->rc, NULL, NULL);
-	ctx->rc = NULL;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
 	uv_close((uv_handle_t *)&ctx->sighup, NULL);
