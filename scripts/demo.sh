@@ -71,7 +71,8 @@ H="ip netns exec $NS_HUB"
 C="ip netns exec $NS_CLI"
 $H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 >"$W/init.out" 2>&1 ||
 	{ cat "$W/init.out"; exit 1; }
-grep -v '^pnak_' "$W/init.out" | sed 's/^/   /'
+# The key is a secret: show only its prefix (the demo keeps it in its env).
+sed -E 's/^(pnak_.{6}).*/\1... (the demo uses it below as POSTERN_API_KEY)/; s/^/   /' "$W/init.out"
 pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
 pn_wait_tcp $NS_CLI 10.203.0.1 8443 10 || { tail "$W/controller.log"; exit 1; }
 export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
