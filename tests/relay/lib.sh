@@ -13,6 +13,9 @@ BIN=${PN_BIN:-$B/src/app/postern}
 PEER=$B/tests/relay/pn-relay-peer
 PKI_TOOL=$B/tests/relay/pn-relay-testpki
 T=$(mktemp -d /tmp/pnr-test.XXXXXX)
+# Namespaces named per run (pnr-*-<pid>), so two runs of these tests (two
+# build directories, two engineers) never tear down each other's topology.
+NCL=pnr-cl-$$ NRL=pnr-rl-$$ NCO=pnr-co-$$
 PIDS=()
 FAILS=0
 
@@ -20,7 +23,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for n in pnr-cl pnr-rl pnr-co; do ip netns del $n 2>/dev/null; done
+	for n in $NCL $NRL $NCO; do ip netns del $n 2>/dev/null; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -33,15 +36,15 @@ check() { # description, command...
 }
 
 topo_up() {
-	for n in pnr-cl pnr-rl pnr-co; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
-	ip link add pnr-cl0 netns pnr-cl type veth peer name pnr-rl0 netns pnr-rl
-	ip link add pnr-co0 netns pnr-co type veth peer name pnr-rl1 netns pnr-rl
-	ip -n pnr-cl addr add 10.201.1.2/24 dev pnr-cl0
-	ip -n pnr-cl addr add 10.201.1.3/24 dev pnr-cl0
-	ip -n pnr-rl addr add 10.201.1.1/24 dev pnr-rl0
-	ip -n pnr-rl addr add 10.201.2.1/24 dev pnr-rl1
-	ip -n pnr-co addr add 10.201.2.2/24 dev pnr-co0
-	for l in "pnr-cl pnr-cl0" "pnr-rl pnr-rl0" "pnr-rl pnr-rl1" "pnr-co pnr-co0"; do
+	for n in $NCL $NRL $NCO; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
+	ip link add pnr-cl0 netns $NCL type veth peer name pnr-rl0 netns $NRL
+	ip link add pnr-co0 netns $NCO type veth peer name pnr-rl1 netns $NRL
+	ip -n $NCL addr add 10.201.1.2/24 dev pnr-cl0
+	ip -n $NCL addr add 10.201.1.3/24 dev pnr-cl0
+	ip -n $NRL addr add 10.201.1.1/24 dev pnr-rl0
+	ip -n $NRL addr add 10.201.2.1/24 dev pnr-rl1
+	ip -n $NCO addr add 10.201.2.2/24 dev pnr-co0
+	for l in "$NCL pnr-cl0" "$NRL pnr-rl0" "$NRL pnr-rl1" "$NCO pnr-co0"; do
 		set -- $l; ip -n $1 link set $2 up
 	done
 	$PKI_TOOL "$T" || { echo "pki tool failed"; exit 1; }
@@ -50,7 +53,7 @@ topo_up() {
 # relay_up [extra args]: relay in pnr-rl on UDP 3478, TLS 4443, WS path /postern
 relay_up() {
 	# Under ASan, a small quarantine keeps RSS meaningful for the memory checks.
-	ip netns exec pnr-rl env ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
+	ip netns exec $NRL env ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
 		"$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 		--udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 "$@" \
 		>"$T/relay.log" 2>&1 &
@@ -64,7 +67,7 @@ relay_up() {
 # connector_up [extra peer args, e.g. a second --relay]: waits for every relay
 connector_up() {
 	local want=$((1 + $# / 2))
-	ip netns exec pnr-co "$PEER" connector --pki "$T" --cred conn \
+	ip netns exec $NCO "$PEER" connector --pki "$T" --cred conn \
 		--relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 "$@" >"$T/conn.log" 2>&1 &
 	CONN_PID=$!
 	PIDS+=($CONN_PID)
@@ -82,8 +85,8 @@ stat_of() { # name: value from the latest stats line
 	relay_stats | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
-client() { # run the test client in pnr-cl with args
-	ip netns exec pnr-cl "$PEER" client --pki "$T" --cred client --acl client.acl --to conn "$@"
+client() { # run the test client in $NCL with args
+	ip netns exec $NCL "$PEER" client --pki "$T" --cred client --acl client.acl --to conn "$@"
 }
 
 finish() {

@@ -12,27 +12,27 @@
 [ -x "$BIN" ] && [ "$BIN" != "$B/tests/relay/pn-relay-daemon" ] || { echo "needs the postern binary"; exit 1; }
 topo_up
 CTL=https://10.201.2.1:18443
-ip netns exec pnr-rl "$BIN" controller init --data "$T/ctl" --api-listen 10.201.2.1:18443 \
+ip netns exec $NRL "$BIN" controller init --data "$T/ctl" --api-listen 10.201.2.1:18443 \
 	--hostname 10.201.2.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; exit 1; }
 KEY=$(grep -o 'pnak_[0-9a-f]*' "$T/init.log" | head -1)
-ip netns exec pnr-rl "$BIN" controller run --data "$T/ctl" --api-listen 10.201.2.1:18443 >"$T/ctl.log" 2>&1 &
+ip netns exec $NRL "$BIN" controller run --data "$T/ctl" --api-listen 10.201.2.1:18443 >"$T/ctl.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 100); do grep -q "listening" "$T/ctl.log" && break; sleep 0.1; done
 
-ctl() { ip netns exec pnr-rl "$BIN" ctl --url $CTL --key "$KEY" --ca "$T/ctl/ca.crt" "$@"; }
+ctl() { ip netns exec $NRL "$BIN" ctl --url $CTL --key "$KEY" --ca "$T/ctl/ca.crt" "$@"; }
 ctl relay add r1 --udp 10.201.1.1:3478 --tls 10.201.1.1:4443 >"$T/add.log" 2>&1
 TOKEN=$(grep -o 'pnt1\.[^ ]*' "$T/add.log" | head -1)
 [ -n "$TOKEN" ] && ok "controller issued a relay enrollment token" || { bad "no token: $(cat $T/add.log)"; finish; }
 
-check "relay enroll with the token" ip netns exec pnr-rl "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate"
-if ip netns exec pnr-rl "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate2" >"$T/replay.log" 2>&1; then
+check "relay enroll with the token" ip netns exec $NRL "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate"
+if ip netns exec $NRL "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate2" >"$T/replay.log" 2>&1; then
 	bad "token replay accepted"
 else
 	grep -q PN_E_CTL_AUTH "$T/replay.log" && ok "token replay refused (PN_E_CTL_AUTH)" || bad "replay: $(cat $T/replay.log)"
 fi
 [ "$(stat -c %a "$T/rstate/key.pem")" = 600 ] && ok "relay key is 0600" || bad "key mode $(stat -c %a $T/rstate/key.pem)"
 
-ip netns exec pnr-rl "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
+ip netns exec $NRL "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
 	--stats-interval 0 --renew-after 3 >"$T/relay.log" 2>&1 &
 RELAY_PID=$!
 PIDS+=($RELAY_PID)
@@ -41,11 +41,11 @@ for i in $(seq 100); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; do
 # Peers with credentials from the controller's CA (as the controller issues them).
 mkdir -p "$T/c"
 $PKI_TOOL "$T/c" "$T/ctl" || { bad "pki under the controller CA"; finish; }
-ip netns exec pnr-co "$PEER" connector --pki "$T/c" --cred conn --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
+ip netns exec $NCO "$PEER" connector --pki "$T/c" --cred conn --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
 	>"$T/conn.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 100); do grep -q "state=1" "$T/conn.log" && break; sleep 0.1; done
-kclient() { ip netns exec pnr-cl "$PEER" client --pki "$T/c" --cred client --acl client.acl --to conn "$@"; }
+kclient() { ip netns exec $NCL "$PEER" client --pki "$T/c" --cred client --acl client.acl --to conn "$@"; }
 check "enrolled relay carries a session (UDP)" kclient --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 \
 	--count 500 --expect-transport udp
 for i in $(seq 100); do grep -q "credential_renewed" "$T/relay.log" && break; sleep 0.1; done

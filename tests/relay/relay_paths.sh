@@ -13,7 +13,7 @@
 topo_up
 relay_up
 # A second relay (other ports): the connector registers with both.
-ip netns exec pnr-rl "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0 >"$T/relay2.log" 2>&1 &
 RELAY2=$!
 PIDS+=($RELAY2)
@@ -39,7 +39,7 @@ backend relay
 backend nope
   http-request deny
 HAP
-ip netns exec pnr-rl haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+ip netns exec $NRL haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
 
@@ -68,7 +68,7 @@ sys.exit(0 if ok else 1)
 PY
 
 check "WebSocket upgrade answer verified by an independent implementation" \
-	ip netns exec pnr-cl python3 "$T/wscheck.py"
+	ip netns exec $NCL python3 "$T/wscheck.py"
 check "UDP: 2000 datagrams client<->connector through the relay" \
 	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 2000 --expect-transport udp
 fwd=$(stat_of fwd_pkts)
@@ -82,15 +82,15 @@ check "several sessions at once (8 x 300 over UDP)" \
 	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --sessions 8 --count 300 --expect-transport udp
 
 # Block UDP from the client: fallback to TLS.
-ip netns exec pnr-rl nft add table inet pnrf
-ip netns exec pnr-rl nft add chain inet pnrf in '{ type filter hook input priority 0; }'
-ip netns exec pnr-rl nft add rule inet pnrf in iifname pnr-rl0 udp dport 3478 drop
+ip netns exec $NRL nft add table inet pnrf
+ip netns exec $NRL nft add chain inet pnrf in '{ type filter hook input priority 0; }'
+ip netns exec $NRL nft add rule inet pnrf in iifname pnr-rl0 udp dport 3478 drop
 check "UDP blocked: falls back to TLS" client --relay "$FULL" --count 1000 --expect-transport tls
 # Block the TLS port too: only the reverse proxy remains.
-ip netns exec pnr-rl nft add rule inet pnrf in iifname pnr-rl0 tcp dport 4443 drop
+ip netns exec $NRL nft add rule inet pnrf in iifname pnr-rl0 tcp dport 4443 drop
 check "UDP and TLS blocked: falls back to WebSocket via haproxy" \
 	client --relay "$FULL" --count 1000 --expect-transport ws --timeout 25
-ip netns exec pnr-rl nft delete table inet pnrf
+ip netns exec $NRL nft delete table inet pnrf
 
 # Several relays: the client reaches the connector through either.
 check "second relay: 500 datagrams over UDP" \
@@ -108,22 +108,22 @@ check "restarted relay: the connector re-registered, sessions work again" \
 
 # IPv6 end to end (loopback inside the relay's namespace): relay, connector
 # and client all on [::1].
-ip netns exec pnr-rl "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0 >"$T/relay6.log" 2>&1 &
 PIDS+=($!)
 sleep 0.3
-ip netns exec pnr-rl "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
+ip netns exec $NRL "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
 	>"$T/conn6.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 150); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
-check "IPv6: 500 datagrams over UDP" ip netns exec pnr-rl "$PEER" client --pki "$T" --cred client --acl client.acl \
+check "IPv6: 500 datagrams over UDP" ip netns exec $NRL "$PEER" client --pki "$T" --cred client --acl client.acl \
 	--to conn --relay "tls=[::1]:4445,udp=[::1]:3480" --count 500 --expect-transport udp
-check "IPv6: STUN" ip netns exec pnr-rl "$PEER" stun --udp "[::1]:3480"
+check "IPv6: STUN" ip netns exec $NRL "$PEER" stun --udp "[::1]:3480"
 
-check "STUN: reflexive address of the client" ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478
+check "STUN: reflexive address of the client" ip netns exec $NCL "$PEER" stun --udp 10.201.1.1:3478
 grep -q "mapped 10.201.1.2:" "$T/out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $T/out)"
 check "STUN: an unpadded 20-byte request gets no (larger) answer" \
-	ip netns exec pnr-cl "$PEER" stun --udp 10.201.1.1:3478 --send short
+	ip netns exec $NCL "$PEER" stun --udp 10.201.1.1:3478 --send short
 
 # The relay never learned a name: its log holds only ids.
 if grep -q "laptop\|alice\|conn1" "$T/relay.log"; then bad "relay log contains names"; else ok "relay log holds only random ids"; fi
