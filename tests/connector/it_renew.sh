@@ -96,6 +96,10 @@ finish() {
 	exit 0
 }
 serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null; }
+cert_life() { # seconds between notBefore and notAfter
+	echo $(($(date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s) - \
+		$(date -d "$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)" +%s)))
+}
 pubkey() { openssl pkey -pubout -in "$1" 2>/dev/null | sha256sum; }
 
 # The lifetime option is validated before anything else happens.
@@ -156,8 +160,7 @@ T_CONN=$(date +%s)
 CONN_SERIAL0=$(serial "$W/conn/cert.pem")
 CONN_KEY0=$(pubkey "$W/conn/key.pem")
 CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
-life=$(($(date -d "$(openssl x509 -noout -enddate -in "$W/conn/cert.pem" | cut -d= -f2)" +%s) - \
-	$(date -d "$(openssl x509 -noout -startdate -in "$W/conn/cert.pem" | cut -d= -f2)" +%s)))
+life=$(cert_life "$W/conn/cert.pem")
 [ "$life" -ge $LIFE ] && [ "$life" -le $((LIFE + 60)) ] && ok "connector credential valid for ${life} s" ||
 	bad "connector credential lifetime ${life} s"
 bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --listen-udp 10.205.4.2:4433
@@ -170,6 +173,9 @@ ip netns exec $NS_CLI "$PN_BIN" client login --controller https://10.205.0.1:844
 	{ bad "client login ($(cat "$W/login.out"))"; finish; }
 T_CLI=$(date +%s)
 CLI_SERIAL0=$(serial "$W/cli/cert.pem")
+life=$(cert_life "$W/cli/cert.pem")
+[ "$life" -ge $LIFE ] && [ "$life" -le $((LIFE + 60)) ] && ok "client credential (login) valid for ${life} s" ||
+	bad "client credential lifetime ${life} s"
 bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
 	--direct "$CONN_ID=10.205.4.2:4433"
 wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client SOCKS5 listening"
@@ -189,6 +195,9 @@ n=$(grep -c "credential_renewed" "$W/client.log")
 [ "$n" -ge 2 ] && ok "client renewed $n times" || bad "client renewals ($n)"
 [ "$(serial "$W/conn/cert.pem")" != "$CONN_SERIAL0" ] && ok "connector cert.pem replaced (new serial)" ||
 	bad "connector cert.pem replaced"
+life=$(cert_life "$W/conn/cert.pem")
+[ "$life" -ge $LIFE ] && [ "$life" -le $((LIFE + 60)) ] && ok "renewed credential valid for ${life} s" ||
+	bad "renewed credential lifetime ${life} s"
 [ "$(pubkey "$W/conn/key.pem")" = "$CONN_KEY0" ] && ok "connector key unchanged" || bad "connector key changed"
 [ "$(serial "$W/cli/cert.pem")" != "$CLI_SERIAL0" ] && ok "client cert.pem replaced" ||
 	bad "client cert.pem replaced"
