@@ -239,6 +239,22 @@ static void reevaluate_all(struct pn_connector *c)
 			free_ctun(c, ct); /* no tunnel_closed after a local close */
 			continue;
 		}
+		if (unix_now() > ct->peer.not_after + PN_TRUST_DEFAULT_SKEW) {
+			/* A tunnel keeps the client credential of its handshake; a
+			 * client renews for NEW handshakes.  Once that credential
+			 * has expired every flow here is denied (cred_expired), so
+			 * end the tunnel: the client reconnects with its current
+			 * credential instead of sending flows into a dead end. */
+			char cid[PN_ID_HEX_LEN + 1];
+			pn_id_hex(ct->peer.id, cid);
+			PN_LOG_INFO("connector", "tunnel_cred_expired",
+				    "client=%s user=%s not_after=%" PRIu64, cid, ct->peer.user,
+				    ct->peer.not_after);
+			reevaluate_tunnel(c, ct); /* logs each open flow's end */
+			pn_tunnel_close(ct->t, PN_FLOW_CRED);
+			free_ctun(c, ct);
+			continue;
+		}
 		reevaluate_tunnel(c, ct);
 	}
 }

@@ -2,12 +2,13 @@
 # Credential renewal of long-running components: a controller issuing
 # 10-second credentials (`controller run --cred-lifetime 10s`), a relay, a
 # connector enrolled with a token and a client logged in with a service-
-# account key.  No flow is opened until every credential issued at
-# enrollment/login is expired by more than the 60 s clock-skew tolerance
-# (PN_TRUST_DEFAULT_SKEW), i.e. after ~7 lifetimes: the first flow then
-# opens a NEW tunnel whose handshake only succeeds if the connector
-# presents a renewed credential (the client refuses an expired one) and
-# the client does too (the connector refuses an expired one).  Also shown:
+# account key.  A first flow opens a tunnel with the login credential.
+# Once that credential is expired by more than the 60 s clock-skew
+# tolerance (PN_TRUST_DEFAULT_SKEW; ~7 lifetimes) the connector ends that
+# tunnel (a tunnel keeps its handshake credential), and a new flow needs a
+# NEW tunnel whose handshake only succeeds if the connector presents a
+# renewed credential (the client refuses an expired one) and the client
+# does too (the connector refuses an expired one).  Also shown:
 # the connector's cert.pem was replaced, the key was not, and both sides
 # logged their renewals; the lifetime option refuses out-of-range values.
 # Needs root (network namespaces).
@@ -179,10 +180,14 @@ life=$(cert_life "$W/cli/cert.pem")
 bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
 	--direct "$CONN_ID=10.205.4.2:4433"
 wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client SOCKS5 listening"
+# A first flow opens the tunnel with the login credential.
+out=$(ip netns exec $NS_CLI curl -s -m 15 --socks5 127.0.0.1:1080 http://10.205.9.2:8000/)
+[[ "$out" == *"hello from the private resource"* ]] && ok "first flow (tunnel up with the login credential)" ||
+	bad "first flow (got '${out:0:200}')"
 
 # Wait until every credential from enrollment/login is past expiry + skew.
-t_end=$(((T_CONN > T_CLI ? T_CONN : T_CLI) + LIFE + SKEW + 3))
-echo "# waiting $((t_end - $(date +%s))) s (credential lifetime $LIFE s + skew $SKEW s), no tunnel open"
+t_end=$(((T_CONN > T_CLI ? T_CONN : T_CLI) + LIFE + SKEW + 4))
+echo "# waiting $((t_end - $(date +%s))) s (credential lifetime $LIFE s + skew $SKEW s)"
 while [ "$(date +%s)" -lt $t_end ]; do
 	sleep 1
 	kill -0 "$PID_connector" 2>/dev/null || { bad "connector died"; finish; }
@@ -203,12 +208,18 @@ life=$(cert_life "$W/conn/cert.pem")
 	bad "client cert.pem replaced"
 openssl x509 -noout -checkend 0 -in "$W/conn/cert.pem" >/dev/null && ok "connector credential on disk is current" ||
 	bad "connector credential on disk expired"
-grep -q "cred_expired" "$W/connector.log" && bad "connector logged cred_expired" ||
+grep -q "connector cred_expired " "$W/connector.log" && bad "connector logged cred_expired" ||
 	ok "connector never logged cred_expired"
 
-# A new flow: a new tunnel, handshaken with the renewed credentials.
+# The tunnel of the login credential was ended once that credential
+# expired (its flows would be denied); a new flow needs a new tunnel,
+# handshaken with the renewed credentials of both sides.
+wait_log "$W/connector.log" "tunnel_cred_expired" 5 && ok "connector ended the tunnel of the expired login credential" ||
+	bad "connector ended the tunnel of the expired login credential"
 out=$(ip netns exec $NS_CLI curl -s -m 15 --socks5 127.0.0.1:1080 http://10.205.9.2:8000/)
 [[ "$out" == *"hello from the private resource"* ]] &&
 	ok "new flow through the connector $(($(date +%s) - T_CONN)) s after its enrollment" ||
 	bad "new flow after expiry of the first credentials (got '${out:0:200}')"
+n=$(grep -c "tunnel_up" "$W/client.log")
+[ "$n" -ge 2 ] && ok "client handshook $n tunnels" || bad "client tunnels up: $n"
 finish
