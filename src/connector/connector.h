@@ -20,7 +20,9 @@
  * Policy updates (new connector list, newer client lists pushed by the
  * controller, revocations) re-evaluate every open flow and close those no
  * longer allowed (code PN_FLOW_REVOKED), and close tunnels of revoked
- * credentials.
+ * credentials.  A tunnel whose handshake credential has expired (past
+ * not_after + PN_TRUST_DEFAULT_SKEW) is closed with PN_FLOW_CRED at the
+ * next re-check, so a client that renewed reconnects with its new one.
  *
  * Flow events (start/deny/end with bytes each way, path, verdict, reason,
  * flow id) are logged and handed to an optional report hook (ctlapi).
