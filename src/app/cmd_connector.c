@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "app/cmds.h"
+#include "app/enroll.h"
 #include "connector/connector.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -887,38 +888,6 @@ out:
 	return rc;
 }
 
-static int cmd_enroll(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"token", required_argument, 0, 't'},
-		{"state", required_argument, 0, 's'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	const char *token = NULL, *state = NULL;
-	int c, r;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': token = optarg; break;
-		case 's': state = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!token || !state) {
-		usage(stderr);
-		return 2;
-	}
-	if ((r = pn_ctlapi_global_init()) != 0 || (r = pn_ctlapi_enroll(state, token)) != 0) {
-		fprintf(stderr, "postern connector enroll: %s\n", pn_strerror(r));
-		return 1;
-	}
-	printf("enrolled: state in %s\n", state);
-	return 0;
-}
-
 int pn_cmd_connector(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -928,7 +897,7 @@ int pn_cmd_connector(int argc, char **argv)
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "enroll"))
-		return cmd_enroll(argc - 1, argv + 1);
+		return pn_app_enroll("connector", argc - 1, argv + 1, usage);
 	fprintf(stderr, "postern connector: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "app/cmds.h"
+#include "app/enroll.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "ctlapi/ctlapi.h"
@@ -383,40 +384,6 @@ out:
 	return rc;
 }
 
-static int cmd_enroll(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"token", required_argument, 0, 't'},
-	    {"state", required_argument, 0, 's'},
-	    {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0},
-	};
-	const char *token = NULL, *state = NULL;
-	int c, r;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': token = optarg; break;
-		case 's': state = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!token || !state) {
-		fprintf(stderr, "postern relay enroll: need --token and --state\n");
-		return 2;
-	}
-	if ((r = pn_ctlapi_global_init()) || (r = pn_ctlapi_enroll(state, token))) {
-		fprintf(stderr, "postern relay enroll: %s (%s)\n", pn_strerror(r), pn_errname(r));
-		return 1;
-	}
-	printf("enrolled: credential in %s; run with: postern relay run --state %s --udp ... --tls "
-	       "...\n",
-	       state, state);
-	return 0;
-}
-
 int pn_cmd_relay(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -427,7 +394,7 @@ int pn_cmd_relay(int argc, char **argv)
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "enroll"))
-		return cmd_enroll(argc - 1, argv + 1);
+		return pn_app_enroll("relay", argc - 1, argv + 1, usage);
 	fprintf(stderr, "postern relay: unknown subcommand '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;
