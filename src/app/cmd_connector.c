@@ -261,7 +261,7 @@ static void load_client_acls(struct run_ctx *ctx)
 		}
 	}
 	closedir(d);
-	refused = pn_connector_set_client_acls(ctx->conn, cb, lens, n, 0);
+	refused = pn_connector_set_client_acls(ctx->conn, cb, lens, n, 0, 0);
 	PN_LOG_INFO("connector", "client_acls", "loaded=%zu refused=%d", n, refused);
 	for (size_t i = 0; i < n; i++)
 		free(bufs[i]);
@@ -351,7 +351,8 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 				lens[i] = ev->client_acls[i].acl_len;
 			}
 			/* a complete set: clients absent lose their grants here */
-			pn_connector_set_client_acls(ctx->conn, acls, lens, ev->n_client_acls, 1);
+			pn_connector_set_client_acls(ctx->conn, acls, lens, ev->n_client_acls, 1,
+						     ev->version);
 		}
 		free(acls);
 		free(lens);
