@@ -82,12 +82,19 @@ static char *read_file(const char *path, size_t max, size_t *len)
 	if (n > max || ferror(f)) {
 		free(buf);
 		buf = NULL;
+		errno = n > max ? EFBIG : EIO;
 		goto out;
 	}
 	buf[n] = '\0';
 	if (len)
 		*len = n;
 out:
+	if (!buf) {
+		int e = errno ? errno : ENOMEM; /* fclose must not clobber it */
+		fclose(f);
+		errno = e;
+		return NULL;
+	}
 	fclose(f);
 	return buf;
 }
@@ -209,6 +216,37 @@ static void report_tick(uv_timer_t *t)
 }
 
 /* ---------------------------------------------------------------- run -- */
+
+/* The credential must certify the key: otherwise every handshake would
+ * fail later.  0, or an error printed naming both files. */
+static int check_pair(const struct pn_anchor *anchor, const struct pn_key *k, const char *cert_pem,
+		      const char *cert_path, const char *key_path)
+{
+	struct pn_cred_info ci;
+	uint8_t fpr[PN_FPR_LEN];
+	char a[PN_FPR_HEX_LEN + 1], b[PN_FPR_HEX_LEN + 1];
+	int r;
+
+	/* Any other problem with the credential (expiry, CA, type) is
+	 * reported by pn_connector_new. */
+	if (pn_cred_verify(anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
+			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) != 0)
+		return 0;
+	if ((r = pn_key_fingerprint(k, fpr)) != 0) {
+		fprintf(stderr, "postern connector: key %s: %s\n", key_path, pn_strerror(r));
+		return r;
+	}
+	if (memcmp(fpr, ci.key_fpr, PN_FPR_LEN) != 0) {
+		pn_fpr_hex(ci.key_fpr, a);
+		pn_fpr_hex(fpr, b);
+		fprintf(stderr,
+			"postern connector: certificate %s does not match key %s "
+			"(certified key %.16s..., key file %.16s...)\n",
+			cert_path, key_path, a, b);
+		return PN_E_CONN_KEY_MISMATCH;
+	}
+	return 0;
+}
 
 struct run_ctx {
 	uv_loop_t *loop;
@@ -772,14 +810,24 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "postern connector: key %s: %s\n", key, pn_strerror(r));
 		goto out;
 	}
-	if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)) ||
-	    !(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len)) ||
-	    !(key_pem = read_file(key, CERT_FILE_MAX, NULL)) ||
-	    !(ca_pem = read_file(ca, CERT_FILE_MAX, NULL))) {
-		fprintf(stderr, "postern connector: cannot read %s: %s\n",
-			cert_pem ? acl : cert, strerror(errno));
-		goto out;
+	{
+		const char *failed = NULL;
+		if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)))
+			failed = cert;
+		else if (!(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len)))
+			failed = acl;
+		else if (!(key_pem = read_file(key, CERT_FILE_MAX, NULL)))
+			failed = key;
+		else if (!(ca_pem = read_file(ca, CERT_FILE_MAX, NULL)))
+			failed = ca;
+		if (failed) {
+			fprintf(stderr, "postern connector: cannot read %s: %s\n", failed,
+				strerror(errno));
+			goto out;
+		}
 	}
+	if (check_pair(anchor, k, cert_pem, cert, key) != 0)
+		goto out;
 	ctx.loop = uv_default_loop();
 	cfg.loop = ctx.loop;
 	cfg.anchor = anchor;
@@ -795,7 +843,8 @@ static int cmd_run(int argc, char **argv)
 		struct stat st;
 		snprintf(cj, sizeof(cj), "%s/controller.json", state);
 		if (stat(cj, &st) == 0) {
-			if (pn_ctlapi_global_init() != 0 || (r = pn_ctlapi_open(state, &ctx.api)) != 0) {
+			if ((r = pn_ctlapi_global_init()) != 0 ||
+			    (r = pn_ctlapi_open(state, &ctx.api)) != 0) {
 				fprintf(stderr, "postern connector: state %s: %s\n", state,
 					pn_strerror(r));
 				goto out;

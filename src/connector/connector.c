@@ -477,6 +477,17 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
 	if (r != 0)
 		goto fail;
+	{
+		/* A credential for another key would fail every handshake
+		 * later; refuse it now. */
+		uint8_t fpr[PN_FPR_LEN];
+		if ((r = pn_key_fingerprint(cfg->key, fpr)) != 0)
+			goto fail;
+		if (memcmp(fpr, c->self.key_fpr, PN_FPR_LEN) != 0) {
+			r = PN_E_CONN_KEY_MISMATCH;
+			goto fail;
+		}
+	}
 	if ((r = load_own_acl(c, cfg->acl, cfg->acl_len, &c->acl)) != 0)
 		goto fail;
 	if ((r = pn_acl_gate_new(PN_CONNECTOR_GATE_SIZE, &c->gate)) != 0)

@@ -76,9 +76,11 @@ struct pn_connector_config {
 };
 
 /*
- * Create and start.  Verifies the own credential (CONNECTOR, pinned CA) and
- * the connector list (signature, kind, bound to the credential).
- * 0, PN_E_* from trust, PN_E_INVAL, -errno (socket), -ENOMEM.
+ * Create and start.  Verifies the own credential (CONNECTOR, pinned CA, and
+ * certifying cfg->key: PN_E_CONN_KEY_MISMATCH otherwise) and the connector
+ * list (signature, kind, bound to the credential).
+ * 0, PN_E_* from trust, PN_E_CONN_KEY_MISMATCH, PN_E_INVAL, -errno
+ * (socket), -ENOMEM.
  */
 int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector **out);
 

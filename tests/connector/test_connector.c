@@ -385,6 +385,10 @@ static void test_connector_loopback(void **st)
 	cfg.listen_udp = (struct sockaddr *)&lo;
 	cfg.tunables.stream_window = 256 << 10;
 	cfg.tunables.stream_sndbuf = 256 << 10;
+	/* a credential for another key is refused at start */
+	cfg.key = C.ck;
+	assert_int_equal(pn_connector_new(&cfg, &C.conn), PN_E_CONN_KEY_MISMATCH);
+	cfg.key = C.sk;
 	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
 	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
 	/* a connector list bound to another key is refused */
