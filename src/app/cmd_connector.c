@@ -19,6 +19,7 @@
 #include "app/cmds.h"
 #include "app/enroll.h"
 #include "connector/connector.h"
+#include "connector/reporter.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -29,10 +30,9 @@
 
 #define ACL_FILE_MAX (4u << 20)
 #define CERT_FILE_MAX 16384
-#define REPORT_QUEUE 4096 /* flow events waiting for the controller */
-#define REPORT_BATCH 256
 #define REVOKED_MAX 65536
 #define RELAYS_MAX 16
+#define REPORT_STOP_MS 2000 /* at stop, queued flow reports get this long */
 
 static void usage(FILE *f)
 {
@@ -127,94 +127,6 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* ------------------------------------------------------------ reports -- */
-
-struct reporter {
-	struct pn_ctlapi *api;
-	int *api_busy; /* one ctlapi call at a time: the handle is not shared-safe */
-	struct pn_ctlapi_flow *q;
-	size_t n;
-	uint64_t dropped;
-	struct pn_ctlapi_flow batch[REPORT_BATCH];
-	size_t batch_n;
-	int in_flight;
-	uv_work_t work;
-	uv_timer_t timer;
-	int rc;
-};
-
-static void hex_of(const uint8_t *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", p[i]);
-	out[2 * n] = '\0';
-}
-
-static void on_report(const struct pn_connector_event *ev, void *user)
-{
-	struct reporter *r = user;
-	struct pn_ctlapi_flow *f;
-
-	if (!r || !r->api)
-		return;
-	if (r->n == REPORT_QUEUE) {
-		r->dropped++; /* controller unreachable for long: the log still has it */
-		return;
-	}
-	f = &r->q[r->n++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->flow_id, sizeof(f->flow_id), "%016" PRIx64, ev->flow_id);
-	if (ev->client_id)
-		hex_of(ev->client_id, PN_ID_LEN, f->client_id);
-	snprintf(f->user, sizeof(f->user), "%s", ev->user ? ev->user : "");
-	if (ev->resource_id)
-		hex_of(ev->resource_id, PN_ID_LEN, f->resource_id);
-	snprintf(f->dest, sizeof(f->dest), "%s", ev->dest);
-	f->port = ev->port;
-	snprintf(f->proto, sizeof(f->proto), "%s", ev->proto);
-	snprintf(f->path, sizeof(f->path), "%s", ev->path);
-	snprintf(f->verdict, sizeof(f->verdict), "%s", ev->verdict);
-	snprintf(f->reason, sizeof(f->reason), "%s", ev->reason);
-	snprintf(f->event, sizeof(f->event), "%s", !strcmp(ev->event, "start") ? "start" : "end");
-	f->bytes_up = ev->bytes_up;
-	f->bytes_down = ev->bytes_down;
-	f->ts_ms = ev->ts_ms;
-}
-
-static void report_work(uv_work_t *w)
-{
-	struct reporter *r = w->data;
-
-	r->rc = pn_ctlapi_report_flows(r->api, r->batch, r->batch_n);
-}
-
-static void report_done(uv_work_t *w, int status)
-{
-	struct reporter *r = w->data;
-
-	(void)status;
-	r->in_flight = 0;
-	*r->api_busy = 0;
-	if (r->rc != 0)
-		PN_LOG_WARN("connector", "report_failed", "events=%zu err=%s", r->batch_n,
-			    pn_strerror(r->rc));
-}
-
-static void report_tick(uv_timer_t *t)
-{
-	struct reporter *r = t->data;
-
-	if (r->in_flight || r->n == 0 || *r->api_busy)
-		return;
-	r->batch_n = r->n < REPORT_BATCH ? r->n : REPORT_BATCH;
-	memcpy(r->batch, r->q, r->batch_n * sizeof(r->batch[0]));
-	memmove(r->q, r->q + r->batch_n, (r->n - r->batch_n) * sizeof(r->q[0]));
-	r->n -= r->batch_n;
-	r->work.data = r;
-	if (uv_queue_work(t->loop, &r->work, report_work, report_done) == 0)
-		r->in_flight = *r->api_busy = 1;
-}
-
 /* ---------------------------------------------------------------- run -- */
 
 /* The credential must certify the key: otherwise every handshake would
@@ -256,7 +168,7 @@ struct run_ctx {
 	const char *acl_path, *client_acl_dir, *revoked_path;
 	struct pn_ctlapi *api;
 	struct pn_ctlapi_sub *sub;
-	struct reporter rep;
+	struct pn_reporter *rep;
 	int stopping, api_busy;
 	/* credential renewal (with a controller) */
 	const char *cert_path, *state;
@@ -562,7 +474,9 @@ static void renew_tick(uv_timer_t *t)
 		ctx->renewing = ctx->api_busy = 1;
 }
 
-/* The connector (and its endpoint) has finished closing: now the relay client. */
+/* The connector (and its endpoint) has finished closing: now the relay
+ * client, and the flow reporter (no flow event can follow), which sends
+ * what is queued for up to REPORT_STOP_MS. */
 static void conn_closed(void *arg)
 {
 	struct run_ctx *ctx = arg;
@@ -570,6 +484,9 @@ static void conn_closed(void *arg)
 	if (ctx->rc)
 		pn_rclient_close(ctx->rc, NULL, NULL);
 	ctx->rc = NULL;
+	if (ctx->rep)
+		pn_reporter_close(ctx->rep, REPORT_STOP_MS, NULL, NULL);
+	ctx->rep = NULL;
 }
 
 static void on_stop(uv_signal_t *h, int sig)
@@ -591,12 +508,8 @@ static void on_stop(uv_signal_t *h, int sig)
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
 	uv_close((uv_handle_t *)&ctx->sighup, NULL);
-	if (ctx->api) {
-		uv_timer_stop(&ctx->rep.timer);
-		report_tick(&ctx->rep.timer); /* last batch */
-		uv_close((uv_handle_t *)&ctx->rep.timer, NULL);
+	if (ctx->api)
 		uv_close((uv_handle_t *)&ctx->renew_timer, NULL);
-	}
 }
 
 /* ------------------------------------------------------------- relays -- */
@@ -849,14 +762,18 @@ static int cmd_run(int argc, char **argv)
 					pn_strerror(r));
 				goto out;
 			}
-			if (!(ctx.rep.q = calloc(REPORT_QUEUE, sizeof(*ctx.rep.q)))) {
+			struct pn_reporter_config rcfg = {0};
+			rcfg.loop = ctx.loop;
+			rcfg.api = ctx.api;
+			rcfg.api_busy = &ctx.api_busy;
+			if ((r = pn_reporter_new(&rcfg, &ctx.rep)) != 0) {
+				fprintf(stderr, "postern connector: flow reports: %s\n",
+					pn_strerror(r));
 				rc = 1;
 				goto out;
 			}
-			ctx.rep.api = ctx.api;
-			ctx.rep.api_busy = &ctx.api_busy;
-			cfg.report = on_report;
-			cfg.report_user = &ctx.rep;
+			cfg.report = pn_reporter_event;
+			cfg.report_user = ctx.rep;
 		}
 	}
 	rc = 1;
@@ -894,9 +811,6 @@ static int cmd_run(int argc, char **argv)
 		uv_timer_init(ctx.loop, &ctx.renew_timer);
 		ctx.renew_timer.data = &ctx;
 		uv_timer_start(&ctx.renew_timer, renew_tick, 1000, 1000);
-		uv_timer_init(ctx.loop, &ctx.rep.timer);
-		ctx.rep.timer.data = &ctx.rep;
-		uv_timer_start(&ctx.rep.timer, report_tick, 1000, 1000);
 		pn_ctlapi_set_auto_renew(ctx.api, 1);
 		if ((r = pn_ctlapi_subscribe(ctx.api, ctx.loop, on_push, &ctx, &ctx.sub)) != 0)
 			PN_LOG_WARN("connector", "subscribe", "err=%s", pn_strerror(r));
@@ -924,7 +838,10 @@ static int cmd_run(int argc, char **argv)
 out:
 	if (ctx.api)
 		pn_ctlapi_free(ctx.api);
-	free(ctx.rep.q);
+	if (ctx.rep) { /* started but never ran: nothing queued */
+		pn_reporter_close(ctx.rep, 0, NULL, NULL);
+		uv_run(ctx.loop, UV_RUN_DEFAULT);
+	}
 	pn_anchor_free(anchor);
 	pn_key_free(k);
 	free(cert_pem);
