@@ -169,7 +169,7 @@ struct run_ctx {
 	struct pn_ctlapi *api;
 	struct pn_ctlapi_sub *sub;
 	struct pn_reporter *rep;
-	int stopping, api_busy;
+	int stopping, api_busy, api_wanted; /* ctlapi handle: in use / wanted by renewal */
 	/* credential renewal (with a controller) */
 	const char *cert_path, *state;
 	const struct pn_anchor *anchor;
@@ -457,6 +457,7 @@ static void renew_tick(uv_timer_t *t)
 	struct run_ctx *ctx = t->data;
 	uint64_t now = (uint64_t)time(NULL);
 
+	ctx->api_wanted = 0; /* set again below while a renewal waits for the handle */
 	if (ctx->stopping || ctx->not_after <= ctx->not_before)
 		return;
 	if (now > ctx->not_after && !ctx->expired_logged) {
@@ -466,9 +467,15 @@ static void renew_tick(uv_timer_t *t)
 			     "clients refuse new ones until a renewal succeeds)",
 			     ctx->not_after);
 	}
-	if (ctx->renewing || ctx->api_busy || now < ctx->next_try ||
+	if (ctx->renewing || now < ctx->next_try ||
 	    now < ctx->not_before + (ctx->not_after - ctx->not_before) * 2 / 3)
 		return;
+	if (ctx->api_busy) {
+		/* the flow reporter may keep the handle busy back to back
+		 * under load: it starts no new request while this is set */
+		ctx->api_wanted = 1;
+		return;
+	}
 	ctx->renew_work.data = ctx;
 	if (uv_queue_work(ctx->loop, &ctx->renew_work, renew_work, renew_done) == 0)
 		ctx->renewing = ctx->api_busy = 1;
@@ -510,6 +517,7 @@ static void on_stop(uv_signal_t *h, int sig)
 	uv_close((uv_handle_t *)&ctx->sighup, NULL);
 	if (ctx->api)
 		uv_close((uv_handle_t *)&ctx->renew_timer, NULL);
+	ctx->api_wanted = 0; /* the last flow reports go out */
 }
 
 /* ------------------------------------------------------------- relays -- */
@@ -766,6 +774,7 @@ static int cmd_run(int argc, char **argv)
 			rcfg.loop = ctx.loop;
 			rcfg.api = ctx.api;
 			rcfg.api_busy = &ctx.api_busy;
+			rcfg.api_wanted = &ctx.api_wanted;
 			if ((r = pn_reporter_new(&rcfg, &ctx.rep)) != 0) {
 				fprintf(stderr, "postern connector: flow reports: %s\n",
 					pn_strerror(r));

@@ -127,7 +127,7 @@ static void schedule(struct pn_reporter *r)
 			return;
 		}
 	}
-	if (*r->cfg.api_busy) {
+	if (*r->cfg.api_busy || (r->cfg.api_wanted && *r->cfg.api_wanted)) {
 		uv_timer_start(&r->send, on_send, BUSY_RETRY_MS, 0);
 		return;
 	}
