@@ -11,14 +11,14 @@
 #include "core/err.h"
 #include "ctlapi/limits.h"
 
-#define BODY_HEAD "{\"events\":["
-#define BODY_TAIL "]}"
+#define BODY_HEAD  "{\"events\":["
+#define BODY_TAIL  "]}"
 #define BODY_FRAME (sizeof(BODY_HEAD) - 1 + sizeof(BODY_TAIL) - 1)
 /* An event's JSON, every string at its limit and each byte escaped as
  * \u00XX (6 bytes): the body must hold at least one. */
-#define EVENT_WORST                                                                       \
-	(6u * (PN_CTLAPI_FLOW_USER_MAX + PN_CTLAPI_FLOW_DEST_MAX + PN_CTLAPI_FLOW_REASON_MAX + 16 + \
-	       3 * PN_ID_HEX_LEN + 64) +                                                  \
+#define EVENT_WORST                                                                                \
+	(6u * (PN_CTLAPI_FLOW_USER_MAX + PN_CTLAPI_FLOW_DEST_MAX + PN_CTLAPI_FLOW_REASON_MAX +     \
+	       16 + 3 * PN_ID_HEX_LEN + 64) +                                                      \
 	 512u)
 
 struct qent {
@@ -33,7 +33,7 @@ struct pn_report {
 	size_t head, count, bytes;
 	char *body; /* the request out: cfg.body_max + 1 */
 	size_t body_len, out_n;
-	size_t split;     /* events per batch after refusals (halving) */
+	size_t split;	  /* events per batch after refusals (halving) */
 	unsigned streak;  /* consecutive failures */
 	uint32_t backoff; /* ms, 0 if none */
 	uint64_t retry_at;
@@ -275,13 +275,12 @@ uint64_t pn_report_due(const struct pn_report *r)
 	return t > r->retry_at ? t : r->retry_at;
 }
 
-int pn_report_take(struct pn_report *r, uint64_t now_ms, int flush, const char **body,
-		   size_t *len, size_t *n)
+int pn_report_take(struct pn_report *r, uint64_t now_ms, int flush, const char **body, size_t *len,
+		   size_t *n)
 {
 	size_t cap = batch_cap(r), k = 0, o;
 
-	if (r->out_n || !r->count || now_ms < r->retry_at ||
-	    (!flush && now_ms < pn_report_due(r)))
+	if (r->out_n || !r->count || now_ms < r->retry_at || (!flush && now_ms < pn_report_due(r)))
 		return 0;
 	memcpy(r->body, BODY_HEAD, sizeof(BODY_HEAD) - 1);
 	o = sizeof(BODY_HEAD) - 1;

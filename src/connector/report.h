@@ -30,9 +30,9 @@
 
 #include "connector/connector.h"
 
-#define PN_REPORT_QUEUE_EVENTS 65536     /* default queue bound, events */
-#define PN_REPORT_QUEUE_BYTES (32u << 20) /* default queue bound, encoded bytes */
-#define PN_REPORT_FLUSH_MS 1000          /* a partial batch waits at most this long */
+#define PN_REPORT_QUEUE_EVENTS	 65536	     /* default queue bound, events */
+#define PN_REPORT_QUEUE_BYTES	 (32u << 20) /* default queue bound, encoded bytes */
+#define PN_REPORT_FLUSH_MS	 1000	     /* a partial batch waits at most this long */
 #define PN_REPORT_BACKOFF_MIN_MS 250
 #define PN_REPORT_BACKOFF_MAX_MS 30000
 
@@ -43,7 +43,7 @@ struct pn_report_config {
 	size_t batch_max;  /* events per request (0: PN_CTLAPI_FLOW_BATCH_MAX) */
 	uint32_t flush_ms; /* 0: PN_REPORT_FLUSH_MS */
 	uint32_t backoff_min_ms, backoff_max_ms; /* 0: defaults */
-	uint64_t seed;     /* backoff jitter */
+	uint64_t seed;				 /* backoff jitter */
 };
 
 struct pn_report;
@@ -73,8 +73,8 @@ uint64_t pn_report_due(const struct pn_report *r);
  * JSON object with an "events" array) and *n events in it.  Else 0.  One request
  * at a time: after a 1, call pn_report_done before the next take.
  */
-int pn_report_take(struct pn_report *r, uint64_t now_ms, int flush, const char **body,
-		   size_t *len, size_t *n);
+int pn_report_take(struct pn_report *r, uint64_t now_ms, int flush, const char **body, size_t *len,
+		   size_t *n);
 
 /*
  * Outcome of the request from the last take: 0 (stored: its events leave
@@ -84,11 +84,11 @@ int pn_report_take(struct pn_report *r, uint64_t now_ms, int flush, const char *
 void pn_report_done(struct pn_report *r, int err, uint64_t now_ms);
 
 struct pn_report_stats {
-	uint64_t queued, stored;             /* events accepted / confirmed stored */
+	uint64_t queued, stored; /* events accepted / confirmed stored */
 	uint64_t dropped_full, dropped_refused;
-	uint64_t requests, failures;         /* requests sent / failed (retried) */
-	size_t pending, pending_bytes;       /* in the queue now */
-	uint32_t backoff_ms;                 /* current backoff, 0 if none */
+	uint64_t requests, failures;   /* requests sent / failed (retried) */
+	size_t pending, pending_bytes; /* in the queue now */
+	uint32_t backoff_ms;	       /* current backoff, 0 if none */
 };
 void pn_report_stats(const struct pn_report *r, struct pn_report_stats *st);
 

@@ -8,7 +8,7 @@
 #include "core/log.h"
 
 #define BUSY_RETRY_MS 50 /* the ctlapi handle is in use (renewal) */
-#define DROP_LOG_MS 1000
+#define DROP_LOG_MS   1000
 
 struct pn_reporter {
 	struct pn_reporter_config cfg;
@@ -186,8 +186,7 @@ void pn_reporter_event(const struct pn_connector_event *ev, void *reporter)
 		return;
 	/* Re-arm only if this event makes a batch due sooner than planned. */
 	due = pn_report_due(r->core);
-	if (!uv_is_active((uv_handle_t *)&r->send) ||
-	    due < now + uv_timer_get_due_in(&r->send))
+	if (!uv_is_active((uv_handle_t *)&r->send) || due < now + uv_timer_get_due_in(&r->send))
 		schedule(r);
 }
 

@@ -19,7 +19,7 @@
 struct pn_reporter_config {
 	uv_loop_t *loop;
 	struct pn_ctlapi *api; /* borrowed; must outlive the reporter */
-	int *api_busy;         /* 1 while any thread-pool call uses api */
+	int *api_busy;	       /* 1 while any thread-pool call uses api */
 	const int *api_wanted; /* optional: another user waits for api; no new request */
 	struct pn_report_config core;
 };

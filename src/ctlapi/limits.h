@@ -8,13 +8,13 @@
  */
 
 /* Request bodies above this many bytes are refused with 413. */
-#define PN_CTLAPI_BODY_MAX (64 * 1024)
+#define PN_CTLAPI_BODY_MAX	(64 * 1024)
 #define PN_CTLAPI_BODY_MAX_TEXT "65536" /* the same, for messages */
 
 /* POST /v1/ctl/flows: events per request, and the longest string field
  * of one event in bytes (longer fields are refused with 400). */
-#define PN_CTLAPI_FLOW_BATCH_MAX 256
-#define PN_CTLAPI_FLOW_USER_MAX 128
-#define PN_CTLAPI_FLOW_DEST_MAX 300
+#define PN_CTLAPI_FLOW_BATCH_MAX  256
+#define PN_CTLAPI_FLOW_USER_MAX	  128
+#define PN_CTLAPI_FLOW_DEST_MAX	  300
 #define PN_CTLAPI_FLOW_REASON_MAX 128
 #endif

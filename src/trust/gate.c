@@ -15,7 +15,7 @@ struct slot {
 	uint8_t used;
 	uint8_t kind;
 	uint8_t absent; /* "no list at `version`": only newer lists pass */
-	uint8_t mark;   /* scratch for pn_acl_gate_complete */
+	uint8_t mark;	/* scratch for pn_acl_gate_complete */
 	uint8_t id[PN_ID_LEN];
 	uint64_t version;
 };

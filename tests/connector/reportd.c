@@ -37,7 +37,7 @@ static struct {
 static void make_event(uint64_t i)
 {
 	static char longdest[PN_CTLAPI_FLOW_DEST_MAX + 1], longuser[PN_CTLAPI_FLOW_USER_MAX + 1],
-		longreason[PN_CTLAPI_FLOW_REASON_MAX + 1];
+	    longreason[PN_CTLAPI_FLOW_REASON_MAX + 1];
 	static uint8_t cid[PN_ID_LEN], rid[PN_ID_LEN];
 	struct pn_connector_event ev;
 	char dest[64];
@@ -107,9 +107,9 @@ static void on_watch(uv_timer_t *t)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state", required_argument, 0, 's'}, {"events", required_argument, 0, 'n'},
-		{"rate", required_argument, 0, 'r'},  {"queue", required_argument, 0, 'q'},
-		{"wait-s", required_argument, 0, 'w'}, {0, 0, 0, 0},
+	    {"state", required_argument, 0, 's'},  {"events", required_argument, 0, 'n'},
+	    {"rate", required_argument, 0, 'r'},   {"queue", required_argument, 0, 'q'},
+	    {"wait-s", required_argument, 0, 'w'}, {0, 0, 0, 0},
 	};
 	struct pn_reporter_config rc;
 	struct pn_ctlapi *api = NULL;

@@ -65,11 +65,14 @@ static size_t check_body(const char *body, size_t len, size_t body_max, uint64_t
 	evs = json_object_get(o, "events");
 	n = json_array_size(evs);
 	assert_true(n >= 1 && n <= PN_CTLAPI_FLOW_BATCH_MAX);
-	json_array_foreach(evs, i, e) {
+	json_array_foreach(evs, i, e)
+	{
 		const char *fid = json_string_value(json_object_get(e, "flow_id"));
 		assert_non_null(fid);
-		assert_true(json_string_length(json_object_get(e, "user")) <= PN_CTLAPI_FLOW_USER_MAX);
-		assert_true(json_string_length(json_object_get(e, "dest")) <= PN_CTLAPI_FLOW_DEST_MAX);
+		assert_true(json_string_length(json_object_get(e, "user")) <=
+			    PN_CTLAPI_FLOW_USER_MAX);
+		assert_true(json_string_length(json_object_get(e, "dest")) <=
+			    PN_CTLAPI_FLOW_DEST_MAX);
 		assert_true(json_string_length(json_object_get(e, "reason")) <=
 			    PN_CTLAPI_FLOW_REASON_MAX);
 		ids[i] = strtoull(fid, NULL, 16);
@@ -179,7 +182,8 @@ static void test_retry_backoff(void **st)
 		if (k >= 1 && cap < 3000)
 			assert_true(wait >= prev / 2); /* growing */
 		prev = wait;
-		assert_int_equal(pn_report_take(r, due - 1, 1, &body, &len, &n), 0); /* not even flushed */
+		assert_int_equal(pn_report_take(r, due - 1, 1, &body, &len, &n),
+				 0); /* not even flushed */
 		now = due;
 		assert_int_equal(pn_report_take(r, now, 0, &body, &len, &n), 1);
 		assert_true(n == n0);
@@ -343,12 +347,9 @@ static void test_fields(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batches_cut_by_size),
-		cmocka_unit_test(test_retry_backoff),
-		cmocka_unit_test(test_refused_event_isolated),
-		cmocka_unit_test(test_bounded_queue),
-		cmocka_unit_test(test_flush_timing),
-		cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_batches_cut_by_size),	   cmocka_unit_test(test_retry_backoff),
+	    cmocka_unit_test(test_refused_event_isolated), cmocka_unit_test(test_bounded_queue),
+	    cmocka_unit_test(test_flush_timing),	   cmocka_unit_test(test_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
