@@ -335,8 +335,18 @@ static int on_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *w
 	if (r != 0 || !named) {
 		if (r != 0)
 			snprintf(why, whysz, "%s", pn_deny_name(pn_deny_from_err(r)));
-		PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
-			    ct->peer.user, why);
+		if (r == PN_E_STALE_VERSION)
+			/* older than what this connector knows for the holder:
+			 * a list it already replaced, or one from before the
+			 * holder's grants here were withdrawn */
+			PN_LOG_WARN("connector", "acl_refused",
+				    "client=%s user=%s reason=%s version=%" PRIu64
+				    " known_version=%" PRIu64,
+				    cid, ct->peer.user, why, acl.version,
+				    pn_acl_gate_highest(c->gate, PN_ACL_CLIENT, acl.holder_id));
+		else
+			PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
+				    ct->peer.user, why);
 		pn_acl_fini(&acl);
 		return PN_FLOW_BAD_ACL;
 	}
@@ -467,6 +477,17 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
 	if (r != 0)
 		goto fail;
+	{
+		/* A credential for another key would fail every handshake
+		 * later; refuse it now. */
+		uint8_t fpr[PN_FPR_LEN];
+		if ((r = pn_key_fingerprint(cfg->key, fpr)) != 0)
+			goto fail;
+		if (memcmp(fpr, c->self.key_fpr, PN_FPR_LEN) != 0) {
+			r = PN_E_CONN_KEY_MISMATCH;
+			goto fail;
+		}
+	}
 	if ((r = load_own_acl(c, cfg->acl, cfg->acl_len, &c->acl)) != 0)
 		goto fail;
 	if ((r = pn_acl_gate_new(PN_CONNECTOR_GATE_SIZE, &c->gate)) != 0)
@@ -519,12 +540,14 @@ int pn_connector_set_acl(struct pn_connector *c, const uint8_t *acl, size_t len)
 }
 
 int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *acls,
-				 const size_t *lens, size_t n, int complete)
+				 const size_t *lens, size_t n, int complete, uint64_t version)
 {
+	uint8_t(*present)[PN_ID_LEN] = NULL;
+	size_t npresent = 0;
 	int refused = 0;
-	uint8_t *seen = calloc(1, (size_t)c->stats.tunnels + 1);
-	size_t ti;
 
+	if (complete && n && !(present = calloc(n, PN_ID_LEN)))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct pn_acl acl;
 		int r;
@@ -532,6 +555,11 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 		r = pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &acl);
 		if (r == 0 && acl.kind != PN_ACL_CLIENT)
 			r = PN_E_WRONG_TYPE;
+		if (r == 0 && present)
+			/* verified: the set holds a list for this holder, even if
+			 * the gate already knows a newer one (a client presented
+			 * it before this push arrived) */
+			memcpy(present[npresent++], acl.holder_id, PN_ID_LEN);
 		if (r == 0)
 			r = pn_acl_gate_check(c->gate, &acl);
 		if (r != 0) {
@@ -539,15 +567,13 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 			pn_acl_fini(&acl);
 			continue;
 		}
-		/* install it in every tunnel of that holder (bound to its key) */
-		ti = 0;
-		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++) {
+		/* install it in every tunnel of that holder (bound to its key);
+		 * passing the gate makes it at least as new as theirs */
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next) {
 			struct pn_acl copy;
 			if (memcmp(ct->peer.id, acl.holder_id, PN_ID_LEN) ||
 			    pn_acl_check_holder(&acl, &ct->peer) != 0)
 				continue;
-			if (seen)
-				seen[ti] = 1;
 			pn_acl_init(&copy, PN_ACL_CLIENT);
 			if (pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &copy) != 0)
 				continue;
@@ -558,16 +584,30 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 		pn_acl_fini(&acl);
 	}
 	if (complete) {
-		/* clients absent from a complete set have no grant here any more */
-		ti = 0;
-		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++)
-			if (!seen || !seen[ti]) {
-				pn_acl_fini(&ct->acl);
-				pn_acl_init(&ct->acl, PN_ACL_CLIENT);
-				ct->acl_ok = 0;
-			}
+		/* Holders absent from a complete set at `version` have no list
+		 * at `version`: they lose their grants here, and no list of
+		 * theirs up to `version` passes again (architecture §2), however
+		 * often it is presented.  A tunnel holding a newer list than the
+		 * set (the set arrived late) keeps it. */
+		pn_acl_gate_complete(c->gate, PN_ACL_CLIENT, version,
+				     (const uint8_t(*)[PN_ID_LEN])present, npresent);
+		if (npresent)
+			qsort(present, npresent, PN_ID_LEN, id_cmp);
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next) {
+			char cid[PN_ID_HEX_LEN + 1];
+			if (!ct->acl_ok || ct->acl.version > version ||
+			    (npresent && bsearch(ct->peer.id, present, npresent, PN_ID_LEN, id_cmp)))
+				continue;
+			pn_id_hex(ct->peer.id, cid);
+			PN_LOG_INFO("connector", "acl_withdrawn",
+				    "client=%s user=%s version=%" PRIu64 " set_version=%" PRIu64, cid,
+				    ct->peer.user, ct->acl.version, version);
+			pn_acl_fini(&ct->acl);
+			pn_acl_init(&ct->acl, PN_ACL_CLIENT);
+			ct->acl_ok = 0;
+		}
 	}
-	free(seen);
+	free(present);
 	reevaluate_all(c);
 	return refused;
 }

@@ -338,6 +338,25 @@ int pn_ctlapi_fetch(struct pn_ctlapi *c)
 	return rc;
 }
 
+int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
+{
+	struct pn_xfer x;
+	json_t *reply = NULL;
+	char url[PN_CTLAPI_URL_MAX + 32];
+	int rc;
+
+	if (!body || len == 0 || len > PN_CTLAPI_BODY_MAX)
+		return -EINVAL;
+	snprintf(url, sizeof(url), "%s/v1/ctl/flows", c->url);
+	pn_ctlapi_xfer_init(c, &x, url, "POST");
+	x.body_text = body;
+	x.body_len = len;
+	x.timeout_s = 10; /* the caller retries; a stop waits for this request */
+	rc = pn_xfer_json(&x, &reply);
+	json_decref(reply);
+	return rc;
+}
+
 int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev, size_t n)
 {
 	struct pn_xfer x;
@@ -345,7 +364,7 @@ int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev,
 	char url[PN_CTLAPI_URL_MAX + 32];
 	int rc;
 
-	if (!arr || n == 0 || n > 256) {
+	if (!arr || n == 0 || n > PN_CTLAPI_FLOW_BATCH_MAX) {
 		json_decref(arr);
 		return arr ? -EINVAL : -ENOMEM;
 	}
