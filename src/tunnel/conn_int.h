@@ -45,6 +45,11 @@ struct pn_tconn {
 	ngtcp2_connection_close_error lasterr;
 	int closed, hs_done, verify_err, close_reason;
 	struct pn_cred_info peer;
+	/* our refusal of the peer's credential, for logs and the close */
+	uint64_t verify_now;	  /* our unix clock at the check */
+	int have_seen;		  /* `seen` is set (signed by our CA, time/type wrong) */
+	struct pn_cred_info seen; /* what the refused certificate says */
+	char close_text[64];	  /* reason phrase of our transport close */
 	/* send scheduling */
 	struct tstream *q_head, *q_tail, *all;
 	/* datagram queue (ring) */
