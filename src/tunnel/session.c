@@ -158,15 +158,19 @@ static void cb_handshake(struct pn_tconn *c, const struct pn_cred_info *peer, vo
 	if (t->dead)
 		return;
 	if (t->p.conn.role == PN_TCONN_CLIENT) {
+		t->in_hs_cb = 1;
 		client_send_acl(t);
 		pn_tsess_client_open_queued(t);
+		t->in_hs_cb = 0;
 		return;
 	}
 	t->acl_deadline = t->now + ACL_DEADLINE_NS;
 	if (t->p.server_ops->tunnel_new) {
 		char why[PN_FLOW_TEXT_MAX + 1] = "";
-		int code = t->p.server_ops->tunnel_new(t, peer, why, sizeof(why),
-						       t->p.server_user);
+		int code;
+		t->in_hs_cb = 1;
+		code = t->p.server_ops->tunnel_new(t, peer, why, sizeof(why), t->p.server_user);
+		t->in_hs_cb = 0;
 		/* (the glue may have closed it itself) */
 		if (code != PN_FLOW_OK && !t->dead)
 			tunnel_end(t, PN_E_TUN_REFUSED, 1, PN_FLOW_APP_ERR_BASE + (uint64_t)code,
@@ -502,6 +506,12 @@ int pn_tunnel_output(struct pn_tunnel *t, uint64_t now, struct pn_tconn_tx *tx)
 	int r;
 
 	t->now = now;
+	/* Re-entered from a callback inside a pn_tconn call (e.g. glue that
+	 * closed the tunnel and flushes its endpoint at once): the close can
+	 * be written now, except during handshake completion, where ngtcp2
+	 * cannot write one (the peer then times out). */
+	if (t->close_deferred && !t->in_hs_cb)
+		close_now(t);
 	if (t->close_pending) {
 		memcpy(tx->buf, t->close_pkt, t->close_tx.len);
 		tx->len = tx->seg = t->close_tx.len;

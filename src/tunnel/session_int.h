@@ -68,6 +68,7 @@ struct pn_tunnel {
 	 * ngtcp2 cannot write a CONNECTION_CLOSE from inside read_pkt (it
 	 * asserts in the handshake_completed callback). */
 	int in_conn, close_deferred;
+	int in_hs_cb; /* inside the handshake-completed callback */
 	uint64_t close_app_err;
 	char close_text[PN_FLOW_TEXT_MAX + 1];
 	enum pn_path_kind path_kind;

@@ -645,6 +645,58 @@ static void test_connector_clock_behind(void **st)
 	H.sv_clock = 0;
 }
 
+/* Glue that closes its tunnel inside a callback and flushes at once (as
+ * pn_tep_close does): the CONNECTION_CLOSE still goes out then, and the
+ * connector learns of the end at once, not by idle timeout. */
+static int flushed;
+static void close_and_flush(struct pn_flow *f, const struct pn_flow_status *s, void *u)
+{
+	static uint8_t buf[PN_TCONN_TX_BUF];
+	struct pn_tconn_tx tx = {.buf = buf};
+
+	(void)f, (void)s, (void)u;
+	pn_tunnel_close(H.cl, PN_FLOW_OK);
+	for (;;) {
+		pn_tunnel_output(H.cl, H.now, &tx);
+		if (tx.len == 0)
+			break;
+		tx.path->ops->send(tx.path, tx.buf, tx.len, tx.seg);
+		flushed++;
+	}
+}
+static const struct pn_flow_ops flush_ops = {.status = close_and_flush};
+
+static void test_close_and_flush_in_callback(void **st)
+{
+	struct pn_flow_req req;
+	struct pn_flow *f;
+	uint8_t *acl;
+	size_t acl_len;
+	uint64_t t0;
+
+	(void)st;
+	mk_acl(&cli, NOW, 3600, &acl, &acl_len);
+	start(&cli, acl, acl_len);
+	free(acl);
+	memset(&req, 0, sizeof(req));
+	req.hdr.kind = PN_FLOW_DNS;
+	req.hdr.qtype = PN_FLOW_QTYPE_A;
+	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, "echo.test"), 0);
+	flushed = 0;
+	assert_int_equal(pn_flow_open(H.cl, &req, &flush_ops, NULL, &f), 0);
+	for (int i = 0; i < 100000 && !H.cl_dead; i++)
+		step();
+	assert_true(H.cl_dead);
+	assert_int_equal(flushed, 1); /* the close */
+	t0 = H.now;
+	for (int i = 0; i < 100000 && !H.sv_closed; i++)
+		step();
+	assert_int_equal(H.sv_closed, 1);
+	assert_int_equal(H.sv_err, PN_E_TUN_PEER_CLOSED);
+	assert_true(H.now - t0 < 1000000000ull); /* not the 30 s idle timeout */
+	finish();
+}
+
 /* ... and one far behind (more than backdating + tolerance) refuses with
  * a reason naming the clock problem, both clocks on each side. */
 static void test_connector_clock_far_behind(void **st)
@@ -676,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_expired_list),
 		cmocka_unit_test(test_absent_list),
 		cmocka_unit_test(test_glue_closes_in_callbacks),
+		cmocka_unit_test(test_close_and_flush_in_callback),
 		cmocka_unit_test(test_connector_clock_behind),
 		cmocka_unit_test(test_connector_clock_far_behind),
 	};
