@@ -523,8 +523,18 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 	}
 	c->cfg.cert_pem = c->cert_pem;
 	c->cfg.acl = NULL;
-	r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_CONNECTOR,
-			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
+	{
+		struct pn_cred_info seen;
+		r = pn_cred_verify_seen(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem),
+					PN_CRED_CONNECTOR, unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self,
+					&seen);
+		if (r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED)
+			PN_LOG_ERROR("connector", "own_cred_refused",
+				     "reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
+				     " now=%" PRIu64 " tolerance_s=%d",
+				     pn_errname(r), seen.not_before, seen.not_after, unix_now(),
+				     PN_TRUST_DEFAULT_SKEW);
+	}
 	if (r != 0)
 		goto fail;
 	if ((r = load_own_acl(c, cfg->acl, cfg->acl_len, &c->acl)) != 0)

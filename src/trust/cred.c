@@ -429,9 +429,18 @@ int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
 		   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 		   struct pn_cred_info *info)
 {
+	return pn_cred_verify_seen(a, cert, len, expected, now, skew_s, info, NULL);
+}
+
+int pn_cred_verify_seen(const struct pn_anchor *a, const void *cert, size_t len,
+			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+			struct pn_cred_info *info, struct pn_cred_info *seen)
+{
+	if (seen)
+		memset(seen, 0, sizeof(*seen));
 	return verify_fmt(a, cert, len,
 			  pn_trust_is_pem(cert, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
-			  expected, now, skew_s, info, NULL);
+			  expected, now, skew_s, info, seen);
 }
 
 static int verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, unsigned ncerts,

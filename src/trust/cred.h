@@ -177,6 +177,10 @@ int pn_cred_verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, 
 int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
 			   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 			   struct pn_cred_info *info);
+/* pn_cred_verify with *seen as for pn_cred_verify_session_seen below. */
+int pn_cred_verify_seen(const struct pn_anchor *a, const void *cert, size_t len,
+			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+			struct pn_cred_info *info, struct pn_cred_info *seen);
 /* The same, for a refusal log: on PN_E_NOT_YET_VALID, PN_E_EXPIRED and
  * PN_E_WRONG_TYPE (found after the signature verified under the anchor)
  * *seen receives what the certificate says (type, id, name, user,

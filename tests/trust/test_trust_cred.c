@@ -313,6 +313,21 @@ static void test_skew_tolerance(void **state)
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 601 + SKEW,
 					SKEW, &out),
 			 PN_E_EXPIRED);
+	/* a refusal for its time still says what the certificate holds, for
+	   the log (both clocks); *info stays all zero */
+	{
+		struct pn_cred_info seen;
+		assert_int_equal(pn_cred_verify_seen(a, pem, strlen(pem), PN_CRED_CLIENT,
+						     NOW - BACK - SKEW - 1, SKEW, &out, &seen),
+				 PN_E_NOT_YET_VALID);
+		assert_int_equal(out.type, 0);
+		assert_true(seen.not_before == NOW - BACK && seen.not_after == NOW + 600);
+		assert_string_equal(seen.user, in.user);
+		assert_int_equal(pn_cred_verify_seen(a, pem, strlen(pem), PN_CRED_CLIENT, NOW, SKEW,
+						     &out, &seen),
+				 0);
+		assert_true(seen.not_before == 0); /* nothing refused */
+	}
 	free(pem);
 	/* issued_at: undoes the backdating; short old-style credentials count
 	   from not_before */
