@@ -144,6 +144,9 @@ storm "$T/s.old" "expired credential" 'err=PN_E_TUN_CRED_REFUSED peer_code=- tex
 storm "$T/s.fca" "credential from another CA" 'err=PN_E_TUN_CRED_REFUSED peer_code=- text="no_credential"' $Q
 storm "$T/s.list" "another client's list" 'err=PN_E_TUN_REFUSED peer_code=bad_acl text="wrong_holder"' $((N - 3 * Q))
 echo "       $N handshakes in ${secs} s ($PAR at a time per storm, 4 storms)"
+if grep -lE "Sanitizer|runtime error" "$T"/s.* >/dev/null 2>&1; then
+	bad "sanitizer report from a storm client"; grep -hE -A5 "Sanitizer|runtime error" "$T"/s.* | head -20
+fi
 
 if kill -0 $CONN_PID 2>/dev/null; then ok "connector alive after $N refused handshakes"; else bad "connector died"; tail -20 "$T/conn.log"; fi
 
