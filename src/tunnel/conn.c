@@ -38,53 +38,12 @@ int pn_tconn_i_map_liberr(int rv)
 	}
 }
 
-/* TLS alerts (RFC 8446 6.2) about the peer's certificate. */
-#define ALERT_BAD_CERT 42
-#define ALERT_UNSUPPORTED_CERT 43
-#define ALERT_CERT_REVOKED 44
-#define ALERT_CERT_EXPIRED 45 /* "expired or not currently valid" */
-#define ALERT_CERT_UNKNOWN 46
-#define ALERT_UNKNOWN_CA 48
-#define ALERT_CERT_REQUIRED 116
-
-static int is_cert_alert(uint8_t a)
-{
-	return (a >= ALERT_BAD_CERT && a <= ALERT_CERT_UNKNOWN) || a == ALERT_UNKNOWN_CA ||
-	       a == ALERT_CERT_REQUIRED;
-}
-
-/* Our refusal of the peer's credential: a specific alert and a reason
- * phrase the peer can show (with our clock for a time refusal, so the
- * other side sees both).  Sent in Initial/Handshake packets too, which
- * are not confidential: only a reason name and a time. */
-static uint8_t refusal_alert(struct pn_tconn *c, int err)
-{
-	const char *name;
-	uint8_t alert;
-
-	switch (err) {
-	case PN_E_EXPIRED: name = "cred_expired", alert = ALERT_CERT_EXPIRED; break;
-	case PN_E_NOT_YET_VALID: name = "cred_not_yet_valid", alert = ALERT_CERT_EXPIRED; break;
-	case PN_E_UNTRUSTED: name = "cred_untrusted", alert = ALERT_UNKNOWN_CA; break;
-	case PN_E_WRONG_TYPE: name = "cred_wrong_type", alert = ALERT_UNSUPPORTED_CERT; break;
-	case PN_E_TUN_PEER_ID: name = "wrong_peer_id", alert = ALERT_BAD_CERT; break;
-	case PN_E_TUN_NO_CRED: name = "no_credential", alert = ALERT_CERT_REQUIRED; break;
-	default: name = "cred_invalid", alert = ALERT_BAD_CERT; break;
-	}
-	if (err == PN_E_EXPIRED || err == PN_E_NOT_YET_VALID)
-		snprintf(c->close_text, sizeof(c->close_text), "%s now=%llu", name,
-			 (unsigned long long)c->verify_now);
-	else
-		snprintf(c->close_text, sizeof(c->close_text), "%s", name);
-	return alert;
-}
-
 static void set_close_liberr(struct pn_tconn *c, int rv, int err)
 {
 	if (rv == NGTCP2_ERR_CRYPTO || (rv == NGTCP2_ERR_CALLBACK_FAILURE && c->verify_err)) {
 		uint8_t alert = ngtcp2_conn_get_tls_alert(c->q);
 		if (c->verify_err || err == PN_E_TUN_NO_CRED)
-			alert = refusal_alert(c, err);
+			alert = pn_tconn_i_refusal_alert(c, err);
 		ngtcp2_connection_close_error_set_transport_error_tls_alert(
 			&c->lasterr, alert, (const uint8_t *)c->close_text, strlen(c->close_text));
 	} else {
@@ -623,7 +582,7 @@ static int fail(struct pn_tconn *c, int rv)
 		if (c->verify_err)
 			r = c->verify_err;
 		else if (rv == NGTCP2_ERR_CRYPTO && c->cfg.role == PN_TCONN_SERVER &&
-			 ngtcp2_conn_get_tls_alert(c->q) == ALERT_CERT_REQUIRED)
+			 ngtcp2_conn_get_tls_alert(c->q) == PN_TLS_ALERT_CERT_REQUIRED)
 			r = PN_E_TUN_NO_CRED; /* none sent: none from our CA (conn.h) */
 	}
 	if (!c->close_reason)
@@ -867,7 +826,7 @@ int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err)
 			*app_err = e.error_code;
 		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
 			 (e.error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR &&
-			 is_cert_alert((uint8_t)e.error_code))
+			 pn_tconn_i_is_cert_alert((uint8_t)e.error_code))
 			return PN_E_TUN_CRED_REFUSED;
 		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
 			 e.error_code != NGTCP2_NO_ERROR)
@@ -888,33 +847,6 @@ void pn_tconn_peer_reason(const struct pn_tconn *c, char *out, size_t outsz)
 	for (; e.reason && n < e.reasonlen && n + 1 < outsz; n++)
 		out[n] = (e.reason[n] >= 0x20 && e.reason[n] < 0x7f) ? (char)e.reason[n] : '?';
 	out[n] = '\0';
-}
-
-void pn_tconn_local_reason(const struct pn_tconn *c, char *out, size_t outsz)
-{
-	const struct pn_cred_info *s = &c->seen;
-
-	if (outsz == 0)
-		return;
-	out[0] = '\0';
-	if (!c->verify_err)
-		return;
-	if (c->have_seen && (c->verify_err == PN_E_EXPIRED || c->verify_err == PN_E_NOT_YET_VALID))
-		snprintf(out, outsz, "%s not_before=%llu not_after=%llu now=%llu",
-			 c->verify_err == PN_E_EXPIRED ? "cred_expired" : "cred_not_yet_valid",
-			 (unsigned long long)s->not_before, (unsigned long long)s->not_after,
-			 (unsigned long long)c->verify_now);
-	else
-		snprintf(out, outsz, "%s", pn_errname(c->verify_err));
-}
-
-int pn_tconn_refusal(const struct pn_tconn *c, const struct pn_cred_info **cred, uint64_t *now)
-{
-	if (cred)
-		*cred = c && c->have_seen ? &c->seen : NULL;
-	if (now)
-		*now = c ? c->verify_now : 0;
-	return c ? c->verify_err : 0;
 }
 
 int pn_tconn_is_closed(const struct pn_tconn *c)
