@@ -145,8 +145,7 @@ static struct {
 	int cl_err;
 	/* connector glue */
 	enum glue_close glue_close;
-	int sv_new, sv_closed, sv_err, acl_ok, dns_ok;
-	const struct pn_cred_info *sv_refused;
+	int sv_new, sv_closed, sv_err, acl_ok;
 	struct pn_cred_info refused; /* copy, valid after the tunnel is gone */
 	int have_refused;
 	uint64_t refused_now;
