@@ -366,7 +366,7 @@ static void note_validity(struct run_ctx *ctx, const char *cert_pem)
 	if (pn_cred_verify(ctx->anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
 			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) == 0) {
 		memcpy(ctx->self_id, ci.id, PN_ID_LEN);
-		ctx->not_before = ci.not_before;
+		ctx->not_before = pn_cred_issued_at(&ci); /* not the backdated start */
 		ctx->not_after = ci.not_after;
 	}
 	if (pn_key_fingerprint(ctx->key, ctx->self_fpr) != 0)
@@ -406,7 +406,7 @@ static int adopt_cert(struct run_ctx *ctx, const char *how)
 	}
 	if (ctx->rc && (r = pn_rclient_set_credential(ctx->rc, cert, ctx->key_pem)) != 0)
 		PN_LOG_WARN("connector", "relay_credential", "err=%s", pn_errname(r));
-	ctx->not_before = ci.not_before;
+	ctx->not_before = pn_cred_issued_at(&ci); /* not the backdated start */
 	ctx->not_after = ci.not_after;
 	ctx->expired_logged = 0;
 	ctx->next_try = 0;

@@ -251,9 +251,10 @@ static int add_directs(struct rt *rt)
 static uint64_t renewal_delay_ms(const struct rt *rt)
 {
 	int64_t now = pn_wall_s();
-	int64_t life = (int64_t)rt->cred.not_after - (int64_t)rt->cred.not_before;
+	int64_t issued = (int64_t)pn_cred_issued_at(&rt->cred); /* not_before is backdated */
+	int64_t life = (int64_t)rt->cred.not_after - issued;
 	/* Renew at two thirds of the lifetime: time enough to retry. */
-	int64_t at = (int64_t)rt->cred.not_before + life * 2 / 3;
+	int64_t at = issued + life * 2 / 3;
 	int64_t ms = (at - now) * 1000;
 
 	if (rt->o->renew_s && ms > (int64_t)rt->o->renew_s * 1000)

@@ -202,7 +202,12 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 		return;
 	/* The endpoint frees tun after we return; its flows were closed. */
 	c->tun = NULL;
-	PN_LOG_WARN("client", "tunnel_down", "connector=%s err=%s", c->idhex, pn_errname(err));
+	{
+		const char *why = "";
+		pn_tunnel_end_reason(tun, NULL, &why); /* the connector's reason, or ours */
+		PN_LOG_WARN("client", "tunnel_down", "connector=%s err=%s reason=\"%s\"", c->idhex,
+			    pn_errname(err), why);
+	}
 	if (c->sess) {
 		struct pn_rsession *s = c->sess;
 		c->sess = NULL;

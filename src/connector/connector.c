@@ -279,7 +279,8 @@ static void free_ctun(struct pn_connector *c, struct ctun *ct)
 	free(ct);
 }
 
-static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, void *u)
+static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
+			 size_t whysz, void *u)
 {
 	struct pn_connector *c = u;
 	struct ctun *ct = calloc(1, sizeof(*ct));
@@ -301,6 +302,7 @@ static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, v
 	if (is_revoked(c, peer)) {
 		PN_LOG_WARN("connector", "tunnel_refused", "client=%s user=%s reason=revoked", cid,
 			    peer->user);
+		snprintf(why, whysz, "revoked");
 		return PN_FLOW_CRED;
 	}
 	PN_LOG_INFO("connector", "tunnel_open", "client=%s user=%s name=%s", cid, peer->user,
@@ -344,6 +346,13 @@ static int on_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *w
 				    " known_version=%" PRIu64,
 				    cid, ct->peer.user, why, acl.version,
 				    pn_acl_gate_highest(c->gate, PN_ACL_CLIENT, acl.holder_id));
+		else if (r == PN_E_ACL_NOT_YET_VALID || r == PN_E_ACL_EXPIRED)
+			/* a clock problem: both clocks */
+			PN_LOG_WARN("connector", "acl_refused",
+				    "client=%s user=%s reason=%s issued_at=%" PRIu64
+				    " expires_at=%" PRIu64 " now=%" PRIu64,
+				    cid, ct->peer.user, why, acl.issued_at, acl.expires_at,
+				    unix_now());
 		else
 			PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
 				    ct->peer.user, why);
@@ -415,14 +424,56 @@ static void on_flow_cancelled(struct pn_flow *f, void *u)
 	pn_cflow_release(cf);
 }
 
+/* A handshake that failed before tunnel_new: say why, with both clocks
+ * for a clock problem.  (Handshakes that merely time out are debug.) */
+static void log_handshake_refused(struct pn_tunnel *t, int err)
+{
+	const struct pn_cred_info *ci = NULL;
+	char cid[PN_ID_HEX_LEN + 1] = "-";
+	uint64_t now = 0;
+	int ours = pn_tunnel_refusal(t, &ci, &now);
+	const char *why;
+
+	if (ci)
+		pn_id_hex(ci->id, cid);
+	if (ours == PN_E_EXPIRED || ours == PN_E_NOT_YET_VALID) {
+		PN_LOG_WARN("connector", "tunnel_refused",
+			    "client=%s user=%s reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
+			    " now=%" PRIu64,
+			    cid, ci ? ci->user : "", pn_deny_name(pn_deny_from_err(ours)),
+			    ci ? ci->not_before : 0, ci ? ci->not_after : 0, now);
+		return;
+	}
+	switch (err) {
+	case PN_E_WRONG_TYPE: why = "cred_wrong_type"; break;
+	case PN_E_UNTRUSTED: why = "cred_untrusted"; break;
+	case PN_E_MALFORMED: why = "cred_malformed"; break;
+	case PN_E_TUN_NO_CRED: why = "no_credential"; break; /* none from our CA */
+	case PN_E_TUN_CRED_REFUSED: why = "client_refused_our_credential"; break;
+	default:
+		PN_LOG_DEBUG("connector", "handshake_failed", "err=%s", pn_errname(err));
+		return;
+	}
+	if (err == PN_E_TUN_CRED_REFUSED) {
+		const char *text = "";
+		pn_tunnel_end_reason(t, NULL, &text);
+		PN_LOG_WARN("connector", "tunnel_refused", "reason=%s text=\"%s\"", why, text);
+		return;
+	}
+	PN_LOG_WARN("connector", "tunnel_refused", "client=%s user=%s reason=%s", cid,
+		    ci ? ci->user : "", why);
+}
+
 static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 {
 	struct pn_connector *c = u;
 	struct ctun *ct = pn_tunnel_user(t);
 	char cid[PN_ID_HEX_LEN + 1];
 
-	if (!ct)
+	if (!ct) {
+		log_handshake_refused(t, err);
 		return;
+	}
 	pn_id_hex(ct->peer.id, cid);
 	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s reason=\"%s\"", cid,
 		    ct->peer.user, pn_strerror(err));
@@ -445,8 +496,16 @@ static int load_own_acl(struct pn_connector *c, const uint8_t *bytes, size_t len
 	int r;
 
 	pn_acl_init(out, PN_ACL_CONNECTOR);
-	if ((r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), out)) != 0)
+	if ((r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), out)) != 0) {
+		if (r == PN_E_ACL_NOT_YET_VALID || r == PN_E_ACL_EXPIRED)
+			PN_LOG_ERROR("connector", "own_acl_refused",
+				     "reason=%s issued_at=%" PRIu64 " expires_at=%" PRIu64
+				     " now=%" PRIu64 " tolerance_s=%d",
+				     pn_errname(r), out->issued_at, out->expires_at, unix_now(),
+				     PN_TRUST_DEFAULT_SKEW);
+		pn_acl_fini(out);
 		return r;
+	}
 	if (out->kind != PN_ACL_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
 	else
@@ -473,8 +532,18 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 	}
 	c->cfg.cert_pem = c->cert_pem;
 	c->cfg.acl = NULL;
-	r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_CONNECTOR,
-			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
+	{
+		struct pn_cred_info seen;
+		r = pn_cred_verify_seen(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem),
+					PN_CRED_CONNECTOR, unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self,
+					&seen);
+		if (r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED)
+			PN_LOG_ERROR("connector", "own_cred_refused",
+				     "reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
+				     " now=%" PRIu64 " tolerance_s=%d",
+				     pn_errname(r), seen.not_before, seen.not_after, unix_now(),
+				     PN_TRUST_DEFAULT_SKEW);
+	}
 	if (r != 0)
 		goto fail;
 	{

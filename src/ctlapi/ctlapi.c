@@ -273,9 +273,15 @@ int pn_ctlapi_cert_due(const struct pn_ctlapi *c, int64_t now)
 	d.size = (unsigned)len;
 	if (gnutls_x509_crt_init(&crt) >= 0 &&
 	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0) {
-		int64_t nb = (int64_t)gnutls_x509_crt_get_activation_time(crt);
-		int64_t na = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+		struct pn_cred_info ci;
+		int64_t nb, na;
 
+		memset(&ci, 0, sizeof(ci));
+		ci.not_before = (uint64_t)gnutls_x509_crt_get_activation_time(crt);
+		ci.not_after = (uint64_t)gnutls_x509_crt_get_expiration_time(crt);
+		/* from issuance, not from the backdated not_before (trust/cred.h) */
+		nb = (int64_t)pn_cred_issued_at(&ci);
+		na = (int64_t)ci.not_after;
 		due = now >= nb + (na - nb) / 2;
 	}
 	gnutls_x509_crt_deinit(crt);

@@ -80,7 +80,6 @@
 #define PN_ACL_MAX_NETWORKS    256	  /* per client list */
 #define PN_ACL_MAX_CONNECTORS  16	  /* per network */
 #define PN_ACL_MAX_BYTES       (4u << 20) /* refuse larger documents outright */
-#define PN_ACL_MAX_FUTURE_S    300	  /* issued_at may be this far ahead of now */
 
 enum pn_acl_kind { PN_ACL_CLIENT = 1, PN_ACL_CONNECTOR = 2 };
 
@@ -160,7 +159,11 @@ int pn_acl_sign(const struct pn_ca *ca, const struct pn_acl *acl, uint8_t **out,
 /*
  * Verify and decode a signed list at time `now`.  On success *out (an
  * initialised-or-zeroed struct; previous contents are freed) holds the
- * list; on failure it is left empty.  Errors:
+ * list; on failure it is left empty, except that on a time error
+ * (PN_E_ACL_NOT_YET_VALID, PN_E_ACL_EXPIRED: the signature verified)
+ * out->issued_at and out->expires_at keep the list's times for the
+ * refusal log.  Times use the one tolerance of cred.h
+ * (PN_TRUST_DEFAULT_SKEW).  Errors:
  *   PN_E_TRUNCATED     shorter than its layout says
  *   PN_E_TOOBIG        larger than PN_ACL_MAX_BYTES / a count over its limit
  *   PN_E_MALFORMED     bad magic / kind / trailing bytes / non-canonical body
@@ -168,8 +171,8 @@ int pn_acl_sign(const struct pn_ca *ca, const struct pn_acl *acl, uint8_t **out,
  *   PN_E_UNSIGNED      the document carries no signature
  *   PN_E_UNTRUSTED     signed by a CA other than the pinned one
  *   PN_E_SIGNATURE     signature does not verify (any bit changed)
- *   PN_E_NOT_YET_VALID issued_at > now + PN_ACL_MAX_FUTURE_S
- *   PN_E_EXPIRED       now >= expires_at
+ *   PN_E_ACL_NOT_YET_VALID  issued_at > now + PN_TRUST_DEFAULT_SKEW
+ *   PN_E_ACL_EXPIRED        now >= expires_at + PN_TRUST_DEFAULT_SKEW
  *   PN_E_BAD_NAME      a signed but invalid destination
  *   -ENOMEM
  */

@@ -38,13 +38,17 @@ int pn_tconn_i_map_liberr(int rv)
 	}
 }
 
-static void set_close_liberr(struct pn_tconn *c, int rv)
+static void set_close_liberr(struct pn_tconn *c, int rv, int err)
 {
-	if (rv == NGTCP2_ERR_CRYPTO)
+	if (rv == NGTCP2_ERR_CRYPTO || (rv == NGTCP2_ERR_CALLBACK_FAILURE && c->verify_err)) {
+		uint8_t alert = ngtcp2_conn_get_tls_alert(c->q);
+		if (c->verify_err || err == PN_E_TUN_NO_CRED)
+			alert = pn_tconn_i_refusal_alert(c, err);
 		ngtcp2_connection_close_error_set_transport_error_tls_alert(
-			&c->lasterr, ngtcp2_conn_get_tls_alert(c->q), NULL, 0);
-	else
+			&c->lasterr, alert, (const uint8_t *)c->close_text, strlen(c->close_text));
+	} else {
 		ngtcp2_connection_close_error_set_transport_error_liberr(&c->lasterr, rv, NULL, 0);
+	}
 }
 
 /* --------------------------------------------------------------- TLS ---- */
@@ -65,8 +69,10 @@ static int verify_cb(gnutls_session_t session)
 	uint64_t now = c->cfg.unix_now(c->cfg.user);
 	int r;
 
-	r = pn_cred_verify_session(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
-				   &c->peer);
+	c->verify_now = now;
+	r = pn_cred_verify_session_seen(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
+					&c->peer, &c->seen);
+	c->have_seen = r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED || r == PN_E_WRONG_TYPE;
 	if (r == 0 && c->cfg.role == PN_TCONN_CLIENT &&
 	    memcmp(c->peer.id, c->cfg.pinned_id, PN_ID_LEN) != 0)
 		r = PN_E_TUN_PEER_ID;
@@ -575,10 +581,13 @@ static int fail(struct pn_tconn *c, int rv)
 	if (rv == NGTCP2_ERR_CRYPTO || rv == NGTCP2_ERR_CALLBACK_FAILURE) {
 		if (c->verify_err)
 			r = c->verify_err;
+		else if (rv == NGTCP2_ERR_CRYPTO && c->cfg.role == PN_TCONN_SERVER &&
+			 ngtcp2_conn_get_tls_alert(c->q) == PN_TLS_ALERT_CERT_REQUIRED)
+			r = PN_E_TUN_NO_CRED; /* none sent: none from our CA (conn.h) */
 	}
 	if (!c->close_reason)
 		c->close_reason = r;
-	set_close_liberr(c, rv);
+	set_close_liberr(c, rv, r);
 	return r;
 }
 
@@ -815,6 +824,10 @@ int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err)
 		ngtcp2_conn_get_connection_close_error(c->q, &e);
 		if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
 			*app_err = e.error_code;
+		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+			 (e.error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR &&
+			 pn_tconn_i_is_cert_alert((uint8_t)e.error_code))
+			return PN_E_TUN_CRED_REFUSED;
 		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
 			 e.error_code != NGTCP2_NO_ERROR)
 			return PN_E_TUN_HANDSHAKE;

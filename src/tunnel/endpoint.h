@@ -181,11 +181,15 @@ const char *pn_path_kind_name(enum pn_path_kind k);
 struct pn_tunnel_ops {
 	/* Client: state changes.  UP: the connector accepted the access list;
 	 * flows are being served.  CLOSED: err says why — our verification of
-	 * the connector (PN_E_UNTRUSTED, PN_E_EXPIRED, PN_E_WRONG_TYPE,
-	 * PN_E_TUN_PEER_ID), PN_E_TUN_HANDSHAKE (the connector refused us in
-	 * the handshake, e.g. our credential expired), PN_E_TUN_REFUSED (the
-	 * connector closed with a reason: pn_tunnel_end_reason gives its
-	 * pn_flow_code and text, e.g. bad_acl "wrong_holder"), PN_E_TUN_IDLE,
+	 * the connector (PN_E_UNTRUSTED, PN_E_EXPIRED, PN_E_NOT_YET_VALID,
+	 * PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID; pn_tunnel_end_reason's text has
+	 * both clocks for a time refusal), PN_E_TUN_CRED_REFUSED (the
+	 * connector refused our credential in the handshake; text: its
+	 * reason, e.g. "cred_not_yet_valid now=<its unix clock>" or
+	 * "no_credential"), PN_E_TUN_HANDSHAKE (another handshake failure),
+	 * PN_E_TUN_REFUSED (the connector closed with a reason:
+	 * pn_tunnel_end_reason gives its pn_flow_code and text, e.g. bad_acl
+	 * "wrong_holder", credential "revoked"), PN_E_TUN_IDLE,
 	 * PN_E_TUN_PEER_CLOSED.  All flows got ops.closed first; the tunnel is
 	 * freed after this returns. */
 	void (*state)(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *user);
@@ -248,6 +252,13 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
 int pn_tunnel_end_reason(const struct pn_tunnel *t, int *peer_code, const char **text);
 /* Connector: the peer's verified client credential (valid while t lives). */
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t);
+/* Why our verification refused the peer's credential in the handshake,
+ * for the refusal log: its verification error (0: none), our unix clock
+ * at the check (*now) and, when the certificate verified under our CA
+ * but its time or type was wrong, what it says (*cred: id, user, type,
+ * not_before, not_after; else NULL).  Valid while t lives. */
+int pn_tunnel_refusal(const struct pn_tunnel *t, const struct pn_cred_info **cred,
+		      uint64_t *now);
 void *pn_tunnel_user(const struct pn_tunnel *t);
 void pn_tunnel_set_user(struct pn_tunnel *t, void *user);
 
@@ -256,9 +267,12 @@ void pn_tunnel_set_user(struct pn_tunnel *t, void *user);
 struct pn_tep_server_ops {
 	/* A client completed the handshake with a credential verified against
 	 * the pinned CA.  Return PN_FLOW_OK to continue, or a pn_flow_code to
-	 * refuse (e.g. PN_FLOW_CRED for a revoked credential): the tunnel is
-	 * closed with that code. */
-	int (*tunnel_new)(struct pn_tunnel *t, const struct pn_cred_info *peer, void *user);
+	 * refuse (e.g. PN_FLOW_CRED with why "revoked"): the tunnel is closed
+	 * with that code and `why` (or the code's name) as the reason the
+	 * client sees.  The close is sent once the packet being read has been
+	 * processed (any callback may refuse or close). */
+	int (*tunnel_new)(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
+			  size_t whysz, void *user);
 	/* The client's access list arrived (first, and on every update).
 	 * Verify it (signature, expiry, version gate, binding to the peer's
 	 * credential) and return PN_FLOW_OK or a code with `why` filled in
@@ -275,7 +289,13 @@ struct pn_tep_server_ops {
 	/* A requested flow died before the glue answered it (client reset it,
 	 * tunnel closed).  f is invalid after this returns. */
 	void (*flow_cancelled)(struct pn_flow *f, void *user);
-	/* A tunnel ended (err: why).  Its open flows got ops.closed first. */
+	/* A tunnel ended (err: why).  Its open flows got ops.closed first.
+	 * Also called for a handshake that failed before tunnel_new (then
+	 * pn_tunnel_user(t) is NULL): err is our verification's error
+	 * (PN_E_EXPIRED, PN_E_NOT_YET_VALID, PN_E_WRONG_TYPE, PN_E_UNTRUSTED,
+	 * PN_E_TUN_NO_CRED: no credential from our CA), the client's refusal
+	 * of ours (PN_E_TUN_CRED_REFUSED), or PN_E_TUN_HANDSHAKE / a timeout;
+	 * pn_tunnel_refusal() gives the details for the log. */
 	void (*tunnel_closed)(struct pn_tunnel *t, int err, void *user);
 };
 

@@ -63,6 +63,14 @@ struct pn_tunnel {
 	uint8_t close_pkt[PN_PATH_MAX_UDP_PAYLOAD];
 	struct pn_tconn_tx close_tx;
 	int close_pending;
+	/* Inside a pn_tconn call (its callbacks run in ngtcp2): a close is
+	 * only noted there and written once the call has returned, since
+	 * ngtcp2 cannot write a CONNECTION_CLOSE from inside read_pkt (it
+	 * asserts in the handshake_completed callback). */
+	int in_conn, close_deferred;
+	int in_hs_cb; /* inside the handshake-completed callback */
+	uint64_t close_app_err;
+	char close_text[PN_FLOW_TEXT_MAX + 1];
 	enum pn_path_kind path_kind;
 	uint64_t acl_deadline; /* server: 0 = none */
 };

@@ -320,10 +320,11 @@ static const struct pn_flow_ops sv_ops = {
 	.closed = sv_closed,
 };
 
-static int sv_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, void *u)
+static int sv_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
+			 size_t whysz, void *u)
 {
 	H.peer = peer;
-	(void)t, (void)u;
+	(void)t, (void)u, (void)why, (void)whysz;
 	return PN_FLOW_OK;
 }
 
