@@ -61,6 +61,8 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 			    : cf->hdr.kind == PN_FLOW_UDP ? "udp"
 							  : "tcp";
 
+	if (strcmp(event, "start"))
+		cf->ended = 1;
 	memset(&ti, 0, sizeof(ti));
 	if (cf->ct && cf->ct->t)
 		pn_tunnel_info(cf->ct->t, &ti);
