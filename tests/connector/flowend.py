@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""How did each TCP connection end?  Both ends of an upload, for the
+connector integration tests (it_flowend.sh, it_dial.sh).
+
+  flowend.py sink BIND PORT LOG
+      The resource.  Per connection: reads a first line "id=NAME\\n", then
+      bytes until the connection ends, and appends one JSON line to LOG:
+        {"id": NAME, "end": "fin"|"rst"|"error:<errno name>",
+         "bytes": N, "sha256": hex of the bytes after the id line,
+         "t": time.time() at the end}
+      ("open" lines are written when the id arrives.)  After a FIN it
+      answers "sha256=<hex> bytes=<n>\\n" and closes normally.
+  flowend.py upload PROXY HOST PORT ID BYTES RATE [TIMEOUT]
+      The application: SOCKS5 CONNECT through PROXY (host:port; HOST may be
+      a name, resolved remotely), sends the id line and BYTES
+      deterministic bytes at RATE bytes/s (0: as fast as possible),
+      printing "sent: <n>" every 256 KiB; then half-closes and reads the
+      reply.  Watches the socket all along and prints how it ended:
+        "end: fin sha256=<hex> reply=<reply line>"   (complete transfer)
+        "end: eof-early after=<n>"   (an orderly close before the end)
+        "end: rst after=<n>"         (reset / broken pipe)
+        "end: refused rep=<code>"    (SOCKS refusal)
+        "end: timeout after=<n>"
+"""
+import errno
+import hashlib
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+def sink(bind, port, log):
+    lock = threading.Lock()
+
+    def record(obj):
+        with lock:
+            with open(log, "a") as f:
+                f.write(json.dumps(obj) + "\n")
+
+    def serve(c):
+        h = hashlib.sha256()
+        n = 0
+        ident = None
+        head = b""
+        end = None
+        try:
+            while True:
+                try:
+                    b = c.recv(65536)
+                except OSError as e:
+                    end = "rst" if e.errno == errno.ECONNRESET else "error:" + errno.errorcode.get(e.errno, str(e.errno))
+                    break
+                if not b:
+                    end = "fin"
+                    break
+                if ident is None:
+                    head += b
+                    if b"\n" not in head:
+                        if len(head) > 200:
+                            ident, b = "?", head
+                        else:
+                            continue
+                    else:
+                        line, b = head.split(b"\n", 1)
+                        ident = line.decode(errors="replace").removeprefix("id=")
+                    record({"id": ident, "open": True, "t": time.time()})
+                h.update(b)
+                n += len(b)
+            record({"id": ident, "end": end, "bytes": n, "sha256": h.hexdigest(), "t": time.time()})
+            if end == "fin":
+                try:
+                    c.sendall(("sha256=%s bytes=%d\n" % (h.hexdigest(), n)).encode())
+                    c.shutdown(socket.SHUT_WR)
+                    c.settimeout(10)
+                    while c.recv(4096):
+                        pass
+                except OSError:
+                    pass
+        finally:
+            c.close()
+
+    fam = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((bind, int(port)))
+    s.listen(128)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError
+        b += c
+    return b
+
+
+def socks_connect(proxy, host, port):
+    ph, pp = proxy.rsplit(":", 1)
+    s = socket.create_connection((ph, int(pp)), timeout=30)
+    s.sendall(b"\x05\x01\x00")
+    if recv_exact(s, 2) != b"\x05\x00":
+        raise RuntimeError("no-auth refused")
+    try:
+        a = b"\x01" + socket.inet_aton(host)
+    except OSError:
+        a = b"\x03" + bytes([len(host)]) + host.encode()
+    s.sendall(b"\x05\x01\x00" + a + struct.pack(">H", port))
+    head = recv_exact(s, 4)
+    n = 4 if head[3] == 1 else 16 if head[3] == 4 else recv_exact(s, 1)[0]
+    recv_exact(s, n + 2)
+    return s, head[1]
+
+
+def upload(proxy, host, port, ident, total, rate, timeout):
+    try:
+        s, rep = socks_connect(proxy, host, int(port))
+    except (OSError, EOFError) as e:
+        print("end: refused rep=none (%s)" % e, flush=True)
+        return
+    if rep != 0:
+        print("end: refused rep=0x%02x" % rep, flush=True)
+        return
+    s.setblocking(False)
+    block = hashlib.sha256(ident.encode()).digest() * 2048  # 64 KiB
+    h = hashlib.sha256()
+    pending = ("id=%s\n" % ident).encode()
+    hdr_left = len(pending)  # the id line is not payload
+    made = sent = 0
+    start = time.time()
+    deadline = start + timeout
+    next_report = 256 << 10
+    shut = False
+    reply = b""
+
+    def ended(how):
+        print("end: %s after=%d" % (how, sent), flush=True)
+
+    while time.time() < deadline:
+        if not pending and made < total:
+            allowed = total if rate == 0 else min(total, int((time.time() - start) * rate))
+            if allowed > made:
+                pending = block[: min(len(block), allowed - made)]
+                h.update(pending)
+                made += len(pending)
+        r, w, _ = select.select([s], [s] if pending else [], [], 0.02)
+        if r:
+            try:
+                b = s.recv(65536)
+            except OSError as e:
+                ended("rst" if e.errno in (errno.ECONNRESET, errno.EPIPE) else "error:%d" % e.errno)
+                return
+            if not b:
+                if shut:
+                    print("end: fin sha256=%s reply=%s" % (h.hexdigest(), reply.decode(errors="replace").strip()), flush=True)
+                else:
+                    ended("eof-early")
+                return
+            reply += b
+        if w and pending:
+            try:
+                k = s.send(pending)
+            except BlockingIOError:
+                k = 0
+            except OSError as e:
+                ended("rst" if e.errno in (errno.ECONNRESET, errno.EPIPE) else "error:%d" % e.errno)
+                return
+            pending = pending[k:]
+            hk = min(k, hdr_left)
+            hdr_left -= hk
+            sent += k - hk
+            if sent >= next_report:
+                print("sent: %d" % sent, flush=True)
+                next_report += 256 << 10
+        if not pending and made >= total and not shut:
+            s.shutdown(socket.SHUT_WR)
+            shut = True
+    ended("timeout")
+
+
+def main():
+    if len(sys.argv) >= 5 and sys.argv[1] == "sink":
+        sink(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) >= 8 and sys.argv[1] == "upload":
+        timeout = float(sys.argv[8]) if len(sys.argv) > 8 else 120
+        upload(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]),
+               int(sys.argv[7]), timeout)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
