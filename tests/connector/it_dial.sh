@@ -33,67 +33,7 @@ W=$(mktemp -d /tmp/pnd-dial.XXXXXX)
 TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 NS_CLI=pnd-cli-$TAG NS_CONN=pnd-conn-$TAG NS_RES=pnd-res-$TAG
 ALL_NS="$NS_CLI $NS_CONN $NS_RES"
-PIDS=()
-fail=0
-
-ok() { echo "ok   - $1"; }
-bad() {
-	echo "FAIL - $1"
-	fail=$((fail + 1))
-}
-cleanup() {
-	local p n
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for n in $ALL_NS; do
-		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		ip netns del "$n" 2>/dev/null
-		rm -rf "/etc/netns/$n"
-	done
-	[ $fail -eq 0 ] && rm -rf "$W"
-}
-trap cleanup EXIT
-bg() { # name cmd...
-	local name=$1
-	shift
-	"$@" >>"$W/$name.log" 2>&1 &
-	PIDS+=($!)
-	eval "PID_$name=$!"
-}
-veth() { # ns1 if1 addr1 ns2 if2 addr2
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-	ip -n "$1" addr add "$3" dev "$2"
-	ip -n "$4" addr add "$6" dev "$5"
-	ip -n "$1" link set "$2" up
-	ip -n "$4" link set "$5" up
-}
-wait_tcp() { # ns host port seconds
-	local i
-	for i in $(seq $(($4 * 20))); do
-		ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-finish() {
-	local p f
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	PIDS=()
-	grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$W/connector.log" &&
-		bad "sanitizer report in connector.log"
-	if [ $fail -ne 0 ]; then
-		echo "--- logs ($W)"
-		for f in "$W"/*.log; do echo "== $f"; tail -30 "$f"; done
-		echo "$fail check(s) failed"
-		exit 1
-	fi
-	echo "all checks passed"
-	exit 0
-}
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
+source "$PN_SRC/tests/connector/lib.sh"
 C="ip netns exec $NS_CLI"
 conn_alive() { kill -0 "$PID_connector" 2>/dev/null && ! grep -q "Assertion\|Aborted" "$W/connector.log"; }
 
@@ -160,7 +100,7 @@ complete() { # check-name name id max-seconds
 	sha=$(echo "$out" | sed -n 's/^end: fin sha256=\([0-9a-f]*\).*/\1/p')
 	if [[ "$out" == *"end: fin"* ]] && [ -n "$sha" ] && [[ "$rec" == *'"end": "fin"'* ]] &&
 		[[ "$rec" == *"\"sha256\": \"$sha\""* ]] &&
-		python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$dt" "$4"; then
+		le "$dt" "$4"; then
 		ok "$1: complete upload, FIN and equal sha256 at the resource in ${dt} s"
 	else
 		bad "$1 (${dt} s; client: $(echo "$out" | tail -1); resource: ${rec:-none})"
