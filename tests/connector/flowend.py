@@ -9,7 +9,9 @@ connector integration tests (it_flowend.sh, it_dial.sh).
          "bytes": N, "sha256": hex of the bytes after the id line,
          "t": time.time() at the end}
       ("open" lines are written when the id arrives.)  After a FIN it
-      answers "sha256=<hex> bytes=<n>\\n" and closes normally.
+      answers "sha256=<hex> bytes=<n>\\n" and closes normally.  A first
+      line "id=NAME get=N" asks for N bytes first: the sink sends them,
+      half-closes (FIN) and logs {"id", "sent": N, "sha256": ...}.
   flowend.py upload PROXY HOST PORT ID BYTES RATE [TIMEOUT]
       The application: SOCKS5 CONNECT through PROXY (host:port; HOST may be
       a name, resolved remotely), sends the id line and BYTES
@@ -21,6 +23,11 @@ connector integration tests (it_flowend.sh, it_dial.sh).
         "end: rst after=<n>"         (reset / broken pipe)
         "end: refused rep=<code>"    (SOCKS refusal)
         "end: timeout after=<n>"
+  flowend.py download PROXY HOST PORT ID BYTES GOFILE [TIMEOUT]
+      Asks the sink for BYTES, reads nothing until GOFILE exists, then
+      reads to the end: "end: fin bytes=<n> sha256=<hex>" (orderly close;
+      compare n and the hash with what the sink sent), "end: rst
+      bytes=<n>", "end: timeout bytes=<n>".
 """
 import errno
 import hashlib
@@ -67,7 +74,12 @@ def sink(bind, port, log):
                             continue
                     else:
                         line, b = head.split(b"\n", 1)
-                        ident = line.decode(errors="replace").removeprefix("id=")
+                        words = line.decode(errors="replace").split()
+                        ident = words[0].removeprefix("id=") if words else "?"
+                        for w in words[1:]:
+                            if w.startswith("get="):
+                                threading.Thread(target=give, args=(c, ident, int(w[4:])),
+                                                 daemon=True).start()
                     record({"id": ident, "open": True, "t": time.time()})
                 h.update(b)
                 n += len(b)
@@ -83,6 +95,22 @@ def sink(bind, port, log):
                     pass
         finally:
             c.close()
+
+    def give(c, ident, n):
+        block = hashlib.sha256(ident.encode()).digest() * 2048
+        h = hashlib.sha256()
+        left = n
+        try:
+            while left:
+                b = block[: min(left, len(block))]
+                c.sendall(b)
+                h.update(b)
+                left -= len(b)
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            record({"id": ident, "send_error": str(e), "t": time.time()})
+            return
+        record({"id": ident, "sent": n, "sha256": h.hexdigest(), "t": time.time()})
 
     fam = socket.AF_INET6 if ":" in bind else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -187,6 +215,37 @@ def upload(proxy, host, port, ident, total, rate, timeout):
     ended("timeout")
 
 
+def download(proxy, host, port, ident, total, gofile, timeout):
+    try:
+        s, rep = socks_connect(proxy, host, int(port))
+    except (OSError, EOFError) as e:
+        print("end: refused rep=none (%s)" % e, flush=True)
+        return
+    if rep != 0:
+        print("end: refused rep=0x%02x" % rep, flush=True)
+        return
+    s.sendall(("id=%s get=%d\n" % (ident, total)).encode())
+    deadline = time.time() + timeout
+    while not os.path.exists(gofile) and time.time() < deadline:
+        time.sleep(0.02)
+    h = hashlib.sha256()
+    n = 0
+    s.settimeout(max(1, deadline - time.time()))
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                print("end: fin bytes=%d sha256=%s" % (n, h.hexdigest()), flush=True)
+                return
+            h.update(b)
+            n += len(b)
+    except socket.timeout:
+        print("end: timeout bytes=%d" % n, flush=True)
+    except OSError as e:
+        how = "rst" if e.errno in (errno.ECONNRESET, errno.EPIPE) else "error:%d" % e.errno
+        print("end: %s bytes=%d" % (how, n), flush=True)
+
+
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "sink":
         sink(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -194,6 +253,10 @@ def main():
         timeout = float(sys.argv[8]) if len(sys.argv) > 8 else 120
         upload(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]),
                int(sys.argv[7]), timeout)
+    elif len(sys.argv) >= 8 and sys.argv[1] == "download":
+        timeout = float(sys.argv[8]) if len(sys.argv) > 8 else 60
+        download(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]),
+                 sys.argv[7], timeout)
     else:
         sys.exit(__doc__)
 

@@ -158,9 +158,46 @@ complete "relayed tunnel" 127.0.0.1:1080 full1
 cut "revocation" 127.0.0.1:1080 $CTL grant delete eng sink
 grep -q "flow_end.*revoked" "$W/connector.log" && ok "connector logged the flow as revoked" ||
 	bad "connector flow_end revoked"
-$CTL grant add eng sink >/dev/null
-for i in $(seq 20); do complete "after the grant is back" 127.0.0.1:1080 back$i quiet && break; sleep 0.5; done
-[ "$i" -lt 20 ] || bad "flows after the grant is back"
+grant_back() {
+	$CTL grant add eng sink >/dev/null
+	for i in $(seq 20); do complete "after the grant is back" 127.0.0.1:1080 back$i quiet && break; sleep 0.5; done
+	[ "$i" -lt 20 ] || bad "flows after the grant is back"
+}
+grant_back
+
+# 1b. revocation after the resource sent everything and its FIN, while the
+# client still holds bytes the application has not read yet (its half-
+# close to the application queued behind them): the application must get
+# a reset, not the bytes that made it followed by a FIN.  Small socket
+# send buffers in the client's namespace keep most of the 3 MiB in the
+# client (within the 4 MiB flow window) instead of in the kernel.
+wmem0=$($C sysctl -n net.ipv4.tcp_wmem)
+$C sysctl -qw net.ipv4.tcp_wmem="4096 16384 65536"
+$C $FE download 127.0.0.1:1080 10.208.9.2 9000 dl1 $((3 << 20)) "$W/go" 60 >"$W/dl1.out" 2>&1 &
+dl=$!
+for i in $(seq 400); do grep -q '"id": "dl1", "sent"' "$W/sink.jsonl" 2>/dev/null && break; sleep 0.05; done
+# every byte acknowledged by the connector (send queue empty), then a moment
+# for them and the FIN to cross the tunnel
+for i in $(seq 200); do
+	ip netns exec $NS_RES ss -Htn state close-wait state fin-wait-1 state fin-wait-2 'sport = :9000' |
+		awk '{s += $3} END {exit !(NR > 0 && s == 0)}' && break
+	sleep 0.05
+done
+sleep 1
+t0=$(now)
+$CTL grant delete eng sink >/dev/null
+for i in $(seq 200); do end_rec dl1 >/dev/null && break; sleep 0.05; done
+rec=$(end_rec dl1)
+[ -n "$rec" ] && [ "$(rec_field "$rec" end)" = rst ] &&
+	ok "download revoked after the resource's FIN: RST at the resource $(since "$t0" "$(rec_field "$rec" t)") s after" ||
+	bad "download revoked after the resource's FIN: resource saw '${rec:-nothing}'"
+touch "$W/go"
+wait $dl
+out=$(grep "^end:" "$W/dl1.out")
+[[ "$out" == "end: rst"* ]] && ok "download revoked after the resource's FIN: RST at the application ($out)" ||
+	bad "download revoked after the resource's FIN: application saw '$out' of $((3 << 20)) (want rst)"
+$C sysctl -qw net.ipv4.tcp_wmem="$wmem0"
+grant_back
 
 # 2. service account disabled (B; logged in now: an offline client's list
 # must be as new as the connector's latest for it)
