@@ -11,13 +11,16 @@ connector integration tests (it_flowend.sh, it_dial.sh).
       ("open" lines are written when the id arrives.)  After a FIN it
       answers "sha256=<hex> bytes=<n>\\n" and closes normally.  A first
       line "id=NAME get=N" asks for N bytes first: the sink sends them,
-      half-closes (FIN) and logs {"id", "sent": N, "sha256": ...}.
+      half-closes (FIN) and logs {"id", "sent": N, "sha256": ...}.  With
+      "id=NAME early" it half-closes at once and waits 1 s before reading
+      (a resource that ends its side first and reads slowly).
   flowend.py upload PROXY HOST PORT ID BYTES RATE [TIMEOUT]
       The application: SOCKS5 CONNECT through PROXY (host:port; HOST may be
       a name, resolved remotely), sends the id line and BYTES
       deterministic bytes at RATE bytes/s (0: as fast as possible),
       printing "sent: <n>" every 256 KiB; then half-closes and reads the
-      reply.  Watches the socket all along and prints how it ended:
+      reply.  An ID starting with "early" asks the sink to end its side
+      first; the upload goes on after that FIN ("end: fin ... reply=early").  Watches the socket all along and prints how it ended:
         "end: fin sha256=<hex> reply=<reply line>"   (complete transfer)
         "end: eof-early after=<n>"   (an orderly close before the end)
         "end: rst after=<n>"         (reset / broken pipe)
@@ -55,6 +58,7 @@ def sink(bind, port, log):
         ident = None
         head = b""
         end = None
+        early = False
         try:
             while True:
                 try:
@@ -77,6 +81,10 @@ def sink(bind, port, log):
                         words = line.decode(errors="replace").split()
                         ident = words[0].removeprefix("id=") if words else "?"
                         for w in words[1:]:
+                            if w == "early":
+                                early = True
+                                c.shutdown(socket.SHUT_WR)
+                                time.sleep(1.0)
                             if w.startswith("get="):
                                 threading.Thread(target=give, args=(c, ident, int(w[4:])),
                                                  daemon=True).start()
@@ -84,7 +92,7 @@ def sink(bind, port, log):
                 h.update(b)
                 n += len(b)
             record({"id": ident, "end": end, "bytes": n, "sha256": h.hexdigest(), "t": time.time()})
-            if end == "fin":
+            if end == "fin" and not early:
                 try:
                     c.sendall(("sha256=%s bytes=%d\n" % (h.hexdigest(), n)).encode())
                     c.shutdown(socket.SHUT_WR)
@@ -161,7 +169,9 @@ def upload(proxy, host, port, ident, total, rate, timeout):
     s.setblocking(False)
     block = hashlib.sha256(ident.encode()).digest() * 2048  # 64 KiB
     h = hashlib.sha256()
-    pending = ("id=%s\n" % ident).encode()
+    early = ident.startswith("early")
+    pending = ("id=%s%s\n" % (ident, " early" if early else "")).encode()
+    peer_eof = False
     hdr_left = len(pending)  # the id line is not payload
     made = sent = 0
     start = time.time()
@@ -180,13 +190,16 @@ def upload(proxy, host, port, ident, total, rate, timeout):
                 pending = block[: min(len(block), allowed - made)]
                 h.update(pending)
                 made += len(pending)
-        r, w, _ = select.select([s], [s] if pending else [], [], 0.02)
+        r, w, _ = select.select([] if peer_eof else [s], [s] if pending else [], [], 0.02)
         if r:
             try:
                 b = s.recv(65536)
             except OSError as e:
                 ended("rst" if e.errno in (errno.ECONNRESET, errno.EPIPE) else "error:%d" % e.errno)
                 return
+            if not b and early and not shut:
+                peer_eof = True  # the resource ended its side first: go on
+                continue
             if not b:
                 if shut:
                     print("end: fin sha256=%s reply=%s" % (h.hexdigest(), reply.decode(errors="replace").strip()), flush=True)
@@ -212,6 +225,9 @@ def upload(proxy, host, port, ident, total, rate, timeout):
         if not pending and made >= total and not shut:
             s.shutdown(socket.SHUT_WR)
             shut = True
+            if peer_eof:
+                print("end: fin sha256=%s reply=early" % h.hexdigest(), flush=True)
+                return
     ended("timeout")
 
 

@@ -154,6 +154,18 @@ cut() { # check-name proxy cause-cmd...
 
 complete "relayed tunnel" 127.0.0.1:1080 full1
 
+# The resource ends its side first and reads slowly: the stream closes
+# cleanly while the connector still holds bytes for it; they, then the
+# FIN, must all reach it.
+out=$($C $FE upload 127.0.0.1:1080 10.208.9.2 9000 early1 $((8 << 20)) 0 30)
+for i in $(seq 400); do end_rec early1 >/dev/null && break; sleep 0.05; done
+rec=$(end_rec early1)
+sha=$(echo "$out" | sed -n 's/^end: fin sha256=\([0-9a-f]*\) reply=early/\1/p')
+[ -n "$sha" ] && [ -n "$rec" ] && [ "$(rec_field "$rec" end)" = fin ] &&
+	[ "$(rec_field "$rec" sha256)" = "$sha" ] && [ "$(rec_field "$rec" bytes)" = $((8 << 20)) ] &&
+	ok "resource half-closed first: all 8 MiB, then FIN, sha256 equal" ||
+	bad "resource half-closed first (client: $(echo "$out" | tail -1); resource: ${rec:-none})"
+
 # 1. revocation: A's only grant removed
 cut "revocation" 127.0.0.1:1080 $CTL grant delete eng sink
 grep -q "flow_end.*revoked" "$W/connector.log" && ok "connector logged the flow as revoked" ||
