@@ -363,7 +363,7 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 
 	if (!cf || !(cf->rbuf = malloc(CF_RBUF))) {
 		free(cf);
-		pn_flow_status_set(&st, 0, PN_FLOW_LIMIT, "out of memory");
+		pn_flow_status_set(&st, 0, PN_FLOW_EXHAUSTED, "out of memory");
 		pn_flow_respond(f, &st, NULL, NULL);
 		return;
 	}

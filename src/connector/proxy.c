@@ -324,7 +324,8 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 		cf->wcap = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
 							      : PN_TEP_WINDOW_DEFAULT;
 		if (!(cf->wbuf = malloc(cf->wcap))) {
-			abort_flow(cf, PN_FLOW_INTERNAL, "out_of_memory");
+			pn_connector_exhausted(cf->c, UV_ENOMEM, "buffer");
+			abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
 			return;
 		}
 	}
