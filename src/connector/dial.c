@@ -373,8 +373,9 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res)
 	if (status < 0 || !res) {
 		if (pn_cflow_err_exhausted(status))
 			fail_exhausted(cf, status, "resolve");
-		else if (status != UV_ECANCELED && (e = fd_probe()) != 0 && pn_cflow_err_exhausted(e))
-			fail_exhausted(cf, e, "resolve"); /* the resolver says "no name" */
+		else if (status != UV_ECANCELED && (e = fd_probe()) != 0 &&
+			 pn_cflow_err_exhausted(e))
+			fail_exhausted(cf, e, "resolve"); /* the resolver said "no name" */
 		else
 			pn_cflow_fail(cf, PN_FLOW_RESOLVE_FAILED, uv_strerror(status));
 		return;
