@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "client/proxy.h"
 #include "client/socks5.h"
@@ -213,6 +214,14 @@ static void conn_close(struct conn *c, int reset)
 	 * FIN it could take for a complete transfer. */
 	if (reset && uv_tcp_close_reset(&c->tcp, conn_free_step) == 0)
 		return;
+	if (reset) {
+		/* uv_tcp_close_reset refuses while a shutdown is queued (behind
+		 * writes the application has not taken yet): reset anyway */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		uv_os_fd_t fd;
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	uv_close((uv_handle_t *)&c->tcp, conn_free_step);
 }
 

@@ -61,6 +61,8 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 			    : cf->hdr.kind == PN_FLOW_UDP ? "udp"
 							  : "tcp";
 
+	if (strcmp(event, "start"))
+		cf->ended = 1;
 	memset(&ti, 0, sizeof(ti));
 	if (cf->ct && cf->ct->t)
 		pn_tunnel_info(cf->ct->t, &ti);
@@ -380,7 +382,7 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 
 	if (!cf || !(cf->rbuf = malloc(CF_RBUF))) {
 		free(cf);
-		pn_flow_status_set(&st, 0, PN_FLOW_LIMIT, "out of memory");
+		pn_flow_status_set(&st, 0, PN_FLOW_EXHAUSTED, "out of memory");
 		pn_flow_respond(f, &st, NULL, NULL);
 		return;
 	}

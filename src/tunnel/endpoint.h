@@ -346,7 +346,10 @@ int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
 int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s);
 /* A datagram arrived on relay session s (both roles). */
 void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n);
-/* Session s is gone: tunnels on it fail over only if migrated elsewhere. */
+/* Session s is gone.  Client: tunnels on it live on only if the glue
+ * migrates them elsewhere.  Connector (which cannot migrate): a tunnel
+ * whose current path was s ends at once (reason PN_E_TUN_NO_PATH, flows
+ * reset; server_ops.tunnel_closed follows). */
 void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
 
 struct pn_tep_stats {

@@ -648,6 +648,14 @@ void pn_tunnel_close(struct pn_tunnel *t, int code)
 		   pn_flow_code_name(code));
 }
 
+void pn_tunnel_path_lost(struct pn_tunnel *t)
+{
+	if (t->dead)
+		return;
+	/* the CONNECTION_CLOSE is sent on the current path, likely lost too */
+	tunnel_end(t, PN_E_TUN_NO_PATH, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_RESET, "path lost");
+}
+
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 {
 	struct pn_tconn_stats st;

@@ -8,7 +8,9 @@
  * Steps: echo 1 MiB through the connector (hash); a destination outside
  * the lists is denied with its reason; a newer client list without the
  * grant closes an open flow (revoked); a revoked credential closes the
- * tunnel (credential).
+ * tunnel (credential).  The echo resource records how each of its
+ * connections ended: the complete echo with a FIN, the revoked flow with
+ * a reset (never a FIN a resource could take for a complete transfer).
  *
  * test_connector_rollback: the version gate across tunnels (architecture
  * §2, "a connector never goes back").  A complete pushed set at version 5
@@ -66,6 +68,9 @@ static struct {
 	int code;
 	/* tunnel end */
 	int t_err, t_peer_code;
+	/* how the resource's connections ended, in order: 'F' FIN, 'R' reset */
+	char ends[8];
+	int nends;
 	struct pn_connector_stats stats;
 } C;
 
@@ -104,8 +109,11 @@ static void echo_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	free(b->base);
-	if (n < 0)
+	if (n < 0) {
+		if (C.nends < (int)sizeof(C.ends) - 1)
+			C.ends[C.nends++] = n == UV_EOF ? 'F' : n == UV_ECONNRESET ? 'R' : '?';
 		uv_close((uv_handle_t *)s, echo_closed);
+	}
 }
 
 static void echo_accept(uv_stream_t *srv, int status)
@@ -417,6 +425,7 @@ static void test_connector_loopback(void **st)
 	uv_run(&C.loop, UV_RUN_DEFAULT);
 
 	assert_int_equal(C.step, 5);
+	assert_string_equal(C.ends, "FR"); /* echo: FIN; revoked: reset */
 	assert_true(C.stats.flows_allowed >= 2);
 	assert_true(C.stats.flows_denied >= 1);
 	assert_true(C.stats.flows_revoked >= 1);
