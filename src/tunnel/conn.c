@@ -851,6 +851,16 @@ const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c)
 	return c->hs_done ? &c->peer : NULL;
 }
 
+uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c)
+{
+	const ngtcp2_transport_params *p;
+
+	if (!c || !c->q || !c->hs_done)
+		return 0;
+	p = ngtcp2_conn_get_remote_transport_params(c->q);
+	return p ? p->initial_max_streams_bidi : 0;
+}
+
 /* ----------------------------------------------------------- migration -- */
 
 int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now)
