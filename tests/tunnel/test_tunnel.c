@@ -401,6 +401,7 @@ static void cl_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void
 static const struct pn_tunnel_ops cl_tops = {.state = cl_state};
 
 static int small_limits; /* 4 concurrent flows per tunnel */
+static int sv_small_limits; /* 4 on the connector only */
 
 static void params(struct pn_tunnel_params *p, struct ident *id, int server)
 {
@@ -414,7 +415,7 @@ static void params(struct pn_tunnel_params *p, struct ident *id, int server)
 	p->conn.idle_ms = 10000;
 	p->drv = &drv;
 	p->path_kind = PN_PATH_MEMORY;
-	if (small_limits)
+	if (small_limits || (server && sv_small_limits))
 		p->max_flows = 4;
 	if (server) {
 		p->server_ops = &sv_server_ops;
@@ -924,6 +925,82 @@ static void test_many_flows(void **st)
 	finish();
 }
 
+static int n_closed(struct cflow *c, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		k += c[i].closed;
+	return k;
+}
+
+static int four_closed(void *a)
+{
+	return n_closed(a, 4) == 4 || H.cl_dead;
+}
+
+static int six_closed(void *a)
+{
+	return n_closed(a, 6) == 6 || H.cl_dead;
+}
+
+/* The connector allows fewer flows per tunnel than the client: the client
+ * learns its limit in the handshake (QUIC max streams), refuses more with
+ * PN_E_TUN_LIMIT, and hands back flows it had queued beyond it
+ * (PN_FLOW_LIMIT, no status) instead of holding them until others end. */
+static void test_connector_flow_limit(void **st)
+{
+	struct pn_mempath_faults f = {0};
+	struct pn_tunnel_info info;
+	struct pn_flow_req req;
+	struct pn_flow *extra = NULL;
+	static struct cflow c[6];
+	uint8_t *acl, d[32];
+	size_t acl_len;
+	int ok = 0, limited = 0;
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.info.id, &acl, &acl_len);
+	server_ident = &con;
+	sv_small_limits = 1;
+	start(&cli, &con, con.info.id, acl, acl_len, &f);
+	free(acl);
+	pn_tunnel_info(H.cl, &info);
+	assert_int_equal(info.max_flows, PN_TEP_MAX_FLOWS_DEFAULT); /* not known yet */
+	for (int i = 0; i < 6; i++) /* queued before the handshake */
+		cf_open(&c[i], PN_FLOW_DNS, "echo.test", 0, 0);
+	run_until(six_closed, c, 200000);
+	assert_int_equal(H.cl_state, PN_TUNNEL_UP);
+	for (int i = 0; i < 6; i++) {
+		if (c[i].closed_code == PN_FLOW_LIMIT) {
+			assert_false(c[i].have_status);
+			limited++;
+		} else if (c[i].have_status && c[i].st.code == PN_FLOW_OK) {
+			ok++;
+		}
+		sink_done(&c[i].sink, d);
+	}
+	assert_int_equal(ok, 4);
+	assert_int_equal(limited, 2);
+	pn_tunnel_info(H.cl, &info);
+	assert_int_equal(info.max_flows, 4);
+	for (int i = 0; i < 4; i++)
+		cf_open(&c[i], PN_FLOW_DNS, "echo.test", 0, 0);
+	memset(&req, 0, sizeof(req));
+	req.hdr.kind = PN_FLOW_DNS;
+	req.hdr.qtype = PN_FLOW_QTYPE_A;
+	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, "echo.test"), 0);
+	memcpy(req.hdr.resource_id, res_id, PN_ID_LEN);
+	assert_int_equal(pn_flow_open(H.cl, &req, &cf_ops, &c[4], &extra), PN_E_TUN_LIMIT);
+	run_until(four_closed, c, 200000);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(c[i].st.code, PN_FLOW_OK);
+		sink_done(&c[i].sink, d);
+	}
+	sv_small_limits = 0;
+	pn_tunnel_close(H.cl, PN_FLOW_OK);
+	finish();
+}
+
 /* ------------------------------------------------- handshake failures ---- */
 
 static void expect_fail(struct ident *client, struct ident *srv, const uint8_t *pin,
@@ -986,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_lossy),
 		cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_many_flows),
+		cmocka_unit_test(test_connector_flow_limit),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_concurrent_flows),
 		cmocka_unit_test(test_foreign_ca_connector),
