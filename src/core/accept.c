@@ -17,6 +17,7 @@ struct pn_acceptor {
 	int fd;
 	uv_poll_t poll;
 	uv_timer_t pause;
+	uv_timer_t quiet; /* ends a burst after PN_ACCEPT_BURST_QUIET_MS without failure */
 	int handles; /* open libuv handles (close waits for all) */
 	int closing;
 	pn_accept_cb cb;
@@ -26,7 +27,7 @@ struct pn_acceptor {
 	/* burst state */
 	int in_burst, last_err;
 	uint32_t pause_ms;
-	uint64_t burst_start_ms, burst_failures;
+	uint64_t burst_start_ms, burst_failures, burst_paused_ms, burst_accepted;
 	struct pn_acceptor_stats st;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -49,49 +50,62 @@ static void pause_done(uv_timer_t *h)
 	uv_poll_start(&a->poll, UV_READABLE, on_readable);
 }
 
+static void burst_over(uv_timer_t *h)
+{
+	struct pn_acceptor *a = h->data;
+
+	if (a->closing || !a->in_burst)
+		return;
+	PN_LOG_INFO(a->module, "resource_recovered",
+		    "what=accept listener=%s cause=%s burst_ms=%llu paused_ms=%llu failures=%llu "
+		    "accepted_meanwhile=%llu",
+		    a->label, pn_errname(a->last_err),
+		    (unsigned long long)(uv_now(a->loop) - a->burst_start_ms - PN_ACCEPT_BURST_QUIET_MS),
+		    (unsigned long long)a->burst_paused_ms, (unsigned long long)a->burst_failures,
+		    (unsigned long long)a->burst_accepted);
+	a->in_burst = 0;
+	a->burst_failures = a->burst_paused_ms = a->burst_accepted = 0;
+}
+
 void pn_acceptor_exhausted(struct pn_acceptor *a, int err)
 {
 	a->st.exhausted++;
 	a->burst_failures++;
-	a->last_err = err;
-	if (!a->in_burst) {
-		char open_s[24] = "?", lim_s[24] = "unlimited";
-		int open_n = pn_fdlimit_open_count();
+	if (!a->in_burst || err != a->last_err) {
+		/* The first failure of a burst (or a new cause): log it once. */
+		char open_s[24] = "", lim_s[24] = "unlimited";
+		int open_n = err == -EMFILE ? -1 : pn_fdlimit_open_count();
 		uint64_t lim = pn_fdlimit_soft();
 
+		/* At EMFILE the count is the limit (and listing it needs an fd). */
 		if (open_n >= 0)
-			snprintf(open_s, sizeof(open_s), "%d", open_n);
+			snprintf(open_s, sizeof(open_s), " fds_open=%d", open_n);
 		if (lim != UINT64_MAX)
 			snprintf(lim_s, sizeof(lim_s), "%llu", (unsigned long long)lim);
+		if (!a->in_burst)
+			a->burst_start_ms = uv_now(a->loop);
 		a->in_burst = 1;
 		a->st.bursts++;
-		a->burst_start_ms = uv_now(a->loop);
-		a->pause_ms = PN_ACCEPT_PAUSE_MIN_MS;
 		PN_LOG_WARN(a->module, "resource_exhausted",
-			    "what=accept listener=%s cause=%s fds_open=%s fd_limit=%s "
+			    "what=accept listener=%s cause=%s%s fd_limit=%s "
 			    "action=\"pause accepting, connections wait in the backlog\"",
 			    a->label, pn_errname(err), open_s, lim_s);
-	} else if (a->pause_ms < PN_ACCEPT_PAUSE_MAX_MS) {
+	}
+	a->last_err = err;
+	uv_timer_start(&a->quiet, burst_over, PN_ACCEPT_BURST_QUIET_MS, 0);
+	if (a->closing || a->st.paused)
+		return;
+	a->st.paused = 1;
+	a->burst_paused_ms += a->pause_ms;
+	uv_poll_stop(&a->poll);
+	uv_timer_start(&a->pause, pause_done, a->pause_ms, 0);
+	/* Failing again soon after resuming waits longer; an accept that
+	   succeeds brings the pause back to the minimum. */
+	if (a->pause_ms < PN_ACCEPT_PAUSE_MAX_MS) {
 		a->pause_ms *= 2;
 		if (a->pause_ms > PN_ACCEPT_PAUSE_MAX_MS)
 			a->pause_ms = PN_ACCEPT_PAUSE_MAX_MS;
 	}
-	if (a->closing || a->st.paused)
-		return;
-	a->st.paused = 1;
-	uv_poll_stop(&a->poll);
-	uv_timer_start(&a->pause, pause_done, a->pause_ms, 0);
-}
-
-static void recovered(struct pn_acceptor *a)
-{
-	PN_LOG_INFO(a->module, "resource_recovered",
-		    "what=accept listener=%s cause=%s paused_ms=%llu failures=%llu", a->label,
-		    pn_errname(a->last_err),
-		    (unsigned long long)(uv_now(a->loop) - a->burst_start_ms),
-		    (unsigned long long)a->burst_failures);
-	a->in_burst = 0;
-	a->burst_failures = 0;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -121,7 +135,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 			return;
 		}
 		if (a->in_burst)
-			recovered(a);
+			a->burst_accepted++;
+		a->pause_ms = PN_ACCEPT_PAUSE_MIN_MS;
 		a->st.accepted++;
 		a->cb(a, fd, a->user);
 	}
@@ -166,6 +181,10 @@ int pn_acceptor_new(const struct pn_acceptor_config *cfg, struct pn_acceptor **o
 	uv_timer_init(a->loop, &a->pause);
 	a->pause.data = a;
 	a->handles++;
+	uv_timer_init(a->loop, &a->quiet);
+	a->quiet.data = a;
+	a->handles++;
+	a->pause_ms = PN_ACCEPT_PAUSE_MIN_MS;
 	uv_poll_start(&a->poll, UV_READABLE, on_readable);
 	*out = a;
 	return 0;
@@ -206,6 +225,8 @@ void pn_acceptor_close(struct pn_acceptor *a, void (*cb)(void *arg), void *arg)
 	a->close_cb = cb;
 	a->close_arg = arg;
 	uv_close((uv_handle_t *)&a->poll, handle_closed);
-	if (a->handles > 1)
+	if (a->handles > 1) {
 		uv_close((uv_handle_t *)&a->pause, handle_closed);
+		uv_close((uv_handle_t *)&a->quiet, handle_closed);
+	}
 }

@@ -14,10 +14,11 @@
  *
  * Logging, once per burst (not per failure): the first failure of a burst
  * logs `resource_exhausted` (warn) with its cause (EMFILE: this process's
- * descriptor limit; ENFILE: the system's; ENOMEM/ENOBUFS: memory), the
- * descriptors open and the limit; the first accept that succeeds after it
- * logs `resource_recovered` (info) with how long accepting was paused and
- * how many attempts failed.
+ * descriptor limit; ENFILE: the system's; ENOMEM/ENOBUFS: memory) and the
+ * limit (a different cause within the burst logs again).  A burst ends
+ * after PN_ACCEPT_BURST_QUIET_MS without a failure: `resource_recovered`
+ * (info) then says how long it lasted, how long accepting was paused, how
+ * many attempts failed and how many connections were accepted meanwhile.
  *
  * The glue owns accepted descriptors (e.g. uv_tcp_init + uv_tcp_open).
  * Everything runs on the loop thread.
@@ -30,6 +31,7 @@
 #define PN_ACCEPT_PAUSE_MIN_MS 10
 #define PN_ACCEPT_PAUSE_MAX_MS 1000
 #define PN_ACCEPT_BATCH	       64 /* accepts per readiness event (fairness) */
+#define PN_ACCEPT_BURST_QUIET_MS 2000 /* a burst ends after this long without failure */
 
 struct pn_acceptor;
 
