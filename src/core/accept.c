@@ -18,7 +18,7 @@ struct pn_acceptor {
 	uv_poll_t poll;
 	uv_timer_t pause;
 	uv_timer_t quiet; /* ends a burst after PN_ACCEPT_BURST_QUIET_MS without failure */
-	int handles; /* open libuv handles (close waits for all) */
+	int handles;	  /* open libuv handles (close waits for all) */
 	int closing;
 	pn_accept_cb cb;
 	void *user;
@@ -56,13 +56,14 @@ static void burst_over(uv_timer_t *h)
 
 	if (a->closing || !a->in_burst)
 		return;
-	PN_LOG_INFO(a->module, "resource_recovered",
-		    "what=accept listener=%s cause=%s burst_ms=%llu paused_ms=%llu failures=%llu "
-		    "accepted_meanwhile=%llu",
-		    a->label, pn_errname(a->last_err),
-		    (unsigned long long)(uv_now(a->loop) - a->burst_start_ms - PN_ACCEPT_BURST_QUIET_MS),
-		    (unsigned long long)a->burst_paused_ms, (unsigned long long)a->burst_failures,
-		    (unsigned long long)a->burst_accepted);
+	PN_LOG_INFO(
+	    a->module, "resource_recovered",
+	    "what=accept listener=%s cause=%s burst_ms=%llu paused_ms=%llu failures=%llu "
+	    "accepted_meanwhile=%llu",
+	    a->label, pn_errname(a->last_err),
+	    (unsigned long long)(uv_now(a->loop) - a->burst_start_ms - PN_ACCEPT_BURST_QUIET_MS),
+	    (unsigned long long)a->burst_paused_ms, (unsigned long long)a->burst_failures,
+	    (unsigned long long)a->burst_accepted);
 	a->in_burst = 0;
 	a->burst_failures = a->burst_paused_ms = a->burst_accepted = 0;
 }

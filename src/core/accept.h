@@ -28,9 +28,9 @@
 
 #include <uv.h>
 
-#define PN_ACCEPT_PAUSE_MIN_MS 10
-#define PN_ACCEPT_PAUSE_MAX_MS 1000
-#define PN_ACCEPT_BATCH	       64 /* accepts per readiness event (fairness) */
+#define PN_ACCEPT_PAUSE_MIN_MS	 10
+#define PN_ACCEPT_PAUSE_MAX_MS	 1000
+#define PN_ACCEPT_BATCH		 64   /* accepts per readiness event (fairness) */
 #define PN_ACCEPT_BURST_QUIET_MS 2000 /* a burst ends after this long without failure */
 
 struct pn_acceptor;
