@@ -147,15 +147,17 @@ expect "client started once" "1" "$(grep -c ' started ' "$W/client-alice.log")"
 expect "connector started once" "1" "$(grep -c ' ready ' "$W/connector-conn1.log")"
 
 # Every flow event stored: a start and an end per flow the client opened.
+# The connector reports in batches: wait up to 120 s, or until nothing new
+# arrived for 15 s.
 nflows=$(flows_total)
-last="" same=0
-for i in $(seq 120); do
+last="" t_end=$((SECONDS + 120)) t_last=$SECONDS
+while [ $SECONDS -lt $t_end ]; do
 	got=$(stored_events)
 	[[ "$got" == *"flows_with_both=$nflows"* ]] && break
-	[ "$got" = "$last" ] && same=$((same + 1)) || same=0
-	[ $same -ge 10 ] && break # nothing new for 5 s
+	[ "$got" != "$last" ] && t_last=$SECONDS
+	[ $((SECONDS - t_last)) -ge 15 ] && break
 	last=$got
-	sleep 0.5
+	sleep 1
 done
 echo "    flows opened by the client: $nflows; flow events stored by the controller: $got"
 drops=$(grep -E 'report.*(drop|lost)|dropped' "$W/connector-conn1.log" | tail -2)
