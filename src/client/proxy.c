@@ -180,6 +180,8 @@ static void send_and_close(struct conn *c, struct pn_buf *out)
 
 /* ------------------------------------------------------------ closing -- */
 
+static void proxy_free_if_done(struct pn_proxy *p);
+
 static void conn_free_step(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -195,6 +197,8 @@ static void conn_free_step(uv_handle_t *h)
 		c->next->prev = c->prev;
 	free(c->rbuf);
 	free(c);
+	if (px->closing)
+		proxy_free_if_done(px);
 }
 
 static void conn_close(struct conn *c, int reset)
@@ -763,17 +767,25 @@ json_t *pn_proxy_status(const struct pn_proxy *p)
 	return o;
 }
 
+/* Closing: the proxy goes once its listeners and its connections are all
+ * closed (libuv runs close callbacks in no order we may rely on). */
+static void proxy_free_if_done(struct pn_proxy *p)
+{
+	if (p->handles > 0 || p->conns)
+		return;
+	if (p->close_cb)
+		p->close_cb(p->close_arg);
+	free(p);
+}
+
 static void listener_closed(void *arg)
 {
 	struct listener *ln = arg;
 	struct pn_proxy *p = ln->px;
 
 	free(ln);
-	if (--p->handles == 0) {
-		if (p->close_cb)
-			p->close_cb(p->close_arg);
-		free(p);
-	}
+	p->handles--;
+	proxy_free_if_done(p);
 }
 
 void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
@@ -788,10 +800,8 @@ void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
 	for (struct conn *c = p->conns; c; c = c->next)
 		conn_close(c, 1);
 	if (!p->listeners) {
-		/* Nothing to wait for; keep the callback asynchronous-free simple. */
-		if (cb)
-			cb(arg);
-		free(p);
+		/* Only connections to wait for, if any. */
+		proxy_free_if_done(p);
 		return;
 	}
 	for (ln = p->listeners; ln; ln = next) {

@@ -9,7 +9,7 @@
 #     flow the client opened (`postern ctl --json flows`, paginated), and
 #     the counts are printed either way.
 # Counts: PN_SCALE_CYCLES (default 10000) and PN_SCALE_CONCURRENT (default
-# 5000); a sanitizer build (PN_SANITIZE=ON in BUILD's cache) uses 2000 and
+# 5000); a sanitizer build (PN_SANITIZE=ON in BUILD's cache) uses 1000 and
 # 1000 unless they are set, to stay within its time budget.
 # Needs root (network namespaces).
 #
@@ -32,7 +32,7 @@ C="ip netns exec $NS_CLI"
 LOAD="python3 $PN_SRC/tests/client/flowload.py"
 
 if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-	CYCLES=${PN_SCALE_CYCLES:-2000} CONCURRENT=${PN_SCALE_CONCURRENT:-1000}
+	CYCLES=${PN_SCALE_CYCLES:-1000} CONCURRENT=${PN_SCALE_CONCURRENT:-1000}
 	echo "note - sanitizer build: $CYCLES cycles and $CONCURRENT concurrent flows"
 else
 	CYCLES=${PN_SCALE_CYCLES:-10000} CONCURRENT=${PN_SCALE_CONCURRENT:-5000}
@@ -147,10 +147,10 @@ expect "client started once" "1" "$(grep -c ' started ' "$W/client-alice.log")"
 expect "connector started once" "1" "$(grep -c ' ready ' "$W/connector-conn1.log")"
 
 # Every flow event stored: a start and an end per flow the client opened.
-# The connector reports in batches: wait up to 120 s, or until nothing new
+# The connector reports in batches: wait up to 60 s, or until nothing new
 # arrived for 15 s.
 nflows=$(flows_total)
-last="" t_end=$((SECONDS + 120)) t_last=$SECONDS
+last="" t_end=$((SECONDS + 60)) t_last=$SECONDS
 while [ $SECONDS -lt $t_end ]; do
 	got=$(stored_events)
 	[[ "$got" == *"flows_with_both=$nflows"* ]] && break
