@@ -168,8 +168,6 @@ int pn_acceptor_new(const struct pn_acceptor_config *cfg, struct pn_acceptor **o
 		goto fail;
 	}
 	(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (cfg->addr->sa_family == AF_INET6)
-		(void)setsockopt(a->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(a->fd, cfg->addr, len) != 0 ||
 	    listen(a->fd, cfg->backlog > 0 ? cfg->backlog : 4096) != 0) {
 		r = -errno;
@@ -199,6 +197,13 @@ fail:
 		close(a->fd);
 	free(a);
 	return r;
+}
+
+int pn_acceptor_addr(const struct pn_acceptor *a, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+
+	return getsockname(a->fd, (struct sockaddr *)ss, &len) == 0 ? 0 : -errno;
 }
 
 void pn_acceptor_stats(const struct pn_acceptor *a, struct pn_acceptor_stats *st)

@@ -58,6 +58,9 @@ int pn_acceptor_new(const struct pn_acceptor_config *cfg, struct pn_acceptor **o
  * own failures, and accepting pauses. */
 void pn_acceptor_exhausted(struct pn_acceptor *a, int err);
 
+/* The bound address (e.g. after binding port 0).  0 or -errno. */
+int pn_acceptor_addr(const struct pn_acceptor *a, struct sockaddr_storage *ss);
+
 struct pn_acceptor_stats {
 	uint64_t accepted;  /* connections handed to the glue */
 	uint64_t exhausted; /* failed attempts for want of resources */
