@@ -109,8 +109,9 @@ demo_stage() {
   local t0=$SECONDS d log=$ROOT/out/demo-stage.log rc
   d=$(mktemp -d /tmp/pn-demo-clone.XXXXXX)
   echo "=== demo: fresh clone of $(git -C "$ROOT" log --oneline -1 2>/dev/null) into $d"
-  if ! { git clone -q --no-checkout "$ROOT" "$d/postern" &&
-         git -C "$d/postern" fetch -q "$ROOT" HEAD &&
+  # (safe.directory: the checkout may belong to another user than root)
+  if ! { git -c safe.directory='*' clone -q --no-checkout "$ROOT" "$d/postern" &&
+         git -c safe.directory='*' -C "$d/postern" fetch -q "$ROOT" HEAD &&
          git -C "$d/postern" checkout -q --detach FETCH_HEAD; } >"$log" 2>&1; then
     cat "$log"
     echo "=== demo: CLONE FAILED"
