@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
 		"                       or serial:HEX; applied on start and SIGHUP\n"
 		"  --window BYTES       per-flow window and send buffer (default %u)\n"
+		"  --max-flows N        concurrent flows per client tunnel (default %u); a\n"
+		"                       client whose tunnel is full uses another connector\n"
 		"  --log SPEC           log levels, e.g. info or info,tunnel=debug\n"
 		"  --log-json           JSON log lines\n"
 		"SIGHUP reloads --acl (or DIR/acl.bin), --client-acls and --revoked and\n"
@@ -65,7 +67,7 @@ static void usage(FILE *f)
 		"\n"
 		"enroll: consume a one-time token from `postern ctl connector add` and\n"
 		"  write the state directory.\n",
-		PN_TEP_WINDOW_DEFAULT);
+		PN_TEP_WINDOW_DEFAULT, PN_TEP_MAX_FLOWS_DEFAULT);
 }
 
 static char *read_file(const char *path, size_t max, size_t *len)
@@ -647,6 +649,7 @@ static int cmd_run(int argc, char **argv)
 		{"client-acls", required_argument, 0, 'A'},
 		{"revoked", required_argument, 0, 'R'},
 		{"window", required_argument, 0, 'w'},
+		{"max-flows", required_argument, 0, 'm'},
 		{"relay", required_argument, 0, 'r'},
 		{"log", required_argument, 0, 1},
 		{"log-json", no_argument, 0, 2},
@@ -681,6 +684,16 @@ static int cmd_run(int argc, char **argv)
 		case 'A': ctx.client_acl_dir = optarg; break;
 		case 'R': ctx.revoked_path = optarg; break;
 		case 'w': window = strtoul(optarg, NULL, 0); break;
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > (1ul << 24)) {
+				fprintf(stderr, "postern connector: --max-flows 1..%lu\n", 1ul << 24);
+				return 2;
+			}
+			cfg.tunables.max_flows = (unsigned)v;
+			break;
+		}
 		case 'r':
 			if (nrelays == RELAYS_MAX) {
 				fprintf(stderr, "postern connector: at most %d relays\n", RELAYS_MAX);

@@ -19,6 +19,7 @@
 #include "client/tunnels.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -500,6 +501,7 @@ static int start(struct rt *rt)
 	tc.key_pem = rt->key_pem;
 	tc.transports = o->transports;
 	tc.idle_ms = o->idle_ms;
+	tc.max_flows = o->max_flows;
 	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
 	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));
@@ -543,9 +545,12 @@ static int start(struct rt *rt)
 		}
 	}
 	PN_LOG_INFO("client", "started",
-		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u", rt->cred.name,
-		    (unsigned long long)rt->cred.not_after, (unsigned long long)rt->acl_version,
-		    o->nsocks, o->nforwards);
+		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u max_flows=%u "
+		    "fd_limit=%llu",
+		    rt->cred.name, (unsigned long long)rt->cred.not_after,
+		    (unsigned long long)rt->acl_version, o->nsocks, o->nforwards,
+		    o->max_flows ? o->max_flows : PN_TEP_MAX_FLOWS_DEFAULT,
+		    (unsigned long long)pn_fdlimit_soft());
 	return 0;
 }
 

@@ -670,6 +670,12 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
 		maxudp = PN_PATH_MAX_UDP_PAYLOAD;
 	ngtcp2_path_storage_zero(&ps);
+	/* open: the last call returned NGTCP2_ERR_WRITE_MORE, so ngtcp2 holds a
+	   packet under construction.  It must be finished before we return:
+	   the next pass may find pacing closed, and ngtcp2 asserts that no
+	   packet is pending then (the connector aborted at 5,000 concurrent
+	   flows, when the round robin over many streams hit the guard). */
+	int open = 0;
 	for (int guard = 0; guard < MAX_PKTS_PER_WRITE * 4; guard++) {
 		uint8_t *dst = tx->buf + tx->len;
 		ngtcp2_ssize nw, nd = -1;
@@ -684,6 +690,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			nw = ngtcp2_conn_writev_datagram(c->q, &ps.path, &pi, dst, maxudp, &accepted,
 							 NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1,
 							 now);
+			open = 0;
 			if (nw < 0) {
 				r = fail(c, (int)nw);
 				goto out;
@@ -715,6 +722,10 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
 			nw = ngtcp2_conn_writev_stream(c->q, &ps.path, &pi, dst, maxudp, &nd, flags,
 						       s->sid, v, vcnt, now);
+			if (nw == NGTCP2_ERR_WRITE_MORE)
+				open = 1;
+			else if (nw >= 0)
+				open = 0; /* (a blocked stream leaves the packet open) */
 			if (nd >= 0) {
 				s->sent += (uint64_t)nd;
 				if (s->fin_wanted && s->sent == s->written)
@@ -739,6 +750,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 				rotate(c, s);
 		} else {
 			nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, dst, maxudp, now);
+			open = 0;
 		}
 		if (nw < 0) {
 			r = fail(c, (int)nw);
@@ -748,6 +760,18 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			break;
 		if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
 			break;
+	}
+	if (open) {
+		/* Stopped by the guard: close the packet (room for it is still
+		   at tx->buf + tx->len, nothing was appended since it began). */
+		ngtcp2_ssize nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, tx->buf + tx->len,
+							maxudp, now);
+		if (nw < 0) {
+			r = fail(c, (int)nw);
+			goto out;
+		}
+		if (nw > 0)
+			batch_add(c, tx, ps.path.user_data, (size_t)nw);
 	}
 	/* [P6] pace only once the handshake is done */
 	if (tx->npkts && c->hs_done)
@@ -862,6 +886,16 @@ int pn_tconn_handshake_done(const struct pn_tconn *c)
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c)
 {
 	return c->hs_done ? &c->peer : NULL;
+}
+
+uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c)
+{
+	const ngtcp2_transport_params *p;
+
+	if (!c || !c->q || !c->hs_done)
+		return 0;
+	p = ngtcp2_conn_get_remote_transport_params(c->q);
+	return p ? p->initial_max_streams_bidi : 0;
 }
 
 /* ----------------------------------------------------------- migration -- */

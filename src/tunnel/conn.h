@@ -187,6 +187,10 @@ int pn_tconn_refusal(const struct pn_tconn *c, const struct pn_cred_info **cred,
 void pn_tconn_peer_reason(const struct pn_tconn *c, char *out, size_t outsz);
 int pn_tconn_handshake_done(const struct pn_tconn *c);
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c);
+/* Client: how many bidirectional streams the peer lets us have open at
+ * once (its initial_max_streams_bidi; it returns credit as streams close),
+ * or 0 while its transport parameters are unknown. */
+uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c);
 
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */

@@ -14,7 +14,7 @@
 #define DEF_SNDBUF (4u << 20)
 #define DEF_WINDOW (4u << 20)
 #define DEF_CONN_WINDOW (16u << 20)
-#define DEF_MAX_STREAMS 1024
+#define DEF_MAX_STREAMS (65536 + 1) /* PN_TEP_MAX_FLOWS_DEFAULT + the control stream */
 #define DEF_IDLE_MS 30000
 #define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
 #define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD

@@ -68,7 +68,11 @@ enum pn_tep_role {
 #define PN_TEP_SNDBUF_DEFAULT (4u << 20)   /* per-flow send ring */
 #define PN_TEP_WINDOW_DEFAULT (4u << 20)   /* per-flow receive window */
 #define PN_TEP_CONN_WINDOW_DEFAULT (16u << 20)
-#define PN_TEP_MAX_FLOWS_DEFAULT 1024      /* concurrent flows per tunnel */
+/* Concurrent flows per tunnel (configurable: max_flows).  The connector
+ * grants max_flows + 1 QUIC streams (the control stream) and returns a
+ * stream's credit when it closes; a client stays under its own max_flows
+ * and under the connector's grant. */
+#define PN_TEP_MAX_FLOWS_DEFAULT 65536
 #define PN_TEP_IDLE_MS_DEFAULT 30000
 #define PN_TEP_MAX_TUNNELS_DEFAULT 4096    /* connector: concurrent tunnels */
 
@@ -107,7 +111,10 @@ struct pn_flow_req {
  * sent as soon as the tunnel is up and has stream credit.  Data may be
  * written at once (it follows the header; the connector holds it until
  * it has accepted the flow).  Returns 0 and *out, PN_E_INVAL, PN_E_CLOSED
- * (tunnel closing), PN_E_TUN_LIMIT (too many flows), -ENOMEM.
+ * (tunnel closing), PN_E_TUN_LIMIT (pn_tunnel_info().max_flows flows are
+ * open), -ENOMEM.  Flows queued before the handshake beyond the limit the
+ * connector then announces end with ops.closed(PN_FLOW_LIMIT) and no
+ * status: the glue may place them on another tunnel.
  */
 int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
 		 const struct pn_flow_ops *ops, void *user, struct pn_flow **out);
@@ -243,6 +250,10 @@ struct pn_tunnel_info {
 	uint8_t peer_id[PN_ID_LEN];
 	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx; /* bytes: QUIC packets (UDP payload) */
 	unsigned flows;
+	/* Flows this tunnel may carry at once: the endpoint's max_flows, and
+	 * on a client also the connector's limit once the handshake told it.
+	 * pn_flow_open refuses more with PN_E_TUN_LIMIT. */
+	unsigned max_flows;
 	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
 };
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);

@@ -664,6 +664,7 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 	info->state = t->state;
 	info->path = t->c && pn_tconn_path(t->c) ? pn_tconn_path(t->c)->kind : t->path_kind;
 	info->flows = t->nflows;
+	info->max_flows = pn_tsess_max_flows(t);
 	if (t->p.conn.role == PN_TCONN_CLIENT)
 		memcpy(info->peer_id, t->p.conn.pinned_id, PN_ID_LEN);
 	else if (pn_tconn_peer(t->c))

@@ -83,6 +83,7 @@ void pn_tsess_flow_release(struct pn_flow *f);
 struct pn_flow *pn_tsess_flow_by_id(struct pn_tunnel *t, uint64_t id);
 void pn_tsess_flow_notify_closed(struct pn_flow *f, int code);
 void pn_tsess_client_open_queued(struct pn_tunnel *t);
+unsigned pn_tsess_max_flows(const struct pn_tunnel *t);
 int pn_tsess_client_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 int pn_tsess_server_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 void pn_tsess_server_dispatch(struct pn_flow *f);
