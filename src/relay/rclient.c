@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "ctlapi/relays.h"
 #include "relay/idmap.h"
 #include "relay/rclient.h"
 #include "relay/server.h"
@@ -61,7 +62,9 @@ struct pn_rrelay {
 	unsigned allowed;
 	int has_tls, has_udp, has_ws;
 	struct sockaddr_storage tls_ss, udp_ss, ws_ss;
-	char ws_host[80], ws_path[128];
+	int ws_secure; /* wss://: TLS to the proxy, ws_name its verified host */
+	char ws_host[PN_RELAY_ADDR_MAX + 1], ws_path[PN_RELAY_PATH_MAX + 1];
+	char ws_name[PN_RELAY_HOST_MAX + 1];
 	enum pn_rrelay_state st;
 	struct pn_rstream *s;
 	int s_is_ws;
@@ -94,6 +97,8 @@ struct pn_rclient {
 	struct pn_key *key;
 	char *cert_pem;
 	gnutls_certificate_credentials_t cred;
+	char *wss_ca_file;				   /* NULL: the system's trust store */
+	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
 	struct pn_rrelay *relays;
 	struct pn_rclient_stats st;
 	int closing, handles;
@@ -178,9 +183,14 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	rc->mode = cfg->mode;
 	rc->ops = cfg->ops;
 	rc->user = cfg->user;
+	if (cfg->wss_ca_file && !(rc->wss_ca_file = strdup(cfg->wss_ca_file))) {
+		free(rc);
+		return -ENOMEM;
+	}
 	if ((r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
 	    (r = load_cred(rc, cfg->cert_pem, cfg->key_pem))) {
 		pn_anchor_free(rc->anchor);
+		free(rc->wss_ca_file);
 		free(rc);
 		return r;
 	}
@@ -711,6 +721,9 @@ static void relay_connect(struct pn_rrelay *r)
 		cfg.ws = 1;
 		cfg.ws_host = r->ws_host;
 		cfg.ws_req_path = r->ws_path;
+		cfg.wss = r->ws_secure;
+		cfg.wss_name = r->ws_name;
+		cfg.wss_cred = rc->wss_cred;
 		to = (const struct sockaddr *)&r->ws_ss;
 	} else {
 		to = (const struct sockaddr *)&r->tls_ss;
@@ -865,30 +878,75 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- relays ---- */
 
-static int parse_ws_url(struct pn_rrelay *r, const char *url)
+/* The proxy's certificate is checked like any HTTPS server's: against the
+ * configured CA file, or the system's trust store. */
+static int wss_credentials(struct pn_rclient *rc, const char **why)
 {
-	const char *hp, *slash;
-	char hostport[80];
-	size_t n;
+	gnutls_certificate_credentials_t c;
+	int n;
 
-	if (strncmp(url, "ws://", 5))
+	if (rc->wss_cred)
+		return 0;
+	if (gnutls_certificate_allocate_credentials(&c))
+		return -ENOMEM;
+	n = rc->wss_ca_file
+		? gnutls_certificate_set_x509_trust_file(c, rc->wss_ca_file, GNUTLS_X509_FMT_PEM)
+		: gnutls_certificate_set_x509_system_trust(c);
+	if (n <= 0) {
+		gnutls_certificate_free_credentials(c);
+		*why = rc->wss_ca_file ? "no CA certificate in the wss CA file"
+				       : "no system trust anchors for wss://";
 		return PN_E_CONFIG;
-	hp = url + 5;
-	slash = strchr(hp, '/');
-	n = slash ? (size_t)(slash - hp) : strlen(hp);
-	if (n == 0 || n >= sizeof(hostport) || (slash && strlen(slash) >= sizeof(r->ws_path)))
+	}
+	rc->wss_cred = c;
+	return 0;
+}
+
+/* Numeric addresses only (the library does not resolve names). */
+static int to_sockaddr(const struct pn_relay_endpoint *ep, struct sockaddr_storage *ss,
+		       const char **why)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET)
+		return uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)ss) ? PN_E_CONFIG : 0;
+	if (ep->family == AF_INET6)
+		return uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)ss) ? PN_E_CONFIG : 0;
+	*why = "host names are not supported here: use an IP address";
+	return PN_E_CONFIG;
+}
+
+static int parse_endpoint(const char *text, struct sockaddr_storage *ss, const char **why)
+{
+	struct pn_relay_endpoint ep;
+
+	if (pn_relay_endpoint_parse(text, &ep, why))
 		return PN_E_CONFIG;
-	memcpy(hostport, hp, n);
-	hostport[n] = '\0';
-	strcpy(r->ws_host, hostport);
-	strcpy(r->ws_path, slash ? slash : "/");
-	return pn_relay_parse_addr(hostport, &r->ws_ss);
+	return to_sockaddr(&ep, ss, why);
+}
+
+static int parse_ws_url(struct pn_rrelay *r, const char *url, const char **why)
+{
+	struct pn_relay_wsurl u;
+	int e;
+
+	if (pn_relay_wsurl_parse(url, &u, why))
+		return PN_E_CONFIG;
+	if ((e = to_sockaddr(&u.ep, &r->ws_ss, why)))
+		return e;
+	if (u.secure && (e = wss_credentials(r->rc, why)))
+		return e;
+	r->ws_secure = u.secure;
+	strcpy(r->ws_host, u.hostport);
+	strcpy(r->ws_path, u.path);
+	strcpy(r->ws_name, u.ep.host);
+	return 0;
 }
 
 int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg,
 			 struct pn_rrelay **out)
 {
 	struct pn_rrelay *r;
+	const char *why = "invalid address";
 	int e;
 
 	if (!cfg || rc->closing)
@@ -902,9 +960,11 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		 cfg->name	 ? cfg->name
 		 : cfg->tls_addr ? cfg->tls_addr
 				 : "relay");
-	if ((cfg->tls_addr && (e = pn_relay_parse_addr(cfg->tls_addr, &r->tls_ss))) ||
-	    (cfg->udp_addr && (e = pn_relay_parse_addr(cfg->udp_addr, &r->udp_ss))) ||
-	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url)))) {
+	if ((cfg->tls_addr && (e = parse_endpoint(cfg->tls_addr, &r->tls_ss, &why))) ||
+	    (cfg->udp_addr && (e = parse_endpoint(cfg->udp_addr, &r->udp_ss, &why))) ||
+	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url, &why)))) {
+		PN_LOG_WARN("relay", "relay_invalid", "relay=%s err=%s why=\"%s\"", r->name,
+			    pn_errname(e), why);
 		free(r);
 		return e;
 	}
@@ -914,6 +974,10 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	/* A control stream is needed in every mode: TLS or WebSocket. */
 	if (!((r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))) ||
 	      (r->has_ws && (r->allowed & PN_RT_WS)))) {
+		PN_LOG_WARN("relay", "relay_invalid", "relay=%s err=PN_E_CONFIG why=\"%s\"",
+			    r->name,
+			    "no control stream: needs tls (for udp or tls) or ws among the "
+			    "allowed transports");
 		free(r);
 		return PN_E_CONFIG;
 	}
@@ -1020,6 +1084,9 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	arg = rc->close_arg;
 	if (rc->cred)
 		gnutls_certificate_free_credentials(rc->cred);
+	if (rc->wss_cred)
+		gnutls_certificate_free_credentials(rc->wss_cred);
+	free(rc->wss_ca_file);
 	while (rc->retired) {
 		struct retired *o = rc->retired;
 		rc->retired = o->next;
