@@ -31,6 +31,7 @@ struct pn_client_opts {
 	int offline;	     /* no controller: no renewal, no push updates */
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 	uint32_t renew_s;    /* renew at least this often (0: at 2/3 of the lifetime) */
+	const char *wss_ca;  /* CA file for wss:// proxies (NULL: system store) */
 };
 
 /*

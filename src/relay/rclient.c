@@ -67,6 +67,8 @@ struct pn_rrelay {
 	char ws_name[PN_RELAY_HOST_MAX + 1];
 	enum pn_rrelay_state st;
 	struct pn_rstream *s;
+	gnutls_certificate_credentials_t s_cred; /* the credential s connected with */
+	uint8_t s_fpr[PN_FPR_LEN];		 /* and its key */
 	int s_is_ws;
 	int attempt; /* 0: direct TLS, 1: WebSocket */
 	uint64_t retry_at, backoff;
@@ -96,6 +98,9 @@ struct pn_rclient {
 	struct pn_anchor *anchor;
 	struct pn_key *key;
 	char *cert_pem;
+	uint8_t key_fpr[PN_FPR_LEN]; /* of cert_pem's key */
+	uint8_t *cert_der;	     /* cert_pem as DER, for RENEW */
+	size_t cert_der_len;
 	gnutls_certificate_credentials_t cred;
 	char *wss_ca_file;				   /* NULL: the system's trust store */
 	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
@@ -121,6 +126,7 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	gnutls_certificate_credentials_t cred = NULL;
 	struct pn_key *key = NULL;
 	char *cert = NULL;
+	gnutls_datum_t pem, der = {0};
 	int r;
 
 	struct pn_cred_info self;
@@ -140,6 +146,13 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	}
 	if ((r = pn_cred_tls_credentials(key, cert, rc->anchor, &cred)))
 		goto out;
+	pem.data = (unsigned char *)cert;
+	pem.size = (unsigned)strlen(cert);
+	if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) || der.size > PN_RELAY_MAX_CERT) {
+		gnutls_certificate_free_credentials(cred);
+		r = PN_E_MALFORMED;
+		goto out;
+	}
 	/* Live streams keep using the old credentials object (GnuTLS sessions
 	 * reference it): retire it until pn_rclient_close. */
 	if (rc->cred) {
@@ -155,11 +168,16 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
+	gnutls_free(rc->cert_der);
 	rc->cred = cred;
 	rc->key = key;
 	rc->cert_pem = cert;
+	rc->cert_der = der.data;
+	rc->cert_der_len = der.size;
+	memcpy(rc->key_fpr, self.key_fpr, PN_FPR_LEN);
 	return 0;
 out:
+	gnutls_free(der.data);
 	pn_key_free(key);
 	free(cert);
 	return r;
@@ -198,9 +216,37 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	return 0;
 }
 
+static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
+
+/* Re-present the current credential on an open connection (RENEW). */
+static void send_renew(struct pn_rrelay *r)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_RENEW,
+				 .cert = r->rc->cert_der,
+				 .cert_len = r->rc->cert_der_len};
+
+	send_msg(r, &m);
+}
+
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
 {
-	return load_cred(rc, cert_pem, key_pem);
+	uint8_t old_fpr[PN_FPR_LEN];
+	int r;
+
+	memcpy(old_fpr, rc->key_fpr, PN_FPR_LEN);
+	if ((r = load_cred(rc, cert_pem, key_pem)))
+		return r;
+	/* Same key: the relays accept the renewed credential on the open
+	 * connections.  A new key can only be proven by a new TLS handshake:
+	 * those connections keep the old credential until they reconnect. */
+	if (memcmp(old_fpr, rc->key_fpr, PN_FPR_LEN)) {
+		PN_LOG_INFO("relay", "credential_key_changed", "open connections keep the old one");
+		return 0;
+	}
+	for (struct pn_rrelay *rr = rc->relays; rr; rr = rr->next)
+		if (rr->s && pn_rstream_ready(rr->s) && (rr->registered || rr->st == PN_RRELAY_READY))
+			send_renew(rr);
+	return 0;
 }
 
 /* ---- sessions ---- */
@@ -601,6 +647,10 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 		m.type = PN_RELAY_F_PONG;
 		send_msg(r, &m);
 		return 0;
+	case PN_RELAY_F_RENEWED:
+		PN_LOG_INFO("relay", "credential_presented", "relay=%s not_after=%llu", r->name,
+			    (unsigned long long)m.not_after);
+		return 0;
 	case PN_RELAY_F_PONG:
 		if (m.opaque == r->ping_sent) {
 			unsigned sample = (unsigned)(now - r->ping_sent);
@@ -635,6 +685,9 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 		send_msg(r, &ping);
 	}
 	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
+	/* Renewed while this connection was being set up with the old one. */
+	if (r->s_cred != r->rc->cred && !memcmp(r->rc->key_fpr, r->s_fpr, PN_FPR_LEN))
+		send_renew(r);
 	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
 		send_msg(r, &m);
 		return 0;
@@ -714,7 +767,8 @@ static void relay_connect(struct pn_rrelay *r)
 	r->retry_at = 0;
 	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
 		r->attempt = 1;
-	cfg.cred = rc->cred;
+	cfg.cred = r->s_cred = rc->cred;
+	memcpy(r->s_fpr, rc->key_fpr, PN_FPR_LEN);
 	cfg.rxbuf = rc->rxbuf;
 	cfg.plainbuf = rc->plainbuf;
 	if (r->attempt == 1) {
@@ -1095,6 +1149,7 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
+	gnutls_free(rc->cert_der);
 	pn_anchor_free(rc->anchor);
 	free(rc);
 	if (cb)

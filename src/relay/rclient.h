@@ -121,8 +121,13 @@ struct pn_rrelay_config {
 int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct pn_rclient **out);
 
 /*
- * Replace the credential used for connections made from now on (after a
- * renewal); live connections keep theirs.  Returns 0 or the credential
+ * Replace the credential (after a renewal).  Connections made from now on
+ * use it; open connections get it re-presented (a RENEW message, see
+ * relay/wire.h) when the key is the same, so the relay goes on opening
+ * sessions on them past the old credential's expiry (logged as
+ * credential_presented when the relay accepts it; a refusal closes the
+ * connection, which reconnects).  With a new key, open connections keep
+ * the old credential until they reconnect.  Returns 0 or the credential
  * errors of pn_rclient_new.
  */
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem);
