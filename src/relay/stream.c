@@ -560,7 +560,7 @@ static int wss_start(struct pn_rstream *s)
 
 	if (!s->cfg.wss_cred || !name || !(s->obuf = malloc(TLS_CHUNK)))
 		return PN_E_INVAL;
-	if (gnutls_init(&s->otls, GNUTLS_CLIENT | GNUTLS_NONBLOCK))
+	if (gnutls_init(&s->otls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS))
 		return PN_E_CRYPTO;
 	if (gnutls_priority_set_direct(s->otls, WSS_PRIORITY, NULL) ||
 	    gnutls_credentials_set(s->otls, GNUTLS_CRD_CERTIFICATE, s->cfg.wss_cred) ||
@@ -584,7 +584,7 @@ static int wss_start(struct pn_rstream *s)
 static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	ssize_t got;
-	int r;
+	int r, again = 0;
 
 	s->o_in_p = p;
 	s->o_in_n = n;
@@ -613,9 +613,17 @@ static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 	}
 	while (s->st != ST_CLOSED && !s->closing) {
 		got = gnutls_record_recv(s->otls, s->obuf, TLS_CHUNK);
-		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
+		/* After a post-handshake message (the proxy's session tickets)
+		 * GnuTLS returns AGAIN with input left: go on until it is used. */
+		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED) {
+			if ((s->o_in_n || gnutls_record_check_pending(s->otls)) && ++again < 64)
+				continue;
 			break;
+		}
 		if (got <= 0) {
+			if (got < 0 && got != GNUTLS_E_PREMATURE_TERMINATION)
+				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
+					    s->cfg.wss_name, gnutls_strerror((int)got));
 			close_now(s, got == 0 || got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED
 										   : PN_E_MALFORMED);
 			break;
