@@ -662,7 +662,7 @@ static int start_relays(struct run_ctx *ctx, const char *ca_pem, const char *cer
 		if ((r = pn_rclient_add_relay(ctx->rc, &c, &rr)) != 0) {
 			if (nspecs)
 				return r;
-			relay_skipped(i, *ents[i].name ? ents[i].name : "?", r,
+			relay_skipped(ents[i].index, *ents[i].name ? ents[i].name : "?", r,
 				      "the relay client cannot use it (see relay_invalid)", NULL);
 			continue;
 		}

@@ -198,7 +198,7 @@ static int load_relays(struct rt *rt)
 				       *e->udp ? e->udp : NULL, *e->tls ? e->tls : NULL,
 				       *e->ws ? e->ws : NULL);
 		if (r != 0)
-			relay_skipped(i, *e->name ? e->name : "?", r,
+			relay_skipped(e->index, *e->name ? e->name : "?", r,
 				      "the relay client cannot use it (see relay_invalid)", NULL);
 		else
 			added++;

@@ -279,6 +279,7 @@ int pn_relays_parse_json(const char *text, size_t len, struct pn_relay_entry *ou
 			if (!*e.name && !json_field(o, "id", id, sizeof(id), &why) && *id &&
 			    !pn_relay_name_check(id, NULL))
 				strcpy(e.name, id);
+			e.index = i;
 			out[(*n)++] = e;
 			continue;
 		}

@@ -60,6 +60,7 @@ struct pn_relay_entry {
 	char udp[PN_RELAY_ADDR_MAX + 1];
 	char tls[PN_RELAY_ADDR_MAX + 1];
 	char ws[PN_RELAY_URL_MAX + 1];
+	size_t index; /* position in the list it came from (for messages) */
 };
 
 /*

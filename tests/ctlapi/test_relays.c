@@ -149,6 +149,8 @@ static void test_json(void **st)
 	assert_string_equal(out[1].ws, "wss://relay.example:8443/postern");
 	assert_string_equal(out[1].tls, "");
 	assert_string_equal(out[2].name, "aabbccddeeff00112233445566778899");
+	assert_int_equal(out[1].index, 2);
+	assert_int_equal(out[2].index, 3);
 	assert_int_equal(sk.n, 4);
 	assert_int_equal(sk.idx[0], 1);
 	assert_int_equal(sk.idx[1], 4);
