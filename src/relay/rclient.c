@@ -12,6 +12,7 @@
 #include "core/secret.h"
 #include "ctlapi/relays.h"
 #include "relay/idmap.h"
+#include "relay/resolve.h"
 #include "relay/rclient.h"
 #include "relay/server.h"
 #include "relay/stream.h"
@@ -61,7 +62,13 @@ struct pn_rrelay {
 	char name[64];
 	unsigned allowed;
 	int has_tls, has_udp, has_ws;
-	struct sockaddr_storage tls_ss, udp_ss, ws_ss;
+	struct sockaddr_storage tls_ss, udp_ss, ws_ss; /* numeric endpoints */
+	struct pn_relay_endpoint tls_ep, udp_ep, ws_ep;
+	/* Names are resolved per connection attempt (control) or once (UDP);
+	 * the control stream tries each address of the answer in turn. */
+	struct pn_resolve res, ures;
+	struct sockaddr_storage cand[PN_RESOLVE_MAX];
+	size_t ncand, icand;
 	int ws_secure; /* wss://: TLS to the proxy, ws_name its verified host */
 	char ws_host[PN_RELAY_ADDR_MAX + 1], ws_path[PN_RELAY_PATH_MAX + 1];
 	char ws_name[PN_RELAY_HOST_MAX + 1];
@@ -118,6 +125,7 @@ struct pn_rclient {
 };
 
 static void relay_connect(struct pn_rrelay *r);
+static void connect_now(struct pn_rrelay *r);
 
 /* ---- credential ---- */
 
@@ -721,6 +729,13 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 	}
 	for (s = r->pending; s; s = s->next)
 		s->st = SS_PENDING; /* re-sent after reconnecting, until their deadline */
+	/* The name had more addresses (AAAA and A): try the next one first. */
+	if (!was_ready && (err == PN_E_RELAY_UNREACHABLE || err == PN_E_TIMEOUT) &&
+	    r->icand + 1 < r->ncand) {
+		r->icand++;
+		connect_now(r);
+		return;
+	}
 	/* Fallback: direct TLS failed before it was ever up -> try WebSocket. */
 	if (!was_ready && r->attempt == 0 && r->has_ws && (r->allowed & PN_RT_WS)) {
 		r->attempt = 1;
@@ -757,16 +772,35 @@ static const struct pn_rstream_ops rstream_ops = {
     .on_close = c_on_close,
 };
 
-static void relay_connect(struct pn_rrelay *r)
+static void relay_connect(struct pn_rrelay *r);
+
+/* No stream came up (resolution failed): as c_on_close does for a stream
+ * that never got ready. */
+static void connect_failed(struct pn_rrelay *r, int err)
+{
+	if (r->attempt == 0 && r->has_ws && (r->allowed & PN_RT_WS)) {
+		r->attempt = 1;
+		relay_connect(r);
+		return;
+	}
+	r->attempt = 0;
+	r->backoff = r->backoff
+			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
+			 : BACKOFF_MIN_MS;
+	r->retry_at = uv_now(r->rc->loop) + r->backoff;
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
+		    pn_errname(err), (unsigned long long)r->backoff);
+	set_state(r, PN_RRELAY_DOWN, err);
+}
+
+/* Connect to the current candidate address of this attempt. */
+static void connect_now(struct pn_rrelay *r)
 {
 	struct pn_rclient *rc = r->rc;
 	struct pn_rstream_config cfg = {0};
-	const struct sockaddr *to;
+	const struct sockaddr *to = (const struct sockaddr *)&r->cand[r->icand];
 	int e;
 
-	r->retry_at = 0;
-	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
-		r->attempt = 1;
 	cfg.cred = r->s_cred = rc->cred;
 	memcpy(r->s_fpr, rc->key_fpr, PN_FPR_LEN);
 	cfg.rxbuf = rc->rxbuf;
@@ -778,9 +812,6 @@ static void relay_connect(struct pn_rrelay *r)
 		cfg.wss = r->ws_secure;
 		cfg.wss_name = r->ws_name;
 		cfg.wss_cred = rc->wss_cred;
-		to = (const struct sockaddr *)&r->ws_ss;
-	} else {
-		to = (const struct sockaddr *)&r->tls_ss;
 	}
 	set_state(r, PN_RRELAY_CONNECTING, 0);
 	if ((e = pn_rstream_connect(rc->loop, to, &cfg, &rstream_ops, r, &r->s))) {
@@ -789,6 +820,53 @@ static void relay_connect(struct pn_rrelay *r)
 		r->retry_at = uv_now(rc->loop) + r->backoff;
 		set_state(r, PN_RRELAY_DOWN, e);
 	}
+}
+
+static void on_resolved(struct pn_resolve *rs, int status, void *arg)
+{
+	struct pn_rrelay *r = arg;
+	struct pn_rclient *rc = r->rc;
+
+	rc->handles--;
+	if (rc->closing) {
+		maybe_finish_close(rc);
+		return;
+	}
+	if (status) {
+		connect_failed(r, status);
+		return;
+	}
+	memcpy(r->cand, rs->addr, rs->n * sizeof(rs->addr[0]));
+	r->ncand = rs->n;
+	r->icand = 0;
+	connect_now(r);
+}
+
+static void relay_connect(struct pn_rrelay *r)
+{
+	struct pn_rclient *rc = r->rc;
+	const struct pn_relay_endpoint *ep;
+	int e;
+
+	r->retry_at = 0;
+	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
+		r->attempt = 1;
+	ep = r->attempt == 1 ? &r->ws_ep : &r->tls_ep;
+	if (ep->family) {
+		r->cand[0] = r->attempt == 1 ? r->ws_ss : r->tls_ss;
+		r->ncand = 1;
+		r->icand = 0;
+		connect_now(r);
+		return;
+	}
+	/* A name: resolved for every attempt (the relay may move). */
+	set_state(r, PN_RRELAY_CONNECTING, 0);
+	if ((e = pn_resolve_start(rc->loop, &r->res, ep->host, ep->port, SOCK_STREAM, on_resolved,
+				  r))) {
+		connect_failed(r, PN_E_RELAY_UNREACHABLE);
+		return;
+	}
+	rc->handles++;
 }
 
 /* ---- UDP ---- */
@@ -932,6 +1010,43 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- relays ---- */
 
+static void udp_start(struct pn_rrelay *r)
+{
+	struct pn_rclient *rc = r->rc;
+	int e;
+
+	if ((e = udp_open(r))) {
+		/* No UDP socket: the streams still work. */
+		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
+		return;
+	}
+	uv_poll_init(rc->loop, &r->poll, r->udp_fd);
+	r->poll.data = r;
+	uv_poll_start(&r->poll, UV_READABLE, on_udp);
+	uv_prepare_init(rc->loop, &r->prep);
+	r->prep.data = r;
+	rc->handles += 2;
+}
+
+static void on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
+{
+	struct pn_rrelay *r = arg;
+	struct pn_rclient *rc = r->rc;
+
+	rc->handles--;
+	if (rc->closing) {
+		maybe_finish_close(rc);
+		return;
+	}
+	if (status) {
+		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
+			    pn_errname(status));
+		return;
+	}
+	r->udp_ss = rs->addr[0];
+	udp_start(r);
+}
+
 /* The proxy's certificate is checked like any HTTPS server's: against the
  * configured CA file, or the system's trust store. */
 static int wss_credentials(struct pn_rclient *rc, const char **why)
@@ -956,7 +1071,7 @@ static int wss_credentials(struct pn_rclient *rc, const char **why)
 	return 0;
 }
 
-/* Numeric addresses only (the library does not resolve names). */
+/* An address literal into *ss now; a name is resolved when used. */
 static int to_sockaddr(const struct pn_relay_endpoint *ep, struct sockaddr_storage *ss,
 		       const char **why)
 {
@@ -965,17 +1080,15 @@ static int to_sockaddr(const struct pn_relay_endpoint *ep, struct sockaddr_stora
 		return uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)ss) ? PN_E_CONFIG : 0;
 	if (ep->family == AF_INET6)
 		return uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)ss) ? PN_E_CONFIG : 0;
-	*why = "host names are not supported here: use an IP address";
-	return PN_E_CONFIG;
+	return 0;
 }
 
-static int parse_endpoint(const char *text, struct sockaddr_storage *ss, const char **why)
+static int parse_endpoint(const char *text, struct pn_relay_endpoint *ep,
+			  struct sockaddr_storage *ss, const char **why)
 {
-	struct pn_relay_endpoint ep;
-
-	if (pn_relay_endpoint_parse(text, &ep, why))
+	if (pn_relay_endpoint_parse(text, ep, why))
 		return PN_E_CONFIG;
-	return to_sockaddr(&ep, ss, why);
+	return to_sockaddr(ep, ss, why);
 }
 
 static int parse_ws_url(struct pn_rrelay *r, const char *url, const char **why)
@@ -987,6 +1100,7 @@ static int parse_ws_url(struct pn_rrelay *r, const char *url, const char **why)
 		return PN_E_CONFIG;
 	if ((e = to_sockaddr(&u.ep, &r->ws_ss, why)))
 		return e;
+	r->ws_ep = u.ep;
 	if (u.secure && (e = wss_credentials(r->rc, why)))
 		return e;
 	r->ws_secure = u.secure;
@@ -1014,8 +1128,8 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		 cfg->name	 ? cfg->name
 		 : cfg->tls_addr ? cfg->tls_addr
 				 : "relay");
-	if ((cfg->tls_addr && (e = parse_endpoint(cfg->tls_addr, &r->tls_ss, &why))) ||
-	    (cfg->udp_addr && (e = parse_endpoint(cfg->udp_addr, &r->udp_ss, &why))) ||
+	if ((cfg->tls_addr && (e = parse_endpoint(cfg->tls_addr, &r->tls_ep, &r->tls_ss, &why))) ||
+	    (cfg->udp_addr && (e = parse_endpoint(cfg->udp_addr, &r->udp_ep, &r->udp_ss, &why))) ||
 	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url, &why)))) {
 		PN_LOG_WARN("relay", "relay_invalid", "relay=%s err=%s why=\"%s\"", r->name,
 			    pn_errname(e), why);
@@ -1040,20 +1154,18 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		free(r);
 		return e;
 	}
-	if (r->has_udp && (r->allowed & PN_RT_UDP) && (e = udp_open(r))) {
-		/* No UDP socket: the streams still work. */
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
-	}
 	uv_timer_init(rc->loop, &r->timer);
 	r->timer.data = r;
 	rc->handles++;
-	if (r->udp_fd >= 0) {
-		uv_poll_init(rc->loop, &r->poll, r->udp_fd);
-		r->poll.data = r;
-		uv_poll_start(&r->poll, UV_READABLE, on_udp);
-		uv_prepare_init(rc->loop, &r->prep);
-		r->prep.data = r;
-		rc->handles += 2;
+	if (r->has_udp && (r->allowed & PN_RT_UDP)) {
+		if (r->udp_ep.family)
+			udp_start(r);
+		else if ((e = pn_resolve_start(rc->loop, &r->ures, r->udp_ep.host, r->udp_ep.port,
+					       SOCK_DGRAM, on_udp_resolved, r)) == 0)
+			rc->handles++;
+		else
+			PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
+				    pn_errname(e));
 	}
 	uv_timer_start(&r->timer, on_tick, TICK_MS, TICK_MS);
 	r->next = rc->relays;
@@ -1088,7 +1200,7 @@ unsigned pn_rrelay_transport(const struct pn_rrelay *r)
 
 int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, socklen_t *len)
 {
-	if (!r->has_udp)
+	if (!r->has_udp || !r->udp_ss.ss_family)
 		return PN_E_INVAL;
 	*ss = r->udp_ss;
 	*len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -1173,6 +1285,8 @@ void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
 	rc->close_cb = cb;
 	rc->close_arg = arg;
 	for (struct pn_rrelay *r = rc->relays; r; r = r->next) {
+		pn_resolve_cancel(&r->res);
+		pn_resolve_cancel(&r->ures);
 		if (r->s)
 			pn_rstream_close(r->s, PN_E_CLOSED, 0);
 		uv_close((uv_handle_t *)&r->timer, handle_closed);

@@ -104,9 +104,9 @@ struct pn_rclient_config {
 
 struct pn_rrelay_config {
 	const char *name;     /* label for logs (optional) */
-	const char *tls_addr; /* "ip:port" of the relay's TLS listener, or NULL */
-	const char *udp_addr; /* "ip:port" of its UDP port (data, STUN), or NULL */
-	const char *ws_url;   /* "ws://ip:port/path" or "wss://ip:port/path" via a
+	const char *tls_addr; /* "host:port" of the relay's TLS listener, or NULL */
+	const char *udp_addr; /* "host:port" of its UDP port (data, STUN), or NULL */
+	const char *ws_url;   /* "ws://host:port/path" or "wss://host:port/path" via a
 			       * reverse proxy (wss: TLS to the proxy first), or NULL */
 	unsigned transports;  /* allowed pn_rtransport bits; 0 = PN_RT_ALL */
 };
@@ -134,7 +134,8 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 
 /*
  * Add a relay and start connecting (connector mode: and registering).
- * Addresses are numeric ("10.0.0.1:443", "[::1]:443"); their syntax is
+ * Hosts are addresses or DNS names (resolved off the loop for each
+ * connection attempt, each address tried in turn); the syntax is
  * ctlapi/relays.h's.  Returns 0 and *out (owned by rc), or PN_E_INVAL /
  * PN_E_CONFIG (bad address, no usable transport, no trust anchors for
  * wss://; logged as relay_invalid with the reason), -ENOMEM.

@@ -210,7 +210,7 @@ import json, sys
 p = sys.argv[1]
 l = json.load(open(p))
 l.append({"name": "broken", "ws": "wss:/missing-slash"})
-l.append({"name": "named", "tls": "relay.invalid:4433"})
+l.append({"name": "udponly", "udp": "10.206.2.2:3478"})
 json.dump(l, open(p, "w"))
 PY
 bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
@@ -219,7 +219,9 @@ wait_tcp $NS_CLI 127.0.0.1 1080 15 || { bad "client SOCKS5 listening"; finish; }
 grep -q "state_invalid" "$W/client.log" && bad "client: state_invalid" || ok "client started with the wss:// relay"
 grep -q 'relay_skipped index=1 relay=broken err=PN_E_CONFIG why="must be ws://' "$W/client.log" &&
 	ok "bad entry skipped with its reason" || bad "bad entry skipped: $(grep relay_skipped "$W/client.log")"
-grep -q 'relay_skipped index=2 relay=named' "$W/client.log" && ok "unusable entry skipped with its reason" ||
+grep -q 'relay_skipped index=2 relay=udponly' "$W/client.log" &&
+	grep -q 'relay_invalid relay=udponly err=PN_E_CONFIG why="no control stream' "$W/client.log" &&
+	ok "unusable entry (UDP only: no control stream) skipped with its reason" ||
 	bad "unusable entry skipped: $(grep 'relay_invalid\|relay_skipped' "$W/client.log")"
 
 # Flows every few seconds until the first credentials are expired by more

@@ -48,13 +48,15 @@ backend nope
   http-request deny
 HAP
 # wss://: haproxy terminates TLS with its own certificate (its own test CA,
-# SAN IP:10.201.1.1 only), in front of the relay's WebSocket listener.
+# SAN IP:10.201.1.1 and DNS:localhost), in front of the relay's WebSocket
+# listener.  In the client's namespace, TCP forwards on 127.0.0.1 make the
+# relay reachable by a name (localhost) for the name checks.
 ip -n $NRL addr add 10.201.1.5/24 dev pnr-rl0
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=pn-proxy-test-ca \
 	-keyout "$T/proxyca.key" -out "$T/proxyca.crt" >/dev/null 2>&1 &&
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=relay-proxy \
 		-keyout "$T/proxy.key" -out "$T/proxy.csr" >/dev/null 2>&1 &&
-	printf 'subjectAltName=IP:10.201.1.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$T/proxy.ext" &&
+	printf 'subjectAltName=IP:10.201.1.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$T/proxy.ext" &&
 	openssl x509 -req -in "$T/proxy.csr" -CA "$T/proxyca.crt" -CAkey "$T/proxyca.key" -CAcreateserial \
 		-days 2 -extfile "$T/proxy.ext" -out "$T/proxy.crt" >/dev/null 2>&1 &&
 	cat "$T/proxy.crt" "$T/proxy.key" >"$T/proxy.pem" || bad "proxy certificate"
@@ -102,6 +104,27 @@ check "WebSocket via haproxy: 2000 datagrams" \
 check "wss:// via haproxy terminating TLS: 2000 datagrams" \
 	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 2000 \
 	--expect-transport ws
+cat >"$T/fwd.cfg" <<HAP
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen wss
+  bind 127.0.0.1:18443
+  server p 10.201.1.1:8443
+listen tls
+  bind 127.0.0.1:14443
+  server r 10.201.1.1:4443
+HAP
+ip netns exec $NCL haproxy -f "$T/fwd.cfg" -db >"$T/fwd.log" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+check "wss:// by name (localhost; resolved off the loop, the name checked in the certificate)" \
+	client --relay ws=wss://localhost:18443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 500 \
+	--expect-transport ws
+check "tls= by name (localhost)" \
+	client --relay tls=localhost:14443,only=tls --count 500 --expect-transport tls
 check "wss:// proxy certificate not trusted by the system store: refused" \
 	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --count 5 --expect PN_E_UNTRUSTED --timeout 8
 check "wss:// proxy certificate for another host (10.201.1.5 not in its SAN): refused" \
