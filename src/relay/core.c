@@ -472,6 +472,11 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
 	case PN_RELAY_F_RENEW: {
 		uint64_t not_after = 0;
 
+		/* A signature check each: same budget as OPEN (renewals are rare). */
+		if (!take_token(c, p, now_ms)) {
+			send_error(c, p, 0, PN_E_RELAY_LIMIT);
+			return 0;
+		}
 		r = c->ops->renew ? c->ops->renew(p->conn, m.cert, m.cert_len, &not_after, c->user)
 				  : PN_E_RELAY_PROTOCOL;
 		if (r) {

@@ -252,7 +252,7 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 		return 0;
 	}
 	for (struct pn_rrelay *rr = rc->relays; rr; rr = rr->next)
-		if (rr->s && pn_rstream_ready(rr->s) && (rr->registered || rr->st == PN_RRELAY_READY))
+		if (rr->s && pn_rstream_ready(rr->s))
 			send_renew(rr);
 	return 0;
 }

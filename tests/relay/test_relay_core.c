@@ -515,6 +515,13 @@ static void test_renew(void **state)
 		assert_int_equal(frame(co, &m, now), 0);
 		assert_int_equal(last(&kc)->code, PN_E_MALFORMED);
 	}
+	/* RENEW shares OPEN's budget (5 per second here): refused, not kicked. */
+	kc.kicked = 0;
+	renew(co, &knew, now);
+	assert_int_equal(last(&kc)->code, PN_E_RELAY_LIMIT);
+	assert_int_equal(kc.kicked, 0);
+	renew(co, &knew, now + 1000);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_RENEWED);
 	pn_relay_core_detach(W.core, cl);
 	pn_relay_core_detach(W.core, co);
 	free(acl);
