@@ -52,7 +52,7 @@ static void usage(FILE *f)
 		"                       the same as separate files (instead of --state)\n"
 		"  --listen-udp ADDR:PORT  direct UDP socket for tunnels (e.g. 0.0.0.0:4433)\n"
 		"  --relay SPEC         register with a relay (repeatable); SPEC is a comma\n"
-		"                       list of tls=IP:PORT, udp=IP:PORT, ws=URL, name=N;\n"
+		"                       list of tls=HOST:PORT, udp=HOST:PORT, ws=URL, name=N;\n"
 		"                       ws=ws://H:P/PATH or wss://H:P/PATH (TLS to a proxy);\n"
 		"                       default with --state: the relays in DIR/relays.json\n"
 		"  --wss-ca FILE        CA certificates (PEM) for wss:// proxies' certificates\n"
