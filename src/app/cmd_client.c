@@ -98,7 +98,6 @@ static int is_help(const char *s)
 	return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
 }
 
-#if PN_CLIENT_RUNTIME
 /* "@FILE" reads the key from a file (keeps it out of ps and shell history). */
 static char *key_arg(const char *arg)
 {
@@ -413,23 +412,6 @@ static int cmd_status(int argc, char **argv)
 	free(doc);
 	return r ? 1 : 0;
 }
-#endif
-
-#if !PN_CLIENT_RUNTIME
-/* Built before the tunnel endpoint, relay client or ctlapi were in the tree
- * (see src/client/CMakeLists.txt): say so instead of pretending. */
-static int missing(const char *what)
-{
-	fprintf(stderr,
-		"postern client %s: this build has no client runtime (the tunnel "
-		"endpoint, relay client or ctlapi library was missing at configure time)\n",
-		what);
-	return 1;
-}
-#define cmd_login(c, v)	 missing("login")
-#define cmd_run(c, v)	 missing("run")
-#define cmd_status(c, v) missing("status")
-#endif
 
 int pn_cmd_client(int argc, char **argv)
 {

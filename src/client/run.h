@@ -49,10 +49,6 @@ int pn_client_run(const struct pn_client_opts *o);
  */
 int pn_client_status_query(const char *state_dir, char **json);
 
-/* 1 if this build has the runtime (run/status/login), else 0: the build
- * predates the tunnel endpoint or ctlapi (src/client/CMakeLists.txt). */
-int pn_client_has_runtime(void);
-
 /* Print a status document as a human-readable table.  0 or PN_E_MALFORMED. */
 int pn_client_status_print(const char *json, FILE *out);
 #endif

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/key.h"
+#include "trust/util.h"
 
 #define API_CERT_LIFETIME (397ull * 24 * 3600)
 #define MAX_HOSTNAMES 16
@@ -95,23 +96,12 @@ static int write_file(const char *dir, const char *name, const char *data, mode_
 
 static char *read_file(const char *dir, const char *name, size_t max)
 {
-	char path[4096], *buf;
-	FILE *f;
+	char path[4096], *buf = NULL;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return NULL;
-	buf = malloc(max + 1);
-	n = buf ? fread(buf, 1, max + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > max) { /* refuse oversized files */
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	return pn_trust_read_file(path, max, &buf, &n) ? NULL : buf;
 }
 
 static void remove_dir(const char *dir)

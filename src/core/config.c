@@ -1,6 +1,7 @@
 /*
  * Configuration loader: a recursive-descent parser for the line grammar
- * over the tokenizer in config_lex.c, and typed conversion against the
+ * over the tokenizer in config_lex.c, schema checks, defaults and the typed
+ * getters (values converted in config_value.c) against the
  * caller's schema.  The first error stops
  * everything and leaves one message in the caller's buffer.
  */
@@ -19,342 +20,13 @@
 #include "core/err.h"
 #include "core/secret.h"
 
-struct value {
-	bool set; /* assigned in the file */
-	bool has; /* set or defaulted */
-	int line;
-	int64_t i; /* INT, DURATION (ms), BOOL, ENUM index */
-	char *s;   /* STR, ENUM */
-	char **list;
-	size_t nlist;
-};
-
 struct pn_cfg {
 	char *name;
 	const struct pn_cfg_key *schema;
 	size_t n;
-	struct value *v; /* one per schema entry */
+	struct pn_cfg_value *v; /* one per schema entry */
 };
 
-/* ---- scalars and messages ---- */
-
-static const char *type_name(enum pn_cfg_type t)
-{
-	switch (t) {
-	case PN_CFG_STR: return "string";
-	case PN_CFG_INT: return "integer";
-	case PN_CFG_BOOL: return "boolean";
-	case PN_CFG_DURATION: return "duration";
-	case PN_CFG_ENUM: return "choice";
-	case PN_CFG_LIST: return "list";
-	}
-	return "?";
-}
-
-/* ---- scalars ---- */
-
-static int parse_int(const char *s, size_t n, int64_t *out)
-{
-	bool neg = false;
-	uint64_t v = 0, lim;
-	unsigned base = 10;
-	size_t i = 0;
-
-	if (n && (s[0] == '-' || s[0] == '+')) {
-		neg = s[0] == '-';
-		i++;
-	}
-	if (n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-		base = 16;
-		i += 2;
-	}
-	if (i == n)
-		return PN_E_MALFORMED;
-	/* Magnitude limit: INT64_MAX, or one more for a negative number. */
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < n; i++) {
-		unsigned d;
-		char c = s[i];
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return PN_E_MALFORMED;
-		if (v > (lim - d) / base)
-			return PN_E_TOOBIG;
-		v = v * base + d;
-	}
-	if (neg)
-		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-	else
-		*out = (int64_t)v;
-	return 0;
-}
-
-int pn_cfg_parse_duration(const char *s, size_t len, int64_t *ms)
-{
-	int64_t total = 0;
-	size_t i = 0;
-
-	if (len == 1 && s[0] == '0') {
-		*ms = 0;
-		return 0;
-	}
-	if (len == 0)
-		return PN_E_MALFORMED;
-	while (i < len) {
-		uint64_t num = 0;
-		int64_t mult, part;
-		size_t d0 = i;
-		while (i < len && s[i] >= '0' && s[i] <= '9') {
-			/* Bounded so num * 86400000 below cannot overflow either. */
-			if (num > (uint64_t)INT64_MAX / 10)
-				return PN_E_TOOBIG;
-			num = num * 10 + (uint64_t)(s[i++] - '0');
-		}
-		if (i == d0 || i == len)
-			return PN_E_MALFORMED; /* no digits, or no unit */
-		if (len - i >= 2 && s[i] == 'm' && s[i + 1] == 's') {
-			mult = 1;
-			i += 2;
-		} else if (s[i] == 's') {
-			mult = 1000;
-			i++;
-		} else if (s[i] == 'm') {
-			mult = 60 * 1000;
-			i++;
-		} else if (s[i] == 'h') {
-			mult = 3600 * 1000;
-			i++;
-		} else if (s[i] == 'd') {
-			mult = 86400 * 1000;
-			i++;
-		} else {
-			return PN_E_MALFORMED;
-		}
-		if (num > (uint64_t)(INT64_MAX / mult))
-			return PN_E_TOOBIG;
-		part = (int64_t)num * mult;
-		if (total > INT64_MAX - part)
-			return PN_E_TOOBIG;
-		total += part;
-	}
-	*ms = total;
-	return 0;
-}
-
-/* Shortest exact rendering of a millisecond count: 90000 -> "90s". */
-static void fmt_ms(char *out, size_t outsz, int64_t ms)
-{
-	static const struct {
-		int64_t ms;
-		const char *unit;
-	} u[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
-	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
-		if (ms != 0 && ms % u[i].ms == 0) {
-			snprintf(out, outsz, "%" PRId64 "%s", ms / u[i].ms, u[i].unit);
-			return;
-		}
-	snprintf(out, outsz, "%" PRId64 "%s", ms, ms ? "ms" : "");
-}
-
-static bool bounded(const struct pn_cfg_key *k)
-{
-	return k->min != 0 || k->max != 0;
-}
-
-/* Find word s[0..n) in "a|b|c"; its index or -1. */
-static int enum_index(const char *choices, const char *s, size_t n)
-{
-	int idx = 0;
-	const char *c = choices;
-	for (;;) {
-		const char *bar = strchr(c, '|');
-		size_t l = bar ? (size_t)(bar - c) : strlen(c);
-		if (l == n && memcmp(c, s, n) == 0)
-			return idx;
-		if (!bar)
-			return -1;
-		c = bar + 1;
-		idx++;
-	}
-}
-
-/* ---- values ---- */
-
-static void value_clear(struct value *v)
-{
-	if (v->s) {
-		pn_wipe(v->s, strlen(v->s));
-		free(v->s);
-	}
-	for (size_t i = 0; i < v->nlist; i++) {
-		pn_wipe(v->list[i], strlen(v->list[i]));
-		free(v->list[i]);
-	}
-	free(v->list);
-	memset(v, 0, sizeof(*v));
-}
-
-static char *dupn(const char *s, size_t n)
-{
-	char *d = malloc(n + 1);
-	if (d) {
-		memcpy(d, s, n);
-		d[n] = '\0';
-	}
-	return d;
-}
-
-/* Convert the scalar in ps->tok for key k into v. */
-static int convert_scalar(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
-{
-	char got[64], lo[32], hi[32];
-	const char *t = ps->tok;
-	size_t n = ps->toklen;
-	int line = ps->tok_line;
-	int r;
-
-	pn_cfg_quote(got, sizeof(got), t, n);
-	switch (k->type) {
-	case PN_CFG_STR:
-		if (bounded(k) && ((int64_t)n < k->min || (int64_t)n > k->max))
-			return pn_cfg_fail(ps, line, k,
-					   "expected string of %" PRId64 "..%" PRId64
-					   " bytes, got %zu bytes",
-					   k->min, k->max, n);
-		if (memchr(t, 0, n)) /* cannot happen (prepass, \u0000 refused); belt and braces */
-			return pn_cfg_fail(ps, line, k, "NUL in string");
-		if (!(v->s = dupn(t, n)))
-			return -ENOMEM;
-		return 0;
-	case PN_CFG_INT:
-		r = parse_int(t, n, &v->i);
-		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
-			return 0;
-		if (bounded(k))
-			return pn_cfg_fail(ps, line, k,
-					   "expected integer %" PRId64 "..%" PRId64 ", got %s",
-					   k->min, k->max, got);
-		return pn_cfg_fail(ps, line, k, "expected integer%s, got %s",
-				   r == PN_E_TOOBIG ? " (64-bit range)" : "", got);
-	case PN_CFG_BOOL:
-		if ((n == 4 && !memcmp(t, "true", 4)) || (n == 3 && !memcmp(t, "yes", 3)) ||
-		    (n == 2 && !memcmp(t, "on", 2))) {
-			v->i = 1;
-			return 0;
-		}
-		if ((n == 5 && !memcmp(t, "false", 5)) || (n == 2 && !memcmp(t, "no", 2)) ||
-		    (n == 3 && !memcmp(t, "off", 3))) {
-			v->i = 0;
-			return 0;
-		}
-		return pn_cfg_fail(ps, line, k, "expected true or false, got %s", got);
-	case PN_CFG_DURATION:
-		r = pn_cfg_parse_duration(t, n, &v->i);
-		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
-			return 0;
-		if (bounded(k)) {
-			fmt_ms(lo, sizeof(lo), k->min);
-			fmt_ms(hi, sizeof(hi), k->max);
-			return pn_cfg_fail(ps, line, k,
-					   "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s",
-					   lo, hi, got);
-		}
-		return pn_cfg_fail(ps, line, k,
-				   "expected duration (e.g. 250ms, 30s, 5m, 2h, 1d)%s, got %s",
-				   r == PN_E_TOOBIG ? " in range" : "", got);
-	case PN_CFG_ENUM:
-		if ((r = enum_index(k->choices, t, n)) < 0)
-			return pn_cfg_fail(ps, line, k, "expected one of %s, got %s", k->choices,
-					   got);
-		v->i = r;
-		if (!(v->s = dupn(t, n)))
-			return -ENOMEM;
-		return 0;
-	case PN_CFG_LIST:
-		return pn_cfg_fail(ps, line, k, "expected a list like [\"a\", \"b\"], got %s", got);
-	}
-	return pn_cfg_fail(ps, line, k, "unknown schema type");
-}
-
-static int parse_list(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
-{
-	int line = ps->tok_line, r;
-	size_t cap = 0;
-
-	for (;;) {
-		if ((r = pn_cfg_lex(ps)) != 0)
-			return r;
-		if (ps->kind == TK_RBRACK)
-			break; /* empty list, or trailing comma */
-		if (ps->kind != TK_STR && ps->kind != TK_WORD)
-			return pn_cfg_fail(ps, line, k,
-					   "expected a string or ']' in list, got %s%s",
-					   pn_cfg_tk_desc(ps),
-					   ps->kind == TK_NL || ps->kind == TK_EOF
-					       ? " (a list must fit on one line)"
-					       : "");
-		if (v->nlist == PN_CFG_MAX_LIST)
-			return pn_cfg_fail(ps, line, k, "list too long (limit %d elements)",
-					   PN_CFG_MAX_LIST);
-		if (v->nlist == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			char **nl = realloc(v->list, ncap * sizeof(*nl));
-			if (!nl)
-				return -ENOMEM;
-			v->list = nl;
-			cap = ncap;
-		}
-		if (!(v->list[v->nlist] = dupn(ps->tok, ps->toklen)))
-			return -ENOMEM;
-		v->nlist++;
-		if ((r = pn_cfg_lex(ps)) != 0)
-			return r;
-		if (ps->kind == TK_RBRACK)
-			break;
-		if (ps->kind != TK_COMMA)
-			return pn_cfg_fail(ps, line, k, "expected ',' or ']' in list, got %s%s",
-					   pn_cfg_tk_desc(ps),
-					   ps->kind == TK_NL || ps->kind == TK_EOF
-					       ? " (a list must fit on one line)"
-					       : "");
-	}
-	if (bounded(k) && ((int64_t)v->nlist < k->min || (int64_t)v->nlist > k->max))
-		return pn_cfg_fail(ps, line, k,
-				   "expected %" PRId64 "..%" PRId64 " list elements, got %zu",
-				   k->min, k->max, v->nlist);
-	return 0;
-}
-
-/* value := string | word | '[' list ']' */
-static int parse_value(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, struct value *v)
-{
-	int r;
-	if ((r = pn_cfg_lex(ps)) != 0)
-		return r;
-	switch (ps->kind) {
-	case TK_STR:
-	case TK_WORD: return convert_scalar(ps, k, v);
-	case TK_LBRACK:
-		if (k->type != PN_CFG_LIST)
-			return pn_cfg_fail(ps, ps->tok_line, k, "expected %s, got a list",
-					   type_name(k->type));
-		return parse_list(ps, k, v);
-	case TK_NL:
-	case TK_EOF: return pn_cfg_fail(ps, ps->tok_line, k, "missing value after '='");
-	default:
-		return pn_cfg_fail(ps, ps->tok_line, k, "expected a value, got %s",
-				   pn_cfg_tk_desc(ps));
-	}
-}
-
-/* ---- the grammar ---- */
-
-/* Edit distance, capped: names are <= PN_CFG_MAX_NAME bytes (checked by callers). */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[PN_CFG_MAX_NAME + 1];
@@ -467,7 +139,7 @@ static int parse_assignment(struct pn_cfg_parser *ps)
 {
 	char got[64], hint[PN_CFG_MAX_NAME + 24];
 	const struct pn_cfg_key *k = NULL;
-	struct value *v;
+	struct pn_cfg_value *v;
 	int line = ps->tok_line, r;
 	size_t i;
 
@@ -499,8 +171,8 @@ static int parse_assignment(struct pn_cfg_parser *ps)
 		return pn_cfg_fail(ps, line, k, "duplicate key (first set at line %d)", v->line);
 	if (++ps->nkeys > PN_CFG_MAX_KEYS)
 		return pn_cfg_fail(ps, line, NULL, "too many keys (limit %d)", PN_CFG_MAX_KEYS);
-	value_clear(v); /* drop the default */
-	if ((r = parse_value(ps, k, v)) != 0)
+	pn_cfg_value_clear(v); /* drop the default */
+	if ((r = pn_cfg_parse_value(ps, k, v)) != 0)
 		return r;
 	v->set = v->has = true;
 	v->line = line;
@@ -582,7 +254,7 @@ static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n && r == 0; i++) {
 		const struct pn_cfg_key *k = &cfg->schema[i];
-		struct value *v = &cfg->v[i];
+		struct pn_cfg_value *v = &cfg->v[i];
 		size_t dl;
 		if (!k->def)
 			continue;
@@ -599,11 +271,11 @@ static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 		if (k->type == PN_CFG_STR || k->type == PN_CFG_ENUM) {
 			memcpy(ps->tok, k->def, dl + 1);
 			ps->toklen = dl;
-			r = convert_scalar(ps, k, v);
+			r = pn_cfg_convert_scalar(ps, k, v);
 		} else {
 			ps->p = k->def;
 			ps->end = k->def + dl;
-			if ((r = pn_cfg_prepass(ps)) == 0 && (r = parse_value(ps, k, v)) == 0)
+			if ((r = pn_cfg_prepass(ps)) == 0 && (r = pn_cfg_parse_value(ps, k, v)) == 0)
 				r = expect_eol(ps, "value");
 		}
 		if (r == PN_E_CONFIG)
@@ -745,13 +417,13 @@ void pn_cfg_free(struct pn_cfg *cfg)
 		return;
 	if (cfg->v)
 		for (size_t i = 0; i < cfg->n; i++)
-			value_clear(&cfg->v[i]);
+			pn_cfg_value_clear(&cfg->v[i]);
 	free(cfg->v);
 	free(cfg->name);
 	free(cfg);
 }
 
-static const struct value *find(const struct pn_cfg *cfg, const char *section, const char *key,
+static const struct pn_cfg_value *find(const struct pn_cfg *cfg, const char *section, const char *key,
 				enum pn_cfg_type type, const struct pn_cfg_key **kp)
 {
 	if (!cfg || !section || !key)
@@ -771,44 +443,44 @@ static const struct value *find(const struct pn_cfg *cfg, const char *section, c
 
 const char *pn_cfg_str(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_STR, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_STR, NULL);
 	return v && v->has ? v->s : NULL;
 }
 
 int64_t pn_cfg_int(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_INT, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_INT, NULL);
 	return v && v->has ? v->i : 0;
 }
 
 bool pn_cfg_bool(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_BOOL, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_BOOL, NULL);
 	return v && v->has && v->i;
 }
 
 int64_t pn_cfg_duration_ms(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_DURATION, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_DURATION, NULL);
 	return v && v->has ? v->i : 0;
 }
 
 const char *pn_cfg_enum(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
 	return v && v->has ? v->s : NULL;
 }
 
 int pn_cfg_enum_index(const struct pn_cfg *cfg, const char *section, const char *key)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_ENUM, NULL);
 	return v && v->has ? (int)v->i : -1;
 }
 
 size_t pn_cfg_list(const struct pn_cfg *cfg, const char *section, const char *key,
 		   const char *const **items)
 {
-	const struct value *v = find(cfg, section, key, PN_CFG_LIST, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, PN_CFG_LIST, NULL);
 	if (items)
 		*items = v ? (const char *const *)v->list : NULL;
 	return v ? v->nlist : 0;
@@ -816,7 +488,7 @@ size_t pn_cfg_list(const struct pn_cfg *cfg, const char *section, const char *ke
 
 int pn_cfg_lookup(const struct pn_cfg *cfg, const char *section, const char *key, int *line)
 {
-	const struct value *v = find(cfg, section, key, 0, NULL);
+	const struct pn_cfg_value *v = find(cfg, section, key, 0, NULL);
 	if (!v)
 		return -ENOENT;
 	if (line)
@@ -833,7 +505,7 @@ int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key
 		  size_t errsz, const char *fmt, ...)
 {
 	const struct pn_cfg_key *k = NULL;
-	const struct value *v = find(cfg, section, key, 0, &k);
+	const struct pn_cfg_value *v = find(cfg, section, key, 0, &k);
 	struct pn_cfg_key tmp = {.section = section ? section : "", .key = key ? key : "?"};
 	va_list ap;
 

@@ -1,13 +1,15 @@
 #ifndef PN_CORE_CONFIG_LEX_H
 #define PN_CORE_CONFIG_LEX_H
 /*
- * Internal to core/config.c: the parser state, the prepass that rejects
+ * Internal to core/config.c and config_value.c: the parser state, the typed
+ * value, the prepass that rejects
  * hostile bytes, the line-tracking tokenizer and the one-message error
  * formatter.  Not for other modules (use core/config.h).
  */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 
@@ -47,4 +49,23 @@ int pn_cfg_prepass(struct pn_cfg_parser *ps);
 int pn_cfg_lex(struct pn_cfg_parser *ps);
 /* "end of line", "'='", "a word", ... for messages about the last token. */
 const char *pn_cfg_tk_desc(const struct pn_cfg_parser *ps);
+/* One key's value (config_value.c converts, config.c stores and reads). */
+struct pn_cfg_value {
+	bool set; /* assigned in the file */
+	bool has; /* set or defaulted */
+	int line;
+	int64_t i; /* INT, DURATION (ms), BOOL, ENUM index */
+	char *s;   /* STR, ENUM */
+	char **list;
+	size_t nlist;
+};
+
+/* Free what a value holds and mark it unset. */
+void pn_cfg_value_clear(struct pn_cfg_value *v);
+/* Convert the last token (ps->tok) to k's scalar type into v: 0 or PN_E_CONFIG. */
+int pn_cfg_convert_scalar(struct pn_cfg_parser *ps, const struct pn_cfg_key *k,
+			  struct pn_cfg_value *v);
+/* Parse the value of an assignment (scalar or list) up to the end of line. */
+int pn_cfg_parse_value(struct pn_cfg_parser *ps, const struct pn_cfg_key *k,
+		       struct pn_cfg_value *v);
 #endif
