@@ -27,7 +27,6 @@ BUILD=${BUILD:-$ROOT/out/demo}
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (network namespaces): sudo $0" >&2; exit 2; }
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-pending() { printf '   (pending: %s)\n' "$*"; }
 # A step whose outcome is not what the demo shows fails the demo (exit 1),
 # so the test command (scripts/test.sh, stage "demo") notices.
 demo_failed=0
@@ -50,25 +49,19 @@ step "2. build ($BUILD)"
 mkdir -p "$BUILD" || exit 1
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1 ||
 	{ tail -20 "$BUILD.configure.log"; exit 1; }
-cmake --build "$BUILD" -j"$(nproc)" --target postern pnfixture >"$BUILD.build.log" 2>&1 ||
+cmake --build "$BUILD" -j"$(nproc)" --target postern >"$BUILD.build.log" 2>&1 ||
 	{ tail -30 "$BUILD.build.log"; exit 1; }
 PN_BIN=$BUILD/src/app/postern
-PN_FIXTURE=$BUILD/tests/client/pnfixture
 PN_SRC=$ROOT
 echo "   built $PN_BIN"
-if "$PN_BIN" client status --state /nonexistent 2>&1 | grep -q "no client runtime"; then
-	echo "demo: this tree's client runtime is not built yet (it needs the tunnel endpoint" >&2
-	echo "      with relay paths, the relay client and ctlapi)" >&2
-	exit 1
-fi
 
-W=$(mktemp -d /tmp/pnc-demo.XXXXXX)
-PN_TAG=${PN_TAG:-demo}
-source "$ROOT/tests/client/topo.sh"
-source "$ROOT/tests/client/itlib.sh"
+# Namespaces named per run (tests/lib/netns.sh), the fixture network's
+# topology and bring-up helpers (tests/lib/fixnet.sh).
+source "$ROOT/tests/lib/netns.sh" "$BUILD" demo
+source "$ROOT/tests/lib/fixnet.sh"
 cleanup() {
 	step "cleanup: stopping processes, deleting namespaces"
-	pn_topo_down
+	pn_cleanup
 	rm -rf "$W"
 	echo "   done"
 }
@@ -82,8 +75,6 @@ ip netns exec $NS_CLI curl -s -m 2 http://10.203.9.2:8000/ >/dev/null 2>&1 ||
 	echo "   from the client's namespace, 10.203.9.2 is unreachable (as it should be)"
 
 step "4. controller (SQLite) in $NS_HUB at https://10.203.0.1:8443"
-H="ip netns exec $NS_HUB"
-C="ip netns exec $NS_CLI"
 $H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 >"$W/init.out" 2>&1 ||
 	{ cat "$W/init.out"; exit 1; }
 # The key is a secret: show only its prefix (the demo keeps it in its env).
@@ -114,24 +105,13 @@ echo "   (secret.corp.example:8001 is a resource, but no group is granted it)"
 
 step "6. relay ($NS_RELAY) and connector ($NS_CONN1: enrolls with a one-time token, outbound connections only)"
 mkdir -p "$W/pki"
-if [ -n "$RELAY_TOKEN" ] && ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RELAY_TOKEN" \
-	--state "$W/pki/relay1" >"$W/relay-enroll.log" 2>&1; then
-	sed 's/^/   /' "$W/relay-enroll.log"
-	RELAY_ENROLLED=1
-else
-	mkdir -p "$W/pki"
-	PN_FIXTURE_CA=$W/ctl "$PN_FIXTURE" "$W/pki" relay relay1 || exit 1
-	echo "   (pending: 'postern relay enroll' is not in this build; the relay's credential was"
-	echo "    issued from the controller's CA with tests/client/pnfixture instead)"
-fi
+ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RELAY_TOKEN" --state "$W/pki/relay1" \
+	>"$W/relay-enroll.log" 2>&1 || { cat "$W/relay-enroll.log"; exit 1; }
+sed 's/^/   /' "$W/relay-enroll.log"
 pn_start_relay
 ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$CONN_TOKEN" --state "$W/conn1" 2>&1 | sed 's/^/   /'
-# An enrolled relay reaches the connector in its relay list from the
-# controller; otherwise it is named on the command line.
-RELAY_ARGS=()
-grep -q udp "$W/conn1/relays.json" 2>/dev/null ||
-	RELAY_ARGS=(--relay "udp=10.203.2.2:3478,tls=10.203.2.2:4433,name=relay1")
-pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1" "${RELAY_ARGS[@]}"
+# The relay reaches the connector in its relay list from the controller.
+pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1"
 echo "   relay pid $PID_relay, connector pid $PID_connector_conn1"
 
 step "7. client ($NS_CLI): login with the service-account key, then run"
@@ -139,11 +119,6 @@ echo "   \$ postern client login --controller https://10.203.0.1:8443 --ca ca.cr
 echo "$SA_KEY" >"$W/sa.key"
 $C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
 	--service-account-key "@$W/sa.key" --state "$W/alice" 2>&1 | sed 's/^/   /'
-if ! grep -q udp "$W/alice/relays.json" 2>/dev/null; then
-	# The controller lists enrolled relays only.
-	echo '[{"name":"relay1","udp":"10.203.2.2:3478","tls":"10.203.2.2:4433"}]' >"$W/alice/relays.json"
-	echo "   (relay list written by the demo: the relay is not enrolled through the controller)"
-fi
 echo "   \$ postern client run --state alice --socks 127.0.0.1:1080 --forward 127.0.0.1:15432=echo.corp.example:7"
 pn_bg client-alice $C "$PN_BIN" client run --state "$W/alice" --socks 127.0.0.1:1080 \
 	--forward 127.0.0.1:15432=echo.corp.example:7

@@ -5,7 +5,7 @@
 #   relay   (pnb-r): UDP 10.204.1.2:3478, TLS 10.204.1.2:4433 (also reachable
 #                    from pnb-s through the router)
 #   connector (pnb-s): outbound to the relay; proxies to 127.0.0.1 in pnb-s
-# Credentials and signed access lists come from tests/client/pnfixture (the
+# Credentials and signed access lists come from tests/lib/pnfixture (the
 # trust library), so no controller runs during the measurement.
 # Cold start = connector + client launched from nothing to the first echoed
 # byte through a fresh tunnel.  The relay is infrastructure that is already
@@ -25,7 +25,7 @@ postern_build() {
 }
 
 postern_pki() {
-	local F=$BUILD/tests/client/pnfixture D=$W/pki
+	local F=$BUILD/tests/lib/pnfixture D=$W/pki
 	[ -d "$D" ] && return 0
 	$F $D ca && $F $D relay relay1 &&
 		$F $D connector conn1 bench --allow 127.0.0.1/32 tcp 5201,7777 \

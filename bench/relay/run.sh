@@ -17,7 +17,6 @@ B=${1:?build dir}
 SECS=${2:-5}
 IDLE=${3:-10000}
 BIN=$B/src/app/postern
-[ -x "$BIN" ] || BIN=$B/tests/relay/pn-relay-daemon
 GEN=$B/bench/relay/pn-relay-bench
 T=$(mktemp -d /tmp/pnr-bench.XXXXXX)
 PIDS=()
@@ -37,7 +36,7 @@ ip -n pnr-bg addr add 10.201.9.2/24 dev pnr-bg0
 ip -n pnr-br addr add 10.201.9.1/24 dev pnr-br0
 for n in pnr-bg pnr-br; do ip -n $n link set lo up; done
 ip -n pnr-bg link set pnr-bg0 up; ip -n pnr-br link set pnr-br0 up
-$B/tests/relay/pn-relay-testpki "$T" >/dev/null || exit 1
+$B/tests/lib/pnfixture "$T" relay-net >/dev/null || exit 1
 
 ip netns exec pnr-br "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp 10.201.9.1:3478 --tls 10.201.9.1:4443 --max-sessions-per-conn $((IDLE + 10)) \

@@ -19,7 +19,6 @@ set -u
 B=${1:?build dir}
 BYTES=${2:-1073741824}
 BIN=${PN_BIN:-$B/src/app/postern}
-[ -x "$BIN" ] || BIN=$B/tests/tunnel/pn-connector-daemon
 [ "$(basename "$BIN")" = postern ] || true
 TC=$B/tests/tunnel/pn-tclient
 T=$(mktemp -d /tmp/pnt-bench.XXXXXX)
@@ -40,7 +39,7 @@ ip -n pnt-b2 addr add 10.202.10.1/24 dev pnt-b21
 ip -n pnt-b3 addr add 10.202.10.2/24 dev pnt-b30
 for l in "pnt-b1 pnt-b10" "pnt-b2 pnt-b20" "pnt-b2 pnt-b21" "pnt-b3 pnt-b30"; do set -- $l; ip -n $1 link set $2 up; done
 
-$B/tests/tunnel/pn-tunnel-pki "$T" 10.202.10.2 >/dev/null || exit 1
+$B/tests/lib/pnfixture "$T" tunnel-net 10.202.10.2 >/dev/null || exit 1
 CONN_ID=$(cat "$T/conn/id")
 cat >"$T/discard.py" <<'PY'
 import socket, threading

@@ -10,27 +10,13 @@
 #   (client, SOCKS5 :1080)+--- 10.203.4.2 pnc-conn1 (connector, enrolled with a token) ---- pnc-res
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
-trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-H="ip netns exec $NS_HUB"
-C="ip netns exec $NS_CLI"
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-controller
+source "$(dirname "$0")/../lib/fixnet.sh"
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 pn_topo_up
 pn_resources || bad "resources up"
-$H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 \
-	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
-pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
-pn_wait_tcp $NS_CLI 10.203.0.1 8443 10 || { bad "controller up"; finish; }
-export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
-POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
-export POSTERN_API_KEY
-CTL="$H $PN_BIN ctl"
+pn_controller_up || pn_finish
 $CTL network add corp >/dev/null &&
 	$CTL resource add echo --network corp --address echo.corp.example --ports tcp/7 >/dev/null &&
 	$CTL resource add app --network corp --address app.corp.example --ports tcp/8000 >/dev/null &&
@@ -100,4 +86,4 @@ grep -q credential_renewed "$W/client-alice.log" && ok "credential renewed" || b
 n=$($C "$PN_BIN" client status --json --state "$W/pki/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["renewals"])')
 [ "${n:-0}" -ge 1 ] && ok "status counts $n renewal(s)" || bad "status renewals ($n)"
 expect "service continues after renewal" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 echo.corp.example 7)"
-finish
+pn_finish

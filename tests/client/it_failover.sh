@@ -11,14 +11,9 @@
 #                         +--- 10.203.5.2 pnc-conn2 ---- 10.203.10.1 pnc-res
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
 PN_TWO_CONNECTORS=1
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
-trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-failover
+source "$(dirname "$0")/../lib/fixnet.sh"
 
 pn_topo_up
 pn_resources
@@ -26,18 +21,8 @@ pn_pki_one_connector
 pn_start_relay
 pn_start_connector conn1
 pn_start_connector conn2
-C="ip netns exec $NS_CLI"
-# Relayed tunnels when this build has them (the relay reports the dead
-# connector at once); else direct paths, where the QUIC idle timeout
-# (shortened here to 5 s) is what notices the dead peer.
+# Relayed tunnels: the relay reports the dead connector at once.
 pn_start_client alice --socks 127.0.0.1:1080
-if ! pn_relay_paths alice; then
-	kill "$PID_client_alice"
-	sleep 0.3
-	rm -f "$W/pki/alice/client.sock"
-	echo "note - relayed paths not in this build: failover over direct paths"
-	pn_start_client alice --socks 127.0.0.1:1080 --idle-timeout 5000 $(pn_direct_args)
-fi
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 expect "flow before failure" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 10.203.9.2 7)"
@@ -55,7 +40,7 @@ for t in json.load(sys.stdin)["tunnels"]:
     if t["state"] == "up" and t["flows"] > 0:
         print(t["connector"]); break')
 for c in conn1 conn2; do [ "$(cat "$W/pki/$c/id")" = "$victim" ] && vname=$c; done
-[ -n "${vname:-}" ] && ok "flow is on $vname" || { bad "find the connector of the open flow ($js)"; finish; }
+[ -n "${vname:-}" ] && ok "flow is on $vname" || { bad "find the connector of the open flow ($js)"; pn_finish; }
 vpid=PID_connector_$vname
 t0=$(date +%s.%N)
 kill -9 "${!vpid}"
@@ -76,4 +61,4 @@ expect "new flows after kill -9 succeed via the other connector" "5/5" "$okn/5"
 st=$($C "$PN_BIN" client status --state "$W/pki/alice")
 echo "$st" | sed 's/^/    /'
 expect "status shows the killed connector failed" "failed" "$st"
-finish
+pn_finish

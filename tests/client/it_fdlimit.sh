@@ -18,14 +18,8 @@
 #    127.0.0.1:15432 -> 10.203.9.2:7)
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
-trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-C="ip netns exec $NS_CLI"
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-fdlimit
+source "$(dirname "$0")/../lib/fixnet.sh"
 LOAD="python3 $PN_SRC/tests/client/flowload.py"
 FWD=127.0.0.1:15432=10.203.9.2:7
 
@@ -87,4 +81,4 @@ r=$($C $LOAD cycles forward:127.0.0.1:15432 x:0 20 4)
 expect "client serves flows afterwards" "ok=20 failed=0" "$r"
 st=$($C "$PN_BIN" client status --json --state "$W/pki/alice")
 expect "status counts the exhaustion" '"accept_exhausted"' "$st"
-finish
+pn_finish

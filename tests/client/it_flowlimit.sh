@@ -15,16 +15,11 @@
 #                         +--- 10.203.5.2 pnc-conn2 --max-flows 4 ---- 10.203.10.1 pnc-res
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
 PN_TWO_CONNECTORS=1
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-flowlimit
+source "$(dirname "$0")/../lib/fixnet.sh"
 HOLDS=()
-trap 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done; pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-C="ip netns exec $NS_CLI"
+trap 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done; pn_cleanup' EXIT
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 pn_topo_up
@@ -113,4 +108,4 @@ expect "tunnel reports max_flows 2" "/2" "$p"
 r=$($C $CHECK reply 127.0.0.1:1080 connect v4 10.203.9.2 7)
 expect "5th flow refused under the client's limit" "reply: 0x01" "$r"
 release_holds
-finish
+pn_finish

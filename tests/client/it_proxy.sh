@@ -14,14 +14,8 @@
 # The client has no route to pnc-res; names resolve only at the connector.
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
-trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-C="ip netns exec $NS_CLI"
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-proxy
+source "$(dirname "$0")/../lib/fixnet.sh"
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 # The full set of checks against one running client.
@@ -69,21 +63,17 @@ pn_start_connector conn1
 
 # Relay over UDP (the default path).
 pn_start_client alice --socks 127.0.0.1:1080 --forward 127.0.0.1:18000=app.corp.example:8000
-if pn_relay_paths alice; then
-	checks relay-udp alice 1080 18000 "relay-udp True"
-	# Relay over TCP/TLS.
-	cp -a "$W/pki/alice" "$W/pki/alice-tls" && rm -f "$W/pki/alice-tls/client.sock"
-	pn_start_client alice-tls --socks 127.0.0.1:1081 --forward 127.0.0.1:18001=app.corp.example:8000 \
-		--transport tls
-	checks relay-tls alice-tls 1081 18001 "relay-tls True"
-	# Relay over WebSocket (the TLS stream inside ws://relay:4433/postern).
-	cp -a "$W/pki/alice" "$W/pki/alice-ws" && rm -f "$W/pki/alice-ws/client.sock"
-	pn_start_client alice-ws --socks 127.0.0.1:1083 --forward 127.0.0.1:18003=app.corp.example:8000 \
-		--transport ws
-	checks relay-ws alice-ws 1083 18003 "relay-ws True"
-else
-	echo "SKIP - relayed paths: the tunnel endpoint in this tree has no relay paths yet"
-fi
+checks relay-udp alice 1080 18000 "relay-udp True"
+# Relay over TCP/TLS.
+cp -a "$W/pki/alice" "$W/pki/alice-tls" && rm -f "$W/pki/alice-tls/client.sock"
+pn_start_client alice-tls --socks 127.0.0.1:1081 --forward 127.0.0.1:18001=app.corp.example:8000 \
+	--transport tls
+checks relay-tls alice-tls 1081 18001 "relay-tls True"
+# Relay over WebSocket (the TLS stream inside ws://relay:4433/postern).
+cp -a "$W/pki/alice" "$W/pki/alice-ws" && rm -f "$W/pki/alice-ws/client.sock"
+pn_start_client alice-ws --socks 127.0.0.1:1083 --forward 127.0.0.1:18003=app.corp.example:8000 \
+	--transport ws
+checks relay-ws alice-ws 1083 18003 "relay-ws True"
 
 # Direct UDP to the connector's --listen-udp socket.
 cp -a "$W/pki/alice" "$W/pki/alice-direct" && rm -f "$W/pki/alice-direct/client.sock"
@@ -91,4 +81,4 @@ pn_start_client alice-direct --socks 127.0.0.1:1082 --forward 127.0.0.1:18002=ap
 	$(pn_direct_args)
 checks direct alice-direct 1082 18002 "direct True"
 
-finish
+pn_finish

@@ -20,15 +20,8 @@
 #   flowload.py (load generator, asyncio) in pnc-cli
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PN_FIXTURE=$BUILD/tests/client/pnfixture
-W=$(mktemp -d /tmp/pnc-it.XXXXXX)
-source "$PN_SRC/tests/client/topo.sh"
-source "$PN_SRC/tests/client/itlib.sh"
-trap 'pn_topo_down; [ $fail -eq 0 ] && rm -rf "$W"' EXIT
-H="ip netns exec $NS_HUB"
-C="ip netns exec $NS_CLI"
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-scale
+source "$(dirname "$0")/../lib/fixnet.sh"
 LOAD="python3 $PN_SRC/tests/client/flowload.py"
 
 if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
@@ -42,21 +35,14 @@ fi
 ulimit -Sn "$(ulimit -Hn)"
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt $((CONCURRENT + 200)) ]; then
 	bad "descriptor hard limit $(ulimit -Hn) < $((CONCURRENT + 200)): raise it to run this test"
-	finish
+	pn_finish
 fi
 
 pn_topo_up
 pn_resources || bad "resources up"
 pn_bg bulkecho ip netns exec $NS_RES $LOAD echo 9007
 pn_wait_tcp $NS_CONN1 10.203.9.2 9007 10 || bad "echo :9007 up"
-$H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.203.0.1:8443 --hostname 10.203.0.1 \
-	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
-pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.203.0.1:8443
-pn_wait_tcp $NS_CLI 10.203.0.1 8443 10 || { bad "controller up"; finish; }
-export POSTERN_CONTROLLER_URL=https://10.203.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
-POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
-export POSTERN_API_KEY
-CTL="$H $PN_BIN ctl"
+pn_controller_up || pn_finish
 $CTL network add corp >/dev/null &&
 	$CTL resource add bulk --network corp --address 10.203.9.2 --ports tcp/9007 >/dev/null &&
 	$CTL group add eng >/dev/null || bad "ctl provisioning"
@@ -165,4 +151,4 @@ drops=$(grep -E 'report.*(drop|lost)|dropped' "$W/connector-conn1.log" | tail -2
 expect "controller stored $nflows start events" "start=$nflows " "$got"
 expect "controller stored $nflows end events" "end=$nflows " "$got"
 expect "every flow has its start and end event" "flows_with_both=$nflows" "$got"
-finish
+pn_finish

@@ -25,24 +25,16 @@
 # is restored.
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
-PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-FIX=$BUILD/tests/client/pnfixture
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" dial
+FIX=$BUILD/tests/lib/pnfixture
 FE="python3 $PN_SRC/tests/connector/flowend.py"
-W=$(mktemp -d /tmp/pnd-dial.XXXXXX)
-TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-NS_CLI=pnd-cli-$TAG NS_CONN=pnd-conn-$TAG NS_RES=pnd-res-$TAG
-ALL_NS="$NS_CLI $NS_CONN $NS_RES"
-source "$PN_SRC/tests/connector/lib.sh"
+NS_CLI=pnd-cli-$PN_TAG NS_CONN=pnd-conn-$PN_TAG NS_RES=pnd-res-$PN_TAG
 C="ip netns exec $NS_CLI"
 conn_alive() { kill -0 "$PID_connector" 2>/dev/null && ! grep -q "Assertion\|Aborted" "$W/connector.log"; }
 
-for n in $ALL_NS; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-veth $NS_CLI cli0 10.207.1.2/24 $NS_CONN conn0 10.207.1.1/24
-veth $NS_CONN res0 10.207.9.1/24 $NS_RES r0 10.207.9.2/24
+pn_ns $NS_CLI $NS_CONN $NS_RES || pn_finish
+pn_veth $NS_CLI cli0 10.207.1.2/24 $NS_CONN conn0 10.207.1.1/24
+pn_veth $NS_CONN res0 10.207.9.1/24 $NS_RES r0 10.207.9.2/24
 ip -n $NS_RES addr add 10.207.9.3/24 dev r0
 ip -n $NS_RES addr add 10.207.9.4/24 dev r0
 ip -n $NS_RES addr add 10.207.9.100/24 dev r0
@@ -70,19 +62,19 @@ order() { # name: the addresses in the order the connector's resolver gives them
 print(" ".join(a[4][0] for a in socket.getaddrinfo(sys.argv[1], 9000, type=socket.SOCK_STREAM)))' "$1"
 }
 
-bg sink ip netns exec $NS_RES $FE sink 10.207.9.100 9000 "$W/sink.jsonl"
-wait_tcp $NS_CONN 10.207.9.100 9000 10 || { bad "sink up"; finish; }
+pn_bg sink ip netns exec $NS_RES $FE sink 10.207.9.100 9000 "$W/sink.jsonl"
+pn_wait_tcp $NS_CONN 10.207.9.100 9000 10 || { bad "sink up"; pn_finish; }
 
 $FIX "$W/pki" ca >/dev/null &&
 	$FIX "$W/pki" connector conn1 corp --allow '**.corp.example' tcp 9000 --allow 10.207.9.0/24 tcp 9000 >/dev/null &&
 	$FIX "$W/pki" client alice --net corp conn1 --grant corp refuse.corp.example tcp 9000 \
 		--grant corp slow.corp.example tcp 9000 --grant corp dual.corp.example tcp 9000 \
 		--grant corp sink.corp.example tcp 9000 --grant corp 10.207.9.100 tcp 9000 >/dev/null ||
-	{ bad "pki fixture"; finish; }
-bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/pki/conn1" --listen-udp 10.207.1.1:4433
-bg client $C "$PN_BIN" client run --state "$W/pki/alice" --offline --socks 127.0.0.1:1080 \
+	{ bad "pki fixture"; pn_finish; }
+pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/pki/conn1" --listen-udp 10.207.1.1:4433
+pn_bg client $C "$PN_BIN" client run --state "$W/pki/alice" --offline --socks 127.0.0.1:1080 \
 	--direct "$(cat "$W/pki/conn1/id")=10.207.1.1:4433"
-wait_tcp $NS_CLI 127.0.0.1 1080 15 || { bad "client SOCKS5 listening"; finish; }
+pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || { bad "client SOCKS5 listening"; pn_finish; }
 
 # upload NAME ID: a complete 1 MiB upload through the connector to NAME
 upload() {
@@ -105,7 +97,7 @@ complete() { # check-name name id max-seconds
 	else
 		bad "$1 (${dt} s; client: $(echo "$out" | tail -1); resource: ${rec:-none})"
 	fi
-	conn_alive && ok "$1: connector still running" || { bad "$1: connector died"; finish; }
+	conn_alive && ok "$1: connector still running" || { bad "$1: connector died"; pn_finish; }
 }
 
 o=$(order refuse.corp.example)
@@ -163,4 +155,4 @@ n=$(grep -c "resource_exhausted" "$W/connector.log")
 grep -q "resource_exhausted cause=EMFILE" "$W/connector.log" && ok "cause EMFILE logged" || bad "cause EMFILE logged"
 prlimit --pid $PID_connector --nofile=$soft0:$hard
 complete "after the limit is restored" sink.corp.example restored 5
-finish
+pn_finish

@@ -28,43 +28,16 @@
 # each must end with RST at the resource AND at the application.
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" flowend
 PN_SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 FE="python3 $PN_SRC/tests/connector/flowend.py"
-W=$(mktemp -d /tmp/pnf-end.XXXXXX)
-TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-NS_HUB=pnf-hub-$TAG NS_CLI=pnf-cli-$TAG NS_RELAY=pnf-relay-$TAG NS_CONN=pnf-conn-$TAG
-NS_RES=pnf-res-$TAG
-ALL_NS="$NS_HUB $NS_CLI $NS_RELAY $NS_CONN $NS_RES"
-source "$PN_SRC/tests/connector/lib.sh"
 RST_WITHIN=5 # seconds from the cause to the reset at the resource
 
-for n in $ALL_NS; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-ip netns exec $NS_HUB sysctl -qw net.ipv4.ip_forward=1
-ip -n $NS_HUB addr add 10.208.0.1/32 dev lo
-veth $NS_HUB h-cli 10.208.1.1/24 $NS_CLI cli0 10.208.1.2/24
-veth $NS_HUB h-relay 10.208.2.1/24 $NS_RELAY relay0 10.208.2.2/24
-veth $NS_HUB h-conn 10.208.4.1/24 $NS_CONN conn0 10.208.4.2/24
-veth $NS_CONN res0 10.208.9.1/24 $NS_RES r0 10.208.9.2/24
-ip -n $NS_CLI route add default via 10.208.1.1
-ip -n $NS_RELAY route add default via 10.208.2.1
-ip -n $NS_CONN route add default via 10.208.4.1
+pn_star 10.208 || pn_finish
 
-bg sink ip netns exec $NS_RES $FE sink 10.208.9.2 9000 "$W/sink.jsonl"
+pn_bg sink ip netns exec $NS_RES $FE sink 10.208.9.2 9000 "$W/sink.jsonl"
 
-H="ip netns exec $NS_HUB"
-C="ip netns exec $NS_CLI"
-$H "$PN_BIN" controller init --data "$W/ctl" --api-listen 10.208.0.1:8443 --hostname 10.208.0.1 \
-	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
-bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen 10.208.0.1:8443
-wait_tcp $NS_CLI 10.208.0.1 8443 15 || { bad "controller up"; finish; }
-export POSTERN_CONTROLLER_URL=https://10.208.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
-POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
-export POSTERN_API_KEY
-CTL="$H $PN_BIN ctl"
+pn_controller_up || pn_finish
 $CTL network add corp >/dev/null &&
 	$CTL resource add sink --network corp --address 10.208.9.2 --ports tcp/9000 >/dev/null &&
 	$CTL group add eng >/dev/null && $CTL group add ops >/dev/null || bad "ctl provisioning"
@@ -74,28 +47,24 @@ $CTL grant add eng sink >/dev/null && $CTL grant add ops sink >/dev/null || bad 
 TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
 RTOKEN=$($CTL relay add relay1 --udp 10.208.2.2:3478 --tls 10.208.2.2:4433 | grep '^pnt1\.')
 
-ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/relay" >>"$W/enroll.log" 2>&1 ||
-	bad "relay enroll"
-bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" --udp 10.208.2.2:3478 --tls 10.208.2.2:4433
-wait_tcp $NS_CLI 10.208.2.2 4433 15 || bad "relay listening"
-ip netns exec $NS_CONN "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn" >>"$W/enroll.log" 2>&1 ||
-	{ bad "connector enroll"; finish; }
+pn_relay_enroll_up "$RTOKEN"
+pn_connector_enroll "$TOKEN" || pn_finish
 start_connector() {
-	bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --listen-udp 10.208.4.2:4433
+	pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --listen-udp 10.208.4.2:4433
 }
 start_connector
-wait_log "$W/connector.log" "relay_state.*state=ready" 15 && ok "connector registered with the relay" ||
+pn_wait_log "$W/connector.log" "relay_state.*state=ready" 15 && ok "connector registered with the relay" ||
 	bad "connector registered with the relay"
 
 login() { # name key
 	echo "$2" >"$W/$1.key"
 	$C "$PN_BIN" client login --controller https://10.208.0.1:8443 --ca "$W/ctl/ca.crt" \
 		--service-account-key "@$W/$1.key" --state "$W/$1" >"$W/login-$1.out" 2>&1 ||
-		{ bad "client login $1 ($(cat "$W/login-$1.out"))"; finish; }
+		{ bad "client login $1 ($(cat "$W/login-$1.out"))"; pn_finish; }
 }
 login A "$KEY_A"
-bg clientA $C "$PN_BIN" client run --state "$W/A" --socks 127.0.0.1:1080
-wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client A SOCKS5 listening"
+pn_bg clientA $C "$PN_BIN" client run --state "$W/A" --socks 127.0.0.1:1080
+pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client A SOCKS5 listening"
 
 end_rec() { # id: the sink's end record, once there
 	grep "\"id\": \"$1\"" "$W/sink.jsonl" 2>/dev/null | grep '"end"'
@@ -215,9 +184,9 @@ grant_back
 # must be as new as the connector's latest for it)
 login B "$KEY_B"
 CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
-bg clientB $C "$PN_BIN" client run --state "$W/B" --socks 127.0.0.1:1081 --offline \
+pn_bg clientB $C "$PN_BIN" client run --state "$W/B" --socks 127.0.0.1:1081 --offline \
 	--direct "$CONN_ID=10.208.4.2:4433"
-wait_tcp $NS_CLI 127.0.0.1 1081 15 || bad "client B SOCKS5 listening"
+pn_wait_tcp $NS_CLI 127.0.0.1 1081 15 || bad "client B SOCKS5 listening"
 cut "account disable" 127.0.0.1:1081 $CTL service-account disable robot
 grep -q "tunnel_revoked.*user=robot" "$W/connector.log" && ok "connector closed the disabled account's tunnel" ||
 	bad "connector tunnel_revoked"
@@ -241,4 +210,4 @@ grep -q "tunnel_close.*no usable path" "$W/connector.log" &&
 	ok "connector ended the tunnel on the relay's loss: $(grep -o 'tunnel_close.*no usable path.*' "$W/connector.log" | head -1)" ||
 	bad "connector tunnel_close on the relay's loss"
 kill -0 "$PID_connector" 2>/dev/null && ok "connector running" || bad "connector running"
-finish
+pn_finish

@@ -9,13 +9,14 @@
 #   pnr-cl: client 10.201.1.2, attacker 10.201.1.3     pnr-rl: relay          pnr-co: connectors conn, conn2
 #   10.201.1.2/.3 --------veth-------- 10.201.1.1 | 10.201.2.1 --------veth-------- 10.201.2.2
 #
-. "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib/netns.sh" "${1:?build dir}" relay-abuse
+source "$(dirname "$0")/../lib/relaynet.sh"
 topo_up
 relay_up
 connector_up
 ip netns exec $NCO "$PEER" connector --pki "$T" --cred conn2 --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
 	>"$T/conn2.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 sleep 0.5
 R=tls=10.201.1.1:4443,udp=10.201.1.1:3478
 expect_err() { # description, expected error, client args...
@@ -174,4 +175,4 @@ grep -q libasan /proc/$RELAY_PID/maps && lim=196608
 	bad "relay RSS grew $((rss2 - rss0)) KiB"
 check "legitimate client works after the attacks" client --relay $R --count 500 --expect-transport udp
 relay_stats
-finish
+relay_finish

@@ -8,21 +8,21 @@
 #   10.201.1.2 ------veth------ 10.201.1.1 | 10.201.2.1 ------veth------ 10.201.2.2
 #                               relay :3478/udp :4443/tcp (enrolled)
 #
-. "$(dirname "$0")/lib.sh"
-[ -x "$BIN" ] && [ "$BIN" != "$B/tests/relay/pn-relay-daemon" ] || { echo "needs the postern binary"; exit 1; }
+source "$(dirname "$0")/../lib/netns.sh" "${1:?build dir}" relay-enroll
+source "$(dirname "$0")/../lib/relaynet.sh"
 topo_up
 CTL=https://10.201.2.1:18443
 ip netns exec $NRL "$BIN" controller init --data "$T/ctl" --api-listen 10.201.2.1:18443 \
 	--hostname 10.201.2.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; exit 1; }
 KEY=$(grep -o 'pnak_[0-9a-f]*' "$T/init.log" | head -1)
 ip netns exec $NRL "$BIN" controller run --data "$T/ctl" --api-listen 10.201.2.1:18443 >"$T/ctl.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 for i in $(seq 100); do grep -q "listening" "$T/ctl.log" && break; sleep 0.1; done
 
 ctl() { ip netns exec $NRL "$BIN" ctl --url $CTL --key "$KEY" --ca "$T/ctl/ca.crt" "$@"; }
 ctl relay add r1 --udp 10.201.1.1:3478 --tls 10.201.1.1:4443 >"$T/add.log" 2>&1
 TOKEN=$(grep -o 'pnt1\.[^ ]*' "$T/add.log" | head -1)
-[ -n "$TOKEN" ] && ok "controller issued a relay enrollment token" || { bad "no token: $(cat $T/add.log)"; finish; }
+[ -n "$TOKEN" ] && ok "controller issued a relay enrollment token" || { bad "no token: $(cat $T/add.log)"; relay_finish; }
 
 check "relay enroll with the token" ip netns exec $NRL "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate"
 if ip netns exec $NRL "$BIN" relay enroll --token "$TOKEN" --state "$T/rstate2" >"$T/replay.log" 2>&1; then
@@ -35,15 +35,15 @@ fi
 ip netns exec $NRL "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
 	--stats-interval 0 --renew-after 3 >"$T/relay.log" 2>&1 &
 RELAY_PID=$!
-PIDS+=($RELAY_PID)
+PN_PIDS+=($RELAY_PID)
 for i in $(seq 100); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
 
 # Peers with credentials from the controller's CA (as the controller issues them).
 mkdir -p "$T/c"
-$PKI_TOOL "$T/c" "$T/ctl" || { bad "pki under the controller CA"; finish; }
+$PKI_TOOL "$T/c" relay-net "$T/ctl" || { bad "pki under the controller CA"; relay_finish; }
 ip netns exec $NCO "$PEER" connector --pki "$T/c" --cred conn --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
 	>"$T/conn.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 for i in $(seq 100); do grep -q "state=1" "$T/conn.log" && break; sleep 0.1; done
 kclient() { ip netns exec $NCL "$PEER" client --pki "$T/c" --cred client --acl client.acl --to conn "$@"; }
 check "enrolled relay carries a session (UDP)" kclient --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 \
@@ -53,4 +53,4 @@ grep -q "credential_renewed" "$T/relay.log" && ok "relay renewed its credential 
 	bad "no renewal: $(grep renew "$T/relay.log" | tail -2)"
 check "new connections after the renewal (TLS)" kclient --relay tls=10.201.1.1:4443,only=tls --count 300 \
 	--expect-transport tls
-finish
+relay_finish

@@ -11,14 +11,15 @@
 #   10.201.1.2 ----veth---- 10.201.1.1     haproxy 10.201.1.1:8080 -> :4443   10.201.2.1 ----veth---- 10.201.2.2
 #                           10.201.1.5     haproxy TLS 10.201.1.{1,5}:8443 -> :4443
 #
-. "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib/netns.sh" "${1:?build dir}" relay-paths
+source "$(dirname "$0")/../lib/relaynet.sh"
 topo_up
 relay_up
 # A second relay (other ports): the connector registers with both.
 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0 >"$T/relay2.log" 2>&1 &
 RELAY2=$!
-PIDS+=($RELAY2)
+PN_PIDS+=($RELAY2)
 sleep 0.3
 connector_up --relay tls=10.201.2.1:4444,udp=10.201.2.1:3479
 
@@ -61,7 +62,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 		-days 2 -extfile "$T/proxy.ext" -out "$T/proxy.crt" >/dev/null 2>&1 &&
 	cat "$T/proxy.crt" "$T/proxy.key" >"$T/proxy.pem" || bad "proxy certificate"
 ip netns exec $NRL haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 sleep 0.5
 
 FULL=tls=10.201.1.1:4443,udp=10.201.1.1:3478,ws=ws://10.201.1.1:8080/postern
@@ -118,7 +119,7 @@ listen tls
   server r 10.201.1.1:4443
 HAP
 ip netns exec $NCL haproxy -f "$T/fwd.cfg" -db >"$T/fwd.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 sleep 0.3
 check "wss:// by name (localhost; resolved off the loop, the name checked in the certificate)" \
 	client --relay ws=wss://localhost:18443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 500 \
@@ -130,8 +131,8 @@ check "wss:// proxy certificate not trusted by the system store: refused" \
 check "wss:// proxy certificate for another host (10.201.1.5 not in its SAN): refused" \
 	client --relay ws=wss://10.201.1.5:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 5 \
 	--expect PN_E_UNTRUSTED --timeout 8
-grep -q "wss_untrusted" "$T/out" && ok "the refusal names the proxy certificate (wss_untrusted)" ||
-	bad "no wss_untrusted log line: $(tail -3 "$T/out")"
+grep -q "wss_untrusted" "$W/check.out" && ok "the refusal names the proxy certificate (wss_untrusted)" ||
+	bad "no wss_untrusted log line: $(tail -3 "$W/check.out")"
 
 # RENEW on an open connection: the same holder's renewed credential is
 # accepted; one for another key or another holder is refused and the relay
@@ -180,22 +181,22 @@ check "restarted relay: the connector re-registered, sessions work again" \
 # and client all on [::1].
 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0 >"$T/relay6.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 sleep 0.3
 ip netns exec $NRL "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
 	>"$T/conn6.log" 2>&1 &
-PIDS+=($!)
+PN_PIDS+=($!)
 for i in $(seq 150); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
 check "IPv6: 500 datagrams over UDP" ip netns exec $NRL "$PEER" client --pki "$T" --cred client --acl client.acl \
 	--to conn --relay "tls=[::1]:4445,udp=[::1]:3480" --count 500 --expect-transport udp
 check "IPv6: STUN" ip netns exec $NRL "$PEER" stun --udp "[::1]:3480"
 
 check "STUN: reflexive address of the client" ip netns exec $NCL "$PEER" stun --udp 10.201.1.1:3478
-grep -q "mapped 10.201.1.2:" "$T/out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $T/out)"
+grep -q "mapped 10.201.1.2:" "$W/check.out" && ok "STUN mapped address is 10.201.1.2" || bad "STUN mapped address wrong: $(cat $W/check.out)"
 check "STUN: an unpadded 20-byte request gets no (larger) answer" \
 	ip netns exec $NCL "$PEER" stun --udp 10.201.1.1:3478 --send short
 
 # The relay never learned a name: its log holds only ids.
 if grep -q "laptop\|alice\|conn1" "$T/relay.log"; then bad "relay log contains names"; else ok "relay log holds only random ids"; fi
 relay_stats
-finish
+relay_finish

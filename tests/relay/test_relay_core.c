@@ -22,7 +22,7 @@
 #include "relay/core.h"
 #include "relay/stun.h"
 #include "relay/udpmsg.h"
-#include "testpki.h"
+#include "pki.h"
 
 #define MAXF 64
 

@@ -19,69 +19,41 @@
 # namespaces is used.
 set -u
 B=${1:?build dir}
-BIN=${PN_BIN:-$B/src/app/postern}
-[ -x "$BIN" ] || BIN=$B/tests/tunnel/pn-connector-daemon
+source "$(dirname "$0")/../lib/netns.sh" "$B" tunnel-refuse
+BIN=$PN_BIN
 TC=$B/tests/tunnel/pn-tclient
-PKI=$B/tests/tunnel/pn-tunnel-pki
+PKI=$B/tests/lib/pnfixture
 N=${PN_REFUSE_N:-1000}
 PAR=${PN_REFUSE_PAR:-16}
-T=$(mktemp -d /tmp/pnr-test.XXXXXX)
-PIDS=()
-FAILS=0
+T=$W
 
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for n in pnr-cli pnr-con pnr-res; do ip netns del $n 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
-
-for n in pnr-cli pnr-con pnr-res; do ip netns del $n 2>/dev/null; ip netns add $n; ip -n $n link set lo up; done
-ip link add pnr-cli0 netns pnr-cli type veth peer name pnr-con0 netns pnr-con
-ip link add pnr-res0 netns pnr-res type veth peer name pnr-con1 netns pnr-con
-ip -n pnr-cli addr add 10.203.1.2/24 dev pnr-cli0
-ip -n pnr-con addr add 10.203.1.1/24 dev pnr-con0
-ip -n pnr-con addr add 10.203.2.1/24 dev pnr-con1
-ip -n pnr-res addr add 10.203.2.2/24 dev pnr-res0
-for l in "pnr-cli pnr-cli0" "pnr-con pnr-con0" "pnr-con pnr-con1" "pnr-res pnr-res0"; do
+NS_CLI=pnr-cli-$PN_TAG NS_CON=pnr-con-$PN_TAG NS_RES=pnr-res-$PN_TAG
+pn_ns $NS_CLI $NS_CON $NS_RES || exit 1
+ip link add pnr-cli0 netns $NS_CLI type veth peer name pnr-con0 netns $NS_CON
+ip link add pnr-res0 netns $NS_RES type veth peer name pnr-con1 netns $NS_CON
+ip -n $NS_CLI addr add 10.203.1.2/24 dev pnr-cli0
+ip -n $NS_CON addr add 10.203.1.1/24 dev pnr-con0
+ip -n $NS_CON addr add 10.203.2.1/24 dev pnr-con1
+ip -n $NS_RES addr add 10.203.2.2/24 dev pnr-res0
+for l in "$NS_CLI pnr-cli0" "$NS_CON pnr-con0" "$NS_CON pnr-con1" "$NS_RES pnr-res0"; do
 	set -- $l; ip -n $1 link set $2 up
 done
 
-cat >"$T/echo.py" <<'EOF'
-import socket, threading
-def serve(c):
-    with c:
-        while True:
-            d = c.recv(1 << 20)
-            if not d:
-                c.shutdown(socket.SHUT_WR); return
-            c.sendall(d)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.203.2.2", 7)); s.listen(64)
-print("echo ready", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-EOF
-ip netns exec pnr-res /usr/bin/python3 "$T/echo.py" >"$T/echo.log" 2>&1 &
-PIDS+=($!)
+# Resource: TCP echo (bench/peers/probe.py).
+pn_bg echo ip netns exec $NS_RES python3 "$PN_SRC/bench/peers/probe.py" echo 7 10.203.2.2
 
-$PKI "$T" 10.203.2.2 || { echo "pki tool failed"; exit 1; }
+pn_wait_tcp $NS_RES 10.203.2.2 7 10 || { echo "echo server did not start"; exit 1; }
+$PKI "$T" tunnel-net 10.203.2.2 || { echo "pki tool failed"; exit 1; }
 CONN_ID=$(cat "$T/conn/id")
 cat "$T/rev/id" >"$T/revoked"
 
-ip netns exec pnr-con "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
+ip netns exec $NS_CON "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.203.1.1:4433 \
 	--revoked "$T/revoked" >"$T/conn.log" 2>&1 &
 CONN_PID=$!
-PIDS+=($CONN_PID)
+PN_PIDS+=($CONN_PID)
 for i in $(seq 100); do
-	grep -q " ready " "$T/conn.log" && grep -q ready "$T/echo.log" && break
+	grep -q " ready " "$T/conn.log" && break
 	sleep 0.1
 done
 grep -q " ready " "$T/conn.log" || { echo "connector did not start"; cat "$T/conn.log"; exit 1; }
@@ -89,7 +61,7 @@ grep -q " ready " "$T/conn.log" || { echo "connector did not start"; cat "$T/con
 # tc WHO ACL CMD... : the test client in pnr-cli
 tc() {
 	local who=$1 acl=$2; shift 2
-	ip netns exec pnr-cli "$TC" --ca "$T/ca.crt" --cert "$T/$who/cert.pem" --key "$T/$who/key.pem" \
+	ip netns exec $NS_CLI "$TC" --ca "$T/ca.crt" --cert "$T/$who/cert.pem" --key "$T/$who/key.pem" \
 		--acl "$acl" --connector "$CONN_ID" --udp 10.203.1.1:4433 --timeout 240 "$@"
 }
 
@@ -99,7 +71,7 @@ out=$(tc cli "$T/cli/acl.bin" hash 10.203.2.2 7 1048576); rc=$?
 # a legitimate flow held open (echoing a trickle) through the whole storm
 tc cli "$T/cli/acl.bin" hold 10.203.2.2 7 600 >"$T/hold.out" 2>&1 &
 HOLD=$!
-PIDS+=($HOLD)
+PN_PIDS+=($HOLD)
 for i in $(seq 100); do grep -q "tunnel=up" "$T/hold.out" && break; sleep 0.1; done
 grep -q "tunnel=up" "$T/hold.out" || bad "held flow did not start"
 
@@ -110,13 +82,13 @@ tc rev "$T/rev/acl.bin" storm $Q $PAR >"$T/s.rev" 2>&1 &
 S1=$!
 tc old "$T/old/acl.bin" storm $Q $PAR >"$T/s.old" 2>&1 &
 S2=$!
-ip netns exec pnr-cli "$TC" --ca "$T/ca.crt" --cert "$T/fcli/cert.pem" --key "$T/fcli/key.pem" \
+ip netns exec $NS_CLI "$TC" --ca "$T/ca.crt" --cert "$T/fcli/cert.pem" --key "$T/fcli/key.pem" \
 	--acl "$T/fcli/acl.bin" --connector "$CONN_ID" --udp 10.203.1.1:4433 --timeout 240 \
 	storm $Q $PAR >"$T/s.fca" 2>&1 &
 S3=$!
 tc cli "$T/cli2/acl.bin" storm $((N - 3 * Q)) $PAR >"$T/s.list" 2>&1 &
 S4=$!
-PIDS+=($S1 $S2 $S3 $S4)
+PN_PIDS+=($S1 $S2 $S3 $S4)
 # new legitimate flows, one after another, while the storm runs
 mid_ok=0
 mid_n=0
@@ -189,8 +161,4 @@ else
 	ok "connector stopped cleanly"
 fi
 
-if [ $FAILS -ne 0 ]; then
-	echo "--- connector log (tail)"; tail -20 "$T/conn.log"
-	echo "$FAILS check(s) failed"; exit 1
-fi
-echo "all refusal checks passed"
+pn_finish

@@ -17,65 +17,12 @@
 #     nft: reset tcp dport 8443 during the outages
 set -uo pipefail
 BUILD=${1:?build dir}
-PN_BIN=${PN_BIN:-$BUILD/src/app/postern}
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" reports
 REPORTD=${REPORTD:-$BUILD/tests/connector/reportd}
-W=$(mktemp -d /tmp/pnf-reports.XXXXXX)
-TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-NS=pnf-$TAG
-PIDS=()
-fail=0
+NS=pnf-$PN_TAG
 N=50000
 
-ok() { echo "ok   - $1"; }
-bad() {
-	echo "FAIL - $1"
-	fail=$((fail + 1))
-}
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	[ $fail -eq 0 ] && rm -rf "$W"
-}
-trap cleanup EXIT
 X="ip netns exec $NS"
-wait_tcp() { # host port seconds
-	local i
-	for i in $(seq $(($3 * 20))); do
-		$X bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-wait_log() { # file pattern seconds
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-finish() {
-	local p f
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	PIDS=()
-	for f in "$W"/*.log; do
-		grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$f" 2>/dev/null &&
-			bad "sanitizer report in $f"
-	done
-	if [ $fail -ne 0 ]; then
-		echo "--- logs ($W)"
-		for f in "$W"/*.log; do echo "== $f"; grep -v "INFO" "$f" | tail -20; done
-		echo "$fail check(s) failed"
-		exit 1
-	fi
-	echo "all checks passed"
-	exit 0
-}
 stored_rows() {
 	python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True,timeout=10); print(c.execute("select count(*) from flow_events").fetchone()[0])' \
 		"$W/ctl/controller.db"
@@ -93,20 +40,19 @@ EOF
 unblock() { $X nft delete table inet pnf; }
 field() { grep -o "$1=[0-9]*" "$2" | tail -1 | cut -d= -f2; }
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up
+pn_ns "$NS" || pn_finish
 $X "$PN_BIN" controller init --data "$W/ctl" --api-listen 127.0.0.1:8443 --hostname 127.0.0.1 \
-	>"$W/init.out" 2>&1 || { bad "controller init"; finish; }
+	>"$W/init.out" 2>&1 || { bad "controller init"; pn_finish; }
 $X "$PN_BIN" controller run --data "$W/ctl" --api-listen 127.0.0.1:8443 >>"$W/controller.log" 2>&1 &
-PIDS+=($!)
-wait_tcp 127.0.0.1 8443 15 || { bad "controller up"; finish; }
+PN_PIDS+=($!)
+pn_wait_tcp "$NS" 127.0.0.1 8443 15 || { bad "controller up"; pn_finish; }
 export POSTERN_CONTROLLER_URL=https://127.0.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
 POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
 export POSTERN_API_KEY
 $X "$PN_BIN" ctl network add corp >/dev/null || bad "network add"
 TOKEN=$($X "$PN_BIN" ctl connector add corp conn1 | grep '^pnt1\.')
 $X "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn" >"$W/enroll.log" 2>&1 ||
-	{ bad "connector enroll"; finish; }
+	{ bad "connector enroll"; pn_finish; }
 
 # 1. 50,000 events at 10,000/s; the controller refuses connections from
 #    2 s to 6 s.  (A drop shorter than curl's connect timeout is bridged by
@@ -114,7 +60,7 @@ $X "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn" >"$W/enroll.log
 t0=$(date +%s.%N)
 $X "$REPORTD" --state "$W/conn" --events $N --rate 10000 >"$W/reportd1.out" 2>"$W/reportd1.log" &
 RPID=$!
-PIDS+=($RPID)
+PN_PIDS+=($RPID)
 sleep 2
 block || bad "nftables block"
 sleep 4
@@ -142,8 +88,8 @@ block || bad "nftables reset"
 $X "$REPORTD" --state "$W/conn" --events 3000 --rate 3000 --queue 500 --wait-s 25 \
 	>"$W/reportd2.out" 2>"$W/reportd2.log" &
 RPID=$!
-PIDS+=($RPID)
-wait_log "$W/reportd2.log" "flow_reports_dropped" 15 && ok "drops logged while the queue is full" ||
+PN_PIDS+=($RPID)
+pn_wait_log "$W/reportd2.log" "flow_reports_dropped" 15 && ok "drops logged while the queue is full" ||
 	bad "no flow_reports_dropped line"
 sleep 2
 unblock
@@ -163,4 +109,4 @@ lines=$(grep -c "flow_reports_dropped" "$W/reportd2.log")
 	bad "drop log not rate-limited ($lines lines)"
 rows=$(stored_rows)
 [ "$rows" = $((N + st)) ] && ok "controller holds $rows = $N + $st" || bad "controller holds $rows, wanted $((N + st))"
-finish
+pn_finish

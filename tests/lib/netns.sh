@@ -1,0 +1,212 @@
+# The one shell library of the namespace integration tests (sourced, needs
+# root).  It gives every test: a work directory W, namespaces named per run
+# (two runs on one machine never share or delete each other's), veth links,
+# processes started and stopped by pid with a cleanup trap, waits with
+# timeouts (TCP port, log line, file), checks (ok/bad/expect/check), the end
+# of a test (pn_finish: graceful stop, sanitizer reports, logs on failure)
+# and bring-up helpers for the star topology with a controller, an
+# enrolled relay and connector, and clients logged in.
+#
+# Usage:  source "$PN_SRC/tests/lib/netns.sh" <build dir> <short test name>
+# Sets B (build dir), PN_BIN (postern), W, PN_TAG; exit runs pn_cleanup.
+B=${1:?build dir}
+PN_BIN=${PN_BIN:-$B/src/app/postern}
+PN_SRC=${PN_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+W=$(mktemp -d "/tmp/pn-${2:-test}.XXXXXX")
+PN_TAG=${PN_TAG:-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')}
+PN_PIDS=()
+PN_NS=""
+PN_KEEP_W=${PN_KEEP_W:-0}
+fail=0
+
+ok() { echo "ok   - $*"; }
+bad() {
+	echo "FAIL - $*"
+	fail=$((fail + 1))
+}
+expect() { # name needle haystack
+	if [[ "$3" == *"$2"* ]]; then ok "$1"; else bad "$1 (wanted '$2', got '${3:0:300}')"; fi
+}
+check() { # description command...: ok when it succeeds, else its output (kept in $W/check.out)
+	local d=$1
+	shift
+	if "$@" >"$W/check.out" 2>&1; then ok "$d"; else
+		bad "$d"
+		sed 's/^/       /' "$W/check.out" | tail -15
+	fi
+}
+
+pn_ns() { # name...: create each namespace (lo up), deleted by pn_cleanup; callers add $PN_TAG
+	local n
+	for n in "$@"; do
+		ip netns add "$n" || return 1
+		ip -n "$n" link set lo up
+		PN_NS="$PN_NS $n"
+	done
+}
+pn_veth() { # ns1 if1 addr1 ns2 if2 addr2 (an empty address: none)
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" || return 1
+	[ -n "$3" ] && ip -n "$1" addr add "$3" dev "$2"
+	[ -n "$6" ] && ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+pn_hosts() { # ns lines: /etc/hosts seen by processes run with ip netns exec ns
+	mkdir -p "/etc/netns/$1"
+	printf '127.0.0.1 localhost\n%s\n' "$2" >"/etc/netns/$1/hosts"
+}
+
+pn_bg() { # name cmd...: background, log to $W/name.log, pid in PID_name
+	local name=$1
+	shift
+	"$@" >>"$W/$name.log" 2>&1 &
+	PN_PIDS+=($!)
+	eval "PID_${name//-/_}=$!"
+}
+pn_stop() { # pid [seconds]: SIGTERM, wait; returns the exit status (124: killed)
+	local i
+	kill "$1" 2>/dev/null
+	for i in $(seq $((${2:-5} * 20))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$1" 2>/dev/null && { kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124; }
+	wait "$1" 2>/dev/null
+}
+pn_stop_all() { # SIGTERM everything started with pn_bg, wait up to 5 s each
+	local p i
+	for p in "${PN_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PN_PIDS[@]}"; do
+		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		wait "$p" 2>/dev/null
+	done
+}
+pn_cleanup() {
+	local p n
+	for p in "${PN_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PN_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	PN_PIDS=()
+	for n in $PN_NS; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		ip netns del "$n" 2>/dev/null
+		rm -rf "/etc/netns/$n"
+	done
+	PN_NS=""
+	[ "$fail" -eq 0 ] && [ "$PN_KEEP_W" = 0 ] && rm -rf "$W"
+}
+trap pn_cleanup EXIT
+
+pn_wait_tcp() { # ns host port [seconds]
+	local i
+	for i in $(seq $((${4:-10} * 20))); do
+		ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+pn_wait_log() { # file pattern [seconds]
+	local i
+	for i in $(seq $((${3:-10} * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+pn_wait_file() { # path [seconds]
+	local i
+	for i in $(seq $((${2:-10} * 20))); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+pn_finish() { # stop everything, look for sanitizer reports, exit 0 / 1
+	local f
+	pn_stop_all
+	PN_PIDS=()
+	for f in $(grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$W"/*.log 2>/dev/null); do
+		bad "sanitizer report in $f: $(grep -m1 'SUMMARY' "$f")"
+	done
+	if [ "$fail" -ne 0 ]; then
+		echo "--- logs ($W)"
+		for f in "$W"/*.log; do [ -e "$f" ] && { echo "== $f"; tail -30 "$f"; }; done
+		echo "$fail check(s) failed"
+		exit 1
+	fi
+	echo "all checks passed"
+	exit 0
+}
+
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "${2:-$(now)}"; }
+le() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$1" "$2"; }
+
+# ---- the star topology with a controller ----
+#
+#                  hub (router; controller https://$NET.0.1:8443)
+#   cli $NET.1.2 ---+--- $NET.2.2 relay
+#                   +--- $NET.4.2 conn ---- $NET.9.1 | $NET.9.2 res
+#
+# pn_star NET [norelay] (NET e.g. 10.205): namespaces NS_HUB NS_CLI NS_RELAY
+# (unless norelay) NS_CONN NS_RES; H and C run a command in the hub and
+# client namespaces.
+pn_star() {
+	NET=$1
+	NS_HUB=pnh-$PN_TAG NS_CLI=pnc-$PN_TAG NS_RELAY=pnr-$PN_TAG NS_CONN=pnn-$PN_TAG NS_RES=pns-$PN_TAG
+	pn_ns $NS_HUB $NS_CLI $NS_CONN $NS_RES || return 1
+	ip netns exec $NS_HUB sysctl -qw net.ipv4.ip_forward=1
+	ip -n $NS_HUB addr add $NET.0.1/32 dev lo
+	pn_veth $NS_HUB h-cli $NET.1.1/24 $NS_CLI cli0 $NET.1.2/24
+	pn_veth $NS_HUB h-conn $NET.4.1/24 $NS_CONN conn0 $NET.4.2/24
+	pn_veth $NS_CONN res0 $NET.9.1/24 $NS_RES r0 $NET.9.2/24
+	ip -n $NS_CLI route add default via $NET.1.1
+	ip -n $NS_CONN route add default via $NET.4.1
+	if [ "${2:-}" != norelay ]; then
+		pn_ns $NS_RELAY || return 1
+		pn_veth $NS_HUB h-relay $NET.2.1/24 $NS_RELAY relay0 $NET.2.2/24
+		ip -n $NS_RELAY route add default via $NET.2.1
+	fi
+	H="ip netns exec $NS_HUB"
+	C="ip netns exec $NS_CLI"
+}
+
+# pn_controller_up [controller run args...]: init + run on the hub, wait for
+# its API; exports POSTERN_CONTROLLER_URL/CA_CERT/API_KEY, sets CTL.
+pn_controller_up() {
+	$H "$PN_BIN" controller init --data "$W/ctl" --api-listen $NET.0.1:8443 --hostname $NET.0.1 \
+		>"$W/init.out" 2>&1 || { bad "controller init ($(tail -3 "$W/init.out"))"; return 1; }
+	pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen $NET.0.1:8443 "$@"
+	pn_wait_tcp $NS_CLI $NET.0.1 8443 15 || { bad "controller up"; return 1; }
+	export POSTERN_CONTROLLER_URL=https://$NET.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
+	POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
+	export POSTERN_API_KEY
+	CTL="$H $PN_BIN ctl"
+}
+
+# pn_relay_enroll_up TOKEN [relay run args...]: enroll relay1 in NS_RELAY
+# (state $W/relay) and run it on $NET.2.2 UDP 3478, TLS 4433.
+pn_relay_enroll_up() {
+	local token=$1
+	shift
+	ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$token" --state "$W/relay" \
+		>>"$W/enroll.log" 2>&1 || { bad "relay enroll"; return 1; }
+	pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
+		--udp $NET.2.2:3478 --tls $NET.2.2:4433 "$@"
+	pn_wait_tcp $NS_CLI $NET.2.2 4433 15 || { bad "relay listening"; return 1; }
+}
+
+# pn_connector_enroll TOKEN: enroll the connector in NS_CONN (state $W/conn).
+pn_connector_enroll() {
+	ip netns exec $NS_CONN "$PN_BIN" connector enroll --token "$1" --state "$W/conn" \
+		>>"$W/enroll.log" 2>&1 || { bad "connector enroll"; return 1; }
+}
+
+# pn_client_login NAME KEY: a service-account login in NS_CLI (state $W/NAME).
+pn_client_login() {
+	echo "$2" >"$W/$1.key"
+	$C "$PN_BIN" client login --controller https://$NET.0.1:8443 --ca "$W/ctl/ca.crt" \
+		--service-account-key "@$W/$1.key" --state "$W/$1" >"$W/login-$1.out" 2>&1 ||
+		{ bad "client login $1 ($(cat "$W/login-$1.out"))"; return 1; }
+}
