@@ -16,9 +16,8 @@
 # links: the client cannot reach it except through a connector.  The
 # connectors resolve app/echo/secret.corp.example to 10.203.9.2.
 #
-# (Names below are shown without the per-run tag: pnc-cli is $NS_CLI.)
-# Namespaces carry netns.sh's per-run tag: two runs of these tests never
-# share or delete each other's.
+# Names are shown without netns.sh's per-run tag (pnc-cli is $NS_CLI): two
+# runs of these tests never share or delete each other's namespaces.
 
 NS_HUB=pnc-hub-$PN_TAG NS_CLI=pnc-cli-$PN_TAG NS_RELAY=pnc-relay-$PN_TAG
 NS_CONN1=pnc-conn1-$PN_TAG NS_CONN2=pnc-conn2-$PN_TAG NS_RES=pnc-res-$PN_TAG
