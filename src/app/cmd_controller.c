@@ -1,6 +1,8 @@
 /*
  * postern controller init --data DIR [--api-listen host:port] [--hostname n1,n2]
+ *                         [--store postgres://...]
  * postern controller run  --data DIR [--api-listen host:port] [--cred-lifetime D]
+ *                         [--store URI|PATH]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 
 #include "app/cmds.h"
 #include "controller/controller.h"
+#include "controller/store.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -29,7 +32,12 @@ static void usage(FILE *f)
 		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n"
 		   "--cred-lifetime: lifetime of every credential issued (enrollment,\n"
 		   "client login, renewal), e.g. 30s, 15m, 1h (default 1h, or config.json's\n"
-		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n");
+		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n"
+		   "--store: the database.  Default: SQLite DIR/controller.db.  A libpq URI\n"
+		   "(postgres://user@host/db or postgresql:///db?host=/socket/dir) selects\n"
+		   "PostgreSQL; init records it in DIR/config.json (and refuses a database\n"
+		   "that already holds a network); run may override it.  Several\n"
+		   "controllers may share one PostgreSQL database (see controller join).\n");
 }
 
 int pn_cmd_controller(int argc, char **argv)
@@ -38,9 +46,10 @@ int pn_cmd_controller(int argc, char **argv)
 		{"data", required_argument, NULL, 'd'},	    {"api-listen", required_argument, NULL, 'l'},
 		{"hostname", required_argument, NULL, 'H'}, {"log", required_argument, NULL, 'L'},
 		{"cred-lifetime", required_argument, NULL, 'T'},
+		{"store", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	const char *data = NULL, *listen = NULL, *hostnames = NULL, *sub;
+	const char *data = NULL, *listen = NULL, *hostnames = NULL, *store = NULL, *sub;
 	uint32_t cred_ttl_s = 0;
 	int64_t ms;
 	int c;
@@ -56,6 +65,7 @@ int pn_cmd_controller(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'H': hostnames = optarg; break;
+		case 'S': store = optarg; break;
 		case 'T':
 			/* whole seconds only: X.509 validity has 1 s resolution */
 			if (pn_cfg_parse_duration(optarg, strlen(optarg), &ms) || ms % 1000 ||
@@ -85,8 +95,13 @@ int pn_cmd_controller(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(sub, "init")) {
-		struct pn_controller_init_opts o = {data, listen, hostnames};
+		struct pn_controller_init_opts o = {data, listen, hostnames, store};
 
+		if (store && !pn_store_is_pg(store)) {
+			fprintf(stderr, "postern controller init: --store takes a PostgreSQL URI "
+					"(postgres://...); SQLite lives in the data directory\n");
+			return 2;
+		}
 		if (cred_ttl_s) {
 			fprintf(stderr, "postern controller init: --cred-lifetime is a run option\n");
 			return 2;
@@ -105,7 +120,7 @@ int pn_cmd_controller(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "run")) {
-		struct pn_controller_run_opts ro = {listen, cred_ttl_s};
+		struct pn_controller_run_opts ro = {listen, cred_ttl_s, store};
 		struct pn_controller *ctl = NULL;
 		sigset_t set;
 		int sig = 0, rc;

@@ -6,8 +6,10 @@
  * Data directory (mode 0700):
  *   ca.key, ca.crt     the network CA (trust lib; ca.key 0600)
  *   api.key, api.crt   the API's TLS key (0600) and CA-signed certificate
- *   controller.db      SQLite store (+ -wal/-shm while running)
+ *   controller.db      SQLite store (+ -wal/-shm while running), unless
+ *                      config.json's "store" names a PostgreSQL database
  *   config.json        {"listen": "host:port", "hostnames": [...]} and optional
+ *                      "store": "postgres://..." (libpq URI) and
  *                      lifetimes in seconds: "token_ttl_s" (3600),
  *                      "credential_ttl_s" (3600), "acl_ttl_s" (3600),
  *                      "push_stream_max_s" (600)
@@ -20,6 +22,9 @@ struct pn_controller_init_opts {
 	const char *data_dir;
 	const char *listen;    /* "host:port" (IPv6 as [addr]:port); default 127.0.0.1:8443 */
 	const char *hostnames; /* comma list for the API cert SAN; first = URL host */
+	const char *store;     /* NULL: SQLite in the data dir; else a PostgreSQL URI
+				* (recorded in config.json), whose database must
+				* not hold a network yet (-EEXIST) */
 };
 
 /*
@@ -54,6 +59,7 @@ int pn_controller_start(const char *data_dir, const char *listen_override,
 struct pn_controller_run_opts {
 	const char *listen_override;
 	uint32_t cred_ttl_s;
+	const char *store; /* NULL, or a store replacing config.json's (URI or SQLite path) */
 };
 int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
 			     struct pn_controller **out);
