@@ -364,16 +364,39 @@ python3 -c 'import json,sys; print(json.dumps({"token": sys.argv[1], "csr": open
 	"$TOK" "$TMP/c.csr" >"$TMP/enroll.json"
 for i in $(seq 1 50); do
 	u=$URL; [ $((i % 2)) = 0 ] && u=$URL2
-	curl -sS --cacert "$TMP/ctl/ca.crt" -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+	curl -sS --cacert "$TMP/ctl/ca.crt" -o "$TMP/race.$i.body" -w '%{http_code}\n' -H 'Content-Type: application/json' \
 		--data-binary @"$TMP/enroll.json" "$u/v1/enroll" >"$TMP/race.$i" 2>/dev/null &
 done
 wait $(jobs -p | grep -v -e "^$PID\$" -e "^$PID2\$") 2>/dev/null
-WINS=$(cat "$TMP"/race.* | grep -c '^20[01]$')
-LOSSES=$(cat "$TMP"/race.* | grep -c '^401$')
+WINS=$(cat "$TMP"/race.? "$TMP"/race.?? | grep -c '^20[01]$')
+LOSSES=$(cat "$TMP"/race.? "$TMP"/race.?? | grep -c '^401$')
 echo "enrollment race over two controllers: $WINS success, $LOSSES refused"
 check "one token, 50 parallel enrollments, two controllers: exactly one success" test "$WINS" = 1
 check "... and 49 refusals" test "$LOSSES" = 49
 check "exactly one credential recorded for the racer" test "$(sql "SELECT COUNT(*) FROM credentials c JOIN connectors n ON n.id = c.holder_id WHERE n.name = 'racer'")" = 1
+# push across controllers: the racer subscribes on the second controller; a
+# change committed through the first reaches it (PostgreSQL: LISTEN/NOTIFY,
+# goal 1 s; SQLite: the 1 s store poll)
+for f in "$TMP"/race.*.body; do
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(d["cert_pem"])' \
+		"$f" "$TMP/c.crt" 2>/dev/null && break
+done
+curl -sSN --cacert "$TMP/ctl/ca.crt" --cert "$TMP/c.crt" --key "$TMP/c.key" "$URL2/v1/ctl/stream" \
+	>"$TMP/sse" 2>/dev/null &
+SSE=$!
+for _ in $(seq 1 100); do grep -q '^event: policy' "$TMP/sse" && break; sleep 0.05; done
+check "push subscriber on the second controller gets its state" grep -q '^event: policy' "$TMP/sse"
+VN=$(($(sql "SELECT value FROM meta WHERE key='policy_version'") + 1))
+expect 201 POST /v1/groups '{"name":"push-probe"}'
+t0=$(date +%s%N) # the change is committed
+for _ in $(seq 1 300); do grep -q "^id: $VN\$" "$TMP/sse" && break; sleep 0.01; done
+t1=$(date +%s%N)
+PUSH_MS=$(((t1 - t0) / 1000000))
+LIMIT_MS=1000; [ "$STORE" = sqlite ] && LIMIT_MS=3000
+echo "change committed through controller 1 -> pushed by controller 2: $PUSH_MS ms ($STORE)"
+check "change via one controller pushed by the other within $LIMIT_MS ms ($PUSH_MS ms)" \
+	test "$PUSH_MS" -le "$LIMIT_MS" -a -n "$(grep "^id: $VN\$" "$TMP/sse")"
+kill "$SSE" 2>/dev/null; wait "$SSE" 2>/dev/null
 kill -TERM "$PID2"; wait "$PID2"; RC=$?; PID2=
 check "second controller exits 0 on SIGTERM (rc=$RC)" test "$RC" -eq 0
 
