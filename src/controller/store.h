@@ -168,6 +168,10 @@ int pn_store_open_pg(const char *url, struct pn_store **out);
 int pn_store_is_pg(const char *spec);
 /* pn_store_open_pg for a PostgreSQL URI, else pn_store_open_sqlite. */
 int pn_store_open(const char *spec, struct pn_store **out);
+/* Copy everything in `from` into the empty store `to` (migrate-store; see
+ * store_copy.c): one transaction, all or nothing.  -EEXIST if `to` holds a
+ * network, PN_E_INVAL if `to` cannot restore logs (SQLite). */
+int pn_store_copy(struct pn_store *from, struct pn_store *to);
 /* Register a change callback (ops->watch); 0 if the back end has none. */
 int pn_store_watch(struct pn_store *s, void (*cb)(void *arg, uint64_t version), void *arg);
 void pn_store_close(struct pn_store *s); /* NULL-safe */
