@@ -5,7 +5,9 @@
 # the connector subscribed on controller X within 1 s (LISTEN/NOTIFY) and
 # new flows are denied; kill -9 of the controller the connector is
 # subscribed to -> the connector is subscribed to the other one within 5 s,
-# renews its credential through it, receives changes, and flows work.
+# renews its credential through it, receives changes, and flows work;
+# PostgreSQL killed mid-traffic -> an open flow continues, new flows work,
+# the API answers 503, and all recovers (no restart) when it returns.
 # Needs root (network namespaces) and haproxy + postgresql (Debian).
 #
 #   pnf-hub: haproxy 10.207.0.1:8443 -> controller A 10.207.0.2:8443
@@ -106,6 +108,7 @@ ip -n $NS_RELAY route add default via 10.207.2.1
 ip -n $NS_CONN route add default via 10.207.4.1
 mkdir -p "$W/www"
 echo "hello from the private resource" >"$W/www/index.html"
+head -c 1500000 /dev/urandom >"$W/www/big.bin"
 bg http ip netns exec $NS_RES python3 -m http.server 8000 --bind 10.207.9.2 --directory "$W/www"
 
 # ---- two controllers, one database, one identity ----
@@ -234,4 +237,36 @@ wait_count "$W/connector.log" "cred_renewed" $((RENEW0 + 1)) $((LIFE * 100)) &&
 out=$(flow)
 [[ "$out" == *"hello from the private resource"* ]] && ok "flows work after the failover" ||
 	bad "flow after the failover (got '${out:0:200}')"
+
+# ---- PostgreSQL killed mid-traffic ----
+ip netns exec $NS_CLI curl -s -m 60 --limit-rate 150k --socks5 127.0.0.1:1080 \
+	-o "$W/big.out" http://10.207.9.2:8000/big.bin &
+DL=$!
+sleep 1
+pg_kill
+st=$($H curl -s -o "$W/st.out" -w '%{http_code}' --cacert "$W/a/ca.crt" \
+	-H "Authorization: Bearer $POSTERN_API_KEY" $LB/v1/networks)
+[ "$st" = 503 ] && grep -q store_unavailable "$W/st.out" &&
+	ok "database down: API through haproxy answers 503 store_unavailable" || bad "API with the database down: $st"
+out=$(flow)
+[[ "$out" == *"hello from the private resource"* ]] && ok "new flows work with the database down" ||
+	bad "new flow with the database down (got '${out:0:200}')"
+sleep 2
+pg_start_again || bad "database restarted"
+t0=$(date +%s%N)
+for _ in $(seq 500); do
+	st=$($H curl -s -o /dev/null -w '%{http_code}' --cacert "$W/a/ca.crt" \
+		-H "Authorization: Bearer $POSTERN_API_KEY" $LB/v1/networks)
+	[ "$st" = 200 ] && break
+	sleep 0.02
+done
+[ "$st" = 200 ] && ok "API recovered without restart $((($(date +%s%N) - t0) / 1000000)) ms after the database" ||
+	bad "API after the database returned: $st"
+N=$(count "$W/connector.log" "policy_push")
+$CTL group add after-db-restart >/dev/null || bad "change after the database returned"
+wait_count "$W/connector.log" "policy_push" $((N + 1)) 300 &&
+	ok "connector receives changes after the database returned" || bad "push after the database returned"
+wait "$DL"
+cmp -s "$W/big.out" "$W/www/big.bin" && ok "flow open across the database outage completed intact" ||
+	bad "download across the outage ($(stat -c %s "$W/big.out" 2>/dev/null) bytes)"
 finish
