@@ -33,7 +33,7 @@
 #include "core/secret.h"
 #include "trust/ca.h"
 
-#define FILE_MAX (64 * 1024)
+#define FILE_MAX       (64 * 1024)
 #define BUNDLE_VERSION 1
 
 static char *slurp(const char *dir, const char *name)
@@ -156,7 +156,8 @@ int pn_controller_export_identity(const char *data_dir, const char *pass, char *
 		rc = PN_E_CONFIG;
 		goto out;
 	}
-	if ((rc = encrypt_key(ca_key, pass, &ca_enc)) || (rc = encrypt_key(api_key, pass, &api_enc)))
+	if ((rc = encrypt_key(ca_key, pass, &ca_enc)) ||
+	    (rc = encrypt_key(api_key, pass, &api_enc)))
 		goto out;
 	b = json_pack("{s:i,s:s,s:s,s:s,s:s,s:O}", "postern_controller_bundle", BUNDLE_VERSION,
 		      "ca_crt", ca_crt, "ca_key", ca_enc, "api_crt", api_crt, "api_key", api_enc,
@@ -179,8 +180,8 @@ out:
 
 static void remove_joined(const char *dir)
 {
-	static const char *const files[] = {"ca.key", "ca.crt", "api.key", "api.crt",
-					    "config.json", NULL};
+	static const char *const files[] = {"ca.key",  "ca.crt",      "api.key",
+					    "api.crt", "config.json", NULL};
 	char path[4096];
 
 	for (size_t i = 0; files[i]; i++) {

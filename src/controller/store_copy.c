@@ -30,7 +30,8 @@ static int copy_objects(struct pn_store *from, struct pn_store *to, unsigned *to
 			json_decref(rows);
 			return PN_E_STORE;
 		}
-		json_array_foreach(rows, i, row) {
+		json_array_foreach(rows, i, row)
+		{
 			if ((rc = pn_store_insert(to, (enum pn_obj)k, row))) {
 				json_decref(rows);
 				return rc;
@@ -60,7 +61,8 @@ static int copy_log(struct pn_store *from, struct pn_store *to, int flows, unsig
 		if (n)
 			rc = to->ops->restore_log(to->be, flows, rows);
 		if (!rc && n)
-			after = json_integer_value(json_object_get(json_array_get(rows, n - 1), "seq"));
+			after =
+			    json_integer_value(json_object_get(json_array_get(rows, n - 1), "seq"));
 		json_decref(rows);
 		if (rc)
 			return rc;
@@ -88,7 +90,8 @@ int pn_store_copy(struct pn_store *from, struct pn_store *to)
 	if ((rc = pn_store_list(to, PN_OBJ_ADMIN_KEY, NULL, 0, 1, &keys)))
 		goto out;
 	if (json_array_size(keys)) {
-		PN_LOG_ERROR("store", "copy_target_not_empty", "msg=\"the target holds a network\"");
+		PN_LOG_ERROR("store", "copy_target_not_empty",
+			     "msg=\"the target holds a network\"");
 		rc = -EEXIST;
 		goto out;
 	}
@@ -98,9 +101,11 @@ int pn_store_copy(struct pn_store *from, struct pn_store *to)
 		goto out;
 	rc = pn_store_commit(to);
 	if (!rc)
-		PN_LOG_INFO("store", "copied", "from=%s to=%s objects=%u audit=%u flows=%u"
-			    " policy_version=%llu", from->ops->name, to->ops->name, objs, audit,
-			    flows, (unsigned long long)v);
+		PN_LOG_INFO("store", "copied",
+			    "from=%s to=%s objects=%u audit=%u flows=%u"
+			    " policy_version=%llu",
+			    from->ops->name, to->ops->name, objs, audit, flows,
+			    (unsigned long long)v);
 out:
 	json_decref(keys);
 	if (rc)

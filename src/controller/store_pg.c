@@ -100,8 +100,8 @@ static int pg_get(void *be, enum pn_obj kind, const char *col, const char *value
 		return PN_E_INVAL;
 	n = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
 	n = put_cols(sql, n, d);
-	n += (size_t)snprintf(sql + n, sizeof(sql) - n, " FROM %s WHERE \"%s\" = $1", d->table,
-			      col);
+	n +=
+	    (size_t)snprintf(sql + n, sizeof(sql) - n, " FROM %s WHERE \"%s\" = $1", d->table, col);
 	if (!sql_fits(n))
 		return PN_E_INVAL;
 	pn_pg_text(&ps, value);
@@ -206,9 +206,10 @@ static int pg_token_consume(void *be, const char *hash_hex, int64_t now, json_t 
 	pn_pg_int(&ps, now);
 	/* The conditional UPDATE is the atomic test-and-set: only the caller
 	 * whose statement changed the row owns the token. */
-	r = pn_pg_run(be, "UPDATE enroll_tokens SET used = 1 WHERE hash = $1 AND used = 0"
-		    " AND expires > $2 RETURNING hash, kind, target_id, expires, used, created",
-		&ps, &res);
+	r = pn_pg_run(be,
+		      "UPDATE enroll_tokens SET used = 1 WHERE hash = $1 AND used = 0"
+		      " AND expires > $2 RETURNING hash, kind, target_id, expires, used, created",
+		      &ps, &res);
 	if (r)
 		return r;
 	if (PQntuples(res) != 1)
@@ -242,9 +243,10 @@ static int pg_version_get(void *be, uint64_t *out)
 static int pg_version_bump(void *be, uint64_t *out)
 {
 	/* NOTIFY is delivered at commit, to every listening controller */
-	return one_u64(be, "WITH u AS (UPDATE meta SET value = value + 1"
-			   " WHERE key = 'policy_version' RETURNING value)"
-			   " SELECT value, pg_notify('" PN_PG_CHANNEL "', value::text) FROM u",
+	return one_u64(be,
+		       "WITH u AS (UPDATE meta SET value = value + 1"
+		       " WHERE key = 'policy_version' RETURNING value)"
+		       " SELECT value, pg_notify('" PN_PG_CHANNEL "', value::text) FROM u",
 		       NULL, out);
 }
 
@@ -271,8 +273,10 @@ static int pg_audit_append(void *be, int64_t ts, const char *actor, const char *
 	pn_pg_text(&ps, kind);
 	pn_pg_text(&ps, object_id);
 	pn_pg_text(&ps, text);
-	r = pn_pg_run(be, "INSERT INTO audit(ts, actor, action, kind, object_id, detail)"
-		    " VALUES($1, $2, $3, $4, $5, $6)", &ps, NULL);
+	r = pn_pg_run(be,
+		      "INSERT INTO audit(ts, actor, action, kind, object_id, detail)"
+		      " VALUES($1, $2, $3, $4, $5, $6)",
+		      &ps, NULL);
 	free(text);
 	return r;
 }
@@ -283,13 +287,15 @@ static int pg_audit_list(void *be, int64_t after_seq, unsigned limit, json_t **o
 
 	pn_pg_int(&ps, after_seq);
 	pn_pg_int(&ps, limit);
-	return pn_pg_query_all(be, "SELECT seq, ts, actor, action, kind, object_id, detail FROM audit"
-			     " WHERE seq > $1 ORDER BY seq LIMIT $2", &ps, out);
+	return pn_pg_query_all(be,
+			       "SELECT seq, ts, actor, action, kind, object_id, detail FROM audit"
+			       " WHERE seq > $1 ORDER BY seq LIMIT $2",
+			       &ps, out);
 }
 
-static const char *const flow_text_cols[] = {"event", "flow_id", "client_id", "user",
-					     "resource_id", "dest", "proto", "path",
-					     "verdict", "reason"};
+static const char *const flow_text_cols[] = {"event",	    "flow_id", "client_id", "user",
+					     "resource_id", "dest",    "proto",	    "path",
+					     "verdict",	    "reason"};
 static const char *const flow_int_cols[] = {"port", "bytes_up", "bytes_down"};
 
 static int pg_flow_insert(void *be, const char *reporter_id, const json_t *ev)
@@ -307,14 +313,17 @@ static int pg_flow_insert(void *be, const char *reporter_id, const json_t *ev)
 	}
 	for (size_t k = 0; k < sizeof(flow_int_cols) / sizeof(flow_int_cols[0]); k++)
 		pn_pg_int(&ps, json_integer_value(json_object_get(ev, flow_int_cols[k])));
-	return pn_pg_run(be, "INSERT INTO flow_events(received, reporter_id, ts_ms, event, flow_id,"
-		       " client_id, \"user\", resource_id, dest, proto, path, verdict, reason, port,"
-		       " bytes_up, bytes_down) VALUES(EXTRACT(EPOCH FROM now())::bigint, $1, $2,"
-		       " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", &ps, NULL);
+	return pn_pg_run(
+	    be,
+	    "INSERT INTO flow_events(received, reporter_id, ts_ms, event, flow_id,"
+	    " client_id, \"user\", resource_id, dest, proto, path, verdict, reason, port,"
+	    " bytes_up, bytes_down) VALUES(EXTRACT(EPOCH FROM now())::bigint, $1, $2,"
+	    " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+	    &ps, NULL);
 }
 
-#define FLOW_COLS                                                                            \
-	"seq, received, reporter_id, ts_ms, event, flow_id, client_id, \"user\", resource_id," \
+#define FLOW_COLS                                                                                  \
+	"seq, received, reporter_id, ts_ms, event, flow_id, client_id, \"user\", resource_id,"     \
 	" dest, port, proto, path, verdict, reason, bytes_up, bytes_down"
 
 static int pg_flow_list(void *be, const struct pn_flow_query *q, json_t **out)
@@ -328,13 +337,15 @@ static int pg_flow_list(void *be, const struct pn_flow_query *q, json_t **out)
 	pn_pg_text(&ps, q->client_id);
 	pn_pg_text(&ps, q->verdict);
 	pn_pg_int(&ps, q->limit);
-	return pn_pg_query_all(be, "SELECT " FLOW_COLS " FROM flow_events WHERE seq > $1::bigint"
-			     " AND ($2::bigint = 0 OR ts_ms >= $2::bigint)"
-			     " AND ($3::bigint = 0 OR ts_ms < $3::bigint)"
-			     " AND ($4::text IS NULL OR resource_id = $4::text)"
-			     " AND ($5::text IS NULL OR client_id = $5::text)"
-			     " AND ($6::text IS NULL OR verdict = $6::text)"
-			     " ORDER BY seq LIMIT $7::bigint", &ps, out);
+	return pn_pg_query_all(be,
+			       "SELECT " FLOW_COLS " FROM flow_events WHERE seq > $1::bigint"
+			       " AND ($2::bigint = 0 OR ts_ms >= $2::bigint)"
+			       " AND ($3::bigint = 0 OR ts_ms < $3::bigint)"
+			       " AND ($4::text IS NULL OR resource_id = $4::text)"
+			       " AND ($5::text IS NULL OR client_id = $5::text)"
+			       " AND ($6::text IS NULL OR verdict = $6::text)"
+			       " ORDER BY seq LIMIT $7::bigint",
+			       &ps, out);
 }
 
 static int pg_restore_log(void *be, int flows, const json_t *rows)
@@ -343,7 +354,8 @@ static int pg_restore_log(void *be, int flows, const json_t *rows)
 	json_t *row;
 	int r;
 
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		struct pn_pg_params ps = {0};
 
 		pn_pg_int(&ps, json_integer_value(json_object_get(row, "seq")));
@@ -354,31 +366,40 @@ static int pg_restore_log(void *be, int flows, const json_t *rows)
 			pn_pg_int(&ps, json_integer_value(json_object_get(row, "ts")));
 			for (size_t k = 0; k < 5; k++)
 				pn_pg_text(&ps, json_string_value(json_object_get(row, tc[k])));
-			r = pn_pg_run(be, "INSERT INTO audit(seq, ts, actor, action, kind, object_id,"
-				    " detail) VALUES($1, $2, $3, $4, $5, $6, $7)", &ps, NULL);
+			r = pn_pg_run(be,
+				      "INSERT INTO audit(seq, ts, actor, action, kind, object_id,"
+				      " detail) VALUES($1, $2, $3, $4, $5, $6, $7)",
+				      &ps, NULL);
 		} else {
 			pn_pg_int(&ps, json_integer_value(json_object_get(row, "received")));
 			pn_pg_text(&ps, json_string_value(json_object_get(row, "reporter_id")));
 			pn_pg_int(&ps, json_integer_value(json_object_get(row, "ts_ms")));
-			for (size_t k = 0; k < sizeof(flow_text_cols) / sizeof(flow_text_cols[0]); k++)
-				pn_pg_text(&ps, json_string_value(json_object_get(row, flow_text_cols[k])));
-			for (size_t k = 0; k < sizeof(flow_int_cols) / sizeof(flow_int_cols[0]); k++)
-				pn_pg_int(&ps, json_integer_value(json_object_get(row, flow_int_cols[k])));
-			r = pn_pg_run(be, "INSERT INTO flow_events(seq, received, reporter_id, ts_ms, event,"
-				    " flow_id, client_id, \"user\", resource_id, dest, proto, path,"
-				    " verdict, reason, port, bytes_up, bytes_down) VALUES($1, $2, $3,"
-				    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-				&ps, NULL);
+			for (size_t k = 0; k < sizeof(flow_text_cols) / sizeof(flow_text_cols[0]);
+			     k++)
+				pn_pg_text(&ps, json_string_value(
+						    json_object_get(row, flow_text_cols[k])));
+			for (size_t k = 0; k < sizeof(flow_int_cols) / sizeof(flow_int_cols[0]);
+			     k++)
+				pn_pg_int(&ps, json_integer_value(
+						   json_object_get(row, flow_int_cols[k])));
+			r = pn_pg_run(
+			    be,
+			    "INSERT INTO flow_events(seq, received, reporter_id, ts_ms, event,"
+			    " flow_id, client_id, \"user\", resource_id, dest, proto, path,"
+			    " verdict, reason, port, bytes_up, bytes_down) VALUES($1, $2, $3,"
+			    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+			    &ps, NULL);
 		}
 		if (r)
 			return r;
 	}
 	/* new rows continue after the restored sequence numbers */
-	return pn_pg_run(be, flows ? "SELECT setval(pg_get_serial_sequence('flow_events', 'seq'),"
-			       " COALESCE((SELECT MAX(seq) FROM flow_events), 0) + 1, false)"
-			     : "SELECT setval(pg_get_serial_sequence('audit', 'seq'),"
-			       " COALESCE((SELECT MAX(seq) FROM audit), 0) + 1, false)",
-		   NULL, NULL);
+	return pn_pg_run(be,
+			 flows ? "SELECT setval(pg_get_serial_sequence('flow_events', 'seq'),"
+				 " COALESCE((SELECT MAX(seq) FROM flow_events), 0) + 1, false)"
+			       : "SELECT setval(pg_get_serial_sequence('audit', 'seq'),"
+				 " COALESCE((SELECT MAX(seq) FROM audit), 0) + 1, false)",
+			 NULL, NULL);
 }
 
 static int pg_member_resources(void *be, const char *member_col, const char *member_id,
@@ -388,15 +409,17 @@ static int pg_member_resources(void *be, const char *member_col, const char *mem
 	const char *sql;
 
 	if (!strcmp(member_col, "user_id"))
-		sql = "SELECT DISTINCT r.id, r.name, r.network_id, r.address, r.protocols, r.created"
-		      " FROM resources r JOIN policies p ON p.resource_id = r.id"
-		      " JOIN memberships m ON m.group_id = p.group_id WHERE m.user_id = $1"
-		      " ORDER BY r.id";
+		sql =
+		    "SELECT DISTINCT r.id, r.name, r.network_id, r.address, r.protocols, r.created"
+		    " FROM resources r JOIN policies p ON p.resource_id = r.id"
+		    " JOIN memberships m ON m.group_id = p.group_id WHERE m.user_id = $1"
+		    " ORDER BY r.id";
 	else if (!strcmp(member_col, "service_account_id"))
-		sql = "SELECT DISTINCT r.id, r.name, r.network_id, r.address, r.protocols, r.created"
-		      " FROM resources r JOIN policies p ON p.resource_id = r.id"
-		      " JOIN memberships m ON m.group_id = p.group_id"
-		      " WHERE m.service_account_id = $1 ORDER BY r.id";
+		sql =
+		    "SELECT DISTINCT r.id, r.name, r.network_id, r.address, r.protocols, r.created"
+		    " FROM resources r JOIN policies p ON p.resource_id = r.id"
+		    " JOIN memberships m ON m.group_id = p.group_id"
+		    " WHERE m.service_account_id = $1 ORDER BY r.id";
 	else
 		return PN_E_INVAL;
 	pn_pg_text(&ps, member_id);
@@ -410,17 +433,19 @@ static int pg_network_clients(void *be, const char *network_id, int64_t now, jso
 	pn_pg_text(&ps, network_id);
 	pn_pg_int(&ps, now);
 	/* one row per (credential id, key): see store_sqlite.c */
-	return pn_pg_query_all(be, "SELECT c.cred_id, c.key_fp, c.holder_kind, c.holder_id,"
-			     " MAX(c.not_after) AS not_after FROM credentials c"
-			     " WHERE c.type = 'client' AND c.revoked = 0"
-			     " AND c.not_after > $2 AND EXISTS (SELECT 1 FROM memberships m"
-			     " JOIN policies p ON p.group_id = m.group_id"
-			     " JOIN resources r ON r.id = p.resource_id"
-			     " WHERE r.network_id = $1 AND ((c.holder_kind = 'service_account'"
-			     " AND m.service_account_id = c.holder_id) OR (c.holder_kind = 'user'"
-			     " AND m.user_id = c.holder_id)))"
-			     " GROUP BY c.cred_id, c.key_fp, c.holder_kind, c.holder_id"
-			     " ORDER BY c.cred_id COLLATE \"C\"", &ps, out);
+	return pn_pg_query_all(be,
+			       "SELECT c.cred_id, c.key_fp, c.holder_kind, c.holder_id,"
+			       " MAX(c.not_after) AS not_after FROM credentials c"
+			       " WHERE c.type = 'client' AND c.revoked = 0"
+			       " AND c.not_after > $2 AND EXISTS (SELECT 1 FROM memberships m"
+			       " JOIN policies p ON p.group_id = m.group_id"
+			       " JOIN resources r ON r.id = p.resource_id"
+			       " WHERE r.network_id = $1 AND ((c.holder_kind = 'service_account'"
+			       " AND m.service_account_id = c.holder_id) OR (c.holder_kind = 'user'"
+			       " AND m.user_id = c.holder_id)))"
+			       " GROUP BY c.cred_id, c.key_fp, c.holder_kind, c.holder_id"
+			       " ORDER BY c.cred_id COLLATE \"C\"",
+			       &ps, out);
 }
 
 static int pg_revoked_list(void *be, int64_t now, json_t **out)
@@ -428,11 +453,14 @@ static int pg_revoked_list(void *be, int64_t now, json_t **out)
 	struct pn_pg_params ps = {0};
 
 	pn_pg_int(&ps, now);
-	return pn_pg_query_all(be, "SELECT c.serial, CASE WHEN EXISTS (SELECT 1 FROM credentials l"
-			     " WHERE l.cred_id = c.cred_id AND l.revoked = 0 AND l.not_after > $1)"
-			     " THEN NULL ELSE c.cred_id END AS cred_id, c.type, c.holder_id,"
-			     " c.not_after FROM credentials c WHERE c.revoked = 1"
-			     " AND c.not_after > $1 ORDER BY c.serial COLLATE \"C\"", &ps, out);
+	return pn_pg_query_all(
+	    be,
+	    "SELECT c.serial, CASE WHEN EXISTS (SELECT 1 FROM credentials l"
+	    " WHERE l.cred_id = c.cred_id AND l.revoked = 0 AND l.not_after > $1)"
+	    " THEN NULL ELSE c.cred_id END AS cred_id, c.type, c.holder_id,"
+	    " c.not_after FROM credentials c WHERE c.revoked = 1"
+	    " AND c.not_after > $1 ORDER BY c.serial COLLATE \"C\"",
+	    &ps, out);
 }
 
 static int pg_revoke_where(void *be, const char *col, const char *value, int *n)
@@ -495,32 +523,32 @@ static void pg_close(void *be)
 }
 
 const struct pn_store_ops pn_store_pg_ops = {
-	.name = "postgres",
-	.begin = pn_pg_begin,
-	.commit = pn_pg_commit,
-	.rollback = pn_pg_rollback,
-	.insert = pg_insert,
-	.get = pg_get,
-	.list = pg_list,
-	.update = pg_update,
-	.remove = pg_remove,
-	.token_consume = pg_token_consume,
-	.version_get = pg_version_get,
-	.version_bump = pg_version_bump,
-	.audit_append = pg_audit_append,
-	.audit_list = pg_audit_list,
-	.flow_insert = pg_flow_insert,
-	.flow_list = pg_flow_list,
-	.member_resources = pg_member_resources,
-	.network_clients = pg_network_clients,
-	.revoked_list = pg_revoked_list,
-	.revoke_where = pg_revoke_where,
-	.integrity_check = pg_integrity_check,
-	.close = pg_close,
-	.watch = pg_watch,
-	.restore_log = pg_restore_log,
-	.version_set = pg_version_set,
-	.concurrent = 1,
+    .name = "postgres",
+    .begin = pn_pg_begin,
+    .commit = pn_pg_commit,
+    .rollback = pn_pg_rollback,
+    .insert = pg_insert,
+    .get = pg_get,
+    .list = pg_list,
+    .update = pg_update,
+    .remove = pg_remove,
+    .token_consume = pg_token_consume,
+    .version_get = pg_version_get,
+    .version_bump = pg_version_bump,
+    .audit_append = pg_audit_append,
+    .audit_list = pg_audit_list,
+    .flow_insert = pg_flow_insert,
+    .flow_list = pg_flow_list,
+    .member_resources = pg_member_resources,
+    .network_clients = pg_network_clients,
+    .revoked_list = pg_revoked_list,
+    .revoke_where = pg_revoke_where,
+    .integrity_check = pg_integrity_check,
+    .close = pg_close,
+    .watch = pg_watch,
+    .restore_log = pg_restore_log,
+    .version_set = pg_version_set,
+    .concurrent = 1,
 };
 
 int pn_store_open_pg(const char *url, struct pn_store **out)

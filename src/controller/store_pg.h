@@ -14,9 +14,9 @@ int pn_pg_schema_version(void);
  * PN_E_STORE (logged). */
 int pn_pg_error(PGconn *c, const PGresult *res);
 /* Advisory lock keys ("postern" in ASCII, then 1 / 2). */
-#define PN_PG_LOCK_WRITE 0x706f737465726e01ll
+#define PN_PG_LOCK_WRITE   0x706f737465726e01ll
 #define PN_PG_LOCK_MIGRATE 0x706f737465726e02ll
-#define PN_PG_CHANNEL "postern_policy"
+#define PN_PG_CHANNEL	   "postern_policy"
 
 /* Connect (timeouts, keepalives, UTF8, statement/lock timeouts set); NULL
  * on failure, with the server's message in err (may be NULL). */

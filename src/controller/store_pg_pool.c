@@ -12,11 +12,11 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define PG_WAIT_S 5	    /* waiting for a free pooled connection */
-#define PG_DOWN_LOG_S 10    /* at most one "unreachable" log per this */
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
+#define PG_WAIT_S     5	 /* waiting for a free pooled connection */
+#define PG_DOWN_LOG_S 10 /* at most one "unreachable" log per this */
+#define OID_INT8      20
+#define OID_INT2      21
+#define OID_INT4      23
 
 int pn_pg_text(struct pn_pg_params *ps, const char *s)
 {
@@ -63,10 +63,15 @@ static void quiet_notice(void *arg, const char *msg)
 PGconn *pn_pg_connect(const char *url, char *err, size_t errsz)
 {
 	/* dbname (the URI) comes last: what it says overrides these defaults */
-	static const char *const keys[] = {"connect_timeout", "application_name",
-					   "client_encoding", "keepalives_idle",
-					   "keepalives_interval", "keepalives_count",
-					   "gssencmode", "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout",
+					   "application_name",
+					   "client_encoding",
+					   "keepalives_idle",
+					   "keepalives_interval",
+					   "keepalives_count",
+					   "gssencmode",
+					   "dbname",
+					   NULL};
 	const char *vals[] = {"5", "postern-controller", "UTF8", "10", "5", "3", "disable", url,
 			      NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
@@ -110,8 +115,8 @@ int pn_pg_error(PGconn *c, const PGresult *res)
 			return PN_E_STORE_CONFLICT;
 		}
 		/* serialization failure, deadlock, lock or statement timeout */
-		if (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
-		    !strcmp(state, "55P03") || !strcmp(state, "57014"))
+		if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+		    !strcmp(state, "57014"))
 			return PN_E_STORE_BUSY;
 		/* connection exception, server shutting down */
 		if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))
@@ -259,8 +264,8 @@ int pn_pg_run_one(struct pn_pg *p, const char *sql, const struct pn_pg_params *p
 static void release(struct pn_pg *p, struct pn_pgconn *pc)
 {
 	/* never hand on a connection in an unknown state */
-	if (pc->c && (PQstatus(pc->c) != CONNECTION_OK ||
-		      PQtransactionStatus(pc->c) != PQTRANS_IDLE)) {
+	if (pc->c &&
+	    (PQstatus(pc->c) != CONNECTION_OK || PQtransactionStatus(pc->c) != PQTRANS_IDLE)) {
 		PQfinish(pc->c);
 		pc->c = NULL;
 	}
@@ -390,8 +395,7 @@ void pn_pg_rollback(void *be)
 
 	if (!pc)
 		return;
-	if (pc->c && PQstatus(pc->c) == CONNECTION_OK &&
-	    PQtransactionStatus(pc->c) != PQTRANS_IDLE)
+	if (pc->c && PQstatus(pc->c) == CONNECTION_OK && PQtransactionStatus(pc->c) != PQTRANS_IDLE)
 		PQclear(PQexec(pc->c, "ROLLBACK"));
 	release(p, pc);
 }
