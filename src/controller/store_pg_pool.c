@@ -54,10 +54,23 @@ int pn_pg_json(struct pn_pg_params *ps, enum pn_col_type type, const json_t *v)
 	return pn_pg_text(ps, json_string_value(v));
 }
 
+/* A server message as one log value: first line, double quotes made single. */
+static void log_text(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+	dst[strcspn(dst, "\r\n")] = '\0';
+	for (char *q = dst; *q; q++)
+		if (*q == '"')
+			*q = '\'';
+}
+
 static void quiet_notice(void *arg, const char *msg)
 {
+	char t[256];
+
 	(void)arg;
-	PN_LOG_DEBUG("store", "notice", "backend=postgres msg=\"%s\"", msg);
+	log_text(t, sizeof(t), msg);
+	PN_LOG_DEBUG("store", "notice", "backend=postgres msg=\"%s\"", t);
 }
 
 PGconn *pn_pg_connect(const char *url, char *err, size_t errsz)
@@ -80,10 +93,8 @@ PGconn *pn_pg_connect(const char *url, char *err, size_t errsz)
 	if (err && errsz)
 		err[0] = '\0';
 	if (!c || PQstatus(c) != CONNECTION_OK) {
-		if (err && errsz) {
-			snprintf(err, errsz, "%s", c ? PQerrorMessage(c) : "out of memory");
-			err[strcspn(err, "\n")] = '\0';
-		}
+		if (err && errsz)
+			log_text(err, errsz, c ? PQerrorMessage(c) : "out of memory");
 		PQfinish(c);
 		return NULL;
 	}
@@ -105,10 +116,11 @@ PGconn *pn_pg_connect(const char *url, char *err, size_t errsz)
 int pn_pg_error(PGconn *c, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : "";
+	char msg[256];
 
 	if (!c || PQstatus(c) == CONNECTION_BAD)
 		return PN_E_STORE_DOWN;
+	log_text(msg, sizeof(msg), res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL);
 	if (state) {
 		if (!strncmp(state, "23", 2)) { /* integrity constraint violation */
 			PN_LOG_DEBUG("store", "constraint", "state=%s msg=\"%s\"", state, msg);
@@ -123,7 +135,7 @@ int pn_pg_error(PGconn *c, const PGresult *res)
 			return PN_E_STORE_DOWN;
 	}
 	PN_LOG_ERROR("store", "sql_error", "backend=postgres state=%s msg=\"%s\"",
-		     state ? state : "-", msg ? msg : "");
+		     state ? state : "-", msg);
 	return PN_E_STORE;
 }
 
