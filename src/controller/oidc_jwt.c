@@ -398,10 +398,12 @@ int pn_oidc_jwt_verify(const char *token, const json_t *jwks, const struct pn_oi
 	len = strnlen(token, PN_OIDC_TOKEN_MAX + 1);
 	if (len > PN_OIDC_TOKEN_MAX)
 		return PN_E_OIDC_TOKEN;
-	/* Compact JWS: exactly three non-empty parts (JWE has five). */
+	/* Compact JWS: exactly three parts (JWE has five).  An empty
+	 * signature (what alg=none carries) is left to the algorithm check so
+	 * that case is reported as what it is. */
 	d1 = memchr(token, '.', len);
 	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-	if (!d1 || !d2 || d1 == token || d2 == d1 + 1 || !d2[1] || strchr(d2 + 1, '.'))
+	if (!d1 || !d2 || d1 == token || d2 == d1 + 1 || strchr(d2 + 1, '.'))
 		return PN_E_OIDC_TOKEN;
 	if ((rc = part_json(token, (size_t)(d1 - token), &hdr)))
 		goto out;

@@ -187,6 +187,14 @@ static void t_good(void **st)
 		assert_string_equal(out.alg, ks[i]->alg);
 		assert_int_equal(out.ngroups, 2);
 		assert_string_equal(out.groups[1], "staff");
+		/* signature stripped */
+		{
+			char *dot = strrchr(t, '.'), keep = dot[1];
+
+			dot[1] = '\0';
+			assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_SIG);
+			dot[1] = keep;
+		}
 		/* any bit of the signature flipped */
 		t[strlen(t) - 3] = t[strlen(t) - 3] == 'A' ? 'B' : 'A';
 		assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_SIG);
@@ -205,7 +213,7 @@ static void t_alg_none_and_hmac(void **st)
 	b64((const uint8_t *)none, strlen(none), hb, sizeof(hb));
 	b64((const uint8_t *)c, strlen(c), pb, sizeof(pb));
 	assert_true(asprintf(&t, "%s.%s.", hb, pb) > 0);
-	assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_TOKEN); /* empty signature */
+	assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_ALG); /* empty signature */
 	free(t);
 	assert_true(asprintf(&t, "%s.%s.AAAA", hb, pb) > 0);
 	assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_ALG);
