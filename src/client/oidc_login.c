@@ -266,8 +266,9 @@ static int browser_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *
 	if ((rc = make_pkce(verifier, challenge)) || (rc = listen_loopback(&lfd, &port)))
 		goto out;
 	snprintf(redirect, sizeof(redirect), "http://127.0.0.1:%u/callback", port);
-	start = json_pack("{s:s,s:s,s:s,s:s?}", "redirect_uri", redirect, "code_challenge",
-			  challenge, "code_challenge_method", "S256", "provider", o->provider);
+	start = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "redirect_uri", redirect, "code_challenge",
+			  challenge, "code_challenge_method", "S256", "provider", o->provider,
+			  "purpose", o->purpose);
 	if (!start) {
 		rc = -ENOMEM;
 		goto out;
@@ -316,7 +317,8 @@ out:
 static int device_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *csr,
 			json_t **reply)
 {
-	json_t *req = json_pack("{s:s?}", "provider", o->provider), *started = NULL, *poll_req = NULL;
+	json_t *req = json_pack("{s:s?,s:s?}", "provider", o->provider, "purpose", o->purpose);
+	json_t *started = NULL, *poll_req = NULL;
 	const char *flow, *uc, *vu, *vuc;
 	int64_t end;
 	int interval, rc;
@@ -373,14 +375,27 @@ int pn_client_oidc_login(const struct pn_oidc_login_opts *o)
 	json_t *csr = NULL, *reply = NULL;
 	int rc;
 
-	if (!o->state_dir || !o->url || !o->ca_file)
+	if (!o->url || !o->ca_file || (!o->state_dir && !o->result))
 		return -EINVAL;
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = pn_ctlapi_csr_body(o->state_dir, &csr)))
+	if (o->result) { /* admin session: nothing to certify */
+		*o->result = NULL;
+		csr = json_object();
+	} else if ((rc = pn_ctlapi_csr_body(o->state_dir, &csr))) {
 		goto out;
+	}
+	if (!csr) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	rc = o->device ? device_login(o, out, csr, &reply) : browser_login(o, out, csr, &reply);
 	if (rc)
 		goto out;
+	if (o->result) {
+		*o->result = reply;
+		reply = NULL;
+		goto out;
+	}
 	if ((rc = pn_ctlapi_save_login(o->state_dir, o->url, reply)))
 		goto out;
 	print_user(out, reply);

@@ -26,6 +26,8 @@
  */
 #include <stdio.h>
 
+struct json_t;
+
 struct pn_oidc_login_opts {
 	const char *state_dir, *url, *ca_file;
 	const char *provider; /* NULL: the controller's only provider */
@@ -33,6 +35,11 @@ struct pn_oidc_login_opts {
 	const char *browser; /* NULL: $BROWSER, else xdg-open; "" = do not open */
 	unsigned timeout_s;  /* 0 = 300 */
 	FILE *out;           /* instructions and result; NULL = stderr */
+	/* `postern ctl login`: purpose "admin", no key or state directory;
+	 * the controller's answer ({"admin_session", "expires", "user"}) is
+	 * returned in *result (new ref) instead of being saved. */
+	const char *purpose;
+	struct json_t **result;
 };
 
 int pn_client_oidc_login(const struct pn_oidc_login_opts *o);

@@ -27,6 +27,10 @@
  *        -> 202 {status: "pending", interval} until the user approved,
  *           then as finish.
  *
+ * purpose "admin" (start, device): instead of a credential, members of the
+ * provider's admin_group (by this login's groups claim) get an admin
+ * session key "pnas_<64 hex>" valid 1 h (auth.c), audited as the person.
+ *
  * Renewal of a user's credential (POST /v1/ctl/renew, enroll.c) calls
  * pn_oidc_renew: the sealed refresh token is used at the IdP; a refusal
  * (user removed or disabled there, consent revoked) refuses the renewal.
@@ -378,6 +382,85 @@ out:
 	return 0;
 }
 
+#define ADMIN_SESSION_S 3600
+
+/* An admin session for a member of the provider's admin group (by the
+ * claim of this very login): a "pnas_" key, shown once, stored hashed. */
+static int complete_admin(struct pn_req *r, struct pn_oidc_provider *p,
+			  const struct pn_oidc_claims *c, const char *refresh)
+{
+	struct pn_store *s = r->ctl->store;
+	struct pn_oidc_user u;
+	char key[80], hash[65], id[33];
+	json_t *row = NULL, *g = NULL;
+	unsigned i;
+	int rc;
+
+	for (i = 0; p->admin_group[0] && i < c->ngroups; i++)
+		if (!strcmp(c->groups[i], p->admin_group))
+			break;
+	if (!p->admin_group[0] || i == c->ngroups) {
+		PN_LOG_INFO("oidc", "login_refused", "provider=%s reason=not_admin", p->name);
+		return pn_api_error(r, 403, "not_admin",
+				    "not a member of the identity provider's admin group");
+	}
+	if ((rc = pn_api_new_key("pnas_", key, hash)) || (rc = pn_store_new_id(id)))
+		return pn_api_error(r, 500, "internal", "no randomness");
+	if ((rc = pn_store_begin(s)))
+		goto out_err;
+	snprintf(r->actor, sizeof(r->actor), "oidc:%.20s:%.60s", p->name, c->sub);
+	if ((rc = pn_oidc_user_upsert(r, p, c, refresh, &u)))
+		goto fail;
+	snprintf(r->actor, sizeof(r->actor), "user:%s:%.57s", u.user_id, u.name);
+	if (u.disabled) {
+		pn_store_rollback(s);
+		pn_api_error(r, 403, "user_disabled", "this user is disabled in Postern");
+		goto out;
+	}
+	row = json_pack("{s:s,s:s,s:s,s:I,s:i,s:I}", "id", id, "hash", hash, "user_id", u.user_id,
+			"expires", (json_int_t)(pn_now() + ADMIN_SESSION_S), "revoked", 0,
+			"created", (json_int_t)pn_now());
+	if (!row) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((u.created && (rc = pn_api_changed(r, "create", "user", u.user_id, NULL, NULL))) ||
+	    (rc = pn_store_insert(s, PN_OBJ_ADMIN_SESSION, row)) ||
+	    (rc = pn_api_changed(r, "admin_login", "admin_session", id, NULL, NULL)))
+		goto fail;
+	if ((rc = pn_api_commit(r)))
+		goto out_err;
+	PN_LOG_INFO("oidc", "admin_login", "provider=%s user=%s name=%s session=%s", p->name,
+		    u.user_id, u.name, id);
+	g = json_array();
+	for (i = 0; g && i < c->ngroups; i++)
+		json_array_append_new(g, json_string(c->groups[i]));
+	pn_api_ok(r, 201, json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:s,s:o}}", "admin_session", key,
+				    "id", id, "expires", (json_int_t)(pn_now() + ADMIN_SESSION_S),
+				    "user", "id", u.user_id, "name", u.name, "provider", p->name,
+				    "groups", g ? g : json_array()));
+	goto out;
+fail:
+	pn_store_rollback(s);
+out_err:
+	pn_api_store_error(r, rc);
+out:
+	pn_wipe(key, sizeof(key));
+	json_decref(row);
+	return 0;
+}
+
+/* After the ID token checked out: a client credential or an admin session. */
+static int complete(struct pn_req *r, struct pn_oidc_provider *p, const json_t *flow,
+		    const struct pn_oidc_claims *c, const char *refresh, const char *csr)
+{
+	if (!strcmp(json_string_value(json_object_get(flow, "purpose")), "admin"))
+		return complete_admin(r, p, c, refresh);
+	if (!csr)
+		return pn_api_error(r, 400, "missing_field", "field 'csr' is required");
+	return complete_login(r, p, c, refresh, csr);
+}
+
 /* Token endpoint reply -> verified claims; the response is set on error. */
 static int take_tokens(struct pn_req *r, struct pn_oidc_provider *p, long st, json_t *reply,
 		       const char *nonce, const char *subject, struct pn_oidc_claims *c)
@@ -406,7 +489,7 @@ static int take_tokens(struct pn_req *r, struct pn_oidc_provider *p, long st, js
 static int h_finish(struct pn_req *r)
 {
 	static const char *const allowed[] = {"state", "code", "code_verifier", "csr", NULL};
-	const char *state, *code, *verifier = NULL, *csr, *challenge, *pname;
+	const char *state, *code, *verifier = NULL, *csr = NULL, *challenge, *pname;
 	struct pn_oidc_provider *p;
 	struct pn_oidc_claims c;
 	json_t *flow = NULL, *reply = NULL;
@@ -418,7 +501,7 @@ static int h_finish(struct pn_req *r)
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "state", 1, 128, 0, &state) ||
 	    pn_api_str(r, "code", 1, 2048, 0, &code) ||
 	    pn_api_str(r, "code_verifier", 0, 128, 0, &verifier) ||
-	    pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
+	    pn_api_str(r, "csr", 0, PN_CRED_PEM_MAX, 2, &csr))
 		return 0;
 	if (!r->ctl->oidc)
 		return pn_api_error(r, 404, "oidc_not_configured", "no identity provider");
@@ -460,7 +543,7 @@ static int h_finish(struct pn_req *r)
 	if (take_tokens(r, p, st, reply, json_string_value(json_object_get(flow, "nonce")), NULL,
 			&c))
 		goto out;
-	complete_login(r, p, &c, json_string_value(json_object_get(reply, "refresh_token")), csr);
+	complete(r, p, flow, &c, json_string_value(json_object_get(reply, "refresh_token")), csr);
 out:
 	json_decref(flow);
 	if (reply)
@@ -553,7 +636,7 @@ static int h_poll(struct pn_req *r)
 {
 	static const char *const allowed[] = {"flow", "csr", NULL};
 	struct pn_store *s = r->ctl->store;
-	const char *handle, *csr, *err;
+	const char *handle, *csr = NULL, *err;
 	struct pn_oidc_provider *p;
 	struct pn_oidc_claims c;
 	json_t *flow = NULL, *reply = NULL;
@@ -562,7 +645,7 @@ static int h_poll(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "flow", 1, 128, 0, &handle) ||
-	    pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
+	    pn_api_str(r, "csr", 0, PN_CRED_PEM_MAX, 2, &csr))
 		return 0;
 	if (!r->ctl->oidc)
 		return pn_api_error(r, 404, "oidc_not_configured", "no identity provider");
@@ -605,7 +688,7 @@ static int h_poll(struct pn_req *r)
 		goto out;
 	if (take_tokens(r, p, st, reply, NULL, NULL, &c))
 		goto out;
-	complete_login(r, p, &c, json_string_value(json_object_get(reply, "refresh_token")), csr);
+	complete(r, p, flow, &c, json_string_value(json_object_get(reply, "refresh_token")), csr);
 out:
 	if (dc)
 		pn_wipe(dc, strlen(dc));

@@ -96,7 +96,11 @@ static const char *const migrations[] = {
 	" membership_id TEXT PRIMARY KEY REFERENCES memberships(id) ON DELETE CASCADE,"
 	" identity_id TEXT NOT NULL REFERENCES user_identities(id) ON DELETE CASCADE,"
 	" created INTEGER NOT NULL);"
-	"CREATE INDEX idp_memberships_identity ON idp_memberships(identity_id);",
+	"CREATE INDEX idp_memberships_identity ON idp_memberships(identity_id);"
+	"CREATE TABLE admin_sessions(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" expires INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);",
 };
 
 int pn_store_schema_version(void)

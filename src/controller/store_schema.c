@@ -87,6 +87,10 @@ static const struct pn_col oidc_flow_cols[] = {
 static const struct pn_col idp_membership_cols[] = {
 	{"membership_id", T, R}, {"identity_id", T, R}, {"created", I, R},
 };
+static const struct pn_col admin_session_cols[] = {
+	{"id", T, R},	    {"hash", T, R | S},	 {"user_id", T, R},
+	{"expires", I, R}, {"revoked", I, R | M}, {"created", I, R},
+};
 
 static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 	[PN_OBJ_NETWORK] = {"networks", "id", "name", network_cols, N(network_cols)},
@@ -109,6 +113,8 @@ static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 	[PN_OBJ_OIDC_FLOW] = {"oidc_flows", "id", "created", oidc_flow_cols, N(oidc_flow_cols)},
 	[PN_OBJ_IDP_MEMBERSHIP] = {"idp_memberships", "membership_id", "created",
 				   idp_membership_cols, N(idp_membership_cols)},
+	[PN_OBJ_ADMIN_SESSION] = {"admin_sessions", "id", "created", admin_session_cols,
+				  N(admin_session_cols)},
 };
 
 const struct pn_objdesc *pn_store_desc(enum pn_obj kind)

@@ -99,4 +99,27 @@ curl -sS --cacert "$TMP/idp-ca.pem" -X DELETE "$op_URL/test/users/alice" >/dev/n
 check "alice renewal refused after removal at the IdP" test $? -ne 0
 check "refusal says sign in again" grep -q 'reauthentication\|sign in again' "$TMP/ctl.run.err" "$TMP/renew-alice.out"
 
+# ---- admin login for ctl: carol is in postern-admins at the IdP ----
+ctl_login() { # ctl_login USER [args] -> key on stdout
+	local u=$1; shift
+	PN_OIDC_USER=$u PN_OIDC_BROWSE_LOG=$TMP/browse-ctl-$u.log BROWSER=$OIDC_DIR/browser.sh \
+		timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login "$@" 2>"$TMP/ctl-login-$u.err"
+}
+AKEY=$(ctl_login carol)
+check "carol: ctl login exit 0 with a pnas_ key" grep -Eq '^pnas_[0-9a-f]{64}$' <<<"$AKEY"
+POSTERN_API_KEY=$AKEY "$BIN" ctl --url "$URL" --ca "$CTL_CA" network add lab >/dev/null 2>&1
+check "carol's session can change the policy" test $? -eq 0
+api GET '/v1/audit?limit=1000'
+check "the change is audited as the person" \
+	python3 -c 'import json,sys; a=json.load(sys.stdin)["audit"]; sys.exit(0 if any(e["actor"].startswith("user:") and e["actor"].endswith(":carol") and e["kind"]=="network" for e in a) else 1)' <<<"$OUT"
+BKEY=$(ctl_login bob)
+check "bob (not in the admin group): ctl login refused, exit 3" test $? -eq 3 -a -z "$BKEY"
+check "bob's refusal names the reason" grep -q "admin group" "$TMP/ctl-login-bob.err"
+api GET /v1/users
+CAROL=$(python3 -c 'import json,sys; print([u["id"] for u in json.load(sys.stdin)["users"] if u["name"]=="carol"][0])' <<<"$OUT" 2>/dev/null)
+api PATCH "/v1/users/$CAROL" '{"disabled": true}'
+check "carol disabled (200)" test "$ST" = 200
+POSTERN_API_KEY=$AKEY "$BIN" ctl --url "$URL" --ca "$CTL_CA" network list >/dev/null 2>&1
+check "carol disabled in Postern: her admin session is refused (exit 3)" test $? -eq 3
+
 finish
