@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,6 +238,25 @@ out:
 	return rc;
 }
 
+/* DIR/user.json: who is signed in (name, email, groups, provider,
+ * reauth_due), for status displays; written atomically, 0600. */
+static int save_user(const char *dir, const json_t *reply)
+{
+	const json_t *u = json_object_get(reply, "user");
+	char tmp[4200], path[4200];
+	int rc = 0;
+
+	if (!u)
+		return 0;
+	snprintf(path, sizeof(path), "%s/user.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.user.json.tmp", dir);
+	if (json_dump_file(u, tmp, JSON_INDENT(2)) || chmod(tmp, 0600) || rename(tmp, path))
+		rc = -EIO;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
 static void print_user(FILE *out, const json_t *reply)
 {
 	const json_t *u = json_object_get(reply, "user"), *g;
@@ -396,7 +416,8 @@ int pn_client_oidc_login(const struct pn_oidc_login_opts *o)
 		reply = NULL;
 		goto out;
 	}
-	if ((rc = pn_ctlapi_save_login(o->state_dir, o->url, reply)))
+	if ((rc = pn_ctlapi_save_login(o->state_dir, o->url, reply)) ||
+	    (rc = save_user(o->state_dir, reply)))
 		goto out;
 	print_user(out, reply);
 out:

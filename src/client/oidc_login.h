@@ -13,7 +13,8 @@
  * without the login's state and keeps waiting; the first request with it
  * ends the listener.  Code + verifier + CSR then go to
  * /v1/login/oidc/finish, and the credential, access list and relay list
- * are saved as a service-account login saves them.
+ * are saved as a service-account login saves them, plus DIR/user.json
+ * (who signed in: name, email, groups, provider, reauth_due).
  *
  * Device (RFC 8628): the controller asks the IdP for a user code; it is
  * printed with the verification URL, and /v1/login/oidc/device/poll is

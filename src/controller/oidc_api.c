@@ -312,6 +312,15 @@ static void refuse_token(struct pn_req *r, const struct pn_oidc_provider *p, int
 		pn_api_error(r, 401, "invalid_id_token", "%s", pn_strerror(rc));
 }
 
+static int set_reauth_due(struct pn_req *r, const char *identity_id, int64_t when)
+{
+	json_t *set = json_pack("{s:I}", "reauth_due", (json_int_t)when);
+	int rc = set ? pn_store_update(r->ctl->store, PN_OBJ_IDENTITY, identity_id, set) : -ENOMEM;
+
+	json_decref(set);
+	return rc;
+}
+
 /* Verified claims -> user, credential, response. */
 static int complete_login(struct pn_req *r, struct pn_oidc_provider *p,
 			  const struct pn_oidc_claims *c, const char *refresh, const char *csr)
@@ -348,7 +357,8 @@ static int complete_login(struct pn_req *r, struct pn_oidc_provider *p,
 	if (pn_enroll_issue(r, csr, &info, &pem))
 		goto fail;
 	pn_id_hex(info.id, id);
-	if ((u.created &&
+	if ((rc = set_reauth_due(r, u.identity_id, (int64_t)info.not_after)) ||
+	    (u.created &&
 	     (rc = pn_api_changed(r, "create", "user", u.user_id, NULL, NULL))) ||
 	    (rc = pn_enroll_record(r, &info, "user", u.user_id)) ||
 	    (rc = pn_api_changed(r, "login", "client", id, NULL, NULL))) {
@@ -773,7 +783,8 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 		pn_api_store_error(r, rc);
 		goto out;
 	}
-	set = json_pack("{s:I}", "last_login", (json_int_t)pn_now());
+	set = json_pack("{s:I,s:I}", "last_login", (json_int_t)pn_now(), "reauth_due",
+			(json_int_t)(pn_now() + r->ctl->cred_ttl));
 	if (set && newrt) {
 		char *ns = NULL;
 
@@ -824,8 +835,67 @@ out:
 	return ret;
 }
 
+/* GET /v1/identities[?user=ID]: who signed in through which provider, the
+ * groups the IdP sent, last login, and until when the IdP last vouched
+ * (reauth_due: the expiry of the latest credential; later access needs a
+ * successful refresh at the IdP or a new login). */
+static int h_identities(struct pn_req *r)
+{
+	struct pn_store *s = r->ctl->store;
+	const char *user = pn_api_query(r, "user");
+	struct pn_filter f = {.col = "user_id", .text = user};
+	json_t *rows = NULL, *out = json_array(), *row;
+	size_t i;
+	int rc;
+
+	if (!out)
+		return pn_api_error(r, 500, "internal", "out of memory");
+	if (user && strlen(user) > 64) {
+		json_decref(out);
+		return pn_api_error(r, 400, "invalid_query", "user: an id");
+	}
+	if ((rc = pn_store_read(s))) {
+		json_decref(out);
+		return pn_api_store_error(r, rc);
+	}
+	rc = pn_store_list(s, PN_OBJ_IDENTITY, user ? &f : NULL, user ? 1 : 0, PN_API_LIST_MAX,
+			   &rows);
+	json_array_foreach(rows, i, row) {
+		json_t *pub = pn_store_public_row(PN_OBJ_IDENTITY, row), *u = NULL;
+		json_t *g = json_loads(json_string_value(json_object_get(row, "idp_groups")), 0, NULL);
+
+		if (!pub) {
+			json_decref(g);
+			continue;
+		}
+		json_object_set_new(pub, "idp_groups", g ? g : json_array());
+		if (pn_store_get(s, PN_OBJ_USER, json_string_value(json_object_get(row, "user_id")),
+				 &u) == 0) {
+			json_object_set(pub, "user_name", json_object_get(u, "name"));
+			json_object_set(pub, "disabled", json_object_get(u, "disabled"));
+		}
+		json_decref(u);
+		json_array_append_new(out, pub);
+	}
+	pn_store_rollback(s);
+	json_decref(rows);
+	if (rc) {
+		json_decref(out);
+		return pn_api_store_error(r, rc);
+	}
+	return pn_api_ok(r, 200, json_pack("{s:o}", "identities", out));
+}
+
 int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 {
+	if (r->nseg == 1 && !strcmp(r->seg[0], "identities")) {
+		if (strcmp(r->method, "GET")) {
+			pn_api_error(r, 405, "method_not_allowed", "GET only");
+			return -1;
+		}
+		*fn = h_identities, *acc = PN_A_READ;
+		return 0;
+	}
 	if (r->nseg < 3 || r->nseg > 4 || strcmp(r->seg[0], "login") || strcmp(r->seg[1], "oidc"))
 		return 1;
 	if (strcmp(r->method, "POST")) {

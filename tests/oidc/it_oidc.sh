@@ -63,6 +63,14 @@ check "alice credential written" test -s "$TMP/alice/cert.pem"
 check "alice's access list has the eng grant" has_db "$TMP/alice"
 api GET /v1/users
 check "user alice created from the IdP" grep -q '"name": *"alice"' <<<"$OUT"
+api GET /v1/identities
+check "API shows alice's identity, IdP groups and reauth_due" python3 -c '
+import json, sys, time
+ids = json.load(sys.stdin)["identities"]
+a = [i for i in ids if i["user_name"] == "alice"][0]
+assert a["subject"] == "alice" and a["idp_groups"] == ["eng"] and a["reauth_due"] > time.time()
+assert "refresh_token" not in a' <<<"$OUT"
+check "client keeps who signed in (user.json)" grep -q '"name": "alice"' "$TMP/alice/user.json"
 check "refresh token sealed at rest" \
 	test "$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM user_identities WHERE subject='alice' AND length(refresh_token) > 40")" = 1
 check "loopback listener closed after the redirect" grep -q 'second -> refused' "$TMP/browse-alice.log"
