@@ -205,7 +205,8 @@ static void t_good(void **st)
 static void t_alg_none_and_hmac(void **st)
 {
 	struct pn_oidc_claims out;
-	char hb[256], pb[2048], *t, *c = json_dumps(claims(), JSON_COMPACT);
+	json_t *cl = claims();
+	char hb[256], pb[2048], *t, *c = json_dumps(cl, JSON_COMPACT);
 	const char *none = "{\"alg\":\"none\",\"kid\":\"rsa1\"}";
 	gnutls_datum_t pem = {0};
 	jwt_t *j = NULL;
@@ -219,6 +220,7 @@ static void t_alg_none_and_hmac(void **st)
 	assert_int_equal(verify(t, "n-123", &out), PN_E_OIDC_ALG);
 	free(t);
 	free(c);
+	json_decref(cl);
 
 	/* HS256 with the RSA public key (PEM, as published) as the secret */
 	assert_int_equal(gnutls_pubkey_export2(rsa.pub, GNUTLS_X509_FMT_PEM, &pem), 0);
