@@ -18,8 +18,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
-	struct pn_oidc_expect e = {.issuer = "https://idp.test", .client_id = "postern",
-				   .nonce = "n0", .groups_claim = "groups", .now = 1800000000};
+	struct pn_oidc_expect e = {.issuer = "https://idp.test",
+				   .client_id = "postern",
+				   .nonce = "n0",
+				   .groups_claim = "groups",
+				   .now = 1800000000};
 	struct pn_oidc_claims c;
 	json_t *jwks;
 	char *tok;

@@ -26,7 +26,7 @@
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
 
-#define REQ_MAX 8192       /* a browser's redirect request fits */
+#define REQ_MAX		8192 /* a browser's redirect request fits */
 #define CONN_TIMEOUT_MS 10000
 
 static int64_t now_ms(void)
@@ -111,10 +111,11 @@ static pid_t open_browser(const char *cmd, const char *url)
 static void reply_page(int fd, int status, const char *msg)
 {
 	char buf[512];
-	int n = snprintf(buf, sizeof(buf),
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
-			 "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-			 status, status == 200 ? "OK" : "Bad Request", strlen(msg), msg);
+	int n = snprintf(
+	    buf, sizeof(buf),
+	    "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	    status, status == 200 ? "OK" : "Bad Request", strlen(msg), msg);
 
 	if (n > 0 && write(fd, buf, (size_t)n) < 0)
 		return;
@@ -269,12 +270,11 @@ static void print_user(FILE *out, const json_t *reply)
 		fprintf(out, " <%s>", json_string_value(json_object_get(u, "email")));
 	fprintf(out, " groups:");
 	json_array_foreach(json_object_get(u, "groups"), i, g)
-		fprintf(out, "%s%s", i ? "," : " ", json_string_value(g));
+	    fprintf(out, "%s%s", i ? "," : " ", json_string_value(g));
 	fprintf(out, "\n");
 }
 
-static int browser_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *csr,
-			 json_t **reply)
+static int browser_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *csr, json_t **reply)
 {
 	char verifier[64], challenge[64], redirect[64], *code = NULL;
 	const char *auth_url, *state, *browser;
@@ -334,8 +334,7 @@ out:
 	return rc;
 }
 
-static int device_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *csr,
-			json_t **reply)
+static int device_login(const struct pn_oidc_login_opts *o, FILE *out, json_t *csr, json_t **reply)
 {
 	json_t *req = json_pack("{s:s?,s:s?}", "provider", o->provider, "purpose", o->purpose);
 	json_t *started = NULL, *poll_req = NULL;

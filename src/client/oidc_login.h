@@ -35,7 +35,7 @@ struct pn_oidc_login_opts {
 	int device;
 	const char *browser; /* NULL: $BROWSER, else xdg-open; "" = do not open */
 	unsigned timeout_s;  /* 0 = 300 */
-	FILE *out;           /* instructions and result; NULL = stderr */
+	FILE *out;	     /* instructions and result; NULL = stderr */
 	/* `postern ctl login`: purpose "admin", no key or state directory;
 	 * the controller's answer ({"admin_session", "expires", "user"}) is
 	 * returned in *result (new ref) instead of being saved. */

@@ -27,12 +27,12 @@
 
 #include "controller/oidc_jwt.h"
 
-#define PN_OIDC_PROVIDERS_MAX 8
-#define PN_OIDC_URL_MAX 512
-#define PN_OIDC_REPLY_MAX (256 * 1024) /* IdP replies above this are refused */
+#define PN_OIDC_PROVIDERS_MAX  8
+#define PN_OIDC_URL_MAX	       512
+#define PN_OIDC_REPLY_MAX      (256 * 1024) /* IdP replies above this are refused */
 #define PN_OIDC_HTTP_TIMEOUT_S 10
-#define PN_OIDC_FLOW_TTL_S 600        /* a login must finish within 10 min */
-#define PN_OIDC_FLOWS_MAX 1000        /* pending logins, all sources */
+#define PN_OIDC_FLOW_TTL_S     600  /* a login must finish within 10 min */
+#define PN_OIDC_FLOWS_MAX      1000 /* pending logins, all sources */
 
 struct pn_oidc_provider {
 	char name[64];

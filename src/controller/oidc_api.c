@@ -94,8 +94,8 @@ static int is_verifier(const char *s)
 /* RFC 8252 7.3: http://127.0.0.1:PORT/..., http://[::1]:PORT/..., localhost. */
 static int loopback_uri(const char *u)
 {
-	static const char *const pre[] = {"http://127.0.0.1:", "http://[::1]:",
-					  "http://localhost:"};
+	static const char *const pre[] = {
+	    "http://127.0.0.1:", "http://[::1]:", "http://localhost:"};
 	size_t i;
 
 	if (strlen(u) > 200)
@@ -154,7 +154,8 @@ static int flows_room(struct pn_req *r)
 
 	if (rc)
 		return pn_api_store_error(r, rc), -1;
-	json_array_foreach(all, i, f) {
+	json_array_foreach(all, i, f)
+	{
 		if (json_integer_value(json_object_get(f, "expires")) < pn_now())
 			pn_store_remove(s, PN_OBJ_OIDC_FLOW,
 					json_string_value(json_object_get(f, "id")));
@@ -185,8 +186,8 @@ static void add_param(CURL *h, char **url, const char *k, const char *v)
 
 static int h_start(struct pn_req *r)
 {
-	static const char *const allowed[] = {"provider", "redirect_uri", "code_challenge",
-					      "code_challenge_method", "purpose", NULL};
+	static const char *const allowed[] = {
+	    "provider", "redirect_uri", "code_challenge", "code_challenge_method", "purpose", NULL};
 	struct pn_store *s = r->ctl->store;
 	const char *redirect, *challenge, *method = NULL, *purpose = NULL;
 	char state[B64_32 + 9], nonce[B64_32 + 9], hash[65];
@@ -219,8 +220,8 @@ static int h_start(struct pn_req *r)
 	if (flows_room(r))
 		goto fail;
 	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:I}", "id", hash, "kind", "browser",
-			"purpose", purpose ? purpose : "client", "provider", p->name, "nonce", nonce,
-			"challenge", challenge, "redirect_uri", redirect, "expires",
+			"purpose", purpose ? purpose : "client", "provider", p->name, "nonce",
+			nonce, "challenge", challenge, "redirect_uri", redirect, "expires",
 			(json_int_t)(pn_now() + PN_OIDC_FLOW_TTL_S), "used", 0, "created",
 			(json_int_t)pn_now());
 	if (!row || (rc = pn_store_insert(s, PN_OBJ_OIDC_FLOW, row)) || (rc = pn_store_commit(s))) {
@@ -241,9 +242,9 @@ static int h_start(struct pn_req *r)
 	if (!url)
 		pn_api_error(r, 500, "internal", "out of memory");
 	else
-		pn_api_ok(r, 201, json_pack("{s:s,s:s,s:i,s:s}", "authorization_url", url, "state",
-					    state, "expires_in", PN_OIDC_FLOW_TTL_S, "provider",
-					    p->name));
+		pn_api_ok(r, 201,
+			  json_pack("{s:s,s:s,s:i,s:s}", "authorization_url", url, "state", state,
+				    "expires_in", PN_OIDC_FLOW_TTL_S, "provider", p->name));
 	goto out;
 fail:
 	pn_store_rollback(s);
@@ -276,9 +277,8 @@ static int consume_flow(struct pn_req *r, const char *secret, const char *kind, 
 		rc = pn_store_commit(s);
 	else
 		pn_store_rollback(s);
-	if (rc == 0 &&
-	    (strcmp(json_string_value(json_object_get(*flow, "kind")), kind) ||
-	     json_integer_value(json_object_get(*flow, "expires")) < pn_now()))
+	if (rc == 0 && (strcmp(json_string_value(json_object_get(*flow, "kind")), kind) ||
+			json_integer_value(json_object_get(*flow, "expires")) < pn_now()))
 		rc = PN_E_OIDC_STATE;
 	if (rc) {
 		json_decref(*flow);
@@ -358,8 +358,7 @@ static int complete_login(struct pn_req *r, struct pn_oidc_provider *p,
 		goto fail;
 	pn_id_hex(info.id, id);
 	if ((rc = set_reauth_due(r, u.identity_id, (int64_t)info.not_after)) ||
-	    (u.created &&
-	     (rc = pn_api_changed(r, "create", "user", u.user_id, NULL, NULL))) ||
+	    (u.created && (rc = pn_api_changed(r, "create", "user", u.user_id, NULL, NULL))) ||
 	    (rc = pn_enroll_record(r, &info, "user", u.user_id)) ||
 	    (rc = pn_api_changed(r, "login", "client", id, NULL, NULL))) {
 		pn_api_store_error(r, rc);
@@ -377,10 +376,10 @@ static int complete_login(struct pn_req *r, struct pn_oidc_provider *p,
 
 		for (unsigned i = 0; g && i < info.ngroups; i++)
 			json_array_append_new(g, json_string(info.groups[i]));
-		who = json_pack("{s:s,s:s,s:s,s:s?,s:o,s:I}", "id", u.user_id, "name", u.name,
-				"provider", p->name, "email", c->email[0] ? c->email : NULL,
-				"groups", g ? g : json_array(), "reauth_due",
-				(json_int_t)info.not_after);
+		who =
+		    json_pack("{s:s,s:s,s:s,s:s?,s:o,s:I}", "id", u.user_id, "name", u.name,
+			      "provider", p->name, "email", c->email[0] ? c->email : NULL, "groups",
+			      g ? g : json_array(), "reauth_due", (json_int_t)info.not_after);
 		if (who)
 			json_object_set_new(r->resp, "user", who);
 	}
@@ -445,10 +444,11 @@ static int complete_admin(struct pn_req *r, struct pn_oidc_provider *p,
 	g = json_array();
 	for (i = 0; g && i < c->ngroups; i++)
 		json_array_append_new(g, json_string(c->groups[i]));
-	pn_api_ok(r, 201, json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:s,s:o}}", "admin_session", key,
-				    "id", id, "expires", (json_int_t)(pn_now() + ADMIN_SESSION_S),
-				    "user", "id", u.user_id, "name", u.name, "provider", p->name,
-				    "groups", g ? g : json_array()));
+	pn_api_ok(r, 201,
+		  json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:s,s:o}}", "admin_session", key, "id", id,
+			    "expires", (json_int_t)(pn_now() + ADMIN_SESSION_S), "user", "id",
+			    u.user_id, "name", u.name, "provider", p->name, "groups",
+			    g ? g : json_array()));
 	goto out;
 fail:
 	pn_store_rollback(s);
@@ -540,10 +540,16 @@ static int h_finish(struct pn_req *r)
 		goto out;
 	}
 	{
-		const char *params[] = {"grant_type", "authorization_code", "code", code,
+		const char *params[] = {"grant_type",
+					"authorization_code",
+					"code",
+					code,
 					"redirect_uri",
 					json_string_value(json_object_get(flow, "redirect_uri")),
-					"code_verifier", verifier, NULL, NULL};
+					"code_verifier",
+					verifier,
+					NULL,
+					NULL};
 
 		if ((rc = pn_oidc_post(p, p->token_ep, params, &st, &reply))) {
 			refuse_token(r, p, rc);
@@ -588,7 +594,8 @@ static int h_device(struct pn_req *r)
 		const char *params[] = {"client_id", p->client_id, "scope", p->scopes, NULL, NULL};
 
 		if ((rc = pn_oidc_post(p, p->device_ep, params, &st, &reply)))
-			return pn_api_error(r, 502, "idp_unreachable", "identity provider unreachable");
+			return pn_api_error(r, 502, "idp_unreachable",
+					    "identity provider unreachable");
 	}
 	dc = json_string_value(json_object_get(reply, "device_code"));
 	uc = json_string_value(json_object_get(reply, "user_code"));
@@ -626,10 +633,10 @@ static int h_device(struct pn_req *r)
 		pn_api_store_error(r, row ? rc : -ENOMEM);
 		goto out;
 	}
-	pn_api_ok(r, 201, json_pack("{s:s,s:s,s:s,s:s?,s:I,s:I,s:s}", "flow", handle, "user_code",
-				    uc, "verification_uri", vu, "verification_uri_complete", vuc,
-				    "interval", interval, "expires_in", exp_in, "provider",
-				    p->name));
+	pn_api_ok(r, 201,
+		  json_pack("{s:s,s:s,s:s,s:s?,s:I,s:I,s:s}", "flow", handle, "user_code", uc,
+			    "verification_uri", vu, "verification_uri_complete", vuc, "interval",
+			    interval, "expires_in", exp_in, "provider", p->name));
 out:
 	pn_wipe(handle, sizeof(handle));
 	if (sealed)
@@ -670,15 +677,19 @@ static int h_poll(struct pn_req *r)
 		pn_api_error(r, 401, "invalid_state", "%s", pn_strerror(PN_E_OIDC_STATE));
 		goto out;
 	}
-	if (!(p = pn_oidc_find(r->ctl->oidc, json_string_value(json_object_get(flow, "provider")))) ||
+	if (!(p = pn_oidc_find(r->ctl->oidc,
+			       json_string_value(json_object_get(flow, "provider")))) ||
 	    pn_oidc_unseal(r->ctl->oidc, hash,
 			   json_string_value(json_object_get(flow, "device_code")), &dc)) {
 		pn_api_error(r, 401, "invalid_state", "the login's provider or code is gone");
 		goto out;
 	}
 	{
-		const char *params[] = {"grant_type", "urn:ietf:params:oauth:grant-type:device_code",
-					"device_code", dc, "client_id", p->client_id, NULL, NULL};
+		const char *params[] = {
+		    "grant_type",  "urn:ietf:params:oauth:grant-type:device_code",
+		    "device_code", dc,
+		    "client_id",   p->client_id,
+		    NULL,	   NULL};
 
 		if ((rc = pn_oidc_post(p, p->token_ep, params, &st, &reply))) {
 			refuse_token(r, p, rc);
@@ -686,9 +697,11 @@ static int h_poll(struct pn_req *r)
 		}
 	}
 	err = json_string_value(json_object_get(reply, "error"));
-	if (st != 200 && err && (!strcmp(err, "authorization_pending") || !strcmp(err, "slow_down"))) {
-		pn_api_ok(r, 202, json_pack("{s:s,s:i}", "status", "pending", "interval",
-					    strcmp(err, "slow_down") ? 5 : 10));
+	if (st != 200 && err &&
+	    (!strcmp(err, "authorization_pending") || !strcmp(err, "slow_down"))) {
+		pn_api_ok(r, 202,
+			  json_pack("{s:s,s:i}", "status", "pending", "interval",
+				    strcmp(err, "slow_down") ? 5 : 10));
 		goto out;
 	}
 	json_decref(flow);
@@ -745,8 +758,7 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 	snprintf(subject, sizeof(subject), "%s",
 		 json_string_value(json_object_get(ident, "subject")));
 	sealed = json_string_value(json_object_get(ident, "refresh_token"));
-	p = pn_oidc_find(r->ctl->oidc,
-			 json_string_value(json_object_get(ident, "provider")));
+	p = pn_oidc_find(r->ctl->oidc, json_string_value(json_object_get(ident, "provider")));
 	if (!p) {
 		reauth(r, "identity provider no longer configured");
 		goto out;
@@ -760,8 +772,8 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 		goto out;
 	}
 	{
-		const char *params[] = {"grant_type", "refresh_token", "refresh_token", refresh,
-					NULL, NULL};
+		const char *params[] = {
+		    "grant_type", "refresh_token", "refresh_token", refresh, NULL, NULL};
 
 		if (pn_oidc_post(p, p->token_ep, params, &st, &reply)) {
 			pn_api_error(r, 502, "idp_unreachable", "identity provider unreachable");
@@ -860,9 +872,11 @@ static int h_identities(struct pn_req *r)
 	}
 	rc = pn_store_list(s, PN_OBJ_IDENTITY, user ? &f : NULL, user ? 1 : 0, PN_API_LIST_MAX,
 			   &rows);
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		json_t *pub = pn_store_public_row(PN_OBJ_IDENTITY, row), *u = NULL;
-		json_t *g = json_loads(json_string_value(json_object_get(row, "idp_groups")), 0, NULL);
+		json_t *g =
+		    json_loads(json_string_value(json_object_get(row, "idp_groups")), 0, NULL);
 
 		if (!pub) {
 			json_decref(g);

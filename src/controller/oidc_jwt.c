@@ -203,7 +203,8 @@ static int select_key(const json_t *jwks, const char *kid, enum alg tok_alg, con
 
 	if (!json_is_array(keys))
 		return PN_E_OIDC_KID;
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		const char *kk = json_string_value(json_object_get(k, "kid"));
 
 		if (i >= PN_OIDC_JWKS_KEYS_MAX)
@@ -282,7 +283,8 @@ static void copy_str(const json_t *claims, const char *k, char *dst, size_t dsts
 	const char *v = json_string_value(json_object_get(claims, k));
 
 	dst[0] = '\0';
-	if (v && strlen(v) < dstsz && !memchr(v, '\0', json_string_length(json_object_get(claims, k))))
+	if (v && strlen(v) < dstsz &&
+	    !memchr(v, '\0', json_string_length(json_object_get(claims, k))))
 		memcpy(dst, v, strlen(v) + 1);
 }
 
@@ -297,7 +299,8 @@ static int check_aud(const json_t *claims, const char *client_id)
 		found = !strcmp(json_string_value(aud), client_id);
 		n = 1;
 	} else if (json_is_array(aud) && json_array_size(aud) <= PN_OIDC_AUD_MAX) {
-		json_array_foreach(aud, i, v) {
+		json_array_foreach(aud, i, v)
+		{
 			if (!json_is_string(v))
 				return PN_E_OIDC_AUD;
 			found |= !strcmp(json_string_value(v), client_id);
@@ -328,13 +331,13 @@ static void take_groups(const json_t *claims, const char *claim, struct pn_oidc_
 	}
 	if (!json_is_array(g))
 		return;
-	json_array_foreach(g, i, v) {
+	json_array_foreach(g, i, v)
+	{
 		const char *s = json_string_value(v);
 
 		if (out->ngroups >= PN_OIDC_GROUPS_MAX)
 			break;
-		if (s && *s && strlen(s) < PN_OIDC_GROUP_LEN &&
-		    strlen(s) == json_string_length(v))
+		if (s && *s && strlen(s) < PN_OIDC_GROUP_LEN && strlen(s) == json_string_length(v))
 			memcpy(out->groups[out->ngroups++], s, strlen(s) + 1);
 	}
 }
@@ -373,8 +376,7 @@ static int check_claims(const json_t *c, const struct pn_oidc_expect *e, struct 
 	memcpy(out->sub, sub, strlen(sub) + 1);
 	copy_str(c, "email", out->email, sizeof(out->email));
 	copy_str(c, "name", out->name, sizeof(out->name));
-	copy_str(c, "preferred_username", out->preferred_username,
-		 sizeof(out->preferred_username));
+	copy_str(c, "preferred_username", out->preferred_username, sizeof(out->preferred_username));
 	take_groups(c, e->groups_claim, out);
 	out->iat = iat;
 	out->exp = exp;
@@ -413,8 +415,10 @@ int pn_oidc_jwt_verify(const char *token, const json_t *jwks, const struct pn_oi
 		rc = PN_E_OIDC_TOKEN;
 		goto out;
 	}
-	a = !strcmp(alg, "RS256") ? ALG_RS256 : !strcmp(alg, "ES256") ? ALG_ES256
-		: !strcmp(alg, "EdDSA") ? ALG_EDDSA : ALG_NONE_;
+	a = !strcmp(alg, "RS256")   ? ALG_RS256
+	    : !strcmp(alg, "ES256") ? ALG_ES256
+	    : !strcmp(alg, "EdDSA") ? ALG_EDDSA
+				    : ALG_NONE_;
 	/* "none", HS256/384/512 and everything else end here, before any key
 	 * is looked at. */
 	if (a == ALG_NONE_ || json_object_get(hdr, "crit")) {

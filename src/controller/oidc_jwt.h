@@ -19,27 +19,27 @@
 
 #include <jansson.h>
 
-#define PN_OIDC_TOKEN_MAX (16 * 1024) /* longer ID tokens are refused */
-#define PN_OIDC_JWKS_KEYS_MAX 32      /* keys looked at in one JWKS */
-#define PN_OIDC_GROUPS_MAX 64         /* group names taken from a token */
-#define PN_OIDC_GROUP_LEN 64          /* incl. NUL; longer names are skipped */
-#define PN_OIDC_SKEW_S 60             /* clock skew allowed on exp/nbf/iat */
-#define PN_OIDC_IAT_MAX_AGE_S 600     /* a token issued longer ago is stale */
-#define PN_OIDC_AUD_MAX 16
+#define PN_OIDC_TOKEN_MAX     (16 * 1024) /* longer ID tokens are refused */
+#define PN_OIDC_JWKS_KEYS_MAX 32	  /* keys looked at in one JWKS */
+#define PN_OIDC_GROUPS_MAX    64	  /* group names taken from a token */
+#define PN_OIDC_GROUP_LEN     64	  /* incl. NUL; longer names are skipped */
+#define PN_OIDC_SKEW_S	      60	  /* clock skew allowed on exp/nbf/iat */
+#define PN_OIDC_IAT_MAX_AGE_S 600	  /* a token issued longer ago is stale */
+#define PN_OIDC_AUD_MAX	      16
 
 struct pn_oidc_expect {
-	const char *issuer;       /* exact match on "iss" */
-	const char *client_id;    /* in "aud"; "azp" if present (required if aud > 1) */
-	const char *nonce;        /* NULL: none expected (device and refresh grants) */
-	const char *subject;      /* NULL or the "sub" the token must carry (refresh) */
+	const char *issuer;	  /* exact match on "iss" */
+	const char *client_id;	  /* in "aud"; "azp" if present (required if aud > 1) */
+	const char *nonce;	  /* NULL: none expected (device and refresh grants) */
+	const char *subject;	  /* NULL or the "sub" the token must carry (refresh) */
 	const char *groups_claim; /* NULL or "" = no groups */
-	int64_t now;              /* unix seconds */
+	int64_t now;		  /* unix seconds */
 };
 
 struct pn_oidc_claims {
 	char sub[256];
-	char email[256];             /* "" if absent or too long */
-	char name[256];              /* "name", "" if absent */
+	char email[256]; /* "" if absent or too long */
+	char name[256];	 /* "name", "" if absent */
 	char preferred_username[128];
 	char groups[PN_OIDC_GROUPS_MAX][PN_OIDC_GROUP_LEN];
 	unsigned ngroups;

@@ -45,8 +45,8 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 }
 
 /* One HTTPS request; form != NULL makes it a POST.  *reply: JSON object. */
-static int http_json(const struct pn_oidc_provider *p, const char *url, const char *form,
-		     int auth, long *status, json_t **reply)
+static int http_json(const struct pn_oidc_provider *p, const char *url, const char *form, int auth,
+		     long *status, json_t **reply)
 {
 	struct sink s = {0};
 	struct curl_slist *hdr = NULL;
@@ -191,8 +191,7 @@ int pn_oidc_discover(struct pn_oidc_provider *p)
 	if (copy_url(p->auth_ep, sizeof(p->auth_ep), doc, "authorization_endpoint", 1) ||
 	    copy_url(p->token_ep, sizeof(p->token_ep), doc, "token_endpoint", 1) ||
 	    copy_url(p->jwks_uri, sizeof(p->jwks_uri), doc, "jwks_uri", 1) ||
-	    copy_url(p->device_ep, sizeof(p->device_ep), doc, "device_authorization_endpoint",
-		     0)) {
+	    copy_url(p->device_ep, sizeof(p->device_ep), doc, "device_authorization_endpoint", 0)) {
 		PN_LOG_WARN("oidc", "discovery_refused", "provider=%s reason=endpoints", p->name);
 		goto out;
 	}
@@ -230,9 +229,12 @@ static int fetch_jwks(struct pn_oidc_provider *p)
 int pn_oidc_verify(struct pn_oidc_provider *p, const char *id_token, const char *nonce,
 		   const char *subject, int64_t now, struct pn_oidc_claims *out)
 {
-	struct pn_oidc_expect e = {.issuer = p->issuer, .client_id = p->client_id,
-				   .nonce = nonce, .subject = subject,
-				   .groups_claim = p->groups_claim, .now = now};
+	struct pn_oidc_expect e = {.issuer = p->issuer,
+				   .client_id = p->client_id,
+				   .nonce = nonce,
+				   .subject = subject,
+				   .groups_claim = p->groups_claim,
+				   .now = now};
 	int rc;
 
 	if ((rc = pn_oidc_discover(p)))
@@ -244,8 +246,8 @@ int pn_oidc_verify(struct pn_oidc_provider *p, const char *id_token, const char 
 	/* A kid we do not know: the provider may have rotated its keys.  One
 	 * refetch, and not more often than refetch_min_s, so tokens with
 	 * made-up kids cannot make us hammer the provider. */
-	if (rc == PN_E_OIDC_KID && (p->jwks_refetched == 0 ||
-				    now - p->jwks_refetched >= (int64_t)p->refetch_min_s)) {
+	if (rc == PN_E_OIDC_KID &&
+	    (p->jwks_refetched == 0 || now - p->jwks_refetched >= (int64_t)p->refetch_min_s)) {
 		p->jwks_refetched = now;
 		if (fetch_jwks(p) == 0)
 			rc = pn_oidc_jwt_verify(id_token, p->jwks, &e, out);
@@ -395,7 +397,8 @@ int pn_oidc_load(const char *data_dir, struct pn_oidc **out)
 	}
 	for (i = 0; i < json_array_size(list); i++) {
 		if (load_provider(json_array_get(list, i),
-				  refetch ? (unsigned)json_integer_value(refetch) : 10u, &o->p[i])) {
+				  refetch ? (unsigned)json_integer_value(refetch) : 10u,
+				  &o->p[i])) {
 			PN_LOG_ERROR("oidc", "config_error", "file=%s provider=%zu", path, i);
 			goto out;
 		}

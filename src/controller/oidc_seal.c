@@ -18,7 +18,7 @@
 #include "core/secret.h"
 
 #define NONCE_LEN 12
-#define TAG_LEN 16
+#define TAG_LEN	  16
 #define PLAIN_MAX 8192 /* refresh tokens are opaque but not that long */
 
 static int cipher(const struct pn_oidc *o, gnutls_aead_cipher_hd_t *h)
@@ -82,8 +82,8 @@ int pn_oidc_unseal(const struct pn_oidc *o, const char *ad, const char *sealed, 
 	}
 	if ((rc = cipher(o, &h)))
 		goto out;
-	if (gnutls_aead_cipher_decrypt(h, raw, NONCE_LEN, ad, strlen(ad), TAG_LEN,
-				       raw + NONCE_LEN, n - NONCE_LEN, plain, &pl) < 0) {
+	if (gnutls_aead_cipher_decrypt(h, raw, NONCE_LEN, ad, strlen(ad), TAG_LEN, raw + NONCE_LEN,
+				       n - NONCE_LEN, plain, &pl) < 0) {
 		rc = PN_E_SIGNATURE;
 		goto out;
 	}

@@ -37,8 +37,8 @@ static int pick_name(struct pn_store *s, const char *issuer, const struct pn_oid
 		     char out[PN_API_NAME_MAX + 1])
 {
 	const char *base = c->preferred_username[0] ? c->preferred_username
-			   : c->email[0]		? c->email
-							: "user";
+			   : c->email[0]	    ? c->email
+						    : "user";
 	char hash[65], id_text[1024];
 	json_t *row = NULL;
 	size_t n = 0;
@@ -101,7 +101,8 @@ int pn_oidc_sync_groups(struct pn_req *r, const char *identity_id, const char *u
 	}
 	if ((rc = pn_store_list(s, PN_OBJ_IDP_MEMBERSHIP, &f, 1, 0, &marks)))
 		goto out;
-	json_array_foreach(marks, i, m) {
+	json_array_foreach(marks, i, m)
+	{
 		const char *mid = json_string_value(json_object_get(m, "membership_id"));
 		json_t *mem = NULL;
 
@@ -123,7 +124,8 @@ int pn_oidc_sync_groups(struct pn_req *r, const char *identity_id, const char *u
 		const char *key;
 		json_t *v;
 
-		json_object_foreach_safe(want, tmp, key, v) {
+		json_object_foreach_safe(want, tmp, key, v)
+		{
 			struct pn_filter mf[2] = {{.col = "group_id", .text = key},
 						  {.col = "user_id", .text = user_id}};
 			json_t *have = NULL, *row = NULL;
@@ -195,12 +197,12 @@ int pn_oidc_user_upsert(struct pn_req *r, const struct pn_oidc_provider *p,
 		if (!row || (rc = pn_store_insert(s, PN_OBJ_USER, row)))
 			goto out_nomem;
 		json_decref(row);
-		row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?,s:s,s:I,s:I,s:I}", "id",
-				u->identity_id, "user_id", u->user_id, "provider", p->name, "issuer",
-				p->issuer, "subject", c->sub, "email", c->email[0] ? c->email : NULL,
-				"display_name", c->name[0] ? c->name : NULL, "idp_groups", gtext,
-				"reauth_due", (json_int_t)0, "last_login", (json_int_t)pn_now(),
-				"created", (json_int_t)pn_now());
+		row = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?,s:s,s:I,s:I,s:I}", "id", u->identity_id,
+		    "user_id", u->user_id, "provider", p->name, "issuer", p->issuer, "subject",
+		    c->sub, "email", c->email[0] ? c->email : NULL, "display_name",
+		    c->name[0] ? c->name : NULL, "idp_groups", gtext, "reauth_due", (json_int_t)0,
+		    "last_login", (json_int_t)pn_now(), "created", (json_int_t)pn_now());
 		if (!row || (rc = pn_store_insert(s, PN_OBJ_IDENTITY, row)))
 			goto out_nomem;
 		json_decref(row);
@@ -257,11 +259,13 @@ int pn_oidc_user_groups(struct pn_req *r, const char *user_id, struct pn_cred_in
 	info->ngroups = 0;
 	if ((rc = pn_store_list(s, PN_OBJ_MEMBERSHIP, &f, 1, PN_GROUPS_MAX, &mems)))
 		return rc;
-	json_array_foreach(mems, i, m) {
+	json_array_foreach(mems, i, m)
+	{
 		json_t *g = NULL;
 
 		if (pn_store_get(s, PN_OBJ_GROUP, json_string_value(json_object_get(m, "group_id")),
-				 &g) == 0 && info->ngroups < PN_GROUPS_MAX)
+				 &g) == 0 &&
+		    info->ngroups < PN_GROUPS_MAX)
 			snprintf(info->groups[info->ngroups++], sizeof(info->groups[0]), "%s",
 				 json_string_value(json_object_get(g, "name")));
 		json_decref(g);

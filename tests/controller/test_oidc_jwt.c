@@ -61,14 +61,16 @@ static json_t *jwk(const struct kp *k)
 	json_t *j;
 
 	if (!strcmp(k->alg, "RS256")) {
-		assert_int_equal(gnutls_pubkey_export_rsa_raw2(k->pub, &a, &b, GNUTLS_EXPORT_FLAG_NO_LZ), 0);
+		assert_int_equal(
+		    gnutls_pubkey_export_rsa_raw2(k->pub, &a, &b, GNUTLS_EXPORT_FLAG_NO_LZ), 0);
 		b64d(&a, x, sizeof(x));
 		b64d(&b, y, sizeof(y));
-		j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kty", "RSA", "kid", k->kid, "use", "sig", "n",
-			      x, "e", y);
+		j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kty", "RSA", "kid", k->kid, "use", "sig",
+			      "n", x, "e", y);
 	} else if (!strcmp(k->alg, "ES256")) {
-		assert_int_equal(gnutls_pubkey_export_ecc_raw2(k->pub, &curve, &a, &b,
-							       GNUTLS_EXPORT_FLAG_NO_LZ), 0);
+		assert_int_equal(
+		    gnutls_pubkey_export_ecc_raw2(k->pub, &curve, &a, &b, GNUTLS_EXPORT_FLAG_NO_LZ),
+		    0);
 		b64d(&a, x, sizeof(x));
 		b64d(&b, y, sizeof(y));
 		j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "kid", k->kid, "crv", "P-256",
@@ -138,8 +140,8 @@ static json_t *claims(void)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:[s,s]}", "iss", ISS, "sub", "alice-1",
 			 "aud", CID, "exp", (json_int_t)NOW + 300, "iat", (json_int_t)NOW - 5,
-			 "nonce", "n-123", "email", "alice@example.com", "name", "Alice",
-			 "groups", "eng", "staff");
+			 "nonce", "n-123", "email", "alice@example.com", "name", "Alice", "groups",
+			 "eng", "staff");
 }
 
 static char *tok(const struct kp *k, json_t *c)
@@ -154,8 +156,8 @@ static char *tok(const struct kp *k, json_t *c)
 
 static int verify(const char *t, const char *nonce, struct pn_oidc_claims *out)
 {
-	struct pn_oidc_expect e = {.issuer = ISS, .client_id = CID, .nonce = nonce,
-				   .groups_claim = "groups", .now = NOW};
+	struct pn_oidc_expect e = {
+	    .issuer = ISS, .client_id = CID, .nonce = nonce, .groups_claim = "groups", .now = NOW};
 	json_t *ks = jwks();
 	int rc = pn_oidc_jwt_verify(t, ks, &e, out);
 
@@ -308,8 +310,9 @@ static void t_claims(void **st)
 
 static void t_malformed(void **st)
 {
-	static const char *bad[] = {"", ".", "..", "a.b", "a.b.c.d.e", "a..c", "!!.b.c",
-				    "eyJhbGciOiJSUzI1NiJ9.e30", "e30.e30.e30"};
+	static const char *bad[] = {"",		  ".",	  "..",	    "a.b",
+				    "a.b.c.d.e",  "a..c", "!!.b.c", "eyJhbGciOiJSUzI1NiJ9.e30",
+				    "e30.e30.e30"};
 	struct pn_oidc_claims out;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -339,9 +342,9 @@ static void t_b64url(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_good),	 cmocka_unit_test(t_alg_none_and_hmac),
+	    cmocka_unit_test(t_good),	      cmocka_unit_test(t_alg_none_and_hmac),
 	    cmocka_unit_test(t_alg_from_key), cmocka_unit_test(t_unknown_kid_and_other_provider),
-	    cmocka_unit_test(t_claims),	 cmocka_unit_test(t_malformed),
+	    cmocka_unit_test(t_claims),	      cmocka_unit_test(t_malformed),
 	    cmocka_unit_test(t_b64url),
 	};
 	int rc;
