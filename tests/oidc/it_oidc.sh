@@ -99,6 +99,19 @@ curl -sS --cacert "$TMP/idp-ca.pem" -X POST -d '{"groups":["staff"]}' "$op_URL/t
 "$BIN" client renew --state "$TMP/bob" >>"$TMP/renew-bob.out" 2>&1
 check "bob loses db when eng leaves the claim" bash -c "! grep -aq db.corp.example '$TMP/bob/acl.bin'"
 
+# ---- an admin's local membership is left alone by the sync ----
+api POST /v1/groups '{"name":"ops"}'
+api POST /v1/resources '{"name":"wiki","network":"corp","address":"wiki.corp.example","protocols":["tcp/443"]}'
+api POST /v1/policies '{"group":"ops","resource":"wiki"}'
+api POST /v1/memberships '{"group":"ops","user":"bob"}'
+check "admin adds bob to ops locally" test "$ST" = 201
+curl -sS --cacert "$TMP/idp-ca.pem" -X POST -d '{"groups":[]}' "$op_URL/test/users/bob" >/dev/null
+"$BIN" client renew --state "$TMP/bob" >>"$TMP/renew-bob.out" 2>&1
+check "bob keeps the local ops grant across an IdP sync" grep -aq wiki.corp.example "$TMP/bob/acl.bin"
+api GET '/v1/memberships?user=bob'
+check "only the local membership remains (staff left the claim)" \
+	test "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["memberships"]))' <<<"$OUT")" = 1
+
 # ---- user removed at the IdP: renewal refused ----
 "$BIN" client renew --state "$TMP/alice" >"$TMP/renew-alice.out" 2>&1
 check "alice renewal while present ok" test $? -eq 0
