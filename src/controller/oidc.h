@@ -44,7 +44,8 @@ struct pn_oidc_provider {
 	char admin_group[64];
 	char ca_file[1024]; /* "" = system trust store */
 
-	pthread_mutex_t lock; /* guards what follows */
+	pthread_mutex_t refresh_lock; /* serialises refresh-token use (renewal) */
+	pthread_mutex_t lock;	      /* guards what follows */
 	int discovered;
 	char auth_ep[PN_OIDC_URL_MAX], token_ep[PN_OIDC_URL_MAX];
 	char device_ep[PN_OIDC_URL_MAX], jwks_uri[PN_OIDC_URL_MAX];

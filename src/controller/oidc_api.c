@@ -590,6 +590,16 @@ static int h_device(struct pn_req *r)
 		return pn_api_error(r, 400, "device_not_supported",
 				    "identity provider '%s' has no device authorization endpoint",
 				    p->name);
+	/* the cap first: an unauthenticated caller must not make us call the
+	 * IdP once there is no room to remember the answer */
+	if ((rc = pn_store_begin(s)))
+		return pn_api_store_error(r, rc);
+	if (flows_room(r)) {
+		pn_store_rollback(s);
+		return 0;
+	}
+	if ((rc = pn_store_commit(s)))
+		return pn_api_store_error(r, rc);
 	{
 		const char *params[] = {"client_id", p->client_id, "scope", p->scopes, NULL, NULL};
 
@@ -735,8 +745,9 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 {
 	struct pn_store *s = r->ctl->store;
 	struct pn_filter f = {.col = "user_id", .text = r->principal_id};
-	json_t *ids = NULL, *ident, *reply = NULL, *set = NULL, *groups = NULL;
+	json_t *ids = NULL, *ident, *reply = NULL, *set = NULL, *groups = NULL, *cur = NULL;
 	char *refresh = NULL, identity_id[33], subject[256];
+	int locked = 0;
 	const char *sealed, *newrt, *idt;
 	struct pn_oidc_provider *p;
 	struct pn_oidc_claims c;
@@ -757,12 +768,28 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 		 json_string_value(json_object_get(ident, "id")));
 	snprintf(subject, sizeof(subject), "%s",
 		 json_string_value(json_object_get(ident, "subject")));
-	sealed = json_string_value(json_object_get(ident, "refresh_token"));
 	p = pn_oidc_find(r->ctl->oidc, json_string_value(json_object_get(ident, "provider")));
 	if (!p) {
 		reauth(r, "identity provider no longer configured");
 		goto out;
 	}
+	/* One refresh at a time per provider, reading the token under the
+	 * lock: with rotation, two devices of one person renewing at once
+	 * would otherwise both spend the same refresh token (and providers
+	 * that detect reuse revoke the whole grant). */
+	pthread_mutex_lock(&p->refresh_lock);
+	locked = 1;
+	if ((rc = pn_store_read(s))) {
+		pn_api_store_error(r, rc);
+		goto out;
+	}
+	rc = pn_store_get(s, PN_OBJ_IDENTITY, identity_id, &cur);
+	pn_store_rollback(s);
+	if (rc) {
+		reauth(r, "identity gone");
+		goto out;
+	}
+	sealed = json_string_value(json_object_get(cur, "refresh_token"));
 	if (!sealed || pn_oidc_unseal(r->ctl->oidc, identity_id, sealed, &refresh)) {
 		reauth(r, "no refresh token held for this user");
 		goto out;
@@ -835,6 +862,9 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 		    r->principal_id, info->ngroups, changed);
 	ret = 0;
 out:
+	if (locked)
+		pthread_mutex_unlock(&p->refresh_lock);
+	json_decref(cur);
 	if (refresh)
 		pn_wipe(refresh, strlen(refresh));
 	free(refresh);

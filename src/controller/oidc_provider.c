@@ -333,6 +333,7 @@ static int load_provider(const json_t *c, unsigned refetch, struct pn_oidc_provi
 	}
 	p->refetch_min_s = refetch;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->refresh_lock, NULL);
 	return 0;
 }
 
@@ -422,6 +423,7 @@ void pn_oidc_free(struct pn_oidc *o)
 	for (unsigned i = 0; i < o->n; i++) {
 		json_decref(o->p[i].jwks);
 		pthread_mutex_destroy(&o->p[i].lock);
+		pthread_mutex_destroy(&o->p[i].refresh_lock);
 	}
 	pn_wipe(o, sizeof(*o));
 	free(o);
