@@ -133,6 +133,15 @@ check "carol's session can change the policy" test $? -eq 0
 api GET '/v1/audit?limit=1000'
 check "the change is audited as the person" \
 	python3 -c 'import json,sys; a=json.load(sys.stdin)["audit"]; sys.exit(0 if any(e["actor"].startswith("user:") and e["actor"].endswith(":carol") and e["kind"]=="network" for e in a) else 1)' <<<"$OUT"
+(timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login --device >"$TMP/ctl-dev.key" \
+	2>"$TMP/ctl-dev.err"; echo $? >"$TMP/ctl-dev.rc") &
+PIDS+=($!)
+for _ in $(seq 1 200); do grep -q 'enter the code' "$TMP/ctl-dev.err" 2>/dev/null && break; sleep 0.1; done
+node "$OIDC_DIR/browse.mjs" --device "$(sed -n 's/^To sign in, open //p' "$TMP/ctl-dev.err")" \
+	"$(sed -n 's/^and enter the code: //p' "$TMP/ctl-dev.err")" carol >"$TMP/browse-ctl-dev.log" 2>&1
+for _ in $(seq 1 300); do [ -s "$TMP/ctl-dev.rc" ] && break; sleep 0.1; done
+check "carol: ctl login --device gives an admin session" \
+	grep -Eq '^pnas_[0-9a-f]{64}$' "$TMP/ctl-dev.key"
 BKEY=$(ctl_login bob)
 check "bob (not in the admin group): ctl login refused, exit 3" test $? -eq 3 -a -z "$BKEY"
 check "bob's refusal names the reason" grep -q "admin group" "$TMP/ctl-login-bob.err"
