@@ -47,6 +47,7 @@ struct pn_oidc_provider {
 	pthread_mutex_t refresh_lock; /* serialises refresh-token use (renewal) */
 	pthread_mutex_t lock;	      /* guards what follows */
 	int discovered;
+	int64_t discovery_failed; /* unix time of the last failure, 0 if none */
 	char auth_ep[PN_OIDC_URL_MAX], token_ep[PN_OIDC_URL_MAX];
 	char device_ep[PN_OIDC_URL_MAX], jwks_uri[PN_OIDC_URL_MAX];
 	json_t *jwks;

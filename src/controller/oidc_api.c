@@ -104,6 +104,15 @@ static int loopback_uri(const char *u)
 		;
 	if (i == 3)
 		return 0;
+	/* then a port of 1..5 digits and a path (or nothing) */
+	{
+		const char *d = u + strlen(pre[i]), *e = d;
+
+		while (*e >= '0' && *e <= '9' && e - d < 6)
+			e++;
+		if (e == d || e - d > 5 || (*e && *e != '/'))
+			return 0;
+	}
 	for (const char *p = u; *p; p++)
 		if (*p <= ' ' || *p >= 127 || *p == '"' || *p == '<' || *p == '>' || *p == '#' ||
 		    *p == '\\')

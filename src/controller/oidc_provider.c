@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -175,6 +176,12 @@ int pn_oidc_discover(struct pn_oidc_provider *p)
 	pthread_mutex_lock(&p->lock);
 	if (p->discovered)
 		goto out;
+	/* a provider that just failed is not asked again for 5 s: logins are
+	 * unauthenticated and must not queue behind its timeouts */
+	if (p->discovery_failed && time(NULL) - p->discovery_failed < 5) {
+		rc = PN_E_OIDC_IDP;
+		goto out;
+	}
 	snprintf(url, sizeof(url), "%s%s.well-known/openid-configuration", p->issuer,
 		 p->issuer[strlen(p->issuer) - 1] == '/' ? "" : "/");
 	rc = http_json(p, url, NULL, 0, &st, &doc);
@@ -196,10 +203,13 @@ int pn_oidc_discover(struct pn_oidc_provider *p)
 		goto out;
 	}
 	p->discovered = 1;
+	p->discovery_failed = 0;
 	rc = 0;
 	PN_LOG_INFO("oidc", "discovered", "provider=%s issuer=%s device=%d", p->name, p->issuer,
 		    p->device_ep[0] != '\0');
 out:
+	if (rc && !p->discovered)
+		p->discovery_failed = time(NULL);
 	pthread_mutex_unlock(&p->lock);
 	json_decref(doc);
 	return rc;

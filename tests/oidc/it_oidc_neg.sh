@@ -93,6 +93,8 @@ check "the flow is spent after a wrong verifier -> 401 invalid_state" test "$ST"
 check "the IdP's token endpoint was never asked ($T0 -> $(stat_ token))" test "$(stat_ token)" = "$T0"
 pub POST /v1/login/oidc/start '{"redirect_uri":"https://evil.example/cb","code_challenge":"'"$CH"'"}'
 check "non-loopback redirect_uri -> 400" test "$ST" = 400
+pub POST /v1/login/oidc/start '{"redirect_uri":"http://127.0.0.1:80@evil.example/cb","code_challenge":"'"$CH"'"}'
+check "loopback lookalike redirect_uri -> 400" test "$ST" = 400
 pub POST /v1/login/oidc/start '{"redirect_uri":"http://127.0.0.1:9/cb","code_challenge":"short"}'
 check "malformed PKCE challenge -> 400" test "$ST" = 400
 check "still nothing stored" nothing_stored
