@@ -342,7 +342,8 @@ static void take_groups(const json_t *claims, const char *claim, struct pn_oidc_
 	}
 }
 
-static int check_claims(const json_t *c, const struct pn_oidc_expect *e, struct pn_oidc_claims *out)
+int pn_oidc_claims_check(const json_t *c, const struct pn_oidc_expect *e,
+			 struct pn_oidc_claims *out)
 {
 	const char *iss = json_string_value(json_object_get(c, "iss"));
 	const char *sub = json_string_value(json_object_get(c, "sub"));
@@ -350,6 +351,7 @@ static int check_claims(const json_t *c, const struct pn_oidc_expect *e, struct 
 	int64_t exp, nbf, iat;
 	int rc, has_nbf;
 
+	memset(out, 0, sizeof(*out));
 	if (!iss || strcmp(iss, e->issuer))
 		return PN_E_OIDC_ISS;
 	if ((rc = check_aud(c, e->client_id)))
@@ -446,7 +448,7 @@ int pn_oidc_jwt_verify(const char *token, const json_t *jwks, const struct pn_oi
 		goto out;
 	if ((rc = part_json(d1 + 1, (size_t)(d2 - d1 - 1), &claims)))
 		goto out;
-	if ((rc = check_claims(claims, e, out)))
+	if ((rc = pn_oidc_claims_check(claims, e, out)))
 		goto out;
 	snprintf(out->alg, sizeof(out->alg), "%s", alg_name(ka));
 	snprintf(out->kid, sizeof(out->kid), "%s", kid ? kid : "");

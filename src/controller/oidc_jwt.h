@@ -60,6 +60,11 @@ struct pn_oidc_claims {
 int pn_oidc_jwt_verify(const char *token, const json_t *jwks, const struct pn_oidc_expect *e,
 		       struct pn_oidc_claims *out);
 
+/* The claim checks alone (for the verifier above and the fuzzer): claims
+ * of a token whose signature already checked out.  Same errors. */
+int pn_oidc_claims_check(const json_t *claims, const struct pn_oidc_expect *e,
+			 struct pn_oidc_claims *out);
+
 /* base64url without padding (nettle): encode len bytes into out (at least
  * BASE64_ENCODE_LENGTH(len)+1 bytes); returns the string length. */
 size_t pn_oidc_b64url_encode(const uint8_t *in, size_t len, char *out, size_t outsz);
