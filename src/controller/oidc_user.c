@@ -166,6 +166,7 @@ int pn_oidc_user_upsert(struct pn_req *r, const struct pn_oidc_provider *p,
 			const struct pn_oidc_claims *c, const char *refresh_token,
 			struct pn_oidc_user *u)
 {
+	char prev_provider[sizeof(p->name)] = "";
 	struct pn_store *s = r->ctl->store;
 	struct pn_filter f[2] = {{.col = "issuer", .text = p->issuer},
 				 {.col = "subject", .text = c->sub}};
@@ -182,6 +183,8 @@ int pn_oidc_user_upsert(struct pn_req *r, const struct pn_oidc_provider *p,
 		goto out;
 	ident = json_array_get(ids, 0);
 	if (ident) {
+		snprintf(prev_provider, sizeof(prev_provider), "%s",
+			 json_string_value(json_object_get(ident, "provider")));
 		snprintf(u->identity_id, sizeof(u->identity_id), "%s",
 			 json_string_value(json_object_get(ident, "id")));
 		snprintf(u->user_id, sizeof(u->user_id), "%s",
@@ -222,10 +225,17 @@ int pn_oidc_user_upsert(struct pn_req *r, const struct pn_oidc_provider *p,
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* The refresh token belongs to the client registration it was issued
+	 * to: several configured providers may share one issuer (one
+	 * identity), so the identity follows the provider of its latest
+	 * login, and the token without one is dropped. */
+	json_object_set_new(set, "provider", json_string(p->name));
 	if (refresh_token) {
 		if ((rc = pn_oidc_seal(r->ctl->oidc, u->identity_id, refresh_token, &sealed)))
 			goto out;
 		json_object_set_new(set, "refresh_token", json_string(sealed));
+	} else if (strcmp(prev_provider, p->name)) {
+		json_object_set_new(set, "refresh_token", json_null());
 	}
 	if ((rc = pn_store_update(s, PN_OBJ_IDENTITY, u->identity_id, set)))
 		goto out;

@@ -73,7 +73,7 @@ static const struct pn_col token_cols[] = {
 };
 /* OIDC (migration 2).  refresh_token: AES-256-GCM sealed (oidc_seal.c). */
 static const struct pn_col identity_cols[] = {
-	{"id", T, R},	       {"user_id", T, R},	  {"provider", T, R},
+	{"id", T, R},	       {"user_id", T, R},	  {"provider", T, R | M},
 	{"issuer", T, R},      {"subject", T, R},	  {"email", T, M},
 	{"display_name", T, M}, {"idp_groups", T, R | M}, {"refresh_token", T, S | M},
 	{"reauth_due", I, R | M}, {"last_login", I, R | M}, {"created", I, R},

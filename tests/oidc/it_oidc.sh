@@ -33,10 +33,15 @@ printf '%s\n' "$SECRET" >"$TMP/idp.secret"
 start_node op "$OIDC_DIR/op.mjs" "$TMP/idp.pem" "$TMP/idp.key" "$SECRET"
 echo "provider at $op_URL"
 
-start_controller "$TMP/ctl" "{\"providers\": [{\"name\": \"corp\", \"issuer\": \"$op_URL\",
-  \"client_id\": \"postern\", \"client_secret_file\": \"$TMP/idp.secret\",
-  \"scopes\": \"openid email profile groups\", \"groups_claim\": \"groups\",
-  \"admin_group\": \"postern-admins\", \"ca_file\": \"$TMP/idp-ca.pem\"}]}"
+# three registrations at the same provider, one per ID token algorithm
+prov() { # prov NAME CLIENT_ID
+	printf '{"name": "%s", "issuer": "%s", "client_id": "%s", "client_secret_file": "%s",
+	  "scopes": "openid email profile groups", "groups_claim": "groups",
+	  "admin_group": "postern-admins", "ca_file": "%s"}' "$1" "$op_URL" "$2" \
+		"$TMP/idp.secret" "$TMP/idp-ca.pem"
+}
+start_controller "$TMP/ctl" "{\"providers\": [$(prov corp postern), $(prov corp-es postern-es),
+  $(prov corp-ed postern-ed)]}"
 
 # policy: group eng may reach db.corp.example; group staff exists, no grant
 api POST /v1/networks '{"name":"corp"}'
@@ -50,7 +55,7 @@ login() { # login USER DIR [extra args]
 	local u=$1 d=$2; shift 2
 	PN_OIDC_USER=$u PN_OIDC_BROWSE_LOG=$TMP/browse-$u.log BROWSER=$OIDC_DIR/browser.sh \
 		timeout 120 "$BIN" client login --controller "$URL" --ca "$CTL_CA" --state "$d" \
-		--timeout 90 "$@" >"$TMP/login-$u.out" 2>&1
+		--timeout 90 --provider "${PROVIDER:-corp}" "$@" >"$TMP/login-$u.out" 2>&1
 }
 has_db() { grep -aq 'db.corp.example' "$1/acl.bin"; }
 
@@ -75,9 +80,17 @@ check "refresh token sealed at rest" \
 	test "$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM user_identities WHERE subject='alice' AND length(refresh_token) > 40")" = 1
 check "loopback listener closed after the redirect" grep -q 'second -> refused' "$TMP/browse-alice.log"
 
+# ---- ES256 and EdDSA ID tokens from the same provider ----
+for pa in corp-es:ES256 corp-ed:EdDSA; do
+	PROVIDER=${pa%%:*} login alice "$TMP/alice-${pa##*:}"
+	check "alice login with ${pa##*:} ID tokens" test $? -eq 0 -a -s "$TMP/alice-${pa##*:}/cert.pem"
+done
+check "the controller verified ES256 and EdDSA tokens (JWKS has 3 keys)" \
+	grep -q 'jwks_fetched provider=corp-ed keys=3' "$TMP/ctl.run.err"
+
 # ---- device login: bob (staff) ----
 (PN_OIDC_USER=bob timeout 120 "$BIN" client login --device --controller "$URL" --ca "$CTL_CA" \
-	--state "$TMP/bob" >"$TMP/login-bob.out" 2>&1; echo $? >"$TMP/login-bob.rc") &
+	--provider corp --state "$TMP/bob" >"$TMP/login-bob.out" 2>&1; echo $? >"$TMP/login-bob.rc") &
 PIDS+=($!)
 for _ in $(seq 1 200); do grep -q 'enter the code' "$TMP/login-bob.out" 2>/dev/null && break; sleep 0.1; done
 VURI=$(sed -n 's/^To sign in, open //p' "$TMP/login-bob.out")
@@ -124,7 +137,8 @@ check "refusal says sign in again" grep -q 'reauthentication\|sign in again' "$T
 ctl_login() { # ctl_login USER [args] -> key on stdout
 	local u=$1; shift
 	PN_OIDC_USER=$u PN_OIDC_BROWSE_LOG=$TMP/browse-ctl-$u.log BROWSER=$OIDC_DIR/browser.sh \
-		timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login "$@" 2>"$TMP/ctl-login-$u.err"
+		timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login --provider corp "$@" \
+		2>"$TMP/ctl-login-$u.err"
 }
 AKEY=$(ctl_login carol)
 check "carol: ctl login exit 0 with a pnas_ key" grep -Eq '^pnas_[0-9a-f]{64}$' <<<"$AKEY"
@@ -133,7 +147,7 @@ check "carol's session can change the policy" test $? -eq 0
 api GET '/v1/audit?limit=1000'
 check "the change is audited as the person" \
 	python3 -c 'import json,sys; a=json.load(sys.stdin)["audit"]; sys.exit(0 if any(e["actor"].startswith("user:") and e["actor"].endswith(":carol") and e["kind"]=="network" for e in a) else 1)' <<<"$OUT"
-(timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login --device >"$TMP/ctl-dev.key" \
+(timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login --device --provider corp >"$TMP/ctl-dev.key" \
 	2>"$TMP/ctl-dev.err"; echo $? >"$TMP/ctl-dev.rc") &
 PIDS+=($!)
 for _ in $(seq 1 200); do grep -q 'enter the code' "$TMP/ctl-dev.err" 2>/dev/null && break; sleep 0.1; done

@@ -3,9 +3,10 @@
 //
 //   node op.mjs CERT KEY SECRET PORTFILE
 //
-// Listens on 127.0.0.1:0 and writes the port to PORTFILE.  Client "postern"
-// (confidential, client_secret_basic, native: any loopback port) may use
-// the code flow with PKCE, refresh tokens and the device grant.  Users log
+// Listens on 127.0.0.1:0 and writes the port to PORTFILE.  Clients
+// "postern" (RS256 ID tokens), "postern-es" (ES256), "postern-ed" (EdDSA):
+// confidential, client_secret_basic, native (any loopback port), with the
+// code flow with PKCE, refresh tokens and the device grant.  Users log
 // in through the provider's own (development) login and consent forms.
 // Test controls (plain JSON, same server):
 //   POST /test/users/ID {"groups": [...]}   set a user's groups
@@ -22,11 +23,26 @@ const users = {
   carol: { email: 'carol@example.com', name: 'Carol Admin', groups: ['postern-admins'] },
 };
 
-const signing = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
-  .export({ format: 'jwk' });
-signing.kid = 'op-rsa-1';
-signing.use = 'sig';
-signing.alg = 'RS256';
+// One signing key per algorithm Postern accepts; each client below asks
+// for its ID tokens in one of them.
+const keyOf = (type, opts, kid, alg) => ({
+  ...crypto.generateKeyPairSync(type, opts).privateKey.export({ format: 'jwk' }),
+  kid, use: 'sig', alg,
+});
+const keys = [keyOf('rsa', { modulusLength: 2048 }, 'op-rsa-1', 'RS256'),
+  keyOf('ec', { namedCurve: 'P-256' }, 'op-ec-1', 'ES256'),
+  keyOf('ed25519', {}, 'op-ed-1', 'EdDSA')];
+const client = (id, alg) => ({
+  client_id: id,
+  client_secret: secret,
+  application_type: 'native',
+  redirect_uris: ['http://127.0.0.1/callback'],
+  grant_types: ['authorization_code', 'refresh_token',
+    'urn:ietf:params:oauth:grant-type:device_code'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  id_token_signed_response_alg: alg,
+});
 
 let issuer; // known once listening
 const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
@@ -34,17 +50,9 @@ server.listen(0, '127.0.0.1', () => {
   const port = server.address().port;
   issuer = `https://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: 'postern',
-      client_secret: secret,
-      application_type: 'native',
-      redirect_uris: ['http://127.0.0.1/callback'],
-      grant_types: ['authorization_code', 'refresh_token',
-        'urn:ietf:params:oauth:grant-type:device_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
-    jwks: { keys: [signing] },
+    clients: [client('postern', 'RS256'), client('postern-es', 'ES256'),
+      client('postern-ed', 'EdDSA')],
+    jwks: { keys },
     findAccount: async (ctx, id) => {
       if (!users[id]) return undefined;
       return {
