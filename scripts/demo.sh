@@ -28,11 +28,26 @@ BUILD=${BUILD:-$ROOT/out/demo}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 pending() { printf '   (pending: %s)\n' "$*"; }
+# A step whose outcome is not what the demo shows fails the demo (exit 1),
+# so the test command (scripts/test.sh, stage "demo") notices.
+demo_failed=0
+shows() { # what needle text: the step's output must contain needle
+	if [[ "$3" == *"$2"* ]]; then return 0; fi
+	printf '   \033[1mDEMO FAILED: %s\033[0m\n' "$1"
+	demo_failed=$((demo_failed + 1))
+}
 
 step "1. dependencies (scripts/deps.sh)"
-"$ROOT/scripts/deps.sh" || exit 1
+if [ "${PN_SKIP_DEPS:-0}" = 1 ]; then
+	echo "   skipped (PN_SKIP_DEPS=1)"
+else
+	"$ROOT/scripts/deps.sh" || exit 1
+fi
 
 step "2. build ($BUILD)"
+# The logs sit beside the build directory: make its parent first (out/ does
+# not exist in a fresh clone).
+mkdir -p "$BUILD" || exit 1
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1 ||
 	{ tail -20 "$BUILD.configure.log"; exit 1; }
 cmake --build "$BUILD" -j"$(nproc)" --target postern pnfixture >"$BUILD.build.log" 2>&1 ||
@@ -136,33 +151,55 @@ pn_wait_file "$W/alice/client.sock" 10 || { tail "$W/client-alice.log"; exit 1; 
 
 step "8. a request through SOCKS5 (curl --socks5-hostname; the name resolves at the connector)"
 echo "   \$ curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/"
-$C curl -s -m 10 --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/ | sed 's/^/   /'
+out=$($C curl -s -m 10 --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/ 2>&1)
+echo "$out" | sed 's/^/   /'
+shows "the resource answers through SOCKS5" "hello from the private resource" "$out"
 
 step "9. a request through the port-forward (127.0.0.1:15432 -> echo.corp.example:7)"
 echo "   \$ echo 'ping through the tunnel' | nc 127.0.0.1 15432"
-$C python3 -c '
+out=$($C python3 -c '
 import socket
 s = socket.create_connection(("127.0.0.1", 15432), timeout=10)
 s.sendall(b"ping through the tunnel\n")
-print("   echo reply:", s.recv(100).decode().strip())'
+print("   echo reply:", s.recv(100).decode().strip())' 2>&1)
+echo "$out"
+shows "the echo service answers through the port-forward" "echo reply: ping through the tunnel" "$out"
 
 step "10. a denied request (secret.corp.example:8001 is not granted)"
 echo "   \$ curl --socks5-hostname 127.0.0.1:1080 http://secret.corp.example:8001/"
-$C curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 http://secret.corp.example:8001/ 2>&1 | sed 's/^/   /'
-grep 'flow_refused' "$W/client-alice.log" | tail -1 | sed 's/^/   client log: /'
+out=$($C curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 http://secret.corp.example:8001/ 2>&1)
+echo "$out" | sed 's/^/   /'
+if [[ "$out" == *"hello from the private resource"* ]]; then
+	shows "the request to a resource that is not granted is refused" "(refused)" "$out"
+fi
+out=$(grep 'flow_refused' "$W/client-alice.log" | tail -1)
+echo "$out" | sed 's/^/   client log: /'
+shows "the client logs the refusal" "flow_refused" "$out"
 
 step "11. a grant pushed live: postern ctl grant add engineers secret"
 v0=$(grep -c acl_installed "$W/client-alice.log")
 $CTL grant add engineers secret >/dev/null
 for i in $(seq 100); do [ "$(grep -c acl_installed "$W/client-alice.log")" -gt "$v0" ] && break; sleep 0.05; done
 grep acl_installed "$W/client-alice.log" | tail -1 | sed 's/^/   client log: /'
-$C curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 http://secret.corp.example:8001/ 2>&1 | sed 's/^/   /'
+out=$($C curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 http://secret.corp.example:8001/ 2>&1)
+echo "$out" | sed 's/^/   /'
+shows "the new grant reaches the client and the request goes through" "hello from the private resource" "$out"
 
 step "12. postern client status"
-$C "$PN_BIN" client status --state "$W/alice" | sed 's/^/   /'
+out=$($C "$PN_BIN" client status --state "$W/alice" 2>&1)
+echo "$out" | sed 's/^/   /'
+shows "client status lists the connector's tunnel" "up" "$out"
 
 if [ -n "${KEEP:-}" ]; then
 	echo
 	echo "namespaces are up, e.g.: ip netns exec $NS_CLI curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example:8000/"
 	read -r -p "press Enter to clean up " _
 fi
+if [ "$demo_failed" -ne 0 ]; then
+	echo
+	echo "demo: $demo_failed step(s) did not show what they should (logs were in $W)"
+	for f in "$W"/*.log; do echo "== $f"; tail -15 "$f"; done
+	exit 1
+fi
+echo
+echo "demo: every step showed what it should"

@@ -1,15 +1,18 @@
 #!/bin/bash
 # The test command (README): installs dependencies, builds, and runs every
-# test three ways:
+# test three ways, and the README's demo once:
 #   1. release build (gcc):        unit + integration tests
-#   2. ASan+UBSan build (gcc):     unit + integration tests
-#   3. libFuzzer build (clang):    a short run of every fuzz target
+#   2. demo:                       scripts/demo.sh run from a fresh clone of the
+#                                  committed HEAD (its own build, no out/ yet),
+#                                  counted as one test
+#   3. ASan+UBSan build (gcc):     unit + integration tests
+#   4. libFuzzer build (clang):    a short run of every fuzz target
 # and ends with one line "N passed, N failed".  Exits non-zero if any test
 # fails, any stage fails to configure or build, or ctest itself errors.
 #
 # Environment:
 #   PN_FUZZ_SECONDS   seconds per fuzz target (default 15)
-#   PN_TEST_STAGES    stages to run (default "release sanitize fuzz")
+#   PN_TEST_STAGES    stages to run (default "release demo sanitize fuzz")
 #   PN_TEST_JOBS      build/ctest parallelism (default: nproc)
 #   PN_SKIP_DEPS=1    do not run scripts/deps.sh
 #   PN_TEST_ISOLATE=0 run ctest in the host's network and mount namespaces
@@ -22,7 +25,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=${PN_TEST_JOBS:-$(nproc)}
-STAGES=${PN_TEST_STAGES:-release sanitize fuzz}
+STAGES=${PN_TEST_STAGES:-release demo sanitize fuzz}
 export PN_FUZZ_SECONDS=${PN_FUZZ_SECONDS:-15}
 # Sanitizers: fail hard, with stacks; leaks are failures too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -102,6 +105,35 @@ stage() {
   summary+=("$name: $((total - failed)) passed, $failed failed ($((SECONDS - t0))s)")
 }
 
+# The README's front door, as a newcomer runs it: a fresh clone (no out/,
+# nothing built), then `bash scripts/demo.sh`.  Dependencies were installed
+# above, so the demo skips that step.  The clone is of the committed HEAD
+# (CI tests a clean clone anyway); uncommitted changes are not in it.
+demo_stage() {
+  local t0=$SECONDS d log=$ROOT/out/demo-stage.log rc
+  d=$(mktemp -d /tmp/pn-demo-clone.XXXXXX)
+  echo "=== demo: fresh clone of $(git -C "$ROOT" log --oneline -1 2>/dev/null) into $d"
+  # (safe.directory: the checkout may belong to another user than root)
+  if ! { git -c safe.directory='*' clone -q --no-checkout "$ROOT" "$d/postern" &&
+         git -c safe.directory='*' -C "$d/postern" fetch -q "$ROOT" HEAD &&
+         git -C "$d/postern" checkout -q --detach FETCH_HEAD; } >"$log" 2>&1; then
+    cat "$log"
+    echo "=== demo: CLONE FAILED"
+    fail=$((fail + 1)); summary+=("demo: clone failed"); rm -rf "$d"; return
+  fi
+  # A run tag of its own: /etc/netns/<ns> is shared with the host.
+  PN_SKIP_DEPS=1 PN_TAG=dt$$ "${ISOLATE[@]}" bash "$d/postern/scripts/demo.sh" >>"$log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    pass=$((pass + 1)); summary+=("demo: 1 passed, 0 failed ($((SECONDS - t0))s)")
+  else
+    tail -60 "$log"
+    echo "=== demo: FAILED rc=$rc (log: $log)"
+    fail=$((fail + 1)); summary+=("demo: 0 passed, 1 failed ($((SECONDS - t0))s)")
+  fi
+  rm -rf "$d"
+}
+
 mkdir -p "$ROOT/out"
 for s in $STAGES; do
   case $s in
@@ -113,6 +145,8 @@ for s in $STAGES; do
   fuzz)
     stage fuzz "$ROOT/out/build-fuzz" 1 -DCMAKE_C_COMPILER=clang \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_FUZZ=ON -- -L fuzz ;;
+  demo)
+    demo_stage ;;
   *)
     echo "unknown stage $s"; fail=$((fail + 1)); summary+=("$s: unknown stage") ;;
   esac

@@ -53,6 +53,9 @@ static const char usage_text[] =
     "                                    (its --listen-udp) instead of through a relay\n"
     "          --idle-timeout MS         end a silent tunnel after MS ms (default 30000);\n"
     "                                    on a direct path this bounds failure detection\n"
+    "          --max-flows N             concurrent flows per tunnel (default 65536);\n"
+    "                                    a full tunnel sends new flows to another\n"
+    "                                    connector of the network\n"
     "          --renew-interval S        renew the credential at least every S seconds\n"
     "                                    (default: at two thirds of its lifetime)\n"
     "          --offline                 do not contact the controller (no renewal\n"
@@ -76,6 +79,7 @@ static const char usage_text[] =
     "  transport = all                       # udp|tls|ws|all\n"
     "  direct = []                           # [\"ID=IP:PORT\"]\n"
     "  idle_timeout = 30s\n"
+    "  max_flows = 65536                     # concurrent flows per tunnel\n"
     "  renew_interval = 0s                   # 0: at 2/3 of the lifetime\n"
     "  offline = false\n"
     "  [log]\n"
@@ -243,6 +247,8 @@ static const struct pn_cfg_key run_schema[] = {
 	       .def = "30s"),
     PN_CFG_KEY("client", "renew_interval", PN_CFG_DURATION, .min = 0, .max = 86400000,
 	       .def = "0s"),
+    PN_CFG_KEY("client", "max_flows", PN_CFG_INT, .min = 1, .max = PN_CLIENT_MAX_FLOWS_MAX,
+	       .def = "65536"),
     PN_CFG_KEY("client", "offline", PN_CFG_BOOL, .def = "false"),
     PN_LOG_CFG_KEYS,
 };
@@ -282,6 +288,7 @@ static int load_run_config(const char *path, struct pn_client_opts *o, struct pn
 		o->directs[o->ndirects++] = items[i];
 	o->transports = transports[pn_cfg_enum_index(*cfg, "client", "transport")];
 	o->idle_ms = (uint32_t)pn_cfg_duration_ms(*cfg, "client", "idle_timeout");
+	o->max_flows = (unsigned)pn_cfg_int(*cfg, "client", "max_flows");
 	ms = pn_cfg_duration_ms(*cfg, "client", "renew_interval");
 	if (ms != 0 && ms < 2000) {
 		pn_cfg_errorf(*cfg, "client", "renew_interval", err, sizeof(err),
@@ -310,6 +317,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 	    {"direct", required_argument, NULL, 'd'},
 	    {"idle-timeout", required_argument, NULL, 'i'},
 	    {"renew-interval", required_argument, NULL, 'r'},
+	    {"max-flows", required_argument, NULL, 'm'},
 	    {"offline", no_argument, NULL, 'o'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"log-json", no_argument, NULL, 'j'},
@@ -378,6 +386,17 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 				return 2;
 			}
 			o.renew_s = (uint32_t)v;
+			break;
+		}
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > PN_CLIENT_MAX_FLOWS_MAX) {
+				fprintf(stderr, "postern client run: --max-flows 1..%u\n",
+					PN_CLIENT_MAX_FLOWS_MAX);
+				return 2;
+			}
+			o.max_flows = (unsigned)v;
 			break;
 		}
 		case 'i': {

@@ -19,6 +19,7 @@
 #include "app/cmds.h"
 #include "app/enroll.h"
 #include "connector/connector.h"
+#include "connector/reporter.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -29,10 +30,9 @@
 
 #define ACL_FILE_MAX (4u << 20)
 #define CERT_FILE_MAX 16384
-#define REPORT_QUEUE 4096 /* flow events waiting for the controller */
-#define REPORT_BATCH 256
 #define REVOKED_MAX 65536
 #define RELAYS_MAX 16
+#define REPORT_STOP_MS 2000 /* at stop, queued flow reports get this long */
 
 static void usage(FILE *f)
 {
@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
 		"                       or serial:HEX; applied on start and SIGHUP\n"
 		"  --window BYTES       per-flow window and send buffer (default %u)\n"
+		"  --max-flows N        concurrent flows per client tunnel (default %u); a\n"
+		"                       client whose tunnel is full uses another connector\n"
 		"  --log SPEC           log levels, e.g. info or info,tunnel=debug\n"
 		"  --log-json           JSON log lines\n"
 		"SIGHUP reloads --acl (or DIR/acl.bin), --client-acls and --revoked and\n"
@@ -65,7 +67,7 @@ static void usage(FILE *f)
 		"\n"
 		"enroll: consume a one-time token from `postern ctl connector add` and\n"
 		"  write the state directory.\n",
-		PN_TEP_WINDOW_DEFAULT);
+		PN_TEP_WINDOW_DEFAULT, PN_TEP_MAX_FLOWS_DEFAULT);
 }
 
 static char *read_file(const char *path, size_t max, size_t *len)
@@ -82,12 +84,19 @@ static char *read_file(const char *path, size_t max, size_t *len)
 	if (n > max || ferror(f)) {
 		free(buf);
 		buf = NULL;
+		errno = n > max ? EFBIG : EIO;
 		goto out;
 	}
 	buf[n] = '\0';
 	if (len)
 		*len = n;
 out:
+	if (!buf) {
+		int e = errno ? errno : ENOMEM; /* fclose must not clobber it */
+		fclose(f);
+		errno = e;
+		return NULL;
+	}
 	fclose(f);
 	return buf;
 }
@@ -120,95 +129,38 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* ------------------------------------------------------------ reports -- */
-
-struct reporter {
-	struct pn_ctlapi *api;
-	int *api_busy; /* one ctlapi call at a time: the handle is not shared-safe */
-	struct pn_ctlapi_flow *q;
-	size_t n;
-	uint64_t dropped;
-	struct pn_ctlapi_flow batch[REPORT_BATCH];
-	size_t batch_n;
-	int in_flight;
-	uv_work_t work;
-	uv_timer_t timer;
-	int rc;
-};
-
-static void hex_of(const uint8_t *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", p[i]);
-	out[2 * n] = '\0';
-}
-
-static void on_report(const struct pn_connector_event *ev, void *user)
-{
-	struct reporter *r = user;
-	struct pn_ctlapi_flow *f;
-
-	if (!r || !r->api)
-		return;
-	if (r->n == REPORT_QUEUE) {
-		r->dropped++; /* controller unreachable for long: the log still has it */
-		return;
-	}
-	f = &r->q[r->n++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->flow_id, sizeof(f->flow_id), "%016" PRIx64, ev->flow_id);
-	if (ev->client_id)
-		hex_of(ev->client_id, PN_ID_LEN, f->client_id);
-	snprintf(f->user, sizeof(f->user), "%s", ev->user ? ev->user : "");
-	if (ev->resource_id)
-		hex_of(ev->resource_id, PN_ID_LEN, f->resource_id);
-	snprintf(f->dest, sizeof(f->dest), "%s", ev->dest);
-	f->port = ev->port;
-	snprintf(f->proto, sizeof(f->proto), "%s", ev->proto);
-	snprintf(f->path, sizeof(f->path), "%s", ev->path);
-	snprintf(f->verdict, sizeof(f->verdict), "%s", ev->verdict);
-	snprintf(f->reason, sizeof(f->reason), "%s", ev->reason);
-	snprintf(f->event, sizeof(f->event), "%s", !strcmp(ev->event, "start") ? "start" : "end");
-	f->bytes_up = ev->bytes_up;
-	f->bytes_down = ev->bytes_down;
-	f->ts_ms = ev->ts_ms;
-}
-
-static void report_work(uv_work_t *w)
-{
-	struct reporter *r = w->data;
-
-	r->rc = pn_ctlapi_report_flows(r->api, r->batch, r->batch_n);
-}
-
-static void report_done(uv_work_t *w, int status)
-{
-	struct reporter *r = w->data;
-
-	(void)status;
-	r->in_flight = 0;
-	*r->api_busy = 0;
-	if (r->rc != 0)
-		PN_LOG_WARN("connector", "report_failed", "events=%zu err=%s", r->batch_n,
-			    pn_strerror(r->rc));
-}
-
-static void report_tick(uv_timer_t *t)
-{
-	struct reporter *r = t->data;
-
-	if (r->in_flight || r->n == 0 || *r->api_busy)
-		return;
-	r->batch_n = r->n < REPORT_BATCH ? r->n : REPORT_BATCH;
-	memcpy(r->batch, r->q, r->batch_n * sizeof(r->batch[0]));
-	memmove(r->q, r->q + r->batch_n, (r->n - r->batch_n) * sizeof(r->q[0]));
-	r->n -= r->batch_n;
-	r->work.data = r;
-	if (uv_queue_work(t->loop, &r->work, report_work, report_done) == 0)
-		r->in_flight = *r->api_busy = 1;
-}
-
 /* ---------------------------------------------------------------- run -- */
+
+/* The credential must certify the key: otherwise every handshake would
+ * fail later.  0, or an error printed naming both files. */
+static int check_pair(const struct pn_anchor *anchor, const struct pn_key *k, const char *cert_pem,
+		      const char *cert_path, const char *key_path)
+{
+	struct pn_cred_info ci;
+	uint8_t fpr[PN_FPR_LEN];
+	char a[PN_FPR_HEX_LEN + 1], b[PN_FPR_HEX_LEN + 1];
+	int r;
+
+	/* Any other problem with the credential (expiry, CA, type) is
+	 * reported by pn_connector_new. */
+	if (pn_cred_verify(anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
+			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) != 0)
+		return 0;
+	if ((r = pn_key_fingerprint(k, fpr)) != 0) {
+		fprintf(stderr, "postern connector: key %s: %s\n", key_path, pn_strerror(r));
+		return r;
+	}
+	if (memcmp(fpr, ci.key_fpr, PN_FPR_LEN) != 0) {
+		pn_fpr_hex(ci.key_fpr, a);
+		pn_fpr_hex(fpr, b);
+		fprintf(stderr,
+			"postern connector: certificate %s does not match key %s "
+			"(certified key %.16s..., key file %.16s...)\n",
+			cert_path, key_path, a, b);
+		return PN_E_CONN_KEY_MISMATCH;
+	}
+	return 0;
+}
 
 struct run_ctx {
 	uv_loop_t *loop;
@@ -218,8 +170,8 @@ struct run_ctx {
 	const char *acl_path, *client_acl_dir, *revoked_path;
 	struct pn_ctlapi *api;
 	struct pn_ctlapi_sub *sub;
-	struct reporter rep;
-	int stopping, api_busy;
+	struct pn_reporter *rep;
+	int stopping, api_busy, api_wanted; /* ctlapi handle: in use / wanted by renewal */
 	/* credential renewal (with a controller) */
 	const char *cert_path, *state;
 	const struct pn_anchor *anchor;
@@ -261,7 +213,7 @@ static void load_client_acls(struct run_ctx *ctx)
 		}
 	}
 	closedir(d);
-	refused = pn_connector_set_client_acls(ctx->conn, cb, lens, n, 0);
+	refused = pn_connector_set_client_acls(ctx->conn, cb, lens, n, 0, 0);
 	PN_LOG_INFO("connector", "client_acls", "loaded=%zu refused=%d", n, refused);
 	for (size_t i = 0; i < n; i++)
 		free(bufs[i]);
@@ -351,7 +303,8 @@ static void on_push(const struct pn_ctlapi_event *ev, void *arg)
 				lens[i] = ev->client_acls[i].acl_len;
 			}
 			/* a complete set: clients absent lose their grants here */
-			pn_connector_set_client_acls(ctx->conn, acls, lens, ev->n_client_acls, 1);
+			pn_connector_set_client_acls(ctx->conn, acls, lens, ev->n_client_acls, 1,
+						     ev->version);
 		}
 		free(acls);
 		free(lens);
@@ -415,7 +368,7 @@ static void note_validity(struct run_ctx *ctx, const char *cert_pem)
 	if (pn_cred_verify(ctx->anchor, cert_pem, strlen(cert_pem), PN_CRED_CONNECTOR,
 			   (uint64_t)time(NULL), PN_TRUST_DEFAULT_SKEW, &ci) == 0) {
 		memcpy(ctx->self_id, ci.id, PN_ID_LEN);
-		ctx->not_before = ci.not_before;
+		ctx->not_before = pn_cred_issued_at(&ci); /* not the backdated start */
 		ctx->not_after = ci.not_after;
 	}
 	if (pn_key_fingerprint(ctx->key, ctx->self_fpr) != 0)
@@ -455,7 +408,7 @@ static int adopt_cert(struct run_ctx *ctx, const char *how)
 	}
 	if (ctx->rc && (r = pn_rclient_set_credential(ctx->rc, cert, ctx->key_pem)) != 0)
 		PN_LOG_WARN("connector", "relay_credential", "err=%s", pn_errname(r));
-	ctx->not_before = ci.not_before;
+	ctx->not_before = pn_cred_issued_at(&ci); /* not the backdated start */
 	ctx->not_after = ci.not_after;
 	ctx->expired_logged = 0;
 	ctx->next_try = 0;
@@ -506,6 +459,7 @@ static void renew_tick(uv_timer_t *t)
 	struct run_ctx *ctx = t->data;
 	uint64_t now = (uint64_t)time(NULL);
 
+	ctx->api_wanted = 0; /* set again below while a renewal waits for the handle */
 	if (ctx->stopping || ctx->not_after <= ctx->not_before)
 		return;
 	if (now > ctx->not_after && !ctx->expired_logged) {
@@ -515,15 +469,23 @@ static void renew_tick(uv_timer_t *t)
 			     "clients refuse new ones until a renewal succeeds)",
 			     ctx->not_after);
 	}
-	if (ctx->renewing || ctx->api_busy || now < ctx->next_try ||
+	if (ctx->renewing || now < ctx->next_try ||
 	    now < ctx->not_before + (ctx->not_after - ctx->not_before) * 2 / 3)
 		return;
+	if (ctx->api_busy) {
+		/* the flow reporter may keep the handle busy back to back
+		 * under load: it starts no new request while this is set */
+		ctx->api_wanted = 1;
+		return;
+	}
 	ctx->renew_work.data = ctx;
 	if (uv_queue_work(ctx->loop, &ctx->renew_work, renew_work, renew_done) == 0)
 		ctx->renewing = ctx->api_busy = 1;
 }
 
-/* The connector (and its endpoint) has finished closing: now the relay client. */
+/* The connector (and its endpoint) has finished closing: now the relay
+ * client, and the flow reporter (no flow event can follow), which sends
+ * what is queued for up to REPORT_STOP_MS. */
 static void conn_closed(void *arg)
 {
 	struct run_ctx *ctx = arg;
@@ -531,6 +493,9 @@ static void conn_closed(void *arg)
 	if (ctx->rc)
 		pn_rclient_close(ctx->rc, NULL, NULL);
 	ctx->rc = NULL;
+	if (ctx->rep)
+		pn_reporter_close(ctx->rep, REPORT_STOP_MS, NULL, NULL);
+	ctx->rep = NULL;
 }
 
 static void on_stop(uv_signal_t *h, int sig)
@@ -552,12 +517,9 @@ static void on_stop(uv_signal_t *h, int sig)
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
 	uv_close((uv_handle_t *)&ctx->sighup, NULL);
-	if (ctx->api) {
-		uv_timer_stop(&ctx->rep.timer);
-		report_tick(&ctx->rep.timer); /* last batch */
-		uv_close((uv_handle_t *)&ctx->rep.timer, NULL);
+	if (ctx->api)
 		uv_close((uv_handle_t *)&ctx->renew_timer, NULL);
-	}
+	ctx->api_wanted = 0; /* the last flow reports go out */
 }
 
 /* ------------------------------------------------------------- relays -- */
@@ -687,6 +649,7 @@ static int cmd_run(int argc, char **argv)
 		{"client-acls", required_argument, 0, 'A'},
 		{"revoked", required_argument, 0, 'R'},
 		{"window", required_argument, 0, 'w'},
+		{"max-flows", required_argument, 0, 'm'},
 		{"relay", required_argument, 0, 'r'},
 		{"log", required_argument, 0, 1},
 		{"log-json", no_argument, 0, 2},
@@ -721,6 +684,16 @@ static int cmd_run(int argc, char **argv)
 		case 'A': ctx.client_acl_dir = optarg; break;
 		case 'R': ctx.revoked_path = optarg; break;
 		case 'w': window = strtoul(optarg, NULL, 0); break;
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > (1ul << 24)) {
+				fprintf(stderr, "postern connector: --max-flows 1..%lu\n", 1ul << 24);
+				return 2;
+			}
+			cfg.tunables.max_flows = (unsigned)v;
+			break;
+		}
 		case 'r':
 			if (nrelays == RELAYS_MAX) {
 				fprintf(stderr, "postern connector: at most %d relays\n", RELAYS_MAX);
@@ -771,14 +744,24 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "postern connector: key %s: %s\n", key, pn_strerror(r));
 		goto out;
 	}
-	if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)) ||
-	    !(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len)) ||
-	    !(key_pem = read_file(key, CERT_FILE_MAX, NULL)) ||
-	    !(ca_pem = read_file(ca, CERT_FILE_MAX, NULL))) {
-		fprintf(stderr, "postern connector: cannot read %s: %s\n",
-			cert_pem ? acl : cert, strerror(errno));
-		goto out;
+	{
+		const char *failed = NULL;
+		if (!(cert_pem = read_file(cert, CERT_FILE_MAX, NULL)))
+			failed = cert;
+		else if (!(acl_bytes = (uint8_t *)read_file(acl, ACL_FILE_MAX, &acl_len)))
+			failed = acl;
+		else if (!(key_pem = read_file(key, CERT_FILE_MAX, NULL)))
+			failed = key;
+		else if (!(ca_pem = read_file(ca, CERT_FILE_MAX, NULL)))
+			failed = ca;
+		if (failed) {
+			fprintf(stderr, "postern connector: cannot read %s: %s\n", failed,
+				strerror(errno));
+			goto out;
+		}
 	}
+	if (check_pair(anchor, k, cert_pem, cert, key) != 0)
+		goto out;
 	ctx.loop = uv_default_loop();
 	cfg.loop = ctx.loop;
 	cfg.anchor = anchor;
@@ -794,19 +777,25 @@ static int cmd_run(int argc, char **argv)
 		struct stat st;
 		snprintf(cj, sizeof(cj), "%s/controller.json", state);
 		if (stat(cj, &st) == 0) {
-			if (pn_ctlapi_global_init() != 0 || (r = pn_ctlapi_open(state, &ctx.api)) != 0) {
+			if ((r = pn_ctlapi_global_init()) != 0 ||
+			    (r = pn_ctlapi_open(state, &ctx.api)) != 0) {
 				fprintf(stderr, "postern connector: state %s: %s\n", state,
 					pn_strerror(r));
 				goto out;
 			}
-			if (!(ctx.rep.q = calloc(REPORT_QUEUE, sizeof(*ctx.rep.q)))) {
+			struct pn_reporter_config rcfg = {0};
+			rcfg.loop = ctx.loop;
+			rcfg.api = ctx.api;
+			rcfg.api_busy = &ctx.api_busy;
+			rcfg.api_wanted = &ctx.api_wanted;
+			if ((r = pn_reporter_new(&rcfg, &ctx.rep)) != 0) {
+				fprintf(stderr, "postern connector: flow reports: %s\n",
+					pn_strerror(r));
 				rc = 1;
 				goto out;
 			}
-			ctx.rep.api = ctx.api;
-			ctx.rep.api_busy = &ctx.api_busy;
-			cfg.report = on_report;
-			cfg.report_user = &ctx.rep;
+			cfg.report = pn_reporter_event;
+			cfg.report_user = ctx.rep;
 		}
 	}
 	rc = 1;
@@ -844,9 +833,6 @@ static int cmd_run(int argc, char **argv)
 		uv_timer_init(ctx.loop, &ctx.renew_timer);
 		ctx.renew_timer.data = &ctx;
 		uv_timer_start(&ctx.renew_timer, renew_tick, 1000, 1000);
-		uv_timer_init(ctx.loop, &ctx.rep.timer);
-		ctx.rep.timer.data = &ctx.rep;
-		uv_timer_start(&ctx.rep.timer, report_tick, 1000, 1000);
 		pn_ctlapi_set_auto_renew(ctx.api, 1);
 		if ((r = pn_ctlapi_subscribe(ctx.api, ctx.loop, on_push, &ctx, &ctx.sub)) != 0)
 			PN_LOG_WARN("connector", "subscribe", "err=%s", pn_strerror(r));
@@ -874,7 +860,10 @@ static int cmd_run(int argc, char **argv)
 out:
 	if (ctx.api)
 		pn_ctlapi_free(ctx.api);
-	free(ctx.rep.q);
+	if (ctx.rep) { /* started but never ran: nothing queued */
+		pn_reporter_close(ctx.rep, 0, NULL, NULL);
+		uv_run(ctx.loop, UV_RUN_DEFAULT);
+	}
 	pn_anchor_free(anchor);
 	pn_key_free(k);
 	free(cert_pem);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/cmds.h"
+#include "core/fdlimit.h"
 
 struct pn_cmd {
 	const char *name;
@@ -39,6 +40,11 @@ int main(int argc, char **argv)
 	/* Every role writes to sockets a peer may have reset; EPIPE is an
 	 * error to handle, never a reason for the process to die. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Every role holds a socket per flow, tunnel or subscriber: use all
+	 * the descriptors the administrator allows (soft limit := hard).  A
+	 * failure leaves the limit as it was; running out later is logged
+	 * where it happens (resource_exhausted). */
+	(void)pn_fdlimit_raise(NULL, NULL);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

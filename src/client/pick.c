@@ -27,9 +27,14 @@ static int better_up(const struct pn_pick_cand *a, const struct pn_pick_cand *b)
 	return a->flows < b->flows;
 }
 
+static int full(const struct pn_pick_cand *c)
+{
+	return c->max_flows != 0 && c->flows >= c->max_flows;
+}
+
 int pn_pick(const struct pn_pick_cand *c, size_t n, uint64_t now_ms, uint32_t salt)
 {
-	int up = -1, connecting = -1;
+	int up = -1, connecting = -1, nfull = 0;
 	size_t idle[PICK_MAX], nidle = 0;
 
 	if (!c || n > PICK_MAX)
@@ -37,11 +42,15 @@ int pn_pick(const struct pn_pick_cand *c, size_t n, uint64_t now_ms, uint32_t sa
 	for (size_t i = 0; i < n; i++) {
 		switch (c[i].state) {
 		case PN_PICK_UP:
-			if (up < 0 || better_up(&c[i], &c[up]))
+			if (full(&c[i]))
+				nfull++;
+			else if (up < 0 || better_up(&c[i], &c[up]))
 				up = (int)i;
 			break;
 		case PN_PICK_CONNECTING:
-			if (connecting < 0)
+			if (full(&c[i]))
+				nfull++;
+			else if (connecting < 0)
 				connecting = (int)i;
 			break;
 		case PN_PICK_FAILED:
@@ -57,6 +66,6 @@ int pn_pick(const struct pn_pick_cand *c, size_t n, uint64_t now_ms, uint32_t sa
 	if (connecting >= 0)
 		return connecting;
 	if (nidle == 0)
-		return PN_E_NO_CONNECTOR;
+		return nfull ? PN_E_TUN_LIMIT : PN_E_NO_CONNECTOR;
 	return (int)idle[salt % nidle];
 }

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "client/proxy.h"
 #include "client/socks5.h"
 #include "client/tunnels.h"
 #include "client/udpassoc.h"
+#include "core/accept.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -17,10 +20,13 @@
 /* Flows reset by a dying tunnel before the connector answered are retried
  * this many times (on another connector: failover). */
 #define MAX_ATTEMPTS 3
+/* Connections the kernel queues for us (it caps this at net.core.somaxconn):
+ * bursts of new flows, and the pause after running out of descriptors. */
+#define LISTEN_BACKLOG 4096
 
 struct listener {
 	struct pn_proxy *px;
-	uv_tcp_t tcp;
+	struct pn_acceptor *acc;
 	int socks;
 	char label[300];
 	char target_host[256];
@@ -175,6 +181,8 @@ static void send_and_close(struct conn *c, struct pn_buf *out)
 
 /* ------------------------------------------------------------ closing -- */
 
+static void proxy_free_if_done(struct pn_proxy *p);
+
 static void conn_free_step(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -190,6 +198,8 @@ static void conn_free_step(uv_handle_t *h)
 		c->next->prev = c->prev;
 	free(c->rbuf);
 	free(c);
+	if (px->closing)
+		proxy_free_if_done(px);
 }
 
 static void conn_close(struct conn *c, int reset)
@@ -213,6 +223,14 @@ static void conn_close(struct conn *c, int reset)
 	 * FIN it could take for a complete transfer. */
 	if (reset && uv_tcp_close_reset(&c->tcp, conn_free_step) == 0)
 		return;
+	if (reset) {
+		/* uv_tcp_close_reset refuses while a shutdown is queued (behind
+		 * writes the application has not taken yet): reset anyway */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		uv_os_fd_t fd;
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	uv_close((uv_handle_t *)&c->tcp, conn_free_step);
 }
 
@@ -592,31 +610,27 @@ static void socks_input(struct conn *c, const uint8_t *p, size_t n)
 
 /* ---------------------------------------------------------- listeners -- */
 
-static void free_handle(uv_handle_t *h)
+/* Accepted connections come through core/accept.h: running out of
+ * descriptors or memory pauses accepting (logged once per burst) instead
+ * of libuv dropping the pending connections unseen. */
+static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 {
-	free(h);
-}
-
-static void on_accept(uv_stream_t *server, int status)
-{
-	struct listener *ln = server->data;
+	struct listener *ln = user;
 	struct pn_proxy *px = ln->px;
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
+	int len = sizeof(ss), r;
 	struct conn *c;
 
-	if (status < 0 || px->closing)
+	if (px->closing) {
+		close(fd);
 		return;
+	}
 	if (!(c = calloc(1, sizeof(*c))) || !(c->rbuf = malloc(RBUF_SIZE))) {
-		/* Out of memory: take the connection off the backlog and drop it. */
-		uv_tcp_t *tmp = malloc(sizeof(*tmp));
+		/* This one is lost (its application sees a close); the next
+		 * ones wait in the backlog while accepting pauses. */
 		free(c);
-		if (tmp && uv_tcp_init(px->loop, tmp) == 0) {
-			uv_accept(server, (uv_stream_t *)tmp);
-			uv_close((uv_handle_t *)tmp, free_handle);
-		} else {
-			free(tmp);
-		}
+		close(fd);
+		pn_acceptor_exhausted(acc, -ENOMEM);
 		return;
 	}
 	c->px = px;
@@ -630,7 +644,9 @@ static void on_accept(uv_stream_t *server, int status)
 	if (px->conns)
 		px->conns->prev = c;
 	px->conns = c;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+	if ((r = uv_tcp_open(&c->tcp, fd)) != 0) {
+		PN_LOG_WARN("client", "accept_failed", "via=%s err=%s", ln->label, pn_errname(r));
+		close(fd);
 		conn_close(c, 0);
 		return;
 	}
@@ -675,16 +691,26 @@ static int add_listener(struct pn_proxy *p, const char *addr, int socks, const c
 	} else {
 		snprintf(ln->label, sizeof(ln->label), "socks:%s", addr);
 	}
-	uv_tcp_init(p->loop, &ln->tcp);
-	ln->tcp.data = ln;
+	{
+		struct pn_acceptor_config ac = {
+		    .loop = p->loop,
+		    .addr = (struct sockaddr *)&ss,
+		    .backlog = LISTEN_BACKLOG,
+		    .module = "client",
+		    .label = ln->label,
+		    .cb = on_accept,
+		    .user = ln,
+		};
+		if ((r = pn_acceptor_new(&ac, &ln->acc)) != 0) {
+			PN_LOG_ERROR("client", "listen_failed", "addr=%s err=%s", addr,
+				     pn_errname(r));
+			free(ln);
+			return r;
+		}
+	}
 	p->handles++;
 	ln->next = p->listeners;
 	p->listeners = ln;
-	if ((r = uv_tcp_bind(&ln->tcp, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (r = uv_listen((uv_stream_t *)&ln->tcp, 128, on_accept)) != 0) {
-		PN_LOG_ERROR("client", "listen_failed", "addr=%s err=%s", addr, uv_strerror(r));
-		return r;
-	}
 	PN_LOG_INFO("client", "listening", "mode=%s addr=%s%s%s", socks ? "socks" : "forward", addr,
 		    socks ? "" : " target=", socks ? "" : target);
 	return 0;
@@ -732,9 +758,15 @@ json_t *pn_proxy_status(const struct pn_proxy *p)
 	}
 	for (const struct conn *c = p->conns; c; c = c->next)
 		open += !c->closing;
-	for (const struct listener *ln = p->listeners; ln; ln = ln->next)
-		json_array_append_new(ls, json_pack("{s:s, s:I}", "listener", ln->label, "accepted",
-						    (json_int_t)ln->accepted));
+	for (const struct listener *ln = p->listeners; ln; ln = ln->next) {
+		struct pn_acceptor_stats as;
+		pn_acceptor_stats(ln->acc, &as);
+		json_array_append_new(
+		    ls, json_pack("{s:s, s:I, s:I, s:I, s:b}", "listener", ln->label, "accepted",
+				  (json_int_t)ln->accepted, "accept_exhausted",
+				  (json_int_t)as.exhausted, "exhausted_bursts",
+				  (json_int_t)as.bursts, "accept_paused", as.paused));
+	}
 	json_object_set_new(o, "listeners", ls);
 	json_object_set_new(o, "connections_open", json_integer(open));
 	json_object_set_new(o, "flows_ok", json_integer((json_int_t)p->flows_ok));
@@ -744,17 +776,25 @@ json_t *pn_proxy_status(const struct pn_proxy *p)
 	return o;
 }
 
-static void listener_closed(uv_handle_t *h)
+/* Closing: the proxy goes once its listeners and its connections are all
+ * closed (libuv runs close callbacks in no order we may rely on). */
+static void proxy_free_if_done(struct pn_proxy *p)
 {
-	struct listener *ln = h->data;
+	if (p->handles > 0 || p->conns)
+		return;
+	if (p->close_cb)
+		p->close_cb(p->close_arg);
+	free(p);
+}
+
+static void listener_closed(void *arg)
+{
+	struct listener *ln = arg;
 	struct pn_proxy *p = ln->px;
 
 	free(ln);
-	if (--p->handles == 0) {
-		if (p->close_cb)
-			p->close_cb(p->close_arg);
-		free(p);
-	}
+	p->handles--;
+	proxy_free_if_done(p);
 }
 
 void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
@@ -769,15 +809,13 @@ void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
 	for (struct conn *c = p->conns; c; c = c->next)
 		conn_close(c, 1);
 	if (!p->listeners) {
-		/* Nothing to wait for; keep the callback asynchronous-free simple. */
-		if (cb)
-			cb(arg);
-		free(p);
+		/* Only connections to wait for, if any. */
+		proxy_free_if_done(p);
 		return;
 	}
 	for (ln = p->listeners; ln; ln = next) {
 		next = ln->next;
-		uv_close((uv_handle_t *)&ln->tcp, listener_closed);
+		pn_acceptor_close(ln->acc, listener_closed, ln);
 	}
 	p->listeners = NULL;
 }

@@ -19,6 +19,7 @@
 #include "client/tunnels.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -251,9 +252,10 @@ static int add_directs(struct rt *rt)
 static uint64_t renewal_delay_ms(const struct rt *rt)
 {
 	int64_t now = pn_wall_s();
-	int64_t life = (int64_t)rt->cred.not_after - (int64_t)rt->cred.not_before;
+	int64_t issued = (int64_t)pn_cred_issued_at(&rt->cred); /* not_before is backdated */
+	int64_t life = (int64_t)rt->cred.not_after - issued;
 	/* Renew at two thirds of the lifetime: time enough to retry. */
-	int64_t at = (int64_t)rt->cred.not_before + life * 2 / 3;
+	int64_t at = issued + life * 2 / 3;
 	int64_t ms = (at - now) * 1000;
 
 	if (rt->o->renew_s && ms > (int64_t)rt->o->renew_s * 1000)
@@ -499,6 +501,7 @@ static int start(struct rt *rt)
 	tc.key_pem = rt->key_pem;
 	tc.transports = o->transports;
 	tc.idle_ms = o->idle_ms;
+	tc.max_flows = o->max_flows;
 	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
 	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));
@@ -542,9 +545,12 @@ static int start(struct rt *rt)
 		}
 	}
 	PN_LOG_INFO("client", "started",
-		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u", rt->cred.name,
-		    (unsigned long long)rt->cred.not_after, (unsigned long long)rt->acl_version,
-		    o->nsocks, o->nforwards);
+		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u max_flows=%u "
+		    "fd_limit=%llu",
+		    rt->cred.name, (unsigned long long)rt->cred.not_after,
+		    (unsigned long long)rt->acl_version, o->nsocks, o->nforwards,
+		    o->max_flows ? o->max_flows : PN_TEP_MAX_FLOWS_DEFAULT,
+		    (unsigned long long)pn_fdlimit_soft());
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #define PN_CLIENT_MAX_LISTEN 16
 #define PN_CLIENT_SOCK_NAME  "client.sock"
 #define PN_CLIENT_STATUS_MAX (1u << 20) /* largest status document read */
+#define PN_CLIENT_MAX_FLOWS_MAX (1u << 24) /* largest --max-flows */
 
 struct pn_client_opts {
 	const char *state_dir;
@@ -30,6 +31,7 @@ struct pn_client_opts {
 	unsigned transports; /* relay transports (PN_RT_* bits), 0 = all */
 	int offline;	     /* no controller: no renewal, no push updates */
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
+	unsigned max_flows;  /* concurrent flows per tunnel, 0 = default */
 	uint32_t renew_s;    /* renew at least this often (0: at 2/3 of the lifetime) */
 };
 

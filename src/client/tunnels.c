@@ -45,6 +45,7 @@ struct ctun {
 	struct pn_tunnel *tun;
 	struct sockaddr_storage direct; /* ss_family 0: none, use a relay */
 	struct pn_creq *waiting;	/* FIFO of requests waiting for the tunnel */
+	unsigned nwaiting;
 	uint64_t flows_total;
 	int last_err;
 	struct ctun *next;
@@ -57,6 +58,7 @@ struct pn_ctuns {
 	struct pn_rclient *rc;
 	struct pn_rrelay *relays[MAX_RELAYS];
 	unsigned nrelays, transports;
+	unsigned max_flows; /* per tunnel (the endpoint's) */
 	uint32_t salt;
 	struct pn_acl acl;
 	uint8_t *acl_bytes;
@@ -99,6 +101,7 @@ static void waiting_push(struct ctun *c, struct pn_creq *r)
 	r->next = NULL;
 	r->waiting_on = c;
 	*pp = r;
+	c->nwaiting++;
 }
 
 static struct pn_creq *waiting_take_all(struct ctun *c)
@@ -106,6 +109,7 @@ static struct pn_creq *waiting_take_all(struct ctun *c)
 	struct pn_creq *list = c->waiting;
 
 	c->waiting = NULL;
+	c->nwaiting = 0;
 	for (struct pn_creq *r = list; r; r = r->next)
 		r->waiting_on = NULL;
 	return list;
@@ -202,7 +206,12 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 		return;
 	/* The endpoint frees tun after we return; its flows were closed. */
 	c->tun = NULL;
-	PN_LOG_WARN("client", "tunnel_down", "connector=%s err=%s", c->idhex, pn_errname(err));
+	{
+		const char *why = "";
+		pn_tunnel_end_reason(tun, NULL, &why); /* the connector's reason, or ours */
+		PN_LOG_WARN("client", "tunnel_down", "connector=%s err=%s reason=\"%s\"", c->idhex,
+			    pn_errname(err), why);
+	}
 	if (c->sess) {
 		struct pn_rsession *s = c->sess;
 		c->sess = NULL;
@@ -330,9 +339,11 @@ static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 		next = r->next;
 		r->next = NULL;
 		rc = open_on(c, r, &f);
+		if (rc == PN_E_TUN_LIMIT) /* full: another connector may have room */
+			rc = dispatch(t, r, &f, 1);
 		if (rc == 0)
 			r->on_flow(r, f);
-		else
+		else if (rc < 0)
 			r->on_fail(r, rc);
 	}
 }
@@ -432,6 +443,7 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	t->loop = cfg->loop;
 	t->key = cfg->key;
 	t->salt = cfg->salt;
+	t->max_flows = cfg->max_flows ? cfg->max_flows : PN_TEP_MAX_FLOWS_DEFAULT;
 	t->transports = cfg->transports ? cfg->transports : PN_RT_ALL;
 	pn_acl_init(&t->acl, PN_ACL_CLIENT);
 	if ((r = uv_timer_init(cfg->loop, &t->wake)) != 0) {
@@ -447,6 +459,7 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	tc.key = cfg->key;
 	tc.cert_pem = cfg->cert_pem;
 	tc.idle_ms = cfg->idle_ms;
+	tc.max_flows = t->max_flows;
 	if ((r = pn_tep_new(&tc, &t->tep)) != 0)
 		goto out;
 
@@ -643,11 +656,15 @@ static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out,
 		memset(&cand[k], 0, sizeof(cand[k]));
 		cand[k].state = cs[k]->state;
 		cand[k].retry_at_ms = cs[k]->retry_at_ms;
-		if (cs[k]->tun && cs[k]->state == PN_PICK_UP) {
+		/* Waiting requests count: they all land on its tunnel. */
+		cand[k].flows = cs[k]->nwaiting;
+		cand[k].max_flows = t->max_flows;
+		if (cs[k]->tun) {
 			struct pn_tunnel_info info;
 			pn_tunnel_info(cs[k]->tun, &info);
 			cand[k].rtt_us = info.rtt_us;
-			cand[k].flows = info.flows;
+			cand[k].flows += info.flows;
+			cand[k].max_flows = info.max_flows;
 		}
 	}
 	if ((i = pn_pick(cand, net->nconnectors, now, t->salt)) < 0) {
@@ -708,6 +725,7 @@ void pn_ctuns_cancel(struct pn_ctuns *t, struct pn_creq *r)
 	for (pp = &c->waiting; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
+			c->nwaiting--;
 			break;
 		}
 	}
@@ -745,13 +763,14 @@ json_t *pn_ctuns_status(const struct pn_ctuns *t)
 		if (c->tun)
 			pn_tunnel_info(c->tun, &info);
 		o = json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "connector",
+		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "connector",
 		    c->idhex, "state", state_name(c->state), "path",
 		    c->tun ? pn_path_kind_name(info.path) : "none", "relay",
 		    c->sess ? pn_rrelay_name(pn_rsession_relay(c->sess)) : "", "relay_transport",
 		    c->sess ? transport_name(pn_rsession_transport(c->sess)) : "none", "rtt_us",
 		    (json_int_t)info.rtt_us, "bytes_tx", (json_int_t)info.bytes_tx, "bytes_rx",
-		    (json_int_t)info.bytes_rx, "flows", (json_int_t)info.flows, "flows_total",
+		    (json_int_t)info.bytes_rx, "flows", (json_int_t)info.flows, "max_flows",
+		    (json_int_t)(c->tun ? info.max_flows : t->max_flows), "flows_total",
 		    (json_int_t)c->flows_total, "failures", (json_int_t)c->nfail, "last_error",
 		    c->last_err ? pn_errname(c->last_err) : "");
 		if (!o || json_array_append_new(arr, o) != 0) {

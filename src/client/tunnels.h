@@ -13,6 +13,10 @@
  *      ids the list names for it, and picks one (client/pick.h);
  *   3. opens the flow on that connector's tunnel, starting the relay
  *      session and the tunnel first if there is none (the request waits).
+ *      A tunnel that carries as many flows as it may (its max_flows, or
+ *      the connector's lower limit) is full: the flow goes to another
+ *      connector of the network, and is refused (PN_E_TUN_LIMIT) only
+ *      when every one is full.
  * When a tunnel is lost (relay session closed because the connector died,
  * handshake failure, idle timeout), its open flows end with PN_FLOW_RESET
  * through their ops.closed, the connector goes into backoff, and requests
@@ -64,6 +68,7 @@ struct pn_ctuns_config {
 	unsigned transports;			 /* relay transports allowed (PN_RT_*), 0 = all */
 	uint32_t salt;				 /* spreads clients over connectors */
 	uint32_t idle_ms;			 /* QUIC idle timeout (0: the endpoint's default) */
+	unsigned max_flows; /* concurrent flows per tunnel (0: PN_TEP_MAX_FLOWS_DEFAULT) */
 };
 
 /* 0, PN_E_INVAL, -ENOMEM, or the errors of pn_tep_new / pn_rclient_new. */
@@ -106,7 +111,8 @@ int pn_ctuns_check(const struct pn_ctuns *t, unsigned proto, const char *host, u
  *   0  the flow is open: *out (its status comes through r->ops.status);
  *   1  waiting for a tunnel: r->on_flow or r->on_fail follows;
  *   PN_E_NOT_GRANTED, PN_E_MALFORMED, PN_E_NO_CONNECTOR (all connectors of
- *   the network in backoff / none named), or an error of pn_flow_open.
+ *   the network in backoff / none named), PN_E_TUN_LIMIT (every tunnel of
+ *   the network is full), or an error of pn_flow_open.
  */
 int pn_ctuns_request(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out);
 

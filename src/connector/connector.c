@@ -61,6 +61,8 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 			    : cf->hdr.kind == PN_FLOW_UDP ? "udp"
 							  : "tcp";
 
+	if (strcmp(event, "start"))
+		cf->ended = 1;
 	memset(&ti, 0, sizeof(ti));
 	if (cf->ct && cf->ct->t)
 		pn_tunnel_info(cf->ct->t, &ti);
@@ -279,7 +281,8 @@ static void free_ctun(struct pn_connector *c, struct ctun *ct)
 	free(ct);
 }
 
-static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, void *u)
+static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
+			 size_t whysz, void *u)
 {
 	struct pn_connector *c = u;
 	struct ctun *ct = calloc(1, sizeof(*ct));
@@ -301,6 +304,7 @@ static int on_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, v
 	if (is_revoked(c, peer)) {
 		PN_LOG_WARN("connector", "tunnel_refused", "client=%s user=%s reason=revoked", cid,
 			    peer->user);
+		snprintf(why, whysz, "revoked");
 		return PN_FLOW_CRED;
 	}
 	PN_LOG_INFO("connector", "tunnel_open", "client=%s user=%s name=%s", cid, peer->user,
@@ -335,8 +339,25 @@ static int on_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *w
 	if (r != 0 || !named) {
 		if (r != 0)
 			snprintf(why, whysz, "%s", pn_deny_name(pn_deny_from_err(r)));
-		PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
-			    ct->peer.user, why);
+		if (r == PN_E_STALE_VERSION)
+			/* older than what this connector knows for the holder:
+			 * a list it already replaced, or one from before the
+			 * holder's grants here were withdrawn */
+			PN_LOG_WARN("connector", "acl_refused",
+				    "client=%s user=%s reason=%s version=%" PRIu64
+				    " known_version=%" PRIu64,
+				    cid, ct->peer.user, why, acl.version,
+				    pn_acl_gate_highest(c->gate, PN_ACL_CLIENT, acl.holder_id));
+		else if (r == PN_E_ACL_NOT_YET_VALID || r == PN_E_ACL_EXPIRED)
+			/* a clock problem: both clocks */
+			PN_LOG_WARN("connector", "acl_refused",
+				    "client=%s user=%s reason=%s issued_at=%" PRIu64
+				    " expires_at=%" PRIu64 " now=%" PRIu64,
+				    cid, ct->peer.user, why, acl.issued_at, acl.expires_at,
+				    unix_now());
+		else
+			PN_LOG_WARN("connector", "acl_refused", "client=%s user=%s reason=%s", cid,
+				    ct->peer.user, why);
 		pn_acl_fini(&acl);
 		return PN_FLOW_BAD_ACL;
 	}
@@ -361,7 +382,7 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 
 	if (!cf || !(cf->rbuf = malloc(CF_RBUF))) {
 		free(cf);
-		pn_flow_status_set(&st, 0, PN_FLOW_LIMIT, "out of memory");
+		pn_flow_status_set(&st, 0, PN_FLOW_EXHAUSTED, "out of memory");
 		pn_flow_respond(f, &st, NULL, NULL);
 		return;
 	}
@@ -405,14 +426,56 @@ static void on_flow_cancelled(struct pn_flow *f, void *u)
 	pn_cflow_release(cf);
 }
 
+/* A handshake that failed before tunnel_new: say why, with both clocks
+ * for a clock problem.  (Handshakes that merely time out are debug.) */
+static void log_handshake_refused(struct pn_tunnel *t, int err)
+{
+	const struct pn_cred_info *ci = NULL;
+	char cid[PN_ID_HEX_LEN + 1] = "-";
+	uint64_t now = 0;
+	int ours = pn_tunnel_refusal(t, &ci, &now);
+	const char *why;
+
+	if (ci)
+		pn_id_hex(ci->id, cid);
+	if (ours == PN_E_EXPIRED || ours == PN_E_NOT_YET_VALID) {
+		PN_LOG_WARN("connector", "tunnel_refused",
+			    "client=%s user=%s reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
+			    " now=%" PRIu64,
+			    cid, ci ? ci->user : "", pn_deny_name(pn_deny_from_err(ours)),
+			    ci ? ci->not_before : 0, ci ? ci->not_after : 0, now);
+		return;
+	}
+	switch (err) {
+	case PN_E_WRONG_TYPE: why = "cred_wrong_type"; break;
+	case PN_E_UNTRUSTED: why = "cred_untrusted"; break;
+	case PN_E_MALFORMED: why = "cred_malformed"; break;
+	case PN_E_TUN_NO_CRED: why = "no_credential"; break; /* none from our CA */
+	case PN_E_TUN_CRED_REFUSED: why = "client_refused_our_credential"; break;
+	default:
+		PN_LOG_DEBUG("connector", "handshake_failed", "err=%s", pn_errname(err));
+		return;
+	}
+	if (err == PN_E_TUN_CRED_REFUSED) {
+		const char *text = "";
+		pn_tunnel_end_reason(t, NULL, &text);
+		PN_LOG_WARN("connector", "tunnel_refused", "reason=%s text=\"%s\"", why, text);
+		return;
+	}
+	PN_LOG_WARN("connector", "tunnel_refused", "client=%s user=%s reason=%s", cid,
+		    ci ? ci->user : "", why);
+}
+
 static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 {
 	struct pn_connector *c = u;
 	struct ctun *ct = pn_tunnel_user(t);
 	char cid[PN_ID_HEX_LEN + 1];
 
-	if (!ct)
+	if (!ct) {
+		log_handshake_refused(t, err);
 		return;
+	}
 	pn_id_hex(ct->peer.id, cid);
 	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s reason=\"%s\"", cid,
 		    ct->peer.user, pn_strerror(err));
@@ -435,8 +498,16 @@ static int load_own_acl(struct pn_connector *c, const uint8_t *bytes, size_t len
 	int r;
 
 	pn_acl_init(out, PN_ACL_CONNECTOR);
-	if ((r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), out)) != 0)
+	if ((r = pn_acl_verify(c->cfg.anchor, bytes, len, unix_now(), out)) != 0) {
+		if (r == PN_E_ACL_NOT_YET_VALID || r == PN_E_ACL_EXPIRED)
+			PN_LOG_ERROR("connector", "own_acl_refused",
+				     "reason=%s issued_at=%" PRIu64 " expires_at=%" PRIu64
+				     " now=%" PRIu64 " tolerance_s=%d",
+				     pn_errname(r), out->issued_at, out->expires_at, unix_now(),
+				     PN_TRUST_DEFAULT_SKEW);
+		pn_acl_fini(out);
 		return r;
+	}
 	if (out->kind != PN_ACL_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
 	else
@@ -463,10 +534,31 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 	}
 	c->cfg.cert_pem = c->cert_pem;
 	c->cfg.acl = NULL;
-	r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_CONNECTOR,
-			   unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self);
+	{
+		struct pn_cred_info seen;
+		r = pn_cred_verify_seen(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem),
+					PN_CRED_CONNECTOR, unix_now(), PN_TRUST_DEFAULT_SKEW, &c->self,
+					&seen);
+		if (r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED)
+			PN_LOG_ERROR("connector", "own_cred_refused",
+				     "reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
+				     " now=%" PRIu64 " tolerance_s=%d",
+				     pn_errname(r), seen.not_before, seen.not_after, unix_now(),
+				     PN_TRUST_DEFAULT_SKEW);
+	}
 	if (r != 0)
 		goto fail;
+	{
+		/* A credential for another key would fail every handshake
+		 * later; refuse it now. */
+		uint8_t fpr[PN_FPR_LEN];
+		if ((r = pn_key_fingerprint(cfg->key, fpr)) != 0)
+			goto fail;
+		if (memcmp(fpr, c->self.key_fpr, PN_FPR_LEN) != 0) {
+			r = PN_E_CONN_KEY_MISMATCH;
+			goto fail;
+		}
+	}
 	if ((r = load_own_acl(c, cfg->acl, cfg->acl_len, &c->acl)) != 0)
 		goto fail;
 	if ((r = pn_acl_gate_new(PN_CONNECTOR_GATE_SIZE, &c->gate)) != 0)
@@ -519,12 +611,14 @@ int pn_connector_set_acl(struct pn_connector *c, const uint8_t *acl, size_t len)
 }
 
 int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *acls,
-				 const size_t *lens, size_t n, int complete)
+				 const size_t *lens, size_t n, int complete, uint64_t version)
 {
+	uint8_t(*present)[PN_ID_LEN] = NULL;
+	size_t npresent = 0;
 	int refused = 0;
-	uint8_t *seen = calloc(1, (size_t)c->stats.tunnels + 1);
-	size_t ti;
 
+	if (complete && n && !(present = calloc(n, PN_ID_LEN)))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct pn_acl acl;
 		int r;
@@ -532,6 +626,11 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 		r = pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &acl);
 		if (r == 0 && acl.kind != PN_ACL_CLIENT)
 			r = PN_E_WRONG_TYPE;
+		if (r == 0 && present)
+			/* verified: the set holds a list for this holder, even if
+			 * the gate already knows a newer one (a client presented
+			 * it before this push arrived) */
+			memcpy(present[npresent++], acl.holder_id, PN_ID_LEN);
 		if (r == 0)
 			r = pn_acl_gate_check(c->gate, &acl);
 		if (r != 0) {
@@ -539,15 +638,13 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 			pn_acl_fini(&acl);
 			continue;
 		}
-		/* install it in every tunnel of that holder (bound to its key) */
-		ti = 0;
-		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++) {
+		/* install it in every tunnel of that holder (bound to its key);
+		 * passing the gate makes it at least as new as theirs */
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next) {
 			struct pn_acl copy;
 			if (memcmp(ct->peer.id, acl.holder_id, PN_ID_LEN) ||
 			    pn_acl_check_holder(&acl, &ct->peer) != 0)
 				continue;
-			if (seen)
-				seen[ti] = 1;
 			pn_acl_init(&copy, PN_ACL_CLIENT);
 			if (pn_acl_verify(c->cfg.anchor, acls[i], lens[i], unix_now(), &copy) != 0)
 				continue;
@@ -558,16 +655,30 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 		pn_acl_fini(&acl);
 	}
 	if (complete) {
-		/* clients absent from a complete set have no grant here any more */
-		ti = 0;
-		for (struct ctun *ct = c->tuns; ct; ct = ct->next, ti++)
-			if (!seen || !seen[ti]) {
-				pn_acl_fini(&ct->acl);
-				pn_acl_init(&ct->acl, PN_ACL_CLIENT);
-				ct->acl_ok = 0;
-			}
+		/* Holders absent from a complete set at `version` have no list
+		 * at `version`: they lose their grants here, and no list of
+		 * theirs up to `version` passes again (architecture §2), however
+		 * often it is presented.  A tunnel holding a newer list than the
+		 * set (the set arrived late) keeps it. */
+		pn_acl_gate_complete(c->gate, PN_ACL_CLIENT, version,
+				     (const uint8_t(*)[PN_ID_LEN])present, npresent);
+		if (npresent)
+			qsort(present, npresent, PN_ID_LEN, id_cmp);
+		for (struct ctun *ct = c->tuns; ct; ct = ct->next) {
+			char cid[PN_ID_HEX_LEN + 1];
+			if (!ct->acl_ok || ct->acl.version > version ||
+			    (npresent && bsearch(ct->peer.id, present, npresent, PN_ID_LEN, id_cmp)))
+				continue;
+			pn_id_hex(ct->peer.id, cid);
+			PN_LOG_INFO("connector", "acl_withdrawn",
+				    "client=%s user=%s version=%" PRIu64 " set_version=%" PRIu64, cid,
+				    ct->peer.user, ct->acl.version, version);
+			pn_acl_fini(&ct->acl);
+			pn_acl_init(&ct->acl, PN_ACL_CLIENT);
+			ct->acl_ok = 0;
+		}
 	}
-	free(seen);
+	free(present);
 	reevaluate_all(c);
 	return refused;
 }

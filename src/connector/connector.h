@@ -76,9 +76,11 @@ struct pn_connector_config {
 };
 
 /*
- * Create and start.  Verifies the own credential (CONNECTOR, pinned CA) and
- * the connector list (signature, kind, bound to the credential).
- * 0, PN_E_* from trust, PN_E_INVAL, -errno (socket), -ENOMEM.
+ * Create and start.  Verifies the own credential (CONNECTOR, pinned CA, and
+ * certifying cfg->key: PN_E_CONN_KEY_MISMATCH otherwise) and the connector
+ * list (signature, kind, bound to the credential).
+ * 0, PN_E_* from trust, PN_E_CONN_KEY_MISMATCH, PN_E_INVAL, -errno
+ * (socket), -ENOMEM.
  */
 int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector **out);
 
@@ -89,12 +91,17 @@ int pn_connector_set_acl(struct pn_connector *c, const uint8_t *acl, size_t len)
 /*
  * Apply client access lists pushed by the controller: each must verify and
  * pass the version gate; it replaces the list the client presented.  If
- * `complete` is set, clients without a list in the set lose every grant
- * (their flows close).  Then every open flow is re-evaluated.
- * Returns the number of lists refused (0 = all applied).
+ * `complete` is set, the set is every client list at policy `version`:
+ * clients without a list in it lose every grant (their flows close) unless
+ * their tunnel holds a list newer than `version`, and from now on no list
+ * of theirs at `version` or older is accepted, from anyone (the version
+ * gate records "no list at `version`"; holders never seen are covered too).
+ * Then every open flow is re-evaluated.  `version` is ignored if !complete.
+ * Returns the number of lists refused (0 = all applied), or -ENOMEM
+ * (nothing applied).
  */
 int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *acls,
-				 const size_t *lens, size_t n, int complete);
+				 const size_t *lens, size_t n, int complete, uint64_t version);
 
 /* Replace the revocation set (credential holder ids and/or serials, hex).
  * Tunnels of revoked credentials are closed at once. */

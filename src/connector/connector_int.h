@@ -6,10 +6,29 @@
 #include "tunnel/flowproto.h"
 
 #define CF_RBUF 65536 /* resource -> client read buffer per flow */
+#define CF_DIAL_MAX 16 /* addresses of one name tried per flow */
+#define CF_DIAL_STAGGER_MS 250 /* RFC 8305 "connection attempt delay" */
 
 struct ctun;
+struct cflow;
 
 enum cf_state { CF_RESOLVING = 1, CF_CONNECTING, CF_OPEN, CF_DONE };
+
+/* A socket toward the resource, in memory of its own: each connection
+ * attempt gets a fresh one (a handle being closed is never initialised
+ * again) and the one that connects becomes the flow's.  Freed in its
+ * close callback. */
+struct csock {
+	union {
+		uv_handle_t h;
+		uv_tcp_t tcp;
+		uv_udp_t udp;
+	} u; /* first: a handle pointer is a csock pointer */
+	uv_connect_t creq;
+	struct cflow *cf;
+	struct csock *next; /* attempts in flight */
+	int connecting;     /* creq outstanding */
+};
 
 struct cflow {
 	struct pn_connector *c;
@@ -22,15 +41,15 @@ struct cflow {
 	int released, pending; /* pending: async callbacks still to come */
 	uv_getaddrinfo_t gai;
 	int gai_active;
-	struct addrinfo *ai, *ai_next;
-	union {
-		uv_handle_t h;
-		uv_tcp_t tcp;
-		uv_udp_t udp;
-	} io;
-	int io_init;
-	uv_connect_t creq;
-	uv_timer_t ctimer;
+	struct addrinfo *ai;
+	/* dialing (dial.c): addresses in the order tried, attempts in flight */
+	const struct addrinfo *order[CF_DIAL_MAX];
+	unsigned norder, nexta;
+	struct csock *att;
+	uint64_t deadline;  /* uv_now() when connecting gives up */
+	int dial_err;       /* last attempt's libuv error */
+	struct csock *io;   /* the resource socket, once connected */
+	uv_timer_t ctimer;  /* dialing: stagger + deadline; UDP: idle */
 	int ctimer_init;
 	/* resource -> client */
 	uint8_t *rbuf;
@@ -41,7 +60,11 @@ struct cflow {
 	size_t wcap, whead, wlen, writing;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
-	int c_eof, shut_sent;
+	int c_eof, shut_sent, shut_done;
+	/* the stream ended cleanly but bytes (or the FIN) are still on their
+	   way to the resource: the flow's end is logged once they are out */
+	int draining;
+	int ended; /* its end (or denial) has been reported */
 	uint64_t up, down;
 	uint64_t last_io; /* UDP: uv_now() of the last datagram either way */
 	int64_t start_ms;
@@ -74,15 +97,29 @@ struct pn_connector {
 	size_t n_rev_serials;
 	struct pn_connector_stats stats;
 	uv_timer_t recheck;
+	/* resource exhaustion (EMFILE...): logged once per burst */
+	uint64_t exh_logged_ms, exh_count;
 	int closing_handles;
 	void (*close_cb)(void *);
 	void *close_arg;
 };
 
-/* proxy.c */
-void pn_cflow_start(struct cflow *cf);
+/* proxy.c: flow I/O and ends.  pn_cflow_release aborts: the resource's
+ * connection is reset, never closed with a FIN. */
 void pn_cflow_release(struct cflow *cf);
-extern const struct pn_flow_ops pn_cflow_ops;
+void pn_cflow_fail(struct cflow *cf, int code, const char *why);
+void pn_cflow_connected(struct cflow *cf, struct csock *s);
+void pn_csock_close(struct csock *s, int reset);
+/* SO_LINGER {on, 0}: with on, closing the socket resets the connection. */
+void pn_csock_linger0(struct csock *s, int on);
+void pn_cflow_maybe_free(struct cflow *cf);
+/* dial.c: resolve, answer DNS flows, connect (happy eyeballs) */
+void pn_cflow_start(struct cflow *cf);
+void pn_cflow_dial_stop(struct cflow *cf);
+/* Is err (libuv) resource exhaustion (descriptors, memory, buffers)? */
+int pn_cflow_err_exhausted(int err);
+/* Count an exhaustion failure; logs once per burst with its cause. */
+void pn_connector_exhausted(struct pn_connector *c, int err, const char *op);
 /* connector.c */
 void pn_connector_flow_event(struct cflow *cf, const char *event, const char *verdict,
 			     const char *reason);

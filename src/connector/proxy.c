@@ -1,6 +1,6 @@
 /*
- * Per-flow I/O at the connector: asynchronous DNS, then a TCP connection or
- * UDP socket to the resource, proxied with backpressure both ways.
+ * Per-flow I/O at the connector, once dial.c has a socket to the resource,
+ * proxied with backpressure both ways.
  *
  *   client -> resource: flow data goes into a ring (at most the flow's
  *     receive window, since credit is only returned via pn_flow_consumed
@@ -8,36 +8,30 @@
  *     writes batch everything that arrived while the previous one ran.
  *   resource -> client: uv_read into a per-flow buffer; when the flow's send
  *     ring is full, reading stops until ops.writable.
+ *
+ * How a TCP flow ends toward the resource is part of the contract: an
+ * orderly end (FIN) only follows the client's orderly end (stream FIN),
+ * after every byte; anything else (reset or revoked flow, tunnel lost,
+ * connector stopping or killed) resets the connection, so the resource
+ * can tell a cut-off transfer from a complete one.  Resource sockets get
+ * SO_LINGER {1, 0} when created (dial.c), so a plain close — also the
+ * kernel's at process death — is a reset; the FIN is an explicit
+ * shutdown(SHUT_WR) and the linger is cleared for the final close of a
+ * flow that ended cleanly.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "connector/connector_int.h"
 #include "core/err.h"
 #include "core/log.h"
 
-static int map_uv_err(int e)
-{
-	switch (e) {
-	case UV_ECONNREFUSED:
-		return PN_FLOW_REFUSED;
-	case UV_ETIMEDOUT:
-	case UV_ECANCELED:
-		return PN_FLOW_TIMEOUT;
-	case UV_ENETUNREACH:
-	case UV_EHOSTUNREACH:
-	case UV_EADDRNOTAVAIL:
-		return PN_FLOW_UNREACHABLE;
-	default:
-		return PN_FLOW_UNREACHABLE;
-	}
-}
-
 /* ------------------------------------------------------------ lifetime -- */
 
-static void maybe_free(struct cflow *cf)
+void pn_cflow_maybe_free(struct cflow *cf)
 {
 	if (cf->released && cf->pending == 0) {
 		if (cf->ai)
@@ -53,16 +47,46 @@ static void on_handle_closed(uv_handle_t *h)
 	struct cflow *cf = h->data;
 
 	cf->pending--;
-	maybe_free(cf);
+	pn_cflow_maybe_free(cf);
 }
 
-static void close_io(struct cflow *cf)
+static void on_sock_closed(uv_handle_t *h)
 {
-	if (cf->io_init) {
-		cf->io_init = 0;
-		cf->pending++;
-		uv_close(&cf->io.h, on_handle_closed);
+	struct csock *s = (struct csock *)h; /* u is the first member */
+	struct cflow *cf = s->cf;
+
+	free(s);
+	cf->pending--;
+	pn_cflow_maybe_free(cf);
+}
+
+void pn_csock_linger0(struct csock *s, int on)
+{
+	struct linger lg = {.l_onoff = on, .l_linger = 0};
+	uv_os_fd_t fd;
+
+	if (uv_fileno(&s->u.h, &fd) == 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* Close a resource socket: reset (abort) or orderly (TCP only matters). */
+void pn_csock_close(struct csock *s, int reset)
+{
+	if (s->u.h.type == UV_TCP)
+		pn_csock_linger0(s, reset); /* set at creation already; cleared for a clean end */
+	s->cf->pending++;
+	uv_close(&s->u.h, on_sock_closed);
+}
+
+static void close_io(struct cflow *cf, int reset)
+{
+	if (cf->io) {
+		struct csock *s = cf->io;
+		cf->io = NULL;
+		cf->reading = 0;
+		pn_csock_close(s, reset);
 	}
+	pn_cflow_dial_stop(cf);
 	if (cf->ctimer_init) {
 		cf->ctimer_init = 0;
 		cf->pending++;
@@ -70,22 +94,34 @@ static void close_io(struct cflow *cf)
 	}
 }
 
-/* The flow is over for us: stop I/O, unlink, free when callbacks drain. */
-void pn_cflow_release(struct cflow *cf)
+static void release(struct cflow *cf, int reset)
 {
 	if (cf->released)
 		return;
+	if (cf->draining && !cf->ended) {
+		/* cut before its last bytes reached the resource */
+		if (!cf->end_reason[0])
+			snprintf(cf->end_reason, sizeof(cf->end_reason), "aborted_while_draining");
+		pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
+	}
 	cf->released = 1;
 	cf->st = CF_DONE;
 	pn_cflow_unlink(cf);
 	if (cf->gai_active)
 		uv_cancel((uv_req_t *)&cf->gai);
-	close_io(cf);
-	maybe_free(cf);
+	close_io(cf, reset);
+	pn_cflow_maybe_free(cf);
+}
+
+/* The flow is over for us: stop I/O (resetting the resource's connection),
+ * unlink, free when callbacks drain. */
+void pn_cflow_release(struct cflow *cf)
+{
+	release(cf, 1);
 }
 
 /* Answer the request with a failure, log it, release. */
-static void fail_flow(struct cflow *cf, int code, const char *why)
+void pn_cflow_fail(struct cflow *cf, int code, const char *why)
 {
 	struct pn_flow_status st;
 
@@ -110,6 +146,16 @@ static void abort_flow(struct cflow *cf, int code, const char *why)
 		pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
 	}
 	pn_cflow_release(cf);
+}
+
+/* The client ended cleanly and everything reached the resource, FIN last. */
+static void finish_clean(struct cflow *cf)
+{
+	cf->draining = 0;
+	if (!cf->end_reason[0])
+		snprintf(cf->end_reason, sizeof(cf->end_reason), "%s", pn_flow_code_name(PN_FLOW_OK));
+	pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
+	release(cf, 0);
 }
 
 /* ------------------------------------------------- resource -> client -- */
@@ -159,9 +205,9 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 static void start_reading(struct cflow *cf)
 {
-	if (!cf->reading && cf->io_init && cf->proto == PN_PROTO_TCP) {
+	if (!cf->reading && cf->io && cf->proto == PN_PROTO_TCP) {
 		cf->reading = 1;
-		uv_read_start((uv_stream_t *)&cf->io.tcp, tcp_alloc, tcp_read);
+		uv_read_start((uv_stream_t *)&cf->io->u.tcp, tcp_alloc, tcp_read);
 	}
 }
 
@@ -193,18 +239,31 @@ static void on_shutdown(uv_shutdown_t *r, int status)
 {
 	struct cflow *cf = r->data;
 
-	(void)status;
 	cf->pending--;
-	maybe_free(cf);
+	if (cf->released) {
+		pn_cflow_maybe_free(cf);
+		return;
+	}
+	if (status < 0) {
+		abort_flow(cf, PN_FLOW_RESET, "resource_shutdown");
+		return;
+	}
+	cf->shut_done = 1; /* the FIN is on its way, after every byte */
+	if (cf->draining)
+		finish_clean(cf);
 }
 
+/* The client's orderly end reaches the resource as a FIN, after every
+ * byte: the only way a FIN is ever sent to a resource. */
 static void maybe_shutdown(struct cflow *cf)
 {
-	if (cf->c_eof && !cf->shut_sent && cf->wlen == 0 && !cf->writing && cf->io_init) {
+	if (cf->c_eof && !cf->shut_sent && cf->wlen == 0 && !cf->writing && cf->io) {
 		cf->shut_sent = 1;
 		cf->sreq.data = cf;
-		if (uv_shutdown(&cf->sreq, (uv_stream_t *)&cf->io.tcp, on_shutdown) == 0)
+		if (uv_shutdown(&cf->sreq, (uv_stream_t *)&cf->io->u.tcp, on_shutdown) == 0)
 			cf->pending++;
+		else
+			abort_flow(cf, PN_FLOW_RESET, "resource_shutdown");
 	}
 }
 
@@ -216,7 +275,7 @@ static void on_write(uv_write_t *r, int status)
 	cf->pending--;
 	cf->writing = 0;
 	if (cf->released) {
-		maybe_free(cf);
+		pn_cflow_maybe_free(cf);
 		return;
 	}
 	if (status < 0) {
@@ -236,12 +295,12 @@ static void kick_write(struct cflow *cf)
 	uv_buf_t b;
 	size_t n;
 
-	if (cf->writing || cf->wlen == 0 || !cf->io_init)
+	if (cf->writing || cf->wlen == 0 || !cf->io)
 		return;
 	n = cf->wlen < cf->wcap - cf->whead ? cf->wlen : cf->wcap - cf->whead;
 	b = uv_buf_init((char *)cf->wbuf + cf->whead, (unsigned)n);
 	cf->wreq.data = cf;
-	if (uv_write(&cf->wreq, (uv_stream_t *)&cf->io.tcp, &b, 1, on_write) != 0) {
+	if (uv_write(&cf->wreq, (uv_stream_t *)&cf->io->u.tcp, &b, 1, on_write) != 0) {
 		abort_flow(cf, PN_FLOW_RESET, "resource_write");
 		return;
 	}
@@ -265,7 +324,8 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 		cf->wcap = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
 							      : PN_TEP_WINDOW_DEFAULT;
 		if (!(cf->wbuf = malloc(cf->wcap))) {
-			abort_flow(cf, PN_FLOW_INTERNAL, "out_of_memory");
+			pn_connector_exhausted(cf->c, UV_ENOMEM, "buffer");
+			abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
 			return;
 		}
 	}
@@ -319,10 +379,10 @@ static void ops_datagram(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
 
 	(void)f;
-	if (cf->released || !cf->io_init)
+	if (cf->released || !cf->io)
 		return;
-	cf->last_io = uv_now(cf->io.udp.loop);
-	if (uv_udp_try_send(&cf->io.udp, &b, 1, NULL) >= 0)
+	cf->last_io = uv_now(cf->io->u.udp.loop);
+	if (uv_udp_try_send(&cf->io->u.udp, &b, 1, NULL) >= 0)
 		cf->up += n;
 }
 
@@ -334,9 +394,22 @@ static void ops_closed(struct pn_flow *f, int code, void *u)
 
 	(void)f;
 	cf->f = NULL;
+	if (code == PN_FLOW_OK && cf->proto == PN_PROTO_TCP) {
+		/* Both sides finished: the client's FIN has come (ops.eof), the
+		   resource's went to it.  The FIN toward the resource follows
+		   the last byte still in the ring. */
+		if (cf->shut_done) {
+			finish_clean(cf);
+			return;
+		}
+		cf->draining = 1;
+		maybe_shutdown(cf);
+		return;
+	}
 	if (!cf->end_reason[0])
 		snprintf(cf->end_reason, sizeof(cf->end_reason), "%s", pn_flow_code_name(code));
 	pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
+	/* reset, revoked, tunnel lost...: the resource sees a reset */
 	pn_cflow_release(cf);
 }
 
@@ -359,10 +432,12 @@ static void on_udp_idle(uv_timer_t *t)
 		abort_flow(cf, PN_FLOW_RESET, "udp_idle");
 }
 
-static void go_open(struct cflow *cf)
+/* dial.c has a socket (connected TCP, or UDP): answer OK, start I/O. */
+void pn_cflow_connected(struct cflow *cf, struct csock *sk)
 {
 	struct pn_flow_status st;
 
+	cf->io = sk;
 	cf->st = CF_OPEN;
 	pn_flow_status_set(&st, 0, PN_FLOW_OK, "ok");
 	if (pn_flow_respond(cf->f, &st, &pn_cflow_ops, cf) != 0) {
@@ -377,7 +452,7 @@ static void go_open(struct cflow *cf)
 		start_reading(cf);
 		return;
 	}
-	uv_udp_recv_start(&cf->io.udp, udp_alloc, udp_recv);
+	uv_udp_recv_start(&cf->io->u.udp, udp_alloc, udp_recv);
 	cf->last_io = uv_now(cf->c->cfg.loop);
 	if (!cf->ctimer_init) {
 		uv_timer_init(cf->c->cfg.loop, &cf->ctimer);
@@ -386,157 +461,4 @@ static void go_open(struct cflow *cf)
 	}
 	uv_timer_start(&cf->ctimer, on_udp_idle, PN_CONNECTOR_UDP_IDLE_MS / 4,
 		       PN_CONNECTOR_UDP_IDLE_MS / 4);
-}
-
-static void try_connect(struct cflow *cf);
-
-
-static void on_ctimer(uv_timer_t *t)
-{
-	struct cflow *cf = t->data;
-
-	/* connect timed out: closing the socket cancels the request */
-	if (cf->st == CF_CONNECTING)
-		fail_flow(cf, PN_FLOW_TIMEOUT, "connect timed out");
-}
-
-static void on_connect(uv_connect_t *r, int status)
-{
-	struct cflow *cf = r->data;
-
-	cf->pending--;
-	if (cf->released) {
-		maybe_free(cf);
-		return;
-	}
-	uv_timer_stop(&cf->ctimer);
-	if (status < 0) {
-		/* next address, if any */
-		if (cf->ai_next) {
-			close_io(cf);
-			try_connect(cf);
-			return;
-		}
-		fail_flow(cf, map_uv_err(status), uv_strerror(status));
-		return;
-	}
-	uv_tcp_nodelay(&cf->io.tcp, 1);
-	go_open(cf);
-}
-
-static void try_connect(struct cflow *cf)
-{
-	struct addrinfo *ai = cf->ai_next;
-	int r;
-
-	cf->ai_next = ai->ai_next;
-	cf->st = CF_CONNECTING;
-	if (cf->proto == PN_PROTO_TCP) {
-		uv_tcp_init(cf->c->cfg.loop, &cf->io.tcp);
-		cf->io.tcp.data = cf;
-		cf->io_init = 1;
-		cf->creq.data = cf;
-		r = uv_tcp_connect(&cf->creq, &cf->io.tcp, ai->ai_addr, on_connect);
-		if (r != 0) {
-			fail_flow(cf, map_uv_err(r), uv_strerror(r));
-			return;
-		}
-		cf->pending++;
-		if (!cf->ctimer_init) {
-			uv_timer_init(cf->c->cfg.loop, &cf->ctimer);
-			cf->ctimer.data = cf;
-			cf->ctimer_init = 1;
-		}
-		uv_timer_start(&cf->ctimer, on_ctimer, PN_CONNECTOR_CONNECT_MS, 0);
-		return;
-	}
-	uv_udp_init(cf->c->cfg.loop, &cf->io.udp);
-	cf->io.udp.data = cf;
-	cf->io_init = 1;
-	r = uv_udp_connect(&cf->io.udp, ai->ai_addr);
-	if (r != 0) {
-		fail_flow(cf, map_uv_err(r), uv_strerror(r));
-		return;
-	}
-	go_open(cf);
-}
-
-static void answer_dns(struct cflow *cf)
-{
-	struct pn_flow_status st;
-
-	pn_flow_status_set(&st, 0, PN_FLOW_OK, "ok");
-	st.ttl = 30;
-	for (struct addrinfo *ai = cf->ai; ai && st.naddr < PN_FLOW_DNS_ADDRS_MAX; ai = ai->ai_next) {
-		struct pn_flow_addr *a = &st.addr[st.naddr];
-		int dup = 0;
-		if (ai->ai_family == AF_INET && cf->hdr.qtype != PN_FLOW_QTYPE_AAAA) {
-			a->family = 4;
-			memcpy(a->a, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
-		} else if (ai->ai_family == AF_INET6 && cf->hdr.qtype != PN_FLOW_QTYPE_A) {
-			a->family = 6;
-			memcpy(a->a, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		for (unsigned i = 0; i < st.naddr; i++)
-			dup |= st.addr[i].family == a->family && !memcmp(st.addr[i].a, a->a, 16);
-		if (!dup)
-			st.naddr++;
-	}
-	pn_connector_flow_event(cf, "start", "allow", "dns");
-	if (cf->f)
-		pn_flow_respond(cf->f, &st, NULL, NULL);
-	cf->f = NULL;
-	snprintf(cf->end_reason, sizeof(cf->end_reason), "dns_answered");
-	pn_connector_flow_event(cf, "end", "allow", cf->end_reason);
-	pn_cflow_release(cf);
-}
-
-static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res)
-{
-	struct cflow *cf = r->data;
-
-	cf->gai_active = 0;
-	cf->pending--;
-	cf->ai = res;
-	if (cf->released) {
-		maybe_free(cf);
-		return;
-	}
-	if (status < 0 || !res) {
-		fail_flow(cf, PN_FLOW_RESOLVE_FAILED, uv_strerror(status));
-		return;
-	}
-	if (cf->hdr.kind == PN_FLOW_DNS) {
-		answer_dns(cf);
-		return;
-	}
-	cf->ai_next = res;
-	try_connect(cf);
-}
-
-void pn_cflow_start(struct cflow *cf)
-{
-	struct addrinfo hints;
-	char port[8];
-	int r;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = cf->proto == PN_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	/* addresses are not resolved, only converted */
-	if (cf->hdr.dest.type != PN_FLOW_ADDR_NAME)
-		hints.ai_flags = AI_NUMERICHOST;
-	snprintf(port, sizeof(port), "%u", cf->hdr.port);
-	cf->st = CF_RESOLVING;
-	cf->gai.data = cf;
-	r = uv_getaddrinfo(cf->c->cfg.loop, &cf->gai, on_resolved, cf->dest,
-			   cf->hdr.kind == PN_FLOW_DNS ? NULL : port, &hints);
-	if (r != 0) {
-		fail_flow(cf, PN_FLOW_RESOLVE_FAILED, uv_strerror(r));
-		return;
-	}
-	cf->gai_active = 1;
-	cf->pending++;
 }

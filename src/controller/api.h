@@ -11,10 +11,11 @@
 #include <jansson.h>
 
 #include "controller/store.h"
+#include "ctlapi/limits.h"
 #include "trust/ca.h"
 #include "trust/cred.h"
 
-#define PN_API_BODY_MAX (64 * 1024) /* request bodies above this get 413 */
+#define PN_API_BODY_MAX PN_CTLAPI_BODY_MAX /* request bodies above this get 413 */
 #define PN_API_NAME_MAX 64
 #define PN_API_LIST_MAX 1000
 #define PN_TOKEN_TTL_DEFAULT 3600 /* enrollment tokens: 1 hour */

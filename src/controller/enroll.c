@@ -29,7 +29,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 
-#define FLOW_BATCH_MAX 256
+#define FLOW_BATCH_MAX PN_CTLAPI_FLOW_BATCH_MAX
 
 int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,
 			char **text)
@@ -410,10 +410,13 @@ static int h_flows(struct pn_req *r)
 						    "event %zu: unknown field '%.64s'", i, key);
 		}
 		if (!flow_str(ev, "event", 8, 1) || !flow_str(ev, "flow_id", 64, 1) ||
-		    !flow_str(ev, "client_id", 64, 0) || !flow_str(ev, "user", 128, 0) ||
-		    !flow_str(ev, "resource_id", 64, 0) || !flow_str(ev, "dest", 300, 0) ||
+		    !flow_str(ev, "client_id", 64, 0) ||
+		    !flow_str(ev, "user", PN_CTLAPI_FLOW_USER_MAX, 0) ||
+		    !flow_str(ev, "resource_id", 64, 0) ||
+		    !flow_str(ev, "dest", PN_CTLAPI_FLOW_DEST_MAX, 0) ||
 		    !flow_str(ev, "proto", 8, 0) || !flow_str(ev, "path", 16, 0) ||
-		    !flow_str(ev, "verdict", 8, 1) || !flow_str(ev, "reason", 128, 0) ||
+		    !flow_str(ev, "verdict", 8, 1) ||
+		    !flow_str(ev, "reason", PN_CTLAPI_FLOW_REASON_MAX, 0) ||
 		    !flow_int(ev, "port", 65535) || !flow_int(ev, "bytes_up", INT64_MAX) ||
 		    !flow_int(ev, "bytes_down", INT64_MAX) || !flow_int(ev, "ts_ms", INT64_MAX))
 			return pn_api_error(r, 400, "invalid_events",

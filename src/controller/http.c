@@ -130,7 +130,7 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 	json_error_t jerr;
 
 	if (cx->too_big)
-		return send_error(c, 413, "body_too_large", "request body exceeds 65536 bytes");
+		return send_error(c, 413, "body_too_large", "request body exceeds " PN_CTLAPI_BODY_MAX_TEXT " bytes");
 	if (cx->len) {
 		if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							      "Content-Type")))
@@ -208,7 +208,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cx->answered = 1; /* unless every check below passes */
 		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX)
 			return send_error(c, 413, "body_too_large",
-					  "request body exceeds 65536 bytes");
+					  "request body exceeds " PN_CTLAPI_BODY_MAX_TEXT " bytes");
 		if (split_path(&cx->req, url))
 			return send_error(c, 404, "not_found", "no such endpoint");
 		pn_auth_identify(&cx->req);

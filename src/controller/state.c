@@ -174,7 +174,9 @@ int pn_state_acl(struct pn_ctl *ctl, const char *holder_kind, const char *holder
 	memcpy(acl.holder_id, cred_id, PN_ID_LEN);
 	memcpy(acl.holder_fpr, key_fpr, PN_FPR_LEN);
 	acl.version = version;
-	acl.issued_at = (uint64_t)now;
+	/* backdated like credentials: a connector whose clock is behind ours
+	   accepts it at once (trust/cred.h, Clocks) */
+	acl.issued_at = (uint64_t)now > PN_TRUST_BACKDATE_S ? (uint64_t)now - PN_TRUST_BACKDATE_S : 0;
 	acl.expires_at = (uint64_t)now + ctl->acl_ttl;
 	rc = pn_acl_sign(ctl->ca, &acl, out, outlen);
 out:

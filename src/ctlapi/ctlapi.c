@@ -310,9 +310,15 @@ int pn_ctlapi_cert_due(const struct pn_ctlapi *c, int64_t now)
 	d.size = (unsigned)len;
 	if (gnutls_x509_crt_init(&crt) >= 0 &&
 	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0) {
-		int64_t nb = (int64_t)gnutls_x509_crt_get_activation_time(crt);
-		int64_t na = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+		struct pn_cred_info ci;
+		int64_t nb, na;
 
+		memset(&ci, 0, sizeof(ci));
+		ci.not_before = (uint64_t)gnutls_x509_crt_get_activation_time(crt);
+		ci.not_after = (uint64_t)gnutls_x509_crt_get_expiration_time(crt);
+		/* from issuance, not from the backdated not_before (trust/cred.h) */
+		nb = (int64_t)pn_cred_issued_at(&ci);
+		na = (int64_t)ci.not_after;
 		due = now >= nb + (na - nb) / 2;
 	}
 	gnutls_x509_crt_deinit(crt);
@@ -375,6 +381,25 @@ int pn_ctlapi_fetch(struct pn_ctlapi *c)
 	return rc;
 }
 
+int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
+{
+	struct pn_xfer x;
+	json_t *reply = NULL;
+	char url[PN_CTLAPI_URL_MAX + 32];
+	int rc;
+
+	if (!body || len == 0 || len > PN_CTLAPI_BODY_MAX)
+		return -EINVAL;
+	snprintf(url, sizeof(url), "%s/v1/ctl/flows", c->url);
+	pn_ctlapi_xfer_init(c, &x, url, "POST");
+	x.body_text = body;
+	x.body_len = len;
+	x.timeout_s = 10; /* the caller retries; a stop waits for this request */
+	rc = pn_xfer_json(&x, &reply);
+	json_decref(reply);
+	return rc;
+}
+
 int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev, size_t n)
 {
 	struct pn_xfer x;
@@ -382,7 +407,7 @@ int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev,
 	char url[PN_CTLAPI_URL_MAX + 32];
 	int rc;
 
-	if (!arr || n == 0 || n > 256) {
+	if (!arr || n == 0 || n > PN_CTLAPI_FLOW_BATCH_MAX) {
 		json_decref(arr);
 		return arr ? -EINVAL : -ENOMEM;
 	}

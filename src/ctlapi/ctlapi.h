@@ -39,6 +39,8 @@
 
 #include <uv.h>
 
+#include "ctlapi/limits.h"
+
 #define PN_CTLAPI_URL_MAX 512
 #define PN_CTLAPI_ID_HEX 32 /* 16-byte ids, hex */
 #define PN_CTLAPI_FP_HEX 64 /* SHA-256 fingerprints, hex */
@@ -152,8 +154,15 @@ struct pn_ctlapi_flow {
 	uint64_t bytes_up, bytes_down;
 	int64_t ts_ms; /* unix ms of the event */
 };
-/* Report up to 256 flow events in one request (mutual TLS). */
+/* Report up to PN_CTLAPI_FLOW_BATCH_MAX flow events in one request (mutual
+ * TLS).  The body must stay within PN_CTLAPI_BODY_MAX (ctlapi/limits.h): the
+ * caller sizes n (connector/report.h does it by encoded bytes). */
 int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev, size_t n);
+/* POST an already encoded body {"events":[...]} (1..PN_CTLAPI_BODY_MAX bytes)
+ * to /v1/ctl/flows (mutual TLS, 10 s timeout).  0 once stored; errors as
+ * above (PN_E_CTL_REJECTED: the controller refused the request, e.g. 400
+ * or 413), -EINVAL (empty or too large). */
+int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len);
 
 /* ---- push channel ---- */
 

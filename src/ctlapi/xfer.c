@@ -108,6 +108,10 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 		}
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	} else if (x->body_text) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body_text);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(h);

@@ -13,6 +13,8 @@ struct pn_xfer {
 	const char *url;      /* full URL */
 	const char *method;   /* "GET" / "POST" */
 	const json_t *body;   /* JSON body or NULL */
+	const char *body_text; /* or an encoded JSON body of body_len bytes */
+	size_t body_len;
 	const char *ca_file;  /* pinned CA (PEM file); NULL = do not verify (CA fetch only) */
 	const char *bearer;   /* API key or NULL */
 	const char *cert_file, *key_file; /* client credential or NULL */

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdio.h>
@@ -199,8 +200,19 @@ static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8
 			uint64_t now, void *user)
 {
 	struct conn *cn = c;
-	return pn_relay_auth_open(cn->srv->cfg.anchor, &cn->info, cid, acl, len,
-				  (uint64_t)pn_wall_s());
+	uint64_t now_s = (uint64_t)pn_wall_s();
+	int r = pn_relay_auth_open(cn->srv->cfg.anchor, &cn->info, cid, acl, len, now_s);
+
+	/* a clock problem: say so with both clocks (other refusals are
+	   reported to the peer and counted by the core) */
+	if (r == PN_E_EXPIRED)
+		PN_LOG_INFO("relay", "open_refused",
+			    "err=%s not_after=%" PRIu64 " now=%" PRIu64 " skew_s=%d", pn_errname(r),
+			    cn->info.not_after, now_s, PN_TRUST_DEFAULT_SKEW);
+	else if (r == PN_E_ACL_NOT_YET_VALID || r == PN_E_ACL_EXPIRED)
+		PN_LOG_INFO("relay", "open_refused", "err=%s now=%" PRIu64 " skew_s=%d",
+			    pn_errname(r), now_s, PN_TRUST_DEFAULT_SKEW);
+	return r;
 }
 
 static const struct pn_relay_core_ops core_ops = {
@@ -468,8 +480,11 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 	char hex[PN_ID_HEX_LEN + 1];
 	int r;
 
-	r = pn_cred_verify_session(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY,
-				   (uint64_t)pn_wall_s(), PN_TRUST_DEFAULT_SKEW, &c->info);
+	struct pn_cred_info seen;
+	uint64_t now_s = (uint64_t)pn_wall_s();
+
+	r = pn_cred_verify_session_seen(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY, now_s,
+					PN_TRUST_DEFAULT_SKEW, &c->info, &seen);
 	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
 	release_pending(srv, c);
@@ -481,7 +496,17 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 		uint8_t tmp[32];
 		struct pn_buf b;
 		srv->refused_auth++;
-		PN_LOG_INFO("relay", "peer_refused", "err=%s", pn_errname(r));
+		if (r == PN_E_EXPIRED || r == PN_E_NOT_YET_VALID) {
+			char hx[PN_ID_HEX_LEN + 1];
+			pn_id_hex(seen.id, hx);
+			PN_LOG_INFO("relay", "peer_refused",
+				    "err=%s id=%s not_before=%" PRIu64 " not_after=%" PRIu64
+				    " now=%" PRIu64 " skew_s=%d",
+				    pn_errname(r), hx, seen.not_before, seen.not_after, now_s,
+				    PN_TRUST_DEFAULT_SKEW);
+		} else {
+			PN_LOG_INFO("relay", "peer_refused", "err=%s", pn_errname(r));
+		}
 		pn_buf_init_wr(&b, tmp, sizeof(tmp));
 		if (pn_relay_msg_encode(&m, &b) == 0)
 			pn_rstream_send(s, tmp, pn_buf_len(&b), 0);

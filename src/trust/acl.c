@@ -570,17 +570,20 @@ int pn_acl_verify(const struct pn_anchor *a, const void *bytes, size_t len, uint
 	r = pn_acl_decode_body(p, signed_len, out);
 	if (r < 0)
 		return r;
-	if (out->issued_at > now + PN_ACL_MAX_FUTURE_S) {
-		r = PN_E_NOT_YET_VALID;
-		goto out;
+	/* the one tolerance of cred.h (issuers backdate issued_at) */
+	if (out->issued_at > now + PN_TRUST_DEFAULT_SKEW)
+		r = PN_E_ACL_NOT_YET_VALID;
+	else if (now >= out->expires_at + PN_TRUST_DEFAULT_SKEW)
+		r = PN_E_ACL_EXPIRED;
+	else
+		return 0;
+	{
+		/* signed times, kept for the refusal log (both clocks) */
+		uint64_t ia = out->issued_at, ea = out->expires_at;
+		pn_acl_fini(out);
+		out->issued_at = ia;
+		out->expires_at = ea;
 	}
-	if (now >= out->expires_at) {
-		r = PN_E_EXPIRED;
-		goto out;
-	}
-	return 0;
-out:
-	pn_acl_fini(out);
 	return r;
 }
 

@@ -56,11 +56,13 @@
  * PN_E_UNSIGNED.
  *
  * Versions.  The controller bumps the policy version on every change; a
- * pn_acl_gate remembers, per (kind, holder id), the highest version
- * accepted and refuses lower ones (PN_E_STALE_VERSION).  An EQUAL version
+ * pn_acl_gate remembers, per (kind, holder id), the newest policy state
+ * seen and refuses anything older (PN_E_STALE_VERSION).  An EQUAL version
  * is accepted: it is the same policy re-presented (reconnects, several
  * tunnels) or re-signed with a later expiry; the controller never signs
- * two different policies under one version.
+ * two different policies under one version.  "No list for this holder at
+ * version V" (the holder is missing from a complete set at V) is state
+ * too: after it only lists newer than V pass.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -78,7 +80,6 @@
 #define PN_ACL_MAX_NETWORKS    256	  /* per client list */
 #define PN_ACL_MAX_CONNECTORS  16	  /* per network */
 #define PN_ACL_MAX_BYTES       (4u << 20) /* refuse larger documents outright */
-#define PN_ACL_MAX_FUTURE_S    300	  /* issued_at may be this far ahead of now */
 
 enum pn_acl_kind { PN_ACL_CLIENT = 1, PN_ACL_CONNECTOR = 2 };
 
@@ -158,7 +159,11 @@ int pn_acl_sign(const struct pn_ca *ca, const struct pn_acl *acl, uint8_t **out,
 /*
  * Verify and decode a signed list at time `now`.  On success *out (an
  * initialised-or-zeroed struct; previous contents are freed) holds the
- * list; on failure it is left empty.  Errors:
+ * list; on failure it is left empty, except that on a time error
+ * (PN_E_ACL_NOT_YET_VALID, PN_E_ACL_EXPIRED: the signature verified)
+ * out->issued_at and out->expires_at keep the list's times for the
+ * refusal log.  Times use the one tolerance of cred.h
+ * (PN_TRUST_DEFAULT_SKEW).  Errors:
  *   PN_E_TRUNCATED     shorter than its layout says
  *   PN_E_TOOBIG        larger than PN_ACL_MAX_BYTES / a count over its limit
  *   PN_E_MALFORMED     bad magic / kind / trailing bytes / non-canonical body
@@ -166,8 +171,8 @@ int pn_acl_sign(const struct pn_ca *ca, const struct pn_acl *acl, uint8_t **out,
  *   PN_E_UNSIGNED      the document carries no signature
  *   PN_E_UNTRUSTED     signed by a CA other than the pinned one
  *   PN_E_SIGNATURE     signature does not verify (any bit changed)
- *   PN_E_NOT_YET_VALID issued_at > now + PN_ACL_MAX_FUTURE_S
- *   PN_E_EXPIRED       now >= expires_at
+ *   PN_E_ACL_NOT_YET_VALID  issued_at > now + PN_TRUST_DEFAULT_SKEW
+ *   PN_E_ACL_EXPIRED        now >= expires_at + PN_TRUST_DEFAULT_SKEW
  *   PN_E_BAD_NAME      a signed but invalid destination
  *   -ENOMEM
  */
@@ -194,21 +199,39 @@ int pn_acl_names_connector(const struct pn_acl *acl, const uint8_t network_id[PN
 int pn_acl_names_connector_any(const struct pn_acl *acl, const uint8_t connector_id[PN_ID_LEN]);
 
 /*
- * Version gate: per (kind, holder id) the highest version accepted so far,
- * in a table of fixed capacity (no eviction: forgetting a holder would
- * re-open rollback, so a full table fails closed).
+ * Version gate: per (kind, holder id) the newest policy state seen — "a
+ * list at version V" or "no list at version V" — in a table of fixed
+ * capacity (no eviction: forgetting a holder would re-open rollback, so a
+ * full table fails closed), and per kind the version of the newest
+ * complete set, which speaks for every holder it did not hold.
+ *
+ * A list at version W passes if the newest state for its holder is
+ *   a list at V:            W >= V  (equal: the same policy re-presented)
+ *   no list at V:           W >  V
+ *   nothing recorded:       W >  the newest complete set's version, if any.
  */
 struct pn_acl_gate;
 /* capacity: holders tracked (1..1<<24).  0, PN_E_INVAL, -ENOMEM. */
 int pn_acl_gate_new(size_t capacity, struct pn_acl_gate **out);
 void pn_acl_gate_free(struct pn_acl_gate *g); /* NULL-safe */
 /*
- * Accept `acl` if its version is >= the highest seen for its holder, and
- * record it.  0, PN_E_STALE_VERSION (older; nothing recorded),
- * PN_E_NOSPACE (a new holder and the table is full).
+ * Accept `acl` if it passes (above), and record it as its holder's newest
+ * state.  0, PN_E_STALE_VERSION (older; nothing recorded), PN_E_NOSPACE (a
+ * new holder and the table is full).
  */
 int pn_acl_gate_check(struct pn_acl_gate *g, const struct pn_acl *acl);
-/* Highest version recorded for the holder, 0 if none. */
+/*
+ * A complete set of `kind` lists at policy `version` was received and its
+ * verified lists recorded with pn_acl_gate_check; `present` are their n
+ * holder ids.  Every recorded holder of `kind` not among them now has "no
+ * list at `version`" (unless it holds newer state), and so has every
+ * holder not recorded at all.  Sets older than the newest one only mark
+ * holders whose state is older still.
+ */
+void pn_acl_gate_complete(struct pn_acl_gate *g, enum pn_acl_kind kind, uint64_t version,
+			  const uint8_t (*present)[PN_ID_LEN], size_t n);
+/* Version of the holder's newest state (a list or "no list"; for an
+ * unrecorded holder the newest complete set's), 0 if none. */
 uint64_t pn_acl_gate_highest(const struct pn_acl_gate *g, enum pn_acl_kind kind,
 			     const uint8_t holder_id[PN_ID_LEN]);
 #endif

@@ -74,11 +74,15 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 	uint8_t ext[PN_CRED_EXT_MAX], serial[16], fpr[PN_FPR_LEN], ca_fpr[PN_FPR_LEN];
 	char san[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)], cn[PN_ID_HEX_LEN + 1];
 	size_t ext_len = 0, csr_len;
+	uint64_t not_before;
 	int r;
 
 	*out_pem = NULL;
 	if (lifetime_s < 1 || lifetime_s > PN_CRED_LIFETIME_MAX || now > (uint64_t)INT64_MAX / 2)
 		return PN_E_INVAL;
+	/* valid from a little before now: verifiers whose clock is behind ours
+	   accept it at once (cred.h) */
+	not_before = now > PN_TRUST_BACKDATE_S ? now - PN_TRUST_BACKDATE_S : 0;
 	r = pn_cred_ext_encode(info, ext, sizeof(ext), &ext_len);
 	if (r < 0)
 		return r == PN_E_NOSPACE ? PN_E_INVAL : r;
@@ -135,7 +139,7 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, PN_ID_HEX_LEN) <
 		0 ||
-	    gnutls_x509_crt_set_activation_time(crt, (time_t)now) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, (time_t)not_before) < 0 ||
 	    gnutls_x509_crt_set_expiration_time(crt, (time_t)(now + lifetime_s)) < 0 ||
 	    gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
@@ -167,7 +171,7 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 		memcpy(issued->key_fpr, fpr, PN_FPR_LEN);
 		memcpy(issued->serial, serial, sizeof(serial));
 		issued->serial_len = sizeof(serial);
-		issued->not_before = now;
+		issued->not_before = not_before;
 		issued->not_after = now + lifetime_s;
 	}
 out:
@@ -392,7 +396,7 @@ static int verify_crt(const struct pn_anchor *a, gnutls_x509_crt_t crt, enum pn_
 
 static int verify_fmt(const struct pn_anchor *a, const void *cert, size_t len,
 		      gnutls_x509_crt_fmt_t fmt, enum pn_cred_type expected, uint64_t now,
-		      uint32_t skew_s, struct pn_cred_info *info)
+		      uint32_t skew_s, struct pn_cred_info *info, struct pn_cred_info *seen)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t d;
@@ -411,6 +415,9 @@ static int verify_fmt(const struct pn_anchor *a, const void *cert, size_t len,
 		goto out;
 	}
 	r = verify_crt(a, crt, expected, now, skew_s, info);
+	/* found after the signature verified: what it says may be logged */
+	if (seen && (r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED || r == PN_E_WRONG_TYPE))
+		*seen = *info;
 out:
 	if (r < 0)
 		memset(info, 0, sizeof(*info));
@@ -422,36 +429,71 @@ int pn_cred_verify(const struct pn_anchor *a, const void *cert, size_t len,
 		   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 		   struct pn_cred_info *info)
 {
+	return pn_cred_verify_seen(a, cert, len, expected, now, skew_s, info, NULL);
+}
+
+int pn_cred_verify_seen(const struct pn_anchor *a, const void *cert, size_t len,
+			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+			struct pn_cred_info *info, struct pn_cred_info *seen)
+{
+	if (seen)
+		memset(seen, 0, sizeof(*seen));
 	return verify_fmt(a, cert, len,
 			  pn_trust_is_pem(cert, len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
-			  expected, now, skew_s, info);
+			  expected, now, skew_s, info, seen);
+}
+
+static int verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, unsigned ncerts,
+		       enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+		       struct pn_cred_info *info, struct pn_cred_info *seen)
+{
+	memset(info, 0, sizeof(*info));
+	if (seen)
+		memset(seen, 0, sizeof(*seen));
+	if (!certs || ncerts == 0)
+		return PN_E_UNTRUSTED;
+	/* Only the leaf: intermediates are never accepted.  TLS carries DER. */
+	return verify_fmt(a, certs[0].data, certs[0].size, GNUTLS_X509_FMT_DER, expected, now,
+			  skew_s, info, seen);
 }
 
 int pn_cred_verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, unsigned ncerts,
 			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 			struct pn_cred_info *info)
 {
-	memset(info, 0, sizeof(*info));
-	if (!certs || ncerts == 0)
-		return PN_E_UNTRUSTED;
-	/* Only the leaf: intermediates are never accepted.  TLS carries DER. */
-	return verify_fmt(a, certs[0].data, certs[0].size, GNUTLS_X509_FMT_DER, expected, now,
-			  skew_s, info);
+	return verify_peer(a, certs, ncerts, expected, now, skew_s, info, NULL);
 }
 
-int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
-			   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
-			   struct pn_cred_info *info)
+int pn_cred_verify_session_seen(const struct pn_anchor *a, gnutls_session_t session,
+				enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+				struct pn_cred_info *info, struct pn_cred_info *seen)
 {
 	unsigned n = 0;
 	const gnutls_datum_t *certs;
 
 	if (gnutls_certificate_type_get2(session, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509) {
 		memset(info, 0, sizeof(*info));
+		if (seen)
+			memset(seen, 0, sizeof(*seen));
 		return PN_E_UNTRUSTED;
 	}
 	certs = gnutls_certificate_get_peers(session, &n);
-	return pn_cred_verify_peer(a, certs, certs ? n : 0, expected, now, skew_s, info);
+	return verify_peer(a, certs, certs ? n : 0, expected, now, skew_s, info, seen);
+}
+
+int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
+			   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+			   struct pn_cred_info *info)
+{
+	return pn_cred_verify_session_seen(a, session, expected, now, skew_s, info, NULL);
+}
+
+uint64_t pn_cred_issued_at(const struct pn_cred_info *info)
+{
+	/* credentials from before the backdating (or shorter than it) */
+	if (info->not_after - info->not_before <= PN_TRUST_BACKDATE_S)
+		return info->not_before;
+	return info->not_before + PN_TRUST_BACKDATE_S;
 }
 
 int pn_cred_check_id(const struct pn_cred_info *info, enum pn_cred_type type,

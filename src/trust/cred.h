@@ -49,7 +49,20 @@
 #define PN_SERIAL_MAX	      20		 /* RFC 5280 */
 #define PN_CRED_PEM_MAX	      16384		 /* refuse larger certificate inputs */
 #define PN_CRED_LIFETIME_MAX  (7ull * 24 * 3600) /* issuance refuses longer */
-#define PN_TRUST_DEFAULT_SKEW 60		 /* seconds of clock-skew tolerance */
+/*
+ * Clocks.  PN_TRUST_DEFAULT_SKEW is the one tolerance every verifier
+ * applies to every signed document, credentials and access lists alike:
+ * a document valid over [start, end] (credential not_before..not_after,
+ * list issued_at..expires_at) is accepted at `now` iff
+ *     start - skew <= now  and  now <= end + skew   (lists: now < end + skew)
+ * and refused otherwise as not yet valid / expired (refusals are logged
+ * on the refusing side with both clocks).  Issuers backdate the start by
+ * PN_TRUST_BACKDATE_S, so a verifier whose clock is up to BACKDATE + SKEW
+ * behind the issuer's accepts a fresh document at once; a clock ahead by
+ * more than SKEW shortens the end.
+ */
+#define PN_TRUST_DEFAULT_SKEW 60 /* seconds of clock-skew tolerance */
+#define PN_TRUST_BACKDATE_S   300 /* issuers start validity this long before now */
 
 enum pn_cred_type {
 	PN_CRED_ANY = 0, /* only as `expected` to pn_cred_verify: accept any type */
@@ -90,8 +103,8 @@ const char *pn_cred_type_name(enum pn_cred_type t);
  * Ed25519; its subject and any requested extensions are ignored.  From
  * `info` only type, id, name, user, groups and policy_version are used
  * (checked against the limits above; user/groups must be empty unless
- * CLIENT).  Validity is [now, now + lifetime_s], 1 <= lifetime_s <=
- * PN_CRED_LIFETIME_MAX.  *out_pem: NUL-terminated heap string, free().
+ * CLIENT).  Validity is [now - PN_TRUST_BACKDATE_S, now + lifetime_s],
+ * 1 <= lifetime_s <= PN_CRED_LIFETIME_MAX (the lifetime counts from now).  *out_pem: NUL-terminated heap string, free().
  * If `issued` is not NULL it receives the full info of the new certificate
  * (it may point to the same object as `info`).
  * 0, PN_E_INVAL (bad info/lifetime), PN_E_MALFORMED (CSR), PN_E_SIGNATURE
@@ -164,6 +177,23 @@ int pn_cred_verify_peer(const struct pn_anchor *a, const gnutls_datum_t *certs, 
 int pn_cred_verify_session(const struct pn_anchor *a, gnutls_session_t session,
 			   enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
 			   struct pn_cred_info *info);
+/* pn_cred_verify with *seen as for pn_cred_verify_session_seen below. */
+int pn_cred_verify_seen(const struct pn_anchor *a, const void *cert, size_t len,
+			enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+			struct pn_cred_info *info, struct pn_cred_info *seen);
+/* The same, for a refusal log: on PN_E_NOT_YET_VALID, PN_E_EXPIRED and
+ * PN_E_WRONG_TYPE (found after the signature verified under the anchor)
+ * *seen receives what the certificate says (type, id, name, user,
+ * not_before, not_after; no serial or key fingerprint); otherwise *seen
+ * is all zero.  *info as above (all zero on any error). */
+int pn_cred_verify_session_seen(const struct pn_anchor *a, gnutls_session_t session,
+				enum pn_cred_type expected, uint64_t now, uint32_t skew_s,
+				struct pn_cred_info *info, struct pn_cred_info *seen);
+
+/* When a credential was issued (its not_before undone of the backdating;
+ * for renewal schedules: renew at issued + 2/3 of not_after - issued).
+ * A credential no longer than PN_TRUST_BACKDATE_S counts from not_before. */
+uint64_t pn_cred_issued_at(const struct pn_cred_info *info);
 
 /*
  * Pinning: is this verified credential exactly the expected holder (the

@@ -26,6 +26,8 @@ static const char *const deny_names[PN_DENY__COUNT] = {
 	[PN_DENY_REVOKED] = "revoked",
 	[PN_DENY_NO_ACL] = "no_acl",
 	[PN_DENY_INTERNAL] = "internal_error",
+	[PN_DENY_CLIENT_ACL_NOT_YET_VALID] = "client_acl_not_yet_valid",
+	[PN_DENY_CONNECTOR_ACL_NOT_YET_VALID] = "connector_acl_not_yet_valid",
 };
 /* clang-format on */
 
@@ -50,6 +52,9 @@ enum pn_deny pn_deny_from_err(int err)
 	case 0: return PN_ALLOW;
 	case PN_E_EXPIRED: return PN_DENY_CRED_EXPIRED;
 	case PN_E_NOT_YET_VALID: return PN_DENY_CRED_NOT_YET_VALID;
+	/* (client lists: the ones a connector checks on a tunnel) */
+	case PN_E_ACL_EXPIRED: return PN_DENY_CLIENT_ACL_EXPIRED;
+	case PN_E_ACL_NOT_YET_VALID: return PN_DENY_CLIENT_ACL_NOT_YET_VALID;
 	case PN_E_WRONG_TYPE: return PN_DENY_CRED_WRONG_TYPE;
 	case PN_E_WRONG_HOLDER: return PN_DENY_WRONG_HOLDER;
 	case PN_E_STALE_VERSION: return PN_DENY_STALE_VERSION;
@@ -74,7 +79,11 @@ enum pn_deny pn_deny_from_acl_err(int err, enum pn_acl_kind kind)
 	switch (err) {
 	case 0: return PN_ALLOW;
 	case PN_E_EXPIRED:
+	case PN_E_ACL_EXPIRED:
 		return client ? PN_DENY_CLIENT_ACL_EXPIRED : PN_DENY_CONNECTOR_ACL_EXPIRED;
+	case PN_E_ACL_NOT_YET_VALID:
+		return client ? PN_DENY_CLIENT_ACL_NOT_YET_VALID
+			      : PN_DENY_CONNECTOR_ACL_NOT_YET_VALID;
 	case PN_E_WRONG_TYPE:
 		return client ? PN_DENY_CLIENT_ACL_WRONG_KIND : PN_DENY_CONNECTOR_ACL_WRONG_KIND;
 	case PN_E_WRONG_HOLDER: return PN_DENY_WRONG_HOLDER;
@@ -154,12 +163,12 @@ enum pn_deny pn_policy_check_dest(const struct pn_cred_info *client,
 		return done(res, PN_DENY_CLIENT_ACL_WRONG_KIND, NULL, NULL);
 	if (pn_acl_check_holder(client_acl, client) < 0)
 		return done(res, PN_DENY_WRONG_HOLDER, NULL, NULL);
-	if (now >= client_acl->expires_at)
+	if (now >= client_acl->expires_at + PN_TRUST_DEFAULT_SKEW)
 		return done(res, PN_DENY_CLIENT_ACL_EXPIRED, NULL, NULL);
 	/* 3. the connector list */
 	if (connector_acl->kind != PN_ACL_CONNECTOR)
 		return done(res, PN_DENY_CONNECTOR_ACL_WRONG_KIND, NULL, NULL);
-	if (now >= connector_acl->expires_at)
+	if (now >= connector_acl->expires_at + PN_TRUST_DEFAULT_SKEW)
 		return done(res, PN_DENY_CONNECTOR_ACL_EXPIRED, NULL, NULL);
 	/* 4. a client entry whose network this connector serves */
 	for (size_t i = 0; i < client_acl->nentries; i++) {

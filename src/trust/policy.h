@@ -10,8 +10,8 @@
  *   1. the client credential is a CLIENT credential, inside its validity
  *      window (PN_TRUST_DEFAULT_SKEW tolerance) at `now`;
  *   2. the client list is a client list bound to that credential (holder id
- *      and key fingerprint) and now < its expires_at;
- *   3. the connector list is a connector list and now < its expires_at;
+ *      and key fingerprint) and now < its expires_at + PN_TRUST_DEFAULT_SKEW;
+ *   3. the connector list is a connector list and now < its expires_at (+ skew);
  *   4. some client-list entry matches (destination pattern, protocol bit,
  *      port range; ports are ignored for ICMP) AND the client list names
  *      this connector (the connector list's holder) for that entry's
@@ -58,6 +58,9 @@ enum pn_deny {
 	PN_DENY_REVOKED = 16,	     /* revoked: the controller revoked grant/device */
 	PN_DENY_NO_ACL = 17,	     /* no_acl: no list presented */
 	PN_DENY_INTERNAL = 18,	     /* internal_error */
+	/* issued_at ahead of the checker's clock by more than the tolerance: */
+	PN_DENY_CLIENT_ACL_NOT_YET_VALID = 19,	  /* client_acl_not_yet_valid */
+	PN_DENY_CONNECTOR_ACL_NOT_YET_VALID = 20, /* connector_acl_not_yet_valid */
 	PN_DENY__COUNT
 };
 
@@ -70,7 +73,8 @@ int pn_deny_parse(const char *name);
  * pn_deny_from_err: from pn_cred_verify* (PN_E_EXPIRED -> cred_expired, ...)
  * and generic codes.  pn_deny_from_acl_err: from pn_acl_verify /
  * pn_acl_check_holder / pn_acl_gate_check on a list of `kind`
- * (PN_E_EXPIRED -> client_acl_expired or connector_acl_expired,
+ * (PN_E_ACL_EXPIRED -> client_acl_expired or connector_acl_expired,
+ * PN_E_ACL_NOT_YET_VALID -> *_acl_not_yet_valid,
  * PN_E_WRONG_TYPE -> *_acl_wrong_kind, PN_E_WRONG_HOLDER -> wrong_holder,
  * PN_E_STALE_VERSION -> stale_version, any other failure -> acl_invalid).
  */

@@ -38,13 +38,17 @@ int pn_tconn_i_map_liberr(int rv)
 	}
 }
 
-static void set_close_liberr(struct pn_tconn *c, int rv)
+static void set_close_liberr(struct pn_tconn *c, int rv, int err)
 {
-	if (rv == NGTCP2_ERR_CRYPTO)
+	if (rv == NGTCP2_ERR_CRYPTO || (rv == NGTCP2_ERR_CALLBACK_FAILURE && c->verify_err)) {
+		uint8_t alert = ngtcp2_conn_get_tls_alert(c->q);
+		if (c->verify_err || err == PN_E_TUN_NO_CRED)
+			alert = pn_tconn_i_refusal_alert(c, err);
 		ngtcp2_connection_close_error_set_transport_error_tls_alert(
-			&c->lasterr, ngtcp2_conn_get_tls_alert(c->q), NULL, 0);
-	else
+			&c->lasterr, alert, (const uint8_t *)c->close_text, strlen(c->close_text));
+	} else {
 		ngtcp2_connection_close_error_set_transport_error_liberr(&c->lasterr, rv, NULL, 0);
+	}
 }
 
 /* --------------------------------------------------------------- TLS ---- */
@@ -65,8 +69,10 @@ static int verify_cb(gnutls_session_t session)
 	uint64_t now = c->cfg.unix_now(c->cfg.user);
 	int r;
 
-	r = pn_cred_verify_session(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
-				   &c->peer);
+	c->verify_now = now;
+	r = pn_cred_verify_session_seen(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
+					&c->peer, &c->seen);
+	c->have_seen = r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED || r == PN_E_WRONG_TYPE;
 	if (r == 0 && c->cfg.role == PN_TCONN_CLIENT &&
 	    memcmp(c->peer.id, c->cfg.pinned_id, PN_ID_LEN) != 0)
 		r = PN_E_TUN_PEER_ID;
@@ -575,10 +581,13 @@ static int fail(struct pn_tconn *c, int rv)
 	if (rv == NGTCP2_ERR_CRYPTO || rv == NGTCP2_ERR_CALLBACK_FAILURE) {
 		if (c->verify_err)
 			r = c->verify_err;
+		else if (rv == NGTCP2_ERR_CRYPTO && c->cfg.role == PN_TCONN_SERVER &&
+			 ngtcp2_conn_get_tls_alert(c->q) == PN_TLS_ALERT_CERT_REQUIRED)
+			r = PN_E_TUN_NO_CRED; /* none sent: none from our CA (conn.h) */
 	}
 	if (!c->close_reason)
 		c->close_reason = r;
-	set_close_liberr(c, rv);
+	set_close_liberr(c, rv, r);
 	return r;
 }
 
@@ -661,6 +670,12 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
 		maxudp = PN_PATH_MAX_UDP_PAYLOAD;
 	ngtcp2_path_storage_zero(&ps);
+	/* open: the last call returned NGTCP2_ERR_WRITE_MORE, so ngtcp2 holds a
+	   packet under construction.  It must be finished before we return:
+	   the next pass may find pacing closed, and ngtcp2 asserts that no
+	   packet is pending then (the connector aborted at 5,000 concurrent
+	   flows, when the round robin over many streams hit the guard). */
+	int open = 0;
 	for (int guard = 0; guard < MAX_PKTS_PER_WRITE * 4; guard++) {
 		uint8_t *dst = tx->buf + tx->len;
 		ngtcp2_ssize nw, nd = -1;
@@ -675,6 +690,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			nw = ngtcp2_conn_writev_datagram(c->q, &ps.path, &pi, dst, maxudp, &accepted,
 							 NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1,
 							 now);
+			open = 0;
 			if (nw < 0) {
 				r = fail(c, (int)nw);
 				goto out;
@@ -706,6 +722,10 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
 			nw = ngtcp2_conn_writev_stream(c->q, &ps.path, &pi, dst, maxudp, &nd, flags,
 						       s->sid, v, vcnt, now);
+			if (nw == NGTCP2_ERR_WRITE_MORE)
+				open = 1;
+			else if (nw >= 0)
+				open = 0; /* (a blocked stream leaves the packet open) */
 			if (nd >= 0) {
 				s->sent += (uint64_t)nd;
 				if (s->fin_wanted && s->sent == s->written)
@@ -730,6 +750,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 				rotate(c, s);
 		} else {
 			nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, dst, maxudp, now);
+			open = 0;
 		}
 		if (nw < 0) {
 			r = fail(c, (int)nw);
@@ -739,6 +760,18 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			break;
 		if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
 			break;
+	}
+	if (open) {
+		/* Stopped by the guard: close the packet (room for it is still
+		   at tx->buf + tx->len, nothing was appended since it began). */
+		ngtcp2_ssize nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, tx->buf + tx->len,
+							maxudp, now);
+		if (nw < 0) {
+			r = fail(c, (int)nw);
+			goto out;
+		}
+		if (nw > 0)
+			batch_add(c, tx, ps.path.user_data, (size_t)nw);
 	}
 	/* [P6] pace only once the handshake is done */
 	if (tx->npkts && c->hs_done)
@@ -816,6 +849,10 @@ int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err)
 		if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
 			*app_err = e.error_code;
 		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+			 (e.error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR &&
+			 pn_tconn_i_is_cert_alert((uint8_t)e.error_code))
+			return PN_E_TUN_CRED_REFUSED;
+		else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
 			 e.error_code != NGTCP2_NO_ERROR)
 			return PN_E_TUN_HANDSHAKE;
 	}
@@ -849,6 +886,16 @@ int pn_tconn_handshake_done(const struct pn_tconn *c)
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c)
 {
 	return c->hs_done ? &c->peer : NULL;
+}
+
+uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c)
+{
+	const ngtcp2_transport_params *p;
+
+	if (!c || !c->q || !c->hs_done)
+		return 0;
+	p = ngtcp2_conn_get_remote_transport_params(c->q);
+	return p ? p->initial_max_streams_bidi : 0;
 }
 
 /* ----------------------------------------------------------- migration -- */

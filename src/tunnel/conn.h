@@ -164,15 +164,33 @@ void pn_tconn_close(struct pn_tconn *c, uint64_t app_err, const char *reason, ui
 		    struct pn_tconn_tx *tx);
 /* Why the connection ended: 0 (still open), PN_E_TUN_IDLE, PN_E_TUN_PEER_CLOSED
  * (peer closed; *app_err set if it gave an application error),
+ * PN_E_TUN_CRED_REFUSED (the peer closed with a TLS certificate alert: it
+ * refused our credential; its reason phrase says why),
  * PN_E_TUN_HANDSHAKE, a trust error from our verification (PN_E_UNTRUSTED,
- * PN_E_EXPIRED, PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID, ...), PN_E_TUN_QUIC. */
+ * PN_E_EXPIRED, PN_E_NOT_YET_VALID, PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID,
+ * ...; our close then carries a certificate alert and that reason),
+ * PN_E_TUN_NO_CRED (server: the client sent no certificate, i.e. none from
+ * our CA), PN_E_TUN_QUIC. */
 int pn_tconn_close_reason(const struct pn_tconn *c, uint64_t *app_err);
 int pn_tconn_is_closed(const struct pn_tconn *c);
+/* Our own verification's refusal of the peer, as text for logs ("" if we
+ * refused nothing): "cred_not_yet_valid not_before=N not_after=N now=N"
+ * (both clocks) for a time refusal, else the error's name. */
+void pn_tconn_local_reason(const struct pn_tconn *c, char *out, size_t outsz);
+/* The same for the glue: our verification's error (0: none), our unix
+ * clock at the check, and what the refused certificate says when it was
+ * signed by our CA but its time or type was wrong (*cred, else NULL).
+ * NULL-safe. */
+int pn_tconn_refusal(const struct pn_tconn *c, const struct pn_cred_info **cred, uint64_t *now);
 /* The reason phrase of the peer's CONNECTION_CLOSE (printable, cut to
  * outsz-1 bytes; "" if none). */
 void pn_tconn_peer_reason(const struct pn_tconn *c, char *out, size_t outsz);
 int pn_tconn_handshake_done(const struct pn_tconn *c);
 const struct pn_cred_info *pn_tconn_peer(const struct pn_tconn *c);
+/* Client: how many bidirectional streams the peer lets us have open at
+ * once (its initial_max_streams_bidi; it returns credit as streams close),
+ * or 0 while its transport parameters are unknown. */
+uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c);
 
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */

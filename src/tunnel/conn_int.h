@@ -14,7 +14,7 @@
 #define DEF_SNDBUF (4u << 20)
 #define DEF_WINDOW (4u << 20)
 #define DEF_CONN_WINDOW (16u << 20)
-#define DEF_MAX_STREAMS 1024
+#define DEF_MAX_STREAMS (65536 + 1) /* PN_TEP_MAX_FLOWS_DEFAULT + the control stream */
 #define DEF_IDLE_MS 30000
 #define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
 #define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
@@ -45,6 +45,11 @@ struct pn_tconn {
 	ngtcp2_connection_close_error lasterr;
 	int closed, hs_done, verify_err, close_reason;
 	struct pn_cred_info peer;
+	/* our refusal of the peer's credential, for logs and the close */
+	uint64_t verify_now;	  /* our unix clock at the check */
+	int have_seen;		  /* `seen` is set (signed by our CA, time/type wrong) */
+	struct pn_cred_info seen; /* what the refused certificate says */
+	char close_text[64];	  /* reason phrase of our transport close */
 	/* send scheduling */
 	struct tstream *q_head, *q_tail, *all;
 	/* datagram queue (ring) */
@@ -58,8 +63,21 @@ struct pn_tconn {
 	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
 };
 
+/* TLS alerts (RFC 8446 6.2) about the peer's certificate. */
+#define PN_TLS_ALERT_BAD_CERT 42
+#define PN_TLS_ALERT_UNSUPPORTED_CERT 43
+#define PN_TLS_ALERT_CERT_REVOKED 44
+#define PN_TLS_ALERT_CERT_EXPIRED 45 /* "expired or not currently valid" */
+#define PN_TLS_ALERT_CERT_UNKNOWN 46
+#define PN_TLS_ALERT_UNKNOWN_CA 48
+#define PN_TLS_ALERT_CERT_REQUIRED 116
+
 /* conn.c */
 int pn_tconn_i_map_liberr(int rv);
+/* conn_refuse.c: our refusal's alert (fills c->close_text); is this a
+ * certificate alert (the peer refused our credential)? */
+uint8_t pn_tconn_i_refusal_alert(struct pn_tconn *c, int err);
+int pn_tconn_i_is_cert_alert(uint8_t alert);
 /* conn_stream.c */
 struct tstream *pn_tconn_i_stream_get(struct pn_tconn *c, int64_t sid);
 struct tstream *pn_tconn_i_stream_new(struct pn_tconn *c, int64_t sid, void *user);

@@ -961,10 +961,17 @@ void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s)
 		return;
 	rp->s = NULL;
 	pn_rsession_set_user(s, NULL);
-	if (!rp->et)
+	if (!rp->et) {
 		rpath_unlink_free(ep, rp);
-	/* else freed with the tunnel: sends on it fail until QUIC gives up or
-	   the glue migrates the tunnel to another path */
+		return;
+	}
+	/* else freed with the tunnel.  A client migrates the tunnel or ends it
+	   (its glue decides).  A connector cannot migrate: when this session
+	   was the tunnel's path, the tunnel ends now (its flows reset) rather
+	   than at the idle timeout, since the client has lost it too. */
+	if (ep->cfg.role == PN_TEP_CONNECTOR && !rp->et->dead && !rp->et->freeing &&
+	    pn_tconn_path(pn_tunnel_conn(rp->et->t)) == &rp->path)
+		pn_tunnel_path_lost(rp->et->t);
 }
 
 void pn_tep_stats(const struct pn_tep *ep, struct pn_tep_stats *st)

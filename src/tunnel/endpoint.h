@@ -68,7 +68,11 @@ enum pn_tep_role {
 #define PN_TEP_SNDBUF_DEFAULT (4u << 20)   /* per-flow send ring */
 #define PN_TEP_WINDOW_DEFAULT (4u << 20)   /* per-flow receive window */
 #define PN_TEP_CONN_WINDOW_DEFAULT (16u << 20)
-#define PN_TEP_MAX_FLOWS_DEFAULT 1024      /* concurrent flows per tunnel */
+/* Concurrent flows per tunnel (configurable: max_flows).  The connector
+ * grants max_flows + 1 QUIC streams (the control stream) and returns a
+ * stream's credit when it closes; a client stays under its own max_flows
+ * and under the connector's grant. */
+#define PN_TEP_MAX_FLOWS_DEFAULT 65536
 #define PN_TEP_IDLE_MS_DEFAULT 30000
 #define PN_TEP_MAX_TUNNELS_DEFAULT 4096    /* connector: concurrent tunnels */
 
@@ -107,7 +111,10 @@ struct pn_flow_req {
  * sent as soon as the tunnel is up and has stream credit.  Data may be
  * written at once (it follows the header; the connector holds it until
  * it has accepted the flow).  Returns 0 and *out, PN_E_INVAL, PN_E_CLOSED
- * (tunnel closing), PN_E_TUN_LIMIT (too many flows), -ENOMEM.
+ * (tunnel closing), PN_E_TUN_LIMIT (pn_tunnel_info().max_flows flows are
+ * open), -ENOMEM.  Flows queued before the handshake beyond the limit the
+ * connector then announces end with ops.closed(PN_FLOW_LIMIT) and no
+ * status: the glue may place them on another tunnel.
  */
 int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
 		 const struct pn_flow_ops *ops, void *user, struct pn_flow **out);
@@ -181,11 +188,15 @@ const char *pn_path_kind_name(enum pn_path_kind k);
 struct pn_tunnel_ops {
 	/* Client: state changes.  UP: the connector accepted the access list;
 	 * flows are being served.  CLOSED: err says why — our verification of
-	 * the connector (PN_E_UNTRUSTED, PN_E_EXPIRED, PN_E_WRONG_TYPE,
-	 * PN_E_TUN_PEER_ID), PN_E_TUN_HANDSHAKE (the connector refused us in
-	 * the handshake, e.g. our credential expired), PN_E_TUN_REFUSED (the
-	 * connector closed with a reason: pn_tunnel_end_reason gives its
-	 * pn_flow_code and text, e.g. bad_acl "wrong_holder"), PN_E_TUN_IDLE,
+	 * the connector (PN_E_UNTRUSTED, PN_E_EXPIRED, PN_E_NOT_YET_VALID,
+	 * PN_E_WRONG_TYPE, PN_E_TUN_PEER_ID; pn_tunnel_end_reason's text has
+	 * both clocks for a time refusal), PN_E_TUN_CRED_REFUSED (the
+	 * connector refused our credential in the handshake; text: its
+	 * reason, e.g. "cred_not_yet_valid now=<its unix clock>" or
+	 * "no_credential"), PN_E_TUN_HANDSHAKE (another handshake failure),
+	 * PN_E_TUN_REFUSED (the connector closed with a reason:
+	 * pn_tunnel_end_reason gives its pn_flow_code and text, e.g. bad_acl
+	 * "wrong_holder", credential "revoked"), PN_E_TUN_IDLE,
 	 * PN_E_TUN_PEER_CLOSED.  All flows got ops.closed first; the tunnel is
 	 * freed after this returns. */
 	void (*state)(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *user);
@@ -239,6 +250,10 @@ struct pn_tunnel_info {
 	uint8_t peer_id[PN_ID_LEN];
 	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx; /* bytes: QUIC packets (UDP payload) */
 	unsigned flows;
+	/* Flows this tunnel may carry at once: the endpoint's max_flows, and
+	 * on a client also the connector's limit once the handshake told it.
+	 * pn_flow_open refuses more with PN_E_TUN_LIMIT. */
+	unsigned max_flows;
 	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
 };
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
@@ -248,6 +263,13 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
 int pn_tunnel_end_reason(const struct pn_tunnel *t, int *peer_code, const char **text);
 /* Connector: the peer's verified client credential (valid while t lives). */
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t);
+/* Why our verification refused the peer's credential in the handshake,
+ * for the refusal log: its verification error (0: none), our unix clock
+ * at the check (*now) and, when the certificate verified under our CA
+ * but its time or type was wrong, what it says (*cred: id, user, type,
+ * not_before, not_after; else NULL).  Valid while t lives. */
+int pn_tunnel_refusal(const struct pn_tunnel *t, const struct pn_cred_info **cred,
+		      uint64_t *now);
 void *pn_tunnel_user(const struct pn_tunnel *t);
 void pn_tunnel_set_user(struct pn_tunnel *t, void *user);
 
@@ -256,9 +278,12 @@ void pn_tunnel_set_user(struct pn_tunnel *t, void *user);
 struct pn_tep_server_ops {
 	/* A client completed the handshake with a credential verified against
 	 * the pinned CA.  Return PN_FLOW_OK to continue, or a pn_flow_code to
-	 * refuse (e.g. PN_FLOW_CRED for a revoked credential): the tunnel is
-	 * closed with that code. */
-	int (*tunnel_new)(struct pn_tunnel *t, const struct pn_cred_info *peer, void *user);
+	 * refuse (e.g. PN_FLOW_CRED with why "revoked"): the tunnel is closed
+	 * with that code and `why` (or the code's name) as the reason the
+	 * client sees.  The close is sent once the packet being read has been
+	 * processed (any callback may refuse or close). */
+	int (*tunnel_new)(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
+			  size_t whysz, void *user);
 	/* The client's access list arrived (first, and on every update).
 	 * Verify it (signature, expiry, version gate, binding to the peer's
 	 * credential) and return PN_FLOW_OK or a code with `why` filled in
@@ -275,7 +300,13 @@ struct pn_tep_server_ops {
 	/* A requested flow died before the glue answered it (client reset it,
 	 * tunnel closed).  f is invalid after this returns. */
 	void (*flow_cancelled)(struct pn_flow *f, void *user);
-	/* A tunnel ended (err: why).  Its open flows got ops.closed first. */
+	/* A tunnel ended (err: why).  Its open flows got ops.closed first.
+	 * Also called for a handshake that failed before tunnel_new (then
+	 * pn_tunnel_user(t) is NULL): err is our verification's error
+	 * (PN_E_EXPIRED, PN_E_NOT_YET_VALID, PN_E_WRONG_TYPE, PN_E_UNTRUSTED,
+	 * PN_E_TUN_NO_CRED: no credential from our CA), the client's refusal
+	 * of ours (PN_E_TUN_CRED_REFUSED), or PN_E_TUN_HANDSHAKE / a timeout;
+	 * pn_tunnel_refusal() gives the details for the log. */
 	void (*tunnel_closed)(struct pn_tunnel *t, int err, void *user);
 };
 
@@ -326,7 +357,10 @@ int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
 int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s);
 /* A datagram arrived on relay session s (both roles). */
 void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n);
-/* Session s is gone: tunnels on it fail over only if migrated elsewhere. */
+/* Session s is gone.  Client: tunnels on it live on only if the glue
+ * migrates them elsewhere.  Connector (which cannot migrate): a tunnel
+ * whose current path was s ends at once (reason PN_E_TUN_NO_PATH, flows
+ * reset; server_ops.tunnel_closed follows). */
 void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
 
 struct pn_tep_stats {

@@ -113,8 +113,23 @@ void pn_tsess_client_open_queued(struct pn_tunnel *t)
 		int r;
 
 		r = pn_tconn_stream_open(t->c, f, &f->sid);
-		if (r == -EAGAIN)
-			break;
+		if (r == -EAGAIN) {
+			/* More flows were queued before the handshake than the
+			   connector allows at once: the excess would wait for
+			   others to close.  Hand it back (no status: the glue
+			   may retry on another tunnel). */
+			if (t->nflows <= pn_tsess_max_flows(t))
+				break;
+			t->q_head = f->next_q;
+			if (!t->q_head)
+				t->q_tail = NULL;
+			f->sid = -1;
+			pn_tsess_flow_notify_closed(f, PN_FLOW_LIMIT);
+			pn_tsess_flow_release(f);
+			if (t->dead)
+				return;
+			continue;
+		}
 		t->q_head = f->next_q;
 		if (!t->q_head)
 			t->q_tail = NULL;
@@ -142,6 +157,19 @@ void pn_tsess_client_open_queued(struct pn_tunnel *t)
 	pn_tsess_want_write(t);
 }
 
+unsigned pn_tsess_max_flows(const struct pn_tunnel *t)
+{
+	uint64_t peer;
+
+	if (t->p.conn.role != PN_TCONN_CLIENT || !t->c)
+		return t->p.max_flows;
+	/* The connector's grant counts the control stream too. */
+	peer = pn_tconn_peer_max_streams(t->c);
+	if (peer >= 1 && peer - 1 < t->p.max_flows)
+		return (unsigned)(peer - 1);
+	return t->p.max_flows;
+}
+
 int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
 		 const struct pn_flow_ops *ops, void *user, struct pn_flow **out)
 {
@@ -155,7 +183,7 @@ int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
 		return PN_E_CLOSED;
 	if (t->p.conn.role != PN_TCONN_CLIENT)
 		return PN_E_INVAL;
-	if (t->nflows >= t->p.max_flows)
+	if (t->nflows >= pn_tsess_max_flows(t))
 		return PN_E_TUN_LIMIT;
 	if (!(f = calloc(1, sizeof(*f))))
 		return -ENOMEM;

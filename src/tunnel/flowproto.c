@@ -11,6 +11,7 @@ static const char *const code_names[] = {
 	"ok",	     "denied",	     "no_acl",	 "bad_acl",  "bad_request",
 	"bad_version", "resolve_failed", "refused", "unreachable", "timeout",
 	"limit",     "revoked",	     "credential", "reset",  "internal",
+	"exhausted",
 };
 
 const char *pn_flow_code_name(int code)

@@ -102,7 +102,8 @@ enum pn_flow_code {
 	PN_FLOW_CRED = 12,           /* client credential invalid or revoked */
 	PN_FLOW_RESET = 13,          /* peer or resource reset the flow */
 	PN_FLOW_INTERNAL = 14,
-	PN_FLOW_CODE_MAX = 14,
+	PN_FLOW_EXHAUSTED = 15,      /* connector out of descriptors/memory/buffers */
+	PN_FLOW_CODE_MAX = 15,
 };
 #define PN_FLOW_APP_ERR_BASE 0x100 /* QUIC app error = base + code */
 

@@ -10,6 +10,7 @@
 
 static void tunnel_end(struct pn_tunnel *t, int reason, int send_close, uint64_t app_err,
 		       const char *text);
+static void close_now(struct pn_tunnel *t);
 
 /* ------------------------------------------------- client: open flows -- */
 
@@ -154,17 +155,26 @@ static void cb_handshake(struct pn_tconn *c, const struct pn_cred_info *peer, vo
 {
 	struct pn_tunnel *t = user;
 
+	if (t->dead)
+		return;
 	if (t->p.conn.role == PN_TCONN_CLIENT) {
+		t->in_hs_cb = 1;
 		client_send_acl(t);
 		pn_tsess_client_open_queued(t);
+		t->in_hs_cb = 0;
 		return;
 	}
 	t->acl_deadline = t->now + ACL_DEADLINE_NS;
 	if (t->p.server_ops->tunnel_new) {
-		int code = t->p.server_ops->tunnel_new(t, peer, t->p.server_user);
-		if (code != PN_FLOW_OK)
+		char why[PN_FLOW_TEXT_MAX + 1] = "";
+		int code;
+		t->in_hs_cb = 1;
+		code = t->p.server_ops->tunnel_new(t, peer, why, sizeof(why), t->p.server_user);
+		t->in_hs_cb = 0;
+		/* (the glue may have closed it itself) */
+		if (code != PN_FLOW_OK && !t->dead)
 			tunnel_end(t, PN_E_TUN_REFUSED, 1, PN_FLOW_APP_ERR_BASE + (uint64_t)code,
-				   pn_flow_code_name(code));
+				   why[0] ? why : pn_flow_code_name(code));
 	}
 }
 
@@ -173,6 +183,8 @@ static int cb_stream_open(struct pn_tconn *c, int64_t sid, void *user)
 	struct pn_tunnel *t = user;
 	struct pn_flow *f;
 
+	if (t->dead)
+		return 1; /* ended inside this read: nothing more is served */
 	if (sid == CTL_SID)
 		return 0;
 	if (t->nflows >= t->p.max_flows)
@@ -193,6 +205,11 @@ static int cb_stream_data(struct pn_tconn *c, int64_t sid, const uint8_t *p, siz
 	struct pn_tunnel *t = user;
 	struct pn_flow *f = su;
 
+	if (t->dead) {
+		/* ended earlier in this read: not the glue's any more */
+		pn_tconn_stream_consumed(c, sid, n);
+		return 0;
+	}
 	if (sid == CTL_SID)
 		return t->p.conn.role == PN_TCONN_SERVER ? server_ctl_data(t, p, n)
 							 : client_ctl_data(t, p, n);
@@ -253,6 +270,8 @@ static void cb_datagram(struct pn_tconn *c, const uint8_t *p, size_t n, void *us
 	uint64_t id;
 	struct pn_flow *f;
 
+	if (t->dead)
+		return;
 	if (pn_flow_dgram_decode(p, n, &id, &pl, &pn) != 0 || !(f = pn_tsess_flow_by_id(t, id)) ||
 	    f->hdr.kind != PN_FLOW_UDP || f->st != F_OPEN || f->glue_gone) {
 		t->dgram_unknown++; /* unknown or unauthorized flow: dropped */
@@ -267,7 +286,7 @@ static void cb_streams_available(struct pn_tconn *c, void *user)
 {
 	struct pn_tunnel *t = user;
 
-	if (pn_tconn_handshake_done(c)) {
+	if (!t->dead && pn_tconn_handshake_done(c)) {
 		client_send_acl(t);
 		pn_tsess_client_open_queued(t);
 	}
@@ -383,8 +402,22 @@ void pn_tunnel_free(struct pn_tunnel *t)
 	free(t);
 }
 
+/* Write the CONNECTION_CLOSE noted by tunnel_end (never from inside a
+ * pn_tconn call: see in_conn). */
+static void close_now(struct pn_tunnel *t)
+{
+	if (!t->close_deferred)
+		return;
+	t->close_deferred = 0;
+	t->close_tx.buf = t->close_pkt;
+	pn_tconn_close(t->c, t->close_app_err, t->close_text[0] ? t->close_text : NULL, t->now,
+		       &t->close_tx);
+	t->close_pending = t->close_tx.len > 0;
+}
+
 /* End the tunnel: close the QUIC connection (if still open), tell every
- * flow and the glue, and ask the driver to reap it. */
+ * flow and the glue, and ask the driver to reap it.  Safe from any
+ * callback: inside a pn_tconn call the close itself waits for its return. */
 static void tunnel_end(struct pn_tunnel *t, int reason, int send_close, uint64_t app_err,
 		       const char *text)
 {
@@ -400,9 +433,15 @@ static void tunnel_end(struct pn_tunnel *t, int reason, int send_close, uint64_t
 		t->end_text[n] = '\0';
 	}
 	if (send_close && t->c) {
-		t->close_tx.buf = t->close_pkt;
-		pn_tconn_close(t->c, app_err, text, t->now, &t->close_tx);
-		t->close_pending = t->close_tx.len > 0;
+		if (text) {
+			size_t n = strnlen(text, PN_FLOW_TEXT_MAX);
+			memcpy(t->close_text, text, n);
+			t->close_text[n] = '\0';
+		}
+		t->close_app_err = app_err;
+		t->close_deferred = 1;
+		if (!t->in_conn)
+			close_now(t);
 	}
 	t->state = PN_TUNNEL_CLOSED;
 	if (t->glue_closed)
@@ -435,8 +474,11 @@ static void conn_died(struct pn_tunnel *t)
 		t->peer_code = pn_tsess_app_code(app);
 		r = t->peer_code == PN_FLOW_OK ? PN_E_TUN_PEER_CLOSED : PN_E_TUN_REFUSED;
 	}
-	if (r == PN_E_TUN_PEER_CLOSED || r == PN_E_TUN_REFUSED || r == PN_E_TUN_HANDSHAKE)
+	if (r == PN_E_TUN_PEER_CLOSED || r == PN_E_TUN_REFUSED || r == PN_E_TUN_HANDSHAKE ||
+	    r == PN_E_TUN_CRED_REFUSED)
 		pn_tconn_peer_reason(t->c, t->end_text, sizeof(t->end_text));
+	else
+		pn_tconn_local_reason(t->c, t->end_text, sizeof(t->end_text));
 	tunnel_end(t, r, !pn_tconn_is_closed(t->c), PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL,
 		   NULL);
 }
@@ -449,8 +491,12 @@ int pn_tunnel_input(struct pn_tunnel *t, struct pn_path *path, const uint8_t *pk
 	t->now = now;
 	if (t->dead)
 		return PN_E_CLOSED;
+	t->in_conn++;
 	r = pn_tconn_read(t->c, path, pkt, len, now);
-	if (r != 0 && !t->dead)
+	t->in_conn--;
+	if (t->dead)
+		close_now(t); /* ended by a callback inside that read */
+	else if (r != 0)
 		conn_died(t);
 	return r;
 }
@@ -460,6 +506,12 @@ int pn_tunnel_output(struct pn_tunnel *t, uint64_t now, struct pn_tconn_tx *tx)
 	int r;
 
 	t->now = now;
+	/* Re-entered from a callback inside a pn_tconn call (e.g. glue that
+	 * closed the tunnel and flushes its endpoint at once): the close can
+	 * be written now, except during handshake completion, where ngtcp2
+	 * cannot write one (the peer then times out). */
+	if (t->close_deferred && !t->in_hs_cb)
+		close_now(t);
 	if (t->close_pending) {
 		memcpy(tx->buf, t->close_pkt, t->close_tx.len);
 		tx->len = tx->seg = t->close_tx.len;
@@ -472,8 +524,16 @@ int pn_tunnel_output(struct pn_tunnel *t, uint64_t now, struct pn_tconn_tx *tx)
 		tx->len = tx->npkts = 0;
 		return PN_E_CLOSED;
 	}
+	t->in_conn++;
 	r = pn_tconn_write(t->c, now, tx);
-	if (r != 0 && !t->dead) {
+	t->in_conn--;
+	if (t->dead) {
+		close_now(t); /* ended by a callback inside that write */
+		if (tx->len == 0)
+			return pn_tunnel_output(t, now, tx);
+		return 0;
+	}
+	if (r != 0) {
 		conn_died(t);
 		return pn_tunnel_output(t, now, tx);
 	}
@@ -505,8 +565,12 @@ void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now)
 			   "no access list");
 		return;
 	}
+	t->in_conn++;
 	r = pn_tconn_handle_expiry(t->c, now);
-	if (r != 0)
+	t->in_conn--;
+	if (t->dead)
+		close_now(t);
+	else if (r != 0)
 		conn_died(t);
 }
 
@@ -584,6 +648,14 @@ void pn_tunnel_close(struct pn_tunnel *t, int code)
 		   pn_flow_code_name(code));
 }
 
+void pn_tunnel_path_lost(struct pn_tunnel *t)
+{
+	if (t->dead)
+		return;
+	/* the CONNECTION_CLOSE is sent on the current path, likely lost too */
+	tunnel_end(t, PN_E_TUN_NO_PATH, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_RESET, "path lost");
+}
+
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 {
 	struct pn_tconn_stats st;
@@ -592,6 +664,7 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 	info->state = t->state;
 	info->path = t->c && pn_tconn_path(t->c) ? pn_tconn_path(t->c)->kind : t->path_kind;
 	info->flows = t->nflows;
+	info->max_flows = pn_tsess_max_flows(t);
 	if (t->p.conn.role == PN_TCONN_CLIENT)
 		memcpy(info->peer_id, t->p.conn.pinned_id, PN_ID_LEN);
 	else if (pn_tconn_peer(t->c))
@@ -620,4 +693,10 @@ void pn_tunnel_set_user(struct pn_tunnel *t, void *user)
 		t->p.user = user;
 	else
 		t->tuser = user;
+}
+
+int pn_tunnel_refusal(const struct pn_tunnel *t, const struct pn_cred_info **cred,
+		      uint64_t *now)
+{
+	return pn_tconn_refusal(t->c, cred, now);
 }

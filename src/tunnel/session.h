@@ -59,6 +59,10 @@ int pn_tunnel_output(struct pn_tunnel *t, uint64_t now, struct pn_tconn_tx *tx);
 uint64_t pn_tunnel_expiry(const struct pn_tunnel *t);
 void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now);
 
+/* The path the tunnel runs on is gone and it has no other: end it as if
+ * the peer had gone (reason PN_E_TUN_NO_PATH; flows get ops.closed with
+ * PN_FLOW_RESET, then the glue's tunnel_closed / state callback). */
+void pn_tunnel_path_lost(struct pn_tunnel *t);
 struct pn_tconn *pn_tunnel_conn(const struct pn_tunnel *t);
 int pn_tunnel_is_dead(const struct pn_tunnel *t);
 /* The current "now" the driver last gave (monotonic ns). */

@@ -63,6 +63,14 @@ struct pn_tunnel {
 	uint8_t close_pkt[PN_PATH_MAX_UDP_PAYLOAD];
 	struct pn_tconn_tx close_tx;
 	int close_pending;
+	/* Inside a pn_tconn call (its callbacks run in ngtcp2): a close is
+	 * only noted there and written once the call has returned, since
+	 * ngtcp2 cannot write a CONNECTION_CLOSE from inside read_pkt (it
+	 * asserts in the handshake_completed callback). */
+	int in_conn, close_deferred;
+	int in_hs_cb; /* inside the handshake-completed callback */
+	uint64_t close_app_err;
+	char close_text[PN_FLOW_TEXT_MAX + 1];
 	enum pn_path_kind path_kind;
 	uint64_t acl_deadline; /* server: 0 = none */
 };
@@ -75,6 +83,7 @@ void pn_tsess_flow_release(struct pn_flow *f);
 struct pn_flow *pn_tsess_flow_by_id(struct pn_tunnel *t, uint64_t id);
 void pn_tsess_flow_notify_closed(struct pn_flow *f, int code);
 void pn_tsess_client_open_queued(struct pn_tunnel *t);
+unsigned pn_tsess_max_flows(const struct pn_tunnel *t);
 int pn_tsess_client_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 int pn_tsess_server_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 void pn_tsess_server_dispatch(struct pn_flow *f);

@@ -59,11 +59,12 @@ pn_start_relay() {
 # Connectors listen for direct tunnels on their link address :4433 and
 # register with the relay listed in their state (relays.json).
 pn_connector_addr() { [ "$1" = conn1 ] && echo 10.203.4.2:4433 || echo 10.203.5.2:4433; }
-pn_start_connector() { # name
-	local ns=$NS_CONN1
-	[ "$1" = conn2 ] && ns=$NS_CONN2
-	pn_bg "connector-$1" ip netns exec "$ns" "$PN_BIN" connector run --state "$W/pki/$1" \
-		--listen-udp "$(pn_connector_addr "$1")"
+pn_start_connector() { # name [extra connector run args...]
+	local ns=$NS_CONN1 name=$1
+	shift
+	[ "$name" = conn2 ] && ns=$NS_CONN2
+	pn_bg "connector-$name" ip netns exec "$ns" "$PN_BIN" connector run --state "$W/pki/$name" \
+		--listen-udp "$(pn_connector_addr "$name")" "$@"
 	# Registered once the relay logs it (or give it a moment).
 	for i in $(seq 100); do
 		grep -q "register" "$W/relay.log" 2>/dev/null && grep -c "register" "$W/relay.log" | grep -q . && break

@@ -97,9 +97,10 @@ finish() {
 	exit 0
 }
 serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null; }
-cert_life() { # seconds between notBefore and notAfter
+BACKDATE=300 # PN_TRUST_BACKDATE_S: notBefore is issuance minus this
+cert_life() { # seconds between issuance (notBefore + BACKDATE) and notAfter
 	echo $(($(date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s) - \
-		$(date -d "$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)" +%s)))
+		$(date -d "$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)" +%s) - BACKDATE))
 }
 pubkey() { openssl pkey -pubout -in "$1" 2>/dev/null | sha256sum; }
 

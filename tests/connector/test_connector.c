@@ -8,7 +8,17 @@
  * Steps: echo 1 MiB through the connector (hash); a destination outside
  * the lists is denied with its reason; a newer client list without the
  * grant closes an open flow (revoked); a revoked credential closes the
- * tunnel (credential).
+ * tunnel (credential).  The echo resource records how each of its
+ * connections ended: the complete echo with a FIN, the revoked flow with
+ * a reset (never a FIN a resource could take for a complete transfer).
+ *
+ * test_connector_rollback: the version gate across tunnels (architecture
+ * §2, "a connector never goes back").  A complete pushed set at version 5
+ * without the client withdraws its grant; re-presenting its old list (v1)
+ * in new tunnels is refused every time, as is a list at the removal
+ * version itself and the old list pushed again; a newer list (v6) is
+ * accepted, re-presented (same version) too, and a late complete set
+ * older than v6 does not take it away.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +68,9 @@ static struct {
 	int code;
 	/* tunnel end */
 	int t_err, t_peer_code;
+	/* how the resource's connections ended, in order: 'F' FIN, 'R' reset */
+	char ends[8];
+	int nends;
 	struct pn_connector_stats stats;
 } C;
 
@@ -96,8 +109,11 @@ static void echo_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	free(b->base);
-	if (n < 0)
+	if (n < 0) {
+		if (C.nends < (int)sizeof(C.ends) - 1)
+			C.ends[C.nends++] = n == UV_EOF ? 'F' : n == UV_ECONNRESET ? 'R' : '?';
 		uv_close((uv_handle_t *)s, echo_closed);
+	}
 }
 
 static void echo_accept(uv_stream_t *srv, int status)
@@ -179,7 +195,7 @@ static void f_status(struct pn_flow *f, const struct pn_flow_status *st, void *u
 	if (C.step == 3 && st->code == PN_FLOW_OK) {
 		/* the flow is open: withdraw the grant (a newer client list) */
 		const uint8_t *lists[1] = {C.cacl2};
-		assert_int_equal(pn_connector_set_client_acls(C.conn, lists, &C.cacl2_len, 1, 0), 0);
+		assert_int_equal(pn_connector_set_client_acls(C.conn, lists, &C.cacl2_len, 1, 0, 0), 0);
 	}
 }
 
@@ -377,6 +393,10 @@ static void test_connector_loopback(void **st)
 	cfg.listen_udp = (struct sockaddr *)&lo;
 	cfg.tunables.stream_window = 256 << 10;
 	cfg.tunables.stream_sndbuf = 256 << 10;
+	/* a credential for another key is refused at start */
+	cfg.key = C.ck;
+	assert_int_equal(pn_connector_new(&cfg, &C.conn), PN_E_CONN_KEY_MISMATCH);
+	cfg.key = C.sk;
 	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
 	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
 	/* a connector list bound to another key is refused */
@@ -405,6 +425,7 @@ static void test_connector_loopback(void **st)
 	uv_run(&C.loop, UV_RUN_DEFAULT);
 
 	assert_int_equal(C.step, 5);
+	assert_string_equal(C.ends, "FR"); /* echo: FIN; revoked: reset */
 	assert_true(C.stats.flows_allowed >= 2);
 	assert_true(C.stats.flows_denied >= 1);
 	assert_true(C.stats.flows_revoked >= 1);
@@ -420,8 +441,280 @@ static void test_connector_loopback(void **st)
 	pn_ca_free(C.ca);
 }
 
+/* ---------------------------------------------------- rollback (gate) -- */
+
+/* One client tunnel or flow, driven step by step with spin(). */
+struct gtun {
+	struct pn_tunnel *t;
+	int up, closed, done, err, peer_code;
+	char text[64];
+};
+struct gflow {
+	struct pn_flow *f;
+	int status, closed, code;
+	struct pn_flow_status st;
+};
+
+static void g_tstate(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *u)
+{
+	struct gtun *g = u;
+	const char *text = "";
+
+	if (st == PN_TUNNEL_UP)
+		g->up = g->done = 1;
+	if (st != PN_TUNNEL_CLOSED)
+		return;
+	g->closed = g->done = 1;
+	g->err = err;
+	pn_tunnel_end_reason(t, &g->peer_code, &text);
+	snprintf(g->text, sizeof(g->text), "%s", text ? text : "");
+	g->t = NULL;
+}
+
+static const struct pn_tunnel_ops g_tops = {.state = g_tstate};
+
+static void g_fstatus(struct pn_flow *f, const struct pn_flow_status *st, void *u)
+{
+	struct gflow *g = u;
+
+	(void)f;
+	g->st = *st;
+	g->status = 1;
+}
+
+static void g_fdata(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
+{
+	(void)p, (void)u;
+	pn_flow_consumed(f, n);
+}
+
+static void g_fclosed(struct pn_flow *f, int code, void *u)
+{
+	struct gflow *g = u;
+
+	(void)f;
+	g->closed = 1;
+	g->code = code;
+	g->f = NULL;
+}
+
+static const struct pn_flow_ops g_fops = {
+	.status = g_fstatus, .data = g_fdata, .closed = g_fclosed,
+};
+
+static void g_tick(uv_timer_t *t)
+{
+	(void)t; /* only wakes uv_run */
+}
+
+/* Run the loop until *flag is set (10 s at most). */
+static void spin(const int *flag)
+{
+	uint64_t end;
+
+	uv_update_time(&C.loop);
+	end = uv_now(&C.loop) + 10000;
+	while (!*flag && uv_now(&C.loop) < end)
+		uv_run(&C.loop, UV_RUN_ONCE);
+	assert_true(*flag);
+}
+
+static void g_elapsed(uv_timer_t *t)
+{
+	*(int *)t->data = 1;
+}
+
+/* Let the loop run for ms. */
+static void settle(unsigned ms)
+{
+	uv_timer_t t;
+	int done = 0;
+
+	uv_timer_init(&C.loop, &t);
+	t.data = &done;
+	uv_timer_start(&t, g_elapsed, ms, 0);
+	spin(&done);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&C.loop, UV_RUN_NOWAIT);
+}
+
+static void g_open_tunnel(struct gtun *g, const uint8_t *acl, size_t len,
+			  const struct sockaddr *peer)
+{
+	struct pn_tunnel_config tc;
+
+	memset(g, 0, sizeof(*g));
+	memset(&tc, 0, sizeof(tc));
+	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	tc.acl = acl;
+	tc.acl_len = len;
+	tc.udp_peer = peer;
+	tc.ops = &g_tops;
+	tc.user = g;
+	assert_int_equal(pn_tunnel_open(C.cep, &tc, &g->t), 0);
+	spin(&g->done);
+}
+
+/* Refused: the first list is stale, so the connector ends the tunnel. */
+static void g_expect_refused(const uint8_t *acl, size_t len, const struct sockaddr *peer)
+{
+	struct gtun g;
+
+	g_open_tunnel(&g, acl, len, peer);
+	assert_false(g.up);
+	assert_int_equal(g.err, PN_E_TUN_REFUSED);
+	assert_int_equal(g.peer_code, PN_FLOW_BAD_ACL);
+	assert_string_equal(g.text, "stale_version");
+}
+
+static void g_open_flow(struct gtun *gt, struct gflow *g)
+{
+	struct pn_flow_req req;
+
+	memset(g, 0, sizeof(*g));
+	memset(&req, 0, sizeof(req));
+	req.hdr.kind = PN_FLOW_TCP;
+	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, "127.0.0.1"), 0);
+	req.hdr.port = (uint16_t)C.echo_port;
+	assert_int_equal(pn_flow_open(gt->t, &req, &g_fops, g, &g->f), 0);
+	spin(&g->status);
+}
+
+static void g_expect_flow_ok(struct gtun *gt)
+{
+	struct gflow g;
+
+	g_open_flow(gt, &g);
+	assert_int_equal(g.st.code, PN_FLOW_OK);
+	pn_flow_close(g.f, PN_FLOW_RESET);
+}
+
+static void test_connector_rollback(void **st)
+{
+	struct sockaddr_in lo;
+	struct sockaddr_storage ss;
+	struct sockaddr *peer = (struct sockaddr *)&ss;
+	int len = sizeof(ss);
+	struct pn_connector_config cfg;
+	struct pn_tep_config cc;
+	uint8_t *l5, *l6;
+	size_t l5_len, l6_len;
+	const uint8_t *lists[1];
+	size_t lens[1];
+	struct gtun ta, tb, tc2;
+	struct gflow fa, fb;
+	uv_timer_t tick;
+
+	(void)st;
+	memset(&C, 0, sizeof(C));
+	assert_int_equal(uv_loop_init(&C.loop), 0);
+	uv_tcp_init(&C.loop, &C.echo);
+	uv_ip4_addr("127.0.0.1", 0, &lo);
+	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
+	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
+	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
+	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
+	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
+	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
+	pn_id_random(C.net);
+	pn_id_random(C.res);
+	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len); /* the old list */
+	sign_list(PN_ACL_CLIENT, &C.ci, 5, 1, &l5, &l5_len);         /* at the removal version */
+	sign_list(PN_ACL_CLIENT, &C.ci, 6, 1, &l6, &l6_len);         /* granted again */
+	sign_list(PN_ACL_CONNECTOR, &C.si, 1, 1, &C.sacl, &C.sacl_len);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &C.loop;
+	cfg.anchor = C.anchor;
+	cfg.key = C.sk;
+	cfg.cert_pem = C.spem;
+	cfg.acl = C.sacl;
+	cfg.acl_len = C.sacl_len;
+	cfg.listen_udp = (struct sockaddr *)&lo;
+	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
+	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
+	memset(&cc, 0, sizeof(cc));
+	cc.loop = &C.loop;
+	cc.role = PN_TEP_CLIENT;
+	cc.anchor = C.anchor;
+	cc.key = C.ck;
+	cc.cert_pem = C.cpem;
+	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	uv_timer_init(&C.loop, &tick);
+	uv_timer_start(&tick, g_tick, 10, 10);
+
+	/* The client's list v1 is accepted; a flow opens. */
+	g_open_tunnel(&ta, C.cacl, C.cacl_len, peer);
+	assert_true(ta.up);
+	g_open_flow(&ta, &fa);
+	assert_int_equal(fa.st.code, PN_FLOW_OK);
+
+	/* Its only grant is removed: the complete set at version 5 holds no
+	 * list for it.  The open flow is closed, a new one is refused. */
+	assert_int_equal(pn_connector_set_client_acls(C.conn, NULL, NULL, 0, 1, 5), 0);
+	spin(&fa.closed);
+	assert_int_equal(fa.code, PN_FLOW_REVOKED);
+	g_open_flow(&ta, &fb);
+	assert_int_equal(fb.st.code, PN_FLOW_NO_ACL);
+	/* ... and re-presenting v1 on the open tunnel is refused too */
+	assert_int_equal(pn_tunnel_update_acl(ta.t, C.cacl, C.cacl_len), 0);
+	settle(300);
+	g_open_flow(&ta, &fb);
+	assert_int_equal(fb.st.code, PN_FLOW_NO_ACL);
+	pn_tunnel_close(ta.t, PN_FLOW_OK);
+
+	/* The client restarts with its old list: refused, however often. */
+	for (int i = 0; i < 3; i++)
+		g_expect_refused(C.cacl, C.cacl_len, peer);
+	/* A list at the removal version itself is no newer than "no list at 5". */
+	g_expect_refused(l5, l5_len, peer);
+	/* Whoever presents it: pushed (incrementally) it is refused as well. */
+	lists[0] = C.cacl;
+	lens[0] = C.cacl_len;
+	assert_int_equal(pn_connector_set_client_acls(C.conn, lists, lens, 1, 0, 0), 1);
+	g_expect_refused(C.cacl, C.cacl_len, peer);
+
+	/* A newer list is accepted; re-presenting it (same version, same
+	 * list) from a second tunnel is too. */
+	g_open_tunnel(&tb, l6, l6_len, peer);
+	assert_true(tb.up);
+	g_expect_flow_ok(&tb);
+	g_open_tunnel(&tc2, l6, l6_len, peer);
+	assert_true(tc2.up);
+	g_expect_flow_ok(&tc2);
+	/* A complete set older than v6 arriving late takes nothing away. */
+	assert_int_equal(pn_connector_set_client_acls(C.conn, NULL, NULL, 0, 1, 4), 0);
+	g_expect_flow_ok(&tb);
+	/* The old list is still refused. */
+	g_expect_refused(C.cacl, C.cacl_len, peer);
+	pn_tunnel_close(tb.t, PN_FLOW_OK);
+	pn_tunnel_close(tc2.t, PN_FLOW_OK);
+
+	pn_connector_stats(C.conn, &C.stats);
+	assert_true(C.stats.flows_revoked >= 1);
+	uv_timer_stop(&tick);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_close((uv_handle_t *)&C.echo, NULL);
+	pn_tep_close(C.cep, NULL, NULL);
+	pn_connector_close(C.conn, NULL, NULL);
+	uv_run(&C.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&C.loop), 0);
+	free(l5);
+	free(l6);
+	free(C.cacl);
+	free(C.sacl);
+	free(C.cpem);
+	free(C.spem);
+	pn_key_free(C.ck);
+	pn_key_free(C.sk);
+	pn_anchor_free(C.anchor);
+	pn_ca_free(C.ca);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_connector_loopback)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_connector_loopback),
+					   cmocka_unit_test(test_connector_rollback)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

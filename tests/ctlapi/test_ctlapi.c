@@ -210,6 +210,28 @@ static void test_enroll_connector(void **state)
 	assert_int_equal(acl.kind, PN_ACL_CONNECTOR);
 	/* db (tcp) + lan (tcp, udp, icmp) */
 	assert_int_equal(acl.nentries, 4);
+	/* issued backdated (trust/cred.h, Clocks): a connector whose clock is
+	   5 minutes behind the controller's accepts its new list and
+	   credential at once */
+	{
+		uint64_t now = (uint64_t)time(NULL);
+		struct pn_anchor *a = NULL;
+		struct pn_cred_info ci;
+		char *pem = NULL;
+		size_t n = 0;
+
+		assert_true(acl.issued_at + PN_TRUST_BACKDATE_S <= now + 1);
+		assert_true(acl.issued_at + PN_TRUST_BACKDATE_S + 120 >= now);
+		snprintf(bad, sizeof(bad), "%s/ca.crt", dir);
+		assert_int_equal(pn_anchor_load_file(bad, &a), 0);
+		assert_int_equal(pn_state_read(dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &n), 0);
+		assert_int_equal(pn_cred_verify(a, pem, n, PN_CRED_CONNECTOR, now - 300,
+						PN_TRUST_DEFAULT_SKEW, &ci),
+				 0);
+		assert_true(pn_cred_issued_at(&ci) + 120 >= now);
+		free(pem);
+		pn_anchor_free(a);
+	}
 	pn_acl_fini(&acl);
 }
 

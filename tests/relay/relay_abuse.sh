@@ -23,7 +23,7 @@ expect_err() { # description, expected error, client args...
 	check "$d -> $e" ip netns exec $NCL "$PEER" client --pki "$T" --relay $R --expect "$e" --timeout 8 "$@"
 }
 expect_err "forged access list (one signed byte flipped)" PN_E_SIGNATURE --cred client --acl client.acl.forged --to conn
-expect_err "expired access list" PN_E_EXPIRED --cred client --acl client.acl.expired --to conn
+expect_err "expired access list" PN_E_ACL_EXPIRED --cred client --acl client.acl.expired --to conn
 expect_err "access list signed by another CA" PN_E_UNTRUSTED --cred client --acl evil.acl --to conn
 expect_err "connector id the list does not name" PN_E_RELAY_NOT_AUTHORIZED --cred client --acl client.acl --to conn2
 expect_err "another client's access list" PN_E_WRONG_HOLDER --cred client2 --acl client.acl --to conn

@@ -285,13 +285,22 @@ static void test_acl_roundtrip(void **state)
 				    len - 64); /* Ed25519 is deterministic, but compare the body */
 		free(b2);
 	}
-	/* time: expiry is strict, issued_at may be a little ahead */
-	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW + 3599, &out), 0);
-	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW + 3600, &out), PN_E_EXPIRED);
-	assert_int_equal(out.nentries, 0); /* left empty on failure */
-	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW - 10 - PN_ACL_MAX_FUTURE_S, &out), 0);
-	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW - 11 - PN_ACL_MAX_FUTURE_S, &out),
-			 PN_E_NOT_YET_VALID);
+	/* time: [issued_at, expires_at) widened by the one tolerance on both
+	   sides (PN_TRUST_DEFAULT_SKEW, as for credentials) */
+	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW + 3599 + PN_TRUST_DEFAULT_SKEW, &out),
+			 0);
+	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW + 3600 + PN_TRUST_DEFAULT_SKEW, &out),
+			 PN_E_ACL_EXPIRED);
+	assert_int_equal(out.nentries, 0); /* left empty on failure ... */
+	assert_true(out.issued_at == NOW - 10 && out.expires_at == NOW + 3600); /* but the times */
+	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW - 10 - PN_TRUST_DEFAULT_SKEW, &out), 0);
+	assert_int_equal(pn_acl_verify(f->a, buf, len, NOW - 11 - PN_TRUST_DEFAULT_SKEW, &out),
+			 PN_E_ACL_NOT_YET_VALID);
+	assert_int_equal(out.nentries, 0);
+	assert_true(out.issued_at == NOW - 10 && out.expires_at == NOW + 3600);
+	/* a list error names the list, not a credential */
+	assert_string_equal(pn_strerror(PN_E_ACL_NOT_YET_VALID),
+			    "access list not yet valid (issued_at ahead of this clock)");
 	free(buf);
 	pn_acl_fini(&out);
 	pn_acl_fini(&acl);
@@ -652,6 +661,58 @@ static void test_version_gate(void **state)
 	pn_acl_fini(&other);
 }
 
+/* "No list at version V" (absent from a complete set) is state too. */
+static void test_version_gate_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct pn_acl_gate *g = NULL;
+	struct pn_acl a5, a7, a8, other;
+	uint8_t present[1][PN_ID_LEN];
+
+	build_client(f, &a5, 5);
+	build_client(f, &a7, 7);
+	build_client(f, &a8, 8);
+	build_client(f, &other, 5);
+	other.holder_id[0] ^= 0xff;
+	assert_int_equal(pn_acl_gate_new(16, &g), 0);
+	assert_int_equal(pn_acl_gate_check(g, &a5), 0);
+	/* the set at 7 holds no list for the holder */
+	pn_acl_gate_complete(g, PN_ACL_CLIENT, 7, NULL, 0);
+	for (int i = 0; i < 3; i++) /* however often */
+		assert_int_equal(pn_acl_gate_check(g, &a5), PN_E_STALE_VERSION);
+	assert_int_equal(pn_acl_gate_check(g, &a7), PN_E_STALE_VERSION); /* equal: no */
+	assert_true(pn_acl_gate_highest(g, PN_ACL_CLIENT, f->holder) == 7);
+	/* a holder never seen: the set speaks for it as well */
+	assert_int_equal(pn_acl_gate_check(g, &other), PN_E_STALE_VERSION);
+	other.version = 7;
+	assert_int_equal(pn_acl_gate_check(g, &other), PN_E_STALE_VERSION);
+	other.version = 8;
+	assert_int_equal(pn_acl_gate_check(g, &other), 0);
+	/* kinds are separate */
+	assert_true(pn_acl_gate_highest(g, PN_ACL_CONNECTOR, f->holder) == 0);
+	/* newer: accepted, and again (same version) */
+	assert_int_equal(pn_acl_gate_check(g, &a8), 0);
+	assert_int_equal(pn_acl_gate_check(g, &a8), 0);
+	/* a late, older set takes nothing away */
+	pn_acl_gate_complete(g, PN_ACL_CLIENT, 6, NULL, 0);
+	assert_int_equal(pn_acl_gate_check(g, &a8), 0);
+	assert_int_equal(pn_acl_gate_check(g, &other), 0);
+	/* a set at 9 that holds the holder keeps it; `other` is absent */
+	memcpy(present[0], f->holder, PN_ID_LEN);
+	pn_acl_gate_complete(g, PN_ACL_CLIENT, 9, (const uint8_t(*)[PN_ID_LEN])present, 1);
+	assert_int_equal(pn_acl_gate_check(g, &a8), 0);
+	assert_int_equal(pn_acl_gate_check(g, &other), PN_E_STALE_VERSION);
+	assert_true(pn_acl_gate_highest(g, PN_ACL_CLIENT, other.holder_id) == 9);
+	/* a set at the version of an accepted list, without it: fail closed */
+	pn_acl_gate_complete(g, PN_ACL_CLIENT, 8, NULL, 0);
+	assert_int_equal(pn_acl_gate_check(g, &a8), PN_E_STALE_VERSION);
+	pn_acl_gate_free(g);
+	pn_acl_fini(&a5);
+	pn_acl_fini(&a7);
+	pn_acl_fini(&a8);
+	pn_acl_fini(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -665,6 +726,7 @@ int main(void)
 	    cmocka_unit_test(test_holder_binding),
 	    cmocka_unit_test(test_holder_binding_real_creds),
 	    cmocka_unit_test(test_version_gate),
+	    cmocka_unit_test(test_version_gate_absent),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

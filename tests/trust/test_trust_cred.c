@@ -159,7 +159,10 @@ static void test_issue_verify(void **state)
 	assert_int_equal(out.ngroups, 2);
 	assert_string_equal(out.groups[1], "db-admins");
 	assert_true(out.policy_version == 42);
-	assert_true(out.not_before == NOW && out.not_after == NOW + 3600);
+	/* backdated start, lifetime from now */
+	assert_true(out.not_before == NOW - PN_TRUST_BACKDATE_S && out.not_after == NOW + 3600);
+	assert_true(issued.not_before == out.not_before && issued.not_after == out.not_after);
+	assert_true(pn_cred_issued_at(&out) == NOW);
 	pn_key_fingerprint(k, fpr);
 	assert_memory_equal(out.key_fpr, fpr, PN_FPR_LEN);
 	assert_memory_equal(issued.key_fpr, fpr, PN_FPR_LEN);
@@ -249,10 +252,13 @@ static void test_time_window_and_type(void **state)
 	assert_int_equal(pn_anchor_from_ca(ca, &a), 0);
 	client_info(&in);
 	pem = issue(ca, NULL, &in, 600, NOW);
-	/* edges of [not_before - skew, not_after + skew] */
-	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 30, 30, &out),
+	/* edges of [not_before - skew, not_after + skew]; not_before is
+	   backdated by PN_TRUST_BACKDATE_S */
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT,
+					NOW - PN_TRUST_BACKDATE_S - 30, 30, &out),
 			 0);
-	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 31, 30, &out),
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT,
+					NOW - PN_TRUST_BACKDATE_S - 31, 30, &out),
 			 PN_E_NOT_YET_VALID);
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 630, 30, &out),
 			 0);
@@ -265,6 +271,73 @@ static void test_time_window_and_type(void **state)
 	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_RELAY, NOW, 0, &out),
 			 PN_E_WRONG_TYPE);
 	free(pem);
+	pn_anchor_free(a);
+	pn_ca_free(ca);
+}
+
+/* Issue 10 item 6: clock skew.  A credential issued at NOW by a
+ * controller is accepted by a verifier whose clock is behind by up to
+ * PN_TRUST_BACKDATE_S + PN_TRUST_DEFAULT_SKEW (it used to be refused as
+ * soon as the verifier was more than the 60 s tolerance behind), and the
+ * default tolerance is applied at both ends of the window. */
+static void test_skew_tolerance(void **state)
+{
+	struct pn_ca *ca = NULL;
+	struct pn_anchor *a = NULL;
+	struct pn_cred_info in, out;
+	const uint64_t SKEW = PN_TRUST_DEFAULT_SKEW, BACK = PN_TRUST_BACKDATE_S;
+	char *pem;
+
+	(void)state;
+	assert_true(BACK >= 2 * SKEW); /* backdating covers minutes, not seconds */
+	assert_int_equal(pn_ca_new(NOW - 100, &ca), 0);
+	assert_int_equal(pn_anchor_from_ca(ca, &a), 0);
+	client_info(&in);
+	pem = issue(ca, NULL, &in, 600, NOW);
+	/* verifier 2 minutes behind the issuer: fresh credential accepted */
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 120, SKEW, &out),
+			 0);
+	/* ... 5 minutes behind too */
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - 300, SKEW, &out),
+			 0);
+	/* the exact edges */
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - BACK - SKEW,
+					SKEW, &out),
+			 0);
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW - BACK - SKEW - 1,
+					SKEW, &out),
+			 PN_E_NOT_YET_VALID);
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 600 + SKEW, SKEW,
+					&out),
+			 0);
+	assert_int_equal(pn_cred_verify(a, pem, strlen(pem), PN_CRED_CLIENT, NOW + 601 + SKEW,
+					SKEW, &out),
+			 PN_E_EXPIRED);
+	/* a refusal for its time still says what the certificate holds, for
+	   the log (both clocks); *info stays all zero */
+	{
+		struct pn_cred_info seen;
+		assert_int_equal(pn_cred_verify_seen(a, pem, strlen(pem), PN_CRED_CLIENT,
+						     NOW - BACK - SKEW - 1, SKEW, &out, &seen),
+				 PN_E_NOT_YET_VALID);
+		assert_int_equal(out.type, 0);
+		assert_true(seen.not_before == NOW - BACK && seen.not_after == NOW + 600);
+		assert_string_equal(seen.user, in.user);
+		assert_int_equal(pn_cred_verify_seen(a, pem, strlen(pem), PN_CRED_CLIENT, NOW, SKEW,
+						     &out, &seen),
+				 0);
+		assert_true(seen.not_before == 0); /* nothing refused */
+	}
+	free(pem);
+	/* issued_at: undoes the backdating; short old-style credentials count
+	   from not_before */
+	memset(&out, 0, sizeof(out));
+	out.not_before = NOW - BACK;
+	out.not_after = NOW + 10;
+	assert_true(pn_cred_issued_at(&out) == NOW);
+	out.not_before = NOW;
+	out.not_after = NOW + 10;
+	assert_true(pn_cred_issued_at(&out) == NOW);
 	pn_anchor_free(a);
 	pn_ca_free(ca);
 }
@@ -628,6 +701,7 @@ int main(void)
 	    cmocka_unit_test(test_issue_verify),
 	    cmocka_unit_test(test_der_with_pem_marker),
 	    cmocka_unit_test(test_time_window_and_type),
+	    cmocka_unit_test(test_skew_tolerance),
 	    cmocka_unit_test(test_other_ca_refused),
 	    cmocka_unit_test(test_tampered_cert),
 	    cmocka_unit_test(test_issue_refusals),

@@ -195,12 +195,16 @@ static void test_rules_credential_and_lists(void **state)
 	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 661),
 			 PN_DENY_CRED_EXPIRED);
 	w.cacl.expires_at = w.nacl.expires_at = NOW + 300;
-	/* list expiry is strict */
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 299), PN_ALLOW);
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300),
+	/* list expiry: the same one tolerance as credentials (cred.h) */
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432,
+			   NOW + 299 + PN_TRUST_DEFAULT_SKEW),
+			 PN_ALLOW);
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432,
+			   NOW + 300 + PN_TRUST_DEFAULT_SKEW),
 			 PN_DENY_CLIENT_ACL_EXPIRED);
 	w.cacl.expires_at = NOW + 1000;
-	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432, NOW + 300),
+	assert_int_equal(q(&w, PN_PROTO_TCP, "db.corp.example", 5432,
+			   NOW + 300 + PN_TRUST_DEFAULT_SKEW),
 			 PN_DENY_CONNECTOR_ACL_EXPIRED);
 	w.cacl.expires_at = NOW + 300;
 	/* a client list presented with another key / for another client */
@@ -250,6 +254,15 @@ static void test_deny_names(void **state)
 			 PN_DENY_CLIENT_ACL_EXPIRED);
 	assert_int_equal(pn_deny_from_acl_err(PN_E_EXPIRED, PN_ACL_CONNECTOR),
 			 PN_DENY_CONNECTOR_ACL_EXPIRED);
+	/* list time errors name the list (not "cred_...") */
+	assert_int_equal(pn_deny_from_acl_err(PN_E_ACL_EXPIRED, PN_ACL_CLIENT),
+			 PN_DENY_CLIENT_ACL_EXPIRED);
+	assert_int_equal(pn_deny_from_acl_err(PN_E_ACL_NOT_YET_VALID, PN_ACL_CONNECTOR),
+			 PN_DENY_CONNECTOR_ACL_NOT_YET_VALID);
+	assert_int_equal(pn_deny_from_err(PN_E_ACL_NOT_YET_VALID), PN_DENY_CLIENT_ACL_NOT_YET_VALID);
+	assert_int_equal(pn_deny_from_err(PN_E_ACL_EXPIRED), PN_DENY_CLIENT_ACL_EXPIRED);
+	assert_string_equal(pn_deny_name(PN_DENY_CLIENT_ACL_NOT_YET_VALID),
+			    "client_acl_not_yet_valid");
 	assert_int_equal(pn_deny_from_acl_err(PN_E_STALE_VERSION, PN_ACL_CLIENT),
 			 PN_DENY_STALE_VERSION);
 	assert_int_equal(pn_deny_from_acl_err(PN_E_WRONG_HOLDER, PN_ACL_CLIENT),
@@ -466,9 +479,9 @@ static int ref_check(const struct rpolicy *p, const char *proto, const char *des
 		return PN_DENY_CRED_EXPIRED;
 	if (p->wrong_key)
 		return PN_DENY_WRONG_HOLDER;
-	if (now >= p->cacl_exp)
+	if (now >= p->cacl_exp + 60)
 		return PN_DENY_CLIENT_ACL_EXPIRED;
-	if (now >= p->nacl_exp)
+	if (now >= p->nacl_exp + 60)
 		return PN_DENY_CONNECTOR_ACL_EXPIRED;
 	for (int i = 0; i < p->nc; i++) {
 		if (!r_entry_match(&p->c[i], proto, &d, port))
@@ -740,7 +753,7 @@ static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const st
 	assert_int_equal(pn_acl_sign(ca, &c, &buf, &len), 0);
 	assert_int_equal(
 	    pn_acl_verify(an, buf, len, NOW - 200 > c.issued_at ? NOW : c.issued_at, cacl) == 0 ||
-		c.expires_at <= NOW,
+		c.expires_at + PN_TRUST_DEFAULT_SKEW <= NOW,
 	    1);
 	if (cacl->nentries == 0 && c.nentries) {
 		/* expired at NOW: decode at issue time instead */

@@ -17,6 +17,11 @@
  *   dns NAME               ask the connector to resolve NAME
  *   raw HEX                open a flow whose header is the given bytes
  *   http DEST PORT PATH    HTTP/1.0 GET; prints the status line and size
+ *   storm N PAR            N tunnel handshakes (--udp), PAR at a time, each
+ *                          expected to be refused: prints a count per
+ *                          reason (err, peer code, text up to its first
+ *                          space); exit 0 if all N were refused, 7 if any
+ *                          came up or could not be tried
  *
  * Every status line is "key=value ..." on stdout.  Exit: 0 ok, 3 flow
  * refused (status line says why), 4 tunnel failed, 5 data mismatch.
@@ -283,6 +288,83 @@ static void on_tunnel(struct pn_tunnel *t, enum pn_tunnel_state st, int err, voi
 
 static const struct pn_tunnel_ops tops = {.state = on_tunnel};
 
+/* ---------------------------------------------------------- storm -- */
+
+static struct {
+	unsigned total, par, started, ended, up, failed;
+	struct {
+		char key[160];
+		unsigned n;
+	} why[16];
+	unsigned nwhy;
+} S;
+
+static void storm_next(void);
+
+static void storm_count(const char *key)
+{
+	unsigned i;
+
+	for (i = 0; i < S.nwhy && strcmp(S.why[i].key, key); i++)
+		;
+	if (i == S.nwhy && S.nwhy < 16)
+		snprintf(S.why[S.nwhy++].key, sizeof(S.why[0].key), "%s", key);
+	if (i < S.nwhy)
+		S.why[i].n++;
+}
+
+static void storm_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *u)
+{
+	(void)u;
+	if (st == PN_TUNNEL_UP) {
+		S.up++; /* a refused client got a tunnel: the test fails */
+		storm_count("up");
+		S.ended++;
+		pn_tunnel_close(t, PN_FLOW_OK); /* (no CLOSED callback after this) */
+		storm_next();
+		return;
+	}
+	if (st == PN_TUNNEL_CLOSED) {
+		int code;
+		const char *text;
+		char key[160], word[64];
+		size_t n;
+		pn_tunnel_end_reason(t, &code, &text);
+		n = strcspn(text, " ");
+		snprintf(word, sizeof(word), "%.*s", (int)(n < sizeof(word) ? n : sizeof(word) - 1),
+			 text);
+		snprintf(key, sizeof(key), "err=%s peer_code=%s text=\"%s\"", pn_errname(err),
+			 code >= 0 ? pn_flow_code_name(code) : "-", word);
+		storm_count(key);
+		S.ended++;
+		storm_next();
+	}
+}
+
+static const struct pn_tunnel_ops storm_ops = {.state = storm_state};
+
+static void storm_next(void)
+{
+	while (!G.done && S.started < S.total && S.started - S.ended < S.par) {
+		struct pn_tunnel *t;
+		S.started++;
+		G.tc.ops = &storm_ops;
+		if (pn_tunnel_open(G.ep, &G.tc, &t) != 0) {
+			S.failed++;
+			S.ended++;
+			storm_count("open_failed");
+		}
+	}
+	if (!G.done && S.ended == S.total) {
+		printf("storm total=%u refused=%u up=%u failed=%u\n", S.total,
+		       S.total - S.up - S.failed, S.up, S.failed);
+		for (unsigned i = 0; i < S.nwhy; i++)
+			printf("storm_reason count=%u %s\n", S.why[i].n, S.why[i].key);
+		fflush(stdout);
+		finish(S.up || S.failed ? 7 : 0);
+	}
+}
+
 static void on_migrate(uv_timer_t *h)
 {
 	struct pn_tunnel_info ti;
@@ -353,6 +435,8 @@ static void on_timer(uv_timer_t *h)
 		finish(0);
 		return;
 	}
+	if (!strcmp(G.cmd, "storm"))
+		printf("storm timeout started=%u ended=%u\n", S.started, S.ended);
 	printf("timeout\n");
 	finish(6);
 }
@@ -528,6 +612,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pn-tclient: relay: %s\n", pn_strerror(r));
 			return 4;
 		}
+	} else if (!strcmp(G.cmd, "storm")) {
+		if (G.nargs != 3 || atoi(G.args[1]) <= 0 || atoi(G.args[2]) <= 0) {
+			fprintf(stderr, "pn-tclient: storm N PAR\n");
+			return 2;
+		}
+		S.total = (unsigned)atoi(G.args[1]);
+		S.par = (unsigned)atoi(G.args[2]);
+		G.tc.udp_peer = (struct sockaddr *)&peer;
+		storm_next();
 	} else {
 		G.tc.udp_peer = (struct sockaddr *)&peer;
 		if ((r = pn_tunnel_open(G.ep, &G.tc, &G.t))) {

@@ -12,6 +12,9 @@
  *   DIR/cli/acl_revoked.bin         newer client list without tcp 7
  *   DIR/cli2/{key.pem,cert.pem,acl.bin}        another client
  *   DIR/old/{key.pem,cert.pem,acl.bin}         client whose credential expired
+ *   DIR/rev/{key.pem,cert.pem,acl.bin,id}      valid client, to be listed revoked
+ *   DIR/fcli/{key.pem,cert.pem,acl.bin}        client credential and list from
+ *       ANOTHER CA (the connector's id named in the list)
  *   DIR/relay/{key.pem,cert.pem}                a relay
  */
 #include <errno.h>
@@ -101,9 +104,20 @@ static void acl_out(const char *sub, const char *name, struct pn_acl *a)
 	acl_out_ca(ca, sub, name, a);
 }
 
+static void client_acl_ca(struct pn_ca *c, const char *sub, const char *name,
+			  const struct pn_cred_info *h, const uint8_t *conn_id, const char *ip,
+			  uint64_t version, int with7, uint64_t now);
+
 static void client_acl(const char *sub, const char *name, const struct pn_cred_info *h,
 		       const uint8_t *conn_id, const char *ip, uint64_t version, int with7,
 		       uint64_t now)
+{
+	client_acl_ca(ca, sub, name, h, conn_id, ip, version, with7, now);
+}
+
+static void client_acl_ca(struct pn_ca *c, const char *sub, const char *name,
+			  const struct pn_cred_info *h, const uint8_t *conn_id, const char *ip,
+			  uint64_t version, int with7, uint64_t now)
 {
 	struct pn_acl a;
 	int r = 0;
@@ -120,13 +134,13 @@ static void client_acl(const char *sub, const char *name, const struct pn_cred_i
 	    (r = pn_acl_add_text(&a, res, net, "echo.test", "tcp,udp", "7")) ||
 	    (r = pn_acl_add_network(&a, net, (const uint8_t(*)[PN_ID_LEN])conn_id, 1)))
 		die("client acl", r);
-	acl_out(sub, name, &a);
+	acl_out_ca(c, sub, name, &a);
 	pn_acl_fini(&a);
 }
 
 int main(int argc, char **argv)
 {
-	struct pn_cred_info conn, foreign, cli, cli2, old, rly;
+	struct pn_cred_info conn, foreign, cli, cli2, old, rly, rev, fcli;
 	struct pn_ca *ca2;
 	struct pn_acl a;
 	uint64_t now = (uint64_t)time(NULL);
@@ -151,6 +165,8 @@ int main(int argc, char **argv)
 	ident(ca, "cli2", PN_CRED_CLIENT, now - 60, 7200, NULL, &cli2);
 	ident(ca, "old", PN_CRED_CLIENT, now - 7200, 600, NULL, &old);
 	ident(ca, "relay", PN_CRED_RELAY, now - 60, 7200, NULL, &rly);
+	ident(ca, "rev", PN_CRED_CLIENT, now - 60, 7200, NULL, &rev);
+	ident(ca2, "fcli", PN_CRED_CLIENT, now - 60, 7200, NULL, &fcli);
 
 	pn_acl_init(&a, PN_ACL_CONNECTOR);
 	memcpy(a.holder_id, conn.id, PN_ID_LEN);
@@ -173,6 +189,8 @@ int main(int argc, char **argv)
 	client_acl("cli2", "acl.bin", &cli2, conn.id, argv[2], 5, 1, now);
 	/* the expired client's list itself is fine: the credential is not */
 	client_acl("old", "acl.bin", &old, conn.id, argv[2], 5, 1, now);
+	client_acl("rev", "acl.bin", &rev, conn.id, argv[2], 5, 1, now);
+	client_acl_ca(ca2, "fcli", "acl.bin", &fcli, conn.id, argv[2], 5, 1, now);
 	pn_ca_free(ca);
 	pn_ca_free(ca2);
 	return 0;
