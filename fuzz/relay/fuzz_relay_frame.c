@@ -32,7 +32,17 @@ static int authorize(void *c, const uint8_t *id, const uint8_t *acl, size_t n, u
 {
 	return n & 1 ? 0 : -1101; /* both outcomes, decided by the input */
 }
-static const struct pn_relay_core_ops ops = {send_frame, send_data, send_udp, kick, authorize};
+static int renew(void *c, const uint8_t *cert, size_t n, uint64_t *not_after, void *u)
+{
+	*not_after = n;
+	return cert[0] & 1 ? 0 : -1105; /* accepted or refused (kick), by the input */
+}
+static int connector_valid(void *c, void *u)
+{
+	return 0;
+}
+static const struct pn_relay_core_ops ops = {send_frame, send_data, send_udp,	    kick,
+					     authorize,	 renew,	    connector_valid};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -32,6 +32,12 @@ close = fr(6, sid + struct.pack(">i", -1010))
 put("corpus/frame", "register_open", b"\x02" + reg + opn + ping)
 put("corpus/frame", "data_close", b"\x55" + reg + opn + data + close)
 put("corpus/frame", "garbage", b"\x00" + b"\xff\x00\x04abcd")
+cert = b"\x30\x82\x01\x00" + b"C" * 256
+renew_ok = fr(11, struct.pack(">H", len(cert)) + cert[:1].replace(b"\x30", b"\x31") + cert[1:])
+renew_bad = fr(11, struct.pack(">H", len(cert)) + cert)
+renewed = fr(12, struct.pack(">Q", 1900000000))
+put("corpus/frame", "renew", b"\x02" + reg + renew_ok + opn + renew_bad + ping)
+put("corpus/frame", "renewed", b"\x00" + renewed)
 # wshttp
 put("corpus/wshttp", "request", b"GET /postern HTTP/1.1\r\nHost: r\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

@@ -49,6 +49,8 @@ static const char usage_text[] =
     "                                    local port-forward to HOST:PORT; repeatable\n"
     "          --transport udp|tls|ws|all relay transports to use (default all:\n"
     "                                    UDP, falling back to TLS, then WebSocket)\n"
+    "          --wss-ca FILE             CA certificates (PEM) for the certificates of\n"
+    "                                    wss:// relay proxies (default: system store)\n"
     "          --direct ID=IP:PORT       reach connector ID directly over UDP at IP:PORT\n"
     "                                    (its --listen-udp) instead of through a relay\n"
     "          --idle-timeout MS         end a silent tunnel after MS ms (default 30000);\n"
@@ -78,6 +80,7 @@ static const char usage_text[] =
     "  forward = [\"127.0.0.1:15432=db.corp.example:5432\"]\n"
     "  transport = all                       # udp|tls|ws|all\n"
     "  direct = []                           # [\"ID=IP:PORT\"]\n"
+    "  wss_ca = /etc/postern/proxy-ca.pem    # optional, see --wss-ca\n"
     "  idle_timeout = 30s\n"
     "  max_flows = 65536                     # concurrent flows per tunnel\n"
     "  renew_interval = 0s                   # 0: at 2/3 of the lifetime\n"
@@ -250,6 +253,7 @@ static const struct pn_cfg_key run_schema[] = {
     PN_CFG_KEY("client", "max_flows", PN_CFG_INT, .min = 1, .max = PN_CLIENT_MAX_FLOWS_MAX,
 	       .def = "65536"),
     PN_CFG_KEY("client", "offline", PN_CFG_BOOL, .def = "false"),
+    PN_CFG_KEY("client", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095),
     PN_LOG_CFG_KEYS,
 };
 
@@ -297,6 +301,7 @@ static int load_run_config(const char *path, struct pn_client_opts *o, struct pn
 	}
 	o->renew_s = (uint32_t)(ms / 1000);
 	o->offline = pn_cfg_bool(*cfg, "client", "offline");
+	o->wss_ca = pn_cfg_str(*cfg, "client", "wss_ca");
 	return 0;
 bad:
 	fprintf(stderr, "postern client run: %s\n", err);
@@ -315,6 +320,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 	    {"forward", required_argument, NULL, 'F'},
 	    {"transport", required_argument, NULL, 't'},
 	    {"direct", required_argument, NULL, 'd'},
+	    {"wss-ca", required_argument, NULL, 'W'},
 	    {"idle-timeout", required_argument, NULL, 'i'},
 	    {"renew-interval", required_argument, NULL, 'r'},
 	    {"max-flows", required_argument, NULL, 'm'},
@@ -378,6 +384,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 			o.directs[o.ndirects++] = optarg;
 			break;
 		case 'o': o.offline = 1; break;
+		case 'W': o.wss_ca = optarg; break;
 		case 'r': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);

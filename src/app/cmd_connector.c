@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
+#include "ctlapi/relays.h"
 #include "relay/rclient.h"
 #include "trust/cred.h"
 #include "trust/key.h"
@@ -51,8 +52,11 @@ static void usage(FILE *f)
 		"                       the same as separate files (instead of --state)\n"
 		"  --listen-udp ADDR:PORT  direct UDP socket for tunnels (e.g. 0.0.0.0:4433)\n"
 		"  --relay SPEC         register with a relay (repeatable); SPEC is a comma\n"
-		"                       list of tls=IP:PORT, udp=IP:PORT, ws=URL, name=N;\n"
+		"                       list of tls=HOST:PORT, udp=HOST:PORT, ws=URL, name=N;\n"
+		"                       ws=ws://H:P/PATH or wss://H:P/PATH (TLS to a proxy);\n"
 		"                       default with --state: the relays in DIR/relays.json\n"
+		"  --wss-ca FILE        CA certificates (PEM) for wss:// proxies' certificates\n"
+		"                       (default: the system's trust store)\n"
 		"  --client-acls DIR    signed client lists (*.bin) applied on start and SIGHUP\n"
 		"                       (what the controller pushes; for tests and offline use)\n"
 		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
@@ -570,69 +574,62 @@ static const struct pn_rclient_ops relay_ops = {
 	.relay_state = r_state,
 };
 
-/* "tls=IP:PORT,udp=IP:PORT,ws=URL,name=N" (strings point into buf) */
-static int parse_relay(char *buf, struct pn_rrelay_config *rc)
+static void relay_skipped(size_t index, const char *name, int err, const char *why, void *arg)
 {
-	char *save = NULL, *tok;
-
-	memset(rc, 0, sizeof(*rc));
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(tok, "tls=", 4))
-			rc->tls_addr = tok + 4;
-		else if (!strncmp(tok, "udp=", 4))
-			rc->udp_addr = tok + 4;
-		else if (!strncmp(tok, "ws=", 3))
-			rc->ws_url = tok + 3;
-		else if (!strncmp(tok, "name=", 5))
-			rc->name = tok + 5;
-		else
-			return -1;
-	}
-	return rc->tls_addr || rc->ws_url ? 0 : -1;
+	(void)arg;
+	PN_LOG_ERROR("connector", "relay_skipped", "index=%zu relay=%s err=%s why=\"%s\"", index,
+		     name, pn_errname(err), why);
 }
 
+/* --relay specs, else DIR/relays.json: both through the shared parser
+ * (ctlapi/relays.h).  A bad --relay is an error; a bad list entry is
+ * skipped with a log line, the other relays are used. */
 static int start_relays(struct run_ctx *ctx, const char *ca_pem, const char *cert_pem,
-			const char *key_pem, char **specs, size_t nspecs, const char *relays_json)
+			const char *key_pem, char **specs, size_t nspecs, const char *relays_json,
+			const char *wss_ca)
 {
 	struct pn_rclient_config rc = {0};
-	json_t *root = NULL;
-	size_t added = 0;
+	struct pn_relay_entry ents[RELAYS_MAX];
+	size_t n = 0, added = 0;
+	const char *why;
 	int r;
 
+	for (size_t i = 0; i < nspecs; i++)
+		if (pn_relay_spec_parse(specs[i], &ents[n++], &why)) {
+			fprintf(stderr, "postern connector: --relay %s: %s\n", specs[i], why);
+			return PN_E_CONFIG;
+		}
+	if (!nspecs && relays_json &&
+	    (r = pn_relays_parse_json(relays_json, strlen(relays_json), ents, RELAYS_MAX, &n,
+				      relay_skipped, NULL)))
+		PN_LOG_ERROR("connector", "relays_invalid", "file=relays.json err=%s",
+			     pn_errname(r));
 	rc.mode = PN_RCLIENT_CONNECTOR;
 	rc.ca_pem = ca_pem;
 	rc.cert_pem = cert_pem;
 	rc.key_pem = key_pem;
+	rc.wss_ca_file = wss_ca;
 	rc.ops = &relay_ops;
 	rc.user = ctx;
 	if ((r = pn_rclient_new(ctx->loop, &rc, &ctx->rc)) != 0)
 		return r;
-	for (size_t i = 0; i < nspecs; i++) {
-		struct pn_rrelay_config c;
+	for (size_t i = 0; i < n; i++) {
+		struct pn_rrelay_config c = {0};
 		struct pn_rrelay *rr;
-		if (parse_relay(specs[i], &c) != 0)
-			return PN_E_CONFIG;
-		if ((r = pn_rclient_add_relay(ctx->rc, &c, &rr)) != 0)
-			return r;
+
+		c.name = *ents[i].name ? ents[i].name : NULL;
+		c.udp_addr = *ents[i].udp ? ents[i].udp : NULL;
+		c.tls_addr = *ents[i].tls ? ents[i].tls : NULL;
+		c.ws_url = *ents[i].ws ? ents[i].ws : NULL;
+		if ((r = pn_rclient_add_relay(ctx->rc, &c, &rr)) != 0) {
+			if (nspecs)
+				return r;
+			relay_skipped(ents[i].index, *ents[i].name ? ents[i].name : "?", r,
+				      "the relay client cannot use it (see relay_invalid)", NULL);
+			continue;
+		}
 		added++;
 	}
-	if (!nspecs && relays_json && (root = json_loads(relays_json, 0, NULL)) &&
-	    json_is_array(root)) {
-		size_t i;
-		json_t *e;
-		json_array_foreach(root, i, e)
-		{
-			struct pn_rrelay_config c = {0};
-			struct pn_rrelay *rr;
-			c.name = json_string_value(json_object_get(e, "name"));
-			c.udp_addr = json_string_value(json_object_get(e, "udp"));
-			c.tls_addr = json_string_value(json_object_get(e, "tls"));
-			c.ws_url = json_string_value(json_object_get(e, "ws"));
-			if (i < RELAYS_MAX && pn_rclient_add_relay(ctx->rc, &c, &rr) == 0)
-				added++;
-		}
-	}
-	json_decref(root);
 	PN_LOG_INFO("connector", "relays", "count=%zu", added);
 	return 0;
 }
@@ -651,12 +648,14 @@ static int cmd_run(int argc, char **argv)
 		{"window", required_argument, 0, 'w'},
 		{"max-flows", required_argument, 0, 'm'},
 		{"relay", required_argument, 0, 'r'},
+		{"wss-ca", required_argument, 0, 3},
 		{"log", required_argument, 0, 1},
 		{"log-json", no_argument, 0, 2},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *state = NULL, *ca = NULL, *cert = NULL, *key = NULL, *acl = NULL;
+	const char *wss_ca = NULL;
 	char pa[4][1024];
 	struct sockaddr_storage udp;
 	int have_udp = 0, c, rc = 2, r;
@@ -715,6 +714,7 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 2: pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
+		case 3: wss_ca = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -809,7 +809,8 @@ static int cmd_run(int argc, char **argv)
 		relays_json = read_file(rj, 1u << 20, NULL);
 	}
 	if ((nrelays || relays_json) &&
-	    (r = start_relays(&ctx, ca_pem, cert_pem, key_pem, relay_specs, nrelays, relays_json))) {
+	    (r = start_relays(&ctx, ca_pem, cert_pem, key_pem, relay_specs, nrelays, relays_json,
+			      wss_ca))) {
 		fprintf(stderr, "postern connector: relays: %s\n", pn_strerror(r));
 		rc = 2;
 		pn_connector_close(ctx.conn, NULL, NULL);

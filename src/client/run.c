@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "core/fdlimit.h"
 #include "core/log.h"
+#include "ctlapi/relays.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
 #include "relay/rclient.h"
@@ -169,46 +170,41 @@ static int load_cert(struct rt *rt)
 	return 0;
 }
 
+static void relay_skipped(size_t index, const char *name, int err, const char *why, void *arg)
+{
+	(void)arg;
+	PN_LOG_ERROR("client", "relay_skipped", "index=%zu relay=%s err=%s why=\"%s\"", index,
+		     name, pn_errname(err), why);
+}
+
+/* relays.json through the shared parser (ctlapi/relays.h): a bad entry is
+ * skipped with its reason, the other relays are used. */
 static int load_relays(struct rt *rt)
 {
+	struct pn_relay_entry ents[PN_RELAYS_MAX];
 	char *text;
-	json_t *arr, *o;
-	json_error_t jerr;
-	size_t i;
-	int r = read_file(rt->o->state_dir, "relays.json", 1u << 20, &text, NULL), n = 0;
+	size_t len, n = 0, added = 0;
+	int r = read_file(rt->o->state_dir, "relays.json", 1u << 20, &text, &len);
 
 	if (r != 0)
 		return r;
-	arr = json_loads(text, 0, &jerr);
+	r = pn_relays_parse_json(text, len, ents, PN_RELAYS_MAX, &n, relay_skipped, NULL);
 	free(text);
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		return PN_E_CONFIG;
-	}
-	json_array_foreach(arr, i, o)
-	{
-		const char *name = json_string_value(json_object_get(o, "name"));
-		const char *udp = json_string_value(json_object_get(o, "udp"));
-		const char *tls = json_string_value(json_object_get(o, "tls"));
-		const char *ws = json_string_value(json_object_get(o, "ws"));
+	if (r != 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct pn_relay_entry *e = &ents[i];
 
-		if (!name)
-			name = json_string_value(json_object_get(o, "id"));
-		if (udp && !*udp)
-			udp = NULL;
-		if (tls && !*tls)
-			tls = NULL;
-		if (ws && !*ws)
-			ws = NULL;
-		r = pn_ctuns_add_relay(rt->tuns, name ? name : "relay", udp, tls, ws);
+		r = pn_ctuns_add_relay(rt->tuns, *e->name ? e->name : "relay",
+				       *e->udp ? e->udp : NULL, *e->tls ? e->tls : NULL,
+				       *e->ws ? e->ws : NULL);
 		if (r != 0)
-			PN_LOG_WARN("client", "relay_skipped", "relay=%s err=%s", name ? name : "?",
-				    pn_errname(r));
+			relay_skipped(e->index, *e->name ? e->name : "?", r,
+				      "the relay client cannot use it (see relay_invalid)", NULL);
 		else
-			n++;
+			added++;
 	}
-	json_decref(arr);
-	return n > 0 || rt->o->ndirects > 0 ? 0 : PN_E_CONFIG;
+	return added > 0 || rt->o->ndirects > 0 ? 0 : PN_E_CONFIG;
 }
 
 static int add_directs(struct rt *rt)
@@ -502,6 +498,7 @@ static int start(struct rt *rt)
 	tc.transports = o->transports;
 	tc.idle_ms = o->idle_ms;
 	tc.max_flows = o->max_flows;
+	tc.wss_ca_file = o->wss_ca;
 	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
 	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));

@@ -33,6 +33,7 @@ struct pn_client_opts {
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 	unsigned max_flows;  /* concurrent flows per tunnel, 0 = default */
 	uint32_t renew_s;    /* renew at least this often (0: at 2/3 of the lifetime) */
+	const char *wss_ca;  /* CA file for wss:// proxies (NULL: system store) */
 };
 
 /*

@@ -470,6 +470,7 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	rc.key_pem = cfg->key_pem;
 	rc.ops = &rclient_ops;
 	rc.user = t;
+	rc.wss_ca_file = cfg->wss_ca_file;
 	if ((r = pn_rclient_new(cfg->loop, &rc, &t->rc)) != 0)
 		goto out;
 	*out = t;

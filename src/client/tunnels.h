@@ -69,6 +69,7 @@ struct pn_ctuns_config {
 	uint32_t salt;				 /* spreads clients over connectors */
 	uint32_t idle_ms;			 /* QUIC idle timeout (0: the endpoint's default) */
 	unsigned max_flows; /* concurrent flows per tunnel (0: PN_TEP_MAX_FLOWS_DEFAULT) */
+	const char *wss_ca_file;		 /* wss:// proxies' CAs (NULL: system store) */
 };
 
 /* 0, PN_E_INVAL, -ENOMEM, or the errors of pn_tep_new / pn_rclient_new. */

@@ -145,7 +145,9 @@ int pn_router_allow(struct pn_req *r, enum pn_access acc);
 /* find + allow + run the handler. */
 int pn_router_dispatch(struct pn_req *r);
 /* Authenticate (auth.c): fills r->who etc. from the Authorization header or
- * the TLS client certificate. */
+ * the TLS client certificate.  When the store cannot be read, r->actor is
+ * PN_ACTOR_STORE_DOWN and the router answers 503. */
+#define PN_ACTOR_STORE_DOWN "unavailable:store"
 int pn_auth_identify(struct pn_req *r);
 
 /* Issue an enrollment token for (kind, target id); *text: heap string. */

@@ -43,6 +43,12 @@ static int key_syntax(const char *k, const char *prefix)
 	return 1;
 }
 
+/* The credential could not be checked: the router answers 503, not 401. */
+static void store_down(struct pn_req *r)
+{
+	snprintf(r->actor, sizeof(r->actor), "%s", PN_ACTOR_STORE_DOWN);
+}
+
 static void identify_key(struct pn_req *r, const char *key)
 {
 	struct pn_store *s = r->ctl->store;
@@ -53,8 +59,10 @@ static void identify_key(struct pn_req *r, const char *key)
 
 	if ((!admin && !service && !session) || pn_store_hash_hex(key, strlen(key), hash))
 		return;
-	if (pn_store_read(s))
+	if (pn_store_read(s)) {
+		store_down(r);
 		return;
+	}
 	if (session) {
 		const char *uid;
 
@@ -147,8 +155,10 @@ static void identify_cert(struct pn_req *r)
 	}
 	for (size_t i = 0; i < r->peer.serial_len && 2 * i + 2 < sizeof(r->peer_serial); i++)
 		snprintf(r->peer_serial + 2 * i, 3, "%02x", r->peer.serial[i]);
-	if (pn_store_read(s))
+	if (pn_store_read(s)) {
+		store_down(r);
 		return;
+	}
 	if (pn_store_get(s, PN_OBJ_CREDENTIAL, r->peer_serial, &cred) == 0 &&
 	    !json_integer_value(json_object_get(cred, "revoked")) && holder_active(s, cred)) {
 		r->who = PN_P_COMPONENT;
@@ -174,7 +184,7 @@ int pn_auth_identify(struct pn_req *r)
 	if (h) {
 		if (!strncmp(h, "Bearer ", 7))
 			identify_key(r, h + 7);
-		if (r->who == PN_P_NONE)
+		if (r->who == PN_P_NONE && strcmp(r->actor, PN_ACTOR_STORE_DOWN))
 			snprintf(r->actor, sizeof(r->actor), "refused:key");
 		return 0; /* a presented credential is never ignored */
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "controller/api.h"
+#include "ctlapi/relays.h"
 #include "trust/dest.h"
 
 #define PROTO_ENTRIES_MAX 16 /* = PN_ACL_MAX_PORT_RANGES: one entry's ranges */
@@ -189,33 +190,15 @@ int pn_api_address(struct pn_req *r, const char *in, char *out, size_t outsz)
 	return 0;
 }
 
-static int valid_host(const char *h, size_t n)
-{
-	char tmp[256];
-	struct in6_addr a6;
-	struct pn_dest d;
-
-	if (n == 0 || n >= sizeof(tmp))
-		return 0;
-	if (h[0] == '[') {
-		if (n < 3 || h[n - 1] != ']')
-			return 0;
-		memcpy(tmp, h + 1, n - 2);
-		tmp[n - 2] = '\0';
-		return inet_pton(AF_INET6, tmp, &a6) == 1;
-	}
-	return pn_dest_parse(h, n, &d) == 0 && d.kind != PN_DEST_IP6;
-}
-
+/* Relay endpoints: the parser every role uses for relays.json and --relay
+ * (ctlapi/relays.h), so what is accepted here is what they can use. */
 int pn_api_hostport(struct pn_req *r, const char *field, const char *v)
 {
-	const char *colon = strrchr(v, ':');
-	unsigned lo, hi;
+	struct pn_relay_endpoint ep;
+	const char *why = "";
 
-	if (!colon || !valid_host(v, (size_t)(colon - v)) || parse_ports(colon + 1, &lo, &hi) ||
-	    lo != hi) {
-		pn_api_error(r, 400, "invalid_endpoint",
-			     "field '%s' must be host:port (IPv6 as [addr]:port)", field);
+	if (pn_relay_endpoint_parse(v, &ep, &why)) {
+		pn_api_error(r, 400, "invalid_endpoint", "field '%s' %s", field, why);
 		return -1;
 	}
 	return 0;
@@ -223,27 +206,12 @@ int pn_api_hostport(struct pn_req *r, const char *field, const char *v)
 
 int pn_api_wsurl(struct pn_req *r, const char *field, const char *v)
 {
-	const char *rest = NULL, *end;
+	struct pn_relay_wsurl u;
+	const char *why = "";
 
-	if (!strncmp(v, "wss://", 6))
-		rest = v + 6;
-	else if (!strncmp(v, "ws://", 5))
-		rest = v + 5;
-	end = rest ? rest + strcspn(rest, "/") : NULL;
-	if (!rest || !strchr(rest, ':') || end == rest) {
-		pn_api_error(r, 400, "invalid_endpoint",
-			     "field '%s' must be ws://host:port/path or wss://host:port/path",
-			     field);
+	if (pn_relay_wsurl_parse(v, &u, &why)) {
+		pn_api_error(r, 400, "invalid_endpoint", "field '%s': %s", field, why);
 		return -1;
 	}
-	{
-		char hp[300];
-		size_t n = (size_t)(end - rest);
-
-		if (n >= sizeof(hp))
-			return pn_api_error(r, 400, "invalid_endpoint", "'%s' too long", field), -1;
-		memcpy(hp, rest, n);
-		hp[n] = '\0';
-		return pn_api_hostport(r, field, hp);
-	}
+	return 0;
 }

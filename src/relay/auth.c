@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/secret.h"
 #include "relay/auth.h"
 
 int pn_relay_auth_open(const struct pn_anchor *a, const struct pn_cred_info *client,
@@ -34,5 +35,19 @@ int pn_relay_auth_open(const struct pn_anchor *a, const struct pn_cred_info *cli
 	r = found ? 0 : PN_E_RELAY_NOT_AUTHORIZED;
 out:
 	pn_acl_fini(&l);
+	return r;
+}
+
+int pn_relay_auth_renew(const struct pn_anchor *a, const struct pn_cred_info *current,
+			const uint8_t *cert, size_t len, uint64_t now_s, struct pn_cred_info *out)
+{
+	int r = pn_cred_verify(a, cert, len, current->type, now_s, PN_TRUST_DEFAULT_SKEW, out);
+
+	if (r == 0 && memcmp(out->id, current->id, PN_ID_LEN))
+		r = PN_E_WRONG_ID;
+	if (r == 0 && pn_ct_memcmp(out->key_fpr, current->key_fpr, PN_FPR_LEN))
+		r = PN_E_WRONG_HOLDER;
+	if (r)
+		memset(out, 0, sizeof(*out));
 	return r;
 }

@@ -376,7 +376,10 @@ static int on_open(struct pn_relay_core *c, struct pn_relay_peer *p, const struc
 	}
 	if ((r = c->ops->authorize(p->conn, m->id, m->acl, m->acl_len, now, c->user)))
 		goto deny;
-	if (!(co = pn_idmap_get(&c->connectors, m->id))) {
+	/* A connector whose credential expired (not re-presented) takes no
+	 * new sessions; it still holds the registration until it reconnects. */
+	if (!(co = pn_idmap_get(&c->connectors, m->id)) ||
+	    (c->ops->connector_valid && c->ops->connector_valid(co->conn, c->user))) {
 		r = PN_E_RELAY_NO_CONNECTOR;
 		goto deny;
 	}
@@ -466,8 +469,30 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
 		send_msg(c, p, &m);
 		return 0;
 	case PN_RELAY_F_PONG: return 0;
+	case PN_RELAY_F_RENEW: {
+		uint64_t not_after = 0;
+
+		/* A signature check each: same budget as OPEN (renewals are rare). */
+		if (!take_token(c, p, now_ms)) {
+			send_error(c, p, 0, PN_E_RELAY_LIMIT);
+			return 0;
+		}
+		r = c->ops->renew ? c->ops->renew(p->conn, m.cert, m.cert_len, &not_after, c->user)
+				  : PN_E_RELAY_PROTOCOL;
+		if (r) {
+			/* Refused: say why, then the connection ends (a peer that
+			 * presents someone else's credential is not kept). */
+			send_error(c, p, 0, r);
+			c->ops->kick(p->conn, r, c->user);
+			return 0;
+		}
+		m.type = PN_RELAY_F_RENEWED;
+		m.not_after = not_after;
+		send_msg(c, p, &m);
+		return 0;
+	}
 	default:
-		/* REGISTERED, OPENED, SESSION, ERROR flow relay -> peer only. */
+		/* REGISTERED, OPENED, SESSION, ERROR, RENEWED flow relay -> peer only. */
 		return PN_E_RELAY_PROTOCOL;
 	}
 }

@@ -64,6 +64,20 @@ struct pn_relay_core_ops {
 	 */
 	int (*authorize)(void *conn, const uint8_t connector_id[PN_RELAY_ID_LEN],
 			 const uint8_t *acl, size_t acl_len, uint64_t now_ms, void *user);
+	/*
+	 * Optional.  RENEW: conn re-presents a credential (cert[0..len), DER).
+	 * It must verify under the pinned CA and be the same type, id and
+	 * key as conn's TLS peer; then the glue uses it from now on.  0 and
+	 * *not_after, or the reason (the core answers ERROR and kicks conn).
+	 * Without this op RENEW is refused (PN_E_RELAY_PROTOCOL).
+	 */
+	int (*renew)(void *conn, const uint8_t *cert, size_t len, uint64_t *not_after, void *user);
+	/*
+	 * Optional.  Is the registered connector on conn still usable for a
+	 * new session (its credential unexpired)?  0, or the reason; the
+	 * client's OPEN is then refused with PN_E_RELAY_NO_CONNECTOR.
+	 */
+	int (*connector_valid)(void *conn, void *user);
 };
 
 struct pn_relay_limits {

@@ -10,7 +10,7 @@ int pn_relay_frame_next(const uint8_t *p, size_t n, struct pn_relay_frame *f, si
 
 	if (n < PN_RELAY_FRAME_HDR)
 		return PN_E_TRUNCATED;
-	if (p[0] < PN_RELAY_F_REGISTER || p[0] > PN_RELAY_F_DATA)
+	if (p[0] < PN_RELAY_F_REGISTER || p[0] > PN_RELAY_F_LAST)
 		return PN_E_MALFORMED;
 	/* A u16 cannot exceed PN_RELAY_MAX_FRAME_BODY; wait for the whole body. */
 	len = pn_load_be16(p + 1);
@@ -90,6 +90,17 @@ int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m)
 			return PN_E_TOOBIG;
 		pn_buf_get_view(&b, m->payload_len, &m->payload);
 		break;
+	case PN_RELAY_F_RENEW:
+		/* Bounded before anything parses it; verified by the relay. */
+		if ((r = pn_buf_get_lv16(&b, PN_RELAY_MAX_CERT, &m->cert, &m->cert_len)))
+			return r;
+		if (m->cert_len == 0)
+			return PN_E_MALFORMED;
+		break;
+	case PN_RELAY_F_RENEWED:
+		if ((r = pn_buf_get_u64(&b, &m->not_after)))
+			return r;
+		break;
 	default: return PN_E_MALFORMED;
 	}
 	return pn_buf_expect_end(&b);
@@ -142,6 +153,14 @@ int pn_relay_msg_encode(const struct pn_relay_msg *m, struct pn_buf *out)
 		tail = m->payload;
 		tail_len = m->payload_len;
 		break;
+	case PN_RELAY_F_RENEW:
+		if (m->cert_len == 0 || m->cert_len > PN_RELAY_MAX_CERT)
+			return PN_E_INVAL;
+		r = pn_buf_put_u16(&b, (uint16_t)m->cert_len);
+		tail = m->cert;
+		tail_len = m->cert_len;
+		break;
+	case PN_RELAY_F_RENEWED: r = pn_buf_put_u64(&b, m->not_after); break;
 	default: return PN_E_INVAL;
 	}
 	if (r)

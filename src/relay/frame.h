@@ -39,12 +39,15 @@ struct pn_relay_msg {
 	size_t acl_len;
 	const uint8_t *payload; /* DATA: views the frame body */
 	size_t payload_len;
+	const uint8_t *cert; /* RENEW: views the frame body */
+	size_t cert_len;
+	uint64_t not_after; /* RENEWED */
 };
 
 /*
  * Decode a frame body by its type's layout.  0, PN_E_TRUNCATED (body too
- * short), PN_E_MALFORMED (trailing bytes, empty DATA), PN_E_TOOBIG (ACL
- * or payload above the limits).  The caller wipes m->secret when done.
+ * short), PN_E_MALFORMED (trailing bytes, empty DATA / ACL / cert),
+ * PN_E_TOOBIG (ACL, payload or cert above the limits).  The caller wipes m->secret when done.
  */
 int pn_relay_msg_decode(const struct pn_relay_frame *f, struct pn_relay_msg *m);
 

@@ -10,7 +10,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "ctlapi/relays.h"
 #include "relay/idmap.h"
+#include "relay/resolve.h"
 #include "relay/rclient.h"
 #include "relay/server.h"
 #include "relay/stream.h"
@@ -60,10 +62,20 @@ struct pn_rrelay {
 	char name[64];
 	unsigned allowed;
 	int has_tls, has_udp, has_ws;
-	struct sockaddr_storage tls_ss, udp_ss, ws_ss;
-	char ws_host[80], ws_path[128];
+	struct sockaddr_storage tls_ss, udp_ss, ws_ss; /* numeric endpoints */
+	struct pn_relay_endpoint tls_ep, udp_ep, ws_ep;
+	/* Names are resolved per connection attempt (control) or once (UDP);
+	 * the control stream tries each address of the answer in turn. */
+	struct pn_resolve res, ures;
+	struct sockaddr_storage cand[PN_RESOLVE_MAX];
+	size_t ncand, icand;
+	int ws_secure; /* wss://: TLS to the proxy, ws_name its verified host */
+	char ws_host[PN_RELAY_ADDR_MAX + 1], ws_path[PN_RELAY_PATH_MAX + 1];
+	char ws_name[PN_RELAY_HOST_MAX + 1];
 	enum pn_rrelay_state st;
 	struct pn_rstream *s;
+	gnutls_certificate_credentials_t s_cred; /* the credential s connected with */
+	uint8_t s_fpr[PN_FPR_LEN];		 /* and its key */
 	int s_is_ws;
 	int attempt; /* 0: direct TLS, 1: WebSocket */
 	uint64_t retry_at, backoff;
@@ -93,7 +105,12 @@ struct pn_rclient {
 	struct pn_anchor *anchor;
 	struct pn_key *key;
 	char *cert_pem;
+	uint8_t key_fpr[PN_FPR_LEN]; /* of cert_pem's key */
+	uint8_t *cert_der;	     /* cert_pem as DER, for RENEW */
+	size_t cert_der_len;
 	gnutls_certificate_credentials_t cred;
+	char *wss_ca_file;				   /* NULL: the system's trust store */
+	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
 	struct pn_rrelay *relays;
 	struct pn_rclient_stats st;
 	int closing, handles;
@@ -108,6 +125,7 @@ struct pn_rclient {
 };
 
 static void relay_connect(struct pn_rrelay *r);
+static void connect_now(struct pn_rrelay *r);
 
 /* ---- credential ---- */
 
@@ -116,6 +134,7 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	gnutls_certificate_credentials_t cred = NULL;
 	struct pn_key *key = NULL;
 	char *cert = NULL;
+	gnutls_datum_t pem, der = {0};
 	int r;
 
 	struct pn_cred_info self;
@@ -135,6 +154,13 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	}
 	if ((r = pn_cred_tls_credentials(key, cert, rc->anchor, &cred)))
 		goto out;
+	pem.data = (unsigned char *)cert;
+	pem.size = (unsigned)strlen(cert);
+	if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) || der.size > PN_RELAY_MAX_CERT) {
+		gnutls_certificate_free_credentials(cred);
+		r = PN_E_MALFORMED;
+		goto out;
+	}
 	/* Live streams keep using the old credentials object (GnuTLS sessions
 	 * reference it): retire it until pn_rclient_close. */
 	if (rc->cred) {
@@ -150,11 +176,16 @@ static int load_cred(struct pn_rclient *rc, const char *cert_pem, const char *ke
 	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
+	gnutls_free(rc->cert_der);
 	rc->cred = cred;
 	rc->key = key;
 	rc->cert_pem = cert;
+	rc->cert_der = der.data;
+	rc->cert_der_len = der.size;
+	memcpy(rc->key_fpr, self.key_fpr, PN_FPR_LEN);
 	return 0;
 out:
+	gnutls_free(der.data);
 	pn_key_free(key);
 	free(cert);
 	return r;
@@ -178,9 +209,14 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	rc->mode = cfg->mode;
 	rc->ops = cfg->ops;
 	rc->user = cfg->user;
+	if (cfg->wss_ca_file && !(rc->wss_ca_file = strdup(cfg->wss_ca_file))) {
+		free(rc);
+		return -ENOMEM;
+	}
 	if ((r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
 	    (r = load_cred(rc, cfg->cert_pem, cfg->key_pem))) {
 		pn_anchor_free(rc->anchor);
+		free(rc->wss_ca_file);
 		free(rc);
 		return r;
 	}
@@ -188,9 +224,37 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	return 0;
 }
 
+static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
+
+/* Re-present the current credential on an open connection (RENEW). */
+static void send_renew(struct pn_rrelay *r)
+{
+	struct pn_relay_msg m = {.type = PN_RELAY_F_RENEW,
+				 .cert = r->rc->cert_der,
+				 .cert_len = r->rc->cert_der_len};
+
+	send_msg(r, &m);
+}
+
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
 {
-	return load_cred(rc, cert_pem, key_pem);
+	uint8_t old_fpr[PN_FPR_LEN];
+	int r;
+
+	memcpy(old_fpr, rc->key_fpr, PN_FPR_LEN);
+	if ((r = load_cred(rc, cert_pem, key_pem)))
+		return r;
+	/* Same key: the relays accept the renewed credential on the open
+	 * connections.  A new key can only be proven by a new TLS handshake:
+	 * those connections keep the old credential until they reconnect. */
+	if (memcmp(old_fpr, rc->key_fpr, PN_FPR_LEN)) {
+		PN_LOG_INFO("relay", "credential_key_changed", "open connections keep the old one");
+		return 0;
+	}
+	for (struct pn_rrelay *rr = rc->relays; rr; rr = rr->next)
+		if (rr->s && pn_rstream_ready(rr->s))
+			send_renew(rr);
+	return 0;
 }
 
 /* ---- sessions ---- */
@@ -591,6 +655,10 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 		m.type = PN_RELAY_F_PONG;
 		send_msg(r, &m);
 		return 0;
+	case PN_RELAY_F_RENEWED:
+		PN_LOG_INFO("relay", "credential_presented", "relay=%s not_after=%llu", r->name,
+			    (unsigned long long)m.not_after);
+		return 0;
 	case PN_RELAY_F_PONG:
 		if (m.opaque == r->ping_sent) {
 			unsigned sample = (unsigned)(now - r->ping_sent);
@@ -625,6 +693,9 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 		send_msg(r, &ping);
 	}
 	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
+	/* Renewed while this connection was being set up with the old one. */
+	if (r->s_cred != r->rc->cred && !memcmp(r->rc->key_fpr, r->s_fpr, PN_FPR_LEN))
+		send_renew(r);
 	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
 		send_msg(r, &m);
 		return 0;
@@ -658,6 +729,13 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 	}
 	for (s = r->pending; s; s = s->next)
 		s->st = SS_PENDING; /* re-sent after reconnecting, until their deadline */
+	/* The name had more addresses (AAAA and A): try the next one first. */
+	if (!was_ready && (err == PN_E_RELAY_UNREACHABLE || err == PN_E_TIMEOUT) &&
+	    r->icand + 1 < r->ncand) {
+		r->icand++;
+		connect_now(r);
+		return;
+	}
 	/* Fallback: direct TLS failed before it was ever up -> try WebSocket. */
 	if (!was_ready && r->attempt == 0 && r->has_ws && (r->allowed & PN_RT_WS)) {
 		r->attempt = 1;
@@ -694,26 +772,46 @@ static const struct pn_rstream_ops rstream_ops = {
     .on_close = c_on_close,
 };
 
-static void relay_connect(struct pn_rrelay *r)
+static void relay_connect(struct pn_rrelay *r);
+
+/* No stream came up (resolution failed): as c_on_close does for a stream
+ * that never got ready. */
+static void connect_failed(struct pn_rrelay *r, int err)
+{
+	if (r->attempt == 0 && r->has_ws && (r->allowed & PN_RT_WS)) {
+		r->attempt = 1;
+		relay_connect(r);
+		return;
+	}
+	r->attempt = 0;
+	r->backoff = r->backoff
+			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
+			 : BACKOFF_MIN_MS;
+	r->retry_at = uv_now(r->rc->loop) + r->backoff;
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
+		    pn_errname(err), (unsigned long long)r->backoff);
+	set_state(r, PN_RRELAY_DOWN, err);
+}
+
+/* Connect to the current candidate address of this attempt. */
+static void connect_now(struct pn_rrelay *r)
 {
 	struct pn_rclient *rc = r->rc;
 	struct pn_rstream_config cfg = {0};
-	const struct sockaddr *to;
+	const struct sockaddr *to = (const struct sockaddr *)&r->cand[r->icand];
 	int e;
 
-	r->retry_at = 0;
-	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
-		r->attempt = 1;
-	cfg.cred = rc->cred;
+	cfg.cred = r->s_cred = rc->cred;
+	memcpy(r->s_fpr, rc->key_fpr, PN_FPR_LEN);
 	cfg.rxbuf = rc->rxbuf;
 	cfg.plainbuf = rc->plainbuf;
 	if (r->attempt == 1) {
 		cfg.ws = 1;
 		cfg.ws_host = r->ws_host;
 		cfg.ws_req_path = r->ws_path;
-		to = (const struct sockaddr *)&r->ws_ss;
-	} else {
-		to = (const struct sockaddr *)&r->tls_ss;
+		cfg.wss = r->ws_secure;
+		cfg.wss_name = r->ws_name;
+		cfg.wss_cred = rc->wss_cred;
 	}
 	set_state(r, PN_RRELAY_CONNECTING, 0);
 	if ((e = pn_rstream_connect(rc->loop, to, &cfg, &rstream_ops, r, &r->s))) {
@@ -722,6 +820,53 @@ static void relay_connect(struct pn_rrelay *r)
 		r->retry_at = uv_now(rc->loop) + r->backoff;
 		set_state(r, PN_RRELAY_DOWN, e);
 	}
+}
+
+static void on_resolved(struct pn_resolve *rs, int status, void *arg)
+{
+	struct pn_rrelay *r = arg;
+	struct pn_rclient *rc = r->rc;
+
+	rc->handles--;
+	if (rc->closing) {
+		maybe_finish_close(rc);
+		return;
+	}
+	if (status) {
+		connect_failed(r, status);
+		return;
+	}
+	memcpy(r->cand, rs->addr, rs->n * sizeof(rs->addr[0]));
+	r->ncand = rs->n;
+	r->icand = 0;
+	connect_now(r);
+}
+
+static void relay_connect(struct pn_rrelay *r)
+{
+	struct pn_rclient *rc = r->rc;
+	const struct pn_relay_endpoint *ep;
+	int e;
+
+	r->retry_at = 0;
+	if (r->attempt == 0 && !(r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))))
+		r->attempt = 1;
+	ep = r->attempt == 1 ? &r->ws_ep : &r->tls_ep;
+	if (ep->family) {
+		r->cand[0] = r->attempt == 1 ? r->ws_ss : r->tls_ss;
+		r->ncand = 1;
+		r->icand = 0;
+		connect_now(r);
+		return;
+	}
+	/* A name: resolved for every attempt (the relay may move). */
+	set_state(r, PN_RRELAY_CONNECTING, 0);
+	if ((e = pn_resolve_start(rc->loop, &r->res, ep->host, ep->port, SOCK_STREAM, on_resolved,
+				  r))) {
+		connect_failed(r, PN_E_RELAY_UNREACHABLE);
+		return;
+	}
+	rc->handles++;
 }
 
 /* ---- UDP ---- */
@@ -865,30 +1010,111 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- relays ---- */
 
-static int parse_ws_url(struct pn_rrelay *r, const char *url)
+static void udp_start(struct pn_rrelay *r)
 {
-	const char *hp, *slash;
-	char hostport[80];
-	size_t n;
+	struct pn_rclient *rc = r->rc;
+	int e;
 
-	if (strncmp(url, "ws://", 5))
+	if ((e = udp_open(r))) {
+		/* No UDP socket: the streams still work. */
+		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
+		return;
+	}
+	uv_poll_init(rc->loop, &r->poll, r->udp_fd);
+	r->poll.data = r;
+	uv_poll_start(&r->poll, UV_READABLE, on_udp);
+	uv_prepare_init(rc->loop, &r->prep);
+	r->prep.data = r;
+	rc->handles += 2;
+}
+
+static void on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
+{
+	struct pn_rrelay *r = arg;
+	struct pn_rclient *rc = r->rc;
+
+	rc->handles--;
+	if (rc->closing) {
+		maybe_finish_close(rc);
+		return;
+	}
+	if (status) {
+		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
+			    pn_errname(status));
+		return;
+	}
+	r->udp_ss = rs->addr[0];
+	udp_start(r);
+}
+
+/* The proxy's certificate is checked like any HTTPS server's: against the
+ * configured CA file, or the system's trust store. */
+static int wss_credentials(struct pn_rclient *rc, const char **why)
+{
+	gnutls_certificate_credentials_t c;
+	int n;
+
+	if (rc->wss_cred)
+		return 0;
+	if (gnutls_certificate_allocate_credentials(&c))
+		return -ENOMEM;
+	n = rc->wss_ca_file
+		? gnutls_certificate_set_x509_trust_file(c, rc->wss_ca_file, GNUTLS_X509_FMT_PEM)
+		: gnutls_certificate_set_x509_system_trust(c);
+	if (n <= 0) {
+		gnutls_certificate_free_credentials(c);
+		*why = rc->wss_ca_file ? "no CA certificate in the wss CA file"
+				       : "no system trust anchors for wss://";
 		return PN_E_CONFIG;
-	hp = url + 5;
-	slash = strchr(hp, '/');
-	n = slash ? (size_t)(slash - hp) : strlen(hp);
-	if (n == 0 || n >= sizeof(hostport) || (slash && strlen(slash) >= sizeof(r->ws_path)))
+	}
+	rc->wss_cred = c;
+	return 0;
+}
+
+/* An address literal into *ss now; a name is resolved when used. */
+static int to_sockaddr(const struct pn_relay_endpoint *ep, struct sockaddr_storage *ss,
+		       const char **why)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET)
+		return uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)ss) ? PN_E_CONFIG : 0;
+	if (ep->family == AF_INET6)
+		return uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)ss) ? PN_E_CONFIG : 0;
+	return 0;
+}
+
+static int parse_endpoint(const char *text, struct pn_relay_endpoint *ep,
+			  struct sockaddr_storage *ss, const char **why)
+{
+	if (pn_relay_endpoint_parse(text, ep, why))
 		return PN_E_CONFIG;
-	memcpy(hostport, hp, n);
-	hostport[n] = '\0';
-	strcpy(r->ws_host, hostport);
-	strcpy(r->ws_path, slash ? slash : "/");
-	return pn_relay_parse_addr(hostport, &r->ws_ss);
+	return to_sockaddr(ep, ss, why);
+}
+
+static int parse_ws_url(struct pn_rrelay *r, const char *url, const char **why)
+{
+	struct pn_relay_wsurl u;
+	int e;
+
+	if (pn_relay_wsurl_parse(url, &u, why))
+		return PN_E_CONFIG;
+	if ((e = to_sockaddr(&u.ep, &r->ws_ss, why)))
+		return e;
+	r->ws_ep = u.ep;
+	if (u.secure && (e = wss_credentials(r->rc, why)))
+		return e;
+	r->ws_secure = u.secure;
+	strcpy(r->ws_host, u.hostport);
+	strcpy(r->ws_path, u.path);
+	strcpy(r->ws_name, u.ep.host);
+	return 0;
 }
 
 int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg,
 			 struct pn_rrelay **out)
 {
 	struct pn_rrelay *r;
+	const char *why = "invalid address";
 	int e;
 
 	if (!cfg || rc->closing)
@@ -902,9 +1128,11 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		 cfg->name	 ? cfg->name
 		 : cfg->tls_addr ? cfg->tls_addr
 				 : "relay");
-	if ((cfg->tls_addr && (e = pn_relay_parse_addr(cfg->tls_addr, &r->tls_ss))) ||
-	    (cfg->udp_addr && (e = pn_relay_parse_addr(cfg->udp_addr, &r->udp_ss))) ||
-	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url)))) {
+	if ((cfg->tls_addr && (e = parse_endpoint(cfg->tls_addr, &r->tls_ep, &r->tls_ss, &why))) ||
+	    (cfg->udp_addr && (e = parse_endpoint(cfg->udp_addr, &r->udp_ep, &r->udp_ss, &why))) ||
+	    (cfg->ws_url && (e = parse_ws_url(r, cfg->ws_url, &why)))) {
+		PN_LOG_WARN("relay", "relay_invalid", "relay=%s err=%s why=\"%s\"", r->name,
+			    pn_errname(e), why);
 		free(r);
 		return e;
 	}
@@ -914,6 +1142,10 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	/* A control stream is needed in every mode: TLS or WebSocket. */
 	if (!((r->has_tls && (r->allowed & (PN_RT_TLS | PN_RT_UDP))) ||
 	      (r->has_ws && (r->allowed & PN_RT_WS)))) {
+		PN_LOG_WARN("relay", "relay_invalid", "relay=%s err=PN_E_CONFIG why=\"%s\"",
+			    r->name,
+			    "no control stream: needs tls (for udp or tls) or ws among the "
+			    "allowed transports");
 		free(r);
 		return PN_E_CONFIG;
 	}
@@ -922,20 +1154,18 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		free(r);
 		return e;
 	}
-	if (r->has_udp && (r->allowed & PN_RT_UDP) && (e = udp_open(r))) {
-		/* No UDP socket: the streams still work. */
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
-	}
 	uv_timer_init(rc->loop, &r->timer);
 	r->timer.data = r;
 	rc->handles++;
-	if (r->udp_fd >= 0) {
-		uv_poll_init(rc->loop, &r->poll, r->udp_fd);
-		r->poll.data = r;
-		uv_poll_start(&r->poll, UV_READABLE, on_udp);
-		uv_prepare_init(rc->loop, &r->prep);
-		r->prep.data = r;
-		rc->handles += 2;
+	if (r->has_udp && (r->allowed & PN_RT_UDP)) {
+		if (r->udp_ep.family)
+			udp_start(r);
+		else if ((e = pn_resolve_start(rc->loop, &r->ures, r->udp_ep.host, r->udp_ep.port,
+					       SOCK_DGRAM, on_udp_resolved, r)) == 0)
+			rc->handles++;
+		else
+			PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
+				    pn_errname(e));
 	}
 	uv_timer_start(&r->timer, on_tick, TICK_MS, TICK_MS);
 	r->next = rc->relays;
@@ -970,7 +1200,7 @@ unsigned pn_rrelay_transport(const struct pn_rrelay *r)
 
 int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, socklen_t *len)
 {
-	if (!r->has_udp)
+	if (!r->has_udp || !r->udp_ss.ss_family)
 		return PN_E_INVAL;
 	*ss = r->udp_ss;
 	*len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -1020,6 +1250,9 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	arg = rc->close_arg;
 	if (rc->cred)
 		gnutls_certificate_free_credentials(rc->cred);
+	if (rc->wss_cred)
+		gnutls_certificate_free_credentials(rc->wss_cred);
+	free(rc->wss_ca_file);
 	while (rc->retired) {
 		struct retired *o = rc->retired;
 		rc->retired = o->next;
@@ -1028,6 +1261,7 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	}
 	pn_key_free(rc->key);
 	free(rc->cert_pem);
+	gnutls_free(rc->cert_der);
 	pn_anchor_free(rc->anchor);
 	free(rc);
 	if (cb)
@@ -1051,6 +1285,8 @@ void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
 	rc->close_cb = cb;
 	rc->close_arg = arg;
 	for (struct pn_rrelay *r = rc->relays; r; r = r->next) {
+		pn_resolve_cancel(&r->res);
+		pn_resolve_cancel(&r->ures);
 		if (r->s)
 			pn_rstream_close(r->s, PN_E_CLOSED, 0);
 		uv_close((uv_handle_t *)&r->timer, handle_closed);

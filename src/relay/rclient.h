@@ -7,7 +7,10 @@
  * relay added with pn_rclient_add_relay():
  *   - a control stream: TLS 1.3 over TCP to the relay's TLS port, or, if
  *     that fails (or only WebSocket is allowed), the same TLS stream inside
- *     a WebSocket reached through an HTTP reverse proxy (ws://host:port/path);
+ *     a WebSocket reached through an HTTP reverse proxy (ws://host:port/path,
+ *     or wss:// where the proxy terminates its own TLS first: its
+ *     certificate is verified against wss_ca_file or the system's trust
+ *     store and the URL's host);
  *   - UDP for data when the relay's UDP port answers a BIND; otherwise data
  *     rides the control stream.  Order of preference: UDP, TLS, WS.
  * Both ends of TLS are authenticated with CA-issued credentials: the relay
@@ -91,15 +94,20 @@ struct pn_rclient_config {
 	const char *ca_pem;   /* the pinned CA certificate (PEM, NUL-terminated) */
 	const char *cert_pem; /* own credential: PN_CRED_CLIENT or PN_CRED_CONNECTOR */
 	const char *key_pem;  /* its private key (PEM) */
+	/* Trust anchors (PEM file) for the certificates of wss:// proxies;
+	 * NULL: the system's trust store.  Never the Postern CA's job: the
+	 * relay's own credential is checked inside, as for ws://. */
+	const char *wss_ca_file;
 	const struct pn_rclient_ops *ops;
 	void *user; /* passed to every op */
 };
 
 struct pn_rrelay_config {
 	const char *name;     /* label for logs (optional) */
-	const char *tls_addr; /* "ip:port" of the relay's TLS listener, or NULL */
-	const char *udp_addr; /* "ip:port" of its UDP port (data, STUN), or NULL */
-	const char *ws_url;   /* "ws://ip:port/path" via a reverse proxy, or NULL */
+	const char *tls_addr; /* "host:port" of the relay's TLS listener, or NULL */
+	const char *udp_addr; /* "host:port" of its UDP port (data, STUN), or NULL */
+	const char *ws_url;   /* "ws://host:port/path" or "wss://host:port/path" via a
+			       * reverse proxy (wss: TLS to the proxy first), or NULL */
 	unsigned transports;  /* allowed pn_rtransport bits; 0 = PN_RT_ALL */
 };
 
@@ -113,17 +121,24 @@ struct pn_rrelay_config {
 int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct pn_rclient **out);
 
 /*
- * Replace the credential used for connections made from now on (after a
- * renewal); live connections keep theirs.  Returns 0 or the credential
+ * Replace the credential (after a renewal).  Connections made from now on
+ * use it; open connections get it re-presented (a RENEW message, see
+ * relay/wire.h) when the key is the same, so the relay goes on opening
+ * sessions on them past the old credential's expiry (logged as
+ * credential_presented when the relay accepts it; a refusal closes the
+ * connection, which reconnects).  With a new key, open connections keep
+ * the old credential until they reconnect.  Returns 0 or the credential
  * errors of pn_rclient_new.
  */
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem);
 
 /*
  * Add a relay and start connecting (connector mode: and registering).
- * Addresses are numeric ("10.0.0.1:443", "[::1]:443").  Returns 0 and
- * *out (owned by rc), or PN_E_INVAL / PN_E_CONFIG (bad address or no
- * usable transport), -ENOMEM.
+ * Hosts are addresses or DNS names (resolved off the loop for each
+ * connection attempt, each address tried in turn); the syntax is
+ * ctlapi/relays.h's.  Returns 0 and *out (owned by rc), or PN_E_INVAL /
+ * PN_E_CONFIG (bad address, no usable transport, no trust anchors for
+ * wss://; logged as relay_invalid with the reason), -ENOMEM.
  */
 int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg,
 			 struct pn_rrelay **out);

@@ -215,12 +215,46 @@ static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8
 	return r;
 }
 
+/* RENEW: the renewed credential of the same holder and the same key (the
+ * one the TLS handshake proved), from our CA; it replaces the connection's
+ * credential, so its expiry governs what the connection may do next. */
+static int op_renew(void *c, const uint8_t *cert, size_t len, uint64_t *not_after, void *user)
+{
+	struct conn *cn = c;
+	struct pn_cred_info ni;
+	char hex[PN_ID_HEX_LEN + 1];
+	int r;
+
+	r = pn_relay_auth_renew(cn->srv->cfg.anchor, &cn->info, cert, len, (uint64_t)pn_wall_s(),
+				&ni);
+	pn_id_hex(cn->info.id, hex);
+	if (r) {
+		PN_LOG_WARN("relay", "peer_renew_refused", "role=%s id=%s err=%s",
+			    pn_cred_type_name(cn->info.type), hex, pn_errname(r));
+		return r;
+	}
+	PN_LOG_INFO("relay", "peer_renewed", "role=%s id=%s not_after=%llu",
+		    pn_cred_type_name(cn->info.type), hex, (unsigned long long)ni.not_after);
+	cn->info = ni;
+	*not_after = ni.not_after;
+	return 0;
+}
+
+static int op_connector_valid(void *c, void *user)
+{
+	struct conn *cn = c;
+
+	return (uint64_t)pn_wall_s() > cn->info.not_after + PN_TRUST_DEFAULT_SKEW ? PN_E_EXPIRED : 0;
+}
+
 static const struct pn_relay_core_ops core_ops = {
     .send_frame = op_send_frame,
     .send_data = op_send_data,
     .send_udp = op_send_udp,
     .kick = op_kick,
     .authorize = op_authorize,
+    .renew = op_renew,
+    .connector_valid = op_connector_valid,
 };
 
 /* ---- UDP data path ---- */

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,17 +10,21 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/secret.h"
 #include "relay/stream.h"
 #include "relay/wire.h"
 #include "relay/wshttp.h"
 
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+/* The outer TLS to a wss:// proxy is the proxy's: TLS 1.2 or 1.3. */
+#define WSS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define GRACE_MS     2000
 #define TLS_CHUNK    16384
 
 enum st {
 	ST_CONNECTING, /* client: TCP connect in progress */
+	ST_WSS,	       /* client: TLS handshake with a wss:// proxy */
 	ST_SNIFF,      /* server: waiting for the first byte */
 	ST_HTTP,       /* server: reading the upgrade request; client: the 101 answer */
 	ST_TLS,	       /* TLS handshake */
@@ -40,6 +45,10 @@ struct pn_rstream {
 	int is_ws, writing, handles, close_err, closing, graceful;
 	int silent; /* failed before the owner got it: no on_close */
 	gnutls_session_t tls;
+	gnutls_session_t otls; /* wss://: TLS to the proxy, under the WebSocket */
+	uint8_t *obuf;	       /* its plaintext (TLS_CHUNK bytes) */
+	const uint8_t *o_in_p;
+	size_t o_in_n; /* ciphertext being fed to otls */
 	wslay_event_context_ptr ws;
 	char ws_key[32]; /* client: our Sec-WebSocket-Key */
 	const uint8_t *in_p;
@@ -67,6 +76,25 @@ static int raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 	if (r == 0)
 		kick_write(s);
 	return r;
+}
+
+/* Bytes for the socket above the optional wss:// TLS layer. */
+static int wire_append(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	if (!s->otls)
+		return raw_append(s, p, n);
+	/* The push function never blocks (it appends to out[]): every record
+	 * is written in full or the call fails. */
+	while (off < n) {
+		r = gnutls_record_send(s->otls, p + off, n - off);
+		if (r < 0)
+			return PN_E_IO;
+		off += (size_t)r;
+	}
+	return 0;
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -152,7 +180,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 {
 	struct pn_rstream *s = user;
 
-	if (raw_append(s, data, len)) {
+	if (wire_append(s, data, len)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
@@ -382,7 +410,7 @@ static int http_server(struct pn_rstream *s, const char *head)
 	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n",
 	    accept);
-	if (raw_append(s, (const uint8_t *)resp, (size_t)n))
+	if (wire_append(s, (const uint8_t *)resp, (size_t)n))
 		return -ENOMEM;
 	return ws_start(s);
 }
@@ -446,19 +474,12 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)s->cfg.rxbuf, PN_RSTREAM_RXBUF);
 }
 
-static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
-{
-	struct pn_rstream *s = h->data;
-	const uint8_t *p = (const uint8_t *)buf->base;
-	size_t n = (size_t)nread;
+static void send_upgrade(struct pn_rstream *s);
+static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n);
 
-	if (nread < 0) {
-		close_now(s, nread == UV_EOF ? PN_E_CLOSED : PN_E_IO);
-		return;
-	}
-	if (nread == 0 || s->st == ST_CLOSED)
-		return;
-	s->last_rx = uv_now(h->loop);
+/* Bytes from the peer (below any wss:// TLS layer: its plaintext). */
+static void stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
 	if (s->st == ST_SNIFF) {
 		if (p[0] == 0x16) { /* TLS handshake record */
 			if (tls_start(s)) {
@@ -482,6 +503,135 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		ws_input(s, p, n);
 	else
 		tls_input(s, p, n);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pn_rstream *s = h->data;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t n = (size_t)nread;
+
+	if (nread < 0) {
+		close_now(s, nread == UV_EOF ? PN_E_CLOSED : PN_E_IO);
+		return;
+	}
+	if (nread == 0 || s->st == ST_CLOSED)
+		return;
+	s->last_rx = uv_now(h->loop);
+	if (s->otls)
+		wss_input(s, p, n);
+	else
+		stream_input(s, p, n);
+}
+
+/* ---- wss://: TLS to the proxy, the WebSocket inside ---- */
+
+static ssize_t wss_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct pn_rstream *s = ptr;
+	size_t n = len < s->o_in_n ? len : s->o_in_n;
+
+	if (!n) {
+		gnutls_transport_set_errno(s->otls, EAGAIN);
+		return -1;
+	}
+	memcpy(buf, s->o_in_p, n);
+	s->o_in_p += n;
+	s->o_in_n -= n;
+	return (ssize_t)n;
+}
+
+static ssize_t wss_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	struct pn_rstream *s = ptr;
+
+	if (raw_append(s, buf, len)) {
+		gnutls_transport_set_errno(s->otls, ENOBUFS);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static int wss_start(struct pn_rstream *s)
+{
+	static const gnutls_datum_t alpn = {(unsigned char *)"http/1.1", 8};
+	const char *name = s->cfg.wss_name;
+	uint8_t a[16];
+
+	if (!s->cfg.wss_cred || !name || !(s->obuf = malloc(TLS_CHUNK)))
+		return PN_E_INVAL;
+	if (gnutls_init(&s->otls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS))
+		return PN_E_CRYPTO;
+	if (gnutls_priority_set_direct(s->otls, WSS_PRIORITY, NULL) ||
+	    gnutls_credentials_set(s->otls, GNUTLS_CRD_CERTIFICATE, s->cfg.wss_cred) ||
+	    gnutls_alpn_set_protocols(s->otls, &alpn, 1, 0))
+		return PN_E_CRYPTO;
+	/* SNI only for names (RFC 6066: never an address).  The proxy's
+	 * certificate must verify under the configured trust anchors and
+	 * match the host of the URL (a DNS name, or an IP address SAN). */
+	if (inet_pton(AF_INET, name, a) != 1 && inet_pton(AF_INET6, name, a) != 1 &&
+	    gnutls_server_name_set(s->otls, GNUTLS_NAME_DNS, name, strlen(name)))
+		return PN_E_CRYPTO;
+	gnutls_session_set_verify_cert(s->otls, name, 0);
+	gnutls_transport_set_ptr(s->otls, s);
+	gnutls_transport_set_pull_function(s->otls, wss_pull);
+	gnutls_transport_set_push_function(s->otls, wss_push);
+	s->st = ST_WSS;
+	gnutls_handshake(s->otls); /* sends the ClientHello */
+	return 0;
+}
+
+static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+{
+	ssize_t got;
+	int r, again = 0;
+
+	s->o_in_p = p;
+	s->o_in_n = n;
+	if (s->st == ST_WSS) {
+		r = gnutls_handshake(s->otls);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			goto done;
+		if (r < 0) {
+			unsigned status = gnutls_session_get_verify_cert_status(s->otls);
+			gnutls_datum_t txt = {0};
+
+			if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+			    gnutls_certificate_verification_status_print(
+				status, GNUTLS_CRT_X509, &txt, 0) == 0) {
+				PN_LOG_WARN("relay", "wss_untrusted", "host=%s why=\"%s\"",
+					    s->cfg.wss_name, (const char *)txt.data);
+				gnutls_free(txt.data);
+			} else {
+				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
+					    s->cfg.wss_name, gnutls_strerror(r));
+			}
+			close_now(s, PN_E_UNTRUSTED);
+			goto done;
+		}
+		send_upgrade(s);
+	}
+	while (s->st != ST_CLOSED && !s->closing) {
+		got = gnutls_record_recv(s->otls, s->obuf, TLS_CHUNK);
+		/* After a post-handshake message (the proxy's session tickets)
+		 * GnuTLS returns AGAIN with input left: go on until it is used. */
+		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED) {
+			if ((s->o_in_n || gnutls_record_check_pending(s->otls)) && ++again < 64)
+				continue;
+			break;
+		}
+		if (got <= 0) {
+			if (got < 0 && got != GNUTLS_E_PREMATURE_TERMINATION)
+				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
+					    s->cfg.wss_name, gnutls_strerror((int)got));
+			close_now(s, got == 0 || got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED
+										   : PN_E_MALFORMED);
+			break;
+		}
+		stream_input(s, s->obuf, (size_t)got);
+	}
+done:
+	s->o_in_n = 0;
 }
 
 /* Move queued plaintext into TLS records, up to the ciphertext bound. */
@@ -532,6 +682,9 @@ static void handle_closed(uv_handle_t *h)
 		s->ops->on_close(s, s->close_err, s->user);
 	if (s->tls)
 		gnutls_deinit(s->tls);
+	if (s->otls)
+		gnutls_deinit(s->otls);
+	free(s->obuf);
 	if (s->ws)
 		wslay_event_context_free(s->ws);
 	pn_buf_fini(&s->http);
@@ -638,9 +791,7 @@ int pn_rstream_accept(uv_stream_t *server, const struct pn_rstream_config *cfg,
 static void connect_cb(uv_connect_t *req, int status)
 {
 	struct pn_rstream *s = req->data;
-	uint8_t key[16];
-	char head[512];
-	int n;
+	int r;
 
 	if (s->st == ST_CLOSED)
 		return;
@@ -650,23 +801,14 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	uv_tcp_nodelay(&s->tcp, 1);
 	uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+	if (s->cfg.ws && s->cfg.wss) {
+		/* The upgrade request follows the proxy's TLS handshake. */
+		if ((r = wss_start(s)))
+			close_now(s, r);
+		return;
+	}
 	if (s->cfg.ws) {
-		s->st = ST_HTTP;
-		if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof(key)) ||
-		    pn_buf_init_dyn(&s->http, 256, PN_RELAY_MAX_HTTP_REQUEST)) {
-			close_now(s, PN_E_CRYPTO);
-			return;
-		}
-		base64_encode_raw(s->ws_key, sizeof(key), key);
-		s->ws_key[24] = '\0';
-		n = snprintf(
-		    head, sizeof(head),
-		    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		    s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
-		if (n <= 0 || (size_t)n >= sizeof(head) ||
-		    raw_append(s, (const uint8_t *)head, (size_t)n))
-			close_now(s, PN_E_INVAL);
+		send_upgrade(s);
 		return;
 	}
 	if (tls_start(s)) {
@@ -674,6 +816,31 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	gnutls_handshake(s->tls); /* sends the ClientHello */
+}
+
+/* Client: the HTTP/1.1 Upgrade request (over the proxy's TLS for wss://). */
+static void send_upgrade(struct pn_rstream *s)
+{
+	uint8_t key[16];
+	char head[1024];
+	int n;
+
+	s->st = ST_HTTP;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof(key)) ||
+	    pn_buf_init_dyn(&s->http, 256, PN_RELAY_MAX_HTTP_REQUEST)) {
+		close_now(s, PN_E_CRYPTO);
+		return;
+	}
+	base64_encode_raw(s->ws_key, sizeof(key), key);
+	s->ws_key[24] = '\0';
+	n = snprintf(
+	    head, sizeof(head),
+	    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	    s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
+	if (n <= 0 || (size_t)n >= sizeof(head) ||
+	    wire_append(s, (const uint8_t *)head, (size_t)n))
+		close_now(s, PN_E_INVAL);
 }
 
 int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr,

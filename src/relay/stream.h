@@ -4,7 +4,9 @@
  * pn_rstream: one relay stream connection (libuv glue shared by the relay
  * server and the relay client).  Layers, bottom up:
  *
- *   TCP  ->  [HTTP/1.1 Upgrade + WebSocket binary messages (wslay)]  ->
+ *   TCP  ->  [TLS to a wss:// proxy (client only; the proxy's certificate
+ *   checked against ordinary trust anchors)]  ->
+ *   [HTTP/1.1 Upgrade + WebSocket binary messages (wslay)]  ->
  *   TLS 1.3 (GnuTLS, mutual certificates, ALPN postern-relay/1)  ->
  *   relay frames (relay/frame.h)
  *
@@ -53,6 +55,11 @@ struct pn_rstream_config {
 	/* client: speak WebSocket first (Host header and path) */
 	int ws;
 	const char *ws_host, *ws_req_path;
+	/* client, wss://: TLS to the proxy first, verified with wss_cred's
+	 * trust anchors against wss_name (the URL's host, without brackets) */
+	int wss;
+	const char *wss_name;
+	gnutls_certificate_credentials_t wss_cred; /* borrowed; outlives the stream */
 };
 
 /* Accept a connection from `server` (server config).  0, or -errno /

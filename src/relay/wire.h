@@ -42,8 +42,15 @@
  *      ERROR      r->*  tag u32, code i32   (tag 0: about the connection)
  *      PING/PONG  any   opaque u64
  *      DATA       any   sid[8], payload
+ *      RENEW      c,k->r cert lv16 (DER, 1..PN_RELAY_MAX_CERT bytes)
+ *      RENEWED    r->c,k not_after u64 (unix seconds)
  *    A peer's id and role come from its verified certificate, never from
- *    a message.
+ *    a message.  RENEW re-presents a renewed credential on an open
+ *    connection: it must verify under the pinned CA, be of the same type
+ *    and id, and certify the very key the TLS peer proved it holds; the
+ *    relay then uses it (its expiry) for every later decision on that
+ *    connection.  Anything else is answered with ERROR (tag 0) and the
+ *    connection is closed.
  */
 #include <stdint.h>
 
@@ -91,12 +98,17 @@ enum pn_relay_frame_type {
 	PN_RELAY_F_PING = 0x08,
 	PN_RELAY_F_PONG = 0x09,
 	PN_RELAY_F_DATA = 0x0a,
+	PN_RELAY_F_RENEW = 0x0b,
+	PN_RELAY_F_RENEWED = 0x0c,
 };
+#define PN_RELAY_F_LAST PN_RELAY_F_RENEWED
 #define PN_RELAY_FRAME_HDR 3
 /* A frame body is at most this (the u16 length allows no more). */
 #define PN_RELAY_MAX_FRAME_BODY 65535
 /* The client access list in OPEN; leaves room for tag + id + length. */
 #define PN_RELAY_MAX_ACL 65000
+/* A credential in RENEW (DER; ours are well under 4 KiB). */
+#define PN_RELAY_MAX_CERT 8192
 #define PN_RELAY_ALPN	 "postern-relay/1"
 
 /* ---- WebSocket upgrade ---- */

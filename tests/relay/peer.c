@@ -13,6 +13,10 @@
  *       sends a malformed frame after TLS and expects the relay to close the stream.
  *   pn-relay-peer raw ... --send open --acl FILE --to conn --expect ERRNAME
  *       sends OPEN without the client library's own checks; the relay must refuse it.
+ *   pn-relay-peer raw ... --send renew --renew-cred NAME [--expect ok|ERRNAME]
+ *       re-presents NAME.crt (RENEW) on the connection: ok = RENEWED; a refusal
+ *       must come as ERROR and the relay must then close the connection.
+ *   --wss-ca FILE: trust anchors for wss:// relay URLs (default: system store).
  *
  * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws
  * (repeatable) Prints one result line; exit 0 when the expectation holds.
@@ -276,7 +280,7 @@ static const struct pn_rclient_ops client_ops = {
 
 /* ---- raw: malformed frames ---- */
 
-static const char *raw_kind;
+static const char *raw_kind, *renew_cred;
 static int raw_result = -1;
 static uint8_t *raw_acl, raw_to[PN_RELAY_ID_LEN];
 static size_t raw_acl_len;
@@ -316,6 +320,32 @@ static int raw_ready(struct pn_rstream *s, void *user)
 		printf("raw sent OPEN\n");
 		fflush(stdout);
 		return pn_rstream_send(s, big, pn_buf_len(&ob), 0);
+	} else if (!strcmp(raw_kind, "renew")) {
+		char cname[256];
+		char *pem;
+		gnutls_datum_t in, der;
+		struct pn_relay_msg m = {.type = PN_RELAY_F_RENEW};
+		struct pn_buf ob;
+		static uint8_t big[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
+		int r;
+
+		snprintf(cname, sizeof(cname), "%s.crt", renew_cred);
+		pem = slurp(cname, NULL);
+		in.data = (unsigned char *)pem;
+		in.size = (unsigned)strlen(pem);
+		if (gnutls_pem_base64_decode2("CERTIFICATE", &in, &der))
+			return PN_E_INVAL;
+		free(pem);
+		m.cert = der.data;
+		m.cert_len = der.size;
+		pn_buf_init_wr(&ob, big, sizeof(big));
+		r = pn_relay_msg_encode(&m, &ob);
+		gnutls_free(der.data);
+		if (r)
+			return PN_E_INVAL;
+		printf("raw sent RENEW %s\n", renew_cred);
+		fflush(stdout);
+		return pn_rstream_send(s, big, pn_buf_len(&ob), 0);
 	} else if (!strcmp(raw_kind, "badopen")) {
 		b[0] = PN_RELAY_F_SESSION; /* a relay->peer frame sent by a peer */
 		b[1] = 0;
@@ -331,12 +361,23 @@ static int raw_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void 
 {
 	struct pn_relay_msg m;
 
-	if (pn_relay_msg_decode(f, &m) || m.type != PN_RELAY_F_ERROR)
+	if (pn_relay_msg_decode(f, &m))
+		return 0;
+	if (m.type == PN_RELAY_F_RENEWED) {
+		printf("relay renewed not_after=%llu\n", (unsigned long long)m.not_after);
+		fflush(stdout);
+		raw_result = strcmp(expect, "ok") ? 1 : 0;
+		pn_rstream_close(s, PN_E_CLOSED, 0);
+		return 0;
+	}
+	if (m.type != PN_RELAY_F_ERROR)
 		return 0;
 	printf("relay error %s\n", pn_errname(m.code));
 	fflush(stdout);
 	raw_result = strcmp(expect, pn_errname(m.code)) ? 1 : 0;
-	pn_rstream_close(s, PN_E_CLOSED, 0);
+	/* A refused RENEW: the relay must close the connection itself. */
+	if (strcmp(raw_kind, "renew"))
+		pn_rstream_close(s, PN_E_CLOSED, 0);
 	return 0;
 }
 
@@ -346,6 +387,8 @@ static void raw_close(struct pn_rstream *s, int err, void *user)
 	fflush(stdout);
 	if (raw_result >= 0)
 		finish(raw_result);
+	else if (!strcmp(raw_kind, "renew")) /* closed without an answer */
+		finish(1);
 	else if (strcmp(expect, "ok")) /* refused in the handshake (alert) */
 		finish(strcmp(expect, pn_errname(err)) ? 1 : 0);
 	else
@@ -468,6 +511,8 @@ int main(int argc, char **argv)
 	    {"tls", required_argument, 0, 'L'},
 	    {"send", required_argument, 0, 'S'},
 	    {"udp", required_argument, 0, 'U'},
+	    {"renew-cred", required_argument, 0, 'N'},
+	    {"wss-ca", required_argument, 0, 'W'},
 	    {0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
@@ -502,6 +547,8 @@ int main(int argc, char **argv)
 		case 'L': tls = optarg; break;
 		case 'S': raw_kind = optarg; break;
 		case 'U': tls = optarg; break;
+		case 'N': renew_cred = optarg; break;
+		case 'W': cfg.wss_ca_file = optarg; break;
 		default: return 2;
 		}
 	}
@@ -514,7 +561,7 @@ int main(int argc, char **argv)
 	pn_log_set_spec(getenv("PN_LOG") ? getenv("PN_LOG") : "warn");
 	loop = uv_default_loop();
 	if (!strcmp(mode, "raw")) {
-		if (!tls || !raw_kind)
+		if (!tls || !raw_kind || (!strcmp(raw_kind, "renew") && !renew_cred))
 			return 2;
 		return run_raw(cred, tls, aclf, to);
 	}

@@ -1,13 +1,15 @@
 #!/bin/bash
 # Relay data paths in network namespaces: a client and a connector that
 # cannot reach each other exchange datagrams through the relay over UDP,
-# TCP/TLS, and WebSocket behind a real haproxy (HTTP mode); the client
+# TCP/TLS, and WebSocket behind a real haproxy (HTTP mode; ws:// and wss://
+# with haproxy terminating TLS); RENEW on an open connection; the client
 # library falls back UDP -> TLS -> WS when paths are blocked; STUN answers
 # with the reflexive address and never more bytes than asked.
 #
 #   pnr-cl (client)                pnr-rl: relay :3478/udp :4443/tcp        pnr-co (connector,
 #                                          relay2 :3479/udp :4444/tcp         registered with both)
 #   10.201.1.2 ----veth---- 10.201.1.1     haproxy 10.201.1.1:8080 -> :4443   10.201.2.1 ----veth---- 10.201.2.2
+#                           10.201.1.5     haproxy TLS 10.201.1.{1,5}:8443 -> :4443
 #
 . "$(dirname "$0")/lib.sh"
 topo_up
@@ -34,11 +36,30 @@ frontend fe
   acl ws hdr(Upgrade) -i websocket
   use_backend relay if ws
   default_backend nope
+frontend fes
+  bind 10.201.1.1:8443 ssl crt $T/proxy.pem
+  bind 10.201.1.5:8443 ssl crt $T/proxy.pem
+  acl ws hdr(Upgrade) -i websocket
+  use_backend relay if ws
+  default_backend nope
 backend relay
   server r1 127.0.0.1:4443
 backend nope
   http-request deny
 HAP
+# wss://: haproxy terminates TLS with its own certificate (its own test CA,
+# SAN IP:10.201.1.1 and DNS:localhost), in front of the relay's WebSocket
+# listener.  In the client's namespace, TCP forwards on 127.0.0.1 make the
+# relay reachable by a name (localhost) for the name checks.
+ip -n $NRL addr add 10.201.1.5/24 dev pnr-rl0
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=pn-proxy-test-ca \
+	-keyout "$T/proxyca.key" -out "$T/proxyca.crt" >/dev/null 2>&1 &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=relay-proxy \
+		-keyout "$T/proxy.key" -out "$T/proxy.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName=IP:10.201.1.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$T/proxy.ext" &&
+	openssl x509 -req -in "$T/proxy.csr" -CA "$T/proxyca.crt" -CAkey "$T/proxyca.key" -CAcreateserial \
+		-days 2 -extfile "$T/proxy.ext" -out "$T/proxy.crt" >/dev/null 2>&1 &&
+	cat "$T/proxy.crt" "$T/proxy.key" >"$T/proxy.pem" || bad "proxy certificate"
 ip netns exec $NRL haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
@@ -78,6 +99,55 @@ check "TCP/TLS only: 2000 datagrams" \
 	client --relay tls=10.201.1.1:4443,only=tls --count 2000 --expect-transport tls
 check "WebSocket via haproxy: 2000 datagrams" \
 	client --relay ws=ws://10.201.1.1:8080/postern,only=ws --count 2000 --expect-transport ws
+# wss://: TLS to haproxy (verified against its CA and the URL's host), then
+# the WebSocket upgrade, then the relay's own mutual TLS inside.
+check "wss:// via haproxy terminating TLS: 2000 datagrams" \
+	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 2000 \
+	--expect-transport ws
+cat >"$T/fwd.cfg" <<HAP
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen wss
+  bind 127.0.0.1:18443
+  server p 10.201.1.1:8443
+listen tls
+  bind 127.0.0.1:14443
+  server r 10.201.1.1:4443
+HAP
+ip netns exec $NCL haproxy -f "$T/fwd.cfg" -db >"$T/fwd.log" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+check "wss:// by name (localhost; resolved off the loop, the name checked in the certificate)" \
+	client --relay ws=wss://localhost:18443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 500 \
+	--expect-transport ws
+check "tls= by name (localhost)" \
+	client --relay tls=localhost:14443,only=tls --count 500 --expect-transport tls
+check "wss:// proxy certificate not trusted by the system store: refused" \
+	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --count 5 --expect PN_E_UNTRUSTED --timeout 8
+check "wss:// proxy certificate for another host (10.201.1.5 not in its SAN): refused" \
+	client --relay ws=wss://10.201.1.5:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 5 \
+	--expect PN_E_UNTRUSTED --timeout 8
+grep -q "wss_untrusted" "$T/out" && ok "the refusal names the proxy certificate (wss_untrusted)" ||
+	bad "no wss_untrusted log line: $(tail -3 "$T/out")"
+
+# RENEW on an open connection: the same holder's renewed credential is
+# accepted; one for another key or another holder is refused and the relay
+# closes the connection.
+check "RENEW with the renewed credential (same key): RENEWED" \
+	ip netns exec $NCL timeout 15 "$PEER" raw --pki "$T" --cred client --tls 10.201.1.1:4443 --send renew \
+	--renew-cred client-renewed
+check "RENEW with a credential for another key: refused (PN_E_WRONG_HOLDER), connection closed" \
+	ip netns exec $NCL timeout 15 "$PEER" raw --pki "$T" --cred client --tls 10.201.1.1:4443 --send renew \
+	--renew-cred client-rekeyed --expect PN_E_WRONG_HOLDER
+check "RENEW with another client's credential: refused (PN_E_WRONG_ID), connection closed" \
+	ip netns exec $NCL timeout 15 "$PEER" raw --pki "$T" --cred client --tls 10.201.1.1:4443 --send renew \
+	--renew-cred client2 --expect PN_E_WRONG_ID
+grep -q "peer_renew_refused.*err=PN_E_WRONG_HOLDER" "$T/relay.log" && ok "the relay logged the refused RENEW" ||
+	bad "the relay logged the refused RENEW"
+
 check "several sessions at once (8 x 300 over UDP)" \
 	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --sessions 8 --count 300 --expect-transport udp
 

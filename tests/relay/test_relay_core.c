@@ -97,8 +97,29 @@ static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8
 	return pn_relay_auth_open(W.anchor, ((struct fconn *)c)->info, cid, acl, len, W.now_s);
 }
 
-static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data, op_send_udp, op_kick,
-					     op_authorize};
+/* As the server glue: the decision is pn_relay_auth_renew's. */
+static int op_renew(void *c, const uint8_t *cert, size_t len, uint64_t *not_after, void *user)
+{
+	struct fconn *fc = c;
+	struct pn_cred_info ni;
+	int r = pn_relay_auth_renew(W.anchor, fc->info, cert, len, W.now_s, &ni);
+
+	if (r)
+		return r;
+	*fc->info = ni;
+	*not_after = ni.not_after;
+	return 0;
+}
+
+static int op_connector_valid(void *c, void *user)
+{
+	struct fconn *fc = c;
+	return W.now_s > fc->info->not_after + PN_TRUST_DEFAULT_SKEW ? PN_E_EXPIRED : 0;
+}
+
+static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data,     op_send_udp,
+					     op_kick,	    op_authorize,     op_renew,
+					     op_connector_valid};
 
 static const struct pn_relay_msg *last(struct fconn *c)
 {
@@ -407,6 +428,110 @@ static void test_authorization_and_caps(void **state)
 	assert_int_equal(pn_relay_core_stats(W.core)->connectors, 0);
 }
 
+/* RENEW body: the credential as DER. */
+static void renew(struct pn_relay_peer *p, const struct tpki_cred *c, uint64_t now)
+{
+	gnutls_datum_t pem = {(unsigned char *)c->cert_pem, (unsigned)strlen(c->cert_pem)}, der;
+	struct pn_relay_msg m = {.type = PN_RELAY_F_RENEW};
+
+	assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der), 0);
+	m.cert = der.data;
+	m.cert_len = der.size;
+	assert_int_equal(frame(p, &m, now), 0);
+	gnutls_free(der.data);
+}
+
+/*
+ * A long-lived connection outlives its handshake credential: OPENs are
+ * refused once it expired (client: PN_E_EXPIRED; its connector: no
+ * connector), and work again on the same connection after RENEW with the
+ * same holder's renewed credential.  A credential for another key, another
+ * id or another type is refused and the connection kicked.
+ */
+static void test_renew(void **state)
+{
+	struct tpki_cred old, oldk, cnew, knew, rekey;
+	uint8_t *acl;
+	size_t acl_len;
+	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER};
+	uint64_t now = 1000, t0 = W.now_s - 1000;
+
+	(void)state;
+	/* Credentials that expired 990 s ago (far beyond the skew). */
+	assert_int_equal(tpki_issue(W.ca, PN_CRED_CLIENT, "old", t0, 10, &old), 0);
+	assert_int_equal(tpki_issue(W.ca, PN_CRED_CONNECTOR, "oldk", t0, 10, &oldk), 0);
+	assert_int_equal(tpki_client_acl(W.ca, &old.info, oldk.info.id, W.now_s - 10,
+					 W.now_s + 600, &acl, &acl_len),
+			 0);
+	struct pn_cred_info ci = old.info, ki = oldk.info;
+	struct fconn cc = {.id = 1, .info = &ci}, kc = {.id = 2, .info = &ki};
+	struct pn_relay_peer *cl = pn_relay_core_attach(W.core, &cc, PN_RELAY_ROLE_CLIENT, ci.id);
+	struct pn_relay_peer *co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, ki.id);
+	struct pn_relay_msg o = {
+	    .type = PN_RELAY_F_OPEN, .tag = 1, .acl = acl, .acl_len = acl_len};
+
+	memcpy(o.id, ki.id, PN_RELAY_ID_LEN);
+	assert_int_equal(frame(co, &reg, now), 0);
+	assert_int_equal(frame(cl, &o, now), 0);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_ERROR);
+	assert_int_equal(last(&cc)->code, PN_E_EXPIRED);
+	/* The client renews on its connection; the connector has not yet. */
+	assert_int_equal(tpki_reissue(W.ca, &old, 0, W.now_s - 5, 600, &cnew), 0);
+	renew(cl, &cnew, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_RENEWED);
+	assert_true(last(&cc)->not_after == cnew.info.not_after);
+	assert_int_equal(cc.kicked, 0);
+	o.tag = 2;
+	assert_int_equal(frame(cl, &o, now), 0);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_NO_CONNECTOR);
+	assert_int_equal(tpki_reissue(W.ca, &oldk, 0, W.now_s - 5, 600, &knew), 0);
+	renew(co, &knew, now);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_RENEWED);
+	o.tag = 3;
+	assert_int_equal(frame(cl, &o, now), 0);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_SESSION);
+	/* Same id, another key: refused, the connection is kicked. */
+	assert_int_equal(tpki_reissue(W.ca, &old, 1, W.now_s - 5, 600, &rekey), 0);
+	renew(cl, &rekey, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_ERROR);
+	assert_int_equal(last(&cc)->tag, 0);
+	assert_int_equal(last(&cc)->code, PN_E_WRONG_HOLDER);
+	assert_int_equal(cc.kicked, PN_E_WRONG_HOLDER);
+	assert_memory_equal(ci.key_fpr, old.info.key_fpr, PN_FPR_LEN); /* unchanged */
+	/* Another holder of the same type; another type; an expired one. */
+	renew(co, &W.conn, now);
+	assert_int_equal(last(&kc)->code, PN_E_WRONG_ID);
+	assert_int_equal(kc.kicked, PN_E_WRONG_ID);
+	kc.kicked = 0;
+	renew(co, &cnew, now);
+	assert_int_equal(last(&kc)->code, PN_E_WRONG_TYPE);
+	renew(co, &oldk, now);
+	assert_int_equal(last(&kc)->code, PN_E_EXPIRED);
+	/* Malformed certificate bytes. */
+	{
+		uint8_t junk[40] = {0x30, 0x26};
+		struct pn_relay_msg m = {.type = PN_RELAY_F_RENEW, .cert = junk, .cert_len = 40};
+		assert_int_equal(frame(co, &m, now), 0);
+		assert_int_equal(last(&kc)->code, PN_E_MALFORMED);
+	}
+	/* RENEW shares OPEN's budget (5 per second here): refused, not kicked. */
+	kc.kicked = 0;
+	renew(co, &knew, now);
+	assert_int_equal(last(&kc)->code, PN_E_RELAY_LIMIT);
+	assert_int_equal(kc.kicked, 0);
+	renew(co, &knew, now + 1000);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_RENEWED);
+	pn_relay_core_detach(W.core, cl);
+	pn_relay_core_detach(W.core, co);
+	free(acl);
+	tpki_cred_free(&old);
+	tpki_cred_free(&oldk);
+	tpki_cred_free(&cnew);
+	tpki_cred_free(&knew);
+	tpki_cred_free(&rekey);
+}
+
 static void test_stun_and_garbage(void **state)
 {
 	uint8_t req[PN_STUN_REQUEST_LEN], txid[PN_STUN_TXID_LEN] = {9}, reply[PN_RELAY_REPLY_MAX],
@@ -441,6 +566,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_session_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_authorization_and_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

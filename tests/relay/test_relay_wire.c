@@ -106,6 +106,25 @@ static void test_frame_roundtrip(void **state)
 	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
 	m.type = 0x42;
 	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+
+	/* RENEW carries a certificate of 1..PN_RELAY_MAX_CERT bytes. */
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_RENEW;
+	memset(acl, 0x30, PN_RELAY_MAX_CERT);
+	m.cert = acl;
+	m.cert_len = PN_RELAY_MAX_CERT;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_int_equal(o.cert_len, PN_RELAY_MAX_CERT);
+	assert_memory_equal(o.cert, acl, PN_RELAY_MAX_CERT);
+	m.cert_len = PN_RELAY_MAX_CERT + 1;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+	m.cert_len = 0;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), PN_E_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = PN_RELAY_F_RENEWED;
+	m.not_after = 1900000000ull;
+	assert_int_equal(roundtrip(&m, &o, store, sizeof(store)), 0);
+	assert_true(o.not_after == 1900000000ull);
 }
 
 static void test_frame_errors(void **state)
@@ -160,6 +179,34 @@ static void test_frame_errors(void **state)
 	f.type = PN_RELAY_F_REGISTER;
 	f.len = 1;
 	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	/* RENEW: the certificate length is bounded before it is read; empty,
+	 * short and trailing bodies are refused; RENEWED is exactly 8 bytes. */
+	memset(b, 0, sizeof(b));
+	f.type = PN_RELAY_F_RENEW;
+	f.body = b;
+	pn_store_be16(b, PN_RELAY_MAX_CERT + 1);
+	f.len = sizeof(b);
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TOOBIG);
+	pn_store_be16(b, 0);
+	f.len = 2;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	pn_store_be16(b, 10);
+	f.len = 11;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TRUNCATED);
+	f.len = 13;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	f.len = 1;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TRUNCATED);
+	f.type = PN_RELAY_F_RENEWED;
+	f.len = 7;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_TRUNCATED);
+	f.len = 9;
+	assert_int_equal(pn_relay_msg_decode(&f, &m), PN_E_MALFORMED);
+	/* Types after RENEWED are unknown. */
+	b[0] = PN_RELAY_F_LAST + 1;
+	b[1] = 0;
+	b[2] = 0;
+	assert_int_equal(pn_relay_frame_next(b, 3, &f, &used), PN_E_MALFORMED);
 }
 
 static void test_encode_full_buffer(void **state)

@@ -38,6 +38,30 @@ out:
 	return r;
 }
 
+int tpki_reissue(struct pn_ca *ca, const struct tpki_cred *old, int new_key, uint64_t now,
+		 uint64_t lifetime, struct tpki_cred *out)
+{
+	struct pn_cred_info info = old->info;
+	struct pn_key *k = NULL;
+	char *csr = NULL;
+	size_t n;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = new_key ? pn_key_generate(&k)
+			 : pn_key_load_pem_mem(old->key_pem, strlen(old->key_pem), &k)) ||
+	    (r = pn_key_csr_pem(k, info.name, &csr, &n)) ||
+	    (r = pn_cred_issue(ca, csr, &info, lifetime, now, &out->cert_pem, &out->info)) ||
+	    (r = pn_key_export_pem(k, &out->key_pem, &n)))
+		goto out;
+out:
+	free(csr);
+	pn_key_free(k);
+	if (r)
+		tpki_cred_free(out);
+	return r;
+}
+
 void tpki_cred_free(struct tpki_cred *c)
 {
 	free(c->cert_pem);

@@ -6,6 +6,8 @@
  *   client.{crt,key}; client.acl (names conn); client.acl.expired;
  *   client.acl.forged (one signed byte flipped); client2.{crt,key} (another
  *   client: client.acl is not bound to it); client-expired.{crt,key};
+ *   client-renewed.{crt,key} (client renewed: same id and key);
+ *   client-rekeyed.{crt,key} (same id, another key);
  *   evil/ (another CA: evil-client.{crt,key}, evil.acl for client).
  */
 #include <stdio.h>
@@ -90,6 +92,17 @@ int main(int argc, char **argv)
 	put_cred("client2", &client2);
 	put_cred("client-expired", &cexp);
 	put_cred("evil-client", &eclient);
+	/* The client's renewal (same id, same key) and a credential for the
+	 * same id but another key (RENEW must refuse it). */
+	{
+		struct tpki_cred renewed, rekeyed;
+		CHECK(tpki_reissue(ca, &client, 0, now - 30, 3600, &renewed));
+		CHECK(tpki_reissue(ca, &client, 1, now - 30, 3600, &rekeyed));
+		put_cred("client-renewed", &renewed);
+		put_cred("client-rekeyed", &rekeyed);
+		tpki_cred_free(&renewed);
+		tpki_cred_free(&rekeyed);
+	}
 
 	CHECK(tpki_client_acl(ca, &client.info, conn.info.id, now - 60, now + 3600, &acl, &len));
 	put("client.acl", acl, len);
