@@ -77,7 +77,7 @@ assert a["subject"] == "alice" and a["idp_groups"] == ["eng"] and a["reauth_due"
 assert "refresh_token" not in a' <<<"$OUT"
 check "client keeps who signed in (user.json)" grep -q '"name": "alice"' "$TMP/alice/user.json"
 check "refresh token sealed at rest" \
-	test "$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM user_identities WHERE subject='alice' AND length(refresh_token) > 40")" = 1
+	test "$(sql "SELECT count(*) FROM user_identities WHERE subject='alice' AND length(refresh_token) > 40")" = 1
 check "loopback listener closed after the redirect" grep -q 'second -> refused' "$TMP/browse-alice.log"
 
 # ---- ES256 and EdDSA ID tokens from the same provider ----

@@ -39,9 +39,9 @@ login() { # login CASE -> exit status
 }
 nothing_stored() {
 	local u i c
-	u=$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM users")
-	i=$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM user_identities")
-	c=$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM credentials WHERE holder_kind='user'")
+	u=$(sql "SELECT count(*) FROM users")
+	i=$(sql "SELECT count(*) FROM user_identities")
+	c=$(sql "SELECT count(*) FROM credentials WHERE holder_kind='user'")
 	[ "$u$i$c" = 000 ] && [ ! -e "$TMP/client/cert.pem" ]
 }
 refused() { # refused CASE ERRNAME MESSAGE
@@ -103,5 +103,5 @@ check "still nothing stored" nothing_stored
 mode good
 login good
 check "good token: login ok" test $? -eq 0
-check "good token: one user" test "$(sqlite3 "$TMP/ctl/controller.db" "SELECT count(*) FROM users")" = 1
+check "good token: one user" test "$(sql "SELECT count(*) FROM users")" = 1
 finish

@@ -12,6 +12,7 @@ check() { # check DESCRIPTION COND...
 }
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	[ "${PN_TEST_STORE:-sqlite}" = pg ] && pg_stop
 	[ "${PN_KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
 }
 finish() {
@@ -54,13 +55,21 @@ start_node() {
 }
 
 # start_controller DIR OIDC_JSON [LIFETIME]: init + run; sets URL, KEY, CTL_PID.
+# PN_TEST_STORE=pg: on a private PostgreSQL cluster (tests/controller/pg_cluster.sh).
+STORE_ARGS=()
 start_controller() {
 	local dir=$1 cfg=$2 life=${3:-}
+	if [ "${PN_TEST_STORE:-sqlite}" = pg ]; then
+		# shellcheck source=../controller/pg_cluster.sh
+		. "$OIDC_DIR/../controller/pg_cluster.sh"
+		pg_start || { echo "could not start PostgreSQL"; exit 1; }
+		STORE_ARGS=(--store "$PG_URL")
+	fi
 	"$BIN" controller init --data "$dir" --api-listen 127.0.0.1:0 --hostname 127.0.0.1 \
-		>"$TMP/init.out" 2>"$TMP/init.err" || { cat "$TMP/init.err"; exit 1; }
+		"${STORE_ARGS[@]}" >"$TMP/init.out" 2>"$TMP/init.err" || { cat "$TMP/init.err"; exit 1; }
 	KEY=$(tail -1 "$TMP/init.out")
 	printf '%s\n' "$cfg" >"$dir/oidc.json"
-	"$BIN" controller run --data "$dir" ${life:+--cred-lifetime "$life"} \
+	"$BIN" controller run --data "$dir" ${life:+--cred-lifetime "$life"} "${STORE_ARGS[@]}" \
 		>"$dir.run.out" 2>"$dir.run.err" &
 	CTL_PID=$!
 	PIDS+=($CTL_PID)
@@ -85,3 +94,7 @@ pub() {
 	OUT=$(cat "$TMP/resp" 2>/dev/null)
 }
 jq_() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1" <<<"$OUT"; }
+# sql QUERY: run a query on the controller's store ($TMP/ctl), print the rows.
+sql() {
+	if [ "${PN_TEST_STORE:-sqlite}" = pg ]; then pg_sql "$1"; else sqlite3 "$TMP/ctl/controller.db" "$1"; fi
+}
