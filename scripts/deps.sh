@@ -10,7 +10,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-  libuv1-dev libgnutls28-dev nettle-dev gnutls-bin
+  libuv1-dev libgnutls28-dev nettle-dev gnutls-bin libjwt-gnutls-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev

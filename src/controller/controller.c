@@ -1,4 +1,5 @@
 /* Controller lifecycle: create a data directory, load it, serve. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "controller/acl_cache.h"
+#include "controller/oidc.h"
 #include "controller/api.h"
 #include "controller/apicert.h"
 #include "controller/controller.h"
@@ -378,8 +380,13 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 	store = o->store ? o->store : json_string_value(json_object_get(cfg, "store"));
 	if ((rc = pn_store_open(store ? store : path, &c->ctl.store)) ||
 	    (rc = pn_push_new(&c->ctl, &c->ctl.push)) ||
-	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)))
+	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)) ||
+	    (rc = pn_oidc_load(data_dir, &c->ctl.oidc)))
 		goto fail;
+	if (c->ctl.oidc && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rc = PN_E_INTERNAL;
+		goto fail;
+	}
 	/* Changes committed by any controller sharing the database wake our
 	 * push subscribers at once (the push poll is the fallback). */
 	if ((rc = pn_store_watch(c->ctl.store, on_store_version, c->ctl.push)))
@@ -437,6 +444,7 @@ void pn_controller_stop(struct pn_controller *c)
 	pn_store_close(c->ctl.store); /* first: its watcher wakes the push channel */
 	pn_push_free(c->ctl.push);
 	pn_acl_cache_free(c->ctl.acl_cache);
+	pn_oidc_free(c->ctl.oidc);
 	pn_anchor_free(c->ctl.anchor);
 	pn_ca_free(c->ctl.ca);
 	free(c);

@@ -15,6 +15,7 @@ static const route_fn groups[] = {
 	pn_api_components_route,
 	pn_api_admin_route,
 	pn_enroll_route,
+	pn_oidc_route,
 };
 
 static int allowed(const struct pn_req *r, enum pn_access acc)

@@ -43,6 +43,10 @@ enum pn_obj {
 	PN_OBJ_SA_KEY,
 	PN_OBJ_CREDENTIAL,
 	PN_OBJ_ENROLL_TOKEN,
+	PN_OBJ_IDENTITY,       /* OIDC: a user's (issuer, subject) */
+	PN_OBJ_OIDC_FLOW,      /* OIDC: a pending browser or device login */
+	PN_OBJ_IDP_MEMBERSHIP, /* OIDC: memberships synchronised from a groups claim */
+	PN_OBJ_ADMIN_SESSION,  /* OIDC: an admin's session key (`postern ctl login`) */
 	PN_OBJ_COUNT_
 };
 

@@ -88,6 +88,30 @@ static const char *const migrations[] = {
     " verdict TEXT NOT NULL, reason TEXT NOT NULL, bytes_up BIGINT NOT NULL,"
     " bytes_down BIGINT NOT NULL);"
     "CREATE INDEX flow_events_ts ON flow_events(ts_ms);",
+    /* 2: OIDC sign-in (oidc*.c): identities, pending logins, synced groups,
+     * admin sessions (as store_migrate_sqlite.c 2). */
+    "CREATE TABLE user_identities(" ROWID "id TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " provider TEXT NOT NULL, issuer TEXT NOT NULL, subject TEXT NOT NULL, email TEXT,"
+    " display_name TEXT, idp_groups TEXT NOT NULL DEFAULT '[]', refresh_token TEXT,"
+    " reauth_due BIGINT NOT NULL DEFAULT 0, last_login BIGINT NOT NULL,"
+    " created BIGINT NOT NULL, UNIQUE(issuer, subject));"
+    "CREATE INDEX user_identities_user ON user_identities(user_id);"
+    "CREATE TABLE oidc_flows(" ROWID "id TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL CHECK (kind IN ('browser', 'device')),"
+    " purpose TEXT NOT NULL CHECK (purpose IN ('client', 'admin')),"
+    " provider TEXT NOT NULL, nonce TEXT, challenge TEXT, redirect_uri TEXT,"
+    " device_code TEXT, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0,"
+    " created BIGINT NOT NULL);"
+    "CREATE TABLE idp_memberships(" ROWID
+    "membership_id TEXT PRIMARY KEY REFERENCES memberships(id) ON DELETE CASCADE,"
+    " identity_id TEXT NOT NULL REFERENCES user_identities(id) ON DELETE CASCADE,"
+    " created BIGINT NOT NULL);"
+    "CREATE INDEX idp_memberships_identity ON idp_memberships(identity_id);"
+    "CREATE TABLE admin_sessions(" ROWID "id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " expires BIGINT NOT NULL, revoked BIGINT NOT NULL DEFAULT 0,"
+    " created BIGINT NOT NULL);",
 };
 
 int pn_pg_schema_version(void)
