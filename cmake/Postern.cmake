@@ -29,6 +29,7 @@ pkg_check_modules(NGTCP2 REQUIRED IMPORTED_TARGET libngtcp2 libngtcp2_crypto_gnu
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt-gnutls)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables libmnl)
@@ -63,18 +64,26 @@ function(pn_unit_test name)
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT ${A_TIMEOUT})
 endfunction()
 
-# pn_integration_test(name SCRIPT file [TIMEOUT s]): a shell test run as
-# `bash file <build-dir>` with label "integration" (needs root: netns).
-# Integration tests run serially (RESOURCE_LOCK netns) so their namespaces
-# and CPU use do not collide.
+# pn_integration_test(name SCRIPT file [TIMEOUT s] [SERIAL]): a shell test
+# run as `bash file <build-dir>` with label "integration" (needs root:
+# netns).  Each runs in a network and mount namespace of its own, with a
+# private /run/netns: two tests can use the same namespace, interface and
+# address names at once, so they run in parallel (ctest -j).  SERIAL: a test
+# whose load (floods, thousands of flows) would starve a timing-sensitive
+# neighbour runs alone.
 function(pn_integration_test name)
-  cmake_parse_arguments(A "" "SCRIPT;TIMEOUT" "" ${ARGN})
+  cmake_parse_arguments(A "SERIAL" "SCRIPT;TIMEOUT" "" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
-  add_test(NAME ${name} COMMAND bash ${A_SCRIPT} ${CMAKE_BINARY_DIR})
+  add_test(NAME ${name} COMMAND unshare --mount --net --propagation private --
+    bash -c "mkdir -p /run/netns && mount -t tmpfs -o mode=755 pn-netns /run/netns && ip link set lo up && exec bash \"$@\"" isolate
+    ${A_SCRIPT} ${CMAKE_BINARY_DIR})
   set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${A_TIMEOUT}
-    RESOURCE_LOCK netns ENVIRONMENT "PN_BIN=${CMAKE_BINARY_DIR}/src/app/postern;PN_SRC=${CMAKE_SOURCE_DIR}")
+    ENVIRONMENT "PN_BIN=${CMAKE_BINARY_DIR}/src/app/postern;PN_SRC=${CMAKE_SOURCE_DIR}")
+  if(A_SERIAL)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
 endfunction()
 
 # pn_fuzzer(name SOURCES ... DEPS ... CORPUS dir): libFuzzer binary plus a

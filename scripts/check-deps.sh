@@ -83,8 +83,12 @@ done
 # Tools: compilers and build, the fuzzer runtime, what tests and scripts run.
 # (Looked up on the system PATH: a user's pyenv or ~/bin does not count.)
 for t in cmake make pkg-config gcc clang clang-format ip nft curl openssl certtool \
-  sqlite3 python3 haproxy; do
+  sqlite3 python3 haproxy psql setpriv; do
   covered "tool $t" "$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" 2>/dev/null)"
+done
+# PostgreSQL server programs (tests/controller/pg_cluster.sh; not on PATH)
+for t in initdb pg_ctl postgres; do
+  covered "tool $t" "$(ls /usr/lib/postgresql/*/bin/$t 2>/dev/null | sort -V | tail -1)"
 done
 covered "libFuzzer runtime" "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null | head -1)"
 covered "ASan runtime (gcc)" "$(gcc -print-file-name=libasan.so 2>/dev/null | xargs -r readlink -f)"

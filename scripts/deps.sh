@@ -10,11 +10,11 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-  libuv1-dev libgnutls28-dev nettle-dev gnutls-bin
+  libuv1-dev libgnutls28-dev nettle-dev gnutls-bin libjwt-gnutls-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
-  libsqlite3-dev sqlite3 libpq-dev libnftables-dev libmnl-dev libcmocka-dev
-  iproute2 nftables curl openssl haproxy python3 procps psmisc git
+  libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
+  iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux
 )
 BENCH_PKGS=(iperf3 nebula wireguard-go wireguard-tools stunnel4 coturn)
 case "${1:-}" in
@@ -37,7 +37,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts packaged daemons on install where it can; Postern's tests start
 # their own instances in namespaces, so stop any that came up on the host.
-for svc in haproxy coturn stunnel4; do
+for svc in haproxy coturn stunnel4 postgresql; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "deps: done"

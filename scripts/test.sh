@@ -37,6 +37,10 @@ fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "WARNING: not root: integration tests (network namespaces) will fail"
 fi
+# The OpenID Provider the OIDC tests run (npm oidc-provider, pinned by
+# tests/oidc/package-lock.json).
+(cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error) ||
+  echo "WARNING: npm ci in tests/oidc failed: the OIDC tests will fail"
 
 pass=0; fail=0
 summary=()

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/cmds.h"
+#include "client/oidc_login.h"
 #include "client/run.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -23,11 +24,20 @@ static const char usage_text[] =
     "resources they are granted, through one tunnel per connector.\n"
     "\n"
     "commands:\n"
-    "  login   obtain a client credential with a service-account API key\n"
+    "  login   obtain a client credential: as a person through the identity\n"
+    "          provider (default), or with a service-account API key\n"
     "          --controller URL          controller API, e.g. https://10.0.0.1:8443\n"
-    "          --service-account-key K   the API key (or @FILE to read it from FILE)\n"
     "          --ca FILE                 the Postern CA certificate to pin (PEM)\n"
     "          --state DIR               state directory to create (0700)\n"
+    "          --service-account-key K   the API key (or @FILE to read it from FILE)\n"
+    "          --device                  no browser here: print a code to enter on\n"
+    "                                    another device (OAuth device grant)\n"
+    "          --provider NAME           identity provider, if the controller has several\n"
+    "          --timeout S               give up after S seconds (default 300)\n"
+    "          The browser login opens $BROWSER or xdg-open (the URL is printed\n"
+    "          too) and waits on 127.0.0.1 for the provider's redirect.\n"
+    "  renew   renew the credential now (people: the identity provider is asked)\n"
+    "          --state DIR\n"
     "  run     serve local front ends until SIGINT/SIGTERM\n"
     "          --config FILE             read these options from FILE ([client] and\n"
     "                                    [log] sections, see below); flags given\n"
@@ -124,11 +134,16 @@ static int cmd_login(int argc, char **argv)
 	    {"service-account-key", required_argument, NULL, 'k'},
 	    {"ca", required_argument, NULL, 'a'},
 	    {"state", required_argument, NULL, 's'},
+	    {"device", no_argument, NULL, 'd'},
+	    {"provider", required_argument, NULL, 'p'},
+	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	struct pn_oidc_login_opts lo = {0};
 	const char *url = NULL, *ca = NULL, *state = NULL, *key = NULL;
-	char *k;
+	char *k, *end;
+	long v;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -137,14 +152,41 @@ static int cmd_login(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'a': ca = optarg; break;
 		case 's': state = optarg; break;
+		case 'd': lo.device = 1; break;
+		case 'p': lo.provider = optarg; break;
+		case 't':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 3600) {
+				fprintf(stderr, "postern client login: --timeout 1..3600 s\n");
+				return 2;
+			}
+			lo.timeout_s = (unsigned)v;
+			break;
 		case 'h': return usage(0);
 		default: return usage(2);
 		}
 	}
-	if (!url || !key || !ca || !state) {
-		fprintf(stderr,
-			"postern client login: --controller, --service-account-key, --ca and "
-			"--state are required\n");
+	if (!url || !ca || !state) {
+		fprintf(stderr, "postern client login: --controller, --ca and --state are required\n");
+		return 2;
+	}
+	if (!key) {
+		lo.state_dir = state;
+		lo.url = url;
+		lo.ca_file = ca;
+		if ((r = pn_ctlapi_global_init()) == 0)
+			r = pn_client_oidc_login(&lo);
+		if (r != 0) {
+			fprintf(stderr, "postern client login: %s (%s)\n", pn_strerror(r),
+				pn_errname(r));
+			return 1;
+		}
+		printf("logged in: credential, access list and relay list written to %s\n", state);
+		return 0;
+	}
+	if (lo.device || lo.provider) {
+		fprintf(stderr, "postern client login: --device/--provider are for people, not "
+				"with --service-account-key\n");
 		return 2;
 	}
 	if (!(k = key_arg(key))) {
@@ -160,6 +202,39 @@ static int cmd_login(int argc, char **argv)
 		return 1;
 	}
 	printf("logged in: credential, access list and relay list written to %s\n", state);
+	return 0;
+}
+
+static int cmd_renew(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *state = NULL;
+	struct pn_ctlapi *api = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'h': return usage(0);
+		default: return usage(2);
+		}
+	}
+	if (!state) {
+		fprintf(stderr, "postern client renew: --state is required\n");
+		return 2;
+	}
+	if ((r = pn_ctlapi_global_init()) == 0 && (r = pn_ctlapi_open(state, &api)) == 0)
+		r = pn_ctlapi_renew(api);
+	pn_ctlapi_free(api);
+	if (r != 0) {
+		fprintf(stderr, "postern client renew: %s (%s)\n", pn_strerror(r), pn_errname(r));
+		return 1;
+	}
+	printf("renewed: credential and access list in %s\n", state);
 	return 0;
 }
 
@@ -423,6 +498,8 @@ int pn_cmd_client(int argc, char **argv)
 	optind = 1;
 	if (!strcmp(argv[1], "login"))
 		return cmd_login(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "renew"))
+		return cmd_renew(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))

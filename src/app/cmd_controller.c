@@ -1,16 +1,26 @@
 /*
  * postern controller init --data DIR [--api-listen host:port] [--hostname n1,n2]
+ *                         [--store postgres://...]
  * postern controller run  --data DIR [--api-listen host:port] [--cred-lifetime D]
+ *                         [--store URI|PATH]
+ * postern controller export-identity --data DIR --out FILE [--passphrase-file F]
+ * postern controller join --data NEWDIR --bundle FILE [--passphrase-file F]
+ *                         [--store URI] [--api-listen host:port]
+ * postern controller migrate-store --data DIR --store URI
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/cmds.h"
 #include "controller/controller.h"
+#include "controller/store.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -29,7 +39,145 @@ static void usage(FILE *f)
 		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n"
 		   "--cred-lifetime: lifetime of every credential issued (enrollment,\n"
 		   "client login, renewal), e.g. 30s, 15m, 1h (default 1h, or config.json's\n"
-		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n");
+		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n"
+		   "--store: the database.  Default: SQLite DIR/controller.db.  A libpq URI\n"
+		   "(postgres://user@host/db or postgresql:///db?host=/socket/dir) selects\n"
+		   "PostgreSQL; init records it in DIR/config.json (and refuses a database\n"
+		   "that already holds a network); run may override it.  Several\n"
+		   "controllers may share one PostgreSQL database (see controller join).\n\n"
+		   "       postern controller export-identity --data DIR --out FILE\n"
+		   "               [--passphrase-file F]\n"
+		   "       postern controller join --data NEWDIR --bundle FILE [--passphrase-file F]\n"
+		   "               [--store URI] [--api-listen HOST:PORT]\n"
+		   "       postern controller migrate-store --data DIR --store URI\n\n"
+		   "export-identity writes the network's CA and API keys, encrypted with a\n"
+		   "passphrase (>= 12 characters; from --passphrase-file or\n"
+		   "$POSTERN_BUNDLE_PASSPHRASE), their certificates and config.json to FILE\n"
+		   "(0600).  join creates NEWDIR from such a bundle for another controller of\n"
+		   "the same network over the same PostgreSQL database.  migrate-store copies\n"
+		   "a stopped controller's store into an empty PostgreSQL database in one\n"
+		   "transaction and points DIR/config.json at it (controller.db is kept).\n");
+}
+
+/* The bundle passphrase: first line of the file, else the environment. */
+static char *passphrase(const char *file)
+{
+	char buf[1024];
+	const char *env = getenv("POSTERN_BUNDLE_PASSPHRASE");
+	FILE *f;
+
+	if (!file)
+		return env ? strdup(env) : NULL;
+	if (!(f = fopen(file, "re")))
+		return NULL;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	{
+		char *p = strdup(buf);
+
+		pn_wipe(buf, sizeof(buf));
+		return p;
+	}
+}
+
+static char *read_all(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc(max + 1);
+	n = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* export-identity, join, migrate-store */
+static int multi(const char *sub, const char *data, const char *store, const char *listen,
+		 const char *outf, const char *bundlef, const char *passf)
+{
+	char *pass = NULL, *bundle = NULL;
+	int rc, fd;
+
+	if (!strcmp(sub, "migrate-store")) {
+		if (!pn_store_is_pg(store)) {
+			fprintf(stderr, "postern controller migrate-store: --store postgres://... "
+					"required\n");
+			return 2;
+		}
+		rc = pn_controller_migrate_store(data, store);
+		if (rc) {
+			fprintf(stderr, "postern controller migrate-store: %s\n", pn_strerror(rc));
+			return rc == PN_E_CONFIG || rc == -EEXIST ? 2 : 1;
+		}
+		printf("store migrated; %s/config.json now names the PostgreSQL database\n", data);
+		return 0;
+	}
+	if (!(pass = passphrase(passf)) || strlen(pass) < PN_BUNDLE_PASS_MIN) {
+		fprintf(stderr, "postern controller %s: a passphrase of at least %d characters is "
+				"required (--passphrase-file or POSTERN_BUNDLE_PASSPHRASE)\n",
+			sub, PN_BUNDLE_PASS_MIN);
+		rc = 2;
+		goto out;
+	}
+	if (!strcmp(sub, "export-identity")) {
+		if (!outf) {
+			fprintf(stderr, "postern controller export-identity: --out FILE required\n");
+			rc = 2;
+			goto out;
+		}
+		if ((rc = pn_controller_export_identity(data, pass, &bundle))) {
+			fprintf(stderr, "postern controller export-identity: %s\n", pn_strerror(rc));
+			rc = 1;
+			goto out;
+		}
+		fd = open(outf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, bundle, strlen(bundle)) != (ssize_t)strlen(bundle) ||
+		    fsync(fd)) {
+			fprintf(stderr, "postern controller export-identity: %s: %s\n", outf,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			rc = 1;
+			goto out;
+		}
+		close(fd);
+		printf("identity bundle written to %s (keys encrypted with the passphrase)\n", outf);
+		rc = 0;
+		goto out;
+	}
+	/* join */
+	if (!bundlef || !(bundle = read_all(bundlef, 256 * 1024))) {
+		fprintf(stderr, "postern controller join: --bundle FILE required and readable\n");
+		rc = 2;
+		goto out;
+	}
+	{
+		struct pn_controller_join_opts jo = {data, bundle, pass, store, listen};
+
+		if ((rc = pn_controller_join(&jo))) {
+			fprintf(stderr, "postern controller join: %s\n", pn_strerror(rc));
+			rc = rc == PN_E_CONFIG || rc == -EEXIST ? 2 : 1;
+			goto out;
+		}
+	}
+	printf("Controller data directory created: %s (joined the network)\n", data);
+	rc = 0;
+out:
+	if (pass)
+		pn_wipe(pass, strlen(pass));
+	free(pass);
+	free(bundle);
+	return rc;
 }
 
 int pn_cmd_controller(int argc, char **argv)
@@ -38,9 +186,14 @@ int pn_cmd_controller(int argc, char **argv)
 		{"data", required_argument, NULL, 'd'},	    {"api-listen", required_argument, NULL, 'l'},
 		{"hostname", required_argument, NULL, 'H'}, {"log", required_argument, NULL, 'L'},
 		{"cred-lifetime", required_argument, NULL, 'T'},
+		{"store", required_argument, NULL, 'S'},
+		{"out", required_argument, NULL, 'o'},
+		{"bundle", required_argument, NULL, 'b'},
+		{"passphrase-file", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	const char *data = NULL, *listen = NULL, *hostnames = NULL, *sub;
+	const char *data = NULL, *listen = NULL, *hostnames = NULL, *store = NULL, *sub;
+	const char *outf = NULL, *bundlef = NULL, *passf = NULL;
 	uint32_t cred_ttl_s = 0;
 	int64_t ms;
 	int c;
@@ -56,6 +209,10 @@ int pn_cmd_controller(int argc, char **argv)
 		case 'd': data = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'H': hostnames = optarg; break;
+		case 'S': store = optarg; break;
+		case 'o': outf = optarg; break;
+		case 'b': bundlef = optarg; break;
+		case 'P': passf = optarg; break;
 		case 'T':
 			/* whole seconds only: X.509 validity has 1 s resolution */
 			if (pn_cfg_parse_duration(optarg, strlen(optarg), &ms) || ms % 1000 ||
@@ -84,9 +241,17 @@ int pn_cmd_controller(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(sub, "export-identity") || !strcmp(sub, "join") ||
+	    !strcmp(sub, "migrate-store"))
+		return multi(sub, data, store, listen, outf, bundlef, passf);
 	if (!strcmp(sub, "init")) {
-		struct pn_controller_init_opts o = {data, listen, hostnames};
+		struct pn_controller_init_opts o = {data, listen, hostnames, store};
 
+		if (store && !pn_store_is_pg(store)) {
+			fprintf(stderr, "postern controller init: --store takes a PostgreSQL URI "
+					"(postgres://...); SQLite lives in the data directory\n");
+			return 2;
+		}
 		if (cred_ttl_s) {
 			fprintf(stderr, "postern controller init: --cred-lifetime is a run option\n");
 			return 2;
@@ -105,7 +270,7 @@ int pn_cmd_controller(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "run")) {
-		struct pn_controller_run_opts ro = {listen, cred_ttl_s};
+		struct pn_controller_run_opts ro = {listen, cred_ttl_s, store};
 		struct pn_controller *ctl = NULL;
 		sigset_t set;
 		int sig = 0, rc;

@@ -16,6 +16,8 @@
 #include <jansson.h>
 
 #include "app/cmds.h"
+#include "client/oidc_login.h"
+#include "core/err.h"
 #include "core/secret.h"
 
 #define EX_OK 0
@@ -501,6 +503,38 @@ static int run_audit(struct ctl *c, int flows)
 	return ex ? ex : out(c, reply, flows ? "flow_events" : "audit", flows ? fcols : acols);
 }
 
+/* `ctl login`: an admin session through the identity provider; the key
+ * alone goes to stdout (export POSTERN_API_KEY=$(postern ctl login ...)). */
+static int run_login(struct ctl *c)
+{
+	struct pn_oidc_login_opts lo = {0};
+	json_t *res = NULL;
+	const char *key;
+	int rc;
+
+	lo.url = c->url;
+	lo.ca_file = c->ca;
+	lo.purpose = "admin";
+	lo.result = &res;
+	lo.device = opt(c, "device") != NULL;
+	lo.provider = opt(c, "provider");
+	rc = pn_client_oidc_login(&lo);
+	key = json_string_value(json_object_get(res, "admin_session"));
+	if (rc || !key) {
+		fprintf(stderr, "postern ctl login: %s (%s)\n", pn_strerror(rc ? rc : PN_E_CTL_SERVER),
+			pn_errname(rc ? rc : PN_E_CTL_SERVER));
+		json_decref(res);
+		return rc == PN_E_CTL_AUTH ? EX_AUTH : EX_RUNTIME;
+	}
+	fprintf(stderr, "admin session for %s, valid until %lld (unix time); use it as "
+			"POSTERN_API_KEY\n",
+		json_string_value(json_object_get(json_object_get(res, "user"), "name")),
+		(long long)json_integer_value(json_object_get(res, "expires")));
+	printf("%s\n", key);
+	json_decref(res);
+	return EX_OK;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -526,6 +560,9 @@ static void usage(FILE *f)
 		"  flows           [--since MS] [--until MS] [--resource ID] [--client ID]\n"
 		"                  [--verdict allow|deny] [--limit N] [--jsonl]\n"
 		"  status\n"
+		"  login           [--device] [--provider NAME]: sign in through the identity\n"
+		"                  provider as a member of its admin group; prints an admin\n"
+		"                  session key (1 h) for POSTERN_API_KEY (needs --url, --ca only)\n"
 		"Environment: POSTERN_CONTROLLER_URL, POSTERN_API_KEY, POSTERN_CA_CERT.\n"
 		"Exit codes: 0 ok, 1 error, 2 usage, 3 auth (401/403), 4 not found.\n");
 }
@@ -552,7 +589,7 @@ int pn_cmd_ctl(int argc, char **argv)
 			const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 			/* flags taking no value */
-			if (!strcmp(k, "jsonl")) {
+			if (!strcmp(k, "jsonl") || !strcmp(k, "device")) {
 				if (c.nopt == MAXARGS)
 					return usage_err("too many options");
 				c.optk[c.nopt] = k;
@@ -575,7 +612,7 @@ int pn_cmd_ctl(int argc, char **argv)
 		} else if (!object) {
 			object = a;
 		} else if (!verb && strcmp(object, "audit") && strcmp(object, "flows") &&
-			   strcmp(object, "status")) {
+			   strcmp(object, "status") && strcmp(object, "login")) {
 			verb = a;
 		} else if (c.npos == MAXARGS) {
 			return usage_err("too many arguments");
@@ -586,6 +623,14 @@ int pn_cmd_ctl(int argc, char **argv)
 	if (!object) {
 		usage(stderr);
 		return EX_USAGE;
+	}
+	if (!strcmp(object, "login")) {
+		if (!c.url || !c.ca || strncmp(c.url, "https://", 8) || c.npos)
+			return usage_err("ctl login needs --url https://... and --ca FILE");
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		ex = run_login(&c);
+		curl_global_cleanup();
+		return ex;
 	}
 	if (!c.url || !c.key || !c.ca)
 		return usage_err("need --url/--key/--ca or POSTERN_CONTROLLER_URL, POSTERN_API_KEY, "

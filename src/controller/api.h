@@ -25,6 +25,7 @@
 
 struct pn_push;
 struct pn_acl_cache;
+struct pn_oidc;
 
 /* Everything a request handler may use; owned by the controller. */
 struct pn_ctl {
@@ -33,6 +34,7 @@ struct pn_ctl {
 	struct pn_anchor *anchor;
 	struct pn_push *push;
 	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */
+	struct pn_oidc *oidc;           /* NULL: no OpenID Provider configured */
 	char url[512]; /* the API's base URL, embedded in tokens */
 	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };
@@ -133,6 +135,7 @@ int pn_api_objects_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *ac
 int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 /* Find the handler and its access level for r (path and method only);
  * nonzero with a 404/405 response set if there is none. */
 int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
@@ -142,12 +145,27 @@ int pn_router_allow(struct pn_req *r, enum pn_access acc);
 /* find + allow + run the handler. */
 int pn_router_dispatch(struct pn_req *r);
 /* Authenticate (auth.c): fills r->who etc. from the Authorization header or
- * the TLS client certificate. */
+ * the TLS client certificate.  When the store cannot be read, r->actor is
+ * PN_ACTOR_STORE_DOWN and the router answers 503. */
+#define PN_ACTOR_STORE_DOWN "unavailable:store"
 int pn_auth_identify(struct pn_req *r);
 
 /* Issue an enrollment token for (kind, target id); *text: heap string. */
 int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,
 			char **text);
+/* Issuance steps shared with the OIDC login (enroll.c): issue a
+ * credential for csr (response set on failure, -1), record it (inside the
+ * write transaction), and answer with credential + state after commit. */
+int pn_enroll_issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, char **pem);
+int pn_enroll_record(struct pn_req *r, const struct pn_cred_info *ci, const char *holder_kind,
+		     const char *holder_id);
+int pn_enroll_respond(struct pn_req *r, unsigned status, const char *pem,
+		      const struct pn_cred_info *ci, const char *holder_kind, const char *holder_id);
+/* Renewal of a user's credential (oidc_api.c): refresh at the identity
+ * provider and re-synchronise groups into info->groups.  0 to go on, or
+ * -1 with the response (401 reauthentication_required) set. */
+int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info);
+
 /* Make a random API key "<prefix><64 hex>" and its hash. */
 int pn_api_new_key(const char *prefix, char key[80], char hash[65]);
 #endif

@@ -59,6 +59,9 @@ int pn_api_store_error(struct pn_req *r, int err)
 				    "the object is still referenced)");
 	case PN_E_STORE_BUSY:
 		return pn_api_error(r, 503, "busy", "database busy, retry");
+	case PN_E_STORE_DOWN:
+		return pn_api_error(r, 503, "store_unavailable",
+				    "the controller's database is unreachable, retry later");
 	case PN_E_INVAL:
 		return pn_api_error(r, 400, "invalid", "invalid value");
 	default:

@@ -3,6 +3,10 @@
  *
  *   Authorization: Bearer pnak_<64 hex>   admin API key (role admin|readonly)
  *   Authorization: Bearer pnsk_<64 hex>   service-account API key
+ *   Authorization: Bearer pnas_<64 hex>   admin session of a person (OIDC,
+ *                                         `postern ctl login`): role admin
+ *                                         until it expires or the user is
+ *                                         disabled; audited as the person
  *   TLS client certificate                component credential (mutual TLS)
  *
  * Keys are 32 random bytes; the store keeps only SHA-256 of the key text,
@@ -39,18 +43,42 @@ static int key_syntax(const char *k, const char *prefix)
 	return 1;
 }
 
+/* The credential could not be checked: the router answers 503, not 401. */
+static void store_down(struct pn_req *r)
+{
+	snprintf(r->actor, sizeof(r->actor), "%s", PN_ACTOR_STORE_DOWN);
+}
+
 static void identify_key(struct pn_req *r, const char *key)
 {
 	struct pn_store *s = r->ctl->store;
 	char hash[65];
 	json_t *row = NULL, *sa = NULL;
 	int admin = key_syntax(key, "pnak_"), service = key_syntax(key, "pnsk_");
+	int session = key_syntax(key, "pnas_");
 
-	if ((!admin && !service) || pn_store_hash_hex(key, strlen(key), hash))
+	if ((!admin && !service && !session) || pn_store_hash_hex(key, strlen(key), hash))
 		return;
-	if (pn_store_read(s))
+	if (pn_store_read(s)) {
+		store_down(r);
 		return;
-	if (admin) {
+	}
+	if (session) {
+		const char *uid;
+
+		if (pn_store_get_by(s, PN_OBJ_ADMIN_SESSION, "hash", hash, &row) == 0 &&
+		    json_integer_value(json_object_get(row, "revoked")) == 0 &&
+		    json_integer_value(json_object_get(row, "expires")) > pn_now() &&
+		    (uid = json_string_value(json_object_get(row, "user_id"))) &&
+		    pn_store_get(s, PN_OBJ_USER, uid, &sa) == 0 &&
+		    json_integer_value(json_object_get(sa, "disabled")) == 0) {
+			r->who = PN_P_ADMIN;
+			snprintf(r->principal_id, sizeof(r->principal_id), "%s",
+				 json_string_value(json_object_get(row, "id")));
+			snprintf(r->actor, sizeof(r->actor), "user:%s:%.57s", uid,
+				 json_string_value(json_object_get(sa, "name")));
+		}
+	} else if (admin) {
 		if (pn_store_get_by(s, PN_OBJ_ADMIN_KEY, "hash", hash, &row) == 0 &&
 		    json_integer_value(json_object_get(row, "revoked")) == 0) {
 			const char *role = json_string_value(json_object_get(row, "role"));
@@ -127,8 +155,10 @@ static void identify_cert(struct pn_req *r)
 	}
 	for (size_t i = 0; i < r->peer.serial_len && 2 * i + 2 < sizeof(r->peer_serial); i++)
 		snprintf(r->peer_serial + 2 * i, 3, "%02x", r->peer.serial[i]);
-	if (pn_store_read(s))
+	if (pn_store_read(s)) {
+		store_down(r);
 		return;
+	}
 	if (pn_store_get(s, PN_OBJ_CREDENTIAL, r->peer_serial, &cred) == 0 &&
 	    !json_integer_value(json_object_get(cred, "revoked")) && holder_active(s, cred)) {
 		r->who = PN_P_COMPONENT;
@@ -154,7 +184,7 @@ int pn_auth_identify(struct pn_req *r)
 	if (h) {
 		if (!strncmp(h, "Bearer ", 7))
 			identify_key(r, h + 7);
-		if (r->who == PN_P_NONE)
+		if (r->who == PN_P_NONE && strcmp(r->actor, PN_ACTOR_STORE_DOWN))
 			snprintf(r->actor, sizeof(r->actor), "refused:key");
 		return 0; /* a presented credential is never ignored */
 	}

@@ -1,4 +1,5 @@
 /* Controller lifecycle: create a data directory, load it, serve. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "controller/acl_cache.h"
+#include "controller/oidc.h"
 #include "controller/api.h"
 #include "controller/apicert.h"
 #include "controller/controller.h"
@@ -144,6 +146,26 @@ static int bootstrap_key(struct pn_store *s, char key_out[PN_CONTROLLER_KEY_MAX]
 	return rc;
 }
 
+/* A shared database that already holds a network belongs to another CA:
+ * refuse it (controllers join a network with `controller join`). */
+static int store_empty(struct pn_store *s)
+{
+	json_t *rows = NULL;
+	int rc;
+
+	if ((rc = pn_store_read(s)))
+		return rc;
+	rc = pn_store_list(s, PN_OBJ_ADMIN_KEY, NULL, 0, 1, &rows);
+	pn_store_rollback(s);
+	if (!rc && json_array_size(rows)) {
+		PN_LOG_ERROR("controller", "store_not_empty",
+			     "msg=\"the database already holds a network\"");
+		rc = -EEXIST;
+	}
+	json_decref(rows);
+	return rc;
+}
+
 int pn_controller_init(const struct pn_controller_init_opts *o,
 		       char key_out[PN_CONTROLLER_KEY_MAX])
 {
@@ -210,6 +232,8 @@ int pn_controller_init(const struct pn_controller_init_opts *o,
 	for (unsigned i = 0; arr && i < nnames; i++)
 		json_array_append_new(arr, json_string(names[i]));
 	cfg = json_pack("{s:s,s:o}", "listen", listen, "hostnames", arr);
+	if (cfg && o->store && json_object_set_new(cfg, "store", json_string(o->store)))
+		json_decref(cfg), cfg = NULL;
 	cfg_text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	if (!cfg_text) {
 		rc = -ENOMEM;
@@ -218,7 +242,8 @@ int pn_controller_init(const struct pn_controller_init_opts *o,
 	if ((rc = write_file(o->data_dir, "config.json", cfg_text, 0600)))
 		goto out;
 	snprintf(path, sizeof(path), "%s/controller.db", o->data_dir);
-	if ((rc = pn_store_open_sqlite(path, &store)) || (rc = bootstrap_key(store, key_out)))
+	if ((rc = pn_store_open(o->store ? o->store : path, &store)) ||
+	    (o->store && (rc = store_empty(store))) || (rc = bootstrap_key(store, key_out)))
 		goto out;
 	PN_LOG_INFO("controller", "initialized", "dir=%s ca=%s", o->data_dir,
 		    pn_ca_fingerprint_hex(ca));
@@ -269,10 +294,15 @@ static int read_lifetimes(struct pn_ctl *ctl, const json_t *cfg)
 	return 0;
 }
 
+static void on_store_version(void *arg, uint64_t version)
+{
+	pn_push_notify(arg, version);
+}
+
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
-	struct pn_controller_run_opts o = {listen_override, 0};
+	struct pn_controller_run_opts o = {listen_override, 0, NULL};
 
 	return pn_controller_start_opts(data_dir, &o, out);
 }
@@ -283,7 +313,7 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 	const char *listen_override = o->listen_override;
 	struct pn_controller *c = calloc(1, sizeof(*c));
 	char *cfg_text = NULL, *key_pem = NULL, *cert_pem = NULL, host[256], path[4096];
-	const char *listen, *first;
+	const char *listen, *first, *store;
 	json_t *cfg = NULL;
 	struct stat st;
 	uint16_t port;
@@ -337,9 +367,19 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 	    (rc = pn_anchor_from_ca(c->ctl.ca, &c->ctl.anchor)))
 		goto fail;
 	snprintf(path, sizeof(path), "%s/controller.db", data_dir);
-	if ((rc = pn_store_open_sqlite(path, &c->ctl.store)) ||
+	store = o->store ? o->store : json_string_value(json_object_get(cfg, "store"));
+	if ((rc = pn_store_open(store ? store : path, &c->ctl.store)) ||
 	    (rc = pn_push_new(&c->ctl, &c->ctl.push)) ||
-	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)))
+	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)) ||
+	    (rc = pn_oidc_load(data_dir, &c->ctl.oidc)))
+		goto fail;
+	if (c->ctl.oidc && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rc = PN_E_INTERNAL;
+		goto fail;
+	}
+	/* Changes committed by any controller sharing the database wake our
+	 * push subscribers at once (the push poll is the fallback). */
+	if ((rc = pn_store_watch(c->ctl.store, on_store_version, c->ctl.push)))
 		goto fail;
 	if ((rc = pn_store_read(c->ctl.store)) == 0) {
 		c->ctl.store->ops->version_get(c->ctl.store->be, &v);
@@ -354,8 +394,9 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 								      : "https://%s:%u",
 		 first, c->port);
 	PN_LOG_INFO("controller", "listening",
-		    "url=%s listen=%s port=%u policy_version=%llu cred_lifetime_s=%u", c->ctl.url,
-		    host, c->port, (unsigned long long)v, c->ctl.cred_ttl);
+		    "url=%s listen=%s port=%u policy_version=%llu cred_lifetime_s=%u store=%s",
+		    c->ctl.url, host, c->port, (unsigned long long)v, c->ctl.cred_ttl,
+		    c->ctl.store->ops->name);
 	rc = 0;
 	*out = c;
 	c = NULL;
@@ -390,9 +431,10 @@ void pn_controller_stop(struct pn_controller *c)
 		return;
 	pn_push_shutdown(c->ctl.push);
 	pn_http_stop(c->http);
+	pn_store_close(c->ctl.store); /* first: its watcher wakes the push channel */
 	pn_push_free(c->ctl.push);
 	pn_acl_cache_free(c->ctl.acl_cache);
-	pn_store_close(c->ctl.store);
+	pn_oidc_free(c->ctl.oidc);
 	pn_anchor_free(c->ctl.anchor);
 	pn_ca_free(c->ctl.ca);
 	free(c);

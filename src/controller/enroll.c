@@ -315,6 +315,10 @@ static int h_renew(struct pn_req *r)
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
 		return 0;
+	/* A person's credential is renewed only if their identity provider
+	 * still vouches for them (refresh token; groups re-synchronised). */
+	if (!strcmp(r->holder_kind, "user") && pn_oidc_renew(r, &info))
+		return 0;
 	if ((rc = pn_store_begin(s)))
 		return pn_api_store_error(r, rc);
 	if (issue(r, csr, &info, r->ctl->cred_ttl, &pem))
@@ -428,6 +432,23 @@ static int h_flows(struct pn_req *r)
 	if ((rc = pn_store_commit(s)))
 		return pn_api_store_error(r, rc);
 	return pn_api_ok(r, 200, json_pack("{s:I}", "stored", (json_int_t)json_array_size(evs)));
+}
+
+int pn_enroll_issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, char **pem)
+{
+	return issue(r, csr, info, r->ctl->cred_ttl, pem);
+}
+
+int pn_enroll_record(struct pn_req *r, const struct pn_cred_info *ci, const char *holder_kind,
+		     const char *holder_id)
+{
+	return record_cred(r, ci, holder_kind, holder_id);
+}
+
+int pn_enroll_respond(struct pn_req *r, unsigned status, const char *pem,
+		      const struct pn_cred_info *ci, const char *holder_kind, const char *holder_id)
+{
+	return respond_issued(r, status, pem, ci, holder_kind, holder_id);
 }
 
 int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)

@@ -161,8 +161,11 @@ static int make_event(struct stream *st, int force)
 	rc = pn_state_build(st->p->ctl, st->holder_kind, st->holder_id, st->cred_id, st->fpr,
 			    &state);
 	if (rc) {
-		PN_LOG_WARN("controller", "push_state_failed", "holder=%s err=%s", st->holder_id,
-			    pn_errname(rc));
+		/* database away: the store logs that (rate-limited); the stream
+		 * stays open and the subscriber keeps its current state */
+		if (rc != PN_E_STORE_DOWN)
+			PN_LOG_WARN("controller", "push_state_failed", "holder=%s err=%s",
+				    st->holder_id, pn_errname(rc));
 		return 0;
 	}
 	v = (uint64_t)json_integer_value(json_object_get(state, "version"));

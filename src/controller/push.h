@@ -7,8 +7,10 @@
  * one event per new policy version (changes are coalesced: a subscriber
  * always receives the latest state), and a comment line every
  * PN_PUSH_KEEPALIVE_S seconds.  Committed changes wake subscribers through
- * pn_push_notify; a 1 s poll of the stored version also picks up changes
- * made by other controller processes sharing the database.
+ * pn_push_notify, which the store's watcher (PostgreSQL LISTEN/NOTIFY) also
+ * calls for changes committed by other controllers; a 1 s poll of the
+ * stored version is the fallback (and the only cross-process path with
+ * SQLite).
  */
 #include <stdint.h>
 

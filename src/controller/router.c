@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "controller/api.h"
+#include "core/err.h"
 
 typedef int (*route_fn)(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 
@@ -14,6 +15,7 @@ static const route_fn groups[] = {
 	pn_api_components_route,
 	pn_api_admin_route,
 	pn_enroll_route,
+	pn_oidc_route,
 };
 
 static int allowed(const struct pn_req *r, enum pn_access acc)
@@ -54,6 +56,10 @@ int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 
 int pn_router_allow(struct pn_req *r, enum pn_access acc)
 {
+	if (r->who == PN_P_NONE && !strcmp(r->actor, PN_ACTOR_STORE_DOWN)) {
+		pn_api_store_error(r, PN_E_STORE_DOWN);
+		return -1;
+	}
 	/* A presented but invalid credential is 401 even on public routes, so a
 	 * caller never mistakes a bad key for anonymous access. */
 	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11))) {

@@ -1,5 +1,6 @@
 /* Back-end independent half of the store: locking and thin wrappers. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "controller/store.h"
 #include "core/err.h"
@@ -17,6 +18,8 @@ static int begin(struct pn_store *s, int write)
 {
 	int r;
 
+	if (s->ops->concurrent) /* per-thread connections: no global lock */
+		return s->ops->begin(s->be, write);
 	pthread_mutex_lock(&s->lock);
 	r = s->ops->begin(s->be, write);
 	if (r) {
@@ -43,6 +46,8 @@ int pn_store_commit(struct pn_store *s)
 
 	if (r)
 		s->ops->rollback(s->be); /* fail closed: nothing half-applied */
+	if (s->ops->concurrent)
+		return r;
 	s->in_tx = 0;
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -50,6 +55,10 @@ int pn_store_commit(struct pn_store *s)
 
 void pn_store_rollback(struct pn_store *s)
 {
+	if (s->ops->concurrent) { /* a no-op outside a transaction */
+		s->ops->rollback(s->be);
+		return;
+	}
 	if (!s->in_tx)
 		return;
 	s->ops->rollback(s->be);
@@ -91,4 +100,21 @@ int pn_store_update(struct pn_store *s, enum pn_obj kind, const char *id, const 
 int pn_store_remove(struct pn_store *s, enum pn_obj kind, const char *id)
 {
 	return s->ops->remove(s->be, kind, id);
+}
+
+int pn_store_is_pg(const char *spec)
+{
+	return spec && (!strncmp(spec, "postgres://", 11) || !strncmp(spec, "postgresql://", 13));
+}
+
+int pn_store_open(const char *spec, struct pn_store **out)
+{
+	if (pn_store_is_pg(spec))
+		return pn_store_open_pg(spec, out);
+	return pn_store_open_sqlite(spec, out);
+}
+
+int pn_store_watch(struct pn_store *s, void (*cb)(void *arg, uint64_t version), void *arg)
+{
+	return s->ops->watch ? s->ops->watch(s->be, cb, arg) : 0;
 }

@@ -14,10 +14,12 @@
  * Concurrency: every access happens inside a transaction opened with
  * pn_store_begin (write, serialized: BEGIN IMMEDIATE) or pn_store_read
  * (consistent snapshot) and closed with pn_store_commit / pn_store_rollback.
- * The wrapper holds a mutex for the whole transaction, so one store handle
- * may be shared by all HTTP threads.
+ * The wrapper holds a mutex for the whole transaction (SQLite) or the back
+ * end gives each thread its own pooled connection (PostgreSQL), so one
+ * store handle may be shared by all HTTP threads.
  *
  * Errors: 0, -ENOMEM, PN_E_STORE (SQL failure, logged), PN_E_STORE_BUSY,
+ * PN_E_STORE_DOWN (database server unreachable; the API answers 503),
  * PN_E_STORE_NOTFOUND, PN_E_STORE_CONFLICT (unique or foreign-key
  * constraint), PN_E_STORE_SCHEMA (database newer than the program),
  * PN_E_TOKEN (token unknown, used or expired), PN_E_INVAL.
@@ -41,6 +43,10 @@ enum pn_obj {
 	PN_OBJ_SA_KEY,
 	PN_OBJ_CREDENTIAL,
 	PN_OBJ_ENROLL_TOKEN,
+	PN_OBJ_IDENTITY,       /* OIDC: a user's (issuer, subject) */
+	PN_OBJ_OIDC_FLOW,      /* OIDC: a pending browser or device login */
+	PN_OBJ_IDP_MEMBERSHIP, /* OIDC: memberships synchronised from a groups claim */
+	PN_OBJ_ADMIN_SESSION,  /* OIDC: an admin's session key (`postern ctl login`) */
 	PN_OBJ_COUNT_
 };
 
@@ -124,6 +130,20 @@ struct pn_store_ops {
 	int (*revoke_where)(void *be, const char *col, const char *value, int *n);
 	int (*integrity_check)(void *be);
 	void (*close)(void *be);
+	/*
+	 * Optional (NULL: not supported).  Call cb(arg, version) from a store
+	 * thread whenever any process sharing the database commits a policy
+	 * version bump (and once after each reconnection).  0 or -errno.
+	 */
+	int (*watch)(void *be, void (*cb)(void *arg, uint64_t version), void *arg);
+	/* Optional, for migrate-store: insert audit (flows 0) or flow_events
+	 * (flows 1) rows as audit_list / flow_list return them, keeping their
+	 * seq; and set the policy version. */
+	int (*restore_log)(void *be, int flows, const json_t *rows);
+	int (*version_set)(void *be, uint64_t v);
+	/* 1: the back end gives each thread its own connection, so the wrapper
+	 * does not serialize transactions (PostgreSQL). */
+	int concurrent;
 };
 
 struct pn_store {
@@ -136,6 +156,28 @@ struct pn_store {
 /* Open (creating if needed) the SQLite store at path and migrate it:
  * WAL, foreign_keys=ON, busy_timeout 5 s, synchronous=FULL. */
 int pn_store_open_sqlite(const char *path, struct pn_store **out);
+/*
+ * Open a PostgreSQL store (libpq connection URI "postgres://..." or
+ * "postgresql://...") and migrate it.  A pool of PN_STORE_PG_POOL
+ * connections, opened on demand and re-opened after a failure, serves the
+ * calling threads; each thread holds one connection for the length of its
+ * transaction.  Write transactions are serialized across every process
+ * sharing the database (transaction-scoped advisory lock), like SQLite's
+ * BEGIN IMMEDIATE; read transactions see one snapshot (REPEATABLE READ).
+ * PN_E_STORE_DOWN when the server cannot be reached.
+ */
+#define PN_STORE_PG_POOL 16
+int pn_store_open_pg(const char *url, struct pn_store **out);
+/* 1 if spec is a PostgreSQL URI (postgres:// or postgresql://). */
+int pn_store_is_pg(const char *spec);
+/* pn_store_open_pg for a PostgreSQL URI, else pn_store_open_sqlite. */
+int pn_store_open(const char *spec, struct pn_store **out);
+/* Copy everything in `from` into the empty store `to` (migrate-store; see
+ * store_copy.c): one transaction, all or nothing.  -EEXIST if `to` holds a
+ * network, PN_E_INVAL if `to` cannot restore logs (SQLite). */
+int pn_store_copy(struct pn_store *from, struct pn_store *to);
+/* Register a change callback (ops->watch); 0 if the back end has none. */
+int pn_store_watch(struct pn_store *s, void (*cb)(void *arg, uint64_t version), void *arg);
 void pn_store_close(struct pn_store *s); /* NULL-safe */
 
 /* Current schema version this program writes. */

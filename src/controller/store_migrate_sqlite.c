@@ -78,6 +78,29 @@ static const char *const migrations[] = {
 	" verdict TEXT NOT NULL, reason TEXT NOT NULL, bytes_up INTEGER NOT NULL,"
 	" bytes_down INTEGER NOT NULL);"
 	"CREATE INDEX flow_events_ts ON flow_events(ts_ms);",
+	/* 2: OIDC sign-in (oidc*.c): identities, pending logins, synced groups. */
+	"CREATE TABLE user_identities(id TEXT PRIMARY KEY,"
+	" user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" provider TEXT NOT NULL, issuer TEXT NOT NULL, subject TEXT NOT NULL, email TEXT,"
+	" display_name TEXT, idp_groups TEXT NOT NULL DEFAULT '[]', refresh_token TEXT,"
+	" reauth_due INTEGER NOT NULL DEFAULT 0, last_login INTEGER NOT NULL,"
+	" created INTEGER NOT NULL, UNIQUE(issuer, subject));"
+	"CREATE INDEX user_identities_user ON user_identities(user_id);"
+	"CREATE TABLE oidc_flows(id TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL CHECK (kind IN ('browser', 'device')),"
+	" purpose TEXT NOT NULL CHECK (purpose IN ('client', 'admin')),"
+	" provider TEXT NOT NULL, nonce TEXT, challenge TEXT, redirect_uri TEXT,"
+	" device_code TEXT, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE idp_memberships("
+	" membership_id TEXT PRIMARY KEY REFERENCES memberships(id) ON DELETE CASCADE,"
+	" identity_id TEXT NOT NULL REFERENCES user_identities(id) ON DELETE CASCADE,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX idp_memberships_identity ON idp_memberships(identity_id);"
+	"CREATE TABLE admin_sessions(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" expires INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);",
 };
 
 int pn_store_schema_version(void)

@@ -71,6 +71,26 @@ static const struct pn_col token_cols[] = {
 	{"hash", T, R | S}, {"kind", T, R},    {"target_id", T, R},
 	{"expires", I, R},  {"used", I, R | M}, {"created", I, R},
 };
+/* OIDC (migration 2).  refresh_token: AES-256-GCM sealed (oidc_seal.c). */
+static const struct pn_col identity_cols[] = {
+	{"id", T, R},	       {"user_id", T, R},	  {"provider", T, R | M},
+	{"issuer", T, R},      {"subject", T, R},	  {"email", T, M},
+	{"display_name", T, M}, {"idp_groups", T, R | M}, {"refresh_token", T, S | M},
+	{"reauth_due", I, R | M}, {"last_login", I, R | M}, {"created", I, R},
+};
+static const struct pn_col oidc_flow_cols[] = {
+	{"id", T, R},	     {"kind", T, R},	     {"purpose", T, R},
+	{"provider", T, R},   {"nonce", T, S},	     {"challenge", T, S},
+	{"redirect_uri", T, 0}, {"device_code", T, S}, {"expires", I, R},
+	{"used", I, R | M},   {"created", I, R},
+};
+static const struct pn_col idp_membership_cols[] = {
+	{"membership_id", T, R}, {"identity_id", T, R}, {"created", I, R},
+};
+static const struct pn_col admin_session_cols[] = {
+	{"id", T, R},	    {"hash", T, R | S},	 {"user_id", T, R},
+	{"expires", I, R}, {"revoked", I, R | M}, {"created", I, R},
+};
 
 static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 	[PN_OBJ_NETWORK] = {"networks", "id", "name", network_cols, N(network_cols)},
@@ -88,6 +108,13 @@ static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 	[PN_OBJ_CREDENTIAL] = {"credentials", "serial", "issued", credential_cols,
 			       N(credential_cols)},
 	[PN_OBJ_ENROLL_TOKEN] = {"enroll_tokens", "hash", "created", token_cols, N(token_cols)},
+	[PN_OBJ_IDENTITY] = {"user_identities", "id", "created", identity_cols,
+			     N(identity_cols)},
+	[PN_OBJ_OIDC_FLOW] = {"oidc_flows", "id", "created", oidc_flow_cols, N(oidc_flow_cols)},
+	[PN_OBJ_IDP_MEMBERSHIP] = {"idp_memberships", "membership_id", "created",
+				   idp_membership_cols, N(idp_membership_cols)},
+	[PN_OBJ_ADMIN_SESSION] = {"admin_sessions", "id", "created", admin_session_cols,
+				  N(admin_session_cols)},
 };
 
 const struct pn_objdesc *pn_store_desc(enum pn_obj kind)

@@ -204,6 +204,43 @@ out:
 	return rc;
 }
 
+int pn_ctlapi_post(const char *url, const char *ca_file, const char *path, const json_t *body,
+		   json_t **reply)
+{
+	struct pn_xfer x = {0};
+	char full[PN_CTLAPI_URL_MAX + 64];
+
+	*reply = NULL;
+	if (!url || strlen(url) >= PN_CTLAPI_URL_MAX || strncmp(url, "https://", 8) || !ca_file ||
+	    strlen(path) > 60)
+		return -EINVAL;
+	snprintf(full, sizeof(full), "%s%s", url, path);
+	x.url = full;
+	x.method = "POST";
+	x.ca_file = ca_file;
+	x.body = body;
+	x.timeout_s = 60; /* the controller may wait on the identity provider */
+	return pn_xfer_json(&x, reply);
+}
+
+int pn_ctlapi_csr_body(const char *state_dir, json_t **body)
+{
+	struct pn_key *key = NULL;
+	int rc;
+
+	*body = NULL;
+	if ((rc = ensure_dir(state_dir)) || (rc = load_or_make_key(state_dir, &key)))
+		return rc;
+	rc = make_csr(key, body);
+	pn_key_free(key);
+	return rc;
+}
+
+int pn_ctlapi_save_login(const char *state_dir, const char *url, const json_t *reply)
+{
+	return pn_ctlapi_save_reply(state_dir, url, reply);
+}
+
 int pn_ctlapi_open(const char *state_dir, struct pn_ctlapi **out)
 {
 	struct pn_ctlapi *c = calloc(1, sizeof(*c));

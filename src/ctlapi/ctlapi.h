@@ -87,6 +87,19 @@ int pn_ctlapi_enroll(const char *state_dir, const char *token_text);
 int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
 		    const char *api_key);
 
+/*
+ * Building blocks of the OIDC client login (src/client/oidc_login.c):
+ * an unauthenticated JSON POST to url + path verifying the controller
+ * against ca_file (the controller's refusal is logged with its message);
+ * {"csr": PEM} for state_dir's key (key.pem made 0600 if missing, the
+ * directory 0700); and saving an issuance reply as pn_ctlapi_login does.
+ */
+struct json_t;
+int pn_ctlapi_post(const char *url, const char *ca_file, const char *path,
+		   const struct json_t *body, struct json_t **reply);
+int pn_ctlapi_csr_body(const char *state_dir, struct json_t **body);
+int pn_ctlapi_save_login(const char *state_dir, const char *url, const struct json_t *reply);
+
 /* A component's handle on an enrolled state directory. */
 struct pn_ctlapi;
 

@@ -12,19 +12,43 @@
 # type, oversized bodies); 401 on every endpoint without/with bad
 # credentials; 403 for read-only and service-account keys on admin
 # endpoints; SQL metacharacters; CLI exit codes; slow-client timeout;
-# kill -9 during writes -> integrity_check ok and no half-applied change.
+# kill -9 during writes -> integrity_check ok and no half-applied change;
+# one token, 50 parallel enrollments through two controllers sharing the
+# database -> exactly one credential.
+#
+# One suite, two back ends: PN_TEST_STORE=pg (api_test_pg.sh) runs it all
+# against a private PostgreSQL cluster (pg_cluster.sh) and adds: database
+# killed -> 503 store_unavailable, nothing half-written, recovery without
+# restart; a change through one controller reaches the other's push
+# subscriber within 1 s (LISTEN/NOTIFY).
 set -u
 BIN=${PN_BIN:-${1:-.}/src/app/postern}
+HERE=$(cd "$(dirname "$0")" && pwd)
+STORE=${PN_TEST_STORE:-sqlite}
 TMP=$(mktemp -d /tmp/pn-ctl-api.XXXXXX)
 PID=
+PID2=
 FAILS=0
 CHECKS=0
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "$PID2" ] && kill "$PID2" 2>/dev/null && wait "$PID2" 2>/dev/null
 	for p in ${WRITERS:-}; do kill "$p" 2>/dev/null; done
+	[ "$STORE" = pg ] && pg_stop
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+STORE_ARGS=()
+if [ "$STORE" = pg ]; then
+	. "$HERE/pg_cluster.sh"
+	pg_start || { echo "could not start PostgreSQL"; exit 1; }
+	STORE_ARGS=(--store "$PG_URL")
+	echo "store: PostgreSQL $(pg_sql 'SHOW server_version') at $PG_DIR"
+fi
+# sql QUERY: run a query on the store, print the rows
+sql() {
+	if [ "$STORE" = pg ]; then pg_sql "$1"; else sqlite3 "$TMP/ctl/controller.db" "$1"; fi
+}
 
 ok() { CHECKS=$((CHECKS + 1)); }
 fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
@@ -63,7 +87,7 @@ expect() { # expect STATUS METHOD PATH [BODY] [KEY] [CT]
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1" <<<"$BODY_OUT"; }
 
 # ---- init ----
-"$BIN" controller init --data "$TMP/ctl" --api-listen 127.0.0.1:0 --hostname localhost,127.0.0.1 \
+"$BIN" controller init --data "$TMP/ctl" --api-listen 127.0.0.1:0 --hostname localhost,127.0.0.1 "${STORE_ARGS[@]}" \
 	>"$TMP/init.out" 2>"$TMP/init.err" || { cat "$TMP/init.err"; exit 1; }
 KEY=$(tail -1 "$TMP/init.out")
 check "bootstrap key printed" grep -Eq '^pnak_[0-9a-f]{64}$' <<<"$KEY"
@@ -72,7 +96,14 @@ check "init refuses an existing dir (exit 2)" test $? -eq 2
 check "data dir 0700" test "$(stat -c %a "$TMP/ctl")" = 700
 check "ca.key 0600" test "$(stat -c %a "$TMP/ctl/ca.key")" = 600
 check "api.key 0600" test "$(stat -c %a "$TMP/ctl/api.key")" = 600
-check "key stored only hashed" test "$(sqlite3 "$TMP/ctl/controller.db" .dump | grep -c "$KEY")" = 0
+if [ "$STORE" = pg ]; then
+	check "key stored only hashed" test "$("$PG_BIN/pg_dump" -h "$PG_DIR/sock" -U postern postern | grep -c "$KEY")" = 0
+	"$BIN" controller init --data "$TMP/ctl2" --api-listen 127.0.0.1:0 "${STORE_ARGS[@]}" >/dev/null 2>&1
+	check "init refuses a database that holds a network (exit 2)" test $? -eq 2
+	check "refused init leaves no data dir" test ! -e "$TMP/ctl2"
+else
+	check "key stored only hashed" test "$(sqlite3 "$TMP/ctl/controller.db" .dump | grep -c "$KEY")" = 0
+fi
 start
 
 # ---- unauthenticated / bad credentials on every endpoint ----
@@ -229,7 +260,7 @@ expect 404 GET "/v1/networks/x'%20OR%20'1'='1"
 expect 404 GET "/v1/resources?network=x'%20OR%201=1--"
 expect 400 POST /v1/users "{\"name\":\"o'brien\"}"
 expect 201 POST /v1/users "{\"name\":\"obrien\",\"email\":\"o'brien@x.example\\\"; DROP TABLE users;--\"}"
-check "tables intact" test "$(sqlite3 "$TMP/ctl/controller.db" 'SELECT COUNT(*) FROM users')" = 2
+check "tables intact" test "$(sql 'SELECT COUNT(*) FROM users')" = 2
 # enrollment with garbage
 expect 401 POST /v1/enroll '{"token":"pnt1.zz","csr":"x"}' ""
 expect 401 POST /v1/enroll "{\"token\":\"$(printf '%064d' 7)\",\"csr\":\"x\"}" ""
@@ -299,17 +330,94 @@ done
 sleep 1.5
 kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
 for p in $WRITERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; WRITERS=
-DB=$TMP/ctl/controller.db
-N=$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts WHERE name LIKE 'sa-%'")
+N=$(sql "SELECT COUNT(*) FROM service_accounts WHERE name LIKE 'sa-%'")
 echo "kill -9 after $N committed service-account creations"
 check "some writes committed before kill" test "$N" -gt 0
 start
-check "integrity_check ok" test "$(sqlite3 "$DB" 'PRAGMA integrity_check')" = ok
-check "foreign keys ok" test -z "$(sqlite3 "$DB" 'PRAGMA foreign_key_check')"
-check "every service account has its key" test "$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM sa_keys k WHERE k.service_account_id = s.id)")" = 0
-check "every service account has its membership" test "$(sqlite3 "$DB" "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.service_account_id = s.id)")" = 0
-check "every change audited and versioned" test "$(sqlite3 "$DB" "SELECT (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init')")" = 1
+if [ "$STORE" = sqlite ]; then
+	check "integrity_check ok" test "$(sql 'PRAGMA integrity_check')" = ok
+	check "foreign keys ok" test -z "$(sql 'PRAGMA foreign_key_check')"
+fi
+# the invariants every committed change keeps (both back ends)
+consistent() {
+	check "every service account has its key" test "$(sql "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM sa_keys k WHERE k.service_account_id = s.id)")" = 0
+	check "every service account has its membership" test "$(sql "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.service_account_id = s.id)")" = 0
+	check "every change audited and versioned" test "$(sql "SELECT CASE WHEN (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init') THEN 1 ELSE 0 END")" = 1
+}
+consistent
 expect 200 GET /v1/networks
+
+# ---- two controllers on one database ----
+# A second process on the same data directory and store (SQLite: the same
+# file; PostgreSQL: the same database).
+"$BIN" controller run --data "$TMP/ctl" --api-listen 127.0.0.1:0 "${STORE_ARGS[@]}" \
+	>"$TMP/run2.out" 2>>"$TMP/run2.err" &
+PID2=$!
+for _ in $(seq 1 100); do grep -q '^url=' "$TMP/run2.out" 2>/dev/null && break; sleep 0.05; done
+URL2=$(sed -n 's/^url=//p' "$TMP/run2.out")
+check "second controller up" test -n "$URL2"
+# enrollment race: one token, 50 parallel enrollments split over both
+openssl genpkey -algorithm ed25519 -out "$TMP/c.key" 2>/dev/null
+openssl req -new -key "$TMP/c.key" -subj /CN=race -out "$TMP/c.csr" 2>/dev/null
+TOK=$("$BIN" ctl --url "$URL" connector add corp2 racer | tail -1)
+python3 -c 'import json,sys; print(json.dumps({"token": sys.argv[1], "csr": open(sys.argv[2]).read()}))' \
+	"$TOK" "$TMP/c.csr" >"$TMP/enroll.json"
+for i in $(seq 1 50); do
+	u=$URL; [ $((i % 2)) = 0 ] && u=$URL2
+	curl -sS --cacert "$TMP/ctl/ca.crt" -o "$TMP/race.$i.body" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+		--data-binary @"$TMP/enroll.json" "$u/v1/enroll" >"$TMP/race.$i" 2>/dev/null &
+done
+wait $(jobs -p | grep -v -e "^$PID\$" -e "^$PID2\$") 2>/dev/null
+WINS=$(cat "$TMP"/race.? "$TMP"/race.?? | grep -c '^20[01]$')
+LOSSES=$(cat "$TMP"/race.? "$TMP"/race.?? | grep -c '^401$')
+echo "enrollment race over two controllers: $WINS success, $LOSSES refused"
+check "one token, 50 parallel enrollments, two controllers: exactly one success" test "$WINS" = 1
+check "... and 49 refusals" test "$LOSSES" = 49
+check "exactly one credential recorded for the racer" test "$(sql "SELECT COUNT(*) FROM credentials c JOIN connectors n ON n.id = c.holder_id WHERE n.name = 'racer'")" = 1
+# push across controllers: the racer subscribes on the second controller; a
+# change committed through the first reaches it (PostgreSQL: LISTEN/NOTIFY,
+# goal 1 s; SQLite: the 1 s store poll)
+for f in "$TMP"/race.*.body; do
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(d["cert_pem"])' \
+		"$f" "$TMP/c.crt" 2>/dev/null && break
+done
+curl -sSN --cacert "$TMP/ctl/ca.crt" --cert "$TMP/c.crt" --key "$TMP/c.key" "$URL2/v1/ctl/stream" \
+	>"$TMP/sse" 2>/dev/null &
+SSE=$!
+for _ in $(seq 1 100); do grep -q '^event: policy' "$TMP/sse" && break; sleep 0.05; done
+check "push subscriber on the second controller gets its state" grep -q '^event: policy' "$TMP/sse"
+VN=$(($(sql "SELECT value FROM meta WHERE key='policy_version'") + 1))
+expect 201 POST /v1/groups '{"name":"push-probe"}'
+t0=$(date +%s%N) # the change is committed
+for _ in $(seq 1 300); do grep -q "^id: $VN\$" "$TMP/sse" && break; sleep 0.01; done
+t1=$(date +%s%N)
+PUSH_MS=$(((t1 - t0) / 1000000))
+LIMIT_MS=1000; [ "$STORE" = sqlite ] && LIMIT_MS=3000
+echo "change committed through controller 1 -> pushed by controller 2: $PUSH_MS ms ($STORE)"
+check "change via one controller pushed by the other within $LIMIT_MS ms ($PUSH_MS ms)" \
+	test "$PUSH_MS" -le "$LIMIT_MS" -a -n "$(grep "^id: $VN\$" "$TMP/sse")"
+kill "$SSE" 2>/dev/null; wait "$SSE" 2>/dev/null
+kill -TERM "$PID2"; wait "$PID2"; RC=$?; PID2=
+check "second controller exits 0 on SIGTERM (rc=$RC)" test "$RC" -eq 0
+
+if [ "$STORE" = pg ]; then
+	# ---- PostgreSQL down: 503, nothing half-written, recovery without restart ----
+	V0=$(sql "SELECT value FROM meta WHERE key='policy_version'")
+	pg_kill
+	expect 503 GET /v1/networks
+	check "503 says the store is unavailable" grep -q store_unavailable <<<"$BODY_OUT"
+	expect 503 POST /v1/service-accounts '{"name":"while-down","groups":["eng"]}'
+	expect 200 GET /v1/ca "" "" # the CA certificate needs no database
+	pg_start_again
+	t0=$(date +%s%N)
+	for _ in $(seq 1 200); do req GET /v1/networks; [ "$ST" = 200 ] && break; sleep 0.05; done
+	t1=$(date +%s%N)
+	check "API recovers without restart ($(((t1 - t0) / 1000000)) ms after the database is back)" test "$ST" = 200
+	check "nothing written while down" test "$(sql "SELECT COUNT(*) FROM service_accounts WHERE name = 'while-down'")" = 0
+	check "policy version unchanged while down" test "$(sql "SELECT value FROM meta WHERE key='policy_version'")" = "$V0"
+	expect 201 POST /v1/service-accounts '{"name":"after-up","groups":["eng"]}'
+	consistent
+fi
 
 # graceful stop; a sanitizer build reports leaks/errors on stderr here
 kill -TERM "$PID"; wait "$PID"; RC=$?; PID=
