@@ -20,6 +20,7 @@
 #include "app/enroll.h"
 #include "connector/connector.h"
 #include "connector/reporter.h"
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -103,34 +104,6 @@ out:
 	}
 	fclose(f);
 	return buf;
-}
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss)
-{
-	char host[128];
-	const char *colon = strrchr(s, ':');
-	size_t hl;
-	int port;
-
-	if (!colon || colon == s)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	port = atoi(colon + 1);
-	if (port <= 0 || port > 65535)
-		return -1;
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
-		return 0;
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
-		return 0;
-	return -1;
 }
 
 /* ---------------------------------------------------------------- run -- */
@@ -701,7 +674,7 @@ static int cmd_run(int argc, char **argv)
 			relay_specs[nrelays++] = optarg;
 			break;
 		case 'u':
-			if (parse_addr(optarg, &udp) != 0) {
+			if (pn_addr_parse(optarg, &udp, PN_ADDR_PORT0) != 0) {
 				fprintf(stderr, "postern connector: bad --listen-udp %s\n", optarg);
 				return 2;
 			}
