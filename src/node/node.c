@@ -87,6 +87,8 @@ static int adopt(struct pn_node *n, const char *how)
 	n->st.renewals++;
 	PN_LOG_INFO(n->cfg.module, "cred_renewed", "not_after=%" PRIu64 " how=%s renewals=%u",
 		    ci.not_after, how, n->st.renewals);
+	if (n->cfg.hooks.adopted)
+		n->cfg.hooks.adopted(n->cfg.user);
 out:
 	free(pem);
 	if (r && r != PN_E_NODE_NOT_NEWER && r != -ENOENT && r != -EIO)

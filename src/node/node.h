@@ -31,6 +31,8 @@ struct pn_node_hooks {
 	/* A newer credential is about to be adopted: present it to new
 	 * handshakes.  0 adopts it; an error refuses it (logged, retried). */
 	int (*credential)(void *user, const char *cert_pem, const struct pn_cred_info *ci);
+	/* Optional: the credential was adopted (ident updated). */
+	void (*adopted)(void *user);
 	/* A POLICY push (after a cert_renewed flag was handled). */
 	void (*policy)(void *user, const struct pn_ctlapi_event *ev);
 	/* Our credential was revoked: the role must stop carrying traffic. */
