@@ -17,11 +17,11 @@
 #include "node/node.h"
 #include "trust/util.h"
 
-#define ACL_FILE_MAX (4u << 20)
+#define ACL_FILE_MAX	 (4u << 20)
 #define REVOKED_FILE_MAX (4u << 20)
-#define RELAYS_FILE_MAX (1u << 20)
-#define REVOKED_MAX 65536
-#define CLIENT_ACLS_MAX 256
+#define RELAYS_FILE_MAX	 (1u << 20)
+#define REVOKED_MAX	 65536
+#define CLIENT_ACLS_MAX	 256
 
 struct pn_connector_daemon {
 	uv_loop_t *loop;
@@ -40,7 +40,7 @@ struct pn_connector_daemon {
 };
 
 static int fail(char *err, size_t errsz, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errsz, int r, const char *fmt, ...)
 {
 	va_list ap;
@@ -246,8 +246,8 @@ static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 		return fail(err, errsz, PN_E_CONFIG, "at most %d relays", PN_CONNECTOR_RELAYS_MAX);
 	for (size_t i = 0; i < cfg->nrelay_specs; i++)
 		if (pn_relay_spec_parse(cfg->relay_specs[i], &ents[n++], &why))
-			return fail(err, errsz, PN_E_CONFIG, "--relay %s: %s",
-				    cfg->relay_specs[i], why);
+			return fail(err, errsz, PN_E_CONFIG, "--relay %s: %s", cfg->relay_specs[i],
+				    why);
 	if (!cfg->nrelay_specs && cfg->state) {
 		snprintf(path, sizeof(path), "%s/relays.json", cfg->state);
 		if (pn_trust_read_file(path, RELAYS_FILE_MAX, &json, &len) != 0)
@@ -403,7 +403,8 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 			     failed ? failed : "?", pn_strerror(r));
 		goto fail;
 	}
-	if (!d->acl_path[0] || (r = pn_trust_read_file(d->acl_path, ACL_FILE_MAX, &acl, &acl_len))) {
+	if (!d->acl_path[0] ||
+	    (r = pn_trust_read_file(d->acl_path, ACL_FILE_MAX, &acl, &acl_len))) {
 		r = fail(err, errsz, r ? r : PN_E_CONFIG, "cannot read %s: %s",
 			 d->acl_path[0] ? d->acl_path : "(no --acl)",
 			 pn_strerror(r ? r : PN_E_CONFIG));

@@ -24,8 +24,8 @@ struct pn_connector_daemon_config {
 	const char *ca, *cert, *key, *acl;
 	const struct sockaddr *listen_udp; /* or NULL */
 	struct pn_tep_config tunables;
-	const char *client_acl_dir; /* *.bin signed client lists, or NULL */
-	const char *revoked_path;   /* revocation file, or NULL */
+	const char *client_acl_dir;	/* *.bin signed client lists, or NULL */
+	const char *revoked_path;	/* revocation file, or NULL */
 	const char *const *relay_specs; /* --relay; none: state/relays.json */
 	size_t nrelay_specs;
 	const char *wss_ca;

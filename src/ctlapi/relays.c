@@ -128,7 +128,7 @@ static int entry_check(const struct pn_relay_entry *e, const char **why)
 static int set_field(char *dst, size_t dstsz, const char *v, size_t n)
 {
 	if (n >= dstsz)
-		return -1;
+		return PN_E_TOOBIG;
 	memcpy(dst, v, n);
 	dst[n] = '\0';
 	return 0;

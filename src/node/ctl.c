@@ -30,10 +30,10 @@ static void c_unsubscribe(void *sub, void (*closed)(void *arg))
 }
 
 const struct pn_node_ctl_ops pn_node_ctlapi_ops = {
-	.renew = c_renew,
-	.post_flows = c_post,
-	.subscribe = c_subscribe,
-	.unsubscribe = c_unsubscribe,
+    .renew = c_renew,
+    .post_flows = c_post,
+    .subscribe = c_subscribe,
+    .unsubscribe = c_unsubscribe,
 };
 
 int pn_node_ctl_open(const char *state_dir, struct pn_node_ctl *out)

@@ -35,7 +35,6 @@ struct pn_node_ctl {
 /* The real controller: ctl is a struct pn_ctlapi *. */
 extern const struct pn_node_ctl_ops pn_node_ctlapi_ops;
 
-
 /* Open the real controller for an enrolled state directory (process-wide
  * ctlapi init included): 0, -ENOENT (not enrolled: no controller.json), or
  * the ctlapi error.  pn_node_ctl_free: NULL-safe, for handles from here. */

@@ -112,8 +112,8 @@ int pn_node_ident_check_new(const struct pn_node_ident *id, const char *cert_pem
 
 	if (r)
 		return r;
-	if (memcmp(ci->key_fpr, id->key_fpr, PN_FPR_LEN) != 0 ||
-	    (id->ci_valid && memcmp(ci->id, id->ci.id, PN_ID_LEN) != 0))
+	if (memcmp(ci->key_fpr, id->key_fpr, PN_FPR_LEN) != 0 || !id->id_known ||
+	    memcmp(ci->id, id->self_id, PN_ID_LEN) != 0)
 		return PN_E_WRONG_HOLDER;
 	if (id->ci_valid && ci->not_after <= id->ci.not_after)
 		return PN_E_NODE_NOT_NEWER;

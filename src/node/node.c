@@ -66,7 +66,7 @@ static void maybe_finish(struct pn_node *n)
 
 /* Read cert.pem again and adopt it if it may replace ours.  0 adopted, or
  * why not (PN_E_NODE_NOT_NEWER: nothing newer there). */
-static int adopt(struct pn_node *n, const char *how)
+static int adopt(struct pn_node *n)
 {
 	struct pn_node_ident *id = n->cfg.ident;
 	struct pn_cred_info ci;
@@ -85,8 +85,8 @@ static int adopt(struct pn_node *n, const char *how)
 	pn_renew_adopted(&n->sched, pn_cred_issued_at(&ci), ci.not_after);
 	n->expired_logged = 0;
 	n->st.renewals++;
-	PN_LOG_INFO(n->cfg.module, "cred_renewed", "not_after=%" PRIu64 " how=%s renewals=%u",
-		    ci.not_after, how, n->st.renewals);
+	PN_LOG_INFO(n->cfg.module, "cred_renewed", "not_after=%" PRIu64 " renewals=%u",
+		    ci.not_after, n->st.renewals);
 	if (n->cfg.hooks.adopted)
 		n->cfg.hooks.adopted(n->cfg.user);
 out:
@@ -117,11 +117,11 @@ static void renew_done(uv_work_t *w, int status)
 		return;
 	}
 	if (r == 0)
-		r = adopt(n, "timer");
+		r = adopt(n);
 	if (r != 0) {
 		pn_renew_failed(&n->sched);
 		n->st.renew_failures++;
-		PN_LOG_WARN(n->cfg.module, "renew_failed", "how=timer err=%s retry_ms=%" PRIu64,
+		PN_LOG_WARN(n->cfg.module, "renew_failed", "err=%s retry_ms=%" PRIu64,
 			    pn_errname(r), pn_renew_backoff_ms(&n->sched, n->sched.failures));
 	}
 	plan(n);
@@ -152,7 +152,6 @@ static void on_timer(uv_timer_t *t)
 static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 {
 	struct pn_node *n = arg;
-	int r;
 
 	if (n->closing || n->st.revoked)
 		return;
@@ -164,9 +163,6 @@ static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 		PN_LOG_WARN(n->cfg.module, "controller_disconnected", "%s", "");
 		break;
 	case PN_CTLAPI_EV_POLICY:
-		if (ev->cert_renewed && (r = adopt(n, "push")) != 0 && r != PN_E_NODE_NOT_NEWER)
-			PN_LOG_WARN(n->cfg.module, "renew_failed", "how=push err=%s",
-				    pn_errname(r));
 		if (n->cfg.hooks.policy)
 			n->cfg.hooks.policy(n->cfg.user, ev);
 		break;
@@ -206,7 +202,8 @@ int pn_node_new(const struct pn_node_config *cfg, struct pn_node **out)
 	uv_timer_init(cfg->loop, &n->timer);
 	n->timer.data = n;
 	if (cfg->ctl.ops && cfg->subscribe) {
-		if ((r = cfg->ctl.ops->subscribe(cfg->ctl.ctl, cfg->loop, on_event, n, &n->sub)) != 0) {
+		if ((r = cfg->ctl.ops->subscribe(cfg->ctl.ctl, cfg->loop, on_event, n, &n->sub)) !=
+		    0) {
 			/* freed once the loop has closed the timer */
 			uv_close((uv_handle_t *)&n->timer, free_on_close);
 			return r;

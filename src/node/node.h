@@ -33,7 +33,7 @@ struct pn_node_hooks {
 	int (*credential)(void *user, const char *cert_pem, const struct pn_cred_info *ci);
 	/* Optional: the credential was adopted (ident updated). */
 	void (*adopted)(void *user);
-	/* A POLICY push (after a cert_renewed flag was handled). */
+	/* A POLICY push. */
 	void (*policy)(void *user, const struct pn_ctlapi_event *ev);
 	/* Our credential was revoked: the role must stop carrying traffic. */
 	void (*revoked)(void *user);
@@ -41,10 +41,10 @@ struct pn_node_hooks {
 
 struct pn_node_config {
 	uv_loop_t *loop;
-	const char *module;	    /* log module: "connector", "relay", "client" */
+	const char *module;	     /* log module: "connector", "relay", "client" */
 	struct pn_node_ident *ident; /* borrowed; cert_pem/ci updated on adoption */
-	struct pn_node_ctl ctl;	    /* borrowed; ops NULL: no controller (no renewal) */
-	int subscribe;		    /* open the push channel */
+	struct pn_node_ctl ctl;	     /* borrowed; ops NULL: no controller (no renewal) */
+	int subscribe;		     /* open the push channel */
 	struct pn_renew_policy renew;
 	struct pn_node_hooks hooks;
 	void *user;

@@ -33,10 +33,27 @@ static void test_split(void **state)
 static void test_split_refuses(void **state)
 {
 	static const char *bad[] = {
-	    "", ":80", "host", "host:", "host:0", "host:65536", "host:99999999999",
-	    "host:+80", "host:-1", "host: 80", "host:80 ", "host:0x50", "host:8a",
-	    "::1:80", "[::1]80", "[::1]:", "[]:80", "[example]:80", "[1.2.3.4]:80",
-	    "host:000080", NULL,
+	    "",
+	    ":80",
+	    "host",
+	    "host:",
+	    "host:0",
+	    "host:65536",
+	    "host:99999999999",
+	    "host:+80",
+	    "host:-1",
+	    "host: 80",
+	    "host:80 ",
+	    "host:0x50",
+	    "host:8a",
+	    "::1:80",
+	    "[::1]80",
+	    "[::1]:",
+	    "[]:80",
+	    "[example]:80",
+	    "[1.2.3.4]:80",
+	    "host:000080",
+	    NULL,
 	};
 	char host[64];
 	uint16_t port;

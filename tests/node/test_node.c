@@ -1,7 +1,7 @@
 /*
  * The component runtime against a fake controller: the renewal schedule
  * and its backoff, adoption refusal (other id, other key, older), the
- * push channel (cert_renewed, policy, REVOKED).  No network, no root.
+ * push channel (policy, REVOKED).  No network, no root.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,8 +199,7 @@ static void test_load_mismatch(void **st)
 	assert_non_null(failed);
 	assert_non_null(strstr(failed, "cert.pem"));
 	assert_int_equal(pn_node_ident_load(&id, PN_CRED_CONNECTOR, dir, NULL, NULL,
-					    "/nonexistent/key.pem", (uint64_t)pn_wall_s(),
-					    &failed),
+					    "/nonexistent/key.pem", (uint64_t)pn_wall_s(), &failed),
 			 -ENOENT);
 	assert_string_equal(failed, "/nonexistent/key.pem");
 	pn_node_ident_free(&id);
@@ -211,7 +210,7 @@ static void test_load_mismatch(void **st)
 enum fake_mode { FAKE_OK, FAKE_OTHER_KEY, FAKE_OTHER_ID, FAKE_OLDER };
 
 struct fake {
-	int fail_first;	/* fail this many renewals (controller unreachable) */
+	int fail_first; /* fail this many renewals (controller unreachable) */
 	enum fake_mode mode;
 	int calls;
 	uint64_t call_ms[16];
@@ -259,9 +258,9 @@ static void f_unsubscribe(void *sub, void (*closed)(void *arg))
 }
 
 static const struct pn_node_ctl_ops fake_ops = {
-	.renew = f_renew,
-	.subscribe = f_subscribe,
-	.unsubscribe = f_unsubscribe,
+    .renew = f_renew,
+    .subscribe = f_subscribe,
+    .unsubscribe = f_unsubscribe,
 };
 
 struct run {
@@ -412,8 +411,8 @@ static void test_refuse_older(void **st)
 	refused_case(FAKE_OLDER);
 }
 
-/* Push: a POLICY event flagged cert_renewed adopts the new cert.pem and
- * reaches the role; REVOKED calls the role's stop and ends renewal. */
+/* Push: a POLICY event reaches the role; REVOKED calls the role's stop
+ * and ends renewal. */
 static void on_push_step(uv_timer_t *t)
 {
 	struct run *r = t->data;
@@ -421,8 +420,6 @@ static void on_push_step(uv_timer_t *t)
 
 	ev.kind = PN_CTLAPI_EV_POLICY;
 	ev.version = 7;
-	ev.cert_renewed = 1;
-	put_cert(key_a, id_x, PN_CRED_CONNECTOR, 900);
 	r->f.cb(&ev, r->f.cb_arg);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PN_CTLAPI_EV_REVOKED;
@@ -464,10 +461,10 @@ static void test_push_revoked(void **st)
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	assert_true(r.closed);
 	assert_int_equal(uv_loop_close(&r.loop), 0);
-	assert_int_equal(r.creds, 1);    /* adopted from the push */
+	assert_int_equal(r.creds, 0);
 	assert_int_equal(r.policies, 1); /* the role saw the policy */
-	assert_int_equal(r.revoked, 1);  /* and was told to stop */
-	assert_int_equal(r.f.calls, 0);  /* no renewal after REVOKED */
+	assert_int_equal(r.revoked, 1);	 /* and was told to stop */
+	assert_int_equal(r.f.calls, 0);	 /* no renewal after REVOKED */
 	assert_true(r.f.unsubscribed);
 	pn_node_ident_free(&r.id);
 }
@@ -475,14 +472,10 @@ static void test_push_revoked(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_schedule),
-	    cmocka_unit_test(test_adoption_refusal),
-	    cmocka_unit_test(test_load_mismatch),
-	    cmocka_unit_test(test_renew_retry),
-	    cmocka_unit_test(test_refuse_other_key),
-	    cmocka_unit_test(test_refuse_other_id),
-	    cmocka_unit_test(test_refuse_older),
-	    cmocka_unit_test(test_push_revoked),
+	    cmocka_unit_test(test_schedule),	     cmocka_unit_test(test_adoption_refusal),
+	    cmocka_unit_test(test_load_mismatch),    cmocka_unit_test(test_renew_retry),
+	    cmocka_unit_test(test_refuse_other_key), cmocka_unit_test(test_refuse_other_id),
+	    cmocka_unit_test(test_refuse_older),     cmocka_unit_test(test_push_revoked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
