@@ -17,6 +17,7 @@
 #include "client/run.h"
 #include "client/socks5.h"
 #include "client/tunnels.h"
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/fdlimit.h"
@@ -144,30 +145,16 @@ static int add_directs(struct rt *rt)
 		const char *spec = rt->o->directs[i], *eq = strchr(spec, '=');
 		char idhex[PN_ID_HEX_LEN + 1];
 		uint8_t id[PN_ID_LEN];
-		struct pn_socks5_addr a;
 		struct sockaddr_storage ss;
 		int r;
 
-		memset(&ss, 0, sizeof(ss));
 		if (!eq || eq - spec != PN_ID_HEX_LEN)
 			return PN_E_CONFIG;
 		memcpy(idhex, spec, PN_ID_HEX_LEN);
 		idhex[PN_ID_HEX_LEN] = '\0';
-		if (pn_id_parse(idhex, id) != 0 || pn_socks5_addr_parse(&a, eq + 1) != 0)
+		/* the one address:port parser: a literal IPv4 or [IPv6] address */
+		if (pn_id_parse(idhex, id) != 0 || pn_addr_parse(eq + 1, &ss, 0) != 0)
 			return PN_E_CONFIG;
-		if (a.atyp == PN_SOCKS5_ATYP_IPV4) {
-			struct sockaddr_in *in = (void *)&ss;
-			in->sin_family = AF_INET;
-			memcpy(&in->sin_addr, a.u.v4, 4);
-			in->sin_port = htons(a.port);
-		} else if (a.atyp == PN_SOCKS5_ATYP_IPV6) {
-			struct sockaddr_in6 *in6 = (void *)&ss;
-			in6->sin6_family = AF_INET6;
-			memcpy(&in6->sin6_addr, a.u.v6, 16);
-			in6->sin6_port = htons(a.port);
-		} else {
-			return PN_E_CONFIG;
-		}
 		if ((r = pn_ctuns_add_direct(rt->tuns, id, (struct sockaddr *)&ss)) != 0)
 			return r;
 	}

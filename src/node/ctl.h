@@ -5,8 +5,9 @@
  * runtime (node/node.h) and the flow reporter run against the real
  * controller (ctlapi) in the daemons and against a fake one in tests.
  *
- * renew and post_flows block (HTTPS): the runtime calls them from the
- * thread pool, never on the loop, and never two at a time on one handle.
+ * renew and post_flows block (HTTPS): renew runs on the runtime's own
+ * thread, post_flows on the thread pool (connector/reporter.h); never on
+ * the loop, and never two at a time on one handle.
  * subscribe/unsubscribe run on the loop's thread.
  */
 #include <stddef.h>

@@ -17,7 +17,8 @@ struct pn_node {
 	struct pn_node_config cfg;
 	struct pn_renew sched;
 	uv_timer_t timer;
-	uv_work_t work;
+	uv_thread_t thread; /* the blocking renewal call */
+	uv_async_t done;    /* open while a renewal runs */
 	void *sub;
 	int busy, wanted, renewing, renew_rc;
 	int closing, timer_closed, sub_open, expired_logged;
@@ -96,19 +97,20 @@ out:
 	return r;
 }
 
-static void renew_work(uv_work_t *w)
+/* Blocking HTTPS on a thread of its own: never on the loop, and not on
+ * libuv's thread pool, which the connector's DNS lookups may keep busy
+ * for seconds. */
+static void renew_thread(void *arg)
 {
-	struct pn_node *n = w->data;
+	struct pn_node *n = arg;
 
-	/* Blocking HTTPS: on the thread pool, never on the loop. */
 	n->renew_rc = n->cfg.ctl.ops->renew(n->cfg.ctl.ctl);
+	uv_async_send(&n->done);
 }
 
-static void renew_done(uv_work_t *w, int status)
+/* The attempt is over (the async handle closed): r is its result. */
+static void renew_over(struct pn_node *n, int r)
 {
-	struct pn_node *n = w->data;
-	int r = status ? status : n->renew_rc;
-
 	n->renewing = 0;
 	n->busy = 0;
 	n->wanted = 0;
@@ -127,6 +129,25 @@ static void renew_done(uv_work_t *w, int status)
 	plan(n);
 }
 
+static void renew_finished(uv_handle_t *h)
+{
+	struct pn_node *n = h->data;
+
+	uv_thread_join(&n->thread);
+	renew_over(n, n->renew_rc);
+}
+
+/* The thread could not be started: a failed attempt. */
+static void renew_not_started(uv_handle_t *h)
+{
+	renew_over(h->data, -EAGAIN);
+}
+
+static void renew_done(uv_async_t *a)
+{
+	uv_close((uv_handle_t *)a, renew_finished);
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct pn_node *n = t->data;
@@ -140,13 +161,15 @@ static void on_timer(uv_timer_t *t)
 		arm(n, BUSY_RETRY_MS);
 		return;
 	}
-	n->work.data = n;
-	if (uv_queue_work(n->cfg.loop, &n->work, renew_work, renew_done) != 0) {
+	if (uv_async_init(n->cfg.loop, &n->done, renew_done) != 0) {
 		pn_renew_failed(&n->sched);
 		plan(n);
 		return;
 	}
+	n->done.data = n;
 	n->renewing = n->busy = 1;
+	if (uv_thread_create(&n->thread, renew_thread, n) != 0)
+		uv_close((uv_handle_t *)&n->done, renew_not_started);
 }
 
 static void on_event(const struct pn_ctlapi_event *ev, void *arg)

@@ -5,7 +5,7 @@
  * its controller side through:
  *
  *   - renewal: one schedule and one retry/backoff (node/renew.h); the
- *     blocking call runs on the thread pool; the new cert.pem is adopted
+ *     blocking call runs on a thread of its own; the new cert.pem is adopted
  *     only if it is valid, for our own id and key, and newer
  *     (node/ident.h), then handed to the role (hooks.credential);
  *   - the push channel: POLICY events go to hooks.policy (access lists,
