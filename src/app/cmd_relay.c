@@ -1,6 +1,7 @@
 /*
- * postern relay: the public zero-knowledge forwarder (src/relay/server.h).
- * This file only parses options, loads the credential and runs the loop.
+ * postern relay: the public zero-knowledge forwarder (src/relay/server.h),
+ * run by the relay daemon (src/relay/daemon.h).  This file only parses
+ * options and runs the loop.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -8,19 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <errno.h>
-#include <gnutls/x509.h>
 #include <uv.h>
 
 #include "app/cmds.h"
 #include "app/enroll.h"
-#include "core/clock.h"
 #include "core/err.h"
-#include "ctlapi/ctlapi.h"
 #include "core/log.h"
+#include "relay/daemon.h"
 #include "relay/server.h"
-#include "trust/cred.h"
-#include "trust/key.h"
 
 static void usage(FILE *f)
 {
@@ -62,7 +58,7 @@ static void usage(FILE *f)
 	    "  --token T            the one-time enrollment token (pnt1....)\n"
 	    "  --state DIR          state directory to create/fill (mode 0700)\n"
 	    "  With --state, 'run' also renews the credential with the controller\n"
-	    "  (mutual TLS) at half its lifetime and presents the new one to new\n"
+	    "  (mutual TLS) at two thirds of its lifetime and presents the new one to new\n"
 	    "  connections (--renew-after S: the first renewal after S seconds).\n"
 	    "\n"
 	    "Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
@@ -76,134 +72,20 @@ static void usage(FILE *f)
 	    PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
 }
 
-static char *read_file(const char *path, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n;
-
-	if (!f)
-		return NULL;
-	if (!(buf = malloc(max + 1)))
-		goto out;
-	n = fread(buf, 1, max + 1, f);
-	if (n > max || ferror(f)) {
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = '\0';
-out:
-	fclose(f);
-	return buf;
-}
-
 struct run_ctx {
-	struct pn_relay_server *srv;
+	struct pn_relay_daemon *d;
 	uv_signal_t sigint, sigterm;
-	/* renewal (with --state) */
-	const char *state;
-	uv_timer_t renew;
-	uv_work_t work;
-	int renew_busy, renew_err, stopping;
 };
-
-/* The credential's expiry (only the validity is read; the server verifies it). */
-static uint64_t cert_not_after(const char *pem)
-{
-	gnutls_datum_t d = {(unsigned char *)(uintptr_t)pem, (unsigned)strlen(pem)};
-	gnutls_x509_crt_t crt;
-	uint64_t t = 0;
-
-	if (gnutls_x509_crt_init(&crt))
-		return 0;
-	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == 0)
-		t = (uint64_t)gnutls_x509_crt_get_expiration_time(crt);
-	gnutls_x509_crt_deinit(crt);
-	return t;
-}
-
-static char *read_file(const char *path, size_t max);
-static void renew_cb(uv_timer_t *t);
-
-static void schedule_renew(struct run_ctx *ctx, const char *cert_pem)
-{
-	uint64_t now = (uint64_t)pn_wall_s(), end = cert_not_after(cert_pem), wait_s = 60;
-
-	/* Renew at half the remaining lifetime (credentials live minutes to days). */
-	if (end > now)
-		wait_s = (end - now) / 2;
-	if (wait_s < 30)
-		wait_s = 30;
-	PN_LOG_INFO("relay", "renew_scheduled", "in_s=%llu", (unsigned long long)wait_s);
-	uv_timer_start(&ctx->renew, renew_cb, wait_s * 1000, 0);
-}
-
-/* Thread pool: blocking HTTPS to the controller, never on the loop. */
-static void renew_work(uv_work_t *w)
-{
-	struct run_ctx *ctx = w->data;
-	struct pn_ctlapi *c = NULL;
-
-	ctx->renew_err = pn_ctlapi_open(ctx->state, &c);
-	if (!ctx->renew_err)
-		ctx->renew_err = pn_ctlapi_renew(c);
-	pn_ctlapi_free(c);
-}
-
-static void renew_done(uv_work_t *w, int status)
-{
-	struct run_ctx *ctx = w->data;
-	char path[4096];
-	char *cert = NULL;
-	struct pn_key *k = NULL;
-	int r = ctx->renew_err;
-
-	ctx->renew_busy = 0;
-	if (ctx->stopping || !ctx->srv)
-		return;
-	if (r == 0) {
-		snprintf(path, sizeof(path), "%s/cert.pem", ctx->state);
-		cert = read_file(path, PN_CRED_PEM_MAX);
-		snprintf(path, sizeof(path), "%s/key.pem", ctx->state);
-		r = !cert ? -EIO : pn_key_load_pem_file(path, &k);
-		if (r == 0)
-			r = pn_relay_server_set_credential(ctx->srv, k, cert);
-	}
-	if (r) {
-		PN_LOG_WARN("relay", "renew_failed", "err=%s retry_s=60", pn_errname(r));
-		uv_timer_start(&ctx->renew, renew_cb, 60000, 0);
-	} else {
-		schedule_renew(ctx, cert);
-	}
-	pn_key_free(k);
-	free(cert);
-}
-
-static void renew_cb(uv_timer_t *t)
-{
-	struct run_ctx *ctx = t->data;
-
-	if (ctx->renew_busy || ctx->stopping)
-		return;
-	ctx->renew_busy = 1;
-	ctx->work.data = ctx;
-	if (uv_queue_work(t->loop, &ctx->work, renew_work, renew_done))
-		ctx->renew_busy = 0;
-}
 
 static void on_stop(uv_signal_t *h, int sig)
 {
 	struct run_ctx *ctx = h->data;
 
 	PN_LOG_INFO("relay", "stopping", "signal=%d", sig);
-	ctx->stopping = 1;
-	if (ctx->srv)
-		pn_relay_server_close(ctx->srv, NULL, NULL);
-	ctx->srv = NULL;
+	pn_relay_daemon_close(ctx->d, NULL, NULL);
+	ctx->d = NULL;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
-	uv_close((uv_handle_t *)&ctx->renew, NULL);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -212,7 +94,7 @@ static int parse_u32(const char *s, uint32_t *out)
 	unsigned long v = strtoul(s, &end, 10);
 
 	if (!*s || *end || v > 0xffffffffu)
-		return -1;
+		return PN_E_MALFORMED;
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -242,17 +124,15 @@ static int cmd_run(int argc, char **argv)
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
+	struct pn_relay_daemon_config dcfg = {0};
 	struct pn_relay_server_config cfg;
 	const char *state = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-	char pca[4096], pcert[4096], pkey[4096];
-	char *ca_pem = NULL, *cert_pem = NULL;
-	struct pn_anchor *anchor = NULL;
-	struct pn_key *k = NULL;
 	struct run_ctx ctx = {0};
 	uint32_t renew_after = 0;
+	char err[1024];
 	uv_loop_t loop;
 	uint32_t v;
-	int c, r, rc = 2;
+	int c;
 
 	pn_relay_server_config_default(&cfg);
 	optind = 1;
@@ -316,72 +196,37 @@ static int cmd_run(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (state) {
-		snprintf(pca, sizeof(pca), "%s/ca.crt", state);
-		snprintf(pcert, sizeof(pcert), "%s/cert.pem", state);
-		snprintf(pkey, sizeof(pkey), "%s/key.pem", state);
-		ca = ca ? ca : pca;
-		cert = cert ? cert : pcert;
-		key = key ? key : pkey;
-	}
-	if (!ca || !cert || !key || (!cfg.udp_addr && !cfg.tls_addr)) {
+	if ((!state && (!ca || !cert || !key)) || (!cfg.udp_addr && !cfg.tls_addr)) {
 		fprintf(stderr, "postern relay run: need --ca, --cert, --key (or --state) and "
 				"--udp and/or --tls\n");
 		return 2;
 	}
-	if ((r = pn_anchor_load_file(ca, &anchor))) {
-		fprintf(stderr, "postern relay: CA %s: %s\n", ca, pn_strerror(r));
-		goto out;
-	}
-	if (!(cert_pem = read_file(cert, PN_CRED_PEM_MAX))) {
-		fprintf(stderr, "postern relay: cannot read %s\n", cert);
-		goto out;
-	}
-	if ((r = pn_key_load_pem_file(key, &k))) {
-		fprintf(stderr, "postern relay: key %s: %s\n", key, pn_strerror(r));
-		goto out;
-	}
-	cfg.anchor = anchor;
-	cfg.key = k;
-	cfg.cert_pem = cert_pem;
+	dcfg.state = state;
+	dcfg.ca = ca;
+	dcfg.cert = cert;
+	dcfg.key = key;
+	dcfg.server = cfg;
+	dcfg.renew_after_s = renew_after;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);
-	if ((r = pn_relay_server_new(&loop, &cfg, &ctx.srv))) {
-		fprintf(stderr, "postern relay: %s\n", pn_strerror(r));
+	if (pn_relay_daemon_new(&loop, &dcfg, &ctx.d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "postern relay: %s\n", err);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
-		rc = 1;
-		goto out;
+		return 1;
 	}
 	uv_signal_init(&loop, &ctx.sigint);
 	uv_signal_init(&loop, &ctx.sigterm);
-	uv_timer_init(&loop, &ctx.renew);
-	ctx.sigint.data = ctx.sigterm.data = ctx.renew.data = &ctx;
-	if (state) {
-		/* Enrolled: keep the credential fresh through the controller. */
-		ctx.state = state;
-		if (pn_ctlapi_global_init() == 0) {
-			if (renew_after)
-				uv_timer_start(&ctx.renew, renew_cb, (uint64_t)renew_after * 1000,
-					       0);
-			else
-				schedule_renew(&ctx, cert_pem);
-		}
-	}
+	ctx.sigint.data = ctx.sigterm.data = &ctx;
 	uv_signal_start(&ctx.sigint, on_stop, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_stop, SIGTERM);
 	/* Ready: a line tests and supervisors can wait for. */
-	PN_LOG_INFO("relay", "ready", "udp_port=%d tls_port=%d", pn_relay_server_udp_port(ctx.srv),
-		    pn_relay_server_tls_port(ctx.srv));
+	PN_LOG_INFO("relay", "ready", "udp_port=%d tls_port=%d",
+		    pn_relay_server_udp_port(pn_relay_daemon_server(ctx.d)),
+		    pn_relay_server_tls_port(pn_relay_daemon_server(ctx.d)));
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	rc = 0;
-out:
-	pn_key_free(k);
-	free(cert_pem);
-	free(ca_pem);
-	pn_anchor_free(anchor);
-	return rc;
+	return 0;
 }
 
 int pn_cmd_relay(int argc, char **argv)

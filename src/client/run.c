@@ -17,6 +17,7 @@
 #include "client/run.h"
 #include "client/socks5.h"
 #include "client/tunnels.h"
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/fdlimit.h"
@@ -24,32 +25,26 @@
 #include "ctlapi/relays.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
+#include "node/node.h"
 #include "relay/rclient.h"
 #include "trust/acl.h"
 #include "trust/cred.h"
 #include "trust/key.h"
+#include "trust/util.h"
 
-#define RENEW_RETRY_MS 10000
-#define RENEW_MIN_MS   2000
 
 struct rt {
 	uv_loop_t loop;
 	const struct pn_client_opts *o;
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct pn_anchor *anchor;
-	struct pn_key *key;
-	char *ca_pem, *key_pem, *cert_pem;
-	struct pn_cred_info cred;
+	struct pn_node_ident id; /* CA pin, key, credential (node/ident.h) */
 	uint64_t acl_version;
 	struct pn_ctuns *tuns;
 	struct pn_proxy *proxy;
-	struct pn_ctlapi *ctl;
-	struct pn_ctlapi_sub *sub;
+	struct pn_node_ctl ctl;
+	struct pn_node *node; /* renewal and push (node/node.h) */
 	uv_pipe_t ctlsock;
 	int ctlsock_open;
-	uv_timer_t renew_timer;
-	uv_work_t renew_work;
-	int renewing, renew_err;
 	unsigned renewals;
 	uv_signal_t sigint, sigterm;
 	int stopping;
@@ -58,55 +53,13 @@ struct rt {
 
 static void stop(struct rt *rt);
 
+/* A file of the state directory (small; key bytes are wiped when freed). */
 static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
 {
 	char path[4096];
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	size_t got = 0;
-	int fd, r;
 
-	*out = NULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		r = -errno;
-		goto out;
-	}
-	/* Files in the state dir are small; anything larger is not ours. */
-	if ((size_t)st.st_size > max) {
-		r = PN_E_TOOBIG;
-		goto out;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : PN_E_TRUNCATED;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	if (outlen)
-		*outlen = got;
-	buf = NULL;
-	r = 0;
-out:
-	close(fd);
-	if (buf) {
-		pn_wipe(buf, (size_t)st.st_size);
-		free(buf);
-	}
-	return r;
+	return pn_trust_read_file(path, max, out, outlen);
 }
 
 /* Verify acl.bin-style bytes and install them if not older than what runs. */
@@ -116,8 +69,8 @@ static int install_acl(struct rt *rt, const uint8_t *bytes, size_t len)
 	int r;
 
 	pn_acl_init(&acl, PN_ACL_CLIENT);
-	if ((r = pn_acl_verify(rt->anchor, bytes, len, (uint64_t)pn_wall_s(), &acl)) != 0 ||
-	    (r = pn_acl_check_holder(&acl, &rt->cred)) != 0)
+	if ((r = pn_acl_verify(rt->id.anchor, bytes, len, (uint64_t)pn_wall_s(), &acl)) != 0 ||
+	    (r = pn_acl_check_holder(&acl, &rt->id.ci)) != 0)
 		goto out;
 	if (acl.kind != PN_ACL_CLIENT) {
 		r = PN_E_WRONG_TYPE;
@@ -147,27 +100,6 @@ static int load_acl_file(struct rt *rt)
 	r = install_acl(rt, (const uint8_t *)buf, len);
 	free(buf);
 	return r;
-}
-
-static int load_cert(struct rt *rt)
-{
-	char *pem;
-	size_t len;
-	struct pn_cred_info info;
-	int r = read_file(rt->o->state_dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &len);
-
-	if (r != 0)
-		return r;
-	r = pn_cred_verify(rt->anchor, pem, len, PN_CRED_CLIENT, (uint64_t)pn_wall_s(),
-			   PN_TRUST_DEFAULT_SKEW, &info);
-	if (r != 0) {
-		free(pem);
-		return r;
-	}
-	free(rt->cert_pem);
-	rt->cert_pem = pem;
-	rt->cred = info;
-	return 0;
 }
 
 static void relay_skipped(size_t index, const char *name, int err, const char *why, void *arg)
@@ -213,123 +145,56 @@ static int add_directs(struct rt *rt)
 		const char *spec = rt->o->directs[i], *eq = strchr(spec, '=');
 		char idhex[PN_ID_HEX_LEN + 1];
 		uint8_t id[PN_ID_LEN];
-		struct pn_socks5_addr a;
 		struct sockaddr_storage ss;
 		int r;
 
-		memset(&ss, 0, sizeof(ss));
 		if (!eq || eq - spec != PN_ID_HEX_LEN)
 			return PN_E_CONFIG;
 		memcpy(idhex, spec, PN_ID_HEX_LEN);
 		idhex[PN_ID_HEX_LEN] = '\0';
-		if (pn_id_parse(idhex, id) != 0 || pn_socks5_addr_parse(&a, eq + 1) != 0)
+		/* the one address:port parser: a literal IPv4 or [IPv6] address */
+		if (pn_id_parse(idhex, id) != 0 || pn_addr_parse(eq + 1, &ss, 0) != 0)
 			return PN_E_CONFIG;
-		if (a.atyp == PN_SOCKS5_ATYP_IPV4) {
-			struct sockaddr_in *in = (void *)&ss;
-			in->sin_family = AF_INET;
-			memcpy(&in->sin_addr, a.u.v4, 4);
-			in->sin_port = htons(a.port);
-		} else if (a.atyp == PN_SOCKS5_ATYP_IPV6) {
-			struct sockaddr_in6 *in6 = (void *)&ss;
-			in6->sin6_family = AF_INET6;
-			memcpy(&in6->sin6_addr, a.u.v6, 16);
-			in6->sin6_port = htons(a.port);
-		} else {
-			return PN_E_CONFIG;
-		}
 		if ((r = pn_ctuns_add_direct(rt->tuns, id, (struct sockaddr *)&ss)) != 0)
 			return r;
 	}
 	return 0;
 }
 
-/* ------------------------------------------------------------ renewal -- */
+/* ------------------------------------------- renewal and push (node) -- */
 
-static uint64_t renewal_delay_ms(const struct rt *rt)
+/* A renewed credential: new tunnels and relay connections present it. */
+static int h_credential(void *user, const char *cert_pem, const struct pn_cred_info *ci)
 {
-	int64_t now = pn_wall_s();
-	int64_t issued = (int64_t)pn_cred_issued_at(&rt->cred); /* not_before is backdated */
-	int64_t life = (int64_t)rt->cred.not_after - issued;
-	/* Renew at two thirds of the lifetime: time enough to retry. */
-	int64_t at = issued + life * 2 / 3;
-	int64_t ms = (at - now) * 1000;
+	struct rt *rt = user;
 
-	if (rt->o->renew_s && ms > (int64_t)rt->o->renew_s * 1000)
-		ms = (int64_t)rt->o->renew_s * 1000;
-	return ms < RENEW_MIN_MS ? RENEW_MIN_MS : (uint64_t)ms;
+	(void)ci;
+	return pn_ctuns_set_credential(rt->tuns, cert_pem, rt->id.key_pem);
 }
 
-static void renew_work(uv_work_t *w)
+/* Adopted (rt->id updated): the renewal also rewrote acl.bin. */
+static void h_adopted(void *user)
 {
-	struct rt *rt = w->data;
+	struct rt *rt = user;
 
-	/* Blocking HTTPS: runs in the thread pool, never on the loop. */
-	rt->renew_err = pn_ctlapi_renew(rt->ctl);
+	rt->renewals++;
+	load_acl_file(rt);
+	PN_LOG_INFO("client", "credential_renewed", "not_after=%llu renewals=%u",
+		    (unsigned long long)rt->id.ci.not_after, rt->renewals);
 }
 
-static void renew_timer_cb(uv_timer_t *t);
-
-static void renew_after(uv_work_t *w, int status)
+static void h_policy(void *user, const struct pn_ctlapi_event *ev)
 {
-	struct rt *rt = w->data;
-	int r = status ? status : rt->renew_err;
+	struct rt *rt = user;
 
-	rt->renewing = 0;
-	if (rt->stopping)
-		return;
-	if (r == 0 && (r = load_cert(rt)) == 0) {
-		rt->renewals++;
-		r = pn_ctuns_set_credential(rt->tuns, rt->cert_pem, rt->key_pem);
-		load_acl_file(rt);
-	}
-	if (r != 0) {
-		PN_LOG_WARN("client", "renew_failed", "err=%s retry_ms=%u", pn_errname(r),
-			    RENEW_RETRY_MS);
-		uv_timer_start(&rt->renew_timer, renew_timer_cb, RENEW_RETRY_MS, 0);
-		return;
-	}
-	PN_LOG_INFO("client", "credential_renewed", "not_after=%llu next_in_ms=%llu",
-		    (unsigned long long)rt->cred.not_after,
-		    (unsigned long long)renewal_delay_ms(rt));
-	uv_timer_start(&rt->renew_timer, renew_timer_cb, renewal_delay_ms(rt), 0);
+	if (!rt->stopping && ev->acl && ev->acl_len && ev->version != rt->acl_version)
+		install_acl(rt, ev->acl, ev->acl_len);
 }
 
-static void renew_timer_cb(uv_timer_t *t)
+/* Our credential is revoked: nothing may be carried any more. */
+static void h_revoked(void *user)
 {
-	struct rt *rt = t->data;
-
-	if (rt->renewing || rt->stopping)
-		return;
-	rt->renewing = 1;
-	rt->renew_work.data = rt;
-	if (uv_queue_work(&rt->loop, &rt->renew_work, renew_work, renew_after) != 0) {
-		rt->renewing = 0;
-		uv_timer_start(&rt->renew_timer, renew_timer_cb, RENEW_RETRY_MS, 0);
-	}
-}
-
-static void on_push(const struct pn_ctlapi_event *ev, void *arg)
-{
-	struct rt *rt = arg;
-
-	if (rt->stopping)
-		return;
-	switch (ev->kind) {
-	case PN_CTLAPI_EV_CONNECTED: PN_LOG_INFO("client", "controller_connected", "%s", ""); break;
-	case PN_CTLAPI_EV_DISCONNECTED:
-		PN_LOG_WARN("client", "controller_disconnected", "%s", "");
-		break;
-	case PN_CTLAPI_EV_POLICY:
-		if (ev->acl && ev->acl_len && ev->version != rt->acl_version)
-			install_acl(rt, ev->acl, ev->acl_len);
-		break;
-	case PN_CTLAPI_EV_REVOKED:
-		/* Our credential is revoked: nothing may be carried any more. */
-		PN_LOG_ERROR("client", "credential_revoked", "%s", "stopping; log in again");
-		stop(rt);
-		break;
-	default: break;
-	}
+	stop(user);
 }
 
 /* ------------------------------------------------------ control socket -- */
@@ -342,12 +207,12 @@ static char *status_json(struct rt *rt)
 
 	if (!o || !tun || !px)
 		goto out;
-	pn_id_hex(rt->cred.id, id);
+	pn_id_hex(rt->id.ci.id, id);
 	json_object_set_new(o, "client_id", json_string(id));
-	json_object_set_new(o, "name", json_string(rt->cred.name));
-	json_object_set_new(o, "user", json_string(rt->cred.user));
+	json_object_set_new(o, "name", json_string(rt->id.ci.name));
+	json_object_set_new(o, "user", json_string(rt->id.ci.user));
 	json_object_set_new(o, "credential_not_after",
-			    json_integer((json_int_t)rt->cred.not_after));
+			    json_integer((json_int_t)rt->id.ci.not_after));
 	json_object_set_new(o, "renewals", json_integer(rt->renewals));
 	json_object_set_new(o, "acl_version", json_integer((json_int_t)rt->acl_version));
 	json_object_set_new(o, "relay_paths", json_boolean(PN_CLIENT_RELAY_PATHS));
@@ -433,21 +298,15 @@ static void proxy_closed(void *arg)
 	rt->tuns = NULL;
 }
 
-static void sub_stopped(void *arg)
-{
-	(void)arg;
-}
-
 static void stop(struct rt *rt)
 {
 	if (rt->stopping)
 		return;
 	rt->stopping = 1;
 	PN_LOG_INFO("client", "stopping", "%s", "");
-	if (rt->sub)
-		pn_ctlapi_sub_stop(rt->sub, sub_stopped);
-	rt->sub = NULL;
-	uv_close((uv_handle_t *)&rt->renew_timer, NULL);
+	if (rt->node)
+		pn_node_close(rt->node, NULL, NULL);
+	rt->node = NULL;
 	uv_close((uv_handle_t *)&rt->sigint, NULL);
 	uv_close((uv_handle_t *)&rt->sigterm, NULL);
 	if (rt->ctlsock_open) {
@@ -470,36 +329,31 @@ static int start(struct rt *rt)
 {
 	const struct pn_client_opts *o = rt->o;
 	struct pn_ctuns_config tc;
-	size_t len;
+	const char *failed;
 	int r;
 
 	snprintf(rt->sock_path, sizeof(rt->sock_path), "%s/%s", o->state_dir, PN_CLIENT_SOCK_NAME);
-	if ((r = read_file(o->state_dir, "ca.crt", PN_CA_CERT_PEM_MAX, &rt->ca_pem, &len)) != 0 ||
-	    (r = pn_anchor_new(rt->ca_pem, len, &rt->anchor)) != 0) {
-		PN_LOG_ERROR("client", "state_invalid", "file=ca.crt err=%s", pn_errname(r));
-		return r;
-	}
-	if ((r = read_file(o->state_dir, "key.pem", 64 * 1024, &rt->key_pem, &len)) != 0 ||
-	    (r = pn_key_load_pem_mem(rt->key_pem, len, &rt->key)) != 0) {
-		PN_LOG_ERROR("client", "state_invalid", "file=key.pem err=%s", pn_errname(r));
-		return r;
-	}
-	if ((r = load_cert(rt)) != 0) {
-		PN_LOG_ERROR("client", "state_invalid", "file=cert.pem err=%s", pn_errname(r));
+	r = pn_node_ident_load(&rt->id, PN_CRED_CLIENT, o->state_dir, NULL, NULL, NULL,
+			       (uint64_t)pn_wall_s(), &failed);
+	if (r == 0 && !rt->id.ci_valid)
+		r = rt->id.verify_err; /* the client needs a valid credential to start */
+	if (r != 0) {
+		PN_LOG_ERROR("client", "state_invalid", "file=%s err=%s",
+			     failed ? strrchr(failed, '/') + 1 : "cert.pem", pn_errname(r));
 		return r;
 	}
 	memset(&tc, 0, sizeof(tc));
 	tc.loop = &rt->loop;
-	tc.anchor = rt->anchor;
-	tc.key = rt->key;
-	tc.ca_pem = rt->ca_pem;
-	tc.cert_pem = rt->cert_pem;
-	tc.key_pem = rt->key_pem;
+	tc.anchor = rt->id.anchor;
+	tc.key = rt->id.key;
+	tc.ca_pem = rt->id.ca_pem;
+	tc.cert_pem = rt->id.cert_pem;
+	tc.key_pem = rt->id.key_pem;
 	tc.transports = o->transports;
 	tc.idle_ms = o->idle_ms;
 	tc.max_flows = o->max_flows;
 	tc.wss_ca_file = o->wss_ca;
-	memcpy(&tc.salt, rt->cred.id, sizeof(tc.salt));
+	memcpy(&tc.salt, rt->id.ci.id, sizeof(tc.salt));
 	if ((r = pn_ctuns_new(&tc, &rt->tuns)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=tunnels err=%s", pn_errname(r));
 		return r;
@@ -530,21 +384,31 @@ static int start(struct rt *rt)
 		return r;
 	}
 	if (!o->offline) {
-		if ((r = pn_ctlapi_open(o->state_dir, &rt->ctl)) != 0) {
+		if ((r = pn_node_ctl_open(o->state_dir, &rt->ctl)) != 0) {
 			PN_LOG_WARN("client", "controller_unconfigured",
 				    "err=%s (no renewal, no policy updates)", pn_errname(r));
-			rt->ctl = NULL;
 		} else {
-			uv_timer_start(&rt->renew_timer, renew_timer_cb, renewal_delay_ms(rt), 0);
-			if ((r = pn_ctlapi_subscribe(rt->ctl, &rt->loop, on_push, rt, &rt->sub)) !=
-			    0)
+			struct pn_node_config nc = {0};
+
+			nc.loop = &rt->loop;
+			nc.module = "client";
+			nc.ident = &rt->id;
+			nc.ctl = rt->ctl;
+			nc.subscribe = 1;
+			nc.renew.cap_ms = (uint64_t)o->renew_s * 1000;
+			nc.hooks.credential = h_credential;
+			nc.hooks.adopted = h_adopted;
+			nc.hooks.policy = h_policy;
+			nc.hooks.revoked = h_revoked;
+			nc.user = rt;
+			if ((r = pn_node_new(&nc, &rt->node)) != 0)
 				PN_LOG_WARN("client", "subscribe_failed", "err=%s", pn_errname(r));
 		}
 	}
 	PN_LOG_INFO("client", "started",
 		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u max_flows=%u "
 		    "fd_limit=%llu",
-		    rt->cred.name, (unsigned long long)rt->cred.not_after,
+		    rt->id.ci.name, (unsigned long long)rt->id.ci.not_after,
 		    (unsigned long long)rt->acl_version, o->nsocks, o->nforwards,
 		    o->max_flows ? o->max_flows : PN_TEP_MAX_FLOWS_DEFAULT,
 		    (unsigned long long)pn_fdlimit_soft());
@@ -565,8 +429,6 @@ int pn_client_run(const struct pn_client_opts *o)
 		free(rt);
 		return r;
 	}
-	uv_timer_init(&rt->loop, &rt->renew_timer);
-	rt->renew_timer.data = rt;
 	uv_signal_init(&rt->loop, &rt->sigint);
 	uv_signal_init(&rt->loop, &rt->sigterm);
 	rt->sigint.data = rt->sigterm.data = rt;
@@ -578,15 +440,8 @@ int pn_client_run(const struct pn_client_opts *o)
 		stop(rt);
 	uv_run(&rt->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&rt->loop);
-	pn_ctlapi_free(rt->ctl);
-	pn_key_free(rt->key);
-	pn_anchor_free(rt->anchor);
-	if (rt->key_pem) {
-		pn_wipe(rt->key_pem, strlen(rt->key_pem));
-		free(rt->key_pem);
-	}
-	free(rt->ca_pem);
-	free(rt->cert_pem);
+	pn_node_ctl_free(&rt->ctl);
+	pn_node_ident_free(&rt->id);
 	free(rt);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client/socks5.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -429,25 +430,11 @@ int pn_socks5_addr_from_host(struct pn_socks5_addr *a, const char *host, uint16_
 
 int pn_socks5_addr_parse(struct pn_socks5_addr *a, const char *hostport)
 {
-	char host[PN_SOCKS5_MAX_NAME + 3];
-	const char *colon = strrchr(hostport, ':');
-	unsigned long port;
-	char *end;
-	size_t n;
+	char host[PN_SOCKS5_MAX_NAME + 1];
+	uint16_t port;
 
-	if (!colon || colon == hostport)
+	/* the one host:port parser: a bare IPv6 address needs brackets */
+	if (pn_addr_split(hostport, host, sizeof(host), &port, NULL, 0))
 		return PN_E_MALFORMED;
-	n = (size_t)(colon - hostport);
-	if (n >= sizeof(host))
-		return PN_E_MALFORMED;
-	memcpy(host, hostport, n);
-	host[n] = '\0';
-	/* A bare IPv6 address has colons of its own: require brackets. */
-	if (host[0] != '[' && strchr(host, ':'))
-		return PN_E_MALFORMED;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port == 0 || port > 65535)
-		return PN_E_MALFORMED;
-	return pn_socks5_addr_from_host(a, host, (uint16_t)port);
+	return pn_socks5_addr_from_host(a, host, port);
 }

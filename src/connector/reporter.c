@@ -1,4 +1,4 @@
-/* Flow reporter: libuv + ctlapi glue around report.c.  See reporter.h. */
+/* Flow reporter: libuv + controller glue around report.c.  See reporter.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -75,7 +75,7 @@ static void post_work(uv_work_t *w)
 	struct pn_reporter *r = w->data;
 
 	/* Blocking HTTPS: on the thread pool, never on the loop. */
-	r->rc = pn_ctlapi_post_flows(r->cfg.api, r->body, r->len);
+	r->rc = r->cfg.ctl.ops->post_flows(r->cfg.ctl.ctl, r->body, r->len);
 }
 
 static void post_done(uv_work_t *w, int status)

@@ -2,8 +2,9 @@
 #define PN_CONNECTOR_REPORTER_H
 /*
  * The flow reporter: connector/report.h (queue, batches, retries) driven by
- * a libuv timer, each request sent from the thread pool through ctlapi
- * (blocking HTTPS never runs on the loop).  One request at a time, shared
+ * a libuv timer, each request sent from the thread pool through the
+ * controller vtable (node/ctl.h: ctlapi, or a fake one in tests; blocking
+ * HTTPS never runs on the loop).  One request at a time, shared
  * with the other users of the ctlapi handle through *api_busy.
  *
  * Logs: report_failed (each failed request, with the backoff),
@@ -14,11 +15,11 @@
 #include <uv.h>
 
 #include "connector/report.h"
-#include "ctlapi/ctlapi.h"
+#include "node/ctl.h"
 
 struct pn_reporter_config {
 	uv_loop_t *loop;
-	struct pn_ctlapi *api; /* borrowed; must outlive the reporter */
+	struct pn_node_ctl ctl; /* borrowed; must outlive the reporter (post_flows) */
 	int *api_busy;	       /* 1 while any thread-pool call uses api */
 	const int *api_wanted; /* optional: another user waits for api; no new request */
 	struct pn_report_config core;

@@ -291,41 +291,6 @@ void pn_ctlapi_free(struct pn_ctlapi *c)
 	free(c);
 }
 
-void pn_ctlapi_set_auto_renew(struct pn_ctlapi *c, int on)
-{
-	c->auto_renew = on;
-}
-
-int pn_ctlapi_cert_due(const struct pn_ctlapi *c, int64_t now)
-{
-	char *pem = NULL;
-	size_t len = 0;
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t d;
-	int due = 1;
-
-	if (pn_state_read(c->dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &len))
-		return 1;
-	d.data = (unsigned char *)pem;
-	d.size = (unsigned)len;
-	if (gnutls_x509_crt_init(&crt) >= 0 &&
-	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0) {
-		struct pn_cred_info ci;
-		int64_t nb, na;
-
-		memset(&ci, 0, sizeof(ci));
-		ci.not_before = (uint64_t)gnutls_x509_crt_get_activation_time(crt);
-		ci.not_after = (uint64_t)gnutls_x509_crt_get_expiration_time(crt);
-		/* from issuance, not from the backdated not_before (trust/cred.h) */
-		nb = (int64_t)pn_cred_issued_at(&ci);
-		na = (int64_t)ci.not_after;
-		due = now >= nb + (na - nb) / 2;
-	}
-	gnutls_x509_crt_deinit(crt);
-	free(pem);
-	return due;
-}
-
 const char *pn_ctlapi_type(const struct pn_ctlapi *c)
 {
 	return c->type;

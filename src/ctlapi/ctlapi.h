@@ -116,23 +116,16 @@ const char *pn_ctlapi_id(const struct pn_ctlapi *c);
 /*
  * Renew over mutual TLS with the current credential: sends a CSR for the
  * same key and rewrites cert.pem, acl.bin and relays.json.  Credentials
- * live 1 h by default: call this at about half their lifetime (or let the
- * subscription do it, pn_ctlapi_set_auto_renew).  Fails with
+ * live 1 h by default: the component runtime (node/node.h) calls it on its
+ * schedule, from the thread pool.  Fails with
  * PN_E_CTL_AUTH if the credential was revoked or has expired (then the
  * component must re-enroll).  The handle uses the new cert.pem from the
  * next request on.
  */
 int pn_ctlapi_renew(struct pn_ctlapi *c);
 
-/*
- * Let the subscription thread keep the credential fresh: before each
- * (re)connect it renews once the credential is past half its lifetime
- * (the controller ends streams every PN_CTLAPI_STREAM_MAX_S so this check
- * runs regularly), and flags the next POLICY event with cert_renewed.
- * Default off (for callers that renew themselves).  Set before subscribing.
- */
+/* The controller ends push streams at least this often (seconds). */
 #define PN_CTLAPI_STREAM_MAX_S 600
-void pn_ctlapi_set_auto_renew(struct pn_ctlapi *c, int on);
 
 /* Fetch (mutual TLS) the current access list and relay list into acl.bin
  * and relays.json without renewing the credential. */
@@ -215,9 +208,6 @@ struct pn_ctlapi_event {
 	const struct pn_ctlapi_revocation *revoked;
 	size_t n_revoked;
 	const char *relays_json;
-	/* POLICY only: 1 if the subscription renewed cert.pem (auto-renew)
-	 * since the previous event; reload the credential from the state dir. */
-	int cert_renewed;
 };
 
 typedef void (*pn_ctlapi_event_cb)(const struct pn_ctlapi_event *ev, void *arg);

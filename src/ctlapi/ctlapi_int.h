@@ -14,11 +14,7 @@ struct pn_ctlapi {
 	char id[PN_CTLAPI_ID_HEX + 1];
 	char ca_file[4200], cert_file[4200], key_file[4200];
 	struct pn_key *key;
-	int auto_renew;
 };
-
-/* Is cert.pem past half its lifetime (or unreadable)?  1 or 0. */
-int pn_ctlapi_cert_due(const struct pn_ctlapi *c, int64_t now);
 
 /* A request with the handle's pinned CA and client credential. */
 void pn_ctlapi_xfer_init(const struct pn_ctlapi *c, struct pn_xfer *x, const char *url,

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "ctlapi/relays.h"
 #include "trust/dest.h"
@@ -27,66 +28,26 @@ static int printable(const char *s)
 	return 1;
 }
 
-/* 1..65535, decimal digits only (no sign, no range). */
-static int parse_port(const char *s, uint16_t *out)
-{
-	unsigned long v = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > 65535)
-			return -1;
-	}
-	if (v == 0)
-		return -1;
-	*out = (uint16_t)v;
-	return 0;
-}
-
 int pn_relay_endpoint_parse(const char *s, struct pn_relay_endpoint *out, const char **why)
 {
 	static const char rule[] = "must be host:port (a DNS name, IPv4, or [IPv6]; port 1..65535)";
-	const char *colon;
-	size_t hl;
-	uint8_t a6[16];
 	struct pn_dest d;
+	int br;
 
 	memset(out, 0, sizeof(*out));
 	if (!s || !*s || strlen(s) > PN_RELAY_ADDR_MAX || !printable(s))
 		return fail(why, rule);
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return fail(why, rule);
-		hl = (size_t)(rb - s - 1);
-		if (hl == 0 || hl > PN_RELAY_HOST_MAX)
-			return fail(why, rule);
-		memcpy(out->host, s + 1, hl);
-		out->host[hl] = '\0';
-		if (inet_pton(AF_INET6, out->host, a6) != 1)
-			return fail(why, "a bracketed host must be an IPv6 address");
-		out->family = AF_INET6;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return fail(why, rule);
-		hl = (size_t)(colon - s);
-		if (hl == 0 || hl > PN_RELAY_HOST_MAX)
-			return fail(why, rule);
-		memcpy(out->host, s, hl);
-		out->host[hl] = '\0';
-		/* A name or IPv4; an IPv6 address needs brackets (its colons). */
-		if (pn_dest_parse(out->host, hl, &d) || d.kind == PN_DEST_IP6)
-			return fail(why, rule);
-		out->family = d.kind == PN_DEST_IP4 ? AF_INET : 0;
-	}
-	if (parse_port(colon + 1, &out->port))
+	/* the one host:port parser (core/addr.h); [host] must be IPv6 */
+	if (pn_addr_split(s, out->host, sizeof(out->host), &out->port, &br, 0))
 		return fail(why, rule);
+	if (br) {
+		out->family = AF_INET6;
+		return 0;
+	}
+	/* A name or IPv4; an IPv6 address needs brackets (its colons). */
+	if (pn_dest_parse(out->host, strlen(out->host), &d) || d.kind == PN_DEST_IP6)
+		return fail(why, rule);
+	out->family = d.kind == PN_DEST_IP4 ? AF_INET : 0;
 	return 0;
 }
 
@@ -167,7 +128,7 @@ static int entry_check(const struct pn_relay_entry *e, const char **why)
 static int set_field(char *dst, size_t dstsz, const char *v, size_t n)
 {
 	if (n >= dstsz)
-		return -1;
+		return PN_E_TOOBIG;
 	memcpy(dst, v, n);
 	dst[n] = '\0';
 	return 0;

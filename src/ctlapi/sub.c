@@ -44,7 +44,6 @@ struct pn_ctlapi_sub {
 	pthread_mutex_t m;
 	pthread_cond_t cv;
 	int stop, revoked, thread_started;
-	int renewed;   /* cert renewed; flag the next POLICY event */
 	int reconnect; /* the controller ended the stream on purpose */
 	int quiet;     /* the current connection follows a planned recycle */
 	struct item *head, *tail;
@@ -176,8 +175,6 @@ static int on_sse_event(const char *event, const char *data, size_t len, void *a
 			if (pn_ctlapi_save_state(s->c->dir, st))
 				PN_LOG_WARN("ctlapi", "state_save_failed", "dir=%s", s->c->dir);
 			s->version = it->ev.version;
-			it->ev.cert_renewed = s->renewed;
-			s->renewed = 0;
 			enqueue(s, it);
 		} else {
 			if (!it)
@@ -235,14 +232,6 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&s->m);
 		if (stop || s->revoked)
 			break;
-		if (s->c->auto_renew && pn_ctlapi_cert_due(s->c, (int64_t)time(NULL))) {
-			int rc = pn_ctlapi_renew(s->c);
-
-			PN_LOG_INFO("ctlapi", "auto_renew", "id=%s result=%s", s->c->id,
-				    pn_errname(rc));
-			if (!rc)
-				s->renewed = 1;
-		}
 		s->quiet = s->reconnect;
 		s->reconnect = 0;
 		snprintf(url, sizeof(url), "%s/v1/ctl/stream?since=%llu", s->c->url,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -105,42 +106,7 @@ struct pn_relay_server {
 
 int pn_relay_parse_addr(const char *str, struct sockaddr_storage *ss)
 {
-	char host[64];
-	const char *colon;
-	size_t hl;
-	long port;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!str)
-		return PN_E_CONFIG;
-	if (str[0] == '[') {
-		const char *rb = strchr(str, ']');
-		if (!rb || rb[1] != ':')
-			return PN_E_CONFIG;
-		hl = (size_t)(rb - str - 1);
-		if (hl >= sizeof(host))
-			return PN_E_CONFIG;
-		memcpy(host, str + 1, hl);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(str, ':');
-		if (!colon)
-			return PN_E_CONFIG;
-		hl = (size_t)(colon - str);
-		if (hl >= sizeof(host))
-			return PN_E_CONFIG;
-		memcpy(host, str, hl);
-	}
-	host[hl] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535 || end == colon + 1)
-		return PN_E_CONFIG;
-	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
-		return 0;
-	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
-		return 0;
-	return PN_E_CONFIG;
+	return pn_addr_parse(str, ss, PN_ADDR_PORT0) ? PN_E_CONFIG : 0; /* core/addr.h */
 }
 
 void pn_relay_server_config_default(struct pn_relay_server_config *c)

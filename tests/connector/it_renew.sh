@@ -27,8 +27,11 @@ SKEW=60   # PN_TRUST_DEFAULT_SKEW: verifiers accept this long past not_after
 serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null; }
 BACKDATE=300 # PN_TRUST_BACKDATE_S: notBefore is issuance minus this
 cert_life() { # seconds between issuance (notBefore + BACKDATE) and notAfter
-	echo $(($(date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s) - \
-		$(date -d "$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)" +%s) - BACKDATE))
+	# one read: a renewal may replace the file between two openssl runs
+	local pem
+	pem=$(cat "$1")
+	echo $(($(date -d "$(openssl x509 -noout -enddate <<<"$pem" | cut -d= -f2)" +%s) - \
+		$(date -d "$(openssl x509 -noout -startdate <<<"$pem" | cut -d= -f2)" +%s) - BACKDATE))
 }
 pubkey() { openssl pkey -pubout -in "$1" 2>/dev/null | sha256sum; }
 

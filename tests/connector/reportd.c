@@ -141,7 +141,8 @@ int main(int argc, char **argv)
 	D.loop = uv_default_loop();
 	D.run_id = (uv_hrtime() >> 10) & 0xffffffffu;
 	rc.loop = D.loop;
-	rc.api = api;
+	rc.ctl.ops = &pn_node_ctlapi_ops;
+	rc.ctl.ctl = api;
 	rc.api_busy = &D.api_busy;
 	if ((r = pn_reporter_new(&rc, &D.rep)) != 0) {
 		fprintf(stderr, "reportd: reporter: %s\n", pn_strerror(r));

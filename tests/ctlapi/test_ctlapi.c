@@ -356,9 +356,6 @@ static void test_renew_fetch_report(void **state)
 	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
 	assert_string_equal(pn_ctlapi_type(c), "connector");
 	assert_string_equal(pn_ctlapi_id(c), g_conn_id);
-	/* a fresh credential is not due for renewal; past half its life it is */
-	assert_int_equal(pn_ctlapi_cert_due(c, (int64_t)time(NULL)), 0);
-	assert_int_equal(pn_ctlapi_cert_due(c, (int64_t)time(NULL) + 3000), 1);
 	assert_int_equal(pn_ctlapi_renew(c), 0);
 	assert_int_equal(pn_ctlapi_fetch(c), 0);
 	memset(&f, 0, sizeof(f));
@@ -460,7 +457,7 @@ struct subctx {
 	uv_timer_t timer;
 	uint64_t version;
 	size_t nclients, nrevoked;
-	int events, connected, revoked, renewed, bad_revocation;
+	int events, connected, revoked, bad_revocation;
 	uint64_t want_above;
 	int done;
 };
@@ -484,7 +481,6 @@ static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 	for (size_t i = 0; i < ev->n_revoked; i++)
 		if (g_race_id && !strcmp(ev->revoked[i].holder_id, g_race_id))
 			s->bad_revocation = 1;
-	s->renewed += ev->cert_renewed;
 	s->events++;
 	if (ev->version > s->want_above)
 		uv_stop(&s->loop);
@@ -519,11 +515,9 @@ static void test_push_grant_removal(void **state)
 	uv_timer_init(&s.loop, &s.timer);
 	state_dir(dir, sizeof(dir), "conn1");
 	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
-	pn_ctlapi_set_auto_renew(c, 1); /* fresh credential: must not renew */
 	assert_int_equal(pn_ctlapi_subscribe(c, &s.loop, on_event, &s, &sub), 0);
 	run_until(&s, 0, 5000);
 	assert_true(s.events >= 1);
-	assert_int_equal(s.renewed, 0);
 	assert_true(s.nrevoked >= 1); /* the race winner's replaced credential */
 	assert_int_equal(s.bad_revocation, 0);
 	assert_int_equal(s.nclients, 1); /* the service account's client has a grant here */
@@ -620,69 +614,6 @@ static void test_token_parse(void **state)
 	assert_int_equal(pn_ctlapi_token_parse("", &t), PN_E_MALFORMED);
 }
 
-/* Short lifetimes: streams recycle every 2 s and the subscription renews
- * the 6 s credential past half-life, flagging the next policy event. */
-static void test_auto_renew(void **state)
-{
-	struct pn_controller_init_opts o = {0};
-	struct pn_controller *short_ctl = NULL;
-	char sdata[96], skey[PN_CONTROLLER_KEY_MAX], dir[128], cfg[160], saved_key[PN_CONTROLLER_KEY_MAX];
-	char saved_ca[128];
-	const char *saved_url = G.url;
-	struct pn_ctlapi *c = NULL;
-	struct pn_ctlapi_sub *sub = NULL;
-	struct subctx s;
-	json_t *j;
-	char *tok;
-
-	snprintf(sdata, sizeof(sdata), "%s/short", G.dir);
-	o.data_dir = sdata;
-	o.listen = "127.0.0.1:0";
-	o.hostnames = "localhost";
-	assert_int_equal(pn_controller_init(&o, skey), 0);
-	snprintf(cfg, sizeof(cfg), "%s/config.json", sdata);
-	j = json_load_file(cfg, 0, NULL);
-	assert_non_null(j);
-	json_object_set_new(j, "credential_ttl_s", json_integer(6));
-	json_object_set_new(j, "push_stream_max_s", json_integer(2));
-	assert_int_equal(json_dump_file(j, cfg, 0), 0);
-	json_decref(j);
-	assert_int_equal(pn_controller_start(sdata, NULL, &short_ctl), 0);
-	memcpy(saved_key, G.key, sizeof(saved_key));
-	memcpy(saved_ca, G.ca, sizeof(saved_ca));
-	G.url = pn_controller_url(short_ctl);
-	memcpy(G.key, skey, sizeof(skey));
-	snprintf(G.ca, sizeof(G.ca), "%s/ca.crt", sdata);
-	assert_int_equal(admin("POST", "/v1/networks", "{\"name\":\"n\"}", NULL), 201);
-	tok = admin_str("POST", "/v1/connectors", "{\"name\":\"x\",\"network\":\"n\"}", 201,
-			"enrollment_token");
-	state_dir(dir, sizeof(dir), "short-conn");
-	assert_int_equal(pn_ctlapi_enroll(dir, tok), 0);
-	free(tok);
-	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
-	pn_ctlapi_set_auto_renew(c, 1);
-	memset(&s, 0, sizeof(s));
-	uv_loop_init(&s.loop);
-	uv_timer_init(&s.loop, &s.timer);
-	assert_int_equal(pn_ctlapi_subscribe(c, &s.loop, on_event, &s, &sub), 0);
-	for (int i = 0; i < 60 && !s.renewed; i++)
-		run_until(&s, UINT64_MAX, 200);
-	printf("auto-renew: %d renewals, %d connects\n", s.renewed, s.connected);
-	assert_true(s.renewed >= 1);
-	assert_int_equal(s.connected, 1); /* planned recycles raise no CONNECTED/DISCONNECTED */
-	/* the renewed credential is valid for another 6 s: still accepted */
-	assert_int_equal(pn_ctlapi_fetch(c), 0);
-	pn_ctlapi_sub_stop(sub, NULL);
-	uv_close((uv_handle_t *)&s.timer, NULL);
-	uv_run(&s.loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&s.loop), 0);
-	pn_ctlapi_free(c);
-	pn_controller_stop(short_ctl);
-	G.url = saved_url;
-	memcpy(G.key, saved_key, sizeof(saved_key));
-	memcpy(G.ca, saved_ca, sizeof(saved_ca));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,7 +626,6 @@ int main(void)
 		cmocka_unit_test(test_relay_and_client_state),
 		cmocka_unit_test(test_foreign_credential),
 		cmocka_unit_test(test_push_grant_removal),
-		cmocka_unit_test(test_auto_renew),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 

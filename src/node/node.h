@@ -1,0 +1,71 @@
+#ifndef PN_NODE_NODE_H
+#define PN_NODE_NODE_H
+/*
+ * The component runtime every daemon role (connector, relay, client) runs
+ * its controller side through:
+ *
+ *   - renewal: one schedule and one retry/backoff (node/renew.h); the
+ *     blocking call runs on a thread of its own; the new cert.pem is adopted
+ *     only if it is valid, for our own id and key, and newer
+ *     (node/ident.h), then handed to the role (hooks.credential);
+ *   - the push channel: POLICY events go to hooks.policy (access lists,
+ *     client lists, revocations, relays); REVOKED stops renewal and calls
+ *     hooks.revoked, where the role stops;
+ *   - the controller handle is shared with the flow reporter through
+ *     pn_node_ctl_busy / pn_node_ctl_wanted (one request at a time).
+ *
+ * Logs (module = cfg.module): cred_renewed, renew_failed (err=, retry_ms=),
+ * cred_expired (once per expiry), controller_connected,
+ * controller_disconnected, credential_revoked.
+ */
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "ctlapi/ctlapi.h"
+#include "node/ctl.h"
+#include "node/ident.h"
+#include "node/renew.h"
+
+struct pn_node_hooks {
+	/* A newer credential is about to be adopted: present it to new
+	 * handshakes.  0 adopts it; an error refuses it (logged, retried). */
+	int (*credential)(void *user, const char *cert_pem, const struct pn_cred_info *ci);
+	/* Optional: the credential was adopted (ident updated). */
+	void (*adopted)(void *user);
+	/* A POLICY push. */
+	void (*policy)(void *user, const struct pn_ctlapi_event *ev);
+	/* Our credential was revoked: the role must stop carrying traffic. */
+	void (*revoked)(void *user);
+};
+
+struct pn_node_config {
+	uv_loop_t *loop;
+	const char *module;	     /* log module: "connector", "relay", "client" */
+	struct pn_node_ident *ident; /* borrowed; cert_pem/ci updated on adoption */
+	struct pn_node_ctl ctl;	     /* borrowed; ops NULL: no controller (no renewal) */
+	int subscribe;		     /* open the push channel */
+	struct pn_renew_policy renew;
+	struct pn_node_hooks hooks;
+	void *user;
+};
+
+struct pn_node;
+
+/* 0, -ENOMEM, or the subscription error (then nothing was started). */
+int pn_node_new(const struct pn_node_config *cfg, struct pn_node **out);
+/* Stop renewal and the push channel; cb(arg) once nothing runs any more
+ * (an in-flight renewal finishes first), after which n is freed. */
+void pn_node_close(struct pn_node *n, void (*cb)(void *arg), void *arg);
+
+/* Shared with the flow reporter (connector/reporter.h). */
+int *pn_node_ctl_busy(struct pn_node *n);
+const int *pn_node_ctl_wanted(const struct pn_node *n);
+
+struct pn_node_stats {
+	unsigned renewals, renew_failures, refused; /* refused: not adoptable */
+	int revoked;
+	uint64_t next_renew_ms; /* planned delay of the armed attempt */
+};
+void pn_node_stats(const struct pn_node *n, struct pn_node_stats *st);
+#endif
