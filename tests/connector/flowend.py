@@ -202,7 +202,11 @@ def upload(proxy, host, port, ident, total, rate, timeout):
                 continue
             if not b:
                 if shut:
-                    print("end: fin sha256=%s reply=%s" % (h.hexdigest(), reply.decode(errors="replace").strip()), flush=True)
+                    # An early FIN may also arrive after the whole upload
+                    # has been handed to the proxy (large buffers, fast
+                    # path): the same orderly end, in the other order.
+                    rep = "early" if early else reply.decode(errors="replace").strip()
+                    print("end: fin sha256=%s reply=%s" % (h.hexdigest(), rep), flush=True)
                 else:
                     ended("eof-early")
                 return
