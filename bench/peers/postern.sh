@@ -43,8 +43,8 @@ postern_start() { # udp | tls | direct
 	bg $C "$P" client run --state "$W/pki/bench" --offline "${path[@]}" \
 		--forward 127.0.0.1:9201=127.0.0.1:5201 --forward 127.0.0.1:9777=127.0.0.1:7777
 }
-postern_relay_paths() { # does this build's client carry tunnels over relays?
-	grep -q "PN_CLIENT_RELAY_PATHS=1" "$BUILD/src/client/CMakeFiles/pn_client.dir/flags.make" 2>/dev/null
+postern_relay_paths() { # every build's client carries tunnels over relays
+	return 0
 }
 postern_relay_up() {
 	local i

@@ -10,119 +10,17 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/udp.h"
 #include "ctlapi/relays.h"
 #include "relay/idmap.h"
 #include "relay/resolve.h"
-#include "relay/rclient.h"
+#include "relay/rclient_int.h"
+#include "relay/rpath.h"
 #include "relay/server.h"
 #include "relay/stream.h"
 #include "relay/udpmsg.h"
 #include "trust/cred.h"
 #include "trust/key.h"
-
-#define TICK_MS		250
-#define BIND_RETRY_MS	300
-#define BACKOFF_MIN_MS	500
-#define BACKOFF_MAX_MS	15000
-#define OPEN_TIMEOUT_MS (2 * PN_RELAY_HANDSHAKE_MS)
-#define UDP_BATCH	16
-#define TXQ		64	    /* queued UDP datagrams per relay */
-#define RX_SLOT		(64 * 1024) /* one receive slot (UDP GRO may fill it) */
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-
-enum sess_state { SS_PENDING, SS_OPENING, SS_READY, SS_DEAD /* inside its last callback */ };
-
-struct pn_rsession {
-	uint8_t sid[PN_RELAY_SID_LEN]; /* idmap key */
-	struct pn_rrelay *r;
-	struct pn_rsession *next, *prev; /* r->pending (before OPENED) */
-	enum sess_state st;
-	uint32_t tag;
-	uint8_t peer_id[PN_RELAY_ID_LEN];
-	uint8_t secret[PN_RELAY_SECRET_LEN];
-	uint8_t *acl;
-	size_t acl_len;
-	uint64_t deadline;     /* OPEN timeout */
-	uint64_t bind_counter; /* last BIND sent */
-	uint64_t next_bind;    /* when to send the next BIND */
-	uint64_t last_bind_ok; /* 0: never */
-	uint32_t bind_tries;
-	int udp; /* datagrams go over UDP */
-	void *user;
-};
-
-struct pn_rrelay {
-	struct pn_rclient *rc;
-	struct pn_rrelay *next;
-	char name[64];
-	unsigned allowed;
-	int has_tls, has_udp, has_ws;
-	struct sockaddr_storage tls_ss, udp_ss, ws_ss; /* numeric endpoints */
-	struct pn_relay_endpoint tls_ep, udp_ep, ws_ep;
-	/* Names are resolved per connection attempt (control) or once (UDP);
-	 * the control stream tries each address of the answer in turn. */
-	struct pn_resolve res, ures;
-	struct sockaddr_storage cand[PN_RESOLVE_MAX];
-	size_t ncand, icand;
-	int ws_secure; /* wss://: TLS to the proxy, ws_name its verified host */
-	char ws_host[PN_RELAY_ADDR_MAX + 1], ws_path[PN_RELAY_PATH_MAX + 1];
-	char ws_name[PN_RELAY_HOST_MAX + 1];
-	enum pn_rrelay_state st;
-	struct pn_rstream *s;
-	gnutls_certificate_credentials_t s_cred; /* the credential s connected with */
-	uint8_t s_fpr[PN_FPR_LEN];		 /* and its key */
-	int s_is_ws;
-	int attempt; /* 0: direct TLS, 1: WebSocket */
-	uint64_t retry_at, backoff;
-	uint64_t last_ping, ping_sent;
-	unsigned rtt;
-	int udp_fd;
-	uv_poll_t poll;
-	uv_timer_t timer;
-	struct pn_idmap sessions; /* sid -> session, opened ones */
-	struct pn_rsession *pending;
-	uint32_t next_tag;
-	int registered;
-	int refused; /* the relay refused our credential: back off, report it */
-	/* UDP send queue, flushed once per loop iteration with sendmmsg + GSO. */
-	uv_prepare_t prep;
-	unsigned ntx;
-	uint16_t txlen[TXQ];
-	uint8_t txbuf[TXQ][PN_RELAY_MAX_DATAGRAM];
-	int gso, gro;
-};
-
-struct pn_rclient {
-	uv_loop_t *loop;
-	enum pn_rclient_mode mode;
-	const struct pn_rclient_ops *ops;
-	void *user;
-	struct pn_anchor *anchor;
-	struct pn_key *key;
-	char *cert_pem;
-	uint8_t key_fpr[PN_FPR_LEN]; /* of cert_pem's key */
-	uint8_t *cert_der;	     /* cert_pem as DER, for RENEW */
-	size_t cert_der_len;
-	gnutls_certificate_credentials_t cred;
-	char *wss_ca_file;				   /* NULL: the system's trust store */
-	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
-	struct pn_rrelay *relays;
-	struct pn_rclient_stats st;
-	int closing, handles;
-	struct retired {
-		struct retired *next;
-		gnutls_certificate_credentials_t cred;
-	} * retired;
-	void (*close_cb)(void *);
-	void *close_arg;
-	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
-	uint8_t udpbuf[UDP_BATCH][RX_SLOT];
-};
 
 static void relay_connect(struct pn_rrelay *r);
 static void connect_now(struct pn_rrelay *r);
@@ -213,8 +111,10 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 		free(rc);
 		return -ENOMEM;
 	}
-	if ((r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
+	if ((r = pn_udp_rx_init(&rc->urx, UDP_BATCH, RX_SLOT)) ||
+	    (r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
 	    (r = load_cred(rc, cfg->cert_pem, cfg->key_pem))) {
+		pn_udp_rx_fini(&rc->urx);
 		pn_anchor_free(rc->anchor);
 		free(rc->wss_ca_file);
 		free(rc);
@@ -261,6 +161,8 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 
 static void session_free(struct pn_rsession *s)
 {
+	if (s->path)
+		pn_rpath_gone(s->path, PN_E_CLOSED);
 	free(s->acl);
 	pn_wipe(s, sizeof(*s));
 	free(s);
@@ -341,6 +243,8 @@ static void session_end(struct pn_rsession *s, int reason, int notify)
 
 	pn_idmap_del(&r->sessions, s);
 	s->st = SS_DEAD; /* a pn_rsession_close from the callback is a no-op */
+	if (s->path) /* the path's user first, as it may name s */
+		pn_rpath_gone(s->path, reason ? reason : PN_E_CLOSED);
 	if (notify && r->rc->ops->session_closed && !r->rc->closing)
 		r->rc->ops->session_closed(s, reason, r->rc->user);
 	session_free(s);
@@ -394,7 +298,7 @@ static void udp_flush(struct pn_rrelay *r)
 {
 	struct mmsghdr mm[TXQ];
 	struct iovec iov[TXQ];
-	char ctl[TXQ][CMSG_SPACE(sizeof(uint16_t))];
+	uint8_t ctl[TXQ][PN_UDP_SEG_CTL];
 	unsigned nseg[TXQ], nmsg = 0, i = 0, done = 0;
 
 	while (i < r->ntx) {
@@ -411,16 +315,8 @@ static void udp_flush(struct pn_rrelay *r)
 			iov[k] = (struct iovec){r->txbuf[k], r->txlen[k]};
 		mh->msg_iov = &iov[i];
 		mh->msg_iovlen = j - i;
-		if (j - i > 1) {
-			struct cmsghdr *cm;
-			mh->msg_control = ctl[nmsg];
-			mh->msg_controllen = sizeof(ctl[nmsg]);
-			cm = CMSG_FIRSTHDR(mh);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			*(uint16_t *)CMSG_DATA(cm) = r->txlen[i];
-		}
+		if (j - i > 1)
+			pn_udp_msg_segment(mh, ctl[nmsg], r->txlen[i]);
 		nseg[nmsg++] = j - i;
 		i = j;
 	}
@@ -430,7 +326,7 @@ static void udp_flush(struct pn_rrelay *r)
 		if (k < 0 && errno == EINTR)
 			continue;
 		/* No GSO after all (old kernel, odd device): per datagram from now on. */
-		if (k < 0 && (errno == EIO || errno == EINVAL) && segs > 1)
+		if (k < 0 && segs > 1 && pn_udp_gso_refused(-errno))
 			r->gso = 0;
 		if (k < 0)
 			r->rc->st.tx_drops += segs;
@@ -504,6 +400,11 @@ void pn_rsession_close(struct pn_rsession *s)
 	session_free(s);
 }
 
+int pn_rsession_ready(const struct pn_rsession *s)
+{
+	return s->st == SS_READY;
+}
+
 void pn_rsession_set_user(struct pn_rsession *s, void *user)
 {
 	s->user = user;
@@ -547,6 +448,8 @@ static void deliver(struct pn_rsession *s, const uint8_t *p, size_t n)
 
 	rc->st.rx_packets++;
 	rc->st.rx_bytes += n;
+	if (s->path && pn_rpath_input(s->path, p, n))
+		return;
 	if (rc->ops->datagram)
 		rc->ops->datagram(s, p, n, rc->user);
 }
@@ -871,78 +774,59 @@ static void relay_connect(struct pn_rrelay *r)
 
 /* ---- UDP ---- */
 
+/* One datagram from the relay's UDP port (a connected socket: only the
+ * relay can send here). */
+static int udp_dgram(const struct sockaddr *from, socklen_t fromlen, const uint8_t *p, size_t len,
+		     void *user)
+{
+	struct pn_rrelay *r = user;
+	struct pn_rclient *rc = r->rc;
+	uint64_t now = uv_now(rc->loop);
+	struct pn_rsession *s;
+	int kind = pn_relay_udp_classify(p, len);
+
+	(void)from, (void)fromlen;
+	if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK &&
+	    kind != PN_RELAY_KIND_CHALLENGE)
+		return rc->closing;
+	if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
+		return rc->closing;
+	if (kind == PN_RELAY_KIND_DATA) {
+		deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
+	} else if (kind == PN_RELAY_KIND_CHALLENGE) {
+		/* Our address is new to the relay: prove we receive here. */
+		uint8_t cf[PN_RELAY_CONFIRM_LEN];
+		if (pn_relay_challenge_counter(p) != s->bind_counter)
+			return rc->closing;
+		pn_relay_confirm_encode(cf, s->sid, my_side(rc), s->bind_counter,
+					pn_relay_challenge_cookie(p), s->secret);
+		(void)send(r->udp_fd, cf, sizeof(cf), MSG_DONTWAIT);
+	} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
+		/* Connected socket: only the relay can answer; the counter ties
+		 * the answer to one of our BINDs. */
+		s->last_bind_ok = now;
+		s->bind_tries = 0;
+		s->udp = 1;
+		if (s->next_bind < now + BIND_RETRY_MS)
+			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
+	}
+	return rc->closing;
+}
+
 static void on_udp(uv_poll_t *h, int status, int events)
 {
 	struct pn_rrelay *r = h->data;
 	struct pn_rclient *rc = r->rc;
-	struct mmsghdr mm[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	char ctl[UDP_BATCH][CMSG_SPACE(sizeof(int))];
-	uint64_t now = uv_now(rc->loop);
 	int n, rounds = 0;
 
 	if (status < 0)
 		return;
 	while (rounds++ < 8) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			iov[i].iov_base = rc->udpbuf[i];
-			iov[i].iov_len = sizeof(rc->udpbuf[i]);
-			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_control = ctl[i];
-			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
-		}
-		n = recvmmsg(r->udp_fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		n = pn_udp_rx_read(r->udp_fd, &rc->urx);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n && !rc->closing; i++) {
-			size_t total = mm[i].msg_len, seg = total, off;
-			struct cmsghdr *cm;
-
-			/* With UDP GRO one slot holds equal-size datagrams back to back. */
-			for (cm = CMSG_FIRSTHDR(&mm[i].msg_hdr); cm;
-			     cm = CMSG_NXTHDR(&mm[i].msg_hdr, cm))
-				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-					int v;
-					memcpy(&v, CMSG_DATA(cm), sizeof(v));
-					if (v > 0 && (size_t)v < total)
-						seg = (size_t)v;
-				}
-			for (off = 0; off < total && !rc->closing; off += seg) {
-				const uint8_t *p = rc->udpbuf[i] + off;
-				size_t len = total - off < seg ? total - off : seg;
-				struct pn_rsession *s;
-				int kind = pn_relay_udp_classify(p, len);
-
-				if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK &&
-				    kind != PN_RELAY_KIND_CHALLENGE)
-					continue;
-				if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
-					continue;
-				if (kind == PN_RELAY_KIND_DATA) {
-					deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
-				} else if (kind == PN_RELAY_KIND_CHALLENGE) {
-					/* Our address is new to the relay: prove we receive here.
-					 */
-					uint8_t cf[PN_RELAY_CONFIRM_LEN];
-					if (pn_relay_challenge_counter(p) != s->bind_counter)
-						continue;
-					pn_relay_confirm_encode(
-					    cf, s->sid, my_side(rc), s->bind_counter,
-					    pn_relay_challenge_cookie(p), s->secret);
-					(void)send(r->udp_fd, cf, sizeof(cf), MSG_DONTWAIT);
-				} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
-					/* Connected socket: only the relay can answer; the counter
-					 * ties the answer to one of our BINDs. */
-					s->last_bind_ok = now;
-					s->bind_tries = 0;
-					s->udp = 1;
-					if (s->next_bind < now + BIND_RETRY_MS)
-						s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
-				}
-			}
-		}
+		for (int i = 0; i < n && !rc->closing; i++)
+			(void)pn_udp_rx_split(&rc->urx, (unsigned)i, udp_dgram, r);
 		if (n < UDP_BATCH)
 			break;
 	}
@@ -952,22 +836,19 @@ static int udp_open(struct pn_rrelay *r)
 {
 	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 							: sizeof(struct sockaddr_in);
-	int fd = socket(r->udp_ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int sz = 4 << 20;
+	unsigned caps;
+	int fd, e;
 
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if ((e = pn_udp_socket(r->udp_ss.ss_family, 4 << 20, PN_UDP_OFFLOAD, &fd, &caps)) != 0)
+		return e;
 	/* Connected: the kernel filters out every source but the relay. */
 	if (connect(fd, (struct sockaddr *)&r->udp_ss, len) < 0) {
-		int e = -errno;
+		e = -errno;
 		close(fd);
 		return e;
 	}
-	int one = 1, zero = 0;
-	r->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	r->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+	r->gro = !!(caps & PN_UDP_CAP_GRO);
+	r->gso = !!(caps & PN_UDP_CAP_GSO);
 	r->udp_fd = fd;
 	return 0;
 }
@@ -1263,6 +1144,7 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	free(rc->cert_pem);
 	gnutls_free(rc->cert_der);
 	pn_anchor_free(rc->anchor);
+	pn_udp_rx_fini(&rc->urx);
 	free(rc);
 	if (cb)
 		cb(arg);

@@ -13,17 +13,11 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/udp.h"
 #include "relay/auth.h"
 #include "relay/idmap.h"
 #include "relay/server.h"
 #include "relay/stream.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 #define SWEEP_MS   2000
 #define SLOT_SMALL 2048 /* receive slot without GRO */
@@ -79,18 +73,13 @@ struct pn_relay_server {
 	struct pn_rstream_config scfg;
 	uint64_t now_ms;
 	/* UDP batch state */
-	uint8_t *slots;
-	size_t slot_size;
-	struct mmsghdr rmsg[PN_RELAY_BATCH];
-	struct iovec riov[PN_RELAY_BATCH];
-	struct sockaddr_storage raddr[PN_RELAY_BATCH];
-	uint8_t rctl[PN_RELAY_BATCH][64];
+	struct pn_udp_rx rx;
 	struct out out[MAX_SEND];
 	unsigned nout;
 	uint8_t replies[MAX_SEND][PN_RELAY_REPLY_MAX];
 	unsigned nreplies;
 	struct mmsghdr smsg[MAX_SEND];
-	uint8_t sctl[MAX_SEND][CMSG_SPACE(sizeof(uint16_t))];
+	uint8_t sctl[MAX_SEND][PN_UDP_SEG_CTL];
 	/* glue counters */
 	uint64_t tx_pkts, tx_bytes, tx_drops, refused_pending, refused_auth, gso_sends;
 	void (*close_cb)(void *);
@@ -273,14 +262,7 @@ static void flush_out(struct pn_relay_server *srv)
 		mh->msg_iov = o->iov;
 		mh->msg_iovlen = o->niov;
 		if (o->nseg > 1) {
-			struct cmsghdr *cm;
-			mh->msg_control = srv->sctl[i];
-			mh->msg_controllen = sizeof(srv->sctl[i]);
-			cm = CMSG_FIRSTHDR(mh);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			*(uint16_t *)CMSG_DATA(cm) = (uint16_t)o->seg;
+			pn_udp_msg_segment(mh, srv->sctl[i], o->seg);
 			srv->gso_sends++;
 		}
 	}
@@ -352,17 +334,6 @@ static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *t
 	o->closed = 0;
 }
 
-static size_t gro_size(struct msghdr *mh)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
-		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-			int v;
-			memcpy(&v, CMSG_DATA(cm), sizeof(v));
-			return (size_t)v;
-		}
-	return 0;
-}
-
 static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from,
 			const struct sockaddr *sa, const uint8_t *p, size_t n)
 {
@@ -393,6 +364,17 @@ static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr 
 	}
 }
 
+static int rx_dgram(const struct sockaddr *sa, socklen_t salen, const uint8_t *p, size_t n,
+		    void *user)
+{
+	struct pn_relay_server *srv = user;
+	struct pn_relay_addr from;
+
+	pn_relay_addr_from_sa(&from, sa);
+	udp_segment(srv, &from, sa, p, n);
+	return 0;
+}
+
 static void on_udp(uv_poll_t *h, int status, int events)
 {
 	struct pn_relay_server *srv = h->data;
@@ -403,38 +385,12 @@ static void on_udp(uv_poll_t *h, int status, int events)
 	srv->now_ms = uv_now(srv->loop);
 	/* Bounded work per wake-up so streams and timers get their turn. */
 	while (rounds++ < 16) {
-		for (int i = 0; i < PN_RELAY_BATCH; i++) {
-			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
-			srv->riov[i].iov_base = srv->slots + (size_t)i * srv->slot_size;
-			srv->riov[i].iov_len = srv->slot_size;
-			mh->msg_name = &srv->raddr[i];
-			mh->msg_namelen = sizeof(srv->raddr[i]);
-			mh->msg_iov = &srv->riov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = srv->rctl[i];
-			mh->msg_controllen = sizeof(srv->rctl[i]);
-			mh->msg_flags = 0;
-		}
-		n = recvmmsg(srv->udp_fd, srv->rmsg, PN_RELAY_BATCH, MSG_DONTWAIT, NULL);
+		n = pn_udp_rx_read(srv->udp_fd, &srv->rx);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n; i++) {
-			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
-			const uint8_t *p = srv->riov[i].iov_base;
-			size_t len = srv->rmsg[i].msg_len, seg = srv->gro ? gro_size(mh) : 0;
-			struct pn_relay_addr from;
-
-			pn_relay_addr_from_sa(&from, (struct sockaddr *)&srv->raddr[i]);
-			if (mh->msg_flags & MSG_TRUNC) {
+		for (int i = 0; i < n; i++)
+			if (pn_udp_rx_split(&srv->rx, (unsigned)i, rx_dgram, srv) < 0)
 				pn_relay_core_stats_mut(srv->core)->drop_malformed++;
-				continue;
-			}
-			if (!seg || seg > len)
-				seg = len;
-			for (size_t off = 0; off < len; off += seg)
-				udp_segment(srv, &from, (struct sockaddr *)&srv->raddr[i], p + off,
-					    len - off < seg ? len - off : seg);
-		}
 		/* The receive slots are reused next round: send what points into them. */
 		flush_out(srv);
 		if (n < PN_RELAY_BATCH)
@@ -444,29 +400,22 @@ static void on_udp(uv_poll_t *h, int status, int events)
 
 static int udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss)
 {
-	int fd, one = 1, sz = 8 << 20;
+	unsigned caps;
+	int fd, r;
 	socklen_t len =
 	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
-	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if ((r = pn_udp_socket(ss->ss_family, 8 << 20, srv->cfg.no_gso ? 0 : PN_UDP_OFFLOAD, &fd,
+			       &caps)) != 0)
+		return r;
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
-		int e = -errno;
+		r = -errno;
 		close(fd);
-		return e;
+		return r;
 	}
-	if (!srv->cfg.no_gso) {
-		srv->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-		/* GSO is per send (cmsg); probe that the kernel knows the option. */
-		int seg = 0;
-		srv->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
-	}
-	srv->slot_size = srv->gro ? PN_RELAY_GRO_BUF : SLOT_SMALL;
-	srv->slots = malloc(srv->slot_size * PN_RELAY_BATCH);
-	if (!srv->slots) {
+	srv->gro = !!(caps & PN_UDP_CAP_GRO);
+	srv->gso = !!(caps & PN_UDP_CAP_GSO);
+	if (pn_udp_rx_init(&srv->rx, PN_RELAY_BATCH, srv->gro ? PN_RELAY_GRO_BUF : SLOT_SMALL)) {
 		close(fd);
 		return -ENOMEM;
 	}
@@ -790,7 +739,7 @@ static void free_server(struct pn_relay_server *srv)
 	}
 	if (srv->udp_fd >= 0)
 		close(srv->udp_fd);
-	free(srv->slots);
+	pn_udp_rx_fini(&srv->rx);
 	free(srv);
 }
 

@@ -16,11 +16,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
-#include "relay/rclient.h"
 #include "trust/cred.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/session.h"
-#include "tunnel/udp.h"
+#include "core/udp.h"
 
 #define PN_TEP_FLUSH_EVERY 32    /* received packets between flushes */
 #define PN_TEP_FLUSH_BUDGET 64   /* GSO batches per tunnel per flush */
@@ -40,14 +39,15 @@ struct ep_path {
 	uint64_t last_used;
 };
 
-/* A relay session used as a path.  Lives until the session is gone AND no
- * tunnel uses it (ngtcp2 may still name it as a path until then). */
-struct ep_rpath {
-	struct pn_path path;
+/* A path from elsewhere (core/path.h), attached to the endpoint.  Kept
+ * until the path is lost AND no tunnel uses it (ngtcp2 may still name it
+ * until then); then released to its provider. */
+struct ep_xpath {
+	struct pn_path *p;
 	struct pn_tep *ep;
-	struct pn_rsession *s; /* NULL once the session closed */
-	struct ep_tunnel *et;  /* tunnel using it, if any */
-	struct ep_rpath *next;
+	int lost;
+	struct ep_tunnel *et; /* tunnel using it, if any */
+	struct ep_xpath *next;
 };
 
 struct ep_tunnel {
@@ -88,7 +88,7 @@ struct pn_tep {
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint64_t drops_unknown, retries;
-	struct ep_rpath *rpaths;
+	struct ep_xpath *xpaths;
 	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
 };
 
@@ -101,24 +101,6 @@ static uint64_t unix_now(void *u)
 {
 	(void)u;
 	return (uint64_t)time(NULL);
-}
-
-const char *pn_path_kind_name(enum pn_path_kind k)
-{
-	switch (k) {
-	case PN_PATH_DIRECT:
-		return "direct";
-	case PN_PATH_RELAY_UDP:
-		return "relay-udp";
-	case PN_PATH_RELAY_TLS:
-		return "relay-tls";
-	case PN_PATH_RELAY_WS:
-		return "relay-ws";
-	case PN_PATH_MEMORY:
-		return "memory";
-	default:
-		return "none";
-	}
 }
 
 /* --------------------------------------------------------- credentials -- */
@@ -223,7 +205,7 @@ static const struct pn_tunnel_driver ep_drv = {drv_want_write, drv_dead};
 
 static void on_timer(uv_timer_t *h);
 static void ep_finish(struct pn_tep *ep);
-static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
+static void xpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
 
 static void et_closed(uv_handle_t *h)
 {
@@ -246,7 +228,7 @@ static void et_free(struct ep_tunnel *et)
 		return;
 	et->freeing = 1;
 	hash_remove(ep, et);
-	rpaths_drop_tunnel(ep, et);
+	xpaths_drop_tunnel(ep, et);
 	if (et->prev)
 		et->prev->next = et->next;
 	else
@@ -424,78 +406,55 @@ static struct ep_path *get_path(struct ep_tunnel *et, struct pn_udp *sock,
 	return lru;
 }
 
-static enum pn_path_kind relay_kind(struct pn_rsession *s)
+static const struct pn_path_sink xpath_sink;
+
+static struct ep_xpath *xpath_new(struct pn_tep *ep, struct pn_path *p)
 {
-	switch (pn_rsession_transport(s)) {
-	case PN_RT_TLS:
-		return PN_PATH_RELAY_TLS;
-	case PN_RT_WS:
-		return PN_PATH_RELAY_WS;
-	default:
-		return PN_PATH_RELAY_UDP;
-	}
-}
+	struct ep_xpath *xp = calloc(1, sizeof(*xp));
 
-static int relay_path_send(struct pn_path *p, const uint8_t *data, size_t len, size_t seg)
-{
-	struct ep_rpath *rp = p->ctx;
-
-	if (!rp->s)
-		return -EPIPE;
-	p->kind = relay_kind(rp->s); /* the transport may change under the session */
-	for (size_t off = 0; off < len; off += seg) {
-		size_t n = len - off < seg ? len - off : seg;
-		/* -EAGAIN: dropped like UDP; QUIC loss recovery repairs it */
-		if (pn_rsession_send(rp->s, data + off, n) == PN_E_CLOSED)
-			return -EPIPE;
-	}
-	return 0;
-}
-
-static const struct pn_path_ops relay_path_ops = {.send = relay_path_send};
-
-static struct ep_rpath *rpath_new(struct pn_tep *ep, struct pn_rsession *s)
-{
-	struct ep_rpath *rp = calloc(1, sizeof(*rp));
-
-	if (!rp)
+	if (!xp)
 		return NULL;
-	rp->ep = ep;
-	rp->s = s;
-	rp->path.ops = &relay_path_ops;
-	rp->path.kind = relay_kind(s);
-	/* relay datagrams go out one by one; batches of 8 keep the write
-	   loop efficient without GSO */
-	rp->path.max_segments = 8;
-	rp->path.ctx = rp;
-	pn_path_synth_addrs(&rp->path);
-	rp->next = ep->rpaths;
-	ep->rpaths = rp;
-	/* the endpoint owns the session's user pointer from here on */
-	pn_rsession_set_user(s, rp);
-	return rp;
+	xp->ep = ep;
+	xp->p = p;
+	xp->next = ep->xpaths;
+	ep->xpaths = xp;
+	pn_path_attach(p, &xpath_sink, xp);
+	return xp;
 }
 
-static void rpath_unlink_free(struct pn_tep *ep, struct ep_rpath *rp)
+static void xpath_unlink_free(struct pn_tep *ep, struct ep_xpath *xp)
 {
-	for (struct ep_rpath **pp = &ep->rpaths; *pp; pp = &(*pp)->next)
-		if (*pp == rp) {
-			*pp = rp->next;
+	for (struct ep_xpath **pp = &ep->xpaths; *pp; pp = &(*pp)->next)
+		if (*pp == xp) {
+			*pp = xp->next;
 			break;
 		}
-	free(rp);
+	pn_path_release(xp->p);
+	free(xp);
 }
 
-/* A tunnel is going away: forget it in its relay paths. */
-static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et)
+/* Undo xpath_new for a path the caller keeps (an error return). */
+static void xpath_forget(struct pn_tep *ep, struct ep_xpath *xp)
 {
-	for (struct ep_rpath *rp = ep->rpaths, *nx; rp; rp = nx) {
-		nx = rp->next;
-		if (rp->et != et)
+	for (struct ep_xpath **pp = &ep->xpaths; *pp; pp = &(*pp)->next)
+		if (*pp == xp) {
+			*pp = xp->next;
+			break;
+		}
+	pn_path_attach(xp->p, NULL, NULL);
+	free(xp);
+}
+
+/* A tunnel is going away: forget it in its paths. */
+static void xpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et)
+{
+	for (struct ep_xpath *xp = ep->xpaths, *nx; xp; xp = nx) {
+		nx = xp->next;
+		if (xp->et != et)
 			continue;
-		rp->et = NULL;
-		if (!rp->s)
-			rpath_unlink_free(ep, rp);
+		xp->et = NULL;
+		if (xp->lost)
+			xpath_unlink_free(ep, xp);
 	}
 }
 
@@ -609,7 +568,7 @@ static void accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *p
 	tp.server_user = ep->cfg.user;
 	tp.path_kind = path->kind;
 	if (pn_tunnel_new_server(&tp, path, p, n, now_ns(), &et->t) != 0) {
-		rpaths_drop_tunnel(ep, et);
+		xpaths_drop_tunnel(ep, et);
 		et_discard(et);
 		return;
 	}
@@ -793,6 +752,7 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 	struct pn_udp *sock;
 	struct ep_path *path;
 	struct pn_path *ppath;
+	struct ep_xpath *xp = NULL;
 	socklen_t plen;
 	int r;
 
@@ -800,21 +760,20 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		return PN_E_INVAL;
 	if (ep->closing)
 		return PN_E_CLOSED;
-	if (!!cfg->relay == !!cfg->udp_peer)
+	if (!!cfg->path == !!cfg->udp_peer)
 		return PN_E_INVAL; /* exactly one initial path */
 	if (cfg->udp_peer && cfg->udp_peer->sa_family != AF_INET &&
 	    cfg->udp_peer->sa_family != AF_INET6)
 		return PN_E_INVAL;
 	if (!(et = et_new(ep)))
 		return -ENOMEM;
-	if (cfg->relay) {
-		struct ep_rpath *rp = rpath_new(ep, cfg->relay);
-		if (!rp) {
+	if (cfg->path) {
+		if (!(xp = xpath_new(ep, cfg->path))) {
 			et_discard(et);
 			return -ENOMEM;
 		}
-		rp->et = et;
-		ppath = &rp->path;
+		xp->et = et;
+		ppath = cfg->path;
 		goto have_path;
 	}
 	plen = cfg->udp_peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -844,7 +803,8 @@ have_path:
 	tp.acl_len = cfg->acl_len;
 	if ((r = pn_tunnel_new_client(&tp, ppath, now_ns(), &et->t)) != 0) {
 		pn_udp_close(et->own_sock);
-		rpaths_drop_tunnel(ep, et);
+		if (xp) /* not taken: the caller keeps the path */
+			xpath_forget(ep, xp);
 		et_discard(et);
 		return r;
 	}
@@ -888,55 +848,59 @@ int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer)
 	return r;
 }
 
-int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s)
+int pn_tunnel_migrate_path(struct pn_tunnel *t, struct pn_path *p)
 {
 	struct ep_tunnel *et = pn_tunnel_drv_ctx(t);
-	struct ep_rpath *rp;
+	struct ep_xpath *xp;
 	int r;
 
 	if (pn_tunnel_is_dead(t))
 		return PN_E_CLOSED;
-	if (!s)
+	if (!p)
 		return PN_E_INVAL;
-	if (!(rp = rpath_new(et->ep, s)))
+	if (!(xp = xpath_new(et->ep, p)))
 		return -ENOMEM;
-	rp->et = et;
-	r = pn_tconn_migrate(pn_tunnel_conn(t), &rp->path, now_ns());
-	if (r == 0)
-		mark_dirty(et);
-	return r;
+	xp->et = et;
+	r = pn_tconn_migrate(pn_tunnel_conn(t), p, now_ns());
+	if (r != 0) {
+		xpath_forget(et->ep, xp); /* not taken */
+		return r;
+	}
+	mark_dirty(et);
+	return 0;
 }
 
-int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s)
+int pn_tep_accept_path(struct pn_tep *ep, struct pn_path *p)
 {
 	if (ep->closing)
 		return PN_E_CLOSED;
-	if (ep->cfg.role != PN_TEP_CONNECTOR || !s)
+	if (ep->cfg.role != PN_TEP_CONNECTOR || !p)
 		return PN_E_INVAL;
-	return rpath_new(ep, s) ? 0 : -ENOMEM;
+	return xpath_new(ep, p) ? 0 : -ENOMEM;
 }
 
-void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n)
+static void xpath_recv(struct pn_path *p, const uint8_t *d, size_t n, void *user)
 {
-	struct ep_rpath *rp = pn_rsession_user(s);
+	struct ep_xpath *xp = user;
+	struct pn_tep *ep = xp->ep;
 	uint8_t key[PN_TCONN_CID_KEY_LEN];
 	struct ep_tunnel *et;
 	int is_long;
 
-	if (!rp || rp->ep != ep || ep->closing)
+	if (ep->closing)
 		return;
-	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
+	if (pn_tconn_dcid_key(d, n, key, &is_long) != 0) {
 		ep->drops_unknown++;
 		return;
 	}
 	et = lookup(ep, key);
 	if (!et) {
-		/* the relay authenticated the session's client; the per-source
-		   cap does not apply, the global one does */
-		if (is_long && may_accept(ep, NULL, p, n) && (et = et_new(ep))) {
-			rp->et = et;
-			/* no Retry: the relay authenticated the session's client */
-			accept_on(ep, et, &rp->path, p, n, key, NULL);
+		/* a path from elsewhere (a relay session) was authenticated by
+		   its provider; the per-source cap does not apply, the global
+		   one does, and no Retry is needed */
+		if (is_long && may_accept(ep, NULL, d, n) && (et = et_new(ep))) {
+			xp->et = et;
+			accept_on(ep, et, p, d, n, key, NULL);
 		} else {
 			ep->drops_unknown++;
 		}
@@ -944,8 +908,8 @@ void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t 
 	}
 	if (et->dead || et->freeing)
 		return;
-	rp->et = et;
-	pn_tunnel_input(et->t, &rp->path, p, n, now_ns());
+	xp->et = et;
+	pn_tunnel_input(et->t, p, d, n, now_ns());
 	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
 		flush(et);
 		return;
@@ -953,26 +917,27 @@ void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t 
 	mark_dirty(et);
 }
 
-void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s)
+static void xpath_lost(struct pn_path *p, int err, void *user)
 {
-	struct ep_rpath *rp = pn_rsession_user(s);
+	struct ep_xpath *xp = user;
+	struct pn_tep *ep = xp->ep;
 
-	if (!rp || rp->ep != ep)
-		return;
-	rp->s = NULL;
-	pn_rsession_set_user(s, NULL);
-	if (!rp->et) {
-		rpath_unlink_free(ep, rp);
+	(void)err;
+	xp->lost = 1;
+	if (!xp->et) {
+		xpath_unlink_free(ep, xp);
 		return;
 	}
-	/* else freed with the tunnel.  A client migrates the tunnel or ends it
-	   (its glue decides).  A connector cannot migrate: when this session
-	   was the tunnel's path, the tunnel ends now (its flows reset) rather
-	   than at the idle timeout, since the client has lost it too. */
-	if (ep->cfg.role == PN_TEP_CONNECTOR && !rp->et->dead && !rp->et->freeing &&
-	    pn_tconn_path(pn_tunnel_conn(rp->et->t)) == &rp->path)
-		pn_tunnel_path_lost(rp->et->t);
+	/* else released with the tunnel.  A client migrates the tunnel or ends
+	   it (its glue decides).  A connector cannot migrate: when this path
+	   was the tunnel's, the tunnel ends now (its flows reset) rather than
+	   at the idle timeout, since the client has lost it too. */
+	if (ep->cfg.role == PN_TEP_CONNECTOR && !xp->et->dead && !xp->et->freeing &&
+	    pn_tconn_path(pn_tunnel_conn(xp->et->t)) == p)
+		pn_tunnel_path_lost(xp->et->t);
 }
+
+static const struct pn_path_sink xpath_sink = {.recv = xpath_recv, .lost = xpath_lost};
 
 void pn_tep_stats(const struct pn_tep *ep, struct pn_tep_stats *st)
 {
@@ -987,13 +952,8 @@ static void ep_finish(struct pn_tep *ep)
 	void *arg = ep->close_arg;
 
 	cred_unref(ep->cred);
-	while (ep->rpaths) {
-		struct ep_rpath *rp = ep->rpaths;
-		ep->rpaths = rp->next;
-		if (rp->s)
-			pn_rsession_set_user(rp->s, NULL);
-		free(rp);
-	}
+	while (ep->xpaths)
+		xpath_unlink_free(ep, ep->xpaths);
 	free(ep->cert_pem);
 	free(ep->txbuf);
 	pn_wipe(ep->retry_secret, sizeof(ep->retry_secret));
