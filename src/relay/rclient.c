@@ -124,8 +124,6 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	return 0;
 }
 
-static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
-
 /* Re-present the current credential on an open connection (RENEW). */
 static void send_renew(struct pn_rrelay *r)
 {
@@ -133,7 +131,7 @@ static void send_renew(struct pn_rrelay *r)
 				 .cert = r->rc->cert_der,
 				 .cert_len = r->rc->cert_der_len};
 
-	send_msg(r, &m);
+	rc_send_msg(r, &m);
 }
 
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
@@ -159,29 +157,7 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 
 /* ---- sessions ---- */
 
-static void session_free(struct pn_rsession *s)
-{
-	if (s->path)
-		pn_rpath_gone(s->path, PN_E_CLOSED);
-	free(s->acl);
-	pn_wipe(s, sizeof(*s));
-	free(s);
-}
-
-static void pending_unlink(struct pn_rsession *s)
-{
-	struct pn_rrelay *r = s->r;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (r->pending == s)
-		r->pending = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
-
-static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
+void rc_send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
 {
 	uint8_t tmp[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
 	struct pn_buf b;
@@ -193,312 +169,7 @@ static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
 		pn_rstream_send(r->s, tmp, pn_buf_len(&b), 0);
 }
 
-static void send_open(struct pn_rsession *s)
-{
-	struct pn_relay_msg m = {
-	    .type = PN_RELAY_F_OPEN, .tag = s->tag, .acl = s->acl, .acl_len = s->acl_len};
-
-	memcpy(m.id, s->peer_id, PN_RELAY_ID_LEN);
-	send_msg(s->r, &m);
-	s->st = SS_OPENING;
-}
-
-static enum pn_relay_side my_side(const struct pn_rclient *rc)
-{
-	return rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT : PN_RELAY_SIDE_CONNECTOR;
-}
-
-static void send_bind(struct pn_rsession *s, uint64_t now)
-{
-	struct pn_rrelay *r = s->r;
-	uint8_t b[PN_RELAY_BIND_LEN];
-
-	if (r->udp_fd < 0)
-		return;
-	pn_relay_bind_encode(b, s->sid,
-			     r->rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT
-							      : PN_RELAY_SIDE_CONNECTOR,
-			     ++s->bind_counter, s->secret);
-	(void)send(r->udp_fd, b, sizeof(b), MSG_DONTWAIT);
-	s->bind_tries++;
-	/* Quick retries until the first BIND_OK, then the NAT keepalive pace. */
-	s->next_bind = now + (s->last_bind_ok ? PN_RELAY_BIND_REFRESH_MS : BIND_RETRY_MS);
-}
-
-static void session_ready(struct pn_rsession *s, uint64_t now)
-{
-	struct pn_rrelay *r = s->r;
-
-	s->st = SS_READY;
-	free(s->acl);
-	s->acl = NULL;
-	if (r->udp_fd >= 0 && (r->allowed & PN_RT_UDP))
-		send_bind(s, now);
-}
-
-/* A ready session ends: tell the user unless it is a local close. */
-static void session_end(struct pn_rsession *s, int reason, int notify)
-{
-	struct pn_rrelay *r = s->r;
-
-	pn_idmap_del(&r->sessions, s);
-	s->st = SS_DEAD; /* a pn_rsession_close from the callback is a no-op */
-	if (s->path) /* the path's user first, as it may name s */
-		pn_rpath_gone(s->path, reason ? reason : PN_E_CLOSED);
-	if (notify && r->rc->ops->session_closed && !r->rc->closing)
-		r->rc->ops->session_closed(s, reason, r->rc->user);
-	session_free(s);
-}
-
-/* A pending open fails. */
-static void open_fail(struct pn_rsession *s, int reason)
-{
-	struct pn_rclient *rc = s->r->rc;
-
-	pending_unlink(s);
-	s->st = SS_DEAD;
-	if (!rc->closing)
-		rc->ops->session_ready(s, reason, rc->user);
-	session_free(s);
-}
-
-int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
-		    const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl, size_t acl_len,
-		    void *session_user, struct pn_rsession **out)
-{
-	struct pn_rsession *s;
-
-	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL ||
-	    rc->closing)
-		return PN_E_INVAL;
-	if (!(s = calloc(1, sizeof(*s))) || !(s->acl = malloc(acl_len))) {
-		free(s);
-		return -ENOMEM;
-	}
-	memcpy(s->acl, acl, acl_len);
-	s->acl_len = acl_len;
-	memcpy(s->peer_id, connector_id, PN_RELAY_ID_LEN);
-	s->r = r;
-	s->user = session_user;
-	s->tag = ++r->next_tag ? r->next_tag : ++r->next_tag; /* tag 0 means "the connection" */
-	s->deadline = uv_now(rc->loop) + OPEN_TIMEOUT_MS;
-	s->st = SS_PENDING;
-	s->next = r->pending;
-	if (r->pending)
-		r->pending->prev = s;
-	r->pending = s;
-	if (r->st == PN_RRELAY_READY)
-		send_open(s);
-	*out = s;
-	return 0;
-}
-
-/* Send the queued datagrams: equal-size runs go out as one GSO message. */
-static void udp_flush(struct pn_rrelay *r)
-{
-	struct mmsghdr mm[TXQ];
-	struct iovec iov[TXQ];
-	uint8_t ctl[TXQ][PN_UDP_SEG_CTL];
-	unsigned nseg[TXQ], nmsg = 0, i = 0, done = 0;
-
-	while (i < r->ntx) {
-		struct msghdr *mh = &mm[nmsg].msg_hdr;
-		unsigned j = i + 1;
-		size_t total = r->txlen[i];
-
-		/* A run: same size as the first, the last may be shorter. */
-		while (r->gso && j < r->ntx && r->txlen[j] <= r->txlen[i] &&
-		       r->txlen[j - 1] == r->txlen[i] && total + r->txlen[j] <= 65000)
-			total += r->txlen[j++];
-		memset(mh, 0, sizeof(*mh));
-		for (unsigned k = i; k < j; k++)
-			iov[k] = (struct iovec){r->txbuf[k], r->txlen[k]};
-		mh->msg_iov = &iov[i];
-		mh->msg_iovlen = j - i;
-		if (j - i > 1)
-			pn_udp_msg_segment(mh, ctl[nmsg], r->txlen[i]);
-		nseg[nmsg++] = j - i;
-		i = j;
-	}
-	while (done < nmsg) {
-		unsigned segs = nseg[done];
-		int k = sendmmsg(r->udp_fd, mm + done, 1, MSG_DONTWAIT);
-		if (k < 0 && errno == EINTR)
-			continue;
-		/* No GSO after all (old kernel, odd device): per datagram from now on. */
-		if (k < 0 && segs > 1 && pn_udp_gso_refused(-errno))
-			r->gso = 0;
-		if (k < 0)
-			r->rc->st.tx_drops += segs;
-		done++;
-	}
-	r->ntx = 0;
-}
-
-static void on_prepare(uv_prepare_t *h)
-{
-	struct pn_rrelay *r = h->data;
-
-	uv_prepare_stop(h);
-	if (r->ntx)
-		udp_flush(r);
-}
-
-int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
-{
-	struct pn_rrelay *r = s->r;
-	struct pn_rclient *rc = r->rc;
-	int e;
-
-	if (n == 0 || n > PN_RELAY_MAX_PAYLOAD)
-		return PN_E_TOOBIG;
-	if (s->st != SS_READY)
-		return PN_E_CLOSED;
-	if (s->udp) {
-		/* Queue (one copy, no allocation); sent at the end of this loop
-		 * iteration, batched with whatever else is sent meanwhile. */
-		uint8_t *d;
-		if (r->ntx == TXQ)
-			udp_flush(r);
-		d = r->txbuf[r->ntx];
-		d[0] = PN_RELAY_UDP_DATA;
-		memcpy(d + 1, s->sid, PN_RELAY_SID_LEN);
-		memcpy(d + PN_RELAY_DATA_HDR, p, n);
-		r->txlen[r->ntx++] = (uint16_t)(PN_RELAY_DATA_HDR + n);
-		if (r->ntx == 1)
-			uv_prepare_start(&r->prep, on_prepare);
-	} else {
-		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
-		if (!r->s)
-			return PN_E_CLOSED;
-		pn_relay_data_frame_hdr(hdr, s->sid, n);
-		if ((e = pn_rstream_send2(r->s, hdr, sizeof(hdr), p, n, 1))) {
-			rc->st.tx_drops++;
-			return e;
-		}
-	}
-	rc->st.tx_packets++;
-	rc->st.tx_bytes += n;
-	return 0;
-}
-
-void pn_rsession_close(struct pn_rsession *s)
-{
-	struct pn_relay_msg m = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
-
-	if (s->st == SS_DEAD)
-		return;
-
-	if (s->st == SS_READY) {
-		memcpy(m.sid, s->sid, PN_RELAY_SID_LEN);
-		send_msg(s->r, &m);
-		session_end(s, 0, 0);
-		return;
-	}
-	/* Still opening: forget it; a late OPENED is answered with CLOSE. */
-	pending_unlink(s);
-	session_free(s);
-}
-
-int pn_rsession_ready(const struct pn_rsession *s)
-{
-	return s->st == SS_READY;
-}
-
-void pn_rsession_set_user(struct pn_rsession *s, void *user)
-{
-	s->user = user;
-}
-void *pn_rsession_user(const struct pn_rsession *s)
-{
-	return s->user;
-}
-struct pn_rrelay *pn_rsession_relay(const struct pn_rsession *s)
-{
-	return s->r;
-}
-unsigned pn_rsession_transport(const struct pn_rsession *s)
-{
-	if (s->udp)
-		return PN_RT_UDP;
-	return s->r->s_is_ws ? PN_RT_WS : PN_RT_TLS;
-}
-const uint8_t *pn_rsession_peer_id(const struct pn_rsession *s)
-{
-	return s->peer_id;
-}
-const uint8_t *pn_rsession_sid(const struct pn_rsession *s)
-{
-	return s->sid;
-}
-
 /* ---- frames from the relay ---- */
-
-static struct pn_rsession *pending_by_tag(struct pn_rrelay *r, uint32_t tag)
-{
-	for (struct pn_rsession *s = r->pending; s; s = s->next)
-		if (s->tag == tag)
-			return s;
-	return NULL;
-}
-
-static void deliver(struct pn_rsession *s, const uint8_t *p, size_t n)
-{
-	struct pn_rclient *rc = s->r->rc;
-
-	rc->st.rx_packets++;
-	rc->st.rx_bytes += n;
-	if (s->path && pn_rpath_input(s->path, p, n))
-		return;
-	if (rc->ops->datagram)
-		rc->ops->datagram(s, p, n, rc->user);
-}
-
-static int on_opened(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
-{
-	struct pn_rsession *s = pending_by_tag(r, m->tag);
-
-	if (!s || s->st != SS_OPENING) {
-		/* Abandoned by a local close: release it at the relay. */
-		struct pn_relay_msg c = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
-		memcpy(c.sid, m->sid, PN_RELAY_SID_LEN);
-		send_msg(r, &c);
-		return 0;
-	}
-	pending_unlink(s);
-	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
-	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
-	if (pn_idmap_get(&r->sessions, s->sid) || pn_idmap_put(&r->sessions, s)) {
-		s->st = SS_DEAD;
-		r->rc->ops->session_ready(s, PN_E_RELAY_PROTOCOL, r->rc->user);
-		session_free(s);
-		return PN_E_RELAY_PROTOCOL;
-	}
-	session_ready(s, now);
-	r->rc->ops->session_ready(s, 0, r->rc->user);
-	return 0;
-}
-
-static int on_session(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
-{
-	struct pn_rsession *s;
-
-	if (r->rc->mode != PN_RCLIENT_CONNECTOR || pn_idmap_get(&r->sessions, m->sid))
-		return PN_E_RELAY_PROTOCOL;
-	if (!(s = calloc(1, sizeof(*s))))
-		return -ENOMEM;
-	s->r = r;
-	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
-	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
-	memcpy(s->peer_id, m->id, PN_RELAY_ID_LEN);
-	if (pn_idmap_put(&r->sessions, s)) {
-		session_free(s);
-		return -ENOMEM;
-	}
-	session_ready(s, now);
-	r->rc->ops->session_new(s, m->id, r->rc->user);
-	return 0;
-}
 
 static void set_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err)
 {
@@ -525,22 +196,22 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 	switch (m.type) {
 	case PN_RELAY_F_DATA:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
-			deliver(s, m.payload, m.payload_len);
+			rc_deliver(s, m.payload, m.payload_len);
 		return 0;
 	case PN_RELAY_F_REGISTERED:
 		r->registered = 1;
 		r->backoff = 0;
 		set_state(r, PN_RRELAY_READY, 0);
 		return 0;
-	case PN_RELAY_F_OPENED: e = on_opened(r, &m, now); break;
-	case PN_RELAY_F_SESSION: e = on_session(r, &m, now); break;
+	case PN_RELAY_F_OPENED: e = rc_on_opened(r, &m, now); break;
+	case PN_RELAY_F_SESSION: e = rc_on_session(r, &m, now); break;
 	case PN_RELAY_F_CLOSE:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
-			session_end(s, m.code, 1);
+			rc_session_end(s, m.code, 1);
 		return 0;
 	case PN_RELAY_F_ERROR:
-		if (m.tag && (s = pending_by_tag(r, m.tag)))
-			open_fail(s, m.code);
+		if (m.tag && (s = rc_pending_by_tag(r, m.tag)))
+			rc_open_fail(s, m.code);
 		else if (!m.tag) {
 			/* About the connection (our credential refused, relay full):
 			 * pending opens fail with that reason instead of a timeout. */
@@ -550,13 +221,13 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 			r->refused = m.code;
 			for (s = r->pending; s; s = nx) {
 				nx = s->next;
-				open_fail(s, m.code);
+				rc_open_fail(s, m.code);
 			}
 		}
 		return 0;
 	case PN_RELAY_F_PING:
 		m.type = PN_RELAY_F_PONG;
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 		return 0;
 	case PN_RELAY_F_RENEWED:
 		PN_LOG_INFO("relay", "credential_presented", "relay=%s not_after=%llu", r->name,
@@ -593,24 +264,22 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 	{
 		struct pn_relay_msg ping = {.type = PN_RELAY_F_PING, .opaque = uv_now(r->rc->loop)};
 		r->last_ping = r->ping_sent = ping.opaque;
-		send_msg(r, &ping);
+		rc_send_msg(r, &ping);
 	}
 	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
 	/* Renewed while this connection was being set up with the old one. */
 	if (r->s_cred != r->rc->cred && !memcmp(r->rc->key_fpr, r->s_fpr, PN_FPR_LEN))
 		send_renew(r);
 	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 		return 0;
 	}
 	set_state(r, PN_RRELAY_READY, 0);
 	for (struct pn_rsession *s = r->pending; s; s = s->next)
 		if (s->st == SS_PENDING)
-			send_open(s);
+			rc_send_open(s);
 	return 0;
 }
-
-static void maybe_finish_close(struct pn_rclient *rc);
 
 static void c_on_close(struct pn_rstream *st, int err, void *user)
 {
@@ -622,12 +291,12 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 	r->s = NULL;
 	r->registered = 0;
 	if (r->rc->closing) {
-		maybe_finish_close(r->rc);
+		rc_maybe_finish_close(r->rc);
 		return;
 	}
 	/* The relay dropped our sessions with the connection. */
 	while ((s = pn_idmap_next(&r->sessions, &pos))) {
-		session_end(s, PN_E_CLOSED, 1);
+		rc_session_end(s, PN_E_CLOSED, 1);
 		pos--;
 	}
 	for (s = r->pending; s; s = s->next)
@@ -650,7 +319,7 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		struct pn_rsession *nx;
 		for (s = r->pending; s; s = nx) {
 			nx = s->next;
-			open_fail(s, err);
+			rc_open_fail(s, err);
 		}
 		r->refused = err;
 	}
@@ -732,7 +401,7 @@ static void on_resolved(struct pn_resolve *rs, int status, void *arg)
 
 	rc->handles--;
 	if (rc->closing) {
-		maybe_finish_close(rc);
+		rc_maybe_finish_close(rc);
 		return;
 	}
 	if (status) {
@@ -774,85 +443,6 @@ static void relay_connect(struct pn_rrelay *r)
 
 /* ---- UDP ---- */
 
-/* One datagram from the relay's UDP port (a connected socket: only the
- * relay can send here). */
-static int udp_dgram(const struct sockaddr *from, socklen_t fromlen, const uint8_t *p, size_t len,
-		     void *user)
-{
-	struct pn_rrelay *r = user;
-	struct pn_rclient *rc = r->rc;
-	uint64_t now = uv_now(rc->loop);
-	struct pn_rsession *s;
-	int kind = pn_relay_udp_classify(p, len);
-
-	(void)from, (void)fromlen;
-	if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK &&
-	    kind != PN_RELAY_KIND_CHALLENGE)
-		return rc->closing;
-	if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
-		return rc->closing;
-	if (kind == PN_RELAY_KIND_DATA) {
-		deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
-	} else if (kind == PN_RELAY_KIND_CHALLENGE) {
-		/* Our address is new to the relay: prove we receive here. */
-		uint8_t cf[PN_RELAY_CONFIRM_LEN];
-		if (pn_relay_challenge_counter(p) != s->bind_counter)
-			return rc->closing;
-		pn_relay_confirm_encode(cf, s->sid, my_side(rc), s->bind_counter,
-					pn_relay_challenge_cookie(p), s->secret);
-		(void)send(r->udp_fd, cf, sizeof(cf), MSG_DONTWAIT);
-	} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
-		/* Connected socket: only the relay can answer; the counter ties
-		 * the answer to one of our BINDs. */
-		s->last_bind_ok = now;
-		s->bind_tries = 0;
-		s->udp = 1;
-		if (s->next_bind < now + BIND_RETRY_MS)
-			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
-	}
-	return rc->closing;
-}
-
-static void on_udp(uv_poll_t *h, int status, int events)
-{
-	struct pn_rrelay *r = h->data;
-	struct pn_rclient *rc = r->rc;
-	int n, rounds = 0;
-
-	if (status < 0)
-		return;
-	while (rounds++ < 8) {
-		n = pn_udp_rx_read(r->udp_fd, &rc->urx);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n && !rc->closing; i++)
-			(void)pn_udp_rx_split(&rc->urx, (unsigned)i, udp_dgram, r);
-		if (n < UDP_BATCH)
-			break;
-	}
-}
-
-static int udp_open(struct pn_rrelay *r)
-{
-	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							: sizeof(struct sockaddr_in);
-	unsigned caps;
-	int fd, e;
-
-	if ((e = pn_udp_socket(r->udp_ss.ss_family, 4 << 20, PN_UDP_OFFLOAD, &fd, &caps)) != 0)
-		return e;
-	/* Connected: the kernel filters out every source but the relay. */
-	if (connect(fd, (struct sockaddr *)&r->udp_ss, len) < 0) {
-		e = -errno;
-		close(fd);
-		return e;
-	}
-	r->gro = !!(caps & PN_UDP_CAP_GRO);
-	r->gso = !!(caps & PN_UDP_CAP_GSO);
-	r->udp_fd = fd;
-	return 0;
-}
-
 /* ---- timer: reconnects, keepalives, BIND refresh, open deadlines ---- */
 
 static void on_tick(uv_timer_t *t)
@@ -867,12 +457,12 @@ static void on_tick(uv_timer_t *t)
 	if (r->s && pn_rstream_ready(r->s) && now - r->last_ping >= PN_RELAY_KEEPALIVE_MS) {
 		struct pn_relay_msg m = {.type = PN_RELAY_F_PING, .opaque = now};
 		r->last_ping = r->ping_sent = now;
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 	}
 	for (s = r->pending; s; s = nx) {
 		nx = s->next;
 		if (now >= s->deadline)
-			open_fail(s, PN_E_TIMEOUT);
+			rc_open_fail(s, PN_E_TIMEOUT);
 	}
 	while ((s = pn_idmap_next(&r->sessions, &pos))) {
 		if (r->udp_fd < 0 || !(r->allowed & PN_RT_UDP))
@@ -885,48 +475,11 @@ static void on_tick(uv_timer_t *t)
 		    s->bind_tries * BIND_RETRY_MS > PN_RELAY_UDP_BIND_TIMEOUT_MS)
 			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS, s->bind_tries = 0;
 		if (now >= s->next_bind)
-			send_bind(s, now);
+			rc_send_bind(s, now);
 	}
 }
 
 /* ---- relays ---- */
-
-static void udp_start(struct pn_rrelay *r)
-{
-	struct pn_rclient *rc = r->rc;
-	int e;
-
-	if ((e = udp_open(r))) {
-		/* No UDP socket: the streams still work. */
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
-		return;
-	}
-	uv_poll_init(rc->loop, &r->poll, r->udp_fd);
-	r->poll.data = r;
-	uv_poll_start(&r->poll, UV_READABLE, on_udp);
-	uv_prepare_init(rc->loop, &r->prep);
-	r->prep.data = r;
-	rc->handles += 2;
-}
-
-static void on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
-{
-	struct pn_rrelay *r = arg;
-	struct pn_rclient *rc = r->rc;
-
-	rc->handles--;
-	if (rc->closing) {
-		maybe_finish_close(rc);
-		return;
-	}
-	if (status) {
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
-			    pn_errname(status));
-		return;
-	}
-	r->udp_ss = rs->addr[0];
-	udp_start(r);
-}
 
 /* The proxy's certificate is checked like any HTTPS server's: against the
  * configured CA file, or the system's trust store. */
@@ -1040,9 +593,9 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	rc->handles++;
 	if (r->has_udp && (r->allowed & PN_RT_UDP)) {
 		if (r->udp_ep.family)
-			udp_start(r);
+			rc_udp_start(r);
 		else if ((e = pn_resolve_start(rc->loop, &r->ures, r->udp_ep.host, r->udp_ep.port,
-					       SOCK_DGRAM, on_udp_resolved, r)) == 0)
+					       SOCK_DGRAM, rc_on_udp_resolved, r)) == 0)
 			rc->handles++;
 		else
 			PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
@@ -1101,7 +654,7 @@ void pn_rclient_stats(const struct pn_rclient *rc, struct pn_rclient_stats *st)
 
 /* ---- close ---- */
 
-static void maybe_finish_close(struct pn_rclient *rc)
+void rc_maybe_finish_close(struct pn_rclient *rc)
 {
 	struct pn_rrelay *r, *nx;
 	void (*cb)(void *);
@@ -1117,11 +670,11 @@ static void maybe_finish_close(struct pn_rclient *rc)
 		size_t pos = 0;
 		nx = r->next;
 		while ((s = pn_idmap_next(&r->sessions, &pos)))
-			session_free(s);
+			rc_session_free(s);
 		pn_idmap_fini(&r->sessions);
 		while ((s = r->pending)) {
 			r->pending = s->next;
-			session_free(s);
+			rc_session_free(s);
 		}
 		if (r->udp_fd >= 0)
 			close(r->udp_fd);
@@ -1156,7 +709,7 @@ static void handle_closed(uv_handle_t *h)
 	struct pn_rclient *rc = r->rc;
 
 	rc->handles--;
-	maybe_finish_close(rc);
+	rc_maybe_finish_close(rc);
 }
 
 void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
@@ -1179,6 +732,6 @@ void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
 	}
 	if (!rc->relays) {
 		/* Nothing to wait for; still complete from the loop, as promised. */
-		maybe_finish_close(rc);
+		rc_maybe_finish_close(rc);
 	}
 }

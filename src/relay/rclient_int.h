@@ -1,8 +1,9 @@
 #ifndef PN_RELAY_RCLIENT_INT_H
 #define PN_RELAY_RCLIENT_INT_H
 /* Internals of the relay client (relay/rclient.h), shared by its files:
- * rclient.c (relay connections), rpath.c (sessions as paths).  Not for
- * use outside src/relay. */
+ * rclient.c (credential, relay connections and control streams, timers,
+ * close), rsession.c (the session table), rclient_udp.c (the UDP data
+ * socket), rpath.c (sessions as paths).  Not for use outside src/relay. */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -119,6 +120,30 @@ struct pn_rclient {
 };
 
 struct pn_rpath;
+
+/* rclient.c */
+void rc_maybe_finish_close(struct pn_rclient *rc);
+void rc_send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
+
+/* rsession.c */
+void rc_deliver(struct pn_rsession *s, const uint8_t *p, size_t n);
+enum pn_relay_side rc_my_side(const struct pn_rclient *rc);
+int rc_on_opened(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now);
+int rc_on_session(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now);
+void rc_open_fail(struct pn_rsession *s, int reason);
+struct pn_rsession *rc_pending_by_tag(struct pn_rrelay *r, uint32_t tag);
+void rc_send_bind(struct pn_rsession *s, uint64_t now);
+void rc_send_open(struct pn_rsession *s);
+void rc_session_end(struct pn_rsession *s, int reason, int notify);
+void rc_session_free(struct pn_rsession *s);
+void rc_session_ready(struct pn_rsession *s, uint64_t now);
+
+/* rclient_udp.c */
+void rc_on_prepare(uv_prepare_t *h);
+void rc_on_udp_resolved(struct pn_resolve *rs, int status, void *arg);
+void rc_udp_flush(struct pn_rrelay *r);
+void rc_udp_start(struct pn_rrelay *r);
+
 
 /* 1 if s is ready (opened and not ending). */
 int pn_rsession_ready(const struct pn_rsession *s);
