@@ -28,9 +28,11 @@ int pn_udp_socket(int family, int bufsize, unsigned opts, int *fd, unsigned *cap
 	s = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	if (setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof(bufsize)))
+	if (!(opts & PN_UDP_FORCE_BUF) ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof(bufsize)))
 		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
-	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof(bufsize)))
+	if (!(opts & PN_UDP_FORCE_BUF) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof(bufsize)))
 		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	if (opts & PN_UDP_OFFLOAD) {
 		if (setsockopt(s, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0)
@@ -220,7 +222,7 @@ int pn_udp_open(uv_loop_t *loop, const struct sockaddr *bind_addr, pn_udp_recv_f
 	if ((r = pn_udp_rx_init(&u->rx, PN_UDP_RX_BATCH, PN_UDP_RX_BUF)) != 0)
 		goto fail;
 	/* QUIC packets must not be fragmented */
-	if ((r = pn_udp_socket(bind_addr->sa_family, PN_UDP_SOCKBUF, PN_UDP_OFFLOAD | PN_UDP_DF,
+	if ((r = pn_udp_socket(bind_addr->sa_family, PN_UDP_SOCKBUF, PN_UDP_OFFLOAD | PN_UDP_DF | PN_UDP_FORCE_BUF,
 			       &u->fd, &caps)) != 0)
 		goto fail;
 	if (bind(u->fd, bind_addr, blen) != 0) {

@@ -30,14 +30,16 @@ enum pn_udp_caps {
 };
 
 enum pn_udp_opts {
-	PN_UDP_OFFLOAD = 1, /* turn GRO on and probe GSO */
-	PN_UDP_DF = 2,      /* never fragment (QUIC) */
+	PN_UDP_OFFLOAD = 1,   /* turn GRO on and probe GSO */
+	PN_UDP_DF = 2,        /* never fragment (QUIC) */
+	PN_UDP_FORCE_BUF = 4, /* buffers beyond [rw]mem_max when privileged;
+				 else the system caps them (less queueing
+				 delay on a forwarding hop such as the relay) */
 };
 
 /*
  * A non-blocking, close-on-exec datagram socket of `family` with send and
- * receive buffers of `bufsize` bytes (beyond rmem_max when privileged) and
- * `opts`.  The caller binds or connects it.  0 with *fd and *caps
+ * receive buffers of `bufsize` bytes and `opts`.  The caller binds or connects it.  0 with *fd and *caps
  * (pn_udp_caps in effect), or -errno.
  */
 int pn_udp_socket(int family, int bufsize, unsigned opts, int *fd, unsigned *caps);
