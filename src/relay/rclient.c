@@ -281,6 +281,19 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 	return 0;
 }
 
+/* The relay is down: retry after a doubling backoff. */
+static void relay_down(struct pn_rrelay *r, int err)
+{
+	r->attempt = 0;
+	r->backoff = r->backoff
+			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
+			 : BACKOFF_MIN_MS;
+	r->retry_at = uv_now(r->rc->loop) + r->backoff;
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
+		    pn_errname(err), (unsigned long long)r->backoff);
+	set_state(r, PN_RRELAY_DOWN, err);
+}
+
 static void c_on_close(struct pn_rstream *st, int err, void *user)
 {
 	struct pn_rrelay *r = user;
@@ -328,14 +341,7 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		r->refused = 0;
 		r->backoff = BACKOFF_MAX_MS / 2;
 	}
-	r->attempt = 0;
-	r->backoff = r->backoff
-			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
-			 : BACKOFF_MIN_MS;
-	r->retry_at = uv_now(r->rc->loop) + r->backoff;
-	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
-		    pn_errname(err), (unsigned long long)r->backoff);
-	set_state(r, PN_RRELAY_DOWN, err);
+	relay_down(r, err);
 }
 
 static const struct pn_rstream_ops rstream_ops = {
@@ -355,14 +361,7 @@ static void connect_failed(struct pn_rrelay *r, int err)
 		relay_connect(r);
 		return;
 	}
-	r->attempt = 0;
-	r->backoff = r->backoff
-			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
-			 : BACKOFF_MIN_MS;
-	r->retry_at = uv_now(r->rc->loop) + r->backoff;
-	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
-		    pn_errname(err), (unsigned long long)r->backoff);
-	set_state(r, PN_RRELAY_DOWN, err);
+	relay_down(r, err);
 }
 
 /* Connect to the current candidate address of this attempt. */
@@ -394,16 +393,22 @@ static void connect_now(struct pn_rrelay *r)
 	}
 }
 
+int rc_resolve_done(struct pn_rclient *rc)
+{
+	rc->handles--;
+	if (!rc->closing)
+		return 0;
+	rc_maybe_finish_close(rc);
+	return 1;
+}
+
 static void on_resolved(struct pn_resolve *rs, int status, void *arg)
 {
 	struct pn_rrelay *r = arg;
 	struct pn_rclient *rc = r->rc;
 
-	rc->handles--;
-	if (rc->closing) {
-		rc_maybe_finish_close(rc);
+	if (rc_resolve_done(rc))
 		return;
-	}
 	if (status) {
 		connect_failed(r, status);
 		return;

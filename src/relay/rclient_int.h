@@ -123,6 +123,8 @@ struct pn_rpath;
 
 /* rclient.c */
 void rc_maybe_finish_close(struct pn_rclient *rc);
+/* A name resolution of rc ended: 1 if rc is closing (the caller returns). */
+int rc_resolve_done(struct pn_rclient *rc);
 void rc_send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
 
 /* rsession.c */

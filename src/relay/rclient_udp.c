@@ -177,11 +177,8 @@ void rc_on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
 	struct pn_rrelay *r = arg;
 	struct pn_rclient *rc = r->rc;
 
-	rc->handles--;
-	if (rc->closing) {
-		rc_maybe_finish_close(rc);
+	if (rc_resolve_done(rc))
 		return;
-	}
 	if (status) {
 		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
 			    pn_errname(status));

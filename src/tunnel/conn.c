@@ -347,6 +347,20 @@ static int conn_alloc(const struct pn_tconn_config *cfg, struct pn_path *path,
 	return 0;
 }
 
+/* The ngtcp2 connection exists: TLS and keepalive, then hand c out (or free it). */
+static int start(struct pn_tconn *c, struct pn_tconn **out)
+{
+	int r = pn_tconn_i_tls_setup(c);
+
+	if (r != 0) {
+		pn_tconn_free(c);
+		return r;
+	}
+	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
+	*out = c;
+	return 0;
+}
+
 int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path, uint64_t now,
 			struct pn_tconn **out)
 {
@@ -375,11 +389,8 @@ int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = pn_tconn_i_tls_setup(c)) != 0)
-		goto out;
-	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
-	*out = c;
-	c = NULL; /* transferred */
+	r = start(c, out);
+	c = NULL; /* transferred or freed */
 out:
 	pn_tconn_free(c);
 	return r;
@@ -477,11 +488,8 @@ int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = pn_tconn_i_tls_setup(c)) != 0)
-		goto out;
-	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
-	*out = c;
-	c = NULL; /* transferred */
+	r = start(c, out);
+	c = NULL; /* transferred or freed */
 out:
 	pn_tconn_free(c);
 	return r;
