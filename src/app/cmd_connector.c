@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "relay/rclient.h"
+#include "relay/rpath.h"
 #include "trust/cred.h"
 
 static void usage(FILE *f)
@@ -108,35 +109,22 @@ static void on_stop(uv_signal_t *h, int sig)
 
 /* ------------------------------------------------------------- relays -- */
 
+/* A client's relay session: hand it to the endpoint as a path
+ * (relay/rpath.h); its datagrams and its end go there directly. */
 static void r_session_new(struct pn_rsession *s, const uint8_t cid[PN_RELAY_ID_LEN], void *user)
 {
 	struct run_ctx *ctx = user;
 	char hex[PN_ID_HEX_LEN + 1];
+	struct pn_path *p;
 
 	pn_id_hex(cid, hex);
-	if (ctx->stopping || pn_tep_accept_relay(pn_connector_tep(ctx->conn), s) != 0) {
+	if (ctx->stopping || !ctx->conn || pn_rsession_path(s, &p) != 0 ||
+	    pn_tep_accept_path(pn_connector_tep(ctx->conn), p) != 0) {
 		pn_rsession_close(s);
 		return;
 	}
 	PN_LOG_DEBUG("connector", "relay_session", "client=%s relay=%s", hex,
 		     pn_rrelay_name(pn_rsession_relay(s)));
-}
-
-static void r_session_closed(struct pn_rsession *s, int reason, void *user)
-{
-	struct run_ctx *ctx = user;
-
-	(void)reason;
-	if (ctx->conn)
-		pn_tep_relay_closed(pn_connector_tep(ctx->conn), s);
-}
-
-static void r_datagram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
-{
-	struct run_ctx *ctx = user;
-
-	if (ctx->conn)
-		pn_tep_relay_input(pn_connector_tep(ctx->conn), s, p, n);
 }
 
 static void r_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
@@ -149,8 +137,6 @@ static void r_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void 
 
 static const struct pn_rclient_ops relay_ops = {
 	.session_new = r_session_new,
-	.session_closed = r_session_closed,
-	.datagram = r_datagram,
 	.relay_state = r_state,
 };
 

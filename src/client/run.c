@@ -215,7 +215,7 @@ static char *status_json(struct rt *rt)
 			    json_integer((json_int_t)rt->id.ci.not_after));
 	json_object_set_new(o, "renewals", json_integer(rt->renewals));
 	json_object_set_new(o, "acl_version", json_integer((json_int_t)rt->acl_version));
-	json_object_set_new(o, "relay_paths", json_boolean(PN_CLIENT_RELAY_PATHS));
+	json_object_set_new(o, "relay_paths", json_true());
 	json_object_set_new(o, "uptime_s", json_integer((pn_wall_ms() - rt->started_ms) / 1000));
 	json_object_set(o, "tunnels", tun);
 	json_object_set(o, "proxy", px);

@@ -8,23 +8,13 @@
 #include "client/tunnels.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "relay/rclient.h"
+#include "relay/rpath.h"
 #include "trust/cred.h"
 #include "trust/dest.h"
 #include "trust/policy.h"
 
 #define MAX_RELAYS 16
 
-/* Tunnels over relay sessions need the endpoint's relay paths; a build
- * whose endpoint has none (src/client/CMakeLists.txt) serves direct paths
- * only and refuses relayed tunnels with PN_E_UNSUPPORTED. */
-#if PN_CLIENT_RELAY_PATHS
-#define tep_relay_closed(ep, s)	     pn_tep_relay_closed(ep, s)
-#define tep_relay_input(ep, s, p, n) pn_tep_relay_input(ep, s, p, n)
-#else
-#define tep_relay_closed(ep, s)	     ((void)(ep), (void)(s))
-#define tep_relay_input(ep, s, p, n) ((void)(ep), (void)(s), (void)(p), (void)(n))
-#endif
 /* Requests re-dispatched after failures before giving up (failover). */
 #define MAX_DISPATCH 4
 /* When every connector of a network is in backoff, a request waits for
@@ -215,8 +205,7 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 	if (c->sess) {
 		struct pn_rsession *s = c->sess;
 		c->sess = NULL;
-		tep_relay_closed(c->owner->tep, s);
-		pn_rsession_close(s);
+		pn_rsession_close(s); /* the endpoint hears of it (path lost) */
 	}
 	if (err == 0 || (err == PN_E_TUN_IDLE && c->state == PN_PICK_UP)) {
 		/* A clean close, or a tunnel that worked timing out: not
@@ -260,8 +249,6 @@ static int ctun_start(struct ctun *c)
 		PN_LOG_INFO("client", "tunnel_connecting", "connector=%s path=direct", c->idhex);
 		return 0; /* the caller queues its request, then tunnel_start */
 	}
-	if (!PN_CLIENT_RELAY_PATHS)
-		return PN_E_UNSUPPORTED;
 	relay = relay_choose(t);
 	if (!relay)
 		return PN_E_NO_CONNECTOR;
@@ -315,9 +302,15 @@ static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 	memcpy(tc.connector_id, c->id, PN_ID_LEN);
 	tc.acl = t->acl_bytes;
 	tc.acl_len = t->acl_len;
-	if (s)
-		tc.relay = s;
-	else
+	if (s) {
+		/* the session is the tunnel's path (relay/rpath.h) */
+		if ((rc = pn_rsession_path(s, &tc.path)) != 0) {
+			c->sess = NULL;
+			pn_rsession_close(s);
+			ctun_fail(c, rc);
+			return;
+		}
+	} else
 		tc.udp_peer = (const struct sockaddr *)&c->direct;
 	tc.ops = &tunnel_ops;
 	tc.user = c;
@@ -348,8 +341,7 @@ static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 	}
 }
 
-/* The session's user pointer belongs to the endpoint once a tunnel runs
- * on it (it keeps its path there), so sessions are found by search. */
+/* The ctun of session s (sessions are opened for a ctun). */
 static struct ctun *ctun_by_session(struct pn_ctuns *t, const struct pn_rsession *s)
 {
 	for (struct ctun *c = t->tuns; c; c = c->next)
@@ -380,7 +372,7 @@ static void session_closed(struct pn_rsession *s, int reason, void *user)
 	struct pn_ctuns *t = user;
 	struct ctun *c = ctun_by_session(t, s);
 
-	tep_relay_closed(t->tep, s);
+	/* the endpoint heard of it first (path lost) */
 	if (!c)
 		return;
 	c->sess = NULL;
@@ -397,13 +389,6 @@ static void session_closed(struct pn_rsession *s, int reason, void *user)
 	ctun_redispatch(c);
 }
 
-static void session_datagram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
-{
-	struct pn_ctuns *t = user;
-
-	tep_relay_input(t->tep, s, p, n);
-}
-
 static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
 {
 	(void)user;
@@ -418,7 +403,6 @@ static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, v
 static const struct pn_rclient_ops rclient_ops = {
     .session_ready = session_ready,
     .session_closed = session_closed,
-    .datagram = session_datagram,
     .relay_state = relay_state,
 };
 
@@ -520,12 +504,8 @@ void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
 		if (c->tun)
 			pn_tunnel_close(c->tun, PN_FLOW_OK);
 		c->tun = NULL;
-		if (c->sess) {
-			/* The endpoint must forget the path before the session
-			 * memory goes away. */
-			tep_relay_closed(t->tep, c->sess);
-			pn_rsession_close(c->sess);
-		}
+		if (c->sess)
+			pn_rsession_close(c->sess); /* its path is released */
 		c->sess = NULL;
 		for (r = list; r; r = rn) {
 			rn = r->next;

@@ -10,119 +10,17 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/udp.h"
 #include "ctlapi/relays.h"
 #include "relay/idmap.h"
 #include "relay/resolve.h"
-#include "relay/rclient.h"
+#include "relay/rclient_int.h"
+#include "relay/rpath.h"
 #include "relay/server.h"
 #include "relay/stream.h"
 #include "relay/udpmsg.h"
 #include "trust/cred.h"
 #include "trust/key.h"
-
-#define TICK_MS		250
-#define BIND_RETRY_MS	300
-#define BACKOFF_MIN_MS	500
-#define BACKOFF_MAX_MS	15000
-#define OPEN_TIMEOUT_MS (2 * PN_RELAY_HANDSHAKE_MS)
-#define UDP_BATCH	16
-#define TXQ		64	    /* queued UDP datagrams per relay */
-#define RX_SLOT		(64 * 1024) /* one receive slot (UDP GRO may fill it) */
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-
-enum sess_state { SS_PENDING, SS_OPENING, SS_READY, SS_DEAD /* inside its last callback */ };
-
-struct pn_rsession {
-	uint8_t sid[PN_RELAY_SID_LEN]; /* idmap key */
-	struct pn_rrelay *r;
-	struct pn_rsession *next, *prev; /* r->pending (before OPENED) */
-	enum sess_state st;
-	uint32_t tag;
-	uint8_t peer_id[PN_RELAY_ID_LEN];
-	uint8_t secret[PN_RELAY_SECRET_LEN];
-	uint8_t *acl;
-	size_t acl_len;
-	uint64_t deadline;     /* OPEN timeout */
-	uint64_t bind_counter; /* last BIND sent */
-	uint64_t next_bind;    /* when to send the next BIND */
-	uint64_t last_bind_ok; /* 0: never */
-	uint32_t bind_tries;
-	int udp; /* datagrams go over UDP */
-	void *user;
-};
-
-struct pn_rrelay {
-	struct pn_rclient *rc;
-	struct pn_rrelay *next;
-	char name[64];
-	unsigned allowed;
-	int has_tls, has_udp, has_ws;
-	struct sockaddr_storage tls_ss, udp_ss, ws_ss; /* numeric endpoints */
-	struct pn_relay_endpoint tls_ep, udp_ep, ws_ep;
-	/* Names are resolved per connection attempt (control) or once (UDP);
-	 * the control stream tries each address of the answer in turn. */
-	struct pn_resolve res, ures;
-	struct sockaddr_storage cand[PN_RESOLVE_MAX];
-	size_t ncand, icand;
-	int ws_secure; /* wss://: TLS to the proxy, ws_name its verified host */
-	char ws_host[PN_RELAY_ADDR_MAX + 1], ws_path[PN_RELAY_PATH_MAX + 1];
-	char ws_name[PN_RELAY_HOST_MAX + 1];
-	enum pn_rrelay_state st;
-	struct pn_rstream *s;
-	gnutls_certificate_credentials_t s_cred; /* the credential s connected with */
-	uint8_t s_fpr[PN_FPR_LEN];		 /* and its key */
-	int s_is_ws;
-	int attempt; /* 0: direct TLS, 1: WebSocket */
-	uint64_t retry_at, backoff;
-	uint64_t last_ping, ping_sent;
-	unsigned rtt;
-	int udp_fd;
-	uv_poll_t poll;
-	uv_timer_t timer;
-	struct pn_idmap sessions; /* sid -> session, opened ones */
-	struct pn_rsession *pending;
-	uint32_t next_tag;
-	int registered;
-	int refused; /* the relay refused our credential: back off, report it */
-	/* UDP send queue, flushed once per loop iteration with sendmmsg + GSO. */
-	uv_prepare_t prep;
-	unsigned ntx;
-	uint16_t txlen[TXQ];
-	uint8_t txbuf[TXQ][PN_RELAY_MAX_DATAGRAM];
-	int gso, gro;
-};
-
-struct pn_rclient {
-	uv_loop_t *loop;
-	enum pn_rclient_mode mode;
-	const struct pn_rclient_ops *ops;
-	void *user;
-	struct pn_anchor *anchor;
-	struct pn_key *key;
-	char *cert_pem;
-	uint8_t key_fpr[PN_FPR_LEN]; /* of cert_pem's key */
-	uint8_t *cert_der;	     /* cert_pem as DER, for RENEW */
-	size_t cert_der_len;
-	gnutls_certificate_credentials_t cred;
-	char *wss_ca_file;				   /* NULL: the system's trust store */
-	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
-	struct pn_rrelay *relays;
-	struct pn_rclient_stats st;
-	int closing, handles;
-	struct retired {
-		struct retired *next;
-		gnutls_certificate_credentials_t cred;
-	} * retired;
-	void (*close_cb)(void *);
-	void *close_arg;
-	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
-	uint8_t udpbuf[UDP_BATCH][RX_SLOT];
-};
 
 static void relay_connect(struct pn_rrelay *r);
 static void connect_now(struct pn_rrelay *r);
@@ -213,8 +111,10 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 		free(rc);
 		return -ENOMEM;
 	}
-	if ((r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
+	if ((r = pn_udp_rx_init(&rc->urx, UDP_BATCH, RX_SLOT)) ||
+	    (r = pn_anchor_new(cfg->ca_pem, strlen(cfg->ca_pem), &rc->anchor)) ||
 	    (r = load_cred(rc, cfg->cert_pem, cfg->key_pem))) {
+		pn_udp_rx_fini(&rc->urx);
 		pn_anchor_free(rc->anchor);
 		free(rc->wss_ca_file);
 		free(rc);
@@ -224,8 +124,6 @@ int pn_rclient_new(uv_loop_t *loop, const struct pn_rclient_config *cfg, struct 
 	return 0;
 }
 
-static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
-
 /* Re-present the current credential on an open connection (RENEW). */
 static void send_renew(struct pn_rrelay *r)
 {
@@ -233,7 +131,7 @@ static void send_renew(struct pn_rrelay *r)
 				 .cert = r->rc->cert_der,
 				 .cert_len = r->rc->cert_der_len};
 
-	send_msg(r, &m);
+	rc_send_msg(r, &m);
 }
 
 int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const char *key_pem)
@@ -259,27 +157,7 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 
 /* ---- sessions ---- */
 
-static void session_free(struct pn_rsession *s)
-{
-	free(s->acl);
-	pn_wipe(s, sizeof(*s));
-	free(s);
-}
-
-static void pending_unlink(struct pn_rsession *s)
-{
-	struct pn_rrelay *r = s->r;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (r->pending == s)
-		r->pending = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
-
-static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
+void rc_send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
 {
 	uint8_t tmp[PN_RELAY_FRAME_HDR + PN_RELAY_MAX_FRAME_BODY];
 	struct pn_buf b;
@@ -291,311 +169,7 @@ static void send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m)
 		pn_rstream_send(r->s, tmp, pn_buf_len(&b), 0);
 }
 
-static void send_open(struct pn_rsession *s)
-{
-	struct pn_relay_msg m = {
-	    .type = PN_RELAY_F_OPEN, .tag = s->tag, .acl = s->acl, .acl_len = s->acl_len};
-
-	memcpy(m.id, s->peer_id, PN_RELAY_ID_LEN);
-	send_msg(s->r, &m);
-	s->st = SS_OPENING;
-}
-
-static enum pn_relay_side my_side(const struct pn_rclient *rc)
-{
-	return rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT : PN_RELAY_SIDE_CONNECTOR;
-}
-
-static void send_bind(struct pn_rsession *s, uint64_t now)
-{
-	struct pn_rrelay *r = s->r;
-	uint8_t b[PN_RELAY_BIND_LEN];
-
-	if (r->udp_fd < 0)
-		return;
-	pn_relay_bind_encode(b, s->sid,
-			     r->rc->mode == PN_RCLIENT_CLIENT ? PN_RELAY_SIDE_CLIENT
-							      : PN_RELAY_SIDE_CONNECTOR,
-			     ++s->bind_counter, s->secret);
-	(void)send(r->udp_fd, b, sizeof(b), MSG_DONTWAIT);
-	s->bind_tries++;
-	/* Quick retries until the first BIND_OK, then the NAT keepalive pace. */
-	s->next_bind = now + (s->last_bind_ok ? PN_RELAY_BIND_REFRESH_MS : BIND_RETRY_MS);
-}
-
-static void session_ready(struct pn_rsession *s, uint64_t now)
-{
-	struct pn_rrelay *r = s->r;
-
-	s->st = SS_READY;
-	free(s->acl);
-	s->acl = NULL;
-	if (r->udp_fd >= 0 && (r->allowed & PN_RT_UDP))
-		send_bind(s, now);
-}
-
-/* A ready session ends: tell the user unless it is a local close. */
-static void session_end(struct pn_rsession *s, int reason, int notify)
-{
-	struct pn_rrelay *r = s->r;
-
-	pn_idmap_del(&r->sessions, s);
-	s->st = SS_DEAD; /* a pn_rsession_close from the callback is a no-op */
-	if (notify && r->rc->ops->session_closed && !r->rc->closing)
-		r->rc->ops->session_closed(s, reason, r->rc->user);
-	session_free(s);
-}
-
-/* A pending open fails. */
-static void open_fail(struct pn_rsession *s, int reason)
-{
-	struct pn_rclient *rc = s->r->rc;
-
-	pending_unlink(s);
-	s->st = SS_DEAD;
-	if (!rc->closing)
-		rc->ops->session_ready(s, reason, rc->user);
-	session_free(s);
-}
-
-int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
-		    const uint8_t connector_id[PN_RELAY_ID_LEN], const uint8_t *acl, size_t acl_len,
-		    void *session_user, struct pn_rsession **out)
-{
-	struct pn_rsession *s;
-
-	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL ||
-	    rc->closing)
-		return PN_E_INVAL;
-	if (!(s = calloc(1, sizeof(*s))) || !(s->acl = malloc(acl_len))) {
-		free(s);
-		return -ENOMEM;
-	}
-	memcpy(s->acl, acl, acl_len);
-	s->acl_len = acl_len;
-	memcpy(s->peer_id, connector_id, PN_RELAY_ID_LEN);
-	s->r = r;
-	s->user = session_user;
-	s->tag = ++r->next_tag ? r->next_tag : ++r->next_tag; /* tag 0 means "the connection" */
-	s->deadline = uv_now(rc->loop) + OPEN_TIMEOUT_MS;
-	s->st = SS_PENDING;
-	s->next = r->pending;
-	if (r->pending)
-		r->pending->prev = s;
-	r->pending = s;
-	if (r->st == PN_RRELAY_READY)
-		send_open(s);
-	*out = s;
-	return 0;
-}
-
-/* Send the queued datagrams: equal-size runs go out as one GSO message. */
-static void udp_flush(struct pn_rrelay *r)
-{
-	struct mmsghdr mm[TXQ];
-	struct iovec iov[TXQ];
-	char ctl[TXQ][CMSG_SPACE(sizeof(uint16_t))];
-	unsigned nseg[TXQ], nmsg = 0, i = 0, done = 0;
-
-	while (i < r->ntx) {
-		struct msghdr *mh = &mm[nmsg].msg_hdr;
-		unsigned j = i + 1;
-		size_t total = r->txlen[i];
-
-		/* A run: same size as the first, the last may be shorter. */
-		while (r->gso && j < r->ntx && r->txlen[j] <= r->txlen[i] &&
-		       r->txlen[j - 1] == r->txlen[i] && total + r->txlen[j] <= 65000)
-			total += r->txlen[j++];
-		memset(mh, 0, sizeof(*mh));
-		for (unsigned k = i; k < j; k++)
-			iov[k] = (struct iovec){r->txbuf[k], r->txlen[k]};
-		mh->msg_iov = &iov[i];
-		mh->msg_iovlen = j - i;
-		if (j - i > 1) {
-			struct cmsghdr *cm;
-			mh->msg_control = ctl[nmsg];
-			mh->msg_controllen = sizeof(ctl[nmsg]);
-			cm = CMSG_FIRSTHDR(mh);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			*(uint16_t *)CMSG_DATA(cm) = r->txlen[i];
-		}
-		nseg[nmsg++] = j - i;
-		i = j;
-	}
-	while (done < nmsg) {
-		unsigned segs = nseg[done];
-		int k = sendmmsg(r->udp_fd, mm + done, 1, MSG_DONTWAIT);
-		if (k < 0 && errno == EINTR)
-			continue;
-		/* No GSO after all (old kernel, odd device): per datagram from now on. */
-		if (k < 0 && (errno == EIO || errno == EINVAL) && segs > 1)
-			r->gso = 0;
-		if (k < 0)
-			r->rc->st.tx_drops += segs;
-		done++;
-	}
-	r->ntx = 0;
-}
-
-static void on_prepare(uv_prepare_t *h)
-{
-	struct pn_rrelay *r = h->data;
-
-	uv_prepare_stop(h);
-	if (r->ntx)
-		udp_flush(r);
-}
-
-int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
-{
-	struct pn_rrelay *r = s->r;
-	struct pn_rclient *rc = r->rc;
-	int e;
-
-	if (n == 0 || n > PN_RELAY_MAX_PAYLOAD)
-		return PN_E_TOOBIG;
-	if (s->st != SS_READY)
-		return PN_E_CLOSED;
-	if (s->udp) {
-		/* Queue (one copy, no allocation); sent at the end of this loop
-		 * iteration, batched with whatever else is sent meanwhile. */
-		uint8_t *d;
-		if (r->ntx == TXQ)
-			udp_flush(r);
-		d = r->txbuf[r->ntx];
-		d[0] = PN_RELAY_UDP_DATA;
-		memcpy(d + 1, s->sid, PN_RELAY_SID_LEN);
-		memcpy(d + PN_RELAY_DATA_HDR, p, n);
-		r->txlen[r->ntx++] = (uint16_t)(PN_RELAY_DATA_HDR + n);
-		if (r->ntx == 1)
-			uv_prepare_start(&r->prep, on_prepare);
-	} else {
-		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
-		if (!r->s)
-			return PN_E_CLOSED;
-		pn_relay_data_frame_hdr(hdr, s->sid, n);
-		if ((e = pn_rstream_send2(r->s, hdr, sizeof(hdr), p, n, 1))) {
-			rc->st.tx_drops++;
-			return e;
-		}
-	}
-	rc->st.tx_packets++;
-	rc->st.tx_bytes += n;
-	return 0;
-}
-
-void pn_rsession_close(struct pn_rsession *s)
-{
-	struct pn_relay_msg m = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
-
-	if (s->st == SS_DEAD)
-		return;
-
-	if (s->st == SS_READY) {
-		memcpy(m.sid, s->sid, PN_RELAY_SID_LEN);
-		send_msg(s->r, &m);
-		session_end(s, 0, 0);
-		return;
-	}
-	/* Still opening: forget it; a late OPENED is answered with CLOSE. */
-	pending_unlink(s);
-	session_free(s);
-}
-
-void pn_rsession_set_user(struct pn_rsession *s, void *user)
-{
-	s->user = user;
-}
-void *pn_rsession_user(const struct pn_rsession *s)
-{
-	return s->user;
-}
-struct pn_rrelay *pn_rsession_relay(const struct pn_rsession *s)
-{
-	return s->r;
-}
-unsigned pn_rsession_transport(const struct pn_rsession *s)
-{
-	if (s->udp)
-		return PN_RT_UDP;
-	return s->r->s_is_ws ? PN_RT_WS : PN_RT_TLS;
-}
-const uint8_t *pn_rsession_peer_id(const struct pn_rsession *s)
-{
-	return s->peer_id;
-}
-const uint8_t *pn_rsession_sid(const struct pn_rsession *s)
-{
-	return s->sid;
-}
-
 /* ---- frames from the relay ---- */
-
-static struct pn_rsession *pending_by_tag(struct pn_rrelay *r, uint32_t tag)
-{
-	for (struct pn_rsession *s = r->pending; s; s = s->next)
-		if (s->tag == tag)
-			return s;
-	return NULL;
-}
-
-static void deliver(struct pn_rsession *s, const uint8_t *p, size_t n)
-{
-	struct pn_rclient *rc = s->r->rc;
-
-	rc->st.rx_packets++;
-	rc->st.rx_bytes += n;
-	if (rc->ops->datagram)
-		rc->ops->datagram(s, p, n, rc->user);
-}
-
-static int on_opened(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
-{
-	struct pn_rsession *s = pending_by_tag(r, m->tag);
-
-	if (!s || s->st != SS_OPENING) {
-		/* Abandoned by a local close: release it at the relay. */
-		struct pn_relay_msg c = {.type = PN_RELAY_F_CLOSE, .code = PN_E_CLOSED};
-		memcpy(c.sid, m->sid, PN_RELAY_SID_LEN);
-		send_msg(r, &c);
-		return 0;
-	}
-	pending_unlink(s);
-	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
-	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
-	if (pn_idmap_get(&r->sessions, s->sid) || pn_idmap_put(&r->sessions, s)) {
-		s->st = SS_DEAD;
-		r->rc->ops->session_ready(s, PN_E_RELAY_PROTOCOL, r->rc->user);
-		session_free(s);
-		return PN_E_RELAY_PROTOCOL;
-	}
-	session_ready(s, now);
-	r->rc->ops->session_ready(s, 0, r->rc->user);
-	return 0;
-}
-
-static int on_session(struct pn_rrelay *r, struct pn_relay_msg *m, uint64_t now)
-{
-	struct pn_rsession *s;
-
-	if (r->rc->mode != PN_RCLIENT_CONNECTOR || pn_idmap_get(&r->sessions, m->sid))
-		return PN_E_RELAY_PROTOCOL;
-	if (!(s = calloc(1, sizeof(*s))))
-		return -ENOMEM;
-	s->r = r;
-	memcpy(s->sid, m->sid, PN_RELAY_SID_LEN);
-	memcpy(s->secret, m->secret, PN_RELAY_SECRET_LEN);
-	memcpy(s->peer_id, m->id, PN_RELAY_ID_LEN);
-	if (pn_idmap_put(&r->sessions, s)) {
-		session_free(s);
-		return -ENOMEM;
-	}
-	session_ready(s, now);
-	r->rc->ops->session_new(s, m->id, r->rc->user);
-	return 0;
-}
 
 static void set_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err)
 {
@@ -622,22 +196,22 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 	switch (m.type) {
 	case PN_RELAY_F_DATA:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
-			deliver(s, m.payload, m.payload_len);
+			rc_deliver(s, m.payload, m.payload_len);
 		return 0;
 	case PN_RELAY_F_REGISTERED:
 		r->registered = 1;
 		r->backoff = 0;
 		set_state(r, PN_RRELAY_READY, 0);
 		return 0;
-	case PN_RELAY_F_OPENED: e = on_opened(r, &m, now); break;
-	case PN_RELAY_F_SESSION: e = on_session(r, &m, now); break;
+	case PN_RELAY_F_OPENED: e = rc_on_opened(r, &m, now); break;
+	case PN_RELAY_F_SESSION: e = rc_on_session(r, &m, now); break;
 	case PN_RELAY_F_CLOSE:
 		if ((s = pn_idmap_get(&r->sessions, m.sid)))
-			session_end(s, m.code, 1);
+			rc_session_end(s, m.code, 1);
 		return 0;
 	case PN_RELAY_F_ERROR:
-		if (m.tag && (s = pending_by_tag(r, m.tag)))
-			open_fail(s, m.code);
+		if (m.tag && (s = rc_pending_by_tag(r, m.tag)))
+			rc_open_fail(s, m.code);
 		else if (!m.tag) {
 			/* About the connection (our credential refused, relay full):
 			 * pending opens fail with that reason instead of a timeout. */
@@ -647,13 +221,13 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 			r->refused = m.code;
 			for (s = r->pending; s; s = nx) {
 				nx = s->next;
-				open_fail(s, m.code);
+				rc_open_fail(s, m.code);
 			}
 		}
 		return 0;
 	case PN_RELAY_F_PING:
 		m.type = PN_RELAY_F_PONG;
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 		return 0;
 	case PN_RELAY_F_RENEWED:
 		PN_LOG_INFO("relay", "credential_presented", "relay=%s not_after=%llu", r->name,
@@ -690,24 +264,35 @@ static int c_on_ready(struct pn_rstream *st, void *user)
 	{
 		struct pn_relay_msg ping = {.type = PN_RELAY_F_PING, .opaque = uv_now(r->rc->loop)};
 		r->last_ping = r->ping_sent = ping.opaque;
-		send_msg(r, &ping);
+		rc_send_msg(r, &ping);
 	}
 	PN_LOG_INFO("relay", "relay_up", "relay=%s ws=%d", r->name, r->s_is_ws);
 	/* Renewed while this connection was being set up with the old one. */
 	if (r->s_cred != r->rc->cred && !memcmp(r->rc->key_fpr, r->s_fpr, PN_FPR_LEN))
 		send_renew(r);
 	if (r->rc->mode == PN_RCLIENT_CONNECTOR) {
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 		return 0;
 	}
 	set_state(r, PN_RRELAY_READY, 0);
 	for (struct pn_rsession *s = r->pending; s; s = s->next)
 		if (s->st == SS_PENDING)
-			send_open(s);
+			rc_send_open(s);
 	return 0;
 }
 
-static void maybe_finish_close(struct pn_rclient *rc);
+/* The relay is down: retry after a doubling backoff. */
+static void relay_down(struct pn_rrelay *r, int err)
+{
+	r->attempt = 0;
+	r->backoff = r->backoff
+			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
+			 : BACKOFF_MIN_MS;
+	r->retry_at = uv_now(r->rc->loop) + r->backoff;
+	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
+		    pn_errname(err), (unsigned long long)r->backoff);
+	set_state(r, PN_RRELAY_DOWN, err);
+}
 
 static void c_on_close(struct pn_rstream *st, int err, void *user)
 {
@@ -719,12 +304,12 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 	r->s = NULL;
 	r->registered = 0;
 	if (r->rc->closing) {
-		maybe_finish_close(r->rc);
+		rc_maybe_finish_close(r->rc);
 		return;
 	}
 	/* The relay dropped our sessions with the connection. */
 	while ((s = pn_idmap_next(&r->sessions, &pos))) {
-		session_end(s, PN_E_CLOSED, 1);
+		rc_session_end(s, PN_E_CLOSED, 1);
 		pos--;
 	}
 	for (s = r->pending; s; s = s->next)
@@ -747,7 +332,7 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		struct pn_rsession *nx;
 		for (s = r->pending; s; s = nx) {
 			nx = s->next;
-			open_fail(s, err);
+			rc_open_fail(s, err);
 		}
 		r->refused = err;
 	}
@@ -756,14 +341,7 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 		r->refused = 0;
 		r->backoff = BACKOFF_MAX_MS / 2;
 	}
-	r->attempt = 0;
-	r->backoff = r->backoff
-			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
-			 : BACKOFF_MIN_MS;
-	r->retry_at = uv_now(r->rc->loop) + r->backoff;
-	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
-		    pn_errname(err), (unsigned long long)r->backoff);
-	set_state(r, PN_RRELAY_DOWN, err);
+	relay_down(r, err);
 }
 
 static const struct pn_rstream_ops rstream_ops = {
@@ -783,14 +361,7 @@ static void connect_failed(struct pn_rrelay *r, int err)
 		relay_connect(r);
 		return;
 	}
-	r->attempt = 0;
-	r->backoff = r->backoff
-			 ? (r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2)
-			 : BACKOFF_MIN_MS;
-	r->retry_at = uv_now(r->rc->loop) + r->backoff;
-	PN_LOG_INFO("relay", "relay_down", "relay=%s err=%s retry_ms=%llu", r->name,
-		    pn_errname(err), (unsigned long long)r->backoff);
-	set_state(r, PN_RRELAY_DOWN, err);
+	relay_down(r, err);
 }
 
 /* Connect to the current candidate address of this attempt. */
@@ -822,16 +393,22 @@ static void connect_now(struct pn_rrelay *r)
 	}
 }
 
+int rc_resolve_done(struct pn_rclient *rc)
+{
+	rc->handles--;
+	if (!rc->closing)
+		return 0;
+	rc_maybe_finish_close(rc);
+	return 1;
+}
+
 static void on_resolved(struct pn_resolve *rs, int status, void *arg)
 {
 	struct pn_rrelay *r = arg;
 	struct pn_rclient *rc = r->rc;
 
-	rc->handles--;
-	if (rc->closing) {
-		maybe_finish_close(rc);
+	if (rc_resolve_done(rc))
 		return;
-	}
 	if (status) {
 		connect_failed(r, status);
 		return;
@@ -871,107 +448,6 @@ static void relay_connect(struct pn_rrelay *r)
 
 /* ---- UDP ---- */
 
-static void on_udp(uv_poll_t *h, int status, int events)
-{
-	struct pn_rrelay *r = h->data;
-	struct pn_rclient *rc = r->rc;
-	struct mmsghdr mm[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	char ctl[UDP_BATCH][CMSG_SPACE(sizeof(int))];
-	uint64_t now = uv_now(rc->loop);
-	int n, rounds = 0;
-
-	if (status < 0)
-		return;
-	while (rounds++ < 8) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			iov[i].iov_base = rc->udpbuf[i];
-			iov[i].iov_len = sizeof(rc->udpbuf[i]);
-			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_control = ctl[i];
-			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
-		}
-		n = recvmmsg(r->udp_fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n && !rc->closing; i++) {
-			size_t total = mm[i].msg_len, seg = total, off;
-			struct cmsghdr *cm;
-
-			/* With UDP GRO one slot holds equal-size datagrams back to back. */
-			for (cm = CMSG_FIRSTHDR(&mm[i].msg_hdr); cm;
-			     cm = CMSG_NXTHDR(&mm[i].msg_hdr, cm))
-				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-					int v;
-					memcpy(&v, CMSG_DATA(cm), sizeof(v));
-					if (v > 0 && (size_t)v < total)
-						seg = (size_t)v;
-				}
-			for (off = 0; off < total && !rc->closing; off += seg) {
-				const uint8_t *p = rc->udpbuf[i] + off;
-				size_t len = total - off < seg ? total - off : seg;
-				struct pn_rsession *s;
-				int kind = pn_relay_udp_classify(p, len);
-
-				if (kind != PN_RELAY_KIND_DATA && kind != PN_RELAY_KIND_BIND_OK &&
-				    kind != PN_RELAY_KIND_CHALLENGE)
-					continue;
-				if (!(s = pn_idmap_get(&r->sessions, pn_relay_udp_sid(p))))
-					continue;
-				if (kind == PN_RELAY_KIND_DATA) {
-					deliver(s, p + PN_RELAY_DATA_HDR, len - PN_RELAY_DATA_HDR);
-				} else if (kind == PN_RELAY_KIND_CHALLENGE) {
-					/* Our address is new to the relay: prove we receive here.
-					 */
-					uint8_t cf[PN_RELAY_CONFIRM_LEN];
-					if (pn_relay_challenge_counter(p) != s->bind_counter)
-						continue;
-					pn_relay_confirm_encode(
-					    cf, s->sid, my_side(rc), s->bind_counter,
-					    pn_relay_challenge_cookie(p), s->secret);
-					(void)send(r->udp_fd, cf, sizeof(cf), MSG_DONTWAIT);
-				} else if (pn_relay_bind_ok_counter(p) <= s->bind_counter) {
-					/* Connected socket: only the relay can answer; the counter
-					 * ties the answer to one of our BINDs. */
-					s->last_bind_ok = now;
-					s->bind_tries = 0;
-					s->udp = 1;
-					if (s->next_bind < now + BIND_RETRY_MS)
-						s->next_bind = now + PN_RELAY_BIND_REFRESH_MS;
-				}
-			}
-		}
-		if (n < UDP_BATCH)
-			break;
-	}
-}
-
-static int udp_open(struct pn_rrelay *r)
-{
-	socklen_t len = r->udp_ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							: sizeof(struct sockaddr_in);
-	int fd = socket(r->udp_ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int sz = 4 << 20;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	/* Connected: the kernel filters out every source but the relay. */
-	if (connect(fd, (struct sockaddr *)&r->udp_ss, len) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	int one = 1, zero = 0;
-	r->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	r->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
-	r->udp_fd = fd;
-	return 0;
-}
-
 /* ---- timer: reconnects, keepalives, BIND refresh, open deadlines ---- */
 
 static void on_tick(uv_timer_t *t)
@@ -986,12 +462,12 @@ static void on_tick(uv_timer_t *t)
 	if (r->s && pn_rstream_ready(r->s) && now - r->last_ping >= PN_RELAY_KEEPALIVE_MS) {
 		struct pn_relay_msg m = {.type = PN_RELAY_F_PING, .opaque = now};
 		r->last_ping = r->ping_sent = now;
-		send_msg(r, &m);
+		rc_send_msg(r, &m);
 	}
 	for (s = r->pending; s; s = nx) {
 		nx = s->next;
 		if (now >= s->deadline)
-			open_fail(s, PN_E_TIMEOUT);
+			rc_open_fail(s, PN_E_TIMEOUT);
 	}
 	while ((s = pn_idmap_next(&r->sessions, &pos))) {
 		if (r->udp_fd < 0 || !(r->allowed & PN_RT_UDP))
@@ -1004,48 +480,11 @@ static void on_tick(uv_timer_t *t)
 		    s->bind_tries * BIND_RETRY_MS > PN_RELAY_UDP_BIND_TIMEOUT_MS)
 			s->next_bind = now + PN_RELAY_BIND_REFRESH_MS, s->bind_tries = 0;
 		if (now >= s->next_bind)
-			send_bind(s, now);
+			rc_send_bind(s, now);
 	}
 }
 
 /* ---- relays ---- */
-
-static void udp_start(struct pn_rrelay *r)
-{
-	struct pn_rclient *rc = r->rc;
-	int e;
-
-	if ((e = udp_open(r))) {
-		/* No UDP socket: the streams still work. */
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name, pn_errname(e));
-		return;
-	}
-	uv_poll_init(rc->loop, &r->poll, r->udp_fd);
-	r->poll.data = r;
-	uv_poll_start(&r->poll, UV_READABLE, on_udp);
-	uv_prepare_init(rc->loop, &r->prep);
-	r->prep.data = r;
-	rc->handles += 2;
-}
-
-static void on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
-{
-	struct pn_rrelay *r = arg;
-	struct pn_rclient *rc = r->rc;
-
-	rc->handles--;
-	if (rc->closing) {
-		maybe_finish_close(rc);
-		return;
-	}
-	if (status) {
-		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
-			    pn_errname(status));
-		return;
-	}
-	r->udp_ss = rs->addr[0];
-	udp_start(r);
-}
 
 /* The proxy's certificate is checked like any HTTPS server's: against the
  * configured CA file, or the system's trust store. */
@@ -1159,9 +598,9 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 	rc->handles++;
 	if (r->has_udp && (r->allowed & PN_RT_UDP)) {
 		if (r->udp_ep.family)
-			udp_start(r);
+			rc_udp_start(r);
 		else if ((e = pn_resolve_start(rc->loop, &r->ures, r->udp_ep.host, r->udp_ep.port,
-					       SOCK_DGRAM, on_udp_resolved, r)) == 0)
+					       SOCK_DGRAM, rc_on_udp_resolved, r)) == 0)
 			rc->handles++;
 		else
 			PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,
@@ -1220,7 +659,7 @@ void pn_rclient_stats(const struct pn_rclient *rc, struct pn_rclient_stats *st)
 
 /* ---- close ---- */
 
-static void maybe_finish_close(struct pn_rclient *rc)
+void rc_maybe_finish_close(struct pn_rclient *rc)
 {
 	struct pn_rrelay *r, *nx;
 	void (*cb)(void *);
@@ -1236,11 +675,11 @@ static void maybe_finish_close(struct pn_rclient *rc)
 		size_t pos = 0;
 		nx = r->next;
 		while ((s = pn_idmap_next(&r->sessions, &pos)))
-			session_free(s);
+			rc_session_free(s);
 		pn_idmap_fini(&r->sessions);
 		while ((s = r->pending)) {
 			r->pending = s->next;
-			session_free(s);
+			rc_session_free(s);
 		}
 		if (r->udp_fd >= 0)
 			close(r->udp_fd);
@@ -1263,6 +702,7 @@ static void maybe_finish_close(struct pn_rclient *rc)
 	free(rc->cert_pem);
 	gnutls_free(rc->cert_der);
 	pn_anchor_free(rc->anchor);
+	pn_udp_rx_fini(&rc->urx);
 	free(rc);
 	if (cb)
 		cb(arg);
@@ -1274,7 +714,7 @@ static void handle_closed(uv_handle_t *h)
 	struct pn_rclient *rc = r->rc;
 
 	rc->handles--;
-	maybe_finish_close(rc);
+	rc_maybe_finish_close(rc);
 }
 
 void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
@@ -1297,6 +737,6 @@ void pn_rclient_close(struct pn_rclient *rc, void (*cb)(void *arg), void *arg)
 	}
 	if (!rc->relays) {
 		/* Nothing to wait for; still complete from the loop, as promised. */
-		maybe_finish_close(rc);
+		rc_maybe_finish_close(rc);
 	}
 }

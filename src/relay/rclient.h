@@ -24,7 +24,8 @@
  * result arrives in ops.session_ready.
  *
  * Sessions carry opaque datagrams (QUIC packets) both ways:
- * pn_rsession_send() / ops.datagram.
+ * pn_rsession_send() / ops.datagram.  A session handed to the tunnel as a
+ * path (relay/rpath.h) delivers to the path's user instead.
  *
  * Sessions: the relay closes a session after PN_RELAY_SESSION_IDLE_MS
  * (180 s) without a datagram either way (session_closed, PN_E_TIMEOUT);

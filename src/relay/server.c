@@ -14,95 +14,12 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/udp.h"
+#include "relay/admit.h"
 #include "relay/auth.h"
 #include "relay/idmap.h"
-#include "relay/server.h"
+#include "relay/server_int.h"
 #include "relay/stream.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-
-#define SWEEP_MS   2000
-#define SLOT_SMALL 2048 /* receive slot without GRO */
-#define MAX_SEND   (PN_RELAY_BATCH * 4)
-
-struct ipcount {
-	uint8_t ip[16];
-	uint32_t n;
-};
-
-struct conn {
-	struct pn_relay_server *srv;
-	struct pn_rstream *s;
-	struct pn_relay_peer *peer; /* after authentication */
-	struct ipcount *ipc;	    /* while pending */
-	struct conn *next, *prev;
-	struct conn *pnext, *pprev; /* pending list, while unauthenticated */
-	struct pn_cred_info info;
-};
-
-/* One outgoing UDP message: several equal segments to one address with GSO. */
-/*
- * One outgoing UDP message: equal-size datagrams to one address, sent as
- * one GSO message (segments gathered from several receive slots).
- */
-#define OUT_IOV 16 /* distinct buffers per message; contiguous ones share one */
-struct out {
-	struct pn_relay_addr dst;
-	struct sockaddr_storage to;
-	socklen_t tolen;
-	struct iovec iov[OUT_IOV];
-	unsigned niov, nseg;
-	size_t len, seg;
-	int closed; /* a short segment (or a reply) ended it */
-};
-#define GSO_LOOKBACK 8
-
-struct pn_relay_server {
-	uv_loop_t *loop;
-	struct pn_relay_server_config cfg;
-	struct pn_relay_core *core;
-	gnutls_certificate_credentials_t cred;
-	uv_tcp_t tcp;
-	uv_poll_t poll;
-	int udp_fd, gro, gso, handles;
-	uv_timer_t sweep, stats;
-	uv_signal_t sigusr1;
-	struct conn *conns;
-	struct conn *pend_new, *pend_old; /* pending connections, newest .. oldest */
-	uint32_t npending, nconns;
-	struct pn_idmap ipmap;
-	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
-	struct pn_rstream_config scfg;
-	uint64_t now_ms;
-	/* UDP batch state */
-	uint8_t *slots;
-	size_t slot_size;
-	struct mmsghdr rmsg[PN_RELAY_BATCH];
-	struct iovec riov[PN_RELAY_BATCH];
-	struct sockaddr_storage raddr[PN_RELAY_BATCH];
-	uint8_t rctl[PN_RELAY_BATCH][64];
-	struct out out[MAX_SEND];
-	unsigned nout;
-	uint8_t replies[MAX_SEND][PN_RELAY_REPLY_MAX];
-	unsigned nreplies;
-	struct mmsghdr smsg[MAX_SEND];
-	uint8_t sctl[MAX_SEND][CMSG_SPACE(sizeof(uint16_t))];
-	/* glue counters */
-	uint64_t tx_pkts, tx_bytes, tx_drops, refused_pending, refused_auth, gso_sends;
-	void (*close_cb)(void *);
-	void *close_arg;
-	int closing;
-	/* Credentials replaced by a renewal: live TLS sessions still use them. */
-	struct retired {
-		struct retired *next;
-		gnutls_certificate_credentials_t cred;
-	} * retired;
-};
 
 int pn_relay_parse_addr(const char *str, struct sockaddr_storage *ss)
 {
@@ -127,7 +44,7 @@ static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
 	return pn_rstream_send(cn->s, p, n, 0);
 }
 
-static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
+int srv_op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
 			void *user)
 {
 	struct conn *cn = c;
@@ -215,7 +132,7 @@ static int op_connector_valid(void *c, void *user)
 
 static const struct pn_relay_core_ops core_ops = {
     .send_frame = op_send_frame,
-    .send_data = op_send_data,
+    .send_data = srv_op_send_data,
     .send_udp = op_send_udp,
     .kick = op_kick,
     .authorize = op_authorize,
@@ -224,221 +141,6 @@ static const struct pn_relay_core_ops core_ops = {
 };
 
 /* ---- UDP data path ---- */
-
-static void flush_out(struct pn_relay_server *srv)
-{
-	unsigned i, n = srv->nout, done = 0;
-
-	for (i = 0; i < n; i++) {
-		struct out *o = &srv->out[i];
-		struct msghdr *mh = &srv->smsg[i].msg_hdr;
-
-		memset(mh, 0, sizeof(*mh));
-		mh->msg_name = &o->to;
-		mh->msg_namelen = o->tolen;
-		mh->msg_iov = o->iov;
-		mh->msg_iovlen = o->niov;
-		if (o->nseg > 1) {
-			struct cmsghdr *cm;
-			mh->msg_control = srv->sctl[i];
-			mh->msg_controllen = sizeof(srv->sctl[i]);
-			cm = CMSG_FIRSTHDR(mh);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			*(uint16_t *)CMSG_DATA(cm) = (uint16_t)o->seg;
-			srv->gso_sends++;
-		}
-	}
-	while (done < n) {
-		int r = sendmmsg(srv->udp_fd, srv->smsg + done, n - done, MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Socket buffer full (or an unreachable peer): drop this one, go on. */
-			srv->tx_drops += srv->out[done].nseg;
-			done++;
-			continue;
-		}
-		for (int k = 0; k < r; k++) {
-			srv->tx_pkts += srv->out[done + k].nseg;
-			srv->tx_bytes += srv->out[done + k].len;
-		}
-		done += (unsigned)r;
-	}
-	srv->nout = 0;
-	srv->nreplies = 0;
-}
-
-/* Can datagram (p, n) to dst join message o as one more GSO segment? */
-static int joins(const struct out *o, const struct pn_relay_addr *dst, const uint8_t *p, size_t n)
-{
-	if (o->closed || o->nseg >= PN_RELAY_GSO_MAX_SEGS || n > o->seg || o->len + n > 65000)
-		return 0;
-	if (!pn_relay_addr_eq(&o->dst, dst))
-		return 0;
-	/* Room for another buffer, unless it continues the last one in memory. */
-	return o->niov < OUT_IOV ||
-	       (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
-}
-
-static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p,
-		      size_t n)
-{
-	struct out *o;
-
-	/* Batch equal-size datagrams to one address into GSO messages: look at
-	 * the last few messages (flows interleave); order per address holds. */
-	if (srv->gso) {
-		for (unsigned k = 0; k < GSO_LOOKBACK && k < srv->nout; k++) {
-			o = &srv->out[srv->nout - 1 - k];
-			if (!joins(o, to, p, n))
-				continue;
-			struct iovec *last = &o->iov[o->niov - 1];
-			if ((const uint8_t *)last->iov_base + last->iov_len == p)
-				last->iov_len += n;
-			else
-				o->iov[o->niov++] = (struct iovec){(void *)p, n};
-			o->len += n;
-			o->nseg++;
-			if (n < o->seg)
-				o->closed = 1;
-			return;
-		}
-	}
-	if (srv->nout == MAX_SEND)
-		flush_out(srv);
-	o = &srv->out[srv->nout++];
-	o->dst = *to;
-	o->tolen = pn_relay_addr_to_sa(to, &o->to);
-	o->iov[0] = (struct iovec){(void *)p, n};
-	o->niov = 1;
-	o->len = o->seg = n;
-	o->nseg = 1;
-	o->closed = 0;
-}
-
-static size_t gro_size(struct msghdr *mh)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
-		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-			int v;
-			memcpy(&v, CMSG_DATA(cm), sizeof(v));
-			return (size_t)v;
-		}
-	return 0;
-}
-
-static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from,
-			const struct sockaddr *sa, const uint8_t *p, size_t n)
-{
-	struct pn_relay_route rt;
-	uint8_t *reply;
-
-	/* Room for this segment's entry and reply, so nothing flushes under it. */
-	if (srv->nreplies == MAX_SEND || srv->nout == MAX_SEND)
-		flush_out(srv);
-	reply = srv->replies[srv->nreplies];
-	pn_relay_core_udp(srv->core, from, sa, p, n, srv->now_ms, reply, &rt);
-	switch (rt.kind) {
-	case PN_RELAY_ROUTE_UDP: queue_udp(srv, &rt.to, p, n); break;
-	case PN_RELAY_ROUTE_STREAM: {
-		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
-		pn_relay_data_frame_hdr(hdr, p + 1, n - PN_RELAY_DATA_HDR);
-		if (op_send_data(rt.conn, hdr, sizeof(hdr), p + PN_RELAY_DATA_HDR,
-				 n - PN_RELAY_DATA_HDR, srv))
-			pn_relay_core_stats_mut(srv->core)->drop_queue++;
-		break;
-	}
-	case PN_RELAY_ROUTE_REPLY:
-		srv->nreplies++;
-		queue_udp(srv, from, reply, rt.reply_len);
-		srv->out[srv->nout - 1].closed = 1; /* replies never coalesce */
-		break;
-	default: break;
-	}
-}
-
-static void on_udp(uv_poll_t *h, int status, int events)
-{
-	struct pn_relay_server *srv = h->data;
-	int rounds = 0, n;
-
-	if (status < 0)
-		return;
-	srv->now_ms = uv_now(srv->loop);
-	/* Bounded work per wake-up so streams and timers get their turn. */
-	while (rounds++ < 16) {
-		for (int i = 0; i < PN_RELAY_BATCH; i++) {
-			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
-			srv->riov[i].iov_base = srv->slots + (size_t)i * srv->slot_size;
-			srv->riov[i].iov_len = srv->slot_size;
-			mh->msg_name = &srv->raddr[i];
-			mh->msg_namelen = sizeof(srv->raddr[i]);
-			mh->msg_iov = &srv->riov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = srv->rctl[i];
-			mh->msg_controllen = sizeof(srv->rctl[i]);
-			mh->msg_flags = 0;
-		}
-		n = recvmmsg(srv->udp_fd, srv->rmsg, PN_RELAY_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			struct msghdr *mh = &srv->rmsg[i].msg_hdr;
-			const uint8_t *p = srv->riov[i].iov_base;
-			size_t len = srv->rmsg[i].msg_len, seg = srv->gro ? gro_size(mh) : 0;
-			struct pn_relay_addr from;
-
-			pn_relay_addr_from_sa(&from, (struct sockaddr *)&srv->raddr[i]);
-			if (mh->msg_flags & MSG_TRUNC) {
-				pn_relay_core_stats_mut(srv->core)->drop_malformed++;
-				continue;
-			}
-			if (!seg || seg > len)
-				seg = len;
-			for (size_t off = 0; off < len; off += seg)
-				udp_segment(srv, &from, (struct sockaddr *)&srv->raddr[i], p + off,
-					    len - off < seg ? len - off : seg);
-		}
-		/* The receive slots are reused next round: send what points into them. */
-		flush_out(srv);
-		if (n < PN_RELAY_BATCH)
-			break;
-	}
-}
-
-static int udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss)
-{
-	int fd, one = 1, sz = 8 << 20;
-	socklen_t len =
-	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-
-	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	if (!srv->cfg.no_gso) {
-		srv->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-		/* GSO is per send (cmsg); probe that the kernel knows the option. */
-		int seg = 0;
-		srv->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
-	}
-	srv->slot_size = srv->gro ? PN_RELAY_GRO_BUF : SLOT_SMALL;
-	srv->slots = malloc(srv->slot_size * PN_RELAY_BATCH);
-	if (!srv->slots) {
-		close(fd);
-		return -ENOMEM;
-	}
-	srv->udp_fd = fd;
-	return 0;
-}
 
 /* ---- streams ---- */
 
@@ -450,27 +152,6 @@ static void conn_unlink(struct pn_relay_server *srv, struct conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-}
-
-static void release_pending(struct pn_relay_server *srv, struct conn *c)
-{
-	if (!c->ipc)
-		return;
-	if (c->pprev)
-		c->pprev->pnext = c->pnext;
-	else
-		srv->pend_new = c->pnext;
-	if (c->pnext)
-		c->pnext->pprev = c->pprev;
-	else
-		srv->pend_old = c->pprev;
-	c->pnext = c->pprev = NULL;
-	srv->npending--;
-	if (--c->ipc->n == 0) {
-		pn_idmap_del(&srv->ipmap, c->ipc);
-		free(c->ipc);
-	}
-	c->ipc = NULL;
 }
 
 static int s_on_ready(struct pn_rstream *s, void *user)
@@ -487,9 +168,9 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 					PN_TRUST_DEFAULT_SKEW, &c->info, &seen);
 	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
 		r = PN_E_WRONG_TYPE;
-	release_pending(srv, c);
-	if (r == 0 && srv->nconns >= srv->cfg.max_conns)
-		r = PN_E_RELAY_LIMIT;
+	pn_admit_release(&srv->adm, &c->adm);
+	if (r == 0)
+		r = pn_admit_peer(&srv->adm);
 	if (r) {
 		/* Say why (the peer's TLS finished before we checked it), then close. */
 		struct pn_relay_msg m = {.type = PN_RELAY_F_ERROR, .code = r};
@@ -517,9 +198,10 @@ static int s_on_ready(struct pn_rstream *s, void *user)
 				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT
 								      : PN_RELAY_ROLE_CONNECTOR,
 				       c->info.id);
-	if (!c->peer)
+	if (!c->peer) {
+		pn_admit_peer_gone(&srv->adm);
 		return -ENOMEM;
-	srv->nconns++;
+	}
 	pn_id_hex(c->info.id, hex);
 	PN_LOG_INFO("relay", "peer_up", "role=%s id=%s ws=%d", pn_cred_type_name(c->info.type), hex,
 		    pn_rstream_is_ws(s));
@@ -542,7 +224,7 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 	struct conn *c = user;
 	struct pn_relay_server *srv = c->srv;
 
-	release_pending(srv, c);
+	pn_admit_release(&srv->adm, &c->adm);
 	if (!c->peer)
 		PN_LOG_DEBUG("relay", "conn_refused", "err=%s", pn_errname(err));
 	if (c->peer) {
@@ -551,7 +233,7 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 		PN_LOG_INFO("relay", "peer_down", "role=%s id=%s err=%s",
 			    pn_cred_type_name(c->info.type), hex, pn_errname(err));
 		pn_relay_core_detach(srv->core, c->peer);
-		srv->nconns--;
+		pn_admit_peer_gone(&srv->adm);
 	}
 	conn_unlink(srv, c);
 	free(c);
@@ -589,25 +271,17 @@ static void on_connection(uv_stream_t *server, int status)
 	struct pn_relay_server *srv = server->data;
 	struct sockaddr_storage ss;
 	struct pn_relay_addr a;
-	struct ipcount *ipc;
+	struct pn_admit_entry *old;
 	struct conn *c;
-	int len = sizeof(ss);
+	int len = sizeof(ss), r;
 
 	if (status < 0 || srv->closing)
 		return;
-	if (srv->npending >= srv->cfg.max_pending) {
-		/* Full: drop the oldest unfinished handshake, not the newcomer.  A
-		 * legitimate handshake takes milliseconds, so under a flood it
-		 * still completes unless the attacker refills the whole table
-		 * faster than that. */
-		struct conn *old = srv->pend_old;
-		srv->refused_pending++;
-		if (!old) {
-			refuse(server);
-			return;
-		}
-		release_pending(srv, old);
-		pn_rstream_close(old->s, PN_E_RELAY_LIMIT, 0);
+	if ((old = pn_admit_make_room(&srv->adm))) /* full: the oldest goes */
+		pn_rstream_close(CONN_OF(old)->s, PN_E_RELAY_LIMIT, 0);
+	else if (srv->adm.npending >= srv->adm.max_pending) {
+		refuse(server);
+		return;
 	}
 	if (!(c = calloc(1, sizeof(*c)))) {
 		refuse(server);
@@ -626,29 +300,8 @@ static void on_connection(uv_stream_t *server, int status)
 	memcpy(&ss, pn_rstream_peer_addr(c->s), sizeof(ss));
 	(void)len;
 	pn_relay_addr_from_sa(&a, (struct sockaddr *)&ss);
-	ipc = pn_idmap_get(&srv->ipmap, a.ip);
-	if (ipc && ipc->n >= srv->cfg.max_pending_per_ip) {
-		srv->refused_pending++;
-		pn_rstream_close(c->s, PN_E_RELAY_LIMIT, 0);
-		return;
-	}
-	if (!ipc) {
-		if (!(ipc = calloc(1, sizeof(*ipc))) ||
-		    (memcpy(ipc->ip, a.ip, 16), pn_idmap_put(&srv->ipmap, ipc))) {
-			free(ipc);
-			pn_rstream_close(c->s, -ENOMEM, 0);
-			return;
-		}
-	}
-	ipc->n++;
-	c->ipc = ipc;
-	srv->npending++;
-	c->pnext = srv->pend_new;
-	if (srv->pend_new)
-		srv->pend_new->pprev = c;
-	else
-		srv->pend_old = c;
-	srv->pend_new = c;
+	if ((r = pn_admit_pending(&srv->adm, &c->adm, a.ip)) != 0)
+		pn_rstream_close(c->s, r, 0);
 }
 
 /* ---- timers, stats ---- */
@@ -669,7 +322,7 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 "refused_pending=%llu "
 		 "refused_auth=%llu gro=%d gso=%d",
 		 (unsigned long long)st->sessions, (unsigned long long)st->peers,
-		 (unsigned long long)st->connectors, srv->npending,
+		 (unsigned long long)st->connectors, srv->adm.npending,
 		 (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
 		 (unsigned long long)st->opens_denied, (unsigned long long)st->udp_rx_pkts,
 		 (unsigned long long)st->udp_rx_bytes, (unsigned long long)st->fwd_pkts,
@@ -680,7 +333,7 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 (unsigned long long)st->drop_malformed, (unsigned long long)st->drop_no_session,
 		 (unsigned long long)st->drop_addr, (unsigned long long)st->drop_queue,
 		 (unsigned long long)st->drop_amplification, (unsigned long long)srv->tx_drops,
-		 (unsigned long long)srv->refused_pending, (unsigned long long)srv->refused_auth,
+		 (unsigned long long)srv->adm.refused_pending, (unsigned long long)srv->refused_auth,
 		 srv->gro, srv->gso);
 }
 
@@ -739,12 +392,7 @@ int pn_relay_server_tls_port(const struct pn_relay_server *srv)
 
 static void free_server(struct pn_relay_server *srv)
 {
-	struct ipcount *ipc;
-	size_t pos = 0;
-
-	while ((ipc = pn_idmap_next(&srv->ipmap, &pos)))
-		free(ipc);
-	pn_idmap_fini(&srv->ipmap);
+	pn_admit_fini(&srv->adm);
 	pn_relay_core_free(srv->core);
 	if (srv->cred)
 		gnutls_certificate_free_credentials(srv->cred);
@@ -756,7 +404,7 @@ static void free_server(struct pn_relay_server *srv)
 	}
 	if (srv->udp_fd >= 0)
 		close(srv->udp_fd);
-	free(srv->slots);
+	pn_udp_rx_fini(&srv->rx);
 	free(srv);
 }
 
@@ -781,7 +429,8 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	srv->udp_fd = -1;
 	if ((r = pn_relay_core_new(&cfg->limits, &core_ops, srv, &srv->core)))
 		goto out;
-	if ((r = pn_idmap_init(&srv->ipmap, offsetof(struct ipcount, ip), 16, 64)))
+	if ((r = pn_admit_init(&srv->adm, cfg->max_pending, cfg->max_pending_per_ip,
+			       cfg->max_conns)))
 		goto out;
 	if ((r = pn_cred_tls_credentials(cfg->key, cfg->cert_pem, cfg->anchor, &srv->cred)))
 		goto out;
@@ -791,7 +440,7 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	srv->scfg.plainbuf = srv->plainbuf;
 	srv->scfg.ws_path = cfg->ws_path;
 	if (cfg->udp_addr) {
-		if ((r = pn_relay_parse_addr(cfg->udp_addr, &ss)) || (r = udp_open(srv, &ss)))
+		if ((r = pn_relay_parse_addr(cfg->udp_addr, &ss)) || (r = srv_udp_open(srv, &ss)))
 			goto out;
 	}
 	if (cfg->tls_addr && (r = pn_relay_parse_addr(cfg->tls_addr, &ss)))
@@ -809,7 +458,7 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 		uv_poll_init(loop, &srv->poll, srv->udp_fd);
 		srv->poll.data = srv;
 		srv->handles++;
-		uv_poll_start(&srv->poll, UV_READABLE, on_udp);
+		uv_poll_start(&srv->poll, UV_READABLE, srv_on_udp);
 	}
 	if (cfg->tls_addr) {
 		if ((r = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&ss, 0)) ||

@@ -12,57 +12,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
-#include "relay/stream.h"
+#include "relay/stream_int.h"
 #include "relay/wire.h"
 #include "relay/wshttp.h"
 
-#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
-/* The outer TLS to a wss:// proxy is the proxy's: TLS 1.2 or 1.3. */
-#define WSS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define GRACE_MS     2000
-#define TLS_CHUNK    16384
-
-enum st {
-	ST_CONNECTING, /* client: TCP connect in progress */
-	ST_WSS,	       /* client: TLS handshake with a wss:// proxy */
-	ST_SNIFF,      /* server: waiting for the first byte */
-	ST_HTTP,       /* server: reading the upgrade request; client: the 101 answer */
-	ST_TLS,	       /* TLS handshake */
-	ST_READY,
-	ST_CLOSED,
-};
-
-struct pn_rstream {
-	uv_tcp_t tcp;
-	uv_timer_t timer;
-	uv_prepare_t prep;
-	uv_connect_t creq;
-	uv_write_t wreq;
-	struct pn_rstream_config cfg;
-	const struct pn_rstream_ops *ops;
-	void *user;
-	enum st st;
-	int is_ws, writing, handles, close_err, closing, graceful;
-	int silent; /* failed before the owner got it: no on_close */
-	gnutls_session_t tls;
-	gnutls_session_t otls; /* wss://: TLS to the proxy, under the WebSocket */
-	uint8_t *obuf;	       /* its plaintext (TLS_CHUNK bytes) */
-	const uint8_t *o_in_p;
-	size_t o_in_n; /* ciphertext being fed to otls */
-	wslay_event_context_ptr ws;
-	char ws_key[32]; /* client: our Sec-WebSocket-Key */
-	const uint8_t *in_p;
-	size_t in_n;	    /* bytes being fed to TLS / wslay */
-	struct pn_buf http; /* upgrade request / response head */
-	struct pn_buf rx;   /* partial frame */
-	struct pn_buf ptx;  /* plaintext waiting for TLS */
-	struct pn_buf out[2];
-	int cur; /* out[cur] accumulates; out[!cur] is being written */
-	uint64_t last_rx;
-	struct sockaddr_storage peer;
-};
-
-static void close_now(struct pn_rstream *s, int err);
 static void kick_write(struct pn_rstream *s);
 static void flush_cb(uv_prepare_t *h);
 static void close_after_write(struct pn_rstream *s, int err);
@@ -70,7 +23,7 @@ static void timer_cb(uv_timer_t *t);
 
 /* ---- raw socket output ---- */
 
-static int raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
+int rst_raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	int r = pn_buf_put_bytes(&s->out[s->cur], p, n);
 	if (r == 0)
@@ -79,13 +32,13 @@ static int raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 }
 
 /* Bytes for the socket above the optional wss:// TLS layer. */
-static int wire_append(struct pn_rstream *s, const uint8_t *p, size_t n)
+int rst_wire_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	size_t off = 0;
 	ssize_t r;
 
 	if (!s->otls)
-		return raw_append(s, p, n);
+		return rst_raw_append(s, p, n);
 	/* The push function never blocks (it appends to out[]): every record
 	 * is written in full or the call fails. */
 	while (off < n) {
@@ -110,7 +63,7 @@ static void on_written(uv_write_t *req, int status)
 		pn_buf_init_dyn(&s->out[!s->cur], 0, max);
 	}
 	if (status < 0) {
-		close_now(s, status == UV_ECANCELED ? PN_E_CLOSED : PN_E_IO);
+		rst_close_now(s, status == UV_ECANCELED ? PN_E_CLOSED : PN_E_IO);
 		return;
 	}
 	if (s->st == ST_CLOSED)
@@ -120,7 +73,7 @@ static void on_written(uv_write_t *req, int status)
 	if (pn_buf_len(&s->ptx))
 		uv_prepare_start(&s->prep, flush_cb);
 	if (s->graceful && !s->writing && !pn_buf_len(&s->ptx))
-		close_now(s, s->close_err);
+		rst_close_now(s, s->close_err);
 }
 
 static void kick_write(struct pn_rstream *s)
@@ -150,7 +103,7 @@ static void kick_write(struct pn_rstream *s)
 	 * reads already pending (a peer's alert explains more than EPIPE). */
 	s->wreq.data = s;
 	if ((r = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, on_written))) {
-		close_now(s, PN_E_IO);
+		rst_close_now(s, PN_E_IO);
 		return;
 	}
 	s->writing = 1;
@@ -158,89 +111,6 @@ static void kick_write(struct pn_rstream *s)
 }
 
 /* ---- WebSocket (wslay) ---- */
-
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-			  void *user)
-{
-	struct pn_rstream *s = user;
-	size_t n = len < s->in_n ? len : s->in_n;
-
-	if (!n) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	memcpy(buf, s->in_p, n);
-	s->in_p += n;
-	s->in_n -= n;
-	return (ssize_t)n;
-}
-
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-			  void *user)
-{
-	struct pn_rstream *s = user;
-
-	if (wire_append(s, data, len)) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	return (ssize_t)len;
-}
-
-static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
-{
-	return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) ? -1 : 0;
-}
-
-static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n);
-
-static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-		      void *user)
-{
-	struct pn_rstream *s = user;
-	const uint8_t *save_p = s->in_p;
-	size_t save_n = s->in_n;
-
-	if (arg->opcode != WSLAY_BINARY_FRAME)
-		return; /* close/ping/pong are handled by wslay; text is ignored */
-	/* The message carries TLS bytes; feed them, then resume the raw input. */
-	tls_input(s, arg->msg, arg->msg_length);
-	s->in_p = save_p;
-	s->in_n = save_n;
-}
-
-static int ws_start(struct pn_rstream *s)
-{
-	struct wslay_event_callbacks cb = {
-	    .recv_callback = ws_recv_cb,
-	    .send_callback = ws_send_cb,
-	    .genmask_callback = ws_genmask_cb,
-	    .on_msg_recv_callback = ws_msg_cb,
-	};
-	int r = s->cfg.server ? wslay_event_context_server_init(&s->ws, &cb, s)
-			      : wslay_event_context_client_init(&s->ws, &cb, s);
-
-	if (r)
-		return -ENOMEM;
-	/* A message carries at most one TLS record burst; bound reassembly. */
-	wslay_event_config_set_max_recv_msg_length(s->ws, PN_RELAY_MAX_WS_MESSAGE);
-	s->is_ws = 1;
-	return 0;
-}
-
-static void ws_input(struct pn_rstream *s, const uint8_t *p, size_t n)
-{
-	s->in_p = p;
-	s->in_n = n;
-	if (wslay_event_recv(s->ws) != 0 || !wslay_event_want_read(s->ws)) {
-		s->in_n = 0;
-		close_now(s, PN_E_CLOSED);
-		return;
-	}
-	s->in_n = 0;
-	if (s->st != ST_CLOSED && wslay_event_send(s->ws) != 0)
-		close_now(s, PN_E_IO);
-}
 
 /* ---- TLS ---- */
 
@@ -271,7 +141,7 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 		if (r == 0 && wslay_event_send(s->ws))
 			r = PN_E_IO;
 	} else {
-		r = raw_append(s, buf, len);
+		r = rst_raw_append(s, buf, len);
 	}
 	if (r) {
 		gnutls_transport_set_errno(s->tls, ENOBUFS);
@@ -280,7 +150,7 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	return (ssize_t)len;
 }
 
-static int tls_start(struct pn_rstream *s)
+int rst_tls_start(struct pn_rstream *s)
 {
 	static const gnutls_datum_t alpn = {(unsigned char *)PN_RELAY_ALPN,
 					    sizeof(PN_RELAY_ALPN) - 1};
@@ -345,7 +215,7 @@ static int plain_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+void rst_tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	ssize_t got;
 	int r;
@@ -365,7 +235,7 @@ static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 		s->st = ST_READY;
 		uv_timer_stop(&s->timer);
 		if ((r = s->ops->on_ready(s, s->user))) {
-			close_now(s, r);
+			rst_close_now(s, r);
 			goto done;
 		}
 	}
@@ -374,19 +244,19 @@ static void tls_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
 			break;
 		if (got == 0) {
-			close_now(s, PN_E_CLOSED);
+			rst_close_now(s, PN_E_CLOSED);
 			break;
 		}
 		if (got < 0) {
 			/* A fatal alert right after the handshake is the peer refusing
 			 * our certificate (TLS 1.3 clients finish first). */
-			close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION  ? PN_E_CLOSED
+			rst_close_now(s, got == GNUTLS_E_PREMATURE_TERMINATION  ? PN_E_CLOSED
 				     : got == GNUTLS_E_FATAL_ALERT_RECEIVED ? PN_E_UNTRUSTED
 									    : PN_E_MALFORMED);
 			break;
 		}
 		if ((r = plain_input(s, s->cfg.plainbuf, (size_t)got))) {
-			close_now(s, r);
+			rst_close_now(s, r);
 			break;
 		}
 	}
@@ -396,76 +266,6 @@ done:
 
 /* ---- HTTP upgrade ---- */
 
-static int http_server(struct pn_rstream *s, const char *head)
-{
-	char accept[PN_WS_ACCEPT_LEN + 1], resp[256];
-	int n, r;
-
-	if (!s->cfg.ws_path)
-		return PN_E_MALFORMED;
-	if ((r = pn_ws_parse_request(head, s->cfg.ws_path, accept)))
-		return r;
-	n = snprintf(
-	    resp, sizeof(resp),
-	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n",
-	    accept);
-	if (wire_append(s, (const uint8_t *)resp, (size_t)n))
-		return -ENOMEM;
-	return ws_start(s);
-}
-
-static int http_client(struct pn_rstream *s, const char *head)
-{
-	int r = pn_ws_check_response(head, s->ws_key);
-	return r ? r : ws_start(s);
-}
-
-static void http_input(struct pn_rstream *s, const uint8_t *p, size_t n)
-{
-	const uint8_t *end;
-	size_t head_len, rest;
-	int r;
-
-	/* The head is bounded by PN_RELAY_MAX_HTTP_REQUEST (buffer max). */
-	if ((r = pn_buf_put_bytes(&s->http, p, n))) {
-		close_now(s, PN_E_TOOBIG);
-		return;
-	}
-	end = memmem(pn_buf_ptr(&s->http), pn_buf_len(&s->http), "\r\n\r\n", 4);
-	if (!end)
-		return;
-	head_len = (size_t)(end - pn_buf_ptr(&s->http)) + 4;
-	rest = pn_buf_len(&s->http) - head_len;
-	{
-		char head[PN_RELAY_MAX_HTTP_REQUEST + 1];
-		memcpy(head, pn_buf_ptr(&s->http), head_len);
-		head[head_len] = '\0';
-		if (memchr(head, '\0', head_len)) {
-			close_now(s, PN_E_MALFORMED);
-			return;
-		}
-		r = s->cfg.server ? http_server(s, head) : http_client(s, head);
-	}
-	if (r == 0 && !s->cfg.server)
-		r = tls_start(s) ?: (gnutls_handshake(s->tls), 0);
-	if (r == 0 && s->cfg.server)
-		r = tls_start(s);
-	if (r) {
-		close_now(s, r);
-		return;
-	}
-	/* Bytes after the head already belong to the WebSocket. */
-	if (rest) {
-		uint8_t tmp[PN_RELAY_MAX_HTTP_REQUEST];
-		memcpy(tmp, pn_buf_ptr(&s->http) + head_len, rest);
-		pn_buf_fini(&s->http);
-		ws_input(s, tmp, rest);
-	} else {
-		pn_buf_fini(&s->http);
-	}
-}
-
 /* ---- libuv plumbing ---- */
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -474,35 +274,32 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)s->cfg.rxbuf, PN_RSTREAM_RXBUF);
 }
 
-static void send_upgrade(struct pn_rstream *s);
-static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n);
-
 /* Bytes from the peer (below any wss:// TLS layer: its plaintext). */
-static void stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	if (s->st == ST_SNIFF) {
 		if (p[0] == 0x16) { /* TLS handshake record */
-			if (tls_start(s)) {
-				close_now(s, PN_E_CRYPTO);
+			if (rst_tls_start(s)) {
+				rst_close_now(s, PN_E_CRYPTO);
 				return;
 			}
 		} else if (p[0] == 'G' && s->cfg.ws_path) {
 			s->st = ST_HTTP;
 			if (pn_buf_init_dyn(&s->http, 512, PN_RELAY_MAX_HTTP_REQUEST)) {
-				close_now(s, -ENOMEM);
+				rst_close_now(s, -ENOMEM);
 				return;
 			}
 		} else {
-			close_now(s, PN_E_MALFORMED);
+			rst_close_now(s, PN_E_MALFORMED);
 			return;
 		}
 	}
 	if (s->st == ST_HTTP)
-		http_input(s, p, n);
+		rst_http_input(s, p, n);
 	else if (s->is_ws)
-		ws_input(s, p, n);
+		rst_ws_input(s, p, n);
 	else
-		tls_input(s, p, n);
+		rst_tls_input(s, p, n);
 }
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
@@ -512,127 +309,19 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 	size_t n = (size_t)nread;
 
 	if (nread < 0) {
-		close_now(s, nread == UV_EOF ? PN_E_CLOSED : PN_E_IO);
+		rst_close_now(s, nread == UV_EOF ? PN_E_CLOSED : PN_E_IO);
 		return;
 	}
 	if (nread == 0 || s->st == ST_CLOSED)
 		return;
 	s->last_rx = uv_now(h->loop);
 	if (s->otls)
-		wss_input(s, p, n);
+		rst_wss_input(s, p, n);
 	else
-		stream_input(s, p, n);
+		rst_stream_input(s, p, n);
 }
 
 /* ---- wss://: TLS to the proxy, the WebSocket inside ---- */
-
-static ssize_t wss_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
-{
-	struct pn_rstream *s = ptr;
-	size_t n = len < s->o_in_n ? len : s->o_in_n;
-
-	if (!n) {
-		gnutls_transport_set_errno(s->otls, EAGAIN);
-		return -1;
-	}
-	memcpy(buf, s->o_in_p, n);
-	s->o_in_p += n;
-	s->o_in_n -= n;
-	return (ssize_t)n;
-}
-
-static ssize_t wss_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
-{
-	struct pn_rstream *s = ptr;
-
-	if (raw_append(s, buf, len)) {
-		gnutls_transport_set_errno(s->otls, ENOBUFS);
-		return -1;
-	}
-	return (ssize_t)len;
-}
-
-static int wss_start(struct pn_rstream *s)
-{
-	static const gnutls_datum_t alpn = {(unsigned char *)"http/1.1", 8};
-	const char *name = s->cfg.wss_name;
-	uint8_t a[16];
-
-	if (!s->cfg.wss_cred || !name || !(s->obuf = malloc(TLS_CHUNK)))
-		return PN_E_INVAL;
-	if (gnutls_init(&s->otls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS))
-		return PN_E_CRYPTO;
-	if (gnutls_priority_set_direct(s->otls, WSS_PRIORITY, NULL) ||
-	    gnutls_credentials_set(s->otls, GNUTLS_CRD_CERTIFICATE, s->cfg.wss_cred) ||
-	    gnutls_alpn_set_protocols(s->otls, &alpn, 1, 0))
-		return PN_E_CRYPTO;
-	/* SNI only for names (RFC 6066: never an address).  The proxy's
-	 * certificate must verify under the configured trust anchors and
-	 * match the host of the URL (a DNS name, or an IP address SAN). */
-	if (inet_pton(AF_INET, name, a) != 1 && inet_pton(AF_INET6, name, a) != 1 &&
-	    gnutls_server_name_set(s->otls, GNUTLS_NAME_DNS, name, strlen(name)))
-		return PN_E_CRYPTO;
-	gnutls_session_set_verify_cert(s->otls, name, 0);
-	gnutls_transport_set_ptr(s->otls, s);
-	gnutls_transport_set_pull_function(s->otls, wss_pull);
-	gnutls_transport_set_push_function(s->otls, wss_push);
-	s->st = ST_WSS;
-	gnutls_handshake(s->otls); /* sends the ClientHello */
-	return 0;
-}
-
-static void wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
-{
-	ssize_t got;
-	int r, again = 0;
-
-	s->o_in_p = p;
-	s->o_in_n = n;
-	if (s->st == ST_WSS) {
-		r = gnutls_handshake(s->otls);
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-			goto done;
-		if (r < 0) {
-			unsigned status = gnutls_session_get_verify_cert_status(s->otls);
-			gnutls_datum_t txt = {0};
-
-			if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
-			    gnutls_certificate_verification_status_print(
-				status, GNUTLS_CRT_X509, &txt, 0) == 0) {
-				PN_LOG_WARN("relay", "wss_untrusted", "host=%s why=\"%s\"",
-					    s->cfg.wss_name, (const char *)txt.data);
-				gnutls_free(txt.data);
-			} else {
-				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
-					    s->cfg.wss_name, gnutls_strerror(r));
-			}
-			close_now(s, PN_E_UNTRUSTED);
-			goto done;
-		}
-		send_upgrade(s);
-	}
-	while (s->st != ST_CLOSED && !s->closing) {
-		got = gnutls_record_recv(s->otls, s->obuf, TLS_CHUNK);
-		/* After a post-handshake message (the proxy's session tickets)
-		 * GnuTLS returns AGAIN with input left: go on until it is used. */
-		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED) {
-			if ((s->o_in_n || gnutls_record_check_pending(s->otls)) && ++again < 64)
-				continue;
-			break;
-		}
-		if (got <= 0) {
-			if (got < 0 && got != GNUTLS_E_PREMATURE_TERMINATION)
-				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
-					    s->cfg.wss_name, gnutls_strerror((int)got));
-			close_now(s, got == 0 || got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED
-										   : PN_E_MALFORMED);
-			break;
-		}
-		stream_input(s, s->obuf, (size_t)got);
-	}
-done:
-	s->o_in_n = 0;
-}
 
 /* Move queued plaintext into TLS records, up to the ciphertext bound. */
 static void flush_now(struct pn_rstream *s)
@@ -650,14 +339,14 @@ static void flush_now(struct pn_rstream *s)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 			return;
 		if (r < 0) {
-			close_now(s, PN_E_IO);
+			rst_close_now(s, PN_E_IO);
 			return;
 		}
 		pn_buf_skip(&s->ptx, (size_t)r);
 	}
 	pn_buf_reset(&s->ptx);
 	if (s->graceful && !s->writing)
-		close_now(s, s->close_err);
+		rst_close_now(s, s->close_err);
 }
 
 static void flush_cb(uv_prepare_t *h)
@@ -669,7 +358,7 @@ static void flush_cb(uv_prepare_t *h)
 static void timer_cb(uv_timer_t *t)
 {
 	struct pn_rstream *s = t->data;
-	close_now(s, s->graceful ? s->close_err : PN_E_TIMEOUT);
+	rst_close_now(s, s->graceful ? s->close_err : PN_E_TIMEOUT);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -695,7 +384,7 @@ static void handle_closed(uv_handle_t *h)
 	free(s);
 }
 
-static void close_now(struct pn_rstream *s, int err)
+void rst_close_now(struct pn_rstream *s, int err)
 {
 	if (s->st == ST_CLOSED)
 		return;
@@ -714,7 +403,7 @@ static void close_after_write(struct pn_rstream *s, int err)
 	if (!s->close_err)
 		s->close_err = err;
 	if (!s->writing) {
-		close_now(s, err);
+		rst_close_now(s, err);
 		return;
 	}
 	s->closing = 1;
@@ -728,7 +417,7 @@ void pn_rstream_close(struct pn_rstream *s, int err, int graceful)
 		return;
 	s->close_err = err ? err : PN_E_CLOSED;
 	if (!graceful || s->st != ST_READY) {
-		close_now(s, err);
+		rst_close_now(s, err);
 		return;
 	}
 	/* Write what is queued (ERROR frames), then close; bounded by a timer. */
@@ -777,7 +466,7 @@ int pn_rstream_accept(uv_stream_t *server, const struct pn_rstream_config *cfg,
 	if ((r = uv_accept(server, (uv_stream_t *)&s->tcp)) ||
 	    (r = uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer, &len))) {
 		s->silent = 1;
-		close_now(s, PN_E_IO);
+		rst_close_now(s, PN_E_IO);
 		return r;
 	}
 	uv_tcp_nodelay(&s->tcp, 1);
@@ -796,30 +485,30 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (s->st == ST_CLOSED)
 		return;
 	if (status < 0) {
-		close_now(s, PN_E_RELAY_UNREACHABLE);
+		rst_close_now(s, PN_E_RELAY_UNREACHABLE);
 		return;
 	}
 	uv_tcp_nodelay(&s->tcp, 1);
 	uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
 	if (s->cfg.ws && s->cfg.wss) {
 		/* The upgrade request follows the proxy's TLS handshake. */
-		if ((r = wss_start(s)))
-			close_now(s, r);
+		if ((r = rst_wss_start(s)))
+			rst_close_now(s, r);
 		return;
 	}
 	if (s->cfg.ws) {
-		send_upgrade(s);
+		rst_send_upgrade(s);
 		return;
 	}
-	if (tls_start(s)) {
-		close_now(s, PN_E_CRYPTO);
+	if (rst_tls_start(s)) {
+		rst_close_now(s, PN_E_CRYPTO);
 		return;
 	}
 	gnutls_handshake(s->tls); /* sends the ClientHello */
 }
 
 /* Client: the HTTP/1.1 Upgrade request (over the proxy's TLS for wss://). */
-static void send_upgrade(struct pn_rstream *s)
+void rst_send_upgrade(struct pn_rstream *s)
 {
 	uint8_t key[16];
 	char head[1024];
@@ -828,7 +517,7 @@ static void send_upgrade(struct pn_rstream *s)
 	s->st = ST_HTTP;
 	if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof(key)) ||
 	    pn_buf_init_dyn(&s->http, 256, PN_RELAY_MAX_HTTP_REQUEST)) {
-		close_now(s, PN_E_CRYPTO);
+		rst_close_now(s, PN_E_CRYPTO);
 		return;
 	}
 	base64_encode_raw(s->ws_key, sizeof(key), key);
@@ -839,8 +528,8 @@ static void send_upgrade(struct pn_rstream *s)
 	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
 	    s->cfg.ws_req_path, s->cfg.ws_host, s->ws_key);
 	if (n <= 0 || (size_t)n >= sizeof(head) ||
-	    wire_append(s, (const uint8_t *)head, (size_t)n))
-		close_now(s, PN_E_INVAL);
+	    rst_wire_append(s, (const uint8_t *)head, (size_t)n))
+		rst_close_now(s, PN_E_INVAL);
 }
 
 int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr,
@@ -859,7 +548,7 @@ int pn_rstream_connect(uv_loop_t *loop, const struct sockaddr *addr,
 	s->creq.data = s;
 	if ((r = uv_tcp_connect(&s->creq, &s->tcp, addr, connect_cb))) {
 		s->silent = 1;
-		close_now(s, PN_E_RELAY_UNREACHABLE);
+		rst_close_now(s, PN_E_RELAY_UNREACHABLE);
 		return r;
 	}
 	uv_timer_start(&s->timer, timer_cb, s->cfg.handshake_ms, 0);
@@ -882,12 +571,12 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 		/* A control frame that does not fit: the reader is far too slow. */
 		pn_buf_compact(&s->ptx);
 		if (pn_buf_avail(&s->ptx) < an + bn) {
-			close_now(s, PN_E_TIMEOUT);
+			rst_close_now(s, PN_E_TIMEOUT);
 			return PN_E_CLOSED;
 		}
 	}
 	if (pn_buf_put_bytes(&s->ptx, a, an) || (bn && pn_buf_put_bytes(&s->ptx, b, bn))) {
-		close_now(s, -ENOMEM);
+		rst_close_now(s, -ENOMEM);
 		return PN_E_CLOSED;
 	}
 	/* A full record's worth: encrypt now rather than at the end of the loop

@@ -53,73 +53,9 @@ static void set_close_liberr(struct pn_tconn *c, int rv, int err)
 
 /* --------------------------------------------------------------- TLS ---- */
 
-static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+ngtcp2_conn *pn_tconn_i_get_conn(ngtcp2_crypto_conn_ref *ref)
 {
 	return ((struct pn_tconn *)ref->user_data)->q;
-}
-
-/* The one place a peer is authenticated: trust checks the leaf against the
- * pinned CA, its validity window and type; the client also pins the id. */
-static int verify_cb(gnutls_session_t session)
-{
-	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
-	struct pn_tconn *c = ref->user_data;
-	enum pn_cred_type want =
-		c->cfg.role == PN_TCONN_CLIENT ? PN_CRED_CONNECTOR : PN_CRED_CLIENT;
-	uint64_t now = c->cfg.unix_now(c->cfg.user);
-	int r;
-
-	c->verify_now = now;
-	r = pn_cred_verify_session_seen(c->cfg.anchor, session, want, now, c->cfg.clock_skew_s,
-					&c->peer, &c->seen);
-	c->have_seen = r == PN_E_NOT_YET_VALID || r == PN_E_EXPIRED || r == PN_E_WRONG_TYPE;
-	if (r == 0 && c->cfg.role == PN_TCONN_CLIENT &&
-	    memcmp(c->peer.id, c->cfg.pinned_id, PN_ID_LEN) != 0)
-		r = PN_E_TUN_PEER_ID;
-	if (r != 0) {
-		c->verify_err = r;
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	return 0;
-}
-
-static const char tls_prio[] = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3";
-
-static int tls_setup(struct pn_tconn *c)
-{
-	int server = c->cfg.role == PN_TCONN_SERVER;
-	gnutls_datum_t alpn = {(unsigned char *)PN_FLOW_ALPN, sizeof(PN_FLOW_ALPN) - 1};
-
-	/* [P3] QUIC needs NO_END_OF_EARLY_DATA (RFC 9001 8.3). */
-	if (gnutls_init(&c->tls, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
-					 GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) != 0)
-		return PN_E_CRYPTO;
-	if ((server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
-		    : ngtcp2_crypto_gnutls_configure_client_session(c->tls)) != 0)
-		return PN_E_CRYPTO;
-	if (gnutls_priority_set_direct(c->tls, tls_prio, NULL) != 0)
-		return PN_E_CRYPTO;
-	c->ref.get_conn = get_conn;
-	c->ref.user_data = c;
-	gnutls_session_set_ptr(c->tls, &c->ref);
-	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cfg.cred) != 0)
-		return PN_E_CRYPTO;
-	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1,
-				      GNUTLS_ALPN_MANDATORY |
-					      (server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0)) != 0)
-		return PN_E_CRYPTO;
-	gnutls_session_set_verify_function(c->tls, verify_cb);
-	if (server) {
-		/* [P11] a missing client certificate fails the handshake */
-		gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
-	} else {
-		char sni[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)];
-		pn_id_hex(c->cfg.pinned_id, sni);
-		strcat(sni, PN_CRED_SAN_SUFFIX);
-		gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
-	}
-	ngtcp2_conn_set_tls_native_handle(c->q, c->tls);
-	return 0;
 }
 
 /* ---------------------------------------------------- ngtcp2 callbacks -- */
@@ -411,6 +347,20 @@ static int conn_alloc(const struct pn_tconn_config *cfg, struct pn_path *path,
 	return 0;
 }
 
+/* The ngtcp2 connection exists: TLS and keepalive, then hand c out (or free it). */
+static int start(struct pn_tconn *c, struct pn_tconn **out)
+{
+	int r = pn_tconn_i_tls_setup(c);
+
+	if (r != 0) {
+		pn_tconn_free(c);
+		return r;
+	}
+	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
+	*out = c;
+	return 0;
+}
+
 int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path, uint64_t now,
 			struct pn_tconn **out)
 {
@@ -439,11 +389,8 @@ int pn_tconn_client_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = tls_setup(c)) != 0)
-		goto out;
-	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
-	*out = c;
-	c = NULL; /* transferred */
+	r = start(c, out);
+	c = NULL; /* transferred or freed */
 out:
 	pn_tconn_free(c);
 	return r;
@@ -541,11 +488,8 @@ int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = tls_setup(c)) != 0)
-		goto out;
-	ngtcp2_conn_set_keep_alive_timeout(c->q, (uint64_t)c->cfg.keepalive_ms * NGTCP2_MILLISECONDS);
-	*out = c;
-	c = NULL; /* transferred */
+	r = start(c, out);
+	c = NULL; /* transferred or freed */
 out:
 	pn_tconn_free(c);
 	return r;
@@ -568,7 +512,7 @@ void pn_tconn_free(struct pn_tconn *c)
 
 /* --------------------------------------------------------------- input -- */
 
-static int fail(struct pn_tconn *c, int rv)
+int pn_tconn_i_fail(struct pn_tconn *c, int rv)
 {
 	int r = pn_tconn_i_map_liberr(rv);
 
@@ -605,207 +549,10 @@ int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, 
 	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
 	if (rv == 0)
 		return 0;
-	return fail(c, rv);
+	return pn_tconn_i_fail(c, rv);
 }
 
 /* -------------------------------------------------------------- output -- */
-
-/* Append one packet of n bytes (already at tx->buf + tx->len) to the batch,
- * or park it when it cannot join (other path, bigger than the segment). */
-static int batch_add(struct pn_tconn *c, struct pn_tconn_tx *tx, struct pn_path *p, size_t n)
-{
-	if (tx->npkts > 0 && (p != tx->path || n > tx->seg)) {
-		memcpy(c->pending, tx->buf + tx->len, n);
-		c->pending_len = n;
-		c->pending_path = p;
-		return 1; /* batch complete */
-	}
-	if (tx->npkts == 0) {
-		tx->path = p;
-		tx->seg = n;
-	}
-	tx->len += n;
-	tx->npkts++;
-	c->pkts_tx++;
-	c->bytes_tx += n;
-	/* A short packet ends a GSO batch [P10]. */
-	return n < tx->seg || tx->npkts >= (p->max_segments ? p->max_segments : 1);
-}
-
-/* Pick the next stream with something to send (round robin). */
-static struct tstream *next_stream(struct pn_tconn *c)
-{
-	while (c->q_head && !pn_tconn_i_stream_has_work(c->q_head)) {
-		struct tstream *s = c->q_head;
-		pn_tconn_i_queue_remove(c, s);
-	}
-	return c->q_head;
-}
-
-static void rotate(struct pn_tconn *c, struct tstream *s)
-{
-	pn_tconn_i_queue_remove(c, s);
-	if (pn_tconn_i_stream_has_work(s))
-		pn_tconn_i_queue_add(c, s);
-}
-
-int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
-{
-	ngtcp2_path_storage ps;
-	ngtcp2_pkt_info pi;
-	size_t maxudp;
-	int r = 0;
-
-	tx->len = tx->seg = tx->npkts = 0;
-	tx->path = NULL;
-	if (c->closed)
-		return PN_E_CLOSED;
-	if (c->pending_len) {
-		memcpy(tx->buf, c->pending, c->pending_len);
-		size_t n = c->pending_len;
-		c->pending_len = 0;
-		batch_add(c, tx, c->pending_path, n);
-	}
-	maxudp = ngtcp2_conn_get_max_tx_udp_payload_size(c->q);
-	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
-		maxudp = PN_PATH_MAX_UDP_PAYLOAD;
-	ngtcp2_path_storage_zero(&ps);
-	/* open: the last call returned NGTCP2_ERR_WRITE_MORE, so ngtcp2 holds a
-	   packet under construction.  It must be finished before we return:
-	   the next pass may find pacing closed, and ngtcp2 asserts that no
-	   packet is pending then (the connector aborted at 5,000 concurrent
-	   flows, when the round robin over many streams hit the guard). */
-	int open = 0;
-	for (int guard = 0; guard < MAX_PKTS_PER_WRITE * 4; guard++) {
-		uint8_t *dst = tx->buf + tx->len;
-		ngtcp2_ssize nw, nd = -1;
-		struct tstream *s;
-
-		if (tx->len + maxudp > PN_TCONN_TX_BUF)
-			break;
-		if (c->dq_count > 0) {
-			struct dgram *d = &c->dq[c->dq_head];
-			ngtcp2_vec v = {d->data, d->len};
-			int accepted = 0;
-			nw = ngtcp2_conn_writev_datagram(c->q, &ps.path, &pi, dst, maxudp, &accepted,
-							 NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0, &v, 1,
-							 now);
-			open = 0;
-			if (nw < 0) {
-				r = fail(c, (int)nw);
-				goto out;
-			}
-			if (nw == 0)
-				break; /* congestion / pacing limited */
-			if (!accepted)
-				c->dgram_drops++; /* does not fit any packet: drop */
-			c->dq_head = (c->dq_head + 1) % PN_TCONN_DGRAM_QUEUE;
-			c->dq_count--;
-			if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
-				break;
-			continue;
-		}
-		s = next_stream(c);
-		if (s) {
-			ngtcp2_vec v[2];
-			size_t vcnt = 0;
-			uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
-			uint64_t from = s->sent, to = s->written;
-			if (from < to) {
-				size_t pos = (size_t)(from % s->cap), n = (size_t)(to - from);
-				size_t first = n < s->cap - pos ? n : s->cap - pos;
-				v[vcnt++] = (ngtcp2_vec){s->ring + pos, first};
-				if (first < n)
-					v[vcnt++] = (ngtcp2_vec){s->ring, n - first};
-			}
-			if (s->fin_wanted)
-				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-			nw = ngtcp2_conn_writev_stream(c->q, &ps.path, &pi, dst, maxudp, &nd, flags,
-						       s->sid, v, vcnt, now);
-			if (nw == NGTCP2_ERR_WRITE_MORE)
-				open = 1;
-			else if (nw >= 0)
-				open = 0; /* (a blocked stream leaves the packet open) */
-			if (nd >= 0) {
-				s->sent += (uint64_t)nd;
-				if (s->fin_wanted && s->sent == s->written)
-					s->fin_sent = 1;
-			}
-			if (nw == NGTCP2_ERR_WRITE_MORE) {
-				rotate(c, s);
-				continue;
-			}
-			if (nw == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
-				s->blocked = 1;
-				pn_tconn_i_queue_remove(c, s);
-				continue;
-			}
-			if (nw == NGTCP2_ERR_STREAM_SHUT_WR || nw == NGTCP2_ERR_STREAM_NOT_FOUND) {
-				s->sent = s->written;
-				s->fin_sent = 1;
-				pn_tconn_i_queue_remove(c, s);
-				continue;
-			}
-			if (nd >= 0)
-				rotate(c, s);
-		} else {
-			nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, dst, maxudp, now);
-			open = 0;
-		}
-		if (nw < 0) {
-			r = fail(c, (int)nw);
-			goto out;
-		}
-		if (nw == 0)
-			break;
-		if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
-			break;
-	}
-	if (open) {
-		/* Stopped by the guard: close the packet (room for it is still
-		   at tx->buf + tx->len, nothing was appended since it began). */
-		ngtcp2_ssize nw = ngtcp2_conn_write_pkt(c->q, &ps.path, &pi, tx->buf + tx->len,
-							maxudp, now);
-		if (nw < 0) {
-			r = fail(c, (int)nw);
-			goto out;
-		}
-		if (nw > 0)
-			batch_add(c, tx, ps.path.user_data, (size_t)nw);
-	}
-	/* [P6] pace only once the handshake is done */
-	if (tx->npkts && c->hs_done)
-		ngtcp2_conn_update_pkt_tx_time(c->q, now);
-out:
-	return r;
-}
-
-uint64_t pn_tconn_expiry(const struct pn_tconn *c)
-{
-	if (c->closed)
-		return UINT64_MAX;
-	return ngtcp2_conn_get_expiry(c->q);
-}
-
-int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now)
-{
-	int rv;
-
-	if (c->closed)
-		return PN_E_CLOSED;
-	/* [P9] the expiry includes the pacing deadline: only act once due */
-	if (ngtcp2_conn_get_expiry(c->q) > now)
-		return 0;
-	rv = ngtcp2_conn_handle_expiry(c->q, now);
-	if (rv == 0)
-		return 0;
-	if (rv == NGTCP2_ERR_IDLE_CLOSE) {
-		c->closed = 1;
-		c->close_reason = PN_E_TUN_IDLE;
-		return PN_E_TUN_IDLE;
-	}
-	return fail(c, rv);
-}
 
 void pn_tconn_close(struct pn_tconn *c, uint64_t app_err, const char *reason, uint64_t now,
 		    struct pn_tconn_tx *tx)

@@ -85,4 +85,11 @@ void pn_tconn_i_queue_remove(struct pn_tconn *c, struct tstream *s);
 void pn_tconn_i_queue_add(struct pn_tconn *c, struct tstream *s);
 void pn_tconn_i_stream_free(struct pn_tconn *c, struct tstream *s);
 int pn_tconn_i_stream_has_work(const struct tstream *s);
+/* conn.c */
+int pn_tconn_i_fail(struct pn_tconn *c, int rv);
+ngtcp2_conn *pn_tconn_i_get_conn(ngtcp2_crypto_conn_ref *ref);
+
+/* conn_tls.c */
+int pn_tconn_i_tls_setup(struct pn_tconn *c);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * libuv driver for tunnels: sockets, timers, write batching, demux.
+ * libuv driver for tunnels: lifecycle, timers, write batching (demux and
+ * intake: ep_intake.c; paths: ep_path.c).
  *
  * Writes are batched: API calls and received packets only mark a tunnel
  * dirty; a prepare handle flushes every dirty tunnel once per loop
@@ -16,109 +17,13 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
-#include "relay/rclient.h"
 #include "trust/cred.h"
-#include "tunnel/endpoint.h"
-#include "tunnel/session.h"
-#include "tunnel/udp.h"
-
-#define PN_TEP_FLUSH_EVERY 32    /* received packets between flushes */
-#define PN_TEP_FLUSH_BUDGET 64   /* GSO batches per tunnel per flush */
-#define PN_TEP_PATHS 4           /* UDP paths remembered per tunnel */
-#define PN_TEP_HASH 1024         /* demux buckets */
-#define PN_TEP_PENDING_PER_SRC 8 /* handshaking tunnels per source address */
-
-struct ep_cred {
-	gnutls_certificate_credentials_t cred;
-	unsigned refs;
-};
-
-struct ep_path {
-	struct pn_path path;
-	struct pn_udp *sock;
-	struct ep_tunnel *et;
-	uint64_t last_used;
-};
-
-/* A relay session used as a path.  Lives until the session is gone AND no
- * tunnel uses it (ngtcp2 may still name it as a path until then). */
-struct ep_rpath {
-	struct pn_path path;
-	struct pn_tep *ep;
-	struct pn_rsession *s; /* NULL once the session closed */
-	struct ep_tunnel *et;  /* tunnel using it, if any */
-	struct ep_rpath *next;
-};
-
-struct ep_tunnel {
-	struct pn_tep *ep;
-	struct pn_tunnel *t;
-	struct ep_cred *cred;
-	uv_timer_t timer;
-	struct pn_udp *own_sock; /* client: per-tunnel socket */
-	struct ep_path paths[PN_TEP_PATHS];
-	uint8_t key[PN_TCONN_CID_KEY_LEN], key2[PN_TCONN_CID_KEY_LEN];
-	int has_key2, dirty, dead, freeing, blocked;
-	/* a GSO batch the socket refused (EAGAIN), resent when writable:
-	   packets ngtcp2 already counted as sent are not thrown away */
-	uint8_t *held;
-	size_t held_len, held_seg;
-	struct pn_path *held_path;
-	struct pn_path *cur_path; /* last path logged */
-	unsigned rx_since_flush;
-	struct ep_tunnel *hnext, *hnext2; /* demux chains */
-	struct ep_tunnel *dnext;          /* dirty list */
-	struct ep_tunnel *next, *prev;    /* all tunnels */
-	struct sockaddr_storage src;      /* server: first source (per-source cap) */
-};
-
-struct pn_tep {
-	struct pn_tep_config cfg;
-	char *cert_pem;
-	struct ep_cred *cred;
-	struct pn_udp *sock;
-	uv_prepare_t prep;
-	struct ep_tunnel *hash[PN_TEP_HASH], *hash2[PN_TEP_HASH];
-	struct ep_tunnel *dirty;
-	struct ep_tunnel *all;
-	unsigned ntunnels;
-	uint8_t *txbuf;
-	int closing;
-	unsigned pending_closes;
-	void (*close_cb)(void *);
-	void *close_arg;
-	uint64_t drops_unknown, retries;
-	struct ep_rpath *rpaths;
-	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
-};
-
-static uint64_t now_ns(void)
-{
-	return uv_hrtime();
-}
+#include "tunnel/endpoint_int.h"
 
 static uint64_t unix_now(void *u)
 {
 	(void)u;
 	return (uint64_t)time(NULL);
-}
-
-const char *pn_path_kind_name(enum pn_path_kind k)
-{
-	switch (k) {
-	case PN_PATH_DIRECT:
-		return "direct";
-	case PN_PATH_RELAY_UDP:
-		return "relay-udp";
-	case PN_PATH_RELAY_TLS:
-		return "relay-tls";
-	case PN_PATH_RELAY_WS:
-		return "relay-ws";
-	case PN_PATH_MEMORY:
-		return "memory";
-	default:
-		return "none";
-	}
 }
 
 /* --------------------------------------------------------- credentials -- */
@@ -158,7 +63,7 @@ static unsigned hkey(const uint8_t *k)
 	return h % PN_TEP_HASH;
 }
 
-static struct ep_tunnel *lookup(struct pn_tep *ep, const uint8_t *key)
+struct ep_tunnel *ep_lookup(struct pn_tep *ep, const uint8_t *key)
 {
 	struct ep_tunnel *e;
 
@@ -192,7 +97,7 @@ static void hash_remove(struct pn_tep *ep, struct ep_tunnel *et)
 
 static void on_prepare(uv_prepare_t *h);
 
-static void mark_dirty(struct ep_tunnel *et)
+void ep_mark_dirty(struct ep_tunnel *et)
 {
 	struct pn_tep *ep = et->ep;
 
@@ -207,7 +112,7 @@ static void mark_dirty(struct ep_tunnel *et)
 static void drv_want_write(struct pn_tunnel *t, void *drv)
 {
 	(void)t;
-	mark_dirty(drv);
+	ep_mark_dirty(drv);
 }
 
 static void drv_dead(struct pn_tunnel *t, void *drv)
@@ -216,14 +121,13 @@ static void drv_dead(struct pn_tunnel *t, void *drv)
 
 	(void)t;
 	et->dead = 1;
-	mark_dirty(et);
+	ep_mark_dirty(et);
 }
 
 static const struct pn_tunnel_driver ep_drv = {drv_want_write, drv_dead};
 
 static void on_timer(uv_timer_t *h);
 static void ep_finish(struct pn_tep *ep);
-static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
 
 static void et_closed(uv_handle_t *h)
 {
@@ -238,7 +142,7 @@ static void et_closed(uv_handle_t *h)
 		ep_finish(ep);
 }
 
-static void et_free(struct ep_tunnel *et)
+static void ep_et_free(struct ep_tunnel *et)
 {
 	struct pn_tep *ep = et->ep;
 
@@ -246,7 +150,7 @@ static void et_free(struct ep_tunnel *et)
 		return;
 	et->freeing = 1;
 	hash_remove(ep, et);
-	rpaths_drop_tunnel(ep, et);
+	ep_xpaths_drop_tunnel(ep, et);
 	if (et->prev)
 		et->prev->next = et->next;
 	else
@@ -261,7 +165,7 @@ static void et_free(struct ep_tunnel *et)
 
 static void arm_timer(struct ep_tunnel *et)
 {
-	uint64_t exp = pn_tunnel_expiry(et->t), now = now_ns(), ms;
+	uint64_t exp = pn_tunnel_expiry(et->t), now = ep_now_ns(), ms;
 
 	if (exp == UINT64_MAX) {
 		uv_timer_stop(&et->timer);
@@ -275,11 +179,11 @@ static void arm_timer(struct ep_tunnel *et)
 	uv_timer_start(&et->timer, on_timer, ms, 0);
 }
 
-static void flush(struct ep_tunnel *et)
+void ep_flush(struct ep_tunnel *et)
 {
 	struct pn_tep *ep = et->ep;
 	struct pn_tconn_tx tx = {.buf = ep->txbuf};
-	uint64_t now = now_ns();
+	uint64_t now = ep_now_ns();
 
 	et->rx_since_flush = 0;
 	if (et->held_len && !et->blocked) {
@@ -311,10 +215,10 @@ static void flush(struct ep_tunnel *et)
 			break;
 		}
 		if (i == PN_TEP_FLUSH_BUDGET - 1)
-			mark_dirty(et); /* more next iteration: let reads in first */
+			ep_mark_dirty(et); /* more next iteration: let reads in first */
 	}
 	if (et->dead) {
-		et_free(et);
+		ep_et_free(et);
 		return;
 	}
 	if (pn_tunnel_conn(et->t) && pn_tconn_handshake_done(pn_tunnel_conn(et->t))) {
@@ -325,8 +229,8 @@ static void flush(struct ep_tunnel *et)
 			char id[PN_ID_HEX_LEN + 1];
 			pn_tunnel_info(et->t, &ti);
 			pn_id_hex(ti.peer_id, id);
-			PN_LOG_INFO("tunnel", "path", "peer=%s path=%s%s", id, pn_path_kind_name(p->kind),
-				    et->cur_path ? " (migrated)" : "");
+			PN_LOG_INFO("tunnel", "path", "peer=%s path=%s%s", id,
+				    pn_path_kind_name(p->kind), et->cur_path ? " (migrated)" : "");
 			et->cur_path = p;
 		}
 	}
@@ -344,7 +248,7 @@ static void on_prepare(uv_prepare_t *h)
 		list = et->dnext;
 		et->dirty = 0;
 		if (!et->freeing)
-			flush(et);
+			ep_flush(et);
 	}
 	if (!ep->dirty)
 		uv_prepare_stop(&ep->prep);
@@ -354,154 +258,11 @@ static void on_timer(uv_timer_t *h)
 {
 	struct ep_tunnel *et = h->data;
 
-	pn_tunnel_timeout(et->t, now_ns());
-	flush(et);
+	pn_tunnel_timeout(et->t, ep_now_ns());
+	ep_flush(et);
 }
 
-/* ---------------------------------------------------------------- paths -- */
-
-static int udp_path_send(struct pn_path *p, const uint8_t *data, size_t len, size_t seg)
-{
-	struct ep_path *ps = p->ctx;
-
-	return pn_udp_send(ps->sock, (struct sockaddr *)&p->remote, p->remote_len, data, len, seg);
-}
-
-static const struct pn_path_ops udp_path_ops = {.send = udp_path_send};
-
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (b->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return 0;
-}
-
-/* The path for (sock, remote) in this tunnel, created if new (replacing
- * the least recently used one when all slots are taken). */
-static struct ep_path *get_path(struct ep_tunnel *et, struct pn_udp *sock,
-				const struct sockaddr *from, socklen_t fromlen)
-{
-	struct ep_path *lru = &et->paths[0];
-
-	for (int i = 0; i < PN_TEP_PATHS; i++) {
-		struct ep_path *p = &et->paths[i];
-		if (p->sock == sock && same_addr(&p->path.remote, from)) {
-			p->last_used = now_ns();
-			return p;
-		}
-		if (!p->sock) {
-			lru = p;
-			break;
-		}
-		if (p->last_used < lru->last_used)
-			lru = p;
-	}
-	/* Never recycle the path the connection currently uses. */
-	if (lru->sock && et->t && pn_tconn_path(pn_tunnel_conn(et->t)) == &lru->path)
-		lru = lru == &et->paths[0] ? &et->paths[1] : &et->paths[0];
-	if (et->held_path == &lru->path)
-		et->held_len = 0; /* its destination is being replaced */
-	memset(lru, 0, sizeof(*lru));
-	lru->sock = sock;
-	lru->et = et;
-	lru->last_used = now_ns();
-	lru->path.ops = &udp_path_ops;
-	lru->path.kind = PN_PATH_DIRECT;
-	lru->path.max_segments = PN_PATH_MAX_SEGMENTS;
-	lru->path.ctx = lru;
-	pn_udp_local(sock, &lru->path.local, &lru->path.local_len);
-	memcpy(&lru->path.remote, from, fromlen);
-	lru->path.remote_len = fromlen;
-	return lru;
-}
-
-static enum pn_path_kind relay_kind(struct pn_rsession *s)
-{
-	switch (pn_rsession_transport(s)) {
-	case PN_RT_TLS:
-		return PN_PATH_RELAY_TLS;
-	case PN_RT_WS:
-		return PN_PATH_RELAY_WS;
-	default:
-		return PN_PATH_RELAY_UDP;
-	}
-}
-
-static int relay_path_send(struct pn_path *p, const uint8_t *data, size_t len, size_t seg)
-{
-	struct ep_rpath *rp = p->ctx;
-
-	if (!rp->s)
-		return -EPIPE;
-	p->kind = relay_kind(rp->s); /* the transport may change under the session */
-	for (size_t off = 0; off < len; off += seg) {
-		size_t n = len - off < seg ? len - off : seg;
-		/* -EAGAIN: dropped like UDP; QUIC loss recovery repairs it */
-		if (pn_rsession_send(rp->s, data + off, n) == PN_E_CLOSED)
-			return -EPIPE;
-	}
-	return 0;
-}
-
-static const struct pn_path_ops relay_path_ops = {.send = relay_path_send};
-
-static struct ep_rpath *rpath_new(struct pn_tep *ep, struct pn_rsession *s)
-{
-	struct ep_rpath *rp = calloc(1, sizeof(*rp));
-
-	if (!rp)
-		return NULL;
-	rp->ep = ep;
-	rp->s = s;
-	rp->path.ops = &relay_path_ops;
-	rp->path.kind = relay_kind(s);
-	/* relay datagrams go out one by one; batches of 8 keep the write
-	   loop efficient without GSO */
-	rp->path.max_segments = 8;
-	rp->path.ctx = rp;
-	pn_path_synth_addrs(&rp->path);
-	rp->next = ep->rpaths;
-	ep->rpaths = rp;
-	/* the endpoint owns the session's user pointer from here on */
-	pn_rsession_set_user(s, rp);
-	return rp;
-}
-
-static void rpath_unlink_free(struct pn_tep *ep, struct ep_rpath *rp)
-{
-	for (struct ep_rpath **pp = &ep->rpaths; *pp; pp = &(*pp)->next)
-		if (*pp == rp) {
-			*pp = rp->next;
-			break;
-		}
-	free(rp);
-}
-
-/* A tunnel is going away: forget it in its relay paths. */
-static void rpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et)
-{
-	for (struct ep_rpath *rp = ep->rpaths, *nx; rp; rp = nx) {
-		nx = rp->next;
-		if (rp->et != et)
-			continue;
-		rp->et = NULL;
-		if (!rp->s)
-			rpath_unlink_free(ep, rp);
-	}
-}
-
-/* ------------------------------------------------------------ receiving -- */
-
-static void tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tunnel_params *p)
+void ep_tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tunnel_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->conn.cred = et->cred->cred;
@@ -519,7 +280,7 @@ static void tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tun
 	p->path_kind = PN_PATH_DIRECT;
 }
 
-static struct ep_tunnel *et_new(struct pn_tep *ep)
+struct ep_tunnel *ep_et_new(struct pn_tep *ep)
 {
 	struct ep_tunnel *et = calloc(1, sizeof(*et));
 
@@ -528,7 +289,7 @@ static struct ep_tunnel *et_new(struct pn_tep *ep)
 	et->ep = ep;
 	do
 		pn_random(et->key, sizeof(et->key));
-	while (lookup(ep, et->key));
+	while (ep_lookup(ep, et->key));
 	uv_timer_init(ep->cfg.loop, &et->timer);
 	et->timer.data = et;
 	et->cred = ep->cred;
@@ -536,7 +297,7 @@ static struct ep_tunnel *et_new(struct pn_tep *ep)
 	return et;
 }
 
-static void et_link(struct pn_tep *ep, struct ep_tunnel *et)
+void ep_et_link(struct pn_tep *ep, struct ep_tunnel *et)
 {
 	unsigned h = hkey(et->key);
 
@@ -560,141 +321,11 @@ static void et_discarded(uv_handle_t *h)
 }
 
 /* Discard an ep_tunnel that never got a session. */
-static void et_discard(struct ep_tunnel *et)
+void ep_et_discard(struct ep_tunnel *et)
 {
 	cred_unref(et->cred);
 	et->cred = NULL;
 	uv_close((uv_handle_t *)&et->timer, et_discarded);
-}
-
-static unsigned pending_from(struct pn_tep *ep, const struct sockaddr *from)
-{
-	unsigned n = 0;
-
-	for (struct ep_tunnel *e = ep->all; e; e = e->next)
-		if (!pn_tconn_handshake_done(pn_tunnel_conn(e->t)) && same_addr(&e->src, from))
-			n++;
-	return n;
-}
-
-/* Unauthenticated: O(1) checks first, bounded state (global and per
-   source caps), nothing created for anything but a valid Initial. */
-static int may_accept(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n)
-{
-	if (ep->cfg.role != PN_TEP_CONNECTOR || ep->closing || pn_tconn_accept_check(p, n) != 0 ||
-	    ep->ntunnels >= ep->cfg.max_tunnels ||
-	    (from && pending_from(ep, from) >= PN_TEP_PENDING_PER_SRC)) {
-		ep->drops_unknown++;
-		return 0;
-	}
-	return 1;
-}
-
-/* New server tunnel for an Initial that arrived on `path` (a UDP path of
- * et, or a relay path). */
-static void accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
-		      const uint8_t *p, size_t n, const uint8_t *dkey,
-		      const struct pn_tconn_config *retry)
-{
-	struct pn_tunnel_params tp;
-
-	memcpy(et->key2, dkey, PN_TCONN_CID_KEY_LEN);
-	et->has_key2 = 1;
-	tunnel_params(ep, et, &tp);
-	if (retry) {
-		memcpy(tp.conn.retry_odcid, retry->retry_odcid, sizeof(tp.conn.retry_odcid));
-		tp.conn.retry_odcid_len = retry->retry_odcid_len;
-	}
-	tp.server_ops = ep->cfg.server_ops;
-	tp.server_user = ep->cfg.user;
-	tp.path_kind = path->kind;
-	if (pn_tunnel_new_server(&tp, path, p, n, now_ns(), &et->t) != 0) {
-		rpaths_drop_tunnel(ep, et);
-		et_discard(et);
-		return;
-	}
-	et_link(ep, et);
-	pn_tunnel_input(et->t, path, p, n, now_ns());
-	mark_dirty(et);
-}
-
-static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
-			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
-{
-	struct ep_tunnel *et;
-	struct ep_path *path;
-	struct pn_tconn_config rc;
-	uint8_t retry[PN_PATH_MAX_UDP_PAYLOAD];
-	size_t rlen;
-	int r;
-
-	if (!may_accept(ep, from, p, n))
-		return;
-	/* the source address must be proven (Retry) before any state exists */
-	memset(&rc, 0, sizeof(rc));
-	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, now_ns(), retry,
-				 sizeof(retry), &rlen, &rc);
-	if (r == 1) {
-		ep->retries++;
-		pn_udp_send(sock, from, fromlen, retry, rlen, rlen);
-		return;
-	}
-	if (r != 0 || !(et = et_new(ep))) {
-		ep->drops_unknown++;
-		return;
-	}
-	memcpy(&et->src, from, fromlen);
-	path = get_path(et, sock, from, fromlen);
-	accept_on(ep, et, &path->path, p, n, dkey, &rc);
-}
-
-static void on_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fromlen,
-			const uint8_t *p, size_t n, void *user)
-{
-	struct pn_tep *ep = user;
-	uint8_t key[PN_TCONN_CID_KEY_LEN];
-	struct ep_tunnel *et;
-	struct ep_path *path;
-	int is_long;
-
-	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
-		ep->drops_unknown++;
-		return;
-	}
-	et = lookup(ep, key);
-	if (!et) {
-		if (is_long)
-			accept_tunnel(ep, sock, from, fromlen, p, n, key);
-		else
-			ep->drops_unknown++;
-		return;
-	}
-	if (et->dead || et->freeing)
-		return;
-	path = get_path(et, sock, from, fromlen);
-	pn_tunnel_input(et->t, &path->path, p, n, now_ns());
-	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
-		flush(et); /* ACKs and credit out promptly [spike P7] */
-		return;
-	}
-	mark_dirty(et);
-}
-
-static void on_udp_writable(struct pn_udp *sock, void *user)
-{
-	struct pn_tep *ep = user;
-
-	for (struct ep_tunnel *e = ep->all; e; e = e->next)
-		if (e->blocked) {
-			e->blocked = 0;
-			mark_dirty(e);
-		}
-	(void)sock;
-}
-
-static void on_udp_burst(struct pn_udp *sock, void *user)
-{
-	(void)sock, (void)user; /* dirty tunnels flush in the prepare handle */
 }
 
 /* ------------------------------------------------------------- endpoint -- */
@@ -771,7 +402,7 @@ int pn_tep_listen_udp(struct pn_tep *ep, const struct sockaddr *addr)
 {
 	if (ep->sock)
 		return -EALREADY;
-	return pn_udp_open(ep->cfg.loop, addr, on_udp_recv, on_udp_writable, on_udp_burst, ep,
+	return pn_udp_open(ep->cfg.loop, addr, ep_udp_recv, ep_udp_writable, ep_udp_burst, ep,
 			   &ep->sock);
 }
 
@@ -785,14 +416,14 @@ int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss)
 	return 0;
 }
 
-int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
-		   struct pn_tunnel **out)
+int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg, struct pn_tunnel **out)
 {
 	struct pn_tunnel_params tp;
 	struct ep_tunnel *et;
 	struct pn_udp *sock;
 	struct ep_path *path;
 	struct pn_path *ppath;
+	struct ep_xpath *xp = NULL;
 	socklen_t plen;
 	int r;
 
@@ -800,21 +431,20 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		return PN_E_INVAL;
 	if (ep->closing)
 		return PN_E_CLOSED;
-	if (!!cfg->relay == !!cfg->udp_peer)
+	if (!!cfg->path == !!cfg->udp_peer)
 		return PN_E_INVAL; /* exactly one initial path */
 	if (cfg->udp_peer && cfg->udp_peer->sa_family != AF_INET &&
 	    cfg->udp_peer->sa_family != AF_INET6)
 		return PN_E_INVAL;
-	if (!(et = et_new(ep)))
+	if (!(et = ep_et_new(ep)))
 		return -ENOMEM;
-	if (cfg->relay) {
-		struct ep_rpath *rp = rpath_new(ep, cfg->relay);
-		if (!rp) {
-			et_discard(et);
+	if (cfg->path) {
+		if (!(xp = ep_xpath_new(ep, cfg->path))) {
+			ep_et_discard(et);
 			return -ENOMEM;
 		}
-		rp->et = et;
-		ppath = &rp->path;
+		xp->et = et;
+		ppath = cfg->path;
 		goto have_path;
 	}
 	plen = cfg->udp_peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -824,32 +454,33 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
 		struct sockaddr_storage any;
 		memset(&any, 0, sizeof(any));
 		any.ss_family = cfg->udp_peer->sa_family;
-		r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, on_udp_recv, on_udp_writable,
-				on_udp_burst, ep, &et->own_sock);
+		r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, ep_udp_recv, ep_udp_writable,
+				ep_udp_burst, ep, &et->own_sock);
 		if (r != 0) {
-			et_discard(et);
+			ep_et_discard(et);
 			return r;
 		}
 		sock = et->own_sock;
 	}
-	path = get_path(et, sock, cfg->udp_peer, plen);
+	path = ep_get_path(et, sock, cfg->udp_peer, plen);
 	ppath = &path->path;
 have_path:
-	tunnel_params(ep, et, &tp);
+	ep_tunnel_params(ep, et, &tp);
 	tp.path_kind = ppath->kind;
 	memcpy(tp.conn.pinned_id, cfg->connector_id, PN_ID_LEN);
 	tp.ops = cfg->ops;
 	tp.user = cfg->user;
 	tp.acl = cfg->acl;
 	tp.acl_len = cfg->acl_len;
-	if ((r = pn_tunnel_new_client(&tp, ppath, now_ns(), &et->t)) != 0) {
+	if ((r = pn_tunnel_new_client(&tp, ppath, ep_now_ns(), &et->t)) != 0) {
 		pn_udp_close(et->own_sock);
-		rpaths_drop_tunnel(ep, et);
-		et_discard(et);
+		if (xp) /* not taken: the caller keeps the path */
+			ep_xpath_forget(ep, xp);
+		ep_et_discard(et);
 		return r;
 	}
-	et_link(ep, et);
-	mark_dirty(et);
+	ep_et_link(ep, et);
+	ep_mark_dirty(et);
 	*out = et->t;
 	return 0;
 }
@@ -873,105 +504,19 @@ int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer)
 		struct sockaddr_storage any;
 		memset(&any, 0, sizeof(any));
 		any.ss_family = udp_peer->sa_family;
-		r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, on_udp_recv, on_udp_writable,
-				on_udp_burst, ep, &et->own_sock);
+		r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, ep_udp_recv, ep_udp_writable,
+				ep_udp_burst, ep, &et->own_sock);
 		if (r != 0)
 			return r;
 		sock = et->own_sock;
 	}
-	path = get_path(et, sock, udp_peer, plen);
-	r = pn_tconn_migrate(pn_tunnel_conn(t), &path->path, now_ns());
+	path = ep_get_path(et, sock, udp_peer, plen);
+	r = pn_tconn_migrate(pn_tunnel_conn(t), &path->path, ep_now_ns());
 	if (r == 0) {
 		pn_tunnel_set_path_kind(t, PN_PATH_DIRECT);
-		mark_dirty(et);
+		ep_mark_dirty(et);
 	}
 	return r;
-}
-
-int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s)
-{
-	struct ep_tunnel *et = pn_tunnel_drv_ctx(t);
-	struct ep_rpath *rp;
-	int r;
-
-	if (pn_tunnel_is_dead(t))
-		return PN_E_CLOSED;
-	if (!s)
-		return PN_E_INVAL;
-	if (!(rp = rpath_new(et->ep, s)))
-		return -ENOMEM;
-	rp->et = et;
-	r = pn_tconn_migrate(pn_tunnel_conn(t), &rp->path, now_ns());
-	if (r == 0)
-		mark_dirty(et);
-	return r;
-}
-
-int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s)
-{
-	if (ep->closing)
-		return PN_E_CLOSED;
-	if (ep->cfg.role != PN_TEP_CONNECTOR || !s)
-		return PN_E_INVAL;
-	return rpath_new(ep, s) ? 0 : -ENOMEM;
-}
-
-void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n)
-{
-	struct ep_rpath *rp = pn_rsession_user(s);
-	uint8_t key[PN_TCONN_CID_KEY_LEN];
-	struct ep_tunnel *et;
-	int is_long;
-
-	if (!rp || rp->ep != ep || ep->closing)
-		return;
-	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
-		ep->drops_unknown++;
-		return;
-	}
-	et = lookup(ep, key);
-	if (!et) {
-		/* the relay authenticated the session's client; the per-source
-		   cap does not apply, the global one does */
-		if (is_long && may_accept(ep, NULL, p, n) && (et = et_new(ep))) {
-			rp->et = et;
-			/* no Retry: the relay authenticated the session's client */
-			accept_on(ep, et, &rp->path, p, n, key, NULL);
-		} else {
-			ep->drops_unknown++;
-		}
-		return;
-	}
-	if (et->dead || et->freeing)
-		return;
-	rp->et = et;
-	pn_tunnel_input(et->t, &rp->path, p, n, now_ns());
-	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
-		flush(et);
-		return;
-	}
-	mark_dirty(et);
-}
-
-void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s)
-{
-	struct ep_rpath *rp = pn_rsession_user(s);
-
-	if (!rp || rp->ep != ep)
-		return;
-	rp->s = NULL;
-	pn_rsession_set_user(s, NULL);
-	if (!rp->et) {
-		rpath_unlink_free(ep, rp);
-		return;
-	}
-	/* else freed with the tunnel.  A client migrates the tunnel or ends it
-	   (its glue decides).  A connector cannot migrate: when this session
-	   was the tunnel's path, the tunnel ends now (its flows reset) rather
-	   than at the idle timeout, since the client has lost it too. */
-	if (ep->cfg.role == PN_TEP_CONNECTOR && !rp->et->dead && !rp->et->freeing &&
-	    pn_tconn_path(pn_tunnel_conn(rp->et->t)) == &rp->path)
-		pn_tunnel_path_lost(rp->et->t);
 }
 
 void pn_tep_stats(const struct pn_tep *ep, struct pn_tep_stats *st)
@@ -987,13 +532,8 @@ static void ep_finish(struct pn_tep *ep)
 	void *arg = ep->close_arg;
 
 	cred_unref(ep->cred);
-	while (ep->rpaths) {
-		struct ep_rpath *rp = ep->rpaths;
-		ep->rpaths = rp->next;
-		if (rp->s)
-			pn_rsession_set_user(rp->s, NULL);
-		free(rp);
-	}
+	while (ep->xpaths)
+		ep_xpath_unlink_free(ep, ep->xpaths);
 	free(ep->cert_pem);
 	free(ep->txbuf);
 	pn_wipe(ep->retry_secret, sizeof(ep->retry_secret));
@@ -1024,7 +564,7 @@ void pn_tep_close(struct pn_tep *ep, void (*cb)(void *arg), void *arg)
 			pn_tunnel_close(e->t, PN_FLOW_OK);
 		e->dead = 1;
 		e->blocked = 0;
-		flush(e); /* frees e (dead) */
+		ep_flush(e); /* frees e (dead) */
 	}
 	pn_udp_close(ep->sock);
 	ep->sock = NULL;

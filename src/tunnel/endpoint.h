@@ -7,7 +7,7 @@
  *
  *   client glue (SOCKS5, port-forward, transparent) ── pn_flow_open()
  *        │ pn_tunnel  (one QUIC connection per connector, many flows)
- *        │   paths: direct UDP socket | relay session (relay/rclient.h)
+ *        │   paths: direct UDP socket | any core/path.h path (relay/rpath.h)
  *   connector glue ── ops.flow_request() → check policy → pn_flow_respond()
  *
  * Client side
@@ -51,13 +51,13 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "core/path.h"
 #include "trust/cred.h"
 #include "tunnel/flowproto.h"
 
 struct pn_tep;     /* endpoint */
 struct pn_tunnel;  /* one QUIC connection between a client and a connector */
 struct pn_flow;    /* one flow (a stream; for UDP also its datagrams) */
-struct pn_rsession; /* relay/rclient.h */
 
 enum pn_tep_role {
 	PN_TEP_CLIENT = 1,
@@ -174,17 +174,6 @@ enum pn_tunnel_state {
 	PN_TUNNEL_CLOSED = 3,
 };
 
-enum pn_path_kind {
-	PN_PATH_NONE = 0,
-	PN_PATH_DIRECT = 1,    /* direct UDP socket */
-	PN_PATH_RELAY_UDP = 2, /* relay session over UDP */
-	PN_PATH_RELAY_TLS = 3, /* relay session over TCP/TLS */
-	PN_PATH_RELAY_WS = 4,  /* relay session over WebSocket */
-	PN_PATH_MEMORY = 5,    /* in-memory (tests) */
-};
-/* "direct", "relay-udp", "relay-tls", "relay-ws", "memory", "none". */
-const char *pn_path_kind_name(enum pn_path_kind k);
-
 struct pn_tunnel_ops {
 	/* Client: state changes.  UP: the connector accepted the access list;
 	 * flows are being served.  CLOSED: err says why — our verification of
@@ -208,14 +197,15 @@ struct pn_tunnel_config {
 	size_t acl_len;
 	/* Initial path: exactly one of these. */
 	const struct sockaddr *udp_peer; /* direct UDP to the connector */
-	struct pn_rsession *relay;       /* a ready relay session (client mode) */
+	struct pn_path *path;            /* any other path, e.g. a relay session
+					    (relay/rpath.h); see pn_tep_accept_path */
 	const struct pn_tunnel_ops *ops;
 	void *user;
 };
 
 /*
  * Client: start a tunnel to a connector over exactly one initial path
- * (udp_peer or relay).  Returns 0 and *out (state CONNECTING; ops.state
+ * (udp_peer or path).  Returns 0 and *out (state CONNECTING; ops.state
  * reports UP or CLOSED later), PN_E_INVAL (role, no/two paths, no acl),
  * PN_E_CLOSED (endpoint closing), -ENOMEM, -errno (socket).
  */
@@ -229,7 +219,7 @@ int pn_tunnel_open(struct pn_tep *ep, const struct pn_tunnel_config *cfg,
  * Returns 0, PN_E_INVAL, PN_E_CLOSED, PN_E_TUN_QUIC, -ENOMEM, -errno.
  */
 int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer);
-int pn_tunnel_migrate_relay(struct pn_tunnel *t, struct pn_rsession *s);
+int pn_tunnel_migrate_path(struct pn_tunnel *t, struct pn_path *p);
 
 /* Client: send a newer access list (after renewal) on the control stream.
  * 0, PN_E_TOOBIG, PN_E_CLOSED, -ENOMEM. */
@@ -341,27 +331,20 @@ int pn_tep_listen_udp(struct pn_tep *ep, const struct sockaddr *addr);
 int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
 
 /*
- * Relay sessions as paths (relay/rclient.h).  Once a session is handed to
- * the endpoint (pn_tep_accept_relay, pn_tunnel_config.relay,
- * pn_tunnel_migrate_relay) the endpoint owns its user pointer
- * (pn_rsession_set_user): the glue must not use or change it.  The glue
- * forwards the rclient callbacks of such sessions:
- *   ops.datagram       -> pn_tep_relay_input(ep, s, p, n)
- *   ops.session_closed -> pn_tep_relay_closed(ep, s)
- * and calls pn_tep_relay_closed(ep, s) itself before pn_rsession_close(s)
- * or pn_rclient_close (which report no session_closed).  Close the
- * endpoint before the rclient.
+ * Paths from elsewhere (core/path.h; a relay session: relay/rpath.h).
+ * Handed to the endpoint (pn_tep_accept_path, pn_tunnel_config.path,
+ * pn_tunnel_migrate_path), a path is attached to it: its datagrams and its
+ * loss go to the endpoint, which releases it (pn_path_release) once no
+ * tunnel names it and it is lost, or when the endpoint closes.  On an
+ * error return the path was not taken: the caller still owns it.
+ * When a path is lost the client's tunnels on it live on only if the glue
+ * migrates them elsewhere; a connector (which cannot migrate) ends a
+ * tunnel whose current path it was at once (reason PN_E_TUN_NO_PATH, flows
+ * reset; server_ops.tunnel_closed follows).
  */
-/* Connector: a client opened session s to us (rclient ops.session_new).
- * 0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM. */
-int pn_tep_accept_relay(struct pn_tep *ep, struct pn_rsession *s);
-/* A datagram arrived on relay session s (both roles). */
-void pn_tep_relay_input(struct pn_tep *ep, struct pn_rsession *s, const uint8_t *p, size_t n);
-/* Session s is gone.  Client: tunnels on it live on only if the glue
- * migrates them elsewhere.  Connector (which cannot migrate): a tunnel
- * whose current path was s ends at once (reason PN_E_TUN_NO_PATH, flows
- * reset; server_ops.tunnel_closed follows). */
-void pn_tep_relay_closed(struct pn_tep *ep, struct pn_rsession *s);
+/* Connector: tunnels may be accepted from path p (a client opened a relay
+ * session to us).  0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM. */
+int pn_tep_accept_path(struct pn_tep *ep, struct pn_path *p);
 
 struct pn_tep_stats {
 	unsigned tunnels;

@@ -40,7 +40,7 @@
 #include "core/err.h"
 #include "trust/cred.h"
 #include "trust/key.h"
-#include "relay/rclient.h"
+#include "relay/rpath.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/session.h"
 
@@ -98,8 +98,6 @@ static void finish(int code)
 		pn_tunnel_close(G.t, PN_FLOW_OK);
 	G.t = NULL;
 	uv_close((uv_handle_t *)&G.timer, NULL);
-	if (G.rs)
-		pn_tep_relay_closed(G.ep, G.rs);
 	pn_tep_close(G.ep, NULL, NULL);
 	if (G.rc)
 		pn_rclient_close(G.rc, NULL, NULL);
@@ -393,9 +391,9 @@ static void r_ready(struct pn_rsession *s, int status, void *user)
 		return;
 	}
 	printf("relay=ready transport=%u\n", pn_rsession_transport(s));
-	G.tc.relay = s;
 	G.tc.udp_peer = NULL;
-	if ((r = pn_tunnel_open(G.ep, &G.tc, &G.t)) != 0) {
+	if ((r = pn_rsession_path(s, &G.tc.path)) != 0 ||
+	    (r = pn_tunnel_open(G.ep, &G.tc, &G.t)) != 0) {
 		printf("tunnel=failed err=%s\n", pn_errname(r));
 		finish(4);
 		return;
@@ -407,19 +405,12 @@ static void r_ready(struct pn_rsession *s, int status, void *user)
 static void r_closed(struct pn_rsession *s, int reason, void *user)
 {
 	(void)user, (void)reason;
-	pn_tep_relay_closed(G.ep, s);
 	if (s == G.rs)
 		G.rs = NULL;
 }
 
-static void r_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *user)
-{
-	(void)user;
-	pn_tep_relay_input(G.ep, s, p, n);
-}
-
 static const struct pn_rclient_ops rops = {
-	.session_ready = r_ready, .session_closed = r_closed, .datagram = r_dgram,
+	.session_ready = r_ready, .session_closed = r_closed,
 };
 
 static void on_timer(uv_timer_t *h)

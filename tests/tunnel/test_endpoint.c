@@ -7,6 +7,7 @@
  *
  *   client pn_tep --UDP 127.0.0.1--> connector pn_tep (echo-less sink+source)
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <uv.h>
 
 #include "core/err.h"
+#include "core/path.h"
 #include "trust/acl.h"
 #include "trust/ca.h"
 #include "trust/cred.h"
@@ -253,21 +255,15 @@ static void c_closed_then_deny(struct pn_flow *f, int code, void *u)
 	open_denied();
 }
 
-static void test_loopback(void **st)
+/* CA, both identities, the client's signed access list (svc.test:443 and
+ * other.test:22 at the connector), the connector's (svc.test:443 only). */
+static void setup_pki(void)
 {
-	struct pn_tep_config cc, sc;
-	struct pn_tunnel_config tc;
-	struct pn_flow_req req;
-	struct sockaddr_in lo;
-	struct sockaddr_storage bound;
 	struct pn_acl a;
-	uint8_t net[PN_ID_LEN], res[PN_ID_LEN], dc[32], ds[32], want[32];
-	static struct pn_flow_ops c_ops2;
+	uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
 	uint8_t *sb;
 	size_t sl;
-	gnutls_hash_hd_t h;
 
-	(void)st;
 	memset(&E, 0, sizeof(E));
 	for (size_t i = 0; i < sizeof(E.pattern); i++)
 		E.pattern[i] = (uint8_t)(i * 7 + (i >> 9));
@@ -302,6 +298,26 @@ static void test_loopback(void **st)
 	free(sb);
 	pn_acl_init(&E.client_acl, PN_ACL_CLIENT);
 
+}
+
+static void teardown_pki(void)
+{
+	pn_acl_fini(&E.sacl);
+	pn_acl_fini(&E.client_acl);
+	free(E.cacl);
+	free(E.cpem);
+	free(E.spem);
+	pn_key_free(E.ck);
+	pn_key_free(E.sk);
+	pn_anchor_free(E.anchor);
+	pn_ca_free(E.ca);
+}
+
+/* Both endpoints on E.loop (connector with `sops`). */
+static void new_eps(const struct pn_tep_server_ops *ops)
+{
+	struct pn_tep_config cc, sc;
+
 	assert_int_equal(uv_loop_init(&E.loop), 0);
 	memset(&sc, 0, sizeof(sc));
 	sc.loop = &E.loop;
@@ -309,11 +325,8 @@ static void test_loopback(void **st)
 	sc.anchor = E.anchor;
 	sc.key = E.sk;
 	sc.cert_pem = E.spem;
-	sc.server_ops = &sops;
+	sc.server_ops = ops;
 	assert_int_equal(pn_tep_new(&sc, &E.sep), 0);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
-	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
 	memset(&cc, 0, sizeof(cc));
 	cc.loop = &E.loop;
 	cc.role = PN_TEP_CLIENT;
@@ -321,6 +334,24 @@ static void test_loopback(void **st)
 	cc.key = E.ck;
 	cc.cert_pem = E.cpem;
 	assert_int_equal(pn_tep_new(&cc, &E.cep), 0);
+}
+
+static void test_loopback(void **st)
+{
+	struct pn_tunnel_config tc;
+	struct pn_flow_req req;
+	struct sockaddr_in lo;
+	struct sockaddr_storage bound;
+	uint8_t dc[32], ds[32], want[32];
+	static struct pn_flow_ops c_ops2;
+	gnutls_hash_hd_t h;
+
+	(void)st;
+	setup_pki();
+	new_eps(&sops);
+	uv_ip4_addr("127.0.0.1", 0, &lo);
+	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
+	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
 	memset(&tc, 0, sizeof(tc));
 	memcpy(tc.connector_id, E.si.id, PN_ID_LEN);
 	tc.acl = E.cacl;
@@ -329,9 +360,9 @@ static void test_loopback(void **st)
 	tc.ops = &t_ops;
 	assert_int_equal(pn_tunnel_open(E.cep, &tc, &E.t), 0);
 	/* exactly one path */
-	tc.relay = (struct pn_rsession *)&tc;
+	tc.path = (struct pn_path *)&tc;
 	assert_int_equal(pn_tunnel_open(E.cep, &tc, &E.t), PN_E_INVAL);
-	tc.relay = NULL;
+	tc.path = NULL;
 
 	gnutls_hash_init(&E.c_h, GNUTLS_DIG_SHA256);
 	gnutls_hash_init(&E.s_h, GNUTLS_DIG_SHA256);
@@ -367,20 +398,195 @@ static void test_loopback(void **st)
 	assert_true(sstats.retries >= 1);
 	assert_int_equal(sstats.tunnels, 1);
 	assert_int_equal(uv_loop_close(&E.loop), 0);
+	teardown_pki();
+}
 
-	pn_acl_fini(&E.sacl);
-	pn_acl_fini(&E.client_acl);
-	free(E.cacl);
-	free(E.cpem);
-	free(E.spem);
-	pn_key_free(E.ck);
-	pn_key_free(E.sk);
-	pn_anchor_free(E.anchor);
-	pn_ca_free(E.ca);
+/* ---- paths from elsewhere (core/path.h): the endpoint driven over a test
+ * provider, the way it is driven over relay sessions (relay/rpath.h). */
+
+#define TP_Q 512
+
+struct tpath {
+	struct pn_path path;
+	struct tpath *peer;
+	uint8_t q[TP_Q][PN_PATH_MAX_UDP_PAYLOAD];
+	size_t qlen[TP_Q];
+	unsigned head, count;
+	int lost, released;
+};
+
+static struct {
+	struct tpath a, b; /* a: client end, b: connector end */
+	uv_idle_t pump;
+	int s_closed_err, s_closed, status;
+	struct pn_flow *cf;
+} P;
+
+static int tp_send(struct pn_path *p, const uint8_t *d, size_t len, size_t seg)
+{
+	struct tpath *tp = p->ctx, *to = tp->peer;
+
+	assert_false(tp->released);
+	if (tp->lost)
+		return -EPIPE;
+	for (size_t off = 0; off < len; off += seg) {
+		size_t n = len - off < seg ? len - off : seg;
+		unsigned i = (to->head + to->count) % TP_Q;
+		if (to->count == TP_Q)
+			return 0; /* dropped as UDP would */
+		memcpy(to->q[i], d + off, n);
+		to->qlen[i] = n;
+		to->count++;
+	}
+	return 0;
+}
+
+static void tp_release(struct pn_path *p)
+{
+	struct tpath *tp = p->ctx;
+
+	assert_false(tp->released);
+	tp->released = 1;
+}
+
+static const struct pn_path_ops tp_ops = {.send = tp_send, .release = tp_release};
+
+static void tp_init(struct tpath *tp, struct tpath *peer)
+{
+	memset(tp, 0, sizeof(*tp));
+	tp->path.ops = &tp_ops;
+	tp->path.kind = PN_PATH_MEMORY;
+	tp->path.max_segments = 8;
+	tp->path.ctx = tp;
+	tp->peer = peer;
+	pn_path_synth_addrs(&tp->path);
+}
+
+/* Deliver what is queued, one datagram at a time, through the sink. */
+static void on_pump(uv_idle_t *h)
+{
+	struct tpath *ends[2] = {&P.a, &P.b};
+
+	(void)h;
+	for (int e = 0; e < 2; e++) {
+		struct tpath *tp = ends[e];
+		unsigned n = tp->count;
+		while (n-- && tp->count && !tp->lost) {
+			uint8_t d[PN_PATH_MAX_UDP_PAYLOAD];
+			size_t len = tp->qlen[tp->head];
+			memcpy(d, tp->q[tp->head], len);
+			tp->head = (tp->head + 1) % TP_Q;
+			tp->count--;
+			pn_path_input(&tp->path, d, len);
+		}
+	}
+}
+
+static void p_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h,
+		      void *u)
+{
+	struct pn_flow_status st;
+
+	(void)t, (void)h, (void)u;
+	pn_flow_status_set(&st, 0, PN_FLOW_OK, "ok");
+	assert_int_equal(pn_flow_respond(f, &st, &s_ops, NULL), 0);
+}
+
+static void p_closed(struct pn_tunnel *t, int err, void *u)
+{
+	(void)t, (void)u;
+	P.s_closed++;
+	P.s_closed_err = err;
+	uv_idle_stop(&P.pump);
+	uv_close((uv_handle_t *)&P.pump, NULL);
+	uv_timer_stop(&E.guard);
+	uv_close((uv_handle_t *)&E.guard, NULL);
+	/* the client's glue would migrate; here it gives up */
+	pn_tunnel_close(E.t, PN_FLOW_OK);
+	E.t = NULL;
+}
+
+static const struct pn_tep_server_ops p_sops = {
+	.acl = s_acl, .flow_request = p_request, .tunnel_closed = p_closed};
+
+static void pc_status(struct pn_flow *f, const struct pn_flow_status *st, void *u)
+{
+	struct pn_tunnel_info ti;
+
+	(void)f, (void)u;
+	P.status = st->code;
+	pn_tunnel_info(E.t, &ti);
+	assert_int_equal(ti.path, PN_PATH_MEMORY); /* the provider's kind */
+	/* the connector's end of the path goes away (the relay dropped the
+	   session): its tunnel ends at once, it cannot migrate */
+	P.b.lost = 1;
+	pn_path_lost(&P.b.path, PN_E_CLOSED);
+}
+
+static void pc_closed(struct pn_flow *f, int code, void *u)
+{
+	(void)f, (void)code, (void)u;
+	P.cf = NULL;
+}
+
+static const struct pn_flow_ops pc_ops = {.status = pc_status, .closed = pc_closed};
+
+static void test_paths(void **st)
+{
+	struct pn_tunnel_config tc;
+	struct pn_flow_req req;
+
+	(void)st;
+	setup_pki();
+	new_eps(&p_sops);
+	memset(&P, 0, sizeof(P));
+	tp_init(&P.a, &P.b);
+	tp_init(&P.b, &P.a);
+	/* a client endpoint accepts no paths; an error leaves it with the caller */
+	assert_int_equal(pn_tep_accept_path(E.cep, &P.a.path), PN_E_INVAL);
+	assert_null(P.a.path.sink);
+	assert_int_equal(pn_tep_accept_path(E.sep, &P.b.path), 0);
+	assert_non_null(P.b.path.sink);
+	memset(&tc, 0, sizeof(tc));
+	memcpy(tc.connector_id, E.si.id, PN_ID_LEN);
+	tc.acl = E.cacl;
+	tc.acl_len = E.cacl_len;
+	tc.path = &P.a.path;
+	tc.ops = &t_ops;
+	assert_int_equal(pn_tunnel_open(E.cep, &tc, &E.t), 0);
+	memset(&req, 0, sizeof(req));
+	req.hdr.kind = PN_FLOW_TCP;
+	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, "svc.test"), 0);
+	req.hdr.port = 443;
+	assert_int_equal(pn_flow_open(E.t, &req, &pc_ops, NULL, &P.cf), 0);
+	uv_idle_init(&E.loop, &P.pump);
+	uv_idle_start(&P.pump, on_pump);
+	uv_timer_init(&E.loop, &E.guard);
+	uv_timer_start(&E.guard, on_guard, 60000, 0);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+
+	assert_true(E.up);
+	assert_int_equal(P.status, PN_FLOW_OK);
+	/* no Retry on such a path: its provider authenticated the peer */
+	assert_int_equal(P.s_closed, 1);
+	assert_int_equal(P.s_closed_err, PN_E_TUN_NO_PATH);
+	/* lost and no tunnel on it: the connector gave it back */
+	assert_true(P.b.released);
+	/* the client keeps its tunnel until the glue migrates or closes it;
+	   its end is released only when the endpoint closes */
+	assert_false(P.a.released);
+	pn_tep_close(E.cep, ep_closed, NULL);
+	pn_tep_close(E.sep, ep_closed, NULL);
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(E.closed_eps, 2);
+	assert_true(P.a.released);
+	assert_int_equal(uv_loop_close(&E.loop), 0);
+	teardown_pki();
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_loopback)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_loopback),
+					   cmocka_unit_test(test_paths)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,89 @@
+#ifndef PN_CLIENT_PROXY_INT_H
+#define PN_CLIENT_PROXY_INT_H
+/* Internals of the client's front ends (client/proxy.h), shared by
+ * proxy.c (listeners, lifecycle, status) and proxy_conn.c (one accepted
+ * connection and its flow). */
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "client/proxy.h"
+#include "client/socks5.h"
+#include "client/tunnels.h"
+#include "client/udpassoc.h"
+#include "core/accept.h"
+#include "core/buf.h"
+
+#define RBUF_SIZE (64u * 1024)
+/* Flows reset by a dying tunnel before the connector answered are retried
+ * this many times (on another connector: failover). */
+#define MAX_ATTEMPTS 3
+/* Connections the kernel queues for us (it caps this at net.core.somaxconn):
+ * bursts of new flows, and the pause after running out of descriptors. */
+#define LISTEN_BACKLOG 4096
+
+struct listener {
+	struct pn_proxy *px;
+	struct pn_acceptor *acc;
+	int socks;
+	char label[300];
+	char target_host[256];
+	uint16_t target_port;
+	uint64_t accepted;
+	struct listener *next;
+};
+
+struct conn {
+	struct pn_proxy *px;
+	struct listener *ln;
+	uv_tcp_t tcp;
+	uv_timer_t retry;
+	int handles; /* libuv handles still to be closed before free */
+	struct conn *prev, *next;
+	char peer[64];
+
+	struct pn_socks5_srv socks;
+	int socks_open; /* SOCKS handshake done (or not SOCKS) */
+
+	struct pn_creq req;
+	struct pn_flow *flow;
+	uint64_t flow_id;
+	unsigned attempts;
+	int status_seen, closing, close_when_drained, tcp_eof, flow_eof;
+	unsigned writes_pending;
+
+	uint8_t *rbuf;
+	size_t pend_off, pend_len; /* bytes in rbuf the flow has not taken */
+	struct pn_udpassoc *ua;
+};
+
+struct wreq {
+	uv_write_t w;
+	struct conn *c;
+	size_t n;
+	int consume; /* pn_flow_consumed(n) when written */
+	uint8_t data[];
+};
+
+struct pn_proxy {
+	uv_loop_t *loop;
+	struct pn_ctuns *tuns;
+	struct listener *listeners;
+	struct conn *conns;
+	uint64_t flows_ok, flows_refused, flows_failed, socks_errors;
+	int closing;
+	unsigned handles;
+	void (*close_cb)(void *);
+	void *close_arg;
+};
+
+/* proxy.c */
+void px_proxy_free_if_done(struct pn_proxy *p);
+
+/* proxy_conn.c */
+void px_conn_close(struct conn *c, int reset);
+void px_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+void px_start_flow(struct conn *c);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * The relay's UDP data path: recvmmsg batches (core/udp.h), the forwarding
+ * core per datagram, and equal-size datagrams to one address gathered
+ * into GSO messages sent with sendmmsg.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/udp.h"
+#include "relay/admit.h"
+#include "relay/auth.h"
+#include "relay/idmap.h"
+#include "relay/server_int.h"
+#include "relay/stream.h"
+
+static void flush_out(struct pn_relay_server *srv)
+{
+	unsigned i, n = srv->nout, done = 0;
+
+	for (i = 0; i < n; i++) {
+		struct out *o = &srv->out[i];
+		struct msghdr *mh = &srv->smsg[i].msg_hdr;
+
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_name = &o->to;
+		mh->msg_namelen = o->tolen;
+		mh->msg_iov = o->iov;
+		mh->msg_iovlen = o->niov;
+		if (o->nseg > 1) {
+			pn_udp_msg_segment(mh, srv->sctl[i], o->seg);
+			srv->gso_sends++;
+		}
+	}
+	while (done < n) {
+		int r = sendmmsg(srv->udp_fd, srv->smsg + done, n - done, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Socket buffer full (or an unreachable peer): drop this one, go on. */
+			srv->tx_drops += srv->out[done].nseg;
+			done++;
+			continue;
+		}
+		for (int k = 0; k < r; k++) {
+			srv->tx_pkts += srv->out[done + k].nseg;
+			srv->tx_bytes += srv->out[done + k].len;
+		}
+		done += (unsigned)r;
+	}
+	srv->nout = 0;
+	srv->nreplies = 0;
+}
+
+/* Can datagram (p, n) to dst join message o as one more GSO segment? */
+static int joins(const struct out *o, const struct pn_relay_addr *dst, const uint8_t *p, size_t n)
+{
+	if (o->closed || o->nseg >= PN_RELAY_GSO_MAX_SEGS || n > o->seg || o->len + n > 65000)
+		return 0;
+	if (!pn_relay_addr_eq(&o->dst, dst))
+		return 0;
+	/* Room for another buffer, unless it continues the last one in memory. */
+	return o->niov < OUT_IOV ||
+	       (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
+}
+
+static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p,
+		      size_t n)
+{
+	struct out *o;
+
+	/* Batch equal-size datagrams to one address into GSO messages: look at
+	 * the last few messages (flows interleave); order per address holds. */
+	if (srv->gso) {
+		for (unsigned k = 0; k < GSO_LOOKBACK && k < srv->nout; k++) {
+			o = &srv->out[srv->nout - 1 - k];
+			if (!joins(o, to, p, n))
+				continue;
+			struct iovec *last = &o->iov[o->niov - 1];
+			if ((const uint8_t *)last->iov_base + last->iov_len == p)
+				last->iov_len += n;
+			else
+				o->iov[o->niov++] = (struct iovec){(void *)p, n};
+			o->len += n;
+			o->nseg++;
+			if (n < o->seg)
+				o->closed = 1;
+			return;
+		}
+	}
+	if (srv->nout == MAX_SEND)
+		flush_out(srv);
+	o = &srv->out[srv->nout++];
+	o->dst = *to;
+	o->tolen = pn_relay_addr_to_sa(to, &o->to);
+	o->iov[0] = (struct iovec){(void *)p, n};
+	o->niov = 1;
+	o->len = o->seg = n;
+	o->nseg = 1;
+	o->closed = 0;
+}
+
+static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from,
+			const struct sockaddr *sa, const uint8_t *p, size_t n)
+{
+	struct pn_relay_route rt;
+	uint8_t *reply;
+
+	/* Room for this segment's entry and reply, so nothing flushes under it. */
+	if (srv->nreplies == MAX_SEND || srv->nout == MAX_SEND)
+		flush_out(srv);
+	reply = srv->replies[srv->nreplies];
+	pn_relay_core_udp(srv->core, from, sa, p, n, srv->now_ms, reply, &rt);
+	switch (rt.kind) {
+	case PN_RELAY_ROUTE_UDP: queue_udp(srv, &rt.to, p, n); break;
+	case PN_RELAY_ROUTE_STREAM: {
+		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
+		pn_relay_data_frame_hdr(hdr, p + 1, n - PN_RELAY_DATA_HDR);
+		if (srv_op_send_data(rt.conn, hdr, sizeof(hdr), p + PN_RELAY_DATA_HDR,
+				 n - PN_RELAY_DATA_HDR, srv))
+			pn_relay_core_stats_mut(srv->core)->drop_queue++;
+		break;
+	}
+	case PN_RELAY_ROUTE_REPLY:
+		srv->nreplies++;
+		queue_udp(srv, from, reply, rt.reply_len);
+		srv->out[srv->nout - 1].closed = 1; /* replies never coalesce */
+		break;
+	default: break;
+	}
+}
+
+static int rx_dgram(const struct sockaddr *sa, socklen_t salen, const uint8_t *p, size_t n,
+		    void *user)
+{
+	struct pn_relay_server *srv = user;
+	struct pn_relay_addr from;
+
+	pn_relay_addr_from_sa(&from, sa);
+	udp_segment(srv, &from, sa, p, n);
+	return 0;
+}
+
+void srv_on_udp(uv_poll_t *h, int status, int events)
+{
+	struct pn_relay_server *srv = h->data;
+	int rounds = 0, n;
+
+	if (status < 0)
+		return;
+	srv->now_ms = uv_now(srv->loop);
+	/* Bounded work per wake-up so streams and timers get their turn. */
+	while (rounds++ < 16) {
+		n = pn_udp_rx_read(srv->udp_fd, &srv->rx);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			if (pn_udp_rx_split(&srv->rx, (unsigned)i, rx_dgram, srv) < 0)
+				pn_relay_core_stats_mut(srv->core)->drop_malformed++;
+		/* The receive slots are reused next round: send what points into them. */
+		flush_out(srv);
+		if (n < PN_RELAY_BATCH)
+			break;
+	}
+}
+
+int srv_udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss)
+{
+	unsigned caps;
+	int fd, r;
+	socklen_t len =
+	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	if ((r = pn_udp_socket(ss->ss_family, 8 << 20, srv->cfg.no_gso ? 0 : PN_UDP_OFFLOAD, &fd,
+			       &caps)) != 0)
+		return r;
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	srv->gro = !!(caps & PN_UDP_CAP_GRO);
+	srv->gso = !!(caps & PN_UDP_CAP_GSO);
+	if (pn_udp_rx_init(&srv->rx, PN_RELAY_BATCH, srv->gro ? PN_RELAY_GRO_BUF : SLOT_SMALL)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	srv->udp_fd = fd;
+	return 0;
+}

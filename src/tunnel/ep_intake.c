@@ -1,0 +1,185 @@
+/*
+ * Tunnel endpoint: demux of received datagrams to tunnels, and the
+ * unauthenticated intake: O(1) checks first, bounded state (global and
+ * per-source caps), Retry address validation on UDP, nothing created for
+ * anything but a valid Initial.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "trust/cred.h"
+#include "tunnel/endpoint_int.h"
+
+static unsigned pending_from(struct pn_tep *ep, const struct sockaddr *from)
+{
+	unsigned n = 0;
+
+	for (struct ep_tunnel *e = ep->all; e; e = e->next)
+		if (!pn_tconn_handshake_done(pn_tunnel_conn(e->t)) && ep_same_addr(&e->src, from))
+			n++;
+	return n;
+}
+
+/* A datagram for a known tunnel, arrived on `path`. */
+static void input(struct ep_tunnel *et, struct pn_path *path, const uint8_t *p, size_t n)
+{
+	pn_tunnel_input(et->t, path, p, n, ep_now_ns());
+	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
+		ep_flush(et); /* ACKs and credit out promptly [spike P7] */
+		return;
+	}
+	ep_mark_dirty(et);
+}
+
+/* Unauthenticated: O(1) checks first, bounded state (global and per
+   source caps), nothing created for anything but a valid Initial. */
+int ep_may_accept(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n)
+{
+	if (ep->cfg.role != PN_TEP_CONNECTOR || ep->closing || pn_tconn_accept_check(p, n) != 0 ||
+	    ep->ntunnels >= ep->cfg.max_tunnels ||
+	    (from && pending_from(ep, from) >= PN_TEP_PENDING_PER_SRC)) {
+		ep->drops_unknown++;
+		return 0;
+	}
+	return 1;
+}
+
+/* New server tunnel for an Initial that arrived on `path` (a UDP path of
+ * et, or a relay path). */
+void ep_accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path, const uint8_t *p,
+		  size_t n, const uint8_t *dkey, const struct pn_tconn_config *retry)
+{
+	struct pn_tunnel_params tp;
+
+	memcpy(et->key2, dkey, PN_TCONN_CID_KEY_LEN);
+	et->has_key2 = 1;
+	ep_tunnel_params(ep, et, &tp);
+	if (retry) {
+		memcpy(tp.conn.retry_odcid, retry->retry_odcid, sizeof(tp.conn.retry_odcid));
+		tp.conn.retry_odcid_len = retry->retry_odcid_len;
+	}
+	tp.server_ops = ep->cfg.server_ops;
+	tp.server_user = ep->cfg.user;
+	tp.path_kind = path->kind;
+	if (pn_tunnel_new_server(&tp, path, p, n, ep_now_ns(), &et->t) != 0) {
+		ep_xpaths_drop_tunnel(ep, et);
+		ep_et_discard(et);
+		return;
+	}
+	ep_et_link(ep, et);
+	pn_tunnel_input(et->t, path, p, n, ep_now_ns());
+	ep_mark_dirty(et);
+}
+
+static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
+			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
+{
+	struct ep_tunnel *et;
+	struct ep_path *path;
+	struct pn_tconn_config rc;
+	uint8_t retry[PN_PATH_MAX_UDP_PAYLOAD];
+	size_t rlen;
+	int r;
+
+	if (!ep_may_accept(ep, from, p, n))
+		return;
+	/* the source address must be proven (Retry) before any state exists */
+	memset(&rc, 0, sizeof(rc));
+	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, ep_now_ns(), retry,
+				 sizeof(retry), &rlen, &rc);
+	if (r == 1) {
+		ep->retries++;
+		pn_udp_send(sock, from, fromlen, retry, rlen, rlen);
+		return;
+	}
+	if (r != 0 || !(et = ep_et_new(ep))) {
+		ep->drops_unknown++;
+		return;
+	}
+	memcpy(&et->src, from, fromlen);
+	path = ep_get_path(et, sock, from, fromlen);
+	ep_accept_on(ep, et, &path->path, p, n, dkey, &rc);
+}
+
+void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fromlen,
+		 const uint8_t *p, size_t n, void *user)
+{
+	struct pn_tep *ep = user;
+	uint8_t key[PN_TCONN_CID_KEY_LEN];
+	struct ep_tunnel *et;
+	struct ep_path *path;
+	int is_long;
+
+	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
+		ep->drops_unknown++;
+		return;
+	}
+	et = ep_lookup(ep, key);
+	if (!et) {
+		if (is_long)
+			accept_tunnel(ep, sock, from, fromlen, p, n, key);
+		else
+			ep->drops_unknown++;
+		return;
+	}
+	if (et->dead || et->freeing)
+		return;
+	path = ep_get_path(et, sock, from, fromlen);
+	input(et, &path->path, p, n);
+}
+
+void ep_udp_writable(struct pn_udp *sock, void *user)
+{
+	struct pn_tep *ep = user;
+
+	for (struct ep_tunnel *e = ep->all; e; e = e->next)
+		if (e->blocked) {
+			e->blocked = 0;
+			ep_mark_dirty(e);
+		}
+	(void)sock;
+}
+
+void ep_udp_burst(struct pn_udp *sock, void *user)
+{
+	(void)sock, (void)user; /* dirty tunnels flush in the prepare handle */
+}
+
+void ep_xpath_recv(struct pn_path *p, const uint8_t *d, size_t n, void *user)
+{
+	struct ep_xpath *xp = user;
+	struct pn_tep *ep = xp->ep;
+	uint8_t key[PN_TCONN_CID_KEY_LEN];
+	struct ep_tunnel *et;
+	int is_long;
+
+	if (ep->closing)
+		return;
+	if (pn_tconn_dcid_key(d, n, key, &is_long) != 0) {
+		ep->drops_unknown++;
+		return;
+	}
+	et = ep_lookup(ep, key);
+	if (!et) {
+		/* a path from elsewhere (a relay session) was authenticated by
+		   its provider; the per-source cap does not apply, the global
+		   one does, and no Retry is needed */
+		if (is_long && ep_may_accept(ep, NULL, d, n) && (et = ep_et_new(ep))) {
+			xp->et = et;
+			ep_accept_on(ep, et, p, d, n, key, NULL);
+		} else {
+			ep->drops_unknown++;
+		}
+		return;
+	}
+	if (et->dead || et->freeing)
+		return;
+	xp->et = et;
+	input(et, p, d, n);
+}
