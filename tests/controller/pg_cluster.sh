@@ -62,7 +62,11 @@ pg_kill() {
 		_pg_procs || break
 		sleep 0.1
 	done
-	rm -f "$PG_DIR/data/postmaster.pid"
+	# The killed postmaster may linger as a zombie until it is reaped, and
+	# kill(pid, 0) on a zombie succeeds: a restart would take its socket
+	# lock for a live server's and refuse to start.  It is dead: drop its
+	# locks.
+	rm -f "$PG_DIR/data/postmaster.pid" "$PG_DIR/sock/.s.PGSQL."*.lock
 	PG_PID=
 }
 
