@@ -69,31 +69,14 @@ static int parse_listen(const char *s, char *host, size_t hostsz, uint16_t *port
 	return 0;
 }
 
+/* A new file in dir (never replaces one: -EEXIST), written and synced. */
 static int write_file(const char *dir, const char *name, const char *data, mode_t mode)
 {
 	char path[4096];
-	int fd, rc = 0;
-	size_t len = strlen(data), off = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	close(fd);
-	return rc;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return PN_E_TOOBIG;
+	return pn_trust_write_file(path, data, strlen(data), (unsigned)mode, 1);
 }
 
 static char *read_file(const char *dir, const char *name, size_t max)

@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/ca.h"
+#include "trust/util.h"
 
 #define FILE_MAX       (64 * 1024)
 #define BUNDLE_VERSION 1
@@ -63,31 +64,14 @@ static void wipe_free(char *s)
 	free(s);
 }
 
+/* A new file in dir (never replaces one: -EEXIST), written and synced. */
 static int put(const char *dir, const char *name, const char *data, mode_t mode)
 {
 	char path[4096];
-	size_t len = strlen(data), off = 0;
-	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	close(fd);
-	return rc;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return PN_E_TOOBIG;
+	return pn_trust_write_file(path, data, strlen(data), (unsigned)mode, 1);
 }
 
 /* PEM key (clear) -> PKCS#8 PEM encrypted with pass; *out heap string. */
