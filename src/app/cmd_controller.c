@@ -25,6 +25,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "trust/util.h"
 
 static void usage(FILE *f)
 {
@@ -84,21 +85,10 @@ static char *passphrase(const char *file)
 
 static char *read_all(const char *path, size_t max)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
+	char *buf = NULL;
 	size_t n;
 
-	if (!f)
-		return NULL;
-	buf = malloc(max + 1);
-	n = buf ? fread(buf, 1, max + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > max) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	return pn_trust_read_file(path, max, &buf, &n) ? NULL : buf;
 }
 
 /* export-identity, join, migrate-store */

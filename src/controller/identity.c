@@ -39,22 +39,12 @@
 
 static char *slurp(const char *dir, const char *name)
 {
-	char path[4096], *buf;
+	char path[4096], *buf = NULL;
 	size_t n;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (!(f = fopen(path, "re")))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return NULL;
-	buf = malloc(FILE_MAX + 1);
-	n = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > FILE_MAX) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	return pn_trust_read_file(path, FILE_MAX, &buf, &n) ? NULL : buf;
 }
 
 static void wipe_free(char *s)
