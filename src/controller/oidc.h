@@ -95,4 +95,10 @@ int pn_oidc_verify(struct pn_oidc_provider *p, const char *id_token, const char 
  * of nonce || ciphertext || tag.  *out heap (wipe + free). */
 int pn_oidc_seal(const struct pn_oidc *o, const char *ad, const char *plain, char **out);
 int pn_oidc_unseal(const struct pn_oidc *o, const char *ad, const char *sealed, char **out);
+/* oidc_api.c: the IdP's error code from a token endpoint reply if it is a
+ * plain token, else "unknown" (it ends up in our replies). */
+const char *pn_oidc_idp_error(const json_t *reply);
+struct pn_req;
+/* oidc_identity.c: GET /v1/identities. */
+int pn_oidc_identities(struct pn_req *r);
 #endif
