@@ -213,4 +213,3 @@ int pn_oidc_identities(struct pn_req *r)
 	}
 	return pn_api_ok(r, 200, json_pack("{s:o}", "identities", out));
 }
-
