@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "app/cmds.h"
+#include "client/daemon.h"
 #include "client/oidc_login.h"
-#include "client/run.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"

@@ -1,4 +1,4 @@
-/* The headless client runtime; see run.h. */
+/* The headless client runtime; see daemon.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,8 +13,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "client/daemon.h"
 #include "client/proxy.h"
-#include "client/run.h"
 #include "client/socks5.h"
 #include "client/tunnels.h"
 #include "core/addr.h"

@@ -1,5 +1,5 @@
-#ifndef PN_CLIENT_RUN_H
-#define PN_CLIENT_RUN_H
+#ifndef PN_CLIENT_DAEMON_H
+#define PN_CLIENT_DAEMON_H
 /*
  * The headless client runtime (`postern client run`): loads the state
  * directory written by login (ca.crt, key.pem, cert.pem, acl.bin,
