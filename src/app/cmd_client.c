@@ -3,13 +3,17 @@
  * port-forward front ends over tunnels to connectors, show status.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "app/cmds.h"
 #include "client/daemon.h"
 #include "client/oidc_login.h"
+#include "client/status.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -261,7 +265,7 @@ static const struct pn_cfg_key run_schema[] = {
  * the run).  Prints one "file:line: key ..." message and returns 2 (usage)
  * on any error.
  */
-static int load_run_config(const char *path, struct pn_client_opts *o, struct pn_cfg **cfg)
+static int load_run_config(const char *path, struct pn_client_config *o, struct pn_cfg **cfg)
 {
 	static const unsigned transports[] = {0, PN_RT_UDP, PN_RT_TLS, PN_RT_WS};
 	char err[512];
@@ -298,7 +302,7 @@ static int load_run_config(const char *path, struct pn_client_opts *o, struct pn
 			      "must be 0 (automatic) or at least 2s");
 		goto bad;
 	}
-	o->renew_s = (uint32_t)(ms / 1000);
+	o->renew.cap_ms = (uint64_t)ms / 1000 * 1000;
 	o->offline = pn_cfg_bool(*cfg, "client", "offline");
 	o->wss_ca = pn_cfg_str(*cfg, "client", "wss_ca");
 	return 0;
@@ -307,6 +311,76 @@ bad:
 	pn_cfg_free(*cfg);
 	*cfg = NULL;
 	return 2;
+}
+
+struct run_ctx {
+	struct pn_client *c;
+	uv_signal_t sigint, sigterm;
+	int stopped, err;
+};
+
+static void close_signals(struct run_ctx *ctx)
+{
+	if (ctx->stopped)
+		return;
+	ctx->stopped = 1;
+	uv_close((uv_handle_t *)&ctx->sigint, NULL);
+	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+}
+
+/* The client stopped on its own (credential revoked). */
+static void on_client_stopped(void *arg, int err)
+{
+	struct run_ctx *ctx = arg;
+
+	ctx->err = err;
+	ctx->c = NULL; /* it closes itself */
+	close_signals(ctx);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct run_ctx *ctx = h->data;
+	struct pn_client *c = ctx->c;
+
+	ctx->c = NULL;
+	close_signals(ctx);
+	pn_client_close(c, NULL, NULL);
+}
+
+/* Run the client until a signal, or until it stops on its own. */
+static int run_client(struct pn_client_config *o)
+{
+	struct run_ctx ctx;
+	uv_loop_t loop;
+	int r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	o->stopped = on_client_stopped;
+	o->arg = &ctx;
+	if ((r = uv_loop_init(&loop)) != 0) {
+		fprintf(stderr, "postern client run: %s\n", uv_strerror(r));
+		return 1;
+	}
+	if ((r = pn_client_new(&loop, o, &ctx.c)) != 0) {
+		uv_run(&loop, UV_RUN_DEFAULT); /* what was opened closes */
+		uv_loop_close(&loop);
+		fprintf(stderr, "postern client run: %s (%s)\n", pn_strerror(r), pn_errname(r));
+		return r == PN_E_CONFIG || r == PN_E_MALFORMED ? 2 : 1;
+	}
+	uv_signal_init(&loop, &ctx.sigint);
+	uv_signal_init(&loop, &ctx.sigterm);
+	ctx.sigint.data = ctx.sigterm.data = &ctx;
+	uv_signal_start(&ctx.sigint, on_signal, SIGINT);
+	uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	if (ctx.err) {
+		fprintf(stderr, "postern client run: %s (%s): log in again\n",
+			pn_strerror(ctx.err), pn_errname(ctx.err));
+		return 1;
+	}
+	return 0;
 }
 
 /* cmd_run with the loaded config owned by the caller (freed on every path). */
@@ -329,7 +403,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct pn_client_opts o;
+	struct pn_client_config o;
 	int c, r;
 
 	memset(&o, 0, sizeof(o));
@@ -391,7 +465,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 				fprintf(stderr, "postern client run: --renew-interval 2..86400 s\n");
 				return 2;
 			}
-			o.renew_s = (uint32_t)v;
+			o.renew.cap_ms = (uint64_t)v * 1000;
 			break;
 		}
 		case 'm': {
@@ -435,12 +509,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 		fprintf(stderr, "postern client run: give at least one --socks or --forward\n");
 		return 2;
 	}
-	if (!o.offline && pn_ctlapi_global_init() != 0)
-		return 1;
-	r = pn_client_run(&o);
-	if (r == PN_E_CONFIG || r == PN_E_MALFORMED)
-		return 2;
-	return r ? 1 : 0;
+	return run_client(&o);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -478,6 +547,8 @@ static int cmd_status(int argc, char **argv)
 	if ((r = pn_client_status_query(state, &doc)) != 0) {
 		fprintf(stderr, "postern client status: no running client for %s (%s)\n", state,
 			pn_strerror(r));
+		if (!json)
+			pn_client_status_idle(state, stdout);
 		return 1;
 	}
 	if (json)
