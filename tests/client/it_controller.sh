@@ -2,8 +2,10 @@
 # The client with a real controller: `postern client login` with a
 # service-account key (ctlapi), `postern client run` subscribed to the
 # push channel, access-list updates applied live (a grant added -> the
-# destination becomes reachable; removed -> refused locally again), and a
-# login with a bad key refused.  Needs root (network namespaces).
+# destination becomes reachable; removed -> refused locally again), a
+# login with a bad key refused, renewal, status naming who is signed in,
+# and the credential revoked at the controller: REVOKED stops the client.
+# Needs root (network namespaces).
 #
 #                        pnc-hub (router; controller https://10.203.0.1:8443, SQLite)
 #   pnc-cli 10.203.1.2 ---+--- 10.203.2.2 pnc-relay (relay, enrolled with a token)
@@ -86,4 +88,24 @@ grep -q credential_renewed "$W/client-alice.log" && ok "credential renewed" || b
 n=$($C "$PN_BIN" client status --json --state "$W/pki/alice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["renewals"])')
 [ "${n:-0}" -ge 1 ] && ok "status counts $n renewal(s)" || bad "status renewals ($n)"
 expect "service continues after renewal" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 echo.corp.example 7)"
+# Who is signed in: a service-account login (no user.json).
+expect "status shows who is signed in" "signed in as laptop (service account), groups: eng" \
+	"$($C "$PN_BIN" client status --state "$W/pki/alice")"
+# Revocation: the service account's credentials are revoked at the
+# controller, the push channel says REVOKED, and the client stops on its
+# own: exit status 1, the reason on stderr, its status socket gone.
+$CTL service-account revoke laptop >/dev/null || bad "revoke the service account's credentials"
+for i in $(seq 300); do
+	kill -0 "$PID_client_alice" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$PID_client_alice" 2>/dev/null; then
+	bad "client stopped after REVOKED (still running after 30 s)"
+else
+	wait "$PID_client_alice"
+	expect "client exits 1 after REVOKED" "rc=1" "rc=$?"
+	expect "client says why" "credential revoked by the controller (PN_E_NODE_REVOKED): log in again" \
+		"$(grep 'log in again' "$W/client-alice.log")"
+	[ ! -e "$W/pki/alice/client.sock" ] && ok "status socket removed" || bad "status socket removed"
+fi
 pn_finish

@@ -76,6 +76,9 @@ a = [i for i in ids if i["user_name"] == "alice"][0]
 assert a["subject"] == "alice" and a["idp_groups"] == ["eng"] and a["reauth_due"] > time.time()
 assert "refresh_token" not in a' <<<"$OUT"
 check "client keeps who signed in (user.json)" grep -q '"name": "alice"' "$TMP/alice/user.json"
+"$BIN" client status --state "$TMP/alice" >"$TMP/status-alice.out" 2>&1
+check "client status shows who signed in (no client running)" \
+	grep -q 'signed in as alice <alice@example.com> through corp, groups: eng' "$TMP/status-alice.out"
 check "refresh token sealed at rest" \
 	test "$(sql "SELECT count(*) FROM user_identities WHERE subject='alice' AND length(refresh_token) > 40")" = 1
 check "loopback listener closed after the redirect" grep -q 'second -> refused' "$TMP/browse-alice.log"
