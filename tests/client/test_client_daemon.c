@@ -25,6 +25,7 @@
 #include "client/tunnels.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "fakectl.h"
 #include "pki.h"
 
 static char dir[64];
@@ -135,55 +136,23 @@ static void login_state(void)
 			     "\"reauth_due\": 1}");
 }
 
-/* --------------------------------------------------- fake controller -- */
-
-struct fake {
-	int renewals, unsubscribed;
-	pn_ctlapi_event_cb cb;
-	void *cb_arg;
-};
+/* ------------------------------------------- fake controller (fakectl.h) -- */
 
 /* As ctlapi: the new cert.pem and acl.bin replace the old files. */
-static int f_renew(void *ctl)
+static int renew_ok(struct tctl *f, int n)
 {
-	struct fake *f = ctl;
-
-	f->renewals++;
+	(void)f;
+	(void)n;
 	put_str("cert.pem", renewed.cert_pem);
 	put_acl(&renewed.info, 2);
 	return 0;
 }
 
-static int f_subscribe(void *ctl, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg, void **sub)
-{
-	struct fake *f = ctl;
-	(void)loop;
-	f->cb = cb;
-	f->cb_arg = arg;
-	*sub = f;
-	return 0;
-}
-
-static void f_unsubscribe(void *sub, void (*closed)(void *arg))
-{
-	struct fake *f = sub;
-
-	f->unsubscribed = 1;
-	if (closed)
-		closed(f->cb_arg);
-}
-
-static const struct pn_node_ctl_ops fake_ops = {
-    .renew = f_renew,
-    .subscribe = f_subscribe,
-    .unsubscribe = f_unsubscribe,
-};
-
 struct run {
 	uv_loop_t loop;
 	uv_timer_t guard, poll;
 	struct pn_client *c;
-	struct fake f;
+	struct tctl f;
 	int stopped_calls, stopped_err, closed, guard_fired;
 };
 
@@ -214,8 +183,8 @@ static void start(struct run *r, uint64_t first_ms)
 	login_state();
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	cfg.state_dir = dir;
-	cfg.ctl.ops = &fake_ops;
-	cfg.ctl.ctl = &r->f;
+	r->f.renew = renew_ok;
+	cfg.ctl = tctl_handle(&r->f);
 	cfg.renew.first_ms = first_ms;
 	cfg.renew.retry_min_ms = 20;
 	cfg.stopped = on_stopped;
@@ -348,7 +317,7 @@ static void on_push_step(uv_timer_t *t)
 	ev.version = 3;
 	ev.acl = acl;
 	ev.acl_len = len;
-	r->f.cb(&ev, r->f.cb_arg);
+	tctl_push(&r->f, &ev);
 	free(acl);
 	assert_int_equal(r->stopped_calls, 0);
 	assert_int_equal(status_int(r->c, "acl_version"), 3);
@@ -357,13 +326,13 @@ static void on_push_step(uv_timer_t *t)
 	ev.version = 2;
 	ev.acl = acl;
 	ev.acl_len = len;
-	r->f.cb(&ev, r->f.cb_arg);
+	tctl_push(&r->f, &ev);
 	free(acl);
 	assert_int_equal(status_int(r->c, "acl_version"), 3);
 	/* our own credential revoked: the client stops */
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PN_CTLAPI_EV_REVOKED;
-	r->f.cb(&ev, r->f.cb_arg);
+	tctl_push(&r->f, &ev);
 	assert_int_equal(r->stopped_calls, 1);
 	uv_close((uv_handle_t *)t, NULL);
 }

@@ -23,6 +23,8 @@
 #include "trust/cred.h"
 #include "trust/key.h"
 
+#include "fakectl.h"
+
 static char dir[64];
 
 static void put(const char *name, const void *p, size_t n)
@@ -80,52 +82,7 @@ static void mint(void)
 	pn_ca_free(ca);
 }
 
-struct fake {
-	pn_ctlapi_event_cb cb;
-	void *arg;
-	int unsubscribed, renewals, posts;
-};
-
-static int f_renew(void *ctl)
-{
-	((struct fake *)ctl)->renewals++;
-	return PN_E_CTL_CONNECT;
-}
-
-static int f_post(void *ctl, const char *body, size_t len)
-{
-	(void)body;
-	(void)len;
-	((struct fake *)ctl)->posts++;
-	return 0;
-}
-
-static int f_subscribe(void *ctl, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg, void **sub)
-{
-	struct fake *f = ctl;
-	(void)loop;
-	f->cb = cb;
-	f->arg = arg;
-	*sub = f;
-	return 0;
-}
-
-static void f_unsubscribe(void *sub, void (*closed)(void *arg))
-{
-	struct fake *f = sub;
-	f->unsubscribed = 1;
-	if (closed)
-		closed(f->arg);
-}
-
-static const struct pn_node_ctl_ops fake_ops = {
-    .renew = f_renew,
-    .post_flows = f_post,
-    .subscribe = f_subscribe,
-    .unsubscribe = f_unsubscribe,
-};
-
-static struct fake F;
+static struct tctl F; /* renewals fail (no renew hook) */
 static int stopping_called, guard_fired;
 static uv_timer_t guard, step;
 
@@ -154,12 +111,12 @@ static void on_step(uv_timer_t *t)
 	ev.version = 3;
 	ev.revoked = &rv;
 	ev.n_revoked = 1;
-	F.cb(&ev, F.arg);
+	tctl_push(&F, &ev);
 	assert_int_equal(stopping_called, 0);
 	/* our own credential revoked: the connector stops */
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PN_CTLAPI_EV_REVOKED;
-	F.cb(&ev, F.arg);
+	tctl_push(&F, &ev);
 	uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -176,8 +133,7 @@ static void test_revoked_stops(void **st)
 	mint();
 	assert_int_equal(uv_loop_init(&loop), 0);
 	cfg.state = dir;
-	cfg.ctl.ops = &fake_ops;
-	cfg.ctl.ctl = &F;
+	cfg.ctl = tctl_handle(&F);
 	cfg.stopping = on_stopping;
 	assert_int_equal(pn_connector_daemon_new(&loop, &cfg, &d, err, sizeof(err), &cfg_error), 0);
 	assert_non_null(F.cb); /* subscribed */

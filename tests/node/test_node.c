@@ -22,6 +22,8 @@
 #include "trust/cred.h"
 #include "trust/key.h"
 
+#include "fakectl.h"
+
 /* ------------------------------------------------------------ PKI -- */
 
 static struct pn_ca *ca;
@@ -209,23 +211,16 @@ static void test_load_mismatch(void **st)
 
 enum fake_mode { FAKE_OK, FAKE_OTHER_KEY, FAKE_OTHER_ID, FAKE_OLDER };
 
+/* What the fake controller's renewal does (fakectl.h). */
 struct fake {
 	int fail_first; /* fail this many renewals (controller unreachable) */
 	enum fake_mode mode;
-	int calls;
-	uint64_t call_ms[16];
-	pn_ctlapi_event_cb cb;
-	void *cb_arg;
-	int subscribed, unsubscribed;
 };
 
-static int f_renew(void *ctl)
+static int f_renew(struct tctl *t, int n)
 {
-	struct fake *f = ctl;
-	int n = f->calls++;
+	struct fake *f = t->user;
 
-	if (n < 16)
-		f->call_ms[n] = uv_hrtime() / 1000000;
 	if (n < f->fail_first)
 		return PN_E_CTL_CONNECT;
 	switch (f->mode) {
@@ -237,38 +232,13 @@ static int f_renew(void *ctl)
 	return 0;
 }
 
-static int f_subscribe(void *ctl, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg, void **sub)
-{
-	struct fake *f = ctl;
-	(void)loop;
-	f->cb = cb;
-	f->cb_arg = arg;
-	f->subscribed = 1;
-	*sub = f;
-	return 0;
-}
-
-static void f_unsubscribe(void *sub, void (*closed)(void *arg))
-{
-	struct fake *f = sub;
-
-	f->unsubscribed = 1;
-	if (closed)
-		closed(f->cb_arg);
-}
-
-static const struct pn_node_ctl_ops fake_ops = {
-    .renew = f_renew,
-    .subscribe = f_subscribe,
-    .unsubscribe = f_unsubscribe,
-};
-
 struct run {
 	uv_loop_t loop;
 	uv_timer_t poll;
 	struct pn_node *node;
 	struct pn_node_ident id;
 	struct fake f;
+	struct tctl ctl;
 	int want_renewals, want_failures, closed, revoked, policies, creds;
 	uint64_t deadline;
 };
@@ -327,8 +297,9 @@ static void run_start(struct run *r, uint64_t life, int subscribe)
 	cfg.loop = &r->loop;
 	cfg.module = "test";
 	cfg.ident = &r->id;
-	cfg.ctl.ops = &fake_ops;
-	cfg.ctl.ctl = &r->f;
+	r->ctl.renew = f_renew;
+	r->ctl.user = &r->f;
+	cfg.ctl = tctl_handle(&r->ctl);
 	cfg.subscribe = subscribe;
 	cfg.renew.first_ms = 10;
 	cfg.renew.retry_min_ms = 40;
@@ -368,9 +339,9 @@ static void test_renew_retry(void **st)
 		assert_int_equal(s.next_renew_ms, 10);
 	}
 	run_loop(&r);
-	assert_int_equal(r.f.calls, 3);
-	assert_true(r.f.call_ms[1] - r.f.call_ms[0] >= 40);
-	assert_true(r.f.call_ms[2] - r.f.call_ms[1] >= 80);
+	assert_int_equal(r.ctl.renewals, 3);
+	assert_true(r.ctl.renew_ms[1] - r.ctl.renew_ms[0] >= 40);
+	assert_true(r.ctl.renew_ms[2] - r.ctl.renew_ms[1] >= 80);
 	assert_int_equal(r.creds, 1);
 	assert_true(r.id.ci.not_after > old_after);
 	pn_node_ident_free(&r.id);
@@ -386,7 +357,7 @@ static void refused_case(enum fake_mode mode)
 	r.f.mode = mode;
 	r.want_failures = 2; /* refused, retried, refused again */
 	run_loop(&r);
-	assert_true(r.f.calls >= 2);
+	assert_true(r.ctl.renewals >= 2);
 	assert_int_equal(r.creds, 0);
 	assert_string_equal(r.id.cert_pem, before); /* still the old one */
 	free(before);
@@ -420,10 +391,10 @@ static void on_push_step(uv_timer_t *t)
 
 	ev.kind = PN_CTLAPI_EV_POLICY;
 	ev.version = 7;
-	r->f.cb(&ev, r->f.cb_arg);
+	tctl_push(&r->ctl, &ev);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PN_CTLAPI_EV_REVOKED;
-	r->f.cb(&ev, r->f.cb_arg);
+	tctl_push(&r->ctl, &ev);
 	uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -439,8 +410,9 @@ static void test_push_revoked(void **st)
 	cfg.loop = &r.loop;
 	cfg.module = "test";
 	cfg.ident = &r.id;
-	cfg.ctl.ops = &fake_ops;
-	cfg.ctl.ctl = &r.f;
+	r.ctl.renew = f_renew;
+	r.ctl.user = &r.f;
+	cfg.ctl = tctl_handle(&r.ctl);
 	cfg.subscribe = 1;
 	cfg.renew.first_ms = 300; /* would renew in 300 ms: REVOKED stops it */
 	cfg.hooks.credential = h_cred;
@@ -448,7 +420,7 @@ static void test_push_revoked(void **st)
 	cfg.hooks.revoked = h_revoked;
 	cfg.user = &r;
 	assert_int_equal(pn_node_new(&cfg, &r.node), 0);
-	assert_true(r.f.subscribed);
+	assert_true(r.ctl.subscribed);
 	uv_timer_init(&r.loop, &step);
 	step.data = &r;
 	uv_timer_start(&step, on_push_step, 10, 0);
@@ -462,10 +434,10 @@ static void test_push_revoked(void **st)
 	assert_true(r.closed);
 	assert_int_equal(uv_loop_close(&r.loop), 0);
 	assert_int_equal(r.creds, 0);
-	assert_int_equal(r.policies, 1); /* the role saw the policy */
-	assert_int_equal(r.revoked, 1);	 /* and was told to stop */
-	assert_int_equal(r.f.calls, 0);	 /* no renewal after REVOKED */
-	assert_true(r.f.unsubscribed);
+	assert_int_equal(r.policies, 1);     /* the role saw the policy */
+	assert_int_equal(r.revoked, 1);	     /* and was told to stop */
+	assert_int_equal(r.ctl.renewals, 0); /* no renewal after REVOKED */
+	assert_true(r.ctl.unsubscribed);
 	pn_node_ident_free(&r.id);
 }
 
