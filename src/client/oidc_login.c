@@ -22,6 +22,7 @@
 
 #include "client/oidc_login.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -244,17 +245,15 @@ out:
 static int save_user(const char *dir, const json_t *reply)
 {
 	const json_t *u = json_object_get(reply, "user");
-	char tmp[4200], path[4200];
-	int rc = 0;
+	char *text;
+	int rc;
 
 	if (!u)
 		return 0;
-	snprintf(path, sizeof(path), "%s/user.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.user.json.tmp", dir);
-	if (json_dump_file(u, tmp, JSON_INDENT(2)) || chmod(tmp, 0600) || rename(tmp, path))
-		rc = -EIO;
-	if (rc)
-		unlink(tmp);
+	if (!(text = json_dumps(u, JSON_INDENT(2))))
+		return -ENOMEM;
+	rc = pn_file_write_at(dir, "user.json", text, strlen(text), 0600, 0);
+	free(text);
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/fdlimit.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "ctlapi/relays.h"
 #include "core/secret.h"
@@ -30,7 +31,6 @@
 #include "trust/acl.h"
 #include "trust/cred.h"
 #include "trust/key.h"
-#include "trust/util.h"
 
 
 struct rt {
@@ -52,15 +52,6 @@ struct rt {
 };
 
 static void stop(struct rt *rt);
-
-/* A file of the state directory (small; key bytes are wiped when freed). */
-static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return pn_trust_read_file(path, max, out, outlen);
-}
 
 /* Verify acl.bin-style bytes and install them if not older than what runs. */
 static int install_acl(struct rt *rt, const uint8_t *bytes, size_t len)
@@ -93,7 +84,7 @@ static int load_acl_file(struct rt *rt)
 {
 	char *buf;
 	size_t len;
-	int r = read_file(rt->o->state_dir, "acl.bin", PN_ACL_MAX_BYTES, &buf, &len);
+	int r = pn_file_read_at(rt->o->state_dir, "acl.bin", PN_ACL_MAX_BYTES, &buf, &len);
 
 	if (r != 0)
 		return r;
@@ -116,7 +107,7 @@ static int load_relays(struct rt *rt)
 	struct pn_relay_entry ents[PN_RELAYS_MAX];
 	char *text;
 	size_t len, n = 0, added = 0;
-	int r = read_file(rt->o->state_dir, "relays.json", 1u << 20, &text, &len);
+	int r = pn_file_read_at(rt->o->state_dir, "relays.json", 1u << 20, &text, &len);
 
 	if (r != 0)
 		return r;

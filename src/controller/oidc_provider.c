@@ -5,11 +5,9 @@
  * replies capped at PN_OIDC_REPLY_MAX, 10 s per request.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 
 #include "controller/oidc.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -279,22 +278,22 @@ struct pn_oidc_provider *pn_oidc_find(struct pn_oidc *o, const char *name)
 	return NULL;
 }
 
-/* Read a whole small file (secret or key) into buf; trailing newlines cut. */
-static int read_small(const char *path, char *buf, size_t sz, size_t *len)
+/* A secret file (at most sz - 1 bytes) into buf; trailing newlines cut. */
+static int read_secret(const char *path, char *buf, size_t sz, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char *text;
+	size_t n, all;
+	int rc;
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sz - 1);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+	if ((rc = pn_file_read(path, sz - 1, &text, &all)))
+		return rc;
+	n = all;
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
+	memcpy(buf, text, n);
 	buf[n] = '\0';
-	*len = (size_t)n;
+	*len = n;
+	pn_wipe_free(text, all);
 	return 0;
 }
 
@@ -335,7 +334,7 @@ static int load_provider(const json_t *c, unsigned refetch, struct pn_oidc_provi
 		p->ca_file[0] = '\0';
 	if (!strcmp(p->admin_group, "-"))
 		p->admin_group[0] = '\0';
-	if ((rc = read_small(secret_file, p->client_secret, sizeof(p->client_secret), &n)) ||
+	if ((rc = read_secret(secret_file, p->client_secret, sizeof(p->client_secret), &n)) ||
 	    n == 0) {
 		PN_LOG_ERROR("oidc", "secret_unreadable", "provider=%s file=%s", p->name,
 			     secret_file);
@@ -350,28 +349,22 @@ static int load_provider(const json_t *c, unsigned refetch, struct pn_oidc_provi
 /* DATA/oidc.key: 32 random bytes, created 0600 on first use. */
 static int load_seal_key(const char *data_dir, uint8_t key[32])
 {
-	char path[4096];
-	ssize_t n;
-	int fd, rc;
+	char *text = NULL;
+	size_t n = 0;
+	int rc = pn_file_read_at(data_dir, "oidc.key", 32, &text, &n);
 
-	snprintf(path, sizeof(path), "%s/oidc.key", data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, key, 32);
-		close(fd);
-		return n == 32 ? 0 : PN_E_CONFIG;
+	if (rc == 0) {
+		rc = n == 32 ? 0 : PN_E_CONFIG;
+		if (!rc)
+			memcpy(key, text, 32);
+		pn_wipe_free(text, n);
+		return rc;
 	}
-	if (errno != ENOENT)
-		return -errno;
+	if (rc != -ENOENT)
+		return rc == PN_E_TOOBIG ? PN_E_CONFIG : rc;
 	if ((rc = pn_random(key, 32)))
 		return rc;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, key, 32);
-	rc = n == 32 && fsync(fd) == 0 ? 0 : -EIO;
-	close(fd);
-	return rc;
+	return pn_file_write_at(data_dir, "oidc.key", key, 32, 0600, PN_FILE_NOCLOBBER);
 }
 
 int pn_oidc_load(const char *data_dir, struct pn_oidc **out)

@@ -9,6 +9,7 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -139,7 +140,7 @@ int pn_ctlapi_enroll(const char *state_dir, const char *token_text)
 		rc = PN_E_CTL_PIN;
 		goto out;
 	}
-	if ((rc = pn_state_write(state_dir, "ca.crt", pem, strlen(pem), 0644)))
+	if ((rc = pn_file_write_at(state_dir, "ca.crt", pem, strlen(pem), 0644, 0)))
 		goto out;
 	/* 2. From here on the controller is verified against the pinned CA. */
 	if ((rc = load_or_make_key(state_dir, &key)) || (rc = make_csr(key, &body)))
@@ -251,7 +252,7 @@ int pn_ctlapi_open(const char *state_dir, struct pn_ctlapi **out)
 
 	if (!c)
 		return -ENOMEM;
-	if ((rc = pn_state_read(state_dir, "controller.json", 64 * 1024, &text, NULL)))
+	if ((rc = pn_file_read_at(state_dir, "controller.json", 64 * 1024, &text, NULL)))
 		goto fail;
 	meta = json_loads(text, 0, NULL);
 	url = json_string_value(json_object_get(meta, "url"));

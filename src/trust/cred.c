@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/secret.h"
 #include "trust/cred.h"
 #include "trust/ext.h"
@@ -262,7 +263,7 @@ int pn_anchor_load_file(const char *path, struct pn_anchor **out)
 	int r;
 
 	*out = NULL;
-	r = pn_trust_read_file(path, PN_CA_CERT_PEM_MAX, &pem, &len);
+	r = pn_file_read(path, PN_CA_CERT_PEM_MAX, &pem, &len);
 	if (r < 0)
 		return r;
 	r = pn_anchor_new(pem, len, out);

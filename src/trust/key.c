@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/secret.h"
 #include "trust/key.h"
 #include "trust/util.h"
@@ -137,12 +138,11 @@ int pn_key_load_pem_file(const char *path, struct pn_key **out)
 	int r;
 
 	*out = NULL;
-	r = pn_trust_read_file(path, PN_KEY_PEM_MAX, &pem, &len);
+	r = pn_file_read(path, PN_KEY_PEM_MAX, &pem, &len);
 	if (r < 0)
 		return r;
 	r = pn_key_load_pem_mem(pem, len, out);
-	pn_wipe(pem, len);
-	free(pem);
+	pn_wipe_free(pem, len);
 	return r;
 }
 
@@ -159,10 +159,7 @@ int pn_key_export_pem(const struct pn_key *k, char **out, size_t *outlen)
 
 void pn_key_pem_free(char *pem, size_t len)
 {
-	if (!pem)
-		return;
-	pn_wipe(pem, len);
-	free(pem);
+	pn_wipe_free(pem, len);
 }
 
 int pn_key_save_pem_file(const struct pn_key *k, const char *path)
@@ -174,7 +171,7 @@ int pn_key_save_pem_file(const struct pn_key *k, const char *path)
 	r = pn_key_export_pem(k, &pem, &len);
 	if (r < 0)
 		return r;
-	r = pn_trust_write_file(path, pem, len, 0600, 0);
+	r = pn_file_write(path, pem, len, 0600, 0);
 	pn_key_pem_free(pem, len);
 	return r;
 }

@@ -1,6 +1,7 @@
 #ifndef PN_TRUST_UTIL_H
 #define PN_TRUST_UTIL_H
-/* Internal helpers shared by the trust sources; not part of the API. */
+/* Internal helpers shared by the trust sources (DER/PEM, fingerprints,
+ * serials, hex); not part of the API.  Files: core/file.h. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -8,13 +9,6 @@
 
 #include "trust/key.h"
 
-/* Read a whole file of at most `max` bytes into a NUL-terminated heap
- * buffer.  0, -errno, PN_E_TOOBIG. */
-int pn_trust_read_file(const char *path, size_t max, char **out, size_t *outlen);
-/* Write bytes to path with `mode` atomically (tmp + fsync + rename); with
- * noclobber, -EEXIST if path exists (tmp + fsync + link). */
-int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode,
-			int noclobber);
 /* SHA-256 of the DER SubjectPublicKeyInfo.  0 or PN_E_CRYPTO. */
 int pn_trust_spki_fpr(gnutls_pubkey_t pub, uint8_t out[PN_FPR_LEN]);
 /* Copy a gnutls-allocated datum into a malloc'd NUL-terminated string and
