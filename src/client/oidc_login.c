@@ -122,7 +122,8 @@ static void reply_page(int fd, int status, const char *msg)
 		return;
 }
 
-/* Read one request head (until CRLFCRLF) within CONN_TIMEOUT_MS. */
+/* Read one request head (until CRLFCRLF) within CONN_TIMEOUT_MS.  0,
+ * PN_E_TIMEOUT, PN_E_CLOSED (end of stream first), PN_E_TOOBIG, -errno. */
 static int read_head(int fd, char *buf, size_t sz)
 {
 	int64_t end = now_ms() + CONN_TIMEOUT_MS;
@@ -132,18 +133,23 @@ static int read_head(int fd, char *buf, size_t sz)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int64_t left = end - now_ms();
 		ssize_t k;
+		int pr;
 
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -1;
+		if (left <= 0 || (pr = poll(&p, 1, (int)left)) == 0)
+			return PN_E_TIMEOUT;
+		if (pr < 0)
+			return -errno;
 		k = read(fd, buf + n, sz - 1 - n);
-		if (k <= 0)
-			return -1;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return PN_E_CLOSED;
 		n += (size_t)k;
 		buf[n] = '\0';
 		if (strstr(buf, "\r\n\r\n"))
 			return 0;
 	}
-	return -1; /* larger than any redirect we sent */
+	return PN_E_TOOBIG; /* larger than any redirect we sent */
 }
 
 /* The value of key in query (unescaped, heap) or NULL. */
@@ -414,7 +420,7 @@ int pn_client_oidc_login(const struct pn_oidc_login_opts *o)
 		reply = NULL;
 		goto out;
 	}
-	if ((rc = pn_ctlapi_save_login(o->state_dir, o->url, reply)) ||
+	if ((rc = pn_ctlapi_enroll_finish(o->state_dir, o->url, reply)) ||
 	    (rc = save_user(o->state_dir, reply)))
 		goto out;
 	print_user(out, reply);

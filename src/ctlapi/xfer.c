@@ -193,28 +193,3 @@ int pn_ctlapi_save_state(const char *dir, const json_t *state)
 	}
 	return rc;
 }
-
-int pn_ctlapi_save_reply(const char *dir, const char *url, const json_t *reply)
-{
-	const char *ca = json_string_value(json_object_get(reply, "ca_pem"));
-	const char *cert = json_string_value(json_object_get(reply, "cert_pem"));
-	json_t *meta;
-	char *text;
-	int rc;
-
-	if (!ca || !cert)
-		return PN_E_CTL_SERVER;
-	if ((rc = pn_file_write_at(dir, "ca.crt", ca, strlen(ca), 0644, 0)) ||
-	    (rc = pn_file_write_at(dir, "cert.pem", cert, strlen(cert), 0644, 0)) ||
-	    (rc = pn_ctlapi_save_state(dir, reply)))
-		return rc;
-	meta = json_pack("{s:s,s:O,s:O,s:O}", "url", url, "type", json_object_get(reply, "type"),
-			 "id", json_object_get(reply, "id"), "name", json_object_get(reply, "name"));
-	text = meta ? json_dumps(meta, JSON_INDENT(1)) : NULL;
-	json_decref(meta);
-	if (!text)
-		return -ENOMEM;
-	rc = pn_file_write_at(dir, "controller.json", text, strlen(text), 0644, 0);
-	free(text);
-	return rc;
-}

@@ -36,9 +36,6 @@ int pn_xfer_status_err(long status);
 
 /* Base64 decode via nettle; *out heap. 0 or PN_E_MALFORMED / -ENOMEM. */
 int pn_ctlapi_b64_decode(const char *in, uint8_t **out, size_t *outlen);
-/* Save the common parts of an issuance reply (ca, cert, acl, relays,
- * controller.json) into dir. */
-int pn_ctlapi_save_reply(const char *dir, const char *url, const json_t *reply);
 /* Save acl (base64 field) and relays of a state object. */
 int pn_ctlapi_save_state(const char *dir, const json_t *state);
 #endif
