@@ -229,7 +229,8 @@ static int await_code(int lfd, const char *state, unsigned timeout_s, char **cod
 			rc = 0;
 		} else {
 			reply_page(fd, 200, "Sign-in failed at the identity provider.");
-			PN_LOG_WARN("client", "oidc_idp_error", "error=\"%.64s\"", err ? err : "");
+			PN_LOG_WARN("client", "oidc_idp_error", "idp_error=\"%.64s\"",
+				    err ? err : "");
 			rc = PN_E_OIDC_IDP;
 		}
 		free(st);

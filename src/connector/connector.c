@@ -477,8 +477,8 @@ static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 		return;
 	}
 	pn_id_hex(ct->peer.id, cid);
-	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s reason=\"%s\"", cid,
-		    ct->peer.user, pn_strerror(err));
+	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s err=%s reason=\"%s\"", cid,
+		    ct->peer.user, pn_errname(err), pn_strerror(err));
 	free_ctun(c, ct);
 }
 

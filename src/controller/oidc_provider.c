@@ -92,7 +92,7 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	}
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
-		PN_LOG_WARN("oidc", "idp_unreachable", "provider=%s err=\"%s\"%s", p->name,
+		PN_LOG_WARN("oidc", "idp_unreachable", "provider=%s curl=\"%s\"%s", p->name,
 			    curl_easy_strerror(cc), s.over ? " oversized=1" : "");
 		goto out;
 	}
@@ -158,9 +158,9 @@ static int copy_url(char *dst, size_t sz, const json_t *doc, const char *k, int 
 
 	dst[0] = '\0';
 	if (!v)
-		return required ? -1 : 0;
+		return required ? PN_E_CONFIG : 0;
 	if (strncmp(v, "https://", 8) || strlen(v) >= sz)
-		return -1;
+		return PN_E_CONFIG;
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
@@ -303,12 +303,12 @@ static int str_field(const json_t *o, const char *k, char *dst, size_t sz, const
 
 	if (!v) {
 		if (!def)
-			return -1;
+			return PN_E_CONFIG;
 		snprintf(dst, sz, "%s", def);
 		return 0;
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= sz)
-		return -1;
+		return PN_E_CONFIG;
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
