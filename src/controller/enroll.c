@@ -87,13 +87,6 @@ bad:
 	return pn_api_error(r, 401, "invalid_token", "enrollment token unknown, used or expired");
 }
 
-static void serial_hex(const struct pn_cred_info *ci, char out[64])
-{
-	out[0] = '\0';
-	for (size_t i = 0; i < ci->serial_len && 2 * i + 2 < 64; i++)
-		snprintf(out + 2 * i, 3, "%02x", ci->serial[i]);
-}
-
 /* Record an issued credential (inside the write transaction). */
 static int record_cred(struct pn_req *r, const struct pn_cred_info *ci, const char *holder_kind,
 		       const char *holder_id)
@@ -102,7 +95,7 @@ static int record_cred(struct pn_req *r, const struct pn_cred_info *ci, const ch
 	json_t *row;
 	int rc;
 
-	serial_hex(ci, serial);
+	pn_cred_serial_hex(ci, serial);
 	pn_id_hex(ci->id, id);
 	pn_fpr_hex(ci->key_fpr, fpr);
 	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:I}", "serial", serial, "cred_id",

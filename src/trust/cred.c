@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/file.h"
+#include "core/hex.h"
 #include "core/secret.h"
 #include "trust/cred.h"
 #include "trust/ext.h"
@@ -28,18 +29,18 @@ struct pn_anchor {
 
 void pn_id_hex(const uint8_t id[PN_ID_LEN], char out[PN_ID_HEX_LEN + 1])
 {
-	static const char hx[] = "0123456789abcdef";
+	pn_hex_encode(id, PN_ID_LEN, out);
+}
 
-	for (size_t i = 0; i < PN_ID_LEN; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[PN_ID_HEX_LEN] = '\0';
+void pn_cred_serial_hex(const struct pn_cred_info *ci, char out[PN_SERIAL_HEX_LEN + 1])
+{
+	pn_hex_encode(ci->serial, ci->serial_len < PN_SERIAL_MAX ? ci->serial_len : PN_SERIAL_MAX,
+		      out);
 }
 
 int pn_id_parse(const char *hex, uint8_t out[PN_ID_LEN])
 {
-	return pn_trust_hex_parse(hex, out, PN_ID_LEN);
+	return pn_hex_decode(hex, out, PN_ID_LEN);
 }
 
 int pn_id_random(uint8_t out[PN_ID_LEN])

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/file.h"
+#include "core/hex.h"
 #include "core/secret.h"
 #include "trust/key.h"
 #include "trust/util.h"
@@ -24,18 +25,12 @@ struct pn_key {
 
 void pn_fpr_hex(const uint8_t fpr[PN_FPR_LEN], char out[PN_FPR_HEX_LEN + 1])
 {
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < PN_FPR_LEN; i++) {
-		out[2 * i] = hx[fpr[i] >> 4];
-		out[2 * i + 1] = hx[fpr[i] & 15];
-	}
-	out[PN_FPR_HEX_LEN] = '\0';
+	pn_hex_encode(fpr, PN_FPR_LEN, out);
 }
 
 int pn_fpr_parse(const char *hex, uint8_t out[PN_FPR_LEN])
 {
-	return pn_trust_hex_parse(hex, out, PN_FPR_LEN);
+	return pn_hex_decode(hex, out, PN_FPR_LEN);
 }
 
 static int key_finish(struct pn_key *k)

@@ -1,4 +1,4 @@
-/* Small helpers shared by the trust sources: DER/PEM, hex. */
+/* Small helpers shared by the trust sources: DER/PEM, fingerprints, serials. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,30 +67,4 @@ int pn_trust_is_pem(const void *p, size_t len)
 		len--;
 	}
 	return len >= 10 && memcmp(c, "-----BEGIN", 10) == 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int pn_trust_hex_parse(const char *hex, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (!hex[2 * i] || !hex[2 * i + 1])
-			return PN_E_MALFORMED;
-		hi = hexval(hex[2 * i]);
-		lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return PN_E_MALFORMED;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return hex[2 * n] == '\0' ? 0 : PN_E_MALFORMED;
 }

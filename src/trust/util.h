@@ -1,7 +1,7 @@
 #ifndef PN_TRUST_UTIL_H
 #define PN_TRUST_UTIL_H
 /* Internal helpers shared by the trust sources (DER/PEM, fingerprints,
- * serials, hex); not part of the API.  Files: core/file.h. */
+ * serials); not part of the API.  Files: core/file.h. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +18,4 @@ int pn_trust_datum_to_str(gnutls_datum_t *d, char **out, size_t *outlen);
 int pn_trust_random_serial(uint8_t out[16]);
 /* Is the (PEM or DER) input PEM?  "-----BEGIN" after leading whitespace. */
 int pn_trust_is_pem(const void *p, size_t len);
-/* Exactly 2n hex digits then NUL into out[n].  0 or PN_E_MALFORMED. */
-int pn_trust_hex_parse(const char *hex, uint8_t *out, size_t n);
 #endif
