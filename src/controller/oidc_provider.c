@@ -18,37 +18,13 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
-
-struct sink {
-	char *buf;
-	size_t len;
-	int over;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = sz * n;
-	char *nb;
-
-	if (s->len + add > PN_OIDC_REPLY_MAX) { /* refuse, do not truncate */
-		s->over = 1;
-		return 0;
-	}
-	if (!(nb = realloc(s->buf, s->len + add + 1)))
-		return 0;
-	s->buf = nb;
-	memcpy(s->buf + s->len, p, add);
-	s->len += add;
-	s->buf[s->len] = '\0';
-	return add;
-}
+#include "ctlapi/body.h"
 
 /* One HTTPS request; form != NULL makes it a POST.  *reply: JSON object. */
 static int http_json(const struct pn_oidc_provider *p, const char *url, const char *form, int auth,
 		     long *status, json_t **reply)
 {
-	struct sink s = {0};
+	struct pn_body s = {.max = PN_OIDC_REPLY_MAX};
 	struct curl_slist *hdr = NULL;
 	char *user = NULL, *pass = NULL;
 	CURL *h = curl_easy_init();
@@ -71,7 +47,7 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (p->ca_file[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pn_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -93,11 +69,11 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
 		PN_LOG_WARN("oidc", "idp_unreachable", "provider=%s curl=\"%s\"%s", p->name,
-			    curl_easy_strerror(cc), s.over ? " oversized=1" : "");
+			    curl_easy_strerror(cc), s.too_big ? " oversized=1" : "");
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	*reply = s.buf ? json_loadb(s.buf, s.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	*reply = s.data ? json_loadb(s.data, s.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	if (!json_is_object(*reply)) {
 		PN_LOG_WARN("oidc", "idp_bad_reply", "provider=%s status=%ld", p->name, *status);
 		json_decref(*reply);
@@ -112,7 +88,7 @@ out:
 	curl_free(pass);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
-	free(s.buf);
+	free(s.data);
 	return rc;
 }
 

@@ -12,33 +12,8 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "ctlapi/body.h"
 #include "ctlapi/xfer.h"
-
-struct sink {
-	char *data;
-	size_t len;
-	int too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = size * n;
-	char *nb;
-
-	if (s->len + add > PN_CTLAPI_REPLY_MAX) { /* bounded: refuse huge replies */
-		s->too_big = 1;
-		return 0;
-	}
-	nb = realloc(s->data, s->len + add + 1);
-	if (!nb)
-		return 0;
-	s->data = nb;
-	memcpy(s->data + s->len, p, add);
-	s->len += add;
-	s->data[s->len] = '\0';
-	return add;
-}
 
 void pn_xfer_setup_tls(CURL *h, const struct pn_xfer *x)
 {
@@ -80,7 +55,7 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	struct sink s = {0};
+	struct pn_body s = {.max = PN_CTLAPI_REPLY_MAX};
 	char *body = NULL, auth[160];
 	long status = 0;
 	CURLcode cc;
@@ -94,7 +69,7 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, x->timeout_s ? x->timeout_s : 30L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pn_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (x->bearer) {
