@@ -79,16 +79,17 @@ static int write_file(const char *dir, const char *name, const char *data, unsig
 
 static void remove_dir(const char *dir)
 {
-	static const char *const files[] = {"ca.key", "ca.crt", "api.key", "api.crt",
-					    "controller.db", "controller.db-wal",
-					    "controller.db-shm", "config.json", NULL};
-	char path[4096];
+	static const char *const files[] = {"ca.key",
+					    "ca.crt",
+					    "api.key",
+					    "api.crt",
+					    "controller.db",
+					    "controller.db-wal",
+					    "controller.db-shm",
+					    "config.json",
+					    NULL};
 
-	for (size_t i = 0; files[i]; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	pn_file_remove_dir(dir, files);
 }
 
 static int bootstrap_key(struct pn_store *s, char key_out[PN_CONTROLLER_KEY_MAX])

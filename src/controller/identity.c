@@ -138,13 +138,8 @@ static void remove_joined(const char *dir)
 {
 	static const char *const files[] = {"ca.key",  "ca.crt",      "api.key",
 					    "api.crt", "config.json", NULL};
-	char path[4096];
 
-	for (size_t i = 0; files[i]; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	pn_file_remove_dir(dir, files);
 }
 
 /* The shared database must hold this network already. */

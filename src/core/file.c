@@ -189,6 +189,16 @@ int pn_file_write(const char *path, const void *data, size_t len, unsigned mode,
 	return r;
 }
 
+void pn_file_remove_dir(const char *dir, const char *const *names)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; names[i]; i++)
+		if (join(path, dir, names[i]) == 0)
+			unlink(path);
+	rmdir(dir);
+}
+
 int pn_file_write_at(const char *dir, const char *name, const void *data, size_t len, unsigned mode,
 		     unsigned flags)
 {

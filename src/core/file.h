@@ -29,4 +29,7 @@ int pn_file_write(const char *path, const void *data, size_t len, unsigned mode,
 int pn_file_write_at(const char *dir, const char *name, const void *data, size_t len, unsigned mode,
 		     unsigned flags);
 
+/* Remove dir/name for each name of the NULL-terminated list, then dir if
+ * it is empty: undoing a half-made data directory.  Best effort. */
+void pn_file_remove_dir(const char *dir, const char *const *names);
 #endif

@@ -170,6 +170,24 @@ static void test_write_fails_clean(void **state)
 	assert_int_equal(pn_file_write(path, "x", 1, 0600, 0), -ENOENT);
 }
 
+static void test_remove_dir(void **state)
+{
+	struct dir *d = *state;
+	static const char *const names[] = {"a", "b", "missing", NULL};
+	struct stat st;
+
+	assert_int_equal(pn_file_write_at(d->path, "a", "1", 1, 0600, 0), 0);
+	assert_int_equal(pn_file_write_at(d->path, "b", "2", 1, 0600, 0), 0);
+	pn_file_remove_dir(d->path, names);
+	assert_int_equal(stat(d->path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* A file not in the list keeps the directory. */
+	assert_int_equal(mkdir(d->path, 0700), 0);
+	assert_int_equal(pn_file_write_at(d->path, "keep", "3", 1, 0600, 0), 0);
+	pn_file_remove_dir(d->path, names);
+	assert_int_equal(entries(d->path), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +195,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_noclobber, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_fails_clean, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
