@@ -16,7 +16,9 @@
 #include "client/status.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "ctlapi/ctlapi.h"
 #include "relay/rclient.h"
 
@@ -115,20 +117,16 @@ static int is_help(const char *s)
 /* "@FILE" reads the key from a file (keeps it out of ps and shell history). */
 static char *key_arg(const char *arg)
 {
-	char buf[1024];
-	FILE *f;
+	char *buf;
 	size_t n;
 
 	if (arg[0] != '@')
 		return strdup(arg);
-	if (!(f = fopen(arg + 1, "r")))
+	if (pn_file_read(arg + 1, 1024, &buf, &n))
 		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	return strdup(buf);
+		buf[--n] = '\0';
+	return buf;
 }
 
 static int cmd_login(int argc, char **argv)
@@ -199,8 +197,7 @@ static int cmd_login(int argc, char **argv)
 	}
 	if ((r = pn_ctlapi_global_init()) == 0)
 		r = pn_ctlapi_login(state, url, ca, k);
-	memset(k, 0, strlen(k));
-	free(k);
+	pn_wipe_free_str(k);
 	if (r != 0) {
 		fprintf(stderr, "postern client login: %s (%s)\n", pn_strerror(r), pn_errname(r));
 		return 1;

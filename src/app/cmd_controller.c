@@ -23,9 +23,9 @@
 #include "controller/store.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
-#include "trust/util.h"
 
 static void usage(FILE *f)
 {
@@ -63,32 +63,17 @@ static void usage(FILE *f)
 /* The bundle passphrase: first line of the file, else the environment. */
 static char *passphrase(const char *file)
 {
-	char buf[1024];
 	const char *env = getenv("POSTERN_BUNDLE_PASSPHRASE");
-	FILE *f;
+	char *buf = NULL;
+	size_t len, n;
 
 	if (!file)
 		return env ? strdup(env) : NULL;
-	if (!(f = fopen(file, "re")))
+	if (pn_file_read(file, 64 * 1024, &buf, &len))
 		return NULL;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	{
-		char *p = strdup(buf);
-
-		pn_wipe(buf, sizeof(buf));
-		return p;
-	}
-}
-
-static char *read_all(const char *path, size_t max)
-{
-	char *buf = NULL;
-	size_t n;
-
-	return pn_trust_read_file(path, max, &buf, &n) ? NULL : buf;
+	n = strcspn(buf, "\r\n");
+	pn_wipe(buf + n, len - n); /* the caller wipes the first line */
+	return buf;
 }
 
 /* export-identity, join, migrate-store */
@@ -96,7 +81,7 @@ static int multi(const char *sub, const char *data, const char *store, const cha
 		 const char *outf, const char *bundlef, const char *passf)
 {
 	char *pass = NULL, *bundle = NULL;
-	int rc, fd;
+	int rc;
 
 	if (!strcmp(sub, "migrate-store")) {
 		if (!pn_store_is_pg(store)) {
@@ -130,23 +115,18 @@ static int multi(const char *sub, const char *data, const char *store, const cha
 			rc = 1;
 			goto out;
 		}
-		fd = open(outf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, bundle, strlen(bundle)) != (ssize_t)strlen(bundle) ||
-		    fsync(fd)) {
+		if ((rc = pn_file_write(outf, bundle, strlen(bundle), 0600, PN_FILE_NOCLOBBER))) {
 			fprintf(stderr, "postern controller export-identity: %s: %s\n", outf,
-				strerror(errno));
-			if (fd >= 0)
-				close(fd);
+				pn_strerror(rc));
 			rc = 1;
 			goto out;
 		}
-		close(fd);
 		printf("identity bundle written to %s (keys encrypted with the passphrase)\n", outf);
 		rc = 0;
 		goto out;
 	}
 	/* join */
-	if (!bundlef || !(bundle = read_all(bundlef, 256 * 1024))) {
+	if (!bundlef || pn_file_read(bundlef, 256 * 1024, &bundle, NULL)) {
 		fprintf(stderr, "postern controller join: --bundle FILE required and readable\n");
 		rc = 2;
 		goto out;
@@ -163,9 +143,7 @@ static int multi(const char *sub, const char *data, const char *store, const cha
 	printf("Controller data directory created: %s (joined the network)\n", data);
 	rc = 0;
 out:
-	if (pass)
-		pn_wipe(pass, strlen(pass));
-	free(pass);
+	pn_wipe_free_str(pass);
 	free(bundle);
 	return rc;
 }

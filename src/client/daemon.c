@@ -12,13 +12,13 @@
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/fdlimit.h"
 #include "core/log.h"
 #include "ctlapi/relays.h"
 #include "node/node.h"
 #include "trust/acl.h"
 #include "trust/cred.h"
-#include "trust/util.h"
 
 #define RELAYS_FILE_MAX (1u << 20)
 
@@ -39,15 +39,6 @@ struct pn_client {
 	void (*close_cb)(void *);
 	void *close_arg;
 };
-
-/* A file of the state directory (small; key bytes are wiped when freed). */
-static int read_file(const char *dir, const char *name, size_t max, char **out, size_t *outlen)
-{
-	char path[PN_NODE_PATH_MAX + 32];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return pn_trust_read_file(path, max, out, outlen);
-}
 
 /* ------------------------------------------------------------ state -- */
 
@@ -82,7 +73,7 @@ static int load_acl_file(struct pn_client *c)
 {
 	char *buf;
 	size_t len;
-	int r = read_file(c->cfg.state_dir, "acl.bin", PN_ACL_MAX_BYTES, &buf, &len);
+	int r = pn_file_read_at(c->cfg.state_dir, "acl.bin", PN_ACL_MAX_BYTES, &buf, &len);
 
 	if (r != 0)
 		return r;
@@ -105,7 +96,7 @@ static int load_relays(struct pn_client *c)
 	struct pn_relay_entry ents[PN_RELAYS_MAX];
 	char *text;
 	size_t len, n = 0, added = 0;
-	int r = read_file(c->cfg.state_dir, "relays.json", RELAYS_FILE_MAX, &text, &len);
+	int r = pn_file_read_at(c->cfg.state_dir, "relays.json", RELAYS_FILE_MAX, &text, &len);
 
 	if (r != 0)
 		return r;

@@ -22,6 +22,7 @@
 
 #include "client/oidc_login.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -121,7 +122,8 @@ static void reply_page(int fd, int status, const char *msg)
 		return;
 }
 
-/* Read one request head (until CRLFCRLF) within CONN_TIMEOUT_MS. */
+/* Read one request head (until CRLFCRLF) within CONN_TIMEOUT_MS.  0,
+ * PN_E_TIMEOUT, PN_E_CLOSED (end of stream first), PN_E_TOOBIG, -errno. */
 static int read_head(int fd, char *buf, size_t sz)
 {
 	int64_t end = now_ms() + CONN_TIMEOUT_MS;
@@ -131,18 +133,23 @@ static int read_head(int fd, char *buf, size_t sz)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int64_t left = end - now_ms();
 		ssize_t k;
+		int pr;
 
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -1;
+		if (left <= 0 || (pr = poll(&p, 1, (int)left)) == 0)
+			return PN_E_TIMEOUT;
+		if (pr < 0)
+			return -errno;
 		k = read(fd, buf + n, sz - 1 - n);
-		if (k <= 0)
-			return -1;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return PN_E_CLOSED;
 		n += (size_t)k;
 		buf[n] = '\0';
 		if (strstr(buf, "\r\n\r\n"))
 			return 0;
 	}
-	return -1; /* larger than any redirect we sent */
+	return PN_E_TOOBIG; /* larger than any redirect we sent */
 }
 
 /* The value of key in query (unescaped, heap) or NULL. */
@@ -222,7 +229,8 @@ static int await_code(int lfd, const char *state, unsigned timeout_s, char **cod
 			rc = 0;
 		} else {
 			reply_page(fd, 200, "Sign-in failed at the identity provider.");
-			PN_LOG_WARN("client", "oidc_idp_error", "error=\"%.64s\"", err ? err : "");
+			PN_LOG_WARN("client", "oidc_idp_error", "idp_error=\"%.64s\"",
+				    err ? err : "");
 			rc = PN_E_OIDC_IDP;
 		}
 		free(st);
@@ -244,17 +252,15 @@ out:
 static int save_user(const char *dir, const json_t *reply)
 {
 	const json_t *u = json_object_get(reply, "user");
-	char tmp[4200], path[4200];
-	int rc = 0;
+	char *text;
+	int rc;
 
 	if (!u)
 		return 0;
-	snprintf(path, sizeof(path), "%s/user.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.user.json.tmp", dir);
-	if (json_dump_file(u, tmp, JSON_INDENT(2)) || chmod(tmp, 0600) || rename(tmp, path))
-		rc = -EIO;
-	if (rc)
-		unlink(tmp);
+	if (!(text = json_dumps(u, JSON_INDENT(2))))
+		return -ENOMEM;
+	rc = pn_file_write_at(dir, "user.json", text, strlen(text), 0600, 0);
+	free(text);
 	return rc;
 }
 
@@ -415,7 +421,7 @@ int pn_client_oidc_login(const struct pn_oidc_login_opts *o)
 		reply = NULL;
 		goto out;
 	}
-	if ((rc = pn_ctlapi_save_login(o->state_dir, o->url, reply)) ||
+	if ((rc = pn_ctlapi_enroll_finish(o->state_dir, o->url, reply)) ||
 	    (rc = save_user(o->state_dir, reply)))
 		goto out;
 	print_user(out, reply);

@@ -11,8 +11,8 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "node/ident.h"
-#include "trust/util.h"
 
 #define USER_FIELD_MAX 256
 
@@ -135,7 +135,7 @@ json_t *pn_client_user_load(const char *state_dir, const char *user, int *err)
 	int r;
 
 	snprintf(path, sizeof(path), "%s/user.json", state_dir);
-	if ((r = pn_trust_read_file(path, PN_CLIENT_USER_MAX, &text, &len)) != 0)
+	if ((r = pn_file_read(path, PN_CLIENT_USER_MAX, &text, &len)) != 0)
 		goto out;
 	in = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(in)) {

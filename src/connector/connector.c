@@ -36,15 +36,13 @@ static int str_cmp(const void *a, const void *b)
 
 static int is_revoked(const struct pn_connector *c, const struct pn_cred_info *ci)
 {
-	char hex[2 * PN_SERIAL_MAX + 1], *key = hex;
+	char hex[PN_SERIAL_HEX_LEN + 1], *key = hex;
 
 	if (c->n_rev_ids && bsearch(ci->id, c->rev_ids, c->n_rev_ids, PN_ID_LEN, id_cmp))
 		return 1;
 	if (!c->n_rev_serials)
 		return 0;
-	for (size_t i = 0; i < ci->serial_len && i < PN_SERIAL_MAX; i++)
-		snprintf(hex + 2 * i, 3, "%02x", ci->serial[i]);
-	hex[2 * (ci->serial_len < PN_SERIAL_MAX ? ci->serial_len : PN_SERIAL_MAX)] = '\0';
+	pn_cred_serial_hex(ci, hex);
 	return bsearch(&key, c->rev_serials, c->n_rev_serials, sizeof(char *), str_cmp) != NULL;
 }
 
@@ -477,8 +475,8 @@ static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 		return;
 	}
 	pn_id_hex(ct->peer.id, cid);
-	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s reason=\"%s\"", cid,
-		    ct->peer.user, pn_strerror(err));
+	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s err=%s reason=\"%s\"", cid,
+		    ct->peer.user, pn_errname(err), pn_strerror(err));
 	free_ctun(c, ct);
 }
 

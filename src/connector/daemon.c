@@ -12,10 +12,10 @@
 
 #include "connector/reporter.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "ctlapi/relays.h"
 #include "node/node.h"
-#include "trust/util.h"
 
 #define ACL_FILE_MAX	 (4u << 20)
 #define REVOKED_FILE_MAX (4u << 20)
@@ -68,12 +68,11 @@ static void load_client_acls(struct pn_connector_daemon *d)
 		return;
 	}
 	while ((e = readdir(dir)) && n < CLIENT_ACLS_MAX) {
-		char path[1024];
 		size_t len = strlen(e->d_name);
 		if (len < 5 || strcmp(e->d_name + len - 4, ".bin"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->cfg.client_acl_dir, e->d_name);
-		if (pn_trust_read_file(path, ACL_FILE_MAX, &bufs[n], &lens[n]) == 0) {
+		if (pn_file_read_at(d->cfg.client_acl_dir, e->d_name, ACL_FILE_MAX, &bufs[n],
+				    &lens[n]) == 0) {
 			cb[n] = (const uint8_t *)bufs[n];
 			n++;
 		}
@@ -93,7 +92,7 @@ static int load_revoked(struct pn_connector_daemon *d)
 	size_t ni = 0, ns = 0, len;
 	int r;
 
-	if ((r = pn_trust_read_file(d->cfg.revoked_path, REVOKED_FILE_MAX, &text, &len)) != 0)
+	if ((r = pn_file_read(d->cfg.revoked_path, REVOKED_FILE_MAX, &text, &len)) != 0)
 		return r;
 	ids = calloc(REVOKED_MAX, sizeof(char *));
 	sers = calloc(REVOKED_MAX, sizeof(char *));
@@ -126,7 +125,7 @@ static void load_acl_file(struct pn_connector_daemon *d, const char *event)
 	size_t len;
 	int r;
 
-	if (pn_trust_read_file(d->acl_path, ACL_FILE_MAX, &acl, &len) != 0)
+	if (pn_file_read(d->acl_path, ACL_FILE_MAX, &acl, &len) != 0)
 		return;
 	if ((r = pn_connector_set_acl(d->conn, (const uint8_t *)acl, len)) != 0)
 		PN_LOG_WARN("connector", event, "file=%s err=%s", d->acl_path, pn_errname(r));
@@ -250,7 +249,7 @@ static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 				    why);
 	if (!cfg->nrelay_specs && cfg->state) {
 		snprintf(path, sizeof(path), "%s/relays.json", cfg->state);
-		if (pn_trust_read_file(path, RELAYS_FILE_MAX, &json, &len) != 0)
+		if (pn_file_read(path, RELAYS_FILE_MAX, &json, &len) != 0)
 			return 0; /* no relays */
 		if ((r = pn_relays_parse_json(json, len, ents, PN_CONNECTOR_RELAYS_MAX, &n,
 					      relay_skipped, NULL)))
@@ -403,8 +402,7 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 			     failed ? failed : "?", pn_strerror(r));
 		goto fail;
 	}
-	if (!d->acl_path[0] ||
-	    (r = pn_trust_read_file(d->acl_path, ACL_FILE_MAX, &acl, &acl_len))) {
+	if (!d->acl_path[0] || (r = pn_file_read(d->acl_path, ACL_FILE_MAX, &acl, &acl_len))) {
 		r = fail(err, errsz, r ? r : PN_E_CONFIG, "cannot read %s: %s",
 			 d->acl_path[0] ? d->acl_path : "(no --acl)",
 			 pn_strerror(r ? r : PN_E_CONFIG));

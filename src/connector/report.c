@@ -9,6 +9,7 @@
 
 #include "connector/report.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "ctlapi/limits.h"
 
 #define BODY_HEAD  "{\"events\":["
@@ -94,17 +95,6 @@ void pn_report_free(struct pn_report *r)
 
 /* ------------------------------------------------------------ encoding -- */
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
 static size_t utf8_seq(const unsigned char *p, size_t n)
 {
@@ -174,9 +164,9 @@ static char *encode(const struct pn_connector_event *ev, size_t *len)
 
 	snprintf(fid, sizeof(fid), "%016" PRIx64, ev->flow_id);
 	if (ev->client_id)
-		hex(ev->client_id, PN_ID_LEN, cid);
+		pn_hex_encode(ev->client_id, PN_ID_LEN, cid);
 	if (ev->resource_id)
-		hex(ev->resource_id, PN_ID_LEN, rid);
+		pn_hex_encode(ev->resource_id, PN_ID_LEN, rid);
 	field(ev->user, PN_CTLAPI_FLOW_USER_MAX, user);
 	field(ev->dest, PN_CTLAPI_FLOW_DEST_MAX, dest);
 	field(ev->reason, PN_CTLAPI_FLOW_REASON_MAX, reason);

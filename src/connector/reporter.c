@@ -95,7 +95,7 @@ static void post_done(uv_work_t *w, int status)
 	else if (err)
 		PN_LOG_WARN("connector", "report_failed",
 			    "events=%zu err=%s retry_ms=%" PRIu32 " pending=%zu", r->n,
-			    pn_strerror(err), st.backoff_ms, st.pending);
+			    pn_errname(err), st.backoff_ms, st.pending);
 	schedule(r);
 }
 

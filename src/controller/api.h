@@ -84,14 +84,24 @@ struct pn_req {
 	void *stream_ctx;
 };
 
-/* ---- responses (api_util.c) ---- */
-/* Set a JSON error response {"error":{"code":..,"message":..}}; returns 0. */
+/* ---- responses (api_util.c) ----
+ * A handler, and every helper that may answer for it, returns 0 when it
+ * set a success response and PN_E_API_ANSWERED when it set an error
+ * response (or another code when it set none): the caller stops and
+ * passes the code up, never answering a second time. */
+/* Set a JSON error response {"error":{"code":..,"message":..}}; returns
+ * PN_E_API_ANSWERED. */
 int pn_api_error(struct pn_req *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Set a JSON response (steals body). */
+/* Set a JSON response (steals body): 0, or PN_E_API_ANSWERED with a 500
+ * when body is NULL. */
 int pn_api_ok(struct pn_req *r, unsigned status, json_t *body);
-/* Map a store error to a response (404/409/503/500). */
+/* Map a store error to a response (404/409/503/500); PN_E_API_ANSWERED
+ * (passed through untouched: the response is already set). */
 int pn_api_store_error(struct pn_req *r, int err);
+/* A handler's return once its response is set: 0 for a success response,
+ * PN_E_API_ANSWERED for an error response (or none). */
+int pn_api_done(const struct pn_req *r);
 /* Query-string argument (NULL if absent). */
 const char *pn_api_query(struct pn_req *r, const char *key);
 
@@ -104,7 +114,7 @@ int pn_api_only_fields(struct pn_req *r, const char *const *allowed);
 int pn_api_str(struct pn_req *r, const char *field, int required, size_t max, int name,
 	       const char **out);
 /* Normalise a protocols list ["tcp/5432","udp/53-54","icmp","tcp"] into a
- * canonical JSON array text; 0 or sets a 400 and returns -EINVAL. */
+ * canonical JSON array text; 0 or a 400 set (PN_E_API_ANSWERED). */
 int pn_api_protocols(struct pn_req *r, const json_t *v, char **out_text);
 /* Validate and normalise a resource address (trust dest pattern). */
 int pn_api_address(struct pn_req *r, const char *in, char *out, size_t outsz);
@@ -154,7 +164,7 @@ int pn_auth_identify(struct pn_req *r);
 int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,
 			char **text);
 /* Issuance steps shared with the OIDC login (enroll.c): issue a
- * credential for csr (response set on failure, -1), record it (inside the
+ * credential for csr (response set on failure: PN_E_API_ANSWERED), record it (inside the
  * write transaction), and answer with credential + state after commit. */
 int pn_enroll_issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, char **pem);
 int pn_enroll_record(struct pn_req *r, const struct pn_cred_info *ci, const char *holder_kind,
@@ -163,7 +173,8 @@ int pn_enroll_respond(struct pn_req *r, unsigned status, const char *pem,
 		      const struct pn_cred_info *ci, const char *holder_kind, const char *holder_id);
 /* Renewal of a user's credential (oidc_api.c): refresh at the identity
  * provider and re-synchronise groups into info->groups.  0 to go on, or
- * -1 with the response (401 reauthentication_required) set. */
+ * PN_E_API_ANSWERED with the response (401 reauthentication_required,
+ * 502, or a store error) set. */
 int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info);
 
 /* Make a random API key "<prefix><64 hex>" and its hash. */

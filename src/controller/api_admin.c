@@ -28,11 +28,10 @@ static int parse_i64(struct pn_req *r, const char *name, int64_t min, int64_t ma
 	if (!q)
 		return 0;
 	x = strtoll(q, &end, 10);
-	if (!*q || *end || x < min || x > max) {
-		pn_api_error(r, 400, "invalid_query", "query '%s' must be an integer in %lld..%lld",
-			     name, (long long)min, (long long)max);
-		return -1;
-	}
+	if (!*q || *end || x < min || x > max)
+		return pn_api_error(r, 400, "invalid_query",
+				    "query '%s' must be an integer in %lld..%lld", name,
+				    (long long)min, (long long)max);
 	*v = x;
 	return 0;
 }
@@ -90,7 +89,7 @@ static int h_keys_create(struct pn_req *r)
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "name", 1, PN_API_NAME_MAX, 1, &name) ||
 	    pn_api_str(r, "role", 1, 16, 1, &role))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (strcmp(role, "admin") && strcmp(role, "readonly"))
 		return pn_api_error(r, 400, "invalid_role", "role must be 'admin' or 'readonly'");
 	if ((rc = pn_api_new_key("pnak_", key, hash)) || (rc = pn_store_new_id(id)))
@@ -160,7 +159,7 @@ out:
 	json_decref(row);
 	json_decref(admins);
 	json_decref(set);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_audit(struct pn_req *r)

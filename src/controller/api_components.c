@@ -55,12 +55,12 @@ static int build_connector(struct pn_req *r, int create, json_t *row)
 	if (pn_api_only_fields(r, create ? allowed_c : allowed_u) ||
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name) ||
 	    (create && pn_api_str(r, "network", 1, 128, 1, &network)))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (network) {
 		json_t *net = NULL;
 
 		if (pn_api_resolve(r, PN_OBJ_NETWORK, network, &net))
-			return -1;
+			return PN_E_API_ANSWERED;
 		json_object_set(row, "network_id", json_object_get(net, "id"));
 		json_decref(net);
 	}
@@ -78,14 +78,13 @@ static int build_relay(struct pn_req *r, int create, json_t *row)
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name) ||
 	    pn_api_str(r, "udp", 0, 300, 0, &udp) || pn_api_str(r, "tls", 0, 300, 0, &tls) ||
 	    pn_api_str(r, "ws", 0, 400, 0, &ws))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if ((udp && pn_api_hostport(r, "udp", udp)) || (tls && pn_api_hostport(r, "tls", tls)) ||
 	    (ws && pn_api_wsurl(r, "ws", ws)))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (create && !udp && !tls && !ws)
 		return pn_api_error(r, 400, "missing_field",
-				    "a relay needs at least one of 'udp', 'tls', 'ws'"),
-		       -1;
+				    "a relay needs at least one of 'udp', 'tls', 'ws'");
 	if (name)
 		json_object_set_new(row, "name", json_string(name));
 	if (udp)
@@ -107,13 +106,13 @@ static int build_sa(struct pn_req *r, int create, json_t *row)
 
 	if (pn_api_only_fields(r, create ? allowed_c : allowed_u) ||
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (!create) {
 		json_t *d = json_object_get(r->body, "disabled");
 
 		if (d && !json_is_boolean(d))
 			return pn_api_error(r, 400, "invalid_type",
-					    "field 'disabled' must be a boolean"), -1;
+					    "field 'disabled' must be a boolean");
 		if (d)
 			json_object_set_new(row, "disabled", json_integer(json_is_true(d)));
 	}
@@ -123,18 +122,18 @@ static int build_sa(struct pn_req *r, int create, json_t *row)
 		return 0;
 	if (!json_is_array(groups) || json_array_size(groups) > 64)
 		return pn_api_error(r, 400, "invalid_type",
-				    "field 'groups' must be a list of up to 64 groups"), -1;
+				    "field 'groups' must be a list of up to 64 groups");
 	ids = json_array();
 	json_array_foreach(groups, i, g) {
 		json_t *grp = NULL;
 
 		if (!json_is_string(g)) {
 			json_decref(ids);
-			return pn_api_error(r, 400, "invalid_type", "groups must be strings"), -1;
+			return pn_api_error(r, 400, "invalid_type", "groups must be strings");
 		}
 		if (pn_api_resolve(r, PN_OBJ_GROUP, json_string_value(g), &grp)) {
 			json_decref(ids);
-			return -1;
+			return PN_E_API_ANSWERED;
 		}
 		json_array_append(ids, json_object_get(grp, "id"));
 		json_decref(grp);
@@ -151,7 +150,7 @@ static int issue_token(struct pn_req *r, const char *kind, const char *id, json_
 	int rc = pn_enroll_new_token(r, kind, id, ttl, &text);
 
 	if (rc)
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	json_object_set_new(resp, "enrollment_token", json_string(text));
 	json_object_set_new(resp, "token_expires", json_integer(pn_now() + (int64_t)ttl));
 	free(text);
@@ -177,13 +176,13 @@ static int new_sa_key(struct pn_req *r, const char *sa_id, json_t *resp)
 	int rc;
 
 	if ((rc = pn_api_new_key("pnsk_", key, hash)) || (rc = pn_store_new_id(kid)))
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	k = json_pack("{s:s,s:s,s:s,s:i,s:I}", "id", kid, "service_account_id", sa_id, "hash",
 		      hash, "revoked", 0, "created", (json_int_t)pn_now());
 	rc = k ? pn_store_insert(r->ctl->store, PN_OBJ_SA_KEY, k) : -ENOMEM;
 	json_decref(k);
 	if (rc)
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	json_object_set_new(resp, "api_key", json_string(key));
 	json_object_set_new(resp, "key_id", json_string(kid));
 	return 0;
@@ -206,7 +205,7 @@ static int sa_after_create(struct pn_req *r, const json_t *row, json_t *resp)
 		rc = m ? pn_store_insert(r->ctl->store, PN_OBJ_MEMBERSHIP, m) : -ENOMEM;
 		json_decref(m);
 		if (rc)
-			return pn_api_store_error(r, rc), -1;
+			return pn_api_store_error(r, rc);
 	}
 	return new_sa_key(r, said, resp);
 }
@@ -227,10 +226,10 @@ static int begin_ref(struct pn_req *r, json_t **row)
 	int rc = pn_store_begin(r->ctl->store);
 
 	if (rc)
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	if (pn_api_resolve(r, c->kind, r->seg[1], row)) {
 		pn_store_rollback(r->ctl->store);
-		return -1;
+		return PN_E_API_ANSWERED;
 	}
 	return 0;
 }

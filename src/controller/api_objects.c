@@ -29,7 +29,7 @@ static int build_named(struct pn_req *r, int create, json_t *row)
 
 	if (pn_api_only_fields(r, allowed) ||
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (name)
 		json_object_set_new(row, "name", json_string(name));
 	return 0;
@@ -42,8 +42,7 @@ static int set_bool(struct pn_req *r, json_t *row, const char *field)
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return pn_api_error(r, 400, "invalid_type", "field '%s' must be a boolean", field),
-		       -1;
+		return pn_api_error(r, 400, "invalid_type", "field '%s' must be a boolean", field);
 	json_object_set_new(row, field, json_integer(json_is_true(v)));
 	return 0;
 }
@@ -56,9 +55,9 @@ static int build_user(struct pn_req *r, int create, json_t *row)
 	if (pn_api_only_fields(r, allowed) ||
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name) ||
 	    pn_api_str(r, "email", 0, 254, 0, &email) || set_bool(r, row, "disabled"))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (email && !strchr(email, '@'))
-		return pn_api_error(r, 400, "invalid_email", "field 'email' must contain '@'"), -1;
+		return pn_api_error(r, 400, "invalid_email", "field 'email' must contain '@'");
 	if (name)
 		json_object_set_new(row, "name", json_string(name));
 	if (email)
@@ -81,19 +80,19 @@ static int build_resource(struct pn_req *r, int create, json_t *row)
 	    pn_api_str(r, "name", create, PN_API_NAME_MAX, 1, &name) ||
 	    (create && pn_api_str(r, "network", 1, 128, 1, &network)) ||
 	    pn_api_str(r, "address", create, PN_DEST_TEXT_MAX, 0, &address))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (create && !protos)
-		return pn_api_error(r, 400, "missing_field", "field 'protocols' is required"), -1;
+		return pn_api_error(r, 400, "missing_field", "field 'protocols' is required");
 	if (address && pn_api_address(r, address, norm, sizeof(norm)))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (protos && pn_api_protocols(r, protos, &ptext))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (network) {
 		json_t *net = NULL;
 
 		if (pn_api_resolve(r, PN_OBJ_NETWORK, network, &net)) {
 			free(ptext);
-			return -1;
+			return PN_E_API_ANSWERED;
 		}
 		json_object_set(row, "network_id", json_object_get(net, "id"));
 		json_decref(net);
@@ -116,11 +115,11 @@ static int ref_field(struct pn_req *r, json_t *row, const char *field, enum pn_o
 	json_t *obj = NULL;
 
 	if (pn_api_str(r, field, required, 128, 1, &ref))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (!ref)
 		return 0;
 	if (pn_api_resolve(r, kind, ref, &obj))
-		return -1;
+		return PN_E_API_ANSWERED;
 	json_object_set(row, col, json_object_get(obj, "id"));
 	json_decref(obj);
 	return 0;
@@ -131,15 +130,14 @@ static int build_membership(struct pn_req *r, int create, json_t *row)
 	static const char *const allowed[] = {"group", "user", "service_account", NULL};
 
 	if (pn_api_only_fields(r, allowed))
-		return -1;
+		return PN_E_API_ANSWERED;
 	if (!!json_object_get(r->body, "user") == !!json_object_get(r->body, "service_account"))
 		return pn_api_error(r, 400, "invalid_member",
-				    "give exactly one of 'user' or 'service_account'"),
-		       -1;
+				    "give exactly one of 'user' or 'service_account'");
 	if (ref_field(r, row, "group", PN_OBJ_GROUP, "group_id", 1) ||
 	    ref_field(r, row, "user", PN_OBJ_USER, "user_id", 0) ||
 	    ref_field(r, row, "service_account", PN_OBJ_SERVICE_ACCOUNT, "service_account_id", 0))
-		return -1;
+		return PN_E_API_ANSWERED;
 	return 0;
 }
 
@@ -150,7 +148,7 @@ static int build_policy(struct pn_req *r, int create, json_t *row)
 	if (pn_api_only_fields(r, allowed) ||
 	    ref_field(r, row, "group", PN_OBJ_GROUP, "group_id", 1) ||
 	    ref_field(r, row, "resource", PN_OBJ_RESOURCE, "resource_id", 1))
-		return -1;
+		return PN_E_API_ANSWERED;
 	return 0;
 }
 

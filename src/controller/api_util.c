@@ -35,7 +35,7 @@ int pn_api_error(struct pn_req *r, unsigned status, const char *code, const char
 	json_decref(r->resp);
 	r->status = status;
 	r->resp = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-	return 0;
+	return PN_E_API_ANSWERED;
 }
 
 int pn_api_ok(struct pn_req *r, unsigned status, json_t *body)
@@ -48,9 +48,15 @@ int pn_api_ok(struct pn_req *r, unsigned status, json_t *body)
 	return 0;
 }
 
+int pn_api_done(const struct pn_req *r)
+{
+	return r->resp && r->status < 400 ? 0 : PN_E_API_ANSWERED;
+}
+
 int pn_api_store_error(struct pn_req *r, int err)
 {
 	switch (err) {
+	case PN_E_API_ANSWERED: /* a helper answered already: keep its response */ return err;
 	case PN_E_STORE_NOTFOUND:
 		return pn_api_error(r, 404, "not_found", "no such object");
 	case PN_E_STORE_CONFLICT:
@@ -92,23 +98,18 @@ int pn_api_resolve(struct pn_req *r, enum pn_obj kind, const char *ref, json_t *
 	int rc = PN_E_STORE_NOTFOUND;
 
 	*row = NULL;
-	if (!ref || !*ref || strlen(ref) > 128) {
-		pn_api_error(r, 400, "invalid_reference", "empty or overlong reference");
-		return -1;
-	}
+	if (!ref || !*ref || strlen(ref) > 128)
+		return pn_api_error(r, 400, "invalid_reference", "empty or overlong reference");
 	if (is_hex_id(ref))
 		rc = pn_store_get(s, kind, ref, row);
 	if (rc == PN_E_STORE_NOTFOUND && kind != PN_OBJ_MEMBERSHIP && kind != PN_OBJ_POLICY &&
 	    kind != PN_OBJ_ADMIN_KEY)
 		rc = pn_store_get_by(s, kind, "name", ref, row);
-	if (rc == PN_E_STORE_NOTFOUND) {
-		pn_api_error(r, 404, "not_found", "no %s '%s'", pn_store_desc(kind)->table, ref);
-		return -1;
-	}
-	if (rc) {
-		pn_api_store_error(r, rc);
-		return -1;
-	}
+	if (rc == PN_E_STORE_NOTFOUND)
+		return pn_api_error(r, 404, "not_found", "no %s '%s'", pn_store_desc(kind)->table,
+				    ref);
+	if (rc)
+		return pn_api_store_error(r, rc);
 	return 0;
 }
 
@@ -164,9 +165,7 @@ int pn_api_revoke_holder(struct pn_req *r, const char *holder_id)
 	struct pn_store *s = r->ctl->store;
 	int n = 0, rc = s->ops->revoke_where(s->be, "holder_id", holder_id, &n);
 
-	if (rc) {
-		pn_api_store_error(r, rc);
-		return -1;
-	}
+	if (rc)
+		return pn_api_store_error(r, rc);
 	return 0;
 }

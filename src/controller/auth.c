@@ -153,8 +153,7 @@ static void identify_cert(struct pn_req *r)
 		snprintf(r->actor, sizeof(r->actor), "refused:%s", pn_errname(rc));
 		return;
 	}
-	for (size_t i = 0; i < r->peer.serial_len && 2 * i + 2 < sizeof(r->peer_serial); i++)
-		snprintf(r->peer_serial + 2 * i, 3, "%02x", r->peer.serial[i]);
+	pn_cred_serial_hex(&r->peer, r->peer_serial);
 	if (pn_store_read(s)) {
 		store_down(r);
 		return;

@@ -83,7 +83,7 @@ out:
 	for (unsigned i = 0; i < 4; i++)
 		json_decref(ids[i]);
 	json_decref(rows);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_get(struct pn_req *r)
@@ -149,7 +149,7 @@ fail_committed:
 	json_decref(row);
 	json_decref(resp);
 	json_decref(pub);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_update(struct pn_req *r)
@@ -193,7 +193,7 @@ out:
 	json_decref(row);
 	json_decref(set);
 	json_decref(after);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_delete(struct pn_req *r)
@@ -230,14 +230,13 @@ fail:
 out:
 	json_decref(row);
 	json_decref(pub);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int method_not_allowed(struct pn_req *r)
 {
-	pn_api_error(r, 405, "method_not_allowed", "%s is not supported on this endpoint",
-		     r->method);
-	return -1;
+	return pn_api_error(r, 405, "method_not_allowed", "%s is not supported on this endpoint",
+			    r->method);
 }
 
 int pn_coll_route(struct pn_req *r, const struct pn_coll *c, pn_handler_fn *fn,

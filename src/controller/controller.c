@@ -17,14 +17,16 @@
 #include "controller/http.h"
 #include "controller/push.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/key.h"
-#include "trust/util.h"
 
 #define API_CERT_LIFETIME (397ull * 24 * 3600)
 #define MAX_HOSTNAMES 16
 #define PN_ACL_CACHE_MAX 65536 /* signed lists kept in memory */
+
+#define DATA_FILE_MAX (64 * 1024) /* config.json, api.key, api.crt */
 
 struct pn_controller {
 	struct pn_ctl ctl;
@@ -70,37 +72,24 @@ static int parse_listen(const char *s, char *host, size_t hostsz, uint16_t *port
 }
 
 /* A new file in dir (never replaces one: -EEXIST), written and synced. */
-static int write_file(const char *dir, const char *name, const char *data, mode_t mode)
+static int write_file(const char *dir, const char *name, const char *data, unsigned mode)
 {
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return PN_E_TOOBIG;
-	return pn_trust_write_file(path, data, strlen(data), (unsigned)mode, 1);
-}
-
-static char *read_file(const char *dir, const char *name, size_t max)
-{
-	char path[4096], *buf = NULL;
-	size_t n;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return NULL;
-	return pn_trust_read_file(path, max, &buf, &n) ? NULL : buf;
+	return pn_file_write_at(dir, name, data, strlen(data), mode, PN_FILE_NOCLOBBER);
 }
 
 static void remove_dir(const char *dir)
 {
-	static const char *const files[] = {"ca.key", "ca.crt", "api.key", "api.crt",
-					    "controller.db", "controller.db-wal",
-					    "controller.db-shm", "config.json", NULL};
-	char path[4096];
+	static const char *const files[] = {"ca.key",
+					    "ca.crt",
+					    "api.key",
+					    "api.crt",
+					    "controller.db",
+					    "controller.db-wal",
+					    "controller.db-shm",
+					    "config.json",
+					    NULL};
 
-	for (size_t i = 0; files[i]; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	pn_file_remove_dir(dir, files);
 }
 
 static int bootstrap_key(struct pn_store *s, char key_out[PN_CONTROLLER_KEY_MAX])
@@ -319,11 +308,10 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 		rc = PN_E_CONFIG;
 		goto fail;
 	}
-	cfg_text = read_file(data_dir, "config.json", 64 * 1024);
-	key_pem = read_file(data_dir, "api.key", 64 * 1024);
-	cert_pem = read_file(data_dir, "api.crt", 64 * 1024);
-	cfg = cfg_text ? json_loads(cfg_text, 0, NULL) : NULL;
-	if (!cfg || !key_pem || !cert_pem) {
+	if (pn_file_read_at(data_dir, "config.json", DATA_FILE_MAX, &cfg_text, NULL) ||
+	    pn_file_read_at(data_dir, "api.key", DATA_FILE_MAX, &key_pem, NULL) ||
+	    pn_file_read_at(data_dir, "api.crt", DATA_FILE_MAX, &cert_pem, NULL) ||
+	    !(cfg = json_loads(cfg_text, 0, NULL))) {
 		rc = PN_E_CONFIG;
 		goto fail;
 	}
@@ -389,10 +377,8 @@ fail_cfg:
 fail:
 	pn_controller_stop(c);
 out:
-	free(cfg_text);
-	if (key_pem)
-		pn_wipe(key_pem, strlen(key_pem));
-	free(key_pem);
+	pn_wipe_free_str(cfg_text); /* may name a database with its password */
+	pn_wipe_free_str(key_pem);
 	free(cert_pem);
 	json_decref(cfg);
 	return rc;

@@ -84,15 +84,7 @@ static int token_secret(struct pn_req *r, const char *tok, char secret[65])
 	secret[64] = '\0';
 	return 0;
 bad:
-	pn_api_error(r, 401, "invalid_token", "enrollment token unknown, used or expired");
-	return -1;
-}
-
-static void serial_hex(const struct pn_cred_info *ci, char out[64])
-{
-	out[0] = '\0';
-	for (size_t i = 0; i < ci->serial_len && 2 * i + 2 < 64; i++)
-		snprintf(out + 2 * i, 3, "%02x", ci->serial[i]);
+	return pn_api_error(r, 401, "invalid_token", "enrollment token unknown, used or expired");
 }
 
 /* Record an issued credential (inside the write transaction). */
@@ -103,7 +95,7 @@ static int record_cred(struct pn_req *r, const struct pn_cred_info *ci, const ch
 	json_t *row;
 	int rc;
 
-	serial_hex(ci, serial);
+	pn_cred_serial_hex(ci, serial);
 	pn_id_hex(ci->id, id);
 	pn_fpr_hex(ci->key_fpr, fpr);
 	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:I}", "serial", serial, "cred_id",
@@ -126,14 +118,10 @@ static int issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, u
 	info->policy_version = v;
 	rc = pn_cred_issue(r->ctl->ca, csr, info, ttl, (uint64_t)pn_now(), pem, info);
 	if (rc == PN_E_MALFORMED || rc == PN_E_SIGNATURE || rc == PN_E_UNSUPPORTED ||
-	    rc == PN_E_INVAL) {
-		pn_api_error(r, 400, "invalid_csr", "CSR refused: %s", pn_strerror(rc));
-		return -1;
-	}
-	if (rc) {
-		pn_api_error(r, 500, "internal", "issuance failed: %s", pn_strerror(rc));
-		return -1;
-	}
+	    rc == PN_E_INVAL)
+		return pn_api_error(r, 400, "invalid_csr", "CSR refused: %s", pn_strerror(rc));
+	if (rc)
+		return pn_api_error(r, 500, "internal", "issuance failed: %s", pn_strerror(rc));
 	return 0;
 }
 
@@ -173,7 +161,7 @@ static int h_enroll(struct pn_req *r)
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "token", 1, 1024, 0, &tok) ||
 	    pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr) || token_secret(r, tok, secret))
-		return 0;
+		return PN_E_API_ANSWERED;
 	rc = pn_store_hash_hex(secret, 64, hash);
 	pn_wipe(secret, sizeof(secret));
 	if (rc || (rc = pn_store_begin(s)))
@@ -231,7 +219,7 @@ out:
 	json_decref(trow);
 	json_decref(target_row);
 	json_decref(set);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_login(struct pn_req *r)
@@ -246,7 +234,7 @@ static int h_login(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
-		return 0;
+		return PN_E_API_ANSWERED;
 	memset(&info, 0, sizeof(info));
 	info.type = PN_CRED_CLIENT;
 	if (pn_id_random(info.id))
@@ -301,7 +289,7 @@ out:
 	free(pem);
 	json_decref(sa);
 	json_decref(mems);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_renew(struct pn_req *r)
@@ -314,7 +302,7 @@ static int h_renew(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "csr", 1, PN_CRED_PEM_MAX, 2, &csr))
-		return 0;
+		return PN_E_API_ANSWERED;
 	/* A person's credential is renewed only if their identity provider
 	 * still vouches for them (refresh token; groups re-synchronised). */
 	if (!strcmp(r->holder_kind, "user") && pn_oidc_renew(r, &info))
@@ -339,7 +327,7 @@ fail:
 	pn_store_rollback(s);
 out:
 	free(pem);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_state(struct pn_req *r)
@@ -386,7 +374,7 @@ static int h_flows(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (strcmp(r->holder_kind, "connector"))
 		return pn_api_error(r, 403, "forbidden", "only connectors report flows");
 	evs = json_object_get(r->body, "events");

@@ -29,39 +29,18 @@
 #include "controller/controller.h"
 #include "controller/store.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/ca.h"
-#include "trust/util.h"
 
 #define FILE_MAX       (64 * 1024)
 #define BUNDLE_VERSION 1
 
-static char *slurp(const char *dir, const char *name)
-{
-	char path[4096], *buf = NULL;
-	size_t n;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return NULL;
-	return pn_trust_read_file(path, FILE_MAX, &buf, &n) ? NULL : buf;
-}
-
-static void wipe_free(char *s)
-{
-	if (s)
-		pn_wipe(s, strlen(s));
-	free(s);
-}
-
 /* A new file in dir (never replaces one: -EEXIST), written and synced. */
-static int put(const char *dir, const char *name, const char *data, mode_t mode)
+static int put(const char *dir, const char *name, const char *data, unsigned mode)
 {
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return PN_E_TOOBIG;
-	return pn_trust_write_file(path, data, strlen(data), (unsigned)mode, 1);
+	return pn_file_write_at(dir, name, data, strlen(data), mode, PN_FILE_NOCLOBBER);
 }
 
 /* PEM key (clear) -> PKCS#8 PEM encrypted with pass; *out heap string. */
@@ -114,9 +93,8 @@ out:
 
 int pn_controller_export_identity(const char *data_dir, const char *pass, char **bundle_out)
 {
-	char *ca_key = slurp(data_dir, "ca.key"), *api_key = slurp(data_dir, "api.key");
-	char *ca_crt = slurp(data_dir, "ca.crt"), *api_crt = slurp(data_dir, "api.crt");
-	char *cfg_text = slurp(data_dir, "config.json"), *ca_enc = NULL, *api_enc = NULL;
+	char *ca_key = NULL, *api_key = NULL, *ca_crt = NULL, *api_crt = NULL, *cfg_text = NULL;
+	char *ca_enc = NULL, *api_enc = NULL;
 	json_t *cfg = NULL, *b = NULL;
 	int rc;
 
@@ -125,7 +103,11 @@ int pn_controller_export_identity(const char *data_dir, const char *pass, char *
 		rc = PN_E_CONFIG;
 		goto out;
 	}
-	if (!ca_key || !api_key || !ca_crt || !api_crt || !cfg_text ||
+	if (pn_file_read_at(data_dir, "ca.key", FILE_MAX, &ca_key, NULL) ||
+	    pn_file_read_at(data_dir, "api.key", FILE_MAX, &api_key, NULL) ||
+	    pn_file_read_at(data_dir, "ca.crt", FILE_MAX, &ca_crt, NULL) ||
+	    pn_file_read_at(data_dir, "api.crt", FILE_MAX, &api_crt, NULL) ||
+	    pn_file_read_at(data_dir, "config.json", FILE_MAX, &cfg_text, NULL) ||
 	    !(cfg = json_loads(cfg_text, 0, NULL))) {
 		rc = PN_E_CONFIG;
 		goto out;
@@ -140,9 +122,9 @@ int pn_controller_export_identity(const char *data_dir, const char *pass, char *
 	if (b && (*bundle_out = json_dumps(b, JSON_INDENT(1))))
 		rc = 0;
 out:
-	wipe_free(ca_key);
-	wipe_free(api_key);
-	wipe_free(cfg_text); /* may name a database with its password */
+	pn_wipe_free_str(ca_key);
+	pn_wipe_free_str(api_key);
+	pn_wipe_free_str(cfg_text); /* may name a database with its password */
 	free(ca_crt);
 	free(api_crt);
 	free(ca_enc);
@@ -156,13 +138,8 @@ static void remove_joined(const char *dir)
 {
 	static const char *const files[] = {"ca.key",  "ca.crt",      "api.key",
 					    "api.crt", "config.json", NULL};
-	char path[4096];
 
-	for (size_t i = 0; files[i]; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	pn_file_remove_dir(dir, files);
 }
 
 /* The shared database must hold this network already. */
@@ -249,9 +226,9 @@ out:
 	if (rc && created)
 		remove_joined(o->data_dir);
 	pn_ca_free(ca);
-	wipe_free(ca_key);
-	wipe_free(api_key);
-	wipe_free(cfg_text);
+	pn_wipe_free_str(ca_key);
+	pn_wipe_free_str(api_key);
+	pn_wipe_free_str(cfg_text);
 	json_decref(cfg);
 	json_decref(b);
 	return rc;
@@ -259,13 +236,14 @@ out:
 
 int pn_controller_migrate_store(const char *data_dir, const char *to)
 {
-	char *cfg_text = slurp(data_dir, "config.json"), *out_text = NULL, path[4096], tmp[4200];
+	char *cfg_text = NULL, *out_text = NULL, path[4096];
 	struct pn_store *src = NULL, *dst = NULL;
 	const char *from;
-	json_t *cfg = cfg_text ? json_loads(cfg_text, 0, NULL) : NULL;
+	json_t *cfg = NULL;
 	int rc;
 
-	if (!cfg || !pn_store_is_pg(to)) {
+	if (pn_file_read_at(data_dir, "config.json", FILE_MAX, &cfg_text, NULL) ||
+	    !(cfg = json_loads(cfg_text, 0, NULL)) || !pn_store_is_pg(to)) {
 		rc = PN_E_CONFIG;
 		goto out;
 	}
@@ -281,26 +259,18 @@ int pn_controller_migrate_store(const char *data_dir, const char *to)
 	if ((rc = pn_store_open(from, &src)) || (rc = pn_store_open(to, &dst)) ||
 	    (rc = pn_store_copy(src, dst)))
 		goto out;
-	/* point the data directory at the new store: tmp + fsync + rename */
+	/* point the data directory at the new store (replaced atomically) */
 	if (json_object_set_new(cfg, "store", json_string(to)) ||
 	    !(out_text = json_dumps(cfg, JSON_INDENT(2)))) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/config.json.tmp", data_dir);
-	unlink(tmp);
-	if ((rc = put(data_dir, "config.json.tmp", out_text, 0600)))
-		goto out;
-	snprintf(path, sizeof(path), "%s/config.json", data_dir);
-	if (rename(tmp, path)) {
-		rc = -errno;
-		unlink(tmp);
-	}
+	rc = pn_file_write_at(data_dir, "config.json", out_text, strlen(out_text), 0600, 0);
 out:
 	pn_store_close(src);
 	pn_store_close(dst);
-	wipe_free(cfg_text);
-	wipe_free(out_text);
+	pn_wipe_free_str(cfg_text);
+	pn_wipe_free_str(out_text);
 	json_decref(cfg);
 	return rc;
 }

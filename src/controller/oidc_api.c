@@ -160,7 +160,7 @@ static int flows_room(struct pn_req *r)
 	int rc = pn_store_list(s, PN_OBJ_OIDC_FLOW, NULL, 0, PN_OIDC_FLOWS_MAX * 2, &all);
 
 	if (rc)
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	json_array_foreach(all, i, f)
 	{
 		if (json_integer_value(json_object_get(f, "expires")) < pn_now())
@@ -170,10 +170,8 @@ static int flows_room(struct pn_req *r)
 			live++;
 	}
 	json_decref(all);
-	if (live >= PN_OIDC_FLOWS_MAX) {
-		pn_api_error(r, 503, "busy", "too many logins in progress");
-		return -1;
-	}
+	if (live >= PN_OIDC_FLOWS_MAX)
+		return pn_api_error(r, 503, "busy", "too many logins in progress");
 	return 0;
 }
 
@@ -208,7 +206,7 @@ static int h_start(struct pn_req *r)
 	    pn_api_str(r, "code_challenge", 1, 128, 0, &challenge) ||
 	    pn_api_str(r, "code_challenge_method", 0, 8, 0, &method) ||
 	    pn_api_str(r, "purpose", 0, 8, 0, &purpose))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (!loopback_uri(redirect))
 		return pn_api_error(r, 400, "invalid_redirect_uri",
 				    "redirect_uri must be http://127.0.0.1:PORT/..., "
@@ -261,7 +259,7 @@ out:
 	curl_easy_cleanup(h);
 	free(url);
 	json_decref(row);
-	return 0;
+	return pn_api_done(r);
 }
 
 /* Consume (delete) the flow whose id is sha256(secret); *flow = its row.
@@ -274,9 +272,9 @@ static int consume_flow(struct pn_req *r, const char *secret, const char *kind, 
 
 	*flow = NULL;
 	if (flow_hash(secret, hash))
-		return pn_api_error(r, 500, "internal", "hash"), -1;
+		return pn_api_error(r, 500, "internal", "hash");
 	if ((rc = pn_store_begin(s)))
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	rc = pn_store_get(s, PN_OBJ_OIDC_FLOW, hash, flow);
 	if (rc == 0)
 		rc = pn_store_remove(s, PN_OBJ_OIDC_FLOW, hash);
@@ -291,10 +289,9 @@ static int consume_flow(struct pn_req *r, const char *secret, const char *kind, 
 		json_decref(*flow);
 		*flow = NULL;
 		if (rc != PN_E_STORE_NOTFOUND && rc != PN_E_OIDC_STATE)
-			return pn_api_store_error(r, rc), -1;
+			return pn_api_store_error(r, rc);
 		PN_LOG_INFO("oidc", "login_refused", "reason=invalid_state kind=%s", kind);
-		pn_api_error(r, 401, "invalid_state", "%s", pn_strerror(PN_E_OIDC_STATE));
-		return -1;
+		return pn_api_error(r, 401, "invalid_state", "%s", pn_strerror(PN_E_OIDC_STATE));
 	}
 	return 0;
 }
@@ -395,7 +392,7 @@ fail:
 	pn_store_rollback(s);
 out:
 	free(pem);
-	return 0;
+	return pn_api_done(r);
 }
 
 #define ADMIN_SESSION_S 3600
@@ -464,7 +461,7 @@ out_err:
 out:
 	pn_wipe(key, sizeof(key));
 	json_decref(row);
-	return 0;
+	return pn_api_done(r);
 }
 
 /* After the ID token checked out: a client credential or an admin session. */
@@ -486,19 +483,17 @@ static int take_tokens(struct pn_req *r, struct pn_oidc_provider *p, long st, js
 	int rc;
 
 	if (st != 200) {
-		PN_LOG_INFO("oidc", "login_refused", "provider=%s reason=idp_refused error=%s",
+		PN_LOG_INFO("oidc", "login_refused", "provider=%s reason=idp_refused idp_error=%s",
 			    p->name, pn_oidc_idp_error(reply));
-		pn_api_error(r, 401, "idp_refused", "identity provider refused: %s",
-			     pn_oidc_idp_error(reply));
-		return -1;
+		return pn_api_error(r, 401, "idp_refused", "identity provider refused: %s",
+				    pn_oidc_idp_error(reply));
 	}
-	if (!idt) {
-		pn_api_error(r, 401, "invalid_id_token", "the identity provider sent no ID token");
-		return -1;
-	}
+	if (!idt)
+		return pn_api_error(r, 401, "invalid_id_token",
+				    "the identity provider sent no ID token");
 	if ((rc = pn_oidc_verify(p, idt, nonce, subject, pn_now(), c))) {
 		refuse_token(r, p, rc);
-		return -1;
+		return PN_E_API_ANSWERED;
 	}
 	return 0;
 }
@@ -519,7 +514,7 @@ static int h_finish(struct pn_req *r)
 	    pn_api_str(r, "code", 1, 2048, 0, &code) ||
 	    pn_api_str(r, "code_verifier", 0, 128, 0, &verifier) ||
 	    pn_api_str(r, "csr", 0, PN_CRED_PEM_MAX, 2, &csr))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (!r->ctl->oidc)
 		return pn_api_error(r, 404, "oidc_not_configured", "no identity provider");
 	if (!is_b64url(state, 43, 43)) {
@@ -572,7 +567,7 @@ out:
 	if (reply)
 		json_object_clear(reply);
 	json_decref(reply);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_device(struct pn_req *r)
@@ -588,7 +583,7 @@ static int h_device(struct pn_req *r)
 	int rc;
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "purpose", 0, 8, 0, &purpose))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (purpose && strcmp(purpose, "client") && strcmp(purpose, "admin"))
 		return pn_api_error(r, 400, "invalid_purpose", "purpose: client or admin");
 	if (!(p = provider_arg(r)))
@@ -663,7 +658,7 @@ out:
 	if (reply)
 		json_object_clear(reply);
 	json_decref(reply);
-	return 0;
+	return pn_api_done(r);
 }
 
 static int h_poll(struct pn_req *r)
@@ -680,7 +675,7 @@ static int h_poll(struct pn_req *r)
 
 	if (pn_api_only_fields(r, allowed) || pn_api_str(r, "flow", 1, 128, 0, &handle) ||
 	    pn_api_str(r, "csr", 0, PN_CRED_PEM_MAX, 2, &csr))
-		return 0;
+		return PN_E_API_ANSWERED;
 	if (!r->ctl->oidc)
 		return pn_api_error(r, 404, "oidc_not_configured", "no identity provider");
 	if (!is_b64url(handle, 43, 43) || flow_hash(handle, hash))
@@ -737,25 +732,21 @@ out:
 	if (reply)
 		json_object_clear(reply);
 	json_decref(reply);
-	return 0;
+	return pn_api_done(r);
 }
 
 int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 {
 	if (r->nseg == 1 && !strcmp(r->seg[0], "identities")) {
-		if (strcmp(r->method, "GET")) {
-			pn_api_error(r, 405, "method_not_allowed", "GET only");
-			return -1;
-		}
+		if (strcmp(r->method, "GET"))
+			return pn_api_error(r, 405, "method_not_allowed", "GET only");
 		*fn = pn_oidc_identities, *acc = PN_A_READ;
 		return 0;
 	}
 	if (r->nseg < 3 || r->nseg > 4 || strcmp(r->seg[0], "login") || strcmp(r->seg[1], "oidc"))
 		return 1;
-	if (strcmp(r->method, "POST")) {
-		pn_api_error(r, 405, "method_not_allowed", "POST only");
-		return -1;
-	}
+	if (strcmp(r->method, "POST"))
+		return pn_api_error(r, 405, "method_not_allowed", "POST only");
 	*acc = PN_A_PUBLIC;
 	if (r->nseg == 3 && !strcmp(r->seg[2], "start"))
 		*fn = h_start;

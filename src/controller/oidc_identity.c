@@ -20,9 +20,8 @@
 static int reauth(struct pn_req *r, const char *why)
 {
 	PN_LOG_INFO("oidc", "renewal_refused", "user=%s reason=\"%s\"", r->principal_id, why);
-	pn_api_error(r, 401, "reauthentication_required",
-		     "sign in again (postern client login): %s", why);
-	return -1;
+	return pn_api_error(r, 401, "reauthentication_required",
+			    "sign in again (postern client login): %s", why);
 }
 
 int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
@@ -36,14 +35,14 @@ int pn_oidc_renew(struct pn_req *r, struct pn_cred_info *info)
 	struct pn_oidc_provider *p;
 	struct pn_oidc_claims c;
 	long st = 0;
-	int rc, ret = -1, changed = 0;
+	int rc, ret = PN_E_API_ANSWERED, changed = 0;
 
 	if ((rc = pn_store_read(s)))
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	rc = pn_store_list(s, PN_OBJ_IDENTITY, &f, 1, 1, &ids);
 	pn_store_rollback(s);
 	if (rc)
-		return pn_api_store_error(r, rc), -1;
+		return pn_api_store_error(r, rc);
 	if (!(ident = json_array_get(ids, 0))) {
 		json_decref(ids);
 		return 0; /* not an OIDC user: nothing to ask */

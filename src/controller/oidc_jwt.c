@@ -261,7 +261,8 @@ static int verify_sig(const char *token, size_t signed_len, const char *sig, enu
 	return rc;
 }
 
-/* A NumericDate claim (integer or real seconds); 0 if absent, -1 if bad. */
+/* A NumericDate claim (integer or real seconds); 1 if present, 0 if absent,
+ * PN_E_OIDC_CLAIMS if bad. */
 static int num_date(const json_t *claims, const char *k, int64_t *out)
 {
 	const json_t *v = json_object_get(claims, k);
@@ -274,8 +275,8 @@ static int num_date(const json_t *claims, const char *k, int64_t *out)
 	else if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1e15)
 		*out = (int64_t)json_real_value(v);
 	else
-		return -1;
-	return *out > 0 ? 1 : -1;
+		return PN_E_OIDC_CLAIMS;
+	return *out > 0 ? 1 : PN_E_OIDC_CLAIMS;
 }
 
 static void copy_str(const json_t *claims, const char *k, char *dst, size_t dstsz)

@@ -5,11 +5,9 @@
  * replies capped at PN_OIDC_REPLY_MAX, 10 s per request.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,39 +15,16 @@
 
 #include "controller/oidc.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
-
-struct sink {
-	char *buf;
-	size_t len;
-	int over;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = sz * n;
-	char *nb;
-
-	if (s->len + add > PN_OIDC_REPLY_MAX) { /* refuse, do not truncate */
-		s->over = 1;
-		return 0;
-	}
-	if (!(nb = realloc(s->buf, s->len + add + 1)))
-		return 0;
-	s->buf = nb;
-	memcpy(s->buf + s->len, p, add);
-	s->len += add;
-	s->buf[s->len] = '\0';
-	return add;
-}
+#include "ctlapi/body.h"
 
 /* One HTTPS request; form != NULL makes it a POST.  *reply: JSON object. */
 static int http_json(const struct pn_oidc_provider *p, const char *url, const char *form, int auth,
 		     long *status, json_t **reply)
 {
-	struct sink s = {0};
+	struct pn_body s = {.max = PN_OIDC_REPLY_MAX};
 	struct curl_slist *hdr = NULL;
 	char *user = NULL, *pass = NULL;
 	CURL *h = curl_easy_init();
@@ -72,7 +47,7 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (p->ca_file[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pn_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -93,12 +68,12 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	}
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
-		PN_LOG_WARN("oidc", "idp_unreachable", "provider=%s err=\"%s\"%s", p->name,
-			    curl_easy_strerror(cc), s.over ? " oversized=1" : "");
+		PN_LOG_WARN("oidc", "idp_unreachable", "provider=%s curl=\"%s\"%s", p->name,
+			    curl_easy_strerror(cc), s.too_big ? " oversized=1" : "");
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	*reply = s.buf ? json_loadb(s.buf, s.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	*reply = s.data ? json_loadb(s.data, s.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	if (!json_is_object(*reply)) {
 		PN_LOG_WARN("oidc", "idp_bad_reply", "provider=%s status=%ld", p->name, *status);
 		json_decref(*reply);
@@ -113,7 +88,7 @@ out:
 	curl_free(pass);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
-	free(s.buf);
+	free(s.data);
 	return rc;
 }
 
@@ -159,9 +134,9 @@ static int copy_url(char *dst, size_t sz, const json_t *doc, const char *k, int 
 
 	dst[0] = '\0';
 	if (!v)
-		return required ? -1 : 0;
+		return required ? PN_E_CONFIG : 0;
 	if (strncmp(v, "https://", 8) || strlen(v) >= sz)
-		return -1;
+		return PN_E_CONFIG;
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
@@ -279,22 +254,22 @@ struct pn_oidc_provider *pn_oidc_find(struct pn_oidc *o, const char *name)
 	return NULL;
 }
 
-/* Read a whole small file (secret or key) into buf; trailing newlines cut. */
-static int read_small(const char *path, char *buf, size_t sz, size_t *len)
+/* A secret file (at most sz - 1 bytes) into buf; trailing newlines cut. */
+static int read_secret(const char *path, char *buf, size_t sz, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char *text;
+	size_t n, all;
+	int rc;
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sz - 1);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+	if ((rc = pn_file_read(path, sz - 1, &text, &all)))
+		return rc;
+	n = all;
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
+	memcpy(buf, text, n);
 	buf[n] = '\0';
-	*len = (size_t)n;
+	*len = n;
+	pn_wipe_free(text, all);
 	return 0;
 }
 
@@ -304,12 +279,12 @@ static int str_field(const json_t *o, const char *k, char *dst, size_t sz, const
 
 	if (!v) {
 		if (!def)
-			return -1;
+			return PN_E_CONFIG;
 		snprintf(dst, sz, "%s", def);
 		return 0;
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= sz)
-		return -1;
+		return PN_E_CONFIG;
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
@@ -335,7 +310,7 @@ static int load_provider(const json_t *c, unsigned refetch, struct pn_oidc_provi
 		p->ca_file[0] = '\0';
 	if (!strcmp(p->admin_group, "-"))
 		p->admin_group[0] = '\0';
-	if ((rc = read_small(secret_file, p->client_secret, sizeof(p->client_secret), &n)) ||
+	if ((rc = read_secret(secret_file, p->client_secret, sizeof(p->client_secret), &n)) ||
 	    n == 0) {
 		PN_LOG_ERROR("oidc", "secret_unreadable", "provider=%s file=%s", p->name,
 			     secret_file);
@@ -350,28 +325,22 @@ static int load_provider(const json_t *c, unsigned refetch, struct pn_oidc_provi
 /* DATA/oidc.key: 32 random bytes, created 0600 on first use. */
 static int load_seal_key(const char *data_dir, uint8_t key[32])
 {
-	char path[4096];
-	ssize_t n;
-	int fd, rc;
+	char *text = NULL;
+	size_t n = 0;
+	int rc = pn_file_read_at(data_dir, "oidc.key", 32, &text, &n);
 
-	snprintf(path, sizeof(path), "%s/oidc.key", data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, key, 32);
-		close(fd);
-		return n == 32 ? 0 : PN_E_CONFIG;
+	if (rc == 0) {
+		rc = n == 32 ? 0 : PN_E_CONFIG;
+		if (!rc)
+			memcpy(key, text, 32);
+		pn_wipe_free(text, n);
+		return rc;
 	}
-	if (errno != ENOENT)
-		return -errno;
+	if (rc != -ENOENT)
+		return rc == PN_E_TOOBIG ? PN_E_CONFIG : rc;
 	if ((rc = pn_random(key, 32)))
 		return rc;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, key, 32);
-	rc = n == 32 && fsync(fd) == 0 ? 0 : -EIO;
-	close(fd);
-	return rc;
+	return pn_file_write_at(data_dir, "oidc.key", key, 32, 0600, PN_FILE_NOCLOBBER);
 }
 
 int pn_oidc_load(const char *data_dir, struct pn_oidc **out)

@@ -43,34 +43,27 @@ int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 		int rc = groups[i](r, fn, acc);
 
 		if (rc < 0)
-			return -1; /* the group set the response (405) */
+			return rc; /* the group set the response (405) */
 		if (rc == 0)
 			break;
 	}
-	if (!*fn) {
-		pn_api_error(r, 404, "not_found", "no such endpoint");
-		return -1;
-	}
+	if (!*fn)
+		return pn_api_error(r, 404, "not_found", "no such endpoint");
 	return 0;
 }
 
 int pn_router_allow(struct pn_req *r, enum pn_access acc)
 {
-	if (r->who == PN_P_NONE && !strcmp(r->actor, PN_ACTOR_STORE_DOWN)) {
-		pn_api_store_error(r, PN_E_STORE_DOWN);
-		return -1;
-	}
+	if (r->who == PN_P_NONE && !strcmp(r->actor, PN_ACTOR_STORE_DOWN))
+		return pn_api_store_error(r, PN_E_STORE_DOWN);
 	/* A presented but invalid credential is 401 even on public routes, so a
 	 * caller never mistakes a bad key for anonymous access. */
-	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11))) {
-		pn_api_error(r, 401, "unauthenticated",
-			     "missing, unknown, expired or revoked credentials");
-		return -1;
-	}
-	if (!allowed(r, acc)) {
-		pn_api_error(r, 403, "forbidden", "these credentials may not use this endpoint");
-		return -1;
-	}
+	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11)))
+		return pn_api_error(r, 401, "unauthenticated",
+				    "missing, unknown, expired or revoked credentials");
+	if (!allowed(r, acc))
+		return pn_api_error(r, 403, "forbidden",
+				    "these credentials may not use this endpoint");
 	return 0;
 }
 
@@ -78,8 +71,9 @@ int pn_router_dispatch(struct pn_req *r)
 {
 	pn_handler_fn fn;
 	enum pn_access acc;
+	int rc;
 
-	if (pn_router_find(r, &fn, &acc) || pn_router_allow(r, acc))
-		return -1;
+	if ((rc = pn_router_find(r, &fn, &acc)) || (rc = pn_router_allow(r, acc)))
+		return rc;
 	return fn(r);
 }

@@ -114,9 +114,12 @@ static int exec(sqlite3 *db, const char *sql)
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
-		PN_LOG_ERROR("store", "sql_error", "rc=%d msg=\"%s\"", rc, msg ? msg : "");
+		int err = rc == SQLITE_BUSY ? PN_E_STORE_BUSY : PN_E_STORE;
+
+		PN_LOG_ERROR("store", "sql_error", "err=%s sqlite_rc=%d msg=\"%s\"",
+			     pn_errname(err), rc, msg ? msg : "");
 		sqlite3_free(msg);
-		return rc == SQLITE_BUSY ? PN_E_STORE_BUSY : PN_E_STORE;
+		return err;
 	}
 	return 0;
 }

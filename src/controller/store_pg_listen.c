@@ -147,7 +147,7 @@ void pn_pg_listen_stop(struct pn_pg_listen *l)
 	if (!l)
 		return;
 	if (write(l->pipe[1], "x", 1) < 0)
-		PN_LOG_WARN("store", "listen_stop", "err=%d", errno);
+		PN_LOG_WARN("store", "listen_stop", "err=%s", pn_errname(-errno));
 	pthread_join(l->thread, NULL);
 	close(l->pipe[0]);
 	close(l->pipe[1]);

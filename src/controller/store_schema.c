@@ -11,6 +11,7 @@
 
 #include "controller/store.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/secret.h"
 
 #define R PN_COL_REQUIRED
@@ -144,8 +145,7 @@ int pn_store_new_id(char out[33])
 
 	if (r)
 		return r;
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	pn_hex_encode(b, sizeof(b), out);
 	return 0;
 }
 
@@ -155,7 +155,6 @@ int pn_store_hash_hex(const void *data, size_t len, char out[65])
 
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, h) < 0)
 		return PN_E_CRYPTO;
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	pn_hex_encode(h, sizeof(h), out);
 	return 0;
 }

@@ -30,8 +30,8 @@ static int sq_err(struct sq *s, int rc)
 		PN_LOG_DEBUG("store", "constraint", "ext=%d msg=\"%s\"", ext, sqlite3_errmsg(s->db));
 		return PN_E_STORE_CONFLICT;
 	}
-	PN_LOG_ERROR("store", "sql_error", "rc=%d ext=%d msg=\"%s\"", rc, ext,
-		     sqlite3_errmsg(s->db));
+	PN_LOG_ERROR("store", "sql_error", "err=PN_E_STORE sqlite_rc=%d sqlite_ext=%d msg=\"%s\"",
+		     rc, ext, sqlite3_errmsg(s->db));
 	return PN_E_STORE;
 }
 

@@ -6,18 +6,16 @@
  * everything and leaves one message in the caller's buffer.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/config_lex.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/secret.h"
 
 struct pn_cfg {
@@ -288,6 +286,13 @@ static int apply_defaults(struct pn_cfg *cfg, char *err, size_t errsz)
 
 /* ---- public ---- */
 
+static int too_large(const char *name, char *err, size_t errsz)
+{
+	if (err && errsz)
+		snprintf(err, errsz, "%s: file too large (limit %d bytes)", name, PN_CFG_MAX_FILE);
+	return PN_E_CONFIG;
+}
+
 int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, size_t len,
 		    const struct pn_cfg_key *schema, size_t n, char *err, size_t errsz)
 {
@@ -305,10 +310,7 @@ int pn_cfg_load_mem(struct pn_cfg **out, const char *name, const char *text, siz
 	if ((r = check_schema(schema, n, err, errsz)) != 0)
 		goto out;
 	if (len > PN_CFG_MAX_FILE) {
-		if (err && errsz)
-			snprintf(err, errsz, "%s: file too large (limit %d bytes)", name,
-				 PN_CFG_MAX_FILE);
-		r = PN_E_CONFIG;
+		r = too_large(name, err, errsz);
 		goto out;
 	}
 	r = -ENOMEM;
@@ -358,56 +360,21 @@ out:
 int pn_cfg_load_file(struct pn_cfg **out, const char *path, const struct pn_cfg_key *schema,
 		     size_t n, char *err, size_t errsz)
 {
-	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		goto io_err;
+	r = pn_file_read(path, PN_CFG_MAX_FILE, &text, &len);
+	if (r == PN_E_TOOBIG)
+		return too_large(path, err, errsz);
+	if (r) {
+		if (err && errsz)
+			snprintf(err, errsz, "%s: cannot read: %s", path, pn_strerror(r));
+		return r;
 	}
-	if (fstat(fd, &st) != 0) {
-		r = -errno;
-		goto io_err;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto io_err;
-	}
-	/* Read at most one byte past the limit: enough to know it is too big. */
-	if (!(text = malloc(PN_CFG_MAX_FILE + 1))) {
-		r = -ENOMEM;
-		goto io_err;
-	}
-	while (len < PN_CFG_MAX_FILE + 1) {
-		ssize_t got = read(fd, text + len, PN_CFG_MAX_FILE + 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			goto io_err;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
-	fd = -1;
 	r = pn_cfg_load_mem(out, path, text, len, schema, n, err, errsz);
-	goto out;
-io_err:
-	if (err && errsz)
-		snprintf(err, errsz, "%s: cannot read: %s", path, pn_strerror(r));
-out:
-	if (fd >= 0)
-		close(fd);
-	if (text) {
-		pn_wipe(text, len);
-		free(text);
-	}
+	pn_wipe_free(text, len);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/config_lex.h"
 #include "core/err.h"
+#include "core/hex.h"
 
 /* Quote untrusted text for a message: escapes, and at most ~48 bytes. */
 void pn_cfg_quote(char *out, size_t outsz, const char *s, size_t n)
@@ -122,17 +123,6 @@ static bool word_char(char c)
 	return !strchr(" \t\r\n#=[],\"'", c);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A "..." string with escapes, decoded into ps->tok (never longer than the source). */
 static int lex_string(struct pn_cfg_parser *ps)
 {
@@ -163,7 +153,7 @@ static int lex_string(struct pn_cfg_parser *ps)
 		case 'u': {
 			unsigned cp = 0;
 			for (int i = 0; i < 4; i++) {
-				int h = p < ps->end ? hexval(*p) : -1;
+				int h = p < ps->end ? pn_hex_digit(*p) : PN_E_MALFORMED;
 				if (h < 0)
 					return pn_cfg_fail(
 					    ps, ps->line, NULL,

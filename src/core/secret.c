@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
@@ -10,6 +11,18 @@ void pn_wipe(void *p, size_t n)
 {
 	if (p && n)
 		explicit_bzero(p, n);
+}
+
+void pn_wipe_free(void *p, size_t n)
+{
+	pn_wipe(p, n);
+	free(p);
+}
+
+void pn_wipe_free_str(char *s)
+{
+	if (s)
+		pn_wipe_free(s, strlen(s));
 }
 
 int pn_ct_memcmp(const void *a, const void *b, size_t n)

@@ -9,6 +9,7 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
@@ -111,7 +112,6 @@ int pn_ctlapi_enroll(const char *state_dir, const char *token_text)
 {
 	struct pn_ctlapi_token tok;
 	struct pn_xfer x = {0};
-	struct pn_key *key = NULL;
 	struct pn_anchor *anchor = NULL;
 	json_t *ca = NULL, *body = NULL, *reply = NULL;
 	char url[PN_CTLAPI_URL_MAX + 32], ca_path[4096];
@@ -139,10 +139,10 @@ int pn_ctlapi_enroll(const char *state_dir, const char *token_text)
 		rc = PN_E_CTL_PIN;
 		goto out;
 	}
-	if ((rc = pn_state_write(state_dir, "ca.crt", pem, strlen(pem), 0644)))
+	if ((rc = pn_file_write_at(state_dir, "ca.crt", pem, strlen(pem), 0644, 0)))
 		goto out;
 	/* 2. From here on the controller is verified against the pinned CA. */
-	if ((rc = load_or_make_key(state_dir, &key)) || (rc = make_csr(key, &body)))
+	if ((rc = pn_ctlapi_csr_body(state_dir, &body)))
 		goto out;
 	json_object_set_new(body, "token", json_string(token_text));
 	path_of(ca_path, sizeof(ca_path), state_dir, "ca.crt");
@@ -152,7 +152,7 @@ int pn_ctlapi_enroll(const char *state_dir, const char *token_text)
 	x.body = body;
 	if ((rc = pn_xfer_json(&x, &reply)))
 		goto out;
-	rc = pn_ctlapi_save_reply(state_dir, tok.url, reply);
+	rc = pn_ctlapi_enroll_finish(state_dir, tok.url, reply);
 	if (!rc)
 		PN_LOG_INFO("ctlapi", "enrolled", "type=%s id=%s",
 			    json_string_value(json_object_get(reply, "type")),
@@ -165,7 +165,6 @@ out:
 		if (t) /* the token text is a secret: wipe our copy */
 			pn_wipe((char *)json_string_value(t), json_string_length(t));
 	}
-	pn_key_free(key);
 	pn_anchor_free(anchor);
 	json_decref(ca);
 	json_decref(body);
@@ -177,7 +176,6 @@ int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
 		    const char *api_key)
 {
 	struct pn_xfer x = {0};
-	struct pn_key *key = NULL;
 	json_t *body = NULL, *reply = NULL;
 	char full[PN_CTLAPI_URL_MAX + 32];
 	int rc;
@@ -185,8 +183,7 @@ int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
 	if (!url || strlen(url) >= PN_CTLAPI_URL_MAX || strncmp(url, "https://", 8) || !ca_file ||
 	    !api_key)
 		return -EINVAL;
-	if ((rc = ensure_dir(state_dir)) || (rc = load_or_make_key(state_dir, &key)) ||
-	    (rc = make_csr(key, &body)))
+	if ((rc = pn_ctlapi_csr_body(state_dir, &body)))
 		goto out;
 	snprintf(full, sizeof(full), "%s/v1/client/login", url);
 	x.url = full;
@@ -196,9 +193,8 @@ int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
 	x.body = body;
 	if ((rc = pn_xfer_json(&x, &reply)))
 		goto out;
-	rc = pn_ctlapi_save_reply(state_dir, url, reply);
+	rc = pn_ctlapi_enroll_finish(state_dir, url, reply);
 out:
-	pn_key_free(key);
 	json_decref(body);
 	json_decref(reply);
 	return rc;
@@ -236,9 +232,30 @@ int pn_ctlapi_csr_body(const char *state_dir, json_t **body)
 	return rc;
 }
 
-int pn_ctlapi_save_login(const char *state_dir, const char *url, const json_t *reply)
+int pn_ctlapi_enroll_finish(const char *dir, const char *url, const json_t *reply)
 {
-	return pn_ctlapi_save_reply(state_dir, url, reply);
+	const char *ca = json_string_value(json_object_get(reply, "ca_pem"));
+	const char *cert = json_string_value(json_object_get(reply, "cert_pem"));
+	json_t *meta;
+	char *text;
+	int rc;
+
+	if (!ca || !cert)
+		return PN_E_CTL_SERVER;
+	if ((rc = pn_file_write_at(dir, "ca.crt", ca, strlen(ca), 0644, 0)) ||
+	    (rc = pn_file_write_at(dir, "cert.pem", cert, strlen(cert), 0644, 0)) ||
+	    (rc = pn_ctlapi_save_state(dir, reply)))
+		return rc;
+	meta =
+	    json_pack("{s:s,s:O,s:O,s:O}", "url", url, "type", json_object_get(reply, "type"), "id",
+		      json_object_get(reply, "id"), "name", json_object_get(reply, "name"));
+	text = meta ? json_dumps(meta, JSON_INDENT(1)) : NULL;
+	json_decref(meta);
+	if (!text)
+		return -ENOMEM;
+	rc = pn_file_write_at(dir, "controller.json", text, strlen(text), 0644, 0);
+	free(text);
+	return rc;
 }
 
 int pn_ctlapi_open(const char *state_dir, struct pn_ctlapi **out)
@@ -251,7 +268,7 @@ int pn_ctlapi_open(const char *state_dir, struct pn_ctlapi **out)
 
 	if (!c)
 		return -ENOMEM;
-	if ((rc = pn_state_read(state_dir, "controller.json", 64 * 1024, &text, NULL)))
+	if ((rc = pn_file_read_at(state_dir, "controller.json", 64 * 1024, &text, NULL)))
 		goto fail;
 	meta = json_loads(text, 0, NULL);
 	url = json_string_value(json_object_get(meta, "url"));
@@ -325,7 +342,7 @@ int pn_ctlapi_renew(struct pn_ctlapi *c)
 	pn_ctlapi_xfer_init(c, &x, url, "POST");
 	x.body = body;
 	if (!(rc = pn_xfer_json(&x, &reply)))
-		rc = pn_ctlapi_save_reply(c->dir, c->url, reply);
+		rc = pn_ctlapi_enroll_finish(c->dir, c->url, reply);
 	json_decref(body);
 	json_decref(reply);
 	return rc;

@@ -88,17 +88,24 @@ int pn_ctlapi_login(const char *state_dir, const char *url, const char *ca_file,
 		    const char *api_key);
 
 /*
- * Building blocks of the OIDC client login (src/client/oidc_login.c):
- * an unauthenticated JSON POST to url + path verifying the controller
- * against ca_file (the controller's refusal is logged with its message);
- * {"csr": PEM} for state_dir's key (key.pem made 0600 if missing, the
- * directory 0700); and saving an issuance reply as pn_ctlapi_login does.
+ * The two ends of every issuance (token enrollment, service-account login,
+ * OIDC login in src/client/oidc_login.c, renewal), one each:
+ * pn_ctlapi_csr_body makes {"csr": PEM} for state_dir's key (the directory
+ * made 0700 and key.pem 0600 if missing); pn_ctlapi_enroll_finish writes
+ * the controller's issuance reply into state_dir: ca.crt, cert.pem,
+ * acl.bin and relays.json when the reply has them, and controller.json
+ * (url, type, id, name), each atomically.  PN_E_CTL_SERVER when the reply
+ * lacks the CA or the credential, -errno.
  */
 struct json_t;
+int pn_ctlapi_csr_body(const char *state_dir, struct json_t **body);
+int pn_ctlapi_enroll_finish(const char *state_dir, const char *url, const struct json_t *reply);
+
+/* An unauthenticated JSON POST to url + path (OIDC login), verifying the
+ * controller against ca_file; the controller's refusal is logged with its
+ * message. */
 int pn_ctlapi_post(const char *url, const char *ca_file, const char *path,
 		   const struct json_t *body, struct json_t **reply);
-int pn_ctlapi_csr_body(const char *state_dir, struct json_t **body);
-int pn_ctlapi_save_login(const char *state_dir, const char *url, const struct json_t *reply);
 
 /* A component's handle on an enrolled state directory. */
 struct pn_ctlapi;

@@ -10,34 +10,10 @@
 #include <nettle/base64.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
+#include "ctlapi/body.h"
 #include "ctlapi/xfer.h"
-
-struct sink {
-	char *data;
-	size_t len;
-	int too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = size * n;
-	char *nb;
-
-	if (s->len + add > PN_CTLAPI_REPLY_MAX) { /* bounded: refuse huge replies */
-		s->too_big = 1;
-		return 0;
-	}
-	nb = realloc(s->data, s->len + add + 1);
-	if (!nb)
-		return 0;
-	s->data = nb;
-	memcpy(s->data + s->len, p, add);
-	s->len += add;
-	s->data[s->len] = '\0';
-	return add;
-}
 
 void pn_xfer_setup_tls(CURL *h, const struct pn_xfer *x)
 {
@@ -79,7 +55,7 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	struct sink s = {0};
+	struct pn_body s = {.max = PN_CTLAPI_REPLY_MAX};
 	char *body = NULL, auth[160];
 	long status = 0;
 	CURLcode cc;
@@ -93,7 +69,7 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, x->timeout_s ? x->timeout_s : 30L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, pn_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (x->bearer) {
@@ -147,75 +123,6 @@ out:
 	return rc;
 }
 
-int pn_state_write(const char *dir, const char *name, const void *data, size_t len,
-		   unsigned mode)
-{
-	char tmp[4096], path[4096];
-	size_t off = 0;
-	int fd, dfd, rc = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, (mode_t)mode))
-		rc = -errno;
-	while (!rc && off < len) {
-		ssize_t w = write(fd, (const char *)data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			rc = -errno;
-		else
-			off += (size_t)w;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
-int pn_state_read(const char *dir, const char *name, size_t max, char **out, size_t *len)
-{
-	char path[4096], *buf;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, max + 1, f);
-	fclose(f);
-	if (n > max) {
-		free(buf);
-		return PN_E_TOOBIG;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	if (len)
-		*len = n;
-	return 0;
-}
-
 int pn_ctlapi_b64_decode(const char *in, uint8_t **out, size_t *outlen)
 {
 	struct base64_decode_ctx ctx;
@@ -247,7 +154,7 @@ int pn_ctlapi_save_state(const char *dir, const json_t *state)
 
 		if ((rc = pn_ctlapi_b64_decode(acl, &bytes, &n)))
 			return rc;
-		rc = pn_state_write(dir, "acl.bin", bytes, n, 0644);
+		rc = pn_file_write_at(dir, "acl.bin", bytes, n, 0644, 0);
 		free(bytes);
 		if (rc)
 			return rc;
@@ -256,33 +163,8 @@ int pn_ctlapi_save_state(const char *dir, const json_t *state)
 		text = json_dumps(relays, JSON_INDENT(1));
 		if (!text)
 			return -ENOMEM;
-		rc = pn_state_write(dir, "relays.json", text, strlen(text), 0644);
+		rc = pn_file_write_at(dir, "relays.json", text, strlen(text), 0644, 0);
 		free(text);
 	}
-	return rc;
-}
-
-int pn_ctlapi_save_reply(const char *dir, const char *url, const json_t *reply)
-{
-	const char *ca = json_string_value(json_object_get(reply, "ca_pem"));
-	const char *cert = json_string_value(json_object_get(reply, "cert_pem"));
-	json_t *meta;
-	char *text;
-	int rc;
-
-	if (!ca || !cert)
-		return PN_E_CTL_SERVER;
-	if ((rc = pn_state_write(dir, "ca.crt", ca, strlen(ca), 0644)) ||
-	    (rc = pn_state_write(dir, "cert.pem", cert, strlen(cert), 0644)) ||
-	    (rc = pn_ctlapi_save_state(dir, reply)))
-		return rc;
-	meta = json_pack("{s:s,s:O,s:O,s:O}", "url", url, "type", json_object_get(reply, "type"),
-			 "id", json_object_get(reply, "id"), "name", json_object_get(reply, "name"));
-	text = meta ? json_dumps(meta, JSON_INDENT(1)) : NULL;
-	json_decref(meta);
-	if (!text)
-		return -ENOMEM;
-	rc = pn_state_write(dir, "controller.json", text, strlen(text), 0644);
-	free(text);
 	return rc;
 }

@@ -34,16 +34,8 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply);
 /* Map an HTTP status to an error code (0 for 2xx). */
 int pn_xfer_status_err(long status);
 
-/* Write dir/name atomically (tmp + fsync + rename + dir fsync) with mode. */
-int pn_state_write(const char *dir, const char *name, const void *data, size_t len,
-		   unsigned mode);
-/* Read dir/name (at most max bytes) into a NUL-terminated heap buffer. */
-int pn_state_read(const char *dir, const char *name, size_t max, char **out, size_t *len);
 /* Base64 decode via nettle; *out heap. 0 or PN_E_MALFORMED / -ENOMEM. */
 int pn_ctlapi_b64_decode(const char *in, uint8_t **out, size_t *outlen);
-/* Save the common parts of an issuance reply (ca, cert, acl, relays,
- * controller.json) into dir. */
-int pn_ctlapi_save_reply(const char *dir, const char *url, const json_t *reply);
 /* Save acl (base64 field) and relays of a state object. */
 int pn_ctlapi_save_state(const char *dir, const json_t *state);
 #endif

@@ -7,11 +7,9 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/secret.h"
 #include "trust/ca.h"
-#include "trust/util.h"
-
-#define KEY_FILE_MAX 16384
 
 static int path_of(char *dst, const char *given, const char *dir, const char *name)
 {
@@ -26,15 +24,6 @@ static int path_of(char *dst, const char *given, const char *dir, const char *na
 	return n < 0 || n >= PN_NODE_PATH_MAX ? PN_E_TOOBIG : 0;
 }
 
-static void free_secret(char **s)
-{
-	if (*s) {
-		pn_wipe(*s, strlen(*s));
-		free(*s);
-	}
-	*s = NULL;
-}
-
 /* Free what was loaded; the paths stay (for the caller's messages). */
 static void release(struct pn_node_ident *id)
 {
@@ -42,10 +31,10 @@ static void release(struct pn_node_ident *id)
 	pn_key_free(id->key);
 	free(id->ca_pem);
 	free(id->cert_pem);
-	free_secret(&id->key_pem);
+	pn_wipe_free_str(id->key_pem);
 	id->anchor = NULL;
 	id->key = NULL;
-	id->ca_pem = id->cert_pem = NULL;
+	id->ca_pem = id->cert_pem = id->key_pem = NULL;
 }
 
 void pn_node_ident_free(struct pn_node_ident *id)
@@ -71,16 +60,16 @@ int pn_node_ident_load(struct pn_node_ident *id, enum pn_cred_type type, const c
 	    (r = path_of(id->key_path, key, state_dir, "key.pem")))
 		goto out;
 	*failed = id->ca_path;
-	if ((r = pn_trust_read_file(id->ca_path, PN_CA_CERT_PEM_MAX, &id->ca_pem, &len)) ||
+	if ((r = pn_file_read(id->ca_path, PN_CA_CERT_PEM_MAX, &id->ca_pem, &len)) ||
 	    (r = pn_anchor_new(id->ca_pem, len, &id->anchor)))
 		goto out;
 	*failed = id->key_path;
-	if ((r = pn_trust_read_file(id->key_path, KEY_FILE_MAX, &id->key_pem, &len)) ||
+	if ((r = pn_file_read(id->key_path, PN_KEY_PEM_MAX, &id->key_pem, &len)) ||
 	    (r = pn_key_load_pem_mem(id->key_pem, len, &id->key)) ||
 	    (r = pn_key_fingerprint(id->key, id->key_fpr)))
 		goto out;
 	*failed = id->cert_path;
-	if ((r = pn_trust_read_file(id->cert_path, PN_CRED_PEM_MAX, &id->cert_pem, &len)))
+	if ((r = pn_file_read(id->cert_path, PN_CRED_PEM_MAX, &id->cert_pem, &len)))
 		goto out;
 	/* Any other problem with the credential (expiry, CA, type) is the
 	 * role's to report; one that certifies another key is refused here,

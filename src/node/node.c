@@ -8,8 +8,8 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
-#include "trust/util.h"
 
 #define BUSY_RETRY_MS 50 /* the controller handle is in use (flow reports) */
 
@@ -75,7 +75,7 @@ static int adopt(struct pn_node *n)
 	size_t len;
 	int r;
 
-	if ((r = pn_trust_read_file(id->cert_path, PN_CRED_PEM_MAX, &pem, &len)) != 0)
+	if ((r = pn_file_read(id->cert_path, PN_CRED_PEM_MAX, &pem, &len)) != 0)
 		goto out;
 	if ((r = pn_node_ident_check_new(id, pem, (uint64_t)pn_wall_s(), &ci)) != 0)
 		goto out;

@@ -17,8 +17,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	if (status == UV_ECANCELED) {
 		r = PN_E_CLOSED;
 	} else if (status < 0) {
-		PN_LOG_WARN("relay", "resolve_failed", "host=%s err=\"%s\"",
-			    rs->host, uv_strerror(status));
+		PN_LOG_WARN("relay", "resolve_failed", "host=%s err=%s", rs->host,
+			    pn_errname(status));
 		r = PN_E_RELAY_UNREACHABLE;
 	} else {
 		for (struct addrinfo *a = res; a && rs->n < PN_RESOLVE_MAX; a = a->ai_next)

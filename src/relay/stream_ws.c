@@ -249,7 +249,7 @@ void rst_wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 					    s->cfg.wss_name, (const char *)txt.data);
 				gnutls_free(txt.data);
 			} else {
-				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
+				PN_LOG_WARN("relay", "wss_failed", "host=%s tls_error=\"%s\"",
 					    s->cfg.wss_name, gnutls_strerror(r));
 			}
 			rst_close_now(s, PN_E_UNTRUSTED);
@@ -268,7 +268,7 @@ void rst_wss_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 		}
 		if (got <= 0) {
 			if (got < 0 && got != GNUTLS_E_PREMATURE_TERMINATION)
-				PN_LOG_WARN("relay", "wss_failed", "host=%s err=\"%s\"",
+				PN_LOG_WARN("relay", "wss_failed", "host=%s tls_error=\"%s\"",
 					    s->cfg.wss_name, gnutls_strerror((int)got));
 			rst_close_now(s, got == 0 || got == GNUTLS_E_PREMATURE_TERMINATION ? PN_E_CLOSED
 										   : PN_E_MALFORMED);

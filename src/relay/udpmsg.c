@@ -64,18 +64,23 @@ void pn_relay_bind_fields(const uint8_t p[PN_RELAY_BIND_LEN], uint8_t *side, uin
 	*counter = pn_load_be64(p + 2 + PN_RELAY_SID_LEN);
 }
 
+/* Compare the expected MAC with the one ending the n-byte message p, in
+ * constant time, and wipe it.  0 or PN_E_SIGNATURE. */
+static int mac_check(const uint8_t *p, size_t n, uint8_t mac[PN_RELAY_MAC_LEN])
+{
+	int r = pn_ct_memcmp(mac, p + n - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN) ? PN_E_SIGNATURE : 0;
+
+	pn_wipe(mac, PN_RELAY_MAC_LEN);
+	return r;
+}
+
 int pn_relay_bind_verify(const uint8_t p[PN_RELAY_BIND_LEN],
 			 const uint8_t secret[PN_RELAY_SECRET_LEN])
 {
 	uint8_t mac[PN_RELAY_MAC_LEN];
-	int r;
 
 	bind_mac(p, secret, mac);
-	r = pn_ct_memcmp(mac, p + PN_RELAY_BIND_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN)
-		? PN_E_SIGNATURE
-		: 0;
-	pn_wipe(mac, sizeof(mac));
-	return r;
+	return mac_check(p, PN_RELAY_BIND_LEN, mac);
 }
 
 void pn_relay_bind_ok_encode(uint8_t out[PN_RELAY_BIND_OK_LEN], const uint8_t sid[PN_RELAY_SID_LEN],
@@ -150,14 +155,9 @@ int pn_relay_confirm_verify(const uint8_t p[PN_RELAY_CONFIRM_LEN],
 			    const uint8_t secret[PN_RELAY_SECRET_LEN])
 {
 	uint8_t mac[PN_RELAY_MAC_LEN];
-	int r;
 
 	confirm_mac(p, secret, mac);
-	r = pn_ct_memcmp(mac, p + PN_RELAY_CONFIRM_LEN - PN_RELAY_MAC_LEN, PN_RELAY_MAC_LEN)
-		? PN_E_SIGNATURE
-		: 0;
-	pn_wipe(mac, sizeof(mac));
-	return r;
+	return mac_check(p, PN_RELAY_CONFIRM_LEN, mac);
 }
 
 void pn_relay_cookie(const uint8_t key[PN_RELAY_SECRET_LEN], const uint8_t sid[PN_RELAY_SID_LEN],

@@ -13,6 +13,7 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/secret.h"
 #include "trust/ca.h"
 #include "trust/util.h"
@@ -184,10 +185,10 @@ int pn_ca_init_dir(const char *dir, uint64_t now)
 	r = pn_key_export_pem(ca->key, &kpem, &klen);
 	if (r < 0)
 		goto out;
-	r = pn_trust_write_file(kp, kpem, klen, 0600, 1);
+	r = pn_file_write(kp, kpem, klen, 0600, PN_FILE_NOCLOBBER);
 	if (r < 0)
 		goto out;
-	r = pn_trust_write_file(cp, ca->pem, ca->pem_len, 0644, 1);
+	r = pn_file_write(cp, ca->pem, ca->pem_len, 0644, PN_FILE_NOCLOBBER);
 	if (r < 0)
 		unlink(kp);
 out:
@@ -223,7 +224,7 @@ int pn_ca_load(const char *dir, struct pn_ca **out)
 	if (r < 0)
 		goto out;
 	ca_set_fpr(ca);
-	r = pn_trust_read_file(cp, PN_CA_CERT_PEM_MAX, &ca->pem, &ca->pem_len);
+	r = pn_file_read(cp, PN_CA_CERT_PEM_MAX, &ca->pem, &ca->pem_len);
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;

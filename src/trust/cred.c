@@ -11,6 +11,8 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
+#include "core/hex.h"
 #include "core/secret.h"
 #include "trust/cred.h"
 #include "trust/ext.h"
@@ -27,18 +29,18 @@ struct pn_anchor {
 
 void pn_id_hex(const uint8_t id[PN_ID_LEN], char out[PN_ID_HEX_LEN + 1])
 {
-	static const char hx[] = "0123456789abcdef";
+	pn_hex_encode(id, PN_ID_LEN, out);
+}
 
-	for (size_t i = 0; i < PN_ID_LEN; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[PN_ID_HEX_LEN] = '\0';
+void pn_cred_serial_hex(const struct pn_cred_info *ci, char out[PN_SERIAL_HEX_LEN + 1])
+{
+	pn_hex_encode(ci->serial, ci->serial_len < PN_SERIAL_MAX ? ci->serial_len : PN_SERIAL_MAX,
+		      out);
 }
 
 int pn_id_parse(const char *hex, uint8_t out[PN_ID_LEN])
 {
-	return pn_trust_hex_parse(hex, out, PN_ID_LEN);
+	return pn_hex_decode(hex, out, PN_ID_LEN);
 }
 
 int pn_id_random(uint8_t out[PN_ID_LEN])
@@ -262,7 +264,7 @@ int pn_anchor_load_file(const char *path, struct pn_anchor **out)
 	int r;
 
 	*out = NULL;
-	r = pn_trust_read_file(path, PN_CA_CERT_PEM_MAX, &pem, &len);
+	r = pn_file_read(path, PN_CA_CERT_PEM_MAX, &pem, &len);
 	if (r < 0)
 		return r;
 	r = pn_anchor_new(pem, len, out);

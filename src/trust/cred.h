@@ -92,6 +92,9 @@ struct pn_cred_info {
  * hex digits, 0 or PN_E_MALFORMED. */
 void pn_id_hex(const uint8_t id[PN_ID_LEN], char out[PN_ID_HEX_LEN + 1]);
 int pn_id_parse(const char *hex, uint8_t out[PN_ID_LEN]);
+/* Lowercase hex of the credential's serial ("" when it has none). */
+#define PN_SERIAL_HEX_LEN (2 * PN_SERIAL_MAX)
+void pn_cred_serial_hex(const struct pn_cred_info *ci, char out[PN_SERIAL_HEX_LEN + 1]);
 /* New random id.  0 or PN_E_CRYPTO. */
 int pn_id_random(uint8_t out[PN_ID_LEN]);
 /* "client" / "connector" / "relay" / "unknown". */

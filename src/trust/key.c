@@ -11,6 +11,8 @@
 #include <gnutls/x509.h>
 
 #include "core/err.h"
+#include "core/file.h"
+#include "core/hex.h"
 #include "core/secret.h"
 #include "trust/key.h"
 #include "trust/util.h"
@@ -23,18 +25,12 @@ struct pn_key {
 
 void pn_fpr_hex(const uint8_t fpr[PN_FPR_LEN], char out[PN_FPR_HEX_LEN + 1])
 {
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < PN_FPR_LEN; i++) {
-		out[2 * i] = hx[fpr[i] >> 4];
-		out[2 * i + 1] = hx[fpr[i] & 15];
-	}
-	out[PN_FPR_HEX_LEN] = '\0';
+	pn_hex_encode(fpr, PN_FPR_LEN, out);
 }
 
 int pn_fpr_parse(const char *hex, uint8_t out[PN_FPR_LEN])
 {
-	return pn_trust_hex_parse(hex, out, PN_FPR_LEN);
+	return pn_hex_decode(hex, out, PN_FPR_LEN);
 }
 
 static int key_finish(struct pn_key *k)
@@ -137,12 +133,11 @@ int pn_key_load_pem_file(const char *path, struct pn_key **out)
 	int r;
 
 	*out = NULL;
-	r = pn_trust_read_file(path, PN_KEY_PEM_MAX, &pem, &len);
+	r = pn_file_read(path, PN_KEY_PEM_MAX, &pem, &len);
 	if (r < 0)
 		return r;
 	r = pn_key_load_pem_mem(pem, len, out);
-	pn_wipe(pem, len);
-	free(pem);
+	pn_wipe_free(pem, len);
 	return r;
 }
 
@@ -159,10 +154,7 @@ int pn_key_export_pem(const struct pn_key *k, char **out, size_t *outlen)
 
 void pn_key_pem_free(char *pem, size_t len)
 {
-	if (!pem)
-		return;
-	pn_wipe(pem, len);
-	free(pem);
+	pn_wipe_free(pem, len);
 }
 
 int pn_key_save_pem_file(const struct pn_key *k, const char *path)
@@ -174,7 +166,7 @@ int pn_key_save_pem_file(const struct pn_key *k, const char *path)
 	r = pn_key_export_pem(k, &pem, &len);
 	if (r < 0)
 		return r;
-	r = pn_trust_write_file(path, pem, len, 0600, 0);
+	r = pn_file_write(path, pem, len, 0600, 0);
 	pn_key_pem_free(pem, len);
 	return r;
 }

@@ -1,6 +1,7 @@
 #ifndef PN_TRUST_UTIL_H
 #define PN_TRUST_UTIL_H
-/* Internal helpers shared by the trust sources; not part of the API. */
+/* Internal helpers shared by the trust sources (DER/PEM, fingerprints,
+ * serials); not part of the API.  Files: core/file.h. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -8,13 +9,6 @@
 
 #include "trust/key.h"
 
-/* Read a whole file of at most `max` bytes into a NUL-terminated heap
- * buffer.  0, -errno, PN_E_TOOBIG. */
-int pn_trust_read_file(const char *path, size_t max, char **out, size_t *outlen);
-/* Write bytes to path with `mode` atomically (tmp + fsync + rename); with
- * noclobber, -EEXIST if path exists (tmp + fsync + link). */
-int pn_trust_write_file(const char *path, const void *data, size_t len, unsigned mode,
-			int noclobber);
 /* SHA-256 of the DER SubjectPublicKeyInfo.  0 or PN_E_CRYPTO. */
 int pn_trust_spki_fpr(gnutls_pubkey_t pub, uint8_t out[PN_FPR_LEN]);
 /* Copy a gnutls-allocated datum into a malloc'd NUL-terminated string and
@@ -24,6 +18,4 @@ int pn_trust_datum_to_str(gnutls_datum_t *d, char **out, size_t *outlen);
 int pn_trust_random_serial(uint8_t out[16]);
 /* Is the (PEM or DER) input PEM?  "-----BEGIN" after leading whitespace. */
 int pn_trust_is_pem(const void *p, size_t len);
-/* Exactly 2n hex digits then NUL into out[n].  0 or PN_E_MALFORMED. */
-int pn_trust_hex_parse(const char *hex, uint8_t *out, size_t n);
 #endif

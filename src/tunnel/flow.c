@@ -102,6 +102,17 @@ static void deliver(struct pn_flow *f, const uint8_t *p, size_t n)
 	f->ops->data(f, p, n, f->user);
 }
 
+/* Stream bytes (and the peer's FIN) to the glue, once each. */
+static void deliver_fin(struct pn_flow *f, const uint8_t *p, size_t n, int fin)
+{
+	deliver(f, p, n);
+	if (fin && !f->fin_rx) {
+		f->fin_rx = 1;
+		if (!f->glue_gone && f->ops->eof)
+			f->ops->eof(f, f->user);
+	}
+}
+
 void pn_tsess_client_open_queued(struct pn_tunnel *t)
 {
 	if (!t->ctl_open || t->dead)
@@ -284,12 +295,7 @@ int pn_tsess_client_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int
 		p += used;
 		n -= used;
 	}
-	deliver(f, p, n);
-	if (fin && !f->fin_rx) {
-		f->fin_rx = 1;
-		if (!f->glue_gone && f->ops->eof)
-			f->ops->eof(f, f->user);
-	}
+	deliver_fin(f, p, n, fin);
 	return 0;
 }
 
@@ -389,12 +395,7 @@ int pn_tsess_server_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int
 		flow_give_credit(f, n);
 		return 0;
 	}
-	deliver(f, p, n);
-	if (fin && !f->fin_rx) {
-		f->fin_rx = 1;
-		if (!f->glue_gone && f->ops->eof)
-			f->ops->eof(f, f->user);
-	}
+	deliver_fin(f, p, n, fin);
 	return 0;
 }
 

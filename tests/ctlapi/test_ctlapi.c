@@ -28,6 +28,7 @@
 
 #include "controller/controller.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "ctlapi/ctlapi.h"
 #include "ctlapi/ctlapi_int.h"
 #include "trust/acl.h"
@@ -224,7 +225,7 @@ static void test_enroll_connector(void **state)
 		assert_true(acl.issued_at + PN_TRUST_BACKDATE_S + 120 >= now);
 		snprintf(bad, sizeof(bad), "%s/ca.crt", dir);
 		assert_int_equal(pn_anchor_load_file(bad, &a), 0);
-		assert_int_equal(pn_state_read(dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &n), 0);
+		assert_int_equal(pn_file_read_at(dir, "cert.pem", PN_CRED_PEM_MAX, &pem, &n), 0);
 		assert_int_equal(pn_cred_verify(a, pem, n, PN_CRED_CONNECTOR, now - 300,
 						PN_TRUST_DEFAULT_SKEW, &ci),
 				 0);
