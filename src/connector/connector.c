@@ -383,6 +383,8 @@ static int on_cred(struct pn_tunnel *t, const struct pn_cred_info *ci, int err, 
 	struct ctun *ct = pn_tunnel_user(t);
 	char cid[PN_ID_HEX_LEN + 1];
 
+	if (!ct)
+		return PN_FLOW_INTERNAL; /* not a tunnel of ours (tunnel_new failed) */
 	pn_id_hex(ct->peer.id, cid);
 	if (err == 0 && is_revoked(c, ci)) {
 		snprintf(why, whysz, "revoked");
