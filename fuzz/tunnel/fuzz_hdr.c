@@ -50,6 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int code;
 		if (blen > PN_CTL_BODY_MAX)
 			abort();
+		/* a credential is bounded by its own limit, never empty */
+		if (type == PN_CTL_CRED && (blen == 0 || blen > PN_CTL_CRED_MAX))
+			abort();
 		if (type == PN_CTL_ERROR)
 			(void)pn_ctl_error_parse(body, blen, &code, text, sizeof(text));
 	}

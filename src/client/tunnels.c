@@ -218,7 +218,19 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 	ctun_fail(c, err);
 }
 
-static const struct pn_tunnel_ops tunnel_ops = {.state = tunnel_state};
+static void tunnel_cred(struct pn_tunnel *tun, int code, const char *text, void *user)
+{
+	struct ctun *c = user;
+
+	(void)tun;
+	if (code == PN_FLOW_OK)
+		PN_LOG_INFO("client", "tunnel_cred_renewed", "connector=%s", c->idhex);
+	else
+		PN_LOG_WARN("client", "tunnel_cred_refused", "connector=%s code=%s reason=\"%s\"",
+			    c->idhex, pn_flow_code_name(code), text);
+}
+
+static const struct pn_tunnel_ops tunnel_ops = {.state = tunnel_state, .cred = tunnel_cred};
 
 static struct pn_rrelay *relay_choose(struct pn_ctuns *t)
 {
@@ -588,6 +600,13 @@ int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char
 
 	if (r == 0)
 		r = pn_tep_set_credential(t->tep, t->key, cert_pem);
+	/* open tunnels live on under the renewed credential (ops.cred) */
+	for (struct ctun *c = t->tuns; r == 0 && c; c = c->next) {
+		int e = c->tun ? pn_tunnel_update_cred(c->tun, cert_pem) : 0;
+		if (e != 0)
+			PN_LOG_WARN("client", "cred_update_failed", "connector=%s err=%s", c->idhex,
+				    pn_errname(e));
+	}
 	return r;
 }
 

@@ -98,7 +98,8 @@ int pn_ctuns_add_direct(struct pn_ctuns *t, const uint8_t connector_id[PN_ID_LEN
  */
 int pn_ctuns_set_acl(struct pn_ctuns *t, struct pn_acl *acl, const uint8_t *bytes, size_t len);
 
-/* A renewed credential for tunnels and relay connections made from now on. */
+/* A renewed credential for tunnels and relay connections made from now on;
+ * open tunnels re-present it to their connector (pn_tunnel_update_cred). */
 int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char *key_pem);
 
 /*

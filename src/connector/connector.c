@@ -240,11 +240,12 @@ static void reevaluate_all(struct pn_connector *c)
 			continue;
 		}
 		if (unix_now() > ct->peer.not_after + PN_TRUST_DEFAULT_SKEW) {
-			/* A tunnel keeps the client credential of its handshake; a
-			 * client renews for NEW handshakes.  Once that credential
-			 * has expired every flow here is denied (cred_expired), so
-			 * end the tunnel: the client reconnects with its current
-			 * credential instead of sending flows into a dead end. */
+			/* The client credential this tunnel holds (the handshake's,
+			 * or the last renewal the client re-presented: on_cred) has
+			 * expired: every flow here would be denied (cred_expired), so
+			 * end the tunnel; the client reconnects with its current
+			 * credential.  (The tunnel ends itself at that deadline too;
+			 * this is the wall clock's check.) */
 			char cid[PN_ID_HEX_LEN + 1];
 			pn_id_hex(ct->peer.id, cid);
 			PN_LOG_INFO("connector", "tunnel_cred_expired",
@@ -369,6 +370,38 @@ static int on_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *w
 	return PN_FLOW_OK;
 }
 
+/* The client re-presented a renewed credential; the tunnel verified it
+ * (pinned CA, the handshake's id and key, newer).  Here: not revoked.
+ * Adopted, it is what every later check of this tunnel uses (flows, the
+ * 1 s re-check of its expiry, revocation by serial). */
+static int on_cred(struct pn_tunnel *t, const struct pn_cred_info *ci, int err, char *why,
+		   size_t whysz, void *u)
+{
+	struct pn_connector *c = u;
+	struct ctun *ct = pn_tunnel_user(t);
+	char cid[PN_ID_HEX_LEN + 1];
+
+	if (!ct)
+		return PN_FLOW_INTERNAL; /* not a tunnel of ours (tunnel_new failed) */
+	pn_id_hex(ct->peer.id, cid);
+	if (err == 0 && is_revoked(c, ci)) {
+		snprintf(why, whysz, "revoked");
+		err = PN_E_DENIED;
+	}
+	if (err != 0) {
+		PN_LOG_WARN("connector", "tunnel_cred_refused",
+			    "client=%s user=%s reason=%s not_after=%" PRIu64
+			    " offered_not_after=%" PRIu64,
+			    cid, ct->peer.user, why, ct->peer.not_after, ci ? ci->not_after : 0);
+		return PN_FLOW_CRED;
+	}
+	PN_LOG_INFO("connector", "tunnel_cred_renewed",
+		    "client=%s user=%s not_after=%" PRIu64 " previous_not_after=%" PRIu64, cid,
+		    ct->peer.user, ci->not_after, ct->peer.not_after);
+	ct->peer = *ci;
+	return PN_FLOW_OK;
+}
+
 static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h,
 			    void *u)
 {
@@ -475,6 +508,10 @@ static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 		return;
 	}
 	pn_id_hex(ct->peer.id, cid);
+	if (err == PN_E_EXPIRED)
+		PN_LOG_INFO("connector", "tunnel_cred_expired",
+			    "client=%s user=%s not_after=%" PRIu64, cid, ct->peer.user,
+			    ct->peer.not_after);
 	PN_LOG_INFO("connector", "tunnel_close", "client=%s user=%s err=%s reason=\"%s\"", cid,
 		    ct->peer.user, pn_errname(err), pn_strerror(err));
 	free_ctun(c, ct);
@@ -483,6 +520,7 @@ static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 static const struct pn_tep_server_ops server_ops = {
 	.tunnel_new = on_tunnel_new,
 	.acl = on_acl,
+	.cred = on_cred,
 	.flow_request = on_flow_request,
 	.flow_cancelled = on_flow_cancelled,
 	.tunnel_closed = on_tunnel_closed,

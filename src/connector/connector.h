@@ -20,9 +20,12 @@
  * Policy updates (new connector list, newer client lists pushed by the
  * controller, revocations) re-evaluate every open flow and close those no
  * longer allowed (code PN_FLOW_REVOKED), and close tunnels of revoked
- * credentials.  A tunnel whose handshake credential has expired (past
- * not_after + PN_TRUST_DEFAULT_SKEW) is closed with PN_FLOW_CRED at the
- * next re-check, so a client that renewed reconnects with its new one.
+ * credentials.  A client that renews re-presents its new credential in
+ * the tunnel (PN_CTL_CRED): adopted if the tunnel's checks pass (pinned
+ * CA, the handshake's id and key, newer) and it is not revoked.  A tunnel
+ * whose client credential has expired (past not_after +
+ * PN_TRUST_DEFAULT_SKEW) is closed with PN_FLOW_CRED, so a client that
+ * could not re-present reconnects with its current one.
  *
  * Flow events (start/deny/end with bytes each way, path, verdict, reason,
  * flow id) are logged and handed to an optional report hook (ctlapi).

@@ -23,6 +23,9 @@
  *   client's access list; the glue verifies it with trust) → for every
  *   flow ops.flow_request; the glue answers each with pn_flow_respond()
  *   (OK after it has connected to the resource, or a denial with reason).
+ *   A tunnel lives as long as the client credential it holds: it ends
+ *   (PN_E_EXPIRED, code PN_FLOW_CRED) once that is past not_after + skew,
+ *   unless the client re-presented a renewed one (ops.cred) before.
  *
  * Backpressure, both directions, bounded memory:
  *   - sending: pn_flow_write() copies into the flow's send ring (bounded,
@@ -189,6 +192,11 @@ struct pn_tunnel_ops {
 	 * PN_E_TUN_PEER_CLOSED.  All flows got ops.closed first; the tunnel is
 	 * freed after this returns. */
 	void (*state)(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *user);
+	/* Client, optional: the connector answered a credential re-presented
+	 * with pn_tunnel_update_cred: PN_FLOW_OK (the tunnel now lives on
+	 * under it) or its refusal's pn_flow_code and reason text (the tunnel
+	 * keeps the credential it had and ends when that one expires). */
+	void (*cred)(struct pn_tunnel *t, int code, const char *text, void *user);
 };
 
 struct pn_tunnel_config {
@@ -222,8 +230,20 @@ int pn_tunnel_migrate_udp(struct pn_tunnel *t, const struct sockaddr *udp_peer);
 int pn_tunnel_migrate_path(struct pn_tunnel *t, struct pn_path *p);
 
 /* Client: send a newer access list (after renewal) on the control stream.
- * 0, PN_E_TOOBIG, PN_E_CLOSED, -ENOMEM. */
+ * 0, PN_E_TOOBIG, PN_E_CLOSED, -EAGAIN (control stream full), -ENOMEM. */
 int pn_tunnel_update_acl(struct pn_tunnel *t, const uint8_t *acl, size_t len);
+
+/*
+ * Client: re-present a renewed credential (same holder and key as the one
+ * the handshake proved; PEM, its first certificate is sent in DER) inside
+ * the tunnel (PN_CTL_CRED), so the connector extends the tunnel's life to
+ * the new credential's not_after + skew instead of ending it when the
+ * handshake's credential expires.  Before the control stream is open it is
+ * sent right after the access list.  The answer comes through ops.cred.
+ * 0, PN_E_MALFORMED (not a certificate), PN_E_TOOBIG, PN_E_CLOSED,
+ * -EAGAIN (control stream full), -ENOMEM.
+ */
+int pn_tunnel_update_cred(struct pn_tunnel *t, const char *cert_pem);
 
 /*
  * Close the tunnel with `code` (a pn_flow_code, sent to the peer as QUIC
@@ -251,7 +271,9 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
  * peer's pn_flow_code (or -1) and reason text ("" if none).  Valid during
  * ops.state(CLOSED). */
 int pn_tunnel_end_reason(const struct pn_tunnel *t, int *peer_code, const char **text);
-/* Connector: the peer's verified client credential (valid while t lives). */
+/* Connector: the peer's verified client credential: the handshake's, or
+ * the last one re-presented and adopted (same id and key; valid while t
+ * lives, until the next adoption). */
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t);
 /* Why our verification refused the peer's credential in the handshake,
  * for the refusal log: its verification error (0: none), our unix clock
@@ -281,6 +303,21 @@ struct pn_tep_server_ops {
 	 * update is refused for later ones). */
 	int (*acl)(struct pn_tunnel *t, const uint8_t *acl, size_t len, char *why,
 		   size_t whysz, void *user);
+	/* Optional.  The client re-presented a renewed credential
+	 * (PN_CTL_CRED).  The tunnel checks it first: a CLIENT credential
+	 * verified under the pinned CA now, the same id AND key the handshake
+	 * proved, not_after later than the current credential's.  err != 0:
+	 * it failed those checks (why: the reason the client gets; cred: what
+	 * it says when it verified, else NULL); only for the log, the return
+	 * value is ignored.  err == 0: the glue adds its own checks (e.g.
+	 * revocation) and returns PN_FLOW_OK to adopt it, or a code with `why`
+	 * filled in.  Adopted: the client gets PN_CTL_CRED_OK, pn_tunnel_peer()
+	 * returns it, and the tunnel's end moves to its not_after + skew.
+	 * Refused: PN_CTL_ERROR, and nothing changes (the tunnel still ends
+	 * when its current credential expires).  Without this hook a credential
+	 * that passes the tunnel's checks is adopted. */
+	int (*cred)(struct pn_tunnel *t, const struct pn_cred_info *cred, int err, char *why,
+		    size_t whysz, void *user);
 	/* A flow request on a tunnel whose ACL was accepted.  The glue must
 	 * answer with pn_flow_respond() exactly once, now or later (after DNS
 	 * and connect).  If the flow dies before that (client reset, tunnel
@@ -290,7 +327,8 @@ struct pn_tep_server_ops {
 	/* A requested flow died before the glue answered it (client reset it,
 	 * tunnel closed).  f is invalid after this returns. */
 	void (*flow_cancelled)(struct pn_flow *f, void *user);
-	/* A tunnel ended (err: why).  Its open flows got ops.closed first.
+	/* A tunnel ended (err: why; PN_E_EXPIRED: the client credential it
+	 * holds passed not_after + skew).  Its open flows got ops.closed first.
 	 * Also called for a handshake that failed before tunnel_new (then
 	 * pn_tunnel_user(t) is NULL): err is our verification's error
 	 * (PN_E_EXPIRED, PN_E_NOT_YET_VALID, PN_E_WRONG_TYPE, PN_E_UNTRUSTED,

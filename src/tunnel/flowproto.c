@@ -398,12 +398,44 @@ int pn_flow_dgram_decode(const uint8_t *data, size_t len, uint64_t *flow_id,
 	return 0;
 }
 
+static int ctl_type_known(uint8_t type)
+{
+	switch (type) {
+	case PN_CTL_ACL:
+	case PN_CTL_ACL_OK:
+	case PN_CTL_ERROR:
+	case PN_CTL_CRED:
+	case PN_CTL_CRED_OK:
+		return 1;
+	}
+	return 0;
+}
+
+/* Per-type body rules, checked from the prefix alone: 0, PN_E_TOOBIG or
+ * PN_E_MALFORMED. */
+static int ctl_len_check(uint8_t type, size_t len)
+{
+	/* Bound what a peer can make us buffer on the control stream. */
+	if (len > PN_CTL_BODY_MAX)
+		return PN_E_TOOBIG;
+	switch (type) {
+	case PN_CTL_CRED:
+		/* one certificate: never buffer an access list's worth */
+		if (len > PN_CTL_CRED_MAX)
+			return PN_E_TOOBIG;
+		return len == 0 ? PN_E_MALFORMED : 0;
+	case PN_CTL_CRED_OK:
+		return len == 0 ? 0 : PN_E_MALFORMED;
+	}
+	return 0;
+}
+
 int pn_ctl_encode(struct pn_buf *b, uint8_t type, const uint8_t *body, size_t len)
 {
 	size_t save = b->wpos;
 	int r;
 
-	if (len > PN_CTL_BODY_MAX || type < PN_CTL_ACL || type > PN_CTL_ERROR)
+	if (!ctl_type_known(type) || ctl_len_check(type, len) != 0)
 		return PN_E_INVAL;
 	if ((r = pn_buf_put_u8(b, type)) != 0 || (r = pn_buf_put_lv32(b, body, len)) != 0)
 		b->wpos = save;
@@ -414,17 +446,17 @@ int pn_ctl_decode(struct pn_buf *b, uint8_t *type, const uint8_t **body, size_t 
 {
 	const uint8_t *p = pn_buf_ptr(b);
 	size_t n = pn_buf_len(b), blen;
+	int r;
 
 	if (n < 1)
 		return PN_E_TRUNCATED;
-	if (p[0] < PN_CTL_ACL || p[0] > PN_CTL_ERROR)
+	if (!ctl_type_known(p[0]))
 		return PN_E_MALFORMED;
 	if (n < PN_CTL_PREFIX_LEN)
 		return PN_E_TRUNCATED;
 	blen = pn_load_be32(p + 1);
-	/* Bound what a peer can make us buffer on the control stream. */
-	if (blen > PN_CTL_BODY_MAX)
-		return PN_E_TOOBIG;
+	if ((r = ctl_len_check(p[0], blen)) != 0)
+		return r;
 	if (n - PN_CTL_PREFIX_LEN < blen)
 		return PN_E_TRUNCATED;
 	*type = p[0];

@@ -7,8 +7,10 @@
  * Streams (all client-initiated bidirectional):
  *   - stream 0 is the CONTROL stream: the client sends control messages
  *     (first of all its CA-signed access list, PN_CTL_ACL), the connector
- *     answers each with PN_CTL_ACL_OK or PN_CTL_ERROR.  No flow is served
- *     before an access list bound to the client's certificate is accepted.
+ *     answers each in order with PN_CTL_ACL_OK or PN_CTL_ERROR.  No flow is
+ *     served before an access list bound to the client's certificate is
+ *     accepted.  A client that renewed its credential re-presents it
+ *     (PN_CTL_CRED), answered PN_CTL_CRED_OK or PN_CTL_ERROR.
  *   - every other stream is ONE FLOW: the client writes an open header
  *     (struct pn_flow_hdr), the connector answers with a status
  *     (struct pn_flow_status); after an OK status the stream carries raw
@@ -33,6 +35,10 @@
  *     ACL:        the access-list document bytes (verified by trust)
  *     ACL_OK:     empty
  *     ERROR:      u8 code (enum pn_flow_code) | u8 text len + text
+ *     CRED:       the client's renewed credential: its leaf certificate in
+ *                 DER, as the TLS handshake carries it (1 ..
+ *                 PN_CTL_CRED_MAX bytes; verified by trust)
+ *     CRED_OK:    empty
  *
  * A UDP flow is opened like a TCP flow (kind UDP); its OK status authorizes
  * DATAGRAM frames carrying that flow id, in both directions, for as long as
@@ -60,6 +66,7 @@
 #define PN_FLOW_DGRAM_PAYLOAD_MAX 1350 /* fits a 1452-byte QUIC packet */
 #define PN_CTL_BODY_MAX (4u << 20)   /* a signed access list (PN_ACL_MAX_BYTES) */
 #define PN_CTL_PREFIX_LEN 5          /* u8 type + u32 length */
+#define PN_CTL_CRED_MAX 16384        /* one certificate (trust: PN_CRED_PEM_MAX) */
 
 enum pn_flow_kind {
 	PN_FLOW_TCP = 1,
@@ -147,6 +154,8 @@ enum pn_ctl_type {
 	PN_CTL_ACL = 1,
 	PN_CTL_ACL_OK = 2,
 	PN_CTL_ERROR = 3,
+	PN_CTL_CRED = 4,    /* client: renewed credential, same holder and key */
+	PN_CTL_CRED_OK = 5, /* connector: accepted; the tunnel lives on under it */
 };
 
 /*
@@ -196,7 +205,10 @@ int pn_flow_dgram_decode(const uint8_t *data, size_t len, uint64_t *flow_id,
 
 /*
  * Control messages.  Decode returns 0 with *type and a view of the body,
- * PN_E_TRUNCATED (need more), PN_E_TOOBIG or PN_E_MALFORMED (unknown type).
+ * PN_E_TRUNCATED (need more), PN_E_TOOBIG (body over PN_CTL_BODY_MAX, or
+ * over PN_CTL_CRED_MAX for CRED: refused from the prefix, before the body
+ * is waited for) or PN_E_MALFORMED (unknown type, an empty CRED, an OK
+ * with a body).  Encode refuses the same with PN_E_INVAL.
  */
 int pn_ctl_encode(struct pn_buf *b, uint8_t type, const uint8_t *body, size_t len);
 int pn_ctl_decode(struct pn_buf *b, uint8_t *type, const uint8_t **body, size_t *len);

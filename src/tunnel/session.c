@@ -29,15 +29,22 @@ static void client_send_acl(struct pn_tunnel *t)
 		return;
 	}
 	t->ctl_open = 1;
-	/* the control ring holds a whole access list (pages are touched only
-	   as far as lists are actually written) */
-	pn_tconn_stream_set_sndbuf(t->c, sid, PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX);
+	/* the control ring holds a whole access list and a credential (pages
+	   are touched only as far as messages are actually written) */
+	pn_tconn_stream_set_sndbuf(t->c, sid,
+				   PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX + PN_CTL_PREFIX_LEN +
+					   PN_CTL_CRED_MAX);
 	pre[0] = PN_CTL_ACL;
 	pn_store_be32(pre + 1, (uint32_t)t->acl_len);
 	/* The ring holds the whole list: sndbuf >= PN_CTL_BODY_MAX is required. */
 	if (pn_tconn_stream_write(t->c, sid, pre, sizeof(pre)) != (ssize_t)sizeof(pre) ||
-	    pn_tconn_stream_write(t->c, sid, t->acl, t->acl_len) != (ssize_t)t->acl_len)
+	    pn_tconn_stream_write(t->c, sid, t->acl, t->acl_len) != (ssize_t)t->acl_len) {
 		tunnel_end(t, PN_E_TOOBIG, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL, "acl");
+		return;
+	}
+	pn_tsess_ctl_push(t, 0);
+	/* a credential renewed while the handshake ran (with the old one) */
+	pn_tsess_client_write_cred(t);
 	pn_tsess_want_write(t);
 }
 
@@ -63,6 +70,12 @@ static int server_ctl_data(struct pn_tunnel *t, const uint8_t *p, size_t n)
 		char why[PN_FLOW_TEXT_MAX + 1] = "";
 		int code;
 
+		if (type == PN_CTL_CRED) {
+			pn_tsess_server_cred(t, body, blen);
+			if (t->dead)
+				return 0;
+			continue;
+		}
 		if (type != PN_CTL_ACL) {
 			tunnel_end(t, PN_E_MALFORMED, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_BAD_REQUEST,
 				   "unexpected control message");
@@ -128,7 +141,23 @@ static int client_ctl_data(struct pn_tunnel *t, const uint8_t *p, size_t n)
 	}
 	pn_tconn_stream_consumed(t->c, CTL_SID, n);
 	while ((r = pn_ctl_decode(&t->ctl_rx, &type, &body, &blen)) == 0) {
-		if (type == PN_CTL_ACL_OK && t->state != PN_TUNNEL_UP) {
+		int was_cred = 0;
+
+		if (type == PN_CTL_ACL_OK || type == PN_CTL_CRED_OK || type == PN_CTL_ERROR)
+			was_cred = pn_tsess_ctl_pop(t);
+		if (type == PN_CTL_CRED_OK || (type == PN_CTL_ERROR && was_cred)) {
+			int code = PN_FLOW_OK;
+			char text[PN_FLOW_TEXT_MAX + 1] = "";
+			if (type == PN_CTL_ERROR &&
+			    pn_ctl_error_parse(body, blen, &code, text, sizeof(text)) != 0)
+				code = PN_FLOW_INTERNAL;
+			/* a refused credential changes nothing here: the tunnel
+			   ends when the connector's deadline for the old one comes */
+			if (t->p.ops && t->p.ops->cred)
+				t->p.ops->cred(t, code, text, t->p.user);
+			if (t->dead)
+				return 0;
+		} else if (type == PN_CTL_ACL_OK && t->state != PN_TUNNEL_UP) {
 			t->state = PN_TUNNEL_UP;
 			if (t->p.ops && t->p.ops->state)
 				t->p.ops->state(t, PN_TUNNEL_UP, 0, t->p.user);
@@ -165,6 +194,7 @@ static void cb_handshake(struct pn_tconn *c, const struct pn_cred_info *peer, vo
 		return;
 	}
 	t->acl_deadline = t->now + ACL_DEADLINE_NS;
+	pn_tsess_cred_start(t, peer);
 	if (t->p.server_ops->tunnel_new) {
 		char why[PN_FLOW_TEXT_MAX + 1] = "";
 		int code;
@@ -399,6 +429,7 @@ void pn_tunnel_free(struct pn_tunnel *t)
 		pn_wipe(t->acl, t->acl_len);
 		free(t->acl);
 	}
+	pn_tsess_cred_free(t);
 	free(t);
 }
 
@@ -549,6 +580,8 @@ uint64_t pn_tunnel_expiry(const struct pn_tunnel *t)
 	e = pn_tconn_expiry(t->c);
 	if (t->acl_deadline && !t->acl_ok && t->acl_deadline < e)
 		e = t->acl_deadline;
+	if (t->cred_check_at && t->cred_check_at < e)
+		e = t->cred_check_at;
 	return e;
 }
 
@@ -563,6 +596,13 @@ void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now)
 		/* authenticated but silent: no list, no tunnel */
 		tunnel_end(t, PN_E_TIMEOUT, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_NO_ACL,
 			   "no access list");
+		return;
+	}
+	if (pn_tsess_cred_due(t, now)) {
+		/* the client credential the tunnel holds is past not_after +
+		 * skew and no renewal was re-presented: every flow would be
+		 * denied, so the tunnel ends (the client reconnects) */
+		tunnel_end(t, PN_E_EXPIRED, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_CRED, "cred_expired");
 		return;
 	}
 	t->in_conn++;
@@ -631,6 +671,8 @@ int pn_tunnel_update_acl(struct pn_tunnel *t, const uint8_t *acl, size_t len)
 	if (pn_tconn_stream_buffered(t->c, CTL_SID) + sizeof(pre) + len >
 	    PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX)
 		return -EAGAIN;
+	if (pn_tsess_ctl_push(t, 0) != 0)
+		return -EAGAIN;
 	pre[0] = PN_CTL_ACL;
 	pn_store_be32(pre + 1, (uint32_t)len);
 	pn_tconn_stream_write(t->c, CTL_SID, pre, sizeof(pre));
@@ -679,6 +721,8 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t)
 {
+	if (t->p.conn.role == PN_TCONN_SERVER && t->cred_check_at)
+		return &t->cred; /* the handshake's, or the last one adopted */
 	return pn_tconn_peer(t->c);
 }
 

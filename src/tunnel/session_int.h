@@ -73,7 +73,22 @@ struct pn_tunnel {
 	char close_text[PN_FLOW_TEXT_MAX + 1];
 	enum pn_path_kind path_kind;
 	uint64_t acl_deadline; /* server: 0 = none */
+	/* Credential re-presentation (session_cred.c).  Server: the client
+	 * credential the tunnel lives under (handshake's or last adopted) and
+	 * the monotonic time of its next expiry check (0: none).  Client: the
+	 * renewed credential (DER) to present once the control stream opens. */
+	struct pn_cred_info cred;
+	uint64_t cred_check_at;
+	uint8_t *cred_der;
+	size_t cred_der_len;
+	int cred_unsent;
+	/* Client: answers owed on the control stream, oldest first (bit i of
+	 * ctl_q: 1 = a CRED, 0 = an ACL); the connector answers in order. */
+	uint64_t ctl_q;
+	unsigned ctl_qn;
 };
+
+#define CTL_Q_MAX 64 /* requests in flight on the control stream */
 
 /* flow.c */
 void pn_tsess_want_write(struct pn_tunnel *t);
@@ -87,4 +102,12 @@ unsigned pn_tsess_max_flows(const struct pn_tunnel *t);
 int pn_tsess_client_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 int pn_tsess_server_flow_data(struct pn_flow *f, const uint8_t *p, size_t n, int fin);
 void pn_tsess_server_dispatch(struct pn_flow *f);
+/* session_cred.c */
+void pn_tsess_cred_start(struct pn_tunnel *t, const struct pn_cred_info *peer);
+int pn_tsess_cred_due(struct pn_tunnel *t, uint64_t now);
+void pn_tsess_server_cred(struct pn_tunnel *t, const uint8_t *body, size_t len);
+int pn_tsess_ctl_push(struct pn_tunnel *t, int is_cred);
+int pn_tsess_ctl_pop(struct pn_tunnel *t);
+int pn_tsess_client_write_cred(struct pn_tunnel *t);
+void pn_tsess_cred_free(struct pn_tunnel *t);
 #endif

@@ -3,12 +3,14 @@
 # 10-second credentials (`controller run --cred-lifetime 10s`), a relay, a
 # connector enrolled with a token and a client logged in with a service-
 # account key.  A first flow opens a tunnel with the login credential.
-# Once that credential is expired by more than the 60 s clock-skew
-# tolerance (PN_TRUST_DEFAULT_SKEW; ~7 lifetimes) the connector ends that
-# tunnel (a tunnel keeps its handshake credential), and a new flow needs a
-# NEW tunnel whose handshake only succeeds if the connector presents a
-# renewed credential (the client refuses an expired one) and the client
-# does too (the connector refuses an expired one).  Also shown:
+# The client re-presents every renewal inside that tunnel (PN_CTL_CRED),
+# so once the login credential is expired by more than the 60 s clock-skew
+# tolerance (PN_TRUST_DEFAULT_SKEW; ~7 lifetimes) the tunnel still lives
+# and serves a new flow (before the fix the connector ended it then).
+# Then the client is restarted: a new flow needs a NEW tunnel whose
+# handshake only succeeds if the connector presents a renewed credential
+# (the client refuses an expired one) and the client does too (the
+# connector refuses an expired one).  Also shown:
 # the connector's cert.pem was replaced, the key was not, and both sides
 # logged their renewals; the lifetime option refuses out-of-range values.
 # Needs root (network namespaces).
@@ -117,15 +119,31 @@ openssl x509 -noout -checkend 0 -in "$W/conn/cert.pem" >/dev/null && ok "connect
 grep -q "connector cred_expired " "$W/connector.log" && bad "connector logged cred_expired" ||
 	ok "connector never logged cred_expired"
 
-# The tunnel of the login credential was ended once that credential
-# expired (its flows would be denied); a new flow needs a new tunnel,
-# handshaken with the renewed credentials of both sides.
-pn_wait_log "$W/connector.log" "tunnel_cred_expired" 5 && ok "connector ended the tunnel of the expired login credential" ||
-	bad "connector ended the tunnel of the expired login credential"
+# The tunnel of the login credential lives on under the renewals the
+# client re-presented in it: not ended at the login credential's expiry.
+n=$(grep -c "connector tunnel_cred_renewed" "$W/connector.log")
+[ "$n" -ge 2 ] && ok "connector adopted $n client credentials re-presented in the tunnel" ||
+	bad "client credentials re-presented and adopted: $n"
+grep -q "tunnel_cred_expired\|tunnel_cred_refused" "$W/connector.log" &&
+	bad "connector: $(grep -m2 'tunnel_cred_expired\|tunnel_cred_refused' "$W/connector.log")" ||
+	ok "tunnel neither ended at the login credential's expiry nor a renewal refused"
+out=$(ip netns exec $NS_CLI curl -s -m 15 --socks5 127.0.0.1:1080 http://10.205.9.2:8000/)
+[[ "$out" == *"hello from the private resource"* ]] &&
+	ok "flow on the first tunnel $(($(date +%s) - T_CLI)) s after login" ||
+	bad "flow after expiry of the first credentials (got '${out:0:200}')"
+n=$(grep -c "tunnel_up" "$W/client.log")
+[ "$n" -eq 1 ] && ok "one tunnel for the whole run" || bad "client tunnels up: $n"
+
+# A restarted client (its renewed cert.pem) needs a new tunnel, handshaken
+# with the renewed credentials of both sides.
+pn_stop "$PID_client" || bad "client stopped on SIGTERM"
+pn_bg client2 ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
+	--direct "$CONN_ID=10.205.4.2:4433"
+pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "restarted client SOCKS5 listening"
 out=$(ip netns exec $NS_CLI curl -s -m 15 --socks5 127.0.0.1:1080 http://10.205.9.2:8000/)
 [[ "$out" == *"hello from the private resource"* ]] &&
 	ok "new flow through the connector $(($(date +%s) - T_CONN)) s after its enrollment" ||
 	bad "new flow after expiry of the first credentials (got '${out:0:200}')"
-n=$(grep -c "tunnel_up" "$W/client.log")
-[ "$n" -ge 2 ] && ok "client handshook $n tunnels" || bad "client tunnels up: $n"
+grep -q "tunnel_up" "$W/client2.log" && ok "new tunnel handshaken with renewed credentials" ||
+	bad "restarted client: no tunnel up"
 pn_finish
