@@ -41,6 +41,7 @@ struct rt {
 	uint64_t acl_version;
 	struct pn_ctuns *tuns;
 	struct pn_proxy *proxy;
+	struct pn_transparent *tp;
 	struct pn_node_ctl ctl;
 	struct pn_node *node; /* renewal and push (node/node.h) */
 	uv_pipe_t ctlsock;
@@ -219,6 +220,8 @@ static char *status_json(struct rt *rt)
 	json_object_set_new(o, "uptime_s", json_integer((pn_wall_ms() - rt->started_ms) / 1000));
 	json_object_set(o, "tunnels", tun);
 	json_object_set(o, "proxy", px);
+	if (rt->tp)
+		json_object_set_new(o, "transparent", pn_transparent_status(rt->tp));
 	s = json_dumps(o, JSON_COMPACT);
 out:
 	json_decref(o);
@@ -304,6 +307,8 @@ static void stop(struct rt *rt)
 		return;
 	rt->stopping = 1;
 	PN_LOG_INFO("client", "stopping", "%s", "");
+	pn_transparent_stop(rt->tp, NULL, NULL); /* host DNS and kernel rules back first */
+	rt->tp = NULL;
 	if (rt->node)
 		pn_node_close(rt->node, NULL, NULL);
 	rt->node = NULL;
@@ -378,6 +383,12 @@ static int start(struct rt *rt)
 	for (unsigned i = 0; i < o->nforwards; i++)
 		if ((r = pn_proxy_add_forward(rt->proxy, o->forwards[i])) != 0)
 			return r;
+	if (o->transparent) {
+		struct pn_transparent_opts to = o->topts;
+		to.state_dir = o->state_dir;
+		if ((r = pn_transparent_start(&rt->loop, rt->tuns, rt->proxy, &to, &rt->tp)) != 0)
+			return r;
+	}
 	if ((r = ctlsock_start(rt)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=control_socket path=%s err=%s",
 			     rt->sock_path, uv_strerror(r));

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "client/transparent.h"
+
 #define PN_CLIENT_MAX_LISTEN 16
 #define PN_CLIENT_SOCK_NAME  "client.sock"
 #define PN_CLIENT_STATUS_MAX (1u << 20) /* largest status document read */
@@ -34,6 +36,8 @@ struct pn_client_opts {
 	unsigned max_flows;  /* concurrent flows per tunnel, 0 = default */
 	uint32_t renew_s;    /* renew at least this often (0: at 2/3 of the lifetime) */
 	const char *wss_ca;  /* CA file for wss:// proxies (NULL: system store) */
+	int transparent;     /* transparent mode (client/transparent.h; root) */
+	struct pn_transparent_opts topts; /* its options (state_dir set by run) */
 };
 
 /*
