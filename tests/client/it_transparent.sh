@@ -110,6 +110,8 @@ expect "no CAP_NET_ADMIN: clear error" "needs root or CAP_NET_ADMIN" "$out"
 start_transparent alice
 out=$($C curl -s -m 10 http://app.corp.example:8000/)
 expect "curl by name, no proxy settings" "hello from the private resource" "$out"
+out=$($C curl -6 -s -m 10 http://app.corp.example:8000/)
+expect "curl over IPv6 (AAAA synthetic address)" "hello from the private resource" "$out"
 for n in a b; do
 	out=$($C curl -s -m 10 http://$n.web.corp.example:8000/)
 	expect "wildcard resource: $n.web.corp.example" "hello from the private resource" "$out"
@@ -161,6 +163,16 @@ rc=$?
 el=$(since "$t0")
 [ "$rc" -ne 0 ] && [ "$rc" -ne 28 ] && le "$el" 3 && ok "unassigned synthetic address: refused at once" ||
 	bad "unassigned synthetic address: curl rc=$rc in ${el}s"
+if command -v ping >/dev/null; then
+	# ICMP is not carried yet: refused by the host at once, never a hang
+	# and never a fake reply from the host itself.
+	t0=$(now)
+	out=$($C ping -n -c 1 -W 3 app.corp.example 2>&1)
+	rc=$?
+	el=$(since "$t0")
+	[ "$rc" -ne 0 ] && le "$el" 2 && ok "ping of a protected name: refused at once (not answered locally)" ||
+		bad "ping: rc=$rc in ${el}s: $out"
+fi
 js=$($C "$PN_BIN" client status --json --state "$D/alice")
 expect "status: transparent section" '"dns_mode":"resolv.conf"' "$js"
 fid=$(sed -n 's/.*flow_start flow=\([0-9a-f]\{16\}\).*dest=app.corp.example:8000.*/\1/p' "$W/client-alice.log" | head -1)
