@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pn_dnsr_decide(&r, data, size, 0, &m, out, sizeof(out), &olen) == PN_DNSR_ANSWER) {
 		if (olen < PN_DNS_HDR_LEN || memcmp(out, data, 2) != 0)
 			abort();
-		if (olen > PN_DNS_HDR_LEN && (pn_dns_parse(out, olen, &a) != 0 ||
-					      olen > pn_dns_udp_limit(&m)))
+		if (olen > PN_DNS_HDR_LEN &&
+		    (pn_dns_parse(out, olen, &a) != 0 || olen > pn_dns_udp_limit(&m)))
 			abort();
 	}
 	return 0;

@@ -147,11 +147,13 @@ int pn_dnshost_parse(const char *text, const struct sockaddr_storage *skip,
 				memset(&ss, 0, sizeof(ss));
 				if (pct)
 					*pct = '\0';
-				if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+				if (inet_pton(AF_INET, addr,
+					      &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 					ss.ss_family = AF_INET;
 					((struct sockaddr_in *)&ss)->sin_port = htons(53);
 				} else if (inet_pton(AF_INET6, addr,
-						     &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+						     &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
+					   1) {
 					ss.ss_family = AF_INET6;
 					((struct sockaddr_in6 *)&ss)->sin6_port = htons(53);
 				}
@@ -161,7 +163,8 @@ int pn_dnshost_parse(const char *text, const struct sockaddr_storage *skip,
 					   ? memcmp(&((struct sockaddr_in *)skip)->sin_addr,
 						    &((struct sockaddr_in *)&ss)->sin_addr, 4) == 0
 					   : memcmp(&((struct sockaddr_in6 *)skip)->sin6_addr,
-						    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16) == 0)))
+						    &((struct sockaddr_in6 *)&ss)->sin6_addr,
+						    16) == 0)))
 					out[(*n)++] = ss;
 			}
 		}
@@ -188,8 +191,8 @@ int pn_dnshost_restore(const char *state_dir, const char *resolv)
 	/* Only if the file is still ours. */
 	if (read_all(resolv, &cur, &clen) != 0 ||
 	    strncmp(cur, PN_DNSHOST_MARK, strlen(PN_DNSHOST_MARK)) != 0) {
-		PN_LOG_WARN("client", "dns_restore_skipped", "file=%s why=\"changed by someone else\"",
-			    resolv);
+		PN_LOG_WARN("client", "dns_restore_skipped",
+			    "file=%s why=\"changed by someone else\"", resolv);
 		r = 0;
 	} else if (b[0] == 'F') {
 		r = replace_file(resolv, b + 2, blen - 2, 0644);
@@ -226,7 +229,8 @@ int pn_dnshost_recover(const char *state_dir, const char *resolv)
 		return r;
 	if (access(bpath, F_OK) != 0)
 		return 0;
-	PN_LOG_WARN("client", "dns_recover", "why=\"previous run did not restore\" backup=%s", bpath);
+	PN_LOG_WARN("client", "dns_recover", "why=\"previous run did not restore\" backup=%s",
+		    bpath);
 	return pn_dnshost_restore(state_dir, resolv);
 }
 
@@ -273,7 +277,8 @@ int pn_dnshost_takeover(const char *state_dir, const char *resolv,
 	}
 	r = write_fd_all(fd, kind == 'L' ? "L\n" : "F\n", 2);
 	if (r == 0)
-		r = kind == 'L' ? write_fd_all(fd, link, strlen(link)) : write_fd_all(fd, cur, clen);
+		r = kind == 'L' ? write_fd_all(fd, link, strlen(link))
+				: write_fd_all(fd, cur, clen);
 	if (r == 0 && fsync(fd) != 0)
 		r = -errno;
 	close(fd);
@@ -289,7 +294,8 @@ int pn_dnshost_takeover(const char *state_dir, const char *resolv,
 		goto out;
 	}
 	if (listen->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)listen)->sin6_addr, ip, sizeof(ip));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)listen)->sin6_addr, ip,
+			  sizeof(ip));
 	else
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)listen)->sin_addr, ip, sizeof(ip));
 	o = (size_t)snprintf(nw, cap, "%s (original saved in %s)\nnameserver %s\n", PN_DNSHOST_MARK,
@@ -305,7 +311,8 @@ int pn_dnshost_takeover(const char *state_dir, const char *resolv,
 		const char *p = line;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if ((!strncmp(p, "search", 6) || !strncmp(p, "domain", 6) || !strncmp(p, "options", 7)) &&
+		if ((!strncmp(p, "search", 6) || !strncmp(p, "domain", 6) ||
+		     !strncmp(p, "options", 7)) &&
 		    o + len + 1 < cap) {
 			memcpy(nw + o, line, len);
 			o += len;
@@ -316,12 +323,13 @@ int pn_dnshost_takeover(const char *state_dir, const char *resolv,
 	}
 	/* A symlink is replaced by the rename itself (never written through). */
 	if ((r = replace_file(resolv, nw, o, 0644)) != 0) {
-		PN_LOG_ERROR("client", "dns_takeover_failed", "file=%s err=%s", resolv, pn_errname(r));
+		PN_LOG_ERROR("client", "dns_takeover_failed", "file=%s err=%s", resolv,
+			     pn_errname(r));
 		unlink(bpath);
 		goto out;
 	}
-	PN_LOG_INFO("client", "dns_takeover", "file=%s nameserver=%s upstreams=%u backup=%s", resolv,
-		    ip, *nups, bpath);
+	PN_LOG_INFO("client", "dns_takeover", "file=%s nameserver=%s upstreams=%u backup=%s",
+		    resolv, ip, *nups, bpath);
 out:
 	free(cur);
 	free(nw);

@@ -17,8 +17,7 @@ static int name_byte_ok(uint8_t c)
  * target), so the sequence of targets strictly decreases and can never
  * loop; PN_DNS_MAX_HOPS bounds the work besides.
  */
-int pn_dns_name_read(const uint8_t *msg, size_t len, size_t *off, char *out, size_t outsz,
-		     int *odd)
+int pn_dns_name_read(const uint8_t *msg, size_t len, size_t *off, char *out, size_t outsz, int *odd)
 {
 	size_t pos = *off, seg_start = *off, end_after = 0, wire = 0, o = 0;
 	unsigned hops = 0;
@@ -125,8 +124,7 @@ static int parse_hdr(const uint8_t *msg, size_t len, struct pn_dns_msg *m)
 }
 
 /* One resource record at *off; section 0 answer, 1 authority, 2 additional. */
-static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section,
-		    struct pn_dns_msg *m)
+static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section, struct pn_dns_msg *m)
 {
 	char name[PN_DNS_PNAME_MAX + 1];
 	int odd, r;
@@ -158,8 +156,8 @@ static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section,
 			pn_buf_init_ro(&o, pn_buf_ptr(&b), rdlen);
 			while (pn_buf_len(&o) > 0) {
 				uint16_t code, olen;
-				if (pn_buf_get_u16(&o, &code) != 0 || pn_buf_get_u16(&o, &olen) != 0 ||
-				    pn_buf_skip(&o, olen) != 0)
+				if (pn_buf_get_u16(&o, &code) != 0 ||
+				    pn_buf_get_u16(&o, &olen) != 0 || pn_buf_skip(&o, olen) != 0)
 					return PN_E_MALFORMED;
 			}
 		}
@@ -290,7 +288,8 @@ int pn_dns_reply(const struct pn_dns_msg *q, int rcode, const struct pn_dns_rr *
 		if ((r = pn_buf_put_u16(&b, 0xc000 | PN_DNS_HDR_LEN)) != 0 ||
 		    (r = pn_buf_put_u16(&b, rr[i].type)) != 0 ||
 		    (r = pn_buf_put_u16(&b, PN_DNS_CLASS_IN)) != 0 ||
-		    (r = pn_buf_put_u32(&b, ttl)) != 0 || (r = pn_buf_put_u16(&b, (uint16_t)alen)) != 0 ||
+		    (r = pn_buf_put_u32(&b, ttl)) != 0 ||
+		    (r = pn_buf_put_u16(&b, (uint16_t)alen)) != 0 ||
 		    (r = pn_buf_put_bytes(&b, rr[i].addr, alen)) != 0)
 			return r;
 	}
@@ -336,7 +335,8 @@ int pn_dns_query(uint16_t id, const char *name, uint16_t qtype, uint16_t edns_ud
 	    (r = pn_buf_put_u16(&b, PN_DNS_CLASS_IN)) != 0)
 		return r;
 	if (edns_udp) {
-		if ((r = pn_buf_put_u8(&b, 0)) != 0 || (r = pn_buf_put_u16(&b, PN_DNS_T_OPT)) != 0 ||
+		if ((r = pn_buf_put_u8(&b, 0)) != 0 ||
+		    (r = pn_buf_put_u16(&b, PN_DNS_T_OPT)) != 0 ||
 		    (r = pn_buf_put_u16(&b, edns_udp)) != 0 || (r = pn_buf_put_u32(&b, 0)) != 0 ||
 		    (r = pn_buf_put_u16(&b, 0)) != 0)
 			return r;

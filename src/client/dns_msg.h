@@ -25,14 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PN_DNS_HDR_LEN	      12
-#define PN_DNS_MSG_MAX	      65535 /* TCP length prefix is 16 bits */
-#define PN_DNS_UDP_MIN	      512   /* plain DNS over UDP */
-#define PN_DNS_EDNS_UDP	      1232  /* what we advertise (DNS flag day 2020) */
-#define PN_DNS_NAME_WIRE_MAX  255
-#define PN_DNS_PNAME_MAX      253 /* presentation, no trailing dot */
-#define PN_DNS_MAX_HOPS	      16  /* compression pointers followed per name */
-#define PN_DNS_MAX_ANSWERS    16  /* records we put in a local answer */
+#define PN_DNS_HDR_LEN	     12
+#define PN_DNS_MSG_MAX	     65535 /* TCP length prefix is 16 bits */
+#define PN_DNS_UDP_MIN	     512   /* plain DNS over UDP */
+#define PN_DNS_EDNS_UDP	     1232  /* what we advertise (DNS flag day 2020) */
+#define PN_DNS_NAME_WIRE_MAX 255
+#define PN_DNS_PNAME_MAX     253 /* presentation, no trailing dot */
+#define PN_DNS_MAX_HOPS	     16	 /* compression pointers followed per name */
+#define PN_DNS_MAX_ANSWERS   16	 /* records we put in a local answer */
 
 enum pn_dns_type {
 	PN_DNS_T_A = 1,
@@ -60,13 +60,13 @@ enum pn_dns_rcode {
 
 #define PN_DNS_CLASS_IN 1
 /* Header flag bits (second 16-bit word). */
-#define PN_DNS_F_QR 0x8000
-#define PN_DNS_F_AA 0x0400
-#define PN_DNS_F_TC 0x0200
-#define PN_DNS_F_RD 0x0100
-#define PN_DNS_F_RA 0x0080
+#define PN_DNS_F_QR	 0x8000
+#define PN_DNS_F_AA	 0x0400
+#define PN_DNS_F_TC	 0x0200
+#define PN_DNS_F_RD	 0x0100
+#define PN_DNS_F_RA	 0x0080
 #define PN_DNS_OPCODE(f) (((f) >> 11) & 0xf)
-#define PN_DNS_RCODE(f)	 ((f) & 0xf)
+#define PN_DNS_RCODE(f)	 ((f)&0xf)
 
 struct pn_dns_msg {
 	uint16_t id, flags;
@@ -77,7 +77,7 @@ struct pn_dns_msg {
 	uint16_t qtype, qclass;
 	/* EDNS (an OPT record in the additional section). */
 	int edns;
-	uint16_t edns_udp;  /* requester's UDP payload size */
+	uint16_t edns_udp; /* requester's UDP payload size */
 	uint8_t edns_version;
 	uint16_t edns_flags; /* DO bit etc. */
 	uint8_t edns_ext_rcode;

@@ -14,9 +14,9 @@ struct pn_pool {
 	int has_v6;
 	char v4s[64], v6s[80];
 	size_t max, n;
-	char **names;	 /* names[idx], idx 1..n */
-	size_t tabsz;	 /* hash table slots (power of two, > 2 * max) */
-	uint32_t *tab;	 /* slot -> idx (0 empty) */
+	char **names;  /* names[idx], idx 1..n */
+	size_t tabsz;  /* hash table slots (power of two, > 2 * max) */
+	uint32_t *tab; /* slot -> idx (0 empty) */
 };
 
 static int parse_cidr(const char *s, int fam, uint8_t *addr, unsigned *prefix)
@@ -199,4 +199,9 @@ const char *pn_pool_v6(const struct pn_pool *p)
 size_t pn_pool_count(const struct pn_pool *p)
 {
 	return p->n;
+}
+
+const char *pn_pool_name_at(const struct pn_pool *p, long idx)
+{
+	return idx >= 1 && (size_t)idx <= p->n ? p->names[idx] : NULL;
 }

@@ -45,4 +45,6 @@ int pn_pool_contains(const struct pn_pool *p, int family, const uint8_t *addr);
 const char *pn_pool_v4(const struct pn_pool *p);
 const char *pn_pool_v6(const struct pn_pool *p); /* "" when none */
 size_t pn_pool_count(const struct pn_pool *p);
+/* The name of index idx (1..count), or NULL. */
+const char *pn_pool_name_at(const struct pn_pool *p, long idx);
 #endif

@@ -9,7 +9,7 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define OUT_MAX (PN_DNS_EDNS_UDP + 512)
+#define OUT_MAX	   (PN_DNS_EDNS_UDP + 512)
 #define UDP_RX_MAX 4096
 
 struct pn_dnssrv {
@@ -21,8 +21,8 @@ struct pn_dnssrv {
 	uv_tcp_t tcp;
 	unsigned handles, pending;
 	int closing;
-	struct fwd *fwds;   /* forwarded queries in flight */
-	struct tconn *tcs;  /* TCP clients */
+	struct fwd *fwds;  /* forwarded queries in flight */
+	struct tconn *tcs; /* TCP clients */
 	uint64_t queries, local, forwarded, failed, dropped;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -70,8 +70,8 @@ struct fwd {
 	uint16_t id;
 	int handles;
 	int done;
-	uv_udp_t *u;	    /* UDP upstream of this attempt */
-	uv_tcp_t *t;	    /* TCP upstream of this attempt */
+	uv_udp_t *u; /* UDP upstream of this attempt */
+	uv_tcp_t *t; /* TCP upstream of this attempt */
 	uv_timer_t timer;
 	uint8_t *rbuf; /* TCP upstream reply: 2 + up to 65535 */
 	size_t rlen;
@@ -209,8 +209,8 @@ static void fwd_finish(struct fwd *f, const uint8_t *reply, size_t n)
 	f->done = 1;
 	if (!reply) {
 		s->failed++;
-		if (pn_dns_error_reply(f->q + 2, f->qlen, PN_DNS_SERVFAIL, err, sizeof(err), &elen) ==
-		    0) {
+		if (pn_dns_error_reply(f->q + 2, f->qlen, PN_DNS_SERVFAIL, err, sizeof(err),
+				       &elen) == 0) {
 			reply = err;
 			n = elen;
 		}
@@ -408,8 +408,9 @@ static void forward(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr
 	f->s = s;
 	f->tc = tc;
 	if (from)
-		memcpy(&f->from, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-								 : sizeof(struct sockaddr_in));
+		memcpy(&f->from, from,
+		       from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
 	pn_store_be16(f->q, (uint16_t)n);
 	memcpy(f->q + 2, q, n);
 	f->qlen = n;
@@ -436,8 +437,8 @@ static void handle_query(struct pn_dnssrv *s, struct tconn *tc, const struct soc
 	size_t olen;
 
 	s->queries++;
-	switch (pn_dnsr_decide(s->core, q, n, tc ? PN_DNS_MSG_MAX : 0, &m, out, sizeof(out),
-			       &olen)) {
+	switch (
+	    pn_dnsr_decide(s->core, q, n, tc ? PN_DNS_MSG_MAX : 0, &m, out, sizeof(out), &olen)) {
 	case PN_DNSR_ANSWER:
 		s->local++;
 		if (tc)
@@ -445,9 +446,7 @@ static void handle_query(struct pn_dnssrv *s, struct tconn *tc, const struct soc
 		else
 			udp_reply(s, from, out, olen);
 		break;
-	case PN_DNSR_FORWARD:
-		forward(s, tc, from, q, n);
-		break;
+	case PN_DNSR_FORWARD: forward(s, tc, from, q, n); break;
 	default:
 		s->dropped++;
 		if (tc)

@@ -230,7 +230,8 @@ int pn_tproxy_install(const struct pn_tproxy_spec *s)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = set_text(s->v4, s->nv4, s4, cap)) != 0 || (r = set_text(s->v6, s->nv6, s6, cap)) != 0)
+	if ((r = set_text(s->v4, s->nv4, s4, cap)) != 0 ||
+	    (r = set_text(s->v6, s->nv6, s6, cap)) != 0)
 		goto out;
 	if ((r = nl_open(&nl)) != 0)
 		goto out;
@@ -252,36 +253,40 @@ int pn_tproxy_install(const struct pn_tproxy_spec *s)
 		char udp4[128] = "", udp6[128] = "";
 		int k;
 		if (s->udp_port) {
-			snprintf(udp4, sizeof(udp4),
-				 "    ip daddr @v4 meta l4proto udp tproxy ip to 127.0.0.1:%u accept\n",
-				 s->udp_port);
-			snprintf(udp6, sizeof(udp6),
-				 "    ip6 daddr @v6 meta l4proto udp tproxy ip6 to [::1]:%u accept\n",
-				 s->udp_port6 ? s->udp_port6 : s->udp_port);
+			snprintf(
+			    udp4, sizeof(udp4),
+			    "    ip daddr @v4 meta l4proto udp tproxy ip to 127.0.0.1:%u accept\n",
+			    s->udp_port);
+			snprintf(
+			    udp6, sizeof(udp6),
+			    "    ip6 daddr @v6 meta l4proto udp tproxy ip6 to [::1]:%u accept\n",
+			    s->udp_port6 ? s->udp_port6 : s->udp_port);
 		}
-		k = snprintf(
-		    cmd, cap,
-		    "table inet " PN_TPROXY_TABLE " {\n"
-		    "  set v4 { type ipv4_addr; flags interval; %s%s%s }\n"
-		    "  set v6 { type ipv6_addr; flags interval; %s%s%s }\n"
-		    "  chain pre {\n"
-		    "    type filter hook prerouting priority mangle; policy accept;\n"
-		    "    iifname != \"lo\" ip daddr @v4 drop\n"
-		    "    iifname != \"lo\" ip6 daddr @v6 drop\n"
-		    "    meta mark " PN_TPROXY_MARK_STR " accept\n"
-		    "    ip daddr @v4 meta l4proto tcp tproxy ip to 127.0.0.1:%u accept\n"
-		    "    ip6 daddr @v6 meta l4proto tcp tproxy ip6 to [::1]:%u accept\n"
-		    "%s%s"
-		    "  }\n"
-		    "  chain in {\n"
-		    "    type filter hook input priority filter; policy accept;\n"
-		    "    ip daddr @v4 meta l4proto != { tcp%s } reject with icmpx admin-prohibited\n"
-		    "    ip6 daddr @v6 meta l4proto != { tcp%s } reject with icmpx admin-prohibited\n"
-		    "  }\n"
-		    "}\n",
-		    s->nv4 ? "elements = " : "", s->nv4 ? s4 : "", s->nv4 ? ";" : "",
-		    s->nv6 ? "elements = " : "", s->nv6 ? s6 : "", s->nv6 ? ";" : "", s->tcp_port,
-		    s->tcp_port6 ? s->tcp_port6 : s->tcp_port, udp4, udp6, s->udp_port ? ", udp" : "", s->udp_port ? ", udp" : "");
+		k = snprintf(cmd, cap,
+			     "table inet " PN_TPROXY_TABLE " {\n"
+			     "  set v4 { type ipv4_addr; flags interval; %s%s%s }\n"
+			     "  set v6 { type ipv6_addr; flags interval; %s%s%s }\n"
+			     "  chain pre {\n"
+			     "    type filter hook prerouting priority mangle; policy accept;\n"
+			     "    iifname != \"lo\" ip daddr @v4 drop\n"
+			     "    iifname != \"lo\" ip6 daddr @v6 drop\n"
+			     "    meta mark " PN_TPROXY_MARK_STR " accept\n"
+			     "    ip daddr @v4 meta l4proto tcp tproxy ip to 127.0.0.1:%u accept\n"
+			     "    ip6 daddr @v6 meta l4proto tcp tproxy ip6 to [::1]:%u accept\n"
+			     "%s%s"
+			     "  }\n"
+			     "  chain in {\n"
+			     "    type filter hook input priority filter; policy accept;\n"
+			     "    ip daddr @v4 meta l4proto != { tcp%s } reject with icmpx "
+			     "admin-prohibited\n"
+			     "    ip6 daddr @v6 meta l4proto != { tcp%s } reject with icmpx "
+			     "admin-prohibited\n"
+			     "  }\n"
+			     "}\n",
+			     s->nv4 ? "elements = " : "", s->nv4 ? s4 : "", s->nv4 ? ";" : "",
+			     s->nv6 ? "elements = " : "", s->nv6 ? s6 : "", s->nv6 ? ";" : "",
+			     s->tcp_port, s->tcp_port6 ? s->tcp_port6 : s->tcp_port, udp4, udp6,
+			     s->udp_port ? ", udp" : "", s->udp_port ? ", udp" : "");
 		if (k < 0 || (size_t)k >= cap) {
 			r = PN_E_TOOBIG;
 			goto out;

@@ -25,16 +25,16 @@
  */
 #include <stdint.h>
 
-#define PN_TPROXY_TABLE	      "postern"
-#define PN_TPROXY_RT_TABLE    28782
-#define PN_TPROXY_RULE_PRIO   28782
-#define PN_TPROXY_MAX_PREFIX  256
+#define PN_TPROXY_TABLE	     "postern"
+#define PN_TPROXY_RT_TABLE   28782
+#define PN_TPROXY_RULE_PRIO  28782
+#define PN_TPROXY_MAX_PREFIX 256
 /* SO_MARK of the client's own sockets that answer for intercepted
  * addresses (UDP replies): their packets to the application, which may
  * itself use an intercepted address as its source (a local route picks
  * the destination as source), are not intercepted again. */
-#define PN_TPROXY_MARK	      0x706e
-#define PN_TPROXY_MARK_STR    "0x706e"
+#define PN_TPROXY_MARK	   0x706e
+#define PN_TPROXY_MARK_STR "0x706e"
 
 struct pn_tproxy_spec {
 	const char *v4[PN_TPROXY_MAX_PREFIX]; /* "a.b.c.d/p" */

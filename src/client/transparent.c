@@ -67,7 +67,8 @@ static int is_protected(void *user, const char *name)
 		return 0;
 	for (size_t i = 0; i < acl->nentries; i++) {
 		const struct pn_dest_pattern *p = &acl->entries[i].dest;
-		if ((p->kind == PN_DEST_NAME || p->kind == PN_DEST_WILD1 || p->kind == PN_DEST_WILDN) &&
+		if ((p->kind == PN_DEST_NAME || p->kind == PN_DEST_WILD1 ||
+		     p->kind == PN_DEST_WILDN) &&
 		    pn_dest_match(p, &d))
 			return 1;
 	}
@@ -116,7 +117,8 @@ static void collect_cidrs(struct pn_transparent *t)
 		char ip[INET6_ADDRSTRLEN];
 		if (p->kind != PN_DEST_IP4 && p->kind != PN_DEST_IP6)
 			continue;
-		if (!inet_ntop(p->kind == PN_DEST_IP4 ? AF_INET : AF_INET6, p->addr, ip, sizeof(ip)))
+		if (!inet_ntop(p->kind == PN_DEST_IP4 ? AF_INET : AF_INET6, p->addr, ip,
+			       sizeof(ip)))
 			continue;
 		snprintf(t->cidrs[t->ncidr], sizeof(t->cidrs[0]), "%s/%u", ip, p->prefix);
 		{
@@ -291,8 +293,8 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 		goto fail;
 	t->tproxy_on = 1;
 	PN_LOG_INFO("client", "transparent_started",
-		    "dns=%s dns_mode=resolv.conf pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u", t->dns_listen,
-		    pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups);
+		    "dns=%s dns_mode=resolv.conf pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u",
+		    t->dns_listen, pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups);
 	*out = t;
 	return 0;
 fail:
@@ -320,7 +322,46 @@ json_t *pn_transparent_status(const struct pn_transparent *t)
 	json_object_set_new(o, "pool_v6", json_string(pn_pool_v6(t->pool)));
 	json_object_set_new(o, "names", json_integer((json_int_t)pn_pool_count(t->pool)));
 	json_object_set_new(o, "cidrs", c);
+	{
+		json_t *names = json_array();
+		for (long i = 1;
+		     names && i <= (long)pn_pool_count(t->pool) && i <= PN_TRANSPARENT_STATUS_NAMES;
+		     i++) {
+			uint8_t a4[4], a6[16];
+			char s4[INET_ADDRSTRLEN] = "", s6[INET6_ADDRSTRLEN] = "";
+			if (pn_pool_addr4(t->pool, i, a4) == 0)
+				inet_ntop(AF_INET, a4, s4, sizeof(s4));
+			if (pn_pool_addr6(t->pool, i, a6) == 0)
+				inet_ntop(AF_INET6, a6, s6, sizeof(s6));
+			json_array_append_new(names, json_pack("{s:s, s:s, s:s}", "name",
+							       pn_pool_name_at(t->pool, i), "v4",
+							       s4, "v6", s6));
+		}
+		if (names)
+			json_object_set_new(o, "name_list", names);
+	}
 	if (t->dns)
 		json_object_set_new(o, "dns", pn_dnssrv_status(t->dns));
 	return o;
+}
+
+void pn_transparent_status_print(const json_t *st, FILE *out)
+{
+	const json_t *n;
+	size_t i;
+
+	if (!json_is_object(st))
+		return;
+	fprintf(out, "\ntransparent: dns %s via %s, synthetic %s %s, names %lld\n",
+		json_string_value(json_object_get(st, "dns_mode")),
+		json_string_value(json_object_get(st, "dns_listen")),
+		json_string_value(json_object_get(st, "pool_v4")),
+		json_string_value(json_object_get(st, "pool_v6")),
+		(long long)json_integer_value(json_object_get(st, "names")));
+	json_array_foreach(json_object_get(st, "cidrs"), i, n)
+	    fprintf(out, "  routed %s\n", json_string_value(n));
+	json_array_foreach(json_object_get(st, "name_list"), i, n)
+	    fprintf(out, "  %-40s %-16s %s\n", json_string_value(json_object_get(n, "name")),
+		    json_string_value(json_object_get(n, "v4")),
+		    json_string_value(json_object_get(n, "v6")));
 }

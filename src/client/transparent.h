@@ -26,6 +26,7 @@
  * interception.
  */
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -57,8 +58,14 @@ int pn_transparent_privileged(void);
 int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy *proxy,
 			 const struct pn_transparent_opts *o, struct pn_transparent **out);
 
-/* Names, ranges and DNS mode for `client status`.  New reference. */
+/* Names (the first PN_TRANSPARENT_STATUS_NAMES with their addresses),
+ * ranges, routed CIDRs, DNS mode and counters for `client status`.  New
+ * reference. */
+#define PN_TRANSPARENT_STATUS_NAMES 1000
 json_t *pn_transparent_status(const struct pn_transparent *t);
+
+/* The human-readable lines of that object (NULL: nothing printed). */
+void pn_transparent_status_print(const json_t *st, FILE *out);
 
 /* Restore DNS, remove the interception, close; cb(arg) from the loop
  * when done.  NULL-safe (cb then runs at once). */

@@ -136,7 +136,8 @@ static void tf_status(struct pn_flow *fl, const struct pn_flow_status *st, void 
 
 	f->flow = fl;
 	if (st->code != PN_FLOW_OK) {
-		PN_LOG_WARN("client", "flow_denied", "flow=%016llx via=transparent-udp dest=%s:%u code=%s",
+		PN_LOG_WARN("client", "flow_denied",
+			    "flow=%016llx via=transparent-udp dest=%s:%u code=%s",
 			    (unsigned long long)pn_flow_id(fl), f->req.host, f->req.port,
 			    pn_flow_code_name(st->code));
 		f->dead = 1;
@@ -397,12 +398,11 @@ static int open_intake(struct pn_tudp *u, int i, int fam, uint16_t *port)
 	fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if ((fam == AF_INET6
-		 ? (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) ||
-		    setsockopt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, &one, sizeof(one)) ||
-		    setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
-		 : (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
-		    setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)))) ||
+	if ((fam == AF_INET6 ? (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) ||
+				setsockopt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, &one, sizeof(one)) ||
+				setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+			     : (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
+				setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)))) ||
 	    bind(fd, (struct sockaddr *)&ss, len) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
 		r = -errno;

@@ -182,6 +182,9 @@ if command -v ping >/dev/null; then
 fi
 js=$($C "$PN_BIN" client status --json --state "$D/alice")
 expect "status: transparent section" '"dns_mode":"resolv.conf"' "$js"
+out=$($C "$PN_BIN" client status --state "$D/alice")
+expect "status lists the intercepted names" "a.web.corp.example" "$out"
+expect "status lists the routed CIDR" "routed 10.203.9.0/24" "$out"
 fid=$(sed -n 's/.*flow_start flow=\([0-9a-f]\{16\}\).*dest=app.corp.example:8000.*/\1/p' "$W/client-alice.log" | head -1)
 [ -n "$fid" ] && grep -q "flow=$fid" "$W/connector-conn1.log" && ok "connector logs the same flow id, by name" ||
 	bad "connector logs the same flow id ($fid)"

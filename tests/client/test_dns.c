@@ -77,8 +77,8 @@ static void test_compression_loops(void **st)
 	uint8_t fwd[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 16, 0, 1, 0, 1, 0};
 	assert_int_not_equal(pn_dns_parse(fwd, sizeof(fwd), &m), 0);
 	/* Two names pointing at each other (answer owner -> question). */
-	uint8_t mutual[] = {0x80, 1, 0x80, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 'a', 0xc0, 18, 0, 1,
-			    0, 1, 0xc0, 14, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
+	uint8_t mutual[] = {0x80, 1, 0x80, 0,  0, 1, 0, 1, 0, 0, 0, 0, 1, 'a', 0xc0, 18, 0, 1,
+			    0,	  1, 0xc0, 14, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4,   1,    2,	 3, 4};
 	assert_int_not_equal(pn_dns_parse(mutual, sizeof(mutual), &m), 0);
 	/* A legitimate backward pointer works and resumes after it. */
 	uint8_t ok[] = {1, 'x', 0, 3, 'w', 'w', 'w', 0xc0, 0};
@@ -96,11 +96,12 @@ static void test_compression_loops(void **st)
 			chain[2 * i + 1] = (uint8_t)(2 * (i - 1));
 		}
 		off = 2 * 40;
-		assert_int_equal(pn_dns_name_read(chain, sizeof(chain), &off, name, sizeof(name), &odd),
-				 PN_E_MALFORMED);
+		assert_int_equal(
+		    pn_dns_name_read(chain, sizeof(chain), &off, name, sizeof(name), &odd),
+		    PN_E_MALFORMED);
 		off = 2 * 5;
-		assert_int_equal(pn_dns_name_read(chain, sizeof(chain), &off, name, sizeof(name), &odd),
-				 0);
+		assert_int_equal(
+		    pn_dns_name_read(chain, sizeof(chain), &off, name, sizeof(name), &odd), 0);
 	}
 }
 
@@ -147,16 +148,16 @@ static void test_odd_names_and_edns(void **st)
 	assert_int_equal(m.name_odd, 1);
 	assert_string_equal(m.qname, "");
 	/* Two OPT records. */
-	uint8_t two[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'a', 0, 0, 1, 0, 1,
-			 0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0};
+	uint8_t two[] = {0,  1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2,  1, 'a', 0, 0, 1, 0, 1, 0, 0,
+			 41, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 41, 4, 0,   0, 0, 0, 0, 0, 0};
 	assert_int_equal(pn_dns_parse(two, sizeof(two), &m), PN_E_MALFORMED);
 	/* OPT with an option that overruns its rdata. */
-	uint8_t bad[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1,
-			 0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 9};
+	uint8_t bad[] = {0, 1, 0, 0, 0,	 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0,  0, 1,
+			 0, 1, 0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 4, 0,   10, 0, 9};
 	assert_int_equal(pn_dns_parse(bad, sizeof(bad), &m), PN_E_MALFORMED);
 	/* An A record with 5 bytes of rdata. */
-	uint8_t a5[] = {0x81, 0, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1,
-			0, 0, 0, 1, 0, 5, 1, 2, 3, 4, 5};
+	uint8_t a5[] = {0x81, 0, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+			1,    0, 1,    0, 0, 0, 1, 0, 5, 1, 2, 3, 4, 5};
 	assert_int_equal(pn_dns_parse(a5, sizeof(a5), &m), PN_E_MALFORMED);
 }
 
@@ -272,8 +273,7 @@ static void test_resolver(void **st)
 	assert_int_equal(a.edns, 1);
 	/* Public names go upstream untouched. */
 	n = mkq(q, "example.org", PN_DNS_T_A, 1232);
-	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen),
-			 PN_DNSR_FORWARD);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_FORWARD);
 	/* Every type for a protected name: an answer, never a crash; only
 	 * A/AAAA/ANY carry records. */
 	for (unsigned t = 0; t <= 65535; t++) {
@@ -282,8 +282,9 @@ static void test_resolver(void **st)
 				 PN_DNSR_ANSWER);
 		assert_int_equal(pn_dns_parse(out, olen, &a), 0);
 		assert_int_equal(PN_DNS_RCODE(a.flags), 0);
-		assert_int_equal(a.ancount,
-				 t == PN_DNS_T_A || t == PN_DNS_T_AAAA ? 1 : t == PN_DNS_T_ANY ? 2 : 0);
+		assert_int_equal(a.ancount, t == PN_DNS_T_A || t == PN_DNS_T_AAAA ? 1
+					    : t == PN_DNS_T_ANY			  ? 2
+										  : 0);
 	}
 	/* A response sent to us is dropped; garbage gets FORMERR; short: dropped. */
 	n = mkq(q, "app.corp.example", PN_DNS_T_A, 0);
@@ -300,10 +301,14 @@ static void test_resolver(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_query),	     cmocka_unit_test(test_truncated_everywhere),
-	    cmocka_unit_test(test_compression_loops), cmocka_unit_test(test_oversized),
-	    cmocka_unit_test(test_odd_names_and_edns), cmocka_unit_test(test_reply),
-	    cmocka_unit_test(test_pool),	     cmocka_unit_test(test_resolver),
+	    cmocka_unit_test(test_parse_query),
+	    cmocka_unit_test(test_truncated_everywhere),
+	    cmocka_unit_test(test_compression_loops),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_odd_names_and_edns),
+	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_resolver),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
