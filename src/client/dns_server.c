@@ -19,7 +19,7 @@ struct pn_dnssrv {
 	unsigned nup;
 	uv_udp_t udp;
 	uv_tcp_t tcp;
-	unsigned handles, pending;
+	unsigned handles, pending, ntcs;
 	int closing;
 	struct fwd *fwds;  /* forwarded queries in flight */
 	struct tconn *tcs; /* TCP clients */
@@ -492,6 +492,7 @@ static void tconn_closed(uv_handle_t *h)
 		s->tcs = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
+	s->ntcs--;
 	free(tc);
 	srv_free_if_done(s);
 }
@@ -552,6 +553,17 @@ static void on_tcp(uv_stream_t *server, int status)
 
 	if (status != 0 || s->closing || !(tc = calloc(1, sizeof(*tc))))
 		return;
+	if (s->ntcs >= PN_DNSSRV_TCP_MAX) {
+		/* Room for the new one: the oldest connection not waiting for
+		 * an answer goes (local programs cannot pile up buffers). */
+		struct tconn *old = NULL;
+		for (struct tconn *o = s->tcs; o; o = o->next)
+			if (!o->busy && !o->closing)
+				old = o;
+		if (old)
+			tconn_close(old);
+	}
+	s->ntcs++;
 	tc->s = s;
 	uv_tcp_init(s->loop, &tc->tcp);
 	tc->tcp.data = tc;

@@ -13,7 +13,8 @@
  * upstream connection per query), trying each resolver in turn
  * (PN_DNSSRV_TRY_MS each); the reply goes back untouched.  When none
  * answers the requester gets SERVFAIL.  At most PN_DNSSRV_PENDING_MAX
- * forwarded queries at once (more are answered SERVFAIL).
+ * forwarded queries at once (more are answered SERVFAIL), and at most
+ * PN_DNSSRV_TCP_MAX TCP clients (a new one closes the oldest idle one).
  */
 #include <sys/socket.h>
 
@@ -25,6 +26,7 @@
 #define PN_DNSSRV_MAX_UPSTREAMS 4
 #define PN_DNSSRV_TRY_MS	2000
 #define PN_DNSSRV_PENDING_MAX	1024
+#define PN_DNSSRV_TCP_MAX	64 /* TCP clients; beyond, the oldest idle one is closed */
 
 struct pn_dnssrv;
 

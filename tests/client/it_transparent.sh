@@ -140,6 +140,21 @@ expect "A TTL" "ttl=5" "$out"
 expect "AAAA answered locally" "AAAA fd7a:7073:746e::" "$($C $DNSQ 127.0.0.153 app.corp.example AAAA --edns 1232)"
 expect "MX of a protected name: NODATA" "rcode=0 an=0" "$($C $DNSQ 127.0.0.153 app.corp.example MX)"
 expect "A over TCP" "A 100.9" "$($C $DNSQ 127.0.0.153 app.corp.example A --tcp)"
+# 100 idle TCP clients held open: the responder keeps at most 64 and still
+# answers a new one.
+out=$($C $PY -c '
+import socket, subprocess, sys
+import time
+held = [socket.create_connection(("127.0.0.153", 53), timeout=5) for i in range(100)]
+print(subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout)
+time.sleep(0.5)
+ss = subprocess.run(["ss", "-Htn", "state", "established", "( sport = :53 )"],
+                    capture_output=True, text=True).stdout
+print("server side open: %d" % len(ss.splitlines()))' $DNSQ 127.0.0.153 app.corp.example A --tcp)
+expect "TCP answers with 100 idle TCP clients open" "A 100.9" "$out"
+n=$(echo "$out" | sed -n 's/server side open: //p')
+[ -n "$n" ] && [ "$n" -le 64 ] && ok "idle TCP clients capped ($n open at the responder)" ||
+	bad "idle TCP clients capped ($n)"
 # Public names: the upstream's reply, byte for byte (UDP, TCP, EDNS).
 for args in "A" "A --edns 1232" "TXT --edns 4096" "A --tcp" "TXT --tcp --edns 1232"; do
 	up=$($C $DNSQ 10.203.0.1 public.example $args --raw --id 777)
