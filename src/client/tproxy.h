@@ -15,8 +15,10 @@
  *     packets from other interfaces to them are dropped (nobody else's
  *     traffic is intercepted), and packets of the client's own reply
  *     sockets (PN_TPROXY_MARK) pass; in input, whatever was not handed to a
- *     transparent socket (ICMP, other protocols) is rejected at once, so
- *     the host never answers for a protected address itself.
+ *     transparent socket (ICMP, other protocols) is rejected, so the
+ *     host never answers for a protected address itself (the ICMP error
+ *     cannot leave from an address the host does not own: in effect such
+ *     packets go unanswered).
  *
  * One transparent client per host (network namespace): the names are
  * fixed, so a start after a crash finds and removes what the dead run
