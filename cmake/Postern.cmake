@@ -77,7 +77,7 @@ function(pn_integration_test name)
     set(A_TIMEOUT 300)
   endif()
   add_test(NAME ${name} COMMAND unshare --mount --net --propagation private --
-    bash -c "mkdir -p /run/netns && mount -t tmpfs -o mode=755 pn-netns /run/netns && ip link set lo up && exec bash \"$@\"" isolate
+    bash -c "mkdir -p /run/netns /etc/netns && mount -t tmpfs -o mode=755 pn-netns /run/netns && mount -t tmpfs -o mode=755 pn-etcnetns /etc/netns && ip link set lo up && exec bash \"$@\"" isolate
     ${A_SCRIPT} ${CMAKE_BINARY_DIR})
   set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${A_TIMEOUT}
     ENVIRONMENT "PN_BIN=${CMAKE_BINARY_DIR}/src/app/postern;PN_SRC=${CMAKE_SOURCE_DIR}")

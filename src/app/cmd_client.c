@@ -66,6 +66,15 @@ static const char usage_text[] =
     "                                    connector of the network\n"
     "          --renew-interval S        renew the credential at least every S seconds\n"
     "                                    (default: at two thirds of its lifetime)\n"
+    "          --transparent             transparent access (root or CAP_NET_ADMIN):\n"
+    "                                    a local DNS responder gives protected names\n"
+    "                                    synthetic addresses, resolv.conf points at\n"
+    "                                    it, and the kernel hands traffic to them and\n"
+    "                                    to address/CIDR resources to the client\n"
+    "          --dns-listen ADDR:PORT    the responder's loopback address\n"
+    "                                    (default 127.0.0.153:53)\n"
+    "          --pool-v4 CIDR            synthetic IPv4 range (default 100.96.0.0/12)\n"
+    "          --pool-v6 CIDR|none       synthetic IPv6 range (default fd7a:7073:746e::/48)\n"
     "          --offline                 do not contact the controller (no renewal\n"
     "                                    and no policy updates; until expiry)\n"
     "          --log SPEC                log levels, e.g. info,client=debug\n"
@@ -91,6 +100,10 @@ static const char usage_text[] =
     "  max_flows = 65536                     # concurrent flows per tunnel\n"
     "  renew_interval = 0s                   # 0: at 2/3 of the lifetime\n"
     "  offline = false\n"
+    "  transparent = false                   # see --transparent (root)\n"
+    "  dns_listen = 127.0.0.153:53\n"
+    "  pool_v4 = 100.96.0.0/12\n"
+    "  pool_v6 = fd7a:7073:746e::/48         # or none\n"
     "  [log]\n"
     "  level = info                          # or a spec: info,client=debug\n"
     "  format = text                         # text|json\n"
@@ -254,6 +267,10 @@ static const struct pn_cfg_key run_schema[] = {
 	       .def = "65536"),
     PN_CFG_KEY("client", "offline", PN_CFG_BOOL, .def = "false"),
     PN_CFG_KEY("client", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095),
+    PN_CFG_KEY("client", "transparent", PN_CFG_BOOL, .def = "false"),
+    PN_CFG_KEY("client", "dns_listen", PN_CFG_STR, .min = 1, .max = 80),
+    PN_CFG_KEY("client", "pool_v4", PN_CFG_STR, .min = 1, .max = 80),
+    PN_CFG_KEY("client", "pool_v6", PN_CFG_STR, .min = 1, .max = 80),
     PN_LOG_CFG_KEYS,
 };
 
@@ -302,6 +319,12 @@ static int load_run_config(const char *path, struct pn_client_config *o, struct 
 	o->renew.cap_ms = (uint64_t)ms / 1000 * 1000;
 	o->offline = pn_cfg_bool(*cfg, "client", "offline");
 	o->wss_ca = pn_cfg_str(*cfg, "client", "wss_ca");
+	o->transparent = pn_cfg_bool(*cfg, "client", "transparent");
+	o->topts.dns_listen = pn_cfg_str(*cfg, "client", "dns_listen");
+	o->topts.pool_v4 = pn_cfg_str(*cfg, "client", "pool_v4");
+	o->topts.pool_v6 = pn_cfg_str(*cfg, "client", "pool_v6");
+	if (o->topts.pool_v6 && !strcmp(o->topts.pool_v6, "none"))
+		o->topts.pool_v6 = "";
 	return 0;
 bad:
 	fprintf(stderr, "postern client run: %s\n", err);
@@ -395,6 +418,10 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 	    {"renew-interval", required_argument, NULL, 'r'},
 	    {"max-flows", required_argument, NULL, 'm'},
 	    {"offline", no_argument, NULL, 'o'},
+	    {"transparent", no_argument, NULL, 'T'},
+	    {"dns-listen", required_argument, NULL, 'D'},
+	    {"pool-v4", required_argument, NULL, '4'},
+	    {"pool-v6", required_argument, NULL, '6'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"log-json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
@@ -454,6 +481,10 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 			o.directs[o.ndirects++] = optarg;
 			break;
 		case 'o': o.offline = 1; break;
+		case 'T': o.transparent = 1; break;
+		case 'D': o.topts.dns_listen = optarg; break;
+		case '4': o.topts.pool_v4 = optarg; break;
+		case '6': o.topts.pool_v6 = strcmp(optarg, "none") ? optarg : ""; break;
 		case 'W': o.wss_ca = optarg; break;
 		case 'r': {
 			char *end;
@@ -502,9 +533,15 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 		fprintf(stderr, "postern client run: --state is required\n");
 		return 2;
 	}
-	if (o.nsocks == 0 && o.nforwards == 0) {
-		fprintf(stderr, "postern client run: give at least one --socks or --forward\n");
+	if (o.nsocks == 0 && o.nforwards == 0 && !o.transparent) {
+		fprintf(stderr, "postern client run: give at least one --socks, --forward or "
+				"--transparent\n");
 		return 2;
+	}
+	if (o.transparent && pn_transparent_privileged() != 0) {
+		fprintf(stderr, "postern client run: --transparent needs root or CAP_NET_ADMIN "
+				"(it changes the routing, nftables and resolv.conf of this host)\n");
+		return 1;
 	}
 	return run_client(&o);
 }

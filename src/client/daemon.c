@@ -29,6 +29,7 @@ struct pn_client {
 	uint64_t acl_version;
 	struct pn_ctuns *tuns;
 	struct pn_proxy *proxy;
+	struct pn_transparent *tp; /* transparent mode, or NULL */
 	struct pn_client_statsock *sock;
 	struct pn_node_ctl ctl; /* cfg.ctl, or opened here (own_ctl) */
 	int own_ctl;
@@ -259,6 +260,8 @@ json_t *pn_client_status(const struct pn_client *c)
 	json_object_set_new(o, "uptime_s", json_integer((pn_wall_ms() - c->started_ms) / 1000));
 	json_object_set(o, "tunnels", tun);
 	json_object_set(o, "proxy", px);
+	if (c->tp)
+		json_object_set_new(o, "transparent", pn_transparent_status(c->tp));
 	res = o;
 	o = NULL;
 out:
@@ -336,6 +339,8 @@ void pn_client_close(struct pn_client *c, void (*cb)(void *arg), void *arg)
 	c->close_cb = cb;
 	c->close_arg = arg;
 	PN_LOG_INFO("client", "stopping", "%s", "");
+	pn_transparent_stop(c->tp, NULL, NULL); /* host DNS and kernel rules back first */
+	c->tp = NULL;
 	c->pending = 3; /* status socket, traffic, this function */
 	if (c->sock)
 		pn_client_statsock_close(c->sock, part_closed, c);
@@ -406,6 +411,13 @@ static int start(struct pn_client *c)
 	for (unsigned i = 0; i < o->nforwards; i++)
 		if ((r = pn_proxy_add_forward(c->proxy, o->forwards[i])) != 0)
 			return r;
+	if (o->transparent) {
+		struct pn_transparent_opts to = o->topts;
+
+		to.state_dir = o->state_dir;
+		if ((r = pn_transparent_start(c->loop, c->tuns, c->proxy, &to, &c->tp)) != 0)
+			return r;
+	}
 	if ((r = pn_client_statsock_start(c->loop, o->state_dir, status_doc, c, &c->sock)) != 0) {
 		PN_LOG_ERROR("client", "start_failed", "what=control_socket dir=%s err=%s",
 			     o->state_dir, pn_errname(r));

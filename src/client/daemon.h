@@ -14,6 +14,7 @@
  *
  * Everything runs on the loop's thread.
  */
+#include "client/transparent.h"
 #include <stdint.h>
 
 #include <jansson.h>
@@ -40,6 +41,8 @@ struct pn_client_config {
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 	unsigned max_flows;  /* concurrent flows per tunnel, 0 = default */
 	const char *wss_ca;  /* CA file for wss:// proxies (NULL: system store) */
+	int transparent;     /* transparent mode (client/transparent.h; root) */
+	struct pn_transparent_opts topts; /* its options (state_dir set by the daemon) */
 	/* Renewal (node/renew.h): cap_ms = --renew-interval (0: at two
 	 * thirds of the lifetime); first_ms and retry_min_ms for tests. */
 	struct pn_renew_policy renew;

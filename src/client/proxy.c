@@ -11,6 +11,7 @@
 #include "client/tunnels.h"
 #include "client/udpassoc.h"
 #include "core/accept.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -122,6 +123,28 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 		uv_read_start((uv_stream_t *)&c->tcp, px_on_alloc, px_on_read);
 		return;
 	}
+	if (ln->map) {
+		/* Transparent: the local address is where the application
+		 * was going. */
+		struct sockaddr_storage dst;
+		int dlen = sizeof(dst);
+		c->socks_open = 1;
+		if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&dst, &dlen) != 0 ||
+		    (r = ln->map(ln->map_user, (struct sockaddr *)&dst, c->req.host,
+				 sizeof(c->req.host))) != 0) {
+			char d[64];
+			px->flows_refused++;
+			PN_LOG_INFO("client", "flow_refused", "via=%s src=%s dest=%s reason=unmapped",
+				    ln->label, c->peer, sa_str((struct sockaddr *)&dst, d, sizeof(d)));
+			px_conn_close(c, 1);
+			return;
+		}
+		c->req.port = dst.ss_family == AF_INET6
+				  ? ntohs(((struct sockaddr_in6 *)&dst)->sin6_port)
+				  : ntohs(((struct sockaddr_in *)&dst)->sin_port);
+		px_start_flow(c);
+		return;
+	}
 	/* Port-forward: the target is fixed; read after the connector says OK
 	 * (a flow lost before that is retried elsewhere without losing bytes). */
 	c->socks_open = 1;
@@ -130,19 +153,24 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 	px_start_flow(c);
 }
 
-static int add_listener(struct pn_proxy *p, const char *addr, int socks, const char *target)
+static int add_listener(struct pn_proxy *p, const char *addr, int socks, const char *target,
+			pn_proxy_map_fn map, void *map_user)
 {
 	struct sockaddr_storage ss;
 	struct listener *ln;
 	int r;
 
-	if ((r = parse_listen(addr, &ss)) != 0)
-		return r;
+	if (map ? pn_addr_parse(addr, &ss, PN_ADDR_PORT0) != 0 : (r = parse_listen(addr, &ss)) != 0)
+		return PN_E_CONFIG;
 	if (!(ln = calloc(1, sizeof(*ln))))
 		return -ENOMEM;
 	ln->px = p;
 	ln->socks = socks;
-	if (!socks) {
+	ln->map = map;
+	ln->map_user = map_user;
+	if (map) {
+		snprintf(ln->label, sizeof(ln->label), "transparent:%s", addr);
+	} else if (!socks) {
 		struct pn_socks5_addr t;
 		if (pn_socks5_addr_parse(&t, target) != 0) {
 			free(ln);
@@ -163,6 +191,7 @@ static int add_listener(struct pn_proxy *p, const char *addr, int socks, const c
 		    .label = ln->label,
 		    .cb = on_accept,
 		    .user = ln,
+		    .ip_transparent = map != NULL,
 		};
 		if ((r = pn_acceptor_new(&ac, &ln->acc)) != 0) {
 			PN_LOG_ERROR("client", "listen_failed", "addr=%s err=%s", addr,
@@ -174,8 +203,9 @@ static int add_listener(struct pn_proxy *p, const char *addr, int socks, const c
 	p->handles++;
 	ln->next = p->listeners;
 	p->listeners = ln;
-	PN_LOG_INFO("client", "listening", "mode=%s addr=%s%s%s", socks ? "socks" : "forward", addr,
-		    socks ? "" : " target=", socks ? "" : target);
+	PN_LOG_INFO("client", "listening", "mode=%s addr=%s%s%s",
+		    map ? "transparent" : socks ? "socks" : "forward", addr,
+		    socks || map ? "" : " target=", socks || map ? "" : target);
 	return 0;
 }
 
@@ -194,7 +224,7 @@ int pn_proxy_new(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy **out)
 
 int pn_proxy_add_socks(struct pn_proxy *p, const char *listen_addr)
 {
-	return add_listener(p, listen_addr, 1, NULL);
+	return add_listener(p, listen_addr, 1, NULL, NULL, NULL);
 }
 
 int pn_proxy_add_forward(struct pn_proxy *p, const char *spec)
@@ -206,7 +236,24 @@ int pn_proxy_add_forward(struct pn_proxy *p, const char *spec)
 		return PN_E_CONFIG;
 	memcpy(local, spec, (size_t)(eq - spec));
 	local[eq - spec] = '\0';
-	return add_listener(p, local, 0, eq + 1);
+	return add_listener(p, local, 0, eq + 1, NULL, NULL);
+}
+
+int pn_proxy_add_transparent(struct pn_proxy *p, const char *listen_addr, pn_proxy_map_fn map,
+			     void *user, uint16_t *bound_port)
+{
+	struct sockaddr_storage ss;
+	int r;
+
+	if (!map)
+		return PN_E_INVAL;
+	if ((r = add_listener(p, listen_addr, 0, NULL, map, user)) != 0)
+		return r;
+	if ((r = pn_acceptor_addr(p->listeners->acc, &ss)) != 0)
+		return r;
+	*bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						    : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
 }
 
 json_t *pn_proxy_status(const struct pn_proxy *p)

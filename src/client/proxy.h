@@ -19,6 +19,10 @@
  * no flow-control credit until bytes were written to the socket.  A flow
  * that ends with an error resets the TCP connection (never a silent FIN).
  */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
 #include <jansson.h>
 #include <uv.h>
 
@@ -34,6 +38,20 @@ int pn_proxy_add_socks(struct pn_proxy *p, const char *listen_addr);
 
 /* Listen on "ip:port=host:port".  0, PN_E_CONFIG, -errno. */
 int pn_proxy_add_forward(struct pn_proxy *p, const char *spec);
+
+/*
+ * Transparent mode (client/transparent.h): listen on "ip:port" with
+ * IP_TRANSPARENT for connections the kernel hands over (nftables TPROXY).
+ * A connection's local address is the destination the application asked
+ * for; map(user, dst, host, hostsz) names the flow's destination
+ * (a protected name for a synthetic address, else the address itself):
+ * 0, or < 0 to refuse the connection (reset, logged).  0, PN_E_CONFIG,
+ * -errno (bind: EPERM without CAP_NET_ADMIN).
+ */
+typedef int (*pn_proxy_map_fn)(void *user, const struct sockaddr *dst, char *host,
+			       size_t hostsz);
+int pn_proxy_add_transparent(struct pn_proxy *p, const char *listen_addr, pn_proxy_map_fn map,
+			     void *user, uint16_t *bound_port);
 
 /* Counters and listeners for the status output.  New reference or NULL. */
 json_t *pn_proxy_status(const struct pn_proxy *p);

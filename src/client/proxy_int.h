@@ -29,6 +29,8 @@ struct listener {
 	char label[300];
 	char target_host[256];
 	uint16_t target_port;
+	pn_proxy_map_fn map; /* transparent listener */
+	void *map_user;
 	uint64_t accepted;
 	struct listener *next;
 };

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client/transparent.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/file.h"
@@ -325,6 +326,7 @@ int pn_client_status_print(const char *json, FILE *out)
 		"connections %lld\n",
 		jint(px, "flows_ok"), jint(px, "flows_refused"), jint(px, "flows_failed"),
 		jint(px, "socks_errors"), jint(px, "connections_open"));
+	pn_transparent_status_print(json_object_get(o, "transparent"), out);
 	json_decref(o);
 	return 0;
 }

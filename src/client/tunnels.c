@@ -633,6 +633,11 @@ int pn_ctuns_check(const struct pn_ctuns *t, unsigned proto, const char *host, u
 	return err;
 }
 
+const struct pn_acl *pn_ctuns_acl(const struct pn_ctuns *t)
+{
+	return &t->acl;
+}
+
 static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth)
 {
 	const struct pn_acl_entry *e;

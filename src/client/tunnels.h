@@ -108,6 +108,10 @@ int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char
  */
 int pn_ctuns_check(const struct pn_ctuns *t, unsigned proto, const char *host, uint16_t port);
 
+/* The access list in use (borrowed: valid until the next pn_ctuns_set_acl
+ * on the loop thread).  Transparent mode reads its resources from it. */
+const struct pn_acl *pn_ctuns_acl(const struct pn_ctuns *t);
+
 /*
  * Open a flow for r (see top).  Returns
  *   0  the flow is open: *out (its status comes through r->ops.status);

@@ -168,6 +168,13 @@ int pn_acceptor_new(const struct pn_acceptor_config *cfg, struct pn_acceptor **o
 		goto fail;
 	}
 	(void)setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg->ip_transparent &&
+	    (cfg->addr->sa_family == AF_INET6
+		 ? setsockopt(a->fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one))
+		 : setsockopt(a->fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one))) != 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (bind(a->fd, cfg->addr, len) != 0 ||
 	    listen(a->fd, cfg->backlog > 0 ? cfg->backlog : 4096) != 0) {
 		r = -errno;

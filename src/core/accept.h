@@ -47,6 +47,7 @@ struct pn_acceptor_config {
 	const char *label;	     /* log field listener=, e.g. "socks:127.0.0.1:1080" */
 	pn_accept_cb cb;
 	void *user;
+	int ip_transparent;	     /* IP_TRANSPARENT / IPV6_TRANSPARENT (TPROXY; needs CAP_NET_ADMIN) */
 };
 
 /* Bind, listen and start accepting.  0 and *out, PN_E_INVAL, -ENOMEM or

@@ -1,0 +1,49 @@
+#ifndef PN_CLIENT_DNS_SERVER_H
+#define PN_CLIENT_DNS_SERVER_H
+/*
+ * The client's local DNS responder (transparent mode; libuv glue over
+ * client/dns_resolve.h).  Listens on UDP and TCP on one loopback address
+ * (127.0.0.0/8 or ::1 only: it is never reachable from the network, and
+ * queries whose source is not a loopback address are dropped).
+ *
+ * Queries the resolver core answers locally are answered at once; the
+ * others are sent untouched to the host's original resolvers, over the
+ * transport they came on (UDP: a socket of their own per query, the reply
+ * must come from the resolver asked and carry the query's id; TCP: one
+ * upstream connection per query), trying each resolver in turn
+ * (PN_DNSSRV_TRY_MS each); the reply goes back untouched.  When none
+ * answers the requester gets SERVFAIL.  At most PN_DNSSRV_PENDING_MAX
+ * forwarded queries at once (more are answered SERVFAIL), and at most
+ * PN_DNSSRV_TCP_MAX TCP clients (a new one closes the oldest idle one).
+ */
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "client/dns_resolve.h"
+
+#define PN_DNSSRV_MAX_UPSTREAMS 4
+#define PN_DNSSRV_TRY_MS	2000
+#define PN_DNSSRV_PENDING_MAX	1024
+#define PN_DNSSRV_TCP_MAX	64 /* TCP clients; beyond, the oldest idle one is closed */
+
+struct pn_dnssrv;
+
+struct pn_dnssrv_config {
+	uv_loop_t *loop;
+	const struct sockaddr_storage *listen; /* loopback address and port */
+	const struct sockaddr_storage *upstreams;
+	unsigned nupstreams;
+	const struct pn_dnsr *core; /* borrowed, must outlive */
+};
+
+/* 0, PN_E_CONFIG (not loopback, no upstream), -ENOMEM, -errno (bind). */
+int pn_dnssrv_new(const struct pn_dnssrv_config *cfg, struct pn_dnssrv **out);
+
+/* Counters: queries, answered locally, forwarded, failed.  New reference. */
+json_t *pn_dnssrv_status(const struct pn_dnssrv *s);
+
+/* Close everything; cb(arg) from the loop once all handles are released. */
+void pn_dnssrv_close(struct pn_dnssrv *s, void (*cb)(void *arg), void *arg);
+#endif
