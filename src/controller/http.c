@@ -115,12 +115,35 @@ static int is_json_type(const char *ct)
 	return ct && !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';');
 }
 
+/* The extra headers a handler asked for (console: Set-Cookie, CSP). */
+static void add_req_headers(struct MHD_Response *resp, const struct pn_req *r)
+{
+	for (unsigned i = 0; i < r->nhdr; i++)
+		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+}
+
 /* Send the response a handler or the router left in r. */
 static enum MHD_Result send_req(struct MHD_Connection *c, struct pn_req *r)
 {
+	char *text;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
 	if (!r->resp)
 		return send_error(c, 500, "internal", "handler produced no response");
-	return send_json(c, r->status, r->resp);
+	if (!(text = json_dumps(r->resp, JSON_COMPACT)))
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	add_req_headers(resp, r);
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struct conctx *cx)
@@ -173,6 +196,7 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 			ret = MHD_NO;
 		} else {
 			MHD_add_response_header(resp, "Content-Type", r->raw_type);
+			add_req_headers(resp, r);
 			ret = MHD_queue_response(c, r->status ? r->status : 200, resp);
 			MHD_destroy_response(resp);
 		}
@@ -209,7 +233,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX)
 			return send_error(c, 413, "body_too_large",
 					  "request body exceeds " PN_CTLAPI_BODY_MAX_TEXT " bytes");
-		if (split_path(&cx->req, url))
+		/* /v1/... is the API; /console/... the console's files */
+		if (split_path(&cx->req, url) && !pn_console_path(url))
 			return send_error(c, 404, "not_found", "no such endpoint");
 		pn_auth_identify(&cx->req);
 		if (pn_router_find(&cx->req, &cx->fn, &acc) || pn_router_allow(&cx->req, acc))

@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "controller/api.h"
+#include "controller/console.h"
 #include "core/err.h"
 
 typedef int (*route_fn)(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 
 static const route_fn groups[] = {
+	pn_console_static_route, /* first: the others expect a /v1/ path (nseg > 0) */
+	pn_console_route,
 	pn_api_objects_route,
 	pn_api_components_route,
 	pn_api_admin_route,
@@ -67,6 +70,8 @@ int pn_router_allow(struct pn_req *r, enum pn_access acc)
 			     "missing, unknown, expired or revoked credentials");
 		return -1;
 	}
+	if (pn_console_csrf_check(r))
+		return -1;
 	if (!allowed(r, acc)) {
 		pn_api_error(r, 403, "forbidden", "these credentials may not use this endpoint");
 		return -1;
