@@ -27,6 +27,7 @@
 struct pn_push;
 struct pn_acl_cache;
 struct pn_oidc;
+struct pn_tlscert;
 
 /* Everything a request handler may use; owned by the controller. */
 struct pn_ctl {
@@ -36,6 +37,7 @@ struct pn_ctl {
 	struct pn_push *push;
 	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */
 	struct pn_oidc *oidc;           /* NULL: no OpenID Provider configured */
+	struct pn_tlscert *tls;         /* API + console chains (tlscert.h); NULL: API only */
 	char url[512]; /* the API's base URL, embedded in tokens */
 	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };

@@ -36,6 +36,12 @@ int pn_console_csrf(const char *token, char out[65]);
  * csrf_token_required (nonzero returned, response set). */
 int pn_console_csrf_check(struct pn_req *r);
 
+/* The console's TLS key and certificate chain (console_cert.c): read
+ * DATA/console.key + console.crt, or make a self-signed ECDSA P-256 pair
+ * for names when they are absent.  Heap PEM strings (wipe the key). */
+int pn_console_cert_load(const char *data_dir, const char *const *names, unsigned nnames,
+			 char **key_pem, char **cert_pem);
+
 int pn_console_h_signin(struct pn_req *r);
 int pn_console_h_whoami(struct pn_req *r);
 int pn_console_h_signout(struct pn_req *r);

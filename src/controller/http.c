@@ -22,6 +22,7 @@
 #include "controller/api.h"
 #include "controller/http.h"
 #include "controller/push.h"
+#include "controller/tlscert.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -316,7 +317,11 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	h->ctl = ctl;
 	h->d = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		/* With ctl->tls the chain is chosen per handshake (Ed25519 for
+		 * components, ECDSA for browsers: tlscert.h). */
+		MHD_OPTION_HTTPS_MEM_KEY, ctl->tls ? NULL : key_pem, MHD_OPTION_HTTPS_MEM_CERT,
+		ctl->tls ? NULL : cert_pem, MHD_OPTION_HTTPS_CERT_CALLBACK,
+		ctl->tls ? pn_tlscert_retrieve : NULL,
 		/* Setting a trust list makes MHD ask for (not require) a client
 		 * certificate; auth.c verifies it against the pinned CA. */
 		MHD_OPTION_HTTPS_MEM_TRUST, ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
@@ -335,6 +340,11 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : port;
+	if (ctl->tls && pn_tlscert_register(ctl->tls, h->port)) {
+		MHD_stop_daemon(h->d);
+		free(h);
+		return -ENOSPC;
+	}
 	*out = h;
 	return 0;
 }
