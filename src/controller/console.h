@@ -11,12 +11,12 @@
 
 struct pn_req;
 
-#define PN_CONSOLE_COOKIE "__Host-pn_console"
-#define PN_CONSOLE_TOKEN_PREFIX "pncs_"
-#define PN_CONSOLE_CSRF_HEADER "X-CSRF-Token"
-#define PN_CONSOLE_SESSION_TTL 28800 /* 8 h; never longer than an admin session it came from */
-#define PN_CONSOLE_SEEN_EVERY_S 10   /* presence is written at most this often per component */
-#define PN_CONSOLE_ONLINE_SLACK_S 60 /* online: seen within stream_max_s + this */
+#define PN_CONSOLE_COOKIE	  "__Host-pn_console"
+#define PN_CONSOLE_TOKEN_PREFIX	  "pncs_"
+#define PN_CONSOLE_CSRF_HEADER	  "X-CSRF-Token"
+#define PN_CONSOLE_SESSION_TTL	  28800 /* 8 h; never longer than an admin session it came from */
+#define PN_CONSOLE_SEEN_EVERY_S	  10	/* presence is written at most this often per component */
+#define PN_CONSOLE_ONLINE_SLACK_S 60	/* online: seen within stream_max_s + this */
 
 /* One embedded file (generated console_files.c). */
 struct pn_console_file {

@@ -73,10 +73,11 @@ static int h_presence(struct pn_req *r)
 	pn_store_rollback(s);
 	if (rc)
 		return pn_api_store_error(r, rc);
-	json_array_foreach(rows, i, v)
-		json_object_set_new(v, "online", json_boolean(json_integer_value(json_object_get(
-									v, "last_seen")) >= horizon));
-	return pn_api_ok(r, 200, json_pack("{s:o,s:I}", "presence", rows, "now", (json_int_t)pn_now()));
+	json_array_foreach(rows, i, v) json_object_set_new(
+	    v, "online",
+	    json_boolean(json_integer_value(json_object_get(v, "last_seen")) >= horizon));
+	return pn_api_ok(r, 200,
+			 json_pack("{s:o,s:I}", "presence", rows, "now", (json_int_t)pn_now()));
 }
 
 int pn_console_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)

@@ -127,8 +127,7 @@ void pn_console_identify(struct pn_req *r)
 
 int pn_console_csrf_check(struct pn_req *r)
 {
-	if (!r->via_cookie || r->csrf_ok || !strcmp(r->method, "GET") ||
-	    !strcmp(r->method, "HEAD"))
+	if (!r->via_cookie || r->csrf_ok || !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
 		return 0;
 	PN_LOG_INFO("controller", "csrf_refused", "actor=%s method=%s", r->actor, r->method);
 	pn_api_error(r, 403, "csrf_token_required",
@@ -207,8 +206,7 @@ static int set_cookie(struct pn_req *r, const char *tok, int64_t max_age)
 	return pn_api_header(r, "Set-Cookie", r->hdr_buf);
 }
 
-static json_t *session_view(const char *role, const char *actor, int64_t expires,
-			    const char *csrf)
+static json_t *session_view(const char *role, const char *actor, int64_t expires, const char *csrf)
 {
 	return json_pack("{s:s,s:s,s:I,s:s?}", "role", role, "actor", actor, "expires",
 			 (json_int_t)expires, "csrf", csrf);

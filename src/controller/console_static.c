@@ -14,8 +14,8 @@
 #include "controller/api.h"
 #include "controller/console.h"
 
-#define CONSOLE_CSP                                                                             \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "             \
+#define CONSOLE_CSP                                                                                \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 int pn_console_path(const char *url)

@@ -15,7 +15,7 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define CHAIN_MAX 8
+#define CHAIN_MAX     8
 #define LISTENERS_MAX 16 /* controllers in one process (tests) */
 
 struct chain {
@@ -61,9 +61,8 @@ static int chain_load(struct chain *c, const char *key_pem, const char *cert_pem
 	return 0;
 }
 
-int pn_tlscert_new(const char *api_key_pem, const char *api_cert_pem,
-		   const char *console_key_pem, const char *console_cert_pem,
-		   struct pn_tlscert **out)
+int pn_tlscert_new(const char *api_key_pem, const char *api_cert_pem, const char *console_key_pem,
+		   const char *console_cert_pem, struct pn_tlscert **out)
 {
 	struct pn_tlscert *t = calloc(1, sizeof(*t));
 	int rc;

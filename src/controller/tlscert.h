@@ -21,9 +21,8 @@ struct pn_tlscert;
 
 /* Load both chains (PEM; chains may hold intermediates).  0, -ENOMEM,
  * PN_E_CRYPTO (a key or certificate did not parse). */
-int pn_tlscert_new(const char *api_key_pem, const char *api_cert_pem,
-		   const char *console_key_pem, const char *console_cert_pem,
-		   struct pn_tlscert **out);
+int pn_tlscert_new(const char *api_key_pem, const char *api_cert_pem, const char *console_key_pem,
+		   const char *console_cert_pem, struct pn_tlscert **out);
 void pn_tlscert_free(struct pn_tlscert *t); /* NULL-safe; unregisters */
 /* Serve t on the listener bound to port (after the listener started). */
 int pn_tlscert_register(struct pn_tlscert *t, uint16_t port);

@@ -159,7 +159,7 @@ try {
     { timeout: 30000 });
   check(`connector online on the overview ${((Date.now() - tEnroll) / 1000).toFixed(1)} s after enrollment, without reload`,
     await page.evaluate(() => window.__sameDocument === 1));
-  await shot(page, 'overview');
+  await shot(page, 'overview-online');
 
   // ---- an allowed flow, then the grant deleted in the console: denied ----
   helper('client', saKey, connId);
@@ -205,7 +205,7 @@ try {
   check('the same request with the token: 201', r.status === 201, JSON.stringify(r));
 
   // ---- every page, for the record ----
-  for (const p of ['networks', 'groups', 'users', 'grants', 'components', 'credentials', 'audit']) {
+  for (const p of ['overview', 'networks', 'groups', 'users', 'grants', 'components', 'credentials', 'audit']) {
     await go(page, p);
     await shot(page, p);
   }
