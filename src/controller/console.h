@@ -42,6 +42,9 @@ int pn_console_csrf_check(struct pn_req *r);
 int pn_console_cert_load(const char *data_dir, const char *const *names, unsigned nnames,
 			 char **key_pem, char **cert_pem);
 
+/* Is uri the console's OIDC redirect, "<controller URL>/console/"? */
+int pn_console_redirect_ok(struct pn_req *r, const char *uri);
+
 int pn_console_h_signin(struct pn_req *r);
 int pn_console_h_whoami(struct pn_req *r);
 int pn_console_h_signout(struct pn_req *r);

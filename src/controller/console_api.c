@@ -11,6 +11,7 @@
 
 #include "controller/api.h"
 #include "controller/console.h"
+#include "controller/oidc.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -80,12 +81,36 @@ static int h_presence(struct pn_req *r)
 			 json_pack("{s:o,s:I}", "presence", rows, "now", (json_int_t)pn_now()));
 }
 
+int pn_console_redirect_ok(struct pn_req *r, const char *uri)
+{
+	size_t n = strlen(r->ctl->url);
+
+	return n && !strncmp(uri, r->ctl->url, n) && !strcmp(uri + n, "/console/");
+}
+
+/* GET /v1/console/providers (public): the identity providers an admin can
+ * sign in with (those with an admin group). */
+static int h_providers(struct pn_req *r)
+{
+	json_t *list = json_array();
+
+	for (unsigned i = 0; list && r->ctl->oidc && i < r->ctl->oidc->n; i++)
+		if (r->ctl->oidc->p[i].admin_group[0])
+			json_array_append_new(list, json_pack("{s:s}", "name", r->ctl->oidc->p[i].name));
+	return pn_api_ok(r, 200, list ? json_pack("{s:o}", "providers", list) : NULL);
+}
+
 int pn_console_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 {
 	const char *m = r->method;
 
 	if (r->nseg == 1 && !strcmp(r->seg[0], "presence") && !strcmp(m, "GET")) {
 		*fn = h_presence, *acc = PN_A_READ;
+		return 0;
+	}
+	if (r->nseg == 2 && !strcmp(r->seg[0], "console") && !strcmp(r->seg[1], "providers") &&
+	    !strcmp(m, "GET")) {
+		*fn = h_providers, *acc = PN_A_PUBLIC;
 		return 0;
 	}
 	if (r->nseg != 2 || strcmp(r->seg[0], "console") || strcmp(r->seg[1], "session"))

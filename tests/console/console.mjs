@@ -262,6 +262,54 @@ try {
   r = await pageFetch(page, 'GET', '/v1/networks');
   check('signed out: 401', r.status === 401);
   await ctx.close();
+
+  // ---- sign-in through the identity provider (tests/oidc/op.mjs) ----
+  async function idpLogin(user) {
+    const { ctx: c2, page: p2 } = await newPage();
+    await p2.goto(`${URL}/console/`);
+    await p2.click('button[data-provider=corp]', { timeout: 15000 });
+    await p2.waitForURL((u) => !u.href.startsWith(URL), { timeout: 15000 });
+    for (let i = 0; i < 6; i++) { // the provider's login, then consent page
+      await p2.waitForLoadState('load');
+      console.log(`     ${user} at ${p2.url().replace(/\?.*/, '?…')}`);
+      if (p2.url().startsWith(URL)) break;
+      if (await p2.locator('input[name=login]').count()) {
+        await p2.fill('input[name=login]', user);
+        await p2.fill('input[name=password]', 'any-password');
+      }
+      await Promise.all([p2.waitForNavigation({ timeout: 15000 }), p2.locator('form [type=submit]').first().click()]);
+    }
+    return { c2, p2 };
+  }
+  {
+    const { c2, p2 } = await idpLogin('carol');
+    await p2.waitForSelector('nav a[data-page=overview]', { timeout: 20000 }).catch(async (e) => {
+      await shot(p2, 'oidc-failed');
+      throw new Error(`${e.message}; page says: ${await p2.evaluate(() => document.body.innerText)}`);
+    });
+    const who = await p2.locator('#who').textContent();
+    check(`admin-group member signed in through the IdP: "${who}"`, /^user:[0-9a-f]{32}:carol \(admin\)$/.test(who));
+    check('the code is gone from the address bar', !p2.url().includes('code='), p2.url());
+    const ck = (await c2.cookies()).find((x) => x.name === '__Host-pn_console');
+    check('and holds a console cookie like a key sign-in', ck && ck.httpOnly && ck.sameSite === 'Strict');
+    const cs = (await pageFetch(p2, 'GET', '/v1/console/session')).body.csrf;
+    r = await pageFetch(p2, 'POST', '/v1/groups', { name: 'from-idp' }, { 'X-CSRF-Token': cs });
+    check('a change made by the person: 201', r.status === 201, JSON.stringify(r));
+    await go(p2, 'audit');
+    check('audited as the person', (await p2.locator('table[data-table=audit] tr >> text=/user:[0-9a-f]+:carol/').count()) > 0);
+    await shot(p2, 'oidc-signed-in');
+    await c2.close();
+  }
+  {
+    const { c2, p2 } = await idpLogin('bob');
+    const m = p2.locator('form[data-form=signin] .msg');
+    await p2.waitForFunction(() => document.querySelector('form[data-form=signin] .msg')?.textContent.length > 0,
+      null, { timeout: 20000 });
+    const text = await m.textContent();
+    check(`not in the admin group: refused ("${text}")`, /not_admin/.test(text) &&
+      (await p2.locator('nav a[data-page=overview]').count()) === 0);
+    await c2.close();
+  }
 } catch (e) {
   bad(`exception: ${e.stack || e}`);
 }

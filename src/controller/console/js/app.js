@@ -5,6 +5,7 @@ import { errorText } from './ui.js';
 import { networks, groups, users, grants } from './objects.js';
 import { overview, enrollment, credentials } from './components.js';
 import { audit, flows } from './logs.js';
+import * as oidc from './oidc.js';
 
 const PAGES = [
   ['overview', 'Overview', overview],
@@ -56,8 +57,24 @@ function signInPage(note) {
       btn.disabled = false;
     }
   });
+  const idp = h('div', { class: 'idp' });
+  oidc.providers().then((list) => {
+    for (const p of list) {
+      idp.append(h('button', {
+        type: 'button', 'data-provider': p.name,
+        onclick: async () => {
+          try {
+            await oidc.start(p.name);
+          } catch (e) {
+            msg.textContent = errorText(e);
+          }
+        },
+      }, `Sign in with ${p.name}`));
+    }
+    if (list.length) idp.append(h('p', { class: 'muted' }, 'or with a key:'));
+  });
   clear(main).append(h('section', { class: 'card narrow' },
-    h('h1', null, 'Sign in'),
+    h('h1', null, 'Sign in'), idp,
     h('p', { class: 'muted' }, 'The key is exchanged for a session cookie and not kept by the browser. Get one with `postern controller init`, `postern ctl admin-key add`, or `postern ctl login`.'),
     f));
   key.focus();
@@ -114,6 +131,12 @@ window.addEventListener('hashchange', route);
 window.addEventListener('pn-signed-out', () => { if (session) signInPage('Your session ended: sign in again.'); });
 
 (async () => {
+  try {
+    const s = await oidc.finish();
+    if (s) return started(s);
+  } catch (e) {
+    return signInPage(errorText(e));
+  }
   try {
     started(await api('GET', 'console/session'));
   } catch (e) {
