@@ -80,6 +80,7 @@ spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der
 SPKI="$(spki "$W/ctl/console.crt"),$(spki "$W/idp.pem")"
 
 : >"$W/bg.pids"
+rm -rf "$OUT"
 $H env HOME="$W" URL="https://$NET.0.1:8443" KEY="$POSTERN_API_KEY" RO_KEY="$RO_KEY" RO_ID="$RO_ID" \
 	SPKI="$SPKI" IDP="$IDP" HELPER="$HERE/helper.sh" OUT="$OUT" NET="$NET" W="$W" PN_BIN="$PN_BIN" \
 	NS_CONN="$NS_CONN" NS_CLI="$NS_CLI" NODE_PATH="$HERE/node_modules" \
