@@ -47,7 +47,7 @@ export async function audit(main) {
     shown = rows.filter((r) => (!v.actor || r.actor.includes(v.actor)) && (!v.action || r.action === v.action) &&
       (!v.kind || r.kind === v.kind) && (!s || r.ts >= s) && (!u || r.ts <= u));
     render();
-    return `${shown.length} records.`;
+    return null;
   });
   const exp = h('button', { type: 'button', 'data-action': 'export' }, 'Export JSON lines');
   exp.addEventListener('click', () => download('postern-audit.jsonl', jsonl(shown), 'application/x-ndjson'));
@@ -88,7 +88,7 @@ export async function flows(main) {
     const d = await api('GET', `flow-events?${q}`);
     shown = d.flow_events.filter((e) => !v.user || e.user.includes(v.user));
     render();
-    return `${shown.length} events.`;
+    return null;
   }
   const f = form('flow-filter', [
     { name: 'user', label: 'User contains' },

@@ -57,7 +57,7 @@ export function form(name, fields, submitLabel, onSubmit) {
     message(msg, '', '');
     try {
       const note = await onSubmit(values);
-      message(msg, 'ok', note || 'Done.');
+      if (note !== null) message(msg, 'ok', note || 'Done.'); // null: the result speaks
     } catch (e) {
       message(msg, 'error', errorText(e));
     } finally {
