@@ -41,6 +41,10 @@ fi
 # tests/oidc/package-lock.json).
 (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error) ||
   echo "WARNING: npm ci in tests/oidc failed: the OIDC tests will fail"
+# The console's browser test drives Debian's chromium with playwright-core
+# (pinned by tests/console/package-lock.json).
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error) ||
+  echo "WARNING: npm ci in tests/console failed: the console browser test will fail"
 
 pass=0; fail=0
 summary=()

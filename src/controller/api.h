@@ -22,10 +22,12 @@
 #define PN_TOKEN_TTL_MAX 86400
 #define PN_CRED_TTL_DEFAULT 3600  /* component credentials: 1 hour */
 #define PN_ACL_TTL_DEFAULT 3600
+#define PN_REQ_HDR_MAX 8 /* extra response headers per request */
 
 struct pn_push;
 struct pn_acl_cache;
 struct pn_oidc;
+struct pn_tlscert;
 
 /* Everything a request handler may use; owned by the controller. */
 struct pn_ctl {
@@ -35,6 +37,7 @@ struct pn_ctl {
 	struct pn_push *push;
 	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */
 	struct pn_oidc *oidc;           /* NULL: no OpenID Provider configured */
+	struct pn_tlscert *tls;         /* API + console chains (tlscert.h); NULL: API only */
 	char url[512]; /* the API's base URL, embedded in tokens */
 	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };
@@ -82,7 +85,22 @@ struct pn_req {
 	const void *route_ctx; /* set by the router for the handler */
 	int stream; /* the handler set up a push stream (push.c) */
 	void *stream_ctx;
+
+	/* Console (console_*.c): the caller was identified by the console
+	 * session cookie (no Authorization header, no client certificate);
+	 * csrf_ok: the request carried that session's CSRF token. */
+	int via_cookie, csrf_ok;
+	/* Extra response headers the HTTP layer adds to whatever it sends
+	 * (Set-Cookie, Content-Security-Policy, ...).  Values are static
+	 * strings or point into hdr_buf; nothing to free. */
+	const char *hdr_name[PN_REQ_HDR_MAX];
+	const char *hdr_value[PN_REQ_HDR_MAX];
+	unsigned nhdr;
+	char hdr_buf[256];
 };
+
+/* Add a response header (value static or inside r->hdr_buf); 0 or -ENOSPC. */
+int pn_api_header(struct pn_req *r, const char *name, const char *value);
 
 /* ---- responses (api_util.c) ----
  * A handler, and every helper that may answer for it, returns 0 when it
@@ -146,6 +164,20 @@ int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access 
 int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/* Console (console_api.c): /v1/console/... and /v1/presence. */
+int pn_console_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/* Console static files (console_static.c): is url under /console?  The
+ * HTTP layer hands such requests to the router although they are not
+ * under /v1/ (r->nseg is then 0). */
+int pn_console_path(const char *url);
+int pn_console_static_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/* Console session cookie (console_session.c, called by auth.c): identify
+ * the caller from the cookie when the request has neither an
+ * Authorization header nor a client certificate. */
+void pn_console_identify(struct pn_req *r);
+/* Note that a component was seen (auth.c, after a client certificate
+ * checked out): presence for the console's overview. */
+void pn_console_seen(struct pn_req *r);
 /* Find the handler and its access level for r (path and method only);
  * nonzero with a 404/405 response set if there is none. */
 int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);

@@ -18,6 +18,10 @@
  * extension, validity with skew), be known to the store and not revoked,
  * and its holder (connector, relay, service account) must still exist and
  * be enabled.
+ *
+ * Without either, the console's session cookie (console_session.c) may
+ * identify an admin or read-only admin; such a request must also carry the
+ * session's CSRF token to change anything (checked by the router).
  */
 #include <string.h>
 
@@ -173,6 +177,8 @@ static void identify_cert(struct pn_req *r)
 	}
 	pn_store_rollback(s);
 	json_decref(cred);
+	if (r->who == PN_P_COMPONENT)
+		pn_console_seen(r);
 }
 
 int pn_auth_identify(struct pn_req *r)
@@ -188,5 +194,8 @@ int pn_auth_identify(struct pn_req *r)
 		return 0; /* a presented credential is never ignored */
 	}
 	identify_cert(r);
+	/* No key, no certificate: a browser of the console (cookie). */
+	if (r->who == PN_P_NONE && !r->actor[0])
+		pn_console_identify(r);
 	return 0;
 }

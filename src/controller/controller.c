@@ -13,6 +13,8 @@
 #include "controller/oidc.h"
 #include "controller/api.h"
 #include "controller/apicert.h"
+#include "controller/console.h"
+#include "controller/tlscert.h"
 #include "controller/controller.h"
 #include "controller/http.h"
 #include "controller/push.h"
@@ -271,6 +273,30 @@ static void on_store_version(void *arg, uint64_t version)
 	pn_push_notify(arg, version);
 }
 
+/* The browser's chain beside the API's (tlscert.h, console_cert.c). */
+static int console_tls(struct pn_ctl *ctl, const char *data_dir, const json_t *cfg,
+		       const char *key_pem, const char *cert_pem)
+{
+	const json_t *hn = json_object_get(cfg, "hostnames");
+	const char *names[16];
+	char *ckey = NULL, *ccert = NULL;
+	unsigned n = 0;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	json_array_foreach(hn, i, v)
+		if (json_is_string(v) && n < 16)
+			names[n++] = json_string_value(v);
+	if ((rc = pn_console_cert_load(data_dir, names, n, &ckey, &ccert)))
+		return rc;
+	rc = pn_tlscert_new(key_pem, cert_pem, ckey, ccert, &ctl->tls);
+	pn_wipe(ckey, strlen(ckey));
+	free(ckey);
+	free(ccert);
+	return rc;
+}
+
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
@@ -357,6 +383,8 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 		pn_store_rollback(c->ctl.store);
 	}
 	pn_push_notify(c->ctl.push, v);
+	if ((rc = console_tls(&c->ctl, data_dir, cfg, key_pem, cert_pem)))
+		goto fail;
 	if ((rc = pn_http_start(&c->ctl, host, port, key_pem, cert_pem,
 				pn_ca_cert_pem(c->ctl.ca), &c->http)))
 		goto fail;
@@ -400,6 +428,7 @@ void pn_controller_stop(struct pn_controller *c)
 		return;
 	pn_push_shutdown(c->ctl.push);
 	pn_http_stop(c->http);
+	pn_tlscert_free(c->ctl.tls); /* after the listener: handshakes use it */
 	pn_store_close(c->ctl.store); /* first: its watcher wakes the push channel */
 	pn_push_free(c->ctl.push);
 	pn_acl_cache_free(c->ctl.acl_cache);

@@ -22,6 +22,7 @@
 #include "controller/api.h"
 #include "controller/http.h"
 #include "controller/push.h"
+#include "controller/tlscert.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -115,12 +116,35 @@ static int is_json_type(const char *ct)
 	return ct && !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';');
 }
 
+/* The extra headers a handler asked for (console: Set-Cookie, CSP). */
+static void add_req_headers(struct MHD_Response *resp, const struct pn_req *r)
+{
+	for (unsigned i = 0; i < r->nhdr; i++)
+		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+}
+
 /* Send the response a handler or the router left in r. */
 static enum MHD_Result send_req(struct MHD_Connection *c, struct pn_req *r)
 {
+	char *text;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
 	if (!r->resp)
 		return send_error(c, 500, "internal", "handler produced no response");
-	return send_json(c, r->status, r->resp);
+	if (!(text = json_dumps(r->resp, JSON_COMPACT)))
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	add_req_headers(resp, r);
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struct conctx *cx)
@@ -173,6 +197,7 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 			ret = MHD_NO;
 		} else {
 			MHD_add_response_header(resp, "Content-Type", r->raw_type);
+			add_req_headers(resp, r);
 			ret = MHD_queue_response(c, r->status ? r->status : 200, resp);
 			MHD_destroy_response(resp);
 		}
@@ -209,7 +234,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (cl && strtoull(cl, NULL, 10) > PN_API_BODY_MAX)
 			return send_error(c, 413, "body_too_large",
 					  "request body exceeds " PN_CTLAPI_BODY_MAX_TEXT " bytes");
-		if (split_path(&cx->req, url))
+		/* /v1/... is the API; /console/... the console's files */
+		if (split_path(&cx->req, url) && !pn_console_path(url))
 			return send_error(c, 404, "not_found", "no such endpoint");
 		pn_auth_identify(&cx->req);
 		if (pn_router_find(&cx->req, &cx->fn, &acc) || pn_router_allow(&cx->req, acc))
@@ -291,7 +317,11 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	h->ctl = ctl;
 	h->d = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		/* With ctl->tls the chain is chosen per handshake (Ed25519 for
+		 * components, ECDSA for browsers: tlscert.h). */
+		MHD_OPTION_HTTPS_MEM_KEY, ctl->tls ? NULL : key_pem, MHD_OPTION_HTTPS_MEM_CERT,
+		ctl->tls ? NULL : cert_pem, MHD_OPTION_HTTPS_CERT_CALLBACK,
+		ctl->tls ? pn_tlscert_retrieve : NULL,
 		/* Setting a trust list makes MHD ask for (not require) a client
 		 * certificate; auth.c verifies it against the pinned CA. */
 		MHD_OPTION_HTTPS_MEM_TRUST, ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
@@ -310,6 +340,11 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : port;
+	if (ctl->tls && pn_tlscert_register(ctl->tls, h->port)) {
+		MHD_stop_daemon(h->d);
+		free(h);
+		return -ENOSPC;
+	}
 	*out = h;
 	return 0;
 }

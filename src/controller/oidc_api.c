@@ -42,6 +42,7 @@
 #include <gnutls/crypto.h>
 
 #include "controller/api.h"
+#include "controller/console.h"
 #include "controller/oidc.h"
 #include "controller/oidc_user.h"
 #include "core/err.h"
@@ -207,7 +208,10 @@ static int h_start(struct pn_req *r)
 	    pn_api_str(r, "code_challenge_method", 0, 8, 0, &method) ||
 	    pn_api_str(r, "purpose", 0, 8, 0, &purpose))
 		return PN_E_API_ANSWERED;
-	if (!loopback_uri(redirect))
+	/* The admin console signs in as its own client: the IdP sends the
+	 * browser back to this controller's /console/ (docs/console.md). */
+	if (!loopback_uri(redirect) &&
+	    !(purpose && !strcmp(purpose, "admin") && pn_console_redirect_ok(r, redirect)))
 		return pn_api_error(r, 400, "invalid_redirect_uri",
 				    "redirect_uri must be http://127.0.0.1:PORT/..., "
 				    "http://[::1]:PORT/... or http://localhost:PORT/...");

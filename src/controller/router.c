@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "controller/api.h"
+#include "controller/console.h"
 #include "core/err.h"
 
 typedef int (*route_fn)(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 
 static const route_fn groups[] = {
+	pn_console_static_route, /* first: the others expect a /v1/ path (nseg > 0) */
+	pn_console_route,
 	pn_api_objects_route,
 	pn_api_components_route,
 	pn_api_admin_route,
@@ -61,6 +64,8 @@ int pn_router_allow(struct pn_req *r, enum pn_access acc)
 	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11)))
 		return pn_api_error(r, 401, "unauthenticated",
 				    "missing, unknown, expired or revoked credentials");
+	if (pn_console_csrf_check(r))
+		return PN_E_API_ANSWERED;
 	if (!allowed(r, acc))
 		return pn_api_error(r, 403, "forbidden",
 				    "these credentials may not use this endpoint");

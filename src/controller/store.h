@@ -47,6 +47,8 @@ enum pn_obj {
 	PN_OBJ_OIDC_FLOW,      /* OIDC: a pending browser or device login */
 	PN_OBJ_IDP_MEMBERSHIP, /* OIDC: memberships synchronised from a groups claim */
 	PN_OBJ_ADMIN_SESSION,  /* OIDC: an admin's session key (`postern ctl login`) */
+	PN_OBJ_CONSOLE_SESSION, /* console: a browser's session (cookie) */
+	PN_OBJ_PRESENCE,        /* console: when a connector or relay was last seen */
 	PN_OBJ_COUNT_
 };
 

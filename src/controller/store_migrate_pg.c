@@ -112,6 +112,14 @@ static const char *const migrations[] = {
     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " expires BIGINT NOT NULL, revoked BIGINT NOT NULL DEFAULT 0,"
     " created BIGINT NOT NULL);",
+    /* 3: admin console (console_*.c): browser sessions, component presence. */
+    "CREATE TABLE console_sessions(" ROWID "id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+    " principal_kind TEXT NOT NULL CHECK (principal_kind IN ('admin-key', 'admin-session')),"
+    " principal_id TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('admin', 'readonly')),"
+    " actor TEXT NOT NULL, expires BIGINT NOT NULL, revoked BIGINT NOT NULL DEFAULT 0,"
+    " created BIGINT NOT NULL);"
+    "CREATE TABLE presence(" ROWID "holder_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+    " last_seen BIGINT NOT NULL, created BIGINT NOT NULL);",
 };
 
 int pn_pg_schema_version(void)

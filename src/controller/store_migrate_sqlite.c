@@ -101,6 +101,14 @@ static const char *const migrations[] = {
 	" user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	" expires INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
 	" created INTEGER NOT NULL);",
+	/* 3: admin console (console_*.c): browser sessions, component presence. */
+	"CREATE TABLE console_sessions(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" principal_kind TEXT NOT NULL CHECK (principal_kind IN ('admin-key', 'admin-session')),"
+	" principal_id TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('admin', 'readonly')),"
+	" actor TEXT NOT NULL, expires INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE presence(holder_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	" last_seen INTEGER NOT NULL, created INTEGER NOT NULL);",
 };
 
 int pn_store_schema_version(void)

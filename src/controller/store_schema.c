@@ -92,6 +92,16 @@ static const struct pn_col admin_session_cols[] = {
 	{"id", T, R},	    {"hash", T, R | S},	 {"user_id", T, R},
 	{"expires", I, R}, {"revoked", I, R | M}, {"created", I, R},
 };
+/* Console (migration 3).  principal: the admin key or admin session the
+ * browser signed in with, checked again on every request. */
+static const struct pn_col console_session_cols[] = {
+	{"id", T, R},	   {"hash", T, R | S},	 {"principal_kind", T, R}, {"principal_id", T, R},
+	{"role", T, R},	   {"actor", T, R},	 {"expires", I, R},	   {"revoked", I, R | M},
+	{"created", I, R},
+};
+static const struct pn_col presence_cols[] = {
+	{"holder_id", T, R}, {"kind", T, R}, {"last_seen", I, R | M}, {"created", I, R},
+};
 
 static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 	[PN_OBJ_NETWORK] = {"networks", "id", "name", network_cols, N(network_cols)},
@@ -116,6 +126,10 @@ static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
 				   idp_membership_cols, N(idp_membership_cols)},
 	[PN_OBJ_ADMIN_SESSION] = {"admin_sessions", "id", "created", admin_session_cols,
 				  N(admin_session_cols)},
+	[PN_OBJ_CONSOLE_SESSION] = {"console_sessions", "id", "created", console_session_cols,
+				    N(console_session_cols)},
+	[PN_OBJ_PRESENCE] = {"presence", "holder_id", "created", presence_cols,
+			     N(presence_cols)},
 };
 
 const struct pn_objdesc *pn_store_desc(enum pn_obj kind)

@@ -36,7 +36,9 @@ const client = (id, alg) => ({
   client_id: id,
   client_secret: secret,
   application_type: 'native',
-  redirect_uris: ['http://127.0.0.1/callback'],
+  // OP_REDIRECTS: more redirect URIs, comma separated (the admin console's)
+  redirect_uris: ['http://127.0.0.1/callback',
+    ...(process.env.OP_REDIRECTS ? process.env.OP_REDIRECTS.split(',') : [])],
   grant_types: ['authorization_code', 'refresh_token',
     'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
