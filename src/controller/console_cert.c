@@ -17,6 +17,7 @@
 
 #include "controller/console.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/util.h"
@@ -121,8 +122,8 @@ int pn_console_cert_load(const char *data_dir, const char *const *names, unsigne
 	if ((size_t)snprintf(kpath, sizeof(kpath), "%s/console.key", data_dir) >= sizeof(kpath) ||
 	    (size_t)snprintf(cpath, sizeof(cpath), "%s/console.crt", data_dir) >= sizeof(cpath))
 		return PN_E_TOOBIG;
-	rc = pn_trust_read_file(kpath, 64 * 1024, key_pem, &len);
-	if (rc == 0 && (rc = pn_trust_read_file(cpath, 256 * 1024, cert_pem, &len)) == 0)
+	rc = pn_file_read(kpath, 64 * 1024, key_pem, &len);
+	if (rc == 0 && (rc = pn_file_read(cpath, 256 * 1024, cert_pem, &len)) == 0)
 		goto done;
 	if (*key_pem) {
 		pn_wipe(*key_pem, strlen(*key_pem));
@@ -133,8 +134,8 @@ int pn_console_cert_load(const char *data_dir, const char *const *names, unsigne
 		return rc;
 	/* neither or only one of them: make both (a lone file is replaced) */
 	if ((rc = make(names, nnames, key_pem, cert_pem)) ||
-	    (rc = pn_trust_write_file(kpath, *key_pem, strlen(*key_pem), 0600, 0)) ||
-	    (rc = pn_trust_write_file(cpath, *cert_pem, strlen(*cert_pem), 0644, 0))) {
+	    (rc = pn_file_write(kpath, *key_pem, strlen(*key_pem), 0600, 0)) ||
+	    (rc = pn_file_write(cpath, *cert_pem, strlen(*cert_pem), 0644, 0))) {
 		if (*key_pem)
 			pn_wipe(*key_pem, strlen(*key_pem));
 		free(*key_pem);
