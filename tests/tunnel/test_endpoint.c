@@ -28,6 +28,7 @@
 #include "trust/cred.h"
 #include "trust/key.h"
 #include "trust/policy.h"
+#include "pki.h"
 #include "tunnel/endpoint.h"
 
 #define XFER (8u << 20)
@@ -37,9 +38,8 @@ static struct {
 	uv_timer_t guard;
 	struct pn_ca *ca;
 	struct pn_anchor *anchor;
+	struct tpki_cred cc, sc; /* client, connector (tests/lib/pki) */
 	struct pn_key *ck, *sk;
-	char *cpem, *spem;
-	struct pn_cred_info ci, si;
 	uint8_t *cacl;
 	size_t cacl_len;
 	struct pn_acl sacl, client_acl;
@@ -61,20 +61,10 @@ static struct {
 	char d_text[PN_FLOW_TEXT_MAX + 1];
 } E;
 
-static void ident(enum pn_cred_type type, struct pn_key **k, char **pem, struct pn_cred_info *out)
+static void ident(enum pn_cred_type type, const char *name, struct tpki_cred *c, struct pn_key **k)
 {
-	struct pn_cred_info in;
-	char *csr;
-	size_t n;
-
-	memset(&in, 0, sizeof(in));
-	in.type = type;
-	pn_id_random(in.id);
-	snprintf(in.name, sizeof(in.name), "ep-test");
-	assert_int_equal(pn_key_generate(k), 0);
-	assert_int_equal(pn_key_csr_pem(*k, NULL, &csr, &n), 0);
-	assert_int_equal(pn_cred_issue(E.ca, csr, &in, 3600, (uint64_t)time(NULL) - 10, pem, out), 0);
-	free(csr);
+	assert_int_equal(tpki_issue(E.ca, type, name, (uint64_t)time(NULL) - 10, 3600, c), 0);
+	assert_int_equal(tpki_key(c, k), 0);
 }
 
 static void pump(struct pn_flow *f, uint64_t *sent)
@@ -263,35 +253,28 @@ static void setup_pki(void)
 	uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
 	uint8_t *sb;
 	size_t sl;
+	uint64_t now = (uint64_t)time(NULL);
 
 	memset(&E, 0, sizeof(E));
 	for (size_t i = 0; i < sizeof(E.pattern); i++)
 		E.pattern[i] = (uint8_t)(i * 7 + (i >> 9));
 	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &E.ca), 0);
 	assert_int_equal(pn_anchor_from_ca(E.ca, &E.anchor), 0);
-	ident(PN_CRED_CLIENT, &E.ck, &E.cpem, &E.ci);
-	ident(PN_CRED_CONNECTOR, &E.sk, &E.spem, &E.si);
+	ident(PN_CRED_CLIENT, "ep-client", &E.cc, &E.ck);
+	ident(PN_CRED_CONNECTOR, "ep-conn", &E.sc, &E.sk);
 	pn_id_random(net);
 	pn_id_random(res);
 	pn_acl_init(&a, PN_ACL_CLIENT);
-	memcpy(a.holder_id, E.ci.id, PN_ID_LEN);
-	memcpy(a.holder_fpr, E.ci.key_fpr, PN_FPR_LEN);
-	a.version = 1;
-	a.issued_at = (uint64_t)time(NULL) - 10;
-	a.expires_at = a.issued_at + 3600;
 	assert_int_equal(pn_acl_add_text(&a, res, net, "svc.test", "tcp", "443"), 0);
 	assert_int_equal(pn_acl_add_text(&a, res, net, "other.test", "tcp", "22"), 0);
-	assert_int_equal(pn_acl_add_network(&a, net, (const uint8_t(*)[PN_ID_LEN])E.si.id, 1), 0);
-	assert_int_equal(pn_acl_sign(E.ca, &a, &E.cacl, &E.cacl_len), 0);
+	assert_int_equal(pn_acl_add_network(&a, net, (const uint8_t(*)[PN_ID_LEN])E.sc.info.id, 1),
+			 0);
+	assert_int_equal(
+	    tpki_sign_acl(E.ca, &a, &E.cc.info, 1, now - 10, now + 3590, &E.cacl, &E.cacl_len), 0);
 	pn_acl_fini(&a);
 	pn_acl_init(&a, PN_ACL_CONNECTOR);
-	memcpy(a.holder_id, E.si.id, PN_ID_LEN);
-	memcpy(a.holder_fpr, E.si.key_fpr, PN_FPR_LEN);
-	a.version = 1;
-	a.issued_at = (uint64_t)time(NULL) - 10;
-	a.expires_at = a.issued_at + 3600;
 	assert_int_equal(pn_acl_add_text(&a, res, net, "svc.test", "tcp", "443"), 0);
-	assert_int_equal(pn_acl_sign(E.ca, &a, &sb, &sl), 0);
+	assert_int_equal(tpki_sign_acl(E.ca, &a, &E.sc.info, 1, now - 10, now + 3590, &sb, &sl), 0);
 	pn_acl_fini(&a);
 	pn_acl_init(&E.sacl, PN_ACL_CONNECTOR);
 	assert_int_equal(pn_acl_verify(E.anchor, sb, sl, (uint64_t)time(NULL), &E.sacl), 0);
@@ -305,8 +288,8 @@ static void teardown_pki(void)
 	pn_acl_fini(&E.sacl);
 	pn_acl_fini(&E.client_acl);
 	free(E.cacl);
-	free(E.cpem);
-	free(E.spem);
+	tpki_cred_free(&E.cc);
+	tpki_cred_free(&E.sc);
 	pn_key_free(E.ck);
 	pn_key_free(E.sk);
 	pn_anchor_free(E.anchor);
@@ -324,7 +307,7 @@ static void new_eps(const struct pn_tep_server_ops *ops)
 	sc.role = PN_TEP_CONNECTOR;
 	sc.anchor = E.anchor;
 	sc.key = E.sk;
-	sc.cert_pem = E.spem;
+	sc.cert_pem = E.sc.cert_pem;
 	sc.server_ops = ops;
 	assert_int_equal(pn_tep_new(&sc, &E.sep), 0);
 	memset(&cc, 0, sizeof(cc));
@@ -332,7 +315,7 @@ static void new_eps(const struct pn_tep_server_ops *ops)
 	cc.role = PN_TEP_CLIENT;
 	cc.anchor = E.anchor;
 	cc.key = E.ck;
-	cc.cert_pem = E.cpem;
+	cc.cert_pem = E.cc.cert_pem;
 	assert_int_equal(pn_tep_new(&cc, &E.cep), 0);
 }
 
@@ -353,7 +336,7 @@ static void test_loopback(void **st)
 	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
 	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, E.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, E.sc.info.id, PN_ID_LEN);
 	tc.acl = E.cacl;
 	tc.acl_len = E.cacl_len;
 	tc.udp_peer = (struct sockaddr *)&bound;
@@ -548,7 +531,7 @@ static void test_paths(void **st)
 	assert_int_equal(pn_tep_accept_path(E.sep, &P.b.path), 0);
 	assert_non_null(P.b.path.sink);
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, E.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, E.sc.info.id, PN_ID_LEN);
 	tc.acl = E.cacl;
 	tc.acl_len = E.cacl_len;
 	tc.path = &P.a.path;

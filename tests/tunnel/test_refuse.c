@@ -74,7 +74,7 @@ static int setup(void **st)
 
 static int teardown(void **st)
 {
-	struct tfix_ident *all[] = {&cli,     &cli2,   &con,	 &revoked,
+	struct tfix_ident *all[] = {&cli,     &cli2,   &con,     &revoked,
 				    &expired, &future, &foreign, &conntype};
 
 	(void)st;
@@ -156,7 +156,8 @@ static int sv_acl(struct pn_tunnel *t, const uint8_t *bytes, size_t len, char *w
 	return PN_FLOW_OK;
 }
 
-static void sv_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h, void *u)
+static void sv_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_flow_hdr *h,
+		       void *u)
 {
 	struct pn_flow_status st;
 
@@ -184,10 +185,10 @@ static void sv_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 }
 
 static const struct pn_tep_server_ops sv_ops = {
-    .tunnel_new = sv_tunnel_new,
-    .acl = sv_acl,
-    .flow_request = sv_request,
-    .tunnel_closed = sv_tunnel_closed,
+	.tunnel_new = sv_tunnel_new,
+	.acl = sv_acl,
+	.flow_request = sv_request,
+	.tunnel_closed = sv_tunnel_closed,
 };
 
 static void cl_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *u)

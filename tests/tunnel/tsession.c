@@ -224,11 +224,11 @@ static void e_eof(struct pn_flow *f, void *u)
 static const struct pn_flow_ops e_ops = {.data = e_data, .eof = e_eof};
 
 static const struct pn_flow_ops sv_ops = {
-    .data = sv_data,
-    .eof = sv_eof,
-    .writable = sv_writable,
-    .datagram = sv_dgram,
-    .closed = sv_closed,
+	.data = sv_data,
+	.eof = sv_eof,
+	.writable = sv_writable,
+	.datagram = sv_dgram,
+	.closed = sv_closed,
 };
 
 static int sv_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
@@ -303,9 +303,9 @@ static void sv_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_f
 }
 
 static const struct pn_tep_server_ops sv_server_ops = {
-    .tunnel_new = sv_tunnel_new,
-    .acl = sv_acl,
-    .flow_request = sv_request,
+	.tunnel_new = sv_tunnel_new,
+	.acl = sv_acl,
+	.flow_request = sv_request,
 };
 
 static void cl_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void *u)
@@ -444,12 +444,12 @@ static void cf_closed(struct pn_flow *f, int code, void *u)
 }
 
 const struct pn_flow_ops cf_ops = {
-    .status = cf_status,
-    .data = cf_data,
-    .eof = cf_eof,
-    .writable = cf_writable,
-    .datagram = cf_dgram,
-    .closed = cf_closed,
+	.status = cf_status,
+	.data = cf_data,
+	.eof = cf_eof,
+	.writable = cf_writable,
+	.datagram = cf_dgram,
+	.closed = cf_closed,
 };
 
 void cf_open(struct cflow *c, int kind, const char *dest, uint16_t port, uint64_t send)
