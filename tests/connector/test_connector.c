@@ -35,6 +35,7 @@
 
 #include "connector/connector.h"
 #include "core/err.h"
+#include "pki.h"
 #include "trust/acl.h"
 #include "trust/ca.h"
 #include "trust/cred.h"
@@ -50,8 +51,7 @@ static struct {
 	struct pn_ca *ca;
 	struct pn_anchor *anchor;
 	struct pn_key *ck, *sk;
-	char *cpem, *spem;
-	struct pn_cred_info ci, si;
+	struct tpki_cred ccred, scred; /* client, connector (tests/lib/pki) */
 	uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
 	uint8_t *cacl, *cacl2, *sacl;
 	size_t cacl_len, cacl2_len, sacl_len;
@@ -130,22 +130,11 @@ static void echo_accept(uv_stream_t *srv, int status)
 
 /* ------------------------------------------------------------ identity -- */
 
-static void ident(enum pn_cred_type type, struct pn_key **k, char **pem, struct pn_cred_info *out)
+static void ident(enum pn_cred_type type, const char *name, struct tpki_cred *c,
+		  struct pn_key **k)
 {
-	struct pn_cred_info in;
-	char *csr;
-	size_t n;
-
-	memset(&in, 0, sizeof(in));
-	in.type = type;
-	pn_id_random(in.id);
-	snprintf(in.name, sizeof(in.name), "conn-test");
-	if (type == PN_CRED_CLIENT)
-		snprintf(in.user, sizeof(in.user), "bob@test");
-	assert_int_equal(pn_key_generate(k), 0);
-	assert_int_equal(pn_key_csr_pem(*k, NULL, &csr, &n), 0);
-	assert_int_equal(pn_cred_issue(C.ca, csr, &in, 3600, (uint64_t)time(NULL) - 10, pem, out), 0);
-	free(csr);
+	assert_int_equal(tpki_issue(C.ca, type, name, (uint64_t)time(NULL) - 10, 3600, c), 0);
+	assert_int_equal(tpki_key(c, k), 0);
 }
 
 static void sign_list(enum pn_acl_kind kind, const struct pn_cred_info *holder, uint64_t version,
@@ -153,21 +142,17 @@ static void sign_list(enum pn_acl_kind kind, const struct pn_cred_info *holder, 
 {
 	struct pn_acl a;
 	char port[8];
+	uint64_t now = (uint64_t)time(NULL);
 
 	snprintf(port, sizeof(port), "%d", C.echo_port);
 	pn_acl_init(&a, kind);
-	memcpy(a.holder_id, holder->id, PN_ID_LEN);
-	memcpy(a.holder_fpr, holder->key_fpr, PN_FPR_LEN);
-	a.version = version;
-	a.issued_at = (uint64_t)time(NULL) - 10;
-	a.expires_at = a.issued_at + 3600;
 	if (grant)
 		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
 	assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "10.202.99.99", "tcp", "1"), 0);
 	if (kind == PN_ACL_CLIENT)
-		assert_int_equal(pn_acl_add_network(&a, C.net, (const uint8_t(*)[PN_ID_LEN])C.si.id, 1),
+		assert_int_equal(pn_acl_add_network(&a, C.net, (const uint8_t(*)[PN_ID_LEN])C.scred.info.id, 1),
 				 0);
-	assert_int_equal(pn_acl_sign(C.ca, &a, out, len), 0);
+	assert_int_equal(tpki_sign_acl(C.ca, &a, holder, version, now - 10, now + 3590, out, len), 0);
 	pn_acl_fini(&a);
 }
 
@@ -304,7 +289,7 @@ static void next_step(void)
 			/* a credential revocation closes the whole tunnel */
 			char hex[PN_ID_HEX_LEN + 1];
 			const char *ids[1] = {hex};
-			pn_id_hex(C.ci.id, hex);
+			pn_id_hex(C.ccred.info.id, hex);
 			assert_int_equal(pn_connector_set_revoked(C.conn, ids, 1, NULL, 0), 0);
 		}
 		break;
@@ -336,50 +321,70 @@ static void start_cb(uv_timer_t *t)
 	next_step();
 }
 
+/* The loop, the echo resource on 127.0.0.1 (lo: its address with port 0
+ * for the connector), the CA, the client's and the connector's identities. */
+static void world_up(struct sockaddr_in *lo)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	memset(&C, 0, sizeof(C));
+	for (size_t i = 0; i < sizeof(C.pattern); i++)
+		C.pattern[i] = (uint8_t)(i * 13 + (i >> 10));
+	assert_int_equal(uv_loop_init(&C.loop), 0);
+	uv_tcp_init(&C.loop, &C.echo);
+	uv_ip4_addr("127.0.0.1", 0, lo);
+	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)lo, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
+	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
+	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
+	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
+	ident(PN_CRED_CLIENT, "bob", &C.ccred, &C.ck);
+	ident(PN_CRED_CONNECTOR, "conn-test", &C.scred, &C.sk);
+	pn_id_random(C.net);
+	pn_id_random(C.res);
+}
+
+static void world_down(void)
+{
+	free(C.cacl);
+	free(C.cacl2);
+	free(C.sacl);
+	tpki_cred_free(&C.ccred);
+	tpki_cred_free(&C.scred);
+	pn_key_free(C.ck);
+	pn_key_free(C.sk);
+	pn_anchor_free(C.anchor);
+	pn_ca_free(C.ca);
+}
+
 static void test_connector_loopback(void **st)
 {
 	struct sockaddr_in lo;
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
 	struct pn_connector_config cfg;
 	struct pn_tep_config cc;
 	struct pn_tunnel_config tc;
 	uv_timer_t *kick;
 
 	(void)st;
-	memset(&C, 0, sizeof(C));
-	for (size_t i = 0; i < sizeof(C.pattern); i++)
-		C.pattern[i] = (uint8_t)(i * 13 + (i >> 10));
-	assert_int_equal(uv_loop_init(&C.loop), 0);
-	/* the resource */
-	uv_tcp_init(&C.loop, &C.echo);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
-	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
-	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	/* identities and lists */
-	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
-	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
-	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
-	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
-	pn_id_random(C.net);
-	pn_id_random(C.res);
-	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len);
-	sign_list(PN_ACL_CLIENT, &C.ci, 2, 0, &C.cacl2, &C.cacl2_len);
+	world_up(&lo);
+	/* lists */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 1, 1, &C.cacl, &C.cacl_len);
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 2, 0, &C.cacl2, &C.cacl2_len);
 	/* the connector may forward only to the echo server */
 	{
 		struct pn_acl a;
 		char port[8];
+		uint64_t now = (uint64_t)time(NULL);
+
 		snprintf(port, sizeof(port), "%d", C.echo_port);
 		pn_acl_init(&a, PN_ACL_CONNECTOR);
-		memcpy(a.holder_id, C.si.id, PN_ID_LEN);
-		memcpy(a.holder_fpr, C.si.key_fpr, PN_FPR_LEN);
-		a.version = 1;
-		a.issued_at = (uint64_t)time(NULL) - 10;
-		a.expires_at = a.issued_at + 3600;
 		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
-		assert_int_equal(pn_acl_sign(C.ca, &a, &C.sacl, &C.sacl_len), 0);
+		assert_int_equal(tpki_sign_acl(C.ca, &a, &C.scred.info, 1, now - 10, now + 3590,
+					       &C.sacl, &C.sacl_len),
+				 0);
 		pn_acl_fini(&a);
 	}
 	/* the connector */
@@ -387,7 +392,7 @@ static void test_connector_loopback(void **st)
 	cfg.loop = &C.loop;
 	cfg.anchor = C.anchor;
 	cfg.key = C.sk;
-	cfg.cert_pem = C.spem;
+	cfg.cert_pem = C.scred.cert_pem;
 	cfg.acl = C.sacl;
 	cfg.acl_len = C.sacl_len;
 	cfg.listen_udp = (struct sockaddr *)&lo;
@@ -407,10 +412,10 @@ static void test_connector_loopback(void **st)
 	cc.role = PN_TEP_CLIENT;
 	cc.anchor = C.anchor;
 	cc.key = C.ck;
-	cc.cert_pem = C.cpem;
+	cc.cert_pem = C.ccred.cert_pem;
 	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, C.scred.info.id, PN_ID_LEN);
 	tc.acl = C.cacl;
 	tc.acl_len = C.cacl_len;
 	tc.udp_peer = (struct sockaddr *)&ss;
@@ -430,15 +435,7 @@ static void test_connector_loopback(void **st)
 	assert_true(C.stats.flows_denied >= 1);
 	assert_true(C.stats.flows_revoked >= 1);
 	assert_int_equal(uv_loop_close(&C.loop), 0);
-	free(C.cacl);
-	free(C.cacl2);
-	free(C.sacl);
-	free(C.cpem);
-	free(C.spem);
-	pn_key_free(C.ck);
-	pn_key_free(C.sk);
-	pn_anchor_free(C.anchor);
-	pn_ca_free(C.ca);
+	world_down();
 }
 
 /* ---------------------------------------------------- rollback (gate) -- */
@@ -545,7 +542,7 @@ static void g_open_tunnel(struct gtun *g, const uint8_t *acl, size_t len,
 
 	memset(g, 0, sizeof(*g));
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, C.scred.info.id, PN_ID_LEN);
 	tc.acl = acl;
 	tc.acl_len = len;
 	tc.udp_peer = peer;
@@ -594,7 +591,6 @@ static void test_connector_rollback(void **st)
 	struct sockaddr_in lo;
 	struct sockaddr_storage ss;
 	struct sockaddr *peer = (struct sockaddr *)&ss;
-	int len = sizeof(ss);
 	struct pn_connector_config cfg;
 	struct pn_tep_config cc;
 	uint8_t *l5, *l6;
@@ -606,29 +602,16 @@ static void test_connector_rollback(void **st)
 	uv_timer_t tick;
 
 	(void)st;
-	memset(&C, 0, sizeof(C));
-	assert_int_equal(uv_loop_init(&C.loop), 0);
-	uv_tcp_init(&C.loop, &C.echo);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
-	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
-	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
-	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
-	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
-	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
-	pn_id_random(C.net);
-	pn_id_random(C.res);
-	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len); /* the old list */
-	sign_list(PN_ACL_CLIENT, &C.ci, 5, 1, &l5, &l5_len);         /* at the removal version */
-	sign_list(PN_ACL_CLIENT, &C.ci, 6, 1, &l6, &l6_len);         /* granted again */
-	sign_list(PN_ACL_CONNECTOR, &C.si, 1, 1, &C.sacl, &C.sacl_len);
+	world_up(&lo);
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 1, 1, &C.cacl, &C.cacl_len); /* the old list */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 5, 1, &l5, &l5_len); /* at the removal version */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 6, 1, &l6, &l6_len); /* granted again */
+	sign_list(PN_ACL_CONNECTOR, &C.scred.info, 1, 1, &C.sacl, &C.sacl_len);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = &C.loop;
 	cfg.anchor = C.anchor;
 	cfg.key = C.sk;
-	cfg.cert_pem = C.spem;
+	cfg.cert_pem = C.scred.cert_pem;
 	cfg.acl = C.sacl;
 	cfg.acl_len = C.sacl_len;
 	cfg.listen_udp = (struct sockaddr *)&lo;
@@ -639,7 +622,7 @@ static void test_connector_rollback(void **st)
 	cc.role = PN_TEP_CLIENT;
 	cc.anchor = C.anchor;
 	cc.key = C.ck;
-	cc.cert_pem = C.cpem;
+	cc.cert_pem = C.ccred.cert_pem;
 	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
 	uv_timer_init(&C.loop, &tick);
 	uv_timer_start(&tick, g_tick, 10, 10);
@@ -702,14 +685,7 @@ static void test_connector_rollback(void **st)
 	assert_int_equal(uv_loop_close(&C.loop), 0);
 	free(l5);
 	free(l6);
-	free(C.cacl);
-	free(C.sacl);
-	free(C.cpem);
-	free(C.spem);
-	pn_key_free(C.ck);
-	pn_key_free(C.sk);
-	pn_anchor_free(C.anchor);
-	pn_ca_free(C.ca);
+	world_down();
 }
 
 int main(void)
