@@ -44,6 +44,17 @@ check() { # description command...: ok when it succeeds, else its output (kept i
 	fi
 }
 
+pn_expect_exit() { # EXIT PATTERN DESCRIPTION -- command...: it exits EXIT and its
+	# output (stdout and stderr) matches the extended regex PATTERN
+	local code=$1 pat=$2 what=$3 out rc
+	shift 4
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -ne "$code" ]; then bad "$what: exit $rc, wanted $code: $out"; return; fi
+	if ! grep -qE -- "$pat" <<<"$out"; then bad "$what: output lacks /$pat/: $out"; return; fi
+	ok "$what"
+}
+
 pn_ns() { # name...: create each namespace (lo up), deleted by pn_cleanup; callers add $PN_TAG
 	local n
 	for n in "$@"; do
@@ -153,6 +164,14 @@ pn_wait_count() { # file pattern min [seconds]: until at least min lines match
 	done
 	return 1
 }
+pn_wait_gone() { # pid [seconds]: until the process has exited
+	local i
+	for i in $(seq $((${2:-10} * 20))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
 pn_wait_file() { # path [seconds]
 	local i
 	for i in $(seq $((${2:-10} * 20))); do
@@ -192,6 +211,38 @@ pn_ctl_local() {
 	pn_wait_count "$W/$name.log" '^url=' $((n + 1)) 15 ||
 		{ bad "controller $name started ($(tail -3 "$W/$name.log"))"; return 1; }
 	printf -v "URL_${name//-/_}" '%s' "$(sed -n 's/^url=//p' "$W/$name.log" | tail -1)"
+}
+
+# pn_test_tls PREFIX SAN: a throwaway CA of its own (PREFIX-ca.crt, .key; not
+# Postern's, not in the system store) and a server certificate for SAN
+# (e.g. IP:10.0.0.1,DNS:localhost) signed by it: PREFIX.crt, PREFIX.key
+# and PREFIX.pem (both, as haproxy wants them).  0 or 1.
+pn_test_tls() {
+	local p=$1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=pn-test-ca-$(basename "$p")" -keyout "$p-ca.key" -out "$p-ca.crt" >/dev/null 2>&1 &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$(basename "$p")" \
+			-keyout "$p.key" -out "$p.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$2" >"$p.ext" &&
+		openssl x509 -req -in "$p.csr" -CA "$p-ca.crt" -CAkey "$p-ca.key" -CAcreateserial -days 2 \
+			-extfile "$p.ext" -out "$p.crt" >/dev/null 2>&1 &&
+		cat "$p.crt" "$p.key" >"$p.pem"
+}
+
+# pn_ws_proxy_cfg FILE BACKEND BIND...: an haproxy configuration (HTTP mode)
+# that passes WebSocket upgrades arriving on each BIND (the arguments of an
+# haproxy `bind`, e.g. "10.0.0.1:8443 ssl crt $W/proxy.pem") to BACKEND
+# (host:port) and denies anything else: a CDN or HTTPS proxy in front of a
+# relay's WebSocket listener.
+pn_ws_proxy_cfg() {
+	local f=$1 be=$2 b i=0
+	shift 2
+	printf 'global\n  maxconn 256\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  timeout tunnel 1h\n' >"$f"
+	for b in "$@"; do
+		i=$((i + 1))
+		printf 'frontend fe%d\n  bind %s\n  acl ws hdr(Upgrade) -i websocket\n  use_backend relay if ws\n  default_backend nope\n' $i "$b" >>"$f"
+	done
+	printf 'backend relay\n  server r1 %s\nbackend nope\n  http-request deny\n' "$be" >>"$f"
 }
 
 now() { date +%s.%N; }
