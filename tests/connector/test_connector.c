@@ -346,6 +346,33 @@ static void world_up(struct sockaddr_in *lo)
 	pn_id_random(C.res);
 }
 
+/* The connector's configuration: its identity, list C.sacl, UDP on lo. */
+static void connector_cfg(struct pn_connector_config *cfg, struct sockaddr_in *lo)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->loop = &C.loop;
+	cfg->anchor = C.anchor;
+	cfg->key = C.sk;
+	cfg->cert_pem = C.scred.cert_pem;
+	cfg->acl = C.sacl;
+	cfg->acl_len = C.sacl_len;
+	cfg->listen_udp = (struct sockaddr *)lo;
+}
+
+/* The client's endpoint (C.cep). */
+static void client_up(void)
+{
+	struct pn_tep_config cc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.loop = &C.loop;
+	cc.role = PN_TEP_CLIENT;
+	cc.anchor = C.anchor;
+	cc.key = C.ck;
+	cc.cert_pem = C.ccred.cert_pem;
+	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+}
+
 static void world_down(void)
 {
 	free(C.cacl);
@@ -364,7 +391,6 @@ static void test_connector_loopback(void **st)
 	struct sockaddr_in lo;
 	struct sockaddr_storage ss;
 	struct pn_connector_config cfg;
-	struct pn_tep_config cc;
 	struct pn_tunnel_config tc;
 	uv_timer_t *kick;
 
@@ -388,14 +414,7 @@ static void test_connector_loopback(void **st)
 		pn_acl_fini(&a);
 	}
 	/* the connector */
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &C.loop;
-	cfg.anchor = C.anchor;
-	cfg.key = C.sk;
-	cfg.cert_pem = C.scred.cert_pem;
-	cfg.acl = C.sacl;
-	cfg.acl_len = C.sacl_len;
-	cfg.listen_udp = (struct sockaddr *)&lo;
+	connector_cfg(&cfg, &lo);
 	cfg.tunables.stream_window = 256 << 10;
 	cfg.tunables.stream_sndbuf = 256 << 10;
 	/* a credential for another key is refused at start */
@@ -407,13 +426,7 @@ static void test_connector_loopback(void **st)
 	/* a connector list bound to another key is refused */
 	assert_int_equal(pn_connector_set_acl(C.conn, C.cacl, C.cacl_len), PN_E_WRONG_TYPE);
 	/* the client */
-	memset(&cc, 0, sizeof(cc));
-	cc.loop = &C.loop;
-	cc.role = PN_TEP_CLIENT;
-	cc.anchor = C.anchor;
-	cc.key = C.ck;
-	cc.cert_pem = C.ccred.cert_pem;
-	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	client_up();
 	memset(&tc, 0, sizeof(tc));
 	memcpy(tc.connector_id, C.scred.info.id, PN_ID_LEN);
 	tc.acl = C.cacl;
@@ -592,7 +605,6 @@ static void test_connector_rollback(void **st)
 	struct sockaddr_storage ss;
 	struct sockaddr *peer = (struct sockaddr *)&ss;
 	struct pn_connector_config cfg;
-	struct pn_tep_config cc;
 	uint8_t *l5, *l6;
 	size_t l5_len, l6_len;
 	const uint8_t *lists[1];
@@ -607,23 +619,10 @@ static void test_connector_rollback(void **st)
 	sign_list(PN_ACL_CLIENT, &C.ccred.info, 5, 1, &l5, &l5_len); /* at the removal version */
 	sign_list(PN_ACL_CLIENT, &C.ccred.info, 6, 1, &l6, &l6_len); /* granted again */
 	sign_list(PN_ACL_CONNECTOR, &C.scred.info, 1, 1, &C.sacl, &C.sacl_len);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &C.loop;
-	cfg.anchor = C.anchor;
-	cfg.key = C.sk;
-	cfg.cert_pem = C.scred.cert_pem;
-	cfg.acl = C.sacl;
-	cfg.acl_len = C.sacl_len;
-	cfg.listen_udp = (struct sockaddr *)&lo;
+	connector_cfg(&cfg, &lo);
 	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
 	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
-	memset(&cc, 0, sizeof(cc));
-	cc.loop = &C.loop;
-	cc.role = PN_TEP_CLIENT;
-	cc.anchor = C.anchor;
-	cc.key = C.ck;
-	cc.cert_pem = C.ccred.cert_pem;
-	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	client_up();
 	uv_timer_init(&C.loop, &tick);
 	uv_timer_start(&tick, g_tick, 10, 10);
 
