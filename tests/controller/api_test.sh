@@ -357,7 +357,7 @@ done
 curl -sSN --cacert "$W/ctl/ca.crt" --cert "$W/c.crt" --key "$W/c.key" "$URL2/v1/ctl/stream" \
 	>"$W/sse" 2>/dev/null &
 SSE=$!
-for _ in $(seq 1 100); do grep -q '^event: policy' "$W/sse" && break; sleep 0.05; done
+pn_wait_log "$W/sse" '^event: policy' 5
 check "push subscriber on the second controller gets its state" grep -q '^event: policy' "$W/sse"
 VN=$(($(sql "SELECT value FROM meta WHERE key='policy_version'") + 1))
 want 201 POST /v1/groups '{"name":"push-probe"}'

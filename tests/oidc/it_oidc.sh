@@ -27,7 +27,7 @@ npm_ci
 make_ca
 SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$SECRET" >"$W/idp.secret"
-start_node op "$OIDC_DIR/op.mjs" "$W/idp.pem" "$W/idp.key" "$SECRET"
+start_node op "$OIDC_DIR/op.mjs" "$W/idp.crt" "$W/idp.key" "$SECRET"
 echo "provider at $op_URL"
 
 # three registrations at the same provider, one per ID token algorithm
@@ -35,7 +35,7 @@ prov() { # prov NAME CLIENT_ID
 	printf '{"name": "%s", "issuer": "%s", "client_id": "%s", "client_secret_file": "%s",
 	  "scopes": "openid email profile groups", "groups_claim": "groups",
 	  "admin_group": "postern-admins", "ca_file": "%s"}' "$1" "$op_URL" "$2" \
-		"$W/idp.secret" "$W/idp-ca.pem"
+		"$W/idp.secret" "$W/idp-ca.crt"
 }
 start_controller "$W/ctl" "{\"providers\": [$(prov corp postern), $(prov corp-es postern-es),
   $(prov corp-ed postern-ed)]}"
@@ -89,7 +89,7 @@ check "the controller verified ES256 and EdDSA tokens (JWKS has 3 keys)" \
 (PN_OIDC_USER=bob timeout 120 "$BIN" client login --device --controller "$URL" --ca "$CTL_CA" \
 	--provider corp --state "$W/bob" >"$W/login-bob.out" 2>&1; echo $? >"$W/login-bob.rc") &
 PN_PIDS+=($!)
-for _ in $(seq 1 200); do grep -q 'enter the code' "$W/login-bob.out" 2>/dev/null && break; sleep 0.1; done
+pn_wait_log "$W/login-bob.out" 'enter the code' 20
 VURI=$(sed -n 's/^To sign in, open //p' "$W/login-bob.out")
 CODE=$(sed -n 's/^and enter the code: //p' "$W/login-bob.out")
 check "device login printed a code and URL" test -n "$CODE" -a -n "$VURI"
@@ -101,11 +101,11 @@ check "bob signed in with group staff" grep -q 'signed in as bob <bob@example.co
 check "bob's access list lacks the eng grant" bash -c "! grep -aq db.corp.example '$W/bob/acl.bin'"
 
 # ---- group change at the IdP picked up at renewal ----
-curl -sS --cacert "$W/idp-ca.pem" -X POST -d '{"groups":["staff","eng"]}' "$op_URL/test/users/bob" >/dev/null
+curl -sS --cacert "$W/idp-ca.crt" -X POST -d '{"groups":["staff","eng"]}' "$op_URL/test/users/bob" >/dev/null
 "$BIN" client renew --state "$W/bob" >"$W/renew-bob.out" 2>&1
 check "bob renewal ok" test $? -eq 0
 check "bob now reaches db (eng from the IdP)" has_db "$W/bob"
-curl -sS --cacert "$W/idp-ca.pem" -X POST -d '{"groups":["staff"]}' "$op_URL/test/users/bob" >/dev/null
+curl -sS --cacert "$W/idp-ca.crt" -X POST -d '{"groups":["staff"]}' "$op_URL/test/users/bob" >/dev/null
 "$BIN" client renew --state "$W/bob" >>"$W/renew-bob.out" 2>&1
 check "bob loses db when eng leaves the claim" bash -c "! grep -aq db.corp.example '$W/bob/acl.bin'"
 
@@ -115,7 +115,7 @@ api POST /v1/resources '{"name":"wiki","network":"corp","address":"wiki.corp.exa
 api POST /v1/policies '{"group":"ops","resource":"wiki"}'
 api POST /v1/memberships '{"group":"ops","user":"bob"}'
 check "admin adds bob to ops locally" test "$ST" = 201
-curl -sS --cacert "$W/idp-ca.pem" -X POST -d '{"groups":[]}' "$op_URL/test/users/bob" >/dev/null
+curl -sS --cacert "$W/idp-ca.crt" -X POST -d '{"groups":[]}' "$op_URL/test/users/bob" >/dev/null
 "$BIN" client renew --state "$W/bob" >>"$W/renew-bob.out" 2>&1
 check "bob keeps the local ops grant across an IdP sync" grep -aq wiki.corp.example "$W/bob/acl.bin"
 api GET '/v1/memberships?user=bob'
@@ -125,7 +125,7 @@ check "only the local membership remains (staff left the claim)" \
 # ---- user removed at the IdP: renewal refused ----
 "$BIN" client renew --state "$W/alice" >"$W/renew-alice.out" 2>&1
 check "alice renewal while present ok" test $? -eq 0
-curl -sS --cacert "$W/idp-ca.pem" -X DELETE "$op_URL/test/users/alice" >/dev/null
+curl -sS --cacert "$W/idp-ca.crt" -X DELETE "$op_URL/test/users/alice" >/dev/null
 "$BIN" client renew --state "$W/alice" >>"$W/renew-alice.out" 2>&1
 check "alice renewal refused after removal at the IdP" test $? -ne 0
 check "refusal says sign in again" grep -q 'reauthentication\|sign in again' "$W/ctl.log" "$W/renew-alice.out"
@@ -147,7 +147,7 @@ check "the change is audited as the person" \
 (timeout 120 "$BIN" ctl --url "$URL" --ca "$CTL_CA" login --device --provider corp >"$W/ctl-dev.key" \
 	2>"$W/ctl-dev.err"; echo $? >"$W/ctl-dev.rc") &
 PN_PIDS+=($!)
-for _ in $(seq 1 200); do grep -q 'enter the code' "$W/ctl-dev.err" 2>/dev/null && break; sleep 0.1; done
+pn_wait_log "$W/ctl-dev.err" 'enter the code' 20
 node "$OIDC_DIR/browse.mjs" --device "$(sed -n 's/^To sign in, open //p' "$W/ctl-dev.err")" \
 	"$(sed -n 's/^and enter the code: //p' "$W/ctl-dev.err")" carol >"$W/browse-ctl-dev.log" 2>&1
 for _ in $(seq 1 300); do [ -s "$W/ctl-dev.rc" ] && break; sleep 0.1; done

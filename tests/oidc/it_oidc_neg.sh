@@ -20,14 +20,14 @@ set -u
 
 make_ca
 printf 'evil-secret\n' >"$W/evil.secret"
-start_node evil "$OIDC_DIR/evil.mjs" "$W/idp.pem" "$W/idp.key"
+start_node evil "$OIDC_DIR/evil.mjs" "$W/idp.crt" "$W/idp.key"
 start_controller "$W/ctl" "{\"providers\": [{\"name\": \"evil\", \"issuer\": \"$evil_URL\",
   \"client_id\": \"postern\", \"client_secret_file\": \"$W/evil.secret\",
-  \"ca_file\": \"$W/idp-ca.pem\"}]}"
+  \"ca_file\": \"$W/idp-ca.crt\"}]}"
 api POST /v1/groups '{"name":"eng"}'
 
-mode() { curl -sS --cacert "$W/idp-ca.pem" -X POST "$evil_URL/test/mode?m=$1" >/dev/null; }
-stat_() { curl -sS --cacert "$W/idp-ca.pem" "$evil_URL/test/stats" |
+mode() { curl -sS --cacert "$W/idp-ca.crt" -X POST "$evil_URL/test/mode?m=$1" >/dev/null; }
+stat_() { curl -sS --cacert "$W/idp-ca.crt" "$evil_URL/test/stats" |
 	python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 login() { # login CASE -> exit status
 	BROWSER=$OIDC_DIR/browser.sh PN_OIDC_BROWSE_LOG=$W/browse-$1.log \

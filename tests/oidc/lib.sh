@@ -17,16 +17,11 @@ npm_ci() {
 	fi
 }
 
-# Test CA and a server certificate for 127.0.0.1 (the providers' TLS).
+# Test CA and a server certificate for 127.0.0.1 (the providers' TLS):
+# $W/idp-ca.crt, $W/idp.crt, $W/idp.key.
 make_ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj /CN=pn-oidc-test-ca -keyout "$W/idp-ca.key" -out "$W/idp-ca.pem" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-		-keyout "$W/idp.key" -out "$W/idp.csr" 2>/dev/null &&
-	openssl x509 -req -in "$W/idp.csr" -CA "$W/idp-ca.pem" -CAkey "$W/idp-ca.key" \
-		-CAcreateserial -days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') \
-		-out "$W/idp.pem" 2>/dev/null || { echo "test CA failed"; exit 1; }
-	export NODE_EXTRA_CA_CERTS=$W/idp-ca.pem
+	pn_test_tls "$W/idp" IP:127.0.0.1 || { echo "test CA failed"; exit 1; }
+	export NODE_EXTRA_CA_CERTS=$W/idp-ca.crt
 }
 
 # start_node NAME SCRIPT ARGS...: run a node server (log $W/NAME.log) that
