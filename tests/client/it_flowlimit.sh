@@ -19,7 +19,7 @@ PN_TWO_CONNECTORS=1
 source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-flowlimit
 source "$(dirname "$0")/../lib/fixnet.sh"
 HOLDS=()
-trap 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done; pn_cleanup' EXIT
+pn_at_exit 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done'
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 pn_topo_up
