@@ -32,7 +32,7 @@ static void test_flows(void **st)
 	free(acl);
 	/* malformed header: queued before the tunnel is up */
 	memset(&bad, 0, sizeof(bad));
-	sink_init(&bad.sink);
+	tpat_sink_init(&bad.sink);
 	assert_int_equal(
 	    pn_flow_open_raw(N.cl, garbage, sizeof(garbage), 77, &cf_ops, &bad, &bad.f), 0);
 	run_until(is_up, NULL, 100000);
@@ -73,7 +73,7 @@ static void test_flows(void **st)
 		tfix_step(&N);
 	assert_int_equal(udp.dgrams, 20);
 	assert_int_equal(H.udp_echoed, 20);
-	assert_int_equal(pn_flow_send_datagram(udp.f, H.pattern, PN_FLOW_DGRAM_PAYLOAD_MAX + 1),
+	assert_int_equal(pn_flow_send_datagram(udp.f, tpat(), PN_FLOW_DGRAM_PAYLOAD_MAX + 1),
 			 PN_E_TOOBIG);
 	pn_flow_close(udp.f, PN_FLOW_RESET);
 
@@ -103,8 +103,8 @@ static void test_flows(void **st)
 		run_until(flow_done, &mig, 1000000);
 		assert_int_equal(mig.closed_code, PN_FLOW_OK);
 		assert_true(mig.sink.n == (1u << 20));
-		sink_done(&mig.sink, got);
-		expected_hash(1u << 20, want);
+		tpat_sink_done(&mig.sink, got);
+		tpat_sha256(1u << 20, want);
 		assert_memory_equal(got, want, 32);
 		assert_ptr_equal(pn_tconn_path(pn_tunnel_conn(N.cl)), pn_mempath_path(N.pa2));
 	}
@@ -114,7 +114,7 @@ static void test_flows(void **st)
 		uint8_t d[32];
 		struct cflow *all[] = {&deny, &notcl, &dns, &udp, &bad, &rev};
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			sink_done(&all[i]->sink, d);
+			tpat_sink_done(&all[i]->sink, d);
 	}
 }
 
@@ -137,7 +137,7 @@ static void test_many_flows(void **st)
 		cf_open(&c, PN_FLOW_DNS, "echo.test", 0, 0);
 		run_until(flow_done, &c, 100000);
 		assert_int_equal(c.st.code, PN_FLOW_OK);
-		sink_done(&c.sink, d);
+		tpat_sink_done(&c.sink, d);
 	}
 	small_limits = 0;
 	pn_tunnel_close(N.cl, PN_FLOW_OK);
@@ -195,7 +195,7 @@ static void test_connector_flow_limit(void **st)
 		} else if (c[i].have_status && c[i].st.code == PN_FLOW_OK) {
 			ok++;
 		}
-		sink_done(&c[i].sink, d);
+		tpat_sink_done(&c[i].sink, d);
 	}
 	assert_int_equal(ok, 4);
 	assert_int_equal(limited, 2);
@@ -212,7 +212,7 @@ static void test_connector_flow_limit(void **st)
 	run_until(four_closed, c, 200000);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(c[i].st.code, PN_FLOW_OK);
-		sink_done(&c[i].sink, d);
+		tpat_sink_done(&c[i].sink, d);
 	}
 	sv_small_limits = 0;
 	pn_tunnel_close(N.cl, PN_FLOW_OK);
@@ -253,7 +253,7 @@ static void test_many_small_concurrent_flows(void **st)
 	H.sv_send_total = 4u << 20;
 	run_until(flow_done, &c[0], 2000000);
 	assert_int_equal(c[0].closed_code, PN_FLOW_OK);
-	sink_done(&c[0].sink, d);
+	tpat_sink_done(&c[0].sink, d);
 	sv_echo = 1;
 	for (int i = 0; i < N_SMALL; i++)
 		cf_open(&c[i], PN_FLOW_TCP, "echo.test", 7, 64);
@@ -262,7 +262,7 @@ static void test_many_small_concurrent_flows(void **st)
 	assert_false(N.sv_dead);
 	for (int i = 0; i < N_SMALL; i++) {
 		okn += c[i].closed_code == PN_FLOW_OK && c[i].sink.n == 64;
-		sink_done(&c[i].sink, d);
+		tpat_sink_done(&c[i].sink, d);
 	}
 	assert_int_equal(okn, N_SMALL);
 	sv_echo = 0;

@@ -33,15 +33,15 @@ static void transfer(const struct pn_mempath_faults *f, uint64_t up, uint64_t do
 	assert_true(c.have_status);
 	assert_int_equal(c.st.code, PN_FLOW_OK);
 	assert_int_equal(c.closed_code, PN_FLOW_OK);
-	assert_true(c.eof && H.sv_sink.eof);
+	assert_true(c.eof && H.sv_eof);
 	assert_true(c.sink.n == down);
 	assert_true(H.sv_sink.n == up);
-	sink_done(&c.sink, got);
-	expected_hash(down, want);
+	tpat_sink_done(&c.sink, got);
+	tpat_sha256(down, want);
 	assert_memory_equal(got, want, 32);
-	sink_done(&H.sv_sink, got);
-	sink_init(&H.sv_sink); /* finish() deinits again */
-	expected_hash(up, want);
+	tpat_sink_done(&H.sv_sink, got);
+	tpat_sink_init(&H.sv_sink); /* finish() deinits again */
+	tpat_sha256(up, want);
 	assert_memory_equal(got, want, 32);
 	assert_int_equal(pn_tunnel_peer(N.sv)->type, PN_CRED_CLIENT);
 	assert_memory_equal(pn_tunnel_peer(N.sv)->id, cli.c.info.id, PN_ID_LEN);
@@ -94,11 +94,11 @@ static void test_backpressure(void **st)
 	run_until(flow_done, &c, 2000000);
 	assert_int_equal(c.closed_code, PN_FLOW_OK);
 	assert_true(H.sv_sink.n == (8u << 20));
-	sink_done(&H.sv_sink, got);
-	sink_init(&H.sv_sink);
-	expected_hash(8u << 20, want);
+	tpat_sink_done(&H.sv_sink, got);
+	tpat_sink_init(&H.sv_sink);
+	tpat_sha256(8u << 20, want);
 	assert_memory_equal(got, want, 32);
-	sink_done(&c.sink, got);
+	tpat_sink_done(&c.sink, got);
 	pn_tunnel_close(N.cl, PN_FLOW_OK);
 	finish();
 }
@@ -132,11 +132,11 @@ static void test_concurrent_flows(void **st)
 		cf_open(&c[i], PN_FLOW_TCP, "echo.test", 7, 200000 + 10000 * (uint64_t)i);
 	run_until(all_done, c, 3000000);
 	assert_int_equal(nsfl, 8);
-	expected_hash(300000, want);
+	tpat_sha256(300000, want);
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(c[i].closed_code, PN_FLOW_OK);
 		assert_true(c[i].sink.n == 300000);
-		sink_done(&c[i].sink, got);
+		tpat_sink_done(&c[i].sink, got);
 		assert_memory_equal(got, want, 32);
 	}
 	for (unsigned i = 0; i < nsfl; i++) {
@@ -144,8 +144,8 @@ static void test_concurrent_flows(void **st)
 		uint64_t n = sfl[i].sink.n;
 		assert_true(n >= 200000 && n <= 270000 && (n - 200000) % 10000 == 0);
 		assert_true(sfl[i].eof);
-		sink_done(&sfl[i].sink, got);
-		expected_hash(n, want);
+		tpat_sink_done(&sfl[i].sink, got);
+		tpat_sha256(n, want);
 		assert_memory_equal(got, want, 32);
 	}
 	H.multi = 0;

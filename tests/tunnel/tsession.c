@@ -1,6 +1,6 @@
 /*
  * The session tests' harness (see tsession.h): identities, the connector's
- * glue (policy checks, a pattern source, hash sinks, echo), client flows.
+ * glue (policy checks, the test byte stream, hash sinks, echo), client flows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,41 +80,13 @@ static uint64_t unix_now(void *u)
 	return NOW_UNIX;
 }
 
-void sink_init(struct sink *s)
-{
-	memset(s, 0, sizeof(*s));
-	assert_int_equal(gnutls_hash_init(&s->h, GNUTLS_DIG_SHA256), 0);
-}
-
-void sink_done(struct sink *s, uint8_t out[32])
-{
-	if (s->h)
-		gnutls_hash_deinit(s->h, out);
-	s->h = NULL;
-}
-
-/* Deterministic bytes: byte i of the stream is pattern[i % 65536]. */
-void expected_hash(uint64_t n, uint8_t out[32])
-{
-	gnutls_hash_hd_t h;
-	gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
-	for (uint64_t off = 0; off < n;) {
-		size_t k = (size_t)(n - off < sizeof(H.pattern) ? n - off : sizeof(H.pattern));
-		gnutls_hash(h, H.pattern, k);
-		off += k;
-	}
-	gnutls_hash_deinit(h, out);
-}
-
 /* server side: push the pattern until the ring is full */
 static void sv_pump(struct pn_flow *f)
 {
 	while (H.sv_sent < H.sv_send_total) {
-		size_t pos = (size_t)(H.sv_sent % sizeof(H.pattern));
-		size_t n = sizeof(H.pattern) - pos;
-		if (n > H.sv_send_total - H.sv_sent)
-			n = (size_t)(H.sv_send_total - H.sv_sent);
-		ssize_t w = pn_flow_write(f, H.pattern + pos, n);
+		const uint8_t *p;
+		size_t n = tpat_at(H.sv_sent, H.sv_send_total, &p);
+		ssize_t w = pn_flow_write(f, p, n);
 		if (w <= 0)
 			return;
 		H.sv_sent += (uint64_t)w;
@@ -124,8 +96,7 @@ static void sv_pump(struct pn_flow *f)
 
 static void sv_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
-	gnutls_hash(H.sv_sink.h, p, n);
-	H.sv_sink.n += n;
+	tpat_sink_add(&H.sv_sink, p, n);
 	if (H.slow)
 		H.held += n; /* a stalled resource: no credit goes back */
 	else
@@ -140,7 +111,7 @@ static void sv_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 
 static void sv_eof(struct pn_flow *f, void *u)
 {
-	H.sv_sink.eof = 1;
+	H.sv_eof = 1;
 	(void)f, (void)u;
 }
 
@@ -172,10 +143,9 @@ unsigned nsfl;
 static void m_pump(struct pn_flow *f, struct sflow *m)
 {
 	while (m->sent < m->total) {
-		size_t pos = (size_t)(m->sent % sizeof(H.pattern)), n = sizeof(H.pattern) - pos;
-		if (n > m->total - m->sent)
-			n = (size_t)(m->total - m->sent);
-		ssize_t w = pn_flow_write(f, H.pattern + pos, n);
+		const uint8_t *p;
+		size_t n = tpat_at(m->sent, m->total, &p);
+		ssize_t w = pn_flow_write(f, p, n);
 		if (w <= 0)
 			return;
 		m->sent += (uint64_t)w;
@@ -186,8 +156,7 @@ static void m_pump(struct pn_flow *f, struct sflow *m)
 static void m_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
 	struct sflow *m = u;
-	gnutls_hash(m->sink.h, p, n);
-	m->sink.n += n;
+	tpat_sink_add(&m->sink, p, n);
 	pn_flow_consumed(f, n);
 }
 
@@ -288,7 +257,7 @@ static void sv_request(struct pn_tunnel *t, struct pn_flow *f, const struct pn_f
 	}
 	if (H.multi && h->kind == PN_FLOW_TCP && nsfl < 16) {
 		struct sflow *m = &sfl[nsfl++];
-		sink_init(&m->sink);
+		tpat_sink_init(&m->sink);
 		m->total = H.sv_send_total;
 		assert_int_equal(pn_flow_respond(f, &st, &m_ops, m), 0);
 		m_pump(f, m);
@@ -353,13 +322,11 @@ void start(struct tfix_ident *id, struct tfix_ident *srv, const uint8_t *pin, co
 	size_t cacl_len;
 
 	memset(&H, 0, sizeof(H));
-	for (size_t i = 0; i < sizeof(H.pattern); i++)
-		H.pattern[i] = (uint8_t)(i * 131 + (i >> 8) * 7 + 3);
 	pn_acl_init(&H.client_acl, PN_ACL_CLIENT);
 	mk_acl(&con, PN_ACL_CONNECTOR, NULL, &cacl, &cacl_len);
 	assert_int_equal(pn_acl_verify(anchor, cacl, cacl_len, NOW_UNIX, &H.conn_acl), 0);
 	free(cacl);
-	sink_init(&H.sv_sink);
+	tpat_sink_init(&H.sv_sink);
 	server_ident = srv;
 	tfix_net_init(&N, f, sv_params);
 	/* idle: jump to the next timer, but at most 5 ms (so a test that just
@@ -379,7 +346,7 @@ void finish(void)
 	tfix_net_free(&N); /* the CONNECTION_CLOSE goes out first */
 	pn_acl_fini(&H.client_acl);
 	pn_acl_fini(&H.conn_acl);
-	sink_done(&H.sv_sink, d);
+	tpat_sink_done(&H.sv_sink, d);
 }
 
 /* ------------------------------------------------------- client flow ---- */
@@ -387,11 +354,9 @@ void finish(void)
 static void cf_pump(struct cflow *c)
 {
 	while (c->f && c->sent < c->to_send) {
-		size_t pos = (size_t)(c->sent % sizeof(H.pattern));
-		size_t n = sizeof(H.pattern) - pos;
-		if (n > c->to_send - c->sent)
-			n = (size_t)(c->to_send - c->sent);
-		ssize_t w = pn_flow_write(c->f, H.pattern + pos, n);
+		const uint8_t *p;
+		size_t n = tpat_at(c->sent, c->to_send, &p);
+		ssize_t w = pn_flow_write(c->f, p, n);
 		if (w <= 0)
 			return;
 		c->sent += (uint64_t)w;
@@ -411,8 +376,7 @@ static void cf_status(struct pn_flow *f, const struct pn_flow_status *st, void *
 static void cf_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
 	struct cflow *c = u;
-	gnutls_hash(c->sink.h, p, n);
-	c->sink.n += n;
+	tpat_sink_add(&c->sink, p, n);
 	pn_flow_consumed(f, n);
 }
 
@@ -457,7 +421,7 @@ void cf_open(struct cflow *c, int kind, const char *dest, uint16_t port, uint64_
 	struct pn_flow_req req;
 
 	memset(c, 0, sizeof(*c));
-	sink_init(&c->sink);
+	tpat_sink_init(&c->sink);
 	memset(&req, 0, sizeof(req));
 	req.hdr.kind = (uint8_t)kind;
 	assert_int_equal(pn_flow_dest_parse(&req.hdr.dest, dest), 0);

@@ -9,13 +9,12 @@
  *
  * with a connector whose glue checks the signed lists like the real one
  * (client list echo.test tcp,udp/7 and secret.test tcp/22; connector list
- * echo.test only), sends a deterministic pattern on TCP flows, echoes
+ * echo.test only), sends the test byte stream (tests/lib/pattern.h) on TCP flows, echoes
  * datagrams, and client flows that hash what they receive.
  */
 #include <stdint.h>
 
-#include <gnutls/crypto.h>
-
+#include "pattern.h"
 #include "tfix.h"
 #include "trust/acl.h"
 
@@ -35,16 +34,6 @@ int teardown(void **st);
 void mk_acl(const struct tfix_ident *holder, enum pn_acl_kind kind, const uint8_t *connector,
 	    uint8_t **out, size_t *len);
 
-struct sink {
-	gnutls_hash_hd_t h;
-	uint64_t n;
-	int eof;
-};
-void sink_init(struct sink *s);
-void sink_done(struct sink *s, uint8_t out[32]);
-/* SHA-256 of the first n bytes of the pattern stream. */
-void expected_hash(uint64_t n, uint8_t out[32]);
-
 /* What the client and the connector's glue saw (zeroed by start). */
 struct tsession {
 	/* client observations */
@@ -56,9 +45,9 @@ struct tsession {
 	const struct pn_cred_info *peer;
 	int revoke_on_bytes; /* server: revoke flows after this many bytes */
 	struct pn_flow *sv_flow;
-	struct sink sv_sink;
+	struct tpat_sink sv_sink; /* what the server's TCP flow received */
+	int sv_eof;
 	uint64_t sv_send_total, sv_sent;
-	uint8_t pattern[65536]; /* byte i of every stream is pattern[i % 65536] */
 	int last_deny;
 	unsigned udp_echoed;
 	int slow;      /* server: do not pass data on (hold credit) */
@@ -71,7 +60,7 @@ extern struct tfix_net N;
 /* multi mode: each server flow hashes what it gets and sends its own copy
  * of the pattern (sv_send_total bytes) */
 struct sflow {
-	struct sink sink;
+	struct tpat_sink sink;
 	uint64_t sent, total;
 	int eof;
 };
@@ -95,7 +84,7 @@ struct cflow {
 	struct pn_flow *f;
 	struct pn_flow_status st;
 	int have_status, closed, closed_code, eof;
-	struct sink sink;
+	struct tpat_sink sink;
 	uint64_t to_send, sent;
 	unsigned dgrams;
 };
