@@ -19,20 +19,15 @@ CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 pn_topo_up
 pn_resources || bad "resources up"
 pn_controller_up || pn_finish
-$CTL network add corp >/dev/null &&
-	$CTL resource add echo --network corp --address echo.corp.example --ports tcp/7 >/dev/null &&
-	$CTL resource add app --network corp --address app.corp.example --ports tcp/8000 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
-$CTL grant add eng echo >/dev/null || bad "grant echo"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+pn_provision echo echo.corp.example tcp/7 || pn_finish
+$CTL resource add app --network corp --address app.corp.example --ports tcp/8000 >/dev/null ||
+	bad "resource app (not granted)"
 RTOKEN=$($CTL relay add relay1 --udp 10.203.2.2:3478 --tls 10.203.2.2:4433 | grep '^pnt1\.')
 mkdir -p "$W/pki"
 ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/pki/relay1" >>"$W/enroll.log" 2>&1 &&
 	ok "relay enrolled" || bad "relay enroll"
 pn_start_relay
-ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
-	bad "connector enroll"
+pn_connector_enroll "$TOKEN" conn1 $NS_CONN1
 grep -q 10.203.2.2 "$W/conn1/relays.json" && ok "connector got the relay list from the controller" ||
 	bad "connector relay list"
 pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1"
@@ -45,10 +40,7 @@ rc=$?
 [ $rc -ne 0 ] && [ ! -s "$W/bad/cert.pem" ] && ok "login with a wrong key refused (rc $rc)" ||
 	bad "login with a wrong key refused (rc $rc)"
 
-echo "$SA_KEY" >"$W/sa.key"
-$C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/pki/alice" >"$W/login.out" 2>&1 &&
-	ok "login with the service-account key" || bad "login ($(cat "$W/login.out"))"
+pn_client_login alice "$SA_KEY" "$W/pki/alice" && ok "login with the service-account key"
 [ "$(stat -c %a "$W/pki/alice/key.pem")" = 600 ] && ok "key.pem is 0600" || bad "key.pem mode"
 grep -q 10.203.2.2 "$W/pki/alice/relays.json" && ok "client got the relay list from the controller" ||
 	bad "client relay list"

@@ -30,7 +30,7 @@ expect "flow before failure" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 10.
 $C $CHECK hold 127.0.0.1:1080 10.203.9.2 7 40 >"$W/hold.out" 2>&1 &
 hold=$!
 pn_wait_tcp $NS_CLI 127.0.0.1 1080 2
-for i in $(seq 100); do grep -q "held: open" "$W/hold.out" && break; sleep 0.05; done
+pn_wait_log "$W/hold.out" "held: open" 5
 expect "held flow open" "held: open" "$(cat "$W/hold.out")"
 # Which connector carries it?
 js=$($C "$PN_BIN" client status --json --state "$W/pki/alice")

@@ -53,7 +53,7 @@ expect "warm-up flow" "ok=1 failed=0" "$r"
 idle=$(nfds "$PID_client_alice")
 echo "    client idle with its tunnel up: $idle descriptors"
 kill "$PID_client_alice"
-for i in $(seq 100); do kill -0 "$PID_client_alice" 2>/dev/null || break; sleep 0.05; done
+pn_wait_gone "$PID_client_alice" 5
 rm -f "$W/pki/alice/client.sock"
 
 # Room for ~25 connections at once; 120 arrive together.

@@ -19,7 +19,7 @@ PN_TWO_CONNECTORS=1
 source "$(dirname "$0")/../lib/netns.sh" "$BUILD" client-flowlimit
 source "$(dirname "$0")/../lib/fixnet.sh"
 HOLDS=()
-trap 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done; pn_cleanup' EXIT
+pn_at_exit 'for p in "${HOLDS[@]}"; do kill "$p" 2>/dev/null; done'
 CHECK="python3 $PN_SRC/tests/client/sockscheck.py"
 
 pn_topo_up
@@ -96,7 +96,7 @@ expect "40 more flows, one at a time, after the held ones ended (stream credit r
 
 # The client's own limit: --max-flows 2 (lower than the connectors' 4).
 kill "$PID_client_alice"
-for i in $(seq 100); do kill -0 "$PID_client_alice" 2>/dev/null || break; sleep 0.05; done
+pn_wait_gone "$PID_client_alice" 5
 rm -f "$W/pki/alice/client.sock"
 pn_start_client alice --socks 127.0.0.1:1080 --max-flows 2
 expect "first flow (client limit 2)" "echo: ok" "$($C $CHECK tcp-echo 127.0.0.1:1080 10.203.9.2 7)"

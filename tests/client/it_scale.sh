@@ -43,24 +43,15 @@ pn_resources || bad "resources up"
 pn_bg bulkecho ip netns exec $NS_RES $LOAD echo 9007
 pn_wait_tcp $NS_CONN1 10.203.9.2 9007 10 || bad "echo :9007 up"
 pn_controller_up || pn_finish
-$CTL network add corp >/dev/null &&
-	$CTL resource add bulk --network corp --address 10.203.9.2 --ports tcp/9007 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add loadgen --group eng | grep '^pnsk_')
-$CTL grant add eng bulk >/dev/null || bad "grant"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+pn_provision bulk 10.203.9.2 tcp/9007 loadgen || pn_finish
 RTOKEN=$($CTL relay add relay1 --udp 10.203.2.2:3478 --tls 10.203.2.2:4433 | grep '^pnt1\.')
 mkdir -p "$W/pki"
 ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/pki/relay1" >>"$W/enroll.log" 2>&1 ||
 	bad "relay enroll"
 pn_start_relay
-ip netns exec $NS_CONN1 "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn1" >>"$W/enroll.log" 2>&1 ||
-	bad "connector enroll"
+pn_connector_enroll "$TOKEN" conn1 $NS_CONN1
 pn_bg connector-conn1 ip netns exec $NS_CONN1 "$PN_BIN" connector run --state "$W/conn1"
-echo "$SA_KEY" >"$W/sa.key"
-$C "$PN_BIN" client login --controller https://10.203.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/pki/alice" >"$W/login.out" 2>&1 ||
-	bad "login ($(cat "$W/login.out"))"
+pn_client_login alice "$SA_KEY" "$W/pki/alice"
 PN_CLIENT_ONLINE=1 pn_start_client alice --forward 127.0.0.1:15432=10.203.9.2:9007
 
 # The connector's process is the one inside `ip netns exec` (exec: same pid).

@@ -10,13 +10,7 @@ source "$(dirname "$0")/../lib/netns.sh" "${1:?usage: cli_files.sh BUILD_DIR}" c
 P=$PN_BIN
 F=$B/tests/lib/pnfixture
 expect_run() { # EXIT_CODE PATTERN DESCRIPTION -- args of `connector run`
-	local code=$1 pat=$2 what=$3 out rc
-	shift 4
-	out=$(timeout 10 "$P" connector run "$@" 2>&1)
-	rc=$?
-	if [ $rc -ne "$code" ]; then bad "$what: exit $rc, wanted $code: $out"; return; fi
-	if ! grep -qE -- "$pat" <<<"$out"; then bad "$what: output lacks /$pat/: $out"; return; fi
-	ok "$what"
+	pn_expect_exit "$1" "$2" "$3" -- timeout 10 "$P" connector run "${@:5}"
 }
 
 "$F" "$W/pki" ca >/dev/null &&

@@ -27,22 +27,12 @@ pn_star 10.212 norelay || pn_finish
 
 pn_bg greeter ip netns exec $NS_RES python3 "$HERE/greeter.py" 10.212.9.2 7000
 pn_controller_up || pn_finish
-$CTL network add corp >/dev/null &&
-	$CTL resource add greeter --network corp --address 10.212.9.2 --ports tcp/7000 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add loader --group eng | grep '^pnsk_')
-$CTL grant add eng greeter >/dev/null || bad "grant"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
-ip netns exec $NS_CONN "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn" >"$W/enroll.log" 2>&1 ||
-	{ bad "connector enroll"; pn_finish; }
-CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
+pn_provision greeter 10.212.9.2 tcp/7000 loader || pn_finish
+pn_connector_enroll "$TOKEN" || pn_finish
 pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --listen-udp 10.212.4.2:4433
 pn_wait_log "$W/connector.log" "policy_push" 15 || bad "connector subscribed"
 pn_wait_tcp $NS_CONN 10.212.9.2 7000 10 || bad "resource up"
-echo "$SA_KEY" >"$W/sa.key"
-ip netns exec $NS_CLI "$PN_BIN" client login --controller https://10.212.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/cli" >"$W/login.out" 2>&1 ||
-	{ bad "client login ($(cat "$W/login.out"))"; pn_finish; }
+pn_client_login cli "$SA_KEY" || pn_finish
 pn_bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
 	--direct "$CONN_ID=10.212.4.2:4433"
 pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client SOCKS5 listening"

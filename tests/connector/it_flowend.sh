@@ -56,13 +56,7 @@ start_connector
 pn_wait_log "$W/connector.log" "relay_state.*state=ready" 15 && ok "connector registered with the relay" ||
 	bad "connector registered with the relay"
 
-login() { # name key
-	echo "$2" >"$W/$1.key"
-	$C "$PN_BIN" client login --controller https://10.208.0.1:8443 --ca "$W/ctl/ca.crt" \
-		--service-account-key "@$W/$1.key" --state "$W/$1" >"$W/login-$1.out" 2>&1 ||
-		{ bad "client login $1 ($(cat "$W/login-$1.out"))"; pn_finish; }
-}
-login A "$KEY_A"
+pn_client_login A "$KEY_A" || pn_finish
 pn_bg clientA $C "$PN_BIN" client run --state "$W/A" --socks 127.0.0.1:1080
 pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || bad "client A SOCKS5 listening"
 
@@ -98,7 +92,7 @@ cut() { # check-name proxy cause-cmd...
 	# 4 MB/s for up to 60 s: still running when the cause strikes
 	$C $FE upload "$proxy" 10.208.9.2 9000 $id $((240 << 20)) $((4 << 20)) 60 >"$W/$id.out" 2>&1 &
 	local up=$!
-	for i in $(seq 300); do grep -q "^sent: 2" "$W/$id.out" 2>/dev/null && break; sleep 0.05; done
+	pn_wait_log "$W/$id.out" "^sent: 2" 15
 	grep -q "\"id\": \"$id\", \"open\"" "$W/sink.jsonl" 2>/dev/null ||
 		{ bad "$name: upload under way ($(tail -1 "$W/$id.out"))"; kill $up 2>/dev/null; return; }
 	t0=$(now)
@@ -156,7 +150,7 @@ wmem0=$($C sysctl -n net.ipv4.tcp_wmem)
 $C sysctl -qw net.ipv4.tcp_wmem="4096 16384 65536"
 $C $FE download 127.0.0.1:1080 10.208.9.2 9000 dl1 $((3 << 20)) "$W/go" 60 >"$W/dl1.out" 2>&1 &
 dl=$!
-for i in $(seq 400); do grep -q '"id": "dl1", "sent"' "$W/sink.jsonl" 2>/dev/null && break; sleep 0.05; done
+pn_wait_log "$W/sink.jsonl" '"id": "dl1", "sent"' 20
 # every byte acknowledged by the connector (send queue empty), then a moment
 # for them and the FIN to cross the tunnel
 for i in $(seq 200); do
@@ -182,8 +176,7 @@ grant_back
 
 # 2. service account disabled (B; logged in now: an offline client's list
 # must be as new as the connector's latest for it)
-login B "$KEY_B"
-CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
+pn_client_login B "$KEY_B" || pn_finish
 pn_bg clientB $C "$PN_BIN" client run --state "$W/B" --socks 127.0.0.1:1081 --offline \
 	--direct "$CONN_ID=10.208.4.2:4433"
 pn_wait_tcp $NS_CLI 127.0.0.1 1081 15 || bad "client B SOCKS5 listening"

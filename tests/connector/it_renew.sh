@@ -54,12 +54,7 @@ pn_bg http ip netns exec $NS_RES python3 -m http.server 8000 --bind 10.205.9.2 -
 pn_controller_up --cred-lifetime ${LIFE}s || pn_finish
 grep -q "cred_lifetime_s=$LIFE" "$W/controller.log" && ok "controller issues ${LIFE} s credentials" ||
 	bad "controller lifetime in its log"
-$CTL network add corp >/dev/null &&
-	$CTL resource add app --network corp --address 10.205.9.2 --ports tcp/8000 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
-$CTL grant add eng app >/dev/null || bad "grant"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+pn_provision app 10.205.9.2 tcp/8000 || pn_finish
 RTOKEN=$($CTL relay add relay1 --udp 10.205.2.2:3478 --tls 10.205.2.2:4433 | grep '^pnt1\.')
 
 pn_relay_enroll_up "$RTOKEN"
@@ -68,7 +63,6 @@ pn_connector_enroll "$TOKEN" || pn_finish
 T_CONN=$(date +%s)
 CONN_SERIAL0=$(serial "$W/conn/cert.pem")
 CONN_KEY0=$(pubkey "$W/conn/key.pem")
-CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
 life=$(cert_life "$W/conn/cert.pem")
 [ "$life" -ge $LIFE ] && [ "$life" -le $((LIFE + 60)) ] && ok "connector credential valid for ${life} s" ||
 	bad "connector credential lifetime ${life} s"
@@ -76,10 +70,7 @@ pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn"
 pn_wait_log "$W/connector.log" "relay_state.*state=ready" 15 && ok "connector registered with the relay" ||
 	bad "connector registered with the relay"
 
-echo "$SA_KEY" >"$W/sa.key"
-ip netns exec $NS_CLI "$PN_BIN" client login --controller https://10.205.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/cli" >"$W/login.out" 2>&1 ||
-	{ bad "client login ($(cat "$W/login.out"))"; pn_finish; }
+pn_client_login cli "$SA_KEY" || pn_finish
 T_CLI=$(date +%s)
 CLI_SERIAL0=$(serial "$W/cli/cert.pem")
 life=$(cert_life "$W/cli/cert.pem")

@@ -43,8 +43,7 @@ field() { grep -o "$1=[0-9]*" "$2" | tail -1 | cut -d= -f2; }
 pn_ns "$NS" || pn_finish
 $X "$PN_BIN" controller init --data "$W/ctl" --api-listen 127.0.0.1:8443 --hostname 127.0.0.1 \
 	>"$W/init.out" 2>&1 || { bad "controller init"; pn_finish; }
-$X "$PN_BIN" controller run --data "$W/ctl" --api-listen 127.0.0.1:8443 >>"$W/controller.log" 2>&1 &
-PN_PIDS+=($!)
+pn_bg controller $X "$PN_BIN" controller run --data "$W/ctl" --api-listen 127.0.0.1:8443
 pn_wait_tcp "$NS" 127.0.0.1 8443 15 || { bad "controller up"; pn_finish; }
 export POSTERN_CONTROLLER_URL=https://127.0.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
 POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")

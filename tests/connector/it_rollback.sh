@@ -37,22 +37,12 @@ echo "$HELLO" >"$W/www/index.html"
 pn_bg http ip netns exec $NS_RES python3 -m http.server 8000 --bind 10.211.9.2 --directory "$W/www"
 
 pn_controller_up || pn_finish
-$CTL network add corp >/dev/null &&
-	$CTL resource add app --network corp --address 10.211.9.2 --ports tcp/8000 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
-$CTL grant add eng app >/dev/null || bad "grant"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
-ip netns exec $NS_CONN "$PN_BIN" connector enroll --token "$TOKEN" --state "$W/conn" >"$W/enroll.log" 2>&1 ||
-	{ bad "connector enroll"; pn_finish; }
-CONN_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/conn/controller.json")
+pn_provision app 10.211.9.2 tcp/8000 || pn_finish
+pn_connector_enroll "$TOKEN" || pn_finish
 pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --listen-udp 10.211.4.2:4433
 pn_wait_log "$W/connector.log" "policy_push" 15 || bad "connector subscribed"
 
-echo "$SA_KEY" >"$W/sa.key"
-ip netns exec $NS_CLI "$PN_BIN" client login --controller https://10.211.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/cli" >"$W/login.out" 2>&1 ||
-	{ bad "client login ($(cat "$W/login.out"))"; pn_finish; }
+pn_client_login cli "$SA_KEY" || pn_finish
 start_client() {
 	pn_bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
 		--direct "$CONN_ID=10.211.4.2:4433"

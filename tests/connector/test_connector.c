@@ -30,11 +30,12 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <gnutls/crypto.h>
 #include <uv.h>
 
 #include "connector/connector.h"
 #include "core/err.h"
+#include "pattern.h"
+#include "pki.h"
 #include "trust/acl.h"
 #include "trust/ca.h"
 #include "trust/cred.h"
@@ -50,8 +51,7 @@ static struct {
 	struct pn_ca *ca;
 	struct pn_anchor *anchor;
 	struct pn_key *ck, *sk;
-	char *cpem, *spem;
-	struct pn_cred_info ci, si;
+	struct tpki_cred ccred, scred; /* client, connector (tests/lib/pki) */
 	uint8_t net[PN_ID_LEN], res[PN_ID_LEN];
 	uint8_t *cacl, *cacl2, *sacl;
 	size_t cacl_len, cacl2_len, sacl_len;
@@ -59,11 +59,10 @@ static struct {
 	struct pn_tep *cep;
 	struct pn_tunnel *t;
 	int step, closed;
-	uint8_t pattern[65536];
 	/* current flow */
 	struct pn_flow *f;
 	uint64_t sent, rcvd;
-	gnutls_hash_hd_t h;
+	struct tpat_sink in; /* what the echo flow brought back */
 	struct pn_flow_status st;
 	int code;
 	/* tunnel end */
@@ -130,22 +129,11 @@ static void echo_accept(uv_stream_t *srv, int status)
 
 /* ------------------------------------------------------------ identity -- */
 
-static void ident(enum pn_cred_type type, struct pn_key **k, char **pem, struct pn_cred_info *out)
+static void ident(enum pn_cred_type type, const char *name, struct tpki_cred *c,
+		  struct pn_key **k)
 {
-	struct pn_cred_info in;
-	char *csr;
-	size_t n;
-
-	memset(&in, 0, sizeof(in));
-	in.type = type;
-	pn_id_random(in.id);
-	snprintf(in.name, sizeof(in.name), "conn-test");
-	if (type == PN_CRED_CLIENT)
-		snprintf(in.user, sizeof(in.user), "bob@test");
-	assert_int_equal(pn_key_generate(k), 0);
-	assert_int_equal(pn_key_csr_pem(*k, NULL, &csr, &n), 0);
-	assert_int_equal(pn_cred_issue(C.ca, csr, &in, 3600, (uint64_t)time(NULL) - 10, pem, out), 0);
-	free(csr);
+	assert_int_equal(tpki_issue(C.ca, type, name, (uint64_t)time(NULL) - 10, 3600, c), 0);
+	assert_int_equal(tpki_key(c, k), 0);
 }
 
 static void sign_list(enum pn_acl_kind kind, const struct pn_cred_info *holder, uint64_t version,
@@ -153,21 +141,17 @@ static void sign_list(enum pn_acl_kind kind, const struct pn_cred_info *holder, 
 {
 	struct pn_acl a;
 	char port[8];
+	uint64_t now = (uint64_t)time(NULL);
 
 	snprintf(port, sizeof(port), "%d", C.echo_port);
 	pn_acl_init(&a, kind);
-	memcpy(a.holder_id, holder->id, PN_ID_LEN);
-	memcpy(a.holder_fpr, holder->key_fpr, PN_FPR_LEN);
-	a.version = version;
-	a.issued_at = (uint64_t)time(NULL) - 10;
-	a.expires_at = a.issued_at + 3600;
 	if (grant)
 		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
 	assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "10.202.99.99", "tcp", "1"), 0);
 	if (kind == PN_ACL_CLIENT)
-		assert_int_equal(pn_acl_add_network(&a, C.net, (const uint8_t(*)[PN_ID_LEN])C.si.id, 1),
+		assert_int_equal(pn_acl_add_network(&a, C.net, (const uint8_t(*)[PN_ID_LEN])C.scred.info.id, 1),
 				 0);
-	assert_int_equal(pn_acl_sign(C.ca, &a, out, len), 0);
+	assert_int_equal(tpki_sign_acl(C.ca, &a, holder, version, now - 10, now + 3590, out, len), 0);
 	pn_acl_fini(&a);
 }
 
@@ -178,8 +162,9 @@ static void next_step(void);
 static void pump(struct pn_flow *f)
 {
 	while (C.sent < XFER) {
-		size_t pos = (size_t)(C.sent % sizeof(C.pattern)), n = sizeof(C.pattern) - pos;
-		ssize_t w = pn_flow_write(f, C.pattern + pos, n);
+		const uint8_t *p;
+		size_t n = tpat_at(C.sent, XFER, &p);
+		ssize_t w = pn_flow_write(f, p, n);
 		if (w <= 0)
 			return;
 		C.sent += (uint64_t)w;
@@ -202,7 +187,7 @@ static void f_status(struct pn_flow *f, const struct pn_flow_status *st, void *u
 static void f_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
 	(void)u;
-	gnutls_hash(C.h, p, n);
+	tpat_sink_add(&C.in, p, n);
 	C.rcvd += n;
 	pn_flow_consumed(f, n);
 }
@@ -266,12 +251,11 @@ static void finish(void)
 /* The scenario, advanced from callbacks. */
 static void next_step(void)
 {
-	uint8_t got[32], want[32];
-	gnutls_hash_hd_t h;
+	uint8_t got[32];
 
 	switch (C.step++) {
 	case 0: /* start: echo through the connector */
-		gnutls_hash_init(&C.h, GNUTLS_DIG_SHA256);
+		tpat_sink_init(&C.in);
 		open_flow("127.0.0.1", C.echo_port);
 		pump(C.f);
 		break;
@@ -279,12 +263,7 @@ static void next_step(void)
 		assert_int_equal(C.st.code, PN_FLOW_OK);
 		assert_int_equal(C.code, PN_FLOW_OK);
 		assert_true(C.rcvd == XFER);
-		gnutls_hash_deinit(C.h, got);
-		gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
-		for (uint64_t o = 0; o < XFER; o += sizeof(C.pattern))
-			gnutls_hash(h, C.pattern, sizeof(C.pattern));
-		gnutls_hash_deinit(h, want);
-		assert_memory_equal(got, want, 32);
+		assert_true(tpat_sink_matches(&C.in)); /* SHA-256 */
 		/* in the client list, not in the connector's */
 		open_flow("10.202.99.99", 1);
 		break;
@@ -293,18 +272,18 @@ static void next_step(void)
 		assert_string_equal(C.st.text, "not_in_connector_acl");
 		assert_int_equal(C.code, PN_FLOW_DENIED);
 		/* an open flow whose grant is withdrawn (see f_status) */
-		gnutls_hash_init(&C.h, GNUTLS_DIG_SHA256);
+		tpat_sink_init(&C.in);
 		open_flow("127.0.0.1", C.echo_port);
 		break;
 	case 3: /* revoked by the newer list */
-		gnutls_hash_deinit(C.h, got);
+		tpat_sink_done(&C.in, got);
 		assert_int_equal(C.st.code, PN_FLOW_OK);
 		assert_int_equal(C.code, PN_FLOW_REVOKED);
 		{
 			/* a credential revocation closes the whole tunnel */
 			char hex[PN_ID_HEX_LEN + 1];
 			const char *ids[1] = {hex};
-			pn_id_hex(C.ci.id, hex);
+			pn_id_hex(C.ccred.info.id, hex);
 			assert_int_equal(pn_connector_set_revoked(C.conn, ids, 1, NULL, 0), 0);
 		}
 		break;
@@ -336,61 +315,98 @@ static void start_cb(uv_timer_t *t)
 	next_step();
 }
 
+/* The loop, the echo resource on 127.0.0.1 (lo: its address with port 0
+ * for the connector), the CA, the client's and the connector's identities. */
+static void world_up(struct sockaddr_in *lo)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	memset(&C, 0, sizeof(C));
+	assert_int_equal(uv_loop_init(&C.loop), 0);
+	uv_tcp_init(&C.loop, &C.echo);
+	uv_ip4_addr("127.0.0.1", 0, lo);
+	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)lo, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
+	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
+	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
+	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
+	ident(PN_CRED_CLIENT, "bob", &C.ccred, &C.ck);
+	ident(PN_CRED_CONNECTOR, "conn-test", &C.scred, &C.sk);
+	pn_id_random(C.net);
+	pn_id_random(C.res);
+}
+
+/* The connector's configuration: its identity, list C.sacl, UDP on lo. */
+static void connector_cfg(struct pn_connector_config *cfg, struct sockaddr_in *lo)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->loop = &C.loop;
+	cfg->anchor = C.anchor;
+	cfg->key = C.sk;
+	cfg->cert_pem = C.scred.cert_pem;
+	cfg->acl = C.sacl;
+	cfg->acl_len = C.sacl_len;
+	cfg->listen_udp = (struct sockaddr *)lo;
+}
+
+/* The client's endpoint (C.cep). */
+static void client_up(void)
+{
+	struct pn_tep_config cc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.loop = &C.loop;
+	cc.role = PN_TEP_CLIENT;
+	cc.anchor = C.anchor;
+	cc.key = C.ck;
+	cc.cert_pem = C.ccred.cert_pem;
+	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+}
+
+static void world_down(void)
+{
+	free(C.cacl);
+	free(C.cacl2);
+	free(C.sacl);
+	tpki_cred_free(&C.ccred);
+	tpki_cred_free(&C.scred);
+	pn_key_free(C.ck);
+	pn_key_free(C.sk);
+	pn_anchor_free(C.anchor);
+	pn_ca_free(C.ca);
+}
+
 static void test_connector_loopback(void **st)
 {
 	struct sockaddr_in lo;
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
 	struct pn_connector_config cfg;
-	struct pn_tep_config cc;
 	struct pn_tunnel_config tc;
 	uv_timer_t *kick;
 
 	(void)st;
-	memset(&C, 0, sizeof(C));
-	for (size_t i = 0; i < sizeof(C.pattern); i++)
-		C.pattern[i] = (uint8_t)(i * 13 + (i >> 10));
-	assert_int_equal(uv_loop_init(&C.loop), 0);
-	/* the resource */
-	uv_tcp_init(&C.loop, &C.echo);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
-	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
-	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	/* identities and lists */
-	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
-	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
-	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
-	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
-	pn_id_random(C.net);
-	pn_id_random(C.res);
-	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len);
-	sign_list(PN_ACL_CLIENT, &C.ci, 2, 0, &C.cacl2, &C.cacl2_len);
+	world_up(&lo);
+	/* lists */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 1, 1, &C.cacl, &C.cacl_len);
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 2, 0, &C.cacl2, &C.cacl2_len);
 	/* the connector may forward only to the echo server */
 	{
 		struct pn_acl a;
 		char port[8];
+		uint64_t now = (uint64_t)time(NULL);
+
 		snprintf(port, sizeof(port), "%d", C.echo_port);
 		pn_acl_init(&a, PN_ACL_CONNECTOR);
-		memcpy(a.holder_id, C.si.id, PN_ID_LEN);
-		memcpy(a.holder_fpr, C.si.key_fpr, PN_FPR_LEN);
-		a.version = 1;
-		a.issued_at = (uint64_t)time(NULL) - 10;
-		a.expires_at = a.issued_at + 3600;
 		assert_int_equal(pn_acl_add_text(&a, C.res, C.net, "127.0.0.1", "tcp", port), 0);
-		assert_int_equal(pn_acl_sign(C.ca, &a, &C.sacl, &C.sacl_len), 0);
+		assert_int_equal(tpki_sign_acl(C.ca, &a, &C.scred.info, 1, now - 10, now + 3590,
+					       &C.sacl, &C.sacl_len),
+				 0);
 		pn_acl_fini(&a);
 	}
 	/* the connector */
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &C.loop;
-	cfg.anchor = C.anchor;
-	cfg.key = C.sk;
-	cfg.cert_pem = C.spem;
-	cfg.acl = C.sacl;
-	cfg.acl_len = C.sacl_len;
-	cfg.listen_udp = (struct sockaddr *)&lo;
+	connector_cfg(&cfg, &lo);
 	cfg.tunables.stream_window = 256 << 10;
 	cfg.tunables.stream_sndbuf = 256 << 10;
 	/* a credential for another key is refused at start */
@@ -402,15 +418,9 @@ static void test_connector_loopback(void **st)
 	/* a connector list bound to another key is refused */
 	assert_int_equal(pn_connector_set_acl(C.conn, C.cacl, C.cacl_len), PN_E_WRONG_TYPE);
 	/* the client */
-	memset(&cc, 0, sizeof(cc));
-	cc.loop = &C.loop;
-	cc.role = PN_TEP_CLIENT;
-	cc.anchor = C.anchor;
-	cc.key = C.ck;
-	cc.cert_pem = C.cpem;
-	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	client_up();
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, C.scred.info.id, PN_ID_LEN);
 	tc.acl = C.cacl;
 	tc.acl_len = C.cacl_len;
 	tc.udp_peer = (struct sockaddr *)&ss;
@@ -430,15 +440,7 @@ static void test_connector_loopback(void **st)
 	assert_true(C.stats.flows_denied >= 1);
 	assert_true(C.stats.flows_revoked >= 1);
 	assert_int_equal(uv_loop_close(&C.loop), 0);
-	free(C.cacl);
-	free(C.cacl2);
-	free(C.sacl);
-	free(C.cpem);
-	free(C.spem);
-	pn_key_free(C.ck);
-	pn_key_free(C.sk);
-	pn_anchor_free(C.anchor);
-	pn_ca_free(C.ca);
+	world_down();
 }
 
 /* ---------------------------------------------------- rollback (gate) -- */
@@ -545,7 +547,7 @@ static void g_open_tunnel(struct gtun *g, const uint8_t *acl, size_t len,
 
 	memset(g, 0, sizeof(*g));
 	memset(&tc, 0, sizeof(tc));
-	memcpy(tc.connector_id, C.si.id, PN_ID_LEN);
+	memcpy(tc.connector_id, C.scred.info.id, PN_ID_LEN);
 	tc.acl = acl;
 	tc.acl_len = len;
 	tc.udp_peer = peer;
@@ -594,9 +596,7 @@ static void test_connector_rollback(void **st)
 	struct sockaddr_in lo;
 	struct sockaddr_storage ss;
 	struct sockaddr *peer = (struct sockaddr *)&ss;
-	int len = sizeof(ss);
 	struct pn_connector_config cfg;
-	struct pn_tep_config cc;
 	uint8_t *l5, *l6;
 	size_t l5_len, l6_len;
 	const uint8_t *lists[1];
@@ -606,41 +606,15 @@ static void test_connector_rollback(void **st)
 	uv_timer_t tick;
 
 	(void)st;
-	memset(&C, 0, sizeof(C));
-	assert_int_equal(uv_loop_init(&C.loop), 0);
-	uv_tcp_init(&C.loop, &C.echo);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(uv_tcp_bind(&C.echo, (struct sockaddr *)&lo, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&C.echo, 16, echo_accept), 0);
-	uv_tcp_getsockname(&C.echo, (struct sockaddr *)&ss, &len);
-	C.echo_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	assert_int_equal(pn_ca_new((uint64_t)time(NULL) - 100, &C.ca), 0);
-	assert_int_equal(pn_anchor_from_ca(C.ca, &C.anchor), 0);
-	ident(PN_CRED_CLIENT, &C.ck, &C.cpem, &C.ci);
-	ident(PN_CRED_CONNECTOR, &C.sk, &C.spem, &C.si);
-	pn_id_random(C.net);
-	pn_id_random(C.res);
-	sign_list(PN_ACL_CLIENT, &C.ci, 1, 1, &C.cacl, &C.cacl_len); /* the old list */
-	sign_list(PN_ACL_CLIENT, &C.ci, 5, 1, &l5, &l5_len);         /* at the removal version */
-	sign_list(PN_ACL_CLIENT, &C.ci, 6, 1, &l6, &l6_len);         /* granted again */
-	sign_list(PN_ACL_CONNECTOR, &C.si, 1, 1, &C.sacl, &C.sacl_len);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &C.loop;
-	cfg.anchor = C.anchor;
-	cfg.key = C.sk;
-	cfg.cert_pem = C.spem;
-	cfg.acl = C.sacl;
-	cfg.acl_len = C.sacl_len;
-	cfg.listen_udp = (struct sockaddr *)&lo;
+	world_up(&lo);
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 1, 1, &C.cacl, &C.cacl_len); /* the old list */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 5, 1, &l5, &l5_len); /* at the removal version */
+	sign_list(PN_ACL_CLIENT, &C.ccred.info, 6, 1, &l6, &l6_len); /* granted again */
+	sign_list(PN_ACL_CONNECTOR, &C.scred.info, 1, 1, &C.sacl, &C.sacl_len);
+	connector_cfg(&cfg, &lo);
 	assert_int_equal(pn_connector_new(&cfg, &C.conn), 0);
 	assert_int_equal(pn_tep_udp_addr(pn_connector_tep(C.conn), &ss), 0);
-	memset(&cc, 0, sizeof(cc));
-	cc.loop = &C.loop;
-	cc.role = PN_TEP_CLIENT;
-	cc.anchor = C.anchor;
-	cc.key = C.ck;
-	cc.cert_pem = C.cpem;
-	assert_int_equal(pn_tep_new(&cc, &C.cep), 0);
+	client_up();
 	uv_timer_init(&C.loop, &tick);
 	uv_timer_start(&tick, g_tick, 10, 10);
 
@@ -702,14 +676,7 @@ static void test_connector_rollback(void **st)
 	assert_int_equal(uv_loop_close(&C.loop), 0);
 	free(l5);
 	free(l6);
-	free(C.cacl);
-	free(C.sacl);
-	free(C.cpem);
-	free(C.spem);
-	pn_key_free(C.ck);
-	pn_key_free(C.sk);
-	pn_anchor_free(C.anchor);
-	pn_ca_free(C.ca);
+	world_down();
 }
 
 int main(void)

@@ -9,7 +9,7 @@
 #include "pki.h"
 #include "trust/key.h"
 
-static int issue_key(struct pn_ca *ca, struct pn_key *k, struct pn_cred_info *info,
+static int issue_key(struct pn_ca *ca, const struct pn_key *k, struct pn_cred_info *info,
 		     uint64_t now, uint64_t lifetime, struct tpki_cred *out)
 {
 	char *csr = NULL;
@@ -24,11 +24,11 @@ static int issue_key(struct pn_ca *ca, struct pn_key *k, struct pn_cred_info *in
 	return r;
 }
 
-int tpki_issue_id(struct pn_ca *ca, enum pn_cred_type type, const char *name,
-		  const uint8_t *id, uint64_t now, uint64_t lifetime, struct tpki_cred *out)
+int tpki_issue_key(struct pn_ca *ca, const struct pn_key *key, enum pn_cred_type type,
+		   const char *name, const uint8_t *id, uint64_t now, uint64_t lifetime,
+		   struct tpki_cred *out)
 {
 	struct pn_cred_info info;
-	struct pn_key *k = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -45,9 +45,19 @@ int tpki_issue_id(struct pn_ca *ca, enum pn_cred_type type, const char *name,
 		memcpy(info.id, id, PN_ID_LEN);
 	else if ((r = pn_id_random(info.id)))
 		return r;
+	return issue_key(ca, key, &info, now, lifetime, out);
+}
+
+int tpki_issue_id(struct pn_ca *ca, enum pn_cred_type type, const char *name, const uint8_t *id,
+		  uint64_t now, uint64_t lifetime, struct tpki_cred *out)
+{
+	struct pn_key *k = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
 	if ((r = pn_key_generate(&k)))
 		return r;
-	r = issue_key(ca, k, &info, now, lifetime, out);
+	r = tpki_issue_key(ca, k, type, name, id, now, lifetime, out);
 	pn_key_free(k);
 	return r;
 }
@@ -82,9 +92,26 @@ void tpki_cred_free(struct tpki_cred *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int tpki_key(const struct tpki_cred *c, struct pn_key **out)
+{
+	return pn_key_load_pem_mem(c->key_pem, strlen(c->key_pem), out);
+}
+
+int tpki_tls(const struct tpki_cred *c, const struct pn_anchor *a,
+	     gnutls_certificate_credentials_t *out)
+{
+	struct pn_key *k = NULL;
+	int r;
+
+	if ((r = tpki_key(c, &k)))
+		return r;
+	r = pn_cred_tls_credentials(k, c->cert_pem, a, out);
+	pn_key_free(k);
+	return r;
+}
+
 int tpki_sign_acl(struct pn_ca *ca, struct pn_acl *acl, const struct pn_cred_info *holder,
-		  uint64_t version, uint64_t issued, uint64_t expires, uint8_t **out,
-		  size_t *len)
+		  uint64_t version, uint64_t issued, uint64_t expires, uint8_t **out, size_t *len)
 {
 	memcpy(acl->holder_id, holder->id, PN_ID_LEN);
 	memcpy(acl->holder_fpr, holder->key_fpr, PN_FPR_LEN);
@@ -161,8 +188,8 @@ int tpki_put_cred_dir(const char *dir, const struct tpki_cred *c, const struct p
 
 	pn_id_hex(c->info.id, hex);
 	strcat(hex, "\n");
-	if ((r = put_in(dir, "key.pem", c->key_pem)) || (r = put_in(dir, "cert.pem", c->cert_pem)) ||
-	    (r = put_in(dir, "id", hex)))
+	if ((r = put_in(dir, "key.pem", c->key_pem)) ||
+	    (r = put_in(dir, "cert.pem", c->cert_pem)) || (r = put_in(dir, "id", hex)))
 		return r;
 	return ca ? put_in(dir, "ca.crt", pn_ca_cert_pem(ca)) : 0;
 }

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "node/node.h"
+#include "pki.h"
 #include "trust/ca.h"
 #include "trust/cred.h"
 #include "trust/key.h"
@@ -31,20 +32,17 @@ static char dir[64];
 static struct pn_key *key_a, *key_b;
 static uint8_t id_x[PN_ID_LEN], id_y[PN_ID_LEN];
 
+/* A credential for key k and holder id, issued now (tests/lib/pki). */
 static char *mint(struct pn_key *k, const uint8_t *id, enum pn_cred_type type, uint64_t life)
 {
-	struct pn_cred_info in, out;
-	char *csr, *pem;
-	size_t n;
+	struct tpki_cred c;
+	char *pem;
 
-	memset(&in, 0, sizeof(in));
-	in.type = type;
-	memcpy(in.id, id, PN_ID_LEN);
-	snprintf(in.name, sizeof(in.name), "node-test");
-	in.policy_version = 1;
-	assert_int_equal(pn_key_csr_pem(k, "node-test", &csr, &n), 0);
-	assert_int_equal(pn_cred_issue(ca, csr, &in, life, (uint64_t)pn_wall_s(), &pem, &out), 0);
-	free(csr);
+	assert_int_equal(
+	    tpki_issue_key(ca, k, type, "node-test", id, (uint64_t)pn_wall_s(), life, &c), 0);
+	pem = c.cert_pem;
+	c.cert_pem = NULL;
+	tpki_cred_free(&c);
 	return pem;
 }
 

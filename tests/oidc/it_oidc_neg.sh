@@ -15,42 +15,39 @@
 # wrong PKCE verifier (refused before the IdP is asked; the flow is spent).
 # Finally a good token logs in, so the refusals above are not an artefact.
 set -u
-BIN=${PN_BIN:-${1:-.}/src/app/postern}
-TMP=$(mktemp -d /tmp/pn-oidc-neg.XXXXXX)
 # shellcheck source=lib.sh
-. "$(dirname "$0")/lib.sh"
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh" "${1:?build dir}" oidc-neg
 
 make_ca
-printf 'evil-secret\n' >"$TMP/evil.secret"
-start_node evil "$OIDC_DIR/evil.mjs" "$TMP/idp.pem" "$TMP/idp.key"
-start_controller "$TMP/ctl" "{\"providers\": [{\"name\": \"evil\", \"issuer\": \"$evil_URL\",
-  \"client_id\": \"postern\", \"client_secret_file\": \"$TMP/evil.secret\",
-  \"ca_file\": \"$TMP/idp-ca.pem\"}]}"
+printf 'evil-secret\n' >"$W/evil.secret"
+start_node evil "$OIDC_DIR/evil.mjs" "$W/idp.crt" "$W/idp.key"
+start_controller "$W/ctl" "{\"providers\": [{\"name\": \"evil\", \"issuer\": \"$evil_URL\",
+  \"client_id\": \"postern\", \"client_secret_file\": \"$W/evil.secret\",
+  \"ca_file\": \"$W/idp-ca.crt\"}]}"
 api POST /v1/groups '{"name":"eng"}'
 
-mode() { curl -sS --cacert "$TMP/idp-ca.pem" -X POST "$evil_URL/test/mode?m=$1" >/dev/null; }
-stat_() { curl -sS --cacert "$TMP/idp-ca.pem" "$evil_URL/test/stats" |
+mode() { curl -sS --cacert "$W/idp-ca.crt" -X POST "$evil_URL/test/mode?m=$1" >/dev/null; }
+stat_() { curl -sS --cacert "$W/idp-ca.crt" "$evil_URL/test/stats" |
 	python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 login() { # login CASE -> exit status
-	BROWSER=$OIDC_DIR/browser.sh PN_OIDC_BROWSE_LOG=$TMP/browse-$1.log \
+	BROWSER=$OIDC_DIR/browser.sh PN_OIDC_BROWSE_LOG=$W/browse-$1.log \
 		timeout 60 "$BIN" client login --controller "$URL" --ca "$CTL_CA" \
-		--state "$TMP/client" --timeout 30 >"$TMP/login-$1.out" 2>&1
+		--state "$W/client" --timeout 30 >"$W/login-$1.out" 2>&1
 }
 nothing_stored() {
 	local u i c
 	u=$(sql "SELECT count(*) FROM users")
 	i=$(sql "SELECT count(*) FROM user_identities")
 	c=$(sql "SELECT count(*) FROM credentials WHERE holder_kind='user'")
-	[ "$u$i$c" = 000 ] && [ ! -e "$TMP/client/cert.pem" ]
+	[ "$u$i$c" = 000 ] && [ ! -e "$W/client/cert.pem" ]
 }
 refused() { # refused CASE ERRNAME MESSAGE
 	mode "$1"
 	login "$1"
 	check "$1: login refused" test $? -ne 0
 	check "$1: controller logged $2" \
-		grep -q "login_refused provider=evil reason=$2" "$TMP/ctl.run.err"
-	check "$1: client shows \"$3\"" grep -q "$3" "$TMP/login-$1.out"
+		grep -q "login_refused provider=evil reason=$2" "$W/ctl.log"
+	check "$1: client shows \"$3\"" grep -q "$3" "$W/login-$1.out"
 	check "$1: no user, identity or credential stored" nothing_stored
 }
 
@@ -85,8 +82,8 @@ start_flow
 pub POST /v1/login/oidc/finish "{\"state\":\"$STATE\",\"code\":\"c\",\"csr\":\"$CSR\"}"
 check "missing PKCE verifier -> 401 pkce_missing" test "$ST" = 401 -a -n "$(grep pkce_missing <<<"$OUT")"
 start_flow
-W=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-pub POST /v1/login/oidc/finish "{\"state\":\"$STATE\",\"code\":\"c\",\"code_verifier\":\"$W\",\"csr\":\"$CSR\"}"
+WRONG=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+pub POST /v1/login/oidc/finish "{\"state\":\"$STATE\",\"code\":\"c\",\"code_verifier\":\"$WRONG\",\"csr\":\"$CSR\"}"
 check "wrong PKCE verifier -> 401 pkce_mismatch" test "$ST" = 401 -a -n "$(grep pkce_mismatch <<<"$OUT")"
 pub POST /v1/login/oidc/finish "{\"state\":\"$STATE\",\"code\":\"c\",\"code_verifier\":\"$V\",\"csr\":\"$CSR\"}"
 check "the flow is spent after a wrong verifier -> 401 invalid_state" test "$ST" = 401 -a -n "$(grep invalid_state <<<"$OUT")"
@@ -104,4 +101,4 @@ mode good
 login good
 check "good token: login ok" test $? -eq 0
 check "good token: one user" test "$(sql "SELECT count(*) FROM users")" = 1
-finish
+pn_finish

@@ -14,9 +14,7 @@ source "$(dirname "$0")/../lib/relaynet.sh"
 topo_up
 relay_up
 connector_up
-ip netns exec $NCO "$PEER" connector --pki "$T" --cred conn2 --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
-	>"$T/conn2.log" 2>&1 &
-PN_PIDS+=($!)
+pn_bg conn2 ip netns exec $NCO "$PEER" connector --pki "$T" --cred conn2 --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478
 sleep 0.5
 R=tls=10.201.1.1:4443,udp=10.201.1.1:3478
 expect_err() { # description, expected error, client args...

@@ -49,22 +49,10 @@ pn_bg http ip netns exec $NS_RES python3 -m http.server 8000 --bind 10.206.9.2 -
 
 # The proxy's own PKI: a test CA (not the Postern CA, not in the system
 # store) and a certificate for the relay's public address.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=pn-proxy-test-ca \
-	-keyout "$W/proxyca.key" -out "$W/proxyca.crt" >/dev/null 2>&1 &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=relay-proxy \
-		-keyout "$W/proxy.key" -out "$W/proxy.csr" >/dev/null 2>&1 &&
-	printf 'subjectAltName=IP:10.206.2.2\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$W/proxy.ext" &&
-	openssl x509 -req -in "$W/proxy.csr" -CA "$W/proxyca.crt" -CAkey "$W/proxyca.key" -CAcreateserial \
-		-days 2 -extfile "$W/proxy.ext" -out "$W/proxy.crt" >/dev/null 2>&1 &&
-	cat "$W/proxy.crt" "$W/proxy.key" >"$W/proxy.pem" || { bad "proxy certificate"; pn_finish; }
+pn_test_tls "$W/proxy" IP:10.206.2.2 || { bad "proxy certificate"; pn_finish; }
 
 pn_controller_up --cred-lifetime ${LIFE}s || pn_finish
-$CTL network add corp >/dev/null &&
-	$CTL resource add app --network corp --address 10.206.9.2 --ports tcp/8000 >/dev/null &&
-	$CTL group add eng >/dev/null || bad "ctl provisioning"
-SA_KEY=$($CTL service-account add laptop --group eng | grep '^pnsk_')
-$CTL grant add eng app >/dev/null || bad "grant"
-TOKEN=$($CTL connector add corp conn1 | grep '^pnt1\.')
+pn_provision app 10.206.9.2 tcp/8000 || pn_finish
 RTOKEN=$($CTL relay add relay1 --udp 10.206.2.2:3478 --tls 10.206.2.2:4433 \
 	--ws wss://10.206.2.2:8443/postern | grep '^pnt1\.')
 [ -n "$RTOKEN" ] && ok "controller accepted a relay with --ws wss://" || { bad "relay add with wss://"; pn_finish; }
@@ -73,25 +61,7 @@ ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/rel
 	bad "relay enroll"
 pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
 	--udp 10.206.2.2:3478 --tls 0.0.0.0:4433 --ws-path /postern --stats-interval 0
-cat >"$W/haproxy.cfg" <<HAP
-global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout tunnel 1h
-frontend wss
-  bind 10.206.2.2:8443 ssl crt $W/proxy.pem
-  acl ws hdr(Upgrade) -i websocket
-  use_backend relay if ws
-  default_backend nope
-backend relay
-  server r1 127.0.0.1:4433
-backend nope
-  http-request deny
-HAP
+pn_ws_proxy_cfg "$W/haproxy.cfg" 127.0.0.1:4433 "10.206.2.2:8443 ssl crt $W/proxy.pem"
 pn_bg haproxy ip netns exec $NS_RELAY haproxy -f "$W/haproxy.cfg" -db
 pn_wait_tcp $NS_CLI 10.206.2.2 8443 15 || bad "haproxy listening"
 # The connector reaches the relay only through the proxy (TLS port dropped).
@@ -102,7 +72,7 @@ ip netns exec $NS_RELAY nft add rule inet pnc in ip saddr 10.206.4.2 tcp dport 4
 pn_connector_enroll "$TOKEN" || pn_finish
 grep -q "wss://10.206.2.2:8443/postern" "$W/conn/relays.json" && ok "connector's relays.json holds the wss:// URL" ||
 	bad "connector's relays.json: $(cat "$W/conn/relays.json")"
-pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --wss-ca "$W/proxyca.crt"
+pn_bg connector ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --wss-ca "$W/proxy-ca.crt"
 pn_wait_log "$W/connector.log" "relays count=1" 10 && ok "connector uses the wss:// relay (relays count=1)" ||
 	bad "connector relays: $(grep relays "$W/connector.log")"
 pn_wait_log "$W/connector.log" "relay_state.*state=ready" 30 && ok "connector registered with the relay" ||
@@ -110,10 +80,7 @@ pn_wait_log "$W/connector.log" "relay_state.*state=ready" 30 && ok "connector re
 grep -q "peer_up role=connector .*ws=1" "$W/relay.log" && ok "connector came in over the WebSocket (wss:// via haproxy)" ||
 	bad "connector over the WebSocket: $(grep peer_up "$W/relay.log")"
 
-echo "$SA_KEY" >"$W/sa.key"
-ip netns exec $NS_CLI "$PN_BIN" client login --controller https://10.206.0.1:8443 --ca "$W/ctl/ca.crt" \
-	--service-account-key "@$W/sa.key" --state "$W/cli" >"$W/login.out" 2>&1 ||
-	{ bad "client login ($(cat "$W/login.out"))"; pn_finish; }
+pn_client_login cli "$SA_KEY" || pn_finish
 T0=$(date +%s)
 # A broken entry and one the relay client cannot use, next to the good one.
 python3 - "$W/cli/relays.json" <<'PY'
@@ -125,7 +92,7 @@ l.append({"name": "udponly", "udp": "10.206.2.2:3478"})
 json.dump(l, open(p, "w"))
 PY
 pn_bg client ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/cli" --socks 127.0.0.1:1080 \
-	--transport ws --wss-ca "$W/proxyca.crt"
+	--transport ws --wss-ca "$W/proxy-ca.crt"
 pn_wait_tcp $NS_CLI 127.0.0.1 1080 15 || { bad "client SOCKS5 listening"; pn_finish; }
 grep -q "state_invalid" "$W/client.log" && bad "client: state_invalid" || ok "client started with the wss:// relay"
 grep -q 'relay_skipped index=1 relay=broken err=PN_E_CONFIG why="must be ws://' "$W/client.log" &&

@@ -15,9 +15,8 @@ CTL=https://10.201.2.1:18443
 ip netns exec $NRL "$BIN" controller init --data "$T/ctl" --api-listen 10.201.2.1:18443 \
 	--hostname 10.201.2.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; exit 1; }
 KEY=$(grep -o 'pnak_[0-9a-f]*' "$T/init.log" | head -1)
-ip netns exec $NRL "$BIN" controller run --data "$T/ctl" --api-listen 10.201.2.1:18443 >"$T/ctl.log" 2>&1 &
-PN_PIDS+=($!)
-for i in $(seq 100); do grep -q "listening" "$T/ctl.log" && break; sleep 0.1; done
+pn_bg ctl ip netns exec $NRL "$BIN" controller run --data "$T/ctl" --api-listen 10.201.2.1:18443
+pn_wait_log "$T/ctl.log" "listening" 10
 
 ctl() { ip netns exec $NRL "$BIN" ctl --url $CTL --key "$KEY" --ca "$T/ctl/ca.crt" "$@"; }
 ctl relay add r1 --udp 10.201.1.1:3478 --tls 10.201.1.1:4443 >"$T/add.log" 2>&1
@@ -32,23 +31,20 @@ else
 fi
 [ "$(stat -c %a "$T/rstate/key.pem")" = 600 ] && ok "relay key is 0600" || bad "key mode $(stat -c %a $T/rstate/key.pem)"
 
-ip netns exec $NRL "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
-	--stats-interval 0 --renew-after 3 >"$T/relay.log" 2>&1 &
-RELAY_PID=$!
-PN_PIDS+=($RELAY_PID)
-for i in $(seq 100); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
+pn_bg relay ip netns exec $NRL "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
+	--stats-interval 0 --renew-after 3
+RELAY_PID=$PID_relay
+pn_wait_log "$T/relay.log" " ready " 10
 
 # Peers with credentials from the controller's CA (as the controller issues them).
 mkdir -p "$T/c"
 $PKI_TOOL "$T/c" relay-net "$T/ctl" || { bad "pki under the controller CA"; relay_finish; }
-ip netns exec $NCO "$PEER" connector --pki "$T/c" --cred conn --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478 \
-	>"$T/conn.log" 2>&1 &
-PN_PIDS+=($!)
-for i in $(seq 100); do grep -q "state=1" "$T/conn.log" && break; sleep 0.1; done
+pn_bg conn ip netns exec $NCO "$PEER" connector --pki "$T/c" --cred conn --relay tls=10.201.2.1:4443,udp=10.201.2.1:3478
+pn_wait_log "$T/conn.log" "state=1" 10
 kclient() { ip netns exec $NCL "$PEER" client --pki "$T/c" --cred client --acl client.acl --to conn "$@"; }
 check "enrolled relay carries a session (UDP)" kclient --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 \
 	--count 500 --expect-transport udp
-for i in $(seq 100); do grep -q "credential_renewed" "$T/relay.log" && break; sleep 0.1; done
+pn_wait_log "$T/relay.log" "credential_renewed" 10
 grep -q "credential_renewed" "$T/relay.log" && ok "relay renewed its credential with the controller" ||
 	bad "no renewal: $(grep renew "$T/relay.log" | tail -2)"
 check "new connections after the renewal (TLS)" kclient --relay tls=10.201.1.1:4443,only=tls --count 300 \

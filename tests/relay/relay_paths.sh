@@ -16,53 +16,21 @@ source "$(dirname "$0")/../lib/relaynet.sh"
 topo_up
 relay_up
 # A second relay (other ports): the connector registers with both.
-ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
-	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0 >"$T/relay2.log" 2>&1 &
-RELAY2=$!
-PN_PIDS+=($RELAY2)
+pn_bg relay2 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0
+RELAY2=$PID_relay2
 sleep 0.3
 connector_up --relay tls=10.201.2.1:4444,udp=10.201.2.1:3479
 
-cat >"$T/haproxy.cfg" <<HAP
-global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout tunnel 1h
-frontend fe
-  bind 10.201.1.1:8080
-  acl ws hdr(Upgrade) -i websocket
-  use_backend relay if ws
-  default_backend nope
-frontend fes
-  bind 10.201.1.1:8443 ssl crt $T/proxy.pem
-  bind 10.201.1.5:8443 ssl crt $T/proxy.pem
-  acl ws hdr(Upgrade) -i websocket
-  use_backend relay if ws
-  default_backend nope
-backend relay
-  server r1 127.0.0.1:4443
-backend nope
-  http-request deny
-HAP
+pn_ws_proxy_cfg "$T/haproxy.cfg" 127.0.0.1:4443 10.201.1.1:8080 "10.201.1.1:8443 ssl crt $T/proxy.pem" \
+	"10.201.1.5:8443 ssl crt $T/proxy.pem"
 # wss://: haproxy terminates TLS with its own certificate (its own test CA,
 # SAN IP:10.201.1.1 and DNS:localhost), in front of the relay's WebSocket
 # listener.  In the client's namespace, TCP forwards on 127.0.0.1 make the
 # relay reachable by a name (localhost) for the name checks.
 ip -n $NRL addr add 10.201.1.5/24 dev pnr-rl0
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=pn-proxy-test-ca \
-	-keyout "$T/proxyca.key" -out "$T/proxyca.crt" >/dev/null 2>&1 &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=relay-proxy \
-		-keyout "$T/proxy.key" -out "$T/proxy.csr" >/dev/null 2>&1 &&
-	printf 'subjectAltName=IP:10.201.1.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$T/proxy.ext" &&
-	openssl x509 -req -in "$T/proxy.csr" -CA "$T/proxyca.crt" -CAkey "$T/proxyca.key" -CAcreateserial \
-		-days 2 -extfile "$T/proxy.ext" -out "$T/proxy.crt" >/dev/null 2>&1 &&
-	cat "$T/proxy.crt" "$T/proxy.key" >"$T/proxy.pem" || bad "proxy certificate"
-ip netns exec $NRL haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
-PN_PIDS+=($!)
+pn_test_tls "$T/proxy" IP:10.201.1.1,DNS:localhost || bad "proxy certificate"
+pn_bg haproxy ip netns exec $NRL haproxy -f "$T/haproxy.cfg" -db
 sleep 0.5
 
 FULL=tls=10.201.1.1:4443,udp=10.201.1.1:3478,ws=ws://10.201.1.1:8080/postern
@@ -103,7 +71,7 @@ check "WebSocket via haproxy: 2000 datagrams" \
 # wss://: TLS to haproxy (verified against its CA and the URL's host), then
 # the WebSocket upgrade, then the relay's own mutual TLS inside.
 check "wss:// via haproxy terminating TLS: 2000 datagrams" \
-	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 2000 \
+	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --wss-ca "$T/proxy-ca.crt" --count 2000 \
 	--expect-transport ws
 cat >"$T/fwd.cfg" <<HAP
 defaults
@@ -118,18 +86,17 @@ listen tls
   bind 127.0.0.1:14443
   server r 10.201.1.1:4443
 HAP
-ip netns exec $NCL haproxy -f "$T/fwd.cfg" -db >"$T/fwd.log" 2>&1 &
-PN_PIDS+=($!)
+pn_bg fwd ip netns exec $NCL haproxy -f "$T/fwd.cfg" -db
 sleep 0.3
 check "wss:// by name (localhost; resolved off the loop, the name checked in the certificate)" \
-	client --relay ws=wss://localhost:18443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 500 \
+	client --relay ws=wss://localhost:18443/postern,only=ws --wss-ca "$T/proxy-ca.crt" --count 500 \
 	--expect-transport ws
 check "tls= by name (localhost)" \
 	client --relay tls=localhost:14443,only=tls --count 500 --expect-transport tls
 check "wss:// proxy certificate not trusted by the system store: refused" \
 	client --relay ws=wss://10.201.1.1:8443/postern,only=ws --count 5 --expect PN_E_UNTRUSTED --timeout 8
 check "wss:// proxy certificate for another host (10.201.1.5 not in its SAN): refused" \
-	client --relay ws=wss://10.201.1.5:8443/postern,only=ws --wss-ca "$T/proxyca.crt" --count 5 \
+	client --relay ws=wss://10.201.1.5:8443/postern,only=ws --wss-ca "$T/proxy-ca.crt" --count 5 \
 	--expect PN_E_UNTRUSTED --timeout 8
 grep -q "wss_untrusted" "$W/check.out" && ok "the refusal names the proxy certificate (wss_untrusted)" ||
 	bad "no wss_untrusted log line: $(tail -3 "$W/check.out")"
@@ -179,14 +146,11 @@ check "restarted relay: the connector re-registered, sessions work again" \
 
 # IPv6 end to end (loopback inside the relay's namespace): relay, connector
 # and client all on [::1].
-ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
-	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0 >"$T/relay6.log" 2>&1 &
-PN_PIDS+=($!)
+pn_bg relay6 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
+	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0
 sleep 0.3
-ip netns exec $NRL "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480" \
-	>"$T/conn6.log" 2>&1 &
-PN_PIDS+=($!)
-for i in $(seq 150); do grep -q "state=1" "$T/conn6.log" && break; sleep 0.1; done
+pn_bg conn6 ip netns exec $NRL "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480"
+pn_wait_log "$T/conn6.log" "state=1" 15
 check "IPv6: 500 datagrams over UDP" ip netns exec $NRL "$PEER" client --pki "$T" --cred client --acl client.acl \
 	--to conn --relay "tls=[::1]:4445,udp=[::1]:3480" --count 500 --expect-transport udp
 check "IPv6: STUN" ip netns exec $NRL "$PEER" stun --udp "[::1]:3480"

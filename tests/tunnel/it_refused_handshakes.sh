@@ -29,15 +29,8 @@ T=$W
 
 NS_CLI=pnr-cli-$PN_TAG NS_CON=pnr-con-$PN_TAG NS_RES=pnr-res-$PN_TAG
 pn_ns $NS_CLI $NS_CON $NS_RES || exit 1
-ip link add pnr-cli0 netns $NS_CLI type veth peer name pnr-con0 netns $NS_CON
-ip link add pnr-res0 netns $NS_RES type veth peer name pnr-con1 netns $NS_CON
-ip -n $NS_CLI addr add 10.203.1.2/24 dev pnr-cli0
-ip -n $NS_CON addr add 10.203.1.1/24 dev pnr-con0
-ip -n $NS_CON addr add 10.203.2.1/24 dev pnr-con1
-ip -n $NS_RES addr add 10.203.2.2/24 dev pnr-res0
-for l in "$NS_CLI pnr-cli0" "$NS_CON pnr-con0" "$NS_CON pnr-con1" "$NS_RES pnr-res0"; do
-	set -- $l; ip -n $1 link set $2 up
-done
+pn_veth $NS_CLI pnr-cli0 10.203.1.2/24 $NS_CON pnr-con0 10.203.1.1/24
+pn_veth $NS_RES pnr-res0 10.203.2.2/24 $NS_CON pnr-con1 10.203.2.1/24
 
 # Resource: TCP echo (bench/peers/probe.py).
 pn_bg echo ip netns exec $NS_RES python3 "$PN_SRC/bench/peers/probe.py" echo 7 10.203.2.2
@@ -47,16 +40,10 @@ $PKI "$T" tunnel-net 10.203.2.2 || { echo "pki tool failed"; exit 1; }
 CONN_ID=$(cat "$T/conn/id")
 cat "$T/rev/id" >"$T/revoked"
 
-ip netns exec $NS_CON "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
+pn_bg conn ip netns exec $NS_CON "$BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.203.1.1:4433 \
-	--revoked "$T/revoked" >"$T/conn.log" 2>&1 &
-CONN_PID=$!
-PN_PIDS+=($CONN_PID)
-for i in $(seq 100); do
-	grep -q " ready " "$T/conn.log" && break
-	sleep 0.1
-done
-grep -q " ready " "$T/conn.log" || { echo "connector did not start"; cat "$T/conn.log"; exit 1; }
+	--revoked "$T/revoked"
+pn_wait_log "$T/conn.log" " ready " 10 || { bad "connector started"; pn_finish; }
 
 # tc WHO ACL CMD... : the test client in pnr-cli
 tc() {
@@ -72,8 +59,7 @@ out=$(tc cli "$T/cli/acl.bin" hash 10.203.2.2 7 1048576); rc=$?
 tc cli "$T/cli/acl.bin" hold 10.203.2.2 7 600 >"$T/hold.out" 2>&1 &
 HOLD=$!
 PN_PIDS+=($HOLD)
-for i in $(seq 100); do grep -q "tunnel=up" "$T/hold.out" && break; sleep 0.1; done
-grep -q "tunnel=up" "$T/hold.out" || bad "held flow did not start"
+pn_wait_log "$T/hold.out" "tunnel=up" 10 || bad "held flow did not start"
 
 # the storm: four kinds of bad clients at once, N handshakes in all
 Q=$((N / 4))
@@ -120,7 +106,7 @@ if grep -lE "Sanitizer|runtime error" "$T"/s.* >/dev/null 2>&1; then
 	bad "sanitizer report from a storm client"; grep -hE -A5 "Sanitizer|runtime error" "$T"/s.* | head -20
 fi
 
-if kill -0 $CONN_PID 2>/dev/null; then ok "connector alive after $N refused handshakes"; else bad "connector died"; tail -20 "$T/conn.log"; fi
+if kill -0 $PID_conn 2>/dev/null; then ok "connector alive after $N refused handshakes"; else bad "connector died"; tail -20 "$T/conn.log"; fi
 
 # the connector logged each refusal with its reason
 count() { grep -c "$1" "$T/conn.log"; }
@@ -150,15 +136,6 @@ wait $HOLD 2>/dev/null
 out=$(tc cli "$T/cli/acl.bin" hash 10.203.2.2 7 4194304); rc=$?
 [ $rc -eq 0 ] && ok "after the storm: new 4 MiB echo intact" || { bad "flow after the storm (rc=$rc)"; echo "$out"; }
 
-kill -TERM $CONN_PID
-for i in $(seq 100); do kill -0 $CONN_PID 2>/dev/null || break; sleep 0.1; done
-if kill -0 $CONN_PID 2>/dev/null; then
-	bad "connector did not stop on SIGTERM"
-elif grep -qE "Sanitizer|runtime error|Assertion" "$T/conn.log"; then
-	bad "sanitizer report or assertion in the connector log"
-	grep -E -A5 "Sanitizer|runtime error|Assertion" "$T/conn.log" | head -30
-else
-	ok "connector stopped cleanly"
-fi
+pn_stop_check conn 10
 
 pn_finish

@@ -39,22 +39,10 @@ T=$W
 
 NS_CLI=pnt-cli-$PN_TAG NS_CON=pnt-con-$PN_TAG NS_RES=pnt-res-$PN_TAG NS_RLY=pnt-rly-$PN_TAG
 pn_ns $NS_CLI $NS_CON $NS_RES $NS_RLY || exit 1
-ip link add pnt-cli0 netns $NS_CLI type veth peer name pnt-con0 netns $NS_CON
-ip link add pnt-res0 netns $NS_RES type veth peer name pnt-con1 netns $NS_CON
-ip link add pnt-cli1 netns $NS_CLI type veth peer name pnt-rly0 netns $NS_RLY
-ip link add pnt-con2 netns $NS_CON type veth peer name pnt-rly1 netns $NS_RLY
-ip -n $NS_CLI addr add 10.202.3.2/24 dev pnt-cli1
-ip -n $NS_RLY addr add 10.202.3.1/24 dev pnt-rly0
-ip -n $NS_RLY addr add 10.202.4.1/24 dev pnt-rly1
-ip -n $NS_CON addr add 10.202.4.2/24 dev pnt-con2
-ip -n $NS_CLI addr add 10.202.1.2/24 dev pnt-cli0
-ip -n $NS_CON addr add 10.202.1.1/24 dev pnt-con0
-ip -n $NS_CON addr add 10.202.2.1/24 dev pnt-con1
-ip -n $NS_RES addr add 10.202.2.2/24 dev pnt-res0
-for l in "$NS_CLI pnt-cli0" "$NS_CON pnt-con0" "$NS_CON pnt-con1" "$NS_RES pnt-res0" \
-	"$NS_CLI pnt-cli1" "$NS_RLY pnt-rly0" "$NS_RLY pnt-rly1" "$NS_CON pnt-con2"; do
-	set -- $l; ip -n $1 link set $2 up
-done
+pn_veth $NS_CLI pnt-cli0 10.202.1.2/24 $NS_CON pnt-con0 10.202.1.1/24
+pn_veth $NS_RES pnt-res0 10.202.2.2/24 $NS_CON pnt-con1 10.202.2.1/24
+pn_veth $NS_CLI pnt-cli1 10.202.3.2/24 $NS_RLY pnt-rly0 10.202.3.1/24
+pn_veth $NS_CON pnt-con2 10.202.4.2/24 $NS_RLY pnt-rly1 10.202.4.1/24
 ip netns exec $NS_CON sysctl -qw net.ipv4.ip_forward=0
 # the connector resolves names on its own network: its /etc/hosts
 pn_hosts $NS_CON "10.202.2.2 echo.test"
@@ -64,9 +52,7 @@ pn_bg echo ip netns exec $NS_RES python3 "$PN_SRC/bench/peers/probe.py" echo 7 1
 pn_bg uecho ip netns exec $NS_RES python3 "$PN_SRC/bench/peers/probe.py" udp-echo 7 10.202.2.2
 mkdir -p "$T/www"
 echo "postern tunnel test page" >"$T/www/index.html"
-ip netns exec $NS_RES /usr/bin/python3 -m http.server 8080 --bind 10.202.2.2 --directory "$T/www" \
-	>"$T/http.log" 2>&1 &
-PN_PIDS+=($!)
+pn_bg http ip netns exec $NS_RES /usr/bin/python3 -m http.server 8080 --bind 10.202.2.2 --directory "$T/www"
 
 pn_wait_tcp $NS_RES 10.202.2.2 7 10 || { echo "echo server did not start"; exit 1; }
 $PKI "$T" tunnel-net 10.202.2.2 || { echo "pki tool failed"; exit 1; }
@@ -74,27 +60,18 @@ CONN_ID=$(cat "$T/conn/id")
 mkdir -p "$T/pushed"
 : >"$T/revoked"
 
-ip netns exec $NS_RLY "$RELAY_BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
-	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 \
-	>"$T/relay.log" 2>&1 &
-PN_PIDS+=($!)
-for i in $(seq 50); do grep -q " ready " "$T/relay.log" && break; sleep 0.1; done
-ip netns exec $NS_CON "$CONN_BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
+pn_bg relay ip netns exec $NS_RLY "$RELAY_BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
+	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0
+pn_wait_log "$T/relay.log" " ready " 10 || bad "relay started"
+pn_bg conn ip netns exec $NS_CON "$CONN_BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.202.1.1:4433 \
 	--relay name=r1,tls=10.202.4.1:4443,udp=10.202.4.1:3478 \
-	--client-acls "$T/pushed" --revoked "$T/revoked" >"$T/conn.log" 2>&1 &
-CONN_PID=$!
-PN_PIDS+=($CONN_PID)
+	--client-acls "$T/pushed" --revoked "$T/revoked"
 # the impostor: same connector id, credential and list from another CA
-ip netns exec $NS_CON "$CONN_BIN" connector run --ca "$T/foreign/ca.crt" --cert "$T/foreign/cert.pem" \
-	--key "$T/foreign/key.pem" --acl "$T/foreign/acl.bin" --listen-udp 10.202.1.1:4434 \
-	>"$T/foreign.log" 2>&1 &
-PN_PIDS+=($!)
-for i in $(seq 50); do
-	grep -q " ready " "$T/conn.log" && grep -q " ready " "$T/foreign.log" && break
-	sleep 0.1
-done
-grep -q " ready " "$T/conn.log" || { echo "connector did not start"; cat "$T/conn.log"; exit 1; }
+pn_bg foreign ip netns exec $NS_CON "$CONN_BIN" connector run --ca "$T/foreign/ca.crt" --cert "$T/foreign/cert.pem" \
+	--key "$T/foreign/key.pem" --acl "$T/foreign/acl.bin" --listen-udp 10.202.1.1:4434
+pn_wait_log "$T/foreign.log" " ready " 10 || bad "impostor connector started"
+pn_wait_log "$T/conn.log" " ready " 10 || { bad "connector started"; pn_finish; }
 
 # tc WHO ACL PORT CMD... : run the test client in pnt-cli
 tc() {
@@ -134,7 +111,7 @@ out=$(tc cli "$T/cli/acl.bin" 4433 hash echo.test 7 1048576); rc=$?
 [ $rc -eq 0 ] && ok "name resolved by the connector (echo.test), 1 MiB echo intact" || { bad "echo.test flow (rc=$rc)"; echo "$out"; }
 
 # 2b. HTTP through the tunnel
-for i in $(seq 30); do ip netns exec $NS_RES bash -c 'exec 3<>/dev/tcp/10.202.2.2/8080' 2>/dev/null && break; sleep 0.1; done
+pn_wait_tcp $NS_RES 10.202.2.2 8080 3
 out=$(tc cli "$T/cli/acl.bin" 4433 http 10.202.2.2 8080 /index.html); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q 'http_status="HTTP/1.0 200 OK"' &&
 	ok "HTTP GET through the tunnel: 200 OK" || { bad "HTTP GET (rc=$rc)"; echo "$out"; }
@@ -221,7 +198,7 @@ out=$(tc old "$T/old/acl.bin" 4433 open 10.202.2.2 7); rc=$?
 grep -q "tunnel_open.*user=old@test" "$T/conn.log" && bad "expired client got a tunnel" || true
 
 # 10. through the relay (the connector registered with it), then migration
-for i in $(seq 50); do grep -q "relay_state relay=r1 state=ready" "$T/conn.log" && break; sleep 0.1; done
+pn_wait_log "$T/conn.log" "relay_state relay=r1 state=ready" 5
 RELAY="tls=10.202.3.1:4443,udp=10.202.3.1:3478"
 out=$(ip netns exec $NS_CLI "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --key "$T/cli/key.pem" \
 	--acl "$T/cli/acl.bin" --connector "$CONN_ID" --relay "$RELAY" --timeout 180 \
@@ -256,7 +233,7 @@ out=$(ip netns exec $NS_CLI "$TC" --ca "$T/ca.crt" --cert "$T/cli/cert.pem" --ke
 	--migrate-udp 10.202.1.1:4433 --migrate-after 150 hash 10.202.2.2 7 $MBYTES); rc=$?
 FLOW=$(echo "$out" | sed -n 's/^flow_open flow=\([0-9a-f]*\).*/\1/p')
 echo "$out" | grep -E "gbps|migrate" | sed 's/^/       /'
-for i in $(seq 30); do grep -q "flow_end flow=$FLOW " "$T/conn.log" && break; sleep 0.1; done
+pn_wait_log "$T/conn.log" "flow_end flow=$FLOW " 3
 if [ $rc -eq 0 ] && echo "$out" | grep -q "migrate=started from=relay-" &&
 	grep -q "flow_end flow=$FLOW .*path=direct" "$T/conn.log"; then
 	ok "migration relay -> direct during a transfer: flow survived, sha256 equal"
@@ -269,11 +246,11 @@ fi
 # 11. revoking the grant mid-transfer closes the flow within 1 s
 tc cli "$T/cli/acl.bin" 4433 hold 10.202.2.2 7 20 >"$T/hold.out" 2>&1 &
 HOLD=$!
-for i in $(seq 50); do grep -q "tunnel=up" "$T/hold.out" && break; sleep 0.1; done
+pn_wait_log "$T/hold.out" "tunnel=up" 5
 sleep 1
 cp "$T/cli/acl_revoked.bin" "$T/pushed/cli.bin"
 T0=$(date +%s.%N)
-kill -HUP $CONN_PID
+kill -HUP $PID_conn
 wait $HOLD
 T1=$(sed -n 's/^closed code=revoked t=\([0-9.]*\).*/\1/p' "$T/hold.out")
 if [ -n "$T1" ]; then
@@ -292,14 +269,6 @@ out=$(tc cli "$T/cli/acl.bin" 4433 open 10.202.2.2 7); rc=$?
 	{ echo "$out" | grep -q 'bad_acl.*stale_version' && ok "after the update: the old list is refused (stale_version)" || { bad "after revocation"; echo "$out"; }; }
 
 # clean shutdown; sanitizer builds report leaks and errors here
-kill -TERM $CONN_PID
-for i in $(seq 50); do kill -0 $CONN_PID 2>/dev/null || break; sleep 0.1; done
-if kill -0 $CONN_PID 2>/dev/null; then
-	bad "connector did not stop on SIGTERM"
-elif grep -qE "Sanitizer|runtime error" "$T/conn.log"; then
-	bad "sanitizer report in the connector log"; grep -E -A5 "Sanitizer|runtime error" "$T/conn.log" | head -30
-else
-	ok "connector stopped cleanly"
-fi
+pn_stop_check conn 5
 
 pn_finish

@@ -18,67 +18,39 @@
 
 #include "connector/daemon.h"
 #include "core/err.h"
+#include "pki.h"
 #include "trust/acl.h"
 #include "trust/ca.h"
-#include "trust/cred.h"
-#include "trust/key.h"
 
 #include "fakectl.h"
 
 static char dir[64];
 
-static void put(const char *name, const void *p, size_t n)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* A connector state directory: ca.crt, key.pem, cert.pem, acl.bin. */
+/* A connector state directory (tests/lib/pki): ca.crt, key.pem, cert.pem, id,
+ * acl.bin. */
 static void mint(void)
 {
 	struct pn_ca *ca;
-	struct pn_key *k;
-	struct pn_cred_info in = {0}, out;
+	struct tpki_cred c;
 	struct pn_acl a;
 	uint8_t net[PN_ID_LEN], res[PN_ID_LEN], *acl;
-	char *csr, *pem, *kpem;
-	size_t n, kn, alen;
+	char path[128];
+	size_t alen;
 	uint64_t now = (uint64_t)time(NULL);
 
 	assert_int_equal(pn_ca_new(now, &ca), 0);
-	put("ca.crt", pn_ca_cert_pem(ca), strlen(pn_ca_cert_pem(ca)));
-	in.type = PN_CRED_CONNECTOR;
-	pn_id_random(in.id);
-	snprintf(in.name, sizeof(in.name), "daemon-test");
-	assert_int_equal(pn_key_generate(&k), 0);
-	assert_int_equal(pn_key_csr_pem(k, NULL, &csr, &n), 0);
-	assert_int_equal(pn_cred_issue(ca, csr, &in, 3600, now, &pem, &out), 0);
-	assert_int_equal(pn_key_export_pem(k, &kpem, &kn), 0);
-	put("cert.pem", pem, strlen(pem));
-	put("key.pem", kpem, kn);
+	assert_int_equal(tpki_issue(ca, PN_CRED_CONNECTOR, "daemon-test", now, 3600, &c), 0);
+	assert_int_equal(tpki_put_cred_dir(dir, &c, ca), 0);
 	pn_id_random(net);
 	pn_id_random(res);
 	pn_acl_init(&a, PN_ACL_CONNECTOR);
-	memcpy(a.holder_id, out.id, PN_ID_LEN);
-	memcpy(a.holder_fpr, out.key_fpr, PN_FPR_LEN);
-	a.version = 1;
-	a.issued_at = now - 10;
-	a.expires_at = now + 3600;
 	assert_int_equal(pn_acl_add_text(&a, res, net, "127.0.0.1", "tcp", "7"), 0);
-	assert_int_equal(pn_acl_sign(ca, &a, &acl, &alen), 0);
-	put("acl.bin", acl, alen);
+	assert_int_equal(tpki_sign_acl(ca, &a, &c.info, 1, now - 10, now + 3600, &acl, &alen), 0);
+	snprintf(path, sizeof(path), "%s/acl.bin", dir);
+	assert_int_equal(tpki_put(path, acl, alen), 0);
 	pn_acl_fini(&a);
 	free(acl);
-	free(csr);
-	free(pem);
-	pn_key_pem_free(kpem, kn);
-	pn_key_free(k);
+	tpki_cred_free(&c);
 	pn_ca_free(ca);
 }
 
