@@ -398,12 +398,17 @@ int pn_flow_dgram_decode(const uint8_t *data, size_t len, uint64_t *flow_id,
 	return 0;
 }
 
+static int ctl_type_known(unsigned type)
+{
+	return (type >= PN_CTL_ACL && type <= PN_CTL_ERROR) || type == PN_CTL_CANDIDATES;
+}
+
 int pn_ctl_encode(struct pn_buf *b, uint8_t type, const uint8_t *body, size_t len)
 {
 	size_t save = b->wpos;
 	int r;
 
-	if (len > PN_CTL_BODY_MAX || type < PN_CTL_ACL || type > PN_CTL_ERROR)
+	if (len > PN_CTL_BODY_MAX || !ctl_type_known(type))
 		return PN_E_INVAL;
 	if ((r = pn_buf_put_u8(b, type)) != 0 || (r = pn_buf_put_lv32(b, body, len)) != 0)
 		b->wpos = save;
@@ -417,7 +422,7 @@ int pn_ctl_decode(struct pn_buf *b, uint8_t *type, const uint8_t **body, size_t 
 
 	if (n < 1)
 		return PN_E_TRUNCATED;
-	if (p[0] < PN_CTL_ACL || p[0] > PN_CTL_ERROR)
+	if (!ctl_type_known(p[0]))
 		return PN_E_MALFORMED;
 	if (n < PN_CTL_PREFIX_LEN)
 		return PN_E_TRUNCATED;

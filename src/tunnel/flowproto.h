@@ -147,6 +147,9 @@ enum pn_ctl_type {
 	PN_CTL_ACL = 1,
 	PN_CTL_ACL_OK = 2,
 	PN_CTL_ERROR = 3,
+	/* Both directions, after the handshake: the sender's direct-path
+	 * candidates (tunnel/candmsg.h), re-sent when they change. */
+	PN_CTL_CANDIDATES = 6,
 };
 
 /*
