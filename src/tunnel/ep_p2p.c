@@ -464,12 +464,16 @@ static void probe_input(struct pn_tep *ep, struct pn_path *path, const struct so
 	if (a->migrating)
 		return;
 	/* the peer is reachable at `from` both ways: let QUIC validate it */
-	if (pn_tunnel_migrate_udp(et->t, from) == 0) {
+	{
 		char s[64];
-		a->migrating = 1;
-		a->migrate_at = now;
+		int r = pn_tunnel_migrate_udp(et->t, from);
 		pn_sa_str(from, s, sizeof(s));
-		PN_LOG_DEBUG("tunnel", "p2p_migrate", "remote=%s", s);
+		PN_LOG_DEBUG("tunnel", "p2p_migrate", "remote=%s type=%d err=%s", s, type,
+			     pn_errname(r));
+		if (r == 0) {
+			a->migrating = 1;
+			a->migrate_at = now;
+		}
 	}
 }
 

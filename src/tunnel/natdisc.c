@@ -115,7 +115,7 @@ int pn_natdisc_result(const struct pn_natdisc *d, const struct pn_cand *local, s
 	for (size_t i = 0; i < nseen && *nmapped < max; i++)
 		mapped[(*nmapped)++] = seen[i].addr;
 	if (answers == 0)
-		return d->running ? PN_NAT_UNKNOWN : PN_NAT_BLOCKED;
+		return d->running || d->n == 0 ? PN_NAT_UNKNOWN : PN_NAT_BLOCKED;
 	if (own && nseen == 1)
 		return PN_NAT_NONE;
 	if (answers < 2)
