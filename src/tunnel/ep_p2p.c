@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -481,16 +482,24 @@ int ep_p2p_raw(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p,
 {
 	struct ep_p2p_ep *pe = ep->p2p;
 
-	if (!pe || n == 0 || (p[0] & 0xc0))
-		return 0; /* QUIC */
-	if (pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
+	/* By content, not by the first byte alone: ngtcp2 greases the QUIC
+	   bit (RFC 9287), so a short-header packet may start with 0x00..0x3f
+	   too.  A keyed probe is exactly 40 bytes with its magic; a STUN
+	   answer must carry the cookie and one of our transaction ids;
+	   everything else is QUIC's. */
+	if (!pe || n == 0)
+		return 0;
+	if (pn_probe_is(p, n)) {
+		probe_input(ep, NULL, from, p, n);
+		return 1;
+	}
+	if ((p[0] & 0xc0) == 0 && n >= PN_STUN_HDR && pn_load_be32(p + 4) == PN_STUN_MAGIC &&
+	    pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
 		if (pn_natdisc_done(&pe->disc))
 			local_rebuild(pe);
 		return 1;
 	}
-	if (pn_probe_is(p, n))
-		probe_input(ep, NULL, from, p, n);
-	return 1; /* not QUIC: never for the intake */
+	return 0;
 }
 
 int ep_p2p_path_raw(struct pn_tep *ep, struct pn_path *path, const uint8_t *p, size_t n)
