@@ -112,11 +112,12 @@ natlab_pki() {
 		$F $D client alice --net corp conn1 --grant corp 10.217.1.2 tcp 8000 $r
 }
 
-natlab_blob() { # MiB: $W/blob of random bytes served by pnl-res :8000
+natlab_blob() { # MiB [bytes/s]: $W/blob of random bytes served by pnl-res :8000
 	mkdir -p "$W/www"
 	head -c $(($1 * 1048576)) /dev/urandom >"$W/www/blob"
 	BLOB_SHA=$(sha256sum <"$W/www/blob" | cut -d' ' -f1)
-	pn_bg http ip netns exec $NL_RES python3 -m http.server 8000 --bind 10.217.1.2 --directory "$W/www"
+	pn_bg http ip netns exec $NL_RES python3 "$PN_SRC/tests/tunnel/slowserve.py" 10.217.1.2 8000 \
+		"$W/www" "${2:-1000000000}"
 	pn_wait_tcp $NL_RES 10.217.1.2 8000 10
 }
 
@@ -150,6 +151,12 @@ try:
         print("none")
 except Exception as e:
     print("error", e)'
+}
+natlab_logtime() { # FILE PATTERN: unix time of the last line matching PATTERN in a log
+	grep "$2" "$1" | tail -1 | python3 -c '
+import sys, datetime
+l = sys.stdin.read().split(" ", 1)[0]
+print(datetime.datetime.strptime(l, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() if l else 0)'
 }
 natlab_wait_path() { # PATH SECONDS: until the tunnel's path is PATH
 	local end=$(($(date +%s%N) + $2 * 1000000000))
