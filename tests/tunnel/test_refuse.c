@@ -178,7 +178,7 @@ static void drv_dead(struct pn_tunnel *t, void *d)
 		H.sv_dead = 1;
 }
 
-static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead};
+static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead, NULL};
 
 static int sv_tunnel_new(struct pn_tunnel *t, const struct pn_cred_info *peer, char *why,
 			 size_t whysz, void *u)
