@@ -314,9 +314,10 @@ static void client_liveness(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now
 		char id[PN_ID_HEX_LEN + 1];
 		int r;
 		pn_id_hex(ti.peer_id, id);
-		/* the relay path is still attached to this tunnel: QUIC
-		   migrates back over it (validated there) */
-		r = pn_tconn_migrate(pn_tunnel_conn(et->t), a->relay, now);
+		/* the relay path is still attached to this tunnel and known to
+		   reach the peer (the tunnel started there): move at once, QUIC
+		   validates it afterwards */
+		r = pn_tconn_migrate_now(pn_tunnel_conn(et->t), a->relay, now);
 		PN_LOG_WARN("tunnel", "p2p_direct_lost", "peer=%s silent_ms=%llu flows=%u err=%s", id,
 			    (unsigned long long)((now - last) / MS), ti.flows, pn_errname(r));
 		a->migrating = 1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""HTTP server for the NAT lab: GET /<file> from DIR, sent at RATE bytes/s
-in 16 KiB writes, so that a transfer lasts long enough to cross path
+"""HTTP server for the NAT lab: GET /<file> from DIR, sent at no more than RATE bytes/s
+in 16 KiB writes (no catching up), so that a transfer lasts long enough to cross path
 switches.  Usage: slowserve.py ADDR PORT DIR RATE"""
 import http.server
 import os
@@ -21,13 +21,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        t0, off, chunk = time.time(), 0, 16384
+        off, chunk = 0, 16384
         while off < len(data):
+            # never faster than RATE, and no catching up after a slow
+            # stretch: the transfer keeps going across path switches
             self.wfile.write(data[off:off + chunk])
             off += chunk
-            ahead = off / RATE - (time.time() - t0)
-            if ahead > 0:
-                time.sleep(ahead)
+            time.sleep(chunk / RATE)
 
     def log_message(self, *a):
         pass
