@@ -363,7 +363,9 @@ int pn_tep_p2p(struct pn_tep *ep, const struct sockaddr_storage *stun, size_t n)
 struct pn_tunnel_p2p {
 	const char *state;     /* "off", "probing", "direct", "relay" */
 	int nat, peer_nat;     /* enum pn_nat_kind (tunnel/p2p.h): ours, the peer's */
-	struct sockaddr_storage local, remote; /* the direct pair in use ("direct") */
+	/* the direct pair in use ("direct"): our address as the peer sees it
+	 * (the mapping, else a host address) and the peer's */
+	struct sockaddr_storage local, remote;
 	uint64_t on_path_ms;   /* time on the current path */
 	uint64_t time_to_direct_ms; /* tunnel up -> first direct path (0: never) */
 	unsigned switches;     /* path changes */

@@ -581,8 +581,13 @@ int pn_tunnel_p2p_info(const struct pn_tunnel *t, struct pn_tunnel_p2p *info)
 	info->on_path_ms = (now - a->since) / MS;
 	info->time_to_direct_ms = a->ttd / MS;
 	if (a->cur && a->cur->kind == PN_PATH_DIRECT) {
+		const struct ep_p2p_ep *pe = et->ep->p2p;
 		info->state = "direct";
-		memcpy(&info->local, &a->cur->local, sizeof(info->local));
+		/* our side of the pair as the peer sees it: the mapping, else the
+		   host address (the socket itself is bound to the wildcard) */
+		for (size_t i = 0; i < pe->nlocal; i++)
+			if (!info->local.ss_family || pe->local[i].type == PN_CAND_SRFLX)
+				info->local = pe->local[i].addr;
 		memcpy(&info->remote, &a->cur->remote, sizeof(info->remote));
 	} else if (a->sched.active || a->migrating) {
 		info->state = "probing";

@@ -137,7 +137,7 @@ natlab_start() { # [connector args...]: relays, connector, client (SOCKS5 127.0.
 }
 
 natlab_status() { $C "$PN_BIN" client status --json --state "$W/pki/alice"; }
-# the p2p state of the (only) tunnel: "state path nat peer_nat ttd_ms switches"
+# the p2p state of the (only) tunnel: "state path nat peer_nat ttd_ms switches local->remote"
 natlab_p2p() {
 	natlab_status 2>/dev/null | python3 -c '
 import json, sys
@@ -145,7 +145,7 @@ try:
     for t in json.load(sys.stdin)["tunnels"]:
         p = t.get("p2p", {})
         print(p.get("state", "-"), t["path"], p.get("nat", "-"), p.get("peer_nat", "-"),
-              p.get("time_to_direct_ms", 0), p.get("switches", 0), p.get("remote", "-"))
+              p.get("time_to_direct_ms", 0), p.get("switches", 0), p.get("local", "-") + "->" + p.get("remote", "-"))
         break
     else:
         print("none")
