@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/p2p.h"
 #include "client/pick.h"
 #include "client/tunnels.h"
 #include "core/err.h"
@@ -549,6 +550,9 @@ int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_add
 	if ((r = pn_rclient_add_relay(t->rc, &rc, &t->relays[t->nrelays])) != 0)
 		return r;
 	t->nrelays++;
+	/* direct paths by NAT traversal, STUN from these relays (client/p2p.h) */
+	if ((t->transports & PN_RT_UDP) && (r = pn_client_p2p_start(t->tep, t->relays, t->nrelays)))
+		PN_LOG_WARN("client", "p2p_off", "err=%s", pn_errname(r));
 	return 0;
 }
 
@@ -778,6 +782,8 @@ json_t *pn_ctuns_status(const struct pn_ctuns *t)
 		    (json_int_t)(c->tun ? info.max_flows : t->max_flows), "flows_total",
 		    (json_int_t)c->flows_total, "failures", (json_int_t)c->nfail, "last_error",
 		    c->last_err ? pn_errname(c->last_err) : "");
+		if (o && c->tun)
+			json_object_set_new(o, "p2p", pn_client_p2p_json(c->tun));
 		if (!o || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			return NULL;

@@ -236,7 +236,9 @@ static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 	const struct pn_connector_daemon_config *cfg = &d->cfg;
 	struct pn_rclient_config rc = {0};
 	struct pn_relay_entry ents[PN_CONNECTOR_RELAYS_MAX];
-	size_t n = 0, added = 0, len;
+	struct sockaddr_storage stun[PN_CONNECTOR_RELAYS_MAX];
+	socklen_t sl;
+	size_t n = 0, added = 0, len, nstun = 0;
 	char *json = NULL, path[PN_NODE_PATH_MAX + 16];
 	const char *why;
 	int r;
@@ -284,8 +286,13 @@ static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 			continue;
 		}
 		added++;
+		if (nstun < PN_CONNECTOR_RELAYS_MAX && pn_rrelay_udp_addr(rr, &stun[nstun], &sl) == 0)
+			nstun++;
 	}
 	PN_LOG_INFO("connector", "relays", "count=%zu", added);
+	/* direct paths by NAT traversal on the direct socket, STUN from the relays */
+	if ((r = pn_tep_p2p(pn_connector_tep(d->conn), stun, nstun)) != 0)
+		PN_LOG_WARN("connector", "p2p_off", "err=%s", pn_errname(r));
 	return 0;
 }
 
@@ -368,6 +375,7 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 {
 	struct pn_connector_daemon *d = calloc(1, sizeof(*d));
 	struct pn_connector_config cc;
+	struct sockaddr_in any_udp = {.sin_family = AF_INET};
 	char *acl = NULL;
 	size_t acl_len = 0;
 	const char *failed;
@@ -458,7 +466,8 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 	cc.cert_pem = d->id.cert_pem;
 	cc.acl = (const uint8_t *)acl;
 	cc.acl_len = acl_len;
-	cc.listen_udp = cfg->listen_udp;
+	/* the direct socket: --listen-udp, else an ephemeral port (NAT traversal) */
+	cc.listen_udp = cfg->listen_udp ? cfg->listen_udp : (const struct sockaddr *)&any_udp;
 	cc.tunables = cfg->tunables;
 	if (d->rep) {
 		cc.report = pn_reporter_event;

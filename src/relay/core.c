@@ -8,7 +8,7 @@
 #include "core/secret.h"
 #include "relay/core.h"
 #include "relay/idmap.h"
-#include "relay/stun.h"
+#include "core/stun.h"
 #include "relay/udpmsg.h"
 
 struct pn_relay_session;

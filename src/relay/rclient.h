@@ -149,7 +149,7 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 enum pn_rrelay_state pn_rrelay_state(const struct pn_rrelay *r);
 const char *pn_rrelay_name(const struct pn_rrelay *r);
 unsigned pn_rrelay_transport(const struct pn_rrelay *r);
-/* The relay's UDP address (for STUN from another socket, see relay/stun.h):
+/* The relay's UDP address (for STUN from another socket, see core/stun.h):
  * 0, or PN_E_INVAL if it has none. */
 int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, socklen_t *len);
 /* Smoothed control-stream round-trip time in ms (PING/PONG), 0 if unknown. */

@@ -54,6 +54,8 @@
  */
 #include <stdint.h>
 
+#include "core/stun.h"
+
 /* ---- identifiers and secrets ---- */
 #define PN_RELAY_SID_LEN    8  /* random session id */
 #define PN_RELAY_ID_LEN	    16 /* connector / client id (from the credential) */
@@ -117,10 +119,7 @@ enum pn_relay_frame_type {
 /* One WebSocket message carries one TLS record (<= 16 KiB + overhead). */
 #define PN_RELAY_MAX_WS_MESSAGE (18 * 1024)
 
-/* ---- STUN (RFC 8489) ---- */
-#define PN_STUN_MAGIC	    0x2112A442u
-#define PN_STUN_HDR	    20
-#define PN_STUN_MAX_MESSAGE 548 /* we never need more; larger is dropped */
+/* ---- STUN (RFC 8489): constants and codec in core/stun.h ---- */
 
 /* ---- timing (milliseconds) ---- */
 #define PN_RELAY_HANDSHAKE_MS	     5000   /* accept -> authenticated, or closed */

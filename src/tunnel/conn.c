@@ -662,6 +662,21 @@ int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now)
 	return rv == 0 ? 0 : PN_E_TUN_QUIC;
 }
 
+int pn_tconn_migrate_now(struct pn_tconn *c, struct pn_path *path, uint64_t now)
+{
+	ngtcp2_path np = mk_path(path);
+	int rv;
+
+	if (c->closed)
+		return PN_E_CLOSED;
+	if (c->cfg.role != PN_TCONN_CLIENT || !c->hs_done)
+		return PN_E_INVAL;
+	rv = ngtcp2_conn_initiate_immediate_migration(c->q, &np, now);
+	if (rv == NGTCP2_ERR_INVALID_STATE)
+		return PN_E_INVAL;
+	return rv == 0 ? 0 : PN_E_TUN_QUIC;
+}
+
 struct pn_path *pn_tconn_path(const struct pn_tconn *c)
 {
 	const ngtcp2_path *p = ngtcp2_conn_get_path(c->q);

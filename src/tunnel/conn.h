@@ -221,6 +221,10 @@ int pn_tconn_datagram(struct pn_tconn *c, const void *p, size_t n);
 /* Client: migrate to `path` (validated first; cbs.path_validated reports).
  * 0, PN_E_INVAL, PN_E_CLOSED, or an ngtcp2 failure as PN_E_TUN_QUIC. */
 int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now);
+/* Client: move to `path` at once (ngtcp2 validates it afterwards); for a
+ * path already known to reach the peer (the relay path a tunnel started
+ * on), never for an address a peer suggested.  Same returns. */
+int pn_tconn_migrate_now(struct pn_tconn *c, struct pn_path *path, uint64_t now);
 /* The path packets currently go out on. */
 struct pn_path *pn_tconn_path(const struct pn_tconn *c);
 /* Does this datagram's destination CID belong to this connection? */

@@ -124,7 +124,7 @@ static void drv_dead(struct pn_tunnel *t, void *drv)
 	ep_mark_dirty(et);
 }
 
-static const struct pn_tunnel_driver ep_drv = {drv_want_write, drv_dead};
+static const struct pn_tunnel_driver ep_drv = {drv_want_write, drv_dead, ep_p2p_ctl};
 
 static void on_timer(uv_timer_t *h);
 static void ep_finish(struct pn_tep *ep);
@@ -149,6 +149,7 @@ static void ep_et_free(struct ep_tunnel *et)
 	if (et->freeing)
 		return;
 	et->freeing = 1;
+	ep_p2p_tunnel_free(et);
 	hash_remove(ep, et);
 	ep_xpaths_drop_tunnel(ep, et);
 	if (et->prev)
@@ -542,6 +543,12 @@ static void ep_finish(struct pn_tep *ep)
 		cb(arg);
 }
 
+void ep_close_done(struct pn_tep *ep)
+{
+	if (--ep->pending_closes == 0 && ep->closing)
+		ep_finish(ep);
+}
+
 static void prep_closed(uv_handle_t *h)
 {
 	struct pn_tep *ep = h->data;
@@ -566,6 +573,7 @@ void pn_tep_close(struct pn_tep *ep, void (*cb)(void *arg), void *arg)
 		e->blocked = 0;
 		ep_flush(e); /* frees e (dead) */
 	}
+	ep_p2p_close(ep);
 	pn_udp_close(ep->sock);
 	ep->sock = NULL;
 	uv_prepare_stop(&ep->prep);

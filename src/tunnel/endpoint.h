@@ -384,6 +384,32 @@ int pn_tep_udp_addr(const struct pn_tep *ep, struct sockaddr_storage *ss);
  * session to us).  0, PN_E_INVAL, PN_E_CLOSED, -ENOMEM. */
 int pn_tep_accept_path(struct pn_tep *ep, struct pn_path *p);
 
+/*
+ * Direct paths by NAT traversal (docs/tunnel.md, "Direct paths"), on the
+ * endpoint's direct UDP socket: a connector calls pn_tep_listen_udp first;
+ * a client without a socket gets one on 0.0.0.0:0 here.  `stun`: the
+ * relays' UDP addresses (their STUN service; up to 4 are used; two or
+ * more classify the NAT).  Every tunnel then exchanges candidates once up,
+ * probes, and the client migrates it onto a working direct pair and back
+ * to its relay path when the direct one dies.  Calling again replaces the
+ * STUN servers and rediscovers.  0, PN_E_INVAL (connector without a
+ * socket), PN_E_CLOSED, -ENOMEM, -errno.
+ */
+int pn_tep_p2p(struct pn_tep *ep, const struct sockaddr_storage *stun, size_t n);
+
+/* A tunnel's NAT traversal, for status output. */
+struct pn_tunnel_p2p {
+	const char *state;     /* "off", "probing", "direct", "relay" */
+	int nat, peer_nat;     /* enum pn_nat_kind (tunnel/p2p.h): ours, the peer's */
+	/* the direct pair in use ("direct"): our address as the peer sees it
+	 * (the mapping, else a host address) and the peer's */
+	struct sockaddr_storage local, remote;
+	uint64_t on_path_ms;   /* time on the current path */
+	uint64_t time_to_direct_ms; /* tunnel up -> first direct path (0: never) */
+	unsigned switches;     /* path changes */
+};
+int pn_tunnel_p2p_info(const struct pn_tunnel *t, struct pn_tunnel_p2p *info);
+
 struct pn_tep_stats {
 	unsigned tunnels;
 	uint64_t retries;       /* Retry packets sent (address validation) */

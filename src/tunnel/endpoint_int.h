@@ -7,7 +7,8 @@
  *   ep_intake.c  demux of received datagrams and the unauthenticated
  *                intake (caps, Retry address validation, new tunnels);
  *   ep_path.c    paths: the endpoint's own UDP paths and paths from
- *                elsewhere (core/path.h).
+ *                elsewhere (core/path.h);
+ *   ep_p2p.c     direct paths by NAT traversal (tunnel/p2p.h).
  */
 #include <stdint.h>
 #include <sys/socket.h>
@@ -67,6 +68,8 @@ struct ep_tunnel {
 	struct ep_tunnel *dnext;	  /* dirty list */
 	struct ep_tunnel *next, *prev;	  /* all tunnels */
 	struct sockaddr_storage src;	  /* server: first source (per-source cap) */
+	struct ep_p2p *p2p;		  /* NAT traversal (ep_p2p.c), or NULL */
+	uint64_t direct_rx;		  /* last datagram on the direct socket */
 };
 
 struct pn_tep {
@@ -87,6 +90,7 @@ struct pn_tep {
 	uint64_t drops_unknown, retries;
 	struct ep_xpath *xpaths;
 	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
+	struct ep_p2p_ep *p2p; /* NAT traversal (ep_p2p.c), or NULL */
 };
 
 static inline uint64_t ep_now_ns(void)
@@ -112,6 +116,17 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 void ep_udp_writable(struct pn_udp *sock, void *user);
 void ep_udp_burst(struct pn_udp *sock, void *user);
 void ep_xpath_recv(struct pn_path *p, const uint8_t *d, size_t n, void *user);
+
+/* ep_p2p.c */
+/* A non-QUIC datagram on the direct socket (STUN answer, keyed probe):
+ * 1 taken (never for the intake), 0 QUIC or NAT traversal off. */
+int ep_p2p_raw(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n);
+/* A keyed probe over an attached path (relay keepalive): 1 taken. */
+int ep_p2p_path_raw(struct pn_tep *ep, struct pn_path *path, const uint8_t *p, size_t n);
+void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len);
+void ep_p2p_tunnel_free(struct ep_tunnel *et);
+void ep_p2p_close(struct pn_tep *ep);
+void ep_close_done(struct pn_tep *ep); /* endpoint.c: a handle of ep closed */
 
 /* ep_path.c */
 int ep_same_addr(const struct sockaddr_storage *a, const struct sockaddr *b);

@@ -116,6 +116,8 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 	struct ep_path *path;
 	int is_long;
 
+	if (ep->p2p && ep_p2p_raw(ep, from, p, n))
+		return;
 	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
 		ep->drops_unknown++;
 		return;
@@ -131,6 +133,7 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 	if (et->dead || et->freeing)
 		return;
 	path = ep_get_path(et, sock, from, fromlen);
+	et->direct_rx = ep_now_ns(); /* liveness of a direct path (ep_p2p.c) */
 	input(et, &path->path, p, n);
 }
 
@@ -159,7 +162,7 @@ void ep_xpath_recv(struct pn_path *p, const uint8_t *d, size_t n, void *user)
 	struct ep_tunnel *et;
 	int is_long;
 
-	if (ep->closing)
+	if (ep->closing || (ep->p2p && ep_p2p_path_raw(ep, p, d, n)))
 		return;
 	if (pn_tconn_dcid_key(d, n, key, &is_long) != 0) {
 		ep->drops_unknown++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "tunnel/candmsg.h"
 #include "tunnel/flowproto.h"
 
 static const char *const code_names[] = {
@@ -406,6 +407,7 @@ static int ctl_type_known(uint8_t type)
 	case PN_CTL_ERROR:
 	case PN_CTL_CRED:
 	case PN_CTL_CRED_OK:
+	case PN_CTL_CANDIDATES:
 		return 1;
 	}
 	return 0;
@@ -426,6 +428,8 @@ static int ctl_len_check(uint8_t type, size_t len)
 		return len == 0 ? PN_E_MALFORMED : 0;
 	case PN_CTL_CRED_OK:
 		return len == 0 ? 0 : PN_E_MALFORMED;
+	case PN_CTL_CANDIDATES:
+		return len > PN_CANDMSG_MAX ? PN_E_TOOBIG : 0;
 	}
 	return 0;
 }

@@ -156,6 +156,9 @@ enum pn_ctl_type {
 	PN_CTL_ERROR = 3,
 	PN_CTL_CRED = 4,    /* client: renewed credential, same holder and key */
 	PN_CTL_CRED_OK = 5, /* connector: accepted; the tunnel lives on under it */
+	/* Both directions, after the handshake: the sender's direct-path
+	 * candidates (tunnel/candmsg.h), re-sent when they change. */
+	PN_CTL_CANDIDATES = 6,
 };
 
 /*

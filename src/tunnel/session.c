@@ -76,6 +76,13 @@ static int server_ctl_data(struct pn_tunnel *t, const uint8_t *p, size_t n)
 				return 0;
 			continue;
 		}
+		if (type == PN_CTL_CANDIDATES) {
+			if (t->p.drv->ctl)
+				t->p.drv->ctl(t, t->p.drv_ctx, type, body, blen);
+			if (t->dead)
+				return 0;
+			continue;
+		}
 		if (type != PN_CTL_ACL) {
 			tunnel_end(t, PN_E_MALFORMED, 1, PN_FLOW_APP_ERR_BASE + PN_FLOW_BAD_REQUEST,
 				   "unexpected control message");
@@ -161,6 +168,11 @@ static int client_ctl_data(struct pn_tunnel *t, const uint8_t *p, size_t n)
 			t->state = PN_TUNNEL_UP;
 			if (t->p.ops && t->p.ops->state)
 				t->p.ops->state(t, PN_TUNNEL_UP, 0, t->p.user);
+			if (t->dead)
+				return 0;
+		} else if (type == PN_CTL_CANDIDATES) {
+			if (t->p.drv->ctl)
+				t->p.drv->ctl(t, t->p.drv_ctx, type, body, blen);
 			if (t->dead)
 				return 0;
 		} else if (type == PN_CTL_ERROR) {
@@ -677,6 +689,27 @@ int pn_tunnel_update_acl(struct pn_tunnel *t, const uint8_t *acl, size_t len)
 	pn_store_be32(pre + 1, (uint32_t)len);
 	pn_tconn_stream_write(t->c, CTL_SID, pre, sizeof(pre));
 	pn_tconn_stream_write(t->c, CTL_SID, acl, len);
+	pn_tsess_want_write(t);
+	return 0;
+}
+
+int pn_tunnel_send_ctl(struct pn_tunnel *t, uint8_t type, const uint8_t *body, size_t len)
+{
+	uint8_t pre[PN_CTL_PREFIX_LEN];
+
+	if (t->dead)
+		return PN_E_CLOSED;
+	if (t->state != PN_TUNNEL_UP || len > PN_CTL_BODY_MAX ||
+	    (t->p.conn.role == PN_TCONN_CLIENT && !t->ctl_open))
+		return PN_E_INVAL;
+	if (pn_tconn_stream_buffered(t->c, CTL_SID) + sizeof(pre) + len >
+	    PN_CTL_PREFIX_LEN + PN_CTL_BODY_MAX)
+		return -EAGAIN;
+	pre[0] = type;
+	pn_store_be32(pre + 1, (uint32_t)len);
+	if (pn_tconn_stream_write(t->c, CTL_SID, pre, sizeof(pre)) != (ssize_t)sizeof(pre) ||
+	    pn_tconn_stream_write(t->c, CTL_SID, body, len) != (ssize_t)len)
+		return -EAGAIN;
 	pn_tsess_want_write(t);
 	return 0;
 }

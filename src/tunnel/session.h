@@ -28,6 +28,9 @@ struct pn_tunnel_driver {
 	void (*want_write)(struct pn_tunnel *t, void *drv);
 	/* The tunnel ended; flush its final packet and free it later. */
 	void (*dead)(struct pn_tunnel *t, void *drv);
+	/* Optional: a control message for the driver (PN_CTL_CANDIDATES)
+	 * arrived; body valid during the call.  May call pn_tunnel_send_ctl. */
+	void (*ctl)(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len);
 };
 
 struct pn_tunnel_params {
@@ -63,6 +66,10 @@ void pn_tunnel_timeout(struct pn_tunnel *t, uint64_t now);
  * the peer had gone (reason PN_E_TUN_NO_PATH; flows get ops.closed with
  * PN_FLOW_RESET, then the glue's tunnel_closed / state callback). */
 void pn_tunnel_path_lost(struct pn_tunnel *t);
+/* Send a control message of the driver's (PN_CTL_CANDIDATES) on the
+ * control stream, either side, once the tunnel is up.  0, PN_E_INVAL (not
+ * up yet), PN_E_CLOSED, -EAGAIN (control stream full). */
+int pn_tunnel_send_ctl(struct pn_tunnel *t, uint8_t type, const uint8_t *body, size_t len);
 struct pn_tconn *pn_tunnel_conn(const struct pn_tunnel *t);
 int pn_tunnel_is_dead(const struct pn_tunnel *t);
 /* The current "now" the driver last gave (monotonic ns). */

@@ -193,7 +193,26 @@ for i in $(seq 150); do [ "$(grep -c "relay_state.*state=ready" "$W/connector.lo
 for i in $(seq 20); do complete "after the connector restarted" 127.0.0.1:1080 again$i quiet && break; sleep 0.5; done
 [ "$i" -lt 20 ] || bad "flows after the connector restarted"
 
-# 4. relay kill -9 while the tunnel is relayed
+# 4. relay kill -9 while the tunnel is relayed.  There is no NAT here, so
+# NAT traversal (issue 12) has moved A's tunnel onto a direct path: drop
+# UDP between the client and the connector at the hub, and the tunnel
+# falls back to the relay before the relay is killed.
+$H nft -f - <<-NFT
+table inet pnf_direct {
+	chain filt {
+		type filter hook forward priority 0;
+		ip saddr 10.208.1.0/24 ip daddr 10.208.4.0/24 meta l4proto udp drop
+		ip saddr 10.208.4.0/24 ip daddr 10.208.1.0/24 meta l4proto udp drop
+	}
+}
+NFT
+# a flow finds the direct path dead (liveness with flows: ~2.5 s) and
+# completes over the relay
+complete "direct path dropped: flow completes over the relay" 127.0.0.1:1080 fallback1
+for i in $(seq 100); do
+	$C "$PN_BIN" client status --json --state "$W/A" | grep -q '"path":"relay' && break
+	sleep 0.1
+done
 js=$($C "$PN_BIN" client status --json --state "$W/A")
 [[ "$js" == *'"path":"relay'* ]] && ok "tunnel is relayed ($(echo "$js" | grep -o '"path":"[a-z-]*"' | head -1))" ||
 	bad "tunnel relayed before the relay kill ($js)"

@@ -35,7 +35,7 @@
 #include "relay/frame.h"
 #include "relay/rclient.h"
 #include "relay/stream.h"
-#include "relay/stun.h"
+#include "core/stun.h"
 #include "relay/server.h"
 #include "trust/cred.h"
 #include "trust/key.h"

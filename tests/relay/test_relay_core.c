@@ -20,7 +20,7 @@
 #include "core/err.h"
 #include "relay/auth.h"
 #include "relay/core.h"
-#include "relay/stun.h"
+#include "core/stun.h"
 #include "relay/udpmsg.h"
 #include "pki.h"
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
-#include "relay/stun.h"
+#include "core/stun.h"
 
 /* RFC 5769 §2.1: sample request (SOFTWARE, PRIORITY, ICE-CONTROLLED,
  * USERNAME, MESSAGE-INTEGRITY, FINGERPRINT). */

@@ -153,7 +153,7 @@ static void drv_dead(struct pn_tunnel *t, void *d)
 	}
 }
 
-static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead};
+static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead, NULL};
 
 static void sink_init(struct sink *s)
 {

@@ -40,7 +40,7 @@ static void drv_dead(struct pn_tunnel *t, void *d)
 		n->sv_dead = 1;
 }
 
-static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead};
+static const struct pn_tunnel_driver drv = {drv_want_write, drv_dead, NULL};
 
 void tfix_net_init(struct tfix_net *n, const struct pn_mempath_faults *faults,
 		   void (*sv_params)(struct pn_tunnel_params *p))

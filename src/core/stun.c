@@ -3,7 +3,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "relay/stun.h"
+#include "core/stun.h"
 
 #define FPR_XOR	 0x5354554eu
 #define ATTR_HDR 4

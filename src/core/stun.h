@@ -1,10 +1,12 @@
-#ifndef PN_RELAY_STUN_H
-#define PN_RELAY_STUN_H
+#ifndef PN_CORE_STUN_H
+#define PN_CORE_STUN_H
 /*
- * STUN Binding (RFC 8489), the part Postern needs: a server answers
- * Binding requests with XOR-MAPPED-ADDRESS; a client (the relay client,
- * or the tunnel's NAT traversal on its own socket) builds requests and
- * reads the mapped address from the response.  Sans-I/O, no allocation.
+ * STUN Binding (RFC 8489), the part Postern needs: a server (the relay)
+ * answers Binding requests with XOR-MAPPED-ADDRESS; a client (the relay
+ * client, or the tunnel's NAT traversal on its direct socket,
+ * tunnel/natdisc.h) builds requests and reads the mapped address from the
+ * response.  Sans-I/O, no allocation.  In core so that both the relay and
+ * the tunnel (same tier) can use it.
  *
  * Amplification: a response is never larger than the request it answers.
  * An IPv4 answer is 32 bytes (40 with FINGERPRINT), IPv6 44 (52), so
@@ -16,7 +18,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "relay/wire.h"
+
+/* The message header and the limit (RFC 8489 §5). */
+#define PN_STUN_MAGIC	    0x2112A442u
+#define PN_STUN_HDR	    20
+#define PN_STUN_MAX_MESSAGE 548 /* we never need more; larger is dropped */
 
 #define PN_STUN_TXID_LEN     12
 #define PN_STUN_REQUEST_LEN  64 /* padded request: room for any of our answers */
