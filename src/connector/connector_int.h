@@ -125,4 +125,8 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 			     const char *reason);
 void pn_cflow_unlink(struct cflow *cf);
 int64_t pn_connector_now_ms(void);
+/* The peer's credential is revoked (holder id or serial; lists.c). */
+int pn_connector_is_revoked(const struct pn_connector *c, const struct pn_cred_info *ci);
+/* Re-check every tunnel and flow after a list changed (connector.c). */
+void pn_connector_reevaluate_all(struct pn_connector *c);
 #endif
