@@ -36,7 +36,7 @@
 
 #include "controller/api.h"
 #include "controller/push.h"
-#include "controller/state.h"
+#include "controller/push_state.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -44,11 +44,14 @@
 #define PUSH_RETRY_MS 1000  /* state could not be built (store away): try again */
 #define PUSH_BLOCK 4096     /* write chunk; events are copied out in pieces */
 #define PUSH_STATS_MS 60000 /* subscriber count in the log at most this often */
+#define PUSH_TICK_MS 100    /* deadlines (keepalive, re-signing) are served at this grain:
+			     * one scan of all streams per tick, not one per deadline */
 
 struct stream;
 
 struct pn_push {
 	struct pn_ctl *ctl;
+	struct pn_push_snap *snap; /* what every subscriber shares at a version */
 	pthread_mutex_t m; /* guards everything below and every stream's link fields */
 	pthread_cond_t cv;
 	pthread_t ticker;
@@ -148,6 +151,8 @@ static void *ticker_main(void *arg)
 		}
 		if (p->kick || p->stopping)
 			continue;
+		if (next < now + PUSH_TICK_MS)
+			next = now + PUSH_TICK_MS;
 		ts.tv_sec = next / 1000;
 		ts.tv_nsec = (next % 1000) * 1000000;
 		pthread_cond_timedwait(&p->cv, &p->m, &ts);
@@ -165,6 +170,10 @@ int pn_push_new(struct pn_ctl *ctl, struct pn_push **out)
 	if (!p)
 		return -ENOMEM;
 	p->ctl = ctl;
+	if (pn_push_snap_new(&p->snap)) {
+		free(p);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&p->m, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -203,6 +212,7 @@ void pn_push_free(struct pn_push *p)
 	pn_push_shutdown(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->m);
+	pn_push_snap_free(p->snap);
 	free(p);
 }
 
@@ -262,23 +272,26 @@ static int queue_text(struct stream *st, char *text)
  * 0 if nothing was due, <0 if it could not be built (retry later). */
 static int make_event(struct stream *st, int force)
 {
-	json_t *state = NULL;
-	char *data, *ev;
-	uint64_t v;
+	struct pn_push_holder h = {st->holder_kind, st->holder_id, st->cred_id, st->fpr,
+				   st->serial};
+	char *ev = NULL;
+	uint64_t v = 0;
 	int rc;
 
-	if (!cred_live(st)) {
+	/* Its credential expired, or (connectors: read here; everyone else:
+	 * found in the state's revoked list) was revoked: the stream ends. */
+	if ((st->not_after && (uint64_t)pn_now() > st->not_after) ||
+	    (!strcmp(st->holder_kind, "connector") && !cred_live(st))) {
+		rc = PN_PUSH_STATE_REVOKED;
+	} else {
+		rc = pn_push_state_event(st->p->ctl, st->p->snap, &h, st->sent, force, &ev, &v);
+	}
+	if (rc == PN_PUSH_STATE_REVOKED) {
 		queue_text(st, strdup("event: revoked\ndata: {}\n\n"));
 		st->end = 1;
 		return st->pending ? 1 : -ENOMEM;
 	}
-	/* Cheap check first: signing lists only when the version moved. */
-	v = 0;
-	if (store_version(st->p->ctl->store, &v) == 0 && v <= st->sent && !force)
-		return 0;
-	rc = pn_state_build(st->p->ctl, st->holder_kind, st->holder_id, st->cred_id, st->fpr,
-			    &state);
-	if (rc) {
+	if (rc < 0) {
 		/* database away: the store logs that (rate-limited); the stream
 		 * stays open and the subscriber keeps its current state */
 		if (rc != PN_E_STORE_DOWN)
@@ -286,21 +299,8 @@ static int make_event(struct stream *st, int force)
 				    st->holder_id, pn_errname(rc));
 		return rc;
 	}
-	v = (uint64_t)json_integer_value(json_object_get(state, "version"));
-	if (v < st->sent || (v == st->sent && !force)) {
-		json_decref(state);
+	if (rc == 0)
 		return 0;
-	}
-	data = json_dumps(state, JSON_COMPACT);
-	json_decref(state);
-	if (!data)
-		return -ENOMEM;
-	if (asprintf(&ev, "id: %llu\nevent: policy\ndata: %s\n\n", (unsigned long long)v, data) <
-	    0) {
-		free(data);
-		return -ENOMEM;
-	}
-	free(data);
 	st->sent = v;
 	st->last_state_ms = mono_ms();
 	queue_text(st, ev);
