@@ -284,7 +284,8 @@ static int make_event(struct stream *st, int force)
 	    (!strcmp(st->holder_kind, "connector") && !cred_live(st))) {
 		rc = PN_PUSH_STATE_REVOKED;
 	} else {
-		rc = pn_push_state_event(st->p->ctl, st->p->snap, &h, st->sent, force, &ev, &v);
+		rc = pn_push_state_event(st->p->ctl, st->p->snap, &h, st->sent, force, st->seen,
+					 &ev, &v);
 	}
 	if (rc == PN_PUSH_STATE_REVOKED) {
 		queue_text(st, strdup("event: revoked\ndata: {}\n\n"));

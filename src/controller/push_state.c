@@ -165,16 +165,82 @@ static int full_state(struct pn_ctl *ctl, const struct pn_push_holder *h, uint64
 	return 1;
 }
 
+/* The event from the shared texts and the list; 1, PN_PUSH_STATE_REVOKED, -ENOMEM. */
+static int compose(const struct pn_push_holder *h, uint64_t v, const char *revoked,
+		   const char *relays, const char *acl, char **event)
+{
+	int is_relay = !strcmp(h->kind, "relay");
+	char needle[96];
+
+	/* its own credential revoked (also: its holder disabled or deleted,
+	 * which revokes every credential of the holder) */
+	snprintf(needle, sizeof(needle), "\"serial\":\"%s\"", h->serial);
+	if (h->serial[0] && strstr(revoked, needle))
+		return PN_PUSH_STATE_REVOKED;
+	if (asprintf(event,
+		     "id: %llu\nevent: policy\ndata: {\"version\":%llu,\"revoked\":%s,\"relays\":%s%s%s%s}"
+		     "\n\n",
+		     (unsigned long long)v, (unsigned long long)v, revoked, relays,
+		     is_relay ? "" : ",\"acl\":\"", is_relay ? "" : acl, is_relay ? "" : "\"") < 0) {
+		*event = NULL;
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+/*
+ * Without the store: the snapshot is at least at `want` (built in one
+ * transaction by the first subscriber woken for it) and the list is cached
+ * at that version.  1 (event), PN_PUSH_STATE_REVOKED, or 0 (take the
+ * transaction path).
+ */
+static int fast(struct pn_ctl *ctl, struct pn_push_snap *snap, const struct pn_push_holder *h,
+		uint64_t sent, int force, uint64_t want, char **event, uint64_t *version)
+{
+	char *revoked = NULL, *relays = NULL, *acl = NULL, key[256];
+	uint64_t v = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&snap->m);
+	if (snap->revoked && snap->version >= want && (snap->version > sent || force)) {
+		v = snap->version;
+		revoked = strdup(snap->revoked);
+		relays = strdup(snap->relays);
+	}
+	pthread_mutex_unlock(&snap->m);
+	if (!revoked || !relays)
+		goto out;
+	if (strcmp(h->kind, "relay")) {
+		snprintf(key, sizeof(key), "%s|%s|%s|%s", h->kind, h->id, h->cred_hex, h->fpr_hex);
+		acl = pn_acl_cache_get(ctl->acl_cache, key, v, pn_now(), (int64_t)ctl->acl_ttl / 2);
+		if (!acl)
+			goto out;
+	}
+	rc = compose(h, v, revoked, relays, acl, event);
+	if (rc == -ENOMEM)
+		rc = 0;
+	if (rc == 1)
+		*version = v;
+out:
+	free(revoked);
+	free(relays);
+	free(acl);
+	return rc;
+}
+
 int pn_push_state_event(struct pn_ctl *ctl, struct pn_push_snap *snap,
-			const struct pn_push_holder *h, uint64_t sent, int force, char **event,
-			uint64_t *version)
+			const struct pn_push_holder *h, uint64_t sent, int force, uint64_t want,
+			char **event, uint64_t *version)
 {
 	struct pn_store *s = ctl->store;
-	char *revoked = NULL, *relays = NULL, *acl = NULL, needle[96];
+	char *revoked = NULL, *relays = NULL, *acl = NULL;
 	int is_relay = !strcmp(h->kind, "relay"), rc;
 	uint64_t v = 0;
 
 	*event = NULL;
+	if (strcmp(h->kind, "connector") &&
+	    (rc = fast(ctl, snap, h, sent, force, want, event, version)) != 0)
+		return rc;
 	if ((rc = pn_store_read(s)))
 		return rc;
 	if ((rc = s->ops->version_get(s->be, &v)))
@@ -189,24 +255,10 @@ int pn_push_state_event(struct pn_ctl *ctl, struct pn_push_snap *snap,
 	}
 	if ((rc = shared(ctl, snap, v, &revoked, &relays)))
 		goto out;
-	/* its own credential revoked (also: its holder disabled or deleted,
-	 * which revokes every credential of the holder) */
-	snprintf(needle, sizeof(needle), "\"serial\":\"%s\"", h->serial);
-	if (h->serial[0] && strstr(revoked, needle)) {
-		rc = PN_PUSH_STATE_REVOKED;
-		goto out;
-	}
 	if (!is_relay && (rc = acl_text(ctl, h, v, &acl)))
 		goto out;
-	if (asprintf(event,
-		     "id: %llu\nevent: policy\ndata: {\"version\":%llu,\"revoked\":%s,\"relays\":%s%s%s%s}"
-		     "\n\n",
-		     (unsigned long long)v, (unsigned long long)v, revoked, relays,
-		     is_relay ? "" : ",\"acl\":\"", is_relay ? "" : acl, is_relay ? "" : "\"") < 0) {
-		*event = NULL;
-		rc = -ENOMEM;
+	if ((rc = compose(h, v, revoked, relays, acl, event)) != 1)
 		goto out;
-	}
 	*version = v;
 	rc = 1;
 out:

@@ -26,6 +26,9 @@ int pn_push_snap_new(struct pn_push_snap **out);
 void pn_push_snap_free(struct pn_push_snap *s); /* NULL-safe */
 
 /*
+ * want: the newest version the caller was told about (pn_push_notify or
+ * the poll); when the shared snapshot is at least that new and the list is
+ * cached, the event is built without touching the store.
  * If the stored version is above `sent` (or force), build the subscriber's
  * event "id: V\nevent: policy\ndata: {...}\n\n" into *event (heap) and its
  * version into *version.  Returns 1 (event built), 0 (nothing new),
@@ -33,6 +36,6 @@ void pn_push_snap_free(struct pn_push_snap *s); /* NULL-safe */
  * list), or a store / trust / -ENOMEM error.
  */
 int pn_push_state_event(struct pn_ctl *ctl, struct pn_push_snap *snap,
-			const struct pn_push_holder *h, uint64_t sent, int force, char **event,
-			uint64_t *version);
+			const struct pn_push_holder *h, uint64_t sent, int force, uint64_t want,
+			char **event, uint64_t *version);
 #endif
