@@ -219,6 +219,28 @@ static long proc_field_kb(pid_t pid, const char *field)
 	return v;
 }
 
+/* CPU time (user + system) a process used so far, in ms. */
+static double proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* fields after the command name */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void loadavg(char *out, size_t n)
 {
 	FILE *f = fopen("/proc/loadavg", "r");
@@ -594,7 +616,7 @@ int main(int argc, char **argv)
 	double timeout = (tos ? atof(tos) : 120) * 1000, t0, t_setup;
 	char dir[] = "/tmp/pn-bench-push-XXXXXX", data[128], ca[160], path[256], la0[64], la1[64];
 	struct bench b = {0};
-	double *lat, *last;
+	double *lat, *last, cpu_ctl = 0, cpu_self = 0;
 	size_t nlat = 0;
 	long rss0, rss1, thr0, thr1;
 	int stop_fd = -1, rc = 1, fd0, fd1;
@@ -748,6 +770,8 @@ int main(int argc, char **argv)
 				b.hits++;
 			}
 		}
+		double c0 = proc_cpu_ms(pid), s0 = proc_cpu_ms(getpid());
+
 		start = now_ms();
 		pthread_create(&ch.t, NULL, change_main, &ch);
 		if (run(&b, all_hit, timeout, &ch.done)) {
@@ -757,6 +781,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		pthread_join(ch.t, NULL);
+		cpu_ctl += proc_cpu_ms(pid) - c0;
+		cpu_self += proc_cpu_ms(getpid()) - s0;
 		if (ch.status != 200 && ch.status != 201 && ch.status != 204) {
 			fprintf(stderr, "change %d: HTTP %ld\n", k, ch.status);
 			goto out;
@@ -777,6 +803,8 @@ int main(int argc, char **argv)
 	       " per change: median %.0f ms\n",
 	       nchg, nsub, lat[nlat / 2], lat[(nlat * 99) / 100], lat[nlat - 1],
 	       last[nchg / 2]);
+	printf("  CPU time per change: controller %.0f ms, this process (%d TLS subscribers) %.0f ms\n",
+	       cpu_ctl / nchg, nsub, cpu_self / nchg);
 	printf("  load average before %s, after %s (%ld cores)\n", la0, la1,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	rc = b.failures ? 1 : 0;
