@@ -41,7 +41,7 @@
 #define HTTP_PER_IP_LIMIT 128    /* ... and per source address */
 #define HTTP_CONN_MAX 262144     /* every connection, streams included (also bounded by fds) */
 #define HTTP_FD_RESERVE 256      /* descriptors kept for the store, files, logs */
-#define HTTP_THREADS 8           /* epoll loops (MHD thread pool) */
+#define HTTP_THREADS 16          /* epoll loops (MHD thread pool); handlers may block one for the length of a request */
 #define HTTP_THREAD_STACK (256 * 1024)
 
 struct pn_http {
