@@ -49,7 +49,7 @@
 #include "ctlapi/ctlapi.h"
 
 #define INFLIGHT_MAX 64 /* connections being set up at once (the per-source cap is 128) */
-#define LINE_KEEP 48    /* of each SSE line only the start matters (id:, event:) */
+#define LINE_KEEP    48 /* of each SSE line only the start matters (id:, event:) */
 
 enum cstate { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_SEND, C_HEADERS, C_BODY };
 enum chunk { K_SIZE, K_DATA, K_CRLF };
@@ -70,7 +70,7 @@ struct conn {
 	uint64_t cur_id;
 	int ev_policy, ev_revoked;
 	uint64_t version; /* newest policy version received */
-	double t_hit;     /* when it reached the target version (ms) */
+	double t_hit;	  /* when it reached the target version (ms) */
 	double retry_at;
 	unsigned reconnects;
 };
@@ -181,7 +181,7 @@ static void *change_main(void *arg)
 
 	if (ch->add) {
 		ch->status =
-			call("POST", "/v1/policies", "{\"group\":\"eng\",\"resource\":\"db\"}", NULL);
+		    call("POST", "/v1/policies", "{\"group\":\"eng\",\"resource\":\"db\"}", NULL);
 	} else {
 		json_t *j = NULL;
 		char p[128];
@@ -189,7 +189,7 @@ static void *change_main(void *arg)
 		call("GET", "/v1/policies?group=eng", NULL, &j);
 		snprintf(p, sizeof(p), "/v1/policies/%s",
 			 json_string_value(json_object_get(
-				 json_array_get(json_object_get(j, "policies"), 0), "id")));
+			     json_array_get(json_object_get(j, "policies"), 0), "id")));
 		json_decref(j);
 		ch->status = call("DELETE", p, NULL, NULL);
 	}
@@ -235,8 +235,8 @@ static double proc_cpu_ms(pid_t pid)
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* fields after the command name */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
@@ -289,7 +289,8 @@ static void conn_close(struct bench *b, struct conn *c, int retry)
 
 static void want(struct bench *b, struct conn *c, int out)
 {
-	struct epoll_event ev = {.events = out ? EPOLLOUT : EPOLLIN, .data.u32 = (uint32_t)(c - b->c)};
+	struct epoll_event ev = {.events = out ? EPOLLOUT : EPOLLIN,
+				 .data.u32 = (uint32_t)(c - b->c)};
 
 	epoll_ctl(b->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -500,14 +501,12 @@ static void conn_io(struct bench *b, struct conn *c)
 				return;
 			}
 		}
-	case C_IDLE:
-		break;
+	case C_IDLE: break;
 	}
 }
 
 /* Run the loop until cond() holds or timeout; starts queued connections. */
-static int run(struct bench *b, int (*cond)(struct bench *), double timeout_ms,
-	       volatile int *also)
+static int run(struct bench *b, int (*cond)(struct bench *), double timeout_ms, volatile int *also)
 {
 	double end = now_ms() + timeout_ms;
 	struct epoll_event evs[256];
@@ -624,8 +623,8 @@ int main(int argc, char **argv)
 	json_t *j = NULL;
 	pid_t pid;
 
-	if (nsub < 1 || nsub > 200000 || ndev < 1 || ndev > 10000 || nconn < 0 ||
-	    nconn > 1000 || nconn >= nsub || nchg < 1 || nchg > 1000 || !mkdtemp(dir))
+	if (nsub < 1 || nsub > 200000 || ndev < 1 || ndev > 10000 || nconn < 0 || nconn > 1000 ||
+	    nconn >= nsub || nchg < 1 || nchg > 1000 || !mkdtemp(dir))
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	(void)pn_fdlimit_raise_to(PN_FDLIMIT_SERVER_WANT, NULL, NULL);
@@ -638,8 +637,10 @@ int main(int argc, char **argv)
 		return 1;
 	pn_ctlapi_global_init();
 	call("POST", "/v1/networks", "{\"name\":\"corp\"}", NULL);
-	call("POST", "/v1/resources", "{\"name\":\"db\",\"network\":\"corp\",\"address\":"
-				      "\"db.corp.example\",\"protocols\":[\"tcp/5432\"]}", NULL);
+	call("POST", "/v1/resources",
+	     "{\"name\":\"db\",\"network\":\"corp\",\"address\":"
+	     "\"db.corp.example\",\"protocols\":[\"tcp/5432\"]}",
+	     NULL);
 	call("POST", "/v1/groups", "{\"name\":\"eng\"}", NULL);
 	call("POST", "/v1/service-accounts", "{\"name\":\"ci\",\"groups\":[\"eng\"]}", &j);
 	if (json_string_value(json_object_get(j, "api_key")))
@@ -661,10 +662,10 @@ int main(int argc, char **argv)
 
 			snprintf(body, sizeof(body), "{\"name\":\"c%d\",\"network\":\"corp\"}", i);
 			call("POST", "/v1/connectors", body, &j);
-			tok = json_string_value(json_object_get(j, "enrollment_token"))
-				      ? strdup(json_string_value(
-						json_object_get(j, "enrollment_token")))
-				      : NULL;
+			tok =
+			    json_string_value(json_object_get(j, "enrollment_token"))
+				? strdup(json_string_value(json_object_get(j, "enrollment_token")))
+				: NULL;
 			json_decref(j);
 			snprintf(path, sizeof(path), "%s/connector-%d", dir, i);
 			if (!tok || pn_ctlapi_enroll(path, tok)) {
@@ -683,7 +684,8 @@ int main(int argc, char **argv)
 		snprintf(cert, sizeof(cert), "%s/cert.pem", path);
 		snprintf(key, sizeof(key), "%s/key.pem", path);
 		if (gnutls_certificate_allocate_credentials(&b.creds[i]) ||
-		    gnutls_certificate_set_x509_trust_file(b.creds[i], ca, GNUTLS_X509_FMT_PEM) < 1 ||
+		    gnutls_certificate_set_x509_trust_file(b.creds[i], ca, GNUTLS_X509_FMT_PEM) <
+			1 ||
 		    gnutls_certificate_set_x509_key_file(b.creds[i], cert, key,
 							 GNUTLS_X509_FMT_PEM)) {
 			fprintf(stderr, "credential %d unusable\n", i);
@@ -752,7 +754,8 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < nsub; i++)
 			rec += b.c[i].reconnects;
-		printf("  connection retries while opening (per-source cap on handshakes): %u\n", rec);
+		printf("  connection retries while opening (per-source cap on handshakes): %u\n",
+		       rec);
 	}
 	printf("  controller RSS %ld -> %ld KiB: %.1f KiB per subscriber; threads %ld -> %ld;"
 	       " descriptors %d -> %d\n",
@@ -801,9 +804,9 @@ int main(int argc, char **argv)
 	       " changes x %d subscribers:\n"
 	       "  p50 %.0f ms  p99 %.0f ms  max %.0f ms  (goal p99 <= 1000 ms); last subscriber"
 	       " per change: median %.0f ms\n",
-	       nchg, nsub, lat[nlat / 2], lat[(nlat * 99) / 100], lat[nlat - 1],
-	       last[nchg / 2]);
-	printf("  CPU time per change: controller %.0f ms, this process (%d TLS subscribers) %.0f ms\n",
+	       nchg, nsub, lat[nlat / 2], lat[(nlat * 99) / 100], lat[nlat - 1], last[nchg / 2]);
+	printf("  CPU time per change: controller %.0f ms, this process (%d TLS subscribers) %.0f "
+	       "ms\n",
 	       cpu_ctl / nchg, nsub, cpu_self / nchg);
 	printf("  load average before %s, after %s (%ld cores)\n", la0, la1,
 	       sysconf(_SC_NPROCESSORS_ONLN));

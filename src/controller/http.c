@@ -176,7 +176,6 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 			const union MHD_ConnectionInfo *fdi =
 				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 			int one = 1;
-
 			const union MHD_ConnectionInfo *sci =
 				MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 			struct sockctx *sc = sci ? sci->socket_context : NULL;

@@ -40,25 +40,26 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define PUSH_POLL_MS 1000   /* store poll: changes by other controller processes */
+#define PUSH_POLL_MS  1000  /* store poll: changes by other controller processes */
 #define PUSH_RETRY_MS 1000  /* state could not be built (store away): try again */
-#define PUSH_BLOCK 4096     /* write chunk; events are copied out in pieces */
+#define PUSH_BLOCK    4096  /* write chunk; events are copied out in pieces */
 #define PUSH_STATS_MS 60000 /* subscriber count in the log at most this often */
-#define PUSH_TICK_MS 100    /* deadlines (keepalive, re-signing) are served at this grain:
-			     * one scan of all streams per tick, not one per deadline */
+#define PUSH_TICK_MS                                                                               \
+	100 /* deadlines (keepalive, re-signing) are served at this grain:                         \
+	     * one scan of all streams per tick, not one per deadline */
 
 struct stream;
 
 struct pn_push {
 	struct pn_ctl *ctl;
 	struct pn_push_snap *snap; /* what every subscriber shares at a version */
-	pthread_mutex_t m; /* guards everything below and every stream's link fields */
+	pthread_mutex_t m;	   /* guards everything below and every stream's link fields */
 	pthread_cond_t cv;
 	pthread_t ticker;
 	int ticker_started;
 	uint64_t version;
 	int stopping;
-	int kick;              /* pn_push_notify since the ticker last looked */
+	int kick;		/* pn_push_notify since the ticker last looked */
 	struct stream *streams; /* every open stream (doubly linked) */
 	size_t nstreams, nsuspended;
 };
@@ -67,12 +68,12 @@ struct stream {
 	struct pn_push *p;
 	struct MHD_Connection *conn;
 	struct stream *prev, *next; /* in p->streams, under p->m */
-	int linked, suspended;      /* under p->m */
-	int64_t due_ms;             /* under p->m: resume at this time */
-	uint64_t seen;              /* under p->m: notification version seen */
+	int linked, suspended;	    /* under p->m */
+	int64_t due_ms;		    /* under p->m: resume at this time */
+	uint64_t seen;		    /* under p->m: notification version seen */
 	char holder_kind[24], holder_id[40], cred_id[PN_ID_HEX_LEN + 1];
 	char fpr[PN_FPR_HEX_LEN + 1], serial[64];
-	uint64_t sent; /* version sent */
+	uint64_t sent;	    /* version sent */
 	uint64_t not_after; /* of the subscriber's credential (unix s) */
 	char *pending;
 	size_t pending_len, pending_off;
@@ -134,8 +135,9 @@ static void *ticker_main(void *arg)
 			next_poll = now + PUSH_POLL_MS;
 			next = next_poll;
 			if (now >= next_stats && p->nstreams != last_logged) {
-				PN_LOG_INFO("controller", "push_stats", "subscribers=%zu suspended=%zu",
-					    p->nstreams, p->nsuspended);
+				PN_LOG_INFO("controller", "push_stats",
+					    "subscribers=%zu suspended=%zu", p->nstreams,
+					    p->nsuspended);
 				last_logged = p->nstreams;
 				next_stats = now + PUSH_STATS_MS;
 			}
@@ -355,7 +357,7 @@ static int step(struct stream *st, int version_moved)
 		 * state always goes out, so a reconnecting subscriber also gets
 		 * freshly signed lists. */
 		rc = make_event(st, !st->last_state_ms ||
-					    now - st->last_state_ms >= (int64_t)p->ctl->acl_ttl * 500);
+					now - st->last_state_ms >= (int64_t)p->ctl->acl_ttl * 500);
 		st->retry_ms = rc < 0 ? now + PUSH_RETRY_MS : 0;
 		if (rc > 0)
 			return 1;
@@ -516,7 +518,7 @@ struct MHD_Response *pn_push_response(struct pn_req *r)
 	st->linked = 1;
 	p->nstreams++;
 	pthread_mutex_unlock(&p->m);
-	PN_LOG_INFO("controller", "push_subscribed", "holder=%s kind=%s since=%llu",
-		    st->holder_id, st->holder_kind, (unsigned long long)st->sent);
+	PN_LOG_INFO("controller", "push_subscribed", "holder=%s kind=%s since=%llu", st->holder_id,
+		    st->holder_kind, (unsigned long long)st->sent);
 	return resp;
 }

@@ -24,9 +24,9 @@ struct pn_req;
 struct pn_push;
 struct MHD_Response;
 
-#define PN_PUSH_KEEPALIVE_S 10
+#define PN_PUSH_KEEPALIVE_S    10
 #define PN_PUSH_IDLE_TIMEOUT_S 45
-#define PN_PUSH_STREAM_MAX_S 600 /* = PN_CTLAPI_STREAM_MAX_S */
+#define PN_PUSH_STREAM_MAX_S   600 /* = PN_CTLAPI_STREAM_MAX_S */
 
 int pn_push_new(struct pn_ctl *ctl, struct pn_push **out);
 /* End every stream (resumes suspended ones, which then end) and stop the

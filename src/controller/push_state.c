@@ -48,7 +48,8 @@ void pn_push_snap_free(struct pn_push_snap *s)
 /* The same relay rows and fields as state.c's list. */
 static int relays_text(struct pn_ctl *ctl, char **out)
 {
-	struct pn_filter f[2] = {{.col = "revoked", .integer = 0}, {.col = "enrolled", .integer = 1}};
+	struct pn_filter f[2] = {{.col = "revoked", .integer = 0},
+				 {.col = "enrolled", .integer = 1}};
 	json_t *rows = NULL, *row, *arr;
 	size_t i;
 	int rc = pn_store_list(ctl->store, PN_OBJ_RELAY, f, 2, 0, &rows);
@@ -56,13 +57,10 @@ static int relays_text(struct pn_ctl *ctl, char **out)
 	if (rc)
 		return rc;
 	arr = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append_new(arr, json_pack("{s:O,s:O,s:O,s:O,s:O}", "id",
-						     json_object_get(row, "id"), "name",
-						     json_object_get(row, "name"), "udp",
-						     json_object_get(row, "udp"), "tls",
-						     json_object_get(row, "tls"), "ws",
-						     json_object_get(row, "ws")));
+	json_array_foreach(rows, i, row) json_array_append_new(
+	    arr, json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(row, "id"), "name",
+			   json_object_get(row, "name"), "udp", json_object_get(row, "udp"), "tls",
+			   json_object_get(row, "tls"), "ws", json_object_get(row, "ws")));
 	json_decref(rows);
 	*out = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
 	json_decref(arr);
@@ -138,8 +136,8 @@ static int acl_text(struct pn_ctl *ctl, const struct pn_push_holder *h, uint64_t
 	return 0;
 }
 
-static int full_state(struct pn_ctl *ctl, const struct pn_push_holder *h, uint64_t sent,
-		      int force, char **event, uint64_t *version)
+static int full_state(struct pn_ctl *ctl, const struct pn_push_holder *h, uint64_t sent, int force,
+		      char **event, uint64_t *version)
 {
 	json_t *state = NULL;
 	char *data;
@@ -178,10 +176,12 @@ static int compose(const struct pn_push_holder *h, uint64_t v, const char *revok
 	if (h->serial[0] && strstr(revoked, needle))
 		return PN_PUSH_STATE_REVOKED;
 	if (asprintf(event,
-		     "id: %llu\nevent: policy\ndata: {\"version\":%llu,\"revoked\":%s,\"relays\":%s%s%s%s}"
+		     "id: %llu\nevent: policy\ndata: "
+		     "{\"version\":%llu,\"revoked\":%s,\"relays\":%s%s%s%s}"
 		     "\n\n",
 		     (unsigned long long)v, (unsigned long long)v, revoked, relays,
-		     is_relay ? "" : ",\"acl\":\"", is_relay ? "" : acl, is_relay ? "" : "\"") < 0) {
+		     is_relay ? "" : ",\"acl\":\"", is_relay ? "" : acl,
+		     is_relay ? "" : "\"") < 0) {
 		*event = NULL;
 		return -ENOMEM;
 	}

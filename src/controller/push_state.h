@@ -15,9 +15,9 @@ struct pn_ctl;
 struct pn_push_snap;
 
 struct pn_push_holder {
-	const char *kind, *id;     /* holder kind and id */
+	const char *kind, *id;		/* holder kind and id */
 	const char *cred_hex, *fpr_hex; /* the credential its list is bound to */
-	const char *serial;        /* its credential's serial (hex) */
+	const char *serial;		/* its credential's serial (hex) */
 };
 
 #define PN_PUSH_STATE_REVOKED 2

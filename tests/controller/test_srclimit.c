@@ -102,9 +102,9 @@ static void test_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_per_source),
-		cmocka_unit_test(test_total),
-		cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_per_source),
+	    cmocka_unit_test(test_total),
+	    cmocka_unit_test(test_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
