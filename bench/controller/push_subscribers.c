@@ -614,8 +614,8 @@ int main(int argc, char **argv)
 	const char *tos = getenv("PN_BENCH_TIMEOUT_S");
 	double timeout = (tos ? atof(tos) : 120) * 1000, t0, t_setup;
 	char dir[] = "/tmp/pn-bench-push-XXXXXX", data[128], ca[160], path[256], la0[64], la1[64];
-	struct bench b = {0};
-	double *lat, *last, cpu_ctl = 0, cpu_self = 0;
+	struct bench b = {.ep = -1};
+	double *lat = NULL, *last = NULL, cpu_ctl = 0, cpu_self = 0;
 	size_t nlat = 0;
 	long rss0, rss1, thr0, thr1;
 	int stop_fd = -1, rc = 1, fd0, fd1;
@@ -828,5 +828,16 @@ out:
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path)) {
 	}
+	for (int i = 0; i < b.ncreds && b.creds; i++)
+		if (b.creds[i])
+			gnutls_certificate_free_credentials(b.creds[i]);
+	if (b.ep >= 0)
+		close(b.ep);
+	free(b.creds);
+	free(b.c);
+	free(b.queue);
+	free(lat);
+	free(last);
+	free(sakey);
 	return rc;
 }
