@@ -1,8 +1,17 @@
 /*
- * The HTTPS front of the controller: libmicrohttpd with GnuTLS, one thread
- * per connection (handlers may block on the store and the push stream may
- * wait on a condition variable), TLS 1.3 only, bounded request bodies,
- * connection and per-IP limits, and an idle timeout against slow clients.
+ * The HTTPS front of the controller: libmicrohttpd with GnuTLS, TLS 1.3
+ * only, event-driven: HTTP_THREADS epoll loops (MHD's thread pool) own
+ * every socket and run the TLS handshakes non-blocking.  Requests are
+ * handled on the loop thread that owns the connection (handlers may block
+ * on the store for the length of one request); a push stream is a
+ * suspended connection that holds no thread (push.c), so one controller
+ * holds tens of thousands of subscribers.
+ *
+ * Limits: unauthenticated work (a connection from accept until it is
+ * closed or becomes an authenticated push stream) is capped per source
+ * address and in total (srclimit.h); authenticated streams count only
+ * against the descriptor budget, so any number of subscribers may share
+ * one NAT address.  An idle timeout cuts slow clients off.
  *
  * Each request is collected here (headers, then at most PN_API_BODY_MAX
  * bytes of body), parsed as JSON, authenticated (auth.c) and routed
@@ -23,18 +32,31 @@
 #include "controller/http.h"
 #include "controller/push.h"
 #include "controller/tlscert.h"
+#include "controller/srclimit.h"
 #include "core/err.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 
 #define HTTP_IDLE_TIMEOUT_S 10   /* slowloris: a connection idle this long is closed */
-#define HTTP_CONN_LIMIT 512      /* global connection cap */
-#define HTTP_PER_IP_LIMIT 128    /* per-source cap */
+#define HTTP_UNAUTH_LIMIT 512    /* connections not (yet) an authenticated stream, in total */
+#define HTTP_PER_IP_LIMIT 128    /* ... and per source address */
+#define HTTP_CONN_MAX 262144     /* every connection, streams included (also bounded by fds) */
+#define HTTP_FD_RESERVE 256      /* descriptors kept for the store, files, logs */
+#define HTTP_THREADS 16          /* epoll loops (MHD thread pool); handlers may block one for the length of a request */
 #define HTTP_THREAD_STACK (256 * 1024)
 
 struct pn_http {
 	struct MHD_Daemon *d;
 	struct pn_ctl *ctl;
+	struct pn_srclimit *unauth;
+	unsigned conn_max;
 	uint16_t port;
+};
+
+/* Per-connection (socket) state: whether it still counts as unauthenticated. */
+struct sockctx {
+	struct pn_srckey k;
+	int counted;
 };
 
 /* Per-request state kept across MHD's calls for one request. */
@@ -178,7 +200,16 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 			const union MHD_ConnectionInfo *fdi =
 				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 			int one = 1;
+			const union MHD_ConnectionInfo *sci =
+				MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+			struct sockctx *sc = sci ? sci->socket_context : NULL;
 
+			/* An authenticated subscriber: no longer unauthenticated
+			 * work of its source (many share one NAT address). */
+			if (sc && sc->counted) {
+				pn_srclimit_release(h->unauth, &sc->k);
+				sc->counted = 0;
+			}
 			MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
 						  (unsigned)PN_PUSH_IDLE_TIMEOUT_S);
 			/* events are small and latency-critical: no Nagle delay */
@@ -282,6 +313,51 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Before the TLS handshake: refuse a source (or everyone) over its cap of
+ * connections in progress.  The loop threads accept concurrently, so the
+ * caps may be overshot by at most HTTP_THREADS. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct pn_http *h = cls;
+	struct pn_srckey k;
+
+	if (pn_srckey_from_sockaddr(sa, len, &k))
+		return MHD_NO;
+	if (pn_srclimit_allowed(h->unauth, &k))
+		return MHD_YES;
+	PN_LOG_DEBUG("controller", "http_refused", "reason=unauthenticated_limit total=%zu",
+		     pn_srclimit_total(h->unauth));
+	return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct pn_http *h = cls;
+	struct sockctx *sc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+		socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							     : sizeof(struct sockaddr_in);
+
+		sc = calloc(1, sizeof(*sc));
+		if (!sc)
+			return; /* not counted: only under memory exhaustion */
+		if (sa && !pn_srckey_from_sockaddr(sa, len, &sc->k) &&
+		    !pn_srclimit_add(h->unauth, &sc->k))
+			sc->counted = 1;
+		*socket_context = sc;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (sc && sc->counted)
+			pn_srclimit_release(h->unauth, &sc->k);
+		free(sc);
+		*socket_context = NULL;
+	}
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
@@ -296,12 +372,25 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 {
 	struct pn_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	const union MHD_DaemonInfo *info;
+	uint64_t fds = 0;
+	int rc;
 
 	if (!h)
 		return -ENOMEM;
+	if ((rc = pn_srclimit_new(HTTP_PER_IP_LIMIT, HTTP_UNAUTH_LIMIT, &h->unauth))) {
+		free(h);
+		return rc;
+	}
+	/* Every subscriber is a descriptor: take what the system allows and
+	 * size the connection cap to it. */
+	(void)pn_fdlimit_raise_to(PN_FDLIMIT_SERVER_WANT, &fds, NULL);
+	h->conn_max = HTTP_CONN_MAX;
+	if (fds && fds < (uint64_t)HTTP_CONN_MAX + HTTP_FD_RESERVE)
+		h->conn_max = fds > 2 * HTTP_FD_RESERVE ? (unsigned)(fds - HTTP_FD_RESERVE)
+							: (unsigned)(fds / 2);
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
@@ -311,12 +400,13 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 		flags |= MHD_USE_IPv6;
 	} else {
+		pn_srclimit_free(h->unauth);
 		free(h);
 		return PN_E_CONFIG;
 	}
 	h->ctl = ctl;
 	h->d = MHD_start_daemon(
-		flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		flags, port, on_accept, h, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
 		/* With ctl->tls the chain is chosen per handshake (Ed25519 for
 		 * components, ECDSA for browsers: tlscert.h). */
 		MHD_OPTION_HTTPS_MEM_KEY, ctl->tls ? NULL : key_pem, MHD_OPTION_HTTPS_MEM_CERT,
@@ -326,15 +416,16 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		 * certificate; auth.c verifies it against the pinned CA. */
 		MHD_OPTION_HTTPS_MEM_TRUST, ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
 		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_THREAD_STACK_SIZE,
+		(unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, h->conn_max,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_THREAD_STACK_SIZE,
 		(size_t)HTTP_THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
 	if (!h->d) {
 		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
 			     port, errno);
+		pn_srclimit_free(h->unauth);
 		free(h);
 		return PN_E_IO;
 	}
@@ -342,9 +433,14 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	h->port = info ? info->port : port;
 	if (ctl->tls && pn_tlscert_register(ctl->tls, h->port)) {
 		MHD_stop_daemon(h->d);
+		pn_srclimit_free(h->unauth);
 		free(h);
 		return -ENOSPC;
 	}
+	PN_LOG_INFO("controller", "http_limits",
+		    "threads=%u connections_max=%u unauthenticated_max=%u per_source_max=%u fd_limit=%llu",
+		    (unsigned)HTTP_THREADS, h->conn_max, (unsigned)HTTP_UNAUTH_LIMIT,
+		    (unsigned)HTTP_PER_IP_LIMIT, (unsigned long long)fds);
 	*out = h;
 	return 0;
 }
@@ -359,5 +455,6 @@ void pn_http_stop(struct pn_http *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->d);
+	pn_srclimit_free(h->unauth);
 	free(h);
 }

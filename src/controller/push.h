@@ -1,7 +1,9 @@
 #ifndef PN_CONTROLLER_PUSH_H
 #define PN_CONTROLLER_PUSH_H
 /*
- * Push channel: server-sent events over the API's HTTPS with mutual TLS.
+ * Push channel: server-sent events over the API's HTTPS with mutual TLS,
+ * event-driven: a subscriber holds a suspended connection in the HTTP
+ * server's epoll loops, not a thread (push.c).
  * GET /v1/ctl/stream?since=V opens a stream; the controller immediately
  * sends the subscriber's current state (policy version >= V), then
  * one event per new policy version (changes are coalesced: a subscriber
@@ -12,6 +14,7 @@
  * stored version is the fallback (and the only cross-process path with
  * SQLite).
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -21,14 +24,17 @@ struct pn_req;
 struct pn_push;
 struct MHD_Response;
 
-#define PN_PUSH_KEEPALIVE_S 10
+#define PN_PUSH_KEEPALIVE_S    10
 #define PN_PUSH_IDLE_TIMEOUT_S 45
-#define PN_PUSH_STREAM_MAX_S 600 /* = PN_CTLAPI_STREAM_MAX_S */
+#define PN_PUSH_STREAM_MAX_S   600 /* = PN_CTLAPI_STREAM_MAX_S */
 
 int pn_push_new(struct pn_ctl *ctl, struct pn_push **out);
-/* Wake every stream (blocks none); streams end; NULL-safe. */
+/* End every stream (resumes suspended ones, which then end) and stop the
+ * ticker thread; call before stopping the HTTP server.  NULL-safe. */
 void pn_push_shutdown(struct pn_push *p);
 void pn_push_free(struct pn_push *p);
+/* Open push streams now (for logs and benchmarks); 0 for NULL. */
+size_t pn_push_subscribers(struct pn_push *p);
 /* A change with this policy version was committed. */
 void pn_push_notify(struct pn_push *p, uint64_t version);
 /* The streaming response for a request the stream handler accepted. */

@@ -572,14 +572,18 @@ int pn_store_open_pg(const char *url, struct pn_store **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	/* The server down at start is the same failure as later: the
+	 * controller serves (503 store_unavailable) and the first transaction
+	 * after it answers checks and migrates the schema (pn_pg_begin). */
 	if (!(c = pn_pg_connect(url, err, sizeof(err)))) {
-		PN_LOG_ERROR("store", "open_failed", "backend=postgres msg=\"%s\"", err);
-		r = PN_E_STORE_DOWN;
-		goto out;
+		PN_LOG_WARN("store", "unreachable_at_open",
+			    "backend=postgres msg=\"%s\" action=retry_per_request", err);
+	} else {
+		p->conns[0].c = c;
+		if ((r = pn_pg_migrate(c)))
+			goto out;
+		p->migrated = 1;
 	}
-	p->conns[0].c = c;
-	if ((r = pn_pg_migrate(c)))
-		goto out;
 	if (!(st = calloc(1, sizeof(*st)))) {
 		r = -ENOMEM;
 		goto out;

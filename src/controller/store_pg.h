@@ -50,6 +50,8 @@ struct pn_pg {
 	struct pn_pgconn conns[PN_STORE_PG_POOL];
 	int64_t last_down_log;
 	struct pn_pg_listen *listen;
+	int migrated; /* schema checked/migrated (at open, or at the first
+		       * connection when the server was down at open); under m */
 };
 
 /* Parameters as text (libpq's text format; the server infers the types). */

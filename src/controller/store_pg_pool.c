@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "controller/store_pg.h"
@@ -323,6 +324,33 @@ static void log_down(struct pn_pg *p, const char *err)
 		PN_LOG_WARN("store", "unreachable", "backend=postgres msg=\"%s\"", err);
 }
 
+/* The first connection after a start without the server checks and
+ * migrates the schema (one thread; the others wait for it). */
+static int ensure_schema(struct pn_pg *p, PGconn *c)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&p->m);
+	while (p->migrated < 0) { /* another thread migrating (rare: poll; p->cv is the pool's) */
+		pthread_mutex_unlock(&p->m);
+		usleep(10000);
+		pthread_mutex_lock(&p->m);
+	}
+	if (p->migrated) {
+		pthread_mutex_unlock(&p->m);
+		return 0;
+	}
+	p->migrated = -1;
+	pthread_mutex_unlock(&p->m);
+	r = pn_pg_migrate(c);
+	if (!r)
+		PN_LOG_INFO("store", "schema_ready", "backend=postgres after=unreachable_at_open");
+	pthread_mutex_lock(&p->m);
+	p->migrated = r ? 0 : 1;
+	pthread_mutex_unlock(&p->m);
+	return r;
+}
+
 int pn_pg_begin(void *be, int write)
 {
 	struct pn_pg *p = be;
@@ -354,6 +382,8 @@ int pn_pg_begin(void *be, int write)
 			}
 		}
 		pc->failed = 0;
+		if ((r = ensure_schema(p, pc->c)))
+			break;
 		res = PQexec(pc->c, sql);
 		if (PQresultStatus(res) == PGRES_COMMAND_OK ||
 		    PQresultStatus(res) == PGRES_TUPLES_OK)

@@ -32,6 +32,25 @@ int pn_fdlimit_raise(uint64_t *soft, uint64_t *hard)
 	return 0;
 }
 
+int pn_fdlimit_raise_to(uint64_t want, uint64_t *soft, uint64_t *hard)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    (uint64_t)rl.rlim_max < want) {
+		/* halve until the kernel takes it (fs.nr_open caps it) */
+		for (uint64_t w = want; w > (uint64_t)rl.rlim_max; w /= 2) {
+			struct rlimit up = {(rlim_t)w, (rlim_t)w};
+
+			if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+				break;
+			if (errno == EPERM) /* not privileged: keep the hard limit */
+				break;
+		}
+	}
+	return pn_fdlimit_raise(soft, hard);
+}
+
 uint64_t pn_fdlimit_soft(void)
 {
 	struct rlimit rl;

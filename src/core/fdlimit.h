@@ -16,6 +16,16 @@
  */
 int pn_fdlimit_raise(uint64_t *soft, uint64_t *hard);
 
+/*
+ * Servers that hold one descriptor per subscriber want more than a usual
+ * hard limit (often 4096..20000): raise the hard limit too, up to want
+ * (only with CAP_SYS_RESOURCE, and never past fs.nr_open), then the soft
+ * limit to the hard one.  Never lowers anything.  0 and the limits now in
+ * force, or -errno if even the soft limit could not be raised.
+ */
+#define PN_FDLIMIT_SERVER_WANT 1048576u
+int pn_fdlimit_raise_to(uint64_t want, uint64_t *soft, uint64_t *hard);
+
 /* The current soft limit (UINT64_MAX: unlimited), or 0 if unknown. */
 uint64_t pn_fdlimit_soft(void);
 
