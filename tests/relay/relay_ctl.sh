@@ -136,7 +136,7 @@ n=$(grep -c "client tunnel_up" "$W/client.log")
 # session on its open relay connection, whose login credential expired
 # long ago (RENEW replaced it).
 pn_stop "$PID_connector" || bad "connector stopped on SIGTERM"
-pn_bg connector2 ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --wss-ca "$W/proxyca.crt"
+pn_bg connector2 ip netns exec $NS_CONN "$PN_BIN" connector run --state "$W/conn" --wss-ca "$W/proxy-ca.crt"
 pn_wait_log "$W/connector2.log" "relay_state.*state=ready" 30 && ok "restarted connector registered" ||
 	bad "restarted connector registered"
 got=0
