@@ -178,8 +178,7 @@ out:
 int pn_client_status_query(const char *state_dir, char **json)
 {
 	struct sockaddr_un sa;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int fd, r;
 
 	*json = NULL;
@@ -190,47 +189,16 @@ int pn_client_status_query(const char *state_dir, char **json)
 		return PN_E_TOOBIG;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-		if (len + 4096 + 1 > cap) {
-			char *nb;
-			if (cap >= PN_CLIENT_STATUS_MAX) {
-				r = PN_E_TOOBIG;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 8192;
-			if (!(nb = realloc(buf, cap))) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (!buf) {
-		r = PN_E_TRUNCATED;
-		goto out;
-	}
-	buf[len] = '\0';
-	*json = buf;
-	buf = NULL;
-	r = 0;
-out:
+	else
+		r = pn_fd_read_all(fd, 8192, PN_CLIENT_STATUS_MAX, json, &len);
 	close(fd);
-	free(buf);
+	if (r == 0 && len == 0) {
+		free(*json);
+		*json = NULL;
+		r = PN_E_TRUNCATED;
+	}
 	return r;
 }
 

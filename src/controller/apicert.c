@@ -16,7 +16,7 @@
 #include "core/err.h"
 #include "core/secret.h"
 
-static int add_san(gnutls_x509_crt_t crt, const char *name)
+int pn_apicert_add_san(gnutls_x509_crt_t crt, const char *name)
 {
 	uint8_t a[16];
 
@@ -60,7 +60,7 @@ int pn_apicert_issue(const struct pn_ca *ca, const struct pn_key *key, const cha
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0)
 		goto out;
 	for (unsigned i = 0; i < nnames; i++)
-		if (add_san(crt, names[i]) < 0) {
+		if (pn_apicert_add_san(crt, names[i]) < 0) {
 			rc = PN_E_INVAL;
 			goto out;
 		}

@@ -2,6 +2,8 @@
 #define PN_CONTROLLER_APICERT_H
 #include <stdint.h>
 
+#include <gnutls/x509.h>
+
 #include "trust/ca.h"
 #include "trust/key.h"
 
@@ -13,4 +15,7 @@
  */
 int pn_apicert_issue(const struct pn_ca *ca, const struct pn_key *key, const char *const *names,
 		     unsigned nnames, uint64_t now, uint64_t lifetime_s, char **out_pem);
+/* Append one subjectAltName: an IPv4/IPv6 literal as an IP address, any
+ * other name as a DNS name.  GnuTLS's return (negative on error). */
+int pn_apicert_add_san(gnutls_x509_crt_t crt, const char *name);
 #endif

@@ -15,6 +15,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "controller/apicert.h"
 #include "controller/console.h"
 #include "core/err.h"
 #include "core/file.h"
@@ -23,20 +24,6 @@
 #include "trust/util.h"
 
 #define CONSOLE_CERT_DAYS 397
-
-static int add_san(gnutls_x509_crt_t crt, const char *name)
-{
-	uint8_t a[16];
-
-	if (inet_pton(AF_INET, name, a) == 1)
-		return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 4,
-							    GNUTLS_FSAN_APPEND);
-	if (inet_pton(AF_INET6, name, a) == 1)
-		return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 16,
-							    GNUTLS_FSAN_APPEND);
-	return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
-						    (unsigned)strlen(name), GNUTLS_FSAN_APPEND);
-}
 
 static int make(const char *const *names, unsigned nnames, char **key_pem, char **cert_pem)
 {
@@ -67,7 +54,7 @@ static int make(const char *const *names, unsigned nnames, char **key_pem, char 
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0)
 		goto out;
 	for (unsigned i = 0; i < nnames; i++)
-		if (add_san(crt, names[i]) < 0)
+		if (pn_apicert_add_san(crt, names[i]) < 0)
 			goto out;
 	if (gnutls_x509_crt_get_key_id(crt, 0, kid, &kidlen) >= 0)
 		gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);

@@ -20,48 +20,28 @@ static int join(char path[PATH_MAX], const char *dir, const char *name)
 	return n < 0 || n >= PATH_MAX ? PN_E_TOOBIG : 0;
 }
 
-int pn_file_read(const char *path, size_t max, char **out, size_t *outlen)
+int pn_fd_read_all(int fd, size_t cap, size_t max, char **out, size_t *outlen)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t cap, got = 0;
-	int fd, r;
+	char *buf;
+	size_t got = 0;
+	int r;
 
 	*out = NULL;
 	if (outlen)
 		*outlen = 0;
 	if (max >= SIZE_MAX - 1)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	/* A regular file's size is known: refuse a large one before
-	 * allocating.  Anything else is read up to one byte past max, which is
-	 * enough to know it is too big. */
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		r = PN_E_TOOBIG;
-		goto out;
-	}
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : max + 1;
+	if (cap > max + 1)
+		cap = max + 1;
 	if (cap < 2)
 		cap = 2; /* room to see that an "empty" (e.g. /proc) file is not */
-	if (!(buf = malloc(cap + 1))) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!(buf = malloc(cap + 1)))
+		return -ENOMEM;
 	for (;;) {
 		ssize_t n;
 
 		if (got == cap) {
-			/* The file grew, or /proc reported 0: grow up to max + 1. */
+			/* It grew, or /proc reported 0: grow up to max + 1. */
 			size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
 			char *nb;
 
@@ -101,6 +81,40 @@ int pn_file_read(const char *path, size_t max, char **out, size_t *outlen)
 	r = 0;
 out:
 	pn_wipe_free(buf, got);
+	return r;
+}
+
+int pn_file_read(const char *path, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	int fd, r;
+
+	*out = NULL;
+	if (outlen)
+		*outlen = 0;
+	if (max >= SIZE_MAX - 1)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto out;
+	}
+	/* A regular file's size is known: refuse a large one before
+	 * allocating.  Anything else is read up to one byte past max, which is
+	 * enough to know it is too big. */
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		r = PN_E_TOOBIG;
+		goto out;
+	}
+	r = pn_fd_read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : max + 1, max, out,
+			   outlen);
+out:
 	close(fd);
 	return r;
 }

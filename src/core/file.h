@@ -12,6 +12,10 @@
  * was read and not returned is wiped.  Free with pn_wipe_free(buf, *outlen)
  * or pn_wipe_free_str (core/secret.h) when it may be secret, else free(). */
 int pn_file_read(const char *path, size_t max, char **out, size_t *outlen);
+/* Read fd to its end (a pipe, a socket, an open file): at most max bytes
+ * (PN_E_TOOBIG past that), NUL-terminated, starting with a buffer of cap
+ * bytes; wiped when freed on failure.  The caller closes fd. */
+int pn_fd_read_all(int fd, size_t cap, size_t max, char **out, size_t *outlen);
 /* The same for dir/name (PN_E_TOOBIG when the joined path does not fit). */
 int pn_file_read_at(const char *dir, const char *name, size_t max, char **out, size_t *outlen);
 
