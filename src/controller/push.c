@@ -16,7 +16,14 @@
  * Sending complete state (not deltas) makes coalescing and resync trivial:
  * a reconnecting subscriber passes ?since=<last id> and gets the latest
  * state at once if anything changed.  When the subscriber's own credential
- * is revoked or expires, the stream sends "event: revoked" and ends.  The
+ * is revoked (connectors: the store's revoked flag; everyone: its serial in
+ * the state's revoked list), the stream sends "event: revoked" and ends; the
+ * subscriber stops.  When the credential the stream was opened with merely
+ * expires (renewal normally replaced it already; the controller accepts a
+ * credential until not_after + PN_TRUST_DEFAULT_SKEW, and so does the
+ * stream), the stream sends "event: reconnect" and ends: the subscriber
+ * reconnects with its current credential, or is refused (401) if it has no
+ * valid one.  The
  * state is re-sent (same version, freshly signed lists) at half the access
  * lists' lifetime so a quiet subscriber never holds an expired list.  After
  * stream_max_s (default PN_PUSH_STREAM_MAX_S) a stream sends "event: reconnect" and ends; the
@@ -74,7 +81,10 @@ struct stream {
 	char holder_kind[24], holder_id[40], cred_id[PN_ID_HEX_LEN + 1];
 	char fpr[PN_FPR_HEX_LEN + 1], serial[64];
 	uint64_t sent;	    /* version sent */
-	uint64_t not_after; /* of the subscriber's credential (unix s) */
+	/* unix s: the credential's not_after + PN_TRUST_DEFAULT_SKEW, the last
+	 * second the controller still accepts it (auth.c), so the stream ends
+	 * when a reconnect with that credential would be refused */
+	uint64_t cred_end;
 	char *pending;
 	size_t pending_len, pending_off;
 	int64_t last_send_ms, last_state_ms, opened_ms, retry_ms;
@@ -243,7 +253,8 @@ size_t pn_push_subscribers(struct pn_push *p)
 	return n;
 }
 
-/* Still allowed to listen?  Its credential must be unrevoked and unexpired. */
+/* Not revoked?  Only the revoked flag counts: expiry is not a revocation
+ * (it ends the stream with "event: reconnect", see step()). */
 static int cred_live(struct stream *st)
 {
 	struct pn_store *s = st->p->ctl->store;
@@ -253,8 +264,7 @@ static int cred_live(struct stream *st)
 	if (pn_store_read(s))
 		return 1; /* transient: keep the stream, retry next tick */
 	if (pn_store_get(s, PN_OBJ_CREDENTIAL, st->serial, &row) == 0)
-		ok = !json_integer_value(json_object_get(row, "revoked")) &&
-		     json_integer_value(json_object_get(row, "not_after")) > pn_now();
+		ok = !json_integer_value(json_object_get(row, "revoked"));
 	pn_store_rollback(s);
 	json_decref(row);
 	return ok;
@@ -280,10 +290,9 @@ static int make_event(struct stream *st, int force)
 	uint64_t v = 0;
 	int rc;
 
-	/* Its credential expired, or (connectors: read here; everyone else:
-	 * found in the state's revoked list) was revoked: the stream ends. */
-	if ((st->not_after && (uint64_t)pn_now() > st->not_after) ||
-	    (!strcmp(st->holder_kind, "connector") && !cred_live(st))) {
+	/* Its credential was revoked (connectors: read here; everyone else:
+	 * found in the state's revoked list): the stream ends. */
+	if (!strcmp(st->holder_kind, "connector") && !cred_live(st)) {
 		rc = PN_PUSH_STATE_REVOKED;
 	} else {
 		rc = pn_push_state_event(st->p->ctl, st->p->snap, &h, st->sent, force, st->seen,
@@ -326,9 +335,8 @@ static int64_t next_due(const struct stream *st)
 	due = min64(due, st->opened_ms + (int64_t)ctl->stream_max_s * 1000);
 	if (st->retry_ms)
 		due = min64(due, st->retry_ms);
-	/* the credential's own expiry ends the stream ("event: revoked") */
-	if (st->not_after)
-		due = min64(due, now + ((int64_t)st->not_after + 1 - wall) * 1000);
+	/* the credential's own expiry ends the stream ("event: reconnect") */
+	due = min64(due, now + ((int64_t)st->cred_end + 1 - wall) * 1000);
 	return due;
 }
 
@@ -343,15 +351,17 @@ static int step(struct stream *st, int version_moved)
 	int rc;
 
 	/* Streams are recycled so subscribers regularly pass through their
-	 * reconnect path (credential renewal, server rebalancing). */
-	if (now - st->opened_ms >= (int64_t)p->ctl->stream_max_s * 1000) {
+	 * reconnect path (credential renewal, server rebalancing).  The expiry
+	 * of the credential the stream was opened with is no revocation: the
+	 * subscriber reconnects with its current (renewed) credential. */
+	if (now - st->opened_ms >= (int64_t)p->ctl->stream_max_s * 1000 ||
+	    (uint64_t)pn_now() > st->cred_end) {
 		queue_text(st, strdup("event: reconnect\ndata: {}\n\n"));
 		st->end = 1;
 		return 1;
 	}
 	if (version_moved || (st->retry_ms && now >= st->retry_ms) || !st->last_state_ms ||
-	    now - st->last_state_ms >= (int64_t)p->ctl->acl_ttl * 500 ||
-	    (st->not_after && (uint64_t)pn_now() > st->not_after)) {
+	    now - st->last_state_ms >= (int64_t)p->ctl->acl_ttl * 500) {
 		/* Access lists expire: re-send the same version, freshly signed,
 		 * at half their lifetime even when nothing changed.  The first
 		 * state always goes out, so a reconnecting subscriber also gets
@@ -480,7 +490,7 @@ int pn_push_handle_stream(struct pn_req *r)
 	snprintf(st->serial, sizeof(st->serial), "%s", r->peer_serial);
 	pn_id_hex(r->peer.id, st->cred_id);
 	pn_fpr_hex(r->peer.key_fpr, st->fpr);
-	st->not_after = r->peer.not_after;
+	st->cred_end = r->peer.not_after + PN_TRUST_DEFAULT_SKEW;
 	st->sent = v;
 	st->last_send_ms = mono_ms();
 	st->opened_ms = st->last_send_ms;

@@ -600,6 +600,63 @@ static void test_push_grant_removal(void **state)
 	pn_ctlapi_free(c);
 }
 
+/*
+ * A subscriber's credential that merely expires (short lifetime, never
+ * renewed, not revoked) is no revocation: its stream ends with "event:
+ * reconnect" once the controller stops accepting it, never "event:
+ * revoked", which would stop the component.  (Revocation: test_push_grant_removal.)
+ */
+#ifndef WAIT_PAST_S
+#define WAIT_PAST_S 4
+#endif
+static void test_push_expiry_not_revoked(void **state)
+{
+	struct pn_controller_run_opts ro = {0};
+	char dir[128], listen[64];
+	struct pn_ctlapi *c = NULL;
+	struct pn_ctlapi_sub *sub = NULL;
+	struct subctx s;
+	char *tok;
+	time_t t0;
+
+	/* restart the controller issuing 10 s credentials (streams are then
+	 * recycled every 2.5 s, so one opens on the old credential's last
+	 * seconds and outlives it) */
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", pn_controller_port(G.ctl));
+	pn_controller_stop(G.ctl);
+	ro.listen_override = listen;
+	ro.cred_ttl_s = PN_CONTROLLER_CRED_TTL_MIN;
+	assert_int_equal(pn_controller_start_opts(G.data, &ro, &G.ctl), 0);
+	G.url = pn_controller_url(G.ctl);
+	tok = admin_str("POST", "/v1/connectors", "{\"name\":\"short\",\"network\":\"corp\"}",
+			201, "enrollment_token");
+	state_dir(dir, sizeof(dir), "short");
+	assert_int_equal(pn_ctlapi_enroll(dir, tok), 0);
+	free(tok);
+	t0 = time(NULL);
+	memset(&s, 0, sizeof(s));
+	uv_loop_init(&s.loop);
+	uv_timer_init(&s.loop, &s.timer);
+	assert_int_equal(pn_ctlapi_open(dir, &c), 0);
+	assert_int_equal(pn_ctlapi_subscribe(c, &s.loop, on_event, &s, &sub), 0);
+	run_until(&s, 0, 5000);
+	assert_true(s.events >= 1);
+	/* past the credential's not_after (+ margin): never told it was
+	 * revoked, the stream goes on (the controller accepts the credential
+	 * up to not_after + PN_TRUST_DEFAULT_SKEW; the stream then ends with
+	 * "event: reconnect" and the reconnect is refused: not waited for
+	 * here, it would add a minute) */
+	while (time(NULL) < t0 + (time_t)PN_CONTROLLER_CRED_TTL_MIN + WAIT_PAST_S && !s.revoked)
+		run_until(&s, UINT64_MAX, 200);
+	assert_int_equal(s.revoked, 0);
+	assert_int_equal(s.connected, 1); /* planned reconnects raise no event */
+	pn_ctlapi_sub_stop(sub, NULL);
+	uv_close((uv_handle_t *)&s.timer, NULL);
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&s.loop), 0);
+	pn_ctlapi_free(c);
+}
+
 static void test_token_parse(void **state)
 {
 	struct pn_ctlapi_token t;
@@ -627,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_relay_and_client_state),
 		cmocka_unit_test(test_foreign_credential),
 		cmocka_unit_test(test_push_grant_removal),
+		cmocka_unit_test(test_push_expiry_not_revoked),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
