@@ -118,9 +118,14 @@ pn_at_exit() { # command...: also run by pn_cleanup (last registered first)
 	PN_AT_EXIT=("$*" "${PN_AT_EXIT[@]}")
 }
 pn_cleanup() {
-	local p n c
+	local p n c i
 	for p in "${PN_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
+	for i in $(seq 60); do # up to 3 s for a clean stop, then SIGKILL
+		c=0
+		for p in "${PN_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && c=1; done
+		[ "$c" = 0 ] && break
+		sleep 0.05
+	done
 	for p in "${PN_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	PN_PIDS=()
 	for n in $PN_NS; do
