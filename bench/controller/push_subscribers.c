@@ -44,6 +44,7 @@
 #include <gnutls/x509.h>
 #include <jansson.h>
 
+#include "admin.h"
 #include "controller/controller.h"
 #include "core/fdlimit.h"
 #include "ctlapi/ctlapi.h"
@@ -103,56 +104,11 @@ static double now_ms(void)
 
 /* ---- admin API (blocking libcurl) ---- */
 
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	char *nb = realloc(s->p, s->n + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	s->p = nb;
-	memcpy(s->p + s->n, p, sz * n);
-	s->n += sz * n;
-	s->p[s->n] = '\0';
-	return sz * n;
-}
-
 static long call(const char *method, const char *path, const char *body, json_t **out)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hd = NULL;
-	struct sink s = {0};
-	char url[512], auth[128];
-	long status = 0;
+	const struct bench_admin a = {g_url, g_ca, g_key};
 
-	if (!h)
-		return 0;
-	snprintf(url, sizeof(url), "%s%s", g_url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", g_key);
-	hd = curl_slist_append(hd, auth);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CAINFO, g_ca);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (out)
-		*out = s.p ? json_loads(s.p, 0, NULL) : NULL;
-	free(s.p);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(h);
-	return status;
+	return bench_admin_call(&a, method, path, body, out);
 }
 
 static uint64_t policy_version(void)
