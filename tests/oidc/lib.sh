@@ -30,7 +30,15 @@ start_node() {
 	local name=$1; shift
 	rm -f "$W/$name.port"
 	pn_bg "$name" node "$@" "$W/$name.port"
-	pn_wait_count "$W/$name.port" . 1 30 || { bad "$name started ($(tail -5 "$W/$name.log"))"; pn_finish; }
+	# Node loads oidc-provider and makes three keys before it listens: seconds
+	# on a loaded machine, so a generous deadline, and what it was doing.
+	if ! pn_wait_count "$W/$name.port" . 1 90; then
+		local pid
+		eval "pid=\$PID_$name"
+		bad "$name started (pid $pid: $(ps -o stat=,etime=,time= -p "$pid" 2>/dev/null || echo gone);" \
+			"wchan $(cat "/proc/$pid/wchan" 2>/dev/null); log: $(tail -5 "$W/$name.log"))"
+		pn_finish
+	fi
 	printf -v "${name}_URL" 'https://127.0.0.1:%s' "$(cat "$W/$name.port")"
 }
 
