@@ -22,6 +22,9 @@
 #define SSE_EVENT_MAX (32u << 20) /* one event's data: bounded */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
+/* 503: the controller answers but its store is down; it will be back as
+ * soon as the store is, so retry at a steady pace instead of backing off. */
+#define BACKOFF_503_MAX_MS 2000
 #define STALL_S 30
 
 struct item {
@@ -287,7 +290,10 @@ static void *run(void *arg)
 		while (!s->stop && pthread_cond_timedwait(&s->cv, &s->m, &ts) == 0)
 			;
 		pthread_mutex_unlock(&s->m);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		{
+			unsigned cap = s->status == 503 ? BACKOFF_503_MAX_MS : BACKOFF_MAX_MS;
+			backoff = backoff * 2 > cap ? cap : backoff * 2;
+		}
 	}
 	return NULL;
 }
