@@ -85,7 +85,7 @@ struct pn_rrelay {
 	int registered;
 	int refused; /* the relay refused our credential: back off, report it */
 	/* UDP send queue, flushed once per loop iteration with sendmmsg + GSO. */
-	uv_prepare_t prep;
+	uv_idle_t prep; /* idle, not prepare: see stream.c flush_cb */
 	unsigned ntx;
 	uint16_t txlen[TXQ];
 	uint8_t txbuf[TXQ][PN_RELAY_MAX_DATAGRAM];
@@ -141,7 +141,7 @@ void rc_session_free(struct pn_rsession *s);
 void rc_session_ready(struct pn_rsession *s, uint64_t now);
 
 /* rclient_udp.c */
-void rc_on_prepare(uv_prepare_t *h);
+void rc_on_flush_idle(uv_idle_t *h);
 void rc_on_udp_resolved(struct pn_resolve *rs, int status, void *arg);
 void rc_udp_flush(struct pn_rrelay *r);
 void rc_udp_start(struct pn_rrelay *r);

@@ -66,11 +66,11 @@ void rc_udp_flush(struct pn_rrelay *r)
 	r->ntx = 0;
 }
 
-void rc_on_prepare(uv_prepare_t *h)
+void rc_on_flush_idle(uv_idle_t *h)
 {
 	struct pn_rrelay *r = h->data;
 
-	uv_prepare_stop(h);
+	uv_idle_stop(h);
 	if (r->ntx)
 		rc_udp_flush(r);
 }
@@ -167,7 +167,7 @@ void rc_udp_start(struct pn_rrelay *r)
 	uv_poll_init(rc->loop, &r->poll, r->udp_fd);
 	r->poll.data = r;
 	uv_poll_start(&r->poll, UV_READABLE, on_udp);
-	uv_prepare_init(rc->loop, &r->prep);
+	uv_idle_init(rc->loop, &r->prep);
 	r->prep.data = r;
 	rc->handles += 2;
 }

@@ -168,7 +168,7 @@ int pn_rsession_send(struct pn_rsession *s, const uint8_t *p, size_t n)
 		memcpy(d + PN_RELAY_DATA_HDR, p, n);
 		r->txlen[r->ntx++] = (uint16_t)(PN_RELAY_DATA_HDR + n);
 		if (r->ntx == 1)
-			uv_prepare_start(&r->prep, rc_on_prepare);
+			uv_idle_start(&r->prep, rc_on_flush_idle);
 	} else {
 		uint8_t hdr[PN_RELAY_DATA_FRAME_HDR];
 		if (!r->s)

@@ -17,7 +17,7 @@
 #include "relay/wshttp.h"
 
 static void kick_write(struct pn_rstream *s);
-static void flush_cb(uv_prepare_t *h);
+static void flush_cb(uv_idle_t *h);
 static void close_after_write(struct pn_rstream *s, int err);
 static void timer_cb(uv_timer_t *t);
 
@@ -71,7 +71,7 @@ static void on_written(uv_write_t *req, int status)
 	kick_write(s);
 	/* Egress drained below the bound: let the flush move more plaintext. */
 	if (pn_buf_len(&s->ptx))
-		uv_prepare_start(&s->prep, flush_cb);
+		uv_idle_start(&s->prep, flush_cb);
 	if (s->graceful && !s->writing && !pn_buf_len(&s->ptx))
 		rst_close_now(s, s->close_err);
 }
@@ -349,9 +349,14 @@ static void flush_now(struct pn_rstream *s)
 		rst_close_now(s, s->close_err);
 }
 
-static void flush_cb(uv_prepare_t *h)
+/* Deferred flushes run from an idle handle, not a prepare handle: sends are
+ * queued from the tunnel endpoint's own flush, which runs in libuv's prepare
+ * phase, and a prepare handle started there runs only after the next poll
+ * has blocked until some I/O or timer (first bytes of new tunnels were
+ * 100+ ms late).  An active idle handle makes that poll return at once. */
+static void flush_cb(uv_idle_t *h)
 {
-	uv_prepare_stop(h);
+	uv_idle_stop(h);
 	flush_now(h->data);
 }
 
@@ -424,7 +429,7 @@ void pn_rstream_close(struct pn_rstream *s, int err, int graceful)
 	s->closing = 1;
 	s->graceful = 1;
 	uv_timer_start(&s->timer, timer_cb, GRACE_MS, 0);
-	uv_prepare_start(&s->prep, flush_cb);
+	uv_idle_start(&s->prep, flush_cb);
 }
 
 static struct pn_rstream *stream_new(uv_loop_t *loop, const struct pn_rstream_config *cfg,
@@ -449,7 +454,7 @@ static struct pn_rstream *stream_new(uv_loop_t *loop, const struct pn_rstream_co
 	pn_buf_init_dyn(&s->out[1], 0, 2 * s->cfg.max_egress + 4 * TLS_CHUNK);
 	uv_tcp_init(loop, &s->tcp);
 	uv_timer_init(loop, &s->timer);
-	uv_prepare_init(loop, &s->prep);
+	uv_idle_init(loop, &s->prep);
 	s->tcp.data = s->timer.data = s->prep.data = s;
 	s->last_rx = uv_now(loop);
 	return s;
@@ -584,7 +589,7 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 	if (pn_buf_len(&s->ptx) >= TLS_CHUNK)
 		flush_now(s);
 	else
-		uv_prepare_start(&s->prep, flush_cb);
+		uv_idle_start(&s->prep, flush_cb);
 	return 0;
 }
 

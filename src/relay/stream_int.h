@@ -33,7 +33,7 @@ enum st {
 struct pn_rstream {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
-	uv_prepare_t prep;
+	uv_idle_t prep; /* idle, not prepare: see stream.c flush_cb */
 	uv_connect_t creq;
 	uv_write_t wreq;
 	struct pn_rstream_config cfg;

@@ -17,6 +17,12 @@
  *       re-presents NAME.crt (RENEW) on the connection: ok = RENEWED; a refusal
  *       must come as ERROR and the relay must then close the connection.
  *   --wss-ca FILE: trust anchors for wss:// relay URLs (default: system store).
+ *   --from-prepare MS: client: one datagram at a time, each sent from a libuv
+ *       prepare callback (as the tunnel endpoint's flush sends), with no other
+ *       timer of its own running; fails when the median round trip exceeds
+ *       MS (--count at most 256 in this mode).  A send
+ *       the library defers to "later in this loop iteration" must not wait
+ *       for the next poll to time out.
  *
  * SPEC: comma-separated tls=IP:PORT, udp=IP:PORT, ws=ws://IP:PORT/path, only=udp|tls|ws
  * (repeatable) Prints one result line; exit 0 when the expectation holds.
@@ -51,6 +57,10 @@ static uint64_t count = 100, size = 1000, timeout_s = 15;
 static const char *expect = "ok", *expect_transport;
 static unsigned nsessions = 1;
 static void *acl_keep, *hex_keep;
+static uint64_t prep_max_ms; /* --from-prepare */
+static uint64_t prep_t0, prep_worst, prep_rtt[256];
+static unsigned prep_n;
+static uv_prepare_t pprep;
 
 static char *slurp(const char *name, size_t *len)
 {
@@ -176,6 +186,8 @@ static void report(void)
 		finish(0);
 }
 
+static void on_pprep(uv_prepare_t *h);
+
 static void fill(uint8_t *p, size_t n, uint64_t seq)
 {
 	memcpy(p, &seq, 8);
@@ -195,10 +207,48 @@ static void k_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *use
 	}
 	memcpy(&seq, p, 8);
 	fill(tmp, n, seq);
-	if (memcmp(tmp, p, n))
+	if (memcmp(tmp, p, n)) {
 		cs->bad++;
-	else
+	} else {
 		cs->got++;
+		if (prep_max_ms) {
+			uint64_t d = uv_hrtime() - prep_t0;
+			if (d > prep_worst)
+				prep_worst = d;
+			if (prep_n < 256)
+				prep_rtt[prep_n++] = d;
+			uv_prepare_start(&pprep, on_pprep);
+		}
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void on_pprep(uv_prepare_t *h)
+{
+	struct csess *cs = &sess[0];
+	uint8_t buf[PN_RELAY_MAX_PAYLOAD];
+
+	uv_prepare_stop(h);
+	if (cs->sent >= count) {
+		uint64_t p50;
+		qsort(prep_rtt, prep_n, sizeof(prep_rtt[0]), cmp_u64);
+		p50 = prep_n ? prep_rtt[prep_n / 2] : UINT64_MAX;
+		printf("prepare_rtt_p50_ms=%.1f max_ms=%.1f\n", (double)p50 / 1e6,
+		       (double)prep_worst / 1e6);
+		if (p50 > prep_max_ms * 1000000u)
+			cs->bad++;
+		report();
+		return;
+	}
+	fill(buf, size, cs->sent);
+	prep_t0 = uv_hrtime();
+	if (pn_rsession_send(cs->s, buf, size) == 0)
+		cs->sent++;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -217,6 +267,12 @@ static void on_tick(uv_timer_t *t)
 		if (!all_transport)
 			return;
 		sending = 1;
+		if (prep_max_ms) {
+			/* No other timer may wake the loop (the deadline aside). */
+			uv_timer_stop(&tick);
+			uv_prepare_start(&pprep, on_pprep);
+			return;
+		}
 	}
 	for (unsigned i = 0; i < nsessions; i++) {
 		struct csess *cs = &sess[i];
@@ -513,6 +569,7 @@ int main(int argc, char **argv)
 	    {"udp", required_argument, 0, 'U'},
 	    {"renew-cred", required_argument, 0, 'N'},
 	    {"wss-ca", required_argument, 0, 'W'},
+	    {"from-prepare", required_argument, 0, 'P'},
 	    {0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
@@ -549,6 +606,7 @@ int main(int argc, char **argv)
 		case 'U': tls = optarg; break;
 		case 'N': renew_cred = optarg; break;
 		case 'W': cfg.wss_ca_file = optarg; break;
+		case 'P': prep_max_ms = strtoull(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -622,6 +680,7 @@ int main(int argc, char **argv)
 	}
 	uv_timer_init(loop, &tick);
 	uv_timer_init(loop, &deadline);
+	uv_prepare_init(loop, &pprep);
 	uv_timer_start(&tick, on_tick, 5, 5);
 	uv_timer_start(&deadline, on_deadline, timeout_s * 1000, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -630,6 +689,7 @@ int main(int argc, char **argv)
 		if (sess[i].s && sess[i].ready)
 			pn_rsession_close(sess[i].s);
 	uv_close((uv_handle_t *)&tick, NULL);
+	uv_close((uv_handle_t *)&pprep, NULL);
 	uv_close((uv_handle_t *)&deadline, NULL);
 	pn_rclient_close(rc, NULL, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);

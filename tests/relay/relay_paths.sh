@@ -64,6 +64,17 @@ check "UDP: 2000 datagrams client<->connector through the relay" \
 fwd=$(stat_of fwd_pkts)
 [ "${fwd:-0}" -ge 4000 ] && ok "relay forwarded $fwd packets" || bad "relay forwarded ${fwd:-0} packets (< 4000)"
 
+# Sends made from a libuv prepare callback (where the tunnel endpoint flushes)
+# go out in the same loop iteration, not when the next poll times out (the
+# relay client's own 250 ms timer: a median near 125 ms means sends waited).
+check "UDP: datagrams sent from a prepare callback leave at once (median round trip < 40 ms)" \
+	client --relay tls=10.201.1.1:4443,udp=10.201.1.1:3478 --count 40 --size 100 \
+	--expect-transport udp --from-prepare 40 --timeout 30
+cat "$W/check.out"
+check "TLS: datagrams sent from a prepare callback leave at once (median round trip < 40 ms)" \
+	client --relay tls=10.201.1.1:4443,only=tls --count 40 --size 100 \
+	--expect-transport tls --from-prepare 40 --timeout 30
+cat "$W/check.out"
 check "TCP/TLS only: 2000 datagrams" \
 	client --relay tls=10.201.1.1:4443,only=tls --count 2000 --expect-transport tls
 check "WebSocket via haproxy: 2000 datagrams" \
