@@ -238,6 +238,11 @@ void ep_flush(struct ep_tunnel *et)
 	arm_timer(et);
 }
 
+static void on_kick(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
 	struct pn_tep *ep = h->data;
@@ -253,6 +258,11 @@ static void on_prepare(uv_prepare_t *h)
 	}
 	if (!ep->dirty)
 		uv_prepare_stop(&ep->prep);
+	else
+		/* A tunnel spent its budget and has more to send: poll for reads
+		 * once without blocking, then flush again.  Without an active idle
+		 * handle the poll would wait for the next I/O or timer. */
+		uv_idle_start(&ep->kick, on_kick);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -369,6 +379,8 @@ int pn_tep_new(const struct pn_tep_config *cfg, struct pn_tep **out)
 	ep->cfg.cert_pem = ep->cert_pem;
 	uv_prepare_init(cfg->loop, &ep->prep);
 	ep->prep.data = ep;
+	uv_idle_init(cfg->loop, &ep->kick);
+	ep->kick.data = ep;
 	*out = ep;
 	return 0;
 fail:
@@ -577,6 +589,8 @@ void pn_tep_close(struct pn_tep *ep, void (*cb)(void *arg), void *arg)
 	pn_udp_close(ep->sock);
 	ep->sock = NULL;
 	uv_prepare_stop(&ep->prep);
-	ep->pending_closes++;
+	uv_idle_stop(&ep->kick);
+	ep->pending_closes += 2;
 	uv_close((uv_handle_t *)&ep->prep, prep_closed);
+	uv_close((uv_handle_t *)&ep->kick, prep_closed);
 }

@@ -78,6 +78,7 @@ struct pn_tep {
 	struct ep_cred *cred;
 	struct pn_udp *sock;
 	uv_prepare_t prep;
+	uv_idle_t kick; /* keeps the next poll from blocking while tunnels are dirty */
 	struct ep_tunnel *hash[PN_TEP_HASH], *hash2[PN_TEP_HASH];
 	struct ep_tunnel *dirty;
 	struct ep_tunnel *all;
