@@ -92,6 +92,7 @@ struct pn_tep {
 	struct ep_xpath *xpaths;
 	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
 	struct ep_p2p_ep *p2p; /* NAT traversal (ep_p2p.c), or NULL */
+	unsigned spray_socks;  /* extra sockets open for symmetric NATs (ep_spray.c) */
 };
 
 static inline uint64_t ep_now_ns(void)

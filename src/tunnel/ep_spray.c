@@ -7,6 +7,7 @@
  * path are closed PN_SPRAY_LINGER_MS after the window; the one the
  * tunnel uses stays until the tunnel ends.
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ static void close_sock(struct ep_tunnel *et, struct ep_spray *sp, size_t i)
 	   endpoint's socket: nothing keeps a pointer to a closed socket */
 	ep_paths_retarget_sock(et, sp->sock[i], et->ep->sock);
 	pn_udp_close(sp->sock[i]);
+	et->ep->spray_socks--;
 	sp->sock[i] = sp->sock[--sp->nsock];
 	sp->hit[i] = sp->hit[sp->nsock];
 }
@@ -130,8 +132,10 @@ static void hard_round(struct ep_tunnel *et, struct ep_spray *sp, const uint8_t 
 	struct sockaddr_in any = {.sin_family = AF_INET};
 
 	while (sp->rounds == 0 && sp->nsock < PN_SPRAY_SOCKETS) {
-		int r = pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, ep_udp_recv, ep_udp_writable,
-				    ep_udp_burst, ep, &sp->sock[sp->nsock]);
+		int r = ep->spray_socks >= PN_SPRAY_EP_SOCKETS
+			    ? -EMFILE /* the endpoint's bound: other tunnels play now */
+			    : pn_udp_open(ep->cfg.loop, (struct sockaddr *)&any, ep_udp_recv,
+					  ep_udp_writable, ep_udp_burst, ep, &sp->sock[sp->nsock]);
 		if (r != 0) {
 			/* out of descriptors or memory: fewer mappings */
 			if (!sp->open_failed)
@@ -140,6 +144,7 @@ static void hard_round(struct ep_tunnel *et, struct ep_spray *sp, const uint8_t 
 			sp->open_failed = 1;
 			break;
 		}
+		ep->spray_socks++;
 		sp->hit[sp->nsock++] = 0;
 	}
 	for (size_t i = 0; i < sp->nsock; i++)

@@ -33,6 +33,7 @@
 #include "tunnel/p2p.h"
 
 #define PN_SPRAY_SOCKETS     256  /* hard side: extra sockets (mappings) per window */
+#define PN_SPRAY_EP_SOCKETS  1024 /* all tunnels of an endpoint together */
 #define PN_SPRAY_HARD_ROUNDS 3	  /* hard side: probes per socket and target, 1 s apart */
 #define PN_SPRAY_HARD_GAP_MS 1000
 #define PN_SPRAY_PORTS	     2048 /* easy side: ports probed per window */
