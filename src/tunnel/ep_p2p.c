@@ -13,7 +13,9 @@
  *             direct path, keyed probes keep the NAT mappings (25 s idle,
  *             1 s with flows) and 2.5 s of silence with a probe
  *             unanswered moves the tunnel back to its relay path; new
- *             probing after 5 s, doubling to 60 s.
+ *             probing after 5 s, doubling to 60 s.  With one side
+ *             behind a symmetric NAT, a birthday game beside the probing
+ *             (ep_spray.c, tunnel/spray.h).
  * The connector never migrates: it answers, probes, and follows the
  * client (ngtcp2 validates the client's new address itself).
  */
@@ -527,8 +529,8 @@ int ep_p2p_raw(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *fr
 		probe_input(ep, sock, NULL, from, p, n);
 		return 1;
 	}
-	if (sock == ep->sock && (p[0] & 0xc0) == 0 && n >= PN_STUN_HDR && pn_load_be32(p + 4) == PN_STUN_MAGIC &&
-	    pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
+	if (sock == ep->sock && (p[0] & 0xc0) == 0 && n >= PN_STUN_HDR &&
+	    pn_load_be32(p + 4) == PN_STUN_MAGIC && pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
 		if (pn_natdisc_done(&pe->disc))
 			local_rebuild(pe);
 		return 1;
