@@ -11,6 +11,10 @@
 #   nebula     nebula, userspace Noise over UDP
 #   stunnel    stunnel4 TLS client proxy -> TLS server proxy (per-connection TLS over TCP)
 #   postern-*  client port-forward in pnb-c -> relay in pnb-r (UDP, or TCP/TLS) -> connector in pnb-s
+#   postern_p2p  client and connector each behind a NAT (endpoint-independent
+#              mapping) on pnb-r: the direct path found by NAT traversal, not
+#              configured (bench/peers/postern.sh draws it); also
+#              time_to_direct_ms, the median over P2P_TTD_RUNS fresh tunnels
 # Metrics per path:
 #   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
 #   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
@@ -19,7 +23,8 @@
 # Output: a table, then `metric: value` lines, then ratios of Postern to each peer.
 #
 #   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
-#                       POSTERN_ROWS="relay_udp relay_tls direct" BUILD=out/bench KEEP_W=1)
+#                       POSTERN_ROWS="relay_udp relay_tls direct p2p" BUILD=out/bench KEEP_W=1
+#                       P2P_TTD_RUNS=5)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-5}
@@ -27,7 +32,7 @@ TPUT_RUNS=${TPUT_RUNS:-3}
 RR=${RR:-2000}
 NEWFLOW=${NEWFLOW:-200}
 PEERS=${PEERS-"raw wg nebula stunnel"}
-POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct"}
+POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct p2p"}
 BUILD=${BUILD:-$ROOT/out/bench}
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
 
@@ -54,7 +59,7 @@ cleanup() {
 	local p n
 	for p in "${SVC_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${SVC_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for n in pnb-c pnb-r pnb-s; do
+	for n in pnb-c pnb-r pnb-s pnb-pc pnb-pcn pnb-ps pnb-psn; do
 		for p in $(ip netns pids $n 2>/dev/null); do kill "$p" 2>/dev/null; done
 		ip netns del $n 2>/dev/null
 	done
@@ -175,6 +180,10 @@ for r in "${ROWS[@]}"; do
 	for m in $METRICS; do echo "$m.$r: ${RES[$r.$m]:--}"; done
 	echo "tput_runs_gbps.$r: ${RES[$r.tput_runs]:--}"
 done
+if [ -n "${RES[postern_p2p.ttd_ms]:-}" ]; then
+	# tunnel up -> direct path (the client's time_to_direct_ms)
+	echo "time_to_direct_ms.postern_p2p: ${RES[postern_p2p.ttd_ms]} (p50 of: ${RES[postern_p2p.ttd_runs]}; measured row's tunnel: ${RES[postern_p2p.ttd_first_ms]:--})"
+fi
 ratio() { python3 -c "import sys
 try: print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))
 except Exception: print('-')" "$1" "$2"; }

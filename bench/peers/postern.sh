@@ -64,10 +64,142 @@ peer_postern_direct_prep() { postern_prep; }
 peer_postern_direct_start() { postern_start direct; }
 peer_postern_direct_target() { echo "127.0.0.1 9201 9777"; }
 
+# postern_p2p: the direct path found by NAT traversal, not configured.
+# Client and connector each behind a NAT keeping ports (nftables
+# masquerade: endpoint-independent mapping, filtering by conntrack), two
+# relays on the router for the STUN answers that classify the NATs:
+#
+#   pnb-pc 10.205.1.2 -- 10.205.1.1 [pnb-pcn] 10.204.3.2 -- 10.204.3.1 |
+#                                                         pnb-r  (relays 10.204.1.2, 10.204.2.2)
+#   pnb-ps 10.205.2.2 -- 10.205.2.1 [pnb-psn] 10.204.4.2 -- 10.204.4.1 |
+#   (connector; its own iperf3 and echo on 127.0.0.1)
+#
+# The tunnel starts on a relay (UDP); the row waits until the client
+# reports the direct path, then measures as the other rows do.  Also
+# time_to_direct_ms (the client's figure, tunnel up -> direct): its median
+# over P2P_TTD_RUNS (default 5) fresh tunnels.
+P2P_NS="pnb-pc pnb-pcn pnb-ps pnb-psn"
+p2p_bg() { "$@" >>"$W/p2p.log" 2>&1 & PIDS+=($!); }
+postern_p2p_nat() { # nat-ns host-ns wan-ip router-ip lan-prefix (x.y.z) router-if
+	ip link add pnbw0 netns "$1" type veth peer name "$6" netns pnb-r
+	ip link add pnbl0 netns "$1" type veth peer name pnbh0 netns "$2"
+	ip -n "$1" addr add "$3/24" dev pnbw0
+	ip -n pnb-r addr add "$4/24" dev "$6"
+	ip -n "$1" addr add "$5.1/24" dev pnbl0
+	ip -n "$2" addr add "$5.2/24" dev pnbh0
+	ip -n "$1" link set pnbw0 up
+	ip -n "$1" link set pnbl0 up
+	ip -n "$2" link set pnbh0 up
+	ip -n pnb-r link set "$6" up
+	ip -n "$1" route add default via "$4"
+	ip -n "$2" route add default via "$5.1"
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1
+	# no inbound NAT: unsolicited packets to the NAT are dropped (a home
+	# router's firewall), replies pass by conntrack
+	ip netns exec "$1" nft -f - <<-NFT
+	table ip pnb {
+		chain post { type nat hook postrouting priority 100; oifname "pnbw0" masquerade; }
+		chain in { type filter hook input priority 0; iifname "pnbw0" ct state new drop; }
+	}
+	NFT
+}
+postern_p2p_prep() {
+	local F=$BUILD/tests/lib/pnfixture D=$W/pki-p2p n
+	local r="--relay relay1 10.204.1.2:3478 10.204.1.2:4433 --relay relay2 10.204.2.2:3478 10.204.2.2:4433"
+	postern_build || return 1
+	if [ ! -d "$D" ]; then
+		{ $F $D ca && $F $D relay relay1 && $F $D relay relay2 &&
+			$F $D connector conn1 bench --allow 127.0.0.1/32 tcp 5201,7777 $r &&
+			$F $D client bench --net bench conn1 --grant bench 127.0.0.1 tcp 5201,7777 $r; } \
+			>"$W/pki-p2p.log" 2>&1 || return 1
+		for n in $P2P_NS; do
+			ip netns del "$n" 2>/dev/null
+			ip netns add "$n" && ip -n "$n" link set lo up || return 1
+		done
+		postern_p2p_nat pnb-pcn pnb-pc 10.204.3.2 10.204.3.1 10.205.1 pnbr3 &&
+			postern_p2p_nat pnb-psn pnb-ps 10.204.4.2 10.204.4.1 10.205.2 pnbr4 || return 1
+		ip netns exec pnb-ps iperf3 -s -p 5201 >>"$W/bg.log" 2>&1 &
+		SVC_PIDS+=($!)
+		ip netns exec pnb-ps $PROBE echo 7777 >>"$W/bg.log" 2>&1 &
+		SVC_PIDS+=($!)
+		sleep 0.5
+	fi
+: >"$W/p2p.log"
+	for n in 1 2; do
+		p2p_bg $R "$BUILD/src/app/postern" relay run --state "$D/relay$n" --udp 10.204.$n.2:3478 \
+			--tls 10.204.$n.2:4433 --stats-interval 0
+	done
+	for n in $(seq 250); do
+		$R bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433 && exec 4<>/dev/tcp/10.204.2.2/4433' \
+			2>/dev/null && break
+		sleep 0.02
+	done
+	p2p_bg ip netns exec pnb-ps "$BUILD/src/app/postern" connector run --state "$D/conn1"
+	# registered with both relays before the clock starts (as the relay
+	# rows' relay is up before theirs)
+	for n in $(seq 500); do
+		[ "$(grep -c "peer_up role=connector" "$W/p2p.log")" -ge 2 ] && return 0
+		sleep 0.02
+	done
+	echo "bench: p2p connector did not register with the relays" >&2
+	return 1
+}
+postern_p2p_client() {
+	rm -f "$W/pki-p2p/bench/client.sock"
+	p2p_bg ip netns exec pnb-pc "$BUILD/src/app/postern" client run --state "$W/pki-p2p/bench" \
+		--offline --forward 127.0.0.1:9201=127.0.0.1:5201 --forward 127.0.0.1:9777=127.0.0.1:7777
+}
+postern_p2p_wait_direct() { # prints time_to_direct_ms once the tunnel is direct, or "fail"
+	local i
+	for i in $(seq 600); do
+		ip netns exec pnb-pc "$BUILD/src/app/postern" client status --json \
+			--state "$W/pki-p2p/bench" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    for t in json.load(sys.stdin)["tunnels"]:
+        if t["path"] == "direct":
+            print(t.get("p2p", {}).get("time_to_direct_ms", "-")); sys.exit(0)
+except Exception:
+    pass
+sys.exit(1)' && return 0
+		sleep 0.05
+	done
+	echo fail
+}
+peer_postern_p2p_prep() { postern_p2p_prep; }
+peer_postern_p2p_start() {
+	postern_p2p_client
+	# the first byte goes over the relay; measure on the direct path
+	RES[postern_p2p.ttd_first_ms]=$(postern_p2p_wait_direct)
+}
+peer_postern_p2p_target() { echo "127.0.0.1 9201 9777"; }
+postern_p2p_ttd() { # time to direct over fresh tunnels (client restarts)
+	local v=() i t
+	postern_p2p_prep || return
+	for i in $(seq "${P2P_TTD_RUNS:-5}"); do
+		postern_p2p_client
+		ip netns exec pnb-pc $PROBE firstbyte 127.0.0.1 9777 "$(date +%s.%N)" 20 >/dev/null
+		v+=("$(postern_p2p_wait_direct)")
+		kill "${PIDS[-1]}" 2>/dev/null
+		wait "${PIDS[-1]}" 2>/dev/null
+		unset 'PIDS[-1]'
+	done
+	stop_pids
+	t=$(printf '%s\n' "${v[@]}" | python3 -c 'import sys
+v = sorted(float(x) for x in sys.stdin.read().split() if x not in ("fail", "-"))
+print("%d" % v[len(v) // 2] if v else "fail")')
+	RES[postern_p2p.ttd_ms]=$t
+	RES[postern_p2p.ttd_runs]="${v[*]}"
+}
+
 postern_rows() {
-	local r
+	local r c0=$C
 	postern_prep || return 0
 	for r in $POSTERN_ROWS; do
+		# the p2p row's client is behind its NAT: probes run there
+		[ "$r" = p2p ] && C="ip netns exec pnb-pc"
 		measure "postern_$r"
+		[ "$r" = p2p ] && postern_p2p_ttd
+		C=$c0
 	done
 }

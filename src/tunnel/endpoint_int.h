@@ -8,7 +8,8 @@
  *                intake (caps, Retry address validation, new tunnels);
  *   ep_path.c    paths: the endpoint's own UDP paths and paths from
  *                elsewhere (core/path.h);
- *   ep_p2p.c     direct paths by NAT traversal (tunnel/p2p.h).
+ *   ep_p2p.c     direct paths by NAT traversal (tunnel/p2p.h);
+ *   ep_spray.c   its probing through one symmetric NAT (tunnel/spray.h).
  */
 #include <stdint.h>
 #include <sys/socket.h>
@@ -92,6 +93,7 @@ struct pn_tep {
 	struct ep_xpath *xpaths;
 	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
 	struct ep_p2p_ep *p2p; /* NAT traversal (ep_p2p.c), or NULL */
+	unsigned spray_socks;  /* extra sockets open for symmetric NATs (ep_spray.c) */
 };
 
 static inline uint64_t ep_now_ns(void)
@@ -121,7 +123,8 @@ void ep_xpath_recv(struct pn_path *p, const uint8_t *d, size_t n, void *user);
 /* ep_p2p.c */
 /* A non-QUIC datagram on the direct socket (STUN answer, keyed probe):
  * 1 taken (never for the intake), 0 QUIC or NAT traversal off. */
-int ep_p2p_raw(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n);
+int ep_p2p_raw(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
+	       const uint8_t *p, size_t n);
 /* A keyed probe over an attached path (relay keepalive): 1 taken. */
 int ep_p2p_path_raw(struct pn_tep *ep, struct pn_path *path, const uint8_t *p, size_t n);
 void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len);
@@ -137,5 +140,24 @@ struct ep_xpath *ep_xpath_new(struct pn_tep *ep, struct pn_path *p);
 void ep_xpath_unlink_free(struct pn_tep *ep, struct ep_xpath *xp);
 void ep_xpath_forget(struct pn_tep *ep, struct ep_xpath *xp);
 void ep_xpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
+struct pn_udp *ep_path_sock(const struct pn_path *p);
+void ep_paths_retarget_sock(struct ep_tunnel *et, struct pn_udp *from, struct pn_udp *to);
+int ep_migrate_sock(struct ep_tunnel *et, struct pn_udp *sock, const struct sockaddr *peer);
+
+/* ep_spray.c: probing through one symmetric NAT (tunnel/spray.h), per
+ * tunnel (*spp, created on demand), driven by ep_p2p.c */
+struct ep_spray;
+struct pn_cand;
+void ep_spray_start(struct ep_tunnel *et, struct ep_spray **spp, int role,
+		    const struct pn_cand *remote, size_t n, uint64_t now);
+/* Send what is due (probe: a keyed probe for the peer); `direct`: the
+ * tunnel is on a direct path (stop sending). */
+void ep_spray_tick(struct ep_tunnel *et, struct ep_spray *sp, int direct, const uint8_t *probe,
+		   uint64_t now);
+/* A valid probe or answer arrived on sock (keep it a while). */
+void ep_spray_hit(struct ep_spray *sp, struct pn_udp *sock, uint64_t now);
+int ep_spray_role(const struct ep_spray *sp);
+int ep_spray_sending(const struct ep_spray *sp, uint64_t now);
+void ep_spray_free(struct ep_tunnel *et, struct ep_spray **spp);
 
 #endif

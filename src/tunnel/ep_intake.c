@@ -116,7 +116,7 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 	struct ep_path *path;
 	int is_long;
 
-	if (ep->p2p && ep_p2p_raw(ep, from, p, n))
+	if (ep->p2p && ep_p2p_raw(ep, sock, from, p, n))
 		return;
 	if (pn_tconn_dcid_key(p, n, key, &is_long) != 0) {
 		ep->drops_unknown++;

@@ -13,7 +13,9 @@
  *             direct path, keyed probes keep the NAT mappings (25 s idle,
  *             1 s with flows) and 2.5 s of silence with a probe
  *             unanswered moves the tunnel back to its relay path; new
- *             probing after 5 s, doubling to 60 s.
+ *             probing after 5 s, doubling to 60 s.  With one side
+ *             behind a symmetric NAT, a birthday game beside the probing
+ *             (ep_spray.c, tunnel/spray.h).
  * The connector never migrates: it answers, probes, and follows the
  * client (ngtcp2 validates the client's new address itself).
  */
@@ -33,6 +35,7 @@
 #include "tunnel/natdisc.h"
 #include "tunnel/probe.h"
 #include "tunnel/probesched.h"
+#include "tunnel/spray.h"
 
 #define MS		  1000000ull
 #define GATHER_EVERY_MS	  10000
@@ -62,6 +65,7 @@ struct ep_p2p {
 	struct pn_cand remote[PN_P2P_MAX_CANDS];
 	size_t nremote;
 	struct pn_probesched sched;
+	struct ep_spray *spray; /* one side symmetric (ep_spray.c), or NULL */
 	uint64_t created, retry_at, retry_ms;
 	/* path accounting */
 	struct pn_path *cur;
@@ -193,8 +197,10 @@ static struct ep_p2p *agent_new(struct ep_tunnel *et, uint64_t now)
 
 void ep_p2p_tunnel_free(struct ep_tunnel *et)
 {
-	if (et->p2p)
+	if (et->p2p) {
+		ep_spray_free(et, &et->p2p->spray);
 		pn_wipe(et->p2p, sizeof(*et->p2p));
+	}
 	free(et->p2p);
 	et->p2p = NULL;
 }
@@ -202,9 +208,14 @@ void ep_p2p_tunnel_free(struct ep_tunnel *et)
 static void send_probe(struct ep_tunnel *et, struct ep_p2p *a, const struct sockaddr *to)
 {
 	uint8_t p[PN_PROBE_LEN];
+	struct pn_udp *sock = et->ep->sock;
 
+	/* to the current path's peer: from that path's socket (it may be one
+	   of the sockets opened for a symmetric NAT) */
+	if (a->cur && ep_path_sock(a->cur) && pn_sa_equal(to, (struct sockaddr *)&a->cur->remote))
+		sock = ep_path_sock(a->cur);
 	pn_probe_build(p, PN_PROBE_REQ, a->peer_token, ++a->txid, a->peer_key);
-	pn_udp_send(et->ep->sock, to, pn_sa_len(to), p, sizeof(p), sizeof(p));
+	pn_udp_send(sock, to, pn_sa_len(to), p, sizeof(p), sizeof(p));
 }
 
 static void start_probing(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now)
@@ -213,8 +224,10 @@ static void start_probing(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now)
 	if (a->nremote == 0)
 		return;
 	pn_probesched_start(&a->sched, a->nremote, now);
+	/* one side behind a symmetric NAT: many ports at once (spray.h) */
+	ep_spray_start(et, &a->spray, pn_spray_role(et->ep->p2p->nat, a->peer_nat), a->remote,
+		       a->nremote, now);
 	PN_LOG_DEBUG("tunnel", "p2p_probing", "remote=%zu", a->nremote);
-	(void)et;
 }
 
 void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len)
@@ -363,8 +376,16 @@ static void tick_tunnel(struct ep_tunnel *et, uint64_t now)
 		path_changed(et, a, p, now);
 	if (a->have_peer && a->sched_gen != a->peer_gen && (!a->cur || a->cur->kind != PN_PATH_DIRECT))
 		start_probing(et, a, now);
+	if (a->have_peer && (!a->cur || a->cur->kind != PN_PATH_DIRECT) &&
+	    pn_spray_role(ep->p2p->nat, a->peer_nat) != ep_spray_role(a->spray))
+		start_probing(et, a, now); /* our NAT kind is known now */
 	while ((i = pn_probesched_next(&a->sched, now)) >= 0)
 		send_probe(et, a, (struct sockaddr *)&a->remote[i].addr);
+	if (a->spray) {
+		uint8_t pr[PN_PROBE_LEN];
+		pn_probe_build(pr, PN_PROBE_REQ, a->peer_token, ++a->txid, a->peer_key);
+		ep_spray_tick(et, a->spray, a->cur && a->cur->kind == PN_PATH_DIRECT, pr, now);
+	}
 	if (!is_client(ep))
 		return;
 	if (a->migrating && now - a->migrate_at >= MIGRATE_WAIT_MS * MS)
@@ -377,6 +398,13 @@ static void tick_tunnel(struct ep_tunnel *et, uint64_t now)
 		a->retry_ms = a->retry_ms * 2 > PN_P2P_RETRY_MAX_MS ? PN_P2P_RETRY_MAX_MS
 								   : a->retry_ms * 2;
 		start_probing(et, a, now);
+		if (a->relay) {
+			/* the peer probes again too: a keyed probe over the relay
+			   (a symmetric NAT may let none of ours in directly) */
+			uint8_t pr[PN_PROBE_LEN];
+			pn_probe_build(pr, PN_PROBE_REQ, a->peer_token, ++a->txid, a->peer_key);
+			a->relay->ops->send(a->relay, pr, sizeof(pr), sizeof(pr));
+		}
 	} else if (a->have_peer && !a->sched.active && !a->retry_at) {
 		a->retry_at = now + a->retry_ms * MS; /* first window over: back off */
 	}
@@ -418,10 +446,10 @@ static struct ep_tunnel *by_token(struct pn_tep *ep, uint64_t token)
 	return NULL;
 }
 
-/* A valid probe or answer from `from` (on the direct socket when path is
- * NULL, else over that path). */
-static void probe_input(struct pn_tep *ep, struct pn_path *path, const struct sockaddr *from,
-			const uint8_t *p, size_t n)
+/* A valid probe or answer from `from` (on the direct socket `sock` when
+ * path is NULL, else over that path). */
+static void probe_input(struct pn_tep *ep, struct pn_udp *sock, struct pn_path *path,
+			const struct sockaddr *from, const uint8_t *p, size_t n)
 {
 	struct ep_tunnel *et;
 	struct ep_p2p *a;
@@ -445,11 +473,17 @@ static void probe_input(struct pn_tep *ep, struct pn_path *path, const struct so
 			if (path)
 				path->ops->send(path, ans, sizeof(ans), sizeof(ans));
 			else
-				pn_udp_send(ep->sock, from, pn_sa_len(from), ans, sizeof(ans), sizeof(ans));
+				pn_udp_send(sock, from, pn_sa_len(from), ans, sizeof(ans), sizeof(ans));
 		}
 	}
-	if (path)
+	if (path) {
+		/* the client probing again (over the relay): so do we */
+		if (!is_client(ep) && type == PN_PROBE_REQ && !a->sched.active && a->have_peer &&
+		    (!a->cur || a->cur->kind != PN_PATH_DIRECT))
+			start_probing(et, a, now);
 		return;
+	}
+	ep_spray_hit(a->spray, sock, now);
 	if (!is_client(ep)) {
 		/* the client probes again (after a fallback, with backoff): so
 		   do we, or our NAT may not let its probes in */
@@ -468,7 +502,7 @@ static void probe_input(struct pn_tep *ep, struct pn_path *path, const struct so
 	/* the peer is reachable at `from` both ways: let QUIC validate it */
 	{
 		char s[64];
-		int r = pn_tunnel_migrate_udp(et->t, from);
+		int r = ep_migrate_sock(et, sock, from);
 		pn_sa_str(from, s, sizeof(s));
 		PN_LOG_DEBUG("tunnel", "p2p_migrate", "remote=%s type=%d err=%s", s, type,
 			     pn_errname(r));
@@ -479,7 +513,8 @@ static void probe_input(struct pn_tep *ep, struct pn_path *path, const struct so
 	}
 }
 
-int ep_p2p_raw(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p, size_t n)
+int ep_p2p_raw(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
+	       const uint8_t *p, size_t n)
 {
 	struct ep_p2p_ep *pe = ep->p2p;
 
@@ -491,11 +526,11 @@ int ep_p2p_raw(struct pn_tep *ep, const struct sockaddr *from, const uint8_t *p,
 	if (!pe || n == 0)
 		return 0;
 	if (pn_probe_is(p, n)) {
-		probe_input(ep, NULL, from, p, n);
+		probe_input(ep, sock, NULL, from, p, n);
 		return 1;
 	}
-	if ((p[0] & 0xc0) == 0 && n >= PN_STUN_HDR && pn_load_be32(p + 4) == PN_STUN_MAGIC &&
-	    pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
+	if (sock == ep->sock && (p[0] & 0xc0) == 0 && n >= PN_STUN_HDR &&
+	    pn_load_be32(p + 4) == PN_STUN_MAGIC && pn_natdisc_input(&pe->disc, from, p, n, ep_now_ns())) {
 		if (pn_natdisc_done(&pe->disc))
 			local_rebuild(pe);
 		return 1;
@@ -507,7 +542,7 @@ int ep_p2p_path_raw(struct pn_tep *ep, struct pn_path *path, const uint8_t *p, s
 {
 	if (!ep->p2p || !pn_probe_is(p, n))
 		return 0;
-	probe_input(ep, path, (const struct sockaddr *)&path->remote, p, n);
+	probe_input(ep, NULL, path, (const struct sockaddr *)&path->remote, p, n);
 	return 1;
 }
 
@@ -589,7 +624,7 @@ int pn_tunnel_p2p_info(const struct pn_tunnel *t, struct pn_tunnel_p2p *info)
 			if (!info->local.ss_family || pe->local[i].type == PN_CAND_SRFLX)
 				info->local = pe->local[i].addr;
 		memcpy(&info->remote, &a->cur->remote, sizeof(info->remote));
-	} else if (a->sched.active || a->migrating) {
+	} else if (a->sched.active || a->migrating || ep_spray_sending(a->spray, now)) {
 		info->state = "probing";
 	} else {
 		info->state = "relay";

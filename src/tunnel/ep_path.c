@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "trust/cred.h"
+#include "tunnel/cand.h"
 #include "tunnel/endpoint_int.h"
 
 static const struct pn_path_sink ep_xpath_sink;
@@ -82,6 +83,41 @@ struct ep_path *ep_get_path(struct ep_tunnel *et, struct pn_udp *sock, const str
 	memcpy(&lru->path.remote, from, fromlen);
 	lru->path.remote_len = fromlen;
 	return lru;
+}
+
+/* The socket of one of our UDP paths, or NULL (a path from elsewhere). */
+struct pn_udp *ep_path_sock(const struct pn_path *p)
+{
+	return p && p->ops == &udp_path_ops ? ((const struct ep_path *)p->ctx)->sock : NULL;
+}
+
+/* A socket is closing: the tunnel's paths that name it send from `to`
+ * instead (ngtcp2 may still name a path it left). */
+void ep_paths_retarget_sock(struct ep_tunnel *et, struct pn_udp *from, struct pn_udp *to)
+{
+	for (int i = 0; i < PN_TEP_PATHS; i++)
+		if (et->paths[i].sock == from) {
+			et->paths[i].sock = to;
+			if (to)
+				pn_udp_local(to, &et->paths[i].path.local, &et->paths[i].path.local_len);
+		}
+}
+
+/* Migrate the tunnel to (sock, peer): QUIC validates the new path. */
+int ep_migrate_sock(struct ep_tunnel *et, struct pn_udp *sock, const struct sockaddr *peer)
+{
+	struct ep_path *path;
+	int r;
+
+	if (pn_tunnel_is_dead(et->t))
+		return PN_E_CLOSED;
+	path = ep_get_path(et, sock, peer, pn_sa_len(peer));
+	r = pn_tconn_migrate(pn_tunnel_conn(et->t), &path->path, ep_now_ns());
+	if (r == 0) {
+		pn_tunnel_set_path_kind(et->t, PN_PATH_DIRECT);
+		ep_mark_dirty(et);
+	}
+	return r;
 }
 
 struct ep_xpath *ep_xpath_new(struct pn_tep *ep, struct pn_path *p)

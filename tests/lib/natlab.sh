@@ -115,10 +115,11 @@ natlab_pki() {
 natlab_blob() { # MiB [bytes/s]: $W/blob of random bytes served by pnl-res :8000
 	mkdir -p "$W/www"
 	head -c $(($1 * 1048576)) /dev/urandom >"$W/www/blob"
+	echo hello >"$W/www/small" # a first flow: opens the tunnel
 	BLOB_SHA=$(sha256sum <"$W/www/blob" | cut -d' ' -f1)
 	pn_bg http ip netns exec $NL_RES python3 "$PN_SRC/tests/tunnel/slowserve.py" 10.217.1.2 8000 \
 		"$W/www" "${2:-1000000000}"
-	pn_wait_tcp $NL_RES 10.217.1.2 8000 10
+	pn_wait_tcp $NL_RES 10.217.1.2 8000 30
 }
 
 natlab_start() { # [connector args...]: relays, connector, client (SOCKS5 127.0.0.1:1080)
@@ -127,13 +128,18 @@ natlab_start() { # [connector args...]: relays, connector, client (SOCKS5 127.0.
 		pn_bg relay$r ip netns exec $NL_RELAY "$PN_BIN" relay run --state "$W/pki/relay$r" \
 			--udp 10.214.1.$((r + 1)):3478 --tls 10.214.1.$((r + 1)):4433 --stats-interval 0
 	done
-	pn_wait_tcp $NL_HUB 10.214.1.2 4433 10 && pn_wait_tcp $NL_HUB 10.214.1.3 4433 10 || return 1
+	pn_wait_tcp $NL_HUB 10.214.1.2 4433 30 && pn_wait_tcp $NL_HUB 10.214.1.3 4433 30 || return 1
 	pn_bg connector ip netns exec $NL_CONN "$PN_BIN" connector run --state "$W/pki/conn1" --log "${NL_LOG:-info}" "$@"
-	pn_wait_log "$W/relay1.log" "peer_up role=connector" 15
-	pn_wait_log "$W/relay2.log" "peer_up role=connector" 15
+	pn_wait_log "$W/relay1.log" "peer_up role=connector" 30
+	pn_wait_log "$W/relay2.log" "peer_up role=connector" 30
+	natlab_client
+}
+natlab_client() { # (re)start the client: a new tunnel on its first flow
+	[ -n "${PID_client:-}" ] && pn_stop "$PID_client"
+	rm -f "$W/pki/alice/client.sock"
 	pn_bg client ip netns exec $NL_CLI "$PN_BIN" client run --state "$W/pki/alice" --offline \
 		--log "${NL_LOG:-info}" --socks 127.0.0.1:1080
-	pn_wait_file "$W/pki/alice/client.sock" 10
+	pn_wait_file "$W/pki/alice/client.sock" 30
 }
 
 natlab_status() { $C "$PN_BIN" client status --json --state "$W/pki/alice"; }
@@ -158,11 +164,30 @@ import sys, datetime
 l = sys.stdin.read().split(" ", 1)[0]
 print(datetime.datetime.strptime(l, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() if l else 0)'
 }
+# Without python (its start-up takes seconds on a loaded machine): the
+# (only) tunnel's path, and its time_to_direct_ms once known (else 0).
+natlab_path() { natlab_status 2>/dev/null | grep -o '"path":"[a-z-]*"' | head -1 | cut -d'"' -f4; }
+natlab_ttd() {
+	local v
+	v=$(natlab_status 2>/dev/null | grep -o '"time_to_direct_ms":[0-9]*' | head -1 | cut -d: -f2)
+	echo "${v:-0}"
+}
 natlab_wait_path() { # PATH SECONDS: until the tunnel's path is PATH
 	local end=$(($(date +%s%N) + $2 * 1000000000))
 	while [ "$(date +%s%N)" -lt $end ]; do
-		[ "$(natlab_p2p | cut -d' ' -f2)" = "$1" ] && return 0
+		[ "$(natlab_path)" = "$1" ] && return 0
 		sleep 0.05
 	done
+	return 1
+}
+natlab_wait_ttd() { # SECONDS: the tunnel's time_to_direct_ms, once set (the
+	# driver notes the path on its next 50 ms tick), or 0
+	local end=$(($(date +%s%N) + $1 * 1000000000)) v
+	while [ "$(date +%s%N)" -lt $end ]; do
+		v=$(natlab_ttd)
+		[ "$v" -gt 0 ] && { echo "$v"; return 0; }
+		sleep 0.05
+	done
+	echo 0
 	return 1
 }
