@@ -293,9 +293,16 @@ void pn_signer_free(struct pn_signer *s)
 	if (!s)
 		return;
 	if (s->fd >= 0) {
+		uint64_t deadline = mono_ms() + 5000;
+		pid_t w;
+
 		close(s->fd); /* EOF: the child exits */
-		if (waitpid(s->pid, &st, 0) < 0 && errno != ECHILD)
+		while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && mono_ms() < deadline)
+			usleep(2000);
+		if (w == 0) { /* stopped or stuck: it holds nothing we need */
 			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+		}
 	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->data_dir);
