@@ -20,6 +20,7 @@
 
 #include "app/cmds.h"
 #include "controller/controller.h"
+#include "controller/signer.h"
 #include "controller/store.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -171,6 +172,9 @@ int pn_cmd_controller(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
+	/* internal: the CA signer child that `run` starts (controller/signer.h) */
+	if (!strcmp(sub, "signer"))
+		return pn_signer_child_main(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -238,7 +242,7 @@ int pn_cmd_controller(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "run")) {
-		struct pn_controller_run_opts ro = {listen, cred_ttl_s, store};
+		struct pn_controller_run_opts ro = {listen, cred_ttl_s, store, "/proc/self/exe"};
 		struct pn_controller *ctl = NULL;
 		sigset_t set;
 		int sig = 0, rc;

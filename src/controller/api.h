@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "controller/signer.h"
 #include "controller/store.h"
 #include "ctlapi/limits.h"
 #include "trust/ca.h"
@@ -32,7 +33,8 @@ struct pn_tlscert;
 /* Everything a request handler may use; owned by the controller. */
 struct pn_ctl {
 	struct pn_store *store;
-	struct pn_ca *ca;
+	struct pn_ca *ca;         /* public half only (ca.crt): signer holds the key */
+	struct pn_signer *signer; /* signer.h: every CA signature goes through it */
 	struct pn_anchor *anchor;
 	struct pn_push *push;
 	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */

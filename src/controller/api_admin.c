@@ -18,6 +18,7 @@
 #include "controller/api.h"
 #include "controller/objects.h"
 #include "core/err.h"
+#include "core/secret.h"
 
 static int parse_i64(struct pn_req *r, const char *name, int64_t min, int64_t max, int64_t *v)
 {
@@ -111,9 +112,11 @@ static int h_keys_create(struct pn_req *r)
 	if ((rc = pn_api_commit(r)))
 		goto fail_nt;
 	json_object_set_new(pub, "api_key", json_string(key));
+	pn_wipe(key, sizeof(key)); /* the response holds the one copy shown */
 	json_decref(row);
 	return pn_api_ok(r, 201, pub);
 fail_nt:
+	pn_wipe(key, sizeof(key));
 	json_decref(row);
 	json_decref(pub);
 	return pn_api_store_error(r, rc);

@@ -24,6 +24,7 @@
 #include "controller/api.h"
 #include "controller/objects.h"
 #include "core/err.h"
+#include "core/secret.h"
 
 static void defaults_component(json_t *row)
 {
@@ -181,9 +182,11 @@ static int new_sa_key(struct pn_req *r, const char *sa_id, json_t *resp)
 		      hash, "revoked", 0, "created", (json_int_t)pn_now());
 	rc = k ? pn_store_insert(r->ctl->store, PN_OBJ_SA_KEY, k) : -ENOMEM;
 	json_decref(k);
+	if (rc == 0)
+		json_object_set_new(resp, "api_key", json_string(key));
+	pn_wipe(key, sizeof(key)); /* the response holds the one copy shown */
 	if (rc)
 		return pn_api_store_error(r, rc);
-	json_object_set_new(resp, "api_key", json_string(key));
 	json_object_set_new(resp, "key_id", json_string(kid));
 	return 0;
 }

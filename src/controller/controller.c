@@ -193,14 +193,10 @@ int pn_controller_init(const struct pn_controller_init_opts *o,
 		goto out;
 	}
 	created = 1;
-	if ((rc = pn_ca_init_dir(o->data_dir, (uint64_t)pn_now())) ||
-	    (rc = pn_ca_load(o->data_dir, &ca)) || (rc = pn_key_generate(&key)))
-		goto out;
-	snprintf(path, sizeof(path), "%s/api.key", o->data_dir);
-	if ((rc = pn_key_save_pem_file(key, path)) ||
-	    (rc = pn_apicert_issue(ca, key, names, nnames, (uint64_t)pn_now(), API_CERT_LIFETIME,
-				   &pem)) ||
-	    (rc = write_file(o->data_dir, "api.crt", pem, 0644)))
+	/* the CA key is made and used in a child: this process never holds it */
+	if ((rc = pn_signer_init_dir(o->data_dir, (const char *const *)names, nnames,
+				     (uint64_t)pn_now(), API_CERT_LIFETIME)) ||
+	    (rc = pn_ca_load_public(o->data_dir, &ca)))
 		goto out;
 	arr = json_array();
 	for (unsigned i = 0; arr && i < nnames; i++)
@@ -297,10 +293,36 @@ static int console_tls(struct pn_ctl *ctl, const char *data_dir, const json_t *c
 	return rc;
 }
 
+/*
+ * The CA signer, before anything else starts a thread (store, push, HTTP):
+ * the fork happens in a single-threaded process.  Its limits are this
+ * controller's lifetimes; config.json's "signer_rate_per_s" caps it.
+ */
+static int start_signer(struct pn_controller *c, const char *data_dir,
+			const struct pn_controller_run_opts *o, const json_t *cfg)
+{
+	const json_t *rate = json_object_get(cfg, "signer_rate_per_s");
+	struct pn_signer_cfg sc = {data_dir, o->signer_exe,
+				   {c->ctl.cred_ttl, c->ctl.acl_ttl, PN_SIGNER_RATE_DEFAULT}};
+	uint8_t fpr[PN_FPR_LEN];
+
+	if (rate) {
+		if (!json_is_integer(rate) || json_integer_value(rate) < 1 ||
+		    json_integer_value(rate) > 1000000) {
+			PN_LOG_ERROR("controller", "bad_config", "key=signer_rate_per_s min=1 "
+								 "max=1000000");
+			return PN_E_CONFIG;
+		}
+		sc.lim.rate_per_s = (uint32_t)json_integer_value(rate);
+	}
+	pn_ca_fingerprint(c->ctl.ca, fpr);
+	return pn_signer_start(&sc, fpr, &c->ctl.signer);
+}
+
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
-	struct pn_controller_run_opts o = {listen_override, 0, NULL};
+	struct pn_controller_run_opts o = {listen_override, 0, NULL, NULL};
 
 	return pn_controller_start_opts(data_dir, &o, out);
 }
@@ -360,8 +382,9 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 	first = json_string_value(json_array_get(json_object_get(cfg, "hostnames"), 0));
 	if (!first || (rc = parse_listen(listen, host, sizeof(host), &port)))
 		goto fail_cfg;
-	if ((rc = pn_ca_load(data_dir, &c->ctl.ca)) ||
-	    (rc = pn_anchor_from_ca(c->ctl.ca, &c->ctl.anchor)))
+	if ((rc = pn_ca_load_public(data_dir, &c->ctl.ca)) ||
+	    (rc = pn_anchor_from_ca(c->ctl.ca, &c->ctl.anchor)) ||
+	    (rc = start_signer(c, data_dir, o, cfg)))
 		goto fail;
 	snprintf(path, sizeof(path), "%s/controller.db", data_dir);
 	store = o->store ? o->store : json_string_value(json_object_get(cfg, "store"));
@@ -434,6 +457,7 @@ void pn_controller_stop(struct pn_controller *c)
 	pn_acl_cache_free(c->ctl.acl_cache);
 	pn_oidc_free(c->ctl.oidc);
 	pn_anchor_free(c->ctl.anchor);
+	pn_signer_free(c->ctl.signer); /* after the listener: handlers sign */
 	pn_ca_free(c->ctl.ca);
 	free(c);
 }

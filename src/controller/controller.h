@@ -60,6 +60,9 @@ struct pn_controller_run_opts {
 	const char *listen_override;
 	uint32_t cred_ttl_s;
 	const char *store; /* NULL, or a store replacing config.json's (URI or SQLite path) */
+	/* The program started as the CA signer (signer.h), normally
+	 * "/proc/self/exe"; NULL: a forked child without exec (library users). */
+	const char *signer_exe;
 };
 int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
 			     struct pn_controller **out);

@@ -24,6 +24,7 @@
 
 #include "controller/api.h"
 #include "controller/push.h"
+#include "controller/signer.h"
 #include "controller/state.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -116,10 +117,13 @@ static int issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, u
 
 	r->ctl->store->ops->version_get(r->ctl->store->be, &v);
 	info->policy_version = v;
-	rc = pn_cred_issue(r->ctl->ca, csr, info, ttl, (uint64_t)pn_now(), pem, info);
+	rc = pn_signer_issue(r->ctl->signer, csr, info, ttl, pem, info);
 	if (rc == PN_E_MALFORMED || rc == PN_E_SIGNATURE || rc == PN_E_UNSUPPORTED ||
 	    rc == PN_E_INVAL)
 		return pn_api_error(r, 400, "invalid_csr", "CSR refused: %s", pn_strerror(rc));
+	if (rc == PN_E_SIGNER || rc == PN_E_SIGNER_RATE)
+		return pn_api_error(r, 503, "signer_unavailable", "issuance failed: %s",
+				    pn_strerror(rc));
 	if (rc)
 		return pn_api_error(r, 500, "internal", "issuance failed: %s", pn_strerror(rc));
 	return 0;

@@ -18,6 +18,7 @@
 #include <nettle/base64.h>
 
 #include "controller/acl_cache.h"
+#include "controller/signer.h"
 #include "controller/state.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -178,7 +179,7 @@ int pn_state_acl(struct pn_ctl *ctl, const char *holder_kind, const char *holder
 	   accepts it at once (trust/cred.h, Clocks) */
 	acl.issued_at = (uint64_t)now > PN_TRUST_BACKDATE_S ? (uint64_t)now - PN_TRUST_BACKDATE_S : 0;
 	acl.expires_at = (uint64_t)now + ctl->acl_ttl;
-	rc = pn_acl_sign(ctl->ca, &acl, out, outlen);
+	rc = pn_signer_sign_acl(ctl->signer, &acl, out, outlen);
 out:
 	if (rc)
 		PN_LOG_ERROR("controller", "acl_build_failed", "holder=%s err=%s", holder_id,

@@ -3,6 +3,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/secret.h"
 #include "core/stun.h"
 
 #define FPR_XOR	 0x5354554eu
@@ -215,7 +216,8 @@ int pn_stun_parse_response(const uint8_t *p, size_t n, const uint8_t txid[PN_STU
 		return r;
 	if (type != PN_STUN_BINDING_RESPONSE)
 		return PN_E_UNSUPPORTED;
-	if (memcmp(p + 8, txid, PN_STUN_TXID_LEN))
+	/* the transaction id is our unguessable nonce: no timing hints */
+	if (pn_ct_memcmp(p + 8, txid, PN_STUN_TXID_LEN))
 		return PN_E_INVAL;
 	if ((r = walk_attrs(p, n, &w)))
 		return r;

@@ -197,33 +197,16 @@ out:
 	return r;
 }
 
-int pn_ca_load(const char *dir, struct pn_ca **out)
+/* Read and parse ca.crt; with a key loaded it must certify exactly that
+ * key, without one the fingerprint is taken from the certificate. */
+static int ca_load_crt(struct pn_ca *ca, const char *cp)
 {
-	char kp[PATH_MAX], cp[PATH_MAX];
-	struct pn_ca *ca = NULL;
-	struct stat st;
 	gnutls_datum_t d;
 	gnutls_pubkey_t pub = NULL;
 	uint8_t crt_fpr[PN_FPR_LEN];
 	unsigned crit = 0, is_ca = 0;
 	int r, pathlen = 0;
 
-	*out = NULL;
-	r = ca_paths(dir, kp, cp);
-	if (r < 0)
-		return r;
-	if (stat(kp, &st) < 0)
-		return -errno;
-	/* A CA key readable by group/others is a misconfiguration we refuse. */
-	if (st.st_mode & 077)
-		return PN_E_CONFIG;
-	ca = ca_alloc();
-	if (!ca)
-		return -ENOMEM;
-	r = pn_key_load_pem_file(kp, &ca->key);
-	if (r < 0)
-		goto out;
-	ca_set_fpr(ca);
 	r = pn_file_read(cp, PN_CA_CERT_PEM_MAX, &ca->pem, &ca->pem_len);
 	if (r < 0)
 		goto out;
@@ -245,18 +228,75 @@ int pn_ca_load(const char *dir, struct pn_ca **out)
 	r = pn_trust_spki_fpr(pub, crt_fpr);
 	if (r < 0)
 		goto out;
+	if (!ca->key) {
+		memcpy(ca->fpr, crt_fpr, PN_FPR_LEN);
+		pn_fpr_hex(ca->fpr, ca->fpr_hex);
+	}
 	/* ca.crt must be a CA certificate for exactly this key. */
 	if (memcmp(crt_fpr, ca->fpr, PN_FPR_LEN) != 0 ||
 	    gnutls_x509_crt_get_basic_constraints(ca->crt, &crit, &is_ca, &pathlen) < 0 || !is_ca) {
 		r = PN_E_CONFIG;
 		goto out;
 	}
-	*out = ca;
-	ca = NULL; /* transferred */
 	r = 0;
 out:
 	if (pub)
 		gnutls_pubkey_deinit(pub);
+	return r;
+}
+
+int pn_ca_load(const char *dir, struct pn_ca **out)
+{
+	char kp[PATH_MAX], cp[PATH_MAX];
+	struct pn_ca *ca = NULL;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	r = ca_paths(dir, kp, cp);
+	if (r < 0)
+		return r;
+	if (stat(kp, &st) < 0)
+		return -errno;
+	/* A CA key readable by group/others is a misconfiguration we refuse. */
+	if (st.st_mode & 077)
+		return PN_E_CONFIG;
+	ca = ca_alloc();
+	if (!ca)
+		return -ENOMEM;
+	r = pn_key_load_pem_file(kp, &ca->key);
+	if (r < 0)
+		goto out;
+	ca_set_fpr(ca);
+	r = ca_load_crt(ca, cp);
+	if (r < 0)
+		goto out;
+	*out = ca;
+	ca = NULL; /* transferred */
+out:
+	pn_ca_free(ca);
+	return r;
+}
+
+int pn_ca_load_public(const char *dir, struct pn_ca **out)
+{
+	char kp[PATH_MAX], cp[PATH_MAX];
+	struct pn_ca *ca = NULL;
+	int r;
+
+	*out = NULL;
+	r = ca_paths(dir, kp, cp);
+	if (r < 0)
+		return r;
+	ca = ca_alloc();
+	if (!ca)
+		return -ENOMEM;
+	r = ca_load_crt(ca, cp);
+	if (r < 0)
+		goto out;
+	*out = ca;
+	ca = NULL; /* transferred */
+out:
 	pn_ca_free(ca);
 	return r;
 }
@@ -280,6 +320,8 @@ int pn_ca_sign(const struct pn_ca *ca, const void *data, size_t len, uint8_t sig
 {
 	int r;
 
+	if (!ca->key)
+		return PN_E_CRYPTO; /* a public-only CA (pn_ca_load_public) */
 	pn_ca_lock(ca);
 	r = pn_key_sign(ca->key, data, len, sig);
 	pn_ca_unlock(ca);
@@ -293,5 +335,5 @@ gnutls_x509_crt_t pn_ca_crt(const struct pn_ca *ca)
 
 gnutls_privkey_t pn_ca_privkey(const struct pn_ca *ca)
 {
-	return pn_key_gnutls(ca->key);
+	return ca->key ? pn_key_gnutls(ca->key) : NULL;
 }

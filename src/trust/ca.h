@@ -43,6 +43,15 @@ int pn_ca_init_dir(const char *dir, uint64_t now);
  */
 int pn_ca_load(const char *dir, struct pn_ca **out);
 
+/*
+ * The public half only: ca.crt, without reading ca.key (the controller's
+ * front process, whose signatures go through controller/signer.h).
+ * Fingerprint and PEM work; every signing function fails with
+ * PN_E_CRYPTO and pn_ca_privkey returns NULL.  0, -errno, PN_E_MALFORMED,
+ * PN_E_CONFIG (not a CA certificate).
+ */
+int pn_ca_load_public(const char *dir, struct pn_ca **out);
+
 /* A fresh in-memory CA (tests, benchmarks).  0, -ENOMEM, PN_E_CRYPTO. */
 int pn_ca_new(uint64_t now, struct pn_ca **out);
 

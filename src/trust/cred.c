@@ -66,40 +66,22 @@ static void san_for(const uint8_t id[PN_ID_LEN],
 	memcpy(out + PN_ID_HEX_LEN, PN_CRED_SAN_SUFFIX, sizeof(PN_CRED_SAN_SUFFIX));
 }
 
-int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_cred_info *info,
-		  uint64_t lifetime_s, uint64_t now, char **out_pem, struct pn_cred_info *issued)
+int pn_cred_csr_pubkey(const char *csr_pem, uint8_t pub_out[PN_ED25519_PUB_LEN],
+		       uint8_t fpr[PN_FPR_LEN])
 {
 	gnutls_x509_crq_t crq = NULL;
-	gnutls_x509_crt_t crt = NULL;
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t d, ext_der = {NULL, 0}, pem = {NULL, 0};
-	uint8_t ext[PN_CRED_EXT_MAX], serial[16], fpr[PN_FPR_LEN], ca_fpr[PN_FPR_LEN];
-	char san[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)], cn[PN_ID_HEX_LEN + 1];
-	size_t ext_len = 0, csr_len;
-	uint64_t not_before;
+	gnutls_datum_t d, x = {NULL, 0};
+	size_t csr_len;
 	int r;
 
-	*out_pem = NULL;
-	if (lifetime_s < 1 || lifetime_s > PN_CRED_LIFETIME_MAX || now > (uint64_t)INT64_MAX / 2)
-		return PN_E_INVAL;
-	/* valid from a little before now: verifiers whose clock is behind ours
-	   accept it at once (cred.h) */
-	not_before = now > PN_TRUST_BACKDATE_S ? now - PN_TRUST_BACKDATE_S : 0;
-	r = pn_cred_ext_encode(info, ext, sizeof(ext), &ext_len);
-	if (r < 0)
-		return r == PN_E_NOSPACE ? PN_E_INVAL : r;
 	/* A CSR for one Ed25519 key is well under 1 KiB. */
 	csr_len = strnlen(csr_pem, PN_CRED_PEM_MAX + 1);
 	if (csr_len == 0 || csr_len > PN_CRED_PEM_MAX)
 		return PN_E_MALFORMED;
-
 	r = -ENOMEM;
 	if (gnutls_x509_crq_init(&crq) < 0) {
 		crq = NULL;
-		goto out;
-	}
-	if (gnutls_x509_crt_init(&crt) < 0) {
-		crt = NULL;
 		goto out;
 	}
 	if (gnutls_pubkey_init(&pub) < 0) {
@@ -120,7 +102,73 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 		r = PN_E_SIGNATURE;
 		goto out;
 	}
-	if (gnutls_pubkey_import_x509_crq(pub, crq, 0) < 0)
+	if (gnutls_pubkey_import_x509_crq(pub, crq, 0) < 0 ||
+	    gnutls_pubkey_export_ecc_raw2(pub, NULL, &x, NULL, 0) < 0)
+		goto out;
+	if (x.size != PN_ED25519_PUB_LEN)
+		goto out;
+	if (fpr && (r = pn_trust_spki_fpr(pub, fpr)) < 0)
+		goto out;
+	memcpy(pub_out, x.data, PN_ED25519_PUB_LEN);
+	r = 0;
+out:
+	gnutls_free(x.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
+	return r;
+}
+
+int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_cred_info *info,
+		  uint64_t lifetime_s, uint64_t now, char **out_pem, struct pn_cred_info *issued)
+{
+	uint8_t pub[PN_ED25519_PUB_LEN];
+	int r;
+
+	*out_pem = NULL;
+	r = pn_cred_csr_pubkey(csr_pem, pub, NULL);
+	if (r < 0)
+		return r;
+	return pn_cred_issue_pubkey(ca, pub, info, lifetime_s, now, out_pem, issued);
+}
+
+int pn_cred_issue_pubkey(const struct pn_ca *ca, const uint8_t pubkey[PN_ED25519_PUB_LEN],
+			 const struct pn_cred_info *info, uint64_t lifetime_s, uint64_t now,
+			 char **out_pem, struct pn_cred_info *issued)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t d, ext_der = {NULL, 0}, pem = {NULL, 0};
+	uint8_t ext[PN_CRED_EXT_MAX], serial[16], fpr[PN_FPR_LEN], ca_fpr[PN_FPR_LEN];
+	char san[PN_ID_HEX_LEN + sizeof(PN_CRED_SAN_SUFFIX)], cn[PN_ID_HEX_LEN + 1];
+	size_t ext_len = 0;
+	uint64_t not_before;
+	int r;
+
+	*out_pem = NULL;
+	if (lifetime_s < 1 || lifetime_s > PN_CRED_LIFETIME_MAX || now > (uint64_t)INT64_MAX / 2)
+		return PN_E_INVAL;
+	/* valid from a little before now: verifiers whose clock is behind ours
+	   accept it at once (cred.h) */
+	not_before = now > PN_TRUST_BACKDATE_S ? now - PN_TRUST_BACKDATE_S : 0;
+	r = pn_cred_ext_encode(info, ext, sizeof(ext), &ext_len);
+	if (r < 0)
+		return r == PN_E_NOSPACE ? PN_E_INVAL : r;
+
+	r = -ENOMEM;
+	if (gnutls_x509_crt_init(&crt) < 0) {
+		crt = NULL;
+		goto out;
+	}
+	if (gnutls_pubkey_init(&pub) < 0) {
+		pub = NULL;
+		goto out;
+	}
+	d.data = (unsigned char *)(uintptr_t)pubkey;
+	d.size = PN_ED25519_PUB_LEN;
+	r = PN_E_MALFORMED;
+	if (gnutls_pubkey_import_ecc_raw(pub, GNUTLS_ECC_CURVE_ED25519, &d, NULL) < 0)
 		goto out;
 	r = pn_trust_spki_fpr(pub, fpr);
 	if (r < 0)
@@ -155,8 +203,9 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 						 0) < 0)
 		goto out;
 	pn_ca_lock(ca);
-	r = gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca), GNUTLS_DIG_UNKNOWN,
-					 0);
+	r = pn_ca_privkey(ca) ? gnutls_x509_crt_privkey_sign(crt, pn_ca_crt(ca), pn_ca_privkey(ca),
+							      GNUTLS_DIG_UNKNOWN, 0)
+			      : -1;
 	pn_ca_unlock(ca);
 	if (r < 0) {
 		r = PN_E_CRYPTO;
@@ -182,8 +231,6 @@ out:
 		gnutls_pubkey_deinit(pub);
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
-	if (crq)
-		gnutls_x509_crq_deinit(crq);
 	return r;
 }
 

@@ -117,6 +117,20 @@ int pn_cred_issue(const struct pn_ca *ca, const char *csr_pem, const struct pn_c
 		  uint64_t lifetime_s, uint64_t now, char **out_pem, struct pn_cred_info *issued);
 
 /*
+ * The two halves of pn_cred_issue, for a CA whose key lives in another
+ * process (controller/signer.h).  pn_cred_csr_pubkey: parse and verify a
+ * CSR (same checks and errors as above) and return its raw Ed25519 public
+ * key and, if fpr is not NULL, its fingerprint.  pn_cred_issue_pubkey: issue for a raw public key (PN_E_MALFORMED
+ * if it is not a valid Ed25519 point encoding; else as pn_cred_issue).
+ */
+#define PN_ED25519_PUB_LEN 32
+int pn_cred_csr_pubkey(const char *csr_pem, uint8_t pub[PN_ED25519_PUB_LEN],
+		       uint8_t fpr[PN_FPR_LEN]);
+int pn_cred_issue_pubkey(const struct pn_ca *ca, const uint8_t pub[PN_ED25519_PUB_LEN],
+			 const struct pn_cred_info *info, uint64_t lifetime_s, uint64_t now,
+			 char **out_pem, struct pn_cred_info *issued);
+
+/*
  * The pinned trust anchor: the CA certificate every component stores.
  * Immutable after creation and thread-safe: one anchor may be shared by
  * any number of threads (uses of the GnuTLS objects inside are serialised).
