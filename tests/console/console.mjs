@@ -166,6 +166,11 @@ try {
   check(`overview shows the connector's version (${await ver.textContent()})`, (await ver.textContent()) === binVersion);
   await page.waitForSelector('table[data-table=overview-connectors] tr[data-name=conn1] [data-paths="0/0"]', { timeout: 30000 });
   ok('and its tunnels by path (none yet)');
+  const rver = page.locator('table[data-table=overview-relays] tr[data-name=edge1] [data-version]');
+  await rver.waitFor({ timeout: 30000 });
+  check(`the relay (no push stream) is online with its version (${await rver.textContent()})`,
+    (await rver.textContent()) === binVersion &&
+    (await page.locator('table[data-table=overview-relays] tr[data-name=edge1] [data-status=online]').count()) === 1);
   await shot(page, 'overview-online');
 
   // ---- an allowed flow, then the grant deleted in the console: denied ----
