@@ -7,7 +7,8 @@
  *               SameSite=Strict; Max-Age=28800
  *
  * The store keeps SHA-256 of the cookie text (console_sessions), the role
- * and the principal it was made from.  On every request the principal is
+ * and the principal it was made from; sign-out deletes the row, and each
+ * sign-in first deletes the expired ones.  On every request the principal is
  * checked again: revoking the admin key, or disabling the person, ends the
  * browser's session at once.  A cookie session has exactly the rights of
  * the key it came from; requests go through the same router and handlers

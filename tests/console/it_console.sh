@@ -92,7 +92,7 @@ rm -rf "$OUT"
 $H env HOME="$W" URL="https://$NET.0.1:8443" KEY="$POSTERN_API_KEY" RO_KEY="$RO_KEY" RO_ID="$RO_ID" \
 	SPKI="$SPKI" IDP="$IDP" HELPER="$HERE/helper.sh" OUT="$OUT" NET="$NET" W="$W" PN_BIN="$PN_BIN" \
 	NS_CONN="$NS_CONN" NS_CLI="$NS_CLI" NODE_PATH="$HERE/node_modules" \
-	timeout 150 node "$HERE/console.mjs" >"$W/console.out" 2>&1
+	timeout 240 node "$HERE/console.mjs" >"$W/console.out" 2>&1
 rc=$?
 cat "$W/console.out"
 if [ $rc = 0 ]; then
