@@ -46,6 +46,10 @@ fi
 # (pinned by tests/console/package-lock.json).
 (cd tests/console && npm ci --no-audit --no-fund --loglevel=error) ||
   echo "WARNING: npm ci in tests/console failed: the console browser test will fail"
+# The OpenAPI document's validator (@apidevtools/swagger-parser, pinned by
+# tests/openapi/package-lock.json).
+(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error) ||
+  echo "WARNING: npm ci in tests/openapi failed: the OpenAPI validation test will fail"
 
 pass=0; fail=0
 summary=()

@@ -9,7 +9,7 @@ int pn_cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("postern 0.1.0 (libuv %s, GnuTLS %s)\n", uv_version_string(),
+	printf("postern " PN_VERSION " (libuv %s, GnuTLS %s)\n", uv_version_string(),
 	       gnutls_check_version(NULL));
 	return 0;
 }

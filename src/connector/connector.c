@@ -628,6 +628,17 @@ struct pn_tep *pn_connector_tep(struct pn_connector *c)
 void pn_connector_stats(const struct pn_connector *c, struct pn_connector_stats *st)
 {
 	*st = c->stats;
+	st->paths_direct = st->paths_relay = 0;
+	for (const struct ctun *ct = c->tuns; ct; ct = ct->next) {
+		struct pn_tunnel_info ti;
+
+		pn_tunnel_info(ct->t, &ti);
+		if (ti.path == PN_PATH_DIRECT)
+			st->paths_direct++;
+		else if (ti.path == PN_PATH_RELAY_UDP || ti.path == PN_PATH_RELAY_TLS ||
+			 ti.path == PN_PATH_RELAY_WS)
+			st->paths_relay++;
+	}
 }
 
 static void tep_closed(void *arg)

@@ -116,6 +116,7 @@ struct pn_tep *pn_connector_tep(struct pn_connector *c);
 
 struct pn_connector_stats {
 	unsigned tunnels, flows;
+	unsigned paths_direct, paths_relay; /* open tunnels by current path */
 	uint64_t flows_allowed, flows_denied, flows_revoked;
 };
 void pn_connector_stats(const struct pn_connector *c, struct pn_connector_stats *st);

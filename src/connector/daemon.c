@@ -219,6 +219,19 @@ static void h_revoked(void *user)
 	pn_connector_daemon_close(d, NULL, NULL);
 }
 
+/* Status report (node.h): our tunnels by path, for the console. */
+static void h_status(void *user, struct pn_node_status *st)
+{
+	struct pn_connector_daemon *d = user;
+	struct pn_connector_stats cs = {0};
+
+	if (d->conn)
+		pn_connector_stats(d->conn, &cs);
+	st->has_paths = 1;
+	st->paths_direct = cs.paths_direct;
+	st->paths_relay = cs.paths_relay;
+}
+
 /* ------------------------------------------------------------- relays -- */
 
 static void relay_skipped(size_t index, const char *name, int err, const char *why, void *arg)
@@ -441,6 +454,8 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 		nc.hooks.credential = h_credential;
 		nc.hooks.policy = h_policy;
 		nc.hooks.revoked = h_revoked;
+		nc.hooks.status = h_status;
+		nc.report_status = 1;
 		nc.user = d;
 		if ((r = pn_node_new(&nc, &d->node)) != 0) {
 			fail(err, errsz, r, "controller: %s", pn_strerror(r));

@@ -159,15 +159,33 @@ int pn_api_commit(struct pn_req *r);
 int64_t pn_now(void);
 int64_t pn_now_ms(void);
 
-/* ---- handler groups ---- */
+/* ---- routes ---- */
 typedef int (*pn_handler_fn)(struct pn_req *r);
-int pn_api_objects_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
-/* Console (console_api.c): /v1/console/... and /v1/presence. */
-int pn_console_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
+/*
+ * One endpoint.  path is under /v1/, its segments separated by '/': a
+ * literal, or "{name}" for any one segment (the handler reads r->seg[]).
+ * The router enforces acc before fn runs and sets r->route_ctx = ctx.
+ * Every route is listed in the OpenAPI document (src/controller/openapi.json,
+ * checked by tests/controller/test_openapi.c against these tables).
+ */
+struct pn_route {
+	const char *method; /* "GET", "POST", "PATCH", "DELETE"; NULL ends a table */
+	const char *path;   /* "networks/{ref}" */
+	enum pn_access acc;
+	pn_handler_fn fn;
+	const void *ctx;
+};
+/* Each handler group's table, ended by an entry whose method is NULL. */
+extern const struct pn_route pn_objects_routes[];    /* api_objects.c */
+extern const struct pn_route pn_components_routes[]; /* api_components.c */
+extern const struct pn_route pn_admin_routes[];      /* api_admin.c */
+extern const struct pn_route pn_enroll_routes[];     /* enroll.c */
+extern const struct pn_route pn_oidc_routes[];       /* oidc_api.c */
+extern const struct pn_route pn_console_routes[];    /* console_api.c: /v1/console/..., presence, ctl/status */
+extern const struct pn_route pn_openapi_routes[];    /* openapi.c: /v1/openapi.json */
+/* The i-th /v1/ route the router serves (all tables, in the order tried);
+ * NULL past the last. */
+const struct pn_route *pn_router_route(size_t i);
 /* Console static files (console_static.c): is url under /console?  The
  * HTTP layer hands such requests to the router although they are not
  * under /v1/ (r->nseg is then 0). */

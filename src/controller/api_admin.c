@@ -258,26 +258,13 @@ static int h_flows(struct pn_req *r)
 	return pn_api_ok(r, 200, json_pack("{s:o}", "flow_events", rows));
 }
 
-int pn_api_admin_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	const char *m = r->method;
-	const char *s0 = r->seg[0];
-
-	if (!strcmp(s0, "ca") && r->nseg == 1 && !strcmp(m, "GET"))
-		*fn = h_ca, *acc = PN_A_PUBLIC;
-	else if (!strcmp(s0, "status") && r->nseg == 1 && !strcmp(m, "GET"))
-		*fn = h_status, *acc = PN_A_READ;
-	else if (!strcmp(s0, "admin-keys") && r->nseg == 1 && !strcmp(m, "GET"))
-		*fn = h_keys_list, *acc = PN_A_ADMIN;
-	else if (!strcmp(s0, "admin-keys") && r->nseg == 1 && !strcmp(m, "POST"))
-		*fn = h_keys_create, *acc = PN_A_ADMIN;
-	else if (!strcmp(s0, "admin-keys") && r->nseg == 2 && !strcmp(m, "DELETE"))
-		*fn = h_keys_delete, *acc = PN_A_ADMIN;
-	else if (!strcmp(s0, "audit") && r->nseg == 1 && !strcmp(m, "GET"))
-		*fn = h_audit, *acc = PN_A_READ;
-	else if (!strcmp(s0, "flow-events") && r->nseg == 1 && !strcmp(m, "GET"))
-		*fn = h_flows, *acc = PN_A_READ;
-	else
-		return 1;
-	return 0;
-}
+const struct pn_route pn_admin_routes[] = {
+	{"GET", "ca", PN_A_PUBLIC, h_ca, NULL},
+	{"GET", "status", PN_A_READ, h_status, NULL},
+	{"GET", "admin-keys", PN_A_ADMIN, h_keys_list, NULL},
+	{"POST", "admin-keys", PN_A_ADMIN, h_keys_create, NULL},
+	{"DELETE", "admin-keys/{id}", PN_A_ADMIN, h_keys_delete, NULL},
+	{"GET", "audit", PN_A_READ, h_audit, NULL},
+	{"GET", "flow-events", PN_A_READ, h_flows, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};

@@ -400,64 +400,30 @@ static int h_sa_key_delete(struct pn_req *r)
 	return 0;
 }
 
-static int component_sub(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	if (r->nseg != 3 || strcmp(r->method, "POST"))
-		return 1;
-	*acc = PN_A_ADMIN;
-	if (!strcmp(r->seg[2], "tokens"))
-		*fn = h_new_token;
-	else if (!strcmp(r->seg[2], "revoke"))
-		*fn = h_revoke_component;
-	else
-		return 1;
-	return 0;
-}
-
-static int sa_sub(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	if (strcmp(r->seg[2], "keys") && strcmp(r->seg[2], "revoke"))
-		return 1;
-	if (r->nseg == 3 && !strcmp(r->seg[2], "keys") && !strcmp(r->method, "GET"))
-		*fn = h_sa_keys, *acc = PN_A_READ;
-	else if (r->nseg == 3 && !strcmp(r->seg[2], "keys") && !strcmp(r->method, "POST"))
-		*fn = h_sa_keys, *acc = PN_A_ADMIN;
-	else if (r->nseg == 4 && !strcmp(r->seg[2], "keys") && !strcmp(r->method, "DELETE"))
-		*fn = h_sa_key_delete, *acc = PN_A_ADMIN;
-	else if (r->nseg == 3 && !strcmp(r->seg[2], "revoke") && !strcmp(r->method, "POST"))
-		*fn = h_revoke_sa_creds, *acc = PN_A_ADMIN;
-	else
-		return 1;
-	return 0;
-}
-
 static const struct pn_coll_hooks connector_hooks = {
 	.defaults = defaults_component,
 	.after_create = connector_after_create,
 	.before_delete = before_delete_holder,
-	.sub_route = component_sub,
 };
 static const struct pn_coll_hooks relay_hooks = {
 	.defaults = defaults_component,
 	.after_create = relay_after_create,
 	.before_delete = before_delete_holder,
-	.sub_route = component_sub,
 };
 static const struct pn_coll_hooks sa_hooks = {
 	.defaults = defaults_sa,
 	.after_create = sa_after_create,
 	.after_update = sa_after_update,
 	.before_delete = before_delete_holder,
-	.sub_route = sa_sub,
 };
 static const struct pn_filter_spec net_filter[] = {{"network", "network_id", PN_OBJ_NETWORK},
 						   {NULL, NULL, 0}};
 
 static const struct pn_coll colls[] = {
-	{"connectors", PN_OBJ_CONNECTOR, "connector", build_connector, 1, net_filter,
+	{"connectors", PN_OBJ_CONNECTOR, "connector", build_connector, net_filter,
 	 &connector_hooks},
-	{"relays", PN_OBJ_RELAY, "relay", build_relay, 1, NULL, &relay_hooks},
-	{"service-accounts", PN_OBJ_SERVICE_ACCOUNT, "service_account", build_sa, 1, NULL,
+	{"relays", PN_OBJ_RELAY, "relay", build_relay, NULL, &relay_hooks},
+	{"service-accounts", PN_OBJ_SERVICE_ACCOUNT, "service_account", build_sa, NULL,
 	 &sa_hooks},
 };
 
@@ -514,18 +480,19 @@ static int h_cred_revoke(struct pn_req *r)
 			     json_pack("{s:s}", "revoked", r->seg[1]));
 }
 
-int pn_api_components_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	for (size_t i = 0; i < sizeof(colls) / sizeof(colls[0]); i++)
-		if (!strcmp(r->seg[0], colls[i].path))
-			return pn_coll_route(r, &colls[i], fn, acc);
-	if (strcmp(r->seg[0], "credentials"))
-		return 1;
-	if (r->nseg == 1 && !strcmp(r->method, "GET"))
-		*fn = h_cred_list, *acc = PN_A_READ;
-	else if (r->nseg == 3 && !strcmp(r->seg[2], "revoke") && !strcmp(r->method, "POST"))
-		*fn = h_cred_revoke, *acc = PN_A_ADMIN;
-	else
-		return 1;
-	return 0;
-}
+const struct pn_route pn_components_routes[] = {
+	PN_COLL_ROUTES_PATCH("connectors", "connectors/{ref}", &colls[0]),
+	{"POST", "connectors/{ref}/tokens", PN_A_ADMIN, h_new_token, &colls[0]},
+	{"POST", "connectors/{ref}/revoke", PN_A_ADMIN, h_revoke_component, &colls[0]},
+	PN_COLL_ROUTES_PATCH("relays", "relays/{ref}", &colls[1]),
+	{"POST", "relays/{ref}/tokens", PN_A_ADMIN, h_new_token, &colls[1]},
+	{"POST", "relays/{ref}/revoke", PN_A_ADMIN, h_revoke_component, &colls[1]},
+	PN_COLL_ROUTES_PATCH("service-accounts", "service-accounts/{ref}", &colls[2]),
+	{"GET", "service-accounts/{ref}/keys", PN_A_READ, h_sa_keys, &colls[2]},
+	{"POST", "service-accounts/{ref}/keys", PN_A_ADMIN, h_sa_keys, &colls[2]},
+	{"DELETE", "service-accounts/{ref}/keys/{key}", PN_A_ADMIN, h_sa_key_delete, &colls[2]},
+	{"POST", "service-accounts/{ref}/revoke", PN_A_ADMIN, h_revoke_sa_creds, &colls[2]},
+	{"GET", "credentials", PN_A_READ, h_cred_list, NULL},
+	{"POST", "credentials/{serial}/revoke", PN_A_ADMIN, h_cred_revoke, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};

@@ -182,24 +182,20 @@ static const struct pn_filter_spec pol_filter[] = {{"group", "group_id", PN_OBJ_
 						   {NULL, NULL, 0}};
 
 static const struct pn_coll colls[] = {
-	{"networks", PN_OBJ_NETWORK, "network", build_named, 1, NULL, NULL},
-	{"resources", PN_OBJ_RESOURCE, "resource", build_resource, 1, net_filter, NULL},
-	{"groups", PN_OBJ_GROUP, "group", build_named, 1, NULL, NULL},
-	{"users", PN_OBJ_USER, "user", build_user, 1, NULL, &user_hooks},
-	{"memberships", PN_OBJ_MEMBERSHIP, "membership", build_membership, 0, mem_filter, NULL},
-	{"policies", PN_OBJ_POLICY, "policy", build_policy, 0, pol_filter, NULL},
+	{"networks", PN_OBJ_NETWORK, "network", build_named, NULL, NULL},
+	{"resources", PN_OBJ_RESOURCE, "resource", build_resource, net_filter, NULL},
+	{"groups", PN_OBJ_GROUP, "group", build_named, NULL, NULL},
+	{"users", PN_OBJ_USER, "user", build_user, NULL, &user_hooks},
+	{"memberships", PN_OBJ_MEMBERSHIP, "membership", build_membership, mem_filter, NULL},
+	{"policies", PN_OBJ_POLICY, "policy", build_policy, pol_filter, NULL},
 };
 
-const struct pn_coll *pn_objects_colls(size_t *n)
-{
-	*n = sizeof(colls) / sizeof(colls[0]);
-	return colls;
-}
-
-int pn_api_objects_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	for (size_t i = 0; i < sizeof(colls) / sizeof(colls[0]); i++)
-		if (!strcmp(r->seg[0], colls[i].path))
-			return pn_coll_route(r, &colls[i], fn, acc);
-	return 1;
-}
+const struct pn_route pn_objects_routes[] = {
+	PN_COLL_ROUTES_PATCH("networks", "networks/{ref}", &colls[0]),
+	PN_COLL_ROUTES_PATCH("resources", "resources/{ref}", &colls[1]),
+	PN_COLL_ROUTES_PATCH("groups", "groups/{ref}", &colls[2]),
+	PN_COLL_ROUTES_PATCH("users", "users/{ref}", &colls[3]),
+	PN_COLL_ROUTES("memberships", "memberships/{id}", &colls[4]),
+	PN_COLL_ROUTES("policies", "policies/{id}", &colls[5]),
+	{NULL, NULL, 0, NULL, NULL},
+};

@@ -41,7 +41,7 @@ static json_t *present_list(enum pn_obj kind, json_t *rows)
 	return out;
 }
 
-static int h_list(struct pn_req *r)
+int pn_coll_list(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
 	struct pn_store *s = r->ctl->store;
@@ -86,7 +86,7 @@ out:
 	return pn_api_done(r);
 }
 
-static int h_get(struct pn_req *r)
+int pn_coll_get(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
 	struct pn_store *s = r->ctl->store;
@@ -102,7 +102,7 @@ static int h_get(struct pn_req *r)
 	return 0;
 }
 
-static int h_create(struct pn_req *r)
+int pn_coll_create(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
 	struct pn_store *s = r->ctl->store;
@@ -152,7 +152,7 @@ fail_committed:
 	return pn_api_done(r);
 }
 
-static int h_update(struct pn_req *r)
+int pn_coll_update(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
 	struct pn_store *s = r->ctl->store;
@@ -196,7 +196,7 @@ out:
 	return pn_api_done(r);
 }
 
-static int h_delete(struct pn_req *r)
+int pn_coll_delete(struct pn_req *r)
 {
 	const struct pn_coll *c = r->route_ctx;
 	struct pn_store *s = r->ctl->store;
@@ -231,41 +231,4 @@ out:
 	json_decref(row);
 	json_decref(pub);
 	return pn_api_done(r);
-}
-
-static int method_not_allowed(struct pn_req *r)
-{
-	return pn_api_error(r, 405, "method_not_allowed", "%s is not supported on this endpoint",
-			    r->method);
-}
-
-int pn_coll_route(struct pn_req *r, const struct pn_coll *c, pn_handler_fn *fn,
-		  enum pn_access *acc)
-{
-	const char *m = r->method;
-
-	r->route_ctx = c;
-	if (r->nseg == 1) {
-		if (!strcmp(m, "GET"))
-			*fn = h_list, *acc = PN_A_READ;
-		else if (!strcmp(m, "POST"))
-			*fn = h_create, *acc = PN_A_ADMIN;
-		else
-			return method_not_allowed(r);
-		return 0;
-	}
-	if (r->nseg == 2) {
-		if (!strcmp(m, "GET"))
-			*fn = h_get, *acc = PN_A_READ;
-		else if (!strcmp(m, "PATCH") && c->updatable)
-			*fn = h_update, *acc = PN_A_ADMIN;
-		else if (!strcmp(m, "DELETE"))
-			*fn = h_delete, *acc = PN_A_ADMIN;
-		else
-			return method_not_allowed(r);
-		return 0;
-	}
-	if (c->hooks && c->hooks->sub_route)
-		return c->hooks->sub_route(r, fn, acc);
-	return 1;
 }

@@ -10,13 +10,19 @@
 #include <stddef.h>
 
 struct pn_req;
+struct pn_ctl;
 
 #define PN_CONSOLE_COOKIE	  "__Host-pn_console"
 #define PN_CONSOLE_TOKEN_PREFIX	  "pncs_"
 #define PN_CONSOLE_CSRF_HEADER	  "X-CSRF-Token"
 #define PN_CONSOLE_SESSION_TTL	  28800 /* 8 h; never longer than an admin session it came from */
-#define PN_CONSOLE_SEEN_EVERY_S	  10	/* presence is written at most this often per component */
-#define PN_CONSOLE_ONLINE_SLACK_S 60	/* online: seen within stream_max_s + this */
+#define PN_CONSOLE_SEEN_EVERY_S	  15	/* a sighting is written at most this often per component */
+/* online: seen within this.  Components with a push stream are seen at
+ * every keepalive (PN_PUSH_KEEPALIVE_S) and every component reports its
+ * status every PN_NODE_STATUS_EVERY_MS (30 s): two reports may be missed. */
+#define PN_CONSOLE_ONLINE_S	  75
+#define PN_CONSOLE_VERSION_MAX	  32	/* a reported version string, bytes */
+#define PN_CONSOLE_COUNT_MAX	  10000000 /* a reported count */
 
 /* One embedded file (generated console_files.c). */
 struct pn_console_file {
@@ -44,6 +50,10 @@ int pn_console_cert_load(const char *data_dir, const char *const *names, unsigne
 
 /* Is uri the console's OIDC redirect, "<controller URL>/console/"? */
 int pn_console_redirect_ok(struct pn_req *r, const char *uri);
+
+/* A connector or relay (other kinds are ignored) was seen: presence for
+ * the overview (push.c, while its stream is open).  May use the store. */
+void pn_console_seen_holder(struct pn_ctl *ctl, const char *kind, const char *id);
 
 int pn_console_h_signin(struct pn_req *r);
 int pn_console_h_whoami(struct pn_req *r);

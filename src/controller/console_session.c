@@ -7,7 +7,8 @@
  *               SameSite=Strict; Max-Age=28800
  *
  * The store keeps SHA-256 of the cookie text (console_sessions), the role
- * and the principal it was made from.  On every request the principal is
+ * and the principal it was made from; sign-out deletes the row, and each
+ * sign-in first deletes the expired ones.  On every request the principal is
  * checked again: revoking the admin key, or disabling the person, ends the
  * browser's session at once.  A cookie session has exactly the rights of
  * the key it came from; requests go through the same router and handlers
@@ -250,11 +251,19 @@ int pn_console_h_signin(struct pn_req *r)
 	if ((rc = pn_store_begin(s)) == 0) {
 		snprintf(r->actor, sizeof(r->actor), "%s",
 			 json_string_value(json_object_get(sess, "actor")));
-		if ((rc = pn_store_insert(s, PN_OBJ_CONSOLE_SESSION, sess)) ||
+		int purged = 0;
+
+		/* Sessions are only made here: dropping the expired ones on
+		 * the way bounds the table to those of the last TTL. */
+		if ((rc = s->ops->purge_before(s->be, PN_OBJ_CONSOLE_SESSION, "expires", pn_now(),
+					       &purged)) ||
+		    (rc = pn_store_insert(s, PN_OBJ_CONSOLE_SESSION, sess)) ||
 		    (rc = s->ops->audit_append(s->be, pn_now(), r->actor, "sign_in",
 					       "console_session", id, NULL)) ||
 		    (rc = pn_store_commit(s)))
 			pn_store_rollback(s);
+		else if (purged)
+			PN_LOG_INFO("controller", "console_sessions_purged", "expired=%d", purged);
 	}
 	if (rc) {
 		json_decref(sess);
@@ -291,13 +300,14 @@ int pn_console_h_whoami(struct pn_req *r)
 				      tok ? csrf : NULL));
 }
 
-/* DELETE /v1/console/session (READ, CSRF checked by the router): sign out. */
+/* DELETE /v1/console/session (READ, CSRF checked by the router): sign out
+ * (the row is deleted: nothing is kept of an ended session but the audit). */
 int pn_console_h_signout(struct pn_req *r)
 {
 	struct pn_store *s = r->ctl->store;
 	const char *tok = r->via_cookie ? pn_console_cookie(r) : NULL;
-	char hash[65];
-	json_t *row = NULL, *set = NULL;
+	char hash[65], id[33];
+	json_t *row = NULL;
 	int rc;
 
 	if (!tok)
@@ -306,20 +316,17 @@ int pn_console_h_signout(struct pn_req *r)
 		return pn_api_error(r, 500, "internal", "hash failed");
 	if ((rc = pn_store_begin(s)))
 		return pn_api_store_error(r, rc);
-	if ((rc = pn_store_get_by(s, PN_OBJ_CONSOLE_SESSION, "hash", hash, &row)) ||
-	    !(set = json_pack("{s:i}", "revoked", 1)) ||
-	    (rc = pn_store_update(s, PN_OBJ_CONSOLE_SESSION,
-				  json_string_value(json_object_get(row, "id")), set)) ||
-	    (rc = s->ops->audit_append(s->be, pn_now(), r->actor, "sign_out", "console_session",
-				       json_string_value(json_object_get(row, "id")), NULL)) ||
-	    (rc = pn_store_commit(s))) {
-		pn_store_rollback(s);
-		json_decref(row);
-		json_decref(set);
-		return rc ? pn_api_store_error(r, rc) : pn_api_error(r, 500, "internal", "oom");
+	if ((rc = pn_store_get_by(s, PN_OBJ_CONSOLE_SESSION, "hash", hash, &row)) == 0) {
+		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(row, "id")));
+		if (!(rc = pn_store_remove(s, PN_OBJ_CONSOLE_SESSION, id)))
+			rc = s->ops->audit_append(s->be, pn_now(), r->actor, "sign_out",
+						  "console_session", id, NULL);
 	}
 	json_decref(row);
-	json_decref(set);
+	if (rc || (rc = pn_store_commit(s))) {
+		pn_store_rollback(s);
+		return pn_api_store_error(r, rc);
+	}
 	if (set_cookie(r, "", 0))
 		return pn_api_error(r, 500, "internal", "cannot clear the cookie");
 	return pn_api_ok(r, 200, json_pack("{s:b}", "signed_out", 1));

@@ -443,31 +443,12 @@ int pn_enroll_respond(struct pn_req *r, unsigned status, const char *pem,
 	return respond_issued(r, status, pem, ci, holder_kind, holder_id);
 }
 
-int pn_enroll_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	const char *m = r->method;
-
-	if (r->nseg == 1 && !strcmp(r->seg[0], "enroll") && !strcmp(m, "POST")) {
-		*fn = h_enroll, *acc = PN_A_PUBLIC;
-		return 0;
-	}
-	if (r->nseg == 2 && !strcmp(r->seg[0], "client") && !strcmp(r->seg[1], "login") &&
-	    !strcmp(m, "POST")) {
-		*fn = h_login, *acc = PN_A_SERVICE;
-		return 0;
-	}
-	if (r->nseg != 2 || strcmp(r->seg[0], "ctl"))
-		return 1;
-	*acc = PN_A_COMPONENT;
-	if (!strcmp(r->seg[1], "renew") && !strcmp(m, "POST"))
-		*fn = h_renew;
-	else if (!strcmp(r->seg[1], "state") && !strcmp(m, "GET"))
-		*fn = h_state;
-	else if (!strcmp(r->seg[1], "flows") && !strcmp(m, "POST"))
-		*fn = h_flows;
-	else if (!strcmp(r->seg[1], "stream") && !strcmp(m, "GET"))
-		*fn = pn_push_handle_stream;
-	else
-		return 1;
-	return 0;
-}
+const struct pn_route pn_enroll_routes[] = {
+	{"POST", "enroll", PN_A_PUBLIC, h_enroll, NULL},
+	{"POST", "client/login", PN_A_SERVICE, h_login, NULL},
+	{"POST", "ctl/renew", PN_A_COMPONENT, h_renew, NULL},
+	{"GET", "ctl/state", PN_A_COMPONENT, h_state, NULL},
+	{"POST", "ctl/flows", PN_A_COMPONENT, h_flows, NULL},
+	{"GET", "ctl/stream", PN_A_COMPONENT, pn_push_handle_stream, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};

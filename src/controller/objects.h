@@ -24,8 +24,6 @@ struct pn_coll_hooks {
 	int (*after_update)(struct pn_req *r, const json_t *row, const json_t *set);
 	/* Inside the delete transaction, before the delete. */
 	int (*before_delete)(struct pn_req *r, const json_t *row);
-	/* /v1/<coll>/<ref>/<action>: sets fn and acc, 0 if matched, 1 if not. */
-	int (*sub_route)(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc);
 };
 
 struct pn_coll {
@@ -33,15 +31,25 @@ struct pn_coll {
 	enum pn_obj kind;
 	const char *singular; /* "network" (audit kind) */
 	int (*build)(struct pn_req *r, int create, json_t *row);
-	int updatable;
 	const struct pn_filter_spec *filters; /* NULL-terminated by param, or NULL */
 	const struct pn_coll_hooks *hooks;
 };
 
-/* Route /v1/<coll>[/<ref>[/<action>]]; sets r->route_ctx = c. */
-int pn_coll_route(struct pn_req *r, const struct pn_coll *c, pn_handler_fn *fn,
-		  enum pn_access *acc);
+/* The generic handlers; r->route_ctx is the struct pn_coll. */
+int pn_coll_list(struct pn_req *r);
+int pn_coll_create(struct pn_req *r);
+int pn_coll_get(struct pn_req *r);
+int pn_coll_update(struct pn_req *r);
+int pn_coll_delete(struct pn_req *r);
+/* Route table rows (struct pn_route) of a collection at `list` ("networks")
+ * whose objects are at `item` ("networks/{ref}"), handled by coll c:
+ * list and get (READ), create and delete (ADMIN); with _PATCH also update. */
+#define PN_COLL_ROUTES(list, item, c)                                                             \
+	{"GET", list, PN_A_READ, pn_coll_list, c}, {"POST", list, PN_A_ADMIN, pn_coll_create, c},  \
+	    {"GET", item, PN_A_READ, pn_coll_get, c},                                              \
+	    {"DELETE", item, PN_A_ADMIN, pn_coll_delete, c}
+#define PN_COLL_ROUTES_PATCH(list, item, c)                                                       \
+	PN_COLL_ROUTES(list, item, c), {"PATCH", item, PN_A_ADMIN, pn_coll_update, c}
 /* The row as the API shows it (secrets dropped, protocols as an array). */
 json_t *pn_coll_present(enum pn_obj kind, const json_t *row);
-const struct pn_coll *pn_objects_colls(size_t *n);
 #endif

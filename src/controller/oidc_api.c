@@ -739,28 +739,11 @@ out:
 	return pn_api_done(r);
 }
 
-int pn_oidc_route(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
-{
-	if (r->nseg == 1 && !strcmp(r->seg[0], "identities")) {
-		if (strcmp(r->method, "GET"))
-			return pn_api_error(r, 405, "method_not_allowed", "GET only");
-		*fn = pn_oidc_identities, *acc = PN_A_READ;
-		return 0;
-	}
-	if (r->nseg < 3 || r->nseg > 4 || strcmp(r->seg[0], "login") || strcmp(r->seg[1], "oidc"))
-		return 1;
-	if (strcmp(r->method, "POST"))
-		return pn_api_error(r, 405, "method_not_allowed", "POST only");
-	*acc = PN_A_PUBLIC;
-	if (r->nseg == 3 && !strcmp(r->seg[2], "start"))
-		*fn = h_start;
-	else if (r->nseg == 3 && !strcmp(r->seg[2], "finish"))
-		*fn = h_finish;
-	else if (r->nseg == 3 && !strcmp(r->seg[2], "device"))
-		*fn = h_device;
-	else if (r->nseg == 4 && !strcmp(r->seg[2], "device") && !strcmp(r->seg[3], "poll"))
-		*fn = h_poll;
-	else
-		return 1;
-	return 0;
-}
+const struct pn_route pn_oidc_routes[] = {
+	{"GET", "identities", PN_A_READ, pn_oidc_identities, NULL},
+	{"POST", "login/oidc/start", PN_A_PUBLIC, h_start, NULL},
+	{"POST", "login/oidc/finish", PN_A_PUBLIC, h_finish, NULL},
+	{"POST", "login/oidc/device", PN_A_PUBLIC, h_device, NULL},
+	{"POST", "login/oidc/device/poll", PN_A_PUBLIC, h_poll, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};

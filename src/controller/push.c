@@ -42,6 +42,7 @@
 #include <microhttpd.h>
 
 #include "controller/api.h"
+#include "controller/console.h"
 #include "controller/push.h"
 #include "controller/push_state.h"
 #include "core/err.h"
@@ -88,6 +89,7 @@ struct stream {
 	char *pending;
 	size_t pending_len, pending_off;
 	int64_t last_send_ms, last_state_ms, opened_ms, retry_ms;
+	int64_t seen_ms; /* presence last noted (console overview) */
 	int end;
 };
 
@@ -350,6 +352,12 @@ static int step(struct stream *st, int version_moved)
 	int64_t now = mono_ms();
 	int rc;
 
+	/* An open stream is a live component: the overview's presence is
+	 * refreshed while it lasts (we wake at least every keepalive). */
+	if (now - st->seen_ms >= PN_CONSOLE_SEEN_EVERY_S * 1000) {
+		st->seen_ms = now;
+		pn_console_seen_holder(p->ctl, st->holder_kind, st->holder_id);
+	}
 	/* Streams are recycled so subscribers regularly pass through their
 	 * reconnect path (credential renewal, server rebalancing).  The expiry
 	 * of the credential the stream was opened with is no revocation: the
@@ -494,6 +502,7 @@ int pn_push_handle_stream(struct pn_req *r)
 	st->sent = v;
 	st->last_send_ms = mono_ms();
 	st->opened_ms = st->last_send_ms;
+	st->seen_ms = st->last_send_ms; /* auth.c noted it just now */
 	/* A subscriber ahead of us (restored database): resend from scratch. */
 	if (store_version(r->ctl->store, &cur) == 0 && v > cur)
 		st->sent = 0;

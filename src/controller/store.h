@@ -74,6 +74,8 @@ struct pn_objdesc {
 
 /* The static description of a kind; NULL for an out-of-range kind. */
 const struct pn_objdesc *pn_store_desc(enum pn_obj kind);
+/* Is col an integer column of d?  (d may be NULL: no.) */
+int pn_store_int_col(const struct pn_objdesc *d, const char *col);
 /* Copy of row without PN_COL_SECRET columns (new reference; NULL on ENOMEM). */
 json_t *pn_store_public_row(enum pn_obj kind, const json_t *row);
 
@@ -130,6 +132,10 @@ struct pn_store_ops {
 	int (*revoked_list)(void *be, int64_t now, json_t **out);
 	/* Mark credentials revoked where col == value; *n = rows changed. */
 	int (*revoke_where)(void *be, const char *col, const char *value, int *n);
+	/* Delete the rows of kind whose integer column col (an PN_COL_INT
+	 * column of its description, else PN_E_INVAL) is below `before`
+	 * (expired sessions); *n (may be NULL) = rows deleted. */
+	int (*purge_before)(void *be, enum pn_obj kind, const char *col, int64_t before, int *n);
 	int (*integrity_check)(void *be);
 	void (*close)(void *be);
 	/*

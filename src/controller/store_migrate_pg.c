@@ -120,6 +120,9 @@ static const char *const migrations[] = {
     " created BIGINT NOT NULL);"
     "CREATE TABLE presence(" ROWID "holder_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
     " last_seen BIGINT NOT NULL, created BIGINT NOT NULL);",
+    /* 4: status reported by connectors and relays (POST /v1/ctl/status). */
+    "ALTER TABLE presence ADD COLUMN version TEXT, ADD COLUMN paths_direct BIGINT,"
+    " ADD COLUMN paths_relay BIGINT, ADD COLUMN reported BIGINT;",
 };
 
 int pn_pg_schema_version(void)

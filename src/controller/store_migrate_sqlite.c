@@ -109,6 +109,11 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL);"
 	"CREATE TABLE presence(holder_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
 	" last_seen INTEGER NOT NULL, created INTEGER NOT NULL);",
+	/* 4: status reported by connectors and relays (POST /v1/ctl/status). */
+	"ALTER TABLE presence ADD COLUMN version TEXT;"
+	"ALTER TABLE presence ADD COLUMN paths_direct INTEGER;"
+	"ALTER TABLE presence ADD COLUMN paths_relay INTEGER;"
+	"ALTER TABLE presence ADD COLUMN reported INTEGER;",
 };
 
 int pn_store_schema_version(void)

@@ -487,6 +487,27 @@ static int pg_revoke_where(void *be, const char *col, const char *value, int *n)
 	return 0;
 }
 
+static int pg_purge_before(void *be, enum pn_obj kind, const char *col, int64_t before, int *n)
+{
+	const struct pn_objdesc *d = pn_store_desc(kind);
+	struct pn_pg_params ps = {0};
+	PGresult *res = NULL;
+	char sql[256];
+	int r;
+
+	/* the column name goes into SQL text: only one of the description's */
+	if (!pn_store_int_col(d, col))
+		return PN_E_INVAL;
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE \"%s\" < $1", d->table, col);
+	pn_pg_int(&ps, before);
+	if ((r = pn_pg_run(be, sql, &ps, &res)))
+		return r;
+	if (n)
+		*n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
 static int pg_integrity_check(void *be)
 {
 	uint64_t n = 0;
@@ -543,6 +564,7 @@ const struct pn_store_ops pn_store_pg_ops = {
     .network_clients = pg_network_clients,
     .revoked_list = pg_revoked_list,
     .revoke_where = pg_revoke_where,
+    .purge_before = pg_purge_before,
     .integrity_check = pg_integrity_check,
     .close = pg_close,
     .watch = pg_watch,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <gnutls/crypto.h>
 
@@ -99,8 +100,11 @@ static const struct pn_col console_session_cols[] = {
 	{"role", T, R},	   {"actor", T, R},	 {"expires", I, R},	   {"revoked", I, R | M},
 	{"created", I, R},
 };
+/* version .. reported: the component's last status report (migration 4). */
 static const struct pn_col presence_cols[] = {
-	{"holder_id", T, R}, {"kind", T, R}, {"last_seen", I, R | M}, {"created", I, R},
+	{"holder_id", T, R},   {"kind", T, R},	      {"last_seen", I, R | M},
+	{"created", I, R},     {"version", T, M},     {"paths_direct", I, M},
+	{"paths_relay", I, M}, {"reported", I, M},
 };
 
 static const struct pn_objdesc descs[PN_OBJ_COUNT_] = {
@@ -137,6 +141,14 @@ const struct pn_objdesc *pn_store_desc(enum pn_obj kind)
 	if ((unsigned)kind >= PN_OBJ_COUNT_)
 		return NULL;
 	return &descs[kind];
+}
+
+int pn_store_int_col(const struct pn_objdesc *d, const char *col)
+{
+	for (unsigned i = 0; d && col && i < d->ncols; i++)
+		if (d->cols[i].type == PN_COL_INT && !strcmp(d->cols[i].name, col))
+			return 1;
+	return 0;
 }
 
 json_t *pn_store_public_row(enum pn_obj kind, const json_t *row)

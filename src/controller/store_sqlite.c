@@ -567,6 +567,29 @@ static int sq_revoke_where(void *be, const char *col, const char *value, int *n)
 	return r;
 }
 
+static int sq_purge_before(void *be, enum pn_obj kind, const char *col, int64_t before, int *n)
+{
+	struct sq *s = be;
+	const struct pn_objdesc *d = pn_store_desc(kind);
+	sqlite3_stmt *st = NULL;
+	char sql[SQL_MAX];
+	int r, rc;
+
+	/* the column name goes into SQL text: only one of the description's */
+	if (!pn_store_int_col(d, col))
+		return PN_E_INVAL;
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s < ?", d->table, col);
+	if ((r = prep(s, sql, &st)))
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+	rc = sqlite3_step(st);
+	r = rc == SQLITE_DONE ? 0 : sq_err(s, rc);
+	if (!r && n)
+		*n = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int sq_integrity_check(void *be)
 {
 	struct sq *s = be;
@@ -621,6 +644,7 @@ const struct pn_store_ops pn_store_sqlite_ops = {
 	.network_clients = sq_network_clients,
 	.revoked_list = sq_revoked_list,
 	.revoke_where = sq_revoke_where,
+	.purge_before = sq_purge_before,
 	.integrity_check = sq_integrity_check,
 	.close = sq_close,
 };

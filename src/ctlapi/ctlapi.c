@@ -363,7 +363,7 @@ int pn_ctlapi_fetch(struct pn_ctlapi *c)
 	return rc;
 }
 
-int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
+static int post_text(struct pn_ctlapi *c, const char *path, const char *body, size_t len)
 {
 	struct pn_xfer x;
 	json_t *reply = NULL;
@@ -372,7 +372,7 @@ int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
 
 	if (!body || len == 0 || len > PN_CTLAPI_BODY_MAX)
 		return -EINVAL;
-	snprintf(url, sizeof(url), "%s/v1/ctl/flows", c->url);
+	snprintf(url, sizeof(url), "%s%s", c->url, path);
 	pn_ctlapi_xfer_init(c, &x, url, "POST");
 	x.body_text = body;
 	x.body_len = len;
@@ -380,6 +380,16 @@ int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
 	rc = pn_xfer_json(&x, &reply);
 	json_decref(reply);
 	return rc;
+}
+
+int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len)
+{
+	return post_text(c, "/v1/ctl/flows", body, len);
+}
+
+int pn_ctlapi_post_status(struct pn_ctlapi *c, const char *body, size_t len)
+{
+	return post_text(c, "/v1/ctl/status", body, len);
 }
 
 int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev, size_t n)

@@ -163,6 +163,10 @@ int pn_ctlapi_report_flows(struct pn_ctlapi *c, const struct pn_ctlapi_flow *ev,
  * above (PN_E_CTL_REJECTED: the controller refused the request, e.g. 400
  * or 413), -EINVAL (empty or too large). */
 int pn_ctlapi_post_flows(struct pn_ctlapi *c, const char *body, size_t len);
+/* POST an encoded status report {"version": .., "paths": {"direct": n,
+ * "relay": n}} (connectors and relays; node/node.h sends it) to
+ * /v1/ctl/status, as post_flows. */
+int pn_ctlapi_post_status(struct pn_ctlapi *c, const char *body, size_t len);
 
 /* ---- push channel ---- */
 

@@ -15,6 +15,11 @@ static int c_post(void *ctl, const char *body, size_t len)
 	return pn_ctlapi_post_flows(ctl, body, len);
 }
 
+static int c_status(void *ctl, const char *body, size_t len)
+{
+	return pn_ctlapi_post_status(ctl, body, len);
+}
+
 static int c_subscribe(void *ctl, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg, void **sub)
 {
 	struct pn_ctlapi_sub *s = NULL;
@@ -32,6 +37,7 @@ static void c_unsubscribe(void *sub, void (*closed)(void *arg))
 const struct pn_node_ctl_ops pn_node_ctlapi_ops = {
     .renew = c_renew,
     .post_flows = c_post,
+    .post_status = c_status,
     .subscribe = c_subscribe,
     .unsubscribe = c_unsubscribe,
 };

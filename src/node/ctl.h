@@ -5,8 +5,9 @@
  * runtime (node/node.h) and the flow reporter run against the real
  * controller (ctlapi) in the daemons and against a fake one in tests.
  *
- * renew and post_flows block (HTTPS): renew runs on the runtime's own
- * thread, post_flows on the thread pool (connector/reporter.h); never on
+ * renew, post_flows and post_status block (HTTPS): renew runs on the
+ * runtime's own thread, post_flows (connector/reporter.h) and post_status
+ * (node.c) on the thread pool; never on
  * the loop, and never two at a time on one handle.
  * subscribe/unsubscribe run on the loop's thread.
  */
@@ -22,6 +23,8 @@ struct pn_node_ctl_ops {
 	int (*renew)(void *ctl);
 	/* POST an encoded flow-report body (ctlapi/ctlapi.h). */
 	int (*post_flows)(void *ctl, const char *body, size_t len);
+	/* Optional: POST an encoded status report (thread pool, like post_flows). */
+	int (*post_status)(void *ctl, const char *body, size_t len);
 	/* Open the push channel: cb(ev, arg) runs on loop's thread. */
 	int (*subscribe)(void *ctl, uv_loop_t *loop, pn_ctlapi_event_cb cb, void *arg, void **sub);
 	/* Close it; closed(arg) (may be NULL) runs once nothing refers to arg. */

@@ -22,6 +22,14 @@ struct pn_node {
 	void *sub;
 	int busy, wanted, renewing, renew_rc;
 	int closing, timer_closed, sub_open, expired_logged;
+	/* status reports: a polling timer, one request at a time */
+	uv_timer_t stimer;
+	uv_work_t swork;
+	int status_on, stimer_closed, status_inflight, status_rc, status_ok, status_failing;
+	uint64_t status_last_ms; /* uv_now of the last attempt; 0: none yet */
+	struct pn_node_status status_sent, status_pending;
+	char status_body[192];
+	size_t status_len;
 	struct pn_node_stats st;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -57,6 +65,8 @@ static void maybe_finish(struct pn_node *n)
 	void *arg;
 
 	if (!n->closing || n->renewing || n->sub_open || !n->timer_closed)
+		return;
+	if (n->status_inflight || (n->status_on && !n->stimer_closed))
 		return;
 	cb = n->close_cb;
 	arg = n->close_arg;
@@ -203,6 +213,81 @@ static void on_event(const struct pn_ctlapi_event *ev, void *arg)
 	}
 }
 
+/* ---- status reports ---- */
+
+static void status_work(uv_work_t *w)
+{
+	struct pn_node *n = w->data;
+
+	/* Blocking HTTPS: on the thread pool, never on the loop. */
+	n->status_rc = n->cfg.ctl.ops->post_status(n->cfg.ctl.ctl, n->status_body, n->status_len);
+}
+
+static void status_done(uv_work_t *w, int status)
+{
+	struct pn_node *n = w->data;
+	int r = status ? status : n->status_rc;
+
+	n->status_inflight = 0;
+	n->busy = 0;
+	if (r == 0) {
+		n->status_ok = 1;
+		n->status_sent = n->status_pending;
+		n->status_failing = 0;
+		n->st.status_reports++;
+	} else {
+		n->status_ok = 0;
+		n->st.status_failures++;
+		if (!n->status_failing++)
+			PN_LOG_WARN(n->cfg.module, "status_report_failed", "err=%s retry_ms=%d",
+				    pn_errname(r), PN_NODE_STATUS_MIN_MS);
+	}
+	maybe_finish(n);
+}
+
+static void on_status_tick(uv_timer_t *t)
+{
+	struct pn_node *n = t->data;
+	struct pn_node_status st = {0};
+	uint64_t now = uv_now(n->cfg.loop), since = now - n->status_last_ms;
+	int changed, due, len;
+
+	if (n->closing || n->st.revoked || n->status_inflight)
+		return;
+	if (n->cfg.hooks.status)
+		n->cfg.hooks.status(n->cfg.user, &st);
+	changed = st.has_paths != n->status_sent.has_paths ||
+		  st.paths_direct != n->status_sent.paths_direct ||
+		  st.paths_relay != n->status_sent.paths_relay;
+	due = !n->status_last_ms || since >= PN_NODE_STATUS_EVERY_MS ||
+	      ((changed || !n->status_ok) && since >= PN_NODE_STATUS_MIN_MS);
+	/* the handle is in use (renewal, flow reports): try at the next tick */
+	if (!due || n->busy || n->wanted)
+		return;
+	len = st.has_paths ? snprintf(n->status_body, sizeof(n->status_body),
+				      "{\"version\":\"%s\",\"paths\":{\"direct\":%u,\"relay\":%u}}",
+				      PN_VERSION, st.paths_direct, st.paths_relay)
+			   : snprintf(n->status_body, sizeof(n->status_body),
+				      "{\"version\":\"%s\"}", PN_VERSION);
+	if (len <= 0 || (size_t)len >= sizeof(n->status_body))
+		return;
+	n->status_len = (size_t)len;
+	n->status_pending = st;
+	n->status_last_ms = now ? now : 1;
+	n->swork.data = n;
+	if (uv_queue_work(n->cfg.loop, &n->swork, status_work, status_done) != 0)
+		return;
+	n->status_inflight = n->busy = 1;
+}
+
+static void stimer_closed(uv_handle_t *h)
+{
+	struct pn_node *n = h->data;
+
+	n->stimer_closed = 1;
+	maybe_finish(n);
+}
+
 static void free_on_close(uv_handle_t *h)
 {
 	free(h->data);
@@ -235,6 +320,13 @@ int pn_node_new(const struct pn_node_config *cfg, struct pn_node **out)
 	}
 	if (cfg->ctl.ops && cfg->ctl.ops->renew)
 		plan(n);
+	if (cfg->ctl.ops && cfg->ctl.ops->post_status && cfg->report_status) {
+		uv_timer_init(cfg->loop, &n->stimer);
+		n->stimer.data = n;
+		n->status_on = 1;
+		uv_timer_start(&n->stimer, on_status_tick, 0, PN_NODE_STATUS_CHECK_MS);
+		uv_unref((uv_handle_t *)&n->stimer); /* housekeeping keeps no loop alive */
+	}
 	*out = n;
 	return 0;
 }
@@ -267,6 +359,8 @@ void pn_node_close(struct pn_node *n, void (*cb)(void *arg), void *arg)
 		n->sub = NULL;
 		n->cfg.ctl.ops->unsubscribe(s, sub_closed);
 	}
+	if (n->status_on)
+		uv_close((uv_handle_t *)&n->stimer, stimer_closed);
 	uv_close((uv_handle_t *)&n->timer, timer_closed);
 }
 

@@ -11,12 +11,18 @@
  *   - the push channel: POLICY events go to hooks.policy (access lists,
  *     client lists, revocations, relays); REVOKED stops renewal and calls
  *     hooks.revoked, where the role stops;
+ *   - status reports (cfg.report_status: connectors and relays): the
+ *     version and, through hooks.status, a connector's tunnels by path,
+ *     POSTed to /v1/ctl/status from the thread pool at least every
+ *     PN_NODE_STATUS_EVERY_MS and within PN_NODE_STATUS_MIN_MS of a change
+ *     (the console's overview shows them);
  *   - the controller handle is shared with the flow reporter through
  *     pn_node_ctl_busy / pn_node_ctl_wanted (one request at a time).
  *
  * Logs (module = cfg.module): cred_renewed, renew_failed (err=, retry_ms=),
  * cred_expired (once per expiry), controller_connected,
- * controller_disconnected, credential_revoked.
+ * controller_disconnected, credential_revoked, status_report_failed (first
+ * failure of a run of them).
  */
 #include <stdint.h>
 
@@ -26,6 +32,16 @@
 #include "node/ctl.h"
 #include "node/ident.h"
 #include "node/renew.h"
+
+#define PN_NODE_STATUS_EVERY_MS 30000 /* a status report at least this often */
+#define PN_NODE_STATUS_MIN_MS	5000  /* and no more often (a change waits) */
+#define PN_NODE_STATUS_CHECK_MS 1000  /* hooks.status is polled this often */
+
+/* What a component reports about itself besides its version. */
+struct pn_node_status {
+	int has_paths; /* connectors: open tunnels by path */
+	unsigned paths_direct, paths_relay;
+};
 
 struct pn_node_hooks {
 	/* A newer credential is about to be adopted: present it to new
@@ -37,6 +53,8 @@ struct pn_node_hooks {
 	void (*policy)(void *user, const struct pn_ctlapi_event *ev);
 	/* Our credential was revoked: the role must stop carrying traffic. */
 	void (*revoked)(void *user);
+	/* Optional: fill the status to report (on the loop's thread). */
+	void (*status)(void *user, struct pn_node_status *st);
 };
 
 struct pn_node_config {
@@ -45,6 +63,7 @@ struct pn_node_config {
 	struct pn_node_ident *ident; /* borrowed; cert_pem/ci updated on adoption */
 	struct pn_node_ctl ctl;	     /* borrowed; ops NULL: no controller (no renewal) */
 	int subscribe;		     /* open the push channel */
+	int report_status;	     /* send status reports (needs ctl.ops->post_status) */
 	struct pn_renew_policy renew;
 	struct pn_node_hooks hooks;
 	void *user;
@@ -64,6 +83,7 @@ const int *pn_node_ctl_wanted(const struct pn_node *n);
 
 struct pn_node_stats {
 	unsigned renewals, renew_failures, refused; /* refused: not adoptable */
+	unsigned status_reports, status_failures;
 	int revoked;
 	uint64_t next_renew_ms; /* planned delay of the armed attempt */
 };

@@ -125,6 +125,7 @@ int pn_relay_daemon_new(uv_loop_t *loop, const struct pn_relay_daemon_config *cf
 		nc.ctl = d->ctl;
 		nc.renew.first_ms = (uint64_t)cfg->renew_after_s * 1000;
 		nc.hooks.credential = h_credential;
+		nc.report_status = 1; /* version and presence for the console */
 		nc.user = d;
 		if ((r = pn_node_new(&nc, &d->node)) != 0) {
 			snprintf(err, errsz, "controller: %s", pn_strerror(r));

@@ -159,12 +159,31 @@ try {
     { timeout: 30000 });
   check(`connector online on the overview ${((Date.now() - tEnroll) / 1000).toFixed(1)} s after enrollment, without reload`,
     await page.evaluate(() => window.__sameDocument === 1));
+  // the connector reports its version (POST /v1/ctl/status) and its tunnels
+  const binVersion = execFileSync(process.env.PN_BIN, ['version'], { encoding: 'utf8' }).split(' ')[1];
+  const ver = page.locator('table[data-table=overview-connectors] tr[data-name=conn1] [data-version]');
+  await ver.waitFor({ timeout: 30000 });
+  check(`overview shows the connector's version (${await ver.textContent()})`, (await ver.textContent()) === binVersion);
+  await page.waitForSelector('table[data-table=overview-connectors] tr[data-name=conn1] [data-paths="0/0"]', { timeout: 30000 });
+  ok('and its tunnels by path (none yet)');
+  const rver = page.locator('table[data-table=overview-relays] tr[data-name=edge1] [data-version]');
+  await rver.waitFor({ timeout: 30000 });
+  check(`the relay (no push stream) is online with its version (${await rver.textContent()})`,
+    (await rver.textContent()) === binVersion &&
+    (await page.locator('table[data-table=overview-relays] tr[data-name=edge1] [data-status=online]').count()) === 1);
   await shot(page, 'overview-online');
 
   // ---- an allowed flow, then the grant deleted in the console: denied ----
   helper('client', saKey, connId);
   const got = helper('fetch');
   check('granted flow passes', got.includes(HELLO), got.slice(0, 100));
+  await go(page, 'overview');
+  const tTunnel = Date.now();
+  await page.waitForSelector('table[data-table=overview-connectors] tr[data-name=conn1] [data-paths="1/0"]', { timeout: 30000 });
+  ok(`overview: the client's tunnel counted on the direct path (${((Date.now() - tTunnel) / 1000).toFixed(1)} s)`);
+  check('flows per minute counted', await page.waitForFunction(
+    () => Number(document.querySelector('[data-tile=flows] .big')?.textContent) >= 1, null, { timeout: 15000 })
+    .then(() => true, () => false));
   await go(page, 'grants');
   await page.click('table[data-table=grants] tbody tr button[data-action=delete]');
   await page.waitForSelector('table[data-table=grants]', { state: 'detached' });

@@ -10,8 +10,8 @@
 #
 #                     pnh-hub (controller https://10.213.0.1:8443; chromium;
 #                              IdP https://127.0.0.1:P, tests/oidc/op.mjs)
-#   pnc-cli 10.213.1.2 ---+
-#   (client, SOCKS5 :1080,|
+#   pnc-cli 10.213.1.2 ---+--- 10.213.2.2 pnr-relay (relay edge1: its version and
+#   (client, SOCKS5 :1080,|                          presence on the overview)
 #    --direct, --offline) +--- 10.213.4.2 pnn-conn (connector, UDP :4433) ---- 10.213.9.2 pns-res
 #                                         10.213.9.1                          (HTTP :8000)
 set -uo pipefail
@@ -35,7 +35,7 @@ if [ ! -f "$OIDC_DIR/node_modules/.package-lock.json" ] ||
 		{ cat "$W/npm-oidc.log"; bad "npm ci (tests/oidc)"; pn_finish; }
 fi
 
-pn_star 10.213 norelay || pn_finish
+pn_star 10.213 || pn_finish
 mkdir -p "$W/www"
 echo "hello from the private resource" >"$W/www/index.html"
 pn_bg http ip netns exec $NS_RES python3 -m http.server 8000 --bind $NET.9.2 --directory "$W/www"
@@ -63,12 +63,20 @@ printf '{"providers": [{"name": "corp", "issuer": "%s", "client_id": "postern",
 	>"$W/ctl/oidc.json"
 chmod 600 "$W/ctl/oidc.json"
 pn_bg controller $H "$PN_BIN" controller run --data "$W/ctl" --api-listen $NET.0.1:8443
-pn_wait_tcp $NS_CLI $NET.0.1 8443 15 || { bad "controller up"; pn_finish; }
+pn_wait_tcp $NS_CLI $NET.0.1 8443 30 || { cat "$W/controller.log"; bad "controller up"; pn_finish; }
 export POSTERN_CONTROLLER_URL=https://$NET.0.1:8443 POSTERN_CA_CERT=$W/ctl/ca.crt
 POSTERN_API_KEY=$(grep '^pnak_' "$W/init.out")
 export POSTERN_API_KEY
 CTL="$H $PN_BIN ctl"
 pn_wait_tcp $NS_CONN $NET.9.2 8000 10 || bad "resource up"
+
+# A relay, enrolled with the CLI: the overview shows its version.
+RTOKEN=$($CTL relay add edge1 --udp $NET.2.2:3478 --tls $NET.2.2:4433 | grep '^pnt1\.')
+ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/relay" \
+	>"$W/relay-enroll.log" 2>&1 || { cat "$W/relay-enroll.log"; bad "relay enroll"; pn_finish; }
+pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
+	--udp $NET.2.2:3478 --tls $NET.2.2:4433
+pn_wait_tcp $NS_CLI $NET.2.2 4433 30 || { cat "$W/relay.log"; bad "relay listening"; pn_finish; }
 
 # A read-only admin key, made with the bootstrap key through the API.
 RO=$($CTL --json admin-key add viewer --role readonly) || { bad "read-only key"; pn_finish; }
@@ -84,10 +92,17 @@ rm -rf "$OUT"
 $H env HOME="$W" URL="https://$NET.0.1:8443" KEY="$POSTERN_API_KEY" RO_KEY="$RO_KEY" RO_ID="$RO_ID" \
 	SPKI="$SPKI" IDP="$IDP" HELPER="$HERE/helper.sh" OUT="$OUT" NET="$NET" W="$W" PN_BIN="$PN_BIN" \
 	NS_CONN="$NS_CONN" NS_CLI="$NS_CLI" NODE_PATH="$HERE/node_modules" \
-	timeout 150 node "$HERE/console.mjs" >"$W/console.out" 2>&1
+	timeout 240 node "$HERE/console.mjs" >"$W/console.out" 2>&1
 rc=$?
 cat "$W/console.out"
-[ $rc = 0 ] && ok "browser test ($(tail -1 "$W/console.out"))" || bad "browser test exit $rc"
+if [ $rc = 0 ]; then
+	ok "browser test ($(tail -1 "$W/console.out"))"
+else
+	bad "browser test exit $rc"
+	for f in controller connector relay client; do
+		[ -f "$W/$f.log" ] && { echo "--- $f.log (last 30 lines)"; tail -30 "$W/$f.log"; }
+	done
+fi
 while read -r pid; do kill "$pid" 2>/dev/null; done <"$W/bg.pids"
 sleep 0.5
 ls "$OUT"/*.png >/dev/null 2>&1 && ok "screenshots in $OUT" || bad "no screenshots"

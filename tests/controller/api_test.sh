@@ -84,24 +84,56 @@ fi
 start
 
 # ---- unauthenticated / bad credentials on every endpoint ----
-ENDPOINTS="GET:/v1/networks POST:/v1/networks GET:/v1/networks/x PATCH:/v1/networks/x
-DELETE:/v1/networks/x GET:/v1/resources POST:/v1/resources GET:/v1/groups POST:/v1/groups
-GET:/v1/users POST:/v1/users GET:/v1/memberships POST:/v1/memberships GET:/v1/policies
-POST:/v1/policies DELETE:/v1/policies/x GET:/v1/connectors POST:/v1/connectors
-POST:/v1/connectors/x/tokens POST:/v1/connectors/x/revoke GET:/v1/relays POST:/v1/relays
-POST:/v1/relays/x/tokens GET:/v1/service-accounts POST:/v1/service-accounts
-GET:/v1/service-accounts/x/keys POST:/v1/service-accounts/x/keys
-DELETE:/v1/service-accounts/x/keys/y POST:/v1/service-accounts/x/revoke GET:/v1/admin-keys
-POST:/v1/admin-keys DELETE:/v1/admin-keys/x GET:/v1/credentials POST:/v1/credentials/x/revoke
-GET:/v1/audit GET:/v1/flow-events GET:/v1/status POST:/v1/client/login POST:/v1/ctl/renew
-GET:/v1/ctl/state POST:/v1/ctl/flows GET:/v1/ctl/stream"
-for e in $ENDPOINTS; do
-	m=${e%%:*} p=${e#*:}
-	body=; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
-	want 401 "$m" "$p" "$body" ""
-	want 401 "$m" "$p" "$body" "pnak_$(printf '%064d' 0)"
-	want 401 "$m" "$p" "$body" "garbage"
-done
+# Every route but the public ones, as ACCESS:METHOD:PATH, from the OpenAPI
+# document (test_openapi checks it against the router's route tables, so a
+# new route cannot be missed here).
+ENDPOINTS=$(python3 - "$PN_SRC/src/controller/openapi.json" <<'EOF'
+import json, re, sys
+for p, item in json.load(open(sys.argv[1]))["paths"].items():
+    for m, op in item.items():
+        if op["x-postern-access"] != "PUBLIC":
+            print("%s:%s:%s" % (op["x-postern-access"], m.upper(), re.sub(r"{[^}]*}", "x", p)))
+EOF
+)
+check "routes to check from openapi.json ($(wc -w <<<"$ENDPOINTS"))" test "$(wc -w <<<"$ENDPOINTS")" -gt 50
+# want_all: lines "WANT METHOD PATH BODY KEY" on stdin (BODY, KEY: - for
+# none; WANT: a status, or "pass" for anything but 401 and 403), sent by one
+# curl process (reusing its connection where the server keeps it open).
+want_all() {
+	local cfg=$W/batch.cfg n=0 i w m p b k
+	local -a wants descs got
+	: >"$cfg"
+	while read -r w m p b k; do
+		[ $n -gt 0 ] && echo next >>"$cfg"
+		{
+			printf 'url = "%s"\nrequest = "%s"\ncacert = "%s"\ntlsv1.3\n' "$URL$p" "$m" "$W/ctl/ca.crt"
+			printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+			[ "$k" != - ] && printf 'header = "Authorization: Bearer %s"\n' "$k"
+			[ "$b" != - ] && printf 'header = "Content-Type: application/json"\ndata-binary = "%s"\n' "$b"
+		} >>"$cfg"
+		wants[n]=$w descs[n]="$m $p (key ${k:0:12})"
+		n=$((n + 1))
+	done
+	mapfile -t got < <(curl -s -K "$cfg" 2>/dev/null)
+	for ((i = 0; i < n; i++)); do
+		case "${wants[i]}:${got[i]:-none}" in
+		pass:401 | pass:403 | pass:none) bad "${descs[i]} -> ${got[i]:-none} (want neither 401 nor 403)" ;;
+		pass:*) ok "${descs[i]} -> ${got[i]}" ;;
+		*) [ "${got[i]:-none}" = "${wants[i]}" ] && ok "${descs[i]} -> ${got[i]}" ||
+			bad "${descs[i]} -> ${got[i]:-none} (want ${wants[i]})" ;;
+		esac
+	done
+}
+# (fed by process substitution: want_all's ok/bad must count in this shell)
+# Every route without credentials, and with a bad key: an unknown well-formed
+# one and garbage, in turn (the key is checked before the route is looked at).
+BADKEYS=("pnak_$(printf '%064d' 0)" garbage)
+want_all < <(i=0; for e in $ENDPOINTS; do
+	e=${e#*:} && m=${e%%:*} p=${e#*:}
+	body=-; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
+	echo "401 $m $p $body -"
+	echo "401 $m $p $body ${BADKEYS[i++ % 2]}"
+done)
 want 200 GET /v1/ca "" ""
 # authentication is decided from the headers: an unauthenticated body is never parsed
 want 401 POST /v1/networks '{"name":' ""
@@ -176,22 +208,20 @@ want 200 GET "/v1/flow-events?format=jsonl"
 want 200 GET /v1/status
 
 # ---- authorization: read-only and service-account keys ----
-for e in $ENDPOINTS; do
-	m=${e%%:*} p=${e#*:}
-	case "$p" in /v1/ctl/*|/v1/client/*) continue ;; esac
-	body=; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
-	if [ "$m" = GET ] && [ "$p" != /v1/admin-keys ]; then
-		req "$m" "$p" "" "$ROKEY"
-		[ "$ST" != 401 ] && [ "$ST" != 403 ] && ok "readonly $m $p -> $ST" || bad "readonly $m $p -> $ST"
-	else
-		want 403 "$m" "$p" "$body" "$ROKEY"
-	fi
-	want 403 "$m" "$p" "$body" "$SAKEY"
-done
+# READ: the read-only key passes the router, the service account does not;
+# ADMIN: neither; COMPONENT and SERVICE routes: not with admin keys either.
+want_all < <(for e in $ENDPOINTS; do
+	acc=${e%%:*} e=${e#*:} && m=${e%%:*} p=${e#*:}
+	body=-; [ "$m" = POST ] || [ "$m" = PATCH ] && body='{}'
+	case $acc in
+	READ) echo "pass $m $p $body $ROKEY"; echo "403 $m $p $body $SAKEY" ;;
+	ADMIN) for k in "$ROKEY" "$SAKEY"; do echo "403 $m $p $body $k"; done ;;
+	COMPONENT) for k in "$KEY" "$ROKEY" "$SAKEY"; do echo "403 $m $p $body $k"; done ;;
+	SERVICE) for k in "$KEY" "$ROKEY"; do echo "403 $m $p $body $k"; done ;;
+	*) echo "unknown $m $p $body -" ;;
+	esac
+done)
 want 403 POST /v1/networks '{"name":' "$ROKEY"   # refused before the body is parsed
-for p in /v1/ctl/renew /v1/ctl/flows; do want 403 POST $p '{}' "$KEY"; done
-for p in /v1/ctl/state /v1/ctl/stream; do want 403 GET $p "" "$KEY"; done
-want 403 POST /v1/client/login '{}' "$KEY"
 
 # ---- validation ----
 for b in '{"name":"x y"}' '{"name":""}' '{"name":5}' "{\"name\":\"$(printf 'a%.0s' $(seq 65))\"}" \
@@ -232,6 +262,11 @@ want 400 GET "/v1/audit?after=x"
 want 404 GET /v1/nothing
 want 404 GET /v1//networks
 want 405 PUT /v1/networks '{}'
+check "405 names the allowed methods" grep -q 'GET, POST' <<<"$BODY_OUT"
+want 405 PATCH /v1/policies/x '{}'
+# the OpenAPI document, public, is the repository's file
+want 200 GET /v1/openapi.json "" ""
+check "GET /v1/openapi.json serves src/controller/openapi.json" cmp -s "$W/resp" "$PN_SRC/src/controller/openapi.json"
 # SQL metacharacters are data, never SQL
 want 404 GET "/v1/networks/x'%20OR%20'1'='1"
 want 404 GET "/v1/resources?network=x'%20OR%201=1--"
@@ -242,6 +277,37 @@ check "tables intact" test "$(sql 'SELECT COUNT(*) FROM users')" = 2
 want 401 POST /v1/enroll '{"token":"pnt1.zz","csr":"x"}' ""
 want 401 POST /v1/enroll "{\"token\":\"$(printf '%064d' 7)\",\"csr\":\"x\"}" ""
 want 400 POST /v1/enroll '{"token":"x"}' ""
+
+# ---- console sessions: sign-out deletes one, sign-in purges expired ones ----
+# csess METHOD [COOKIE [CSRF]] -> $ST; body $W/cs, headers $W/cs.h
+csess() {
+	local args=(-sS --cacert "$W/ctl/ca.crt" --tlsv1.3 -o "$W/cs" -D "$W/cs.h" -w '%{http_code}' -X "$1")
+	[ "$1" = POST ] && args+=(-H 'Content-Type: application/json' --data-binary "{\"api_key\":\"$KEY\"}")
+	[ -n "${2:-}" ] && args+=(-H "Cookie: __Host-pn_console=$2")
+	[ -n "${3:-}" ] && args+=(-H "X-CSRF-Token: $3")
+	ST=$(curl "${args[@]}" "$URL/v1/console/session" 2>/dev/null)
+}
+cookie() { grep -io 'pn_console=pncs_[0-9a-f]*' "$W/cs.h" | cut -d= -f2; }
+NS0=$(sql 'SELECT COUNT(*) FROM console_sessions')
+csess POST && C1=$(cookie)
+csess POST && C2=$(cookie)
+check "two console sessions stored" test "$(sql 'SELECT COUNT(*) FROM console_sessions')" = $((NS0 + 2))
+csess GET "$C2" && CSRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf"])' "$W/cs")
+csess DELETE "$C2" "$CSRF"
+check "sign-out: 200, the session row is deleted" test "$ST:$(sql 'SELECT COUNT(*) FROM console_sessions')" = "200:$((NS0 + 1))"
+csess GET "$C2"
+check "the signed-out cookie is refused (401)" test "$ST" = 401
+sql "UPDATE console_sessions SET expires = 1" >/dev/null
+csess GET "$C1"
+check "an expired session's cookie is refused (401)" test "$ST" = 401
+csess POST
+check "the next sign-in purges expired sessions (only the new one is left)" \
+	test "$ST:$(sql 'SELECT COUNT(*) FROM console_sessions'):$(sql 'SELECT COUNT(*) FROM console_sessions WHERE expires < 2')" = "201:1:0"
+grep -q 'console_sessions_purged expired=' "$W/ctl.log" && ok "purge logged" || bad "purge not logged"
+
+# ---- component status: POST /v1/ctl/status is for connectors and relays ----
+want 403 POST /v1/ctl/status '{"version":"0.1.0"}' "$KEY"
+want 401 POST /v1/ctl/status '{"version":"0.1.0"}' ""
 
 # ---- CLI exit codes ----
 export POSTERN_CONTROLLER_URL=$URL POSTERN_API_KEY=$KEY POSTERN_CA_CERT=$W/ctl/ca.crt
@@ -319,7 +385,7 @@ fi
 consistent() {
 	check "every service account has its key" test "$(sql "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM sa_keys k WHERE k.service_account_id = s.id)")" = 0
 	check "every service account has its membership" test "$(sql "SELECT COUNT(*) FROM service_accounts s WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.service_account_id = s.id)")" = 0
-	check "every change audited and versioned" test "$(sql "SELECT CASE WHEN (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init') THEN 1 ELSE 0 END")" = 1
+	check "every change audited and versioned" test "$(sql "SELECT CASE WHEN (SELECT value FROM meta WHERE key='policy_version') - 1 = (SELECT COUNT(*) FROM audit WHERE actor != 'init' AND kind != 'console_session') THEN 1 ELSE 0 END")" = 1
 }
 consistent
 want 200 GET /v1/networks

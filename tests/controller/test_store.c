@@ -504,6 +504,59 @@ static void test_list_order(void **state)
 	assert_int_equal(pn_store_commit(f->s), 0);
 }
 
+/* purge_before deletes exactly the rows below the bound (expired console
+ * sessions), refuses a column outside the description, and the presence
+ * row takes a status report (migration 4). */
+static void test_purge_and_presence(void **state)
+{
+	struct fx *f = *state;
+	json_t *row = NULL;
+	int n = -1;
+
+	assert_int_equal(pn_store_begin(f->s), 0);
+	for (int i = 0; i < 3; i++) {
+		char id[33], hash[65];
+		json_t *sess;
+
+		snprintf(id, sizeof(id), "%032d", i);
+		snprintf(hash, sizeof(hash), "%064d", i);
+		sess = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:I}", "id", id, "hash", hash,
+				 "principal_kind", "admin-key", "principal_id", "k", "role", "admin",
+				 "actor", "admin-key:k", "expires", (json_int_t)(1000 + i * 100),
+				 "revoked", 0, "created", (json_int_t)1);
+		assert_int_equal(pn_store_insert(f->s, PN_OBJ_CONSOLE_SESSION, sess), 0);
+		json_decref(sess);
+	}
+	assert_int_equal(f->s->ops->purge_before(f->s->be, PN_OBJ_CONSOLE_SESSION, "expires",
+						 1150, &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->s->ops->purge_before(f->s->be, PN_OBJ_CONSOLE_SESSION, "actor", 0, &n),
+			 PN_E_INVAL);
+	assert_int_equal(
+	    f->s->ops->purge_before(f->s->be, PN_OBJ_CONSOLE_SESSION, "expires; DROP", 0, &n),
+	    PN_E_INVAL);
+	assert_int_equal(pn_store_get(f->s, PN_OBJ_CONSOLE_SESSION, "00000000000000000000000000000002",
+				      &row),
+			 0);
+	json_decref(row);
+	row = json_pack("{s:s,s:s,s:I,s:I}", "holder_id", "c1", "kind", "connector", "last_seen",
+			(json_int_t)5, "created", (json_int_t)5);
+	assert_int_equal(pn_store_insert(f->s, PN_OBJ_PRESENCE, row), 0);
+	json_decref(row);
+	row = json_pack("{s:s,s:I,s:I,s:I}", "version", "0.1.0", "paths_direct", (json_int_t)2,
+			"paths_relay", (json_int_t)1, "reported", (json_int_t)6);
+	assert_int_equal(pn_store_update(f->s, PN_OBJ_PRESENCE, "c1", row), 0);
+	json_decref(row);
+	row = NULL;
+	assert_int_equal(pn_store_get(f->s, PN_OBJ_PRESENCE, "c1", &row), 0);
+	assert_string_equal(json_string_value(json_object_get(row, "version")), "0.1.0");
+	assert_int_equal(json_integer_value(json_object_get(row, "paths_direct")), 2);
+	assert_int_equal(json_integer_value(json_object_get(row, "paths_relay")), 1);
+	json_decref(row);
+	assert_int_equal(pn_store_commit(f->s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +572,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_watch_other_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_and_presence, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,19 @@ import { section, table, form, action, secretBox, byId, nameOf } from './ui.js';
 
 const STATE_DIR = { connector: '/var/lib/postern/connector', relay: '/var/lib/postern/relay' };
 
+// What the component last reported (POST /v1/ctl/status).
+function version(row, pres) {
+  const p = pres.get(row.id);
+  return p && p.version ? h('span', { 'data-version': p.version }, p.version) : '—';
+}
+
+function paths(row, pres) {
+  const p = pres.get(row.id);
+  if (!p || p.paths_direct === null || p.paths_direct === undefined) return '—';
+  return h('span', { 'data-paths': `${p.paths_direct}/${p.paths_relay}`, title: 'open tunnels by path' },
+    `${p.paths_direct} direct, ${p.paths_relay} relayed`);
+}
+
 function status(row, pres, now) {
   if (row.revoked) return h('span', { class: 'status revoked', 'data-status': 'revoked' }, 'revoked');
   const p = pres.get(row.id);
@@ -35,7 +48,7 @@ export async function overview(main, ctx) {
       h('div', { class: 'tiles' },
         tile('connectors online', `${online(conns)} / ${conns.length}`, 'connectors'),
         tile('relays online', `${online(relays)} / ${relays.length}`, 'relays'),
-        tile('flows in the last minute', starts.length, 'flows'),
+        tile('flows per minute', starts.length, 'flows'),
         tile('denied in the last minute', denied, 'denied'),
         tile('networks', nets.length, 'networks'),
         tile('resources', res.length, 'resources'),
@@ -46,13 +59,17 @@ export async function overview(main, ctx) {
         { label: 'Name', get: (r) => r.name },
         { label: 'Network', get: (r) => nameOf(netMap, r.network_id) },
         { label: 'Status', get: (r) => status(r, pres, now) },
+        { label: 'Version', get: (r) => version(r, pres) },
+        { label: 'Tunnels', get: (r) => paths(r, pres) },
         { label: 'Last seen', get: (r) => fmtAgo((pres.get(r.id) || {}).last_seen, now) },
-        { label: 'Flows (1 min)', get: (r) => String(flows.filter((f) => f.reporter_id === r.id).length) },
+        { label: 'Flows (1 min)', get: (r) => String(flows.filter((f) => f.reporter_id === r.id &&
+          (f.event === 'start' || f.verdict === 'deny')).length) },
       ], conns, { name: 'overview-connectors', empty: 'No connectors yet.' })),
       section('Relays', table([
         { label: 'Name', get: (r) => r.name },
         { label: 'Endpoints', get: (r) => [r.udp && `udp ${r.udp}`, r.tls && `tls ${r.tls}`, r.ws].filter(Boolean).join(', ') || '—' },
         { label: 'Status', get: (r) => status(r, pres, now) },
+        { label: 'Version', get: (r) => version(r, pres) },
         { label: 'Last seen', get: (r) => fmtAgo((pres.get(r.id) || {}).last_seen, now) },
       ], relays, { name: 'overview-relays', empty: 'No relays yet.' })));
     live.textContent = `Live: refreshed every 2 s, last at ${new Date().toLocaleTimeString()}.`;

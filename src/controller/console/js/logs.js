@@ -5,6 +5,12 @@ import { section, table, form, byId, nameOf } from './ui.js';
 
 const jsonl = (rows) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
 const toMs = (s) => (s ? new Date(s).getTime() : 0); // datetime-local, local time
+const FLOW_PAGES = 20; // at most 20 000 flow events in the browser
+// A datetime-local value (local time, minutes) for a unix ms time.
+const localInput = (ms) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+};
 
 async function allAudit() {
   let rows = [], after = 0;
@@ -56,6 +62,7 @@ export async function audit(main) {
 }
 
 export async function flows(main) {
+  const dayAgo = localInput(Date.now() - 86400000); // the default range: the last day
   const body = h('div', { class: 'body' });
   main.append(h('h1', null, 'Flow events'),
     h('p', { class: 'muted' }, 'Flows reported by connectors: allowed and denied, with bytes and the path used.'), body);
@@ -65,7 +72,8 @@ export async function flows(main) {
   const out = h('div');
   const count = h('p', { class: 'muted', id: 'flow-count' });
   function render() {
-    count.textContent = `${shown.length} events`;
+    count.textContent = `${shown.length} events${shown.length > 500 ? ', the newest 500 shown (export has all)' : ''}` + (truncated
+      ? ` (the first ${FLOW_PAGES * 1000} of the range: narrow it to see later ones)` : '');
     clear(out).append(table([
       { label: 'Time', get: (e) => new Date(e.ts_ms).toISOString().replace('T', ' ').replace('Z', 'Z') },
       { label: 'Event', get: (e) => e.event },
@@ -77,16 +85,26 @@ export async function flows(main) {
       { label: 'Path', get: (e) => e.path },
       { label: 'Bytes up / down', get: (e) => `${e.bytes_up} / ${e.bytes_down}` },
       { label: 'Connector', get: (e) => nameOf(cMap, e.reporter_id) },
-    ], shown.slice().reverse(), { name: 'flows', empty: 'No events match.' }));
+    ], shown.slice().reverse().slice(0, 500), { name: 'flows', empty: 'No events match.' }));
   }
+  let truncated = false;
+  // Every matching event (the API answers oldest first, 1000 at a time),
+  // at most FLOW_PAGES pages; then the user filter.
   async function query(v) {
     const q = new URLSearchParams({ limit: '1000' });
     if (v.resource) q.set('resource', v.resource);
     if (v.verdict) q.set('verdict', v.verdict);
     if (v.since) q.set('since', String(toMs(v.since)));
     if (v.until) q.set('until', String(toMs(v.until)));
-    const d = await api('GET', `flow-events?${q}`);
-    shown = d.flow_events.filter((e) => !v.user || e.user.includes(v.user));
+    let rows = [];
+    truncated = true;
+    for (let i = 0; i < FLOW_PAGES; i++) {
+      const d = await api('GET', `flow-events?${q}`);
+      rows = rows.concat(d.flow_events);
+      if (d.flow_events.length < 1000) { truncated = false; break; }
+      q.set('after', String(d.flow_events[d.flow_events.length - 1].seq));
+    }
+    shown = rows.filter((e) => !v.user || e.user.includes(v.user));
     render();
     return null;
   }
@@ -94,11 +112,11 @@ export async function flows(main) {
     { name: 'user', label: 'User contains' },
     { name: 'resource', label: 'Resource', options: [['', 'any'], ...res.map((r) => [r.id, r.name])] },
     { name: 'verdict', label: 'Verdict', options: [['', 'any'], ['allow', 'allow'], ['deny', 'deny']] },
-    { name: 'since', label: 'From', type: 'datetime-local' },
+    { name: 'since', label: 'From', type: 'datetime-local', value: dayAgo },
     { name: 'until', label: 'Until', type: 'datetime-local' },
   ], 'Filter', query);
   const exp = h('button', { type: 'button', 'data-action': 'export' }, 'Export JSON lines');
   exp.addEventListener('click', () => download('postern-flows.jsonl', jsonl(shown), 'application/x-ndjson'));
   body.append(section('Events', f, h('div', { class: 'actions' }, exp), count, out));
-  await query({});
+  await query({ since: dayAgo });
 }
