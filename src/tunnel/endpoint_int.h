@@ -136,5 +136,7 @@ struct ep_xpath *ep_xpath_new(struct pn_tep *ep, struct pn_path *p);
 void ep_xpath_unlink_free(struct pn_tep *ep, struct ep_xpath *xp);
 void ep_xpath_forget(struct pn_tep *ep, struct ep_xpath *xp);
 void ep_xpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et);
+/* Is p an attached path that its provider has lost (or not attached)? */
+int ep_path_lost(const struct pn_tep *ep, const struct pn_path *p);
 
 #endif
