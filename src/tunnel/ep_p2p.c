@@ -313,15 +313,18 @@ static void flow_ids_str(const struct pn_tunnel *t, char *out, size_t outsz)
 
 /* The QUIC keep-alive (a PING after silence) for the path in use.  On a
  * direct path the client's keyed probes (natka.h interval) hold the NAT
- * mappings; QUIC's PING only has to come before the idle timeout, every
- * PN_P2P_KEEPALIVE_MS, so that an idle direct path costs nothing more
- * than it needs.  Elsewhere the tunnel's default (relay sessions). */
+ * mappings; the client's QUIC PING only has to come before the idle
+ * timeout, every PN_P2P_KEEPALIVE_MS, and the connector sends none: the
+ * client's traffic keeps both idle timers.  (A connector PING at the same
+ * moment as the client's would punch the pair open again from both sides
+ * after the NATs forgot it, by chance of timing, hiding the expiry the
+ * client must see to adapt.)  Elsewhere the tunnel's default (relays). */
 static void set_keepalive(struct ep_tunnel *et, struct ep_p2p *a)
 {
 	uint64_t ms = PN_TCONN_KEEPALIVE_MS;
 
 	if (a->cur && a->cur->kind == PN_PATH_DIRECT)
-		ms = PN_P2P_KEEPALIVE_MS;
+		ms = is_client(et->ep) ? PN_P2P_KEEPALIVE_MS : 0;
 	pn_tconn_set_keepalive(pn_tunnel_conn(et->t), ms);
 	ep_mark_dirty(et);
 }

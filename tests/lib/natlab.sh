@@ -166,3 +166,18 @@ natlab_wait_path() { # PATH SECONDS: until the tunnel's path is PATH
 	done
 	return 1
 }
+
+# natlab_udp_timeout S: UDP mappings in both NATs expire after S s of
+# silence (conntrack's udp_timeout and udp_timeout_stream).  After
+# natlab_up: the sysctls exist only once conntrack runs in the namespace
+# (its masquerade table made it start).  Fails unless both read back S.
+natlab_udp_timeout() {
+	local ns k
+	for ns in $NL_CNAT $NL_ONAT; do
+		ip netns list | grep -q "^$ns\b" || continue
+		for k in nf_conntrack_udp_timeout nf_conntrack_udp_timeout_stream; do
+			ip netns exec "$ns" sysctl -qw "net.netfilter.$k=$1" &&
+				[ "$(ip netns exec "$ns" sysctl -n "net.netfilter.$k")" = "$1" ] || return 1
+		done
+	done
+}

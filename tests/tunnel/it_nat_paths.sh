@@ -1,0 +1,111 @@
+#!/bin/bash
+# Direct paths over time in the NAT lab (tests/lib/natlab.sh).
+#
+#   it_nat_paths.sh BUILD keepalive|negative|roam
+#
+#                     pnl-hub (router) --- relays 10.214.1.2/.3
+#     [cnat] 10.214.2.2 -----+----- 10.214.3.x [onat or the connector]
+#        client 10.215.1.2   +----- 10.214.9.2 pnl-atk (negative: a third host)
+#
+# keepalive (eim x eim, conntrack UDP timeouts 10 s in both NATs): after a
+#   first download the tunnel sits idle on its direct path.  With the
+#   default 25 s keepalive both mappings expire first: the keepalive goes
+#   unanswered, the tunnel falls back to the relay, the next probing round
+#   finds the direct path again, and the client logs p2p_mapping_expired
+#   with the adapted interval (25 s / 3).  Then 25 s idle (2.5x the
+#   timeout) on the direct path: no switch, keepalives counted, a second
+#   download still direct and byte-exact.
+# negative (eim client x open connector): during a download on the direct
+#   path, from the hub and a third host: replays of captured tunnel
+#   packets, bit-flipped copies and garbage with the tunnel's CID (from the
+#   third address and with the client's address forged), probe-looking
+#   packets, QUIC Initials: the path does not move (no p2p_path line, same
+#   switch count), the third host gets no reply larger than what it sent
+#   (bytes in and out counted); then the direct path is cut at the hub
+#   while packets forged as the connector's keep coming to the client:
+#   the client still falls back to the relay within 4.5 s.  Download
+#   byte-exact throughout; `client status` human-readable shows the pair.
+# roam (eim client x open connector): mid-download the client's address
+#   changes (10.215.1.2 -> .3, the old one removed): the client re-gathers
+#   (p2p_interfaces), re-sends its candidates, and the tunnel moves
+#   direct -> direct (the connector logs p2p_path with the new remote);
+#   then the relays are killed: the tunnel, direct, survives its relay
+#   session; the download is byte-exact.
+set -uo pipefail
+BUILD=${1:?build dir}
+MODE=${2:?mode}
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" natp
+source "$(dirname "$0")/../lib/natlab.sh"
+
+download() { # out [curl args]: through the client's SOCKS5
+	local out=$1
+	shift
+	$C curl -s --max-time 150 --socks5 127.0.0.1:1080 "$@" http://10.217.1.2:8000/blob -o "$out"
+}
+sha_ok() { # file
+	local got
+	got=$(sha256sum <"$1" | cut -d' ' -f1)
+	[ "$got" = "$BLOB_SHA" ] && ok "sha256 equal ($(stat -c %s "$1") bytes)" ||
+		bad "sha256 differs ($(stat -c %s "$1" 2>/dev/null) bytes)"
+}
+p2pfield() { # KEY: a field of the tunnel's p2p status
+	natlab_status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    print(json.load(sys.stdin)["tunnels"][0]["p2p"].get(sys.argv[1], "-"))
+except Exception:
+    print("-")' "$1"
+}
+showlogs() {
+	grep -h "p2p_\|session_closed\|tunnel_down" "$W/client.log" "$W/connector.log" | sed 's/^/    /' | tail -${1:-20}
+}
+up() { # CKIND OKIND MIB [bytes/s]
+	natlab_up "$1" "$2" || { bad "lab up"; pn_finish; }
+	natlab_pki >"$W/pki.log" 2>&1 || { bad "pki"; pn_finish; }
+	natlab_blob "$3" "${4:-}" || { bad "blob server"; pn_finish; }
+	natlab_start || { bad "relays/connector/client up"; pn_finish; }
+}
+
+keepalive() {
+	local t0 s0 k0 ka n
+	up eim eim 2
+	natlab_udp_timeout 10 && ok "conntrack UDP timeouts 10 s in both NATs" || bad "conntrack timeouts not set"
+	download "$W/got1" && ok "first download" || bad "first download failed"
+	sha_ok "$W/got1"
+	natlab_wait_path direct 20 && ok "direct path ($(natlab_p2p))" || bad "no direct path ($(natlab_p2p))"
+	t0=$(now)
+	# idle: the default 25 s keepalive comes after the 10 s mappings are gone
+	if pn_wait_log "$W/client.log" "p2p_mapping_expired" 90; then
+		ok "mapping expiry seen after $(since "$t0") s idle: $(grep -o 'p2p_mapping_expired.*' "$W/client.log" | tail -1)"
+	else
+		bad "no mapping expiry detected ($(natlab_p2p))"
+		showlogs
+	fi
+	grep -q "p2p_direct_lost.*flows=0" "$W/client.log" && ok "the 25 s keepalive was too late: direct path lost while idle (would have stayed broken without adapting)" ||
+		bad "no idle direct-path loss logged"
+	natlab_wait_path direct 20 && ok "direct again" || bad "not direct again ($(natlab_p2p))"
+	ka=$(p2pfield keepalive_ms)
+	[ "$ka" -gt 0 ] 2>/dev/null && [ "$ka" -lt 10000 ] && ok "keepalive adapted to $ka ms (< the 10 s conntrack timeout)" ||
+		bad "keepalive not adapted below 10 s ($ka)"
+	s0=$(p2pfield switches) k0=$(p2pfield keepalives) n=$(grep -c p2p_direct_lost "$W/client.log")
+	sleep 25 # idle, 2.5 x the mapping timeout
+	[ "$(natlab_p2p | cut -d' ' -f2)" = direct ] && ok "still direct after 25 s idle" || bad "path moved ($(natlab_p2p))"
+	[ "$(p2pfield switches)" = "$s0" ] && ok "no path switch while idle (switches=$s0)" ||
+		bad "switches $s0 -> $(p2pfield switches)"
+	[ "$(grep -c p2p_direct_lost "$W/client.log")" = "$n" ] && ok "no direct-path loss while idle" || bad "direct path lost while idle"
+	[ $(($(p2pfield keepalives) - k0)) -ge 2 ] && ok "keepalives sent while idle: $(($(p2pfield keepalives) - k0))" ||
+		bad "keepalives while idle: $k0 -> $(p2pfield keepalives)"
+	download "$W/got2" && ok "second download" || bad "second download failed"
+	sha_ok "$W/got2"
+	[ "$(p2pfield switches)" = "$s0" ] && ok "second download on the same direct path" || bad "switched ($(natlab_p2p))"
+	$C "$PN_BIN" client status --state "$W/pki/alice" | sed 's/^/    /'
+	showlogs
+}
+
+case $MODE in
+keepalive) keepalive ;;
+negative) negative ;;
+roam) roam ;;
+*) echo "bad mode $MODE"; exit 2 ;;
+esac
+pn_finish
