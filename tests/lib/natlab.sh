@@ -181,3 +181,31 @@ natlab_udp_timeout() {
 		done
 	done
 }
+
+# natlab_direct_timeout S: UDP mappings between the two sides (the direct
+# path; not the relays' legs) expire after S s of silence in both NATs:
+# an nftables conntrack timeout policy.  (natlab_udp_timeout lowers
+# every UDP mapping, the relay sessions' too.)  After natlab_up.
+natlab_direct_timeout() {
+	local ns
+	for ns in $NL_CNAT $NL_ONAT; do
+		ip netns list | grep -q "^$ns\b" || continue
+		ip netns exec "$ns" nft -f - <<-NFT || return 1
+		table ip pnlabto {
+			ct timeout direct {
+				protocol udp;
+				l3proto ip;
+				policy = { unreplied : $1, replied : $1 };
+			}
+			chain pre {
+				type filter hook prerouting priority 0;
+				meta l4proto udp ip saddr != 10.214.1.0/24 ip daddr != 10.214.1.0/24 ct timeout set "direct"
+			}
+			chain out {
+				type filter hook output priority 0;
+				meta l4proto udp ip saddr != 10.214.1.0/24 ip daddr != 10.214.1.0/24 ct timeout set "direct"
+			}
+		}
+		NFT
+	done
+}
