@@ -26,12 +26,14 @@
 #   while packets forged as the connector's keep coming to the client:
 #   the client still falls back to the relay within 4.5 s.  Download
 #   byte-exact throughout; `client status` human-readable shows the pair.
-# roam (eim client x open connector): mid-download the client's address
-#   changes (10.215.1.2 -> .3, the old one removed): the client re-gathers
+# roam (eim client x open connector): mid-download on the direct path the
+#   relays are stopped: the tunnel survives its relay session
+#   (session_closed tunnel=kept); then the client's address changes
+#   (10.215.1.2 -> .3, the old one removed): the client re-gathers
 #   (p2p_interfaces), re-sends its candidates, and the tunnel moves
-#   direct -> direct (the connector logs p2p_path with the new remote);
-#   then the relays are killed: the tunnel, direct, survives its relay
-#   session; the download is byte-exact.
+#   direct -> direct (the connector logs p2p_path with the new remote and
+#   the open flow's id); bytes flow after each step, the download is
+#   byte-exact and the tunnel never goes down.
 set -uo pipefail
 BUILD=${1:?build dir}
 MODE=${2:?mode}
@@ -105,6 +107,50 @@ keepalive() {
 	download "$W/got2" && ok "second download" || bad "second download failed"
 	sha_ok "$W/got2"
 	[ "$(p2pfield switches)" = "$s0" ] && ok "second download on the same direct path" || bad "switched ($(natlab_p2p))"
+	$C "$PN_BIN" client status --state "$W/pki/alice" | sed 's/^/    /'
+	showlogs
+}
+
+roam() {
+	local a b c n0 fid
+	up eim open 12 500000 # >= 24 s
+	download "$W/got" --max-time 80 &
+	dl=$!
+	natlab_wait_path direct 20 && ok "direct path ($(natlab_p2p))" || bad "no direct path ($(natlab_p2p))"
+	sleep 1
+	fid=$(grep -o "flow_start flow=[0-9a-f]*" "$W/connector.log" | tail -1 | cut -d= -f2)
+	# the relays go away: the tunnel, direct, does not need its session
+	pn_stop "$PID_relay1"
+	pn_stop "$PID_relay2"
+	pn_wait_log "$W/client.log" "session_closed.*tunnel=kept" 20 &&
+		ok "relay session lost, tunnel kept: $(grep -o 'session_closed.*' "$W/client.log" | tail -1)" ||
+		bad "no session_closed tunnel=kept"
+	pn_wait_log "$W/client.log" "p2p_relay_gone" 10 && ok "no relay fallback any more (p2p_relay_gone)" || bad "no p2p_relay_gone"
+	a=$(stat -c %s "$W/got" 2>/dev/null || echo 0)
+	sleep 2
+	b=$(stat -c %s "$W/got" 2>/dev/null || echo 0)
+	[ "$b" -gt "$a" ] && ok "bytes flowed after the relays went ($a -> $b)" || bad "no progress without the relays ($a -> $b)"
+	n0=$(grep -c "p2p_path.*path=direct" "$W/connector.log")
+	# the client moves: a new address on its LAN, the old one gone
+	# (deleting the primary address first: secondaries go with it)
+	ip -n $NL_CLI addr del 10.215.1.2/24 dev eth0
+	ip -n $NL_CLI addr add 10.215.1.3/24 dev eth0
+	ip -n $NL_CLI route replace default via 10.215.1.1
+	pn_wait_log "$W/client.log" "p2p_interfaces" 15 && ok "client saw its new address: $(grep -o 'p2p_interfaces.*' "$W/client.log" | tail -1)" ||
+		bad "client did not notice its new address"
+	pn_wait_count "$W/connector.log" "p2p_path.*path=direct" $((n0 + 1)) 20 &&
+		ok "direct -> direct: $(grep -o 'p2p_path.*path=direct.*' "$W/connector.log" | tail -1)" ||
+		bad "connector never moved to the client's new address"
+	pn_wait_count "$W/connector.log" "p2p_candidates" 2 20 && ok "candidates re-sent ($(grep -c p2p_candidates "$W/connector.log") messages at the connector)" ||
+		bad "no new candidates at the connector"
+	grep "p2p_path.*path=direct" "$W/connector.log" | tail -1 | grep -q "flow_ids=.*$fid" &&
+		ok "connector's path change names the open flow $fid" || bad "flow $fid not in the path change line"
+	sleep 2
+	c=$(stat -c %s "$W/got" 2>/dev/null || echo 0)
+	[ "$c" -gt "$b" ] && ok "bytes flowed across the move ($b -> $c)" || bad "no progress across the move ($b -> $c)"
+	wait $dl && ok "download finished" || bad "download failed"
+	sha_ok "$W/got"
+	grep -q "tunnel_down" "$W/client.log" && bad "tunnel went down" || ok "tunnel never went down"
 	$C "$PN_BIN" client status --state "$W/pki/alice" | sed 's/^/    /'
 	showlogs
 }
