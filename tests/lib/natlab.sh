@@ -209,3 +209,12 @@ natlab_direct_timeout() {
 		NFT
 	done
 }
+
+# natlab_attacker: a third host on the shared segment (10.214.9.2, namespace
+# $NL_ATK), for negative tests.  After natlab_up.
+NL_ATK=pnl-atk-$PN_TAG
+natlab_attacker() {
+	pn_ns $NL_ATK || return 1
+	pn_veth $NL_HUB h-9 10.214.9.1/24 $NL_ATK eth0 10.214.9.2/24 || return 1
+	ip -n $NL_ATK route add default via 10.214.9.1
+}

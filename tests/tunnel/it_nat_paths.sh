@@ -111,6 +111,52 @@ keepalive() {
 	showlogs
 }
 
+negative() {
+	local rp st0 sw0 np0 out t1 d cls sp sb ms rn rb mr fpid
+	up eim open 24 600000 # >= 40 s: the flow is still open at the cut
+	natlab_attacker || bad "attacker namespace"
+	download "$W/got" --max-time 120 &
+	dl=$!
+	natlab_wait_path direct 20 && ok "direct path ($(natlab_p2p))" || bad "no direct path ($(natlab_p2p))"
+	rp=$(natlab_p2p | sed 's/.*->//')
+	rp=${rp##*:}
+	ip netns exec $NL_HUB python3 "$PN_SRC/tests/tunnel/spoof.py" capture any 10.214.3.2 "$rp" 20 "$W/cap.txt" &&
+		ok "captured tunnel packets at the hub ($(wc -l <"$W/cap.txt") packets)" || bad "capture failed"
+	st0=$(natlab_p2p) sw0=$(p2pfield switches) np0=$(grep -c "p2p_path\|tunnel path" "$W/connector.log")
+	out=$(ip netns exec $NL_ATK python3 "$PN_SRC/tests/tunnel/spoof.py" attack 10.214.3.2 "$rp" "$W/cap.txt")
+	echo "$out" | sed 's/^/    attack: /'
+	while read -r cls sp sb ms rn rb mr; do
+		[ "$rb" -le "$sb" ] && [ "$mr" -le "$ms" ] &&
+			ok "$cls: $sp packets ($sb bytes) from a third address: $rn replies, $rb bytes, largest $mr <= smallest sent $ms" ||
+			bad "$cls: replies $rn ($rb bytes, largest $mr) for $sp packets ($sb bytes, smallest $ms)"
+		case $cls in probe_like | replay | bitflip | garbage_cid) [ "$rn" = 0 ] || bad "$cls got $rn replies" ;; esac
+	done <<<"$out"
+	sleep 1
+	[ "$(grep -c "p2p_path\|tunnel path" "$W/connector.log")" = "$np0" ] && ok "the connector's path did not move" ||
+		bad "connector path moved: $(grep "p2p_path\|tunnel path" "$W/connector.log" | tail -2)"
+	[ "$(natlab_p2p)" = "$st0" ] || [ "$(p2pfield switches)" = "$sw0" ] && ok "the client's path did not move ($(natlab_p2p))" ||
+		bad "client path moved: $st0 -> $(natlab_p2p)"
+	# the direct path dies; packets forged as the connector's keep coming
+	natlab_cut
+	t1=$(now)
+	ip netns exec $NL_HUB python3 "$PN_SRC/tests/tunnel/spoof.py" forge "$W/cap.txt" 6 >"$W/forge.log" 2>&1 &
+	fpid=$!
+	if natlab_wait_path relay-udp 10; then
+		d=$(python3 -c "print('%.2f' % ($(natlab_logtime "$W/client.log" 'p2p_path.*path=relay') - $t1))")
+		le "$d" 4.5 && ok "forged packets from the connector's address did not keep the dead direct path: relay after $d s" ||
+			bad "fallback took $d s under forged packets"
+	else
+		bad "no fallback while packets forged as the connector's arrived ($(natlab_p2p))"
+	fi
+	wait $fpid
+	echo "    $(cat "$W/forge.log")"
+	natlab_uncut
+	wait $dl && ok "download finished" || bad "download failed"
+	sha_ok "$W/got"
+	$C "$PN_BIN" client status --state "$W/pki/alice" | sed 's/^/    /'
+	showlogs
+}
+
 roam() {
 	local a b c n0 fid
 	up eim open 12 500000 # >= 24 s
