@@ -137,7 +137,7 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 	/* liveness of a direct path (ep_p2p.c): only packets QUIC
 	   authenticated count, never whatever arrives from the peer's
 	   address (a forged source) or carries its CID (a replay) */
-	{
+	if (!et->freeing) {
 		const struct pn_path *ap = NULL;
 		uint64_t at = pn_tconn_auth_rx(pn_tunnel_conn(et->t), &ap);
 		if (at && ap == &path->path && at > et->direct_rx)
