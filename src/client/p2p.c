@@ -27,9 +27,12 @@ json_t *pn_client_p2p_json(const struct pn_tunnel *t)
 		pn_sa_str((struct sockaddr *)&pi.local, l, sizeof(l));
 	if (pi.remote.ss_family)
 		pn_sa_str((struct sockaddr *)&pi.remote, r, sizeof(r));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "state", pi.state, "nat",
-			 pn_nat_kind_name(pi.nat), "peer_nat", pn_nat_kind_name(pi.peer_nat), "local",
-			 l, "remote", r, "on_path_ms", (json_int_t)pi.on_path_ms,
-			 "time_to_direct_ms", (json_int_t)pi.time_to_direct_ms, "switches",
-			 (json_int_t)pi.switches);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "state",
+			 pi.state, "nat", pn_nat_kind_name(pi.nat), "peer_nat",
+			 pn_nat_kind_name(pi.peer_nat), "local", l, "remote", r, "on_path_ms",
+			 (json_int_t)pi.on_path_ms, "time_to_direct_ms",
+			 (json_int_t)pi.time_to_direct_ms, "switches", (json_int_t)pi.switches,
+			 "keepalive_ms", (json_int_t)pi.keepalive_ms, "keepalives",
+			 (json_int_t)pi.keepalives, "mapping_expiries", (json_int_t)pi.expiries,
+			 "relay_fallback", pi.relay_fallback);
 }

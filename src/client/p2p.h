@@ -17,6 +17,7 @@
 int pn_client_p2p_start(struct pn_tep *ep, struct pn_rrelay *const *relays, size_t n);
 
 /* {"state", "nat", "peer_nat", "local", "remote", "on_path_ms",
- *  "time_to_direct_ms", "switches"} for t.  New reference or NULL. */
+ *  "time_to_direct_ms", "switches", "keepalive_ms", "keepalives",
+ *  "mapping_expiries", "relay_fallback"} for t.  New reference or NULL. */
 json_t *pn_client_p2p_json(const struct pn_tunnel *t);
 #endif

@@ -252,6 +252,56 @@ static void print_who(json_t *o, FILE *out)
 	fprintf(out, "\n");
 }
 
+/* "850ms", "42s", "3m07s", "2h05m" */
+static void dur(long long ms, char *buf, size_t size)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(buf, size, "%lldms", ms);
+	else if (ms < 60000)
+		snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(buf, size, "%lldm%02llds", ms / 60000, ms / 1000 % 60);
+	else
+		snprintf(buf, size, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
+}
+
+/* The tunnel's NAT traversal, one line under its row:
+ *   direct 10.0.0.2:4711 <-> 198.51.100.7:3478 for 3m07s, 2 switches,
+ *   NAT eim (peer eim), keepalive 25.0s, direct after 140ms */
+static void print_p2p(json_t *t, FILE *out)
+{
+	json_t *p = json_object_get(t, "p2p");
+	const char *st = jstr(p, "state");
+	char on[32], ka[32], ttd[32];
+
+	if (!json_is_object(p) || !strcmp(st, "off"))
+		return;
+	dur(jint(p, "on_path_ms"), on, sizeof(on));
+	dur(jint(p, "keepalive_ms"), ka, sizeof(ka));
+	fprintf(out, "  %-8s", st);
+	if (!strcmp(st, "direct"))
+		fprintf(out, " %s <-> %s", *jstr(p, "local") ? jstr(p, "local") : "?",
+			jstr(p, "remote"));
+	else
+		fprintf(out, " via %s", jstr(t, "path"));
+	fprintf(out, " for %s, %lld switch%s, NAT %s (peer %s)", on, jint(p, "switches"),
+		jint(p, "switches") == 1 ? "" : "es", jstr(p, "nat"), jstr(p, "peer_nat"));
+	if (!strcmp(st, "direct")) {
+		fprintf(out, ", keepalive %s", ka);
+		if (jint(p, "mapping_expiries"))
+			fprintf(out, " (NAT mapping expired %lldx)", jint(p, "mapping_expiries"));
+		if (!json_is_true(json_object_get(p, "relay_fallback")))
+			fprintf(out, ", no relay fallback");
+	}
+	if (jint(p, "time_to_direct_ms")) {
+		dur(jint(p, "time_to_direct_ms"), ttd, sizeof(ttd));
+		fprintf(out, ", direct after %s", ttd);
+	}
+	fprintf(out, "\n");
+}
+
 int pn_client_status_print(const char *json, FILE *out)
 {
 	json_error_t jerr;
@@ -282,6 +332,7 @@ int pn_client_status_print(const char *json, FILE *out)
 			*jstr(t, "relay") ? relay : "-", (double)jint(t, "rtt_us") / 1000.0,
 			jint(t, "bytes_tx"), jint(t, "bytes_rx"), jint(t, "flows"),
 			jint(t, "flows_total"));
+		print_p2p(t, out);
 	}
 	if (json_array_size(json_object_get(o, "tunnels")) == 0)
 		fprintf(out, "(no tunnels yet: they open with the first flow)\n");

@@ -389,6 +389,19 @@ static void session_closed(struct pn_rsession *s, int reason, void *user)
 	if (!c)
 		return;
 	c->sess = NULL;
+	if (c->tun) {
+		struct pn_tunnel_info info;
+		pn_tunnel_info(c->tun, &info);
+		if (info.path == PN_PATH_DIRECT && info.state == PN_TUNNEL_UP) {
+			/* The tunnel runs on a direct path (NAT traversal): it does
+			 * not need the relay session; it loses its fallback only
+			 * (the endpoint ends it if the direct path dies too). */
+			PN_LOG_WARN("client", "session_closed",
+				    "connector=%s reason=%s tunnel=kept path=direct flows=%u",
+				    c->idhex, pn_errname(reason), info.flows);
+			return;
+		}
+	}
 	PN_LOG_WARN("client", "session_closed", "connector=%s reason=%s", c->idhex,
 		    pn_errname(reason));
 	ctun_mark_failed(c, PN_E_TUNNEL_LOST);

@@ -104,13 +104,38 @@ int pn_cand_addr_ok(const struct sockaddr *a)
 	return 0;
 }
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it
+ * names, into v4; 1 if it was one. */
+static int unmap_v4(const struct sockaddr *a, struct sockaddr_in *v4)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+
+	if (a->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+		return 0;
+	memset(v4, 0, sizeof(*v4));
+	v4->sin_family = AF_INET;
+	v4->sin_port = a6->sin6_port;
+	memcpy(&v4->sin_addr, a6->sin6_addr.s6_addr + 12, 4);
+	return 1;
+}
+
 int pn_cand_remote_ok(const struct sockaddr *a, const struct sockaddr_storage *relays, size_t n)
 {
+	struct sockaddr_in v4;
+
 	if (!pn_cand_addr_ok(a))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (pn_sa_same_ip(a, (const struct sockaddr *)&relays[i]))
+	/* a relay named in its IPv4-mapped form is still the relay */
+	if (unmap_v4(a, &v4))
+		a = (const struct sockaddr *)&v4;
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_in r4;
+		const struct sockaddr *r = (const struct sockaddr *)&relays[i];
+		if (unmap_v4(r, &r4))
+			r = (const struct sockaddr *)&r4;
+		if (pn_sa_same_ip(a, r))
 			return 0;
+	}
 	return 1;
 }
 

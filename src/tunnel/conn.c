@@ -535,21 +535,68 @@ int pn_tconn_i_fail(struct pn_tconn *c, int rv)
 	return r;
 }
 
+/* ngtcp2 0.12 says nothing about whether a packet it was given was
+ * authenticated.  It restarts its timers (idle, keep-alive, ACK delay,
+ * loss detection) and updates its RTT and bytes in flight only for a
+ * packet it decrypted and accepted (not a duplicate); a forged, replayed
+ * or garbled packet changes none of them.  So a change in any of these
+ * across a read marks an authenticated packet.  (An accepted packet that
+ * changes none of them is missed: a liveness mark comes a packet later.) */
+struct rx_marks {
+	ngtcp2_tstamp expiry, loss_timer;
+	ngtcp2_duration latest_rtt;
+	uint64_t in_flight;
+	size_t pto_count;
+};
+
+static void rx_mark(const struct pn_tconn *c, struct rx_marks *m)
+{
+	ngtcp2_conn_stat cs;
+
+	memset(m, 0, sizeof(*m));
+	ngtcp2_conn_get_conn_stat(c->q, &cs);
+	m->expiry = ngtcp2_conn_get_expiry(c->q);
+	m->loss_timer = cs.loss_detection_timer;
+	m->latest_rtt = cs.latest_rtt;
+	m->in_flight = cs.bytes_in_flight;
+	m->pto_count = cs.pto_count;
+}
+
 int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, size_t len,
 		  uint64_t now)
 {
 	ngtcp2_path np = mk_path(path);
 	ngtcp2_pkt_info pi = {0};
+	struct rx_marks m0, m1;
 	int rv;
 
 	if (c->closed)
 		return PN_E_CLOSED;
 	c->pkts_rx++;
 	c->bytes_rx += len;
+	rx_mark(c, &m0);
 	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
+	rx_mark(c, &m1);
+	if (memcmp(&m0, &m1, sizeof(m0)) != 0) {
+		c->auth_rx = now;
+		c->auth_rx_path = path;
+	}
 	if (rv == 0)
 		return 0;
 	return pn_tconn_i_fail(c, rv);
+}
+
+uint64_t pn_tconn_auth_rx(const struct pn_tconn *c, const struct pn_path **path)
+{
+	if (path)
+		*path = c->auth_rx_path;
+	return c->auth_rx;
+}
+
+void pn_tconn_set_keepalive(struct pn_tconn *c, uint64_t ms)
+{
+	if (c->q && !c->closed)
+		ngtcp2_conn_set_keep_alive_timeout(c->q, ms * NGTCP2_MILLISECONDS); /* 0: none */
 }
 
 /* -------------------------------------------------------------- output -- */

@@ -225,6 +225,15 @@ int pn_tconn_migrate(struct pn_tconn *c, struct pn_path *path, uint64_t now);
  * path already known to reach the peer (the relay path a tunnel started
  * on), never for an address a peer suggested.  Same returns. */
 int pn_tconn_migrate_now(struct pn_tconn *c, struct pn_path *path, uint64_t now);
+/* When (the `now` given to pn_tconn_read) the last packet the connection
+ * authenticated arrived (0: none yet), and on which path (may be NULL).
+ * Only a packet ngtcp2 decrypted and accepted counts: a forged, replayed
+ * or garbled packet, whatever its source address, does not. */
+uint64_t pn_tconn_auth_rx(const struct pn_tconn *c, const struct pn_path **path);
+/* QUIC keep-alive: a PING after ms without a packet sent (0: none).  The
+ * default is PN_TCONN_KEEPALIVE_MS; NAT traversal sets its own on direct
+ * paths (ep_p2p.c). */
+void pn_tconn_set_keepalive(struct pn_tconn *c, uint64_t ms);
 /* The path packets currently go out on. */
 struct pn_path *pn_tconn_path(const struct pn_tconn *c);
 /* Does this datagram's destination CID belong to this connection? */

@@ -61,6 +61,8 @@ struct pn_tconn {
 	size_t pending_len;
 	struct pn_path *pending_path;
 	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
+	uint64_t auth_rx;		  /* last authenticated packet (pn_tconn_auth_rx) */
+	const struct pn_path *auth_rx_path; /* ... and the path it came on */
 };
 
 /* TLS alerts (RFC 8446 6.2) about the peer's certificate. */

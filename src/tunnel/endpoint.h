@@ -407,6 +407,10 @@ struct pn_tunnel_p2p {
 	uint64_t on_path_ms;   /* time on the current path */
 	uint64_t time_to_direct_ms; /* tunnel up -> first direct path (0: never) */
 	unsigned switches;     /* path changes */
+	uint64_t keepalive_ms; /* NAT keepalive interval on a direct path (adapted) */
+	unsigned keepalives;   /* keepalives sent on idle direct paths */
+	unsigned expiries;     /* NAT mappings seen to expire (tunnel/natka.h) */
+	int relay_fallback;    /* client: a relay path to fall back to is attached */
 };
 int pn_tunnel_p2p_info(const struct pn_tunnel *t, struct pn_tunnel_p2p *info);
 

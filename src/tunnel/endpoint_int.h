@@ -159,5 +159,7 @@ void ep_spray_hit(struct ep_spray *sp, struct pn_udp *sock, uint64_t now);
 int ep_spray_role(const struct ep_spray *sp);
 int ep_spray_sending(const struct ep_spray *sp, uint64_t now);
 void ep_spray_free(struct ep_tunnel *et, struct ep_spray **spp);
+/* Is p an attached path that its provider has lost (or not attached)? */
+int ep_path_lost(const struct pn_tep *ep, const struct pn_path *p);
 
 #endif

@@ -133,8 +133,16 @@ void ep_udp_recv(struct pn_udp *sock, const struct sockaddr *from, socklen_t fro
 	if (et->dead || et->freeing)
 		return;
 	path = ep_get_path(et, sock, from, fromlen);
-	et->direct_rx = ep_now_ns(); /* liveness of a direct path (ep_p2p.c) */
 	input(et, &path->path, p, n);
+	/* liveness of a direct path (ep_p2p.c): only packets QUIC
+	   authenticated count, never whatever arrives from the peer's
+	   address (a forged source) or carries its CID (a replay) */
+	if (!et->freeing) {
+		const struct pn_path *ap = NULL;
+		uint64_t at = pn_tconn_auth_rx(pn_tunnel_conn(et->t), &ap);
+		if (at && ap == &path->path && at > et->direct_rx)
+			et->direct_rx = at;
+	}
 }
 
 void ep_udp_writable(struct pn_udp *sock, void *user)

@@ -33,16 +33,18 @@
 #include "tunnel/candmsg.h"
 #include "tunnel/endpoint_int.h"
 #include "tunnel/natdisc.h"
+#include "tunnel/natka.h"
 #include "tunnel/probe.h"
 #include "tunnel/probesched.h"
 #include "tunnel/spray.h"
 
 #define MS		  1000000ull
-#define GATHER_EVERY_MS	  10000
+#define GATHER_EVERY_MS	  2000 /* interfaces: a roaming client's new address */
 #define DISCOVER_EVERY_MS 120000
 #define MIGRATE_WAIT_MS	  3000  /* a migration not validated by then failed */
 #define RELAY_KA_MS	  60000 /* keep the relay session (fallback) alive */
 #define UNANSWERED_MS	  1500  /* a probe unanswered this long ... */
+#define LOG_FLOW_IDS	  8     /* flow ids named in a path change line */
 
 struct ep_p2p_ep {
 	struct pn_tep *ep;
@@ -78,6 +80,12 @@ struct ep_p2p {
 	/* answers sent (bounded per second) */
 	uint64_t ans_window;
 	unsigned ans_count;
+	/* replay guards: the highest txid taken from the peer's probes, and
+	   from answers to ours (answers name one of our txids) */
+	uint64_t peer_txid, ans_txid;
+	/* client: NAT keepalive on the direct path (natka.h) */
+	struct pn_natka ka;
+	unsigned keepalives; /* keepalive probes sent on direct paths */
 };
 
 static int is_client(const struct pn_tep *ep)
@@ -120,8 +128,12 @@ static void gather(struct ep_p2p_ep *pe)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct ifaddrs *ifa = NULL;
+	struct pn_cand old[PN_P2P_MAX_CANDS];
+	size_t nold = pe->nhost;
 	uint16_t port;
 
+	memcpy(old, pe->host, sizeof(old));
+	memset(pe->host, 0, sizeof(pe->host));
 	pn_udp_local(pe->ep->sock, &ss, &len);
 	port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -136,6 +148,14 @@ static void gather(struct ep_p2p_ep *pe)
 		/* the socket is of one family (IPv4 unless bound to [::]) */
 		pe->nhost = pn_cand_gather(ifa, ss.ss_family, port, pe->host, PN_P2P_MAX_CANDS / 2);
 		freeifaddrs(ifa);
+	}
+	if (pe->nhost != nold || memcmp(old, pe->host, sizeof(old))) {
+		/* our addresses changed (a roaming client): the mappings the
+		   relays saw are stale, ask again at the next tick */
+		if (pe->gather_at)
+			PN_LOG_INFO("tunnel", "p2p_interfaces", "host_candidates=%zu was=%zu",
+				    pe->nhost, nold);
+		pe->discover_at = 0;
 	}
 	local_rebuild(pe);
 }
@@ -189,6 +209,7 @@ static struct ep_p2p *agent_new(struct ep_tunnel *et, uint64_t now)
 	}
 	a->created = a->since = now;
 	a->retry_ms = PN_P2P_RETRY_MIN_MS;
+	pn_natka_init(&a->ka);
 	a->cur = pn_tconn_path(pn_tunnel_conn(et->t));
 	if (is_client(et->ep) && a->cur && a->cur->kind != PN_PATH_DIRECT)
 		a->relay = a->cur;
@@ -228,6 +249,14 @@ static void start_probing(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now)
 	ep_spray_start(et, &a->spray, pn_spray_role(et->ep->p2p->nat, a->peer_nat), a->remote,
 		       a->nremote, now);
 	PN_LOG_DEBUG("tunnel", "p2p_probing", "remote=%zu", a->nremote);
+	if (is_client(et->ep) && a->relay && a->have_peer && !ep_path_lost(et->ep, a->relay)) {
+		/* tell the connector over the relay: it probes back at once
+		   (after a NAT forgot the pair, our probes alone are dropped
+		   by its NAT) */
+		uint8_t p[PN_PROBE_LEN];
+		pn_probe_build(p, PN_PROBE_REQ, a->peer_token, ++a->txid, a->peer_key);
+		a->relay->ops->send(a->relay, p, sizeof(p), sizeof(p));
+	}
 }
 
 void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len)
@@ -271,17 +300,53 @@ void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *bod
 	}
 	PN_LOG_INFO("tunnel", "p2p_candidates", "peer_nat=%s candidates=%zu ignored=%zu gen=%u",
 		    pn_nat_kind_name(m.nat), a->nremote, ignored, m.gen);
-	if (!a->cur || a->cur->kind != PN_PATH_DIRECT)
-		start_probing(et, a, ep_now_ns());
+	/* also on a direct path: new candidates from a peer that moved (a
+	   roaming client) need our probes to open our NAT toward them */
+	start_probing(et, a, ep_now_ns());
 out:
 	pn_wipe(&m, sizeof(m));
 }
 
 /* The path the connection uses changed (observed, never per packet). */
+/* "id,id,..." of the tunnel's open flows (at most LOG_FLOW_IDS, then
+ * "+N"), "-" for none. */
+static void flow_ids_str(const struct pn_tunnel *t, char *out, size_t outsz)
+{
+	uint64_t ids[LOG_FLOW_IDS];
+	size_t n = pn_tunnel_flow_ids(t, ids, LOG_FLOW_IDS), k = 0;
+	int w;
+
+	snprintf(out, outsz, "-");
+	for (size_t i = 0; i < n && i < LOG_FLOW_IDS && k < outsz; i++, k += (size_t)w)
+		if ((w = snprintf(out + k, outsz - k, "%s%016llx", i ? "," : "",
+				  (unsigned long long)ids[i])) < 0)
+			return;
+	if (n > LOG_FLOW_IDS && k < outsz)
+		snprintf(out + k, outsz - k, ",+%zu", n - LOG_FLOW_IDS);
+}
+
+/* The QUIC keep-alive (a PING after silence) for the path in use.  On a
+ * direct path the client's keyed probes (natka.h interval) hold the NAT
+ * mappings; the client's QUIC PING only has to come before the idle
+ * timeout, every PN_P2P_KEEPALIVE_MS, and the connector sends none: the
+ * client's traffic keeps both idle timers.  (A connector PING at the same
+ * moment as the client's would punch the pair open again from both sides
+ * after the NATs forgot it, by chance of timing, hiding the expiry the
+ * client must see to adapt.)  Elsewhere the tunnel's default (relays). */
+static void set_keepalive(struct ep_tunnel *et, struct ep_p2p *a)
+{
+	uint64_t ms = PN_TCONN_KEEPALIVE_MS;
+
+	if (a->cur && a->cur->kind == PN_PATH_DIRECT)
+		ms = is_client(et->ep) ? PN_P2P_KEEPALIVE_MS : 0;
+	pn_tconn_set_keepalive(pn_tunnel_conn(et->t), ms);
+	ep_mark_dirty(et);
+}
+
 static void path_changed(struct ep_tunnel *et, struct ep_p2p *a, struct pn_path *p, uint64_t now)
 {
 	struct pn_tunnel_info ti;
-	char id[PN_ID_HEX_LEN + 1], ra[64] = "-";
+	char id[PN_ID_HEX_LEN + 1], ra[64] = "-", fl[LOG_FLOW_IDS * 17 + 16];
 
 	a->switches++;
 	a->since = now;
@@ -298,13 +363,22 @@ static void path_changed(struct ep_tunnel *et, struct ep_p2p *a, struct pn_path 
 		if (!a->ttd)
 			a->ttd = now - a->created;
 		pn_sa_str((struct sockaddr *)&p->remote, ra, sizeof(ra));
+		if (is_client(et->ep) && pn_natka_direct(&a->ka, now / MS))
+			PN_LOG_WARN("tunnel", "p2p_mapping_expired",
+				    "peer=%s gap_ms=%llu keepalive_ms=%llu expiries=%u", id,
+				    (unsigned long long)a->ka.lost_gap_ms,
+				    (unsigned long long)a->ka.interval_ms, a->ka.expiries);
 	} else if (is_client(et->ep)) {
 		a->retry_at = now + a->retry_ms * MS;
 		a->retry_ms = a->retry_ms * 2 > PN_P2P_RETRY_MAX_MS ? PN_P2P_RETRY_MAX_MS : a->retry_ms * 2;
 	}
-	PN_LOG_INFO("tunnel", "p2p_path", "peer=%s path=%s remote=%s flows=%u switches=%u "
-		    "time_to_direct_ms=%llu", id, pn_path_kind_name(p->kind), ra, ti.flows,
-		    a->switches, (unsigned long long)(a->ttd / MS));
+	set_keepalive(et, a);
+	flow_ids_str(et->t, fl, sizeof(fl));
+	PN_LOG_INFO("tunnel", "p2p_path", "peer=%s path=%s remote=%s flows=%u flow_ids=%s "
+		    "switches=%u time_to_direct_ms=%llu keepalive_ms=%llu", id,
+		    pn_path_kind_name(p->kind), ra, ti.flows, fl, a->switches,
+		    (unsigned long long)(a->ttd / MS),
+		    (unsigned long long)(is_client(et->ep) ? a->ka.interval_ms : PN_P2P_KEEPALIVE_MS));
 }
 
 static void client_liveness(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now)
@@ -314,25 +388,41 @@ static void client_liveness(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now
 	uint64_t interval;
 
 	pn_tunnel_info(et->t, &ti);
-	interval = (ti.flows ? PN_P2P_LIVENESS_MS : PN_P2P_KEEPALIVE_MS) * MS;
+	interval = (ti.flows ? PN_P2P_LIVENESS_MS : a->ka.interval_ms) * MS;
 	if (now - last >= interval && now - a->last_probe >= PN_P2P_LIVENESS_MS * MS &&
 	    a->have_peer) {
 		send_probe(et, a, (struct sockaddr *)&a->cur->remote);
+		if (!ti.flows)
+			a->keepalives++;
 		a->last_probe = now;
 		if (!a->unanswered_since || a->unanswered_since < last)
 			a->unanswered_since = now;
 	}
 	if (a->unanswered_since > last && now - a->unanswered_since >= UNANSWERED_MS * MS &&
-	    now - last >= PN_P2P_DEAD_MS * MS && a->relay && !a->migrating) {
-		char id[PN_ID_HEX_LEN + 1];
-		int r;
+	    now - last >= PN_P2P_DEAD_MS * MS && !a->migrating) {
+		char id[PN_ID_HEX_LEN + 1], fl[LOG_FLOW_IDS * 17 + 16];
+		uint64_t gap = (a->unanswered_since - last) / MS;
+		int r = PN_E_TUN_NO_PATH;
 		pn_id_hex(ti.peer_id, id);
+		flow_ids_str(et->t, fl, sizeof(fl));
+		pn_natka_lost(&a->ka, gap, now / MS);
 		/* the relay path is still attached to this tunnel and known to
 		   reach the peer (the tunnel started there): move at once, QUIC
 		   validates it afterwards */
-		r = pn_tconn_migrate_now(pn_tunnel_conn(et->t), a->relay, now);
-		PN_LOG_WARN("tunnel", "p2p_direct_lost", "peer=%s silent_ms=%llu flows=%u err=%s", id,
-			    (unsigned long long)((now - last) / MS), ti.flows, pn_errname(r));
+		if (a->relay)
+			r = pn_tconn_migrate_now(pn_tunnel_conn(et->t), a->relay, now);
+		PN_LOG_WARN("tunnel", "p2p_direct_lost",
+			    "peer=%s silent_ms=%llu gap_ms=%llu flows=%u flow_ids=%s relay=%s err=%s",
+			    id, (unsigned long long)((now - last) / MS), (unsigned long long)gap,
+			    ti.flows, fl, a->relay ? "yes" : "gone", pn_errname(r));
+		if (!a->relay) {
+			/* its relay session ended while the tunnel was direct: no
+			   path left; flows end with a reset now, not at the idle
+			   timeout */
+			pn_tunnel_path_lost(et->t);
+			ep_mark_dirty(et);
+			return;
+		}
 		a->migrating = 1;
 		a->migrate_at = now;
 		ep_mark_dirty(et);
@@ -369,8 +459,24 @@ static void tick_tunnel(struct ep_tunnel *et, uint64_t now)
 		if (!(a = et->p2p = agent_new(et, now)))
 			return;
 	}
-	if (!a->sent || a->sent_gen != ep->p2p->gen)
+	if (a->relay && ep_path_lost(ep, a->relay)) {
+		char id[PN_ID_HEX_LEN + 1];
+		pn_tunnel_info(et->t, &ti);
+		pn_id_hex(ti.peer_id, id);
+		PN_LOG_WARN("tunnel", "p2p_relay_gone", "peer=%s path=%s flows=%u", id,
+			    a->cur ? pn_path_kind_name(a->cur->kind) : "-", ti.flows);
+		a->relay = NULL; /* no fallback any more */
+	}
+	if (!a->sent || a->sent_gen != ep->p2p->gen) {
+		int again = a->sent;
 		send_candidates(et, a);
+		/* we moved (new host address or mapping) while direct: probe
+		   the peer from here, the peer probes back to our new
+		   candidates */
+		if (again && is_client(ep) && a->have_peer && a->cur &&
+		    a->cur->kind == PN_PATH_DIRECT)
+			start_probing(et, a, now);
+	}
 	p = pn_tconn_path(pn_tunnel_conn(et->t));
 	if (p && p != a->cur)
 		path_changed(et, a, p, now);
@@ -461,6 +567,19 @@ static void probe_input(struct pn_tep *ep, struct pn_udp *sock, struct pn_path *
 	a = et->p2p;
 	if (pn_probe_verify(p, n, a->key) != 0)
 		return; /* not from our peer: no answer, no state */
+	/* A copy of a genuine packet (replayed, maybe from another address)
+	   is stale: the peer numbers its probes upwards, and an answer names
+	   a probe of ours not answered before.  Reordering costs at most a
+	   probe. */
+	if (type == PN_PROBE_REQ) {
+		if (a->peer_txid && txid <= a->peer_txid)
+			return;
+		a->peer_txid = txid;
+	} else {
+		if (txid <= a->ans_txid || txid > a->txid)
+			return;
+		a->ans_txid = txid;
+	}
 	if (type == PN_PROBE_REQ && a->have_peer) {
 		uint8_t ans[PN_PROBE_LEN];
 		if (now - a->ans_window >= 1000 * MS) {
@@ -477,7 +596,9 @@ static void probe_input(struct pn_tep *ep, struct pn_udp *sock, struct pn_path *
 		}
 	}
 	if (path) {
-		/* the client probing again (over the relay): so do we */
+		/* the client starts a probing round with a probe over the relay
+		   (its direct probes may not get through our NAT yet): probe
+		   back from our side, so both NATs open */
 		if (!is_client(ep) && type == PN_PROBE_REQ && !a->sched.active && a->have_peer &&
 		    (!a->cur || a->cur->kind != PN_PATH_DIRECT))
 			start_probing(et, a, now);
@@ -613,6 +734,10 @@ int pn_tunnel_p2p_info(const struct pn_tunnel *t, struct pn_tunnel_p2p *info)
 	}
 	info->peer_nat = a->peer_nat;
 	info->switches = a->switches;
+	info->keepalive_ms = is_client(et->ep) ? a->ka.interval_ms : PN_P2P_KEEPALIVE_MS;
+	info->keepalives = a->keepalives;
+	info->expiries = a->ka.expiries;
+	info->relay_fallback = a->relay != NULL;
 	info->on_path_ms = (now - a->since) / MS;
 	info->time_to_direct_ms = a->ttd / MS;
 	if (a->cur && a->cur->kind == PN_PATH_DIRECT) {

@@ -170,6 +170,14 @@ void ep_xpaths_drop_tunnel(struct pn_tep *ep, struct ep_tunnel *et)
 	}
 }
 
+int ep_path_lost(const struct pn_tep *ep, const struct pn_path *p)
+{
+	for (const struct ep_xpath *xp = ep->xpaths; xp; xp = xp->next)
+		if (xp->p == p)
+			return xp->lost;
+	return 1;
+}
+
 int pn_tunnel_migrate_path(struct pn_tunnel *t, struct pn_path *p)
 {
 	struct ep_tunnel *et = pn_tunnel_drv_ctx(t);

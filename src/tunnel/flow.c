@@ -49,6 +49,16 @@ struct pn_flow *pn_tsess_flow_by_id(struct pn_tunnel *t, uint64_t id)
 	return NULL;
 }
 
+size_t pn_tunnel_flow_ids(const struct pn_tunnel *t, uint64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct pn_flow *f = t->flows; f; f = f->next, n++)
+		if (n < max)
+			ids[n] = f->hdr.flow_id;
+	return n;
+}
+
 void pn_tsess_want_write(struct pn_tunnel *t)
 {
 	if (t->p.drv && t->p.drv->want_write)

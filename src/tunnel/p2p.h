@@ -11,6 +11,7 @@
  *   tunnel/candmsg.h    the PN_CTL_CANDIDATES control message
  *   tunnel/probe.h      keyed probe packets (hole punching, liveness)
  *   tunnel/probesched.h paced, bounded probing
+ *   tunnel/natka.h      the keepalive interval, adapted to NAT mappings
  *
  * and the driver that runs them per tunnel on the endpoint's direct UDP
  * socket (tunnel/ep_p2p.c).
@@ -21,7 +22,10 @@
 #define PN_P2P_MAX_CANDS	 16    /* per side, in a candidate message */
 #define PN_P2P_PROBE_GAP_MS	 200   /* at most one probe per pair per this */
 #define PN_P2P_PROBE_WINDOW_MS	 5000  /* probing stops this long after it began */
-#define PN_P2P_KEEPALIVE_MS	 25000 /* idle direct path: keyed probe this often */
+#define PN_P2P_KEEPALIVE_MS	 25000 /* idle direct path: keepalive after this silence, */
+#define PN_P2P_KEEPALIVE_MIN_MS	 2000  /* adapted down to this at least (natka.h) */
+#define PN_P2P_IDLE_GAP_MS	 2000  /* a loss after this much silence may be an expiry */
+#define PN_P2P_EXPIRY_CONFIRM_MS 30000 /* ... if direct again within this */
 #define PN_P2P_LIVENESS_MS	 1000  /* direct path with flows: probe when silent this long */
 #define PN_P2P_DEAD_MS		 2500  /* silent this long (and probed): dead, back to the relay */
 #define PN_P2P_RETRY_MIN_MS	 5000  /* new probing after a failure or a fallback, */

@@ -75,6 +75,9 @@ int pn_tunnel_is_dead(const struct pn_tunnel *t);
 /* The current "now" the driver last gave (monotonic ns). */
 void pn_tunnel_set_now(struct pn_tunnel *t, uint64_t now);
 void pn_tunnel_set_path_kind(struct pn_tunnel *t, enum pn_path_kind k);
+/* The ids of the tunnel's open flows (for logs): up to max into ids; the
+ * number of flows is returned. */
+size_t pn_tunnel_flow_ids(const struct pn_tunnel *t, uint64_t *ids, size_t max);
 void *pn_tunnel_drv_ctx(const struct pn_tunnel *t);
 
 /* Test hook (negative tests): open a flow whose header bytes are sent

@@ -437,6 +437,42 @@ static void test_status_print(void **st)
 	free(text);
 }
 
+/* The NAT traversal line under each tunnel: the pair, time on the path,
+ * switches, NAT kinds, keepalive; nothing for a tunnel without it. */
+static void test_status_print_p2p(void **st)
+{
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f;
+	(void)st;
+	f = open_memstream(&text, &n);
+	assert_non_null(f);
+	assert_int_equal(
+	    pn_client_status_print(
+		"{\"client_id\": \"00\", \"user\": \"svc\", \"groups\": [], \"tunnels\": ["
+		"{\"connector\": \"c1\", \"state\": \"up\", \"path\": \"direct\", \"relay\": \"\","
+		" \"p2p\": {\"state\": \"direct\", \"nat\": \"eim\", \"peer_nat\": \"none\","
+		" \"local\": \"192.0.2.1:4000\", \"remote\": \"198.51.100.2:5000\","
+		" \"on_path_ms\": 70500, \"time_to_direct_ms\": 139, \"switches\": 3,"
+		" \"keepalive_ms\": 8340, \"keepalives\": 2, \"mapping_expiries\": 1,"
+		" \"relay_fallback\": false}},"
+		"{\"connector\": \"c2\", \"state\": \"up\", \"path\": \"relay-udp\","
+		" \"relay\": \"r1\", \"p2p\": {\"state\": \"relay\", \"nat\": \"edm\","
+		" \"peer_nat\": \"edm\", \"on_path_ms\": 900, \"switches\": 0}},"
+		"{\"connector\": \"c3\", \"state\": \"up\", \"path\": \"direct\","
+		" \"p2p\": {\"state\": \"off\"}}]}",
+		f),
+	    0);
+	fclose(f);
+	assert_non_null(strstr(text, "  direct   192.0.2.1:4000 <-> 198.51.100.2:5000 for 1m10s, 3 "
+				     "switches, NAT eim (peer none), keepalive 8.3s (NAT mapping "
+				     "expired 1x), no relay fallback, direct after 139ms\n"));
+	assert_non_null(strstr(text, "  relay    via relay-udp for 900ms, 0 switches, NAT edm (peer "
+				     "edm)\n"));
+	assert_null(strstr(text, "off"));
+	free(text);
+}
+
 /* No client running: who is signed in, from the files. */
 static void test_status_idle(void **st)
 {
@@ -466,6 +502,7 @@ int main(void)
 	    cmocka_unit_test(test_revoked_stops),
 	    cmocka_unit_test(test_user_json),
 	    cmocka_unit_test(test_status_print),
+	    cmocka_unit_test(test_status_print_p2p),
 	    cmocka_unit_test(test_status_idle),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -191,3 +191,55 @@ natlab_wait_ttd() { # SECONDS: the tunnel's time_to_direct_ms, once set (the
 	echo 0
 	return 1
 }
+
+# natlab_udp_timeout S: UDP mappings in both NATs expire after S s of
+# silence (conntrack's udp_timeout and udp_timeout_stream).  After
+# natlab_up: the sysctls exist only once conntrack runs in the namespace
+# (its masquerade table made it start).  Fails unless both read back S.
+natlab_udp_timeout() {
+	local ns k
+	for ns in $NL_CNAT $NL_ONAT; do
+		ip netns list | grep -q "^$ns\b" || continue
+		for k in nf_conntrack_udp_timeout nf_conntrack_udp_timeout_stream; do
+			ip netns exec "$ns" sysctl -qw "net.netfilter.$k=$1" &&
+				[ "$(ip netns exec "$ns" sysctl -n "net.netfilter.$k")" = "$1" ] || return 1
+		done
+	done
+}
+
+# natlab_direct_timeout S: UDP mappings between the two sides (the direct
+# path; not the relays' legs) expire after S s of silence in both NATs:
+# an nftables conntrack timeout policy.  (natlab_udp_timeout lowers
+# every UDP mapping, the relay sessions' too.)  After natlab_up.
+natlab_direct_timeout() {
+	local ns
+	for ns in $NL_CNAT $NL_ONAT; do
+		ip netns list | grep -q "^$ns\b" || continue
+		ip netns exec "$ns" nft -f - <<-NFT || return 1
+		table ip pnlabto {
+			ct timeout direct {
+				protocol udp;
+				l3proto ip;
+				policy = { unreplied : $1, replied : $1 };
+			}
+			chain pre {
+				type filter hook prerouting priority 0;
+				meta l4proto udp ip saddr != 10.214.1.0/24 ip daddr != 10.214.1.0/24 ct timeout set "direct"
+			}
+			chain out {
+				type filter hook output priority 0;
+				meta l4proto udp ip saddr != 10.214.1.0/24 ip daddr != 10.214.1.0/24 ct timeout set "direct"
+			}
+		}
+		NFT
+	done
+}
+
+# natlab_attacker: a third host on the shared segment (10.214.9.2, namespace
+# $NL_ATK), for negative tests.  After natlab_up.
+NL_ATK=pnl-atk-$PN_TAG
+natlab_attacker() {
+	pn_ns $NL_ATK || return 1
+	pn_veth $NL_HUB h-9 10.214.9.1/24 $NL_ATK eth0 10.214.9.2/24 || return 1
+	ip -n $NL_ATK route add default via 10.214.9.1
+}

@@ -76,6 +76,19 @@ static void test_remote_not_relay(void **st)
 	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
 	a = sa("198.51.100.2", 3478);
 	assert_true(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
+	/* the relay in its IPv4-mapped IPv6 form, and a relay given so */
+	a = sa("::ffff:198.51.100.1", 4433);
+	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
+	relays[1] = sa("::ffff:203.0.113.9", 3478);
+	a = sa("203.0.113.9", 1);
+	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
+	/* loopback and multicast in every form */
+	a = sa("::ffff:127.0.0.1", 4433);
+	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
+	a = sa("::ffff:224.0.0.1", 4433);
+	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
+	a = sa("ff05::2", 4433);
+	assert_false(pn_cand_remote_ok((struct sockaddr *)&a, relays, 2));
 }
 
 static void test_gather(void **st)
