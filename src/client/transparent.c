@@ -12,6 +12,7 @@
 #include "client/proxy.h"
 #include "client/tproxy.h"
 #include "client/transparent.h"
+#include "client/transparent_dns.h"
 #include "client/transparent_udp.h"
 #include "client/tunnels.h"
 #include "core/addr.h"
@@ -26,6 +27,7 @@ struct pn_transparent {
 	struct pn_pool *pool;
 	struct pn_dnsr core;
 	struct pn_dnssrv *dns;
+	struct pn_dnssrv_tunnel tdns;
 	struct pn_tudp *udp;
 	char state_dir[4096];
 	char resolv[4096];
@@ -250,6 +252,8 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 	t->core.is_protected = is_protected;
 	t->core.user = t;
 	t->core.ttl = o->ttl;
+	t->core.tunnel = 1; /* other record types: the connector's resolver */
+	pn_tdns_hooks(tuns, &t->tdns);
 	collect_cidrs(t);
 	/* 3. Where intercepted flows arrive. */
 	what = "listeners";
@@ -280,7 +284,8 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 					      .listen = &listen,
 					      .upstreams = ups,
 					      .nupstreams = nups,
-					      .core = &t->core};
+					      .core = &t->core,
+					      .tunnel = &t->tdns};
 		if ((r = pn_dnssrv_new(&dc, &t->dns)) != 0) {
 			PN_LOG_ERROR("client", "dns_listen_failed", "addr=%s err=%s", t->dns_listen,
 				     pn_errname(r));
