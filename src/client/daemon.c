@@ -63,6 +63,8 @@ static int install_acl(struct pn_client *c, const uint8_t *bytes, size_t len)
 	}
 	c->acl_version = acl.version;
 	r = pn_ctuns_set_acl(c->tuns, &acl, bytes, len);
+	if (r == 0)
+		pn_transparent_acl_changed(c->tp); /* routed CIDRs follow the list */
 out:
 	if (r != 0)
 		PN_LOG_WARN("client", "acl_rejected", "err=%s", pn_errname(r));

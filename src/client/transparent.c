@@ -13,6 +13,7 @@
 #include "client/tproxy.h"
 #include "client/transparent.h"
 #include "client/transparent_dns.h"
+#include "client/transparent_icmp.h"
 #include "client/transparent_udp.h"
 #include "client/tunnels.h"
 #include "core/addr.h"
@@ -29,10 +30,12 @@ struct pn_transparent {
 	struct pn_dnssrv *dns;
 	struct pn_dnssrv_tunnel tdns;
 	struct pn_tudp *udp;
+	struct pn_ticmp *icmp;
 	char state_dir[4096];
 	char resolv[4096];
 	char dns_listen[80];
 	int dns_taken, tproxy_on;
+	uint16_t p4, p6, u4, u6; /* where intercepted flows arrive */
 	unsigned ncidr;
 	char cidrs[PN_TPROXY_MAX_PREFIX][64];
 	void (*stop_cb)(void *);
@@ -133,32 +136,79 @@ static void collect_cidrs(struct pn_transparent *t)
 	}
 }
 
-static int install_tproxy(struct pn_transparent *t, uint16_t p4, uint16_t p6, uint16_t u4,
-			  uint16_t u6)
+/* The interception spec for prefixes cidrs[n] (the synthetic ranges
+ * first); s is caller storage. */
+static void build_spec(const struct pn_transparent *t, char (*cidrs)[64], unsigned n,
+		       struct pn_tproxy_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->v4[s->nv4++] = pn_pool_v4(t->pool);
+	if (t->p6 && pn_pool_v6(t->pool)[0])
+		s->v6[s->nv6++] = pn_pool_v6(t->pool);
+	for (unsigned i = 0; i < n; i++) {
+		if (strchr(cidrs[i], ':')) {
+			if (t->p6)
+				s->v6[s->nv6++] = cidrs[i];
+		} else {
+			s->v4[s->nv4++] = cidrs[i];
+		}
+	}
+	s->tcp_port = t->p4;
+	s->tcp_port6 = t->p6;
+	s->udp_port = t->u4;
+	s->udp_port6 = t->u6;
+	s->icmp_queue = t->icmp != NULL;
+}
+
+static int install_tproxy(struct pn_transparent *t)
 {
 	struct pn_tproxy_spec *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	s->v4[s->nv4++] = pn_pool_v4(t->pool);
-	if (p6 && pn_pool_v6(t->pool)[0])
-		s->v6[s->nv6++] = pn_pool_v6(t->pool);
-	for (unsigned i = 0; i < t->ncidr; i++) {
-		if (strchr(t->cidrs[i], ':')) {
-			if (p6)
-				s->v6[s->nv6++] = t->cidrs[i];
-		} else {
-			s->v4[s->nv4++] = t->cidrs[i];
-		}
-	}
-	s->tcp_port = p4;
-	s->tcp_port6 = p6;
-	s->udp_port = u4;
-	s->udp_port6 = u6;
+	build_spec(t, t->cidrs, t->ncidr, s);
 	r = pn_tproxy_install(s);
 	free(s);
 	return r;
+}
+
+void pn_transparent_acl_changed(struct pn_transparent *t)
+{
+	char(*old)[64] = NULL;
+	struct pn_tproxy_spec *from = NULL, *to = NULL;
+	unsigned nold = t ? t->ncidr : 0, same = 0;
+	int r;
+
+	if (!t || !t->tproxy_on)
+		return;
+	if (!(old = malloc(sizeof(t->cidrs))) || !(from = malloc(sizeof(*from))) ||
+	    !(to = malloc(sizeof(*to)))) {
+		PN_LOG_ERROR("client", "transparent_cidrs_failed", "err=%s", pn_errname(-ENOMEM));
+		goto out;
+	}
+	memcpy(old, t->cidrs, sizeof(t->cidrs));
+	collect_cidrs(t);
+	for (unsigned i = 0; i < t->ncidr; i++)
+		for (unsigned j = 0; j < nold; j++)
+			if (!strcmp(t->cidrs[i], old[j])) {
+				same++;
+				break;
+			}
+	if (same == t->ncidr && same == nold)
+		goto out; /* names may have changed; the routed prefixes did not */
+	build_spec(t, old, nold, from);
+	build_spec(t, t->cidrs, t->ncidr, to);
+	if ((r = pn_tproxy_update(from, to)) != 0 && (r = pn_tproxy_install(to)) != 0) {
+		t->tproxy_on = 0; /* nothing of ours is left installed */
+		PN_LOG_ERROR("client", "transparent_cidrs_failed", "err=%s", pn_errname(r));
+		goto out;
+	}
+	PN_LOG_INFO("client", "transparent_cidrs_changed", "cidrs=%u before=%u", t->ncidr, nold);
+out:
+	free(old);
+	free(from);
+	free(to);
 }
 
 static void undo_host(struct pn_transparent *t)
@@ -206,6 +256,10 @@ void pn_transparent_stop(struct pn_transparent *t, void (*cb)(void *arg), void *
 		t->closing_parts++;
 		pn_tudp_close(t->udp, part_closed, t);
 	}
+	if (t->icmp) {
+		t->closing_parts++;
+		pn_ticmp_close(t->icmp, part_closed, t);
+	}
 	part_closed(t);
 }
 
@@ -215,7 +269,6 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 	struct pn_transparent *t;
 	struct sockaddr_storage listen, ups[PN_DNSSRV_MAX_UPSTREAMS];
 	unsigned nups = 0;
-	uint16_t p4 = 0, p6 = 0, u4 = 0, u6 = 0;
 	const char *what = "start";
 	int r;
 
@@ -257,15 +310,19 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 	collect_cidrs(t);
 	/* 3. Where intercepted flows arrive. */
 	what = "listeners";
-	if ((r = pn_proxy_add_transparent(proxy, "127.0.0.1:0", pn_transparent_map, t, &p4)) != 0)
+	if ((r = pn_proxy_add_transparent(proxy, "127.0.0.1:0", pn_transparent_map, t, &t->p4)) != 0)
 		goto fail;
-	if (pn_proxy_add_transparent(proxy, "[::1]:0", pn_transparent_map, t, &p6) != 0) {
+	if (pn_proxy_add_transparent(proxy, "[::1]:0", pn_transparent_map, t, &t->p6) != 0) {
 		PN_LOG_WARN("client", "transparent_no_ipv6", "why=\"cannot listen on ::1\"");
-		p6 = 0;
+		t->p6 = 0;
 	}
 	what = "udp";
-	if ((r = pn_tudp_new(loop, tuns, pn_transparent_map, t, &t->udp, &u4, &u6)) != 0)
+	if ((r = pn_tudp_new(loop, tuns, pn_transparent_map, t, &t->udp, &t->u4, &t->u6)) != 0)
 		goto fail;
+	/* ICMP echo: without it (no NFQUEUE in this kernel) pings go
+	 * unanswered, everything else works */
+	if (pn_ticmp_new(loop, tuns, pn_transparent_map, t, &t->icmp) != 0)
+		PN_LOG_WARN("client", "transparent_no_icmp", "why=\"cannot bind the ICMP queue\"");
 	/* 4. Host DNS, then the responder with the host's resolvers. */
 	what = "dns";
 	if ((r = pn_addr_parse(t->dns_listen, &listen, 0)) != 0) {
@@ -294,12 +351,13 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 	}
 	/* 5. Interception. */
 	what = "tproxy";
-	if ((r = install_tproxy(t, p4, p6, u4, u6)) != 0)
+	if ((r = install_tproxy(t)) != 0)
 		goto fail;
 	t->tproxy_on = 1;
 	PN_LOG_INFO("client", "transparent_started",
-		    "dns=%s dns_mode=resolv.conf pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u",
-		    t->dns_listen, pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups);
+		    "dns=%s dns_mode=resolv.conf pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u icmp=%d",
+		    t->dns_listen, pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups,
+		    t->icmp != NULL);
 	*out = t;
 	return 0;
 fail:

@@ -20,6 +20,10 @@
  *     the address; through the same tunnels, checks and flow ids as SOCKS
  *     flows (pn_ctuns_request).
  *
+ * ICMP echo to protected addresses (client/transparent_icmp.h) goes
+ * through the tunnel as well; records other than A/AAAA of protected
+ * names are asked of the connector's resolver (client/transparent_dns.h).
+ *
  * Start undoes first what a run killed with -9 left behind (resolv.conf
  * backup in the state directory; Postern's nftables table, rules and
  * routes).  Stop restores the host's DNS first, then removes the
@@ -57,6 +61,13 @@ int pn_transparent_privileged(void);
  */
 int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy *proxy,
 			 const struct pn_transparent_opts *o, struct pn_transparent **out);
+
+/* The access list changed (pn_ctuns_set_acl): protected names follow at
+ * once (they are looked up per query); here the routed address/CIDR
+ * resources are brought in line: a new one is intercepted from now on, a
+ * removed one no longer (open flows to it end by the connector's checks).
+ * NULL-safe. */
+void pn_transparent_acl_changed(struct pn_transparent *t);
 
 /* Names (the first PN_TRANSPARENT_STATUS_NAMES with their addresses),
  * ranges, routed CIDRs, DNS mode and counters for `client status`.  New
