@@ -417,6 +417,11 @@ static int start(struct pn_client *c)
 		struct pn_transparent_opts to = o->topts;
 
 		to.state_dir = o->state_dir;
+		/* where systemd-resolved lives, for tests and unusual installs */
+		if (!to.resolvectl)
+			to.resolvectl = getenv("POSTERN_RESOLVECTL");
+		if (!to.resolved_dir)
+			to.resolved_dir = getenv("POSTERN_RESOLVED_DIR");
 		if ((r = pn_transparent_start(c->loop, c->tuns, c->proxy, &to, &c->tp)) != 0)
 			return r;
 	}

@@ -7,6 +7,7 @@
 
 #include "client/dns_host.h"
 #include "client/dns_pool.h"
+#include "client/dns_resolved.h"
 #include "client/dns_resolve.h"
 #include "client/dns_server.h"
 #include "client/proxy.h"
@@ -35,6 +36,11 @@ struct pn_transparent {
 	char resolv[4096];
 	char dns_listen[80];
 	int dns_taken, tproxy_on;
+	/* systemd-resolved mode: the link, and its routing domains */
+	struct pn_resolved *resolved;
+	char resolvectl[256];
+	unsigned ndomains;
+	char (*domains)[PN_RESOLVED_DOMAIN_MAX];
 	uint16_t p4, p6, u4, u6; /* where intercepted flows arrive */
 	unsigned ncidr;
 	char cidrs[PN_TPROXY_MAX_PREFIX][64];
@@ -136,6 +142,9 @@ static void collect_cidrs(struct pn_transparent *t)
 	}
 }
 
+static int collect_domains(struct pn_transparent *t);
+static int resolved_domains(struct pn_transparent *t, const char **ptr);
+
 /* The interception spec for prefixes cidrs[n] (the synthetic ranges
  * first); s is caller storage. */
 static void build_spec(const struct pn_transparent *t, char (*cidrs)[64], unsigned n,
@@ -182,6 +191,15 @@ void pn_transparent_acl_changed(struct pn_transparent *t)
 
 	if (!t || !t->tproxy_on)
 		return;
+	if (t->resolved && collect_domains(t)) {
+		const char **ptr = calloc(PN_RESOLVED_MAX_DOMAINS, sizeof(*ptr));
+		if (ptr) {
+			unsigned n = (unsigned)resolved_domains(t, ptr);
+			if (pn_resolved_set_domains(t->resolved, ptr, n) == 0)
+				PN_LOG_INFO("client", "dns_domains_changed", "mode=resolved domains=%u", n);
+			free(ptr);
+		}
+	}
 	if (!(old = malloc(sizeof(t->cidrs))) || !(from = malloc(sizeof(*from))) ||
 	    !(to = malloc(sizeof(*to)))) {
 		PN_LOG_ERROR("client", "transparent_cidrs_failed", "err=%s", pn_errname(-ENOMEM));
@@ -211,9 +229,50 @@ out:
 	free(to);
 }
 
+/* The routing domains of the list's name resources into t->domains;
+ * 1 when they changed. */
+static int collect_domains(struct pn_transparent *t)
+{
+	const struct pn_acl *acl = pn_ctuns_acl(t->tuns);
+	char(*d)[PN_RESOLVED_DOMAIN_MAX] = calloc(PN_RESOLVED_MAX_DOMAINS, sizeof(*d));
+	unsigned n = 0, same;
+
+	if (!d)
+		return 0;
+	for (size_t i = 0; i < acl->nentries && n < PN_RESOLVED_MAX_DOMAINS; i++) {
+		char pat[PN_RESOLVED_DOMAIN_MAX + 4];
+		unsigned j;
+		if (pn_dest_pattern_format(&acl->entries[i].dest, pat, sizeof(pat)) != 0 ||
+		    pn_resolved_domain(pat, d[n], sizeof(d[n])) != 0)
+			continue;
+		for (j = 0; j < n && strcmp(d[j], d[n]) != 0; j++)
+			;
+		if (j == n)
+			n++;
+	}
+	same = t->domains && n == t->ndomains;
+	for (unsigned i = 0; same && i < n; i++)
+		same = !strcmp(d[i], t->domains[i]);
+	free(t->domains);
+	t->domains = d;
+	t->ndomains = n;
+	return !same;
+}
+
+static int resolved_domains(struct pn_transparent *t, const char **ptr)
+{
+	for (unsigned i = 0; i < t->ndomains; i++)
+		ptr[i] = t->domains[i];
+	return (int)t->ndomains;
+}
+
 static void undo_host(struct pn_transparent *t)
 {
 	/* DNS first: the host is never without a resolver it can reach. */
+	if (t->resolved) {
+		pn_resolved_restore(t->resolved);
+		t->resolved = NULL;
+	}
 	if (t->dns_taken) {
 		pn_dnshost_restore(t->state_dir, t->resolv);
 		t->dns_taken = 0;
@@ -231,6 +290,7 @@ static void part_closed(void *arg)
 	if (--t->closing_parts > 0)
 		return;
 	pn_pool_free(t->pool);
+	free(t->domains);
 	if (t->stop_cb)
 		t->stop_cb(t->stop_arg);
 	free(t);
@@ -288,8 +348,12 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 		 o->dns_listen ? o->dns_listen : PN_TRANSPARENT_DNS_DEFAULT);
 	/* 1. What a killed run left behind. */
 	what = "recover";
+	snprintf(t->resolvectl, sizeof(t->resolvectl), "%s",
+		 o->resolvectl ? o->resolvectl : PN_RESOLVED_CTL);
 	if ((r = pn_dnshost_recover(t->state_dir, t->resolv)) != 0)
 		goto fail;
+	if ((r = pn_resolved_recover(t->resolvectl)) != 0)
+		PN_LOG_WARN("client", "dns_recover_failed", "mode=resolved err=%s", pn_errname(r));
 	if ((r = pn_tproxy_remove()) != 0)
 		PN_LOG_WARN("client", "tproxy_cleanup", "err=%s", pn_errname(r));
 	/* 2. Pool and the resolver core. */
@@ -329,13 +393,40 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 		r = PN_E_CONFIG;
 		goto fail;
 	}
-	if ((r = pn_dnshost_takeover(t->state_dir, t->resolv, &listen, ups, PN_DNSSRV_MAX_UPSTREAMS,
-				     &nups)) != 0) {
-		PN_LOG_ERROR("client", "dns_takeover_failed", "file=%s err=%s", t->resolv,
-			     pn_errname(r));
-		goto fail;
+	{
+		const char *mode = o->dns_mode ? o->dns_mode : "auto";
+		int use_resolved;
+		if (strcmp(mode, "auto") && strcmp(mode, "resolved") && strcmp(mode, "resolv.conf")) {
+			PN_LOG_ERROR("client", "transparent_config", "what=dns_mode value=%s", mode);
+			r = PN_E_CONFIG;
+			goto fail;
+		}
+		use_resolved = !strcmp(mode, "resolved") ||
+			       (!strcmp(mode, "auto") &&
+				pn_resolved_detect(t->resolv, o->resolved_dir));
+		if (use_resolved) {
+			const char **ptr = calloc(PN_RESOLVED_MAX_DOMAINS, sizeof(*ptr));
+			char base[64];
+			snprintf(base, sizeof(base), "%s", pn_pool_v4(t->pool));
+			base[strcspn(base, "/")] = '\0'; /* the range's first address */
+			collect_domains(t);
+			r = ptr ? pn_resolved_takeover(t->resolvectl, o->resolved_dir, base, &listen,
+						       ptr, (unsigned)resolved_domains(t, ptr), ups,
+						       PN_DNSSRV_MAX_UPSTREAMS, &nups, &t->resolved)
+				: -ENOMEM;
+			free(ptr);
+			if (r != 0)
+				goto fail;
+		} else {
+			if ((r = pn_dnshost_takeover(t->state_dir, t->resolv, &listen, ups,
+						     PN_DNSSRV_MAX_UPSTREAMS, &nups)) != 0) {
+				PN_LOG_ERROR("client", "dns_takeover_failed", "file=%s err=%s",
+					     t->resolv, pn_errname(r));
+				goto fail;
+			}
+			t->dns_taken = 1;
+		}
 	}
-	t->dns_taken = 1;
 	{
 		struct pn_dnssrv_config dc = {.loop = loop,
 					      .listen = &listen,
@@ -355,8 +446,8 @@ int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy
 		goto fail;
 	t->tproxy_on = 1;
 	PN_LOG_INFO("client", "transparent_started",
-		    "dns=%s dns_mode=resolv.conf pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u icmp=%d",
-		    t->dns_listen, pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups,
+		    "dns=%s dns_mode=%s pool_v4=%s pool_v6=%s cidrs=%u upstreams=%u icmp=%d",
+		    t->dns_listen, t->resolved ? "resolved" : "resolv.conf", pn_pool_v4(t->pool), pn_pool_v6(t->pool), t->ncidr, nups,
 		    t->icmp != NULL);
 	*out = t;
 	return 0;
@@ -379,7 +470,14 @@ json_t *pn_transparent_status(const struct pn_transparent *t)
 	}
 	for (unsigned i = 0; i < t->ncidr; i++)
 		json_array_append_new(c, json_string(t->cidrs[i]));
-	json_object_set_new(o, "dns_mode", json_string("resolv.conf"));
+	json_object_set_new(o, "dns_mode", json_string(t->resolved ? "resolved" : "resolv.conf"));
+	if (t->resolved) {
+		json_t *d = json_array();
+		for (unsigned i = 0; d && i < t->ndomains; i++)
+			json_array_append_new(d, json_string(t->domains[i]));
+		if (d)
+			json_object_set_new(o, "routing_domains", d);
+	}
 	json_object_set_new(o, "dns_listen", json_string(t->dns_listen));
 	json_object_set_new(o, "pool_v4", json_string(pn_pool_v4(t->pool)));
 	json_object_set_new(o, "pool_v6", json_string(pn_pool_v6(t->pool)));

@@ -9,8 +9,10 @@
  *     address pool (client/dns_pool.h): names matching a name or wildcard
  *     resource of the access list get synthetic addresses, every other
  *     query goes untouched to the host's original resolvers;
- *   - host DNS integration (client/dns_host.h): /etc/resolv.conf points at
- *     the responder while the client runs;
+ *   - host DNS integration: through systemd-resolved when it runs (a link
+ *     of ours with the responder as DNS server and the protected names as
+ *     routing domains, client/dns_resolved.h), else /etc/resolv.conf
+ *     points at the responder while the client runs (client/dns_host.h);
  *   - kernel interception (client/tproxy.h): TCP and UDP to the synthetic
  *     ranges and to the address/CIDR resources of the access list are
  *     handed to the client (TPROXY);
@@ -47,6 +49,11 @@ struct pn_transparent_opts {
 	const char *pool_v4;	/* NULL: PN_POOL_V4_DEFAULT */
 	const char *pool_v6;	/* NULL: PN_POOL_V6_DEFAULT; "" none */
 	const char *resolv;	/* NULL: /etc/resolv.conf */
+	/* "auto" (NULL): systemd-resolved when it runs, else resolv.conf;
+	 * "resolved" or "resolv.conf" to choose (client/dns_resolved.h) */
+	const char *dns_mode;
+	const char *resolvectl;	  /* NULL: resolvectl in PATH */
+	const char *resolved_dir; /* NULL: /run/systemd/resolve */
 	uint32_t ttl;		/* 0: PN_DNSR_TTL_DEFAULT */
 };
 

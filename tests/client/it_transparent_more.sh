@@ -154,4 +154,65 @@ expect "status lists the IPv6 CIDR" "routed fd00:203:9::/64" "$out"
 
 pn_stop $PID_client_alice 10
 grep -q transparent_stopped "$W/client-alice.log" && ok "clean stop" || bad "clean stop"
+
+# --- systemd-resolved mode (a stand-in resolvectl) ----------------------
+# No systemd-resolved can run here (it needs systemd and D-Bus); what can
+# be checked is the client's side: it detects a resolved-managed host,
+# makes its link (a TUN device the client holds, up, with the synthetic
+# range's first address), gives resolvectl the responder and the routing
+# domains, leaves resolv.conf alone, forwards to resolved's real servers,
+# and undoes it all, also after kill -9.
+mkdir -p "$W/resolve"
+printf 'nameserver 10.203.0.1\n' >"$W/resolve/resolv.conf"
+printf '#!/bin/sh\necho "$*" >>"%s"\n' "$W/resolvectl.log" >"$W/resolvectl"
+chmod 755 "$W/resolvectl"
+printf '# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\n' >"$RESOLV"
+rsnap() {
+	cat "$RESOLV"
+	$C nft list ruleset
+	$C ip rule show
+	$C ip -6 rule show
+	$C ip -br link show
+	$C ip route show table all
+}
+rsnap >"$W/r-before.txt"
+start_resolved() {
+	local n
+	n=$(grep -c transparent_started "$W/client-alice.log")
+	rm -f "$D/alice/client.sock"
+	POSTERN_RESOLVECTL=$W/resolvectl POSTERN_RESOLVED_DIR=$W/resolve \
+		pn_start_client alice --transparent --log info
+	for i in $(seq 300); do
+		[ "$(grep -c transparent_started "$W/client-alice.log")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	bad "transparent mode started (resolved)"
+}
+start_resolved
+grep -q 'transparent_started.*dns_mode=resolved' "$W/client-alice.log" &&
+	ok "resolved detected: dns_mode=resolved" || bad "resolved detected"
+out=$($C ip -br addr show postern0 2>&1)
+[[ "$out" == *UP* || "$out" == *UNKNOWN* ]] && [[ "$out" == *100.96.0.0/32* ]] &&
+	ok "link postern0 up with the range's first address ($out)" || bad "link postern0 ($out)"
+L=$(cat "$W/resolvectl.log")
+expect "resolvectl: the responder as the link's DNS server" "dns postern0 127.0.0.153" "$L"
+expect "resolvectl: routing domains of the protected names" \
+	"domain postern0 ~app.corp.example ~v6app.corp.example ~noping.corp.example ~_http._tcp.app.corp.example" "$L"
+expect "resolvectl: not the default route" "default-route postern0 false" "$L"
+cmp -s "$RESOLV" <(printf '# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\n') &&
+	ok "resolv.conf untouched in resolved mode" || bad "resolv.conf untouched"
+expect "responder answers protected names" "A 100.9" "$($C $DNSQ 127.0.0.153 app.corp.example A)"
+expect "other names go to resolved's real servers" "A 198.51.100.7" "$($C $DNSQ 127.0.0.153 public.example A)"
+expect "status: dns mode resolved" '"dns_mode":"resolved"' "$($C "$PN_BIN" client status --json --state "$D/alice")"
+kill -9 $PID_client_alice
+wait $PID_client_alice 2>/dev/null
+for i in $(seq 50); do $C ip link show postern0 >/dev/null 2>&1 || break; sleep 0.1; done
+$C ip link show postern0 >/dev/null 2>&1 && bad "link gone with the killed client" ||
+	ok "kill -9: the link went with the client's descriptor"
+start_resolved
+pn_stop $PID_client_alice 10
+expect "stop: resolvectl revert" "revert postern0" "$(tail -1 "$W/resolvectl.log")"
+rsnap >"$W/r-after.txt"
+cmp -s "$W/r-before.txt" "$W/r-after.txt" && ok "resolved mode, kill -9 + start + stop: host state identical" ||
+	{ bad "resolved mode: host state differs"; diff "$W/r-before.txt" "$W/r-after.txt" | head; }
 pn_finish
