@@ -118,6 +118,28 @@ static int pn_transparent_map(void *user, const struct sockaddr *dst, char *host
 	return 0;
 }
 
+/* Do prefixes a/pa and b/pb share an address (agree on min(pa, pb) bits)? */
+static int overlaps(const uint8_t *a, unsigned pa, const uint8_t *b, unsigned pb)
+{
+	unsigned n = pa < pb ? pa : pb, i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		if (a[i / 8] != b[i / 8])
+			return 0;
+	return n % 8 == 0 || ((a[i / 8] ^ b[i / 8]) >> (8 - n % 8)) == 0;
+}
+
+/* The host's own loopback is never intercepted: a resource 127.0.0.1 means
+ * the connector's loopback (forwards, SOCKS), and taking the client host's
+ * would catch its own local traffic (the responder's replies among it). */
+static int is_loopback_prefix(const struct pn_dest_pattern *p)
+{
+	static const uint8_t lo4[4] = {127, 0, 0, 0}, lo6[16] = {[15] = 1};
+
+	return p->kind == PN_DEST_IP4 ? overlaps(p->addr, p->prefix, lo4, 8)
+				      : overlaps(p->addr, p->prefix, lo6, 128);
+}
+
 static void collect_cidrs(struct pn_transparent *t)
 {
 	const struct pn_acl *acl = pn_ctuns_acl(t->tuns);
@@ -128,6 +150,10 @@ static void collect_cidrs(struct pn_transparent *t)
 		char ip[INET6_ADDRSTRLEN];
 		if (p->kind != PN_DEST_IP4 && p->kind != PN_DEST_IP6)
 			continue;
+		if (is_loopback_prefix(p)) {
+			PN_LOG_DEBUG("client", "transparent_cidr_skipped", "why=loopback");
+			continue;
+		}
 		if (!inet_ntop(p->kind == PN_DEST_IP4 ? AF_INET : AF_INET6, p->addr, ip,
 			       sizeof(ip)))
 			continue;
