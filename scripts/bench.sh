@@ -15,15 +15,18 @@
 #              mapping) on pnb-r: the direct path found by NAT traversal, not
 #              configured (bench/peers/postern.sh draws it); also
 #              time_to_direct_ms, the median over P2P_TTD_RUNS fresh tunnels
+#   postern_transparent  the relay-UDP path with the client in transparent mode (no
+#              forward: connections to the server's address are intercepted)
 # Metrics per path:
 #   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
 #   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
 #   newflow_p50_us  connect + one 64-byte round trip + close, over an already-warm tunnel
 #   coldstart_ms    from launching the tunnel's processes to the first echoed byte
+#   dns_a_p99_us    (postern_transparent) p99 time to answer a protected name's A query
 # Output: a table, then `metric: value` lines, then ratios of Postern to each peer.
 #
 #   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
-#                       POSTERN_ROWS="relay_udp relay_tls direct p2p" BUILD=out/bench KEEP_W=1
+#                       POSTERN_ROWS="relay_udp relay_tls direct transparent p2p" BUILD=out/bench KEEP_W=1
 #                       P2P_TTD_RUNS=5)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +35,7 @@ TPUT_RUNS=${TPUT_RUNS:-3}
 RR=${RR:-2000}
 NEWFLOW=${NEWFLOW:-200}
 PEERS=${PEERS-"raw wg nebula stunnel"}
-POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct p2p"}
+POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct transparent p2p"}
 BUILD=${BUILD:-$ROOT/out/bench}
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
 
@@ -56,6 +59,7 @@ stop_pids() {
 }
 cleanup() {
 	stop_pids
+	declare -F postern_transparent_cleanup >/dev/null && postern_transparent_cleanup
 	local p n
 	for p in "${SVC_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${SVC_PIDS[@]}"; do wait "$p" 2>/dev/null; done
@@ -150,6 +154,7 @@ print("%.2f" % v[len(v) // 2] if v else "fail")')
 	out=$($C $PROBE newflow "$host" "$eport" "$NEWFLOW" 2>&1)
 	RES[$name.newflow_p50_us]=$(echo "$out" | field p50_us)
 	RES[$name.newflow_p99_us]=$(echo "$out" | field p99_us)
+	declare -F "peer_${name}_extra" >/dev/null && "peer_${name}_extra"
 	ROWS+=("$name")
 	stop_pids
 	echo "bench: $name done" >&2
@@ -168,10 +173,10 @@ echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
 echo
-printf '| %-18s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------------------- ----------- ----------- ----------- ---------------- ---------------- --------------
+printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' --------------------- ----------- ----------- ----------- ---------------- ---------------- --------------
 for r in "${ROWS[@]}"; do
-	printf '| %-18s | %9s | %9s | %9s | %14s | %14s | %12s |\n' "$r" "${RES[$r.tput_gbps]:--}" \
+	printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' "$r" "${RES[$r.tput_gbps]:--}" \
 		"${RES[$r.rr_p50_us]:--}" "${RES[$r.rr_p99_us]:--}" "${RES[$r.newflow_p50_us]:--}" \
 		"${RES[$r.newflow_p99_us]:--}" "${RES[$r.coldstart_ms]:--}"
 done
@@ -184,9 +189,18 @@ if [ -n "${RES[postern_p2p.ttd_ms]:-}" ]; then
 	# tunnel up -> direct path (the client's time_to_direct_ms)
 	echo "time_to_direct_ms.postern_p2p: ${RES[postern_p2p.ttd_ms]} (p50 of: ${RES[postern_p2p.ttd_runs]}; measured row's tunnel: ${RES[postern_p2p.ttd_first_ms]:--})"
 fi
+[ -n "${RES[postern_transparent.dns_a_p99_us]:-}" ] &&
+	echo "dns_a_p99_us.postern_transparent: ${RES[postern_transparent.dns_a_p99_us]}"
 ratio() { python3 -c "import sys
 try: print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))
 except Exception: print('-')" "$1" "$2"; }
+# Transparent mode against the proxied client on the same path (goal >= 0.95):
+# the SOCKS row when there is one, else the relay-UDP port-forward.
+for base in postern_socks postern_relay_udp; do
+	[ -n "${RES[$base.tput_gbps]:-}" ] && [ -n "${RES[postern_transparent.tput_gbps]:-}" ] || continue
+	echo "ratio.tput_gbps.postern_transparent/$base: $(ratio "${RES[postern_transparent.tput_gbps]}" "${RES[$base.tput_gbps]}")"
+	break
+done
 for r in "${ROWS[@]}"; do
 	case $r in postern*) ;; *) continue ;; esac
 	for p in "${ROWS[@]}"; do

@@ -3,7 +3,10 @@
  * the input is parsed as a message, then handed to pn_dnsr_decide with a
  * resolver that protects every name.  Invariants: a parsed name is at most
  * 253 bytes, lower case; a local answer parses again, echoes the id and
- * fits the requester's limit.
+ * fits the requester's limit.  Then the input is split (u16 length, a
+ * query, the rest as the connector's reply to it) for the tunnel path:
+ * a reply pn_dnsr_tunnel_reply accepts parses again, carries the query's
+ * id and fits the requester's limit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (olen > PN_DNS_HDR_LEN &&
 		    (pn_dns_parse(out, olen, &a) != 0 || olen > pn_dns_udp_limit(&m)))
+			abort();
+	}
+	r.tunnel = 1;
+	if (size >= 2 && (size_t)pn_load_be16(data) <= size - 2) {
+		size_t ql = pn_load_be16(data), alen = size - 2 - ql, max;
+		const uint8_t *q = data + 2;
+		static uint8_t ans[PN_DNS_MSG_MAX + 1024];
+		if (pn_dnsr_decide(&r, q, ql, 0, &m, out, sizeof(out), &olen) != PN_DNSR_TUNNEL)
+			return 0;
+		max = pn_dns_udp_limit(&m);
+		memcpy(ans, q + ql, alen);
+		if (pn_dnsr_tunnel_reply(&m, q, ql, ans, &alen, sizeof(ans), max) == 0 &&
+		    (alen > max || pn_dns_parse(ans, alen, &a) != 0 || a.id != m.id ||
+		     !(a.flags & PN_DNS_F_QR)))
 			abort();
 	}
 	return 0;

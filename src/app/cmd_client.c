@@ -68,9 +68,13 @@ static const char usage_text[] =
     "                                    (default: at two thirds of its lifetime)\n"
     "          --transparent             transparent access (root or CAP_NET_ADMIN):\n"
     "                                    a local DNS responder gives protected names\n"
-    "                                    synthetic addresses, resolv.conf points at\n"
+    "                                    synthetic addresses, the host's DNS points at\n"
     "                                    it, and the kernel hands traffic to them and\n"
     "                                    to address/CIDR resources to the client\n"
+    "          --dns-mode auto|resolved|resolv.conf\n"
+    "                                    host DNS: through systemd-resolved (split DNS\n"
+    "                                    on a link of ours) or resolv.conf; auto\n"
+    "                                    (default): resolved when it runs\n"
     "          --dns-listen ADDR:PORT    the responder's loopback address\n"
     "                                    (default 127.0.0.153:53)\n"
     "          --pool-v4 CIDR            synthetic IPv4 range (default 100.96.0.0/12)\n"
@@ -102,6 +106,7 @@ static const char usage_text[] =
     "  offline = false\n"
     "  transparent = false                   # see --transparent (root)\n"
     "  dns_listen = 127.0.0.153:53\n"
+    "  dns_mode = auto                       # auto|resolved|resolv.conf\n"
     "  pool_v4 = 100.96.0.0/12\n"
     "  pool_v6 = fd7a:7073:746e::/48         # or none\n"
     "  [log]\n"
@@ -269,6 +274,7 @@ static const struct pn_cfg_key run_schema[] = {
     PN_CFG_KEY("client", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095),
     PN_CFG_KEY("client", "transparent", PN_CFG_BOOL, .def = "false"),
     PN_CFG_KEY("client", "dns_listen", PN_CFG_STR, .min = 1, .max = 80),
+    PN_CFG_KEY("client", "dns_mode", PN_CFG_STR, .min = 1, .max = 16),
     PN_CFG_KEY("client", "pool_v4", PN_CFG_STR, .min = 1, .max = 80),
     PN_CFG_KEY("client", "pool_v6", PN_CFG_STR, .min = 1, .max = 80),
     PN_LOG_CFG_KEYS,
@@ -321,6 +327,7 @@ static int load_run_config(const char *path, struct pn_client_config *o, struct 
 	o->wss_ca = pn_cfg_str(*cfg, "client", "wss_ca");
 	o->transparent = pn_cfg_bool(*cfg, "client", "transparent");
 	o->topts.dns_listen = pn_cfg_str(*cfg, "client", "dns_listen");
+	o->topts.dns_mode = pn_cfg_str(*cfg, "client", "dns_mode");
 	o->topts.pool_v4 = pn_cfg_str(*cfg, "client", "pool_v4");
 	o->topts.pool_v6 = pn_cfg_str(*cfg, "client", "pool_v6");
 	if (o->topts.pool_v6 && !strcmp(o->topts.pool_v6, "none"))
@@ -420,6 +427,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 	    {"offline", no_argument, NULL, 'o'},
 	    {"transparent", no_argument, NULL, 'T'},
 	    {"dns-listen", required_argument, NULL, 'D'},
+	    {"dns-mode", required_argument, NULL, 'M'},
 	    {"pool-v4", required_argument, NULL, '4'},
 	    {"pool-v6", required_argument, NULL, '6'},
 	    {"log", required_argument, NULL, 'l'},
@@ -483,6 +491,7 @@ static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
 		case 'o': o.offline = 1; break;
 		case 'T': o.transparent = 1; break;
 		case 'D': o.topts.dns_listen = optarg; break;
+		case 'M': o.topts.dns_mode = optarg; break;
 		case '4': o.topts.pool_v4 = optarg; break;
 		case '6': o.topts.pool_v6 = strcmp(optarg, "none") ? optarg : ""; break;
 		case 'W': o.wss_ca = optarg; break;

@@ -63,6 +63,8 @@ static int install_acl(struct pn_client *c, const uint8_t *bytes, size_t len)
 	}
 	c->acl_version = acl.version;
 	r = pn_ctuns_set_acl(c->tuns, &acl, bytes, len);
+	if (r == 0)
+		pn_transparent_acl_changed(c->tp); /* routed CIDRs follow the list */
 out:
 	if (r != 0)
 		PN_LOG_WARN("client", "acl_rejected", "err=%s", pn_errname(r));
@@ -415,6 +417,11 @@ static int start(struct pn_client *c)
 		struct pn_transparent_opts to = o->topts;
 
 		to.state_dir = o->state_dir;
+		/* where systemd-resolved lives, for tests and unusual installs */
+		if (!to.resolvectl)
+			to.resolvectl = getenv("POSTERN_RESOLVECTL");
+		if (!to.resolved_dir)
+			to.resolved_dir = getenv("POSTERN_RESOLVED_DIR");
 		if ((r = pn_transparent_start(c->loop, c->tuns, c->proxy, &to, &c->tp)) != 0)
 			return r;
 	}

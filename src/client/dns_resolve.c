@@ -37,6 +37,9 @@ enum pn_dnsr_action pn_dnsr_decide(const struct pn_dnsr *r, const uint8_t *q, si
 		return PN_DNSR_FORWARD;
 	if (max == 0)
 		max = pn_dns_udp_limit(m);
+	if (r->tunnel && m->qtype != PN_DNS_T_A && m->qtype != PN_DNS_T_AAAA &&
+	    m->qtype != PN_DNS_T_ANY && !(m->edns && m->edns_version != 0))
+		return PN_DNSR_TUNNEL; /* the connector's resolver knows the records */
 	idx = pn_pool_get(r->pool, m->qname);
 	if (idx < 0)
 		return error_reply(q, len, PN_DNS_SERVFAIL, out, outsz, outlen);
@@ -55,4 +58,60 @@ enum pn_dnsr_action pn_dnsr_decide(const struct pn_dnsr *r, const uint8_t *q, si
 			 outsz, outlen) != 0)
 		return error_reply(q, len, PN_DNS_SERVFAIL, out, outsz, outlen);
 	return PN_DNSR_ANSWER;
+}
+
+/* Wire length of the name at off (no compression expected in a question
+ * we wrote or parsed: pointers end it as well). */
+static int qname_wire_len(const uint8_t *msg, size_t len, size_t off, size_t *out)
+{
+	size_t o = off;
+
+	while (o < len) {
+		uint8_t l = msg[o];
+		if ((l & 0xc0) == 0xc0) { /* a pointer ends the name */
+			if (o + 2 > len)
+				return PN_E_MALFORMED;
+			*out = o + 2 - off;
+			return 0;
+		}
+		if (l & 0xc0)
+			return PN_E_MALFORMED;
+		o += 1u + l;
+		if (l == 0) {
+			*out = o - off;
+			return 0;
+		}
+	}
+	return PN_E_MALFORMED;
+}
+
+int pn_dnsr_tunnel_reply(const struct pn_dns_msg *q, const uint8_t *query, size_t qlen,
+			 uint8_t *ans, size_t *alen, size_t anscap, size_t max)
+{
+	struct pn_dns_msg a;
+	size_t qn, an, n;
+	uint16_t flags;
+	int r;
+
+	if (pn_dns_parse(ans, *alen, &a) != 0 || !(a.flags & PN_DNS_F_QR) ||
+	    PN_DNS_OPCODE(a.flags) != 0 || a.qdcount != 1 || a.name_odd ||
+	    strcmp(a.qname, q->qname) != 0 || a.qtype != q->qtype || a.qclass != q->qclass)
+		return PN_E_MALFORMED;
+	if (qname_wire_len(query, qlen, PN_DNS_HDR_LEN, &qn) != 0 ||
+	    qname_wire_len(ans, *alen, PN_DNS_HDR_LEN, &an) != 0)
+		return PN_E_MALFORMED;
+	pn_store_be16(ans, q->id);
+	/* RD as the requester set it; the rest (AA, RA, rcode) the resolver's */
+	flags = (uint16_t)((a.flags & (uint16_t)~PN_DNS_F_RD) | (q->flags & PN_DNS_F_RD));
+	pn_store_be16(ans + 2, flags);
+	if (qn == an) /* the requester's spelling (0x20 case randomisation) */
+		memcpy(ans + PN_DNS_HDR_LEN, query + PN_DNS_HDR_LEN, qn);
+	if (*alen <= max)
+		return 0;
+	/* Too large for the requester: TC, no records (it retries over TCP). */
+	if ((r = pn_dns_reply(q, PN_DNS_RCODE(a.flags), NULL, 0, 0, max, ans, anscap, &n)) != 0)
+		return r;
+	pn_store_be16(ans + 2, (uint16_t)((pn_load_be16(ans + 2) | PN_DNS_F_TC) & ~PN_DNS_F_AA));
+	*alen = n;
+	return 0;
 }

@@ -11,8 +11,10 @@
  *     of the access list):
  *       A / AAAA / ANY -> answered here with the name's synthetic
  *                         address(es) (client/dns_pool.h), TTL `ttl`;
- *       any other type -> NOERROR with no records (NODATA): the connector
- *                         resolves the real name when a flow is opened;
+ *       any other type -> TUNNEL when `tunnel` is set: the caller asks the
+ *                         connector's resolver (a DNS_MSG flow) and
+ *                         answers with pn_dnsr_tunnel_reply; else
+ *                         NOERROR with no records (NODATA);
  *       pool full      -> SERVFAIL;
  *   - anything else                 -> FORWARD: the caller sends the query
  *     bytes untouched (EDNS and all) to the host's original resolvers and
@@ -29,6 +31,7 @@ enum pn_dnsr_action {
 	PN_DNSR_DROP = 0,
 	PN_DNSR_ANSWER = 1,  /* out[*outlen] is the reply */
 	PN_DNSR_FORWARD = 2, /* send the query upstream untouched */
+	PN_DNSR_TUNNEL = 3,  /* ask the connector (m holds the parsed query) */
 };
 
 struct pn_dnsr {
@@ -37,6 +40,7 @@ struct pn_dnsr {
 	int (*is_protected)(void *user, const char *name);
 	void *user;
 	uint32_t ttl;
+	int tunnel; /* other record types of protected names: PN_DNSR_TUNNEL */
 };
 
 #define PN_DNSR_TTL_DEFAULT 5
@@ -50,4 +54,17 @@ struct pn_dnsr {
 enum pn_dnsr_action pn_dnsr_decide(const struct pn_dnsr *r, const uint8_t *q, size_t len,
 				   size_t max, struct pn_dns_msg *m, uint8_t *out, size_t outsz,
 				   size_t *outlen);
+
+/*
+ * Turn the connector's reply `ans[*alen]` (capacity anscap) to the query
+ * q (parsed, its bytes query[qlen]) into the reply for the requester, in
+ * place: it must be a response (QR) to one question with q's name, type
+ * and class; it gets q's id and q's question bytes (same name: only the
+ * letter case can differ); a reply larger than `max` (see decide) becomes
+ * header + question with TC set and no records, so the requester retries
+ * over TCP.  0, or PN_E_MALFORMED (not a reply to this query: answer
+ * SERVFAIL), PN_E_NOSPACE.
+ */
+int pn_dnsr_tunnel_reply(const struct pn_dns_msg *q, const uint8_t *query, size_t qlen,
+			 uint8_t *ans, size_t *alen, size_t anscap, size_t max);
 #endif

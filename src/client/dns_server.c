@@ -15,6 +15,7 @@
 struct pn_dnssrv {
 	uv_loop_t *loop;
 	const struct pn_dnsr *core;
+	const struct pn_dnssrv_tunnel *tun;
 	struct sockaddr_storage up[PN_DNSSRV_MAX_UPSTREAMS];
 	unsigned nup;
 	uv_udp_t udp;
@@ -23,7 +24,7 @@ struct pn_dnssrv {
 	int closing;
 	struct fwd *fwds;  /* forwarded queries in flight */
 	struct tconn *tcs; /* TCP clients */
-	uint64_t queries, local, forwarded, failed, dropped;
+	uint64_t queries, local, forwarded, tunneled, failed, dropped;
 	void (*close_cb)(void *);
 	void *close_arg;
 };
@@ -75,6 +76,11 @@ struct fwd {
 	uv_timer_t timer;
 	uint8_t *rbuf; /* TCP upstream reply: 2 + up to 65535 */
 	size_t rlen;
+	/* through the tunnel: the parsed query, the requester's limit, the
+	   query's handle while it runs */
+	struct pn_dns_msg *m;
+	size_t max;
+	void *th;
 	size_t qlen;
 	uint8_t q[]; /* the query, with a TCP length prefix in q[0..1] */
 };
@@ -172,6 +178,7 @@ static void fwd_handle_closed(uv_handle_t *h)
 		f->next->prev = f->prev;
 	s->pending--;
 	free(f->rbuf);
+	free(f->m);
 	free(f);
 	srv_free_if_done(s);
 }
@@ -207,6 +214,11 @@ static void fwd_finish(struct fwd *f, const uint8_t *reply, size_t n)
 	if (f->done)
 		return;
 	f->done = 1;
+	if (f->th) {
+		void *th = f->th;
+		f->th = NULL;
+		s->tun->cancel(s->tun->user, th);
+	}
 	if (!reply) {
 		s->failed++;
 		if (pn_dns_error_reply(f->q + 2, f->qlen, PN_DNS_SERVFAIL, err, sizeof(err),
@@ -327,8 +339,33 @@ static void up_tcp_connected(uv_connect_t *c, int status)
 static void fwd_timeout(uv_timer_t *t)
 {
 	struct fwd *f = t->data;
+	if (f->m) { /* through the tunnel: no other resolver to try */
+		fwd_finish(f, NULL, 0);
+		return;
+	}
 	fwd_close_upstream(f);
 	fwd_try(f);
+}
+
+void pn_dnssrv_tunnel_done(void *ctx, const uint8_t *reply, size_t len)
+{
+	struct fwd *f = ctx;
+	uint8_t *buf;
+	size_t cap = len > 1024 ? len : 1024, n = len;
+
+	f->th = NULL; /* over: nothing to cancel */
+	if (f->done)
+		return;
+	if (!reply || !(buf = malloc(cap))) {
+		fwd_finish(f, NULL, 0);
+		return;
+	}
+	memcpy(buf, reply, len);
+	if (pn_dnsr_tunnel_reply(f->m, f->q + 2, f->qlen, buf, &n, cap, f->max) != 0)
+		fwd_finish(f, NULL, 0);
+	else
+		fwd_finish(f, buf, n);
+	free(buf);
 }
 
 /* Ask the next resolver (or fail when all were asked). */
@@ -387,8 +424,8 @@ static void fwd_try(struct fwd *f)
 	}
 }
 
-static void forward(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr *from,
-		    const uint8_t *q, size_t n)
+static struct fwd *fwd_new(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr *from,
+			   const uint8_t *q, size_t n)
 {
 	struct fwd *f;
 	uint8_t err[PN_DNS_HDR_LEN];
@@ -402,9 +439,8 @@ static void forward(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr
 			else
 				udp_reply(s, from, err, elen);
 		}
-		return;
+		return NULL;
 	}
-	s->forwarded++;
 	f->s = s;
 	f->tc = tc;
 	if (from)
@@ -425,7 +461,40 @@ static void forward(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr
 	s->pending++;
 	if (tc)
 		tc->busy = 1;
+	return f;
+}
+
+static void forward(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr *from,
+		    const uint8_t *q, size_t n)
+{
+	struct fwd *f = fwd_new(s, tc, from, q, n);
+
+	if (!f)
+		return;
+	s->forwarded++;
 	fwd_try(f);
+}
+
+/* Other records of a protected name: the connector's resolver answers. */
+static void tunnel(struct pn_dnssrv *s, struct tconn *tc, const struct sockaddr *from,
+		   const uint8_t *q, size_t n, const struct pn_dns_msg *m)
+{
+	struct fwd *f = fwd_new(s, tc, from, q, n);
+
+	if (!f)
+		return;
+	s->tunneled++;
+	if (!(f->m = malloc(sizeof(*f->m)))) {
+		fwd_finish(f, NULL, 0);
+		return;
+	}
+	*f->m = *m;
+	f->max = tc ? PN_DNS_MSG_MAX : pn_dns_udp_limit(m);
+	uv_timer_start(&f->timer, fwd_timeout, PN_DNSSRV_TUNNEL_MS, 0);
+	if (s->tun->ask(s->tun->user, m->qname, q, n, f, &f->th) != 0) {
+		f->th = NULL;
+		fwd_finish(f, NULL, 0);
+	}
 }
 
 /* One query from a requester: answer, forward or drop. */
@@ -447,6 +516,13 @@ static void handle_query(struct pn_dnssrv *s, struct tconn *tc, const struct soc
 			udp_reply(s, from, out, olen);
 		break;
 	case PN_DNSR_FORWARD: forward(s, tc, from, q, n); break;
+	case PN_DNSR_TUNNEL:
+		if (s->tun) {
+			tunnel(s, tc, from, q, n, &m);
+			break;
+		}
+		forward(s, tc, from, q, n); /* (a core with `tunnel` needs a tunnel) */
+		break;
 	default:
 		s->dropped++;
 		if (tc)
@@ -594,6 +670,7 @@ int pn_dnssrv_new(const struct pn_dnssrv_config *cfg, struct pn_dnssrv **out)
 		return -ENOMEM;
 	s->loop = cfg->loop;
 	s->core = cfg->core;
+	s->tun = cfg->tunnel;
 	s->nup = cfg->nupstreams;
 	memcpy(s->up, cfg->upstreams, sizeof(*s->up) * s->nup);
 	uv_udp_init(s->loop, &s->udp);
@@ -621,8 +698,9 @@ int pn_dnssrv_new(const struct pn_dnssrv_config *cfg, struct pn_dnssrv **out)
 
 json_t *pn_dnssrv_status(const struct pn_dnssrv *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "queries", (json_int_t)s->queries, "local",
-			 (json_int_t)s->local, "forwarded", (json_int_t)s->forwarded, "failed",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queries", (json_int_t)s->queries,
+			 "local", (json_int_t)s->local, "forwarded", (json_int_t)s->forwarded,
+			 "tunneled", (json_int_t)s->tunneled, "failed",
 			 (json_int_t)s->failed, "dropped", (json_int_t)s->dropped);
 }
 

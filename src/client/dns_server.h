@@ -15,6 +15,12 @@
  * answers the requester gets SERVFAIL.  At most PN_DNSSRV_PENDING_MAX
  * forwarded queries at once (more are answered SERVFAIL), and at most
  * PN_DNSSRV_TCP_MAX TCP clients (a new one closes the oldest idle one).
+ *
+ * Queries the core sends through the tunnel (PN_DNSR_TUNNEL: other record
+ * types of protected names) go to cfg->tunnel (at most PN_DNSSRV_TUNNEL_MS
+ * each, then SERVFAIL); the reply is checked and rewritten for the
+ * requester by pn_dnsr_tunnel_reply (SERVFAIL when it does not fit the
+ * query).
  */
 #include <sys/socket.h>
 
@@ -27,8 +33,21 @@
 #define PN_DNSSRV_TRY_MS	2000
 #define PN_DNSSRV_PENDING_MAX	1024
 #define PN_DNSSRV_TCP_MAX	64 /* TCP clients; beyond, the oldest idle one is closed */
+#define PN_DNSSRV_TUNNEL_MS	8000 /* a query through the tunnel */
 
 struct pn_dnssrv;
+
+/* Through the tunnel: ask(user, name, q, n, ctx, &handle) starts the query
+ * (0, or an error: SERVFAIL at once) and later calls
+ * pn_dnssrv_tunnel_done(ctx, reply, len) exactly once (reply NULL: it
+ * failed) — unless cancel(user, handle) came first, after which nothing. */
+struct pn_dnssrv_tunnel {
+	int (*ask)(void *user, const char *name, const uint8_t *q, size_t n, void *ctx,
+		   void **handle);
+	void (*cancel)(void *user, void *handle);
+	void *user;
+};
+void pn_dnssrv_tunnel_done(void *ctx, const uint8_t *reply, size_t len);
 
 struct pn_dnssrv_config {
 	uv_loop_t *loop;
@@ -36,12 +55,14 @@ struct pn_dnssrv_config {
 	const struct sockaddr_storage *upstreams;
 	unsigned nupstreams;
 	const struct pn_dnsr *core; /* borrowed, must outlive */
+	const struct pn_dnssrv_tunnel *tunnel; /* borrowed; NULL: no TUNNEL answers */
 };
 
 /* 0, PN_E_CONFIG (not loopback, no upstream), -ENOMEM, -errno (bind). */
 int pn_dnssrv_new(const struct pn_dnssrv_config *cfg, struct pn_dnssrv **out);
 
-/* Counters: queries, answered locally, forwarded, failed.  New reference. */
+/* Counters: queries, answered locally, forwarded, through the tunnel,
+ * failed, dropped.  New reference. */
 json_t *pn_dnssrv_status(const struct pn_dnssrv *s);
 
 /* Close everything; cb(arg) from the loop once all handles are released. */

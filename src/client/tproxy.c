@@ -218,6 +218,90 @@ int pn_tproxy_remove(void)
 	return first;
 }
 
+static int has_prefix(const char *const *list, unsigned n, const char *p)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(list[i], p))
+			return 1;
+	return 0;
+}
+
+/* Add (add=1) the rules of `a` missing from `b`, or delete (add=0) them. */
+static int rules_diff(struct mnl_socket *nl, int add, const struct pn_tproxy_spec *a,
+		      const struct pn_tproxy_spec *b)
+{
+	int r;
+
+	for (unsigned i = 0; i < a->nv4 + a->nv6; i++) {
+		int v6 = i >= a->nv4;
+		const char *p = v6 ? a->v6[i - a->nv4] : a->v4[i];
+		uint8_t addr[16];
+		unsigned plen;
+		if (v6 ? has_prefix(b->v6, b->nv6, p) : has_prefix(b->v4, b->nv4, p))
+			continue;
+		if ((r = parse_prefix(p, v6 ? AF_INET6 : AF_INET, addr, &plen)) != 0)
+			return r;
+		r = nl_rule(nl, add, v6 ? AF_INET6 : AF_INET, addr, plen);
+		if (r != 0 && !(add ? r == -EEXIST : (r == -ENOENT || r == -ESRCH)))
+			return r;
+	}
+	return 0;
+}
+
+int pn_tproxy_update(const struct pn_tproxy_spec *from, const struct pn_tproxy_spec *to)
+{
+	struct mnl_socket *nl = NULL;
+	size_t cap = 4096 + 64 * (to->nv4 + to->nv6);
+	char *cmd = NULL, *s4 = NULL, *s6 = NULL;
+	int r;
+
+	if (!(cmd = malloc(cap)) || !(s4 = malloc(cap)) || !(s6 = malloc(cap))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = set_text(to->v4, to->nv4, s4, cap)) != 0 ||
+	    (r = set_text(to->v6, to->nv6, s6, cap)) != 0 || (r = nl_open(&nl)) != 0)
+		goto out;
+	/* 1. routes to the new prefixes loop back to us */
+	if ((r = rules_diff(nl, 1, to, from)) != 0)
+		goto out;
+	if (to->nv4 && !from->nv4 && (r = nl_route(nl, 1, AF_INET)) != 0)
+		goto out;
+	if (to->nv6 && !from->nv6 && (r = nl_route(nl, 1, AF_INET6)) != 0)
+		goto out;
+	/* 2. the sets, at once */
+	{
+		int k = snprintf(cmd, cap,
+				 "flush set inet " PN_TPROXY_TABLE " v4\n"
+				 "flush set inet " PN_TPROXY_TABLE " v6\n"
+				 "%s%s%s%s%s%s",
+				 to->nv4 ? "add element inet " PN_TPROXY_TABLE " v4 " : "",
+				 to->nv4 ? s4 : "", to->nv4 ? "\n" : "",
+				 to->nv6 ? "add element inet " PN_TPROXY_TABLE " v6 " : "",
+				 to->nv6 ? s6 : "", to->nv6 ? "\n" : "");
+		if (k < 0 || (size_t)k >= cap) {
+			r = PN_E_TOOBIG;
+			goto out;
+		}
+	}
+	if ((r = nft_run(cmd)) != 0)
+		goto out;
+	/* 3. prefixes no longer intercepted route as before */
+	r = rules_diff(nl, 0, from, to);
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	if (r)
+		PN_LOG_ERROR("client", "tproxy_update_failed", "err=%s", pn_errname(r));
+	else
+		PN_LOG_INFO("client", "tproxy_updated", "prefixes_v4=%u prefixes_v6=%u", to->nv4,
+			    to->nv6);
+	free(cmd);
+	free(s4);
+	free(s6);
+	return r;
+}
+
 int pn_tproxy_install(const struct pn_tproxy_spec *s)
 {
 	struct mnl_socket *nl = NULL;
@@ -250,8 +334,13 @@ int pn_tproxy_install(const struct pn_tproxy_spec *s)
 	if (s->nv6 && (r = nl_route(nl, 1, AF_INET6)) != 0)
 		goto out;
 	{
-		char udp4[128] = "", udp6[128] = "";
+		char udp4[128] = "", udp6[128] = "", icmp[256] = "";
 		int k;
+		if (s->icmp_queue)
+			snprintf(icmp, sizeof(icmp),
+				 "    ip daddr @v4 icmp type echo-request log group %u drop\n"
+				 "    ip6 daddr @v6 icmpv6 type echo-request log group %u drop\n",
+				 PN_TPROXY_LOG_GROUP, PN_TPROXY_LOG_GROUP);
 		if (s->udp_port) {
 			snprintf(
 			    udp4, sizeof(udp4),
@@ -273,7 +362,7 @@ int pn_tproxy_install(const struct pn_tproxy_spec *s)
 			     "    meta mark " PN_TPROXY_MARK_STR " accept\n"
 			     "    ip daddr @v4 meta l4proto tcp tproxy ip to 127.0.0.1:%u accept\n"
 			     "    ip6 daddr @v6 meta l4proto tcp tproxy ip6 to [::1]:%u accept\n"
-			     "%s%s"
+			     "%s%s%s"
 			     "  }\n"
 			     "  chain in {\n"
 			     "    type filter hook input priority filter; policy accept;\n"
@@ -285,7 +374,7 @@ int pn_tproxy_install(const struct pn_tproxy_spec *s)
 			     "}\n",
 			     s->nv4 ? "elements = " : "", s->nv4 ? s4 : "", s->nv4 ? ";" : "",
 			     s->nv6 ? "elements = " : "", s->nv6 ? s6 : "", s->nv6 ? ";" : "",
-			     s->tcp_port, s->tcp_port6 ? s->tcp_port6 : s->tcp_port, udp4, udp6,
+			     s->tcp_port, s->tcp_port6 ? s->tcp_port6 : s->tcp_port, udp4, udp6, icmp,
 			     s->udp_port ? ", udp" : "", s->udp_port ? ", udp" : "");
 		if (k < 0 || (size_t)k >= cap) {
 			r = PN_E_TOOBIG;

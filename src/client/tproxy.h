@@ -18,7 +18,13 @@
  *     transparent socket (ICMP, other protocols) is rejected, so the
  *     host never answers for a protected address itself (the ICMP error
  *     cannot leave from an address the host does not own: in effect such
- *     packets go unanswered).
+ *     packets go unanswered);
+ *   - with `icmp_queue` set: in prerouting, ICMP/ICMPv6 echo requests that
+ *     came in on lo for the prefixes are copied to the client (nftables
+ *     `log group PN_TPROXY_LOG_GROUP`: NFLOG, which every kernel with
+ *     nftables logging has, where NFQUEUE for nftables is often missing)
+ *     and dropped; the client (client/transparent_icmp.h) answers them
+ *     through the tunnel.
  *
  * One transparent client per host (network namespace): the names are
  * fixed, so a start after a crash finds and removes what the dead run
@@ -31,6 +37,7 @@
 #define PN_TPROXY_RT_TABLE   28782
 #define PN_TPROXY_RULE_PRIO  28782
 #define PN_TPROXY_MAX_PREFIX 256
+#define PN_TPROXY_LOG_GROUP  28782 /* NFLOG group of the ICMP echo requests */
 /* SO_MARK of the client's own sockets that answer for intercepted
  * addresses (UDP replies): their packets to the application, which may
  * itself use an intercepted address as its source (a local route picks
@@ -45,11 +52,21 @@ struct pn_tproxy_spec {
 	unsigned nv6;
 	uint16_t tcp_port, tcp_port6; /* TCP listeners on 127.0.0.1 and ::1 */
 	uint16_t udp_port, udp_port6; /* UDP sockets (0: none) */
+	int icmp_queue;		      /* echo requests to the client (NFLOG) */
 };
 
 /* Remove leftovers, then install.  0, PN_E_CONFIG (bad prefix), -EPERM,
  * -errno; on failure whatever was installed is removed again. */
 int pn_tproxy_install(const struct pn_tproxy_spec *s);
+
+/*
+ * The prefixes changed (a new access list): `from` is what is installed,
+ * `to` what should be (same ports).  Rules for new prefixes are added
+ * before the sets take them, and removed prefixes leave the sets before
+ * their rules go; the two sets are replaced in one nftables transaction.
+ * 0, PN_E_CONFIG, -errno (what was done stays; the caller may reinstall).
+ */
+int pn_tproxy_update(const struct pn_tproxy_spec *from, const struct pn_tproxy_spec *to);
 
 /* Remove the table, the rules and the routes (what exists).  0 or -errno
  * of the first failure other than "not there". */

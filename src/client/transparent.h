@@ -9,8 +9,10 @@
  *     address pool (client/dns_pool.h): names matching a name or wildcard
  *     resource of the access list get synthetic addresses, every other
  *     query goes untouched to the host's original resolvers;
- *   - host DNS integration (client/dns_host.h): /etc/resolv.conf points at
- *     the responder while the client runs;
+ *   - host DNS integration: through systemd-resolved when it runs (a link
+ *     of ours with the responder as DNS server and the protected names as
+ *     routing domains, client/dns_resolved.h), else /etc/resolv.conf
+ *     points at the responder while the client runs (client/dns_host.h);
  *   - kernel interception (client/tproxy.h): TCP and UDP to the synthetic
  *     ranges and to the address/CIDR resources of the access list are
  *     handed to the client (TPROXY);
@@ -19,6 +21,10 @@
  *     become flows to the name it stands for, to a CIDR resource flows to
  *     the address; through the same tunnels, checks and flow ids as SOCKS
  *     flows (pn_ctuns_request).
+ *
+ * ICMP echo to protected addresses (client/transparent_icmp.h) goes
+ * through the tunnel as well; records other than A/AAAA of protected
+ * names are asked of the connector's resolver (client/transparent_dns.h).
  *
  * Start undoes first what a run killed with -9 left behind (resolv.conf
  * backup in the state directory; Postern's nftables table, rules and
@@ -43,6 +49,11 @@ struct pn_transparent_opts {
 	const char *pool_v4;	/* NULL: PN_POOL_V4_DEFAULT */
 	const char *pool_v6;	/* NULL: PN_POOL_V6_DEFAULT; "" none */
 	const char *resolv;	/* NULL: /etc/resolv.conf */
+	/* "auto" (NULL): systemd-resolved when it runs, else resolv.conf;
+	 * "resolved" or "resolv.conf" to choose (client/dns_resolved.h) */
+	const char *dns_mode;
+	const char *resolvectl;	  /* NULL: resolvectl in PATH */
+	const char *resolved_dir; /* NULL: /run/systemd/resolve */
 	uint32_t ttl;		/* 0: PN_DNSR_TTL_DEFAULT */
 };
 
@@ -57,6 +68,13 @@ int pn_transparent_privileged(void);
  */
 int pn_transparent_start(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy *proxy,
 			 const struct pn_transparent_opts *o, struct pn_transparent **out);
+
+/* The access list changed (pn_ctuns_set_acl): protected names follow at
+ * once (they are looked up per query); here the routed address/CIDR
+ * resources are brought in line: a new one is intercepted from now on, a
+ * removed one no longer (open flows to it end by the connector's checks).
+ * NULL-safe. */
+void pn_transparent_acl_changed(struct pn_transparent *t);
 
 /* Names (the first PN_TRANSPARENT_STATUS_NAMES with their addresses),
  * ranges, routed CIDRs, DNS mode and counters for `client status`.  New

@@ -64,6 +64,8 @@ struct pn_ctuns {
 
 static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth);
 static void wake_cb(uv_timer_t *h);
+static const struct pn_acl_entry *acl_find(const struct pn_acl *acl, unsigned proto,
+					   const struct pn_dest *d, uint16_t port);
 
 static struct ctun *ctun_get(struct pn_ctuns *t, const uint8_t id[PN_ID_LEN], int create)
 {
@@ -284,13 +286,16 @@ static int open_on(struct ctun *c, struct pn_creq *r, struct pn_flow **out)
 	int rc;
 
 	memset(&req, 0, sizeof(req));
-	req.hdr.kind = r->proto == PN_PROTO_UDP ? PN_FLOW_UDP : PN_FLOW_TCP;
+	req.hdr.kind = r->proto == PN_PROTO_UDP	   ? PN_FLOW_UDP
+		       : r->proto == PN_PROTO_ICMP ? PN_FLOW_ICMP
+		       : r->proto == 0		   ? PN_FLOW_DNS_MSG
+						   : PN_FLOW_TCP;
 	req.hdr.port = r->port;
 	if (pn_flow_dest_parse(&req.hdr.dest, r->host) != 0 ||
 	    pn_dest_parse(r->host, strlen(r->host), &d) != 0)
 		return PN_E_MALFORMED;
 	/* The list may have changed since the request was queued. */
-	e = pn_acl_lookup(&c->owner->acl, r->proto, &d, r->port);
+	e = acl_find(&c->owner->acl, r->proto, &d, r->port);
 	if (!e)
 		return PN_E_NOT_GRANTED;
 	memcpy(req.hdr.resource_id, e->resource_id, PN_FLOW_RESOURCE_ID_LEN);
@@ -627,6 +632,19 @@ int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char
 	return r;
 }
 
+/* pn_acl_lookup, and for proto 0 the first entry whose destination
+ * matches (any protocol, any port). */
+static const struct pn_acl_entry *acl_find(const struct pn_acl *acl, unsigned proto,
+					   const struct pn_dest *d, uint16_t port)
+{
+	if (proto != 0)
+		return pn_acl_lookup(acl, proto, d, port);
+	for (size_t i = 0; i < acl->nentries; i++)
+		if (pn_dest_match(&acl->entries[i].dest, d))
+			return &acl->entries[i];
+	return NULL;
+}
+
 static const struct pn_acl_entry *lookup(const struct pn_ctuns *t, unsigned proto, const char *host,
 					 uint16_t port, int *err)
 {
@@ -637,7 +655,7 @@ static const struct pn_acl_entry *lookup(const struct pn_ctuns *t, unsigned prot
 		*err = PN_E_MALFORMED;
 		return NULL;
 	}
-	e = pn_acl_lookup(&t->acl, proto, &d, port);
+	e = acl_find(&t->acl, proto, &d, port);
 	*err = e ? 0 : PN_E_NOT_GRANTED;
 	return e;
 }

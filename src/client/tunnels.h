@@ -44,7 +44,10 @@ struct pn_rrelay;
  * kind, ops, user and the two callbacks; the rest is private.
  */
 struct pn_creq {
-	unsigned proto; /* PN_PROTO_TCP or PN_PROTO_UDP (trust/acl.h) */
+	/* PN_PROTO_TCP, PN_PROTO_UDP or PN_PROTO_ICMP (trust/acl.h; ICMP: port
+	 * 0); 0: a DNS_MSG flow (records of a name: granted when any entry of
+	 * the list matches the name, whatever its protocols and ports). */
+	unsigned proto;
 	char host[256]; /* name or address literal, NUL-terminated */
 	uint16_t port;
 	const struct pn_flow_ops *ops; /* given to pn_flow_open */
@@ -103,7 +106,8 @@ int pn_ctuns_set_acl(struct pn_ctuns *t, struct pn_acl *acl, const uint8_t *byte
 int pn_ctuns_set_credential(struct pn_ctuns *t, const char *cert_pem, const char *key_pem);
 
 /*
- * Is (proto, host, port) granted by the access list?  0, PN_E_NOT_GRANTED,
+ * Is (proto, host, port) granted by the access list (proto 0: any entry
+ * for the name, as for DNS_MSG flows)?  0, PN_E_NOT_GRANTED,
  * PN_E_MALFORMED (not a valid name or address).
  */
 int pn_ctuns_check(const struct pn_ctuns *t, unsigned proto, const char *host, uint16_t port);

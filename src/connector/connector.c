@@ -30,9 +30,10 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 	struct pn_connector_event ev;
 	struct pn_tunnel_info ti;
 	char cid[PN_ID_HEX_LEN + 1];
-	const char *proto = cf->hdr.kind == PN_FLOW_DNS ? "dns"
-			    : cf->hdr.kind == PN_FLOW_UDP ? "udp"
-							  : "tcp";
+	const char *proto = cf->hdr.kind == PN_FLOW_DNS || cf->hdr.kind == PN_FLOW_DNS_MSG ? "dns"
+			    : cf->hdr.kind == PN_FLOW_UDP				     ? "udp"
+			    : cf->hdr.kind == PN_FLOW_ICMP				     ? "icmp"
+											     : "tcp";
 
 	if (strcmp(event, "start"))
 		cf->ended = 1;
@@ -107,8 +108,9 @@ static int deny_to_code(enum pn_deny d)
 	}
 }
 
-/* Is this flow allowed right now?  DNS queries: the name must be reachable
- * under some (protocol, port) of a client entry that matches it. */
+/* Is this flow allowed right now?  DNS queries (both kinds): the name must
+ * be reachable under some (protocol, port) of a client entry that matches
+ * it. */
 static enum pn_deny check_flow(struct pn_connector *c, struct ctun *ct, const struct cflow *cf)
 {
 	uint64_t now = unix_now();
@@ -117,7 +119,7 @@ static enum pn_deny check_flow(struct pn_connector *c, struct ctun *ct, const st
 		return PN_DENY_REVOKED;
 	if (!ct->acl_ok)
 		return PN_DENY_NO_ACL;
-	if (cf->hdr.kind != PN_FLOW_DNS)
+	if (cf->hdr.kind != PN_FLOW_DNS && cf->hdr.kind != PN_FLOW_DNS_MSG)
 		return pn_policy_check(&ct->peer, &ct->acl, &c->acl, cf->proto, cf->dest,
 				       strlen(cf->dest), cf->hdr.port, now, NULL);
 	{
@@ -129,8 +131,10 @@ static enum pn_deny check_flow(struct pn_connector *c, struct ctun *ct, const st
 			const struct pn_acl_entry *e = &ct->acl.entries[i];
 			if (!pn_dest_match(&e->dest, &d))
 				continue;
-			for (unsigned proto = PN_PROTO_TCP; proto <= PN_PROTO_UDP; proto <<= 1) {
-				uint16_t port = e->nports ? e->ports[0].lo : 1;
+			for (unsigned proto = PN_PROTO_TCP; proto <= PN_PROTO_ICMP; proto <<= 1) {
+				uint16_t port = proto == PN_PROTO_ICMP ? 0
+					      : e->nports   ? e->ports[0].lo
+							    : 1;
 				enum pn_deny r;
 				if (!(e->protos & proto))
 					continue;
@@ -396,7 +400,10 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 	cf->f = f;
 	cf->hdr = *h;
 	cf->start_ms = pn_connector_now_ms();
-	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP : h->kind == PN_FLOW_TCP ? PN_PROTO_TCP : 0;
+	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP
+		    : h->kind == PN_FLOW_TCP ? PN_PROTO_TCP
+		    : h->kind == PN_FLOW_ICMP ? PN_PROTO_ICMP
+					      : 0;
 	pn_flow_dest_str(&h->dest, cf->dest, sizeof(cf->dest));
 	cf->next = ct->flows;
 	if (ct->flows)

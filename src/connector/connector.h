@@ -57,7 +57,7 @@ struct pn_connector_event {
 	const uint8_t *resource_id;
 	const char *dest;
 	uint16_t port;
-	const char *proto;  /* "tcp" | "udp" | "dns" */
+	const char *proto;  /* "tcp" | "udp" | "icmp" | "dns" */
 	const char *path;   /* pn_path_kind_name */
 	const char *verdict; /* "allow" | "deny" */
 	const char *reason;  /* deny / end reason, or "" */

@@ -11,6 +11,7 @@
 
 struct ctun;
 struct cflow;
+struct cdns;
 
 enum cf_state { CF_RESOLVING = 1, CF_CONNECTING, CF_OPEN, CF_DONE };
 
@@ -36,7 +37,9 @@ struct cflow {
 	struct pn_flow *f; /* NULL once the tunnel side is gone */
 	struct pn_flow_hdr hdr;
 	char dest[PN_FLOW_NAME_MAX + 1];
-	unsigned proto; /* PN_PROTO_TCP / UDP; 0 for DNS */
+	unsigned proto; /* PN_PROTO_TCP / UDP / ICMP; 0 for DNS and DNS_MSG */
+	int icmp_family; /* ICMP: AF_INET / AF_INET6 of the ping socket */
+	struct cdns *dns; /* DNS_MSG flows (dnsmsg.c) */
 	enum cf_state st;
 	int released, pending; /* pending: async callbacks still to come */
 	uv_getaddrinfo_t gai;
@@ -116,6 +119,14 @@ void pn_cflow_maybe_free(struct cflow *cf);
 /* dial.c: resolve, answer DNS flows, connect (happy eyeballs) */
 void pn_cflow_start(struct cflow *cf);
 void pn_cflow_dial_stop(struct cflow *cf);
+/* dnsmsg.c: DNS_MSG flows (stop: cancel the resolver work; free: with cf) */
+void pn_cdnsmsg_start(struct cflow *cf);
+void pn_cdnsmsg_stop(struct cflow *cf);
+void pn_cdnsmsg_free(struct cflow *cf);
+/* icmp.c: ICMP echo flows over an unprivileged ICMP socket */
+int pn_cicmp_attempt(struct cflow *cf, const struct addrinfo *ai, struct csock **out);
+void pn_cicmp_to_resource(struct cflow *cf, const uint8_t *p, size_t n);
+void pn_cicmp_from_resource(struct cflow *cf, const uint8_t *p, size_t n);
 /* Is err (libuv) resource exhaustion (descriptors, memory, buffers)? */
 int pn_cflow_err_exhausted(int err);
 /* Count an exhaustion failure; logs once per burst with its cause. */

@@ -182,10 +182,16 @@ static int tcp_attempt(struct cflow *cf, const struct addrinfo *ai)
  * libuv error. */
 static int udp_attempt(struct cflow *cf, const struct addrinfo *ai)
 {
-	struct csock *s = calloc(1, sizeof(*s));
+	struct csock *s;
 	int r;
 
-	if (!s)
+	if (cf->proto == PN_PROTO_ICMP) {
+		if ((r = pn_cicmp_attempt(cf, ai, &s)) != 0)
+			return r;
+		pn_cflow_connected(cf, s);
+		return 0;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
 		return UV_ENOMEM;
 	s->cf = cf;
 	if ((r = uv_udp_init_ex(cf->c->cfg.loop, &s->u.udp, (unsigned)ai->ai_family)) != 0) {
@@ -393,9 +399,13 @@ void pn_cflow_start(struct cflow *cf)
 	char port[8];
 	int r;
 
+	if (cf->hdr.kind == PN_FLOW_DNS_MSG) {
+		pn_cdnsmsg_start(cf); /* the connector's resolver, on the thread pool */
+		return;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = cf->proto == PN_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	hints.ai_socktype = cf->proto == PN_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
 	/* addresses are not resolved, only converted */
 	if (cf->hdr.dest.type != PN_FLOW_ADDR_NAME)
 		hints.ai_flags = AI_NUMERICHOST;
@@ -403,7 +413,8 @@ void pn_cflow_start(struct cflow *cf)
 	cf->st = CF_RESOLVING;
 	cf->gai.data = cf;
 	r = uv_getaddrinfo(cf->c->cfg.loop, &cf->gai, on_resolved, cf->dest,
-			   cf->hdr.kind == PN_FLOW_DNS ? NULL : port, &hints);
+			   cf->hdr.kind == PN_FLOW_DNS || cf->proto == PN_PROTO_ICMP ? NULL : port,
+			   &hints);
 	if (r != 0) {
 		if (pn_cflow_err_exhausted(r))
 			fail_exhausted(cf, r, "resolve");

@@ -36,6 +36,7 @@ void pn_cflow_maybe_free(struct cflow *cf)
 	if (cf->released && cf->pending == 0) {
 		if (cf->ai)
 			uv_freeaddrinfo(cf->ai);
+		pn_cdnsmsg_free(cf);
 		free(cf->rbuf);
 		free(cf->wbuf);
 		free(cf);
@@ -109,6 +110,7 @@ static void release(struct cflow *cf, int reset)
 	pn_cflow_unlink(cf);
 	if (cf->gai_active)
 		uv_cancel((uv_req_t *)&cf->gai);
+	pn_cdnsmsg_stop(cf);
 	close_io(cf, reset);
 	pn_cflow_maybe_free(cf);
 }
@@ -369,7 +371,9 @@ static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct soc
 	if (n <= 0 || cf->released || !cf->f)
 		return;
 	cf->last_io = uv_now(h->loop);
-	if (pn_flow_send_datagram(cf->f, b->base, (size_t)n) == 0)
+	if (cf->proto == PN_PROTO_ICMP)
+		pn_cicmp_from_resource(cf, (const uint8_t *)b->base, (size_t)n);
+	else if (pn_flow_send_datagram(cf->f, b->base, (size_t)n) == 0)
 		cf->down += (uint64_t)n;
 }
 
@@ -382,6 +386,10 @@ static void ops_datagram(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	if (cf->released || !cf->io)
 		return;
 	cf->last_io = uv_now(cf->io->u.udp.loop);
+	if (cf->proto == PN_PROTO_ICMP) {
+		pn_cicmp_to_resource(cf, p, n);
+		return;
+	}
 	if (uv_udp_try_send(&cf->io->u.udp, &b, 1, NULL) >= 0)
 		cf->up += n;
 }

@@ -170,7 +170,8 @@ void pn_tsess_client_open_queued(struct pn_tunnel *t)
 		f->st = F_CL_STATUS;
 		if (f->hdr.kind == PN_FLOW_DNS || f->shut_wr)
 			pn_tconn_stream_fin(t->c, f->sid);
-		if (f->ops && f->ops->writable && f->hdr.kind == PN_FLOW_TCP && f->want_writable) {
+		if (f->ops && f->ops->writable &&
+		    (f->hdr.kind == PN_FLOW_TCP || f->hdr.kind == PN_FLOW_DNS_MSG) && f->want_writable) {
 			f->want_writable = 0;
 			f->ops->writable(f, f->user);
 		}
@@ -467,7 +468,7 @@ ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n)
 {
 	ssize_t r;
 
-	if (f->hdr.kind != PN_FLOW_TCP)
+	if (f->hdr.kind != PN_FLOW_TCP && f->hdr.kind != PN_FLOW_DNS_MSG)
 		return PN_E_INVAL;
 	if (f->t->dead || f->shut_wr || f->st == F_DONE)
 		return PN_E_CLOSED;
@@ -518,7 +519,7 @@ int pn_flow_send_datagram(struct pn_flow *f, const void *p, size_t n)
 
 	if (f->t->dead)
 		return PN_E_CLOSED;
-	if (f->hdr.kind != PN_FLOW_UDP || f->st != F_OPEN)
+	if ((f->hdr.kind != PN_FLOW_UDP && f->hdr.kind != PN_FLOW_ICMP) || f->st != F_OPEN)
 		return PN_E_INVAL;
 	if ((r = pn_flow_dgram_encode(buf, sizeof(buf), f->hdr.flow_id, p, n, &len)) != 0)
 		return r;

@@ -118,6 +118,16 @@ static int hdr_valid(const struct pn_flow_hdr *h)
 		    h->qtype != PN_FLOW_QTYPE_ANY)
 			return 0;
 		break;
+	case PN_FLOW_ICMP:
+		if (h->port != 0 || h->qtype != PN_FLOW_QTYPE_NONE)
+			return 0;
+		break;
+	case PN_FLOW_DNS_MSG:
+		/* a name's records: names only */
+		if (h->port != 0 || h->qtype != PN_FLOW_QTYPE_NONE ||
+		    h->dest.type != PN_FLOW_ADDR_NAME)
+			return 0;
+		break;
 	default:
 		return 0;
 	}

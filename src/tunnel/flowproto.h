@@ -14,9 +14,10 @@
  *   - every other stream is ONE FLOW: the client writes an open header
  *     (struct pn_flow_hdr), the connector answers with a status
  *     (struct pn_flow_status); after an OK status the stream carries raw
- *     bytes both ways (TCP), nothing more (UDP: the stream only holds the
- *     authorization; payload travels in DATAGRAM frames), or nothing (DNS:
- *     the status carries the answer and both sides finish the stream).
+ *     bytes both ways (TCP; DNS_MSG: one framed DNS query and its reply),
+ *     nothing more (UDP and ICMP: the stream only holds the authorization;
+ *     payload travels in DATAGRAM frames), or nothing (DNS: the status
+ *     carries the answer and both sides finish the stream).
  *
  * Wire layouts (big-endian), each message self-delimited so a reader can
  * tell "need more bytes" (PN_E_TRUNCATED) from "bad" (any other error):
@@ -72,7 +73,19 @@ enum pn_flow_kind {
 	PN_FLOW_TCP = 1,
 	PN_FLOW_UDP = 2,
 	PN_FLOW_DNS = 3,
+	/* ICMP echo: authorized like UDP; DATAGRAM payloads are
+	 * PN_FLOW_ICMP_SEQ_LEN bytes of sequence number + the echo data (the
+	 * connector pings with an unprivileged ICMP socket of the resource's
+	 * family and sends each echo reply back the same way). */
+	PN_FLOW_ICMP = 4,
+	/* A DNS message of any type for a protected name, answered by the
+	 * connector's resolver: after the OK status the client writes one
+	 * query as DNS over TCP frames it (u16 length + message; its one
+	 * question must be the header's name, class IN), then finishes; the
+	 * connector writes the resolver's reply the same way and finishes. */
+	PN_FLOW_DNS_MSG = 5,
 };
+#define PN_FLOW_ICMP_SEQ_LEN 2 /* u16 echo sequence number */
 
 enum pn_flow_addr_type {
 	PN_FLOW_ADDR_NAME = 1,
@@ -132,7 +145,7 @@ struct pn_flow_hdr {
 	uint64_t flow_id;
 	uint8_t resource_id[PN_FLOW_RESOURCE_ID_LEN]; /* zero: unspecified */
 	struct pn_flow_dest dest;
-	uint16_t port;   /* non-zero for TCP/UDP, 0 for DNS */
+	uint16_t port;   /* non-zero for TCP/UDP, 0 for DNS, ICMP, DNS_MSG */
 	uint8_t qtype;   /* DNS only */
 };
 

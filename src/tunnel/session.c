@@ -315,7 +315,8 @@ static void cb_datagram(struct pn_tconn *c, const uint8_t *p, size_t n, void *us
 	if (t->dead)
 		return;
 	if (pn_flow_dgram_decode(p, n, &id, &pl, &pn) != 0 || !(f = pn_tsess_flow_by_id(t, id)) ||
-	    f->hdr.kind != PN_FLOW_UDP || f->st != F_OPEN || f->glue_gone) {
+	    (f->hdr.kind != PN_FLOW_UDP && f->hdr.kind != PN_FLOW_ICMP) || f->st != F_OPEN ||
+	    f->glue_gone) {
 		t->dgram_unknown++; /* unknown or unauthorized flow: dropped */
 		return;
 	}

@@ -3,7 +3,7 @@
 
   dnsq.py SERVER NAME TYPE [--tcp] [--edns N] [--id N] [--raw]
 
-Prints "rcode=N an=N" and one line per A/AAAA answer ("A 1.2.3.4"), or with
+Prints "rcode=N an=N" and one line per A/AAAA/TXT/MX/SRV answer ("A 1.2.3.4"), or with
 --raw the reply in hex (to compare two servers' replies byte for byte).
 """
 import socket
@@ -30,6 +30,22 @@ def skip_name(m, o):
             return o + 2
         if ln == 0:
             return o + 1
+        o += 1 + ln
+
+
+def read_name(m, o):
+    labels, hops = [], 0
+    while True:
+        ln = m[o]
+        if ln & 0xC0 == 0xC0:
+            o = ((ln & 0x3F) << 8) | m[o + 1]
+            hops += 1
+            if hops > 16:
+                return "?"
+            continue
+        if ln == 0:
+            return ".".join(labels)
+        labels.append(m[o + 1:o + 1 + ln].decode(errors="replace"))
         o += 1 + ln
 
 
@@ -73,6 +89,13 @@ def main():
             print("A %s ttl=%d" % (socket.inet_ntop(socket.AF_INET, r[o:o + rl]), ttl))
         elif rt == 28:
             print("AAAA %s ttl=%d" % (socket.inet_ntop(socket.AF_INET6, r[o:o + rl]), ttl))
+        elif rt == 16:
+            print("TXT %s" % r[o + 1:o + 1 + r[o]].decode(errors="replace"))
+        elif rt == 15:
+            print("MX %d %s" % (struct.unpack(">H", r[o:o + 2])[0], read_name(r, o + 2)))
+        elif rt == 33:
+            pr, w, port = struct.unpack(">HHH", r[o:o + 6])
+            print("SRV %d %d %d %s" % (pr, w, port, read_name(r, o + 6)))
         else:
             print("TYPE%d len=%d" % (rt, rl))
         o += rl

@@ -242,6 +242,115 @@ static void test_pool(void **st)
 	pn_pool_free(p);
 }
 
+static int prot(void *user, const char *name);
+
+/* A connector's reply to (name, type): header + question + one TXT record,
+ * the owner a pointer to the question. */
+static size_t mkans(uint8_t *out, uint16_t id, const char *name, uint16_t type, size_t txtlen)
+{
+	size_t n = 0, qn;
+	uint8_t q[600];
+
+	assert_int_equal(pn_dns_query(id, name, type, 0, q, sizeof(q), &n), 0);
+	memcpy(out, q, n);
+	pn_store_be16(out + 2, PN_DNS_F_QR | PN_DNS_F_RD | PN_DNS_F_RA);
+	pn_store_be16(out + 6, 1); /* ancount */
+	qn = n;
+	pn_store_be16(out + qn, 0xc000 | PN_DNS_HDR_LEN);
+	pn_store_be16(out + qn + 2, type);
+	pn_store_be16(out + qn + 4, 1);
+	pn_store_be32(out + qn + 6, 60);
+	pn_store_be16(out + qn + 10, (uint16_t)(txtlen + 1));
+	out[qn + 12] = (uint8_t)txtlen;
+	memset(out + qn + 13, 'x', txtlen);
+	return qn + 13 + txtlen;
+}
+
+static void test_tunnel_reply(void **st)
+{
+	struct pn_pool *p;
+	struct pn_dnsr r = {.is_protected = prot, .ttl = 5, .tunnel = 1};
+	struct pn_dns_msg m, a;
+	uint8_t q[600], out[PN_DNS_EDNS_UDP + 512], ans[4096];
+	size_t n, olen, alen;
+	(void)st;
+	assert_int_equal(pn_pool_new(NULL, PN_POOL_V6_DEFAULT, 0, &p), 0);
+	r.pool = p;
+	/* A/AAAA/ANY stay local; other types of protected names go through
+	 * the tunnel; public names upstream. */
+	n = mkq(q, "app.corp.example", PN_DNS_T_A, 0);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_ANSWER);
+	n = mkq(q, "app.corp.example", PN_DNS_T_ANY, 0);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_ANSWER);
+	static const uint16_t types[] = {PN_DNS_T_TXT, PN_DNS_T_MX, PN_DNS_T_SRV, 257, 65535};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		uint16_t t = types[i];
+		n = mkq(q, "app.corp.example", t, 1232);
+		assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen),
+				 PN_DNSR_TUNNEL);
+		assert_int_equal(m.qtype, t);
+	}
+	n = mkq(q, "example.org", PN_DNS_T_TXT, 0);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_FORWARD);
+
+	/* The requester asked "App.Corp.Example" (0x20): the reply gets its id,
+	 * its spelling and its RD bit. */
+	n = mkq(q, "App.Corp.Example", PN_DNS_T_TXT, 0);
+	q[2] &= (uint8_t)~(PN_DNS_F_RD >> 8);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_TUNNEL);
+	alen = mkans(ans, 0x9999, "app.corp.example", PN_DNS_T_TXT, 20);
+	assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512), 0);
+	assert_int_equal(pn_load_be16(ans), 0x1234);
+	assert_int_equal(pn_load_be16(ans + 2) & PN_DNS_F_RD, 0);
+	assert_memory_equal(ans + PN_DNS_HDR_LEN, q + PN_DNS_HDR_LEN, n - PN_DNS_HDR_LEN);
+	assert_int_equal(pn_dns_parse(ans, alen, &a), 0);
+	assert_int_equal(a.ancount, 1);
+
+	/* Not an answer to this query: another name, type, a query, junk. */
+	n = mkq(q, "app.corp.example", PN_DNS_T_TXT, 0);
+	assert_int_equal(pn_dnsr_decide(&r, q, n, 0, &m, out, sizeof(out), &olen), PN_DNSR_TUNNEL);
+	alen = mkans(ans, 1, "www1.corp.example", PN_DNS_T_TXT, 4);
+	assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512),
+			 PN_E_MALFORMED);
+	alen = mkans(ans, 1, "app.corp.example", PN_DNS_T_MX, 4);
+	assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512),
+			 PN_E_MALFORMED);
+	alen = mkans(ans, 1, "app.corp.example", PN_DNS_T_TXT, 4);
+	ans[2] &= 0x7f; /* QR clear */
+	assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512),
+			 PN_E_MALFORMED);
+	for (size_t cut = 0; cut < 40; cut++) {
+		alen = mkans(ans, 1, "app.corp.example", PN_DNS_T_TXT, 4) - 1 - cut % 20;
+		assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512),
+				 PN_E_MALFORMED);
+	}
+
+	/* Larger than the requester takes: TC, no records; over TCP in full. */
+	alen = mkans(ans, 1, "app.corp.example", PN_DNS_T_TXT, 250);
+	{
+		/* two more TXT records of 250 bytes: past 512 */
+		size_t one = 12 + 1 + 250, base = alen - one;
+		memcpy(ans + alen, ans + base, one);
+		memcpy(ans + alen + one, ans + base, one);
+		alen += 2 * one;
+		pn_store_be16(ans + 6, 3);
+	}
+	{
+		uint8_t copy[4096];
+		size_t clen = alen;
+		memcpy(copy, ans, alen);
+		assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, copy, &clen, sizeof(copy), 65535), 0);
+		assert_int_equal(clen, alen);
+	}
+	assert_int_equal(pn_dnsr_tunnel_reply(&m, q, n, ans, &alen, sizeof(ans), 512), 0);
+	assert_true(alen <= 512);
+	assert_int_equal(pn_dns_parse(ans, alen, &a), 0);
+	assert_true(a.flags & PN_DNS_F_TC);
+	assert_int_equal(a.ancount, 0);
+	assert_int_equal(a.id, 0x1234);
+	pn_pool_free(p);
+}
+
 static int prot(void *user, const char *name)
 {
 	(void)user;
@@ -309,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_reply),
 	    cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_resolver),
+	    cmocka_unit_test(test_tunnel_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,9 @@ static void test_hdr_roundtrip(void **st)
 		{PN_FLOW_UDP, "10.202.3.4", 53},
 		{PN_FLOW_TCP, "fd00::1", 22},
 		{PN_FLOW_DNS, "_ldap._tcp.corp", 0},
+		{PN_FLOW_ICMP, "db.corp", 0},
+		{PN_FLOW_ICMP, "fd00::1", 0},
+		{PN_FLOW_DNS_MSG, "_http._tcp.app.corp", 0},
 	};
 	(void)st;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -154,6 +157,19 @@ static void test_hdr_malformed(void **st)
 	mk_hdr(&h, PN_FLOW_DNS, "x.y", 0);
 	h.port = 53;
 	pn_buf_init_wr(&r, buf, sizeof(buf));
+	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
+	assert_int_equal(pn_buf_len(&r), 0);
+	/* ICMP and DNS_MSG: no port, no qtype; DNS_MSG names only */
+	mk_hdr(&h, PN_FLOW_ICMP, "x.y", 7);
+	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
+	mk_hdr(&h, PN_FLOW_ICMP, "x.y", 0);
+	h.qtype = PN_FLOW_QTYPE_A;
+	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
+	mk_hdr(&h, PN_FLOW_DNS_MSG, "x.y", 53);
+	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
+	mk_hdr(&h, PN_FLOW_DNS_MSG, "10.1.2.3", 0);
+	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
+	mk_hdr(&h, 6, "x.y", 0); /* no such kind */
 	assert_int_equal(pn_flow_hdr_encode(&r, &h), PN_E_INVAL);
 	assert_int_equal(pn_buf_len(&r), 0);
 	assert_int_equal(pn_flow_dest_parse(&h.dest, "*.corp"), PN_E_BAD_NAME);
