@@ -86,7 +86,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "run: serve with a relay credential issued by the network's CA\n",
 	      f);
-	pn_opts_help(f, run_opts, NOPTS);
+	pn_opts_help(f, run_opts, NOPTS, 2);
 	fputs("\n"
 	      "enroll: enroll once with a one-time token from the controller\n"
 	      "  (postern ctl relay add ...): pins the CA from the token, generates the\n"

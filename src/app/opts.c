@@ -270,18 +270,19 @@ static void put_default(FILE *f, const struct pn_opt *t)
 	}
 }
 
-static void put_option(FILE *f, const char *head, const char *help)
+/* "  --flag ARG    help" with the help in a column of its own. */
+static void put_option(FILE *f, int indent, const char *head, const char *help)
 {
 	const char *p = help, *nl;
-	int w = fprintf(f, "  %s", head);
+	int col = indent + 24, w = fprintf(f, "%*s%s", indent, "", head);
 
 	for (;;) {
 		nl = strchr(p, '\n');
-		if (w >= 26) {
+		if (w >= col) {
 			fputc('\n', f);
 			w = 0;
 		}
-		fprintf(f, "%*s%.*s\n", 26 - w, "", nl ? (int)(nl - p) : (int)strlen(p), p);
+		fprintf(f, "%*s%.*s\n", col - w, "", nl ? (int)(nl - p) : (int)strlen(p), p);
 		w = 0;
 		if (!nl)
 			break;
@@ -289,28 +290,28 @@ static void put_option(FILE *f, const char *head, const char *help)
 	}
 }
 
-void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n)
+void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n, int indent)
 {
 	char head[96];
 
-	put_option(f, "--config FILE", "read the options from FILE (postern.conf(5));\n"
+	put_option(f, indent, "--config FILE", "read the options from FILE (postern.conf(5));\n"
 				       "flags given here override it");
-	put_option(f, "--check-config", "check FILE and the flags, print the effective\n"
+	put_option(f, indent, "--check-config", "check FILE and the flags, print the effective\n"
 					"configuration and exit (0 valid, 2 invalid)");
 	for (size_t i = 0; i < n; i++) {
 		const struct pn_opt *t = &tab[i];
 
 		snprintf(head, sizeof(head), "--%s%s%s", t->flag, t->arg ? " " : "",
 			 t->arg ? t->arg : "");
-		put_option(f, head, t->help);
-		fprintf(f, "%26s[%s] %s", "", t->section, t->key);
+		put_option(f, indent, head, t->help);
+		fprintf(f, "%*s[%s] %s", indent + 24, "", t->section, t->key);
 		if (t->def) {
 			fputs(" = ", f);
 			put_default(f, t);
 		}
 		fputs(t->flags & PN_OPT_RELOAD ? "  (SIGHUP reloads it)\n" : "\n", f);
 	}
-	put_option(f, "-h, --help", "this text");
+	put_option(f, indent, "-h, --help", "this text");
 }
 
 /* ---------------------------------------------------------- reloading -- */

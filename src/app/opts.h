@@ -86,9 +86,10 @@ void pn_opts_fini(struct pn_opts *o);
 int pn_opts_require(const struct pn_opts *o, const char *section, const char *key, char *err,
 		    size_t errsz);
 
-/* The options for --help (the built-in --config, --check-config, --help
- * first), each with its configuration key, default and SIGHUP marker. */
-void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n);
+/* The options for --help (the built-in --config and --check-config first,
+ * --help last), each with its configuration key, default and SIGHUP
+ * marker; options start in column `indent`, their help 24 columns on. */
+void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n, int indent);
 
 /* --check-config: the effective configuration in file syntax, every key
  * (unset ones as "# key ="). */
