@@ -14,12 +14,13 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define NO_FILE "command line"
+#define NO_FILE	   "command line"
 #define VAL_CONFIG 1
-#define VAL_CHECK 2
-#define VAL_TAB 1000
+#define VAL_CHECK  2
+#define VAL_TAB	   1000
 
-static int fail(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
@@ -88,8 +89,8 @@ out:
 	return r == -ENOMEM ? r : PN_E_CONFIG;
 }
 
-int pn_opts_parse(struct pn_opts *o, const char *cmd, const struct pn_opt *tab, size_t n,
-		  int argc, char **argv, char *err, size_t errsz)
+int pn_opts_parse(struct pn_opts *o, const char *cmd, const struct pn_opt *tab, size_t n, int argc,
+		  char **argv, char *err, size_t errsz)
 {
 	struct option *lo = NULL;
 	size_t nlo = 0;
@@ -294,10 +295,12 @@ void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n, int indent)
 {
 	char head[96];
 
-	put_option(f, indent, "--config FILE", "read the options from FILE (postern.conf(5));\n"
-				       "flags given here override it");
-	put_option(f, indent, "--check-config", "check FILE and the flags, print the effective\n"
-					"configuration and exit (0 valid, 2 invalid)");
+	put_option(f, indent, "--config FILE",
+		   "read the options from FILE (postern.conf(5));\n"
+		   "flags given here override it");
+	put_option(f, indent, "--check-config",
+		   "check FILE and the flags, print the effective\n"
+		   "configuration and exit (0 valid, 2 invalid)");
 	for (size_t i = 0; i < n; i++) {
 		const struct pn_opt *t = &tab[i];
 
@@ -332,7 +335,8 @@ static bool same_value(const struct pn_cfg *a, const struct pn_cfg *b, const str
 		sb = t->type == PN_CFG_STR ? pn_cfg_str(b, t->section, t->key)
 					   : pn_cfg_enum(b, t->section, t->key);
 		return (!sa && !sb) || (sa && sb && !strcmp(sa, sb));
-	case PN_CFG_INT: return pn_cfg_int(a, t->section, t->key) == pn_cfg_int(b, t->section, t->key);
+	case PN_CFG_INT:
+		return pn_cfg_int(a, t->section, t->key) == pn_cfg_int(b, t->section, t->key);
 	case PN_CFG_BOOL:
 		return pn_cfg_bool(a, t->section, t->key) == pn_cfg_bool(b, t->section, t->key);
 	case PN_CFG_DURATION:
@@ -351,8 +355,8 @@ static bool same_value(const struct pn_cfg *a, const struct pn_cfg *b, const str
 	return false;
 }
 
-int pn_opts_reload(struct pn_opts *o, int (*apply)(const struct pn_cfg *cfg, void *arg),
-		   void *arg, char *err, size_t errsz)
+int pn_opts_reload(struct pn_opts *o, int (*apply)(const struct pn_cfg *cfg, void *arg), void *arg,
+		   char *err, size_t errsz)
 {
 	struct pn_cfg *nc = NULL;
 	unsigned applied = 0, ignored = 0;

@@ -27,7 +27,7 @@ struct pn_opt {
 	const char *value;	   /* a no-argument flag's value ("true", "json") */
 	const char *section, *key; /* the configuration key it stands for */
 	enum pn_cfg_type type;
-	int64_t min, max;	 /* as in struct pn_cfg_key */
+	int64_t min, max; /* as in struct pn_cfg_key */
 	const char *def, *choices;
 	const char *unit; /* a bare number given as the flag is in this unit ("s", "ms") */
 	unsigned flags;	  /* PN_OPT_* */
@@ -60,8 +60,8 @@ struct pn_opts {
 	size_t n;
 	struct pn_cfg_key *schema; /* built from tab, outlives every cfg */
 	size_t nschema;
-	const char *path; /* --config FILE, or NULL */
-	int check;	  /* --check-config */
+	const char *path;	    /* --config FILE, or NULL */
+	int check;		    /* --check-config */
 	struct pn_opts_flag *flags; /* in command-line order, applied again on reload */
 	size_t nflags;
 	struct pn_cfg *cfg; /* the configuration started with (the daemon points into it) */
@@ -77,8 +77,8 @@ struct pn_opts {
  * key 'sec.key': ...", "--flag: key 'sec.key': ...", or a usage message);
  * -ENOMEM.  pn_opts_fini in every case.
  */
-int pn_opts_parse(struct pn_opts *o, const char *cmd, const struct pn_opt *tab, size_t n,
-		  int argc, char **argv, char *err, size_t errsz);
+int pn_opts_parse(struct pn_opts *o, const char *cmd, const struct pn_opt *tab, size_t n, int argc,
+		  char **argv, char *err, size_t errsz);
 void pn_opts_fini(struct pn_opts *o);
 
 /* A required key: 0 if it has a value, else PN_E_CONFIG and "FILE: key
@@ -105,6 +105,6 @@ void pn_opts_print(FILE *f, const struct pn_opts *o);
  * warning per key that differs from the running configuration but needs a
  * restart, and a summary line.
  */
-int pn_opts_reload(struct pn_opts *o, int (*apply)(const struct pn_cfg *cfg, void *arg),
-		   void *arg, char *err, size_t errsz);
+int pn_opts_reload(struct pn_opts *o, int (*apply)(const struct pn_cfg *cfg, void *arg), void *arg,
+		   char *err, size_t errsz);
 #endif

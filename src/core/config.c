@@ -473,7 +473,8 @@ int pn_cfg_set(struct pn_cfg *cfg, const char *section, const char *key, const c
 		}
 	if (!k) {
 		if (err && errsz)
-			snprintf(err, errsz, "%s: no key '%s.%s' in the schema", source, section, key);
+			snprintf(err, errsz, "%s: no key '%s.%s' in the schema", source, section,
+				 key);
 		return -ENOENT;
 	}
 	r = -ENOMEM;
@@ -556,12 +557,15 @@ int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key
 	const struct pn_cfg_key *k = NULL;
 	const struct pn_cfg_value *v = find(cfg, section, key, 0, &k);
 	struct pn_cfg_key tmp = {.section = section ? section : "", .key = key ? key : "?"};
+	const char *name = "<config>";
 	va_list ap;
 
 	va_start(ap, fmt);
-	pn_cfg_vformat_error(err, errsz,
-			     v && v->src ? v->src : cfg && cfg->name ? cfg->name : "<config>",
-			     v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
+	if (v && v->src)
+		name = v->src; /* set by a flag, not the file */
+	else if (cfg && cfg->name)
+		name = cfg->name;
+	pn_cfg_vformat_error(err, errsz, name, v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
 	va_end(ap);
 	return PN_E_CONFIG;
 }

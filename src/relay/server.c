@@ -408,7 +408,8 @@ static void free_server(struct pn_relay_server *srv)
 	free(srv);
 }
 
-int pn_relay_server_set_limits(struct pn_relay_server *srv, const struct pn_relay_server_config *cfg)
+int pn_relay_server_set_limits(struct pn_relay_server *srv,
+			       const struct pn_relay_server_config *cfg)
 {
 	int r;
 

@@ -27,11 +27,10 @@ static const struct pn_opt tab[] = {
     PN_OPT("state", "DIR", "t", "state", PN_CFG_STR, .min = 1, .max = 100, .help = "state"),
     PN_OPT("port", "N", "t", "port", PN_CFG_INT, .min = 1, .max = 65535, .def = "443",
 	   .flags = PN_OPT_RELOAD, .help = "port"),
-    PN_OPT("idle", "S", "t", "idle", PN_CFG_DURATION, .min = 1000, .max = 3600000,
-	   .def = "30s", .unit = "s", .flags = PN_OPT_RELOAD, .help = "idle"),
+    PN_OPT("idle", "S", "t", "idle", PN_CFG_DURATION, .min = 1000, .max = 3600000, .def = "30s",
+	   .unit = "s", .flags = PN_OPT_RELOAD, .help = "idle"),
     PN_OPT("peer", "P", "t", "peers", PN_CFG_LIST, .max = 4, .def = "[]", .help = "peers"),
-    PN_OPT("fast", NULL, "t", "fast", PN_CFG_BOOL, .value = "true", .def = "false",
-	   .help = "fast"),
+    PN_OPT("fast", NULL, "t", "fast", PN_CFG_BOOL, .value = "true", .def = "false", .help = "fast"),
     PN_OPTS_LOG,
 };
 
@@ -189,8 +188,9 @@ static void test_print_and_help(void **state)
 	assert_non_null(f = open_memstream(&text, &n));
 	pn_opts_help(f, tab, N(tab), 2);
 	fclose(f);
-	assert_non_null(strstr(text, "  --port N                port\n"
-				     "                          [t] port = 443  (SIGHUP reloads it)\n"));
+	assert_non_null(strstr(text,
+			       "  --port N                port\n"
+			       "                          [t] port = 443  (SIGHUP reloads it)\n"));
 	assert_non_null(strstr(text, "  --fast                  fast\n"
 				     "                          [t] fast = false\n"));
 	free(text);
