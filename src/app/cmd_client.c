@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "app/cmds.h"
+#include "app/opts.h"
 #include "client/daemon.h"
 #include "client/oidc_login.h"
 #include "client/status.h"
@@ -44,45 +45,9 @@ static const char usage_text[] =
     "          too) and waits on 127.0.0.1 for the provider's redirect.\n"
     "  renew   renew the credential now (people: the identity provider is asked)\n"
     "          --state DIR\n"
-    "  run     serve local front ends until SIGINT/SIGTERM\n"
-    "          --config FILE             read these options from FILE ([client] and\n"
-    "                                    [log] sections, see below); flags given\n"
-    "                                    on the command line are added to / override it\n"
-    "          --state DIR               state directory written by login\n"
-    "          --socks ADDR:PORT         SOCKS5 proxy (CONNECT, UDP ASSOCIATE; names\n"
-    "                                    resolved by the connector); repeatable\n"
-    "          --forward LADDR:LPORT=HOST:PORT\n"
-    "                                    local port-forward to HOST:PORT; repeatable\n"
-    "          --transport udp|tls|ws|all relay transports to use (default all:\n"
-    "                                    UDP, falling back to TLS, then WebSocket)\n"
-    "          --wss-ca FILE             CA certificates (PEM) for the certificates of\n"
-    "                                    wss:// relay proxies (default: system store)\n"
-    "          --direct ID=IP:PORT       reach connector ID directly over UDP at IP:PORT\n"
-    "                                    (its --listen-udp) instead of through a relay\n"
-    "          --idle-timeout MS         end a silent tunnel after MS ms (default 30000);\n"
-    "                                    on a direct path this bounds failure detection\n"
-    "          --max-flows N             concurrent flows per tunnel (default 65536);\n"
-    "                                    a full tunnel sends new flows to another\n"
-    "                                    connector of the network\n"
-    "          --renew-interval S        renew the credential at least every S seconds\n"
-    "                                    (default: at two thirds of its lifetime)\n"
-    "          --transparent             transparent access (root or CAP_NET_ADMIN):\n"
-    "                                    a local DNS responder gives protected names\n"
-    "                                    synthetic addresses, the host's DNS points at\n"
-    "                                    it, and the kernel hands traffic to them and\n"
-    "                                    to address/CIDR resources to the client\n"
-    "          --dns-mode auto|resolved|resolv.conf\n"
-    "                                    host DNS: through systemd-resolved (split DNS\n"
-    "                                    on a link of ours) or resolv.conf; auto\n"
-    "                                    (default): resolved when it runs\n"
-    "          --dns-listen ADDR:PORT    the responder's loopback address\n"
-    "                                    (default 127.0.0.153:53)\n"
-    "          --pool-v4 CIDR            synthetic IPv4 range (default 100.96.0.0/12)\n"
-    "          --pool-v6 CIDR|none       synthetic IPv6 range (default fd7a:7073:746e::/48)\n"
-    "          --offline                 do not contact the controller (no renewal\n"
-    "                                    and no policy updates; until expiry)\n"
-    "          --log SPEC                log levels, e.g. info,client=debug\n"
-    "          --log-json                JSON log lines\n"
+    "  run     serve local front ends until SIGINT/SIGTERM, with these options:\n";
+
+static const char usage_tail[] =
     "  status  show the running client's tunnels: connector, path (relay over\n"
     "          UDP/TLS/WebSocket, or direct), RTT, bytes, flows\n"
     "          --state DIR               state directory of the running client\n"
@@ -92,26 +57,8 @@ static const char usage_text[] =
     "0x02 \"not allowed by ruleset\"; a reset for a forward) and the connector\n"
     "checks every flow again.\n"
     "\n"
-    "config file (postern client run --config client.conf):\n"
-    "  [client]\n"
-    "  state = /var/lib/postern/client       # required\n"
-    "  socks = [\"127.0.0.1:1080\"]\n"
-    "  forward = [\"127.0.0.1:15432=db.corp.example:5432\"]\n"
-    "  transport = all                       # udp|tls|ws|all\n"
-    "  direct = []                           # [\"ID=IP:PORT\"]\n"
-    "  wss_ca = /etc/postern/proxy-ca.pem    # optional, see --wss-ca\n"
-    "  idle_timeout = 30s\n"
-    "  max_flows = 65536                     # concurrent flows per tunnel\n"
-    "  renew_interval = 0s                   # 0: at 2/3 of the lifetime\n"
-    "  offline = false\n"
-    "  transparent = false                   # see --transparent (root)\n"
-    "  dns_listen = 127.0.0.153:53\n"
-    "  dns_mode = auto                       # auto|resolved|resolv.conf\n"
-    "  pool_v4 = 100.96.0.0/12\n"
-    "  pool_v6 = fd7a:7073:746e::/48         # or none\n"
-    "  [log]\n"
-    "  level = info                          # or a spec: info,client=debug\n"
-    "  format = text                         # text|json\n"
+    "SIGHUP reads the --config file again: the log settings change; other\n"
+    "changed keys need a restart and are logged as reload_ignored.\n"
     "\n"
     "examples:\n"
     "  postern client login --controller https://ctl:8443 --ca ca.crt \\\n"
@@ -121,9 +68,73 @@ static const char usage_text[] =
     "  curl --socks5-hostname 127.0.0.1:1080 http://app.corp.example/\n"
     "  postern client status --state ~/.postern\n";
 
+/* `postern client run`: flags, --help, the [client] section of client.conf. */
+static const struct pn_opt run_opts[] = {
+    PN_OPT("state", "DIR", "client", "state", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "state directory written by login (required)"),
+    PN_OPT("socks", "ADDR:PORT", "client", "socks", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN,
+	   .def = "[]",
+	   .help = "SOCKS5 proxy (CONNECT, UDP ASSOCIATE; names resolved\n"
+		   "by the connector); repeatable"),
+    PN_OPT("forward", "LADDR:LPORT=HOST:PORT", "client", "forward", PN_CFG_LIST,
+	   .max = PN_CLIENT_MAX_LISTEN, .def = "[]",
+	   .help = "local port-forward to HOST:PORT; repeatable"),
+    PN_OPT("transport", "udp|tls|ws|all", "client", "transport", PN_CFG_ENUM,
+	   .choices = "all|udp|tls|ws|tcp", .def = "all",
+	   .help = "relay transports to use (all: UDP, falling back to\n"
+		   "TLS, then WebSocket; tcp = tls)"),
+    PN_OPT("wss-ca", "FILE", "client", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "CA certificates (PEM) for the certificates of wss://\n"
+		   "relay proxies (default: system store)"),
+    PN_OPT("direct", "ID=IP:PORT", "client", "direct", PN_CFG_LIST,
+	   .max = PN_CLIENT_MAX_LISTEN, .def = "[]",
+	   .help = "reach connector ID directly over UDP at IP:PORT (the\n"
+		   "connector's direct socket) instead of through a relay;\n"
+		   "repeatable"),
+    PN_OPT("idle-timeout", "MS", "client", "idle_timeout", PN_CFG_DURATION, .min = 1000,
+	   .max = 600000, .def = "30s", .unit = "ms",
+	   .help = "end a silent tunnel after this long (flag: ms); on a\n"
+		   "direct path this bounds failure detection"),
+    PN_OPT("max-flows", "N", "client", "max_flows", PN_CFG_INT, .min = 1,
+	   .max = PN_CLIENT_MAX_FLOWS_MAX, .def = "65536",
+	   .help = "concurrent flows per tunnel; a full tunnel sends new\n"
+		   "flows to another connector of the network"),
+    PN_OPT("renew-interval", "S", "client", "renew_interval", PN_CFG_DURATION, .min = 0,
+	   .max = 86400000, .def = "0", .unit = "s",
+	   .help = "renew the credential at least this often (flag:\n"
+		   "seconds; 0: at two thirds of its lifetime; else >= 2s)"),
+    PN_OPT("transparent", NULL, "client", "transparent", PN_CFG_BOOL, .value = "true",
+	   .def = "false",
+	   .help = "transparent access (root or CAP_NET_ADMIN): a local\n"
+		   "DNS responder gives protected names synthetic\n"
+		   "addresses, resolv.conf points at it, and the kernel\n"
+		   "hands traffic to them and to address/CIDR resources\n"
+		   "to the client"),
+    PN_OPT("dns-listen", "ADDR:PORT", "client", "dns_listen", PN_CFG_STR, .min = 1, .max = 80,
+	   .help = "the responder's loopback address (default\n127.0.0.153:53)"),
+    PN_OPT("dns-mode", "auto|resolved|resolv.conf", "client", "dns_mode", PN_CFG_STR, .min = 1,
+	   .max = 16,
+	   .help = "host DNS: through systemd-resolved (split DNS on a\n"
+		   "link of ours) or resolv.conf; auto (default):\n"
+		   "resolved when it runs"),
+    PN_OPT("pool-v4", "CIDR", "client", "pool_v4", PN_CFG_STR, .min = 1, .max = 80,
+	   .help = "synthetic IPv4 range (default 100.96.0.0/12)"),
+    PN_OPT("pool-v6", "CIDR|none", "client", "pool_v6", PN_CFG_STR, .min = 1, .max = 80,
+	   .help = "synthetic IPv6 range (default fd7a:7073:746e::/48)"),
+    PN_OPT("offline", NULL, "client", "offline", PN_CFG_BOOL, .value = "true", .def = "false",
+	   .help = "do not contact the controller (no renewal and no\n"
+		   "policy updates; until expiry)"),
+    PN_OPTS_LOG,
+};
+#define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
 static int usage(int code)
 {
-	fputs(usage_text, code ? stderr : stdout);
+	FILE *f = code ? stderr : stdout;
+
+	fputs(usage_text, f);
+	pn_opts_help(f, run_opts, NOPTS, 10);
+	fputs(usage_tail, f);
 	return code;
 }
 
@@ -257,92 +268,66 @@ static int cmd_renew(int argc, char **argv)
 	return 0;
 }
 
-/* Schema of `postern client run --config FILE`. */
-static const struct pn_cfg_key run_schema[] = {
-    PN_CFG_KEY("client", "state", PN_CFG_STR, .required = true, .min = 1, .max = 4095),
-    PN_CFG_KEY("client", "socks", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
-    PN_CFG_KEY("client", "forward", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
-    PN_CFG_KEY("client", "direct", PN_CFG_LIST, .max = PN_CLIENT_MAX_LISTEN, .def = "[]"),
-    PN_CFG_KEY("client", "transport", PN_CFG_ENUM, .choices = "all|udp|tls|ws", .def = "all"),
-    PN_CFG_KEY("client", "idle_timeout", PN_CFG_DURATION, .min = 1000, .max = 600000,
-	       .def = "30s"),
-    PN_CFG_KEY("client", "renew_interval", PN_CFG_DURATION, .min = 0, .max = 86400000,
-	       .def = "0s"),
-    PN_CFG_KEY("client", "max_flows", PN_CFG_INT, .min = 1, .max = PN_CLIENT_MAX_FLOWS_MAX,
-	       .def = "65536"),
-    PN_CFG_KEY("client", "offline", PN_CFG_BOOL, .def = "false"),
-    PN_CFG_KEY("client", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095),
-    PN_CFG_KEY("client", "transparent", PN_CFG_BOOL, .def = "false"),
-    PN_CFG_KEY("client", "dns_listen", PN_CFG_STR, .min = 1, .max = 80),
-    PN_CFG_KEY("client", "dns_mode", PN_CFG_STR, .min = 1, .max = 16),
-    PN_CFG_KEY("client", "pool_v4", PN_CFG_STR, .min = 1, .max = 80),
-    PN_CFG_KEY("client", "pool_v6", PN_CFG_STR, .min = 1, .max = 80),
-    PN_LOG_CFG_KEYS,
-};
-
 /*
- * Load FILE into o (strings point into *cfg, which the caller frees after
- * the run).  Prints one "file:line: key ..." message and returns 2 (usage)
- * on any error.
+ * The run options from the effective configuration (strings point into
+ * cfg).  0, or PN_E_CONFIG with one "FILE:LINE: key ..." (or "--flag: key
+ * ...") message in err.
  */
-static int load_run_config(const char *path, struct pn_client_config *o, struct pn_cfg **cfg)
+static int run_config(const struct pn_opts *opts, struct pn_client_config *o, char *err,
+		      size_t errsz)
 {
-	static const unsigned transports[] = {0, PN_RT_UDP, PN_RT_TLS, PN_RT_WS};
-	char err[512];
+	static const unsigned transports[] = {0, PN_RT_UDP, PN_RT_TLS, PN_RT_WS, PN_RT_TLS};
+	const struct pn_cfg *cfg = opts->cfg;
 	const char *const *items;
 	size_t n;
 	int64_t ms;
+	int r;
 
-	if (pn_cfg_load_file(cfg, path, run_schema, sizeof(run_schema) / sizeof(run_schema[0]),
-			     err, sizeof(err)) != 0 ||
-	    pn_log_configure(*cfg, err, sizeof(err)) != 0)
-		goto bad;
-	o->state_dir = pn_cfg_str(*cfg, "client", "state");
-	n = pn_cfg_list(*cfg, "client", "socks", &items);
+	if ((r = pn_opts_require(opts, "client", "state", err, errsz)) != 0)
+		return r;
+	o->state_dir = pn_cfg_str(cfg, "client", "state");
+	n = pn_cfg_list(cfg, "client", "socks", &items);
 	for (size_t i = 0; i < n; i++)
 		o->socks[o->nsocks++] = items[i];
-	n = pn_cfg_list(*cfg, "client", "forward", &items);
+	n = pn_cfg_list(cfg, "client", "forward", &items);
 	for (size_t i = 0; i < n; i++) {
-		if (!strchr(items[i], '=')) {
-			pn_cfg_errorf(*cfg, "client", "forward", err, sizeof(err),
-				      "expected \"LADDR:LPORT=HOST:PORT\", got \"%s\"", items[i]);
-			goto bad;
-		}
+		if (!strchr(items[i], '='))
+			return pn_cfg_errorf(cfg, "client", "forward", err, errsz,
+					     "expected \"LADDR:LPORT=HOST:PORT\", got \"%.80s\"",
+					     items[i]);
 		o->forwards[o->nforwards++] = items[i];
 	}
-	n = pn_cfg_list(*cfg, "client", "direct", &items);
+	n = pn_cfg_list(cfg, "client", "direct", &items);
 	for (size_t i = 0; i < n; i++)
 		o->directs[o->ndirects++] = items[i];
-	o->transports = transports[pn_cfg_enum_index(*cfg, "client", "transport")];
-	o->idle_ms = (uint32_t)pn_cfg_duration_ms(*cfg, "client", "idle_timeout");
-	o->max_flows = (unsigned)pn_cfg_int(*cfg, "client", "max_flows");
-	ms = pn_cfg_duration_ms(*cfg, "client", "renew_interval");
-	if (ms != 0 && ms < 2000) {
-		pn_cfg_errorf(*cfg, "client", "renew_interval", err, sizeof(err),
-			      "must be 0 (automatic) or at least 2s");
-		goto bad;
-	}
+	o->transports = transports[pn_cfg_enum_index(cfg, "client", "transport")];
+	o->idle_ms = (uint32_t)pn_cfg_duration_ms(cfg, "client", "idle_timeout");
+	o->max_flows = (unsigned)pn_cfg_int(cfg, "client", "max_flows");
+	ms = pn_cfg_duration_ms(cfg, "client", "renew_interval");
+	if (ms != 0 && ms < 2000)
+		return pn_cfg_errorf(cfg, "client", "renew_interval", err, errsz,
+				     "must be 0 (automatic) or at least 2s");
 	o->renew.cap_ms = (uint64_t)ms / 1000 * 1000;
-	o->offline = pn_cfg_bool(*cfg, "client", "offline");
-	o->wss_ca = pn_cfg_str(*cfg, "client", "wss_ca");
-	o->transparent = pn_cfg_bool(*cfg, "client", "transparent");
-	o->topts.dns_listen = pn_cfg_str(*cfg, "client", "dns_listen");
-	o->topts.dns_mode = pn_cfg_str(*cfg, "client", "dns_mode");
-	o->topts.pool_v4 = pn_cfg_str(*cfg, "client", "pool_v4");
-	o->topts.pool_v6 = pn_cfg_str(*cfg, "client", "pool_v6");
+	o->offline = pn_cfg_bool(cfg, "client", "offline");
+	o->wss_ca = pn_cfg_str(cfg, "client", "wss_ca");
+	o->transparent = pn_cfg_bool(cfg, "client", "transparent");
+	o->topts.dns_listen = pn_cfg_str(cfg, "client", "dns_listen");
+	o->topts.dns_mode = pn_cfg_str(cfg, "client", "dns_mode");
+	o->topts.pool_v4 = pn_cfg_str(cfg, "client", "pool_v4");
+	o->topts.pool_v6 = pn_cfg_str(cfg, "client", "pool_v6");
 	if (o->topts.pool_v6 && !strcmp(o->topts.pool_v6, "none"))
 		o->topts.pool_v6 = "";
+	if (o->nsocks == 0 && o->nforwards == 0 && !o->transparent)
+		return pn_cfg_errorf(cfg, "client", "socks", err, errsz,
+				     "give at least one socks, forward or transparent "
+				     "(--socks, --forward, --transparent)");
 	return 0;
-bad:
-	fprintf(stderr, "postern client run: %s\n", err);
-	pn_cfg_free(*cfg);
-	*cfg = NULL;
-	return 2;
 }
 
 struct run_ctx {
 	struct pn_client *c;
-	uv_signal_t sigint, sigterm;
+	struct pn_opts *opts;
+	uv_signal_t sigint, sigterm, sighup;
 	int stopped, err;
 };
 
@@ -353,6 +338,18 @@ static void close_signals(struct run_ctx *ctx)
 	ctx->stopped = 1;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+	uv_close((uv_handle_t *)&ctx->sighup, NULL);
+}
+
+/* SIGHUP: the log settings; pn_opts_reload logs what needs a restart. */
+static void on_hup(uv_signal_t *h, int sig)
+{
+	struct run_ctx *ctx = h->data;
+	char err[1024];
+
+	(void)sig;
+	if (!ctx->stopped && pn_opts_reload(ctx->opts, NULL, NULL, err, sizeof(err)) != 0)
+		PN_LOG_ERROR("config", "reload_failed", "err=\"%s\"", err);
 }
 
 /* The client stopped on its own (credential revoked). */
@@ -376,13 +373,14 @@ static void on_signal(uv_signal_t *h, int sig)
 }
 
 /* Run the client until a signal, or until it stops on its own. */
-static int run_client(struct pn_client_config *o)
+static int run_client(struct pn_client_config *o, struct pn_opts *opts)
 {
 	struct run_ctx ctx;
 	uv_loop_t loop;
 	int r;
 
 	memset(&ctx, 0, sizeof(ctx));
+	ctx.opts = opts;
 	o->stopped = on_client_stopped;
 	o->arg = &ctx;
 	if ((r = uv_loop_init(&loop)) != 0) {
@@ -397,9 +395,11 @@ static int run_client(struct pn_client_config *o)
 	}
 	uv_signal_init(&loop, &ctx.sigint);
 	uv_signal_init(&loop, &ctx.sigterm);
-	ctx.sigint.data = ctx.sigterm.data = &ctx;
+	uv_signal_init(&loop, &ctx.sighup);
+	ctx.sigint.data = ctx.sigterm.data = ctx.sighup.data = &ctx;
 	uv_signal_start(&ctx.sigint, on_signal, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&ctx.sighup, on_hup, SIGHUP);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	if (ctx.err) {
@@ -410,156 +410,32 @@ static int run_client(struct pn_client_config *o)
 	return 0;
 }
 
-/* cmd_run with the loaded config owned by the caller (freed on every path). */
-static int run_with(int argc, char **argv, struct pn_cfg **cfgp)
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'C'},
-	    {"state", required_argument, NULL, 's'},
-	    {"socks", required_argument, NULL, 'S'},
-	    {"forward", required_argument, NULL, 'F'},
-	    {"transport", required_argument, NULL, 't'},
-	    {"direct", required_argument, NULL, 'd'},
-	    {"wss-ca", required_argument, NULL, 'W'},
-	    {"idle-timeout", required_argument, NULL, 'i'},
-	    {"renew-interval", required_argument, NULL, 'r'},
-	    {"max-flows", required_argument, NULL, 'm'},
-	    {"offline", no_argument, NULL, 'o'},
-	    {"transparent", no_argument, NULL, 'T'},
-	    {"dns-listen", required_argument, NULL, 'D'},
-	    {"dns-mode", required_argument, NULL, 'M'},
-	    {"pool-v4", required_argument, NULL, '4'},
-	    {"pool-v6", required_argument, NULL, '6'},
-	    {"log", required_argument, NULL, 'l'},
-	    {"log-json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct pn_client_config o;
-	int c, r;
-
-	memset(&o, 0, sizeof(o));
-	/* The file first, so that flags (parsed next) add to or override it. */
-	for (int i = 1; i < argc; i++) {
-		const char *path = NULL;
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			path = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			path = argv[i] + 9;
-		if (path) {
-			if (*cfgp) {
-				fprintf(stderr, "postern client run: --config given twice\n");
-				return 2;
-			}
-			if ((r = load_run_config(path, &o, cfgp)) != 0)
-				return r;
-		}
-	}
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C': break; /* loaded above */
-		case 's': o.state_dir = optarg; break;
-		case 'S':
-			if (o.nsocks >= PN_CLIENT_MAX_LISTEN)
-				return usage(2);
-			o.socks[o.nsocks++] = optarg;
-			break;
-		case 'F':
-			if (o.nforwards >= PN_CLIENT_MAX_LISTEN || !strchr(optarg, '=')) {
-				fprintf(stderr, "postern client run: bad --forward '%s'\n", optarg);
-				return 2;
-			}
-			o.forwards[o.nforwards++] = optarg;
-			break;
-		case 't':
-			if (!strcmp(optarg, "udp"))
-				o.transports = PN_RT_UDP;
-			else if (!strcmp(optarg, "tls") || !strcmp(optarg, "tcp"))
-				o.transports = PN_RT_TLS;
-			else if (!strcmp(optarg, "ws"))
-				o.transports = PN_RT_WS;
-			else if (!strcmp(optarg, "all"))
-				o.transports = 0;
-			else
-				return usage(2);
-			break;
-		case 'd':
-			if (o.ndirects >= PN_CLIENT_MAX_LISTEN)
-				return usage(2);
-			o.directs[o.ndirects++] = optarg;
-			break;
-		case 'o': o.offline = 1; break;
-		case 'T': o.transparent = 1; break;
-		case 'D': o.topts.dns_listen = optarg; break;
-		case 'M': o.topts.dns_mode = optarg; break;
-		case '4': o.topts.pool_v4 = optarg; break;
-		case '6': o.topts.pool_v6 = strcmp(optarg, "none") ? optarg : ""; break;
-		case 'W': o.wss_ca = optarg; break;
-		case 'r': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 2 || v > 86400) {
-				fprintf(stderr, "postern client run: --renew-interval 2..86400 s\n");
-				return 2;
-			}
-			o.renew.cap_ms = (uint64_t)v * 1000;
-			break;
-		}
-		case 'm': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 1 || v > PN_CLIENT_MAX_FLOWS_MAX) {
-				fprintf(stderr, "postern client run: --max-flows 1..%u\n",
-					PN_CLIENT_MAX_FLOWS_MAX);
-				return 2;
-			}
-			o.max_flows = (unsigned)v;
-			break;
-		}
-		case 'i': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 1000 || v > 600000) {
-				fprintf(stderr,
-					"postern client run: --idle-timeout 1000..600000 ms\n");
-				return 2;
-			}
-			o.idle_ms = (uint32_t)v;
-			break;
-		}
-		case 'l':
-			if (pn_log_set_spec(optarg) != 0) {
-				fprintf(stderr, "postern client run: bad --log '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'j': pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
-		case 'h': return usage(0);
-		default: return usage(2);
-		}
-	}
-	if (!o.state_dir) {
-		fprintf(stderr, "postern client run: --state is required\n");
-		return 2;
-	}
-	if (o.nsocks == 0 && o.nforwards == 0 && !o.transparent) {
-		fprintf(stderr, "postern client run: give at least one --socks, --forward or "
-				"--transparent\n");
-		return 2;
-	}
-	if (o.transparent && pn_transparent_privileged() != 0) {
-		fprintf(stderr, "postern client run: --transparent needs root or CAP_NET_ADMIN "
-				"(it changes the routing, nftables and resolv.conf of this host)\n");
-		return 1;
-	}
-	return run_client(&o);
-}
-
 static int cmd_run(int argc, char **argv)
 {
-	struct pn_cfg *cfg = NULL;
-	int r = run_with(argc, argv, &cfg);
-	pn_cfg_free(cfg);
+	struct pn_client_config o;
+	struct pn_opts opts;
+	char err[1024];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	r = pn_opts_parse(&opts, "postern client run", run_opts, NOPTS, argc, argv, err,
+			  sizeof(err));
+	if (r == PN_OPTS_HELP) {
+		r = usage(0);
+	} else if (r || (r = run_config(&opts, &o, err, sizeof(err)))) {
+		fprintf(stderr, "postern client run: %s\n", err);
+		r = 2;
+	} else if (opts.check) {
+		pn_opts_print(stdout, &opts);
+		r = 0;
+	} else if (o.transparent && pn_transparent_privileged() != 0) {
+		fprintf(stderr, "postern client run: --transparent needs root or CAP_NET_ADMIN "
+				"(it changes the routing, nftables and resolv.conf of this host)\n");
+		r = 1;
+	} else {
+		r = run_client(&o, &opts);
+	}
+	pn_opts_fini(&opts);
 	return r;
 }
 

@@ -14,6 +14,7 @@
 
 #include "app/cmds.h"
 #include "app/enroll.h"
+#include "app/opts.h"
 #include "connector/connector.h"
 #include "connector/daemon.h"
 #include "core/addr.h"
@@ -23,43 +24,70 @@
 #include "relay/rpath.h"
 #include "trust/cred.h"
 
+/* `postern connector run`: flags, --help, the [connector] section. */
+static const struct pn_opt run_opts[] = {
+    PN_OPT("state", "DIR", "connector", "state", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "enrolled state (ca.crt, key.pem, cert.pem, acl.bin);\n"
+		   "with controller.json: push channel + flow reports"),
+    PN_OPT("ca", "FILE", "connector", "ca", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "the pinned CA certificate (instead of --state)"),
+    PN_OPT("cert", "FILE", "connector", "cert", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "this connector's credential"),
+    PN_OPT("key", "FILE", "connector", "key", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "its private key"),
+    PN_OPT("acl", "FILE", "connector", "acl", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "its signed access list (reloaded on SIGHUP)"),
+    PN_OPT("listen-udp", "ADDR:PORT", "connector", "listen_udp", PN_CFG_STR, .min = 1,
+	   .max = 80, .help = "direct UDP socket for tunnels (e.g. 0.0.0.0:4433)"),
+    PN_OPT("relay", "SPEC", "connector", "relays", PN_CFG_LIST,
+	   .max = PN_CONNECTOR_RELAYS_MAX, .def = "[]",
+	   .help = "register with a relay (repeatable); SPEC is a comma\n"
+		   "list of tls=HOST:PORT, udp=HOST:PORT, ws=URL, name=N;\n"
+		   "ws=ws://H:P/PATH or wss://H:P/PATH (TLS to a proxy);\n"
+		   "default with --state: the relays in DIR/relays.json"),
+    PN_OPT("wss-ca", "FILE", "connector", "wss_ca", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "CA certificates (PEM) for wss:// proxies' certificates\n"
+		   "(default: the system's trust store)"),
+    PN_OPT("client-acls", "DIR", "connector", "client_acls", PN_CFG_STR, .min = 1,
+	   .max = 4095,
+	   .help = "signed client lists (*.bin) applied on start and SIGHUP\n"
+		   "(what the controller pushes; for tests and offline use)"),
+    PN_OPT("revoked", "FILE", "connector", "revoked", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "revoked credentials, one per line: holder id (32 hex)\n"
+		   "or serial:HEX; applied on start and SIGHUP"),
+    PN_OPT("window", "BYTES", "connector", "window", PN_CFG_INT, .min = 1, .max = 1 << 30,
+	   .help = "per-flow window and send buffer (default 4 MiB)"),
+    PN_OPT("max-flows", "N", "connector", "max_flows", PN_CFG_INT, .min = 1, .max = 1 << 24,
+	   .def = PN_STR(PN_TEP_MAX_FLOWS_DEFAULT),
+	   .help = "concurrent flows per client tunnel; a client whose\n"
+		   "tunnel is full uses another connector"),
+    PN_OPTS_LOG,
+};
+#define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: postern connector run [options]\n"
-		"       postern connector enroll --token TOKEN --state DIR\n"
-		"\n"
-		"The connector sits inside a private network, accepts tunnels from\n"
-		"clients, checks every client and every flow against the client's\n"
-		"signed access list and its own, and proxies allowed flows.\n"
-		"\n"
-		"run:\n"
-		"  --state DIR          enrolled state (ca.crt, key.pem, cert.pem, acl.bin);\n"
-		"                       with controller.json: push channel + flow reports\n"
-		"  --ca FILE --cert FILE --key FILE --acl FILE\n"
-		"                       the same as separate files (instead of --state)\n"
-		"  --listen-udp ADDR:PORT  direct UDP socket for tunnels (e.g. 0.0.0.0:4433)\n"
-		"  --relay SPEC         register with a relay (repeatable); SPEC is a comma\n"
-		"                       list of tls=HOST:PORT, udp=HOST:PORT, ws=URL, name=N;\n"
-		"                       ws=ws://H:P/PATH or wss://H:P/PATH (TLS to a proxy);\n"
-		"                       default with --state: the relays in DIR/relays.json\n"
-		"  --wss-ca FILE        CA certificates (PEM) for wss:// proxies' certificates\n"
-		"                       (default: the system's trust store)\n"
-		"  --client-acls DIR    signed client lists (*.bin) applied on start and SIGHUP\n"
-		"                       (what the controller pushes; for tests and offline use)\n"
-		"  --revoked FILE       revoked credentials, one per line: holder id (32 hex)\n"
-		"                       or serial:HEX; applied on start and SIGHUP\n"
-		"  --window BYTES       per-flow window and send buffer (default %u)\n"
-		"  --max-flows N        concurrent flows per client tunnel (default %u); a\n"
-		"                       client whose tunnel is full uses another connector\n"
-		"  --log SPEC           log levels, e.g. info or info,tunnel=debug\n"
-		"  --log-json           JSON log lines\n"
-		"SIGHUP reloads --acl (or DIR/acl.bin), --client-acls and --revoked and\n"
-		"closes every open flow the new lists no longer allow.\n"
-		"\n"
-		"enroll: consume a one-time token from `postern ctl connector add` and\n"
-		"  write the state directory.\n",
-		PN_TEP_WINDOW_DEFAULT, PN_TEP_MAX_FLOWS_DEFAULT);
+	fputs("usage: postern connector run [options]\n"
+	      "       postern connector enroll --token TOKEN --state DIR\n"
+	      "\n"
+	      "The connector sits inside a private network, accepts tunnels from\n"
+	      "clients, checks every client and every flow against the client's\n"
+	      "signed access list and its own, and proxies allowed flows.\n"
+	      "\n"
+	      "run: give --state DIR, or --ca, --cert, --key and --acl\n",
+	      f);
+	pn_opts_help(f, run_opts, NOPTS, 2);
+	fputs("\n"
+	      "SIGHUP reads the configuration file again (the log settings change;\n"
+	      "other changed keys need a restart and are logged as reload_ignored),\n"
+	      "reloads the files of --acl (or DIR/acl.bin), --client-acls and\n"
+	      "--revoked and closes every open flow the new lists no longer allow.\n"
+	      "\n"
+	      "enroll: consume a one-time token from `postern ctl connector add` and\n"
+	      "  write the state directory.\n"
+	      "  --token TOKEN             the one-time enrollment token (pnt1....)\n"
+	      "  --state DIR               state directory to create/fill (mode 0700)\n",
+	      f);
 }
 
 struct run_ctx {
@@ -68,16 +96,23 @@ struct run_ctx {
 	struct pn_connector *conn; /* the daemon's, for the relay bridge */
 	uv_signal_t sigint, sigterm, sighup;
 	int stopping;
+	struct pn_opts *opts;
 };
 
 static void on_hup(uv_signal_t *h, int sig)
 {
 	struct run_ctx *ctx = h->data;
 
+	char err[1024];
+
 	(void)sig;
 	PN_LOG_INFO("connector", "reload", "signal=SIGHUP");
-	if (!ctx->stopping)
-		pn_connector_daemon_reload(ctx->d);
+	if (ctx->stopping)
+		return;
+	/* The log settings (others need a restart), then the list files. */
+	if (pn_opts_reload(ctx->opts, NULL, NULL, err, sizeof(err)) != 0)
+		PN_LOG_ERROR("config", "reload_failed", "err=\"%s\"", err);
+	pn_connector_daemon_reload(ctx->d);
 }
 
 /* The daemon is stopping (signal, or its credential was revoked): the
@@ -140,105 +175,59 @@ static const struct pn_rclient_ops relay_ops = {
 	.relay_state = r_state,
 };
 
-static int cmd_run(int argc, char **argv)
+/* Checks the schema cannot express.  0 or PN_E_CONFIG with err. */
+static int check(const struct pn_opts *o, struct sockaddr_storage *udp, char *err, size_t errsz)
 {
-	static const struct option opts[] = {
-		{"state", required_argument, 0, 's'},
-		{"ca", required_argument, 0, 'C'},
-		{"cert", required_argument, 0, 'c'},
-		{"key", required_argument, 0, 'k'},
-		{"acl", required_argument, 0, 'a'},
-		{"listen-udp", required_argument, 0, 'u'},
-		{"client-acls", required_argument, 0, 'A'},
-		{"revoked", required_argument, 0, 'R'},
-		{"window", required_argument, 0, 'w'},
-		{"max-flows", required_argument, 0, 'm'},
-		{"relay", required_argument, 0, 'r'},
-		{"wss-ca", required_argument, 0, 3},
-		{"log", required_argument, 0, 1},
-		{"log-json", no_argument, 0, 2},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	struct pn_connector_daemon_config cfg;
-	struct sockaddr_storage udp;
-	const char *relay_specs[PN_CONNECTOR_RELAYS_MAX];
+	const struct pn_cfg *cfg = o->cfg;
+	const char *listen = pn_cfg_str(cfg, "connector", "listen_udp");
+
+	if (!pn_cfg_str(cfg, "connector", "state") &&
+	    (!pn_cfg_str(cfg, "connector", "ca") || !pn_cfg_str(cfg, "connector", "cert") ||
+	     !pn_cfg_str(cfg, "connector", "key") || !pn_cfg_str(cfg, "connector", "acl")))
+		return pn_cfg_errorf(cfg, "connector", "state", err, errsz,
+				     "need state (--state), or ca, cert, key and acl "
+				     "(--ca, --cert, --key, --acl)");
+	if (listen && pn_addr_parse(listen, udp, PN_ADDR_PORT0) != 0)
+		return pn_cfg_errorf(cfg, "connector", "listen_udp", err, errsz,
+				     "expected ADDR:PORT, got \"%.80s\"", listen);
+	return 0;
+}
+
+static int run(struct pn_opts *o, const struct sockaddr_storage *udp)
+{
+	const struct pn_cfg *cfg = o->cfg;
+	struct pn_connector_daemon_config dc;
+	const char *const *relays;
 	struct run_ctx ctx;
 	char err[1024];
-	int c, r, cfg_error;
+	int r, cfg_error;
 
 	memset(&ctx, 0, sizeof(ctx));
-	memset(&cfg, 0, sizeof(cfg));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': cfg.state = optarg; break;
-		case 'C': cfg.ca = optarg; break;
-		case 'c': cfg.cert = optarg; break;
-		case 'k': cfg.key = optarg; break;
-		case 'a': cfg.acl = optarg; break;
-		case 'A': cfg.client_acl_dir = optarg; break;
-		case 'R': cfg.revoked_path = optarg; break;
-		case 'w': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 0);
-			if (!*optarg || *end || v > (1ul << 30)) {
-				fprintf(stderr, "postern connector: bad --window %s\n", optarg);
-				return 2;
-			}
-			cfg.tunables.stream_window = cfg.tunables.stream_sndbuf = v;
-			break;
-		}
-		case 'm': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 1 || v > (1ul << 24)) {
-				fprintf(stderr, "postern connector: --max-flows 1..%lu\n", 1ul << 24);
-				return 2;
-			}
-			cfg.tunables.max_flows = (unsigned)v;
-			break;
-		}
-		case 'r':
-			if (cfg.nrelay_specs == PN_CONNECTOR_RELAYS_MAX) {
-				fprintf(stderr, "postern connector: at most %d relays\n",
-					PN_CONNECTOR_RELAYS_MAX);
-				return 2;
-			}
-			relay_specs[cfg.nrelay_specs++] = optarg;
-			break;
-		case 'u':
-			if (pn_addr_parse(optarg, &udp, PN_ADDR_PORT0) != 0) {
-				fprintf(stderr, "postern connector: bad --listen-udp %s\n", optarg);
-				return 2;
-			}
-			cfg.listen_udp = (struct sockaddr *)&udp;
-			break;
-		case 1:
-			if (pn_log_set_spec(optarg)) {
-				fprintf(stderr, "postern connector: bad --log %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 2: pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
-		case 3: cfg.wss_ca = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!cfg.state && (!cfg.ca || !cfg.cert || !cfg.key || !cfg.acl)) {
-		fprintf(stderr, "postern connector run: need --state DIR or --ca --cert --key --acl\n");
-		return 2;
-	}
-	if (!cfg.listen_udp && !cfg.nrelay_specs && !cfg.state)
+	memset(&dc, 0, sizeof(dc));
+	ctx.opts = o;
+	dc.state = pn_cfg_str(cfg, "connector", "state");
+	dc.ca = pn_cfg_str(cfg, "connector", "ca");
+	dc.cert = pn_cfg_str(cfg, "connector", "cert");
+	dc.key = pn_cfg_str(cfg, "connector", "key");
+	dc.acl = pn_cfg_str(cfg, "connector", "acl");
+	dc.client_acl_dir = pn_cfg_str(cfg, "connector", "client_acls");
+	dc.revoked_path = pn_cfg_str(cfg, "connector", "revoked");
+	dc.wss_ca = pn_cfg_str(cfg, "connector", "wss_ca");
+	dc.tunables.stream_window = dc.tunables.stream_sndbuf =
+	    (size_t)pn_cfg_int(cfg, "connector", "window");
+	dc.tunables.max_flows = (unsigned)pn_cfg_int(cfg, "connector", "max_flows");
+	dc.nrelay_specs = pn_cfg_list(cfg, "connector", "relays", &relays);
+	dc.relay_specs = relays;
+	if (pn_cfg_str(cfg, "connector", "listen_udp"))
+		dc.listen_udp = (const struct sockaddr *)udp;
+	if (!dc.listen_udp && !dc.nrelay_specs && !dc.state)
 		fprintf(stderr, "postern connector run: no --listen-udp and no --relay: no tunnels\n");
-	cfg.relay_specs = relay_specs;
-	cfg.relay_ops = &relay_ops;
-	cfg.relay_user = &ctx;
-	cfg.stopping = stopping;
-	cfg.arg = &ctx;
+	dc.relay_ops = &relay_ops;
+	dc.relay_user = &ctx;
+	dc.stopping = stopping;
+	dc.arg = &ctx;
 	ctx.loop = uv_default_loop();
-	if ((r = pn_connector_daemon_new(ctx.loop, &cfg, &ctx.d, err, sizeof(err), &cfg_error))) {
+	if ((r = pn_connector_daemon_new(ctx.loop, &dc, &ctx.d, err, sizeof(err), &cfg_error))) {
 		fprintf(stderr, "postern connector: %s\n", err);
 		uv_run(ctx.loop, UV_RUN_DEFAULT); /* what was opened closes */
 		return cfg_error ? 2 : 1;
@@ -260,6 +249,31 @@ static int cmd_run(int argc, char **argv)
 	}
 	uv_run(ctx.loop, UV_RUN_DEFAULT);
 	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct sockaddr_storage udp;
+	struct pn_opts o;
+	char err[1024];
+	int r;
+
+	r = pn_opts_parse(&o, "postern connector run", run_opts, NOPTS, argc, argv, err,
+			  sizeof(err));
+	if (r == PN_OPTS_HELP) {
+		usage(stdout);
+		r = 0;
+	} else if (r || (r = check(&o, &udp, err, sizeof(err)))) {
+		fprintf(stderr, "postern connector run: %s\n", err);
+		r = 2;
+	} else if (o.check) {
+		pn_opts_print(stdout, &o);
+		r = 0;
+	} else {
+		r = run(&o, &udp);
+	}
+	pn_opts_fini(&o);
+	return r;
 }
 
 int pn_cmd_connector(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "app/cmds.h"
+#include "app/opts.h"
 #include "controller/controller.h"
 #include "controller/signer.h"
 #include "controller/store.h"
@@ -28,25 +29,50 @@
 #include "core/log.h"
 #include "core/secret.h"
 
+/* `postern controller run`: flags, --help, the [controller] section. */
+static const struct pn_opt run_opts[] = {
+    PN_OPT("data", "DIR", "controller", "data", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "the data directory made by init (required)"),
+    PN_OPT("api-listen", "HOST:PORT", "controller", "api_listen", PN_CFG_STR, .min = 1,
+	   .max = 300,
+	   .help = "the HTTPS API's address (default: config.json's, else\n"
+		   "127.0.0.1:8443); port 0 picks a free port (printed as url=...)"),
+    PN_OPT("cred-lifetime", "DURATION", "controller", "cred_lifetime", PN_CFG_DURATION,
+	   .min = PN_CONTROLLER_CRED_TTL_MIN * 1000, .max = PN_CONTROLLER_CRED_TTL_MAX * 1000,
+	   .help = "lifetime of every credential issued (enrollment, client\n"
+		   "login, renewal), e.g. 30s, 15m, 1h; whole seconds,\n"
+		   "10s..24h (default: config.json's credential_ttl_s, else\n"
+		   "1h).  Components renew at 1/2..2/3 of it"),
+    PN_OPT("store", "URI", "controller", "store", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "the database (default: config.json's, else SQLite\n"
+		   "DIR/controller.db); a libpq URI (postgres://user@host/db\n"
+		   "or postgresql:///db?host=/socket/dir) selects PostgreSQL"),
+    PN_OPTS_LOG,
+};
+#define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: postern controller init --data DIR [--api-listen HOST:PORT] "
 		   "[--hostname NAME[,NAME...]]\n"
-		   "       postern controller run --data DIR [--api-listen HOST:PORT] "
-		   "[--cred-lifetime DURATION] [--log SPEC]\n\n"
+		   "               [--store URI]\n"
+		   "       postern controller run [options]\n\n"
 		   "init creates DIR (0700) with the network CA, the API's TLS certificate\n"
 		   "(SAN = the host names/addresses given), the database, and prints one\n"
 		   "bootstrap admin API key.  It refuses an existing DIR.\n"
-		   "run serves the HTTPS API until SIGINT/SIGTERM.  Default listen\n"
-		   "127.0.0.1:8443; port 0 picks a free port (printed as url=...).\n"
-		   "--cred-lifetime: lifetime of every credential issued (enrollment,\n"
-		   "client login, renewal), e.g. 30s, 15m, 1h (default 1h, or config.json's\n"
-		   "credential_ttl_s); 10s..24h.  Components renew at 1/2..2/3 of it.\n"
-		   "--store: the database.  Default: SQLite DIR/controller.db.  A libpq URI\n"
-		   "(postgres://user@host/db or postgresql:///db?host=/socket/dir) selects\n"
-		   "PostgreSQL; init records it in DIR/config.json (and refuses a database\n"
-		   "that already holds a network); run may override it.  Several\n"
-		   "controllers may share one PostgreSQL database (see controller join).\n\n"
+		   "  --data DIR                the data directory to create\n"
+		   "  --api-listen HOST:PORT    recorded in DIR/config.json (default\n"
+		   "                            127.0.0.1:8443)\n"
+		   "  --hostname NAME[,NAME...] names/addresses for the API certificate\n"
+		   "  --store URI               a PostgreSQL database (postgres://...) instead\n"
+		   "                            of SQLite DIR/controller.db; init refuses one\n"
+		   "                            that already holds a network.  Several\n"
+		   "                            controllers may share it (see join)\n\n"
+		   "run serves the HTTPS API until SIGINT/SIGTERM.  SIGHUP reads the\n"
+		   "--config file again: the log settings change; other changed keys need\n"
+		   "a restart and are logged as reload_ignored.\n");
+	pn_opts_help(f, run_opts, NOPTS, 2);
+	fprintf(f, "\n"
 		   "       postern controller export-identity --data DIR --out FILE\n"
 		   "               [--passphrase-file F]\n"
 		   "       postern controller join --data NEWDIR --bundle FILE [--passphrase-file F]\n"
@@ -58,7 +84,10 @@ static void usage(FILE *f)
 		   "(0600).  join creates NEWDIR from such a bundle for another controller of\n"
 		   "the same network over the same PostgreSQL database.  migrate-store copies\n"
 		   "a stopped controller's store into an empty PostgreSQL database in one\n"
-		   "transaction and points DIR/config.json at it (controller.db is kept).\n");
+		   "transaction and points DIR/config.json at it (controller.db is kept).\n"
+		   "  --out FILE                export-identity: the bundle to write\n"
+		   "  --bundle FILE             join: the bundle to read\n"
+		   "  --passphrase-file F       the bundle's passphrase (first line of F)\n");
 }
 
 /* The bundle passphrase: first line of the file, else the environment. */
@@ -149,6 +178,70 @@ out:
 	return rc;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+	struct pn_controller_run_opts ro = {0};
+	struct pn_controller *ctl = NULL;
+	const struct pn_cfg *cfg;
+	struct pn_opts o;
+	char err[1024];
+	sigset_t set;
+	int sig = 0, rc;
+	int64_t ms;
+
+	rc = pn_opts_parse(&o, "postern controller run", run_opts, NOPTS, argc, argv, err,
+			   sizeof(err));
+	cfg = o.cfg;
+	if (rc == PN_OPTS_HELP) {
+		usage(stdout);
+		rc = 0;
+		goto out;
+	}
+	/* whole seconds only: X.509 validity has 1 s resolution */
+	if (rc || (rc = pn_opts_require(&o, "controller", "data", err, sizeof(err))) ||
+	    ((ms = pn_cfg_duration_ms(cfg, "controller", "cred_lifetime")) % 1000 &&
+	     (rc = pn_cfg_errorf(cfg, "controller", "cred_lifetime", err, sizeof(err),
+				 "whole seconds only")))) {
+		fprintf(stderr, "postern controller run: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	if (o.check) {
+		pn_opts_print(stdout, &o);
+		rc = 0;
+		goto out;
+	}
+	ro.listen_override = pn_cfg_str(cfg, "controller", "api_listen");
+	ro.cred_ttl_s = (uint32_t)(ms / 1000);
+	ro.store = pn_cfg_str(cfg, "controller", "store");
+	ro.signer_exe = "/proc/self/exe"; /* the CA signer child (controller/signer.h) */
+	/* Block the stop signals before any thread starts so only sigwait sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = pn_controller_start_opts(pn_cfg_str(cfg, "controller", "data"), &ro, &ctl);
+	if (rc) {
+		fprintf(stderr, "postern controller run: %s\n", pn_strerror(rc));
+		rc = rc == PN_E_CONFIG ? 2 : 1;
+		goto out;
+	}
+	printf("url=%s\n", pn_controller_url(ctl));
+	fflush(stdout);
+	/* SIGHUP: the log settings; pn_opts_reload logs what needs a restart. */
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		if (pn_opts_reload(&o, NULL, NULL, err, sizeof(err)) != 0)
+			PN_LOG_ERROR("config", "reload_failed", "err=\"%s\"", err);
+	PN_LOG_INFO("controller", "stopping", "signal=%d", sig);
+	pn_controller_stop(ctl);
+	rc = 0;
+out:
+	pn_opts_fini(&o);
+	return rc;
+}
+
 int pn_cmd_controller(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -175,6 +268,8 @@ int pn_cmd_controller(int argc, char **argv)
 	/* internal: the CA signer child that `run` starts (controller/signer.h) */
 	if (!strcmp(sub, "signer"))
 		return pn_signer_child_main(argc - 1, argv + 1);
+	if (!strcmp(sub, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -239,30 +334,6 @@ int pn_cmd_controller(int argc, char **argv)
 		       "Bootstrap admin API key (shown once, store it now):\n%s\n",
 		       data, key);
 		pn_wipe(key, sizeof(key));
-		return 0;
-	}
-	if (!strcmp(sub, "run")) {
-		struct pn_controller_run_opts ro = {listen, cred_ttl_s, store, "/proc/self/exe"};
-		struct pn_controller *ctl = NULL;
-		sigset_t set;
-		int sig = 0, rc;
-
-		/* Block the stop signals before any thread starts so only sigwait sees them. */
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
-		signal(SIGPIPE, SIG_IGN);
-		rc = pn_controller_start_opts(data, &ro, &ctl);
-		if (rc) {
-			fprintf(stderr, "postern controller run: %s\n", pn_strerror(rc));
-			return rc == PN_E_CONFIG ? 2 : 1;
-		}
-		printf("url=%s\n", pn_controller_url(ctl));
-		fflush(stdout);
-		sigwait(&set, &sig);
-		PN_LOG_INFO("controller", "stopping", "signal=%d", sig);
-		pn_controller_stop(ctl);
 		return 0;
 	}
 	fprintf(stderr, "postern controller: unknown subcommand '%s'\n", sub);

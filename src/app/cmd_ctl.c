@@ -564,7 +564,8 @@ static void usage(FILE *f)
 		"                  provider as a member of its admin group; prints an admin\n"
 		"                  session key (1 h) for POSTERN_API_KEY (needs --url, --ca only)\n"
 		"Environment: POSTERN_CONTROLLER_URL, POSTERN_API_KEY, POSTERN_CA_CERT.\n"
-		"Exit codes: 0 ok, 1 error, 2 usage, 3 auth (401/403), 4 not found.\n");
+		"Exit codes: 0 ok, 1 error, 2 usage, 3 auth (401/403), 4 not found.\n"
+		"-h, --help shows this text.\n");
 }
 
 int pn_cmd_ctl(int argc, char **argv)

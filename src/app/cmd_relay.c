@@ -13,68 +13,105 @@
 
 #include "app/cmds.h"
 #include "app/enroll.h"
+#include "app/opts.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "relay/daemon.h"
 #include "relay/server.h"
 
+#define U32 .min = 1, .max = 0xffffffff
+/* `postern relay run`: flags, --help, the [relay] section of relay.conf. */
+static const struct pn_opt run_opts[] = {
+    PN_OPT("state", "DIR", "relay", "state", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "enrolled state directory (DIR/ca.crt, cert.pem, key.pem);\n"
+		   "with it, run renews the credential with the controller"),
+    PN_OPT("ca", "FILE", "relay", "ca", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "the pinned CA certificate (instead of --state)"),
+    PN_OPT("cert", "FILE", "relay", "cert", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "this relay's credential (type relay)"),
+    PN_OPT("key", "FILE", "relay", "key", PN_CFG_STR, .min = 1, .max = 4095,
+	   .help = "its private key"),
+    PN_OPT("udp", "ADDR:PORT", "relay", "udp", PN_CFG_STR, .min = 1, .max = 80,
+	   .help = "UDP port for relayed packets and STUN (e.g. 0.0.0.0:3478)"),
+    PN_OPT("tls", "ADDR:PORT", "relay", "tls", PN_CFG_STR, .min = 1, .max = 80,
+	   .help = "TLS 1.3 stream listener (e.g. 0.0.0.0:443); also accepts\n"
+		   "plain HTTP/1.1 WebSocket upgrades on --ws-path"),
+    PN_OPT("ws-path", "PATH", "relay", "ws_path", PN_CFG_STR, .min = 1, .max = 200,
+	   .help = "accepted WebSocket path (default: none = no upgrades;\n"
+		   "the usual value is " PN_RELAY_WS_DEFAULT_PATH ")"),
+    PN_OPT("max-sessions", "N", "relay", "max_sessions", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_SESSIONS), .flags = PN_OPT_RELOAD,
+	   .help = "global session cap"),
+    PN_OPT("max-sessions-per-conn", "N", "relay", "max_sessions_per_conn", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_SESSIONS_PER_CONN), .flags = PN_OPT_RELOAD,
+	   .help = "sessions one client connection may hold"),
+    PN_OPT("session-idle", "S", "relay", "session_idle", PN_CFG_DURATION, .min = 1000,
+	   .max = 86400000, .def = PN_STR(PN_RELAY_SESSION_IDLE_MS) "ms", .unit = "s",
+	   .flags = PN_OPT_RELOAD, .help = "close sessions idle this long (flag: seconds)"),
+    PN_OPT("max-open-rate", "N", "relay", "max_open_rate", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_OPEN_PER_SEC), .flags = PN_OPT_RELOAD,
+	   .help = "session requests per connection per second"),
+    PN_OPT("max-pending", "N", "relay", "max_pending", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_PENDING), .flags = PN_OPT_RELOAD,
+	   .help = "unauthenticated connections, global"),
+    PN_OPT("max-pending-per-ip", "N", "relay", "max_pending_per_ip", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_PENDING_PER_IP), .flags = PN_OPT_RELOAD,
+	   .help = "unauthenticated connections per source address"),
+    PN_OPT("max-conns", "N", "relay", "max_conns", PN_CFG_INT, U32,
+	   .def = PN_STR(PN_RELAY_MAX_CONNS), .flags = PN_OPT_RELOAD,
+	   .help = "authenticated connections"),
+    PN_OPT("stats-interval", "S", "relay", "stats_interval", PN_CFG_DURATION, .min = 0,
+	   .max = 86400000, .def = PN_STR(PN_RELAY_STATS_MS) "ms", .unit = "s",
+	   .flags = PN_OPT_RELOAD,
+	   .help = "stats line in the log this often (flag: seconds; 0 = off)"),
+    PN_OPT("no-gso", NULL, "relay", "no_gso", PN_CFG_BOOL, .value = "true", .def = "false",
+	   .help = "do not use UDP GSO/GRO"),
+    PN_OPT("renew-after", "S", "relay", "renew_after", PN_CFG_DURATION, .min = 0,
+	   .max = 86400000, .def = "0", .unit = "s",
+	   .help = "with --state: the first renewal after this long (flag:\n"
+		   "seconds; 0 = at two thirds of the lifetime)"),
+    PN_OPTS_LOG,
+};
+#define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: postern relay run [options]\n"
-	    "       postern relay enroll --token T --state DIR\n"
-	    "\n"
-	    "The relay is the public meeting point of clients and connectors. It\n"
-	    "forwards their end-to-end encrypted tunnel packets by random session\n"
-	    "id without being able to read them, answers STUN Binding requests,\n"
-	    "and never connects to any address a peer names.\n"
-	    "\n"
-	    "run: serve with a relay credential issued by the network's CA\n"
-	    "  --state DIR          enrolled state directory (DIR/ca.crt, cert.pem, key.pem)\n"
-	    "  --ca FILE            the pinned CA certificate (instead of --state)\n"
-	    "  --cert FILE          this relay's credential (type relay)\n"
-	    "  --key FILE           its private key\n"
-	    "  --udp ADDR:PORT      UDP port for relayed packets and STUN (e.g. 0.0.0.0:3478)\n"
-	    "  --tls ADDR:PORT      TLS 1.3 stream listener (e.g. 0.0.0.0:443); also accepts\n"
-	    "                       plain HTTP/1.1 WebSocket upgrades on --ws-path\n"
-	    "  --ws-path PATH       accepted WebSocket path (default: none = no upgrades;\n"
-	    "                       the usual value is " PN_RELAY_WS_DEFAULT_PATH ")\n"
-	    "  --max-sessions N     global session cap (default %u)\n"
-	    "  --max-sessions-per-conn N  sessions one client connection may hold (default %u)\n"
-	    "  --session-idle S     close sessions idle this many seconds (default %u)\n"
-	    "  --max-open-rate N    session requests per connection per second (default %u)\n"
-	    "  --max-pending N      unauthenticated connections, global (default %u)\n"
-	    "  --max-pending-per-ip N  ... per source address (default %u)\n"
-	    "  --max-conns N        authenticated connections (default %u)\n"
-	    "  --stats-interval S   stats line in the log every S seconds (default %u, 0 = off)\n"
-	    "  --no-gso             do not use UDP GSO/GRO\n"
-	    "  --log SPEC           log levels, e.g. info or info,relay=debug\n"
-	    "  --log-json           JSON log lines\n"
-	    "\n"
-	    "enroll: enroll once with a one-time token from the controller\n"
-	    "  (postern ctl relay add ...): pins the CA from the token, generates the\n"
-	    "  key in DIR and stores the relay credential there.\n"
-	    "  --token T            the one-time enrollment token (pnt1....)\n"
-	    "  --state DIR          state directory to create/fill (mode 0700)\n"
-	    "  With --state, 'run' also renews the credential with the controller\n"
-	    "  (mutual TLS) at two thirds of its lifetime and presents the new one to new\n"
-	    "  connections (--renew-after S: the first renewal after S seconds).\n"
-	    "\n"
-	    "Metrics: send SIGUSR1 (or wait for the periodic line) to log\n"
-	    "  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
-	    "  udp_rx_bytes fwd_pkts fwd_bytes tx_pkts tx_bytes gso_sends stun binds_ok\n"
-	    "  binds_bad binds_challenged drop_malformed drop_no_session drop_addr drop_queue\n"
-	    "  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
-	    "SIGINT/SIGTERM stop the relay.\n",
-	    PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
-	    PN_RELAY_MAX_OPEN_PER_SEC, PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP,
-	    PN_RELAY_MAX_CONNS, PN_RELAY_STATS_MS / 1000);
+	fputs("usage: postern relay run [options]\n"
+	      "       postern relay enroll --token T --state DIR\n"
+	      "\n"
+	      "The relay is the public meeting point of clients and connectors. It\n"
+	      "forwards their end-to-end encrypted tunnel packets by random session\n"
+	      "id without being able to read them, answers STUN Binding requests,\n"
+	      "and never connects to any address a peer names.\n"
+	      "\n"
+	      "run: serve with a relay credential issued by the network's CA\n",
+	      f);
+	pn_opts_help(f, run_opts, NOPTS, 2);
+	fputs("\n"
+	      "enroll: enroll once with a one-time token from the controller\n"
+	      "  (postern ctl relay add ...): pins the CA from the token, generates the\n"
+	      "  key in DIR and stores the relay credential there.\n"
+	      "  --token T                 the one-time enrollment token (pnt1....)\n"
+	      "  --state DIR               state directory to create/fill (mode 0700)\n"
+	      "  With --state, 'run' also renews the credential with the controller\n"
+	      "  (mutual TLS) at two thirds of its lifetime and presents the new one to new\n"
+	      "  connections.\n"
+	      "\n"
+	      "Signals: SIGHUP reads the configuration file again and applies the log\n"
+	      "  settings and the limits marked above (addresses and files need a\n"
+	      "  restart; each such change is logged as reload_ignored).  SIGUSR1 (or\n"
+	      "  the periodic line) logs the counters: sessions peers connectors pending\n"
+	      "  opened closed denied udp_rx_pkts udp_rx_bytes fwd_pkts fwd_bytes tx_pkts\n"
+	      "  tx_bytes gso_sends stun binds_ok binds_bad binds_challenged drop_malformed\n"
+	      "  drop_no_session drop_addr drop_queue drop_amplification tx_drops\n"
+	      "  refused_pending refused_auth gro gso.  SIGINT/SIGTERM stop the relay.\n",
+	      f);
 }
 
 struct run_ctx {
 	struct pn_relay_daemon *d;
-	uv_signal_t sigint, sigterm;
+	struct pn_opts *opts;
+	uv_signal_t sigint, sigterm, sighup;
 };
 
 static void on_stop(uv_signal_t *h, int sig)
@@ -86,127 +123,84 @@ static void on_stop(uv_signal_t *h, int sig)
 	ctx->d = NULL;
 	uv_close((uv_handle_t *)&ctx->sigint, NULL);
 	uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+	uv_close((uv_handle_t *)&ctx->sighup, NULL);
 }
 
-static int parse_u32(const char *s, uint32_t *out)
+/* The server settings of cfg (addresses point into cfg). */
+static void server_config(const struct pn_cfg *cfg, struct pn_relay_server_config *sc)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	pn_relay_server_config_default(sc);
+	sc->udp_addr = pn_cfg_str(cfg, "relay", "udp");
+	sc->tls_addr = pn_cfg_str(cfg, "relay", "tls");
+	sc->ws_path = pn_cfg_str(cfg, "relay", "ws_path");
+	sc->limits.max_sessions = (uint32_t)pn_cfg_int(cfg, "relay", "max_sessions");
+	sc->limits.max_sessions_per_conn =
+	    (uint32_t)pn_cfg_int(cfg, "relay", "max_sessions_per_conn");
+	sc->limits.session_idle_ms = (uint32_t)pn_cfg_duration_ms(cfg, "relay", "session_idle");
+	sc->limits.max_open_per_sec = (uint32_t)pn_cfg_int(cfg, "relay", "max_open_rate");
+	sc->max_pending = (uint32_t)pn_cfg_int(cfg, "relay", "max_pending");
+	sc->max_pending_per_ip = (uint32_t)pn_cfg_int(cfg, "relay", "max_pending_per_ip");
+	sc->max_conns = (uint32_t)pn_cfg_int(cfg, "relay", "max_conns");
+	sc->stats_ms = (uint32_t)pn_cfg_duration_ms(cfg, "relay", "stats_interval");
+	sc->no_gso = pn_cfg_bool(cfg, "relay", "no_gso");
+}
 
-	if (!*s || *end || v > 0xffffffffu)
-		return PN_E_MALFORMED;
-	*out = (uint32_t)v;
+/* SIGHUP: the limits; pn_opts_reload logs the rest. */
+static int apply_reload(const struct pn_cfg *cfg, void *arg)
+{
+	struct run_ctx *ctx = arg;
+	struct pn_relay_server_config sc;
+
+	server_config(cfg, &sc);
+	return pn_relay_server_set_limits(pn_relay_daemon_server(ctx->d), &sc);
+}
+
+static void on_hup(uv_signal_t *h, int sig)
+{
+	struct run_ctx *ctx = h->data;
+	char err[1024];
+
+	(void)sig;
+	if (ctx->d && pn_opts_reload(ctx->opts, apply_reload, ctx, err, sizeof(err)) != 0)
+		PN_LOG_ERROR("config", "reload_failed", "err=\"%s\"", err);
+}
+
+/* Checks the schema cannot express.  0 or PN_E_CONFIG with err. */
+static int check(const struct pn_opts *o, char *err, size_t errsz)
+{
+	const struct pn_cfg *cfg = o->cfg;
+	const char *ws = pn_cfg_str(cfg, "relay", "ws_path");
+
+	if (!pn_cfg_str(cfg, "relay", "state") &&
+	    (!pn_cfg_str(cfg, "relay", "ca") || !pn_cfg_str(cfg, "relay", "cert") ||
+	     !pn_cfg_str(cfg, "relay", "key")))
+		return pn_cfg_errorf(cfg, "relay", "state", err, errsz,
+				     "need state (--state), or ca, cert and key "
+				     "(--ca, --cert, --key)");
+	if (!pn_cfg_str(cfg, "relay", "udp") && !pn_cfg_str(cfg, "relay", "tls"))
+		return pn_cfg_errorf(cfg, "relay", "udp", err, errsz,
+				     "need udp (--udp) and/or tls (--tls)");
+	if (ws && (ws[0] != '/' || strpbrk(ws, " \r\n")))
+		return pn_cfg_errorf(cfg, "relay", "ws_path", err, errsz,
+				     "must be a path like /postern");
 	return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+static int run(struct pn_opts *o)
 {
-	static const struct option opts[] = {
-	    {"state", required_argument, 0, 's'},
-	    {"ca", required_argument, 0, 'C'},
-	    {"cert", required_argument, 0, 'c'},
-	    {"key", required_argument, 0, 'k'},
-	    {"udp", required_argument, 0, 'u'},
-	    {"tls", required_argument, 0, 't'},
-	    {"ws-path", required_argument, 0, 'w'},
-	    {"max-sessions", required_argument, 0, 1},
-	    {"max-sessions-per-conn", required_argument, 0, 2},
-	    {"session-idle", required_argument, 0, 3},
-	    {"max-pending", required_argument, 0, 4},
-	    {"max-pending-per-ip", required_argument, 0, 5},
-	    {"max-conns", required_argument, 0, 6},
-	    {"stats-interval", required_argument, 0, 7},
-	    {"no-gso", no_argument, 0, 8},
-	    {"max-open-rate", required_argument, 0, 11},
-	    {"renew-after", required_argument, 0, 12},
-	    {"log", required_argument, 0, 9},
-	    {"log-json", no_argument, 0, 10},
-	    {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0},
-	};
+	const struct pn_cfg *cfg = o->cfg;
 	struct pn_relay_daemon_config dcfg = {0};
-	struct pn_relay_server_config cfg;
-	const char *state = NULL, *ca = NULL, *cert = NULL, *key = NULL;
 	struct run_ctx ctx = {0};
-	uint32_t renew_after = 0;
 	char err[1024];
 	uv_loop_t loop;
-	uint32_t v;
-	int c;
 
-	pn_relay_server_config_default(&cfg);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': state = optarg; break;
-		case 'C': ca = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'u': cfg.udp_addr = optarg; break;
-		case 't': cfg.tls_addr = optarg; break;
-		case 'w':
-			if (optarg[0] != '/' || strlen(optarg) > 200 || strpbrk(optarg, " \r\n")) {
-				fprintf(stderr,
-					"postern relay: --ws-path must be a path like /postern\n");
-				return 2;
-			}
-			cfg.ws_path = optarg;
-			break;
-		case 1:
-		case 2:
-		case 3:
-		case 4:
-		case 5:
-		case 6:
-		case 7:
-		case 11:
-		case 12:
-			if (parse_u32(optarg, &v) || (c != 7 && v == 0)) {
-				fprintf(stderr, "postern relay: bad number '%s'\n", optarg);
-				return 2;
-			}
-			if (c == 1)
-				cfg.limits.max_sessions = v;
-			if (c == 2)
-				cfg.limits.max_sessions_per_conn = v;
-			if (c == 3)
-				cfg.limits.session_idle_ms = v * 1000;
-			if (c == 4)
-				cfg.max_pending = v;
-			if (c == 5)
-				cfg.max_pending_per_ip = v;
-			if (c == 6)
-				cfg.max_conns = v;
-			if (c == 7)
-				cfg.stats_ms = v * 1000;
-			if (c == 11)
-				cfg.limits.max_open_per_sec = v;
-			if (c == 12)
-				renew_after = v;
-			break;
-		case 8: cfg.no_gso = 1; break;
-		case 9:
-			if (pn_log_set_spec(optarg)) {
-				fprintf(stderr, "postern relay: bad --log '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 10: pn_log_setup(PN_LOG_INFO, PN_LOG_JSON, 2); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if ((!state && (!ca || !cert || !key)) || (!cfg.udp_addr && !cfg.tls_addr)) {
-		fprintf(stderr, "postern relay run: need --ca, --cert, --key (or --state) and "
-				"--udp and/or --tls\n");
-		return 2;
-	}
-	dcfg.state = state;
-	dcfg.ca = ca;
-	dcfg.cert = cert;
-	dcfg.key = key;
-	dcfg.server = cfg;
-	dcfg.renew_after_s = renew_after;
+	dcfg.state = pn_cfg_str(cfg, "relay", "state");
+	dcfg.ca = pn_cfg_str(cfg, "relay", "ca");
+	dcfg.cert = pn_cfg_str(cfg, "relay", "cert");
+	dcfg.key = pn_cfg_str(cfg, "relay", "key");
+	server_config(cfg, &dcfg.server);
+	dcfg.renew_after_s = (uint32_t)(pn_cfg_duration_ms(cfg, "relay", "renew_after") / 1000);
+	ctx.opts = o;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);
 	if (pn_relay_daemon_new(&loop, &dcfg, &ctx.d, err, sizeof(err)) != 0) {
@@ -217,9 +211,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	uv_signal_init(&loop, &ctx.sigint);
 	uv_signal_init(&loop, &ctx.sigterm);
-	ctx.sigint.data = ctx.sigterm.data = &ctx;
+	uv_signal_init(&loop, &ctx.sighup);
+	ctx.sigint.data = ctx.sigterm.data = ctx.sighup.data = &ctx;
 	uv_signal_start(&ctx.sigint, on_stop, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_stop, SIGTERM);
+	uv_signal_start(&ctx.sighup, on_hup, SIGHUP);
 	/* Ready: a line tests and supervisors can wait for. */
 	PN_LOG_INFO("relay", "ready", "udp_port=%d tls_port=%d",
 		    pn_relay_server_udp_port(pn_relay_daemon_server(ctx.d)),
@@ -227,6 +223,29 @@ static int cmd_run(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct pn_opts o;
+	char err[1024];
+	int r;
+
+	r = pn_opts_parse(&o, "postern relay run", run_opts, NOPTS, argc, argv, err, sizeof(err));
+	if (r == PN_OPTS_HELP) {
+		usage(stdout);
+		r = 0;
+	} else if (r || (r = check(&o, err, sizeof(err)))) {
+		fprintf(stderr, "postern relay run: %s\n", err);
+		r = 2;
+	} else if (o.check) {
+		pn_opts_print(stdout, &o);
+		r = 0;
+	} else {
+		r = run(&o);
+	}
+	pn_opts_fini(&o);
+	return r;
 }
 
 int pn_cmd_relay(int argc, char **argv)

@@ -453,6 +453,89 @@ size_t pn_cfg_list(const struct pn_cfg *cfg, const char *section, const char *ke
 	return v ? v->nlist : 0;
 }
 
+int pn_cfg_set(struct pn_cfg *cfg, const char *section, const char *key, const char *text,
+	       const char *source, char *err, size_t errsz)
+{
+	struct pn_cfg_parser *ps = NULL;
+	struct pn_cfg_value nv = {0}, *v = NULL;
+	const struct pn_cfg_key *k = NULL;
+	size_t len = strlen(text), i;
+	char *src = NULL, **nl;
+	int r;
+
+	if (err && errsz)
+		err[0] = '\0';
+	for (i = 0; cfg && i < cfg->n; i++)
+		if (!strcmp(cfg->schema[i].section, section) && !strcmp(cfg->schema[i].key, key)) {
+			k = &cfg->schema[i];
+			v = &cfg->v[i];
+			break;
+		}
+	if (!k) {
+		if (err && errsz)
+			snprintf(err, errsz, "%s: no key '%s.%s' in the schema", source, section,
+				 key);
+		return -ENOENT;
+	}
+	r = -ENOMEM;
+	if (!(ps = calloc(1, sizeof(*ps))) || !(src = strdup(source)))
+		goto out;
+	ps->name = source;
+	ps->err = err;
+	ps->errsz = errsz;
+	ps->cfg = cfg;
+	/* The same limits as a line of the file: length, control bytes. */
+	if (len > PN_CFG_MAX_LINE) {
+		r = pn_cfg_fail(ps, 0, k, "value too long (limit %d bytes)", PN_CFG_MAX_LINE);
+		goto out;
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
+			r = pn_cfg_fail(ps, 0, k, "control byte in value");
+			goto out;
+		}
+	memcpy(ps->tok, text, len + 1);
+	ps->toklen = len;
+	if (k->type == PN_CFG_LIST) {
+		if (!v->set) /* a flag adds to the file's list, not to the default */
+			pn_cfg_value_clear(v);
+		if (v->nlist == PN_CFG_MAX_LIST ||
+		    ((k->min || k->max) && (int64_t)v->nlist + 1 > k->max)) {
+			r = pn_cfg_fail(ps, 0, k, "too many elements (limit %" PRId64 ")",
+					k->min || k->max ? k->max : (int64_t)PN_CFG_MAX_LIST);
+			goto out;
+		}
+		if (!(nl = realloc(v->list, (v->nlist + 1) * sizeof(*nl))))
+			goto out;
+		v->list = nl;
+		if (!(v->list[v->nlist] = strdup(text)))
+			goto out;
+		v->nlist++;
+	} else {
+		if ((r = pn_cfg_convert_scalar(ps, k, &nv)) != 0)
+			goto out;
+		pn_cfg_value_clear(v);
+		*v = nv;
+		memset(&nv, 0, sizeof(nv));
+	}
+	free(v->src);
+	v->src = src;
+	src = NULL;
+	v->set = v->has = true;
+	v->line = 0;
+	r = 0;
+out:
+	if (r == -ENOMEM && err && errsz && !err[0])
+		snprintf(err, errsz, "%s: out of memory", source);
+	pn_cfg_value_clear(&nv);
+	free(src);
+	if (ps) {
+		pn_wipe(ps->tok, sizeof(ps->tok));
+		free(ps);
+	}
+	return r;
+}
+
 int pn_cfg_lookup(const struct pn_cfg *cfg, const char *section, const char *key, int *line)
 {
 	const struct pn_cfg_value *v = find(cfg, section, key, 0, NULL);
@@ -474,11 +557,15 @@ int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key
 	const struct pn_cfg_key *k = NULL;
 	const struct pn_cfg_value *v = find(cfg, section, key, 0, &k);
 	struct pn_cfg_key tmp = {.section = section ? section : "", .key = key ? key : "?"};
+	const char *name = "<config>";
 	va_list ap;
 
 	va_start(ap, fmt);
-	pn_cfg_vformat_error(err, errsz, cfg && cfg->name ? cfg->name : "<config>",
-			     v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
+	if (v && v->src)
+		name = v->src; /* set by a flag, not the file */
+	else if (cfg && cfg->name)
+		name = cfg->name;
+	pn_cfg_vformat_error(err, errsz, name, v && v->set ? v->line : 0, k ? k : &tmp, fmt, ap);
 	va_end(ap);
 	return PN_E_CONFIG;
 }

@@ -103,8 +103,23 @@ size_t pn_cfg_list(const struct pn_cfg *cfg, const char *section, const char *ke
 		   const char *const **items);
 
 /*
+ * Set a key from outside the file (a command-line flag), as if the file
+ * said `key = text` (text taken literally, like a quoted string), after
+ * the file was loaded: a scalar replaces the file's value, a LIST gets
+ * text appended as one more element (a repeatable flag adds to the file's
+ * list).  The schema's checks apply; a failure names `source` instead of
+ * the file:
+ *   --max-sessions: key 'relay.max_sessions': expected integer 1..100, got "x"
+ * and so do later pn_cfg_errorf messages about this key.  0, PN_E_CONFIG,
+ * -ENOMEM, or -ENOENT (key not in the schema: a programming error).
+ */
+int pn_cfg_set(struct pn_cfg *cfg, const char *section, const char *key, const char *text,
+	       const char *source, char *err, size_t errsz);
+
+/*
  * Where did a key's value come from?  Returns 1 if it was set in the file
- * (*line, if not NULL, gets its line), 0 if it has a default or no value,
+ * (*line, if not NULL, gets its line; 0 when set by
+ * pn_cfg_set), 0 if it has a default or no value,
  * -ENOENT if the key is not in the schema.
  */
 int pn_cfg_lookup(const struct pn_cfg *cfg, const char *section, const char *key, int *line);
@@ -125,4 +140,6 @@ int pn_cfg_errorf(const struct pn_cfg *cfg, const char *section, const char *key
  * is allowed; any other number needs a unit.
  */
 int pn_cfg_parse_duration(const char *s, size_t len, int64_t *ms);
+/* The shortest exact rendering of a duration in file syntax: 90000 -> "90s", 0 -> "0". */
+void pn_cfg_format_duration(char *out, size_t outsz, int64_t ms);
 #endif

@@ -51,9 +51,10 @@ int pn_cfg_lex(struct pn_cfg_parser *ps);
 const char *pn_cfg_tk_desc(const struct pn_cfg_parser *ps);
 /* One key's value (config_value.c converts, config.c stores and reads). */
 struct pn_cfg_value {
-	bool set; /* assigned in the file */
+	bool set; /* assigned in the file or by pn_cfg_set */
 	bool has; /* set or defaulted */
-	int line;
+	int line;  /* 0 when set by pn_cfg_set */
+	char *src; /* pn_cfg_set's source ("--port"), or NULL */
 	int64_t i; /* INT, DURATION (ms), BOOL, ENUM index */
 	char *s;   /* STR, ENUM */
 	char **list;

@@ -126,7 +126,7 @@ int pn_cfg_parse_duration(const char *s, size_t len, int64_t *ms)
 }
 
 /* Shortest exact rendering of a millisecond count: 90000 -> "90s". */
-static void fmt_ms(char *out, size_t outsz, int64_t ms)
+void pn_cfg_format_duration(char *out, size_t outsz, int64_t ms)
 {
 	static const struct {
 		int64_t ms;
@@ -175,6 +175,7 @@ void pn_cfg_value_clear(struct pn_cfg_value *v)
 		free(v->list[i]);
 	}
 	free(v->list);
+	free(v->src);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -237,8 +238,8 @@ int pn_cfg_convert_scalar(struct pn_cfg_parser *ps, const struct pn_cfg_key *k, 
 		if (r == 0 && (!bounded(k) || (v->i >= k->min && v->i <= k->max)))
 			return 0;
 		if (bounded(k)) {
-			fmt_ms(lo, sizeof(lo), k->min);
-			fmt_ms(hi, sizeof(hi), k->max);
+			pn_cfg_format_duration(lo, sizeof(lo), k->min);
+			pn_cfg_format_duration(hi, sizeof(hi), k->max);
 			return pn_cfg_fail(ps, line, k,
 					   "expected duration %s..%s (e.g. 30s, 5m, 2h), got %s",
 					   lo, hi, got);

@@ -93,6 +93,14 @@ void pn_relay_limits_default(struct pn_relay_limits *l)
 	l->keepalive_ms = PN_RELAY_KEEPALIVE_MS;
 }
 
+int pn_relay_core_set_limits(struct pn_relay_core *c, const struct pn_relay_limits *lim)
+{
+	if (!lim->max_sessions || !lim->max_sessions_per_conn)
+		return PN_E_INVAL;
+	c->lim = *lim;
+	return 0;
+}
+
 int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops,
 		      void *user, struct pn_relay_core **out)
 {

@@ -103,6 +103,9 @@ struct pn_relay_stats {
 /* 0, -ENOMEM, PN_E_CRYPTO, PN_E_INVAL. */
 int pn_relay_core_new(const struct pn_relay_limits *lim, const struct pn_relay_core_ops *ops,
 		      void *user, struct pn_relay_core **out);
+/* New limits from now on (SIGHUP): sessions already open stay, even above
+ * a lowered cap.  0 or PN_E_INVAL (as pn_relay_core_new). */
+int pn_relay_core_set_limits(struct pn_relay_core *c, const struct pn_relay_limits *lim);
 /* Frees everything (no notifications).  NULL-safe. */
 void pn_relay_core_free(struct pn_relay_core *c);
 

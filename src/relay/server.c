@@ -408,6 +408,28 @@ static void free_server(struct pn_relay_server *srv)
 	free(srv);
 }
 
+int pn_relay_server_set_limits(struct pn_relay_server *srv,
+			       const struct pn_relay_server_config *cfg)
+{
+	int r;
+
+	if (!cfg->max_pending || !cfg->max_pending_per_ip || !cfg->max_conns)
+		return PN_E_INVAL;
+	if ((r = pn_relay_core_set_limits(srv->core, &cfg->limits)))
+		return r;
+	srv->cfg.limits = cfg->limits;
+	srv->adm.max_pending = srv->cfg.max_pending = cfg->max_pending;
+	srv->adm.max_per_ip = srv->cfg.max_pending_per_ip = cfg->max_pending_per_ip;
+	srv->adm.max_conns = srv->cfg.max_conns = cfg->max_conns;
+	if (srv->cfg.stats_ms != cfg->stats_ms) {
+		srv->cfg.stats_ms = cfg->stats_ms;
+		uv_timer_stop(&srv->stats);
+		if (cfg->stats_ms)
+			uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
+	}
+	return 0;
+}
+
 int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cfg,
 			struct pn_relay_server **out)
 {

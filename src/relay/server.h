@@ -49,6 +49,14 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 int pn_relay_server_set_credential(struct pn_relay_server *s, const struct pn_key *key,
 				   const char *cert_pem);
 
+/*
+ * Change the limits, admission caps and stats interval of a running
+ * server (SIGHUP): they hold for what happens from now on; nothing already
+ * open is closed.  Addresses, ws_path and no_gso need a restart (ignored
+ * here).  0 or PN_E_INVAL.
+ */
+int pn_relay_server_set_limits(struct pn_relay_server *s, const struct pn_relay_server_config *cfg);
+
 /* One "key=value ..." line of counters (for logs and SIGUSR1). */
 void pn_relay_server_stats_line(const struct pn_relay_server *s, char *buf, size_t n);
 

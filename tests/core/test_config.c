@@ -483,6 +483,92 @@ static void test_files(void **state)
 	    err, "<config>: key 'relay.listen': required but not set (add it under [relay])");
 }
 
+/* pn_cfg_set: a command-line flag over the file, checked by the same schema. */
+static void test_set(void **state)
+{
+	const char *const *items;
+	struct pn_cfg *cfg;
+	char err[256], longv[PN_CFG_MAX_LINE + 2];
+	int line;
+
+	(void)state;
+	assert_int_equal(load("[relay]\nlisten = a:1\nport = 80\npeers = [p1]\n", &cfg, err,
+			      sizeof(err)),
+			 0);
+	/* A scalar replaces the file's value; it is "set", without a line. */
+	assert_int_equal(pn_cfg_set(cfg, "relay", "port", "8443", "--port", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_int(cfg, "relay", "port"), 8443);
+	assert_int_equal(pn_cfg_lookup(cfg, "relay", "port", &line), 1);
+	assert_int_equal(line, 0);
+	assert_int_equal(pn_cfg_set(cfg, "relay", "idle", "2m", "--idle", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_duration_ms(cfg, "relay", "idle"), 120000);
+	assert_int_equal(pn_cfg_set(cfg, "log", "format", "json", "--log-json", err, sizeof(err)),
+			 0);
+	assert_string_equal(pn_cfg_enum(cfg, "log", "format"), "json");
+	/* Text is literal: what a shell passes, spaces and all. */
+	assert_int_equal(pn_cfg_set(cfg, "", "name", "a b # c", "--name", err, sizeof(err)), 0);
+	assert_string_equal(pn_cfg_str(cfg, "", "name"), "a b # c");
+	/* A list flag adds to the file's list, up to the schema's bound. */
+	assert_int_equal(pn_cfg_set(cfg, "relay", "peers", "p2", "--peer", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_list(cfg, "relay", "peers", &items), 2);
+	assert_string_equal(items[0], "p1");
+	assert_string_equal(items[1], "p2");
+	assert_int_equal(pn_cfg_set(cfg, "relay", "peers", "p3", "--peer", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_set(cfg, "relay", "peers", "p4", "--peer", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_set(cfg, "relay", "peers", "p5", "--peer", err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_string_equal(err, "--peer: key 'relay.peers': too many elements (limit 4)");
+	/* ... but replaces a default list. */
+	assert_int_equal(pn_cfg_set(cfg, "relay", "tags", "z", "--tag", err, sizeof(err)), 0);
+	assert_int_equal(pn_cfg_list(cfg, "relay", "tags", &items), 1);
+	assert_string_equal(items[0], "z");
+	/* Errors name the flag and the key; the value stays as it was. */
+	assert_int_equal(pn_cfg_set(cfg, "relay", "port", "0", "--port", err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_string_equal(err, "--port: key 'relay.port': expected integer 1..65535, got \"0\"");
+	assert_int_equal(pn_cfg_int(cfg, "relay", "port"), 8443);
+	assert_int_equal(pn_cfg_set(cfg, "relay", "udp", "maybe", "--udp", err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_non_null(strstr(err, "--udp: key 'relay.udp': expected true or false"));
+	assert_int_equal(pn_cfg_set(cfg, "relay", "token", "a\nb", "--token", err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_string_equal(err, "--token: key 'relay.token': control byte in value");
+	memset(longv, 'x', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	assert_int_equal(pn_cfg_set(cfg, "", "name", longv, "--name", err, sizeof(err)),
+			 PN_E_CONFIG);
+	assert_non_null(strstr(err, "value too long"));
+	assert_int_equal(pn_cfg_set(cfg, "relay", "nope", "1", "--nope", err, sizeof(err)),
+			 -ENOENT);
+	/* Later cross-field messages about a key set by a flag name the flag. */
+	assert_int_equal(pn_cfg_errorf(cfg, "relay", "port", err, sizeof(err), "clashes"),
+			 PN_E_CONFIG);
+	assert_string_equal(err, "--port: key 'relay.port': clashes");
+	assert_int_equal(pn_cfg_errorf(cfg, "relay", "listen", err, sizeof(err), "clashes"),
+			 PN_E_CONFIG);
+	assert_string_equal(err, "test.conf:2: key 'relay.listen': clashes");
+	pn_cfg_free(cfg);
+}
+
+static void test_format_duration(void **state)
+{
+	static const struct {
+		int64_t ms;
+		const char *s;
+	} t[] = {{0, "0"}, {250, "250ms"}, {1000, "1s"}, {90000, "90s"}, {180000, "3m"},
+		 {7200000, "2h"}, {86400000, "1d"}, {1500, "1500ms"}};
+	char buf[32];
+	int64_t back;
+
+	(void)state;
+	for (size_t i = 0; i < N(t); i++) {
+		pn_cfg_format_duration(buf, sizeof(buf), t[i].ms);
+		assert_string_equal(buf, t[i].s);
+		assert_int_equal(pn_cfg_parse_duration(buf, strlen(buf), &back), 0);
+		assert_int_equal(back, t[i].ms);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,7 +576,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_nul_byte),
 	    cmocka_unit_test(test_limits),     cmocka_unit_test(test_too_many_keys),
 	    cmocka_unit_test(test_bad_schema), cmocka_unit_test(test_duration_parser),
-	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_files),      cmocka_unit_test(test_set),
+	    cmocka_unit_test(test_format_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

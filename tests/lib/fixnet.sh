@@ -111,10 +111,13 @@ pn_direct_args() {
 	done
 }
 
-pn_start_client() { # state-name args...
-	local name=$1
+pn_start_client() { # state-name args...  (PN_CLIENT_ONLINE=1: not --offline)
+	local name=$1 mode=(--offline)
 	shift
+	# (${PN_CLIENT_ONLINE:---offline} would pass the variable's value, "1",
+	# as a stray argument, which `client run` refuses.)
+	[ -n "${PN_CLIENT_ONLINE:-}" ] && mode=(--log info)
 	pn_bg "client-$name" ip netns exec $NS_CLI "$PN_BIN" client run --state "$W/pki/$name" \
-		${PN_CLIENT_ONLINE:+--log info} ${PN_CLIENT_ONLINE:---offline} "$@"
+		"${mode[@]}" "$@"
 	pn_wait_file "$W/pki/$name/client.sock" 10 || bad "client $name started"
 }
