@@ -46,7 +46,7 @@ postern_start() { # udp | tls | direct
 postern_relay_up() {
 	local i
 	bg $R "$BUILD/src/app/postern" relay run --state "$W/pki/relay1" --udp 10.204.1.2:3478 \
-		--tls 10.204.1.2:4433
+		--tls 10.204.1.2:4433 --allow-peer 10.204.0.0/16
 	for i in $(seq 200); do
 		$C bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433' 2>/dev/null && return 0
 		sleep 0.02

@@ -49,6 +49,11 @@ static void usage(FILE *f)
 	    "  --max-conns N        authenticated connections (default %u)\n"
 	    "  --stats-interval S   stats line in the log every S seconds (default %u, 0 = off)\n"
 	    "  --no-gso             do not use UDP GSO/GRO\n"
+	    "  --allow-peer CIDR    answer and bind UDP peers in this range although it is\n"
+	    "                       denied by default (repeatable, e.g. 10.0.0.0/8, ::1).\n"
+	    "                       Denied: loopback, link-local, RFC 1918, CGNAT\n"
+	    "                       100.64/10, fc00::/7, multicast, unspecified, reserved\n"
+	    "                       240/4 and this host's own addresses\n"
 	    "  --log SPEC           log levels, e.g. info or info,relay=debug\n"
 	    "  --log-json           JSON log lines\n"
 	    "\n"
@@ -65,7 +70,7 @@ static void usage(FILE *f)
 	    "  sessions peers connectors pending opened closed denied udp_rx_pkts\n"
 	    "  udp_rx_bytes fwd_pkts fwd_bytes tx_pkts tx_bytes gso_sends stun binds_ok\n"
 	    "  binds_bad binds_challenged drop_malformed drop_no_session drop_addr drop_queue\n"
-	    "  drop_amplification tx_drops refused_pending refused_auth gro gso\n"
+	    "  drop_amplification drop_denied tx_drops refused_pending refused_auth gro gso\n"
 	    "SIGINT/SIGTERM stop the relay.\n",
 	    PN_RELAY_MAX_SESSIONS, PN_RELAY_MAX_SESSIONS_PER_CONN, PN_RELAY_SESSION_IDLE_MS / 1000,
 	    PN_RELAY_MAX_OPEN_PER_SEC, PN_RELAY_MAX_PENDING, PN_RELAY_MAX_PENDING_PER_IP,
@@ -119,6 +124,7 @@ static int cmd_run(int argc, char **argv)
 	    {"no-gso", no_argument, 0, 8},
 	    {"max-open-rate", required_argument, 0, 11},
 	    {"renew-after", required_argument, 0, 12},
+	    {"allow-peer", required_argument, 0, 13},
 	    {"log", required_argument, 0, 9},
 	    {"log-json", no_argument, 0, 10},
 	    {"help", no_argument, 0, 'h'},
@@ -185,6 +191,24 @@ static int cmd_run(int argc, char **argv)
 				renew_after = v;
 			break;
 		case 8: cfg.no_gso = 1; break;
+		case 13: {
+			struct pn_relay_cidr cidr;
+
+			if (pn_relay_cidr_parse(optarg, &cidr)) {
+				fprintf(stderr,
+					"postern relay: bad --allow-peer '%s' (want a range like "
+					"10.0.0.0/8 or fd00::/8, host bits zero, or an address)\n",
+					optarg);
+				return 2;
+			}
+			if (cfg.n_allow_peer == PN_RELAY_ALLOW_MAX) {
+				fprintf(stderr, "postern relay: at most %d --allow-peer\n",
+					PN_RELAY_ALLOW_MAX);
+				return 2;
+			}
+			cfg.allow_peer[cfg.n_allow_peer++] = optarg;
+			break;
+		}
 		case 9:
 			if (pn_log_set_spec(optarg)) {
 				fprintf(stderr, "postern relay: bad --log '%s'\n", optarg);
