@@ -108,6 +108,22 @@ static void key_row(enum pn_obj kind, const char *key, const char *role)
 				       F.sa_id, "hash", hash, "revoked", 0, "created", FZ_NOW));
 }
 
+/* The store's row of an issued credential (as enroll.c records it). */
+static void record(const struct pn_cred_info *ci, const char *kind, const char *holder, int revoked)
+{
+	char serial[64], id[PN_ID_HEX_LEN + 1], fpr[PN_FPR_HEX_LEN + 1];
+
+	pn_cred_serial_hex(ci, serial);
+	pn_id_hex(ci->id, id);
+	pn_fpr_hex(ci->key_fpr, fpr);
+	insert(PN_OBJ_CREDENTIAL,
+	       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:I}", "serial", serial, "cred_id",
+			 id, "type", pn_cred_type_name(ci->type), "holder_kind", kind, "holder_id",
+			 holder, "name", ci->name, "key_fp", fpr, "not_after",
+			 (json_int_t)ci->not_after, "revoked", revoked, "issued",
+			 (json_int_t)pn_now()));
+}
+
 /* A credential for a holder, as enrollment would have issued it. */
 static void issue(struct pn_key *k, enum pn_cred_type type, const char *id, const char *name,
 		  struct pn_cred_info *out)
@@ -130,6 +146,8 @@ static void issue(struct pn_key *k, enum pn_cred_type type, const char *id, cons
 		abort();
 	free(csr);
 	free(pem);
+	record(out, type == PN_CRED_CLIENT ? "service_account" : pn_cred_type_name(type),
+	       type == PN_CRED_CLIENT ? F.sa_id : id, 0);
 }
 
 struct fz *fz_get(void)
@@ -183,6 +201,13 @@ struct fz *fz_get(void)
 	issue(k, PN_CRED_RELAY, F.relay_id, "r1", &F.relay_cred);
 	issue(k, PN_CRED_CLIENT, NULL, "sa", &F.client_cred);
 	pn_cred_serial_hex(&F.conn_cred, F.conn_serial);
+	{ /* an earlier client credential, revoked: the revocation lists carry it */
+		struct pn_cred_info old = F.client_cred;
+
+		old.serial[0] ^= 0x55;
+		old.id[0] ^= 0x55;
+		record(&old, "service_account", F.sa_id, 1);
+	}
 	pn_key_free(k);
 	/* from here on, handlers' transactions nest in the input's */
 	orig = F.ctl.store->ops;

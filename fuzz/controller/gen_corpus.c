@@ -16,7 +16,9 @@
 
 #include "connector/report.h"
 #include "ctlapi/ctlapi.h"
+#include "controller/push_state.h"
 #include "fuzzctl.h"
+#include "trust/key.h"
 
 static const char *dir;
 
@@ -138,6 +140,30 @@ int main(int argc, char **argv)
 	put("fuzz_request", "badkey", "GET /v1/networks\nBearer pnak_0123\n", "");
 	put("fuzz_request", "ro_write", "POST /v1/groups\nBearer " FZ_RO_KEY "\n",
 	    "{\"name\":\"ops\"}");
+	/* the push channel as a connector receives it: one SSE event with its
+	 * complete state (pn_push_state_event), then a revocation */
+	{
+		struct fz *f = fz_get();
+		struct pn_push_snap *snap = NULL;
+		char cred[PN_ID_HEX_LEN + 1], fpr[PN_FPR_HEX_LEN + 1], *ev = NULL, *two = NULL;
+		struct pn_push_holder h = {"connector", f->connector_id, cred, fpr, f->conn_serial};
+		uint64_t v = 0;
+
+		pn_id_hex(f->conn_cred.id, cred);
+		pn_fpr_hex(f->conn_cred.key_fpr, fpr);
+		fz_begin(f);
+		if (pn_push_snap_new(&snap) ||
+		    pn_push_state_event(&f->ctl, snap, &h, 0, 1, 0, &ev, &v) != 1)
+			return 1;
+		fz_end(f, 0);
+		put("fuzz_ctlapi_push", "policy", ev, "");
+		if (asprintf(&two, "%s: keepalive\n\nevent: revoked\ndata: {}\n\n", ev) < 0)
+			return 1;
+		put("fuzz_ctlapi_push", "policy_revoked", two, "");
+		free(two);
+		free(ev);
+		pn_push_snap_free(snap);
+	}
 	pn_report_free(rep);
 	free(csr);
 	free(enroll);
