@@ -58,7 +58,7 @@ postern_start() { # udp | tls | direct
 postern_relay_up() {
 	local i
 	bg $R "$BUILD/src/app/postern" relay run --state "$W/pki/relay1" --udp 10.204.1.2:3478 \
-		--tls 10.204.1.2:4433
+		--tls 10.204.1.2:4433 --allow-peer 10.204.0.0/16
 	for i in $(seq 200); do
 		$C bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433' 2>/dev/null && return 0
 		sleep 0.02
@@ -183,7 +183,7 @@ postern_p2p_prep() {
 : >"$W/p2p.log"
 	for n in 1 2; do
 		p2p_bg $R "$BUILD/src/app/postern" relay run --state "$D/relay$n" --udp 10.204.$n.2:3478 \
-			--tls 10.204.$n.2:4433 --stats-interval 0
+			--tls 10.204.$n.2:4433 --stats-interval 0 --allow-peer 10.0.0.0/8
 	done
 	for n in $(seq 250); do
 		$R bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433 && exec 4<>/dev/tcp/10.204.2.2/4433' \

@@ -40,7 +40,7 @@ $B/tests/lib/pnfixture "$T" relay-net >/dev/null || exit 1
 
 ip netns exec pnr-br "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
 	--udp 10.201.9.1:3478 --tls 10.201.9.1:4443 --max-sessions-per-conn $((IDLE + 10)) \
-	--max-open-rate 1000000 --ws-path /postern --stats-interval 0 >"$T/relay.log" 2>&1 &
+	--max-open-rate 1000000 --ws-path /postern --stats-interval 0 --allow-peer 10.201.0.0/16 >"$T/relay.log" 2>&1 &
 RELAY=$!; PIDS+=($RELAY)
 ip netns exec pnr-br turnserver -n --listening-ip 10.201.9.1 --relay-ip 10.201.9.1 --listening-port 3479 \
 	--user u:p --realm lab --lt-cred-mech --no-tls --no-dtls --no-cli --no-multicast-peers \

@@ -128,6 +128,13 @@ int main(int argc, char **argv)
 		    gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_DER, &der) != 0)
 			return 1;
 		put(argv[1], "fuzz_trust_cert", "client_der", der.data, der.size);
+		/* CSRs as components send them (pn_key_csr_pem), with and without a CN */
+		put(argv[1], "fuzz_trust_csr", "csr", csr, strlen(csr));
+		free(csr);
+		csr = NULL;
+		if (pn_key_csr_pem(k, "edge-1", &csr, &n) != 0)
+			return 1;
+		put(argv[1], "fuzz_trust_csr", "csr_cn", csr, strlen(csr));
 		gnutls_free(der.data);
 		gnutls_x509_crt_deinit(c);
 		free(pem);

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "relay/daemon.h"
+#include "relay/peerfilter.h"
 #include "relay/server.h"
 
 #define U32 .min = 1, .max = 0xffffffff
@@ -66,6 +67,13 @@ static const struct pn_opt run_opts[] = {
 	   .help = "stats line in the log this often (flag: seconds; 0 = off)"),
     PN_OPT("no-gso", NULL, "relay", "no_gso", PN_CFG_BOOL, .value = "true", .def = "false",
 	   .help = "do not use UDP GSO/GRO"),
+    PN_OPT("allow-peer", "CIDR", "relay", "allow_peer", PN_CFG_LIST, .max = PN_RELAY_ALLOW_MAX,
+	   .def = "[]",
+	   .help = "answer and bind UDP peers in this range although it is\n"
+		   "denied by default (repeatable, e.g. 10.0.0.0/8, ::1).\n"
+		   "Denied: loopback, link-local, RFC 1918, CGNAT\n"
+		   "100.64/10, fc00::/7, multicast, unspecified, reserved\n"
+		   "240/4 and this host's own addresses"),
     PN_OPT("renew-after", "S", "relay", "renew_after", PN_CFG_DURATION, .min = 0,
 	   .max = 86400000, .def = "0", .unit = "s",
 	   .help = "with --state: the first renewal after this long (flag:\n"
@@ -103,7 +111,7 @@ static void usage(FILE *f)
 	      "  the periodic line) logs the counters: sessions peers connectors pending\n"
 	      "  opened closed denied udp_rx_pkts udp_rx_bytes fwd_pkts fwd_bytes tx_pkts\n"
 	      "  tx_bytes gso_sends stun binds_ok binds_bad binds_challenged drop_malformed\n"
-	      "  drop_no_session drop_addr drop_queue drop_amplification tx_drops\n"
+	      "  drop_no_session drop_addr drop_queue drop_amplification drop_denied tx_drops\n"
 	      "  refused_pending refused_auth gro gso.  SIGINT/SIGTERM stop the relay.\n",
 	      f);
 }
@@ -143,6 +151,12 @@ static void server_config(const struct pn_cfg *cfg, struct pn_relay_server_confi
 	sc->max_conns = (uint32_t)pn_cfg_int(cfg, "relay", "max_conns");
 	sc->stats_ms = (uint32_t)pn_cfg_duration_ms(cfg, "relay", "stats_interval");
 	sc->no_gso = pn_cfg_bool(cfg, "relay", "no_gso");
+	{
+		const char *const *items;
+		size_t n = pn_cfg_list(cfg, "relay", "allow_peer", &items);
+		for (size_t i = 0; i < n && i < PN_RELAY_ALLOW_MAX; i++)
+			sc->allow_peer[sc->n_allow_peer++] = items[i];
+	}
 }
 
 /* SIGHUP: the limits; pn_opts_reload logs the rest. */
@@ -183,6 +197,18 @@ static int check(const struct pn_opts *o, char *err, size_t errsz)
 	if (ws && (ws[0] != '/' || strpbrk(ws, " \r\n")))
 		return pn_cfg_errorf(cfg, "relay", "ws_path", err, errsz,
 				     "must be a path like /postern");
+	{
+		const char *const *items;
+		size_t n = pn_cfg_list(cfg, "relay", "allow_peer", &items);
+		for (size_t i = 0; i < n; i++) {
+			struct pn_relay_cidr cidr;
+			if (pn_relay_cidr_parse(items[i], &cidr))
+				return pn_cfg_errorf(cfg, "relay", "allow_peer", err, errsz,
+						     "bad range '%.80s' (want e.g. 10.0.0.0/8 or "
+						     "fd00::/8, host bits zero, or an address)",
+						     items[i]);
+		}
+	}
 	return 0;
 }
 

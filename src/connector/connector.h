@@ -111,6 +111,14 @@ int pn_connector_set_client_acls(struct pn_connector *c, const uint8_t *const *a
 int pn_connector_set_revoked(struct pn_connector *c, const char *const *holder_ids,
 			     size_t n_ids, const char *const *serials, size_t n_serials);
 
+/* The same from the text of a revocation file (`connector run --revoked
+ * FILE`): one entry a line, a holder id (32 hex) or serial:HEX; leading
+ * blanks, empty lines and # comments skipped; at most
+ * PN_CONNECTOR_MAX_REVOKED of each kind (more are ignored).  text is
+ * modified.  *n_ids / *n_serials (may be NULL): lines taken as each. */
+int pn_connector_set_revoked_text(struct pn_connector *c, char *text, size_t *n_ids,
+				  size_t *n_serials);
+
 /* The endpoint (e.g. to feed relay sessions to it). */
 struct pn_tep *pn_connector_tep(struct pn_connector *c);
 

@@ -20,7 +20,6 @@
 #define ACL_FILE_MAX	 (4u << 20)
 #define REVOKED_FILE_MAX (4u << 20)
 #define RELAYS_FILE_MAX	 (1u << 20)
-#define REVOKED_MAX	 65536
 #define CLIENT_ACLS_MAX	 256
 
 struct pn_connector_daemon {
@@ -84,37 +83,18 @@ static void load_client_acls(struct pn_connector_daemon *d)
 		free(bufs[i]);
 }
 
-/* One entry a line: a holder id (32 hex) or serial:HEX; # comments. */
+/* One entry a line: a holder id (32 hex) or serial:HEX; # comments
+ * (pn_connector_set_revoked_text). */
 static int load_revoked(struct pn_connector_daemon *d)
 {
-	char *text = NULL, *save = NULL, *line;
-	const char **ids = NULL, **sers = NULL;
+	char *text = NULL;
 	size_t ni = 0, ns = 0, len;
 	int r;
 
 	if ((r = pn_file_read(d->cfg.revoked_path, REVOKED_FILE_MAX, &text, &len)) != 0)
 		return r;
-	ids = calloc(REVOKED_MAX, sizeof(char *));
-	sers = calloc(REVOKED_MAX, sizeof(char *));
-	if (!ids || !sers) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (line = strtok_r(text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line || *line == '#')
-			continue;
-		if (!strncmp(line, "serial:", 7) && ns < REVOKED_MAX)
-			sers[ns++] = line + 7;
-		else if (ni < REVOKED_MAX)
-			ids[ni++] = line;
-	}
-	r = pn_connector_set_revoked(d->conn, ids, ni, sers, ns);
-	PN_LOG_INFO("connector", "revoked", "ids=%zu serials=%zu", ni, ns);
-out:
-	free(ids);
-	free(sers);
+	if ((r = pn_connector_set_revoked_text(d->conn, text, &ni, &ns)) == 0)
+		PN_LOG_INFO("connector", "revoked", "ids=%zu serials=%zu", ni, ns);
 	free(text);
 	return r;
 }

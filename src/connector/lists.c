@@ -154,3 +154,42 @@ int pn_connector_set_revoked(struct pn_connector *c, const char *const *holder_i
 	pn_connector_reevaluate_all(c);
 	return 0;
 }
+
+int pn_connector_set_revoked_text(struct pn_connector *c, char *text, size_t *n_ids,
+				  size_t *n_serials)
+{
+	const char **ids = NULL, **sers = NULL;
+	char *save = NULL, *line;
+	size_t ni = 0, ns = 0, lines = 1;
+	int r = -ENOMEM;
+
+	for (const char *p = text; *p; p++) /* entries <= lines */
+		lines += *p == '\n' || *p == '\r';
+	if (lines > PN_CONNECTOR_MAX_REVOKED)
+		lines = PN_CONNECTOR_MAX_REVOKED;
+	ids = calloc(lines, sizeof(char *));
+	sers = calloc(lines, sizeof(char *));
+	if (!ids || !sers)
+		goto out;
+	for (line = strtok_r(text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (!strncmp(line, "serial:", 7)) {
+			if (ns < lines)
+				sers[ns++] = line + 7;
+		} else if (ni < lines) {
+			ids[ni++] = line;
+		}
+	}
+	r = pn_connector_set_revoked(c, ids, ni, sers, ns);
+	if (n_ids)
+		*n_ids = ni;
+	if (n_serials)
+		*n_serials = ns;
+out:
+	free(ids);
+	free(sers);
+	return r;
+}

@@ -211,6 +211,12 @@ int pn_router_dispatch(struct pn_req *r);
  * PN_ACTOR_STORE_DOWN and the router answers 503. */
 #define PN_ACTOR_STORE_DOWN "unavailable:store"
 int pn_auth_identify(struct pn_req *r);
+/* The Authorization header's part of pn_auth_identify (value h: "Bearer
+ * <key>"; anything else is refused), callable without a connection. */
+void pn_auth_identify_header(struct pn_req *r, const char *h);
+/* Split a request path "/v1/a/b" into r->seg (http.c); 0 or -EINVAL for
+ * anything odd (empty segments, too many, too long). */
+int pn_api_split_path(struct pn_req *r, const char *url);
 
 /* Issue an enrollment token for (kind, target id); *text: heap string. */
 int pn_enroll_new_token(struct pn_req *r, const char *kind, const char *target_id, uint32_t ttl,

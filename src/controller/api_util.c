@@ -35,6 +35,16 @@ int pn_api_error(struct pn_req *r, unsigned status, const char *code, const char
 	json_decref(r->resp);
 	r->status = status;
 	r->resp = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	if (!r->resp) {
+		/* The message quotes input that is not UTF-8 (a percent-encoded
+		 * path byte, a cut multi-byte name): JSON cannot carry it, so
+		 * say '?' instead of losing the answer (the HTTP layer would
+		 * turn a missing response into a 500). */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		r->resp = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	}
 	return PN_E_API_ANSWERED;
 }
 
@@ -79,6 +89,8 @@ int pn_api_store_error(struct pn_req *r, int err)
 
 const char *pn_api_query(struct pn_req *r, const char *key)
 {
+	if (!r->conn) /* a request driven in memory (fuzz/controller) has no query */
+		return NULL;
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 

@@ -181,16 +181,22 @@ static void identify_cert(struct pn_req *r)
 		pn_console_seen(r);
 }
 
+void pn_auth_identify_header(struct pn_req *r, const char *h)
+{
+	r->who = PN_P_NONE;
+	if (!strncmp(h, "Bearer ", 7))
+		identify_key(r, h + 7);
+	if (r->who == PN_P_NONE && strcmp(r->actor, PN_ACTOR_STORE_DOWN))
+		snprintf(r->actor, sizeof(r->actor), "refused:key");
+}
+
 int pn_auth_identify(struct pn_req *r)
 {
 	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 
 	r->who = PN_P_NONE;
 	if (h) {
-		if (!strncmp(h, "Bearer ", 7))
-			identify_key(r, h + 7);
-		if (r->who == PN_P_NONE && strcmp(r->actor, PN_ACTOR_STORE_DOWN))
-			snprintf(r->actor, sizeof(r->actor), "refused:key");
+		pn_auth_identify_header(r, h);
 		return 0; /* a presented credential is never ignored */
 	}
 	identify_cert(r);

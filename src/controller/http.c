@@ -103,7 +103,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 }
 
 /* Split "/v1/a/b" into segments; 0 or -EINVAL for anything odd. */
-static int split_path(struct pn_req *r, const char *url)
+int pn_api_split_path(struct pn_req *r, const char *url)
 {
 	size_t n = strlen(url);
 	char *p;
@@ -266,7 +266,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return send_error(c, 413, "body_too_large",
 					  "request body exceeds " PN_CTLAPI_BODY_MAX_TEXT " bytes");
 		/* /v1/... is the API; /console/... the console's files */
-		if (split_path(&cx->req, url) && !pn_console_path(url))
+		if (pn_api_split_path(&cx->req, url) && !pn_console_path(url))
 			return send_error(c, 404, "not_found", "no such endpoint");
 		pn_auth_identify(&cx->req);
 		if (pn_router_find(&cx->req, &cx->fn, &acc) || pn_router_allow(&cx->req, acc))

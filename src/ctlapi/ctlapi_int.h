@@ -16,6 +16,12 @@ struct pn_ctlapi {
 	struct pn_key *key;
 };
 
+/* Decode one push-channel "policy" event's data (sub.c, as the
+ * subscription does) and pass the event to cb (pointers valid during the
+ * call).  0, or PN_E_MALFORMED (not JSON, bad base64, a bad client entry);
+ * cb is not called then.  For the fuzzer. */
+int pn_ctlapi_policy_decode(const char *data, size_t len, pn_ctlapi_event_cb cb, void *arg);
+
 /* A request with the handle's pinned CA and client credential. */
 void pn_ctlapi_xfer_init(const struct pn_ctlapi *c, struct pn_xfer *x, const char *url,
 			 const char *method);

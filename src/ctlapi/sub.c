@@ -146,14 +146,34 @@ static struct item *decode_policy(const json_t *st)
 		it->ev.revoked = it->rev;
 		it->ev.n_revoked = json_array_size(arr);
 	}
-	it->relays = json_dumps(json_object_get(st, "relays") ? json_object_get(st, "relays")
-							      : json_array(),
-				JSON_COMPACT);
+	if (json_object_get(st, "relays")) {
+		it->relays = json_dumps(json_object_get(st, "relays"), JSON_COMPACT);
+	} else { /* none sent: an empty list (a new reference, freed here) */
+		json_t *none = json_array();
+
+		it->relays = none ? json_dumps(none, JSON_COMPACT) : NULL;
+		json_decref(none);
+	}
+	if (!it->relays)
+		goto fail;
 	it->ev.relays_json = it->relays;
 	return it;
 fail:
 	item_free(it);
 	return NULL;
+}
+
+int pn_ctlapi_policy_decode(const char *data, size_t len, pn_ctlapi_event_cb cb, void *arg)
+{
+	json_t *st = json_loadb(data, len, 0, NULL);
+	struct item *it = st ? decode_policy(st) : NULL;
+
+	json_decref(st);
+	if (!it)
+		return PN_E_MALFORMED;
+	cb(&it->ev, arg);
+	item_free(it);
+	return 0;
 }
 
 static int on_sse_event(const char *event, const char *data, size_t len, void *arg)

@@ -8,6 +8,7 @@
 #include "core/secret.h"
 #include "relay/core.h"
 #include "relay/idmap.h"
+#include "relay/peerfilter.h"
 #include "core/stun.h"
 #include "relay/udpmsg.h"
 
@@ -49,6 +50,7 @@ struct pn_relay_core {
 	struct pn_idmap connectors; /* id -> registered peer */
 	struct pn_relay_stats st;
 	uint8_t cookie_key[PN_RELAY_SECRET_LEN]; /* BIND return-routability cookies */
+	const struct pn_relay_peerfilter *filter;   /* denied sources; NULL: none */
 };
 
 void pn_relay_addr_from_sa(struct pn_relay_addr *a, const struct sockaddr *sa)
@@ -587,6 +589,13 @@ void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from
 	c->st.udp_rx_pkts++;
 	c->st.udp_rx_bytes += n;
 	kind = pn_relay_udp_classify(p, n);
+	/* Whatever is answered goes to the (spoofable) source: never to a
+	 * denied address.  DATA needs no check: it is accepted only from, and
+	 * forwarded only to, addresses bound below. */
+	if (kind != PN_RELAY_KIND_DATA && c->filter && pn_relay_peer_denied(c->filter, from)) {
+		c->st.drop_denied++;
+		return;
+	}
 	switch (kind) {
 	case PN_RELAY_KIND_DATA:
 		s = pn_idmap_get(&c->sessions, pn_relay_udp_sid(p));
@@ -625,6 +634,11 @@ void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from
 		return;
 	default: /* BIND_OK is relay -> peer only; garbage */ c->st.drop_malformed++; return;
 	}
+}
+
+void pn_relay_core_set_peerfilter(struct pn_relay_core *c, const struct pn_relay_peerfilter *f)
+{
+	c->filter = f;
 }
 
 size_t pn_relay_core_tick(struct pn_relay_core *c, uint64_t now_ms)

@@ -98,6 +98,7 @@ struct pn_relay_stats {
 	uint64_t stun;
 	uint64_t binds_ok, binds_bad, binds_challenged;
 	uint64_t drop_malformed, drop_no_session, drop_addr, drop_queue, drop_amplification;
+	uint64_t drop_denied; /* from a denied address (relay/peerfilter.h): never answered */
 };
 
 /* 0, -ENOMEM, PN_E_CRYPTO, PN_E_INVAL. */
@@ -152,6 +153,16 @@ struct pn_relay_route {
 void pn_relay_core_udp(struct pn_relay_core *c, const struct pn_relay_addr *from,
 		       const struct sockaddr *from_sa, const uint8_t *p, size_t n, uint64_t now_ms,
 		       uint8_t reply[PN_RELAY_REPLY_MAX], struct pn_relay_route *rt);
+
+/*
+ * Denied peer addresses (relay/peerfilter.h, borrowed; NULL: none denied):
+ * a STUN request, BIND or CONFIRM whose source is denied is dropped
+ * (counted as drop_denied) before anything is answered or bound, so no
+ * session side is ever bound to such an address and DATA, which goes only
+ * to bound addresses, never goes there either.
+ */
+struct pn_relay_peerfilter;
+void pn_relay_core_set_peerfilter(struct pn_relay_core *c, const struct pn_relay_peerfilter *f);
 
 /*
  * Expire idle sessions (telling both sides).  Returns the number closed.

@@ -18,6 +18,7 @@
 #include "relay/admit.h"
 #include "relay/auth.h"
 #include "relay/idmap.h"
+#include "relay/peerfilter.h"
 #include "relay/server_int.h"
 #include "relay/stream.h"
 
@@ -318,7 +319,8 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu binds_challenged=%llu "
 		 "drop_malformed=%llu "
 		 "drop_no_session=%llu "
-		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu tx_drops=%llu "
+		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu drop_denied=%llu "
+		 "tx_drops=%llu "
 		 "refused_pending=%llu "
 		 "refused_auth=%llu gro=%d gso=%d",
 		 (unsigned long long)st->sessions, (unsigned long long)st->peers,
@@ -332,7 +334,8 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 (unsigned long long)st->binds_bad, (unsigned long long)st->binds_challenged,
 		 (unsigned long long)st->drop_malformed, (unsigned long long)st->drop_no_session,
 		 (unsigned long long)st->drop_addr, (unsigned long long)st->drop_queue,
-		 (unsigned long long)st->drop_amplification, (unsigned long long)srv->tx_drops,
+		 (unsigned long long)st->drop_amplification, (unsigned long long)st->drop_denied,
+		 (unsigned long long)srv->tx_drops,
 		 (unsigned long long)srv->adm.refused_pending, (unsigned long long)srv->refused_auth,
 		 srv->gro, srv->gso);
 }
@@ -360,6 +363,9 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t now = uv_now(srv->loop);
 
 	pn_relay_core_tick(srv->core, now);
+	/* Own addresses change (DHCP, new interfaces): re-read them now and then. */
+	if (++srv->sweeps % OWN_REFRESH_SWEEPS == 0)
+		pn_relay_peerfilter_load_own(&srv->filter);
 	/* Authenticated streams must show life (PING) within the idle limit. */
 	for (struct conn *c = srv->conns; c; c = c->next)
 		if (c->peer && now - pn_rstream_last_rx(c->s) > PN_RELAY_CONN_IDLE_MS)
@@ -367,6 +373,32 @@ static void on_sweep(uv_timer_t *t)
 }
 
 /* ---- lifecycle ---- */
+
+/* Denied peer addresses: the defaults, our own addresses, minus --allow-peer. */
+static int peer_filter_init(struct pn_relay_server *srv, const struct pn_relay_server_config *cfg)
+{
+	char allowed[512] = "", one[64];
+	size_t off = 0;
+	int r;
+
+	pn_relay_peerfilter_init(&srv->filter);
+	for (unsigned i = 0; i < cfg->n_allow_peer && i < PN_RELAY_ALLOW_MAX; i++) {
+		if ((r = pn_relay_peerfilter_allow(&srv->filter, cfg->allow_peer[i]))) {
+			PN_LOG_ERROR("relay", "bad_allow_peer", "cidr=\"%.64s\" err=%s",
+				     cfg->allow_peer[i], pn_errname(r));
+			return PN_E_CONFIG;
+		}
+		pn_relay_cidr_format(&srv->filter.allow[i], one, sizeof(one));
+		off += (size_t)snprintf(allowed + off, off < sizeof(allowed) ? sizeof(allowed) - off : 0,
+					"%s%s", i ? "," : "", one);
+	}
+	if ((r = pn_relay_peerfilter_load_own(&srv->filter)))
+		PN_LOG_WARN("relay", "own_addresses_unknown", "err=%s", pn_errname(r));
+	pn_relay_core_set_peerfilter(srv->core, &srv->filter);
+	PN_LOG_INFO("relay", "peer_filter", "allow=%s own_addresses=%u", off ? allowed : "-",
+		    srv->filter.nown);
+	return 0;
+}
 
 int pn_relay_server_udp_port(const struct pn_relay_server *srv)
 {
@@ -450,6 +482,8 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	srv->cfg = *cfg;
 	srv->udp_fd = -1;
 	if ((r = pn_relay_core_new(&cfg->limits, &core_ops, srv, &srv->core)))
+		goto out;
+	if ((r = peer_filter_init(srv, cfg)))
 		goto out;
 	if ((r = pn_admit_init(&srv->adm, cfg->max_pending, cfg->max_pending_per_ip,
 			       cfg->max_conns)))

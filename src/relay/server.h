@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "relay/core.h"
+#include "relay/peerfilter.h"
 #include "trust/cred.h"
 #include "trust/key.h"
 
@@ -28,13 +29,20 @@ struct pn_relay_server_config {
 	uint32_t max_pending, max_pending_per_ip, max_conns;
 	uint32_t stats_ms; /* 0: no periodic stats line */
 	int no_gso;	   /* 1: never use UDP GSO/GRO (benchmarks, old kernels) */
+	/* Ranges exempt from the denied peer addresses (relay/peerfilter.h):
+	 * CIDR texts, borrowed for the call of pn_relay_server_new. */
+	const char *allow_peer[PN_RELAY_ALLOW_MAX];
+	unsigned n_allow_peer;
 };
 
 /* Defaults from relay/wire.h for everything but addresses and credential. */
 void pn_relay_server_config_default(struct pn_relay_server_config *c);
 
 /*
- * Create and start listening.  0, PN_E_CONFIG (address), PN_E_UNTRUSTED /
+ * Create and start listening.  UDP from denied peer addresses (the
+ * defaults of relay/peerfilter.h and this host's own addresses, re-read
+ * every 30 s, minus allow_peer) is never answered.
+ * 0, PN_E_CONFIG (address, allow_peer), PN_E_UNTRUSTED /
  * PN_E_WRONG_TYPE (own certificate not a relay credential of this CA),
  * PN_E_CRYPTO, -errno (bind), -ENOMEM.
  */

@@ -18,6 +18,7 @@
 
 #define CONN_OF(e) ((struct conn *)((char *)(e)-offsetof(struct conn, adm)))
 #define SWEEP_MS   2000
+#define OWN_REFRESH_SWEEPS 15 /* own addresses re-read every 30 s */
 #define SLOT_SMALL 2048 /* receive slot without GRO */
 #define MAX_SEND   (PN_RELAY_BATCH * 4)
 
@@ -51,6 +52,8 @@ struct pn_relay_server {
 	uv_loop_t *loop;
 	struct pn_relay_server_config cfg;
 	struct pn_relay_core *core;
+	struct pn_relay_peerfilter filter; /* denied peer addresses (the core reads it) */
+	unsigned sweeps;
 	gnutls_certificate_credentials_t cred;
 	uv_tcp_t tcp;
 	uv_poll_t poll;

@@ -417,7 +417,10 @@ int pn_tconn_retry_check(const uint8_t secret[PN_TCONN_RETRY_SECRET_LEN],
 		return PN_E_MALFORMED;
 	if (hd.token.len == 0) {
 		scid.datalen = PN_TCONN_CID_LEN;
-		if (pn_random(scid.data, scid.datalen) != 0)
+		/* ngtcp2 asserts (aborts) if the Retry's SCID equals the DCID
+		 * the client chose: a random draw collides only by chance, or
+		 * when pn_random is predictable (the fuzzer) */
+		if (pn_random(scid.data, scid.datalen) != 0 || ngtcp2_cid_eq(&scid, &hd.dcid))
 			return PN_E_MALFORMED;
 		n = ngtcp2_crypto_generate_retry_token(token, secret, PN_TCONN_RETRY_SECRET_LEN,
 						       hd.version, from, fromlen, &scid, &hd.dcid,

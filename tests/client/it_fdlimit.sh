@@ -36,7 +36,7 @@ pn_topo_up
 pn_resources
 pn_pki_one_connector
 pn_bg relay ip netns exec $NS_RELAY prlimit --nofile=256:4096 -- "$PN_BIN" relay run \
-	--state "$W/pki/relay1" --udp 10.203.2.2:3478 --tls 10.203.2.2:4433
+	--state "$W/pki/relay1" --udp 10.203.2.2:3478 --tls 10.203.2.2:4433 --allow-peer 10.203.0.0/16
 pn_wait_tcp $NS_CLI 10.203.2.2 4433 10 || bad "relay listening"
 pn_bg connector-conn1 ip netns exec $NS_CONN1 prlimit --nofile=256:4096 -- "$PN_BIN" connector run \
 	--state "$W/pki/conn1" --listen-udp "$(pn_connector_addr conn1)"

@@ -75,7 +75,7 @@ RTOKEN=$($CTL relay add edge1 --udp $NET.2.2:3478 --tls $NET.2.2:4433 | grep '^p
 ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/relay" \
 	>"$W/relay-enroll.log" 2>&1 || { cat "$W/relay-enroll.log"; bad "relay enroll"; pn_finish; }
 pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
-	--udp $NET.2.2:3478 --tls $NET.2.2:4433
+	--udp $NET.2.2:3478 --tls $NET.2.2:4433 --allow-peer $NET.0.0/16
 pn_wait_tcp $NS_CLI $NET.2.2 4433 30 || { cat "$W/relay.log"; bad "relay listening"; pn_finish; }
 
 # A read-only admin key, made with the bootstrap key through the API.

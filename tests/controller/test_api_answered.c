@@ -32,6 +32,14 @@ static void test_error_answers(void **state)
 	assert_int_equal(r.status, 400);
 	assert_string_equal(code_of(&r), "bad");
 	assert_int_equal(pn_api_done(&r), PN_E_API_ANSWERED);
+	/* A message quoting bytes that are not UTF-8 (a percent-encoded path
+	 * segment) still gives a JSON answer (found by fuzz_controller_request). */
+	assert_int_equal(pn_api_error(&r, 404, "not_found", "no resource '%s'", "t\xe2"),
+			 PN_E_API_ANSWERED);
+	assert_int_equal(r.status, 404);
+	assert_non_null(r.resp);
+	assert_string_equal(code_of(&r), "not_found");
+	assert_int_equal(pn_api_error(&r, 400, "bad", "x=%d", 1), PN_E_API_ANSWERED);
 	/* A helper's answer travels up as a code: the store mapping keeps it. */
 	assert_int_equal(pn_api_store_error(&r, PN_E_API_ANSWERED), PN_E_API_ANSWERED);
 	assert_int_equal(r.status, 400);

@@ -82,7 +82,8 @@ pn_pki_one_connector() { pn_pki || { bad "pki fixture"; pn_finish; }; }
 
 pn_start_relay() {
 	pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/pki/relay1" \
-		--udp 10.203.2.2:3478 --tls 10.203.2.2:4433 --ws-path /postern
+		--udp 10.203.2.2:3478 --tls 10.203.2.2:4433 --ws-path /postern \
+		--allow-peer 10.203.0.0/16
 	pn_wait_tcp $NS_CLI 10.203.2.2 4433 10 || bad "relay listening"
 }
 

@@ -126,7 +126,8 @@ natlab_start() { # [connector args...]: relays, connector, client (SOCKS5 127.0.
 	local r
 	for r in 1 2; do
 		pn_bg relay$r ip netns exec $NL_RELAY "$PN_BIN" relay run --state "$W/pki/relay$r" \
-			--udp 10.214.1.$((r + 1)):3478 --tls 10.214.1.$((r + 1)):4433 --stats-interval 0
+			--udp 10.214.1.$((r + 1)):3478 --tls 10.214.1.$((r + 1)):4433 --stats-interval 0 \
+			--allow-peer 10.214.0.0/16
 	done
 	pn_wait_tcp $NL_HUB 10.214.1.2 4433 30 && pn_wait_tcp $NL_HUB 10.214.1.3 4433 30 || return 1
 	pn_bg connector ip netns exec $NL_CONN "$PN_BIN" connector run --state "$W/pki/conn1" --log "${NL_LOG:-info}" "$@"

@@ -304,7 +304,7 @@ pn_relay_enroll_up() {
 	ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$token" --state "$W/relay" \
 		>>"$W/enroll.log" 2>&1 || { bad "relay enroll"; return 1; }
 	pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
-		--udp $NET.2.2:3478 --tls $NET.2.2:4433 "$@"
+		--udp $NET.2.2:3478 --tls $NET.2.2:4433 --allow-peer $NET.0.0/16 "$@"
 	pn_wait_tcp $NS_CLI $NET.2.2 4433 15 || { bad "relay listening"; return 1; }
 }
 

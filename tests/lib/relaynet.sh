@@ -25,7 +25,8 @@ relay_up() {
 	# Under ASan, a small quarantine keeps RSS meaningful for the memory checks.
 	pn_bg relay ip netns exec $NRL env ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}" \
 		"$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
-		--udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 "$@"
+		--udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 \
+		--allow-peer 10.201.0.0/16 "$@"
 	RELAY_PID=$PID_relay
 	pn_wait_log "$T/relay.log" " ready " 15 && return 0
 	echo "relay did not start"; cat "$T/relay.log"; exit 1

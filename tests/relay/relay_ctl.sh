@@ -60,7 +60,8 @@ RTOKEN=$($CTL relay add relay1 --udp 10.206.2.2:3478 --tls 10.206.2.2:4433 \
 ip netns exec $NS_RELAY "$PN_BIN" relay enroll --token "$RTOKEN" --state "$W/relay" >"$W/enroll.log" 2>&1 ||
 	bad "relay enroll"
 pn_bg relay ip netns exec $NS_RELAY "$PN_BIN" relay run --state "$W/relay" \
-	--udp 10.206.2.2:3478 --tls 0.0.0.0:4433 --ws-path /postern --stats-interval 0
+	--udp 10.206.2.2:3478 --tls 0.0.0.0:4433 --ws-path /postern --stats-interval 0 \
+	--allow-peer 10.206.0.0/16
 pn_ws_proxy_cfg "$W/haproxy.cfg" 127.0.0.1:4433 "10.206.2.2:8443 ssl crt $W/proxy.pem"
 pn_bg haproxy ip netns exec $NS_RELAY haproxy -f "$W/haproxy.cfg" -db
 pn_wait_tcp $NS_CLI 10.206.2.2 8443 15 || bad "haproxy listening"

@@ -32,7 +32,7 @@ fi
 [ "$(stat -c %a "$T/rstate/key.pem")" = 600 ] && ok "relay key is 0600" || bad "key mode $(stat -c %a $T/rstate/key.pem)"
 
 pn_bg relay ip netns exec $NRL "$BIN" relay run --state "$T/rstate" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 \
-	--stats-interval 0 --renew-after 3
+	--stats-interval 0 --renew-after 3 --allow-peer 10.201.0.0/16
 RELAY_PID=$PID_relay
 pn_wait_log "$T/relay.log" " ready " 10
 

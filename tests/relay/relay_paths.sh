@@ -17,7 +17,7 @@ topo_up
 relay_up
 # A second relay (other ports): the connector registers with both.
 pn_bg relay2 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
-	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0
+	--udp 0.0.0.0:3479 --tls 0.0.0.0:4444 --stats-interval 0 --allow-peer 10.201.0.0/16
 RELAY2=$PID_relay2
 sleep 0.3
 connector_up --relay tls=10.201.2.1:4444,udp=10.201.2.1:3479
@@ -158,7 +158,7 @@ check "restarted relay: the connector re-registered, sessions work again" \
 # IPv6 end to end (loopback inside the relay's namespace): relay, connector
 # and client all on [::1].
 pn_bg relay6 ip netns exec $NRL "$BIN" relay run --ca "$T/ca.crt" --cert "$T/relay.crt" --key "$T/relay.key" \
-	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0
+	--udp [::1]:3480 --tls [::1]:4445 --stats-interval 0 --allow-peer ::1
 sleep 0.3
 pn_bg conn6 ip netns exec $NRL "$PEER" connector --pki "$T" --cred conn --relay "tls=[::1]:4445,udp=[::1]:3480"
 pn_wait_log "$T/conn6.log" "state=1" 15

@@ -61,7 +61,8 @@ mkdir -p "$T/pushed"
 : >"$T/revoked"
 
 pn_bg relay ip netns exec $NS_RLY "$RELAY_BIN" relay run --ca "$T/ca.crt" --cert "$T/relay/cert.pem" \
-	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0
+	--key "$T/relay/key.pem" --udp 0.0.0.0:3478 --tls 0.0.0.0:4443 --ws-path /postern --stats-interval 0 \
+	--allow-peer 10.202.0.0/16
 pn_wait_log "$T/relay.log" " ready " 10 || bad "relay started"
 pn_bg conn ip netns exec $NS_CON "$CONN_BIN" connector run --ca "$T/ca.crt" --cert "$T/conn/cert.pem" \
 	--key "$T/conn/key.pem" --acl "$T/conn/acl.bin" --listen-udp 10.202.1.1:4433 \
