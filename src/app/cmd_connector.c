@@ -19,6 +19,7 @@
 #include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "relay/rclient.h"
 #include "relay/rpath.h"
 #include "trust/cred.h"
@@ -258,6 +259,7 @@ static int cmd_run(int argc, char **argv)
 			snprintf(a, sizeof(a), "%d", port);
 		PN_LOG_INFO("connector", "ready", "udp_port=%s", a);
 	}
+	(void)pn_sdnotify_ready(ctx.loop, "connector ready");
 	uv_run(ctx.loop, UV_RUN_DEFAULT);
 	return 0;
 }

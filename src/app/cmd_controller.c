@@ -25,6 +25,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "core/secret.h"
 
 static void usage(FILE *f)
@@ -256,7 +257,7 @@ int pn_cmd_controller(int argc, char **argv)
 		}
 		printf("url=%s\n", pn_controller_url(ctl));
 		fflush(stdout);
-		sigwait(&set, &sig);
+		pn_sdnotify_sigwait(&set, &sig, "controller ready"); /* READY=1, watchdog */
 		PN_LOG_INFO("controller", "stopping", "signal=%d", sig);
 		pn_controller_stop(ctl);
 		return 0;
