@@ -14,10 +14,10 @@
 #                               purge, nothing left
 #
 # Only the downloads (debootstrap, apt) need a network: when this network
-# namespace has no default route (ctest's isolation), they run in the host's
-# (nsenter --net=/proc/1/ns/net).  After the first run they find everything
-# in the cache and no network is used.  PN_PKGROOT overrides the cache
-# directory.  Needs root.
+# namespace has no default route (ctest's isolation), they run in the
+# namespace of the nearest ancestor process that has one (nsenter --net).
+# After the first run they find everything in the cache and no network is
+# used.  PN_PKGROOT overrides the cache directory.  Needs root.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: package_deb.sh BUILD_DIR}" && pwd)
 SRC=${PN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -29,9 +29,21 @@ t0=$SECONDS
 for t in debootstrap dpkg-deb unshare; do
   command -v "$t" >/dev/null || { echo "package_deb: $t missing (scripts/deps.sh)"; exit 1; }
 done
+# NET: the prefix that runs a download with a route out.  ctest's isolation
+# (a network namespace with only lo) leaves the host's namespace to the
+# process that made it: the nearest ancestor in another network namespace.
+has_route() { "$@" ip route show default 2>/dev/null | grep -q . || "$@" ip -6 route show default 2>/dev/null | grep -q .; }
 NET=()
-if ! ip route show default 2>/dev/null | grep -q . && ! ip -6 route show default 2>/dev/null | grep -q .; then
-  NET=(nsenter --net=/proc/1/ns/net --)
+if ! has_route; then
+  pid=$$ self=$(readlink /proc/self/ns/net)
+  while pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ "${pid:-0}" -gt 1 ]; do
+    if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$self" ] &&
+       has_route nsenter --net="/proc/$pid/ns/net" --; then
+      NET=(nsenter --net="/proc/$pid/ns/net" --)
+      break
+    fi
+  done
+  [ ${#NET[@]} -gt 0 ] || echo "(no network here or in an ancestor's namespace: the cache must hold everything)"
 fi
 T=$(mktemp -d /tmp/pn-package.XXXXXX)
 cleanup() { rm -rf "$T"; }
@@ -114,8 +126,9 @@ in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=
 pkg=/tmp/$(basename "$DEB")
 echo "=== postern's dependencies in the root's apt cache"
 # --print-uris lists the archives apt would have to download
+# (and the package itself, as file:)
 if in_root apt-get install -y -qq --print-uris "$pkg" >"$T/fetch.log" 2>&1 &&
-   ! grep -q "^'" "$T/fetch.log"; then
+   ! grep -v "^'file:" "$T/fetch.log" | grep -q "^'"; then
   echo "all cached"
 else
   echo "downloading what the cache lacks (lists first: the mirror may have moved on)"
