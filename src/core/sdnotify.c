@@ -80,8 +80,7 @@ uint64_t pn_sdnotify_watchdog_usec(void)
 	if (env_u64("WATCHDOG_USEC", &usec) || usec == 0)
 		return 0;
 	/* the manager names the process it watches; a child must not ping */
-	if (getenv("WATCHDOG_PID") &&
-	    (env_u64("WATCHDOG_PID", &pid) || pid != (uint64_t)getpid()))
+	if (getenv("WATCHDOG_PID") && (env_u64("WATCHDOG_PID", &pid) || pid != (uint64_t)getpid()))
 		return 0;
 	return usec;
 }

@@ -203,8 +203,7 @@ static void daemon_poll(uv_timer_t *t)
 			d->other++;
 	}
 	/* the service manager asks us to stop */
-	if (!d->sent_term &&
-	    (d->term_at_ns ? pn_now_ns() >= d->term_at_ns : d->watchdogs >= 3)) {
+	if (!d->sent_term && (d->term_at_ns ? pn_now_ns() >= d->term_at_ns : d->watchdogs >= 3)) {
 		d->sent_term = 1;
 		kill(getpid(), SIGTERM);
 	}
