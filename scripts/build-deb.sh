@@ -37,6 +37,15 @@ if grep -qE '^PN_(SANITIZE|FUZZ):BOOL=ON' "$BUILD/CMakeCache.txt"; then
   die "$BUILD is a sanitizer/fuzzer build: package a release build"
 fi
 [ -x "$BUILD/src/app/postern" ] || die "$BUILD/src/app/postern is not built"
+# Sources the install rules name that come from the configuration work
+# (issue 17): say which are missing rather than let cmake --install fail.
+missing=()
+for f in docs/examples/{controller,relay,connector,client}.conf man/postern.1.scd \
+  man/postern-client.1.scd man/postern-ctl.1.scd man/postern-controller.8.scd \
+  man/postern-relay.8.scd man/postern-connector.8.scd man/postern.conf.5.scd; do
+  [ -f "$ROOT/$f" ] || missing+=("$f")
+done
+[ ${#missing[@]} -eq 0 ] || die "missing in the tree: ${missing[*]}"
 
 # <upstream>~git<commit time>.<commit> sorts by commit and before the release
 # of the same upstream version; -1: the Debian revision.
