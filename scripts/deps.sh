@@ -16,7 +16,8 @@ PKGS=(
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
   iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base
   iputils-ping
-  chromium scdoc
+  chromium
+  dpkg-dev scdoc debootstrap
 )
 BENCH_PKGS=(iperf3 nebula wireguard-go wireguard-tools stunnel4 coturn)
 case "${1:-}" in

@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
 #include "relay/rclient.h"
@@ -400,6 +401,7 @@ static int run_client(struct pn_client_config *o, struct pn_opts *opts)
 	uv_signal_start(&ctx.sigint, on_signal, SIGINT);
 	uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&ctx.sighup, on_hup, SIGHUP);
+	(void)pn_sdnotify_ready(&loop, "client ready");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	if (ctx.err) {

@@ -20,6 +20,7 @@
 #include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "relay/rclient.h"
 #include "relay/rpath.h"
 #include "trust/cred.h"
@@ -247,6 +248,7 @@ static int run(struct pn_opts *o, const struct sockaddr_storage *udp)
 			snprintf(a, sizeof(a), "%d", port);
 		PN_LOG_INFO("connector", "ready", "udp_port=%s", a);
 	}
+	(void)pn_sdnotify_ready(ctx.loop, "connector ready");
 	uv_run(ctx.loop, UV_RUN_DEFAULT);
 	return 0;
 }

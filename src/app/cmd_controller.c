@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "core/secret.h"
 
 /* `postern controller run`: flags, --help, the [controller] section. */
@@ -231,7 +232,8 @@ static int cmd_run(int argc, char **argv)
 	printf("url=%s\n", pn_controller_url(ctl));
 	fflush(stdout);
 	/* SIGHUP: the log settings; pn_opts_reload logs what needs a restart. */
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+	/* READY=1 and the watchdog under systemd (Type=notify) */
+	while (pn_sdnotify_sigwait(&set, &sig, "controller ready") == 0 && sig == SIGHUP)
 		if (pn_opts_reload(&o, NULL, NULL, err, sizeof(err)) != 0)
 			PN_LOG_ERROR("config", "reload_failed", "err=\"%s\"", err);
 	PN_LOG_INFO("controller", "stopping", "signal=%d", sig);

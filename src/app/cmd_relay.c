@@ -16,6 +16,7 @@
 #include "app/opts.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "relay/daemon.h"
 #include "relay/peerfilter.h"
 #include "relay/server.h"
@@ -246,6 +247,7 @@ static int run(struct pn_opts *o)
 	PN_LOG_INFO("relay", "ready", "udp_port=%d tls_port=%d",
 		    pn_relay_server_udp_port(pn_relay_daemon_server(ctx.d)),
 		    pn_relay_server_tls_port(pn_relay_daemon_server(ctx.d)));
+	(void)pn_sdnotify_ready(&loop, "relay ready");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return 0;
