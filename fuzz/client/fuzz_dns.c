@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/dns_msg.h"
+#include "core/dns_msg.h"
 #include "client/dns_pool.h"
 #include "client/dns_resolve.h"
 #include "core/buf.h"

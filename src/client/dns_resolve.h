@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/dns_msg.h"
+#include "core/dns_msg.h"
 
 struct pn_pool;
 

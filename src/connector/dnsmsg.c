@@ -4,7 +4,7 @@
  * /etc/resolv.conf names, on the resource network).
  *
  * The client writes one query framed as DNS over TCP (u16 length +
- * message) and finishes.  The query is parsed (client/dns_msg.h) and must
+ * message) and finishes.  The query is parsed (core/dns_msg.h) and must
  * be a standard query with exactly one question, class IN, for exactly the
  * name of the flow header (the name the policy check allowed): nothing
  * else is asked of the resolver on the client's behalf.  The connector
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/dns_msg.h"
+#include "core/dns_msg.h"
 #include "connector/connector_int.h"
 #include "core/buf.h"
 #include "core/err.h"

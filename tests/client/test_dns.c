@@ -1,5 +1,5 @@
 /* Unit tests for the DNS message codec, the synthetic pool and the local
- * resolver's decisions (client/dns_msg.h, dns_pool.h, dns_resolve.h). */
+ * resolver's decisions (core/dns_msg.h, dns_pool.h, dns_resolve.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "client/dns_msg.h"
+#include "core/dns_msg.h"
 #include "client/dns_pool.h"
 #include "client/dns_resolve.h"
 #include "core/buf.h"

@@ -1,7 +1,7 @@
 /* DNS messages, sans I/O; see dns_msg.h. */
 #include <string.h>
 
-#include "client/dns_msg.h"
+#include "core/dns_msg.h"
 #include "core/buf.h"
 #include "core/err.h"
 

@@ -1,5 +1,5 @@
-#ifndef PN_CLIENT_DNS_MSG_H
-#define PN_CLIENT_DNS_MSG_H
+#ifndef PN_CORE_DNS_MSG_H
+#define PN_CORE_DNS_MSG_H
 /*
  * DNS messages (RFC 1035, EDNS0 RFC 6891), sans I/O: just what the
  * client's local resolver needs — parse a query (or a reply) completely,
