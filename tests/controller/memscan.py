@@ -3,7 +3,9 @@
 (the 32-byte seed of its PKCS#8 PEM, and the two halves of SHA-512(seed):
 the clamped secret scalar and the nonce prefix) in every readable mapping
 of each process (/proc/PID/mem, needs root).  Prints "PID hits regions" per
-process and exits 0."""
+process and exits 0.  Reads in chunks (a key straddling two chunks is still
+found); mappings over 8 GiB are skipped: only a sanitizer's shadow memory is
+that large (terabytes of never-touched zero pages), never the heap."""
 import hashlib
 import re
 import subprocess
@@ -21,6 +23,11 @@ def needles(keyfile):
     return [seed, bytes(h[:32]), bytes(h[32:])]
 
 
+CHUNK = 16 << 20
+HUGE = 8 << 30
+KEYLEN = 32
+
+
 def scan(pid, keys):
     hits = regions = 0
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
@@ -29,14 +36,22 @@ def scan(pid, keys):
             if not m or m.group(3)[0] != "r" or "[vvar]" in line or "[vsyscall]" in line:
                 continue
             lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+            if hi - lo > HUGE:
+                continue
+            got, tail = 0, b""
             try:
                 mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
-                continue
+                for off in range(lo, hi, CHUNK):
+                    data = tail + mem.read(min(CHUNK, hi - off))
+                    for k in keys:
+                        got += data.count(k)
+                    # keep the last bytes so a key across the boundary counts
+                    # once: drop whole needles already counted in the tail
+                    tail = data[-(KEYLEN - 1):]
+            except (OSError, ValueError, OverflowError, MemoryError):
+                pass
             regions += 1
-            for k in keys:
-                hits += data.count(k)
+            hits += got
     return hits, regions
 
 
