@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "controller/signer.h"
 #include "fuzzctl.h"
 #include "trust/ca.h"
 #include "trust/key.h"
@@ -160,8 +162,19 @@ struct fz *fz_get(void)
 		return &F;
 	/* store errors (constraint races the fuzzer provokes) are expected */
 	pn_log_setup(PN_LOG_ERROR, PN_LOG_TEXT, open("/dev/null", O_WRONLY));
-	if (pn_ca_new(1700000000, &F.ctl.ca) || pn_anchor_from_ca(F.ctl.ca, &F.ctl.anchor))
-		abort();
+	{
+		/* The CA in a data directory, and the CA signer the handlers
+		 * sign through (a forked child, as in the controller). */
+		static char dir[] = "/tmp/pn-fuzzctl.XXXXXX";
+		uint8_t fpr[PN_FPR_LEN];
+		struct pn_signer_cfg sc = {dir, NULL, {3600, 3600, 1000000}};
+		if (!mkdtemp(dir) || pn_ca_init_dir(dir, 1700000000) ||
+		    pn_ca_load(dir, &F.ctl.ca) || pn_anchor_from_ca(F.ctl.ca, &F.ctl.anchor))
+			abort();
+		pn_ca_fingerprint(F.ctl.ca, fpr);
+		if (pn_signer_start(&sc, fpr, &F.ctl.signer))
+			abort();
+	}
 	F.ctl.token_ttl = 60;
 	F.ctl.cred_ttl = 3600;
 	F.ctl.acl_ttl = 3600;
