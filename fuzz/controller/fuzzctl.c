@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "controller/signer.h"
+#include "core/file.h"
 #include "fuzzctl.h"
 #include "trust/ca.h"
 #include "trust/key.h"
@@ -152,6 +153,14 @@ static void issue(struct pn_key *k, enum pn_cred_type type, const char *id, cons
 	       type == PN_CRED_CLIENT ? F.sa_id : id, 0);
 }
 
+static const char *ca_dir;
+static void remove_ca_dir(void)
+{
+	static const char *const names[] = {"ca.key", "ca.crt", NULL};
+	if (ca_dir)
+		pn_file_remove_dir(ca_dir, names);
+}
+
 struct fz *fz_get(void)
 {
 	static int ready;
@@ -171,6 +180,8 @@ struct fz *fz_get(void)
 		if (!mkdtemp(dir) || pn_ca_init_dir(dir, 1700000000) ||
 		    pn_ca_load(dir, &F.ctl.ca) || pn_anchor_from_ca(F.ctl.ca, &F.ctl.anchor))
 			abort();
+		ca_dir = dir;
+		atexit(remove_ca_dir); /* the signer has loaded the key by now */
 		pn_ca_fingerprint(F.ctl.ca, fpr);
 		if (pn_signer_start(&sc, fpr, &F.ctl.signer))
 			abort();
