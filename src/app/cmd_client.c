@@ -129,6 +129,12 @@ static const struct pn_opt run_opts[] = {
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
 
+const struct pn_opt *pn_cmd_client_opts(size_t *n)
+{
+	*n = NOPTS;
+	return run_opts;
+}
+
 static int usage(int code)
 {
 	FILE *f = code ? stderr : stdout;

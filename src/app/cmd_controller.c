@@ -52,6 +52,12 @@ static const struct pn_opt run_opts[] = {
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
 
+const struct pn_opt *pn_cmd_controller_opts(size_t *n)
+{
+	*n = NOPTS;
+	return run_opts;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: postern controller init --data DIR [--api-listen HOST:PORT] "

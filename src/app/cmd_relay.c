@@ -83,6 +83,12 @@ static const struct pn_opt run_opts[] = {
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
 
+const struct pn_opt *pn_cmd_relay_opts(size_t *n)
+{
+	*n = NOPTS;
+	return run_opts;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: postern relay run [options]\n"

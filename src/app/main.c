@@ -21,6 +21,7 @@ static const struct pn_cmd cmds[] = {
 	{"connector", pn_cmd_connector, "private-network side: verifies and proxies flows"},
 	{"client", pn_cmd_client, "user side: login, port-forward and SOCKS5, tunnels"},
 	{"ctl", pn_cmd_ctl, "admin CLI for the controller's API"},
+	{"doctor", pn_cmd_doctor, "check a role's clock, controller, relays, NAT, MTU, DNS"},
 	{"version", pn_cmd_version, "print the version"},
 };
 

@@ -173,6 +173,22 @@ void pn_stun_build_request(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t out[PN_
 	put_fpr(out, PN_STUN_REQUEST_LEN - 8);
 }
 
+int pn_stun_build_probe(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t *out, size_t len)
+{
+	/* header 20 + PADDING (4 + the rest); no FINGERPRINT: a CRC over a
+	 * full-size datagram is work the relay need not do for a probe */
+	if (len < PN_STUN_REQUEST_LEN || len > PN_STUN_MAX_MESSAGE || (len & 3))
+		return PN_E_INVAL;
+	memset(out, 0, len);
+	pn_store_be16(out, PN_STUN_BINDING_REQUEST);
+	pn_store_be16(out + 2, (uint16_t)(len - PN_STUN_HDR));
+	pn_store_be32(out + 4, PN_STUN_MAGIC);
+	memcpy(out + 8, txid, PN_STUN_TXID_LEN);
+	pn_store_be16(out + 20, PN_STUN_ATTR_PADDING);
+	pn_store_be16(out + 22, (uint16_t)(len - PN_STUN_HDR - ATTR_HDR));
+	return 0;
+}
+
 static int read_addr(const uint8_t *a, size_t len, int xored, const uint8_t *hdr,
 		     struct sockaddr_storage *ss)
 {

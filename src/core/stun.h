@@ -22,7 +22,10 @@
 /* The message header and the limit (RFC 8489 §5). */
 #define PN_STUN_MAGIC	    0x2112A442u
 #define PN_STUN_HDR	    20
-#define PN_STUN_MAX_MESSAGE 548 /* we never need more; larger is dropped */
+/* Larger is dropped.  Path-MTU probes (pn_stun_build_probe, `postern
+ * doctor`) are padded requests as large as a 1500-byte link carries; the
+ * answer stays small, so their size costs the relay nothing but a read. */
+#define PN_STUN_MAX_MESSAGE 1500
 
 #define PN_STUN_TXID_LEN     12
 #define PN_STUN_REQUEST_LEN  64 /* padded request: room for any of our answers */
@@ -56,6 +59,14 @@ int pn_stun_build_response(const uint8_t txid[PN_STUN_TXID_LEN], const struct so
 
 /* A Binding request padded to PN_STUN_REQUEST_LEN bytes, with FINGERPRINT. */
 void pn_stun_build_request(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t out[PN_STUN_REQUEST_LEN]);
+
+/*
+ * A Binding request padded to `len` bytes (a multiple of 4, from
+ * PN_STUN_REQUEST_LEN to PN_STUN_MAX_MESSAGE), without FINGERPRINT: a
+ * path-MTU probe whose answer tells that `len` bytes of UDP payload came
+ * through.  0 or PN_E_INVAL (bad len).
+ */
+int pn_stun_build_probe(const uint8_t txid[PN_STUN_TXID_LEN], uint8_t *out, size_t len);
 
 /*
  * Parse a Binding success response to our request `txid`: the mapped

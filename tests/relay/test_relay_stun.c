@@ -144,6 +144,36 @@ static void test_malformed(void **state)
 	assert_int_equal(pn_stun_parse_request(big, sizeof(big), txid, &fpr), PN_E_TOOBIG);
 }
 
+/* Path-MTU probes (postern doctor): full-size padded requests are parsed
+ * and answered with the usual small response; bad sizes are refused. */
+static void test_mtu_probe(void **state)
+{
+	static const size_t sizes[] = {PN_STUN_REQUEST_LEN, 1200, 1280, 1400, 1452, 1472, 1500};
+	uint8_t txid[PN_STUN_TXID_LEN], got[PN_STUN_TXID_LEN], p[PN_STUN_MAX_MESSAGE + 4];
+	uint8_t resp[PN_STUN_RESPONSE_MAX];
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(4242)};
+	struct sockaddr_storage mapped;
+	size_t len;
+	int fpr;
+
+	(void)state;
+	memset(txid, 0x5a, sizeof(txid));
+	a4.sin_addr.s_addr = htonl(0x0a000001);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_int_equal(pn_stun_build_probe(txid, p, sizes[i]), 0);
+		assert_int_equal(pn_stun_parse_request(p, sizes[i], got, &fpr), 0);
+		assert_memory_equal(got, txid, sizeof(txid));
+		assert_int_equal(fpr, 0);
+		assert_int_equal(pn_stun_build_response(got, (struct sockaddr *)&a4, 1, resp,
+							sizeof(resp), &len),
+				 0);
+		assert_int_equal(pn_stun_parse_response(resp, len, txid, &mapped), 0);
+	}
+	assert_int_equal(pn_stun_build_probe(txid, p, 1201), PN_E_INVAL);
+	assert_int_equal(pn_stun_build_probe(txid, p, 60), PN_E_INVAL);
+	assert_int_equal(pn_stun_build_probe(txid, p, PN_STUN_MAX_MESSAGE + 4), PN_E_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip_v4_v6),
 	    cmocka_unit_test(test_no_amplification),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_mtu_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
