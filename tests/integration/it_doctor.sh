@@ -1,8 +1,8 @@
 #!/bin/bash
 # `postern doctor` in the namespace lab: a controller, two relays (UDP,
 # TLS, WebSocket), an enrolled connector and a logged-in client.  Checked:
-#   - all green for the client, the connector and a relay (exit 0, JSON
-#     and table);
+#   - all green for the client, the connector, a relay and the controller
+#     (exit 0, JSON and table);
 #   - UDP to the relays dropped by nftables on the client: the relay UDP
 #     checks fail with advice naming UDP blocked and the TLS fallback, TLS
 #     and WebSocket stay ok, the NAT check says udp-blocked (exit 1);
@@ -135,6 +135,9 @@ else
 	bad "relay: all green"
 	show relay
 fi
+doctor controller $NS_HUB "$PN_BIN" doctor --role controller --state "$W/ctl" --json
+[ $RC -eq 0 ] && expect_field "controller: its own API answers under its CA" "$W/doctor-controller.out" \
+	controller value "CA pin verified" || { bad "controller: all green"; show controller; }
 
 # ---- UDP to the relays dropped ---------------------------------------------
 ip netns exec $NS_CLI nft -f - <<-NFT
