@@ -42,7 +42,8 @@ fi
 missing=()
 for f in docs/examples/{controller,relay,connector,client}.conf man/postern.1.scd \
   man/postern-client.1.scd man/postern-ctl.1.scd man/postern-controller.8.scd \
-  man/postern-relay.8.scd man/postern-connector.8.scd man/postern.conf.5.scd; do
+  man/postern-relay.8.scd man/postern-connector.8.scd man/postern-doctor.8.scd \
+  man/postern.conf.5.scd; do
   [ -f "$ROOT/$f" ] || missing+=("$f")
 done
 [ ${#missing[@]} -eq 0 ] || die "missing in the tree: ${missing[*]}"

@@ -31,6 +31,7 @@ PAGES = {
     "postern-controller.8": ["controller"],
     "postern-relay.8": ["relay"],
     "postern-connector.8": ["connector"],
+    "postern-doctor.8": ["doctor"],
 }
 # Just enough flags for --check-config to accept the command line.
 MINIMAL = {

@@ -24,7 +24,7 @@ mode_owner() {
 UNITS=(postern-controller.service postern-relay.service postern-connector.service
   postern-client@.service)
 MAN=(man1/postern.1 man1/postern-client.1 man1/postern-ctl.1 man8/postern-controller.8
-  man8/postern-relay.8 man8/postern-connector.8 man5/postern.conf.5)
+  man8/postern-relay.8 man8/postern-connector.8 man8/postern-doctor.8 man5/postern.conf.5)
 EXAMPLES=(controller relay connector client)
 # Everything on the root's filesystem, less what apt and dpkg keep for
 # themselves (caches, logs, their databases).
