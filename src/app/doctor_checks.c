@@ -519,7 +519,7 @@ static void check_dns(const struct pn_doc_input *in, struct pn_doc_report *rep)
 	struct pn_doc_check *c = pn_doc_add(rep, "dns");
 	const char *listen = in->dns_listen ? in->dns_listen : "127.0.0.153:53";
 	const char *mode = in->dns_mode ? in->dns_mode : "auto";
-	char *text = NULL, *doc = NULL;
+	char *text = NULL, sock[4200];
 	size_t len;
 	int ours, running;
 
@@ -528,8 +528,8 @@ static void check_dns(const struct pn_doc_input *in, struct pn_doc_report *rep)
 					 "is not touched");
 		return;
 	}
-	running = in->state && pn_client_status_query(in->state, &doc) == 0;
-	free(doc);
+	snprintf(sock, sizeof(sock), "%s/%s", in->state ? in->state : ".", PN_CLIENT_SOCK_NAME);
+	running = in->state && pn_doc_unix_answers(sock, in->timeout_ms);
 	ours = pn_file_read(PN_DNSHOST_RESOLV, PN_DNSHOST_MAX, &text, &len) == 0 &&
 	       !strncmp(text, PN_DNSHOST_MARK, strlen(PN_DNSHOST_MARK));
 	free(text);

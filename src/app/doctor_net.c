@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +125,30 @@ int pn_doc_resolve(const char *host, uint16_t port, int socktype, unsigned timeo
 	pthread_mutex_unlock(&j->mu);
 	job_unref(j); /* an abandoned lookup frees the job when it ends */
 	return r;
+}
+
+/* ------------------------------------------------------------ unix -- */
+
+int pn_doc_unix_answers(const char *path, unsigned timeout_ms)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct pollfd pfd;
+	uint8_t b[64];
+	int fd, ok = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return 0;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	/* A unix connect completes at once or fails (a full backlog: EAGAIN). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    poll(&pfd, 1, (int)timeout_ms) == 1 && recv(fd, b, sizeof(b), 0) > 0)
+		ok = 1;
+	close(fd);
+	return ok;
 }
 
 /* --------------------------------------------------------------- UDP -- */

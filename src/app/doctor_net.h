@@ -26,6 +26,10 @@
 int pn_doc_resolve(const char *host, uint16_t port, int socktype, unsigned timeout_ms,
 		   struct sockaddr_storage *out);
 
+/* Does a unix stream socket at `path` accept and send something within
+ * timeout_ms (a running client's status socket)?  1 or 0. */
+int pn_doc_unix_answers(const char *path, unsigned timeout_ms);
+
 struct pn_doc_stun {
 	struct sockaddr_storage addr; /* in: the relay's UDP address */
 	int answered;		      /* out */

@@ -3,6 +3,8 @@
 # TLS, WebSocket), an enrolled connector and a logged-in client.  Checked:
 #   - all green for the client, the connector, a relay and the controller
 #     (exit 0, JSON and table);
+#   - transparent DNS configured without a running client (warning), and
+#     /etc/resolv.conf left pointing at a stopped client (failure);
 #   - UDP to the relays dropped by nftables on the client: the relay UDP
 #     checks fail with advice naming UDP blocked and the TLS fallback, TLS
 #     and WebSocket stay ok, the NAT check says udp-blocked (exit 1);
@@ -138,6 +140,21 @@ fi
 doctor controller $NS_HUB "$PN_BIN" doctor --role controller --state "$W/ctl" --json
 [ $RC -eq 0 ] && expect_field "controller: its own API answers under its CA" "$W/doctor-controller.out" \
 	controller value "CA pin verified" || { bad "controller: all green"; show controller; }
+
+# ---- transparent DNS (client) ---------------------------------------------
+# Configured but no client running: a warning.  /etc/resolv.conf left by a
+# client that is gone (ip netns exec shows /etc/netns/NS/resolv.conf as
+# /etc/resolv.conf): the host has no DNS, a failure naming the backup.
+printf '[client]\nstate = "%s"\ntransparent = true\n' "$W/alice" >"$W/client.conf"
+doctor dns $NS_CLI "$PN_BIN" doctor --config "$W/client.conf" --json
+[ $RC -eq 0 ] && expect_field "transparent configured, no client: dns warns" "$W/doctor-dns.out" dns value \
+	"no client runs" || { bad "dns: transparent configured, exit $RC"; show dns; }
+mkdir -p /etc/netns/$NS_CLI
+printf '# postern transparent mode\nnameserver 127.0.0.153\n' >/etc/netns/$NS_CLI/resolv.conf
+doctor dns2 $NS_CLI "$PN_BIN" doctor --config "$W/client.conf" --json
+[ $RC -eq 1 ] && expect_field "resolv.conf left by a stopped client: dns fails, names the backup" \
+	"$W/doctor-dns2.out" dns advice "resolv.conf.postern-backup" || { bad "dns: stale resolv.conf, exit $RC"; show dns2; }
+rm -f /etc/netns/$NS_CLI/resolv.conf
 
 # ---- UDP to the relays dropped ---------------------------------------------
 ip netns exec $NS_CLI nft -f - <<-NFT
