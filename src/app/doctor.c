@@ -10,6 +10,15 @@
 #include "app/doctor.h"
 #include "core/err.h"
 
+/* Values quote files, names and peers' words: printable ASCII only, so
+ * that the table cannot carry terminal escapes and the JSON stays valid. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 struct pn_doc_check *pn_doc_add(struct pn_doc_report *r, const char *name)
 {
 	struct pn_doc_check *c;
@@ -19,6 +28,7 @@ struct pn_doc_check *pn_doc_add(struct pn_doc_report *r, const char *name)
 	c = &r->c[r->n++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
+	printable(c->name);
 	return c;
 }
 
@@ -32,6 +42,7 @@ void pn_doc_set(struct pn_doc_check *c, enum pn_doc_status st, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(c->value, sizeof(c->value), fmt, ap);
 	va_end(ap);
+	printable(c->value);
 }
 
 void pn_doc_advise(struct pn_doc_check *c, const char *fmt, ...)
@@ -43,6 +54,7 @@ void pn_doc_advise(struct pn_doc_check *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->advice, sizeof(c->advice), fmt, ap);
 	va_end(ap);
+	printable(c->advice);
 }
 
 const char *pn_doc_status_name(enum pn_doc_status st)

@@ -95,7 +95,8 @@ static void test_output(void **state)
 	c = pn_doc_add(r, "controller");
 	pn_doc_set(c, PN_DOC_FAIL, "unreachable \"x\"");
 	pn_doc_advise(c, "start it");
-	pn_doc_set(pn_doc_add(r, "path mtu"), PN_DOC_SKIP, "not measured");
+	pn_doc_set(pn_doc_add(r, "path mtu"), PN_DOC_SKIP, "not measured \x1b[2J\xc3\xa9");
+	assert_string_equal(r->c[3].value, "not measured ?[2J??");
 	assert_int_equal(pn_doc_exit_code(r), 1);
 
 	assert_non_null(f = open_memstream(&buf, &len));
