@@ -25,6 +25,9 @@ FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 # The doctor under ASan with libfaketime preloaded: ASan would insist on
 # coming first in the library list.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+# PN_RELAY_BIN: run the relays from another build (an older relay that drops
+# STUN requests above 548 bytes fails the path MTU check).
+RELAY_BIN=${PN_RELAY_BIN:-$PN_BIN}
 UP=60 # seconds for anything that starts a process (the machine may be loaded)
 
 pn_star 10.223 || { bad "namespaces"; pn_finish; }
@@ -49,11 +52,11 @@ for i in 1 2; do
 	ns=$NS_RELAY a=$NET.2.2
 	[ $i = 2 ] && ns=$NS_RELAY2 a=$NET.3.2
 	tok=$($CTL relay add relay$i --udp $a:3478 --tls $a:4433 --ws ws://$a:4433/postern | grep '^pnt1\.')
-	ip netns exec $ns "$PN_BIN" relay enroll --token "$tok" --state "$W/relay$i" >>"$W/enroll.log" 2>&1 ||
+	ip netns exec $ns "$RELAY_BIN" relay enroll --token "$tok" --state "$W/relay$i" >>"$W/enroll.log" 2>&1 ||
 		{ bad "relay$i enroll ($(tail -3 "$W/enroll.log"))"; pn_finish; }
 	printf '[relay]\nudp = "%s:3478"\ntls = "%s:4433"\nws_path = "/postern"\nallow_peer = ["%s.0.0/16"]\n' \
 		$a $a $NET >"$W/relay$i.conf"
-	pn_bg relay$i ip netns exec $ns "$PN_BIN" relay run --config "$W/relay$i.conf" --state "$W/relay$i"
+	pn_bg relay$i ip netns exec $ns "$RELAY_BIN" relay run --config "$W/relay$i.conf" --state "$W/relay$i"
 	pn_wait_tcp $NS_CLI $a 4433 $UP || { bad "relay$i listening"; pn_finish; }
 done
 pn_connector_enroll "$TOKEN" conn || pn_finish
@@ -70,6 +73,10 @@ doctor() {
 	ip netns exec "$ns" "$@" >"$W/doctor-$name.out" 2>"$W/doctor-$name.err"
 	RC=$?
 	echo "# doctor $name: exit $RC in $((($(date +%s%N) - t0) / 1000000)) ms"
+	if grep -qE "Sanitizer|runtime error" "$W/doctor-$name.err"; then
+		bad "doctor $name: sanitizer report"
+		head -40 "$W/doctor-$name.err"
+	fi
 	case " $* " in *" --json "*) flatten "$name" ;; esac
 }
 # The JSON report flattened once per run (python is slow to start on a
