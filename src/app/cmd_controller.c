@@ -48,6 +48,7 @@ static const struct pn_opt run_opts[] = {
 	   .help = "the database (default: config.json's, else SQLite\n"
 		   "DIR/controller.db); a libpq URI (postgres://user@host/db\n"
 		   "or postgresql:///db?host=/socket/dir) selects PostgreSQL"),
+    PN_OPT_METRICS("controller"),
     PN_OPTS_LOG,
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
