@@ -18,6 +18,7 @@ PKGS=(
   iputils-ping faketime libfaketime
   chromium
   dpkg-dev scdoc debootstrap
+  prometheus
 )
 BENCH_PKGS=(iperf3 nebula wireguard-go wireguard-tools stunnel4 coturn)
 case "${1:-}" in
@@ -39,8 +40,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts packaged daemons on install where it can; Postern's tests start
-# their own instances in namespaces, so stop any that came up on the host.
-for svc in haproxy coturn stunnel4 postgresql; do
+# their own instances in namespaces (prometheus: only its promtool is used),
+# so stop any that came up on the host.
+for svc in haproxy coturn stunnel4 postgresql prometheus prometheus-node-exporter; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "deps: done"

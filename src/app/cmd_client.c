@@ -125,6 +125,7 @@ static const struct pn_opt run_opts[] = {
     PN_OPT("offline", NULL, "client", "offline", PN_CFG_BOOL, .value = "true", .def = "false",
 	   .help = "do not contact the controller (no renewal and no\n"
 		   "policy updates; until expiry)"),
+    PN_OPT_METRICS("client"),
     PN_OPTS_LOG,
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
@@ -317,6 +318,9 @@ static int run_config(const struct pn_opts *opts, struct pn_client_config *o, ch
 	o->renew.cap_ms = (uint64_t)ms / 1000 * 1000;
 	o->offline = pn_cfg_bool(cfg, "client", "offline");
 	o->wss_ca = pn_cfg_str(cfg, "client", "wss_ca");
+	o->metrics_listen = pn_cfg_str(cfg, "client", "metrics_listen");
+	if ((r = pn_opts_check_metrics(opts, "client", err, errsz)) != 0)
+		return r;
 	o->transparent = pn_cfg_bool(cfg, "client", "transparent");
 	o->topts.dns_listen = pn_cfg_str(cfg, "client", "dns_listen");
 	o->topts.dns_mode = pn_cfg_str(cfg, "client", "dns_mode");

@@ -62,6 +62,7 @@ static const struct pn_opt run_opts[] = {
 	   .def = PN_STR(PN_TEP_MAX_FLOWS_DEFAULT),
 	   .help = "concurrent flows per client tunnel; a client whose\n"
 		   "tunnel is full uses another connector"),
+    PN_OPT_METRICS("connector"),
     PN_OPTS_LOG,
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
@@ -197,7 +198,7 @@ static int check(const struct pn_opts *o, struct sockaddr_storage *udp, char *er
 	if (listen && pn_addr_parse(listen, udp, PN_ADDR_PORT0) != 0)
 		return pn_cfg_errorf(cfg, "connector", "listen_udp", err, errsz,
 				     "expected ADDR:PORT, got \"%.80s\"", listen);
-	return 0;
+	return pn_opts_check_metrics(o, "connector", err, errsz);
 }
 
 static int run(struct pn_opts *o, const struct sockaddr_storage *udp)
@@ -220,6 +221,7 @@ static int run(struct pn_opts *o, const struct sockaddr_storage *udp)
 	dc.client_acl_dir = pn_cfg_str(cfg, "connector", "client_acls");
 	dc.revoked_path = pn_cfg_str(cfg, "connector", "revoked");
 	dc.wss_ca = pn_cfg_str(cfg, "connector", "wss_ca");
+	dc.metrics_listen = pn_cfg_str(cfg, "connector", "metrics_listen");
 	dc.tunables.stream_window = dc.tunables.stream_sndbuf =
 	    (size_t)pn_cfg_int(cfg, "connector", "window");
 	dc.tunables.max_flows = (unsigned)pn_cfg_int(cfg, "connector", "max_flows");

@@ -48,6 +48,7 @@ static const struct pn_opt run_opts[] = {
 	   .help = "the database (default: config.json's, else SQLite\n"
 		   "DIR/controller.db); a libpq URI (postgres://user@host/db\n"
 		   "or postgresql:///db?host=/socket/dir) selects PostgreSQL"),
+    PN_OPT_METRICS("controller"),
     PN_OPTS_LOG,
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
@@ -206,6 +207,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	/* whole seconds only: X.509 validity has 1 s resolution */
 	if (rc || (rc = pn_opts_require(&o, "controller", "data", err, sizeof(err))) ||
+	    (rc = pn_opts_check_metrics(&o, "controller", err, sizeof(err))) ||
 	    ((ms = pn_cfg_duration_ms(cfg, "controller", "cred_lifetime")) % 1000 &&
 	     (rc = pn_cfg_errorf(cfg, "controller", "cred_lifetime", err, sizeof(err),
 				 "whole seconds only")))) {
@@ -221,6 +223,7 @@ static int cmd_run(int argc, char **argv)
 	ro.listen_override = pn_cfg_str(cfg, "controller", "api_listen");
 	ro.cred_ttl_s = (uint32_t)(ms / 1000);
 	ro.store = pn_cfg_str(cfg, "controller", "store");
+	ro.metrics_listen = pn_cfg_str(cfg, "controller", "metrics_listen");
 	ro.signer_exe = "/proc/self/exe"; /* the CA signer child (controller/signer.h) */
 	/* Block the stop signals before any thread starts so only sigwait sees them. */
 	sigemptyset(&set);

@@ -79,6 +79,7 @@ static const struct pn_opt run_opts[] = {
 	   .max = 86400000, .def = "0", .unit = "s",
 	   .help = "with --state: the first renewal after this long (flag:\n"
 		   "seconds; 0 = at two thirds of the lifetime)"),
+    PN_OPT_METRICS("relay"),
     PN_OPTS_LOG,
 };
 #define NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
@@ -201,6 +202,8 @@ static int check(const struct pn_opts *o, char *err, size_t errsz)
 	if (!pn_cfg_str(cfg, "relay", "udp") && !pn_cfg_str(cfg, "relay", "tls"))
 		return pn_cfg_errorf(cfg, "relay", "udp", err, errsz,
 				     "need udp (--udp) and/or tls (--tls)");
+	if (pn_opts_check_metrics(o, "relay", err, errsz))
+		return PN_E_CONFIG;
 	if (ws && (ws[0] != '/' || strpbrk(ws, " \r\n")))
 		return pn_cfg_errorf(cfg, "relay", "ws_path", err, errsz,
 				     "must be a path like /postern");
@@ -233,6 +236,7 @@ static int run(struct pn_opts *o)
 	dcfg.key = pn_cfg_str(cfg, "relay", "key");
 	server_config(cfg, &dcfg.server);
 	dcfg.renew_after_s = (uint32_t)(pn_cfg_duration_ms(cfg, "relay", "renew_after") / 1000);
+	dcfg.metrics_listen = pn_cfg_str(cfg, "relay", "metrics_listen");
 	ctx.opts = o;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);

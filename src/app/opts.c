@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "app/opts.h"
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -190,6 +191,17 @@ int pn_opts_require(const struct pn_opts *o, const char *section, const char *ke
 		snprintf(alt, sizeof(alt), " or give --%s", t->flag);
 	return pn_cfg_errorf(o->cfg, section, key, err, errsz,
 			     "required but not set (add it under [%s]%s)", section, alt);
+}
+
+int pn_opts_check_metrics(const struct pn_opts *o, const char *section, char *err, size_t errsz)
+{
+	const char *v = pn_cfg_str(o->cfg, section, "metrics_listen");
+	struct sockaddr_storage ss;
+
+	if (!v || pn_addr_parse(v, &ss, PN_ADDR_PORT0) == 0)
+		return 0;
+	return pn_cfg_errorf(o->cfg, section, "metrics_listen", err, errsz,
+			     "want a numeric address and port, e.g. 127.0.0.1:9464 or [::1]:9464");
 }
 
 /* ------------------------------------------------------------ printing -- */

@@ -45,6 +45,11 @@ struct pn_opt {
 	PN_OPT("log-json", NULL, "log", "format", PN_CFG_ENUM, .value = "json", \
 	       .choices = "text|json", .def = "text", .flags = PN_OPT_RELOAD, \
 	       .help = "JSON log lines (file: format = text|json)")
+/* --metrics-listen ADDR:PORT: the role's Prometheus listener (off by default). */
+#define PN_OPT_METRICS(sec) \
+	PN_OPT("metrics-listen", "ADDR:PORT", sec, "metrics_listen", PN_CFG_STR, .min = 1, \
+	       .max = 80, .help = "serve Prometheus metrics on http://ADDR:PORT/metrics\n" \
+	       "(e.g. 127.0.0.1:9464; default: none = off)")
 /* clang-format on */
 #define PN_STR_(x) #x
 #define PN_STR(x)  PN_STR_(x)
@@ -90,6 +95,10 @@ int pn_opts_require(const struct pn_opts *o, const char *section, const char *ke
  * --help last), each with its configuration key, default and SIGHUP
  * marker; options start in column `indent`, their help 24 columns on. */
 void pn_opts_help(FILE *f, const struct pn_opt *tab, size_t n, int indent);
+
+/* A metrics_listen value (sec.metrics_listen) must be a numeric
+ * ADDR:PORT: 0 or PN_E_CONFIG with err. */
+int pn_opts_check_metrics(const struct pn_opts *o, const char *section, char *err, size_t errsz);
 
 /* --check-config: the effective configuration in file syntax, every key
  * (unset ones as "# key ="). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/metrics.h"
 #include "client/proxy.h"
 #include "client/status.h"
 #include "client/tunnels.h"
@@ -15,7 +16,9 @@
 #include "core/file.h"
 #include "core/fdlimit.h"
 #include "core/log.h"
+#include "core/metrics_http.h"
 #include "ctlapi/relays.h"
+#include "node/metrics.h"
 #include "node/node.h"
 #include "trust/acl.h"
 #include "trust/cred.h"
@@ -31,6 +34,7 @@ struct pn_client {
 	struct pn_proxy *proxy;
 	struct pn_transparent *tp; /* transparent mode, or NULL */
 	struct pn_client_statsock *sock;
+	struct pn_mhttp *metrics;
 	struct pn_node_ctl ctl; /* cfg.ctl, or opened here (own_ctl) */
 	int own_ctl;
 	struct pn_node *node; /* renewal and push (node/node.h) */
@@ -343,17 +347,32 @@ void pn_client_close(struct pn_client *c, void (*cb)(void *arg), void *arg)
 	PN_LOG_INFO("client", "stopping", "%s", "");
 	pn_transparent_stop(c->tp, NULL, NULL); /* host DNS and kernel rules back first */
 	c->tp = NULL;
-	c->pending = 3; /* status socket, traffic, this function */
+	c->pending = 4; /* status socket, metrics listener, traffic, this function */
 	if (c->sock)
 		pn_client_statsock_close(c->sock, part_closed, c);
 	else
 		c->pending--;
 	c->sock = NULL;
+	pn_mhttp_close(c->metrics, part_closed, c); /* NULL: part_closed at once */
+	c->metrics = NULL;
 	if (c->proxy)
 		pn_proxy_close(c->proxy, proxy_closed, c);
 	else
 		proxy_closed(c);
 	part_closed(c);
+}
+
+/* A scrape (core/metrics_http.h), on the loop thread. */
+static int collect(struct pn_metrics *m, void *user)
+{
+	struct pn_client *c = user;
+	int r;
+
+	if (c->stopping || !c->tuns || !c->proxy)
+		return PN_E_CLOSED;
+	if ((r = pn_client_metrics(m, c->tuns, c->proxy, c->acl_version)) != 0)
+		return r;
+	return pn_node_metrics(m, "client", &c->id, c->node);
 }
 
 static int start(struct pn_client *c)
@@ -432,6 +451,12 @@ static int start(struct pn_client *c)
 	}
 	if (!o->offline && (r = start_node(c)) != 0)
 		return r;
+	if (o->metrics_listen && (r = pn_mhttp_start(c->loop, o->metrics_listen, "client", collect,
+						     c, &c->metrics)) != 0) {
+		PN_LOG_ERROR("client", "start_failed", "what=metrics_listener addr=%s err=%s",
+			     o->metrics_listen, pn_errname(r));
+		return r;
+	}
 	PN_LOG_INFO("client", "started",
 		    "name=%s not_after=%llu acl_version=%llu socks=%u forwards=%u max_flows=%u "
 		    "fd_limit=%llu",

@@ -41,6 +41,7 @@ struct pn_client_config {
 	uint32_t idle_ms;    /* tunnel idle timeout, 0 = default */
 	unsigned max_flows;  /* concurrent flows per tunnel, 0 = default */
 	const char *wss_ca;  /* CA file for wss:// proxies (NULL: system store) */
+	const char *metrics_listen; /* "ip:port": GET /metrics there; NULL: off */
 	int transparent;     /* transparent mode (client/transparent.h; root) */
 	struct pn_transparent_opts topts; /* its options (state_dir set by the daemon) */
 	/* Renewal (node/renew.h): cap_ms = --renew-interval (0: at two

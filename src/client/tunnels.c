@@ -9,6 +9,7 @@
 #include "client/tunnels.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "relay/rpath.h"
 #include "trust/cred.h"
 #include "trust/dest.h"
@@ -38,6 +39,7 @@ struct ctun {
 	struct pn_creq *waiting;	/* FIFO of requests waiting for the tunnel */
 	unsigned nwaiting;
 	uint64_t flows_total;
+	uint64_t bytes_tx_gone, bytes_rx_gone; /* of this connector's earlier tunnels */
 	int last_err;
 	struct ctun *next;
 };
@@ -55,6 +57,7 @@ struct pn_ctuns {
 	uint8_t *acl_bytes;
 	size_t acl_len;
 	struct ctun *tuns;
+	struct pn_metrics_reasons failures; /* tunnel failures by error name */
 	uv_timer_t wake; /* retries requests waiting out a backoff */
 	/* close */
 	int closing, pending_closes;
@@ -108,6 +111,16 @@ static struct pn_creq *waiting_take_all(struct ctun *c)
 	return list;
 }
 
+/* c's tunnel is going away: keep its byte counts (the metrics are totals). */
+static void ctun_bank(struct ctun *c, const struct pn_tunnel *tun)
+{
+	struct pn_tunnel_info info;
+
+	pn_tunnel_info(tun, &info);
+	c->bytes_tx_gone += info.bytes_tx;
+	c->bytes_rx_gone += info.bytes_rx;
+}
+
 /* The tunnel to c is gone or never came up: back off.  Done before its
  * flows are told, so that a flow retrying picks another connector. */
 static void ctun_mark_failed(struct ctun *c, int err)
@@ -118,6 +131,7 @@ static void ctun_mark_failed(struct ctun *c, int err)
 		return; /* already counted (session and tunnel both reported it) */
 	c->nfail++;
 	c->last_err = err;
+	pn_metrics_reason_count(&t->failures, pn_errname(err));
 	c->state = PN_PICK_FAILED;
 	c->retry_at_ms = uv_now(t->loop) + pn_pick_backoff_ms(c->nfail);
 	PN_LOG_WARN("client", "tunnel_failed", "connector=%s err=%s retry_in_ms=%llu", c->idhex,
@@ -198,6 +212,7 @@ static void tunnel_state(struct pn_tunnel *tun, enum pn_tunnel_state st, int err
 	if (st != PN_TUNNEL_CLOSED)
 		return;
 	/* The endpoint frees tun after we return; its flows were closed. */
+	ctun_bank(c, tun);
 	c->tun = NULL;
 	{
 		const char *why = "";
@@ -414,6 +429,7 @@ static void session_closed(struct pn_rsession *s, int reason, void *user)
 		struct pn_tunnel *tun = c->tun;
 		/* The connector (or the relay) is gone: end open flows now, with
 		 * an explicit reset, instead of waiting for the idle timeout. */
+		ctun_bank(c, tun);
 		c->tun = NULL;
 		pn_tunnel_close(tun, PN_FLOW_RESET);
 	}
@@ -821,4 +837,28 @@ json_t *pn_ctuns_status(const struct pn_ctuns *t)
 		}
 	}
 	return arr;
+}
+
+void pn_ctuns_stats(const struct pn_ctuns *t, struct pn_ctuns_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->failures = &t->failures;
+	for (const struct ctun *c = t->tuns; c; c = c->next) {
+		struct pn_tunnel_info info;
+
+		st->flows_total += c->flows_total;
+		st->bytes_tx += c->bytes_tx_gone;
+		st->bytes_rx += c->bytes_rx_gone;
+		if (!c->tun)
+			continue;
+		pn_tunnel_info(c->tun, &info);
+		st->bytes_tx += info.bytes_tx;
+		st->bytes_rx += info.bytes_rx;
+		st->flows_open += info.flows;
+		if (c->state != PN_PICK_UP)
+			continue;
+		st->up++;
+		if (info.path <= PN_PATH_RELAY_WS)
+			st->paths[info.path]++;
+	}
 }

@@ -134,4 +134,16 @@ void pn_ctuns_cancel(struct pn_ctuns *t, struct pn_creq *r);
  * connector known (id, state, path, relay, rtt_us, bytes_tx/rx, flows,
  * flows_total, failures).  New reference, or NULL on -ENOMEM. */
 json_t *pn_ctuns_status(const struct pn_ctuns *t);
+
+/* Counters for the metrics (client/metrics.c). */
+struct pn_metrics_reasons;
+struct pn_ctuns_stats {
+	unsigned up;			     /* tunnels up */
+	unsigned paths[PN_PATH_RELAY_WS + 1]; /* tunnels up by current path kind */
+	unsigned flows_open;
+	uint64_t flows_total;	    /* flows opened on any tunnel */
+	uint64_t bytes_tx, bytes_rx; /* QUIC bytes, tunnels gone included */
+	const struct pn_metrics_reasons *failures; /* tunnel failures by error name */
+};
+void pn_ctuns_stats(const struct pn_ctuns *t, struct pn_ctuns_stats *st);
 #endif

@@ -35,8 +35,15 @@ void pn_connector_flow_event(struct cflow *cf, const char *event, const char *ve
 			    : cf->hdr.kind == PN_FLOW_ICMP				     ? "icmp"
 											     : "tcp";
 
-	if (strcmp(event, "start"))
+	if (strcmp(event, "start") && !cf->ended) {
 		cf->ended = 1;
+		c->ended_up += cf->up;
+		c->ended_down += cf->down;
+		/* a bounded key: the policy's reason, or the flow code's name */
+		if (!strcmp(event, "deny"))
+			pn_metrics_reason_count(&c->denials,
+						cf->end_reason[0] ? cf->end_reason : reason);
+	}
 	memset(&ti, 0, sizeof(ti));
 	if (cf->ct && cf->ct->t)
 		pn_tunnel_info(cf->ct->t, &ti);
@@ -440,7 +447,7 @@ static void on_flow_cancelled(struct pn_flow *f, void *u)
 
 /* A handshake that failed before tunnel_new: say why, with both clocks
  * for a clock problem.  (Handshakes that merely time out are debug.) */
-static void log_handshake_refused(struct pn_tunnel *t, int err)
+static void log_handshake_refused(struct pn_connector *c, struct pn_tunnel *t, int err)
 {
 	const struct pn_cred_info *ci = NULL;
 	char cid[PN_ID_HEX_LEN + 1] = "-";
@@ -451,6 +458,8 @@ static void log_handshake_refused(struct pn_tunnel *t, int err)
 	if (ci)
 		pn_id_hex(ci->id, cid);
 	if (ours == PN_E_EXPIRED || ours == PN_E_NOT_YET_VALID) {
+		pn_metrics_reason_count(&c->handshake_failures,
+					pn_deny_name(pn_deny_from_err(ours)));
 		PN_LOG_WARN("connector", "tunnel_refused",
 			    "client=%s user=%s reason=%s not_before=%" PRIu64 " not_after=%" PRIu64
 			    " now=%" PRIu64,
@@ -465,9 +474,13 @@ static void log_handshake_refused(struct pn_tunnel *t, int err)
 	case PN_E_TUN_NO_CRED: why = "no_credential"; break; /* none from our CA */
 	case PN_E_TUN_CRED_REFUSED: why = "client_refused_our_credential"; break;
 	default:
+		pn_metrics_reason_count(&c->handshake_failures,
+					err == PN_E_TIMEOUT || err == PN_E_TUN_IDLE ? "timeout"
+										    : "handshake");
 		PN_LOG_DEBUG("connector", "handshake_failed", "err=%s", pn_errname(err));
 		return;
 	}
+	pn_metrics_reason_count(&c->handshake_failures, why);
 	if (err == PN_E_TUN_CRED_REFUSED) {
 		const char *text = "";
 		pn_tunnel_end_reason(t, NULL, &text);
@@ -485,7 +498,7 @@ static void on_tunnel_closed(struct pn_tunnel *t, int err, void *u)
 	char cid[PN_ID_HEX_LEN + 1];
 
 	if (!ct) {
-		log_handshake_refused(t, err);
+		log_handshake_refused(c, t, err);
 		return;
 	}
 	pn_id_hex(ct->peer.id, cid);

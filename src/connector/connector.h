@@ -129,6 +129,13 @@ struct pn_connector_stats {
 };
 void pn_connector_stats(const struct pn_connector *c, struct pn_connector_stats *st);
 
+/* The connector's metrics (postern_connector_*: tunnels by path, flows,
+ * denials by reason, bytes each way, handshake failures by cause; see
+ * docs/operations.md) into m (connector/metrics.c).  0 or the registry's
+ * error. */
+struct pn_metrics;
+int pn_connector_metrics(struct pn_connector *c, struct pn_metrics *m);
+
 /* Close everything; cb(arg) once all handles are closed. */
 void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg);
 #endif

@@ -2,6 +2,7 @@
 #define PN_CONNECTOR_INT_H
 /* Internals shared by connector.c (policy, tunnels) and proxy.c (flow I/O). */
 #include "connector/connector.h"
+#include "core/metrics.h"
 #include "trust/policy.h"
 #include "tunnel/flowproto.h"
 
@@ -99,6 +100,10 @@ struct pn_connector {
 	char **rev_serials;
 	size_t n_rev_serials;
 	struct pn_connector_stats stats;
+	/* for the metrics (metrics.c): bytes of flows that ended, denials by
+	 * reason, handshakes failed by cause */
+	uint64_t ended_up, ended_down;
+	struct pn_metrics_reasons denials, handshake_failures;
 	uv_timer_t recheck;
 	/* resource exhaustion (EMFILE...): logged once per burst */
 	uint64_t exh_logged_ms, exh_count;

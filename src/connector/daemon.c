@@ -14,7 +14,9 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/metrics_http.h"
 #include "ctlapi/relays.h"
+#include "node/metrics.h"
 #include "node/node.h"
 
 #define ACL_FILE_MAX	 (4u << 20)
@@ -33,6 +35,7 @@ struct pn_connector_daemon {
 	int own_ctl;
 	struct pn_node *node;
 	struct pn_reporter *rep;
+	struct pn_mhttp *metrics;
 	int stopping;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -342,15 +345,11 @@ static void conn_closed(void *arg)
 	reporter_closed(d);
 }
 
-void pn_connector_daemon_close(struct pn_connector_daemon *d, void (*cb)(void *arg), void *arg)
+static void metrics_closed(void *arg)
 {
+	struct pn_connector_daemon *d = arg;
 	struct pn_connector *c;
 
-	if (!d || d->stopping)
-		return;
-	d->stopping = 1;
-	d->close_cb = cb;
-	d->close_arg = arg;
 	/* Tunnels first: their CONNECTION_CLOSE may still use relay sessions,
 	   and the endpoint forgets its relay paths only when it finishes
 	   closing; the relay client (which frees the sessions) closes after. */
@@ -360,6 +359,33 @@ void pn_connector_daemon_close(struct pn_connector_daemon *d, void (*cb)(void *a
 		return;
 	}
 	conn_closed(d);
+}
+
+void pn_connector_daemon_close(struct pn_connector_daemon *d, void (*cb)(void *arg), void *arg)
+{
+	struct pn_mhttp *mh = d ? d->metrics : NULL;
+
+	if (!d || d->stopping)
+		return;
+	d->stopping = 1;
+	d->close_cb = cb;
+	d->close_arg = arg;
+	d->metrics = NULL;
+	/* the listener first: no scrape sees a connector half closed */
+	pn_mhttp_close(mh, metrics_closed, d);
+}
+
+/* A scrape (core/metrics_http.h), on the loop thread. */
+static int collect(struct pn_metrics *m, void *user)
+{
+	struct pn_connector_daemon *d = user;
+	int r;
+
+	if (!d->conn)
+		return PN_E_CLOSED;
+	if ((r = pn_connector_metrics(d->conn, m)) != 0)
+		return r;
+	return pn_node_metrics(m, "connector", &d->id, d->node);
 }
 
 int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_config *cfg,
@@ -484,6 +510,12 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 	if (cfg->revoked_path && (r = load_revoked(d)) != 0)
 		PN_LOG_WARN("connector", "revoked_load", "file=%s err=%s", cfg->revoked_path,
 			    pn_errname(r));
+	if (cfg->metrics_listen && (r = pn_mhttp_start(loop, cfg->metrics_listen, "connector",
+							 collect, d, &d->metrics)) != 0) {
+		fail(err, errsz, r, "metrics listener %s: %s", cfg->metrics_listen,
+		     pn_strerror(r));
+		goto fail;
+	}
 	*out = d;
 	return 0;
 fail:
@@ -505,4 +537,9 @@ int pn_connector_daemon_udp_port(struct pn_connector_daemon *d)
 		return 0;
 	return ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
 				       : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int pn_connector_daemon_metrics_port(const struct pn_connector_daemon *d)
+{
+	return pn_mhttp_port(d->metrics);
 }

@@ -29,6 +29,7 @@ struct pn_connector_daemon_config {
 	const char *const *relay_specs; /* --relay; none: state/relays.json */
 	size_t nrelay_specs;
 	const char *wss_ca;
+	const char *metrics_listen; /* "ip:port": GET /metrics there; NULL: off */
 	/* The relay-session bridge into the endpoint (the app's, for now). */
 	const struct pn_rclient_ops *relay_ops;
 	void *relay_user;
@@ -62,6 +63,8 @@ void pn_connector_daemon_reload(struct pn_connector_daemon *d);
 void pn_connector_daemon_close(struct pn_connector_daemon *d, void (*cb)(void *arg), void *arg);
 
 struct pn_connector *pn_connector_daemon_connector(struct pn_connector_daemon *d);
+/* The metrics listener's port (0: none). */
+int pn_connector_daemon_metrics_port(const struct pn_connector_daemon *d);
 /* The direct UDP port, or 0. */
 int pn_connector_daemon_udp_port(struct pn_connector_daemon *d);
 #endif

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "controller/metrics.h"
 #include "controller/signer.h"
 #include "controller/store.h"
 #include "ctlapi/limits.h"
@@ -40,6 +41,7 @@ struct pn_ctl {
 	struct pn_acl_cache *acl_cache; /* may be NULL: no caching */
 	struct pn_oidc *oidc;           /* NULL: no OpenID Provider configured */
 	struct pn_tlscert *tls;         /* API + console chains (tlscert.h); NULL: API only */
+	struct pn_ctl_stats stats; /* atomics, for the metrics (metrics.h) */
 	char url[512]; /* the API's base URL, embedded in tokens */
 	uint32_t token_ttl, cred_ttl, acl_ttl, stream_max_s;
 };
@@ -183,6 +185,7 @@ extern const struct pn_route pn_enroll_routes[];     /* enroll.c */
 extern const struct pn_route pn_oidc_routes[];       /* oidc_api.c */
 extern const struct pn_route pn_console_routes[];    /* console_api.c: /v1/console/..., presence, ctl/status */
 extern const struct pn_route pn_openapi_routes[];    /* openapi.c: /v1/openapi.json */
+extern const struct pn_route pn_metrics_routes[];    /* metrics.c: /v1/metrics */
 /* The i-th /v1/ route the router serves (all tables, in the order tried);
  * NULL past the last. */
 const struct pn_route *pn_router_route(size_t i);

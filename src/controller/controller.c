@@ -33,6 +33,7 @@
 struct pn_controller {
 	struct pn_ctl ctl;
 	struct pn_http *http;
+	struct pn_ctl_mlisten *metrics;
 	uint16_t port;
 };
 
@@ -322,7 +323,7 @@ static int start_signer(struct pn_controller *c, const char *data_dir,
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
-	struct pn_controller_run_opts o = {listen_override, 0, NULL, NULL};
+	struct pn_controller_run_opts o = {listen_override, 0, NULL, NULL, NULL};
 
 	return pn_controller_start_opts(data_dir, &o, out);
 }
@@ -412,6 +413,8 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 				pn_ca_cert_pem(c->ctl.ca), &c->http)))
 		goto fail;
 	c->port = pn_http_port(c->http);
+	if (o->metrics_listen && (rc = pn_ctl_mlisten_start(&c->ctl, o->metrics_listen, &c->metrics)))
+		goto fail;
 	snprintf(c->ctl.url, sizeof(c->ctl.url), strchr(first, ':') ? "https://[%s]:%u"
 								      : "https://%s:%u",
 		 first, c->port);
@@ -445,10 +448,16 @@ uint16_t pn_controller_port(const struct pn_controller *c)
 	return c->port;
 }
 
+uint16_t pn_controller_metrics_port(const struct pn_controller *c)
+{
+	return pn_ctl_mlisten_port(c->metrics);
+}
+
 void pn_controller_stop(struct pn_controller *c)
 {
 	if (!c)
 		return;
+	pn_ctl_mlisten_stop(c->metrics); /* scrapes read the store and the push channel */
 	pn_push_shutdown(c->ctl.push);
 	pn_http_stop(c->http);
 	pn_tlscert_free(c->ctl.tls); /* after the listener: handshakes use it */

@@ -63,6 +63,9 @@ struct pn_controller_run_opts {
 	/* The program started as the CA signer (signer.h), normally
 	 * "/proc/self/exe"; NULL: a forked child without exec (library users). */
 	const char *signer_exe;
+	/* "ip:port": Prometheus metrics on plain HTTP there (GET /metrics,
+	 * controller/metrics.h); NULL: off (GET /v1/metrics is always served) */
+	const char *metrics_listen;
 };
 int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
 			     struct pn_controller **out);
@@ -99,6 +102,8 @@ int pn_controller_migrate_store(const char *data_dir, const char *to);
 /* The base URL in use ("https://host:port"). */
 const char *pn_controller_url(const struct pn_controller *c);
 uint16_t pn_controller_port(const struct pn_controller *c);
+/* The metrics listener's port (0: none). */
+uint16_t pn_controller_metrics_port(const struct pn_controller *c);
 /* Stop: push streams end, connections close, store closes.  NULL-safe. */
 void pn_controller_stop(struct pn_controller *c);
 #endif

@@ -126,6 +126,7 @@ static int issue(struct pn_req *r, const char *csr, struct pn_cred_info *info, u
 				    pn_strerror(rc));
 	if (rc)
 		return pn_api_error(r, 500, "internal", "issuance failed: %s", pn_strerror(rc));
+	atomic_fetch_add(&r->ctl->stats.creds_issued, 1);
 	return 0;
 }
 

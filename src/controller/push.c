@@ -35,6 +35,7 @@
  * for all streams, not one per stream.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,10 @@ struct pn_push {
 	pthread_t ticker;
 	int ticker_started;
 	uint64_t version;
+	/* for the metrics: when the version last moved (mono ms), events sent
+	 * for a new version and their lag from that moment */
+	atomic_int_least64_t version_ms;
+	atomic_uint_least64_t events, lag_ms_sum, last_lag_ms;
 	int stopping;
 	int kick;		/* pn_push_notify since the ticker last looked */
 	struct stream *streams; /* every open stream (doubly linked) */
@@ -141,8 +146,10 @@ static void *ticker_main(void *arg)
 			if (store_version(p->ctl->store, &v))
 				v = 0;
 			pthread_mutex_lock(&p->m);
-			if (v > p->version)
+			if (v > p->version) {
 				p->version = v;
+				atomic_store(&p->version_ms, mono_ms());
+			}
 			now = mono_ms();
 			next_poll = now + PUSH_POLL_MS;
 			next = next_poll;
@@ -237,10 +244,22 @@ void pn_push_notify(struct pn_push *p, uint64_t version)
 	pthread_mutex_lock(&p->m);
 	if (version > p->version) {
 		p->version = version;
+		atomic_store(&p->version_ms, mono_ms());
 		p->kick = 1;
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->m);
+}
+
+void pn_push_stats(struct pn_push *p, struct pn_push_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!p)
+		return;
+	st->subscribers = pn_push_subscribers(p);
+	st->events = atomic_load(&p->events);
+	st->lag_ms_sum = atomic_load(&p->lag_ms_sum);
+	st->last_lag_ms = atomic_load(&p->last_lag_ms);
 }
 
 size_t pn_push_subscribers(struct pn_push *p)
@@ -315,6 +334,16 @@ static int make_event(struct stream *st, int force)
 	}
 	if (rc == 0)
 		return 0;
+	if (st->sent && v > st->sent) {
+		/* a change reaching a subscriber (not its first state, not a
+		 * re-signing): lag from when this controller learnt of it */
+		int64_t lag = mono_ms() - atomic_load(&st->p->version_ms);
+		uint64_t l = lag > 0 ? (uint64_t)lag : 0;
+
+		atomic_fetch_add(&st->p->events, 1);
+		atomic_fetch_add(&st->p->lag_ms_sum, l);
+		atomic_store(&st->p->last_lag_ms, l);
+	}
 	st->sent = v;
 	st->last_state_ms = mono_ms();
 	queue_text(st, ev);

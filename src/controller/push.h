@@ -35,6 +35,15 @@ void pn_push_shutdown(struct pn_push *p);
 void pn_push_free(struct pn_push *p);
 /* Open push streams now (for logs and benchmarks); 0 for NULL. */
 size_t pn_push_subscribers(struct pn_push *p);
+/* For the metrics: events sent for a new policy version (a subscriber's
+ * first state and re-signings not counted) and their lag, from when this
+ * controller learnt of the version (its commit, the store's notification
+ * or the 1 s poll) to the event being queued on the stream. */
+struct pn_push_stats {
+	size_t subscribers;
+	uint64_t events, lag_ms_sum, last_lag_ms;
+};
+void pn_push_stats(struct pn_push *p, struct pn_push_stats *st);
 /* A change with this policy version was committed. */
 void pn_push_notify(struct pn_push *p, uint64_t version);
 /* The streaming response for a request the stream handler accepted. */

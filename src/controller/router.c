@@ -5,6 +5,7 @@
  * are rows of each handler group's table (struct pn_route), so the list
  * of what is served is data: the OpenAPI test walks it (pn_router_route).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 
 static const struct pn_route *const tables[] = {
 	pn_console_routes, pn_objects_routes, pn_components_routes, pn_admin_routes,
-	pn_enroll_routes,  pn_oidc_routes,    pn_openapi_routes,
+	pn_enroll_routes,  pn_oidc_routes,    pn_openapi_routes,    pn_metrics_routes,
 };
 
 const struct pn_route *pn_router_route(size_t i)
@@ -104,20 +105,35 @@ int pn_router_find(struct pn_req *r, pn_handler_fn *fn, enum pn_access *acc)
 			    "%.16s is not supported on this endpoint (%s)", r->method, r->hdr_buf);
 }
 
+/* A refusal for the metrics (the field at offset off of ctl->stats). */
+static void count_denial(struct pn_req *r, size_t off)
+{
+	if (r->ctl) /* unit tests route without a controller */
+		atomic_fetch_add((atomic_uint_least64_t *)((char *)&r->ctl->stats + off), 1);
+}
+
 int pn_router_allow(struct pn_req *r, enum pn_access acc)
 {
-	if (r->who == PN_P_NONE && !strcmp(r->actor, PN_ACTOR_STORE_DOWN))
+	if (r->who == PN_P_NONE && !strcmp(r->actor, PN_ACTOR_STORE_DOWN)) {
+		count_denial(r, offsetof(struct pn_ctl_stats, store_down));
 		return pn_api_store_error(r, PN_E_STORE_DOWN);
+	}
 	/* A presented but invalid credential is 401 even on public routes, so a
 	 * caller never mistakes a bad key for anonymous access. */
-	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11)))
+	if (r->who == PN_P_NONE && (acc != PN_A_PUBLIC || !strncmp(r->actor, "refused:key", 11))) {
+		count_denial(r, offsetof(struct pn_ctl_stats, unauthenticated));
 		return pn_api_error(r, 401, "unauthenticated",
 				    "missing, unknown, expired or revoked credentials");
-	if (pn_console_csrf_check(r))
+	}
+	if (pn_console_csrf_check(r)) {
+		count_denial(r, offsetof(struct pn_ctl_stats, forbidden));
 		return PN_E_API_ANSWERED;
-	if (!allowed(r, acc))
+	}
+	if (!allowed(r, acc)) {
+		count_denial(r, offsetof(struct pn_ctl_stats, forbidden));
 		return pn_api_error(r, 403, "forbidden",
 				    "these credentials may not use this endpoint");
+	}
 	return 0;
 }
 

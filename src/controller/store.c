@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "controller/store.h"
+#include "core/clock.h"
 #include "core/err.h"
 
 void pn_store_close(struct pn_store *s)
@@ -14,14 +15,25 @@ void pn_store_close(struct pn_store *s)
 	free(s);
 }
 
+static void count_begin(struct pn_store *s, int write, uint64_t t0)
+{
+	atomic_fetch_add(&s->begins[write], 1);
+	atomic_fetch_add(&s->begin_ns[write], pn_now_ns() - t0);
+}
+
 static int begin(struct pn_store *s, int write)
 {
+	uint64_t t0 = pn_now_ns();
 	int r;
 
-	if (s->ops->concurrent) /* per-thread connections: no global lock */
-		return s->ops->begin(s->be, write);
+	if (s->ops->concurrent) { /* per-thread connections: no global lock */
+		r = s->ops->begin(s->be, write);
+		count_begin(s, !!write, t0);
+		return r;
+	}
 	pthread_mutex_lock(&s->lock);
 	r = s->ops->begin(s->be, write);
+	count_begin(s, !!write, t0);
 	if (r) {
 		pthread_mutex_unlock(&s->lock);
 		return r;
@@ -42,10 +54,17 @@ int pn_store_read(struct pn_store *s)
 
 int pn_store_commit(struct pn_store *s)
 {
+	uint64_t t0 = pn_now_ns(), dt;
 	int r = s->ops->commit(s->be);
 
-	if (r)
+	dt = pn_now_ns() - t0;
+	atomic_fetch_add(&s->commits, 1);
+	atomic_fetch_add(&s->commit_ns, dt);
+	atomic_store(&s->last_commit_ns, dt);
+	if (r) {
+		atomic_fetch_add(&s->commit_failures, 1);
 		s->ops->rollback(s->be); /* fail closed: nothing half-applied */
+	}
 	if (s->ops->concurrent)
 		return r;
 	s->in_tx = 0;
@@ -64,6 +83,18 @@ void pn_store_rollback(struct pn_store *s)
 	s->ops->rollback(s->be);
 	s->in_tx = 0;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void pn_store_stats(const struct pn_store *s, struct pn_store_stats *st)
+{
+	for (int i = 0; i < 2; i++) {
+		st->begins[i] = atomic_load(&s->begins[i]);
+		st->begin_ns[i] = atomic_load(&s->begin_ns[i]);
+	}
+	st->commits = atomic_load(&s->commits);
+	st->commit_ns = atomic_load(&s->commit_ns);
+	st->commit_failures = atomic_load(&s->commit_failures);
+	st->last_commit_ns = atomic_load(&s->last_commit_ns);
 }
 
 int pn_store_insert(struct pn_store *s, enum pn_obj kind, const json_t *row)

@@ -25,6 +25,7 @@
  * PN_E_TOKEN (token unknown, used or expired), PN_E_INVAL.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -159,7 +160,18 @@ struct pn_store {
 	void *be;
 	pthread_mutex_t lock;
 	int in_tx;
+	/* latency counters for the metrics (pn_store_stats): lock-free */
+	atomic_uint_least64_t begins[2], begin_ns[2]; /* [0] read, [1] write */
+	atomic_uint_least64_t commits, commit_ns, commit_failures, last_commit_ns;
 };
+
+/* Transactions begun (read / write) and the time spent getting them (lock
+ * and BEGIN), commits and the time they took, failed commits. */
+struct pn_store_stats {
+	uint64_t begins[2], begin_ns[2];
+	uint64_t commits, commit_ns, commit_failures, last_commit_ns;
+};
+void pn_store_stats(const struct pn_store *s, struct pn_store_stats *st);
 
 /* Open (creating if needed) the SQLite store at path and migrate it:
  * WAL, foreign_keys=ON, busy_timeout 5 s, synchronous=FULL. */

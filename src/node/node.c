@@ -96,6 +96,7 @@ static int adopt(struct pn_node *n)
 	pn_renew_adopted(&n->sched, pn_cred_issued_at(&ci), ci.not_after);
 	n->expired_logged = 0;
 	n->st.renewals++;
+	n->st.last_renew_s = (uint64_t)pn_wall_s();
 	PN_LOG_INFO(n->cfg.module, "cred_renewed", "not_after=%" PRIu64 " renewals=%u",
 		    ci.not_after, n->st.renewals);
 	if (n->cfg.hooks.adopted)

@@ -86,6 +86,7 @@ struct pn_node_stats {
 	unsigned status_reports, status_failures;
 	int revoked;
 	uint64_t next_renew_ms; /* planned delay of the armed attempt */
+	uint64_t last_renew_s;	/* unix time of the last adopted renewal (0: none) */
 };
 void pn_node_stats(const struct pn_node *n, struct pn_node_stats *st);
 #endif

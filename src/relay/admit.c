@@ -50,6 +50,7 @@ int pn_admit_pending(struct pn_admit *a, struct pn_admit_entry *e, const uint8_t
 
 	if (c && c->n >= a->max_per_ip) {
 		a->refused_pending++;
+		a->refused_per_ip++;
 		return PN_E_RELAY_LIMIT;
 	}
 	if (!c) {

@@ -31,6 +31,7 @@ struct pn_admit {
 	struct pn_admit_entry *newest, *oldest;
 	struct pn_idmap ips;
 	uint64_t refused_pending; /* evicted or refused before authentication */
+	uint64_t refused_per_ip;  /* of which refused at the per-source cap */
 };
 
 /* 0 or -ENOMEM. */

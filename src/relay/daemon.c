@@ -10,6 +10,8 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics_http.h"
+#include "node/metrics.h"
 #include "node/node.h"
 
 struct pn_relay_daemon {
@@ -18,6 +20,7 @@ struct pn_relay_daemon {
 	struct pn_node_ctl ctl;
 	int own_ctl, stopping;
 	struct pn_node *node;
+	struct pn_mhttp *metrics;
 	void (*close_cb)(void *);
 	void *close_arg;
 };
@@ -58,6 +61,16 @@ static void srv_closed(void *arg)
 		finish(d);
 }
 
+static void metrics_closed(void *arg)
+{
+	struct pn_relay_daemon *d = arg;
+
+	if (d->srv)
+		pn_relay_server_close(d->srv, srv_closed, d);
+	else
+		srv_closed(d);
+}
+
 void pn_relay_daemon_close(struct pn_relay_daemon *d, void (*cb)(void *arg), void *arg)
 {
 	if (!d || d->stopping)
@@ -65,10 +78,25 @@ void pn_relay_daemon_close(struct pn_relay_daemon *d, void (*cb)(void *arg), voi
 	d->stopping = 1;
 	d->close_cb = cb;
 	d->close_arg = arg;
-	if (d->srv)
-		pn_relay_server_close(d->srv, srv_closed, d);
-	else
-		srv_closed(d);
+	if (d->metrics) { /* the listener first: no scrape sees a closed server */
+		pn_mhttp_close(d->metrics, metrics_closed, d);
+		d->metrics = NULL;
+	} else {
+		metrics_closed(d);
+	}
+}
+
+/* A scrape (core/metrics_http.h), on the loop thread. */
+static int collect(struct pn_metrics *m, void *user)
+{
+	struct pn_relay_daemon *d = user;
+	int r;
+
+	if (!d->srv)
+		return PN_E_CLOSED;
+	if ((r = pn_relay_server_metrics(d->srv, m)) != 0)
+		return r;
+	return pn_node_metrics(m, "relay", &d->id, d->node);
 }
 
 int pn_relay_daemon_new(uv_loop_t *loop, const struct pn_relay_daemon_config *cfg,
@@ -132,6 +160,12 @@ int pn_relay_daemon_new(uv_loop_t *loop, const struct pn_relay_daemon_config *cf
 			goto fail;
 		}
 	}
+	if (cfg->metrics_listen &&
+	    (r = pn_mhttp_start(loop, cfg->metrics_listen, "relay", collect, d, &d->metrics)) != 0) {
+		snprintf(err, errsz, "metrics listener %s: %s", cfg->metrics_listen,
+			 pn_strerror(r));
+		goto fail;
+	}
 	*out = d;
 	return 0;
 fail:
@@ -142,4 +176,9 @@ fail:
 struct pn_relay_server *pn_relay_daemon_server(struct pn_relay_daemon *d)
 {
 	return d->srv;
+}
+
+int pn_relay_daemon_metrics_port(const struct pn_relay_daemon *d)
+{
+	return pn_mhttp_port(d->metrics);
 }

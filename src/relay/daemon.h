@@ -18,6 +18,7 @@ struct pn_relay_daemon_config {
 	const char *ca, *cert, *key;	      /* files (each NULL: from state) */
 	struct pn_relay_server_config server; /* anchor, key, cert_pem set here */
 	uint32_t renew_after_s;		      /* > 0: first renewal after this long */
+	const char *metrics_listen;	      /* "ip:port": GET /metrics there; NULL: off */
 	struct pn_node_ctl ctl;		      /* ops NULL: opened from state if enrolled */
 };
 
@@ -29,4 +30,6 @@ int pn_relay_daemon_new(uv_loop_t *loop, const struct pn_relay_daemon_config *cf
 			struct pn_relay_daemon **out, char *err, size_t errsz);
 void pn_relay_daemon_close(struct pn_relay_daemon *d, void (*cb)(void *arg), void *arg);
 struct pn_relay_server *pn_relay_daemon_server(struct pn_relay_daemon *d);
+/* The metrics listener's port (0: none). */
+int pn_relay_daemon_metrics_port(const struct pn_relay_daemon *d);
 #endif

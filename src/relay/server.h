@@ -68,6 +68,11 @@ int pn_relay_server_set_limits(struct pn_relay_server *s, const struct pn_relay_
 /* One "key=value ..." line of counters (for logs and SIGUSR1). */
 void pn_relay_server_stats_line(const struct pn_relay_server *s, char *buf, size_t n);
 
+/* The relay's metrics (postern_relay_*) into m, from the counters above
+ * (relay/server_metrics.c).  0 or the registry's error. */
+struct pn_metrics;
+int pn_relay_server_metrics(struct pn_relay_server *s, struct pn_metrics *m);
+
 /* The bound UDP / TCP ports (useful with port 0). */
 int pn_relay_server_udp_port(const struct pn_relay_server *s);
 int pn_relay_server_tls_port(const struct pn_relay_server *s);
