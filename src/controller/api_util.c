@@ -78,6 +78,10 @@ int pn_api_store_error(struct pn_req *r, int err)
 	case PN_E_STORE_DOWN:
 		return pn_api_error(r, 503, "store_unavailable",
 				    "the controller's database is unreachable, retry later");
+	case PN_E_STORE_FULL:
+		return pn_api_error(r, 503, "store_full",
+				    "the controller's database has no space left: changes are "
+				    "refused until space is freed");
 	case PN_E_INVAL:
 		return pn_api_error(r, 400, "invalid", "invalid value");
 	default:

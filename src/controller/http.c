@@ -11,7 +11,12 @@
  * closed or becomes an authenticated push stream) is capped per source
  * address and in total (srclimit.h); authenticated streams count only
  * against the descriptor budget, so any number of subscribers may share
- * one NAT address.  An idle timeout cuts slow clients off.
+ * one NAT address.  An idle timeout cuts slow clients off.  When the
+ * total is reached, a new connection takes the place of the oldest one in
+ * progress whose source holds at least two more than the newcomer's (shut
+ * down; its loop closes it): a slowloris from many addresses holds the
+ * table, but cannot lock a lighter source out of it, and its own
+ * reconnections are refused at accept instead of evicting each other.
  *
  * Each request is collected here (headers, then at most PN_API_BODY_MAX
  * bytes of body), parsed as JSON, authenticated (auth.c) and routed
@@ -21,10 +26,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -44,6 +52,8 @@
 #define HTTP_FD_RESERVE 256      /* descriptors kept for the store, files, logs */
 #define HTTP_THREADS 16          /* epoll loops (MHD thread pool); handlers may block one for the length of a request */
 #define HTTP_THREAD_STACK (256 * 1024)
+#define HTTP_EVICT_INFLIGHT 64   /* connections shut down for others, not yet closed */
+#define HTTP_EVICT_SCAN 128      /* oldest connections looked at for one eviction */
 
 struct pn_http {
 	struct MHD_Daemon *d;
@@ -51,13 +61,78 @@ struct pn_http {
 	struct pn_srclimit *unauth;
 	unsigned conn_max;
 	uint16_t port;
+	/* connections in progress (counted), oldest first: eviction order */
+	pthread_mutex_t plock;
+	struct sockctx *phead, *ptail;
+	unsigned evicting;	 /* shut down, not yet closed by their loop */
+	unsigned long evictions; /* in total */
 };
 
 /* Per-connection (socket) state: whether it still counts as unauthenticated. */
 struct sockctx {
 	struct pn_srckey k;
 	int counted;
+	int fd;
+	int linked, evicted;
+	struct sockctx *prev, *next;
 };
+
+/* Take sc off the list of connections in progress (idempotent). */
+static void pending_unlink(struct pn_http *h, struct sockctx *sc)
+{
+	pthread_mutex_lock(&h->plock);
+	if (sc->linked) {
+		*(sc->prev ? &sc->prev->next : &h->phead) = sc->next;
+		*(sc->next ? &sc->next->prev : &h->ptail) = sc->prev;
+		sc->linked = 0;
+		if (sc->evicted)
+			h->evicting--;
+	}
+	pthread_mutex_unlock(&h->plock);
+}
+
+static void pending_link(struct pn_http *h, struct sockctx *sc)
+{
+	pthread_mutex_lock(&h->plock);
+	sc->prev = h->ptail;
+	sc->next = NULL;
+	*(h->ptail ? &h->ptail->next : &h->phead) = sc;
+	h->ptail = sc;
+	sc->linked = 1;
+	pthread_mutex_unlock(&h->plock);
+}
+
+/*
+ * The table is full and a connection from `k` arrives: shut down the
+ * oldest connection in progress (among the HTTP_EVICT_SCAN oldest) whose
+ * source holds more than k's count + 1 (its loop thread reads EOF and
+ * closes it; MHD notifies CLOSED, which unlinks it, before it closes the
+ * descriptor, so the descriptor is valid here).  At most
+ * HTTP_EVICT_INFLIGHT at a time.  1 if one was, 0 if not.
+ */
+static int evict_for(struct pn_http *h, const struct pn_srckey *k)
+{
+	unsigned mine = pn_srclimit_count(h->unauth, k), i = 0;
+	struct sockctx *sc;
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&h->plock);
+	if (h->evicting < HTTP_EVICT_INFLIGHT) {
+		for (sc = h->phead; sc && i < HTTP_EVICT_SCAN; sc = sc->next, i++)
+			if (!sc->evicted && pn_srclimit_count(h->unauth, &sc->k) > mine + 1)
+				break;
+		if (sc && i < HTTP_EVICT_SCAN && shutdown(sc->fd, SHUT_RDWR) == 0) {
+			sc->evicted = 1;
+			h->evicting++;
+			n = ++h->evictions;
+		}
+	}
+	pthread_mutex_unlock(&h->plock);
+	if (n % 1000 == 1) /* the first, then one line per thousand */
+		PN_LOG_WARN("controller", "http_evicted",
+			    "reason=unauthenticated_limit evictions=%lu", n);
+	return n != 0;
+}
 
 /* Per-request state kept across MHD's calls for one request. */
 struct conctx {
@@ -207,6 +282,7 @@ static enum MHD_Result finish(struct pn_http *h, struct MHD_Connection *c, struc
 			/* An authenticated subscriber: no longer unauthenticated
 			 * work of its source (many share one NAT address). */
 			if (sc && sc->counted) {
+				pending_unlink(h, sc);
 				pn_srclimit_release(h->unauth, &sc->k);
 				sc->counted = 0;
 			}
@@ -313,9 +389,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* Before the TLS handshake: refuse a source (or everyone) over its cap of
- * connections in progress.  The loop threads accept concurrently, so the
- * caps may be overshot by at most HTTP_THREADS. */
+/* Before the TLS handshake: refuse a source over its cap of connections in
+ * progress; over the total, admit it in place of an older connection of a
+ * heavier source (evict_for), else refuse it.  The loop threads accept
+ * concurrently, so the caps may be overshot by at most HTTP_THREADS
+ * (+ HTTP_EVICT_INFLIGHT for the total). */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
 	struct pn_http *h = cls;
@@ -324,6 +402,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
 	if (pn_srckey_from_sockaddr(sa, len, &k))
 		return MHD_NO;
 	if (pn_srclimit_allowed(h->unauth, &k))
+		return MHD_YES;
+	if (pn_srclimit_count(h->unauth, &k) < HTTP_PER_IP_LIMIT && evict_for(h, &k))
 		return MHD_YES;
 	PN_LOG_DEBUG("controller", "http_refused", "reason=unauthenticated_limit total=%zu",
 		     pn_srclimit_total(h->unauth));
@@ -346,11 +426,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		sc = calloc(1, sizeof(*sc));
 		if (!sc)
 			return; /* not counted: only under memory exhaustion */
+		const union MHD_ConnectionInfo *fdi =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
 		if (sa && !pn_srckey_from_sockaddr(sa, len, &sc->k) &&
-		    !pn_srclimit_add(h->unauth, &sc->k))
+		    !pn_srclimit_add(h->unauth, &sc->k)) {
 			sc->counted = 1;
+			sc->fd = fdi ? fdi->connect_fd : -1;
+			if (sc->fd >= 0)
+				pending_link(h, sc);
+		}
 		*socket_context = sc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (sc)
+			pending_unlink(h, sc);
 		if (sc && sc->counted)
 			pn_srclimit_release(h->unauth, &sc->k);
 		free(sc);
@@ -384,6 +473,7 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		free(h);
 		return rc;
 	}
+	pthread_mutex_init(&h->plock, NULL);
 	/* Every subscriber is a descriptor: take what the system allows and
 	 * size the connection cap to it. */
 	(void)pn_fdlimit_raise_to(PN_FDLIMIT_SERVER_WANT, &fds, NULL);
@@ -401,6 +491,7 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		flags |= MHD_USE_IPv6;
 	} else {
 		pn_srclimit_free(h->unauth);
+		pthread_mutex_destroy(&h->plock);
 		free(h);
 		return PN_E_CONFIG;
 	}
@@ -426,6 +517,7 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
 			     port, errno);
 		pn_srclimit_free(h->unauth);
+		pthread_mutex_destroy(&h->plock);
 		free(h);
 		return PN_E_IO;
 	}
@@ -434,6 +526,7 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	if (ctl->tls && pn_tlscert_register(ctl->tls, h->port)) {
 		MHD_stop_daemon(h->d);
 		pn_srclimit_free(h->unauth);
+		pthread_mutex_destroy(&h->plock);
 		free(h);
 		return -ENOSPC;
 	}
@@ -456,5 +549,6 @@ void pn_http_stop(struct pn_http *h)
 		return;
 	MHD_stop_daemon(h->d);
 	pn_srclimit_free(h->unauth);
+	pthread_mutex_destroy(&h->plock);
 	free(h);
 }

@@ -131,6 +131,11 @@ int pn_pg_error(PGconn *c, const PGresult *res)
 		if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
 		    !strcmp(state, "57014"))
 			return PN_E_STORE_BUSY;
+		if (!strcmp(state, "53100")) { /* disk_full */
+			PN_LOG_ERROR("store", "disk_full", "backend=postgres state=%s msg=\"%s\"",
+				     state, msg);
+			return PN_E_STORE_FULL;
+		}
 		/* connection exception, server shutting down */
 		if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))
 			return PN_E_STORE_DOWN;

@@ -6,9 +6,13 @@
  * and an uncommitted one is never visible.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "controller/store_sqlite.h"
 #include "core/err.h"
@@ -29,6 +33,13 @@ static int sq_err(struct sq *s, int rc)
 	if (rc == SQLITE_CONSTRAINT) {
 		PN_LOG_DEBUG("store", "constraint", "ext=%d msg=\"%s\"", ext, sqlite3_errmsg(s->db));
 		return PN_E_STORE_CONFLICT;
+	}
+	/* No space for the WAL or the database: the write fails closed (the
+	 * transaction is rolled back) and succeeds again once space is freed. */
+	if (rc == SQLITE_FULL || sqlite3_system_errno(s->db) == ENOSPC) {
+		PN_LOG_ERROR("store", "disk_full", "err=PN_E_STORE_FULL sqlite_rc=%d sqlite_ext=%d",
+			     rc, ext);
+		return PN_E_STORE_FULL;
 	}
 	PN_LOG_ERROR("store", "sql_error", "err=PN_E_STORE sqlite_rc=%d sqlite_ext=%d msg=\"%s\"",
 		     rc, ext, sqlite3_errmsg(s->db));
@@ -649,14 +660,51 @@ const struct pn_store_ops pn_store_sqlite_ops = {
 	.close = sq_close,
 };
 
+/*
+ * The database holds key hashes, sessions and the credential records:
+ * readable by its owner only.  SQLite creates its -wal and -shm files with
+ * the database file's mode, so the database is created 0600 before SQLite
+ * opens it; files of an older install that others could read are narrowed.
+ */
+static int private_files(const char *path)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char name[4096];
+	struct stat sb;
+
+	if (path[0] == ':' || !strncmp(path, "file:", 5)) /* in memory, or a URI */
+		return 0;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		int fd;
+
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, sfx[i]) >= sizeof(name))
+			return -ENAMETOOLONG;
+		fd = open(name, (i == 0 ? O_CREAT : 0) | O_RDONLY | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (i > 0 && errno == ENOENT)
+				continue;
+			PN_LOG_ERROR("store", "open_failed", "path=%s errno=%d", name, errno);
+			return PN_E_STORE;
+		}
+		if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+			PN_LOG_WARN("store", "mode_narrowed", "path=%s mode=%o now=600 ok=%d", name,
+				    (unsigned)(sb.st_mode & 0777), fchmod(fd, 0600) == 0);
+		close(fd);
+	}
+	return 0;
+}
+
 int pn_store_open_sqlite(const char *path, struct pn_store **out)
 {
-	struct sq *s = calloc(1, sizeof(*s));
+	struct sq *s;
 	struct pn_store *st = NULL;
 	int r = -ENOMEM, rc;
 
-	if (!s)
+	if ((r = private_files(path)))
+		return r;
+	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
+	r = -ENOMEM;
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			     NULL);
