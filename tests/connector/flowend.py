@@ -30,7 +30,7 @@ connector integration tests (it_flowend.sh, it_dial.sh).
       Asks the sink for BYTES, reads nothing until GOFILE exists, then
       reads to the end: "end: fin bytes=<n> sha256=<hex>" (orderly close;
       compare n and the hash with what the sink sent), "end: rst
-      bytes=<n>", "end: timeout bytes=<n>".
+      bytes=<n>", "end: timeout bytes=<n>"; "got: <n>" every 32 MiB.
 """
 import errno
 import hashlib
@@ -250,6 +250,7 @@ def download(proxy, host, port, ident, total, gofile, timeout):
         time.sleep(0.02)
     h = hashlib.sha256()
     n = 0
+    report = 32 << 20
     s.settimeout(max(1, deadline - time.time()))
     try:
         while True:
@@ -259,6 +260,9 @@ def download(proxy, host, port, ident, total, gofile, timeout):
                 return
             h.update(b)
             n += len(b)
+            if n >= report:
+                print("got: %d" % n, flush=True)
+                report += 32 << 20
     except socket.timeout:
         print("end: timeout bytes=%d" % n, flush=True)
     except OSError as e:
