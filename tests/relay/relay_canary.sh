@@ -58,7 +58,7 @@ while time.time() < end:
     except socket.timeout:
         pass
     back += buf.count(canary)
-    buf = buf[-len(line):]
+    buf = buf[buf.rfind(b"\n") + 1:]
     time.sleep(64 * len(line) / (512 << 10))
 s.settimeout(5)
 s.shutdown(socket.SHUT_WR)
@@ -92,7 +92,7 @@ phase() {
 	canary=PN-CANARY-$tr-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	capture "cap-relay-$tr" $NL_RELAY
 	capture "cap-res-$tr" $NL_RES
-	$C python3 "$W/canary.py" "$canary" 10 >"$W/canary-$tr.out" 2>&1 &
+	$C python3 "$W/canary.py" "$canary" 7 >"$W/canary-$tr.out" 2>&1 &
 	local cpid=$!
 	sleep 3
 	relay=$(natlab_status | python3 -c 'import json,sys; t=json.load(sys.stdin)["tunnels"][0]; print(t["relay"], t["relay_transport"], t["path"])')

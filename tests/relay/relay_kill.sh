@@ -37,13 +37,14 @@ natlab_start || { bad "relays/connector/client up"; pn_finish; }
 rec() { # id kind: the sink's record of that kind ("sent", "end", "send_error") for the id
 	grep "\"id\": \"$1\"" "$W/sink.jsonl" 2>/dev/null | grep "\"$2\"" | tail -1
 }
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2"; }
+field() { sed -n 's/.*"'"$2"'": "\{0,1\}\([^",}]*\).*/\1/p' <<<"$1"; } # record key: its value
 touch "$W/go"
 # small ID BYTES: a download that must complete byte-exact (0/1)
 small() {
-	local out r
-	out=$($C $FE download 127.0.0.1:1080 10.217.1.2 8000 "$1" "$2" "$W/go" 20 2>&1 | grep '^end:')
-	r=$(rec "$1" sent)
+	local out r i
+	$C $FE download 127.0.0.1:1080 10.217.1.2 8000 "$1" "$2" "$W/go" 20 >"$W/small.out" 2>&1
+	out=$(grep '^end:' "$W/small.out")
+	for i in $(seq 30); do r=$(rec "$1" sent) && [ -n "$r" ] && break; sleep 0.1; done
 	[ -n "$r" ] && [ "$out" = "end: fin bytes=$2 sha256=$(field "$r" sha256)" ]
 }
 for i in $(seq 30); do small warm$i 65536 && break; sleep 1; done
@@ -57,31 +58,33 @@ relay2) VICTIM=$PID_relay2 OTHER=relay1 ;;
 esac
 ok "the tunnel goes through $RELAY"
 
+# Started now, so that no interpreter start-up (seconds on a loaded
+# machine) is in the measured time: from the kill on, new 1 MiB downloads
+# one after the other until one is complete and exact.
+$C $FE retry 127.0.0.1:1080 10.217.1.2 8000 1048576 "$W/killed" 70 >"$W/retry.out" 2>&1 &
+RETRY=$!
 $C $FE download 127.0.0.1:1080 10.217.1.2 8000 big $BYTES "$W/go" 120 >"$W/big.out" 2>&1 &
 DL=$!
 if pn_wait_count "$W/big.out" '^got: ' $((MIB / 4 / 32)) 90; then
 	t0=$(now)
 	kill -9 "$VICTIM"
+	echo "$t0" >"$W/killed.tmp" && mv "$W/killed.tmp" "$W/killed"
 	ok "$RELAY killed (SIGKILL) after $(grep '^got:' "$W/big.out" | tail -1 | cut -d' ' -f2) of $BYTES bytes"
 else
 	bad "download under way ($(tail -2 "$W/big.out"))"
-	kill $DL 2>/dev/null
+	kill $DL $RETRY 2>/dev/null
 	pn_finish
 fi
 
-# A new flow every 0.5 s until one completes: service back through the other relay.
-back=""
-while le "$(since "$t0")" 60; do
-	n=$((${n:-0} + 1))
-	if small "again$n" 1048576; then back=$(since "$t0"); break; fi
-	sleep 0.5
-done
+# Service back through the other relay: the first new flow complete.
+wait $RETRY
+sed -n 's/^attempt/    attempt/p' "$W/retry.out"
+back=$(sed -n 's/^back: after=\([0-9.]*\) .*/\1/p' "$W/retry.out")
 if [ -n "$back" ]; then
-	echo "    service back $back s after the kill (flow $n)"
-	le "$back" $BACK_WITHIN && ok "a new flow completes byte-exact $back s after the kill (<= $BACK_WITHIN s)" ||
+	le "$back" $BACK_WITHIN && ok "a new flow completes byte-exact $back s after the kill (<= $BACK_WITHIN s; $(grep '^back:' "$W/retry.out"))" ||
 		bad "service back only $back s after the kill (> $BACK_WITHIN s)"
 else
-	bad "no flow completed within 60 s of the kill ($(natlab_p2p))"
+	bad "no flow completed within 70 s of the kill ($(tail -1 "$W/retry.out"); $(natlab_p2p))"
 fi
 now_relay=$(natlab_status | python3 -c 'import json,sys; print([t["relay"] for t in json.load(sys.stdin)["tunnels"]])')
 [[ "$now_relay" == *"'$OTHER'"* ]] && ok "the tunnel now goes through $OTHER ($now_relay)" ||
