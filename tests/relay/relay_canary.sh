@@ -76,7 +76,7 @@ sys.exit(0 if back > 0 else 1)
 PY
 
 count() { # FILE NEEDLE: occurrences of NEEDLE in FILE
-	python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(sys.argv[2].encode()))' "$1" "$2"
+	grep -a -o -F -- "$2" "$1" | wc -l
 }
 hits() { # NEEDLE-OR-KEYFILE PID: hits in that process's memory
 	$MEMSCAN "$1" "$2" | awk '{print $2}'
@@ -120,14 +120,20 @@ phase() {
 		bad "$tr: the canary is in the relay's capture $c_relay time(s)"
 	[ "$c_res" -gt 0 ] && ok "$tr: control: canary in the resource network's capture $c_res time(s)" ||
 		bad "$tr: control: canary not found in the resource network's capture"
+}
+keys() { # the endpoints' private keys in neither relay's memory; control: each relay's own
+	local k r pid m
 	for k in alice conn1; do
-		m=$(hits "$W/pki/$k/key.pem" "$rpid")
-		[ "$m" = 0 ] && ok "$tr: no byte of $k's private key in the relay's memory" ||
-			bad "$tr: $k's private key is in the relay's memory (${m:-scan failed} hit(s))"
+		m=$($MEMSCAN "$W/pki/$k/key.pem" "$PID_relay1" "$PID_relay2" | awk '{s += $2} END {print s}')
+		[ "$m" = 0 ] && ok "no byte of $k's private key in either relay's memory" ||
+			bad "$k's private key is in a relay's memory (${m:-scan failed} hit(s))"
 	done
-	m=$(hits "$W/pki/${relay%% *}/key.pem" "$rpid")
-	[ "${m:-0}" -gt 0 ] && ok "$tr: control: the relay's own key is found in its memory ($m hit(s))" ||
-		bad "$tr: control: the relay's own key not found in its memory (the scan cannot see keys)"
+	for r in relay1 relay2; do
+		eval "pid=\$PID_$r"
+		m=$(hits "$W/pki/$r/key.pem" "$pid")
+		[ "${m:-0}" -gt 0 ] && ok "control: $r's own key is found in its memory ($m hit(s))" ||
+			bad "control: $r's own key not found in its memory (the scan cannot see keys)"
+	done
 }
 
 for i in $(seq 30); do $C python3 "$W/canary.py" warmup 0.2 >/dev/null 2>&1 && break; sleep 1; done
@@ -144,4 +150,5 @@ for i in $(seq 30); do
 done
 natlab_wait_path relay-tls 30 || bad "tunnel not relayed over TLS ($(natlab_p2p))"
 phase tls
+keys
 pn_finish

@@ -32,12 +32,16 @@ FLOOD_PY=$PN_SRC/tests/tunnel/flood.py
 FLOOD="python3 $FLOOD_PY"
 ROUNDS=14         # windows with the flood (and as many without)
 PERIOD=0.5        # seconds per window
-PPS=3000          # flood datagrams a second
-CPS=150           # flood TLS connections a second
+# The flood's rate: every packet costs its target CPU (about 13 us at the
+# connector, 9 us at a relay, measured here), and on a machine loaded 12
+# times over its cores the target's own share of the CPU is so small that
+# 3000 packets a second took half of it; 1000 is still ~4 MB/s of junk.
+PPS=1000          # flood datagrams a second
+CPS=50            # flood TLS connections a second
 MIN_RATIO=0.80
 RSS_KIB=32768     # memory growth bound (KiB) per process over the floods
 if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-	PPS=1500 CPS=80 RSS_KIB=131072
+	PPS=500 CPS=25 RSS_KIB=131072
 fi
 SECS=$(awk -v r=$ROUNDS -v p=$PERIOD 'BEGIN { print 2 * r * p }')
 
