@@ -83,7 +83,7 @@ done
 # Tools: compilers and build, the fuzzer runtime, what tests and scripts run.
 # (Looked up on the system PATH: a user's pyenv or ~/bin does not count.)
 for t in cmake make pkg-config gcc clang clang-format ip nft curl openssl certtool \
-  sqlite3 python3 haproxy psql setpriv dpkg-deb dpkg-shlibdeps scdoc debootstrap promtool; do
+  sqlite3 python3 haproxy psql setpriv dpkg-deb dpkg-shlibdeps scdoc debootstrap promtool tcpdump; do
   covered "tool $t" "$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" 2>/dev/null)"
 done
 # PostgreSQL server programs (tests/controller/pg_cluster.sh; not on PATH)

@@ -15,7 +15,7 @@ PKGS=(
   libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
   iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base
-  iputils-ping faketime libfaketime
+  iputils-ping faketime libfaketime tcpdump
   chromium
   dpkg-dev scdoc debootstrap
   prometheus

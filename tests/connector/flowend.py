@@ -30,10 +30,18 @@ connector integration tests (it_flowend.sh, it_dial.sh).
       Asks the sink for BYTES, reads nothing until GOFILE exists, then
       reads to the end: "end: fin bytes=<n> sha256=<hex>" (orderly close;
       compare n and the hash with what the sink sent), "end: rst
-      bytes=<n>", "end: timeout bytes=<n>".
+      bytes=<n>", "end: timeout bytes=<n>"; "got: <n>" every 32 MiB.
+  flowend.py retry PROXY HOST PORT BYTES STARTFILE TIMEOUT
+      Started ahead (no interpreter start-up in the measured time): once
+      STARTFILE exists (it holds the cause's time.time()), downloads of
+      BYTES one after the other until one ends with FIN, every byte and
+      the sink's sha256: "back: after=<s since the cause> attempts=<n>"
+      (or "back: none" after TIMEOUT s); a line per failed attempt.
 """
+import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import select
@@ -250,6 +258,7 @@ def download(proxy, host, port, ident, total, gofile, timeout):
         time.sleep(0.02)
     h = hashlib.sha256()
     n = 0
+    report = 32 << 20
     s.settimeout(max(1, deadline - time.time()))
     try:
         while True:
@@ -259,11 +268,39 @@ def download(proxy, host, port, ident, total, gofile, timeout):
                 return
             h.update(b)
             n += len(b)
+            if n >= report:
+                print("got: %d" % n, flush=True)
+                report += 32 << 20
     except socket.timeout:
         print("end: timeout bytes=%d" % n, flush=True)
     except OSError as e:
         how = "rst" if e.errno in (errno.ECONNRESET, errno.EPIPE) else "error:%d" % e.errno
         print("end: %s bytes=%d" % (how, n), flush=True)
+
+
+def retry(proxy, host, port, total, startfile, timeout):
+    """After STARTFILE appears (it holds the cause's time.time()), downloads
+    of TOTAL bytes, one after the other, until one is complete and exact."""
+    while not os.path.exists(startfile):
+        time.sleep(0.01)
+    with open(startfile) as f:
+        t0 = float(f.read().split()[0])
+    n = 0
+    while time.time() - t0 < timeout:
+        n += 1
+        ident = "retry%d" % n
+        block = hashlib.sha256(ident.encode()).digest() * 2048
+        want = hashlib.sha256((block * (total // len(block) + 1))[:total]).hexdigest()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            download(proxy, host, port, ident, total, startfile, 5)
+        end = [ln for ln in out.getvalue().splitlines() if ln.startswith("end:")]
+        if end and end[0] == "end: fin bytes=%d sha256=%s" % (total, want):
+            print("back: after=%.2f attempts=%d" % (time.time() - t0, n), flush=True)
+            return
+        print("attempt %d at %.2f: %s" % (n, time.time() - t0, end[0] if end else "?"), flush=True)
+        time.sleep(0.2)
+    print("back: none attempts=%d" % n, flush=True)
 
 
 def main():
@@ -277,6 +314,9 @@ def main():
         timeout = float(sys.argv[8]) if len(sys.argv) > 8 else 60
         download(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]),
                  sys.argv[7], timeout)
+    elif len(sys.argv) >= 8 and sys.argv[1] == "retry":
+        retry(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6],
+              float(sys.argv[7]))
     else:
         sys.exit(__doc__)
 

@@ -5,7 +5,10 @@ the clamped secret scalar and the nonce prefix) in every readable mapping
 of each process (/proc/PID/mem, needs root).  Prints "PID hits regions" per
 process and exits 0.  Reads in chunks (a key straddling two chunks is still
 found); mappings over 8 GiB are skipped: only a sanitizer's shadow memory is
-that large (terabytes of never-touched zero pages), never the heap."""
+that large (terabytes of never-touched zero pages), never the heap.
+
+memscan.py text:STRING PID...: the same count for the bytes of STRING (a
+canary sent through a tunnel, tests/relay/relay_canary.sh)."""
 import hashlib
 import re
 import subprocess
@@ -13,6 +16,8 @@ import sys
 
 
 def needles(keyfile):
+    if keyfile.startswith("text:"):
+        return [keyfile[5:].encode()]
     der = subprocess.run(["openssl", "pkey", "-in", keyfile, "-outform", "DER"],
                          check=True, capture_output=True).stdout
     seed = der[-32:]  # PKCS#8 Ed25519: ... OCTET STRING { OCTET STRING seed }
@@ -25,11 +30,11 @@ def needles(keyfile):
 
 CHUNK = 16 << 20
 HUGE = 8 << 30
-KEYLEN = 32
 
 
 def scan(pid, keys):
     hits = regions = 0
+    keylen = max(len(k) for k in keys)  # all needles of one length
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for line in maps:
             m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
@@ -47,7 +52,7 @@ def scan(pid, keys):
                         got += data.count(k)
                     # keep the last bytes so a key across the boundary counts
                     # once: drop whole needles already counted in the tail
-                    tail = data[-(KEYLEN - 1):]
+                    tail = data[-(keylen - 1):]
             except (OSError, ValueError, OverflowError, MemoryError):
                 pass
             regions += 1
