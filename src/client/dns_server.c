@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client/dns_server.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -50,22 +51,6 @@ static int is_loopback(const struct sockaddr *sa)
 static socklen_t sa_len(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-static int sa_equal(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-	if (a->sa_family != b->ss_family)
-		return 0;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return 0;
 }
 
 static void srv_free_if_done(struct pn_dnssrv *s)
@@ -285,7 +270,7 @@ static void up_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struc
 	 * is connected to it, checked again here), with the random id it was
 	 * sent and the same question.  Anything else (spoofed, late, another
 	 * question) is ignored and the query waits for the real one. */
-	if (f->try_idx == 0 || !sa_equal(from, &f->s->up[f->try_idx - 1]) ||
+	if (f->try_idx == 0 || !pn_addr_equal(from, (const struct sockaddr *)&f->s->up[f->try_idx - 1]) ||
 	    !pn_dnsr_reply_matches(f->q + 2, f->qlen, f->up_id, (uint8_t *)buf->base, (size_t)n)) {
 		f->s->mismatched++;
 		return;
