@@ -19,6 +19,10 @@
 #              forward: connections to the server's address are intercepted)
 # Metrics per path:
 #   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
+#                   (of TPUT_RUNS x ROUNDS with ROUNDS > 1: the Postern rows are then
+#                   measured ROUNDS times, alternating, and pooled)
+#   client_cpu_ns_per_byte  (Postern rows) CPU time of the client process (user +
+#                   system) per byte received by iperf3, over all its tput runs
 #   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
 #   newflow_p50_us  connect + one 64-byte round trip + close, over an already-warm tunnel
 #   coldstart_ms    from launching the tunnel's processes to the first echoed byte
@@ -27,7 +31,7 @@
 #
 #   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
 #                       POSTERN_ROWS="relay_udp relay_tls direct transparent p2p" BUILD=out/bench KEEP_W=1
-#                       P2P_TTD_RUNS=5)
+#                       P2P_TTD_RUNS=5 ROUNDS=1)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-5}
@@ -103,15 +107,17 @@ services() {
 	sleep 0.5
 }
 
-iperf_gbps() { # host port
+iperf_gbps() { # host port (bytes received in $W/iperf.bytes)
 	$C iperf3 -c "$1" -p "$2" -t "$SECS" -J >"$W/iperf.json" 2>&1
 	python3 -c 'import json,sys
 try:
     j = json.load(open(sys.argv[1]))
     if j.get("error"): print("iperf3: " + j["error"], file=sys.stderr)
+    open(sys.argv[2], "w").write("%d\n" % j["end"]["sum_received"]["bytes"])
     print("%.2f" % (j["end"]["sum_received"]["bits_per_second"]/1e9))
-except Exception as e: print("fail")' "$W/iperf.json"
+except Exception as e: print("fail")' "$W/iperf.json" "$W/iperf.bytes"
 }
+proc_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 field() { sed -n "s/^$1: //p" | head -1; }
 
 declare -A RES
@@ -141,12 +147,28 @@ measure() { # name
 		return
 	fi
 	# Median of TPUT_RUNS iperf3 runs: the machine is shared and noisy.
-	local runs=() k
-	for k in $(seq "$TPUT_RUNS"); do runs+=("$(iperf_gbps "$host" "$tport")"); done
-	RES[$name.tput_gbps]=$(printf '%s\n' "${runs[@]}" | python3 -c 'import sys
+	# The client of a Postern row is the last process its start launched.
+	local runs=() k cp="" c0 c1
+	case $name in postern_*) cp=${PIDS[-1]:-} ;; esac
+	for k in $(seq "$TPUT_RUNS"); do
+		[ -n "$cp" ] && c0=$(proc_cpu_ticks "$cp")
+		rm -f "$W/iperf.bytes"
+		runs+=("$(iperf_gbps "$host" "$tport")")
+		if [ -n "$cp" ] && [ -s "$W/iperf.bytes" ]; then
+			c1=$(proc_cpu_ticks "$cp")
+			RES[$name.cpu_ticks]=$((${RES[$name.cpu_ticks]:-0} + c1 - c0))
+			RES[$name.bytes]=$((${RES[$name.bytes]:-0} + $(cat "$W/iperf.bytes")))
+		fi
+	done
+	# pooled over the rounds of this row (ROUNDS > 1)
+	RES[$name.tput_runs]="${RES[$name.tput_runs]:+${RES[$name.tput_runs]} }${runs[*]}"
+	RES[$name.tput_gbps]=$(printf '%s\n' ${RES[$name.tput_runs]} | python3 -c 'import sys
 v = sorted(float(x) for x in sys.stdin.read().split() if x != "fail")
 print("%.2f" % v[len(v) // 2] if v else "fail")')
-	RES[$name.tput_runs]="${runs[*]}"
+	[ -n "${RES[$name.bytes]:-}" ] && [ "${RES[$name.bytes]}" -gt 0 ] &&
+		RES[$name.client_cpu_ns_per_byte]=$(python3 -c "import os, sys
+print('%.2f' % (int(sys.argv[1]) / os.sysconf('SC_CLK_TCK') * 1e9 / int(sys.argv[2])))" \
+			"${RES[$name.cpu_ticks]}" "${RES[$name.bytes]}")
 	[ -n "${BENCH_DEBUG:-}" ] && ps -o pid,stat,etime,cmd -p "$(IFS=,; echo "${PIDS[*]}")" >&2
 	out=$($C $PROBE rr "$host" "$eport" "$RR" 2>&1)
 	RES[$name.rr_p50_us]=$(echo "$out" | field p50_us)
@@ -155,7 +177,7 @@ print("%.2f" % v[len(v) // 2] if v else "fail")')
 	RES[$name.newflow_p50_us]=$(echo "$out" | field p50_us)
 	RES[$name.newflow_p99_us]=$(echo "$out" | field p99_us)
 	declare -F "peer_${name}_extra" >/dev/null && "peer_${name}_extra"
-	ROWS+=("$name")
+	[[ " ${ROWS[*]} " == *" $name "* ]] || ROWS+=("$name")
 	stop_pids
 	echo "bench: $name done" >&2
 }
@@ -184,6 +206,8 @@ echo
 for r in "${ROWS[@]}"; do
 	for m in $METRICS; do echo "$m.$r: ${RES[$r.$m]:--}"; done
 	echo "tput_runs_gbps.$r: ${RES[$r.tput_runs]:--}"
+	[ -n "${RES[$r.client_cpu_ns_per_byte]:-}" ] &&
+		echo "client_cpu_ns_per_byte.$r: ${RES[$r.client_cpu_ns_per_byte]}"
 done
 if [ -n "${RES[postern_p2p.ttd_ms]:-}" ]; then
 	# tunnel up -> direct path (the client's time_to_direct_ms)
@@ -199,6 +223,8 @@ except Exception: print('-')" "$1" "$2"; }
 for base in postern_socks postern_relay_udp; do
 	[ -n "${RES[$base.tput_gbps]:-}" ] && [ -n "${RES[postern_transparent.tput_gbps]:-}" ] || continue
 	echo "ratio.tput_gbps.postern_transparent/$base: $(ratio "${RES[postern_transparent.tput_gbps]}" "${RES[$base.tput_gbps]}")"
+	[ -n "${RES[postern_transparent.client_cpu_ns_per_byte]:-}" ] &&
+		echo "ratio.client_cpu_ns_per_byte.postern_transparent/$base: $(ratio "${RES[postern_transparent.client_cpu_ns_per_byte]:-}" "${RES[$base.client_cpu_ns_per_byte]:-}")"
 	break
 done
 for r in "${ROWS[@]}"; do

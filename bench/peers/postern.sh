@@ -248,14 +248,16 @@ print("%d" % v[len(v) // 2] if v else "fail")')
 	RES[postern_p2p.ttd_runs]="${v[*]}"
 }
 
-postern_rows() {
-	local r c0=$C
+postern_rows() { # ROUNDS > 1: the rows again, alternating, tput pooled
+	local r k c0=$C
 	postern_prep || return 0
-	for r in $POSTERN_ROWS; do
-		# the p2p row's client is behind its NAT: probes run there
-		[ "$r" = p2p ] && C="ip netns exec pnb-pc"
-		measure "postern_$r"
-		[ "$r" = p2p ] && postern_p2p_ttd
-		C=$c0
+	for k in $(seq "${ROUNDS:-1}"); do
+		for r in $POSTERN_ROWS; do
+			# the p2p row's client is behind its NAT: probes run there
+			[ "$r" = p2p ] && C="ip netns exec pnb-pc"
+			measure "postern_$r"
+			[ "$r" = p2p ] && [ "$k" = 1 ] && postern_p2p_ttd
+			C=$c0
+		done
 	done
 }

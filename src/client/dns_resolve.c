@@ -115,3 +115,50 @@ int pn_dnsr_tunnel_reply(const struct pn_dns_msg *q, const uint8_t *query, size_
 	*alen = n;
 	return 0;
 }
+
+static int lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+int pn_dnsr_reply_matches(const uint8_t *query, size_t qlen, uint16_t id, const uint8_t *reply,
+			  size_t rlen)
+{
+	size_t o = PN_DNS_HDR_LEN;
+	unsigned qd;
+
+	if (qlen < PN_DNS_HDR_LEN || rlen < PN_DNS_HDR_LEN || pn_load_be16(reply) != id ||
+	    !(pn_load_be16(reply + 2) & PN_DNS_F_QR) ||
+	    PN_DNS_OPCODE(pn_load_be16(reply + 2)) != PN_DNS_OPCODE(pn_load_be16(query + 2)) ||
+	    pn_load_be16(reply + 4) != pn_load_be16(query + 4))
+		return 0;
+	/* Walk the query's questions, comparing the reply's bytes as we go. */
+	for (qd = pn_load_be16(query + 4); qd > 0; qd--) {
+		for (;;) {
+			uint8_t b;
+			if (o >= qlen || o >= rlen || reply[o] != query[o])
+				return 0;
+			b = query[o];
+			if (b == 0) {
+				o++;
+				break;
+			}
+			if ((b & 0xC0) == 0xC0) { /* a pointer ends the name */
+				if (o + 2 > qlen || o + 2 > rlen || reply[o + 1] != query[o + 1])
+					return 0;
+				o += 2;
+				break;
+			}
+			if (b & 0xC0 || o + 1 + b > qlen || o + 1 + b > rlen)
+				return 0;
+			for (size_t i = o + 1; i <= o + b; i++)
+				if (lower(reply[i]) != lower(query[i]))
+					return 0;
+			o += 1u + b;
+		}
+		if (o + 4 > qlen || o + 4 > rlen || memcmp(reply + o, query + o, 4) != 0)
+			return 0;
+		o += 4;
+	}
+	return 1;
+}

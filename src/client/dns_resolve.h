@@ -65,6 +65,18 @@ enum pn_dnsr_action pn_dnsr_decide(const struct pn_dnsr *r, const uint8_t *q, si
  * over TCP.  0, or PN_E_MALFORMED (not a reply to this query: answer
  * SERVFAIL), PN_E_NOSPACE.
  */
+/*
+ * Is `reply[rlen]` the answer to the forwarded query `query[qlen]` that
+ * went upstream with id `id`?  It must be a response (QR) with that id,
+ * the query's opcode and the same question section: the same number of
+ * questions, the same bytes (letters of names compared without case;
+ * resolvers echo the question as sent).  1 or 0.  The query is one that
+ * pn_dnsr_decide forwarded (it parsed).  Anything else a socket receives
+ * while a query is out — a guessed id, another question — is ignored.
+ */
+int pn_dnsr_reply_matches(const uint8_t *query, size_t qlen, uint16_t id, const uint8_t *reply,
+			  size_t rlen);
+
 int pn_dnsr_tunnel_reply(const struct pn_dns_msg *q, const uint8_t *query, size_t qlen,
 			 uint8_t *ans, size_t *alen, size_t anscap, size_t max);
 #endif

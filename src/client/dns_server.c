@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "client/dns_server.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/secret.h"
 
 #define OUT_MAX	   (PN_DNS_EDNS_UDP + 512)
 #define UDP_RX_MAX 4096
@@ -25,6 +27,7 @@ struct pn_dnssrv {
 	struct fwd *fwds;  /* forwarded queries in flight */
 	struct tconn *tcs; /* TCP clients */
 	uint64_t queries, local, forwarded, tunneled, failed, dropped;
+	uint64_t mismatched; /* upstream replies ignored: wrong source, id or question */
 	void (*close_cb)(void *);
 	void *close_arg;
 };
@@ -68,7 +71,8 @@ struct fwd {
 	struct tconn *tc; /* TCP requester, or NULL for UDP */
 	struct sockaddr_storage from;
 	unsigned try_idx;
-	uint16_t id;
+	uint16_t id;	/* the requester's */
+	uint16_t up_id; /* random, of the attempt upstream (in q while it runs) */
 	int handles;
 	int done;
 	uv_udp_t *u; /* UDP upstream of this attempt */
@@ -214,6 +218,7 @@ static void fwd_finish(struct fwd *f, const uint8_t *reply, size_t n)
 	if (f->done)
 		return;
 	f->done = 1;
+	pn_store_be16(f->q + 2, f->id); /* the requester's id again (SERVFAIL below) */
 	if (f->th) {
 		void *th = f->th;
 		f->th = NULL;
@@ -261,11 +266,16 @@ static void up_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struc
 	(void)flags;
 	if (n <= 0 || !from || f->done)
 		return;
-	/* The socket is connected to the resolver asked; check the id and
-	 * that it is a reply.  Anything else is ignored. */
-	if (n < PN_DNS_HDR_LEN || pn_load_be16((uint8_t *)buf->base) != f->id ||
-	    !(pn_load_be16((uint8_t *)buf->base + 2) & PN_DNS_F_QR))
+	/* Only the answer to this attempt: from the resolver asked (the socket
+	 * is connected to it, checked again here), with the random id it was
+	 * sent and the same question.  Anything else (spoofed, late, another
+	 * question) is ignored and the query waits for the real one. */
+	if (f->try_idx == 0 || !pn_addr_equal(from, (const struct sockaddr *)&f->s->up[f->try_idx - 1]) ||
+	    !pn_dnsr_reply_matches(f->q + 2, f->qlen, f->up_id, (uint8_t *)buf->base, (size_t)n)) {
+		f->s->mismatched++;
 		return;
+	}
+	pn_store_be16((uint8_t *)buf->base, f->id);
 	fwd_finish(f, (uint8_t *)buf->base, (size_t)n);
 }
 
@@ -295,11 +305,13 @@ static void up_tcp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	mlen = pn_load_be16(f->rbuf);
 	if (f->rlen < 2 + mlen)
 		return;
-	if (mlen < PN_DNS_HDR_LEN || pn_load_be16(f->rbuf + 2) != f->id) {
+	if (!pn_dnsr_reply_matches(f->q + 2, f->qlen, f->up_id, f->rbuf + 2, mlen)) {
+		f->s->mismatched++;
 		fwd_close_upstream(f);
 		fwd_try(f);
 		return;
 	}
+	pn_store_be16(f->rbuf + 2, f->id);
 	fwd_finish(f, f->rbuf + 2, mlen);
 }
 
@@ -382,6 +394,13 @@ static void fwd_try(struct fwd *f)
 		return;
 	}
 	up = (const struct sockaddr *)&s->up[f->try_idx++];
+	/* A fresh random id per attempt (the requester's may be guessable);
+	 * the source port is the kernel's random ephemeral one, per attempt. */
+	if (pn_random(&f->up_id, sizeof(f->up_id)) != 0) {
+		fwd_finish(f, NULL, 0);
+		return;
+	}
+	pn_store_be16(f->q + 2, f->up_id);
 	uv_timer_start(&f->timer, fwd_timeout, PN_DNSSRV_TRY_MS, 0);
 	if (f->tc) {
 		if (!f->rbuf && !(f->rbuf = malloc(2 + PN_DNS_MSG_MAX))) {
@@ -698,10 +717,11 @@ int pn_dnssrv_new(const struct pn_dnssrv_config *cfg, struct pn_dnssrv **out)
 
 json_t *pn_dnssrv_status(const struct pn_dnssrv *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queries", (json_int_t)s->queries,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queries", (json_int_t)s->queries,
 			 "local", (json_int_t)s->local, "forwarded", (json_int_t)s->forwarded,
 			 "tunneled", (json_int_t)s->tunneled, "failed",
-			 (json_int_t)s->failed, "dropped", (json_int_t)s->dropped);
+			 (json_int_t)s->failed, "dropped", (json_int_t)s->dropped, "mismatched",
+			 (json_int_t)s->mismatched);
 }
 
 static void srv_handle_closed(uv_handle_t *h)

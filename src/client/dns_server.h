@@ -7,11 +7,14 @@
  * queries whose source is not a loopback address are dropped).
  *
  * Queries the resolver core answers locally are answered at once; the
- * others are sent untouched to the host's original resolvers, over the
- * transport they came on (UDP: a socket of their own per query, the reply
- * must come from the resolver asked and carry the query's id; TCP: one
- * upstream connection per query), trying each resolver in turn
- * (PN_DNSSRV_TRY_MS each); the reply goes back untouched.  When none
+ * others are sent to the host's original resolvers unchanged but for the
+ * id (a fresh random one per attempt: the requester's may be guessable),
+ * over the transport they came on (UDP: a socket of their own per attempt,
+ * connected, so on a random ephemeral port; the reply must come from the
+ * resolver asked, carry that id and the query's question, anything else
+ * is ignored and counted `mismatched`; TCP: one upstream connection per
+ * attempt), trying each resolver in turn (PN_DNSSRV_TRY_MS each); the
+ * reply goes back unchanged but for the requester's id put back.  When none
  * answers the requester gets SERVFAIL.  At most PN_DNSSRV_PENDING_MAX
  * forwarded queries at once (more are answered SERVFAIL), and at most
  * PN_DNSSRV_TCP_MAX TCP clients (a new one closes the oldest idle one).

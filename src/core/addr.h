@@ -25,4 +25,7 @@ int pn_addr_split(const char *s, char *host, size_t hostsz, uint16_t *port, int 
 /* A literal IPv4 or IPv6 address with port into *ss (zeroed first).
  * 0 or PN_E_MALFORMED (also for a name). */
 int pn_addr_parse(const char *s, struct sockaddr_storage *ss, unsigned flags);
+
+/* Same family, address and port (IPv4, IPv6; other families: 0).  1 or 0. */
+int pn_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 #endif
