@@ -105,12 +105,16 @@ drop() {
 }
 undrop() { ip netns exec $NC nft delete table ip pnearly 2>/dev/null; }
 pn_at_exit undrop
-rm -f "$W"/rec.* "$W/go1"
-ip netns exec $NC python3 "$W/app.py" "$W/early.bin" "$W/early.got" 60 "$W/go1" >"$W/app.log" 2>&1 &
-APP=$!
-pn_wait_log "$W/app.log" ready 60 || bad "application ready"
-drop || bad "nftables drop"
-touch "$W/go1"
+# an application started and ready, then the drop, then it connects and sends
+app_dropped() { # NAME SECONDS: $W/NAME.bin sent, the echo into $W/NAME.got
+	rm -f "$W"/rec.* "$W/go.$1"
+	ip netns exec $NC python3 "$W/app.py" "$W/$1.bin" "$W/$1.got" "$2" "$W/go.$1" >"$W/app.$1.log" 2>&1 &
+	APP=$!
+	pn_wait_log "$W/app.$1.log" ready 60 || bad "application $1 ready"
+	drop || bad "nftables drop ($1)"
+	touch "$W/go.$1"
+}
+app_dropped early 60
 got=0
 for i in $(seq 300); do
 	got=$(cat "$W"/rec.* 2>/dev/null | wc -c)
@@ -122,16 +126,11 @@ done
 undrop
 wait $APP
 cmp -s "$W/early.bin" "$W/early.got" && ok "drop lifted: the flow completed, echo equal ($(wc -c <"$W/early.got") bytes)" ||
-	bad "echo after the drop was lifted: $(wc -c <"$W/early.got" 2>/dev/null) of 3000 bytes ($(cat "$W/app.log"))"
+	bad "echo after the drop was lifted: $(wc -c <"$W/early.got" 2>/dev/null) of 3000 bytes ($(cat "$W/app.early.log"))"
 
 # 3. a flow whose bytes went early, its tunnel lost before the verdict:
 # retried on a new tunnel (the restarted connector) with the same bytes
-rm -f "$W"/rec.* "$W/go2"
-ip netns exec $NC python3 "$W/app.py" "$W/retry.bin" "$W/retry.got" 90 "$W/go2" >"$W/app2.log" 2>&1 &
-APP=$!
-pn_wait_log "$W/app2.log" ready 60 || bad "application ready (retry)"
-drop || bad "nftables drop (retry)"
-touch "$W/go2"
+app_dropped retry 90
 for i in $(seq 300); do
 	[ "$(cat "$W"/rec.* 2>/dev/null | wc -c)" -ge 2000 ] && break
 	sleep 0.1
@@ -142,7 +141,7 @@ undrop
 connector
 wait $APP
 cmp -s "$W/retry.bin" "$W/retry.got" && ok "tunnel lost before the verdict: the flow was retried with its early bytes, echo equal" ||
-	bad "retry after the tunnel was lost: $(wc -c <"$W/retry.got" 2>/dev/null) of 2000 bytes ($(cat "$W/app2.log"))"
+	bad "retry after the tunnel was lost: $(wc -c <"$W/retry.got" 2>/dev/null) of 2000 bytes ($(cat "$W/app.retry.log"))"
 n=$(cat "$W"/rec.* 2>/dev/null | wc -c)
 [ "$n" = 2000 ] && ok "the new connector's resource got the 2000 bytes once" || bad "the new connector's resource got $n bytes (wanted 2000)"
 pn_finish
