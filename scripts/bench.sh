@@ -31,7 +31,7 @@
 #
 #   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
 #                       POSTERN_ROWS="relay_udp relay_tls direct transparent p2p" BUILD=out/bench KEEP_W=1
-#                       P2P_TTD_RUNS=5 ROUNDS=1)
+#                       P2P_TTD_RUNS=5 ROUNDS=1 FB_RUNS=50)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${SECS:-5}
@@ -213,6 +213,10 @@ if [ -n "${RES[postern_p2p.ttd_ms]:-}" ]; then
 	# tunnel up -> direct path (the client's time_to_direct_ms)
 	echo "time_to_direct_ms.postern_p2p: ${RES[postern_p2p.ttd_ms]} (p50 of: ${RES[postern_p2p.ttd_runs]}; measured row's tunnel: ${RES[postern_p2p.ttd_first_ms]:--})"
 fi
+for r in postern_relay_udp postern_relay_tls; do
+	# first byte of FB_RUNS fresh tunnels (bench/peers/postern.sh postern_fb_runs)
+	[ -n "${RES[$r.fb]:-}" ] && echo "firstbyte_fresh_ms.$r: ${RES[$r.fb]} (runs: ${RES[$r.fb_runs]})"
+done
 [ -n "${RES[postern_transparent.dns_a_p99_us]:-}" ] &&
 	echo "dns_a_p99_us.postern_transparent: ${RES[postern_transparent.dns_a_p99_us]}"
 ratio() { python3 -c "import sys

@@ -206,6 +206,9 @@ postern_p2p_client() {
 		--offline --forward 127.0.0.1:9201=127.0.0.1:5201 --forward 127.0.0.1:9777=127.0.0.1:7777
 }
 postern_p2p_wait_direct() { # prints time_to_direct_ms once the tunnel is direct, or "fail"
+	# A direct path with time_to_direct_ms 0 is "not recorded": never
+	# printed as a figure (the client used to note the switch on its next
+	# 50 ms tick, after the path already showed direct).
 	local i
 	for i in $(seq 600); do
 		ip netns exec pnb-pc "$BUILD/src/app/postern" client status --json \
@@ -213,8 +216,9 @@ postern_p2p_wait_direct() { # prints time_to_direct_ms once the tunnel is direct
 import json, sys
 try:
     for t in json.load(sys.stdin)["tunnels"]:
-        if t["path"] == "direct":
-            print(t.get("p2p", {}).get("time_to_direct_ms", "-")); sys.exit(0)
+        v = t.get("p2p", {}).get("time_to_direct_ms", 0)
+        if t["path"] == "direct" and v > 0:
+            print(v); sys.exit(0)
 except Exception:
     pass
 sys.exit(1)' && return 0
@@ -242,10 +246,48 @@ postern_p2p_ttd() { # time to direct over fresh tunnels (client restarts)
 	done
 	stop_pids
 	t=$(printf '%s\n' "${v[@]}" | python3 -c 'import sys
-v = sorted(float(x) for x in sys.stdin.read().split() if x not in ("fail", "-"))
+v = sorted(float(x) for x in sys.stdin.read().split() if x.isdigit() and int(x) > 0)
 print("%d" % v[len(v) // 2] if v else "fail")')
 	RES[postern_p2p.ttd_ms]=$t
 	RES[postern_p2p.ttd_runs]="${v[*]}"
+}
+
+# First byte of FB_RUNS (default 50) fresh tunnels through the relay
+# (transport udp or tls): relay and connector up and registered, then the
+# client started FB_RUNS times; each time from its launch to the first
+# echoed byte (probe.py firstbytes, already running), then the client is
+# stopped.  Goal: max <= 3 x p50.
+fb_bg() { "$@" >>"$W/fb.log" 2>&1 & PIDS+=($!); }
+postern_fb_runs() { # udp|tls
+	local P=$BUILD/src/app/postern n=${FB_RUNS:-50} v=() i t0 line cpid out
+	[ "$n" -gt 0 ] || return 0
+	: >"$W/fb.log"
+	fb_bg $R "$P" relay run --state "$W/pki/relay1" --udp 10.204.1.2:3478 \
+		--tls 10.204.1.2:4433 --allow-peer 10.204.0.0/16
+	fb_bg $S "$P" connector run --state "$W/pki/conn1" --listen-udp 10.204.2.1:4433
+	for i in $(seq 500); do
+		grep -q "peer_up role=connector" "$W/fb.log" && break
+		sleep 0.02
+	done
+	coproc FBP { $C $PROBE firstbytes 127.0.0.1 9777 20; }
+	for i in $(seq "$n"); do
+		rm -f "$W/pki/bench/client.sock"
+		t0=$(date +%s.%N)
+		$C "$P" client run --state "$W/pki/bench" --offline --transport "$1" \
+			--forward 127.0.0.1:9777=127.0.0.1:7777 >>"$W/fb.log" 2>&1 &
+		cpid=$!
+		echo "$t0" >&"${FBP[1]}"
+		read -r -t 30 line <&"${FBP[0]}" || line="ms: timeout"
+		v+=("${line#ms: }")
+		kill "$cpid" 2>/dev/null
+		wait "$cpid" 2>/dev/null
+	done
+	eval "exec ${FBP[1]}>&-"
+	wait "$FBP_PID" 2>/dev/null
+	stop_pids
+	out=$(printf '%s\n' "${v[@]}" | $PROBE stats)
+	RES[postern_relay_$1.fb]="p50 $(echo "$out" | field p50) ms, p99 $(echo "$out" | field p99) ms, max $(echo "$out" | field max) ms, max/p50 $(echo "$out" | field max_over_p50) (n $(echo "$out" | field n), failures $(echo "$out" | field failures))"
+	RES[postern_relay_$1.fb_runs]="${v[*]}"
 }
 
 postern_rows() { # ROUNDS > 1: the rows again, alternating, tput pooled
@@ -257,6 +299,7 @@ postern_rows() { # ROUNDS > 1: the rows again, alternating, tput pooled
 			[ "$r" = p2p ] && C="ip netns exec pnb-pc"
 			measure "postern_$r"
 			[ "$r" = p2p ] && [ "$k" = 1 ] && postern_p2p_ttd
+			case $r in relay_udp | relay_tls) [ "$k" = 1 ] && postern_fb_runs "${r#relay_}" ;; esac
 			C=$c0
 		done
 	done

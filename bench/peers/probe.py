@@ -12,6 +12,12 @@
                                      CLOCK_REALTIME timestamp in seconds; "-":
                                      read it from stdin, so the interpreter is
                                      already running when the clock starts)
+  probe.py firstbytes HOST PORT TIMEOUT
+                                     firstbyte once per line read from stdin
+                                     (each line a T0), one `ms: X` line each
+  probe.py stats                     numbers from stdin (one a line; any
+                                     other word is a failed run): n, p50,
+                                     p99, max, max/p50, failures
   probe.py udp-echo PORT [BIND]      UDP echo server
   probe.py socks-connect PROXY_HOST PROXY_PORT HOST PORT N
                                      like newflow, through a SOCKS5 proxy
@@ -144,9 +150,36 @@ def firstbyte(host, port, t0, timeout):
             print("ms: %.0f" % ((time.time() - t0) * 1000))
             return 0
         except (OSError, ConnectionError):
-            time.sleep(0.005)
+            time.sleep(0.001)
     print("ms: timeout")
     return 1
+
+
+def firstbytes(host, port, timeout):
+    for line in sys.stdin:
+        firstbyte(host, port, float(line), timeout)
+        sys.stdout.flush()
+    return 0
+
+
+def stats():
+    v, fails = [], 0
+    for w in sys.stdin.read().split():
+        try:
+            v.append(float(w))
+        except ValueError:
+            fails += 1
+    v.sort()
+    print("n: %d" % len(v))
+    print("failures: %d" % fails)
+    if not v:
+        return 1
+    p50 = pct(v, 0.5)
+    print("p50: %.0f" % p50)
+    print("p99: %.0f" % pct(v, 0.99))
+    print("max: %.0f" % v[-1])
+    print("max_over_p50: %.2f" % (v[-1] / p50 if p50 > 0 else float("inf")))
+    return 0
 
 
 def main(a):
@@ -165,6 +198,10 @@ def main(a):
         if t0 == "-":
             t0 = sys.stdin.readline()
         return firstbyte(a[1], int(a[2]), float(t0), float(a[4]))
+    elif a[0] == "firstbytes":
+        return firstbytes(a[1], int(a[2]), float(a[3]))
+    elif a[0] == "stats":
+        return stats()
     else:
         print(__doc__)
         return 2

@@ -146,6 +146,21 @@ static int push_pending(struct conn *c)
 	return 1;
 }
 
+/* Before the verdict: hand the flow what was read so far, right behind
+ * its open header (the connector holds it until it has connected), and
+ * keep it in rbuf until the OK.  A flow whose stream is not open yet
+ * takes nothing: ops.writable comes when it is. */
+static void push_early(struct conn *c)
+{
+	ssize_t n;
+
+	if (!c->flow || c->status_seen || c->early >= c->pend_len)
+		return;
+	n = pn_flow_write(c->flow, c->rbuf + c->pend_off + c->early, c->pend_len - c->early);
+	if (n > 0)
+		c->early += (size_t)n;
+}
+
 static void socks_input(struct conn *c, const uint8_t *p, size_t n);
 
 void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -161,6 +176,8 @@ void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			pn_flow_shutdown(c->flow);
 			return;
 		}
+		if (c->socks_open && !c->ua && !c->status_seen)
+			return; /* before the verdict: the OK sends the FIN */
 		px_conn_close(c, 0);
 		return;
 	}
@@ -176,6 +193,16 @@ void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->ua)
 		return; /* UDP association: the control connection carries nothing */
+	if (!c->status_seen) {
+		/* Read before the verdict (a forward reads at once): this one
+		 * buffer goes into the flow early and waits for the OK. */
+		uv_read_stop(s);
+		c->pend_off = 0;
+		c->pend_len = (size_t)nread;
+		c->early = 0;
+		push_early(c);
+		return;
+	}
 	if (!c->flow)
 		return;
 	c->pend_off = 0;
@@ -256,7 +283,11 @@ static void flow_status(struct pn_flow *f, const struct pn_flow_status *st, void
 		}
 	}
 	c->socks_open = 1;
-	/* Bytes the application sent ahead of the reply go first. */
+	/* Bytes the application sent ahead of the reply go first; those the
+	 * flow took before the verdict are in it already. */
+	c->pend_off += c->early;
+	c->pend_len -= c->early;
+	c->early = 0;
 	if (!push_pending(c))
 		return;
 	if (c->tcp_eof)
@@ -302,7 +333,13 @@ static void flow_writable(struct pn_flow *f, void *user)
 	struct conn *c = user;
 
 	(void)f;
-	if (c->closing || !push_pending(c))
+	if (c->closing)
+		return;
+	if (!c->status_seen) {
+		push_early(c);
+		return;
+	}
+	if (!push_pending(c))
 		return;
 	if (c->tcp_eof)
 		pn_flow_shutdown(c->flow);
@@ -325,6 +362,7 @@ static void flow_closed(struct pn_flow *f, int code, void *user)
 
 	pn_flow_bytes(f, &tx, &rx);
 	c->flow = NULL;
+	c->early = 0; /* a retry sends them again on its flow */
 	if (c->closing)
 		return;
 	if (!c->status_seen) {
@@ -374,6 +412,7 @@ static void req_on_flow(struct pn_creq *r, struct pn_flow *f)
 	struct conn *c = r->user;
 
 	c->flow = f;
+	push_early(c);
 }
 
 static void req_on_fail(struct pn_creq *r, int err)
@@ -395,9 +434,10 @@ void px_start_flow(struct conn *c)
 	c->req.on_flow = req_on_flow;
 	c->req.on_fail = req_on_fail;
 	r = pn_ctuns_request(c->px->tuns, &c->req, &f);
-	if (r == 0)
+	if (r == 0) {
 		c->flow = f;
-	else if (r < 0)
+		push_early(c);
+	} else if (r < 0)
 		refuse(c, pn_socks5_rep_from_err(r), pn_errname(r));
 }
 

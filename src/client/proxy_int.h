@@ -56,6 +56,10 @@ struct conn {
 
 	uint8_t *rbuf;
 	size_t pend_off, pend_len; /* bytes in rbuf the flow has not taken */
+	/* Of those, bytes already written into the flow before its verdict
+	 * (pipelined behind the open header): kept until the connector's OK,
+	 * so a flow lost before it is retried elsewhere with the same bytes. */
+	size_t early;
 	struct pn_udpassoc *ua;
 };
 

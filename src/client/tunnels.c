@@ -7,6 +7,7 @@
 #include "client/p2p.h"
 #include "client/pick.h"
 #include "client/tunnels.h"
+#include "client/tunnels_int.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -15,8 +16,6 @@
 #include "trust/dest.h"
 #include "trust/policy.h"
 
-#define MAX_RELAYS 16
-
 /* Requests re-dispatched after failures before giving up (failover). */
 #define MAX_DISPATCH 4
 /* When every connector of a network is in backoff, a request waits for
@@ -24,46 +23,6 @@
  * restarting, or not yet registered at the relay at start-up), instead of
  * failing at once.  Backoff doubles, so waiting ends within ~2 s. */
 #define WAIT_MAX_MS 1000
-
-/* One connector: its relay session and tunnel (at most one each). */
-struct ctun {
-	struct pn_ctuns *owner;
-	uint8_t id[PN_ID_LEN];
-	char idhex[PN_ID_HEX_LEN + 1];
-	enum pn_pick_state state;
-	unsigned nfail;
-	uint64_t retry_at_ms;
-	struct pn_rsession *sess;
-	struct pn_tunnel *tun;
-	struct sockaddr_storage direct; /* ss_family 0: none, use a relay */
-	struct pn_creq *waiting;	/* FIFO of requests waiting for the tunnel */
-	unsigned nwaiting;
-	uint64_t flows_total;
-	uint64_t bytes_tx_gone, bytes_rx_gone; /* of this connector's earlier tunnels */
-	int last_err;
-	struct ctun *next;
-};
-
-struct pn_ctuns {
-	uv_loop_t *loop;
-	const struct pn_key *key;
-	struct pn_tep *tep;
-	struct pn_rclient *rc;
-	struct pn_rrelay *relays[MAX_RELAYS];
-	unsigned nrelays, transports;
-	unsigned max_flows; /* per tunnel (the endpoint's) */
-	uint32_t salt;
-	struct pn_acl acl;
-	uint8_t *acl_bytes;
-	size_t acl_len;
-	struct ctun *tuns;
-	struct pn_metrics_reasons failures; /* tunnel failures by error name */
-	uv_timer_t wake; /* retries requests waiting out a backoff */
-	/* close */
-	int closing, pending_closes;
-	void (*close_cb)(void *);
-	void *close_arg;
-};
 
 static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out, unsigned depth);
 static void wake_cb(uv_timer_t *h);
@@ -112,7 +71,7 @@ static struct pn_creq *waiting_take_all(struct ctun *c)
 }
 
 /* c's tunnel is going away: keep its byte counts (the metrics are totals). */
-static void ctun_bank(struct ctun *c, const struct pn_tunnel *tun)
+void ctun_bank(struct ctun *c, const struct pn_tunnel *tun)
 {
 	struct pn_tunnel_info info;
 
@@ -123,7 +82,7 @@ static void ctun_bank(struct ctun *c, const struct pn_tunnel *tun)
 
 /* The tunnel to c is gone or never came up: back off.  Done before its
  * flows are told, so that a flow retrying picks another connector. */
-static void ctun_mark_failed(struct ctun *c, int err)
+void ctun_mark_failed(struct ctun *c, int err)
 {
 	struct pn_ctuns *t = c->owner;
 
@@ -139,7 +98,7 @@ static void ctun_mark_failed(struct ctun *c, int err)
 }
 
 /* Hand the requests waiting for c to another connector. */
-static void ctun_redispatch(struct ctun *c)
+void ctun_redispatch(struct ctun *c)
 {
 	struct pn_ctuns *t = c->owner;
 	struct pn_creq *list, *r, *next;
@@ -190,7 +149,7 @@ static void wake_cb(uv_timer_t *h)
 	wake_arm(t);
 }
 
-static void ctun_fail(struct ctun *c, int err)
+void ctun_fail(struct ctun *c, int err)
 {
 	ctun_mark_failed(c, err);
 	ctun_redispatch(c);
@@ -250,24 +209,6 @@ static void tunnel_cred(struct pn_tunnel *tun, int code, const char *text, void 
 
 static const struct pn_tunnel_ops tunnel_ops = {.state = tunnel_state, .cred = tunnel_cred};
 
-static struct pn_rrelay *relay_choose(struct pn_ctuns *t)
-{
-	/* A ready relay if there is one (lowest control RTT), else the first:
-	 * pn_rclient_open waits for it to connect. */
-	struct pn_rrelay *best = NULL;
-
-	for (unsigned i = 0; i < t->nrelays; i++) {
-		struct pn_rrelay *r = t->relays[i];
-		if (pn_rrelay_state(r) != PN_RRELAY_READY)
-			continue;
-		if (!best || pn_rrelay_rtt_ms(r) < pn_rrelay_rtt_ms(best))
-			best = r;
-	}
-	return best ? best : (t->nrelays ? t->relays[0] : NULL);
-}
-
-static void tunnel_start(struct ctun *c, struct pn_rsession *s);
-
 static int ctun_start(struct ctun *c)
 {
 	struct pn_ctuns *t = c->owner;
@@ -277,9 +218,9 @@ static int ctun_start(struct ctun *c)
 	if (c->direct.ss_family != 0) {
 		c->state = PN_PICK_CONNECTING;
 		PN_LOG_INFO("client", "tunnel_connecting", "connector=%s path=direct", c->idhex);
-		return 0; /* the caller queues its request, then tunnel_start */
+		return 0; /* the caller queues its request, then ctun_tunnel_start */
 	}
-	relay = relay_choose(t);
+	relay = ctun_relay_choose(t);
 	if (!relay)
 		return PN_E_NO_CONNECTOR;
 	r = pn_rclient_open(t->rc, relay, c->id, t->acl_bytes, t->acl_len, c, &c->sess);
@@ -324,7 +265,7 @@ static int open_on(struct ctun *c, struct pn_creq *r, struct pn_flow **out)
 
 /* Start the QUIC tunnel on a ready relay session s, or on the direct
  * address when s is NULL; then open the waiting flows on it. */
-static void tunnel_start(struct ctun *c, struct pn_rsession *s)
+void ctun_tunnel_start(struct ctun *c, struct pn_rsession *s)
 {
 	struct pn_ctuns *t = c->owner;
 	struct pn_tunnel_config tc;
@@ -374,85 +315,6 @@ static void tunnel_start(struct ctun *c, struct pn_rsession *s)
 	}
 }
 
-/* The ctun of session s (sessions are opened for a ctun). */
-static struct ctun *ctun_by_session(struct pn_ctuns *t, const struct pn_rsession *s)
-{
-	for (struct ctun *c = t->tuns; c; c = c->next)
-		if (c->sess == s)
-			return c;
-	return NULL;
-}
-
-static void session_ready(struct pn_rsession *s, int status, void *user)
-{
-	struct ctun *c = ctun_by_session(user, s);
-
-	if (!c) { /* cannot happen: sessions are opened for a ctun */
-		if (status == 0)
-			pn_rsession_close(s);
-		return;
-	}
-	if (status != 0) {
-		c->sess = NULL; /* already dead, no session_closed follows */
-		ctun_fail(c, status);
-		return;
-	}
-	tunnel_start(c, s);
-}
-
-static void session_closed(struct pn_rsession *s, int reason, void *user)
-{
-	struct pn_ctuns *t = user;
-	struct ctun *c = ctun_by_session(t, s);
-
-	/* the endpoint heard of it first (path lost) */
-	if (!c)
-		return;
-	c->sess = NULL;
-	if (c->tun) {
-		struct pn_tunnel_info info;
-		pn_tunnel_info(c->tun, &info);
-		if (info.path == PN_PATH_DIRECT && info.state == PN_TUNNEL_UP) {
-			/* The tunnel runs on a direct path (NAT traversal): it does
-			 * not need the relay session; it loses its fallback only
-			 * (the endpoint ends it if the direct path dies too). */
-			PN_LOG_WARN("client", "session_closed",
-				    "connector=%s reason=%s tunnel=kept path=direct flows=%u",
-				    c->idhex, pn_errname(reason), info.flows);
-			return;
-		}
-	}
-	PN_LOG_WARN("client", "session_closed", "connector=%s reason=%s", c->idhex,
-		    pn_errname(reason));
-	ctun_mark_failed(c, PN_E_TUNNEL_LOST);
-	if (c->tun) {
-		struct pn_tunnel *tun = c->tun;
-		/* The connector (or the relay) is gone: end open flows now, with
-		 * an explicit reset, instead of waiting for the idle timeout. */
-		ctun_bank(c, tun);
-		c->tun = NULL;
-		pn_tunnel_close(tun, PN_FLOW_RESET);
-	}
-	ctun_redispatch(c);
-}
-
-static void relay_state(struct pn_rrelay *r, enum pn_rrelay_state st, int err, void *user)
-{
-	(void)user;
-	if (st == PN_RRELAY_READY)
-		PN_LOG_INFO("client", "relay_ready", "relay=%s transport=%u", pn_rrelay_name(r),
-			    pn_rrelay_transport(r));
-	else if (st == PN_RRELAY_DOWN)
-		PN_LOG_WARN("client", "relay_down", "relay=%s err=%s", pn_rrelay_name(r),
-			    pn_errname(err));
-}
-
-static const struct pn_rclient_ops rclient_ops = {
-    .session_ready = session_ready,
-    .session_closed = session_closed,
-    .relay_state = relay_state,
-};
-
 static void free_on_close(uv_handle_t *h)
 {
 	free(h->data);
@@ -499,7 +361,7 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out)
 	rc.ca_pem = cfg->ca_pem;
 	rc.cert_pem = cfg->cert_pem;
 	rc.key_pem = cfg->key_pem;
-	rc.ops = &rclient_ops;
+	rc.ops = &ctun_rclient_ops;
 	rc.user = t;
 	rc.wss_ca_file = cfg->wss_ca_file;
 	if ((r = pn_rclient_new(cfg->loop, &rc, &t->rc)) != 0)
@@ -565,29 +427,6 @@ void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&t->wake, wake_closed);
 	pn_tep_close(t->tep, close_step, t);
 	pn_rclient_close(t->rc, close_step, t);
-}
-
-int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_addr,
-		       const char *tls_addr, const char *ws_url)
-{
-	struct pn_rrelay_config rc;
-	int r;
-
-	if (t->nrelays >= MAX_RELAYS)
-		return PN_E_TOOBIG;
-	memset(&rc, 0, sizeof(rc));
-	rc.name = name;
-	rc.udp_addr = (t->transports & PN_RT_UDP) ? udp_addr : NULL;
-	rc.tls_addr = tls_addr;
-	rc.ws_url = ws_url;
-	rc.transports = t->transports;
-	if ((r = pn_rclient_add_relay(t->rc, &rc, &t->relays[t->nrelays])) != 0)
-		return r;
-	t->nrelays++;
-	/* direct paths by NAT traversal, STUN from these relays (client/p2p.h) */
-	if ((t->transports & PN_RT_UDP) && (r = pn_client_p2p_start(t->tep, t->relays, t->nrelays)))
-		PN_LOG_WARN("client", "p2p_off", "err=%s", pn_errname(r));
-	return 0;
 }
 
 int pn_ctuns_add_direct(struct pn_ctuns *t, const uint8_t connector_id[PN_ID_LEN],
@@ -752,7 +591,7 @@ static int dispatch(struct pn_ctuns *t, struct pn_creq *r, struct pn_flow **out,
 		if (c->direct.ss_family != 0) {
 			/* No session to wait for: the tunnel exists at once and
 			 * the flow opens on it (it waits for the handshake). */
-			tunnel_start(c, NULL);
+			ctun_tunnel_start(c, NULL);
 			if (!c->tun)
 				return dispatch(t, r, out, depth + 1);
 			return open_on(c, r, out);

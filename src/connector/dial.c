@@ -406,12 +406,29 @@ void pn_cflow_start(struct cflow *cf)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = cf->proto == PN_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	/* addresses are not resolved, only converted */
-	if (cf->hdr.dest.type != PN_FLOW_ADDR_NAME)
-		hints.ai_flags = AI_NUMERICHOST;
 	snprintf(port, sizeof(port), "%u", cf->hdr.port);
 	cf->st = CF_RESOLVING;
 	cf->gai.data = cf;
+	if (cf->hdr.dest.type != PN_FLOW_ADDR_NAME) {
+		/* An address is converted, not resolved (AI_NUMERICHOST: no
+		 * I/O): here, not on the thread pool, whose round trip (a
+		 * worker woken, then the loop) delayed every flow to an
+		 * address (docs/performance.md). */
+		struct addrinfo *res = NULL;
+		hints.ai_flags = AI_NUMERICHOST;
+		r = getaddrinfo(cf->dest,
+				cf->hdr.kind == PN_FLOW_DNS || cf->proto == PN_PROTO_ICMP ? NULL : port,
+				&hints, &res);
+		cf->gai_active = 1;
+		cf->pending++;
+		on_resolved(&cf->gai,
+			    r == 0		 ? 0
+			    : r == EAI_MEMORY ? UV_EAI_MEMORY
+			    : r == EAI_NONAME ? UV_EAI_NONAME
+					      : UV_EAI_FAIL,
+			    r == 0 ? res : NULL);
+		return;
+	}
 	r = uv_getaddrinfo(cf->c->cfg.loop, &cf->gai, on_resolved, cf->dest,
 			   cf->hdr.kind == PN_FLOW_DNS || cf->proto == PN_PROTO_ICMP ? NULL : port,
 			   &hints);

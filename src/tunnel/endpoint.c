@@ -233,6 +233,7 @@ void ep_flush(struct ep_tunnel *et)
 			PN_LOG_INFO("tunnel", "path", "peer=%s path=%s%s", id,
 				    pn_path_kind_name(p->kind), et->cur_path ? " (migrated)" : "");
 			et->cur_path = p;
+			ep_p2p_path_seen(et, now);
 		}
 	}
 	arm_timer(et);

@@ -129,6 +129,10 @@ int ep_p2p_raw(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *fr
 int ep_p2p_path_raw(struct pn_tep *ep, struct pn_path *path, const uint8_t *p, size_t n);
 void ep_p2p_ctl(struct pn_tunnel *t, void *drv, uint8_t type, const uint8_t *body, size_t len);
 void ep_p2p_tunnel_free(struct ep_tunnel *et);
+/* The tunnel's QUIC path changed (seen by the flush): the traversal state
+ * (current path, time to direct, keep-alive) follows at once, not on the
+ * next tick, so `client status` never shows a direct path without it. */
+void ep_p2p_path_seen(struct ep_tunnel *et, uint64_t now);
 void ep_p2p_close(struct pn_tep *ep);
 void ep_close_done(struct pn_tep *ep); /* endpoint.c: a handle of ep closed */
 

@@ -29,7 +29,11 @@ static unsigned pending_from(struct pn_tep *ep, const struct sockaddr *from)
 /* A datagram for a known tunnel, arrived on `path`. */
 static void input(struct ep_tunnel *et, struct pn_path *path, const uint8_t *p, size_t n)
 {
-	pn_tunnel_input(et->t, path, p, n, ep_now_ns());
+	uint64_t now = ep_now_ns();
+
+	pn_tunnel_input(et->t, path, p, n, now);
+	if (et->p2p)
+		ep_p2p_path_seen(et, now); /* a validated migration: noted now */
 	if (++et->rx_since_flush >= PN_TEP_FLUSH_EVERY) {
 		ep_flush(et); /* ACKs and credit out promptly [spike P7] */
 		return;

@@ -381,6 +381,18 @@ static void path_changed(struct ep_tunnel *et, struct ep_p2p *a, struct pn_path 
 		    (unsigned long long)(is_client(et->ep) ? a->ka.interval_ms : PN_P2P_KEEPALIVE_MS));
 }
 
+void ep_p2p_path_seen(struct ep_tunnel *et, uint64_t now)
+{
+	struct ep_p2p *a = et->p2p;
+	struct pn_path *p;
+
+	if (!a || et->dead || et->freeing || !et->t || pn_tunnel_is_dead(et->t))
+		return;
+	p = pn_tconn_path(pn_tunnel_conn(et->t));
+	if (p && p != a->cur)
+		path_changed(et, a, p, now);
+}
+
 static void client_liveness(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now)
 {
 	struct pn_tunnel_info ti;

@@ -181,8 +181,30 @@ natlab_wait_path() { # PATH SECONDS: until the tunnel's path is PATH
 	done
 	return 1
 }
-natlab_wait_ttd() { # SECONDS: the tunnel's time_to_direct_ms, once set (the
-	# driver notes the path on its next 50 ms tick), or 0
+# natlab_watch_start SECONDS / natlab_watch_result: watch the client's
+# status socket (tests/lib/p2pwatch.py, about every millisecond) from
+# before a tunnel's first flow until it is direct.  The first status that
+# shows the direct path must already carry time_to_direct_ms (the client
+# used to note the switch on its next 50 ms tick: readers got 0).
+# natlab_watch_result sets NL_TTD and returns 0 (direct, with the figure),
+# 2 (a status showed the direct path without it) or 1 (not direct in time);
+# NL_WATCH holds the watcher's line.
+natlab_watch_start() {
+	: >"$W/watch.out"
+	python3 "$PN_SRC/tests/lib/p2pwatch.py" "$W/pki/alice/client.sock" "$1" >"$W/watch.out" 2>&1 &
+	NL_WATCH_PID=$!
+	pn_wait_log "$W/watch.out" ready 30
+}
+natlab_watch_result() {
+	local rc
+	wait "$NL_WATCH_PID"
+	rc=$?
+	NL_WATCH=$(tail -1 "$W/watch.out")
+	NL_TTD=$(echo "$NL_WATCH" | sed -n 's/^direct ttd_ms=\([0-9]*\).*/\1/p')
+	NL_TTD=${NL_TTD:-0}
+	return $rc
+}
+natlab_wait_ttd() { # SECONDS: the tunnel's time_to_direct_ms, once set, or 0
 	local end=$(($(date +%s%N) + $1 * 1000000000)) v
 	while [ "$(date +%s%N)" -lt $end ]; do
 		v=$(natlab_ttd)

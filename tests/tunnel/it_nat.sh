@@ -65,15 +65,17 @@ lastpath() { # the path of the connector's last flow_end line
 
 ttd_runs() { # CK OK N: N-1 more tunnels (client restarts); prints the median
 	local n=$3 v=() i st t
-	v+=("$(natlab_wait_ttd 10)")
+	v+=("$NL_TTD")
 	for i in $(seq 2 "$n"); do
 		natlab_client || { bad "client restart $i"; return; }
-		kick || { bad "first flow of tunnel $i"; continue; }
-		if natlab_wait_path direct 10; then
-			v+=("$(natlab_wait_ttd 10)")
-		else
-			bad "tunnel $i: no direct path within 10 s ($(natlab_p2p))"
-		fi
+		natlab_watch_start 40 || { bad "status watcher $i"; return; }
+		kick || bad "first flow of tunnel $i"
+		natlab_watch_result
+		case $? in
+		0) v+=("$NL_TTD") ;;
+		2) bad "tunnel $i: the first status showing the direct path has no time_to_direct_ms ($NL_WATCH)" ;;
+		*) bad "tunnel $i: no direct path ($NL_WATCH; $(natlab_p2p))" ;;
+		esac
 	done
 	t=$(printf '%s\n' "${v[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 	echo "    time_to_direct_ms $1 x $2: ${v[*]} (p50 $t ms over ${#v[@]} tunnels)"
@@ -87,15 +89,17 @@ cell() { # CKIND OKIND EXPECT
 	natlab_pki >"$W/pki.log" 2>&1 || { bad "pki"; pn_finish; }
 	natlab_blob "${NAT_MIB:-64}" || { bad "blob server"; pn_finish; }
 	natlab_start || { bad "relays/connector/client up"; pn_finish; }
+	[[ "$ck $okd" == *sym* ]] && wait=40
+	[ "$want" = direct ] && { natlab_watch_start $((wait + 30)) || bad "status watcher"; }
 	t0=$(t_ns)
 	kick && ok "first flow (tunnel up) after $(t_since "$t0") s" || bad "first flow failed"
 	if [ "$want" = direct ]; then
-		[[ "$ck $okd" == *sym* ]] && wait=40
-		if natlab_wait_path direct $wait; then
-			ok "$ck x $okd: direct after $(t_since "$t0") s (time_to_direct_ms=$(natlab_wait_ttd 10))"
-		else
-			bad "$ck x $okd: no direct path within $wait s ($(natlab_p2p))"
-		fi
+		natlab_watch_result
+		case $? in
+		0) ok "$ck x $okd: direct after $(t_since "$t0") s (time_to_direct_ms=$NL_TTD in the first status showing it)" ;;
+		2) bad "$ck x $okd: the first status showing the direct path has no time_to_direct_ms ($NL_WATCH)" ;;
+		*) bad "$ck x $okd: no direct path ($NL_WATCH; $(natlab_p2p))" ;;
+		esac
 	fi
 	t1=$(t_ns)
 	download "$W/got" && ok "download finished ($(t_since "$t1") s)" || bad "download failed"
