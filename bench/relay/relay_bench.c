@@ -323,7 +323,7 @@ static void s_close(struct pn_rstream *s, int err, void *user)
 		exit(1);
 }
 
-static const struct pn_rstream_ops sops = {s_ready, s_frame, s_close};
+static const struct pn_rstream_ops sops = {s_ready, s_frame, s_close, NULL};
 
 static char *slurp(const char *name, size_t *len)
 {

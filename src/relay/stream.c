@@ -26,7 +26,8 @@ static void timer_cb(uv_timer_t *t);
 int rst_raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	int r = pn_buf_put_bytes(&s->out[s->cur], p, n);
-	if (r == 0)
+	/* Corked while a flush makes records: they leave in one write. */
+	if (r == 0 && !s->corked)
 		kick_write(s);
 	return r;
 }
@@ -90,6 +91,8 @@ static void kick_write(struct pn_rstream *s)
 	/* Straight into the socket when it has room (no wait for the next loop
 	 * iteration); only what it does not take goes through uv_write. */
 	b = uv_buf_init((char *)pn_buf_ptr(o), (unsigned)pn_buf_len(o));
+	if (s->cfg.stats)
+		s->cfg.stats->writes++;
 	r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
 	if (r > 0) {
 		pn_buf_skip(o, (size_t)r);
@@ -176,20 +179,27 @@ static int deliver(struct pn_rstream *s, const uint8_t *p, size_t n, size_t *use
 {
 	struct pn_relay_frame f;
 	size_t off = 0, u;
-	int r;
+	int r = 0, any = 0;
 
 	while (s->st == ST_READY && !s->closing) {
 		r = pn_relay_frame_next(p + off, n - off, &f, &u);
-		if (r == PN_E_TRUNCATED)
+		if (r == PN_E_TRUNCATED) {
+			r = 0;
 			break;
+		}
 		if (r)
-			return r;
+			break;
+		any = 1;
 		if ((r = s->ops->on_frame(s, &f, s->user)))
-			return r;
+			break;
 		off += u;
 	}
 	*used = off;
-	return 0;
+	/* Frames point into p: the owner sends what it queued before p is
+	 * reused (on every path: an error closes the stream, not the batch). */
+	if (any && s->ops->on_input_end)
+		s->ops->on_input_end(s, s->user);
+	return r;
 }
 
 /* Decrypted bytes: frames straight from the buffer, a partial one kept. */
@@ -323,30 +333,45 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- wss://: TLS to the proxy, the WebSocket inside ---- */
 
-/* Move queued plaintext into TLS records, up to the ciphertext bound. */
-static void flush_now(struct pn_rstream *s)
+/* Move queued plaintext into TLS records, up to the ciphertext bound, and
+ * write them with one system call.  With `all` the last, partial record
+ * goes too (the end of the loop iteration: the sender's batch is over);
+ * without, only full records (a burst in progress: its next frames fill
+ * the rest, so packets are not split over records needlessly). */
+static void flush_now(struct pn_rstream *s, int all)
 {
-	ssize_t r;
+	ssize_t r = 0;
 
 	if (s->st != ST_READY)
 		return;
-	while (pn_buf_len(&s->ptx)) {
+	s->corked = 1;
+	while (pn_buf_len(&s->ptx) >= (all ? 1 : TLS_CHUNK)) {
 		/* Ciphertext bound: stop until the socket drains (on_written re-arms). */
 		if (pn_buf_len(&s->out[s->cur]) > s->cfg.max_egress)
-			return;
+			break;
 		size_t n = pn_buf_len(&s->ptx) < TLS_CHUNK ? pn_buf_len(&s->ptx) : TLS_CHUNK;
 		r = gnutls_record_send(s->tls, pn_buf_ptr(&s->ptx), n);
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-			return;
-		if (r < 0) {
-			rst_close_now(s, PN_E_IO);
-			return;
-		}
+		if (r < 0)
+			break;
+		if (s->cfg.stats)
+			s->cfg.stats->records++;
 		pn_buf_skip(&s->ptx, (size_t)r);
 	}
-	pn_buf_reset(&s->ptx);
-	if (s->graceful && !s->writing)
-		rst_close_now(s, s->close_err);
+	s->corked = 0;
+	if (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
+		rst_close_now(s, PN_E_IO);
+		return;
+	}
+	kick_write(s);
+	if (s->st == ST_CLOSED)
+		return;
+	if (!pn_buf_len(&s->ptx)) {
+		pn_buf_reset(&s->ptx);
+		if (s->graceful && !s->writing)
+			rst_close_now(s, s->close_err);
+	} else if (pn_buf_len(&s->ptx) < TLS_CHUNK) {
+		pn_buf_compact(&s->ptx); /* a partial record's worth: cheap to move */
+	}
 }
 
 /* Deferred flushes run from an idle handle, not a prepare handle: sends are
@@ -357,7 +382,7 @@ static void flush_now(struct pn_rstream *s)
 static void flush_cb(uv_idle_t *h)
 {
 	uv_idle_stop(h);
-	flush_now(h->data);
+	flush_now(h->data, 1);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -587,8 +612,9 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 	/* A full record's worth: encrypt now rather than at the end of the loop
 	 * iteration, so a burst of reads cannot fill the queue before it moves. */
 	if (pn_buf_len(&s->ptx) >= TLS_CHUNK)
-		flush_now(s);
-	else
+		flush_now(s, 0);
+	/* The rest when this loop iteration's work is done (no timer). */
+	if (pn_buf_len(&s->ptx))
 		uv_idle_start(&s->prep, flush_cb);
 	return 0;
 }

@@ -41,6 +41,7 @@ struct pn_rstream {
 	void *user;
 	enum st st;
 	int is_ws, writing, handles, close_err, closing, graceful;
+	int corked; /* flush_now is making records: one write at its end */
 	int silent; /* failed before the owner got it: no on_close */
 	gnutls_session_t tls;
 	gnutls_session_t otls; /* wss://: TLS to the proxy, under the WebSocket */

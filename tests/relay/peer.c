@@ -451,7 +451,7 @@ static void raw_close(struct pn_rstream *s, int err, void *user)
 		finish(err == PN_E_CLOSED ? 0 : 1);
 }
 
-static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close};
+static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close, NULL};
 
 static int run_raw(const char *cred, const char *tls, const char *aclf, const char *to)
 {
