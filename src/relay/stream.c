@@ -6,7 +6,6 @@
 
 #include <gnutls/crypto.h>
 #include <nettle/base64.h>
-#include <wslay/wslay.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -14,6 +13,7 @@
 #include "core/secret.h"
 #include "relay/stream_int.h"
 #include "relay/wire.h"
+#include "relay/wsframe.h"
 #include "relay/wshttp.h"
 
 static void kick_write(struct pn_rstream *s);
@@ -113,7 +113,18 @@ static void kick_write(struct pn_rstream *s)
 	s->cur = !s->cur;
 }
 
-/* ---- WebSocket (wslay) ---- */
+/* Room for n bytes at the end of the socket buffer (the caller fills all
+ * of them, then calls rst_raw_kick). */
+int rst_raw_reserve(struct pn_rstream *s, size_t n, uint8_t **p)
+{
+	return pn_buf_reserve(&s->out[s->cur], n, p);
+}
+
+void rst_raw_kick(struct pn_rstream *s)
+{
+	if (!s->corked)
+		kick_write(s);
+}
 
 /* ---- TLS ---- */
 
@@ -138,11 +149,8 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	int r;
 
 	if (s->is_ws) {
-		struct wslay_event_msg m = {
-		    .opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = len};
-		r = wslay_event_queue_msg(s->ws, &m) ? -ENOMEM : 0;
-		if (r == 0 && wslay_event_send(s->ws))
-			r = PN_E_IO;
+		/* One binary frame per TLS record: within PN_RELAY_MAX_WS_MESSAGE. */
+		r = rst_ws_send(s, PN_WS_OP_BINARY, buf, len);
 	} else {
 		r = rst_raw_append(s, buf, len);
 	}
@@ -285,7 +293,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* Bytes from the peer (below any wss:// TLS layer: its plaintext). */
-void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+void rst_stream_input(struct pn_rstream *s, uint8_t *p, size_t n)
 {
 	if (s->st == ST_SNIFF) {
 		if (p[0] == 0x16) { /* TLS handshake record */
@@ -315,7 +323,7 @@ void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
 	struct pn_rstream *s = h->data;
-	const uint8_t *p = (const uint8_t *)buf->base;
+	uint8_t *p = (uint8_t *)buf->base;
 	size_t n = (size_t)nread;
 
 	if (nread < 0) {
@@ -404,8 +412,6 @@ static void handle_closed(uv_handle_t *h)
 	if (s->otls)
 		gnutls_deinit(s->otls);
 	free(s->obuf);
-	if (s->ws)
-		wslay_event_context_free(s->ws);
 	pn_buf_fini(&s->http);
 	pn_buf_fini(&s->rx);
 	pn_buf_fini(&s->ptx);

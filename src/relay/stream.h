@@ -6,7 +6,7 @@
  *
  *   TCP  ->  [TLS to a wss:// proxy (client only; the proxy's certificate
  *   checked against ordinary trust anchors)]  ->
- *   [HTTP/1.1 Upgrade + WebSocket binary messages (wslay)]  ->
+ *   [HTTP/1.1 Upgrade + WebSocket binary messages (relay/wsframe.h)]  ->
  *   TLS 1.3 (GnuTLS, mutual certificates, ALPN postern-relay/1)  ->
  *   relay frames (relay/frame.h)
  *
