@@ -615,9 +615,10 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 		rst_close_now(s, -ENOMEM);
 		return PN_E_CLOSED;
 	}
-	/* A full record's worth: encrypt now rather than at the end of the loop
-	 * iteration, so a burst of reads cannot fill the queue before it moves. */
-	if (pn_buf_len(&s->ptx) >= TLS_CHUNK)
+	/* A few full records' worth: encrypt and write them now rather than at
+	 * the end of the loop iteration, so a burst of reads cannot fill the
+	 * queue before it moves (several records per write either way). */
+	if (pn_buf_len(&s->ptx) >= FLUSH_EARLY)
 		flush_now(s, 0);
 	/* The rest when this loop iteration's work is done (no timer). */
 	if (pn_buf_len(&s->ptx))

@@ -19,6 +19,7 @@
 #define WSS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define GRACE_MS     2000
 #define TLS_CHUNK    16384
+#define FLUSH_EARLY  (4 * TLS_CHUNK) /* queued plaintext that is flushed at once */
 
 enum st {
 	ST_CONNECTING, /* client: TCP connect in progress */
