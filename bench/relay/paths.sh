@@ -56,7 +56,9 @@ ip -n pnp-s route add default via 10.204.2.2
 $R sysctl -qw net.ipv4.ip_forward=1
 # Relay only: the router forwards nothing between the sides, so NAT
 # traversal cannot move the tunnel to a direct path (it would, here).
-$R nft -f - <<'NFT'
+# RELAY_ONLY=0 leaves forwarding on (the "path" column: the share of the
+# bytes the relay forwarded).
+[ "${RELAY_ONLY:-1}" = 1 ] && $R nft -f - <<'NFT'
 table ip pnp {
 	chain block { type filter hook forward priority 0; policy drop; }
 }
@@ -88,7 +90,7 @@ stats_line() { kill -USR1 $RELAY; sleep 0.3; grep ' stats ' "$W/relay.log" | tai
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 echo "paths: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, iperf3 ${SECS}s"
-printf '%-5s %7s %9s | %-28s | %-28s | %-28s | %s\n' path Gbit/s "load1" \
+printf '%-5s %-10s %7s %6s | %-28s | %-28s | %-28s | %s\n' transport path Gbit/s "load1" \
 	"client CPUns/B sys/MB" "relay CPUns/B sys/MB" "connector CPUns/B sys/MB" "relay counters (per MB)"
 for t in $TRS; do
 	rm -f "$D/bench/client.sock"
@@ -133,13 +135,16 @@ j=json.load(open(sys.argv[1])); print("%.2f" % (j["end"]["sum_received"]["bits_p
 		read -r cyc sys < <(pstat "$W/$t.$n.stat")
 		cols+=("$(awk -v c="$cyc" -v s="$sys" -v b="$bytes" 'BEGIN { if (b > 0) printf "%8.3f %9.0f", c * 1e6 / b, s * 1e6 / b; else printf "%8s %9s", "-", "-" }')")
 	done
+	# the share of the bytes the relay forwarded (near 100%: relayed; near 0: direct)
+	path=$(awk -v a="$(kv "$s0" fwd_bytes)" -v b="$(kv "$s1" fwd_bytes)" -v n="$bytes" \
+		'BEGIN { if (n > 0) printf "relay%.0f%%", (b - a) * 100 / n; else print "-" }')
 	ctr=
 	for k in udp_rx_pkts tx_pkts gso_sends drop_queue tx_drops st_records st_writes st_reads; do
 		a=$(kv "$s0" $k) b=$(kv "$s1" $k)
 		[ -n "$a" ] && [ -n "$b" ] || continue
 		ctr+="$k=$(awk -v a="$a" -v b="$b" -v n="$bytes" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
 	done
-	printf '%-5s %7s %9s | %-28s | %-28s | %-28s | %s\n' "$t" "$gbps" "$load" "${cols[0]}" "${cols[1]}" \
+	printf '%-5s %-10s %7s %6s | %-28s | %-28s | %-28s | %s\n' "$t" "$path" "$gbps" "$load" "${cols[0]}" "${cols[1]}" \
 		"${cols[2]}" "$ctr"
 	kill $CLI $CONN
 	wait $CLI $CONN 2>/dev/null
