@@ -30,7 +30,7 @@
 # Output: a table, then `metric: value` lines, then ratios of Postern to each peer.
 #
 #   scripts/bench.sh   (env: SECS=5 TPUT_RUNS=3 RR=2000 NEWFLOW=200 PEERS="raw wg nebula stunnel"
-#                       POSTERN_ROWS="relay_udp relay_tls direct transparent p2p" BUILD=out/bench KEEP_W=1
+#                       POSTERN_ROWS="relay_udp relay_tls relay_ws direct transparent p2p" BUILD=out/bench KEEP_W=1
 #                       P2P_TTD_RUNS=5 ROUNDS=1 FB_RUNS=50)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,12 +39,13 @@ TPUT_RUNS=${TPUT_RUNS:-3}
 RR=${RR:-2000}
 NEWFLOW=${NEWFLOW:-200}
 PEERS=${PEERS-"raw wg nebula stunnel"}
-POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls direct transparent p2p"}
+POSTERN_ROWS=${POSTERN_ROWS-"relay_udp relay_tls relay_ws direct transparent p2p"}
 BUILD=${BUILD:-$ROOT/out/bench}
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
 
 "$ROOT/scripts/deps.sh" --bench >&2 || exit 1
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg) # the machine is shared: every figure with its load
 W=$(mktemp -d /tmp/pnb.XXXXXX)
 chmod 755 "$W"
 C="ip netns exec pnb-c"
@@ -194,6 +195,7 @@ METRICS="tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_m
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
+echo "load average: $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' --------------------- ----------- ----------- ----------- ---------------- ---------------- --------------

@@ -47,9 +47,26 @@ postern_pki() {
 }
 
 postern_prep() { postern_build && postern_pki; }
-postern_start() { # udp | tls | direct
+# Relay rows go through the relay only: the router forwards nothing between
+# pnb-c and pnb-s while they run, or NAT traversal would move the tunnel to
+# a direct path within ~100 ms here (no NAT) and the row would measure that.
+postern_relay_only() { # on | off
+	$R nft delete table ip pnbrelay 2>/dev/null
+	[ "$1" = on ] || return 0
+	$R nft -f - <<-NFT
+	table ip pnbrelay {
+		chain block {
+			type filter hook forward priority 0;
+			ip saddr 10.204.1.0/24 ip daddr 10.204.2.0/24 drop
+			ip saddr 10.204.2.0/24 ip daddr 10.204.1.0/24 drop
+		}
+	}
+	NFT
+}
+postern_start() { # udp | tls | ws | direct
 	local P=$BUILD/src/app/postern path=(--transport "$1")
 	rm -f "$W/pki/bench/client.sock"
+	if [ "$1" = direct ]; then postern_relay_only off; else postern_relay_only on; fi
 	[ "$1" = direct ] && path=(--direct "$(cat "$W/pki/conn1/id")=10.204.2.1:4433")
 	bg $S "$P" connector run --state "$W/pki/conn1" --listen-udp 10.204.2.1:4433
 	bg $C "$P" client run --state "$W/pki/bench" --offline "${path[@]}" \
@@ -58,7 +75,7 @@ postern_start() { # udp | tls | direct
 postern_relay_up() {
 	local i
 	bg $R "$BUILD/src/app/postern" relay run --state "$W/pki/relay1" --udp 10.204.1.2:3478 \
-		--tls 10.204.1.2:4433 --allow-peer 10.204.0.0/16
+		--tls 10.204.1.2:4433 --ws-path /postern --allow-peer 10.204.0.0/16
 	for i in $(seq 200); do
 		$C bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433' 2>/dev/null && return 0
 		sleep 0.02
@@ -72,6 +89,11 @@ peer_postern_relay_udp_target() { echo "127.0.0.1 9201 9777"; }
 peer_postern_relay_tls_prep() { postern_prep && postern_relay_up; }
 peer_postern_relay_tls_start() { postern_start tls; }
 peer_postern_relay_tls_target() { echo "127.0.0.1 9201 9777"; }
+# postern_relay_ws: the relay reached over a WebSocket (plain HTTP upgrade
+# on the relay's TLS port, the relay's own TLS inside it)
+peer_postern_relay_ws_prep() { postern_prep && postern_relay_up; }
+peer_postern_relay_ws_start() { postern_start ws; }
+peer_postern_relay_ws_target() { echo "127.0.0.1 9201 9777"; }
 peer_postern_transparent_prep() {
 	postern_prep && postern_relay_up || return 1
 	# ip netns exec bind-mounts this file over /etc/resolv.conf in pnb-c:
@@ -83,6 +105,7 @@ peer_postern_transparent_prep() {
 peer_postern_transparent_start() {
 	local P=$BUILD/src/app/postern
 	rm -f "$W/pki/bench/client.sock"
+	postern_relay_only on
 	bg $S "$P" connector run --state "$W/pki/conn1" --listen-udp 10.204.2.1:4433
 	bg $C "$P" client run --state "$W/pki/bench" --offline --transparent --transport udp \
 		--log warn

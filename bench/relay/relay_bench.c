@@ -13,7 +13,9 @@
  * with sendmmsg (or UDP GSO, up to 64 segments per send, with --gso); one
  * receiver thread counts what arrives at socket B (the other side).
  * Prints "result pps=.. gbps=.. sent=.. recv=.." over T seconds after a
- * one-second warm-up.
+ * one-second warm-up; with --cpu-pid PID (the relay's process) also the
+ * relay's busy cores over that interval and the rates per busy core
+ * (pps_core, gbps_core) and CPU-seconds per million packets.
  *
  * rclient mode (pn-relay-bench rclient --pki DIR --tls IP:P --udp IP:P
  * [--ws URL] [--only udp|tls|ws] [--size S] [--seconds T]): the relay
@@ -198,11 +200,33 @@ static void *sender(void *arg)
 	return NULL;
 }
 
+/* CPU seconds (user + system) of process `pid` so far, or -1. */
+static int cpu_pid;
+static double cpu_of(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* fields 14 and 15 (utime, stime), counted after the ")" of the name */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void blast(void)
 {
 	pthread_t rt, st;
 	uint64_t r0, b0, r1, b1, t0;
-	double a, b;
+	double a, b, c0 = -1, c1 = -1;
 
 	pthread_create(&rt, NULL, receiver, NULL);
 	pthread_create(&st, NULL, sender, NULL);
@@ -211,10 +235,14 @@ static void blast(void)
 	b0 = rx_bytes;
 	t0 = tx_pkts;
 	a = now_s();
+	if (cpu_pid)
+		c0 = cpu_of(cpu_pid);
 	sleep(seconds);
 	r1 = rx_pkts;
 	b1 = rx_bytes;
 	b = now_s();
+	if (cpu_pid)
+		c1 = cpu_of(cpu_pid);
 	stop = 1;
 	pthread_join(st, NULL);
 	pthread_join(rt, NULL);
@@ -222,9 +250,18 @@ static void blast(void)
 	(void)b0;
 	(void)b1;
 	/* Goodput: payload bits delivered (headers of either protocol excluded). */
-	printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu\n", pps,
+	printf("result pps=%.0f gbps=%.3f payload=%u sent=%llu recv=%llu", pps,
 	       pps * size * 8 / 1e9, size, (unsigned long long)(tx_pkts - t0),
 	       (unsigned long long)(r1 - r0));
+	/* The relay's CPU over the same interval: cores busy, and the rates
+	 * per busy core (the machine is shared with the generator). */
+	if (c0 >= 0 && c1 > c0) {
+		double cores = (c1 - c0) / (b - a);
+		printf(" cores=%.2f pps_core=%.0f gbps_core=%.3f cpus_per_mpkt=%.2f", cores,
+		       pps / cores, pps * size * 8 / 1e9 / cores,
+		       (c1 - c0) / ((double)(r1 - r0) / 1e6));
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -323,7 +360,7 @@ static void s_close(struct pn_rstream *s, int err, void *user)
 		exit(1);
 }
 
-static const struct pn_rstream_ops sops = {s_ready, s_frame, s_close};
+static const struct pn_rstream_ops sops = {s_ready, s_frame, s_close, NULL};
 
 static char *slurp(const char *name, size_t *len)
 {
@@ -822,7 +859,7 @@ int main(int argc, char **argv)
 	    {"size", 1, 0, 'z'},   {"seconds", 1, 0, 'T'}, {"gso", 0, 0, 'g'},
 	    {"idle", 0, 0, 'i'},   {"user", 1, 0, 'U'},	   {"pass", 1, 0, 'P'},
 	    {"realm", 1, 0, 'R'},  {"ws", 1, 0, 'W'},	   {"only", 1, 0, 'O'},
-	    {0, 0, 0, 0},
+	    {"cpu-pid", 1, 0, 'C'}, {0, 0, 0, 0},
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *mode;
@@ -850,6 +887,7 @@ int main(int argc, char **argv)
 		case 'R': realm = optarg; break;
 		case 'W': ws_url = optarg; break;
 		case 'O': only = optarg; break;
+		case 'C': cpu_pid = atoi(optarg); break;
 		default: return 2;
 		}
 	}

@@ -53,20 +53,25 @@ rss() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 gen() { ip netns exec pnr-bg "$GEN" "$@" --src 10.201.9.2 --seconds "$SECS" 2>>"$T/gen.err" | tee -a "$T/results" | sed -n 's/^result //p'; }
 val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-echo "relay forwarding, $SECS s per row, one session/allocation, 2-core machine shared by generator and relay"
-printf "%-8s %-5s %-7s %12s %9s %12s %9s %7s\n" sender size "" "postern pps" "Gbit/s" "coturn pps" "Gbit/s" ratio
+echo "relay forwarding, $SECS s per row, one session/allocation, $(nproc)-core machine shared by generator and relay"
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cores = the relay process's CPU-seconds per second while measured (all its threads); /core = per busy core"
+printf "%-6s %-5s | %9s %7s %5s %9s %7s | %9s %7s %5s %9s %7s | %6s %6s\n" sender size \
+	"pn pps" Gbit/s cores "pps/core" "Gb/core" "turn pps" Gbit/s cores "pps/core" "Gb/core" "x pps" "x core"
 for mode in plain gso; do
 	for size in 1200 120; do
 		flag=; [ $mode = gso ] && flag=--gso
-		p=$(gen postern --pki "$T" --tls 10.201.9.1:4443 --udp 10.201.9.1:3478 --size $size $flag)
-		c=$(gen coturn --server 10.201.9.1:3479 --user u --pass p --realm lab --size $size $flag)
-		pp=$(val "$p" pps); cp=$(val "$c" pps)
-		printf "%-8s %-5s %-7s %12s %9s %12s %9s %7s\n" $mode $size "" "${pp:-fail}" "$(val "$p" gbps)" \
-			"${cp:-fail}" "$(val "$c" gbps)" \
-			"$(awk -v a="${pp:-0}" -v b="${cp:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+		p=$(gen postern --pki "$T" --tls 10.201.9.1:4443 --udp 10.201.9.1:3478 --size $size $flag --cpu-pid $RELAY)
+		c=$(gen coturn --server 10.201.9.1:3479 --user u --pass p --realm lab --size $size $flag --cpu-pid $TURN)
+		pp=$(val "$p" pps); cp=$(val "$c" pps); pc=$(val "$p" pps_core); cc=$(val "$c" pps_core)
+		printf "%-6s %-5s | %9s %7s %5s %9s %7s | %9s %7s %5s %9s %7s | %6s %6s\n" $mode $size \
+			"${pp:-fail}" "$(val "$p" gbps)" "$(val "$p" cores)" "${pc:--}" "$(val "$p" gbps_core)" \
+			"${cp:-fail}" "$(val "$c" gbps)" "$(val "$c" cores)" "${cc:--}" "$(val "$c" gbps_core)" \
+			"$(awk -v a="${pp:-0}" -v b="${cp:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')" \
+			"$(awk -v a="${pc:-0}" -v b="${cc:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
 	done
 done
-
+echo "load average at the end of the forwarding rows: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "relay client library end to end (client lib -> relay -> connector lib, one process), 1200 B"
 printf "%-10s %12s %9s\n" transport pps Gbit/s

@@ -441,9 +441,10 @@ static int on_data(struct pn_relay_core *c, struct pn_relay_peer *p, const struc
 	s->side[k].via_udp = 0;
 	forward(c, s, k, m->payload, m->payload_len, now, &rt);
 	if (rt.kind == PN_RELAY_ROUTE_UDP) {
-		uint8_t type = PN_RELAY_UDP_DATA;
+		/* static: the glue may hold the iovecs until its batch ends */
+		static const uint8_t type = PN_RELAY_UDP_DATA;
 		struct iovec iov[2] = {
-		    {&type, 1},
+		    {(void *)&type, 1},
 		    {(void *)(m->payload - PN_RELAY_SID_LEN), PN_RELAY_SID_LEN + m->payload_len}};
 		c->ops->send_udp(&rt.to, iov, 2, c->user);
 	} else if (rt.kind == PN_RELAY_ROUTE_STREAM) {

@@ -51,7 +51,10 @@ struct pn_relay_core_ops {
 	 * 0, or -EAGAIN if the stream's egress is full (dropped). */
 	int (*send_data)(void *conn, const uint8_t *hdr, size_t hdr_len, const uint8_t *p, size_t n,
 			 void *user);
-	/* Send one datagram to a UDP address (iov of 2: type byte, rest). */
+	/* Send one datagram to a UDP address (iov of 2: type byte, rest).  The
+	 * bytes stay valid until the frame's stream input ends (see
+	 * pn_rstream_ops.on_input_end), so the glue may queue them and send a
+	 * whole input's datagrams in one batch. */
 	int (*send_udp)(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
 			void *user);
 	/* Ask the glue to close conn (replaced registration, broken stream).

@@ -55,23 +55,8 @@ int srv_op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, s
 static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
 		       void *user)
 {
-	struct pn_relay_server *srv = user;
-	struct sockaddr_storage ss;
-	struct msghdr mh = {0};
-	ssize_t r;
-
-	mh.msg_name = &ss;
-	mh.msg_namelen = pn_relay_addr_to_sa(to, &ss);
-	mh.msg_iov = (struct iovec *)iov;
-	mh.msg_iovlen = (size_t)iovcnt;
-	r = sendmsg(srv->udp_fd, &mh, MSG_DONTWAIT);
-	if (r < 0) {
-		srv->tx_drops++;
-		return -errno;
-	}
-	srv->tx_pkts++;
-	srv->tx_bytes += (uint64_t)r;
-	return 0;
+	/* Queued: sent with the rest of the stream's input chunk (s_on_input_end). */
+	return srv_queue_udp(user, to, iov, (unsigned)iovcnt);
 }
 
 static void op_kick(void *c, int err, void *user)
@@ -241,10 +226,17 @@ static void s_on_close(struct pn_rstream *s, int err, void *user)
 	maybe_finish_close(srv);
 }
 
+static void s_on_input_end(struct pn_rstream *s, void *user)
+{
+	struct conn *c = user;
+	srv_udp_flush(c->srv);
+}
+
 static const struct pn_rstream_ops stream_ops = {
     .on_ready = s_on_ready,
     .on_frame = s_on_frame,
     .on_close = s_on_close,
+    .on_input_end = s_on_input_end,
 };
 
 static void refused_closed(uv_handle_t *h)
@@ -322,7 +314,7 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu drop_denied=%llu "
 		 "tx_drops=%llu "
 		 "refused_pending=%llu "
-		 "refused_auth=%llu gro=%d gso=%d",
+		 "refused_auth=%llu gro=%d gso=%d st_records=%llu st_writes=%llu",
 		 (unsigned long long)st->sessions, (unsigned long long)st->peers,
 		 (unsigned long long)st->connectors, srv->adm.npending,
 		 (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
@@ -337,7 +329,8 @@ void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, si
 		 (unsigned long long)st->drop_amplification, (unsigned long long)st->drop_denied,
 		 (unsigned long long)srv->tx_drops,
 		 (unsigned long long)srv->adm.refused_pending, (unsigned long long)srv->refused_auth,
-		 srv->gro, srv->gso);
+		 srv->gro, srv->gso, (unsigned long long)srv->sst.records,
+		 (unsigned long long)srv->sst.writes);
 }
 
 static void log_stats(struct pn_relay_server *srv)
@@ -495,6 +488,7 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	srv->scfg.rxbuf = srv->rxbuf;
 	srv->scfg.plainbuf = srv->plainbuf;
 	srv->scfg.ws_path = cfg->ws_path;
+	srv->scfg.stats = &srv->sst;
 	if (cfg->udp_addr) {
 		if ((r = pn_relay_parse_addr(cfg->udp_addr, &ss)) || (r = srv_udp_open(srv, &ss)))
 			goto out;

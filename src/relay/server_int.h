@@ -36,7 +36,9 @@ struct conn {
  * One outgoing UDP message: equal-size datagrams to one address, sent as
  * one GSO message (segments gathered from several receive slots).
  */
-#define OUT_IOV 16 /* distinct buffers per message; contiguous ones share one */
+/* Distinct buffers per message; contiguous ones share one.  A stream's
+ * DATA takes two (the type byte, then sid and payload in the plaintext). */
+#define OUT_IOV 64
 struct out {
 	struct pn_relay_addr dst;
 	struct sockaddr_storage to;
@@ -64,6 +66,7 @@ struct pn_relay_server {
 	struct pn_admit adm; /* admission caps */
 	uint8_t rxbuf[PN_RSTREAM_RXBUF], plainbuf[PN_RSTREAM_RXBUF];
 	struct pn_rstream_config scfg;
+	struct pn_rstream_stats sst; /* all streams: TLS records, writes */
 	uint64_t now_ms;
 	/* UDP batch state */
 	struct pn_udp_rx rx;
@@ -91,6 +94,9 @@ int srv_op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, s
 
 /* server_udp.c */
 void srv_on_udp(uv_poll_t *h, int status, int events);
+int srv_queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to,
+		  const struct iovec *iov, unsigned niov);
+void srv_udp_flush(struct pn_relay_server *srv);
 int srv_udp_open(struct pn_relay_server *srv, const struct sockaddr_storage *ss);
 
 #endif

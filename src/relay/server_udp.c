@@ -63,52 +63,93 @@ static void flush_out(struct pn_relay_server *srv)
 	srv->nreplies = 0;
 }
 
-/* Can datagram (p, n) to dst join message o as one more GSO segment? */
-static int joins(const struct out *o, const struct pn_relay_addr *dst, const uint8_t *p, size_t n)
+/* Can a datagram of n bytes in `niov` buffers (the first at p) to dst
+ * join message o as one more GSO segment? */
+static int joins(const struct out *o, const struct pn_relay_addr *dst, const uint8_t *p, size_t n,
+		 unsigned niov)
 {
+	const struct iovec *last;
+
 	if (o->closed || o->nseg >= PN_RELAY_GSO_MAX_SEGS || n > o->seg || o->len + n > 65000)
 		return 0;
 	if (!pn_relay_addr_eq(&o->dst, dst))
 		return 0;
-	/* Room for another buffer, unless it continues the last one in memory. */
-	return o->niov < OUT_IOV ||
-	       (const uint8_t *)o->iov[o->niov - 1].iov_base + o->iov[o->niov - 1].iov_len == p;
+	/* Room for its buffers, less one if it continues the last in memory. */
+	last = &o->iov[o->niov - 1];
+	return o->niov + niov <= OUT_IOV ||
+	       (o->niov + niov - 1 <= OUT_IOV &&
+		(const uint8_t *)last->iov_base + last->iov_len == p);
+}
+
+/* Queue one datagram made of iov[0..niov) (sent by the next flush_out):
+ * equal-size datagrams to one address are batched into GSO messages,
+ * looking at the last few messages (flows interleave); order per address
+ * holds.  The bytes must stay valid until then. */
+static void queue_iov(struct pn_relay_server *srv, const struct pn_relay_addr *to,
+		      const struct iovec *iov, unsigned niov)
+{
+	struct out *o = NULL;
+	size_t n = 0;
+	unsigned i = 0;
+
+	for (unsigned k = 0; k < niov; k++)
+		n += iov[k].iov_len;
+	for (unsigned k = 0; srv->gso && k < GSO_LOOKBACK && k < srv->nout; k++) {
+		o = &srv->out[srv->nout - 1 - k];
+		if (joins(o, to, iov[0].iov_base, n, niov))
+			break;
+		o = NULL;
+	}
+	if (o) {
+		struct iovec *last = &o->iov[o->niov - 1];
+		if ((const uint8_t *)last->iov_base + last->iov_len == iov[0].iov_base)
+			last->iov_len += iov[i++].iov_len;
+		o->nseg++;
+		if (n < o->seg)
+			o->closed = 1;
+	} else {
+		if (srv->nout == MAX_SEND)
+			flush_out(srv);
+		o = &srv->out[srv->nout++];
+		o->dst = *to;
+		o->tolen = pn_relay_addr_to_sa(to, &o->to);
+		o->niov = 0;
+		o->nseg = 1;
+		o->len = 0;
+		o->seg = n;
+		o->closed = 0;
+	}
+	for (; i < niov; i++)
+		o->iov[o->niov++] = iov[i];
+	o->len += n;
 }
 
 static void queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to, const uint8_t *p,
 		      size_t n)
 {
-	struct out *o;
+	struct iovec v = {(void *)p, n};
+	queue_iov(srv, to, &v, 1);
+}
 
-	/* Batch equal-size datagrams to one address into GSO messages: look at
-	 * the last few messages (flows interleave); order per address holds. */
-	if (srv->gso) {
-		for (unsigned k = 0; k < GSO_LOOKBACK && k < srv->nout; k++) {
-			o = &srv->out[srv->nout - 1 - k];
-			if (!joins(o, to, p, n))
-				continue;
-			struct iovec *last = &o->iov[o->niov - 1];
-			if ((const uint8_t *)last->iov_base + last->iov_len == p)
-				last->iov_len += n;
-			else
-				o->iov[o->niov++] = (struct iovec){(void *)p, n};
-			o->len += n;
-			o->nseg++;
-			if (n < o->seg)
-				o->closed = 1;
-			return;
-		}
-	}
-	if (srv->nout == MAX_SEND)
+/* A stream's DATA to a UDP side (the core's send_udp): batched like the
+ * UDP path's own output, sent when the stream's input chunk ends. */
+int srv_queue_udp(struct pn_relay_server *srv, const struct pn_relay_addr *to,
+		  const struct iovec *iov, unsigned niov)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < niov; k++)
+		n += iov[k].iov_len;
+	if (niov > OUT_IOV || n > 65000)
+		return PN_E_INVAL;
+	queue_iov(srv, to, iov, niov);
+	return 0;
+}
+
+void srv_udp_flush(struct pn_relay_server *srv)
+{
+	if (srv->nout)
 		flush_out(srv);
-	o = &srv->out[srv->nout++];
-	o->dst = *to;
-	o->tolen = pn_relay_addr_to_sa(to, &o->to);
-	o->iov[0] = (struct iovec){(void *)p, n};
-	o->niov = 1;
-	o->len = o->seg = n;
-	o->nseg = 1;
-	o->closed = 0;
 }
 
 static void udp_segment(struct pn_relay_server *srv, const struct pn_relay_addr *from,

@@ -6,7 +6,6 @@
 
 #include <gnutls/crypto.h>
 #include <nettle/base64.h>
-#include <wslay/wslay.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -14,6 +13,7 @@
 #include "core/secret.h"
 #include "relay/stream_int.h"
 #include "relay/wire.h"
+#include "relay/wsframe.h"
 #include "relay/wshttp.h"
 
 static void kick_write(struct pn_rstream *s);
@@ -26,7 +26,8 @@ static void timer_cb(uv_timer_t *t);
 int rst_raw_append(struct pn_rstream *s, const uint8_t *p, size_t n)
 {
 	int r = pn_buf_put_bytes(&s->out[s->cur], p, n);
-	if (r == 0)
+	/* Corked while a flush makes records: they leave in one write. */
+	if (r == 0 && !s->corked)
 		kick_write(s);
 	return r;
 }
@@ -90,6 +91,8 @@ static void kick_write(struct pn_rstream *s)
 	/* Straight into the socket when it has room (no wait for the next loop
 	 * iteration); only what it does not take goes through uv_write. */
 	b = uv_buf_init((char *)pn_buf_ptr(o), (unsigned)pn_buf_len(o));
+	if (s->cfg.stats)
+		s->cfg.stats->writes++;
 	r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
 	if (r > 0) {
 		pn_buf_skip(o, (size_t)r);
@@ -110,7 +113,18 @@ static void kick_write(struct pn_rstream *s)
 	s->cur = !s->cur;
 }
 
-/* ---- WebSocket (wslay) ---- */
+/* Room for n bytes at the end of the socket buffer (the caller fills all
+ * of them, then calls rst_raw_kick). */
+int rst_raw_reserve(struct pn_rstream *s, size_t n, uint8_t **p)
+{
+	return pn_buf_reserve(&s->out[s->cur], n, p);
+}
+
+void rst_raw_kick(struct pn_rstream *s)
+{
+	if (!s->corked)
+		kick_write(s);
+}
 
 /* ---- TLS ---- */
 
@@ -135,11 +149,8 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	int r;
 
 	if (s->is_ws) {
-		struct wslay_event_msg m = {
-		    .opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = len};
-		r = wslay_event_queue_msg(s->ws, &m) ? -ENOMEM : 0;
-		if (r == 0 && wslay_event_send(s->ws))
-			r = PN_E_IO;
+		/* One binary frame per TLS record: within PN_RELAY_MAX_WS_MESSAGE. */
+		r = rst_ws_send(s, PN_WS_OP_BINARY, buf, len);
 	} else {
 		r = rst_raw_append(s, buf, len);
 	}
@@ -176,20 +187,27 @@ static int deliver(struct pn_rstream *s, const uint8_t *p, size_t n, size_t *use
 {
 	struct pn_relay_frame f;
 	size_t off = 0, u;
-	int r;
+	int r = 0, any = 0;
 
 	while (s->st == ST_READY && !s->closing) {
 		r = pn_relay_frame_next(p + off, n - off, &f, &u);
-		if (r == PN_E_TRUNCATED)
+		if (r == PN_E_TRUNCATED) {
+			r = 0;
 			break;
+		}
 		if (r)
-			return r;
+			break;
+		any = 1;
 		if ((r = s->ops->on_frame(s, &f, s->user)))
-			return r;
+			break;
 		off += u;
 	}
 	*used = off;
-	return 0;
+	/* Frames point into p: the owner sends what it queued before p is
+	 * reused (on every path: an error closes the stream, not the batch). */
+	if (any && s->ops->on_input_end)
+		s->ops->on_input_end(s, s->user);
+	return r;
 }
 
 /* Decrypted bytes: frames straight from the buffer, a partial one kept. */
@@ -275,7 +293,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* Bytes from the peer (below any wss:// TLS layer: its plaintext). */
-void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+void rst_stream_input(struct pn_rstream *s, uint8_t *p, size_t n)
 {
 	if (s->st == ST_SNIFF) {
 		if (p[0] == 0x16) { /* TLS handshake record */
@@ -305,7 +323,7 @@ void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n)
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
 	struct pn_rstream *s = h->data;
-	const uint8_t *p = (const uint8_t *)buf->base;
+	uint8_t *p = (uint8_t *)buf->base;
 	size_t n = (size_t)nread;
 
 	if (nread < 0) {
@@ -323,30 +341,45 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- wss://: TLS to the proxy, the WebSocket inside ---- */
 
-/* Move queued plaintext into TLS records, up to the ciphertext bound. */
-static void flush_now(struct pn_rstream *s)
+/* Move queued plaintext into TLS records, up to the ciphertext bound, and
+ * write them with one system call.  With `all` the last, partial record
+ * goes too (the end of the loop iteration: the sender's batch is over);
+ * without, only full records (a burst in progress: its next frames fill
+ * the rest, so packets are not split over records needlessly). */
+static void flush_now(struct pn_rstream *s, int all)
 {
-	ssize_t r;
+	ssize_t r = 0;
 
 	if (s->st != ST_READY)
 		return;
-	while (pn_buf_len(&s->ptx)) {
+	s->corked = 1;
+	while (pn_buf_len(&s->ptx) >= (all ? 1 : TLS_CHUNK)) {
 		/* Ciphertext bound: stop until the socket drains (on_written re-arms). */
 		if (pn_buf_len(&s->out[s->cur]) > s->cfg.max_egress)
-			return;
+			break;
 		size_t n = pn_buf_len(&s->ptx) < TLS_CHUNK ? pn_buf_len(&s->ptx) : TLS_CHUNK;
 		r = gnutls_record_send(s->tls, pn_buf_ptr(&s->ptx), n);
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-			return;
-		if (r < 0) {
-			rst_close_now(s, PN_E_IO);
-			return;
-		}
+		if (r < 0)
+			break;
+		if (s->cfg.stats)
+			s->cfg.stats->records++;
 		pn_buf_skip(&s->ptx, (size_t)r);
 	}
-	pn_buf_reset(&s->ptx);
-	if (s->graceful && !s->writing)
-		rst_close_now(s, s->close_err);
+	s->corked = 0;
+	if (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
+		rst_close_now(s, PN_E_IO);
+		return;
+	}
+	kick_write(s);
+	if (s->st == ST_CLOSED)
+		return;
+	if (!pn_buf_len(&s->ptx)) {
+		pn_buf_reset(&s->ptx);
+		if (s->graceful && !s->writing)
+			rst_close_now(s, s->close_err);
+	} else if (pn_buf_len(&s->ptx) < TLS_CHUNK) {
+		pn_buf_compact(&s->ptx); /* a partial record's worth: cheap to move */
+	}
 }
 
 /* Deferred flushes run from an idle handle, not a prepare handle: sends are
@@ -357,7 +390,7 @@ static void flush_now(struct pn_rstream *s)
 static void flush_cb(uv_idle_t *h)
 {
 	uv_idle_stop(h);
-	flush_now(h->data);
+	flush_now(h->data, 1);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -379,8 +412,6 @@ static void handle_closed(uv_handle_t *h)
 	if (s->otls)
 		gnutls_deinit(s->otls);
 	free(s->obuf);
-	if (s->ws)
-		wslay_event_context_free(s->ws);
 	pn_buf_fini(&s->http);
 	pn_buf_fini(&s->rx);
 	pn_buf_fini(&s->ptx);
@@ -584,11 +615,13 @@ int pn_rstream_send2(struct pn_rstream *s, const uint8_t *a, size_t an, const ui
 		rst_close_now(s, -ENOMEM);
 		return PN_E_CLOSED;
 	}
-	/* A full record's worth: encrypt now rather than at the end of the loop
-	 * iteration, so a burst of reads cannot fill the queue before it moves. */
-	if (pn_buf_len(&s->ptx) >= TLS_CHUNK)
-		flush_now(s);
-	else
+	/* A few full records' worth: encrypt and write them now rather than at
+	 * the end of the loop iteration, so a burst of reads cannot fill the
+	 * queue before it moves (several records per write either way). */
+	if (pn_buf_len(&s->ptx) >= FLUSH_EARLY)
+		flush_now(s, 0);
+	/* The rest when this loop iteration's work is done (no timer). */
+	if (pn_buf_len(&s->ptx))
 		uv_idle_start(&s->prep, flush_cb);
 	return 0;
 }

@@ -6,7 +6,7 @@
  *
  *   TCP  ->  [TLS to a wss:// proxy (client only; the proxy's certificate
  *   checked against ordinary trust anchors)]  ->
- *   [HTTP/1.1 Upgrade + WebSocket binary messages (wslay)]  ->
+ *   [HTTP/1.1 Upgrade + WebSocket binary messages (relay/wsframe.h)]  ->
  *   TLS 1.3 (GnuTLS, mutual certificates, ALPN postern-relay/1)  ->
  *   relay frames (relay/frame.h)
  *
@@ -37,11 +37,22 @@ struct pn_rstream_ops {
 	int (*on_frame)(struct pn_rstream *s, const struct pn_relay_frame *f, void *user);
 	/* The stream is closed (err says why); s is freed when this returns. */
 	void (*on_close)(struct pn_rstream *s, int err, void *user);
+	/* Optional: the frames of one decrypted chunk have all been handed to
+	 * on_frame, and their bytes are about to be reused.  The owner sends
+	 * what it queued pointing into them (one batch per chunk, not one
+	 * system call per frame). */
+	void (*on_input_end)(struct pn_rstream *s, void *user);
 };
 
 /* A 64 KiB read buffer shared by every stream of one loop (reads are
  * handled one at a time, so one buffer serves them all). */
 #define PN_RSTREAM_RXBUF (64 * 1024)
+
+/* Counters a stream's owner may share among its streams (optional). */
+struct pn_rstream_stats {
+	uint64_t records; /* TLS records of frames sent */
+	uint64_t writes;  /* write system calls (try + queued) */
+};
 
 struct pn_rstream_config {
 	int server;			       /* 1: accept side */
@@ -60,6 +71,7 @@ struct pn_rstream_config {
 	int wss;
 	const char *wss_name;
 	gnutls_certificate_credentials_t wss_cred; /* borrowed; outlives the stream */
+	struct pn_rstream_stats *stats;		   /* optional, borrowed */
 };
 
 /* Accept a connection from `server` (server config).  0, or -errno /

@@ -8,10 +8,10 @@
 #include <uv.h>
 
 #include <gnutls/gnutls.h>
-#include <wslay/wslay.h>
 
 #include "relay/stream.h"
 #include "relay/wire.h"
+#include "relay/wsframe.h"
 #include "relay/wshttp.h"
 
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
@@ -19,6 +19,7 @@
 #define WSS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define GRACE_MS     2000
 #define TLS_CHUNK    16384
+#define FLUSH_EARLY  (4 * TLS_CHUNK) /* queued plaintext that is flushed at once */
 
 enum st {
 	ST_CONNECTING, /* client: TCP connect in progress */
@@ -41,16 +42,17 @@ struct pn_rstream {
 	void *user;
 	enum st st;
 	int is_ws, writing, handles, close_err, closing, graceful;
+	int corked; /* flush_now is making records: one write at its end */
 	int silent; /* failed before the owner got it: no on_close */
 	gnutls_session_t tls;
 	gnutls_session_t otls; /* wss://: TLS to the proxy, under the WebSocket */
 	uint8_t *obuf;	       /* its plaintext (TLS_CHUNK bytes) */
 	const uint8_t *o_in_p;
 	size_t o_in_n; /* ciphertext being fed to otls */
-	wslay_event_context_ptr ws;
+	struct pn_ws_rx wsrx; /* WebSocket decoder (relay/wsframe.h) */
 	char ws_key[32]; /* client: our Sec-WebSocket-Key */
 	const uint8_t *in_p;
-	size_t in_n;	    /* bytes being fed to TLS / wslay */
+	size_t in_n;	    /* bytes being fed to TLS */
 	struct pn_buf http; /* upgrade request / response head */
 	struct pn_buf rx;   /* partial frame */
 	struct pn_buf ptx;  /* plaintext waiting for TLS */
@@ -64,14 +66,17 @@ struct pn_rstream {
 void rst_close_now(struct pn_rstream *s, int err);
 int rst_raw_append(struct pn_rstream *s, const uint8_t *p, size_t n);
 void rst_send_upgrade(struct pn_rstream *s);
-void rst_stream_input(struct pn_rstream *s, const uint8_t *p, size_t n);
+void rst_stream_input(struct pn_rstream *s, uint8_t *p, size_t n);
+int rst_raw_reserve(struct pn_rstream *s, size_t n, uint8_t **p);
+void rst_raw_kick(struct pn_rstream *s);
 void rst_tls_input(struct pn_rstream *s, const uint8_t *p, size_t n);
 int rst_tls_start(struct pn_rstream *s);
 int rst_wire_append(struct pn_rstream *s, const uint8_t *p, size_t n);
 
 /* stream_ws.c */
 void rst_http_input(struct pn_rstream *s, const uint8_t *p, size_t n);
-void rst_ws_input(struct pn_rstream *s, const uint8_t *p, size_t n);
+void rst_ws_input(struct pn_rstream *s, uint8_t *p, size_t n);
+int rst_ws_send(struct pn_rstream *s, unsigned opcode, const uint8_t *p, size_t n);
 void rst_wss_input(struct pn_rstream *s, const uint8_t *p, size_t n);
 int rst_wss_start(struct pn_rstream *s);
 

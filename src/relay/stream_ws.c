@@ -1,6 +1,6 @@
 /*
  * Relay streams (relay/stream.h): the layers under TLS other than plain
- * TCP: the HTTP upgrade, WebSocket framing (wslay), and for wss:// the
+ * TCP: the HTTP upgrade, WebSocket framing (relay/wsframe.h), and for wss:// the
  * outer TLS to the proxy.
  */
 #include <arpa/inet.h>
@@ -11,7 +11,6 @@
 
 #include <gnutls/crypto.h>
 #include <nettle/base64.h>
-#include <wslay/wslay.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -19,87 +18,85 @@
 #include "core/secret.h"
 #include "relay/stream_int.h"
 #include "relay/wire.h"
+#include "relay/wsframe.h"
 #include "relay/wshttp.h"
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-			  void *user)
+/* One final frame to the peer: a client masks (RFC 6455 5.3) on the copy
+ * into the socket buffer; nothing is allocated per frame. */
+int rst_ws_send(struct pn_rstream *s, unsigned opcode, const uint8_t *p, size_t n)
 {
-	struct pn_rstream *s = user;
-	size_t n = len < s->in_n ? len : s->in_n;
+	uint8_t hdr[PN_WS_HDR_MAX], key[4], chunk[4096], *dst;
+	size_t h, off, k;
+	int r;
 
-	if (!n) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
+	if (s->cfg.server) {
+		h = pn_ws_frame_hdr(hdr, opcode, n, NULL);
+		return rst_wire_append(s, hdr, h) ?: rst_wire_append(s, p, n);
 	}
-	memcpy(buf, s->in_p, n);
-	s->in_p += n;
-	s->in_n -= n;
-	return (ssize_t)n;
-}
-
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-			  void *user)
-{
-	struct pn_rstream *s = user;
-
-	if (rst_wire_append(s, data, len)) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, key, sizeof(key)))
+		return PN_E_CRYPTO;
+	h = pn_ws_frame_hdr(hdr, opcode, n, key);
+	if (!s->otls) {
+		if ((r = rst_raw_reserve(s, h + n, &dst)))
+			return r;
+		memcpy(dst, hdr, h);
+		pn_ws_mask(dst + h, p, n, key, 0);
+		rst_raw_kick(s);
+		return 0;
 	}
-	return (ssize_t)len;
+	/* wss://: through the proxy's TLS, masked a piece at a time. */
+	if ((r = rst_wire_append(s, hdr, h)))
+		return r;
+	for (off = 0; off < n; off += k) {
+		k = n - off < sizeof(chunk) ? n - off : sizeof(chunk);
+		pn_ws_mask(chunk, p + off, k, key, off);
+		if ((r = rst_wire_append(s, chunk, k)))
+			return r;
+	}
+	return 0;
 }
 
-static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
-{
-	return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) ? -1 : 0;
-}
-
-static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-		      void *user)
+static int ws_data(void *user, const uint8_t *p, size_t n)
 {
 	struct pn_rstream *s = user;
-	const uint8_t *save_p = s->in_p;
-	size_t save_n = s->in_n;
 
-	if (arg->opcode != WSLAY_BINARY_FRAME)
-		return; /* close/ping/pong are handled by wslay; text is ignored */
-	/* The message carries TLS bytes; feed them, then resume the raw input. */
-	rst_tls_input(s, arg->msg, arg->msg_length);
-	s->in_p = save_p;
-	s->in_n = save_n;
+	/* Binary messages carry the TLS byte stream: boundaries mean nothing. */
+	rst_tls_input(s, p, n);
+	return s->st == ST_CLOSED ? PN_E_CLOSED : 0;
 }
+
+static int ws_control(void *user, unsigned opcode, const uint8_t *p, size_t n)
+{
+	struct pn_rstream *s = user;
+
+	if (opcode == PN_WS_OP_PING)
+		return rst_ws_send(s, PN_WS_OP_PONG, p, n) ? PN_E_IO : 0;
+	if (opcode == PN_WS_OP_CLOSE) {
+		/* Answer with the peer's status code (RFC 6455 5.5.1), then close. */
+		rst_ws_send(s, PN_WS_OP_CLOSE, p, n >= 2 ? 2 : 0);
+		return PN_E_CLOSED;
+	}
+	return 0; /* PONG */
+}
+
+static const struct pn_ws_rx_ops ws_rx_ops = {.data = ws_data, .control = ws_control};
 
 static int ws_start(struct pn_rstream *s)
 {
-	struct wslay_event_callbacks cb = {
-	    .recv_callback = ws_recv_cb,
-	    .send_callback = ws_send_cb,
-	    .genmask_callback = ws_genmask_cb,
-	    .on_msg_recv_callback = ws_msg_cb,
-	};
-	int r = s->cfg.server ? wslay_event_context_server_init(&s->ws, &cb, s)
-			      : wslay_event_context_client_init(&s->ws, &cb, s);
-
-	if (r)
-		return -ENOMEM;
-	/* A message carries at most one TLS record burst; bound reassembly. */
-	wslay_event_config_set_max_recv_msg_length(s->ws, PN_RELAY_MAX_WS_MESSAGE);
+	memset(&s->wsrx, 0, sizeof(s->wsrx));
+	s->wsrx.server = s->cfg.server;
+	/* A message carries at most one TLS record burst: bound it. */
+	s->wsrx.max_msg = PN_RELAY_MAX_WS_MESSAGE;
 	s->is_ws = 1;
 	return 0;
 }
 
-void rst_ws_input(struct pn_rstream *s, const uint8_t *p, size_t n)
+void rst_ws_input(struct pn_rstream *s, uint8_t *p, size_t n)
 {
-	s->in_p = p;
-	s->in_n = n;
-	if (wslay_event_recv(s->ws) != 0 || !wslay_event_want_read(s->ws)) {
-		s->in_n = 0;
-		rst_close_now(s, PN_E_CLOSED);
-		return;
-	}
-	s->in_n = 0;
-	if (s->st != ST_CLOSED && wslay_event_send(s->ws) != 0)
-		rst_close_now(s, PN_E_IO);
+	int r = pn_ws_rx_feed(&s->wsrx, p, n, &ws_rx_ops, s);
+
+	if (r && s->st != ST_CLOSED)
+		rst_close_now(s, r == PN_E_CLOSED ? PN_E_CLOSED : PN_E_MALFORMED);
 }
 
 static int http_server(struct pn_rstream *s, const char *head)

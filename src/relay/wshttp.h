@@ -3,7 +3,7 @@
 /*
  * The HTTP/1.1 side of the WebSocket upgrade (RFC 6455 §4), sans-I/O.
  * Only what the relay needs: one GET with the upgrade headers, one 101.
- * Framing after the upgrade is wslay's.
+ * Framing after the upgrade: relay/wsframe.h.
  */
 #include <stddef.h>
 

@@ -5,8 +5,10 @@
  *       registers with every relay, echoes every datagram back on its session.
  *   pn-relay-peer client --pki DIR --cred client --acl FILE --to conn|HEX --relay SPEC
  *       [--count N] [--size S] [--expect ok|ERRNAME] [--expect-transport udp|tls|ws]
- *       [--timeout S] [--sessions K]
+ *       [--timeout S] [--sessions K] [--vary]
  *       opens K sessions to the connector and checks N echoed datagrams per session.
+ *       --vary: datagram sizes vary (runs of equal sizes, shorter and longer
+ *       ones between) from 8 to S bytes: every boundary must survive batching.
  *   pn-relay-peer stun --udp ADDR [--send short]
  *       prints the server-reflexive address (a 20-byte unpadded request must get no answer).
  *   pn-relay-peer raw --pki DIR --cred client --tls ADDR --send garbage|oversize|truncated|badopen
@@ -54,6 +56,7 @@ static struct pn_rclient *rc;
 static const char *pki = ".";
 static int exit_code = 1;
 static uint64_t count = 100, size = 1000, timeout_s = 15;
+static int vary;
 static const char *expect = "ok", *expect_transport;
 static unsigned nsessions = 1;
 static void *acl_keep, *hex_keep;
@@ -188,6 +191,19 @@ static void report(void)
 
 static void on_pprep(uv_prepare_t *h);
 
+/* The size of datagram `seq`: S, or with --vary runs of 5 equal sizes
+ * with a short and a long one between (GSO batches end on a short one). */
+static size_t size_of(uint64_t seq)
+{
+	static const unsigned pct[] = {100, 100, 100, 100, 100, 3, 100, 60, 60, 60, 100, 1};
+	size_t n;
+
+	if (!vary)
+		return size;
+	n = size * pct[(seq + seq / 97) % 12] / 100;
+	return n < 8 ? 8 : n;
+}
+
 static void fill(uint8_t *p, size_t n, uint64_t seq)
 {
 	memcpy(p, &seq, 8);
@@ -201,11 +217,15 @@ static void k_dgram(struct pn_rsession *s, const uint8_t *p, size_t n, void *use
 	uint8_t tmp[PN_RELAY_MAX_PAYLOAD];
 	uint64_t seq;
 
-	if (n != size) {
+	if (n < 8) {
 		cs->bad++;
 		return;
 	}
 	memcpy(&seq, p, 8);
+	if (n != size_of(seq)) {
+		cs->bad++;
+		return;
+	}
 	fill(tmp, n, seq);
 	if (memcmp(tmp, p, n)) {
 		cs->bad++;
@@ -278,8 +298,8 @@ static void on_tick(uv_timer_t *t)
 		struct csess *cs = &sess[i];
 		/* A window of 32 datagrams in flight per session. */
 		while (cs->sent < count && cs->sent - cs->got < 32) {
-			fill(buf, size, cs->sent);
-			if (pn_rsession_send(cs->s, buf, size))
+			fill(buf, size_of(cs->sent), cs->sent);
+			if (pn_rsession_send(cs->s, buf, size_of(cs->sent)))
 				break;
 			cs->sent++;
 		}
@@ -451,7 +471,7 @@ static void raw_close(struct pn_rstream *s, int err, void *user)
 		finish(err == PN_E_CLOSED ? 0 : 1);
 }
 
-static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close};
+static const struct pn_rstream_ops raw_ops = {raw_ready, raw_frame, raw_close, NULL};
 
 static int run_raw(const char *cred, const char *tls, const char *aclf, const char *to)
 {
@@ -570,6 +590,7 @@ int main(int argc, char **argv)
 	    {"renew-cred", required_argument, 0, 'N'},
 	    {"wss-ca", required_argument, 0, 'W'},
 	    {"from-prepare", required_argument, 0, 'P'},
+	    {"vary", no_argument, 0, 'V'},
 	    {0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
@@ -597,6 +618,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n': count = strtoull(optarg, NULL, 10); break;
 		case 's': size = strtoull(optarg, NULL, 10); break;
+		case 'V': vary = 1; break;
 		case 'e': expect = optarg; break;
 		case 'x': expect_transport = optarg; break;
 		case 'T': timeout_s = strtoull(optarg, NULL, 10); break;

@@ -75,8 +75,24 @@ check "TLS: datagrams sent from a prepare callback leave at once (median round t
 	client --relay tls=10.201.1.1:4443,only=tls --count 40 --size 100 \
 	--expect-transport tls --from-prepare 40 --timeout 30
 cat "$W/check.out"
+gso0=$(stat_of gso_sends)
 check "TCP/TLS only: 2000 datagrams" \
 	client --relay tls=10.201.1.1:4443,only=tls --count 2000 --expect-transport tls
+# The connector's side is UDP: a stream's DATA leaves the relay in batches
+# (GSO messages of equal datagrams), not one sendmsg per datagram.
+gso1=$(stat_of gso_sends)
+if [ "$(stat_of gso)" = 1 ]; then
+	[ "$((gso1 - gso0))" -gt 0 ] && ok "TLS -> UDP: the relay batched the stream's datagrams ($((gso1 - gso0)) GSO sends)" ||
+		bad "TLS -> UDP: no GSO send for 2000 datagrams from the stream (one sendmsg per datagram)"
+fi
+# Several datagrams per TLS record and per write, WebSocket frames cut
+# anywhere by TCP: sizes vary (equal runs, short and long ones between), and
+# every datagram must come back whole, in its own size.
+check "TCP/TLS only: 3000 datagrams of varying sizes, every boundary kept" \
+	client --relay tls=10.201.1.1:4443,only=tls --count 3000 --size 1400 --vary --expect-transport tls
+check "WebSocket via haproxy: 3000 datagrams of varying sizes, every boundary kept" \
+	client --relay ws=ws://10.201.1.1:8080/postern,only=ws --count 3000 --size 1400 --vary \
+	--expect-transport ws
 check "WebSocket via haproxy: 2000 datagrams" \
 	client --relay ws=ws://10.201.1.1:8080/postern,only=ws --count 2000 --expect-transport ws
 # wss://: TLS to haproxy (verified against its CA and the URL's host), then
