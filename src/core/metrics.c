@@ -263,11 +263,11 @@ int pn_metrics_add1(struct pn_metrics *m, const char *name, const char *value, d
 
 void pn_metrics_reason_count(struct pn_metrics_reasons *r, const char *reason)
 {
-	char key[PN_METRICS_REASON_LEN];
+	char label[PN_METRICS_REASON_LEN];
 
-	snprintf(key, sizeof(key), "%s", reason && *reason ? reason : "unknown");
+	snprintf(label, sizeof(label), "%s", reason && *reason ? reason : "unknown");
 	for (unsigned i = 0; i < r->used; i++)
-		if (!strcmp(r->name[i], key)) {
+		if (!strcmp(r->name[i], label)) {
 			r->n[i]++;
 			return;
 		}
@@ -275,7 +275,7 @@ void pn_metrics_reason_count(struct pn_metrics_reasons *r, const char *reason)
 		r->other++;
 		return;
 	}
-	memcpy(r->name[r->used], key, sizeof(key));
+	memcpy(r->name[r->used], label, sizeof(label));
 	r->n[r->used++] = 1;
 }
 
