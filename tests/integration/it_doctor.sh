@@ -79,17 +79,17 @@ doctor() {
 	fi
 	case " $* " in *" --json "*) flatten "$name" ;; esac
 }
-# The JSON report flattened once per run (python is slow to start on a
-# loaded machine): $W/doctor-NAME.tsv has "check<TAB>key<TAB>value" lines.
+# The JSON report flattened to $W/doctor-NAME.tsv, "check<TAB>key<TAB>value"
+# lines, by awk (python takes seconds to start on a loaded machine): the
+# doctor prints one key per line (jansson, indented) and printable ASCII.
 flatten() { # name
-	python3 - "$W/doctor-$1.out" >"$W/doctor-$1.tsv" 2>/dev/null <<-'PY'
-	import json, sys
-	d = json.load(open(sys.argv[1]))
-	print("-\tcounts\t%d %d %d" % (d["ok"], d["warn"], d["fail"]))
-	for c in d["checks"]:
-	    for k in ("status", "value", "advice"):
-	        print("%s\t%s\t%s" % (c["name"], k, c.get(k, "")))
-	PY
+	awk '
+	function str(l) { sub(/^[^:]*: "/, "", l); sub(/",?$/, "", l); gsub(/\\"/, "\"", l); gsub(/\\\\/, "\\", l); return l }
+	/^      "name": "/ { name = str($0) }
+	/^      "(status|value|advice)": "/ { k = $0; sub(/^ *"/, "", k); sub(/".*/, "", k); print name "\t" k "\t" str($0) }
+	/^  "(ok|warn|fail)": [0-9]+/ { k = $1; gsub(/[":]/, "", k); v = $2; sub(/,/, "", v); n[k] = v }
+	END { print "-\tcounts\t" n["ok"] " " n["warn"] " " n["fail"] }
+	' "$W/doctor-$1.out" >"$W/doctor-$1.tsv"
 }
 field() { # file(.out) check key
 	local t=${1%.out}.tsv
