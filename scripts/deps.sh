@@ -14,7 +14,7 @@ PKGS=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
-  iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base
+  iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base dbus-daemon
   iputils-ping faketime libfaketime tcpdump
   chromium
   dpkg-dev scdoc debootstrap

@@ -9,7 +9,7 @@
  *   pn-intercept-cost tproxy SECS ADDR PORT LPORT  to ADDR:PORT, taken by an
  *                                              IP_TRANSPARENT listener on 127.0.0.1:LPORT
  *                                              (the rules are the caller's: intercept.sh)
- *   pn-intercept-cost tun    SECS MTU          to 100.97.0.2:5201 routed into a TUN
+ *   pn-intercept-cost tun    SECS MTU          to 10.250.0.2:5201 routed into a TUN
  *                                              device read by the second thread, which
  *                                              answers as a minimal TCP receiver would
  *                                              (SYN-ACK, one cumulative ACK per batch of
@@ -222,7 +222,7 @@ static int tun_open(int mtu)
 		die("SIOCSIFMTU");
 	close(s);
 	snprintf(cmd, sizeof(cmd),
-		 "ip addr add 100.97.0.1/32 peer 100.97.0.2/32 dev pnic0 && "
+		 "ip addr add 10.250.0.1/32 peer 10.250.0.2/32 dev pnic0 && "
 		 "ip link set pnic0 txqueuelen 10000 up");
 	if (system(cmd) != 0)
 		die("ip");
@@ -339,7 +339,7 @@ int main(int argc, char **argv)
 		tunfd = tun_open(mtu);
 		pthread_create(&th, NULL, tun_peer, (void *)(intptr_t)(mtu - 40));
 		snprintf(m, sizeof(m), "tun-mtu%d", mtu);
-		stream("100.97.0.2", 5201, m);
+		stream("10.250.0.2", 5201, m);
 	} else if (!strcmp(argv[1], "conn-lo")) {
 		lfd = listener(15202, 0);
 		conns("conn-lo", "127.0.0.1", 15202);
