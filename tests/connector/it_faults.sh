@@ -120,7 +120,7 @@ $H python3 "$W/delete.py" "$POSTERN_CA_CERT" "$POSTERN_API_KEY" 10.231.0.1 8443 
 	>"$W/delete.out" 2>&1
 read -r _ tsent _ tanswer _ code _ <"$W/delete.out"
 [ "$code" = 200 ] && ok "grant deleted (HTTP $code)" || bad "grant delete: $(cat "$W/delete.out")"
-ended "revocation under a bulk stream" bulk "$t0"
+ended "revocation under a bulk stream" bulk "$tsent"
 sleep 2
 pn_stop "$PID_tcpdump"
 last=$(tcpdump -r "$W/res.pcap" -tt -n "tcp dst port 9000 and src port ${sport:-0}" 2>/dev/null | tail -1)
