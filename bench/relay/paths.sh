@@ -41,18 +41,14 @@ for n in pnp-c pnp-r pnp-s; do
 	ip netns del $n 2>/dev/null
 	ip netns add $n && ip -n $n link set lo up
 done
-ip link add pnpc0 netns pnp-c type veth peer name pnpr0 netns pnp-r
-ip link add pnps0 netns pnp-s type veth peer name pnpr1 netns pnp-r
-ip -n pnp-c addr add 10.204.1.1/24 dev pnpc0
-ip -n pnp-r addr add 10.204.1.2/24 dev pnpr0
-ip -n pnp-r addr add 10.204.2.2/24 dev pnpr1
-ip -n pnp-s addr add 10.204.2.1/24 dev pnps0
-for l in "pnp-c pnpc0" "pnp-r pnpr0" "pnp-r pnpr1" "pnp-s pnps0"; do
+# side namespace, its interface and address, the router's interface and address
+for l in "pnp-c pnpc0 10.204.1.1 pnpr0 10.204.1.2" "pnp-s pnps0 10.204.2.1 pnpr1 10.204.2.2"; do
 	set -- $l
-	ip -n "$1" link set "$2" up
+	ip link add "$2" netns "$1" type veth peer name "$4" netns pnp-r
+	ip -n "$1" addr add "$3/24" dev "$2" && ip -n pnp-r addr add "$5/24" dev "$4"
+	ip -n "$1" link set "$2" up && ip -n pnp-r link set "$4" up
+	ip -n "$1" route add default via "$5"
 done
-ip -n pnp-c route add default via 10.204.1.2
-ip -n pnp-s route add default via 10.204.2.2
 $R sysctl -qw net.ipv4.ip_forward=1
 # Relay only: the router forwards nothing between the sides, so NAT
 # traversal cannot move the tunnel to a direct path (it would, here).
