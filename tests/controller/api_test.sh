@@ -26,15 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib/netns.sh
 source "$HERE/../lib/netns.sh" "${1:?build dir}" ctl-api
 BIN=$PN_BIN
-STORE=${PN_TEST_STORE:-sqlite}
-STORE_ARGS=()
-if [ "$STORE" = pg ]; then
-	. "$HERE/pg_cluster.sh"
-	pn_at_exit pg_stop
-	pg_start || { echo "could not start PostgreSQL"; exit 1; }
-	STORE_ARGS=(--store "$PG_URL")
-	echo "store: PostgreSQL $(pg_sql 'SHOW server_version') at $PG_DIR"
-fi
+. "$HERE/pg_cluster.sh"
+pg_test_store || exit 1
 # sql QUERY: run a query on the store, print the rows
 sql() {
 	if [ "$STORE" = pg ]; then pg_sql "$1"; else sqlite3 "$W/ctl/controller.db" "$1"; fi

@@ -11,15 +11,9 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../lib/netns.sh" "${1:?build dir}" sqli
-STORE=${PN_TEST_STORE:-sqlite}
 T0=$(now)
-STORE_ARGS=()
-if [ "$STORE" = pg ]; then
-	. "$HERE/pg_cluster.sh"
-	pn_at_exit pg_stop
-	pg_start || { echo "could not start PostgreSQL"; exit 1; }
-	STORE_ARGS=(--store "$PG_URL")
-fi
+. "$HERE/pg_cluster.sh"
+pg_test_store || exit 1
 sql() {
 	if [ "$STORE" = pg ]; then pg_sql "$1"; else sqlite3 -cmd '.timeout 5000' "$W/ctl/controller.db" "$1"; fi
 }

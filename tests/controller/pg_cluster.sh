@@ -86,3 +86,17 @@ pg_stop() {
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
+
+# pg_test_store: for a suite that runs on both back ends: STORE (from
+# PN_TEST_STORE, default sqlite) and STORE_ARGS for `controller init`; with
+# pg, a private cluster started now and stopped at exit (netns.sh's
+# pn_at_exit).  1 if PostgreSQL could not start.
+pg_test_store() {
+	STORE=${PN_TEST_STORE:-sqlite}
+	STORE_ARGS=()
+	[ "$STORE" = pg ] || return 0
+	pn_at_exit pg_stop
+	pg_start || { echo "could not start PostgreSQL"; return 1; }
+	STORE_ARGS=(--store "$PG_URL")
+	echo "store: PostgreSQL $(pg_sql 'SHOW server_version') at $PG_DIR"
+}
