@@ -202,6 +202,8 @@ void ep_flush(struct ep_tunnel *et)
 		if (tx.len == 0)
 			break;
 		r = tx.path->ops->send(tx.path, tx.buf, tx.len, tx.seg);
+		if (r == -EMSGSIZE) /* larger than this host can send: Path MTU */
+			pn_tconn_tx_toobig(pn_tunnel_conn(et->t), tx.path, tx.seg, now);
 		if (r == -EAGAIN) {
 			/* keep the batch for when the socket drains (one buffer per
 			   tunnel, allocated the first time); without memory it is
