@@ -12,7 +12,8 @@
  * shorter packet number the probe comes out up to 3 bytes short; the
  * real length is what gets validated. */
 #define PROBE_OVERHEAD (1 + PN_TCONN_CID_LEN + 4 + 16 + 3)
-#define PROBE_MISS_MAX 3 /* packets that left no room for the probe, then give up */
+#define PROBE_MISS_MAX 16 /* packets that left no room for the probe (ACK and
+			     control frames go first), then give up */
 
 /* Probe payload: flow id 0 (never a flow's: pn_tunnel drops it unseen
  * here, older peers count it as a datagram for an unknown flow). */
@@ -55,13 +56,16 @@ size_t pn_tconn_i_pmtu_begin(struct pn_tconn *c, uint64_t now)
 		c->pmtu_path = p;
 		c->pmtu_miss = 0;
 	}
-	/* a loss episode (new congestion event, another PTO) may be a black hole */
+	/* a loss episode (new congestion event, another PTO) may be a black
+	   hole; PTOs in a row above the base: nothing gets through at all */
 	ngtcp2_conn_get_conn_stat(c->q, &cs);
 	if (cs.congestion_recovery_start_ts != c->pmtu_recovery) {
 		c->pmtu_recovery = cs.congestion_recovery_start_ts;
 		if (cs.congestion_recovery_start_ts != UINT64_MAX)
 			pn_pmtu_suspect(&c->pmtu, now);
 	}
+	if (cs.pto_count >= PN_PMTU_STALL_PTOS && c->pmtu_pto < PN_PMTU_STALL_PTOS)
+		pn_pmtu_stalled(&c->pmtu, now);
 	if (cs.pto_count > c->pmtu_pto)
 		pn_pmtu_suspect(&c->pmtu, now);
 	c->pmtu_pto = cs.pto_count;

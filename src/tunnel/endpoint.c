@@ -180,6 +180,28 @@ static void arm_timer(struct ep_tunnel *et)
 	uv_timer_start(&et->timer, on_timer, ms, 0);
 }
 
+/* Once per change of the Path MTU size (a search's result, a black
+ * hole), never per packet. */
+static void log_pmtu(struct ep_tunnel *et)
+{
+	struct pn_tconn_pmtu pm;
+	struct pn_tunnel_info ti;
+	char id[PN_ID_HEX_LEN + 1];
+
+	pn_tconn_pmtu_info(pn_tunnel_conn(et->t), &pm);
+	if (pm.searching || !pm.ceiling || pm.max_udp_payload == et->pmtu_logged)
+		return;
+	et->pmtu_logged = pm.max_udp_payload;
+	pn_tunnel_info(et->t, &ti);
+	pn_id_hex(ti.peer_id, id);
+	PN_LOG_INFO("tunnel", "pmtu",
+		    "peer=%s path=%s size=%zu ceiling=%zu searching=%d black_holes=%llu "
+		    "probes=%llu probes_lost=%llu",
+		    id, pn_path_kind_name(ti.path), pm.max_udp_payload, pm.ceiling, pm.searching,
+		    (unsigned long long)pm.black_holes, (unsigned long long)pm.probes,
+		    (unsigned long long)pm.probes_lost);
+}
+
 void ep_flush(struct ep_tunnel *et)
 {
 	struct pn_tep *ep = et->ep;
@@ -236,6 +258,7 @@ void ep_flush(struct ep_tunnel *et)
 				    pn_path_kind_name(p->kind), et->cur_path ? " (migrated)" : "");
 			et->cur_path = p;
 		}
+		log_pmtu(et);
 	}
 	arm_timer(et);
 }

@@ -226,6 +226,17 @@ void pn_pmtu_suspect(struct pn_pmtu *m, uint64_t now)
 	check_start(m);
 }
 
+void pn_pmtu_stalled(struct pn_pmtu *m, uint64_t now)
+{
+	uint64_t ms = m->raise_ms;
+
+	if (m->cur <= PN_PMTU_BASE)
+		return;
+	black_hole(m, now);
+	m->raise_ms = ms; /* not a confirmed black hole: the timer stays */
+	m->raise_at = now + PN_PMTU_STALL_RESEARCH_MS * MS;
+}
+
 void pn_pmtu_toobig(struct pn_pmtu *m, size_t len, uint64_t now)
 {
 	if (len <= PN_PMTU_BASE)

@@ -22,8 +22,15 @@
  * reported by the connection (congestion event or PTO: pn_pmtu_suspect)
  * starts a check: a probe of the current size followed by one of the base
  * size.  "The large one lost while the small one got through" is a strike;
- * PN_PMTU_STRIKES strikes in a row drop the size to the base at once.  A
- * send refused by the socket as too big (EMSGSIZE) drops it at once too.
+ * PN_PMTU_STRIKES strikes in a row drop the size to the base at once.
+ * When nothing gets through at all (PN_PMTU_STALL_PTOS probe timeouts in
+ * a row: every packet, ACKs included, rides a large packet once both
+ * directions are busy, and ngtcp2 fills its PTO probes with retransmitted
+ * data, so no probe of ours can go out) the size drops to the base at
+ * once too (pn_pmtu_stalled), and the path is searched again
+ * PN_PMTU_STALL_RESEARCH_MS later: an outage gets its size back with one
+ * probe, a black hole is found again and searched down to its real size.
+ * A send refused by the socket as too big (EMSGSIZE) drops it at once.
  * After a black hole or a search that stopped below the ceiling the path
  * is searched again after PN_PMTU_RAISE_MS, doubling to
  * PN_PMTU_RAISE_MAX_MS (RFC 8899 5.1.1's raise timer, shorter: a tunnel's
@@ -39,6 +46,8 @@
 #define PN_PMTU_PROBE_MIN_MS 100       /* a probe unanswered this long is lost ... */
 #define PN_PMTU_PROBE_MAX_MS 2000      /* ... (3 PTO, clamped to these) */
 #define PN_PMTU_CHECK_GAP_MS 500       /* at most one check per this, strikes aside */
+#define PN_PMTU_STALL_PTOS 2	       /* PTOs in a row above the base: fall back */
+#define PN_PMTU_STALL_RESEARCH_MS 1000 /* ... and search again this much later */
 #define PN_PMTU_RAISE_MS 30000	       /* search again after a black hole ... */
 #define PN_PMTU_RAISE_MAX_MS 600000    /* ... doubling to this (RFC 8899's 600 s) */
 #define PN_PMTU_ID_TAG (1ull << 63)    /* DATAGRAM ids of probes carry this bit */
@@ -94,6 +103,8 @@ void pn_pmtu_acked(struct pn_pmtu *m, uint64_t id, uint64_t now);
 void pn_pmtu_lost(struct pn_pmtu *m, uint64_t id, uint64_t now);
 /* A loss episode on the path (congestion event, PTO): check for a black hole. */
 void pn_pmtu_suspect(struct pn_pmtu *m, uint64_t now);
+/* PN_PMTU_STALL_PTOS probe timeouts in a row: nothing gets through. */
+void pn_pmtu_stalled(struct pn_pmtu *m, uint64_t now);
 /* The socket refused a datagram of `len` bytes as too big (EMSGSIZE). */
 void pn_pmtu_toobig(struct pn_pmtu *m, size_t len, uint64_t now);
 /* Next deadline (UINT64_MAX: none); call pn_pmtu_timeout once due. */

@@ -220,6 +220,39 @@ static void test_black_hole(void **st)
 	assert_int_equal(pn_pmtu_expiry(&m), UINT64_MAX);
 }
 
+/* Nothing gets through (PTOs in a row): the base at once, a search soon. */
+static void test_stalled(void **st)
+{
+	struct pn_pmtu m;
+	struct net n = {.mtu = 1452, .now = 0};
+
+	(void)st;
+	pn_pmtu_init(&m, 1452, 0);
+	run_search(&m, &n);
+	uint64_t raise_ms = m.raise_ms;
+	pn_pmtu_stalled(&m, n.now);
+	assert_int_equal(pn_pmtu_size(&m), PN_PMTU_BASE);
+	assert_int_equal(m.black_holes, 1);
+	assert_int_equal(pn_pmtu_expiry(&m), n.now + PN_PMTU_STALL_RESEARCH_MS * MS);
+	assert_int_equal(m.raise_ms, raise_ms); /* not confirmed: no doubling */
+	pn_pmtu_stalled(&m, n.now); /* at the base already: nothing */
+	assert_int_equal(m.black_holes, 1);
+	/* it was an outage: the search gets the size back with one probe */
+	n.now = pn_pmtu_expiry(&m);
+	pn_pmtu_timeout(&m, n.now);
+	uint64_t sent = m.probes_sent;
+	run_search(&m, &n);
+	assert_int_equal(pn_pmtu_size(&m), 1452);
+	assert_int_equal(m.probes_sent, sent + 1);
+	/* it was a black hole: the search finds its size */
+	pn_pmtu_stalled(&m, n.now);
+	n.now = pn_pmtu_expiry(&m);
+	pn_pmtu_timeout(&m, n.now);
+	n.mtu = 1252;
+	run_search(&m, &n);
+	assert_true(pn_pmtu_size(&m) <= 1252 && pn_pmtu_size(&m) > 1252 - PN_PMTU_STEP);
+}
+
 static void test_search_probe_timeout(void **st)
 {
 	struct pn_pmtu m;
@@ -290,6 +323,7 @@ int main(void)
 	    cmocka_unit_test(test_binary_search), cmocka_unit_test(test_ceiling_at_base),
 	    cmocka_unit_test(test_black_hole),	  cmocka_unit_test(test_search_probe_timeout),
 	    cmocka_unit_test(test_toobig),	  cmocka_unit_test(test_unsent),
+	    cmocka_unit_test(test_stalled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
