@@ -90,6 +90,7 @@ struct pn_tconn_config {
 	uint8_t retry_odcid[20];
 	size_t retry_odcid_len; /* 0: no Retry happened */
 	int debug_log;                         /* ngtcp2 debug output to stderr */
+	size_t pmtu_max; /* Path MTU search cap (0: the path's ceiling; 1200: off) */
 };
 
 /* Client: a new connection on `path` (the first flight is produced by

@@ -26,6 +26,8 @@ static size_t path_ceiling(const struct pn_tconn *c, const struct pn_path *p)
 
 	if (ceil > PN_PATH_MAX_UDP_PAYLOAD)
 		ceil = PN_PATH_MAX_UDP_PAYLOAD;
+	if (c->cfg.pmtu_max && ceil > c->cfg.pmtu_max)
+		ceil = c->cfg.pmtu_max;
 	/* probes are DATAGRAM frames: no DATAGRAM, no probing */
 	if (!tp || tp->max_datagram_frame_size < 64)
 		return PN_PMTU_BASE;

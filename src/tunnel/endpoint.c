@@ -309,6 +309,7 @@ void ep_tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tunnel_
 	p->conn.stream_window = ep->cfg.stream_window;
 	p->conn.conn_window = ep->cfg.conn_window;
 	p->conn.idle_ms = ep->cfg.idle_ms;
+	p->conn.pmtu_max = ep->cfg.pmtu_max;
 	memcpy(p->conn.cid_key, et->key, PN_TCONN_CID_KEY_LEN);
 	p->drv = &ep_drv;
 	p->drv_ctx = et;

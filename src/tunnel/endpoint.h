@@ -357,6 +357,9 @@ struct pn_tep_config {
 	unsigned max_flows, max_tunnels;
 	uint32_t idle_ms;
 	uint32_t clock_skew_s; /* credential validity tolerance (trust default) */
+	/* Largest UDP payload Path MTU discovery may reach (0: each path's
+	   ceiling; PN_PMTU_BASE = 1200: discovery off).  Benchmarks. */
+	size_t pmtu_max;
 };
 
 /* Create an endpoint.  0, PN_E_INVAL, PN_E_MALFORMED (credential), PN_E_CRYPTO, -ENOMEM. */

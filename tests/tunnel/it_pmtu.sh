@@ -47,16 +47,27 @@ table inet pmtu {
 	}
 }
 EOF
-counter() { # comment: packets counted by that rule
+declare -A BASE_CNT
+raw_counter() { # comment: packets counted by that rule since it was added
 	$NFT -a list chain inet pmtu pf | sed -n "s/.*counter packets \([0-9]*\) .*comment \"$1\".*/\1/p" | head -1
 }
-hole_on() { $NFT add rule inet pmtu pf meta l4proto udp meta length '>' 1280 counter drop comment '"hole"'; }
+counter() { # comment: packets counted since the last zero (0 if no such rule yet)
+	local v
+	v=$(raw_counter "$1")
+	echo $((${v:-0} - ${BASE_CNT[$1]:-0}))
+}
 hole_off() {
 	local h
 	h=$($NFT -a list chain inet pmtu pf | sed -n 's/.*comment "hole".*# handle \([0-9]*\).*/\1/p')
 	[ -n "$h" ] && $NFT delete rule inet pmtu pf handle "$h"
 }
-zero() { $NFT reset counters table inet pmtu >/dev/null; }
+zero() { # inline rule counters have no reset in nft 1.0.6: remember them
+	local k v
+	for k in full mid small hole; do
+		v=$(raw_counter $k)
+		BASE_CNT[$k]=${v:-0}
+	done
+}
 
 status_json() { $C "$PN_BIN" client status --json --state "$W/pki/$1"; }
 pmtu_field() { # state field: the first tunnel's pmtu.field
