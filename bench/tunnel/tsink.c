@@ -4,7 +4,7 @@
  * list check) whose flows discard what they receive and finish when the
  * client finishes.  The sender is tests/tunnel/pn-tclient `sink`.
  *
- *   tsink --ca F --cert F --key F --listen IP:PORT [--window BYTES]
+ *   tsink --ca F --cert F --key F --listen IP:PORT [--window BYTES] [--pmtu-max BYTES]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"ca", required_argument, 0, 'C'}, {"cert", required_argument, 0, 'c'},
 		{"key", required_argument, 0, 'k'}, {"listen", required_argument, 0, 'l'},
-		{"window", required_argument, 0, 'w'}, {0, 0, 0, 0},
+		{"window", required_argument, 0, 'w'}, {"pmtu-max", required_argument, 0, 'p'},
+		{0, 0, 0, 0},
 	};
 	const char *ca = NULL, *cert = NULL, *key = NULL, *listen = NULL;
 	struct pn_tep_config cfg;
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'w': cfg.stream_window = cfg.stream_sndbuf = strtoul(optarg, NULL, 0); break;
+		case 'p': cfg.pmtu_max = strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}

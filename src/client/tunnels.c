@@ -644,6 +644,20 @@ static const char *transport_name(unsigned tr)
 	return tr == PN_RT_UDP ? "udp" : tr == PN_RT_TLS ? "tls" : tr == PN_RT_WS ? "ws" : "none";
 }
 
+/* The tunnel's current path's Path MTU (docs/tunnel.md, Path MTU). */
+static json_t *pmtu_json(const struct pn_tunnel *t)
+{
+	struct pn_tunnel_info i;
+
+	pn_tunnel_info(t, &i);
+	return json_pack("{s:I, s:I, s:s, s:I, s:I, s:I, s:I}", "max_udp_payload",
+			 (json_int_t)i.max_udp_payload, "ceiling", (json_int_t)i.pmtu_ceiling,
+			 "state", i.pmtu_searching ? "searching" : "done", "probes",
+			 (json_int_t)i.pmtu_probes, "probes_lost", (json_int_t)i.pmtu_probes_lost,
+			 "black_holes", (json_int_t)i.pmtu_black_holes, "searches",
+			 (json_int_t)i.pmtu_searches);
+}
+
 json_t *pn_ctuns_status(const struct pn_ctuns *t)
 {
 	json_t *arr = json_array();
@@ -668,8 +682,10 @@ json_t *pn_ctuns_status(const struct pn_ctuns *t)
 		    (json_int_t)(c->tun ? info.max_flows : t->max_flows), "flows_total",
 		    (json_int_t)c->flows_total, "failures", (json_int_t)c->nfail, "last_error",
 		    c->last_err ? pn_errname(c->last_err) : "");
-		if (o && c->tun)
+		if (o && c->tun) {
 			json_object_set_new(o, "p2p", pn_client_p2p_json(c->tun));
+			json_object_set_new(o, "pmtu", pmtu_json(c->tun));
+		}
 		if (!o || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			return NULL;

@@ -36,6 +36,8 @@
 
 #define PN_PATH_MAX_SEGMENTS 44      /* GSO: 44 x 1452 < 64 KiB */
 #define PN_PATH_MAX_UDP_PAYLOAD 1452 /* 1500 - IPv6 (40) - UDP (8) */
+#define PN_PATH_ETH_MTU 1500	     /* the link MTU paths are sized for */
+#define PN_PATH_IPV6_UDP_HDR 48	     /* IPv6 (40) + UDP (8): the larger of v4/v6 */
 
 enum pn_path_kind {
 	PN_PATH_NONE = 0,
@@ -75,6 +77,11 @@ struct pn_path {
 	const struct pn_path_ops *ops;
 	enum pn_path_kind kind; /* may change (a relay session's transport) */
 	unsigned max_segments;  /* 1..PN_PATH_MAX_SEGMENTS: datagrams per send */
+	/* The largest datagram the provider can carry on this path without
+	   fragmenting it anywhere it knows of (its own framing and headers
+	   subtracted); 0: PN_PATH_MAX_UDP_PAYLOAD.  The user's Path MTU
+	   discovery searches up to it (docs/tunnel.md, Path MTU). */
+	unsigned max_udp_payload;
 	struct sockaddr_storage local, remote;
 	socklen_t local_len, remote_len;
 	void *ctx; /* the provider's */

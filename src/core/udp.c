@@ -42,11 +42,16 @@ int pn_udp_socket(int family, int bufsize, unsigned opts, int *fd, unsigned *cap
 			*caps |= PN_UDP_CAP_GSO;
 	}
 	if (opts & PN_UDP_DF) {
+		/* DF, and sizes are the sender's business (its Path MTU
+		   discovery, RFC 8899): PROBE, not DO, so the kernel neither
+		   fragments nor refuses a datagram because of a path MTU it
+		   learned from ICMP (forgeable, and stale once the path heals);
+		   only datagrams above the interface MTU fail (EMSGSIZE). */
 		if (family == AF_INET) {
-			int v = IP_PMTUDISC_DO;
+			int v = IP_PMTUDISC_PROBE;
 			setsockopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
 		} else {
-			int v = IPV6_PMTUDISC_DO;
+			int v = IPV6_PMTUDISC_PROBE;
 			setsockopt(s, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v));
 		}
 	}
@@ -270,6 +275,7 @@ static int send_one(struct pn_udp *u, const struct sockaddr *to, socklen_t tolen
 int pn_udp_send(struct pn_udp *u, const struct sockaddr *to, socklen_t tolen, const uint8_t *p,
 		size_t len, size_t seg)
 {
+	size_t start = 0;
 	int r;
 
 	if (u->closing)
@@ -287,9 +293,16 @@ int pn_udp_send(struct pn_udp *u, const struct sockaddr *to, socklen_t tolen, co
 		}
 		if (seg == len || !pn_udp_gso_refused(r))
 			return r;
+		/* a segment larger than the interface MTU fails a GSO send with
+		   EINVAL too: that is no reason to give GSO up */
+		r = send_one(u, to, tolen, p, seg, seg);
+		if (r == -EMSGSIZE)
+			return -EMSGSIZE;
+		if (r == 0)
+			start = seg; /* the first one went out alone */
 		u->gso = 0; /* no GSO on this path: one datagram per call from now */
 	}
-	for (size_t off = 0; off < len; off += seg) {
+	for (size_t off = start; off < len; off += seg) {
 		size_t n = len - off < seg ? len - off : seg;
 		r = send_one(u, to, tolen, p + off, n, n);
 		if (r == -EAGAIN || r == -ENOBUFS) {

@@ -68,6 +68,10 @@ int pn_rsession_path(struct pn_rsession *s, struct pn_path **out)
 	/* relay datagrams go out one by one; batches of 8 keep the tunnel's
 	   write loop efficient without GSO */
 	rp->path.max_segments = 8;
+	/* Path MTU ceiling: the relay forwards each packet as one DATA
+	   datagram (9-byte header) on a UDP leg, and either leg may be UDP
+	   over IPv6, whatever this side's transport: 1500 - 48 - 9 = 1443 */
+	rp->path.max_udp_payload = PN_PATH_ETH_MTU - PN_PATH_IPV6_UDP_HDR - PN_RELAY_DATA_HDR;
 	rp->path.ctx = rp;
 	pn_path_synth_addrs(&rp->path);
 	s->path = rp;

@@ -200,6 +200,8 @@ static int recv_dgram_cb(ngtcp2_conn *q, uint32_t flags, const uint8_t *data, si
 {
 	struct pn_tconn *c = ud;
 
+	if (pn_tconn_i_is_probe(data, len))
+		return 0; /* a Path MTU probe's padding (conn_pmtu.c) */
 	if (c->cfg.cbs->datagram)
 		c->cfg.cbs->datagram(c, data, len, c->cfg.user);
 	return 0;
@@ -268,6 +270,8 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server)
 	cb->stream_reset = stream_reset_cb;
 	cb->stream_stop_sending = stop_sending_cb;
 	cb->recv_datagram = recv_dgram_cb;
+	cb->ack_datagram = pn_tconn_i_ack_dgram_cb;
+	cb->lost_datagram = pn_tconn_i_lost_dgram_cb;
 	cb->path_validation = path_validation_cb;
 }
 
@@ -279,8 +283,10 @@ static void fill_settings(const struct pn_tconn *c, ngtcp2_settings *s,
 	ngtcp2_settings_default(s);
 	s->initial_ts = now;
 	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
-	/* [P5] full-size packets from the start; [P6] lower initial RTT so
-	   pacing does not hold the handshake back on a LAN. */
+	/* [P5] packet sizes are ours: each write passes the current path's
+	   size (Path MTU, conn_pmtu.c; ngtcp2's own PMTUD is off: see
+	   tunnel/pmtu.h); [P6] lower initial RTT so pacing does not hold the
+	   handshake back on a LAN. */
 	s->max_tx_udp_payload_size = PN_PATH_MAX_UDP_PAYLOAD;
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->no_pmtud = 1;
@@ -299,7 +305,9 @@ static void fill_settings(const struct pn_tconn *c, ngtcp2_settings *s,
 	tp->initial_max_data = k->conn_window;
 	tp->max_idle_timeout = (uint64_t)k->idle_ms * NGTCP2_MILLISECONDS;
 	tp->max_udp_payload_size = 65527;
-	tp->max_datagram_frame_size = PN_FLOW_DGRAM_HDR_LEN + PN_FLOW_DGRAM_PAYLOAD_MAX;
+	/* room for Path MTU probes (flow datagrams stay within
+	   PN_FLOW_DGRAM_PAYLOAD_MAX, checked by the flow layer) */
+	tp->max_datagram_frame_size = PN_PATH_MAX_UDP_PAYLOAD;
 	tp->active_connection_id_limit = 4;
 }
 
@@ -577,6 +585,7 @@ int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, 
 		return PN_E_CLOSED;
 	c->pkts_rx++;
 	c->bytes_rx += len;
+	c->now = now;
 	rx_mark(c, &m0);
 	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
 	rx_mark(c, &m1);

@@ -90,6 +90,7 @@ struct pn_tconn_config {
 	uint8_t retry_odcid[20];
 	size_t retry_odcid_len; /* 0: no Retry happened */
 	int debug_log;                         /* ngtcp2 debug output to stderr */
+	size_t pmtu_max; /* Path MTU search cap (0: the path's ceiling; 1200: off) */
 };
 
 /* Client: a new connection on `path` (the first flight is produced by
@@ -238,6 +239,20 @@ void pn_tconn_set_keepalive(struct pn_tconn *c, uint64_t ms);
 struct pn_path *pn_tconn_path(const struct pn_tconn *c);
 /* Does this datagram's destination CID belong to this connection? */
 int pn_tconn_owns_dcid(const struct pn_tconn *c, const uint8_t *pkt, size_t len);
+
+/*
+ * Path MTU (RFC 8899, tunnel/pmtu.h): the UDP payload size packets use on
+ * the current path now, and how it was found.  Until the handshake is
+ * done and on every new path it starts at PN_PMTU_BASE (1200).
+ */
+struct pn_tconn_pmtu {
+	size_t max_udp_payload, ceiling;
+	int searching;
+	uint64_t probes, probes_lost, black_holes, searches;
+};
+void pn_tconn_pmtu_info(const struct pn_tconn *c, struct pn_tconn_pmtu *out);
+/* The path refused to send a datagram of len bytes as too big (EMSGSIZE). */
+void pn_tconn_tx_toobig(struct pn_tconn *c, const struct pn_path *path, size_t len, uint64_t now);
 
 struct pn_tconn_stats {
 	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, dgram_drops;

@@ -10,6 +10,7 @@
 
 #include "tunnel/conn.h"
 #include "tunnel/flowproto.h"
+#include "tunnel/pmtu.h"
 
 #define DEF_SNDBUF (4u << 20)
 #define DEF_WINDOW (4u << 20)
@@ -63,6 +64,13 @@ struct pn_tconn {
 	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
 	uint64_t auth_rx;		  /* last authenticated packet (pn_tconn_auth_rx) */
 	const struct pn_path *auth_rx_path; /* ... and the path it came on */
+	uint64_t now;			    /* the clock of the call being handled */
+	/* Path MTU (conn_pmtu.c): the current path's, searched on each new path */
+	struct pn_pmtu pmtu;
+	const struct pn_path *pmtu_path;
+	uint64_t pmtu_recovery; /* ngtcp2's last congestion event seen */
+	size_t pmtu_pto;	/* ... and PTO count */
+	unsigned pmtu_miss;
 };
 
 /* TLS alerts (RFC 8446 6.2) about the peer's certificate. */
@@ -90,6 +98,17 @@ int pn_tconn_i_stream_has_work(const struct tstream *s);
 /* conn.c */
 int pn_tconn_i_fail(struct pn_tconn *c, int rv);
 ngtcp2_conn *pn_tconn_i_get_conn(ngtcp2_crypto_conn_ref *ref);
+
+/* conn_pmtu.c: the packet size for this write (and loss signals read);
+ * write a probe if one is due (0: none/limited, else as ngtcp2's write) */
+size_t pn_tconn_i_pmtu_begin(struct pn_tconn *c, uint64_t now);
+ngtcp2_ssize pn_tconn_i_pmtu_probe(struct pn_tconn *c, ngtcp2_path *path, uint8_t *dst,
+				   uint64_t now);
+int pn_tconn_i_ack_dgram_cb(ngtcp2_conn *q, uint64_t id, void *ud);
+int pn_tconn_i_lost_dgram_cb(ngtcp2_conn *q, uint64_t id, void *ud);
+int pn_tconn_i_is_probe(const uint8_t *data, size_t len);
+uint64_t pn_tconn_i_pmtu_expiry(const struct pn_tconn *c);
+void pn_tconn_i_pmtu_timeout(struct pn_tconn *c, uint64_t now);
 
 /* conn_tls.c */
 int pn_tconn_i_tls_setup(struct pn_tconn *c);

@@ -72,7 +72,9 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 		c->pending_len = 0;
 		batch_add(c, tx, c->pending_path, n);
 	}
-	maxudp = ngtcp2_conn_get_max_tx_udp_payload_size(c->q);
+	c->now = now;
+	/* the current path's size (PLPMTUD, conn_pmtu.c) */
+	maxudp = pn_tconn_i_pmtu_begin(c, now);
 	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
 		maxudp = PN_PATH_MAX_UDP_PAYLOAD;
 	ngtcp2_path_storage_zero(&ps);
@@ -87,8 +89,21 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 		ngtcp2_ssize nw, nd = -1;
 		struct tstream *s;
 
-		if (tx->len + maxudp > PN_TCONN_TX_BUF)
+		if (tx->len + PN_PATH_MAX_UDP_PAYLOAD > PN_TCONN_TX_BUF)
 			break;
+		if (!open) {
+			/* a Path MTU probe when one is due (never inside an open packet) */
+			nw = pn_tconn_i_pmtu_probe(c, &ps.path, dst, now);
+			if (nw < 0) {
+				r = pn_tconn_i_fail(c, (int)nw);
+				goto out;
+			}
+			if (nw > 0) {
+				if (batch_add(c, tx, ps.path.user_data, (size_t)nw))
+					break;
+				continue;
+			}
+		}
 		if (c->dq_count > 0) {
 			struct dgram *d = &c->dq[c->dq_head];
 			ngtcp2_vec v = {d->data, d->len};
@@ -188,9 +203,13 @@ out:
 
 uint64_t pn_tconn_expiry(const struct pn_tconn *c)
 {
+	uint64_t e, p;
+
 	if (c->closed)
 		return UINT64_MAX;
-	return ngtcp2_conn_get_expiry(c->q);
+	e = ngtcp2_conn_get_expiry(c->q);
+	p = pn_tconn_i_pmtu_expiry(c);
+	return p < e ? p : e;
 }
 
 int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now)
@@ -199,6 +218,8 @@ int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now)
 
 	if (c->closed)
 		return PN_E_CLOSED;
+	c->now = now;
+	pn_tconn_i_pmtu_timeout(c, now);
 	/* [P9] the expiry includes the pacing deadline: only act once due */
 	if (ngtcp2_conn_get_expiry(c->q) > now)
 		return 0;

@@ -180,6 +180,28 @@ static void arm_timer(struct ep_tunnel *et)
 	uv_timer_start(&et->timer, on_timer, ms, 0);
 }
 
+/* Once per change of the Path MTU size (a search's result, a black
+ * hole), never per packet. */
+static void log_pmtu(struct ep_tunnel *et)
+{
+	struct pn_tconn_pmtu pm;
+	struct pn_tunnel_info ti;
+	char id[PN_ID_HEX_LEN + 1];
+
+	pn_tconn_pmtu_info(pn_tunnel_conn(et->t), &pm);
+	if (pm.searching || !pm.ceiling || pm.max_udp_payload == et->pmtu_logged)
+		return;
+	et->pmtu_logged = pm.max_udp_payload;
+	pn_tunnel_info(et->t, &ti);
+	pn_id_hex(ti.peer_id, id);
+	PN_LOG_INFO("tunnel", "pmtu",
+		    "peer=%s path=%s size=%zu ceiling=%zu searching=%d black_holes=%llu "
+		    "probes=%llu probes_lost=%llu",
+		    id, pn_path_kind_name(ti.path), pm.max_udp_payload, pm.ceiling, pm.searching,
+		    (unsigned long long)pm.black_holes, (unsigned long long)pm.probes,
+		    (unsigned long long)pm.probes_lost);
+}
+
 void ep_flush(struct ep_tunnel *et)
 {
 	struct pn_tep *ep = et->ep;
@@ -202,6 +224,8 @@ void ep_flush(struct ep_tunnel *et)
 		if (tx.len == 0)
 			break;
 		r = tx.path->ops->send(tx.path, tx.buf, tx.len, tx.seg);
+		if (r == -EMSGSIZE) /* larger than this host can send: Path MTU */
+			pn_tconn_tx_toobig(pn_tunnel_conn(et->t), tx.path, tx.seg, now);
 		if (r == -EAGAIN) {
 			/* keep the batch for when the socket drains (one buffer per
 			   tunnel, allocated the first time); without memory it is
@@ -235,6 +259,7 @@ void ep_flush(struct ep_tunnel *et)
 			et->cur_path = p;
 			ep_p2p_path_seen(et, now);
 		}
+		log_pmtu(et);
 	}
 	arm_timer(et);
 }
@@ -285,6 +310,7 @@ void ep_tunnel_params(struct pn_tep *ep, struct ep_tunnel *et, struct pn_tunnel_
 	p->conn.stream_window = ep->cfg.stream_window;
 	p->conn.conn_window = ep->cfg.conn_window;
 	p->conn.idle_ms = ep->cfg.idle_ms;
+	p->conn.pmtu_max = ep->cfg.pmtu_max;
 	memcpy(p->conn.cid_key, et->key, PN_TCONN_CID_KEY_LEN);
 	p->drv = &ep_drv;
 	p->drv_ctx = et;

@@ -265,6 +265,12 @@ struct pn_tunnel_info {
 	 * pn_flow_open refuses more with PN_E_TUN_LIMIT. */
 	unsigned max_flows;
 	uint64_t dgram_drops; /* datagrams dropped: queue full / unknown flow */
+	/* Path MTU of the current path (docs/tunnel.md): the UDP payload size
+	 * packets use now, the path's ceiling, searching or done, probes
+	 * sent / lost, black holes seen, searches run. */
+	size_t max_udp_payload, pmtu_ceiling;
+	int pmtu_searching;
+	uint64_t pmtu_probes, pmtu_probes_lost, pmtu_black_holes, pmtu_searches;
 };
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info);
 /* Why the tunnel ended: 0 while alive, else the err of ops.state; the
@@ -351,6 +357,9 @@ struct pn_tep_config {
 	unsigned max_flows, max_tunnels;
 	uint32_t idle_ms;
 	uint32_t clock_skew_s; /* credential validity tolerance (trust default) */
+	/* Largest UDP payload Path MTU discovery may reach (0: each path's
+	   ceiling; PN_PMTU_BASE = 1200: discovery off).  Benchmarks. */
+	size_t pmtu_max;
 };
 
 /* Create an endpoint.  0, PN_E_INVAL, PN_E_MALFORMED (credential), PN_E_CRYPTO, -ENOMEM. */

@@ -64,6 +64,7 @@ struct ep_tunnel {
 	size_t held_len, held_seg;
 	struct pn_path *held_path;
 	struct pn_path *cur_path; /* last path logged */
+	size_t pmtu_logged;	  /* last Path MTU size logged */
 	unsigned rx_since_flush;
 	struct ep_tunnel *hnext, *hnext2; /* demux chains */
 	struct ep_tunnel *dnext;	  /* dirty list */

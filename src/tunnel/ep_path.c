@@ -78,6 +78,9 @@ struct ep_path *ep_get_path(struct ep_tunnel *et, struct pn_udp *sock, const str
 	lru->path.ops = &udp_path_ops;
 	lru->path.kind = PN_PATH_DIRECT;
 	lru->path.max_segments = PN_PATH_MAX_SEGMENTS;
+	/* Path MTU ceiling: a 1,500-byte link minus IP and UDP headers */
+	lru->path.max_udp_payload =
+	    PN_PATH_ETH_MTU - (from->sa_family == AF_INET6 ? PN_PATH_IPV6_UDP_HDR : 20 + 8);
 	lru->path.ctx = lru;
 	pn_udp_local(sock, &lru->path.local, &lru->path.local_len);
 	memcpy(&lru->path.remote, from, fromlen);

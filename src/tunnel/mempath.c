@@ -58,7 +58,8 @@ static int mem_send(struct pn_path *p, const uint8_t *data, size_t len, size_t s
 	for (size_t off = 0; off < len; off += seg) {
 		size_t n = len - off < seg ? len - off : seg;
 		m->sent++;
-		if (m->down || to->down || chance(m, m->f.loss_pct)) {
+		if (m->down || to->down || chance(m, m->f.loss_pct) ||
+		    (m->f.max_len && n > m->f.max_len)) {
 			m->dropped++;
 			continue;
 		}

@@ -17,6 +17,7 @@ struct pn_mempath_faults {
 	unsigned loss_pct;    /* 0..100: packets dropped */
 	unsigned reorder_pct; /* packets delivered after a later one */
 	unsigned dup_pct;     /* packets delivered twice */
+	size_t max_len;	      /* longer packets are dropped (a Path MTU black hole); 0: none */
 	uint64_t seed;
 };
 

@@ -735,6 +735,7 @@ void pn_tunnel_path_lost(struct pn_tunnel *t)
 void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 {
 	struct pn_tconn_stats st;
+	struct pn_tconn_pmtu pm;
 
 	memset(info, 0, sizeof(*info));
 	info->state = t->state;
@@ -751,6 +752,14 @@ void pn_tunnel_info(const struct pn_tunnel *t, struct pn_tunnel_info *info)
 	info->bytes_tx = st.bytes_tx;
 	info->bytes_rx = st.bytes_rx;
 	info->dgram_drops = st.dgram_drops + t->dgram_unknown;
+	pn_tconn_pmtu_info(t->c, &pm);
+	info->max_udp_payload = pm.max_udp_payload;
+	info->pmtu_ceiling = pm.ceiling;
+	info->pmtu_searching = pm.searching;
+	info->pmtu_probes = pm.probes;
+	info->pmtu_probes_lost = pm.probes_lost;
+	info->pmtu_black_holes = pm.black_holes;
+	info->pmtu_searches = pm.searches;
 }
 
 const struct pn_cred_info *pn_tunnel_peer(const struct pn_tunnel *t)

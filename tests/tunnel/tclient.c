@@ -4,7 +4,7 @@
  *
  *   pn-tclient --ca F --cert F --key F --acl F --connector HEXID
  *              (--udp IP:PORT | --relay tls=IP:PORT[,udp=IP:PORT][,ws=URL])
- *              [--migrate-udp IP:PORT --migrate-after MS] CMD...
+ *              [--migrate-udp IP:PORT --migrate-after MS] [--pmtu-max BYTES] CMD...
  *
  *   hash DEST PORT BYTES   TCP flow through an echo server: send BYTES of a
  *                          pseudo-random pattern, half-close, read the echo;
@@ -497,7 +497,8 @@ int main(int argc, char **argv)
 		{"connector", required_argument, 0, 'n'}, {"udp", required_argument, 0, 'u'},
 		{"timeout", required_argument, 0, 't'}, {"relay", required_argument, 0, 'r'},
 		{"migrate-udp", required_argument, 0, 'm'},
-		{"migrate-after", required_argument, 0, 'M'}, {0, 0, 0, 0},
+		{"migrate-after", required_argument, 0, 'M'}, {"pmtu-max", required_argument, 0, 'P'},
+		{0, 0, 0, 0},
 	};
 	const char *ca = NULL, *cert = NULL, *key = NULL, *acl = NULL, *conn = NULL, *udp = NULL;
 	char *relay = NULL;
@@ -508,6 +509,7 @@ int main(int argc, char **argv)
 	char *cert_pem, *acl_bytes;
 	size_t acl_len;
 	unsigned timeout_s = 60;
+	size_t pmtu_max = 0;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -526,6 +528,7 @@ int main(int argc, char **argv)
 			G.migrate = 1;
 			break;
 		case 'M': G.migrate_after_ms = (unsigned)atoi(optarg); break;
+		case 'P': pmtu_max = strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
@@ -556,6 +559,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = G.loop;
 	cfg.role = PN_TEP_CLIENT;
+	cfg.pmtu_max = pmtu_max;
 	cfg.anchor = anchor;
 	cfg.key = k;
 	cfg.cert_pem = cert_pem;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,17 @@ static void transfer(const struct pn_mempath_faults *f, uint64_t up, uint64_t do
 	assert_memory_equal(got, want, 32);
 	assert_int_equal(pn_tunnel_peer(N.sv)->type, PN_CRED_CLIENT);
 	assert_memory_equal(pn_tunnel_peer(N.sv)->id, cli.c.info.id, PN_ID_LEN);
+	if (!f->loss_pct) {
+		/* Path MTU: a clean path is used at its ceiling (1452, a probe
+		   may come out up to 3 bytes short), found by one probe per side */
+		struct pn_tconn_pmtu pm;
+		pn_tconn_pmtu_info(pn_tunnel_conn(N.cl), &pm);
+		assert_true(pm.max_udp_payload >= 1449 && pm.max_udp_payload <= 1452);
+		assert_int_equal(pm.black_holes, 0);
+		assert_int_equal(pm.probes_lost, 0);
+		pn_tconn_pmtu_info(pn_tunnel_conn(N.sv), &pm);
+		assert_true(pm.max_udp_payload >= 1449 && pm.max_udp_payload <= 1452);
+	}
 	pn_tunnel_close(N.cl, PN_FLOW_OK);
 	finish();
 }
@@ -61,6 +73,74 @@ static void test_transfer_lossy(void **st)
 	struct pn_mempath_faults f = {.loss_pct = 5, .reorder_pct = 10, .dup_pct = 2, .seed = 42};
 	(void)st;
 	transfer(&f, 1u << 20, 1u << 20);
+}
+
+/* Path MTU black hole: mid-transfer (both directions busy), every packet
+ * longer than 1,252 bytes (a 1,280-byte IPv4 path) is dropped both ways.
+ * Both ends fall back to 1,200-byte packets and the transfer completes
+ * intact without a long stall (virtual time). */
+struct hole {
+	struct cflow *c;
+	int on;
+	uint64_t last_n, last_t, gap;
+};
+
+static int hole_step(void *a)
+{
+	struct hole *h = a;
+	uint64_t n = h->c->sink.n + H.sv_sink.n;
+
+	if (!h->on && h->c->sink.n >= (1u << 20)) {
+		struct pn_mempath_faults f = {.max_len = 1252};
+		pn_mempath_set_faults(N.pa, &f);
+		pn_mempath_set_faults(N.pb, &f);
+		h->on = 1;
+		h->last_t = N.now;
+	}
+	if (n != h->last_n) {
+		h->last_n = n;
+		h->last_t = N.now;
+	} else if (h->on && N.now - h->last_t > h->gap) {
+		h->gap = N.now - h->last_t;
+	}
+	return flow_done(h->c);
+}
+
+static void test_black_hole(void **st)
+{
+	struct pn_mempath_faults f = {0};
+	struct hole h = {0};
+	struct cflow c;
+	uint8_t *acl;
+	size_t acl_len;
+	struct pn_tconn_pmtu pm;
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.c.info.id, &acl, &acl_len);
+	start(&cli, &con, con.c.info.id, acl, acl_len, &f);
+	free(acl);
+	cf_open(&c, PN_FLOW_TCP, "echo.test", 7, 4u << 20);
+	H.sv_send_total = 4u << 20;
+	h.c = &c;
+	run_until(hole_step, &h, 4000000);
+	assert_int_equal(H.cl_state, PN_TUNNEL_UP);
+	assert_int_equal(c.closed_code, PN_FLOW_OK);
+	assert_true(h.on);
+	assert_true(c.sink.n == 4u << 20 && H.sv_sink.n == 4u << 20);
+	assert_true(tpat_sink_matches(&c.sink));
+	assert_true(tpat_sink_matches(&H.sv_sink));
+	tpat_sink_init(&H.sv_sink); /* finish() deinits again */
+	printf("black hole: longest stall %llu ms\n", (unsigned long long)(h.gap / 1000000));
+	assert_true(h.gap < 5000000000ull);
+	/* both fell back, and a later search stays below the hole */
+	pn_tconn_pmtu_info(pn_tunnel_conn(N.cl), &pm);
+	assert_true(pm.black_holes >= 1);
+	assert_true(pm.max_udp_payload <= 1252);
+	pn_tconn_pmtu_info(pn_tunnel_conn(N.sv), &pm);
+	assert_true(pm.black_holes >= 1);
+	assert_true(pm.max_udp_payload <= 1252);
+	pn_tunnel_close(N.cl, PN_FLOW_OK);
+	finish();
 }
 
 /* A stalled receiver stops the sender: what the client can write is
@@ -160,6 +240,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_lossy),
 	    cmocka_unit_test(test_backpressure),
 	    cmocka_unit_test(test_concurrent_flows),
+	    cmocka_unit_test(test_black_hole),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
