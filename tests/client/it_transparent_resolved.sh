@@ -131,7 +131,7 @@ snapshot() { # what the client must leave as it found it
 	$C ip -6 rule show
 	echo "--- links and routes"
 	$C ip -br link show
-	$C ip route show table all
+	$C ip -4 route show table all
 	$C ip -6 route show table all | grep -v '^multicast\|fe80'
 }
 snapshot >"$W/before.txt"
