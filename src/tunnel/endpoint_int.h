@@ -138,7 +138,6 @@ void ep_p2p_close(struct pn_tep *ep);
 void ep_close_done(struct pn_tep *ep); /* endpoint.c: a handle of ep closed */
 
 /* ep_path.c */
-int ep_same_addr(const struct sockaddr_storage *a, const struct sockaddr *b);
 struct ep_path *ep_get_path(struct ep_tunnel *et, struct pn_udp *sock, const struct sockaddr *from,
 			    socklen_t fromlen);
 struct ep_xpath *ep_xpath_new(struct pn_tep *ep, struct pn_path *p);

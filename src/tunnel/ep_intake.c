@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -21,7 +22,8 @@ static unsigned pending_from(struct pn_tep *ep, const struct sockaddr *from)
 	unsigned n = 0;
 
 	for (struct ep_tunnel *e = ep->all; e; e = e->next)
-		if (!pn_tconn_handshake_done(pn_tunnel_conn(e->t)) && ep_same_addr(&e->src, from))
+		if (!pn_tconn_handshake_done(pn_tunnel_conn(e->t)) &&
+		    pn_addr_equal((const struct sockaddr *)&e->src, from))
 			n++;
 	return n;
 }

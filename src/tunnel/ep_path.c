@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -30,22 +31,6 @@ static int udp_path_send(struct pn_path *p, const uint8_t *data, size_t len, siz
 
 static const struct pn_path_ops udp_path_ops = {.send = udp_path_send};
 
-int ep_same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (b->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return 0;
-}
-
 /* The path for (sock, remote) in this tunnel, created if new (replacing
  * the least recently used one when all slots are taken). */
 struct ep_path *ep_get_path(struct ep_tunnel *et, struct pn_udp *sock, const struct sockaddr *from,
@@ -55,7 +40,7 @@ struct ep_path *ep_get_path(struct ep_tunnel *et, struct pn_udp *sock, const str
 
 	for (int i = 0; i < PN_TEP_PATHS; i++) {
 		struct ep_path *p = &et->paths[i];
-		if (p->sock == sock && ep_same_addr(&p->path.remote, from)) {
+		if (p->sock == sock && pn_addr_equal((const struct sockaddr *)&p->path.remote, from)) {
 			p->last_used = ep_now_ns();
 			return p;
 		}
