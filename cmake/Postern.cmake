@@ -34,11 +34,6 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables libmnl)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
-find_library(WSLAY_LIB wslay REQUIRED)
-find_path(WSLAY_INCLUDE wslay/wslay.h REQUIRED)
-add_library(PN::wslay INTERFACE IMPORTED)
-target_link_libraries(PN::wslay INTERFACE ${WSLAY_LIB})
-target_include_directories(PN::wslay INTERFACE ${WSLAY_INCLUDE})
 
 # pn_library(name SOURCES ... DEPS ...): static library pn_<name>, headers
 # included as "<module>/<file>.h" from src/.

@@ -12,7 +12,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libuv1-dev libgnutls28-dev nettle-dev gnutls-bin libjwt-gnutls-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
-  libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev libwslay-dev
+  libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
   iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base dbus-daemon
   iputils-ping faketime libfaketime tcpdump
