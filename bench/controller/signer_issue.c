@@ -8,8 +8,12 @@
  *   signer_issuance_2t_per_s the same from two threads (the HTTP server
  *                            issues from several)
  *   direct_acl_per_s / signer_acl_per_s  a 100-entry client list
+ * (these with one signer child, as before the pool), then the pool rows:
+ *   poolP_issuance_Tt_per_s / poolP_acl_Tt_per_s  P children (1, 2, 4),
+ *                            T threads (1, 2, 4) issuing or signing lists
  * The signer logs every signature: its log goes to a file in the data
- * directory, as a controller's log would go somewhere.  Goal (issue 3,
+ * directory, as a controller's log would go somewhere.  The load average
+ * is printed before and after (the machine is shared).  Goal (issue 3,
  * issue 18): >= 2,000 issuances/s.
  * Usage: bench_signer_issue [seconds-per-measure, default 2]
  */
@@ -31,6 +35,7 @@
 static double secs = 2.0;
 static struct pn_signer *g_signer;
 static char *g_csr;
+static struct pn_acl g_acl;
 
 static double now_s(void)
 {
@@ -55,6 +60,55 @@ static void fill_info(struct pn_cred_info *info, long i)
 	info->ngroups = 1;
 	strcpy(info->groups[0], "eng");
 	memcpy(info->id, &i, sizeof(i));
+}
+
+static void *acl_loop(void *arg)
+{
+	long *count = arg, n = 0;
+	double t0 = now_s();
+	uint8_t *doc;
+	size_t len;
+	int r;
+
+	do {
+		if ((r = pn_signer_sign_acl(g_signer, &g_acl, &doc, &len)))
+			die("signer acl sign", r);
+		free(doc);
+		n++;
+	} while (now_s() - t0 < secs);
+	*count = n;
+	return NULL;
+}
+
+/* fn from nthreads threads at once: the sum of their rates */
+static double run_threads(void *(*fn)(void *), int nthreads)
+{
+	pthread_t th[8];
+	long c[8];
+	double t0 = now_s(), sum = 0;
+
+	for (int i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, fn, &c[i]))
+			die("pthread_create", -1);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	t0 = now_s() - t0;
+	for (int i = 0; i < nthreads; i++)
+		sum += (double)c[i];
+	return sum / t0;
+}
+
+static void loadavg(const char *when)
+{
+	char buf[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			strcpy(buf, "?\n");
+		fclose(f);
+	}
+	printf("# load average %s: %s", when, buf);
 }
 
 static void *issue_loop(void *arg)
@@ -99,14 +153,13 @@ static void make_acl(struct pn_acl *acl)
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/pn-bench-signer-XXXXXX", logp[64];
-	struct pn_signer_cfg cfg = {dir, NULL, {3600, 3600, 1000000}};
+	struct pn_signer_cfg cfg = {dir, NULL, {3600, 3600, 1000000}, 1};
+	static const int pools[] = {1, 2, 4}, threads[] = {1, 2, 4};
 	struct pn_cred_info info;
 	struct pn_ca *ca = NULL;
 	struct pn_key *k = NULL;
-	struct pn_acl acl;
 	uint8_t fpr[PN_FPR_LEN], *doc;
-	long count, c2[2];
-	pthread_t th[2];
+	long count;
 	size_t n;
 	double t0, t;
 	char *pem;
@@ -124,6 +177,7 @@ int main(int argc, char **argv)
 		die("log", -1);
 	/* the forked child keeps stderr: both sides log to the file */
 	dup2(logfd, 2);
+	loadavg("before");
 
 	count = 0;
 	t0 = now_s();
@@ -142,18 +196,13 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	issue_loop(&count);
 	printf("signer_issuance_per_s: %.0f\n", (double)count / (now_s() - t0));
-	t0 = now_s();
-	for (int i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, issue_loop, &c2[i]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	printf("signer_issuance_2t_per_s: %.0f\n", (double)(c2[0] + c2[1]) / (now_s() - t0));
+	printf("signer_issuance_2t_per_s: %.0f\n", run_threads(issue_loop, 2));
 
-	make_acl(&acl);
+	make_acl(&g_acl);
 	count = 0;
 	t0 = now_s();
 	do {
-		if ((r = pn_acl_sign(ca, &acl, &doc, &n)))
+		if ((r = pn_acl_sign(ca, &g_acl, &doc, &n)))
 			die("acl sign", r);
 		free(doc);
 		count++;
@@ -162,16 +211,31 @@ int main(int argc, char **argv)
 	count = 0;
 	t0 = now_s();
 	do {
-		if ((r = pn_signer_sign_acl(g_signer, &acl, &doc, &n)))
+		if ((r = pn_signer_sign_acl(g_signer, &g_acl, &doc, &n)))
 			die("signer acl sign", r);
 		free(doc);
 		count++;
 	} while ((t = now_s() - t0) < secs);
 	printf("signer_acl_per_s: %.0f\n", (double)count / t);
-	printf("# goal: signer_issuance_per_s >= 2000\n");
-
-	pn_acl_fini(&acl);
 	pn_signer_free(g_signer);
+
+	/* the pool: P children, T threads */
+	for (size_t p = 0; p < sizeof(pools) / sizeof(pools[0]); p++) {
+		cfg.processes = (unsigned)pools[p];
+		if ((r = pn_signer_start(&cfg, fpr, &g_signer)))
+			die("signer pool start", r);
+		for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+			printf("pool%d_issuance_%dt_per_s: %.0f\n", pools[p], threads[i],
+			       run_threads(issue_loop, threads[i]));
+		for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+			printf("pool%d_acl_%dt_per_s: %.0f\n", pools[p], threads[i],
+			       run_threads(acl_loop, threads[i]));
+		pn_signer_free(g_signer);
+	}
+	loadavg("after");
+	printf("# goal: issuance >= 2000/s\n");
+
+	pn_acl_fini(&g_acl);
 	pn_ca_free(ca);
 	pn_key_free(k);
 	free(g_csr);
