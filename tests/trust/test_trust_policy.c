@@ -369,6 +369,8 @@ static void r_parse(const char *s, struct rdest *d)
 	d->type = 'n';
 }
 
+#define RPORTS 8
+
 struct rentry {
 	char pattern[80], protos[20], ports[80];
 	int net;
@@ -377,13 +379,36 @@ struct rentry {
 	struct rdest pd;
 	char pbits[129];
 	int prefix;
+	int has_tcp, has_udp, has_icmp; /* the protocol names in protos */
+	int nports, plo[RPORTS], phi[RPORTS]; /* ports: "N" or "LO-HI", comma-separated */
 };
+
+/* The entry's port list, once (r_port_ok reads the ranges). */
+static void r_prepare_ports(struct rentry *e)
+{
+	char tmp[80], *save = NULL, *t;
+
+	e->nports = 0;
+	strcpy(tmp, e->ports);
+	for (t = strtok_r(tmp, ",", &save); t && e->nports < RPORTS; t = strtok_r(NULL, ",", &save)) {
+		int lo, hi;
+
+		if (sscanf(t, "%d-%d", &lo, &hi) != 2)
+			lo = hi = atoi(t);
+		e->plo[e->nports] = lo;
+		e->phi[e->nports++] = hi;
+	}
+	e->has_tcp = strstr(e->protos, "tcp") != NULL;
+	e->has_udp = strstr(e->protos, "udp") != NULL;
+	e->has_icmp = strstr(e->protos, "icmp") != NULL;
+}
 
 static void r_prepare(struct rentry *e)
 {
 	char tmp[80], *slash;
 	const char *p = e->pattern;
 
+	r_prepare_ports(e);
 	if (strncmp(p, "**.", 3) == 0) {
 		e->ptype = 'N';
 		p += 3;
@@ -405,30 +430,23 @@ static void r_prepare(struct rentry *e)
 	r_split(&e->pd);
 }
 
-static int r_port_ok(const char *ports, int port)
+static int r_port_ok(const struct rentry *e, int port)
 {
-	char tmp[80], *save = NULL, *t;
-
-	if (ports[0] == '\0')
+	if (e->ports[0] == '\0')
 		return 1;
-	strcpy(tmp, ports);
-	for (t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int lo, hi;
-		if (sscanf(t, "%d-%d", &lo, &hi) == 2) {
-			if (port >= lo && port <= hi)
-				return 1;
-		} else if (atoi(t) == port) {
+	for (int i = 0; i < e->nports; i++)
+		if (port >= e->plo[i] && port <= e->phi[i])
 			return 1;
-		}
-	}
 	return 0;
 }
 
 static int r_entry_match(const struct rentry *e, const char *proto, const struct rdest *d, int port)
 {
-	if (!strstr(e->protos, proto))
+	int icmp = proto[0] == 'i';
+
+	if (!(icmp ? e->has_icmp : proto[0] == 't' ? e->has_tcp : e->has_udp))
 		return 0;
-	if (strcmp(proto, "icmp") != 0 && !r_port_ok(e->ports, port))
+	if (!icmp && !r_port_ok(e, port))
 		return 0;
 	switch (e->ptype) {
 	case '4':
@@ -668,8 +686,11 @@ static void gen_query_from(const struct rpolicy *p, char *dest, const char **pro
 		*proto = protos[rnd(3)];
 	while (!strstr(e->protos, *proto));
 	*port = 1 + (int)rnd(130);
-	if (e->ports[0] && rnd(4) && sscanf(e->ports, "%d-%d", &lo, &hi) >= 1)
+	if (e->ports[0] && rnd(4) && e->nports) {
+		lo = e->plo[0];
+		hi = e->phi[0];
 		*port = lo + (hi > lo ? (int)rnd((uint32_t)(hi - lo + 1)) : 0);
+	}
 	switch (e->ptype) {
 	case '=': strcpy(dest, e->pd.text); break;
 	case '1': snprintf(dest, 300, "%s.%.200s", labels[rnd(8)], e->pd.text); break;
