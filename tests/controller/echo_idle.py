@@ -14,9 +14,10 @@ import asyncio
 import errno
 import os
 import select
-import socket
-import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "connector"))
+from flowend import socks_connect  # noqa: E402  (the tests' SOCKS5 client)
 
 
 async def serve(r, w):
@@ -38,28 +39,14 @@ async def server(bind, port):
         await srv.serve_forever()
 
 
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        k = s.recv(n - len(b))
-        if not k:
-            raise EOFError
-        b += k
-    return b
-
-
 def idle(proxy, host, port, d):
-    ph, pp = proxy.rsplit(":", 1)
-    s = socket.create_connection((ph, int(pp)), timeout=30)
-    s.sendall(b"\x05\x01\x00")
-    if recv_exact(s, 2) != b"\x05\x00":
-        print("end: refused", flush=True)
+    try:
+        s, rep = socks_connect(proxy, host, int(port))
+    except (OSError, EOFError, RuntimeError) as e:
+        print("end: refused (%s)" % e, flush=True)
         return
-    s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", int(port)))
-    head = recv_exact(s, 4)
-    recv_exact(s, (4 if head[3] == 1 else 16) + 2)
-    if head[1] != 0:
-        print("end: refused rep=0x%02x" % head[1], flush=True)
+    if rep != 0:
+        print("end: refused rep=0x%02x" % rep, flush=True)
         return
     print("open", flush=True)
     s.setblocking(False)
