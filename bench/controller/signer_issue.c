@@ -10,7 +10,12 @@
  *   direct_acl_per_s / signer_acl_per_s  a 100-entry client list
  * (these with one signer child, as before the pool), then the pool rows:
  *   poolP_issuance_Tt_per_s / poolP_acl_Tt_per_s  P children (1, 2, 4),
- *                            T threads (1, 2, 4) issuing or signing lists
+ *                            T threads (1, 2, 4) issuing or signing lists,
+ *                            with the CPU time (this process and the
+ *                            children) per operation: on a shared machine
+ *                            the rate is what the scheduler gave, the CPU
+ *                            cost is what the work needs (N cores give at
+ *                            most N x 10^6 / cpu_us_per_op per second)
  * The signer logs every signature: its log goes to a file in the data
  * directory, as a controller's log would go somewhere.  The load average
  * is printed before and after (the machine is shared).  Goal (issue 3,
@@ -80,12 +85,43 @@ static void *acl_loop(void *arg)
 	return NULL;
 }
 
-/* fn from nthreads threads at once: the sum of their rates */
-static double run_threads(void *(*fn)(void *), int nthreads)
+/* CPU seconds used so far by this process (all threads) and the signer
+ * children alive now (/proc/PID/stat utime + stime). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	pid_t pids[8];
+	unsigned n = g_signer ? pn_signer_pids(g_signer, pids, 8) : 0;
+	double t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	for (unsigned i = 0; i < n; i++) {
+		char path[64], buf[1024], *p;
+		unsigned long ut = 0, st = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+		if (pids[i] <= 0 || !(f = fopen(path, "r")))
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* after "(comm)": state ppid pgrp session tty tpgid flags minflt
+		 * cminflt majflt cmajflt utime stime */
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&st) == 2)
+			t += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	return t;
+}
+
+/* fn from nthreads threads at once: the sum of their rates; *cpu_us: CPU
+ * time (front and children) per operation */
+static double run_threads(void *(*fn)(void *), int nthreads, double *cpu_us)
 {
 	pthread_t th[8];
 	long c[8];
-	double t0 = now_s(), sum = 0;
+	double t0 = now_s(), sum = 0, c0 = cpu_s();
 
 	for (int i = 0; i < nthreads; i++)
 		if (pthread_create(&th[i], NULL, fn, &c[i]))
@@ -95,6 +131,8 @@ static double run_threads(void *(*fn)(void *), int nthreads)
 	t0 = now_s() - t0;
 	for (int i = 0; i < nthreads; i++)
 		sum += (double)c[i];
+	if (cpu_us)
+		*cpu_us = (cpu_s() - c0) * 1e6 / sum;
 	return sum / t0;
 }
 
@@ -196,7 +234,7 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	issue_loop(&count);
 	printf("signer_issuance_per_s: %.0f\n", (double)count / (now_s() - t0));
-	printf("signer_issuance_2t_per_s: %.0f\n", run_threads(issue_loop, 2));
+	printf("signer_issuance_2t_per_s: %.0f\n", run_threads(issue_loop, 2, NULL));
 
 	make_acl(&g_acl);
 	count = 0;
@@ -224,12 +262,14 @@ int main(int argc, char **argv)
 		cfg.processes = (unsigned)pools[p];
 		if ((r = pn_signer_start(&cfg, fpr, &g_signer)))
 			die("signer pool start", r);
-		for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
-			printf("pool%d_issuance_%dt_per_s: %.0f\n", pools[p], threads[i],
-			       run_threads(issue_loop, threads[i]));
-		for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
-			printf("pool%d_acl_%dt_per_s: %.0f\n", pools[p], threads[i],
-			       run_threads(acl_loop, threads[i]));
+		for (size_t i = 0; i < 2 * sizeof(threads) / sizeof(threads[0]); i++) {
+			int acl = i >= sizeof(threads) / sizeof(threads[0]);
+			int nt = threads[i % (sizeof(threads) / sizeof(threads[0]))];
+			double cpu, rate = run_threads(acl ? acl_loop : issue_loop, nt, &cpu);
+
+			printf("pool%d_%s_%dt_per_s: %.0f  (cpu_us_per_op %.0f)\n", pools[p],
+			       acl ? "acl" : "issuance", nt, rate, cpu);
+		}
 		pn_signer_free(g_signer);
 	}
 	loadavg("after");
