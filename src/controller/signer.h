@@ -63,7 +63,8 @@ void pn_signer_free(struct pn_signer *s);
 /* The first child's pid (tests), or -1 while it is not running. */
 pid_t pn_signer_pid(struct pn_signer *s);
 /* Each child's pid (-1: not running) into pids[0..max); returns how many
- * were written (the pool's size when max allows). */
+ * were written (the pool's size when max allows).  For tests and
+ * benchmarks: a child being restarted meanwhile may read as either. */
 unsigned pn_signer_pids(struct pn_signer *s, pid_t *pids, unsigned max);
 
 /*
