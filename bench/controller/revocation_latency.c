@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 		return 1;
 	g_url = url1 = pn_controller_url(ctl);
 	if (o.store) {
-		struct pn_controller_run_opts ro = {"127.0.0.1:0", 0, NULL, NULL, NULL};
+		struct pn_controller_run_opts ro = {"127.0.0.1:0", 0, NULL, NULL, NULL, 0};
 
 		if (pn_controller_start_opts(data, &ro, &ctl2))
 			return 1;

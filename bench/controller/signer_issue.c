@@ -8,8 +8,17 @@
  *   signer_issuance_2t_per_s the same from two threads (the HTTP server
  *                            issues from several)
  *   direct_acl_per_s / signer_acl_per_s  a 100-entry client list
+ * (these with one signer child, as before the pool), then the pool rows:
+ *   poolP_issuance_Tt_per_s / poolP_acl_Tt_per_s  P children (1, 2, 4),
+ *                            T threads (1, 2, 4) issuing or signing lists,
+ *                            with the CPU time (this process and the
+ *                            children) per operation: on a shared machine
+ *                            the rate is what the scheduler gave, the CPU
+ *                            cost is what the work needs (N cores give at
+ *                            most N x 10^6 / cpu_us_per_op per second)
  * The signer logs every signature: its log goes to a file in the data
- * directory, as a controller's log would go somewhere.  Goal (issue 3,
+ * directory, as a controller's log would go somewhere.  The load average
+ * is printed before and after (the machine is shared).  Goal (issue 3,
  * issue 18): >= 2,000 issuances/s.
  * Usage: bench_signer_issue [seconds-per-measure, default 2]
  */
@@ -31,6 +40,7 @@
 static double secs = 2.0;
 static struct pn_signer *g_signer;
 static char *g_csr;
+static struct pn_acl g_acl;
 
 static double now_s(void)
 {
@@ -55,6 +65,88 @@ static void fill_info(struct pn_cred_info *info, long i)
 	info->ngroups = 1;
 	strcpy(info->groups[0], "eng");
 	memcpy(info->id, &i, sizeof(i));
+}
+
+static void *acl_loop(void *arg)
+{
+	long *count = arg, n = 0;
+	double t0 = now_s();
+	uint8_t *doc;
+	size_t len;
+	int r;
+
+	do {
+		if ((r = pn_signer_sign_acl(g_signer, &g_acl, &doc, &len)))
+			die("signer acl sign", r);
+		free(doc);
+		n++;
+	} while (now_s() - t0 < secs);
+	*count = n;
+	return NULL;
+}
+
+/* CPU seconds used so far by this process (all threads) and the signer
+ * children alive now (/proc/PID/stat utime + stime). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	pid_t pids[8];
+	unsigned n = g_signer ? pn_signer_pids(g_signer, pids, 8) : 0;
+	double t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	for (unsigned i = 0; i < n; i++) {
+		char path[64], buf[1024], *p;
+		unsigned long ut = 0, st = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+		if (pids[i] <= 0 || !(f = fopen(path, "r")))
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* after "(comm)": state ppid pgrp session tty tpgid flags minflt
+		 * cminflt majflt cmajflt utime stime */
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&st) == 2)
+			t += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	return t;
+}
+
+/* fn from nthreads threads at once: the sum of their rates; *cpu_us: CPU
+ * time (front and children) per operation */
+static double run_threads(void *(*fn)(void *), int nthreads, double *cpu_us)
+{
+	pthread_t th[8];
+	long c[8];
+	double t0 = now_s(), sum = 0, c0 = cpu_s();
+
+	for (int i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, fn, &c[i]))
+			die("pthread_create", -1);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	t0 = now_s() - t0;
+	for (int i = 0; i < nthreads; i++)
+		sum += (double)c[i];
+	if (cpu_us)
+		*cpu_us = (cpu_s() - c0) * 1e6 / sum;
+	return sum / t0;
+}
+
+static void loadavg(const char *when)
+{
+	char buf[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			strcpy(buf, "?\n");
+		fclose(f);
+	}
+	printf("# load average %s: %s", when, buf);
 }
 
 static void *issue_loop(void *arg)
@@ -99,14 +191,13 @@ static void make_acl(struct pn_acl *acl)
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/pn-bench-signer-XXXXXX", logp[64];
-	struct pn_signer_cfg cfg = {dir, NULL, {3600, 3600, 1000000}};
+	struct pn_signer_cfg cfg = {dir, NULL, {3600, 3600, 1000000}, 1};
+	static const int pools[] = {1, 2, 4}, threads[] = {1, 2, 4};
 	struct pn_cred_info info;
 	struct pn_ca *ca = NULL;
 	struct pn_key *k = NULL;
-	struct pn_acl acl;
 	uint8_t fpr[PN_FPR_LEN], *doc;
-	long count, c2[2];
-	pthread_t th[2];
+	long count;
 	size_t n;
 	double t0, t;
 	char *pem;
@@ -124,6 +215,7 @@ int main(int argc, char **argv)
 		die("log", -1);
 	/* the forked child keeps stderr: both sides log to the file */
 	dup2(logfd, 2);
+	loadavg("before");
 
 	count = 0;
 	t0 = now_s();
@@ -142,18 +234,13 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	issue_loop(&count);
 	printf("signer_issuance_per_s: %.0f\n", (double)count / (now_s() - t0));
-	t0 = now_s();
-	for (int i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, issue_loop, &c2[i]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	printf("signer_issuance_2t_per_s: %.0f\n", (double)(c2[0] + c2[1]) / (now_s() - t0));
+	printf("signer_issuance_2t_per_s: %.0f\n", run_threads(issue_loop, 2, NULL));
 
-	make_acl(&acl);
+	make_acl(&g_acl);
 	count = 0;
 	t0 = now_s();
 	do {
-		if ((r = pn_acl_sign(ca, &acl, &doc, &n)))
+		if ((r = pn_acl_sign(ca, &g_acl, &doc, &n)))
 			die("acl sign", r);
 		free(doc);
 		count++;
@@ -162,16 +249,33 @@ int main(int argc, char **argv)
 	count = 0;
 	t0 = now_s();
 	do {
-		if ((r = pn_signer_sign_acl(g_signer, &acl, &doc, &n)))
+		if ((r = pn_signer_sign_acl(g_signer, &g_acl, &doc, &n)))
 			die("signer acl sign", r);
 		free(doc);
 		count++;
 	} while ((t = now_s() - t0) < secs);
 	printf("signer_acl_per_s: %.0f\n", (double)count / t);
-	printf("# goal: signer_issuance_per_s >= 2000\n");
-
-	pn_acl_fini(&acl);
 	pn_signer_free(g_signer);
+
+	/* the pool: P children, T threads */
+	for (size_t p = 0; p < sizeof(pools) / sizeof(pools[0]); p++) {
+		cfg.processes = (unsigned)pools[p];
+		if ((r = pn_signer_start(&cfg, fpr, &g_signer)))
+			die("signer pool start", r);
+		for (size_t i = 0; i < 2 * sizeof(threads) / sizeof(threads[0]); i++) {
+			int acl = i >= sizeof(threads) / sizeof(threads[0]);
+			int nt = threads[i % (sizeof(threads) / sizeof(threads[0]))];
+			double cpu, rate = run_threads(acl ? acl_loop : issue_loop, nt, &cpu);
+
+			printf("pool%d_%s_%dt_per_s: %.0f  (cpu_us_per_op %.0f)\n", pools[p],
+			       acl ? "acl" : "issuance", nt, rate, cpu);
+		}
+		pn_signer_free(g_signer);
+	}
+	loadavg("after");
+	printf("# goal: issuance >= 2000/s\n");
+
+	pn_acl_fini(&g_acl);
 	pn_ca_free(ca);
 	pn_key_free(k);
 	free(g_csr);

@@ -176,7 +176,7 @@ struct fz *fz_get(void)
 		 * sign through (a forked child, as in the controller). */
 		static char dir[] = "/tmp/pn-fuzzctl.XXXXXX";
 		uint8_t fpr[PN_FPR_LEN];
-		struct pn_signer_cfg sc = {dir, NULL, {3600, 3600, 1000000}};
+		struct pn_signer_cfg sc = {dir, NULL, {3600, 3600, 1000000}, 1};
 		if (!mkdtemp(dir) || pn_ca_init_dir(dir, 1700000000) ||
 		    pn_ca_load(dir, &F.ctl.ca) || pn_anchor_from_ca(F.ctl.ca, &F.ctl.anchor))
 			abort();

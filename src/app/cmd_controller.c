@@ -48,6 +48,11 @@ static const struct pn_opt run_opts[] = {
 	   .help = "the database (default: config.json's, else SQLite\n"
 		   "DIR/controller.db); a libpq URI (postgres://user@host/db\n"
 		   "or postgresql:///db?host=/socket/dir) selects PostgreSQL"),
+    PN_OPT("signer-processes", "N", "controller", "signer_processes", PN_CFG_INT, .min = 1,
+	   .max = PN_SIGNER_PROCESSES_MAX,
+	   .help = "CA signer child processes, each holding the CA key, so\n"
+		   "issuance and list signing use several cores (default 2;\n"
+		   "the signature rate cap is shared by all)"),
     PN_OPT_METRICS("controller"),
     PN_OPTS_LOG,
 };
@@ -225,6 +230,7 @@ static int cmd_run(int argc, char **argv)
 	ro.store = pn_cfg_str(cfg, "controller", "store");
 	ro.metrics_listen = pn_cfg_str(cfg, "controller", "metrics_listen");
 	ro.signer_exe = "/proc/self/exe"; /* the CA signer child (controller/signer.h) */
+	ro.signer_processes = (unsigned)pn_cfg_int(cfg, "controller", "signer_processes");
 	/* Block the stop signals before any thread starts so only sigwait sees them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -297,14 +297,16 @@ static int console_tls(struct pn_ctl *ctl, const char *data_dir, const json_t *c
 /*
  * The CA signer, before anything else starts a thread (store, push, HTTP):
  * the fork happens in a single-threaded process.  Its limits are this
- * controller's lifetimes; config.json's "signer_rate_per_s" caps it.
+ * controller's lifetimes; config.json's "signer_rate_per_s" caps it (the
+ * whole pool of o->signer_processes children).
  */
 static int start_signer(struct pn_controller *c, const char *data_dir,
 			const struct pn_controller_run_opts *o, const json_t *cfg)
 {
 	const json_t *rate = json_object_get(cfg, "signer_rate_per_s");
 	struct pn_signer_cfg sc = {data_dir, o->signer_exe,
-				   {c->ctl.cred_ttl, c->ctl.acl_ttl, PN_SIGNER_RATE_DEFAULT}};
+				   {c->ctl.cred_ttl, c->ctl.acl_ttl, PN_SIGNER_RATE_DEFAULT},
+				   o->signer_processes};
 	uint8_t fpr[PN_FPR_LEN];
 
 	if (rate) {
@@ -323,7 +325,7 @@ static int start_signer(struct pn_controller *c, const char *data_dir,
 int pn_controller_start(const char *data_dir, const char *listen_override,
 			struct pn_controller **out)
 {
-	struct pn_controller_run_opts o = {listen_override, 0, NULL, NULL, NULL};
+	struct pn_controller_run_opts o = {listen_override, 0, NULL, NULL, NULL, 0};
 
 	return pn_controller_start_opts(data_dir, &o, out);
 }

@@ -66,6 +66,8 @@ struct pn_controller_run_opts {
 	/* "ip:port": Prometheus metrics on plain HTTP there (GET /metrics,
 	 * controller/metrics.h); NULL: off (GET /v1/metrics is always served) */
 	const char *metrics_listen;
+	/* CA signer children (signer.h); 0: PN_SIGNER_PROCESSES_DEFAULT */
+	unsigned signer_processes;
 };
 int pn_controller_start_opts(const char *data_dir, const struct pn_controller_run_opts *o,
 			     struct pn_controller **out);

@@ -10,12 +10,21 @@
  * signing only what signer_core.h allows.  Every signature is logged by
  * the child ("signer signed ...").
  *
- * If the child dies or stops answering, the request in flight fails with
- * PN_E_SIGNER (signing fails closed: no credential or access list is
- * issued), the death is logged, and a new child is started at once (at
- * most one start per second); later requests use it.
+ * A pool of such children (cfg.processes, default 2), each started the
+ * same way with the same limits, so signing runs on several cores: a
+ * request goes to an idle child (the search starts after the last one
+ * used, spreading the load), and waits while all are busy.  The rate cap
+ * is the pool's: each child enforces rate_per_s / processes (a pool is
+ * never larger than rate_per_s).
  *
- * Thread-safe: requests from several threads are serialised.
+ * If a child dies or stops answering, the request in flight on it fails
+ * with PN_E_SIGNER (signing fails closed: no credential or access list is
+ * issued), the death is logged, and that child is started again at once
+ * (at most one start per second per child); the other children keep
+ * serving meanwhile.  Requests fail with PN_E_SIGNER only when no child is
+ * alive or may be restarted.
+ *
+ * Thread-safe: each child serves one request at a time.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +42,12 @@ struct pn_signer_cfg {
 	 * which have no postern binary; the front never loaded the key, so
 	 * the child inherits none). */
 	const char *exe;
-	struct pn_signer_limits lim;
+	struct pn_signer_limits lim; /* rate_per_s: the whole pool's */
+	unsigned processes;	     /* children; 0: PN_SIGNER_PROCESSES_DEFAULT */
 };
+
+#define PN_SIGNER_PROCESSES_DEFAULT 2u
+#define PN_SIGNER_PROCESSES_MAX	    64u
 
 struct pn_signer;
 
@@ -47,8 +60,12 @@ int pn_signer_start(const struct pn_signer_cfg *cfg, const uint8_t ca_fpr[PN_FPR
 		    struct pn_signer **out);
 /* Close the socket (the child exits on EOF), reap it.  NULL-safe. */
 void pn_signer_free(struct pn_signer *s);
-/* The current child's pid (tests), or -1. */
+/* The first child's pid (tests), or -1 while it is not running. */
 pid_t pn_signer_pid(struct pn_signer *s);
+/* Each child's pid (-1: not running) into pids[0..max); returns how many
+ * were written (the pool's size when max allows).  For tests and
+ * benchmarks: a child being restarted meanwhile may read as either. */
+unsigned pn_signer_pids(struct pn_signer *s, pid_t *pids, unsigned max);
 
 /*
  * pn_cred_issue through the signer: the CSR is parsed and its proof of

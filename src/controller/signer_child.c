@@ -221,7 +221,7 @@ int pn_signer_child_main(int argc, char **argv)
 		{"cred-max", required_argument, NULL, 'c'}, {"acl-max", required_argument, NULL, 'a'},
 		{"rate", required_argument, NULL, 'r'},	   {NULL, 0, NULL, 0},
 	};
-	struct pn_signer_cfg cfg = {NULL, NULL, {0, 0, PN_SIGNER_RATE_DEFAULT}};
+	struct pn_signer_cfg cfg = {NULL, NULL, {0, 0, PN_SIGNER_RATE_DEFAULT}, 1};
 	uint32_t fd = UINT32_MAX;
 	int c, bad = 0;
 

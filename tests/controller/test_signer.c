@@ -2,12 +2,15 @@
  * The CA signer: its frame codec (every truncation, every limit), its
  * decision core (limits, rate cap, refusals logged), the signer process
  * (signs, refuses malformed frames and logs them, fails closed when
- * killed and restarts) and its sandbox (no open, no socket).
+ * killed and restarts), a pool of two children (concurrent requests, the
+ * rate cap shared, one killed and replaced) and its sandbox (no open, no
+ * socket).
  *
  *   test_signer --write-corpus DIR   writes fuzz seeds made by the encoders
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -402,9 +405,10 @@ static void rm_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* One child (processes = 1): killed, signing fails closed, then restarts. */
 static void test_process_fail_closed(void **state)
 {
-	struct pn_signer_cfg cfg = {make_dir(), NULL, LIM};
+	struct pn_signer_cfg cfg = {make_dir(), NULL, LIM, 1};
 	struct pn_signer *s = NULL;
 	struct pn_ca *pub = NULL;
 	struct pn_anchor *anchor = NULL;
@@ -460,10 +464,120 @@ static void test_process_fail_closed(void **state)
 	rm_dir(cfg.data_dir);
 }
 
+struct pool_arg {
+	struct pn_signer *s;
+	const char *csr;
+	int ok;
+};
+
+static void *pool_issue(void *arg)
+{
+	struct pool_arg *a = arg;
+	struct pn_cred_info info = {.type = PN_CRED_RELAY, .name = "r"}, got;
+
+	for (int i = 0; i < 25; i++) {
+		char *pem = NULL;
+
+		if (pn_signer_issue(a->s, a->csr, &info, 300, &pem, &got) == 0 && pem)
+			a->ok++;
+		free(pem);
+	}
+	return NULL;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A pool of two children: both run and serve concurrent requests; the rate
+ * cap is the pool's (each child gets half); one child killed: at most the
+ * request sent to it fails closed, the other keeps serving, and the dead
+ * one is replaced.
+ */
+static void test_process_pool(void **state)
+{
+	struct pn_signer_cfg cfg = {make_dir(), NULL, LIM, 2};
+	struct pn_cred_info info = {.type = PN_CRED_RELAY, .name = "r"}, got;
+	struct pool_arg a[4];
+	pthread_t t[4];
+	struct pn_signer *s = NULL;
+	struct pn_ca *pub = NULL;
+	uint8_t fpr[PN_FPR_LEN], tmp[PN_ED25519_PUB_LEN];
+	char *csr = NULL, *pem = NULL;
+	pid_t pids[4], now[4];
+	int fails = 0, oks = 0;
+	double t0;
+
+	(void)state;
+	assert_int_equal(pn_ca_load_public(cfg.data_dir, &pub), 0);
+	pn_ca_fingerprint(pub, fpr);
+	make_csr(&csr, tmp);
+	assert_int_equal(pn_signer_start(&cfg, fpr, &s), 0);
+	assert_int_equal(pn_signer_pids(s, pids, 4), 2);
+	assert_true(pids[0] > 0 && pids[1] > 0 && pids[0] != pids[1]);
+	/* four threads at once over two children */
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct pool_arg){s, csr, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, pool_issue, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].ok, 25);
+	}
+	/* kill the child that is next in line: its request fails closed (at
+	 * most that one), the other serves, the slot gets a new child */
+	kill(pids[1], SIGKILL);
+	/* (a slot restarts at most once a second: go on until it has) */
+	for (int i = 0; i < 600; i++) {
+		int r = pn_signer_issue(s, csr, &info, 300, &pem, &got);
+
+		oks += r == 0;
+		fails += r != 0;
+		free(pem);
+		pem = NULL;
+		assert_int_equal(pn_signer_pids(s, now, 4), 2);
+		if (oks >= 10 && now[1] > 0 && now[1] != pids[1])
+			break;
+		usleep(10 * 1000);
+	}
+	assert_true(oks >= 10);
+	assert_true(fails <= 1);
+	assert_int_equal(now[0], pids[0]);
+	assert_true(now[1] > 0 && now[1] != pids[1]);
+	pn_signer_free(s);
+
+	/* the cap is the pool's: 2/s over two children is 1/s each, so two
+	 * signatures at once need both children, and a burst is cut */
+	cfg.lim.rate_per_s = 2;
+	assert_int_equal(pn_signer_start(&cfg, fpr, &s), 0);
+	oks = fails = 0;
+	t0 = mono_s();
+	for (int i = 0; i < 8; i++) {
+		int r = pn_signer_issue(s, csr, &info, 300, &pem, &got);
+
+		oks += r == 0;
+		fails += r == PN_E_SIGNER_RATE;
+		free(pem);
+		pem = NULL;
+	}
+	assert_true(oks >= 2);
+	assert_true(oks <= 2 + 2 * (int)(mono_s() - t0 + 1)); /* refills at 2/s */
+	assert_int_equal(oks + fails, 8);
+	pn_signer_free(s);
+	free(csr);
+	pn_ca_free(pub);
+	rm_dir(cfg.data_dir);
+}
+
 /* The real child on a socketpair: malformed frames refused and logged. */
 static void test_process_malformed(void **state)
 {
-	struct pn_signer_cfg cfg = {make_dir(), NULL, LIM};
+	struct pn_signer_cfg cfg = {make_dir(), NULL, LIM, 1};
 	uint8_t buf[256];
 	int sv[2], st, saved;
 	pid_t pid;
@@ -592,6 +706,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_codec_acl_resp),
 		cmocka_unit_test(test_core_limits),
 		cmocka_unit_test(test_process_fail_closed),
+		cmocka_unit_test(test_process_pool),
 		cmocka_unit_test(test_process_malformed),
 		cmocka_unit_test(test_sandbox),
 	};

@@ -5,9 +5,11 @@
  * policies and queries.
  *
  * PN_TRUST_DIFF_QUERIES overrides the query count (default 10^6, 10^5
- * under AddressSanitizer).
+ * under AddressSanitizer), PN_TRUST_DIFF_THREADS the number of threads
+ * that share them (default 2).
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -367,6 +369,8 @@ static void r_parse(const char *s, struct rdest *d)
 	d->type = 'n';
 }
 
+#define RPORTS 8
+
 struct rentry {
 	char pattern[80], protos[20], ports[80];
 	int net;
@@ -375,13 +379,36 @@ struct rentry {
 	struct rdest pd;
 	char pbits[129];
 	int prefix;
+	int has_tcp, has_udp, has_icmp; /* the protocol names in protos */
+	int nports, plo[RPORTS], phi[RPORTS]; /* ports: "N" or "LO-HI", comma-separated */
 };
+
+/* The entry's port list, once (r_port_ok reads the ranges). */
+static void r_prepare_ports(struct rentry *e)
+{
+	char tmp[80], *save = NULL, *t;
+
+	e->nports = 0;
+	strcpy(tmp, e->ports);
+	for (t = strtok_r(tmp, ",", &save); t && e->nports < RPORTS; t = strtok_r(NULL, ",", &save)) {
+		int lo, hi;
+
+		if (sscanf(t, "%d-%d", &lo, &hi) != 2)
+			lo = hi = atoi(t);
+		e->plo[e->nports] = lo;
+		e->phi[e->nports++] = hi;
+	}
+	e->has_tcp = strstr(e->protos, "tcp") != NULL;
+	e->has_udp = strstr(e->protos, "udp") != NULL;
+	e->has_icmp = strstr(e->protos, "icmp") != NULL;
+}
 
 static void r_prepare(struct rentry *e)
 {
 	char tmp[80], *slash;
 	const char *p = e->pattern;
 
+	r_prepare_ports(e);
 	if (strncmp(p, "**.", 3) == 0) {
 		e->ptype = 'N';
 		p += 3;
@@ -403,30 +430,23 @@ static void r_prepare(struct rentry *e)
 	r_split(&e->pd);
 }
 
-static int r_port_ok(const char *ports, int port)
+static int r_port_ok(const struct rentry *e, int port)
 {
-	char tmp[80], *save = NULL, *t;
-
-	if (ports[0] == '\0')
+	if (e->ports[0] == '\0')
 		return 1;
-	strcpy(tmp, ports);
-	for (t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int lo, hi;
-		if (sscanf(t, "%d-%d", &lo, &hi) == 2) {
-			if (port >= lo && port <= hi)
-				return 1;
-		} else if (atoi(t) == port) {
+	for (int i = 0; i < e->nports; i++)
+		if (port >= e->plo[i] && port <= e->phi[i])
 			return 1;
-		}
-	}
 	return 0;
 }
 
 static int r_entry_match(const struct rentry *e, const char *proto, const struct rdest *d, int port)
 {
-	if (!strstr(e->protos, proto))
+	int icmp = proto[0] == 'i';
+
+	if (!(icmp ? e->has_icmp : proto[0] == 't' ? e->has_tcp : e->has_udp))
 		return 0;
-	if (strcmp(proto, "icmp") != 0 && !r_port_ok(e->ports, port))
+	if (!icmp && !r_port_ok(e, port))
 		return 0;
 	switch (e->ptype) {
 	case '4':
@@ -501,7 +521,8 @@ static int ref_check(const struct rpolicy *p, const char *proto, const char *des
 
 /* ---------------- random generation ---------------- */
 
-static uint64_t rng_state;
+/* per thread: test_differential splits its queries over threads */
+static __thread uint64_t rng_state;
 
 static uint32_t rnd(uint32_t n)
 {
@@ -665,8 +686,11 @@ static void gen_query_from(const struct rpolicy *p, char *dest, const char **pro
 		*proto = protos[rnd(3)];
 	while (!strstr(e->protos, *proto));
 	*port = 1 + (int)rnd(130);
-	if (e->ports[0] && rnd(4) && sscanf(e->ports, "%d-%d", &lo, &hi) >= 1)
+	if (e->ports[0] && rnd(4) && e->nports) {
+		lo = e->plo[0];
+		hi = e->phi[0];
 		*port = lo + (hi > lo ? (int)rnd((uint32_t)(hi - lo + 1)) : 0);
+	}
 	switch (e->ptype) {
 	case '=': strcpy(dest, e->pd.text); break;
 	case '1': snprintf(dest, 300, "%s.%.200s", labels[rnd(8)], e->pd.text); break;
@@ -701,13 +725,15 @@ static unsigned proto_bit(const char *p)
 				       : PN_PROTO_ICMP;
 }
 
-/* Build, sign and verify the real lists for a reference policy. */
-static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const struct pn_anchor *an,
+/* Build, sign and verify the real lists for a reference policy: 0 or -1
+ * (it runs in worker threads, where cmocka's assertions must not). */
+static int build_real(const struct rpolicy *p, const struct pn_ca *ca, const struct pn_anchor *an,
 		       struct pn_cred_info *cred, struct pn_acl *cacl, struct pn_acl *nacl)
 {
 	struct pn_acl c, n;
-	uint8_t rid[PN_ID_LEN], net[PN_ID_LEN], conns[NCONN][PN_ID_LEN], *buf;
+	uint8_t rid[PN_ID_LEN], net[PN_ID_LEN], conns[NCONN][PN_ID_LEN], *buf = NULL;
 	size_t len;
+	int bad = 0;
 
 	memset(cred, 0, sizeof(*cred));
 	cred->type = PN_CRED_CLIENT;
@@ -730,14 +756,12 @@ static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const st
 	id_of(rid, 9);
 	for (int i = 0; i < p->nc; i++) {
 		id_of(net, 100 + (unsigned)p->c[i].net);
-		assert_int_equal(
-		    pn_acl_add_text(&c, rid, net, p->c[i].pattern, p->c[i].protos, p->c[i].ports),
-		    0);
+		bad |= pn_acl_add_text(&c, rid, net, p->c[i].pattern, p->c[i].protos,
+				       p->c[i].ports) != 0;
 	}
 	for (int i = 0; i < p->nn; i++)
-		assert_int_equal(
-		    pn_acl_add_text(&n, rid, NULL, p->n[i].pattern, p->n[i].protos, p->n[i].ports),
-		    0);
+		bad |= pn_acl_add_text(&n, rid, NULL, p->n[i].pattern, p->n[i].protos,
+				       p->n[i].ports) != 0;
 	for (int i = 0; i < NNETS; i++) {
 		unsigned k = 0;
 		if (!p->net_listed[i])
@@ -746,26 +770,33 @@ static void build_real(const struct rpolicy *p, const struct pn_ca *ca, const st
 			if (p->net_conns[i][j])
 				id_of(conns[k++], 300 + (unsigned)j);
 		id_of(net, 100 + (unsigned)i);
-		assert_int_equal(pn_acl_add_network(&c, net, (const uint8_t(*)[PN_ID_LEN])conns, k),
-				 0);
+		bad |= pn_acl_add_network(&c, net, (const uint8_t(*)[PN_ID_LEN])conns, k) != 0;
 	}
 	/* through the codec and signature, as a connector receives them */
-	assert_int_equal(pn_acl_sign(ca, &c, &buf, &len), 0);
-	assert_int_equal(
-	    pn_acl_verify(an, buf, len, NOW - 200 > c.issued_at ? NOW : c.issued_at, cacl) == 0 ||
-		c.expires_at + PN_TRUST_DEFAULT_SKEW <= NOW,
-	    1);
-	if (cacl->nentries == 0 && c.nentries) {
+	if (bad || pn_acl_sign(ca, &c, &buf, &len) != 0) {
+		bad = 1;
+		goto out;
+	}
+	bad = !(pn_acl_verify(an, buf, len, NOW - 200 > c.issued_at ? NOW : c.issued_at, cacl) ==
+		    0 ||
+		c.expires_at + PN_TRUST_DEFAULT_SKEW <= NOW);
+	if (!bad && cacl->nentries == 0 && c.nentries) {
 		/* expired at NOW: decode at issue time instead */
-		assert_int_equal(pn_acl_verify(an, buf, len, c.issued_at, cacl), 0);
+		bad = pn_acl_verify(an, buf, len, c.issued_at, cacl) != 0;
 	}
 	free(buf);
-	assert_int_equal(pn_acl_sign(ca, &n, &buf, &len), 0);
+	buf = NULL;
+	if (bad || pn_acl_sign(ca, &n, &buf, &len) != 0) {
+		bad = 1;
+		goto out;
+	}
 	if (pn_acl_verify(an, buf, len, NOW, nacl) != 0)
-		assert_int_equal(pn_acl_verify(an, buf, len, n.issued_at, nacl), 0);
+		bad = pn_acl_verify(an, buf, len, n.issued_at, nacl) != 0;
+out:
 	free(buf);
 	pn_acl_fini(&c);
 	pn_acl_fini(&n);
+	return bad ? -1 : 0;
 }
 
 static void gen_policy(struct rpolicy *p)
@@ -813,22 +844,23 @@ static void gen_policy(struct rpolicy *p)
 	p->wrong_key = rnd(40) == 0;
 }
 
-static void test_differential(void **state)
-{
-	struct pn_ca *ca = NULL;
-	struct pn_anchor *an = NULL;
-	const char *env = getenv("PN_TRUST_DIFF_QUERIES");
-	long total = env ? atol(env) : DIFF_DEFAULT;
-	long per_policy = 500, done = 0, mismatches = 0, allowed = 0;
-	long reasons[PN_DENY__COUNT] = {0};
-	struct timespec t0, t1;
+/* One share of the differential test's queries, run by one thread with
+ * its own random stream; counts what it saw. */
+struct diff_share {
+	const struct pn_ca *ca;
+	const struct pn_anchor *an;
+	uint64_t seed;
+	long total, done, mismatches, allowed, build_failures;
+	long reasons[PN_DENY__COUNT];
+};
 
-	(void)state;
-	rng_state = 0x9e3779b97f4a7c15ull ^ (uint64_t)total;
-	assert_int_equal(pn_ca_new(NOW - 10000, &ca), 0);
-	assert_int_equal(pn_anchor_from_ca(ca, &an), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (done < total) {
+static void *diff_run(void *arg)
+{
+	struct diff_share *w = arg;
+	long per_policy = 500;
+
+	rng_state = w->seed;
+	while (w->done < w->total) {
 		struct rpolicy p;
 		struct pn_cred_info cred;
 		struct pn_acl cacl, nacl;
@@ -836,8 +868,13 @@ static void test_differential(void **state)
 		gen_policy(&p);
 		pn_acl_init(&cacl, PN_ACL_CLIENT);
 		pn_acl_init(&nacl, PN_ACL_CONNECTOR);
-		build_real(&p, ca, an, &cred, &cacl, &nacl);
-		for (long i = 0; i < per_policy && done < total; i++, done++) {
+		if (build_real(&p, w->ca, w->an, &cred, &cacl, &nacl) < 0) {
+			w->build_failures++;
+			pn_acl_fini(&cacl);
+			pn_acl_fini(&nacl);
+			break;
+		}
+		for (long i = 0; i < per_policy && w->done < w->total; i++, w->done++) {
 			char dest[300];
 			const char *proto;
 			int port, want, got;
@@ -851,25 +888,78 @@ static void test_differential(void **state)
 			got = (int)pn_policy_check(&cred, &cacl, &nacl, proto_bit(proto), dest,
 						   strlen(dest), (uint16_t)port, now, NULL);
 			if (want != got) {
-				if (mismatches++ < 10)
+				if (w->mismatches++ < 10)
 					print_message(
 					    "MISMATCH dest='%s' %s/%d now=%+lld: ref=%s real=%s\n",
 					    dest, proto, port, (long long)(now - NOW),
 					    pn_deny_name(want), pn_deny_name(got));
 			}
-			reasons[got]++;
-			allowed += got == PN_ALLOW;
+			w->reasons[got]++;
+			w->allowed += got == PN_ALLOW;
 		}
 		pn_acl_fini(&cacl);
 		pn_acl_fini(&nacl);
 	}
+	return NULL;
+}
+
+#define DIFF_THREADS_MAX 16
+
+/*
+ * PN_TRUST_DIFF_QUERIES queries (default DIFF_DEFAULT) split over
+ * PN_TRUST_DIFF_THREADS threads (default 2), each with a random stream of
+ * its own seeded from the count and its index: the same arguments draw the
+ * same policies and queries.
+ */
+static void test_differential(void **state)
+{
+	struct pn_ca *ca = NULL;
+	struct pn_anchor *an = NULL;
+	const char *env = getenv("PN_TRUST_DIFF_QUERIES"), *tenv = getenv("PN_TRUST_DIFF_THREADS");
+	long total = env ? atol(env) : DIFF_DEFAULT, nthreads = tenv ? atol(tenv) : 2;
+	long done = 0, mismatches = 0, allowed = 0, failures = 0;
+	long reasons[PN_DENY__COUNT] = {0};
+	struct diff_share *w;
+	pthread_t tid[DIFF_THREADS_MAX];
+	struct timespec t0, t1;
+	double cpu;
+
+	(void)state;
+	if (nthreads < 1 || nthreads > DIFF_THREADS_MAX)
+		nthreads = 2;
+	assert_int_equal(pn_ca_new(NOW - 10000, &ca), 0);
+	assert_int_equal(pn_anchor_from_ca(ca, &an), 0);
+	w = calloc((size_t)nthreads, sizeof(*w));
+	assert_non_null(w);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long t = 0; t < nthreads; t++) {
+		w[t].ca = ca;
+		w[t].an = an;
+		w[t].total = total / nthreads + (t < total % nthreads);
+		w[t].seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)total ^ ((uint64_t)t << 48);
+		assert_int_equal(pthread_create(&tid[t], NULL, diff_run, &w[t]), 0);
+	}
+	for (long t = 0; t < nthreads; t++) {
+		assert_int_equal(pthread_join(tid[t], NULL), 0);
+		done += w[t].done;
+		mismatches += w[t].mismatches;
+		allowed += w[t].allowed;
+		failures += w[t].build_failures;
+		for (int i = 0; i < PN_DENY__COUNT; i++)
+			reasons[i] += w[t].reasons[i];
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("differential: %ld queries, %ld mismatches, %ld allowed, %.1f s\n", done,
-		      mismatches, allowed,
-		      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	cpu = (double)clock() / CLOCKS_PER_SEC;
+	print_message("differential: %ld queries, %ld mismatches, %ld allowed, %ld threads, "
+		      "%.1f s wall, %.1f s CPU (process)\n",
+		      done, mismatches, allowed, nthreads,
+		      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, cpu);
 	for (int i = 0; i < PN_DENY__COUNT; i++)
 		if (reasons[i])
 			print_message("  %-26s %ld\n", pn_deny_name((enum pn_deny)i), reasons[i]);
+	free(w);
+	assert_int_equal(failures, 0); /* a list that did not build, sign or verify */
+	assert_int_equal(done, total);
 	assert_int_equal(mismatches, 0);
 	/* the generator must exercise both outcomes and the main reasons */
 	assert_true(allowed > done / 50);
@@ -881,7 +971,9 @@ static void test_differential(void **state)
 	pn_ca_free(ca);
 }
 
-int main(void)
+/* `test_trust_policy diff`: only the differential test (ctest
+ * test_trust_policy_diff7 runs it with 10^7 queries). */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rules_allow_and_intersection),
@@ -890,5 +982,11 @@ int main(void)
 	    cmocka_unit_test(test_deny_names),
 	    cmocka_unit_test(test_differential),
 	};
+	const struct CMUnitTest diff_only[] = {
+	    cmocka_unit_test(test_differential),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "diff") == 0)
+		return cmocka_run_group_tests(diff_only, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
