@@ -106,6 +106,11 @@ peer_postern_transparent_prep() {
 		SVC_PIDS+=($!)
 		POSTERN_DNS_UP=1
 	fi
+	local i # listening before the clock starts (interpreter start-up: seconds under load)
+	for i in $(seq 600); do
+		$R ss -Hlun 'sport = :53' | grep -q 10.204.1.2 && break
+		sleep 0.05
+	done
 	# ip netns exec bind-mounts this file over /etc/resolv.conf in pnb-c:
 	# the host's own file is never touched
 	mkdir -p /etc/netns/pnb-c /etc/netns/pnb-s &&
