@@ -128,13 +128,18 @@ measure() { # name
 	"peer_${name}_prep" || { echo "bench: $name: prep failed" >&2; return; }
 	read -r host tport eport < <("peer_${name}_target")
 	# The probe starts first and blocks on the fifo, so interpreter start-up
-	# is not counted: the clock starts when t0 is written.
+	# is not counted: the clock starts when t0 is written, once the probe
+	# says it is ready (a fixed pause was too short: the pyenv shim and
+	# interpreter take 0.3-0.6 s on a quiet machine, seconds under load).
 	rm -f "$W/t0"
 	mkfifo "$W/t0"
 	exec 3<>"$W/t0"
 	$C $PROBE firstbyte "$host" "$eport" - 20 <&3 >"$W/fb.out" &
-	local fbpid=$!
-	sleep 0.3
+	local fbpid=$! i
+	for i in $(seq 600); do
+		grep -q '^ready' "$W/fb.out" 2>/dev/null && break
+		sleep 0.05
+	done
 	t0=$(date +%s.%N)
 	echo "$t0" >&3
 	"peer_${name}_start"

@@ -10,15 +10,20 @@
                                      retry connect + one round trip until it
                                      succeeds; prints ms since T0 (a
                                      CLOCK_REALTIME timestamp in seconds; "-":
-                                     read it from stdin, so the interpreter is
-                                     already running when the clock starts)
+                                     print `ready: 1`, then read it from stdin,
+                                     so the caller can start the clock once
+                                     the interpreter is running)
   probe.py firstbytes HOST PORT TIMEOUT
-                                     firstbyte once per line read from stdin
-                                     (each line a T0), one `ms: X` line each
+                                     `ready: 1`, then firstbyte once per line
+                                     read from stdin (each line a T0), one
+                                     `ms: X` line each
   probe.py stats                     numbers from stdin (one a line; any
                                      other word is a failed run): n, p50,
                                      p99, max, max/p50, failures
   probe.py udp-echo PORT [BIND]      UDP echo server
+  probe.py dns-nx PORT [BIND]        DNS server answering every query NXDOMAIN
+                                     (a host's resolver, which does not know
+                                     the protected names)
   probe.py socks-connect PROXY_HOST PROXY_PORT HOST PORT N
                                      like newflow, through a SOCKS5 proxy
 Output lines are `key: value` so the caller can grep them.
@@ -73,6 +78,21 @@ def udp_echo(port, bind="0.0.0.0"):
     while True:
         d, a = s.recvfrom(65536)
         s.sendto(d, a)
+
+
+def dns_nx(port, bind="0.0.0.0"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((bind, port))
+    while True:
+        q, a = s.recvfrom(512)
+        i = 12
+        while i < len(q) and q[i] != 0:  # the question's name
+            i += 1 + q[i]
+        if len(q) < 12 or i + 5 > len(q):
+            continue
+        # the question back, QR + RD copied + RA, RCODE 3 (NXDOMAIN)
+        flags = 0x8000 | (struct.unpack(">H", q[2:4])[0] & 0x0100) | 0x0080 | 3
+        s.sendto(q[:2] + struct.pack(">HHHHH", flags, 1, 0, 0, 0) + q[12:i + 5], a)
 
 
 def pct(v, p):
@@ -155,7 +175,15 @@ def firstbyte(host, port, t0, timeout):
     return 1
 
 
+def ready():
+    # Interpreter start-up (with a pyenv shim: 0.3-0.6 s on a quiet machine)
+    # must not be counted: the caller takes T0 only after this line.
+    print("ready: 1")
+    sys.stdout.flush()
+
+
 def firstbytes(host, port, timeout):
+    ready()
     for line in sys.stdin:
         firstbyte(host, port, float(line), timeout)
         sys.stdout.flush()
@@ -187,6 +215,8 @@ def main(a):
         echo_server(int(a[1]), a[2] if len(a) > 2 else "0.0.0.0")
     elif a[0] == "udp-echo":
         udp_echo(int(a[1]), a[2] if len(a) > 2 else "0.0.0.0")
+    elif a[0] == "dns-nx":
+        dns_nx(int(a[1]), a[2] if len(a) > 2 else "0.0.0.0")
     elif a[0] == "rr":
         rr(a[1], int(a[2]), int(a[3]))
     elif a[0] == "newflow":
@@ -196,6 +226,7 @@ def main(a):
     elif a[0] == "firstbyte":
         t0 = a[3]
         if t0 == "-":
+            ready()
             t0 = sys.stdin.readline()
         return firstbyte(a[1], int(a[2]), float(t0), float(a[4]))
     elif a[0] == "firstbytes":

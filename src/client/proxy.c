@@ -74,6 +74,29 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 
 /* ---------------------------------------------------------- listeners -- */
 
+/* The flow has started (its header is in the tunnel's stream, or queued
+ * for it) and reading is on.  What the application sent right after its
+ * connect is usually in the socket already: read it now, so it leaves in
+ * the same packet as the header.  libuv would report it only in the next
+ * poll, after the endpoint's flush has sent the header alone, and the
+ * connector would then take the bytes one packet (and one wake-up) later. */
+static void read_now(struct conn *c, int fd)
+{
+	uv_buf_t b = uv_buf_init((char *)c->rbuf, RBUF_SIZE);
+	ssize_t n;
+
+	if (c->closing)
+		return;
+	do
+		n = recv(fd, c->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		px_on_read((uv_stream_t *)&c->tcp, n, &b);
+	else if (n == 0)
+		px_on_read((uv_stream_t *)&c->tcp, UV_EOF, &b);
+	/* nothing yet (EAGAIN) or an error: libuv's read reports it */
+}
+
 /* Accepted connections come through core/accept.h: running out of
  * descriptors or memory pauses accepting (logged once per burst) instead
  * of libuv dropping the pending connections unseen. */
@@ -145,6 +168,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 		px_start_flow(c);
 		if (!c->closing)
 			uv_read_start((uv_stream_t *)&c->tcp, px_on_alloc, px_on_read);
+		read_now(c, fd);
 		return;
 	}
 	/* Port-forward: the target is fixed.  Read at once: the first read
@@ -158,6 +182,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 	px_start_flow(c);
 	if (!c->closing)
 		uv_read_start((uv_stream_t *)&c->tcp, px_on_alloc, px_on_read);
+	read_now(c, fd);
 }
 
 static int add_listener(struct pn_proxy *p, const char *addr, int socks, const char *target,
