@@ -14,26 +14,25 @@
 #
 # Checks: the attack filled the table in every A phase; every login
 # succeeds (before the eviction fix in http.c a full table refused every new
-# connection: all failed); login p99 under attack against the baseline's
-# (case 11's goal is 2x; see LIMIT below), compared like with like: the p99
-# of all A logins against the p99 of all B logins, the phases interleaved
-# so the machine's own load weighs on both alike (with libmicrohttpd's
-# epoll loop, which spun on every half-received TLS record, it was 10x, the
-# median 39x); the controller's descriptors stay bounded; evictions are
-# logged.
+# connection: all failed); login latency under attack against the
+# baseline's (case 11's goal: p99 <= 2x; see GUARD below), compared like
+# with like: all A logins against all B logins, the phases interleaved so
+# the machine's own load weighs on both alike (with libmicrohttpd's epoll
+# loop, which spun on every half-received TLS record, the median was
+# 18-39x); the controller's descriptors stay bounded; evictions are logged.
 source "$(dirname "$0")/../lib/netns.sh" "${1:?build dir}" slowloris
 HERE=$(cd "$(dirname "$0")" && pwd)
 SL="python3 $HERE/slowloris.py"
-# The p99 ratio: a release build checks <= 5x (a regression guard: the
-# epoll spin made it 10x); PN_SLOWLORIS_STRICT=1 checks the goal, <= 2x,
-# which is not yet held at load averages of 40 (2.6-3.1x; 1.4-1.9x at 25).
-# A sanitizer build runs fewer logins and only prints the ratio.
+# A release build checks the pooled median under attack <= 4x the
+# baseline's (a regression guard: 0.9-1.8x now, 18-39x with the epoll spin,
+# whose pooled p99 ratio was only 3.2-10.9x).  PN_SLOWLORIS_STRICT=1 also
+# checks the goal, p99 <= 2x, not yet held on a loaded machine (1.0-3.1x).
+# A sanitizer build runs fewer logins and only prints the ratios.
 ROUNDS=${PN_SLOWLORIS_ROUNDS:-7} PER_PHASE=${PN_SLOWLORIS_LOGINS:-40} BUDGET=${PN_SLOWLORIS_BUDGET_S:-100}
-LIMIT=5
-[ "${PN_SLOWLORIS_STRICT:-0}" = 1 ] && LIMIT=2
+GUARD=1
 if grep -q '^PN_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null; then
 	ROUNDS=${PN_SLOWLORIS_ROUNDS:-4} PER_PHASE=${PN_SLOWLORIS_LOGINS:-15} BUDGET=${PN_SLOWLORIS_BUDGET_S:-180}
-	[ "${PN_SLOWLORIS_STRICT:-0}" = 1 ] || LIMIT=
+	GUARD=0
 fi
 NSRC=8 PER_SRC=100 # 800 attempted: > 512 in total
 ulimit -Sn "$(ulimit -Hn)"
@@ -135,20 +134,19 @@ alla = sorted(x for n, v in att for x in v)
 print("pooled: baseline %d logins, median %.1f ms, p99 %.1f ms; under attack %d logins, median %.1f ms, p99 %.1f ms"
       % (len(allb), med(allb), p99(allb), len(alla), med(alla), p99(alla)))
 print("median of the rounds' p99 ratios: %.2fx" % statistics.median(ratios))
-print("RESULT %.2f %d %d %d %d" % (p99(alla) / max(p99(allb), 0.1), sum(n for n, v in base), len(allb),
-                                   sum(n for n, v in att), len(alla)))
+print("RESULT %.2f %.2f %d %d %d %d" % (p99(alla) / max(p99(allb), 0.1), med(alla) / max(med(allb), 0.1),
+                                       sum(n for n, v in base), len(allb), sum(n for n, v in att), len(alla)))
 EOF
 cat "$W/stats"
-read -r _ RATIO NB OKB NA OKA <<<"$(grep '^RESULT' "$W/stats")"
+read -r _ RATIO MRATIO NB OKB NA OKA <<<"$(grep '^RESULT' "$W/stats")"
 echo "the attack held at least $MINHELD connections in every round; controller fds $FD0 -> max $MAXFD"
 check "the attack was on (it held >= 400 connections at the controller in every round: min $MINHELD)" test "$MINHELD" -ge 400
 check "every login under attack succeeded ($OKA of $NA; statuses: $(cat "$W"/attack.* | cut -d' ' -f2 | sort | uniq -c | xargs))" \
 	test "$OKA" = "$NA" -a "$NA" = $((ROUNDS * PER_PHASE))
 check "every baseline login succeeded ($OKB of $NB)" test "$OKB" = "$NB" -a "$NB" = $(((ROUNDS + 1) * PER_PHASE))
-echo "login p99 under slowloris / baseline p99, pooled over $ROUNDS rounds: ${RATIO}x (goal <= 2x)"
-if [ -n "$LIMIT" ]; then
-	check "login p99 under slowloris <= ${LIMIT}x baseline (${RATIO}x)" le "${RATIO:-999}" "$LIMIT"
-fi
+echo "pooled over $ROUNDS rounds, under slowloris / baseline: login p99 ${RATIO}x (goal <= 2x), median ${MRATIO}x"
+[ "$GUARD" = 1 ] && check "login median under slowloris <= 4x baseline (${MRATIO}x)" le "${MRATIO:-999}" 4
+[ "${PN_SLOWLORIS_STRICT:-0}" = 1 ] && check "login p99 under slowloris <= 2x baseline (${RATIO}x)" le "${RATIO:-999}" 2
 check "controller descriptors bounded ($MAXFD <= $((FD0 + 512 + 16 + 64 + 50)))" test "$MAXFD" -le $((FD0 + 512 + 16 + 64 + 50))
 grep -q http_evicted "$W/ctl.log" && ok "evictions logged: $(grep http_evicted "$W/ctl.log" | tail -1 | grep -o 'evictions=[0-9]*')" ||
 	bad "no eviction logged"
