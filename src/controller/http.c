@@ -1,7 +1,16 @@
 /*
  * The HTTPS front of the controller: libmicrohttpd with GnuTLS, TLS 1.3
- * only, event-driven: HTTP_THREADS epoll loops (MHD's thread pool) own
- * every socket and run the TLS handshakes non-blocking.  Requests are
+ * only, event-driven: HTTP_THREADS poll loops (MHD's thread pool) own
+ * every socket and run the TLS handshakes non-blocking.  Not epoll: in
+ * libmicrohttpd 0.9.75 (and its master at the time of writing) a TLS
+ * handshake that returns GNUTLS_E_AGAIN leaves its connection on the epoll
+ * loop's ready list (only the record layer's receive clears the flag), so
+ * the loop waits with a timeout of 0 and retries gnutls_handshake (a recv
+ * that returns EAGAIN) on every such connection until the handshake
+ * completes or times out.  Six bytes of a TLS record from a slowloris kept
+ * every loop spinning, and a legitimate login waited behind them
+ * (docs/performance.md).  poll() is level-triggered and has no such list: a
+ * partial record costs one handshake step per arriving segment.  Requests are
  * handled on the loop thread that owns the connection (handlers may block
  * on the store for the length of one request); a push stream is a
  * suspended connection that holds no thread (push.c), so one controller
@@ -50,7 +59,7 @@
 #define HTTP_PER_IP_LIMIT 128    /* ... and per source address */
 #define HTTP_CONN_MAX 262144     /* every connection, streams included (also bounded by fds) */
 #define HTTP_FD_RESERVE 256      /* descriptors kept for the store, files, logs */
-#define HTTP_THREADS 16          /* epoll loops (MHD thread pool); handlers may block one for the length of a request */
+#define HTTP_THREADS 16          /* poll loops (MHD thread pool); handlers may block one for the length of a request */
 #define HTTP_THREAD_STACK (256 * 1024)
 #define HTTP_EVICT_INFLIGHT 64   /* connections shut down for others, not yet closed */
 #define HTTP_EVICT_SCAN 128      /* oldest connections looked at for one eviction */
@@ -461,7 +470,8 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 {
 	struct pn_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
+	/* poll, not epoll: see the top */
+	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
 			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	const union MHD_DaemonInfo *info;
 	uint64_t fds = 0;

@@ -1,6 +1,6 @@
 /*
  * Push channel (see push.h).  Each subscriber is one HTTPS connection in
- * the API server's event loops (http.c: libmicrohttpd with epoll and a
+ * the API server's event loops (http.c: libmicrohttpd with poll and a
  * small thread pool); no thread waits for a subscriber.  The stream's
  * content reader sends what is due and otherwise suspends its connection
  * (it leaves the loop's poll set); one ticker thread resumes a suspended

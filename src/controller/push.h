@@ -3,7 +3,7 @@
 /*
  * Push channel: server-sent events over the API's HTTPS with mutual TLS,
  * event-driven: a subscriber holds a suspended connection in the HTTP
- * server's epoll loops, not a thread (push.c).
+ * server's poll loops, not a thread (push.c).
  * GET /v1/ctl/stream?since=V opens a stream; the controller immediately
  * sends the subscriber's current state (policy version >= V), then
  * one event per new policy version (changes are coalesced: a subscriber

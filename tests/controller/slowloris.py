@@ -6,15 +6,22 @@
       127.0.1.1.. (each reopened 1 s after the server closed it), a third of
       each kind: TCP that never speaks; a TLS record header then one byte
       every 2 s; a full TLS handshake, then a request head one byte every
-      2 s.  Writes "open=N opened=M" to STATUS_FILE every 0.5 s.
+      2 s.  Starts paused: SIGUSR2 starts (or resumes) the attack, SIGUSR1
+      pauses it (closes every connection, opens none).  Writes
+      "open=N opened=M paused=0|1" to STATUS_FILE every 0.5 s.
   slowloris.py login URL CA SA_KEY CSR_FILE N OUT_FILE
       N service-account logins (POST /v1/client/login), each on a new TLS
       connection; appends one "ms status" line per login to OUT_FILE.
+  slowloris.py serve URL CA SA_KEY CSR_FILE
+      the same, for each line "N OUT_FILE" read from stdin; prints "done"
+      after each (one process for every phase: Python's start-up alone
+      takes seconds on the loaded machine).
 """
 import http.client
 import json
 import os
 import selectors
+import signal
 import socket
 import ssl
 import sys
@@ -33,6 +40,11 @@ def attack(host, port, nsrc, per, status):
              for i in range(nsrc * per)]
     st = {"open": 0, "opened": 0}
     last = 0.0
+    # paused: the signal handlers only set the wish; the loop acts on it
+    want = {"paused": True}
+    paused = True
+    signal.signal(signal.SIGUSR1, lambda *_: want.update(paused=True))
+    signal.signal(signal.SIGUSR2, lambda *_: want.update(paused=False))
 
     def close(c):
         if c["s"] is not None:
@@ -96,7 +108,14 @@ def attack(host, port, nsrc, per, status):
 
     while True:
         now = time.monotonic()
+        if want["paused"] != paused:
+            paused = want["paused"]
+            for c in slots:
+                close(c)
+                c["at"] = now
         for c in slots:
+            if paused:
+                break
             if c["s"] is None and now >= c["at"]:
                 start(c)
             elif c["s"] is not None and c.get("stage") == "dribble" and now >= c["next"]:
@@ -114,7 +133,7 @@ def attack(host, port, nsrc, per, status):
             step(key.data, ev)
         if now - last > 0.5:
             with open(status + ".tmp", "w") as f:
-                f.write("open=%d opened=%d\n" % (st["open"], st["opened"]))
+                f.write("open=%d opened=%d paused=%d\n" % (st["open"], st["opened"], paused))
             os.replace(status + ".tmp", status)
             last = now
 
@@ -141,8 +160,17 @@ def login(url, ca, key, csr_file, n, out):
             f.write("%.2f %d\n" % ((time.monotonic() - t0) * 1000, st))
 
 
+def serve(url, ca, key, csr_file):
+    for line in sys.stdin:
+        n, out = line.split()
+        login(url, ca, key, csr_file, int(n), out)
+        print("done", flush=True)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "attack":
+    if sys.argv[1] == "serve":
+        serve(*sys.argv[2:6])
+    elif sys.argv[1] == "attack":
         attack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     else:
         login(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7])
