@@ -1,0 +1,174 @@
+#!/bin/bash
+# The design's harsh network (security case 15): loss 20%, delay 300 ms
+# ± 100 (uniform), reorder 25%, duplication 1%, on every packet the client
+# sends and every packet it receives.  This kernel has no netem and no
+# nftables `queue`: iptables' NFQUEUE target on the router hands the
+# client's packets to tests/tools/pn-impair (one per direction, seeded),
+# which drops, holds, reorders and copies them.
+#
+# Direct path, then relay-UDP (direct UDP between client and connector
+# blocked): a download and an upload of SIZE bytes at once complete with
+# sha256 equal; new flows open on the same tunnel afterwards; on the direct
+# path the tunnel then sits idle past the 30 s idle timeout and still
+# carries a flow; one tunnel per phase (no tunnel_close at the connector,
+# no client failure); and the impairment's counters show it happened
+# (drop rate near 20%, duplicates, packets out of order, none unseen).
+#
+# Topology: tests/lib/fixnet.sh (client -- hub router -- relay / connector
+# -- resource).  SIZE: 2 MiB each way (512 KiB under sanitizers).
+# PN_HARSH_SIZE, PN_HARSH_IDLE override.  Needs root.
+set -uo pipefail
+BUILD=${1:?build dir}
+source "$(dirname "$0")/../lib/netns.sh" "$BUILD" harsh
+source "$(dirname "$0")/../lib/fixnet.sh"
+SIZE=$((2 << 20))
+if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+	SIZE=$((512 << 10))
+fi
+SIZE=${PN_HARSH_SIZE:-$SIZE}
+IDLE=${PN_HARSH_IDLE:-35}
+IMPAIR=$BUILD/tests/tools/pn-impair
+HARSH="--loss 20 --delay 300 --jitter 100 --dist uniform --reorder 25 --dup 1"
+XFER="python3 $PN_SRC/tests/tunnel/pmtuxfer.py"
+IPT="ip netns exec $NS_HUB iptables"
+
+pn_topo_up || bad "topology"
+# Software GSO before the wire: the router sees the datagrams a real link
+# carries (the queue would segment a GSO batch anyway).
+for l in "$NS_CLI cli0" "$NS_RELAY relay0" "$NS_CONN1 conn0"; do
+	set -- $l
+	ip -n "$1" link set dev "$2" gso_max_segs 1 || bad "gso_max_segs on $2"
+done
+pn_pki_one_connector
+pn_bg xfer ip netns exec $NS_RES python3 "$PN_SRC/tests/tunnel/pmtuxfer.py" serve 5201
+pn_wait_tcp $NS_CONN1 10.203.9.2 5201 30 || bad "transfer server up"
+pn_start_relay
+pn_start_connector conn1
+
+# impair_up PHASE: one impairer per direction of the client's link (queue
+# 10: from the client, 11: to it), then the rules that feed them.
+impair_up() {
+	local ph=$1 q
+	for q in 10 11; do
+		pn_bg "impair-$ph-$q" ip netns exec $NS_HUB "$IMPAIR" --queue $q $HARSH --seed $((q * 7 + ${#ph}))
+	done
+	for q in 10 11; do
+		pn_wait_log "$W/impair-$ph-$q.log" "impair ready" 30 || { bad "$ph: impairer $q up"; return 1; }
+	done
+	$IPT -A FORWARD -i h-cli -j NFQUEUE --queue-num 10 &&
+		$IPT -A FORWARD -o h-cli -j NFQUEUE --queue-num 11 || { bad "$ph: iptables NFQUEUE rules"; return 1; }
+}
+# impair_down PHASE: rules off, then the impairers stop and print counters;
+# checks them: the impairment really happened.
+impair_down() {
+	local ph=$1 q line seen pct ooo dups unseen pid
+	$IPT -D FORWARD -i h-cli -j NFQUEUE --queue-num 10
+	$IPT -D FORWARD -o h-cli -j NFQUEUE --queue-num 11
+	for q in 10 11; do
+		eval "pid=\$PID_impair_${ph//-/_}_$q"
+		pn_stop "$pid" 10
+		line=$(grep '^impair exit' "$W/impair-$ph-$q.log" | tail -1)
+		echo "    $ph: queue $q: $line"
+		seen=$(sed -n 's/.* seen=\([0-9]*\).*/\1/p' <<<"$line")
+		pct=$(sed -n 's/.* drop_pct=\([0-9.]*\).*/\1/p' <<<"$line")
+		ooo=$(sed -n 's/.* out_of_order=\([0-9]*\).*/\1/p' <<<"$line")
+		dups=$(sed -n 's/.* dup_sent=\([0-9]*\).*/\1/p' <<<"$line")
+		unseen=$(sed -n 's/.* unseen=\([0-9-]*\).*/\1/p' <<<"$line")
+		[ "${seen:-0}" -ge 500 ] && le 15 "${pct:-0}" && le "${pct:-100}" 25 &&
+			ok "$ph: queue $q impaired: ${seen} packets, ${pct}% dropped" ||
+			bad "$ph: queue $q: seen=${seen:-?} drop_pct=${pct:-?} (wanted >= 500 packets, 15-25%)"
+		[ "${ooo:-0}" -ge $((seen / 20)) ] && [ "${dups:-0}" -ge 1 ] &&
+			ok "$ph: queue $q: ${ooo} out of order, ${dups} duplicated" ||
+			bad "$ph: queue $q: out_of_order=${ooo:-?} dup_sent=${dups:-?}"
+		[ "${unseen:-1}" -eq 0 ] 2>/dev/null && ok "$ph: queue $q: no packet passed unimpaired (unseen=0)" ||
+			bad "$ph: queue $q: unseen=${unseen:-?} (queue full or socket overrun)"
+	done
+}
+
+status_json() { $C "$PN_BIN" client status --json --state "$W/pki/$1"; }
+tun_field() { # state field: the first tunnel's field
+	status_json "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['tunnels']; print(t[0]['$2'] if t else '-')" 2>/dev/null
+}
+wait_path() { # state want seconds
+	local i
+	for i in $(seq $(($3 * 5))); do
+		[ "$(tun_field "$1" path)" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+flow_ok() { # port bytes: one download + upload of bytes, both intact
+	local out
+	out=$($C timeout 120 $XFER run 127.0.0.1 "$1" "$2" 2>&1)
+	grep -q "down_sha: ok" <<<"$out" && grep -q "up_sha: ok" <<<"$out" && return 0
+	echo "$out" | sed 's/^/      /' | tail -5
+	return 1
+}
+
+phase() { # label state-name forward-port expected-path idle-seconds
+	local L=$1 st=$2 F=$3 want=$4 idle=$5 out t0 secs n i opens0 opens1 closes0 closes1 fails
+	opens0=$(pn_count "$W/connector-conn1.log" "tunnel_open")
+	closes0=$(pn_count "$W/connector-conn1.log" "tunnel_close")
+	# the first flow brings the tunnel up through the impaired link (the
+	# handshake, with 20% loss each way, may take several tries)
+	t0=$(now)
+	for i in $(seq 60); do
+		$C python3 -c "import socket; socket.create_connection(('127.0.0.1', $F), timeout=5).close()" \
+			2>/dev/null && break
+		sleep 1
+	done
+	wait_path "$st" "$want" 90 && ok "$L: tunnel on the $want path ($(since "$t0") s)" ||
+		bad "$L: tunnel on the $want path (got $(tun_field "$st" path))"
+
+	# the transfer: a download and an upload at once
+	t0=$(now)
+	out=$($C timeout 240 $XFER run 127.0.0.1 "$F" "$SIZE" 2>&1)
+	secs=$(since "$t0")
+	echo "$out" | sed "s/^/    $L: /"
+	expect "$L: $((SIZE >> 10)) KiB download intact (${secs} s)" "down_sha: ok" "$out"
+	expect "$L: $((SIZE >> 10)) KiB upload intact" "up_sha: ok" "$out"
+	[ "$(tun_field "$st" path)" = "$want" ] && ok "$L: still on the $want path" ||
+		bad "$L: path moved to $(tun_field "$st" path)"
+
+	# new flows on the same tunnel
+	n=0
+	for i in 1 2 3 4 5; do flow_ok "$F" 65536 && n=$((n + 1)); done
+	[ $n -eq 5 ] && ok "$L: 5 new flows after the transfer, each intact" || bad "$L: new flows: $n of 5"
+
+	if [ "$idle" -gt 0 ]; then
+		echo "    $L: idle ${idle} s (the idle timeout is 30 s)"
+		sleep "$idle"
+		flow_ok "$F" 65536 && ok "$L: a flow after ${idle} s idle" || bad "$L: flow after ${idle} s idle"
+	fi
+
+	opens1=$(pn_count "$W/connector-conn1.log" "tunnel_open")
+	closes1=$(pn_count "$W/connector-conn1.log" "tunnel_close")
+	fails=$(tun_field "$st" failures)
+	[ $((opens1 - opens0)) -eq 1 ] && [ "$closes1" -eq "$closes0" ] && [ "${fails:-x}" = 0 ] &&
+		ok "$L: one tunnel throughout (connector: 1 open, 0 close; client failures 0)" ||
+		{
+			bad "$L: tunnel survived: opens $((opens1 - opens0)), closes $((closes1 - closes0)), client failures ${fails:-?}"
+			grep -E "tunnel_(open|close)|path" "$W/connector-conn1.log" | tail -5
+		}
+	status_json "$st" | python3 -c "import json,sys; t=json.load(sys.stdin)['tunnels'][0]; print('    $L: client status:', {k: t.get(k) for k in ('path','rtt_us','flows_total','failures','last_error')})"
+}
+
+# Direct path.
+impair_up direct || pn_finish
+pn_start_client alice --forward 127.0.0.1:15201=10.203.9.2:5201 $(pn_direct_args)
+phase direct alice 15201 direct "$IDLE"
+pn_stop_check client-alice 10
+impair_down direct
+
+# Relay over UDP: direct UDP between client and connector blocked.
+$IPT -A FORWARD -s 10.203.1.0/24 -d 10.203.4.0/24 -p udp -j DROP
+$IPT -A FORWARD -s 10.203.4.0/24 -d 10.203.1.0/24 -p udp -j DROP
+impair_up relay || pn_finish
+cp -a "$W/pki/alice" "$W/pki/alice-relay" && rm -f "$W/pki/alice-relay/client.sock"
+pn_start_client alice-relay --forward 127.0.0.1:15202=10.203.9.2:5201
+phase relay-udp alice-relay 15202 relay-udp 0
+pn_stop_check client-alice-relay 10
+impair_down relay
+
+pn_stop_check connector-conn1 10
+pn_finish
