@@ -10,7 +10,8 @@
 # blocked): a download and an upload of SIZE bytes at once complete with
 # sha256 equal; new flows open on the same tunnel afterwards; on the direct
 # path the tunnel then sits idle past the 30 s idle timeout and still
-# carries a flow; one tunnel per phase (no tunnel_close at the connector,
+# carries a flow, and a flow crosses a 5 s outage of that path (the only
+# one: a tunnel opened --direct has no relay to move to); one tunnel per phase (no tunnel_close at the connector,
 # no client failure); and the impairment's counters show it happened
 # (drop rate near 20%, duplicates, packets out of order, none unseen).
 #
@@ -104,8 +105,8 @@ stop_client() { # name: stop it, and wait for the connector to close its tunnel
 		bad "$1: no tunnel_close at the connector after the client stopped"
 }
 
-phase() { # label state-name forward-port expected-path idle-seconds
-	local L=$1 st=$2 F=$3 want=$4 idle=$5 out t0 secs n i opens0 opens1 closes0 closes1 fails
+phase() { # label state-name forward-port expected-path idle-seconds outage-seconds
+	local L=$1 st=$2 F=$3 want=$4 idle=$5 outage=$6 out t0 secs n i opens0 opens1 closes0 closes1 fails
 	opens0=$(pn_count "$W/connector-conn1.log" "tunnel_open")
 	closes0=$(pn_count "$W/connector-conn1.log" "tunnel_close")
 	# the first flow brings the tunnel up through the impaired link (the
@@ -145,6 +146,21 @@ phase() { # label state-name forward-port expected-path idle-seconds
 		flow_ok "$F" 16384 && ok "$L: a flow after ${idle} s idle" || bad "$L: flow after ${idle} s idle"
 	fi
 
+	if [ "$outage" -gt 0 ]; then
+		# an outage mid-flow on a path with no relay to go back to (the
+		# tunnel was opened --direct): silence longer than the 2.5 s that
+		# moves a tunnel to its relay must not end this one
+		n=$(pn_count "$W/connector-conn1.log" "flow_start")
+		flow_ok "$F" 131072 >"$W/outage.out" 2>&1 &
+		i=$!
+		pn_wait_count "$W/connector-conn1.log" "flow_start" $((n + 2)) 60 || bad "$L: outage flow started"
+		$IPT -I FORWARD 1 -i h-cli -p udp -j DROP && $IPT -I FORWARD 1 -o h-cli -p udp -j DROP
+		sleep "$outage"
+		$IPT -D FORWARD -i h-cli -p udp -j DROP && $IPT -D FORWARD -o h-cli -p udp -j DROP
+		wait $i && ok "$L: a flow across a ${outage} s outage of the only path: intact" ||
+			{ bad "$L: flow across a ${outage} s outage"; cat "$W/outage.out"; grep p2p_direct_lost "$W/client-$st.log"; }
+	fi
+
 	opens1=$(pn_count "$W/connector-conn1.log" "tunnel_open")
 	closes1=$(pn_count "$W/connector-conn1.log" "tunnel_close")
 	fails=$(pn_tunnel_field "$st" failures)
@@ -160,7 +176,7 @@ phase() { # label state-name forward-port expected-path idle-seconds
 # Direct path.
 impair_up direct || pn_finish
 pn_start_client alice --forward 127.0.0.1:15201=10.203.9.2:5201 $(pn_direct_args)
-phase direct alice 15201 direct "$IDLE"
+phase direct alice 15201 direct "$IDLE" 5
 # impairment off first: the client's CONNECTION_CLOSE reaches the connector
 # (a lost one would leave the tunnel to the connector's idle timeout)
 impair_down direct
@@ -172,7 +188,7 @@ $IPT -A FORWARD -s 10.203.4.0/24 -d 10.203.1.0/24 -p udp -j DROP
 impair_up relay || pn_finish
 cp -a "$W/pki/alice" "$W/pki/alice-relay" && rm -f "$W/pki/alice-relay/client.sock"
 pn_start_client alice-relay --forward 127.0.0.1:15202=10.203.9.2:5201
-phase relay-udp alice-relay 15202 relay-udp 0
+phase relay-udp alice-relay 15202 relay-udp 0 0
 impair_down relay
 stop_client alice-relay
 
