@@ -7,7 +7,7 @@
 # which drops, holds, reorders and copies them.
 #
 # Direct path, then relay-UDP (direct UDP between client and connector
-# blocked): a download and an upload of SIZE bytes at once complete with
+# blocked; second argument: one phase only): a download and an upload of SIZE bytes at once complete with
 # sha256 equal; new flows open on the same tunnel afterwards; on the direct
 # path the tunnel then sits idle past the 30 s idle timeout and still
 # carries a flow, and a flow crosses a 5 s outage of that path (the only
@@ -31,6 +31,9 @@ if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
 fi
 SIZE=${PN_HARSH_SIZE:-$SIZE}
 IDLE=${PN_HARSH_IDLE:-35}
+# The phases: "direct", "relay" or both (the default; ctest runs them as
+# two tests, it_harsh_direct.sh and it_harsh_relay.sh, in parallel).
+PHASE=${2:-both}
 IMPAIR=$BUILD/tests/tools/pn-impair
 HARSH="--loss 20 --delay 300 --jitter 100 --dist uniform --reorder 25 --dup 1"
 XFER="env PN_XFER_TIMEOUT=150 python3 $PN_SRC/tests/tunnel/pmtuxfer.py"
@@ -174,23 +177,27 @@ phase() { # label state-name forward-port expected-path idle-seconds outage-seco
 }
 
 # Direct path.
-impair_up direct || pn_finish
-pn_start_client alice --forward 127.0.0.1:15201=10.203.9.2:5201 $(pn_direct_args)
-phase direct alice 15201 direct "$IDLE" 5
-# impairment off first: the client's CONNECTION_CLOSE reaches the connector
-# (a lost one would leave the tunnel to the connector's idle timeout)
-impair_down direct
-stop_client alice
+if [ "$PHASE" != relay ]; then
+	impair_up direct || pn_finish
+	pn_start_client alice --forward 127.0.0.1:15201=10.203.9.2:5201 $(pn_direct_args)
+	phase direct alice 15201 direct "$IDLE" 5
+	# impairment off first: the client's CONNECTION_CLOSE reaches the
+	# connector (a lost one would leave the tunnel to its idle timeout)
+	impair_down direct
+	stop_client alice
+fi
 
 # Relay over UDP: direct UDP between client and connector blocked.
-$IPT -A FORWARD -s 10.203.1.0/24 -d 10.203.4.0/24 -p udp -j DROP
-$IPT -A FORWARD -s 10.203.4.0/24 -d 10.203.1.0/24 -p udp -j DROP
-impair_up relay || pn_finish
-cp -a "$W/pki/alice" "$W/pki/alice-relay" && rm -f "$W/pki/alice-relay/client.sock"
-pn_start_client alice-relay --forward 127.0.0.1:15202=10.203.9.2:5201
-phase relay-udp alice-relay 15202 relay-udp 0 0
-impair_down relay
-stop_client alice-relay
+if [ "$PHASE" != direct ]; then
+	$IPT -A FORWARD -s 10.203.1.0/24 -d 10.203.4.0/24 -p udp -j DROP
+	$IPT -A FORWARD -s 10.203.4.0/24 -d 10.203.1.0/24 -p udp -j DROP
+	impair_up relay || pn_finish
+	cp -a "$W/pki/alice" "$W/pki/alice-relay" && rm -f "$W/pki/alice-relay/client.sock"
+	pn_start_client alice-relay --forward 127.0.0.1:15202=10.203.9.2:5201
+	phase relay-udp alice-relay 15202 relay-udp 0 0
+	impair_down relay
+	stop_client alice-relay
+fi
 
 pn_stop_check connector-conn1 10
 pn_finish
