@@ -82,7 +82,7 @@ for h in $hdrs; do
 done
 # Tools: compilers and build, the fuzzer runtime, what tests and scripts run.
 # (Looked up on the system PATH: a user's pyenv or ~/bin does not count.)
-for t in cmake make pkg-config gcc clang clang-format ip nft curl openssl certtool \
+for t in cmake make pkg-config gcc clang clang-format ip nft iptables curl openssl certtool \
   sqlite3 python3 haproxy psql setpriv dpkg-deb dpkg-shlibdeps scdoc debootstrap promtool tcpdump; do
   covered "tool $t" "$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" 2>/dev/null)"
 done

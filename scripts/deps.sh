@@ -14,6 +14,7 @@ PKGS=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev
   libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql libnftables-dev libmnl-dev libcmocka-dev
+  libnetfilter-queue-dev iptables
   iproute2 nftables curl openssl haproxy python3 procps psmisc git util-linux dnsmasq-base dbus-daemon
   iputils-ping faketime libfaketime tcpdump
   chromium

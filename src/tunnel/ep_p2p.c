@@ -410,8 +410,12 @@ static void client_liveness(struct ep_tunnel *et, struct ep_p2p *a, uint64_t now
 		if (!a->unanswered_since || a->unanswered_since < last)
 			a->unanswered_since = now;
 	}
+	/* With the relay to move to, a false alarm costs a switch; with no
+	   other path it ends the tunnel, and on a lossy, slow path (20% loss,
+	   RTT up to 800 ms: security case 15) both ends' loss recovery can be
+	   silent for longer than PN_P2P_DEAD_MS: wait longer before that. */
 	if (a->unanswered_since > last && now - a->unanswered_since >= UNANSWERED_MS * MS &&
-	    now - last >= PN_P2P_DEAD_MS * MS && !a->migrating) {
+	    now - last >= (a->relay ? PN_P2P_DEAD_MS : PN_P2P_LAST_DEAD_MS) * MS && !a->migrating) {
 		char id[PN_ID_HEX_LEN + 1], fl[LOG_FLOW_IDS * 17 + 16];
 		uint64_t gap = (a->unanswered_since - last) / MS;
 		int r = PN_E_TUN_NO_PATH;

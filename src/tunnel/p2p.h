@@ -28,6 +28,7 @@
 #define PN_P2P_EXPIRY_CONFIRM_MS 30000 /* ... if direct again within this */
 #define PN_P2P_LIVENESS_MS	 1000  /* direct path with flows: probe when silent this long */
 #define PN_P2P_DEAD_MS		 2500  /* silent this long (and probed): dead, back to the relay */
+#define PN_P2P_LAST_DEAD_MS	 10000 /* ... with no relay to go back to: dead only after this */
 #define PN_P2P_RETRY_MIN_MS	 5000  /* new probing after a failure or a fallback, */
 #define PN_P2P_RETRY_MAX_MS	 60000 /* doubling up to this */
 #define PN_P2P_TICK_MS		 50    /* the driver's timer */

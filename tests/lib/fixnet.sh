@@ -122,3 +122,37 @@ pn_start_client() { # state-name args...  (PN_CLIENT_ONLINE=1: not --offline)
 		"${mode[@]}" "$@"
 	pn_wait_file "$W/pki/$name/client.sock" 10 || bad "client $name started"
 }
+
+# pn_xfer_up: the bulk-transfer lab (tests/tunnel it_pmtu, it_tunnel_harsh):
+# the topology with software GSO on the client's, relay's and conn1's links
+# (the router sees the datagrams a real link carries, not GSO batches),
+# conn1's PKI, tests/tunnel/pmtuxfer.py serving on the resource's port 5201,
+# the relay and conn1.
+pn_xfer_up() {
+	local l
+	pn_topo_up || bad "topology"
+	for l in "$NS_CLI cli0" "$NS_RELAY relay0" "$NS_CONN1 conn0"; do
+		set -- $l
+		ip -n "$1" link set dev "$2" gso_max_segs 1 || bad "gso_max_segs on $2"
+	done
+	pn_pki_one_connector
+	pn_bg xfer ip netns exec $NS_RES python3 "$PN_SRC/tests/tunnel/pmtuxfer.py" serve 5201
+	pn_wait_tcp $NS_CONN1 10.203.9.2 5201 30 || bad "transfer server up"
+	pn_start_relay
+	pn_start_connector conn1
+}
+
+# Client status: the JSON of client NAME (state $W/pki/NAME), its first
+# tunnel's FIELD ('-' without a tunnel), and a wait for its path.
+pn_client_status() { $C "$PN_BIN" client status --json --state "$W/pki/$1"; }
+pn_tunnel_field() { # name field
+	pn_client_status "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['tunnels']; print(t[0]['$2'] if t else '-')" 2>/dev/null
+}
+pn_wait_tunnel_path() { # name path seconds
+	local i
+	for i in $(seq $(($3 * 5))); do
+		[ "$(pn_tunnel_field "$1" path)" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}

@@ -21,19 +21,10 @@ fi
 XFER="timeout 150 python3 $PN_SRC/tests/tunnel/pmtuxfer.py"
 NFT="ip netns exec $NS_HUB nft"
 
-pn_topo_up || bad "topology"
-# Software GSO before the wire: UDP GSO batches would cross the veths as
-# one super-packet, which nftables on the router measures (and drops)
-# whole; segmented, the router sees the datagrams a real link carries.
-for l in "$NS_CLI cli0" "$NS_RELAY relay0" "$NS_CONN1 conn0"; do
-	set -- $l
-	ip -n "$1" link set dev "$2" gso_max_segs 1 || bad "gso_max_segs on $2"
-done
-pn_pki_one_connector
-pn_bg xfer ip netns exec $NS_RES python3 "$PN_SRC/tests/tunnel/pmtuxfer.py" serve 5201
-pn_wait_tcp $NS_CONN1 10.203.9.2 5201 30 || bad "transfer server up"
-pn_start_relay
-pn_start_connector conn1
+# Software GSO before the wire (pn_xfer_up): UDP GSO batches would cross
+# the veths as one super-packet, which nftables on the router measures (and
+# drops) whole; segmented, the router sees the datagrams a real link carries.
+pn_xfer_up
 
 # Counters on the router: forwarded UDP by IP length.  A 1,452-byte UDP
 # payload is 1,480 bytes of IPv4; 1,200 is 1,228.
@@ -69,19 +60,11 @@ zero() { # inline rule counters have no reset in nft 1.0.6: remember them
 	done
 }
 
-status_json() { $C "$PN_BIN" client status --json --state "$W/pki/$1"; }
+status_json() { pn_client_status "$1"; }
 pmtu_field() { # state field: the first tunnel's pmtu.field
 	status_json "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['tunnels'][0]; print(t['pmtu']['$2'] if 'pmtu' in t else '-')" 2>/dev/null
 }
-path_of() { status_json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['tunnels'][0]['path'])" 2>/dev/null; }
-wait_path() { # state want seconds
-	local i
-	for i in $(seq $(($3 * 10))); do
-		[ "$(path_of "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+path_of() { pn_tunnel_field "$1" path; }
 
 # One phase: warm the tunnel, check the full size, then a transfer with
 # the black hole switched on after a quarter of the download.
@@ -93,7 +76,7 @@ phase() { # label state-name forward-port expected-path ceiling
 			2>/dev/null && break
 		sleep 0.1
 	done
-	wait_path "$st" "$want" 60 && ok "$L: tunnel on the $want path" ||
+	pn_wait_tunnel_path "$st" "$want" 60 && ok "$L: tunnel on the $want path" ||
 		bad "$L: tunnel on the $want path (got $(path_of "$st"))"
 	# the search ends within a few round trips of the handshake
 	for i in $(seq 300); do

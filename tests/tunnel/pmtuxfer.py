@@ -7,6 +7,7 @@
   pmtuxfer.py run HOST PORT SIZE [--at BYTES CMD]
         a download and an upload of SIZE bytes at once, progress sampled
         every 100 ms; when the download passes BYTES, runs CMD (shell) once.
+        Socket timeouts: PN_XFER_TIMEOUT seconds (60 by default).
         Prints `key: value` lines: down_sha, up_sha (ok/bad), down_bytes,
         up_bytes, down_gap_ms, up_gap_ms (longest time without progress,
         sampled every 100 ms from the start), fired, secs, mbps.
@@ -15,6 +16,7 @@ The pattern: 64 KiB chunks, chunk i = i as 8 bytes big-endian + 65528
 bytes of a fixed random block, so misplaced bytes change the digest.
 """
 import hashlib
+import os
 import random
 import socket
 import struct
@@ -25,6 +27,7 @@ import time
 
 CHUNK = 65536
 BASE = random.Random(20261205).randbytes(CHUNK)
+TIMEOUT = float(os.environ.get("PN_XFER_TIMEOUT", "60"))
 
 
 def chunk(i):
@@ -100,7 +103,7 @@ class Prog:
 
 def down(host, port, size, p, res, at, cmd, fired):
     try:
-        s = socket.create_connection((host, port), timeout=60)
+        s = socket.create_connection((host, port), timeout=TIMEOUT)
         s.sendall(b"D" + size.to_bytes(7, "big"))
         h = hashlib.sha256()
         while p.n < size:
@@ -121,7 +124,7 @@ def down(host, port, size, p, res, at, cmd, fired):
 
 def up(host, port, size, p, res):
     try:
-        s = socket.create_connection((host, port), timeout=60)
+        s = socket.create_connection((host, port), timeout=TIMEOUT)
         s.sendall(b"U" + size.to_bytes(7, "big"))
         i = 0
         while p.n < size:
