@@ -124,7 +124,9 @@ static void usage(FILE *f)
 	      "  opened closed denied udp_rx_pkts udp_rx_bytes fwd_pkts fwd_bytes tx_pkts\n"
 	      "  tx_bytes gso_sends stun binds_ok binds_bad binds_challenged drop_malformed\n"
 	      "  drop_no_session drop_addr drop_queue drop_amplification drop_denied tx_drops\n"
-	      "  refused_pending refused_auth gro gso.  SIGINT/SIGTERM stop the relay.\n",
+	      "  refused_pending refused_auth gro gso st_records st_writes workers handoffs\n"
+	      "  handoff_drops worker_udp_rx worker_streams worker_handoffs (per worker,\n"
+	      "  comma-separated).  SIGINT/SIGTERM stop the relay.\n",
 	      f);
 }
 

@@ -85,7 +85,8 @@ struct pend {
 /* A block of hand-off messages from one worker to another. */
 struct xbatch {
 	struct xbatch *next;
-	size_t len, cap;
+	size_t len;  /* bytes used (XQ_BATCH, more for one larger message) */
+	size_t nmsg; /* messages in it */
 	uint8_t data[];
 };
 

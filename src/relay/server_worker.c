@@ -65,7 +65,7 @@ static void xq_push_all(struct worker *w)
 			continue;
 		w->xout[d] = NULL;
 		for (struct xbatch *x = b; x; x = x->next)
-			bytes += x->len, nmsg += x->cap; /* cap: messages, once pushed */
+			bytes += x->len, nmsg += x->nmsg;
 		uv_mutex_lock(&t->inbox_mu);
 		if (!t->dead && t->in_bytes + bytes <= XQ_MAX_BYTES) {
 			struct xbatch *last = b;
@@ -96,8 +96,7 @@ static void xq_push_all(struct worker *w)
 /*
  * A message for c's worker: into the block being filled for it, the
  * first of w->xout[d] (blocks are prepended, newest first; xq_order
- * reverses the list before the push).  A block's `cap` counts its
- * messages.
+ * reverses the list before the push).
  */
 static int xq_put(struct worker *w, struct conn *c, uint32_t type, int err, const uint8_t *a,
 		  size_t an, const uint8_t *b, size_t bn)
@@ -110,7 +109,7 @@ static int xq_put(struct worker *w, struct conn *c, uint32_t type, int err, cons
 		if (!(x = malloc(sizeof(*x) + (need > XQ_BATCH ? need : XQ_BATCH))))
 			return -ENOMEM;
 		x->len = 0;
-		x->cap = 0;
+		x->nmsg = 0;
 		x->next = *head;
 		*head = x;
 	}
@@ -120,7 +119,7 @@ static int xq_put(struct worker *w, struct conn *c, uint32_t type, int err, cons
 	if (bn)
 		memcpy(x->data + x->len + sizeof(m) + an, b, bn);
 	x->len += need;
-	x->cap++;
+	x->nmsg++;
 	return 0;
 }
 
