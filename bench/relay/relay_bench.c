@@ -3,15 +3,18 @@
  * so both forward the same load on the same machine in the same run.
  *
  *   pn-relay-bench postern --pki DIR --tls IP:P --udp IP:P --src IP
- *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *                  [--sessions K] [--flows F] [--size S] [--seconds T] [--gso] [--idle]
  *   pn-relay-bench coturn --server IP:P --src IP --user U --pass P --realm R
- *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *                  [--sessions K] [--flows F] [--size S] [--seconds T] [--gso] [--idle]
  *
  * Forwarding: one sender thread blasts datagrams of S payload bytes from
  * socket A through the relay (Postern: DATA on a session bound by BIND;
  * coturn: ChannelData on an allocation with a channel bound to the peer)
  * with sendmmsg (or UDP GSO, up to 64 segments per send, with --gso); one
  * receiver thread counts what arrives at socket B (the other side).
+ * --flows F: the sender sends from F sockets (F source ports, a batch from
+ * each in turn), each with its own session(s) (coturn: its own
+ * allocation), so a relay that spreads sources over workers can.
  * Prints "result pps=.. gbps=.. sent=.. recv=.." over T seconds after a
  * one-second warm-up; with --cpu-pid PID (the relay's process) also the
  * relay's busy cores over that interval and the rates per busy core
@@ -142,8 +145,11 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
-/* The sender cycles over `npk` prebuilt datagrams (one per session). */
-static int tx_fd;
+/* The sender cycles over its `ntx` sockets (flows), a batch from each in
+ * turn; flow f sends its `npk` prebuilt datagrams pkts[f * npk ...] (one
+ * per session of that flow). */
+static int *tx_fds;
+static unsigned ntx = 1;
 static struct sockaddr_in tx_to;
 static uint8_t **pkts;
 static size_t pkt_len;
@@ -153,20 +159,23 @@ static void *sender(void *arg)
 {
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
-	unsigned k = 0;
+	unsigned k = 0, f = 0;
 	static uint8_t gso_buf[64 * 2048];
 	char ctl[CMSG_SPACE(sizeof(uint16_t))];
 	/* A GSO send carries at most 64 segments and 64 KiB. */
 	unsigned segs = (unsigned)(65000 / pkt_len) < 64 ? (unsigned)(65000 / pkt_len) : 64;
 
 	while (!stop) {
+		int tx_fd = tx_fds[f];
+		uint8_t **fp = pkts + (size_t)f * npk;
+		f = (f + 1) % ntx;
 		if (use_gso) {
 			/* 64 equal segments to the same destination in one send. */
 			struct msghdr mh = {0};
 			struct iovec v = {gso_buf, segs * pkt_len};
 			struct cmsghdr *cm;
 			for (unsigned i = 0; i < segs; i++)
-				memcpy(gso_buf + (size_t)i * pkt_len, pkts[k], pkt_len);
+				memcpy(gso_buf + (size_t)i * pkt_len, fp[k], pkt_len);
 			k = (k + 1) % npk;
 			mh.msg_name = &tx_to;
 			mh.msg_namelen = sizeof(tx_to);
@@ -184,7 +193,7 @@ static void *sender(void *arg)
 			continue;
 		}
 		for (int i = 0; i < BATCH; i++) {
-			iov[i].iov_base = pkts[k];
+			iov[i].iov_base = fp[k];
 			iov[i].iov_len = pkt_len;
 			k = (k + 1) % npk;
 			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
@@ -420,29 +429,29 @@ static void keepalive_cb(uv_timer_t *t)
 }
 
 /* BIND every session from fd as `side`; retry the unanswered ones. */
-static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss,
+static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss, unsigned cnt,
 		     enum pn_relay_side side)
 {
 	uint8_t b[PN_RELAY_BIND_LEN], r[64];
-	char *done = calloc(nsess, 1);
-	unsigned left = nsess;
+	char *done = calloc(cnt, 1);
+	unsigned left = cnt;
 
 	set_timeout(fd, 300);
 	for (int round = 0; round < 20 && left; round++) {
-		for (unsigned i = 0, inflight = 0; i < nsess; i++) {
+		for (unsigned i = 0, inflight = 0; i < cnt; i++) {
 			if (done[i])
 				continue;
 			pn_relay_bind_encode(b, ss[i].sid, side, (uint64_t)round + 1, ss[i].secret);
 			sendto(fd, b, sizeof(b), 0, (const struct sockaddr *)to, sizeof(*to));
 			/* Drain answers as we go so the socket buffer never overflows. */
-			if (++inflight % 256 == 0 || i == nsess - 1) {
+			if (++inflight % 256 == 0 || i == cnt - 1) {
 				ssize_t n;
 				while ((n = recv(fd, r, sizeof(r),
 						 inflight % 256 == 0 ? MSG_DONTWAIT : 0)) > 0) {
 					struct psess key;
 					memcpy(key.sid, r + 1, PN_RELAY_SID_LEN);
 					struct psess *hit =
-					    bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
+					    bsearch(&key, ss, cnt, sizeof(*ss), cmp_sid);
 					if (n == PN_RELAY_CHALLENGE_LEN &&
 					    r[0] == PN_RELAY_UDP_CHALLENGE && hit &&
 					    !done[hit - ss]) {
@@ -517,24 +526,30 @@ static int run_postern(void)
 	uv_timer_start(&ka, keepalive_cb, 10000, 10000);
 	pthread_create(&lt, NULL, loop_thread, NULL);
 
-	fa = udp_sock(&A);
+	/* Flow f (its own socket, so its own source port) binds the client
+	 * side of sessions [f * m, (f + 1) * m) of the sorted list. */
+	unsigned m = nsess / ntx;
+	tx_fds = calloc(ntx, sizeof(int));
+	for (unsigned f = 0; f < ntx; f++) {
+		tx_fds[f] = fa = udp_sock(&A);
+		bind_all(fa, (struct sockaddr_in *)&uss, copen + (size_t)f * m, m,
+			 PN_RELAY_SIDE_CLIENT);
+	}
 	fb = udp_sock(&B);
-	bind_all(fa, (struct sockaddr_in *)&uss, copen, PN_RELAY_SIDE_CLIENT);
-	bind_all(fb, (struct sockaddr_in *)&uss, ksess, PN_RELAY_SIDE_CONNECTOR);
+	bind_all(fb, (struct sockaddr_in *)&uss, ksess, nsess, PN_RELAY_SIDE_CONNECTOR);
 	fprintf(stderr, "postern: %u sessions open and bound\n", nsess);
 	if (idle) {
 		hold();
 		return 0;
 	}
 	pkt_len = PN_RELAY_DATA_HDR + size;
-	npk = nsess;
-	pkts = calloc(npk, sizeof(*pkts));
-	for (unsigned i = 0; i < npk; i++) {
+	npk = m;
+	pkts = calloc(nsess, sizeof(*pkts));
+	for (unsigned i = 0; i < npk * ntx; i++) {
 		pkts[i] = calloc(1, pkt_len);
 		pkts[i][0] = PN_RELAY_UDP_DATA;
 		memcpy(pkts[i] + 1, copen[i].sid, PN_RELAY_SID_LEN);
 	}
-	tx_fd = fa;
 	rx_fd = fb;
 	memcpy(&tx_to, &uss, sizeof(tx_to));
 	blast();
@@ -686,22 +701,23 @@ static int run_coturn(void)
 	md5_digest(&md5, sizeof(lt_key), lt_key);
 	fb = udp_sock(&B);
 	fds = calloc(nsess, sizeof(int));
-	int first = -1;
+	tx_fds = calloc(ntx, sizeof(int));
+	unsigned nflows = 0;
 	for (unsigned i = 0; i < nsess; i++) {
 		/* A fresh socket per attempt: a half-made allocation is not retried. */
 		for (int tries = 0; tries < 3; tries++) {
 			fds[i] = udp_sock(&A);
 			if (turn_setup(fds[i], srv, &B) == 0) {
 				ok++;
-				if (first < 0)
-					first = fds[i];
+				if (nflows < ntx)
+					tx_fds[nflows++] = fds[i];
 				break;
 			}
 			close(fds[i]);
 		}
 	}
 	/* A few lost transactions must not spoil a 10k run: count what holds. */
-	if (ok == 0 || ok < nsess - nsess / 100) {
+	if (ok == 0 || ok < nsess - nsess / 100 || (!idle && nflows < ntx)) {
 		fprintf(stderr, "coturn: %u of %u allocations\n", ok, nsess);
 		return 1;
 	}
@@ -714,11 +730,12 @@ static int run_coturn(void)
 	/* ChannelData: channel 0x4000, length, payload (a multiple of 4 needs no padding). */
 	pkt_len = 4 + size;
 	npk = 1;
-	pkts = calloc(1, sizeof(*pkts));
+	pkts = calloc(ntx, sizeof(*pkts));
 	pkts[0] = calloc(1, pkt_len);
 	pn_store_be16(pkts[0], 0x4000);
 	pn_store_be16(pkts[0] + 2, (uint16_t)size);
-	tx_fd = first;
+	for (unsigned f = 1; f < ntx; f++)
+		pkts[f] = pkts[0]; /* every allocation: its own channel 0x4000 */
 	rx_fd = fb;
 	memcpy(&tx_to, srv, sizeof(tx_to));
 	blast();
@@ -859,7 +876,7 @@ int main(int argc, char **argv)
 	    {"size", 1, 0, 'z'},   {"seconds", 1, 0, 'T'}, {"gso", 0, 0, 'g'},
 	    {"idle", 0, 0, 'i'},   {"user", 1, 0, 'U'},	   {"pass", 1, 0, 'P'},
 	    {"realm", 1, 0, 'R'},  {"ws", 1, 0, 'W'},	   {"only", 1, 0, 'O'},
-	    {"cpu-pid", 1, 0, 'C'}, {0, 0, 0, 0},
+	    {"cpu-pid", 1, 0, 'C'}, {"flows", 1, 0, 'F'},	   {0, 0, 0, 0},
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *mode;
@@ -888,11 +905,15 @@ int main(int argc, char **argv)
 		case 'W': ws_url = optarg; break;
 		case 'O': only = optarg; break;
 		case 'C': cpu_pid = atoi(optarg); break;
+		case 'F': ntx = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!nsess || size < 16 || size > PN_RELAY_MAX_PAYLOAD)
+	if (!nsess || !ntx || ntx > 1024 || size < 16 || size > PN_RELAY_MAX_PAYLOAD)
 		return 2;
+	/* Every flow carries as many sessions (at least one). */
+	if (!idle)
+		nsess = (nsess < ntx ? ntx : nsess) / ntx * ntx;
 	signal(SIGPIPE, SIG_IGN);
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (!strcmp(mode, "postern") && tls_addr && udp_addr)
