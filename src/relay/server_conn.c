@@ -168,7 +168,7 @@ void srv_on_connection(uv_stream_t *server, int status)
 	struct conn *c;
 	int r, full = 0;
 
-	if (status < 0 || srv->closing || w->stopping)
+	if (status < 0 || w->stopping)
 		return;
 	srv_enter(w);
 	if ((old = pn_admit_make_room(&srv->adm))) /* full: the oldest goes */
