@@ -3,15 +3,18 @@
  * so both forward the same load on the same machine in the same run.
  *
  *   pn-relay-bench postern --pki DIR --tls IP:P --udp IP:P --src IP
- *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *                  [--sessions K] [--flows F] [--size S] [--seconds T] [--gso] [--idle]
  *   pn-relay-bench coturn --server IP:P --src IP --user U --pass P --realm R
- *                  [--sessions K] [--size S] [--seconds T] [--gso] [--idle]
+ *                  [--sessions K] [--flows F] [--size S] [--seconds T] [--gso] [--idle]
  *
- * Forwarding: one sender thread blasts datagrams of S payload bytes from
+ * Forwarding (the coturn side in relay_bench_turn.c): one sender thread blasts datagrams of S payload bytes from
  * socket A through the relay (Postern: DATA on a session bound by BIND;
  * coturn: ChannelData on an allocation with a channel bound to the peer)
  * with sendmmsg (or UDP GSO, up to 64 segments per send, with --gso); one
  * receiver thread counts what arrives at socket B (the other side).
+ * --flows F: the sender sends from F sockets (F source ports, a batch from
+ * each in turn), each with its own session(s) (coturn: its own
+ * allocation), so a relay that spreads sources over workers can.
  * Prints "result pps=.. gbps=.. sent=.. recv=.." over T seconds after a
  * one-second warm-up; with --cpu-pid PID (the relay's process) also the
  * relay's busy cores over that interval and the rates per busy core
@@ -46,8 +49,6 @@
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
-#include <nettle/hmac.h>
-#include <nettle/md5.h>
 #include <uv.h>
 
 #include "core/buf.h"
@@ -60,20 +61,24 @@
 #include "trust/cred.h"
 #include "trust/key.h"
 
+#include "relay_bench.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
 #define BATCH 64
 
-static const char *pki = ".", *tls_addr, *udp_addr, *server, *src = "0.0.0.0", *turn_user = "u",
-		  *pass = "p", *realm = "lab";
-static unsigned nsess = 1, size = 1200, seconds = 5;
-static int use_gso, idle;
+static const char *pki = ".", *tls_addr, *udp_addr, *src = "0.0.0.0";
+const char *server, *turn_user = "u", *pass = "p", *realm = "lab";
+unsigned nsess = 1, size = 1200;
+static unsigned seconds = 5;
+static int use_gso;
+int idle;
 
 static _Atomic uint64_t rx_pkts, rx_bytes, tx_pkts;
 static _Atomic int stop;
 
-static void die(const char *m)
+void die(const char *m)
 {
 	fprintf(stderr, "pn-relay-bench: %s (%s)\n", m, strerror(errno));
 	exit(1);
@@ -86,7 +91,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int udp_sock(struct sockaddr_in *bound)
+int udp_sock(struct sockaddr_in *bound)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), sz = 8 << 20;
 	socklen_t l = sizeof(*bound);
@@ -104,7 +109,7 @@ static int udp_sock(struct sockaddr_in *bound)
 	return fd;
 }
 
-static void set_timeout(int fd, int ms)
+void set_timeout(int fd, int ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -112,7 +117,7 @@ static void set_timeout(int fd, int ms)
 
 /* ---- receiver / sender threads ---- */
 
-static int rx_fd;
+int rx_fd;
 
 static void *receiver(void *arg)
 {
@@ -142,31 +147,37 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
-/* The sender cycles over `npk` prebuilt datagrams (one per session). */
-static int tx_fd;
-static struct sockaddr_in tx_to;
-static uint8_t **pkts;
-static size_t pkt_len;
-static unsigned npk;
+/* The sender cycles over its `ntx` sockets (flows), a batch from each in
+ * turn; flow f sends its `npk` prebuilt datagrams pkts[f * npk ...] (one
+ * per session of that flow). */
+int *tx_fds;
+unsigned ntx = 1;
+struct sockaddr_in tx_to;
+uint8_t **pkts;
+size_t pkt_len;
+unsigned npk;
 
 static void *sender(void *arg)
 {
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
-	unsigned k = 0;
+	unsigned k = 0, f = 0;
 	static uint8_t gso_buf[64 * 2048];
 	char ctl[CMSG_SPACE(sizeof(uint16_t))];
 	/* A GSO send carries at most 64 segments and 64 KiB. */
 	unsigned segs = (unsigned)(65000 / pkt_len) < 64 ? (unsigned)(65000 / pkt_len) : 64;
 
 	while (!stop) {
+		int tx_fd = tx_fds[f];
+		uint8_t **fp = pkts + (size_t)f * npk;
+		f = (f + 1) % ntx;
 		if (use_gso) {
 			/* 64 equal segments to the same destination in one send. */
 			struct msghdr mh = {0};
 			struct iovec v = {gso_buf, segs * pkt_len};
 			struct cmsghdr *cm;
 			for (unsigned i = 0; i < segs; i++)
-				memcpy(gso_buf + (size_t)i * pkt_len, pkts[k], pkt_len);
+				memcpy(gso_buf + (size_t)i * pkt_len, fp[k], pkt_len);
 			k = (k + 1) % npk;
 			mh.msg_name = &tx_to;
 			mh.msg_namelen = sizeof(tx_to);
@@ -184,7 +195,7 @@ static void *sender(void *arg)
 			continue;
 		}
 		for (int i = 0; i < BATCH; i++) {
-			iov[i].iov_base = pkts[k];
+			iov[i].iov_base = fp[k];
 			iov[i].iov_len = pkt_len;
 			k = (k + 1) % npk;
 			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
@@ -222,7 +233,7 @@ static double cpu_of(int pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void blast(void)
+void blast(void)
 {
 	pthread_t rt, st;
 	uint64_t r0, b0, r1, b1, t0;
@@ -265,7 +276,7 @@ static void blast(void)
 	fflush(stdout);
 }
 
-static void hold(void)
+void hold(void)
 {
 	char c;
 	printf("ready %u\n", nsess);
@@ -420,29 +431,29 @@ static void keepalive_cb(uv_timer_t *t)
 }
 
 /* BIND every session from fd as `side`; retry the unanswered ones. */
-static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss,
+static void bind_all(int fd, const struct sockaddr_in *to, struct psess *ss, unsigned cnt,
 		     enum pn_relay_side side)
 {
 	uint8_t b[PN_RELAY_BIND_LEN], r[64];
-	char *done = calloc(nsess, 1);
-	unsigned left = nsess;
+	char *done = calloc(cnt, 1);
+	unsigned left = cnt;
 
 	set_timeout(fd, 300);
 	for (int round = 0; round < 20 && left; round++) {
-		for (unsigned i = 0, inflight = 0; i < nsess; i++) {
+		for (unsigned i = 0, inflight = 0; i < cnt; i++) {
 			if (done[i])
 				continue;
 			pn_relay_bind_encode(b, ss[i].sid, side, (uint64_t)round + 1, ss[i].secret);
 			sendto(fd, b, sizeof(b), 0, (const struct sockaddr *)to, sizeof(*to));
 			/* Drain answers as we go so the socket buffer never overflows. */
-			if (++inflight % 256 == 0 || i == nsess - 1) {
+			if (++inflight % 256 == 0 || i == cnt - 1) {
 				ssize_t n;
 				while ((n = recv(fd, r, sizeof(r),
 						 inflight % 256 == 0 ? MSG_DONTWAIT : 0)) > 0) {
 					struct psess key;
 					memcpy(key.sid, r + 1, PN_RELAY_SID_LEN);
 					struct psess *hit =
-					    bsearch(&key, ss, nsess, sizeof(*ss), cmp_sid);
+					    bsearch(&key, ss, cnt, sizeof(*ss), cmp_sid);
 					if (n == PN_RELAY_CHALLENGE_LEN &&
 					    r[0] == PN_RELAY_UDP_CHALLENGE && hit &&
 					    !done[hit - ss]) {
@@ -517,210 +528,32 @@ static int run_postern(void)
 	uv_timer_start(&ka, keepalive_cb, 10000, 10000);
 	pthread_create(&lt, NULL, loop_thread, NULL);
 
-	fa = udp_sock(&A);
+	/* Flow f (its own socket, so its own source port) binds the client
+	 * side of sessions [f * m, (f + 1) * m) of the sorted list. */
+	unsigned m = nsess / ntx;
+	tx_fds = calloc(ntx, sizeof(int));
+	for (unsigned f = 0; f < ntx; f++) {
+		tx_fds[f] = fa = udp_sock(&A);
+		bind_all(fa, (struct sockaddr_in *)&uss, copen + (size_t)f * m, m,
+			 PN_RELAY_SIDE_CLIENT);
+	}
 	fb = udp_sock(&B);
-	bind_all(fa, (struct sockaddr_in *)&uss, copen, PN_RELAY_SIDE_CLIENT);
-	bind_all(fb, (struct sockaddr_in *)&uss, ksess, PN_RELAY_SIDE_CONNECTOR);
+	bind_all(fb, (struct sockaddr_in *)&uss, ksess, nsess, PN_RELAY_SIDE_CONNECTOR);
 	fprintf(stderr, "postern: %u sessions open and bound\n", nsess);
 	if (idle) {
 		hold();
 		return 0;
 	}
 	pkt_len = PN_RELAY_DATA_HDR + size;
-	npk = nsess;
-	pkts = calloc(npk, sizeof(*pkts));
-	for (unsigned i = 0; i < npk; i++) {
+	npk = m;
+	pkts = calloc(nsess, sizeof(*pkts));
+	for (unsigned i = 0; i < npk * ntx; i++) {
 		pkts[i] = calloc(1, pkt_len);
 		pkts[i][0] = PN_RELAY_UDP_DATA;
 		memcpy(pkts[i] + 1, copen[i].sid, PN_RELAY_SID_LEN);
 	}
-	tx_fd = fa;
 	rx_fd = fb;
 	memcpy(&tx_to, &uss, sizeof(tx_to));
-	blast();
-	return 0;
-}
-
-/* ---- coturn: TURN (RFC 8656) with long-term credentials ---- */
-
-#define STUN_MAGIC 0x2112A442u
-
-struct stunb {
-	uint8_t b[512];
-	size_t n;
-};
-
-static void st_init(struct stunb *m, uint16_t type, uint8_t txid[12])
-{
-	gnutls_rnd(GNUTLS_RND_NONCE, txid, 12);
-	pn_store_be16(m->b, type);
-	pn_store_be16(m->b + 2, 0);
-	pn_store_be32(m->b + 4, STUN_MAGIC);
-	memcpy(m->b + 8, txid, 12);
-	m->n = 20;
-}
-
-static void st_attr(struct stunb *m, uint16_t t, const void *v, size_t len)
-{
-	pn_store_be16(m->b + m->n, t);
-	pn_store_be16(m->b + m->n + 2, (uint16_t)len);
-	memcpy(m->b + m->n + 4, v, len);
-	memset(m->b + m->n + 4 + len, 0, (4 - len % 4) % 4);
-	m->n += 4 + ((len + 3) & ~(size_t)3);
-	pn_store_be16(m->b + 2, (uint16_t)(m->n - 20));
-}
-
-static uint8_t lt_key[16];
-
-/* MESSAGE-INTEGRITY: HMAC-SHA1 with MD5(user:realm:pass) over the message
- * whose length already counts the MI attribute (RFC 8489 §14.5). */
-static void st_integrity(struct stunb *m)
-{
-	struct hmac_sha1_ctx h;
-	uint8_t mac[20];
-
-	pn_store_be16(m->b + 2, (uint16_t)(m->n - 20 + 24));
-	hmac_sha1_set_key(&h, sizeof(lt_key), lt_key);
-	hmac_sha1_update(&h, m->n, m->b);
-	hmac_sha1_digest(&h, sizeof(mac), mac);
-	st_attr(m, 0x0008, mac, sizeof(mac));
-}
-
-static const uint8_t *st_find(const uint8_t *p, size_t n, uint16_t type, size_t *len)
-{
-	size_t off = 20;
-	while (off + 4 <= n) {
-		uint16_t t = pn_load_be16(p + off), l = pn_load_be16(p + off + 2);
-		if (off + 4 + l > n)
-			return NULL;
-		if (t == type) {
-			*len = l;
-			return p + off + 4;
-		}
-		off += 4 + ((l + 3u) & ~3u);
-	}
-	return NULL;
-}
-
-static char nonce[256];
-static size_t nonce_len;
-
-static ssize_t transact(int fd, const struct sockaddr_in *to, struct stunb *m, uint8_t *resp,
-			size_t cap)
-{
-	for (int i = 0; i < 5; i++) {
-		sendto(fd, m->b, m->n, 0, (const struct sockaddr *)to, sizeof(*to));
-		ssize_t n = recv(fd, resp, cap, 0);
-		if (n >= 20 && !memcmp(resp + 8, m->b + 8, 12))
-			return n;
-	}
-	return -1;
-}
-
-static void put_xor_addr(uint8_t out[8], const struct sockaddr_in *a)
-{
-	out[0] = 0;
-	out[1] = 1;
-	pn_store_be16(out + 2, (uint16_t)(ntohs(a->sin_port) ^ (STUN_MAGIC >> 16)));
-	pn_store_be32(out + 4, ntohl(a->sin_addr.s_addr) ^ STUN_MAGIC);
-}
-
-/* Allocate + ChannelBind(0x4000 -> peer) from fd.  0 or -1. */
-static int turn_setup(int fd, const struct sockaddr_in *srv, const struct sockaddr_in *peer)
-{
-	uint8_t txid[12], resp[1024], rt[4] = {17, 0, 0, 0}, ch[4] = {0x40, 0x00, 0, 0}, xa[8];
-	struct stunb m;
-	ssize_t n;
-	size_t l;
-	const uint8_t *v;
-
-	set_timeout(fd, 500);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		st_init(&m, 0x0003, txid);
-		st_attr(&m, 0x0019, rt, 4);
-		if (nonce_len) {
-			st_attr(&m, 0x0006, turn_user, strlen(turn_user));
-			st_attr(&m, 0x0014, realm, strlen(realm));
-			st_attr(&m, 0x0015, nonce, nonce_len);
-			st_integrity(&m);
-		}
-		if ((n = transact(fd, srv, &m, resp, sizeof(resp))) < 0)
-			return -1;
-		if (pn_load_be16(resp) == 0x0103)
-			break;
-		/* 401/438: take the nonce and retry authenticated. */
-		if (!(v = st_find(resp, (size_t)n, 0x0015, &l)) || l >= sizeof(nonce))
-			return -1;
-		memcpy(nonce, v, l);
-		nonce_len = l;
-		if (attempt == 1)
-			return -1;
-	}
-	st_init(&m, 0x0009, txid);
-	st_attr(&m, 0x000C, ch, 4);
-	put_xor_addr(xa, peer);
-	st_attr(&m, 0x0012, xa, 8);
-	st_attr(&m, 0x0006, turn_user, strlen(turn_user));
-	st_attr(&m, 0x0014, realm, strlen(realm));
-	st_attr(&m, 0x0015, nonce, nonce_len);
-	st_integrity(&m);
-	if ((n = transact(fd, srv, &m, resp, sizeof(resp))) < 0 || pn_load_be16(resp) != 0x0109)
-		return -1;
-	return 0;
-}
-
-static int run_coturn(void)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in A, B, *srv = (struct sockaddr_in *)&ss;
-	struct md5_ctx md5;
-	char kbuf[256];
-	int fb, *fds;
-	unsigned ok = 0;
-
-	if (pn_relay_parse_addr(server, &ss))
-		die("address");
-	snprintf(kbuf, sizeof(kbuf), "%s:%s:%s", turn_user, realm, pass);
-	md5_init(&md5);
-	md5_update(&md5, strlen(kbuf), (const uint8_t *)kbuf);
-	md5_digest(&md5, sizeof(lt_key), lt_key);
-	fb = udp_sock(&B);
-	fds = calloc(nsess, sizeof(int));
-	int first = -1;
-	for (unsigned i = 0; i < nsess; i++) {
-		/* A fresh socket per attempt: a half-made allocation is not retried. */
-		for (int tries = 0; tries < 3; tries++) {
-			fds[i] = udp_sock(&A);
-			if (turn_setup(fds[i], srv, &B) == 0) {
-				ok++;
-				if (first < 0)
-					first = fds[i];
-				break;
-			}
-			close(fds[i]);
-		}
-	}
-	/* A few lost transactions must not spoil a 10k run: count what holds. */
-	if (ok == 0 || ok < nsess - nsess / 100) {
-		fprintf(stderr, "coturn: %u of %u allocations\n", ok, nsess);
-		return 1;
-	}
-	fprintf(stderr, "coturn: %u allocations with a channel bound\n", ok);
-	if (idle) {
-		nsess = ok;
-		hold();
-		return 0;
-	}
-	/* ChannelData: channel 0x4000, length, payload (a multiple of 4 needs no padding). */
-	pkt_len = 4 + size;
-	npk = 1;
-	pkts = calloc(1, sizeof(*pkts));
-	pkts[0] = calloc(1, pkt_len);
-	pn_store_be16(pkts[0], 0x4000);
-	pn_store_be16(pkts[0] + 2, (uint16_t)size);
-	tx_fd = first;
-	rx_fd = fb;
-	memcpy(&tx_to, srv, sizeof(tx_to));
 	blast();
 	return 0;
 }
@@ -859,7 +692,7 @@ int main(int argc, char **argv)
 	    {"size", 1, 0, 'z'},   {"seconds", 1, 0, 'T'}, {"gso", 0, 0, 'g'},
 	    {"idle", 0, 0, 'i'},   {"user", 1, 0, 'U'},	   {"pass", 1, 0, 'P'},
 	    {"realm", 1, 0, 'R'},  {"ws", 1, 0, 'W'},	   {"only", 1, 0, 'O'},
-	    {"cpu-pid", 1, 0, 'C'}, {0, 0, 0, 0},
+	    {"cpu-pid", 1, 0, 'C'}, {"flows", 1, 0, 'F'},	   {0, 0, 0, 0},
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *mode;
@@ -888,11 +721,15 @@ int main(int argc, char **argv)
 		case 'W': ws_url = optarg; break;
 		case 'O': only = optarg; break;
 		case 'C': cpu_pid = atoi(optarg); break;
+		case 'F': ntx = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!nsess || size < 16 || size > PN_RELAY_MAX_PAYLOAD)
+	if (!nsess || !ntx || ntx > 1024 || size < 16 || size > PN_RELAY_MAX_PAYLOAD)
 		return 2;
+	/* Every flow carries as many sessions (at least one). */
+	if (!idle)
+		nsess = (nsess < ntx ? ntx : nsess) / ntx * ntx;
 	signal(SIGPIPE, SIG_IGN);
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (!strcmp(mode, "postern") && tls_addr && udp_addr)

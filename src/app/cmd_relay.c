@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -66,6 +67,9 @@ static const struct pn_opt run_opts[] = {
 	   .max = 86400000, .def = PN_STR(PN_RELAY_STATS_MS) "ms", .unit = "s",
 	   .flags = PN_OPT_RELOAD,
 	   .help = "stats line in the log this often (flag: seconds; 0 = off)"),
+    PN_OPT("workers", "N", "relay", "workers", PN_CFG_INT, .min = 0, .max = 256, .def = "0",
+	   .help = "worker threads, each with its own UDP socket and listener\n"
+		   "on the same ports (SO_REUSEPORT); 0 = one per online CPU"),
     PN_OPT("no-gso", NULL, "relay", "no_gso", PN_CFG_BOOL, .value = "true", .def = "false",
 	   .help = "do not use UDP GSO/GRO"),
     PN_OPT("allow-peer", "CIDR", "relay", "allow_peer", PN_CFG_LIST, .max = PN_RELAY_ALLOW_MAX,
@@ -120,7 +124,9 @@ static void usage(FILE *f)
 	      "  opened closed denied udp_rx_pkts udp_rx_bytes fwd_pkts fwd_bytes tx_pkts\n"
 	      "  tx_bytes gso_sends stun binds_ok binds_bad binds_challenged drop_malformed\n"
 	      "  drop_no_session drop_addr drop_queue drop_amplification drop_denied tx_drops\n"
-	      "  refused_pending refused_auth gro gso.  SIGINT/SIGTERM stop the relay.\n",
+	      "  refused_pending refused_auth gro gso st_records st_writes workers handoffs\n"
+	      "  handoff_drops worker_udp_rx worker_streams worker_handoffs (per worker,\n"
+	      "  comma-separated).  SIGINT/SIGTERM stop the relay.\n",
 	      f);
 }
 
@@ -159,6 +165,11 @@ static void server_config(const struct pn_cfg *cfg, struct pn_relay_server_confi
 	sc->max_conns = (uint32_t)pn_cfg_int(cfg, "relay", "max_conns");
 	sc->stats_ms = (uint32_t)pn_cfg_duration_ms(cfg, "relay", "stats_interval");
 	sc->no_gso = pn_cfg_bool(cfg, "relay", "no_gso");
+	sc->workers = (unsigned)pn_cfg_int(cfg, "relay", "workers");
+	if (!sc->workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		sc->workers = n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+	}
 	{
 		const char *const *items;
 		size_t n = pn_cfg_list(cfg, "relay", "allow_peer", &items);

@@ -648,7 +648,9 @@ size_t pn_relay_core_tick(struct pn_relay_core *c, uint64_t now_ms)
 	size_t pos = 0, n = 0;
 
 	while ((s = pn_idmap_next(&c->sessions, &pos))) {
-		if (now_ms - s->last_active_ms < c->lim.session_idle_ms)
+		/* Workers' loops read the clock at different moments: a session
+		 * touched "after" now_ms is active, not 2^64 ms idle. */
+		if (now_ms <= s->last_active_ms || now_ms - s->last_active_ms < c->lim.session_idle_ms)
 			continue;
 		session_close(c, s, PN_E_TIMEOUT, NULL);
 		/* Backward-shift may have moved a later entry into this slot. */

@@ -37,32 +37,34 @@ void pn_relay_server_config_default(struct pn_relay_server_config *c)
 	c->stats_ms = PN_RELAY_STATS_MS;
 }
 
-/* ---- core ops ---- */
+/* ---- core ops: srv->cur is the worker inside the core ---- */
 
 static int op_send_frame(void *c, const uint8_t *p, size_t n, void *user)
 {
-	struct conn *cn = c;
-	return pn_rstream_send(cn->s, p, n, 0);
+	struct pn_relay_server *srv = user;
+	return srv_send_frame(srv->cur, c, p, n);
 }
 
-int srv_op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
+static int op_send_data(void *c, const uint8_t *hdr, size_t hn, const uint8_t *p, size_t n,
 			void *user)
 {
-	struct conn *cn = c;
-	return pn_rstream_send2(cn->s, hdr, hn, p, n, 1);
+	struct pn_relay_server *srv = user;
+	return srv_send_data(srv->cur, c, hdr, hn, p, n);
 }
 
 static int op_send_udp(const struct pn_relay_addr *to, const struct iovec *iov, int iovcnt,
 		       void *user)
 {
-	/* Queued: sent with the rest of the stream's input chunk (s_on_input_end). */
-	return srv_queue_udp(user, to, iov, (unsigned)iovcnt);
+	struct pn_relay_server *srv = user;
+	/* Queued: sent with the rest of the stream's input chunk (s_on_input_end),
+	 * from this worker's socket (same port: the peer sees the same source). */
+	return srv_queue_udp(srv->cur, to, iov, (unsigned)iovcnt);
 }
 
 static void op_kick(void *c, int err, void *user)
 {
-	struct conn *cn = c;
-	pn_rstream_close(cn->s, err, 1);
+	struct pn_relay_server *srv = user;
+	srv_kick(srv->cur, c, err, 1);
 }
 
 static int op_authorize(void *c, const uint8_t cid[PN_RELAY_ID_LEN], const uint8_t *acl, size_t len,
@@ -116,9 +118,9 @@ static int op_connector_valid(void *c, void *user)
 	return (uint64_t)pn_wall_s() > cn->info.not_after + PN_TRUST_DEFAULT_SKEW ? PN_E_EXPIRED : 0;
 }
 
-static const struct pn_relay_core_ops core_ops = {
+const struct pn_relay_core_ops srv_core_ops = {
     .send_frame = op_send_frame,
-    .send_data = srv_op_send_data,
+    .send_data = op_send_data,
     .send_udp = op_send_udp,
     .kick = op_kick,
     .authorize = op_authorize,
@@ -126,216 +128,11 @@ static const struct pn_relay_core_ops core_ops = {
     .connector_valid = op_connector_valid,
 };
 
-/* ---- UDP data path ---- */
-
-/* ---- streams ---- */
-
-static void conn_unlink(struct pn_relay_server *srv, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-}
-
-static int s_on_ready(struct pn_rstream *s, void *user)
-{
-	struct conn *c = user;
-	struct pn_relay_server *srv = c->srv;
-	char hex[PN_ID_HEX_LEN + 1];
-	int r;
-
-	struct pn_cred_info seen;
-	uint64_t now_s = (uint64_t)pn_wall_s();
-
-	r = pn_cred_verify_session_seen(srv->cfg.anchor, pn_rstream_tls(s), PN_CRED_ANY, now_s,
-					PN_TRUST_DEFAULT_SKEW, &c->info, &seen);
-	if (r == 0 && c->info.type != PN_CRED_CLIENT && c->info.type != PN_CRED_CONNECTOR)
-		r = PN_E_WRONG_TYPE;
-	pn_admit_release(&srv->adm, &c->adm);
-	if (r == 0)
-		r = pn_admit_peer(&srv->adm);
-	if (r) {
-		/* Say why (the peer's TLS finished before we checked it), then close. */
-		struct pn_relay_msg m = {.type = PN_RELAY_F_ERROR, .code = r};
-		uint8_t tmp[32];
-		struct pn_buf b;
-		srv->refused_auth++;
-		if (r == PN_E_EXPIRED || r == PN_E_NOT_YET_VALID) {
-			char hx[PN_ID_HEX_LEN + 1];
-			pn_id_hex(seen.id, hx);
-			PN_LOG_INFO("relay", "peer_refused",
-				    "err=%s id=%s not_before=%" PRIu64 " not_after=%" PRIu64
-				    " now=%" PRIu64 " skew_s=%d",
-				    pn_errname(r), hx, seen.not_before, seen.not_after, now_s,
-				    PN_TRUST_DEFAULT_SKEW);
-		} else {
-			PN_LOG_INFO("relay", "peer_refused", "err=%s", pn_errname(r));
-		}
-		pn_buf_init_wr(&b, tmp, sizeof(tmp));
-		if (pn_relay_msg_encode(&m, &b) == 0)
-			pn_rstream_send(s, tmp, pn_buf_len(&b), 0);
-		pn_rstream_close(s, r, 1);
-		return 0;
-	}
-	c->peer = pn_relay_core_attach(srv->core, c,
-				       c->info.type == PN_CRED_CLIENT ? PN_RELAY_ROLE_CLIENT
-								      : PN_RELAY_ROLE_CONNECTOR,
-				       c->info.id);
-	if (!c->peer) {
-		pn_admit_peer_gone(&srv->adm);
-		return -ENOMEM;
-	}
-	pn_id_hex(c->info.id, hex);
-	PN_LOG_INFO("relay", "peer_up", "role=%s id=%s ws=%d", pn_cred_type_name(c->info.type), hex,
-		    pn_rstream_is_ws(s));
-	return 0;
-}
-
-static int s_on_frame(struct pn_rstream *s, const struct pn_relay_frame *f, void *user)
-{
-	struct conn *c = user;
-
-	if (!c->peer) /* refused, closing */
-		return PN_E_CLOSED;
-	return pn_relay_core_frame(c->srv->core, c->peer, f, uv_now(c->srv->loop));
-}
-
-static void maybe_finish_close(struct pn_relay_server *srv);
-
-static void s_on_close(struct pn_rstream *s, int err, void *user)
-{
-	struct conn *c = user;
-	struct pn_relay_server *srv = c->srv;
-
-	pn_admit_release(&srv->adm, &c->adm);
-	if (!c->peer)
-		PN_LOG_DEBUG("relay", "conn_refused", "err=%s", pn_errname(err));
-	if (c->peer) {
-		char hex[PN_ID_HEX_LEN + 1];
-		pn_id_hex(c->info.id, hex);
-		PN_LOG_INFO("relay", "peer_down", "role=%s id=%s err=%s",
-			    pn_cred_type_name(c->info.type), hex, pn_errname(err));
-		pn_relay_core_detach(srv->core, c->peer);
-		pn_admit_peer_gone(&srv->adm);
-	}
-	conn_unlink(srv, c);
-	free(c);
-	maybe_finish_close(srv);
-}
-
-static void s_on_input_end(struct pn_rstream *s, void *user)
-{
-	struct conn *c = user;
-	srv_udp_flush(c->srv);
-}
-
-static const struct pn_rstream_ops stream_ops = {
-    .on_ready = s_on_ready,
-    .on_frame = s_on_frame,
-    .on_close = s_on_close,
-    .on_input_end = s_on_input_end,
-};
-
-static void refused_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void refuse(uv_stream_t *server)
-{
-	uv_tcp_t *t = malloc(sizeof(*t));
-
-	if (!t)
-		return;
-	uv_tcp_init(server->loop, t);
-	if (uv_accept(server, (uv_stream_t *)t) == 0) {
-		/* RST instead of FIN: no TIME_WAIT state for refused floods. */
-		uv_tcp_close_reset(t, refused_closed);
-		return;
-	}
-	uv_close((uv_handle_t *)t, refused_closed);
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct pn_relay_server *srv = server->data;
-	struct sockaddr_storage ss;
-	struct pn_relay_addr a;
-	struct pn_admit_entry *old;
-	struct conn *c;
-	int len = sizeof(ss), r;
-
-	if (status < 0 || srv->closing)
-		return;
-	if ((old = pn_admit_make_room(&srv->adm))) /* full: the oldest goes */
-		pn_rstream_close(CONN_OF(old)->s, PN_E_RELAY_LIMIT, 0);
-	else if (srv->adm.npending >= srv->adm.max_pending) {
-		refuse(server);
-		return;
-	}
-	if (!(c = calloc(1, sizeof(*c)))) {
-		refuse(server);
-		return;
-	}
-	c->srv = srv;
-	if (pn_rstream_accept(server, &srv->scfg, &stream_ops, c, &c->s)) {
-		free(c);
-		return;
-	}
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	/* Per-source cap on unauthenticated connections (IPv4 as v4-mapped). */
-	memcpy(&ss, pn_rstream_peer_addr(c->s), sizeof(ss));
-	(void)len;
-	pn_relay_addr_from_sa(&a, (struct sockaddr *)&ss);
-	if ((r = pn_admit_pending(&srv->adm, &c->adm, a.ip)) != 0)
-		pn_rstream_close(c->s, r, 0);
-}
-
 /* ---- timers, stats ---- */
-
-void pn_relay_server_stats_line(const struct pn_relay_server *srv, char *buf, size_t n)
-{
-	const struct pn_relay_stats *st = pn_relay_core_stats(srv->core);
-
-	snprintf(buf, n,
-		 "sessions=%llu peers=%llu connectors=%llu pending=%u opened=%llu closed=%llu "
-		 "denied=%llu "
-		 "udp_rx_pkts=%llu udp_rx_bytes=%llu fwd_pkts=%llu fwd_bytes=%llu tx_pkts=%llu "
-		 "tx_bytes=%llu "
-		 "gso_sends=%llu stun=%llu binds_ok=%llu binds_bad=%llu binds_challenged=%llu "
-		 "drop_malformed=%llu "
-		 "drop_no_session=%llu "
-		 "drop_addr=%llu drop_queue=%llu drop_amplification=%llu drop_denied=%llu "
-		 "tx_drops=%llu "
-		 "refused_pending=%llu "
-		 "refused_auth=%llu gro=%d gso=%d st_records=%llu st_writes=%llu",
-		 (unsigned long long)st->sessions, (unsigned long long)st->peers,
-		 (unsigned long long)st->connectors, srv->adm.npending,
-		 (unsigned long long)st->sessions_opened, (unsigned long long)st->sessions_closed,
-		 (unsigned long long)st->opens_denied, (unsigned long long)st->udp_rx_pkts,
-		 (unsigned long long)st->udp_rx_bytes, (unsigned long long)st->fwd_pkts,
-		 (unsigned long long)st->fwd_bytes, (unsigned long long)srv->tx_pkts,
-		 (unsigned long long)srv->tx_bytes, (unsigned long long)srv->gso_sends,
-		 (unsigned long long)st->stun, (unsigned long long)st->binds_ok,
-		 (unsigned long long)st->binds_bad, (unsigned long long)st->binds_challenged,
-		 (unsigned long long)st->drop_malformed, (unsigned long long)st->drop_no_session,
-		 (unsigned long long)st->drop_addr, (unsigned long long)st->drop_queue,
-		 (unsigned long long)st->drop_amplification, (unsigned long long)st->drop_denied,
-		 (unsigned long long)srv->tx_drops,
-		 (unsigned long long)srv->adm.refused_pending, (unsigned long long)srv->refused_auth,
-		 srv->gro, srv->gso, (unsigned long long)srv->sst.records,
-		 (unsigned long long)srv->sst.writes);
-}
 
 static void log_stats(struct pn_relay_server *srv)
 {
-	char line[1024];
+	char line[1536];
 	pn_relay_server_stats_line(srv, line, sizeof(line));
 	PN_LOG_INFO("relay", "stats", "%s", line);
 }
@@ -348,21 +145,6 @@ static void on_stats(uv_timer_t *t)
 static void on_sigusr1(uv_signal_t *h, int sig)
 {
 	log_stats(h->data);
-}
-
-static void on_sweep(uv_timer_t *t)
-{
-	struct pn_relay_server *srv = t->data;
-	uint64_t now = uv_now(srv->loop);
-
-	pn_relay_core_tick(srv->core, now);
-	/* Own addresses change (DHCP, new interfaces): re-read them now and then. */
-	if (++srv->sweeps % OWN_REFRESH_SWEEPS == 0)
-		pn_relay_peerfilter_load_own(&srv->filter);
-	/* Authenticated streams must show life (PING) within the idle limit. */
-	for (struct conn *c = srv->conns; c; c = c->next)
-		if (c->peer && now - pn_rstream_last_rx(c->s) > PN_RELAY_CONN_IDLE_MS)
-			pn_rstream_close(c->s, PN_E_TIMEOUT, 0);
 }
 
 /* ---- lifecycle ---- */
@@ -398,7 +180,8 @@ int pn_relay_server_udp_port(const struct pn_relay_server *srv)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (srv->udp_fd < 0 || getsockname(srv->udp_fd, (struct sockaddr *)&ss, &len))
+	if (!srv->w || !srv->w[0] || srv->w[0]->udp_fd < 0 ||
+	    getsockname(srv->w[0]->udp_fd, (struct sockaddr *)&ss, &len))
 		return -1;
 	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -409,7 +192,8 @@ int pn_relay_server_tls_port(const struct pn_relay_server *srv)
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
-	if (!srv->cfg.tls_addr || uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&ss, &len))
+	if (!srv->cfg.tls_addr || !srv->w || !srv->w[0] || !srv->w[0]->tcp.data ||
+	    uv_tcp_getsockname(&srv->w[0]->tcp, (struct sockaddr *)&ss, &len))
 		return -1;
 	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -417,6 +201,7 @@ int pn_relay_server_tls_port(const struct pn_relay_server *srv)
 
 static void free_server(struct pn_relay_server *srv)
 {
+	srv_workers_free(srv);
 	pn_admit_fini(&srv->adm);
 	pn_relay_core_free(srv->core);
 	if (srv->cred)
@@ -427,10 +212,20 @@ static void free_server(struct pn_relay_server *srv)
 		gnutls_certificate_free_credentials(r->cred);
 		free(r);
 	}
-	if (srv->udp_fd >= 0)
-		close(srv->udp_fd);
-	pn_udp_rx_fini(&srv->rx);
+	uv_mutex_destroy(&srv->mu);
 	free(srv);
+}
+
+static void lock(struct pn_relay_server *srv)
+{
+	if (srv->mt)
+		uv_mutex_lock(&srv->mu);
+}
+
+static void unlock(struct pn_relay_server *srv)
+{
+	if (srv->mt)
+		uv_mutex_unlock(&srv->mu);
 }
 
 int pn_relay_server_set_limits(struct pn_relay_server *srv,
@@ -440,12 +235,17 @@ int pn_relay_server_set_limits(struct pn_relay_server *srv,
 
 	if (!cfg->max_pending || !cfg->max_pending_per_ip || !cfg->max_conns)
 		return PN_E_INVAL;
-	if ((r = pn_relay_core_set_limits(srv->core, &cfg->limits)))
+	lock(srv);
+	r = pn_relay_core_set_limits(srv->core, &cfg->limits);
+	if (r == 0) {
+		srv->cfg.limits = cfg->limits;
+		srv->adm.max_pending = srv->cfg.max_pending = cfg->max_pending;
+		srv->adm.max_per_ip = srv->cfg.max_pending_per_ip = cfg->max_pending_per_ip;
+		srv->adm.max_conns = srv->cfg.max_conns = cfg->max_conns;
+	}
+	unlock(srv);
+	if (r)
 		return r;
-	srv->cfg.limits = cfg->limits;
-	srv->adm.max_pending = srv->cfg.max_pending = cfg->max_pending;
-	srv->adm.max_per_ip = srv->cfg.max_pending_per_ip = cfg->max_pending_per_ip;
-	srv->adm.max_conns = srv->cfg.max_conns = cfg->max_conns;
 	if (srv->cfg.stats_ms != cfg->stats_ms) {
 		srv->cfg.stats_ms = cfg->stats_ms;
 		uv_timer_stop(&srv->stats);
@@ -459,11 +259,12 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 			struct pn_relay_server **out)
 {
 	struct pn_relay_server *srv;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage uss, tss;
 	struct pn_cred_info self;
 	int r;
 
-	if (!cfg->anchor || !cfg->key || !cfg->cert_pem || (!cfg->udp_addr && !cfg->tls_addr))
+	if (!cfg->anchor || !cfg->key || !cfg->cert_pem || (!cfg->udp_addr && !cfg->tls_addr) ||
+	    cfg->workers > PN_RELAY_MAX_WORKERS)
 		return PN_E_CONFIG;
 	/* Refuse to serve with anything but a relay credential of the pinned CA. */
 	if ((r = pn_cred_verify(cfg->anchor, cfg->cert_pem, strlen(cfg->cert_pem), PN_CRED_RELAY,
@@ -473,8 +274,10 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 		return -ENOMEM;
 	srv->loop = loop;
 	srv->cfg = *cfg;
-	srv->udp_fd = -1;
-	if ((r = pn_relay_core_new(&cfg->limits, &core_ops, srv, &srv->core)))
+	srv->nworkers = cfg->workers ? cfg->workers : 1;
+	srv->mt = srv->nworkers > 1;
+	uv_mutex_init(&srv->mu);
+	if ((r = pn_relay_core_new(&cfg->limits, &srv_core_ops, srv, &srv->core)))
 		goto out;
 	if ((r = peer_filter_init(srv, cfg)))
 		goto out;
@@ -483,47 +286,27 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 		goto out;
 	if ((r = pn_cred_tls_credentials(cfg->key, cfg->cert_pem, cfg->anchor, &srv->cred)))
 		goto out;
-	srv->scfg.server = 1;
-	srv->scfg.cred = srv->cred;
-	srv->scfg.rxbuf = srv->rxbuf;
-	srv->scfg.plainbuf = srv->plainbuf;
-	srv->scfg.ws_path = cfg->ws_path;
-	srv->scfg.stats = &srv->sst;
-	if (cfg->udp_addr) {
-		if ((r = pn_relay_parse_addr(cfg->udp_addr, &ss)) || (r = srv_udp_open(srv, &ss)))
-			goto out;
-	}
-	if (cfg->tls_addr && (r = pn_relay_parse_addr(cfg->tls_addr, &ss)))
+	if ((cfg->udp_addr && (r = pn_relay_parse_addr(cfg->udp_addr, &uss))) ||
+	    (cfg->tls_addr && (r = pn_relay_parse_addr(cfg->tls_addr, &tss))))
+		goto out;
+	if ((r = srv_workers_open(srv, cfg->udp_addr ? &uss : NULL, cfg->tls_addr ? &tss : NULL)))
 		goto out;
 
 	/* From here on handles exist: failures go through close. */
-	uv_tcp_init(loop, &srv->tcp);
-	srv->tcp.data = srv;
-	uv_timer_init(loop, &srv->sweep);
 	uv_timer_init(loop, &srv->stats);
 	uv_signal_init(loop, &srv->sigusr1);
-	srv->sweep.data = srv->stats.data = srv->sigusr1.data = srv;
-	srv->handles = 4;
-	if (srv->udp_fd >= 0) {
-		uv_poll_init(loop, &srv->poll, srv->udp_fd);
-		srv->poll.data = srv;
-		srv->handles++;
-		uv_poll_start(&srv->poll, UV_READABLE, srv_on_udp);
+	srv->stats.data = srv->sigusr1.data = srv;
+	srv->handles = 2;
+	if ((r = srv_workers_start(srv))) {
+		pn_relay_server_close(srv, NULL, NULL);
+		return r;
 	}
-	if (cfg->tls_addr) {
-		if ((r = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&ss, 0)) ||
-		    (r = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection))) {
-			pn_relay_server_close(srv, NULL, NULL);
-			return r;
-		}
-	}
-	uv_timer_start(&srv->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
 	if (cfg->stats_ms)
 		uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
 	uv_signal_start(&srv->sigusr1, on_sigusr1, SIGUSR1);
-	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d",
+	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d workers=%u",
 		    cfg->udp_addr ? cfg->udp_addr : "-", cfg->tls_addr ? cfg->tls_addr : "-",
-		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso);
+		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso, srv->nworkers);
 	*out = srv;
 	return 0;
 out:
@@ -551,8 +334,9 @@ int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_
 	old->cred = srv->cred;
 	old->next = srv->retired;
 	srv->retired = old;
-	srv->cred = cred;
-	srv->scfg.cred = cred; /* new connections from now on */
+	lock(srv);
+	srv->cred = cred; /* new connections from now on (srv_on_connection) */
+	unlock(srv);
 	srv->cfg.key = NULL;   /* the borrowed originals are no longer used */
 	srv->cfg.cert_pem = NULL;
 	PN_LOG_INFO("relay", "credential_renewed", "not_after=%llu",
@@ -560,22 +344,43 @@ int pn_relay_server_set_credential(struct pn_relay_server *srv, const struct pn_
 	return 0;
 }
 
-static void maybe_finish_close(struct pn_relay_server *srv)
+static void main_closed(uv_handle_t *h)
 {
-	if (!srv->closing || srv->handles || srv->conns)
+	struct pn_relay_server *srv = h->data;
+	srv->handles--;
+	srv_maybe_finish(srv);
+}
+
+/* Every worker done: free and call back (from worker 0's thread). */
+void srv_maybe_finish(struct pn_relay_server *srv)
+{
+	struct worker *w0 = srv->w ? srv->w[0] : NULL;
+	int all = 1;
+
+	if (!srv->closing || (w0 && (w0->handles || w0->conns)))
+		return;
+	if (srv->mt && !srv->joined) {
+		lock(srv);
+		for (unsigned i = 1; i < srv->nworkers; i++)
+			if (srv->w[i] && srv->w[i]->started && !srv->w[i]->finished)
+				all = 0;
+		unlock(srv);
+		if (!all)
+			return;
+		srv->joined = 1;
+		for (unsigned i = 1; i < srv->nworkers; i++)
+			if (srv->w[i] && srv->w[i]->started)
+				uv_thread_join(&srv->w[i]->thread);
+		uv_close((uv_handle_t *)&srv->done, main_closed);
+		return;
+	}
+	if (srv->handles)
 		return;
 	void (*cb)(void *) = srv->close_cb;
 	void *arg = srv->close_arg;
 	free_server(srv);
 	if (cb)
 		cb(arg);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-	struct pn_relay_server *srv = h->data;
-	srv->handles--;
-	maybe_finish_close(srv);
 }
 
 void pn_relay_server_close(struct pn_relay_server *srv, void (*cb)(void *arg), void *arg)
@@ -585,12 +390,8 @@ void pn_relay_server_close(struct pn_relay_server *srv, void (*cb)(void *arg), v
 	srv->closing = 1;
 	srv->close_cb = cb;
 	srv->close_arg = arg;
-	for (struct conn *c = srv->conns; c; c = c->next)
-		pn_rstream_close(c->s, PN_E_CLOSED, 0);
-	uv_close((uv_handle_t *)&srv->tcp, handle_closed);
-	uv_close((uv_handle_t *)&srv->sweep, handle_closed);
-	uv_close((uv_handle_t *)&srv->stats, handle_closed);
-	uv_close((uv_handle_t *)&srv->sigusr1, handle_closed);
-	if (srv->udp_fd >= 0)
-		uv_close((uv_handle_t *)&srv->poll, handle_closed);
+	uv_close((uv_handle_t *)&srv->stats, main_closed);
+	uv_close((uv_handle_t *)&srv->sigusr1, main_closed);
+	srv_workers_stop(srv);
+	srv_maybe_finish(srv);
 }

@@ -1,9 +1,9 @@
 #ifndef PN_RELAY_SERVER_H
 #define PN_RELAY_SERVER_H
 /*
- * The relay daemon (libuv glue around relay/core.h): one UDP socket
- * (recvmmsg/sendmmsg, UDP GRO/GSO where the kernel has them) for DATA,
- * BIND and STUN; one TCP listener for TLS and WebSocket streams.
+ * The relay daemon (libuv glue around relay/core.h): per worker one UDP
+ * socket (recvmmsg/sendmmsg, UDP GRO/GSO where the kernel has them) for
+ * DATA, BIND and STUN and one TCP listener for TLS and WebSocket streams.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +29,11 @@ struct pn_relay_server_config {
 	uint32_t max_pending, max_pending_per_ip, max_conns;
 	uint32_t stats_ms; /* 0: no periodic stats line */
 	int no_gso;	   /* 1: never use UDP GSO/GRO (benchmarks, old kernels) */
+	/* Worker loops, each with its own UDP socket and TCP listener on the
+	 * same port (SO_REUSEPORT); 0 or 1: one, on the caller's loop, no
+	 * thread.  Others run on their own threads; the caller's loop stays
+	 * worker 0 (timers, signals, the close callback). */
+	unsigned workers;
 	/* Ranges exempt from the denied peer addresses (relay/peerfilter.h):
 	 * CIDR texts, borrowed for the call of pn_relay_server_new. */
 	const char *allow_peer[PN_RELAY_ALLOW_MAX];
@@ -65,7 +70,8 @@ int pn_relay_server_set_credential(struct pn_relay_server *s, const struct pn_ke
  */
 int pn_relay_server_set_limits(struct pn_relay_server *s, const struct pn_relay_server_config *cfg);
 
-/* One "key=value ..." line of counters (for logs and SIGUSR1). */
+/* One "key=value ..." line of counters (for logs and SIGUSR1), summed
+ * over the workers, then per worker (worker_udp_rx=a,b,...). */
 void pn_relay_server_stats_line(const struct pn_relay_server *s, char *buf, size_t n);
 
 /* The relay's metrics (postern_relay_*) into m, from the counters above

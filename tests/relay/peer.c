@@ -5,10 +5,12 @@
  *       registers with every relay, echoes every datagram back on its session.
  *   pn-relay-peer client --pki DIR --cred client --acl FILE --to conn|HEX --relay SPEC
  *       [--count N] [--size S] [--expect ok|ERRNAME] [--expect-transport udp|tls|ws]
- *       [--timeout S] [--sessions K] [--vary]
+ *       [--timeout S] [--sessions K] [--vary] [--window W]
  *       opens K sessions to the connector and checks N echoed datagrams per session.
  *       --vary: datagram sizes vary (runs of equal sizes, shorter and longer
  *       ones between) from 8 to S bytes: every boundary must survive batching.
+ *       --window W: datagrams in flight per session (default 32; nothing is
+ *       resent, so a lost one stalls its session).
  *   pn-relay-peer stun --udp ADDR [--send short]
  *       prints the server-reflexive address (a 20-byte unpadded request must get no answer).
  *   pn-relay-peer raw --pki DIR --cred client --tls ADDR --send garbage|oversize|truncated|badopen
@@ -55,7 +57,7 @@ static uv_loop_t *loop;
 static struct pn_rclient *rc;
 static const char *pki = ".";
 static int exit_code = 1;
-static uint64_t count = 100, size = 1000, timeout_s = 15;
+static uint64_t count = 100, size = 1000, timeout_s = 15, window = 32;
 static int vary;
 static const char *expect = "ok", *expect_transport;
 static unsigned nsessions = 1;
@@ -296,8 +298,8 @@ static void on_tick(uv_timer_t *t)
 	}
 	for (unsigned i = 0; i < nsessions; i++) {
 		struct csess *cs = &sess[i];
-		/* A window of 32 datagrams in flight per session. */
-		while (cs->sent < count && cs->sent - cs->got < 32) {
+		/* A window of datagrams in flight per session (--window, 32). */
+		while (cs->sent < count && cs->sent - cs->got < window) {
 			fill(buf, size_of(cs->sent), cs->sent);
 			if (pn_rsession_send(cs->s, buf, size_of(cs->sent)))
 				break;
@@ -591,6 +593,7 @@ int main(int argc, char **argv)
 	    {"wss-ca", required_argument, 0, 'W'},
 	    {"from-prepare", required_argument, 0, 'P'},
 	    {"vary", no_argument, 0, 'V'},
+	    {"window", required_argument, 0, 'w'},
 	    {0, 0, 0, 0},
 	};
 	struct relay_spec specs[MAX_RELAYS];
@@ -622,6 +625,7 @@ int main(int argc, char **argv)
 		case 'e': expect = optarg; break;
 		case 'x': expect_transport = optarg; break;
 		case 'T': timeout_s = strtoull(optarg, NULL, 10); break;
+		case 'w': window = strtoull(optarg, NULL, 10) ? strtoull(optarg, NULL, 10) : 1; break;
 		case 'k': nsessions = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'L': tls = optarg; break;
 		case 'S': raw_kind = optarg; break;
