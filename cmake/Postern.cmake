@@ -45,6 +45,49 @@ function(pn_library name)
   target_link_libraries(pn_${name} PUBLIC ${A_DEPS})
 endfunction()
 
+# Test costs (tests/cost.txt: "name release-s sanitize-s [cpus]" per
+# line): each listed test gets its seconds as ctest's COST, so ctest -j
+# starts the longest first even in a fresh build directory (no cost data
+# of earlier runs), and cpus (default 1) as its PROCESSORS: a test that
+# keeps about a core busy takes 2 of ctest's -j slots (scripts/test.sh runs
+# 2 x nproc).  pn_test_costs() applies them to every test of the calling
+# directory once it is processed; pn_unit_test and pn_integration_test call
+# it, a directory with only plain add_test calls calls it itself.
+file(STRINGS ${CMAKE_SOURCE_DIR}/tests/cost.txt _pn_cost_lines REGEX "^[A-Za-z0-9_]")
+foreach(_l IN LISTS _pn_cost_lines)
+  string(REGEX REPLACE "[ \t]+" ";" _f "${_l}")
+  list(GET _f 0 _n)
+  if(PN_SANITIZE)
+    list(GET _f 2 _c)
+  else()
+    list(GET _f 1 _c)
+  endif()
+  set(PN_COST_${_n} ${_c})
+  list(LENGTH _f _len)
+  if(_len GREATER 3)
+    list(GET _f 3 _p)
+    set(PN_CPUS_${_n} ${_p})
+  endif()
+endforeach()
+function(_pn_apply_test_costs)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(t IN LISTS tests)
+    if(DEFINED PN_COST_${t})
+      set_tests_properties(${t} PROPERTIES COST ${PN_COST_${t}})
+    endif()
+    if(DEFINED PN_CPUS_${t})
+      set_tests_properties(${t} PROPERTIES PROCESSORS ${PN_CPUS_${t}})
+    endif()
+  endforeach()
+endfunction()
+function(pn_test_costs)
+  get_property(done DIRECTORY PROPERTY PN_COSTS_DEFERRED)
+  if(NOT done)
+    set_property(DIRECTORY PROPERTY PN_COSTS_DEFERRED 1)
+    cmake_language(DEFER CALL _pn_apply_test_costs)
+  endif()
+endfunction()
+
 # pn_unit_test(name SOURCES ... DEPS ... [TIMEOUT s]): a cmocka test binary,
 # registered with ctest under label "unit".
 function(pn_unit_test name)
@@ -57,6 +100,7 @@ function(pn_unit_test name)
     set(A_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT ${A_TIMEOUT})
+  pn_test_costs()
 endfunction()
 
 # pn_integration_test(name SCRIPT file [TIMEOUT s] [SERIAL]): a shell test
@@ -79,6 +123,7 @@ function(pn_integration_test name)
   if(A_SERIAL)
     set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
+  pn_test_costs()
 endfunction()
 
 # pn_fuzzer(name SOURCES ... DEPS ... CORPUS dir): libFuzzer binary plus a

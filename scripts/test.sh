@@ -13,7 +13,13 @@
 # Environment:
 #   PN_FUZZ_SECONDS   seconds per fuzz target (default 15)
 #   PN_TEST_STAGES    stages to run (default "release demo sanitize fuzz")
-#   PN_TEST_JOBS      build/ctest parallelism (default: nproc)
+#   PN_TEST_JOBS      build parallelism, and the fuzz stage's (default: nproc)
+#   PN_TEST_CTEST_JOBS  ctest -j of the release and sanitize stages (default:
+#                     2 x PN_TEST_JOBS): most integration tests wait on
+#                     timers and the network, so twice as many run at once;
+#                     the CPU-heavy ones take 2 of these slots (PROCESSORS,
+#                     tests/cost.txt), those that must run alone are
+#                     RUN_SERIAL (pn_integration_test ... SERIAL)
 #   PN_SKIP_DEPS=1    do not run scripts/deps.sh
 #   PN_TEST_ISOLATE=0 run ctest in the host's network and mount namespaces
 #   PN_TEST_RETRY_MAX  tests a stage may retry once, serially (default 3; 0: none)
@@ -26,6 +32,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=${PN_TEST_JOBS:-$(nproc)}
+CTEST_JOBS=${PN_TEST_CTEST_JOBS:-$((JOBS * 2))}
 STAGES=${PN_TEST_STAGES:-release demo sanitize fuzz}
 export PN_FUZZ_SECONDS=${PN_FUZZ_SECONDS:-15}
 # Sanitizers: fail hard, with stacks; leaks are failures too.
@@ -64,12 +71,14 @@ if [ "$(id -u)" -eq 0 ] && [ "${PN_TEST_ISOLATE:-1}" = 1 ] && command -v unshare
   echo "tests run in a private network namespace (PN_TEST_ISOLATE=0 to disable)"
 fi
 
-# stage NAME BUILD-DIR EMPTY-OK CMAKE-ARGS... -- CTEST-ARGS...
+# stage NAME BUILD-DIR EMPTY-OK CTEST-J CMAKE-ARGS... -- CTEST-ARGS...
 # EMPTY-OK=1: a stage that selects no tests (e.g. no fuzz targets yet)
 # passes with 0 tests; otherwise finding no tests is a failure.
+# STAGE_TARGETS=tests: build only the executables of the tests the stage
+# runs (their names), not the whole tree.
 stage() {
-  local name=$1 dir=$2 empty_ok=$3; shift 3
-  local cargs=() targs=() t0=$SECONDS
+  local name=$1 dir=$2 empty_ok=$3 cjobs=$4; shift 4
+  local cargs=() targs=() btargs=() t0=$SECONDS
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargs+=("$1"); shift; done
   [ $# -gt 0 ] && shift
   targs=("$@")
@@ -80,7 +89,15 @@ stage() {
     echo "=== $name: CONFIGURE FAILED (log: $dir.configure.log)"
     fail=$((fail + 1)); summary+=("$name: configure failed"); return
   fi
-  if ! cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1; then
+  if [ "${STAGE_TARGETS:-}" = tests ]; then
+    # shellcheck disable=SC2207 # test names: no spaces
+    btargs=(--target $(ctest --test-dir "$dir" -N "${targs[@]}" 2>/dev/null |
+      sed -nE 's/^ *Test +#[0-9]+: ([^ ]+)$/\1/p'))
+    [ ${#btargs[@]} -gt 1 ] || btargs=()
+  fi
+  echo "=== $name: build ${btargs[*]:-(all)}" >"$dir.build.log"
+  local tb=$SECONDS
+  if ! cmake --build "$dir" -j"$JOBS" "${btargs[@]}" >>"$dir.build.log" 2>&1; then
     grep -E 'error|Error' "$dir.build.log" | head -40
     echo "=== $name: BUILD FAILED (log: $dir.build.log)"
     fail=$((fail + 1)); summary+=("$name: build failed"); return
@@ -93,8 +110,8 @@ stage() {
       summary+=("$name: no tests (ok)"); return
     fi
   fi
-  echo "=== $name: ctest ${targs[*]}"
-  "${ISOLATE[@]}" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$JOBS" \
+  echo "=== $name: built in $((SECONDS - tb)) s; ctest -j$cjobs ${targs[*]}"
+  "${ISOLATE[@]}" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$cjobs" \
     "${targs[@]}" 2>&1 | tee "$dir.ctest.log"
   local rc=${PIPESTATUS[0]}
   # ctest's summary: "NN% tests passed, F tests failed out of T"
@@ -164,12 +181,14 @@ mkdir -p "$ROOT/out"
 for s in $STAGES; do
   case $s in
   release)
-    stage release "$ROOT/out/build" 0 -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE 'fuzz|bench' ;;
+    stage release "$ROOT/out/build" 0 "$CTEST_JOBS" -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE 'fuzz|bench' ;;
   sanitize)
-    stage sanitize "$ROOT/out/build-asan" 0 -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON \
+    stage sanitize "$ROOT/out/build-asan" 0 "$CTEST_JOBS" -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON \
       -- -LE 'fuzz|bench' ;;
   fuzz)
-    stage fuzz "$ROOT/out/build-fuzz" 1 -DCMAKE_C_COMPILER=clang \
+    # (only the fuzz targets: the release stage built everything already;
+    # each fuzzer keeps a core busy, so ctest -j is the core count)
+    STAGE_TARGETS=tests stage fuzz "$ROOT/out/build-fuzz" 1 "$JOBS" -DCMAKE_C_COMPILER=clang \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_FUZZ=ON -- -L fuzz ;;
   demo)
     demo_stage ;;

@@ -38,6 +38,29 @@ void pn_cred_serial_hex(const struct pn_cred_info *ci, char out[PN_SERIAL_HEX_LE
 		      out);
 }
 
+static uint32_t g_skew = PN_TRUST_SKEW_S;
+static pthread_once_t g_skew_once = PTHREAD_ONCE_INIT;
+
+static void skew_from_env(void)
+{
+	const char *e = getenv("PN_TEST_CLOCK_SKEW_S");
+	char *end;
+	long v;
+
+	if (!e || !*e)
+		return;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	if (!errno && !*end && v >= 1 && v <= PN_TRUST_SKEW_S)
+		g_skew = (uint32_t)v;
+}
+
+uint32_t pn_trust_skew(void)
+{
+	(void)pthread_once(&g_skew_once, skew_from_env);
+	return g_skew;
+}
+
 int pn_id_parse(const char *hex, uint8_t out[PN_ID_LEN])
 {
 	return pn_hex_decode(hex, out, PN_ID_LEN);

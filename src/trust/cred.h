@@ -61,7 +61,15 @@
  * behind the issuer's accepts a fresh document at once; a clock ahead by
  * more than SKEW shortens the end.
  */
-#define PN_TRUST_DEFAULT_SKEW 60 /* seconds of clock-skew tolerance */
+#define PN_TRUST_SKEW_S	      60 /* seconds of clock-skew tolerance */
+/* The skew every verifier applies: PN_TRUST_SKEW_S, or less when the
+ * environment sets PN_TEST_CLOCK_SKEW_S (an integer in [1, 60], read once
+ * per process; anything else is ignored).  A test knob: it lets the
+ * integration tests that wait out expiry + skew (relay_ctl,
+ * it_connector_renew) wait seconds instead of a minute; it can only
+ * narrow the tolerance, never widen it. */
+uint32_t pn_trust_skew(void);
+#define PN_TRUST_DEFAULT_SKEW pn_trust_skew()
 #define PN_TRUST_BACKDATE_S   300 /* issuers start validity this long before now */
 
 enum pn_cred_type {

@@ -9,8 +9,9 @@
 #     flow the client opened (`postern ctl --json flows`, paginated), and
 #     the counts are printed either way.
 # Counts: PN_SCALE_CYCLES (default 10000) and PN_SCALE_CONCURRENT (default
-# 5000); a sanitizer build (PN_SANITIZE=ON in BUILD's cache) uses 1000 and
-# 1000 unless they are set, to stay within its time budget.
+# 5000); a sanitizer build (PN_SANITIZE=ON in BUILD's cache) uses 500 and
+# 500 unless they are set, to stay within its time budget (the test runs
+# alone: RUN_SERIAL).
 # Needs root (network namespaces).
 #
 #                        pnc-hub (router; controller https://10.203.0.1:8443, SQLite)
@@ -25,7 +26,7 @@ source "$(dirname "$0")/../lib/fixnet.sh"
 LOAD="python3 $PN_SRC/tests/client/flowload.py"
 
 if grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-	CYCLES=${PN_SCALE_CYCLES:-1000} CONCURRENT=${PN_SCALE_CONCURRENT:-1000}
+	CYCLES=${PN_SCALE_CYCLES:-500} CONCURRENT=${PN_SCALE_CONCURRENT:-500}
 	echo "note - sanitizer build: $CYCLES cycles and $CONCURRENT concurrent flows"
 else
 	CYCLES=${PN_SCALE_CYCLES:-10000} CONCURRENT=${PN_SCALE_CONCURRENT:-5000}
