@@ -89,7 +89,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 		close(fd);
 		return;
 	}
-	if (!(c = calloc(1, sizeof(*c))) || !(c->rbuf = malloc(RBUF_SIZE))) {
+	if (!(c = calloc(1, sizeof(*c)))) {
 		/* This one is lost (its application sees a close); the next
 		 * ones wait in the backlog while accepting pauses. */
 		free(c);

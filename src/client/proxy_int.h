@@ -54,8 +54,11 @@ struct conn {
 	int status_seen, closing, close_when_drained, tcp_eof, flow_eof;
 	unsigned writes_pending;
 
+	/* Bytes read and not yet taken by the flow (pend_off, pend_len): a
+	 * buffer of their size, allocated only while there are any (reads go
+	 * to the proxy's one read buffer) */
 	uint8_t *rbuf;
-	size_t pend_off, pend_len; /* bytes in rbuf the flow has not taken */
+	size_t pend_off, pend_len;
 	/* Of those, bytes already written into the flow before its verdict
 	 * (pipelined behind the open header): kept until the connector's OK,
 	 * so a flow lost before it is retried elsewhere with the same bytes. */
@@ -81,6 +84,9 @@ struct pn_proxy {
 	unsigned handles;
 	void (*close_cb)(void *);
 	void *close_arg;
+	/* every connection reads into this one (bytes the flow does not take
+	 * at once are copied out: conn.rbuf) */
+	uint8_t rbuf[RBUF_SIZE];
 };
 
 /* proxy.c */

@@ -16,10 +16,11 @@
  * certificates from another CA are never even sent).
  *
  * Streams: ngtcp2 does not copy stream data, so every stream this side
- * writes has a send ring (cfg.stream_sndbuf bytes, allocated on first
- * write) holding bytes from the first unacknowledged one to the last
- * written; pn_tconn_stream_write copies in what fits and returns that
- * count (backpressure).  Received data is credited back to the peer only
+ * writes has a send buffer holding bytes from the first unacknowledged
+ * one to the last written, in chunks allocated as bytes are written and
+ * freed as they are acknowledged (memory follows what is in flight, at
+ * most cfg.stream_sndbuf per stream); pn_tconn_stream_write copies in
+ * what fits and returns that count (backpressure).  Received data is credited back to the peer only
  * through pn_tconn_stream_consumed (bounded receive memory).
  *
  * Paths: see tunnel/path.h.  Packets are returned in batches for one path
@@ -62,7 +63,7 @@ struct pn_tconn_cbs {
 	 * app_err is meaningful. */
 	void (*stream_close)(struct pn_tconn *c, int64_t sid, int has_err, uint64_t app_err,
 			     void *user, void *stream_user);
-	/* Room in the send ring again (after a short pn_tconn_stream_write). */
+	/* Room in the send buffer again (after a short pn_tconn_stream_write). */
 	void (*stream_writable)(struct pn_tconn *c, int64_t sid, void *user, void *stream_user);
 	/* A DATAGRAM frame payload. */
 	void (*datagram)(struct pn_tconn *c, const uint8_t *p, size_t n, void *user);
@@ -125,7 +126,7 @@ int pn_tconn_retry_check(const uint8_t secret[PN_TCONN_RETRY_SECRET_LEN],
 int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 			const uint8_t *pkt, size_t len, uint64_t now, struct pn_tconn **out);
 
-/* Frees everything (streams, rings, TLS).  NULL-safe.  No callbacks. */
+/* Frees everything (streams, buffers, TLS).  NULL-safe.  No callbacks. */
 void pn_tconn_free(struct pn_tconn *c);
 
 /*
@@ -196,14 +197,24 @@ uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c);
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */
 int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid);
-/* Size this stream's send ring (default cfg.stream_sndbuf); only before
+/* Size this stream's send buffer (default cfg.stream_sndbuf) for messages
+ * that must fit whole (no unsent limits apply to it); only before
  * its first write.  0 or PN_E_INVAL. */
 int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap);
 /* Attach user data to a (peer-opened) stream. */
 void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user);
-/* Copy up to n bytes into the stream's ring; returns bytes taken or
- * PN_E_CLOSED / -ENOMEM. */
+/* Copy up to n bytes into the stream's buffer; returns bytes taken or
+ * PN_E_CLOSED / -ENOMEM.  Taken are at most: what keeps the stream's
+ * unacknowledged bytes within its sndbuf, and (streams not sized with
+ * pn_tconn_stream_set_sndbuf) what keeps its unsent bytes and those of
+ * the whole connection within bounds.  A short write is followed by
+ * cbs.stream_writable once there is room (backpressure: the writer
+ * stops reading its source instead of queueing). */
 ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
+/* How many of `want` bytes pn_tconn_stream_write would take now (0 for
+ * a stream that cannot be written); 0 arms cbs.stream_writable as a short
+ * write does. */
+size_t pn_tconn_stream_room(struct pn_tconn *c, int64_t sid, size_t want);
 /* FIN after everything written so far.  0 or PN_E_CLOSED. */
 int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid);
 /* Bytes accepted by stream_write but not yet acknowledged. */
