@@ -83,6 +83,7 @@ static void conn_free_step(uv_handle_t *h)
 		c->next->prev = c->prev;
 	free(c->rbuf);
 	free(c);
+	pn_memtrim_count(&px->trim, --px->nconns);
 	if (px->closing)
 		px_proxy_free_if_done(px);
 }

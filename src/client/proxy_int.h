@@ -13,6 +13,7 @@
 #include "client/udpassoc.h"
 #include "core/accept.h"
 #include "core/buf.h"
+#include "core/memtrim.h"
 
 #define RBUF_SIZE (64u * 1024)
 /* Flows reset by a dying tunnel before the connector answered are retried
@@ -80,6 +81,8 @@ struct pn_proxy {
 	struct listener *listeners;
 	struct conn *conns;
 	uint64_t flows_ok, flows_refused, flows_failed, socks_errors;
+	size_t nconns;		/* connections allocated */
+	struct pn_memtrim trim; /* the heap given back after bursts */
 	int closing;
 	unsigned handles;
 	void (*close_cb)(void *);

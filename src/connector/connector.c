@@ -406,6 +406,7 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 	cf->f = f;
 	cf->hdr = *h;
 	pn_bufq_init(&cf->wq);
+	pn_memtrim_count(&c->trim, ++c->nflows_mem);
 	cf->start_ms = pn_connector_now_ms();
 	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP
 		    : h->kind == PN_FLOW_TCP ? PN_PROTO_TCP

@@ -3,6 +3,7 @@
 /* Internals shared by connector.c (policy, tunnels) and proxy.c (flow I/O). */
 #include "connector/connector.h"
 #include "core/bufq.h"
+#include "core/memtrim.h"
 #include "core/metrics.h"
 #include "trust/policy.h"
 #include "tunnel/flowproto.h"
@@ -114,6 +115,8 @@ struct pn_connector {
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint8_t rbuf[CF_RBUF]; /* every flow's resource reads land here */
+	size_t nflows_mem;      /* flows allocated (freed in pn_cflow_maybe_free) */
+	struct pn_memtrim trim; /* the heap given back after bursts */
 };
 
 /* proxy.c: flow I/O and ends.  pn_cflow_release aborts: the resource's

@@ -39,12 +39,15 @@
 void pn_cflow_maybe_free(struct cflow *cf)
 {
 	if (cf->released && cf->pending == 0) {
+		struct pn_connector *c = cf->c;
+
 		if (cf->ai)
 			uv_freeaddrinfo(cf->ai);
 		pn_cdnsmsg_free(cf);
 		free(cf->rbuf);
 		pn_bufq_fini(&cf->wq);
 		free(cf);
+		pn_memtrim_count(&c->trim, --c->nflows_mem);
 	}
 }
 
