@@ -777,4 +777,5 @@ void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st)
 	st->pkts_tx = c->pkts_tx;
 	st->pkts_rx = c->pkts_rx;
 	st->dgram_drops = c->dgram_drops;
+	st->unsent = c->unsent;
 }

@@ -41,6 +41,12 @@
 #define PN_TCONN_HANDSHAKE_MS 10000 /* a handshake must finish within this */
 #define PN_TCONN_KEEPALIVE_MS 5000   /* keeps NAT/relay mappings alive */
 #define PN_TCONN_TX_BUF (PN_PATH_MAX_SEGMENTS * PN_PATH_MAX_UDP_PAYLOAD)
+/* Bytes accepted from writers and not yet sent, per stream and per
+ * connection: what may wait while congestion or flow control holds it
+ * (sent bytes are bounded by the windows); writers beyond it are held
+ * back (pn_tconn_stream_write). */
+#define PN_TCONN_STREAM_UNSENT_MAX (512u << 10)
+#define PN_TCONN_UNSENT_MAX (4u << 20)
 
 struct pn_tconn;
 
@@ -197,23 +203,25 @@ uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c);
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */
 int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid);
-/* Size this stream's send buffer (default cfg.stream_sndbuf) for messages
- * that must fit whole (no unsent limits apply to it); only before
+/* Size this stream's send buffer (default cfg.stream_sndbuf); only before
  * its first write.  0 or PN_E_INVAL. */
 int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap);
 /* Attach user data to a (peer-opened) stream. */
 void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user);
 /* Copy up to n bytes into the stream's buffer; returns bytes taken or
- * PN_E_CLOSED / -ENOMEM.  Taken are at most: what keeps the stream's
- * unacknowledged bytes within its sndbuf, and (streams not sized with
- * pn_tconn_stream_set_sndbuf) what keeps its unsent bytes and those of
- * the whole connection within bounds.  A short write is followed by
- * cbs.stream_writable once there is room (backpressure: the writer
- * stops reading its source instead of queueing). */
+ * PN_E_CLOSED / -ENOMEM.  Taken is what keeps the stream's
+ * unacknowledged bytes within its sndbuf (protocol messages: headers,
+ * status, control).  A short write is followed by cbs.stream_writable
+ * once there is room. */
 ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
-/* How many of `want` bytes pn_tconn_stream_write would take now (0 for
- * a stream that cannot be written); 0 arms cbs.stream_writable as a short
- * write does. */
+/* The same for application data: also no more than keeps the stream's
+ * unsent bytes within PN_TCONN_STREAM_UNSENT_MAX and the connection's
+ * within PN_TCONN_UNSENT_MAX (backpressure: the writer stops reading its
+ * source instead of queueing; cbs.stream_writable when there is room). */
+ssize_t pn_tconn_stream_write_bounded(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
+/* How many of `want` bytes pn_tconn_stream_write_bounded would take now
+ * (0 for a stream that cannot be written); 0 arms cbs.stream_writable as
+ * a short write does. */
 size_t pn_tconn_stream_room(struct pn_tconn *c, int64_t sid, size_t want);
 /* FIN after everything written so far.  0 or PN_E_CLOSED. */
 int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid);
@@ -267,6 +275,7 @@ void pn_tconn_tx_toobig(struct pn_tconn *c, const struct pn_path *path, size_t l
 
 struct pn_tconn_stats {
 	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, dgram_drops;
+	uint64_t unsent; /* stream bytes accepted from writers, not yet sent */
 };
 void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st);
 

@@ -20,11 +20,8 @@
 #define DEF_IDLE_MS 30000
 #define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
 #define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
-/* Bytes accepted from writers and not yet sent, per stream and per
- * connection: what stays queued while congestion or flow control holds
- * them (sent bytes are bounded by the window and the congestion window). */
-#define STREAM_UNSENT_MAX (512u << 10)
-#define CONN_UNSENT_MAX (4u << 20)
+#define STREAM_UNSENT_MAX PN_TCONN_STREAM_UNSENT_MAX
+#define CONN_UNSENT_MAX PN_TCONN_UNSENT_MAX
 #define WAKE_QUANTUM (64u << 10) /* room counted per writer woken */
 
 /* A stream this side knows: send buffer + scheduling links. */
@@ -35,7 +32,6 @@ struct tstream {
 	   freed as acknowledged (ngtcp2 points into it until then) */
 	struct pn_bufq q;
 	size_t cap; /* unacknowledged bytes at most */
-	int whole; /* sized by pn_tconn_stream_set_sndbuf: no unsent limits */
 	uint64_t acked, sent, written; /* stream offsets */
 	int fin_wanted, fin_sent, blocked, in_queue, was_full, in_wait;
 	struct tstream *next_q; /* send queue */

@@ -189,14 +189,18 @@ void pn_tconn_i_acked(struct pn_tconn *c, struct tstream *s, uint64_t off)
 /* What a write to s may take now; a short answer records why, so that
  * stream_writable follows when there is room again: acknowledgements
  * (its own unacknowledged bytes at cap) or transmission (unsent bytes). */
-static size_t stream_room(struct pn_tconn *c, struct tstream *s, size_t want, int query)
+#define ROOM_BOUNDED 1 /* application data: the unsent bounds apply */
+#define ROOM_QUERY 2   /* a question (arm the wakeup only at 0) */
+
+static size_t stream_room(struct pn_tconn *c, struct tstream *s, size_t want, int how)
 {
+	int query = (how & ROOM_QUERY) != 0;
 	size_t unacked = (size_t)(s->written - s->acked), unsent = (size_t)(s->written - s->sent);
 	size_t room = s->cap > unacked ? s->cap - unacked : 0, lim;
 
 	if (room < want && (!query || room == 0))
 		s->was_full = 1;
-	if (!s->whole) {
+	if (how & ROOM_BOUNDED) {
 		lim = STREAM_UNSENT_MAX > unsent ? STREAM_UNSENT_MAX - unsent : 0;
 		if (CONN_UNSENT_MAX < c->unsent)
 			lim = 0;
@@ -260,7 +264,6 @@ int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap)
 	if (!s || s->written || cap == 0)
 		return PN_E_INVAL;
 	s->cap = cap;
-	s->whole = 1;
 	return 0;
 }
 
@@ -272,7 +275,7 @@ void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user
 		s->user = stream_user;
 }
 
-ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n)
+static ssize_t stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n, int how)
 {
 	struct tstream *s = pn_tconn_i_stream_get(c, sid);
 	size_t take;
@@ -281,7 +284,7 @@ ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, si
 		return PN_E_CLOSED;
 	if (!s->cap)
 		s->cap = c->cfg.stream_sndbuf;
-	take = stream_room(c, s, n, 0);
+	take = stream_room(c, s, n, how);
 	if (take == 0)
 		return 0;
 	if (pn_bufq_append(&s->q, p, take) != 0)
@@ -292,6 +295,16 @@ ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, si
 	return (ssize_t)take;
 }
 
+ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n)
+{
+	return stream_write(c, sid, p, n, 0);
+}
+
+ssize_t pn_tconn_stream_write_bounded(struct pn_tconn *c, int64_t sid, const void *p, size_t n)
+{
+	return stream_write(c, sid, p, n, ROOM_BOUNDED);
+}
+
 size_t pn_tconn_stream_room(struct pn_tconn *c, int64_t sid, size_t want)
 {
 	struct tstream *s = pn_tconn_i_stream_get(c, sid);
@@ -300,7 +313,7 @@ size_t pn_tconn_stream_room(struct pn_tconn *c, int64_t sid, size_t want)
 		return 0;
 	if (!s->cap)
 		s->cap = c->cfg.stream_sndbuf;
-	return stream_room(c, s, want, 1);
+	return stream_room(c, s, want, ROOM_BOUNDED | ROOM_QUERY);
 }
 
 int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid)

@@ -476,7 +476,7 @@ ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n)
 		f->want_writable = 1;
 		return 0;
 	}
-	r = pn_tconn_stream_write(f->t->c, f->sid, p, n);
+	r = pn_tconn_stream_write_bounded(f->t->c, f->sid, p, n);
 	if (r >= 0) {
 		f->tx += (uint64_t)r;
 		if ((size_t)r < n)
