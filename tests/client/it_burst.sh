@@ -9,7 +9,7 @@
 #   - memory (VmRSS): per held flow at most PER_FLOW_MAX bytes in each
 #     process, RSS after the last burst within FLAT_MB of that after the
 #     first, and within BASE_MB of the baseline (tunnel up, no flow).
-# A sanitizer build (PN_SANITIZE=ON in BUILD's cache) runs 500 flows and
+# A sanitizer build (PN_SANITIZE=ON in BUILD's cache) runs 300 flows and
 # two bursts and only reports the memory figures (ASan's quarantine and
 # shadow memory are not the allocator's).  Needs root (network namespaces).
 #
@@ -28,13 +28,13 @@ NSC=pnb-c-$PN_TAG NSS=pnb-s-$PN_TAG
 SAN=0
 grep -q '^PN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && SAN=1
 if [ $SAN = 1 ]; then
-	N=${PN_BURST_FLOWS:-500} BURSTS=${PN_BURSTS:-2}
+	N=${PN_BURST_FLOWS:-300} BURSTS=${PN_BURSTS:-2}
 	echo "note - sanitizer build: $N flows, $BURSTS bursts, memory reported only"
 else
-	N=${PN_BURST_FLOWS:-2000} BURSTS=${PN_BURSTS:-3}
+	N=${PN_BURST_FLOWS:-1000} BURSTS=${PN_BURSTS:-3}
 fi
 BYTES=8192
-# Bounds (release).  Before the send buffers followed what is in flight,
+# Bounds (release, 1,000 flows).  Before the send buffers followed what is in flight,
 # 2,000 flows left 97 MB (client) and 110 MB (connector) resident after
 # they closed, with 11 and 16 KB per held flow.
 PER_FLOW_MAX=8192 FLAT_MB=8 BASE_MB=16
