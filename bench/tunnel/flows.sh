@@ -121,7 +121,14 @@ row() {
 		rc1=$(rss_kb "$cp") rs1=$(rss_kb "$sp")
 		echo >&3
 		wait_line "$out" closed 900
-		sleep 2
+		# the flows are being freed: wait until both RSS hold still (<= 20 s)
+		local i a b
+		for i in $(seq 40); do
+			a="$(rss_kb "$cp") $(rss_kb "$sp")"
+			sleep 0.5
+			b="$(rss_kb "$cp") $(rss_kb "$sp")"
+			[ "$a" = "$b" ] && [ "$i" -ge 4 ] && break
+		done
 		rc2=$(rss_kb "$cp") rs2=$(rss_kb "$sp")
 		echo >&3
 		exec 3>&-
