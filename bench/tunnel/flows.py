@@ -2,7 +2,7 @@
 """Many concurrent TCP flows through one tunnel (bench/tunnel/flows.sh).
 
   flows.py echo PORT                    TCP echo server (one epoll loop)
-  flows.py run HOST PORT N CONC BYTES   the load, in phases:
+  flows.py run HOST PORT N CONC BYTES [NEWFLOWS]   the load, in phases:
     open     N connections, at most CONC connecting at once; each flow is
              open when its first 64-byte echo came back: prints the
              setup rate and the p50/p99/max of connect -> echo
@@ -11,12 +11,17 @@
     newflow  100 more flows one after the other while N are held
              (connect + one round trip + close): p50/p99
     echo     every flow sends BYTES and reads them back, all at once:
-             aggregate Gbit/s (bytes both ways / time)
+             aggregate Gbit/s (bytes both ways / time); every byte is
+             checked (a pattern of its own per flow): `corrupt` counts
+             flows whose echo differed
     close    all flows closed; prints "closed" and waits for a line again
 Output lines are `key: value`.  Raises RLIMIT_NOFILE to the hard limit.
-Exits 1 if any flow failed (the count is printed).
+FLOWS_NOWAIT=1: no waiting for stdin lines (tests).  NEWFLOWS: how many
+flows the newflow phase opens (default 100).
+Exits 1 if any flow failed or its echo differed (the counts are printed).
 """
 import errno
+import os
 import resource
 import selectors
 import socket
@@ -25,6 +30,18 @@ import time
 
 MSG = b"f" * 64
 CHUNK = 65536
+# flow i's echo bytes: PAT[(i + offset) % 251 ...] (a slice of this)
+PAT = bytes(range(251)) * (CHUNK // 251 + 2)
+
+
+def pat(i, off, n):
+    k = (i + off) % 251
+    return PAT[k:k + n]
+
+
+def wait_line():
+    if os.environ.get("FLOWS_NOWAIT") != "1":
+        sys.stdin.readline()
 
 
 def raise_nofile():
@@ -90,9 +107,11 @@ def echo(port):
 
 
 class Flow:
-    __slots__ = ("s", "t0", "want", "sent", "got", "out")
+    __slots__ = ("s", "t0", "want", "sent", "got", "out", "i", "bad")
 
     def __init__(self):
+        self.i = 0
+        self.bad = False
         self.s = None
         self.t0 = 0.0
         self.want = 0
@@ -101,7 +120,7 @@ class Flow:
         self.out = b""
 
 
-def run(host, port, n, conc, nbytes):
+def run(host, port, n, conc, nbytes, nnew=100):
     raise_nofile()
     sel = selectors.DefaultSelector()
     flows, lat, failed = [], [], 0
@@ -167,11 +186,11 @@ def run(host, port, n, conc, nbytes):
     print("setup_max_us: %.0f" % (max(lat) if lat else 0))
     print("held: %d" % len(flows))
     sys.stdout.flush()
-    sys.stdin.readline()
+    wait_line()
 
     # -- newflow while N are held
     nl = []
-    for _ in range(100):
+    for _ in range(nnew):
         t = time.perf_counter()
         try:
             s = socket.create_connection((host, port), timeout=10)
@@ -191,9 +210,8 @@ def run(host, port, n, conc, nbytes):
     print("newflow_at_n_p99_us: %.0f" % pct(nl, 0.99))
 
     # -- echo BYTES on every flow at once
-    payload = b"e" * CHUNK
-    for f in flows:
-        f.want, f.sent, f.got = nbytes, 0, 0
+    for i, f in enumerate(flows):
+        f.want, f.sent, f.got, f.i = nbytes, 0, 0, i
         sel.register(f.s, selectors.EVENT_READ | selectors.EVENT_WRITE, f)
     live = len(flows)
     t_echo = time.perf_counter()
@@ -203,7 +221,7 @@ def run(host, port, n, conc, nbytes):
             f = key.data
             try:
                 if ev & selectors.EVENT_WRITE and f.sent < f.want:
-                    k = f.s.send(payload[: min(CHUNK, f.want - f.sent)])
+                    k = f.s.send(pat(f.i, f.sent, min(CHUNK, f.want - f.sent)))
                     f.sent += k
                     if f.sent >= f.want:
                         sel.modify(f.s, selectors.EVENT_READ, f)
@@ -211,6 +229,8 @@ def run(host, port, n, conc, nbytes):
                     d = f.s.recv(CHUNK)
                     if not d:
                         raise ConnectionError("closed")
+                    if d != pat(f.i, f.got, len(d)):
+                        f.bad = True
                     f.got += len(d)
                     if f.got >= f.want:
                         sel.unregister(f.s)
@@ -226,13 +246,17 @@ def run(host, port, n, conc, nbytes):
     print("echo_bytes_each_way: %d" % total)
     print("echo_secs: %.2f" % secs)
     print("echo_gbps_both_ways: %.2f" % (2 * total * 8 / secs / 1e9 if secs > 0 else 0))
+    corrupt = sum(1 for f in flows if f.bad)
+    short = sum(1 for f in flows if f.got < f.want)
     for f in flows:
         f.s.close()
+    print("echo_short: %d" % short)
+    print("corrupt: %d" % corrupt)
     print("failed: %d" % failed)
     print("closed")
     sys.stdout.flush()
-    sys.stdin.readline()
-    return 1 if failed else 0
+    wait_line()
+    return 1 if failed or corrupt or short else 0
 
 
 def main(a):
@@ -240,7 +264,8 @@ def main(a):
         echo(int(a[1]))
         return 0
     if a and a[0] == "run":
-        return run(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]))
+        return run(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]),
+                   int(a[6]) if len(a) > 6 else 100)
     print(__doc__)
     return 2
 

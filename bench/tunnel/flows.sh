@@ -15,7 +15,10 @@
 # on every flow at once (aggregate Gbit/s, both ways), close all, and the
 # RSS again after the flows closed.  Repeated ROUNDS times on the same
 # processes (RSS after each round: memory that is not given back grows).
-# CPU-seconds (utime+stime) of each process over the whole run.
+# CPU-seconds (utime+stime) of each process over the whole run.  Every
+# echoed byte is checked (flows.py: a pattern per flow).  A summary line
+# per row: memory per open flow, p99 of a new flow with N open, the time
+# to echo BYTES on all N at once, and the RSS after each burst (round).
 #
 #   sudo bench/tunnel/flows.sh BUILD [N=10000] [CONC=256] [BYTES=32768]
 #   env: ROWS="postern stunnel" ROUNDS=2
@@ -97,6 +100,7 @@ wait_line() { # FILE WORD SECONDS
 # (client side, server side)
 row() {
 	local name=$1 port=$2 cp=$3 sp=$4 r out rc0 rs0 rc1 rs1 rc2 rs2
+	local perflow="" nf99="" echos="" after_c="" after_s=""
 	rc0=$(rss_kb "$cp") rs0=$(rss_kb "$sp")
 	echo "rss_kb_idle.$name: client-side $rc0 server-side $rs0"
 	for r in $(seq "$ROUNDS"); do
@@ -117,7 +121,14 @@ row() {
 		rc1=$(rss_kb "$cp") rs1=$(rss_kb "$sp")
 		echo >&3
 		wait_line "$out" closed 900
-		sleep 2
+		# the flows are being freed: wait until both RSS hold still (<= 20 s)
+		local i a b
+		for i in $(seq 40); do
+			a="$(rss_kb "$cp") $(rss_kb "$sp")"
+			sleep 0.5
+			b="$(rss_kb "$cp") $(rss_kb "$sp")"
+			[ "$a" = "$b" ] && [ "$i" -ge 4 ] && break
+		done
 		rc2=$(rss_kb "$cp") rs2=$(rss_kb "$sp")
 		echo >&3
 		exec 3>&-
@@ -128,10 +139,17 @@ row() {
 			"p99 $(field setup_p99_us "$out") max $(field setup_max_us "$out");" \
 			"new flow at $N open p50 $(field newflow_at_n_p50_us "$out") p99 $(field newflow_at_n_p99_us "$out") us;" \
 			"echo $BYTES B x $N: $(field echo_gbps_both_ways "$out") Gbit/s in $(field echo_secs "$out") s;" \
-			"failed $(field failed "$out")"
+			"failed $(field failed "$out") short $(field echo_short "$out") corrupt $(field corrupt "$out")"
 		echo "rss_kb.$name.$r: client-side $rc0 -> $rc1 held -> $rc2 closed; server-side $rs0 -> $rs1 held -> $rs2 closed;" \
 			"per held flow: client-side $(((rc1 - rc0) * 1024 / N)) B, server-side $(((rs1 - rs0) * 1024 / N)) B"
+		[ -n "$perflow" ] || perflow="client-side $(((rc1 - rc0) * 1024 / N)) B server-side $(((rs1 - rs0) * 1024 / N)) B"
+		nf99="$nf99 $(field newflow_at_n_p99_us "$out")"
+		echos="$echos $(field echo_secs "$out")"
+		after_c="$after_c $((rc2 / 1024))" after_s="$after_s $((rs2 / 1024))"
 	done
+	echo "summary.$name: per open flow (burst 1) $perflow; new flow p99 at $N open (us):$nf99;" \
+		"echo $BYTES B on all $N at once (s):$echos; RSS MB after each burst: client-side" \
+		"$((rc0 / 1024)) ->$after_c, server-side $((rs0 / 1024)) ->$after_s"
 	echo "cpu_s.$name: client-side $(cpu_s "$cp") server-side $(cpu_s "$sp")"
 }
 

@@ -112,7 +112,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 		close(fd);
 		return;
 	}
-	if (!(c = calloc(1, sizeof(*c))) || !(c->rbuf = malloc(RBUF_SIZE))) {
+	if (!(c = calloc(1, sizeof(*c)))) {
 		/* This one is lost (its application sees a close); the next
 		 * ones wait in the backlog while accepting pauses. */
 		free(c);
@@ -131,6 +131,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 	if (px->conns)
 		px->conns->prev = c;
 	px->conns = c;
+	pn_memtrim_count(&px->trim, ++px->nconns);
 	if ((r = uv_tcp_open(&c->tcp, fd)) != 0) {
 		PN_LOG_WARN("client", "accept_failed", "via=%s err=%s", ln->label, pn_errname(r));
 		close(fd);

@@ -83,6 +83,7 @@ static void conn_free_step(uv_handle_t *h)
 		c->next->prev = c->prev;
 	free(c->rbuf);
 	free(c);
+	pn_memtrim_count(&px->trim, --px->nconns);
 	if (px->closing)
 		px_proxy_free_if_done(px);
 }
@@ -119,13 +120,59 @@ void px_conn_close(struct conn *c, int reset)
 	uv_close((uv_handle_t *)&c->tcp, conn_free_step);
 }
 
+/* Reading into the flow (not SOCKS, not before the verdict)? */
+static int data_phase(const struct conn *c)
+{
+	return c->socks_open && c->status_seen && c->flow && !c->ua;
+}
+
 void px_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
+	size_t len = RBUF_SIZE;
 
 	(void)hint;
-	/* Reading is stopped while pend_len > 0, so rbuf is free here. */
-	*buf = uv_buf_init((char *)c->rbuf, RBUF_SIZE);
+	/* Reading is stopped while pend_len > 0: the shared buffer is free.
+	 * In the data phase read no more than the flow takes now; at 0 libuv
+	 * reports UV_ENOBUFS and reading pauses until ops.writable (the
+	 * bytes wait in the socket, not in memory here). */
+	if (data_phase(c) && (len = pn_flow_write_room(c->flow, RBUF_SIZE)) == 0) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init((char *)c->px->rbuf, (unsigned)len);
+}
+
+/* After a read into the shared buffer: bytes still pending move to a
+ * buffer of their own size; otherwise the connection holds none. */
+static void rbuf_keep(struct conn *c)
+{
+	uint8_t *p;
+
+	if (c->rbuf != c->px->rbuf)
+		return;
+	c->rbuf = NULL;
+	if (c->pend_len == 0 || c->closing) {
+		c->pend_off = c->pend_len = c->early = 0;
+		return;
+	}
+	if (!(p = malloc(c->pend_len))) {
+		c->pend_off = c->pend_len = c->early = 0;
+		px_conn_close(c, 1);
+		return;
+	}
+	memcpy(p, c->px->rbuf + c->pend_off, c->pend_len);
+	c->rbuf = p;
+	c->pend_off = 0;
+}
+
+/* Every pending byte was taken: the buffer goes (not the shared one). */
+static void rbuf_drained(struct conn *c)
+{
+	if (c->pend_len == 0 && c->early == 0 && c->rbuf != c->px->rbuf) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+	}
 }
 
 /* Push pending bytes into the flow; 1 if all were taken. */
@@ -143,6 +190,7 @@ static int push_pending(struct conn *c)
 		c->pend_len -= (size_t)n;
 	}
 	c->pend_off = 0;
+	rbuf_drained(c);
 	return 1;
 }
 
@@ -163,12 +211,27 @@ static void push_early(struct conn *c)
 
 static void socks_input(struct conn *c, const uint8_t *p, size_t n);
 
+static void on_read(struct conn *c, uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
 
 	if (c->closing)
 		return;
+	if (nread == UV_ENOBUFS) {
+		/* the flow is full (px_on_alloc): ops.writable resumes */
+		uv_read_stop(s);
+		return;
+	}
+	if (nread > 0)
+		c->rbuf = c->px->rbuf; /* the bytes are there */
+	on_read(c, s, nread, buf);
+	rbuf_keep(c);
+}
+
+static void on_read(struct conn *c, uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
 	if (nread == UV_EOF) {
 		c->tcp_eof = 1;
 		uv_read_stop(s);

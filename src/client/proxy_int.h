@@ -13,6 +13,7 @@
 #include "client/udpassoc.h"
 #include "core/accept.h"
 #include "core/buf.h"
+#include "core/memtrim.h"
 
 #define RBUF_SIZE (64u * 1024)
 /* Flows reset by a dying tunnel before the connector answered are retried
@@ -54,8 +55,11 @@ struct conn {
 	int status_seen, closing, close_when_drained, tcp_eof, flow_eof;
 	unsigned writes_pending;
 
+	/* Bytes read and not yet taken by the flow (pend_off, pend_len): a
+	 * buffer of their size, allocated only while there are any (reads go
+	 * to the proxy's one read buffer) */
 	uint8_t *rbuf;
-	size_t pend_off, pend_len; /* bytes in rbuf the flow has not taken */
+	size_t pend_off, pend_len;
 	/* Of those, bytes already written into the flow before its verdict
 	 * (pipelined behind the open header): kept until the connector's OK,
 	 * so a flow lost before it is retried elsewhere with the same bytes. */
@@ -77,10 +81,15 @@ struct pn_proxy {
 	struct listener *listeners;
 	struct conn *conns;
 	uint64_t flows_ok, flows_refused, flows_failed, socks_errors;
+	size_t nconns;		/* connections allocated */
+	struct pn_memtrim trim; /* the heap given back after bursts */
 	int closing;
 	unsigned handles;
 	void (*close_cb)(void *);
 	void *close_arg;
+	/* every connection reads into this one (bytes the flow does not take
+	 * at once are copied out: conn.rbuf) */
+	uint8_t rbuf[RBUF_SIZE];
 };
 
 /* proxy.c */

@@ -396,8 +396,7 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 	struct pn_flow_status st;
 	enum pn_deny d;
 
-	if (!cf || !(cf->rbuf = malloc(CF_RBUF))) {
-		free(cf);
+	if (!cf) {
 		pn_flow_status_set(&st, 0, PN_FLOW_EXHAUSTED, "out of memory");
 		pn_flow_respond(f, &st, NULL, NULL);
 		return;
@@ -406,6 +405,8 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 	cf->ct = ct;
 	cf->f = f;
 	cf->hdr = *h;
+	pn_bufq_init(&cf->wq);
+	pn_memtrim_count(&c->trim, ++c->nflows_mem);
 	cf->start_ms = pn_connector_now_ms();
 	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP
 		    : h->kind == PN_FLOW_TCP ? PN_PROTO_TCP

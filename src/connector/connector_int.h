@@ -2,11 +2,13 @@
 #define PN_CONNECTOR_INT_H
 /* Internals shared by connector.c (policy, tunnels) and proxy.c (flow I/O). */
 #include "connector/connector.h"
+#include "core/bufq.h"
+#include "core/memtrim.h"
 #include "core/metrics.h"
 #include "trust/policy.h"
 #include "tunnel/flowproto.h"
 
-#define CF_RBUF 65536 /* resource -> client read buffer per flow */
+#define CF_RBUF 65536 /* resource -> client reads (one buffer for all flows) */
 #define CF_DIAL_MAX 16 /* addresses of one name tried per flow */
 #define CF_DIAL_STAGGER_MS 250 /* RFC 8305 "connection attempt delay" */
 
@@ -55,13 +57,15 @@ struct cflow {
 	struct csock *io;   /* the resource socket, once connected */
 	uv_timer_t ctimer;  /* dialing: stagger + deadline; UDP: idle */
 	int ctimer_init;
-	/* resource -> client */
+	/* resource -> client: bytes read that the flow did not take, in a
+	   buffer of their size (only while there are any) */
 	uint8_t *rbuf;
 	size_t roff, rlen;
 	int reading;
-	/* client -> resource */
-	uint8_t *wbuf;
-	size_t wcap, whead, wlen, writing;
+	/* client -> resource: what arrived and is not written yet (memory
+	   follows the bytes queued, within the flow's receive window) */
+	struct pn_bufq wq;
+	size_t writing;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 	int c_eof, shut_sent, shut_done;
@@ -110,6 +114,9 @@ struct pn_connector {
 	int closing_handles;
 	void (*close_cb)(void *);
 	void *close_arg;
+	uint8_t rbuf[CF_RBUF]; /* every flow's resource reads land here */
+	size_t nflows_mem;      /* flows allocated (freed in pn_cflow_maybe_free) */
+	struct pn_memtrim trim; /* the heap given back after bursts */
 };
 
 /* proxy.c: flow I/O and ends.  pn_cflow_release aborts: the resource's

@@ -2,12 +2,14 @@
  * Per-flow I/O at the connector, once dial.c has a socket to the resource,
  * proxied with backpressure both ways.
  *
- *   client -> resource: flow data goes into a ring (at most the flow's
- *     receive window, since credit is only returned via pn_flow_consumed
- *     once bytes reach the socket) and out with one uv_write at a time, so
- *     writes batch everything that arrived while the previous one ran.
- *   resource -> client: uv_read into a per-flow buffer; when the flow's send
- *     ring is full, reading stops until ops.writable.
+ *   client -> resource: flow data goes into a queue of chunks (at most the
+ *     flow's receive window, since credit is only returned via
+ *     pn_flow_consumed once bytes reach the socket; memory only for what
+ *     is queued) and out with one uv_write at a time, so writes batch
+ *     everything that arrived while the previous one ran.
+ *   resource -> client: uv_read into the connector's one read buffer, no
+ *     more than the flow takes now (pn_flow_write_room); when it takes
+ *     nothing, reading stops until ops.writable.
  *
  * How a TCP flow ends toward the resource is part of the contract: an
  * orderly end (FIN) only follows the client's orderly end (stream FIN),
@@ -29,17 +31,23 @@
 #include "core/err.h"
 #include "core/log.h"
 
+/* vectors per write to the resource (queue chunks of up to 16 KiB each) */
+#define CF_WRITE_VECS 16
+
 /* ------------------------------------------------------------ lifetime -- */
 
 void pn_cflow_maybe_free(struct cflow *cf)
 {
 	if (cf->released && cf->pending == 0) {
+		struct pn_connector *c = cf->c;
+
 		if (cf->ai)
 			uv_freeaddrinfo(cf->ai);
 		pn_cdnsmsg_free(cf);
 		free(cf->rbuf);
-		free(cf->wbuf);
+		pn_bufq_fini(&cf->wq);
 		free(cf);
+		pn_memtrim_count(&c->trim, --c->nflows_mem);
 	}
 }
 
@@ -165,10 +173,12 @@ static void finish_clean(struct cflow *cf)
 static void tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct cflow *cf = h->data;
+	size_t len = cf->f ? pn_flow_write_room(cf->f, CF_RBUF) : CF_RBUF;
 
 	(void)hint;
-	b->base = (char *)cf->rbuf;
-	b->len = CF_RBUF;
+	/* no more than the flow takes now; at 0 libuv reports UV_ENOBUFS and
+	   reading pauses until ops.writable: the bytes wait in the socket */
+	*b = uv_buf_init(len ? (char *)cf->c->rbuf : NULL, (unsigned)len);
 }
 
 static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -178,6 +188,11 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 	if (cf->released || !cf->f)
 		return;
+	if (n == UV_ENOBUFS) {
+		uv_read_stop(s);
+		cf->reading = 0;
+		return;
+	}
 	if (n == UV_EOF) {
 		uv_read_stop(s);
 		cf->reading = 0;
@@ -197,9 +212,15 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	cf->down += (uint64_t)w;
 	if (w < n) {
-		/* the flow's send ring is full: hold the rest, stop reading */
-		cf->roff = (size_t)w;
-		cf->rlen = (size_t)n;
+		/* the flow took less than it said it would: hold the rest (out
+		   of the shared buffer), stop reading */
+		cf->rlen = (size_t)(n - w);
+		cf->roff = 0;
+		if (!(cf->rbuf = malloc(cf->rlen))) {
+			abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
+			return;
+		}
+		memcpy(cf->rbuf, b->base + w, cf->rlen);
 		uv_read_stop(s);
 		cf->reading = 0;
 	}
@@ -229,6 +250,8 @@ static void ops_writable(struct pn_flow *f, void *u)
 		if (cf->roff < cf->rlen)
 			return;
 		cf->roff = cf->rlen = 0;
+		free(cf->rbuf);
+		cf->rbuf = NULL;
 	}
 	start_reading(cf);
 }
@@ -259,7 +282,7 @@ static void on_shutdown(uv_shutdown_t *r, int status)
  * byte: the only way a FIN is ever sent to a resource. */
 static void maybe_shutdown(struct cflow *cf)
 {
-	if (cf->c_eof && !cf->shut_sent && cf->wlen == 0 && !cf->writing && cf->io) {
+	if (cf->c_eof && !cf->shut_sent && pn_bufq_len(&cf->wq) == 0 && !cf->writing && cf->io) {
 		cf->shut_sent = 1;
 		cf->sreq.data = cf;
 		if (uv_shutdown(&cf->sreq, (uv_stream_t *)&cf->io->u.tcp, on_shutdown) == 0)
@@ -284,8 +307,7 @@ static void on_write(uv_write_t *r, int status)
 		abort_flow(cf, PN_FLOW_RESET, "resource_write");
 		return;
 	}
-	cf->whead = (cf->whead + n) % cf->wcap;
-	cf->wlen -= n;
+	pn_bufq_drop(&cf->wq, n);
 	if (cf->f)
 		pn_flow_consumed(cf->f, n);
 	kick_write(cf);
@@ -294,15 +316,19 @@ static void on_write(uv_write_t *r, int status)
 
 static void kick_write(struct cflow *cf)
 {
-	uv_buf_t b;
-	size_t n;
+	struct iovec iv[CF_WRITE_VECS];
+	uv_buf_t b[CF_WRITE_VECS];
+	size_t n = 0, nv;
 
-	if (cf->writing || cf->wlen == 0 || !cf->io)
+	if (cf->writing || pn_bufq_len(&cf->wq) == 0 || !cf->io)
 		return;
-	n = cf->wlen < cf->wcap - cf->whead ? cf->wlen : cf->wcap - cf->whead;
-	b = uv_buf_init((char *)cf->wbuf + cf->whead, (unsigned)n);
+	nv = pn_bufq_peek(&cf->wq, 0, iv, CF_WRITE_VECS);
+	for (size_t i = 0; i < nv; i++) {
+		b[i] = uv_buf_init(iv[i].iov_base, (unsigned)iv[i].iov_len);
+		n += iv[i].iov_len;
+	}
 	cf->wreq.data = cf;
-	if (uv_write(&cf->wreq, (uv_stream_t *)&cf->io->u.tcp, &b, 1, on_write) != 0) {
+	if (uv_write(&cf->wreq, (uv_stream_t *)&cf->io->u.tcp, b, (unsigned)nv, on_write) != 0) {
 		abort_flow(cf, PN_FLOW_RESET, "resource_write");
 		return;
 	}
@@ -313,36 +339,26 @@ static void kick_write(struct cflow *cf)
 static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
 	struct cflow *cf = u;
-	size_t pos;
+	size_t win;
 
 	if (cf->released)
 		return;
 	cf->up += n;
-	/* No write per QUIC packet: bytes gather in the ring while one write
+	/* No write per QUIC packet: bytes gather in the queue while one write
 	   is in flight, so each write(2) carries everything that arrived
 	   meanwhile (one per loop iteration under load). */
-	if (!cf->wbuf) {
-		/* the flow's receive window bounds what can be outstanding */
-		cf->wcap = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
-							      : PN_TEP_WINDOW_DEFAULT;
-		if (!(cf->wbuf = malloc(cf->wcap))) {
-			pn_connector_exhausted(cf->c, UV_ENOMEM, "buffer");
-			abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
-			return;
-		}
-	}
-	if (n > cf->wcap - cf->wlen) {
+	win = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
+						 : PN_TEP_WINDOW_DEFAULT;
+	if (n > win - pn_bufq_len(&cf->wq)) {
 		/* cannot happen while the peer respects flow control */
 		abort_flow(cf, PN_FLOW_INTERNAL, "flow_control_violation");
 		return;
 	}
-	pos = (cf->whead + cf->wlen) % cf->wcap;
-	{
-		size_t first = n < cf->wcap - pos ? n : cf->wcap - pos;
-		memcpy(cf->wbuf + pos, p, first);
-		memcpy(cf->wbuf, p + first, n - first);
+	if (pn_bufq_append(&cf->wq, p, n) != 0) {
+		pn_connector_exhausted(cf->c, UV_ENOMEM, "buffer");
+		abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
+		return;
 	}
-	cf->wlen += n;
 	kick_write(cf);
 }
 
@@ -359,7 +375,10 @@ static void ops_eof(struct pn_flow *f, void *u)
 
 static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
-	tcp_alloc(h, hint, b);
+	struct cflow *cf = h->data;
+
+	(void)hint;
+	*b = uv_buf_init((char *)cf->c->rbuf, CF_RBUF);
 }
 
 static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,

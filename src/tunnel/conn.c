@@ -135,15 +135,8 @@ static int acked_cb(ngtcp2_conn *q, int64_t sid, uint64_t off, uint64_t len, voi
 	struct pn_tconn *c = ud;
 	struct tstream *s = sud;
 
-	if (!s)
-		return 0;
-	if (off + len > s->acked && off + len <= s->sent)
-		s->acked = off + len;
-	if (s->was_full && s->written - s->acked < s->cap) {
-		s->was_full = 0;
-		if (c->cfg.cbs->stream_writable)
-			c->cfg.cbs->stream_writable(c, sid, c->cfg.user, s->user);
-	}
+	if (s)
+		pn_tconn_i_acked(c, s, off + len);
 	return 0;
 }
 
@@ -512,6 +505,7 @@ void pn_tconn_free(struct pn_tconn *c)
 		return;
 	while (c->all)
 		pn_tconn_i_stream_free(c, c->all);
+	free(c->stab);
 	if (c->q)
 		ngtcp2_conn_del(c->q);
 	if (c->tls)
@@ -783,4 +777,5 @@ void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st)
 	st->pkts_tx = c->pkts_tx;
 	st->pkts_rx = c->pkts_rx;
 	st->dgram_drops = c->dgram_drops;
+	st->unsent = c->unsent;
 }

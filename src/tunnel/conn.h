@@ -16,10 +16,11 @@
  * certificates from another CA are never even sent).
  *
  * Streams: ngtcp2 does not copy stream data, so every stream this side
- * writes has a send ring (cfg.stream_sndbuf bytes, allocated on first
- * write) holding bytes from the first unacknowledged one to the last
- * written; pn_tconn_stream_write copies in what fits and returns that
- * count (backpressure).  Received data is credited back to the peer only
+ * writes has a send buffer holding bytes from the first unacknowledged
+ * one to the last written, in chunks allocated as bytes are written and
+ * freed as they are acknowledged (memory follows what is in flight, at
+ * most cfg.stream_sndbuf per stream); pn_tconn_stream_write copies in
+ * what fits and returns that count (backpressure).  Received data is credited back to the peer only
  * through pn_tconn_stream_consumed (bounded receive memory).
  *
  * Paths: see tunnel/path.h.  Packets are returned in batches for one path
@@ -40,6 +41,12 @@
 #define PN_TCONN_HANDSHAKE_MS 10000 /* a handshake must finish within this */
 #define PN_TCONN_KEEPALIVE_MS 5000   /* keeps NAT/relay mappings alive */
 #define PN_TCONN_TX_BUF (PN_PATH_MAX_SEGMENTS * PN_PATH_MAX_UDP_PAYLOAD)
+/* Bytes accepted from writers and not yet sent, per stream and per
+ * connection: what may wait while congestion or flow control holds it
+ * (sent bytes are bounded by the windows); writers beyond it are held
+ * back (pn_tconn_stream_write). */
+#define PN_TCONN_STREAM_UNSENT_MAX (512u << 10)
+#define PN_TCONN_UNSENT_MAX (4u << 20)
 
 struct pn_tconn;
 
@@ -62,7 +69,7 @@ struct pn_tconn_cbs {
 	 * app_err is meaningful. */
 	void (*stream_close)(struct pn_tconn *c, int64_t sid, int has_err, uint64_t app_err,
 			     void *user, void *stream_user);
-	/* Room in the send ring again (after a short pn_tconn_stream_write). */
+	/* Room in the send buffer again (after a short pn_tconn_stream_write). */
 	void (*stream_writable)(struct pn_tconn *c, int64_t sid, void *user, void *stream_user);
 	/* A DATAGRAM frame payload. */
 	void (*datagram)(struct pn_tconn *c, const uint8_t *p, size_t n, void *user);
@@ -125,7 +132,7 @@ int pn_tconn_retry_check(const uint8_t secret[PN_TCONN_RETRY_SECRET_LEN],
 int pn_tconn_server_new(const struct pn_tconn_config *cfg, struct pn_path *path,
 			const uint8_t *pkt, size_t len, uint64_t now, struct pn_tconn **out);
 
-/* Frees everything (streams, rings, TLS).  NULL-safe.  No callbacks. */
+/* Frees everything (streams, buffers, TLS).  NULL-safe.  No callbacks. */
 void pn_tconn_free(struct pn_tconn *c);
 
 /*
@@ -196,14 +203,26 @@ uint64_t pn_tconn_peer_max_streams(const struct pn_tconn *c);
 /* Client: open a bidirectional stream.  0, -EAGAIN (no stream credit:
  * wait for cbs.streams_available), PN_E_CLOSED. */
 int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid);
-/* Size this stream's send ring (default cfg.stream_sndbuf); only before
+/* Size this stream's send buffer (default cfg.stream_sndbuf); only before
  * its first write.  0 or PN_E_INVAL. */
 int pn_tconn_stream_set_sndbuf(struct pn_tconn *c, int64_t sid, size_t cap);
 /* Attach user data to a (peer-opened) stream. */
 void pn_tconn_stream_set_user(struct pn_tconn *c, int64_t sid, void *stream_user);
-/* Copy up to n bytes into the stream's ring; returns bytes taken or
- * PN_E_CLOSED / -ENOMEM. */
+/* Copy up to n bytes into the stream's buffer; returns bytes taken or
+ * PN_E_CLOSED / -ENOMEM.  Taken is what keeps the stream's
+ * unacknowledged bytes within its sndbuf (protocol messages: headers,
+ * status, control).  A short write is followed by cbs.stream_writable
+ * once there is room. */
 ssize_t pn_tconn_stream_write(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
+/* The same for application data: also no more than keeps the stream's
+ * unsent bytes within PN_TCONN_STREAM_UNSENT_MAX and the connection's
+ * within PN_TCONN_UNSENT_MAX (backpressure: the writer stops reading its
+ * source instead of queueing; cbs.stream_writable when there is room). */
+ssize_t pn_tconn_stream_write_bounded(struct pn_tconn *c, int64_t sid, const void *p, size_t n);
+/* How many of `want` bytes pn_tconn_stream_write_bounded would take now
+ * (0 for a stream that cannot be written); 0 arms cbs.stream_writable as
+ * a short write does. */
+size_t pn_tconn_stream_room(struct pn_tconn *c, int64_t sid, size_t want);
 /* FIN after everything written so far.  0 or PN_E_CLOSED. */
 int pn_tconn_stream_fin(struct pn_tconn *c, int64_t sid);
 /* Bytes accepted by stream_write but not yet acknowledged. */
@@ -256,6 +275,7 @@ void pn_tconn_tx_toobig(struct pn_tconn *c, const struct pn_path *path, size_t l
 
 struct pn_tconn_stats {
 	uint64_t rtt_us, cwnd, bytes_tx, bytes_rx, pkts_tx, pkts_rx, dgram_drops;
+	uint64_t unsent; /* stream bytes accepted from writers, not yet sent */
 };
 void pn_tconn_stats(const struct pn_tconn *c, struct pn_tconn_stats *st);
 

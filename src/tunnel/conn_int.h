@@ -1,13 +1,14 @@
 #ifndef PN_TUNNEL_CONN_INT_H
 #define PN_TUNNEL_CONN_INT_H
 /* Internals shared by conn.c (QUIC/TLS, I/O) and conn_stream.c (stream
- * rings, datagram queue). */
+ * buffers, datagram queue). */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "core/bufq.h"
 #include "tunnel/conn.h"
 #include "tunnel/flowproto.h"
 #include "tunnel/pmtu.h"
@@ -19,17 +20,24 @@
 #define DEF_IDLE_MS 30000
 #define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
 #define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
+#define STREAM_UNSENT_MAX PN_TCONN_STREAM_UNSENT_MAX
+#define CONN_UNSENT_MAX PN_TCONN_UNSENT_MAX
+#define WAKE_QUANTUM (64u << 10) /* room counted per writer woken */
 
-/* A stream this side knows: send ring + scheduling links. */
+/* A stream this side knows: send buffer + scheduling links. */
 struct tstream {
 	int64_t sid;
 	void *user;
-	uint8_t *ring;
-	size_t cap;
+	/* bytes from `acked` to `written`, in chunks allocated as written and
+	   freed as acknowledged (ngtcp2 points into it until then) */
+	struct pn_bufq q;
+	size_t cap; /* unacknowledged bytes at most */
 	uint64_t acked, sent, written; /* stream offsets */
-	int fin_wanted, fin_sent, blocked, in_queue, was_full;
+	int fin_wanted, fin_sent, blocked, in_queue, was_full, in_wait;
 	struct tstream *next_q; /* send queue */
 	struct tstream *next_all, **pprev_all;
+	struct tstream *hnext;		      /* sid hash chain */
+	struct tstream *next_wait, *prev_wait; /* waiting for unsent room */
 };
 
 struct dgram {
@@ -53,6 +61,14 @@ struct pn_tconn {
 	char close_text[64];	  /* reason phrase of our transport close */
 	/* send scheduling */
 	struct tstream *q_head, *q_tail, *all;
+	/* streams by sid (chained hash, power-of-two buckets) */
+	struct tstream **stab;
+	size_t stab_size, nstreams;
+	/* bytes written but not yet sent, all streams: bounded (backpressure
+	   to the writers instead of queueing); writers refused for it wait
+	   here, first come first woken */
+	size_t unsent;
+	struct tstream *wait_head, *wait_tail;
 	/* datagram queue (ring) */
 	struct dgram *dq;
 	size_t dq_head, dq_count;
@@ -95,6 +111,11 @@ void pn_tconn_i_queue_remove(struct pn_tconn *c, struct tstream *s);
 void pn_tconn_i_queue_add(struct pn_tconn *c, struct tstream *s);
 void pn_tconn_i_stream_free(struct pn_tconn *c, struct tstream *s);
 int pn_tconn_i_stream_has_work(const struct tstream *s);
+/* after transmission: bytes left the queue (sent), wake waiting writers */
+void pn_tconn_i_sent(struct pn_tconn *c, struct tstream *s, size_t n);
+void pn_tconn_i_wake_writers(struct pn_tconn *c);
+/* the stream's bytes up to off were acknowledged */
+void pn_tconn_i_acked(struct pn_tconn *c, struct tstream *s, uint64_t off);
 /* conn.c */
 int pn_tconn_i_fail(struct pn_tconn *c, int rv);
 ngtcp2_conn *pn_tconn_i_get_conn(ngtcp2_crypto_conn_ref *ref);

@@ -16,6 +16,10 @@
 #include "tunnel/conn_int.h"
 #include "tunnel/flowproto.h"
 
+/* Stream data vectors per write call: a packet spans at most four of the
+ * send buffer's smallest chunks (PN_BUFQ_CHUNK_MIN). */
+#define TX_VECS 8
+
 /* Append one packet of n bytes (already at tx->buf + tx->len) to the batch,
  * or park it when it cannot join (other path, bigger than the segment). */
 static int batch_add(struct pn_tconn *c, struct pn_tconn_tx *tx, struct pn_path *p, size_t n)
@@ -128,16 +132,20 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 		}
 		s = next_stream(c);
 		if (s) {
-			ngtcp2_vec v[2];
-			size_t vcnt = 0;
+			struct iovec iv[TX_VECS];
+			ngtcp2_vec v[TX_VECS];
+			size_t vcnt = 0, left = (size_t)(s->written - s->sent);
 			uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
-			uint64_t from = s->sent, to = s->written;
-			if (from < to) {
-				size_t pos = (size_t)(from % s->cap), n = (size_t)(to - from);
-				size_t first = n < s->cap - pos ? n : s->cap - pos;
-				v[vcnt++] = (ngtcp2_vec){s->ring + pos, first};
-				if (first < n)
-					v[vcnt++] = (ngtcp2_vec){s->ring, n - first};
+			if (left) {
+				/* the unsent bytes (buffer offset sent - acked), at most
+				   a packet's worth of them */
+				size_t nv = pn_bufq_peek(&s->q, (size_t)(s->sent - s->acked), iv,
+							 TX_VECS);
+				for (size_t i = 0; i < nv && left; i++, vcnt++) {
+					size_t l = iv[i].iov_len < left ? iv[i].iov_len : left;
+					v[vcnt] = (ngtcp2_vec){iv[i].iov_base, l};
+					left -= l;
+				}
 			}
 			if (s->fin_wanted)
 				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
@@ -148,7 +156,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 			else if (nw >= 0)
 				open = 0; /* (a blocked stream leaves the packet open) */
 			if (nd >= 0) {
-				s->sent += (uint64_t)nd;
+				pn_tconn_i_sent(c, s, (size_t)nd);
 				if (s->fin_wanted && s->sent == s->written)
 					s->fin_sent = 1;
 			}
@@ -162,7 +170,7 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 				continue;
 			}
 			if (nw == NGTCP2_ERR_STREAM_SHUT_WR || nw == NGTCP2_ERR_STREAM_NOT_FOUND) {
-				s->sent = s->written;
+				pn_tconn_i_sent(c, s, (size_t)(s->written - s->sent));
 				s->fin_sent = 1;
 				pn_tconn_i_queue_remove(c, s);
 				continue;
@@ -197,6 +205,8 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 	/* [P6] pace only once the handshake is done */
 	if (tx->npkts && c->hs_done)
 		ngtcp2_conn_update_pkt_tx_time(c->q, now);
+	/* bytes went out: writers held back for queue room may go on */
+	pn_tconn_i_wake_writers(c);
 out:
 	return r;
 }

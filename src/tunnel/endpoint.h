@@ -28,9 +28,10 @@
  *   unless the client re-presented a renewed one (ops.cred) before.
  *
  * Backpressure, both directions, bounded memory:
- *   - sending: pn_flow_write() copies into the flow's send ring (bounded,
+ *   - sending: pn_flow_write() copies into the flow's send buffer (bounded,
  *     kept until the peer acknowledges) and returns how much it took; when
  *     it took less than offered, ops.writable fires once there is room.
+ *     pn_flow_write_room() tells how much it would take (read no more).
  *   - receiving: ops.data hands out bytes; the glue calls
  *     pn_flow_consumed(f, n) once it has passed n bytes on (e.g. in its
  *     uv_write callback).  Until then the peer gets no more QUIC flow-control
@@ -92,7 +93,8 @@ struct pn_flow_ops {
 	void (*data)(struct pn_flow *f, const uint8_t *p, size_t n, void *user);
 	/* The peer finished sending (TCP half-close).  No more data follows. */
 	void (*eof)(struct pn_flow *f, void *user);
-	/* The send ring has room again after pn_flow_write took less than offered. */
+	/* The send buffer has room again after pn_flow_write took less than
+	 * offered (or pn_flow_write_room said less than wanted). */
 	void (*writable)(struct pn_flow *f, void *user);
 	/* UDP flows: one datagram payload from the peer (valid during the call). */
 	void (*datagram)(struct pn_flow *f, const uint8_t *p, size_t n, void *user);
@@ -123,11 +125,19 @@ int pn_flow_open(struct pn_tunnel *t, const struct pn_flow_req *req,
 		 const struct pn_flow_ops *ops, void *user, struct pn_flow **out);
 
 /*
- * Copy up to n bytes into the flow's send ring.  Returns the number taken
+ * Copy up to n bytes into the flow's send buffer.  Returns the number taken
  * (0..n; fewer than n means "full": wait for ops.writable), or PN_E_CLOSED
  * (flow ending / write side shut), PN_E_INVAL (UDP/DNS flow).
  */
 ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n);
+/*
+ * How many of `want` bytes pn_flow_write would take now.  0 arms
+ * ops.writable as a short write does: the glue reads at most this much
+ * from its socket and, at 0, stops reading until ops.writable
+ * (backpressure instead of queueing; the tunnel bounds the bytes each
+ * flow and all flows together may have waiting to be sent).
+ */
+size_t pn_flow_write_room(struct pn_flow *f, size_t want);
 
 /* Finish the write side (FIN after the buffered bytes).  0 or PN_E_CLOSED. */
 int pn_flow_shutdown(struct pn_flow *f);

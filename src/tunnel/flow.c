@@ -476,7 +476,7 @@ ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n)
 		f->want_writable = 1;
 		return 0;
 	}
-	r = pn_tconn_stream_write(f->t->c, f->sid, p, n);
+	r = pn_tconn_stream_write_bounded(f->t->c, f->sid, p, n);
 	if (r >= 0) {
 		f->tx += (uint64_t)r;
 		if ((size_t)r < n)
@@ -485,6 +485,22 @@ ssize_t pn_flow_write(struct pn_flow *f, const void *p, size_t n)
 			pn_tsess_want_write(f->t);
 	}
 	return r;
+}
+
+size_t pn_flow_write_room(struct pn_flow *f, size_t want)
+{
+	size_t room;
+
+	if ((f->hdr.kind != PN_FLOW_TCP && f->hdr.kind != PN_FLOW_DNS_MSG) || f->t->dead ||
+	    f->shut_wr || f->st == F_DONE)
+		return 0;
+	if (f->sid < 0 || f->st == F_SV_REQUESTED)
+		room = 0; /* the stream opens (or the verdict comes) first */
+	else
+		room = pn_tconn_stream_room(f->t->c, f->sid, want);
+	if (room == 0 && want)
+		f->want_writable = 1;
+	return room;
 }
 
 int pn_flow_shutdown(struct pn_flow *f)

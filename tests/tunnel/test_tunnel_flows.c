@@ -2,7 +2,8 @@
  * Flows in one tunnel: denials with their reason, DNS, UDP datagrams, a
  * malformed header, revocation mid-transfer, migration to a second path,
  * stream credit over many flows, the connector's flow limit, many small
- * flows at once.  The harness: tsession.h.
+ * flows at once, many bulk writers held back by the unsent bound.  The
+ * harness: tsession.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -271,6 +272,65 @@ static void test_many_small_concurrent_flows(void **st)
 	finish();
 }
 
+/* Many flows writing at once (more than the tunnel lets wait unsent):
+ * writers are held back instead of queued — the bytes accepted and not
+ * yet sent never exceed PN_TCONN_UNSENT_MAX (plus the open headers), and
+ * the bound is reached —
+ * and every writer resumes (ops.writable): every byte arrives, echoed. */
+#define N_BULK 16
+#define BULK_BYTES (512u << 10)
+static uint64_t max_unsent;
+
+static int bulk_all_closed(void *a)
+{
+	struct pn_tconn_stats st;
+
+	if (!N.cl_dead) {
+		pn_tconn_stats(pn_tunnel_conn(N.cl), &st);
+		if (st.unsent > max_unsent)
+			max_unsent = st.unsent;
+	}
+	return n_closed(a, N_BULK) == N_BULK || N.cl_dead;
+}
+
+static void test_writers_held_back(void **st)
+{
+	struct pn_mempath_faults f = {0};
+	static struct cflow c[N_BULK];
+	uint8_t *acl;
+	size_t acl_len;
+	int okn = 0;
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.c.info.id, &acl, &acl_len);
+	big_sndbuf = 1; /* only the unsent bound holds the writers back */
+	start(&cli, &con, con.c.info.id, acl, acl_len, &f);
+	free(acl);
+	run_until(is_up, NULL, 100000);
+	sv_echo = 1;
+	max_unsent = 0;
+	for (int i = 0; i < N_BULK; i++)
+		cf_open(&c[i], PN_FLOW_TCP, "echo.test", 7, BULK_BYTES);
+	run_until(bulk_all_closed, c, 4000000);
+	assert_false(N.cl_dead);
+	print_message("most bytes waiting unsent: %llu\n", (unsigned long long)max_unsent);
+	/* (the flows' open headers are protocol messages, never held back) */
+	assert_true(max_unsent <= PN_TCONN_UNSENT_MAX + N_BULK * PN_FLOW_HDR_MAX);
+	assert_true(max_unsent >= PN_TCONN_UNSENT_MAX / 2);
+	for (int i = 0; i < N_BULK; i++)
+		okn += c[i].closed_code == PN_FLOW_OK && c[i].sink.n == BULK_BYTES &&
+		       tpat_sink_matches(&c[i].sink);
+	for (int i = 0; i < N_BULK; i++)
+		if (c[i].closed_code != PN_FLOW_OK || c[i].sink.n != BULK_BYTES)
+			print_message("flow %d: code %d, %llu bytes back\n", i, c[i].closed_code,
+				      (unsigned long long)c[i].sink.n);
+	assert_int_equal(okn, N_BULK);
+	sv_echo = 0;
+	big_sndbuf = 0;
+	pn_tunnel_close(N.cl, PN_FLOW_OK);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_many_flows),
 	    cmocka_unit_test(test_connector_flow_limit),
 	    cmocka_unit_test(test_many_small_concurrent_flows),
+	    cmocka_unit_test(test_writers_held_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

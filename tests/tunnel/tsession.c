@@ -286,7 +286,7 @@ static void cl_state(struct pn_tunnel *t, enum pn_tunnel_state st, int err, void
 
 static const struct pn_tunnel_ops cl_tops = {.state = cl_state};
 
-int small_limits, small_conn_window, sv_small_limits;
+int small_limits, small_conn_window, sv_small_limits, big_sndbuf;
 
 static void params(struct pn_tunnel_params *p, struct tfix_ident *id, int server)
 {
@@ -294,7 +294,7 @@ static void params(struct pn_tunnel_params *p, struct tfix_ident *id, int server
 	p->conn.cred = id->cred;
 	p->conn.anchor = anchor;
 	p->conn.unix_now = unix_now;
-	p->conn.stream_sndbuf = 256 << 10;
+	p->conn.stream_sndbuf = big_sndbuf ? 4u << 20 : 256 << 10;
 	p->conn.stream_window = 256 << 10;
 	p->conn.conn_window = small_conn_window ? 16 << 10 : 1 << 20;
 	p->conn.idle_ms = 10000;

@@ -71,6 +71,8 @@ extern int sv_echo;
 /* 4 concurrent flows per tunnel; a 16 KiB connection window both ways; 4
  * flows on the connector only (read when a tunnel is made) */
 extern int small_limits, small_conn_window, sv_small_limits;
+/* 4 MiB send buffers (the product's default) instead of 256 KiB */
+extern int big_sndbuf;
 
 /* Client `id` connecting to the connector presenting `srv`, pinning `pin`,
  * with client list `acl`, over a first path with faults `f`. */
