@@ -83,6 +83,40 @@ void ep_accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
 	ep_mark_dirty(et);
 }
 
+/* A source's budget of Retries: PN_TEP_RETRIES_PER_S a second per bucket
+ * of source addresses (an IPv4 address, an IPv6 /64; the bucket by a
+ * keyed hash).  Past it a token-less Initial gets no answer: a flood from
+ * one source costs no send, and other sources' buckets are untouched.  A
+ * legitimate client retransmits its Initial; one that holds a token is
+ * never counted. */
+static int retry_budget(struct pn_tep *ep, const struct sockaddr *from)
+{
+	const uint8_t *a;
+	size_t alen;
+	uint32_t h, sec = (uint32_t)(ep_now_ns() / 1000000000u);
+
+	if (from->sa_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+		alen = 4;
+	} else if (from->sa_family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+		alen = 8;
+	} else {
+		return 0;
+	}
+	if (!ep->retry_seed && pn_random(&ep->retry_seed, sizeof(ep->retry_seed)) != 0)
+		return 0;
+	h = ep->retry_seed | 1u;
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ a[i]) * 16777619u; /* FNV-1a from a random basis */
+	h = (h ^ (h >> 15)) % PN_TEP_RETRY_BUCKETS;
+	if (ep->retry_budget[h].sec != sec) {
+		ep->retry_budget[h].sec = sec;
+		ep->retry_budget[h].n = 0;
+	}
+	return ep->retry_budget[h].n++ < PN_TEP_RETRIES_PER_S;
+}
+
 static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
 			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
 {
@@ -100,6 +134,10 @@ static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct s
 	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, ep_now_ns(), retry,
 				 sizeof(retry), &rlen, &rc);
 	if (r == 1) {
+		if (!retry_budget(ep, from)) {
+			ep->drops_unknown++;
+			return;
+		}
 		ep->retries++;
 		pn_udp_send(sock, from, fromlen, retry, rlen, rlen);
 		return;

@@ -128,6 +128,36 @@ compare() {
 	[ "${f:-0}" -ge $((PPS / 2)) ] && ok "$name: the flood ran at $f datagrams/s while on (target $PPS)" ||
 		bad "$name: the flood ran at only ${f:-0} datagrams/s (target $PPS)"
 }
+cpu_ns() { # PID...: CPU time of every thread of each, in ns (schedstat)
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+# cost NAME KIND TARGETS PID...: what a flood datagram costs its targets,
+# in CPU (every thread of PID...), with no legitimate flow: a run of
+# 2 * COST_SECS with the flood on in its second half, less the same time
+# idle (measured before), divided by the datagrams sent.  PN_FLOOD_PERF=DIR also records
+# a profile of the first PID (perf record -g) into DIR/NAME.data.
+COST_SECS=3
+cost() {
+	local name=$1 kind=$2 targets=$3 pf c0 c1 c2 n us
+	shift 3
+	c0=$(cpu_ns "$@"); sleep $COST_SECS; c1=$(cpu_ns "$@")
+	$A $FLOOD flood "$kind" "$targets" $PPS "$W/$name.start" $((2 * COST_SECS)) $COST_SECS >"$W/$name.out" 2>&1 &
+	local fp=$!
+	pn_wait_log "$W/$name.out" armed 60 || bad "$name: flooder started"
+	if [ -n "${PN_FLOOD_PERF:-}" ]; then
+		perf record -g -p "$1" -o "$PN_FLOOD_PERF/$name.data" >/dev/null 2>&1 &
+		pf=$!
+	fi
+	c1=$(( $(cpu_ns "$@") + 2 * (c1 - c0) ))  # less twice the idle time's: the run is off, then on
+	awk -v t="$(now)" 'BEGIN { printf "%.3f\n", t }' >"$W/$name.start.tmp" && mv "$W/$name.start.tmp" "$W/$name.start"
+	wait $fp
+	c2=$(cpu_ns "$@")
+	[ -n "${pf:-}" ] && kill -INT "$pf" && wait "$pf"
+	n=$(sed -n 's/^sent \([0-9]*\) .*/\1/p' "$W/$name.out")
+	us=$(awk -v c=$((c2 - c1)) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.1f", c / n / 1000; else print "?" }')
+	echo "    $name: $us us of CPU a flood datagram ($n datagrams at $PPS/s, ${COST_SECS} s; $(grep -h '^rate\|^late' "$W/$name.out" | tr '\n' ' '))"
+}
 answered() { # NAME: bytes answered and bytes sent, over its flooders
 	cat "$W/$1"-flood*.out | awk '/^sent/ {s += $3; a += $5} END {print a + 0, s + 0}'
 }
@@ -142,6 +172,7 @@ read -r ans sent < <(answered relay)
 [ "$sent" -gt 0 ] && [ "$ans" = 0 ] && ok "relays answered 0 of $sent flood bytes (UDP and TLS)" ||
 	bad "relays answered $ans bytes to $sent flood bytes"
 [ "$(natlab_path)" = relay-udp ] || bad "path moved during the relay flood ($(natlab_p2p))"
+cost relay-cost udp-relay 10.214.1.2:3478,10.214.1.3:3478 $PID_relay1 $PID_relay2
 
 # ---- 2. the connector's direct socket ----
 natlab_uncut
@@ -155,6 +186,7 @@ read -r ans sent < <(answered connector)
 	bad "connector answered $ans bytes to $sent flood bytes"
 [ "$(natlab_path)" = direct ] && [ "$(natlab_status | grep -o '"switches":[0-9]*' | head -1)" = "$sw0" ] &&
 	ok "the path did not move during the flood ($(natlab_p2p))" || bad "path moved during the flood ($(natlab_p2p))"
+cost connector-cost udp-quic "$CONN_UDP" $PID_connector
 
 # ---- memory ----
 for p in relay1:$PID_relay1:$r0_1 relay2:$PID_relay2:$r0_2 connector:$PID_connector:$c0; do
