@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -86,9 +87,9 @@ void ep_accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
 /* A source's budget of Retries: PN_TEP_RETRIES_PER_S a second per bucket
  * of source addresses (an IPv4 address, an IPv6 /64; the bucket by a
  * keyed hash).  Past it a token-less Initial gets no answer: a flood from
- * one source costs no send, and other sources' buckets are untouched.  A
- * legitimate client retransmits its Initial; one that holds a token is
- * never counted. */
+ * one source costs no crypto and no send, and other sources' buckets are
+ * untouched.  A legitimate client retransmits its Initial; one that holds
+ * a token is never counted. */
 static int retry_budget(struct pn_tep *ep, const struct sockaddr *from)
 {
 	const uint8_t *a;
@@ -117,6 +118,31 @@ static int retry_budget(struct pn_tep *ep, const struct sockaddr *from)
 	return ep->retry_budget[h].n++ < PN_TEP_RETRIES_PER_S;
 }
 
+/* Whether an Initial (ngtcp2_accept took it) carries a token: RFC 9000
+ * 17.2.2, flags and version, DCID and SCID (each u8-prefixed), then the
+ * token's length as a variable-length integer.  0 when it has none or does
+ * not parse. */
+static int initial_has_token(const uint8_t *p, size_t n)
+{
+	struct pn_buf b;
+	const uint8_t *cid;
+	size_t cl;
+	uint8_t v;
+	uint64_t len;
+
+	pn_buf_init_ro(&b, p, n);
+	if (pn_buf_skip(&b, 5) != 0 || pn_buf_get_lv8(&b, 20, &cid, &cl) != 0 ||
+	    pn_buf_get_lv8(&b, 20, &cid, &cl) != 0 || pn_buf_get_u8(&b, &v) != 0)
+		return 0;
+	len = v & 0x3f;
+	for (unsigned k = 1; k < (1u << (v >> 6)); k++) {
+		if (pn_buf_get_u8(&b, &v) != 0)
+			return 0;
+		len = len << 8 | v;
+	}
+	return len != 0;
+}
+
 static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
 			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
 {
@@ -129,15 +155,16 @@ static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct s
 
 	if (!ep_may_accept(ep, from, p, n))
 		return;
+	/* a Retry to be made: within the source's budget, before any crypto */
+	if (!initial_has_token(p, n) && !retry_budget(ep, from)) {
+		ep->drops_unknown++;
+		return;
+	}
 	/* the source address must be proven (Retry) before any state exists */
 	memset(&rc, 0, sizeof(rc));
 	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, ep_now_ns(), retry,
 				 sizeof(retry), &rlen, &rc);
 	if (r == 1) {
-		if (!retry_budget(ep, from)) {
-			ep->drops_unknown++;
-			return;
-		}
 		ep->retries++;
 		pn_udp_send(sock, from, fromlen, retry, rlen, rlen);
 		return;

@@ -408,7 +408,10 @@ static void rb_send(int fd, const struct sockaddr_storage *to)
 	for (int k = 0; k < 18 + 1 + 8; k++)
 		p[i++] = (uint8_t)rand();
 	p[6 + 18] = 8; /* SCID length */
-	p[i++] = 0;    /* no token */
+	if (rand() & 1)
+		p[i++] = 0; /* no token */
+	else
+		p[i++] = 0x40, p[i++] = 0; /* no token, as a 2-byte varint: not a way past the budget */
 	p[i++] = 0x44, p[i++] = 0xd0;
 	assert_int_equal(sendto(fd, p, sizeof(p), 0, (const struct sockaddr *)to,
 				sizeof(struct sockaddr_in)),
