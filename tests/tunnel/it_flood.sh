@@ -37,6 +37,12 @@
 # against the two around it), as the test `it_tunnel_flood_bench` (label
 # bench, for a quiet machine).
 #
+# A comparison that fails is run once more with a new flow (printed), and
+# fails the test only if it fails again: a loaded host can starve the
+# flow in several windows in a row (load ~50: the flow without the flood
+# already far under its rate), while a flood that costs the targets what
+# matters fails both times (see docs/security.md case 10 for the mutant).
+#
 # Also: the relays answer no byte of the flood, the connector never more
 # bytes than it got; the relays' and the connector's resident memory grows
 # less than a bound; the path does not move during the direct flood.
@@ -52,10 +58,10 @@ PERIOD=0.5        # seconds per window
 RATE=$((16 << 20)) # the paced flow's bytes/s
 CHUNK=32768       # bytes per stamped chunk
 LAT_X=3 LAT_MS=50  # latency with the flood <= LAT_X * without + LAT_MS
-# The flood's rate: every packet costs its target CPU (about 13 us at the
-# connector, 9 us at a relay, measured here), and on a machine loaded 12
-# times over its cores the target's own share of the CPU is so small that
-# 3000 packets a second took half of it; 1000 is still ~4 MB/s of junk.
+# The flood's rate: every packet costs its target CPU (5-16 us at the
+# connector or a relay here, mostly the kernel's wakeup; see the cost phase
+# below and docs/performance.md "Floods"), and the flooder is Python on the
+# same 2 cores; 1000 a second is still ~4 MB/s of junk.
 PPS=1000          # flood datagrams a second
 CPS=50            # flood TLS connections a second
 MIN_RATIO=0.80
@@ -113,18 +119,19 @@ compare() {
 		lat=$(echo "$out" | sed -n 's/^latency_ms //p')
 	fi
 	echo "$out" | sed 's/^/    '"$name"': /'
-	if [ "${ratio#* }" -ge $((ROUNDS - 3)) ] 2>/dev/null && le "$MIN_RATIO" "${ratio% *}"; then
-		ok "$name: legitimate throughput with the flood ${ratio% *} of without (medians of ${ratio#* } windows each; >= $MIN_RATIO)"
-	else
+	local g=0 l=0
+	[ "${ratio#* }" -ge $((ROUNDS - 3)) ] 2>/dev/null && le "$MIN_RATIO" "${ratio% *}" && g=1
+	[ "$MODE" = full ] || { [ -n "$lat" ] &&
+		le "${lat% *}" "$(awk -v o="${lat#* }" -v x=$LAT_X -v m=$LAT_MS 'BEGIN { print o * x + m }')"; } && l=1
+	if [ "${LAST_TRY:-1}" = 0 ] && [ $((g * l)) = 0 ]; then
+		echo "    $name: failed this attempt (throughput '${ratio:-none}', latency '${lat:-none}' ms): once more with a new flow"
+		return 1
+	fi
+	[ $g = 1 ] && ok "$name: legitimate throughput with the flood ${ratio% *} of without (medians of ${ratio#* } windows each; >= $MIN_RATIO)" ||
 		bad "$name: legitimate throughput with the flood: '${ratio:-none}' (want >= $MIN_RATIO, >= $((ROUNDS - 3)) windows)"
-	fi
-	if [ "$MODE" != full ]; then
-		if [ -n "$lat" ] && le "${lat% *}" "$(awk -v o="${lat#* }" -v x=$LAT_X -v m=$LAT_MS 'BEGIN { print o * x + m }')"; then
-			ok "$name: legitimate latency with the flood ${lat% *} ms, without ${lat#* } ms (medians; <= $LAT_X x + $LAT_MS ms)"
-		else
-			bad "$name: legitimate latency with the flood: '${lat:-none}' ms on/off (want <= $LAT_X x + $LAT_MS ms)"
-		fi
-	fi
+	[ "$MODE" = full ] || { [ $l = 1 ] &&
+		ok "$name: legitimate latency with the flood ${lat% *} ms, without ${lat#* } ms (medians; <= $LAT_X x + $LAT_MS ms)" ||
+		bad "$name: legitimate latency with the flood: '${lat:-none}' ms on/off (want <= $LAT_X x + $LAT_MS ms)"; }
 	grep -h '^rate\|^late' "$W/$name"-flood*.out | tr '\n' ' ' | sed 's/^/    flood: /'
 	echo
 	# the flood did happen: its first flooder (datagrams) at half its rate at least
@@ -177,7 +184,8 @@ r0_1=$(rss $PID_relay1) r0_2=$(rss $PID_relay2) c0=$(rss $PID_connector)
 
 # ---- 1. the relays ----
 phase "relay flood (mode $MODE, rate $RATE B/s)"
-compare relay udp-relay 10.214.1.2:3478,10.214.1.3:3478 $PPS tls 10.214.1.2:4433,10.214.1.3:4433 $CPS
+LAST_TRY=0 compare relay udp-relay 10.214.1.2:3478,10.214.1.3:3478 $PPS tls 10.214.1.2:4433,10.214.1.3:4433 $CPS ||
+	compare relay-again udp-relay 10.214.1.2:3478,10.214.1.3:3478 $PPS tls 10.214.1.2:4433,10.214.1.3:4433 $CPS
 read -r ans sent < <(answered relay)
 [ "$sent" -gt 0 ] && [ "$ans" = 0 ] && ok "relays answered 0 of $sent flood bytes (UDP and TLS)" ||
 	bad "relays answered $ans bytes to $sent flood bytes"
@@ -192,7 +200,7 @@ CONN_UDP=$(natlab_p2p | sed 's/.*->//')
 [[ "$CONN_UDP" == 10.214.3.2:* ]] || bad "the connector's direct address ($CONN_UDP)"
 sw0=$(natlab_status | grep -o '"switches":[0-9]*' | head -1)
 phase "connector flood"
-compare connector udp-quic "$CONN_UDP" $PPS
+LAST_TRY=0 compare connector udp-quic "$CONN_UDP" $PPS || compare connector-again udp-quic "$CONN_UDP" $PPS
 read -r ans sent < <(answered connector)
 [ "$sent" -gt 0 ] && [ "$ans" -le "$sent" ] && ok "connector answered $ans of $sent flood bytes (never more)" ||
 	bad "connector answered $ans bytes to $sent flood bytes"
