@@ -321,20 +321,27 @@ static void new_eps(const struct pn_tep_server_ops *ops)
 	assert_int_equal(pn_tep_new(&cc, &E.cep), 0);
 }
 
-static void test_loopback(void **st)
+/* PKI, both endpoints, the connector on UDP 127.0.0.1 (its address in *bound) */
+static void up_listening(struct sockaddr_storage *bound)
 {
-	struct pn_tunnel_config tc;
-	struct pn_flow_req req;
 	struct sockaddr_in lo;
-	struct sockaddr_storage bound;
-	static struct pn_flow_ops c_ops2;
 
-	(void)st;
 	setup_pki();
 	new_eps(&sops);
 	uv_ip4_addr("127.0.0.1", 0, &lo);
 	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
-	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
+	assert_int_equal(pn_tep_udp_addr(E.sep, bound), 0);
+}
+
+static void test_loopback(void **st)
+{
+	struct pn_tunnel_config tc;
+	struct pn_flow_req req;
+	struct sockaddr_storage bound;
+	static struct pn_flow_ops c_ops2;
+
+	(void)st;
+	up_listening(&bound);
 	memset(&tc, 0, sizeof(tc));
 	memcpy(tc.connector_id, E.sc.info.id, PN_ID_LEN);
 	tc.acl = E.cacl;
@@ -436,7 +443,6 @@ static void rb_spin(void)
 
 static void test_retry_budget(void **st)
 {
-	struct sockaddr_in lo;
 	struct sockaddr_storage bound;
 	struct pn_tep_stats s;
 	int fa = rb_sock("127.0.0.1"), fb = rb_sock("127.0.0.2"), fc = rb_sock("127.0.0.3");
@@ -445,11 +451,7 @@ static void test_retry_budget(void **st)
 	double secs;
 
 	(void)st;
-	setup_pki();
-	new_eps(&sops);
-	uv_ip4_addr("127.0.0.1", 0, &lo);
-	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
-	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
+	up_listening(&bound);
 	t0 = uv_hrtime();
 	for (int b = 0; b < 20; b++) { /* 400 in batches: no loss in the socket buffer */
 		for (int k = 0; k < 20; k++, sent++)
