@@ -43,8 +43,10 @@ pwindows LOG START PERIOD CHUNK FLOODLOG...
     For a `pmeasure` log, per period (a fifth trimmed at both ends): the
     goodput (chunks that arrived in it) and the median latency (arrival -
     stamp) of those chunks.  Prints "goodput <median on> <median off>
-    ratio <on/off> n <windows on>", "latency_ms <median on> <median off>"
-    (medians over windows of each window's median), and each window.
+    ratio <on / the larger of off and before> n <windows on>", "before
+    <median of the windows in the BASE_S s before START>", "latency_ms
+    <median on> <median off>" (medians over windows of each window's
+    median), and each window.
 """
 import os
 import socket
@@ -208,6 +210,7 @@ def flood_tls(spec, rate, startfile, secs, period):
 
 
 MAXLAG = 0.25  # seconds of its schedule a paced sender makes up at most
+BASE_S = 3     # seconds of the flow before the flood schedule starts
 
 
 def serve(bind, port):
@@ -390,7 +393,18 @@ def pwindows(log, start, period, chunk, floodlogs):
     on = [win[k] for k in win if k % 2 == 1]
     off = [win[k] for k in win if k % 2 == 0]
     g_on, g_off = median([g for g, _ in on]), median([g for g, _ in off])
-    print("goodput %.0f %.0f ratio %.3f n %d" % (g_on, g_off, g_on / g_off if g_off else 0, len(on)))
+    # before the schedule (no flood yet): a flood whose cost spills into
+    # the windows without it (the target still behind) shows against this
+    base = []
+    k = 1
+    while start - k * period >= pts[0][0] + 1 and k <= 2 * BASE_S / period:
+        a, b = start - k * period + trim, start - (k - 1) * period - trim
+        base.append(sum(1 for t, _ in pts if a <= t < b) * chunk / (b - a))
+        k += 1
+    g_base = median(base)
+    ref = max(g_off, g_base)
+    print("goodput %.0f %.0f ratio %.3f n %d" % (g_on, g_off, g_on / ref if ref else 0, len(on)))
+    print("before %.0f n %d" % (g_base, len(base)))
     print("latency_ms %.1f %.1f" % (1000 * median([l for _, l in on]), 1000 * median([l for _, l in off])))
     print("per window (odd: flood on) MiB/s/ms: " +
           " ".join("%d:%.1f/%.0f" % (k, win[k][0] / 1048576, 1000 * win[k][1]) for k in sorted(win)))
