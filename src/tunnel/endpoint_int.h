@@ -25,6 +25,8 @@
 #define PN_TEP_PATHS	       4    /* UDP paths remembered per tunnel */
 #define PN_TEP_HASH	       1024 /* demux buckets */
 #define PN_TEP_PENDING_PER_SRC 8    /* handshaking tunnels per source address */
+#define PN_TEP_RETRY_BUCKETS   256  /* source buckets of the Retry budget */
+#define PN_TEP_RETRIES_PER_S   64   /* Retries sent per bucket a second */
 
 struct ep_cred {
 	gnutls_certificate_credentials_t cred;
@@ -93,6 +95,11 @@ struct pn_tep {
 	uint64_t drops_unknown, retries;
 	struct ep_xpath *xpaths;
 	uint8_t retry_secret[PN_TCONN_RETRY_SECRET_LEN]; /* Retry token key, wiped */
+	/* Retries sent this second per source bucket (ep_intake.c) */
+	struct {
+		uint32_t sec, n;
+	} retry_budget[PN_TEP_RETRY_BUCKETS];
+	uint32_t retry_seed;
 	struct ep_p2p_ep *p2p; /* NAT traversal (ep_p2p.c), or NULL */
 	unsigned spray_socks;  /* extra sockets open for symmetric NATs (ep_spray.c) */
 };

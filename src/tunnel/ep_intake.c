@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -83,6 +84,65 @@ void ep_accept_on(struct pn_tep *ep, struct ep_tunnel *et, struct pn_path *path,
 	ep_mark_dirty(et);
 }
 
+/* A source's budget of Retries: PN_TEP_RETRIES_PER_S a second per bucket
+ * of source addresses (an IPv4 address, an IPv6 /64; the bucket by a
+ * keyed hash).  Past it a token-less Initial gets no answer: a flood from
+ * one source costs no crypto and no send, and other sources' buckets are
+ * untouched.  A legitimate client retransmits its Initial; one that holds
+ * a token is never counted. */
+static int retry_budget(struct pn_tep *ep, const struct sockaddr *from)
+{
+	const uint8_t *a;
+	size_t alen;
+	uint32_t h, sec = (uint32_t)(ep_now_ns() / 1000000000u);
+
+	if (from->sa_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+		alen = 4;
+	} else if (from->sa_family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+		alen = 8;
+	} else {
+		return 0;
+	}
+	if (!ep->retry_seed && pn_random(&ep->retry_seed, sizeof(ep->retry_seed)) != 0)
+		return 0;
+	h = ep->retry_seed | 1u;
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ a[i]) * 16777619u; /* FNV-1a from a random basis */
+	h = (h ^ (h >> 15)) % PN_TEP_RETRY_BUCKETS;
+	if (ep->retry_budget[h].sec != sec) {
+		ep->retry_budget[h].sec = sec;
+		ep->retry_budget[h].n = 0;
+	}
+	return ep->retry_budget[h].n++ < PN_TEP_RETRIES_PER_S;
+}
+
+/* Whether an Initial (ngtcp2_accept took it) carries a token: RFC 9000
+ * 17.2.2, flags and version, DCID and SCID (each u8-prefixed), then the
+ * token's length as a variable-length integer.  0 when it has none or does
+ * not parse. */
+static int initial_has_token(const uint8_t *p, size_t n)
+{
+	struct pn_buf b;
+	const uint8_t *cid;
+	size_t cl;
+	uint8_t v;
+	uint64_t len;
+
+	pn_buf_init_ro(&b, p, n);
+	if (pn_buf_skip(&b, 5) != 0 || pn_buf_get_lv8(&b, 20, &cid, &cl) != 0 ||
+	    pn_buf_get_lv8(&b, 20, &cid, &cl) != 0 || pn_buf_get_u8(&b, &v) != 0)
+		return 0;
+	len = v & 0x3f;
+	for (unsigned k = 1; k < (1u << (v >> 6)); k++) {
+		if (pn_buf_get_u8(&b, &v) != 0)
+			return 0;
+		len = len << 8 | v;
+	}
+	return len != 0;
+}
+
 static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct sockaddr *from,
 			  socklen_t fromlen, const uint8_t *p, size_t n, const uint8_t *dkey)
 {
@@ -95,6 +155,11 @@ static void accept_tunnel(struct pn_tep *ep, struct pn_udp *sock, const struct s
 
 	if (!ep_may_accept(ep, from, p, n))
 		return;
+	/* a Retry to be made: within the source's budget, before any crypto */
+	if (!initial_has_token(p, n) && !retry_budget(ep, from)) {
+		ep->drops_unknown++;
+		return;
+	}
 	/* the source address must be proven (Retry) before any state exists */
 	memset(&rc, 0, sizeof(rc));
 	r = pn_tconn_retry_check(ep->retry_secret, from, fromlen, p, n, ep_now_ns(), retry,

@@ -3,11 +3,13 @@
  * ports), client and connector roles in one loop: handshake, access list,
  * after a Retry (address validation), a flow moving 8 MiB each way
  * (GSO/GRO where the kernel has it), hashes checked, a denial, and clean
- * endpoint shutdown.
+ * endpoint shutdown; the per-source Retry budget under a flood of Initials.
  *
  *   client pn_tep --UDP 127.0.0.1--> connector pn_tep (echo-less sink+source)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <uv.h>
@@ -317,20 +321,27 @@ static void new_eps(const struct pn_tep_server_ops *ops)
 	assert_int_equal(pn_tep_new(&cc, &E.cep), 0);
 }
 
-static void test_loopback(void **st)
+/* PKI, both endpoints, the connector on UDP 127.0.0.1 (its address in *bound) */
+static void up_listening(struct sockaddr_storage *bound)
 {
-	struct pn_tunnel_config tc;
-	struct pn_flow_req req;
 	struct sockaddr_in lo;
-	struct sockaddr_storage bound;
-	static struct pn_flow_ops c_ops2;
 
-	(void)st;
 	setup_pki();
 	new_eps(&sops);
 	uv_ip4_addr("127.0.0.1", 0, &lo);
 	assert_int_equal(pn_tep_listen_udp(E.sep, (struct sockaddr *)&lo), 0);
-	assert_int_equal(pn_tep_udp_addr(E.sep, &bound), 0);
+	assert_int_equal(pn_tep_udp_addr(E.sep, bound), 0);
+}
+
+static void test_loopback(void **st)
+{
+	struct pn_tunnel_config tc;
+	struct pn_flow_req req;
+	struct sockaddr_storage bound;
+	static struct pn_flow_ops c_ops2;
+
+	(void)st;
+	up_listening(&bound);
 	memset(&tc, 0, sizeof(tc));
 	memcpy(tc.connector_id, E.sc.info.id, PN_ID_LEN);
 	tc.acl = E.cacl;
@@ -370,6 +381,114 @@ static void test_loopback(void **st)
 	/* the client's address was validated with a Retry before any state */
 	assert_true(sstats.retries >= 1);
 	assert_int_equal(sstats.tunnels, 1);
+	assert_int_equal(uv_loop_close(&E.loop), 0);
+	teardown_pki();
+}
+
+/* ---- the Retry budget: a flood of token-less Initials from one source
+ * address gets at most PN_TEP_RETRIES_PER_S (64) Retries a second, and
+ * another source still gets its Retries. */
+
+#define RB_BUDGET 64
+
+static int rb_sock(const char *ip)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	uv_ip4_addr(ip, 0, &a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* a 1200-byte QUIC v1 Initial, no token, random connection ids */
+static void rb_send(int fd, const struct sockaddr_storage *to)
+{
+	uint8_t p[1200];
+	size_t i = 0;
+
+	memset(p, 0, sizeof(p));
+	p[i++] = 0xc3;
+	p[i++] = 0, p[i++] = 0, p[i++] = 0, p[i++] = 1;
+	p[i++] = 18;
+	for (int k = 0; k < 18 + 1 + 8; k++)
+		p[i++] = (uint8_t)rand();
+	p[6 + 18] = 8; /* SCID length */
+	if (rand() & 1)
+		p[i++] = 0; /* no token */
+	else
+		p[i++] = 0x40, p[i++] = 0; /* no token, as a 2-byte varint: not a way past the budget */
+	p[i++] = 0x44, p[i++] = 0xd0;
+	assert_int_equal(sendto(fd, p, sizeof(p), 0, (const struct sockaddr *)to,
+				sizeof(struct sockaddr_in)),
+			 (ssize_t)sizeof(p));
+}
+
+static unsigned rb_drain(int fd)
+{
+	uint8_t b[2048];
+	unsigned n = 0;
+
+	while (recv(fd, b, sizeof(b), 0) > 0)
+		n++;
+	return n;
+}
+
+static void rb_spin(void)
+{
+	for (int k = 0; k < 20; k++)
+		uv_run(&E.loop, UV_RUN_NOWAIT);
+}
+
+static void test_retry_budget(void **st)
+{
+	struct sockaddr_storage bound;
+	struct pn_tep_stats s;
+	int fa = rb_sock("127.0.0.1"), fb = rb_sock("127.0.0.2"), fc = rb_sock("127.0.0.3");
+	unsigned ra = 0, rb = 0, rc = 0, sent = 0;
+	uint64_t t0;
+	double secs;
+
+	(void)st;
+	up_listening(&bound);
+	t0 = uv_hrtime();
+	for (int b = 0; b < 20; b++) { /* 400 in batches: no loss in the socket buffer */
+		for (int k = 0; k < 20; k++, sent++)
+			rb_send(fa, &bound);
+		rb_spin();
+		ra += rb_drain(fa);
+	}
+	secs = (double)(uv_hrtime() - t0) / 1e9;
+	for (int k = 0; k < 10; k++) {
+		rb_send(fb, &bound);
+		rb_send(fc, &bound);
+	}
+	for (int k = 0; k < 50 && (rb < 10 || rc < 10); k++) {
+		rb_spin();
+		rb += rb_drain(fb);
+		rc += rb_drain(fc);
+		usleep(2000);
+	}
+	ra += rb_drain(fa);
+	pn_tep_stats(E.sep, &s);
+	print_message("retry budget: %u Initials in %.2f s from one source: %u Retries; other "
+		      "sources %u/10 %u/10; stats retries %llu drops %llu\n",
+		      sent, secs, ra, rb, rc, (unsigned long long)s.retries,
+		      (unsigned long long)s.drops_unknown);
+	/* at most the budget of each second the flood spanned */
+	assert_true(ra >= 1 && ra <= RB_BUDGET * (unsigned)(secs + 2));
+	assert_true(ra < sent);
+	/* another source is not refused (two of them: a bucket may collide) */
+	assert_true(rb == 10 || rc == 10);
+	assert_int_equal(s.retries, ra + rb + rc);
+	assert_true(s.drops_unknown >= sent - ra);
+	assert_int_equal(s.tunnels, 0);
+	close(fa), close(fb), close(fc);
+	uv_timer_init(&E.loop, &E.guard);
+	close_all();
+	uv_run(&E.loop, UV_RUN_DEFAULT);
+	assert_int_equal(E.closed_eps, 2);
 	assert_int_equal(uv_loop_close(&E.loop), 0);
 	teardown_pki();
 }
@@ -560,6 +679,7 @@ static void test_paths(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_loopback),
+					   cmocka_unit_test(test_retry_budget),
 					   cmocka_unit_test(test_paths)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
