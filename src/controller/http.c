@@ -14,7 +14,10 @@
  * handled on the loop thread that owns the connection (handlers may block
  * on the store for the length of one request); a push stream is a
  * suspended connection that holds no thread (push.c), so one controller
- * holds tens of thousands of subscribers.
+ * holds tens of thousands of subscribers.  One accept thread owns the
+ * listening socket, applies the limits below and hands each admitted
+ * connection to one loop (MHD_add_connection): loops polling a shared
+ * listening socket were all woken by every connection.
  *
  * Limits: unauthenticated work (a connection from accept until it is
  * closed or becomes an authenticated push stream) is capped per source
@@ -33,8 +36,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@
 #include <strings.h>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -66,6 +72,9 @@
 
 struct pn_http {
 	struct MHD_Daemon *d;
+	int lfd;		/* listening socket, polled by the accept thread only */
+	int stop[2];		/* pipe: written to stop the accept thread */
+	pthread_t acceptor;
 	struct pn_ctl *ctl;
 	struct pn_srclimit *unauth;
 	unsigned conn_max;
@@ -75,6 +84,11 @@ struct pn_http {
 	struct sockctx *phead, *ptail;
 	unsigned evicting;	 /* shut down, not yet closed by their loop */
 	unsigned long evictions; /* in total */
+	/* counted by the accept thread, by descriptor, until the loop's
+	 * NOTIFY_STARTED takes the count over (under plock) */
+	struct pn_srckey *resv;
+	unsigned char *resv_set;
+	unsigned resv_n;
 };
 
 /* Per-connection (socket) state: whether it still counts as unauthenticated. */
@@ -400,23 +414,134 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* Before the TLS handshake: refuse a source over its cap of connections in
  * progress; over the total, admit it in place of an older connection of a
- * heavier source (evict_for), else refuse it.  The loop threads accept
- * concurrently, so the caps may be overshot by at most HTTP_THREADS
- * (+ HTTP_EVICT_INFLIGHT for the total). */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+ * heavier source (evict_for), else refuse it.  Called by the accept thread
+ * alone; the loops release concurrently, so a cap errs only towards
+ * refusing (+ HTTP_EVICT_INFLIGHT over the total while evictions close). */
+static int admit(struct pn_http *h, const struct sockaddr *sa, socklen_t len)
 {
-	struct pn_http *h = cls;
 	struct pn_srckey k;
 
 	if (pn_srckey_from_sockaddr(sa, len, &k))
-		return MHD_NO;
+		return 0;
 	if (pn_srclimit_allowed(h->unauth, &k))
-		return MHD_YES;
+		return 1;
 	if (pn_srclimit_count(h->unauth, &k) < HTTP_PER_IP_LIMIT && evict_for(h, &k))
-		return MHD_YES;
+		return 1;
 	PN_LOG_DEBUG("controller", "http_refused", "reason=unauthenticated_limit total=%zu",
 		     pn_srclimit_total(h->unauth));
-	return MHD_NO;
+	return 0;
+}
+
+/*
+ * Count an admitted connection at once, so that the next accept sees it
+ * (its loop's NOTIFY_STARTED may come later): the count is kept by
+ * descriptor until on_connection takes it.  A count left by a connection
+ * MHD dropped before NOTIFY_STARTED is released when its descriptor
+ * number is accepted again.  Descriptors past the table are counted by
+ * on_connection, as before.
+ */
+static int take_reserved(struct pn_http *h, int fd, struct pn_srckey *k)
+{
+	int had = 0;
+
+	if (fd < 0 || (unsigned)fd >= h->resv_n)
+		return 0;
+	pthread_mutex_lock(&h->plock);
+	if (h->resv_set[fd]) {
+		had = 1;
+		h->resv_set[fd] = 0;
+		if (k)
+			*k = h->resv[fd];
+		else
+			pn_srclimit_release(h->unauth, &h->resv[fd]);
+	}
+	pthread_mutex_unlock(&h->plock);
+	return had;
+}
+
+static int reserve(struct pn_http *h, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pn_srckey k;
+	int rc;
+
+	if (fd < 0 || (unsigned)fd >= h->resv_n)
+		return 0;
+	(void)take_reserved(h, fd, NULL); /* stale: see above */
+	if ((rc = pn_srckey_from_sockaddr(sa, len, &k)) || (rc = pn_srclimit_add(h->unauth, &k)))
+		return rc;
+	pthread_mutex_lock(&h->plock);
+	h->resv[fd] = k;
+	h->resv_set[fd] = 1;
+	pthread_mutex_unlock(&h->plock);
+	return 0;
+}
+
+/*
+ * One thread accepts for all the loops: a connection wakes this thread and
+ * then (if admitted) the one loop MHD hands it to, not every loop polling
+ * a shared listening socket (poll() wakes all of them on each connection,
+ * and a slowloris reconnects hundreds of times a second: docs/performance.md).
+ */
+static void *accept_main(void *arg)
+{
+	struct pn_http *h = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = h->lfd, .events = POLLIN },
+				       { .fd = h->stop[0], .events = POLLIN } };
+		int n = poll(p, 2, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		for (;;) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+			if (fd < 0) {
+				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				    errno == ENOMEM)
+					(void)poll(NULL, 0, 50); /* out of descriptors: let closes catch up */
+				break;
+			}
+			if (!admit(h, (struct sockaddr *)&ss, len) ||
+			    reserve(h, fd, (struct sockaddr *)&ss, len)) {
+				close(fd);
+				continue;
+			}
+			/* MHD picks a loop and wakes it; on failure it has closed
+			 * fd before any NOTIFY_STARTED */
+			if (MHD_add_connection(h->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+				(void)take_reserved(h, fd, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* The listening socket for ss (nonblocking); -errno on failure. */
+static int listen_on(const struct sockaddr_storage *ss, int *out)
+{
+	int one = 1, fd;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, SOMAXCONN)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	*out = fd;
+	return 0;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -438,8 +563,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		const union MHD_ConnectionInfo *fdi =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-		if (sa && !pn_srckey_from_sockaddr(sa, len, &sc->k) &&
-		    !pn_srclimit_add(h->unauth, &sc->k)) {
+		if (fdi && take_reserved(h, fdi->connect_fd, &sc->k)) {
+			sc->counted = 1;
+			sc->fd = fdi->connect_fd;
+			pending_link(h, sc);
+		} else if (sa && !pn_srckey_from_sockaddr(sa, len, &sc->k) &&
+			   !pn_srclimit_add(h->unauth, &sc->k)) {
 			sc->counted = 1;
 			sc->fd = fdi ? fdi->connect_fd : -1;
 			if (sc->fd >= 0)
@@ -472,8 +601,8 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	struct sockaddr_storage ss;
 	/* poll, not epoll: see the top */
 	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
-			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	const union MHD_DaemonInfo *info;
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+	socklen_t slen = sizeof(ss);
 	uint64_t fds = 0;
 	int rc;
 
@@ -484,6 +613,7 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		return rc;
 	}
 	pthread_mutex_init(&h->plock, NULL);
+	h->lfd = h->stop[0] = h->stop[1] = -1;
 	/* Every subscriber is a descriptor: take what the system allows and
 	 * size the connection cap to it. */
 	(void)pn_fdlimit_raise_to(PN_FDLIMIT_SERVER_WANT, &fds, NULL);
@@ -491,6 +621,13 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	if (fds && fds < (uint64_t)HTTP_CONN_MAX + HTTP_FD_RESERVE)
 		h->conn_max = fds > 2 * HTTP_FD_RESERVE ? (unsigned)(fds - HTTP_FD_RESERVE)
 							: (unsigned)(fds / 2);
+	h->resv_n = h->conn_max + HTTP_FD_RESERVE;
+	h->resv = calloc(h->resv_n, sizeof(*h->resv));
+	h->resv_set = calloc(h->resv_n, 1);
+	if (!h->resv || !h->resv_set) {
+		rc = -ENOMEM;
+		goto out_sock;
+	}
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
@@ -500,14 +637,21 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 		flags |= MHD_USE_IPv6;
 	} else {
-		pn_srclimit_free(h->unauth);
-		pthread_mutex_destroy(&h->plock);
-		free(h);
-		return PN_E_CONFIG;
+		rc = PN_E_CONFIG;
+		goto out_sock;
 	}
 	h->ctl = ctl;
+	if ((rc = listen_on(&ss, &h->lfd)) ||
+	    getsockname(h->lfd, (struct sockaddr *)&ss, &slen) || pipe2(h->stop, O_CLOEXEC)) {
+		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
+			     port, rc ? -rc : errno);
+		goto out_sock;
+	}
+	h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
 	h->d = MHD_start_daemon(
-		flags, port, on_accept, h, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+		/* no listening socket: accept_main hands connections in */
+		flags, 0, NULL, NULL, on_request, h,
 		/* With ctl->tls the chain is chosen per handshake (Ed25519 for
 		 * components, ECDSA for browsers: tlscert.h). */
 		MHD_OPTION_HTTPS_MEM_KEY, ctl->tls ? NULL : key_pem, MHD_OPTION_HTTPS_MEM_CERT,
@@ -526,19 +670,16 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 	if (!h->d) {
 		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
 			     port, errno);
-		pn_srclimit_free(h->unauth);
-		pthread_mutex_destroy(&h->plock);
-		free(h);
-		return PN_E_IO;
+		goto out_sock;
 	}
-	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info ? info->port : port;
 	if (ctl->tls && pn_tlscert_register(ctl->tls, h->port)) {
-		MHD_stop_daemon(h->d);
-		pn_srclimit_free(h->unauth);
-		pthread_mutex_destroy(&h->plock);
-		free(h);
-		return -ENOSPC;
+		rc = -ENOSPC;
+		goto out_mhd;
+	}
+	if ((rc = -pthread_create(&h->acceptor, NULL, accept_main, h))) {
+		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u errno=%d", host,
+			     port, -rc);
+		goto out_mhd;
 	}
 	PN_LOG_INFO("controller", "http_limits",
 		    "threads=%u connections_max=%u unauthenticated_max=%u per_source_max=%u fd_limit=%llu",
@@ -546,6 +687,21 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 		    (unsigned)HTTP_PER_IP_LIMIT, (unsigned long long)fds);
 	*out = h;
 	return 0;
+out_mhd:
+	MHD_stop_daemon(h->d);
+out_sock:
+	if (h->lfd >= 0)
+		close(h->lfd);
+	if (h->stop[0] >= 0) {
+		close(h->stop[0]);
+		close(h->stop[1]);
+	}
+	pn_srclimit_free(h->unauth);
+	pthread_mutex_destroy(&h->plock);
+	free(h->resv);
+	free(h->resv_set);
+	free(h);
+	return rc ? rc : PN_E_IO;
 }
 
 uint16_t pn_http_port(const struct pn_http *h)
@@ -557,8 +713,16 @@ void pn_http_stop(struct pn_http *h)
 {
 	if (!h)
 		return;
+	/* the acceptor first: it hands connections to the daemon */
+	(void)!write(h->stop[1], "", 1);
+	pthread_join(h->acceptor, NULL);
+	close(h->lfd);
+	close(h->stop[0]);
+	close(h->stop[1]);
 	MHD_stop_daemon(h->d);
 	pn_srclimit_free(h->unauth);
 	pthread_mutex_destroy(&h->plock);
+	free(h->resv);
+	free(h->resv_set);
 	free(h);
 }
