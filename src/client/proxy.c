@@ -82,13 +82,17 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
  * connector would then take the bytes one packet (and one wake-up) later. */
 static void read_now(struct conn *c, int fd)
 {
-	uv_buf_t b = uv_buf_init((char *)c->rbuf, RBUF_SIZE);
+	uv_buf_t b;
 	ssize_t n;
 
 	if (c->closing)
 		return;
+	/* the buffer libuv's read would get (the process's shared one) */
+	px_on_alloc((uv_handle_t *)&c->tcp, RBUF_SIZE, &b);
+	if (!b.base || !b.len)
+		return;
 	do
-		n = recv(fd, c->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+		n = recv(fd, b.base, b.len, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		px_on_read((uv_stream_t *)&c->tcp, n, &b);
