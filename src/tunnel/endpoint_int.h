@@ -26,7 +26,7 @@
 #define PN_TEP_HASH	       1024 /* demux buckets */
 #define PN_TEP_PENDING_PER_SRC 8    /* handshaking tunnels per source address */
 #define PN_TEP_RETRY_BUCKETS   256  /* source buckets of the Retry budget */
-#define PN_TEP_RETRIES_PER_S   64   /* Retries sent per bucket a second */
+#define PN_TEP_RETRIES_PER_S   256  /* Retries sent per bucket a second */
 
 struct ep_cred {
 	gnutls_certificate_credentials_t cred;
