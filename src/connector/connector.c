@@ -662,13 +662,15 @@ void pn_connector_stats(const struct pn_connector *c, struct pn_connector_stats 
 	}
 }
 
-static void tep_closed(void *arg)
+/* The connector goes once its handles are closed and its last flow is
+ * freed: a flow's sockets may still be closing when the tunnels are gone,
+ * and pn_cflow_maybe_free counts the flow out in c. */
+void pn_connector_i_free_if_done(struct pn_connector *c)
 {
-	struct pn_connector *c = arg;
 	void (*cb)(void *) = c->close_cb;
 	void *a = c->close_arg;
 
-	if (--c->closing_handles > 0)
+	if (!c->handles_closed || c->nflows_mem > 0)
 		return;
 	pn_acl_gate_free(c->gate);
 	pn_acl_fini(&c->acl);
@@ -680,6 +682,16 @@ static void tep_closed(void *arg)
 	free(c);
 	if (cb)
 		cb(a);
+}
+
+static void tep_closed(void *arg)
+{
+	struct pn_connector *c = arg;
+
+	if (--c->closing_handles > 0)
+		return;
+	c->handles_closed = 1;
+	pn_connector_i_free_if_done(c);
 }
 
 static void timer_closed(uv_handle_t *h)

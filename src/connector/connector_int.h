@@ -112,6 +112,7 @@ struct pn_connector {
 	/* resource exhaustion (EMFILE...): logged once per burst */
 	uint64_t exh_logged_ms, exh_count;
 	int closing_handles;
+	int handles_closed; /* the endpoint and timer are closed: free with the last flow */
 	void (*close_cb)(void *);
 	void *close_arg;
 	uint8_t rbuf[CF_RBUF]; /* every flow's resource reads land here */
@@ -128,6 +129,7 @@ void pn_csock_close(struct csock *s, int reset);
 /* SO_LINGER {on, 0}: with on, closing the socket resets the connection. */
 void pn_csock_linger0(struct csock *s, int on);
 void pn_cflow_maybe_free(struct cflow *cf);
+void pn_connector_i_free_if_done(struct pn_connector *c);
 /* dial.c: resolve, answer DNS flows, connect (happy eyeballs) */
 void pn_cflow_start(struct cflow *cf);
 void pn_cflow_dial_stop(struct cflow *cf);

@@ -48,6 +48,7 @@ void pn_cflow_maybe_free(struct cflow *cf)
 		pn_bufq_fini(&cf->wq);
 		free(cf);
 		pn_memtrim_count(&c->trim, --c->nflows_mem);
+		pn_connector_i_free_if_done(c); /* closing, and this was the last */
 	}
 }
 
