@@ -491,8 +491,18 @@ static void *accept_main(void *arg)
 				       { .fd = h->stop[0], .events = POLLIN } };
 		int n = poll(p, 2, -1);
 
-		if (n < 0 && errno != EINTR)
-			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOMEM) { /* the kernel's, for a moment: try again */
+				(void)poll(NULL, 0, 50);
+				continue;
+			}
+			/* EFAULT/EINVAL: a defect.  Without this thread the API
+			 * accepts nothing: fail loudly, not silently */
+			PN_LOG_ERROR("controller", "accept_failed", "errno=%d", errno);
+			abort();
+		}
 		if (p[1].revents)
 			break;
 		for (;;) {
