@@ -96,34 +96,34 @@ static void relay_skipped(size_t index, const char *name, int err, const char *w
 		     pn_errname(err), why);
 }
 
-/* relays.json through the shared parser (ctlapi/relays.h): a bad entry is
- * skipped with its reason, the other relays are used. */
-static int load_relays(struct pn_client *c)
+/* A relay list (relays.json, or pushed) through the shared parser
+ * (ctlapi/relays.h): a bad entry is skipped with its reason, the other
+ * relays are used. */
+static int apply_relays(struct pn_client *c, const char *text, size_t len)
 {
 	struct pn_relay_entry ents[PN_RELAYS_MAX];
+	size_t n = 0;
+	int r = pn_relays_parse_json(text, len, ents, PN_RELAYS_MAX, &n, relay_skipped, NULL);
+
+	if (r != 0)
+		return r;
+	(void)pn_ctuns_set_relays(c->tuns, ents, n, relay_skipped); /* the others are used */
+	return 0;
+}
+
+static int load_relays(struct pn_client *c)
+{
 	char *text;
-	size_t len, n = 0, added = 0;
+	size_t len;
 	int r = pn_file_read_at(c->cfg.state_dir, "relays.json", RELAYS_FILE_MAX, &text, &len);
 
 	if (r != 0)
 		return r;
-	r = pn_relays_parse_json(text, len, ents, PN_RELAYS_MAX, &n, relay_skipped, NULL);
+	r = apply_relays(c, text, len);
 	free(text);
 	if (r != 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		const struct pn_relay_entry *e = &ents[i];
-
-		r = pn_ctuns_add_relay(c->tuns, *e->name ? e->name : "relay",
-				       *e->udp ? e->udp : NULL, *e->tls ? e->tls : NULL,
-				       *e->ws ? e->ws : NULL);
-		if (r != 0)
-			relay_skipped(e->index, *e->name ? e->name : "?", r,
-				      "the relay client cannot use it (see relay_invalid)", NULL);
-		else
-			added++;
-	}
-	return added > 0 || c->cfg.ndirects > 0 ? 0 : PN_E_CONFIG;
+	return pn_ctuns_nrelays(c->tuns) > 0 || c->cfg.ndirects > 0 ? 0 : PN_E_CONFIG;
 }
 
 static int add_directs(struct pn_client *c)
@@ -188,9 +188,16 @@ static void h_adopted(void *user)
 static void h_policy(void *user, const struct pn_ctlapi_event *ev)
 {
 	struct pn_client *c = user;
+	int r;
 
-	if (!c->stopping && ev->acl && ev->acl_len && ev->version != c->acl_version)
+	if (c->stopping)
+		return;
+	if (ev->acl && ev->acl_len && ev->version != c->acl_version)
 		install_acl(c, ev->acl, ev->acl_len);
+	/* relays added or removed at the controller: used from now on */
+	if (ev->relays_json && (r = apply_relays(c, ev->relays_json, strlen(ev->relays_json))))
+		PN_LOG_WARN("client", "relays_push", "version=%llu err=%s",
+			    (unsigned long long)ev->version, pn_errname(r));
 }
 
 /* Our credential is revoked: nothing may be carried any more. */

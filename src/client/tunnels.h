@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "ctlapi/relays.h"
 #include "trust/acl.h"
 #include "tunnel/endpoint.h"
 
@@ -82,9 +83,20 @@ int pn_ctuns_new(const struct pn_ctuns_config *cfg, struct pn_ctuns **out);
  * when all handles are released.  Open flows get ops.closed(PN_FLOW_RESET). */
 void pn_ctuns_close(struct pn_ctuns *t, void (*cb)(void *arg), void *arg);
 
-/* Add a relay ("ip:port" addresses; NULL where it has none). */
-int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_addr,
-		       const char *tls_addr, const char *ws_url);
+/*
+ * The relays to use: e[0..n) (a parsed relay list, ctlapi/relays.h).  At
+ * start and whenever the controller pushes a list: relays no longer in it
+ * are removed (tunnels on them move to another relay, or end if there is
+ * none; a tunnel on a direct path keeps going), new ones added; relays
+ * unchanged keep their sessions.  0, or the first error of an entry that
+ * could not be added (logged as relay_invalid, and given to skipped with
+ * the entry's index; the others are applied).
+ */
+int pn_ctuns_set_relays(struct pn_ctuns *t, const struct pn_relay_entry *e, size_t n,
+			void (*skipped)(size_t index, const char *name, int err, const char *why,
+					void *arg));
+/* How many relays are in use. */
+unsigned pn_ctuns_nrelays(const struct pn_ctuns *t);
 
 /*
  * A known direct UDP address for a connector (its --listen-udp socket),

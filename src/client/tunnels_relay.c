@@ -1,5 +1,5 @@
 /* The client's tunnels over relays (tunnels.h): which relay a tunnel's
- * session goes to, the session's start and end, relays added. */
+ * session goes to, the session's start and end, the relay list. */
 #include <string.h>
 
 #include "client/p2p.h"
@@ -102,25 +102,43 @@ const struct pn_rclient_ops ctun_rclient_ops = {
     .relay_state = relay_state,
 };
 
-int pn_ctuns_add_relay(struct pn_ctuns *t, const char *name, const char *udp_addr,
-		       const char *tls_addr, const char *ws_url)
+int pn_ctuns_set_relays(struct pn_ctuns *t, const struct pn_relay_entry *e, size_t n,
+			void (*skipped)(size_t index, const char *name, int err, const char *why,
+					void *arg))
 {
-	struct pn_rrelay_config rc;
+	struct pn_rrelay_config cfg[PN_RELAYS_MAX];
+	struct pn_rclient_sync st;
 	int r;
 
-	if (t->nrelays >= MAX_RELAYS)
+	if (n > PN_RELAYS_MAX)
 		return PN_E_TOOBIG;
-	memset(&rc, 0, sizeof(rc));
-	rc.name = name;
-	rc.udp_addr = (t->transports & PN_RT_UDP) ? udp_addr : NULL;
-	rc.tls_addr = tls_addr;
-	rc.ws_url = ws_url;
-	rc.transports = t->transports;
-	if ((r = pn_rclient_add_relay(t->rc, &rc, &t->relays[t->nrelays])) != 0)
-		return r;
-	t->nrelays++;
+	memset(cfg, 0, sizeof(cfg));
+	for (size_t i = 0; i < n; i++) {
+		cfg[i].name = *e[i].name ? e[i].name : "relay";
+		cfg[i].udp_addr = (t->transports & PN_RT_UDP) && *e[i].udp ? e[i].udp : NULL;
+		cfg[i].tls_addr = *e[i].tls ? e[i].tls : NULL;
+		cfg[i].ws_url = *e[i].ws ? e[i].ws : NULL;
+		cfg[i].transports = t->transports;
+	}
+	r = pn_rclient_sync(t->rc, t->relays, &t->nrelays, MAX_RELAYS, cfg, n, &st);
+	for (size_t i = 0; i < n && skipped; i++)
+		if (st.err[i])
+			skipped(e[i].index, *e[i].name ? e[i].name : "?", st.err[i],
+				"the relay client cannot use it (see relay_invalid)", NULL);
+	if (st.added || st.removed || st.failed)
+		PN_LOG_INFO("client", "relays_set", "added=%u removed=%u failed=%u relays=%u",
+			    st.added, st.removed, st.failed, t->nrelays);
 	/* direct paths by NAT traversal, STUN from these relays (client/p2p.h) */
-	if ((t->transports & PN_RT_UDP) && (r = pn_client_p2p_start(t->tep, t->relays, t->nrelays)))
-		PN_LOG_WARN("client", "p2p_off", "err=%s", pn_errname(r));
-	return 0;
+	if ((st.added || st.removed) && (t->transports & PN_RT_UDP)) {
+		int e2 = pn_client_p2p_start(t->tep, t->relays, t->nrelays);
+
+		if (e2)
+			PN_LOG_WARN("client", "p2p_off", "err=%s", pn_errname(e2));
+	}
+	return r;
+}
+
+unsigned pn_ctuns_nrelays(const struct pn_ctuns *t)
+{
+	return t->nrelays;
 }

@@ -31,6 +31,8 @@ struct pn_connector_daemon {
 	struct pn_node_ident id;
 	struct pn_connector *conn;
 	struct pn_rclient *rc;
+	struct pn_rrelay *relays[PN_CONNECTOR_RELAYS_MAX]; /* rc's, in list order */
+	unsigned nrelays;
 	struct pn_node_ctl ctl; /* cfg.ctl, or opened here (own_ctl) */
 	int own_ctl;
 	struct pn_node *node;
@@ -148,6 +150,8 @@ static int h_credential(void *user, const char *cert_pem, const struct pn_cred_i
 	return 0;
 }
 
+static void push_relays(struct pn_connector_daemon *d, const char *json);
+
 static void h_policy(void *user, const struct pn_ctlapi_event *ev)
 {
 	struct pn_connector_daemon *d = user;
@@ -181,6 +185,7 @@ static void h_policy(void *user, const struct pn_ctlapi_event *ev)
 			sers[ns++] = ev->revoked[i].serial;
 	}
 	pn_connector_set_revoked(d->conn, ids, ni, sers, ns);
+	push_relays(d, ev->relays_json);
 	PN_LOG_INFO("connector", "policy_push", "version=%" PRIu64 " clients=%zu revoked=%zu",
 		    ev->version, ev->n_client_acls, ev->n_revoked);
 out:
@@ -224,17 +229,70 @@ static void relay_skipped(size_t index, const char *name, int err, const char *w
 		     name, pn_errname(err), why);
 }
 
+static int new_rclient(struct pn_connector_daemon *d)
+{
+	struct pn_rclient_config rc = {0};
+
+	rc.mode = PN_RCLIENT_CONNECTOR;
+	rc.ca_pem = d->id.ca_pem;
+	rc.cert_pem = d->id.cert_pem;
+	rc.key_pem = d->id.key_pem;
+	rc.wss_ca_file = d->cfg.wss_ca;
+	rc.ops = d->cfg.relay_ops;
+	rc.user = d->cfg.relay_user;
+	return pn_rclient_new(d->loop, &rc, &d->rc);
+}
+
+/* The relays to register with: e[0..n).  Relays no longer listed are
+ * removed (their sessions end; clients move to another relay), new ones
+ * added, the others keep their sessions.  The STUN servers for NAT
+ * traversal follow the list. */
+static int set_relays(struct pn_connector_daemon *d, const struct pn_relay_entry *e, size_t n)
+{
+	struct pn_rrelay_config c[PN_CONNECTOR_RELAYS_MAX];
+	struct sockaddr_storage stun[PN_CONNECTOR_RELAYS_MAX];
+	struct pn_rclient_sync st;
+	size_t nstun = 0;
+	socklen_t sl;
+	int r;
+
+	if (n > PN_CONNECTOR_RELAYS_MAX)
+		return PN_E_TOOBIG;
+	if (!d->rc && (!n || (r = new_rclient(d)) != 0))
+		return n ? r : 0;
+	memset(c, 0, sizeof(c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = *e[i].name ? e[i].name : NULL;
+		c[i].udp_addr = *e[i].udp ? e[i].udp : NULL;
+		c[i].tls_addr = *e[i].tls ? e[i].tls : NULL;
+		c[i].ws_url = *e[i].ws ? e[i].ws : NULL;
+	}
+	r = pn_rclient_sync(d->rc, d->relays, &d->nrelays, PN_CONNECTOR_RELAYS_MAX, c, n, &st);
+	for (size_t i = 0; i < n; i++)
+		if (st.err[i])
+			relay_skipped(e[i].index, *e[i].name ? e[i].name : "?", st.err[i],
+				      "the relay client cannot use it (see relay_invalid)", NULL);
+	if (!st.added && !st.removed)
+		return r;
+	PN_LOG_INFO("connector", "relays", "count=%u added=%u removed=%u failed=%u", d->nrelays,
+		    st.added, st.removed, st.failed);
+	for (unsigned i = 0; i < d->nrelays; i++)
+		if (pn_rrelay_udp_addr(d->relays[i], &stun[nstun], &sl) == 0)
+			nstun++;
+	/* direct paths by NAT traversal on the direct socket, STUN from the relays */
+	if ((r = pn_tep_p2p(pn_connector_tep(d->conn), stun, nstun)) != 0)
+		PN_LOG_WARN("connector", "p2p_off", "err=%s", pn_errname(r));
+	return 0;
+}
+
 /* --relay specs, else state/relays.json: both through the shared parser
  * (ctlapi/relays.h).  A bad --relay is an error; a bad list entry is
  * skipped with a log line, the other relays are used. */
 static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 {
 	const struct pn_connector_daemon_config *cfg = &d->cfg;
-	struct pn_rclient_config rc = {0};
 	struct pn_relay_entry ents[PN_CONNECTOR_RELAYS_MAX];
-	struct sockaddr_storage stun[PN_CONNECTOR_RELAYS_MAX];
-	socklen_t sl;
-	size_t n = 0, added = 0, len, nstun = 0;
+	size_t n = 0, len;
 	char *json = NULL, path[PN_NODE_PATH_MAX + 16];
 	const char *why;
 	int r;
@@ -248,48 +306,32 @@ static int start_relays(struct pn_connector_daemon *d, char *err, size_t errsz)
 	if (!cfg->nrelay_specs && cfg->state) {
 		snprintf(path, sizeof(path), "%s/relays.json", cfg->state);
 		if (pn_file_read(path, RELAYS_FILE_MAX, &json, &len) != 0)
-			return 0; /* no relays */
+			return 0; /* no relays (a pushed list may bring some) */
 		if ((r = pn_relays_parse_json(json, len, ents, PN_CONNECTOR_RELAYS_MAX, &n,
 					      relay_skipped, NULL)))
 			PN_LOG_ERROR("connector", "relays_invalid", "file=%s err=%s", path,
 				     pn_errname(r));
 		free(json);
 	}
-	if (!cfg->nrelay_specs && !cfg->state)
-		return 0;
-	rc.mode = PN_RCLIENT_CONNECTOR;
-	rc.ca_pem = d->id.ca_pem;
-	rc.cert_pem = d->id.cert_pem;
-	rc.key_pem = d->id.key_pem;
-	rc.wss_ca_file = cfg->wss_ca;
-	rc.ops = cfg->relay_ops;
-	rc.user = cfg->relay_user;
-	if ((r = pn_rclient_new(d->loop, &rc, &d->rc)) != 0)
+	if ((r = set_relays(d, ents, n)) != 0 && cfg->nrelay_specs)
 		return fail(err, errsz, r, "relays: %s", pn_strerror(r));
-	for (size_t i = 0; i < n; i++) {
-		struct pn_rrelay_config c = {0};
-		struct pn_rrelay *rr;
-
-		c.name = *ents[i].name ? ents[i].name : NULL;
-		c.udp_addr = *ents[i].udp ? ents[i].udp : NULL;
-		c.tls_addr = *ents[i].tls ? ents[i].tls : NULL;
-		c.ws_url = *ents[i].ws ? ents[i].ws : NULL;
-		if ((r = pn_rclient_add_relay(d->rc, &c, &rr)) != 0) {
-			if (cfg->nrelay_specs)
-				return fail(err, errsz, r, "relays: %s", pn_strerror(r));
-			relay_skipped(ents[i].index, *ents[i].name ? ents[i].name : "?", r,
-				      "the relay client cannot use it (see relay_invalid)", NULL);
-			continue;
-		}
-		added++;
-		if (nstun < PN_CONNECTOR_RELAYS_MAX && pn_rrelay_udp_addr(rr, &stun[nstun], &sl) == 0)
-			nstun++;
-	}
-	PN_LOG_INFO("connector", "relays", "count=%zu", added);
-	/* direct paths by NAT traversal on the direct socket, STUN from the relays */
-	if ((r = pn_tep_p2p(pn_connector_tep(d->conn), stun, nstun)) != 0)
-		PN_LOG_WARN("connector", "p2p_off", "err=%s", pn_errname(r));
 	return 0;
+}
+
+/* A relay list pushed by the controller (already in relays.json); --relay
+ * given on the command line wins over it. */
+static void push_relays(struct pn_connector_daemon *d, const char *json)
+{
+	struct pn_relay_entry ents[PN_CONNECTOR_RELAYS_MAX];
+	size_t n = 0;
+	int r;
+
+	if (!json || d->cfg.nrelay_specs || !d->cfg.state)
+		return;
+	if ((r = pn_relays_parse_json(json, strlen(json), ents, PN_CONNECTOR_RELAYS_MAX, &n,
+				      relay_skipped, NULL)) ||
+	    (r = set_relays(d, ents, n)))
+		PN_LOG_WARN("connector", "relays_push", "err=%s", pn_errname(r));
 }
 
 /* -------------------------------------------------------- lifecycle -- */

@@ -188,6 +188,8 @@ static int c_on_frame(struct pn_rstream *st, const struct pn_relay_frame *f, voi
 	struct pn_rsession *s;
 	int e;
 
+	if (r->retiring) /* removed: frames still in the closing stream are dropped */
+		return 0;
 	if ((e = pn_relay_msg_decode(f, &m)))
 		return e;
 	/* The relay accepted us (it speaks): reconnects may be quick again. */
@@ -303,6 +305,13 @@ static void c_on_close(struct pn_rstream *st, int err, void *user)
 
 	r->s = NULL;
 	r->registered = 0;
+	if (r->retiring) { /* removed: its sessions have ended already */
+		struct pn_rclient *rc = r->rc;
+
+		rc_retire_put(r);
+		rc_maybe_finish_close(rc);
+		return;
+	}
 	if (r->rc->closing) {
 		rc_maybe_finish_close(r->rc);
 		return;
@@ -393,10 +402,14 @@ static void connect_now(struct pn_rrelay *r)
 	}
 }
 
-int rc_resolve_done(struct pn_rclient *rc)
+int rc_resolve_done(struct pn_rrelay *r)
 {
+	struct pn_rclient *rc = r->rc;
+
 	rc->handles--;
-	if (!rc->closing)
+	if (r->retiring)
+		rc_retire_put(r);
+	else if (!rc->closing)
 		return 0;
 	rc_maybe_finish_close(rc);
 	return 1;
@@ -405,9 +418,8 @@ int rc_resolve_done(struct pn_rclient *rc)
 static void on_resolved(struct pn_resolve *rs, int status, void *arg)
 {
 	struct pn_rrelay *r = arg;
-	struct pn_rclient *rc = r->rc;
 
-	if (rc_resolve_done(rc))
+	if (rc_resolve_done(r))
 		return;
 	if (status) {
 		connect_failed(r, status);
@@ -575,6 +587,9 @@ int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *c
 		free(r);
 		return e;
 	}
+	snprintf(r->udp_spec, sizeof(r->udp_spec), "%s", cfg->udp_addr ? cfg->udp_addr : "");
+	snprintf(r->tls_spec, sizeof(r->tls_spec), "%s", cfg->tls_addr ? cfg->tls_addr : "");
+	snprintf(r->ws_spec, sizeof(r->ws_spec), "%s", cfg->ws_url ? cfg->ws_url : "");
 	r->has_tls = !!cfg->tls_addr;
 	r->has_udp = !!cfg->udp_addr;
 	r->has_ws = !!cfg->ws_url;
@@ -665,7 +680,7 @@ void rc_maybe_finish_close(struct pn_rclient *rc)
 	void (*cb)(void *);
 	void *arg;
 
-	if (!rc->closing || rc->handles)
+	if (!rc->closing || rc->handles || rc->gone)
 		return;
 	for (r = rc->relays; r; r = r->next)
 		if (r->s)

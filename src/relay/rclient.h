@@ -144,6 +144,38 @@ int pn_rclient_set_credential(struct pn_rclient *rc, const char *cert_pem, const
 int pn_rclient_add_relay(struct pn_rclient *rc, const struct pn_rrelay_config *cfg,
 			 struct pn_rrelay **out);
 
+/*
+ * Remove relay r (no longer in the relay list): its ready sessions end
+ * (ops.session_closed, reason PN_E_RELAY_REMOVED), its pending opens fail
+ * (ops.session_ready, the same status), it connects no more, and r must
+ * not be used after this call (rc frees it once its handles have closed).
+ * Nothing during pn_rclient_close or for a relay already removed.
+ */
+void pn_rclient_remove_relay(struct pn_rclient *rc, struct pn_rrelay *r);
+
+/* 1 if r is the relay cfg describes: the same label, transports and
+ * udp/tls/ws text (as given to pn_rclient_add_relay), else 0. */
+int pn_rrelay_is(const struct pn_rrelay *r, const struct pn_rrelay_config *cfg);
+
+#define PN_RCLIENT_SYNC_MAX 16
+struct pn_rclient_sync {
+	unsigned added, removed, failed;
+	int err[PN_RCLIENT_SYNC_MAX]; /* per cfg entry: why it could not be added, or 0 */
+};
+/*
+ * Bring the caller's relays arr[0..*n) (relays of rc, at most max <=
+ * PN_RCLIENT_SYNC_MAX) to the list cfg[0..ncfg): relays it does not
+ * describe are removed (pn_rclient_remove_relay), relays it adds are
+ * added at the end of arr (before the removed relays' sessions end, so
+ * their users can move to them); the others are kept as they are, with
+ * their sessions.  arr and *n are updated before any session ends.
+ * Returns 0, or the first error of an add (that entry is skipped, logged
+ * as relay_invalid; the others are applied), PN_E_TOOBIG (more than max),
+ * PN_E_INVAL.  *out counts what changed.
+ */
+int pn_rclient_sync(struct pn_rclient *rc, struct pn_rrelay **arr, unsigned *n, unsigned max,
+		    const struct pn_rrelay_config *cfg, size_t ncfg, struct pn_rclient_sync *out);
+
 /* The relay's state, its label, and the transport its data uses now
  * (PN_RT_UDP, PN_RT_TLS, PN_RT_WS; 0 while not ready). */
 enum pn_rrelay_state pn_rrelay_state(const struct pn_rrelay *r);

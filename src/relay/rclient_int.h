@@ -90,6 +90,13 @@ struct pn_rrelay {
 	uint16_t txlen[TXQ];
 	uint8_t txbuf[TXQ][PN_RELAY_MAX_DATAGRAM];
 	int gso, gro;
+	/* As configured, to tell a relay list's entries apart (rclient_list.c). */
+	char udp_spec[PN_RELAY_ADDR_MAX + 1], tls_spec[PN_RELAY_ADDR_MAX + 1];
+	char ws_spec[PN_RELAY_URL_MAX + 1];
+	/* Removed (pn_rclient_remove_relay): on rc->gone, freed when `busy`
+	 * (its handles, resolutions and stream still closing) reaches 0. */
+	int retiring;
+	unsigned busy;
 };
 
 struct pn_rclient {
@@ -107,6 +114,7 @@ struct pn_rclient {
 	char *wss_ca_file;				   /* NULL: the system's trust store */
 	gnutls_certificate_credentials_t wss_cred; /* made for the first wss:// relay */
 	struct pn_rrelay *relays;
+	struct pn_rrelay *gone; /* removed relays still closing */
 	struct pn_rclient_stats st;
 	int closing, handles;
 	struct retired {
@@ -123,8 +131,13 @@ struct pn_rpath;
 
 /* rclient.c */
 void rc_maybe_finish_close(struct pn_rclient *rc);
-/* A name resolution of rc ended: 1 if rc is closing (the caller returns). */
-int rc_resolve_done(struct pn_rclient *rc);
+/* A name resolution of r ended: 1 if rc is closing or r removed (the
+ * caller returns: r may be gone). */
+int rc_resolve_done(struct pn_rrelay *r);
+
+/* rclient_list.c: one of a removed relay's handles, resolutions or its
+ * stream has finished closing; frees r after the last. */
+void rc_retire_put(struct pn_rrelay *r);
 void rc_send_msg(struct pn_rrelay *r, const struct pn_relay_msg *m);
 
 /* rsession.c */

@@ -175,9 +175,8 @@ void rc_udp_start(struct pn_rrelay *r)
 void rc_on_udp_resolved(struct pn_resolve *rs, int status, void *arg)
 {
 	struct pn_rrelay *r = arg;
-	struct pn_rclient *rc = r->rc;
 
-	if (rc_resolve_done(rc))
+	if (rc_resolve_done(r))
 		return;
 	if (status) {
 		PN_LOG_WARN("relay", "udp_unavailable", "relay=%s err=%s", r->name,

@@ -122,7 +122,7 @@ int pn_rclient_open(struct pn_rclient *rc, struct pn_rrelay *r,
 	struct pn_rsession *s;
 
 	if (rc->mode != PN_RCLIENT_CLIENT || !r || !acl || !acl_len || acl_len > PN_RELAY_MAX_ACL ||
-	    rc->closing)
+	    rc->closing || r->retiring)
 		return PN_E_INVAL;
 	if (!(s = calloc(1, sizeof(*s))) || !(s->acl = malloc(acl_len))) {
 		free(s);
