@@ -538,8 +538,10 @@ static int stats(void)
 	}
 	printf("n: %zu\n", n);
 	printf("failures: %zu\n", fails);
-	if (!n)
+	if (!n) {
+		free(v);
 		return 1;
+	}
 	qsort(v, n, sizeof(*v), cmp_double);
 	p50 = pct(v, n, 0.5);
 	printf("p50: %.0f\n", p50);
