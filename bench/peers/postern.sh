@@ -24,9 +24,7 @@
 
 postern_build() {
 	[ -n "${POSTERN_BUILT:-}" ] && return 0
-	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$W/build.log" 2>&1 &&
-		cmake --build "$BUILD" -j"$(nproc)" --target postern pnfixture >>"$W/build.log" 2>&1 ||
-		{ echo "bench: postern build failed (see $W/build.log)" >&2; return 1; }
+	bench_cmake_build postern pnfixture || { echo "bench: postern build failed" >&2; return 1; }
 	if "$BUILD/src/app/postern" client status --state /nonexistent 2>&1 | grep -q "no client runtime"; then
 		echo "bench: postern rows skipped: the client runtime is not in this build yet" >&2
 		return 1
@@ -102,11 +100,11 @@ peer_postern_transparent_prep() {
 	# until the router's ICMP rate limit, then waited out the stub
 	# resolver's 5 s timeout (the 5.1 s cold starts).
 	if [ -z "${POSTERN_DNS_UP:-}" ]; then
-		$R $PROBE dns-nx 53 10.204.1.2 >>"$W/bg.log" 2>&1 &
+		$R $PYPROBE dns-nx 53 10.204.1.2 >>"$W/bg.log" 2>&1 &
 		SVC_PIDS+=($!)
 		POSTERN_DNS_UP=1
 	fi
-	local i # listening before the clock starts (interpreter start-up: seconds under load)
+	local i # listening before the clock starts (probe.py's start-up: seconds under load)
 	for i in $(seq 600); do
 		$R ss -Hlun 'sport = :53' | grep -q 10.204.1.2 && break
 		sleep 0.05
@@ -293,7 +291,7 @@ print("%d" % v[len(v) // 2] if v else "fail")')
 # First byte of FB_RUNS (default 50) fresh tunnels through the relay
 # (transport udp or tls): relay and connector up and registered, then the
 # client started FB_RUNS times; each time from its launch to the first
-# echoed byte (probe.py firstbytes, already running), then the client is
+# echoed byte (pnb_probe firstbytes, already running), then the client is
 # stopped.  Goal: max <= 3 x p50.
 fb_bg() { "$@" >>"$W/fb.log" 2>&1 & PIDS+=($!); }
 postern_fb_runs() { # udp|tls
