@@ -6,8 +6,13 @@
 # own namespaces (pcs-c, pcs-r, pcs-s; 10.206.1.0/24 and 10.206.2.0/24),
 # which it removes on exit.
 #
-#   bench/peers/coldstart.sh [relay_udp|relay_tls|direct] [N]
-#   env: BUILD=out/build  LOG=info (the processes' --log)  KEEP_W=1 (keep the
+#   bench/peers/coldstart.sh [relay_udp|relay_tls|direct|stunnel] [N]
+#   (stunnel: stunnel4's client and server proxies launched the same way, as
+#   the bench's stunnel row: the same-run reference)
+#   env: CLIENT_ONLY=1 (the connector is started once, registered before the
+#        first clock: only the client is launched, as the bench's
+#        firstbyte_fresh_ms)  CLIENT_FIRST=1 (the client launched before the
+#        connector, not after)  BUILD=out/build  LOG=info (the processes' --log)  KEEP_W=1 (keep the
 #        work dir: logs per run)  STRACE=1 (strace -f -tt the processes of
 #        each run into the work dir)
 # Prints each run's ms, then p50 / p90 / max and the load average.
@@ -91,34 +96,67 @@ done
 coproc FBP { $C $PROBE firstbytes 127.0.0.1 9777 20; }
 read -r -t 60 line <&"${FBP[0]}" || { echo "coldstart: probe did not start" >&2; exit 1; }
 
+if [ "$MODE" = stunnel ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/st.key" \
+		-out "$W/st.crt" -days 2 -subj /CN=pcs 2>/dev/null
+	printf 'foreground = yes\npid =\n[e]\naccept = 10.206.2.1:8444\nconnect = 127.0.0.1:7777\ncert = %s\nkey = %s\n' \
+		"$W/st.crt" "$W/st.key" >"$W/sts.conf"
+	printf 'foreground = yes\npid =\n[e]\nclient = yes\naccept = 127.0.0.1:9777\nconnect = 10.206.2.1:8444\n' >"$W/stc.conf"
+	# stunnel's path is routed (no relay)
+	$R nft delete table ip pcs 2>/dev/null
+fi
 case $MODE in
+stunnel) ;;
 relay_udp) path=(--transport udp) ;;
 relay_tls) path=(--transport tls) ;;
 direct) path=(--direct "$(cat "$D/conn1/id")=10.206.2.1:4433") ;;
-*) echo "coldstart: mode relay_udp|relay_tls|direct" >&2; exit 2 ;;
+*) echo "coldstart: mode relay_udp|relay_tls|direct|stunnel" >&2; exit 2 ;;
 esac
 st() { # name: strace prefix when STRACE=1
 	[ -n "${STRACE:-}" ] && echo "strace --seccomp-bpf -f -tt -e trace=${STRACE_SET:-execve,openat,network,poll,epoll_wait,epoll_pwait,write,getrandom} -o $W/$1.strace"
 }
+conn() { # log name
+	if [ "$MODE" = stunnel ]; then
+		$S $(st "$1") stunnel4 "$W/sts.conf" >"$W/$1.log" 2>&1 &
+		cp=$!
+		return
+	fi
+	$S $(st "$1") "$P" connector run --state "$D/conn1" --listen-udp 10.206.2.1:4433 \
+		--log "$LOG" >"$W/$1.log" 2>&1 &
+	cp=$!
+}
+cp=""
+if [ -n "${CLIENT_ONLY:-}" ]; then
+	conn conn
+	SVC+=("$cp")
+	cp=""
+	for i in $(seq 600); do
+		grep -q "relay_state relay=relay1 state=ready" "$W/conn.log" && break
+		sleep 0.05
+	done
+fi
 v=()
 for i in $(seq "$N"); do
 	rm -f "$D/bench/client.sock"
 	t0=$(date +%s.%N)
 	echo "$t0" >&"${FBP[1]}"
-	$S $(st "conn$i") "$P" connector run --state "$D/conn1" --listen-udp 10.206.2.1:4433 \
-		--log "$LOG" >"$W/conn$i.log" 2>&1 &
-	cp=$!
-	$C $(st "client$i") "$P" client run --state "$D/bench" --offline "${path[@]}" \
-		--forward 127.0.0.1:9777=127.0.0.1:7777 --log "$LOG" >"$W/client$i.log" 2>&1 &
+	[ -n "${CLIENT_ONLY:-}${CLIENT_FIRST:-}" ] || conn "conn$i"
+	if [ "$MODE" = stunnel ]; then
+		$C $(st "client$i") stunnel4 "$W/stc.conf" >"$W/client$i.log" 2>&1 &
+	else
+		$C $(st "client$i") "$P" client run --state "$D/bench" --offline "${path[@]}" \
+			--forward 127.0.0.1:9777=127.0.0.1:7777 --log "$LOG" >"$W/client$i.log" 2>&1 &
+	fi
 	clp=$!
+	[ -z "${CLIENT_FIRST:-}" ] || conn "conn$i"
 	read -r -t 30 line <&"${FBP[0]}" || line="ms: timeout"
 	echo "$t0" >"$W/t0.$i"
 	v+=("${line#ms: }")
 	echo "run $i: ${line#ms: } ms"
 	# under strace, the traced postern processes (strace outlives a SIGTERM)
-	[ -n "${STRACE:-}" ] && kill $(pgrep -P "$clp") $(pgrep -P "$cp") 2>/dev/null
-	kill "$clp" "$cp" 2>/dev/null
-	wait "$clp" "$cp" 2>/dev/null
+	[ -n "${STRACE:-}" ] && kill $(pgrep -P "$clp") ${cp:+$(pgrep -P "$cp")} 2>/dev/null
+	kill "$clp" $cp 2>/dev/null
+	wait "$clp" $cp 2>/dev/null
 done
 eval "exec ${FBP[1]}>&-"
 wait "$FBP_PID" 2>/dev/null
