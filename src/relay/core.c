@@ -40,6 +40,16 @@ struct pn_relay_peer {
 	/* OPEN rate limit: a token bucket refilled max_open_per_sec per second. */
 	uint64_t bucket_ms;
 	uint32_t tokens;
+	uint32_t nheld; /* its OPENs held for an absent connector */
+};
+
+/* A client's authorized OPEN waiting for its connector to register. */
+struct held_open {
+	struct held_open *next, *prev;
+	struct pn_relay_peer *cl;
+	uint8_t id[PN_RELAY_ID_LEN]; /* the connector */
+	uint32_t tag;
+	uint64_t deadline_ms;
 };
 
 struct pn_relay_core {
@@ -51,6 +61,9 @@ struct pn_relay_core {
 	struct pn_relay_stats st;
 	uint8_t cookie_key[PN_RELAY_SECRET_LEN]; /* BIND return-routability cookies */
 	const struct pn_relay_peerfilter *filter;   /* denied sources; NULL: none */
+	struct held_open *held;			    /* oldest first */
+	struct held_open *held_tail;
+	uint32_t nheld;
 };
 
 void pn_relay_addr_from_sa(struct pn_relay_addr *a, const struct sockaddr *sa)
@@ -93,6 +106,7 @@ void pn_relay_limits_default(struct pn_relay_limits *l)
 	l->session_idle_ms = PN_RELAY_SESSION_IDLE_MS;
 	l->max_open_per_sec = PN_RELAY_MAX_OPEN_PER_SEC;
 	l->keepalive_ms = PN_RELAY_KEEPALIVE_MS;
+	l->open_hold_ms = PN_RELAY_OPEN_HOLD_MS;
 }
 
 int pn_relay_core_set_limits(struct pn_relay_core *c, const struct pn_relay_limits *lim)
@@ -140,6 +154,21 @@ static void session_free(struct pn_relay_session *s)
 	free(s);
 }
 
+static void held_unlink(struct pn_relay_core *c, struct held_open *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		c->held = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		c->held_tail = h->prev;
+	h->cl->nheld--;
+	c->nheld--;
+	free(h);
+}
+
 void pn_relay_core_free(struct pn_relay_core *c)
 {
 	struct pn_relay_session *s;
@@ -149,6 +178,8 @@ void pn_relay_core_free(struct pn_relay_core *c)
 		return;
 	while ((s = pn_idmap_next(&c->sessions, &pos)))
 		session_free(s);
+	while (c->held)
+		held_unlink(c, c->held);
 	/* Peers belong to connections; the glue detaches them before this. */
 	pn_idmap_fini(&c->sessions);
 	pn_idmap_fini(&c->connectors);
@@ -316,6 +347,11 @@ void pn_relay_core_detach(struct pn_relay_core *c, struct pn_relay_peer *p)
 		return;
 	while (p->sessions)
 		session_close(c, p->sessions, PN_E_CLOSED, p);
+	for (struct held_open *h = c->held, *next; p->nheld && h; h = next) {
+		next = h->next;
+		if (h->cl == p)
+			held_unlink(c, h);
+	}
 	if (p->registered) {
 		pn_idmap_del(&c->connectors, p);
 		c->st.connectors--;
@@ -324,7 +360,27 @@ void pn_relay_core_detach(struct pn_relay_core *c, struct pn_relay_peer *p)
 	free(p);
 }
 
-static int on_register(struct pn_relay_core *c, struct pn_relay_peer *p)
+static int open_checked(struct pn_relay_core *c, struct pn_relay_peer *p,
+			struct pn_relay_peer *co, uint32_t tag, uint64_t now);
+
+/* Connector p just registered: the OPENs held for it become sessions. */
+static void serve_held(struct pn_relay_core *c, struct pn_relay_peer *p, uint64_t now)
+{
+	for (struct held_open *h = c->held, *next; h; h = next) {
+		struct pn_relay_peer *cl = h->cl;
+		uint32_t tag = h->tag;
+
+		next = h->next;
+		if (memcmp(h->id, p->id, PN_RELAY_ID_LEN))
+			continue;
+		held_unlink(c, h);
+		open_checked(c, cl, p, tag, now);
+		/* a failed send kicks through the glue, never synchronously:
+		 * the list stays intact */
+	}
+}
+
+static int on_register(struct pn_relay_core *c, struct pn_relay_peer *p, uint64_t now)
 {
 	struct pn_relay_msg m = {.type = PN_RELAY_F_REGISTERED,
 				 .keepalive_ms = c->lim.keepalive_ms,
@@ -349,6 +405,10 @@ static int on_register(struct pn_relay_core *c, struct pn_relay_peer *p)
 			return r;
 		p->registered = 1;
 		c->st.connectors++;
+		send_msg(c, p, &m);
+		if (c->nheld)
+			serve_held(c, p, now);
+		return 0;
 	}
 	send_msg(c, p, &m);
 	return 0;
@@ -386,19 +446,59 @@ static int on_open(struct pn_relay_core *c, struct pn_relay_peer *p, const struc
 	}
 	if ((r = c->ops->authorize(p->conn, m->id, m->acl, m->acl_len, now, c->user)))
 		goto deny;
-	/* A connector whose credential expired (not re-presented) takes no
-	 * new sessions; it still holds the registration until it reconnects. */
-	if (!(co = pn_idmap_get(&c->connectors, m->id)) ||
-	    (c->ops->connector_valid && c->ops->connector_valid(co->conn, c->user))) {
+	if (!(co = pn_idmap_get(&c->connectors, m->id))) {
+		/* Not registered (yet): a connector started with the client is
+		 * usually a few milliseconds away.  Hold the OPEN, bounded per
+		 * connection and overall, instead of sending the client into its
+		 * retry backoff. */
+		if (c->lim.open_hold_ms && p->nheld < PN_RELAY_MAX_HELD_PER_CONN &&
+		    c->nheld < c->lim.max_sessions) {
+			struct held_open *h = calloc(1, sizeof(*h));
+
+			if (h) {
+				h->cl = p;
+				h->tag = m->tag;
+				memcpy(h->id, m->id, PN_RELAY_ID_LEN);
+				h->deadline_ms = now + c->lim.open_hold_ms;
+				h->prev = c->held_tail;
+				if (c->held_tail)
+					c->held_tail->next = h;
+				else
+					c->held = h;
+				c->held_tail = h;
+				p->nheld++;
+				c->nheld++;
+				c->st.opens_held++;
+				return 0;
+			}
+		}
 		r = PN_E_RELAY_NO_CONNECTOR;
 		goto deny;
 	}
-	if ((r = session_open(c, p, co, m->tag, now)))
-		goto deny;
-	return 0;
+	return open_checked(c, p, co, m->tag, now);
 deny:
 	c->st.opens_denied++;
 	send_error(c, p, m->tag, r);
+	return 0;
+}
+
+/* An authorized OPEN from p for registered connector co: a session, or
+ * ERROR to p.  Always 0 (refusals are answers). */
+static int open_checked(struct pn_relay_core *c, struct pn_relay_peer *p,
+			struct pn_relay_peer *co, uint32_t tag, uint64_t now)
+{
+	int r;
+
+	/* A connector whose credential expired (not re-presented) takes no
+	 * new sessions; it still holds the registration until it reconnects. */
+	if (c->ops->connector_valid && c->ops->connector_valid(co->conn, c->user))
+		r = PN_E_RELAY_NO_CONNECTOR;
+	else if (p->nsessions >= c->lim.max_sessions_per_conn || c->st.sessions >= c->lim.max_sessions)
+		r = PN_E_RELAY_LIMIT; /* checked again: a held OPEN may meet a full relay */
+	else if ((r = session_open(c, p, co, tag, now)) == 0)
+		return 0;
+	c->st.opens_denied++;
+	send_error(c, p, tag, r);
 	return 0;
 }
 
@@ -467,7 +567,7 @@ int pn_relay_core_frame(struct pn_relay_core *c, struct pn_relay_peer *p,
 	if ((r = pn_relay_msg_decode(f, &m)))
 		return r;
 	switch (m.type) {
-	case PN_RELAY_F_REGISTER: return on_register(c, p);
+	case PN_RELAY_F_REGISTER: return on_register(c, p, now_ms);
 	case PN_RELAY_F_OPEN: return on_open(c, p, &m, now_ms);
 	case PN_RELAY_F_DATA: return on_data(c, p, &m, now_ms);
 	case PN_RELAY_F_CLOSE:
@@ -656,6 +756,18 @@ size_t pn_relay_core_tick(struct pn_relay_core *c, uint64_t now_ms)
 		/* Backward-shift may have moved a later entry into this slot. */
 		pos--;
 		n++;
+	}
+	/* Held OPENs whose connector did not come: refused as without a hold. */
+	for (struct held_open *h = c->held, *next; h; h = next) {
+		struct pn_relay_peer *cl = h->cl;
+		uint32_t tag = h->tag;
+
+		next = h->next;
+		if (h->deadline_ms > now_ms)
+			continue;
+		held_unlink(c, h);
+		c->st.opens_denied++;
+		send_error(c, cl, tag, PN_E_RELAY_NO_CONNECTOR);
 	}
 	return n;
 }

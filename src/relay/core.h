@@ -89,6 +89,13 @@ struct pn_relay_limits {
 	uint32_t session_idle_ms;
 	uint32_t max_open_per_sec;
 	uint32_t keepalive_ms;
+	/* A client's OPEN naming a connector that is not registered is held
+	 * this long (0: refused at once) and served the moment that connector
+	 * registers: a connector and client started together meet without the
+	 * client's retry backoff.  Expired by pn_relay_core_tick, so answered
+	 * PN_E_RELAY_NO_CONNECTOR between open_hold_ms and open_hold_ms + the
+	 * tick interval after it arrived. */
+	uint32_t open_hold_ms;
 };
 /* The wire.h defaults. */
 void pn_relay_limits_default(struct pn_relay_limits *l);
@@ -96,6 +103,7 @@ void pn_relay_limits_default(struct pn_relay_limits *l);
 struct pn_relay_stats {
 	uint64_t sessions, peers, connectors;
 	uint64_t sessions_opened, sessions_closed, opens_denied;
+	uint64_t opens_held; /* OPENs that waited for their connector to register */
 	uint64_t udp_rx_pkts, udp_rx_bytes;
 	uint64_t fwd_pkts, fwd_bytes; /* forwarded, any carrier */
 	uint64_t stun;
@@ -168,8 +176,9 @@ struct pn_relay_peerfilter;
 void pn_relay_core_set_peerfilter(struct pn_relay_core *c, const struct pn_relay_peerfilter *f);
 
 /*
- * Expire idle sessions (telling both sides).  Returns the number closed.
- * Call every few seconds.
+ * Expire idle sessions (telling both sides) and held OPENs past their hold
+ * (answered PN_E_RELAY_NO_CONNECTOR).  Returns the number of sessions
+ * closed.  Call every few seconds.
  */
 size_t pn_relay_core_tick(struct pn_relay_core *c, uint64_t now_ms);
 

@@ -128,6 +128,7 @@ enum pn_relay_frame_type {
 #define PN_RELAY_BIND_REFRESH_MS     15000  /* UDP BIND keepalive (NAT mappings) */
 #define PN_RELAY_SESSION_IDLE_MS     180000 /* no data either way: session closed */
 #define PN_RELAY_UDP_BIND_TIMEOUT_MS 1500   /* no BIND_OK: client falls back to stream */
+#define PN_RELAY_OPEN_HOLD_MS	     1000   /* OPEN for a connector not (yet) registered: held */
 #define PN_RELAY_STATS_MS	     60000  /* stats line in the log */
 
 /* ---- default caps (the daemon's flags can change the non-protocol ones) ---- */
@@ -138,6 +139,7 @@ enum pn_relay_frame_type {
 #define PN_RELAY_MAX_SESSIONS_PER_CONN 1024	    /* sessions opened by one client connection */
 #define PN_RELAY_MAX_EGRESS	       (256 * 1024) /* queued bytes per stream; beyond: DATA dropped */
 #define PN_RELAY_MAX_OPEN_PER_SEC      64	    /* OPEN requests per connection per second */
+#define PN_RELAY_MAX_HELD_PER_CONN     8	    /* OPENs held for absent connectors, per connection */
 
 /* ---- UDP data path batching ---- */
 #define PN_RELAY_BATCH	      32    /* recvmmsg/sendmmsg vector */

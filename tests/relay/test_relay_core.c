@@ -145,6 +145,7 @@ static int setup(void **state)
 	lim.max_sessions_per_conn = 3;
 	lim.max_open_per_sec = 5;
 	lim.session_idle_ms = 1000;
+	lim.open_hold_ms = 0; /* refused at once; test_open_held holds */
 	assert_int_equal(pn_relay_core_new(&lim, &ops, NULL, &W.core), 0);
 	return 0;
 }
@@ -560,6 +561,95 @@ static void test_stun_and_garbage(void **state)
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_DROP);
 }
 
+/*
+ * A client's OPEN for a connector that has not registered yet is held and
+ * becomes a session the moment the connector registers (cold start: the
+ * client does not go into its retry backoff); past the hold it is refused
+ * as before; a client gone while held leaves nothing behind; the number
+ * held per connection is capped.
+ */
+static void test_open_held(void **state)
+{
+	struct fconn cc = {.id = 1, .info = &W.client.info}, kc = {.id = 2, .info = &W.conn.info};
+	struct fconn cc2 = {.id = 3, .info = &W.client.info};
+	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER};
+	struct pn_relay_peer *cl, *co, *cl2;
+	struct pn_relay_limits lim;
+	uint64_t now = 1000;
+
+	(void)state;
+	pn_relay_limits_default(&lim);
+	assert_true(lim.open_hold_ms > 0); /* on by default */
+	lim.open_hold_ms = 800;
+	lim.session_idle_ms = 60000;
+	assert_int_equal(pn_relay_core_set_limits(W.core, &lim), 0);
+	cl = pn_relay_core_attach(W.core, &cc, PN_RELAY_ROLE_CLIENT, W.client.info.id);
+	co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	assert_non_null(cl);
+	assert_non_null(co);
+
+	/* Held: no answer yet, nothing expired before the hold is over. */
+	open_req(cl, 7, W.conn.info.id, now);
+	assert_int_equal(cc.nframes, 0);
+	assert_int_equal(pn_relay_core_stats(W.core)->opens_held, 1);
+	pn_relay_core_tick(W.core, now + 799);
+	assert_int_equal(cc.nframes, 0);
+	/* The connector registers: REGISTERED, then the held OPEN's session. */
+	assert_int_equal(frame(co, &reg, now + 20), 0);
+	assert_int_equal(kc.nframes, 2);
+	assert_int_equal(kc.last[0].type, PN_RELAY_F_REGISTERED);
+	assert_int_equal(kc.last[1].type, PN_RELAY_F_SESSION);
+	assert_int_equal(cc.nframes, 1);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(last(&cc)->tag, 7);
+	assert_memory_equal(last(&cc)->sid, kc.last[1].sid, PN_RELAY_SID_LEN);
+	assert_int_equal(pn_relay_core_stats(W.core)->sessions, 1);
+	assert_int_equal(pn_relay_core_stats(W.core)->opens_denied, 0);
+
+	/* The connector leaves; an OPEN for it waits out the hold, then is
+	 * refused as without one. */
+	pn_relay_core_detach(W.core, co);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_CLOSE);
+	open_req(cl, 8, W.conn.info.id, now + 100);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_CLOSE);
+	pn_relay_core_tick(W.core, now + 899);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_CLOSE);
+	pn_relay_core_tick(W.core, now + 900);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_ERROR);
+	assert_int_equal(last(&cc)->tag, 8);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_NO_CONNECTOR);
+
+	/* A client gone while its OPEN is held: the connector that then
+	 * registers gets no session. */
+	cl2 = pn_relay_core_attach(W.core, &cc2, PN_RELAY_ROLE_CLIENT, W.client.info.id);
+	assert_non_null(cl2);
+	open_req(cl2, 9, W.conn.info.id, now + 1000);
+	pn_relay_core_detach(W.core, cl2);
+	kc.nframes = 0;
+	co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	assert_int_equal(frame(co, &reg, now + 1001), 0);
+	assert_int_equal(kc.nframes, 1);
+	assert_int_equal(last(&kc)->type, PN_RELAY_F_REGISTERED);
+	assert_int_equal(pn_relay_core_stats(W.core)->sessions, 0);
+	pn_relay_core_detach(W.core, co);
+
+	/* At most PN_RELAY_MAX_HELD_PER_CONN held per connection; more are
+	 * refused at once (within the OPEN rate limit). */
+	lim.max_open_per_sec = 100;
+	assert_int_equal(pn_relay_core_set_limits(W.core, &lim), 0);
+	cc.nframes = 0;
+	for (uint32_t i = 0; i < PN_RELAY_MAX_HELD_PER_CONN; i++)
+		open_req(cl, 100 + i, W.conn.info.id, now + 3000);
+	assert_int_equal(cc.nframes, 0);
+	open_req(cl, 200, W.conn.info.id, now + 3000);
+	assert_int_equal(cc.nframes, 1);
+	assert_int_equal(last(&cc)->code, PN_E_RELAY_NO_CONNECTOR);
+	assert_int_equal(last(&cc)->tag, 200);
+	/* Detach with OPENs held, then free with none: nothing leaks (ASan). */
+	pn_relay_core_detach(W.core, cl);
+	assert_int_equal(pn_relay_core_stats(W.core)->peers, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +657,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_authorization_and_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_held, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
