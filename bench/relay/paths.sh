@@ -18,8 +18,9 @@
 # path as direct, for the same columns: client = its client, connector =
 # its server).  The iperf3 column is both iperf3 processes (the work every
 # row shares); "sum" is all the columns: CPU time the path costs per byte.
-#   ALT_BUILD=DIR: every transport also with DIR's binaries, alternated
-#   (A/B in the same minutes); ROUNDS=N: the whole list N times.
+#   ALT_BUILD="DIR...": every transport also with each DIR's binaries, rows
+#   .alt1, .alt2... alternated (A/B in the same minutes); ROUNDS=N: the
+#   whole list N times.
 #
 # Run it in a private network namespace (unshare --net --mount) on a shared
 # machine: the namespace names are fixed.
@@ -237,7 +238,11 @@ printf '%-12s %-9s %6s %5s | %-13s | %-13s | %-13s | %-6s | %-6s | %s\n' row pat
 for r in $(seq "${ROUNDS:-1}"); do
 	for t in $TRS; do
 		run_one "$B" "$t" "$t"
-		[ -n "${ALT_BUILD:-}" ] && [ "$t" != stunnel ] && run_one "$ALT_BUILD" "$t" "$t/alt"
+		k=0
+		for a in ${ALT_BUILD:-}; do
+			k=$((k + 1))
+			[ "$t" != stunnel ] && run_one "$a" "$t" "$t.alt$k"
+		done
 	done
 done
 echo "paths: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
