@@ -1,7 +1,7 @@
 #!/bin/bash
 # Relayed-path cost profile: iperf3 through client -> relay -> connector
 # over each relay transport, with the CPU cost per byte of every process
-# (perf stat), the system calls per MB, and the relay's counters, so that
+# (perf stat), the system calls and epoll_ctl calls per MB, and the relay's counters, so that
 # runs on a loaded, shared machine compare costs rather than Gbit/s.
 #
 #   pnp-c 10.204.1.1 ---veth--- 10.204.1.2 pnp-r 10.204.2.2 ---veth--- 10.204.2.1 pnp-s
@@ -11,6 +11,8 @@
 #   sudo bench/relay/paths.sh BUILD [SECS] [TRANSPORTS]     (default 5, "udp tls ws")
 #   PERF_RECORD=DIR: also `perf record -e cpu-clock -g` the processes (DIR/<row>.<role>.data;
 #   PERF_CG="--call-graph dwarf" for stacks through the libraries)
+#   PERF_EVENTS=ev,...: more perf stat events (e.g. uprobes), kept with
+#   STATS_DIR=DIR (DIR/<row>.<role>.stat, with the bytes moved)
 #   SYSCOUNT=DIR: `strace -c` of the processes (DIR/<row>.<role>.txt; slows them)
 # Transports: udp, tls, ws (through the relay), udp1 / udp2 (UDP through a
 # relay run with --workers 1 / 2), direct (client straight to the
@@ -116,7 +118,7 @@ relay_up() { # build workers
 
 # perf stat output -> "cpu_ms syscalls" (no hardware counters in this VM:
 # CPU time, not cycles)
-pstat() { awk -F, '$3 ~ /task-clock/ {c=$1} $3 ~ /raw_syscalls:sys_enter/ {s=$1} END {print c+0, s+0}' "$1"; }
+pstat() { awk -F, '$3 ~ /task-clock/ {c=$1} $3 ~ /raw_syscalls:sys_enter/ {s=$1} $3 ~ /epoll_ctl/ {e=$1} END {print c+0, s+0, e+0}' "$1"; }
 stats_line() {
 	[ -n "$RELAY" ] || return 0
 	kill -USR1 $RELAY
@@ -174,7 +176,8 @@ run_one() {
 	rm -f "$W"/cur.*.stat
 	for role in $roles; do
 		n=${role%%:*} p=${role#*:}
-		perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$p" -o "$W/cur.$n.stat" \
+		perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl${PERF_EVENTS:+,$PERF_EVENTS} \
+			-p "$p" -o "$W/cur.$n.stat" \
 			-- sleep $((SECS + 1)) 2>/dev/null &
 		perfs+=($!)
 		if [ -n "${SYSCOUNT:-}" ] && [ "$n" != iperf3s ]; then
@@ -201,20 +204,26 @@ run_one() {
 j=json.load(open(sys.argv[1])); print(int(j["end"]["sum_received"]["bytes"]))' "$W/iperf.$label.json" 2>/dev/null || echo 0)
 	gbps=$(python3 -c 'import json,sys
 j=json.load(open(sys.argv[1])); print("%.2f" % (j["end"]["sum_received"]["bits_per_second"]/1e9))' "$W/iperf.$label.json" 2>/dev/null || echo fail)
-	local cols=() cyc sys tot=0 ic is
+	local cols=() cyc sys ctl tot=0 ic is
 	for n in client relay connector; do
 		if [ -f "$W/cur.$n.stat" ]; then
-			read -r cyc sys < <(pstat "$W/cur.$n.stat")
+			read -r cyc sys ctl < <(pstat "$W/cur.$n.stat")
 			tot=$(awk -v a="$tot" -v c="$cyc" 'BEGIN { print a + c }')
-			cols+=("$(awk -v c="$cyc" -v s="$sys" -v b="$bytes" 'BEGIN { if (b > 0) printf "%6.3f %6.0f", c * 1e6 / b, s * 1e6 / b; else printf "%6s %6s", "-", "-" }')")
+			cols+=("$(awk -v c="$cyc" -v s="$sys" -v e="$ctl" -v b="$bytes" 'BEGIN { if (b > 0) printf "%6.3f %5.0f %4.0f", c * 1e6 / b, s * 1e6 / b, e * 1e6 / b; else printf "%6s %5s %4s", "-", "-", "-" }')")
 		else
-			cols+=("$(printf '%6s %6s' - -)")
+			cols+=("$(printf '%6s %5s %4s' - - -)")
 		fi
 	done
-	read -r ic _ < <(pstat "$W/cur.iperf3c.stat")
-	read -r is _ < <(pstat "$W/cur.iperf3s.stat")
+	read -r ic _ _ < <(pstat "$W/cur.iperf3c.stat")
+	read -r is _ _ < <(pstat "$W/cur.iperf3s.stat")
 	cols+=("$(awk -v c="$ic" -v s="$is" -v b="$bytes" 'BEGIN { if (b > 0) printf "%6.3f", (c + s) * 1e6 / b; else printf "%6s", "-" }')")
 	cols+=("$(awk -v c="$tot" -v i="$ic" -v s="$is" -v b="$bytes" 'BEGIN { if (b > 0) printf "%6.3f", (c + i + s) * 1e6 / b; else printf "%6s", "-" }')")
+	if [ -n "${STATS_DIR:-}" ]; then
+		mkdir -p "$STATS_DIR"
+		for n in client relay connector; do
+			[ -f "$W/cur.$n.stat" ] && { echo "bytes,$bytes"; cat "$W/cur.$n.stat"; } >"$STATS_DIR/$label.$n.stat"
+		done
+	fi
 	local path=- ctr= k a z
 	if [ -n "$rpid" ]; then
 		# the share of the bytes the relay forwarded (near 100%: relayed; near 0: direct)
@@ -233,8 +242,8 @@ j=json.load(open(sys.argv[1])); print("%.2f" % (j["end"]["sum_received"]["bits_p
 }
 
 echo "paths: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, iperf3 ${SECS}s"
-printf '%-12s %-9s %6s %5s | %-13s | %-13s | %-13s | %-6s | %-6s | %s\n' row path Gbit/s load1 \
-	"client ns/B sys/MB" "relay" "connector" iperf3 sum "relay counters (per MB)"
+printf '%-12s %-9s %6s %5s | %-17s | %-17s | %-17s | %-6s | %-6s | %s\n' row path Gbit/s load1 \
+	"client ns/B sys ctl" "relay (per MB)" "connector" iperf3 sum "relay counters (per MB)"
 for r in $(seq "${ROUNDS:-1}"); do
 	for t in $TRS; do
 		run_one "$B" "$t" "$t"
