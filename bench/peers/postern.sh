@@ -70,10 +70,13 @@ postern_start() { # udp | tls | ws | direct
 	bg $C "$P" client run --state "$W/pki/bench" --offline "${path[@]}" \
 		--forward 127.0.0.1:9201=127.0.0.1:5201 --forward 127.0.0.1:9777=127.0.0.1:7777
 }
+# PN_BENCH_RELAY_WORKERS=N: the relay with --workers N (default: its own,
+# one per CPU)
 postern_relay_up() {
 	local i
 	bg $R "$BUILD/src/app/postern" relay run --state "$W/pki/relay1" --udp 10.204.1.2:3478 \
-		--tls 10.204.1.2:4433 --ws-path /postern --allow-peer 10.204.0.0/16
+		--tls 10.204.1.2:4433 --ws-path /postern --allow-peer 10.204.0.0/16 \
+		${PN_BENCH_RELAY_WORKERS:+--workers "$PN_BENCH_RELAY_WORKERS"}
 	for i in $(seq 200); do
 		$C bash -c 'exec 3<>/dev/tcp/10.204.1.2/4433' 2>/dev/null && return 0
 		sleep 0.02

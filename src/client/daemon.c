@@ -16,6 +16,7 @@
 #include "core/file.h"
 #include "core/fdlimit.h"
 #include "core/log.h"
+#include "core/memtrim.h"
 #include "core/metrics_http.h"
 #include "ctlapi/relays.h"
 #include "node/metrics.h"
@@ -483,6 +484,7 @@ int pn_client_new(uv_loop_t *loop, const struct pn_client_config *cfg, struct pn
 	if (!c)
 		return -ENOMEM;
 	c->loop = loop;
+	pn_memtrim_setup(); /* before any flow: see memtrim.h */
 	c->cfg = *cfg;
 	c->started_ms = pn_wall_ms();
 	if (!cfg->state_dir || strlen(cfg->state_dir) >= PN_NODE_PATH_MAX - 32) {

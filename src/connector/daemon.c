@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/memtrim.h"
 #include "core/metrics_http.h"
 #include "ctlapi/relays.h"
 #include "node/metrics.h"
@@ -447,6 +448,7 @@ int pn_connector_daemon_new(uv_loop_t *loop, const struct pn_connector_daemon_co
 	if (!d)
 		return fail(err, errsz, -ENOMEM, "%s", pn_strerror(-ENOMEM));
 	d->loop = loop;
+	pn_memtrim_setup(); /* before any flow: see memtrim.h */
 	d->cfg = *cfg;
 	if (cfg->acl)
 		snprintf(d->acl_path, sizeof(d->acl_path), "%s", cfg->acl);

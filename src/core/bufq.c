@@ -27,13 +27,17 @@ void pn_bufq_fini(struct pn_bufq *q)
 }
 
 /* The chunk for an append of n more bytes: a power of two (header
- * included) between the limits. */
-static struct pn_bufq_chunk *chunk_new(size_t n)
+ * included) between the limits, at least twice the tail's (min: 0 for
+ * none).  A queue that keeps growing (a bulk transfer, one STREAM frame
+ * at a time) reaches the largest chunks after a few appends instead of a
+ * malloc per frame; what is allocated stays within about twice what is
+ * queued, and a small message on an empty queue gets a small chunk. */
+static struct pn_bufq_chunk *chunk_new(size_t n, size_t min)
 {
 	size_t sz = PN_BUFQ_CHUNK_MIN;
 	struct pn_bufq_chunk *k;
 
-	while (sz < PN_BUFQ_CHUNK_MAX && sz < n + sizeof(*k))
+	while (sz < PN_BUFQ_CHUNK_MAX && (sz < n + sizeof(*k) || sz < min))
 		sz *= 2;
 	if (!(k = malloc(sz)))
 		return NULL;
@@ -59,7 +63,8 @@ int pn_bufq_append(struct pn_bufq *q, const void *p, size_t n)
 	left -= room;
 	while (left > 0) {
 		size_t take;
-		if (!(k = chunk_new(left))) {
+		struct pn_bufq_chunk *prev = last ? last : q->tail;
+		if (!(k = chunk_new(left, prev ? 2 * (prev->cap + sizeof(*prev)) : 0))) {
 			while (first) {
 				k = first->next;
 				free(first);

@@ -8,7 +8,9 @@
  * write or ngtcp2's unacknowledged stream data may point into it).
  *
  * Chunks are sized to the append (powers of two from PN_BUFQ_CHUNK_MIN up
- * to PN_BUFQ_CHUNK_MAX), so a small message costs a small chunk.
+ * to PN_BUFQ_CHUNK_MAX), so a small message costs a small chunk; each new
+ * chunk of a non-empty queue is at least twice its tail's size, so a queue
+ * fed many small appends (STREAM frames) soon allocates the largest.
  */
 #include <stddef.h>
 #include <stdint.h>

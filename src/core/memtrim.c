@@ -3,6 +3,13 @@
 
 #include "core/memtrim.h"
 
+void pn_memtrim_setup(void)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_TRIM_THRESHOLD, (int)PN_MEMTRIM_KEEP);
+#endif
+}
+
 void pn_memtrim_count(struct pn_memtrim *m, size_t n)
 {
 	if (n > m->peak) {
