@@ -1,15 +1,10 @@
 /* libnftables loaded on first use (nft_dl.h). */
 #define PN_NFT_DL_IMPL
 #include "client/nft_dl.h"
-#include "core/dlsyms.h"
 
 void *pn_nft_sym[PN_NFT_COUNT];
 
-static const char *const nft_names[] = {
-#define PN_NFT_NAME(n) #n,
-    PN_NFT_FUNCS(PN_NFT_NAME)
-#undef PN_NFT_NAME
-	NULL};
+static const char *const nft_names[] = {PN_NFT_FUNCS(PN_DLSYMS_NAME) NULL};
 
 static struct pn_dlsyms nft_lib = {.soname = "libnftables.so.1",
 				   .package = "libnftables1",

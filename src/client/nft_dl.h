@@ -10,6 +10,8 @@
 #include <nftables/libnftables.h>
 #include <stddef.h>
 
+#include "core/dlsyms.h"
+
 #define PN_NFT_FUNCS(X)                                                                            \
 	X(nft_ctx_new)                                                                             \
 	X(nft_ctx_free)                                                                            \
@@ -18,25 +20,19 @@
 	X(nft_ctx_get_error_buffer)                                                                \
 	X(nft_run_cmd_from_buffer)
 
-enum pn_nft_fn {
-#define PN_NFT_ENUM(n) PN_NFT_##n,
-	PN_NFT_FUNCS(PN_NFT_ENUM)
-#undef PN_NFT_ENUM
-	PN_NFT_COUNT
-};
+enum pn_nft_fn { PN_NFT_FUNCS(PN_DLSYMS_INDEX) PN_NFT_COUNT };
 extern void *pn_nft_sym[PN_NFT_COUNT];
 
 /* Load libnftables.so.1 (once; thread-safe): 0 or PN_E_LIBRARY with the
  * reason (library or symbol missing, Debian package libnftables1) in err. */
 int pn_nft_load(char *err, size_t errsz);
 
-#define PN_NFT(n) ((__typeof__(n) *)pn_nft_sym[PN_NFT_##n])
 #ifndef PN_NFT_DL_IMPL
-#define nft_ctx_new		 PN_NFT(nft_ctx_new)
-#define nft_ctx_free		 PN_NFT(nft_ctx_free)
-#define nft_ctx_buffer_output	 PN_NFT(nft_ctx_buffer_output)
-#define nft_ctx_buffer_error	 PN_NFT(nft_ctx_buffer_error)
-#define nft_ctx_get_error_buffer PN_NFT(nft_ctx_get_error_buffer)
-#define nft_run_cmd_from_buffer	 PN_NFT(nft_run_cmd_from_buffer)
+#define nft_ctx_new		 PN_DLSYM(pn_nft_sym, nft_ctx_new)
+#define nft_ctx_free		 PN_DLSYM(pn_nft_sym, nft_ctx_free)
+#define nft_ctx_buffer_output	 PN_DLSYM(pn_nft_sym, nft_ctx_buffer_output)
+#define nft_ctx_buffer_error	 PN_DLSYM(pn_nft_sym, nft_ctx_buffer_error)
+#define nft_ctx_get_error_buffer PN_DLSYM(pn_nft_sym, nft_ctx_get_error_buffer)
+#define nft_run_cmd_from_buffer	 PN_DLSYM(pn_nft_sym, nft_run_cmd_from_buffer)
 #endif
 #endif

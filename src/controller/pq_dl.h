@@ -11,6 +11,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "core/dlsyms.h"
+
 #define PN_PQ_FUNCS(X)                                                                             \
 	X(PQclear)                                                                                 \
 	X(PQcmdStatus)                                                                             \
@@ -37,43 +39,37 @@
 	X(PQstatus)                                                                                \
 	X(PQtransactionStatus)
 
-enum pn_pq_fn {
-#define PN_PQ_ENUM(n) PN_PQ_##n,
-	PN_PQ_FUNCS(PN_PQ_ENUM)
-#undef PN_PQ_ENUM
-	PN_PQ_COUNT
-};
+enum pn_pq_fn { PN_PQ_FUNCS(PN_DLSYMS_INDEX) PN_PQ_COUNT };
 extern void *pn_pq_sym[PN_PQ_COUNT];
 
 /* Load libpq.so.5 (once; thread-safe): 0 or PN_E_STORE_LIBRARY with the
  * reason (library or symbol missing, Debian package libpq5) in err. */
 int pn_pq_load(char *err, size_t errsz);
 
-#define PN_PQ(n) ((__typeof__(n) *)pn_pq_sym[PN_PQ_##n])
 #ifndef PN_PQ_DL_IMPL
-#define PQclear		     PN_PQ(PQclear)
-#define PQcmdStatus	     PN_PQ(PQcmdStatus)
-#define PQcmdTuples	     PN_PQ(PQcmdTuples)
-#define PQconnectdbParams    PN_PQ(PQconnectdbParams)
-#define PQconsumeInput	     PN_PQ(PQconsumeInput)
-#define PQerrorMessage	     PN_PQ(PQerrorMessage)
-#define PQexec		     PN_PQ(PQexec)
-#define PQexecParams	     PN_PQ(PQexecParams)
-#define PQfinish	     PN_PQ(PQfinish)
-#define PQfname		     PN_PQ(PQfname)
-#define PQfreemem	     PN_PQ(PQfreemem)
-#define PQftype		     PN_PQ(PQftype)
-#define PQgetisnull	     PN_PQ(PQgetisnull)
-#define PQgetlength	     PN_PQ(PQgetlength)
-#define PQgetvalue	     PN_PQ(PQgetvalue)
-#define PQnfields	     PN_PQ(PQnfields)
-#define PQnotifies	     PN_PQ(PQnotifies)
-#define PQntuples	     PN_PQ(PQntuples)
-#define PQresultErrorField   PN_PQ(PQresultErrorField)
-#define PQresultStatus	     PN_PQ(PQresultStatus)
-#define PQsetNoticeProcessor PN_PQ(PQsetNoticeProcessor)
-#define PQsocket	     PN_PQ(PQsocket)
-#define PQstatus	     PN_PQ(PQstatus)
-#define PQtransactionStatus  PN_PQ(PQtransactionStatus)
+#define PQclear		     PN_DLSYM(pn_pq_sym, PQclear)
+#define PQcmdStatus	     PN_DLSYM(pn_pq_sym, PQcmdStatus)
+#define PQcmdTuples	     PN_DLSYM(pn_pq_sym, PQcmdTuples)
+#define PQconnectdbParams    PN_DLSYM(pn_pq_sym, PQconnectdbParams)
+#define PQconsumeInput	     PN_DLSYM(pn_pq_sym, PQconsumeInput)
+#define PQerrorMessage	     PN_DLSYM(pn_pq_sym, PQerrorMessage)
+#define PQexec		     PN_DLSYM(pn_pq_sym, PQexec)
+#define PQexecParams	     PN_DLSYM(pn_pq_sym, PQexecParams)
+#define PQfinish	     PN_DLSYM(pn_pq_sym, PQfinish)
+#define PQfname		     PN_DLSYM(pn_pq_sym, PQfname)
+#define PQfreemem	     PN_DLSYM(pn_pq_sym, PQfreemem)
+#define PQftype		     PN_DLSYM(pn_pq_sym, PQftype)
+#define PQgetisnull	     PN_DLSYM(pn_pq_sym, PQgetisnull)
+#define PQgetlength	     PN_DLSYM(pn_pq_sym, PQgetlength)
+#define PQgetvalue	     PN_DLSYM(pn_pq_sym, PQgetvalue)
+#define PQnfields	     PN_DLSYM(pn_pq_sym, PQnfields)
+#define PQnotifies	     PN_DLSYM(pn_pq_sym, PQnotifies)
+#define PQntuples	     PN_DLSYM(pn_pq_sym, PQntuples)
+#define PQresultErrorField   PN_DLSYM(pn_pq_sym, PQresultErrorField)
+#define PQresultStatus	     PN_DLSYM(pn_pq_sym, PQresultStatus)
+#define PQsetNoticeProcessor PN_DLSYM(pn_pq_sym, PQsetNoticeProcessor)
+#define PQsocket	     PN_DLSYM(pn_pq_sym, PQsocket)
+#define PQstatus	     PN_DLSYM(pn_pq_sym, PQstatus)
+#define PQtransactionStatus  PN_DLSYM(pn_pq_sym, PQtransactionStatus)
 #endif
 #endif

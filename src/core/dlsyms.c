@@ -6,7 +6,6 @@
 
 #include "core/dlsyms.h"
 #include "core/err.h"
-#include "core/log.h"
 
 static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -60,9 +59,6 @@ int pn_dlsyms_load(struct pn_dlsyms *d, char *err, size_t errsz)
 		d->state = load(d);
 		if (!d->state)
 			d->state = 1;
-		else
-			PN_LOG_ERROR("core", "library_missing", "lib=%s package=%s msg=\"%s\"",
-				     d->soname, d->package, d->msg);
 	}
 	r = d->state == 1 ? 0 : d->state;
 	if (r && err && errsz)

@@ -17,13 +17,22 @@ struct pn_dlsyms {
 	const char *const *names; /* NULL-terminated symbol names */
 	void **syms;		  /* one slot per name, filled on success */
 	/* private (zero-initialize) */
-	int state;		  /* 0 not tried, 1 loaded, else the error */
+	int state; /* 0 not tried, 1 loaded, else the error */
 	void *handle;
 	char msg[256];
 };
 
+/* For a library's header: its functions listed as LIST(X) X(name) ...,
+ * enum { LIST(PN_DLSYMS_INDEX) COUNT } numbers the table's slots,
+ * { LIST(PN_DLSYMS_NAME) NULL } is the names list, and
+ * "#define name PN_DLSYM(table, name)" makes each call read through the
+ * table with the type the library's own header declares. */
+#define PN_DLSYMS_INDEX(n) PN_DL_##n,
+#define PN_DLSYMS_NAME(n)  #n,
+#define PN_DLSYM(tab, n)   ((__typeof__(n) *)(tab)[PN_DL_##n])
+
 /* Load d (once): 0, or PN_E_LIBRARY with a message naming the library (or
- * the missing symbol) and the package in err (may be NULL).  The first
- * failure is logged. */
+ * the missing symbol) and the package in err (may be NULL), for the caller
+ * to log. */
 int pn_dlsyms_load(struct pn_dlsyms *d, char *err, size_t errsz);
 #endif

@@ -24,7 +24,7 @@ static void test_loads(void **state)
 	assert_int_equal(pn_dlsyms_load(&d, err, sizeof(err)), 0);
 	assert_non_null(syms[0]);
 	assert_non_null(syms[1]);
-	len = (size_t (*)(const char *))syms[0];
+	len = (size_t(*)(const char *))syms[0];
 	assert_int_equal(len("postern"), 7);
 	assert_int_equal(pn_dlsyms_load(&d, NULL, 0), 0); /* remembered */
 	assert_string_equal(err, "");
