@@ -32,7 +32,10 @@ pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt-gnutls)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
-pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables libmnl)
+# libpq and libnftables: headers only, loaded at run time on first use
+# (controller/pq_dl.h, client/nft_dl.h).
+pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)
+pkg_check_modules(MNL REQUIRED IMPORTED_TARGET libmnl)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
 # pn_library(name SOURCES ... DEPS ...): static library pn_<name>, headers

@@ -93,6 +93,10 @@ SHLIBS=$(cd "$SHL" && dpkg-shlibdeps -O -e"$STAGE/usr/bin/postern" 2>"$SHL/err")
 rm -rf "$SHL"
 SHLIBS=${SHLIBS#shlibs:Depends=}
 [ -n "$SHLIBS" ] || die "dpkg-shlibdeps found no dependencies"
+# Loaded at run time with dlopen, so not seen by dpkg-shlibdeps: libpq (the
+# controller's PostgreSQL store) and libnftables (the client's transparent
+# mode).  Versions: what dpkg-shlibdeps gave when the binary linked them.
+SHLIBS="$SHLIBS, libpq5 (>= 9.0~), libnftables1 (>= 1.0.2)"
 
 # Modes: directories and programs 0755, everything else 0644.
 find "$STAGE" -type d -exec chmod 0755 {} +

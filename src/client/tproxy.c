@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 #include <nftables/libnftables.h>
 
+#include "client/nft_dl.h"
 #include "client/tproxy.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -143,10 +144,16 @@ static int nl_open(struct mnl_socket **out)
 
 static int nft_run(const char *cmd)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *ctx;
+	char err[256];
 	int r;
 
-	if (!ctx)
+	/* libnftables is loaded here, at the first rule change (nft_dl.h) */
+	if ((r = pn_nft_load(err, sizeof(err)))) {
+		PN_LOG_ERROR("client", "nft_unavailable", "msg=\"%s\"", err);
+		return r;
+	}
+	if (!(ctx = nft_ctx_new(NFT_CTX_DEFAULT)))
 		return -ENOMEM;
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "controller/pq_dl.h"
 #include "controller/store_pg.h"
 #include "core/err.h"
 #include "core/log.h"

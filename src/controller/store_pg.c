@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "controller/pq_dl.h"
 #include "controller/store_pg.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -584,6 +585,14 @@ int pn_store_open_pg(const char *url, struct pn_store **out)
 
 	if (!p)
 		return -ENOMEM;
+	/* libpq is loaded by the first PostgreSQL store (pq_dl.h): without
+	 * it the store does not open (fails closed). */
+	if ((r = pn_pq_load(err, sizeof(err)))) {
+		PN_LOG_ERROR("store", "open_failed", "backend=postgres err=%s msg=\"%s\"",
+			     pn_errname(r), err);
+		free(p);
+		return r;
+	}
 	if (!(p->url = strdup(url)) || pthread_key_create(&p->key, NULL)) {
 		free(p->url);
 		free(p);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "controller/pq_dl.h"
 #include "controller/store_pg.h"
 #include "core/err.h"
 #include "core/log.h"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "controller/pq_dl.h"
 #include "controller/store_pg.h"
 #include "core/err.h"
 #include "core/log.h"

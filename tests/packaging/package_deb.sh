@@ -61,7 +61,7 @@ for f in Package Version Architecture Maintainer Installed-Size Depends Descript
   [ -n "$(dpkg-deb -f "$DEB" "$f")" ] || { echo "FAIL: no $f in control"; exit 1; }
 done
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
-for d in adduser libuv1 libgnutls30 libngtcp2; do
+for d in adduser libuv1 libgnutls30 libngtcp2 libpq5 libnftables1; do
   [[ $DEPENDS == *"$d"* ]] || { echo "FAIL: Depends lacks $d"; exit 1; }
 done
 
