@@ -160,7 +160,11 @@ measure() { # name
 	rm -f "$W/t0"
 	mkfifo "$W/t0"
 	exec 3<>"$W/t0"
-	$C $PROBE firstbyte "$host" "$eport" - 20 <&3 >"$W/fb.out" &
+	# The cold start uses the Python probe for every row: with the C
+	# probe's 1 ms retry loop stunnel's cold start read 9-15 s in this
+	# topology (104 ms with this one in the same run; not reproduced on
+	# loopback; docs/performance.md), which would flatter every other row.
+	$C $PYPROBE firstbyte "$host" "$eport" - 20 <&3 >"$W/fb.out" &
 	local fbpid=$! i
 	for i in $(seq 600); do
 		grep -q '^ready' "$W/fb.out" 2>/dev/null && break
