@@ -67,7 +67,8 @@ pmtu_field() { # state field: the first tunnel's pmtu.field
 path_of() { pn_tunnel_field "$1" path; }
 
 # One phase: warm the tunnel, check the full size, then a transfer with
-# the black hole switched on after a quarter of the download.
+# the black hole switched on once a quarter of either direction has gone
+# (both still moving).
 phase() { # label state-name forward-port expected-path ceiling
 	local L=$1 st=$2 F=$3 want=$4 ceil=$5 out full small mid sz
 	# a first flow brings the tunnel up

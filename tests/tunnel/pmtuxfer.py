@@ -6,7 +6,8 @@
         the pattern; U reads `size` bytes and answers their sha256 (32 bytes)
   pmtuxfer.py run HOST PORT SIZE [--at BYTES CMD]
         a download and an upload of SIZE bytes at once, progress sampled
-        every 100 ms; when the download passes BYTES, runs CMD (shell) once.
+        every 100 ms; once either has passed BYTES while both still have
+        bytes to move, runs CMD (shell) once (fired_at: the byte counts).
         Socket timeouts: PN_XFER_TIMEOUT seconds (60 by default).
         Prints `key: value` lines: down_sha, up_sha (ok/bad), down_bytes,
         up_bytes, down_gap_ms, up_gap_ms (longest time without progress,
@@ -101,7 +102,7 @@ class Prog:
         self.err = ""
 
 
-def down(host, port, size, p, res, at, cmd, fired):
+def down(host, port, size, p, res):
     try:
         s = socket.create_connection((host, port), timeout=TIMEOUT)
         s.sendall(b"D" + size.to_bytes(7, "big"))
@@ -112,9 +113,6 @@ def down(host, port, size, p, res, at, cmd, fired):
                 break
             h.update(b)
             p.n += len(b)
-            if cmd and not fired.is_set() and p.n >= at:
-                fired.set()
-                subprocess.Popen(cmd, shell=True)
         res["down_sha"] = h.hexdigest()
         s.close()
     except OSError as e:
@@ -145,15 +143,26 @@ def run(host, port, size, at=0, cmd=None):
     pd, pu = Prog(), Prog()
     fired = threading.Event()
     t0 = time.monotonic()
-    td = threading.Thread(target=down, args=(host, port, size, pd, res, at, cmd, fired))
+    td = threading.Thread(target=down, args=(host, port, size, pd, res))
     tu = threading.Thread(target=up, args=(host, port, size, pu, res))
     td.start()
     tu.start()
     gaps = {"down": 0.0, "up": 0.0}
     last = {"down": (pd.n, t0), "up": (pu.n, t0)}
+    fired_at = None
     while not (pd.done and pu.done):
-        time.sleep(0.1)
+        time.sleep(0.01 if cmd and not fired.is_set() else 0.1)
         now = time.monotonic()
+        # Either direction past BYTES while both still have bytes to move:
+        # the hole then meets full-size packets both ways (fired on the
+        # download's progress alone, the upload, 3-4x faster through a
+        # relay, could be written out by then, and the client had no
+        # full-size packet left to lose).
+        if (cmd and not fired.is_set() and max(pd.n, pu.n) >= at and
+                pd.n < size and pu.n < size):
+            fired.set()
+            fired_at = (pd.n, pu.n)
+            subprocess.Popen(cmd, shell=True)
         for k, p in (("down", pd), ("up", pu)):
             n, t = last[k]
             if p.n != n or p.done:
@@ -170,6 +179,8 @@ def run(host, port, size, at=0, cmd=None):
     print("down_gap_ms: %d" % (gaps["down"] * 1000))
     print("up_gap_ms: %d" % (gaps["up"] * 1000))
     print("fired: %s" % ("yes" if fired.is_set() else "no"))
+    if fired_at:
+        print("fired_at: down=%d up=%d" % fired_at)
     print("secs: %.2f" % secs)
     print("mbps: %.1f" % (2 * size * 8 / secs / 1e6))
     if pd.err or pu.err:
