@@ -19,6 +19,7 @@
 #              forward: connections to the server's address are intercepted)
 # Metrics per path:
 #   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
+#                   (client -> server: an upload; REVERSE=1: iperf3 -R, a download)
 #                   (of TPUT_RUNS x ROUNDS with ROUNDS > 1: the Postern rows are then
 #                   measured ROUNDS times, alternating, and pooled)
 #   client_cpu_ns_per_byte  (Postern rows) CPU time of the client process (user +
@@ -135,7 +136,7 @@ services() {
 }
 
 iperf_gbps() { # host port (bytes received in $W/iperf.bytes)
-	$C iperf3 -c "$1" -p "$2" -t "$SECS" -J >"$W/iperf.json" 2>&1
+	$C iperf3 -c "$1" -p "$2" -t "$SECS" ${REVERSE:+-R} -J >"$W/iperf.json" 2>&1
 	python3 -c 'import json,sys
 try:
     j = json.load(open(sys.argv[1]))
@@ -229,7 +230,7 @@ postern_rows # adds postern-relay-udp / postern-relay-tcp when they can run
 METRICS="tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms"
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
-echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
+echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream${REVERSE:+ reversed (download)} (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
 echo "load average: $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
