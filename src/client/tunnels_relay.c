@@ -106,25 +106,10 @@ int pn_ctuns_set_relays(struct pn_ctuns *t, const struct pn_relay_entry *e, size
 			void (*skipped)(size_t index, const char *name, int err, const char *why,
 					void *arg))
 {
-	struct pn_rrelay_config cfg[PN_RELAYS_MAX];
 	struct pn_rclient_sync st;
-	int r;
+	int r = pn_rclient_sync(t->rc, t->relays, &t->nrelays, MAX_RELAYS, e, n, t->transports,
+				"relay", skipped, &st);
 
-	if (n > PN_RELAYS_MAX)
-		return PN_E_TOOBIG;
-	memset(cfg, 0, sizeof(cfg));
-	for (size_t i = 0; i < n; i++) {
-		cfg[i].name = *e[i].name ? e[i].name : "relay";
-		cfg[i].udp_addr = (t->transports & PN_RT_UDP) && *e[i].udp ? e[i].udp : NULL;
-		cfg[i].tls_addr = *e[i].tls ? e[i].tls : NULL;
-		cfg[i].ws_url = *e[i].ws ? e[i].ws : NULL;
-		cfg[i].transports = t->transports;
-	}
-	r = pn_rclient_sync(t->rc, t->relays, &t->nrelays, MAX_RELAYS, cfg, n, &st);
-	for (size_t i = 0; i < n && skipped; i++)
-		if (st.err[i])
-			skipped(e[i].index, *e[i].name ? e[i].name : "?", st.err[i],
-				"the relay client cannot use it (see relay_invalid)", NULL);
 	if (st.added || st.removed || st.failed)
 		PN_LOG_INFO("client", "relays_set", "added=%u removed=%u failed=%u relays=%u",
 			    st.added, st.removed, st.failed, t->nrelays);

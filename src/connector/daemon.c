@@ -250,29 +250,16 @@ static int new_rclient(struct pn_connector_daemon *d)
  * traversal follow the list. */
 static int set_relays(struct pn_connector_daemon *d, const struct pn_relay_entry *e, size_t n)
 {
-	struct pn_rrelay_config c[PN_CONNECTOR_RELAYS_MAX];
 	struct sockaddr_storage stun[PN_CONNECTOR_RELAYS_MAX];
 	struct pn_rclient_sync st;
 	size_t nstun = 0;
 	socklen_t sl;
 	int r;
 
-	if (n > PN_CONNECTOR_RELAYS_MAX)
-		return PN_E_TOOBIG;
 	if (!d->rc && (!n || (r = new_rclient(d)) != 0))
 		return n ? r : 0;
-	memset(c, 0, sizeof(c));
-	for (size_t i = 0; i < n; i++) {
-		c[i].name = *e[i].name ? e[i].name : NULL;
-		c[i].udp_addr = *e[i].udp ? e[i].udp : NULL;
-		c[i].tls_addr = *e[i].tls ? e[i].tls : NULL;
-		c[i].ws_url = *e[i].ws ? e[i].ws : NULL;
-	}
-	r = pn_rclient_sync(d->rc, d->relays, &d->nrelays, PN_CONNECTOR_RELAYS_MAX, c, n, &st);
-	for (size_t i = 0; i < n; i++)
-		if (st.err[i])
-			relay_skipped(e[i].index, *e[i].name ? e[i].name : "?", st.err[i],
-				      "the relay client cannot use it (see relay_invalid)", NULL);
+	r = pn_rclient_sync(d->rc, d->relays, &d->nrelays, PN_CONNECTOR_RELAYS_MAX, e, n, 0, NULL,
+			    relay_skipped, &st);
 	if (!st.added && !st.removed)
 		return r;
 	PN_LOG_INFO("connector", "relays", "count=%u added=%u removed=%u failed=%u", d->nrelays,

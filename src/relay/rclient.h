@@ -160,21 +160,30 @@ int pn_rrelay_is(const struct pn_rrelay *r, const struct pn_rrelay_config *cfg);
 #define PN_RCLIENT_SYNC_MAX 16
 struct pn_rclient_sync {
 	unsigned added, removed, failed;
-	int err[PN_RCLIENT_SYNC_MAX]; /* per cfg entry: why it could not be added, or 0 */
 };
+struct pn_relay_entry; /* ctlapi/relays.h */
 /*
  * Bring the caller's relays arr[0..*n) (relays of rc, at most max <=
- * PN_RCLIENT_SYNC_MAX) to the list cfg[0..ncfg): relays it does not
- * describe are removed (pn_rclient_remove_relay), relays it adds are
- * added at the end of arr (before the removed relays' sessions end, so
- * their users can move to them); the others are kept as they are, with
- * their sessions.  arr and *n are updated before any session ends.
- * Returns 0, or the first error of an add (that entry is skipped, logged
- * as relay_invalid; the others are applied), PN_E_TOOBIG (more than max),
- * PN_E_INVAL.  *out counts what changed.
+ * PN_RCLIENT_SYNC_MAX) to the parsed relay list e[0..ne) (ctlapi/relays.h):
+ * each entry becomes a relay limited to `transports` (0: all; its udp
+ * address dropped without PN_RT_UDP), an unnamed one labelled
+ * default_name (NULL: its TLS address).  Relays the list does not
+ * describe (label, transports, udp/tls/ws text) are removed
+ * (pn_rclient_remove_relay); entries not yet in arr are added at its end
+ * before the removed relays' sessions end, so their users can move to
+ * them; the others are kept, with their sessions.  arr and *n are updated
+ * before any session ends.  An entry that cannot be added is logged as
+ * relay_invalid and given to skipped(index, name, err, why, NULL) when it
+ * is not NULL; the others are applied.  Returns 0, the first such error,
+ * or PN_E_INVAL / PN_E_TOOBIG (more than PN_RCLIENT_SYNC_MAX entries).
+ * *out counts what changed.
  */
 int pn_rclient_sync(struct pn_rclient *rc, struct pn_rrelay **arr, unsigned *n, unsigned max,
-		    const struct pn_rrelay_config *cfg, size_t ncfg, struct pn_rclient_sync *out);
+		    const struct pn_relay_entry *e, size_t ne, unsigned transports,
+		    const char *default_name,
+		    void (*skipped)(size_t index, const char *name, int err, const char *why,
+				    void *arg),
+		    struct pn_rclient_sync *out);
 
 /* The relay's state, its label, and the transport its data uses now
  * (PN_RT_UDP, PN_RT_TLS, PN_RT_WS; 0 while not ready). */

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "ctlapi/relays.h"
 #include "relay/rclient_int.h"
 
 void rc_retire_put(struct pn_rrelay *r)
@@ -100,40 +101,56 @@ int pn_rrelay_is(const struct pn_rrelay *r, const struct pn_rrelay_config *cfg)
 }
 
 int pn_rclient_sync(struct pn_rclient *rc, struct pn_rrelay **arr, unsigned *n, unsigned max,
-		    const struct pn_rrelay_config *cfg, size_t ncfg, struct pn_rclient_sync *out)
+		    const struct pn_relay_entry *e, size_t ne, unsigned transports,
+		    const char *default_name,
+		    void (*skipped)(size_t index, const char *name, int err, const char *why,
+				    void *arg),
+		    struct pn_rclient_sync *out)
 {
+	struct pn_rrelay_config cfg[PN_RCLIENT_SYNC_MAX];
 	struct pn_rrelay *keep[PN_RCLIENT_SYNC_MAX], *drop[PN_RCLIENT_SYNC_MAX];
-	unsigned nkeep = 0, ndrop = 0;
+	unsigned nkeep = 0, ndrop = 0, all = transports ? transports : PN_RT_ALL;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (rc->closing || *n > PN_RCLIENT_SYNC_MAX || max > PN_RCLIENT_SYNC_MAX)
 		return PN_E_INVAL;
+	if (ne > PN_RCLIENT_SYNC_MAX)
+		return PN_E_TOOBIG;
+	memset(cfg, 0, sizeof(cfg));
+	for (size_t j = 0; j < ne; j++) {
+		cfg[j].name = *e[j].name ? e[j].name : default_name;
+		cfg[j].udp_addr = (all & PN_RT_UDP) && *e[j].udp ? e[j].udp : NULL;
+		cfg[j].tls_addr = *e[j].tls ? e[j].tls : NULL;
+		cfg[j].ws_url = *e[j].ws ? e[j].ws : NULL;
+		cfg[j].transports = transports;
+	}
 	for (unsigned i = 0; i < *n; i++) {
 		size_t j = 0;
 
-		while (j < ncfg && !pn_rrelay_is(arr[i], &cfg[j]))
+		while (j < ne && !pn_rrelay_is(arr[i], &cfg[j]))
 			j++;
-		if (j < ncfg)
+		if (j < ne)
 			keep[nkeep++] = arr[i];
 		else
 			drop[ndrop++] = arr[i];
 	}
 	/* new relays first, so that sessions ending below can move to them */
-	for (size_t j = 0; j < ncfg; j++) {
+	for (size_t j = 0; j < ne; j++) {
 		unsigned i = 0;
 		struct pn_rrelay *nr;
-		int e;
+		int err;
 
 		while (i < nkeep && !pn_rrelay_is(keep[i], &cfg[j]))
 			i++;
 		if (i < nkeep)
 			continue;
-		if ((e = nkeep >= max ? PN_E_TOOBIG : pn_rclient_add_relay(rc, &cfg[j], &nr)) != 0) {
-			r = r ? r : e;
+		if ((err = nkeep >= max ? PN_E_TOOBIG : pn_rclient_add_relay(rc, &cfg[j], &nr))) {
+			r = r ? r : err;
 			out->failed++;
-			if (j < PN_RCLIENT_SYNC_MAX)
-				out->err[j] = e;
+			if (skipped)
+				skipped(e[j].index, *e[j].name ? e[j].name : "?", err,
+					"the relay client cannot use it (see relay_invalid)", NULL);
 			continue;
 		}
 		keep[nkeep++] = nr;
