@@ -126,6 +126,7 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 	}
 	c->px = px;
 	c->ln = ln;
+	pn_bufq_init(&c->wq);
 	uv_tcp_init(px->loop, &c->tcp);
 	uv_timer_init(px->loop, &c->retry);
 	c->tcp.data = c;

@@ -18,25 +18,37 @@
 #include "core/log.h"
 #include "trust/acl.h"
 
+/* A write ended: close if that was the last one and the connection was
+ * to close once drained; a failed write means the application went away:
+ * reset the flow towards the resource.  1 if the connection is closing. */
+static int write_done(struct conn *c, int status)
+{
+	c->writes_pending--;
+	if (c->closing)
+		return 1;
+	if (status < 0 && status != UV_ECANCELED) {
+		px_conn_close(c, 1);
+		return 1;
+	}
+	if (c->writes_pending == 0 && c->close_when_drained) {
+		px_conn_close(c, 0);
+		return 1;
+	}
+	return 0;
+}
+
 static void on_write(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
 	struct conn *c = wr->c;
 
-	c->writes_pending--;
-	if (wr->consume && c->flow)
-		pn_flow_consumed(c->flow, wr->n);
 	free(wr);
-	if (status < 0 && status != UV_ECANCELED && !c->closing) {
-		/* The application went away: reset the flow towards the resource. */
-		px_conn_close(c, 1);
-		return;
-	}
-	if (c->writes_pending == 0 && c->close_when_drained && !c->closing)
-		px_conn_close(c, 0);
+	(void)write_done(c, status);
 }
 
-static int tcp_send(struct conn *c, const uint8_t *p, size_t n, int consume)
+/* One reply of the proxy's own (SOCKS), copied: written in order with the
+ * flow data, which only follows replies. */
+static int tcp_send(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct wreq *wr = malloc(sizeof(*wr) + n);
 	uv_buf_t b;
@@ -45,8 +57,6 @@ static int tcp_send(struct conn *c, const uint8_t *p, size_t n, int consume)
 	if (!wr)
 		return -ENOMEM;
 	wr->c = c;
-	wr->n = n;
-	wr->consume = consume;
 	memcpy(wr->data, p, n);
 	b = uv_buf_init((char *)wr->data, (unsigned)n);
 	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write)) != 0) {
@@ -57,10 +67,76 @@ static int tcp_send(struct conn *c, const uint8_t *p, size_t n, int consume)
 	return 0;
 }
 
+static void on_shutdown(uv_shutdown_t *sh, int status)
+{
+	(void)status;
+	free(sh);
+}
+
+/* The flow's orderly end reaches the application as a FIN after every
+ * byte: once no flow data is queued or in flight (a shutdown only waits
+ * for the writes already handed to libuv). */
+static void maybe_shutdown(struct conn *c)
+{
+	uv_shutdown_t *sh;
+
+	if (!c->flow_eof || c->shut_sent || c->closing || c->writing || pn_bufq_len(&c->wq))
+		return;
+	c->shut_sent = 1;
+	if (!(sh = malloc(sizeof(*sh))))
+		return;
+	if (uv_shutdown(sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+		free(sh);
+}
+
+static void kick_write(struct conn *c);
+
+static void on_data_write(uv_write_t *w, int status)
+{
+	struct conn *c = w->data;
+	size_t n = c->writing;
+
+	c->writing = 0;
+	pn_bufq_drop(&c->wq, n);
+	if (status == 0 && c->flow)
+		pn_flow_consumed(c->flow, n);
+	if (!c->closing && status == 0)
+		kick_write(c);
+	if (write_done(c, status))
+		return;
+	maybe_shutdown(c);
+}
+
+/* Hand the queued flow data to libuv, one write at a time: the first
+ * bytes of a burst go out at once (libuv writes synchronously when its
+ * queue is empty), what arrives while that write is in flight goes out
+ * together when it completes. */
+static void kick_write(struct conn *c)
+{
+	struct iovec iv[DATA_WRITE_VECS];
+	uv_buf_t b[DATA_WRITE_VECS];
+	size_t n = 0, nv;
+
+	if (c->writing || pn_bufq_len(&c->wq) == 0)
+		return;
+	nv = pn_bufq_peek(&c->wq, 0, iv, DATA_WRITE_VECS);
+	for (size_t i = 0; i < nv; i++) {
+		b[i] = uv_buf_init(iv[i].iov_base, (unsigned)iv[i].iov_len);
+		n += iv[i].iov_len;
+	}
+	c->dw.data = c;
+	if (uv_write(&c->dw, (uv_stream_t *)&c->tcp, b, (unsigned)nv, on_data_write) != 0) {
+		px_conn_close(c, 1);
+		return;
+	}
+	c->writing = n;
+	c->writes_pending++;
+}
+
 /* Send a buffer's content, then close once written. */
 static void send_and_close(struct conn *c, struct pn_buf *out)
 {
-	if (pn_buf_len(out) == 0 || tcp_send(c, pn_buf_ptr(out), pn_buf_len(out), 0) != 0) {
+	if (pn_buf_len(out) == 0 || tcp_send(c, pn_buf_ptr(out), pn_buf_len(out)) != 0) {
 		px_conn_close(c, 0);
 		return;
 	}
@@ -81,6 +157,7 @@ static void conn_free_step(uv_handle_t *h)
 		px->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	pn_bufq_fini(&c->wq);
 	free(c->rbuf);
 	free(c);
 	pn_memtrim_count(&px->trim, --px->nconns);
@@ -340,7 +417,7 @@ static void flow_status(struct pn_flow *f, const struct pn_flow_status *st, void
 
 		pn_buf_init_wr(&out, buf, sizeof(buf));
 		if (pn_socks5_srv_reply(&c->socks, &out, PN_SOCKS5_REP_OK, NULL) != 0 ||
-		    tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out), 0) != 0) {
+		    tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out)) != 0) {
 			px_conn_close(c, 1);
 			return;
 		}
@@ -366,29 +443,22 @@ static void flow_data(struct pn_flow *f, const uint8_t *p, size_t n, void *user)
 	(void)f;
 	if (c->closing)
 		return;
-	if (tcp_send(c, p, n, 1) != 0)
+	/* cannot fail for size while the peer respects flow control: the
+	 * queue holds at most the flow's window */
+	if (pn_bufq_append(&c->wq, p, n) != 0) {
 		px_conn_close(c, 1);
-}
-
-static void on_shutdown(uv_shutdown_t *sh, int status)
-{
-	(void)status;
-	free(sh);
+		return;
+	}
+	kick_write(c);
 }
 
 static void flow_eof(struct pn_flow *f, void *user)
 {
 	struct conn *c = user;
-	uv_shutdown_t *sh;
 
 	(void)f;
 	c->flow_eof = 1;
-	if (c->closing || !(sh = malloc(sizeof(*sh))))
-		return;
-	/* Queued behind the pending writes; the half-close reaches the app
-	 * after every byte. */
-	if (uv_shutdown(sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-		free(sh);
+	maybe_shutdown(c);
 }
 
 static void flow_writable(struct pn_flow *f, void *user)
@@ -538,7 +608,7 @@ static void udp_associate(struct conn *c)
 	}
 	pn_buf_init_wr(&out, st, sizeof(st));
 	if (pn_socks5_srv_reply(&c->socks, &out, PN_SOCKS5_REP_OK, &bnd) != 0 ||
-	    tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out), 0) != 0) {
+	    tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out)) != 0) {
 		px_conn_close(c, 1);
 		return;
 	}
@@ -564,7 +634,7 @@ static void socks_input(struct conn *c, const uint8_t *p, size_t n)
 		send_and_close(c, &out);
 		return;
 	}
-	if (pn_buf_len(&out) && tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out), 0) != 0) {
+	if (pn_buf_len(&out) && tcp_send(c, pn_buf_ptr(&out), pn_buf_len(&out)) != 0) {
 		px_conn_close(c, 1);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include "client/udpassoc.h"
 #include "core/accept.h"
 #include "core/buf.h"
+#include "core/bufq.h"
 #include "core/memtrim.h"
 
 #define RBUF_SIZE (64u * 1024)
@@ -53,7 +54,17 @@ struct conn {
 	uint64_t flow_id;
 	unsigned attempts;
 	int status_seen, closing, close_when_drained, tcp_eof, flow_eof;
-	unsigned writes_pending;
+	int shut_sent;		 /* the flow's end passed on (uv_shutdown) */
+	unsigned writes_pending; /* uv_writes queued: replies and flow data */
+
+	/* Flow data for the application: received STREAM bytes gather here
+	 * while one write of earlier ones is in flight, so a write(2)
+	 * carries everything that arrived meanwhile instead of one write
+	 * per QUIC packet (at most the flow's receive window: credit goes
+	 * back with pn_flow_consumed once bytes reach the socket). */
+	struct pn_bufq wq;
+	size_t writing; /* bytes of wq in the write in flight */
+	uv_write_t dw;
 
 	/* Bytes read and not yet taken by the flow (pend_off, pend_len): a
 	 * buffer of their size, allocated only while there are any (reads go
@@ -67,13 +78,14 @@ struct conn {
 	struct pn_udpassoc *ua;
 };
 
+/* A reply of the proxy's own (SOCKS): written once, freed when done. */
 struct wreq {
 	uv_write_t w;
 	struct conn *c;
-	size_t n;
-	int consume; /* pn_flow_consumed(n) when written */
 	uint8_t data[];
 };
+/* Vectors per write of flow data (chunks of up to PN_BUFQ_CHUNK_MAX). */
+#define DATA_WRITE_VECS 64
 
 struct pn_proxy {
 	uv_loop_t *loop;
