@@ -19,11 +19,13 @@
 #              forward: connections to the server's address are intercepted)
 # Metrics per path:
 #   tput_gbps       iperf3 single TCP stream, $SECS seconds, median of $TPUT_RUNS runs
-#                   (client -> server: an upload; REVERSE=1: iperf3 -R, a download)
+#                   (client -> server: an upload)
+#   tput_down_gbps  the same with iperf3 -R: a download (server -> client; DOWN=0 skips it)
 #                   (of TPUT_RUNS x ROUNDS with ROUNDS > 1: the Postern rows are then
 #                   measured ROUNDS times, alternating, and pooled)
 #   client_cpu_ns_per_byte  (Postern rows) CPU time of the client process (user +
 #                   system) per byte received by iperf3, over all its tput runs
+#                   (client_cpu_ns_per_byte_down: over the download runs)
 #   rr_p50_us       64-byte request/response round trip on one open connection (p50; p99 too)
 #   newflow_p50_us  connect + one 64-byte round trip + close, over an already-warm tunnel
 #                   (after 3 warm-ups; the host name resolved once, before them)
@@ -135,8 +137,8 @@ services() {
 	sleep 0.5
 }
 
-iperf_gbps() { # host port (bytes received in $W/iperf.bytes)
-	$C iperf3 -c "$1" -p "$2" -t "$SECS" ${REVERSE:+-R} -J >"$W/iperf.json" 2>&1
+iperf_gbps() { # host port [-R] (bytes received in $W/iperf.bytes)
+	$C iperf3 -c "$1" -p "$2" -t "$SECS" ${3:-} -J >"$W/iperf.json" 2>&1
 	python3 -c 'import json,sys
 try:
     j = json.load(open(sys.argv[1]))
@@ -147,6 +149,35 @@ except Exception as e: print("fail")' "$W/iperf.json" "$W/iperf.bytes"
 }
 proc_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 field() { sed -n "s/^$1: //p" | head -1; }
+
+# Median of TPUT_RUNS iperf3 runs (the machine is shared and noisy), one
+# direction: suffix "" (upload) or _down (iperf3 -R).  The client of a
+# Postern row is the last process its start launched: its CPU per byte.
+tput_series() { # name host port suffix
+	local name=$1 host=$2 tport=$3 sfx=$4 runs=() k cp="" c0 c1 flag=
+	[ "$sfx" = _down ] && flag=-R
+	case $name in postern_*) cp=${PIDS[-1]:-} ;; esac
+	for k in $(seq "$TPUT_RUNS"); do
+		[ -n "$cp" ] && c0=$(proc_cpu_ticks "$cp")
+		rm -f "$W/iperf.bytes"
+		runs+=("$(iperf_gbps "$host" "$tport" $flag)")
+		if [ -n "$cp" ] && [ -s "$W/iperf.bytes" ]; then
+			c1=$(proc_cpu_ticks "$cp")
+			RES[$name.cpu_ticks$sfx]=$((${RES[$name.cpu_ticks$sfx]:-0} + c1 - c0))
+			RES[$name.bytes$sfx]=$((${RES[$name.bytes$sfx]:-0} + $(cat "$W/iperf.bytes")))
+		fi
+	done
+	# pooled over the rounds of this row (ROUNDS > 1)
+	RES[$name.tput${sfx}_runs]="${RES[$name.tput${sfx}_runs]:+${RES[$name.tput${sfx}_runs]} }${runs[*]}"
+	RES[$name.tput${sfx}_gbps]=$(printf '%s\n' ${RES[$name.tput${sfx}_runs]} | python3 -c 'import sys
+v = sorted(float(x) for x in sys.stdin.read().split() if x != "fail")
+print("%.2f" % v[len(v) // 2] if v else "fail")')
+	[ -n "${RES[$name.bytes$sfx]:-}" ] && [ "${RES[$name.bytes$sfx]}" -gt 0 ] &&
+		RES[$name.client_cpu_ns_per_byte$sfx]=$(python3 -c "import os, sys
+print('%.2f' % (int(sys.argv[1]) / os.sysconf('SC_CLK_TCK') * 1e9 / int(sys.argv[2])))" \
+			"${RES[$name.cpu_ticks$sfx]}" "${RES[$name.bytes$sfx]}")
+	return 0
+}
 
 declare -A RES
 ROWS=()
@@ -183,29 +214,8 @@ measure() { # name
 		stop_pids
 		return
 	fi
-	# Median of TPUT_RUNS iperf3 runs: the machine is shared and noisy.
-	# The client of a Postern row is the last process its start launched.
-	local runs=() k cp="" c0 c1
-	case $name in postern_*) cp=${PIDS[-1]:-} ;; esac
-	for k in $(seq "$TPUT_RUNS"); do
-		[ -n "$cp" ] && c0=$(proc_cpu_ticks "$cp")
-		rm -f "$W/iperf.bytes"
-		runs+=("$(iperf_gbps "$host" "$tport")")
-		if [ -n "$cp" ] && [ -s "$W/iperf.bytes" ]; then
-			c1=$(proc_cpu_ticks "$cp")
-			RES[$name.cpu_ticks]=$((${RES[$name.cpu_ticks]:-0} + c1 - c0))
-			RES[$name.bytes]=$((${RES[$name.bytes]:-0} + $(cat "$W/iperf.bytes")))
-		fi
-	done
-	# pooled over the rounds of this row (ROUNDS > 1)
-	RES[$name.tput_runs]="${RES[$name.tput_runs]:+${RES[$name.tput_runs]} }${runs[*]}"
-	RES[$name.tput_gbps]=$(printf '%s\n' ${RES[$name.tput_runs]} | python3 -c 'import sys
-v = sorted(float(x) for x in sys.stdin.read().split() if x != "fail")
-print("%.2f" % v[len(v) // 2] if v else "fail")')
-	[ -n "${RES[$name.bytes]:-}" ] && [ "${RES[$name.bytes]}" -gt 0 ] &&
-		RES[$name.client_cpu_ns_per_byte]=$(python3 -c "import os, sys
-print('%.2f' % (int(sys.argv[1]) / os.sysconf('SC_CLK_TCK') * 1e9 / int(sys.argv[2])))" \
-			"${RES[$name.cpu_ticks]}" "${RES[$name.bytes]}")
+	tput_series "$name" "$host" "$tport" ""
+	[ "${DOWN:-1}" = 0 ] || tput_series "$name" "$host" "$tport" _down
 	[ -n "${BENCH_DEBUG:-}" ] && ps -o pid,stat,etime,cmd -p "$(IFS=,; echo "${PIDS[*]}")" >&2
 	out=$($C $PROBE rr "$host" "$eport" "$RR" 2>&1)
 	RES[$name.rr_p50_us]=$(echo "$out" | field p50_us)
@@ -227,25 +237,27 @@ services
 for p in $PEERS; do measure "$p"; done
 postern_rows # adds postern-relay-udp / postern-relay-tcp when they can run
 
-METRICS="tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms"
+METRICS="tput_gbps tput_down_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms"
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
-echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream${REVERSE:+ reversed (download)} (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
+echo "run: $(date -u +%Y-%m-%dT%H:%MZ), iperf3 ${SECS}s single stream up and down (median of $TPUT_RUNS), rr $RR round trips, newflow $NEWFLOW flows"
 echo "load average: $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
-printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' --------------------- ----------- ----------- ----------- ---------------- ---------------- --------------
+printf '| %-19s | %9s | %9s | %9s | %9s | %14s | %14s | %12s |\n' path tput_gbps tput_down rr_p50_us rr_p99_us newflow_p50_us newflow_p99_us coldstart_ms
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------------------- ----------- ----------- ----------- ----------- ---------------- ---------------- --------------
 for r in "${ROWS[@]}"; do
-	printf '| %-19s | %9s | %9s | %9s | %14s | %14s | %12s |\n' "$r" "${RES[$r.tput_gbps]:--}" \
-		"${RES[$r.rr_p50_us]:--}" "${RES[$r.rr_p99_us]:--}" "${RES[$r.newflow_p50_us]:--}" \
+	printf '| %-19s | %9s | %9s | %9s | %9s | %14s | %14s | %12s |\n' "$r" "${RES[$r.tput_gbps]:--}" \
+		"${RES[$r.tput_down_gbps]:--}" "${RES[$r.rr_p50_us]:--}" "${RES[$r.rr_p99_us]:--}" "${RES[$r.newflow_p50_us]:--}" \
 		"${RES[$r.newflow_p99_us]:--}" "${RES[$r.coldstart_ms]:--}"
 done
 echo
 for r in "${ROWS[@]}"; do
 	for m in $METRICS; do echo "$m.$r: ${RES[$r.$m]:--}"; done
 	echo "tput_runs_gbps.$r: ${RES[$r.tput_runs]:--}"
-	[ -n "${RES[$r.client_cpu_ns_per_byte]:-}" ] &&
-		echo "client_cpu_ns_per_byte.$r: ${RES[$r.client_cpu_ns_per_byte]}"
+	[ -n "${RES[$r.tput_down_runs]:-}" ] && echo "tput_down_runs_gbps.$r: ${RES[$r.tput_down_runs]}"
+	for m in client_cpu_ns_per_byte client_cpu_ns_per_byte_down; do
+		[ -n "${RES[$r.$m]:-}" ] && echo "$m.$r: ${RES[$r.$m]}"
+	done
 done
 if [ -n "${RES[postern_p2p.ttd_ms]:-}" ]; then
 	# tunnel up -> direct path (the client's time_to_direct_ms)
@@ -274,7 +286,8 @@ for r in "${ROWS[@]}"; do
 	for p in "${ROWS[@]}"; do
 		case $p in postern*) continue ;; esac
 		# tput: >1 means Postern is faster; latencies: <1 means Postern is faster.
-		for m in tput_gbps rr_p50_us newflow_p50_us coldstart_ms; do
+		for m in tput_gbps tput_down_gbps rr_p50_us newflow_p50_us coldstart_ms; do
+			[ -n "${RES[$r.$m]:-}" ] || continue
 			echo "ratio.$m.$r/$p: $(ratio "${RES[$r.$m]:-}" "${RES[$p.$m]:-}")"
 		done
 	done

@@ -20,6 +20,7 @@
 # path as direct, for the same columns: client = its client, connector =
 # its server).  The iperf3 column is both iperf3 processes (the work every
 # row shares); "sum" is all the columns: CPU time the path costs per byte.
+#   REVERSE=1: iperf3 -R (a download: the connector's side sends).
 #   ALT_BUILD="DIR...": every transport also with each DIR's binaries, rows
 #   .alt1, .alt2... alternated (A/B in the same minutes); ROUNDS=N: the
 #   whole list N times.
@@ -194,7 +195,7 @@ run_one() {
 	done
 	sleep 0.3
 	$C perf stat -x, -e task-clock,raw_syscalls:sys_enter -o "$W/cur.iperf3c.stat" \
-		iperf3 -c 127.0.0.1 -p 9201 -t "$SECS" -J >"$W/iperf.$label.json" 2>&1
+		iperf3 -c 127.0.0.1 -p 9201 -t "$SECS" ${REVERSE:+-R} -J >"$W/iperf.$label.json" 2>&1
 	for p in "${perfs[@]}"; do wait "$p"; done
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
