@@ -256,6 +256,9 @@ int pn_proxy_new(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy **out)
 		return -ENOMEM;
 	p->loop = loop;
 	p->tuns = tuns;
+	uv_check_init(loop, &p->flush);
+	p->flush.data = p;
+	p->handles = 1; /* the check handle */
 	*out = p;
 	return 0;
 }
@@ -335,6 +338,14 @@ void px_proxy_free_if_done(struct pn_proxy *p)
 	free(p);
 }
 
+static void flush_closed(uv_handle_t *h)
+{
+	struct pn_proxy *p = h->data;
+
+	p->handles--;
+	px_proxy_free_if_done(p);
+}
+
 static void listener_closed(void *arg)
 {
 	struct listener *ln = arg;
@@ -356,6 +367,7 @@ void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
 	p->close_arg = arg;
 	for (struct conn *c = p->conns; c; c = c->next)
 		px_conn_close(c, 1);
+	uv_close((uv_handle_t *)&p->flush, flush_closed);
 	if (!p->listeners) {
 		/* Only connections to wait for, if any. */
 		px_proxy_free_if_done(p);
