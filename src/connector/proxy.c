@@ -5,8 +5,9 @@
  *   client -> resource: flow data goes into a queue of chunks (at most the
  *     flow's receive window, since credit is only returned via
  *     pn_flow_consumed once bytes reach the socket; memory only for what
- *     is queued) and out with one uv_write at a time, so writes batch
- *     everything that arrived while the previous one ran.
+ *     is queued) and out with one uv_write at a time: at the end of the
+ *     loop turn that brought it (pn_connector_i_flush), then everything
+ *     that arrived while the previous write ran.
  *   resource -> client: uv_read into the connector's one read buffer, no
  *     more than the flow takes now (pn_flow_write_room); when it takes
  *     nothing, reading stops until ops.writable.
@@ -104,6 +105,57 @@ static void close_io(struct cflow *cf, int reset)
 	}
 }
 
+static void kick_write(struct cflow *cf);
+
+static void dirty_remove(struct cflow *cf)
+{
+	struct pn_connector *c = cf->c;
+
+	if (!cf->dirty)
+		return;
+	cf->dirty = 0;
+	if (cf->dirty_prev)
+		cf->dirty_prev->dirty_next = cf->dirty_next;
+	else
+		c->dirty = cf->dirty_next;
+	if (cf->dirty_next)
+		cf->dirty_next->dirty_prev = cf->dirty_prev;
+	cf->dirty_prev = cf->dirty_next = NULL;
+	if (!c->dirty)
+		uv_check_stop(&c->flush);
+}
+
+static void dirty_add(struct cflow *cf)
+{
+	struct pn_connector *c = cf->c;
+
+	if (cf->dirty)
+		return;
+	if (uv_is_closing((uv_handle_t *)&c->flush)) {
+		kick_write(cf); /* the connector is closing */
+		return;
+	}
+	cf->dirty = 1;
+	cf->dirty_prev = NULL;
+	cf->dirty_next = c->dirty;
+	if (c->dirty)
+		c->dirty->dirty_prev = cf;
+	else
+		uv_check_start(&c->flush, pn_connector_i_flush);
+	c->dirty = cf;
+}
+
+void pn_connector_i_flush(uv_check_t *h)
+{
+	struct pn_connector *c = h->data;
+	struct cflow *cf;
+
+	while ((cf = c->dirty)) {
+		dirty_remove(cf);
+		kick_write(cf);
+	}
+}
+
 static void release(struct cflow *cf, int reset)
 {
 	if (cf->released)
@@ -116,6 +168,7 @@ static void release(struct cflow *cf, int reset)
 	}
 	cf->released = 1;
 	cf->st = CF_DONE;
+	dirty_remove(cf);
 	pn_cflow_unlink(cf);
 	if (cf->gai_active)
 		uv_cancel((uv_req_t *)&cf->gai);
@@ -259,8 +312,6 @@ static void ops_writable(struct pn_flow *f, void *u)
 
 /* ------------------------------------------------- client -> resource -- */
 
-static void kick_write(struct cflow *cf);
-
 static void on_shutdown(uv_shutdown_t *r, int status)
 {
 	struct cflow *cf = r->data;
@@ -345,9 +396,9 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	if (cf->released)
 		return;
 	cf->up += n;
-	/* No write per QUIC packet: bytes gather in the queue while one write
-	   is in flight, so each write(2) carries everything that arrived
-	   meanwhile (one per loop iteration under load). */
+	/* No write per QUIC packet: bytes gather in the queue until the end
+	   of the loop turn, or while one write is in flight, so each write(2)
+	   carries everything that arrived meanwhile. */
 	win = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
 						 : PN_TEP_WINDOW_DEFAULT;
 	if (n > win - pn_bufq_len(&cf->wq)) {
@@ -360,7 +411,8 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 		abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
 		return;
 	}
-	kick_write(cf);
+	if (!cf->writing)
+		dirty_add(cf);
 }
 
 static void ops_eof(struct pn_flow *f, void *u)
