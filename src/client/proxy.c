@@ -256,9 +256,9 @@ int pn_proxy_new(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy **out)
 		return -ENOMEM;
 	p->loop = loop;
 	p->tuns = tuns;
-	uv_check_init(loop, &p->flush);
-	p->flush.data = p;
-	p->handles = 1; /* the check handle */
+	pn_turnq_init(loop, &p->flush, px_flush_conn);
+	p->flush.check.data = p;
+	p->handles = 1; /* the flush queue's check handle */
 	*out = p;
 	return 0;
 }
@@ -367,7 +367,7 @@ void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
 	p->close_arg = arg;
 	for (struct conn *c = p->conns; c; c = c->next)
 		px_conn_close(c, 1);
-	uv_close((uv_handle_t *)&p->flush, flush_closed);
+	pn_turnq_close(&p->flush, flush_closed);
 	if (!p->listeners) {
 		/* Only connections to wait for, if any. */
 		px_proxy_free_if_done(p);

@@ -30,7 +30,7 @@ static int write_done(struct conn *c, int status)
 		px_conn_close(c, 1);
 		return 1;
 	}
-	if (c->writes_pending == 0 && !c->dirty && c->close_when_drained) {
+	if (c->writes_pending == 0 && !c->turn.queued && c->close_when_drained) {
 		px_conn_close(c, 0);
 		return 1;
 	}
@@ -108,7 +108,7 @@ static void on_data_write(uv_write_t *w, int status)
 }
 
 /* Hand the queued flow data to libuv, one write at a time: at the end of
- * the loop turn that brought it (px_flush_dirty; libuv writes at once
+ * the loop turn that brought it (px_flush_conn; libuv writes at once
  * when its queue is empty), and what arrives while that write is in
  * flight together when it completes. */
 static void kick_write(struct conn *c)
@@ -165,31 +165,9 @@ static void conn_free_step(uv_handle_t *h)
 		px_proxy_free_if_done(px);
 }
 
-static void dirty_remove(struct conn *c)
+void px_flush_conn(struct pn_turnq_node *n)
 {
-	if (!c->dirty)
-		return;
-	c->dirty = 0;
-	if (c->dirty_prev)
-		c->dirty_prev->dirty_next = c->dirty_next;
-	else
-		c->px->dirty = c->dirty_next;
-	if (c->dirty_next)
-		c->dirty_next->dirty_prev = c->dirty_prev;
-	c->dirty_prev = c->dirty_next = NULL;
-	if (!c->px->dirty)
-		uv_check_stop(&c->px->flush);
-}
-
-void px_flush_dirty(uv_check_t *h)
-{
-	struct pn_proxy *px = h->data;
-	struct conn *c;
-
-	while ((c = px->dirty)) {
-		dirty_remove(c);
-		kick_write(c);
-	}
+	kick_write(PN_TURNQ_OWNER(n, struct conn, turn));
 }
 
 void px_conn_close(struct conn *c, int reset)
@@ -197,7 +175,7 @@ void px_conn_close(struct conn *c, int reset)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	dirty_remove(c);
+	pn_turnq_remove(&c->px->flush, &c->turn);
 	pn_ctuns_cancel(c->px->tuns, &c->req);
 	if (c->flow) {
 		struct pn_flow *f = c->flow;
@@ -479,16 +457,8 @@ static void flow_data(struct pn_flow *f, const uint8_t *p, size_t n, void *user)
 	}
 	/* written at the end of this loop turn, with whatever else the
 	 * turn's packets bring (or when the write in flight completes) */
-	if (!c->writing && !c->dirty) {
-		c->dirty = 1;
-		c->dirty_prev = NULL;
-		c->dirty_next = c->px->dirty;
-		if (c->px->dirty)
-			c->px->dirty->dirty_prev = c;
-		else
-			uv_check_start(&c->px->flush, px_flush_dirty);
-		c->px->dirty = c;
-	}
+	if (!c->writing)
+		pn_turnq_add(&c->px->flush, &c->turn);
 }
 
 static void flow_eof(struct pn_flow *f, void *user)
@@ -558,7 +528,7 @@ static void flow_closed(struct pn_flow *f, int code, void *user)
 		PN_LOG_INFO("client", "flow_end", "flow=%016llx bytes_up=%llu bytes_down=%llu",
 			    (unsigned long long)c->flow_id, (unsigned long long)tx,
 			    (unsigned long long)rx);
-		if (c->writes_pending || c->dirty)
+		if (c->writes_pending || c->turn.queued)
 			c->close_when_drained = 1;
 		else
 			px_conn_close(c, 0);

@@ -612,8 +612,8 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 	uv_timer_init(cfg->loop, &c->recheck);
 	c->recheck.data = c;
 	uv_timer_start(&c->recheck, on_recheck, PN_CONNECTOR_RECHECK_MS, PN_CONNECTOR_RECHECK_MS);
-	uv_check_init(cfg->loop, &c->flush);
-	c->flush.data = c;
+	pn_turnq_init(cfg->loop, &c->flush, pn_connector_i_flush);
+	c->flush.check.data = c;
 	*out = c;
 	return 0;
 fail:
@@ -714,6 +714,6 @@ void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg
 	uv_timer_stop(&c->recheck);
 	c->recheck.data = c;
 	uv_close((uv_handle_t *)&c->recheck, timer_closed);
-	uv_close((uv_handle_t *)&c->flush, timer_closed);
+	pn_turnq_close(&c->flush, timer_closed);
 	pn_tep_close(c->tep, tep_closed, c);
 }

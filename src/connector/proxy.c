@@ -107,53 +107,9 @@ static void close_io(struct cflow *cf, int reset)
 
 static void kick_write(struct cflow *cf);
 
-static void dirty_remove(struct cflow *cf)
+void pn_connector_i_flush(struct pn_turnq_node *n)
 {
-	struct pn_connector *c = cf->c;
-
-	if (!cf->dirty)
-		return;
-	cf->dirty = 0;
-	if (cf->dirty_prev)
-		cf->dirty_prev->dirty_next = cf->dirty_next;
-	else
-		c->dirty = cf->dirty_next;
-	if (cf->dirty_next)
-		cf->dirty_next->dirty_prev = cf->dirty_prev;
-	cf->dirty_prev = cf->dirty_next = NULL;
-	if (!c->dirty)
-		uv_check_stop(&c->flush);
-}
-
-static void dirty_add(struct cflow *cf)
-{
-	struct pn_connector *c = cf->c;
-
-	if (cf->dirty)
-		return;
-	if (uv_is_closing((uv_handle_t *)&c->flush)) {
-		kick_write(cf); /* the connector is closing */
-		return;
-	}
-	cf->dirty = 1;
-	cf->dirty_prev = NULL;
-	cf->dirty_next = c->dirty;
-	if (c->dirty)
-		c->dirty->dirty_prev = cf;
-	else
-		uv_check_start(&c->flush, pn_connector_i_flush);
-	c->dirty = cf;
-}
-
-void pn_connector_i_flush(uv_check_t *h)
-{
-	struct pn_connector *c = h->data;
-	struct cflow *cf;
-
-	while ((cf = c->dirty)) {
-		dirty_remove(cf);
-		kick_write(cf);
-	}
+	kick_write(PN_TURNQ_OWNER(n, struct cflow, turn));
 }
 
 static void release(struct cflow *cf, int reset)
@@ -168,7 +124,7 @@ static void release(struct cflow *cf, int reset)
 	}
 	cf->released = 1;
 	cf->st = CF_DONE;
-	dirty_remove(cf);
+	pn_turnq_remove(&cf->c->flush, &cf->turn);
 	pn_cflow_unlink(cf);
 	if (cf->gai_active)
 		uv_cancel((uv_req_t *)&cf->gai);
@@ -412,7 +368,7 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 		return;
 	}
 	if (!cf->writing)
-		dirty_add(cf);
+		pn_turnq_add(&cf->c->flush, &cf->turn);
 }
 
 static void ops_eof(struct pn_flow *f, void *u)
