@@ -261,7 +261,8 @@ fail:
 out:
 	pn_wipe(state, sizeof(state));
 	pn_wipe(nonce, sizeof(nonce));
-	curl_easy_cleanup(h);
+	if (h) /* libcurl may not be loaded (curl_dl.h) */
+		curl_easy_cleanup(h);
 	free(url);
 	json_decref(row);
 	return pn_api_done(r);
