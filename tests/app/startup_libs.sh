@@ -97,7 +97,8 @@ unshare --mount --propagation private -- bash -c '
 PIDS+=($!)
 # first byte through the tunnel (client -> relay -> connector -> echo)
 got=""
-for i in $(seq 600); do
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
 	got=$(python3 -c '
 import socket, sys
 try:
