@@ -93,10 +93,14 @@ SHLIBS=$(cd "$SHL" && dpkg-shlibdeps -O -e"$STAGE/usr/bin/postern" 2>"$SHL/err")
 rm -rf "$SHL"
 SHLIBS=${SHLIBS#shlibs:Depends=}
 [ -n "$SHLIBS" ] || die "dpkg-shlibdeps found no dependencies"
-# Loaded at run time with dlopen, so not seen by dpkg-shlibdeps: libpq (the
-# controller's PostgreSQL store) and libnftables (the client's transparent
-# mode).  Versions: what dpkg-shlibdeps gave when the binary linked them.
-SHLIBS="$SHLIBS, libpq5 (>= 9.0~), libnftables1 (>= 1.0.2)"
+# Loaded at run time with dlopen, so not seen by dpkg-shlibdeps
+# (docs/performance.md, cold start): libpq and SQLite (the controller's
+# stores), libmicrohttpd (its listeners), libjwt (OIDC), libcurl (requests
+# to a controller or identity provider) and libnftables (the client's
+# transparent mode).  Versions: what dpkg-shlibdeps gave when the binary
+# linked them.
+SHLIBS="$SHLIBS, libpq5 (>= 9.0~), libsqlite3-0 (>= 3.12.0), libmicrohttpd12 (>= 0.9.50)"
+SHLIBS="$SHLIBS, libjwt-gnutls0 (>= 1.9.0), libcurl3-gnutls (>= 7.16.2), libnftables1 (>= 1.0.2)"
 
 # Modes: directories and programs 0755, everything else 0644.
 find "$STAGE" -type d -exec chmod 0755 {} +

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "app/cmds.h"
 #include "client/oidc_login.h"
 #include "core/err.h"
 #include "core/secret.h"
+#include "ctlapi/curl_dl.h"
 
 #define EX_OK 0
 #define EX_RUNTIME 1
@@ -68,6 +68,18 @@ static int exit_for(long status)
 	if (status == 404)
 		return EX_NOTFOUND;
 	return EX_RUNTIME;
+}
+
+/* libcurl is loaded at run time (ctlapi/curl_dl.h): 1 if it is, else 0
+ * with the reason printed. */
+static int curl_loaded(void)
+{
+	char err[256];
+
+	if (!pn_curl_load(err, sizeof(err)))
+		return 1;
+	fprintf(stderr, "postern ctl: %s\n", err);
+	return 0;
 }
 
 /* One API call; prints errors; *reply set on 2xx (JSON or NULL for raw). */
@@ -628,17 +640,15 @@ int pn_cmd_ctl(int argc, char **argv)
 	if (!strcmp(object, "login")) {
 		if (!c.url || !c.ca || strncmp(c.url, "https://", 8) || c.npos)
 			return usage_err("ctl login needs --url https://... and --ca FILE");
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		ex = run_login(&c);
-		curl_global_cleanup();
-		return ex;
+		return curl_loaded() ? run_login(&c) : EX_RUNTIME;
 	}
 	if (!c.url || !c.key || !c.ca)
 		return usage_err("need --url/--key/--ca or POSTERN_CONTROLLER_URL, POSTERN_API_KEY, "
 				 "POSTERN_CA_CERT");
 	if (strncmp(c.url, "https://", 8) || strlen(c.url) > 512 || strlen(c.key) > 128)
 		return usage_err("--url must be an https:// URL; key at most 128 bytes");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!curl_loaded())
+		return EX_RUNTIME;
 	if (!strcmp(object, "audit") || !strcmp(object, "flows")) {
 		ex = c.npos ? usage_err("unexpected argument") : run_audit(&c, !strcmp(object, "flows"));
 	} else if (!strcmp(object, "status")) {
@@ -659,6 +669,5 @@ int pn_cmd_ctl(int argc, char **argv)
 		else
 			ex = run_obj(&c, o, verb);
 	}
-	curl_global_cleanup();
 	return ex;
 }

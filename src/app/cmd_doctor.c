@@ -310,7 +310,7 @@ int pn_cmd_doctor(int argc, char **argv)
 	}
 	in.timeout_ms = (unsigned)timeout * 1000;
 	if (pn_ctlapi_global_init() || !(rep = calloc(1, sizeof(*rep)))) {
-		fprintf(stderr, "postern doctor: cannot start (out of memory?)\n");
+		fprintf(stderr, "postern doctor: cannot start (libcurl missing, or out of memory)\n");
 		rc = 1;
 		goto out;
 	}

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <jansson.h>
 #include <nettle/base64.h>
@@ -26,6 +25,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
+#include "ctlapi/curl_dl.h"
 
 #define REQ_MAX		8192 /* a browser's redirect request fits */
 #define CONN_TIMEOUT_MS 10000
@@ -182,11 +182,16 @@ static char *query_get(CURL *h, const char *query, const char *key)
 static int await_code(int lfd, const char *state, unsigned timeout_s, char **code)
 {
 	int64_t end = now_ms() + (int64_t)timeout_s * 1000;
-	CURL *h = curl_easy_init();
-	char *buf = malloc(REQ_MAX);
-	int rc = PN_E_TIMEOUT;
+	CURL *h = NULL;
+	char *buf = NULL;
+	int rc;
 
 	*code = NULL;
+	if ((rc = pn_curl_ready("oidc")) != 0) /* for curl_easy_unescape */
+		return rc;
+	rc = PN_E_TIMEOUT;
+	h = curl_easy_init();
+	buf = malloc(REQ_MAX);
 	if (!h || !buf) {
 		rc = -ENOMEM;
 		goto out;

@@ -4,9 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
-
 #include "controller/api.h"
+#include "controller/mhd_dl.h"
 #include "controller/push.h"
 #include "core/err.h"
 #include "core/log.h"

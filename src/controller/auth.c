@@ -26,9 +26,9 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
-#include <microhttpd.h>
 
 #include "controller/api.h"
+#include "controller/mhd_dl.h"
 #include "core/err.h"
 #include "core/log.h"
 

@@ -24,10 +24,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
 #include "controller/api.h"
 #include "controller/console.h"
+#include "controller/mhd_dl.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"

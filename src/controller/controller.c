@@ -1,5 +1,4 @@
 /* Controller lifecycle: create a data directory, load it, serve. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -22,6 +21,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "ctlapi/curl_dl.h"
 #include "trust/key.h"
 
 #define API_CERT_LIFETIME (397ull * 24 * 3600)
@@ -396,10 +396,10 @@ int pn_controller_start_opts(const char *data_dir, const struct pn_controller_ru
 	    (rc = pn_acl_cache_new(PN_ACL_CACHE_MAX, &c->ctl.acl_cache)) ||
 	    (rc = pn_oidc_load(data_dir, &c->ctl.oidc)))
 		goto fail;
-	if (c->ctl.oidc && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		rc = PN_E_INTERNAL;
+	/* OIDC calls the identity providers with libcurl (ctlapi/curl_dl.h):
+	 * without it a controller configured for OIDC does not start. */
+	if (c->ctl.oidc && (rc = pn_curl_ready("controller")))
 		goto fail;
-	}
 	/* Changes committed by any controller sharing the database wake our
 	 * push subscribers at once (the push poll is the fallback). */
 	if ((rc = pn_store_watch(c->ctl.store, on_store_version, c->ctl.push)))

@@ -49,10 +49,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "controller/api.h"
 #include "controller/http.h"
+#include "controller/mhd_dl.h"
 #include "controller/push.h"
 #include "controller/tlscert.h"
 #include "controller/srclimit.h"
@@ -614,10 +613,18 @@ int pn_http_start(struct pn_ctl *ctl, const char *host, uint16_t port, const cha
 			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
 	socklen_t slen = sizeof(ss);
 	uint64_t fds = 0;
+	char err[256];
 	int rc;
 
 	if (!h)
 		return -ENOMEM;
+	/* libmicrohttpd is loaded here, by the controller only (mhd_dl.h) */
+	if ((rc = pn_mhd_load(err, sizeof(err)))) {
+		PN_LOG_ERROR("controller", "http_start_failed", "host=%s port=%u msg=\"%s\"", host,
+			     port, err);
+		free(h);
+		return rc;
+	}
 	if ((rc = pn_srclimit_new(HTTP_PER_IP_LIMIT, HTTP_UNAUTH_LIMIT, &h->unauth))) {
 		free(h);
 		return rc;

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
 #include "controller/metrics.h"
+#include "controller/mhd_dl.h"
 #include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -97,12 +96,19 @@ int pn_ctl_mlisten_start(struct pn_ctl *ctl, const char *addr, struct pn_ctl_mli
 	struct pn_ctl_mlisten *l;
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
+	char err[256];
+	int r;
 
 	*out = NULL;
 	if (!addr || pn_addr_parse(addr, &ss, PN_ADDR_PORT0) != 0)
 		return PN_E_CONFIG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if ((r = pn_mhd_load(err, sizeof(err)))) { /* by the controller only (mhd_dl.h) */
+		PN_LOG_ERROR("controller", "metrics_listen_failed", "addr=%s msg=\"%s\"", addr,
+			     err);
+		return r;
+	}
 	if (!(l = calloc(1, sizeof(*l))))
 		return -ENOMEM;
 	l->ctl = ctl;

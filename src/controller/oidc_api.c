@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <gnutls/crypto.h>
 
 #include "controller/api.h"
@@ -48,6 +47,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "ctlapi/curl_dl.h"
 
 #define B64_32 43 /* base64url length of 32 bytes */
 
@@ -237,7 +237,7 @@ static int h_start(struct pn_req *r)
 		pn_api_store_error(r, row ? rc : -ENOMEM);
 		goto fail;
 	}
-	h = curl_easy_init();
+	h = pn_curl_ready("oidc") ? NULL : curl_easy_init(); /* for curl_easy_escape */
 	if (h && asprintf(&url, "%s%cresponse_type=code", p->auth_ep,
 			  strchr(p->auth_ep, '?') ? '&' : '?') > 0) {
 		add_param(h, &url, "client_id", p->client_id);
@@ -249,7 +249,8 @@ static int h_start(struct pn_req *r)
 		add_param(h, &url, "code_challenge_method", "S256");
 	}
 	if (!url)
-		pn_api_error(r, 500, "internal", "out of memory");
+		pn_api_error(r, 500, "internal",
+			     h ? "out of memory" : "libcurl missing (package libcurl3-gnutls)");
 	else
 		pn_api_ok(r, 201,
 			  json_pack("{s:s,s:s,s:i,s:s}", "authorization_url", url, "state", state,
@@ -260,7 +261,8 @@ fail:
 out:
 	pn_wipe(state, sizeof(state));
 	pn_wipe(nonce, sizeof(nonce));
-	curl_easy_cleanup(h);
+	if (h) /* libcurl may not be loaded (curl_dl.h) */
+		curl_easy_cleanup(h);
 	free(url);
 	json_decref(row);
 	return pn_api_done(r);

@@ -11,11 +11,12 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
-#include <jwt.h>
 #include <nettle/base64.h>
 
+#include "controller/jwt_dl.h"
 #include "controller/oidc_jwt.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/secret.h"
 
 enum alg { ALG_NONE_ = 0, ALG_RS256, ALG_ES256, ALG_EDDSA };
@@ -232,7 +233,13 @@ static int verify_sig(const char *token, size_t signed_len, const char *sig, enu
 		 * by the key above and is checked again on what libjwt saw. */
 		gnutls_datum_t pem = {0};
 		jwt_t *j = NULL;
+		char err[256];
 
+		/* libjwt is loaded by the first such token (jwt_dl.h) */
+		if (pn_jwt_load(err, sizeof(err))) {
+			PN_LOG_ERROR("oidc", "library_missing", "msg=\"%s\"", err);
+			return PN_E_LIBRARY;
+		}
 		if (gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &pem) < 0)
 			return PN_E_OIDC_KEY;
 		if (jwt_decode(&j, token, pem.data, (int)pem.size) == 0 &&

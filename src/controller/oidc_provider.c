@@ -11,14 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "controller/oidc.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "ctlapi/body.h"
+#include "ctlapi/curl_dl.h"
 
 /* One HTTPS request; form != NULL makes it a POST.  *reply: JSON object. */
 static int http_json(const struct pn_oidc_provider *p, const char *url, const char *form, int auth,
@@ -27,13 +26,15 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	struct pn_body s = {.max = PN_OIDC_REPLY_MAX};
 	struct curl_slist *hdr = NULL;
 	char *user = NULL, *pass = NULL;
-	CURL *h = curl_easy_init();
+	CURL *h;
 	CURLcode cc;
 	int rc = PN_E_OIDC_IDP;
 
 	*reply = NULL;
 	*status = 0;
-	if (!h)
+	if (pn_curl_ready("oidc"))
+		return PN_E_LIBRARY;
+	if (!(h = curl_easy_init()))
 		return -ENOMEM;
 	if (strncmp(url, "https://", 8))
 		goto out;
@@ -95,12 +96,14 @@ out:
 int pn_oidc_post(struct pn_oidc_provider *p, const char *url, const char *const *params,
 		 long *status, json_t **reply)
 {
-	CURL *h = curl_easy_init();
+	CURL *h;
 	char *form = NULL;
 	size_t len = 0;
 	int rc = -ENOMEM;
 
-	if (!h)
+	if (pn_curl_ready("oidc"))
+		return PN_E_LIBRARY;
+	if (!(h = curl_easy_init()))
 		return -ENOMEM;
 	for (size_t i = 0; params[i] && params[i + 1]; i += 2) {
 		char *v = curl_easy_escape(h, params[i + 1], 0);

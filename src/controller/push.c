@@ -40,10 +40,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
-
 #include "controller/api.h"
 #include "controller/console.h"
+#include "controller/mhd_dl.h"
 #include "controller/push.h"
 #include "controller/push_state.h"
 #include "core/err.h"

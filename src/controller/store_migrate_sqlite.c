@@ -4,9 +4,9 @@
  * a crash leaves the database at n-1 or n, never between.  Never edit an
  * applied migration: append a new one.
  */
-#include <sqlite3.h>
 #include <time.h>
 
+#include "controller/sqlite_dl.h"
 #include "controller/store_sqlite.h"
 #include "core/err.h"
 #include "core/log.h"

@@ -698,8 +698,16 @@ int pn_store_open_sqlite(const char *path, struct pn_store **out)
 {
 	struct sq *s;
 	struct pn_store *st = NULL;
+	char err[256];
 	int r = -ENOMEM, rc;
 
+	/* SQLite is loaded by the first SQLite store (sqlite_dl.h): without
+	 * it the store does not open (fails closed). */
+	if ((r = pn_sqlite_load(err, sizeof(err)))) {
+		PN_LOG_ERROR("store", "open_failed", "backend=sqlite err=%s msg=\"%s\"",
+			     pn_errname(r), err);
+		return r;
+	}
 	if ((r = private_files(path)))
 		return r;
 	if (!(s = calloc(1, sizeof(*s))))

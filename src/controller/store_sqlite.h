@@ -1,8 +1,7 @@
 #ifndef PN_CONTROLLER_STORE_SQLITE_H
 #define PN_CONTROLLER_STORE_SQLITE_H
 /* Internal to the SQLite back end. */
-#include <sqlite3.h>
-
+#include "controller/sqlite_dl.h"
 #include "controller/store.h"
 
 /* Bring the schema up to pn_store_schema_version(); 0 or PN_E_STORE*. */

@@ -47,6 +47,13 @@ static int load(struct pn_dlsyms *d)
 			return PN_E_LIBRARY;
 		}
 	}
+	if (d->init && d->init(d->syms, m, sizeof(m))) {
+		set_msg(d, m);
+		memset(d->syms, 0, i * sizeof(*d->syms));
+		dlclose(d->handle);
+		d->handle = NULL;
+		return PN_E_LIBRARY;
+	}
 	return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <curl/curl.h>
 #include <gnutls/x509.h>
 
 #include "core/err.h"
@@ -14,13 +13,14 @@
 #include "core/secret.h"
 #include "ctlapi/ctlapi.h"
 #include "ctlapi/ctlapi_int.h"
+#include "ctlapi/curl_dl.h"
 #include "ctlapi/xfer.h"
 #include "trust/cred.h"
 #include "trust/key.h"
 
 int pn_ctlapi_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : PN_E_INTERNAL;
+	return pn_curl_ready("ctlapi");
 }
 
 static int is_lhex(const char *s, size_t n)

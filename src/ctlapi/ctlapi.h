@@ -45,8 +45,9 @@
 #define PN_CTLAPI_ID_HEX 32 /* 16-byte ids, hex */
 #define PN_CTLAPI_FP_HEX 64 /* SHA-256 fingerprints, hex */
 
-/* Must be called once per process before any other ctlapi call (wraps
- * curl_global_init).  0 or PN_E_INTERNAL. */
+/* Load libcurl now (curl_dl.h; every request loads it on first use, so a
+ * long-running role need not call this at start): for one-shot commands,
+ * to fail early.  0 or PN_E_LIBRARY (logged, naming the package). */
 int pn_ctlapi_global_init(void);
 
 /*

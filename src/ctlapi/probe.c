@@ -4,11 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "core/clock.h"
 #include "core/err.h"
 #include "ctlapi/ctlapi.h"
+#include "ctlapi/curl_dl.h"
 #include "ctlapi/probe.h"
 #include "ctlapi/xfer.h"
 
@@ -70,6 +69,11 @@ int pn_ctlapi_probe(const char *url, const char *ca_file, const char *cert_file,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(full, sizeof(full), "%s/v1/ca", url);
+	if ((out->err = pn_curl_ready("ctlapi")) != 0) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "libcurl missing (package libcurl3-gnutls)");
+		return out->err;
+	}
 	if (!(h = curl_easy_init()))
 		return out->err = -ENOMEM;
 	pn_xfer_setup_tls(h, &x);

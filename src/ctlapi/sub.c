@@ -260,7 +260,8 @@ static void *run(void *arg)
 		snprintf(url, sizeof(url), "%s/v1/ctl/stream?since=%llu", s->c->url,
 			 (unsigned long long)s->version);
 		pn_ctlapi_xfer_init(s->c, &x, url, "GET");
-		s->h = curl_easy_init();
+		/* libcurl missing: logged, retried after the backoff */
+		s->h = pn_curl_ready("ctlapi") ? NULL : curl_easy_init();
 		if (s->h) {
 			pn_xfer_setup_tls(s->h, &x);
 			curl_easy_setopt(s->h, CURLOPT_URL, url);

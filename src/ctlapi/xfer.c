@@ -53,7 +53,7 @@ int pn_xfer_status_err(long status)
 
 int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 {
-	CURL *h = curl_easy_init();
+	CURL *h;
 	struct curl_slist *hdrs = NULL;
 	struct pn_body s = {.max = PN_CTLAPI_REPLY_MAX};
 	char *body = NULL, auth[160];
@@ -62,7 +62,9 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 	int rc;
 
 	*reply = NULL;
-	if (!h)
+	if ((rc = pn_curl_ready("ctlapi")) != 0)
+		return rc;
+	if (!(h = curl_easy_init()))
 		return -ENOMEM;
 	pn_xfer_setup_tls(h, x);
 	curl_easy_setopt(h, CURLOPT_URL, x->url);

@@ -4,8 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
+
+#include "ctlapi/curl_dl.h"
 
 #define PN_CTLAPI_REPLY_MAX (32u << 20) /* refuse larger replies */
 

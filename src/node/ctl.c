@@ -54,7 +54,9 @@ int pn_node_ctl_open(const char *state_dir, struct pn_node_ctl *out)
 	snprintf(path, sizeof(path), "%s/controller.json", state_dir);
 	if (stat(path, &st) != 0)
 		return -ENOENT;
-	if ((r = pn_ctlapi_global_init()) != 0 || (r = pn_ctlapi_open(state_dir, &api)) != 0)
+	/* libcurl is loaded by the first request (ctlapi/curl_dl.h), on the
+	 * request's thread, not here at start. */
+	if ((r = pn_ctlapi_open(state_dir, &api)) != 0)
 		return r;
 	out->ops = &pn_node_ctlapi_ops;
 	out->ctl = api;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -70,12 +71,63 @@ static void test_symbol_missing(void **state)
 	assert_null(syms[1]);
 }
 
+static int init_calls;
+
+static int init_ok(void *const *syms, char *msg, size_t msgsz)
+{
+	(void)msg;
+	(void)msgsz;
+	init_calls++;
+	return syms[0] ? 0 : -1; /* runs after every name resolved */
+}
+
+static int init_fails(void *const *syms, char *msg, size_t msgsz)
+{
+	(void)syms;
+	init_calls++;
+	snprintf(msg, msgsz, "global init failed (package libc6)");
+	return -1;
+}
+
+/* The init hook (libcurl's curl_global_init): run once, after the
+ * symbols, and its failure fails the load, remembered, table cleared. */
+static void test_init(void **state)
+{
+	static const char *const names[] = {"strlen", NULL};
+	void *syms[1] = {0};
+	struct pn_dlsyms ok = {.soname = "libc.so.6",
+			       .package = "libc6",
+			       .names = names,
+			       .syms = syms,
+			       .init = init_ok};
+	struct pn_dlsyms bad = {.soname = "libc.so.6",
+				.package = "libc6",
+				.names = names,
+				.syms = syms,
+				.init = init_fails};
+	char err[256] = "";
+
+	(void)state;
+	init_calls = 0;
+	assert_int_equal(pn_dlsyms_load(&ok, err, sizeof(err)), 0);
+	assert_int_equal(pn_dlsyms_load(&ok, err, sizeof(err)), 0);
+	assert_int_equal(init_calls, 1);
+	assert_non_null(syms[0]);
+	init_calls = 0;
+	assert_int_equal(pn_dlsyms_load(&bad, err, sizeof(err)), PN_E_LIBRARY);
+	assert_non_null(strstr(err, "global init failed (package libc6)"));
+	assert_null(syms[0]);
+	assert_int_equal(pn_dlsyms_load(&bad, NULL, 0), PN_E_LIBRARY);
+	assert_int_equal(init_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_loads),
 	    cmocka_unit_test(test_library_missing),
 	    cmocka_unit_test(test_symbol_missing),
+	    cmocka_unit_test(test_init),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,6 +83,12 @@ unexpected=$(dpkg -L postern | while read -r f; do
 done)
 [ -z "$unexpected" ] && ok "no unexpected files" || fail "unexpected files: $unexpected"
 check "postern version runs (every shared library resolved)" postern version
+# the libraries postern loads on first use (dlopen: not seen by ldd or
+# postern version) come with the package's Depends
+for so in libpq.so.5 libsqlite3.so.0 libmicrohttpd.so.12 libjwt-gnutls.so.0 \
+  libcurl-gnutls.so.4 libnftables.so.1; do
+  check "$so installed (loaded on first use)" sh -c "ldconfig -p | grep -q '^[[:space:]]*$so '"
+done
 check "postern --help" sh -c 'postern --help >/dev/null'
 # the daemons run as postern: the binary works for that user
 check "postern version as user postern" runuser -u postern -- postern version

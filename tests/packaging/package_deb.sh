@@ -61,7 +61,8 @@ for f in Package Version Architecture Maintainer Installed-Size Depends Descript
   [ -n "$(dpkg-deb -f "$DEB" "$f")" ] || { echo "FAIL: no $f in control"; exit 1; }
 done
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
-for d in adduser libuv1 libgnutls30 libngtcp2 libpq5 libnftables1; do
+for d in adduser libuv1 libgnutls30 libngtcp2 libpq5 libnftables1 libsqlite3-0 libmicrohttpd12 \
+  libjwt-gnutls0 libcurl3-gnutls; do
   [[ $DEPENDS == *"$d"* ]] || { echo "FAIL: Depends lacks $d"; exit 1; }
 done
 
