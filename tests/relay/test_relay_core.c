@@ -207,6 +207,24 @@ static void udp(const struct pn_relay_addr *a, const struct sockaddr_in *sa, con
 	pn_relay_core_udp(W.core, a, (const struct sockaddr *)sa, p, n, now, reply, rt);
 }
 
+/* A side binds UDP from a new address: BIND, CHALLENGE, CONFIRM, BIND_OK. */
+static void bind_confirm(const struct pn_relay_addr *a, const struct sockaddr_in *sa,
+			 const uint8_t *sid, enum pn_relay_side side, uint64_t counter,
+			 const uint8_t *secret, uint64_t now)
+{
+	uint8_t bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX], confirm[PN_RELAY_CONFIRM_LEN];
+	struct pn_relay_route rt;
+
+	pn_relay_bind_encode(bind, sid, side, counter, secret);
+	udp(a, sa, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
+	pn_relay_confirm_encode(confirm, sid, side, counter, pn_relay_challenge_cookie(reply),
+				secret);
+	udp(a, sa, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
+}
+
 static void test_session_lifecycle(void **state)
 {
 	struct fconn cc = {.id = 1, .info = &W.client.info}, kc = {.id = 2, .info = &W.conn.info};
@@ -317,14 +335,7 @@ static void test_session_lifecycle(void **state)
 			 3); /* and the two DATA before the binding */
 
 	/* The connector binds UDP: client DATA now goes to its address. */
-	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec);
-	udp(&ka, &ks, bind, sizeof(bind), now, &rt, reply);
-	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
-	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CONNECTOR, 7,
-				pn_relay_challenge_cookie(reply), ksec);
-	udp(&ka, &ks, confirm, sizeof(confirm), now, &rt, reply);
-	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
-	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
+	bind_confirm(&ka, &ks, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec, now);
 	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_UDP);
 	assert_true(pn_relay_addr_eq(&rt.to, &ka));
@@ -669,10 +680,8 @@ static void test_steering(void **state)
 	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER}, d = {.type = PN_RELAY_F_DATA};
 	struct pn_relay_msg cm = {.type = PN_RELAY_F_CLOSE};
 	uint8_t pl[4] = {1, 2, 3, 4}, sid[PN_RELAY_SID_LEN], ksec[PN_RELAY_SECRET_LEN];
-	uint8_t bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX], confirm[PN_RELAY_CONFIRM_LEN];
 	struct pn_relay_addr ka;
 	struct sockaddr_in ks;
-	struct pn_relay_route rt;
 	uint64_t now = 1000;
 
 	(void)state;
@@ -701,13 +710,7 @@ static void test_steering(void **state)
 	memcpy(ksec, last(&kc)->secret, sizeof(ksec));
 	/* It binds UDP (BIND, CHALLENGE, CONFIRM): the client's lane again. */
 	mkaddr(&ka, &ks, "10.201.2.2", 6000);
-	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 1, ksec);
-	udp(&ka, &ks, bind, sizeof(bind), now, &rt, reply);
-	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
-	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CONNECTOR, 1,
-				pn_relay_challenge_cookie(reply), ksec);
-	udp(&ka, &ks, confirm, sizeof(confirm), now, &rt, reply);
-	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	bind_confirm(&ka, &ks, sid, PN_RELAY_SIDE_CONNECTOR, 1, ksec, now);
 	assert_int_equal(pn_relay_core_stats(W.core)->binds_ok, 1);
 	assert_int_equal(frame(cl, &cm, now), 0);
 	open_req(cl, 13, W.conn.info.id, now);
