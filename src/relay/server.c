@@ -319,9 +319,11 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	if (cfg->stats_ms)
 		uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
 	uv_signal_start(&srv->sigusr1, on_sigusr1, SIGUSR1);
-	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d workers=%u steer=%d",
+	PN_LOG_INFO("relay", "listening",
+		    "udp=%s tls=%s ws_path=%s gro=%d gso=%d workers=%u steer=%d",
 		    cfg->udp_addr ? cfg->udp_addr : "-", cfg->tls_addr ? cfg->tls_addr : "-",
-		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso, srv->nworkers, srv->steer);
+		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso, srv->nworkers,
+		    srv->steer);
 	*out = srv;
 	return 0;
 out:
