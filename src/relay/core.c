@@ -41,6 +41,8 @@ struct pn_relay_peer {
 	uint64_t bucket_ms;
 	uint32_t tokens;
 	uint32_t nheld; /* its OPENs held for an absent connector */
+	/* Steering (ops->lane): has sent DATA on its stream; has bound UDP. */
+	uint8_t stream_data, udp_bound;
 };
 
 /* A client's authorized OPEN waiting for its connector to register. */
@@ -278,6 +280,22 @@ static void session_close(struct pn_relay_core *c, struct pn_relay_session *s, i
 	session_free(s);
 }
 
+/* The glue steers a session's UDP by sid[7] % nlanes (ops->lane): make it
+ * the lane of p's stream, keeping the rest of the byte random. */
+static void sid_steer(struct pn_relay_core *c, uint8_t sid[PN_RELAY_SID_LEN],
+		      const struct pn_relay_peer *p)
+{
+	unsigned lane, n, v = sid[PN_RELAY_SID_LEN - 1];
+
+	if (!c->ops->lane || c->ops->lane(p->conn, &lane, &n, c->user) || n < 2 || n > 256 ||
+	    lane >= n)
+		return;
+	v = v - v % n + lane;
+	if (v > 255)
+		v -= n;
+	sid[PN_RELAY_SID_LEN - 1] = (uint8_t)v;
+}
+
 static int session_open(struct pn_relay_core *c, struct pn_relay_peer *cl, struct pn_relay_peer *co,
 			uint32_t tag, uint64_t now)
 {
@@ -291,6 +309,7 @@ static int session_open(struct pn_relay_core *c, struct pn_relay_peer *cl, struc
 	do {
 		if ((r = pn_random(s->sid, sizeof(s->sid))))
 			goto out;
+		sid_steer(c, s->sid, co->stream_data && !co->udp_bound ? co : cl);
 	} while (pn_idmap_get(&c->sessions, s->sid));
 	if ((r = pn_random(s->side[0].secret, PN_RELAY_SECRET_LEN)) ||
 	    (r = pn_random(s->side[1].secret, PN_RELAY_SECRET_LEN)))
@@ -539,6 +558,7 @@ static int on_data(struct pn_relay_core *c, struct pn_relay_peer *p, const struc
 		return 0;
 	}
 	s->side[k].via_udp = 0;
+	p->stream_data = 1;
 	forward(c, s, k, m->payload, m->payload_len, now, &rt);
 	if (rt.kind == PN_RELAY_ROUTE_UDP) {
 		/* static: the glue may hold the iovecs until its batch ends */
@@ -617,6 +637,8 @@ static void bind_ok(struct pn_relay_core *c, struct pn_relay_session *s, int k,
 	s->side[k].counter = counter;
 	s->side[k].udp = *from;
 	s->side[k].via_udp = 1;
+	if (s->side[k].peer)
+		s->side[k].peer->udp_bound = 1;
 	s->last_active_ms = now;
 	c->st.binds_ok++;
 	pn_relay_bind_ok_encode(reply, s->sid, counter);

@@ -81,6 +81,16 @@ struct pn_relay_core_ops {
 	 * client's OPEN is then refused with PN_E_RELAY_NO_CONNECTOR.
 	 */
 	int (*connector_valid)(void *conn, void *user);
+	/*
+	 * Optional.  Steering (docs/relay.md, Workers): the lane of conn (the
+	 * glue's worker owning its stream) in *lane, out of *nlanes.  A new
+	 * session's id then has sid[7] % nlanes == the lane of the side whose
+	 * stream most likely carries its DATA (the connector's if it has sent
+	 * DATA on its stream and never bound UDP, else the client's), so the
+	 * glue can deliver the session's UDP to that worker.  0, or nonzero
+	 * for no steering.
+	 */
+	int (*lane)(void *conn, unsigned *lane, unsigned *nlanes, void *user);
 };
 
 struct pn_relay_limits {

@@ -118,6 +118,20 @@ static int op_connector_valid(void *c, void *user)
 	return (uint64_t)pn_wall_s() > cn->info.not_after + PN_TRUST_DEFAULT_SKEW ? PN_E_EXPIRED : 0;
 }
 
+/* Steering: a session's UDP goes to the worker of its stream side
+ * (server_worker.c attaches the reuseport program reading sid[7]). */
+static int op_lane(void *c, unsigned *lane, unsigned *nlanes, void *user)
+{
+	struct pn_relay_server *srv = user;
+	struct conn *cn = c;
+
+	if (!srv->steer)
+		return -1;
+	*lane = cn->w->idx;
+	*nlanes = srv->nworkers;
+	return 0;
+}
+
 const struct pn_relay_core_ops srv_core_ops = {
     .send_frame = op_send_frame,
     .send_data = op_send_data,
@@ -126,6 +140,7 @@ const struct pn_relay_core_ops srv_core_ops = {
     .authorize = op_authorize,
     .renew = op_renew,
     .connector_valid = op_connector_valid,
+    .lane = op_lane,
 };
 
 /* ---- timers, stats ---- */
@@ -304,9 +319,11 @@ int pn_relay_server_new(uv_loop_t *loop, const struct pn_relay_server_config *cf
 	if (cfg->stats_ms)
 		uv_timer_start(&srv->stats, on_stats, cfg->stats_ms, cfg->stats_ms);
 	uv_signal_start(&srv->sigusr1, on_sigusr1, SIGUSR1);
-	PN_LOG_INFO("relay", "listening", "udp=%s tls=%s ws_path=%s gro=%d gso=%d workers=%u",
+	PN_LOG_INFO("relay", "listening",
+		    "udp=%s tls=%s ws_path=%s gro=%d gso=%d workers=%u steer=%d",
 		    cfg->udp_addr ? cfg->udp_addr : "-", cfg->tls_addr ? cfg->tls_addr : "-",
-		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso, srv->nworkers);
+		    cfg->ws_path ? cfg->ws_path : "-", srv->gro, srv->gso, srv->nworkers,
+		    srv->steer);
 	*out = srv;
 	return 0;
 out:

@@ -145,6 +145,7 @@ struct pn_relay_server {
 	gnutls_certificate_credentials_t cred;
 	uv_mutex_t mu; /* MT: core, filter, adm, cred, cur, refused_auth */
 	int mt;	       /* nworkers > 1 */
+	int steer;     /* the reuseport program steers UDP by sid[7] % nworkers */
 	unsigned nworkers, nfinished;
 	struct worker **w;
 	struct worker *cur; /* the worker inside the core (holds mu) */

@@ -4,6 +4,7 @@
  * stream sends to the worker that owns the stream.
  */
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,34 @@ void srv_workers_free(struct pn_relay_server *srv)
 	srv->w = NULL;
 }
 
+/*
+ * Steering: a classic BPF program on the UDP reuseport group picks the
+ * socket (index = bind order = worker) of a relay message (DATA, BIND,
+ * CHALLENGE/CONFIRM: type 0xd0..0xd4, 9 bytes or more) by sid[7] %
+ * nworkers, which the core made the lane of the session's stream side
+ * (core.h, ops->lane).  The program sees the UDP payload at offset 0.
+ * Anything else returns an index past the group: the kernel's hash.
+ */
+static int steer_attach(struct pn_relay_server *srv, int fd)
+{
+	struct sock_filter code[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, PN_RELAY_DATA_HDR, 0, 6),
+	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, PN_RELAY_UDP_DATA, 0, 4),
+	    BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, PN_RELAY_UDP_CONFIRM, 3, 0),
+	    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, PN_RELAY_SID_LEN),
+	    BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, srv->nworkers),
+	    BPF_STMT(BPF_RET | BPF_A, 0),
+	    BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)))
+		return -errno;
+	return 0;
+}
+
 int srv_workers_open(struct pn_relay_server *srv, const struct sockaddr_storage *udp,
 		     const struct sockaddr_storage *tcp)
 {
@@ -398,6 +427,14 @@ int srv_workers_open(struct pn_relay_server *srv, const struct sockaddr_storage 
 		}
 		if (tcp && (r = tcp_listen_fd(&t, srv->mt, &w->tcp_fd)))
 			return r;
+	}
+	/* Without it (an old kernel) the kernel's hash spreads datagrams and
+	 * the hand-off carries what lands on another worker. */
+	if (srv->mt && udp && srv->nworkers <= 256) {
+		if ((r = steer_attach(srv, srv->w[0]->udp_fd)))
+			PN_LOG_WARN("relay", "steer_failed", "err=%d", r);
+		else
+			srv->steer = 1;
 	}
 	return 0;
 }

@@ -15,7 +15,10 @@
 # session echoed back (client -> relay -> connector -> relay -> client).
 # With N > 1 the stats show more than one worker receiving UDP, streams
 # on more than one worker, and hand-offs between workers (a session's two
-# sides on different workers).  With N = 1 nothing is handed off.
+# sides on different workers).  With N = 1 nothing is handed off.  With
+# N > 1, steering: 8 TLS / WebSocket clients with the connector on UDP,
+# the connector's datagrams must reach each client stream's worker
+# directly (hand-offs: a few control frames per session, not datagrams).
 # Nothing is resent: a datagram lost anywhere (e.g. a receiver's socket
 # buffer overflowing) stalls its session, so the load is kept within what
 # slow processes drain.  A sanitizer build runs fewer datagrams per
@@ -114,6 +117,26 @@ for N in 1 2 3; do
 			bad "streams on one worker only ($st)"
 		[ "${ho:-0}" -gt 0 ] && ok "sessions split across workers: $ho hand-offs to another worker's stream" ||
 			bad "no hand-off: no session had its sides on different workers"
+	fi
+	if [ $N -gt 1 ]; then
+		# Steering: the relay makes a session's id name its stream side's
+		# worker and a reuseport program delivers the session's datagrams
+		# there, so the connector's UDP to clients on TLS / WebSocket
+		# streams is not handed off between workers (only control frames
+		# are: SESSION to the connector's stream, CLOSE).  Without it about
+		# half the sessions' datagrams would be (8 clients: every one on the
+		# worker the kernel's hash picks for the connector has odds 1/2^8).
+		grep -q "steer=1" "$RLOG" && ok "workers=$N: UDP steering attached" || bad "workers=$N: no steering ($(grep ' listening ' "$RLOG"))"
+		ho0=$(field "$s" handoffs)
+		run_clients "workers=$N, steering" 2 600 tls 4 ws 4
+		s=$(stats_now)
+		# Control frames and the first datagrams (over the connector's stream
+		# until its UDP is bound) are handed off: a few per session.
+		ho=$(( $(field "$s" handoffs) - ho0 )) dg=$((8 * 2 * COUNT))
+		lim=$((8 * 2 * 8 + dg / 10))
+		echo "       workers=$N steering: $ho hand-offs for $dg datagrams to streams; udp rx per worker $(field "$s" worker_udp_rx), streams per worker $(field "$s" worker_streams), handoffs per worker $(field "$s" worker_handoffs)"
+		[ $ho -lt $lim ] && ok "workers=$N: the connector's datagrams reach the client stream's worker ($ho hand-offs < $lim)" ||
+			bad "workers=$N: $ho hand-offs for $dg datagrams: the connector's UDP is not steered to the streams' workers"
 	fi
 	pn_stop $CPID 10
 	# Phase B: the connector over its TLS stream only.

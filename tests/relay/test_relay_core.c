@@ -48,6 +48,7 @@ struct world {
 	uint8_t udp_buf[2048];
 	size_t udp_len;
 	uint64_t now_s;
+	unsigned nlanes; /* op_lane: 0, no steering */
 };
 static struct world W;
 
@@ -117,9 +118,17 @@ static int op_connector_valid(void *c, void *user)
 	return W.now_s > fc->info->not_after + PN_TRUST_DEFAULT_SKEW ? PN_E_EXPIRED : 0;
 }
 
-static const struct pn_relay_core_ops ops = {op_send_frame, op_send_data,     op_send_udp,
-					     op_kick,	    op_authorize,     op_renew,
-					     op_connector_valid};
+/* A conn's lane is its id. */
+static int op_lane(void *c, unsigned *lane, unsigned *nlanes, void *user)
+{
+	*lane = (unsigned)((struct fconn *)c)->id;
+	*nlanes = W.nlanes;
+	return W.nlanes ? 0 : -1;
+}
+
+static const struct pn_relay_core_ops ops = {
+    op_send_frame, op_send_data,       op_send_udp, op_kick, op_authorize,
+    op_renew,      op_connector_valid, op_lane};
 
 static const struct pn_relay_msg *last(struct fconn *c)
 {
@@ -196,6 +205,24 @@ static void udp(const struct pn_relay_addr *a, const struct sockaddr_in *sa, con
 		size_t n, uint64_t now, struct pn_relay_route *rt, uint8_t *reply)
 {
 	pn_relay_core_udp(W.core, a, (const struct sockaddr *)sa, p, n, now, reply, rt);
+}
+
+/* A side binds UDP from a new address: BIND, CHALLENGE, CONFIRM, BIND_OK. */
+static void bind_confirm(const struct pn_relay_addr *a, const struct sockaddr_in *sa,
+			 const uint8_t *sid, enum pn_relay_side side, uint64_t counter,
+			 const uint8_t *secret, uint64_t now)
+{
+	uint8_t bind[PN_RELAY_BIND_LEN], reply[PN_RELAY_REPLY_MAX], confirm[PN_RELAY_CONFIRM_LEN];
+	struct pn_relay_route rt;
+
+	pn_relay_bind_encode(bind, sid, side, counter, secret);
+	udp(a, sa, bind, sizeof(bind), now, &rt, reply);
+	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
+	pn_relay_confirm_encode(confirm, sid, side, counter, pn_relay_challenge_cookie(reply),
+				secret);
+	udp(a, sa, confirm, sizeof(confirm), now, &rt, reply);
+	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
+	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
 }
 
 static void test_session_lifecycle(void **state)
@@ -308,14 +335,7 @@ static void test_session_lifecycle(void **state)
 			 3); /* and the two DATA before the binding */
 
 	/* The connector binds UDP: client DATA now goes to its address. */
-	pn_relay_bind_encode(bind, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec);
-	udp(&ka, &ks, bind, sizeof(bind), now, &rt, reply);
-	assert_int_equal(rt.reply_len, PN_RELAY_CHALLENGE_LEN);
-	pn_relay_confirm_encode(confirm, sid, PN_RELAY_SIDE_CONNECTOR, 7,
-				pn_relay_challenge_cookie(reply), ksec);
-	udp(&ka, &ks, confirm, sizeof(confirm), now, &rt, reply);
-	assert_int_equal(rt.kind, PN_RELAY_ROUTE_REPLY);
-	assert_int_equal(rt.reply_len, PN_RELAY_BIND_OK_LEN);
+	bind_confirm(&ka, &ks, sid, PN_RELAY_SIDE_CONNECTOR, 7, ksec, now);
 	udp(&ca, &cs, data, sizeof(data), now, &rt, reply);
 	assert_int_equal(rt.kind, PN_RELAY_ROUTE_UDP);
 	assert_true(pn_relay_addr_eq(&rt.to, &ka));
@@ -650,6 +670,56 @@ static void test_open_held(void **state)
 	assert_int_equal(pn_relay_core_stats(W.core)->peers, 0);
 }
 
+/* Steering (ops->lane): a new session's sid[7] % nlanes is the lane of
+ * the client's stream, or of the connector's once it has sent DATA on
+ * its stream, until it binds UDP. */
+static void test_steering(void **state)
+{
+	struct fconn cc = {.id = 2, .info = &W.client.info}, kc = {.id = 5, .info = &W.conn.info};
+	struct pn_relay_peer *cl, *co;
+	struct pn_relay_msg reg = {.type = PN_RELAY_F_REGISTER}, d = {.type = PN_RELAY_F_DATA};
+	struct pn_relay_msg cm = {.type = PN_RELAY_F_CLOSE};
+	uint8_t pl[4] = {1, 2, 3, 4}, sid[PN_RELAY_SID_LEN], ksec[PN_RELAY_SECRET_LEN];
+	struct pn_relay_addr ka;
+	struct sockaddr_in ks;
+	uint64_t now = 1000;
+
+	(void)state;
+	W.nlanes = 7;
+	co = pn_relay_core_attach(W.core, &kc, PN_RELAY_ROLE_CONNECTOR, W.conn.info.id);
+	cl = pn_relay_core_attach(W.core, &cc, PN_RELAY_ROLE_CLIENT, W.client.info.id);
+	assert_non_null(co);
+	assert_non_null(cl);
+	assert_int_equal(frame(co, &reg, now), 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		open_req(cl, 10 + i, W.conn.info.id, now);
+		assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+		assert_int_equal(last(&cc)->sid[PN_RELAY_SID_LEN - 1] % 7, 2);
+	}
+	/* The connector carries DATA on its stream: its lane from now on. */
+	memcpy(d.sid, last(&cc)->sid, PN_RELAY_SID_LEN);
+	d.payload = pl;
+	d.payload_len = sizeof(pl);
+	assert_int_equal(frame(co, &d, now), 0);
+	assert_int_equal(cc.ndata, 1);
+	memcpy(cm.sid, d.sid, PN_RELAY_SID_LEN); /* to end the first session */
+	open_req(cl, 12, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(last(&cc)->sid[PN_RELAY_SID_LEN - 1] % 7, 5);
+	memcpy(sid, last(&kc)->sid, sizeof(sid));
+	memcpy(ksec, last(&kc)->secret, sizeof(ksec));
+	/* It binds UDP (BIND, CHALLENGE, CONFIRM): the client's lane again. */
+	mkaddr(&ka, &ks, "10.201.2.2", 6000);
+	bind_confirm(&ka, &ks, sid, PN_RELAY_SIDE_CONNECTOR, 1, ksec, now);
+	assert_int_equal(pn_relay_core_stats(W.core)->binds_ok, 1);
+	assert_int_equal(frame(cl, &cm, now), 0);
+	open_req(cl, 13, W.conn.info.id, now);
+	assert_int_equal(last(&cc)->type, PN_RELAY_F_OPENED);
+	assert_int_equal(last(&cc)->sid[PN_RELAY_SID_LEN - 1] % 7, 2);
+	pn_relay_core_detach(W.core, cl);
+	pn_relay_core_detach(W.core, co);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +728,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stun_and_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steering, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
