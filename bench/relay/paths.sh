@@ -195,7 +195,7 @@ run_one() {
 	done
 	sleep 0.3
 	$C perf stat -x, -e task-clock,raw_syscalls:sys_enter -o "$W/cur.iperf3c.stat" \
-		iperf3 -c 127.0.0.1 -p 9201 -t "$SECS" ${REVERSE:+-R} -J >"$W/iperf.$label.json" 2>&1
+		iperf3 -c 127.0.0.1 -p 9201 -t "$SECS" $([ "${REVERSE:-0}" = 1 ] && echo -R) -J >"$W/iperf.$label.json" 2>&1
 	for p in "${perfs[@]}"; do wait "$p"; done
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
@@ -230,7 +230,7 @@ j=json.load(open(sys.argv[1])); print("%.2f" % (j["end"]["sum_received"]["bits_p
 		# the share of the bytes the relay forwarded (near 100%: relayed; near 0: direct)
 		path=$(awk -v a="$(kv "$s0" fwd_bytes)" -v b="$(kv "$s1" fwd_bytes)" -v n="$bytes" \
 			'BEGIN { if (n > 0) printf "relay%.0f%%", (b - a) * 100 / n; else print "-" }')
-		for k in udp_rx_pkts tx_pkts gso_sends drop_queue tx_drops st_records st_writes st_reads; do
+		for k in udp_rx_pkts tx_pkts gso_sends drop_queue tx_drops st_records st_writes st_reads handoffs; do
 			a=$(kv "$s0" $k) z=$(kv "$s1" $k)
 			[ -n "$a" ] && [ -n "$z" ] || continue
 			ctr+="$k=$(awk -v a="$a" -v b="$z" -v n="$bytes" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
