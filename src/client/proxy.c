@@ -256,9 +256,6 @@ int pn_proxy_new(uv_loop_t *loop, struct pn_ctuns *tuns, struct pn_proxy **out)
 		return -ENOMEM;
 	p->loop = loop;
 	p->tuns = tuns;
-	pn_turnq_init(loop, &p->flush, px_flush_conn);
-	p->flush.check.data = p;
-	p->handles = 1; /* the flush queue's check handle */
 	*out = p;
 	return 0;
 }
@@ -338,14 +335,6 @@ void px_proxy_free_if_done(struct pn_proxy *p)
 	free(p);
 }
 
-static void flush_closed(uv_handle_t *h)
-{
-	struct pn_proxy *p = h->data;
-
-	p->handles--;
-	px_proxy_free_if_done(p);
-}
-
 static void listener_closed(void *arg)
 {
 	struct listener *ln = arg;
@@ -367,7 +356,6 @@ void pn_proxy_close(struct pn_proxy *p, void (*cb)(void *arg), void *arg)
 	p->close_arg = arg;
 	for (struct conn *c = p->conns; c; c = c->next)
 		px_conn_close(c, 1);
-	pn_turnq_close(&p->flush, flush_closed);
 	if (!p->listeners) {
 		/* Only connections to wait for, if any. */
 		px_proxy_free_if_done(p);

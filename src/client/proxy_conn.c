@@ -30,7 +30,7 @@ static int write_done(struct conn *c, int status)
 		px_conn_close(c, 1);
 		return 1;
 	}
-	if (c->writes_pending == 0 && !c->turn.queued && c->close_when_drained) {
+	if (c->writes_pending == 0 && c->close_when_drained) {
 		px_conn_close(c, 0);
 		return 1;
 	}
@@ -107,10 +107,10 @@ static void on_data_write(uv_write_t *w, int status)
 	maybe_shutdown(c);
 }
 
-/* Hand the queued flow data to libuv, one write at a time: at the end of
- * the loop turn that brought it (px_flush_conn; libuv writes at once
- * when its queue is empty), and what arrives while that write is in
- * flight together when it completes. */
+/* Hand the queued flow data to libuv, one write at a time: the first
+ * bytes of a burst go out at once (libuv writes synchronously when its
+ * queue is empty), what arrives while that write is in flight goes out
+ * together when it completes. */
 static void kick_write(struct conn *c)
 {
 	struct iovec iv[DATA_WRITE_VECS];
@@ -165,17 +165,11 @@ static void conn_free_step(uv_handle_t *h)
 		px_proxy_free_if_done(px);
 }
 
-void px_flush_conn(struct pn_turnq_node *n)
-{
-	kick_write(PN_TURNQ_OWNER(n, struct conn, turn));
-}
-
 void px_conn_close(struct conn *c, int reset)
 {
 	if (c->closing)
 		return;
 	c->closing = 1;
-	pn_turnq_remove(&c->px->flush, &c->turn);
 	pn_ctuns_cancel(c->px->tuns, &c->req);
 	if (c->flow) {
 		struct pn_flow *f = c->flow;
@@ -455,10 +449,7 @@ static void flow_data(struct pn_flow *f, const uint8_t *p, size_t n, void *user)
 		px_conn_close(c, 1);
 		return;
 	}
-	/* written at the end of this loop turn, with whatever else the
-	 * turn's packets bring (or when the write in flight completes) */
-	if (!c->writing)
-		pn_turnq_add(&c->px->flush, &c->turn);
+	kick_write(c);
 }
 
 static void flow_eof(struct pn_flow *f, void *user)
@@ -528,7 +519,7 @@ static void flow_closed(struct pn_flow *f, int code, void *user)
 		PN_LOG_INFO("client", "flow_end", "flow=%016llx bytes_up=%llu bytes_down=%llu",
 			    (unsigned long long)c->flow_id, (unsigned long long)tx,
 			    (unsigned long long)rx);
-		if (c->writes_pending || c->turn.queued)
+		if (c->writes_pending)
 			c->close_when_drained = 1;
 		else
 			px_conn_close(c, 0);

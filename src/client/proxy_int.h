@@ -15,7 +15,6 @@
 #include "core/buf.h"
 #include "core/bufq.h"
 #include "core/memtrim.h"
-#include "core/turnq.h"
 
 #define RBUF_SIZE (64u * 1024)
 /* Flows reset by a dying tunnel before the connector answered are retried
@@ -66,9 +65,6 @@ struct conn {
 	struct pn_bufq wq;
 	size_t writing; /* bytes of wq in the write in flight */
 	uv_write_t dw;
-	/* queued on pn_proxy.flush: flow data to write at the end of this
-	 * loop turn */
-	struct pn_turnq_node turn;
 
 	/* Bytes read and not yet taken by the flow (pend_off, pend_len): a
 	 * buffer of their size, allocated only while there are any (reads go
@@ -96,10 +92,6 @@ struct pn_proxy {
 	struct pn_ctuns *tuns;
 	struct listener *listeners;
 	struct conn *conns;
-	/* Connections given flow data this loop turn and not writing: written
-	 * once the turn's input is processed (one write for every packet of
-	 * a receive burst, with no wait) */
-	struct pn_turnq flush;
 	uint64_t flows_ok, flows_refused, flows_failed, socks_errors;
 	size_t nconns;		/* connections allocated */
 	struct pn_memtrim trim; /* the heap given back after bursts */
@@ -117,8 +109,6 @@ void px_proxy_free_if_done(struct pn_proxy *p);
 
 /* proxy_conn.c */
 void px_conn_close(struct conn *c, int reset);
-/* pn_proxy.flush's work: write a connection's queued flow data */
-void px_flush_conn(struct pn_turnq_node *n);
 void px_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 void px_start_flow(struct conn *c);

@@ -612,8 +612,6 @@ int pn_connector_new(const struct pn_connector_config *cfg, struct pn_connector 
 	uv_timer_init(cfg->loop, &c->recheck);
 	c->recheck.data = c;
 	uv_timer_start(&c->recheck, on_recheck, PN_CONNECTOR_RECHECK_MS, PN_CONNECTOR_RECHECK_MS);
-	pn_turnq_init(cfg->loop, &c->flush, pn_connector_i_flush);
-	c->flush.check.data = c;
 	*out = c;
 	return 0;
 fail:
@@ -710,10 +708,9 @@ void pn_connector_close(struct pn_connector *c, void (*cb)(void *arg), void *arg
 		pn_tunnel_close(ct->t, PN_FLOW_OK);
 		free_ctun(c, ct);
 	}
-	c->closing_handles = 3;
+	c->closing_handles = 2;
 	uv_timer_stop(&c->recheck);
 	c->recheck.data = c;
 	uv_close((uv_handle_t *)&c->recheck, timer_closed);
-	pn_turnq_close(&c->flush, timer_closed);
 	pn_tep_close(c->tep, tep_closed, c);
 }

@@ -5,7 +5,6 @@
 #include "core/bufq.h"
 #include "core/memtrim.h"
 #include "core/metrics.h"
-#include "core/turnq.h"
 #include "trust/policy.h"
 #include "tunnel/flowproto.h"
 
@@ -68,9 +67,6 @@ struct cflow {
 	struct pn_bufq wq;
 	size_t writing;
 	uv_write_t wreq;
-	/* queued on pn_connector.flush: data to write at the end of this
-	   loop turn */
-	struct pn_turnq_node turn;
 	uv_shutdown_t sreq;
 	int c_eof, shut_sent, shut_done;
 	/* the stream ended cleanly but bytes (or the FIN) are still on their
@@ -113,9 +109,6 @@ struct pn_connector {
 	uint64_t ended_up, ended_down;
 	struct pn_metrics_reasons denials, handshake_failures;
 	uv_timer_t recheck;
-	/* flows given data this loop turn and not writing: written once the
-	   turn's input is processed (one write per receive burst, no wait) */
-	struct pn_turnq flush;
 	/* resource exhaustion (EMFILE...): logged once per burst */
 	uint64_t exh_logged_ms, exh_count;
 	int closing_handles;
@@ -136,8 +129,6 @@ void pn_csock_close(struct csock *s, int reset);
 /* SO_LINGER {on, 0}: with on, closing the socket resets the connection. */
 void pn_csock_linger0(struct csock *s, int on);
 void pn_cflow_maybe_free(struct cflow *cf);
-/* pn_connector.flush's work: write a flow's queued data */
-void pn_connector_i_flush(struct pn_turnq_node *n);
 void pn_connector_i_free_if_done(struct pn_connector *c);
 /* dial.c: resolve, answer DNS flows, connect (happy eyeballs) */
 void pn_cflow_start(struct cflow *cf);

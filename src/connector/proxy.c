@@ -5,9 +5,8 @@
  *   client -> resource: flow data goes into a queue of chunks (at most the
  *     flow's receive window, since credit is only returned via
  *     pn_flow_consumed once bytes reach the socket; memory only for what
- *     is queued) and out with one uv_write at a time: at the end of the
- *     loop turn that brought it (pn_connector_i_flush), then everything
- *     that arrived while the previous write ran.
+ *     is queued) and out with one uv_write at a time, so writes batch
+ *     everything that arrived while the previous one ran.
  *   resource -> client: uv_read into the connector's one read buffer, no
  *     more than the flow takes now (pn_flow_write_room); when it takes
  *     nothing, reading stops until ops.writable.
@@ -105,13 +104,6 @@ static void close_io(struct cflow *cf, int reset)
 	}
 }
 
-static void kick_write(struct cflow *cf);
-
-void pn_connector_i_flush(struct pn_turnq_node *n)
-{
-	kick_write(PN_TURNQ_OWNER(n, struct cflow, turn));
-}
-
 static void release(struct cflow *cf, int reset)
 {
 	if (cf->released)
@@ -124,7 +116,6 @@ static void release(struct cflow *cf, int reset)
 	}
 	cf->released = 1;
 	cf->st = CF_DONE;
-	pn_turnq_remove(&cf->c->flush, &cf->turn);
 	pn_cflow_unlink(cf);
 	if (cf->gai_active)
 		uv_cancel((uv_req_t *)&cf->gai);
@@ -268,6 +259,8 @@ static void ops_writable(struct pn_flow *f, void *u)
 
 /* ------------------------------------------------- client -> resource -- */
 
+static void kick_write(struct cflow *cf);
+
 static void on_shutdown(uv_shutdown_t *r, int status)
 {
 	struct cflow *cf = r->data;
@@ -352,9 +345,9 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 	if (cf->released)
 		return;
 	cf->up += n;
-	/* No write per QUIC packet: bytes gather in the queue until the end
-	   of the loop turn, or while one write is in flight, so each write(2)
-	   carries everything that arrived meanwhile. */
+	/* No write per QUIC packet: bytes gather in the queue while one write
+	   is in flight, so each write(2) carries everything that arrived
+	   meanwhile (one per loop iteration under load). */
 	win = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
 						 : PN_TEP_WINDOW_DEFAULT;
 	if (n > win - pn_bufq_len(&cf->wq)) {
@@ -367,8 +360,7 @@ static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 		abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
 		return;
 	}
-	if (!cf->writing)
-		pn_turnq_add(&cf->c->flush, &cf->turn);
+	kick_write(cf);
 }
 
 static void ops_eof(struct pn_flow *f, void *u)
