@@ -49,7 +49,9 @@ snapshot() {
 	$C ip -6 rule show
 	echo "--- routes"
 	$C ip route show table all
-	$C ip -6 route show table all
+	# (not the link-local and multicast routes the kernel adds once the
+	# interface's IPv6 comes up, which can be after the first snapshot)
+	$C ip -6 route show table all | grep -v '^multicast\|fe80'
 }
 snapshot >"$W/before.txt"
 
