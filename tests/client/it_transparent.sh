@@ -75,9 +75,10 @@ snapshot() { # the host state the client must leave as it found it
 	$C ip rule show
 	$C ip -6 rule show
 	echo "--- routes"
-	$C ip route show table all
 	# (not the link-local and multicast routes the kernel adds once the
-	# interface's IPv6 comes up, which can be after the first snapshot)
+	# interface's IPv6 comes up, which can be after the first snapshot;
+	# `ip route show table all` lists them too)
+	$C ip route show table all | grep -v '^multicast\|fe80'
 	$C ip -6 route show table all | grep -v '^multicast\|fe80'
 }
 snapshot >"$W/before.txt"

@@ -173,7 +173,7 @@ rsnap() {
 	$C ip rule show
 	$C ip -6 rule show
 	$C ip -br link show
-	$C ip route show table all
+	$C ip route show table all | grep -v '^multicast\|fe80' # (not the kernel's IPv6 link-local routes: late)
 }
 rsnap >"$W/r-before.txt"
 start_resolved() {
