@@ -126,8 +126,9 @@ static void on_accept(struct pn_acceptor *acc, int fd, void *user)
 	}
 	c->px = px;
 	c->ln = ln;
-	pn_bufq_init(&c->wq);
+	pn_swriter_init(&c->w, 0, DATA_WRITE_VECS, &px_data_ops, c);
 	uv_tcp_init(px->loop, &c->tcp);
+	pn_swriter_start(&c->w, (uv_stream_t *)&c->tcp);
 	uv_timer_init(px->loop, &c->retry);
 	c->tcp.data = c;
 	c->retry.data = c;

@@ -18,32 +18,30 @@
 #include "core/log.h"
 #include "trust/acl.h"
 
-/* A write ended: close if that was the last one and the connection was
- * to close once drained; a failed write means the application went away:
- * reset the flow towards the resource.  1 if the connection is closing. */
-static int write_done(struct conn *c, int status)
+/* Nothing of ours is left to write: a connection to close once drained
+ * closes now. */
+static void maybe_close_drained(struct conn *c)
 {
-	c->writes_pending--;
-	if (c->closing)
-		return 1;
-	if (status < 0 && status != UV_ECANCELED) {
-		px_conn_close(c, 1);
-		return 1;
-	}
-	if (c->writes_pending == 0 && c->close_when_drained) {
+	if (c->writes_pending == 0 && !pn_swriter_busy(&c->w) && c->close_when_drained)
 		px_conn_close(c, 0);
-		return 1;
-	}
-	return 0;
 }
 
+/* A reply's write ended; a failed write means the application went away:
+ * reset the flow towards the resource. */
 static void on_write(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
 	struct conn *c = wr->c;
 
 	free(wr);
-	(void)write_done(c, status);
+	c->writes_pending--;
+	if (c->closing)
+		return;
+	if (status < 0 && status != UV_ECANCELED) {
+		px_conn_close(c, 1);
+		return;
+	}
+	maybe_close_drained(c);
 }
 
 /* One reply of the proxy's own (SOCKS), copied: written in order with the
@@ -67,71 +65,36 @@ static int tcp_send(struct conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void on_shutdown(uv_shutdown_t *sh, int status)
+/* Flow data into the application's connection (core/swriter.h): the first
+ * bytes of a burst go out at once, what arrives meanwhile together; the
+ * flow's FIN follows every byte.  Nothing comes once the connection is
+ * closing (px_conn_close stops the writer). */
+static void data_consumed(size_t n, void *user)
 {
-	(void)status;
-	free(sh);
-}
+	struct conn *c = user;
 
-/* The flow's orderly end reaches the application as a FIN after every
- * byte: once no flow data is queued or in flight (a shutdown only waits
- * for the writes already handed to libuv). */
-static void maybe_shutdown(struct conn *c)
-{
-	uv_shutdown_t *sh;
-
-	if (!c->flow_eof || c->shut_sent || c->closing || c->writing || pn_bufq_len(&c->wq))
-		return;
-	c->shut_sent = 1;
-	if (!(sh = malloc(sizeof(*sh))))
-		return;
-	if (uv_shutdown(sh, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-		free(sh);
-}
-
-static void kick_write(struct conn *c);
-
-static void on_data_write(uv_write_t *w, int status)
-{
-	struct conn *c = w->data;
-	size_t n = c->writing;
-
-	c->writing = 0;
-	pn_bufq_drop(&c->wq, n);
-	if (status == 0 && c->flow)
+	if (c->flow)
 		pn_flow_consumed(c->flow, n);
-	if (!c->closing && status == 0)
-		kick_write(c);
-	if (write_done(c, status))
-		return;
-	maybe_shutdown(c);
 }
 
-/* Hand the queued flow data to libuv, one write at a time: the first
- * bytes of a burst go out at once (libuv writes synchronously when its
- * queue is empty), what arrives while that write is in flight goes out
- * together when it completes. */
-static void kick_write(struct conn *c)
+static void data_drained(void *user)
 {
-	struct iovec iv[DATA_WRITE_VECS];
-	uv_buf_t b[DATA_WRITE_VECS];
-	size_t n = 0, nv;
-
-	if (c->writing || pn_bufq_len(&c->wq) == 0)
-		return;
-	nv = pn_bufq_peek(&c->wq, 0, iv, DATA_WRITE_VECS);
-	for (size_t i = 0; i < nv; i++) {
-		b[i] = uv_buf_init(iv[i].iov_base, (unsigned)iv[i].iov_len);
-		n += iv[i].iov_len;
-	}
-	c->dw.data = c;
-	if (uv_write(&c->dw, (uv_stream_t *)&c->tcp, b, (unsigned)nv, on_data_write) != 0) {
-		px_conn_close(c, 1);
-		return;
-	}
-	c->writing = n;
-	c->writes_pending++;
+	maybe_close_drained(user);
 }
+
+static void data_error(int err, void *user)
+{
+	(void)err;
+	px_conn_close(user, 1);
+}
+
+const struct pn_swriter_ops px_data_ops = {
+    .consumed = data_consumed,
+    .drained = data_drained,
+    .error = data_error,
+    /* a FIN that fails: the application went away, its read says so */
+    .fin = NULL,
+};
 
 /* Send a buffer's content, then close once written. */
 static void send_and_close(struct conn *c, struct pn_buf *out)
@@ -157,7 +120,7 @@ static void conn_free_step(uv_handle_t *h)
 		px->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	pn_bufq_fini(&c->wq);
+	pn_swriter_fini(&c->w);
 	free(c->rbuf);
 	free(c);
 	pn_memtrim_count(&px->trim, --px->nconns);
@@ -170,6 +133,7 @@ void px_conn_close(struct conn *c, int reset)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	pn_swriter_stop(&c->w);
 	pn_ctuns_cancel(c->px->tuns, &c->req);
 	if (c->flow) {
 		struct pn_flow *f = c->flow;
@@ -443,13 +407,10 @@ static void flow_data(struct pn_flow *f, const uint8_t *p, size_t n, void *user)
 	(void)f;
 	if (c->closing)
 		return;
-	/* cannot fail for size while the peer respects flow control: the
-	 * queue holds at most the flow's window */
-	if (pn_bufq_append(&c->wq, p, n) != 0) {
+	/* no window of its own (0): the queue holds at most the flow's
+	 * receive window, which the tunnel enforces; only memory can fail */
+	if (pn_swriter_append(&c->w, p, n) != 0)
 		px_conn_close(c, 1);
-		return;
-	}
-	kick_write(c);
 }
 
 static void flow_eof(struct pn_flow *f, void *user)
@@ -457,8 +418,7 @@ static void flow_eof(struct pn_flow *f, void *user)
 	struct conn *c = user;
 
 	(void)f;
-	c->flow_eof = 1;
-	maybe_shutdown(c);
+	pn_swriter_eof(&c->w);
 }
 
 static void flow_writable(struct pn_flow *f, void *user)
@@ -519,7 +479,7 @@ static void flow_closed(struct pn_flow *f, int code, void *user)
 		PN_LOG_INFO("client", "flow_end", "flow=%016llx bytes_up=%llu bytes_down=%llu",
 			    (unsigned long long)c->flow_id, (unsigned long long)tx,
 			    (unsigned long long)rx);
-		if (c->writes_pending)
+		if (c->writes_pending || pn_swriter_busy(&c->w))
 			c->close_when_drained = 1;
 		else
 			px_conn_close(c, 0);

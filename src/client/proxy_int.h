@@ -13,8 +13,8 @@
 #include "client/udpassoc.h"
 #include "core/accept.h"
 #include "core/buf.h"
-#include "core/bufq.h"
 #include "core/memtrim.h"
+#include "core/swriter.h"
 
 #define RBUF_SIZE (64u * 1024)
 /* Flows reset by a dying tunnel before the connector answered are retried
@@ -53,18 +53,15 @@ struct conn {
 	struct pn_flow *flow;
 	uint64_t flow_id;
 	unsigned attempts;
-	int status_seen, closing, close_when_drained, tcp_eof, flow_eof;
-	int shut_sent;		 /* the flow's end passed on (uv_shutdown) */
-	unsigned writes_pending; /* uv_writes queued: replies and flow data */
+	int status_seen, closing, close_when_drained, tcp_eof;
+	unsigned writes_pending; /* replies of our own (SOCKS) in flight */
 
 	/* Flow data for the application: received STREAM bytes gather here
 	 * while one write of earlier ones is in flight, so a write(2)
 	 * carries everything that arrived meanwhile instead of one write
 	 * per QUIC packet (at most the flow's receive window: credit goes
 	 * back with pn_flow_consumed once bytes reach the socket). */
-	struct pn_bufq wq;
-	size_t writing; /* bytes of wq in the write in flight */
-	uv_write_t dw;
+	struct pn_swriter w;
 
 	/* Bytes read and not yet taken by the flow (pend_off, pend_len): a
 	 * buffer of their size, allocated only while there are any (reads go
@@ -112,5 +109,6 @@ void px_conn_close(struct conn *c, int reset);
 void px_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 void px_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 void px_start_flow(struct conn *c);
+extern const struct pn_swriter_ops px_data_ops; /* flow data into c->tcp */
 
 #endif

@@ -405,7 +405,12 @@ static void on_flow_request(struct pn_tunnel *t, struct pn_flow *f, const struct
 	cf->ct = ct;
 	cf->f = f;
 	cf->hdr = *h;
-	pn_bufq_init(&cf->wq);
+	/* the queue holds at most the flow's receive window: credit is only
+	   returned as bytes reach the resource */
+	pn_swriter_init(&cf->w,
+			c->cfg.tunables.stream_window ? c->cfg.tunables.stream_window
+						      : PN_TEP_WINDOW_DEFAULT,
+			CF_WRITE_VECS, &pn_cflow_wops, cf);
 	pn_memtrim_count(&c->trim, ++c->nflows_mem);
 	cf->start_ms = pn_connector_now_ms();
 	cf->proto = h->kind == PN_FLOW_UDP ? PN_PROTO_UDP

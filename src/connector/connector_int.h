@@ -2,13 +2,14 @@
 #define PN_CONNECTOR_INT_H
 /* Internals shared by connector.c (policy, tunnels) and proxy.c (flow I/O). */
 #include "connector/connector.h"
-#include "core/bufq.h"
 #include "core/memtrim.h"
 #include "core/metrics.h"
+#include "core/swriter.h"
 #include "trust/policy.h"
 #include "tunnel/flowproto.h"
 
 #define CF_RBUF 65536 /* resource -> client reads (one buffer for all flows) */
+#define CF_WRITE_VECS 16 /* vectors per write to the resource (queue chunks) */
 #define CF_DIAL_MAX 16 /* addresses of one name tried per flow */
 #define CF_DIAL_STAGGER_MS 250 /* RFC 8305 "connection attempt delay" */
 
@@ -64,11 +65,8 @@ struct cflow {
 	int reading;
 	/* client -> resource: what arrived and is not written yet (memory
 	   follows the bytes queued, within the flow's receive window) */
-	struct pn_bufq wq;
-	size_t writing;
-	uv_write_t wreq;
-	uv_shutdown_t sreq;
-	int c_eof, shut_sent, shut_done;
+	struct pn_swriter w;
+	int shut_done; /* the FIN is on its way to the resource */
 	/* the stream ended cleanly but bytes (or the FIN) are still on their
 	   way to the resource: the flow's end is logged once they are out */
 	int draining;
@@ -129,6 +127,7 @@ void pn_csock_close(struct csock *s, int reset);
 /* SO_LINGER {on, 0}: with on, closing the socket resets the connection. */
 void pn_csock_linger0(struct csock *s, int on);
 void pn_cflow_maybe_free(struct cflow *cf);
+extern const struct pn_swriter_ops pn_cflow_wops; /* client -> resource */
 void pn_connector_i_free_if_done(struct pn_connector *c);
 /* dial.c: resolve, answer DNS flows, connect (happy eyeballs) */
 void pn_cflow_start(struct cflow *cf);

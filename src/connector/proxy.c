@@ -31,9 +31,6 @@
 #include "core/err.h"
 #include "core/log.h"
 
-/* vectors per write to the resource (queue chunks of up to 16 KiB each) */
-#define CF_WRITE_VECS 16
-
 /* ------------------------------------------------------------ lifetime -- */
 
 void pn_cflow_maybe_free(struct cflow *cf)
@@ -45,7 +42,7 @@ void pn_cflow_maybe_free(struct cflow *cf)
 			uv_freeaddrinfo(cf->ai);
 		pn_cdnsmsg_free(cf);
 		free(cf->rbuf);
-		pn_bufq_fini(&cf->wq);
+		pn_swriter_fini(&cf->w);
 		free(cf);
 		pn_memtrim_count(&c->trim, --c->nflows_mem);
 		pn_connector_i_free_if_done(c); /* closing, and this was the last */
@@ -94,6 +91,9 @@ static void close_io(struct cflow *cf, int reset)
 		struct csock *s = cf->io;
 		cf->io = NULL;
 		cf->reading = 0;
+		/* a write or shutdown in flight completes (cancelled) before
+		   the socket's close callback: cf is still there */
+		pn_swriter_stop(&cf->w);
 		pn_csock_close(s, reset);
 	}
 	pn_cflow_dial_stop(cf);
@@ -259,17 +259,29 @@ static void ops_writable(struct pn_flow *f, void *u)
 
 /* ------------------------------------------------- client -> resource -- */
 
-static void kick_write(struct cflow *cf);
-
-static void on_shutdown(uv_shutdown_t *r, int status)
+/* Written into the resource's socket by core/swriter.h, one write at a
+ * time (each write(2) carries everything that arrived meanwhile); the
+ * client's orderly end reaches the resource as a FIN after every byte:
+ * the only way a FIN is ever sent to a resource.  Nothing comes once the
+ * flow is released (close_io stops the writer). */
+static void w_consumed(size_t n, void *u)
 {
-	struct cflow *cf = r->data;
+	struct cflow *cf = u;
 
-	cf->pending--;
-	if (cf->released) {
-		pn_cflow_maybe_free(cf);
-		return;
-	}
+	if (cf->f)
+		pn_flow_consumed(cf->f, n);
+}
+
+static void w_error(int err, void *u)
+{
+	(void)err;
+	abort_flow(u, PN_FLOW_RESET, "resource_write");
+}
+
+static void w_fin(int status, void *u)
+{
+	struct cflow *cf = u;
+
 	if (status < 0) {
 		abort_flow(cf, PN_FLOW_RESET, "resource_shutdown");
 		return;
@@ -279,88 +291,34 @@ static void on_shutdown(uv_shutdown_t *r, int status)
 		finish_clean(cf);
 }
 
-/* The client's orderly end reaches the resource as a FIN, after every
- * byte: the only way a FIN is ever sent to a resource. */
-static void maybe_shutdown(struct cflow *cf)
-{
-	if (cf->c_eof && !cf->shut_sent && pn_bufq_len(&cf->wq) == 0 && !cf->writing && cf->io) {
-		cf->shut_sent = 1;
-		cf->sreq.data = cf;
-		if (uv_shutdown(&cf->sreq, (uv_stream_t *)&cf->io->u.tcp, on_shutdown) == 0)
-			cf->pending++;
-		else
-			abort_flow(cf, PN_FLOW_RESET, "resource_shutdown");
-	}
-}
-
-static void on_write(uv_write_t *r, int status)
-{
-	struct cflow *cf = r->data;
-	size_t n = cf->writing;
-
-	cf->pending--;
-	cf->writing = 0;
-	if (cf->released) {
-		pn_cflow_maybe_free(cf);
-		return;
-	}
-	if (status < 0) {
-		abort_flow(cf, PN_FLOW_RESET, "resource_write");
-		return;
-	}
-	pn_bufq_drop(&cf->wq, n);
-	if (cf->f)
-		pn_flow_consumed(cf->f, n);
-	kick_write(cf);
-	maybe_shutdown(cf);
-}
-
-static void kick_write(struct cflow *cf)
-{
-	struct iovec iv[CF_WRITE_VECS];
-	uv_buf_t b[CF_WRITE_VECS];
-	size_t n = 0, nv;
-
-	if (cf->writing || pn_bufq_len(&cf->wq) == 0 || !cf->io)
-		return;
-	nv = pn_bufq_peek(&cf->wq, 0, iv, CF_WRITE_VECS);
-	for (size_t i = 0; i < nv; i++) {
-		b[i] = uv_buf_init(iv[i].iov_base, (unsigned)iv[i].iov_len);
-		n += iv[i].iov_len;
-	}
-	cf->wreq.data = cf;
-	if (uv_write(&cf->wreq, (uv_stream_t *)&cf->io->u.tcp, b, (unsigned)nv, on_write) != 0) {
-		abort_flow(cf, PN_FLOW_RESET, "resource_write");
-		return;
-	}
-	cf->writing = n;
-	cf->pending++;
-}
+const struct pn_swriter_ops pn_cflow_wops = {
+    .consumed = w_consumed,
+    .error = w_error,
+    .fin = w_fin,
+};
 
 static void ops_data(struct pn_flow *f, const uint8_t *p, size_t n, void *u)
 {
 	struct cflow *cf = u;
-	size_t win;
+	int r;
 
+	(void)f;
 	if (cf->released)
 		return;
 	cf->up += n;
 	/* No write per QUIC packet: bytes gather in the queue while one write
 	   is in flight, so each write(2) carries everything that arrived
 	   meanwhile (one per loop iteration under load). */
-	win = cf->c->cfg.tunables.stream_window ? cf->c->cfg.tunables.stream_window
-						 : PN_TEP_WINDOW_DEFAULT;
-	if (n > win - pn_bufq_len(&cf->wq)) {
-		/* cannot happen while the peer respects flow control */
+	if ((r = pn_swriter_append(&cf->w, p, n)) == PN_E_TOOBIG) {
+		/* past the window: cannot happen while the peer respects
+		   flow control */
 		abort_flow(cf, PN_FLOW_INTERNAL, "flow_control_violation");
 		return;
 	}
-	if (pn_bufq_append(&cf->wq, p, n) != 0) {
+	if (r != 0) {
 		pn_connector_exhausted(cf->c, UV_ENOMEM, "buffer");
 		abort_flow(cf, PN_FLOW_EXHAUSTED, "out_of_memory");
-		return;
 	}
-	kick_write(cf);
 }
 
 static void ops_eof(struct pn_flow *f, void *u)
@@ -368,8 +326,7 @@ static void ops_eof(struct pn_flow *f, void *u)
 	struct cflow *cf = u;
 
 	(void)f;
-	cf->c_eof = 1;
-	maybe_shutdown(cf);
+	pn_swriter_eof(&cf->w);
 }
 
 /* ------------------------------------------------------------------ UDP -- */
@@ -430,8 +387,7 @@ static void ops_closed(struct pn_flow *f, int code, void *u)
 			finish_clean(cf);
 			return;
 		}
-		cf->draining = 1;
-		maybe_shutdown(cf);
+		cf->draining = 1; /* w_fin finishes */
 		return;
 	}
 	if (!cf->end_reason[0])
@@ -467,6 +423,8 @@ void pn_cflow_connected(struct cflow *cf, struct csock *sk)
 
 	cf->io = sk;
 	cf->st = CF_OPEN;
+	if (cf->proto == PN_PROTO_TCP)
+		pn_swriter_start(&cf->w, (uv_stream_t *)&sk->u.tcp);
 	pn_flow_status_set(&st, 0, PN_FLOW_OK, "ok");
 	if (pn_flow_respond(cf->f, &st, &pn_cflow_ops, cf) != 0) {
 		cf->f = NULL;
