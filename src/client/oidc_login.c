@@ -187,12 +187,10 @@ static int await_code(int lfd, const char *state, unsigned timeout_s, char **cod
 	int rc;
 
 	*code = NULL;
-	if ((rc = pn_curl_ready("oidc")) != 0) /* for curl_easy_unescape */
+	if ((rc = pn_curl_easy_open("oidc", &h)) != 0) /* for curl_easy_unescape */
 		return rc;
 	rc = PN_E_TIMEOUT;
-	h = curl_easy_init();
-	buf = malloc(REQ_MAX);
-	if (!h || !buf) {
+	if (!(buf = malloc(REQ_MAX))) {
 		rc = -ENOMEM;
 		goto out;
 	}

@@ -7,14 +7,8 @@
 int pn_client_p2p_start(struct pn_tep *ep, struct pn_rrelay *const *relays, size_t n)
 {
 	struct sockaddr_storage stun[PN_P2P_MAX_CANDS];
-	size_t ns = 0;
 
-	for (size_t i = 0; i < n && ns < PN_P2P_MAX_CANDS; i++) {
-		socklen_t len;
-		if (pn_rrelay_udp_addr(relays[i], &stun[ns], &len) == 0)
-			ns++;
-	}
-	return pn_tep_p2p(ep, stun, ns);
+	return pn_tep_p2p(ep, stun, pn_rrelay_udp_addrs(relays, n, stun, PN_P2P_MAX_CANDS));
 }
 
 json_t *pn_client_p2p_json(const struct pn_tunnel *t)

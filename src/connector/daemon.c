@@ -252,8 +252,7 @@ static int set_relays(struct pn_connector_daemon *d, const struct pn_relay_entry
 {
 	struct sockaddr_storage stun[PN_CONNECTOR_RELAYS_MAX];
 	struct pn_rclient_sync st;
-	size_t nstun = 0;
-	socklen_t sl;
+	size_t nstun;
 	int r;
 
 	if (!d->rc && (!n || (r = new_rclient(d)) != 0))
@@ -264,9 +263,7 @@ static int set_relays(struct pn_connector_daemon *d, const struct pn_relay_entry
 		return r;
 	PN_LOG_INFO("connector", "relays", "count=%u added=%u removed=%u failed=%u", d->nrelays,
 		    st.added, st.removed, st.failed);
-	for (unsigned i = 0; i < d->nrelays; i++)
-		if (pn_rrelay_udp_addr(d->relays[i], &stun[nstun], &sl) == 0)
-			nstun++;
+	nstun = pn_rrelay_udp_addrs(d->relays, d->nrelays, stun, PN_CONNECTOR_RELAYS_MAX);
 	/* direct paths by NAT traversal on the direct socket, STUN from the relays */
 	if ((r = pn_tep_p2p(pn_connector_tep(d->conn), stun, nstun)) != 0)
 		PN_LOG_WARN("connector", "p2p_off", "err=%s", pn_errname(r));

@@ -237,9 +237,9 @@ static int h_start(struct pn_req *r)
 		pn_api_store_error(r, row ? rc : -ENOMEM);
 		goto fail;
 	}
-	h = pn_curl_ready("oidc") ? NULL : curl_easy_init(); /* for curl_easy_escape */
-	if (h && asprintf(&url, "%s%cresponse_type=code", p->auth_ep,
-			  strchr(p->auth_ep, '?') ? '&' : '?') > 0) {
+	rc = pn_curl_easy_open("oidc", &h); /* for curl_easy_escape */
+	if (!rc && asprintf(&url, "%s%cresponse_type=code", p->auth_ep,
+			    strchr(p->auth_ep, '?') ? '&' : '?') > 0) {
 		add_param(h, &url, "client_id", p->client_id);
 		add_param(h, &url, "redirect_uri", redirect);
 		add_param(h, &url, "scope", p->scopes);
@@ -250,7 +250,7 @@ static int h_start(struct pn_req *r)
 	}
 	if (!url)
 		pn_api_error(r, 500, "internal",
-			     h ? "out of memory" : "libcurl missing (package libcurl3-gnutls)");
+			     rc == PN_E_LIBRARY ? PN_CURL_MISSING_MSG : "out of memory");
 	else
 		pn_api_ok(r, 201,
 			  json_pack("{s:s,s:s,s:i,s:s}", "authorization_url", url, "state", state,

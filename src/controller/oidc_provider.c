@@ -28,14 +28,13 @@ static int http_json(const struct pn_oidc_provider *p, const char *url, const ch
 	char *user = NULL, *pass = NULL;
 	CURL *h;
 	CURLcode cc;
-	int rc = PN_E_OIDC_IDP;
+	int rc;
 
 	*reply = NULL;
 	*status = 0;
-	if (pn_curl_ready("oidc"))
-		return PN_E_LIBRARY;
-	if (!(h = curl_easy_init()))
-		return -ENOMEM;
+	if ((rc = pn_curl_easy_open("oidc", &h)) != 0)
+		return rc;
+	rc = PN_E_OIDC_IDP;
 	if (strncmp(url, "https://", 8))
 		goto out;
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -99,12 +98,11 @@ int pn_oidc_post(struct pn_oidc_provider *p, const char *url, const char *const 
 	CURL *h;
 	char *form = NULL;
 	size_t len = 0;
-	int rc = -ENOMEM;
+	int rc;
 
-	if (pn_curl_ready("oidc"))
-		return PN_E_LIBRARY;
-	if (!(h = curl_easy_init()))
-		return -ENOMEM;
+	if ((rc = pn_curl_easy_open("oidc", &h)) != 0)
+		return rc;
+	rc = -ENOMEM;
 	for (size_t i = 0; params[i] && params[i + 1]; i += 2) {
 		char *v = curl_easy_escape(h, params[i + 1], 0);
 		char *nf;

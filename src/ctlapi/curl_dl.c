@@ -2,6 +2,7 @@
 #define PN_CURL_DL_IMPL
 #include "ctlapi/curl_dl.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "core/err.h"
@@ -40,4 +41,16 @@ int pn_curl_ready(const char *mod)
 	if (r)
 		PN_LOG_ERROR(mod, "library_missing", "err=%s msg=\"%s\"", pn_errname(r), err);
 	return r;
+}
+
+int pn_curl_easy_open(const char *mod, CURL **out)
+{
+	int r;
+
+	*out = NULL;
+	if ((r = pn_curl_ready(mod)) != 0)
+		return r;
+	if (!(*out = PN_DLSYM(pn_curl_sym, curl_easy_init)()))
+		return -ENOMEM;
+	return 0;
 }

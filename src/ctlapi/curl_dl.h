@@ -48,6 +48,14 @@ int pn_curl_load(char *err, size_t errsz);
 /* pn_curl_load, the failure logged as module mod's event library_missing:
  * 0 or PN_E_LIBRARY.  For every path that is about to call libcurl. */
 int pn_curl_ready(const char *mod);
+/* pn_curl_ready, then curl_easy_init: the start of every request path.
+ * 0 with *out a handle the caller frees with curl_easy_cleanup;
+ * PN_E_LIBRARY (libcurl missing: logged as module mod's library_missing,
+ * the request fails closed) or -ENOMEM, with *out NULL. */
+int pn_curl_easy_open(const char *mod, CURL **out);
+/* What a reply to a remote peer says when pn_curl_easy_open gave
+ * PN_E_LIBRARY (the log has the loader's reason). */
+#define PN_CURL_MISSING_MSG "libcurl missing (package libcurl3-gnutls)"
 
 #ifndef PN_CURL_DL_IMPL
 #undef curl_easy_setopt

@@ -69,13 +69,11 @@ int pn_ctlapi_probe(const char *url, const char *ca_file, const char *cert_file,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(full, sizeof(full), "%s/v1/ca", url);
-	if ((out->err = pn_curl_ready("ctlapi")) != 0) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "libcurl missing (package libcurl3-gnutls)");
+	if ((out->err = pn_curl_easy_open("ctlapi", &h)) != 0) {
+		if (out->err == PN_E_LIBRARY)
+			snprintf(out->detail, sizeof(out->detail), PN_CURL_MISSING_MSG);
 		return out->err;
 	}
-	if (!(h = curl_easy_init()))
-		return out->err = -ENOMEM;
 	pn_xfer_setup_tls(h, &x);
 	curl_easy_setopt(h, CURLOPT_URL, full);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

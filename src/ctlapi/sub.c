@@ -261,8 +261,7 @@ static void *run(void *arg)
 			 (unsigned long long)s->version);
 		pn_ctlapi_xfer_init(s->c, &x, url, "GET");
 		/* libcurl missing: logged, retried after the backoff */
-		s->h = pn_curl_ready("ctlapi") ? NULL : curl_easy_init();
-		if (s->h) {
+		if (pn_curl_easy_open("ctlapi", &s->h) == 0) {
 			pn_xfer_setup_tls(s->h, &x);
 			curl_easy_setopt(s->h, CURLOPT_URL, url);
 			curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, 10L);

@@ -62,10 +62,8 @@ int pn_xfer_json(const struct pn_xfer *x, json_t **reply)
 	int rc;
 
 	*reply = NULL;
-	if ((rc = pn_curl_ready("ctlapi")) != 0)
+	if ((rc = pn_curl_easy_open("ctlapi", &h)) != 0)
 		return rc;
-	if (!(h = curl_easy_init()))
-		return -ENOMEM;
 	pn_xfer_setup_tls(h, x);
 	curl_easy_setopt(h, CURLOPT_URL, x->url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);

@@ -662,6 +662,18 @@ int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, s
 	return 0;
 }
 
+size_t pn_rrelay_udp_addrs(struct pn_rrelay *const *relays, size_t n, struct sockaddr_storage *ss,
+			   size_t max)
+{
+	size_t k = 0;
+	socklen_t len;
+
+	for (size_t i = 0; i < n && k < max; i++)
+		if (pn_rrelay_udp_addr(relays[i], &ss[k], &len) == 0)
+			k++;
+	return k;
+}
+
 unsigned pn_rrelay_rtt_ms(const struct pn_rrelay *r)
 {
 	return r->rtt;

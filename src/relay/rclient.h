@@ -193,6 +193,11 @@ unsigned pn_rrelay_transport(const struct pn_rrelay *r);
 /* The relay's UDP address (for STUN from another socket, see core/stun.h):
  * 0, or PN_E_INVAL if it has none. */
 int pn_rrelay_udp_addr(const struct pn_rrelay *r, struct sockaddr_storage *ss, socklen_t *len);
+/* The UDP addresses of those of relays[0..n) that have one, in order, at
+ * most max into ss[]: the STUN servers for NAT traversal (tunnel/endpoint.h
+ * pn_tep_p2p), client and connector alike.  How many were written. */
+size_t pn_rrelay_udp_addrs(struct pn_rrelay *const *relays, size_t n, struct sockaddr_storage *ss,
+			   size_t max);
 /* Smoothed control-stream round-trip time in ms (PING/PONG), 0 if unknown. */
 unsigned pn_rrelay_rtt_ms(const struct pn_rrelay *r);
 
