@@ -40,75 +40,30 @@ static void maybe_shutdown(struct pn_swriter *w)
 
 static void on_write(uv_write_t *r, int status);
 
-/* The queue's first bytes as libuv buffers (a vector is one chunk: at
- * most PN_BUFQ_CHUNK_MAX bytes); their count in *nv, their length returned. */
-static size_t head(struct pn_swriter *w, uv_buf_t *b, unsigned *nv)
+/* Hand everything queued to libuv in one write, unless one is in flight.
+ * 0, or 1 if libuv refused it (reported: the caller may be gone). */
+static int kick(struct pn_swriter *w)
 {
 	struct iovec iv[PN_SWRITER_VECS_MAX];
-	size_t n = 0, k = pn_bufq_peek(&w->q, 0, iv, w->maxv);
+	uv_buf_t b[PN_SWRITER_VECS_MAX];
+	size_t n = 0, nv;
+	int r;
 
-	for (size_t i = 0; i < k; i++) {
+	if (w->inflight || !w->stream || pn_bufq_len(&w->q) == 0)
+		return 0;
+	nv = pn_bufq_peek(&w->q, 0, iv, w->maxv);
+	for (size_t i = 0; i < nv; i++) {
+		/* a vector is one chunk: at most PN_BUFQ_CHUNK_MAX bytes */
 		b[i] = uv_buf_init(iv[i].iov_base, (unsigned)iv[i].iov_len);
 		n += iv[i].iov_len;
 	}
-	*nv = (unsigned)k;
-	return n;
-}
-
-/* Write what is queued, unless a write is in flight: first straight into
- * the socket (uv_try_write), and only what the socket does not take goes
- * as a uv_write, completing later.  A uv_write that completes at once
- * still costs a loop turn for its callback and an epoll_ctl (libuv drops
- * the write watcher after every write); on a request/response flow that
- * was every write.  0, or 1 if the writer stopped or libuv refused
- * (reported: the caller may be closing). */
-static int kick(struct pn_swriter *w)
-{
-	uv_buf_t b[PN_SWRITER_VECS_MAX];
-	unsigned nv;
-	size_t n;
-	int r;
-
-	while (!w->inflight && w->stream && pn_bufq_len(&w->q) > 0) {
-		n = head(w, b, &nv);
-		r = uv_try_write(w->stream, b, nv);
-		if (r == UV_EAGAIN)
-			r = 0;
-		if (r < 0) {
-			w->ops->error(r, w->user);
-			return 1;
-		}
-		if (r > 0) {
-			pn_bufq_drop(&w->q, (size_t)r);
-			w->ops->consumed((size_t)r, w->user);
-			if (!w->stream)
-				return 1;
-		}
-		if ((size_t)r == n)
-			continue; /* all of it: more queued beyond maxv vectors? */
-		/* the socket is full: the rest when it drains */
-		n = head(w, b, &nv);
-		w->wreq.data = w;
-		if ((r = uv_write(&w->wreq, w->stream, b, nv, on_write)) != 0) {
-			w->ops->error(r, w->user);
-			return 1;
-		}
-		w->inflight = n;
+	w->wreq.data = w;
+	if ((r = uv_write(&w->wreq, w->stream, b, (unsigned)nv, on_write)) != 0) {
+		w->ops->error(r, w->user);
+		return 1;
 	}
+	w->inflight = n;
 	return 0;
-}
-
-/* After a write, whichever way: nothing held -> drained, then the FIN. */
-static void settle(struct pn_swriter *w)
-{
-	if (!w->stream || w->inflight || pn_bufq_len(&w->q))
-		return;
-	if (w->ops->drained) {
-		w->ops->drained(w->user);
-		if (!w->stream)
-			return;
-	}
-	maybe_shutdown(w);
 }
 
 static void on_write(uv_write_t *r, int status)
@@ -128,8 +83,14 @@ static void on_write(uv_write_t *r, int status)
 		return;
 	}
 	w->ops->consumed(n, w->user);
-	if (w->stream && kick(w) == 0)
-		settle(w);
+	if (!w->stream || kick(w))
+		return;
+	if (!w->inflight && w->ops->drained) {
+		w->ops->drained(w->user);
+		if (!w->stream)
+			return;
+	}
+	maybe_shutdown(w);
 }
 
 void pn_swriter_start(struct pn_swriter *w, uv_stream_t *s)
@@ -148,8 +109,7 @@ int pn_swriter_append(struct pn_swriter *w, const void *p, size_t n)
 		return PN_E_TOOBIG;
 	if ((r = pn_bufq_append(&w->q, p, n)) != 0)
 		return r;
-	if (kick(w) == 0)
-		settle(w);
+	(void)kick(w);
 	return 0;
 }
 

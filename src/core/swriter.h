@@ -8,14 +8,13 @@
  *   - Appended bytes are copied into a queue (core/bufq.h: memory follows
  *     the bytes queued) bounded by a window: an append that would take the
  *     queue past it is refused whole (a peer ignoring flow control).
- *   - Bytes go straight into the socket when no write is in flight
- *     (uv_try_write: no request, no loop turn for its callback, no
- *     epoll_ctl), reported at once (ops.consumed, from within the append:
- *     the caller returns the flow's credit).  What the socket does not
- *     take goes as one uv_write; what arrives while that is in flight
- *     goes out together when it completes, so a write(2) carries
- *     everything that arrived meanwhile instead of one write per QUIC
- *     packet.
+ *   - One uv_write at a time, over vectors into the queue: the first bytes
+ *     of a burst go out at once (libuv writes synchronously when its own
+ *     queue is empty); what arrives while that write is in flight goes
+ *     out together when it completes, so a write(2) carries everything
+ *     that arrived meanwhile instead of one write per QUIC packet.
+ *   - A completed write drops its bytes and reports them (ops.consumed:
+ *     the caller returns the flow's credit), then the next write starts.
  *   - The end (pn_swriter_eof) becomes a uv_shutdown (FIN) only once no
  *     byte is queued or in flight: the FIN always follows the last byte.
  *
@@ -25,9 +24,8 @@
  * request's callback, with UV_ECANCELED if it was cut short, before the
  * close callback of its handle).
  *
- * Callbacks run on the loop thread, from libuv's callbacks or from within
- * pn_swriter_append/_eof/_start (bytes written at once; a request libuv
- * refuses at once).
+ * Callbacks run on the loop thread, from libuv's callbacks or, when libuv
+ * refuses a request at once, from within pn_swriter_append/_eof/_start.
  * None runs after pn_swriter_stop, so a callback may stop the writer and
  * close the stream.
  */
@@ -81,12 +79,10 @@ void pn_swriter_init(struct pn_swriter *w, size_t window, unsigned maxv,
 /* Write into s from now on (starting with what is queued). */
 void pn_swriter_start(struct pn_swriter *w, uv_stream_t *s);
 /*
- * Queue a copy of n bytes and write them if no write is in flight (what
- * the socket takes at once is reported through ops.consumed and, if
- * nothing is left, ops.drained, from within this call).  0, PN_E_TOOBIG
- * if they would take the writer past its window, or -ENOMEM; nothing is
- * queued on failure.  A write that fails at once is reported through
- * ops.error (from within this call).
+ * Queue a copy of n bytes and write them if no write is in flight.
+ * 0, PN_E_TOOBIG if they would take the writer past its window, or
+ * -ENOMEM; nothing is queued on failure.  A write libuv refuses at once
+ * is reported through ops.error (from within this call).
  */
 int pn_swriter_append(struct pn_swriter *w, const void *p, size_t n);
 /* The flow ended cleanly: a FIN (uv_shutdown) once every byte is written.
