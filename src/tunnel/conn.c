@@ -98,20 +98,16 @@ static int stream_open_cb(ngtcp2_conn *q, int64_t sid, void *ud)
 	struct pn_tconn *c = ud;
 	struct tstream *s;
 
-	c->rx_data = 1;
 	/* Only client-initiated bidirectional streams exist in our protocol. */
 	if (c->cfg.role != PN_TCONN_SERVER || (sid & 0x3) != 0) {
 		ngtcp2_conn_shutdown_stream(q, sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_BAD_REQUEST);
-		c->ctl_due = 1;
 		return 0;
 	}
 	if (!(s = pn_tconn_i_stream_new(c, sid, NULL)))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	ngtcp2_conn_set_stream_user_data(q, sid, s);
-	if (c->cfg.cbs->stream_open && c->cfg.cbs->stream_open(c, sid, c->cfg.user) != 0) {
+	if (c->cfg.cbs->stream_open && c->cfg.cbs->stream_open(c, sid, c->cfg.user) != 0)
 		ngtcp2_conn_shutdown_stream(q, sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_LIMIT);
-		c->ctl_due = 1;
-	}
 	return 0;
 }
 
@@ -122,12 +118,10 @@ static int recv_data_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t of
 	struct tstream *s = sud;
 	int fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
 
-	c->rx_data = 1;
 	if (!s || !c->cfg.cbs->stream_data) {
 		/* Nobody reads it: credit it back so the connection is not starved. */
 		ngtcp2_conn_extend_max_stream_offset(q, sid, len);
 		ngtcp2_conn_extend_max_offset(q, len);
-		c->ctl_due = 1;
 		return 0;
 	}
 	if (c->cfg.cbs->stream_data(c, sid, data, len, fin, c->cfg.user, s->user) != 0)
@@ -173,10 +167,8 @@ static int stream_close_cb(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t
 	/* ngtcp2 does not return stream credit by itself: a closed peer stream
 	   frees a slot for a new one (the limit bounds concurrency, not the
 	   tunnel's lifetime total) */
-	if (c->cfg.role == PN_TCONN_SERVER && !ngtcp2_conn_is_local_stream(q, sid)) {
+	if (c->cfg.role == PN_TCONN_SERVER && !ngtcp2_conn_is_local_stream(q, sid))
 		ngtcp2_conn_extend_max_streams_bidi(q, 1);
-		c->ctl_due = 1; /* MAX_STREAMS */
-	}
 	return 0;
 }
 
@@ -186,7 +178,6 @@ static int stream_reset_cb(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uin
 	struct pn_tconn *c = ud;
 	struct tstream *s = sud;
 
-	c->rx_data = 1;
 	if (c->cfg.cbs->stream_reset)
 		c->cfg.cbs->stream_reset(c, sid, app_err, c->cfg.user, s ? s->user : NULL);
 	return 0;
@@ -202,7 +193,6 @@ static int recv_dgram_cb(ngtcp2_conn *q, uint32_t flags, const uint8_t *data, si
 {
 	struct pn_tconn *c = ud;
 
-	c->rx_data = 1;
 	if (pn_tconn_i_is_probe(data, len))
 		return 0; /* a Path MTU probe's padding (conn_pmtu.c) */
 	if (c->cfg.cbs->datagram)
@@ -590,7 +580,6 @@ int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, 
 	c->pkts_rx++;
 	c->bytes_rx += len;
 	c->now = now;
-	c->rx_data = 0;
 	rx_mark(c, &m0);
 	rv = ngtcp2_conn_read_pkt(c->q, &np, &pi, pkt, len, now);
 	rx_mark(c, &m1);
@@ -598,8 +587,6 @@ int pn_tconn_read(struct pn_tconn *c, struct pn_path *path, const uint8_t *pkt, 
 		c->auth_rx = now;
 		c->auth_rx_path = path;
 	}
-	if (c->rx_data)
-		c->rx_since_tx++;
 	if (rv == 0)
 		return 0;
 	return pn_tconn_i_fail(c, rv);

@@ -19,11 +19,6 @@
 #define DEF_MAX_STREAMS (65536 + 1) /* PN_TEP_MAX_FLOWS_DEFAULT + the control stream */
 #define DEF_IDLE_MS 30000
 #define MAX_PKTS_PER_WRITE 64 /* packets per pn_tconn_write before yielding */
-/* How long the ACK of a lone received packet waits for data to ride on
- * (conn_tx.c, "ACK hold"): whole milliseconds, since the driver's timers
- * have that resolution; far below the 25 ms max_ack_delay we advertise. */
-#define ACK_HOLD_NS (2u * 1000000u)
-#define ACK_HOLD_SLACK_NS (1u * 1000000u)
 #define PENDING_MAX PN_PATH_MAX_UDP_PAYLOAD
 #define STREAM_UNSENT_MAX PN_TCONN_STREAM_UNSENT_MAX
 #define CONN_UNSENT_MAX PN_TCONN_UNSENT_MAX
@@ -39,7 +34,6 @@ struct tstream {
 	size_t cap; /* unacknowledged bytes at most */
 	uint64_t acked, sent, written; /* stream offsets */
 	int fin_wanted, fin_sent, blocked, in_queue, was_full, in_wait;
-	uint64_t credit_unsent; /* consumed, not yet announced (ACK hold) */
 	struct tstream *next_q; /* send queue */
 	struct tstream *next_all, **pprev_all;
 	struct tstream *hnext;		      /* sid hash chain */
@@ -85,19 +79,6 @@ struct pn_tconn {
 	struct pn_path *pending_path;
 	uint64_t pkts_tx, pkts_rx, bytes_tx, bytes_rx;
 	uint64_t auth_rx;		  /* last authenticated packet (pn_tconn_auth_rx) */
-	/* ACK hold (conn_tx.c): packets with data (stream data, a stream's
-	   open or reset, a datagram: rx_data, set by their callbacks during a
-	   read) received since we last sent one; when the hold of a lone
-	   packet's ACK ends (0: none); the hold ended by a timer (none again
-	   until we send) */
-	int rx_data;
-	unsigned rx_since_tx;
-	uint64_t hold_until;
-	int hold_spent;
-	/* a frame of ours is due (credit past ngtcp2's announce threshold,
-	   a reset, a stream's end): no hold until the next send */
-	int ctl_due;
-	uint64_t credit_unsent; /* connection credit consumed, not announced */
 	const struct pn_path *auth_rx_path; /* ... and the path it came on */
 	uint64_t now;			    /* the clock of the call being handled */
 	/* Path MTU (conn_pmtu.c): the current path's, searched on each new path */

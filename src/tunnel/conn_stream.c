@@ -251,7 +251,6 @@ int pn_tconn_stream_open(struct pn_tconn *c, void *stream_user, int64_t *sid)
 		return pn_tconn_i_map_liberr(rv);
 	if (!(s = pn_tconn_i_stream_new(c, *sid, stream_user))) {
 		ngtcp2_conn_shutdown_stream(c->q, *sid, PN_FLOW_APP_ERR_BASE + PN_FLOW_INTERNAL);
-		c->ctl_due = 1;
 		return -ENOMEM;
 	}
 	ngtcp2_conn_set_stream_user_data(c->q, *sid, s);
@@ -337,39 +336,18 @@ size_t pn_tconn_stream_buffered(struct pn_tconn *c, int64_t sid)
 	return s ? (size_t)(s->written - s->acked) : 0;
 }
 
-/* Credit given back: ngtcp2 announces it (MAX_STREAM_DATA, MAX_DATA) once
- * what is unannounced exceeds half the window.  The same count here tells
- * the ACK hold (conn_tx.c) that the next write carries such a frame. */
-static void credit(struct pn_tconn *c, uint64_t *unsent, uint64_t n, uint64_t window)
-{
-	*unsent += n;
-	if (*unsent * 2 > window) {
-		*unsent = 0;
-		c->ctl_due = 1;
-	}
-}
-
 void pn_tconn_stream_consumed(struct pn_tconn *c, int64_t sid, size_t n)
 {
-	struct tstream *s;
-
 	if (c->closed || n == 0)
 		return;
 	ngtcp2_conn_extend_max_stream_offset(c->q, sid, n);
 	ngtcp2_conn_extend_max_offset(c->q, n);
-	if ((s = pn_tconn_i_stream_get(c, sid)) != NULL)
-		credit(c, &s->credit_unsent, n, c->cfg.stream_window);
-	else
-		c->ctl_due = 1;
-	credit(c, &c->credit_unsent, n, c->cfg.conn_window);
 }
 
 void pn_tconn_conn_consumed(struct pn_tconn *c, uint64_t n)
 {
-	if (!c->closed && n) {
+	if (!c->closed && n)
 		ngtcp2_conn_extend_max_offset(c->q, n);
-		credit(c, &c->credit_unsent, n, c->cfg.conn_window);
-	}
 }
 
 void pn_tconn_stream_reset(struct pn_tconn *c, int64_t sid, uint64_t app_err)
@@ -385,7 +363,6 @@ void pn_tconn_stream_reset(struct pn_tconn *c, int64_t sid, uint64_t app_err)
 		s->blocked = 1; /* nothing more goes out */
 	}
 	ngtcp2_conn_shutdown_stream(c->q, sid, app_err);
-	c->ctl_due = 1;
 }
 
 int pn_tconn_datagram(struct pn_tconn *c, const void *p, size_t n)

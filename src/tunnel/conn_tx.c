@@ -59,55 +59,6 @@ static void rotate(struct pn_tconn *c, struct tstream *s)
 		pn_tconn_i_queue_add(c, s);
 }
 
-/*
- * ACK hold.  A lone received packet (a request, a response) is usually
- * answered by data within microseconds, and its ACK should ride on that
- * data.  ngtcp2 0.12 acknowledges it on its own packet instead: its ACK
- * delay is min(max_ack_delay, smoothed RTT / 8), ~15 us on a LAN, and a
- * packet number skipped by the peer's ACK-only packet reads to it as
- * reordering, which forces an immediate ACK.  So each side's ACK-only
- * packet made the other's next one: two packets each way per round trip,
- * an extra send and an extra wake-up of the peer.
- *
- * So while the only thing to send is the ACK (and what ngtcp2 queues on
- * its own: a PATH_RESPONSE, a retransmission), one packet in since our
- * last send holds the write for up to ACK_HOLD_NS.  Data to send, a frame
- * we caused (ctl_due: credit ngtcp2 will announce, a reset, MAX_STREAMS),
- * a second packet (ngtcp2's threshold of two), or the deadline ends the
- * hold.  Bulk transfers read several packets per flush and never hold.
- */
-
-/* The hold's deadline reached, within the driver's timer resolution
- * (ACK_HOLD_SLACK_NS): the timer may fire that much early, and must not
- * find the hold still on (it would fire again at once, and again). */
-static void hold_check(struct pn_tconn *c, uint64_t now)
-{
-	if (c->hold_until && now + ACK_HOLD_SLACK_NS >= c->hold_until) {
-		c->hold_until = 0;
-		c->hold_spent = 1;
-	}
-}
-
-static int ack_hold(struct pn_tconn *c, const struct pn_tconn_tx *tx, uint64_t now)
-{
-	hold_check(c, now);
-	if (!c->hs_done || c->rx_since_tx != 1 || c->hold_spent || c->ctl_due || tx->npkts ||
-	    c->dq_count || next_stream(c))
-		return 0;
-	if (!c->hold_until)
-		c->hold_until = now + ACK_HOLD_NS;
-	return 1;
-}
-
-/* Something was sent: it carried whatever ACK was due. */
-static void ack_sent(struct pn_tconn *c)
-{
-	c->rx_since_tx = 0;
-	c->hold_until = 0;
-	c->hold_spent = 0;
-	c->ctl_due = 0;
-}
-
 int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 {
 	ngtcp2_path_storage ps;
@@ -126,8 +77,6 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 		batch_add(c, tx, c->pending_path, n);
 	}
 	c->now = now;
-	if (ack_hold(c, tx, now))
-		return 0;
 	/* the current path's size (PLPMTUD, conn_pmtu.c) */
 	maxudp = pn_tconn_i_pmtu_begin(c, now);
 	if (maxudp > PN_PATH_MAX_UDP_PAYLOAD)
@@ -253,8 +202,6 @@ int pn_tconn_write(struct pn_tconn *c, uint64_t now, struct pn_tconn_tx *tx)
 		if (nw > 0)
 			batch_add(c, tx, ps.path.user_data, (size_t)nw);
 	}
-	if (tx->npkts)
-		ack_sent(c);
 	/* [P6] pace only once the handshake is done */
 	if (tx->npkts && c->hs_done)
 		ngtcp2_conn_update_pkt_tx_time(c->q, now);
@@ -270,9 +217,7 @@ uint64_t pn_tconn_expiry(const struct pn_tconn *c)
 
 	if (c->closed)
 		return UINT64_MAX;
-	/* holding: ngtcp2's deadline is the held ACK's, already due; every
-	   other deadline waits with it, at most ACK_HOLD_NS */
-	e = c->hold_until ? c->hold_until : ngtcp2_conn_get_expiry(c->q);
+	e = ngtcp2_conn_get_expiry(c->q);
 	p = pn_tconn_i_pmtu_expiry(c);
 	return p < e ? p : e;
 }
@@ -284,7 +229,6 @@ int pn_tconn_handle_expiry(struct pn_tconn *c, uint64_t now)
 	if (c->closed)
 		return PN_E_CLOSED;
 	c->now = now;
-	hold_check(c, now);
 	pn_tconn_i_pmtu_timeout(c, now);
 	/* [P9] the expiry includes the pacing deadline: only act once due */
 	if (ngtcp2_conn_get_expiry(c->q) > now)
