@@ -127,10 +127,22 @@ in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=
   DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 pkg=/tmp/$(basename "$DEB")
 echo "=== postern's dependencies in the root's apt cache"
-# --print-uris lists the archives apt would have to download
-# (and the package itself, as file:)
-if in_root apt-get install -y -qq --print-uris "$pkg" >"$T/fetch.log" 2>&1 &&
-   ! grep -v "^'file:" "$T/fetch.log" | grep -q "^'"; then
+# What apt would install (a simulation), each looked up in the cache.
+# (Not --print-uris: for a local .deb it lists only that file, never the
+# dependencies, so "all cached" was always the answer and the offline
+# phase failed whenever the cache lacked them.)
+cached() {
+  local name ver arch n=0
+  in_root apt-get install -s "$pkg" >"$T/sim.log" 2>&1 || return 1
+  while read -r name ver arch; do
+    [ "$name" = postern ] && continue
+    [ -e "$R/var/cache/apt/archives/${name}_${ver//:/%3a}_${arch}.deb" ] || return 1
+    n=$((n + 1))
+  done < <(sed -nE 's/^Inst ([^ ]+) (\[[^]]*\] )?\(([^ ]+) .*\[([a-z0-9]+)\]\)$/\1 \3 \4/p' "$T/sim.log")
+  # every package apt would install was read (an unread line: not cached)
+  [ "$n" -gt 0 ] && [ "$((n + 1))" -eq "$(grep -c '^Inst ' "$T/sim.log")" ]
+}
+if cached; then
   echo "all cached"
 else
   echo "downloading what the cache lacks (lists first: the mirror may have moved on)"
