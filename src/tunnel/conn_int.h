@@ -23,6 +23,7 @@
 #define STREAM_UNSENT_MAX PN_TCONN_STREAM_UNSENT_MAX
 #define CONN_UNSENT_MAX PN_TCONN_UNSENT_MAX
 #define WAKE_QUANTUM (64u << 10) /* room counted per writer woken */
+#define PACING_EARLY_NS 1000000ull /* ngtcp2 0.12 sends this early (NGTCP2_PKT_PACING_OVERHEAD) */
 
 /* A stream this side knows: send buffer + scheduling links. */
 struct tstream {

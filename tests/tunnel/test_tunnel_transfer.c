@@ -183,6 +183,66 @@ static void test_backpressure(void **st)
 	finish();
 }
 
+/* A pacing deadline never keeps the event loop awake.  After each step
+ * of an upload and the client's write that follows, the loop's turns at
+ * that instant (a deadline under 1 ms fires the timer at once) send
+ * nothing at most once; then the next deadline is 1 ms or more away, or
+ * the turn sent something.  ngtcp2 sends up to 1 ms before its pacing
+ * deadline, so that deadline is dropped, not waited for: waiting, the
+ * loop turned without sleeping until it passed (270,000 empty turns a
+ * second at a connector whose window was full). */
+struct spin {
+	struct cflow *c;
+	int most, blocked; /* most empty turns in a row; steps that ended asleep */
+};
+
+static int spin_step(void *a)
+{
+	struct spin *sp = a;
+	int empty = 0;
+
+	tfix_client_write(&N); /* the loop's write after reading (the ACKs) */
+	for (int turn = 0; turn < 50 && !N.cl_dead; turn++) {
+		if (pn_tunnel_expiry(N.cl) >= N.now + 1000000) {
+			if (empty)
+				sp->blocked++;
+			break;
+		}
+		pn_tunnel_timeout(N.cl, N.now);
+		if (tfix_client_write(&N))
+			empty = 0;
+		else if (++empty > sp->most)
+			sp->most = empty;
+	}
+	return flow_done(sp->c);
+}
+
+static void test_pacing_no_spin(void **st)
+{
+	struct pn_mempath_faults f = {0};
+	uint8_t *acl;
+	size_t acl_len;
+	struct cflow c;
+	struct spin sp = {.c = &c};
+
+	(void)st;
+	mk_acl(&cli, PN_ACL_CLIENT, con.c.info.id, &acl, &acl_len);
+	start(&cli, &con, con.c.info.id, acl, acl_len, &f);
+	free(acl);
+	cf_open(&c, PN_FLOW_TCP, "echo.test", 7, 4u << 20);
+	run_until(spin_step, &sp, 2000000);
+	printf("pacing: at most %d empty turns in a row, %d times asleep after one\n", sp.most,
+	       sp.blocked);
+	assert_int_equal(c.closed_code, PN_FLOW_OK);
+	assert_true(H.sv_sink.n == (4u << 20));
+	assert_true(tpat_sink_matches(&H.sv_sink));
+	tpat_sink_init(&H.sv_sink); /* finish() deinits again */
+	assert_true(sp.blocked > 0); /* sending stopped, with a deadline close */
+	assert_true(sp.most <= 1);
+	pn_tunnel_close(N.cl, PN_FLOW_OK);
+	finish();
+}
+
 /* Eight TCP flows at once in one tunnel over a lossy, reordering path:
  * every byte of every flow arrives in order (hash per flow, both ways). */
 static int all_done(void *a)
@@ -241,6 +301,7 @@ int main(void)
 	    cmocka_unit_test(test_backpressure),
 	    cmocka_unit_test(test_concurrent_flows),
 	    cmocka_unit_test(test_black_hole),
+	    cmocka_unit_test(test_pacing_no_spin),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -84,6 +84,11 @@ static int flush(struct tfix_net *n, struct pn_tunnel *t, struct pn_tconn *raw)
 	return moved;
 }
 
+int tfix_client_write(struct tfix_net *n)
+{
+	return tfix_client_alive(n) && flush(n, n->cl, n->raw);
+}
+
 /* Packets at the connector's end `in`: the first acceptable one makes the
  * connector tunnel. */
 static int to_connector(struct tfix_net *n, struct pn_mempath *in, uint8_t *rx, size_t cap)

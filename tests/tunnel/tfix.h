@@ -59,6 +59,9 @@ int tfix_client_alive(const struct tfix_net *n);
  * CONNECTION_CLOSE), every queued packet is delivered, the clock moves
  * (step_ns, or to the next timer when nothing moved), timers run. */
 void tfix_step(struct tfix_net *n);
+/* The client writes what it has now (no delivery, no clock move): 1 if
+ * it sent anything. */
+int tfix_client_write(struct tfix_net *n);
 /* A few steps (the closes go out), then everything is freed. */
 void tfix_net_free(struct tfix_net *n);
 #endif
