@@ -237,6 +237,7 @@ static void test_pacing_no_spin(void **st)
 	assert_true(H.sv_sink.n == (4u << 20));
 	assert_true(tpat_sink_matches(&H.sv_sink));
 	tpat_sink_init(&H.sv_sink); /* finish() deinits again */
+	assert_true(c.sink.n == 0 && tpat_sink_matches(&c.sink)); /* nothing came back */
 	assert_true(sp.blocked > 0); /* sending stopped, with a deadline close */
 	assert_true(sp.most <= 1);
 	pn_tunnel_close(N.cl, PN_FLOW_OK);
