@@ -275,16 +275,15 @@ static void fill_settings(const struct pn_tconn *c, ngtcp2_settings *s,
 
 	ngtcp2_settings_default(s);
 	s->initial_ts = now;
-	/* CUBIC, for now.  ngtcp2 0.12's CUBIC (and Reno) stop growing the
+	/* BBRv2, not CUBIC: ngtcp2 0.12's CUBIC (and Reno) stop growing the
 	   window past 2.89 x max(initial window, max delivery rate x min
-	   RTT); on a LAN the min RTT (40 us, an idle path) is far below the
-	   RTT under load (200-600 us), so a tunnel whose early rate samples
-	   were low stays at 43 KB: half the downloads ran at 1.5-2 Gbit/s.
-	   BBRv2 has no such cap and was faster on every row, but one tunnel
-	   stalled for 150 s in the 20%-loss test (it_tunnel_harsh_direct,
-	   under ASan), not yet explained: docs/performance.md, "Bimodal per
-	   tunnel". */
-	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+	   RTT).  On a LAN the min RTT (40 us, an idle path) is far below
+	   the RTT under load (200-600 us), so a tunnel whose early rate
+	   samples were low stayed at 43 KB: half the downloads ran at
+	   1.5-2 Gbit/s.  BBRv2 was faster on every row, and on a simulated
+	   20%-loss, 300 ms path too; one stall under 20% loss (ASan, once)
+	   is not explained: docs/performance.md, "Bimodal per tunnel". */
+	s->cc_algo = NGTCP2_CC_ALGO_BBR2;
 	/* [P5] packet sizes are ours: each write passes the current path's
 	   size (Path MTU, conn_pmtu.c; ngtcp2's own PMTUD is off: see
 	   tunnel/pmtu.h); [P6] lower initial RTT so pacing does not hold the

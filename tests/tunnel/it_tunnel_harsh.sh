@@ -17,8 +17,8 @@
 #
 # Topology: tests/lib/fixnet.sh (client -- hub router -- relay / connector
 # -- resource).  SIZE: 128 KiB each way (64 KiB under sanitizers): with
-# 20% loss and RTTs of 0-800 ms a loss-based congestion controller (CUBIC)
-# carries 5-10 KB/s each way (TCP's Mathis bound is ~9 KB/s at RTT
+# 20% loss and RTTs of 0-800 ms the tunnel (BBRv2; CUBIC carried 5-10)
+# carries 9-17 KB/s each way (TCP's Mathis bound is ~9 KB/s at RTT
 # 450 ms), so 128 KiB takes 15-25 s.  PN_HARSH_SIZE, PN_HARSH_IDLE
 # override.  Needs root.
 set -uo pipefail
